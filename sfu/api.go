@@ -1,0 +1,134 @@
+package sfu
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Config sets up the media plane. The zero value of every field has a usable default.
+type Config struct {
+	// ListenIP is the address the ICE UDP and TCP sockets bind to (default 127.0.0.1).
+	ListenIP string
+	// UDPPort is the one UDP port that carries all ICE traffic (0 = pick a free port).
+	UDPPort int
+	// TCPPort is the one ICE-TCP port (0 = pick a free port, -1 = ICE-TCP off).
+	TCPPort int
+	// PublicIPs replace the host candidates' address, for a server behind 1:1 NAT.
+	PublicIPs []string
+	// LoopbackOnly limits candidates to 127.0.0.0/8 and ::1 (tests, and `--listen 127.0.0.1`).
+	LoopbackOnly bool
+	// PacketBufferSize is how many recent packets each published track keeps for NACKs (power of two).
+	PacketBufferSize int
+	// PLIThrottle is the shortest interval between two keyframe requests sent to one publisher track.
+	PLIThrottle time.Duration
+	Logger      *zap.Logger
+	// Registerer receives the SFU's Prometheus metrics (nil = not registered).
+	Registerer prometheus.Registerer
+}
+
+// Target names one of a participant's two PeerConnections.
+type Target string
+
+const (
+	// TargetPublisher is the connection the client offers and sends media on.
+	TargetPublisher Target = "publisher"
+	// TargetSubscriber is the connection the server offers and delivers subscriptions on.
+	TargetSubscriber Target = "subscriber"
+)
+
+// Kind is "audio" or "video".
+type Kind string
+
+const (
+	KindAudio Kind = "audio"
+	KindVideo Kind = "video"
+)
+
+// TrackInfo describes a published track.
+type TrackInfo struct {
+	ID            string
+	ParticipantID string
+	Kind          Kind
+	Codec         string // MIME type, e.g. "video/VP8"
+	Muted         bool
+}
+
+// Event is something the SFU tells the owner of a participant. Events are delivered by calling
+// EventSink.OnEvent from SFU goroutines; the sink must not block.
+type Event interface{ isEvent() }
+
+// EventSink receives a participant's events.
+type EventSink interface {
+	OnEvent(Event)
+}
+
+// EventSinkFunc adapts a function to EventSink.
+type EventSinkFunc func(Event)
+
+// OnEvent calls f(e).
+func (f EventSinkFunc) OnEvent(e Event) { f(e) }
+
+// EventICECandidate is a local ICE candidate for one of the participant's connections.
+// Candidate is nil when gathering is complete.
+type EventICECandidate struct {
+	Target    Target
+	Candidate *webrtc.ICECandidateInit
+}
+
+// EventSubscriberOffer carries an offer for the subscriber connection; answer it with
+// Participant.SetSubscriberAnswer.
+type EventSubscriberOffer struct{ SDP string }
+
+// EventTrackPublished says one of this participant's tracks is now live in the room.
+type EventTrackPublished struct{ Track TrackInfo }
+
+// EventTrackUnpublished says one of this participant's tracks has ended.
+type EventTrackUnpublished struct{ Track TrackInfo }
+
+// EventSubscriptionEnded says a track this participant received is gone (its publisher left or
+// unpublished it, or the policy no longer allows it).
+type EventSubscriptionEnded struct{ TrackID string }
+
+// EventConnectionState reports a PeerConnection state change ("connected", "failed", ...).
+type EventConnectionState struct {
+	Target Target
+	State  string
+}
+
+// EventClosed is the last event of a participant.
+type EventClosed struct{ Reason string }
+
+func (EventICECandidate) isEvent()      {}
+func (EventSubscriberOffer) isEvent()   {}
+func (EventTrackPublished) isEvent()    {}
+func (EventTrackUnpublished) isEvent()  {}
+func (EventSubscriptionEnded) isEvent() {}
+func (EventConnectionState) isEvent()   {}
+func (EventClosed) isEvent()            {}
+
+// Policy decides whether a subscriber may receive a track. The SFU asks it on every subscription
+// and again for existing subscriptions when Room.SetPolicy is called.
+type Policy interface {
+	Allow(subscriberID string, track TrackInfo) bool
+}
+
+// AllowAll is the policy of an ordinary room: everyone may receive everything.
+type AllowAll struct{}
+
+// Allow returns true.
+func (AllowAll) Allow(string, TrackInfo) bool { return true }
+
+// Errors returned by the SFU; callers map them to protocol error codes with errors.Is.
+var (
+	ErrClosed           = errors.New("sfu: closed")
+	ErrDuplicate        = errors.New("sfu: participant already in room")
+	ErrBadSDP           = errors.New("sfu: bad session description")
+	ErrUnsupportedCodec = errors.New("sfu: no supported codec offered")
+	ErrTrackNotFound    = errors.New("sfu: track not found")
+	ErrForbidden        = errors.New("sfu: not allowed by policy")
+	ErrWrongState       = errors.New("sfu: wrong negotiation state")
+)
