@@ -1,0 +1,251 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// recordingWriter stands in for pion's SRTP write stream: it keeps what a down track writes.
+type recordingWriter struct {
+	mu      sync.Mutex
+	headers []rtp.Header
+	payload [][]byte
+	keep    bool
+}
+
+func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.keep {
+		w.mu.Lock()
+		w.headers = append(w.headers, *h)
+		w.payload = append(w.payload, append([]byte(nil), payload...))
+		w.mu.Unlock()
+	}
+	return len(payload) + 12, nil
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// bindContext is the negotiated state pion hands a TrackLocal in Bind.
+type bindContext struct {
+	codecs  []webrtc.RTPCodecParameters
+	ssrc    webrtc.SSRC
+	rtxSSRC webrtc.SSRC
+	writer  webrtc.TrackLocalWriter
+}
+
+func (c bindContext) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
+func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (c bindContext) SSRC() webrtc.SSRC                                      { return c.ssrc }
+func (c bindContext) SSRCRetransmission() webrtc.SSRC                        { return c.rtxSSRC }
+func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (c bindContext) WriteStream() webrtc.TrackLocalWriter                   { return c.writer }
+func (c bindContext) ID() string                                             { return "ctx" }
+func (c bindContext) RTCPReader() interceptor.RTCPReader                     { return nil }
+
+// testTrack is a published VP8 track without a network behind it; plis counts keyframe requests.
+func testTrack(t testing.TB, pliInterval time.Duration) (*publishedTrack, *int) {
+	t.Helper()
+	plis := new(int)
+	tr := &publishedTrack{
+		info:        TrackInfo{ID: "TR_test", ParticipantID: "pub", Kind: KindVideo, Codec: webrtc.MimeTypeVP8},
+		remoteKind:  webrtc.RTPCodecTypeVideo,
+		codec:       videoCodecs[0],
+		buffer:      newPacketBuffer(1024),
+		keyframe:    isVP8Keyframe,
+		metrics:     newMetrics(nil),
+		pliInterval: pliInterval,
+		sendPLI:     func() error { *plis++; return nil },
+	}
+	empty := []*DownTrack{}
+	tr.downs.Store(&empty)
+	return tr, plis
+}
+
+func bindDown(t testing.TB, tr *publishedTrack, rtx bool) (*DownTrack, *recordingWriter) {
+	t.Helper()
+	d := newDownTrack(tr, tr.metrics)
+	w := &recordingWriter{keep: true}
+	ctx := bindContext{codecs: []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 120},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=120"}, PayloadType: 121},
+	}, ssrc: 4242, writer: w}
+	if rtx {
+		ctx.rtxSSRC = 4343
+	}
+	if _, err := d.Bind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tr.addDown(d)
+	return d, w
+}
+
+var (
+	vp8KeyPayload   = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
+	vp8DeltaPayload = []byte{0x10, 0x01, 0x02}
+)
+
+// feed pushes packets through the publisher side as the read loop would.
+func feed(t testing.TB, tr *publishedTrack, seq uint16, ts uint32, payload []byte) {
+	t.Helper()
+	raw := marshal(t, rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 777}, payload)
+	var p packet
+	if err := parseRTP(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	if !tr.buffer.put(p.seq, raw) {
+		return
+	}
+	p.keyframe = tr.keyframe(p.payload)
+	tr.fanOut(&p, now())
+}
+
+func TestDownTrackRewritesAndWaitsForKeyframe(t *testing.T) {
+	tr, plis := testTrack(t, time.Hour)
+	_, w := bindDown(t, tr, false)
+	if *plis != 1 {
+		t.Fatalf("binding a video down track sent %d PLIs, want 1", *plis)
+	}
+	feed(t, tr, 10, 100, vp8DeltaPayload) // undecodable without a keyframe: dropped
+	feed(t, tr, 11, 3100, vp8KeyPayload)
+	feed(t, tr, 12, 6100, vp8DeltaPayload)
+	if len(w.headers) != 2 {
+		t.Fatalf("wrote %d packets, want 2 (from the keyframe on)", len(w.headers))
+	}
+	for i, h := range w.headers {
+		if h.SSRC != 4242 || h.PayloadType != 120 {
+			t.Fatalf("packet %d: ssrc %d pt %d not rewritten", i, h.SSRC, h.PayloadType)
+		}
+	}
+	if w.headers[1].SequenceNumber != w.headers[0].SequenceNumber+1 || w.headers[1].Timestamp-w.headers[0].Timestamp != 3000 {
+		t.Fatalf("not continuous: %+v", w.headers)
+	}
+}
+
+func TestDownTrackServesNACKFromPublisherBuffer(t *testing.T) {
+	for _, rtx := range []bool{false, true} {
+		tr, _ := testTrack(t, time.Hour)
+		d, w := bindDown(t, tr, rtx)
+		feed(t, tr, 500, 0, vp8KeyPayload)
+		feed(t, tr, 501, 3000, []byte{0x10, 0x01, 0xee})
+		feed(t, tr, 502, 6000, vp8DeltaPayload)
+		lost := w.headers[1]
+		d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 4242,
+			Nacks: []rtcp.NackPair{{PacketID: lost.SequenceNumber}}}})
+		if len(w.headers) != 4 {
+			t.Fatalf("rtx=%v: %d packets written after NACK, want 4", rtx, len(w.headers))
+		}
+		re, payload := w.headers[3], w.payload[3]
+		if !rtx {
+			if re.SSRC != 4242 || re.SequenceNumber != lost.SequenceNumber || re.Timestamp != lost.Timestamp ||
+				string(payload) != "\x10\x01\xee" {
+				t.Fatalf("plain retransmission wrong: %+v %x", re, payload)
+			}
+			continue
+		}
+		if re.SSRC != 4343 || re.PayloadType != 121 || re.Timestamp != lost.Timestamp {
+			t.Fatalf("RTX header wrong: %+v", re)
+		}
+		if osn := binary.BigEndian.Uint16(payload); osn != lost.SequenceNumber || string(payload[2:]) != "\x10\x01\xee" {
+			t.Fatalf("RTX payload wrong: %x", payload)
+		}
+		// A NACK for something never sent is ignored; the other subscribers' buffers are not involved.
+		d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: lost.SequenceNumber + 100}}}})
+		if len(w.headers) != 4 {
+			t.Fatal("retransmitted a packet that was never sent")
+		}
+	}
+}
+
+func TestNACKServedForEverySubscriber(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	var downs []*DownTrack
+	var writers []*recordingWriter
+	for range 3 {
+		d, w := bindDown(t, tr, false)
+		downs, writers = append(downs, d), append(writers, w)
+	}
+	feed(t, tr, 1, 0, vp8KeyPayload)
+	feed(t, tr, 2, 3000, vp8DeltaPayload)
+	for i, d := range downs {
+		d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: writers[i].headers[0].SequenceNumber}}}})
+		if len(writers[i].headers) != 3 {
+			t.Fatalf("subscriber %d: NACK not served", i)
+		}
+	}
+}
+
+func TestPLIThrottledPerTrack(t *testing.T) {
+	tr, plis := testTrack(t, 200*time.Millisecond)
+	d, _ := bindDown(t, tr, false) // Bind asks for one keyframe
+	for range 10 {
+		d.handleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 4242}})
+	}
+	if *plis != 1 {
+		t.Fatalf("%d PLIs reached the publisher within the interval, want 1", *plis)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for *plis < 2 && time.Now().Before(deadline) {
+		d.handleRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{MediaSSRC: 4242}})
+		time.Sleep(10 * time.Millisecond)
+	}
+	if *plis != 2 {
+		t.Fatalf("after the interval a new request must pass: %d PLIs", *plis)
+	}
+}
+
+func TestMuteAndResumeKeepsSequenceContinuous(t *testing.T) {
+	tr, _ := testTrack(t, 0)
+	_, w := bindDown(t, tr, false)
+	feed(t, tr, 1, 0, vp8KeyPayload)
+	feed(t, tr, 2, 3000, vp8DeltaPayload)
+	tr.setMuted(true)
+	for i := uint16(3); i < 50; i++ {
+		if !tr.muted.Load() {
+			t.Fatal("unmuted")
+		}
+		var p packet
+		raw := marshal(t, rtp.Header{Version: 2, SequenceNumber: i, Timestamp: uint32(i) * 3000, SSRC: 777}, vp8DeltaPayload)
+		_ = parseRTP(raw, &p)
+		tr.buffer.put(i, raw) // the read loop stores but does not forward while muted
+	}
+	if len(w.headers) != 2 {
+		t.Fatalf("muted track forwarded: %d", len(w.headers))
+	}
+	tr.setMuted(false)
+	feed(t, tr, 50, 150000, vp8DeltaPayload) // waits for the keyframe it asked for
+	feed(t, tr, 51, 153000, vp8KeyPayload)
+	if len(w.headers) != 3 || w.headers[2].SequenceNumber != w.headers[1].SequenceNumber+1 {
+		t.Fatalf("after unmute: %+v", w.headers)
+	}
+}
+
+func TestForwardPathAllocatesNothing(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	for range 10 {
+		d, w := bindDown(t, tr, false)
+		w.keep = false
+		_ = d
+	}
+	raw := marshal(t, rtp.Header{Version: 2, PayloadType: 96, SSRC: 777}, make([]byte, 1100))
+	raw[12] = 0x10 // keyframe
+	var p packet
+	seq := uint16(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		seq++
+		binary.BigEndian.PutUint16(raw[2:], seq)
+		_ = parseRTP(raw, &p)
+		tr.buffer.put(p.seq, raw)
+		p.keyframe = tr.keyframe(p.payload)
+		tr.fanOut(&p, now())
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per forwarded packet, want 0", allocs)
+	}
+}

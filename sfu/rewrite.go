@@ -1,0 +1,70 @@
+package sfu
+
+// rewriter maps the sequence numbers and timestamps of a down track's current source onto one
+// continuous outgoing stream. A new source (another SSRC, or the same one after a pause) is
+// spliced on so that the receiver sees the next sequence number and a timestamp advanced by the
+// wall-clock time that passed: no gap to NACK, no jump in playout.
+type rewriter struct {
+	clockRate uint32
+	started   bool
+	rebase    bool // splice at the next packet
+	srcSSRC   uint32
+	baseSeq   uint16 // first source sequence number of the current splice
+	seqOffset uint16
+	tsOffset  uint32
+	lastSeq   uint16 // highest outgoing sequence number sent
+	lastTS    uint32
+	lastAt    int64 // monotonic nanoseconds when lastSeq was sent
+}
+
+// resync makes the next packet start a new splice (after a pause, a mute or a source change).
+func (r *rewriter) resync() { r.rebase = true }
+
+// rewrite returns the outgoing sequence number and timestamp for p, or ok=false when p belongs to
+// a splice that has already been superseded (a late packet from before a switch).
+func (r *rewriter) rewrite(p *packet, now int64) (seq uint16, ts uint32, ok bool) {
+	if !r.started || r.rebase || p.ssrc != r.srcSSRC {
+		if r.started {
+			elapsed := uint64(max(now-r.lastAt, 0))
+			delta := uint32(elapsed * uint64(r.clockRate) / 1e9)
+			r.seqOffset = r.lastSeq + 1 - p.seq
+			r.tsOffset = r.lastTS + max(delta, 1) - p.timestamp
+		}
+		r.started, r.rebase, r.srcSSRC, r.baseSeq = true, false, p.ssrc, p.seq
+		r.lastSeq, r.lastTS, r.lastAt = p.seq+r.seqOffset, p.timestamp+r.tsOffset, now
+		return r.lastSeq, r.lastTS, true
+	}
+	if int16(p.seq-r.baseSeq) < 0 {
+		return 0, 0, false
+	}
+	seq, ts = p.seq+r.seqOffset, p.timestamp+r.tsOffset
+	if int16(seq-r.lastSeq) > 0 {
+		r.lastSeq, r.lastTS, r.lastAt = seq, ts, now
+	}
+	return seq, ts, true
+}
+
+// sentLog remembers, for recent outgoing sequence numbers, which source packet they carried, so a
+// subscriber's NACK can be served from the publisher's buffer.
+type sentLog struct {
+	entries [1024]sentEntry
+}
+
+type sentEntry struct {
+	valid    bool
+	outSeq   uint16
+	srcSeq   uint16
+	tsOffset uint32
+}
+
+func (l *sentLog) add(outSeq, srcSeq uint16, tsOffset uint32) {
+	l.entries[outSeq%uint16(len(l.entries))] = sentEntry{true, outSeq, srcSeq, tsOffset}
+}
+
+func (l *sentLog) lookup(outSeq uint16) (srcSeq uint16, tsOffset uint32, ok bool) {
+	e := l.entries[outSeq%uint16(len(l.entries))]
+	if !e.valid || e.outSeq != outSeq {
+		return 0, 0, false
+	}
+	return e.srcSeq, e.tsOffset, true
+}

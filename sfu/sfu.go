@@ -1,0 +1,283 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+)
+
+// SFU owns the ICE sockets and all rooms. It knows nothing of signaling: commands come in as
+// method calls, events go out through each participant's EventSink.
+type SFU struct {
+	cfg     Config
+	log     *zap.Logger
+	metrics *metrics
+	setting webrtc.SettingEngine
+	udp     net.PacketConn
+	tcp     net.Listener
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// Room is a set of participants that may exchange media, under one subscription policy.
+type Room struct {
+	id  string
+	sfu *SFU
+
+	mu           sync.Mutex
+	participants map[string]*Participant
+	tracks       map[string]*publishedTrack
+	policy       Policy
+}
+
+// New starts the media plane: it opens the ICE UDP socket (and the ICE-TCP listener).
+func New(cfg Config) (*SFU, error) {
+	if cfg.ListenIP == "" {
+		cfg.ListenIP = "127.0.0.1"
+	}
+	if cfg.PacketBufferSize <= 0 {
+		cfg.PacketBufferSize = 1024
+	}
+	if cfg.PLIThrottle <= 0 {
+		cfg.PLIThrottle = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	ip := net.ParseIP(cfg.ListenIP)
+	if ip == nil {
+		return nil, fmt.Errorf("sfu: listen IP %q is not an IP address", cfg.ListenIP)
+	}
+	s := &SFU{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), rooms: map[string]*Room{}}
+
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: open ICE UDP port %d: %w", cfg.UDPPort, err)
+	}
+	s.udp = udp
+	s.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	s.setting.SetICEUDPMux(s.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.TCPPort >= 0 {
+		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})
+		if err != nil {
+			_ = s.udpMux.Close()
+			return nil, fmt.Errorf("sfu: open ICE-TCP port %d: %w", cfg.TCPPort, err)
+		}
+		s.tcp = tcp
+		s.tcpMux = webrtc.NewICETCPMux(nil, tcp, 64)
+		s.setting.SetICETCPMux(s.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	s.setting.SetNetworkTypes(networks)
+	// mDNS would announce on the local network and hide nothing a server needs hidden.
+	s.setting.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.LoopbackOnly || ip.IsLoopback() {
+		s.setting.SetIncludeLoopbackCandidate(true)
+		s.setting.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if len(cfg.PublicIPs) > 0 {
+		if err := s.setting.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			_ = s.closeSockets()
+			return nil, fmt.Errorf("sfu: public addresses %v: %w", cfg.PublicIPs, err)
+		}
+	}
+	s.setting.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
+	return s, nil
+}
+
+// UDPAddr is the ICE UDP mux's address.
+func (s *SFU) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+
+// TCPAddr is the ICE-TCP address, nil when ICE-TCP is off.
+func (s *SFU) TCPAddr() *net.TCPAddr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr().(*net.TCPAddr)
+}
+
+// Join adds a participant to a room, creating the room if needed. Its events go to sink.
+func (s *SFU) Join(roomID, participantID string, sink EventSink) (*Participant, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := s.rooms[roomID]
+	if r == nil {
+		r = &Room{id: roomID, sfu: s, participants: map[string]*Participant{}, tracks: map[string]*publishedTrack{}, policy: AllowAll{}}
+		s.rooms[roomID] = r
+		s.metrics.rooms.Inc()
+	}
+	r.mu.Lock()
+	if r.participants[participantID] != nil {
+		r.mu.Unlock()
+		s.mu.Unlock()
+		return nil, ErrDuplicate
+	}
+	p := &Participant{id: participantID, room: r, sfu: s, sink: sink,
+		log:  s.log.With(zap.String("room", roomID), zap.String("participant", participantID)),
+		subs: map[string]*subscription{}, published: map[string]*publishedTrack{}}
+	r.participants[participantID] = p
+	r.mu.Unlock()
+	s.mu.Unlock()
+	s.metrics.participants.Inc()
+
+	if err := p.start(); err != nil {
+		p.Close("setup failed")
+		return nil, err
+	}
+	return p, nil
+}
+
+// Room returns a live room or nil.
+func (s *SFU) Room(roomID string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[roomID]
+}
+
+// Close ends every participant (EventClosed{"shutdown"}) and closes the sockets.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var all []*Participant
+	for _, r := range s.rooms {
+		r.mu.Lock()
+		for _, p := range r.participants {
+			all = append(all, p)
+		}
+		r.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, p := range all {
+		p.Close("shutdown")
+	}
+	return s.closeSockets()
+}
+
+func (s *SFU) closeSockets() error {
+	var errs []error
+	if s.tcpMux != nil {
+		errs = append(errs, s.tcpMux.Close())
+	}
+	errs = append(errs, s.udpMux.Close())
+	return errors.Join(errs...)
+}
+
+// newPeerConnection builds a connection with its own MediaEngine and interceptors. The publisher
+// side generates NACKs and receiver reports towards the client; the subscriber side sends sender
+// reports and leaves NACK serving to our down tracks (one shared buffer per published track).
+func (s *SFU) newPeerConnection(publisher bool) (*webrtc.PeerConnection, error) {
+	m, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if publisher {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("nack generator: %w", err)
+		}
+		ir.Add(gen)
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("receiver reports: %w", err)
+		}
+		ir.Add(rr)
+		if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+			return nil, fmt.Errorf("twcc feedback: %w", err)
+		}
+	} else {
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("sender reports: %w", err)
+		}
+		ir.Add(sr)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s.setting))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	return pc, nil
+}
+
+// SetPolicy replaces the room's subscription policy and ends at once the subscriptions it no
+// longer allows.
+func (r *Room) SetPolicy(p Policy) {
+	r.mu.Lock()
+	r.policy = p
+	parts := make([]*Participant, 0, len(r.participants))
+	for _, x := range r.participants {
+		parts = append(parts, x)
+	}
+	r.mu.Unlock()
+	for _, x := range parts {
+		x.enforcePolicy(p)
+	}
+}
+
+// Tracks lists the room's published tracks.
+func (r *Room) Tracks() []TrackInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]TrackInfo, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		out = append(out, t.Info())
+	}
+	return out
+}
+
+func (r *Room) allowed(subscriberID string, t *publishedTrack) bool {
+	r.mu.Lock()
+	p := r.policy
+	r.mu.Unlock()
+	return p.Allow(subscriberID, t.Info())
+}
+
+func (r *Room) track(id string) *publishedTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tracks[id]
+}
+
+// leave removes a participant and drops the room when it is empty.
+func (r *Room) leave(p *Participant) {
+	s := r.sfu
+	s.mu.Lock()
+	r.mu.Lock()
+	if r.participants[p.id] == p {
+		delete(r.participants, p.id)
+		s.metrics.participants.Dec()
+	}
+	if len(r.participants) == 0 && s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+		s.metrics.rooms.Dec()
+	}
+	r.mu.Unlock()
+	s.mu.Unlock()
+}
