@@ -32,6 +32,11 @@ type Participant struct {
 	// Candidates that arrived before the remote description they belong to.
 	early map[Target][]webrtc.ICECandidateInit
 
+	// While a subscriber offer is being made, its candidates wait in held, so that the client
+	// never receives a candidate before the offer it belongs to.
+	holdCandidates bool
+	held           []EventICECandidate
+
 	wg sync.WaitGroup // the participant's read loops
 }
 
@@ -58,6 +63,17 @@ func (p *Participant) start() error {
 			if c != nil {
 				init := c.ToJSON()
 				ev.Candidate = &init
+			}
+			if target == TargetSubscriber {
+				// pion gathers (even calls us) inside SetLocalDescription: hold the candidate
+				// until the offer it belongs to is out.
+				p.mu.Lock()
+				if p.holdCandidates {
+					p.held = append(p.held, ev)
+					p.mu.Unlock()
+					return
+				}
+				p.mu.Unlock()
 			}
 			p.emit(ev)
 		})
@@ -354,7 +370,17 @@ func (p *Participant) negotiate() {
 		return
 	}
 	p.negotiating = true
+	p.holdCandidates = true
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		held := p.held
+		p.held, p.holdCandidates = nil, false
+		p.mu.Unlock()
+		for _, ev := range held {
+			p.emit(ev)
+		}
+	}()
 
 	offer, err := p.sub.CreateOffer(nil)
 	if err == nil {

@@ -1,0 +1,500 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func newTestSFU(t *testing.T) *SFU {
+	t.Helper()
+	s, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, PLIThrottle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// peer is a pion client of the SFU, wired directly to a Participant (no signaling), as a browser
+// would be: it offers on its publisher connection and answers the SFU's subscriber offers.
+type peer struct {
+	t      *testing.T
+	p      *Participant
+	pub    *webrtc.PeerConnection
+	sub    *webrtc.PeerConnection
+	events chan Event
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	tracks  map[string]*webrtc.TrackRemote
+	ended   map[string]bool
+	pending map[Target][]webrtc.ICECandidateInit
+}
+
+// addRemoteCandidate applies an SFU candidate, or keeps it until the connection has the remote
+// description: the publisher answer reaches the client on another path than the candidates.
+func (c *peer) addRemoteCandidate(target Target, cand webrtc.ICECandidateInit) {
+	pc := c.pub
+	if target == TargetSubscriber {
+		pc = c.sub
+	}
+	c.mu.Lock()
+	if pc.RemoteDescription() == nil {
+		if c.pending == nil {
+			c.pending = map[Target][]webrtc.ICECandidateInit{}
+		}
+		c.pending[target] = append(c.pending[target], cand)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err := pc.AddICECandidate(cand); err != nil {
+		c.t.Errorf("client add candidate: %v", err)
+	}
+}
+
+func (c *peer) flushCandidates(target Target) {
+	c.mu.Lock()
+	cands := c.pending[target]
+	delete(c.pending, target)
+	c.mu.Unlock()
+	for _, cand := range cands {
+		c.addRemoteCandidate(target, cand)
+	}
+}
+
+func newClientPC(t *testing.T) *webrtc.PeerConnection {
+	t.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)).
+		NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+func joinPeer(t *testing.T, s *SFU, room, id string) *peer {
+	t.Helper()
+	c := &peer{t: t, pub: newClientPC(t), sub: newClientPC(t), events: make(chan Event, 256), done: make(chan struct{}),
+		tracks: map[string]*webrtc.TrackRemote{}, ended: map[string]bool{}}
+	p, err := s.Join(room, id, EventSinkFunc(func(e Event) {
+		select {
+		case c.events <- e:
+		case <-c.done:
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.p = p
+	for target, pc := range map[Target]*webrtc.PeerConnection{TargetPublisher: c.pub, TargetSubscriber: c.sub} {
+		target := target
+		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+			if cand != nil {
+				if err := p.AddICECandidate(target, cand.ToJSON()); err != nil {
+					t.Errorf("add candidate: %v", err)
+				}
+			}
+		})
+	}
+	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.mu.Lock()
+		c.tracks[tr.ID()] = tr
+		c.mu.Unlock()
+	})
+	c.wg.Add(1)
+	go c.loop()
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *peer) loop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			return
+		case e := <-c.events:
+			switch e := e.(type) {
+			case EventICECandidate:
+				if e.Candidate == nil {
+					continue
+				}
+				c.addRemoteCandidate(e.Target, *e.Candidate)
+			case EventSubscriberOffer:
+				if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: e.SDP}); err != nil {
+					c.t.Errorf("client set offer: %v", err)
+					continue
+				}
+				answer, err := c.sub.CreateAnswer(nil)
+				if err == nil {
+					err = c.sub.SetLocalDescription(answer)
+				}
+				if err == nil {
+					err = c.p.SetSubscriberAnswer(answer.SDP)
+				}
+				c.flushCandidates(TargetSubscriber)
+				if err != nil {
+					c.t.Errorf("client answer: %v", err)
+				}
+			case EventSubscriptionEnded:
+				c.mu.Lock()
+				c.ended[e.TrackID] = true
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (c *peer) close() {
+	close(c.done)
+	c.wg.Wait()
+	c.p.Close("test done")
+	_ = c.pub.Close()
+	_ = c.sub.Close()
+}
+
+// publish adds tracks to the client's publisher connection and negotiates them with the SFU.
+func (c *peer) publish(tracks ...webrtc.TrackLocal) []*webrtc.RTPSender {
+	c.t.Helper()
+	var senders []*webrtc.RTPSender
+	for _, tr := range tracks {
+		s, err := c.pub.AddTrack(tr)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		senders = append(senders, s)
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetLocalDescription(offer); err != nil {
+		c.t.Fatal(err)
+	}
+	answer, err := c.p.Publish(offer.SDP)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.flushCandidates(TargetPublisher)
+	return senders
+}
+
+func (c *peer) track(id string) *webrtc.TrackRemote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tracks[id]
+}
+
+// source sends synthetic media on a static RTP track until stopped: VP8 with a keyframe every
+// 30 frames (and on demand), or Opus-sized audio frames.
+type source struct {
+	track *webrtc.TrackLocalStaticRTP
+	video bool
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	key   chan struct{}
+}
+
+func startSource(t *testing.T, video bool) *source {
+	t.Helper()
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	if video {
+		codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	}
+	tr, err := webrtc.NewTrackLocalStaticRTP(codec, map[bool]string{true: "video", false: "audio"}[video], "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &source{track: tr, video: video, stop: make(chan struct{}), key: make(chan struct{}, 1)}
+	s.wg.Add(1)
+	go s.run()
+	t.Cleanup(func() { close(s.stop); s.wg.Wait() })
+	return s
+}
+
+func (s *source) run() {
+	defer s.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	for frame := 0; ; frame++ {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		payload := []byte{0xfc, 0xff, 0xfe} // an Opus frame's size class is irrelevant here
+		if s.video {
+			payload = []byte{0x10, 0x01, 0x00, 0x00} // delta frame
+			select {
+			case <-s.key:
+				payload[1] = 0x00
+			default:
+			}
+			if frame%30 == 0 {
+				payload[1] = 0x00
+			}
+			ts += 1800
+		} else {
+			ts += 960
+		}
+		seq++
+		_ = s.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: s.video}, Payload: payload})
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// publishedIDs waits for the SFU to announce n of the peer's tracks and returns their ids.
+func publishedIDs(t *testing.T, s *SFU, room string, n int) []string {
+	t.Helper()
+	var ids []string
+	waitFor(t, "tracks published", func() bool {
+		r := s.Room(room)
+		if r == nil {
+			return false
+		}
+		infos := r.Tracks()
+		ids = ids[:0]
+		for _, i := range infos {
+			ids = append(ids, i.ID)
+		}
+		return len(ids) >= n
+	})
+	return ids
+}
+
+func TestForwardingBetweenPionPeers(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "room1", "alice")
+	b := joinPeer(t, s, "room1", "bob")
+	video, audio := startSource(t, true), startSource(t, false)
+	senders := a.publish(video.track, audio.track)
+	go func() { // the publisher answers keyframe requests, like a browser
+		for {
+			pkts, _, err := senders[0].ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					select {
+					case video.key <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	ids := publishedIDs(t, s, "room1", 2)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		waitFor(t, "subscriber track "+id, func() bool { return b.track(id) != nil })
+	}
+	for _, id := range ids {
+		tr := b.track(id)
+		if tr.StreamID() != "alice" {
+			t.Fatalf("stream id %q, want the publisher's participant id", tr.StreamID())
+		}
+		var last *rtp.Packet
+		for range 20 {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last != nil && pkt.SequenceNumber != last.SequenceNumber+1 {
+				t.Fatalf("%s: sequence jumped %d → %d", tr.Kind(), last.SequenceNumber, pkt.SequenceNumber)
+			}
+			if last != nil && pkt.Timestamp == last.Timestamp {
+				t.Fatalf("%s: timestamp did not advance", tr.Kind())
+			}
+			last = pkt
+		}
+	}
+	// The subscriber gets sender reports for what it receives.
+	gotSR := make(chan struct{})
+	b.mu.Lock()
+	receivers := b.sub.GetReceivers()
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			pkts, _, err := receivers[0].ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.SenderReport); ok {
+					close(gotSR)
+					return
+				}
+			}
+		}
+	}()
+	select {
+	case <-gotSR:
+	case <-ctx.Done():
+		t.Fatal("no RTCP sender report reached the subscriber")
+	}
+
+	// Unsubscribing stops the track at the subscriber; the publisher leaving ends the rest.
+	if err := b.p.Unsubscribe(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.p.Unsubscribe(ids[0]); !errors.Is(err, ErrTrackNotFound) {
+		t.Fatalf("second unsubscribe: %v", err)
+	}
+	a.p.Close("left")
+	waitFor(t, "subscription ended", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.ended[ids[1]]
+	})
+	if r := s.Room("room1"); r == nil || len(r.Tracks()) != 0 {
+		t.Fatal("tracks of a participant who left are still listed")
+	}
+}
+
+func TestSSRCRewritten(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "r", "a")
+	b := joinPeer(t, s, "r", "b")
+	audio := startSource(t, false)
+	senders := a.publish(audio.track)
+	ids := publishedIDs(t, s, "r", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "track", func() bool { return b.track(ids[0]) != nil })
+	pkt, _, err := b.track(ids[0]).ReadRTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubSSRC := senders[0].GetParameters().Encodings[0].SSRC
+	if uint32(pubSSRC) == pkt.SSRC {
+		t.Fatalf("subscriber sees the publisher's SSRC %d", pkt.SSRC)
+	}
+}
+
+type denyAll struct{}
+
+func (denyAll) Allow(string, TrackInfo) bool { return false }
+
+func TestPolicyRefusesAndRevokes(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "p", "a")
+	b := joinPeer(t, s, "p", "b")
+	a.publish(startSource(t, false).track)
+	ids := publishedIDs(t, s, "p", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "track", func() bool { return b.track(ids[0]) != nil })
+	s.Room("p").SetPolicy(denyAll{})
+	waitFor(t, "revoked", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.ended[ids[0]] })
+	if err := b.p.Subscribe(ids...); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("subscribe against policy: %v", err)
+	}
+	if err := a.p.Subscribe(ids...); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("subscribing to one's own track: %v", err)
+	}
+	if err := b.p.Subscribe("TR_nope"); !errors.Is(err, ErrTrackNotFound) {
+		t.Fatalf("unknown track: %v", err)
+	}
+}
+
+func TestOfferValidation(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "v", "a")
+	if _, err := a.p.Publish("not an sdp"); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("garbage SDP: %v", err)
+	}
+	av1Only := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF 45\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:45 AV1/90000\r\n" +
+		"a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 " +
+		"AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA\r\na=setup:actpass\r\n"
+	if _, err := a.p.Publish(av1Only); !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("AV1-only offer: %v", err)
+	}
+	if err := a.p.SetSubscriberAnswer("x"); !errors.Is(err, ErrWrongState) {
+		t.Fatalf("answer without offer: %v", err)
+	}
+	if _, err := s.Join("v", "a", EventSinkFunc(func(Event) {})); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate join: %v", err)
+	}
+}
+
+func TestCloseEndsEveryParticipant(t *testing.T) {
+	s, err := New(Config{LoopbackOnly: true, TCPPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	reasons := []string{}
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.Join("room", id, EventSinkFunc(func(e Event) {
+			if c, ok := e.(EventClosed); ok {
+				mu.Lock()
+				reasons = append(reasons, c.Reason)
+				mu.Unlock()
+			}
+		})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(reasons) != 2 || reasons[0] != "shutdown" {
+		t.Fatalf("closed events: %v", reasons)
+	}
+	if _, err := s.Join("room", "c", EventSinkFunc(func(Event) {})); !errors.Is(err, ErrClosed) {
+		t.Fatalf("join after close: %v", err)
+	}
+}
