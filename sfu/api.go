@@ -55,6 +55,9 @@ type TrackInfo struct {
 	Kind          Kind
 	Codec         string // MIME type, e.g. "video/VP8"
 	Muted         bool
+	// SourceID is the publisher's own id of the track (its msid track id, MediaStreamTrack.id in
+	// a browser), so the publishing client can tell which of its tracks got which ID.
+	SourceID string
 }
 
 // Event is something the SFU tells the owner of a participant. Events are delivered by calling

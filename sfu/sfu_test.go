@@ -408,6 +408,9 @@ func TestSSRCRewritten(t *testing.T) {
 	audio := startSource(t, false)
 	senders := a.publish(audio.track)
 	ids := publishedIDs(t, s, "r", 1)
+	if info := s.Room("r").Tracks()[0]; info.SourceID != "audio" || info.ParticipantID != "a" || info.Kind != KindAudio {
+		t.Fatalf("track info %+v: want the publisher's own track id, participant and kind", info)
+	}
 	if err := b.p.Subscribe(ids...); err != nil {
 		t.Fatal(err)
 	}

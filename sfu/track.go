@@ -40,7 +40,8 @@ func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, rec
 	pc *webrtc.PeerConnection, cfg *Config, m *metrics, log *zap.Logger) *publishedTrack {
 	codec := remote.Codec()
 	t := &publishedTrack{
-		info:       TrackInfo{ID: id, ParticipantID: participantID, Kind: Kind(remote.Kind().String()), Codec: codec.MimeType},
+		info: TrackInfo{ID: id, ParticipantID: participantID, Kind: Kind(remote.Kind().String()), Codec: codec.MimeType,
+			SourceID: remote.ID()},
 		remoteKind: remote.Kind(),
 		codec:      codec,
 		remote:     remote,
