@@ -125,6 +125,9 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 	if d.needKeyframe {
 		if !p.keyframe {
 			d.mu.Unlock()
+			// Keep asking (throttled per track): the request made at bind time may have been
+			// throttled away, and the subscriber cannot ask for what it never received.
+			d.source.requestKeyframe()
 			return
 		}
 		d.needKeyframe = false

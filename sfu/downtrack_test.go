@@ -249,3 +249,24 @@ func TestForwardPathAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per forwarded packet, want 0", allocs)
 	}
 }
+
+func TestWaitingDownTrackKeepsAskingForKeyframe(t *testing.T) {
+	tr, plis := testTrack(t, 50*time.Millisecond)
+	bindDown(t, tr, false) // first request at bind
+	// A second subscriber binds within the throttle interval: its own request is throttled away.
+	_, w := bindDown(t, tr, false)
+	if *plis != 1 {
+		t.Fatalf("%d PLIs, want 1 within the interval", *plis)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for seq := uint16(1); *plis < 2; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatal("a down track waiting for a keyframe stopped asking for one")
+		}
+		feed(t, tr, seq, uint32(seq)*3000, vp8DeltaPayload)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(w.headers) != 0 {
+		t.Fatal("delta frames forwarded before a keyframe")
+	}
+}
