@@ -1,0 +1,534 @@
+// Package client is a Go client of the Sanji signaling protocol (docs/protocol.md v1): one
+// WebSocket, a publisher PeerConnection it offers and a subscriber PeerConnection the server
+// offers. Tests use it, and so does the `sanji bench` load generator.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"sanji/signaling"
+)
+
+// The protocol's types, shared with the server.
+type (
+	Message    = signaling.Message
+	JoinedData = signaling.JoinedData
+	// Error is what Request returns when the server answers with `error`.
+	Error = signaling.Error
+)
+
+// Options configure a Client.
+type Options struct {
+	// AutoSubscribe asks the server to subscribe this client to every track in the room.
+	AutoSubscribe bool
+	// SettingEngine configures both PeerConnections; nil = LoopbackSettingEngine().
+	SettingEngine *webrtc.SettingEngine
+	Logger        *zap.Logger
+	// OnTrack gets each track delivered on the subscriber connection; the callee then owns
+	// reading its RTP and the receiver's RTCP. When nil the client reads and discards them.
+	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
+	// OnMessage sees every message from the server, on the client's reader goroutine: it must
+	// return quickly.
+	OnMessage func(Message)
+	// OnSenderRTCP sees the RTCP that arrives for each published track (receiver reports,
+	// NACKs, PLIs), after the interceptors have handled it.
+	OnSenderRTCP func(*webrtc.RTPSender, []rtcp.Packet)
+}
+
+// requestTimeout bounds the requests of methods that take no context.
+const requestTimeout = 15 * time.Second
+
+// ErrClosed is returned by requests once the connection is gone.
+var ErrClosed = errors.New("client: connection closed")
+
+// Client is one connected, joined participant.
+type Client struct {
+	opt    Options
+	log    *zap.Logger
+	conn   *websocket.Conn
+	pub    *webrtc.PeerConnection
+	sub    *webrtc.PeerConnection
+	joined JoinedData
+
+	nextID     atomic.Uint64
+	writeMu    sync.Mutex
+	publishMu  sync.Mutex // one negotiation of the publisher connection at a time
+	readerDone chan struct{}
+	wg         sync.WaitGroup // RTCP readers and track drains
+	closeOnce  sync.Once
+
+	mu            sync.Mutex
+	waiters       map[string]chan Message
+	readClosed    bool
+	sdpSent       map[string]bool                       // our first SDP for the target went out
+	heldLocal     map[string][]*webrtc.ICECandidateInit // local candidates waiting for it
+	remoteSet     map[string]bool                       // a remote description is applied
+	pendingRemote map[string][]webrtc.ICECandidateInit  // remote candidates waiting for it
+}
+
+// LoopbackSettingEngine keeps ICE on 127.0.0.1 over UDP, without mDNS: the house rule for tests.
+func LoopbackSettingEngine() *webrtc.SettingEngine {
+	se := &webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return se
+}
+
+// Dial connects to wsURL, joins with token and returns once `joined` has arrived.
+func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error) {
+	if opt.Logger == nil {
+		opt.Logger = zap.NewNop()
+	}
+	api, err := newAPI(opt.SettingEngine)
+	if err != nil {
+		return nil, err
+	}
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", wsURL, err)
+	}
+	c := &Client{
+		opt: opt, log: opt.Logger, conn: conn,
+		readerDone:    make(chan struct{}),
+		waiters:       map[string]chan Message{},
+		sdpSent:       map[string]bool{},
+		heldLocal:     map[string][]*webrtc.ICECandidateInit{},
+		remoteSet:     map[string]bool{},
+		pendingRemote: map[string][]webrtc.ICECandidateInit{},
+	}
+	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("client: publisher connection: %w", err)
+	}
+	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		_ = c.pub.Close()
+		_ = conn.Close()
+		return nil, fmt.Errorf("client: subscriber connection: %w", err)
+	}
+	c.pub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetPublisher, ic) })
+	c.sub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetSubscriber, ic) })
+	c.sub.OnTrack(c.onTrack)
+	go c.readLoop()
+
+	auto := opt.AutoSubscribe
+	m, err := c.Request(ctx, signaling.TypeJoin, signaling.JoinData{Token: token, AutoSubscribe: &auto})
+	if err == nil {
+		err = m.Decode(&c.joined)
+	}
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("client: join: %w", err)
+	}
+	return c, nil
+}
+
+// newAPI builds a pion API like a browser's: default codecs, NACK generator and responder,
+// RTCP sender and receiver reports, TWCC.
+func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
+	if se == nil {
+		se = LoopbackSettingEngine()
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("client: codecs: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, fmt.Errorf("client: interceptors: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
+		webrtc.WithSettingEngine(*se)), nil
+}
+
+// Joined is the server's `joined` answer.
+func (c *Client) Joined() JoinedData { return c.joined }
+
+// ID is this client's participant id.
+func (c *Client) ID() string { return c.joined.Participant.ID }
+
+// Publish adds tracks to the publisher connection and negotiates it with the server.
+func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
+	var senders []*webrtc.RTPSender
+	for _, t := range tracks {
+		tr, err := c.pub.AddTransceiverFromTrack(t,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return nil, fmt.Errorf("client: add track %s: %w", t.ID(), err)
+		}
+		s := tr.Sender()
+		senders = append(senders, s)
+		c.wg.Add(1)
+		go c.readSenderRTCP(s)
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: publish offer: %w", err)
+	}
+	if err := c.pub.SetLocalDescription(offer); err != nil {
+		return nil, fmt.Errorf("client: publish offer: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	id, ch, err := c.start(signaling.TypePublishOffer, signaling.SDPData{SDP: offer.SDP}, signaling.TargetPublisher)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.wait(ctx, id, ch)
+	if err != nil {
+		return nil, fmt.Errorf("client: publish: %w", err)
+	}
+	var ans signaling.SDPData
+	if err := m.Decode(&ans); err != nil {
+		return nil, err
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
+		return nil, fmt.Errorf("client: publish answer: %w", err)
+	}
+	c.remoteApplied(signaling.TargetPublisher)
+	return senders, nil
+}
+
+// Subscribe asks to receive tracks.
+func (c *Client) Subscribe(ctx context.Context, trackIDs ...string) error {
+	_, err := c.Request(ctx, signaling.TypeSubscribe, signaling.TrackIDsData{TrackIDs: trackIDs})
+	return err
+}
+
+// Unsubscribe asks to stop receiving tracks.
+func (c *Client) Unsubscribe(ctx context.Context, trackIDs ...string) error {
+	_, err := c.Request(ctx, signaling.TypeUnsubscribe, signaling.TrackIDsData{TrackIDs: trackIDs})
+	return err
+}
+
+// Mute mutes or unmutes one of this client's published tracks at the server.
+func (c *Client) Mute(ctx context.Context, trackID string, muted bool) error {
+	_, err := c.Request(ctx, signaling.TypeMute, signaling.MuteData{TrackID: trackID, Muted: muted})
+	return err
+}
+
+// Unpublish ends one of this client's published tracks at the server.
+func (c *Client) Unpublish(ctx context.Context, trackID string) error {
+	_, err := c.Request(ctx, signaling.TypeUnpublish, signaling.TrackIDData{TrackID: trackID})
+	return err
+}
+
+// Request sends a message with a fresh id and waits for the server's reply. A reply of type
+// `error` is returned with a *Error.
+func (c *Client) Request(ctx context.Context, typ string, data any) (Message, error) {
+	id, ch, err := c.start(typ, data, "")
+	if err != nil {
+		return Message{}, err
+	}
+	return c.wait(ctx, id, ch)
+}
+
+// Send sends a message that expects no reply.
+func (c *Client) Send(typ string, data any) error { return c.write(typ, "", data) }
+
+// start sends a request and registers for its reply. With sdpTarget set, it also releases the
+// local candidates of that target, which must follow the SDP they belong to.
+func (c *Client) start(typ string, data any, sdpTarget string) (string, chan Message, error) {
+	id := strconv.FormatUint(c.nextID.Add(1), 10)
+	ch := make(chan Message, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readClosed {
+		return "", nil, ErrClosed
+	}
+	c.waiters[id] = ch
+	if err := c.write(typ, id, data); err != nil {
+		delete(c.waiters, id)
+		return "", nil, err
+	}
+	if sdpTarget != "" {
+		c.sdpSentLocked(sdpTarget)
+	}
+	return id, ch, nil
+}
+
+func (c *Client) wait(ctx context.Context, id string, ch chan Message) (Message, error) {
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			return Message{}, ErrClosed
+		}
+		if m.Type == signaling.TypeError {
+			e := &Error{}
+			if err := m.Decode(e); err != nil {
+				return m, err
+			}
+			return m, e
+		}
+		return m, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.waiters, id)
+		c.mu.Unlock()
+		return Message{}, ctx.Err()
+	}
+}
+
+func (c *Client) write(typ, id string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("client: encode %s: %w", typ, err)
+	}
+	b, err := json.Marshal(Message{V: signaling.Version, Type: typ, ID: id, Data: raw})
+	if err != nil {
+		return fmt.Errorf("client: encode %s: %w", typ, err)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(requestTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("client: send %s: %w", typ, err)
+	}
+	return nil
+}
+
+func (c *Client) readLoop() {
+	defer close(c.readerDone)
+	defer func() {
+		c.mu.Lock()
+		c.readClosed = true
+		for id, ch := range c.waiters {
+			close(ch)
+			delete(c.waiters, id)
+		}
+		c.mu.Unlock()
+	}()
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.log.Debug("client read ended", zap.Error(err))
+			return
+		}
+		var m Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.log.Warn("client got a frame that is not a message", zap.Error(err))
+			continue
+		}
+		c.dispatch(m)
+	}
+}
+
+func (c *Client) dispatch(m Message) {
+	switch m.Type {
+	case signaling.TypeSubscribeOffer:
+		var d signaling.SDPData
+		err := m.Decode(&d)
+		if err == nil {
+			err = c.answerSubscriber(d.SDP)
+		}
+		if err != nil {
+			c.log.Warn("client could not answer a subscribe offer", zap.Error(err))
+		}
+	case signaling.TypeTrickle:
+		var d signaling.TrickleData
+		if err := m.Decode(&d); err != nil {
+			c.log.Warn("client got a bad trickle", zap.Error(err))
+			break
+		}
+		c.onRemoteCandidate(d)
+	}
+	if c.opt.OnMessage != nil {
+		c.opt.OnMessage(m)
+	}
+	if m.Re != "" {
+		c.mu.Lock()
+		ch := c.waiters[m.Re]
+		delete(c.waiters, m.Re)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- m
+		}
+	}
+}
+
+// answerSubscriber answers the server's offer for the subscriber connection.
+func (c *Client) answerSubscriber(sdp string) error {
+	if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("apply subscribe offer: %w", err)
+	}
+	c.remoteApplied(signaling.TargetSubscriber)
+	ans, err := c.sub.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("subscribe answer: %w", err)
+	}
+	if err := c.sub.SetLocalDescription(ans); err != nil {
+		return fmt.Errorf("subscribe answer: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.write(signaling.TypeSubscribeAnswer, "", signaling.SDPData{SDP: ans.SDP}); err != nil {
+		return err
+	}
+	c.sdpSentLocked(signaling.TargetSubscriber)
+	return nil
+}
+
+func (c *Client) onLocalCandidate(target string, ic *webrtc.ICECandidate) {
+	var init *webrtc.ICECandidateInit
+	if ic != nil {
+		j := ic.ToJSON()
+		init = &j
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sdpSent[target] {
+		c.heldLocal[target] = append(c.heldLocal[target], init)
+		return
+	}
+	c.sendCandidate(target, init)
+}
+
+func (c *Client) sdpSentLocked(target string) {
+	c.sdpSent[target] = true
+	for _, init := range c.heldLocal[target] {
+		c.sendCandidate(target, init)
+	}
+	delete(c.heldLocal, target)
+}
+
+func (c *Client) sendCandidate(target string, init *webrtc.ICECandidateInit) {
+	if err := c.write(signaling.TypeTrickle, "", signaling.TrickleData{Target: target, Candidate: init}); err != nil {
+		c.log.Debug("client could not send a candidate", zap.Error(err))
+	}
+}
+
+func (c *Client) pc(target string) *webrtc.PeerConnection {
+	if target == signaling.TargetPublisher {
+		return c.pub
+	}
+	return c.sub
+}
+
+func (c *Client) onRemoteCandidate(d signaling.TrickleData) {
+	if d.Target != signaling.TargetPublisher && d.Target != signaling.TargetSubscriber {
+		c.log.Warn("client got a candidate for an unknown target", zap.String("target", d.Target))
+		return
+	}
+	var init webrtc.ICECandidateInit // empty = end of candidates
+	if d.Candidate != nil {
+		init = *d.Candidate
+	}
+	c.mu.Lock()
+	if !c.remoteSet[d.Target] {
+		c.pendingRemote[d.Target] = append(c.pendingRemote[d.Target], init)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err := c.pc(d.Target).AddICECandidate(init); err != nil {
+		c.log.Debug("client could not add a candidate", zap.Error(err))
+	}
+}
+
+// remoteApplied adds the remote candidates that came before the remote description.
+func (c *Client) remoteApplied(target string) {
+	c.mu.Lock()
+	c.remoteSet[target] = true
+	pending := c.pendingRemote[target]
+	delete(c.pendingRemote, target)
+	c.mu.Unlock()
+	for _, init := range pending {
+		if err := c.pc(target).AddICECandidate(init); err != nil {
+			c.log.Debug("client could not add a candidate", zap.Error(err))
+		}
+	}
+}
+
+func (c *Client) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	if c.opt.OnTrack != nil {
+		c.opt.OnTrack(t, r)
+		return
+	}
+	// Nobody wants the media: read it anyway, so the interceptors see it and send reports.
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		for {
+			if _, _, err := t.ReadRTP(); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer c.wg.Done()
+		for {
+			if _, _, err := r.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// readSenderRTCP feeds the sender's interceptors (NACK responder, reports) until it stops.
+func (c *Client) readSenderRTCP(s *webrtc.RTPSender) {
+	defer c.wg.Done()
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if c.opt.OnSenderRTCP != nil {
+			c.opt.OnSenderRTCP(s, pkts)
+		}
+	}
+}
+
+// Close leaves the room, closes both connections and the socket, and waits for the client's
+// goroutines.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		// A joined client says leave, which the server answers with bye and a close frame; one that
+		// never joined closes the socket itself. Either way, wait briefly for the server's close.
+		var said error
+		if c.joined.Participant.ID != "" {
+			said = c.write(signaling.TypeLeave, "", struct{}{})
+		} else {
+			c.writeMu.Lock()
+			said = c.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			c.writeMu.Unlock()
+		}
+		if said == nil {
+			select {
+			case <-c.readerDone:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		err = c.conn.Close()
+		<-c.readerDone
+		err = errors.Join(ignoreClosed(err), c.pub.Close(), c.sub.Close())
+		c.wg.Wait()
+	})
+	return err
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

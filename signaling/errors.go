@@ -1,0 +1,126 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+
+	"sanji/auth"
+	"sanji/sfu"
+)
+
+// The errors a client can get. Each says, Chinese first, what went wrong and what to do.
+
+func errBadJSON(detail string) *Error {
+	return newError(CodeBadJSON,
+		"消息不是合法的 JSON 对象或字段类型错误（"+detail+"），请按协议发送一个 JSON 对象",
+		"the message is not a valid JSON object or a field has the wrong type ("+detail+"); send one JSON object as the protocol describes")
+}
+
+func errTooLarge(limit int) *Error {
+	return newError(CodeTooLarge,
+		fmt.Sprintf("消息超过 %d 字节，连接将关闭；请重新连接并发送更小的消息", limit),
+		fmt.Sprintf("the message is over %d bytes and the connection will close; reconnect and send smaller messages", limit))
+}
+
+func errBadVersion() *Error {
+	return newError(CodeBadVersion,
+		"协议版本 v 必须为 1，请更新客户端",
+		"the protocol version v must be 1; update the client")
+}
+
+func errUnknownType(typ string) *Error {
+	return newError(CodeUnknownType,
+		fmt.Sprintf("未知的消息类型 %q，请检查客户端是否与服务器版本一致", typ),
+		fmt.Sprintf("unknown message type %q; check that the client matches the server version", typ))
+}
+
+func errInvalid(field, want string) *Error {
+	return newError(CodeInvalid,
+		fmt.Sprintf("字段 %s 缺失或超出范围（应为%s），请修正后重发", field, wantZH[want]),
+		fmt.Sprintf("field %s is missing or out of range (want %s); fix it and send again", field, want))
+}
+
+// wantZH translates the few range descriptions errInvalid is called with.
+var wantZH = map[string]string{
+	wantNonEmpty:  "非空字符串",
+	wantShortID:   "不超过 64 个字符的字符串",
+	wantTarget:    "publisher 或 subscriber",
+	wantBool:      "布尔值",
+	wantTrackList: fmt.Sprintf("1 到 %d 个非空轨道 ID", maxTrackIDs),
+	wantCandidate: "浏览器 RTCIceCandidateInit 格式且可被接受的候选",
+}
+
+const (
+	wantNonEmpty  = "a non-empty string"
+	wantShortID   = "a string of at most 64 characters"
+	wantTarget    = `"publisher" or "subscriber"`
+	wantBool      = "true or false"
+	wantTrackList = "1 to 100 non-empty track ids"
+	wantCandidate = "an acceptable candidate in the browser's RTCIceCandidateInit form"
+)
+
+func errNotJoined() *Error {
+	return newError(CodeNotJoined,
+		"尚未加入会议，请先发送 join",
+		"not joined yet; send join first")
+}
+
+func errAlreadyJoined() *Error {
+	return newError(CodeAlreadyJoined,
+		"已经加入会议，不能再次 join；如需进入其他会议请新建连接",
+		"already joined; to enter another room open a new connection")
+}
+
+func errToken(err error) *Error {
+	if errors.Is(err, auth.ErrExpired) {
+		return newError(CodeTokenExpired,
+			"入会凭证已过期，请重新获取凭证后再 join",
+			"the join token has expired; get a new token and join again")
+	}
+	return newError(CodeBadToken,
+		"入会凭证无效，请重新获取凭证后再 join",
+		"the join token is not valid; get a new token and join again")
+}
+
+func errRateLimited(limit int) *Error {
+	return newError(CodeRateLimited,
+		fmt.Sprintf("消息过于频繁（每秒超过 %d 条），多余的消息已丢弃，请放慢发送", limit),
+		fmt.Sprintf("too many messages (over %d per second); the excess was dropped, slow down", limit))
+}
+
+func errInternal() *Error {
+	return newError(CodeInternal,
+		"服务器内部错误，请稍后重试；如一直出现请联系管理员",
+		"server error; try again shortly and tell the administrator if it keeps happening")
+}
+
+// sfuError maps an error of the SFU to what the client is told.
+func sfuError(err error) *Error {
+	switch {
+	case errors.Is(err, sfu.ErrBadSDP):
+		return newError(CodeBadSDP,
+			"SDP 无法解析或应用，请重新创建 offer/answer 后再发",
+			"the SDP could not be parsed or applied; create a new offer/answer and send it again")
+	case errors.Is(err, sfu.ErrUnsupportedCodec):
+		return newError(CodeUnsupportedCodec,
+			"音频或视频没有 Sanji 支持的编码（音频 Opus，视频 VP8 或 H.264），请使用支持这些编码的浏览器或设备",
+			"an audio or video section offers no codec Sanji supports (audio Opus, video VP8 or H.264); use a browser or device that offers them")
+	case errors.Is(err, sfu.ErrTrackNotFound):
+		return newError(CodeNotFound,
+			"找不到该轨道，或它不是你发布的；请刷新成员列表后重试",
+			"no such track, or it is not yours; refresh the participant list and try again")
+	case errors.Is(err, sfu.ErrForbidden):
+		return newError(CodeForbidden,
+			"当前接访安排不允许你接收该轨道",
+			"the current reception arrangement does not allow you to receive this track")
+	case errors.Is(err, sfu.ErrWrongState):
+		return newError(CodeWrongState,
+			"当前协商状态不允许此操作（例如没有待回答的 subscribe_offer），请按协议顺序发送",
+			"not allowed in the current negotiation state (e.g. no subscribe_offer is outstanding); follow the protocol's order")
+	case errors.Is(err, sfu.ErrClosed):
+		return newError(CodeInternal,
+			"媒体连接已关闭，请重新连接",
+			"the media session is closed; reconnect")
+	}
+	return errInternal()
+}

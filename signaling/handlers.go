@@ -1,0 +1,348 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"sanji/sfu"
+)
+
+const (
+	maxIDLen    = 64
+	maxTrackIDs = 100
+)
+
+// handler handles one client message; a non-nil *Error is sent back with `re` set to id.
+type handler func(s *session, id string, data json.RawMessage) *Error
+
+var handlers = map[string]handler{
+	TypeJoin:            (*session).onJoin,
+	TypePublishOffer:    (*session).onPublishOffer,
+	TypeSubscribeAnswer: (*session).onSubscribeAnswer,
+	TypeTrickle:         (*session).onTrickle,
+	TypeSubscribe:       (*session).onSubscribe,
+	TypeUnsubscribe:     (*session).onUnsubscribe,
+	TypeMute:            (*session).onMute,
+	TypeUnpublish:       (*session).onUnpublish,
+	TypeLeave:           (*session).onLeave,
+	TypePing:            (*session).onPing,
+}
+
+type envelope struct {
+	V    *int            `json:"v"`
+	Type string          `json:"type"`
+	ID   string          `json:"id"`
+	Data json.RawMessage `json:"data"`
+}
+
+// handleFrame validates one frame's envelope and state, then dispatches it. A panic here ends
+// only this session.
+func (s *session) handleFrame(frame []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger().Error("panic while handling a message; closing the session", zap.Any("panic", r), zap.Stack("stack"))
+			s.end("internal", websocket.CloseInternalServerErr, errInternal())
+		}
+	}()
+	trimmed := bytes.TrimLeft(frame, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		s.countIn("invalid")
+		s.sendError("", errBadJSON("not a JSON object"))
+		return
+	}
+	var env envelope
+	if err := json.Unmarshal(frame, &env); err != nil {
+		s.countIn("invalid")
+		s.sendError("", errBadJSON(describe(err)))
+		return
+	}
+	h, known := handlers[env.Type]
+	if known {
+		s.countIn(env.Type)
+	} else {
+		s.countIn("unknown")
+	}
+	if len(env.ID) > maxIDLen {
+		s.sendError("", errInvalid("id", wantShortID))
+		return
+	}
+	if env.V == nil || *env.V != Version {
+		s.sendError(env.ID, errBadVersion())
+		return
+	}
+	if !known {
+		s.sendError(env.ID, errUnknownType(truncate(env.Type, maxIDLen)))
+		return
+	}
+	if d := bytes.TrimSpace(env.Data); len(d) > 0 && d[0] != '{' && !bytes.Equal(d, []byte("null")) {
+		s.sendError(env.ID, errBadJSON("data is not an object"))
+		return
+	}
+	joined := s.isJoined()
+	switch {
+	case !joined && env.Type != TypeJoin && env.Type != TypePing:
+		s.sendError(env.ID, errNotJoined())
+		return
+	case joined && env.Type == TypeJoin:
+		s.sendError(env.ID, errAlreadyJoined())
+		return
+	}
+	if e := h(s, env.ID, env.Data); e != nil {
+		s.sendError(env.ID, e)
+	}
+}
+
+func (s *session) countIn(typ string) { s.srv.metrics.messages.WithLabelValues("in", typ).Inc() }
+
+func (s *session) onJoin(id string, data json.RawMessage) *Error {
+	var d struct {
+		Token         *string `json:"token"`
+		AutoSubscribe *bool   `json:"auto_subscribe"`
+	}
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	if d.Token == nil || *d.Token == "" {
+		return errInvalid("token", wantNonEmpty)
+	}
+	c, err := s.srv.cfg.Tokens.Verify(*d.Token, time.Now())
+	if err != nil {
+		s.logger().Info("join refused", zap.Error(err))
+		return errToken(err)
+	}
+	s.id, s.name, s.role, s.room = c.Subject, c.Name, c.Role, c.Room
+	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
+	s.log.Store(s.srv.log.With(zap.String("remote", s.conn.RemoteAddr().String()),
+		zap.String("room", c.Room), zap.String("participant", c.Subject)))
+
+	p, err := s.srv.join(s, c)
+	if err != nil {
+		s.logger().Warn("sfu join failed", zap.Error(err))
+		return sfuError(err)
+	}
+	s.mu.Lock()
+	if s.closing { // the server shut down while we joined
+		s.mu.Unlock()
+		p.Close("shutdown")
+		return nil
+	}
+	s.part = p
+	s.mu.Unlock()
+
+	existing := s.srv.enterRoster(s, id)
+	s.logger().Info("joined", zap.String("role", c.Role))
+	if s.autoSubscribe {
+		for _, t := range existing {
+			if err := p.Subscribe(t); err != nil {
+				s.logger().Debug("auto-subscribe failed", zap.String("track", t), zap.Error(err))
+			}
+		}
+	}
+	return nil
+}
+
+func (s *session) onPublishOffer(id string, data json.RawMessage) *Error {
+	sdp, e := decodeSDP(data)
+	if e != nil {
+		return e
+	}
+	p := s.livePart()
+	if p == nil {
+		return nil
+	}
+	answer, err := p.Publish(sdp)
+	if err != nil {
+		s.logger().Debug("publish offer refused", zap.Error(err))
+		return sfuError(err)
+	}
+	s.mu.Lock()
+	s.send(TypePublishAnswer, id, SDPData{SDP: answer})
+	s.sdpSentLocked(TargetPublisher)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *session) onSubscribeAnswer(_ string, data json.RawMessage) *Error {
+	sdp, e := decodeSDP(data)
+	if e != nil {
+		return e
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.SetSubscriberAnswer(sdp); err != nil {
+			s.logger().Debug("subscribe answer refused", zap.Error(err))
+			return sfuError(err)
+		}
+	}
+	return nil
+}
+
+func (s *session) onTrickle(_ string, data json.RawMessage) *Error {
+	var d TrickleData
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	if d.Target != TargetPublisher && d.Target != TargetSubscriber {
+		return errInvalid("target", wantTarget)
+	}
+	var c webrtc.ICECandidateInit // empty = end of candidates
+	if d.Candidate != nil {
+		c = *d.Candidate
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.AddICECandidate(sfu.Target(d.Target), c); err != nil {
+			s.logger().Debug("candidate refused", zap.Error(err))
+			if errors.Is(err, sfu.ErrWrongState) || errors.Is(err, sfu.ErrClosed) {
+				return sfuError(err)
+			}
+			return errInvalid("candidate", wantCandidate)
+		}
+	}
+	return nil
+}
+
+func (s *session) onSubscribe(id string, data json.RawMessage) *Error {
+	ids, e := decodeTrackIDs(data)
+	if e != nil {
+		return e
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.Subscribe(ids...); err != nil {
+			return sfuError(err)
+		}
+		s.send(TypeSubscribed, id, TrackIDsData{TrackIDs: ids})
+	}
+	return nil
+}
+
+func (s *session) onUnsubscribe(id string, data json.RawMessage) *Error {
+	ids, e := decodeTrackIDs(data)
+	if e != nil {
+		return e
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.Unsubscribe(ids...); err != nil {
+			return sfuError(err)
+		}
+		s.send(TypeUnsubscribed, id, TrackIDsData{TrackIDs: ids})
+	}
+	return nil
+}
+
+func (s *session) onMute(id string, data json.RawMessage) *Error {
+	var d struct {
+		TrackID string `json:"track_id"`
+		Muted   *bool  `json:"muted"`
+	}
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	if d.TrackID == "" {
+		return errInvalid("track_id", wantNonEmpty)
+	}
+	if d.Muted == nil {
+		return errInvalid("muted", wantBool)
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.SetMuted(d.TrackID, *d.Muted); err != nil {
+			return sfuError(err)
+		}
+		s.send(TypeMuted, id, MuteData{TrackID: d.TrackID, Muted: *d.Muted})
+		s.srv.trackMuted(s, d.TrackID, *d.Muted)
+	}
+	return nil
+}
+
+func (s *session) onUnpublish(id string, data json.RawMessage) *Error {
+	var d TrackIDData
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	if d.TrackID == "" {
+		return errInvalid("track_id", wantNonEmpty)
+	}
+	if p := s.livePart(); p != nil {
+		if err := p.Unpublish(d.TrackID); err != nil {
+			return sfuError(err)
+		}
+		s.send(TypeUnpublished, id, TrackIDData{TrackID: d.TrackID})
+		s.srv.trackUnpublished(s, d.TrackID)
+	}
+	return nil
+}
+
+func (s *session) onLeave(string, json.RawMessage) *Error {
+	s.end("leave", websocket.CloseNormalClosure, nil)
+	return nil
+}
+
+func (s *session) onPing(id string, _ json.RawMessage) *Error {
+	s.send(TypePong, id, struct{}{})
+	return nil
+}
+
+// decode unmarshals a message's data; absent or null data leaves v as it is.
+func decode(data json.RawMessage, v any) *Error {
+	if len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return errBadJSON(describe(err))
+	}
+	return nil
+}
+
+func decodeSDP(data json.RawMessage) (string, *Error) {
+	var d SDPData
+	if e := decode(data, &d); e != nil {
+		return "", e
+	}
+	if d.SDP == "" {
+		return "", errInvalid("sdp", wantNonEmpty)
+	}
+	return d.SDP, nil
+}
+
+func decodeTrackIDs(data json.RawMessage) ([]string, *Error) {
+	var d TrackIDsData
+	if e := decode(data, &d); e != nil {
+		return nil, e
+	}
+	if len(d.TrackIDs) == 0 || len(d.TrackIDs) > maxTrackIDs {
+		return nil, errInvalid("track_ids", wantTrackList)
+	}
+	for _, id := range d.TrackIDs {
+		if id == "" {
+			return nil, errInvalid("track_ids", wantTrackList)
+		}
+	}
+	return d.TrackIDs, nil
+}
+
+// describe says which field of a message is wrong, without echoing the input.
+func describe(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Sprintf("field %s should be %s", te.Field, te.Type)
+	case errors.As(err, &te):
+		return fmt.Sprintf("should be %s", te.Type)
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	return "invalid JSON"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

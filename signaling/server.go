@@ -1,0 +1,300 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"sanji/auth"
+	"sanji/sfu"
+)
+
+// Config sets up a Server. Zero values of the optional fields get the protocol's defaults.
+type Config struct {
+	SFU        *sfu.SFU
+	Tokens     *auth.Signer
+	Logger     *zap.Logger           // nil = no logs
+	Registerer prometheus.Registerer // nil = metrics not registered
+
+	MaxMessageBytes int           // default 64 KiB
+	PingInterval    time.Duration // default 15 s
+	PongTimeout     time.Duration // default 45 s: a connection silent this long is closed
+	RateLimit       int           // messages per second, default 50
+
+	// ICEServers are handed to clients in `joined`.
+	ICEServers []webrtc.ICEServer
+}
+
+const (
+	// outQueueLen bounds what a session may have waiting to be written. A client that lets it fill
+	// is disconnected: the SFU's event callbacks must never wait for a slow socket.
+	outQueueLen = 256
+	// writeWait bounds one write to a socket.
+	writeWait = 10 * time.Second
+	// closeGrace is how long a session waits for the client's answer to its close frame.
+	closeGrace = 2 * time.Second
+)
+
+// Server is the /ws endpoint: one session per connection, all rooms' rosters.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	metrics  *metrics
+	upgrader websocket.Upgrader
+
+	// wg counts running ServeHTTP calls; each owns its session's reader (itself) and writer.
+	wg sync.WaitGroup
+
+	mu       sync.Mutex
+	closing  bool
+	sessions map[*session]struct{}
+	rooms    map[string]map[string]*session // room id -> participant id -> joined session
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 64 << 10
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 15 * time.Second
+	}
+	if cfg.PongTimeout <= 0 {
+		cfg.PongTimeout = 45 * time.Second
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 50
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.Named("signaling"),
+		metrics:  newMetrics(cfg.Registerer),
+		sessions: map[*session]struct{}{},
+		rooms:    map[string]map[string]*session{},
+	}
+}
+
+// ServeHTTP upgrades the request to a WebSocket and runs its session until it ends.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		http.Error(w, "服务器正在关闭，请稍后重新连接 / the server is shutting down; reconnect shortly",
+			http.StatusServiceUnavailable)
+		return
+	}
+	srv.wg.Add(1) // under mu, so Shutdown's Wait never races a new Add
+	srv.mu.Unlock()
+	defer srv.wg.Done()
+
+	conn, err := srv.upgrader.Upgrade(w, r, nil) // answers the HTTP error itself
+	if err != nil {
+		srv.log.Debug("upgrade failed", zap.Error(err))
+		return
+	}
+	s := newSession(srv, conn)
+	srv.mu.Lock()
+	closing := srv.closing
+	if !closing {
+		srv.sessions[s] = struct{}{}
+	}
+	srv.mu.Unlock()
+	srv.metrics.sessions.Inc()
+	defer srv.metrics.sessions.Dec()
+
+	go s.writeLoop()
+	if closing {
+		s.end("shutdown", websocket.CloseGoingAway, nil)
+	}
+	s.readLoop()
+	s.finish()
+
+	srv.mu.Lock()
+	delete(srv.sessions, s)
+	srv.mu.Unlock()
+}
+
+// Sessions is the number of open sessions.
+func (srv *Server) Sessions() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.sessions)
+}
+
+// Shutdown refuses new connections, says `bye {"reason":"shutdown"}` to every session, closes
+// their participants and waits until every session's goroutines have ended. When ctx ends first,
+// the remaining sockets are cut, and Shutdown still waits for them (which is then quick).
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.closing = true
+	all := make([]*session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		all = append(all, s)
+	}
+	srv.mu.Unlock()
+
+	for _, s := range all {
+		s.end("shutdown", websocket.CloseGoingAway, nil)
+	}
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, s := range all {
+			s.kill()
+		}
+		<-done
+		return errors.Join(errors.New("signaling: shutdown cut sessions short"), ctx.Err())
+	}
+}
+
+// join enters s into the SFU and the roster. A participant id already present is taken over:
+// the older connection gets `bye {"reason":"replaced"}`, since the newer one is the person's
+// current tab or device.
+func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
+	sink := sfu.EventSinkFunc(s.onEvent)
+	p, err := srv.cfg.SFU.Join(c.Room, c.Subject, sink)
+	if errors.Is(err, sfu.ErrDuplicate) {
+		srv.mu.Lock()
+		old := srv.rooms[c.Room][c.Subject]
+		srv.mu.Unlock()
+		if old != nil {
+			srv.log.Info("participant replaced by a new connection", zap.String("room", c.Room),
+				zap.String("participant", c.Subject))
+			old.end("replaced", websocket.CloseNormalClosure, nil)
+		}
+		p, err = srv.cfg.SFU.Join(c.Room, c.Subject, sink)
+	}
+	return p, err
+}
+
+// enterRoster adds s to its room's roster, queues `joined` (answering request re) and tells
+// the others. It returns the ids of the tracks already published in the room.
+func (srv *Server) enterRoster(s *session, re string) []string {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if s.isClosing() { // end ran while s joined; leaveRoster has nothing to undo then
+		return nil
+	}
+	members := srv.rooms[s.room]
+	if members == nil {
+		members = map[string]*session{}
+		srv.rooms[s.room] = members
+	}
+	members[s.id] = s
+	others := []Participant{}
+	var tracks []string
+	for _, o := range members {
+		if o != s {
+			others = append(others, o.participant())
+			for _, t := range o.tracks {
+				tracks = append(tracks, t.ID)
+			}
+		}
+	}
+	ice := srv.cfg.ICEServers
+	if ice == nil {
+		ice = []webrtc.ICEServer{}
+	}
+	s.joined(re, JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: ice})
+	srv.broadcast(s, TypeParticipantJoined, ParticipantJoinedData{Participant: s.participant()})
+	return tracks
+}
+
+// leaveRoster removes s from its room's roster and tells the others.
+func (srv *Server) leaveRoster(s *session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	members := srv.rooms[s.room]
+	if members[s.id] != s {
+		return // never entered, or already replaced by a newer session
+	}
+	delete(members, s.id)
+	if len(members) == 0 {
+		delete(srv.rooms, s.room)
+	}
+	srv.broadcast(s, TypeParticipantLeft, ParticipantLeftData{ParticipantID: s.id})
+}
+
+// trackPublished records a live track of s, announces it to the room, and subscribes the others
+// that auto-subscribe.
+func (srv *Server) trackPublished(s *session, info sfu.TrackInfo) {
+	t := Track{ID: info.ID, ParticipantID: s.id, Kind: string(info.Kind), Codec: info.Codec, Muted: info.Muted,
+		SourceID: info.SourceID}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.rooms[s.room][s.id] != s {
+		return
+	}
+	replaced := false
+	for i := range s.tracks {
+		if s.tracks[i].ID == t.ID {
+			s.tracks[i], replaced = t, true
+		}
+	}
+	if !replaced {
+		s.tracks = append(s.tracks, t)
+	}
+	// The publisher is told too: that is how it learns the id of its track for mute and unpublish.
+	for _, o := range srv.rooms[s.room] {
+		o.send(TypeTrackPublished, "", TrackPublishedData{Track: t})
+		if o != s && o.autoSubscribe {
+			o.autoSubscribeTo(t.ID)
+		}
+	}
+}
+
+// trackUnpublished forgets a track of s and tells the room, once.
+func (srv *Server) trackUnpublished(s *session, trackID string) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.rooms[s.room][s.id] != s {
+		return
+	}
+	for i := range s.tracks {
+		if s.tracks[i].ID == trackID {
+			s.tracks = append(s.tracks[:i], s.tracks[i+1:]...)
+			d := TrackUnpublishedData{TrackID: trackID, ParticipantID: s.id}
+			for _, o := range srv.rooms[s.room] {
+				o.send(TypeTrackUnpublished, "", d) // the publisher too, as for track_published
+			}
+			return
+		}
+	}
+}
+
+// trackMuted records a mute change of a track of s and tells the others.
+func (srv *Server) trackMuted(s *session, trackID string, muted bool) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.rooms[s.room][s.id] != s {
+		return
+	}
+	for i := range s.tracks {
+		if s.tracks[i].ID == trackID {
+			s.tracks[i].Muted = muted
+		}
+	}
+	srv.broadcast(s, TypeTrackMuted, TrackMutedData{TrackID: trackID, ParticipantID: s.id, Muted: muted})
+}
+
+// broadcast sends to every member of from's room but from. srv.mu must be held.
+func (srv *Server) broadcast(from *session, typ string, data any) {
+	for _, o := range srv.rooms[from.room] {
+		if o != from {
+			o.send(typ, "", data)
+		}
+	}
+}
