@@ -1,0 +1,449 @@
+// CallSession is one participant's side of a call, without any page: the signaling socket, the
+// publisher PeerConnection (we offer our camera and microphone), the subscriber PeerConnection
+// (the server offers what we receive), and the room's participants. Pages (the call page now,
+// the leader's console and the hall terminal later) listen to its events and draw.
+//
+// Events (on(name, fn)):
+//   joined        {room, self, participants}
+//   participant   Participant                 someone joined (or their data changed)
+//   left          participantId
+//   local         MediaStream                 our camera/microphone, once available
+//   track         {participantId, kind, track, stream}
+//   track_removed {participantId, kind, trackId}
+//   track_muted   {participantId, trackId, kind, muted}
+//   state         {ws, publisher, subscriber, server: {publisher, subscriber}}
+//   rtt           milliseconds
+//   error         an error to show (ProtocolError or LocalizedError)
+//   ended         {reason, key, error}        the session is over; nothing more happens
+
+import { LocalizedError } from './i18n.js';
+import { SignalingClient, wsURL } from './signaling.js';
+
+const TARGETS = ['publisher', 'subscriber'];
+
+export class CallSession {
+  constructor({ token, url = wsURL(), constraints = defaultConstraints() }) {
+    this.token = token;
+    this.constraints = constraints;
+    this.sig = new SignalingClient(url);
+    this.handlers = new Map();
+
+    this.room = '';
+    this.self = null; // Participant
+    this.participants = new Map(); // id -> {id, name, role, tracks: Map(trackId -> Track)}
+    this.remoteTracks = new Map(); // MediaStreamTrack.id -> {participantId, kind}
+
+    this.localStream = null;
+    this.localTracks = { audio: null, video: null };
+    this.ownTrackIDs = { audio: null, video: null }; // the server's ids of our tracks
+    this.wantMuted = {}; // kind -> muted, as the person last chose
+
+    this.pcs = { publisher: null, subscriber: null };
+    this.serverState = { publisher: 'new', subscriber: 'new' };
+    // Remote candidates wait until their connection has a remote description; local ones
+    // until the offer/answer they belong to has been sent.
+    this.remoteCandidates = { publisher: [], subscriber: [] };
+    this.localCandidates = { publisher: [], subscriber: [] };
+    this.descriptionSent = { publisher: false, subscriber: false };
+    // Negotiation steps of one connection run one after another, never interleaved.
+    this.chains = { publisher: Promise.resolve(), subscriber: Promise.resolve() };
+
+    this.ended = false;
+    this.leaving = false;
+    this.noMedia = false;
+  }
+
+  on(name, fn) {
+    if (!this.handlers.has(name)) this.handlers.set(name, []);
+    this.handlers.get(name).push(fn);
+    return this;
+  }
+
+  emit(name, arg) {
+    for (const fn of this.handlers.get(name) ?? []) {
+      try {
+        fn(arg);
+      } catch (err) {
+        console.error(`session: handler for "${name}" failed`, err);
+      }
+    }
+  }
+
+  get publisher() {
+    return this.pcs.publisher;
+  }
+
+  get subscriber() {
+    return this.pcs.subscriber;
+  }
+
+  states() {
+    return {
+      ws: this.sig.state,
+      // Without camera and microphone nothing is sent: the publisher connection is not used.
+      publisher: this.noMedia ? 'none' : this.pcs.publisher ? this.pcs.publisher.connectionState : 'new',
+      subscriber: this.pcs.subscriber ? this.pcs.subscriber.connectionState : 'new',
+      server: { ...this.serverState },
+    };
+  }
+
+  emitState() {
+    this.emit('state', this.states());
+  }
+
+  // start runs the call: camera and socket in parallel, then join, then publish.
+  async start() {
+    this.wire();
+    const media = this.openMedia();
+    try {
+      await this.sig.connect();
+      const joined = await this.sig.request('join', { token: this.token, auto_subscribe: true });
+      this.onJoined(joined);
+    } catch (err) {
+      this.end({ error: err });
+      return;
+    }
+    await media;
+    if (this.ended) return;
+    try {
+      await this.publish();
+    } catch (err) {
+      this.emit('error', asNegotiationError(err));
+    }
+  }
+
+  wire() {
+    const s = this.sig;
+    s.on('state', () => this.emitState());
+    s.on('rtt', (ms) => this.emit('rtt', ms));
+    s.on('close', (ev) => {
+      if (this.leaving) this.end({ key: 'bye.leave' });
+      else this.end({ error: new LocalizedError('err.wsClosed', { code: ev.code }) });
+    });
+    s.on('error', (err) => this.emit('error', err));
+    s.on('joined', (d) => this.onJoined(d)); // only if the server sends it unsolicited
+    s.on('publish_answer', () => {}); // always a reply; handled by request()
+    s.on('subscribe_offer', (d) => this.onSubscribeOffer(d.sdp));
+    s.on('trickle', (d) => this.onRemoteCandidate(d.target, d.candidate));
+    s.on('subscribed', () => {});
+    s.on('unsubscribed', () => {});
+    s.on('muted', () => {});
+    s.on('unpublished', () => {});
+    s.on('participant_joined', (d) => this.addParticipant(d.participant));
+    s.on('participant_left', (d) => this.removeParticipant(d.participant_id));
+    s.on('track_published', (d) => this.onTrackPublished(d.track));
+    s.on('track_unpublished', (d) => this.onTrackUnpublished(d.track_id, d.participant_id));
+    s.on('track_muted', (d) => this.onTrackMuted(d.track_id, d.participant_id, d.muted));
+    s.on('connection_state', (d) => {
+      if (!TARGETS.includes(d.target)) return;
+      this.serverState[d.target] = d.state;
+      this.emitState();
+    });
+    s.on('pong', () => {});
+    s.on('bye', (d) => this.onBye(d.reason));
+  }
+
+  onJoined(d) {
+    if (this.self) return;
+    this.room = d.room;
+    this.self = normParticipant(d.participant);
+    for (const t of this.self.tracks.values()) this.ownTrackIDs[t.kind] = t.id;
+    const config = {
+      iceServers: Array.isArray(d.ice_servers) ? d.ice_servers : [],
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
+    for (const target of TARGETS) this.pcs[target] = this.newPC(target, config);
+    this.pcs.subscriber.addEventListener('track', (ev) => this.onRemoteTrack(ev));
+    for (const p of d.participants ?? []) this.participants.set(p.id, normParticipant(p));
+    this.emit('joined', { room: this.room, self: this.self, participants: [...this.participants.values()] });
+    this.emitState();
+  }
+
+  newPC(target, config) {
+    const pc = new RTCPeerConnection(config);
+    pc.addEventListener('icecandidate', (ev) => {
+      const c = ev.candidate ? ev.candidate.toJSON() : null;
+      if (this.descriptionSent[target]) this.sendCandidate(target, c);
+      else this.localCandidates[target].push(c);
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      this.emitState();
+      if (pc.connectionState === 'failed' && !this.ended) {
+        this.emit('error', new LocalizedError('err.pcFailed', { target: { key: `target.${target}` } }));
+      }
+    });
+    pc.addEventListener('iceconnectionstatechange', () => this.emitState());
+    return pc;
+  }
+
+  sendCandidate(target, candidate) {
+    if (this.ended) return;
+    try {
+      this.sig.send('trickle', { target, candidate });
+    } catch (err) {
+      console.warn('session: trickle not sent', err);
+    }
+  }
+
+  markDescriptionSent(target) {
+    if (this.descriptionSent[target]) return;
+    this.descriptionSent[target] = true;
+    for (const c of this.localCandidates[target].splice(0)) this.sendCandidate(target, c);
+  }
+
+  // openMedia asks for camera and microphone; without a camera we still send sound, without
+  // both we only receive.
+  async openMedia() {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      this.noMedia = true;
+      this.emit('error', new LocalizedError('err.media', { reason: 'getUserMedia' }));
+      this.emitState();
+      return;
+    }
+    let stream = null;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(this.constraints);
+    } catch (err) {
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ audio: this.constraints.audio, video: false });
+        this.emit('error', new LocalizedError('err.camera', { reason: err.name || err.message }));
+      } catch {
+        this.noMedia = true;
+        this.emit('error', new LocalizedError('err.media', { reason: err.name || err.message }));
+        this.emitState();
+        return;
+      }
+    }
+    if (this.ended) {
+      for (const tr of stream.getTracks()) tr.stop();
+      return;
+    }
+    this.localStream = stream;
+    this.localTracks.audio = stream.getAudioTracks()[0] ?? null;
+    this.localTracks.video = stream.getVideoTracks()[0] ?? null;
+    this.emit('local', stream);
+  }
+
+  // publish offers our tracks on the publisher connection and applies the server's answer.
+  publish() {
+    return this.enqueue('publisher', async () => {
+      const pc = this.pcs.publisher;
+      if (!pc || !this.localStream) return;
+      for (const track of this.localStream.getTracks()) {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [this.localStream] });
+      }
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const reply = this.sig.request('publish_offer', { sdp: pc.localDescription.sdp });
+      this.markDescriptionSent('publisher');
+      const answer = await reply;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      await this.flushRemoteCandidates('publisher');
+    });
+  }
+
+  enqueue(target, step) {
+    const run = this.chains[target].then(() => (this.ended ? undefined : step()));
+    // The chain itself never rejects, so one failed step does not block the next.
+    this.chains[target] = run.catch(() => {});
+    return run;
+  }
+
+  onSubscribeOffer(sdp) {
+    this.enqueue('subscriber', async () => {
+      const pc = this.pcs.subscriber;
+      if (!pc) return;
+      await pc.setRemoteDescription({ type: 'offer', sdp });
+      await this.flushRemoteCandidates('subscriber');
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      this.sig.send('subscribe_answer', { sdp: pc.localDescription.sdp });
+      this.markDescriptionSent('subscriber');
+    }).catch((err) => this.emit('error', asNegotiationError(err)));
+  }
+
+  onRemoteCandidate(target, candidate) {
+    if (!TARGETS.includes(target)) return;
+    this.remoteCandidates[target].push(candidate ?? null);
+    const pc = this.pcs[target];
+    if (pc && pc.remoteDescription) {
+      this.enqueue(target, () => this.flushRemoteCandidates(target));
+    }
+  }
+
+  async flushRemoteCandidates(target) {
+    const pc = this.pcs[target];
+    if (!pc || !pc.remoteDescription) return;
+    for (const c of this.remoteCandidates[target].splice(0)) {
+      try {
+        // No argument is the browser's way to say "end of candidates".
+        if (c === null) await pc.addIceCandidate();
+        else await pc.addIceCandidate(c);
+      } catch (err) {
+        // One bad candidate must not stop the others; ICE uses what it can.
+        console.warn(`session: ${target} candidate rejected`, err);
+      }
+    }
+  }
+
+  onRemoteTrack(ev) {
+    const track = ev.track;
+    const stream = ev.streams[0] ?? null;
+    // The server sets the stream id (msid) to the publisher's participant id; when a browser
+    // drops the msid we still know the owner if the track id matches a published track.
+    const participantId = stream?.id ?? this.ownerOfTrack(track.id);
+    if (!participantId) {
+      console.warn('session: remote track without an owner, ignored');
+      return;
+    }
+    this.remoteTracks.set(track.id, { participantId, kind: track.kind });
+    if (!this.participants.has(participantId)) {
+      // Media can overtake the participant_joined message; draw a tile now, fill the name later.
+      this.participants.set(participantId, normParticipant({ id: participantId }));
+      this.emit('participant', this.participants.get(participantId));
+    }
+    track.addEventListener('ended', () => this.dropRemoteTrack(track.id));
+    stream?.addEventListener('removetrack', (e) => this.dropRemoteTrack(e.track.id));
+    this.emit('track', { participantId, kind: track.kind, track, stream });
+  }
+
+  dropRemoteTrack(trackId) {
+    const info = this.remoteTracks.get(trackId);
+    if (!info) return;
+    this.remoteTracks.delete(trackId);
+    this.emit('track_removed', { participantId: info.participantId, kind: info.kind, trackId });
+  }
+
+  ownerOfTrack(trackId) {
+    for (const p of this.participants.values()) if (p.tracks.has(trackId)) return p.id;
+    return null;
+  }
+
+  remoteTrackOwner(trackId) {
+    return this.remoteTracks.get(trackId)?.participantId ?? null;
+  }
+
+  addParticipant(p) {
+    if (!p || !p.id || p.id === this.self?.id) return;
+    const prev = this.participants.get(p.id);
+    const next = normParticipant(p);
+    if (prev) for (const [id, t] of prev.tracks) if (!next.tracks.has(id)) next.tracks.set(id, t);
+    this.participants.set(p.id, next);
+    this.emit('participant', next);
+  }
+
+  removeParticipant(id) {
+    if (!this.participants.has(id)) return;
+    this.participants.delete(id);
+    for (const [trackId, info] of this.remoteTracks) if (info.participantId === id) this.remoteTracks.delete(trackId);
+    this.emit('left', id);
+  }
+
+  onTrackPublished(track) {
+    if (!track?.id) return;
+    if (track.participant_id === this.self?.id) {
+      // The server names our tracks by its own ids; this is where we learn them.
+      this.ownTrackIDs[track.kind] = track.id;
+      this.self.tracks.set(track.id, track);
+      const want = this.wantMuted[track.kind];
+      if (want !== undefined && want !== !!track.muted) {
+        this.sendMute(track.kind).catch((err) => this.emit('error', err));
+      }
+      return;
+    }
+    const p = this.participants.get(track.participant_id);
+    if (!p) return;
+    p.tracks.set(track.id, track);
+    this.emit('track_muted', { participantId: p.id, trackId: track.id, kind: track.kind, muted: !!track.muted });
+  }
+
+  onTrackUnpublished(trackId, participantId) {
+    if (participantId === this.self?.id) {
+      this.self.tracks.delete(trackId);
+      for (const kind of ['audio', 'video']) if (this.ownTrackIDs[kind] === trackId) this.ownTrackIDs[kind] = null;
+      return;
+    }
+    const p = this.participants.get(participantId);
+    const t = p?.tracks.get(trackId);
+    if (p) p.tracks.delete(trackId);
+    if (t) this.emit('track_removed', { participantId, kind: t.kind, trackId, fromServer: true });
+  }
+
+  onTrackMuted(trackId, participantId, muted) {
+    const p = this.participants.get(participantId);
+    const t = p?.tracks.get(trackId);
+    if (t) t.muted = !!muted;
+    this.emit('track_muted', { participantId, trackId, kind: t?.kind ?? null, muted: !!muted });
+  }
+
+  // setMuted stops sending one of our tracks: the local track goes silent/black at once, and the
+  // server stops forwarding it. Before the server has named the track (track_published), the
+  // wish is kept and sent when the name arrives.
+  async setMuted(kind, muted) {
+    const track = this.localTracks[kind];
+    if (!track) throw new LocalizedError('err.noTrack', { kind: { key: `kind.${kind}` } });
+    track.enabled = !muted;
+    this.wantMuted[kind] = muted;
+    if (this.ownTrackIDs[kind]) await this.sendMute(kind);
+  }
+
+  async sendMute(kind) {
+    const muted = this.wantMuted[kind];
+    const id = this.ownTrackIDs[kind];
+    await this.sig.request('mute', { track_id: id, muted });
+    const own = this.self?.tracks.get(id);
+    if (own) own.muted = muted;
+  }
+
+  onBye(reason) {
+    const key = ['leave', 'shutdown', 'removed'].includes(reason) ? `bye.${reason}` : 'bye.other';
+    this.end({ key, reason });
+  }
+
+  leave() {
+    if (this.ended) return;
+    this.leaving = true;
+    try {
+      this.sig.send('leave', {});
+    } catch {
+      this.end({ key: 'bye.leave' });
+      return;
+    }
+    // The server closes the socket after `leave`; do not wait for it forever.
+    setTimeout(() => this.sig.close(), 3000);
+    this.stopMedia();
+  }
+
+  stopMedia() {
+    for (const pc of Object.values(this.pcs)) pc?.close();
+    if (this.localStream) for (const tr of this.localStream.getTracks()) tr.stop();
+  }
+
+  end({ key, reason, error }) {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopMedia();
+    this.sig.close();
+    this.emitState();
+    this.emit('ended', { key: key ?? null, reason: reason ?? null, error: error ?? null });
+  }
+}
+
+export function defaultConstraints() {
+  return {
+    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } },
+  };
+}
+
+function normParticipant(p = {}) {
+  const tracks = new Map();
+  for (const t of p.tracks ?? []) if (t?.id) tracks.set(t.id, { ...t });
+  return { id: p.id, name: p.name ?? '', role: p.role ?? '', tracks };
+}
+
+function asNegotiationError(err) {
+  if (err?.code || err?.key) return err; // already something a person can read
+  return new LocalizedError('err.negotiation', { reason: err?.name || err?.message || String(err) });
+}
