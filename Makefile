@@ -1,0 +1,49 @@
+# Sanji — everyday commands. Needs only Go; -race is added when cgo (a C compiler) is available.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# The race detector needs cgo on Linux. On a machine with only Go, `go env CGO_ENABLED` is 0 and
+# the tests run without it rather than failing to build. Override with RACE= to turn it off.
+RACE    ?= $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
+# Long enough for the Chromium end-to-end tests on a 2-core machine.
+TIMEOUT ?= 20m
+# Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
+TESTFLAGS ?=
+
+.PHONY: run build test bench vet fmt fmt-check
+
+## run: start a development server (dev tokens on, human-readable logs); open the printed address
+run:
+	$(GO) run ./cmd/sanji serve --dev --log-format console
+
+## build: compile bin/sanji
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/sanji ./cmd/sanji
+
+## test: every package's tests; Chromium tests skip unless SANJI_E2E=1
+# Two passes. First every test but the Chromium end-to-end ones (TestE2E*), under -race. Then the
+# end-to-end tests alone and without -race: under the race detector the server runs ~3x slower
+# (measured 48 s instead of 17 s for the three-browser call on a busy 2-core machine), near the 60 s media
+# deadline, and sharing the cores with other packages' tests would make it flaky. The server's
+# concurrency is raced by the sfu and signaling tests, which drive real pion peers.
+test:
+	$(GO) test $(RACE) -count=1 -timeout $(TIMEOUT) -skip '^TestE2E' $(TESTFLAGS) ./...
+	$(GO) test -count=1 -timeout $(TIMEOUT) -run '^TestE2E' $(TESTFLAGS) ./...
+
+## bench: the SFU's benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/...
+
+## vet: go vet on every package
+vet:
+	$(GO) vet ./...
+
+## fmt: gofmt every file in place
+fmt:
+	gofmt -w .
+
+## fmt-check: fail if a file is not gofmt-clean (CI)
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt 未格式化 / not gofmt-clean:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"sanji/auth"
+	"sanji/sfu"
+	"sanji/signaling"
+	"sanji/web"
+)
+
+// devTokenTTL is how long a token from POST /dev/token lasts: a working day of testing.
+const devTokenTTL = 12 * time.Hour
+
+// HTTP server limits. WebSocket connections are hijacked, and gorilla/websocket clears the
+// deadlines these set, so calls are not cut by them.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// app is one running Sanji: the SFU's sockets, the signaling server and the HTTP server in
+// front of them. newApp builds it, Start listens, Shutdown ends it; the app owns every
+// goroutine it starts and Shutdown waits for them.
+type app struct {
+	cfg      config
+	log      *zap.Logger
+	registry *prometheus.Registry
+	sfu      *sfu.SFU
+	sig      *signaling.Server
+	srv      *http.Server
+
+	mu        sync.Mutex
+	ln        net.Listener
+	serveDone chan struct{} // closed when the HTTP serve loop has returned
+	serveErr  error         // why it returned, when not because of Shutdown
+
+	shuttingDown atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// newApp builds the app and opens the SFU's sockets; it does not listen for HTTP yet.
+func newApp(cfg config, log *zap.Logger) (*app, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	secret, err := tokenSecret(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "sanji_build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+
+	media, err := sfu.New(sfu.Config{
+		ListenIP:     cfg.RTC.ListenIP,
+		UDPPort:      cfg.RTC.UDPPort,
+		TCPPort:      cfg.RTC.TCPPort,
+		PublicIPs:    cfg.RTC.PublicIPs,
+		LoopbackOnly: cfg.RTC.LoopbackOnly,
+		Logger:       log.Named("sfu"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("无法打开媒体端口（UDP %d / TCP %d），端口可能已被占用，请换用 rtc.udp_port / rtc.tcp_port / cannot open the media ports (UDP %d / TCP %d); they may be in use, choose others with rtc.udp_port / rtc.tcp_port: %w",
+			cfg.RTC.UDPPort, cfg.RTC.TCPPort, cfg.RTC.UDPPort, cfg.RTC.TCPPort, err)
+	}
+
+	signer := auth.NewSigner(secret)
+	sig := signaling.New(signaling.Config{
+		SFU:        media,
+		Tokens:     signer,
+		Logger:     log, // it names its own logger
+		Registerer: reg,
+	})
+
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler())
+	mux.Handle("/ws", sig)
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: zap.NewStdLog(log.Named("metrics")),
+		Registry: reg, // reports its own scrape errors as promhttp_metric_handler_errors_total
+	}))
+	if cfg.Dev {
+		mux.Handle("POST /dev/token", signaling.DevTokenHandler(signer, devTokenTTL))
+	}
+
+	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)
+	if err != nil {
+		_ = media.Close()
+		return nil, fmt.Errorf("http error log: %w", err)
+	}
+	a.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	return a, nil
+}
+
+// Start listens on cfg.Listen and serves HTTP in the background; it returns once the socket is
+// open, so URL is valid and a listen error is returned here rather than logged later.
+func (a *app) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ln != nil {
+		return errors.New("app already started")
+	}
+	if a.shuttingDown.Load() {
+		return errors.New("app is shut down")
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("无法监听 %s，端口可能已被占用，请换用 --listen / cannot listen on %s; the port may be in use, choose another with --listen: %w",
+			a.cfg.Listen, a.cfg.Listen, err)
+	}
+	a.ln = ln
+	a.serveDone = make(chan struct{})
+	go func() {
+		defer close(a.serveDone)
+		if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", zap.Error(err))
+			a.mu.Lock()
+			a.serveErr = err
+			a.mu.Unlock()
+		}
+	}()
+	addr := ln.Addr().String()
+	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
+	if u := a.sfu.UDPAddr(); u != nil {
+		fields = append(fields, zap.String("ice_udp", u.String()))
+	}
+	if t := a.sfu.TCPAddr(); t != nil {
+		fields = append(fields, zap.String("ice_tcp", t.String()))
+	}
+	a.log.Info("listening", fields...)
+	return nil
+}
+
+// Done is closed when the HTTP server has stopped serving, by Shutdown or by a failure (Err).
+// It is nil before Start.
+func (a *app) Done() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.serveDone
+}
+
+// Err is why the HTTP server stopped on its own; nil while it serves and after Shutdown.
+func (a *app) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.serveErr
+}
+
+// URL is the address a person opens in the browser, e.g. "http://127.0.0.1:43123"; "" before
+// Start. A wildcard listen address is shown as loopback, the address that works on this machine.
+func (a *app) URL() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ln == nil {
+		return ""
+	}
+	tcp, ok := a.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.ln.Addr().String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		// Go listens dual-stack on a wildcard, so IPv4 loopback reaches it either way.
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+// Shutdown ends the app gracefully: readiness turns 503, every signaling client gets `bye`, the
+// HTTP server stops taking requests and finishes the ones in flight, then the SFU closes its
+// sockets. When ctx ends first, remaining connections are cut. Calling it again returns the
+// first call's result.
+func (a *app) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() { a.shutdownErr = a.shutdown(ctx) })
+	return a.shutdownErr
+}
+
+func (a *app) shutdown(ctx context.Context) error {
+	a.shuttingDown.Store(true)
+	a.log.Info("shutting down")
+	var errs []error
+
+	// Signaling first: its sockets are hijacked, so http.Server.Shutdown would not wait for them,
+	// and clients should hear `bye` before the HTTP side goes away.
+	if err := a.sig.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("signaling shutdown: %w", err))
+	}
+
+	a.mu.Lock()
+	ln, done := a.ln, a.serveDone
+	a.mu.Unlock()
+	if ln != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			_ = a.srv.Close() // out of time: cut what is left
+		}
+		<-done
+	}
+
+	if err := a.sfu.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("sfu close: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		a.log.Error("shutdown finished with errors", zap.Error(err))
+		return err
+	}
+	a.log.Info("shutdown complete")
+	return nil
+}
+
+// healthz answers while the process can serve HTTP at all; a failing liveness probe means restart.
+func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 while the app takes new calls: the SFU's sockets are open and no shutdown
+// has begun. During shutdown it answers 503 so a load balancer sends new clients elsewhere.
+func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case a.shuttingDown.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("正在关闭 / shutting down\n"))
+	case a.sfu.UDPAddr() == nil:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("媒体端口未打开 / media sockets are not open\n"))
+	default:
+		_, _ = w.Write([]byte("ready\n"))
+	}
+}

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"sanji/auth"
+)
+
+// config is everything `sanji serve` can be told. Layers, later wins: defaults, the YAML file
+// (--config or SANJI_CONFIG), SANJI_* environment variables, command-line flags.
+type config struct {
+	// Listen is the HTTP address (web client, /ws, health, metrics). "127.0.0.1:0" picks a port.
+	Listen string `yaml:"listen"`
+	// Dev turns on development conveniences: POST /dev/token hands out join tokens to anyone.
+	Dev bool `yaml:"dev"`
+	// DataDir holds state that must survive restarts (the generated token secret, later the database).
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is json (for machines, the default) or console (for people).
+	LogFormat string `yaml:"log_format"`
+	// TokenSecret signs join tokens. Empty: generated once and kept in <DataDir>/token.secret.
+	TokenSecret string `yaml:"token_secret"`
+	// ShutdownTimeout bounds the graceful shutdown; after it connections are cut.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// RTC configures the media plane's sockets and candidates.
+	RTC rtcConfig `yaml:"rtc"`
+}
+
+// rtcConfig is the part of the config handed to the SFU.
+type rtcConfig struct {
+	// ListenIP is the address the ICE sockets bind to. Unset, it follows the host of Listen.
+	ListenIP string `yaml:"listen_ip"`
+	// UDPPort carries all ICE UDP traffic (0 = any free port).
+	UDPPort int `yaml:"udp_port"`
+	// TCPPort is the ICE-TCP fallback (0 = any free port, -1 = off).
+	TCPPort int `yaml:"tcp_port"`
+	// PublicIPs are announced instead of the host addresses, for a server behind 1:1 NAT.
+	PublicIPs []string `yaml:"public_ips"`
+	// LoopbackOnly limits ICE candidates to loopback addresses. Unset, it is true exactly when
+	// ListenIP is a loopback address.
+	LoopbackOnly bool `yaml:"loopback_only"`
+}
+
+const (
+	defaultListen          = "127.0.0.1:8080"
+	defaultDataDir         = "./data"
+	defaultUDPPort         = 7882
+	defaultTCPPort         = 7881
+	defaultShutdownTimeout = 10 * time.Second
+)
+
+// defaultConfig is what `sanji serve` runs with when nothing is configured: everything on
+// loopback, so a fresh start exposes nothing to the network.
+func defaultConfig() config {
+	return config{
+		Listen:          defaultListen,
+		DataDir:         defaultDataDir,
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: defaultShutdownTimeout,
+		RTC: rtcConfig{
+			ListenIP:     "127.0.0.1",
+			UDPPort:      defaultUDPPort,
+			TCPPort:      defaultTCPPort,
+			LoopbackOnly: true,
+		},
+	}
+}
+
+// setting is one configurable value: its YAML key, and how a string from the environment or a
+// flag sets it. The environment variable and flag names derive from the key, so the three
+// spellings cannot drift apart.
+type setting struct {
+	key    string // YAML key, dotted when nested: "rtc.udp_port"
+	usage  string
+	isBool bool
+	noFlag bool // secrets stay out of the process list: no flag, only file or environment
+	set    func(c *config, v string) error
+}
+
+// envName is the setting's environment variable, e.g. SANJI_RTC_UDP_PORT.
+func (s setting) envName() string {
+	return "SANJI_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+// flagName is the setting's flag, e.g. rtc-udp-port; "" when it has none.
+func (s setting) flagName() string {
+	if s.noFlag {
+		return ""
+	}
+	return strings.NewReplacer(".", "-", "_", "-").Replace(s.key)
+}
+
+// settings lists every configurable value; the YAML struct tags above must match the keys.
+var settings = []setting{
+	{key: "listen", usage: "HTTP listen address (host:port; port 0 picks one)", set: func(c *config, v string) error {
+		c.Listen = v
+		return nil
+	}},
+	{key: "dev", usage: "development mode: enables POST /dev/token", isBool: true, set: func(c *config, v string) error {
+		return parseBool(v, &c.Dev)
+	}},
+	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
+		c.DataDir = v
+		return nil
+	}},
+	{key: "log_level", usage: "log level: debug, info, warn, error", set: func(c *config, v string) error {
+		c.LogLevel = v
+		return nil
+	}},
+	{key: "log_format", usage: "log format: json or console", set: func(c *config, v string) error {
+		c.LogFormat = v
+		return nil
+	}},
+	{key: "token_secret", usage: "HMAC secret for join tokens (≥ 32 characters)", noFlag: true, set: func(c *config, v string) error {
+		c.TokenSecret = v
+		return nil
+	}},
+	{key: "shutdown_timeout", usage: "longest graceful shutdown, e.g. 10s", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q 不是时长（例如 10s）/ %q is not a duration (e.g. 10s)", v, v)
+		}
+		c.ShutdownTimeout = d
+		return nil
+	}},
+	{key: "rtc.listen_ip", usage: "IP the ICE sockets bind to (default: host of --listen)", set: func(c *config, v string) error {
+		c.RTC.ListenIP = v
+		return nil
+	}},
+	{key: "rtc.udp_port", usage: "ICE UDP port, all media on one port (0 = any)", set: func(c *config, v string) error {
+		return parseInt(v, &c.RTC.UDPPort)
+	}},
+	{key: "rtc.tcp_port", usage: "ICE-TCP port (0 = any, -1 = off)", set: func(c *config, v string) error {
+		return parseInt(v, &c.RTC.TCPPort)
+	}},
+	{key: "rtc.public_ips", usage: "comma-separated public IPs announced for 1:1 NAT", set: func(c *config, v string) error {
+		c.RTC.PublicIPs = nil
+		for _, ip := range strings.Split(v, ",") {
+			if ip = strings.TrimSpace(ip); ip != "" {
+				c.RTC.PublicIPs = append(c.RTC.PublicIPs, ip)
+			}
+		}
+		return nil
+	}},
+	{key: "rtc.loopback_only", usage: "offer only loopback ICE candidates (default: when rtc.listen_ip is loopback)", isBool: true, set: func(c *config, v string) error {
+		return parseBool(v, &c.RTC.LoopbackOnly)
+	}},
+}
+
+func parseBool(v string, dst *bool) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q 不是布尔值（true 或 false）/ %q is not a boolean (true or false)", v, v)
+	}
+	*dst = b
+	return nil
+}
+
+func parseInt(v string, dst *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("%q 不是整数 / %q is not an integer", v, v)
+	}
+	*dst = n
+	return nil
+}
+
+// flagValue is a flag seen on the command line, applied after the file and the environment.
+type flagValue struct {
+	s     setting
+	value string
+}
+
+// loadConfig builds the serve command's config from args (after "serve"), the environment
+// (through getenv, so tests need not touch the process environment) and the YAML file they
+// name. It returns flag.ErrHelp when -h or --help was asked for; usage went to out.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	fs := flag.NewFlagSet("sanji serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	configPath := fs.String("config", "", "YAML config file (env SANJI_CONFIG)")
+	var seen []flagValue
+	for _, s := range settings {
+		name := s.flagName()
+		if name == "" {
+			continue
+		}
+		record := func(v string) error {
+			seen = append(seen, flagValue{s: s, value: v})
+			return nil
+		}
+		if s.isBool {
+			fs.BoolFunc(name, s.usage, record)
+		} else {
+			fs.Func(name, s.usage, record)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "用法 / Usage: sanji serve [flags]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\n每个设置也可以用 YAML 文件或环境变量给出 / Every setting can also come from the YAML file or an environment variable:\n")
+		for _, s := range settings {
+			fmt.Fprintf(out, "  %-22s %s\n", s.key, s.envName())
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, err
+		}
+		return config{}, fmt.Errorf("命令行参数有误 / bad command line: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("多余的参数 %q；设置请用 --flag 形式 / unexpected argument %q; settings are given as --flags", fs.Arg(0), fs.Arg(0))
+	}
+
+	cfg := defaultConfig()
+	// explicit records which keys some layer set, so derived defaults do not override them.
+	explicit := map[string]bool{}
+
+	path := *configPath
+	if path == "" {
+		path = getenv("SANJI_CONFIG")
+	}
+	if path != "" {
+		keys, err := loadConfigFile(path, &cfg)
+		if err != nil {
+			return config{}, err
+		}
+		for _, k := range keys {
+			explicit[k] = true
+		}
+	}
+	for _, s := range settings {
+		// An empty variable counts as unset: `SANJI_X=` in a compose file should not blank a value.
+		v := getenv(s.envName())
+		if v == "" {
+			continue
+		}
+		if err := s.set(&cfg, v); err != nil {
+			return config{}, fmt.Errorf("环境变量 %s 有误 / environment variable %s: %w", s.envName(), s.envName(), err)
+		}
+		explicit[s.key] = true
+	}
+	for _, f := range seen {
+		if err := f.s.set(&cfg, f.value); err != nil {
+			return config{}, fmt.Errorf("参数 --%s 有误 / flag --%s: %w", f.s.flagName(), f.s.flagName(), err)
+		}
+		explicit[f.s.key] = true
+	}
+
+	if err := deriveDefaults(&cfg, explicit); err != nil {
+		return config{}, err
+	}
+	if err := cfg.validate(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// deriveDefaults fills the values whose default depends on other values. Binding the ICE sockets
+// where the HTTP server listens means `--listen 0.0.0.0:8080` alone makes calls work from other
+// machines, instead of serving pages whose media can never connect.
+func deriveDefaults(c *config, explicit map[string]bool) error {
+	if !explicit["rtc.listen_ip"] {
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return nil // validate reports the bad address
+		}
+		switch {
+		case host == "":
+			c.RTC.ListenIP = "0.0.0.0"
+		case host == "localhost":
+			c.RTC.ListenIP = "127.0.0.1"
+		case net.ParseIP(host) != nil:
+			c.RTC.ListenIP = host
+		default:
+			return fmt.Errorf("listen 使用主机名 %q，请同时设置 rtc.listen_ip（媒体套接字要绑定的 IP）/ listen uses the host name %q; also set rtc.listen_ip (the IP the media sockets bind to)", host, host)
+		}
+	}
+	if !explicit["rtc.loopback_only"] {
+		ip := net.ParseIP(c.RTC.ListenIP)
+		c.RTC.LoopbackOnly = ip != nil && ip.IsLoopback()
+	}
+	return nil
+}
+
+// loadConfigFile decodes the YAML file at path onto cfg and returns the keys it set (dotted).
+// Unknown keys are an error naming the key: a misspelt setting silently ignored is a setting
+// that is silently wrong.
+func loadConfigFile(path string, cfg *config) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("无法读取配置文件 %s，请检查路径和权限 / cannot read config file %s, check the path and permissions: %w", path, path, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("配置文件 %s 不是有效的 YAML / config file %s is not valid YAML: %w", path, path, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, nil // an empty file configures nothing
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.key] = true
+		if i := strings.LastIndex(s.key, "."); i > 0 {
+			known[s.key[:i]] = true // a section such as "rtc"
+		}
+	}
+	var keys []string
+	if err := walkKeys(root.Content[0], "", known, &keys, path); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // backstop for anything walkKeys lets through
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("配置文件 %s 有错误 / config file %s is invalid: %w", path, path, err)
+	}
+	return keys, nil
+}
+
+// walkKeys checks every mapping key under n against known and collects the leaf keys present.
+func walkKeys(n *yaml.Node, prefix string, known map[string]bool, keys *[]string, path string) error {
+	if n.Kind != yaml.MappingNode {
+		if prefix == "" {
+			return fmt.Errorf("配置文件 %s 顶层必须是键值映射 / config file %s must be a mapping of keys at the top level", path, path)
+		}
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + k.Value
+		}
+		if !known[key] {
+			return fmt.Errorf("配置文件 %s 第 %d 行：未知的配置项 %q，可用的有：%s / config file %s line %d: unknown key %q; known keys: %s",
+				path, k.Line, key, knownKeys(), path, k.Line, key, knownKeys())
+		}
+		if v.Kind == yaml.MappingNode {
+			if err := walkKeys(v, key, known, keys, path); err != nil {
+				return err
+			}
+			continue
+		}
+		*keys = append(*keys, key)
+	}
+	return nil
+}
+
+func knownKeys() string {
+	var ks []string
+	for _, s := range settings {
+		ks = append(ks, s.key)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+// validate reports every problem at once, so a person fixes the config in one go.
+func (c config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	// Host names are allowed: the listener resolves them and its error names the host.
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen 地址 %q 无效，应为 主机:端口，例如 127.0.0.1:8080 / listen address %q is invalid; use host:port, e.g. 127.0.0.1:8080", c.Listen, c.Listen)
+	} else {
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("listen 端口 %q 必须是 0 到 65535 之间的数字 / listen port %q must be a number from 0 to 65535", port, port)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data_dir 不能为空 / data_dir must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q 无效，可用 debug、info、warn、error / log_level %q is unknown; use debug, info, warn or error", c.LogLevel, c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("log_format %q 无效，可用 json 或 console / log_format %q is unknown; use json or console", c.LogFormat, c.LogFormat)
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < auth.MinSecretLen {
+		bad("token_secret 太短（至少 %d 个字符），可用 `openssl rand -hex 32` 生成，或留空让 Sanji 自动生成 / token_secret is too short (at least %d characters); generate one with `openssl rand -hex 32`, or leave it empty and Sanji generates one",
+			auth.MinSecretLen, auth.MinSecretLen)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")
+	}
+	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
+		bad("rtc.udp_port %d 超出范围，应在 0 到 65535 之间（0 表示任选空闲端口）/ rtc.udp_port %d is out of range; use 0 to 65535 (0 picks a free port)", c.RTC.UDPPort, c.RTC.UDPPort)
+	}
+	if c.RTC.TCPPort < -1 || c.RTC.TCPPort > 65535 {
+		bad("rtc.tcp_port %d 超出范围，应在 -1 到 65535 之间（-1 关闭 ICE-TCP，0 任选端口）/ rtc.tcp_port %d is out of range; use -1 to 65535 (-1 turns ICE-TCP off, 0 picks a free port)", c.RTC.TCPPort, c.RTC.TCPPort)
+	}
+	listenIP := net.ParseIP(c.RTC.ListenIP)
+	if listenIP == nil {
+		bad("rtc.listen_ip %q 不是 IP 地址 / rtc.listen_ip %q is not an IP address", c.RTC.ListenIP, c.RTC.ListenIP)
+	}
+	for _, s := range c.RTC.PublicIPs {
+		ip := net.ParseIP(s)
+		switch {
+		case ip == nil:
+			bad("rtc.public_ips 中的 %q 不是 IP 地址 / %q in rtc.public_ips is not an IP address", s, s)
+		case ip.IsUnspecified():
+			bad("rtc.public_ips 不能包含 %s，请填写客户端能访问到的地址 / rtc.public_ips cannot contain %s; give the address clients reach the server at", s, s)
+		}
+	}
+	if c.RTC.LoopbackOnly {
+		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
+			bad("rtc.loopback_only 为 true，但 rtc.listen_ip %s 不是回环地址；请去掉 loopback_only 或改用 127.0.0.1 / rtc.loopback_only is true but rtc.listen_ip %s is not a loopback address; drop loopback_only or listen on 127.0.0.1",
+				c.RTC.ListenIP, c.RTC.ListenIP)
+		}
+		if len(c.RTC.PublicIPs) > 0 {
+			bad("rtc.loopback_only 为 true 时不能设置 rtc.public_ips；对外服务请设置 rtc.listen_ip 为 0.0.0.0 或本机地址 / rtc.public_ips cannot be set while rtc.loopback_only is true; to serve other machines set rtc.listen_ip to 0.0.0.0 or this host's address")
+		}
+	}
+	return errors.Join(errs...)
+}

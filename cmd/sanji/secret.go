@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"sanji/auth"
+)
+
+// secretFileName is where a generated token secret lives inside the data directory.
+const secretFileName = "token.secret"
+
+// tokenSecret returns the key that signs join tokens: the configured one, or else the one in
+// <DataDir>/token.secret, generated on first start. Keeping it on disk means tokens handed out
+// before a restart still work after it.
+func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
+	if cfg.TokenSecret != "" {
+		if len(cfg.TokenSecret) < auth.MinSecretLen {
+			return nil, fmt.Errorf("token_secret 太短（至少 %d 个字符）/ token_secret is too short (at least %d characters)", auth.MinSecretLen, auth.MinSecretLen)
+		}
+		return []byte(cfg.TokenSecret), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("无法创建数据目录 %s，请检查权限或设置 data_dir / cannot create data directory %s, check permissions or set data_dir: %w", cfg.DataDir, cfg.DataDir, err)
+	}
+	path := filepath.Join(cfg.DataDir, secretFileName)
+	secret, err := readSecret(path, log)
+	if err == nil {
+		return secret, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("无法生成令牌密钥 / cannot generate the token secret: %w", err)
+	}
+	secret = []byte(hex.EncodeToString(raw))
+	// O_EXCL: if another process created the file meanwhile, its secret wins and we read it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return readSecret(path, log)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("无法写入令牌密钥文件 %s，请检查数据目录权限 / cannot write token secret file %s, check the data directory's permissions: %w", path, path, err)
+	}
+	_, werr := f.Write(append(secret, '\n'))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		_ = os.Remove(path) // a half-written secret would break the next start
+		return nil, fmt.Errorf("无法写入令牌密钥文件 %s / cannot write token secret file %s: %w", path, path, werr)
+	}
+	log.Info("generated token secret", zap.String("path", path))
+	return secret, nil
+}
+
+func readSecret(path string, log *zap.Logger) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("无法读取令牌密钥文件 %s，请检查权限 / cannot read token secret file %s, check its permissions: %w", path, path, err)
+	}
+	secret := bytes.TrimSpace(data)
+	if len(secret) < auth.MinSecretLen {
+		return nil, fmt.Errorf("令牌密钥文件 %s 内容无效（少于 %d 个字符）；删除它后重启会生成新密钥（已发出的令牌随之失效）/ token secret file %s is invalid (shorter than %d characters); delete it and restart to generate a new one (tokens already issued stop working)",
+			path, auth.MinSecretLen, path, auth.MinSecretLen)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("token secret file is readable by other users; run chmod 600 on it",
+			zap.String("path", path), zap.String("mode", fi.Mode().Perm().String()))
+	}
+	return secret, nil
+}
