@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,25 +16,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
+
+	"sanji/web/browsertest"
 )
 
 // These tests drive the pages in headless Chromium against a scripted fake of the server (the
 // token endpoint and the signaling socket), so the pages' own behaviour is checked without the
 // SFU. The real end-to-end call is cmd/sanji's TestE2EThreeBrowsers.
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if full, err := exec.LookPath(p); err == nil {
-			return full
-		}
-	}
-	if os.Getenv("SANJI_E2E") == "1" {
-		t.Fatal("Chromium not found (/usr/bin/chromium or chromium on PATH) and SANJI_E2E=1 requires the browser tests")
-	}
-	t.Skip("Chromium not found (/usr/bin/chromium or chromium on PATH); install it or set SANJI_E2E=1 to make this a failure")
-	return ""
-}
 
 // One Chromium serves every test of the package (it takes seconds to start); each test gets its
 // own browser context, so storage and permissions do not carry from one test to the next.
@@ -54,29 +41,10 @@ func startBrowser(execPath string) {
 		return
 	}
 	browser.dataDir = dir
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(execPath),
-		chromedp.UserDataDir(dir),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1280, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
+	ctx, stop := browsertest.Start(execPath, dir)
 	browser.ctx = ctx
 	browser.stop = func() {
-		cancel()
-		cancelAlloc()
+		stop()
 		os.RemoveAll(dir)
 	}
 	if err := chromedp.Do(ctx); err != nil {
@@ -94,7 +62,7 @@ func stopBrowser() {
 // newBrowser returns a tab in a fresh browser context of the shared Chromium.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromiumPath(t)
+	path := browsertest.Path(t)
 	browser.once.Do(func() { startBrowser(path) })
 	if browser.err != nil {
 		t.Fatal(browser.err)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"sanji/web/browsertest"
 )
 
 // e2eDeadline bounds the wait for media to flow between all three pages.
@@ -27,7 +28,7 @@ const e2eDeadline = 60 * time.Second
 // through the join page into the call page. It passes when every page decodes video and receives
 // audio from both others.
 func TestE2EThreeBrowsers(t *testing.T) {
-	chromium := e2eChromium(t)
+	chromium := browsertest.Path(t)
 
 	cfg := defaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -129,7 +130,7 @@ func TestE2EThreeBrowsers(t *testing.T) {
 	shot, err := chromedp.Run(pages[0].ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Errorf("screenshot: %v", err)
-	} else if f, err := os.CreateTemp("", "sanji-e2e-*.png"); err != nil {
+	} else if f, err := os.CreateTemp(screenshotDir(t), "sanji-e2e-*.png"); err != nil {
 		t.Errorf("screenshot file: %v", err)
 	} else {
 		_, werr := f.Write(shot)
@@ -144,49 +145,11 @@ func TestE2EThreeBrowsers(t *testing.T) {
 	}
 }
 
-// e2eChromium finds the browser; without one the test is skipped, unless SANJI_E2E=1 demands it.
-func e2eChromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if full, err := exec.LookPath(p); err == nil {
-			return full
-		}
-	}
-	const why = "Chromium not found (/usr/bin/chromium or chromium on PATH)"
-	if os.Getenv("SANJI_E2E") == "1" {
-		t.Fatal(why + "; SANJI_E2E=1 requires the end-to-end test")
-	}
-	t.Skip(why + "; install it to run the end-to-end test, or set SANJI_E2E=1 to make its absence a failure")
-	return ""
-}
-
 // e2eBrowser starts one headless Chromium with fake media devices; it ends with the test.
 func e2eBrowser(t *testing.T, execPath string) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(execPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		// One flag holds every disabled feature: chromedp's defaults name two already.
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1280, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
+	ctx, stop := browsertest.Start(execPath, t.TempDir())
+	t.Cleanup(stop)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -355,4 +318,13 @@ func e2eRandom(t *testing.T) string {
 		t.Fatalf("random room name: %v", err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// screenshotDir is where the e2e test leaves its screenshot: SANJI_E2E_ARTIFACTS when a person
+// wants to look at it, else the test's own temporary directory.
+func screenshotDir(t *testing.T) string {
+	if dir := os.Getenv("SANJI_E2E_ARTIFACTS"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
 }
