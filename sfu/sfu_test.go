@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,6 +224,7 @@ func (c *peer) track(id string) *webrtc.TrackRemote {
 type source struct {
 	track *webrtc.TrackLocalStaticRTP
 	video bool
+	h264  bool
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	key   chan struct{}
@@ -234,11 +236,17 @@ func startSource(t *testing.T, video bool) *source {
 	if video {
 		codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	}
+	return startSourceCodec(t, codec)
+}
+
+func startSourceCodec(t *testing.T, codec webrtc.RTPCodecCapability) *source {
+	t.Helper()
+	video := strings.HasPrefix(codec.MimeType, "video/")
 	tr, err := webrtc.NewTrackLocalStaticRTP(codec, map[bool]string{true: "video", false: "audio"}[video], "stream")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &source{track: tr, video: video, stop: make(chan struct{}), key: make(chan struct{}, 1)}
+	s := &source{track: tr, video: video, h264: codec.MimeType == webrtc.MimeTypeH264, stop: make(chan struct{}), key: make(chan struct{}, 1)}
 	s.wg.Add(1)
 	go s.run()
 	t.Cleanup(func() { close(s.stop); s.wg.Wait() })
@@ -267,6 +275,13 @@ func (s *source) run() {
 			}
 			if frame%30 == 0 {
 				payload[1] = 0x00
+			}
+			if s.h264 { // single NAL units: IDR (5) when a keyframe is due, else a non-IDR slice (1)
+				key := payload[1] == 0x00
+				payload = []byte{0x41, 0x9a, 0x00}
+				if key {
+					payload[0] = 0x65
+				}
 			}
 			ts += 1800
 		} else {
@@ -499,5 +514,30 @@ func TestCloseEndsEveryParticipant(t *testing.T) {
 	}
 	if _, err := s.Join("room", "c", EventSinkFunc(func(Event) {})); !errors.Is(err, ErrClosed) {
 		t.Fatalf("join after close: %v", err)
+	}
+}
+
+func TestH264Forwarded(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "h", "a")
+	b := joinPeer(t, s, "h", "b")
+	src := startSourceCodec(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"})
+	a.publish(src.track)
+	ids := publishedIDs(t, s, "h", 1)
+	if info := s.Room("h").Tracks()[0]; info.Codec != webrtc.MimeTypeH264 {
+		t.Fatalf("published codec %q", info.Codec)
+	}
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "H.264 track", func() bool { return b.track(ids[0]) != nil })
+	tr := b.track(ids[0])
+	pkt, _, err := tr.ReadRTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Codec().MimeType != webrtc.MimeTypeH264 || pkt.Payload[0]&0x1f != 5 {
+		t.Fatalf("subscriber got %s, first NAL type %d: want H.264 starting on an IDR", tr.Codec().MimeType, pkt.Payload[0]&0x1f)
 	}
 }
