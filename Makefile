@@ -32,9 +32,18 @@ test:
 	$(GO) test $(RACE) -count=1 -timeout $(TIMEOUT) -skip '^TestE2E' $(TESTFLAGS) ./...
 	$(GO) test -count=1 -timeout $(TIMEOUT) -run '^TestE2E' $(TESTFLAGS) ./...
 
-## bench: the SFU's benchmarks
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sfu/...
+# How long `make bench` measures each fan-out, and where it writes its results.
+BENCH_DURATION ?= 20s
+BENCH_OUT      ?= bench-results
+
+## bench: the SFU's micro-benchmarks, then `sanji bench --spawn` fan-outs of one 1.5 Mbit/s stream to 50 and 200 subscribers (results in bench-results/, see docs/benchmarks.md)
+bench: build
+	mkdir -p $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/... > $(BENCH_OUT)/micro.txt; s=$$?; cat $(BENCH_OUT)/micro.txt; exit $$s
+	for n in 50 200; do \
+		bin/sanji bench --spawn --scenario fanout --publishers 1 --subscribers $$n --duration $(BENCH_DURATION) \
+			--json $(BENCH_OUT)/fanout-1x$$n.json --table $(BENCH_OUT)/fanout-1x$$n.txt || exit 1; \
+	done
 
 ## vet: go vet on every package
 vet:

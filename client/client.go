@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -139,8 +140,8 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	return c, nil
 }
 
-// newAPI builds a pion API like a browser's: default codecs, NACK generator and responder,
-// RTCP sender and receiver reports, TWCC.
+// newAPI builds a pion API like a browser's: default codecs, NACK generator (at most 10 requests
+// per lost packet) and responder, RTCP sender and receiver reports, TWCC.
 func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 	if se == nil {
 		se = LoopbackSettingEngine()
@@ -150,7 +151,9 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 		return nil, fmt.Errorf("client: codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+	// Like a browser, ask for one lost packet at most 10 times (pion's default is unlimited).
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
+		webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(10))); err != nil {
 		return nil, fmt.Errorf("client: interceptors: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),

@@ -21,7 +21,8 @@ type Config struct {
 	PublicIPs []string
 	// LoopbackOnly limits candidates to 127.0.0.0/8 and ::1 (tests, and `--listen 127.0.0.1`).
 	LoopbackOnly bool
-	// PacketBufferSize is how many recent packets each published track keeps for NACKs (power of two).
+	// PacketBufferSize is how many recent packets each published video track keeps for NACKs (power
+	// of two); audio, which is not NACKed, keeps at most 64.
 	PacketBufferSize int
 	// PLIThrottle is the shortest interval between two keyframe requests sent to one publisher track.
 	PLIThrottle time.Duration

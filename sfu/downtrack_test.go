@@ -270,3 +270,37 @@ func TestWaitingDownTrackKeepsAskingForKeyframe(t *testing.T) {
 		t.Fatal("delta frames forwarded before a keyframe")
 	}
 }
+
+// An audio down track keeps no NACK state: audio is not NACKed, and a stray NACK is counted as a
+// miss, not served. Video keeps serving NACKs.
+func TestAudioDownTrackServesNoNACKs(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	tr.remoteKind, tr.info.Kind = webrtc.RTPCodecTypeAudio, KindAudio
+	tr.keyframe = func([]byte) bool { return false } // the test helper feed calls it
+	tr.codec = audioCodecs[0]
+	d := newDownTrack(tr, tr.metrics)
+	if d.nack != nil {
+		t.Fatal("audio down track allocated NACK state")
+	}
+	w := &recordingWriter{keep: true}
+	if _, err := d.Bind(bindContext{codecs: []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111},
+	}, ssrc: 99, writer: w}); err != nil {
+		t.Fatal(err)
+	}
+	tr.addDown(d)
+	feed(t, tr, 1, 960, []byte{0x78, 1, 2, 3})
+	feed(t, tr, 2, 1920, []byte{0x78, 1, 2, 3})
+	if len(w.headers) != 2 {
+		t.Fatalf("forwarded %d audio packets, want 2", len(w.headers))
+	}
+	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: w.headers[0].SequenceNumber}}}})
+	if len(w.headers) != 2 {
+		t.Fatalf("a NACK for audio was served: %d packets written", len(w.headers))
+	}
+
+	video, _ := testTrack(t, time.Hour)
+	if vd, _ := bindDown(t, video, false); vd.nack == nil {
+		t.Fatal("video down track has no NACK state")
+	}
+}

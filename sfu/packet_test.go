@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 func marshal(t testing.TB, h rtp.Header, payload []byte) []byte {
@@ -89,5 +90,17 @@ func TestPacketBuffer(t *testing.T) {
 	}
 	if b.put(1, make([]byte, maxPacketSize+1)) {
 		t.Fatal("oversized packet stored")
+	}
+}
+
+func TestAudioBufferIsSmall(t *testing.T) {
+	if n := bufferSlots(webrtc.RTPCodecTypeAudio, 1024); n != audioBufferSlots {
+		t.Fatalf("audio buffer %d slots, want %d", n, audioBufferSlots)
+	}
+	if n := bufferSlots(webrtc.RTPCodecTypeAudio, 16); n != 16 {
+		t.Fatalf("audio buffer %d slots for a configured 16, want 16", n)
+	}
+	if n := bufferSlots(webrtc.RTPCodecTypeVideo, 1024); n != 1024 {
+		t.Fatalf("video buffer %d slots, want the configured 1024", n)
 	}
 }

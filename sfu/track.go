@@ -36,6 +36,20 @@ type publishedTrack struct {
 	downsMu sync.Mutex
 }
 
+// audioBufferSlots bounds an audio track's packet buffer. Audio is not NACKed (our Opus offers
+// only transport-cc feedback, as browsers do), so its buffer only drops duplicates, and a full
+// PacketBufferSize of 1500-byte slots (1.5 MiB per track at the default) was the largest part of
+// a small room's memory (docs/benchmarks.md). 64 slots are 1.3 s of 20 ms packets.
+const audioBufferSlots = 64
+
+// bufferSlots is the packet buffer size for a track of this kind.
+func bufferSlots(kind webrtc.RTPCodecType, configured int) int {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return min(configured, audioBufferSlots)
+	}
+	return configured
+}
+
 func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
 	pc *webrtc.PeerConnection, cfg *Config, m *metrics, log *zap.Logger) *publishedTrack {
 	codec := remote.Codec()
@@ -49,7 +63,7 @@ func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, rec
 		sendPLI: func() error {
 			return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(remote.SSRC())}})
 		},
-		buffer:      newPacketBuffer(cfg.PacketBufferSize),
+		buffer:      newPacketBuffer(bufferSlots(remote.Kind(), cfg.PacketBufferSize)),
 		metrics:     m,
 		log:         log,
 		pliInterval: cfg.PLIThrottle,

@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		return serveMain(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		return benchMain(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -66,6 +68,7 @@ func usage(w io.Writer) {
 
 用法 / Usage:
   sanji serve [flags]   启动服务 / run the server (web client, signaling, SFU) until SIGINT/SIGTERM
+  sanji bench [flags]   负载测试（仅限本机）/ load generator against a loopback server, see docs/benchmarks.md
   sanji version         显示版本 / print the version
   sanji help            显示本帮助 / show this help
 

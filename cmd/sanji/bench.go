@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"sanji/bench"
+)
+
+// cpuProfileEnv names the file a server spawned by `sanji bench --spawn --cpu-profile` writes
+// its CPU profile to. The profile covers exactly the bench's measured window: the bench sends
+// SIGUSR1 at its start and again at its end; a heap profile of the window's end goes next to it
+// (<file>.heap).
+const cpuProfileEnv = "SANJI_CPU_PROFILE"
+
+// cpuProfileDone is the line the server prints once the profile is written.
+const cpuProfileDone = "cpu profile written"
+
+// The serve-side hook of `--cpu-profile`: only when the environment asks for it, a goroutine
+// that lives as long as the process toggles the CPU profile on SIGUSR1. It needs nothing from
+// serve itself, so the serve path stays as it is.
+func init() {
+	path := os.Getenv(cpuProfileEnv)
+	if path == "" {
+		return
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		var f *os.File
+		for range usr1 {
+			if f == nil {
+				var err error
+				if f, err = os.Create(path); err != nil {
+					fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
+					return
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
+					return
+				}
+				continue
+			}
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			// And what the calls hold at the window's end, for the memory per subscriber.
+			if h, err := os.Create(path + ".heap"); err == nil {
+				runtime.GC()
+				_ = pprof.Lookup("heap").WriteTo(h, 0)
+				_ = h.Close()
+			}
+			fmt.Fprintln(os.Stdout, cpuProfileDone)
+			return
+		}
+	}()
+}
+
+// benchMain runs `sanji bench`: the load generator (package bench) against a running server
+// (--url) or one it starts itself (--spawn).
+func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fs := flag.NewFlagSet("sanji bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg       bench.Config
+		spawn     = fs.Bool("spawn", false, "start a server (this binary, serve --dev on 127.0.0.1) for the run and stop it after")
+		jsonPath  = fs.String("json", "", "write the JSON report to this file")
+		tablePath = fs.String("table", "", "also write the human table to this file")
+		profile   = fs.String("cpu-profile", "", "with --spawn: write the server's CPU profile over the measured window to this file (and a heap profile at its end to FILE.heap)")
+	)
+	fs.StringVar(&cfg.URL, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (loopback only; the server must run with --dev)")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media)")
+	fs.IntVar(&cfg.Rooms, "rooms", 0, "rooms (default: 1; rooms scenario 10)")
+	fs.IntVar(&cfg.Publishers, "publishers", 0, "publishers per room (default: 1; rooms scenario 2; idle 0)")
+	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "subscribers per room (default: 10; rooms scenario 0)")
+	fs.BoolVar(&cfg.PublishersReceive, "publishers-receive", false, "publishers also receive the room's other publishers (default in the rooms scenario)")
+	fs.DurationVar(&cfg.Duration, "duration", bench.DefaultDuration, "measured window")
+	fs.DurationVar(&cfg.Warmup, "warmup", bench.DefaultWarmup, "time after everyone has media, before the window")
+	fs.Float64Var(&cfg.JoinRate, "join-rate", bench.DefaultJoinRate, "joins started per second")
+	fs.IntVar(&cfg.Bitrate, "bitrate", bench.DefaultBitrate, "video bitrate per publisher, bit/s")
+	fs.IntVar(&cfg.FPS, "fps", bench.DefaultFPS, "video frames per second")
+	fs.DurationVar(&cfg.KeyframeInterval, "keyframe-interval", bench.DefaultKeyframeInterval, "keyframe interval (and on every PLI)")
+	fs.BoolVar(&cfg.Audio, "audio", true, "publishers also send Opus-sized audio, 50 packets/s")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure CPU and memory of (set by --spawn)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := scenarioDefaults(&cfg, set); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if *spawn == (cfg.URL != "") {
+		fmt.Fprintln(stderr, "请指定 --url 或 --spawn 之一 / give exactly one of --url and --spawn")
+		return exitUsage
+	}
+	if *profile != "" && !*spawn {
+		fmt.Fprintln(stderr, "--cpu-profile 需配合 --spawn / --cpu-profile needs --spawn")
+		return exitUsage
+	}
+	cfg.Progress = stderr
+
+	if *spawn {
+		srv, err := spawnServer(ctx, *profile, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "无法启动服务器 / cannot start the server: %v\n", err)
+			return exitError
+		}
+		defer srv.stop(stderr)
+		cfg.URL, cfg.ServerPID = srv.url, srv.cmd.Process.Pid
+		if *profile != "" {
+			cfg.OnWindow = func(bool) { _ = srv.cmd.Process.Signal(syscall.SIGUSR1) }
+			defer srv.waitProfile(stderr)
+		}
+	}
+
+	rep, err := bench.Run(ctx, cfg)
+	if rep != nil {
+		var tb strings.Builder
+		rep.WriteTable(&tb)
+		fmt.Fprint(stdout, tb.String())
+		if *tablePath != "" {
+			if werr := os.WriteFile(*tablePath, []byte(tb.String()), 0o644); werr != nil {
+				fmt.Fprintf(stderr, "无法写入表格 / cannot write the table: %v\n", werr)
+				return exitError
+			}
+		}
+		if *jsonPath != "" {
+			if werr := rep.WriteJSON(*jsonPath); werr != nil {
+				fmt.Fprintln(stderr, werr)
+				return exitError
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "压测失败 / the bench failed: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// scenarioDefaults fills the room shape of the named scenario where no flag set it.
+func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
+	def := func(name string, dst *int, v int) {
+		if !set[name] {
+			*dst = v
+		}
+	}
+	switch cfg.Scenario {
+	case "fanout":
+		def("rooms", &cfg.Rooms, 1)
+		def("publishers", &cfg.Publishers, 1)
+		def("subscribers", &cfg.Subscribers, 10)
+	case "rooms":
+		def("rooms", &cfg.Rooms, 10)
+		def("publishers", &cfg.Publishers, 2)
+		def("subscribers", &cfg.Subscribers, 0)
+		if !set["publishers-receive"] {
+			cfg.PublishersReceive = true
+		}
+	case "idle":
+		def("rooms", &cfg.Rooms, 1)
+		def("publishers", &cfg.Publishers, 0)
+		def("subscribers", &cfg.Subscribers, 10)
+	case "reception":
+		return errors.New("reception 场景需要后续议题的接访通话策略，尚未实现 / the reception scenario needs the reception-call policy of a later issue; not built yet")
+	default:
+		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle / unknown scenario %q; use fanout, rooms or idle", cfg.Scenario, cfg.Scenario)
+	}
+	if cfg.Rooms < 1 || cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
+		return errors.New("房间数至少为 1，且每个房间至少一个参与者 / need at least 1 room and 1 participant per room")
+	}
+	return nil
+}
+
+// spawned is a `sanji serve --dev` child process started by the bench.
+type spawned struct {
+	cmd      *exec.Cmd
+	url      string
+	dataDir  string
+	profiled chan struct{} // closed when the child says its profile is written
+	readers  sync.WaitGroup
+	exited   chan struct{}
+}
+
+// serverURLPattern finds the address `sanji serve` prints when it is up.
+var serverURLPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+
+// spawnServer re-executes this binary as `serve --dev` on loopback with a fresh data directory
+// and waits for the address it prints.
+func spawnServer(ctx context.Context, profile string, stderr io.Writer) (*spawned, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sanji-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("temp data dir: %w", err)
+	}
+	cmd := exec.Command(exe, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dir,
+		"--log-level", "warn", "--rtc-udp-port", "0", "--rtc-tcp-port", "-1")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SANJI_") { // the child's settings are the bench's, not the caller's
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if profile != "" {
+		cmd.Env = append(cmd.Env, cpuProfileEnv+"="+profile)
+	}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s serve: %w", exe, err)
+	}
+	s := &spawned{cmd: cmd, dataDir: dir, profiled: make(chan struct{}), exited: make(chan struct{})}
+	urls := make(chan string, 1)
+	s.readers.Add(1)
+	go func() {
+		// Reads the child's stdout to its end (the child's exit), watching for its address and
+		// the profile's completion.
+		defer s.readers.Done()
+		sc := bufio.NewScanner(out)
+		sent, profiled := false, false
+		for sc.Scan() {
+			line := sc.Text()
+			if u := serverURLPattern.FindString(line); u != "" && !sent {
+				urls <- u
+				sent = true
+			}
+			if strings.Contains(line, cpuProfileDone) && !profiled {
+				close(s.profiled)
+				profiled = true
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	go func() {
+		// Reaps the child once its stdout is drained (Wait must not run before that).
+		s.readers.Wait()
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	select {
+	case s.url = <-urls:
+		return s, nil
+	case <-s.exited:
+		_ = os.RemoveAll(dir)
+		return nil, errors.New("服务器进程启动后退出，见上方日志 / the server exited at start; see its log above")
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	s.stop(stderr)
+	return nil, errors.New("服务器在 30 秒内未就绪 / the server did not come up within 30 s")
+}
+
+// waitProfile waits a little for the child to finish writing its CPU profile.
+func (s *spawned) waitProfile(stderr io.Writer) {
+	select {
+	case <-s.profiled:
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		fmt.Fprintln(stderr, "服务器未报告 CPU 剖析已写入 / the server did not report its CPU profile written")
+	}
+}
+
+// stop ends the child gracefully (SIGTERM), killing it if it does not exit in time, and removes
+// its data directory.
+func (s *spawned) stop(stderr io.Writer) {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		fmt.Fprintln(stderr, "服务器未在 20 秒内退出，强制结束 / the server did not exit within 20 s; killing it")
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	_ = os.RemoveAll(s.dataDir)
+}
