@@ -58,6 +58,18 @@ type TrackInfo struct {
 	// SourceID is the publisher's own id of the track (its msid track id, MediaStreamTrack.id in
 	// a browser), so the publishing client can tell which of its tracks got which ID.
 	SourceID string
+	// Simulcast says the publisher sends several layers (RIDs) of this track.
+	Simulcast bool
+}
+
+// TrackSettings are a subscriber's wishes for one track it receives.
+type TrackSettings struct {
+	// Width and Height are the size the client renders the track at (0 = no limit); the SFU
+	// sends the smallest simulcast layer at least that large.
+	Width, Height int
+	// Priority orders video tracks when the subscriber's link cannot carry all of them at their
+	// best layer: higher first (e.g. 2 stage speaker, 1 other stage, 0 thumbnail).
+	Priority int
 }
 
 // Event is something the SFU tells the owner of a participant. Events are delivered by calling
@@ -102,6 +114,10 @@ type EventConnectionState struct {
 	State  string
 }
 
+// EventActiveSpeaker names the room's active speaker ("" when nobody speaks); every participant
+// of the room gets it when it changes.
+type EventActiveSpeaker struct{ ParticipantID string }
+
 // EventClosed is the last event of a participant.
 type EventClosed struct{ Reason string }
 
@@ -112,6 +128,7 @@ func (EventTrackUnpublished) isEvent()  {}
 func (EventSubscriptionEnded) isEvent() {}
 func (EventConnectionState) isEvent()   {}
 func (EventClosed) isEvent()            {}
+func (EventActiveSpeaker) isEvent()     {}
 
 // Policy decides whether a subscriber may receive a track. The SFU asks it on every subscription
 // and again for existing subscriptions when Room.SetPolicy is called.

@@ -27,10 +27,7 @@ func BenchmarkForward(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				binary.BigEndian.PutUint16(raw[2:], uint16(i))
-				_ = parseRTP(raw, &p)
-				tr.buffer.put(p.seq, raw)
-				p.keyframe = tr.keyframe(p.payload)
-				tr.fanOut(&p, now())
+				tr.receive(tr.layer(0), raw, &p, now())
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
 		})
@@ -47,10 +44,7 @@ func BenchmarkNACKServe(b *testing.B) {
 	var p packet
 	for i := range 512 {
 		binary.BigEndian.PutUint16(raw[2:], uint16(i))
-		_ = parseRTP(raw, &p)
-		tr.buffer.put(p.seq, raw)
-		p.keyframe = true
-		tr.fanOut(&p, now())
+		tr.receive(tr.layer(0), raw, &p, now())
 	}
 	nack := []rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 100}}}}
 	b.ReportAllocs()

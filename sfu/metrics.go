@@ -7,7 +7,7 @@ type metrics struct {
 	forwardedPackets, forwardedBytes          prometheus.Counter
 	nacks, nackMisses, retransmits            prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
-	droppedPackets                            prometheus.Counter
+	droppedPackets, layerSwitches             prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,10 +30,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		plisSent:         c("plis_sent_total", "Keyframe requests sent to publishers."),
 		plisThrottled:    c("plis_throttled_total", "Keyframe requests not sent to publishers because of throttling."),
 		droppedPackets:   c("dropped_packets_total", "Malformed or oversized packets received from publishers."),
+		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
-			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets} {
+			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches} {
 			reg.MustRegister(col)
 		}
 	}

@@ -44,27 +44,27 @@ func (r *rewriter) rewrite(p *packet, now int64) (seq uint16, ts uint32, ok bool
 	return seq, ts, true
 }
 
-// sentLog remembers, for recent outgoing sequence numbers, which source packet they carried, so a
-// subscriber's NACK can be served from the publisher's buffer.
+// sentLog remembers, for recent outgoing sequence numbers, which source packet they carried (and
+// how it was rewritten), so a subscriber's NACK can be served from the publisher's buffer.
 type sentLog struct {
 	entries [1024]sentEntry
 }
 
 type sentEntry struct {
-	valid    bool
-	outSeq   uint16
-	srcSeq   uint16
-	tsOffset uint32
+	valid     bool
+	quality   uint8 // the layer the packet came from
+	tl0Offset uint8
+	outSeq    uint16
+	srcSeq    uint16
+	picOffset uint16
+	tsOffset  uint32
 }
 
-func (l *sentLog) add(outSeq, srcSeq uint16, tsOffset uint32) {
-	l.entries[outSeq%uint16(len(l.entries))] = sentEntry{true, outSeq, srcSeq, tsOffset}
+func (l *sentLog) add(e sentEntry) {
+	l.entries[e.outSeq%uint16(len(l.entries))] = e
 }
 
-func (l *sentLog) lookup(outSeq uint16) (srcSeq uint16, tsOffset uint32, ok bool) {
+func (l *sentLog) lookup(outSeq uint16) (sentEntry, bool) {
 	e := l.entries[outSeq%uint16(len(l.entries))]
-	if !e.valid || e.outSeq != outSeq {
-		return 0, 0, false
-	}
-	return e.srcSeq, e.tsOffset, true
+	return e, e.valid && e.outSeq == outSeq
 }

@@ -68,12 +68,12 @@ func TestRewriterResyncSameSource(t *testing.T) {
 
 func TestSentLog(t *testing.T) {
 	var l sentLog
-	l.add(10, 500, 42)
-	if src, off, ok := l.lookup(10); !ok || src != 500 || off != 42 {
-		t.Fatalf("lookup: %d %d %v", src, off, ok)
+	l.add(sentEntry{valid: true, outSeq: 10, srcSeq: 500, tsOffset: 42, quality: 2})
+	if e, ok := l.lookup(10); !ok || e.srcSeq != 500 || e.tsOffset != 42 || e.quality != 2 {
+		t.Fatalf("lookup: %+v %v", e, ok)
 	}
-	l.add(10+1024, 9, 0)
-	if _, _, ok := l.lookup(10); ok {
+	l.add(sentEntry{valid: true, outSeq: 10 + 1024, srcSeq: 9})
+	if _, ok := l.lookup(10); ok {
 		t.Fatal("stale entry served")
 	}
 }
