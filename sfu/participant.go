@@ -193,9 +193,10 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	}
 	if t := p.simulcast[receiver]; t != nil && remote.RID() != "" {
 		l := t.addLayer(remote)
-		p.wg.Add(1)
+		p.wg.Add(2)
 		p.mu.Unlock()
 		p.log.Debug("simulcast layer", zap.String("track", t.info.ID), zap.String("rid", l.rid))
+		go func() { defer p.wg.Done(); t.readRTCP(l) }()
 		go func() { defer p.wg.Done(); t.forward(l); p.endTrack(t) }()
 		return
 	}
@@ -220,7 +221,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	p.log.Info("track published", zap.String("track", id), zap.String("codec", t.info.Codec),
 		zap.Bool("simulcast", t.info.Simulcast))
 
-	go func() { defer p.wg.Done(); t.readRTCP() }()
+	go func() { defer p.wg.Done(); t.readRTCP(l) }()
 	go func() {
 		defer p.wg.Done()
 		t.forward(l)

@@ -232,10 +232,16 @@ func (t *publishedTrack) sampleBitrates(interval time.Duration) {
 	}
 }
 
-// readRTCP drains the publisher's RTCP for this track (sender reports feed our receiver reports).
-func (t *publishedTrack) readRTCP() {
+// readRTCP drains the publisher's RTCP for one layer (sender reports feed our receiver reports).
+func (t *publishedTrack) readRTCP(l *layer) {
 	for {
-		if _, _, err := t.receiver.ReadRTCP(); err != nil {
+		var err error
+		if l.rid == "" {
+			_, _, err = t.receiver.ReadRTCP()
+		} else {
+			_, _, err = t.receiver.ReadSimulcastRTCP(l.rid)
+		}
+		if err != nil {
 			return
 		}
 	}
