@@ -263,7 +263,7 @@ func (s *session) onMute(id string, data json.RawMessage) *Error {
 // maxRenderPixels bounds the width and height a client may report for a tile (8K).
 const maxRenderPixels = 7680
 
-func (s *session) onTrackSettings(_ string, data json.RawMessage) *Error {
+func (s *session) onTrackSettings(id string, data json.RawMessage) *Error {
 	var d TrackSettingsData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -283,6 +283,7 @@ func (s *session) onTrackSettings(_ string, data json.RawMessage) *Error {
 		if err != nil {
 			return sfuError(err)
 		}
+		s.send(TypeTrackSettingsOK, id, TrackIDData{TrackID: d.TrackID})
 	}
 	return nil
 }

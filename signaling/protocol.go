@@ -64,6 +64,7 @@ const (
 	TypeTrackMuted        = "track_muted"
 	TypeConnectionState   = "connection_state"
 	TypeActiveSpeaker     = "active_speaker"
+	TypeTrackSettingsOK   = "track_settings_applied"
 	TypePong              = "pong"
 	TypeError             = "error"
 	TypeBye               = "bye"
