@@ -3,14 +3,18 @@ package sfu
 import (
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
 )
 
 // bandwidth is what a subscriber's link is estimated to carry: the receiver's REMB, lowered while
-// its receiver reports show heavy loss.
+// its receiver reports show heavy loss. A receiver estimates from what it receives, so while
+// the link is clean we allow headroom above its REMB, or it could never climb to a larger layer
+// (we send no probing padding).
 type bandwidth struct {
 	remb atomic.Int64 // bits/s, 0 = no estimate yet
 	loss atomic.Int32 // last fraction lost, 0..255
@@ -26,9 +30,9 @@ func (b *bandwidth) estimate() int64 {
 		return math.MaxInt64
 	}
 	if loss := b.loss.Load(); loss > 25 { // > 10 % loss: the estimate is too optimistic
-		est = est * int64(256-loss) / 256
+		return est * int64(256-loss) / 256
 	}
-	return est
+	return est * 3 / 2
 }
 
 // audioReserve is what an Opus track is budgeted at when sharing a link.
@@ -64,20 +68,28 @@ func (p *Participant) allocate(at int64) {
 }
 
 // allocate picks this down track's layer within budget and returns the bitrate it will use.
+// It also records the layer it would pick if the publisher sent every layer (wanted), which
+// tells the publisher which layers to send at all.
 func (d *DownTrack) allocate(budget int64, at int64) int64 {
 	ceiling := d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load()))
 	var lowest, chosen *layer
+	wanted := -1
 	for _, l := range *d.source.layers.Load() {
+		fits := l.quality <= ceiling && l.bitrate.Load() <= budget
+		if fits || wanted < 0 {
+			wanted = l.quality
+		}
 		if at-l.lastPacket.Load() > int64(layerActiveFor) {
 			continue // the publisher is not sending it (paused upstream, or a bad link)
 		}
 		if lowest == nil {
 			lowest = l
 		}
-		if l.quality <= ceiling && l.bitrate.Load() <= budget {
+		if fits {
 			chosen = l
 		}
 	}
+	d.wanted.Store(int32(wanted))
 	switch {
 	case lowest == nil:
 		return 0 // nothing is being sent yet; keep the target
@@ -113,4 +125,39 @@ func (t *publishedTrack) qualityForSize(w, h int) int {
 		}
 	}
 	return top
+}
+
+// pausedLayers lists the layers (RIDs) of t that no subscriber would take: the publisher need
+// not send them (dynacast). The lowest layer is always sent, so that a new subscriber starts at
+// once, and a layer the SFU has not seen yet is never listed.
+func (t *publishedTrack) pausedLayers() []string {
+	layers := *t.layers.Load()
+	want := map[int]bool{}
+	for _, d := range *t.downs.Load() {
+		if !d.paused.Load() && d.wanted.Load() >= 0 {
+			want[int(d.wanted.Load())] = true
+		}
+	}
+	paused := []string{}
+	for i, l := range layers {
+		if i > 0 && !want[l.quality] {
+			paused = append(paused, l.rid)
+		}
+	}
+	return paused
+}
+
+// announceLayers tells the publisher when the set of layers nobody takes changed.
+func (p *Participant) announceLayers(t *publishedTrack) {
+	if !t.info.Simulcast {
+		return
+	}
+	paused := t.pausedLayers()
+	key := strings.Join(paused, ",")
+	if t.announced == key {
+		return
+	}
+	t.announced = key
+	p.log.Debug("layers paused", zap.String("track", t.info.ID), zap.Strings("rids", paused))
+	p.emit(EventLayersPaused{TrackID: t.info.ID, RIDs: paused})
 }

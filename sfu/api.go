@@ -118,6 +118,14 @@ type EventConnectionState struct {
 // of the room gets it when it changes.
 type EventActiveSpeaker struct{ ParticipantID string }
 
+// EventLayersPaused tells a publisher which simulcast layers (RIDs) of its track no subscriber
+// takes, so that it can stop encoding and sending them (dynacast), and resume the others. It
+// comes when the set changes.
+type EventLayersPaused struct {
+	TrackID string
+	RIDs    []string
+}
+
 // EventClosed is the last event of a participant.
 type EventClosed struct{ Reason string }
 
@@ -129,6 +137,7 @@ func (EventSubscriptionEnded) isEvent() {}
 func (EventConnectionState) isEvent()   {}
 func (EventClosed) isEvent()            {}
 func (EventActiveSpeaker) isEvent()     {}
+func (EventLayersPaused) isEvent()      {}
 
 // Policy decides whether a subscriber may receive a track. The SFU asks it on every subscription
 // and again for existing subscriptions when Room.SetPolicy is called.

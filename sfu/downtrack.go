@@ -35,6 +35,7 @@ type DownTrack struct {
 	// Subscriber's wishes, read by the allocator.
 	maxWidth, maxHeight atomic.Int32
 	priority            atomic.Int32
+	wanted              atomic.Int32 // the layer the allocator would pick if all were sent
 
 	// mu serialises the forwarding goroutines (one per layer) and the NACK handler, which all write.
 	mu            sync.Mutex
@@ -64,6 +65,7 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 	}
 	d.cur.Store(-1)
 	d.target.Store(int32(src.topQuality()))
+	d.wanted.Store(int32(src.topQuality()))
 	return d
 }
 

@@ -102,7 +102,11 @@ func testTrackLayers(t testing.TB, pliInterval time.Duration, n int) (*published
 	tr.downs.Store(&empty)
 	layers := []*layer{}
 	for q := range n {
-		layers = append(layers, &layer{quality: q, ssrc: uint32(1000 + q), buffer: newPacketBuffer(1024)})
+		rid := ""
+		if n > 1 {
+			rid = string("qhf"[q])
+		}
+		layers = append(layers, &layer{quality: q, rid: rid, ssrc: uint32(1000 + q), buffer: newPacketBuffer(1024)})
 	}
 	tr.layers.Store(&layers)
 	return tr, plis

@@ -136,6 +136,11 @@ func (s *SFU) housekeeping() {
 				for _, p := range parts {
 					p.allocate(at)
 				}
+				for _, t := range tracks {
+					if pub := r.participant(t.info.ParticipantID); pub != nil {
+						pub.announceLayers(t)
+					}
+				}
 			}
 			r.detectSpeaker(parts, tracks)
 		}
@@ -347,6 +352,12 @@ func (r *Room) allowed(subscriberID string, t *publishedTrack) bool {
 	p := r.policy
 	r.mu.Unlock()
 	return p.Allow(subscriberID, t.Info())
+}
+
+func (r *Room) participant(id string) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.participants[id]
 }
 
 func (r *Room) track(id string) *publishedTrack {

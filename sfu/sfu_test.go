@@ -43,11 +43,12 @@ type peer struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	speakers []string // EventActiveSpeaker, in order
-	tracks   map[string]*webrtc.TrackRemote
-	ended    map[string]bool
-	pending  map[Target][]webrtc.ICECandidateInit
+	mu           sync.Mutex
+	speakers     []string // EventActiveSpeaker, in order
+	layersPaused []string // EventLayersPaused RIDs, comma-joined, in order
+	tracks       map[string]*webrtc.TrackRemote
+	ended        map[string]bool
+	pending      map[Target][]webrtc.ICECandidateInit
 }
 
 // addRemoteCandidate applies an SFU candidate, or keeps it until the connection has the remote
@@ -175,6 +176,10 @@ func (c *peer) loop() {
 				if err != nil {
 					c.t.Errorf("client answer: %v", err)
 				}
+			case EventLayersPaused:
+				c.mu.Lock()
+				c.layersPaused = append(c.layersPaused, strings.Join(e.RIDs, ","))
+				c.mu.Unlock()
 			case EventActiveSpeaker:
 				c.mu.Lock()
 				c.speakers = append(c.speakers, e.ParticipantID)
@@ -653,10 +658,20 @@ func TestSimulcastLayersFollowTileSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "low layer for a small tile", func() bool { return layerOf() == 0 })
+	waitFor(t, "the publisher is told to pause h and f", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.layersPaused) > 0 && a.layersPaused[len(a.layersPaused)-1] == "h,f"
+	})
 	if err := b.p.SetTrackSettings(ids[0], TrackSettings{Width: 1280, Height: 720}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "top layer for a large tile", func() bool { return layerOf() == 2 })
+	waitFor(t, "the publisher is told to pause only h", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.layersPaused[len(a.layersPaused)-1] == "h"
+	})
 	// A thin link (REMB of 1 kbit/s) pauses the video rather than freezing it at a high layer.
 	b.p.bwe.setREMB(1000)
 	waitFor(t, "pause on a thin link", func() bool { return (*t3.downs.Load())[0].paused.Load() })

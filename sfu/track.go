@@ -40,6 +40,8 @@ type publishedTrack struct {
 	downs   atomic.Pointer[[]*DownTrack]
 	mu      sync.Mutex // serialises replacing layers and downs
 	stopped atomic.Bool
+	// announced is the last set of paused layers told to the publisher (housekeeping only).
+	announced string
 }
 
 type rtcpWriter interface {
@@ -228,7 +230,11 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 // sampleBitrates turns the bytes counted since the last call into each layer's bitrate.
 func (t *publishedTrack) sampleBitrates(interval time.Duration) {
 	for _, l := range *t.layers.Load() {
-		l.bitrate.Store(int64(float64(l.bytes.Swap(0)*8) / interval.Seconds()))
+		// A layer that sent nothing keeps its last rate: it is paused upstream (dynacast) or
+		// stalled, and the allocator must still know what resuming it would cost.
+		if b := l.bytes.Swap(0); b > 0 {
+			l.bitrate.Store(int64(float64(b*8) / interval.Seconds()))
+		}
 	}
 }
 

@@ -65,6 +65,7 @@ const (
 	TypeConnectionState   = "connection_state"
 	TypeActiveSpeaker     = "active_speaker"
 	TypeTrackSettingsOK   = "track_settings_applied"
+	TypeLayers            = "layers"
 	TypePong              = "pong"
 	TypeError             = "error"
 	TypeBye               = "bye"
@@ -134,6 +135,13 @@ type TrackSettingsData struct {
 	Width    int    `json:"width"`
 	Height   int    `json:"height"`
 	Priority int    `json:"priority"`
+}
+
+// LayersData is the body of layers: the simulcast layers of the client's own track that nobody
+// receives; the client may stop sending them, and should send all others.
+type LayersData struct {
+	TrackID string   `json:"track_id"`
+	Paused  []string `json:"paused"`
 }
 
 // ActiveSpeakerData is the body of active_speaker.

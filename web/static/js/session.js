@@ -142,6 +142,7 @@ export class CallSession {
       this.emitState();
     });
     s.on('track_settings_applied', () => {}); // always a reply; handled by request()
+    s.on('layers', (d) => this.onLayers(d.track_id, d.paused ?? []));
     s.on('active_speaker', (d) => this.emit('speaker', d.participant_id ?? ''));
     s.on('pong', () => {});
     s.on('bye', (d) => this.onBye(d.reason));
@@ -402,6 +403,30 @@ export class CallSession {
     await this.sig.request('mute', { track_id: id, muted });
     const own = this.self?.tracks.get(id);
     if (own) own.muted = muted;
+  }
+
+  // onLayers stops encoding the simulcast layers nobody receives and resumes the others
+  // (dynacast): a hall terminal should not pay for a full-size encode nobody watches.
+  async onLayers(trackId, paused) {
+    if (trackId !== this.ownTrackIDs.video) return;
+    const sender = this.pcs.publisher?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const enc of params.encodings) {
+      const active = !paused.includes(enc.rid);
+      if (enc.active !== active) {
+        enc.active = active;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    try {
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn('session: could not change simulcast layers', err);
+    }
   }
 
   // setTrackSettings tells the server how large a received track is shown (device pixels), so a
