@@ -58,12 +58,14 @@ const (
 	RolePetitioner     = "petitioner"
 	RoleObserver       = "observer"
 	RoleAdmin          = "admin"
+	RoleAuditor        = "auditor"
+	RoleHallTerminal   = "hall_terminal" // a hall's terminal device account
 )
 
 var roles = map[string]bool{
 	RoleLeader: true, RoleHallOperator: true, RoleIntakeOfficer: true, RoleCaseHandler: true,
 	RoleUnitHead: true, RoleSupervisor: true, RoleSchedulerStaff: true, RolePetitioner: true,
-	RoleObserver: true, RoleAdmin: true,
+	RoleObserver: true, RoleAdmin: true, RoleAuditor: true, RoleHallTerminal: true,
 }
 
 // ValidRole reports whether r is one of the known roles.

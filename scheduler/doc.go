@@ -1,7 +1,9 @@
-// Package scheduler will hold the domain of the reception: the tier tree (city, district,
-// township), halls, users and roles, reception sessions, bookings, cases, attachments, the
-// 交办/督办/会商 slips and their deadline clocks, with a store behind an interface and an HTTP
-// JSON API. It knows nothing of media.
+// Package scheduler holds the domain of the reception: the tier tree (city, district, township,
+// departments attached to a tier), halls and studios, the case category tree, users with roles
+// granted at a node of the tree, sessions, API tokens and the audit log, with one policy table
+// deciding who may do what where.
 //
-// Coming: nothing is implemented yet; this file only reserves the package and states its purpose.
+// The domain types and the Store interface live here; the store implementations live in their
+// own packages (scheduler/sqlite, scheduler/postgres, sharing scheduler/sqlstore) so this package
+// imports no database driver. It knows nothing of media.
 package scheduler

@@ -32,7 +32,8 @@ type DevTokenResponse struct {
 }
 
 // DevTokenHandler serves POST /dev/token: it signs a join token valid for ttl for anyone who asks,
-// with a fresh participant id. It exists only until the identity work lands, and only with --dev.
+// with a fresh participant id. It is for development only (mounted with --dev): real join tokens
+// come from the scheduler's API (POST /api/v1/join-tokens), for a logged-in user's role.
 func DevTokenHandler(signer *auth.Signer, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

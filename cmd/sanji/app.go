@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -18,6 +20,10 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/scheduler"
+	"sanji/scheduler/api"
+	"sanji/scheduler/postgres"
+	"sanji/scheduler/sqlite"
 	"sanji/sfu"
 	"sanji/signaling"
 	"sanji/web"
@@ -46,6 +52,10 @@ type app struct {
 	sfu      *sfu.SFU
 	sig      *signaling.Server
 	srv      *http.Server
+	store    scheduler.Store
+	// logins are the one-time passwords created at this start (the bootstrap admin, the demo
+	// users), for serve to print once; never logged.
+	logins []scheduler.Login
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -84,6 +94,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		}
 	}
 
+	st, logins, err := openStore(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
 	media, err := sfu.New(sfu.Config{
 		ListenIP:     cfg.RTC.ListenIP,
 		UDPPort:      cfg.RTC.UDPPort,
@@ -94,6 +109,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer:   reg,
 	})
 	if err != nil {
+		_ = st.Close()
 		return nil, fmt.Errorf("无法打开媒体端口（UDP %d / TCP %d），端口可能已被占用，请换用 rtc.udp_port / rtc.tcp_port / cannot open the media ports (UDP %d / TCP %d); they may be in use, choose others with rtc.udp_port / rtc.tcp_port: %w",
 			cfg.RTC.UDPPort, cfg.RTC.TCPPort, cfg.RTC.UDPPort, cfg.RTC.TCPPort, err)
 	}
@@ -106,10 +122,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer: reg,
 	})
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
+	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log}))
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -124,6 +141,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)
 	if err != nil {
 		_ = media.Close()
+		_ = st.Close()
 		return nil, fmt.Errorf("http error log: %w", err)
 	}
 	a.srv = &http.Server{
@@ -246,6 +264,10 @@ func (a *app) shutdown(ctx context.Context) error {
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))
 	}
+	// Last: requests in flight above may still have been writing.
+	if err := a.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store close: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		a.log.Error("shutdown finished with errors", zap.Error(err))
 		return err
@@ -276,4 +298,54 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 	default:
 		_, _ = w.Write([]byte("ready\n"))
 	}
+}
+
+// storeFile is the SQLite database under the data directory.
+const storeFile = "sanji.db"
+
+// openStore opens the scheduler's store (PostgreSQL when store.dsn is set, else SQLite under
+// data_dir), migrates it, creates the first admin on a new store and, with --demo, the demo tree.
+// It returns the one-time logins created now.
+func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var st scheduler.Store
+	var err error
+	if cfg.Store.DSN != "" {
+		st, err = postgres.Open(ctx, cfg.Store.DSN)
+		log.Info("store", zap.String("kind", "postgres"))
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("无法创建数据目录 %s / cannot create the data directory %s: %w", cfg.DataDir, cfg.DataDir, err)
+		}
+		path := filepath.Join(cfg.DataDir, storeFile)
+		st, err = sqlite.Open(ctx, path)
+		log.Info("store", zap.String("kind", "sqlite"), zap.String("path", path))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("无法打开数据库 / cannot open the store: %w", err)
+	}
+	gen := func() (string, error) { return auth.RandomPassword(14) }
+	var logins []scheduler.Login
+	admin, err := scheduler.Bootstrap(ctx, st, auth.HashPassword, gen)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, fmt.Errorf("无法初始化数据库 / cannot initialise the store: %w", err)
+	}
+	if admin != nil {
+		logins = append(logins, *admin)
+		log.Info("created the first admin account", zap.String("username", admin.Username))
+	}
+	if cfg.Demo {
+		demo, err := scheduler.SeedDemo(ctx, st, auth.HashPassword, gen)
+		if err != nil {
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("无法写入演示数据 / cannot seed the demo data: %w", err)
+		}
+		if demo != nil {
+			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
+		}
+		logins = append(logins, demo...)
+	}
+	return st, logins, nil
 }

@@ -168,6 +168,18 @@ func (p *serverProcess) holdShutdown() net.Conn {
 		p.t.Fatal(err)
 	}
 	p.t.Cleanup(func() { conn.Close() })
+	// Half a request: the server counts the connection as active (not idle) once it has read a
+	// byte, so the graceful shutdown waits for it.
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: sanji\r\n")); err != nil {
+		p.t.Fatal(err)
+	}
+	// Connections are accepted in order: once a later one has been served, this one has been
+	// accepted too, so a loaded machine cannot let the shutdown overtake it.
+	resp, err := http.Get(p.url + "/healthz")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
 	return conn
 }
 

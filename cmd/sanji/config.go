@@ -25,6 +25,9 @@ type config struct {
 	Listen string `yaml:"listen"`
 	// Dev turns on development conveniences: POST /dev/token hands out join tokens to anyone.
 	Dev bool `yaml:"dev"`
+	// Demo seeds the demo tier tree and one user per role on a store that lacks it, and prints
+	// their passwords once.
+	Demo bool `yaml:"demo"`
 	// DataDir holds state that must survive restarts (the generated token secret, later the database).
 	DataDir string `yaml:"data_dir"`
 	// LogLevel is debug, info, warn or error.
@@ -37,6 +40,15 @@ type config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// RTC configures the media plane's sockets and candidates.
 	RTC rtcConfig `yaml:"rtc"`
+	// Store selects the scheduler's database.
+	Store storeConfig `yaml:"store"`
+}
+
+// storeConfig selects the database: SQLite under DataDir unless a PostgreSQL DSN is given.
+type storeConfig struct {
+	// DSN is a PostgreSQL connection string (postgres://user:pass@host:5432/sanji). Empty: the
+	// embedded SQLite file <DataDir>/sanji.db.
+	DSN string `yaml:"dsn"`
 }
 
 // rtcConfig is the part of the config handed to the SFU.
@@ -112,6 +124,13 @@ var settings = []setting{
 	}},
 	{key: "dev", usage: "development mode: enables POST /dev/token", isBool: true, set: func(c *config, v string) error {
 		return parseBool(v, &c.Dev)
+	}},
+	{key: "demo", usage: "seed the demo tier tree and one user per role (passwords printed once)", isBool: true, set: func(c *config, v string) error {
+		return parseBool(v, &c.Demo)
+	}},
+	{key: "store.dsn", usage: "PostgreSQL DSN; empty: SQLite in data_dir", noFlag: true, set: func(c *config, v string) error {
+		c.Store.DSN = v
+		return nil
 	}},
 	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
 		c.DataDir = v
@@ -396,6 +415,9 @@ func (c config) validate() error {
 	if c.TokenSecret != "" && len(c.TokenSecret) < auth.MinSecretLen {
 		bad("token_secret 太短（至少 %d 个字符），可用 `openssl rand -hex 32` 生成，或留空让 Sanji 自动生成 / token_secret is too short (at least %d characters); generate one with `openssl rand -hex 32`, or leave it empty and Sanji generates one",
 			auth.MinSecretLen, auth.MinSecretLen)
+	}
+	if d := c.Store.DSN; d != "" && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") && !strings.Contains(d, "host=") {
+		bad("store.dsn 应为 PostgreSQL 连接串，例如 postgres://sanji:密码@127.0.0.1:5432/sanji / store.dsn must be a PostgreSQL connection string, e.g. postgres://sanji:password@127.0.0.1:5432/sanji")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")

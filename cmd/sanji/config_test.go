@@ -268,6 +268,9 @@ func TestConfigHelp(t *testing.T) {
 	if strings.Contains(out.String(), "-token-secret") {
 		t.Error("the token secret must not be a flag (it would show in the process list)")
 	}
+	if strings.Contains(out.String(), "-store-dsn") {
+		t.Error("the store DSN must not be a flag (its password would show in the process list)")
+	}
 }
 
 // TestSettingsMatchYAMLTags keeps the settings table and the YAML struct tags in step: every
@@ -286,11 +289,13 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"rtc.tcp_port":      "-1",
 		"rtc.public_ips":    "198.51.100.7",
 		"rtc.loopback_only": "false",
+		"demo":              "true",
+		"store.dsn":         "postgres://sanji@127.0.0.1:5432/sanji",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
-	var top, rtc strings.Builder
+	var top, rtc, store strings.Builder
 	env := map[string]string{}
 	for _, s := range settings {
 		v, ok := values[s.key]
@@ -304,11 +309,13 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		}
 		if k, ok := strings.CutPrefix(s.key, "rtc."); ok {
 			rtc.WriteString("  " + k + ": " + yv + "\n")
+		} else if k, ok := strings.CutPrefix(s.key, "store."); ok {
+			store.WriteString("  " + k + ": " + yv + "\n")
 		} else {
 			top.WriteString(s.key + ": " + yv + "\n")
 		}
 	}
-	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String())
+	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String())
 	fromFile, err := loadConfig([]string{"--config", file}, envMap(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("from file: %v", err)

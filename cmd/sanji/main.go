@@ -21,6 +21,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"sanji/scheduler"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -149,10 +151,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "开发模式：令牌接口已开启 / dev mode: token endpoint is on at POST %s/dev/token\n", u)
 		fmt.Fprintln(stdout, "在两个 Chromium/Chrome 窗口中打开上面的地址，加入同一房间即可通话 / open the address above in two Chromium/Chrome windows and join the same room to start a call")
-	} else {
-		// Until the identity work lands, /dev/token is the only source of join tokens.
-		fmt.Fprintln(stdout, "未开启开发模式：目前没有获取入会令牌的途径，试用请加 --dev / dev mode is off: there is no way to get join tokens yet; add --dev to try a call")
 	}
+	fmt.Fprintf(stdout, "登录页面 / log in at: %s/login.html\n", u)
+	printLogins(stdout, a.logins)
 
 	code := exitOK
 	select {
@@ -189,6 +190,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	fmt.Fprintln(stdout, "已关闭 / stopped")
 	return code
+}
+
+// printLogins shows the passwords created at this start, once: they are stored only as hashes.
+func printLogins(w io.Writer, logins []scheduler.Login) {
+	if len(logins) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "以下账号密码只显示这一次，请妥善保存 / these passwords are shown only this once; keep them safe:")
+	for _, l := range logins {
+		note := ""
+		if l.Username == scheduler.AdminUsername {
+			note = "  （首次登录须修改密码 / must be changed at first login）"
+		}
+		fmt.Fprintf(w, "  %-22s %-16s %-16s %s%s\n", l.Username, l.Password, l.Role, l.Unit, note)
+	}
 }
 
 // shutdownGrace is how long past shutdown_timeout serve waits for Shutdown to return after

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"net/http"
+
+	apidocs "sanji/docs/api"
+	"sanji/scheduler"
+)
+
+// routeTable is every endpoint with its access. The authorization matrix test walks it: a route
+// added here without a row in that test fails the test.
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", pattern: "/api/v1/openapi.yaml", access: accessPublic, handle: s.openapi},
+		{method: "POST", pattern: "/api/v1/session", access: accessPublic, handle: s.login},
+		{method: "DELETE", pattern: "/api/v1/session", access: accessSelf, beforePasswordChange: true, handle: s.logout},
+		{method: "GET", pattern: "/api/v1/me", access: accessSelf, beforePasswordChange: true, handle: s.me},
+		{method: "POST", pattern: "/api/v1/me/password", access: accessSelf, beforePasswordChange: true, handle: s.changePassword},
+
+		{method: "GET", pattern: "/api/v1/units", access: scheduler.ActUnitRead, handle: s.listUnits},
+		{method: "POST", pattern: "/api/v1/units", access: scheduler.ActUnitWrite, handle: s.createUnit},
+		{method: "PATCH", pattern: "/api/v1/units/{id}", access: scheduler.ActUnitWrite, handle: s.renameUnit},
+		{method: "POST", pattern: "/api/v1/units/import", access: scheduler.ActUnitWrite, bodyLimit: maxImportBody, handle: s.importUnits},
+		{method: "GET", pattern: "/api/v1/halls", access: scheduler.ActUnitRead, handle: s.listHalls},
+		{method: "POST", pattern: "/api/v1/halls", access: scheduler.ActUnitWrite, handle: s.createHall},
+		{method: "GET", pattern: "/api/v1/categories", access: scheduler.ActUnitRead, handle: s.listCategories},
+		{method: "POST", pattern: "/api/v1/categories", access: scheduler.ActCategoryWrite, handle: s.createCategory},
+
+		{method: "GET", pattern: "/api/v1/users", access: scheduler.ActUserRead, handle: s.listUsers},
+		{method: "POST", pattern: "/api/v1/users", access: scheduler.ActUserWrite, handle: s.createUser},
+		{method: "PATCH", pattern: "/api/v1/users/{id}", access: scheduler.ActUserWrite, handle: s.updateUser},
+		{method: "POST", pattern: "/api/v1/users/{id}/password-reset", access: scheduler.ActUserWrite, handle: s.resetPassword},
+		{method: "POST", pattern: "/api/v1/users/{id}/grants", access: scheduler.ActUserWrite, handle: s.addGrant},
+		{method: "DELETE", pattern: "/api/v1/users/{id}/grants/{grant}", access: scheduler.ActUserWrite, handle: s.removeGrant},
+		{method: "POST", pattern: "/api/v1/devices", access: scheduler.ActUserWrite, handle: s.createDevice},
+		{method: "POST", pattern: "/api/v1/devices/{id}/pairing-code", access: scheduler.ActUserWrite, handle: s.newPairingCode},
+		{method: "POST", pattern: "/api/v1/devices/pair", access: accessPublic, handle: s.pairDevice},
+
+		{method: "GET", pattern: "/api/v1/tokens", access: accessSelf, handle: s.listTokens},
+		{method: "POST", pattern: "/api/v1/tokens", access: accessSelf, handle: s.createToken},
+		{method: "DELETE", pattern: "/api/v1/tokens/{id}", access: accessSelf, handle: s.revokeToken},
+
+		{method: "GET", pattern: "/api/v1/audit", access: scheduler.ActAuditRead, handle: s.searchAudit},
+		{method: "POST", pattern: "/api/v1/join-tokens", access: scheduler.ActCallJoin, handle: s.joinToken},
+	}
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ *reqCtx) error {
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(apidocs.OpenAPI)
+	return nil
+}

@@ -1,0 +1,210 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"sanji/auth"
+	"sanji/scheduler"
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// MeResponse is the caller's own view: who, what grants, and the CSRF token for changing requests.
+type MeResponse struct {
+	User               UserView    `json:"user"`
+	Grants             []GrantView `json:"grants"`
+	CSRFToken          string      `json:"csrf_token,omitempty"`
+	MustChangePassword bool        `json:"must_change_password"`
+	// Can lists the actions the caller may perform somewhere, so pages show only what works.
+	Can []string `json:"can"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	now := s.now()
+	if ok, wait := s.loginLim.allow(rc.ip, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return newErr(http.StatusTooManyRequests, CodeRateLimited, "登录尝试过于频繁，请稍后再试", "too many login attempts; wait a little and try again")
+	}
+	var req loginRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Username == "" {
+		return invalidField("username", "请填写用户名", "username is required")
+	}
+	if req.Password == "" || len(req.Password) > 4*auth.MaxPasswordLen {
+		return invalidField("password", "请填写密码", "password is required")
+	}
+	ctx := r.Context()
+	badCreds := newErr(http.StatusUnauthorized, CodeBadCredentials, "用户名或密码错误", "wrong username or password")
+	u, err := s.st.GetUserByUsername(ctx, req.Username)
+	if errors.Is(err, scheduler.ErrNotFound) || (err == nil && u.Kind != scheduler.UserPerson) {
+		s.burnPasswordCheck(req.Password) // same time as a known name
+		_ = rc.audit("login.fail", "username:"+truncate(req.Username, 64), scheduler.Unit{}, nil, nil)
+		return badCreds
+	}
+	if err != nil {
+		return err
+	}
+	unit, _ := s.st.GetUnit(ctx, u.UnitID)
+	if u.LockedUntil.After(now) {
+		wait := u.LockedUntil.Sub(now)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		_ = rc.audit("login.locked", userTarget(u.ID), unit, nil, nil)
+		return newErr(http.StatusTooManyRequests, CodeLocked, "密码错误次数过多，账号暂时锁定，请稍后再试或联系管理员", "too many wrong passwords; the account is locked for a while, try later or ask an administrator")
+	}
+	if err := s.checkPassword(u.PasswordHash, req.Password); err != nil || u.Disabled {
+		if err != nil && !errors.Is(err, auth.ErrPasswordMismatch) {
+			s.log.Error("password hash unusable", zap.Int64("user_id", u.ID), zap.Error(err))
+		}
+		if !u.Disabled {
+			var until time.Time
+			if n := u.FailedLogins + 1; n >= lockoutAfter {
+				d := lockoutBase << min(n-lockoutAfter, 10)
+				until = now.Add(min(d, lockoutMax))
+			}
+			if _, err := s.st.RecordLoginFailure(ctx, u.ID, until); err != nil {
+				return err
+			}
+		}
+		_ = rc.audit("login.fail", userTarget(u.ID), unit, nil, nil)
+		return badCreds
+	}
+	if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
+		return err
+	}
+	id, err := auth.RandomToken(32)
+	if err != nil {
+		return err
+	}
+	csrf, err := auth.RandomToken(32)
+	if err != nil {
+		return err
+	}
+	sess := scheduler.Session{IDHash: auth.HashToken(id), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
+	if err := s.st.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	_ = s.st.DeleteExpiredSessions(ctx, now) // housekeeping; a failure here changes nothing
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: isTLS(r), Expires: sess.ExpiresAt,
+	})
+	p, err := s.principal(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	rc.p = p
+	if err := rc.audit("login.ok", userTarget(u.ID), unit, nil, nil); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.meView(p, csrf))
+	return nil
+}
+
+// isTLS is true when the browser reached us over HTTPS, directly or through a proxy that says
+// so. A spoofed header only makes the cookie stricter.
+func isTLS(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if rc.session != nil {
+		if err := s.st.DeleteSession(r.Context(), rc.session.IDHash); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: isTLS(r), MaxAge: -1})
+	if err := rc.audit("logout", userTarget(rc.p.User.ID), scheduler.Unit{}, nil, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+	csrf := ""
+	if rc.session != nil {
+		csrf = rc.session.CSRFToken
+	}
+	writeJSON(w, http.StatusOK, s.meView(rc.p, csrf))
+	return nil
+}
+
+func (s *Server) meView(p *scheduler.Principal, csrf string) MeResponse {
+	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}}
+	for _, g := range p.Grants {
+		m.Grants = append(m.Grants, grantView(g))
+	}
+	for _, a := range scheduler.Actions {
+		if p.CanAnywhere(a) {
+			m.Can = append(m.Can, a)
+		}
+	}
+	return m
+}
+
+type passwordRequest struct {
+	Old string `json:"old_password"`
+	New string `json:"new_password"`
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req passwordRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if rc.session == nil {
+		return errForbidden // API tokens and terminals have no password to change
+	}
+	if err := s.checkPassword(rc.p.User.PasswordHash, req.Old); err != nil {
+		return invalidField("old_password", "原密码不正确", "the current password is wrong")
+	}
+	if err := auth.ValidatePassword(req.New); err != nil {
+		return invalidField("new_password", "新密码须为 10 到 128 个字符", "the new password must be 10 to 128 characters")
+	}
+	if req.New == req.Old {
+		return invalidField("new_password", "新密码不能与原密码相同", "the new password must differ from the current one")
+	}
+	h, err := s.hashPassword(req.New)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if err := s.st.SetPassword(ctx, rc.p.User.ID, h, false); err != nil {
+		return err
+	}
+	// Other logins of this user end; this one stays.
+	if err := s.st.DeleteUserSessions(ctx, rc.p.User.ID); err != nil {
+		return err
+	}
+	if rc.session != nil {
+		if err := s.st.CreateSession(ctx, *rc.session); err != nil {
+			return err
+		}
+	}
+	unit, _ := s.st.GetUnit(ctx, rc.p.User.UnitID)
+	if err := rc.audit("password.change", userTarget(rc.p.User.ID), unit, nil, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func userTarget(id int64) string { return "user:" + strconv.FormatInt(id, 10) }

@@ -1,0 +1,264 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ImportRow is one line of a tree import: a unit (city, district, township, department) or a
+// hall or studio of a unit. Parents are named by code and must come earlier in the file or
+// exist already.
+type ImportRow struct {
+	Line       int    `json:"-"`
+	Kind       string `json:"kind"`
+	Code       string `json:"code"` // empty for halls and studios
+	Name       string `json:"name"`
+	ParentCode string `json:"parent_code"`
+}
+
+// LineError is what is wrong with one line of an import.
+type LineError struct {
+	Line  int    `json:"line"`
+	Field string `json:"field"`
+	ZH    string `json:"message_zh"`
+	EN    string `json:"message_en"`
+}
+
+// ImportError lists every bad line; nothing of the import was stored. Forbidden is set when
+// some line lies outside the importer's scope.
+type ImportError struct {
+	Lines     []LineError
+	Forbidden bool
+}
+
+func (e *ImportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "导入失败，共 %d 处错误 / import failed with %d errors:", len(e.Lines), len(e.Lines))
+	for _, l := range e.Lines {
+		fmt.Fprintf(&b, "\n第 %d 行 / line %d: %s: %s / %s", l.Line, l.Line, l.Field, l.ZH, l.EN)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ImportError) Is(target error) bool { return target == ErrInvalid }
+
+// maxImportRows bounds one import; a city has hundreds of units, not hundreds of thousands.
+const maxImportRows = 20000
+
+// ParseImportCSV reads a CSV file with the header kind,code,name,parent_code (any order).
+// Line numbers count the header as line 1.
+func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, &ImportError{Lines: []LineError{{Line: 1, Field: "header", ZH: "无法读取表头：" + err.Error(), EN: "cannot read the header: " + err.Error()}}}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimPrefix(strings.ToLower(strings.TrimSpace(h)), "\ufeff")] = i
+	}
+	for _, need := range []string{"kind", "code", "name", "parent_code"} {
+		if _, ok := col[need]; !ok {
+			return nil, &ImportError{Lines: []LineError{{Line: 1, Field: need, ZH: "表头缺少列 " + need + "（需要 kind,code,name,parent_code）", EN: "the header lacks the column " + need + " (kind,code,name,parent_code are needed)"}}}
+		}
+	}
+	var rows []ImportRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, &ImportError{Lines: []LineError{{Line: line, Field: "csv", ZH: "CSV 格式错误：" + err.Error(), EN: "bad CSV: " + err.Error()}}}
+		}
+		get := func(k string) string {
+			if i := col[k]; i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		rows = append(rows, ImportRow{Line: line, Kind: get("kind"), Code: get("code"), Name: get("name"), ParentCode: get("parent_code")})
+		if len(rows) > maxImportRows {
+			return nil, &ImportError{Lines: []LineError{{Line: line, Field: "file", ZH: fmt.Sprintf("一次最多导入 %d 行", maxImportRows), EN: fmt.Sprintf("at most %d rows per import", maxImportRows)}}}
+		}
+	}
+	return rows, nil
+}
+
+// ParseImportJSON reads a JSON array of rows; line numbers are the 1-based element index.
+func ParseImportJSON(r io.Reader) ([]ImportRow, error) {
+	var rows []ImportRow
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rows); err != nil {
+		return nil, &ImportError{Lines: []LineError{{Line: 0, Field: "json", ZH: "JSON 格式错误：" + err.Error(), EN: "bad JSON: " + err.Error()}}}
+	}
+	if len(rows) > maxImportRows {
+		return nil, &ImportError{Lines: []LineError{{Line: maxImportRows + 1, Field: "file", ZH: fmt.Sprintf("一次最多导入 %d 行", maxImportRows), EN: fmt.Sprintf("at most %d rows per import", maxImportRows)}}}
+	}
+	for i := range rows {
+		rows[i].Line = i + 1
+		rows[i].Kind, rows[i].Code = strings.TrimSpace(rows[i].Kind), strings.TrimSpace(rows[i].Code)
+		rows[i].Name, rows[i].ParentCode = strings.TrimSpace(rows[i].Name), strings.TrimSpace(rows[i].ParentCode)
+	}
+	return rows, nil
+}
+
+// ImportResult counts what an import created.
+type ImportResult struct {
+	Units int `json:"units"`
+	Halls int `json:"halls"`
+}
+
+// Import stores rows in one transaction: either every row is valid and all are stored, or
+// nothing is and the error is an *ImportError naming every bad line. allowed, when not nil, is
+// asked for each row's parent path (the importer's write scope).
+func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parentPath string) bool) (ImportResult, error) {
+	var res ImportResult
+	var bad []LineError
+	forbidden := false
+	fail := func(line int, field, zh, en string) {
+		bad = append(bad, LineError{Line: line, Field: field, ZH: zh, EN: en})
+	}
+	err := st.InTx(ctx, func(tx Store) error {
+		units := map[string]Unit{} // by code, from this file
+		halls := map[string]bool{} // "unitID/name"
+		lookup := func(code string) (Unit, bool, error) {
+			if u, ok := units[code]; ok {
+				return u, true, nil
+			}
+			u, err := tx.GetUnitByCode(ctx, code)
+			if errors.Is(err, ErrNotFound) {
+				return Unit{}, false, nil
+			}
+			if err != nil {
+				return Unit{}, false, err
+			}
+			units[code] = u
+			return u, true, nil
+		}
+		for _, r := range rows {
+			var parent *Unit
+			if r.ParentCode != "" {
+				p, ok, err := lookup(r.ParentCode)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					fail(r.Line, "parent_code", "找不到上级单位 "+r.ParentCode+"（上级须在文件前面或已存在）", "no parent unit "+r.ParentCode+" (a parent must come earlier in the file or exist already)")
+					continue
+				}
+				parent = &p
+			} else if r.Kind == string(KindCity) {
+				root, err := EnsureRoot(ctx, tx)
+				if err != nil {
+					return err
+				}
+				parent = &root
+			}
+			if allowed != nil && parent != nil && !allowed(parent.Path) {
+				fail(r.Line, "parent_code", "无权在该单位下导入", "you may not import under this unit")
+				forbidden = true
+				continue
+			}
+			switch r.Kind {
+			case string(HallReception), string(HallStudio):
+				if parent == nil {
+					fail(r.Line, "parent_code", "大厅须指定所属单位", "a hall needs parent_code, its unit")
+					continue
+				}
+				h := Hall{UnitID: parent.ID, Kind: HallKind(r.Kind), Name: r.Name}
+				check := h
+				if check.UnitID == 0 {
+					check.UnitID = -1 // the unit is pending (not written after an earlier bad line)
+				}
+				if err := ValidateHall(check); err != nil {
+					addFieldError(&bad, r.Line, err)
+					continue
+				}
+				key := parent.Code + "/" + r.Name
+				if halls[key] || hallExists(ctx, tx, *parent, r.Name) {
+					fail(r.Line, "name", "该单位已有同名大厅", "the unit already has a hall of this name")
+					continue
+				}
+				halls[key] = true
+				if len(bad) == 0 {
+					if err := tx.CreateHall(ctx, &h); err != nil {
+						return err
+					}
+				}
+				res.Halls++
+			default:
+				u := Unit{Kind: UnitKind(r.Kind), Code: r.Code, Name: r.Name}
+				if parent != nil {
+					u.ParentID = parent.ID
+				}
+				if err := ValidateUnit(u, parent); err != nil {
+					addFieldError(&bad, r.Line, err)
+					continue
+				}
+				if _, ok, err := lookup(r.Code); err != nil {
+					return err
+				} else if ok {
+					fail(r.Line, "code", "代码 "+r.Code+" 已存在", "the code "+r.Code+" exists already")
+					continue
+				}
+				if len(bad) == 0 {
+					if err := tx.CreateUnit(ctx, &u); err != nil {
+						return err
+					}
+				} else {
+					// Keep checking later lines against this row without writing.
+					u.Path = "/pending/"
+					if parent != nil {
+						u.Path = parent.Path + "pending/"
+					}
+				}
+				units[u.Code] = u
+				res.Units++
+			}
+		}
+		if len(bad) > 0 {
+			return &ImportError{Lines: bad, Forbidden: forbidden}
+		}
+		return nil
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return res, nil
+}
+
+func hallExists(ctx context.Context, st Store, unit Unit, name string) bool {
+	if unit.ID == 0 {
+		return false
+	}
+	hs, err := st.ListHalls(ctx, unit.Path)
+	if err != nil {
+		return false
+	}
+	for _, h := range hs {
+		if h.UnitID == unit.ID && h.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func addFieldError(bad *[]LineError, line int, err error) {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		*bad = append(*bad, LineError{Line: line, Field: fe.Field, ZH: fe.ZH, EN: fe.EN})
+		return
+	}
+	*bad = append(*bad, LineError{Line: line, Field: "", ZH: err.Error(), EN: err.Error()})
+}

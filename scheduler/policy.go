@@ -1,0 +1,133 @@
+package scheduler
+
+import (
+	"sort"
+	"strings"
+)
+
+// Actions a principal may be allowed. Every HTTP handler names one and asks Principal.Can (or
+// VisibleRoots for lists); no handler looks at roles itself.
+const (
+	ActUnitRead      = "unit.read"      // see units, halls and categories of a subtree
+	ActUnitWrite     = "unit.write"     // create and rename units and halls, import trees
+	ActUserRead      = "user.read"      // see users and their grants in a subtree
+	ActUserWrite     = "user.write"     // create users, grant and revoke roles, reset passwords, pair terminals
+	ActAuditRead     = "audit.read"     // search the audit log of a subtree
+	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
+	ActCategoryWrite = "category.write" // edit the case category tree
+)
+
+// Actions lists every action, for the authorization matrix and token scopes.
+var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite}
+
+// staff is every role a person works in; the terminal's role is not one of them.
+var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
+	RoleSupervisor, RoleSchedulerStaff, RoleObserver, RoleAdmin, RoleAuditor}
+
+// callRoles join calls. Admin and auditor never do: three-role separation keeps configuration
+// and audit away from case content, and a reception call is case content.
+var callRoles = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
+	RoleSupervisor, RoleSchedulerStaff, RoleObserver, RoleHallTerminal}
+
+// policy is THE table: action → the roles that may perform it. The scope is always the subtree
+// of the unit where the role was granted.
+var policy = map[string][]string{
+	ActUnitRead:      staff,
+	ActUnitWrite:     {RoleAdmin},
+	ActUserRead:      {RoleAdmin, RoleAuditor},
+	ActUserWrite:     {RoleAdmin},
+	ActAuditRead:     {RoleAuditor},
+	ActCallJoin:      callRoles,
+	ActCategoryWrite: {RoleAdmin},
+}
+
+// RoleMay reports whether the table lets role perform action (somewhere).
+func RoleMay(role, action string) bool {
+	for _, r := range policy[action] {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Principal is who is asking: a user with grants, possibly through an API token whose scopes
+// narrow what the user may do.
+type Principal struct {
+	User   User
+	Grants []Grant
+	// Scopes, when not nil, are the only actions allowed (an API token's scopes).
+	Scopes []string
+}
+
+func (p *Principal) scoped(action string) bool {
+	if p.Scopes == nil {
+		return true
+	}
+	for _, s := range p.Scopes {
+		if s == action {
+			return true
+		}
+	}
+	return false
+}
+
+// Can reports whether p may perform action on something at the unit with path targetPath:
+// some grant's role allows the action, and the target lies in that grant's subtree.
+func (p *Principal) Can(action, targetPath string) bool {
+	if p == nil || p.User.Disabled || targetPath == "" || !p.scoped(action) {
+		return false
+	}
+	for _, g := range p.Grants {
+		if RoleMay(g.Role, action) && strings.HasPrefix(targetPath, g.UnitPath) {
+			return true
+		}
+	}
+	return false
+}
+
+// VisibleRoots returns the paths of the subtrees where p may perform action, with nested ones
+// removed: listing each root's subtree lists everything p may see, once.
+func (p *Principal) VisibleRoots(action string) []string {
+	if p == nil || p.User.Disabled || !p.scoped(action) {
+		return nil
+	}
+	var paths []string
+	for _, g := range p.Grants {
+		if RoleMay(g.Role, action) {
+			paths = append(paths, g.UnitPath)
+		}
+	}
+	sort.Strings(paths) // a parent sorts before its descendants
+	var roots []string
+	for _, path := range paths {
+		if len(roots) > 0 && strings.HasPrefix(path, roots[len(roots)-1]) {
+			continue
+		}
+		roots = append(roots, path)
+	}
+	return roots
+}
+
+// CanAnywhere reports whether p may perform action somewhere.
+func (p *Principal) CanAnywhere(action string) bool { return len(p.VisibleRoots(action)) > 0 }
+
+// RolesFor returns p's distinct roles that allow action at targetPath, in Roles order.
+func (p *Principal) RolesFor(action, targetPath string) []string {
+	if !p.Can(action, targetPath) {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, g := range p.Grants {
+		if RoleMay(g.Role, action) && strings.HasPrefix(targetPath, g.UnitPath) {
+			seen[g.Role] = true
+		}
+	}
+	var out []string
+	for _, r := range Roles {
+		if seen[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+// Package sqlite is the embedded scheduler store: one SQLite file under the data directory,
+// through modernc.org/sqlite (pure Go, no cgo).
+//
+// Durability: WAL journal with synchronous=FULL, so a transaction that returned from COMMIT is
+// on disk even if the process or the machine dies right after (NORMAL would only protect against
+// a process crash). Foreign keys are on for every connection.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"sanji/scheduler"
+	"sanji/scheduler/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations are the embedded schema steps, in order.
+func Migrations() ([]sqlstore.Migration, error) {
+	return sqlstore.LoadMigrations(migrationFS, "migrations")
+}
+
+// Open opens (creating when missing) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(ON)",
+		"busy_timeout(10000)",
+	} {
+		q.Add("_pragma", p)
+	}
+	// Write transactions take the write lock at BEGIN: a deferred transaction that reads, then
+	// writes, could fail with SQLITE_BUSY instead of waiting its turn.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("无法打开数据库 %s，请检查数据目录的权限 / cannot open the database %s; check the data directory's permissions: %w", path, path, err)
+	}
+	ms, err := Migrations()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// classify marks constraint violations (unique, foreign key) as conflicts.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
+			sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+			return fmt.Errorf("%w: %v", scheduler.ErrConflict, err)
+		}
+	}
+	return err
+}
