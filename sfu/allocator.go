@@ -58,6 +58,9 @@ func (p *Participant) allocate(at int64) {
 		return int(b.priority.Load() - a.priority.Load())
 	})
 	budget := p.bwe.estimate()
+	if budget != math.MaxInt64 {
+		p.sfu.metrics.subscriberBandwidth.Observe(float64(budget))
+	}
 	for _, d := range downs {
 		if d.kind != webrtc.RTPCodecTypeVideo {
 			budget -= audioReserve

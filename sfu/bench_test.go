@@ -53,3 +53,35 @@ func BenchmarkNACKServe(b *testing.B) {
 		d.handleRTCP(nack)
 	}
 }
+
+// BenchmarkForwardSimulcast is BenchmarkForward for one layer of a three-layer VP8 track after
+// the down tracks switched layers: each packet's picture id is rewritten per subscriber.
+func BenchmarkForwardSimulcast(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			tr, _ := testTrackLayers(b, time.Hour, 3)
+			for range n {
+				_, w := bindDown(b, tr, false)
+				w.keep = false
+			}
+			var p packet
+			key := marshal(b, rtp.Header{Version: 2, SSRC: 1002}, vp8Frame(500, 0, true, 640, 360))
+			tr.receive(tr.layer(2), key, &p, now())
+			for _, d := range *tr.downs.Load() {
+				d.setTarget(0)
+			}
+			key = marshal(b, rtp.Header{Version: 2, SSRC: 1000, SequenceNumber: 1}, vp8Frame(9, 0, true, 160, 90))
+			tr.receive(tr.layer(0), key, &p, now())
+			raw := marshal(b, rtp.Header{Version: 2, SSRC: 1000}, append(vp8Frame(10, 0, false, 0, 0), make([]byte, 1100)...))
+			l := tr.layer(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				binary.BigEndian.PutUint16(raw[2:], uint16(i+2))
+				binary.BigEndian.PutUint16(raw[14:], 0x8000|uint16(i+10)&0x7fff)
+				tr.receive(l, raw, &p, now())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
+		})
+	}
+}

@@ -8,6 +8,7 @@ type metrics struct {
 	nacks, nackMisses, retransmits            prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
 	droppedPackets, layerSwitches             prometheus.Counter
+	subscriberBandwidth                       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,7 +33,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		droppedPackets:   c("dropped_packets_total", "Malformed or oversized packets received from publishers."),
 		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
 	}
+	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sanji", Subsystem: "sfu",
+		Name: "subscriber_bandwidth_bps", Help: "Subscribers' estimated downstream bandwidth, sampled at each allocation.",
+		Buckets: prometheus.ExponentialBuckets(125_000, 2, 8)})
 	if reg != nil {
+		reg.MustRegister(m.subscriberBandwidth)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
 			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches} {
 			reg.MustRegister(col)
