@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -26,6 +27,9 @@ type Config struct {
 	// PLIThrottle is the shortest interval between two keyframe requests sent to one publisher track.
 	PLIThrottle time.Duration
 	Logger      *zap.Logger
+	// Net replaces the operating system's network (pion's virtual network in tests of loss and
+	// bandwidth); ICE-TCP is off then.
+	Net transport.Net
 	// Registerer receives the SFU's Prometheus metrics (nil = not registered).
 	Registerer prometheus.Registerer
 }

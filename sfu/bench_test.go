@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // BenchmarkForward measures one publisher packet (1100-byte VP8 payload) read, buffered and fanned
@@ -50,7 +51,11 @@ func BenchmarkNACKServe(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
+		d.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
 		d.handleRTCP(nack)
+	}
+	if got := testutil.ToFloat64(d.metrics.retransmits); got < float64(b.N) {
+		b.Fatalf("%v retransmissions for %d NACKs", got, b.N)
 	}
 }
 

@@ -245,7 +245,7 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	defer d.mu.Unlock()
 	d.metrics.nacks.Inc()
 	e, ok := d.sent.lookup(outSeq)
-	if !ok {
+	if !ok || !d.sent.claimResend(outSeq, now()) {
 		return
 	}
 	l := d.source.layer(int(e.quality))

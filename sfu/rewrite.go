@@ -1,5 +1,7 @@
 package sfu
 
+import "time"
+
 // rewriter maps the sequence numbers and timestamps of a down track's current source onto one
 // continuous outgoing stream. A new source (another SSRC, or the same one after a pause) is
 // spliced on so that the receiver sees the next sequence number and a timestamp advanced by the
@@ -58,6 +60,8 @@ type sentEntry struct {
 	srcSeq    uint16
 	picOffset uint16
 	tsOffset  uint32
+	resent    uint8 // retransmissions so far
+	resentAt  int64 // monotonic ns of the last one
 }
 
 func (l *sentLog) add(e sentEntry) {
@@ -67,4 +71,23 @@ func (l *sentLog) add(e sentEntry) {
 func (l *sentLog) lookup(outSeq uint16) (sentEntry, bool) {
 	e := l.entries[outSeq%uint16(len(l.entries))]
 	return e, e.valid && e.outSeq == outSeq
+}
+
+// Limits on serving NACKs for one packet: a receiver that asks again before a retransmission can
+// have arrived, or keeps asking, gets no more copies than these.
+const (
+	maxResends     = 4
+	minResendSpace = 40 * time.Millisecond
+)
+
+// claimResend reports whether outSeq may be retransmitted now, and counts it if so.
+func (l *sentLog) claimResend(outSeq uint16, at int64) bool {
+	e := &l.entries[outSeq%uint16(len(l.entries))]
+	if !e.valid || e.outSeq != outSeq || e.resent >= maxResends ||
+		(e.resent > 0 && at-e.resentAt < int64(minResendSpace)) {
+		return false
+	}
+	e.resent++
+	e.resentAt = at
+	return true
 }

@@ -77,3 +77,27 @@ func TestSentLog(t *testing.T) {
 		t.Fatal("stale entry served")
 	}
 }
+
+func TestResendLimits(t *testing.T) {
+	var l sentLog
+	l.add(sentEntry{valid: true, outSeq: 7})
+	at := int64(time.Second)
+	if !l.claimResend(7, at) {
+		t.Fatal("first retransmission refused")
+	}
+	if l.claimResend(7, at+int64(10*time.Millisecond)) {
+		t.Fatal("a second copy within 10 ms: the first cannot have arrived yet")
+	}
+	n := 1
+	for i := range 10 {
+		if l.claimResend(7, at+int64(i+1)*int64(100*time.Millisecond)) {
+			n++
+		}
+	}
+	if n != maxResends {
+		t.Fatalf("%d retransmissions of one packet, want at most %d", n, maxResends)
+	}
+	if l.claimResend(8, at) {
+		t.Fatal("retransmitted a packet never sent")
+	}
+}

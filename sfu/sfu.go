@@ -68,7 +68,15 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), rooms: map[string]*Room{}}
 
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	var udp net.PacketConn
+	var err error
+	if cfg.Net != nil {
+		s.setting.SetNet(cfg.Net)
+		cfg.TCPPort = -1
+		udp, err = cfg.Net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	} else {
+		udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sfu: open ICE UDP port %d: %w", cfg.UDPPort, err)
 	}
@@ -90,7 +98,7 @@ func New(cfg Config) (*SFU, error) {
 	s.setting.SetNetworkTypes(networks)
 	// mDNS would announce on the local network and hide nothing a server needs hidden.
 	s.setting.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if cfg.LoopbackOnly || ip.IsLoopback() {
+	if cfg.Net == nil && (cfg.LoopbackOnly || ip.IsLoopback()) {
 		s.setting.SetIncludeLoopbackCandidate(true)
 		s.setting.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}

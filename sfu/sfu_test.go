@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 )
@@ -83,13 +84,18 @@ func (c *peer) flushCandidates(target Target) {
 	}
 }
 
-func newClientPC(t *testing.T) *webrtc.PeerConnection {
+// newClientPC is a browser-like pion PeerConnection on loopback, or on vnet when given.
+func newClientPC(t *testing.T, vnet transport.Net) *webrtc.PeerConnection {
 	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if vnet != nil {
+		se.SetNet(vnet)
+	} else {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -114,7 +120,12 @@ func newClientPC(t *testing.T) *webrtc.PeerConnection {
 
 func joinPeer(t *testing.T, s *SFU, room, id string) *peer {
 	t.Helper()
-	c := &peer{t: t, pub: newClientPC(t), sub: newClientPC(t), events: make(chan Event, 256), done: make(chan struct{}),
+	return joinPeerOn(t, s, room, id, nil)
+}
+
+func joinPeerOn(t *testing.T, s *SFU, room, id string, vnet transport.Net) *peer {
+	t.Helper()
+	c := &peer{t: t, pub: newClientPC(t, vnet), sub: newClientPC(t, vnet), events: make(chan Event, 256), done: make(chan struct{}),
 		tracks: map[string]*webrtc.TrackRemote{}, ended: map[string]bool{}}
 	p, err := s.Join(room, id, EventSinkFunc(func(e Event) {
 		select {
