@@ -255,7 +255,9 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	// Leave two bytes in front for the RTX original sequence number.
 	n := l.buffer.get(e.srcSeq, d.scratch[2:])
 	if n == 0 {
+		// Too old to repair: only a keyframe lets the subscriber decode again.
 		d.metrics.nackMisses.Inc()
+		d.source.requestKeyframe(int(e.quality))
 		return
 	}
 	var p packet

@@ -311,3 +311,17 @@ func TestWaitingDownTrackKeepsAskingForKeyframe(t *testing.T) {
 func nackFor(seq uint16) []rtcp.Packet {
 	return []rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: seq}}}}
 }
+
+func TestUnrepairableNACKAsksForKeyframe(t *testing.T) {
+	tr, plis := testTrack(t, 0)
+	d, w := bindDown(t, tr, false)
+	feed(t, tr, 1, 0, vp8KeyPayload)
+	feed(t, tr, 2, 3000, vp8DeltaPayload)
+	before := plis.count()
+	// The buffer lost packet 1 (overwritten long ago in a real stream).
+	tr.layer(0).buffer.slots[1].valid = false
+	d.handleRTCP(nackFor(w.headers[0].SequenceNumber))
+	if plis.count() != before+1 {
+		t.Fatal("a NACK that cannot be served did not ask the publisher for a keyframe")
+	}
+}
