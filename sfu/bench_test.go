@@ -51,7 +51,7 @@ func BenchmarkNACKServe(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		d.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
+		d.nack.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
 		d.handleRTCP(nack)
 	}
 	if got := testutil.ToFloat64(d.metrics.retransmits); got < float64(b.N) {

@@ -44,11 +44,18 @@ type DownTrack struct {
 	pt, rtxPT     uint8
 	rw            rewriter
 	vp8           vp8Rewriter
-	sent          sentLog
+	nack          *nackState // nil for audio
 	rtxSeq        uint16
 	hdr           rtp.Header // reused for every forwarded packet
 	rtxHdr        rtp.Header // reused for retransmissions
-	scratch       [maxPacketSize + 2]byte
+}
+
+// nackState is what serving NACKs (and rewriting VP8 payloads) takes: about 30 KiB per down
+// track. Only video has it: audio is not NACKed (our Opus offers no nack feedback), and a
+// subscriber's audio down tracks would carry it for nothing (docs/benchmarks.md).
+type nackState struct {
+	sent    sentLog
+	scratch [maxPacketSize + 2]byte
 }
 
 func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack {
@@ -66,6 +73,9 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 	d.cur.Store(-1)
 	d.target.Store(int32(src.topQuality()))
 	d.wanted.Store(int32(src.topQuality()))
+	if src.remoteKind == webrtc.RTPCodecTypeVideo {
+		d.nack = &nackState{}
+	}
 	return d
 }
 
@@ -186,11 +196,13 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 	payload := p.payload
 	var picOffset uint16
 	var tl0Offset uint8
-	if d.vp8Rewrite {
-		payload, picOffset, tl0Offset = d.vp8.rewrite(p.payload, d.scratch[:])
+	if d.nack != nil {
+		if d.vp8Rewrite {
+			payload, picOffset, tl0Offset = d.vp8.rewrite(p.payload, d.nack.scratch[:])
+		}
+		d.nack.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
+			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset})
 	}
-	d.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
-		quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset})
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
 	_, err := d.writer.WriteRTP(&d.hdr, payload)
 	d.mu.Unlock()
@@ -244,8 +256,12 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.metrics.nacks.Inc()
-	e, ok := d.sent.lookup(outSeq)
-	if !ok || !d.sent.claimResend(outSeq, now()) {
+	if d.nack == nil {
+		d.metrics.nackMisses.Inc()
+		return
+	}
+	e, ok := d.nack.sent.lookup(outSeq)
+	if !ok || !d.nack.sent.claimResend(outSeq, now()) {
 		return
 	}
 	l := d.source.layer(int(e.quality))
@@ -253,7 +269,8 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 		return
 	}
 	// Leave two bytes in front for the RTX original sequence number.
-	n := l.buffer.get(e.srcSeq, d.scratch[2:])
+	scratch := d.nack.scratch[:]
+	n := l.buffer.get(e.srcSeq, scratch[2:])
 	if n == 0 {
 		// Too old to repair: only a keyframe lets the subscriber decode again.
 		d.metrics.nackMisses.Inc()
@@ -261,7 +278,7 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 		return
 	}
 	var p packet
-	if parseRTP(d.scratch[2:2+n], &p) != nil {
+	if parseRTP(scratch[2:2+n], &p) != nil {
 		return
 	}
 	if d.vp8Rewrite {
@@ -274,8 +291,8 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	if d.rtxSSRC != 0 {
 		// RFC 4588: the RTX payload is the original sequence number followed by the payload. The
 		// header bytes in front of the payload are no longer needed, so the OSN goes there.
-		binary.BigEndian.PutUint16(d.scratch[p.offset:], outSeq)
-		payload = d.scratch[p.offset : 2+p.offset+len(p.payload)]
+		binary.BigEndian.PutUint16(scratch[p.offset:], outSeq)
+		payload = scratch[p.offset : 2+p.offset+len(p.payload)]
 		d.rtxSeq++
 		hdr.SSRC, hdr.PayloadType, hdr.SequenceNumber = d.rtxSSRC, d.rtxPT, d.rtxSeq
 	}

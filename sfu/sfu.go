@@ -288,6 +288,12 @@ func (s *SFU) closeSockets() error {
 	return errors.Join(errs...)
 }
 
+// maxNacksPerPacket bounds how often the publisher side asks for one lost packet, as browsers do
+// (libwebrtc: 10). pion's default is unlimited, every 100 ms for as long as the packet is in its
+// 512-packet window: under overload, when packets are lost because a side cannot keep up, the
+// repeated requests and their answers add to the load and the loss (docs/benchmarks.md).
+const maxNacksPerPacket = 10
+
 // newPeerConnection builds a connection with its own MediaEngine and interceptors. The publisher
 // side generates NACKs and receiver reports towards the client; the subscriber side sends sender
 // reports and leaves NACK serving to our down tracks (one shared buffer per published track).
@@ -298,7 +304,7 @@ func (s *SFU) newPeerConnection(publisher bool) (*webrtc.PeerConnection, error) 
 	}
 	ir := &interceptor.Registry{}
 	if publisher {
-		gen, err := nack.NewGeneratorInterceptor()
+		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
 		if err != nil {
 			return nil, fmt.Errorf("nack generator: %w", err)
 		}
