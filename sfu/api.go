@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -27,6 +28,9 @@ type Config struct {
 	// PLIThrottle is the shortest interval between two keyframe requests sent to one publisher track.
 	PLIThrottle time.Duration
 	Logger      *zap.Logger
+	// Net replaces the operating system's network (pion's virtual network in tests of loss and
+	// bandwidth); ICE-TCP is off then.
+	Net transport.Net
 	// Registerer receives the SFU's Prometheus metrics (nil = not registered).
 	Registerer prometheus.Registerer
 }
@@ -59,6 +63,18 @@ type TrackInfo struct {
 	// SourceID is the publisher's own id of the track (its msid track id, MediaStreamTrack.id in
 	// a browser), so the publishing client can tell which of its tracks got which ID.
 	SourceID string
+	// Simulcast says the publisher sends several layers (RIDs) of this track.
+	Simulcast bool
+}
+
+// TrackSettings are a subscriber's wishes for one track it receives.
+type TrackSettings struct {
+	// Width and Height are the size the client renders the track at (0 = no limit); the SFU
+	// sends the smallest simulcast layer at least that large.
+	Width, Height int
+	// Priority orders video tracks when the subscriber's link cannot carry all of them at their
+	// best layer: higher first (e.g. 2 stage speaker, 1 other stage, 0 thumbnail).
+	Priority int
 }
 
 // Event is something the SFU tells the owner of a participant. Events are delivered by calling
@@ -103,6 +119,18 @@ type EventConnectionState struct {
 	State  string
 }
 
+// EventActiveSpeaker names the room's active speaker ("" when nobody speaks); every participant
+// of the room gets it when it changes.
+type EventActiveSpeaker struct{ ParticipantID string }
+
+// EventLayersPaused tells a publisher which simulcast layers (RIDs) of its track no subscriber
+// takes, so that it can stop encoding and sending them (dynacast), and resume the others. It
+// comes when the set changes.
+type EventLayersPaused struct {
+	TrackID string
+	RIDs    []string
+}
+
 // EventClosed is the last event of a participant.
 type EventClosed struct{ Reason string }
 
@@ -113,6 +141,8 @@ func (EventTrackUnpublished) isEvent()  {}
 func (EventSubscriptionEnded) isEvent() {}
 func (EventConnectionState) isEvent()   {}
 func (EventClosed) isEvent()            {}
+func (EventActiveSpeaker) isEvent()     {}
+func (EventLayersPaused) isEvent()      {}
 
 // Policy decides whether a subscriber may receive a track. The SFU asks it on every subscription
 // and again for existing subscriptions when Room.SetPolicy is called.

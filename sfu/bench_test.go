@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // BenchmarkForward measures one publisher packet (1100-byte VP8 payload) read, buffered and fanned
@@ -27,10 +28,7 @@ func BenchmarkForward(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				binary.BigEndian.PutUint16(raw[2:], uint16(i))
-				_ = parseRTP(raw, &p)
-				tr.buffer.put(p.seq, raw)
-				p.keyframe = tr.keyframe(p.payload)
-				tr.fanOut(&p, now())
+				tr.receive(tr.layer(0), raw, &p, now())
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
 		})
@@ -47,15 +45,48 @@ func BenchmarkNACKServe(b *testing.B) {
 	var p packet
 	for i := range 512 {
 		binary.BigEndian.PutUint16(raw[2:], uint16(i))
-		_ = parseRTP(raw, &p)
-		tr.buffer.put(p.seq, raw)
-		p.keyframe = true
-		tr.fanOut(&p, now())
+		tr.receive(tr.layer(0), raw, &p, now())
 	}
 	nack := []rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 100}}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
+		d.nack.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
 		d.handleRTCP(nack)
+	}
+	if got := testutil.ToFloat64(d.metrics.retransmits); got < float64(b.N) {
+		b.Fatalf("%v retransmissions for %d NACKs", got, b.N)
+	}
+}
+
+// BenchmarkForwardSimulcast is BenchmarkForward for one layer of a three-layer VP8 track after
+// the down tracks switched layers: each packet's picture id is rewritten per subscriber.
+func BenchmarkForwardSimulcast(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			tr, _ := testTrackLayers(b, time.Hour, 3)
+			for range n {
+				_, w := bindDown(b, tr, false)
+				w.keep = false
+			}
+			var p packet
+			key := marshal(b, rtp.Header{Version: 2, SSRC: 1002}, vp8Frame(500, 0, true, 640, 360))
+			tr.receive(tr.layer(2), key, &p, now())
+			for _, d := range *tr.downs.Load() {
+				d.setTarget(0)
+			}
+			key = marshal(b, rtp.Header{Version: 2, SSRC: 1000, SequenceNumber: 1}, vp8Frame(9, 0, true, 160, 90))
+			tr.receive(tr.layer(0), key, &p, now())
+			raw := marshal(b, rtp.Header{Version: 2, SSRC: 1000}, append(vp8Frame(10, 0, false, 0, 0), make([]byte, 1100)...))
+			l := tr.layer(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				binary.BigEndian.PutUint16(raw[2:], uint16(i+2))
+				binary.BigEndian.PutUint16(raw[14:], 0x8000|uint16(i+10)&0x7fff)
+				tr.receive(l, raw, &p, now())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
+		})
 	}
 }

@@ -15,49 +15,64 @@ import (
 )
 
 // DownTrack is one subscriber's copy of one published track: our own webrtc.TrackLocal that
-// rewrites SSRC, payload type, sequence number and timestamp for that subscriber, so the source
-// can change (a simulcast layer, a pause) while the subscriber sees one continuous stream.
+// rewrites SSRC, payload type, sequence number, timestamp (and for simulcast VP8 the picture id
+// and TL0PICIDX) for that subscriber, so the source can change (a simulcast layer, a pause) while
+// the subscriber sees one continuous stream.
 type DownTrack struct {
 	id, streamID string
 	kind         webrtc.RTPCodecType
 	codec        webrtc.RTPCodecParameters // the publisher's codec
 	source       *publishedTrack
+	sub          *Participant // nil in unit tests
 	metrics      *metrics
+	vp8Rewrite   bool // simulcast VP8: picture ids must stay continuous across layers
 
-	bound atomic.Bool
-	// mu serialises the forwarding goroutine and the NACK handler, which both write.
+	bound  atomic.Bool
+	paused atomic.Bool // the allocator found no room for it
+	// cur is the layer being forwarded (-1 = none yet), target the layer wanted; a switch happens
+	// on the target's keyframe. Written under mu, read without it to skip other layers' packets.
+	cur, target atomic.Int32
+	// Subscriber's wishes, read by the allocator.
+	maxWidth, maxHeight atomic.Int32
+	priority            atomic.Int32
+	wanted              atomic.Int32 // the layer the allocator would pick if all were sent
+
+	// mu serialises the forwarding goroutines (one per layer) and the NACK handler, which all write.
 	mu            sync.Mutex
 	writer        webrtc.TrackLocalWriter
 	ssrc, rtxSSRC uint32
 	pt, rtxPT     uint8
 	rw            rewriter
+	vp8           vp8Rewriter
 	nack          *nackState // nil for audio
 	rtxSeq        uint16
 	hdr           rtp.Header // reused for every forwarded packet
 	rtxHdr        rtp.Header // reused for retransmissions
-	needKeyframe  bool
 }
 
-// nackState is what serving NACKs takes: 13.5 KiB per down track. Only video has it: audio is not
-// NACKed (our Opus offers no nack feedback), and a subscriber's audio down tracks were 4 % of its
-// memory for nothing (docs/benchmarks.md).
+// nackState is what serving NACKs (and rewriting VP8 payloads) takes: about 30 KiB per down
+// track. Only video has it: audio is not NACKed (our Opus offers no nack feedback), and a
+// subscriber's audio down tracks would carry it for nothing (docs/benchmarks.md).
 type nackState struct {
 	sent    sentLog
 	scratch [maxPacketSize + 2]byte
 }
 
-func newDownTrack(src *publishedTrack, m *metrics) *DownTrack {
+func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack {
 	d := &DownTrack{
-		id:       src.info.ID,
-		streamID: src.info.ParticipantID,
-		kind:     src.remoteKind,
-		codec:    src.codec,
-		source:   src,
-		metrics:  m,
-		rw:       rewriter{clockRate: src.codec.ClockRate},
-		// Video starts on a keyframe: anything before it cannot be decoded.
-		needKeyframe: src.remoteKind == webrtc.RTPCodecTypeVideo,
+		id:         src.info.ID,
+		streamID:   src.info.ParticipantID,
+		kind:       src.remoteKind,
+		codec:      src.codec,
+		source:     src,
+		sub:        sub,
+		metrics:    m,
+		rw:         rewriter{clockRate: src.codec.ClockRate},
+		vp8Rewrite: src.info.Simulcast && strings.EqualFold(src.codec.MimeType, webrtc.MimeTypeVP8),
 	}
+	d.cur.Store(-1)
+	d.target.Store(int32(src.topQuality()))
+	d.wanted.Store(int32(src.topQuality()))
 	if src.remoteKind == webrtc.RTPCodecTypeVideo {
 		d.nack = &nackState{}
 	}
@@ -105,11 +120,8 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
 	d.bound.Store(true)
-	// The subscriber cannot decode until it has a keyframe.
-	if d.kind == webrtc.RTPCodecTypeVideo {
-		d.needKeyframe = true
-		d.source.requestKeyframe()
-	}
+	// The subscriber cannot decode until it has a keyframe of the layer it starts on.
+	d.source.requestKeyframe(int(d.target.Load()))
 	return *chosen, nil
 }
 
@@ -119,45 +131,84 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// resync splices the next packet on as a new source: after a mute or any other pause.
+// resync restarts the stream at the next keyframe, spliced on: after a mute or a pause.
 func (d *DownTrack) resync() {
 	d.mu.Lock()
-	d.rw.resync()
-	d.needKeyframe = d.kind == webrtc.RTPCodecTypeVideo
+	d.cur.Store(-1)
 	d.mu.Unlock()
+}
+
+// setTarget asks for a layer; the switch happens on that layer's next keyframe, which is
+// requested now.
+func (d *DownTrack) setTarget(quality int) {
+	if d.target.Swap(int32(quality)) == int32(quality) {
+		return
+	}
+	if d.cur.Load() != int32(quality) {
+		d.source.requestKeyframe(quality)
+	}
+}
+
+// setPaused stops or resumes forwarding when the subscriber's link cannot carry the track.
+func (d *DownTrack) setPaused(paused bool) {
+	if d.paused.Swap(paused) == paused {
+		return
+	}
+	if !paused {
+		d.resync()
+		d.source.requestKeyframe(int(d.target.Load()))
+	}
 }
 
 // writeRTP forwards one source packet. It is the hot path: no allocation, one lock, one write.
 func (d *DownTrack) writeRTP(p *packet, now int64) {
-	if !d.bound.Load() {
+	q := int32(p.quality)
+	if !d.bound.Load() || d.paused.Load() || (q != d.cur.Load() && q != d.target.Load()) {
 		return
 	}
 	d.mu.Lock()
-	if d.needKeyframe {
+	cur, target := d.cur.Load(), d.target.Load()
+	switch {
+	case q == target && q != cur:
+		// Switch only on a keyframe of the target; until then the current layer goes on.
 		if !p.keyframe {
 			d.mu.Unlock()
-			// Keep asking (throttled per track): the request made at bind time may have been
-			// throttled away, and the subscriber cannot ask for what it never received.
-			d.source.requestKeyframe()
+			// Keep asking (throttled per layer): a request may have been throttled away, and a
+			// subscriber cannot ask for what it never received.
+			d.source.requestKeyframe(int(q))
 			return
 		}
-		d.needKeyframe = false
+		d.cur.Store(q)
 		d.rw.resync()
+		d.vp8.rebase = true
+		if cur >= 0 {
+			d.metrics.layerSwitches.Inc()
+		}
+	case q != cur:
+		d.mu.Unlock()
+		return
 	}
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
 		return
 	}
+	payload := p.payload
+	var picOffset uint16
+	var tl0Offset uint8
 	if d.nack != nil {
-		d.nack.sent.add(seq, p.seq, ts-p.timestamp)
+		if d.vp8Rewrite {
+			payload, picOffset, tl0Offset = d.vp8.rewrite(p.payload, d.nack.scratch[:])
+		}
+		d.nack.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
+			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset})
 	}
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
-	_, err := d.writer.WriteRTP(&d.hdr, p.payload)
+	_, err := d.writer.WriteRTP(&d.hdr, payload)
 	d.mu.Unlock()
 	if err == nil {
 		d.metrics.forwardedPackets.Inc()
-		d.metrics.forwardedBytes.Add(float64(len(p.payload) + 12))
+		d.metrics.forwardedBytes.Add(float64(len(payload) + 12))
 	}
 }
 
@@ -167,13 +218,29 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		switch p := pkt.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.metrics.keyframeRequests.Inc()
-			d.source.requestKeyframe()
+			q := d.cur.Load()
+			if q < 0 {
+				q = d.target.Load()
+			}
+			d.source.requestKeyframe(int(q))
 		case *rtcp.TransportLayerNack:
 			for _, pair := range p.Nacks {
 				d.retransmit(pair.PacketID)
 				for i := range uint16(16) {
 					if pair.LostPackets&(1<<i) != 0 {
 						d.retransmit(pair.PacketID + i + 1)
+					}
+				}
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			if d.sub != nil {
+				d.sub.bwe.setREMB(int64(p.Bitrate))
+			}
+		case *rtcp.ReceiverReport:
+			if d.sub != nil {
+				for _, r := range p.Reports {
+					if r.SSRC == d.ssrc {
+						d.sub.bwe.setLoss(r.FractionLost)
 					}
 				}
 			}
@@ -193,24 +260,33 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 		d.metrics.nackMisses.Inc()
 		return
 	}
-	srcSeq, tsOffset, ok := d.nack.sent.lookup(outSeq)
-	if !ok {
+	e, ok := d.nack.sent.lookup(outSeq)
+	if !ok || !d.nack.sent.claimResend(outSeq, now()) {
 		return
 	}
-	scratch := &d.nack.scratch
+	l := d.source.layer(int(e.quality))
+	if l == nil {
+		return
+	}
 	// Leave two bytes in front for the RTX original sequence number.
-	n := d.source.buffer.get(srcSeq, scratch[2:])
+	scratch := d.nack.scratch[:]
+	n := l.buffer.get(e.srcSeq, scratch[2:])
 	if n == 0 {
+		// Too old to repair: only a keyframe lets the subscriber decode again.
 		d.metrics.nackMisses.Inc()
+		d.source.requestKeyframe(int(e.quality))
 		return
 	}
 	var p packet
 	if parseRTP(scratch[2:2+n], &p) != nil {
 		return
 	}
+	if d.vp8Rewrite {
+		applyVP8Offsets(p.payload, e.picOffset, e.tl0Offset)
+	}
 	hdr := &d.rtxHdr
 	*hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc, SequenceNumber: outSeq,
-		Timestamp: p.timestamp + tsOffset, Marker: p.marker}
+		Timestamp: p.timestamp + e.tsOffset, Marker: p.marker}
 	payload := p.payload
 	if d.rtxSSRC != 0 {
 		// RFC 4588: the RTX payload is the original sequence number followed by the payload. The
@@ -222,6 +298,74 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	}
 	if _, err := d.writer.WriteRTP(hdr, payload); err == nil {
 		d.metrics.retransmits.Inc()
+	}
+}
+
+// vp8Rewriter keeps VP8 picture ids and TL0PICIDX continuous when a down track switches between
+// simulcast layers, whose encoders number their pictures independently.
+type vp8Rewriter struct {
+	rebase    bool
+	started   bool
+	picOffset uint16
+	tl0Offset uint8
+	lastPic   uint16
+	lastTL0   uint8
+}
+
+// rewrite returns the payload with rewritten ids (a copy in scratch when anything changes) and
+// the offsets it applied.
+func (v *vp8Rewriter) rewrite(payload, scratch []byte) ([]byte, uint16, uint8) {
+	desc, ok := parseVP8Descriptor(payload)
+	if !ok || desc.picID == 0 {
+		return payload, 0, 0
+	}
+	pic := readPicID(payload, desc)
+	var tl0 uint8
+	if desc.tl0PicID != 0 {
+		tl0 = payload[desc.tl0PicID]
+	}
+	if v.rebase && desc.start {
+		if v.started {
+			v.picOffset = v.lastPic + 1 - pic
+			v.tl0Offset = v.lastTL0 + 1 - tl0
+		}
+		v.rebase = false
+	}
+	outPic, outTL0 := pic+v.picOffset, tl0+v.tl0Offset
+	if !v.started || int16((outPic-v.lastPic)<<1) > 0 { // newer, modulo 15 bits
+		v.lastPic, v.lastTL0 = outPic, outTL0
+	}
+	v.started = true
+	if v.picOffset == 0 && v.tl0Offset == 0 {
+		return payload, 0, 0
+	}
+	out := scratch[:len(payload)]
+	copy(out, payload)
+	applyVP8Offsets(out, v.picOffset, v.tl0Offset)
+	return out, v.picOffset, v.tl0Offset
+}
+
+func readPicID(payload []byte, d vp8Descriptor) uint16 {
+	if d.picID15 {
+		return binary.BigEndian.Uint16(payload[d.picID:]) & 0x7fff
+	}
+	return uint16(payload[d.picID] & 0x7f)
+}
+
+// applyVP8Offsets adds the offsets to the picture id and TL0PICIDX of a payload in place.
+func applyVP8Offsets(payload []byte, picOffset uint16, tl0Offset uint8) {
+	d, ok := parseVP8Descriptor(payload)
+	if !ok || d.picID == 0 || (picOffset == 0 && tl0Offset == 0) {
+		return
+	}
+	pic := readPicID(payload, d) + picOffset
+	if d.picID15 {
+		binary.BigEndian.PutUint16(payload[d.picID:], 0x8000|pic&0x7fff)
+	} else {
+		payload[d.picID] = byte(pic & 0x7f)
+	}
+	if d.tl0PicID != 0 {
+		payload[d.tl0PicID] += tl0Offset
 	}
 }
 

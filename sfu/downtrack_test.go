@@ -49,28 +49,72 @@ func (c bindContext) WriteStream() webrtc.TrackLocalWriter                   { r
 func (c bindContext) ID() string                                             { return "ctx" }
 func (c bindContext) RTCPReader() interceptor.RTCPReader                     { return nil }
 
-// testTrack is a published VP8 track without a network behind it; plis counts keyframe requests.
-func testTrack(t testing.TB, pliInterval time.Duration) (*publishedTrack, *int) {
+// pliCounter stands in for the publisher's connection: it counts keyframe requests per SSRC.
+type pliCounter struct {
+	mu     sync.Mutex
+	total  int
+	bySSRC map[uint32]int
+}
+
+func (c *pliCounter) WriteRTCP(pkts []rtcp.Packet) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range pkts {
+		if pli, ok := p.(*rtcp.PictureLossIndication); ok {
+			c.total++
+			if c.bySSRC == nil {
+				c.bySSRC = map[uint32]int{}
+			}
+			c.bySSRC[pli.MediaSSRC]++
+		}
+	}
+	return nil
+}
+
+func (c *pliCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// testTrack is a published VP8 track with one layer and no network behind it.
+func testTrack(t testing.TB, pliInterval time.Duration) (*publishedTrack, *pliCounter) {
 	t.Helper()
-	plis := new(int)
+	return testTrackLayers(t, pliInterval, 1)
+}
+
+// testTrackLayers is a VP8 track with n simulcast layers of qualities 0..n-1 and SSRCs 1000+q.
+func testTrackLayers(t testing.TB, pliInterval time.Duration, n int) (*publishedTrack, *pliCounter) {
+	t.Helper()
+	plis := &pliCounter{}
 	tr := &publishedTrack{
-		info:        TrackInfo{ID: "TR_test", ParticipantID: "pub", Kind: KindVideo, Codec: webrtc.MimeTypeVP8},
+		info:        TrackInfo{ID: "TR_test", ParticipantID: "pub", Kind: KindVideo, Codec: webrtc.MimeTypeVP8, Simulcast: n > 1},
 		remoteKind:  webrtc.RTPCodecTypeVideo,
 		codec:       videoCodecs[0],
-		buffer:      newPacketBuffer(1024),
+		bufferSize:  1024,
 		keyframe:    isVP8Keyframe,
+		frameSize:   vp8FrameSize,
 		metrics:     newMetrics(nil),
 		pliInterval: pliInterval,
-		sendPLI:     func() error { *plis++; return nil },
+		pc:          plis,
 	}
 	empty := []*DownTrack{}
 	tr.downs.Store(&empty)
+	layers := []*layer{}
+	for q := range n {
+		rid := ""
+		if n > 1 {
+			rid = string("qhf"[q])
+		}
+		layers = append(layers, &layer{quality: q, rid: rid, ssrc: uint32(1000 + q), buffer: newPacketBuffer(1024)})
+	}
+	tr.layers.Store(&layers)
 	return tr, plis
 }
 
 func bindDown(t testing.TB, tr *publishedTrack, rtx bool) (*DownTrack, *recordingWriter) {
 	t.Helper()
-	d := newDownTrack(tr, tr.metrics)
+	d := newDownTrack(tr, nil, tr.metrics)
 	w := &recordingWriter{keep: true}
 	ctx := bindContext{codecs: []webrtc.RTPCodecParameters{
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 120},
@@ -91,26 +135,25 @@ var (
 	vp8DeltaPayload = []byte{0x10, 0x01, 0x02}
 )
 
-// feed pushes packets through the publisher side as the read loop would.
+// feed pushes a packet of layer 0 through the publisher side as the read loop would.
 func feed(t testing.TB, tr *publishedTrack, seq uint16, ts uint32, payload []byte) {
 	t.Helper()
-	raw := marshal(t, rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 777}, payload)
+	feedLayer(t, tr, 0, seq, ts, payload)
+}
+
+func feedLayer(t testing.TB, tr *publishedTrack, quality int, seq uint16, ts uint32, payload []byte) {
+	t.Helper()
+	l := tr.layer(quality)
+	raw := marshal(t, rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: l.ssrc}, payload)
 	var p packet
-	if err := parseRTP(raw, &p); err != nil {
-		t.Fatal(err)
-	}
-	if !tr.buffer.put(p.seq, raw) {
-		return
-	}
-	p.keyframe = tr.keyframe(p.payload)
-	tr.fanOut(&p, now())
+	tr.receive(l, raw, &p, now())
 }
 
 func TestDownTrackRewritesAndWaitsForKeyframe(t *testing.T) {
 	tr, plis := testTrack(t, time.Hour)
 	_, w := bindDown(t, tr, false)
-	if *plis != 1 {
-		t.Fatalf("binding a video down track sent %d PLIs, want 1", *plis)
+	if plis.count() != 1 {
+		t.Fatalf("binding a video down track sent %d PLIs, want 1", plis.count())
 	}
 	feed(t, tr, 10, 100, vp8DeltaPayload) // undecodable without a keyframe: dropped
 	feed(t, tr, 11, 3100, vp8KeyPayload)
@@ -187,16 +230,16 @@ func TestPLIThrottledPerTrack(t *testing.T) {
 	for range 10 {
 		d.handleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 4242}})
 	}
-	if *plis != 1 {
-		t.Fatalf("%d PLIs reached the publisher within the interval, want 1", *plis)
+	if plis.count() != 1 {
+		t.Fatalf("%d PLIs reached the publisher within the interval, want 1", plis.count())
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for *plis < 2 && time.Now().Before(deadline) {
+	for plis.count() < 2 && time.Now().Before(deadline) {
 		d.handleRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{MediaSSRC: 4242}})
 		time.Sleep(10 * time.Millisecond)
 	}
-	if *plis != 2 {
-		t.Fatalf("after the interval a new request must pass: %d PLIs", *plis)
+	if plis.count() != 2 {
+		t.Fatalf("after the interval a new request must pass: %d PLIs", plis.count())
 	}
 }
 
@@ -210,10 +253,7 @@ func TestMuteAndResumeKeepsSequenceContinuous(t *testing.T) {
 		if !tr.muted.Load() {
 			t.Fatal("unmuted")
 		}
-		var p packet
-		raw := marshal(t, rtp.Header{Version: 2, SequenceNumber: i, Timestamp: uint32(i) * 3000, SSRC: 777}, vp8DeltaPayload)
-		_ = parseRTP(raw, &p)
-		tr.buffer.put(i, raw) // the read loop stores but does not forward while muted
+		feed(t, tr, i, uint32(i)*3000, vp8DeltaPayload) // stored, not forwarded
 	}
 	if len(w.headers) != 2 {
 		t.Fatalf("muted track forwarded: %d", len(w.headers))
@@ -240,10 +280,7 @@ func TestForwardPathAllocatesNothing(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		seq++
 		binary.BigEndian.PutUint16(raw[2:], seq)
-		_ = parseRTP(raw, &p)
-		tr.buffer.put(p.seq, raw)
-		p.keyframe = tr.keyframe(p.payload)
-		tr.fanOut(&p, now())
+		tr.receive(tr.layer(0), raw, &p, now())
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per forwarded packet, want 0", allocs)
@@ -255,11 +292,11 @@ func TestWaitingDownTrackKeepsAskingForKeyframe(t *testing.T) {
 	bindDown(t, tr, false) // first request at bind
 	// A second subscriber binds within the throttle interval: its own request is throttled away.
 	_, w := bindDown(t, tr, false)
-	if *plis != 1 {
-		t.Fatalf("%d PLIs, want 1 within the interval", *plis)
+	if plis.count() != 1 {
+		t.Fatalf("%d PLIs, want 1 within the interval", plis.count())
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for seq := uint16(1); *plis < 2; seq++ {
+	for seq := uint16(1); plis.count() < 2; seq++ {
 		if time.Now().After(deadline) {
 			t.Fatal("a down track waiting for a keyframe stopped asking for one")
 		}
@@ -271,14 +308,32 @@ func TestWaitingDownTrackKeepsAskingForKeyframe(t *testing.T) {
 	}
 }
 
+func nackFor(seq uint16) []rtcp.Packet {
+	return []rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: seq}}}}
+}
+
+func TestUnrepairableNACKAsksForKeyframe(t *testing.T) {
+	tr, plis := testTrack(t, 0)
+	d, w := bindDown(t, tr, false)
+	feed(t, tr, 1, 0, vp8KeyPayload)
+	feed(t, tr, 2, 3000, vp8DeltaPayload)
+	before := plis.count()
+	// The buffer lost packet 1 (overwritten long ago in a real stream).
+	tr.layer(0).buffer.slots[1].valid = false
+	d.handleRTCP(nackFor(w.headers[0].SequenceNumber))
+	if plis.count() != before+1 {
+		t.Fatal("a NACK that cannot be served did not ask the publisher for a keyframe")
+	}
+}
+
 // An audio down track keeps no NACK state: audio is not NACKed, and a stray NACK is counted as a
 // miss, not served. Video keeps serving NACKs.
 func TestAudioDownTrackServesNoNACKs(t *testing.T) {
 	tr, _ := testTrack(t, time.Hour)
 	tr.remoteKind, tr.info.Kind = webrtc.RTPCodecTypeAudio, KindAudio
-	tr.keyframe = func([]byte) bool { return false } // the test helper feed calls it
+	tr.keyframe, tr.frameSize = nil, nil // audio may start anywhere
 	tr.codec = audioCodecs[0]
-	d := newDownTrack(tr, tr.metrics)
+	d := newDownTrack(tr, nil, tr.metrics)
 	if d.nack != nil {
 		t.Fatal("audio down track allocated NACK state")
 	}
@@ -294,7 +349,7 @@ func TestAudioDownTrackServesNoNACKs(t *testing.T) {
 	if len(w.headers) != 2 {
 		t.Fatalf("forwarded %d audio packets, want 2", len(w.headers))
 	}
-	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: w.headers[0].SequenceNumber}}}})
+	d.handleRTCP(nackFor(w.headers[0].SequenceNumber))
 	if len(w.headers) != 2 {
 		t.Fatalf("a NACK for audio was served: %d packets written", len(w.headers))
 	}

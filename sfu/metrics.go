@@ -7,7 +7,8 @@ type metrics struct {
 	forwardedPackets, forwardedBytes          prometheus.Counter
 	nacks, nackMisses, retransmits            prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
-	droppedPackets                            prometheus.Counter
+	droppedPackets, layerSwitches             prometheus.Counter
+	subscriberBandwidth                       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,10 +31,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		plisSent:         c("plis_sent_total", "Keyframe requests sent to publishers."),
 		plisThrottled:    c("plis_throttled_total", "Keyframe requests not sent to publishers because of throttling."),
 		droppedPackets:   c("dropped_packets_total", "Malformed or oversized packets received from publishers."),
+		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
 	}
+	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sanji", Subsystem: "sfu",
+		Name: "subscriber_bandwidth_bps", Help: "Subscribers' estimated downstream bandwidth, sampled at each allocation.",
+		Buckets: prometheus.ExponentialBuckets(125_000, 2, 8)})
 	if reg != nil {
+		reg.MustRegister(m.subscriberBandwidth)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
-			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets} {
+			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches} {
 			reg.MustRegister(col)
 		}
 	}

@@ -21,11 +21,13 @@ type Participant struct {
 	log  *zap.Logger
 
 	pub, sub *webrtc.PeerConnection
+	bwe      bandwidth // the subscriber link's estimate
 
 	mu        sync.Mutex
 	closing   bool // Close has begun: no new tracks or subscriptions
 	closed    bool
 	published map[string]*publishedTrack
+	simulcast map[*webrtc.RTPReceiver]*publishedTrack // tracks by receiver, to group their RIDs
 	subs      map[string]*subscription
 	// Subscriber negotiation: one offer outstanding at a time; changes meanwhile set pending.
 	negotiating, pending bool
@@ -180,17 +182,34 @@ func (p *Participant) flushEarly(t Target) {
 	}
 }
 
-// onTrack runs when a publisher's track starts: it becomes a published track of the room.
+// onTrack runs when a publisher's track (or one simulcast layer of it) starts: the first one
+// becomes a published track of the room, the other layers join it.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	id := newTrackID()
-	t := newPublishedTrack(id, p.id, remote, receiver, p.pub, &p.sfu.cfg, p.sfu.metrics, p.log)
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		t.stop()
+		_ = receiver.Stop()
 		return
 	}
+	if t := p.simulcast[receiver]; t != nil && remote.RID() != "" {
+		l := t.addLayer(remote)
+		p.wg.Add(2)
+		p.mu.Unlock()
+		p.log.Debug("simulcast layer", zap.String("track", t.info.ID), zap.String("rid", l.rid))
+		go func() { defer p.wg.Done(); t.readRTCP(l) }()
+		go func() { defer p.wg.Done(); t.forward(l); p.endTrack(t) }()
+		return
+	}
+	id := newTrackID()
+	t := newPublishedTrack(id, p.id, remote, receiver, p.pub, &p.sfu.cfg, p.sfu.metrics, p.log)
+	l := t.addLayer(remote)
 	p.published[id] = t
+	if remote.RID() != "" {
+		if p.simulcast == nil {
+			p.simulcast = map[*webrtc.RTPReceiver]*publishedTrack{}
+		}
+		p.simulcast[receiver] = t
+	}
 	p.wg.Add(2)
 	p.mu.Unlock()
 
@@ -199,12 +218,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	r.tracks[id] = t
 	r.mu.Unlock()
 	p.sfu.metrics.tracks.Inc()
-	p.log.Info("track published", zap.String("track", id), zap.String("codec", t.info.Codec))
+	p.log.Info("track published", zap.String("track", id), zap.String("codec", t.info.Codec),
+		zap.Bool("simulcast", t.info.Simulcast))
 
-	go func() { defer p.wg.Done(); t.readRTCP() }()
+	go func() { defer p.wg.Done(); t.readRTCP(l) }()
 	go func() {
 		defer p.wg.Done()
-		t.forward()
+		t.forward(l)
 		p.endTrack(t) // the publisher stopped sending it (renegotiated away, or left)
 	}()
 	p.emit(EventTrackPublished{Track: t.Info()})
@@ -215,6 +235,7 @@ func (p *Participant) endTrack(t *publishedTrack) {
 	p.mu.Lock()
 	_, ok := p.published[t.info.ID]
 	delete(p.published, t.info.ID)
+	delete(p.simulcast, t.receiver)
 	p.mu.Unlock()
 	if !ok {
 		return
@@ -271,7 +292,7 @@ func (p *Participant) subscribe(id string) (bool, error) {
 	if p.subs[id] != nil {
 		return false, nil
 	}
-	d := newDownTrack(t, p.sfu.metrics)
+	d := newDownTrack(t, p, p.sfu.metrics)
 	tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return false, fmt.Errorf("sfu: add track %s: %w", id, err)
@@ -394,6 +415,23 @@ func (p *Participant) negotiate() {
 		return
 	}
 	p.emit(EventSubscriberOffer{SDP: p.sub.LocalDescription().SDP})
+}
+
+// SetTrackSettings records how the participant shows a track it receives (size, priority); the
+// allocator applies it on its next round.
+func (p *Participant) SetTrackSettings(trackID string, s TrackSettings) error {
+	p.mu.Lock()
+	sub := p.subs[trackID]
+	p.mu.Unlock()
+	if sub == nil {
+		return fmt.Errorf("%w: not subscribed to %s", ErrTrackNotFound, trackID)
+	}
+	d := sub.down
+	d.maxWidth.Store(int32(max(s.Width, 0)))
+	d.maxHeight.Store(int32(max(s.Height, 0)))
+	d.priority.Store(int32(s.Priority))
+	d.allocate(p.bwe.estimate(), now()) // a resized tile should not wait for the next round
+	return nil
 }
 
 // SetMuted mutes or unmutes one of the participant's own tracks.

@@ -1,5 +1,7 @@
 package sfu
 
+import "time"
+
 // rewriter maps the sequence numbers and timestamps of a down track's current source onto one
 // continuous outgoing stream. A new source (another SSRC, or the same one after a pause) is
 // spliced on so that the receiver sees the next sequence number and a timestamp advanced by the
@@ -44,27 +46,48 @@ func (r *rewriter) rewrite(p *packet, now int64) (seq uint16, ts uint32, ok bool
 	return seq, ts, true
 }
 
-// sentLog remembers, for recent outgoing sequence numbers, which source packet they carried, so a
-// subscriber's NACK can be served from the publisher's buffer.
+// sentLog remembers, for recent outgoing sequence numbers, which source packet they carried (and
+// how it was rewritten), so a subscriber's NACK can be served from the publisher's buffer.
 type sentLog struct {
 	entries [1024]sentEntry
 }
 
 type sentEntry struct {
-	valid    bool
-	outSeq   uint16
-	srcSeq   uint16
-	tsOffset uint32
+	valid     bool
+	quality   uint8 // the layer the packet came from
+	tl0Offset uint8
+	outSeq    uint16
+	srcSeq    uint16
+	picOffset uint16
+	tsOffset  uint32
+	resent    uint8 // retransmissions so far
+	resentAt  int64 // monotonic ns of the last one
 }
 
-func (l *sentLog) add(outSeq, srcSeq uint16, tsOffset uint32) {
-	l.entries[outSeq%uint16(len(l.entries))] = sentEntry{true, outSeq, srcSeq, tsOffset}
+func (l *sentLog) add(e sentEntry) {
+	l.entries[e.outSeq%uint16(len(l.entries))] = e
 }
 
-func (l *sentLog) lookup(outSeq uint16) (srcSeq uint16, tsOffset uint32, ok bool) {
+func (l *sentLog) lookup(outSeq uint16) (sentEntry, bool) {
 	e := l.entries[outSeq%uint16(len(l.entries))]
-	if !e.valid || e.outSeq != outSeq {
-		return 0, 0, false
+	return e, e.valid && e.outSeq == outSeq
+}
+
+// Limits on serving NACKs for one packet: a receiver that asks again before a retransmission can
+// have arrived, or keeps asking, gets no more copies than these.
+const (
+	maxResends     = 4
+	minResendSpace = 40 * time.Millisecond
+)
+
+// claimResend reports whether outSeq may be retransmitted now, and counts it if so.
+func (l *sentLog) claimResend(outSeq uint16, at int64) bool {
+	e := &l.entries[outSeq%uint16(len(l.entries))]
+	if !e.valid || e.outSeq != outSeq || e.resent >= maxResends ||
+		(e.resent > 0 && at-e.resentAt < int64(minResendSpace)) {
+		return false
 	}
-	return e.srcSeq, e.tsOffset, true
+	e.resent++
+	e.resentAt = at
+	return true
 }

@@ -68,12 +68,36 @@ func TestRewriterResyncSameSource(t *testing.T) {
 
 func TestSentLog(t *testing.T) {
 	var l sentLog
-	l.add(10, 500, 42)
-	if src, off, ok := l.lookup(10); !ok || src != 500 || off != 42 {
-		t.Fatalf("lookup: %d %d %v", src, off, ok)
+	l.add(sentEntry{valid: true, outSeq: 10, srcSeq: 500, tsOffset: 42, quality: 2})
+	if e, ok := l.lookup(10); !ok || e.srcSeq != 500 || e.tsOffset != 42 || e.quality != 2 {
+		t.Fatalf("lookup: %+v %v", e, ok)
 	}
-	l.add(10+1024, 9, 0)
-	if _, _, ok := l.lookup(10); ok {
+	l.add(sentEntry{valid: true, outSeq: 10 + 1024, srcSeq: 9})
+	if _, ok := l.lookup(10); ok {
 		t.Fatal("stale entry served")
+	}
+}
+
+func TestResendLimits(t *testing.T) {
+	var l sentLog
+	l.add(sentEntry{valid: true, outSeq: 7})
+	at := int64(time.Second)
+	if !l.claimResend(7, at) {
+		t.Fatal("first retransmission refused")
+	}
+	if l.claimResend(7, at+int64(10*time.Millisecond)) {
+		t.Fatal("a second copy within 10 ms: the first cannot have arrived yet")
+	}
+	n := 1
+	for i := range 10 {
+		if l.claimResend(7, at+int64(i+1)*int64(100*time.Millisecond)) {
+			n++
+		}
+	}
+	if n != maxResends {
+		t.Fatalf("%d retransmissions of one packet, want at most %d", n, maxResends)
+	}
+	if l.claimResend(8, at) {
+		t.Fatal("retransmitted a packet never sent")
 	}
 }

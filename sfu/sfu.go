@@ -30,6 +30,9 @@ type SFU struct {
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+
+	done chan struct{} // closed by Close: housekeeping ends
+	wg   sync.WaitGroup
 }
 
 // Room is a set of participants that may exchange media, under one subscription policy.
@@ -41,6 +44,8 @@ type Room struct {
 	participants map[string]*Participant
 	tracks       map[string]*publishedTrack
 	policy       Policy
+
+	speakers speakerDetector // used by housekeeping only
 }
 
 // New starts the media plane: it opens the ICE UDP socket (and the ICE-TCP listener).
@@ -63,7 +68,15 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), rooms: map[string]*Room{}}
 
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	var udp net.PacketConn
+	var err error
+	if cfg.Net != nil {
+		s.setting.SetNet(cfg.Net)
+		cfg.TCPPort = -1
+		udp, err = cfg.Net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	} else {
+		udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sfu: open ICE UDP port %d: %w", cfg.UDPPort, err)
 	}
@@ -85,7 +98,7 @@ func New(cfg Config) (*SFU, error) {
 	s.setting.SetNetworkTypes(networks)
 	// mDNS would announce on the local network and hide nothing a server needs hidden.
 	s.setting.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if cfg.LoopbackOnly || ip.IsLoopback() {
+	if cfg.Net == nil && (cfg.LoopbackOnly || ip.IsLoopback()) {
 		s.setting.SetIncludeLoopbackCandidate(true)
 		s.setting.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
@@ -98,7 +111,95 @@ func New(cfg Config) (*SFU, error) {
 		}
 	}
 	s.setting.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
+	s.done = make(chan struct{})
+	s.wg.Add(1)
+	go s.housekeeping()
 	return s, nil
+}
+
+// housekeepingTick paces the SFU's periodic work: speaker detection every tick, bandwidth
+// allocation every second tick, layer bitrates every fourth.
+const housekeepingTick = 250 * time.Millisecond
+
+// housekeeping is the SFU's one periodic goroutine; Close ends it.
+func (s *SFU) housekeeping() {
+	defer s.wg.Done()
+	tick := time.NewTicker(housekeepingTick)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+		}
+		at := now()
+		for _, r := range s.liveRooms() {
+			parts, tracks := r.snapshot()
+			if n%4 == 0 {
+				for _, t := range tracks {
+					t.sampleBitrates(4 * housekeepingTick)
+				}
+			}
+			if n%2 == 0 {
+				for _, p := range parts {
+					p.allocate(at)
+				}
+				for _, t := range tracks {
+					if pub := r.participant(t.info.ParticipantID); pub != nil {
+						pub.announceLayers(t)
+					}
+				}
+			}
+			r.detectSpeaker(parts, tracks)
+		}
+	}
+}
+
+func (s *SFU) liveRooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
+}
+
+func (r *Room) snapshot() ([]*Participant, []*publishedTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	parts := make([]*Participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		parts = append(parts, p)
+	}
+	tracks := make([]*publishedTrack, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		tracks = append(tracks, t)
+	}
+	return parts, tracks
+}
+
+// detectSpeaker updates the room's active speaker from its audio tracks and tells everyone when
+// it changes.
+func (r *Room) detectSpeaker(parts []*Participant, tracks []*publishedTrack) {
+	levels := map[string]float64{}
+	for _, t := range tracks {
+		if t.audioLevel == 0 {
+			continue
+		}
+		l := t.loudness.take()
+		if t.muted.Load() {
+			l = 0
+		}
+		levels[t.info.ParticipantID] = max(levels[t.info.ParticipantID], l)
+	}
+	speaker, changed := r.speakers.update(levels)
+	if !changed {
+		return
+	}
+	for _, p := range parts {
+		p.emit(EventActiveSpeaker{ParticipantID: speaker})
+	}
 }
 
 // UDPAddr is the ICE UDP mux's address.
@@ -170,6 +271,8 @@ func (s *SFU) Close() error {
 		r.mu.Unlock()
 	}
 	s.mu.Unlock()
+	close(s.done)
+	s.wg.Wait()
 	for _, p := range all {
 		p.Close("shutdown")
 	}
@@ -263,6 +366,12 @@ func (r *Room) allowed(subscriberID string, t *publishedTrack) bool {
 	p := r.policy
 	r.mu.Unlock()
 	return p.Allow(subscriberID, t.Info())
+}
+
+func (r *Room) participant(id string) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.participants[id]
 }
 
 func (r *Room) track(id string) *publishedTrack {

@@ -13,6 +13,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 )
@@ -42,10 +44,12 @@ type peer struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	tracks  map[string]*webrtc.TrackRemote
-	ended   map[string]bool
-	pending map[Target][]webrtc.ICECandidateInit
+	mu           sync.Mutex
+	speakers     []string // EventActiveSpeaker, in order
+	layersPaused []string // EventLayersPaused RIDs, comma-joined, in order
+	tracks       map[string]*webrtc.TrackRemote
+	ended        map[string]bool
+	pending      map[Target][]webrtc.ICECandidateInit
 }
 
 // addRemoteCandidate applies an SFU candidate, or keeps it until the connection has the remote
@@ -80,15 +84,26 @@ func (c *peer) flushCandidates(target Target) {
 	}
 }
 
-func newClientPC(t *testing.T) *webrtc.PeerConnection {
+// newClientPC is a browser-like pion PeerConnection on loopback, or on vnet when given.
+func newClientPC(t *testing.T, vnet transport.Net) *webrtc.PeerConnection {
 	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if vnet != nil {
+		se.SetNet(vnet)
+	} else {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
@@ -105,7 +120,12 @@ func newClientPC(t *testing.T) *webrtc.PeerConnection {
 
 func joinPeer(t *testing.T, s *SFU, room, id string) *peer {
 	t.Helper()
-	c := &peer{t: t, pub: newClientPC(t), sub: newClientPC(t), events: make(chan Event, 256), done: make(chan struct{}),
+	return joinPeerOn(t, s, room, id, nil)
+}
+
+func joinPeerOn(t *testing.T, s *SFU, room, id string, vnet transport.Net) *peer {
+	t.Helper()
+	c := &peer{t: t, pub: newClientPC(t, vnet), sub: newClientPC(t, vnet), events: make(chan Event, 256), done: make(chan struct{}),
 		tracks: map[string]*webrtc.TrackRemote{}, ended: map[string]bool{}}
 	p, err := s.Join(room, id, EventSinkFunc(func(e Event) {
 		select {
@@ -167,6 +187,14 @@ func (c *peer) loop() {
 				if err != nil {
 					c.t.Errorf("client answer: %v", err)
 				}
+			case EventLayersPaused:
+				c.mu.Lock()
+				c.layersPaused = append(c.layersPaused, strings.Join(e.RIDs, ","))
+				c.mu.Unlock()
+			case EventActiveSpeaker:
+				c.mu.Lock()
+				c.speakers = append(c.speakers, e.ParticipantID)
+				c.mu.Unlock()
 			case EventSubscriptionEnded:
 				c.mu.Lock()
 				c.ended[e.TrackID] = true
@@ -539,5 +567,185 @@ func TestH264Forwarded(t *testing.T) {
 	}
 	if tr.Codec().MimeType != webrtc.MimeTypeH264 || pkt.Payload[0]&0x1f != 5 {
 		t.Fatalf("subscriber got %s, first NAL type %d: want H.264 starting on an IDR", tr.Codec().MimeType, pkt.Payload[0]&0x1f)
+	}
+}
+
+// publishSimulcast publishes three VP8 layers (RIDs q, h, f) of one track from c and sends them
+// until the test ends; every payload's last byte names its layer, and each layer sends a keyframe
+// every 10 frames. Like a browser, it marks packets with the mid and rid header extensions.
+func publishSimulcast(t *testing.T, c *peer) {
+	t.Helper()
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	var tracks []*webrtc.TrackLocalStaticRTP
+	for _, rid := range []string{"q", "h", "f"} {
+		tr, err := webrtc.NewTrackLocalStaticRTP(codec, "video", "stream", webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	sender, err := c.pub.AddTrack(tracks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range tracks[1:] {
+		if err := sender.AddEncoding(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.publish()
+	var midID, ridID uint8
+	for _, ext := range sender.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(ext.ID)
+		}
+	}
+	var mid string
+	for _, tr := range c.pub.GetTransceivers() {
+		if tr.Sender() == sender {
+			mid = tr.Mid()
+		}
+	}
+	if midID == 0 || ridID == 0 || mid == "" {
+		t.Fatalf("simulcast not negotiated: mid ext %d, rid ext %d, mid %q", midID, ridID, mid)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for frame := 0; ; frame++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for q, tr := range tracks {
+				payload := append(vp8Frame(uint16(frame+q*1000), uint8(frame), frame%10 == 0, 160<<q, 120<<q), byte(q))
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(frame),
+					Timestamp: uint32(frame) * 1800, Marker: true}, Payload: payload}
+				_ = pkt.Header.SetExtension(midID, []byte(mid))
+				_ = pkt.Header.SetExtension(ridID, []byte(tr.RID()))
+				_ = tr.WriteRTP(pkt)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+func TestSimulcastLayersFollowTileSize(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "sim", "a")
+	b := joinPeer(t, s, "sim", "b")
+	publishSimulcast(t, a)
+	ids := publishedIDs(t, s, "sim", 1)
+	if len(ids) != 1 {
+		t.Fatalf("%d tracks published for one simulcast track", len(ids))
+	}
+	t3 := s.Room("sim").track(ids[0])
+	waitFor(t, "three layers", func() bool { return len(*t3.layers.Load()) == 3 })
+	if !t3.Info().Simulcast {
+		t.Fatal("track not marked simulcast")
+	}
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
+	tr := b.track(ids[0])
+	layerOf := func() byte {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkt.Payload[len(pkt.Payload)-1]
+	}
+	waitFor(t, "top layer", func() bool { return layerOf() == 2 })
+	if err := b.p.SetTrackSettings(ids[0], TrackSettings{Width: 160, Height: 120}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "low layer for a small tile", func() bool { return layerOf() == 0 })
+	waitFor(t, "the publisher is told to pause h and f", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.layersPaused) > 0 && a.layersPaused[len(a.layersPaused)-1] == "h,f"
+	})
+	if err := b.p.SetTrackSettings(ids[0], TrackSettings{Width: 1280, Height: 720}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "top layer for a large tile", func() bool { return layerOf() == 2 })
+	waitFor(t, "the publisher is told to pause only h", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.layersPaused[len(a.layersPaused)-1] == "h"
+	})
+	// A thin link (REMB of 1 kbit/s) pauses the video rather than freezing it at a high layer.
+	b.p.bwe.setREMB(1000)
+	waitFor(t, "pause on a thin link", func() bool { return (*t3.downs.Load())[0].paused.Load() })
+}
+
+// publishSpeech publishes an Opus track whose packets carry an RFC 6464 audio level (0 loudest,
+// 127 silence) until the test ends.
+func publishSpeech(t *testing.T, c *peer, level uint8) {
+	t.Helper()
+	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	senders := c.publish(tr)
+	var extID uint8
+	for _, ext := range senders[0].GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI {
+			extID = uint8(ext.ID)
+		}
+	}
+	if extID == 0 {
+		t.Fatal("audio level extension not negotiated")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 960}, Payload: []byte{0xfc, 1, 2}}
+			_ = pkt.Header.SetExtension(extID, []byte{0x80 | level})
+			_ = tr.WriteRTP(pkt)
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+func TestActiveSpeakerIsTheLoudest(t *testing.T) {
+	s := newTestSFU(t)
+	quiet := joinPeer(t, s, "talk", "quiet")
+	loud := joinPeer(t, s, "talk", "loud")
+	listener := joinPeer(t, s, "talk", "listener")
+	publishSpeech(t, quiet, 110) // background noise
+	publishSpeech(t, loud, 30)   // speech
+	for _, c := range []*peer{quiet, loud, listener} {
+		waitFor(t, "active speaker event at "+c.p.ID(), func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return len(c.speakers) > 0 && c.speakers[len(c.speakers)-1] == "loud"
+		})
+	}
+	listener.mu.Lock()
+	defer listener.mu.Unlock()
+	for _, sp := range listener.speakers {
+		if sp == "quiet" {
+			t.Fatalf("background noise became the speaker: %v", listener.speakers)
+		}
 	}
 }

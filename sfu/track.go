@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,33 +14,59 @@ import (
 	"go.uber.org/zap"
 )
 
-// publishedTrack is one track a participant sends: it reads the publisher's RTP, keeps recent
-// packets for NACKs and fans each packet out to the down tracks of its subscribers.
+// publishedTrack is one track a participant sends. A simulcast track has several layers (one per
+// RID), an ordinary one has one. Each layer reads the publisher's RTP, keeps recent packets for
+// NACKs and fans each packet out to the down tracks of the track's subscribers.
 type publishedTrack struct {
 	info       TrackInfo // ID, ParticipantID, Kind, Codec are fixed; Muted is read through muted
 	remoteKind webrtc.RTPCodecType
 	codec      webrtc.RTPCodecParameters
-	remote     *webrtc.TrackRemote
 	receiver   *webrtc.RTPReceiver
-	sendPLI    func() error
-	buffer     *packetBuffer
+	pc         rtcpWriter
 	keyframe   func([]byte) bool
+	frameSize  func([]byte) (w, h int, ok bool)
+	bufferSize int
 	metrics    *metrics
 	log        *zap.Logger
 
 	pliInterval time.Duration
-	lastPLI     atomic.Int64
 	muted       atomic.Bool
+	// audioLevel is the publisher's audio-level header extension id (0 = none negotiated).
+	audioLevel uint8
+	loudness   loudness
 
-	// downs is replaced, never modified, so the forwarding loop reads it without a lock.
+	// layers and downs are replaced, never modified, so the forwarding loops read them without a lock.
+	layers  atomic.Pointer[[]*layer]
 	downs   atomic.Pointer[[]*DownTrack]
-	downsMu sync.Mutex
+	mu      sync.Mutex // serialises replacing layers and downs
+	stopped atomic.Bool
+	// announced is the last set of paused layers told to the publisher (housekeeping only).
+	announced string
+}
+
+type rtcpWriter interface {
+	WriteRTCP([]rtcp.Packet) error
+}
+
+// layer is one encoding of a track: the only one, or one simulcast layer.
+type layer struct {
+	quality int // 0 = lowest; fixed when the layer appears
+	rid     string
+	remote  *webrtc.TrackRemote
+	ssrc    uint32
+	buffer  *packetBuffer
+
+	lastPLI      atomic.Int64
+	lastPacket   atomic.Int64 // monotonic ns
+	lastKeyframe atomic.Int64
+	bytes        atomic.Uint64 // since the last bitrate sample
+	bitrate      atomic.Int64  // bits per second over the last sample
+	width        atomic.Int32  // from the last keyframe, when the codec says
+	height       atomic.Int32
 }
 
 // audioBufferSlots bounds an audio track's packet buffer. Audio is not NACKed (our Opus offers
-// only transport-cc feedback, as browsers do), so its buffer only drops duplicates, and a full
-// PacketBufferSize of 1500-byte slots (1.5 MiB per track at the default) was the largest part of
-// a small room's memory (docs/benchmarks.md). 64 slots are 1.3 s of 20 ms packets.
+// only transport-cc feedback, as browsers do), so its buffer only drops duplicates.
 const audioBufferSlots = 64
 
 // bufferSlots is the packet buffer size for a track of this kind.
@@ -50,33 +77,93 @@ func bufferSlots(kind webrtc.RTPCodecType, configured int) int {
 	return configured
 }
 
+// ridQuality ranks the RIDs browsers and our clients use: q(uarter) < h(alf) < f(ull). Other
+// names are ranked by arrival, after these.
+func ridQuality(rid string, existing int) int {
+	switch rid {
+	case "", "q":
+		return 0
+	case "h":
+		return 1
+	case "f":
+		return 2
+	}
+	return 3 + existing
+}
+
 func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver,
-	pc *webrtc.PeerConnection, cfg *Config, m *metrics, log *zap.Logger) *publishedTrack {
+	pc rtcpWriter, cfg *Config, m *metrics, log *zap.Logger) *publishedTrack {
 	codec := remote.Codec()
 	t := &publishedTrack{
 		info: TrackInfo{ID: id, ParticipantID: participantID, Kind: Kind(remote.Kind().String()), Codec: codec.MimeType,
-			SourceID: remote.ID()},
-		remoteKind: remote.Kind(),
-		codec:      codec,
-		remote:     remote,
-		receiver:   receiver,
-		sendPLI: func() error {
-			return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(remote.SSRC())}})
-		},
-		buffer:      newPacketBuffer(bufferSlots(remote.Kind(), cfg.PacketBufferSize)),
+			SourceID: remote.ID(), Simulcast: remote.RID() != ""},
+		remoteKind:  remote.Kind(),
+		codec:       codec,
+		receiver:    receiver,
+		pc:          pc,
+		bufferSize:  bufferSlots(remote.Kind(), cfg.PacketBufferSize),
 		metrics:     m,
 		log:         log,
 		pliInterval: cfg.PLIThrottle,
 	}
 	switch strings.ToLower(codec.MimeType) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
-		t.keyframe = isVP8Keyframe
+		t.keyframe, t.frameSize = isVP8Keyframe, vp8FrameSize
 	case strings.ToLower(webrtc.MimeTypeH264):
 		t.keyframe = isH264Keyframe
 	}
+	if receiver != nil {
+		for _, ext := range receiver.GetParameters().HeaderExtensions {
+			if ext.URI == audioLevelURI {
+				t.audioLevel = uint8(ext.ID)
+			}
+		}
+	}
 	empty := []*DownTrack{}
 	t.downs.Store(&empty)
+	noLayers := []*layer{}
+	t.layers.Store(&noLayers)
 	return t
+}
+
+// addLayer adds the encoding remote delivers (a RID of a simulcast track, or the only one).
+func (t *publishedTrack) addLayer(remote *webrtc.TrackRemote) *layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.layers.Load()
+	var ssrc uint32
+	if remote != nil {
+		ssrc = uint32(remote.SSRC())
+	}
+	rid := ""
+	if remote != nil {
+		rid = remote.RID()
+	}
+	l := &layer{quality: ridQuality(rid, len(old)), rid: rid, remote: remote, ssrc: ssrc,
+		buffer: newPacketBuffer(t.bufferSize)}
+	next := append(slices.Clone(old), l)
+	slices.SortFunc(next, func(a, b *layer) int { return a.quality - b.quality })
+	t.layers.Store(&next)
+	return l
+}
+
+// topQuality is the best layer's quality (0 before any layer exists).
+func (t *publishedTrack) topQuality() int {
+	ls := *t.layers.Load()
+	if len(ls) == 0 {
+		return 0
+	}
+	return ls[len(ls)-1].quality
+}
+
+// layer returns the layer of a quality, or nil.
+func (t *publishedTrack) layer(quality int) *layer {
+	for _, l := range *t.layers.Load() {
+		if l.quality == quality {
+			return l
+		}
+	}
+	return nil
 }
 
 func (t *publishedTrack) Info() TrackInfo {
@@ -85,71 +172,99 @@ func (t *publishedTrack) Info() TrackInfo {
 	return info
 }
 
-// forward is the publisher's read loop; it ends when the track's receiver stops.
-func (t *publishedTrack) forward() {
+// forward is one layer's read loop; it ends when the track's receiver stops.
+func (t *publishedTrack) forward(l *layer) {
 	var buf [maxPacketSize]byte
 	var p packet
 	for {
-		n, _, err := t.remote.Read(buf[:])
+		n, _, err := l.remote.Read(buf[:])
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				t.log.Debug("track read ended", zap.String("track", t.info.ID), zap.Error(err))
+				t.log.Debug("track read ended", zap.String("track", t.info.ID), zap.String("rid", l.rid), zap.Error(err))
 			}
 			return
 		}
-		if parseRTP(buf[:n], &p) != nil {
-			t.metrics.droppedPackets.Inc()
-			continue
-		}
-		if !t.buffer.put(p.seq, buf[:n]) {
-			continue // duplicate (a repaired packet that had arrived) or oversized
-		}
-		if t.muted.Load() {
-			continue
-		}
-		if t.keyframe != nil {
-			p.keyframe = t.keyframe(p.payload)
-		}
-		t.fanOut(&p, now())
+		t.receive(l, buf[:n], &p, now())
 	}
 }
 
-// fanOut hands one packet to every subscriber's down track.
-func (t *publishedTrack) fanOut(p *packet, at int64) {
+// receive handles one packet of a layer: buffer it, note what the allocator and the speaker
+// detector need, and fan it out.
+func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
+	if parseRTP(raw, p) != nil {
+		t.metrics.droppedPackets.Inc()
+		return
+	}
+	if !l.buffer.put(p.seq, raw) {
+		return // duplicate (a repaired packet that had arrived) or oversized
+	}
+	l.lastPacket.Store(at)
+	l.bytes.Add(uint64(len(raw)))
+	if t.audioLevel != 0 {
+		if level, ok := audioLevel(raw, t.audioLevel); ok {
+			t.loudness.add(level)
+		}
+	}
+	if t.muted.Load() {
+		return
+	}
+	p.keyframe = t.keyframe == nil // audio (and codecs we cannot inspect) may start anywhere
+	if t.keyframe != nil {
+		p.keyframe = t.keyframe(p.payload)
+		if p.keyframe {
+			l.lastKeyframe.Store(at)
+			if t.frameSize != nil {
+				if w, h, ok := t.frameSize(p.payload); ok {
+					l.width.Store(int32(w))
+					l.height.Store(int32(h))
+				}
+			}
+		}
+	}
+	p.quality = l.quality
 	for _, d := range *t.downs.Load() {
 		d.writeRTP(p, at)
 	}
 }
 
-// readRTCP drains the publisher's RTCP for this track (sender reports feed our receiver reports).
-func (t *publishedTrack) readRTCP() {
+// sampleBitrates turns the bytes counted since the last call into each layer's bitrate.
+func (t *publishedTrack) sampleBitrates(interval time.Duration) {
+	for _, l := range *t.layers.Load() {
+		// A layer that sent nothing keeps its last rate: it is paused upstream (dynacast) or
+		// stalled, and the allocator must still know what resuming it would cost.
+		if b := l.bytes.Swap(0); b > 0 {
+			l.bitrate.Store(int64(float64(b*8) / interval.Seconds()))
+		}
+	}
+}
+
+// readRTCP drains the publisher's RTCP for one layer (sender reports feed our receiver reports).
+func (t *publishedTrack) readRTCP(l *layer) {
 	for {
-		if _, _, err := t.receiver.ReadRTCP(); err != nil {
+		var err error
+		if l.rid == "" {
+			_, _, err = t.receiver.ReadRTCP()
+		} else {
+			_, _, err = t.receiver.ReadSimulcastRTCP(l.rid)
+		}
+		if err != nil {
 			return
 		}
 	}
 }
 
 func (t *publishedTrack) addDown(d *DownTrack) {
-	t.downsMu.Lock()
-	old := *t.downs.Load()
-	next := make([]*DownTrack, 0, len(old)+1)
-	next = append(append(next, old...), d)
+	t.mu.Lock()
+	next := append(slices.Clone(*t.downs.Load()), d)
 	t.downs.Store(&next)
-	t.downsMu.Unlock()
+	t.mu.Unlock()
 }
 
 func (t *publishedTrack) removeDown(d *DownTrack) {
-	t.downsMu.Lock()
-	old := *t.downs.Load()
-	next := make([]*DownTrack, 0, len(old))
-	for _, x := range old {
-		if x != d {
-			next = append(next, x)
-		}
-	}
+	t.mu.Lock()
+	next := slices.DeleteFunc(slices.Clone(*t.downs.Load()), func(x *DownTrack) bool { return x == d })
 	t.downs.Store(&next)
-	t.downsMu.Unlock()
+	t.mu.Unlock()
 }
 
 // setMuted stops or resumes forwarding. On resume every subscriber splices the stream on again
@@ -161,29 +276,38 @@ func (t *publishedTrack) setMuted(muted bool) {
 	for _, d := range *t.downs.Load() {
 		d.resync()
 	}
-	t.requestKeyframe()
+	for _, l := range *t.layers.Load() {
+		t.requestKeyframe(l.quality)
+	}
 }
 
-// requestKeyframe sends a PLI to the publisher, at most once per pliInterval for this track, so
-// that many subscribers losing packets at once do not flood the publisher.
-func (t *publishedTrack) requestKeyframe() {
+// requestKeyframe sends a PLI for one layer to the publisher, at most once per pliInterval for
+// that layer, so that many subscribers losing packets at once do not flood the publisher.
+func (t *publishedTrack) requestKeyframe(quality int) {
 	if t.remoteKind != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	l := t.layer(quality)
+	if l == nil {
+		return
+	}
 	at := now()
-	last := t.lastPLI.Load()
-	if last != 0 && at-last < int64(t.pliInterval) || !t.lastPLI.CompareAndSwap(last, at) {
+	last := l.lastPLI.Load()
+	if last != 0 && at-last < int64(t.pliInterval) || !l.lastPLI.CompareAndSwap(last, at) {
 		t.metrics.plisThrottled.Inc()
 		return
 	}
 	t.metrics.plisSent.Inc()
-	if err := t.sendPLI(); err != nil {
+	if err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		t.log.Debug("send PLI", zap.String("track", t.info.ID), zap.Error(err))
 	}
 }
 
 // stop ends the read loops.
 func (t *publishedTrack) stop() {
+	if t.stopped.Swap(true) || t.receiver == nil {
+		return
+	}
 	if err := t.receiver.Stop(); err != nil {
 		t.log.Debug("stop receiver", zap.String("track", t.info.ID), zap.Error(err))
 	}

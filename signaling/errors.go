@@ -48,6 +48,8 @@ var wantZH = map[string]string{
 	wantBool:      "布尔值",
 	wantTrackList: fmt.Sprintf("1 到 %d 个非空轨道 ID", maxTrackIDs),
 	wantCandidate: "浏览器 RTCIceCandidateInit 格式且可被接受的候选",
+	wantPixels:    "0 到 7680 之间的整数像素",
+	wantPriority:  "0 到 10 之间的整数",
 }
 
 const (
@@ -57,6 +59,8 @@ const (
 	wantBool      = "true or false"
 	wantTrackList = "1 to 100 non-empty track ids"
 	wantCandidate = "an acceptable candidate in the browser's RTCIceCandidateInit form"
+	wantPixels    = "whole pixels from 0 to 7680"
+	wantPriority  = "a whole number from 0 to 10"
 )
 
 func errNotJoined() *Error {

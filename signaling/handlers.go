@@ -30,6 +30,7 @@ var handlers = map[string]handler{
 	TypeSubscribe:       (*session).onSubscribe,
 	TypeUnsubscribe:     (*session).onUnsubscribe,
 	TypeMute:            (*session).onMute,
+	TypeTrackSettings:   (*session).onTrackSettings,
 	TypeUnpublish:       (*session).onUnpublish,
 	TypeLeave:           (*session).onLeave,
 	TypePing:            (*session).onPing,
@@ -255,6 +256,34 @@ func (s *session) onMute(id string, data json.RawMessage) *Error {
 		}
 		s.send(TypeMuted, id, MuteData{TrackID: d.TrackID, Muted: *d.Muted})
 		s.srv.trackMuted(s, d.TrackID, *d.Muted)
+	}
+	return nil
+}
+
+// maxRenderPixels bounds the width and height a client may report for a tile (8K).
+const maxRenderPixels = 7680
+
+func (s *session) onTrackSettings(id string, data json.RawMessage) *Error {
+	var d TrackSettingsData
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	switch {
+	case d.TrackID == "":
+		return errInvalid("track_id", wantNonEmpty)
+	case d.Width < 0 || d.Width > maxRenderPixels:
+		return errInvalid("width", wantPixels)
+	case d.Height < 0 || d.Height > maxRenderPixels:
+		return errInvalid("height", wantPixels)
+	case d.Priority < 0 || d.Priority > 10:
+		return errInvalid("priority", wantPriority)
+	}
+	if p := s.livePart(); p != nil {
+		err := p.SetTrackSettings(d.TrackID, sfu.TrackSettings{Width: d.Width, Height: d.Height, Priority: d.Priority})
+		if err != nil {
+			return sfuError(err)
+		}
+		s.send(TypeTrackSettingsOK, id, TrackIDData{TrackID: d.TrackID})
 	}
 	return nil
 }

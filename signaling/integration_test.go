@@ -413,4 +413,12 @@ func TestManualSubscribeAndUnsubscribe(t *testing.T) {
 	if err := sub.c.Unsubscribe(ctx, audio); !errors.As(err, &e2) || e2.Code != signaling.CodeNotFound {
 		t.Fatalf("second unsubscribe: %v, want not_found", err)
 	}
+	// The tile size of a received track is accepted; of one not received, refused.
+	reply, err := sub.c.Request(ctx, signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: video, Width: 320, Height: 180, Priority: 1})
+	if err != nil || reply.Type != signaling.TypeTrackSettingsOK {
+		t.Fatalf("track_settings: %+v, %v", reply, err)
+	}
+	if _, err := sub.c.Request(ctx, signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: audio, Width: 320}); !errors.As(err, &e2) || e2.Code != signaling.CodeNotFound {
+		t.Fatalf("track_settings for a track not received: %v, want not_found", err)
+	}
 }

@@ -42,6 +42,7 @@ const (
 	TypeSubscribe       = "subscribe"
 	TypeUnsubscribe     = "unsubscribe"
 	TypeMute            = "mute"
+	TypeTrackSettings   = "track_settings"
 	TypeUnpublish       = "unpublish"
 	TypeLeave           = "leave"
 	TypePing            = "ping"
@@ -62,6 +63,9 @@ const (
 	TypeTrackUnpublished  = "track_unpublished"
 	TypeTrackMuted        = "track_muted"
 	TypeConnectionState   = "connection_state"
+	TypeActiveSpeaker     = "active_speaker"
+	TypeTrackSettingsOK   = "track_settings_applied"
+	TypeLayers            = "layers"
 	TypePong              = "pong"
 	TypeError             = "error"
 	TypeBye               = "bye"
@@ -105,6 +109,8 @@ type Track struct {
 	// SourceID is the publisher's own id of the track (MediaStreamTrack.id), so the publisher
 	// can match the server's id to its track.
 	SourceID string `json:"source_id,omitempty"`
+	// Simulcast says the publisher sends several layers; the server picks one per receiver.
+	Simulcast bool `json:"simulcast,omitempty"`
 }
 
 // SDPData is the body of publish_offer, publish_answer, subscribe_offer and subscribe_answer.
@@ -121,6 +127,26 @@ type TrickleData struct {
 // TrackIDsData is the body of subscribe, unsubscribe, subscribed and unsubscribed.
 type TrackIDsData struct {
 	TrackIDs []string `json:"track_ids"`
+}
+
+// TrackSettingsData is the body of track_settings: how the client shows a track it receives.
+type TrackSettingsData struct {
+	TrackID  string `json:"track_id"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Priority int    `json:"priority"`
+}
+
+// LayersData is the body of layers: the simulcast layers of the client's own track that nobody
+// receives; the client may stop sending them, and should send all others.
+type LayersData struct {
+	TrackID string   `json:"track_id"`
+	Paused  []string `json:"paused"`
+}
+
+// ActiveSpeakerData is the body of active_speaker.
+type ActiveSpeakerData struct {
+	ParticipantID string `json:"participant_id"`
 }
 
 // MuteData is the body of mute and muted.

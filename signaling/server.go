@@ -232,7 +232,7 @@ func (srv *Server) leaveRoster(s *session) {
 // that auto-subscribe.
 func (srv *Server) trackPublished(s *session, info sfu.TrackInfo) {
 	t := Track{ID: info.ID, ParticipantID: s.id, Kind: string(info.Kind), Codec: info.Codec, Muted: info.Muted,
-		SourceID: info.SourceID}
+		SourceID: info.SourceID, Simulcast: info.Simulcast}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.rooms[s.room][s.id] != s {

@@ -108,6 +108,12 @@ func TestBadInputAfterJoin(t *testing.T) {
 		{signaling.TypeMute, map[string]any{"track_id": "TR_nope", "muted": &yes}, signaling.CodeNotFound},
 		{signaling.TypeUnpublish, map[string]any{}, signaling.CodeInvalid},
 		{signaling.TypeUnpublish, signaling.TrackIDData{TrackID: "TR_nope"}, signaling.CodeNotFound},
+		{signaling.TypeTrackSettings, map[string]any{"width": 100}, signaling.CodeInvalid},
+		{signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: "TR_x", Width: -1}, signaling.CodeInvalid},
+		{signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: "TR_x", Height: 99999}, signaling.CodeInvalid},
+		{signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: "TR_x", Priority: 11}, signaling.CodeInvalid},
+		{signaling.TypeTrackSettings, map[string]any{"track_id": "TR_x", "width": "wide"}, signaling.CodeBadJSON},
+		{signaling.TypeTrackSettings, signaling.TrackSettingsData{TrackID: "TR_nope", Width: 320, Height: 180}, signaling.CodeNotFound},
 	} {
 		id := "m" + string(rune('A'+i))
 		r.send(c.typ, id, c.data)

@@ -203,6 +203,10 @@ func (s *session) onEvent(e sfu.Event) {
 		// The track is gone for this client (unpublished, publisher left, or no longer allowed
 		// by the room's policy): an unsolicited `unsubscribed` says so.
 		s.send(TypeUnsubscribed, "", TrackIDsData{TrackIDs: []string{e.TrackID}})
+	case sfu.EventLayersPaused:
+		s.send(TypeLayers, "", LayersData{TrackID: e.TrackID, Paused: e.RIDs})
+	case sfu.EventActiveSpeaker:
+		s.send(TypeActiveSpeaker, "", ActiveSpeakerData{ParticipantID: e.ParticipantID})
 	case sfu.EventConnectionState:
 		s.mu.Lock()
 		s.emitLocked(TypeConnectionState, ConnectionStateData{Target: string(e.Target), State: e.State})

@@ -30,39 +30,7 @@ const e2eDeadline = 60 * time.Second
 func TestE2EThreeBrowsers(t *testing.T) {
 	chromium := browsertest.Path(t)
 
-	cfg := defaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Dev = true
-	cfg.DataDir = t.TempDir()
-	cfg.RTC.ListenIP = "127.0.0.1"
-	cfg.RTC.UDPPort = 0
-	cfg.RTC.TCPPort = 0
-	cfg.RTC.LoopbackOnly = true
-	a, err := newApp(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	if err := a.Start(); err != nil {
-		_ = a.Shutdown(context.Background())
-		t.Fatalf("Start: %v", err)
-	}
-	// Cleanups run last-first: the browser (registered below) closes before the app shuts down.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		// A Shutdown that ignores its context would hang the test binary until -timeout; this
-		// way the test fails with a message instead (and goleak then shows what is stuck).
-		done := make(chan error, 1)
-		go func() { done <- a.Shutdown(ctx) }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("Shutdown did not return 5s after its 15s context ended")
-		}
-	})
+	a := startE2EApp(t)
 
 	browserCtx := e2eBrowser(t, chromium)
 	room := "e2e-" + e2eRandom(t)
@@ -217,6 +185,7 @@ type e2eStats struct {
 		ParticipantID   string `json:"participantId"`
 		FramesDecoded   int    `json:"framesDecoded"`
 		PacketsReceived int    `json:"packetsReceived"`
+		FrameWidth      int    `json:"frameWidth"`
 	} `json:"inbound"`
 	States json.RawMessage `json:"states"`
 	// What the subscriber connection negotiated, to tell "never offered" from "offered, no media".
@@ -327,4 +296,44 @@ func screenshotDir(t *testing.T) string {
 		return dir
 	}
 	return t.TempDir()
+}
+
+// startE2EApp runs the real app in-process on loopback, in development mode, until the test ends.
+func startE2EApp(t *testing.T) *app {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Dev = true
+	cfg.DataDir = t.TempDir()
+	cfg.RTC.ListenIP = "127.0.0.1"
+	cfg.RTC.UDPPort = 0
+	cfg.RTC.TCPPort = 0
+	cfg.RTC.LoopbackOnly = true
+	a, err := newApp(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	if err := a.Start(); err != nil {
+		_ = a.Shutdown(context.Background())
+		t.Fatalf("Start: %v", err)
+	}
+	// Cleanups run last-first: a browser started after this closes before the app shuts down.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		// A Shutdown that ignores its context would hang the test binary until -timeout; this
+		// way the test fails with a message instead (and goleak then shows what is stuck).
+		done := make(chan error, 1)
+		go func() { done <- a.Shutdown(ctx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("Shutdown did not return 5s after its 15s context ended")
+		}
+	})
+
+	return a
 }

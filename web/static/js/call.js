@@ -70,11 +70,37 @@ class Tile {
 
   setTrack(kind, track) {
     this.tracks[kind] = track;
+    if (kind === 'video' && !this.local) this.watchSize();
     const el = kind === 'video' ? this.video : this.audio;
     if (!el) return;
     el.srcObject = track ? new MediaStream([track]) : null;
     if (track) playSafely(el);
     this.refresh();
+  }
+
+  // watchSize reports the video's rendered size to the server whenever the tile changes size,
+  // so a simulcast track arrives in the layer that fits (a thumbnail gets the small one).
+  watchSize() {
+    if (this.resize || typeof ResizeObserver === 'undefined') return;
+    let timer = 0;
+    this.resize = new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.reportSize(), 150);
+    });
+    this.resize.observe(this.video);
+  }
+
+  reportSize() {
+    const track = this.tracks.video;
+    if (!track || !session) return;
+    const dpr = window.devicePixelRatio || 1;
+    const { width, height } = this.video.getBoundingClientRect();
+    session.setTrackSettings(track.id, width * dpr, height * dpr);
+  }
+
+  remove() {
+    this.resize?.disconnect();
+    this.el.remove();
   }
 
   setMuted(kind, muted) {
@@ -217,6 +243,8 @@ async function remoteStats() {
       participantId: session.remoteTrackOwner(r.trackIdentifier) ?? null,
       framesDecoded: r.framesDecoded ?? 0,
       packetsReceived: r.packetsReceived ?? 0,
+      frameWidth: r.frameWidth ?? 0,
+      frameHeight: r.frameHeight ?? 0,
     });
   });
   return out;
@@ -282,7 +310,7 @@ function init() {
     })
     .on('participant', (p) => remoteTile(p))
     .on('left', (id) => {
-      tiles.get(id)?.el.remove();
+      tiles.get(id)?.remove();
       tiles.delete(id);
       updateCount();
     })
@@ -303,6 +331,10 @@ function init() {
       if (tile && kind && (fromServer || tile.tracks[kind]?.id === trackId)) tile.setTrack(kind, null);
     })
     .on('track_muted', ({ participantId, kind, muted }) => tiles.get(participantId)?.setMuted(kind, muted))
+    .on('speaker', (id) => {
+      for (const [pid, tile] of tiles) tile.el.classList.toggle('speaking', pid === id);
+      localTile?.el.classList.toggle('speaking', !!id && id === session.self?.id);
+    })
     .on('state', showState)
     .on('rtt', (ms) => {
       const el = $('rtt');

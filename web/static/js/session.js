@@ -11,6 +11,7 @@
 //   track         {participantId, kind, track, stream}
 //   track_removed {participantId, kind, trackId}
 //   track_muted   {participantId, trackId, kind, muted}
+//   speaker       participantId ('' when nobody speaks)
 //   state         {ws, publisher, subscriber, server: {publisher, subscriber}}
 //   rtt           milliseconds
 //   error         an error to show (ProtocolError or LocalizedError)
@@ -37,6 +38,7 @@ export class CallSession {
     this.localTracks = { audio: null, video: null };
     this.ownTrackIDs = { audio: null, video: null }; // the server's ids of our tracks
     this.wantMuted = {}; // kind -> muted, as the person last chose
+    this.trackSettings = new Map(); // track id -> last size/priority sent
 
     this.pcs = { publisher: null, subscriber: null };
     this.serverState = { publisher: 'new', subscriber: 'new' };
@@ -139,6 +141,9 @@ export class CallSession {
       this.serverState[d.target] = d.state;
       this.emitState();
     });
+    s.on('track_settings_applied', () => {}); // always a reply; handled by request()
+    s.on('layers', (d) => this.onLayers(d.track_id, d.paused ?? []));
+    s.on('active_speaker', (d) => this.emit('speaker', d.participant_id ?? ''));
     s.on('pong', () => {});
     s.on('bye', (d) => this.onBye(d.reason));
   }
@@ -231,7 +236,11 @@ export class CallSession {
       const pc = this.pcs.publisher;
       if (!pc || !this.localStream) return;
       for (const track of this.localStream.getTracks()) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [this.localStream] });
+        const init = { direction: 'sendonly', streams: [this.localStream] };
+        // Video goes out in three simulcast layers; the server sends each receiver the one that
+        // fits its tile and its link (docs/protocol.md, Simulcast).
+        if (track.kind === 'video') init.sendEncodings = SIMULCAST_LAYERS;
+        pc.addTransceiver(track, init);
       }
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
@@ -396,6 +405,45 @@ export class CallSession {
     if (own) own.muted = muted;
   }
 
+  // onLayers stops encoding the simulcast layers nobody receives and resumes the others
+  // (dynacast): a hall terminal should not pay for a full-size encode nobody watches.
+  async onLayers(trackId, paused) {
+    if (trackId !== this.ownTrackIDs.video) return;
+    const sender = this.pcs.publisher?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const enc of params.encodings) {
+      const active = !paused.includes(enc.rid);
+      if (enc.active !== active) {
+        enc.active = active;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    try {
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn('session: could not change simulcast layers', err);
+    }
+  }
+
+  // setTrackSettings tells the server how large a received track is shown (device pixels), so a
+  // simulcast track comes in the layer that fits. Repeated sizes are not sent again.
+  setTrackSettings(trackId, width, height, priority = 0) {
+    if (this.ended || !trackId) return;
+    const w = Math.min(7680, Math.max(0, Math.round(width)));
+    const h = Math.min(7680, Math.max(0, Math.round(height)));
+    const key = `${w}x${h}/${priority}`;
+    if (this.trackSettings.get(trackId) === key) return;
+    this.trackSettings.set(trackId, key);
+    this.sig.request('track_settings', { track_id: trackId, width: w, height: h, priority }).catch((err) => {
+      this.trackSettings.delete(trackId);
+      if (err?.code !== 'not_found') this.emit('error', err);
+    });
+  }
+
   onBye(reason) {
     const key = ['leave', 'shutdown', 'removed'].includes(reason) ? `bye.${reason}` : 'bye.other';
     this.end({ key, reason });
@@ -430,10 +478,18 @@ export class CallSession {
   }
 }
 
+// The simulcast layers, named as the server expects: q(uarter), h(alf), f(ull).
+const SIMULCAST_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
 export function defaultConstraints() {
   return {
     audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } },
+    // 960x540 is the smallest size for which browsers send all three simulcast layers.
+    video: { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 24, max: 30 } },
   };
 }
 

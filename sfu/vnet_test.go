@@ -1,0 +1,160 @@
+package sfu
+
+import (
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// lossyNetwork is pion's virtual network with the SFU, a publisher and a subscriber on it; a
+// fixed share of the RTP packets from the SFU to the subscriber is dropped (seeded, so the run
+// is repeatable), while ICE, DTLS and RTCP pass.
+type lossyNetwork struct {
+	router            *vnet.Router
+	sfu, pub, sub     *vnet.Net
+	mu                sync.Mutex
+	dropped, rtpToSub int
+}
+
+const (
+	vnetSFU = "10.77.0.1"
+	vnetPub = "10.77.0.2"
+	vnetSub = "10.77.0.3"
+)
+
+func newLossyNetwork(t *testing.T, lossPercent int) *lossyNetwork {
+	t.Helper()
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.77.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &lossyNetwork{router: router}
+	for _, x := range []struct {
+		ip  string
+		net **vnet.Net
+	}{{vnetSFU, &n.sfu}, {vnetPub, &n.pub}, {vnetSub, &n.sub}} {
+		v, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{x.ip}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := router.AddNet(v); err != nil {
+			t.Fatal(err)
+		}
+		*x.net = v
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	router.AddChunkFilter(func(c vnet.Chunk) bool {
+		src, dst := c.SourceAddr().(*net.UDPAddr), c.DestinationAddr().(*net.UDPAddr)
+		if src == nil || dst == nil || src.IP.String() != vnetSFU || dst.IP.String() != vnetSub {
+			return true
+		}
+		b := c.UserData()
+		// RTP: version 2 and not an RTCP packet type (192–223).
+		if len(b) < 2 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
+			return true
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.rtpToSub++
+		if rng.IntN(100) < lossPercent {
+			n.dropped++
+			return false
+		}
+		return true
+	})
+	if err := router.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = router.Stop() })
+	return n
+}
+
+// TestNACKRepairsTenPercentLoss: with 10 % of the RTP from the SFU to a subscriber lost, the
+// subscriber's NACKs are served from the publisher buffer and at least 99 % of the frames arrive.
+func TestNACKRepairsTenPercentLoss(t *testing.T) {
+	n := newLossyNetwork(t, 10)
+	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	a := joinPeerOn(t, s, "lossy", "a", n.pub)
+	b := joinPeerOn(t, s, "lossy", "b", n.sub)
+	video := startSource(t, true)
+	senders := a.publish(video.track)
+	go answerPLI(senders[0], video)
+	ids := publishedIDs(t, s, "lossy", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
+	tr := b.track(ids[0])
+
+	// One packet per frame: a frame is decodable when its packet arrived, first time or repaired.
+	got := map[uint16]bool{}
+	dups := 0
+	var first, last uint16
+	for i := 0; i < 400; i++ { // 8 s of 50 fps
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = pkt.SequenceNumber
+		}
+		if got[pkt.SequenceNumber] {
+			dups++
+		}
+		got[pkt.SequenceNumber] = true
+		if int16(pkt.SequenceNumber-last) > 0 || i == 0 {
+			last = pkt.SequenceNumber
+		}
+	}
+	// Packets near the end may still be under repair; judge all but the last 25.
+	span := int(last-first) + 1 - 25
+	have := 0
+	for i := range span {
+		if got[first+uint16(i)] {
+			have++
+		}
+	}
+	n.mu.Lock()
+	dropped, sent := n.dropped, n.rtpToSub
+	n.mu.Unlock()
+	if dropped*100 < sent*5 {
+		t.Fatalf("the network dropped only %d of %d RTP packets: the test is not lossy", dropped, sent)
+	}
+	t.Logf("%d duplicates among 400 packets read", dups)
+	if have*100 < span*99 {
+		t.Fatalf("%d of %d frames arrived (%.1f %%) with %d of %d packets dropped; want ≥ 99 %% after NACK repair",
+			have, span, 100*float64(have)/float64(span), dropped, sent)
+	}
+	t.Logf("%d of %d frames arrived with %d of %d RTP packets dropped on the way; %d NACKed, %d retransmitted",
+		have, span, dropped, sent, int(testutil.ToFloat64(s.metrics.nacks)), int(testutil.ToFloat64(s.metrics.retransmits)))
+}
+
+// answerPLI makes a static source send a keyframe when the SFU asks, like a browser.
+func answerPLI(sender *webrtc.RTPSender, src *source) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if _, ok := p.(*rtcp.PictureLossIndication); ok {
+				select {
+				case src.key <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
