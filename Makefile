@@ -16,7 +16,7 @@ TESTFLAGS ?=
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
-	$(GO) run ./cmd/sanji serve --dev --log-format console
+	$(GO) run ./cmd/sanji serve --dev --demo --log-format console
 
 ## build: compile bin/sanji
 build:

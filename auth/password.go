@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -98,11 +99,15 @@ func CheckPassword(hash, pw string) error {
 }
 
 // dummyHash is checked against when a user does not exist, so a login for an unknown name costs
-// the same time as one for a known name.
-var dummyHash, _ = HashPassword("sanji-dummy-password-for-timing")
+// the same time as one for a known name. It is made at the first such login, not at start: an
+// argon2id hash takes 64 MiB, which every process importing this package would otherwise pay.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("sanji-dummy-password-for-timing")
+	return h
+})
 
 // BurnPasswordCheck spends the time of one password check; see dummyHash.
-func BurnPasswordCheck(pw string) { _ = CheckPassword(dummyHash, pw) }
+func BurnPasswordCheck(pw string) { _ = CheckPassword(dummyHash(), pw) }
 
 // RandomToken returns n random bytes, base64url-encoded: session ids, CSRF tokens, API tokens.
 func RandomToken(n int) (string, error) {

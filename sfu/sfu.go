@@ -67,6 +67,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: listen IP %q is not an IP address", cfg.ListenIP)
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), rooms: map[string]*Room{}}
+	s.setting.LoggerFactory = pionLogs{cfg.Logger}
 
 	var udp net.PacketConn
 	var err error
@@ -81,7 +82,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: open ICE UDP port %d: %w", cfg.UDPPort, err)
 	}
 	s.udp = udp
-	s.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	s.udpMux = webrtc.NewICEUDPMux(s.setting.LoggerFactory.NewLogger("udpmux"), udp)
 	s.setting.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.TCPPort >= 0 {
@@ -91,7 +92,7 @@ func New(cfg Config) (*SFU, error) {
 			return nil, fmt.Errorf("sfu: open ICE-TCP port %d: %w", cfg.TCPPort, err)
 		}
 		s.tcp = tcp
-		s.tcpMux = webrtc.NewICETCPMux(nil, tcp, 64)
+		s.tcpMux = webrtc.NewICETCPMux(s.setting.LoggerFactory.NewLogger("tcpmux"), tcp, 64)
 		s.setting.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
