@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -130,4 +132,30 @@ func (p *Principal) RolesFor(action, targetPath string) []string {
 		}
 	}
 	return out
+}
+
+// ErrRoleSeparation refuses a grant that would break the separation of duties (三员分立): the
+// administrator and the auditor are different people, and neither holds a role that sees case
+// content.
+var ErrRoleSeparation = errors.New("scheduler: admin and auditor roles cannot be combined with each other or with case roles")
+
+// separated reports whether a user who holds the roles held may also be granted role.
+func separated(held []string, role string) error {
+	exclusive := func(r string) bool { return r == RoleAdmin || r == RoleAuditor }
+	for _, h := range held {
+		if h != role && (exclusive(h) || exclusive(role)) {
+			return fmt.Errorf("%w: %s with %s", ErrRoleSeparation, h, role)
+		}
+	}
+	return nil
+}
+
+// CheckSeparation checks a whole set of roles for one user (in any order).
+func CheckSeparation(roles []string) error {
+	for i, r := range roles {
+		if err := separated(roles[:i], r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

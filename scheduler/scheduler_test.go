@@ -210,3 +210,21 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSeparation(t *testing.T) {
+	for _, c := range []struct {
+		roles []string
+		ok    bool
+	}{
+		{[]string{scheduler.RoleLeader, scheduler.RoleCaseHandler}, true},
+		{[]string{scheduler.RoleAdmin, scheduler.RoleAdmin}, true},
+		{[]string{scheduler.RoleAdmin, scheduler.RoleAuditor}, false},
+		{[]string{scheduler.RoleCaseHandler, scheduler.RoleAuditor}, false},
+		{[]string{scheduler.RoleAdmin, scheduler.RoleLeader}, false},
+		{nil, true},
+	} {
+		if err := scheduler.CheckSeparation(c.roles); (err == nil) != c.ok {
+			t.Errorf("scheduler.CheckSeparation(%v) = %v", c.roles, err)
+		}
+	}
+}

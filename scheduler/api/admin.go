@@ -20,22 +20,31 @@ import (
 // subtrees' roots (names only matter for the tree view) are not included: a district user sees
 // the district and below.
 func (s *Server) listUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	roots := rc.roots()
-	if len(roots) == 0 {
-		return errForbidden
-	}
-	out := []UnitView{}
-	for _, root := range roots {
-		us, err := s.st.ListUnits(r.Context(), root)
-		if err != nil {
-			return err
-		}
-		for _, u := range us {
-			out = append(out, unitView(u))
-		}
+	out, err := inSubtrees(r.Context(), rc, s.st.ListUnits, unitView)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"units": out})
 	return nil
+}
+
+// inSubtrees lists, with list, what lies in each subtree the caller may see, as views.
+func inSubtrees[T, V any](ctx context.Context, rc *reqCtx, list func(context.Context, string) ([]T, error), view func(T) V) ([]V, error) {
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return nil, errForbidden
+	}
+	out := []V{}
+	for _, root := range roots {
+		items, err := list(ctx, root)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out = append(out, view(it))
+		}
+	}
+	return out, nil
 }
 
 type createUnitRequest struct {
@@ -153,19 +162,9 @@ func (s *Server) importUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 }
 
 func (s *Server) listHalls(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	roots := rc.roots()
-	if len(roots) == 0 {
-		return errForbidden
-	}
-	out := []HallView{}
-	for _, root := range roots {
-		hs, err := s.st.ListHalls(r.Context(), root)
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			out = append(out, hallView(h))
-		}
+	out, err := inSubtrees(r.Context(), rc, s.st.ListHalls, hallView)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"halls": out})
 	return nil
@@ -323,10 +322,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err := rc.require(unit.Path); err != nil {
 		return err
 	}
+	roles := make([]string, 0, len(req.Grants))
 	for i, g := range req.Grants {
 		if err := s.checkGrant(ctx, rc, g, "grants["+strconv.Itoa(i)+"]"); err != nil {
 			return err
 		}
+		roles = append(roles, g.Role)
+	}
+	if err := scheduler.CheckSeparation(roles); err != nil {
+		return errSeparation("grants")
 	}
 	pw, err := auth.RandomPassword(14)
 	if err != nil {
@@ -362,6 +366,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	writeJSON(w, http.StatusCreated, CreatedUser{User: view, Password: pw})
 	return nil
+}
+
+// errSeparation refuses a grant that would give one person two of the separated duties.
+func errSeparation(field string) error {
+	return invalidField(field, "三员分立：系统管理员、审计员不能由同一人担任，也不能兼任业务角色；请为此职责另建账号",
+		"separation of duties: the administrator and the auditor must be different people and hold no case role; create a separate account for this duty")
 }
 
 // checkGrant validates a role grant: a known role, at a unit inside the caller's write scope.
@@ -487,6 +497,17 @@ func (s *Server) addGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	}
 	if err := s.checkGrant(ctx, rc, req, "grant"); err != nil {
 		return err
+	}
+	held, err := s.st.ListGrants(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	roles := []string{}
+	for _, h := range held {
+		roles = append(roles, h.Role)
+	}
+	if err := scheduler.CheckSeparation(append(roles, req.Role)); err != nil {
+		return errSeparation("grant.role")
 	}
 	g := scheduler.Grant{UserID: u.ID, Role: req.Role, UnitID: req.UnitID}
 	if err := s.st.AddGrant(ctx, &g); err != nil {

@@ -411,3 +411,33 @@ func TestImportEndpoint(t *testing.T) {
 		t.Errorf("import result %+v", res)
 	}
 }
+
+// Separation of duties: one person is never both administrator and auditor, nor either of them
+// together with a role that sees case content; the refusal names the field and says what to do.
+func TestRoleSeparation(t *testing.T) {
+	f := newFixture(t, Config{})
+	admin := f.user(scheduler.RoleAdmin, f.d1)
+	c := f.loginUser(admin)
+	resp, b := c.do("POST", "/api/v1/users", map[string]any{"username": "two-hats", "display_name": "兼职", "unit_id": f.t1.ID,
+		"grants": []map[string]any{{"role": "auditor", "unit_id": f.t1.ID}, {"role": "case_handler", "unit_id": f.t1.ID}}})
+	if e := errCode(t, b); resp.StatusCode != 400 || e.Field != "grants" {
+		t.Fatalf("auditor with a case role: %d %+v", resp.StatusCode, e)
+	}
+	resp, b = c.do("POST", "/api/v1/users", map[string]any{"username": "auditor-one", "display_name": "审计", "unit_id": f.t1.ID,
+		"grants": []map[string]any{{"role": "auditor", "unit_id": f.t1.ID}}})
+	wantStatus(t, resp, b, 201)
+	var cu CreatedUser
+	_ = json.Unmarshal(b, &cu)
+	resp, b = c.do("POST", "/api/v1/users/"+strconv.FormatInt(cu.User.ID, 10)+"/grants", map[string]any{"role": "admin", "unit_id": f.t1.ID})
+	if e := errCode(t, b); resp.StatusCode != 400 || e.Field != "grant.role" {
+		t.Fatalf("auditor made admin: %d %+v", resp.StatusCode, e)
+	}
+	// The administrator cannot make itself the auditor either.
+	resp, b = c.do("POST", "/api/v1/users/"+strconv.FormatInt(admin.ID, 10)+"/grants", map[string]any{"role": "auditor", "unit_id": f.t1.ID})
+	if resp.StatusCode != 400 {
+		t.Fatalf("admin granted itself auditor: %d %s", resp.StatusCode, b)
+	}
+	// The same duty at another node is fine.
+	resp, b = c.do("POST", "/api/v1/users/"+strconv.FormatInt(cu.User.ID, 10)+"/grants", map[string]any{"role": "auditor", "unit_id": f.d1.ID})
+	wantStatus(t, resp, b, 201)
+}
