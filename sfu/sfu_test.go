@@ -575,6 +575,13 @@ func TestH264Forwarded(t *testing.T) {
 // every 10 frames. Like a browser, it marks packets with the mid and rid header extensions.
 func publishSimulcast(t *testing.T, c *peer) {
 	t.Helper()
+	publishSimulcastSized(t, c, [3]int{0, 0, 0})
+}
+
+// publishSimulcastSized is publishSimulcast with each layer's frames padded to a size in bytes
+// (at 50 frames/s: 100 bytes ≈ 40 kbit/s), for tests of bandwidth allocation.
+func publishSimulcastSized(t *testing.T, c *peer, sizes [3]int) {
+	t.Helper()
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	var tracks []*webrtc.TrackLocalStaticRTP
 	for _, rid := range []string{"q", "h", "f"} {
@@ -626,7 +633,11 @@ func publishSimulcast(t *testing.T, c *peer) {
 			case <-tick.C:
 			}
 			for q, tr := range tracks {
-				payload := append(vp8Frame(uint16(frame+q*1000), uint8(frame), frame%10 == 0, 160<<q, 120<<q), byte(q))
+				payload := vp8Frame(uint16(frame+q*1000), uint8(frame), frame%10 == 0, 160<<q, 120<<q)
+				if pad := sizes[q] - len(payload) - 1; pad > 0 {
+					payload = append(payload, make([]byte, pad)...)
+				}
+				payload = append(payload, byte(q))
 				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(frame),
 					Timestamp: uint32(frame) * 1800, Marker: true}, Payload: payload}
 				_ = pkt.Header.SetExtension(midID, []byte(mid))
@@ -748,4 +759,84 @@ func TestActiveSpeakerIsTheLoudest(t *testing.T) {
 			t.Fatalf("background noise became the speaker: %v", listener.speakers)
 		}
 	}
+}
+
+// TestBandwidthStepSwitchesDownWithoutFreeze: the subscriber's REMB drops below what the top
+// layer needs; the SFU moves it to the middle layer, and the frames keep coming (the old layer is
+// forwarded until the new one's keyframe), with no gap over 300 ms.
+func TestBandwidthStepSwitchesDownWithoutFreeze(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "step", "a")
+	b := joinPeer(t, s, "step", "b")
+	publishSimulcastSized(t, a, [3]int{150, 600, 1150}) // ≈ 60, 240, 460 kbit/s
+	ids := publishedIDs(t, s, "step", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
+	tr := b.track(ids[0])
+	type frame struct {
+		at    time.Time
+		layer byte
+	}
+	read := func() frame {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame{time.Now(), pkt.Payload[len(pkt.Payload)-1]}
+	}
+	waitFor(t, "top layer", func() bool { return read().layer == 2 })
+	// Let the layers' bitrates be measured (every second) before the step.
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+		read()
+	}
+	// A receiver repeats its estimate, as browsers do.
+	sendREMB := func(bps float32) (stop func()) {
+		remb := &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{uint32(tr.SSRC())}}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				_ = b.sub.WriteRTCP([]rtcp.Packet{remb})
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		return func() { close(done); wg.Wait() }
+	}
+	stop := sendREMB(300_000)
+	prev := read()
+	var maxGap time.Duration
+	deadline := time.Now().Add(15 * time.Second)
+	for prev.layer != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still on layer %d 15 s after a 300 kbit/s estimate", prev.layer)
+		}
+		f := read()
+		maxGap = max(maxGap, f.at.Sub(prev.at))
+		prev = f
+	}
+	for range 25 { // and half a second after the switch
+		f := read()
+		maxGap = max(maxGap, f.at.Sub(prev.at))
+		prev = f
+	}
+	stop()
+	if maxGap > 300*time.Millisecond {
+		t.Fatalf("the picture froze for %v across the bandwidth step, want ≤ 300 ms", maxGap)
+	}
+	t.Logf("switched to the middle layer; longest gap between frames %v", maxGap)
+
+	// The link recovers: back to the top layer.
+	stop = sendREMB(5_000_000)
+	defer stop()
+	waitFor(t, "top layer after the link recovered", func() bool { return read().layer == 2 })
 }
