@@ -183,6 +183,7 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 		d.vp8.rebase = true
 		if cur >= 0 {
 			d.metrics.layerSwitches.Inc()
+			d.source.room.layerSwitches.Inc()
 		}
 	case q != cur:
 		d.mu.Unlock()
@@ -218,6 +219,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 		switch p := pkt.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.metrics.keyframeRequests.Inc()
+			d.source.room.keyframeRequests.Inc()
 			q := d.cur.Load()
 			if q < 0 {
 				q = d.target.Load()
@@ -256,6 +258,7 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.metrics.nacks.Inc()
+	d.source.room.nacks.Inc()
 	if d.nack == nil {
 		d.metrics.nackMisses.Inc()
 		return

@@ -87,14 +87,16 @@ func testTrack(t testing.TB, pliInterval time.Duration) (*publishedTrack, *pliCo
 func testTrackLayers(t testing.TB, pliInterval time.Duration, n int) (*publishedTrack, *pliCounter) {
 	t.Helper()
 	plis := &pliCounter{}
+	m := newMetrics(nil)
 	tr := &publishedTrack{
+		room:        m.forRoom("test"),
 		info:        TrackInfo{ID: "TR_test", ParticipantID: "pub", Kind: KindVideo, Codec: webrtc.MimeTypeVP8, Simulcast: n > 1},
 		remoteKind:  webrtc.RTPCodecTypeVideo,
 		codec:       videoCodecs[0],
 		bufferSize:  1024,
 		keyframe:    isVP8Keyframe,
 		frameSize:   vp8FrameSize,
-		metrics:     newMetrics(nil),
+		metrics:     m,
 		pliInterval: pliInterval,
 		pc:          plis,
 	}

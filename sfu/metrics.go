@@ -9,6 +9,34 @@ type metrics struct {
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
 	droppedPackets, layerSwitches             prometheus.Counter
 	subscriberBandwidth                       prometheus.Histogram
+
+	// Per room (the room id is the label; a room's series go when the room closes).
+	roomForwardedBitrate, roomParticipants             *prometheus.GaugeVec
+	roomLayerSwitches, roomKeyframeRequests, roomNACKs *prometheus.CounterVec
+}
+
+// roomMetrics are one room's series, looked up once when the room opens so that counting costs
+// no label lookup.
+type roomMetrics struct {
+	forwardedBitrate, participants         prometheus.Gauge
+	layerSwitches, keyframeRequests, nacks prometheus.Counter
+}
+
+func (m *metrics) forRoom(id string) *roomMetrics {
+	return &roomMetrics{
+		forwardedBitrate: m.roomForwardedBitrate.WithLabelValues(id),
+		participants:     m.roomParticipants.WithLabelValues(id),
+		layerSwitches:    m.roomLayerSwitches.WithLabelValues(id),
+		keyframeRequests: m.roomKeyframeRequests.WithLabelValues(id),
+		nacks:            m.roomNACKs.WithLabelValues(id),
+	}
+}
+
+func (m *metrics) dropRoom(id string) {
+	for _, v := range []*prometheus.MetricVec{m.roomForwardedBitrate.MetricVec, m.roomParticipants.MetricVec,
+		m.roomLayerSwitches.MetricVec, m.roomKeyframeRequests.MetricVec, m.roomNACKs.MetricVec} {
+		v.DeleteLabelValues(id)
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,8 +64,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sanji", Subsystem: "sfu",
 		Name: "subscriber_bandwidth_bps", Help: "Subscribers' estimated downstream bandwidth, sampled at each allocation.",
 		Buckets: prometheus.ExponentialBuckets(125_000, 2, 8)})
+	gv := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sanji", Subsystem: "sfu_room", Name: name, Help: help}, []string{"room"})
+	}
+	cv := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sanji", Subsystem: "sfu_room", Name: name, Help: help}, []string{"room"})
+	}
+	m.roomForwardedBitrate = gv("forwarded_bitrate_bps", "Bits per second the room's subscribers are sent (from the layers they receive).")
+	m.roomParticipants = gv("participants", "Participants in the room.")
+	m.roomLayerSwitches = cv("layer_switches_total", "Simulcast layer switches in the room.")
+	m.roomKeyframeRequests = cv("keyframe_requests_total", "PLI/FIR received from the room's subscribers.")
+	m.roomNACKs = cv("nacked_packets_total", "Packets the room's subscribers asked to be retransmitted.")
 	if reg != nil {
-		reg.MustRegister(m.subscriberBandwidth)
+		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
+			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
 			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches} {
 			reg.MustRegister(col)

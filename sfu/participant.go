@@ -202,6 +202,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	}
 	id := newTrackID()
 	t := newPublishedTrack(id, p.id, remote, receiver, p.pub, &p.sfu.cfg, p.sfu.metrics, p.log)
+	t.room = p.room.metrics
 	l := t.addLayer(remote)
 	p.published[id] = t
 	if remote.RID() != "" {

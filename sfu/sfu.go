@@ -46,6 +46,7 @@ type Room struct {
 	policy       Policy
 
 	speakers speakerDetector // used by housekeeping only
+	metrics  *roomMetrics
 }
 
 // New starts the media plane: it opens the ICE UDP socket (and the ICE-TCP listener).
@@ -137,9 +138,12 @@ func (s *SFU) housekeeping() {
 		for _, r := range s.liveRooms() {
 			parts, tracks := r.snapshot()
 			if n%4 == 0 {
+				var forwarded int64
 				for _, t := range tracks {
 					t.sampleBitrates(4 * housekeepingTick)
+					forwarded += t.forwardedBitrate()
 				}
+				r.metrics.forwardedBitrate.Set(float64(forwarded))
 			}
 			if n%2 == 0 {
 				for _, p := range parts {
@@ -223,7 +227,8 @@ func (s *SFU) Join(roomID, participantID string, sink EventSink) (*Participant, 
 	}
 	r := s.rooms[roomID]
 	if r == nil {
-		r = &Room{id: roomID, sfu: s, participants: map[string]*Participant{}, tracks: map[string]*publishedTrack{}, policy: AllowAll{}}
+		r = &Room{id: roomID, sfu: s, participants: map[string]*Participant{}, tracks: map[string]*publishedTrack{},
+			policy: AllowAll{}, metrics: s.metrics.forRoom(roomID)}
 		s.rooms[roomID] = r
 		s.metrics.rooms.Inc()
 	}
@@ -237,6 +242,7 @@ func (s *SFU) Join(roomID, participantID string, sink EventSink) (*Participant, 
 		log:  s.log.With(zap.String("room", roomID), zap.String("participant", participantID)),
 		subs: map[string]*subscription{}, published: map[string]*publishedTrack{}}
 	r.participants[participantID] = p
+	r.metrics.participants.Set(float64(len(r.participants)))
 	r.mu.Unlock()
 	s.mu.Unlock()
 	s.metrics.participants.Inc()
@@ -389,10 +395,12 @@ func (r *Room) leave(p *Participant) {
 	if r.participants[p.id] == p {
 		delete(r.participants, p.id)
 		s.metrics.participants.Dec()
+		r.metrics.participants.Set(float64(len(r.participants)))
 	}
 	if len(r.participants) == 0 && s.rooms[r.id] == r {
 		delete(s.rooms, r.id)
 		s.metrics.rooms.Dec()
+		s.metrics.dropRoom(r.id)
 	}
 	r.mu.Unlock()
 	s.mu.Unlock()

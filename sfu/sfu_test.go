@@ -16,6 +16,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -540,6 +541,9 @@ func TestCloseEndsEveryParticipant(t *testing.T) {
 	if len(reasons) != 2 || reasons[0] != "shutdown" {
 		t.Fatalf("closed events: %v", reasons)
 	}
+	if n := testutil.CollectAndCount(s.metrics.roomParticipants); n != 0 {
+		t.Fatalf("%d room series left after every room closed", n)
+	}
 	if _, err := s.Join("room", "c", EventSinkFunc(func(Event) {})); !errors.Is(err, ErrClosed) {
 		t.Fatalf("join after close: %v", err)
 	}
@@ -693,6 +697,13 @@ func TestSimulcastLayersFollowTileSize(t *testing.T) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		return a.layersPaused[len(a.layersPaused)-1] == "h"
+	})
+	// The room's metrics saw the switches and what is forwarded.
+	if n := testutil.ToFloat64(s.metrics.roomLayerSwitches.WithLabelValues("sim")); n < 2 {
+		t.Fatalf("room layer switches %v, want at least 2", n)
+	}
+	waitFor(t, "room forwarded bitrate", func() bool {
+		return testutil.ToFloat64(s.metrics.roomForwardedBitrate.WithLabelValues("sim")) > 0
 	})
 	// A thin link (REMB of 1 kbit/s) pauses the video rather than freezing it at a high layer.
 	b.p.bwe.setREMB(1000)

@@ -27,6 +27,7 @@ type publishedTrack struct {
 	frameSize  func([]byte) (w, h int, ok bool)
 	bufferSize int
 	metrics    *metrics
+	room       *roomMetrics
 	log        *zap.Logger
 
 	pliInterval time.Duration
@@ -236,6 +237,21 @@ func (t *publishedTrack) sampleBitrates(interval time.Duration) {
 			l.bitrate.Store(int64(float64(b*8) / interval.Seconds()))
 		}
 	}
+}
+
+// forwardedBitrate is what this track costs its subscribers: each forwarding down track at the
+// rate of the layer it receives.
+func (t *publishedTrack) forwardedBitrate() int64 {
+	var sum int64
+	for _, d := range *t.downs.Load() {
+		if d.paused.Load() || !d.bound.Load() {
+			continue
+		}
+		if l := t.layer(int(d.cur.Load())); l != nil {
+			sum += l.bitrate.Load()
+		}
+	}
+	return sum
 }
 
 // readRTCP drains the publisher's RTCP for one layer (sender reports feed our receiver reports).
