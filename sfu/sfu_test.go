@@ -851,3 +851,46 @@ func TestBandwidthStepSwitchesDownWithoutFreeze(t *testing.T) {
 	defer stop()
 	waitFor(t, "top layer after the link recovered", func() bool { return read().layer == 2 })
 }
+
+// TestPublicAddressRewritesCandidates: with a public address configured (a server behind 1:1
+// NAT), the SFU's host candidates carry that address. 127.0.0.2 stands in for the public one so
+// that nothing leaves the machine.
+func TestPublicAddressRewritesCandidates(t *testing.T) {
+	s, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, TCPPort: -1, PublicIPs: []string{"127.0.0.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	cands := make(chan string, 16)
+	p, err := s.Join("nat", "a", EventSinkFunc(func(e Event) {
+		if c, ok := e.(EventICECandidate); ok && c.Candidate != nil {
+			select {
+			case cands <- c.Candidate.Candidate:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newClientPC(t, nil)
+	t.Cleanup(func() { _ = client.Close() })
+	if _, err := client.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := client.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish(offer.SDP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-cands:
+		if !strings.Contains(c, " 127.0.0.2 ") || strings.Contains(c, " 127.0.0.1 ") {
+			t.Fatalf("candidate %q does not carry the public address", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no candidate gathered")
+	}
+}
