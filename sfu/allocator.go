@@ -11,28 +11,82 @@ import (
 	"go.uber.org/zap"
 )
 
-// bandwidth is what a subscriber's link is estimated to carry: the receiver's REMB, lowered while
-// its receiver reports show heavy loss. A receiver estimates from what it receives, so while
-// the link is clean we allow headroom above its REMB, or it could never climb to a larger layer
-// (we send no probing padding).
+// bandwidth estimates what a subscriber's link carries from what the receiver tells us: the
+// loss in its receiver reports (all browsers send them) and its REMB (when it sends one). It comes
+// down to what actually gets through when loss is high, and climbs again by 8 % per round once
+// the link has been clean for a while; each congestion soon after the previous one doubles that
+// while (2 s up to 60 s), so a link that cannot carry the next layer is not tried every second.
+// A receiver's REMB is estimated from what it receives, so it caps the estimate only with 50 %
+// headroom, or the subscriber could never climb to a larger layer (we send no probing padding).
 type bandwidth struct {
-	remb atomic.Int64 // bits/s, 0 = no estimate yet
-	loss atomic.Int32 // last fraction lost, 0..255
+	remb    atomic.Int64 // bits/s from the receiver, 0 = none yet
+	loss    atomic.Int32 // last fraction lost, 0..255
+	reports atomic.Int64 // receiver reports seen, so each is acted on once
+	rate    atomic.Int64 // the estimate, bits/s; 0 = no limit known
+
+	// Used by the housekeeping goroutine only.
+	lastCongestion int64         // monotonic ns
+	wait           time.Duration // clean time needed before climbing
+	handled        int64         // reports count at the last decision on loss
 }
 
-func (b *bandwidth) setREMB(bps int64)  { b.remb.Store(bps) }
-func (b *bandwidth) setLoss(frac uint8) { b.loss.Store(int32(frac)) }
+func (b *bandwidth) setREMB(bps int64) { b.remb.Store(bps) }
+func (b *bandwidth) setLoss(frac uint8) {
+	b.loss.Store(int32(frac))
+	b.reports.Add(1)
+}
 
-// estimate returns the usable bits per second, or MaxInt64 when the subscriber gave no estimate.
+// congestionHold is how long after coming down the next loss report is not acted on: it still
+// describes the time before the switch (reports come about once a second).
+const congestionHold = 1500 * time.Millisecond
+
+const (
+	lossHigh      = 25 // of 256: about 10 %
+	lossLow       = 5  // about 2 %
+	minClimbWait  = 2 * time.Second
+	maxClimbWait  = 60 * time.Second
+	maxEstimate   = 100_000_000
+	climbPercent  = 108
+	rembHeadroom2 = 3 // REMB × 3/2
+)
+
+// update folds in one allocation round: sending is the video bitrate the subscriber is being sent.
+func (b *bandwidth) update(at, sending int64) {
+	if b.wait == 0 {
+		b.wait = minClimbWait
+	}
+	rate, loss := b.rate.Load(), b.loss.Load()
+	fresh := b.reports.Load() != b.handled
+	b.handled = b.reports.Load()
+	congested := func(next int64) {
+		if b.lastCongestion != 0 && at-b.lastCongestion < 2*int64(b.wait) {
+			b.wait = min(2*b.wait, maxClimbWait)
+		}
+		b.lastCongestion = at
+		if rate == 0 || next < rate {
+			rate = next
+		}
+	}
+	switch {
+	case loss > lossHigh && sending > 0 && fresh && (b.lastCongestion == 0 || at-b.lastCongestion > int64(congestionHold)):
+		congested(max(sending*(512-int64(loss))/512, 1)) // what gets through, less half the loss
+	case rate != 0 && loss < lossLow && at-b.lastCongestion > int64(b.wait):
+		rate = min(rate*climbPercent/100, maxEstimate)
+	}
+	if remb := b.remb.Load(); remb > 0 {
+		if ceiling := remb * rembHeadroom2 / 2; rate == 0 || rate > ceiling {
+			rate = ceiling
+		}
+	}
+	b.rate.Store(rate)
+}
+
+// estimate returns the usable bits per second, or MaxInt64 when no limit is known.
 func (b *bandwidth) estimate() int64 {
-	est := b.remb.Load()
-	if est <= 0 {
-		return math.MaxInt64
+	if r := b.rate.Load(); r > 0 {
+		return r
 	}
-	if loss := b.loss.Load(); loss > 25 { // > 10 % loss: the estimate is too optimistic
-		return est * int64(256-loss) / 256
-	}
-	return est * 3 / 2
+	return math.MaxInt64
 }
 
 // audioReserve is what an Opus track is budgeted at when sharing a link.
@@ -43,7 +97,8 @@ const layerActiveFor = 2 * time.Second
 
 // allocate shares the subscriber's estimate among its down tracks: audio first, then video by
 // priority (stage speaker > other stage > thumbnails), each at the best layer that fits the
-// budget and the size it is shown at. Video that does not fit even at its lowest layer is paused.
+// budget and the size it is shown at. Video whose lowest layer needs more than twice what is left
+// is paused.
 func (p *Participant) allocate(at int64) {
 	p.mu.Lock()
 	downs := make([]*DownTrack, 0, len(p.subs))
@@ -57,6 +112,11 @@ func (p *Participant) allocate(at int64) {
 		}
 		return int(b.priority.Load() - a.priority.Load())
 	})
+	var sending int64
+	for _, d := range downs {
+		sending += d.sendingBitrate()
+	}
+	p.bwe.update(at, sending)
 	budget := p.bwe.estimate()
 	if budget != math.MaxInt64 {
 		p.sfu.metrics.subscriberBandwidth.Observe(float64(budget))
@@ -96,7 +156,9 @@ func (d *DownTrack) allocate(budget int64, at int64) int64 {
 	switch {
 	case lowest == nil:
 		return 0 // nothing is being sent yet; keep the target
-	case chosen == nil && lowest.bitrate.Load() > budget:
+	case chosen == nil && lowest.bitrate.Load() > 2*budget:
+		// Pause only when the link carries less than half the lowest layer: a lossy link that
+		// nearly carries it is better served by the picture (with NACK repair) than by none.
 		d.setPaused(true)
 		return 0
 	case chosen == nil:
@@ -105,6 +167,17 @@ func (d *DownTrack) allocate(budget int64, at int64) int64 {
 	d.setPaused(false)
 	d.setTarget(chosen.quality)
 	return chosen.bitrate.Load()
+}
+
+// sendingBitrate is what this down track is being sent now (the rate of its current layer).
+func (d *DownTrack) sendingBitrate() int64 {
+	if d.kind != webrtc.RTPCodecTypeVideo || d.paused.Load() || !d.bound.Load() {
+		return 0
+	}
+	if l := d.source.layer(int(d.cur.Load())); l != nil {
+		return l.bitrate.Load()
+	}
+	return 0
 }
 
 // qualityForSize is the lowest layer at least as large as the size a subscriber renders the

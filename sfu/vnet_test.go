@@ -20,6 +20,7 @@ import (
 type lossyNetwork struct {
 	router            *vnet.Router
 	sfu, pub, sub     *vnet.Net
+	subLink           *vnet.TBFQueue // the subscriber's downlink, when capped
 	mu                sync.Mutex
 	dropped, rtpToSub int
 }
@@ -31,6 +32,13 @@ const (
 )
 
 func newLossyNetwork(t *testing.T, lossPercent int) *lossyNetwork {
+	t.Helper()
+	return newNetwork(t, lossPercent, 0)
+}
+
+// newNetwork is the virtual network with random loss towards the subscriber and, when capBps is
+// set, the subscriber's downlink limited to that many bits per second behind a 20 KB queue.
+func newNetwork(t *testing.T, lossPercent, capBps int) *lossyNetwork {
 	t.Helper()
 	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.77.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
 	if err != nil {
@@ -45,7 +53,17 @@ func newLossyNetwork(t *testing.T, lossPercent int) *lossyNetwork {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := router.AddNet(v); err != nil {
+		var nic vnet.NIC = v
+		if x.ip == vnetSub && capBps > 0 {
+			n.subLink = vnet.NewTBFQueue(capBps, 8_000, 20_000)
+			q, err := vnet.NewQueue(v, n.subLink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = q.Close() })
+			nic = q
+		}
+		if err := router.AddNet(nic); err != nil {
 			t.Fatal(err)
 		}
 		*x.net = v
@@ -64,7 +82,7 @@ func newLossyNetwork(t *testing.T, lossPercent int) *lossyNetwork {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		n.rtpToSub++
-		if rng.IntN(100) < lossPercent {
+		if lossPercent > 0 && rng.IntN(100) < lossPercent {
 			n.dropped++
 			return false
 		}
@@ -157,4 +175,53 @@ func answerPLI(sender *webrtc.RTPSender, src *source) {
 			}
 		}
 	}
+}
+
+// TestLayerFollowsBandwidthCap: the subscriber's downlink is capped below the top layer; the
+// loss its receiver reports brings it down to the layer that fits, and when the cap is lifted it
+// climbs back to the top layer.
+func TestLayerFollowsBandwidthCap(t *testing.T) {
+	n := newNetwork(t, 0, 380_000)
+	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	a := joinPeerOn(t, s, "capped", "a", n.pub)
+	b := joinPeerOn(t, s, "capped", "b", n.sub)
+	publishSimulcastSized(t, a, [3]int{150, 600, 1150}) // ≈ 75, 255, 475 kbit/s on the wire
+	ids := publishedIDs(t, s, "capped", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
+	tr := b.track(ids[0])
+	layer := func() byte {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkt.Payload[len(pkt.Payload)-1]
+	}
+	within := func(what string, d time.Duration, ok func(byte) bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !ok(layer()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v (estimate %d bit/s)", what, d, b.p.bwe.estimate())
+			}
+		}
+	}
+	within("the capped link brings the middle layer", 20*time.Second, func(l byte) bool { return l == 1 })
+	// Mostly the middle layer from now on (an occasional try of the top layer is allowed).
+	counts := [3]int{}
+	for range 250 { // 5 s
+		counts[layer()]++
+	}
+	if counts[1] < 150 {
+		t.Fatalf("layers received on a 380 kbit/s link over 5 s: %v, want mostly the middle one", counts)
+	}
+	n.subLink.SetRate(5_000_000)
+	within("the top layer once the cap is lifted", 40*time.Second, func(l byte) bool { return l == 2 })
+	t.Logf("on the capped link: %v frames per layer; estimate after lifting the cap %d bit/s", counts, b.p.bwe.estimate())
 }
