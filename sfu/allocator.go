@@ -15,7 +15,7 @@ import (
 // loss in its receiver reports (all browsers send them) and its REMB (when it sends one). It comes
 // down to what actually gets through when loss is high, and climbs again by 8 % per round once
 // the link has been clean for a while; each congestion soon after the previous one doubles that
-// while (2 s up to 60 s), so a link that cannot carry the next layer is not tried every second.
+// while (2 s up to 30 s), so a link that cannot carry the next layer is not tried every second.
 // A receiver's REMB is estimated from what it receives, so it caps the estimate only with 50 %
 // headroom, or the subscriber could never climb to a larger layer (we send no probing padding).
 type bandwidth struct {
@@ -26,6 +26,7 @@ type bandwidth struct {
 
 	// Used by the housekeeping goroutine only.
 	lastCongestion int64         // monotonic ns
+	lastClimb      int64         // monotonic ns of the last increase
 	wait           time.Duration // clean time needed before climbing
 	handled        int64         // reports count at the last decision on loss
 }
@@ -44,10 +45,11 @@ const (
 	lossHigh      = 25 // of 256: about 10 %
 	lossLow       = 5  // about 2 %
 	minClimbWait  = 2 * time.Second
-	maxClimbWait  = 60 * time.Second
+	maxClimbWait  = 30 * time.Second
 	maxEstimate   = 100_000_000
 	climbPercent  = 108
-	rembHeadroom2 = 3 // REMB × 3/2
+	climbBlame    = 4 * time.Second // congestion this soon after a climb is blamed on it
+	rembHeadroom2 = 3               // REMB × 3/2
 )
 
 // update folds in one allocation round: sending is the video bitrate the subscriber is being sent.
@@ -59,7 +61,8 @@ func (b *bandwidth) update(at, sending int64) {
 	fresh := b.reports.Load() != b.handled
 	b.handled = b.reports.Load()
 	congested := func(next int64) {
-		if b.lastCongestion != 0 && at-b.lastCongestion < 2*int64(b.wait) {
+		// Congestion right after we climbed: the climb caused it, so try again later next time.
+		if b.lastClimb > b.lastCongestion && at-b.lastClimb < int64(climbBlame) {
 			b.wait = min(2*b.wait, maxClimbWait)
 		}
 		b.lastCongestion = at
@@ -71,7 +74,10 @@ func (b *bandwidth) update(at, sending int64) {
 	case loss > lossHigh && sending > 0 && fresh && (b.lastCongestion == 0 || at-b.lastCongestion > int64(congestionHold)):
 		congested(max(sending*(512-int64(loss))/512, 1)) // what gets through, less half the loss
 	case rate != 0 && loss < lossLow && at-b.lastCongestion > int64(b.wait):
-		rate = min(rate*climbPercent/100, maxEstimate)
+		// Climbing far above what is being sent proves nothing: twice that is enough to take the
+		// next layer.
+		rate = min(rate*climbPercent/100, max(2*sending, rate), maxEstimate)
+		b.lastClimb = at
 	}
 	if remb := b.remb.Load(); remb > 0 {
 		if ceiling := remb * rembHeadroom2 / 2; rate == 0 || rate > ceiling {

@@ -623,34 +623,20 @@ func publishSimulcastSized(t *testing.T, c *peer, sizes [3]int) {
 	if midID == 0 || ridID == 0 || mid == "" {
 		t.Fatalf("simulcast not negotiated: mid ext %d, rid ext %d, mid %q", midID, ridID, mid)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for frame := 0; ; frame++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
+	every(t, 20*time.Millisecond, func(frame int) {
+		for q, tr := range tracks {
+			payload := vp8Frame(uint16(frame+q*1000), uint8(frame), frame%10 == 0, 160<<q, 120<<q)
+			if pad := sizes[q] - len(payload) - 1; pad > 0 {
+				payload = append(payload, make([]byte, pad)...)
 			}
-			for q, tr := range tracks {
-				payload := vp8Frame(uint16(frame+q*1000), uint8(frame), frame%10 == 0, 160<<q, 120<<q)
-				if pad := sizes[q] - len(payload) - 1; pad > 0 {
-					payload = append(payload, make([]byte, pad)...)
-				}
-				payload = append(payload, byte(q))
-				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(frame),
-					Timestamp: uint32(frame) * 1800, Marker: true}, Payload: payload}
-				_ = pkt.Header.SetExtension(midID, []byte(mid))
-				_ = pkt.Header.SetExtension(ridID, []byte(tr.RID()))
-				_ = tr.WriteRTP(pkt)
-			}
+			payload = append(payload, byte(q))
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(frame),
+				Timestamp: uint32(frame) * 1800, Marker: true}, Payload: payload}
+			_ = pkt.Header.SetExtension(midID, []byte(mid))
+			_ = pkt.Header.SetExtension(ridID, []byte(tr.RID()))
+			_ = tr.WriteRTP(pkt)
 		}
-	}()
-	t.Cleanup(func() { close(stop); wg.Wait() })
+	})
 }
 
 func TestSimulcastLayersFollowTileSize(t *testing.T) {
@@ -728,25 +714,11 @@ func publishSpeech(t *testing.T, c *peer, level uint8) {
 	if extID == 0 {
 		t.Fatal("audio level extension not negotiated")
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 960}, Payload: []byte{0xfc, 1, 2}}
-			_ = pkt.Header.SetExtension(extID, []byte{0x80 | level})
-			_ = tr.WriteRTP(pkt)
-		}
-	}()
-	t.Cleanup(func() { close(stop); wg.Wait() })
+	every(t, 20*time.Millisecond, func(i int) {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 960}, Payload: []byte{0xfc, 1, 2}}
+		_ = pkt.Header.SetExtension(extID, []byte{0x80 | level})
+		_ = tr.WriteRTP(pkt)
+	})
 }
 
 func TestActiveSpeakerIsTheLoudest(t *testing.T) {
@@ -805,23 +777,7 @@ func TestBandwidthStepSwitchesDownWithoutFreeze(t *testing.T) {
 	// A receiver repeats its estimate, as browsers do.
 	sendREMB := func(bps float32) (stop func()) {
 		remb := &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{uint32(tr.SSRC())}}
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(100 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				_ = b.sub.WriteRTCP([]rtcp.Packet{remb})
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-				}
-			}
-		}()
-		return func() { close(done); wg.Wait() }
+		return every(t, 100*time.Millisecond, func(int) { _ = b.sub.WriteRTCP([]rtcp.Packet{remb}) })
 	}
 	stop := sendREMB(300_000)
 	prev := read()
@@ -893,4 +849,30 @@ func TestPublicAddressRewritesCandidates(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no candidate gathered")
 	}
+}
+
+// every calls fn(0), fn(1), … every interval on a goroutine of its own until stop is called or
+// the test ends, whichever comes first.
+func every(t *testing.T, interval time.Duration, fn func(i int)) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			fn(i)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }

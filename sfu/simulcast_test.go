@@ -229,11 +229,11 @@ func TestBandwidthEstimate(t *testing.T) {
 	if b.estimate() < before {
 		t.Fatal("the same loss report lowered the estimate twice")
 	}
-	// Congestion soon after the last one doubles the wait.
+	// Congestion soon after a climb is blamed on it: the next climb waits twice as long.
 	b.setLoss(100)
 	b.update(9*sec/2, 900_000)
 	if b.wait != 4*time.Second {
-		t.Fatalf("wait %v after repeated congestion, want 4s", b.wait)
+		t.Fatalf("wait %v after a climb caused congestion, want 4s", b.wait)
 	}
 	// A REMB caps the estimate with 50 % headroom.
 	var r bandwidth
