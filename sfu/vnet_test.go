@@ -213,7 +213,11 @@ func TestLayerFollowsBandwidthCap(t *testing.T) {
 		}
 	}
 	within("the capped link brings a lower layer", 20*time.Second, func(l byte) bool { return l < 2 })
-	// From now on mostly layers that fit: tries of the top layer are allowed, ever more rarely.
+	// From now on mostly layers that fit: tries of the top layer are allowed, ever more rarely
+	// (the first 5 s settle).
+	for range 250 {
+		layer()
+	}
 	counts := [3]int{}
 	for range 750 { // 15 s
 		counts[layer()]++
