@@ -135,6 +135,9 @@ func validText(field string, s string, max int) error {
 	return nil
 }
 
+// MaxSessionMinutes bounds a session's length (twelve hours); the overlap check relies on it.
+const MaxSessionMinutes = 12 * 60
+
 // ValidateSchedule checks a schedule's own fields (references are checked by the store).
 func ValidateSchedule(rs ReceptionSchedule) error {
 	if rs.UnitID == 0 {
@@ -170,7 +173,7 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 }
 
 func validBooking(minutes, lead, per, max int, portfolio string) error {
-	if minutes < 10 || minutes > 12*60 {
+	if minutes < 10 || minutes > MaxSessionMinutes {
 		return invalid("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
 	}
 	if lead < 0 || lead > 60 {

@@ -210,10 +210,13 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 		for _, k := range keys {
 			args = append(args, k)
 		}
-		args = append(args, tm(rs.End), tm(rs.Start))
+		// No session is longer than MaxSessionMinutes, so an overlapping one starts after
+		// start − that: the bound turns the check into a short range of the (rkey, starts_at)
+		// key instead of a scan of the resource's whole history.
+		args = append(args, tm(rs.Start.Add(-scheduler.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start))
 		row := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT `+sessionCols+`, r.rkey FROM session_resources r
 			JOIN reception_sessions s ON s.id = r.session_id
-			WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at < ? AND r.ends_at > ?
+			WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at > ? AND r.starts_at < ? AND r.ends_at > ?
 			ORDER BY s.starts_at, r.rkey LIMIT 1`), args...)
 		var key string
 		other, err := scanSession(row, &key)

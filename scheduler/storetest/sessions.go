@@ -193,6 +193,23 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	if err := s.CreateReceptionSession(ctx, &par); err != nil {
 		t.Errorf("parallel: %v", err)
 	}
+	// A twelve-hour session that started long before still clashes (the check's range bound).
+	long := other(func(x *scheduler.ReceptionSession) {
+		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, at("2026-12-05 00:00"), at("2026-12-05 12:00")
+	})
+	if err := s.CreateReceptionSession(ctx, &long); err != nil {
+		t.Fatal(err)
+	}
+	late := other(func(x *scheduler.ReceptionSession) {
+		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, at("2026-12-05 11:30"), at("2026-12-05 12:30")
+	})
+	if err := s.CreateReceptionSession(ctx, &late); !errors.Is(err, scheduler.ErrConflict) {
+		t.Errorf("inside a long session: %v", err)
+	}
+	late.Start, late.End = at("2026-12-05 12:00"), at("2026-12-05 13:00")
+	if err := s.CreateReceptionSession(ctx, &late); err != nil {
+		t.Errorf("right after a long session: %v", err)
+	}
 	bad := session(r, "x", "2026-12-03 09:00", 60)
 	bad.End = bad.Start
 	wantErr(t, s.CreateReceptionSession(ctx, &bad), scheduler.ErrInvalid, "end before start")
