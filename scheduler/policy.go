@@ -24,11 +24,12 @@ const (
 	ActApptRead     = "appointment.read"  // see a session's or a hall's queue (identity masked)
 	ActApptWrite    = "appointment.write" // book petitioners, add walk-ins, check in, reorder
 	ActPIIView      = "pii.view"          // see a petitioner's name, ID number and phone unmasked (audited)
+	ActHolidayWrite = "holiday.write"     // correct the public holiday calendar (installation-wide data)
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
-	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView}
+	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -56,6 +57,8 @@ var policy = map[string][]string{
 	ActApptWrite:    {RoleHallOperator, RoleIntakeOfficer, RoleSchedulerStaff},
 	// The domain: identity is shown to the hall, the registering office and the supervisors.
 	ActPIIView: {RoleHallOperator, RoleIntakeOfficer, RoleSupervisor},
+	// The calendar is configuration, kept at the root like the category tree.
+	ActHolidayWrite: {RoleAdmin},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

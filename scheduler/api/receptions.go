@@ -412,6 +412,42 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	return nil
 }
 
+type putHolidayRequest struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// putHoliday stores or corrects one day of the calendar; the data is installation-wide, so the
+// action is checked at the root.
+func (s *Server) putHoliday(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req putHolidayRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	root, err := s.st.GetUnitByCode(ctx, scheduler.RootCode)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(root.Path); err != nil {
+		return err
+	}
+	h := scheduler.Holiday{Date: r.PathValue("date"), Kind: scheduler.HolidayKind(req.Kind), Name: strings.TrimSpace(req.Name)}
+	var before any
+	if old, err := s.st.ListHolidays(ctx, h.Date, h.Date); err == nil && len(old) == 1 {
+		before = HolidayView{Date: old[0].Date, Kind: string(old[0].Kind), Name: old[0].Name}
+	}
+	if err := s.st.PutHoliday(ctx, h); err != nil {
+		return err
+	}
+	v := HolidayView{Date: h.Date, Kind: string(h.Kind), Name: h.Name}
+	if err := rc.audit("holiday.put", "holiday:"+h.Date, root, before, v); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // ---- appointments and the queue ----
 
 // AppointmentView is an appointment; Name, IDNumber, Phone and Representatives are masked

@@ -71,7 +71,10 @@ func id(v int64) string { return strconv.FormatInt(v, 10) }
 var receptionMatrix = map[string]matrixRow{
 	"GET /api/v1/public/sessions": {call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/public/sessions", nil }},
 	"GET /api/v1/holidays":        {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/holidays?year=2026", nil }},
-	"GET /api/v1/sessions":        {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/sessions", nil }},
+	"PUT /api/v1/holidays/{date}": {grantAtRoot: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		return fmt.Sprintf("/api/v1/holidays/2027-01-%02d", 1+f.next()%28), map[string]string{"kind": "holiday", "name": "元旦"}
+	}},
+	"GET /api/v1/sessions": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/sessions", nil }},
 	"POST /api/v1/sessions": {call: func(f *fixture, c *client, in bool) (string, any) {
 		st, end := f.slot()
 		return "/api/v1/sessions", map[string]any{"unit_id": pick(in, f.d1, f.d2).ID, "title": "联合接访", "start": st, "end": end,
