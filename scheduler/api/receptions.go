@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -161,17 +162,46 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if len(roots) == 0 {
 		return errForbidden
 	}
+	// The caller sees the sessions owned in their subtrees and those a hall of their subtrees
+	// joins (a district operator sees the city leader's reception their hall is on).
+	ctx := r.Context()
+	cancelled := r.URL.Query().Get("cancelled") == "1"
+	seen := map[int64]bool{}
 	out := []SessionView{}
-	for _, root := range roots {
-		list, err := s.st.ListReceptionSessions(r.Context(), scheduler.SessionQuery{UnderPath: root, From: from, To: to,
-			IncludeCancelled: r.URL.Query().Get("cancelled") == "1"})
+	add := func(q scheduler.SessionQuery) error {
+		q.From, q.To, q.IncludeCancelled = from, to, cancelled
+		list, err := s.st.ListReceptionSessions(ctx, q)
 		if err != nil {
 			return err
 		}
 		for _, x := range list {
-			out = append(out, sessionView(x))
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				out = append(out, sessionView(x))
+			}
+		}
+		return nil
+	}
+	for _, root := range roots {
+		if err := add(scheduler.SessionQuery{UnderPath: root}); err != nil {
+			return err
+		}
+		halls, err := s.st.ListHalls(ctx, root)
+		if err != nil {
+			return err
+		}
+		for _, h := range halls {
+			if err := add(scheduler.SessionQuery{HallID: h.ID}); err != nil {
+				return err
+			}
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].ID < out[j].ID
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
 	return nil
 }

@@ -70,8 +70,17 @@ func TestReceptionFlow(t *testing.T) {
 	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.same_person"}); len(es) != 1 || strings.Contains(es[0].After, idn) {
 		t.Errorf("same-person audit: %+v", es)
 	}
-	// An operator of another district cannot book into this hall.
+	// An operator of the other district sees the sessions their hall joins, and nothing else.
 	other := f.loginUser(f.user(scheduler.RoleHallOperator, f.d2))
+	resp, body = other.do("GET", "/api/v1/sessions?from=2026-03-01&to=2026-04-01", nil)
+	wantStatus(t, resp, body, 200)
+	var seen struct {
+		Sessions []SessionView `json:"sessions"`
+	}
+	if err := json.Unmarshal(body, &seen); err != nil || len(seen.Sessions) != 3 || seen.Sessions[0].ID != first.ID {
+		t.Errorf("roster hall's sessions: %s", body)
+	}
+	// An operator of another district cannot book into this hall.
 	if _, body, st := book(other, "赵六", f.idNumber(), nil); st != 403 {
 		t.Errorf("other district booked: %d %s", st, body)
 	}
