@@ -381,6 +381,9 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 		if sess.Status != scheduler.SessionScheduled {
 			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已取消，不能预约", EN: "the session is cancelled; it takes no bookings"}
 		}
+		if !now.Before(sess.End) {
+			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已结束，请预约其他会次", EN: "the session is over; book another one"}
+		}
 		inRoster := a.HallID == sess.StudioID
 		for _, h := range sess.HallIDs {
 			inRoster = inRoster || h == a.HallID

@@ -319,6 +319,12 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	if err := s.CreateAppointment(ctx, &late, at("2026-12-14 09:00")); !errors.As(err, &fe) || fe.Field != "override_reason" {
 		t.Errorf("after lead time: %v", err)
 	}
+	// Once the session is over nothing is booked, not even with a reason.
+	over := late
+	over.WalkIn, over.OverrideReason = true, "补录"
+	if err := s.CreateAppointment(ctx, &over, at("2026-12-16 11:00")); !errors.As(err, &fe) || fe.Field != "session_id" {
+		t.Errorf("after the end: %v", err)
+	}
 	// Cancel one to make room, then the walk-in.
 	if err := s.SetAppointmentStatus(ctx, a4.ID, scheduler.ApptCancelled); err != nil {
 		t.Fatal(err)
