@@ -185,6 +185,10 @@ func validBooking(minutes, lead, per, max int, portfolio string) error {
 	if max < 1 || max > 500 {
 		return invalid("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
 	}
+	if per*max > minutes {
+		return invalid("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
+			fmt.Sprintf("max_petitioners × minutes_per_petitioner (%d) exceeds the session's %d minutes", per*max, minutes))
+	}
 	return validText("portfolio", portfolio, 2000)
 }
 

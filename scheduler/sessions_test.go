@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -35,5 +36,19 @@ func TestSessionKeys(t *testing.T) {
 	want := []string{"hall:10", "hall:2", "hall:9", "leader:3", "unit:4"}
 	if g := s.Keys(); !reflect.DeepEqual(g, want) {
 		t.Errorf("keys %v, want %v", g, want)
+	}
+}
+
+func TestValidateSessionCapacity(t *testing.T) {
+	s := ReceptionSession{UnitID: 1, Title: "x", StudioID: 1, MinutesPerPetitioner: 20, MaxPetitioners: 4, LeadDays: 1}
+	s.Start = sh("2026-12-01 09:00")
+	s.End = s.Start.Add(80 * 60e9)
+	if err := ValidateSession(s); err != nil {
+		t.Errorf("4 × 20 in 80 minutes: %v", err)
+	}
+	s.MaxPetitioners = 5
+	var fe *FieldError
+	if err := ValidateSession(s); !errors.As(err, &fe) || fe.Field != "max_petitioners" {
+		t.Errorf("5 × 20 in 80 minutes: %v", err)
 	}
 }

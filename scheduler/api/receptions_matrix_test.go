@@ -27,7 +27,7 @@ func (f *fixture) session(inside bool) scheduler.ReceptionSession {
 	f.t.Helper()
 	st, end := f.slot()
 	x := scheduler.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "接访", Start: st, End: end,
-		HallIDs: []int64{f.hallIn(inside).ID}, LeadDays: 3, MinutesPerPetitioner: 10, MaxPetitioners: 50}
+		HallIDs: []int64{f.hallIn(inside).ID}, LeadDays: 3, MinutesPerPetitioner: 10, MaxPetitioners: 6}
 	if err := f.st.CreateReceptionSession(bg, &x); err != nil {
 		f.t.Fatal(err)
 	}
