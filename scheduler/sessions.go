@@ -119,6 +119,10 @@ type SessionStore interface {
 	// resources, that none of them is in an overlapping scheduled session: two concurrent
 	// creations that overlap never both succeed. A clash is a *ConflictError.
 	CreateReceptionSession(ctx context.Context, s *ReceptionSession) error
+	// UpdateReceptionSession changes a scheduled session's time, roster, leader, studio and
+	// booking rules, with the same locked overlap check as creation (the session itself does
+	// not count); a clash is a *ConflictError naming the other session.
+	UpdateReceptionSession(ctx context.Context, s ReceptionSession) error
 	GetReceptionSession(ctx context.Context, id int64) (ReceptionSession, error)
 	ListReceptionSessions(ctx context.Context, q SessionQuery) ([]ReceptionSession, error)
 	// CancelReceptionSession marks one session cancelled (a single cancellation); its resources
@@ -315,10 +319,11 @@ func (s ReceptionSession) Keys() []string {
 	for _, u := range s.UnitIDs {
 		ks = append(ks, fmt.Sprintf("unit:%d", u))
 	}
-	return sortedUnique(ks)
+	return SortedUnique(ks)
 }
 
-func sortedUnique(ks []string) []string {
+// SortedUnique returns the distinct keys in order: the one order every writer locks them in.
+func SortedUnique(ks []string) []string {
 	out := make([]string, 0, len(ks))
 	seen := map[string]bool{}
 	for _, k := range ks {

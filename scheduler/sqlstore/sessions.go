@@ -203,33 +203,8 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 			return err
 		}
 		keys := rs.Keys()
-		if err := tx.lock(ctx, keys); err != nil {
+		if err := tx.lockAndCheck(ctx, rs, keys); err != nil {
 			return err
-		}
-		args := []any{}
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		// No session is longer than MaxSessionMinutes, so an overlapping one starts after
-		// start − that: the bound turns the check into a short range of the (rkey, starts_at)
-		// key instead of a scan of the resource's whole history.
-		args = append(args, tm(rs.Start.Add(-scheduler.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start))
-		row := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT `+sessionCols+`, r.rkey FROM session_resources r
-			JOIN reception_sessions s ON s.id = r.session_id
-			WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at > ? AND r.starts_at < ? AND r.ends_at > ?
-			ORDER BY s.starts_at, r.rkey LIMIT 1`), args...)
-		var key string
-		other, err := scanSession(row, &key)
-		switch {
-		case err == nil:
-			kind, id, _ := strings.Cut(key, ":")
-			n, _ := strconv.ParseInt(id, 10, 64)
-			if kind == "hall" && n == rs.StudioID {
-				kind = "studio"
-			}
-			return &scheduler.ConflictError{Resource: kind, ID: n, Other: other}
-		case err != sql.ErrNoRows:
-			return fmt.Errorf("sqlstore: session overlap check: %w", err)
 		}
 		now := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO reception_sessions (schedule_id, unit_id, title, leader_id, leader_name, leader_post,
@@ -248,6 +223,86 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 			}
 		}
 		rs.ID, rs.CreatedAt = id, now
+		return nil
+	})
+}
+
+// lockAndCheck locks the session's resources and refuses an overlap with another scheduled
+// session (rs.ID, when set, is the session itself and does not count).
+func (s *Store) lockAndCheck(ctx context.Context, rs *scheduler.ReceptionSession, keys []string) error {
+	if err := s.lock(ctx, keys); err != nil {
+		return err
+	}
+	args := []any{}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	// No session is longer than MaxSessionMinutes, so an overlapping one starts after
+	// start − that: the bound turns the check into a short range of the (rkey, starts_at)
+	// key instead of a scan of the resource's whole history.
+	args = append(args, tm(rs.Start.Add(-scheduler.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start), rs.ID)
+	row := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+`, r.rkey FROM session_resources r
+		JOIN reception_sessions s ON s.id = r.session_id
+		WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at > ? AND r.starts_at < ? AND r.ends_at > ? AND r.session_id <> ?
+		ORDER BY s.starts_at, r.rkey LIMIT 1`), args...)
+	var key string
+	other, err := scanSession(row, &key)
+	switch {
+	case err == nil:
+		kind, id, _ := strings.Cut(key, ":")
+		n, _ := strconv.ParseInt(id, 10, 64)
+		if kind == "hall" && n == rs.StudioID {
+			kind = "studio"
+		}
+		return &scheduler.ConflictError{Resource: kind, ID: n, Other: other}
+	case err != sql.ErrNoRows:
+		return fmt.Errorf("sqlstore: session overlap check: %w", err)
+	}
+	return nil
+}
+
+// UpdateReceptionSession implements scheduler.SessionStore.
+func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.ReceptionSession) error {
+	rs.Status = scheduler.SessionScheduled
+	if err := scheduler.ValidateSession(rs); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		old, err := tx.GetReceptionSession(ctx, rs.ID)
+		if err != nil {
+			return err
+		}
+		if old.Status != scheduler.SessionScheduled {
+			return &scheduler.FieldError{Field: "status", ZH: "已取消的会次不能修改", EN: "a cancelled session cannot be changed"}
+		}
+		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+			return err
+		}
+		// The old resources are locked too, so a concurrent booking of a freed slot waits for us.
+		keys := rs.Keys()
+		all := scheduler.SortedUnique(append(append([]string{}, keys...), old.Keys()...))
+		if err := tx.lock(ctx, all); err != nil {
+			return err
+		}
+		if err := tx.lockAndCheck(ctx, &rs, keys); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE reception_sessions SET title = ?, leader_id = ?, leader_name = ?, leader_post = ?, studio_id = ?,
+			starts_at = ?, ends_at = ?, hall_ids = ?, unit_ids = ?, lead_days = ?, minutes_per_petitioner = ?, max_petitioners = ?,
+			portfolio = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID), tm(rs.Start),
+			tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio, rs.ID); err != nil {
+			return fmt.Errorf("sqlstore: update reception session: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM session_resources WHERE session_id = ?`, rs.ID); err != nil {
+			return fmt.Errorf("sqlstore: update session resources: %w", err)
+		}
+		for _, k := range keys {
+			if _, err := tx.exec(ctx, `INSERT INTO session_resources (session_id, rkey, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
+				rs.ID, k, tm(rs.Start), tm(rs.End)); err != nil {
+				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
+			}
+		}
 		return nil
 	})
 }

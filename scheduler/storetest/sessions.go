@@ -187,6 +187,28 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	if err := s.CreateReceptionSession(ctx, &next); err != nil {
 		t.Errorf("adjacent: %v", err)
 	}
+	// Changes: a move onto the first session is refused naming it; the session itself never
+	// clashes with itself; a move away frees the old slot.
+	moved := next
+	moved.Start, moved.End = at("2026-12-02 10:00"), at("2026-12-02 11:00")
+	var ce *scheduler.ConflictError
+	if err := s.UpdateReceptionSession(ctx, moved); !errors.As(err, &ce) || ce.Other.ID != first.ID {
+		t.Errorf("move onto the first session: %v", err)
+	}
+	if err := s.UpdateReceptionSession(ctx, first); err != nil {
+		t.Errorf("unchanged session: %v", err)
+	}
+	moved.Start, moved.End = at("2026-12-02 13:00"), at("2026-12-02 14:00")
+	if err := s.UpdateReceptionSession(ctx, moved); err != nil {
+		t.Errorf("move away: %v", err)
+	}
+	if g, _ := s.GetReceptionSession(ctx, next.ID); !g.Start.Equal(moved.Start) {
+		t.Errorf("after the move: %+v", g)
+	}
+	refill := session(r, "补位", "2026-12-02 11:00", 60)
+	if err := s.CreateReceptionSession(ctx, &refill); err != nil {
+		t.Errorf("the freed slot: %v", err)
+	}
 	par := other(func(x *scheduler.ReceptionSession) {
 		x.LeaderID, x.LeaderName, x.HallIDs = r.Leader2.ID, "李四", []int64{r.H2.ID}
 	})
