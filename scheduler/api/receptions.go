@@ -251,6 +251,78 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	return nil
 }
 
+// updateSessionRequest changes a session; absent fields keep their value.
+type updateSessionRequest struct {
+	Title                *string    `json:"title"`
+	LeaderID             *int64     `json:"leader_id"`
+	LeaderName           *string    `json:"leader_name"`
+	LeaderPost           *string    `json:"leader_post"`
+	StudioID             *int64     `json:"studio_id"`
+	Start                *time.Time `json:"start"`
+	End                  *time.Time `json:"end"`
+	HallIDs              *[]int64   `json:"hall_ids"`
+	UnitIDs              *[]int64   `json:"unit_ids"`
+	LeadDays             *int       `json:"lead_days"`
+	MinutesPerPetitioner *int       `json:"minutes_per_petitioner"`
+	MaxPetitioners       *int       `json:"max_petitioners"`
+	Portfolio            *string    `json:"portfolio"`
+}
+
+func setIfGiven[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req updateSessionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(ctx, x.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	before := sessionView(x)
+	setIfGiven(&x.Title, req.Title)
+	setIfGiven(&x.LeaderID, req.LeaderID)
+	setIfGiven(&x.LeaderName, req.LeaderName)
+	setIfGiven(&x.LeaderPost, req.LeaderPost)
+	setIfGiven(&x.StudioID, req.StudioID)
+	setIfGiven(&x.Start, req.Start)
+	setIfGiven(&x.End, req.End)
+	setIfGiven(&x.HallIDs, req.HallIDs)
+	setIfGiven(&x.UnitIDs, req.UnitIDs)
+	setIfGiven(&x.LeadDays, req.LeadDays)
+	setIfGiven(&x.MinutesPerPetitioner, req.MinutesPerPetitioner)
+	setIfGiven(&x.MaxPetitioners, req.MaxPetitioners)
+	setIfGiven(&x.Portfolio, req.Portfolio)
+	if err := s.st.UpdateReceptionSession(ctx, x); err != nil {
+		return sessionErr(err)
+	}
+	x, err = s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("session.update", "session:"+strconv.FormatInt(id, 10), u, before, sessionView(x)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sessionView(x))
+	return nil
+}
+
 type cancelSessionRequest struct {
 	Reason string `json:"reason"`
 }

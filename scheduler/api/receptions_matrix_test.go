@@ -66,7 +66,7 @@ func (f *fixture) appointment(inside bool) scheduler.Appointment {
 	return a
 }
 
-func id(v int64) string { return strconv.FormatInt(v, 10) }
+func idStr(v int64) string { return strconv.FormatInt(v, 10) }
 
 var receptionMatrix = map[string]matrixRow{
 	"GET /api/v1/public/sessions": {call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/public/sessions", nil }},
@@ -80,8 +80,11 @@ var receptionMatrix = map[string]matrixRow{
 		return "/api/v1/sessions", map[string]any{"unit_id": pick(in, f.d1, f.d2).ID, "title": "联合接访", "start": st, "end": end,
 			"hall_ids": []int64{f.hallIn(in).ID}, "lead_days": 1, "minutes_per_petitioner": 10, "max_petitioners": 5}
 	}},
+	"PATCH /api/v1/sessions/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID), map[string]any{"title": "改期后的接访", "portfolio": "信访积案"}
+	}},
 	"POST /api/v1/sessions/{id}/cancel": {call: func(f *fixture, c *client, in bool) (string, any) {
-		return "/api/v1/sessions/" + id(f.session(in).ID) + "/cancel", map[string]string{"reason": "领导公出"}
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/cancel", map[string]string{"reason": "领导公出"}
 	}},
 	"POST /api/v1/schedules": {call: func(f *fixture, c *client, in bool) (string, any) {
 		studio, leader := f.studioAndLeader(in)
@@ -99,16 +102,16 @@ var receptionMatrix = map[string]matrixRow{
 		if err := f.st.CreateReceptionSchedule(bg, &rs); err != nil {
 			f.t.Fatal(err)
 		}
-		return "/api/v1/schedules/" + id(rs.ID) + "/materialize", map[string]int{"weeks": 8}
+		return "/api/v1/schedules/" + idStr(rs.ID) + "/materialize", map[string]int{"weeks": 8}
 	}},
 	"POST /api/v1/sessions/{id}/appointments": {call: func(f *fixture, c *client, in bool) (string, any) {
-		return "/api/v1/sessions/" + id(f.session(in).ID) + "/appointments", map[string]any{"hall_id": f.hallIn(in).ID,
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/appointments", map[string]any{"hall_id": f.hallIn(in).ID,
 			"name": "李四", "id_number": f.idNumber(), "phone": "13800138000", "matter": "工伤认定"}
 	}},
 	"GET /api/v1/sessions/{id}/queue": {call: func(f *fixture, c *client, in bool) (string, any) {
-		return "/api/v1/sessions/" + id(f.appointment(in).SessionID) + "/queue", nil
+		return "/api/v1/sessions/" + idStr(f.appointment(in).SessionID) + "/queue", nil
 	}},
 	"PATCH /api/v1/appointments/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
-		return "/api/v1/appointments/" + id(f.appointment(in).ID), map[string]string{"status": "checked_in"}
+		return "/api/v1/appointments/" + idStr(f.appointment(in).ID), map[string]string{"status": "checked_in"}
 	}},
 }

@@ -48,12 +48,24 @@ func TestReceptionFlow(t *testing.T) {
 
 	opUser := f.user(scheduler.RoleHallOperator, f.d1)
 	op := f.loginUser(opUser)
+
+	// Moving the second session onto the first is refused the same way; a title change is fine.
+	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(m.Created[1].ID), map[string]any{"start": dt.Add(time.Hour), "end": dt.Add(3 * time.Hour)})
+	wantStatus(t, resp, body, 409)
+	if e := errCode(t, body); e.Code != CodeSessionConflict || !strings.Contains(e.Message, "会次 "+strconv.FormatInt(first.ID, 10)) {
+		t.Errorf("move conflict: %+v", e)
+	}
+	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(m.Created[1].ID), map[string]any{"title": "副区长张三视频接访（调整）"})
+	wantStatus(t, resp, body, 200)
+	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "session.update"}); len(es) != 1 {
+		t.Errorf("session.update audit: %d", len(es))
+	}
 	book := func(c *client, name, idn string, extra map[string]any) (BookingView, []byte, int) {
 		req := map[string]any{"hall_id": f.hall1.ID, "name": name, "id_number": idn, "phone": "13912345678", "matter": "小区停车位纠纷"}
 		for k, v := range extra {
 			req[k] = v
 		}
-		resp, body := c.do("POST", "/api/v1/sessions/"+id(first.ID)+"/appointments", req)
+		resp, body := c.do("POST", "/api/v1/sessions/"+idStr(first.ID)+"/appointments", req)
 		var v BookingView
 		_ = json.Unmarshal(body, &v)
 		return v, body, resp.StatusCode
@@ -103,20 +115,20 @@ func TestReceptionFlow(t *testing.T) {
 	}
 
 	// Move the third booking to the front; mark a no-show.
-	resp, body = op.do("PATCH", "/api/v1/appointments/"+id(v2.Appointment.ID), map[string]any{"position": 1})
+	resp, body = op.do("PATCH", "/api/v1/appointments/"+idStr(v2.Appointment.ID), map[string]any{"position": 1})
 	wantStatus(t, resp, body, 200)
-	resp, body = op.do("PATCH", "/api/v1/appointments/"+id(v.Appointment.ID), map[string]any{"status": "no_show"})
+	resp, body = op.do("PATCH", "/api/v1/appointments/"+idStr(v.Appointment.ID), map[string]any{"status": "no_show"})
 	wantStatus(t, resp, body, 200)
 
 	queue := func(c *client, q string) ([]AppointmentView, int, []byte) {
-		resp, body := c.do("GET", "/api/v1/sessions/"+id(first.ID)+"/queue"+q, nil)
+		resp, body := c.do("GET", "/api/v1/sessions/"+idStr(first.ID)+"/queue"+q, nil)
 		var out struct {
 			Queue []AppointmentView `json:"queue"`
 		}
 		_ = json.Unmarshal(body, &out)
 		return out.Queue, resp.StatusCode, body
 	}
-	q, st, body := queue(op, "?hall_id="+id(f.hall1.ID)+"&purpose="+"核对身份")
+	q, st, body := queue(op, "?hall_id="+idStr(f.hall1.ID)+"&purpose="+"核对身份")
 	if st != 200 || len(q) != 4 || q[0].ID != v2.Appointment.ID || q[3].ID != walk.Appointment.ID || q[0].Masked || q[0].IDNumber != idn || q[1].Status != "no_show" {
 		t.Fatalf("operator queue: %d %s", st, body)
 	}
@@ -146,10 +158,10 @@ func TestReceptionFlow(t *testing.T) {
 		}
 	}
 	// A cancelled session leaves the public feed.
-	resp, body = staff.do("POST", "/api/v1/sessions/"+id(m.Created[1].ID)+"/cancel", map[string]string{"reason": "领导外出"})
+	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(m.Created[1].ID)+"/cancel", map[string]string{"reason": "领导外出"})
 	wantStatus(t, resp, body, 204)
 	_, body = f.anon().do("GET", "/api/v1/public/sessions", nil)
-	if strings.Contains(string(body), `"id":`+id(m.Created[1].ID)+`,`) {
+	if strings.Contains(string(body), `"id":`+idStr(m.Created[1].ID)+`,`) {
 		t.Errorf("cancelled session still public: %s", body)
 	}
 }

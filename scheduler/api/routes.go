@@ -49,6 +49,7 @@ func (s *Server) routeTable() []route {
 		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: scheduler.ActHolidayWrite, handle: s.putHoliday},
 		{method: "GET", pattern: "/api/v1/sessions", access: scheduler.ActSessionRead, handle: s.listSessions},
 		{method: "POST", pattern: "/api/v1/sessions", access: scheduler.ActSessionWrite, handle: s.createSession},
+		{method: "PATCH", pattern: "/api/v1/sessions/{id}", access: scheduler.ActSessionWrite, handle: s.updateSession},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/cancel", access: scheduler.ActSessionWrite, handle: s.cancelSession},
 		{method: "POST", pattern: "/api/v1/schedules", access: scheduler.ActSessionWrite, handle: s.createSchedule},
 		{method: "POST", pattern: "/api/v1/schedules/{id}/materialize", access: scheduler.ActSessionWrite, handle: s.materializeSchedule},
