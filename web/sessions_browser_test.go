@@ -48,7 +48,7 @@ func TestReceptionPages(t *testing.T) {
 	waitFor(t, ctx, "public row", `document.querySelectorAll("#pub-rows tr").length === 1`, 10*time.Second)
 	row := eval[string](t, ctx, `document.getElementById("pub-rows").textContent`)
 	for _, want := range []string{"张三", "副市长", "住房保障", "市领导接访室、上城区接访大厅"} {
-		if !contains(row, want) {
+		if !hasText(row, want) {
 			t.Errorf("public row %q lacks %q", row, want)
 		}
 	}
@@ -57,7 +57,7 @@ func TestReceptionPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "session list", `document.querySelectorAll("#sess-rows tr").length === 1`, 10*time.Second)
-	if got := eval[string](t, ctx, `document.querySelector("#sess-rows tr").textContent`); !contains(got, "已排期") || !contains(got, "副市长 张三") {
+	if got := eval[string](t, ctx, `document.querySelector("#sess-rows tr").textContent`); !hasText(got, "已排期") || !hasText(got, "副市长 张三") {
 		t.Errorf("session row %q", got)
 	}
 	err := chromedp.Do(ctx,
@@ -69,7 +69,7 @@ func TestReceptionPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "conflict banner", `!document.getElementById("sess-error").hidden`, 10*time.Second)
-	if got := eval[string](t, ctx, `document.getElementById("sess-error").textContent`); !contains(got, "会次 7") {
+	if got := eval[string](t, ctx, `document.getElementById("sess-error").textContent`); !hasText(got, "会次 7") {
 		t.Errorf("conflict banner %q", got)
 	}
 	if got := eval[string](t, ctx, `document.activeElement.id`); got != "s-leader" {
@@ -77,4 +77,4 @@ func TestReceptionPages(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
+func hasText(s, sub string) bool { return strings.Contains(s, sub) }

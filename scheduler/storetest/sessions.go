@@ -56,7 +56,7 @@ func BuildReception(t *testing.T, s scheduler.Store) Rec {
 	return r
 }
 
-func at(s string) time.Time {
+func shAt(s string) time.Time {
 	t, err := time.ParseInLocation("2006-01-02 15:04", s, scheduler.Shanghai)
 	if err != nil {
 		panic(err)
@@ -64,8 +64,8 @@ func at(s string) time.Time {
 	return t
 }
 
-func session(r Rec, title, start string, minutes int) scheduler.ReceptionSession {
-	st := at(start)
+func recSession(r Rec, title, start string, minutes int) scheduler.ReceptionSession {
+	st := shAt(start)
 	return scheduler.ReceptionSession{UnitID: r.City.ID, Title: title, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
 		StudioID: r.Studio.ID, Start: st, End: st.Add(time.Duration(minutes) * time.Minute), HallIDs: []int64{r.H1.ID},
 		LeadDays: 3, MinutesPerPetitioner: 15, MaxPetitioners: 4, Portfolio: "住房、社保"}
@@ -93,7 +93,7 @@ func testHolidays(t *testing.T, s scheduler.Store) {
 func testScheduleMaterialize(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
 	rs := scheduler.ReceptionSchedule{UnitID: r.City.ID, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
-		StudioID: r.Studio.ID, RRule: "FREQ=WEEKLY;BYDAY=TH", ExDates: []string{"2026-10-15"}, DTStart: at("2026-09-24 09:00"),
+		StudioID: r.Studio.ID, RRule: "FREQ=WEEKLY;BYDAY=TH", ExDates: []string{"2026-10-15"}, DTStart: shAt("2026-09-24 09:00"),
 		Minutes: 120, HallIDs: []int64{r.H1.ID, r.H2.ID}, UnitIDs: []int64{r.Dept.ID}, LeadDays: 3, MinutesPerPetitioner: 20,
 		MaxPetitioners: 6, Portfolio: "住房保障、劳动社保", Holidays: scheduler.HolidaySkip}
 	bad := rs
@@ -107,19 +107,19 @@ func testScheduleMaterialize(t *testing.T, s scheduler.Store) {
 		t.Fatalf("get schedule: %+v %v", got, err)
 	}
 	// Sep 24, Oct 1 (国庆, skipped), Oct 8, Oct 15 (exdate), Oct 22, Oct 29.
-	res, err := scheduler.Materialize(ctx, s, rs.ID, at("2026-09-01 00:00"), at("2026-10-31 00:00"))
+	res, err := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Created) != 4 || len(res.Skipped) != 1 || res.Skipped[0].Holiday != "国庆节" || len(res.Conflicts) != 0 {
 		t.Fatalf("materialize: %+v", res)
 	}
-	again, err := scheduler.Materialize(ctx, s, rs.ID, at("2026-09-01 00:00"), at("2026-10-31 00:00"))
+	again, err := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
 	if err != nil || len(again.Created) != 0 || again.Existing != 4 {
 		t.Fatalf("materialize twice: %+v %v", again, err)
 	}
 	list, err := s.ListReceptionSessions(ctx, scheduler.SessionQuery{UnderPath: r.City.Path, HallID: r.H2.ID})
-	if err != nil || len(list) != 4 || !list[0].Start.Equal(at("2026-09-24 09:00")) || list[3].Portfolio != rs.Portfolio {
+	if err != nil || len(list) != 4 || !list[0].Start.Equal(shAt("2026-09-24 09:00")) || list[3].Portfolio != rs.Portfolio {
 		t.Fatalf("list by hall: %+v %v", list, err)
 	}
 	// A session of the district's own subtree is not in the other district's.
@@ -134,10 +134,10 @@ func testScheduleMaterialize(t *testing.T, s scheduler.Store) {
 	if l, _ := s.ListReceptionSessions(ctx, scheduler.SessionQuery{}); len(l) != 3 {
 		t.Errorf("after cancel: %d scheduled", len(l))
 	}
-	if again, _ := scheduler.Materialize(ctx, s, rs.ID, at("2026-09-01 00:00"), at("2026-10-31 00:00")); len(again.Created) != 0 {
+	if again, _ := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00")); len(again.Created) != 0 {
 		t.Errorf("cancelled occurrence recreated: %+v", again.Created)
 	}
-	adhoc := session(r, "临时会商", list[1].Start.In(scheduler.Shanghai).Format("2006-01-02 15:04"), 60)
+	adhoc := recSession(r, "临时会商", list[1].Start.In(scheduler.Shanghai).Format("2006-01-02 15:04"), 60)
 	if err := s.CreateReceptionSession(ctx, &adhoc); err != nil {
 		t.Errorf("the cancelled slot should be free: %v", err)
 	}
@@ -145,13 +145,13 @@ func testScheduleMaterialize(t *testing.T, s scheduler.Store) {
 
 func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	first := session(r, "周三接访", "2026-12-02 09:00", 120)
+	first := recSession(r, "周三接访", "2026-12-02 09:00", 120)
 	first.UnitIDs = []int64{r.Dept.ID}
 	if err := s.CreateReceptionSession(ctx, &first); err != nil {
 		t.Fatal(err)
 	}
 	other := func(mod func(*scheduler.ReceptionSession)) scheduler.ReceptionSession {
-		x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: at("2026-12-02 10:30"), End: at("2026-12-02 11:30"),
+		x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: shAt("2026-12-02 10:30"), End: shAt("2026-12-02 11:30"),
 			LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 		mod(&x)
 		return x
@@ -183,14 +183,14 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 		}
 	}
 	// Back to back is no overlap; another leader in another hall at the same time is fine.
-	next := session(r, "接续", "2026-12-02 11:00", 60)
+	next := recSession(r, "接续", "2026-12-02 11:00", 60)
 	if err := s.CreateReceptionSession(ctx, &next); err != nil {
 		t.Errorf("adjacent: %v", err)
 	}
 	// Changes: a move onto the first session is refused naming it; the session itself never
 	// clashes with itself; a move away frees the old slot.
 	moved := next
-	moved.Start, moved.End = at("2026-12-02 10:00"), at("2026-12-02 11:00")
+	moved.Start, moved.End = shAt("2026-12-02 10:00"), shAt("2026-12-02 11:00")
 	var ce *scheduler.ConflictError
 	if err := s.UpdateReceptionSession(ctx, moved); !errors.As(err, &ce) || ce.Other.ID != first.ID {
 		t.Errorf("move onto the first session: %v", err)
@@ -198,14 +198,14 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	if err := s.UpdateReceptionSession(ctx, first); err != nil {
 		t.Errorf("unchanged session: %v", err)
 	}
-	moved.Start, moved.End = at("2026-12-02 13:00"), at("2026-12-02 14:00")
+	moved.Start, moved.End = shAt("2026-12-02 13:00"), shAt("2026-12-02 14:00")
 	if err := s.UpdateReceptionSession(ctx, moved); err != nil {
 		t.Errorf("move away: %v", err)
 	}
 	if g, _ := s.GetReceptionSession(ctx, next.ID); !g.Start.Equal(moved.Start) {
 		t.Errorf("after the move: %+v", g)
 	}
-	refill := session(r, "补位", "2026-12-02 11:00", 60)
+	refill := recSession(r, "补位", "2026-12-02 11:00", 60)
 	if err := s.CreateReceptionSession(ctx, &refill); err != nil {
 		t.Errorf("the freed slot: %v", err)
 	}
@@ -217,25 +217,25 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	}
 	// A twelve-hour session that started long before still clashes (the check's range bound).
 	long := other(func(x *scheduler.ReceptionSession) {
-		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, at("2026-12-05 00:00"), at("2026-12-05 12:00")
+		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, shAt("2026-12-05 00:00"), shAt("2026-12-05 12:00")
 	})
 	if err := s.CreateReceptionSession(ctx, &long); err != nil {
 		t.Fatal(err)
 	}
 	late := other(func(x *scheduler.ReceptionSession) {
-		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, at("2026-12-05 11:30"), at("2026-12-05 12:30")
+		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, shAt("2026-12-05 11:30"), shAt("2026-12-05 12:30")
 	})
 	if err := s.CreateReceptionSession(ctx, &late); !errors.Is(err, scheduler.ErrConflict) {
 		t.Errorf("inside a long session: %v", err)
 	}
-	late.Start, late.End = at("2026-12-05 12:00"), at("2026-12-05 13:00")
+	late.Start, late.End = shAt("2026-12-05 12:00"), shAt("2026-12-05 13:00")
 	if err := s.CreateReceptionSession(ctx, &late); err != nil {
 		t.Errorf("right after a long session: %v", err)
 	}
-	bad := session(r, "x", "2026-12-03 09:00", 60)
+	bad := recSession(r, "x", "2026-12-03 09:00", 60)
 	bad.End = bad.Start
 	wantErr(t, s.CreateReceptionSession(ctx, &bad), scheduler.ErrInvalid, "end before start")
-	bad = session(r, "x", "2026-12-03 09:00", 60)
+	bad = recSession(r, "x", "2026-12-03 09:00", 60)
 	bad.HallIDs = []int64{99999}
 	wantErr(t, s.CreateReceptionSession(ctx, &bad), scheduler.ErrInvalid, "missing hall")
 }
@@ -255,7 +255,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 			defer wg.Done()
 			l := leaders[i%len(leaders)]
 			x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("并发 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
-				Start: at("2026-12-09 09:00").Add(time.Duration(i%per) * time.Minute), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+				Start: shAt("2026-12-09 09:00").Add(time.Duration(i%per) * time.Minute), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 			x.End = x.Start.Add(time.Hour)
 			errs[i] = s.CreateReceptionSession(ctx, &x)
 		}()
@@ -293,7 +293,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 			}
 			l := leaders[i%len(leaders)]
 			x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("多资源 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
-				HallIDs: halls, Start: at("2026-12-10 14:00"), End: at("2026-12-10 15:00"), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+				HallIDs: halls, Start: shAt("2026-12-10 14:00"), End: shAt("2026-12-10 15:00"), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 			errs[i] = s.CreateReceptionSession(ctx, &x)
 		}()
 	}
@@ -323,22 +323,22 @@ func IDNumber(d17 string) string {
 	return d17 + string("10X98765432"[sum%11])
 }
 
-func appt(sess scheduler.ReceptionSession, hall int64, name, id string) scheduler.Appointment {
+func mkAppt(sess scheduler.ReceptionSession, hall int64, name, id string) scheduler.Appointment {
 	return scheduler.Appointment{SessionID: sess.ID, HallID: hall, Name: name, IDNumber: id, Phone: "13800138000",
 		Matter: "拖欠工资", People: 1, BookedBy: 1}
 }
 
 func testAppointments(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	sess := session(r, "周三接访", "2026-12-16 09:00", 120)
+	sess := recSession(r, "周三接访", "2026-12-16 09:00", 120)
 	sess.HallIDs = []int64{r.H1.ID, r.H2.ID}
 	sess.MaxPetitioners = 3
 	if err := s.CreateReceptionSession(ctx, &sess); err != nil {
 		t.Fatal(err)
 	}
-	early := at("2026-12-10 10:00") // before the three-day lead time closes (12-13 09:00)
+	early := shAt("2026-12-10 10:00") // before the three-day lead time closes (12-13 09:00)
 	id1 := IDNumber("33010219800101123")
-	a1 := appt(sess, r.H1.ID, "王五", strings.ToLower(id1))
+	a1 := mkAppt(sess, r.H1.ID, "王五", strings.ToLower(id1))
 	a1.People, a1.Representatives = 30, []string{"王五", "赵六"}
 	if err := s.CreateAppointment(ctx, &a1, early); err != nil {
 		t.Fatal(err)
@@ -346,8 +346,8 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	if a1.QueueNo != 1 || a1.Position != 1 || a1.Status != scheduler.ApptBooked || a1.IDNumber != id1 {
 		t.Errorf("first booking: %+v", a1)
 	}
-	a2 := appt(sess, r.H2.ID, "钱七", IDNumber("33010519900202234"))
-	a3 := appt(sess, r.H1.ID, "孙八", IDNumber("33010519900303345"))
+	a2 := mkAppt(sess, r.H2.ID, "钱七", IDNumber("33010519900202234"))
+	a3 := mkAppt(sess, r.H1.ID, "孙八", IDNumber("33010519900303345"))
 	for _, a := range []*scheduler.Appointment{&a2, &a3} {
 		if err := s.CreateAppointment(ctx, a, early); err != nil {
 			t.Fatal(err)
@@ -357,7 +357,7 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 		t.Errorf("queue numbers per hall: a2 %d a3 %d pos %d", a2.QueueNo, a3.QueueNo, a3.Position)
 	}
 	// Full: refused without a reason, accepted with one.
-	a4 := appt(sess, r.H2.ID, "周九", IDNumber("33010519900404456"))
+	a4 := mkAppt(sess, r.H2.ID, "周九", IDNumber("33010519900404456"))
 	err := s.CreateAppointment(ctx, &a4, early)
 	var fe *scheduler.FieldError
 	if !errors.As(err, &fe) || fe.Field != "override_reason" {
@@ -368,15 +368,15 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 		t.Errorf("override: %v", err)
 	}
 	// Lead time closed: refused; a walk-in on the day is not a booking and goes after.
-	late := appt(sess, r.H1.ID, "吴十", IDNumber("33010519900505567"))
+	late := mkAppt(sess, r.H1.ID, "吴十", IDNumber("33010519900505567"))
 	late.OverrideReason = ""
-	if err := s.CreateAppointment(ctx, &late, at("2026-12-14 09:00")); !errors.As(err, &fe) || fe.Field != "override_reason" {
+	if err := s.CreateAppointment(ctx, &late, shAt("2026-12-14 09:00")); !errors.As(err, &fe) || fe.Field != "override_reason" {
 		t.Errorf("after lead time: %v", err)
 	}
 	// Once the session is over nothing is booked, not even with a reason.
 	over := late
 	over.WalkIn, over.OverrideReason = true, "补录"
-	if err := s.CreateAppointment(ctx, &over, at("2026-12-16 11:00")); !errors.As(err, &fe) || fe.Field != "session_id" {
+	if err := s.CreateAppointment(ctx, &over, shAt("2026-12-16 11:00")); !errors.As(err, &fe) || fe.Field != "session_id" {
 		t.Errorf("after the end: %v", err)
 	}
 	// Cancel one to make room, then the walk-in.
@@ -386,11 +386,11 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	// Capacity holds for walk-ins too: full again, so the operator states a reason.
 	walk := late
 	walk.WalkIn = true
-	if err := s.CreateAppointment(ctx, &walk, at("2026-12-16 08:30")); !errors.As(err, &fe) || fe.Field != "override_reason" {
+	if err := s.CreateAppointment(ctx, &walk, shAt("2026-12-16 08:30")); !errors.As(err, &fe) || fe.Field != "override_reason" {
 		t.Errorf("walk-in when full: %v", err)
 	}
 	walk.OverrideReason = "当日现场来访，经同意加号"
-	if err := s.CreateAppointment(ctx, &walk, at("2026-12-16 08:30")); err != nil {
+	if err := s.CreateAppointment(ctx, &walk, shAt("2026-12-16 08:30")); err != nil {
 		t.Fatalf("walk-in: %v", err)
 	}
 	if walk.QueueNo != 3 || walk.Position != 1 {
@@ -422,20 +422,20 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	}
 	wantErr(t, s.SetAppointmentStatus(ctx, a2.ID, "gone"), scheduler.ErrInvalid, "bad status")
 	// 同人同事: the same ID number finds the earlier booking.
-	again := appt(sess, r.H1.ID, "王五", id1)
+	again := mkAppt(sess, r.H1.ID, "王五", id1)
 	prior, err := s.AppointmentsByIDNumber(ctx, again.IDNumber, 10)
 	if err != nil || len(prior) != 1 || prior[0].ID != a1.ID {
 		t.Errorf("same person: %+v %v", prior, err)
 	}
 	// Validation.
-	bad := appt(sess, r.H1.ID, "x", "330102198001011230")
+	bad := mkAppt(sess, r.H1.ID, "x", "330102198001011230")
 	if id1 == bad.IDNumber {
 		bad.IDNumber = "330102198001011231"
 	}
 	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "bad check digit")
-	bad = appt(sess, r.Studio.ID+1000, "x", id1)
+	bad = mkAppt(sess, r.Studio.ID+1000, "x", id1)
 	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "hall not on roster")
-	bad = appt(sess, r.H1.ID, "x", id1)
+	bad = mkAppt(sess, r.H1.ID, "x", id1)
 	bad.Representatives = []string{"a", "b", "c", "d", "e", "f"}
 	bad.People = 10
 	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "six representatives")
@@ -445,7 +445,7 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 // succeed and queue numbers are unique.
 func testAppointmentsConcurrent(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	sess := session(r, "并发预约", "2026-12-23 09:00", 120)
+	sess := recSession(r, "并发预约", "2026-12-23 09:00", 120)
 	sess.HallIDs = []int64{r.H1.ID}
 	sess.MaxPetitioners = 5
 	if err := s.CreateReceptionSession(ctx, &sess); err != nil {
@@ -458,8 +458,8 @@ func testAppointmentsConcurrent(t *testing.T, s scheduler.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := appt(sess, r.H1.ID, "并发", IDNumber(fmt.Sprintf("330102199001%05d", i)))
-			errs[i] = s.CreateAppointment(ctx, &a, at("2026-12-01 09:00"))
+			a := mkAppt(sess, r.H1.ID, "并发", IDNumber(fmt.Sprintf("330102199001%05d", i)))
+			errs[i] = s.CreateAppointment(ctx, &a, shAt("2026-12-01 09:00"))
 		}()
 	}
 	wg.Wait()
