@@ -17,10 +17,19 @@ const (
 	ActAuditRead     = "audit.read"     // search the audit log of a subtree
 	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
 	ActCategoryWrite = "category.write" // edit the case category tree
+	// Receptions (sessions.go): the calendar, its changes, bookings and the hall queue, and
+	// unmasked petitioner identity.
+	ActSessionRead  = "session.read"      // see reception sessions, schedules and the holiday calendar
+	ActSessionWrite = "session.write"     // create schedules and sessions, cancel sessions
+	ActApptRead     = "appointment.read"  // see a session's or a hall's queue (identity masked)
+	ActApptWrite    = "appointment.write" // book petitioners, add walk-ins, check in, reorder
+	ActPIIView      = "pii.view"          // see a petitioner's name, ID number and phone unmasked (audited)
+	ActHolidayWrite = "holiday.write"     // correct the public holiday calendar (installation-wide data)
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
-var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite}
+var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
+	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -41,6 +50,15 @@ var policy = map[string][]string{
 	ActAuditRead:     {RoleAuditor},
 	ActCallJoin:      callRoles,
 	ActCategoryWrite: {RoleAdmin},
+	// Sessions are case work: admin and auditor stay out (三员分立).
+	ActSessionRead:  {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
+	ActSessionWrite: {RoleSchedulerStaff},
+	ActApptRead:     {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
+	ActApptWrite:    {RoleHallOperator, RoleIntakeOfficer, RoleSchedulerStaff},
+	// The domain: identity is shown to the hall, the registering office and the supervisors.
+	ActPIIView: {RoleHallOperator, RoleIntakeOfficer, RoleSupervisor},
+	// The calendar is configuration, kept at the root like the category tree.
+	ActHolidayWrite: {RoleAdmin},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -42,6 +42,20 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", pattern: "/api/v1/audit", access: scheduler.ActAuditRead, handle: s.searchAudit},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: scheduler.ActCallJoin, handle: s.joinToken},
+
+		// Receptions (receptions.go).
+		{method: "GET", pattern: "/api/v1/public/sessions", access: accessPublic, handle: s.publicSessions},
+		{method: "GET", pattern: "/api/v1/holidays", access: scheduler.ActSessionRead, handle: s.listHolidays},
+		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: scheduler.ActHolidayWrite, handle: s.putHoliday},
+		{method: "GET", pattern: "/api/v1/sessions", access: scheduler.ActSessionRead, handle: s.listSessions},
+		{method: "POST", pattern: "/api/v1/sessions", access: scheduler.ActSessionWrite, handle: s.createSession},
+		{method: "PATCH", pattern: "/api/v1/sessions/{id}", access: scheduler.ActSessionWrite, handle: s.updateSession},
+		{method: "POST", pattern: "/api/v1/sessions/{id}/cancel", access: scheduler.ActSessionWrite, handle: s.cancelSession},
+		{method: "POST", pattern: "/api/v1/schedules", access: scheduler.ActSessionWrite, handle: s.createSchedule},
+		{method: "POST", pattern: "/api/v1/schedules/{id}/materialize", access: scheduler.ActSessionWrite, handle: s.materializeSchedule},
+		{method: "POST", pattern: "/api/v1/sessions/{id}/appointments", access: scheduler.ActApptWrite, handle: s.book},
+		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: scheduler.ActApptRead, handle: s.queue},
+		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: scheduler.ActApptWrite, handle: s.updateAppointment},
 	}
 }
 

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	runSessions(t, open) // sessions.go
 }
 
 var ctx = context.Background()

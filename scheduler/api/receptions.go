@@ -1,0 +1,795 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Reception sessions, schedules, the public feed (五公开), appointments and the hall queue.
+
+// SessionView is a reception session for staff.
+type SessionView struct {
+	ID                   int64     `json:"id"`
+	ScheduleID           int64     `json:"schedule_id,omitempty"`
+	UnitID               int64     `json:"unit_id"`
+	Title                string    `json:"title"`
+	LeaderID             int64     `json:"leader_id,omitempty"`
+	LeaderName           string    `json:"leader_name"`
+	LeaderPost           string    `json:"leader_post"`
+	StudioID             int64     `json:"studio_id,omitempty"`
+	Start                time.Time `json:"start"`
+	End                  time.Time `json:"end"`
+	HallIDs              []int64   `json:"hall_ids"`
+	UnitIDs              []int64   `json:"unit_ids"`
+	LeadDays             int       `json:"lead_days"`
+	MinutesPerPetitioner int       `json:"minutes_per_petitioner"`
+	MaxPetitioners       int       `json:"max_petitioners"`
+	Portfolio            string    `json:"portfolio"`
+	Holiday              string    `json:"holiday,omitempty"`
+	Status               string    `json:"status"`
+	CancelReason         string    `json:"cancel_reason,omitempty"`
+}
+
+func sessionView(s scheduler.ReceptionSession) SessionView {
+	ids := func(v []int64) []int64 {
+		if v == nil {
+			return []int64{}
+		}
+		return v
+	}
+	return SessionView{ID: s.ID, ScheduleID: s.ScheduleID, UnitID: s.UnitID, Title: s.Title, LeaderID: s.LeaderID,
+		LeaderName: s.LeaderName, LeaderPost: s.LeaderPost, StudioID: s.StudioID, Start: s.Start.In(scheduler.Shanghai),
+		End: s.End.In(scheduler.Shanghai), HallIDs: ids(s.HallIDs), UnitIDs: ids(s.UnitIDs), LeadDays: s.LeadDays,
+		MinutesPerPetitioner: s.MinutesPerPetitioner, MaxPetitioners: s.MaxPetitioners, Portfolio: s.Portfolio,
+		Holiday: s.Holiday, Status: string(s.Status), CancelReason: s.CancelReason}
+}
+
+// sessionErr turns a resource clash into a 409 that names the other session.
+func sessionErr(err error) error {
+	var ce *scheduler.ConflictError
+	if errors.As(err, &ce) {
+		zh, en, _ := strings.Cut(ce.Error(), " / ")
+		e := newErr(http.StatusConflict, CodeSessionConflict, zh, en)
+		e.field = map[string]string{"leader": "leader_id", "studio": "studio_id", "hall": "hall_ids", "unit": "unit_ids"}[ce.Resource]
+		return e
+	}
+	return err
+}
+
+// CodeSessionConflict: a leader, studio, hall or unit is already in an overlapping session.
+const CodeSessionConflict = "session_conflict"
+
+func (s *Server) unitOf(ctx context.Context, id int64, field string) (scheduler.Unit, error) {
+	u, err := s.st.GetUnit(ctx, id)
+	if errors.Is(err, scheduler.ErrNotFound) {
+		return u, invalidField(field, "单位不存在", "the unit does not exist")
+	}
+	return u, err
+}
+
+// ---- public feed (五公开) ----
+
+// PublicSessionView is what the public sees of a session: time, place, leader's name, post and
+// portfolio. It carries no personal data of petitioners and no internal ids beyond the session's.
+type PublicSessionView struct {
+	ID         int64     `json:"id"`
+	Title      string    `json:"title"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Place      string    `json:"place"`
+	Halls      []string  `json:"halls"`
+	LeaderName string    `json:"leader_name"`
+	LeaderPost string    `json:"leader_post"`
+	Portfolio  string    `json:"portfolio"`
+	Holiday    string    `json:"holiday,omitempty"`
+}
+
+// publicDays is how far ahead the public feed looks.
+const publicDays = 60
+
+func (s *Server) publicSessions(w http.ResponseWriter, r *http.Request, _ *reqCtx) error {
+	ctx := r.Context()
+	now := s.now()
+	list, err := s.st.ListReceptionSessions(ctx, scheduler.SessionQuery{From: now, To: now.AddDate(0, 0, publicDays)})
+	if err != nil {
+		return err
+	}
+	halls := map[int64]string{}
+	hallName := func(id int64) string {
+		if n, ok := halls[id]; ok {
+			return n
+		}
+		h, err := s.st.GetHall(ctx, id)
+		if err == nil {
+			halls[id] = h.Name
+		}
+		return halls[id]
+	}
+	out := []PublicSessionView{}
+	for _, x := range list {
+		if x.LeaderID == 0 {
+			continue // hearings without a leader are internal
+		}
+		v := PublicSessionView{ID: x.ID, Title: x.Title, Start: x.Start.In(scheduler.Shanghai), End: x.End.In(scheduler.Shanghai),
+			LeaderName: x.LeaderName, LeaderPost: x.LeaderPost, Portfolio: x.Portfolio, Holiday: x.Holiday, Halls: []string{}}
+		if x.StudioID != 0 {
+			v.Place = hallName(x.StudioID)
+		}
+		for _, h := range x.HallIDs {
+			v.Halls = append(v.Halls, hallName(h))
+		}
+		out = append(out, v)
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return nil
+}
+
+// ---- staff: sessions and schedules ----
+
+func parseTimeParam(r *http.Request, name string, def time.Time) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", v, scheduler.Shanghai); err == nil {
+		return t, nil
+	}
+	return time.Time{}, invalidField(name, "时间应为 RFC 3339 或 YYYY-MM-DD", "must be RFC 3339 or YYYY-MM-DD")
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	now := s.now()
+	from, err := parseTimeParam(r, "from", now.AddDate(0, 0, -7))
+	if err != nil {
+		return err
+	}
+	to, err := parseTimeParam(r, "to", from.AddDate(0, 0, 42))
+	if err != nil {
+		return err
+	}
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	// The caller sees the sessions owned in their subtrees and those a hall of their subtrees
+	// joins (a district operator sees the city leader's reception their hall is on).
+	ctx := r.Context()
+	cancelled := r.URL.Query().Get("cancelled") == "1"
+	seen := map[int64]bool{}
+	out := []SessionView{}
+	add := func(q scheduler.SessionQuery) error {
+		q.From, q.To, q.IncludeCancelled = from, to, cancelled
+		list, err := s.st.ListReceptionSessions(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, x := range list {
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				out = append(out, sessionView(x))
+			}
+		}
+		return nil
+	}
+	for _, root := range roots {
+		if err := add(scheduler.SessionQuery{UnderPath: root}); err != nil {
+			return err
+		}
+		halls, err := s.st.ListHalls(ctx, root)
+		if err != nil {
+			return err
+		}
+		for _, h := range halls {
+			if err := add(scheduler.SessionQuery{HallID: h.ID}); err != nil {
+				return err
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].ID < out[j].ID
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return nil
+}
+
+type createSessionRequest struct {
+	UnitID               int64     `json:"unit_id"`
+	Title                string    `json:"title"`
+	LeaderID             int64     `json:"leader_id"`
+	LeaderName           string    `json:"leader_name"`
+	LeaderPost           string    `json:"leader_post"`
+	StudioID             int64     `json:"studio_id"`
+	Start                time.Time `json:"start"`
+	End                  time.Time `json:"end"`
+	HallIDs              []int64   `json:"hall_ids"`
+	UnitIDs              []int64   `json:"unit_ids"`
+	LeadDays             int       `json:"lead_days"`
+	MinutesPerPetitioner int       `json:"minutes_per_petitioner"`
+	MaxPetitioners       int       `json:"max_petitioners"`
+	Portfolio            string    `json:"portfolio"`
+}
+
+// createSession creates an ad hoc session (a single reception or a multi-site hearing).
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req createSessionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.unitOf(ctx, req.UnitID, "unit_id")
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	x := scheduler.ReceptionSession{UnitID: u.ID, Title: strings.TrimSpace(req.Title), LeaderID: req.LeaderID,
+		LeaderName: strings.TrimSpace(req.LeaderName), LeaderPost: strings.TrimSpace(req.LeaderPost), StudioID: req.StudioID,
+		Start: req.Start, End: req.End, HallIDs: req.HallIDs, UnitIDs: req.UnitIDs, LeadDays: req.LeadDays,
+		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio}
+	if err := s.st.CreateReceptionSession(ctx, &x); err != nil {
+		return sessionErr(err)
+	}
+	if err := rc.audit("session.create", "session:"+strconv.FormatInt(x.ID, 10), u, nil, sessionView(x)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, sessionView(x))
+	return nil
+}
+
+// updateSessionRequest changes a session; absent fields keep their value.
+type updateSessionRequest struct {
+	Title                *string    `json:"title"`
+	LeaderID             *int64     `json:"leader_id"`
+	LeaderName           *string    `json:"leader_name"`
+	LeaderPost           *string    `json:"leader_post"`
+	StudioID             *int64     `json:"studio_id"`
+	Start                *time.Time `json:"start"`
+	End                  *time.Time `json:"end"`
+	HallIDs              *[]int64   `json:"hall_ids"`
+	UnitIDs              *[]int64   `json:"unit_ids"`
+	LeadDays             *int       `json:"lead_days"`
+	MinutesPerPetitioner *int       `json:"minutes_per_petitioner"`
+	MaxPetitioners       *int       `json:"max_petitioners"`
+	Portfolio            *string    `json:"portfolio"`
+}
+
+func setIfGiven[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req updateSessionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(ctx, x.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	before := sessionView(x)
+	setIfGiven(&x.Title, req.Title)
+	setIfGiven(&x.LeaderID, req.LeaderID)
+	setIfGiven(&x.LeaderName, req.LeaderName)
+	setIfGiven(&x.LeaderPost, req.LeaderPost)
+	setIfGiven(&x.StudioID, req.StudioID)
+	setIfGiven(&x.Start, req.Start)
+	setIfGiven(&x.End, req.End)
+	setIfGiven(&x.HallIDs, req.HallIDs)
+	setIfGiven(&x.UnitIDs, req.UnitIDs)
+	setIfGiven(&x.LeadDays, req.LeadDays)
+	setIfGiven(&x.MinutesPerPetitioner, req.MinutesPerPetitioner)
+	setIfGiven(&x.MaxPetitioners, req.MaxPetitioners)
+	setIfGiven(&x.Portfolio, req.Portfolio)
+	if err := s.st.UpdateReceptionSession(ctx, x); err != nil {
+		return sessionErr(err)
+	}
+	x, err = s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("session.update", "session:"+strconv.FormatInt(id, 10), u, before, sessionView(x)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sessionView(x))
+	return nil
+}
+
+type cancelSessionRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req cancelSessionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(ctx, x.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	if err := s.st.CancelReceptionSession(ctx, id, strings.TrimSpace(req.Reason)); err != nil {
+		return err
+	}
+	if err := rc.audit("session.cancel", "session:"+strconv.FormatInt(id, 10), u, sessionView(x), map[string]string{"reason": req.Reason}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type createScheduleRequest struct {
+	UnitID               int64     `json:"unit_id"`
+	LeaderID             int64     `json:"leader_id"`
+	LeaderName           string    `json:"leader_name"`
+	LeaderPost           string    `json:"leader_post"`
+	StudioID             int64     `json:"studio_id"`
+	RRule                string    `json:"rrule"`
+	ExDates              []string  `json:"exdates"`
+	DTStart              time.Time `json:"dtstart"`
+	Minutes              int       `json:"minutes"`
+	HallIDs              []int64   `json:"hall_ids"`
+	UnitIDs              []int64   `json:"unit_ids"`
+	LeadDays             int       `json:"lead_days"`
+	MinutesPerPetitioner int       `json:"minutes_per_petitioner"`
+	MaxPetitioners       int       `json:"max_petitioners"`
+	Portfolio            string    `json:"portfolio"`
+	Holidays             string    `json:"holidays"`
+	// Weeks is how far ahead to create the sessions now (default 8, at most 53).
+	Weeks int `json:"weeks"`
+}
+
+// MaterializeView reports what a schedule's expansion did.
+type MaterializeView struct {
+	ScheduleID int64         `json:"schedule_id"`
+	Created    []SessionView `json:"created"`
+	Skipped    []time.Time   `json:"skipped_holidays"`
+	Existing   int           `json:"existing"`
+	Conflicts  []Error       `json:"conflicts"`
+}
+
+func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx, u scheduler.Unit, id int64, weeks int, status int) error {
+	if weeks <= 0 {
+		weeks = 8
+	}
+	if weeks > 53 {
+		return invalidField("weeks", "最多提前 53 周生成", "weeks must be at most 53")
+	}
+	now := s.now()
+	res, err := scheduler.Materialize(r.Context(), s.st, id, now, now.AddDate(0, 0, 7*weeks))
+	if err != nil {
+		return err
+	}
+	v := MaterializeView{ScheduleID: id, Created: []SessionView{}, Skipped: []time.Time{}, Existing: res.Existing, Conflicts: []Error{}}
+	for _, x := range res.Created {
+		v.Created = append(v.Created, sessionView(x))
+	}
+	for _, o := range res.Skipped {
+		v.Skipped = append(v.Skipped, o.Start.In(scheduler.Shanghai))
+	}
+	for _, c := range res.Conflicts {
+		var ae *apiError
+		if errors.As(sessionErr(c), &ae) {
+			msg := ae.zh
+			if lang(r) == "en" {
+				msg = ae.en
+			}
+			v.Conflicts = append(v.Conflicts, Error{Code: ae.code, Message: msg, Field: ae.field})
+		}
+	}
+	if err := rc.audit("schedule.materialize", "schedule:"+strconv.FormatInt(id, 10), u, nil,
+		map[string]int{"created": len(v.Created), "skipped": len(v.Skipped), "conflicts": len(v.Conflicts)}); err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req createScheduleRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.unitOf(ctx, req.UnitID, "unit_id")
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	if req.Holidays == "" {
+		req.Holidays = string(scheduler.HolidaySkip)
+	}
+	rs := scheduler.ReceptionSchedule{UnitID: u.ID, LeaderID: req.LeaderID, LeaderName: strings.TrimSpace(req.LeaderName),
+		LeaderPost: strings.TrimSpace(req.LeaderPost), StudioID: req.StudioID, RRule: req.RRule, ExDates: req.ExDates,
+		DTStart: req.DTStart, Minutes: req.Minutes, HallIDs: req.HallIDs, UnitIDs: req.UnitIDs, LeadDays: req.LeadDays,
+		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio,
+		Holidays: scheduler.HolidayPolicy(req.Holidays)}
+	if err := s.st.CreateReceptionSchedule(ctx, &rs); err != nil {
+		return err
+	}
+	if err := rc.audit("schedule.create", "schedule:"+strconv.FormatInt(rs.ID, 10), u, nil, req); err != nil {
+		return err
+	}
+	return s.materialize(w, r, rc, u, rs.ID, req.Weeks, http.StatusCreated)
+}
+
+type materializeRequest struct {
+	Weeks int `json:"weeks"`
+}
+
+func (s *Server) materializeSchedule(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req materializeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	rs, err := s.st.GetReceptionSchedule(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(ctx, rs.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	return s.materialize(w, r, rc, u, id, req.Weeks, http.StatusOK)
+}
+
+// HolidayView is one day of the holiday calendar.
+type HolidayView struct {
+	Date string `json:"date"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if !rc.p.CanAnywhere(rc.rt.access) {
+		return errForbidden
+	}
+	year := r.URL.Query().Get("year")
+	if year == "" {
+		year = strconv.Itoa(s.now().In(scheduler.Shanghai).Year())
+	}
+	if y, err := strconv.Atoi(year); err != nil || y < 2000 || y > 2100 {
+		return invalidField("year", "年份无效", "year is invalid")
+	}
+	hs, err := s.st.ListHolidays(r.Context(), year+"-01-01", year+"-12-31")
+	if err != nil {
+		return err
+	}
+	out := []HolidayView{}
+	for _, h := range hs {
+		out = append(out, HolidayView{Date: h.Date, Kind: string(h.Kind), Name: h.Name})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"holidays": out,
+		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"})
+	return nil
+}
+
+type putHolidayRequest struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// putHoliday stores or corrects one day of the calendar; the data is installation-wide, so the
+// action is checked at the root.
+func (s *Server) putHoliday(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req putHolidayRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	root, err := s.st.GetUnitByCode(ctx, scheduler.RootCode)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(root.Path); err != nil {
+		return err
+	}
+	h := scheduler.Holiday{Date: r.PathValue("date"), Kind: scheduler.HolidayKind(req.Kind), Name: strings.TrimSpace(req.Name)}
+	var before any
+	if old, err := s.st.ListHolidays(ctx, h.Date, h.Date); err == nil && len(old) == 1 {
+		before = HolidayView{Date: old[0].Date, Kind: string(old[0].Kind), Name: old[0].Name}
+	}
+	if err := s.st.PutHoliday(ctx, h); err != nil {
+		return err
+	}
+	v := HolidayView{Date: h.Date, Kind: string(h.Kind), Name: h.Name}
+	if err := rc.audit("holiday.put", "holiday:"+h.Date, root, before, v); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// ---- appointments and the queue ----
+
+// AppointmentView is an appointment; Name, IDNumber, Phone and Representatives are masked
+// unless the caller may see them and asked with a purpose.
+type AppointmentView struct {
+	ID              int64     `json:"id"`
+	SessionID       int64     `json:"session_id"`
+	HallID          int64     `json:"hall_id"`
+	Name            string    `json:"name"`
+	IDNumber        string    `json:"id_number"`
+	Phone           string    `json:"phone"`
+	Matter          string    `json:"matter"`
+	People          int       `json:"people"`
+	Representatives []string  `json:"representatives"`
+	Guidance        string    `json:"guidance,omitempty"`
+	WalkIn          bool      `json:"walk_in"`
+	QueueNo         int       `json:"queue_no"`
+	Position        int       `json:"position"`
+	Status          string    `json:"status"`
+	OverrideReason  string    `json:"override_reason,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	Masked          bool      `json:"masked"`
+}
+
+func apptView(a scheduler.Appointment, unmasked bool) AppointmentView {
+	if !unmasked {
+		a = a.Masked()
+	}
+	reps := a.Representatives
+	if reps == nil {
+		reps = []string{}
+	}
+	return AppointmentView{ID: a.ID, SessionID: a.SessionID, HallID: a.HallID, Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone,
+		Matter: a.Matter, People: a.People, Representatives: reps, Guidance: a.Guidance, WalkIn: a.WalkIn, QueueNo: a.QueueNo,
+		Position: a.Position, Status: string(a.Status), OverrideReason: a.OverrideReason, CreatedAt: a.CreatedAt, Masked: !unmasked}
+}
+
+// hallUnit returns a hall and its unit.
+func (s *Server) hallUnit(ctx context.Context, id int64) (scheduler.Hall, scheduler.Unit, error) {
+	h, err := s.st.GetHall(ctx, id)
+	if errors.Is(err, scheduler.ErrNotFound) {
+		return h, scheduler.Unit{}, invalidField("hall_id", "大厅不存在", "the hall does not exist")
+	}
+	if err != nil {
+		return h, scheduler.Unit{}, err
+	}
+	u, err := s.st.GetUnit(ctx, h.UnitID)
+	return h, u, err
+}
+
+type bookRequest struct {
+	HallID          int64    `json:"hall_id"`
+	Name            string   `json:"name"`
+	IDNumber        string   `json:"id_number"`
+	Phone           string   `json:"phone"`
+	Matter          string   `json:"matter"`
+	People          int      `json:"people"`
+	Representatives []string `json:"representatives"`
+	Guidance        string   `json:"guidance"`
+	WalkIn          bool     `json:"walk_in"`
+	OverrideReason  string   `json:"override_reason"`
+}
+
+// BookingView is a new appointment and what the rules want known at booking: earlier
+// appointments of the same ID number (同人同事 candidates), masked. They inform; they never refuse.
+type BookingView struct {
+	Appointment AppointmentView   `json:"appointment"`
+	SamePerson  []AppointmentView `json:"same_person"`
+}
+
+func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req bookRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if req.HallID == 0 {
+		return invalidField("hall_id", "必须指定候访大厅", "hall_id is required")
+	}
+	_, u, err := s.hallUnit(ctx, req.HallID)
+	if err != nil {
+		return err
+	}
+	// The operator books into a hall of their own subtree.
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	if req.People == 0 {
+		req.People = max(1, len(req.Representatives))
+	}
+	a := scheduler.Appointment{SessionID: id, HallID: req.HallID, Name: strings.TrimSpace(req.Name), IDNumber: strings.TrimSpace(req.IDNumber),
+		Phone: strings.TrimSpace(req.Phone), Matter: strings.TrimSpace(req.Matter), People: req.People, Representatives: req.Representatives,
+		Guidance: strings.TrimSpace(req.Guidance), WalkIn: req.WalkIn, OverrideReason: strings.TrimSpace(req.OverrideReason), BookedBy: rc.p.User.ID}
+	prior, err := s.st.AppointmentsByIDNumber(ctx, strings.ToUpper(a.IDNumber), 20)
+	if err != nil {
+		return err
+	}
+	if err := s.st.CreateAppointment(ctx, &a, s.now()); err != nil {
+		return err
+	}
+	target := "appointment:" + strconv.FormatInt(a.ID, 10)
+	// The audit keeps the masked view: the log must not become a second copy of identities.
+	if err := rc.audit("appointment.create", target, u, nil, apptView(a, false)); err != nil {
+		return err
+	}
+	if a.OverrideReason != "" {
+		if err := rc.audit("appointment.override", target, u, nil, map[string]string{"reason": a.OverrideReason}); err != nil {
+			return err
+		}
+	}
+	v := BookingView{Appointment: apptView(a, false), SamePerson: []AppointmentView{}}
+	var ids []int64
+	for _, p := range prior {
+		v.SamePerson = append(v.SamePerson, apptView(p, false))
+		ids = append(ids, p.ID)
+	}
+	if len(ids) > 0 {
+		if err := rc.audit("appointment.same_person", target, u, nil, map[string]any{"earlier": ids, "guidance": a.Guidance}); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// queue lists a session's queue: one hall's (hall_id, scope: that hall's unit) or the whole
+// session across halls (scope: the session's unit, for the leader's side). ?purpose=… asks
+// for identities unmasked, which needs pii.view and is audited.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	var hallID int64
+	var scope scheduler.Unit
+	if hv := r.URL.Query().Get("hall_id"); hv != "" {
+		hallID, err = strconv.ParseInt(hv, 10, 64)
+		if err != nil {
+			return invalidField("hall_id", "大厅编号无效", "hall_id is invalid")
+		}
+		if _, scope, err = s.hallUnit(ctx, hallID); err != nil {
+			return err
+		}
+	} else if scope, err = s.st.GetUnit(ctx, x.UnitID); err != nil {
+		return err
+	}
+	if err := rc.require(scope.Path); err != nil {
+		return err
+	}
+	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
+	unmask := false
+	if purpose != "" {
+		if err := rc.requireAction(scheduler.ActPIIView, scope.Path); err != nil {
+			return err
+		}
+		unmask = true
+	}
+	list, err := s.st.ListAppointments(ctx, id)
+	if err != nil {
+		return err
+	}
+	out := []AppointmentView{}
+	var shown []int64
+	for _, a := range list {
+		if hallID != 0 && a.HallID != hallID {
+			continue
+		}
+		out = append(out, apptView(a, unmask))
+		shown = append(shown, a.ID)
+	}
+	if unmask && len(shown) > 0 {
+		e := scheduler.AuditEntry{Action: "pii.view", Target: "session:" + strconv.FormatInt(id, 10) + "/queue", UnitID: scope.ID,
+			UnitPath: scope.Path, Purpose: purpose, IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
+		if err := s.st.AppendAudit(ctx, &e); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"session": sessionView(x), "queue": out})
+	return nil
+}
+
+type updateAppointmentRequest struct {
+	Status   string `json:"status"`
+	Position *int   `json:"position"` // 1-based place in its group (booked or walk-in)
+}
+
+func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req updateAppointmentRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	a, err := s.st.GetAppointment(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, u, err := s.hallUnit(ctx, a.HallID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	if req.Status == "" && req.Position == nil {
+		return invalidField("status", "请指定 status 或 position", "give a status or a position")
+	}
+	if req.Status != "" {
+		if err := s.st.SetAppointmentStatus(ctx, id, scheduler.AppointmentStatus(req.Status)); err != nil {
+			return err
+		}
+	}
+	if req.Position != nil {
+		if *req.Position < 1 {
+			return invalidField("position", "位置从 1 开始", "position starts at 1")
+		}
+		if err := s.st.MoveAppointment(ctx, id, *req.Position-1); err != nil {
+			return err
+		}
+	}
+	after, err := s.st.GetAppointment(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("appointment.update", "appointment:"+strconv.FormatInt(id, 10), u,
+		map[string]any{"status": a.Status, "position": a.Position}, map[string]any{"status": after.Status, "position": after.Position}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apptView(after, false))
+	return nil
+}

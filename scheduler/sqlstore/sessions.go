@@ -1,0 +1,557 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// ---- ids as text ("1,2,3"): the rosters are short and read with their session ----
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func splitIDs(s string) []int64 {
+	if s == "" {
+		return nil
+	}
+	var out []int64
+	for _, p := range strings.Split(s, ",") {
+		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// ---- holidays ----
+
+// PutHoliday implements scheduler.SessionStore.
+func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
+	if _, err := time.Parse("2006-01-02", h.Date); err != nil {
+		return &scheduler.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
+	}
+	if h.Kind != scheduler.DayOff && h.Kind != scheduler.DayWorkday {
+		return &scheduler.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
+	}
+	if _, err := s.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
+		ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
+		return fmt.Errorf("sqlstore: put holiday: %w", err)
+	}
+	return nil
+}
+
+// ListHolidays implements scheduler.SessionStore.
+func (s *Store) ListHolidays(ctx context.Context, from, to string) ([]scheduler.Holiday, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT day, kind, name FROM public_holidays WHERE day >= ? AND day <= ? ORDER BY day`), from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list holidays: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Holiday
+	for rows.Next() {
+		var h scheduler.Holiday
+		var kind string
+		if err := rows.Scan(&h.Date, &kind, &h.Name); err != nil {
+			return nil, fmt.Errorf("sqlstore: list holidays: %w", err)
+		}
+		h.Kind = scheduler.HolidayKind(kind)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ---- schedules ----
+
+const scheduleCols = `id, unit_id, leader_id, leader_name, leader_post, studio_id, rrule, exdates, dtstart, minutes,
+	hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holidays, created_at`
+
+// checkRefs checks the studio, halls and units a schedule or session names.
+func (s *Store) checkRefs(ctx context.Context, leaderID, studioID int64, halls, units []int64) error {
+	if leaderID != 0 {
+		if _, err := s.GetUser(ctx, leaderID); err != nil {
+			return &scheduler.FieldError{Field: "leader_id", ZH: "接访领导账号不存在", EN: "the leader's account does not exist"}
+		}
+	}
+	if studioID != 0 {
+		h, err := s.GetHall(ctx, studioID)
+		if err != nil || h.Kind != scheduler.HallStudio {
+			return &scheduler.FieldError{Field: "studio_id", ZH: "演播室不存在或不是演播室类型", EN: "studio_id is not an existing hall of kind studio"}
+		}
+	}
+	for _, id := range halls {
+		if _, err := s.GetHall(ctx, id); err != nil {
+			return &scheduler.FieldError{Field: "hall_ids", ZH: fmt.Sprintf("大厅 %d 不存在", id), EN: fmt.Sprintf("hall %d does not exist", id)}
+		}
+	}
+	for _, id := range units {
+		if _, err := s.GetUnit(ctx, id); err != nil {
+			return &scheduler.FieldError{Field: "unit_ids", ZH: fmt.Sprintf("单位 %d 不存在", id), EN: fmt.Sprintf("unit %d does not exist", id)}
+		}
+	}
+	return nil
+}
+
+// CreateReceptionSchedule implements scheduler.SessionStore.
+func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *scheduler.ReceptionSchedule) error {
+	if err := scheduler.ValidateSchedule(*rs); err != nil {
+		return err
+	}
+	if err := s.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	id, err := s.insertID(ctx, `INSERT INTO reception_schedules (unit_id, leader_id, leader_name, leader_post, studio_id, rrule, exdates,
+		dtstart, minutes, hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holidays, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rs.UnitID, rs.LeaderID, rs.LeaderName, rs.LeaderPost, rs.StudioID, rs.RRule, strings.Join(rs.ExDates, ","),
+		tm(rs.DTStart), rs.Minutes, joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
+		rs.MaxPetitioners, rs.Portfolio, string(rs.Holidays), tm(now))
+	if err != nil {
+		return fmt.Errorf("sqlstore: create reception schedule: %w", err)
+	}
+	rs.ID, rs.CreatedAt = id, now
+	return nil
+}
+
+// GetReceptionSchedule implements scheduler.SessionStore.
+func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (scheduler.ReceptionSchedule, error) {
+	var rs scheduler.ReceptionSchedule
+	var ex, halls, units, hol string
+	var dt, created int64
+	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+scheduleCols+` FROM reception_schedules WHERE id = ?`), id).Scan(
+		&rs.ID, &rs.UnitID, &rs.LeaderID, &rs.LeaderName, &rs.LeaderPost, &rs.StudioID, &rs.RRule, &ex, &dt, &rs.Minutes,
+		&halls, &units, &rs.LeadDays, &rs.MinutesPerPetitioner, &rs.MaxPetitioners, &rs.Portfolio, &hol, &created)
+	if err != nil {
+		return rs, notFound(err, "get reception schedule")
+	}
+	rs.ExDates, rs.DTStart, rs.HallIDs, rs.UnitIDs = splitList(ex), fromTm(dt), splitIDs(halls), splitIDs(units)
+	rs.Holidays, rs.CreatedAt = scheduler.HolidayPolicy(hol), fromTm(created)
+	return rs, nil
+}
+
+// ---- sessions ----
+
+const sessionCols = `s.id, s.schedule_id, s.unit_id, s.title, s.leader_id, s.leader_name, s.leader_post, s.studio_id, s.starts_at,
+	s.ends_at, s.hall_ids, s.unit_ids, s.lead_days, s.minutes_per_petitioner, s.max_petitioners, s.portfolio, s.holiday,
+	s.status, s.cancel_reason, s.created_at`
+
+func scanSession(sc interface{ Scan(...any) error }, extra ...any) (scheduler.ReceptionSession, error) {
+	var r scheduler.ReceptionSession
+	var sched, leader, studio sql.NullInt64
+	var start, end, created int64
+	var halls, units, status string
+	dest := append([]any{&r.ID, &sched, &r.UnitID, &r.Title, &leader, &r.LeaderName, &r.LeaderPost, &studio, &start, &end,
+		&halls, &units, &r.LeadDays, &r.MinutesPerPetitioner, &r.MaxPetitioners, &r.Portfolio, &r.Holiday, &status,
+		&r.CancelReason, &created}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return r, err
+	}
+	r.ScheduleID, r.LeaderID, r.StudioID = sched.Int64, leader.Int64, studio.Int64
+	r.Start, r.End, r.CreatedAt = fromTm(start), fromTm(end), fromTm(created)
+	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), scheduler.SessionStatus(status)
+	return r, nil
+}
+
+// lock takes the row lock of each key, in the (sorted) order given. On PostgreSQL the UPDATE
+// holds the row until commit, so a second writer of the same resource waits here and then, at
+// READ COMMITTED, sees the first one's rows in its overlap query. SQLite's write transactions
+// (BEGIN IMMEDIATE) are already one at a time; the statements are harmless there.
+func (s *Store) lock(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if _, err := s.exec(ctx, `INSERT INTO resource_locks (rkey, n) VALUES (?, 0) ON CONFLICT (rkey) DO NOTHING`, k); err != nil {
+			return fmt.Errorf("sqlstore: lock %s: %w", k, err)
+		}
+		if _, err := s.exec(ctx, `UPDATE resource_locks SET n = n + 1 WHERE rkey = ?`, k); err != nil {
+			return fmt.Errorf("sqlstore: lock %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// CreateReceptionSession implements scheduler.SessionStore.
+func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.ReceptionSession) error {
+	if rs.Status == "" {
+		rs.Status = scheduler.SessionScheduled
+	}
+	if err := scheduler.ValidateSession(*rs); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+			return err
+		}
+		keys := rs.Keys()
+		if err := tx.lockAndCheck(ctx, rs, keys); err != nil {
+			return err
+		}
+		now := tx.now().UTC().Truncate(time.Microsecond)
+		id, err := tx.insertID(ctx, `INSERT INTO reception_sessions (schedule_id, unit_id, title, leader_id, leader_name, leader_post,
+			studio_id, starts_at, ends_at, hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holiday,
+			status, cancel_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nullID(rs.ScheduleID), rs.UnitID, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID),
+			tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
+			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now))
+		if err != nil {
+			return fmt.Errorf("sqlstore: create reception session: %w", err)
+		}
+		for _, k := range keys {
+			if _, err := tx.exec(ctx, `INSERT INTO session_resources (session_id, rkey, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
+				id, k, tm(rs.Start), tm(rs.End)); err != nil {
+				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
+			}
+		}
+		rs.ID, rs.CreatedAt = id, now
+		return nil
+	})
+}
+
+// lockAndCheck locks the session's resources and refuses an overlap with another scheduled
+// session (rs.ID, when set, is the session itself and does not count).
+func (s *Store) lockAndCheck(ctx context.Context, rs *scheduler.ReceptionSession, keys []string) error {
+	if err := s.lock(ctx, keys); err != nil {
+		return err
+	}
+	args := []any{}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	// No session is longer than MaxSessionMinutes, so an overlapping one starts after
+	// start − that: the bound turns the check into a short range of the (rkey, starts_at)
+	// key instead of a scan of the resource's whole history.
+	args = append(args, tm(rs.Start.Add(-scheduler.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start), rs.ID)
+	row := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+`, r.rkey FROM session_resources r
+		JOIN reception_sessions s ON s.id = r.session_id
+		WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at > ? AND r.starts_at < ? AND r.ends_at > ? AND r.session_id <> ?
+		ORDER BY s.starts_at, r.rkey LIMIT 1`), args...)
+	var key string
+	other, err := scanSession(row, &key)
+	switch {
+	case err == nil:
+		kind, id, _ := strings.Cut(key, ":")
+		n, _ := strconv.ParseInt(id, 10, 64)
+		if kind == "hall" && n == rs.StudioID {
+			kind = "studio"
+		}
+		return &scheduler.ConflictError{Resource: kind, ID: n, Other: other}
+	case err != sql.ErrNoRows:
+		return fmt.Errorf("sqlstore: session overlap check: %w", err)
+	}
+	return nil
+}
+
+// UpdateReceptionSession implements scheduler.SessionStore.
+func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.ReceptionSession) error {
+	rs.Status = scheduler.SessionScheduled
+	if err := scheduler.ValidateSession(rs); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		old, err := tx.GetReceptionSession(ctx, rs.ID)
+		if err != nil {
+			return err
+		}
+		if old.Status != scheduler.SessionScheduled {
+			return &scheduler.FieldError{Field: "status", ZH: "已取消的会次不能修改", EN: "a cancelled session cannot be changed"}
+		}
+		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+			return err
+		}
+		// The old resources are locked too, so a concurrent booking of a freed slot waits for us.
+		keys := rs.Keys()
+		all := scheduler.SortedUnique(append(append([]string{}, keys...), old.Keys()...))
+		if err := tx.lock(ctx, all); err != nil {
+			return err
+		}
+		if err := tx.lockAndCheck(ctx, &rs, keys); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE reception_sessions SET title = ?, leader_id = ?, leader_name = ?, leader_post = ?, studio_id = ?,
+			starts_at = ?, ends_at = ?, hall_ids = ?, unit_ids = ?, lead_days = ?, minutes_per_petitioner = ?, max_petitioners = ?,
+			portfolio = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID), tm(rs.Start),
+			tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio, rs.ID); err != nil {
+			return fmt.Errorf("sqlstore: update reception session: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM session_resources WHERE session_id = ?`, rs.ID); err != nil {
+			return fmt.Errorf("sqlstore: update session resources: %w", err)
+		}
+		for _, k := range keys {
+			if _, err := tx.exec(ctx, `INSERT INTO session_resources (session_id, rkey, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
+				rs.ID, k, tm(rs.Start), tm(rs.End)); err != nil {
+				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
+			}
+		}
+		return nil
+	})
+}
+
+// GetReceptionSession implements scheduler.SessionStore.
+func (s *Store) GetReceptionSession(ctx context.Context, id int64) (scheduler.ReceptionSession, error) {
+	r, err := scanSession(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+` FROM reception_sessions s WHERE s.id = ?`), id))
+	if err != nil {
+		return r, notFound(err, "get reception session "+strconv.FormatInt(id, 10))
+	}
+	return r, nil
+}
+
+// ListReceptionSessions implements scheduler.SessionStore.
+func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQuery) ([]scheduler.ReceptionSession, error) {
+	where := []string{"u.path LIKE ?"}
+	args := []any{prefixPattern(q.UnderPath)}
+	if !q.From.IsZero() {
+		where, args = append(where, "s.ends_at > ?"), append(args, tm(q.From))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "s.starts_at < ?"), append(args, tm(q.To))
+	}
+	if q.LeaderID != 0 {
+		where, args = append(where, "s.leader_id = ?"), append(args, q.LeaderID)
+	}
+	if q.HallID != 0 {
+		where = append(where, "(s.studio_id = ? OR ',' || s.hall_ids || ',' LIKE ?)")
+		args = append(args, q.HallID, "%,"+strconv.FormatInt(q.HallID, 10)+",%")
+	}
+	if !q.IncludeCancelled {
+		where, args = append(where, "s.status = ?"), append(args, string(scheduler.SessionScheduled))
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+sessionCols+` FROM reception_sessions s JOIN units u ON u.id = s.unit_id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, s.id LIMIT `+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list reception sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.ReceptionSession
+	for rows.Next() {
+		r, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list reception sessions: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CancelReceptionSession implements scheduler.SessionStore.
+func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return &scheduler.FieldError{Field: "reason", ZH: "请填写取消原因", EN: "a cancellation needs a reason"}
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ? WHERE id = ? AND status = ?`,
+			string(scheduler.SessionCancelled), reason, id, string(scheduler.SessionScheduled))
+		if err != nil {
+			return fmt.Errorf("sqlstore: cancel session: %w", err)
+		}
+		if err := mustAffect(r, "cancel session (missing or already cancelled)"); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM session_resources WHERE session_id = ?`, id); err != nil {
+			return fmt.Errorf("sqlstore: free session resources: %w", err)
+		}
+		return nil
+	})
+}
+
+// ---- appointments ----
+
+const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
+	position, status, override_reason, booked_by, created_at`
+
+func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
+	var a scheduler.Appointment
+	var reps, status string
+	var walk int
+	var created int64
+	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
+		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created); err != nil {
+		return a, err
+	}
+	if reps != "" {
+		_ = json.Unmarshal([]byte(reps), &a.Representatives)
+	}
+	a.WalkIn, a.Status, a.CreatedAt = walk == 1, scheduler.AppointmentStatus(status), fromTm(created)
+	return a, nil
+}
+
+func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]scheduler.Appointment, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE `+where), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Appointment
+	for rows.Next() {
+		a, err := scanAppt(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CreateAppointment implements scheduler.AppointmentStore.
+func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment, now time.Time) error {
+	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
+	if err := scheduler.ValidateAppointment(*a); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		// The session's lock makes capacity and queue numbers exact under concurrent bookings.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(a.SessionID, 10)}); err != nil {
+			return err
+		}
+		sess, err := tx.GetReceptionSession(ctx, a.SessionID)
+		if err != nil {
+			return err
+		}
+		if sess.Status != scheduler.SessionScheduled {
+			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已取消，不能预约", EN: "the session is cancelled; it takes no bookings"}
+		}
+		if !now.Before(sess.End) {
+			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已结束，请预约其他会次", EN: "the session is over; book another one"}
+		}
+		inRoster := a.HallID == sess.StudioID
+		for _, h := range sess.HallIDs {
+			inRoster = inRoster || h == a.HallID
+		}
+		if !inRoster {
+			return &scheduler.FieldError{Field: "hall_id", ZH: "该大厅不在本会次的参会名单中", EN: "the hall is not on the session's roster"}
+		}
+		closes := sess.Start.AddDate(0, 0, -sess.LeadDays)
+		if !a.WalkIn && now.After(closes) && strings.TrimSpace(a.OverrideReason) == "" {
+			c := closes.In(scheduler.Shanghai).Format("2006-01-02 15:04")
+			return &scheduler.FieldError{Field: "override_reason", ZH: "预约已于 " + c + " 截止；如确需破例，请填写破例理由",
+				EN: "bookings closed at " + c + "; to book anyway, give an override reason"}
+		}
+		var n int
+		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND status <> ?`),
+			a.SessionID, string(scheduler.ApptCancelled)).Scan(&n); err != nil {
+			return fmt.Errorf("sqlstore: count appointments: %w", err)
+		}
+		if n >= sess.MaxPetitioners && strings.TrimSpace(a.OverrideReason) == "" {
+			return &scheduler.FieldError{Field: "override_reason", ZH: fmt.Sprintf("本会次已约满（%d 人）；如确需加号，请填写破例理由", sess.MaxPetitioners),
+				EN: fmt.Sprintf("the session is full (%d petitioners); to add one anyway, give an override reason", sess.MaxPetitioners)}
+		}
+		var qn, pos int
+		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COALESCE(MAX(queue_no), 0) + 1 FROM appointments WHERE session_id = ? AND hall_id = ?`),
+			a.SessionID, a.HallID).Scan(&qn); err != nil {
+			return fmt.Errorf("sqlstore: queue number: %w", err)
+		}
+		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COALESCE(MAX(position), 0) + 1 FROM appointments WHERE session_id = ? AND walk_in = ?`),
+			a.SessionID, b2i(a.WalkIn)).Scan(&pos); err != nil {
+			return fmt.Errorf("sqlstore: queue position: %w", err)
+		}
+		reps, _ := json.Marshal(a.Representatives)
+		if a.Status == "" {
+			a.Status = scheduler.ApptBooked
+		}
+		created := tx.now().UTC().Truncate(time.Microsecond)
+		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
+			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.SessionID, a.HallID, a.Name, a.IDNumber, a.Phone, a.Matter, a.People, string(reps), a.Guidance, b2i(a.WalkIn),
+			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created))
+		if err != nil {
+			return fmt.Errorf("sqlstore: create appointment: %w", err)
+		}
+		a.ID, a.QueueNo, a.Position, a.CreatedAt = id, qn, pos, created
+		return nil
+	})
+}
+
+// GetAppointment implements scheduler.AppointmentStore.
+func (s *Store) GetAppointment(ctx context.Context, id int64) (scheduler.Appointment, error) {
+	a, err := scanAppt(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE id = ?`), id))
+	if err != nil {
+		return a, notFound(err, "get appointment")
+	}
+	return a, nil
+}
+
+// ListAppointments implements scheduler.AppointmentStore.
+func (s *Store) ListAppointments(ctx context.Context, sessionID int64) ([]scheduler.Appointment, error) {
+	return s.listAppts(ctx, `session_id = ? ORDER BY walk_in, position, id`, sessionID)
+}
+
+// AppointmentsByIDNumber implements scheduler.AppointmentStore.
+func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, limit int) ([]scheduler.Appointment, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	return s.listAppts(ctx, `id_number = ? ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), strings.ToUpper(idNumber))
+}
+
+// SetAppointmentStatus implements scheduler.AppointmentStore.
+func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st scheduler.AppointmentStatus) error {
+	switch st {
+	case scheduler.ApptBooked, scheduler.ApptCheckedIn, scheduler.ApptNoShow, scheduler.ApptCancelled, scheduler.ApptDone:
+	default:
+		return &scheduler.FieldError{Field: "status", ZH: "状态应为 booked、checked_in、no_show、cancelled 或 done", EN: "status must be booked, checked_in, no_show, cancelled or done"}
+	}
+	r, err := s.exec(ctx, `UPDATE appointments SET status = ? WHERE id = ?`, string(st), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: set appointment status: %w", err)
+	}
+	return mustAffect(r, "set appointment status")
+}
+
+// MoveAppointment implements scheduler.AppointmentStore.
+func (s *Store) MoveAppointment(ctx context.Context, id int64, to int) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		a, err := tx.GetAppointment(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(a.SessionID, 10)}); err != nil {
+			return err
+		}
+		group, err := tx.listAppts(ctx, `session_id = ? AND walk_in = ? ORDER BY position, id`, a.SessionID, b2i(a.WalkIn))
+		if err != nil {
+			return err
+		}
+		order := make([]int64, 0, len(group))
+		for _, g := range group {
+			if g.ID != id {
+				order = append(order, g.ID)
+			}
+		}
+		to = max(0, min(to, len(order)))
+		order = append(order[:to], append([]int64{id}, order[to:]...)...)
+		for i, gid := range order {
+			if _, err := tx.exec(ctx, `UPDATE appointments SET position = ? WHERE id = ?`, i+1, gid); err != nil {
+				return fmt.Errorf("sqlstore: reorder queue: %w", err)
+			}
+		}
+		return nil
+	})
+}

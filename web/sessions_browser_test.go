@@ -1,0 +1,80 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestReceptionPages drives public.html and sessions.html against a scripted API: the public
+// page lists the 五公开 fields without login, the staff page lists sessions and shows a clash
+// inline with the server's message naming the other session.
+func TestReceptionPages(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler())
+	js := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	session := map[string]any{"id": 7, "title": "副市长张三视频接访", "start": "2026-12-02T09:00:00+08:00", "end": "2026-12-02T11:00:00+08:00",
+		"place": "市领导接访室", "halls": []string{"上城区接访大厅"}, "leader_name": "张三", "leader_post": "副市长", "portfolio": "住房保障"}
+	mux.HandleFunc("GET /api/v1/public/sessions", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"sessions": []any{session}})
+	})
+	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"user": map[string]any{"id": 1, "username": "staff", "display_name": "排班员"}, "csrf_token": "c", "grants": []any{}})
+	})
+	mux.HandleFunc("GET /api/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"sessions": []any{map[string]any{"id": 7, "title": "副市长张三视频接访", "start": "2026-12-02T09:00:00+08:00",
+			"end": "2026-12-02T11:00:00+08:00", "leader_name": "张三", "leader_post": "副市长", "hall_ids": []int{2, 3}, "status": "scheduled"}}})
+	})
+	mux.HandleFunc("POST /api/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 409, map[string]any{"error": map[string]any{"code": "session_conflict", "field": "leader_id",
+			"message": "领导 5 已在会次 7（副市长张三视频接访，2026-12-02 09:00–11:00）中，时间重叠，请改期或更换"}})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx := newBrowser(t)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/public.html")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "public row", `document.querySelectorAll("#pub-rows tr").length === 1`, 10*time.Second)
+	row := eval[string](t, ctx, `document.getElementById("pub-rows").textContent`)
+	for _, want := range []string{"张三", "副市长", "住房保障", "市领导接访室、上城区接访大厅"} {
+		if !hasText(row, want) {
+			t.Errorf("public row %q lacks %q", row, want)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/sessions.html")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "session list", `document.querySelectorAll("#sess-rows tr").length === 1`, 10*time.Second)
+	if got := eval[string](t, ctx, `document.querySelector("#sess-rows tr").textContent`); !hasText(got, "已排期") || !hasText(got, "副市长 张三") {
+		t.Errorf("session row %q", got)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("s-unit"), "1"), chromedp.SetValue(chromedp.ID("s-title"), "会商"),
+		chromedp.SetValue(chromedp.ID("s-leader"), "5"), chromedp.SetValue(chromedp.ID("s-start"), "2026-12-02T10:00"),
+		chromedp.SetValue(chromedp.ID("s-end"), "2026-12-02T11:00"),
+		chromedp.Click(chromedp.CSS("#sess-form button[type=submit]")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "conflict banner", `!document.getElementById("sess-error").hidden`, 10*time.Second)
+	if got := eval[string](t, ctx, `document.getElementById("sess-error").textContent`); !hasText(got, "会次 7") {
+		t.Errorf("conflict banner %q", got)
+	}
+	if got := eval[string](t, ctx, `document.activeElement.id`); got != "s-leader" {
+		t.Errorf("focus on %q, want the leader field", got)
+	}
+}
+
+func hasText(s, sub string) bool { return strings.Contains(s, sub) }
