@@ -10,6 +10,8 @@ import (
 // returns errors wrapping ErrNotFound, ErrConflict or ErrInvalid where those apply. A method
 // that returns without error has committed durably.
 type Store interface {
+	CaseStore // case records, scheduler/cases.go
+
 	// InTx runs fn with a Store bound to one transaction: everything fn does commits together,
 	// or nothing does when fn returns an error. Nested InTx calls join the outer transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Pairing", testPairing},
 		{"Audit", testAudit},
 		{"Tx", testTx},
+		{"Cases", testCases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

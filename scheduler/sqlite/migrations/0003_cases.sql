@@ -1,0 +1,80 @@
+-- 0003: case records (信访事项), their petitioners, co-handling units, the timeline of events and
+-- the per-territory, per-year number counters. Times are Unix microseconds (0 = none).
+CREATE TABLE case_counters (
+	territory TEXT NOT NULL,
+	year INTEGER NOT NULL,
+	last_seq INTEGER NOT NULL,
+	PRIMARY KEY (territory, year)
+);
+
+CREATE TABLE cases (
+	id INTEGER PRIMARY KEY,
+	number TEXT NOT NULL UNIQUE,
+	external_id TEXT NOT NULL,
+	query_hash TEXT NOT NULL UNIQUE,
+	unit_id INTEGER NOT NULL REFERENCES units(id),
+	territory TEXT NOT NULL,
+	form TEXT NOT NULL CHECK (form IN ('letter', 'visit', 'online', 'phone', 'video')),
+	type TEXT NOT NULL CHECK (type IN ('suggestion', 'accusation', 'claim')),
+	category_id INTEGER NOT NULL REFERENCES categories(id),
+	title TEXT NOT NULL,
+	content TEXT NOT NULL,
+	complained_unit_id INTEGER REFERENCES units(id),
+	complained_party TEXT NOT NULL,
+	responsible_unit_id INTEGER REFERENCES units(id),
+	involved_count INTEGER NOT NULL,
+	fast_track INTEGER NOT NULL,
+	result TEXT NOT NULL,
+	status TEXT NOT NULL,
+	supervised INTEGER NOT NULL,
+	owner_leader_id INTEGER REFERENCES users(id),
+	registered_at INTEGER NOT NULL,
+	accepted_at INTEGER NOT NULL,
+	closed_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX cases_unit ON cases(unit_id);
+CREATE INDEX cases_responsible ON cases(responsible_unit_id);
+CREATE INDEX cases_status ON cases(status);
+
+CREATE TABLE case_co_units (
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	unit_id INTEGER NOT NULL REFERENCES units(id),
+	PRIMARY KEY (case_id, unit_id)
+);
+
+CREATE TABLE case_petitioners (
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	seq INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	id_number TEXT NOT NULL,
+	phone TEXT NOT NULL,
+	address TEXT NOT NULL,
+	role TEXT NOT NULL,
+	anonymous INTEGER NOT NULL,
+	agrees_public INTEGER NOT NULL,
+	PRIMARY KEY (case_id, seq)
+);
+
+CREATE TABLE case_events (
+	id INTEGER PRIMARY KEY,
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	at INTEGER NOT NULL,
+	actor_id INTEGER NOT NULL,
+	actor TEXT NOT NULL,
+	unit_id INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	from_status TEXT NOT NULL,
+	to_status TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	responsible_unit_id INTEGER NOT NULL,
+	co_units TEXT NOT NULL,
+	result TEXT NOT NULL
+);
+CREATE INDEX case_events_case ON case_events(case_id, id);
+
+-- The timeline is evidence: append-only like the audit log.
+CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events
+BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END;
+CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events
+BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END;
