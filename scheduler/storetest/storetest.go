@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"Cases", testCases},
+		{"Slips", testSlips},
+		{"OverdueJob", testOverdueJob},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -78,3 +78,42 @@ CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events
 BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END;
 CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events
 BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END;
+
+-- 交办单: an objection returns it to the assigner.
+CREATE TABLE assignments (
+	id INTEGER PRIMARY KEY,
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	assigner_unit_id INTEGER NOT NULL REFERENCES units(id),
+	assigner_id INTEGER NOT NULL,
+	responsible_unit_id INTEGER NOT NULL REFERENCES units(id),
+	co_units TEXT NOT NULL,
+	requirements TEXT NOT NULL,
+	instruction TEXT NOT NULL,
+	method TEXT NOT NULL CHECK (method IN ('phone', 'letter', 'system', 'video_call')),
+	session_id TEXT NOT NULL,
+	recording_offset_ms INTEGER NOT NULL,
+	assigned_at INTEGER NOT NULL,
+	feedback_due INTEGER NOT NULL,
+	status TEXT NOT NULL CHECK (status IN ('open', 'objected')),
+	objection_reason TEXT NOT NULL,
+	objected_at INTEGER NOT NULL
+);
+CREATE INDEX assignments_case ON assignments(case_id);
+
+-- 督办单: one open item per matter (一事一项), enforced by the partial unique index.
+CREATE TABLE supervisions (
+	id INTEGER PRIMARY KEY,
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	unit_id INTEGER NOT NULL REFERENCES units(id),
+	opened_by INTEGER NOT NULL,
+	basis TEXT NOT NULL,
+	level TEXT NOT NULL CHECK (level IN ('routine', 'listed', 'joint')),
+	method TEXT NOT NULL,
+	escalation TEXT NOT NULL,
+	deadline INTEGER NOT NULL,
+	opened_at INTEGER NOT NULL,
+	closed_at INTEGER NOT NULL,
+	opinion TEXT NOT NULL,
+	notes TEXT NOT NULL
+);
+CREATE UNIQUE INDEX supervisions_one_open ON supervisions(case_id) WHERE closed_at = 0;
