@@ -219,6 +219,11 @@ type CaseStore interface {
 	TransitionCase(ctx context.Context, ev *CaseEvent) error
 	// ListCaseEvents is the case's timeline, oldest first.
 	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+
+	// AddEvaluation stores a petitioner's rating after CheckEvaluation; the same stage twice is
+	// ErrConflict. Rating the result of a closed case moves it to evaluated, with an event.
+	AddEvaluation(ctx context.Context, e *Evaluation) error
+	ListEvaluations(ctx context.Context, caseID int64) ([]Evaluation, error)
 }
 
 var territoryCode = regexp.MustCompile(`^[1-9][0-9]{5}([0-9]{3})?$`)

@@ -321,3 +321,53 @@ func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.C
 	}
 	return out, rows.Err()
 }
+
+// AddEvaluation implements scheduler.CaseStore.
+func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		c, err := tx.GetCase(ctx, e.CaseID)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.CheckEvaluation(c, *e); err != nil {
+			return err
+		}
+		if e.At.IsZero() {
+			e.At = tx.now()
+		}
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		id, err := tx.insertID(ctx, `INSERT INTO case_evaluations (case_id, stage, score, via, at) VALUES (?, ?, ?, ?, ?)`,
+			e.CaseID, e.Stage, e.Score, e.Via, tm(e.At))
+		if err != nil {
+			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
+		}
+		e.ID = id
+		if e.Stage == scheduler.EvalResult {
+			ev := scheduler.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: scheduler.StClosed, To: scheduler.StEvaluated,
+				Reason: "信访人评价：" + e.Score}
+			return tx.TransitionCase(ctx, &ev)
+		}
+		return nil
+	})
+}
+
+// ListEvaluations implements scheduler.CaseStore.
+func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]scheduler.Evaluation, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`), caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Evaluation
+	for rows.Next() {
+		var e scheduler.Evaluation
+		var at int64
+		if err := rows.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at); err != nil {
+			return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
+		}
+		e.At = fromTm(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Cases", testCases},
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
+		{"Evaluations", testEvaluations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -117,3 +117,14 @@ CREATE TABLE supervisions (
 	notes TEXT NOT NULL
 );
 CREATE UNIQUE INDEX supervisions_one_open ON supervisions(case_id) WHERE closed_at = 0;
+
+-- 满意度评价: once per stage.
+CREATE TABLE case_evaluations (
+	id INTEGER PRIMARY KEY,
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	stage TEXT NOT NULL CHECK (stage IN ('acceptance', 'result')),
+	score TEXT NOT NULL CHECK (score IN ('satisfied', 'basically', 'unsatisfied')),
+	via TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	UNIQUE (case_id, stage)
+);
