@@ -206,6 +206,8 @@ type CaseFilter struct {
 
 // CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
 type CaseStore interface {
+	AttachmentStore
+
 	// CreateCase validates c, gives it the next number of its territory and year, stores it
 	// with status registered and appends the "registered" event by actor.
 	CreateCase(ctx context.Context, c *Case, actor CaseEvent) error

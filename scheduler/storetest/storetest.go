@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
 		{"Evaluations", testEvaluations},
+		{"Attachments", testAttachments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

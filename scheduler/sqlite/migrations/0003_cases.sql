@@ -128,3 +128,17 @@ CREATE TABLE case_evaluations (
 	at INTEGER NOT NULL,
 	UNIQUE (case_id, stage)
 );
+
+-- Attachments: the file lives content-addressed under the data directory (sha256).
+CREATE TABLE case_attachments (
+	id INTEGER PRIMARY KEY,
+	case_id INTEGER NOT NULL REFERENCES cases(id),
+	kind TEXT NOT NULL CHECK (kind IN ('submitted', 'signed_record', 'notice', 'answer', 'closure', 'recording')),
+	name TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	mime TEXT NOT NULL,
+	uploaded_by INTEGER NOT NULL,
+	uploaded_at INTEGER NOT NULL
+);
+CREATE INDEX case_attachments_case ON case_attachments(case_id, kind);
