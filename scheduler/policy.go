@@ -17,10 +17,14 @@ const (
 	ActAuditRead     = "audit.read"     // search the audit log of a subtree
 	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
 	ActCategoryWrite = "category.write" // edit the case category tree
+	ActCaseRegister  = "case.register"  // register a case (信访事项) at a unit of the subtree
+	ActCaseRead      = "case.read"      // see cases of the subtree, redacted per viewer (cases_view.go)
+	ActCaseHandle    = "case.handle"    // move a case through its status machine
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
-var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite}
+var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
+	ActCaseRegister, ActCaseRead, ActCaseHandle}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -41,6 +45,10 @@ var policy = map[string][]string{
 	ActAuditRead:     {RoleAuditor},
 	ActCallJoin:      callRoles,
 	ActCategoryWrite: {RoleAdmin},
+	ActCaseRegister:  {RoleHallOperator, RoleIntakeOfficer},
+	// Observers read too: they get the redacted view. Admin and auditor never see case content.
+	ActCaseRead:   {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
+	ActCaseHandle: {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -42,6 +42,13 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", pattern: "/api/v1/audit", access: scheduler.ActAuditRead, handle: s.searchAudit},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: scheduler.ActCallJoin, handle: s.joinToken},
+
+		// Cases (cases.go).
+		{method: "POST", pattern: "/api/v1/cases", access: scheduler.ActCaseRegister, handle: s.createCase},
+		{method: "GET", pattern: "/api/v1/cases/{id}", access: scheduler.ActCaseRead, handle: s.getCase},
+		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: scheduler.ActCaseRead, handle: s.caseTimeline},
+		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: scheduler.ActCaseRead, handle: s.caseDeadline},
+		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: scheduler.ActCaseHandle, handle: s.transitionCase},
 	}
 }
 
