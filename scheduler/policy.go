@@ -19,12 +19,14 @@ const (
 	ActCategoryWrite = "category.write" // edit the case category tree
 	ActCaseRegister  = "case.register"  // register a case (信访事项) at a unit of the subtree
 	ActCaseRead      = "case.read"      // see cases of the subtree, redacted per viewer (cases_view.go)
-	ActCaseHandle    = "case.handle"    // move a case through its status machine
+	ActCaseHandle    = "case.handle"    // move a case through its status machine, assign, object
+	ActCaseSupervise = "case.supervise" // open and escalate supervision items (督办)
+	ActStatsRead     = "stats.read"     // see the rates of a subtree
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -47,8 +49,10 @@ var policy = map[string][]string{
 	ActCategoryWrite: {RoleAdmin},
 	ActCaseRegister:  {RoleHallOperator, RoleIntakeOfficer},
 	// Observers read too: they get the redacted view. Admin and auditor never see case content.
-	ActCaseRead:   {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
-	ActCaseHandle: {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	ActCaseRead:      {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
+	ActCaseHandle:    {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	ActCaseSupervise: {RoleLeader, RoleSupervisor},
+	ActStatsRead:     {RoleLeader, RoleSupervisor},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

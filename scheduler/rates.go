@@ -50,7 +50,7 @@ func CheckEvaluation(c Case, e Evaluation) error {
 			return invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
 		}
 	case EvalResult:
-		if c.Status != StClosed {
+		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
 			return invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
 		}
 	default:

@@ -49,6 +49,12 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: scheduler.ActCaseRead, handle: s.caseTimeline},
 		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: scheduler.ActCaseRead, handle: s.caseDeadline},
 		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: scheduler.ActCaseHandle, handle: s.transitionCase},
+		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: scheduler.ActCaseHandle, handle: s.assignCase},
+		{method: "POST", pattern: "/api/v1/assignments/{id}/objection", access: scheduler.ActCaseHandle, handle: s.objectAssignment},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervisions", access: scheduler.ActCaseSupervise, handle: s.superviseCase},
+		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
+		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
+		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},
 	}
 }
 

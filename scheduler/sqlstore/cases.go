@@ -343,7 +343,7 @@ func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) erro
 			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
 		}
 		e.ID = id
-		if e.Stage == scheduler.EvalResult {
+		if e.Stage == scheduler.EvalResult && c.Status == scheduler.StClosed {
 			ev := scheduler.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: scheduler.StClosed, To: scheduler.StEvaluated,
 				Reason: "信访人评价：" + e.Score}
 			return tx.TransitionCase(ctx, &ev)
