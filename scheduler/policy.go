@@ -22,11 +22,12 @@ const (
 	ActCaseHandle    = "case.handle"    // move a case through its status machine, assign, object
 	ActCaseSupervise = "case.supervise" // open and escalate supervision items (督办)
 	ActStatsRead     = "stats.read"     // see the rates of a subtree
+	ActCaseAttach    = "case.attach"    // upload files to a case
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -53,6 +54,7 @@ var policy = map[string][]string{
 	ActCaseHandle:    {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 	ActCaseSupervise: {RoleLeader, RoleSupervisor},
 	ActStatsRead:     {RoleLeader, RoleSupervisor},
+	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -126,7 +126,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log}))
+	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -302,6 +303,9 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // storeFile is the SQLite database under the data directory.
 const storeFile = "sanji.db"
+
+// maxAttachment is the largest case file accepted (a recording segment or a scanned dossier).
+const maxAttachment = 200 << 20
 
 // openStore opens the scheduler's store (PostgreSQL when store.dsn is set, else SQLite under
 // data_dir), migrates it, creates the first admin on a new store and, with --demo, the demo tree.

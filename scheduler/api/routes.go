@@ -52,6 +52,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: scheduler.ActCaseHandle, handle: s.assignCase},
 		{method: "POST", pattern: "/api/v1/assignments/{id}/objection", access: scheduler.ActCaseHandle, handle: s.objectAssignment},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervisions", access: scheduler.ActCaseSupervise, handle: s.superviseCase},
+		{method: "POST", pattern: "/api/v1/cases/{id}/attachments", access: scheduler.ActCaseAttach, bodyLimit: s.blobs.MaxSize + 1, handle: s.uploadAttachment},
+		{method: "GET", pattern: "/api/v1/attachments/{id}", access: scheduler.ActCaseRead, handle: s.downloadAttachment},
 		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
 		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
 		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},
