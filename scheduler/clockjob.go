@@ -116,3 +116,20 @@ func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules
 	}
 	return opened, errors.Join(errs...)
 }
+
+// RunOverdueJob runs OpenOverdueSupervisions at every tick until ctx ends, and returns then. The
+// caller owns the goroutine it runs in and the ticker. report hears each run's outcome (for logs
+// and metrics); it must not block.
+func RunOverdueJob(ctx context.Context, st Store, cal *Calendar, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick:
+			n, err := OpenOverdueSupervisions(ctx, st, cal, rules, now)
+			if report != nil {
+				report(n, err)
+			}
+		}
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Cases", testCases},
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
+		{"OverdueRunner", testOverdueRunner},
 		{"Evaluations", testEvaluations},
 		{"Attachments", testAttachments},
 	}
