@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -223,5 +224,24 @@ func testCases(t *testing.T, s scheduler.Store) {
 	}
 	if len(seen) != 6 || !seen["330105-2026-L-000006"] {
 		t.Errorf("concurrent numbers: %v", nums)
+	}
+}
+
+// testCaseEventsAppendOnly: the timeline is evidence; the schema refuses to change or delete it.
+func testCaseEventsAppendOnly(t *testing.T, s scheduler.Store) {
+	dbs, ok := s.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Fatal("the store does not expose its database handle (DB() *sql.DB)")
+	}
+	tr := BuildTree(t, s)
+	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	if err := s.CreateCategory(ctx, &cat); err != nil {
+		t.Fatal(err)
+	}
+	newCase(t, s, tr, cat.ID, "证据", time.Date(2026, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ))
+	for _, q := range []string{`UPDATE case_events SET reason = 'changed'`, `DELETE FROM case_events`} {
+		if _, err := dbs.DB().ExecContext(ctx, q); err == nil {
+			t.Errorf("%s: accepted", q)
+		}
 	}
 }

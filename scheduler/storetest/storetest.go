@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"Cases", testCases},
+		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
 		{"OverdueRunner", testOverdueRunner},
