@@ -54,6 +54,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervisions", access: scheduler.ActCaseSupervise, handle: s.superviseCase},
 		{method: "POST", pattern: "/api/v1/cases/{id}/attachments", access: scheduler.ActCaseAttach, bodyLimit: s.blobs.MaxSize + 1, handle: s.uploadAttachment},
 		{method: "GET", pattern: "/api/v1/attachments/{id}", access: scheduler.ActCaseRead, handle: s.downloadAttachment},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/escalate", access: scheduler.ActCaseSupervise, handle: s.escalateSupervision},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/close", access: scheduler.ActCaseSupervise, handle: s.closeSupervision},
 		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
 		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
 		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},

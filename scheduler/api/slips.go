@@ -322,3 +322,63 @@ func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqC
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	sv, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.EscalateSupervision(r.Context(), sv.ID); err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.supervise.escalate", "supervision:"+strconv.FormatInt(sv.ID, 10), u, map[string]string{"escalation": sv.Escalation}, nil); err != nil {
+		return err
+	}
+	sv, err = s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
+		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt})
+	return nil
+}
+
+type closeSupervisionRequest struct {
+	Opinion string `json:"opinion"` // pass or return
+	Notes   string `json:"notes"`   // improvement and accountability recommendations
+}
+
+func (s *Server) closeSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	var req closeSupervisionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sv, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, s.now()); err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.supervise.close", "supervision:"+strconv.FormatInt(sv.ID, 10), u, nil, map[string]string{"opinion": req.Opinion}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -52,6 +52,21 @@ func init() {
 	matrix["POST /api/v1/cases/{id}/supervisions"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		return caseURL(f.newCase(pick(in, f.t1, f.d2), nil), "/supervisions"), map[string]string{"basis": "群众反映缓慢", "level": "routine", "method": "phone"}
 	}}
+	supervised := func(f *fixture, in bool) scheduler.Case {
+		c := f.newCase(pick(in, f.t1, f.d2), nil)
+		sv := scheduler.Supervision{CaseID: c.ID, UnitID: c.UnitID, Basis: "逾期", Level: scheduler.SupLevelRoutine, Method: scheduler.SupWritten,
+			Deadline: scheduler.Date(2026, 4, 1)}
+		if err := f.st.OpenSupervision(bg, &sv); err != nil {
+			f.t.Fatal(err)
+		}
+		return c
+	}
+	matrix["POST /api/v1/cases/{id}/supervision/escalate"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
+		return caseURL(supervised(f, in), "/supervision/escalate"), nil
+	}}
+	matrix["POST /api/v1/cases/{id}/supervision/close"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
+		return caseURL(supervised(f, in), "/supervision/close"), map[string]string{"opinion": "pass", "notes": "已整改"}
+	}}
 	matrix["GET /api/v1/rates"] = matrixRow{list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/rates", nil }}
 	matrix["POST /api/v1/query"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		_, code := f.closedClaim(f.d1)
