@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -79,6 +80,9 @@ type Rates struct {
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
 	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
 	Overdue          map[int64]int
+	// Uncounted are cases whose periods reach a year the working-day calendar lacks: left out of
+	// the clock rates (never guessed) and counted here so the dashboard can say so.
+	Uncounted int
 }
 
 // CaseHistory is a case with its timeline.
@@ -119,6 +123,13 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 	}
 	for _, h := range hs {
 		c, evs := h.Case, h.Events
+		r.Repeat.Den++
+		for _, p := range c.Petitioners {
+			if t, ok := earliest[key{p.IDNumber, c.CategoryID}]; ok && p.IDNumber != "" && t.Before(c.RegisteredAt) {
+				r.Repeat.Num++
+				break
+			}
+		}
 		// Acceptance clock: from the routing event (or registration) to the decision.
 		start := c.RegisteredAt
 		decided, isDecided := firstTo(evs, StAccepted, StNotAccepted)
@@ -128,6 +139,10 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 			}
 		}
 		acc, err := cal.Compute(rules[RuleAcceptance], start)
+		if errors.Is(err, ErrCalendarYear) {
+			r.Uncounted++
+			continue
+		}
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
@@ -152,6 +167,10 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 					d, err = cal.Extend(d, rules[RuleExtension].Days, rules[RuleExtension])
 				}
 			}
+			if errors.Is(err, ErrCalendarYear) {
+				r.Uncounted++
+				continue
+			}
 			if err != nil {
 				return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 			}
@@ -167,13 +186,6 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 			case !now.Before(d.DueAt()):
 				r.OnTimeClosure.Den++
 				r.Overdue[unitOf(c)]++
-			}
-		}
-		r.Repeat.Den++
-		for _, p := range c.Petitioners {
-			if t, ok := earliest[key{p.IDNumber, c.CategoryID}]; ok && p.IDNumber != "" && t.Before(c.RegisteredAt) {
-				r.Repeat.Num++
-				break
 			}
 		}
 	}

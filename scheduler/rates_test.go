@@ -73,3 +73,24 @@ func TestCheckEvaluation(t *testing.T) {
 		t.Errorf("acceptance before accepted: %v", err)
 	}
 }
+
+func TestRatesLeaveOutWhatTheCalendarCannotCount(t *testing.T) {
+	bj := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, ChinaTZ) }
+	ev := func(to CaseStatus, at time.Time) CaseEvent { return CaseEvent{Kind: "status", To: to, At: at} }
+	hs := []CaseHistory{
+		{Case: Case{ID: 1, UnitID: 9, RegisteredAt: bj(2026, 3, 2), AcceptedAt: bj(2026, 3, 3)},
+			Events: []CaseEvent{ev(StAccepted, bj(2026, 3, 3)), ev(StAnswered, bj(2026, 4, 1))}},
+		// Accepted 2026-11-20: its 60 days end in 2027, which the calendar lacks.
+		{Case: Case{ID: 2, UnitID: 9, RegisteredAt: bj(2026, 11, 19), AcceptedAt: bj(2026, 11, 20)},
+			Events: []CaseEvent{ev(StAccepted, bj(2026, 11, 20))}},
+		// Registered 2026-12-28: even its acceptance period ends in 2027.
+		{Case: Case{ID: 3, UnitID: 9, RegisteredAt: bj(2026, 12, 28)}, Events: nil},
+	}
+	r, err := ComputeRates(hs, nil, DefaultCalendar(), DefaultRules(), bj(2026, 12, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Uncounted != 2 || r.TimelyAcceptance != (Rate{2, 2}) || r.OnTimeClosure != (Rate{1, 1}) || r.Repeat.Den != 3 {
+		t.Errorf("rates %+v", r)
+	}
+}

@@ -242,12 +242,14 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 			p.into.Num += p.from.Num
 			p.into.Den += p.from.Den
 		}
+		sum.Uncounted += rt.Uncounted
 		for u, n := range rt.Overdue {
 			overdue[strconv.FormatInt(u, 10)] += n
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"timely_acceptance": rateView(sum.TimelyAcceptance), "on_time_closure": rateView(sum.OnTimeClosure),
-		"satisfaction": rateView(sum.Satisfaction), "repeat": rateView(sum.Repeat), "overdue_by_unit": overdue})
+		"satisfaction": rateView(sum.Satisfaction), "repeat": rateView(sum.Repeat), "overdue_by_unit": overdue,
+		"uncounted": sum.Uncounted})
 	return nil
 }
 
