@@ -19,17 +19,24 @@ const (
 	ActCategoryWrite = "category.write" // edit the case category tree
 	// Receptions (sessions.go): the calendar, its changes, bookings and the hall queue, and
 	// unmasked petitioner identity.
-	ActSessionRead  = "session.read"      // see reception sessions, schedules and the holiday calendar
-	ActSessionWrite = "session.write"     // create schedules and sessions, cancel sessions
-	ActApptRead     = "appointment.read"  // see a session's or a hall's queue (identity masked)
-	ActApptWrite    = "appointment.write" // book petitioners, add walk-ins, check in, reorder
-	ActPIIView      = "pii.view"          // see a petitioner's name, ID number and phone unmasked (audited)
-	ActHolidayWrite = "holiday.write"     // correct the public holiday calendar (installation-wide data)
+	ActSessionRead   = "session.read"      // see reception sessions, schedules and the holiday calendar
+	ActSessionWrite  = "session.write"     // create schedules and sessions, cancel sessions
+	ActApptRead      = "appointment.read"  // see a session's or a hall's queue (identity masked)
+	ActApptWrite     = "appointment.write" // book petitioners, add walk-ins, check in, reorder
+	ActPIIView       = "pii.view"          // see a petitioner's name, ID number and phone unmasked (audited)
+	ActHolidayWrite  = "holiday.write"     // correct the public holiday calendar (installation-wide data)
+	ActCaseRegister  = "case.register"     // register a case (信访事项) at a unit of the subtree
+	ActCaseRead      = "case.read"         // see cases of the subtree, redacted per viewer (cases_view.go)
+	ActCaseHandle    = "case.handle"       // move a case through its status machine, assign, object
+	ActCaseSupervise = "case.supervise"    // open and escalate supervision items (督办)
+	ActStatsRead     = "stats.read"        // see the rates of a subtree
+	ActCaseAttach    = "case.attach"       // upload files to a case
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
-	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite}
+	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -59,6 +66,13 @@ var policy = map[string][]string{
 	ActPIIView: {RoleHallOperator, RoleIntakeOfficer, RoleSupervisor},
 	// The calendar is configuration, kept at the root like the category tree.
 	ActHolidayWrite: {RoleAdmin},
+	ActCaseRegister: {RoleHallOperator, RoleIntakeOfficer},
+	// Observers read too: they get the redacted view. Admin and auditor never see case content.
+	ActCaseRead:      {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
+	ActCaseHandle:    {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	ActCaseSupervise: {RoleLeader, RoleSupervisor},
+	ActStatsRead:     {RoleLeader, RoleSupervisor},
+	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

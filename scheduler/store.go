@@ -11,6 +11,8 @@ import (
 // that returns without error has committed durably.
 type Store interface {
 	SessionStore // receptions, sessions, holidays, appointments (sessions.go)
+	CaseStore    // case records, scheduler/cases.go
+	SlipStore    // 交办 and 督办 slips, scheduler/slips.go
 
 	// InTx runs fn with a Store bound to one transaction: everything fn does commits together,
 	// or nothing does when fn returns an error. Nested InTx calls join the outer transaction.

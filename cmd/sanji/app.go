@@ -62,6 +62,11 @@ type app struct {
 	serveDone chan struct{} // closed when the HTTP serve loop has returned
 	serveErr  error         // why it returned, when not because of Shutdown
 
+	// The overdue job (scheduler.RunOverdueJob): started by Start, ended by shutdown before the
+	// store closes.
+	jobCancel context.CancelFunc
+	jobDone   chan struct{}
+
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -126,7 +131,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log}))
+	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -183,6 +189,7 @@ func (a *app) Start() error {
 			a.mu.Unlock()
 		}
 	}()
+	a.startOverdueJob()
 	addr := ln.Addr().String()
 	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
 	if u := a.sfu.UDPAddr(); u != nil {
@@ -193,6 +200,30 @@ func (a *app) Start() error {
 	}
 	a.log.Info("listening", fields...)
 	return nil
+}
+
+// overdueEvery is how often the overdue job looks for cases past their legal period.
+const overdueEvery = 10 * time.Minute
+
+// startOverdueJob starts the goroutine that opens supervision items on overdue cases. Called
+// with a.mu held, once, by Start.
+func (a *app) startOverdueJob() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.jobCancel, a.jobDone = cancel, make(chan struct{})
+	log := a.log.Named("overdue")
+	go func() {
+		defer close(a.jobDone)
+		t := time.NewTicker(overdueEvery)
+		defer t.Stop()
+		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultCalendar(), scheduler.DefaultRules(), t.C, func(n int, err error) {
+			if err != nil {
+				log.Warn("overdue job", zap.Error(err))
+			}
+			if n > 0 {
+				log.Info("supervision opened on overdue cases", zap.Int("opened", n))
+			}
+		})
+	}()
 }
 
 // Done is closed when the HTTP server has stopped serving, by Shutdown or by a failure (Err).
@@ -261,6 +292,13 @@ func (a *app) shutdown(ctx context.Context) error {
 		<-done
 	}
 
+	a.mu.Lock()
+	jobCancel, jobDone := a.jobCancel, a.jobDone
+	a.mu.Unlock()
+	if jobCancel != nil {
+		jobCancel()
+		<-jobDone
+	}
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))
 	}
@@ -302,6 +340,9 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // storeFile is the SQLite database under the data directory.
 const storeFile = "sanji.db"
+
+// maxAttachment is the largest case file accepted (a recording segment or a scanned dossier).
+const maxAttachment = 200 << 20
 
 // openStore opens the scheduler's store (PostgreSQL when store.dsn is set, else SQLite under
 // data_dir), migrates it, creates the first admin on a new store and, with --demo, the demo tree.

@@ -43,6 +43,8 @@ type Config struct {
 	JoinTokenTTL time.Duration
 	// LoginPerMinute and LoginBurst limit login and pairing attempts per client IP; default 10 and 10.
 	LoginPerMinute, LoginBurst int
+	// Attachments is where case files live (content-addressed); a zero Dir disables uploads.
+	Attachments scheduler.Blobs
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -103,11 +105,12 @@ type Server struct {
 	hashSlots chan struct{}
 	mux       *http.ServeMux
 	routes    []route
+	blobs     scheduler.Blobs
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
+	s := &Server{blobs: cfg.Attachments, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
 		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL}
 	if s.log == nil {
 		s.log = zap.NewNop()

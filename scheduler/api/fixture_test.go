@@ -102,6 +102,9 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	}
 	f.signer = auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	cfg.Store, cfg.Signer, cfg.Hash, cfg.Check, cfg.Now = st, f.signer, fakeHash, fakeCheck, f.clock.now
+	if cfg.Attachments.Dir == "" {
+		cfg.Attachments = scheduler.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
+	}
 	f.api = New(cfg)
 	f.srv = httptest.NewServer(f.api)
 	t.Cleanup(f.srv.Close)

@@ -56,6 +56,22 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/sessions/{id}/appointments", access: scheduler.ActApptWrite, handle: s.book},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: scheduler.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: scheduler.ActApptWrite, handle: s.updateAppointment},
+		// Cases (cases.go).
+		{method: "POST", pattern: "/api/v1/cases", access: scheduler.ActCaseRegister, handle: s.createCase},
+		{method: "GET", pattern: "/api/v1/cases/{id}", access: scheduler.ActCaseRead, handle: s.getCase},
+		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: scheduler.ActCaseRead, handle: s.caseTimeline},
+		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: scheduler.ActCaseRead, handle: s.caseDeadline},
+		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: scheduler.ActCaseHandle, handle: s.transitionCase},
+		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: scheduler.ActCaseHandle, handle: s.assignCase},
+		{method: "POST", pattern: "/api/v1/assignments/{id}/objection", access: scheduler.ActCaseHandle, handle: s.objectAssignment},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervisions", access: scheduler.ActCaseSupervise, handle: s.superviseCase},
+		{method: "POST", pattern: "/api/v1/cases/{id}/attachments", access: scheduler.ActCaseAttach, bodyLimit: s.blobs.MaxSize + 1, handle: s.uploadAttachment},
+		{method: "GET", pattern: "/api/v1/attachments/{id}", access: scheduler.ActCaseRead, handle: s.downloadAttachment},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/escalate", access: scheduler.ActCaseSupervise, handle: s.escalateSupervision},
+		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/close", access: scheduler.ActCaseSupervise, handle: s.closeSupervision},
+		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
+		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
+		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},
 	}
 }
 

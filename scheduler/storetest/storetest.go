@@ -35,6 +35,13 @@ func Run(t *testing.T, open Opener) {
 		{"Pairing", testPairing},
 		{"Audit", testAudit},
 		{"Tx", testTx},
+		{"Cases", testCases},
+		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
+		{"Slips", testSlips},
+		{"OverdueJob", testOverdueJob},
+		{"OverdueRunner", testOverdueRunner},
+		{"Evaluations", testEvaluations},
+		{"Attachments", testAttachments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

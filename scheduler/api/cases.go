@@ -1,0 +1,336 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Case endpoints (信访事项). The view of a case is decided on the server per viewer
+// (scheduler.CaseViewLevel); the full view with petitioner identity needs a stated purpose and is
+// written to the audit log as pii.view.
+
+// PetitionerView is a petitioner as the viewer may see them.
+type PetitionerView struct {
+	Name           string `json:"name,omitempty"`
+	IDNumber       string `json:"id_number,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+	Address        string `json:"address,omitempty"`
+	Role           string `json:"role"`
+	Anonymous      bool   `json:"anonymous"`
+	AgreesToPublic bool   `json:"agrees_to_public"`
+}
+
+// CaseView is a case as the viewer may see it.
+type CaseView struct {
+	ID                int64            `json:"id"`
+	Number            string           `json:"number"`
+	ExternalID        string           `json:"external_id,omitempty"`
+	UnitID            int64            `json:"unit_id"`
+	Territory         string           `json:"territory"`
+	Form              string           `json:"form"`
+	Type              string           `json:"type"`
+	CategoryID        int64            `json:"category_id"`
+	Title             string           `json:"title"`
+	Content           string           `json:"content,omitempty"`
+	ComplainedUnitID  int64            `json:"complained_unit_id,omitempty"`
+	ComplainedParty   string           `json:"complained_party,omitempty"`
+	ResponsibleUnitID int64            `json:"responsible_unit_id,omitempty"`
+	CoUnitIDs         []int64          `json:"co_unit_ids"`
+	Petitioners       []PetitionerView `json:"petitioners"`
+	InvolvedCount     int              `json:"involved_count"`
+	FastTrack         bool             `json:"fast_track"`
+	Result            string           `json:"result,omitempty"`
+	Status            string           `json:"status"`
+	Supervised        bool             `json:"supervised"`
+	OwnerLeaderID     int64            `json:"owner_leader_id,omitempty"`
+	RegisteredAt      time.Time        `json:"registered_at"`
+	AcceptedAt        *time.Time       `json:"accepted_at,omitempty"`
+	ClosedAt          *time.Time       `json:"closed_at,omitempty"`
+	View              string           `json:"view"` // full, masked or redacted
+	QueryCode         string           `json:"query_code,omitempty"`
+}
+
+// CodeCalendarMissing: a deadline needs a year the working-day calendar does not have.
+const CodeCalendarMissing = "calendar_year_missing"
+
+// defaultCalendar is parsed once: the embedded holiday table does not change while running.
+var defaultCalendar = sync.OnceValue(scheduler.DefaultCalendar)
+
+var viewNames = map[scheduler.ViewLevel]string{scheduler.ViewFull: "full", scheduler.ViewMasked: "masked", scheduler.ViewRedacted: "redacted"}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func caseView(c scheduler.Case, level scheduler.ViewLevel) CaseView {
+	c = scheduler.RedactCase(c, level)
+	v := CaseView{ID: c.ID, Number: c.Number, ExternalID: c.ExternalID, UnitID: c.UnitID, Territory: c.Territory,
+		Form: string(c.Form), Type: string(c.Type), CategoryID: c.CategoryID, Title: c.Title, Content: c.Content,
+		ComplainedUnitID: c.ComplainedUnitID, ComplainedParty: c.ComplainedParty, ResponsibleUnitID: c.ResponsibleUnitID,
+		CoUnitIDs: append([]int64{}, c.CoUnitIDs...), Petitioners: []PetitionerView{}, InvolvedCount: c.InvolvedCount,
+		FastTrack: c.FastTrack, Result: string(c.Result), Status: string(c.Status), Supervised: c.Supervised,
+		OwnerLeaderID: c.OwnerLeaderID, RegisteredAt: c.RegisteredAt, AcceptedAt: optTime(c.AcceptedAt),
+		ClosedAt: optTime(c.ClosedAt), View: viewNames[level]}
+	if level == scheduler.ViewRedacted {
+		v.ComplainedUnitID = 0
+	}
+	for _, p := range c.Petitioners {
+		v.Petitioners = append(v.Petitioners, PetitionerView(p))
+	}
+	return v
+}
+
+type createCaseRequest struct {
+	UnitID           int64            `json:"unit_id"`
+	Territory        string           `json:"territory"`
+	Form             string           `json:"form"`
+	Type             string           `json:"type"`
+	CategoryID       int64            `json:"category_id"`
+	Title            string           `json:"title"`
+	Content          string           `json:"content"`
+	ComplainedUnitID int64            `json:"complained_unit_id"`
+	ComplainedParty  string           `json:"complained_party"`
+	Petitioners      []PetitionerView `json:"petitioners"`
+	InvolvedCount    int              `json:"involved_count"`
+	FastTrack        bool             `json:"fast_track"`
+	ExternalID       string           `json:"external_id"`
+}
+
+func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req createCaseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.unitField(ctx, "unit_id", req.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	code, hash, err := scheduler.NewQueryCode()
+	if err != nil {
+		return err
+	}
+	c := scheduler.Case{UnitID: u.ID, Territory: strings.TrimSpace(req.Territory), Form: scheduler.CaseForm(req.Form),
+		Type: scheduler.CaseType(req.Type), CategoryID: req.CategoryID, Title: strings.TrimSpace(req.Title), Content: req.Content,
+		ComplainedUnitID: req.ComplainedUnitID, ComplainedParty: req.ComplainedParty, InvolvedCount: req.InvolvedCount,
+		FastTrack: req.FastTrack, ExternalID: req.ExternalID, QueryCodeHash: hash, RegisteredAt: s.now()}
+	for _, p := range req.Petitioners {
+		c.Petitioners = append(c.Petitioners, scheduler.Petitioner(p))
+	}
+	if err := s.st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: u.ID, Reason: "登记"}); err != nil {
+		return err
+	}
+	// The audit entry names the case, never the petitioner.
+	if err := rc.audit("case.register", "case:"+strconv.FormatInt(c.ID, 10), u, nil, map[string]string{"number": c.Number}); err != nil {
+		return err
+	}
+	v := caseView(c, scheduler.ViewMasked)
+	v.QueryCode = code // shown once, to hand to the petitioner
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// caseChain loads the paths the view decision and the access check need.
+func (s *Server) caseChain(ctx context.Context, c scheduler.Case) (scheduler.CaseChain, error) {
+	path := func(id int64) (string, error) {
+		if id == 0 {
+			return "", nil
+		}
+		u, err := s.st.GetUnit(ctx, id)
+		return u.Path, err
+	}
+	var ch scheduler.CaseChain
+	var err error
+	if ch.CasePath, err = path(c.UnitID); err != nil {
+		return ch, err
+	}
+	if ch.ResponsiblePath, err = path(c.ResponsibleUnitID); err != nil {
+		return ch, err
+	}
+	if ch.ComplainedPath, err = path(c.ComplainedUnitID); err != nil {
+		return ch, err
+	}
+	for _, id := range c.CoUnitIDs {
+		p, err := path(id)
+		if err != nil {
+			return ch, err
+		}
+		ch.CoPaths = append(ch.CoPaths, p)
+	}
+	return ch, nil
+}
+
+// loadCase loads the case of the path and checks the route's action at the registering,
+// responsible or a co-handling unit. A case the caller may not act on is 403, as for units.
+func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, scheduler.CaseChain, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return scheduler.Case{}, scheduler.CaseChain{}, err
+	}
+	c, err := s.st.GetCase(r.Context(), id)
+	if err != nil {
+		return c, scheduler.CaseChain{}, err
+	}
+	ch, err := s.caseChain(r.Context(), c)
+	if err != nil {
+		return c, ch, err
+	}
+	for _, p := range append([]string{ch.CasePath, ch.ResponsiblePath}, ch.CoPaths...) {
+		if p != "" && rc.p.Can(rc.rt.access, p) {
+			return c, ch, nil
+		}
+	}
+	return c, ch, errForbidden
+}
+
+func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, ch, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	level := scheduler.CaseViewLevel(rc.p, ch)
+	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
+	if level == scheduler.ViewFull {
+		if purpose == "" {
+			// Identity in full only with a purpose on record; without one, the masked view.
+			level = scheduler.ViewMasked
+		} else {
+			u, err := s.st.GetUnit(r.Context(), c.UnitID)
+			if err != nil {
+				return err
+			}
+			e := scheduler.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+				Purpose: purpose, IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
+			if err := s.st.AppendAudit(r.Context(), &e); err != nil {
+				return err
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, caseView(c, level))
+	return nil
+}
+
+// CaseEventView is one step of a timeline.
+type CaseEventView struct {
+	ID                int64     `json:"id"`
+	At                time.Time `json:"at"`
+	Actor             string    `json:"actor"`
+	UnitID            int64     `json:"unit_id"`
+	From              string    `json:"from,omitempty"`
+	To                string    `json:"to"`
+	Reason            string    `json:"reason,omitempty"`
+	ResponsibleUnitID int64     `json:"responsible_unit_id,omitempty"`
+	CoUnitIDs         []int64   `json:"co_unit_ids,omitempty"`
+	Result            string    `json:"result,omitempty"`
+}
+
+func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	evs, err := s.st.ListCaseEvents(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	out := []CaseEventView{}
+	for _, e := range evs {
+		out = append(out, CaseEventView{ID: e.ID, At: e.At, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
+			Reason: e.Reason, ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	return nil
+}
+
+type transitionRequest struct {
+	From              string  `json:"from"`
+	To                string  `json:"to"`
+	Reason            string  `json:"reason"`
+	ResponsibleUnitID int64   `json:"responsible_unit_id"`
+	CoUnitIDs         []int64 `json:"co_unit_ids"`
+	Result            string  `json:"result"`
+	UnitID            int64   `json:"unit_id"` // the tier the caller acts at; default their own unit
+}
+
+func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, ch, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	var req transitionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	unit := req.UnitID
+	if unit == 0 {
+		unit = rc.p.User.UnitID
+	}
+	ev := scheduler.CaseEvent{CaseID: c.ID, ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: unit,
+		From: scheduler.CaseStatus(req.From), To: scheduler.CaseStatus(req.To), Reason: strings.TrimSpace(req.Reason),
+		ResponsibleUnitID: req.ResponsibleUnitID, CoUnitIDs: req.CoUnitIDs, Result: scheduler.CaseResult(req.Result), At: s.now()}
+	if ev.From == "" {
+		ev.From = c.Status
+	}
+	if err := s.st.TransitionCase(r.Context(), &ev); err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.transition", "case:"+strconv.FormatInt(c.ID, 10), u,
+		map[string]string{"status": string(ev.From)}, map[string]string{"status": string(ev.To)}); err != nil {
+		return err
+	}
+	c, err = s.st.GetCase(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, caseView(c, scheduler.CaseViewLevel(rc.p, ch)))
+	return nil
+}
+
+// DeadlineView is the running legal period of a case, with its explanation.
+type DeadlineView struct {
+	Rule        string    `json:"rule"`
+	Start       string    `json:"start"`
+	Due         string    `json:"due"`
+	DueAt       time.Time `json:"due_at"`
+	Warning     int       `json:"warning"`
+	Explanation string    `json:"explanation"`
+}
+
+func (s *Server) caseDeadline(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	d, ok, err := scheduler.CaseDeadline(r.Context(), s.st, defaultCalendar(), scheduler.DefaultRules(), c)
+	if errors.Is(err, scheduler.ErrCalendarYear) {
+		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "工作日历缺少所需年份，无法计算期限，请联系运维人员补充节假日数据",
+			"the working-day calendar lacks a year this deadline needs; ask an operator to add the holiday data")
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"deadline": nil})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deadline": DeadlineView{Rule: d.Rule.Key, Start: d.Start.Format("2006-01-02"),
+		Due: d.Due.Format("2006-01-02"), DueAt: d.DueAt(), Warning: d.Warning(s.now()), Explanation: d.Explain()}})
+	return nil
+}

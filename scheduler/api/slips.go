@@ -1,0 +1,386 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Slips (交办, 督办), rates, and the petitioner's query page.
+
+type assignRequest struct {
+	AssignerUnitID    int64   `json:"assigner_unit_id"`
+	ResponsibleUnitID int64   `json:"responsible_unit_id"`
+	CoUnitIDs         []int64 `json:"co_unit_ids"`
+	Requirements      string  `json:"requirements"`
+	Instruction       string  `json:"instruction"`
+	Method            string  `json:"method"`
+	SessionID         string  `json:"session_id"`
+	RecordingOffsetMS int64   `json:"recording_offset_ms"`
+	FeedbackDue       string  `json:"feedback_due"` // YYYY-MM-DD; default: the registration rule's 15 days
+}
+
+// AssignmentView is a 交办单.
+type AssignmentView struct {
+	ID                int64     `json:"id"`
+	CaseID            int64     `json:"case_id"`
+	AssignerUnitID    int64     `json:"assigner_unit_id"`
+	ResponsibleUnitID int64     `json:"responsible_unit_id"`
+	CoUnitIDs         []int64   `json:"co_unit_ids"`
+	Requirements      string    `json:"requirements,omitempty"`
+	Instruction       string    `json:"instruction,omitempty"`
+	Method            string    `json:"method"`
+	SessionID         string    `json:"session_id,omitempty"`
+	RecordingOffsetMS int64     `json:"recording_offset_ms,omitempty"`
+	AssignedAt        time.Time `json:"assigned_at"`
+	FeedbackDue       string    `json:"feedback_due"`
+	ObjectionDue      string    `json:"objection_due,omitempty"`
+	Status            string    `json:"status"`
+	ObjectionReason   string    `json:"objection_reason,omitempty"`
+}
+
+func assignmentView(a scheduler.Assignment) AssignmentView {
+	v := AssignmentView{ID: a.ID, CaseID: a.CaseID, AssignerUnitID: a.AssignerUnitID, ResponsibleUnitID: a.ResponsibleUnitID,
+		CoUnitIDs: append([]int64{}, a.CoUnitIDs...), Requirements: a.Requirements, Instruction: a.Instruction, Method: a.Method,
+		SessionID: a.SessionID, RecordingOffsetMS: a.RecordingOffset.Milliseconds(), AssignedAt: a.AssignedAt,
+		FeedbackDue: a.FeedbackDue.Format("2006-01-02"), Status: a.Status, ObjectionReason: a.ObjectionReason}
+	if d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleObjection], a.AssignedAt); err == nil {
+		v.ObjectionDue = d.Due.Format("2006-01-02")
+	}
+	return v
+}
+
+func calendarErr(err error) error {
+	if errors.Is(err, scheduler.ErrCalendarYear) {
+		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "工作日历缺少所需年份，无法计算期限，请联系运维人员补充节假日数据",
+			"the working-day calendar lacks a year this deadline needs; ask an operator to add the holiday data")
+	}
+	return err
+}
+
+func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	var req assignRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	assigner, err := s.unitField(ctx, "assigner_unit_id", req.AssignerUnitID)
+	if err != nil {
+		return err
+	}
+	// The assigning body is a unit the caller acts for.
+	if err := rc.require(assigner.Path); err != nil {
+		return err
+	}
+	now := s.now()
+	var due time.Time
+	if req.FeedbackDue != "" {
+		d, err := time.Parse("2006-01-02", req.FeedbackDue)
+		if err != nil {
+			return invalidField("feedback_due", "反馈期限应为 YYYY-MM-DD 日期", "feedback_due is a YYYY-MM-DD date")
+		}
+		due = d
+	} else {
+		d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleRegistration], now)
+		if err != nil {
+			return calendarErr(err)
+		}
+		due = d.Due
+	}
+	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
+		CoUnitIDs: req.CoUnitIDs, Requirements: req.Requirements, Instruction: req.Instruction, Method: req.Method, SessionID: req.SessionID,
+		RecordingOffset: time.Duration(req.RecordingOffsetMS) * time.Millisecond, AssignedAt: now, FeedbackDue: due}
+	if err := s.st.CreateAssignment(ctx, &a, scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: assigner.ID}); err != nil {
+		return err
+	}
+	if err := rc.audit("case.assign", "case:"+strconv.FormatInt(c.ID, 10), assigner, nil, map[string]int64{"assignment": a.ID, "responsible_unit_id": a.ResponsibleUnitID}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, assignmentView(a))
+	return nil
+}
+
+type objectionRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) objectAssignment(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	a, err := s.st.GetAssignment(ctx, id)
+	if err != nil {
+		return err
+	}
+	resp, err := s.st.GetUnit(ctx, a.ResponsibleUnitID)
+	if err != nil {
+		return err
+	}
+	// Only the receiving unit objects.
+	if err := rc.require(resp.Path); err != nil {
+		return err
+	}
+	var req objectionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := scheduler.CheckObjection(defaultCalendar(), scheduler.DefaultRules(), a, req.Reason, now); err != nil {
+		return calendarErr(err)
+	}
+	if err := s.st.ObjectAssignment(ctx, a.ID, strings.TrimSpace(req.Reason),
+		scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: resp.ID, At: now}); err != nil {
+		return err
+	}
+	if err := rc.audit("case.object", "assignment:"+strconv.FormatInt(a.ID, 10), resp, nil, nil); err != nil {
+		return err
+	}
+	a, err = s.st.GetAssignment(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, assignmentView(a))
+	return nil
+}
+
+type superviseRequest struct {
+	UnitID int64  `json:"unit_id"` // the supervised unit; default the responsible unit
+	Basis  string `json:"basis"`
+	Level  string `json:"level"`
+	Method string `json:"method"`
+	Notes  string `json:"notes"`
+}
+
+// SupervisionView is a 督办单.
+type SupervisionView struct {
+	ID         int64     `json:"id"`
+	CaseID     int64     `json:"case_id"`
+	UnitID     int64     `json:"unit_id"`
+	Automatic  bool      `json:"automatic"`
+	Basis      string    `json:"basis"`
+	Level      string    `json:"level"`
+	Method     string    `json:"method"`
+	Escalation string    `json:"escalation"`
+	Deadline   string    `json:"deadline"`
+	OpenedAt   time.Time `json:"opened_at"`
+}
+
+func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	var req superviseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	unit := req.UnitID
+	if unit == 0 {
+		unit = c.ResponsibleUnitID
+	}
+	if unit == 0 {
+		unit = c.UnitID
+	}
+	now := s.now()
+	d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleSupervisionAnswer], now)
+	if err != nil {
+		return calendarErr(err)
+	}
+	sv := scheduler.Supervision{CaseID: c.ID, UnitID: unit, OpenedBy: rc.p.User.ID, Basis: strings.TrimSpace(req.Basis), Level: req.Level,
+		Method: req.Method, Notes: req.Notes, Deadline: d.Due, OpenedAt: now}
+	if err := s.st.OpenSupervision(r.Context(), &sv); err != nil {
+		if errors.Is(err, scheduler.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "该事项已有未办结的督办单（一事一项），请在原督办单上升级或跟进", "the case already has an open supervision item (one per matter); escalate or follow up that one")
+		}
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.supervise", "case:"+strconv.FormatInt(c.ID, 10), u, nil, map[string]int64{"supervision": sv.ID}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Basis: sv.Basis, Level: sv.Level,
+		Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt})
+	return nil
+}
+
+// RateView is one rate with its parts.
+type RateView struct {
+	Num   int     `json:"num"`
+	Den   int     `json:"den"`
+	Value float64 `json:"value"`
+}
+
+func rateView(r scheduler.Rate) RateView { return RateView{r.Num, r.Den, r.Value()} }
+
+func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	var sum scheduler.Rates
+	overdue := map[string]int{}
+	for _, root := range roots {
+		rt, err := scheduler.RatesFor(r.Context(), s.st, root, defaultCalendar(), scheduler.DefaultRules(), s.now())
+		if err != nil {
+			return calendarErr(err)
+		}
+		for _, p := range []struct{ into, from *scheduler.Rate }{{&sum.TimelyAcceptance, &rt.TimelyAcceptance},
+			{&sum.OnTimeClosure, &rt.OnTimeClosure}, {&sum.Satisfaction, &rt.Satisfaction}, {&sum.Repeat, &rt.Repeat}} {
+			p.into.Num += p.from.Num
+			p.into.Den += p.from.Den
+		}
+		sum.Uncounted += rt.Uncounted
+		for u, n := range rt.Overdue {
+			overdue[strconv.FormatInt(u, 10)] += n
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"timely_acceptance": rateView(sum.TimelyAcceptance), "on_time_closure": rateView(sum.OnTimeClosure),
+		"satisfaction": rateView(sum.Satisfaction), "repeat": rateView(sum.Repeat), "overdue_by_unit": overdue,
+		"uncounted": sum.Uncounted})
+	return nil
+}
+
+type queryRequest struct {
+	Code  string `json:"code"`
+	Stage string `json:"stage"` // evaluation only
+	Score string `json:"score"` // evaluation only
+	Via   string `json:"via"`
+}
+
+// queryCase finds the case of a query code, rate-limited per address: a code is not guessable,
+// and the limit keeps it so.
+func (s *Server) queryCase(w http.ResponseWriter, r *http.Request, rc *reqCtx, req *queryRequest) (scheduler.Case, error) {
+	if ok, wait := s.loginLim.allow("query:"+rc.ip, s.now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return scheduler.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "查询过于频繁，请稍后再试", "too many queries; wait a little and try again")
+	}
+	if err := decode(r, req); err != nil {
+		return scheduler.Case{}, err
+	}
+	c, err := s.st.GetCaseByQueryHash(r.Context(), scheduler.QueryCodeHash(req.Code))
+	if errors.Is(err, scheduler.ErrNotFound) || strings.TrimSpace(req.Code) == "" {
+		return c, newErr(http.StatusNotFound, CodeNotFound, "查询码不正确，请核对后重试", "no case has this query code; check it and try again")
+	}
+	return c, err
+}
+
+// Milestone is a public step of a case: a status and its date, nothing identifying.
+type Milestone struct {
+	Status string `json:"status"`
+	Date   string `json:"date"`
+}
+
+func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req queryRequest
+	c, err := s.queryCase(w, r, rc, &req)
+	if err != nil {
+		return err
+	}
+	evs, err := s.st.ListCaseEvents(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	ms := []Milestone{}
+	for _, e := range evs {
+		if e.Kind == "status" {
+			ms = append(ms, Milestone{Status: string(e.To), Date: scheduler.DayOf(e.At).Format("2006-01-02")})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
+		"can_evaluate": !scheduler.EvaluationExcluded(c)})
+	return nil
+}
+
+func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req queryRequest
+	c, err := s.queryCase(w, r, rc, &req)
+	if err != nil {
+		return err
+	}
+	via := req.Via
+	if via != "terminal" {
+		via = "query_page"
+	}
+	e := scheduler.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
+	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
+		if errors.Is(err, scheduler.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "该环节已评价过，每个环节只能评价一次", "this stage was already rated; each stage is rated once")
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	sv, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.EscalateSupervision(r.Context(), sv.ID); err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.supervise.escalate", "supervision:"+strconv.FormatInt(sv.ID, 10), u, map[string]string{"escalation": sv.Escalation}, nil); err != nil {
+		return err
+	}
+	sv, err = s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
+		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt})
+	return nil
+}
+
+type closeSupervisionRequest struct {
+	Opinion string `json:"opinion"` // pass or return
+	Notes   string `json:"notes"`   // improvement and accountability recommendations
+}
+
+func (s *Server) closeSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	var req closeSupervisionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sv, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, s.now()); err != nil {
+		return err
+	}
+	u, err := s.st.GetUnit(r.Context(), c.UnitID)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("case.supervise.close", "supervision:"+strconv.FormatInt(sv.ID, 10), u, nil, map[string]string{"opinion": req.Opinion}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,340 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Case records (信访事项): shared/domain.md "A case record".
+
+// CaseStatus is where a case stands in its status machine.
+type CaseStatus string
+
+// The statuses. "Under supervision" and "owned by a leader" are not statuses: they overlay any
+// status (a supervised case is still in progress), so they are flags on the case.
+const (
+	StRegistered        CaseStatus = "registered"         // 登记
+	StForwarded         CaseStatus = "forwarded"          // 转送
+	StAssigned          CaseStatus = "assigned"           // 交办
+	StObjectionReturned CaseStatus = "objection_returned" // 异议退回 (to the assigner)
+	StAccepted          CaseStatus = "accepted"           // 受理
+	StNotAccepted       CaseStatus = "not_accepted"       // 不予受理
+	StInProgress        CaseStatus = "in_progress"        // 办理中
+	StExtended          CaseStatus = "extended"           // 延期
+	StAnswered          CaseStatus = "answered"           // 出具处理意见
+	StReview            CaseStatus = "review"             // 复查
+	StReReview          CaseStatus = "rereview"           // 复核
+	StClosed            CaseStatus = "closed"             // 办结
+	StEvaluated         CaseStatus = "evaluated"          // 已评价
+	StArchived          CaseStatus = "archived"           // 归档
+)
+
+// caseTransitions is THE status machine: from → the statuses it may move to.
+var caseTransitions = map[CaseStatus][]CaseStatus{
+	StRegistered:        {StForwarded, StAssigned, StAccepted, StNotAccepted},
+	StForwarded:         {StAccepted, StNotAccepted},
+	StAssigned:          {StAccepted, StNotAccepted, StObjectionReturned},
+	StObjectionReturned: {StForwarded, StAssigned, StAccepted, StNotAccepted},
+	StAccepted:          {StInProgress},
+	StNotAccepted:       {StArchived},
+	StInProgress:        {StExtended, StAnswered},
+	StExtended:          {StAnswered},
+	StAnswered:          {StReview, StClosed},
+	StReview:            {StReReview, StClosed},
+	StReReview:          {StClosed}, // after re-review the same facts are not accepted again
+	StClosed:            {StEvaluated, StArchived},
+	StEvaluated:         {StArchived},
+	StArchived:          nil,
+}
+
+// CaseStatuses lists every status, in machine order.
+var CaseStatuses = []CaseStatus{StRegistered, StForwarded, StAssigned, StObjectionReturned, StAccepted,
+	StNotAccepted, StInProgress, StExtended, StAnswered, StReview, StReReview, StClosed, StEvaluated, StArchived}
+
+// CheckTransition says whether from → to is allowed; a refusal names the statuses allowed next.
+func CheckTransition(from, to CaseStatus) error {
+	next, known := caseTransitions[from]
+	if !known {
+		return invalid("from", "未知的事项状态 "+string(from), "unknown case status "+string(from))
+	}
+	if _, ok := caseTransitions[to]; !ok {
+		return invalid("to", "未知的事项状态 "+string(to), "unknown case status "+string(to))
+	}
+	for _, n := range next {
+		if n == to {
+			return nil
+		}
+	}
+	var names []string
+	for _, n := range next {
+		names = append(names, string(n))
+	}
+	allowed := strings.Join(names, ", ")
+	if allowed == "" {
+		allowed = "—"
+	}
+	return invalid("to", fmt.Sprintf("事项状态不能从 %s 变为 %s；此时只能变为：%s", from, to, allowed),
+		fmt.Sprintf("a case cannot go from %s to %s; allowed next: %s", from, to, allowed))
+}
+
+// CaseForm is how the matter came in.
+type CaseForm string
+
+// Forms, with the letter each puts in the matter number.
+const (
+	FormLetter CaseForm = "letter" // 来信
+	FormVisit  CaseForm = "visit"  // 来访
+	FormOnline CaseForm = "online" // 网上
+	FormPhone  CaseForm = "phone"  // 电话
+	FormVideo  CaseForm = "video"  // 视频
+)
+
+var formLetters = map[CaseForm]string{FormLetter: "L", FormVisit: "V", FormOnline: "W", FormPhone: "P", FormVideo: "S"}
+
+// CaseType is the kind of matter.
+type CaseType string
+
+// Types.
+const (
+	TypeSuggestion CaseType = "suggestion" // 建议意见
+	TypeAccusation CaseType = "accusation" // 检举控告
+	TypeClaim      CaseType = "claim"      // 申诉求决
+)
+
+// CaseResult is the handling opinion.
+type CaseResult string
+
+// Results.
+const (
+	ResultNone       CaseResult = ""
+	ResultSupport    CaseResult = "support"     // 支持
+	ResultExplain    CaseResult = "explain"     // 解释说明
+	ResultNotSupport CaseResult = "not_support" // 不支持
+)
+
+// Petitioner roles in a case.
+const (
+	PetitionerSelf           = "petitioner"     // 信访人
+	PetitionerRepresentative = "representative" // 代表 (collective visits: at most 5)
+	PetitionerProxy          = "proxy"          // 代理人
+)
+
+// Petitioner is a person in a case. IDNumber, Phone and Address are sensitive personal
+// information: views mask them except for the roles shared/domain.md allows (see CaseViewLevel).
+type Petitioner struct {
+	Name           string
+	IDNumber       string
+	Phone          string
+	Address        string
+	Role           string
+	Anonymous      bool
+	AgreesToPublic bool
+}
+
+// Case is a 信访事项.
+type Case struct {
+	ID         int64
+	Number     string // 330102-2026-V-000123, made by the store per territory and year
+	ExternalID string // an upper-level system's id, kept apart
+	// QueryCodeHash is the SHA-256 of the petitioner's query code; the code itself is shown once.
+	QueryCodeHash string
+	UnitID        int64  // the registering unit: the case belongs to its subtree
+	Territory     string // division code of where the matter arises (six or nine digits)
+	Form          CaseForm
+	Type          CaseType
+	CategoryID    int64
+	Title         string // a short neutral subject, shown to every viewer that may see the case
+	Content       string // the matter as told: accusation material for an accusation
+	// ComplainedUnitID is the unit complained about (被反映对象), 0 when none or not a unit;
+	// ComplainedParty names it (or a person) in words.
+	ComplainedUnitID  int64
+	ComplainedParty   string
+	ResponsibleUnitID int64   // 责任单位, 0 until forwarded or assigned
+	CoUnitIDs         []int64 // 协办单位
+	Petitioners       []Petitioner
+	InvolvedCount     int // 涉及人数
+	FastTrack         bool
+	Result            CaseResult
+	Status            CaseStatus
+	Supervised        bool  // a supervision item is open
+	OwnerLeaderID     int64 // 包案领导, 0 when none
+	RegisteredAt      time.Time
+	AcceptedAt        time.Time
+	ClosedAt          time.Time
+	UpdatedAt         time.Time
+}
+
+// CaseEvent is one step of a case's timeline: every status change, with who, when, at which tier
+// and why.
+type CaseEvent struct {
+	ID      int64
+	CaseID  int64
+	At      time.Time
+	ActorID int64  // 0: the system (a clock job)
+	Actor   string // username at the time
+	UnitID  int64  // the tier the actor acted at
+	Kind    string // "status" for a transition; other kinds are notes on the timeline
+	From    CaseStatus
+	To      CaseStatus
+	Reason  string
+	// Set by a transition to forwarded or assigned: the new responsible and co-handling units.
+	ResponsibleUnitID int64
+	CoUnitIDs         []int64
+	// Set by a transition to answered.
+	Result CaseResult
+}
+
+// CaseFilter selects cases; zero fields do not filter.
+type CaseFilter struct {
+	UnderPath         string // cases whose registering unit lies in this subtree
+	Status            CaseStatus
+	ResponsibleUnitID int64
+	OwnerLeaderID     int64
+	Limit             int // default and maximum 500
+	BeforeID          int64
+}
+
+// CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
+type CaseStore interface {
+	AttachmentStore
+
+	// CreateCase validates c, gives it the next number of its territory and year, stores it
+	// with status registered and appends the "registered" event by actor.
+	CreateCase(ctx context.Context, c *Case, actor CaseEvent) error
+	GetCase(ctx context.Context, id int64) (Case, error)
+	GetCaseByNumber(ctx context.Context, number string) (Case, error)
+	GetCaseByQueryHash(ctx context.Context, hash string) (Case, error)
+	// ListCases returns cases newest first.
+	ListCases(ctx context.Context, f CaseFilter) ([]Case, error)
+	// TransitionCase moves a case from ev.From to ev.To (ErrConflict when the case is no longer
+	// at ev.From; ErrInvalid when the machine refuses) and appends ev; it fills ev.ID and ev.At.
+	TransitionCase(ctx context.Context, ev *CaseEvent) error
+	// ListCaseEvents is the case's timeline, oldest first.
+	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+
+	// AddEvaluation stores a petitioner's rating after CheckEvaluation; the same stage twice is
+	// ErrConflict. Rating the result of a closed case moves it to evaluated, with an event.
+	AddEvaluation(ctx context.Context, e *Evaluation) error
+	ListEvaluations(ctx context.Context, caseID int64) ([]Evaluation, error)
+}
+
+var territoryCode = regexp.MustCompile(`^[1-9][0-9]{5}([0-9]{3})?$`)
+
+// ValidateCase checks a new case's own fields.
+func ValidateCase(c Case) error {
+	if c.UnitID == 0 {
+		return invalid("unit_id", "必须指定登记单位", "unit_id (the registering unit) is required")
+	}
+	if !territoryCode.MatchString(c.Territory) {
+		return invalid("territory", "属地应为六位或九位行政区划代码，例如 330102", "territory is a six- or nine-digit division code, e.g. 330102")
+	}
+	if _, ok := formLetters[c.Form]; !ok {
+		return invalid("form", "形式应为 letter、visit、online、phone 或 video", "form must be letter, visit, online, phone or video")
+	}
+	switch c.Type {
+	case TypeSuggestion, TypeAccusation, TypeClaim:
+	default:
+		return invalid("type", "类型应为 suggestion（建议意见）、accusation（检举控告）或 claim（申诉求决）", "type must be suggestion, accusation or claim")
+	}
+	if c.CategoryID == 0 {
+		return invalid("category_id", "必须从类别树中选择类别", "category_id from the category tree is required")
+	}
+	if err := validName("title", c.Title); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(c.Content) > 20000 {
+		return invalid("content", "内容不能超过 20000 字", "content is at most 20000 characters")
+	}
+	if len(c.Petitioners) == 0 {
+		return invalid("petitioners", "至少登记一名信访人", "at least one petitioner is required")
+	}
+	reps := 0
+	for i, p := range c.Petitioners {
+		f := fmt.Sprintf("petitioners[%d]", i)
+		switch p.Role {
+		case PetitionerSelf, PetitionerProxy:
+		case PetitionerRepresentative:
+			reps++
+		default:
+			return invalid(f+".role", "角色应为 petitioner、representative 或 proxy", "role must be petitioner, representative or proxy")
+		}
+		if !p.Anonymous && strings.TrimSpace(p.Name) == "" {
+			return invalid(f+".name", "非匿名信访人须填写姓名", "a petitioner who is not anonymous needs a name")
+		}
+	}
+	if reps > MaxRepresentatives {
+		return invalid("petitioners", "集体访代表不超过 5 人，其余计入涉及人数", "a collective visit has at most 5 representatives; count the others in involved_count")
+	}
+	if c.InvolvedCount < 0 {
+		return invalid("involved_count", "涉及人数不能为负", "involved_count cannot be negative")
+	}
+	return nil
+}
+
+// CaseNumber formats a matter number: territory-year-form letter-sequence.
+func CaseNumber(territory string, year int, form CaseForm, seq int64) string {
+	return fmt.Sprintf("%s-%d-%s-%06d", territory, year, formLetters[form], seq)
+}
+
+// queryAlphabet has no 0/O, 1/I/L: a code is read aloud and typed at a terminal.
+const queryAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// NewQueryCode returns a random query code (16 symbols, about 79 bits) and the hash to store.
+func NewQueryCode() (code, hash string, err error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("scheduler: query code: %w", err)
+	}
+	out := make([]byte, len(b))
+	for i, x := range b {
+		// 256 is not a multiple of 31: a slight bias, far from making a code guessable.
+		out[i] = queryAlphabet[int(x)%len(queryAlphabet)]
+	}
+	code = string(out)
+	return code, QueryCodeHash(code), nil
+}
+
+// QueryCodeHash is what the store keeps of a query code (normalised: upper case, no spaces or dashes).
+func QueryCodeHash(code string) string {
+	n := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(code))
+	h := sha256.Sum256([]byte(n))
+	return hex.EncodeToString(h[:])
+}
+
+// ValidateTransition checks a status event before it is applied to a case at ev.From.
+func ValidateTransition(ev CaseEvent) error {
+	if err := CheckTransition(ev.From, ev.To); err != nil {
+		return err
+	}
+	if strings.TrimSpace(ev.Reason) == "" && ev.To != StAccepted && ev.To != StInProgress {
+		return invalid("reason", "状态变更须写明理由", "a status change needs a reason")
+	}
+	if utf8.RuneCountInString(ev.Reason) > 2000 {
+		return invalid("reason", "理由不能超过 2000 字", "reason is at most 2000 characters")
+	}
+	switch ev.To {
+	case StForwarded, StAssigned:
+		if ev.ResponsibleUnitID == 0 {
+			return invalid("responsible_unit_id", "转送或交办须指定责任单位", "forwarding or assigning needs responsible_unit_id")
+		}
+		for _, u := range ev.CoUnitIDs {
+			if u == ev.ResponsibleUnitID || u == 0 {
+				return invalid("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
+			}
+		}
+	case StAnswered:
+		switch ev.Result {
+		case ResultSupport, ResultExplain, ResultNotSupport:
+		default:
+			return invalid("result", "处理意见应为 support、explain 或 not_support", "result must be support, explain or not_support")
+		}
+	}
+	return nil
+}

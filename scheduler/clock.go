@@ -1,0 +1,342 @@
+package scheduler
+
+import (
+	"bufio"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The legal clock (法定时限). Pure functions over dates: no store, no wall clock. Rules from
+// shared/domain.md "Rules": "日" is calendar days, "工作日" working days; the start day is not
+// counted (Civil Code art. 201); a period whose last day is a rest day ends on the next working
+// day (art. 203).
+
+// ChinaTZ is the zone the legal day is counted in: a deadline day ends at 24:00 Beijing time.
+var ChinaTZ = time.FixedZone("CST", 8*3600)
+
+// ErrCalendarYear is returned when a date falls in a year the working-day calendar does not
+// cover: guessing holidays would silently shift deadlines.
+var ErrCalendarYear = errors.New("scheduler: year missing from the working-day calendar")
+
+// DayOf is the legal date (midnight UTC carrying the Beijing calendar date) of an instant.
+func DayOf(t time.Time) time.Time {
+	y, m, d := t.In(ChinaTZ).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Date builds a legal date.
+func Date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// EndOfDay is the instant a legal date ends (24:00 Beijing time).
+func EndOfDay(day time.Time) time.Time {
+	return time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, ChinaTZ)
+}
+
+// Calendar tells working days from rest days. It is data (holidays.txt by default) an operator
+// extends each year.
+type Calendar struct {
+	years     map[int]bool      // covered years → verified
+	off, work map[string]string // date → holiday or make-up name
+}
+
+//go:embed holidays.txt
+var defaultHolidays string
+
+// DefaultCalendar is the embedded calendar (2025 verified, 2026 seeded and marked unverified).
+func DefaultCalendar() *Calendar {
+	c, err := ParseCalendar(strings.NewReader(defaultHolidays))
+	if err != nil {
+		panic(fmt.Sprintf("scheduler: embedded holidays.txt: %v", err)) // a build defect, caught by tests
+	}
+	return c
+}
+
+// ParseCalendar reads the holidays.txt format (see that file's header).
+func ParseCalendar(r io.Reader) (*Calendar, error) {
+	c := &Calendar{years: map[int]bool{}, off: map[string]string{}, work: map[string]string{}}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		bad := func(why string) error {
+			return fmt.Errorf("%w: 工作日历第 %d 行无效（%s），请按文件头的格式修改 / working-day calendar line %d is invalid (%s); fix it to the format in the file's header",
+				ErrInvalid, n, why, n, why)
+		}
+		if f[0] == "year" {
+			if len(f) < 2 {
+				return nil, bad("year")
+			}
+			y, err := strconv.Atoi(f[1])
+			if err != nil || y < 2000 || y > 2100 {
+				return nil, bad("year")
+			}
+			c.years[y] = !(len(f) > 2 && f[2] == "unverified")
+			continue
+		}
+		if len(f) < 2 {
+			return nil, bad("fields")
+		}
+		d, err := time.Parse("2006-01-02", f[0])
+		if err != nil {
+			return nil, bad("date")
+		}
+		if _, ok := c.years[d.Year()]; !ok {
+			return nil, bad("date before its year line")
+		}
+		name := strings.Join(f[2:], " ")
+		switch f[1] {
+		case "off":
+			c.off[f[0]] = name
+		case "work":
+			if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+				return nil, bad("make-up workday on a weekday")
+			}
+			c.work[f[0]] = name
+		default:
+			return nil, bad("kind must be off or work")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("scheduler: read working-day calendar: %w", err)
+	}
+	return c, nil
+}
+
+// Covers reports whether the calendar knows the year, and whether an operator verified it.
+func (c *Calendar) Covers(year int) (covered, verified bool) {
+	v, ok := c.years[year]
+	return ok, v
+}
+
+// IsWorkingDay reports whether day is a working day.
+func (c *Calendar) IsWorkingDay(day time.Time) (bool, error) {
+	if _, ok := c.years[day.Year()]; !ok {
+		return false, fmt.Errorf("%w: 工作日历中没有 %d 年，请运维人员按国务院办公厅通知补充 holidays 数据 / the working-day calendar has no year %d; an operator must add it from the State Council notice",
+			ErrCalendarYear, day.Year(), day.Year())
+	}
+	k := day.Format("2006-01-02")
+	if _, ok := c.work[k]; ok {
+		return true, nil
+	}
+	if _, ok := c.off[k]; ok {
+		return false, nil
+	}
+	wd := day.Weekday()
+	return wd != time.Saturday && wd != time.Sunday, nil
+}
+
+// why names a rest day for explanations.
+func (c *Calendar) why(day time.Time) string {
+	if n, ok := c.off[day.Format("2006-01-02")]; ok {
+		return "法定节假日 " + n
+	}
+	return "周末 " + day.Weekday().String()
+}
+
+// NextWorkingDay is day itself when it is a working day, else the first working day after it.
+func (c *Calendar) NextWorkingDay(day time.Time) (time.Time, error) {
+	for i := 0; i < 60; i++ {
+		ok, err := c.IsWorkingDay(day)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
+			return day, nil
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	return time.Time{}, fmt.Errorf("%w: no working day in 60 days after %s", ErrInvalid, day.Format("2006-01-02"))
+}
+
+// DayUnit says how a rule counts.
+type DayUnit string
+
+// Day units.
+const (
+	CalendarDays DayUnit = "day"         // 日
+	WorkingDays  DayUnit = "working_day" // 工作日
+)
+
+// Rule is one legal period.
+type Rule struct {
+	Key  string
+	Name string // Chinese name, for explanations
+	Days int
+	Unit DayUnit
+}
+
+// The rule keys.
+const (
+	RuleRegistration      = "registration"         // 登记、转送/交办 15 日
+	RuleAcceptance        = "acceptance"           // 告知受理 15 日
+	RuleObjection         = "objection"            // 异议 5 工作日
+	RuleHandling          = "handling"             // 办理 60 日
+	RuleExtension         = "extension"            // 延期 ≤ 30 日, once
+	RuleReviewRequest     = "review_request"       // 申请复查 30 日
+	RuleReviewAnswer      = "review_answer"        // 复查答复 30 日
+	RuleReReviewRequest   = "rereview_request"     // 申请复核 30 日
+	RuleReReviewAnswer    = "rereview_answer"      // 复核答复 30 日
+	RuleFastTrack         = "fast_track"           // 简易办理 10 工作日
+	RuleSupervisionAnswer = "supervision_feedback" // 督办反馈 30 日
+)
+
+// Rules are configuration; these are the defaults from the rules of shared/domain.md.
+type Rules map[string]Rule
+
+// DefaultRules returns the legal defaults.
+func DefaultRules() Rules {
+	return Rules{
+		RuleRegistration:      {RuleRegistration, "登记转送交办", 15, CalendarDays},
+		RuleAcceptance:        {RuleAcceptance, "告知受理", 15, CalendarDays},
+		RuleObjection:         {RuleObjection, "交办异议", 5, WorkingDays},
+		RuleHandling:          {RuleHandling, "办理", 60, CalendarDays},
+		RuleExtension:         {RuleExtension, "延期", 30, CalendarDays},
+		RuleReviewRequest:     {RuleReviewRequest, "申请复查", 30, CalendarDays},
+		RuleReviewAnswer:      {RuleReviewAnswer, "复查答复", 30, CalendarDays},
+		RuleReReviewRequest:   {RuleReReviewRequest, "申请复核", 30, CalendarDays},
+		RuleReReviewAnswer:    {RuleReReviewAnswer, "复核答复", 30, CalendarDays},
+		RuleFastTrack:         {RuleFastTrack, "简易办理", 10, WorkingDays},
+		RuleSupervisionAnswer: {RuleSupervisionAnswer, "督办反馈", 30, CalendarDays},
+	}
+}
+
+// Deadline is a computed period: it can explain itself.
+type Deadline struct {
+	Rule  Rule
+	Start time.Time // the legal date the period starts from (not counted)
+	// PausedDays are calendar days that do not count (a hearing during re-review).
+	PausedDays int
+	// ExtendedDays were added by an approved extension.
+	ExtendedDays int
+	Due          time.Time // the last day, after moving off rest days
+	Steps        []string  // the explanation, in order
+}
+
+// DueAt is the instant the period ends (24:00 Beijing time on Due).
+func (d Deadline) DueAt() time.Time { return EndOfDay(d.Due) }
+
+// Explain answers "why is the due date this day?".
+func (d Deadline) Explain() string { return strings.Join(d.Steps, "；") }
+
+// Compute runs rule from the instant start (its legal day is not counted).
+func (c *Calendar) Compute(rule Rule, start time.Time) (Deadline, error) {
+	return c.compute(rule, DayOf(start), 0, 0)
+}
+
+func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (Deadline, error) {
+	if rule.Days <= 0 {
+		return Deadline{}, fmt.Errorf("%w: rule %q has %d days", ErrInvalid, rule.Key, rule.Days)
+	}
+	d := Deadline{Rule: rule, Start: start, PausedDays: paused, ExtendedDays: extended}
+	ds := func(t time.Time) string { return t.Format("2006-01-02") }
+	d.Steps = append(d.Steps, fmt.Sprintf("%s时限 %d %s，自 %s 的次日起算（起始日不计入）", rule.Name, rule.Days, unitZH(rule.Unit), ds(start)))
+	var last time.Time
+	switch rule.Unit {
+	case CalendarDays:
+		last = start.AddDate(0, 0, rule.Days+paused+extended)
+		if paused > 0 {
+			d.Steps = append(d.Steps, fmt.Sprintf("中止 %d 日不计入", paused))
+		}
+		if extended > 0 {
+			d.Steps = append(d.Steps, fmt.Sprintf("经批准延期 %d 日", extended))
+		}
+		d.Steps = append(d.Steps, fmt.Sprintf("第 %d 日为 %s", rule.Days+paused+extended, ds(last)))
+		next, err := c.NextWorkingDay(last)
+		if err != nil {
+			return Deadline{}, err
+		}
+		if !next.Equal(last) {
+			d.Steps = append(d.Steps, fmt.Sprintf("%s 为休息日（%s），顺延至下一个工作日 %s", ds(last), c.why(last), ds(next)))
+		}
+		last = next
+	case WorkingDays:
+		day, n := start, 0
+		for n < rule.Days+paused+extended {
+			day = day.AddDate(0, 0, 1)
+			ok, err := c.IsWorkingDay(day)
+			if err != nil {
+				return Deadline{}, err
+			}
+			if ok {
+				n++
+			}
+		}
+		skipped := int(day.Sub(start).Hours()/24) - n
+		d.Steps = append(d.Steps, fmt.Sprintf("跳过 %d 个休息日（周末、法定节假日；调休上班日计入），第 %d 个工作日为 %s", skipped, n, ds(day)))
+		last = day
+	default:
+		return Deadline{}, fmt.Errorf("%w: rule %q has unit %q", ErrInvalid, rule.Key, rule.Unit)
+	}
+	d.Due = last
+	return d, nil
+}
+
+func unitZH(u DayUnit) string {
+	if u == WorkingDays {
+		return "个工作日"
+	}
+	return "日"
+}
+
+// Extend applies the one extension allowed: at most the extension rule's days, once.
+func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
+	if d.ExtendedDays > 0 {
+		return Deadline{}, invalid("extension", "只能延期一次", "a period may be extended only once")
+	}
+	if days <= 0 || days > max.Days {
+		return Deadline{}, invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
+	}
+	return c.compute(d.Rule, d.Start, d.PausedDays, days)
+}
+
+// Pause adds calendar days that do not count (hearing time during review and re-review).
+func (c *Calendar) Pause(d Deadline, days int) (Deadline, error) {
+	if days < 0 {
+		return Deadline{}, invalid("days", "中止天数不能为负", "paused days cannot be negative")
+	}
+	return c.compute(d.Rule, d.Start, d.PausedDays+days, d.ExtendedDays)
+}
+
+// Warning levels: the share of the period used.
+const (
+	WarnNone    = 0
+	WarnHalf    = 50
+	WarnNear    = 80
+	WarnOverdue = 100
+)
+
+// Progress is the share of the period used at now: 0 when counting begins (00:00 after the start
+// day), 1 when the due day ends.
+func (d Deadline) Progress(now time.Time) float64 {
+	begin := EndOfDay(d.Start)
+	end := d.DueAt()
+	if !now.After(begin) {
+		return 0
+	}
+	return float64(now.Sub(begin)) / float64(end.Sub(begin))
+}
+
+// Warning is the highest level reached at now: 0, 50, 80 or 100 (overdue: the due day has ended).
+func (d Deadline) Warning(now time.Time) int {
+	if !now.Before(d.DueAt()) {
+		return WarnOverdue
+	}
+	p := d.Progress(now)
+	switch {
+	case p >= 0.8:
+		return WarnNear
+	case p >= 0.5:
+		return WarnHalf
+	}
+	return WarnNone
+}

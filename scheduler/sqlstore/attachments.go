@@ -1,0 +1,69 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// AddAttachment implements scheduler.AttachmentStore.
+func (s *Store) AddAttachment(ctx context.Context, a *scheduler.Attachment) error {
+	if err := scheduler.ValidateAttachment(*a); err != nil {
+		return err
+	}
+	if a.UploadedAt.IsZero() {
+		a.UploadedAt = s.now()
+	}
+	a.UploadedAt = a.UploadedAt.UTC().Truncate(time.Microsecond)
+	id, err := s.insertID(ctx, `INSERT INTO case_attachments (case_id, kind, name, sha256, size, mime, uploaded_by, uploaded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.CaseID, a.Kind, a.Name, a.SHA256, a.Size, a.MIME, a.UploadedBy, tm(a.UploadedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: add attachment: %w", err)
+	}
+	a.ID = id
+	return nil
+}
+
+const attachmentCols = `id, case_id, kind, name, sha256, size, mime, uploaded_by, uploaded_at`
+
+func scanAttachment(sc interface{ Scan(...any) error }) (scheduler.Attachment, error) {
+	var a scheduler.Attachment
+	var at int64
+	err := sc.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Name, &a.SHA256, &a.Size, &a.MIME, &a.UploadedBy, &at)
+	a.UploadedAt = fromTm(at)
+	return a, err
+}
+
+// GetAttachment implements scheduler.AttachmentStore.
+func (s *Store) GetAttachment(ctx context.Context, id int64) (scheduler.Attachment, error) {
+	a, err := scanAttachment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+attachmentCols+` FROM case_attachments WHERE id = ?`), id))
+	if err != nil {
+		return scheduler.Attachment{}, notFound(err, "get attachment")
+	}
+	return a, nil
+}
+
+// ListAttachments implements scheduler.AttachmentStore.
+func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]scheduler.Attachment, error) {
+	q, args := `SELECT `+attachmentCols+` FROM case_attachments WHERE case_id = ?`, []any{caseID}
+	if kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, kind)
+	}
+	rows, err := s.q.QueryContext(ctx, s.rebind(q+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Attachment
+	for rows.Next() {
+		a, err := scanAttachment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list attachments: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,373 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Case records: scheduler.CaseStore.
+
+// CreateCase implements scheduler.CaseStore.
+func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor scheduler.CaseEvent) error {
+	if err := scheduler.ValidateCase(*c); err != nil {
+		return err
+	}
+	if len(c.QueryCodeHash) != 64 {
+		return &scheduler.FieldError{Field: "query_code", ZH: "缺少查询码", EN: "the case needs a query code hash (scheduler.NewQueryCode)"}
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		now := tx.now().UTC().Truncate(time.Microsecond)
+		if c.RegisteredAt.IsZero() {
+			c.RegisteredAt = now
+		}
+		c.RegisteredAt = c.RegisteredAt.UTC().Truncate(time.Microsecond)
+		year := scheduler.DayOf(c.RegisteredAt).Year()
+		// One counter row per territory and year; the upsert takes the row lock, so two
+		// registrations at once get different numbers.
+		var seq int64
+		if err := tx.q.QueryRowContext(ctx, tx.rebind(`INSERT INTO case_counters (territory, year, last_seq) VALUES (?, ?, 1)
+			ON CONFLICT (territory, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq`),
+			c.Territory, year).Scan(&seq); err != nil {
+			return fmt.Errorf("sqlstore: case number: %w", tx.d.Classify(err))
+		}
+		c.Number = scheduler.CaseNumber(c.Territory, year, c.Form, seq)
+		c.Status, c.UpdatedAt = scheduler.StRegistered, now
+		id, err := tx.insertID(ctx, `INSERT INTO cases (number, external_id, query_hash, unit_id, territory, form, type,
+			category_id, title, content, complained_unit_id, complained_party, responsible_unit_id, involved_count,
+			fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Number, c.ExternalID, c.QueryCodeHash, c.UnitID, c.Territory, string(c.Form), string(c.Type),
+			c.CategoryID, c.Title, c.Content, nullID(c.ComplainedUnitID), c.ComplainedParty, nullID(c.ResponsibleUnitID),
+			c.InvolvedCount, b2i(c.FastTrack), string(c.Result), string(c.Status), b2i(c.Supervised),
+			nullID(c.OwnerLeaderID), tm(c.RegisteredAt), tm(c.AcceptedAt), tm(c.ClosedAt), tm(now))
+		if err != nil {
+			return fmt.Errorf("sqlstore: create case: %w", err)
+		}
+		c.ID = id
+		for i, p := range c.Petitioners {
+			if _, err := tx.exec(ctx, `INSERT INTO case_petitioners (case_id, seq, name, id_number, phone, address, role,
+				anonymous, agrees_public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, i, p.Name, p.IDNumber, p.Phone, p.Address, p.Role, b2i(p.Anonymous), b2i(p.AgreesToPublic)); err != nil {
+				return fmt.Errorf("sqlstore: create case petitioner: %w", err)
+			}
+		}
+		if err := tx.setCoUnits(ctx, id, c.CoUnitIDs); err != nil {
+			return err
+		}
+		ev := actor
+		ev.CaseID, ev.Kind, ev.From, ev.To = id, "status", "", scheduler.StRegistered
+		ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result = 0, nil, ""
+		if ev.At.IsZero() {
+			ev.At = c.RegisteredAt
+		}
+		return tx.appendCaseEvent(ctx, &ev)
+	})
+}
+
+func (s *Store) setCoUnits(ctx context.Context, caseID int64, units []int64) error {
+	if _, err := s.exec(ctx, `DELETE FROM case_co_units WHERE case_id = ?`, caseID); err != nil {
+		return fmt.Errorf("sqlstore: co-handling units: %w", err)
+	}
+	for _, u := range units {
+		if _, err := s.exec(ctx, `INSERT INTO case_co_units (case_id, unit_id) VALUES (?, ?)`, caseID, u); err != nil {
+			return fmt.Errorf("sqlstore: co-handling unit %d: %w", u, err)
+		}
+	}
+	return nil
+}
+
+func idList(ids []int64) string {
+	var b []string
+	for _, id := range ids {
+		b = append(b, strconv.FormatInt(id, 10))
+	}
+	return strings.Join(b, ",")
+}
+
+func parseIDList(s string) []int64 {
+	var out []int64
+	for _, f := range strings.Split(s, ",") {
+		if v, err := strconv.ParseInt(f, 10, 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (s *Store) appendCaseEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
+	if ev.At.IsZero() {
+		ev.At = s.now()
+	}
+	ev.At = ev.At.UTC().Truncate(time.Microsecond)
+	id, err := s.insertID(ctx, `INSERT INTO case_events (case_id, at, actor_id, actor, unit_id, kind, from_status,
+		to_status, reason, responsible_unit_id, co_units, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.CaseID, tm(ev.At), ev.ActorID, ev.Actor, ev.UnitID, ev.Kind, string(ev.From), string(ev.To), ev.Reason,
+		ev.ResponsibleUnitID, idList(ev.CoUnitIDs), string(ev.Result))
+	if err != nil {
+		return fmt.Errorf("sqlstore: append case event: %w", err)
+	}
+	ev.ID = id
+	return nil
+}
+
+const caseCols = `c.id, c.number, c.external_id, c.query_hash, c.unit_id, c.territory, c.form, c.type, c.category_id,
+	c.title, c.content, c.complained_unit_id, c.complained_party, c.responsible_unit_id, c.involved_count, c.fast_track,
+	c.result, c.status, c.supervised, c.owner_leader_id, c.registered_at, c.accepted_at, c.closed_at, c.updated_at`
+
+func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
+	var c scheduler.Case
+	var form, typ, result, status string
+	var complained, resp, owner sql.NullInt64
+	var fast, sup int
+	var reg, acc, closed, upd int64
+	err := sc.Scan(&c.ID, &c.Number, &c.ExternalID, &c.QueryCodeHash, &c.UnitID, &c.Territory, &form, &typ, &c.CategoryID,
+		&c.Title, &c.Content, &complained, &c.ComplainedParty, &resp, &c.InvolvedCount, &fast,
+		&result, &status, &sup, &owner, &reg, &acc, &closed, &upd)
+	c.Form, c.Type, c.Result, c.Status = scheduler.CaseForm(form), scheduler.CaseType(typ), scheduler.CaseResult(result), scheduler.CaseStatus(status)
+	c.ComplainedUnitID, c.ResponsibleUnitID, c.OwnerLeaderID = complained.Int64, resp.Int64, owner.Int64
+	c.FastTrack, c.Supervised = fast != 0, sup != 0
+	c.RegisteredAt, c.AcceptedAt, c.ClosedAt, c.UpdatedAt = fromTm(reg), fromTm(acc), fromTm(closed), fromTm(upd)
+	return c, err
+}
+
+// fillCase loads the petitioners and co-handling units of c.
+func (s *Store) fillCase(ctx context.Context, c *scheduler.Case) error {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT name, id_number, phone, address, role, anonymous, agrees_public
+		FROM case_petitioners WHERE case_id = ? ORDER BY seq`), c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: case petitioners: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p scheduler.Petitioner
+		var anon, pub int
+		if err := rows.Scan(&p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub); err != nil {
+			return fmt.Errorf("sqlstore: case petitioners: %w", err)
+		}
+		p.Anonymous, p.AgreesToPublic = anon != 0, pub != 0
+		c.Petitioners = append(c.Petitioners, p)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: case petitioners: %w", err)
+	}
+	rows.Close()
+	urows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id FROM case_co_units WHERE case_id = ? ORDER BY unit_id`), c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: case co-handling units: %w", err)
+	}
+	defer urows.Close()
+	for urows.Next() {
+		var u int64
+		if err := urows.Scan(&u); err != nil {
+			return fmt.Errorf("sqlstore: case co-handling units: %w", err)
+		}
+		c.CoUnitIDs = append(c.CoUnitIDs, u)
+	}
+	return urows.Err()
+}
+
+func (s *Store) getCaseWhere(ctx context.Context, where string, arg any, what string) (scheduler.Case, error) {
+	c, err := scanCase(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+caseCols+` FROM cases c WHERE `+where), arg))
+	if err != nil {
+		return scheduler.Case{}, notFound(err, what)
+	}
+	if err := s.fillCase(ctx, &c); err != nil {
+		return scheduler.Case{}, err
+	}
+	return c, nil
+}
+
+// GetCase implements scheduler.CaseStore.
+func (s *Store) GetCase(ctx context.Context, id int64) (scheduler.Case, error) {
+	return s.getCaseWhere(ctx, `c.id = ?`, id, "get case")
+}
+
+// GetCaseByNumber implements scheduler.CaseStore.
+func (s *Store) GetCaseByNumber(ctx context.Context, number string) (scheduler.Case, error) {
+	return s.getCaseWhere(ctx, `c.number = ?`, number, "get case by number")
+}
+
+// GetCaseByQueryHash implements scheduler.CaseStore.
+func (s *Store) GetCaseByQueryHash(ctx context.Context, hash string) (scheduler.Case, error) {
+	return s.getCaseWhere(ctx, `c.query_hash = ?`, hash, "get case by query code")
+}
+
+// ListCases implements scheduler.CaseStore.
+func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]scheduler.Case, error) {
+	q := `SELECT ` + caseCols + ` FROM cases c JOIN units u ON u.id = c.unit_id WHERE u.path LIKE ?`
+	args := []any{prefixPattern(f.UnderPath)}
+	if f.Status != "" {
+		q += ` AND c.status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.ResponsibleUnitID != 0 {
+		q += ` AND c.responsible_unit_id = ?`
+		args = append(args, f.ResponsibleUnitID)
+	}
+	if f.OwnerLeaderID != 0 {
+		q += ` AND c.owner_leader_id = ?`
+		args = append(args, f.OwnerLeaderID)
+	}
+	if f.BeforeID != 0 {
+		q += ` AND c.id < ?`
+		args = append(args, f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	q += ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list cases: %w", err)
+	}
+	var out []scheduler.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: list cases: %w", err)
+		}
+		out = append(out, c)
+	}
+	err = rows.Err()
+	rows.Close() // before fillCase: a transaction has one connection
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list cases: %w", err)
+	}
+	for i := range out {
+		if err := s.fillCase(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TransitionCase implements scheduler.CaseStore.
+func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) error {
+	if err := scheduler.ValidateTransition(*ev); err != nil {
+		return err
+	}
+	ev.Kind = "status"
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if ev.At.IsZero() {
+			ev.At = tx.now()
+		}
+		at := tm(ev.At.UTC().Truncate(time.Microsecond))
+		set := `status = ?, updated_at = ?`
+		args := []any{string(ev.To), at}
+		switch ev.To {
+		case scheduler.StForwarded, scheduler.StAssigned:
+			set += `, responsible_unit_id = ?`
+			args = append(args, ev.ResponsibleUnitID)
+		case scheduler.StAccepted:
+			set += `, accepted_at = ?`
+			args = append(args, at)
+		case scheduler.StAnswered:
+			set += `, result = ?`
+			args = append(args, string(ev.Result))
+		case scheduler.StClosed, scheduler.StNotAccepted:
+			set += `, closed_at = ?`
+			args = append(args, at)
+		}
+		args = append(args, ev.CaseID, string(ev.From))
+		r, err := tx.exec(ctx, `UPDATE cases SET `+set+` WHERE id = ? AND status = ?`, args...)
+		if err != nil {
+			return fmt.Errorf("sqlstore: transition case: %w", err)
+		}
+		if err := mustAffect(r, "transition case"); err != nil {
+			var cur string
+			if e := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT status FROM cases WHERE id = ?`), ev.CaseID).Scan(&cur); e != nil {
+				return notFound(e, "transition case")
+			}
+			return fmt.Errorf("sqlstore: transition case %d: it is %s now, not %s: %w", ev.CaseID, cur, ev.From, scheduler.ErrConflict)
+		}
+		if ev.To == scheduler.StForwarded || ev.To == scheduler.StAssigned {
+			if err := tx.setCoUnits(ctx, ev.CaseID, ev.CoUnitIDs); err != nil {
+				return err
+			}
+		}
+		return tx.appendCaseEvent(ctx, ev)
+	})
+}
+
+// ListCaseEvents implements scheduler.CaseStore.
+func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.CaseEvent, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
+		to_status, reason, responsible_unit_id, co_units, result FROM case_events WHERE case_id = ? ORDER BY id`), caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: case events: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.CaseEvent
+	for rows.Next() {
+		var e scheduler.CaseEvent
+		var at int64
+		var from, to, co, result string
+		if err := rows.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
+			&e.ResponsibleUnitID, &co, &result); err != nil {
+			return nil, fmt.Errorf("sqlstore: case events: %w", err)
+		}
+		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), scheduler.CaseStatus(from), scheduler.CaseStatus(to), parseIDList(co), scheduler.CaseResult(result)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AddEvaluation implements scheduler.CaseStore.
+func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		c, err := tx.GetCase(ctx, e.CaseID)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.CheckEvaluation(c, *e); err != nil {
+			return err
+		}
+		if e.At.IsZero() {
+			e.At = tx.now()
+		}
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		id, err := tx.insertID(ctx, `INSERT INTO case_evaluations (case_id, stage, score, via, at) VALUES (?, ?, ?, ?, ?)`,
+			e.CaseID, e.Stage, e.Score, e.Via, tm(e.At))
+		if err != nil {
+			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
+		}
+		e.ID = id
+		if e.Stage == scheduler.EvalResult && c.Status == scheduler.StClosed {
+			ev := scheduler.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: scheduler.StClosed, To: scheduler.StEvaluated,
+				Reason: "信访人评价：" + e.Score}
+			return tx.TransitionCase(ctx, &ev)
+		}
+		return nil
+	})
+}
+
+// ListEvaluations implements scheduler.CaseStore.
+func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]scheduler.Evaluation, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`), caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Evaluation
+	for rows.Next() {
+		var e scheduler.Evaluation
+		var at int64
+		if err := rows.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at); err != nil {
+			return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
+		}
+		e.At = fromTm(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
