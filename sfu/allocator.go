@@ -87,6 +87,11 @@ func (b *bandwidth) update(at, sending int64) {
 	b.rate.Store(rate)
 }
 
+// mayPause says whether the estimate may pause video: only when the receiver itself said how
+// little it can take (REMB). Loss alone (which a CPU-starved receiver also reports) lowers
+// layers but never takes the last picture away.
+func (b *bandwidth) mayPause() bool { return b.remb.Load() > 0 }
+
 // estimate returns the usable bits per second, or MaxInt64 when no limit is known.
 func (b *bandwidth) estimate() int64 {
 	if r := b.rate.Load(); r > 0 {
@@ -132,14 +137,14 @@ func (p *Participant) allocate(at int64) {
 			budget -= audioReserve
 			continue
 		}
-		budget -= d.allocate(budget, at)
+		budget -= d.allocate(budget, p.bwe.mayPause(), at)
 	}
 }
 
 // allocate picks this down track's layer within budget and returns the bitrate it will use.
 // It also records the layer it would pick if the publisher sent every layer (wanted), which
 // tells the publisher which layers to send at all.
-func (d *DownTrack) allocate(budget int64, at int64) int64 {
+func (d *DownTrack) allocate(budget int64, mayPause bool, at int64) int64 {
 	ceiling := d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load()))
 	var lowest, chosen *layer
 	wanted := -1
@@ -162,7 +167,7 @@ func (d *DownTrack) allocate(budget int64, at int64) int64 {
 	switch {
 	case lowest == nil:
 		return 0 // nothing is being sent yet; keep the target
-	case chosen == nil && lowest.bitrate.Load() > 2*budget:
+	case chosen == nil && mayPause && lowest.bitrate.Load() > 2*budget:
 		// Pause only when the link carries less than half the lowest layer: a lossy link that
 		// nearly carries it is better served by the picture (with NACK repair) than by none.
 		d.setPaused(true)

@@ -431,7 +431,7 @@ func (p *Participant) SetTrackSettings(trackID string, s TrackSettings) error {
 	d.maxWidth.Store(int32(max(s.Width, 0)))
 	d.maxHeight.Store(int32(max(s.Height, 0)))
 	d.priority.Store(int32(s.Priority))
-	d.allocate(p.bwe.estimate(), now()) // a resized tile should not wait for the next round
+	d.allocate(p.bwe.estimate(), p.bwe.mayPause(), now()) // a resized tile should not wait for the next round
 	return nil
 }
 

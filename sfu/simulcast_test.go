@@ -168,10 +168,14 @@ func TestAllocatorFollowsBudgetSizeAndPriority(t *testing.T) {
 		{"small tile", math.MaxInt64, 300, 200, 1, false, false},
 		{"thumbnail", math.MaxInt64, 160, 90, 0, false, false},
 	}
+	// Without the receiver's own estimate (REMB), loss alone never pauses the last picture.
+	if d.allocate(50_000, false, at); d.paused.Load() || d.target.Load() != 0 {
+		t.Fatalf("paused on a loss-based estimate: paused %v, layer %d", d.paused.Load(), d.target.Load())
+	}
 	for _, c := range cases {
 		d.maxWidth.Store(int32(c.width))
 		d.maxHeight.Store(int32(c.height))
-		used := d.allocate(c.budget, at)
+		used := d.allocate(c.budget, true, at)
 		if c.wantPaused != d.paused.Load() {
 			t.Fatalf("%s: paused %v", c.name, d.paused.Load())
 		}
@@ -182,7 +186,7 @@ func TestAllocatorFollowsBudgetSizeAndPriority(t *testing.T) {
 	// Dynacast: with this one subscriber on a thumbnail, only the lowest layer is wanted.
 	d.maxWidth.Store(160)
 	d.maxHeight.Store(90)
-	d.allocate(math.MaxInt64, at)
+	d.allocate(math.MaxInt64, true, at)
 	if got := tr.pausedLayers(); strings.Join(got, ",") != "h,f" {
 		t.Fatalf("paused layers %q for a thumbnail, want h and f", got)
 	}
@@ -190,7 +194,7 @@ func TestAllocatorFollowsBudgetSizeAndPriority(t *testing.T) {
 	(*tr.layers.Load())[2].lastPacket.Store(at - int64(time.Minute))
 	d.maxWidth.Store(0)
 	d.maxHeight.Store(0)
-	d.allocate(math.MaxInt64, at)
+	d.allocate(math.MaxInt64, true, at)
 	if d.target.Load() != 1 {
 		t.Fatalf("chose layer %d although layer 2 is silent", d.target.Load())
 	}
