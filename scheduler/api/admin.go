@@ -105,11 +105,8 @@ func (s *Server) renameUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	u, err := s.st.GetUnit(ctx, id)
+	u, err := s.unitInScope(ctx, rc, id)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	before := unitView(u)
@@ -182,11 +179,8 @@ func (s *Server) createHall(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	u, err := s.unitField(ctx, "unit_id", req.UnitID)
+	u, err := s.unitFieldInScope(ctx, rc, "unit_id", req.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	h := scheduler.Hall{UnitID: u.ID, Kind: scheduler.HallKind(req.Kind), Name: strings.TrimSpace(req.Name)}
@@ -210,6 +204,24 @@ func (s *Server) unitField(ctx context.Context, field string, id int64) (schedul
 		return u, invalidField(field, "单位不存在", "the unit does not exist")
 	}
 	return u, err
+}
+
+// unitInScope loads a unit the caller may act on with the route's action.
+func (s *Server) unitInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.Unit, error) {
+	u, err := s.st.GetUnit(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	return u, rc.require(u.Path)
+}
+
+// unitFieldInScope is unitField for a unit the caller may act on with the route's action.
+func (s *Server) unitFieldInScope(ctx context.Context, rc *reqCtx, field string, id int64) (scheduler.Unit, error) {
+	u, err := s.unitField(ctx, field, id)
+	if err != nil {
+		return u, err
+	}
+	return u, rc.require(u.Path)
 }
 
 type categoryView struct {
@@ -315,11 +327,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	unit, err := s.unitField(ctx, "unit_id", req.UnitID)
+	unit, err := s.unitFieldInScope(ctx, rc, "unit_id", req.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(unit.Path); err != nil {
 		return err
 	}
 	roles := make([]string, 0, len(req.Grants))
@@ -595,11 +604,8 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	unit, err := s.st.GetUnit(ctx, hall.UnitID)
+	unit, err := s.unitInScope(ctx, rc, hall.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(unit.Path); err != nil {
 		return err
 	}
 	// A terminal never logs in with a password: the hash of a random value nobody knows.

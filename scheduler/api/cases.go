@@ -112,11 +112,8 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	u, err := s.unitField(ctx, "unit_id", req.UnitID)
+	u, err := s.unitFieldInScope(ctx, rc, "unit_id", req.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	code, hash, err := scheduler.NewQueryCode()

@@ -288,11 +288,8 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(ctx, x.UnitID)
+	u, err := s.unitInScope(ctx, rc, x.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	before := sessionView(x)
@@ -341,11 +338,8 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(ctx, x.UnitID)
+	u, err := s.unitInScope(ctx, rc, x.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	if err := s.st.CancelReceptionSession(ctx, id, strings.TrimSpace(req.Reason)); err != nil {
@@ -473,11 +467,8 @@ func (s *Server) materializeSchedule(w http.ResponseWriter, r *http.Request, rc 
 	if err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(ctx, rs.UnitID)
+	u, err := s.unitInScope(ctx, rc, rs.UnitID)
 	if err != nil {
-		return err
-	}
-	if err := rc.require(u.Path); err != nil {
 		return err
 	}
 	return s.materialize(w, r, rc, u, id, req.Weeks, http.StatusOK)
