@@ -51,14 +51,14 @@ var callRoles = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCa
 // policy is THE table: action → the roles that may perform it. The scope is always the subtree
 // of the unit where the role was granted.
 var policy = map[string][]string{
-	ActUnitRead:      staff,
-	ActUnitWrite:     {RoleAdmin},
-	ActUserRead:      {RoleAdmin, RoleAuditor},
-	ActUserWrite:     {RoleAdmin},
-	ActAuditRead:     {RoleAuditor},
-	ActCallJoin:      callRoles,
+	ActUnitRead:  staff,
+	ActUnitWrite: {RoleAdmin},
+	ActUserRead:  {RoleAdmin, RoleAuditor},
+	ActUserWrite: {RoleAdmin},
+	ActAuditRead: {RoleAuditor},
+	ActCallJoin:  callRoles,
 	// The session's own leader sits in the studio by being its leader; these staff run the call beside them.
-	ActCallModerate: {RoleLeader, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
+	ActCallModerate:  {RoleLeader, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
 	ActCategoryWrite: {RoleAdmin},
 	// Sessions are case work: admin and auditor stay out (三员分立).
 	ActSessionRead:  {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
