@@ -110,12 +110,7 @@ func ValidIDNumber(s string) bool {
 	if !idNumberPattern.MatchString(s) {
 		return false
 	}
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(s[i]-'0') * w[i]
-	}
-	return "10X98765432"[sum%11] == s[17]
+	return withCheckDigit(s[:17]) == s
 }
 
 // ValidateAppointment checks an appointment's own fields.

@@ -39,7 +39,7 @@ func init() {
 
 // callOp runs fn as one operation of the sender's call; moderator limits it to the studio.
 // fn returns whether the case panels must go out again.
-func (s *session) callOp(moderator bool, fn func(ctx context.Context, k *call) (panels bool, e *Error)) *Error {
+func (s *session) callOp(id string, moderator bool, fn func(ctx context.Context, k *call) (panels bool, e *Error)) *Error {
 	k := s.call
 	if k == nil {
 		return errNotInCall()
@@ -56,11 +56,12 @@ func (s *session) callOp(moderator bool, fn func(ctx context.Context, k *call) (
 		return e
 	}
 	k.apply(panels)
+	s.send(TypeOK, id, struct{}{})
 	return nil
 }
 
-func (s *session) onCallNext(_ string, _ json.RawMessage) *Error {
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+func (s *session) onCallNext(id string, _ json.RawMessage) *Error {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		if err := k.reloadQueue(ctx); err != nil {
 			return false, backendError(err)
 		}
@@ -80,7 +81,7 @@ func (s *session) onCallNext(_ string, _ json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onCallAppointment(_ string, data json.RawMessage) *Error {
+func (s *session) onCallAppointment(id string, data json.RawMessage) *Error {
 	var d AppointmentData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -88,7 +89,7 @@ func (s *session) onCallAppointment(_ string, data json.RawMessage) *Error {
 	if d.AppointmentID <= 0 {
 		return errInvalid("appointment_id", wantPositive)
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		return s.startHearing(ctx, k, d.AppointmentID)
 	})
 }
@@ -120,11 +121,21 @@ func (s *session) startHearing(ctx context.Context, k *call, apptID int64) (bool
 	}
 	k.stage.calledAt = time.Now()
 	k.publish()
+	if h.QueryCode != "" {
+		// Shown once, at the petitioner's hall: the case keeps only its hash.
+		for _, m := range k.members {
+			if m.seat.kind == auth.SeatHall && m.seat.hall == k.stage.appt.HallID {
+				m.emit(TypeCallNotice, CallNoticeData{Kind: "query_code", QueryCode: h.QueryCode,
+					MessageZH: "已登记为信访事项，请将查询码交给信访人妥善保管：" + h.QueryCode,
+					MessageEN: "the matter is registered; give the petitioner this query code to keep: " + h.QueryCode})
+			}
+		}
+	}
 	s.logger().Info("hearing called", zap.Int64("appointment", apptID), zap.Int64("case", h.CaseID))
 	return true, nil
 }
 
-func (s *session) onEndHearing(_ string, data json.RawMessage) *Error {
+func (s *session) onEndHearing(id string, data json.RawMessage) *Error {
 	var d EndHearingData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -135,7 +146,7 @@ func (s *session) onEndHearing(_ string, data json.RawMessage) *Error {
 	if utf8.RuneCountInString(d.Note) > 2000 {
 		return errInvalid("note", wantNote)
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		g := k.stage
 		k.mu.Unlock()
@@ -163,7 +174,7 @@ func (k *call) clearStage(ctx context.Context) *Error {
 	return nil
 }
 
-func (s *session) onNoShow(_ string, data json.RawMessage) *Error {
+func (s *session) onNoShow(id string, data json.RawMessage) *Error {
 	var d AppointmentData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -171,7 +182,7 @@ func (s *session) onNoShow(_ string, data json.RawMessage) *Error {
 	if d.AppointmentID <= 0 {
 		return errInvalid("appointment_id", wantPositive)
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		if err := k.srv.cfg.Calls.NoShow(ctx, d.AppointmentID, s.userID); err != nil {
 			return false, backendError(err)
 		}
@@ -185,7 +196,7 @@ func (s *session) onNoShow(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onStageUnit(_ string, data json.RawMessage) *Error {
+func (s *session) onStageUnit(id string, data json.RawMessage) *Error {
 	var d StageUnitData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -193,7 +204,7 @@ func (s *session) onStageUnit(_ string, data json.RawMessage) *Error {
 	if d.UnitID <= 0 {
 		return errInvalid("unit_id", wantPositive)
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		hearing := k.stage != nil
 		_, named := k.unitNames[d.UnitID]
@@ -227,12 +238,12 @@ func (s *session) onStageUnit(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onBroadcast(_ string, data json.RawMessage) *Error {
+func (s *session) onBroadcast(id string, data json.RawMessage) *Error {
 	on, e := decodeOn(data)
 	if e != nil {
 		return e
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if on && k.stage != nil {
@@ -245,8 +256,8 @@ func (s *session) onBroadcast(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onAckRecording(_ string, _ json.RawMessage) *Error {
-	return s.callOp(false, func(ctx context.Context, k *call) (bool, *Error) {
+func (s *session) onAckRecording(id string, _ json.RawMessage) *Error {
+	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.stage == nil {
@@ -263,12 +274,12 @@ func (s *session) onAckRecording(_ string, _ json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onRaiseHand(_ string, data json.RawMessage) *Error {
+func (s *session) onRaiseHand(id string, data json.RawMessage) *Error {
 	on, e := decodeOn(data)
 	if e != nil {
 		return e
 	}
-	return s.callOp(false, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
 		if s.seat.kind == auth.SeatObserver {
 			return false, errObserver()
 		}
@@ -279,7 +290,7 @@ func (s *session) onRaiseHand(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onSetFloor(_ string, data json.RawMessage) *Error {
+func (s *session) onSetFloor(id string, data json.RawMessage) *Error {
 	var d FloorData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -287,7 +298,7 @@ func (s *session) onSetFloor(_ string, data json.RawMessage) *Error {
 	if d.ParticipantID == "" {
 		return errInvalid("participant_id", wantNonEmpty)
 	}
-	return s.callOp(true, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, true, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		target := k.members[d.ParticipantID]
 		if target == nil {
@@ -313,7 +324,7 @@ func (s *session) onSetFloor(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onSetSpeakers(_ string, data json.RawMessage) *Error {
+func (s *session) onSetSpeakers(id string, data json.RawMessage) *Error {
 	var d SpeakersData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -326,7 +337,7 @@ func (s *session) onSetSpeakers(_ string, data json.RawMessage) *Error {
 			return errInvalid("names", wantNames)
 		}
 	}
-	return s.callOp(false, func(ctx context.Context, k *call) (bool, *Error) {
+	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.stage == nil {
@@ -346,7 +357,7 @@ func (s *session) onSetSpeakers(_ string, data json.RawMessage) *Error {
 	})
 }
 
-func (s *session) onRemoveParticipant(_ string, data json.RawMessage) *Error {
+func (s *session) onRemoveParticipant(id string, data json.RawMessage) *Error {
 	var d ParticipantData
 	if e := decode(data, &d); e != nil {
 		return e
@@ -369,6 +380,7 @@ func (s *session) onRemoveParticipant(_ string, data json.RawMessage) *Error {
 	}
 	s.logger().Info("participant removed by the moderator", zap.String("removed", d.ParticipantID))
 	target.end("removed", websocket.CloseNormalClosure, nil) // its leave updates the call
+	s.send(TypeOK, id, struct{}{})
 	return nil
 }
 

@@ -255,6 +255,9 @@ const (
 	TypeCallState  = "call_state"
 	TypeCasePanel  = "case_panel"
 	TypeCallNotice = "call_notice"
+	// TypeOK answers a call request that has nothing else to say (the new state follows as
+	// call_state to everyone).
+	TypeOK = "ok"
 )
 
 // CallState is the body of call_state: the call as one participant may see it.
@@ -331,9 +334,11 @@ type CasePanelData struct {
 
 // CallNoticeData is the body of call_notice: something the participant should be told.
 type CallNoticeData struct {
-	Kind      string `json:"kind"` // "unmute_request", "floor_taken"
+	Kind      string `json:"kind"` // "unmute_request", "floor_taken", "query_code"
 	MessageZH string `json:"message_zh"`
 	MessageEN string `json:"message_en"`
+	// QueryCode is the petitioner's query code (kind query_code, to the hall of the hearing only).
+	QueryCode string `json:"query_code,omitempty"`
 }
 
 // AppointmentData is the body of call_appointment and no_show.

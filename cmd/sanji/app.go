@@ -390,6 +390,12 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
 		}
 		logins = append(logins, demo...)
+		if x, booked, err := scheduler.SeedDemoReception(ctx, st, time.Now()); err != nil {
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("无法写入演示接访 / cannot book the demo reception: %w", err)
+		} else if booked {
+			log.Info("booked today's demo reception", zap.Int64("session", x.ID), zap.Time("start", x.Start))
+		}
 	}
 	return st, logins, nil
 }

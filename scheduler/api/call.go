@@ -218,12 +218,13 @@ func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID
 	}
 	if a.HeardAt.IsZero() {
 		now := b.s.now()
+		code := ""
 		if a.CaseID == 0 {
-			c, err := b.registerHearing(ctx, a, user)
+			c, qc, err := b.registerHearing(ctx, a, user)
 			if err != nil {
 				return scheduler.HearingCase{}, err
 			}
-			a.CaseID = c.ID
+			a.CaseID, code = c.ID, qc
 		}
 		if err := st.StartHearing(ctx, a.ID, a.CaseID, now); err != nil {
 			return scheduler.HearingCase{}, err
@@ -232,6 +233,9 @@ func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID
 		if err := b.auditCall(ctx, user, "call.hearing_start", a, ""); err != nil {
 			return scheduler.HearingCase{}, err
 		}
+		h, err := b.hearingCase(ctx, a)
+		h.QueryCode = code
+		return h, err
 	} else if !a.EndedAt.IsZero() {
 		return scheduler.HearingCase{}, fmt.Errorf("appointment %d was heard already: %w", apptID, scheduler.ErrConflict)
 	}
@@ -257,33 +261,47 @@ func (b *CallBridge) hearingCase(ctx context.Context, a scheduler.Appointment) (
 	return h, nil
 }
 
-// registerHearing registers an appointment's matter as a video case at the hall's unit.
-func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointment, user scheduler.User) (scheduler.Case, error) {
+// registerHearing registers an appointment's matter as a video case; it returns the query code.
+func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointment, user scheduler.User) (scheduler.Case, string, error) {
+	c, code, err := b.newHearingCase(ctx, a)
+	if err != nil {
+		return c, "", err
+	}
+	if err := b.s.st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: c.UnitID,
+		Reason: "视频接访登记 / registered at a video reception"}); err != nil {
+		return c, "", fmt.Errorf("register hearing: %w", err)
+	}
+	return c, code, nil
+}
+
+// newHearingCase fills the case of an appointment: the hall's unit registers it, in the
+// territory of the nearest division code above, filed under "其他" until the intake officer sorts it.
+func (b *CallBridge) newHearingCase(ctx context.Context, a scheduler.Appointment) (scheduler.Case, string, error) {
 	st := b.s.st
 	h, err := st.GetHall(ctx, a.HallID)
 	if err != nil {
-		return scheduler.Case{}, err
+		return scheduler.Case{}, "", err
 	}
 	unit, err := st.GetUnit(ctx, h.UnitID)
 	if err != nil {
-		return scheduler.Case{}, err
+		return scheduler.Case{}, "", err
 	}
 	territory := ""
 	for u := unit; territory == ""; {
 		if divisionCode.MatchString(u.Code) {
 			territory = u.Code
 		} else if u.ParentID == 0 {
-			return scheduler.Case{}, fmt.Errorf("register hearing: no division code above unit %d: %w", unit.ID, scheduler.ErrInvalid)
+			return scheduler.Case{}, "", fmt.Errorf("register hearing: no division code above unit %d: %w", unit.ID, scheduler.ErrInvalid)
 		} else if u, err = st.GetUnit(ctx, u.ParentID); err != nil {
-			return scheduler.Case{}, err
+			return scheduler.Case{}, "", err
 		}
 	}
 	cats, err := st.ListCategories(ctx)
 	if err != nil {
-		return scheduler.Case{}, err
+		return scheduler.Case{}, "", err
 	}
 	if len(cats) == 0 {
-		return scheduler.Case{}, fmt.Errorf("register hearing: the category tree is empty: %w", scheduler.ErrInvalid)
+		return scheduler.Case{}, "", fmt.Errorf("register hearing: the category tree is empty: %w", scheduler.ErrInvalid)
 	}
 	// The intake officer sorts the matter later; until then it is filed under "其他" (other).
 	cat := cats[len(cats)-1]
@@ -302,13 +320,12 @@ func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointmen
 			pets = append(pets, scheduler.Petitioner{Name: rep, Role: scheduler.PetitionerRepresentative})
 		}
 	}
-	c := scheduler.Case{UnitID: unit.ID, Territory: territory, Form: scheduler.FormVideo, Type: scheduler.TypeClaim, CategoryID: cat.ID,
-		Title: title, Content: a.Matter, Petitioners: pets, InvolvedCount: a.People}
-	if err := st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: unit.ID,
-		Reason: "视频接访登记 / registered at a video reception"}); err != nil {
-		return c, fmt.Errorf("register hearing: %w", err)
+	code, hash, err := scheduler.NewQueryCode()
+	if err != nil {
+		return scheduler.Case{}, "", err
 	}
-	return c, nil
+	return scheduler.Case{UnitID: unit.ID, Territory: territory, Form: scheduler.FormVideo, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+		Title: title, Content: a.Matter, Petitioners: pets, InvolvedCount: a.People, QueryCodeHash: hash}, code, nil
 }
 
 // EndHearing records a hearing's outcome.
