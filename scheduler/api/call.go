@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -492,4 +493,51 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, fmt.Errorf("case panel: %w", err)
 	}
 	return raw, nil
+}
+
+// SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,
+// and the signature as a PNG when drawn), by the hall's user.
+func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error) {
+	if b.s.blobs.Dir == "" {
+		return nil, fmt.Errorf("hearing record: attachments are not configured: %w", scheduler.ErrInvalid)
+	}
+	c, err := b.s.st.GetCase(ctx, rec.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("视频接访笔录 / Hearing record\n事项 / Case: %s\n会次 / Session: %d  预约 / Appointment: %d\n开始 / Started: %s\n\n%s\n\n信访人确认 / Confirmed by the petitioner: %s\n确认时间 / Confirmed at: %s\n",
+		c.Number, rec.SessionID, rec.AppointmentID, rec.Started.In(scheduler.Shanghai).Format(time.RFC3339),
+		strings.TrimSpace(rec.Text), rec.ConfirmedBy, rec.Confirmed.In(scheduler.Shanghai).Format(time.RFC3339))
+	files := []struct {
+		name string
+		body []byte
+	}{{fmt.Sprintf("hearing-record-%d.txt", rec.AppointmentID), []byte(text)}}
+	if len(rec.Signature) > 0 {
+		files = append(files, struct {
+			name string
+			body []byte
+		}{fmt.Sprintf("hearing-signature-%d.png", rec.AppointmentID), rec.Signature})
+	}
+	var ids []int64
+	for _, f := range files {
+		sum, size, mt, err := b.s.blobs.Put(bytes.NewReader(f.body), f.name)
+		if err != nil {
+			return ids, fmt.Errorf("hearing record %s: %w", f.name, err)
+		}
+		a := scheduler.Attachment{CaseID: c.ID, Kind: scheduler.AttachSignedRecord, Name: f.name, SHA256: sum, Size: size, MIME: mt,
+			UploadedBy: userID, UploadedAt: rec.Confirmed}
+		if err := b.s.st.AddAttachment(ctx, &a); err != nil {
+			return ids, err
+		}
+		ids = append(ids, a.ID)
+	}
+	user, err := b.s.st.GetUser(ctx, userID)
+	if err != nil {
+		return ids, err
+	}
+	a, err := b.s.st.GetAppointment(ctx, rec.AppointmentID)
+	if err != nil {
+		return ids, err
+	}
+	return ids, b.auditCall(ctx, user, "call.hearing_record", a, "")
 }
