@@ -21,6 +21,12 @@ import (
 // The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
 // what the signaling server calls to run a session live.
 
+// A call opens CallOpensBefore its session's start and closes CallClosesAfter its end.
+const (
+	CallOpensBefore = 30 * time.Minute
+	CallClosesAfter = 2 * time.Hour
+)
+
 // CallRoom is the signaling room of a reception session's call.
 func CallRoom(sessionID int64) string { return "call-" + strconv.FormatInt(sessionID, 10) }
 
@@ -49,6 +55,15 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	if x.Status != scheduler.SessionScheduled {
 		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
+	}
+	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
+	// after the scheduled end (hearings run over).
+	switch now := s.now(); {
+	case now.Before(x.Start.Add(-CallOpensBefore)):
+		at := x.Start.Add(-CallOpensBefore).In(scheduler.Shanghai).Format("2006-01-02 15:04")
+		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
+	case now.After(x.End.Add(CallClosesAfter)):
+		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
 	}
 	owner, err := s.st.GetUnit(ctx, x.UnitID)
 	if err != nil {
