@@ -67,7 +67,7 @@ func TestCallSeats(t *testing.T) {
 		t.Errorf("unit seat: %+v", c)
 	}
 	seat(handler, map[string]any{"seat": "unit", "unit_id": f.d2.ID}, 400) // not under 上城区
-	seat(handler, map[string]any{"seat": "unit", "unit_id": f.t1.ID}, 403)  // not the caller's
+	seat(handler, map[string]any{"seat": "unit", "unit_id": f.t1.ID}, 403) // not the caller's
 
 	// An observer sits with the observers only.
 	obs := f.loginUser(f.user(scheduler.RoleObserver, f.d1))
