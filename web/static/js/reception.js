@@ -187,6 +187,18 @@ function draw() {
   if (sg) {
     setText($('stage-text'), 'rc.stage.text', { hall: sg.hall_name, name: sg.petitioner || '—', people: sg.people || 1, number: sg.case_number });
     $('stage-units').textContent = sg.units.length ? t('rc.stage.units', { units: sg.units.map((u) => u.name).join('、') }) : '';
+    if (studio) {
+      // Units come and go during a hearing (会商, 联合接访) without ending it.
+      for (const u of sg.units) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn btn-small';
+        b.dataset.unit = String(u.id);
+        b.textContent = `${u.name} · ${t('rc.unit.remove')}`;
+        b.addEventListener('click', () => ask('stage_unit', { unit_id: u.id, on: false }));
+        $('stage-units').append(' ', b);
+      }
+    }
   } else {
     setText($('stage-text'), 'rc.stage.none');
     $('stage-units').textContent = '';
