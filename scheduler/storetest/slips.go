@@ -139,7 +139,7 @@ func testOverdueJob(t *testing.T, s scheduler.Store) {
 		t.Errorf("automatic item: %+v", sv)
 	}
 	run(bj(3, 19, 0), 0) // one item per matter: nothing new
-	d, ok, err := scheduler.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, busy.ID))
+	d, ok, err := scheduler.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, busy.ID), bj(5, 1, 0))
 	if err != nil || !ok || !d.Due.Equal(scheduler.Date(2026, 5, 6)) {
 		t.Fatalf("handling deadline: %v %v %v", d.Due, ok, err)
 	}
