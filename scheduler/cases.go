@@ -217,6 +217,7 @@ type CaseFilter struct {
 	UnderPath         string // cases whose registering unit lies in this subtree
 	Status            CaseStatus
 	ResponsibleUnitID int64
+	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
 	OwnerLeaderID     int64
 	Limit             int // default and maximum 500
 	BeforeID          int64

@@ -236,14 +236,22 @@ func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules
 
 // RunOverdueJob runs OpenOverdueSupervisions at every tick until ctx ends, and returns then. The
 // caller owns the goroutine it runs in and the ticker. report hears each run's outcome (for logs
-// and metrics); it must not block.
-func RunOverdueJob(ctx context.Context, st Store, cal *Calendar, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
+// and metrics); it must not block. Each run reads the store's calendar, so a year an operator
+// entered counts from the next run; a year still missing is counted provisionally (the item's
+// basis then says so) rather than leaving its cases unwatched.
+func RunOverdueJob(ctx context.Context, st Store, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick:
-			n, err := OpenOverdueSupervisions(ctx, st, cal, rules, now)
+			n, err := 0, error(nil)
+			cal, lerr := LoadCalendar(ctx, st)
+			if lerr != nil {
+				err = lerr
+			} else {
+				n, err = OpenOverdueSupervisions(ctx, st, cal.WithProvisional(true), rules, now)
+			}
 			if report != nil {
 				report(n, err)
 			}

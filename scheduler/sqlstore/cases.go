@@ -212,6 +212,10 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 		q += ` AND c.responsible_unit_id = ?`
 		args = append(args, f.ResponsibleUnitID)
 	}
+	if f.ResponsibleUnder != "" {
+		q += ` AND c.responsible_unit_id IN (SELECT id FROM units WHERE path LIKE ?)`
+		args = append(args, prefixPattern(f.ResponsibleUnder))
+	}
 	if f.OwnerLeaderID != 0 {
 		q += ` AND c.owner_leader_id = ?`
 		args = append(args, f.OwnerLeaderID)
@@ -321,9 +325,7 @@ func (s *Store) noteEvent(ctx context.Context, actor scheduler.CaseEvent, caseID
 func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		if ev.At.IsZero() {
-			ev.At = tx.now()
-		}
+		ev.At = tx.stamp(ev.At)
 		if err := tx.lockCase(ctx, ev.CaseID, ev.At); err != nil {
 			return err
 		}
@@ -347,9 +349,7 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) erro
 func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		if actor.At.IsZero() {
-			actor.At = tx.now()
-		}
+		actor.At = tx.stamp(actor.At)
 		if err := tx.lockCase(ctx, caseID, actor.At); err != nil {
 			return err
 		}

@@ -20,13 +20,7 @@ func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultatio
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		if c.CreatedAt.IsZero() {
-			c.CreatedAt = actor.At
-		}
-		if c.CreatedAt.IsZero() {
-			c.CreatedAt = tx.now()
-		}
-		c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+		c.CreatedAt = tx.stamp(c.CreatedAt, actor.At)
 		if c.CreatedBy == 0 {
 			c.CreatedBy = actor.ActorID
 		}
@@ -150,10 +144,7 @@ func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]schedule
 // lockConsultation locks the consultation's case and loads the consultation, and checks that the
 // actor is a member of unit (a unit's voice comes from its own people).
 func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *scheduler.CaseEvent) (scheduler.Consultation, error) {
-	if actor.At.IsZero() {
-		actor.At = s.now()
-	}
-	actor.At = actor.At.UTC().Truncate(time.Microsecond)
+	actor.At = s.stamp(actor.At)
 	var caseID int64
 	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM consultations WHERE id = ?`), id).Scan(&caseID); err != nil {
 		return scheduler.Consultation{}, notFound(err, "consultation")

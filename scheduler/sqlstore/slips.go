@@ -255,13 +255,7 @@ func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (sc
 func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.SupervisionReport, actor scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		if r.At.IsZero() {
-			r.At = actor.At
-		}
-		if r.At.IsZero() {
-			r.At = tx.now()
-		}
-		r.At = r.At.UTC().Truncate(time.Microsecond)
+		r.At = tx.stamp(r.At, actor.At)
 		sv, err := tx.lockSupervision(ctx, r.SupervisionID, r.At)
 		if err != nil {
 			return err
@@ -313,10 +307,7 @@ func scanReport(sc interface{ Scan(...any) error }) (scheduler.SupervisionReport
 func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		if actor.At.IsZero() {
-			actor.At = tx.now()
-		}
-		actor.At = actor.At.UTC().Truncate(time.Microsecond)
+		actor.At = tx.stamp(actor.At)
 		r, err := scanReport(tx.q.QueryRowContext(ctx, tx.rebind(`SELECT `+reportCols+` FROM supervision_reports WHERE id = ?`), reportID))
 		if err != nil {
 			return notFound(err, "supervision report")

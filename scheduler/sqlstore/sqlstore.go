@@ -229,6 +229,16 @@ func tm(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
+// stamp is the first of ts that is set, or now, to the microsecond the databases keep.
+func (s *Store) stamp(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t.UTC().Truncate(time.Microsecond)
+		}
+	}
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
 func fromTm(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}

@@ -12,11 +12,7 @@ import (
 // review, the review and re-review windows; and the working-day calendar kept in the store.
 
 func testCaseClocks(t *testing.T, s scheduler.Store) {
-	tr := BuildTree(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
-	if err := s.CreateCategory(ctx, &cat); err != nil {
-		t.Fatal(err)
-	}
+	tr, cat := treeWithCategory(t, s)
 	cal, rules := scheduler.DefaultCalendar(), scheduler.DefaultRules()
 	bj := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, scheduler.ChinaTZ) }
 	head := member(t, s, "head", scheduler.RoleUnitHead, tr.Dept)
@@ -146,11 +142,7 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 
 // testOverdueSkipsPetitionerWindows: the petitioner's review window running out opens nothing.
 func testOverdueSkipsPetitionerWindows(t *testing.T, s scheduler.Store) {
-	tr := BuildTree(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
-	if err := s.CreateCategory(ctx, &cat); err != nil {
-		t.Fatal(err)
-	}
+	tr, cat := treeWithCategory(t, s)
 	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 9, 0, 0, 0, scheduler.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "已答复", bj(3, 2))
 	for _, st := range [][2]scheduler.CaseStatus{{scheduler.StRegistered, scheduler.StAccepted}, {scheduler.StAccepted, scheduler.StInProgress},

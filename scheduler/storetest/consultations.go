@@ -21,6 +21,17 @@ func member(t *testing.T, s scheduler.Store, name, role string, unit scheduler.U
 	return u
 }
 
+// treeWithCategory builds the tree and one case category.
+func treeWithCategory(t *testing.T, s scheduler.Store) (Tree, scheduler.Category) {
+	t.Helper()
+	tr := BuildTree(t, s)
+	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	if err := s.CreateCategory(ctx, &cat); err != nil {
+		t.Fatal(err)
+	}
+	return tr, cat
+}
+
 func actorOf(u scheduler.User, at time.Time) scheduler.CaseEvent {
 	return scheduler.CaseEvent{ActorID: u.ID, Actor: u.Username, UnitID: u.UnitID, At: at}
 }
@@ -42,11 +53,7 @@ func timelineKinds(t *testing.T, s scheduler.Store, caseID int64) []string {
 }
 
 func testConsultations(t *testing.T, s scheduler.Store) {
-	tr := BuildTree(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
-	if err := s.CreateCategory(ctx, &cat); err != nil {
-		t.Fatal(err)
-	}
+	tr, cat := treeWithCategory(t, s)
 	bj := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, scheduler.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "会商", bj(2, 9))
 	leader := member(t, s, "leader", scheduler.RoleLeader, tr.D1)
@@ -154,11 +161,7 @@ func testConsultations(t *testing.T, s scheduler.Store) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func testCaseOwner(t *testing.T, s scheduler.Store) {
-	tr := BuildTree(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
-	if err := s.CreateCategory(ctx, &cat); err != nil {
-		t.Fatal(err)
-	}
+	tr, cat := treeWithCategory(t, s)
 	bj := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, scheduler.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "包案", bj(2, 9))
 	l1 := member(t, s, "leader1", scheduler.RoleLeader, tr.D1)
@@ -195,11 +198,7 @@ func testCaseOwner(t *testing.T, s scheduler.Store) {
 }
 
 func testSupervisionReports(t *testing.T, s scheduler.Store) {
-	tr := BuildTree(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
-	if err := s.CreateCategory(ctx, &cat); err != nil {
-		t.Fatal(err)
-	}
+	tr, cat := treeWithCategory(t, s)
 	bj := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, scheduler.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "督办", bj(2, 9))
 	handler := member(t, s, "handler", scheduler.RoleCaseHandler, tr.Dept)
