@@ -89,6 +89,13 @@ func init() {
 	matrix["POST /api/v1/cases/{id}/consultations"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		return caseURL(caseIn(f, in), "/consultations"), map[string]any{"competent_unit_id": f.t1.ID, "unit_ids": []int64{f.d1.ID}, "subject": "责任认定"}
 	}}
+	matrix["GET /api/v1/cases/{id}/assignments"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
+		a := f.assignment(f.d1, f.t1)
+		if !in {
+			a = f.assignment(f.root, f.d2)
+		}
+		return "/api/v1/cases/" + strconv.FormatInt(a.CaseID, 10) + "/assignments", nil
+	}}
 	matrix["GET /api/v1/cases/{id}/consultations"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		return caseURL(caseIn(f, in), "/consultations"), nil
 	}}
@@ -400,4 +407,16 @@ func TestListCasesInScope(t *testing.T) {
 	}
 	resp, body := officer.do("GET", "/api/v1/cases?status=bogus", nil)
 	wantStatus(t, resp, body, 400)
+}
+
+func TestListAssignments(t *testing.T) {
+	f := newFixture(t, Config{})
+	a := f.assignment(f.d1, f.t1)
+	resp, body := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1)).do("GET", "/api/v1/cases/"+strconv.FormatInt(a.CaseID, 10)+"/assignments", nil)
+	wantStatus(t, resp, body, 200)
+	list := decodeJSON[struct{ Assignments []AssignmentView }](t, body).Assignments
+	// Assigned Monday 2026-03-02: 5 working days to object, to 03-09.
+	if len(list) != 1 || list[0].ResponsibleUnitID != f.t1.ID || list[0].ObjectionDue != "2026-03-09" || list[0].Status != "open" {
+		t.Errorf("assignments: %s", body)
+	}
 }

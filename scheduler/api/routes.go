@@ -63,6 +63,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: scheduler.ActCaseRead, handle: s.caseDeadline},
 		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: scheduler.ActCaseHandle, handle: s.transitionCase},
 		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: scheduler.ActCaseHandle, handle: s.assignCase},
+		{method: "GET", pattern: "/api/v1/cases/{id}/assignments", access: scheduler.ActCaseRead, handle: s.listAssignments},
 		{method: "POST", pattern: "/api/v1/assignments/{id}/objection", access: scheduler.ActCaseHandle, handle: s.objectAssignment},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervisions", access: scheduler.ActCaseSupervise, handle: s.superviseCase},
 		{method: "POST", pattern: "/api/v1/cases/{id}/attachments", access: scheduler.ActCaseAttach, bodyLimit: s.blobs.MaxSize + 1, handle: s.uploadAttachment},

@@ -109,6 +109,27 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	return nil
 }
 
+func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	as, err := s.st.ListAssignments(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	cal, err := s.calendar(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []AssignmentView{}
+	for _, a := range as {
+		out = append(out, assignmentView(a, cal))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"assignments": out})
+	return nil
+}
+
 type objectionRequest struct {
 	Reason string `json:"reason"`
 }
