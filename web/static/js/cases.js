@@ -5,7 +5,7 @@
 import './cases-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
-import { t, onLangChange } from './i18n.js';
+import { t, lang, onLangChange } from './i18n.js';
 
 initPage();
 
@@ -17,7 +17,10 @@ let me = null;
 let current = 0;
 
 const unitName = (id) => (id ? units.get(id) || `#${id}` : t('cases.none'));
-const day = (s) => new Date(s).toLocaleDateString();
+// Times are shown in Beijing time, the zone the legal day is counted in.
+const locale = () => (lang() === 'en' ? 'en-GB' : 'zh-CN');
+const day = (s) => new Date(s).toLocaleDateString(locale(), { timeZone: 'Asia/Shanghai' });
+const when = (s) => new Date(s).toLocaleString(locale(), { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'short' });
 
 function fail(box, err) {
   showError(box, err instanceof ApiError ? err : null, t('err.network'));
@@ -117,11 +120,10 @@ function renderTimeline(events) {
   const ol = $('d-timeline');
   ol.replaceChildren();
   for (const e of events) {
-    const what = e.kind === 'status'
-      ? t('ev.status', { from: e.from ? t('cs.' + e.from) : '', to: t('cs.' + e.to) })
-      : t('ev.' + e.kind);
+    let what = t('ev.' + e.kind);
+    if (e.kind === 'status') what = e.from ? t('ev.status', { from: t('cs.' + e.from), to: t('cs.' + e.to) }) : t('cs.' + e.to);
     const li = el('li');
-    li.append(el('span', `${new Date(e.at).toLocaleString()} · ${what}`));
+    li.append(el('span', `${when(e.at)} · ${what}`));
     const detail = [e.reason, e.days ? `+${e.days}` : '', e.actor].filter(Boolean).join(' · ');
     if (detail) li.append(el('span', ' — ' + detail, 'muted'));
     ol.append(li);
