@@ -325,7 +325,11 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 	case scheduler.StExtended:
 		// The unit head of the responsible unit approves an extension; making the transition is
 		// the approval, so only they make it.
-		if !slices.Contains(rc.p.RolesFor(scheduler.ActCaseHandle, ch.ResponsiblePath), scheduler.RoleUnitHead) {
+		handling := ch.ResponsiblePath
+		if handling == "" {
+			handling = ch.CasePath // accepted where it was registered
+		}
+		if !slices.Contains(rc.p.RolesFor(scheduler.ActCaseHandle, handling), scheduler.RoleUnitHead) {
 			return newErr(http.StatusForbidden, CodeForbidden, "延期须由承办单位负责人批准", "an extension is approved by the head of the responsible unit")
 		}
 		ev.Days, ev.ApprovedBy, ev.Notice = req.Days, rc.p.User.ID, strings.TrimSpace(req.Notice)

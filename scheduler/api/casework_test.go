@@ -279,6 +279,12 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 		t.Errorf("late review: %+v", e)
 	}
 
+	// A case accepted where it was registered: that unit's head approves.
+	local := f.newCase(f.t1, nil)
+	f.walk(local, scheduler.StAccepted, scheduler.StInProgress)
+	resp, body = f.loginUser(f.user(scheduler.RoleUnitHead, f.t1)).do("POST", caseURL(local, "/transitions"), ext)
+	wantStatus(t, resp, body, 200)
+
 	// A review in time, with a hearing.
 	c2 := f.newCase(f.d1, nil)
 	f.walk(c2, scheduler.StAccepted, scheduler.StInProgress, scheduler.StAnswered)
