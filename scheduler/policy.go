@@ -16,6 +16,7 @@ const (
 	ActUserWrite     = "user.write"     // create users, grant and revoke roles, reset passwords, pair terminals
 	ActAuditRead     = "audit.read"     // search the audit log of a subtree
 	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
+	ActCallModerate  = "call.moderate"  // sit in the studio of a reception call and run it (call, stage, moderation)
 	ActCategoryWrite = "category.write" // edit the case category tree
 	// Receptions (sessions.go): the calendar, its changes, bookings and the hall queue, and
 	// unmasked petitioner identity.
@@ -35,7 +36,7 @@ const (
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
-var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
+var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
 	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn}
 
@@ -51,12 +52,14 @@ var callRoles = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCa
 // policy is THE table: action → the roles that may perform it. The scope is always the subtree
 // of the unit where the role was granted.
 var policy = map[string][]string{
-	ActUnitRead:      staff,
-	ActUnitWrite:     {RoleAdmin},
-	ActUserRead:      {RoleAdmin, RoleAuditor},
-	ActUserWrite:     {RoleAdmin},
-	ActAuditRead:     {RoleAuditor},
-	ActCallJoin:      callRoles,
+	ActUnitRead:  staff,
+	ActUnitWrite: {RoleAdmin},
+	ActUserRead:  {RoleAdmin, RoleAuditor},
+	ActUserWrite: {RoleAdmin},
+	ActAuditRead: {RoleAuditor},
+	ActCallJoin:  callRoles,
+	// The session's own leader sits in the studio by being its leader; these staff run the call beside them.
+	ActCallModerate:  {RoleLeader, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
 	ActCategoryWrite: {RoleAdmin},
 	// Sessions are case work: admin and auditor stay out (三员分立).
 	ActSessionRead:  {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},

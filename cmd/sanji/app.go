@@ -120,19 +120,22 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}
 
 	signer := auth.NewSigner(secret)
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
 		Tokens:     signer,
 		Logger:     log, // it names its own logger
 		Registerer: reg,
+		Calls:      schedAPI.CallBridge(),
 	})
+	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
 	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
+	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -387,6 +390,12 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
 		}
 		logins = append(logins, demo...)
+		if x, booked, err := scheduler.SeedDemoReception(ctx, st, time.Now()); err != nil {
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("无法写入演示接访 / cannot book the demo reception: %w", err)
+		} else if booked {
+			log.Info("booked today's demo reception", zap.Int64("session", x.ID), zap.Time("start", x.Start))
+		}
 	}
 	return st, logins, nil
 }

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -106,6 +107,7 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []route
 	blobs     scheduler.Blobs
+	calls     atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 }
 
 // New builds the API server.

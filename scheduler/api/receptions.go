@@ -666,8 +666,16 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 			return err
 		}
 	}
+	s.queueChanged(id)
 	writeJSON(w, http.StatusCreated, v)
 	return nil
+}
+
+// queueChanged tells a session's live call that its bookings changed.
+func (s *Server) queueChanged(sessionID int64) {
+	if h := s.callHooks(); h != nil {
+		h.QueueChanged(sessionID)
+	}
 }
 
 // queue lists a session's queue: one hall's (hall_id, scope: that hall's unit) or the whole
@@ -781,6 +789,7 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 		map[string]any{"status": a.Status, "position": a.Position}, map[string]any{"status": after.Status, "position": after.Position}); err != nil {
 		return err
 	}
+	s.queueChanged(after.SessionID)
 	writeJSON(w, http.StatusOK, apptView(after, false))
 	return nil
 }

@@ -108,6 +108,14 @@ var receptionMatrix = map[string]matrixRow{
 		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/appointments", map[string]any{"hall_id": f.hallIn(in).ID,
 			"name": "李四", "id_number": f.idNumber(), "phone": "13800138000", "matter": "工伤认定"}
 	}},
+	"POST /api/v1/sessions/{id}/join-token": {call: func(f *fixture, c *client, in bool) (string, any) {
+		// An observer sits with the observers; every other call role takes the hall's seat.
+		seat := map[string]any{"seat": "hall", "hall_id": f.hallIn(in).ID}
+		if gs, _ := f.st.ListGrants(bg, c.userID); len(gs) == 1 && gs[0].Role == scheduler.RoleObserver {
+			seat = map[string]any{"seat": "observer"}
+		}
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/join-token", seat
+	}},
 	"GET /api/v1/sessions/{id}/queue": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/sessions/" + idStr(f.appointment(in).SessionID) + "/queue", nil
 	}},

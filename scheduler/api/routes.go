@@ -54,6 +54,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/schedules", access: scheduler.ActSessionWrite, handle: s.createSchedule},
 		{method: "POST", pattern: "/api/v1/schedules/{id}/materialize", access: scheduler.ActSessionWrite, handle: s.materializeSchedule},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/appointments", access: scheduler.ActApptWrite, handle: s.book},
+		{method: "POST", pattern: "/api/v1/sessions/{id}/join-token", access: scheduler.ActCallJoin, handle: s.callJoinToken},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: scheduler.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: scheduler.ActApptWrite, handle: s.updateAppointment},
 		// Cases (cases.go).

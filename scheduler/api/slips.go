@@ -96,6 +96,16 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		}
 		due = d.Due
 	}
+	if req.Method == scheduler.AssignOnVideoCall {
+		// On a live call the offset into the recording is the call's, not the client's.
+		if id, ok := callSessionID(req.SessionID); ok {
+			if h := s.callHooks(); h != nil {
+				if off, ok := h.HearingOffset(id); ok {
+					req.RecordingOffsetMS = off.Milliseconds()
+				}
+			}
+		}
+	}
 	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
 		CoUnitIDs: req.CoUnitIDs, Requirements: req.Requirements, Instruction: req.Instruction, Method: req.Method, SessionID: req.SessionID,
 		RecordingOffset: time.Duration(req.RecordingOffsetMS) * time.Millisecond, AssignedAt: now, FeedbackDue: due}
@@ -105,6 +115,7 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err := rc.audit("case.assign", "case:"+strconv.FormatInt(c.ID, 10), assigner, nil, map[string]int64{"assignment": a.ID, "responsible_unit_id": a.ResponsibleUnitID}); err != nil {
 		return err
 	}
+	s.notifyCall(a.SessionID, c.ID)
 	writeJSON(w, http.StatusCreated, assignmentView(a, cal))
 	return nil
 }
@@ -185,6 +196,8 @@ type superviseRequest struct {
 	Level  string `json:"level"`
 	Method string `json:"method"`
 	Notes  string `json:"notes"`
+	// SessionID names the reception session when the item is opened on its call.
+	SessionID string `json:"session_id"`
 }
 
 // SupervisionView is a 督办单.
@@ -234,8 +247,24 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := s.auditCase(r.Context(), rc, c, "case.supervise", "", nil, map[string]int64{"supervision": sv.ID}); err != nil {
 		return err
 	}
+	s.notifyCall(req.SessionID, c.ID)
 	writeJSON(w, http.StatusCreated, supervisionView(sv))
 	return nil
+}
+
+func supervisionView(sv scheduler.Supervision) SupervisionView {
+	return SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
+		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
+}
+
+// notifyCall tells the live call of a session (a slip made on the call names it) that a case
+// it hears changed, so the panels on stage show it at once.
+func (s *Server) notifyCall(session string, caseID int64) {
+	if id, ok := callSessionID(session); ok {
+		if h := s.callHooks(); h != nil {
+			h.CaseChanged(id, caseID)
+		}
+	}
 }
 
 // RateView is one rate with its parts.
@@ -433,11 +462,6 @@ type SupervisionItemView struct {
 	Opinion  string                  `json:"opinion,omitempty"` // pass or return, once closed
 	Notes    string                  `json:"notes,omitempty"`
 	Reports  []SupervisionReportView `json:"reports"`
-}
-
-func supervisionView(sv scheduler.Supervision) SupervisionView {
-	return SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
-		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
 }
 
 func (s *Server) listSupervisions(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

@@ -439,16 +439,23 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 // ---- appointments ----
 
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
-	position, status, override_reason, booked_by, created_at`
+	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note`
 
 func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
 	var a scheduler.Appointment
 	var reps, status string
 	var walk int
-	var created int64
+	var created, heard, ended int64
 	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
-		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created); err != nil {
+		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created, &a.CaseID, &heard, &ended,
+		&a.Outcome, &a.OutcomeNote); err != nil {
 		return a, err
+	}
+	if heard != 0 {
+		a.HeardAt = fromTm(heard)
+	}
+	if ended != 0 {
+		a.EndedAt = fromTm(ended)
 	}
 	if reps != "" {
 		_ = json.Unmarshal([]byte(reps), &a.Representatives)
@@ -579,6 +586,45 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st scheduler
 		return fmt.Errorf("sqlstore: set appointment status: %w", err)
 	}
 	return mustAffect(r, "set appointment status")
+}
+
+// StartHearing implements scheduler.AppointmentStore.
+func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time) error {
+	if caseID == 0 {
+		return &scheduler.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
+	}
+	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, case_id = ?, heard_at = ? WHERE id = ? AND status IN (?, ?) AND ended_at = 0`,
+		string(scheduler.ApptCheckedIn), caseID, tm(at), id, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn))
+	if err != nil {
+		return fmt.Errorf("sqlstore: start hearing: %w", err)
+	}
+	return s.hearingAffected(ctx, r, id, "start hearing")
+}
+
+// EndHearing implements scheduler.AppointmentStore.
+func (s *Store) EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error {
+	if !scheduler.ValidOutcome(outcome) {
+		return &scheduler.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
+			EN: "outcome must be assigned, supervised, consulted, answered or referred"}
+	}
+	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, outcome = ?, outcome_note = ?, ended_at = ? WHERE id = ? AND heard_at <> 0 AND ended_at = 0`,
+		string(scheduler.ApptDone), outcome, note, tm(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: end hearing: %w", err)
+	}
+	return s.hearingAffected(ctx, r, id, "end hearing")
+}
+
+// hearingAffected tells a missing appointment (ErrNotFound) from one in the wrong state
+// (ErrConflict) after a guarded update touched no row.
+func (s *Store) hearingAffected(ctx context.Context, r sql.Result, id int64, what string) error {
+	if n, err := r.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	if _, err := s.GetAppointment(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlstore: %s %d: %w", what, id, scheduler.ErrConflict)
 }
 
 // MoveAppointment implements scheduler.AppointmentStore.
