@@ -329,6 +329,19 @@ func TestProvisionalDeadline(t *testing.T) {
 		!strings.Contains(d.Explanation, "暂按") {
 		t.Fatalf("provisional deadline: %+v", d)
 	}
+	year := func() (covered, verified bool, note string) {
+		t.Helper()
+		resp, body := officer.do("GET", "/api/v1/holidays?year=2027", nil)
+		wantStatus(t, resp, body, 200)
+		v := decodeJSON[struct {
+			Covered, Verified bool
+			Note              string
+		}](t, body)
+		return v.Covered, v.Verified, v.Note
+	}
+	if covered, _, note := year(); covered || !strings.Contains(note, "暂算") {
+		t.Errorf("2027 before entry: covered %v, note %q", covered, note)
+	}
 	admin := f.loginUser(f.user(scheduler.RoleAdmin, f.root))
 	// Test data, not the State Council's 2027 notice: the operator marks the due day a rest day.
 	resp, body = admin.do("PUT", "/api/v1/holidays/2027-01-26", map[string]string{"kind": "holiday", "name": "测试数据"})
@@ -338,6 +351,9 @@ func TestProvisionalDeadline(t *testing.T) {
 	d = decodeJSON[struct{ Deadline DeadlineView }](t, body).Deadline
 	if d.Provisional || d.Note != "" || d.Due != "2027-01-27" {
 		t.Errorf("after the year was entered: %+v", d)
+	}
+	if covered, verified, _ := year(); !covered || !verified {
+		t.Errorf("2027 after entry: covered %v verified %v", covered, verified)
 	}
 }
 
