@@ -207,7 +207,8 @@ const (
 	EvConsultation         = "consultation"
 	EvConsultationOpinion  = "consultation_opinion"
 	EvConsultationSigned   = "consultation_signed"
-	EvOwner                = "owner" // 包案 taken or released
+	EvOwner                = "owner"       // 包案 taken or released
+	EvSupervision          = "supervision" // an item opened, escalated or closed
 	EvSupervisionReport    = "supervision_report"
 	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
 )

@@ -369,15 +369,17 @@ type SlipStore interface {
 	// (assigned → objection_returned); the caller checked CheckObjection.
 	ObjectAssignment(ctx context.Context, id int64, reason string, actor CaseEvent) error
 
-	// OpenSupervision stores s and flags the case supervised; a second open item for the
-	// same case is ErrConflict (one item per matter).
+	// OpenSupervision stores s, flags the case supervised and notes it on the timeline (by
+	// s.OpenedBy; the system when 0); a second open item for the same case is ErrConflict (one
+	// item per matter).
 	OpenSupervision(ctx context.Context, s *Supervision) error
 	// OpenSupervisionFor is the case's open item (ErrNotFound when none).
 	OpenSupervisionFor(ctx context.Context, caseID int64) (Supervision, error)
-	// EscalateSupervision moves an open item one rung up the ladder.
-	EscalateSupervision(ctx context.Context, id int64) error
-	// CloseSupervision closes an open item with the audit opinion and clears the case's flag.
-	CloseSupervision(ctx context.Context, id int64, opinion, notes string, at time.Time) error
+	// EscalateSupervision moves an open item one rung up the ladder, noted on the timeline by actor.
+	EscalateSupervision(ctx context.Context, id int64, actor CaseEvent) error
+	// CloseSupervision closes an open item with the audit opinion (at actor.At, now when zero),
+	// clears the case's flag and notes it on the timeline by actor.
+	CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor CaseEvent) error
 	// ListSupervisions is every item of a case, open or closed, oldest first.
 	ListSupervisions(ctx context.Context, caseID int64) ([]Supervision, error)
 	// AddSupervisionReport stores a progress report or an extension request on an open item

@@ -391,7 +391,7 @@ func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc 
 	if err != nil {
 		return err
 	}
-	if err := s.st.EscalateSupervision(r.Context(), sv.ID); err != nil {
+	if err := s.st.EscalateSupervision(r.Context(), sv.ID, rc.actor(s.now())); err != nil {
 		return err
 	}
 	if err := s.auditCase(r.Context(), rc, c, "case.supervise.escalate", "supervision:"+strconv.FormatInt(sv.ID, 10),
@@ -421,7 +421,7 @@ func (s *Server) closeSupervision(w http.ResponseWriter, r *http.Request, rc *re
 	if err != nil {
 		return err
 	}
-	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, s.now()); err != nil {
+	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, rc.actor(s.now())); err != nil {
 		return err
 	}
 	if err := s.auditCase(r.Context(), rc, c, "case.supervise.close", "supervision:"+strconv.FormatInt(sv.ID, 10), nil, map[string]string{"opinion": req.Opinion}); err != nil {

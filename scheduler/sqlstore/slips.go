@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -143,7 +144,25 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *scheduler.Supervision) 
 		if err != nil {
 			return fmt.Errorf("sqlstore: flag case supervised: %w", err)
 		}
-		return mustAffect(r, "flag case supervised")
+		if err := mustAffect(r, "flag case supervised"); err != nil {
+			return err
+		}
+		actor := scheduler.CaseEvent{At: sv.OpenedAt, Actor: "system"}
+		if sv.OpenedBy != 0 {
+			actor.ActorID, actor.Actor = sv.OpenedBy, ""
+			u, err := tx.GetUser(ctx, sv.OpenedBy)
+			switch {
+			case err == nil:
+				actor.Actor, actor.UnitID = u.Username, u.UnitID
+			case !errors.Is(err, scheduler.ErrNotFound):
+				return err
+			}
+		}
+		basis := []rune(sv.Basis)
+		if len(basis) > 200 {
+			basis = append(basis[:200], '…')
+		}
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办："+string(basis))
 	})
 }
 
@@ -159,13 +178,18 @@ func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (scheduler
 }
 
 // EscalateSupervision implements scheduler.SlipStore.
-func (s *Store) EscalateSupervision(ctx context.Context, id int64) error {
+func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		var cur string
-		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT escalation FROM supervisions WHERE id = ? AND closed_at = 0`), id).Scan(&cur); err != nil {
-			return notFound(err, "escalate supervision")
+		actor.At = tx.stamp(actor.At)
+		sv, err := tx.lockSupervision(ctx, id, actor.At)
+		if err != nil {
+			return err
 		}
+		if !sv.ClosedAt.IsZero() {
+			return fmt.Errorf("sqlstore: escalate supervision %d: it is closed: %w", id, scheduler.ErrNotFound)
+		}
+		cur := sv.Escalation
 		next := scheduler.NextEscalation(cur)
 		if next == cur {
 			return &scheduler.FieldError{Field: "escalation", ZH: "已是最高督办层级（挂牌督办）", EN: "already at the top of the ladder (listed supervision)"}
@@ -174,36 +198,40 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64) error {
 		if next == "listed" {
 			level = scheduler.SupLevelListed
 		}
-		_, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id)
-		if err != nil {
+		if _, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id); err != nil {
 			return fmt.Errorf("sqlstore: escalate supervision: %w", err)
 		}
-		return nil
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办升级："+cur+" → "+next)
 	})
 }
 
 // CloseSupervision implements scheduler.SlipStore.
-func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, at time.Time) error {
+func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor scheduler.CaseEvent) error {
 	if opinion != scheduler.SupOpinionOK && opinion != scheduler.SupOpinionRe {
 		return &scheduler.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
 	}
-	if at.IsZero() {
-		at = s.now()
-	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		var caseID int64
-		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT case_id FROM supervisions WHERE id = ? AND closed_at = 0`), id).Scan(&caseID); err != nil {
-			return notFound(err, "close supervision")
+		actor.At = tx.stamp(actor.At)
+		sv, err := tx.lockSupervision(ctx, id, actor.At)
+		if err != nil {
+			return err
+		}
+		if !sv.ClosedAt.IsZero() {
+			return fmt.Errorf("sqlstore: close supervision %d: it is closed already: %w", id, scheduler.ErrNotFound)
 		}
 		if _, err := tx.exec(ctx, `UPDATE supervisions SET closed_at = ?, opinion = ?, notes = ? WHERE id = ?`,
-			tm(at.UTC().Truncate(time.Microsecond)), opinion, notes, id); err != nil {
+			tm(actor.At), opinion, notes, id); err != nil {
 			return fmt.Errorf("sqlstore: close supervision: %w", err)
 		}
-		if _, err := tx.exec(ctx, `UPDATE cases SET supervised = 0 WHERE id = ?`, caseID); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE cases SET supervised = 0 WHERE id = ?`, sv.CaseID); err != nil {
 			return fmt.Errorf("sqlstore: clear case supervised: %w", err)
 		}
-		return nil
+		reason := "督办办结，审核通过"
+		if opinion == scheduler.SupOpinionRe {
+			reason = "督办审核：退回重办"
+		}
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), reason)
 	})
 }
 

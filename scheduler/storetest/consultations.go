@@ -253,7 +253,7 @@ func testSupervisionReports(t *testing.T, s scheduler.Store) {
 		rs[2].Decision != scheduler.ExtensionRefused || rs[2].DecisionNote != "理由不充分" || !rs[1].RequestedDeadline.Equal(scheduler.Date(2026, 4, 20)) {
 		t.Errorf("reports: %+v %v", rs, err)
 	}
-	if err := s.CloseSupervision(ctx, sv.ID, scheduler.SupOpinionOK, "按期办结", bj(20, 9)); err != nil {
+	if err := s.CloseSupervision(ctx, sv.ID, scheduler.SupOpinionOK, "按期办结", actorOf(sup, bj(20, 9))); err != nil {
 		t.Fatal(err)
 	}
 	_, err = report(scheduler.ReportProgress, "迟到的报告", time.Time{}, bj(21, 9))
@@ -263,8 +263,8 @@ func testSupervisionReports(t *testing.T, s scheduler.Store) {
 		t.Errorf("supervisions: %+v %v", all, err)
 	}
 	ref := "supervision:" + itoa(sv.ID)
-	want := []string{"supervision_report@" + ref, "supervision_extension@" + ref, "supervision_extension@" + ref,
-		"supervision_extension@" + ref, "supervision_extension@" + ref}
+	want := []string{"supervision@" + ref, "supervision_report@" + ref, "supervision_extension@" + ref, "supervision_extension@" + ref,
+		"supervision_extension@" + ref, "supervision_extension@" + ref, "supervision@" + ref}
 	if got := timelineKinds(t, s, c.ID); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("timeline %v, want %v", got, want)
 	}
