@@ -27,3 +27,12 @@ type HearingCase struct {
 	// Started is when the hearing began (a hearing resumed after the call restarted keeps it).
 	Started time.Time
 }
+
+// HearingRecord is the hearing record (笔录) the hall kept, as the petitioner confirmed it.
+type HearingRecord struct {
+	SessionID, AppointmentID, CaseID int64
+	Text                             string
+	ConfirmedBy                      string // the name the petitioner typed
+	Signature                        []byte // a PNG drawn on the terminal's screen, optional
+	Started, Confirmed               time.Time
+}

@@ -33,6 +33,8 @@ type CallBackend interface {
 	NoShow(ctx context.Context, apptID, userID int64) error
 	// CasePanel renders a case for the user viewerID, redacted to that user's rights.
 	CasePanel(ctx context.Context, sessionID, caseID, viewerID int64) (json.RawMessage, error)
+	// SaveHearingRecord attaches the confirmed hearing record to the case.
+	SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error)
 }
 
 // backendTimeout bounds one call to the scheduler from a message handler.
@@ -104,6 +106,8 @@ type stage struct {
 	calledAt   time.Time
 	ackAt      time.Time // the hall acknowledged the recording notice: the hearing's clock starts
 	speakers   []string
+	record     string    // the hearing record (笔录) as the hall keeps it
+	confirmed  time.Time // when the petitioner confirmed the record; it is then attached
 }
 
 // call is the live state of one reception session.
@@ -437,7 +441,9 @@ func (k *call) stageView(withPetitioner bool) *StageView {
 	for _, u := range g.units {
 		v.Units = append(v.Units, StageUnit{ID: u, Name: k.unitNames[u]})
 	}
+	v.RecordConfirmed = !g.confirmed.IsZero()
 	if withPetitioner {
+		v.Record = g.record
 		v.Petitioner, v.People = scheduler.MaskName(g.appt.Name), g.appt.People
 		for _, sp := range g.speakers {
 			v.Speakers = append(v.Speakers, scheduler.MaskName(sp))

@@ -1,7 +1,9 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -32,6 +34,8 @@ func init() {
 		TypeSetFloor:          (*session).onSetFloor,
 		TypeSetSpeakers:       (*session).onSetSpeakers,
 		TypeRemoveParticipant: (*session).onRemoveParticipant,
+		TypeHearingRecord:     (*session).onHearingRecord,
+		TypeConfirmRecord:     (*session).onConfirmRecord,
 	} {
 		handlers[typ] = h
 	}
@@ -381,6 +385,94 @@ func (s *session) onRemoveParticipant(id string, data json.RawMessage) *Error {
 	s.logger().Info("participant removed by the moderator", zap.String("removed", d.ParticipantID))
 	target.end("removed", websocket.CloseNormalClosure, nil) // its leave updates the call
 	s.send(TypeOK, id, struct{}{})
+	return nil
+}
+
+// maxRecordRunes bounds a hearing record; maxSignatureBytes a signature PNG (a few strokes on a
+// small canvas are far less; the message limit bounds it anyway).
+const (
+	maxRecordRunes    = 20000
+	maxSignatureBytes = 48 << 10
+)
+
+func (s *session) onHearingRecord(id string, data json.RawMessage) *Error {
+	var d HearingRecordData
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	if utf8.RuneCountInString(d.Text) > maxRecordRunes {
+		return errInvalid("text", wantRecord)
+	}
+	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if e := s.stageHallOnly(k); e != nil {
+			return false, e
+		}
+		if !k.stage.confirmed.IsZero() {
+			return false, errRecordConfirmed()
+		}
+		k.stage.record = d.Text
+		return false, nil
+	})
+}
+
+func (s *session) onConfirmRecord(id string, data json.RawMessage) *Error {
+	var d ConfirmRecordData
+	if e := decode(data, &d); e != nil {
+		return e
+	}
+	name := strings.TrimSpace(d.ConfirmedBy)
+	if name == "" || utf8.RuneCountInString(name) > 50 {
+		return errInvalid("confirmed_by", wantNames)
+	}
+	var png []byte
+	if d.Signature != "" {
+		b64, ok := strings.CutPrefix(d.Signature, "data:image/png;base64,")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil || len(raw) > maxSignatureBytes || !bytes.HasPrefix(raw, []byte("\x89PNG\r\n\x1a\n")) {
+			return errInvalid("signature", wantSignature)
+		}
+		png = raw
+	}
+	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
+		k.mu.Lock()
+		if e := s.stageHallOnly(k); e != nil {
+			k.mu.Unlock()
+			return false, e
+		}
+		g := k.stage
+		if strings.TrimSpace(g.record) == "" {
+			k.mu.Unlock()
+			return false, errNoRecord()
+		}
+		if !g.confirmed.IsZero() {
+			k.mu.Unlock()
+			return false, errRecordConfirmed()
+		}
+		rec := scheduler.HearingRecord{SessionID: k.sessionID, AppointmentID: g.appt.ID, CaseID: g.caseID, Text: g.record,
+			ConfirmedBy: name, Signature: png, Started: g.ackAt, Confirmed: time.Now()}
+		k.mu.Unlock()
+		if _, err := k.srv.cfg.Calls.SaveHearingRecord(ctx, rec, s.userID); err != nil {
+			return false, backendError(err)
+		}
+		k.mu.Lock()
+		if k.stage == g {
+			g.confirmed = rec.Confirmed
+		}
+		k.mu.Unlock()
+		return false, nil
+	})
+}
+
+// stageHallOnly refuses anyone but the hall of a hearing under way. k.mu must be held.
+func (s *session) stageHallOnly(k *call) *Error {
+	if k.stage == nil || k.stage.ackAt.IsZero() {
+		return errNoHearing()
+	}
+	if s.seat.kind != auth.SeatHall || s.seat.hall != k.stage.appt.HallID {
+		return errNotStageHall()
+	}
 	return nil
 }
 

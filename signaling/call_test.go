@@ -3,9 +3,13 @@ package signaling_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -302,6 +306,28 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 		return p != nil && len(p.Assignments) == 1 && p.Case.View == "full" && len(p.Case.Petitioners) > 0
 	})
 
+	// The hall keeps the hearing record; the petitioner confirms it with a name and a drawn
+	// signature; both are attached to the case as the signed record.
+	wantCode(t, "confirm an empty record", a.request(signaling.TypeConfirmRecord, signaling.ConfirmRecordData{ConfirmedBy: "王建国"}), signaling.CodeInvalid)
+	if err := a.request(signaling.TypeHearingRecord, signaling.HearingRecordData{Text: "信访人反映：企业拖欠工资八个月。领导答复：交办区人社局。"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "another hall writes the record", b.request(signaling.TypeHearingRecord, signaling.HearingRecordData{Text: "x"}), signaling.CodeForbidden)
+	wantCode(t, "a signature that is not a PNG", a.request(signaling.TypeConfirmRecord,
+		signaling.ConfirmRecordData{ConfirmedBy: "王建国", Signature: "data:image/png;base64,AAAA"}), signaling.CodeInvalid)
+	if err := a.request(signaling.TypeConfirmRecord, signaling.ConfirmRecordData{ConfirmedBy: "王建国", Signature: signaturePNG(t)}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "change a confirmed record", a.request(signaling.TypeHearingRecord, signaling.HearingRecordData{Text: "改"}), signaling.CodeWrongState)
+	files, err := ce.st.ListAttachments(context.Background(), caseID, scheduler.AttachSignedRecord)
+	if err != nil || len(files) != 2 || files[0].MIME != "text/plain" || files[1].MIME != "image/png" {
+		t.Fatalf("signed record attachments: %+v %v", files, err)
+	}
+	eventually(t, "record confirmed in the studio's state", func() bool {
+		st, ok := leader.lastState()
+		return ok && st.Stage != nil && st.Stage.RecordConfirmed && st.Stage.Record != ""
+	})
+
 	if n := b.packetsFrom(leader.id) + b.packetsFrom(a.id) + b.packetsFrom(unit.id); n != 0 {
 		t.Fatalf("waiting hall B received %d RTP packets of hall A's hearing", n)
 	}
@@ -522,4 +548,18 @@ func TestCallModeration(t *testing.T) {
 		st, ok := leader.lastState()
 		return ok && st.Phase == "idle"
 	})
+}
+
+// signaturePNG is a small drawn signature as a data URL.
+func signaturePNG(t *testing.T) string {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 120, 40))
+	for x := 10; x < 110; x++ {
+		img.SetGray(x, 20+(x%7), color.Gray{Y: 255})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 }

@@ -55,6 +55,8 @@ var wantZH = map[string]string{
 	wantNote:      "不超过 2000 字的文字",
 	wantNames:     "1 到 50 个字的姓名",
 	wantOther:     "另一名参会者的编号",
+	wantRecord:    "不超过 20000 字的笔录",
+	wantSignature: "PNG 图片的 data URL（不超过 48 KiB）",
 }
 
 const (
@@ -71,6 +73,8 @@ const (
 	wantNote      = "text of at most 2000 characters"
 	wantNames     = "names of 1 to 50 characters"
 	wantOther     = "the id of another participant"
+	wantRecord    = "a record of at most 20000 characters"
+	wantSignature = "a PNG image as a data URL (at most 48 KiB)"
 )
 
 func errNotJoined() *Error {
@@ -183,4 +187,12 @@ func errTooManySpeakers() *Error {
 
 func errNotRepresentative() *Error {
 	return newError(CodeInvalid, "发言人须为该预约登记的信访人或代表", "speakers must be the petitioner or representatives named in the booking")
+}
+
+func errRecordConfirmed() *Error {
+	return newError(CodeWrongState, "笔录已经信访人确认并归档，不能再修改", "the record was confirmed by the petitioner and filed; it cannot change")
+}
+
+func errNoRecord() *Error {
+	return newError(CodeInvalid, "笔录为空，请先记录接访内容再请信访人确认", "the record is empty; write it before the petitioner confirms it")
 }

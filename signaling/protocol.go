@@ -248,6 +248,8 @@ const (
 	TypeSetFloor          = "set_floor"
 	TypeSetSpeakers       = "set_speakers"
 	TypeRemoveParticipant = "remove_participant"
+	TypeHearingRecord     = "hearing_record"
+	TypeConfirmRecord     = "confirm_record"
 )
 
 // The reception call, server to client.
@@ -293,7 +295,9 @@ type StageView struct {
 	Petitioner            string      `json:"petitioner,omitempty"` // masked name
 	People                int         `json:"people,omitempty"`
 	Representatives       int         `json:"representatives,omitempty"`
-	Speakers              []string    `json:"speakers"` // masked names of the representatives speaking
+	Speakers              []string    `json:"speakers"`         // masked names of the representatives speaking
+	Record                string      `json:"record,omitempty"` // the hearing record (笔录) so far
+	RecordConfirmed       bool        `json:"record_confirmed"`
 }
 
 // StageUnit is a unit on stage.
@@ -372,6 +376,18 @@ type FloorData struct {
 // SpeakersData is the body of set_speakers.
 type SpeakersData struct {
 	Names []string `json:"names"`
+}
+
+// HearingRecordData is the body of hearing_record: the record's whole text so far.
+type HearingRecordData struct {
+	Text string `json:"text"`
+}
+
+// ConfirmRecordData is the body of confirm_record: the petitioner's typed name and, when drawn,
+// the signature as a PNG data URL.
+type ConfirmRecordData struct {
+	ConfirmedBy string `json:"confirmed_by"`
+	Signature   string `json:"signature,omitempty"`
 }
 
 // ParticipantData is the body of remove_participant.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -184,6 +186,17 @@ func TestE2EReception(t *testing.T) {
 	}
 	e2eWait(t, unit.ctx, "the unit's panel shows the assignment", `document.querySelectorAll('#panel-body .rc-slip').length === 1`)
 
+	// Hall A keeps the record; the petitioner confirms it at the terminal.
+	if err := chromedp.Do(pa.ctx,
+		chromedp.SendKeys(chromedp.ID("record-text"), "信访人反映企业拖欠工资；领导当场交办区人社局。"),
+		chromedp.SendKeys(chromedp.ID("record-name"), "王建国"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	click(pa, "confirm the record", "#btn-record-confirm")
+	e2eWait(t, pa.ctx, "record filed", `!document.getElementById('record-done').hidden`)
+	e2eWait(t, leader.ctx, "record shown in the studio", `document.getElementById('stage-record').textContent.includes('拖欠工资')`)
+
 	// End the hearing and call the next: the stage moves to hall B.
 	if err := chromedp.Do(leader.ctx, chromedp.SetValue(chromedp.ID("outcome"), "assigned")); err != nil {
 		t.Fatal(err)
@@ -203,6 +216,16 @@ func TestE2EReception(t *testing.T) {
 	for name, p := range map[string]*e2ePage{"leader": leader, "hallA": pa, "hallB": pb, "unit": unit} {
 		if exc := p.console.exceptions(); len(exc) > 0 {
 			t.Errorf("%s: page exceptions: %v", name, exc)
+		}
+	}
+	for name, p := range map[string]*e2ePage{"leader": leader, "hallB": pb} {
+		if shot, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot()); err == nil {
+			path := filepath.Join(screenshotDir(t), "sanji-reception-"+name+".png")
+			if err := os.WriteFile(path, shot, 0o600); err != nil {
+				t.Errorf("screenshot: %v", err)
+			} else {
+				t.Logf("screenshot of the %s: %s", name, path)
+			}
 		}
 	}
 	b, _ := json.Marshal(stats(pb))

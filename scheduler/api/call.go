@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,12 @@ import (
 
 // The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
 // what the signaling server calls to run a session live.
+
+// A call opens CallOpensBefore its session's start and closes CallClosesAfter its end.
+const (
+	CallOpensBefore = 30 * time.Minute
+	CallClosesAfter = 2 * time.Hour
+)
 
 // CallRoom is the signaling room of a reception session's call.
 func CallRoom(sessionID int64) string { return "call-" + strconv.FormatInt(sessionID, 10) }
@@ -48,6 +55,15 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	if x.Status != scheduler.SessionScheduled {
 		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
+	}
+	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
+	// after the scheduled end (hearings run over).
+	switch now := s.now(); {
+	case now.Before(x.Start.Add(-CallOpensBefore)):
+		at := x.Start.Add(-CallOpensBefore).In(scheduler.Shanghai).Format("2006-01-02 15:04")
+		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
+	case now.After(x.End.Add(CallClosesAfter)):
+		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
 	}
 	owner, err := s.st.GetUnit(ctx, x.UnitID)
 	if err != nil {
@@ -490,4 +506,51 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, fmt.Errorf("case panel: %w", err)
 	}
 	return raw, nil
+}
+
+// SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,
+// and the signature as a PNG when drawn), by the hall's user.
+func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error) {
+	if b.s.blobs.Dir == "" {
+		return nil, fmt.Errorf("hearing record: attachments are not configured: %w", scheduler.ErrInvalid)
+	}
+	c, err := b.s.st.GetCase(ctx, rec.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("视频接访笔录 / Hearing record\n事项 / Case: %s\n会次 / Session: %d  预约 / Appointment: %d\n开始 / Started: %s\n\n%s\n\n信访人确认 / Confirmed by the petitioner: %s\n确认时间 / Confirmed at: %s\n",
+		c.Number, rec.SessionID, rec.AppointmentID, rec.Started.In(scheduler.Shanghai).Format(time.RFC3339),
+		strings.TrimSpace(rec.Text), rec.ConfirmedBy, rec.Confirmed.In(scheduler.Shanghai).Format(time.RFC3339))
+	files := []struct {
+		name string
+		body []byte
+	}{{fmt.Sprintf("hearing-record-%d.txt", rec.AppointmentID), []byte(text)}}
+	if len(rec.Signature) > 0 {
+		files = append(files, struct {
+			name string
+			body []byte
+		}{fmt.Sprintf("hearing-signature-%d.png", rec.AppointmentID), rec.Signature})
+	}
+	var ids []int64
+	for _, f := range files {
+		sum, size, mt, err := b.s.blobs.Put(bytes.NewReader(f.body), f.name)
+		if err != nil {
+			return ids, fmt.Errorf("hearing record %s: %w", f.name, err)
+		}
+		a := scheduler.Attachment{CaseID: c.ID, Kind: scheduler.AttachSignedRecord, Name: f.name, SHA256: sum, Size: size, MIME: mt,
+			UploadedBy: userID, UploadedAt: rec.Confirmed}
+		if err := b.s.st.AddAttachment(ctx, &a); err != nil {
+			return ids, err
+		}
+		ids = append(ids, a.ID)
+	}
+	user, err := b.s.st.GetUser(ctx, userID)
+	if err != nil {
+		return ids, err
+	}
+	a, err := b.s.st.GetAppointment(ctx, rec.AppointmentID)
+	if err != nil {
+		return ids, err
+	}
+	return ids, b.auditCall(ctx, user, "call.hearing_record", a, "")
 }

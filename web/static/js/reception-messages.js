@@ -81,6 +81,13 @@ addMessages('zh', {
   'rc.status.done': '已接访',
   'rc.status.no_show': '未到场',
   'rc.status.cancelled': '已取消',
+  'rc.record.heading': '接访笔录',
+  'rc.record.name': '信访人确认（输入姓名）',
+  'rc.record.sign': '在此签名',
+  'rc.record.clear': '重签',
+  'rc.record.confirm': '信访人确认笔录',
+  'rc.record.done': '笔录已经信访人确认并归档',
+  'rc.record.confirmed': '（笔录已确认归档）',
 });
 
 addMessages('en', {
@@ -162,4 +169,11 @@ addMessages('en', {
   'rc.status.done': 'Heard',
   'rc.status.no_show': 'Did not come',
   'rc.status.cancelled': 'Cancelled',
+  'rc.record.heading': 'Hearing record',
+  'rc.record.name': 'Petitioner confirms (type the name)',
+  'rc.record.sign': 'Sign here',
+  'rc.record.clear': 'Sign again',
+  'rc.record.confirm': 'Petitioner confirms the record',
+  'rc.record.done': 'The record is confirmed by the petitioner and filed',
+  'rc.record.confirmed': '(record confirmed and filed)',
 });

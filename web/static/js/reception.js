@@ -187,6 +187,18 @@ function draw() {
   if (sg) {
     setText($('stage-text'), 'rc.stage.text', { hall: sg.hall_name, name: sg.petitioner || '—', people: sg.people || 1, number: sg.case_number });
     $('stage-units').textContent = sg.units.length ? t('rc.stage.units', { units: sg.units.map((u) => u.name).join('、') }) : '';
+    if (studio) {
+      // Units come and go during a hearing (会商, 联合接访) without ending it.
+      for (const u of sg.units) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn btn-small';
+        b.dataset.unit = String(u.id);
+        b.textContent = `${u.name} · ${t('rc.unit.remove')}`;
+        b.addEventListener('click', () => ask('stage_unit', { unit_id: u.id, on: false }));
+        $('stage-units').append(' ', b);
+      }
+    }
   } else {
     setText($('stage-text'), 'rc.stage.none');
     $('stage-units').textContent = '';
@@ -201,6 +213,16 @@ function draw() {
   if (studio) fillSlipUnits(sg);
 
   $('notice-card').hidden = !(hall && sg && !sg.recording_acknowledged);
+  const keeping = hall && sg && sg.recording_acknowledged;
+  $('record-card').hidden = !keeping;
+  if (keeping) {
+    $('record-confirm').hidden = sg.record_confirmed;
+    $('record-done').hidden = !sg.record_confirmed;
+    $('record-text').readOnly = sg.record_confirmed;
+    if (document.activeElement !== $('record-text')) $('record-text').value = sg.record || '';
+  }
+  $('stage-record').hidden = !(studio && sg?.record);
+  if (studio && sg?.record) $('stage-record').textContent = sg.record + (sg.record_confirmed ? ' ' + t('rc.record.confirmed') : '');
 
   $('queue-card').hidden = !studio;
   if (studio) drawQueue(st);
@@ -347,6 +369,51 @@ async function slip(kind) {
   }
 }
 
+// ---- the hearing record (笔录): typed at the hall, confirmed with a name and a drawn signature ----
+
+let recordTimer = 0;
+let signed = false;
+
+function wireRecord() {
+  $('record-text').addEventListener('input', () => {
+    clearTimeout(recordTimer);
+    recordTimer = setTimeout(() => ask('hearing_record', { text: $('record-text').value }), 400);
+  });
+  const canvas = $('record-sign');
+  const g = canvas.getContext('2d');
+  g.lineWidth = 2.5;
+  g.lineCap = 'round';
+  let drawing = false;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    canvas.setPointerCapture(e.pointerId);
+    g.beginPath();
+    g.moveTo(...at(e));
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drawing) return;
+    g.lineTo(...at(e));
+    g.stroke();
+    signed = true;
+  });
+  canvas.addEventListener('pointerup', () => (drawing = false));
+  $('btn-sign-clear').addEventListener('click', () => {
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    signed = false;
+  });
+  $('btn-record-confirm').addEventListener('click', async () => {
+    clearTimeout(recordTimer);
+    if (!(await ask('hearing_record', { text: $('record-text').value }))) return;
+    const body = { confirmed_by: $('record-name').value.trim() };
+    if (signed) body.signature = canvas.toDataURL('image/png');
+    await ask('confirm_record', body);
+  });
+}
+
 // ---- what tests and operators can read ----
 
 async function stats() {
@@ -457,6 +524,7 @@ async function init() {
       }
     });
   }
+  wireRecord();
   window.addEventListener('pagehide', () => call?.leave());
 
   me = await requireLogin();
