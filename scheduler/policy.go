@@ -32,12 +32,13 @@ const (
 	ActCaseSupervise = "case.supervise"    // open and escalate supervision items (督办)
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
+	ActCaseOwn       = "case.own"          // take personal ownership of a case (包案)
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -76,6 +77,8 @@ var policy = map[string][]string{
 	ActCaseSupervise: {RoleLeader, RoleSupervisor},
 	ActStatsRead:     {RoleLeader, RoleSupervisor},
 	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	// 谁接访、谁负责、谁包案: owning a case is a leader's own commitment.
+	ActCaseOwn: {RoleLeader},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -218,7 +218,7 @@ func (a *app) startOverdueJob() {
 		defer close(a.jobDone)
 		t := time.NewTicker(overdueEvery)
 		defer t.Stop()
-		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultCalendar(), scheduler.DefaultRules(), t.C, func(n int, err error) {
+		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultRules(), t.C, func(n int, err error) {
 			if err != nil {
 				log.Warn("overdue job", zap.Error(err))
 			}

@@ -457,29 +457,27 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, err
 	}
 	for _, e := range evs {
-		v := CaseEventView{ID: e.ID, At: e.At, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
-			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result)}
+		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
+			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref, Days: e.Days}
 		if level != scheduler.ViewRedacted {
 			v.Reason = e.Reason // a reason may quote the petitioner
 		}
 		panel.Timeline = append(panel.Timeline, v)
 	}
-	d, ok, err := scheduler.CaseDeadline(ctx, s.st, defaultCalendar(), scheduler.DefaultRules(), c)
-	switch {
-	case errors.Is(err, scheduler.ErrCalendarYear):
-		panel.Notes = map[string]string{"deadline": "工作日历缺少所需年份，期限暂无法计算 / the working-day calendar lacks a year this deadline needs"}
-	case err != nil:
+	// A year the calendar lacks is counted provisionally; the deadline says so (provisional, note).
+	cal, err := s.calendar(ctx)
+	if err != nil {
 		return nil, err
-	case ok:
-		panel.Deadline = &DeadlineView{Rule: d.Rule.Key, Start: d.Start.Format("2006-01-02"), Due: d.Due.Format("2006-01-02"),
-			DueAt: d.DueAt(), Warning: d.Warning(s.now()), Explanation: d.Explain()}
+	}
+	if panel.Deadline, err = s.caseDeadlineView(ctx, cal, c); err != nil {
+		return nil, err
 	}
 	as, err := s.st.ListAssignments(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range as {
-		panel.Assignments = append(panel.Assignments, assignmentView(a))
+		panel.Assignments = append(panel.Assignments, assignmentView(a, cal))
 	}
 	if sv, err := s.st.OpenSupervisionFor(ctx, c.ID); err == nil {
 		v := supervisionView(sv)

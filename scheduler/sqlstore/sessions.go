@@ -48,17 +48,74 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // PutHoliday implements scheduler.SessionStore.
 func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
-	if _, err := time.Parse("2006-01-02", h.Date); err != nil {
+	day, err := time.Parse("2006-01-02", h.Date)
+	if err != nil {
 		return &scheduler.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
 	}
 	if h.Kind != scheduler.DayOff && h.Kind != scheduler.DayWorkday {
 		return &scheduler.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
 	}
-	if _, err := s.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
-		ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
-		return fmt.Errorf("sqlstore: put holiday: %w", err)
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if _, err := tx.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
+			ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
+			return fmt.Errorf("sqlstore: put holiday: %w", err)
+		}
+		// An operator entering a day of a year the calendar lacks is entering that year from the
+		// State Council notice: from now on the year is counted exactly, not provisionally.
+		if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, 1) ON CONFLICT (year) DO NOTHING`,
+			day.Year()); err != nil {
+			return fmt.Errorf("sqlstore: put holiday year: %w", err)
+		}
+		return nil
+	})
+}
+
+// ListCalendarYears implements scheduler.SessionStore.
+func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT year, verified FROM calendar_years`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var y, v int
+		if err := rows.Scan(&y, &v); err != nil {
+			return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
+		}
+		out[y] = v != 0
+	}
+	return out, rows.Err()
+}
+
+// seedCalendar copies the release's working-day calendar (holidays.txt) into the store, which is
+// the one the clocks read. Days already there are kept: an operator's correction wins over the
+// file, and the file never removes what an operator entered.
+func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		for y, verified := range cal.Years() {
+			if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, ?) ON CONFLICT (year) DO NOTHING`,
+				y, b2i(verified)); err != nil {
+				return fmt.Errorf("sqlstore: seed calendar year %d: %w", y, err)
+			}
+		}
+		days := cal.Days()
+		if len(days) == 0 {
+			return nil
+		}
+		args := make([]any, 0, 3*len(days))
+		for _, d := range days {
+			args = append(args, d.Date, string(d.Kind), d.Name)
+		}
+		q := `INSERT INTO public_holidays (day, kind, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(days)), ", ") + ` ON CONFLICT (day) DO NOTHING`
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlstore: seed calendar: %w", err)
+		}
+		return nil
+	})
 }
 
 // ListHolidays implements scheduler.SessionStore.
