@@ -185,6 +185,8 @@ func TestE2EReception(t *testing.T) {
 		t.Fatalf("case timeline after the assignment: %v %v", steps, err)
 	}
 	e2eWait(t, unit.ctx, "the unit's panel shows the assignment", `document.querySelectorAll('#panel-body .rc-slip').length === 1`)
+	click(leader, "take the case (包案)", "#btn-own")
+	e2eWait(t, unit.ctx, "the unit's panel shows the owner", `!!document.querySelector('#panel-body .rc-owner')`)
 
 	// Hall A keeps the record; the petitioner confirms it at the terminal.
 	if err := chromedp.Do(pa.ctx,

@@ -162,6 +162,19 @@ func (s *Server) callHooks() CallHooks {
 	return nil
 }
 
+// callOffset is the recording offset of a slip made on a session's call: the live call's clock
+// when that session's hearing is being recorded, else what the client said.
+func (s *Server) callOffset(session string, clientMS int64) int64 {
+	if id, ok := callSessionID(session); ok {
+		if h := s.callHooks(); h != nil {
+			if off, ok := h.HearingOffset(id); ok {
+				return off.Milliseconds()
+			}
+		}
+	}
+	return clientMS
+}
+
 // callSessionID reads the reception session id a slip made on a call names ("" = none).
 func callSessionID(v string) (int64, bool) {
 	id, err := strconv.ParseInt(v, 10, 64)
@@ -405,13 +418,16 @@ func (b *CallBridge) auditCall(ctx context.Context, user scheduler.User, action 
 // the viewer's rights (cases_view.go), its timeline, clock, slips, and the person's earlier
 // bookings (同人同事). A full view of identity is audited with the call as its purpose.
 type CasePanel struct {
-	Case        CaseView          `json:"case"`
-	Timeline    []CaseEventView   `json:"timeline"`
-	Deadline    *DeadlineView     `json:"deadline"`
-	Assignments []AssignmentView  `json:"assignments"`
-	Supervision *SupervisionView  `json:"supervision"`
-	Earlier     []EarlierBooking  `json:"earlier"`
-	Notes       map[string]string `json:"notes,omitempty"`
+	Case        CaseView         `json:"case"`
+	Timeline    []CaseEventView  `json:"timeline"`
+	Deadline    *DeadlineView    `json:"deadline"`
+	Assignments []AssignmentView `json:"assignments"`
+	Supervision *SupervisionView `json:"supervision"`
+	// Consultations (会商) with each unit's opinion; a redacted viewer sees who took part and
+	// whether the conclusion is signed, not what was said.
+	Consultations []ConsultationView `json:"consultations"`
+	Earlier       []EarlierBooking   `json:"earlier"`
+	Notes         map[string]string  `json:"notes,omitempty"`
 }
 
 // EarlierBooking is an earlier booking of the same person, without their identity.
@@ -478,6 +494,18 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	}
 	for _, a := range as {
 		panel.Assignments = append(panel.Assignments, assignmentView(a, cal))
+	}
+	panel.Consultations = []ConsultationView{}
+	ks, err := s.st.ListConsultations(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ks {
+		v := consultationView(k)
+		if level == scheduler.ViewRedacted {
+			v.Subject, v.Conclusion, v.Opinions = "", "", []OpinionView{}
+		}
+		panel.Consultations = append(panel.Consultations, v)
 	}
 	if sv, err := s.st.OpenSupervisionFor(ctx, c.ID); err == nil {
 		v := supervisionView(sv)

@@ -97,6 +97,8 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 type ownerRequest struct {
 	Release bool   `json:"release"` // give the case up (only its owner does)
 	Reason  string `json:"reason"`
+	// SessionID names the reception session when the leader takes the case on its call.
+	SessionID string `json:"session_id"`
 }
 
 // setOwner: a leader in scope takes personal ownership of a case (包案), or gives it up.
@@ -130,6 +132,7 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	if err != nil {
 		return err
 	}
+	s.notifyCall(req.SessionID, c.ID)
 	writeJSON(w, http.StatusOK, caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)))
 	return nil
 }

@@ -76,6 +76,7 @@ func (s *Server) createConsultation(w http.ResponseWriter, r *http.Request, rc *
 			return err
 		}
 	}
+	req.RecordingOffsetMS = s.callOffset(req.SessionID, req.RecordingOffsetMS)
 	k := scheduler.Consultation{CaseID: c.ID, CompetentUnitID: req.CompetentUnitID, UnitIDs: units, Subject: strings.TrimSpace(req.Subject),
 		SessionID: strings.TrimSpace(req.SessionID), RecordingOffset: time.Duration(req.RecordingOffsetMS) * time.Millisecond}
 	if err := s.st.CreateConsultation(ctx, &k, rc.actor(s.now())); err != nil {
@@ -84,6 +85,7 @@ func (s *Server) createConsultation(w http.ResponseWriter, r *http.Request, rc *
 	if err := s.auditCase(ctx, rc, c, "case.consult", "", nil, map[string]int64{"consultation": k.ID}); err != nil {
 		return err
 	}
+	s.notifyCall(k.SessionID, c.ID)
 	writeJSON(w, http.StatusCreated, consultationView(k))
 	return nil
 }

@@ -97,14 +97,7 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		due = d.Due
 	}
 	if req.Method == scheduler.AssignOnVideoCall {
-		// On a live call the offset into the recording is the call's, not the client's.
-		if id, ok := callSessionID(req.SessionID); ok {
-			if h := s.callHooks(); h != nil {
-				if off, ok := h.HearingOffset(id); ok {
-					req.RecordingOffsetMS = off.Milliseconds()
-				}
-			}
-		}
+		req.RecordingOffsetMS = s.callOffset(req.SessionID, req.RecordingOffsetMS)
 	}
 	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
 		CoUnitIDs: req.CoUnitIDs, Requirements: req.Requirements, Instruction: req.Instruction, Method: req.Method, SessionID: req.SessionID,
