@@ -130,6 +130,8 @@ type SessionStore interface {
 	CancelReceptionSession(ctx context.Context, id int64, reason string) error
 
 	AppointmentStore
+	InvitationStore   // invitations.go
+	BookingCheckStore // checks.go
 }
 
 func validText(field string, s string, max int) error {

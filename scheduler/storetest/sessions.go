@@ -23,6 +23,9 @@ func runSessions(t *testing.T, open Opener) {
 		{"SessionConflictsConcurrent", testSessionConflictsConcurrent},
 		{"Appointments", testAppointments},
 		{"AppointmentsConcurrent", testAppointmentsConcurrent},
+		{"Invitations", testInvitations},
+		{"InvitationsConcurrent", testInvitationsConcurrent},
+		{"BookingChecks", testBookingChecks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
