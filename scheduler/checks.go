@@ -327,3 +327,15 @@ func levelCheck(ctx context.Context, st Store, c Case, sessUnit Unit) (CaseCheck
 	}
 	return cc, nil
 }
+
+// IsComplainedAbout reports whether p is placed at or under the unit a case complains about
+// (被反映对象). Such a viewer must not learn of the case at all through the checks: linking the
+// petitioner they are booking to a complaint about themselves is what the privacy rule forbids.
+func IsComplainedAbout(p *Principal, ch CaseChain) bool {
+	for _, g := range p.Grants {
+		if under(g.UnitPath, ch.ComplainedPath) {
+			return true
+		}
+	}
+	return false
+}

@@ -31,12 +31,15 @@ const (
 	ActCaseSupervise = "case.supervise"    // open and escalate supervision items (督办)
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
+	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
+	// accept or decline them (invitations.go).
+	ActInvitationAnswer = "invitation.answer"
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActInvitationAnswer}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -73,6 +76,8 @@ var policy = map[string][]string{
 	ActCaseSupervise: {RoleLeader, RoleSupervisor},
 	ActStatsRead:     {RoleLeader, RoleSupervisor},
 	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	// A unit's people who would join a hearing answer for it; observers, admin and auditor do not.
+	ActInvitationAnswer: {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

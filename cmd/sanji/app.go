@@ -22,6 +22,7 @@ import (
 	"sanji/auth"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/notify"
 	"sanji/scheduler/postgres"
 	"sanji/scheduler/sqlite"
 	"sanji/sfu"
@@ -131,7 +132,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log,
+	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notifier(cfg.Notify, log),
 		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -389,4 +390,14 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		logins = append(logins, demo...)
 	}
 	return st, logins, nil
+}
+
+// notifier delivers the scheduler's notices: texts to people go to the SMS gateway (without one
+// configured, to the log, masked), and every notice to the webhook when one is set.
+func notifier(c notifyConfig, log *zap.Logger) scheduler.Notifier {
+	n := notify.Fanout{notify.SMS{Gateway: notify.LogSMS{Log: log.Named("sms")}}}
+	if c.WebhookURL != "" {
+		n = append(n, &notify.Webhook{URL: c.WebhookURL, Secret: []byte(c.WebhookSecret)})
+	}
+	return n
 }

@@ -79,7 +79,8 @@ func TestReceptionFlow(t *testing.T) {
 	if st != 201 || len(v2.SamePerson) != 1 || v2.SamePerson[0].ID != v.Appointment.ID || v2.Appointment.QueueNo != 2 {
 		t.Fatalf("same person: %d %s", st, body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.same_person"}); len(es) != 1 || strings.Contains(es[0].After, idn) {
+	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.checks", Target: "appointment:" + idStr(v2.Appointment.ID)}); len(es) != 1 ||
+		strings.Contains(es[0].After, idn) || !strings.Contains(es[0].After, "已告知该事项在区级办理中") {
 		t.Errorf("same-person audit: %+v", es)
 	}
 	// An operator of the other district sees the sessions their hall joins, and nothing else.

@@ -56,6 +56,12 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/sessions/{id}/appointments", access: scheduler.ActApptWrite, handle: s.book},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: scheduler.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: scheduler.ActApptWrite, handle: s.updateAppointment},
+		{method: "POST", pattern: "/api/v1/sessions/{id}/booking-checks", access: scheduler.ActApptWrite, handle: s.precheck},
+		// Multi-site hearings (hearings.go).
+		{method: "POST", pattern: "/api/v1/sessions/{id}/invitations", access: scheduler.ActSessionWrite, handle: s.invite},
+		{method: "GET", pattern: "/api/v1/sessions/{id}/invitations", access: scheduler.ActSessionRead, handle: s.sessionInvitations},
+		{method: "GET", pattern: "/api/v1/invitations", access: scheduler.ActInvitationAnswer, handle: s.myInvitations},
+		{method: "POST", pattern: "/api/v1/invitations/{id}/answer", access: scheduler.ActInvitationAnswer, handle: s.answerInvitation},
 		// Cases (cases.go).
 		{method: "POST", pattern: "/api/v1/cases", access: scheduler.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: scheduler.ActCaseRead, handle: s.getCase},
