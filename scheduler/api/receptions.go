@@ -206,6 +206,47 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	return nil
 }
 
+// LeaderView is a leader's account that a session or schedule can name.
+type LeaderView struct {
+	ID          int64  `json:"id"`
+	DisplayName string `json:"display_name"`
+	UnitID      int64  `json:"unit_id"`
+}
+
+// listLeaders lists the enabled people holding the leader role in the caller's subtrees, for
+// the session form's leader picker (the user list itself is the administrator's).
+func (s *Server) listLeaders(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	ctx := r.Context()
+	out := []LeaderView{}
+	for _, root := range roots {
+		users, err := s.st.ListUsers(ctx, scheduler.UserFilter{UnderPath: root, Kind: scheduler.UserPerson})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if u.Disabled {
+				continue
+			}
+			gs, err := s.st.ListGrants(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				if g.Role == scheduler.RoleLeader {
+					out = append(out, LeaderView{ID: u.ID, DisplayName: u.DisplayName, UnitID: u.UnitID})
+					break
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"leaders": out})
+	return nil
+}
+
 type createSessionRequest struct {
 	UnitID               int64     `json:"unit_id"`
 	Title                string    `json:"title"`

@@ -74,6 +74,7 @@ var receptionMatrix = map[string]matrixRow{
 	"PUT /api/v1/holidays/{date}": {grantAtRoot: true, call: func(f *fixture, c *client, in bool) (string, any) {
 		return fmt.Sprintf("/api/v1/holidays/2027-01-%02d", 1+f.next()%28), map[string]string{"kind": "holiday", "name": "元旦"}
 	}},
+	"GET /api/v1/leaders":  {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/leaders", nil }},
 	"GET /api/v1/sessions": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/sessions", nil }},
 	"POST /api/v1/sessions": {call: func(f *fixture, c *client, in bool) (string, any) {
 		st, end := f.slot()

@@ -166,3 +166,30 @@ func TestReceptionFlow(t *testing.T) {
 		t.Errorf("cancelled session still public: %s", body)
 	}
 }
+
+// TestLeadersForTheSessionForm: scheduling staff see the leaders of their subtree (not other
+// roles, not other districts, not disabled accounts).
+func TestLeadersForTheSessionForm(t *testing.T) {
+	f := newFixture(t, Config{})
+	mine := f.user(scheduler.RoleLeader, f.t1)
+	gone := f.user(scheduler.RoleLeader, f.d1)
+	if err := f.st.SetUserDisabled(bg, gone.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	theirs := f.user(scheduler.RoleLeader, f.d2)
+	op := f.user(scheduler.RoleHallOperator, f.d1)
+	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
+	resp, body := staff.do("GET", "/api/v1/leaders", nil)
+	wantStatus(t, resp, body, 200)
+	var out struct {
+		Leaders []LeaderView `json:"leaders"`
+	}
+	_ = json.Unmarshal(body, &out)
+	ids := map[int64]bool{}
+	for _, l := range out.Leaders {
+		ids[l.ID] = true
+	}
+	if !ids[mine.ID] || ids[gone.ID] || ids[theirs.ID] || ids[op.ID] {
+		t.Errorf("leaders: %s", body)
+	}
+}

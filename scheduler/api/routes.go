@@ -47,6 +47,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/public/sessions", access: accessPublic, handle: s.publicSessions},
 		{method: "GET", pattern: "/api/v1/holidays", access: scheduler.ActSessionRead, handle: s.listHolidays},
 		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: scheduler.ActHolidayWrite, handle: s.putHoliday},
+		{method: "GET", pattern: "/api/v1/leaders", access: scheduler.ActSessionWrite, handle: s.listLeaders},
 		{method: "GET", pattern: "/api/v1/sessions", access: scheduler.ActSessionRead, handle: s.listSessions},
 		{method: "POST", pattern: "/api/v1/sessions", access: scheduler.ActSessionWrite, handle: s.createSession},
 		{method: "PATCH", pattern: "/api/v1/sessions/{id}", access: scheduler.ActSessionWrite, handle: s.updateSession},
