@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -182,41 +183,56 @@ func TerritoryOf(u Unit) string {
 	return code
 }
 
-// bigrams are the distinct pairs of adjacent letters or digits of s, ignoring spaces and
-// punctuation and case; a one-character text is its own "bigram".
-func bigrams(s string) map[string]struct{} {
-	var rs []rune
+// bigramSet is the distinct pairs of adjacent letters or digits of a text, ignoring spaces,
+// punctuation and case, each pair packed into one number, sorted; a one-character text is its
+// own "pair". Numbers in a sorted slice, not strings in a map: the check compares one matter
+// with a thousand others per booking.
+type bigramSet []uint64
+
+func bigramsOf(s string) bigramSet {
+	var prev rune = -1
+	var out bigramSet
+	n := 0
 	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsNumber(r) {
-			rs = append(rs, unicode.ToLower(r))
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if prev >= 0 {
+			out = append(out, uint64(prev)<<32|uint64(r))
+		}
+		prev, n = r, n+1
+	}
+	if n == 1 {
+		out = append(out, uint64(prev)<<32|uint64(prev))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// dice is the Dice coefficient of two sets: twice the common pairs over the pairs of both.
+func (a bigramSet) dice(b bigramSet) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	common := 0
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			common, i, j = common+1, i+1, j+1
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
 		}
 	}
-	out := map[string]struct{}{}
-	if len(rs) == 1 {
-		out[string(rs)] = struct{}{}
-	}
-	for i := 0; i+1 < len(rs); i++ {
-		out[string(rs[i:i+2])] = struct{}{}
-	}
-	return out
+	return 2 * float64(common) / float64(len(a)+len(b))
 }
 
 // TextSimilarity is the Dice coefficient of the character bigrams of a and b: 1 for the same
 // text, 0 for texts with no pair of characters in common. Bigrams suit Chinese, which has no
 // spaces between words: most words are two characters.
-func TextSimilarity(a, b string) float64 {
-	x, y := bigrams(a), bigrams(b)
-	if len(x) == 0 || len(y) == 0 {
-		return 0
-	}
-	common := 0
-	for k := range x {
-		if _, ok := y[k]; ok {
-			common++
-		}
-	}
-	return 2 * float64(common) / float64(len(x)+len(y))
-}
+func TextSimilarity(a, b string) float64 { return bigramsOf(a).dice(bigramsOf(b)) }
 
 // truncateRunes keeps the first n characters of s.
 func truncateRunes(s string, n int) string {
@@ -272,14 +288,14 @@ func CheckBooking(ctx context.Context, st Store, sess ReceptionSession, hallUnit
 	if err != nil {
 		return b, fmt.Errorf("booking checks: recent matters: %w", err)
 	}
-	matter = truncateRunes(matter, MatterTextRunes)
+	mine := bigramsOf(truncateRunes(matter, MatterTextRunes))
 	for _, m := range recent {
 		if skip[CheckRef{Kind: m.Kind, ID: m.ID}] {
 			continue
 		}
-		score := TextSimilarity(matter, m.Text)
+		score := mine.dice(bigramsOf(m.Text))
 		if m.Title != "" {
-			score = max(score, TextSimilarity(matter, m.Title))
+			score = max(score, mine.dice(bigramsOf(m.Title)))
 		}
 		if score >= SimilarThreshold {
 			b.Similar = append(b.Similar, SimilarMatter{Kind: m.Kind, ID: m.ID, Score: float64(int(score*100+0.5)) / 100})
