@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -107,4 +108,15 @@ func (inv Invitation) OnRoster(s ReceptionSession) bool {
 		}
 	}
 	return false
+}
+
+// WithIDs returns list with the ids of more it lacks appended, and whether it grew.
+func WithIDs(list, more []int64) ([]int64, bool) {
+	out := append([]int64{}, list...)
+	for _, id := range more {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, len(out) != len(list)
 }

@@ -67,6 +67,10 @@ type app struct {
 	// store closes.
 	jobCancel context.CancelFunc
 	jobDone   chan struct{}
+	// The reminder job (scheduler.RunReminderJob), likewise.
+	remindCancel context.CancelFunc
+	remindDone   chan struct{}
+	notifier     scheduler.Notifier
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -128,11 +132,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer: reg,
 	})
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notifier(cfg.Notify, log)}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notifier(cfg.Notify, log),
+	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: a.notifier,
 		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -191,6 +195,7 @@ func (a *app) Start() error {
 		}
 	}()
 	a.startOverdueJob()
+	a.startReminderJob()
 	addr := ln.Addr().String()
 	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
 	if u := a.sfu.UDPAddr(); u != nil {
@@ -222,6 +227,30 @@ func (a *app) startOverdueJob() {
 			}
 			if n > 0 {
 				log.Info("supervision opened on overdue cases", zap.Int("opened", n))
+			}
+		})
+	}()
+}
+
+// remindEvery is how often the reminder job looks for sessions starting within a day.
+const remindEvery = 10 * time.Minute
+
+// startReminderJob starts the goroutine that reminds rosters and booked petitioners the day
+// before a session. Called with a.mu held, once, by Start.
+func (a *app) startReminderJob() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.remindCancel, a.remindDone = cancel, make(chan struct{})
+	log := a.log.Named("reminders")
+	go func() {
+		defer close(a.remindDone)
+		t := time.NewTicker(remindEvery)
+		defer t.Stop()
+		scheduler.RunReminderJob(ctx, a.store, a.notifier, t.C, func(n int, err error) {
+			if err != nil {
+				log.Warn("reminder job", zap.Error(err))
+			}
+			if n > 0 {
+				log.Info("sessions reminded", zap.Int("sessions", n))
 			}
 		})
 	}()
@@ -299,6 +328,13 @@ func (a *app) shutdown(ctx context.Context) error {
 	if jobCancel != nil {
 		jobCancel()
 		<-jobDone
+	}
+	a.mu.Lock()
+	remindCancel, remindDone := a.remindCancel, a.remindDone
+	a.mu.Unlock()
+	if remindCancel != nil {
+		remindCancel()
+		<-remindDone
 	}
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))

@@ -3,11 +3,10 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 
 	"sanji/scheduler"
 )
@@ -145,20 +144,43 @@ func (n *names) invitations(list []scheduler.Invitation, withSession bool) ([]In
 	return out, nil
 }
 
-// notify hands a notice to the configured notifier. The change that caused it is committed
-// already, so a failed delivery is logged (without the text: it may name people) and not
-// returned.
-func (s *Server) notify(ctx context.Context, n scheduler.Notice) {
-	if s.notifier == nil {
+// notify hands notices to the configured notifier. The change that caused them is committed
+// already, so a failed delivery is logged (the error names the kind and the session, never the
+// text or the address: they may name people) and not returned.
+func (s *Server) notify(ctx context.Context, notices ...scheduler.Notice) {
+	if s.notifier == nil || len(notices) == 0 {
 		return
 	}
-	if n.At.IsZero() {
-		n.At = s.now()
+	if err := scheduler.Deliver(ctx, s.notifier, notices, s.now()); err != nil {
+		s.log.Warn("notice not delivered", errField(err))
 	}
-	if err := s.notifier.Notify(ctx, n); err != nil {
-		s.log.Warn("notice not delivered", zap.String("kind", n.Kind), zap.Int64("session_id", n.SessionID),
-			zap.Int64("unit_id", n.UnitID), zap.Int64("hall_id", n.HallID), errField(err))
+}
+
+// noticeChange tells the roster (as it was and as it is) of a session's new time or roster, and
+// the booked petitioners of a new time.
+func (s *Server) noticeChange(ctx context.Context, before, after scheduler.ReceptionSession) error {
+	moved := !before.Start.Equal(after.Start) || !before.End.Equal(after.End)
+	if !moved && before.StudioID == after.StudioID && slices.Equal(before.HallIDs, after.HallIDs) && slices.Equal(before.UnitIDs, after.UnitIDs) {
+		return nil
 	}
+	var appts []scheduler.Appointment
+	zh, en := "「"+after.Title+"」（"+sessionWhen(after)+"）的参会安排有变化，请登录系统查看", "The roster of “"+after.Title+"” ("+sessionWhen(after)+") changed; log in to see it"
+	if moved {
+		var err error
+		if appts, err = s.st.ListAppointments(ctx, after.ID); err != nil {
+			return err
+		}
+		zh = "「" + after.Title + "」由 " + sessionWhen(before) + " 改为 " + sessionWhen(after) + "（北京时间）"
+		en = "“" + after.Title + "” moved from " + sessionWhen(before) + " to " + sessionWhen(after) + " (Beijing time)"
+	}
+	all := after
+	all.HallIDs, _ = scheduler.WithIDs(after.HallIDs, before.HallIDs)
+	all.UnitIDs, _ = scheduler.WithIDs(after.UnitIDs, before.UnitIDs)
+	if all.StudioID == 0 {
+		all.StudioID = before.StudioID
+	}
+	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionChanged, all, appts, zh, en)...)
+	return nil
 }
 
 func sessionWhen(x scheduler.ReceptionSession) string {

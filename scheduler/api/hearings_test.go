@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"sanji/scheduler"
 	"sanji/scheduler/notify"
 )
@@ -284,5 +287,48 @@ func TestBookingChecksAPI(t *testing.T) {
 	if len(q.Queue) != 1 || q.Queue[0].Checks == nil || !q.Queue[0].Checks.PendingLower || !q.Queue[0].Checks.PastReReview ||
 		q.Queue[0].Checks.SamePerson != 3 || q.Queue[0].Checks.Similar != 2 || q.Queue[0].IDNumber == idn {
 		t.Errorf("leader's queue: %s", body)
+	}
+}
+
+// TestScheduleChangeNotices: moving a session tells its roster (as it was and as it is) and texts
+// the booked petitioners; a change of title alone tells no one; a cancellation tells everyone.
+func TestScheduleChangeNotices(t *testing.T) {
+	sink, hook := newWebhookSink(t)
+	core, texts := observer.New(zap.InfoLevel)
+	f := newFixture(t, Config{Notifier: notify.Fanout{hook, notify.SMS{Gateway: notify.LogSMS{Log: zap.New(core)}}}})
+	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
+	st := time.Date(2026, 3, 20, 9, 0, 0, 0, scheduler.Shanghai)
+	resp, body := staff.do("POST", "/api/v1/sessions", map[string]any{"unit_id": f.d1.ID, "title": "区领导接访", "start": st,
+		"end": st.Add(time.Hour), "hall_ids": []int64{f.hall1.ID}, "unit_ids": []int64{f.t1.ID}, "lead_days": 1,
+		"minutes_per_petitioner": 10, "max_petitioners": 5})
+	wantStatus(t, resp, body, 201)
+	var x SessionView
+	_ = json.Unmarshal(body, &x)
+	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Phone: "13912345678", Matter: "欠薪", People: 1}
+	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(x.ID), map[string]any{"title": "区领导接访（周五）"})
+	wantStatus(t, resp, body, 200)
+	if n := sink.notices(); len(n) != 0 {
+		t.Errorf("a title change sent notices: %+v", n)
+	}
+	// Moved an hour later, and the township taken off the roster: it is told too.
+	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(x.ID), map[string]any{"start": st.Add(time.Hour), "end": st.Add(2 * time.Hour),
+		"unit_ids": []int64{}})
+	wantStatus(t, resp, body, 200)
+	n := sink.notices()
+	if len(n) != 2 || n[0].UnitID != f.t1.ID || n[1].HallID != f.hall1.ID || n[0].Kind != scheduler.NoticeSessionChanged ||
+		!strings.Contains(n[0].TextZH, "2026-03-20 09:00–10:00 改为 2026-03-20 10:00–11:00") {
+		t.Errorf("change notices: %+v", n)
+	}
+	if sms := texts.All(); len(sms) != 1 || sms[0].ContextMap()["to"] != "139****5678" || !strings.Contains(sms[0].ContextMap()["text"].(string), "改为") {
+		t.Errorf("text to the petitioner: %+v", sms)
+	}
+	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(x.ID)+"/cancel", map[string]string{"reason": "领导外出"})
+	wantStatus(t, resp, body, 204)
+	n = sink.notices()
+	if len(n) != 3 || n[2].Kind != scheduler.NoticeSessionCancelled || !strings.Contains(n[2].TextZH, "领导外出") || len(texts.All()) != 2 {
+		t.Errorf("cancellation notices: %+v, %d texts", n, len(texts.All()))
 	}
 }

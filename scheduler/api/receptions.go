@@ -342,7 +342,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	ctx, id := r.Context(), x.ID
-	before := sessionView(x)
+	before, old := sessionView(x), x
 	setIfGiven(&x.Title, req.Title)
 	setIfGiven(&x.LeaderID, req.LeaderID)
 	setIfGiven(&x.LeaderName, req.LeaderName)
@@ -366,6 +366,9 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := rc.audit("session.update", "session:"+strconv.FormatInt(id, 10), u, before, sessionView(x)); err != nil {
 		return err
 	}
+	if err := s.noticeChange(ctx, old, x); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, sessionView(x))
 	return nil
 }
@@ -387,6 +390,13 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := rc.audit("session.cancel", "session:"+strconv.FormatInt(id, 10), u, sessionView(x), map[string]string{"reason": req.Reason}); err != nil {
 		return err
 	}
+	appts, err := s.st.ListAppointments(ctx, id)
+	if err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionCancelled, x, appts,
+		"「"+x.Title+"」（"+sessionWhen(x)+"）已取消："+reason, "“"+x.Title+"” ("+sessionWhen(x)+") is cancelled: "+reason)...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -23,8 +23,9 @@ import (
 // SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" when the webhook has a secret.
 const SignatureHeader = "X-Sanji-Signature"
 
-// Webhook POSTs every notice as JSON to URL. The receiver checks SignatureHeader with the shared
-// secret. The body never carries a phone number: that is for the SMS gateway only.
+// Webhook POSTs the notices for units and halls as JSON to URL; a notice to a person's phone is
+// for the SMS gateway only and does not leave this way. The receiver checks SignatureHeader with
+// the shared secret.
 type Webhook struct {
 	URL    string
 	Secret []byte
@@ -48,6 +49,9 @@ var defaultClient = &http.Client{Timeout: 5 * time.Second}
 
 // Notify implements scheduler.Notifier.
 func (w *Webhook) Notify(ctx context.Context, n scheduler.Notice) error {
+	if n.Phone != "" {
+		return nil
+	}
 	body, err := json.Marshal(WebhookBody{Kind: n.Kind, SessionID: n.SessionID, UnitID: n.UnitID, HallID: n.HallID,
 		TextZH: n.ZH, TextEN: n.EN, At: n.At})
 	if err != nil {

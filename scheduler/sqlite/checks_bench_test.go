@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -17,21 +16,8 @@ import (
 // against 100,000 appointments and 20,000 cases of one district, and reports p50/p99.
 func BenchmarkBookingChecks(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	mk := func(u *scheduler.Unit, kind scheduler.UnitKind, parent int64, code string) {
-		*u = scheduler.Unit{Kind: kind, ParentID: parent, Code: code, Name: code}
-		if err := st.CreateUnit(ctx, u); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var root, city, district scheduler.Unit
-	mk(&root, scheduler.KindRoot, 0, scheduler.RootCode)
-	mk(&city, scheduler.KindCity, root.ID, "330100")
-	mk(&district, scheduler.KindDistrict, city.ID, "330102")
+	st, units := benchStore(b, "330100", "330102")
+	city, district := units[0], units[1]
 	hall := scheduler.Hall{UnitID: district.ID, Kind: scheduler.HallReception, Name: "大厅"}
 	if err := st.CreateHall(ctx, &hall); err != nil {
 		b.Fatal(err)

@@ -26,21 +26,6 @@ func scanInv(sc interface{ Scan(...any) error }) (scheduler.Invitation, error) {
 	return v, err
 }
 
-func addMissing(list []int64, ids []int64) ([]int64, bool) {
-	out := append([]int64{}, list...)
-	changed := false
-	for _, id := range ids {
-		found := false
-		for _, x := range out {
-			found = found || x == id
-		}
-		if !found {
-			out, changed = append(out, id), true
-		}
-	}
-	return out, changed
-}
-
 // InviteToSession implements scheduler.InvitationStore.
 func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, halls []int64, note string, by int64, now time.Time) ([]scheduler.Invitation, error) {
 	if err := scheduler.ValidateInvitationNote(note); err != nil {
@@ -68,8 +53,8 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 		// Whoever is invited joins: the roster grows first, under the overlap check, so an
 		// invited unit or hall can never be double-booked.
 		var cu, ch bool
-		sess.UnitIDs, cu = addMissing(sess.UnitIDs, units)
-		sess.HallIDs, ch = addMissing(sess.HallIDs, halls)
+		sess.UnitIDs, cu = scheduler.WithIDs(sess.UnitIDs, units)
+		sess.HallIDs, ch = scheduler.WithIDs(sess.HallIDs, halls)
 		if cu || ch {
 			if err := tx.UpdateReceptionSession(ctx, sess); err != nil {
 				return err
@@ -219,4 +204,17 @@ func (s *Store) dropOffRoster(ctx context.Context, sess scheduler.ReceptionSessi
 		}
 	}
 	return nil
+}
+
+// MarkReminded implements scheduler.SessionStore.
+func (s *Store) MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE reception_sessions SET reminded_at = ? WHERE id = ? AND reminded_at = 0`, tm(at), id)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: mark reminded: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: mark reminded: %w", err)
+	}
+	return n == 1, nil
 }

@@ -1,13 +1,22 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"sanji/scheduler"
+	"sanji/scheduler/notify"
 )
 
 // Multi-site hearings (invitations and answers) and the booking checks' reads.
@@ -264,5 +273,125 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	}
 	if b, _ := scheduler.CheckBooking(ctx, s, dsess, r.D1, idn, "x"); len(b.Cases) != 2 || b.Cases[0].PendingLower || b.Cases[1].PendingLower {
 		t.Errorf("district session's level check: %+v", b.Cases)
+	}
+}
+
+// noticeSink is a webhook receiver and an SMS log: the real notifiers, delivering to the test.
+type noticeSink struct {
+	mu   sync.Mutex
+	hook []notify.WebhookBody
+	sms  *observer.ObservedLogs
+	n    scheduler.Notifier
+}
+
+func newNoticeSink(t *testing.T) *noticeSink {
+	k := &noticeSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b notify.WebhookBody
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		k.mu.Lock()
+		k.hook = append(k.hook, b)
+		k.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	core, logs := observer.New(zap.InfoLevel)
+	k.sms = logs
+	k.n = notify.Fanout{&notify.Webhook{URL: srv.URL}, notify.SMS{Gateway: notify.LogSMS{Log: zap.New(core)}}}
+	return k
+}
+
+func (k *noticeSink) webhook() []notify.WebhookBody {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]notify.WebhookBody(nil), k.hook...)
+}
+
+// testReminders: a session starting within a day is reminded once (its roster by webhook, its
+// booked petitioners by text), however often the job runs; later and cancelled sessions are not.
+func testReminders(t *testing.T, s scheduler.Store) {
+	r := BuildReception(t, s)
+	soon := recSession(r, "明日接访", "2026-12-16 09:00", 60)
+	soon.UnitIDs = []int64{r.Dept.ID}
+	later := recSession(r, "下周接访", "2026-12-23 09:00", 60)
+	gone := recSession(r, "已取消", "2026-12-16 14:00", 60)
+	for _, x := range []*scheduler.ReceptionSession{&soon, &later, &gone} {
+		if err := s.CreateReceptionSession(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CancelReceptionSession(ctx, gone.ID, "改期"); err != nil {
+		t.Fatal(err)
+	}
+	booked := mkAppt(soon, r.H1.ID, "王五", IDNumber("33010219800101123"))
+	noShow := mkAppt(soon, r.H1.ID, "赵六", IDNumber("33010219800101124"))
+	noShow.Phone = "13700000000"
+	for _, a := range []*scheduler.Appointment{&booked, &noShow} {
+		if err := s.CreateAppointment(ctx, a, shAt("2026-12-01 09:00")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetAppointmentStatus(ctx, noShow.ID, scheduler.ApptCancelled); err != nil {
+		t.Fatal(err)
+	}
+	k := newNoticeSink(t)
+	now := shAt("2026-12-15 10:00")
+	n, err := scheduler.SendReminders(ctx, s, k.n, now)
+	if err != nil || n != 1 {
+		t.Fatalf("reminders: %d %v", n, err)
+	}
+	hook := k.webhook()
+	// The department, the studio and the hall by webhook; the petitioner by text only.
+	var units, halls int
+	for _, b := range hook {
+		if b.Kind != scheduler.NoticeReminder || b.SessionID != soon.ID || !strings.Contains(b.TextZH, "明日接访") {
+			t.Errorf("reminder %+v", b)
+		}
+		if b.UnitID == r.Dept.ID {
+			units++
+		}
+		if b.HallID == r.Studio.ID || b.HallID == r.H1.ID {
+			halls++
+		}
+	}
+	if len(hook) != 3 || units != 1 || halls != 2 {
+		t.Errorf("reminders to the roster: %+v", hook)
+	}
+	texts := k.sms.All()
+	if len(texts) != 1 || texts[0].ContextMap()["to"] != scheduler.MaskPhone(booked.Phone) {
+		t.Errorf("texts to petitioners: %+v", texts)
+	}
+	// Again, and from another node: nothing more.
+	if n, err := scheduler.SendReminders(ctx, s, k.n, now.Add(10*time.Minute)); err != nil || n != 0 || len(k.webhook()) != len(hook) {
+		t.Errorf("second run: %d %v", n, err)
+	}
+	if first, err := s.MarkReminded(ctx, soon.ID, now); err != nil || first {
+		t.Errorf("mark twice: %v %v", first, err)
+	}
+
+	// The job: each tick runs the reminders, until its context ends.
+	jctx, cancel := context.WithCancel(ctx)
+	tick := make(chan time.Time)
+	reports := make(chan int, 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		scheduler.RunReminderJob(jctx, s, k.n, tick, func(n int, err error) {
+			if err != nil {
+				t.Errorf("job: %v", err)
+			}
+			reports <- n
+		})
+	}()
+	tick <- shAt("2026-12-22 10:00") // the next week's session is within a day now
+	if n := <-reports; n != 1 {
+		t.Errorf("job reminded %d sessions, want 1", n)
+	}
+	cancel()
+	<-done
+	if hook := k.webhook(); len(hook) != 5 || hook[4].SessionID != later.ID {
+		t.Errorf("the job's reminders: %+v", hook)
 	}
 }

@@ -26,6 +26,7 @@ func runSessions(t *testing.T, open Opener) {
 		{"Invitations", testInvitations},
 		{"InvitationsConcurrent", testInvitationsConcurrent},
 		{"BookingChecks", testBookingChecks},
+		{"Reminders", testReminders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

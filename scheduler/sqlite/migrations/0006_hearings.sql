@@ -1,5 +1,6 @@
 -- 0006: invitations of units and halls to a session (multi-site hearings, 会商, 联合接访) with each
--- one's answer; the checks made at booking, kept with the appointment; indexes for those checks.
+-- one's answer; the reminder mark of a session; the checks made at booking, kept with the
+-- appointment; indexes for those checks.
 -- Times are Unix microseconds (0 = none).
 CREATE TABLE session_invitations (
 	id INTEGER PRIMARY KEY,
@@ -18,6 +19,9 @@ CREATE TABLE session_invitations (
 	UNIQUE (session_id, kind, target_id)
 );
 CREATE INDEX session_invitations_unit ON session_invitations(unit_id, status);
+
+-- When the day-before reminder went out (0: not yet): one reminder per session, whichever node sends it.
+ALTER TABLE reception_sessions ADD COLUMN reminded_at BIGINT NOT NULL DEFAULT 0;
 
 -- What the booking checks found (ids, scores and flags; no personal data), as JSON.
 ALTER TABLE appointments ADD COLUMN checks TEXT NOT NULL DEFAULT '';
