@@ -2,49 +2,13 @@ package api
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
-
 	"sanji/scheduler"
-	"sanji/scheduler/notify"
+	"sanji/scheduler/storetest"
 )
-
-// webhookSink is a receiver of the real webhook notifier.
-type webhookSink struct {
-	mu  sync.Mutex
-	got []notify.WebhookBody
-}
-
-func newWebhookSink(t *testing.T) (*webhookSink, *notify.Webhook) {
-	k := &webhookSink{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var n notify.WebhookBody
-		if err := json.Unmarshal(b, &n); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		k.mu.Lock()
-		k.got = append(k.got, n)
-		k.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	return k, &notify.Webhook{URL: srv.URL}
-}
-
-func (k *webhookSink) notices() []notify.WebhookBody {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]notify.WebhookBody(nil), k.got...)
-}
 
 func unitByCode(t *testing.T, f *fixture, code string) scheduler.Unit {
 	t.Helper()
@@ -59,8 +23,8 @@ func unitByCode(t *testing.T, f *fixture, code string) scheduler.Unit {
 // invitation, answers it through one of its own members (a decline with a reason), the staff
 // see every answer on the session, and notices go out through the notifier.
 func TestHearingInvitations(t *testing.T) {
-	sink, hook := newWebhookSink(t)
-	f := newFixture(t, Config{Notifier: hook})
+	sink := storetest.NewNoticeSink(t)
+	f := newFixture(t, Config{Notifier: sink.Notifier})
 	rsj := unitByCode(t, f, "330102-RSJ")
 	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
 	st := time.Date(2026, 3, 20, 14, 0, 0, 0, scheduler.Shanghai)
@@ -83,7 +47,7 @@ func TestHearingInvitations(t *testing.T) {
 	}
 	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(hearing.ID)+"/invitations", map[string]any{"unit_ids": []int64{rsj.ID}, "note": "请人社局派员"})
 	wantStatus(t, resp, body, 201)
-	if n := sink.notices(); len(n) != 3 || n[2].UnitID != rsj.ID || n[2].Kind != scheduler.NoticeInvitation ||
+	if n := sink.Webhook(); len(n) != 3 || n[2].UnitID != rsj.ID || n[2].Kind != scheduler.NoticeInvitation ||
 		!strings.Contains(n[2].TextZH, "欠薪积案联合会商") || !strings.Contains(n[2].TextZH, "请人社局派员") {
 		t.Errorf("invitation notices: %+v", n)
 	}
@@ -119,7 +83,7 @@ func TestHearingInvitations(t *testing.T) {
 	}
 	resp, body = head.do("POST", "/api/v1/invitations/"+idStr(inv.ID)+"/answer", map[string]any{"accept": false, "reason": "当天有省厅专项检查"})
 	wantStatus(t, resp, body, 200)
-	if n := sink.notices(); len(n) != 4 || n[3].Kind != scheduler.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") {
+	if n := sink.Webhook(); len(n) != 4 || n[3].Kind != scheduler.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") {
 		t.Errorf("answer notice: %+v", n)
 	}
 	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "invitation.answer"}); len(es) != 1 || !strings.Contains(es[0].After, "declined") {
@@ -293,9 +257,9 @@ func TestBookingChecksAPI(t *testing.T) {
 // TestScheduleChangeNotices: moving a session tells its roster (as it was and as it is) and texts
 // the booked petitioners; a change of title alone tells no one; a cancellation tells everyone.
 func TestScheduleChangeNotices(t *testing.T) {
-	sink, hook := newWebhookSink(t)
-	core, texts := observer.New(zap.InfoLevel)
-	f := newFixture(t, Config{Notifier: notify.Fanout{hook, notify.SMS{Gateway: notify.LogSMS{Log: zap.New(core)}}}})
+	sink := storetest.NewNoticeSink(t)
+	texts := sink.Texts
+	f := newFixture(t, Config{Notifier: sink.Notifier})
 	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
 	st := time.Date(2026, 3, 20, 9, 0, 0, 0, scheduler.Shanghai)
 	resp, body := staff.do("POST", "/api/v1/sessions", map[string]any{"unit_id": f.d1.ID, "title": "区领导接访", "start": st,
@@ -310,14 +274,14 @@ func TestScheduleChangeNotices(t *testing.T) {
 	}
 	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(x.ID), map[string]any{"title": "区领导接访（周五）"})
 	wantStatus(t, resp, body, 200)
-	if n := sink.notices(); len(n) != 0 {
+	if n := sink.Webhook(); len(n) != 0 {
 		t.Errorf("a title change sent notices: %+v", n)
 	}
 	// Moved an hour later, and the township taken off the roster: it is told too.
 	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(x.ID), map[string]any{"start": st.Add(time.Hour), "end": st.Add(2 * time.Hour),
 		"unit_ids": []int64{}})
 	wantStatus(t, resp, body, 200)
-	n := sink.notices()
+	n := sink.Webhook()
 	if len(n) != 2 || n[0].UnitID != f.t1.ID || n[1].HallID != f.hall1.ID || n[0].Kind != scheduler.NoticeSessionChanged ||
 		!strings.Contains(n[0].TextZH, "2026-03-20 09:00–10:00 改为 2026-03-20 10:00–11:00") {
 		t.Errorf("change notices: %+v", n)
@@ -327,7 +291,7 @@ func TestScheduleChangeNotices(t *testing.T) {
 	}
 	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(x.ID)+"/cancel", map[string]string{"reason": "领导外出"})
 	wantStatus(t, resp, body, 204)
-	n = sink.notices()
+	n = sink.Webhook()
 	if len(n) != 3 || n[2].Kind != scheduler.NoticeSessionCancelled || !strings.Contains(n[2].TextZH, "领导外出") || len(texts.All()) != 2 {
 		t.Errorf("cancellation notices: %+v, %d texts", n, len(texts.All()))
 	}

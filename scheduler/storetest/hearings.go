@@ -276,16 +276,19 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	}
 }
 
-// noticeSink is a webhook receiver and an SMS log: the real notifiers, delivering to the test.
-type noticeSink struct {
-	mu   sync.Mutex
-	hook []notify.WebhookBody
-	sms  *observer.ObservedLogs
-	n    scheduler.Notifier
+// NoticeSink receives notices through the real notifiers: a webhook to an HTTP server of the
+// test and the SMS gateway's log. Notifier is what to configure; Webhook and Texts are what
+// arrived.
+type NoticeSink struct {
+	Notifier scheduler.Notifier
+	Texts    *observer.ObservedLogs
+	mu       sync.Mutex
+	hook     []notify.WebhookBody
 }
 
-func newNoticeSink(t *testing.T) *noticeSink {
-	k := &noticeSink{}
+// NewNoticeSink starts the sink's HTTP server, closed when t ends.
+func NewNoticeSink(t testing.TB) *NoticeSink {
+	k := &NoticeSink{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b notify.WebhookBody
 		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
@@ -298,12 +301,13 @@ func newNoticeSink(t *testing.T) *noticeSink {
 	}))
 	t.Cleanup(srv.Close)
 	core, logs := observer.New(zap.InfoLevel)
-	k.sms = logs
-	k.n = notify.Fanout{&notify.Webhook{URL: srv.URL}, notify.SMS{Gateway: notify.LogSMS{Log: zap.New(core)}}}
+	k.Texts = logs
+	k.Notifier = notify.Fanout{&notify.Webhook{URL: srv.URL}, notify.SMS{Gateway: notify.LogSMS{Log: zap.New(core)}}}
 	return k
 }
 
-func (k *noticeSink) webhook() []notify.WebhookBody {
+// Webhook is what the webhook received so far.
+func (k *NoticeSink) Webhook() []notify.WebhookBody {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return append([]notify.WebhookBody(nil), k.hook...)
@@ -336,13 +340,13 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	if err := s.SetAppointmentStatus(ctx, noShow.ID, scheduler.ApptCancelled); err != nil {
 		t.Fatal(err)
 	}
-	k := newNoticeSink(t)
+	k := NewNoticeSink(t)
 	now := shAt("2026-12-15 10:00")
-	n, err := scheduler.SendReminders(ctx, s, k.n, now)
+	n, err := scheduler.SendReminders(ctx, s, k.Notifier, now)
 	if err != nil || n != 1 {
 		t.Fatalf("reminders: %d %v", n, err)
 	}
-	hook := k.webhook()
+	hook := k.Webhook()
 	// The department, the studio and the hall by webhook; the petitioner by text only.
 	var units, halls int
 	for _, b := range hook {
@@ -359,12 +363,12 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	if len(hook) != 3 || units != 1 || halls != 2 {
 		t.Errorf("reminders to the roster: %+v", hook)
 	}
-	texts := k.sms.All()
+	texts := k.Texts.All()
 	if len(texts) != 1 || texts[0].ContextMap()["to"] != scheduler.MaskPhone(booked.Phone) {
 		t.Errorf("texts to petitioners: %+v", texts)
 	}
 	// Again, and from another node: nothing more.
-	if n, err := scheduler.SendReminders(ctx, s, k.n, now.Add(10*time.Minute)); err != nil || n != 0 || len(k.webhook()) != len(hook) {
+	if n, err := scheduler.SendReminders(ctx, s, k.Notifier, now.Add(10*time.Minute)); err != nil || n != 0 || len(k.Webhook()) != len(hook) {
 		t.Errorf("second run: %d %v", n, err)
 	}
 	if first, err := s.MarkReminded(ctx, soon.ID, now); err != nil || first {
@@ -378,7 +382,7 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		scheduler.RunReminderJob(jctx, s, k.n, tick, func(n int, err error) {
+		scheduler.RunReminderJob(jctx, s, k.Notifier, tick, func(n int, err error) {
 			if err != nil {
 				t.Errorf("job: %v", err)
 			}
@@ -391,7 +395,7 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	}
 	cancel()
 	<-done
-	if hook := k.webhook(); len(hook) != 5 || hook[4].SessionID != later.ID {
+	if hook := k.Webhook(); len(hook) != 5 || hook[4].SessionID != later.ID {
 		t.Errorf("the job's reminders: %+v", hook)
 	}
 }
