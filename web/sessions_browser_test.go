@@ -28,7 +28,8 @@ func TestReceptionPages(t *testing.T) {
 		js(w, 200, map[string]any{"sessions": []any{session}})
 	})
 	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
-		js(w, 200, map[string]any{"user": map[string]any{"id": 1, "username": "staff", "display_name": "排班员"}, "csrf_token": "c", "grants": []any{}})
+		js(w, 200, map[string]any{"user": map[string]any{"id": 1, "username": "staff", "display_name": "排班员"}, "csrf_token": "c", "grants": []any{},
+			"can": []string{"session.read", "session.write"}})
 	})
 	mux.HandleFunc("GET /api/v1/units", func(w http.ResponseWriter, r *http.Request) {
 		js(w, 200, map[string]any{"units": []any{map[string]any{"id": 1, "kind": "city", "code": "330100", "name": "杭州市", "path": "/1/"}}})

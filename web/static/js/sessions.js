@@ -307,6 +307,11 @@ $('sess-form').addEventListener('submit', async (ev) => {
 
 const me = await start();
 if (me) {
+  // Only scheduling staff create sessions and send invitations; the others read the calendar.
+  const writes = (me.can || []).includes('session.write');
+  $('sess-form').hidden = !writes;
+  $('inv-send').hidden = !writes;
+  $('inv-note').closest('label').hidden = !writes;
   kindChanged();
   if (query('session')) state.selected = query('session');
   try {
