@@ -5,7 +5,7 @@
 
 import { api } from './api.js';
 import { t, onLangChange } from './i18n.js';
-import { $, el, cell, fail, ok, start, directory, sessionLabel, today, addDays, query, shDate } from './reception.js';
+import { $, el, cell, fail, ok, start, directory, sessionLabel, today, addDays, query, shDate } from './staff.js';
 
 let dir = null;
 let sessions = [];

@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { t, onLangChange } from './i18n.js';
-import { $, el, cell, fail, ok, start, shDate, shTime } from './reception.js';
+import { $, el, cell, fail, ok, start, shDate, shTime } from './staff.js';
 
 let list = [];
 

@@ -4,7 +4,7 @@
 
 import { api } from './api.js';
 import { t, onLangChange } from './i18n.js';
-import { $, el, cell, fail, start, directory, shTime, today, addDays, query, flagKeys } from './reception.js';
+import { $, el, cell, fail, start, directory, shTime, today, addDays, query, flagKeys } from './staff.js';
 
 let dir = null;
 let shown = [];

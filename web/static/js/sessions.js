@@ -6,7 +6,7 @@ import { api, ApiError } from './api.js';
 import { t, onLangChange, applyI18n, setText } from './i18n.js';
 import {
   $, el, cell, fail, ok, start, directory, shDate, shTime, shInstant, today, addDays, monday, weekday, query,
-} from './reception.js';
+} from './staff.js';
 
 const state = { view: 'week', anchor: today(), sessions: [], selected: 0, dir: null };
 const params = new URLSearchParams(location.search);
