@@ -111,6 +111,9 @@ type SessionStore interface {
 	PutHoliday(ctx context.Context, h Holiday) error
 	// ListHolidays returns the entries between from and to (YYYY-MM-DD, inclusive), by date.
 	ListHolidays(ctx context.Context, from, to string) ([]Holiday, error)
+	// ListCalendarYears returns the years the calendar covers (→ verified). A year is covered
+	// once the release's holidays.txt seeded it or an operator entered a day of it (PutHoliday).
+	ListCalendarYears(ctx context.Context) (map[int]bool, error)
 
 	CreateReceptionSchedule(ctx context.Context, rs *ReceptionSchedule) error
 	GetReceptionSchedule(ctx context.Context, id int64) (ReceptionSchedule, error)

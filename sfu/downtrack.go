@@ -26,6 +26,9 @@ type DownTrack struct {
 	sub          *Participant // nil in unit tests
 	metrics      *metrics
 	vp8Rewrite   bool // simulcast VP8: picture ids must stay continuous across layers
+	// unwrapRED: the source sends RED and this receiver negotiated only Opus, so each packet's
+	// primary block is forwarded as plain Opus. Set by Bind.
+	unwrapRED bool
 
 	bound  atomic.Bool
 	paused atomic.Bool // the allocator found no room for it
@@ -103,12 +106,22 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			break
 		}
 	}
+	unwrap := false
+	if chosen == nil && isRED(d.codec) {
+		for i := range params {
+			if strings.EqualFold(params[i].MimeType, webrtc.MimeTypeOpus) {
+				chosen, unwrap = &params[i], true
+				break
+			}
+		}
+	}
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", errNoCodec, d.codec.MimeType)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.writer = ctx.WriteStream()
+	d.unwrapRED = unwrap
 	d.ssrc = uint32(ctx.SSRC())
 	d.pt = uint8(chosen.PayloadType)
 	d.rtxSSRC, d.rtxPT = 0, 0
@@ -189,12 +202,19 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 		d.mu.Unlock()
 		return
 	}
+	payload := p.payload
+	if d.unwrapRED {
+		var ok bool
+		if payload, ok = redPrimary(payload); !ok || len(payload) == 0 {
+			d.mu.Unlock()
+			return // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
+		}
+	}
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
 		return
 	}
-	payload := p.payload
 	var picOffset uint16
 	var tl0Offset uint8
 	if d.nack != nil {

@@ -125,19 +125,23 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}
 
 	signer := auth.NewSigner(secret)
+	notices := notifier(cfg.Notify, log)
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
 		Tokens:     signer,
 		Logger:     log, // it names its own logger
 		Registerer: reg,
+		Calls:      schedAPI.CallBridge(),
 	})
+	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notifier(cfg.Notify, log)}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: a.notifier,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
+	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -221,7 +225,7 @@ func (a *app) startOverdueJob() {
 		defer close(a.jobDone)
 		t := time.NewTicker(overdueEvery)
 		defer t.Stop()
-		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultCalendar(), scheduler.DefaultRules(), t.C, func(n int, err error) {
+		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultRules(), t.C, func(n int, err error) {
 			if err != nil {
 				log.Warn("overdue job", zap.Error(err))
 			}
@@ -424,6 +428,12 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
 		}
 		logins = append(logins, demo...)
+		if x, booked, err := scheduler.SeedDemoReception(ctx, st, time.Now()); err != nil {
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("无法写入演示接访 / cannot book the demo reception: %w", err)
+		} else if booked {
+			log.Info("booked today's demo reception", zap.Int64("session", x.ID), zap.Time("start", x.Start))
+		}
 	}
 	return st, logins, nil
 }

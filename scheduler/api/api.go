@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -109,6 +110,7 @@ type Server struct {
 	routes    []route
 	blobs     scheduler.Blobs
 	notifier  scheduler.Notifier
+	calls     atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 }
 
 // New builds the API server.

@@ -538,10 +538,15 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if year == "" {
 		year = strconv.Itoa(s.now().In(scheduler.Shanghai).Year())
 	}
-	if y, err := strconv.Atoi(year); err != nil || y < 2000 || y > 2100 {
+	y, err := strconv.Atoi(year)
+	if err != nil || y < 2000 || y > 2100 {
 		return invalidField("year", "年份无效", "year is invalid")
 	}
 	hs, err := s.st.ListHolidays(r.Context(), year+"-01-01", year+"-12-31")
+	if err != nil {
+		return err
+	}
+	years, err := s.st.ListCalendarYears(r.Context())
 	if err != nil {
 		return err
 	}
@@ -549,8 +554,14 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	for _, h := range hs {
 		out = append(out, HolidayView{Date: h.Date, Kind: string(h.Kind), Name: h.Name})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"holidays": out,
-		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"})
+	verified, covered := years[y]
+	covered = covered || len(hs) > 0
+	res := map[string]any{"holidays": out, "covered": covered, "verified": covered && verified,
+		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"}
+	if !covered {
+		res["note"] = scheduler.ProvisionalNote([]int{y})
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -737,8 +748,16 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 			return err
 		}
 	}
+	s.queueChanged(id)
 	writeJSON(w, http.StatusCreated, BookingView{Appointment: apptView(a, false), SamePerson: cv.SamePerson, Checks: cv})
 	return nil
+}
+
+// queueChanged tells a session's live call that its bookings changed.
+func (s *Server) queueChanged(sessionID int64) {
+	if h := s.callHooks(); h != nil {
+		h.QueueChanged(sessionID)
+	}
 }
 
 // queue lists a session's queue: one hall's (hall_id, scope: that hall's unit) or the whole
@@ -852,6 +871,7 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 		map[string]any{"status": a.Status, "position": a.Position}, map[string]any{"status": after.Status, "position": after.Position}); err != nil {
 		return err
 	}
+	s.queueChanged(after.SessionID)
 	writeJSON(w, http.StatusOK, apptView(after, false))
 	return nil
 }

@@ -14,6 +14,8 @@ addMessages('zh', {
   'rec.nav.invitations': '会商邀请',
   'rec.kind.hall': '大厅',
   'sess.nav.public': '公开接访安排',
+  'sess.nav.cases': '信访事项',
+  'sess.nav.reception': '进入视频接访',
 
   'cal.prev': '上一页',
   'cal.next': '下一页',
@@ -170,6 +172,8 @@ addMessages('en', {
   'rec.nav.invitations': 'Invitations',
   'rec.kind.hall': 'Hall',
   'sess.nav.public': 'Public schedule',
+  'sess.nav.cases': 'Cases',
+  'sess.nav.reception': 'Join a video reception',
 
   'cal.prev': 'Previous',
   'cal.next': 'Next',

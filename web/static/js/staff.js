@@ -70,7 +70,8 @@ export function ok(box, text) {
 // PAGES are the reception pages, in the order of the header's links.
 const PAGES = [
   ['sessions.html', 'rec.nav.calendar'], ['book.html', 'rec.nav.book'], ['queue.html', 'rec.nav.queue'],
-  ['invitations.html', 'rec.nav.invitations'], ['public.html', 'sess.nav.public'],
+  ['invitations.html', 'rec.nav.invitations'], ['reception.html', 'sess.nav.reception'], ['cases.html', 'sess.nav.cases'],
+  ['public.html', 'sess.nav.public'],
 ];
 
 function mountNav() {
