@@ -33,12 +33,15 @@ const (
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
 	ActCaseOwn       = "case.own"          // take personal ownership of a case (包案)
+	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
+	// accept or decline them (invitations.go).
+	ActInvitationAnswer = "invitation.answer"
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActInvitationAnswer}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -79,6 +82,8 @@ var policy = map[string][]string{
 	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 	// 谁接访、谁负责、谁包案: owning a case is a leader's own commitment.
 	ActCaseOwn: {RoleLeader},
+	// A unit's people who would join a hearing answer for it; observers, admin and auditor do not.
+	ActInvitationAnswer: {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

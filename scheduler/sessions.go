@@ -131,8 +131,13 @@ type SessionStore interface {
 	// CancelReceptionSession marks one session cancelled (a single cancellation); its resources
 	// are free again.
 	CancelReceptionSession(ctx context.Context, id int64, reason string) error
+	// MarkReminded records that session id's reminder went out at at; it reports false when it
+	// had gone out already (so exactly one caller sends it).
+	MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error)
 
 	AppointmentStore
+	InvitationStore   // invitations.go
+	BookingCheckStore // checks.go
 }
 
 func validText(field string, s string, max int) error {

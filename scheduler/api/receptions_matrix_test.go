@@ -97,6 +97,7 @@ var receptionMatrix = map[string]matrixRow{
 	"PUT /api/v1/holidays/{date}": {grantAtRoot: true, call: func(f *fixture, c *client, in bool) (string, any) {
 		return fmt.Sprintf("/api/v1/holidays/2027-01-%02d", 1+f.next()%28), map[string]string{"kind": "holiday", "name": "元旦"}
 	}},
+	"GET /api/v1/leaders":  {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/leaders", nil }},
 	"GET /api/v1/sessions": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/sessions", nil }},
 	"POST /api/v1/sessions": {call: func(f *fixture, c *client, in bool) (string, any) {
 		st, end := f.slot()
@@ -145,4 +146,29 @@ var receptionMatrix = map[string]matrixRow{
 	"PATCH /api/v1/appointments/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/appointments/" + idStr(f.appointment(in).ID), map[string]string{"status": "checked_in"}
 	}},
+	"POST /api/v1/sessions/{id}/booking-checks": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/booking-checks", map[string]any{"hall_id": f.hallIn(in).ID,
+			"id_number": f.idNumber(), "matter": "工伤认定"}
+	}},
+	"POST /api/v1/sessions/{id}/invitations": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/invitations", map[string]any{"unit_ids": []int64{pick(in, f.t1, f.d2).ID}, "note": "会商"}
+	}},
+	"GET /api/v1/sessions/{id}/invitations": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.invitation(in).SessionID) + "/invitations", nil
+	}},
+	"GET /api/v1/invitations": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/invitations", nil }},
+	"POST /api/v1/invitations/{id}/answer": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/invitations/" + idStr(f.invitation(in).ID) + "/answer", map[string]any{"accept": false, "reason": "另有安排"}
+	}},
+}
+
+// invitation invites d1 (inside) or d2 to a new session of that district.
+func (f *fixture) invitation(inside bool) scheduler.Invitation {
+	f.t.Helper()
+	x := f.session(inside)
+	invs, err := f.st.InviteToSession(bg, x.ID, []int64{pick(inside, f.d1, f.d2).ID}, nil, "会商", 1, f.clock.now())
+	if err != nil || len(invs) != 1 {
+		f.t.Fatalf("invite: %v %v", invs, err)
+	}
+	return invs[0]
 }

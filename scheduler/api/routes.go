@@ -47,6 +47,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/public/sessions", access: accessPublic, handle: s.publicSessions},
 		{method: "GET", pattern: "/api/v1/holidays", access: scheduler.ActSessionRead, handle: s.listHolidays},
 		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: scheduler.ActHolidayWrite, handle: s.putHoliday},
+		{method: "GET", pattern: "/api/v1/leaders", access: scheduler.ActSessionWrite, handle: s.listLeaders},
 		{method: "GET", pattern: "/api/v1/sessions", access: scheduler.ActSessionRead, handle: s.listSessions},
 		{method: "POST", pattern: "/api/v1/sessions", access: scheduler.ActSessionWrite, handle: s.createSession},
 		{method: "PATCH", pattern: "/api/v1/sessions/{id}", access: scheduler.ActSessionWrite, handle: s.updateSession},
@@ -57,6 +58,12 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/sessions/{id}/join-token", access: scheduler.ActCallJoin, handle: s.callJoinToken},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: scheduler.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: scheduler.ActApptWrite, handle: s.updateAppointment},
+		{method: "POST", pattern: "/api/v1/sessions/{id}/booking-checks", access: scheduler.ActApptWrite, handle: s.precheck},
+		// Multi-site hearings (hearings.go).
+		{method: "POST", pattern: "/api/v1/sessions/{id}/invitations", access: scheduler.ActSessionWrite, handle: s.invite},
+		{method: "GET", pattern: "/api/v1/sessions/{id}/invitations", access: scheduler.ActSessionRead, handle: s.sessionInvitations},
+		{method: "GET", pattern: "/api/v1/invitations", access: scheduler.ActInvitationAnswer, handle: s.myInvitations},
+		{method: "POST", pattern: "/api/v1/invitations/{id}/answer", access: scheduler.ActInvitationAnswer, handle: s.answerInvitation},
 		// Cases (cases.go).
 		{method: "POST", pattern: "/api/v1/cases", access: scheduler.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: scheduler.ActCaseRead, handle: s.getCase},

@@ -326,6 +326,11 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
+		// The session's own lock first (as invitations and bookings take it), so two changes of
+		// one session's roster never lose each other's update.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(rs.ID, 10)}); err != nil {
+			return err
+		}
 		old, err := tx.GetReceptionSession(ctx, rs.ID)
 		if err != nil {
 			return err
@@ -360,7 +365,7 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
 			}
 		}
-		return nil
+		return tx.dropOffRoster(ctx, rs)
 	})
 }
 
@@ -439,16 +444,16 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 // ---- appointments ----
 
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
-	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note`
+	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks`
 
 func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
 	var a scheduler.Appointment
-	var reps, status string
+	var reps, status, checks string
 	var walk int
 	var created, heard, ended int64
 	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
 		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created, &a.CaseID, &heard, &ended,
-		&a.Outcome, &a.OutcomeNote); err != nil {
+		&a.Outcome, &a.OutcomeNote, &checks); err != nil {
 		return a, err
 	}
 	if heard != 0 {
@@ -459,6 +464,9 @@ func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error)
 	}
 	if reps != "" {
 		_ = json.Unmarshal([]byte(reps), &a.Representatives)
+	}
+	if checks != "" {
+		_ = json.Unmarshal([]byte(checks), &a.Checks)
 	}
 	a.WalkIn, a.Status, a.CreatedAt = walk == 1, scheduler.AppointmentStatus(status), fromTm(created)
 	return a, nil
@@ -535,15 +543,20 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 			return fmt.Errorf("sqlstore: queue position: %w", err)
 		}
 		reps, _ := json.Marshal(a.Representatives)
+		checks := ""
+		if !a.Checks.Empty() {
+			b, _ := json.Marshal(a.Checks)
+			checks = string(b)
+		}
 		if a.Status == "" {
 			a.Status = scheduler.ApptBooked
 		}
 		created := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
-			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at, checks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.SessionID, a.HallID, a.Name, a.IDNumber, a.Phone, a.Matter, a.People, string(reps), a.Guidance, b2i(a.WalkIn),
-			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created))
+			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created), checks)
 		if err != nil {
 			return fmt.Errorf("sqlstore: create appointment: %w", err)
 		}
