@@ -18,6 +18,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// writeAll writes the packets, closes the writer and reads its file back.
+func writeAll(t *testing.T, w *TrackWriter, pkts []*rtp.Packet) recordingtest.File {
+	t.Helper()
+	for _, p := range pkts {
+		if err := w.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return recordingtest.ReadFile(t, w.Path())
+}
+
 // vp8Packets is frame n of a synthetic VP8 stream in two packets; the frame's bytes end with n.
 func vp8Packets(n int, key bool, seq uint16, ts uint32) []*rtp.Packet {
 	body := []byte{0x01, 0x00, 0x00} // delta frame tag
@@ -59,15 +73,7 @@ func TestVideoReorderedAndLostPackets(t *testing.T) {
 	start := uint16(65500)
 	lostSeq := start + 2*25 + 1
 	pkts = slices.DeleteFunc(pkts, func(p *rtp.Packet) bool { return p.SequenceNumber == lostSeq })
-	for _, p := range pkts {
-		if err := w.WriteRTP(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f := recordingtest.ReadFile(t, path)
+	f := writeAll(t, w, pkts)
 	if f.Track.CodecID != "V_VP8" || f.Track.Video == nil || f.Track.Video.PixelWidth != 320 || f.DocType != "webm" {
 		t.Fatalf("track header %+v (doc type %s)", f.Track, f.DocType)
 	}
