@@ -23,6 +23,7 @@ type jitterBuffer struct {
 	gap     bool // packets were skipped since the last release
 
 	lost, late, duplicates uint64
+	reordered              uint64 // arrived after a later packet, and put back in place
 }
 
 // heldPacket is a copy of a packet (the sender reuses its buffers).
@@ -44,16 +45,11 @@ func newJitterBuffer(slots int, latency uint32) *jitterBuffer {
 func (j *jitterBuffer) push(p *rtp.Packet, at time.Time, release func(hp *heldPacket, lost bool)) {
 	ext := j.unwrap(p.SequenceNumber)
 	if !j.started {
-		j.started, j.next, j.highest = true, ext, ext
+		j.started, j.next, j.highest, j.newest = true, ext, ext, p.Timestamp
 	}
 	if ext < j.next {
 		j.late++ // its place was already given up (or it is a duplicate of a released packet)
 		return
-	}
-	if ext > j.highest {
-		j.highest, j.newest = ext, p.Timestamp
-	} else if j.held == 0 {
-		j.newest = p.Timestamp
 	}
 	n := int64(len(j.slots))
 	for ext-j.next >= n { // no room so far ahead: give up the oldest places
@@ -63,6 +59,12 @@ func (j *jitterBuffer) push(p *rtp.Packet, at time.Time, release func(hp *heldPa
 	if s.valid {
 		j.duplicates++
 		return
+	}
+	switch {
+	case ext > j.highest:
+		j.highest, j.newest = ext, p.Timestamp
+	case ext < j.highest:
+		j.reordered++
 	}
 	s.valid, s.ext, s.seq, s.ts, s.marker, s.at = true, ext, p.SequenceNumber, p.Timestamp, p.Marker, at
 	s.payload = append(s.payload[:0], p.Payload...)

@@ -16,6 +16,7 @@ type TrackStats struct {
 	Packets       uint64 `json:"packets"`
 	LostPackets   uint64 `json:"lost_packets"`   // never arrived, or came too late for the jitter buffer
 	LatePackets   uint64 `json:"late_packets"`   // arrived after their place was given up
+	Reordered     uint64 `json:"reordered"`      // arrived after a later packet and were put back in place
 	Frames        uint64 `json:"frames"`         // written to the file
 	DroppedFrames uint64 `json:"dropped_frames"` // incomplete, or undecodable until the next keyframe
 	Bytes         int64  `json:"bytes"`
@@ -133,7 +134,7 @@ func (w *TrackWriter) Err() error { return w.err }
 // Stats counts the segment's packets and frames so far.
 func (w *TrackWriter) Stats() TrackStats {
 	s := w.stats
-	s.LostPackets, s.LatePackets = w.jb.lost, w.jb.late
+	s.LostPackets, s.LatePackets, s.Reordered = w.jb.lost, w.jb.late, w.jb.reordered
 	if w.video != nil {
 		s.DroppedFrames = w.video.dropped
 	}

@@ -98,8 +98,8 @@ func TestVideoReorderedAndLostPackets(t *testing.T) {
 	}
 	recordingtest.CheckMonotonic(t, f.Blocks)
 	st := w.Stats()
-	if st.LostPackets != 1 || st.DroppedFrames != 15 || st.Frames != uint64(len(want)) {
-		t.Fatalf("stats %+v: want 1 lost packet, 15 dropped frames, %d written", st, len(want))
+	if st.LostPackets != 1 || st.DroppedFrames != 15 || st.Frames != uint64(len(want)) || st.Reordered != 4 {
+		t.Fatalf("stats %+v: want 1 lost packet, 15 dropped frames, %d written, 4 put back in order", st, len(want))
 	}
 	if keyRequests == 0 {
 		t.Fatal("no keyframe asked for after a lost picture")

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"sanji/client"
@@ -79,12 +81,25 @@ func (s *Source) Sent() int {
 // Number reads the frame number from a recorded frame.
 func Number(frame []byte) int { return int(binary.BigEndian.Uint16(frame[len(frame)-2:])) }
 
-// Publish joins room as id and publishes a VP8 and an Opus source; it returns once the SFU has
-// both tracks. Close (or the test's end) stops it.
+// Publish joins room as id and publishes a VP8 and an Opus source on loopback. Close (or the
+// test's end) stops it.
 func Publish(t testing.TB, s *sfu.SFU, room, id string) *Publisher {
 	t.Helper()
+	return PublishOn(t, s, room, id, nil)
+}
+
+// PublishOn is Publish over a network of its own (pion's virtual network), nil = loopback.
+func PublishOn(t testing.TB, s *sfu.SFU, room, id string, network transport.Net) *Publisher {
+	t.Helper()
 	pub := &Publisher{stop: make(chan struct{})}
-	api, err := client.NewAPI(nil)
+	var se *webrtc.SettingEngine
+	if network != nil {
+		se = &webrtc.SettingEngine{}
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetNet(network)
+	}
+	api, err := client.NewAPI(se)
 	if err != nil {
 		t.Fatal(err)
 	}
