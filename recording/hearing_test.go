@@ -435,3 +435,41 @@ func TestFullDiskStopsTheTrackLoudly(t *testing.T) {
 		t.Fatalf("verify the hearing with a failed track: %+v %v", rep, err)
 	}
 }
+
+// TestRecoverSealsAnInterruptedHearing: what a stopped server leaves (a copy of a hearing taken
+// while it records) is sealed as found at the next start; a graceful shutdown seals the open
+// hearings itself.
+func TestRecoverSealsAnInterruptedHearing(t *testing.T) {
+	c := newCall(t, "r", "p")
+	rec := newRecorder(t, recording.Config{})
+	h := startHearing(t, rec, recording.HearingInfo{CaseID: 4})
+	record(t, h, c.room, c.video, c.audio)
+	time.Sleep(700 * time.Millisecond)
+	crashed := t.TempDir()
+	if err := os.CopyFS(filepath.Join(crashed, h.ID()), os.DirFS(h.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil { // the running server shuts down gracefully
+		t.Fatal(err)
+	}
+	if m := readManifest(t, h.Dir()); m.Chain.Head == "" || m.Tracks[0].End != recording.EndStopped {
+		t.Fatalf("after a graceful shutdown: %+v", m)
+	}
+	after := newRecorder(t, recording.Config{Dir: crashed})
+	seals, err := after.Recover()
+	if err != nil || len(seals) != 1 {
+		t.Fatalf("recover: %+v %v", seals, err)
+	}
+	m := readManifest(t, seals[0].Dir)
+	for _, tr := range m.Tracks {
+		if tr.End != recording.EndInterrupted || tr.Status != recording.StatusSealed {
+			t.Fatalf("recovered track %+v", tr)
+		}
+	}
+	if rep, err := recording.Verify(seals[0].Dir, seals[0].Head); err != nil || !rep.OK || rep.Files != 2 {
+		t.Fatalf("verify a recovered hearing: %+v %v", rep, err)
+	}
+	if again, err := after.Recover(); err != nil || len(again) != 0 {
+		t.Fatalf("a second recovery: %+v %v", again, err)
+	}
+}

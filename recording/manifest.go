@@ -57,7 +57,8 @@ type Track struct {
 	DurationMS    int64  `json:"duration_ms"`     // last frame's time in the file
 	// Status is recording, sealed, or empty (no frame ever came: no file).
 	Status string `json:"status"`
-	// End is why the segment ended: stopped, track_ended, error (then Error says what).
+	// End is why the segment ended: stopped, track_ended, error (then Error says what),
+	// interrupted (the server stopped while recording).
 	End   string     `json:"end,omitempty"`
 	Error string     `json:"error,omitempty"`
 	Stats TrackStats `json:"stats"`
@@ -76,6 +77,8 @@ const (
 	EndStopped    = "stopped"
 	EndTrackEnded = "track_ended"
 	EndError      = "error"
+	// EndInterrupted: the process stopped while recording; Recover sealed the file as found.
+	EndInterrupted = "interrupted"
 )
 
 // StageChange says who was on stage from OffsetMS on.
