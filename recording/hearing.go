@@ -51,7 +51,7 @@ type Recorder struct {
 	metrics *metrics
 
 	mu     sync.Mutex
-	active map[string]*Hearing // open hearings, which retention leaves alone
+	active map[string]*Hearing // open hearings (nil while one is created): Purge and Recover leave them alone
 
 	createFile func(string) (*os.File, error) // tests: a full disk
 }
@@ -155,6 +155,27 @@ func (r *Recorder) StartHearing(info HearingInfo) (*Hearing, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadHearingID, id)
 	}
 	dir := filepath.Join(r.cfg.Dir, id)
+	// Known as open before its directory exists, so that Recover and Purge never take it for
+	// one a stopped server left behind.
+	r.mu.Lock()
+	if _, open := r.active[id]; open {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("recording: hearing %s is already being recorded", id)
+	}
+	r.active[id] = nil
+	r.mu.Unlock()
+	h, err := r.startHearing(id, dir, info)
+	r.mu.Lock()
+	if err != nil {
+		delete(r.active, id)
+	} else {
+		r.active[id] = h
+	}
+	r.mu.Unlock()
+	return h, err
+}
+
+func (r *Recorder) startHearing(id, dir string, info HearingInfo) (*Hearing, error) {
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("recording: create hearing %s: %w", id, err)
 	}
@@ -167,16 +188,11 @@ func (r *Recorder) StartHearing(info HearingInfo) (*Hearing, error) {
 			Room: info.Room, StartedAt: start.Round(0), Participants: []Participant{}, Tracks: []Track{},
 			StageChanges: []StageChange{}, MuteEvents: []MuteEvent{}, Slips: []SlipEvent{}, Notes: []Note{},
 			Chain: Chain{Algorithm: r.cfg.Hash}}}
-	for _, p := range info.Participants {
-		h.m.Participants = append(h.m.Participants, p)
-	}
+	h.m.Participants = append(h.m.Participants, info.Participants...)
 	if err := h.save(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	r.mu.Lock()
-	r.active[id] = h
-	r.mu.Unlock()
 	r.metrics.hearings.Inc()
 	h.wg.Add(1)
 	go h.sealer()

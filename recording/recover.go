@@ -16,7 +16,9 @@ func (r *Recorder) Close() error {
 	r.mu.Lock()
 	open := make([]*Hearing, 0, len(r.active))
 	for _, h := range r.active {
-		open = append(open, h)
+		if h != nil { // nil: still being created
+			open = append(open, h)
+		}
 	}
 	r.mu.Unlock()
 	var errs []error
@@ -44,7 +46,7 @@ func (r *Recorder) Recover() ([]Seal, error) {
 			continue
 		}
 		r.mu.Lock()
-		open := r.active[e.Name()] != nil
+		_, open := r.active[e.Name()]
 		r.mu.Unlock()
 		if open {
 			continue

@@ -48,7 +48,7 @@ func (r *Recorder) Purge(ctx context.Context, now time.Time, closed CaseClosed) 
 			continue
 		}
 		r.mu.Lock()
-		open := r.active[e.Name()] != nil
+		_, open := r.active[e.Name()]
 		r.mu.Unlock()
 		if open {
 			continue
