@@ -297,7 +297,7 @@ func TestVerifyNamesTheChangedFile(t *testing.T) {
 	if rep, err := recording.Verify(seal.Dir, ""); err != nil || rep.OK || rep.Mismatch != recording.ManifestName {
 		t.Fatalf("verify after changing the manifest: %+v %v", rep, err)
 	}
-	doc["case_id"] = 1 // as it was
+	doc["case_id"] = 1               // as it was
 	doc["annotation"] = "not sealed" // a field outside the seal cannot slip in either
 	edited, _ = json.Marshal(doc)
 	if err := os.WriteFile(manifest, edited, 0o640); err != nil {
