@@ -35,23 +35,13 @@ func (r *Recorder) Close() error {
 // interrupted, and the manifest sealed. Run it at start, before recording; it returns the seals
 // so that they can be recorded with their cases.
 func (r *Recorder) Recover() ([]Seal, error) {
-	entries, err := os.ReadDir(r.cfg.Dir)
+	dirs, err := r.closedHearings()
 	if err != nil {
 		return nil, fmt.Errorf("recording: recover: %w", err)
 	}
 	var seals []Seal
 	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() || !hearingIDPattern.MatchString(e.Name()) {
-			continue
-		}
-		r.mu.Lock()
-		_, open := r.active[e.Name()]
-		r.mu.Unlock()
-		if open {
-			continue
-		}
-		dir := filepath.Join(r.cfg.Dir, e.Name())
+	for _, dir := range dirs {
 		m, err := ReadManifest(dir)
 		if err != nil {
 			errs = append(errs, err)
@@ -118,4 +108,21 @@ func (r *Recorder) sealFound(dir string, m *Manifest) (Seal, error) {
 	}
 	r.log.Warn("interrupted hearing sealed as found", zap.String("hearing", m.Hearing), zap.String("head", m.Chain.Head))
 	return Seal{Hearing: m.Hearing, Dir: dir, Algorithm: m.Chain.Algorithm, Head: m.Chain.Head}, nil
+}
+
+// closedHearings lists the directories of the hearings that are not being recorded.
+func (r *Recorder) closedHearings() ([]string, error) {
+	entries, err := os.ReadDir(r.cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var dirs []string
+	for _, e := range entries {
+		if _, open := r.active[e.Name()]; e.IsDir() && hearingIDPattern.MatchString(e.Name()) && !open {
+			dirs = append(dirs, filepath.Join(r.cfg.Dir, e.Name()))
+		}
+	}
+	return dirs, nil
 }

@@ -34,28 +34,19 @@ func (r *Recorder) Purge(ctx context.Context, now time.Time, closed CaseClosed) 
 	if r.cfg.Retention <= 0 {
 		return nil, nil
 	}
-	entries, err := os.ReadDir(r.cfg.Dir)
+	dirs, err := r.closedHearings()
 	if err != nil {
 		return nil, fmt.Errorf("recording: retention: %w", err)
 	}
 	var out []Purged
 	var errs []error
-	for _, e := range entries {
+	for _, dir := range dirs {
 		if err := ctx.Err(); err != nil {
 			return out, errors.Join(append(errs, err)...)
 		}
-		if !e.IsDir() || !hearingIDPattern.MatchString(e.Name()) {
-			continue
-		}
-		r.mu.Lock()
-		_, open := r.active[e.Name()]
-		r.mu.Unlock()
-		if open {
-			continue
-		}
-		p, ok, err := r.purgeHearing(ctx, filepath.Join(r.cfg.Dir, e.Name()), now, closed)
+		p, ok, err := r.purgeHearing(ctx, dir, now, closed)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("recording: retention of hearing %s: %w", e.Name(), err))
+			errs = append(errs, fmt.Errorf("recording: retention of hearing %s: %w", filepath.Base(dir), err))
 			continue
 		}
 		if ok {
