@@ -34,7 +34,25 @@ type Claims struct {
 	Role      string
 	ExpiresAt time.Time
 	IssuedAt  time.Time
+
+	// A reception call's token also says where its bearer sits (0 = not given): the user
+	// account, the reception session, and the one place the bearer joins from — the studio, a
+	// hall (HallID), a unit's office (UnitID) or the observers' seats (Seat "observer"). The
+	// signaling server derives who may see and hear whom from these, never from the client.
+	UserID    int64
+	SessionID int64
+	Seat      string // "studio", "hall", "unit", "observer"
+	HallID    int64
+	UnitID    int64
 }
+
+// Seats of a reception call.
+const (
+	SeatStudio   = "studio"
+	SeatHall     = "hall"
+	SeatUnit     = "unit"
+	SeatObserver = "observer"
+)
 
 // payload is the wire form of Claims.
 type payload struct {
@@ -44,6 +62,11 @@ type payload struct {
 	Role string `json:"role"`
 	Exp  int64  `json:"exp"`
 	Iat  int64  `json:"iat"`
+	UID  int64  `json:"uid,omitempty"`
+	Ses  int64  `json:"ses,omitempty"`
+	Seat string `json:"seat,omitempty"`
+	Hall int64  `json:"hall,omitempty"`
+	Unit int64  `json:"unit,omitempty"`
 }
 
 // Roles, from /work/shared/domain.md.
@@ -93,6 +116,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	p, err := json.Marshal(payload{
 		Room: c.Room, Sub: c.Subject, Name: c.Name, Role: c.Role,
 		Exp: c.ExpiresAt.Unix(), Iat: unixOrZero(c.IssuedAt),
+		UID: c.UserID, Ses: c.SessionID, Seat: c.Seat, Hall: c.HallID, Unit: c.UnitID,
 	})
 	if err != nil {
 		return "", fmt.Errorf("auth: sign: %w", err)
@@ -132,6 +156,7 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	c := Claims{
 		Room: p.Room, Subject: p.Sub, Name: p.Name, Role: p.Role,
 		ExpiresAt: time.Unix(p.Exp, 0),
+		UserID:    p.UID, SessionID: p.Ses, Seat: p.Seat, HallID: p.Hall, UnitID: p.Unit,
 	}
 	if p.Iat != 0 {
 		c.IssuedAt = time.Unix(p.Iat, 0)

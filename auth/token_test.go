@@ -35,6 +35,23 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestRoundTripCallSeat(t *testing.T) {
+	s := NewSigner(secret)
+	c := sample()
+	c.UserID, c.SessionID, c.Seat, c.HallID, c.UnitID = 7, 42, SeatHall, 9, 0
+	tok, err := s.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Verify(tok, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UserID != 7 || got.SessionID != 42 || got.Seat != SeatHall || got.HallID != 9 || got.UnitID != 0 {
+		t.Fatalf("call claims = %+v", got)
+	}
+}
+
 func TestTampered(t *testing.T) {
 	s := NewSigner(secret)
 	tok, _ := s.Sign(sample())

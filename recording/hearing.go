@@ -271,7 +271,7 @@ func (h *Hearing) record(src Source, track sfu.TrackInfo) (bool, error) {
 	seg.w = w
 	number := h.segments[track.ParticipantID+"/"+kind] + 1
 	h.m.Tracks = append(h.m.Tracks, Track{File: name, Participant: track.ParticipantID, Role: role, Kind: kind,
-		Codec: track.Codec, TrackID: track.ID, Segment: number, Status: StatusRecording})
+		Codec: spec.mime, TrackID: track.ID, Segment: number, Status: StatusRecording})
 	rec, err := src.Record(track.ID, seg)
 	if err != nil {
 		h.m.Tracks = h.m.Tracks[:seg.idx]

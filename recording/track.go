@@ -71,7 +71,7 @@ const (
 )
 
 // NewTrackWriter prepares a writer for a track of the given codec (a MIME type: video/VP8,
-// video/H264, audio/opus) into the file at path.
+// video/H264, audio/opus; audio/red for a RED track the SFU delivers as Opus) into the file at path.
 func NewTrackWriter(path, mimeType string, opts TrackOptions) (*TrackWriter, error) {
 	spec, ok := codecSpecs[strings.ToLower(mimeType)]
 	if !ok {

@@ -26,6 +26,8 @@ var codecSpecs = map[string]codecSpec{
 	"video/vp8":  {mime: "video/VP8", clockRate: 90000, video: true, codecID: "V_VP8", docType: "webm", ext: ".webm"},
 	"video/h264": {mime: "video/H264", clockRate: 90000, video: true, codecID: "V_MPEG4/ISO/AVC", docType: "matroska", ext: ".mkv"},
 	"audio/opus": {mime: "audio/opus", clockRate: 48000, codecID: "A_OPUS", docType: "webm", ext: ".webm"},
+	// The SFU's recorder delivers a RED track (RFC 2198) as its Opus primary.
+	"audio/red": {mime: "audio/opus", clockRate: 48000, codecID: "A_OPUS", docType: "webm", ext: ".webm"},
 }
 
 // ErrUnsupportedCodec is returned for a track whose codec the recorder cannot write.

@@ -43,9 +43,36 @@ type Appointment struct {
 	QueueNo         int // per session and hall, from 1, assigned by the store
 	Position        int // order across halls for the leader; walk-ins after appointments
 	Status          AppointmentStatus
-	OverrideReason  string // set when lead time or capacity was overridden by staff
+	OverrideReason  string       // set when lead time or capacity was overridden by staff
+	Checks          CheckSummary // what the booking checks found (checks.go), kept for the leader
 	BookedBy        int64
 	CreatedAt       time.Time
+
+	// Set when the appointment is heard on a reception call: the case the matter is registered
+	// as, when the hearing started and ended, and what came of it.
+	CaseID      int64
+	HeardAt     time.Time
+	EndedAt     time.Time
+	Outcome     string // one of the Outcome* values
+	OutcomeNote string
+}
+
+// Outcomes of a hearing (how the leader disposed of the matter on the call).
+const (
+	OutcomeAssigned   = "assigned"   // 交办
+	OutcomeSupervised = "supervised" // 督办
+	OutcomeConsulted  = "consulted"  // 会商
+	OutcomeAnswered   = "answered"   // 当场答复
+	OutcomeReferred   = "referred"   // 转送
+)
+
+// ValidOutcome reports whether o is one of the Outcome* values.
+func ValidOutcome(o string) bool {
+	switch o {
+	case OutcomeAssigned, OutcomeSupervised, OutcomeConsulted, OutcomeAnswered, OutcomeReferred:
+		return true
+	}
+	return false
 }
 
 // AppointmentStore is the part of Store for appointments and the hall queue.
@@ -63,6 +90,12 @@ type AppointmentStore interface {
 	// (同人同事 candidates).
 	AppointmentsByIDNumber(ctx context.Context, idNumber string, limit int) ([]Appointment, error)
 	SetAppointmentStatus(ctx context.Context, id int64, st AppointmentStatus) error
+	// StartHearing marks a booked or checked-in appointment as being heard from at, linked to
+	// its case; anything else is ErrConflict.
+	StartHearing(ctx context.Context, id, caseID int64, at time.Time) error
+	// EndHearing records a started hearing's outcome (ValidOutcome) and end, and marks the
+	// appointment done; a hearing not started, or ended already, is ErrConflict.
+	EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error
 	// MoveAppointment puts an appointment at index to (0-based) of its group (booked or
 	// walk-in) in its session's queue, renumbering positions.
 	MoveAppointment(ctx context.Context, id int64, to int) error
@@ -78,12 +111,7 @@ func ValidIDNumber(s string) bool {
 	if !idNumberPattern.MatchString(s) {
 		return false
 	}
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(s[i]-'0') * w[i]
-	}
-	return "10X98765432"[sum%11] == s[17]
+	return withCheckDigit(s[:17]) == s
 }
 
 // ValidateAppointment checks an appointment's own fields.

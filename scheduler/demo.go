@@ -58,6 +58,7 @@ var DemoCategories = []Category{
 var demoUsers = []struct{ username, name, role, unit string }{
 	{"demo-leader", "王市长（演示）", RoleLeader, "330100"},
 	{"demo-operator", "李接访员（演示）", RoleHallOperator, "330102001"},
+	{"demo-operator2", "陈接访员（演示）", RoleHallOperator, "330102002"},
 	{"demo-intake", "张登记员（演示）", RoleIntakeOfficer, "330100-XFJ"},
 	{"demo-handler", "赵承办人（演示）", RoleCaseHandler, "330102-RSJ"},
 	{"demo-unithead", "钱局长（演示）", RoleUnitHead, "330102-RSJ"},

@@ -16,6 +16,7 @@ const (
 	ActUserWrite     = "user.write"     // create users, grant and revoke roles, reset passwords, pair terminals
 	ActAuditRead     = "audit.read"     // search the audit log of a subtree
 	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
+	ActCallModerate  = "call.moderate"  // sit in the studio of a reception call and run it (call, stage, moderation)
 	ActCategoryWrite = "category.write" // edit the case category tree
 	// Receptions (sessions.go): the calendar, its changes, bookings and the hall queue, and
 	// unmasked petitioner identity.
@@ -31,12 +32,16 @@ const (
 	ActCaseSupervise = "case.supervise"    // open and escalate supervision items (督办)
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
+	ActCaseOwn       = "case.own"          // take personal ownership of a case (包案)
+	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
+	// accept or decline them (invitations.go).
+	ActInvitationAnswer = "invitation.answer"
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
-var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCategoryWrite,
+var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActInvitationAnswer}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -50,12 +55,14 @@ var callRoles = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCa
 // policy is THE table: action → the roles that may perform it. The scope is always the subtree
 // of the unit where the role was granted.
 var policy = map[string][]string{
-	ActUnitRead:      staff,
-	ActUnitWrite:     {RoleAdmin},
-	ActUserRead:      {RoleAdmin, RoleAuditor},
-	ActUserWrite:     {RoleAdmin},
-	ActAuditRead:     {RoleAuditor},
-	ActCallJoin:      callRoles,
+	ActUnitRead:  staff,
+	ActUnitWrite: {RoleAdmin},
+	ActUserRead:  {RoleAdmin, RoleAuditor},
+	ActUserWrite: {RoleAdmin},
+	ActAuditRead: {RoleAuditor},
+	ActCallJoin:  callRoles,
+	// The session's own leader sits in the studio by being its leader; these staff run the call beside them.
+	ActCallModerate:  {RoleLeader, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
 	ActCategoryWrite: {RoleAdmin},
 	// Sessions are case work: admin and auditor stay out (三员分立).
 	ActSessionRead:  {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
@@ -73,6 +80,10 @@ var policy = map[string][]string{
 	ActCaseSupervise: {RoleLeader, RoleSupervisor},
 	ActStatsRead:     {RoleLeader, RoleSupervisor},
 	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
+	// 谁接访、谁负责、谁包案: owning a case is a leader's own commitment.
+	ActCaseOwn: {RoleLeader},
+	// A unit's people who would join a hearing answer for it; observers, admin and auditor do not.
+	ActInvitationAnswer: {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -111,6 +111,9 @@ type SessionStore interface {
 	PutHoliday(ctx context.Context, h Holiday) error
 	// ListHolidays returns the entries between from and to (YYYY-MM-DD, inclusive), by date.
 	ListHolidays(ctx context.Context, from, to string) ([]Holiday, error)
+	// ListCalendarYears returns the years the calendar covers (→ verified). A year is covered
+	// once the release's holidays.txt seeded it or an operator entered a day of it (PutHoliday).
+	ListCalendarYears(ctx context.Context) (map[int]bool, error)
 
 	CreateReceptionSchedule(ctx context.Context, rs *ReceptionSchedule) error
 	GetReceptionSchedule(ctx context.Context, id int64) (ReceptionSchedule, error)
@@ -128,8 +131,13 @@ type SessionStore interface {
 	// CancelReceptionSession marks one session cancelled (a single cancellation); its resources
 	// are free again.
 	CancelReceptionSession(ctx context.Context, id int64, reason string) error
+	// MarkReminded records that session id's reminder went out at at; it reports false when it
+	// had gone out already (so exactly one caller sends it).
+	MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error)
 
 	AppointmentStore
+	InvitationStore   // invitations.go
+	BookingCheckStore // checks.go
 }
 
 func validText(field string, s string, max int) error {

@@ -26,6 +26,9 @@ type DownTrack struct {
 	sub          *Participant // nil in unit tests
 	metrics      *metrics
 	vp8Rewrite   bool // simulcast VP8: picture ids must stay continuous across layers
+	// unwrapRED: the source sends RED and this receiver negotiated only Opus, so each packet's
+	// primary block is forwarded as plain Opus. Set by Bind.
+	unwrapRED bool
 
 	bound  atomic.Bool
 	paused atomic.Bool // the allocator found no room for it
@@ -103,6 +106,15 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			break
 		}
 	}
+	unwrap := false
+	if chosen == nil && isRED(d.codec) {
+		for i := range params {
+			if strings.EqualFold(params[i].MimeType, webrtc.MimeTypeOpus) {
+				chosen, unwrap = &params[i], true
+				break
+			}
+		}
+	}
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", errNoCodec, d.codec.MimeType)
 	}
@@ -114,14 +126,16 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			rtxSSRC, rtxPT = uint32(ctx.SSRCRetransmission()), uint8(c.PayloadType)
 		}
 	}
-	d.bind(ctx.WriteStream(), uint32(ctx.SSRC()), uint8(chosen.PayloadType), rtxSSRC, rtxPT)
+	d.bind(ctx.WriteStream(), uint32(ctx.SSRC()), uint8(chosen.PayloadType), rtxSSRC, rtxPT, unwrap)
 	return *chosen, nil
 }
 
 // bind starts forwarding to w: from a subscriber's connection (Bind), or to a recorder's queue.
-func (d *DownTrack) bind(w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, rtxSSRC uint32, rtxPT uint8) {
+// unwrapRED sends a RED source's Opus primary only.
+func (d *DownTrack) bind(w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, rtxSSRC uint32, rtxPT uint8, unwrapRED bool) {
 	d.mu.Lock()
 	d.writer = w
+	d.unwrapRED = unwrapRED
 	d.ssrc, d.pt = ssrc, pt
 	d.rtxSSRC, d.rtxPT = rtxSSRC, rtxPT
 	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
@@ -195,12 +209,19 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 		d.mu.Unlock()
 		return
 	}
+	payload := p.payload
+	if d.unwrapRED {
+		var ok bool
+		if payload, ok = redPrimary(payload); !ok || len(payload) == 0 {
+			d.mu.Unlock()
+			return // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
+		}
+	}
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
 		return
 	}
-	payload := p.payload
 	var picOffset uint16
 	var tl0Offset uint8
 	if d.nack != nil {

@@ -105,6 +105,7 @@ func (p *Participant) Publish(offerSDP string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.flushEarly(TargetPublisher)
+	preferRED(p.pub)
 	answer, err := p.pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %v", ErrBadSDP, err)

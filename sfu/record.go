@@ -52,7 +52,8 @@ type Recording struct {
 
 // Record starts recording a published track into sink. The recording runs until Stop, the end
 // of the track, or an error from the sink; each ends with sink.Close. A keyframe is asked for at
-// once, so that the recording starts with a decodable picture.
+// once, so that the recording starts with a decodable picture. Audio the publisher sends as RED
+// (TrackInfo.Codec audio/red) reaches the sink as its Opus primary: plain Opus packets.
 func (r *Room) Record(trackID string, sink RecordSink) (*Recording, error) {
 	t := r.track(trackID)
 	if t == nil {
@@ -101,7 +102,7 @@ func (rec *Recording) attach() {
 	t := rec.track
 	rec.down.wanted.Store(int32(t.topQuality()))
 	rec.down.target.Store(int32(t.bestActiveQuality(now())))
-	rec.down.bind(rec.q, 1, uint8(t.codec.PayloadType), 0, 0)
+	rec.down.bind(rec.q, 1, uint8(t.codec.PayloadType), 0, 0, isRED(t.codec))
 	t.addDown(rec.down)
 	rec.down.metrics.recordings.Inc()
 }

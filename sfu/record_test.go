@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 )
 
@@ -199,6 +200,25 @@ func TestRecordingWriterErrorEndsOnlyTheRecording(t *testing.T) {
 	feed(t, tr, 3, 6000, vp8DeltaPayload)
 	if len(w.headers) != 3 {
 		t.Fatalf("the subscriber got %d of 3 packets", len(w.headers))
+	}
+}
+
+// A track the publisher sends as RED is recorded as its Opus primary blocks, as Opus-only
+// subscribers receive it.
+func TestRecordingUnwrapsRED(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	for _, c := range audioCodecs {
+		if isRED(c) {
+			tr.codec = c
+		}
+	}
+	tr.info.Kind, tr.info.Codec, tr.remoteKind, tr.keyframe, tr.frameSize = KindAudio, mimeRED, webrtc.RTPCodecTypeAudio, nil, nil
+	sink := newPacketSink()
+	startTestRecording(t, tr, sink)
+	feed(t, tr, 1, 960, []byte{0xef, 0x03, 0xc0, 0x03, 0x6f, 'o', 'l', 'd', 'n', 'e', 'w'})
+	waitForCount(t, sink, 1)
+	if _, payloads := sink.snapshot(); string(payloads[0]) != "new" {
+		t.Fatalf("recorded %q, want the primary block", payloads[0])
 	}
 }
 

@@ -221,6 +221,13 @@ func (s *SFU) TCPAddr() *net.TCPAddr {
 
 // Join adds a participant to a room, creating the room if needed. Its events go to sink.
 func (s *SFU) Join(roomID, participantID string, sink EventSink) (*Participant, error) {
+	return s.JoinWithPolicy(roomID, participantID, sink, nil)
+}
+
+// JoinWithPolicy is Join into a room governed by pol (nil: leave the policy as it is, AllowAll
+// for a new room). A room created here starts with pol, so no subscription ever runs under a
+// wider policy; an existing room's policy becomes pol.
+func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol Policy) (*Participant, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -234,6 +241,9 @@ func (s *SFU) Join(roomID, participantID string, sink EventSink) (*Participant, 
 		s.metrics.rooms.Inc()
 	}
 	r.mu.Lock()
+	if pol != nil {
+		r.policy = pol
+	}
 	if r.participants[participantID] != nil {
 		r.mu.Unlock()
 		s.mu.Unlock()

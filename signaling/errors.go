@@ -50,6 +50,13 @@ var wantZH = map[string]string{
 	wantCandidate: "浏览器 RTCIceCandidateInit 格式且可被接受的候选",
 	wantPixels:    "0 到 7680 之间的整数像素",
 	wantPriority:  "0 到 10 之间的整数",
+	wantPositive:  "正整数编号",
+	wantOutcome:   "assigned、supervised、consulted、answered 或 referred",
+	wantNote:      "不超过 2000 字的文字",
+	wantNames:     "1 到 50 个字的姓名",
+	wantOther:     "另一名参会者的编号",
+	wantRecord:    "不超过 20000 字的笔录",
+	wantSignature: "PNG 图片的 data URL（不超过 48 KiB）",
 }
 
 const (
@@ -61,6 +68,13 @@ const (
 	wantCandidate = "an acceptable candidate in the browser's RTCIceCandidateInit form"
 	wantPixels    = "whole pixels from 0 to 7680"
 	wantPriority  = "a whole number from 0 to 10"
+	wantPositive  = "a positive id"
+	wantOutcome   = "assigned, supervised, consulted, answered or referred"
+	wantNote      = "text of at most 2000 characters"
+	wantNames     = "names of 1 to 50 characters"
+	wantOther     = "the id of another participant"
+	wantRecord    = "a record of at most 20000 characters"
+	wantSignature = "a PNG image as a data URL (at most 48 KiB)"
 )
 
 func errNotJoined() *Error {
@@ -127,4 +141,58 @@ func sfuError(err error) *Error {
 			"the media session is closed; reconnect")
 	}
 	return errInternal()
+}
+
+// Errors of the reception call.
+
+func errNoCalls() *Error {
+	return newError(CodeForbidden, "本服务器未启用视频接访，请联系管理员", "this server does not run reception calls; ask the administrator")
+}
+
+func errNotInCall() *Error {
+	return newError(CodeWrongState, "此操作只能在视频接访中使用", "this works only in a reception call")
+}
+
+func errNotModerator() *Error {
+	return newError(CodeForbidden, "只有主会场（领导及工作人员）可以主持接访", "only the studio (the leader and staff) runs the reception")
+}
+
+func errQueueEmpty() *Error {
+	return newError(CodeNotFound, "队列中已没有候访人", "nobody is waiting in the queue")
+}
+
+func errHearingUnderWay() *Error {
+	return newError(CodeWrongState, "当前接访尚未结束，请先结束接访（记录处理结果）", "a hearing is under way; end it (with its outcome) first")
+}
+
+func errNoHearing() *Error {
+	return newError(CodeWrongState, "当前没有进行中的接访，请先叫号", "no hearing is under way; call a petitioner first")
+}
+
+func errNotStageHall() *Error {
+	return newError(CodeForbidden, "只有当前接访所在大厅可以这样做", "only the hall of the current hearing can do this")
+}
+
+func errObserver() *Error {
+	return newError(CodeForbidden, "列席人员不能发言", "observers do not speak")
+}
+
+func errNoParticipant() *Error {
+	return newError(CodeNotFound, "该参会者不在本次接访中，请刷新名单", "that participant is not in this call; refresh the roster")
+}
+
+func errTooManySpeakers() *Error {
+	return newError(CodeInvalid, "集体访最多 5 名代表发言，其余人员计入涉及人数", "at most 5 representatives of a collective visit speak; the others are counted")
+}
+
+func errNotRepresentative() *Error {
+	return newError(CodeInvalid, "发言人须为该预约登记的信访人或代表", "speakers must be the petitioner or representatives named in the booking")
+}
+
+func errRecordConfirmed() *Error {
+	return newError(CodeWrongState, "笔录已经信访人确认并归档，不能再修改", "the record was confirmed by the petitioner and filed; it cannot change")
+}
+
+func errNoRecord() *Error {
+	return newError(CodeInvalid, "笔录为空，请先记录接访内容再请信访人确认", "the record is empty; write it before the petitioner confirms it")
 }

@@ -122,10 +122,18 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
 	s.log.Store(s.srv.log.With(zap.String("remote", s.conn.RemoteAddr().String()),
 		zap.String("room", c.Room), zap.String("participant", c.Subject)))
+	if c.SessionID != 0 {
+		if e := s.enterCall(c); e != nil {
+			return e
+		}
+	}
 
 	p, err := s.srv.join(s, c)
 	if err != nil {
 		s.logger().Warn("sfu join failed", zap.Error(err))
+		if s.call != nil {
+			s.call.remove(s)
+		}
 		return sfuError(err)
 	}
 	s.mu.Lock()
@@ -138,7 +146,13 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.mu.Unlock()
 
 	existing := s.srv.enterRoster(s, id)
-	s.logger().Info("joined", zap.String("role", c.Role))
+	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat))
+	if s.call != nil {
+		// The call's policy decides what the newcomer receives, and who receives it.
+		s.call.apply(false)
+		s.call.sendPanels([]*session{s}, s.call.caseID())
+		return nil
+	}
 	if s.autoSubscribe {
 		for _, t := range existing {
 			if err := p.Subscribe(t); err != nil {

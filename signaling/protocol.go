@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -232,4 +233,164 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // newError builds an Error whose Message is "zh / en", as the protocol asks.
 func newError(code, zh, en string) *Error {
 	return &Error{Code: code, Message: zh + " / " + en, MessageZH: zh, MessageEN: en}
+}
+
+// The reception call (docs/protocol.md, "The reception call"), client to server.
+const (
+	TypeCallNext          = "call_next"
+	TypeCallAppointment   = "call_appointment"
+	TypeEndHearing        = "end_hearing"
+	TypeNoShow            = "no_show"
+	TypeStageUnit         = "stage_unit"
+	TypeBroadcast         = "broadcast"
+	TypeAckRecording      = "ack_recording"
+	TypeRaiseHand         = "raise_hand"
+	TypeSetFloor          = "set_floor"
+	TypeSetSpeakers       = "set_speakers"
+	TypeRemoveParticipant = "remove_participant"
+	TypeHearingRecord     = "hearing_record"
+	TypeConfirmRecord     = "confirm_record"
+)
+
+// The reception call, server to client.
+const (
+	TypeCallState  = "call_state"
+	TypeCasePanel  = "case_panel"
+	TypeCallNotice = "call_notice"
+	// TypeOK answers a call request that has nothing else to say (the new state follows as
+	// call_state to everyone).
+	TypeOK = "ok"
+)
+
+// CallState is the body of call_state: the call as one participant may see it.
+type CallState struct {
+	SessionID int64  `json:"session_id"`
+	Title     string `json:"title"`
+	Leader    string `json:"leader"`
+	Studio    string `json:"studio"`
+	Seat      string `json:"seat"`
+	// Phase is "idle" (nobody on stage), "called" (a petitioner is on stage, the recording
+	// notice not yet acknowledged at the hall) or "hearing" (acknowledged: recorded from then).
+	Phase     string     `json:"phase"`
+	Broadcast bool       `json:"broadcast"`
+	Stage     *StageView `json:"stage,omitempty"` // the stage, its hall and units, and observers only
+	// Queue is every hall's for the studio, the hall's own for a hall, empty for others.
+	Queue []QueueItem `json:"queue"`
+	Me    MeView      `json:"me"`
+	Hands []string    `json:"hands,omitempty"` // studio only: participants with a raised hand
+	Held  []string    `json:"held,omitempty"`  // studio only: participants whose audio is taken
+}
+
+// StageView is the hearing under way.
+type StageView struct {
+	AppointmentID         int64       `json:"appointment_id"`
+	HallID                int64       `json:"hall_id"`
+	HallName              string      `json:"hall_name"`
+	Units                 []StageUnit `json:"units"`
+	CaseID                int64       `json:"case_id"`
+	CaseNumber            string      `json:"case_number"`
+	CalledAt              time.Time   `json:"called_at"`
+	RecordingAcknowledged bool        `json:"recording_acknowledged"`
+	StartedAt             *time.Time  `json:"started_at,omitempty"`
+	Petitioner            string      `json:"petitioner,omitempty"` // masked name
+	People                int         `json:"people,omitempty"`
+	Representatives       int         `json:"representatives,omitempty"`
+	Speakers              []string    `json:"speakers"`         // masked names of the representatives speaking
+	Record                string      `json:"record,omitempty"` // the hearing record (笔录) so far
+	RecordConfirmed       bool        `json:"record_confirmed"`
+}
+
+// StageUnit is a unit on stage.
+type StageUnit struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// QueueItem is one booking in the queue.
+type QueueItem struct {
+	AppointmentID int64      `json:"appointment_id"`
+	HallID        int64      `json:"hall_id"`
+	HallName      string     `json:"hall_name"`
+	QueueNo       int        `json:"queue_no"`
+	Position      int        `json:"position"`
+	WalkIn        bool       `json:"walk_in"`
+	Status        string     `json:"status"` // booked, checked_in, on_stage, done, no_show, cancelled
+	Name          string     `json:"name"`   // masked
+	People        int        `json:"people"`
+	ETA           *time.Time `json:"eta,omitempty"`
+}
+
+// MeView is the participant's own place in the call.
+type MeView struct {
+	OnStage  bool       `json:"on_stage"`
+	Floor    bool       `json:"floor"` // false: the moderator took the participant's audio
+	Hand     bool       `json:"hand"`
+	Position int        `json:"position,omitempty"` // a hall: its next petitioner's place across halls (1 = next)
+	ETA      *time.Time `json:"eta,omitempty"`
+	Waiting  int        `json:"waiting,omitempty"` // a hall: its petitioners still waiting
+}
+
+// CasePanelData is the body of case_panel; CaseID 0 clears the panel.
+type CasePanelData struct {
+	CaseID int64           `json:"case_id"`
+	Panel  json.RawMessage `json:"panel,omitempty"`
+}
+
+// CallNoticeData is the body of call_notice: something the participant should be told.
+type CallNoticeData struct {
+	Kind      string `json:"kind"` // "unmute_request", "floor_taken", "query_code"
+	MessageZH string `json:"message_zh"`
+	MessageEN string `json:"message_en"`
+	// QueryCode is the petitioner's query code (kind query_code, to the hall of the hearing only).
+	QueryCode string `json:"query_code,omitempty"`
+}
+
+// AppointmentData is the body of call_appointment and no_show.
+type AppointmentData struct {
+	AppointmentID int64 `json:"appointment_id"`
+}
+
+// EndHearingData is the body of end_hearing.
+type EndHearingData struct {
+	Outcome string `json:"outcome"`
+	Note    string `json:"note"`
+}
+
+// StageUnitData is the body of stage_unit.
+type StageUnitData struct {
+	UnitID int64 `json:"unit_id"`
+	On     bool  `json:"on"`
+}
+
+// OnData is the body of broadcast and raise_hand.
+type OnData struct {
+	On bool `json:"on"`
+}
+
+// FloorData is the body of set_floor.
+type FloorData struct {
+	ParticipantID string `json:"participant_id"`
+	Allow         bool   `json:"allow"`
+}
+
+// SpeakersData is the body of set_speakers.
+type SpeakersData struct {
+	Names []string `json:"names"`
+}
+
+// HearingRecordData is the body of hearing_record: the record's whole text so far.
+type HearingRecordData struct {
+	Text string `json:"text"`
+}
+
+// ConfirmRecordData is the body of confirm_record: the petitioner's typed name and, when drawn,
+// the signature as a PNG data URL.
+type ConfirmRecordData struct {
+	ConfirmedBy string `json:"confirmed_by"`
+	Signature   string `json:"signature,omitempty"`
+}
+
+// ParticipantData is the body of remove_participant.
+type ParticipantData struct {
+	ParticipantID string `json:"participant_id"`
 }

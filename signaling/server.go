@@ -30,6 +30,10 @@ type Config struct {
 
 	// ICEServers are handed to clients in `joined`.
 	ICEServers []webrtc.ICEServer
+
+	// Calls is the scheduler for reception calls (rooms joined with a session's seat token);
+	// nil refuses such tokens.
+	Calls CallBackend
 }
 
 const (
@@ -56,6 +60,7 @@ type Server struct {
 	closing  bool
 	sessions map[*session]struct{}
 	rooms    map[string]map[string]*session // room id -> participant id -> joined session
+	calls    map[string]*call               // room id -> live reception call
 }
 
 // New returns a Server for cfg.
@@ -81,6 +86,7 @@ func New(cfg Config) *Server {
 		metrics:  newMetrics(cfg.Registerer),
 		sessions: map[*session]struct{}{},
 		rooms:    map[string]map[string]*session{},
+		calls:    map[string]*call{},
 	}
 }
 
@@ -165,7 +171,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 // current tab or device.
 func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
 	sink := sfu.EventSinkFunc(s.onEvent)
-	p, err := srv.cfg.SFU.Join(c.Room, c.Subject, sink)
+	var pol sfu.Policy
+	if s.call != nil {
+		pol = s.call.pol
+	}
+	p, err := srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, sink, pol)
 	if errors.Is(err, sfu.ErrDuplicate) {
 		srv.mu.Lock()
 		old := srv.rooms[c.Room][c.Subject]
@@ -175,7 +185,7 @@ func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
 				zap.String("participant", c.Subject))
 			old.end("replaced", websocket.CloseNormalClosure, nil)
 		}
-		p, err = srv.cfg.SFU.Join(c.Room, c.Subject, sink)
+		p, err = srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, sink, pol)
 	}
 	return p, err
 }
@@ -250,7 +260,7 @@ func (srv *Server) trackPublished(s *session, info sfu.TrackInfo) {
 	// The publisher is told too: that is how it learns the id of its track for mute and unpublish.
 	for _, o := range srv.rooms[s.room] {
 		o.send(TypeTrackPublished, "", TrackPublishedData{Track: t})
-		if o != s && o.autoSubscribe {
+		if o != s && o.autoSubscribe && (s.call == nil || s.call.pol.Allow(o.id, info)) {
 			o.autoSubscribeTo(t.ID)
 		}
 	}

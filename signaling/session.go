@@ -43,6 +43,10 @@ type session struct {
 	// Set by the join handler before the SFU or the roster can call back, then read-only.
 	id, name, role, room string
 	autoSubscribe        bool
+	// In a reception call: the call, the seat and the user account from the join token.
+	call   *call
+	seat   seat
+	userID int64
 
 	tracks []Track // guarded by srv.mu
 
@@ -156,6 +160,13 @@ func (s *session) emitLocked(typ string, data any) {
 	s.send(typ, "", data)
 }
 
+// emit sends an event-born message after `joined` (held back until then).
+func (s *session) emit(typ string, data any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.emitLocked(typ, data)
+}
+
 // joined queues the `joined` reply and what was held back for it. srv.mu must be held.
 func (s *session) joined(re string, d JoinedData) {
 	s.mu.Lock()
@@ -206,7 +217,11 @@ func (s *session) onEvent(e sfu.Event) {
 	case sfu.EventLayersPaused:
 		s.send(TypeLayers, "", LayersData{TrackID: e.TrackID, Paused: e.RIDs})
 	case sfu.EventActiveSpeaker:
-		s.send(TypeActiveSpeaker, "", ActiveSpeakerData{ParticipantID: e.ParticipantID})
+		id := e.ParticipantID
+		if s.call != nil && id != "" && id != s.id && !s.call.pol.snap.Load().allow(s.id, id, sfu.KindAudio) {
+			id = "" // who speaks in a hearing this participant may not hear is not theirs to know
+		}
+		s.send(TypeActiveSpeaker, "", ActiveSpeakerData{ParticipantID: id})
 	case sfu.EventConnectionState:
 		s.mu.Lock()
 		s.emitLocked(TypeConnectionState, ConnectionStateData{Target: string(e.Target), State: e.State})
@@ -247,6 +262,9 @@ func (s *session) leave(reason string) bool {
 	s.srv.leaveRoster(s)
 	if p != nil && !closed {
 		p.Close(reason)
+	}
+	if s.call != nil {
+		s.call.remove(s)
 	}
 	return true
 }

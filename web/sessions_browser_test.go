@@ -12,8 +12,8 @@ import (
 )
 
 // TestReceptionPages drives public.html and sessions.html against a scripted API: the public
-// page lists the 五公开 fields without login, the staff page lists sessions and shows a clash
-// inline with the server's message naming the other session.
+// page lists the 五公开 fields without login, the staff calendar shows the session on its day,
+// and a clash shows inline with the server's message naming the other session.
 func TestReceptionPages(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
@@ -28,11 +28,22 @@ func TestReceptionPages(t *testing.T) {
 		js(w, 200, map[string]any{"sessions": []any{session}})
 	})
 	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
-		js(w, 200, map[string]any{"user": map[string]any{"id": 1, "username": "staff", "display_name": "排班员"}, "csrf_token": "c", "grants": []any{}})
+		js(w, 200, map[string]any{"user": map[string]any{"id": 1, "username": "staff", "display_name": "排班员"}, "csrf_token": "c", "grants": []any{},
+			"can": []string{"session.read", "session.write"}})
+	})
+	mux.HandleFunc("GET /api/v1/units", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"units": []any{map[string]any{"id": 1, "kind": "city", "code": "330100", "name": "杭州市", "path": "/1/"}}})
+	})
+	mux.HandleFunc("GET /api/v1/halls", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"halls": []any{map[string]any{"id": 2, "unit_id": 1, "kind": "hall", "name": "市接访大厅"}}})
+	})
+	mux.HandleFunc("GET /api/v1/leaders", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"leaders": []any{map[string]any{"id": 5, "display_name": "张三", "unit_id": 1}}})
 	})
 	mux.HandleFunc("GET /api/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 		js(w, 200, map[string]any{"sessions": []any{map[string]any{"id": 7, "title": "副市长张三视频接访", "start": "2026-12-02T09:00:00+08:00",
-			"end": "2026-12-02T11:00:00+08:00", "leader_name": "张三", "leader_post": "副市长", "hall_ids": []int{2, 3}, "status": "scheduled"}}})
+			"end": "2026-12-02T11:00:00+08:00", "leader_name": "张三", "leader_post": "副市长", "hall_ids": []int{2, 3}, "unit_ids": []int{},
+			"status": "scheduled"}}})
 	})
 	mux.HandleFunc("POST /api/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 		js(w, 409, map[string]any{"error": map[string]any{"code": "session_conflict", "field": "leader_id",
@@ -53,17 +64,17 @@ func TestReceptionPages(t *testing.T) {
 		}
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/sessions.html")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/sessions.html?date=2026-12-02")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "session list", `document.querySelectorAll("#sess-rows tr").length === 1`, 10*time.Second)
-	if got := eval[string](t, ctx, `document.querySelector("#sess-rows tr").textContent`); !hasText(got, "已排期") || !hasText(got, "副市长 张三") {
-		t.Errorf("session row %q", got)
+	waitFor(t, ctx, "calendar item", `document.querySelectorAll(".cal-day[data-date='2026-12-02'] .cal-item").length === 1`, 10*time.Second)
+	if got := eval[string](t, ctx, `document.querySelector(".cal-item").textContent`); !hasText(got, "09:00") || !hasText(got, "副市长张三视频接访") {
+		t.Errorf("calendar item %q", got)
 	}
+	waitFor(t, ctx, "leader picker", `document.getElementById("s-leader").options.length === 2`, 10*time.Second)
 	err := chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.ID("s-unit"), "1"), chromedp.SetValue(chromedp.ID("s-title"), "会商"),
-		chromedp.SetValue(chromedp.ID("s-leader"), "5"), chromedp.SetValue(chromedp.ID("s-start"), "2026-12-02T10:00"),
-		chromedp.SetValue(chromedp.ID("s-end"), "2026-12-02T11:00"),
+		chromedp.SetValue(chromedp.ID("s-title"), "会商"), chromedp.SetValue(chromedp.ID("s-leader"), "5"),
+		chromedp.SetValue(chromedp.ID("s-start"), "2026-12-02T10:00"), chromedp.SetValue(chromedp.ID("s-minutes"), "60"),
 		chromedp.Click(chromedp.CSS("#sess-form button[type=submit]")))
 	if err != nil {
 		t.Fatal(err)

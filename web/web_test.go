@@ -58,6 +58,8 @@ func TestServesPagesAndModules(t *testing.T) {
 		{"/", "text/html; charset=utf-8", `src="js/join.js"`},
 		{"/index.html", "text/html; charset=utf-8", `id="join-form"`},
 		{"/call.html", "text/html; charset=utf-8", `src="js/call.js"`},
+		{"/reception.html", "text/html; charset=utf-8", `src="js/reception.js"`},
+		{"/js/reception.js", "text/javascript; charset=utf-8", "window.sanjiReception"},
 		{"/js/i18n.js", "text/javascript; charset=utf-8", "export function t("},
 		{"/js/signaling.js", "text/javascript; charset=utf-8", "export class SignalingClient"},
 		{"/js/session.js", "text/javascript; charset=utf-8", "export class CallSession"},

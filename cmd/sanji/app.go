@@ -22,6 +22,7 @@ import (
 	"sanji/auth"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/notify"
 	"sanji/scheduler/postgres"
 	"sanji/scheduler/sqlite"
 	"sanji/sfu"
@@ -66,6 +67,10 @@ type app struct {
 	// store closes.
 	jobCancel context.CancelFunc
 	jobDone   chan struct{}
+	// The reminder job (scheduler.RunReminderJob), likewise.
+	remindCancel context.CancelFunc
+	remindDone   chan struct{}
+	notifier     scheduler.Notifier
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -120,19 +125,23 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}
 
 	signer := auth.NewSigner(secret)
+	notices := notifier(cfg.Notify, log)
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
 		Tokens:     signer,
 		Logger:     log, // it names its own logger
 		Registerer: reg,
+		Calls:      schedAPI.CallBridge(),
 	})
+	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: signer, Logger: log,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}}))
+	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -190,6 +199,7 @@ func (a *app) Start() error {
 		}
 	}()
 	a.startOverdueJob()
+	a.startReminderJob()
 	addr := ln.Addr().String()
 	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
 	if u := a.sfu.UDPAddr(); u != nil {
@@ -215,12 +225,36 @@ func (a *app) startOverdueJob() {
 		defer close(a.jobDone)
 		t := time.NewTicker(overdueEvery)
 		defer t.Stop()
-		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultCalendar(), scheduler.DefaultRules(), t.C, func(n int, err error) {
+		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultRules(), t.C, func(n int, err error) {
 			if err != nil {
 				log.Warn("overdue job", zap.Error(err))
 			}
 			if n > 0 {
 				log.Info("supervision opened on overdue cases", zap.Int("opened", n))
+			}
+		})
+	}()
+}
+
+// remindEvery is how often the reminder job looks for sessions starting within a day.
+const remindEvery = 10 * time.Minute
+
+// startReminderJob starts the goroutine that reminds rosters and booked petitioners the day
+// before a session. Called with a.mu held, once, by Start.
+func (a *app) startReminderJob() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.remindCancel, a.remindDone = cancel, make(chan struct{})
+	log := a.log.Named("reminders")
+	go func() {
+		defer close(a.remindDone)
+		t := time.NewTicker(remindEvery)
+		defer t.Stop()
+		scheduler.RunReminderJob(ctx, a.store, a.notifier, t.C, func(n int, err error) {
+			if err != nil {
+				log.Warn("reminder job", zap.Error(err))
+			}
+			if n > 0 {
+				log.Info("sessions reminded", zap.Int("sessions", n))
 			}
 		})
 	}()
@@ -298,6 +332,13 @@ func (a *app) shutdown(ctx context.Context) error {
 	if jobCancel != nil {
 		jobCancel()
 		<-jobDone
+	}
+	a.mu.Lock()
+	remindCancel, remindDone := a.remindCancel, a.remindDone
+	a.mu.Unlock()
+	if remindCancel != nil {
+		remindCancel()
+		<-remindDone
 	}
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))
@@ -387,6 +428,22 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
 		}
 		logins = append(logins, demo...)
+		if x, booked, err := scheduler.SeedDemoReception(ctx, st, time.Now()); err != nil {
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("无法写入演示接访 / cannot book the demo reception: %w", err)
+		} else if booked {
+			log.Info("booked today's demo reception", zap.Int64("session", x.ID), zap.Time("start", x.Start))
+		}
 	}
 	return st, logins, nil
+}
+
+// notifier delivers the scheduler's notices: texts to people go to the SMS gateway (without one
+// configured, to the log, masked), and every notice to the webhook when one is set.
+func notifier(c notifyConfig, log *zap.Logger) scheduler.Notifier {
+	n := notify.Fanout{notify.SMS{Gateway: notify.LogSMS{Log: log.Named("sms")}}}
+	if c.WebhookURL != "" {
+		n = append(n, &notify.Webhook{URL: c.WebhookURL, Secret: []byte(c.WebhookSecret)})
+	}
+	return n
 }

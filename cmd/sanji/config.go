@@ -42,6 +42,16 @@ type config struct {
 	RTC rtcConfig `yaml:"rtc"`
 	// Store selects the scheduler's database.
 	Store storeConfig `yaml:"store"`
+	// Notify says where notices (invitations to hearings and their answers) go besides the log.
+	Notify notifyConfig `yaml:"notify"`
+}
+
+// notifyConfig configures the scheduler's notices.
+type notifyConfig struct {
+	// WebhookURL receives every notice as a JSON POST; empty: no webhook.
+	WebhookURL string `yaml:"webhook_url"`
+	// WebhookSecret signs the webhook's body (HMAC-SHA256 in X-Sanji-Signature); empty: unsigned.
+	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // storeConfig selects the database: SQLite under DataDir unless a PostgreSQL DSN is given.
@@ -130,6 +140,14 @@ var settings = []setting{
 	}},
 	{key: "store.dsn", usage: "PostgreSQL DSN; empty: SQLite in data_dir", noFlag: true, set: func(c *config, v string) error {
 		c.Store.DSN = v
+		return nil
+	}},
+	{key: "notify.webhook_url", usage: "URL that receives notices as JSON POSTs (empty: none)", set: func(c *config, v string) error {
+		c.Notify.WebhookURL = v
+		return nil
+	}},
+	{key: "notify.webhook_secret", usage: "HMAC-SHA256 key signing the webhook's body", noFlag: true, set: func(c *config, v string) error {
+		c.Notify.WebhookSecret = v
 		return nil
 	}},
 	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
@@ -418,6 +436,9 @@ func (c config) validate() error {
 	}
 	if d := c.Store.DSN; d != "" && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") && !strings.Contains(d, "host=") {
 		bad("store.dsn 应为 PostgreSQL 连接串，例如 postgres://sanji:密码@127.0.0.1:5432/sanji / store.dsn must be a PostgreSQL connection string, e.g. postgres://sanji:password@127.0.0.1:5432/sanji")
+	}
+	if u := c.Notify.WebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("notify.webhook_url %q 应为 http:// 或 https:// 地址 / notify.webhook_url %q must be an http:// or https:// URL", u, u)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,6 +46,8 @@ type Config struct {
 	LoginPerMinute, LoginBurst int
 	// Attachments is where case files live (content-addressed); a zero Dir disables uploads.
 	Attachments scheduler.Blobs
+	// Notifier delivers notices (invitations and their answers); nil sends none.
+	Notifier scheduler.Notifier
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -106,11 +109,13 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []route
 	blobs     scheduler.Blobs
+	notifier  scheduler.Notifier
+	calls     atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{blobs: cfg.Attachments, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
+	s := &Server{blobs: cfg.Attachments, notifier: cfg.Notifier, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
 		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL}
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -48,17 +48,74 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // PutHoliday implements scheduler.SessionStore.
 func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
-	if _, err := time.Parse("2006-01-02", h.Date); err != nil {
+	day, err := time.Parse("2006-01-02", h.Date)
+	if err != nil {
 		return &scheduler.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
 	}
 	if h.Kind != scheduler.DayOff && h.Kind != scheduler.DayWorkday {
 		return &scheduler.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
 	}
-	if _, err := s.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
-		ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
-		return fmt.Errorf("sqlstore: put holiday: %w", err)
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if _, err := tx.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
+			ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
+			return fmt.Errorf("sqlstore: put holiday: %w", err)
+		}
+		// An operator entering a day of a year the calendar lacks is entering that year from the
+		// State Council notice: from now on the year is counted exactly, not provisionally.
+		if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, 1) ON CONFLICT (year) DO NOTHING`,
+			day.Year()); err != nil {
+			return fmt.Errorf("sqlstore: put holiday year: %w", err)
+		}
+		return nil
+	})
+}
+
+// ListCalendarYears implements scheduler.SessionStore.
+func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT year, verified FROM calendar_years`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var y, v int
+		if err := rows.Scan(&y, &v); err != nil {
+			return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
+		}
+		out[y] = v != 0
+	}
+	return out, rows.Err()
+}
+
+// seedCalendar copies the release's working-day calendar (holidays.txt) into the store, which is
+// the one the clocks read. Days already there are kept: an operator's correction wins over the
+// file, and the file never removes what an operator entered.
+func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		for y, verified := range cal.Years() {
+			if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, ?) ON CONFLICT (year) DO NOTHING`,
+				y, b2i(verified)); err != nil {
+				return fmt.Errorf("sqlstore: seed calendar year %d: %w", y, err)
+			}
+		}
+		days := cal.Days()
+		if len(days) == 0 {
+			return nil
+		}
+		args := make([]any, 0, 3*len(days))
+		for _, d := range days {
+			args = append(args, d.Date, string(d.Kind), d.Name)
+		}
+		q := `INSERT INTO public_holidays (day, kind, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(days)), ", ") + ` ON CONFLICT (day) DO NOTHING`
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlstore: seed calendar: %w", err)
+		}
+		return nil
+	})
 }
 
 // ListHolidays implements scheduler.SessionStore.
@@ -269,6 +326,11 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
+		// The session's own lock first (as invitations and bookings take it), so two changes of
+		// one session's roster never lose each other's update.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(rs.ID, 10)}); err != nil {
+			return err
+		}
 		old, err := tx.GetReceptionSession(ctx, rs.ID)
 		if err != nil {
 			return err
@@ -303,7 +365,7 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
 			}
 		}
-		return nil
+		return tx.dropOffRoster(ctx, rs)
 	})
 }
 
@@ -382,19 +444,29 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 // ---- appointments ----
 
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
-	position, status, override_reason, booked_by, created_at`
+	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks`
 
 func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
 	var a scheduler.Appointment
-	var reps, status string
+	var reps, status, checks string
 	var walk int
-	var created int64
+	var created, heard, ended int64
 	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
-		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created); err != nil {
+		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created, &a.CaseID, &heard, &ended,
+		&a.Outcome, &a.OutcomeNote, &checks); err != nil {
 		return a, err
+	}
+	if heard != 0 {
+		a.HeardAt = fromTm(heard)
+	}
+	if ended != 0 {
+		a.EndedAt = fromTm(ended)
 	}
 	if reps != "" {
 		_ = json.Unmarshal([]byte(reps), &a.Representatives)
+	}
+	if checks != "" {
+		_ = json.Unmarshal([]byte(checks), &a.Checks)
 	}
 	a.WalkIn, a.Status, a.CreatedAt = walk == 1, scheduler.AppointmentStatus(status), fromTm(created)
 	return a, nil
@@ -471,15 +543,20 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 			return fmt.Errorf("sqlstore: queue position: %w", err)
 		}
 		reps, _ := json.Marshal(a.Representatives)
+		checks := ""
+		if !a.Checks.Empty() {
+			b, _ := json.Marshal(a.Checks)
+			checks = string(b)
+		}
 		if a.Status == "" {
 			a.Status = scheduler.ApptBooked
 		}
 		created := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
-			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at, checks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.SessionID, a.HallID, a.Name, a.IDNumber, a.Phone, a.Matter, a.People, string(reps), a.Guidance, b2i(a.WalkIn),
-			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created))
+			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created), checks)
 		if err != nil {
 			return fmt.Errorf("sqlstore: create appointment: %w", err)
 		}
@@ -522,6 +599,45 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st scheduler
 		return fmt.Errorf("sqlstore: set appointment status: %w", err)
 	}
 	return mustAffect(r, "set appointment status")
+}
+
+// StartHearing implements scheduler.AppointmentStore.
+func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time) error {
+	if caseID == 0 {
+		return &scheduler.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
+	}
+	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, case_id = ?, heard_at = ? WHERE id = ? AND status IN (?, ?) AND ended_at = 0`,
+		string(scheduler.ApptCheckedIn), caseID, tm(at), id, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn))
+	if err != nil {
+		return fmt.Errorf("sqlstore: start hearing: %w", err)
+	}
+	return s.hearingAffected(ctx, r, id, "start hearing")
+}
+
+// EndHearing implements scheduler.AppointmentStore.
+func (s *Store) EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error {
+	if !scheduler.ValidOutcome(outcome) {
+		return &scheduler.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
+			EN: "outcome must be assigned, supervised, consulted, answered or referred"}
+	}
+	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, outcome = ?, outcome_note = ?, ended_at = ? WHERE id = ? AND heard_at <> 0 AND ended_at = 0`,
+		string(scheduler.ApptDone), outcome, note, tm(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: end hearing: %w", err)
+	}
+	return s.hearingAffected(ctx, r, id, "end hearing")
+}
+
+// hearingAffected tells a missing appointment (ErrNotFound) from one in the wrong state
+// (ErrConflict) after a guarded update touched no row.
+func (s *Store) hearingAffected(ctx context.Context, r sql.Result, id int64, what string) error {
+	if n, err := r.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	if _, err := s.GetAppointment(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlstore: %s %d: %w", what, id, scheduler.ErrConflict)
 }
 
 // MoveAppointment implements scheduler.AppointmentStore.

@@ -23,6 +23,11 @@ func runSessions(t *testing.T, open Opener) {
 		{"SessionConflictsConcurrent", testSessionConflictsConcurrent},
 		{"Appointments", testAppointments},
 		{"AppointmentsConcurrent", testAppointmentsConcurrent},
+		{"Hearings", testHearings},
+		{"Invitations", testInvitations},
+		{"InvitationsConcurrent", testInvitationsConcurrent},
+		{"BookingChecks", testBookingChecks},
+		{"Reminders", testReminders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -439,6 +444,50 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	bad.Representatives = []string{"a", "b", "c", "d", "e", "f"}
 	bad.People = 10
 	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "six representatives")
+}
+
+// testHearings runs an appointment through a reception call's hearing: started with its case,
+// ended with an outcome, and refused out of order.
+func testHearings(t *testing.T, s scheduler.Store) {
+	r := BuildReception(t, s)
+	sess := recSession(r, "周四接访", "2026-12-17 09:00", 120)
+	sess.HallIDs = []int64{r.H1.ID}
+	if err := s.CreateReceptionSession(ctx, &sess); err != nil {
+		t.Fatal(err)
+	}
+	a := mkAppt(sess, r.H1.ID, "王五", IDNumber("33010219800101123"))
+	b := mkAppt(sess, r.H1.ID, "钱七", IDNumber("33010519900202234"))
+	for _, x := range []*scheduler.Appointment{&a, &b} {
+		if err := s.CreateAppointment(ctx, x, shAt("2026-12-10 10:00")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, s.EndHearing(ctx, a.ID, scheduler.OutcomeAnswered, "", shAt("2026-12-17 09:05")), scheduler.ErrConflict, "end before start")
+	wantErr(t, s.StartHearing(ctx, a.ID, 0, shAt("2026-12-17 09:00")), scheduler.ErrInvalid, "start without a case")
+	start := shAt("2026-12-17 09:01")
+	if err := s.StartHearing(ctx, a.ID, 77, start); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.EndHearing(ctx, a.ID, "shrugged", "", start), scheduler.ErrInvalid, "bad outcome")
+	end := shAt("2026-12-17 09:12")
+	if err := s.EndHearing(ctx, a.ID, scheduler.OutcomeAssigned, "交办区人社局", end); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.GetAppointment(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.CaseID != 77 || !g.HeardAt.Equal(start) || !g.EndedAt.Equal(end) || g.Outcome != scheduler.OutcomeAssigned ||
+		g.OutcomeNote != "交办区人社局" || g.Status != scheduler.ApptDone {
+		t.Errorf("heard appointment: %+v", g)
+	}
+	wantErr(t, s.EndHearing(ctx, a.ID, scheduler.OutcomeAnswered, "", end), scheduler.ErrConflict, "end twice")
+	wantErr(t, s.StartHearing(ctx, a.ID, 77, end), scheduler.ErrConflict, "start a done hearing")
+	if err := s.SetAppointmentStatus(ctx, b.ID, scheduler.ApptNoShow); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.StartHearing(ctx, b.ID, 78, end), scheduler.ErrConflict, "start a no-show")
+	wantErr(t, s.StartHearing(ctx, 999999, 78, end), scheduler.ErrNotFound, "start a missing appointment")
 }
 
 // testAppointmentsConcurrent books more petitioners than capacity at once: exactly capacity

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sanji/scheduler"
+	"sanji/web/browsertest"
+)
+
+// receptionStats is what window.sanjiReception.stats() reports.
+type receptionStats struct {
+	Self      string `json:"self"`
+	PanelView string `json:"panelView"`
+	State     struct {
+		Phase string `json:"phase"`
+		Stage *struct {
+			CaseID int64 `json:"case_id"`
+			HallID int64 `json:"hall_id"`
+		} `json:"stage"`
+		Me struct {
+			OnStage  bool `json:"on_stage"`
+			Position int  `json:"position"`
+		} `json:"me"`
+	} `json:"state"`
+	Inbound []struct {
+		Kind          string `json:"kind"`
+		ParticipantID string `json:"participantId"`
+		FramesDecoded int    `json:"framesDecoded"`
+	} `json:"inbound"`
+}
+
+// framesFrom is how many video frames the page decoded of participant id ("" = of anyone).
+func (s receptionStats) framesFrom(id string) int {
+	n := 0
+	for _, in := range s.Inbound {
+		if in.Kind == "video" && (id == "" || in.ParticipantID == id) {
+			n += in.FramesDecoded
+		}
+	}
+	return n
+}
+
+// TestE2EReception runs the weekly reception from the demo data in four browsers: the leader's
+// console, hall A (清波, whose petitioner is called first), hall B (湖滨, waiting) and the
+// district's 人社局. Hall B decodes nothing of hall A's hearing and shows its place in the
+// queue; the leader assigns the case on the call and the assignment is in the case's timeline
+// through the HTTP API; ending the hearing and calling the next petitioner moves the stage to
+// hall B.
+func TestE2EReception(t *testing.T) {
+	chromium := browsertest.Path(t)
+	cfg := testConfig(t)
+	cfg.Demo = true
+	cfg.LogLevel = "info"
+	a := startTestApp(t, cfg)
+	passwords := map[string]string{}
+	for _, l := range a.logins {
+		passwords[l.Username] = l.Password
+	}
+	ctx := context.Background()
+	rs, err := a.store.ListReceptionSessions(ctx, scheduler.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("demo reception: %v %v", rs, err)
+	}
+	session := rs[0]
+	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
+	rsj, err := a.store.GetUnitByCode(ctx, "330102-RSJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	browser := e2eBrowser(t, chromium)
+	open := func(user, seat string, hall, unit int64) *e2ePage {
+		t.Helper()
+		pctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		p := &e2ePage{ctx: pctx}
+		p.console = e2eCollectConsole(pctx)
+		t.Cleanup(func() {
+			cancel()
+			<-p.console.done
+		})
+		if err := chromedp.Do(pctx, chromedp.Navigate(a.URL()+"/login.html")); err != nil {
+			t.Fatalf("%s: open login page: %v", user, err)
+		}
+		login := fmt.Sprintf(`fetch('/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({username: %q, password: %q})}).then(r => r.status)`, user, passwords[user])
+		if st, err := chromedp.Run(pctx, chromedp.Evaluate[int](login, chromedp.EvalAwaitPromise)); err != nil || st != 200 {
+			t.Fatalf("%s: log in: %d %v", user, st, err)
+		}
+		q := url.Values{"session": {fmt.Sprint(session.ID)}, "seat": {seat}}
+		if hall != 0 {
+			q.Set("hall", fmt.Sprint(hall))
+		}
+		if unit != 0 {
+			q.Set("unit", fmt.Sprint(unit))
+		}
+		if err := chromedp.Do(pctx, chromedp.Navigate(a.URL()+"/reception.html?"+q.Encode())); err != nil {
+			t.Fatalf("%s: open reception page: %v", user, err)
+		}
+		e2eWait(t, pctx, user+": in the call", `window.sanjiReception && window.sanjiReception.state !== null`)
+		return p
+	}
+	stats := func(p *e2ePage) receptionStats {
+		t.Helper()
+		c, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(c, chromedp.Evaluate[receptionStats](`window.sanjiReception.stats()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("stats: %v", err)
+		}
+		return s
+	}
+	click := func(p *e2ePage, what, sel string) {
+		t.Helper()
+		if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// until polls cond on fresh stats of p up to the media deadline; while it waits, hall B must
+	// decode nothing it is not allowed to see (checked by the caller's cond where it matters).
+	until := func(what string, p *e2ePage, cond func(receptionStats) bool) receptionStats {
+		t.Helper()
+		deadline := time.Now().Add(e2eDeadline)
+		for {
+			s := stats(p)
+			if cond(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s; last stats %+v", what, e2eDeadline, s)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+
+	leader := open("demo-leader", "studio", 0, 0)
+	pa := open("demo-operator", "hall", hallA, 0)
+	pb := open("demo-operator2", "hall", hallB, 0)
+	unit := open("demo-handler", "unit", 0, rsj.ID)
+
+	// Hall B waits, second across halls, and sees its number on the waiting screen.
+	until("hall B's queue position", pb, func(s receptionStats) bool { return s.State.Phase == "idle" && s.State.Me.Position == 2 })
+	e2eWait(t, pb.ctx, "hall B's waiting screen", `!document.getElementById('waiting-screen').hidden && document.getElementById('wait-number').textContent.includes('1')`)
+
+	// The leader calls the next petitioner (hall A's) and brings the unit on stage.
+	click(leader, "call next", "#btn-next")
+	e2eWait(t, pa.ctx, "recording notice at hall A", `!document.getElementById('notice-card').hidden`)
+	if err := chromedp.Do(leader.ctx, chromedp.SetValue(chromedp.ID("unit-id"), fmt.Sprint(rsj.ID))); err != nil {
+		t.Fatal(err)
+	}
+	click(leader, "bring the unit on stage", "#btn-unit-add")
+	click(pa, "acknowledge the recording notice", "#btn-ack")
+	ids := map[string]string{}
+	for name, p := range map[string]*e2ePage{"leader": leader, "hallA": pa, "hallB": pb, "unit": unit} {
+		ids[name] = stats(p).Self
+	}
+	until("leader decodes hall A", leader, func(s receptionStats) bool { return s.State.Phase == "hearing" && s.framesFrom(ids["hallA"]) > 0 })
+	until("hall A decodes the leader", pa, func(s receptionStats) bool { return s.framesFrom(ids["leader"]) > 0 })
+	until("the unit decodes hall A and the leader", unit, func(s receptionStats) bool {
+		return s.framesFrom(ids["hallA"]) > 0 && s.framesFrom(ids["leader"]) > 0
+	})
+	if s := stats(pb); s.framesFrom("") != 0 || s.State.Stage != nil || s.State.Me.Position != 1 {
+		t.Fatalf("waiting hall B during hall A's hearing: %+v", s)
+	}
+
+	// The leader assigns the case to the unit from the console; it is in the case's timeline.
+	caseID := stats(leader).State.Stage.CaseID
+	e2eWait(t, leader.ctx, "slip form", `!document.getElementById('slip-card').hidden && document.getElementById('slip-unit').options.length === 1`)
+	if err := chromedp.Do(leader.ctx, chromedp.SendKeys(chromedp.ID("slip-instruction"), "请区人社局十日内反馈")); err != nil {
+		t.Fatal(err)
+	}
+	click(leader, "assign", "#btn-assign")
+	e2eWait(t, leader.ctx, "assignment made", `document.getElementById('slip-result').textContent.length > 0`)
+	timeline := fmt.Sprintf(`fetch('/api/v1/cases/%d/timeline').then(r => r.json()).then(d => d.events.map(e => e.to))`, caseID)
+	steps, err := chromedp.Run(leader.ctx, chromedp.Evaluate[[]string](timeline, chromedp.EvalAwaitPromise))
+	if err != nil || len(steps) == 0 || steps[len(steps)-1] != string(scheduler.StAssigned) {
+		t.Fatalf("case timeline after the assignment: %v %v", steps, err)
+	}
+	e2eWait(t, unit.ctx, "the unit's panel shows the assignment", `document.querySelectorAll('#panel-body .rc-slip').length === 1`)
+	click(leader, "take the case (包案)", "#btn-own")
+	e2eWait(t, unit.ctx, "the unit's panel shows the owner", `!!document.querySelector('#panel-body .rc-owner')`)
+
+	// Hall A keeps the record; the petitioner confirms it at the terminal.
+	if err := chromedp.Do(pa.ctx,
+		chromedp.SendKeys(chromedp.ID("record-text"), "信访人反映企业拖欠工资；领导当场交办区人社局。"),
+		chromedp.SendKeys(chromedp.ID("record-name"), "王建国"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	click(pa, "confirm the record", "#btn-record-confirm")
+	e2eWait(t, pa.ctx, "record filed", `!document.getElementById('record-done').hidden`)
+	e2eWait(t, leader.ctx, "record shown in the studio", `document.getElementById('stage-record').textContent.includes('拖欠工资')`)
+
+	// End the hearing and call the next: the stage moves to hall B.
+	if err := chromedp.Do(leader.ctx, chromedp.SetValue(chromedp.ID("outcome"), "assigned")); err != nil {
+		t.Fatal(err)
+	}
+	click(leader, "end the hearing", "#btn-end")
+	until("hall A back to waiting", pa, func(s receptionStats) bool { return s.State.Phase == "idle" && !s.State.Me.OnStage })
+	e2eWait(t, leader.ctx, "next enabled", `!document.getElementById('btn-next').disabled`)
+	click(leader, "call next", "#btn-next")
+	e2eWait(t, pb.ctx, "recording notice at hall B", `!document.getElementById('notice-card').hidden`)
+	click(pb, "acknowledge at hall B", "#btn-ack")
+	until("hall B decodes the leader on its hearing", pb, func(s receptionStats) bool {
+		return s.State.Phase == "hearing" && s.State.Me.OnStage && s.framesFrom(ids["leader"]) > 0
+	})
+	if n := stats(pa).framesFrom(ids["hallB"]); n != 0 {
+		t.Errorf("hall A decoded %d frames of hall B's hearing", n)
+	}
+	for name, p := range map[string]*e2ePage{"leader": leader, "hallA": pa, "hallB": pb, "unit": unit} {
+		if exc := p.console.exceptions(); len(exc) > 0 {
+			t.Errorf("%s: page exceptions: %v", name, exc)
+		}
+	}
+	for name, p := range map[string]*e2ePage{"leader": leader, "hallB": pb} {
+		if shot, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot()); err == nil {
+			path := filepath.Join(screenshotDir(t), "sanji-reception-"+name+".png")
+			if err := os.WriteFile(path, shot, 0o600); err != nil {
+				t.Errorf("screenshot: %v", err)
+			} else {
+				t.Logf("screenshot of the %s: %s", name, path)
+			}
+		}
+	}
+	b, _ := json.Marshal(stats(pb))
+	t.Logf("hall B at the end: %s", b)
+}

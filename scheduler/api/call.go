@@ -1,0 +1,584 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"sanji/auth"
+	"sanji/scheduler"
+)
+
+// The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
+// what the signaling server calls to run a session live.
+
+// A call opens CallOpensBefore its session's start and closes CallClosesAfter its end.
+const (
+	CallOpensBefore = 30 * time.Minute
+	CallClosesAfter = 2 * time.Hour
+)
+
+// CallRoom is the signaling room of a reception session's call.
+func CallRoom(sessionID int64) string { return "call-" + strconv.FormatInt(sessionID, 10) }
+
+type callJoinRequest struct {
+	Seat   string `json:"seat"`
+	HallID int64  `json:"hall_id"`
+	UnitID int64  `json:"unit_id"`
+}
+
+// callJoinToken gives the caller a seat in a session's call: the studio (the session's leader
+// and the staff who run it), a roster hall, a unit's office, or the observers' seats. The seat
+// decides what the SFU lets the bearer see and hear.
+func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req callJoinRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if x.Status != scheduler.SessionScheduled {
+		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
+	}
+	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
+	// after the scheduled end (hearings run over).
+	switch now := s.now(); {
+	case now.Before(x.Start.Add(-CallOpensBefore)):
+		at := x.Start.Add(-CallOpensBefore).In(scheduler.Shanghai).Format("2006-01-02 15:04")
+		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
+	case now.After(x.End.Add(CallClosesAfter)):
+		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
+	}
+	owner, err := s.st.GetUnit(ctx, x.UnitID)
+	if err != nil {
+		return err
+	}
+	observerOnly := func(path string) bool {
+		roles := rc.p.RolesFor(scheduler.ActCallJoin, path)
+		return len(roles) > 0 && !slices.ContainsFunc(roles, func(r string) bool { return r != scheduler.RoleObserver })
+	}
+	claims := auth.Claims{Room: CallRoom(x.ID), SessionID: x.ID, Seat: req.Seat, UserID: rc.p.User.ID}
+	var scope scheduler.Unit
+	switch req.Seat {
+	case auth.SeatStudio:
+		scope = owner
+		if rc.p.User.ID == x.LeaderID {
+			claims.Role = scheduler.RoleLeader
+		} else if roles := rc.p.RolesFor(scheduler.ActCallModerate, owner.Path); len(roles) > 0 {
+			claims.Role = roles[0]
+		} else {
+			return errForbidden
+		}
+	case auth.SeatHall:
+		if !slices.Contains(x.HallIDs, req.HallID) {
+			return invalidField("hall_id", "该大厅不在本会次的名单上", "the hall is not on this session's roster")
+		}
+		if _, scope, err = s.hallUnit(ctx, req.HallID); err != nil {
+			return err
+		}
+		claims.HallID = req.HallID
+	case auth.SeatUnit:
+		if scope, err = s.unitField(ctx, "unit_id", req.UnitID); err != nil {
+			return err
+		}
+		if !slices.Contains(x.UnitIDs, scope.ID) && !strings.HasPrefix(scope.Path, owner.Path) {
+			return invalidField("unit_id", "该单位不在本会次的名单上，也不在主办单位辖区内", "the unit is neither on the session's roster nor under its owning unit")
+		}
+		claims.UnitID = scope.ID
+	case auth.SeatObserver:
+		scope = owner
+	default:
+		return invalidField("seat", "席位应为 studio（主会场）、hall（接访大厅）、unit（责任单位）或 observer（列席）",
+			"seat must be studio, hall, unit or observer")
+	}
+	if err := rc.require(scope.Path); err != nil {
+		return err
+	}
+	if claims.Role == "" {
+		roles := rc.p.RolesFor(scheduler.ActCallJoin, scope.Path)
+		if req.Seat != auth.SeatObserver && observerOnly(scope.Path) {
+			return errForbidden // an observer sits with the observers, whatever seat is asked
+		}
+		claims.Role = roles[0]
+		if req.Seat == auth.SeatObserver {
+			claims.Role = scheduler.RoleObserver
+		}
+	}
+	pid, err := auth.RandomToken(9)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	claims.Subject = "u" + strconv.FormatInt(rc.p.User.ID, 10) + "-" + pid
+	claims.Name, claims.IssuedAt, claims.ExpiresAt = rc.p.User.DisplayName, now, now.Add(s.joinTTL)
+	tok, err := s.signer.Sign(claims)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("call.join_token", "session:"+strconv.FormatInt(x.ID, 10), scope, nil,
+		map[string]any{"seat": req.Seat, "role": claims.Role, "hall_id": claims.HallID, "unit_id": claims.UnitID}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, JoinToken{Token: tok, Room: claims.Room, Role: claims.Role, ParticipantID: claims.Subject, ExpiresAt: claims.ExpiresAt.UTC()})
+	return nil
+}
+
+// CallHooks is what the API tells the live calls: the signaling server implements it.
+type CallHooks interface {
+	// HearingOffset is how far into the recorded hearing of session the call is now (false
+	// when no hearing of that session is being recorded).
+	HearingOffset(sessionID int64) (time.Duration, bool)
+	// CaseChanged says a case heard in session changed (a slip, a transition): the call sends
+	// its panels again.
+	CaseChanged(sessionID, caseID int64)
+	// QueueChanged says a session's bookings changed (a walk-in, a cancellation).
+	QueueChanged(sessionID int64)
+}
+
+// SetCallHooks connects the API to the live calls; until then (and in tests without calls)
+// nothing is told.
+func (s *Server) SetCallHooks(h CallHooks) { s.calls.Store(&h) }
+
+func (s *Server) callHooks() CallHooks {
+	if h := s.calls.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
+
+// callOffset is the recording offset of a slip made on a session's call: the live call's clock
+// when that session's hearing is being recorded, else what the client said.
+func (s *Server) callOffset(session string, clientMS int64) int64 {
+	if id, ok := callSessionID(session); ok {
+		if h := s.callHooks(); h != nil {
+			if off, ok := h.HearingOffset(id); ok {
+				return off.Milliseconds()
+			}
+		}
+	}
+	return clientMS
+}
+
+// callSessionID reads the reception session id a slip made on a call names ("" = none).
+func callSessionID(v string) (int64, bool) {
+	id, err := strconv.ParseInt(v, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// CallBridge is the scheduler as the reception call sees it (signaling.CallBackend).
+type CallBridge struct{ s *Server }
+
+// CallBridge returns the bridge for the signaling server.
+func (s *Server) CallBridge() *CallBridge { return &CallBridge{s: s} }
+
+// Roster loads a session with the names the call shows.
+func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (scheduler.CallRoster, error) {
+	x, err := b.s.st.GetReceptionSession(ctx, sessionID)
+	if err != nil {
+		return scheduler.CallRoster{}, fmt.Errorf("call roster: %w", err)
+	}
+	out := scheduler.CallRoster{Session: x, HallNames: map[int64]string{}, UnitNames: map[int64]string{}}
+	for _, id := range append([]int64{x.StudioID}, x.HallIDs...) {
+		if id == 0 {
+			continue
+		}
+		h, err := b.s.st.GetHall(ctx, id)
+		if err != nil {
+			return out, fmt.Errorf("call roster hall %d: %w", id, err)
+		}
+		out.HallNames[id] = h.Name
+	}
+	out.StudioName = out.HallNames[x.StudioID]
+	for _, id := range x.UnitIDs {
+		u, err := b.s.st.GetUnit(ctx, id)
+		if err != nil {
+			return out, fmt.Errorf("call roster unit %d: %w", id, err)
+		}
+		out.UnitNames[id] = u.Name
+	}
+	return out, nil
+}
+
+// Queue is the session's appointments in queue order.
+func (b *CallBridge) Queue(ctx context.Context, sessionID int64) ([]scheduler.Appointment, error) {
+	return b.s.st.ListAppointments(ctx, sessionID)
+}
+
+// UnitName names a unit brought on stage.
+func (b *CallBridge) UnitName(ctx context.Context, unitID int64) (string, error) {
+	u, err := b.s.st.GetUnit(ctx, unitID)
+	return u.Name, err
+}
+
+var divisionCode = regexp.MustCompile(`^[1-9][0-9]{5}([0-9]{3})?$`)
+
+// StartHearing brings an appointment on stage: the matter is registered as a case (form
+// video, at the unit of the hall where the petitioner sits) unless the appointment has one,
+// and the appointment is marked heard. Calling it again for a hearing under way returns the
+// same case: that is how a restarted call resumes.
+func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID int64) (scheduler.HearingCase, error) {
+	st := b.s.st
+	a, err := st.GetAppointment(ctx, apptID)
+	if err != nil {
+		return scheduler.HearingCase{}, err
+	}
+	if a.SessionID != sessionID {
+		return scheduler.HearingCase{}, fmt.Errorf("appointment %d is not of session %d: %w", apptID, sessionID, scheduler.ErrNotFound)
+	}
+	user, err := st.GetUser(ctx, userID)
+	if err != nil {
+		return scheduler.HearingCase{}, fmt.Errorf("start hearing: caller: %w", err)
+	}
+	if a.HeardAt.IsZero() {
+		now := b.s.now()
+		code := ""
+		if a.CaseID == 0 {
+			c, qc, err := b.registerHearing(ctx, a, user)
+			if err != nil {
+				return scheduler.HearingCase{}, err
+			}
+			a.CaseID, code = c.ID, qc
+		}
+		if err := st.StartHearing(ctx, a.ID, a.CaseID, now); err != nil {
+			return scheduler.HearingCase{}, err
+		}
+		a.HeardAt = now
+		if err := b.auditCall(ctx, user, "call.hearing_start", a, ""); err != nil {
+			return scheduler.HearingCase{}, err
+		}
+		h, err := b.hearingCase(ctx, a)
+		h.QueryCode = code
+		return h, err
+	} else if !a.EndedAt.IsZero() {
+		return scheduler.HearingCase{}, fmt.Errorf("appointment %d was heard already: %w", apptID, scheduler.ErrConflict)
+	}
+	return b.hearingCase(ctx, a)
+}
+
+func (b *CallBridge) hearingCase(ctx context.Context, a scheduler.Appointment) (scheduler.HearingCase, error) {
+	c, err := b.s.st.GetCase(ctx, a.CaseID)
+	if err != nil {
+		return scheduler.HearingCase{}, fmt.Errorf("hearing case: %w", err)
+	}
+	h := scheduler.HearingCase{CaseID: c.ID, Number: c.Number, Started: a.HeardAt, UnitNames: map[int64]string{}}
+	for _, id := range append([]int64{c.ResponsibleUnitID}, c.CoUnitIDs...) {
+		if id == 0 || slices.Contains(h.UnitIDs, id) {
+			continue
+		}
+		name, err := b.UnitName(ctx, id)
+		if err != nil {
+			return h, err
+		}
+		h.UnitIDs, h.UnitNames[id] = append(h.UnitIDs, id), name
+	}
+	return h, nil
+}
+
+// registerHearing registers an appointment's matter as a video case; it returns the query code.
+func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointment, user scheduler.User) (scheduler.Case, string, error) {
+	c, code, err := b.newHearingCase(ctx, a)
+	if err != nil {
+		return c, "", err
+	}
+	if err := b.s.st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: c.UnitID,
+		Reason: "视频接访登记 / registered at a video reception"}); err != nil {
+		return c, "", fmt.Errorf("register hearing: %w", err)
+	}
+	return c, code, nil
+}
+
+// newHearingCase fills the case of an appointment: the hall's unit registers it, in the
+// territory of the nearest division code above, filed under "其他" until the intake officer sorts it.
+func (b *CallBridge) newHearingCase(ctx context.Context, a scheduler.Appointment) (scheduler.Case, string, error) {
+	st := b.s.st
+	h, err := st.GetHall(ctx, a.HallID)
+	if err != nil {
+		return scheduler.Case{}, "", err
+	}
+	unit, err := st.GetUnit(ctx, h.UnitID)
+	if err != nil {
+		return scheduler.Case{}, "", err
+	}
+	territory := ""
+	for u := unit; territory == ""; {
+		if divisionCode.MatchString(u.Code) {
+			territory = u.Code
+		} else if u.ParentID == 0 {
+			return scheduler.Case{}, "", fmt.Errorf("register hearing: no division code above unit %d: %w", unit.ID, scheduler.ErrInvalid)
+		} else if u, err = st.GetUnit(ctx, u.ParentID); err != nil {
+			return scheduler.Case{}, "", err
+		}
+	}
+	cats, err := st.ListCategories(ctx)
+	if err != nil {
+		return scheduler.Case{}, "", err
+	}
+	if len(cats) == 0 {
+		return scheduler.Case{}, "", fmt.Errorf("register hearing: the category tree is empty: %w", scheduler.ErrInvalid)
+	}
+	// The intake officer sorts the matter later; until then it is filed under "其他" (other).
+	cat := cats[len(cats)-1]
+	for _, c := range cats {
+		if c.Name == "其他" {
+			cat = c
+		}
+	}
+	title := strings.TrimSpace(a.Matter)
+	if utf8.RuneCountInString(title) > 30 {
+		title = string([]rune(title)[:30]) + "…"
+	}
+	pets := []scheduler.Petitioner{{Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone, Role: scheduler.PetitionerSelf}}
+	for _, rep := range a.Representatives {
+		if rep != a.Name {
+			pets = append(pets, scheduler.Petitioner{Name: rep, Role: scheduler.PetitionerRepresentative})
+		}
+	}
+	code, hash, err := scheduler.NewQueryCode()
+	if err != nil {
+		return scheduler.Case{}, "", err
+	}
+	return scheduler.Case{UnitID: unit.ID, Territory: territory, Form: scheduler.FormVideo, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+		Title: title, Content: a.Matter, Petitioners: pets, InvolvedCount: a.People, QueryCodeHash: hash}, code, nil
+}
+
+// EndHearing records a hearing's outcome.
+func (b *CallBridge) EndHearing(ctx context.Context, apptID int64, outcome, note string, userID int64) error {
+	a, user, err := b.apptAndUser(ctx, apptID, userID)
+	if err != nil {
+		return err
+	}
+	if err := b.s.st.EndHearing(ctx, apptID, outcome, note, b.s.now()); err != nil {
+		return err
+	}
+	return b.auditCall(ctx, user, "call.hearing_end", a, outcome)
+}
+
+// NoShow records that a called petitioner did not come.
+func (b *CallBridge) NoShow(ctx context.Context, apptID, userID int64) error {
+	a, user, err := b.apptAndUser(ctx, apptID, userID)
+	if err != nil {
+		return err
+	}
+	if a.Status != scheduler.ApptBooked && a.Status != scheduler.ApptCheckedIn {
+		return fmt.Errorf("appointment %d is %s: %w", apptID, a.Status, scheduler.ErrConflict)
+	}
+	if err := b.s.st.SetAppointmentStatus(ctx, apptID, scheduler.ApptNoShow); err != nil {
+		return err
+	}
+	return b.auditCall(ctx, user, "call.no_show", a, "")
+}
+
+func (b *CallBridge) apptAndUser(ctx context.Context, apptID, userID int64) (scheduler.Appointment, scheduler.User, error) {
+	a, err := b.s.st.GetAppointment(ctx, apptID)
+	if err != nil {
+		return a, scheduler.User{}, err
+	}
+	u, err := b.s.st.GetUser(ctx, userID)
+	return a, u, err
+}
+
+func (b *CallBridge) auditCall(ctx context.Context, user scheduler.User, action string, a scheduler.Appointment, outcome string) error {
+	x, err := b.s.st.GetReceptionSession(ctx, a.SessionID)
+	if err != nil {
+		return err
+	}
+	u, err := b.s.st.GetUnit(ctx, x.UnitID)
+	if err != nil {
+		return err
+	}
+	e := scheduler.AuditEntry{Action: action, Target: "appointment:" + strconv.FormatInt(a.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+		ActorID: user.ID, Actor: user.Username, At: b.s.now()}
+	if a.CaseID != 0 || outcome != "" {
+		after, _ := json.Marshal(map[string]any{"case_id": a.CaseID, "outcome": outcome})
+		e.After = string(after)
+	}
+	if err := b.s.st.AppendAudit(ctx, &e); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// CasePanel is the case file as one participant of the call may see it: the case redacted to
+// the viewer's rights (cases_view.go), its timeline, clock, slips, and the person's earlier
+// bookings (同人同事). A full view of identity is audited with the call as its purpose.
+type CasePanel struct {
+	Case        CaseView         `json:"case"`
+	Timeline    []CaseEventView  `json:"timeline"`
+	Deadline    *DeadlineView    `json:"deadline"`
+	Assignments []AssignmentView `json:"assignments"`
+	Supervision *SupervisionView `json:"supervision"`
+	// Consultations (会商) with each unit's opinion; a redacted viewer sees who took part and
+	// whether the conclusion is signed, not what was said.
+	Consultations []ConsultationView `json:"consultations"`
+	Earlier       []EarlierBooking   `json:"earlier"`
+	Notes         map[string]string  `json:"notes,omitempty"`
+}
+
+// EarlierBooking is an earlier booking of the same person, without their identity.
+type EarlierBooking struct {
+	SessionID int64     `json:"session_id"`
+	At        time.Time `json:"at"`
+	Matter    string    `json:"matter,omitempty"`
+	Status    string    `json:"status"`
+	CaseID    int64     `json:"case_id,omitempty"`
+}
+
+// CasePanel renders case caseID for the user viewerID, in the call of sessionID.
+func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID int64) (json.RawMessage, error) {
+	s := b.s
+	c, err := s.st.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.caseChain(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.principal(ctx, viewerID)
+	if err != nil {
+		return nil, err
+	}
+	level := scheduler.CaseViewLevel(p, ch)
+	if level == scheduler.ViewFull {
+		u, err := s.st.GetUnit(ctx, c.UnitID)
+		if err != nil {
+			return nil, err
+		}
+		e := scheduler.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+			Purpose: "视频接访会次 " + strconv.FormatInt(sessionID, 10) + " 案件面板 / case panel of reception call",
+			At:      s.now(), ActorID: p.User.ID, Actor: p.User.Username}
+		if err := s.st.AppendAudit(ctx, &e); err != nil {
+			return nil, fmt.Errorf("audit case panel: %w", err)
+		}
+	}
+	panel := CasePanel{Case: caseView(c, level), Timeline: []CaseEventView{}, Assignments: []AssignmentView{}, Earlier: []EarlierBooking{}}
+	evs, err := s.st.ListCaseEvents(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
+			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref, Days: e.Days}
+		if level != scheduler.ViewRedacted {
+			v.Reason = e.Reason // a reason may quote the petitioner
+		}
+		panel.Timeline = append(panel.Timeline, v)
+	}
+	// A year the calendar lacks is counted provisionally; the deadline says so (provisional, note).
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if panel.Deadline, err = s.caseDeadlineView(ctx, cal, c); err != nil {
+		return nil, err
+	}
+	as, err := s.st.ListAssignments(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		panel.Assignments = append(panel.Assignments, assignmentView(a, cal))
+	}
+	panel.Consultations = []ConsultationView{}
+	ks, err := s.st.ListConsultations(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ks {
+		v := consultationView(k)
+		if level == scheduler.ViewRedacted {
+			v.Subject, v.Conclusion, v.Opinions = "", "", []OpinionView{}
+		}
+		panel.Consultations = append(panel.Consultations, v)
+	}
+	if sv, err := s.st.OpenSupervisionFor(ctx, c.ID); err == nil {
+		v := supervisionView(sv)
+		panel.Supervision = &v
+	} else if !errors.Is(err, scheduler.ErrNotFound) {
+		return nil, err
+	}
+	if len(c.Petitioners) > 0 && c.Petitioners[0].IDNumber != "" {
+		prior, err := s.st.AppointmentsByIDNumber(ctx, c.Petitioners[0].IDNumber, 20)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range prior {
+			if a.CaseID == c.ID {
+				continue
+			}
+			e := EarlierBooking{SessionID: a.SessionID, At: a.CreatedAt, Status: string(a.Status), CaseID: a.CaseID}
+			if level != scheduler.ViewRedacted {
+				e.Matter = a.Matter
+			}
+			panel.Earlier = append(panel.Earlier, e)
+		}
+	}
+	raw, err := json.Marshal(panel)
+	if err != nil {
+		return nil, fmt.Errorf("case panel: %w", err)
+	}
+	return raw, nil
+}
+
+// SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,
+// and the signature as a PNG when drawn), by the hall's user.
+func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error) {
+	if b.s.blobs.Dir == "" {
+		return nil, fmt.Errorf("hearing record: attachments are not configured: %w", scheduler.ErrInvalid)
+	}
+	c, err := b.s.st.GetCase(ctx, rec.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("视频接访笔录 / Hearing record\n事项 / Case: %s\n会次 / Session: %d  预约 / Appointment: %d\n开始 / Started: %s\n\n%s\n\n信访人确认 / Confirmed by the petitioner: %s\n确认时间 / Confirmed at: %s\n",
+		c.Number, rec.SessionID, rec.AppointmentID, rec.Started.In(scheduler.Shanghai).Format(time.RFC3339),
+		strings.TrimSpace(rec.Text), rec.ConfirmedBy, rec.Confirmed.In(scheduler.Shanghai).Format(time.RFC3339))
+	files := []struct {
+		name string
+		body []byte
+	}{{fmt.Sprintf("hearing-record-%d.txt", rec.AppointmentID), []byte(text)}}
+	if len(rec.Signature) > 0 {
+		files = append(files, struct {
+			name string
+			body []byte
+		}{fmt.Sprintf("hearing-signature-%d.png", rec.AppointmentID), rec.Signature})
+	}
+	var ids []int64
+	for _, f := range files {
+		sum, size, mt, err := b.s.blobs.Put(bytes.NewReader(f.body), f.name)
+		if err != nil {
+			return ids, fmt.Errorf("hearing record %s: %w", f.name, err)
+		}
+		a := scheduler.Attachment{CaseID: c.ID, Kind: scheduler.AttachSignedRecord, Name: f.name, SHA256: sum, Size: size, MIME: mt,
+			UploadedBy: userID, UploadedAt: rec.Confirmed}
+		if err := b.s.st.AddAttachment(ctx, &a); err != nil {
+			return ids, err
+		}
+		ids = append(ids, a.ID)
+	}
+	user, err := b.s.st.GetUser(ctx, userID)
+	if err != nil {
+		return ids, err
+	}
+	a, err := b.s.st.GetAppointment(ctx, rec.AppointmentID)
+	if err != nil {
+		return ids, err
+	}
+	return ids, b.auditCall(ctx, user, "call.hearing_record", a, "")
+}

@@ -1,0 +1,560 @@
+// The reception call page, one page for every seat: the leader's console (studio), the hall
+// terminal (kiosk, large text), a responsible unit's view and the observers'. The server sends
+// each participant its own call_state and case panel; the page only draws them and asks. What
+// a participant may see and hear is decided in the SFU, never here.
+
+import './reception-messages.js';
+import { api, requireLogin, setCSRF } from './api.js';
+import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
+import { CallSession } from './session.js';
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+const sessionID = Number(query.get('session') || 0);
+const seat = query.get('seat') || '';
+
+let me = null;
+let call = null; // CallSession
+let state = null; // the last call_state
+let panel = null; // the last case panel (null when none)
+let bannerError = null;
+const tiles = new Map(); // participant id -> tile
+const notices = [];
+let speaker = '';
+let handUp = false;
+
+function showBanner(err) {
+  bannerError = err;
+  $('banner-text').textContent = errorText(err);
+  $('banner').hidden = !err;
+}
+
+// ask sends a call request; errors go to the banner.
+async function ask(type, data = {}) {
+  try {
+    await call.sig.request(type, data);
+    return true;
+  } catch (err) {
+    showBanner(err);
+    return false;
+  }
+}
+
+// ---- choosing a session and a seat ----
+
+async function showPicker() {
+  $('picker').hidden = false;
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  const end = new Date(start.getTime() + 24 * 3600 * 1000);
+  const [sessions, halls, units] = await Promise.all([
+    api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`),
+    api('GET', '/api/v1/halls').catch(() => ({ halls: [] })),
+    api('GET', '/api/v1/units').catch(() => ({ units: [] })),
+  ]);
+  const hallName = new Map((halls.halls ?? []).map((h) => [h.id, h.name]));
+  const unitName = new Map((units.units ?? []).map((u) => [u.id, u.name]));
+  const list = $('pick-list');
+  list.replaceChildren();
+  for (const s of sessions.sessions ?? []) {
+    const li = document.createElement('li');
+    const h = document.createElement('h2');
+    h.textContent = `${new Date(s.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} ${s.title} · ${[s.leader_post, s.leader_name].filter(Boolean).join(' ')}`;
+    li.append(h);
+    const seats = [{ seat: 'studio', key: 'rc.seat.studio' }];
+    for (const id of s.hall_ids) if (hallName.has(id)) seats.push({ seat: 'hall', hall: id, key: 'rc.seat.hall', name: hallName.get(id) });
+    for (const id of s.unit_ids ?? []) if (unitName.has(id)) seats.push({ seat: 'unit', unit: id, key: 'rc.seat.unit', name: unitName.get(id) });
+    seats.push({ seat: 'observer', key: 'rc.seat.observer' });
+    for (const x of seats) {
+      const a = document.createElement('a');
+      a.className = 'btn';
+      const q = new URLSearchParams({ session: s.id, seat: x.seat });
+      if (x.hall) q.set('hall', x.hall);
+      if (x.unit) q.set('unit', x.unit);
+      a.href = `reception.html?${q}`;
+      a.dataset.seat = x.seat;
+      setText(a, x.key, { name: x.name ?? '' });
+      li.append(a);
+    }
+    list.append(li);
+  }
+  $('pick-empty').hidden = list.children.length > 0;
+}
+
+// ---- tiles ----
+
+function tileFor(id) {
+  let tile = tiles.get(id);
+  if (tile) return tile;
+  const el = document.createElement('figure');
+  el.className = 'tile remote no-video';
+  el.dataset.participant = id;
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true;
+  const audio = document.createElement('audio');
+  audio.autoplay = true;
+  const cap = document.createElement('figcaption');
+  const name = document.createElement('span');
+  name.className = 'name';
+  cap.append(name);
+  el.append(video, audio, cap);
+  tile = { id, el, video, audio, name, tracks: {} };
+  tiles.set(id, tile);
+  placeTiles();
+  return tile;
+}
+
+function setTrack(id, kind, track) {
+  const tile = tileFor(id);
+  tile.tracks[kind] = track;
+  const el = kind === 'video' ? tile.video : tile.audio;
+  el.srcObject = track ? new MediaStream([track]) : null;
+  if (track) {
+    el.play()?.catch((err) => {
+      if (err.name === 'NotAllowedError' && kind === 'audio') $('btn-sound').hidden = false;
+    });
+  }
+  tile.el.classList.toggle('no-video', !tile.tracks.video);
+  if (!tile.tracks.video && !tile.tracks.audio) {
+    tile.el.remove();
+    tiles.delete(id);
+  }
+  placeTiles();
+}
+
+// placeTiles puts the speaker (or, failing that, the first remote) in the large tile and the
+// others in the strip; the large tile asks for the top simulcast layer, thumbnails the small one.
+function placeTiles() {
+  const ids = [...tiles.keys()];
+  const mainID = tiles.has(speaker) ? speaker : ids[0];
+  for (const [id, tile] of tiles) {
+    const p = call?.participants.get(id);
+    tile.name.textContent = p?.name || id;
+    const parent = id === mainID ? $('main-tile') : $('thumbs');
+    if (tile.el.parentElement !== parent) parent.append(tile.el);
+    tile.el.classList.toggle('speaking', id === speaker);
+    const v = tile.tracks.video;
+    if (v && call) {
+      const r = tile.video.getBoundingClientRect();
+      const dpr = window.devicePixelRatio || 1;
+      call.setTrackSettings(v.id, r.width * dpr, r.height * dpr, id === mainID ? 2 : 0);
+    }
+  }
+}
+
+// ---- drawing the call state ----
+
+function fmtTime(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+}
+
+function draw() {
+  const st = state;
+  if (!st) return;
+  $('title').textContent = `${st.title} · ${st.leader}`;
+  setText($('seat-label'), `rc.seatLabel.${st.seat}`);
+  const phase = $('phase');
+  phase.hidden = false;
+  phase.dataset.phase = st.phase;
+  setText(phase, `rc.phase.${st.phase}`);
+  const studio = st.seat === 'studio';
+  const hall = st.seat === 'hall';
+  document.body.dataset.seat = st.seat;
+  document.body.dataset.phase = st.phase;
+
+  // The hall's waiting screen: its next number, how many are ahead, when.
+  const waiting = hall && !st.me.on_stage;
+  $('waiting-screen').hidden = !waiting;
+  if (waiting) {
+    const mine = st.queue.find((q) => q.status === 'booked' || q.status === 'checked_in');
+    if (mine) {
+      setText($('wait-number'), 'rc.wait.number', { n: mine.queue_no });
+      const ahead = Math.max(0, (st.me.position || 1) - 1);
+      setText($('wait-ahead'), ahead ? 'rc.wait.ahead' : 'rc.wait.next', { n: ahead });
+      setText($('wait-eta'), 'rc.wait.eta', { time: fmtTime(st.me.eta) });
+    } else {
+      setText($('wait-number'), 'rc.wait.none');
+      $('wait-ahead').textContent = '';
+      $('wait-eta').textContent = '';
+    }
+    $('wait-number').dataset.position = String(st.me.position || 0);
+  }
+
+  const sg = st.stage;
+  $('stage-card').hidden = !(studio || (sg && st.seat !== 'hall'));
+  if (sg) {
+    setText($('stage-text'), 'rc.stage.text', { hall: sg.hall_name, name: sg.petitioner || '—', people: sg.people || 1, number: sg.case_number });
+    $('stage-units').textContent = sg.units.length ? t('rc.stage.units', { units: sg.units.map((u) => u.name).join('、') }) : '';
+    if (studio) {
+      // Units come and go during a hearing (会商, 联合接访) without ending it.
+      for (const u of sg.units) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn btn-small';
+        b.dataset.unit = String(u.id);
+        b.textContent = `${u.name} · ${t('rc.unit.remove')}`;
+        b.addEventListener('click', () => ask('stage_unit', { unit_id: u.id, on: false }));
+        $('stage-units').append(' ', b);
+      }
+    }
+  } else {
+    setText($('stage-text'), 'rc.stage.none');
+    $('stage-units').textContent = '';
+  }
+
+  $('controls-card').hidden = !studio;
+  $('hearing-controls').hidden = !sg;
+  $('btn-next').disabled = !!sg;
+  $('btn-broadcast').disabled = !!sg;
+  setText($('btn-broadcast'), st.broadcast ? 'rc.broadcast.off' : 'rc.broadcast.on');
+  $('slip-card').hidden = !(studio && sg && sg.case_id);
+  if (studio) fillSlipUnits(sg);
+
+  $('notice-card').hidden = !(hall && sg && !sg.recording_acknowledged);
+  const keeping = hall && sg && sg.recording_acknowledged;
+  $('record-card').hidden = !keeping;
+  if (keeping) {
+    $('record-confirm').hidden = sg.record_confirmed;
+    $('record-done').hidden = !sg.record_confirmed;
+    $('record-text').readOnly = sg.record_confirmed;
+    if (document.activeElement !== $('record-text')) $('record-text').value = sg.record || '';
+  }
+  $('stage-record').hidden = !(studio && sg?.record);
+  if (studio && sg?.record) $('stage-record').textContent = sg.record + (sg.record_confirmed ? ' ' + t('rc.record.confirmed') : '');
+
+  $('queue-card').hidden = !studio;
+  if (studio) drawQueue(st);
+  $('hands-card').hidden = !studio;
+  if (studio) drawPeople(st);
+
+  handUp = st.me.hand;
+  $('btn-hand').hidden = st.seat === 'observer' || studio;
+  setText($('btn-hand').querySelector('.label'), handUp ? 'rc.hand.lower' : 'rc.hand.raise');
+}
+
+function drawQueue(st) {
+  const ol = $('queue');
+  ol.replaceChildren();
+  for (const q of st.queue) {
+    const li = document.createElement('li');
+    li.dataset.status = q.status;
+    li.dataset.appointment = String(q.appointment_id);
+    const label = document.createElement('span');
+    label.textContent = `${t('rc.queue.item', { hall: q.hall_name, no: q.queue_no, name: q.name })} · ${t('rc.status.' + q.status)}${q.eta ? ' · ' + fmtTime(q.eta) : ''}`;
+    li.append(label);
+    if ((q.status === 'booked' || q.status === 'checked_in') && !st.stage) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'btn btn-small';
+      setText(b, 'rc.queue.call');
+      b.addEventListener('click', () => ask('call_appointment', { appointment_id: q.appointment_id }));
+      li.append(b);
+    }
+    ol.append(li);
+  }
+}
+
+function drawPeople(st) {
+  const ul = $('people');
+  ul.replaceChildren();
+  for (const p of call.participants.values()) {
+    const li = document.createElement('li');
+    li.dataset.participant = p.id;
+    const name = document.createElement('span');
+    name.textContent = p.name || p.id;
+    li.append(name);
+    if (st.hands?.includes(p.id)) {
+      const up = document.createElement('span');
+      up.className = 'badge';
+      setText(up, 'rc.hand.up');
+      li.append(up);
+    }
+    const held = st.held?.includes(p.id);
+    const floor = document.createElement('button');
+    floor.type = 'button';
+    floor.className = 'btn btn-small';
+    setText(floor, held ? 'rc.floor.give' : 'rc.floor.take');
+    floor.addEventListener('click', () => ask('set_floor', { participant_id: p.id, allow: held }));
+    const rm = document.createElement('button');
+    rm.type = 'button';
+    rm.className = 'btn btn-small';
+    setText(rm, 'rc.remove');
+    rm.addEventListener('click', () => ask('remove_participant', { participant_id: p.id }));
+    li.append(floor, rm);
+    ul.append(li);
+  }
+}
+
+function fillSlipUnits(sg) {
+  const sel = $('slip-unit');
+  const want = (sg?.units ?? []).map((u) => `${u.id}:${u.name}`).join('|');
+  if (sel.dataset.units === want) return;
+  sel.dataset.units = want;
+  sel.replaceChildren();
+  for (const u of sg?.units ?? []) {
+    const o = document.createElement('option');
+    o.value = String(u.id);
+    o.textContent = u.name;
+    sel.append(o);
+  }
+}
+
+function drawPanel() {
+  const card = $('panel-card');
+  card.hidden = !panel;
+  const body = $('panel-body');
+  body.replaceChildren();
+  if (!panel) return;
+  const c = panel.case;
+  body.dataset.view = c.view;
+  const add = (tag, text, cls) => {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    if (cls) el.className = cls;
+    body.append(el);
+    return el;
+  };
+  add('p', `${c.number} · ${c.title}`, 'rc-case-title');
+  add('p', t(`rc.panel.view.${c.view}`), 'muted small');
+  if (c.petitioners.length) {
+    add('p', `${t('rc.panel.petitioners')}：${c.petitioners.map((p) => [p.name, p.id_number, p.phone].filter(Boolean).join(' ')).join('；')}`);
+  }
+  if (c.content) add('p', c.content, 'rc-content');
+  if (panel.deadline) add('p', t('rc.panel.deadline', { due: panel.deadline.due, rule: panel.deadline.rule }), `rc-deadline warn-${panel.deadline.warning ?? ''}`);
+  if (panel.earlier?.length) add('p', t('rc.panel.earlier', { n: panel.earlier.length }), 'rc-earlier');
+  add('h3', t('rc.panel.timeline'));
+  const ul = document.createElement('ul');
+  ul.className = 'rc-timeline';
+  for (const e of panel.timeline) {
+    const li = document.createElement('li');
+    li.dataset.to = e.to;
+    li.textContent = `${new Date(e.at).toLocaleString()} ${e.actor} ${e.from ? e.from + ' → ' : ''}${e.to}${e.reason ? ' · ' + e.reason : ''}`;
+    ul.append(li);
+  }
+  body.append(ul);
+  if (c.owner_leader_id) add('p', t('rc.panel.owner', { id: c.owner_leader_id }), 'rc-owner');
+  if (panel.consultations?.length) {
+    add('h3', t('rc.panel.consultations'));
+    for (const k of panel.consultations) {
+      add('p', `#${k.id} ${k.subject || ''} · ${k.unit_ids.length} · ${k.final ? '✓' : '…'}`, 'rc-consult');
+    }
+  }
+  if (panel.assignments.length) {
+    add('h3', t('rc.panel.assignments'));
+    for (const a of panel.assignments) add('p', `#${a.id} → ${a.responsible_unit_id} · ${a.instruction || ''} · ${a.feedback_due}`, 'rc-slip');
+  }
+}
+
+// ---- slips on the call (through the HTTP API, as the logged-in leader) ----
+
+async function slip(kind) {
+  const sg = state?.stage;
+  if (!sg?.case_id) return;
+  const unit = Number($('slip-unit').value || 0);
+  const instruction = $('slip-instruction').value.trim();
+  try {
+    if (kind === 'assign') {
+      const a = await api('POST', `/api/v1/cases/${sg.case_id}/assignments`, {
+        assigner_unit_id: me.user.unit_id,
+        responsible_unit_id: unit,
+        method: 'video_call',
+        session_id: String(sessionID),
+        instruction,
+      });
+      setText($('slip-result'), 'rc.slip.assigned', { id: a.id, due: a.feedback_due, offset: Math.round((a.recording_offset_ms || 0) / 1000) });
+    } else if (kind === 'consult') {
+      const units = (sg.units ?? []).map((u) => u.id);
+      const k = await api('POST', `/api/v1/cases/${sg.case_id}/consultations`, {
+        competent_unit_id: unit, unit_ids: units, subject: instruction || sg.case_number, session_id: String(sessionID),
+      });
+      setText($('slip-result'), 'rc.slip.consulted', { n: k.unit_ids.length });
+    } else if (kind === 'own') {
+      await api('POST', `/api/v1/cases/${sg.case_id}/owner`, { session_id: String(sessionID) });
+      setText($('slip-result'), 'rc.slip.owned');
+    } else {
+      const s = await api('POST', `/api/v1/cases/${sg.case_id}/supervisions`, {
+        unit_id: unit, basis: instruction || '视频接访当场督办', level: 'routine', method: 'phone', session_id: String(sessionID),
+      });
+      setText($('slip-result'), 'rc.slip.supervised', { id: s.id, due: s.deadline });
+    }
+    $('slip-instruction').value = '';
+  } catch (err) {
+    showBanner(err);
+  }
+}
+
+// ---- the hearing record (笔录): typed at the hall, confirmed with a name and a drawn signature ----
+
+let recordTimer = 0;
+let signed = false;
+
+function wireRecord() {
+  $('record-text').addEventListener('input', () => {
+    clearTimeout(recordTimer);
+    recordTimer = setTimeout(() => ask('hearing_record', { text: $('record-text').value }), 400);
+  });
+  const canvas = $('record-sign');
+  const g = canvas.getContext('2d');
+  g.lineWidth = 2.5;
+  g.lineCap = 'round';
+  let drawing = false;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    canvas.setPointerCapture(e.pointerId);
+    g.beginPath();
+    g.moveTo(...at(e));
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drawing) return;
+    g.lineTo(...at(e));
+    g.stroke();
+    signed = true;
+  });
+  canvas.addEventListener('pointerup', () => (drawing = false));
+  $('btn-sign-clear').addEventListener('click', () => {
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    signed = false;
+  });
+  $('btn-record-confirm').addEventListener('click', async () => {
+    clearTimeout(recordTimer);
+    if (!(await ask('hearing_record', { text: $('record-text').value }))) return;
+    const body = { confirmed_by: $('record-name').value.trim() };
+    if (signed) body.signature = canvas.toDataURL('image/png');
+    await ask('confirm_record', body);
+  });
+}
+
+// ---- what tests and operators can read ----
+
+async function stats() {
+  const out = { self: call?.self?.id ?? null, state, panelView: panel?.case?.view ?? null, notices: [...notices], inbound: [] };
+  const pc = call?.subscriber;
+  if (!pc || pc.connectionState === 'closed') return out;
+  const report = await pc.getStats();
+  report.forEach((r) => {
+    if (r.type !== 'inbound-rtp') return;
+    out.inbound.push({
+      kind: r.kind,
+      participantId: call.remoteTrackOwner(r.trackIdentifier) ?? null,
+      framesDecoded: r.framesDecoded ?? 0,
+      packetsReceived: r.packetsReceived ?? 0,
+      frameWidth: r.frameWidth ?? 0,
+    });
+  });
+  return out;
+}
+
+// ---- start ----
+
+async function join() {
+  $('call').hidden = false;
+  $('toolbar').hidden = false;
+  const body = { seat };
+  if (query.get('hall')) body.hall_id = Number(query.get('hall'));
+  if (query.get('unit')) body.unit_id = Number(query.get('unit'));
+  const tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
+  call = new CallSession({ token: tok.token });
+  call.sig.on('call_state', (d) => {
+    state = d;
+    draw();
+  });
+  call.sig.on('case_panel', (d) => {
+    panel = d.case_id ? d.panel : null;
+    drawPanel();
+  });
+  call.sig.on('call_notice', (d) => {
+    notices.push(d);
+    if (d.kind === 'query_code') {
+      $('code-card').hidden = false;
+      $('code-text').textContent = d.query_code;
+    } else {
+      showBanner(d);
+    }
+  });
+  call.sig.on('ok', () => {});
+  call
+    .on('participant', () => state && draw())
+    .on('left', (id) => {
+      tiles.get(id)?.el.remove();
+      tiles.delete(id);
+      placeTiles();
+      if (state) draw();
+    })
+    .on('local', (stream) => {
+      $('btn-mic').disabled = !stream.getAudioTracks()[0];
+      $('btn-cam').disabled = !stream.getVideoTracks()[0];
+    })
+    .on('track', ({ participantId, kind, track }) => setTrack(participantId, kind, track))
+    .on('track_removed', ({ participantId, kind }) => tiles.has(participantId) && setTrack(participantId, kind, null))
+    .on('speaker', (id) => {
+      speaker = id;
+      placeTiles();
+    })
+    .on('error', showBanner)
+    .on('ended', (info) => showBanner(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }));
+  call.start();
+}
+
+async function init() {
+  initI18n();
+  mountLangSwitch($('lang'));
+  applyI18n();
+  onLangChange(() => {
+    applyI18n();
+    draw();
+    drawPanel();
+    showBanner(bannerError);
+  });
+  window.sanjiReception = { stats, get state() { return state; } };
+  $('banner-close').addEventListener('click', () => showBanner(null));
+  $('btn-next').addEventListener('click', () => ask('call_next'));
+  $('btn-broadcast').addEventListener('click', () => ask('broadcast', { on: !state?.broadcast }));
+  $('btn-end').addEventListener('click', () => ask('end_hearing', { outcome: $('outcome').value, note: $('outcome-note').value }));
+  $('btn-noshow').addEventListener('click', () => state?.stage && ask('no_show', { appointment_id: state.stage.appointment_id }));
+  $('btn-unit-add').addEventListener('click', () => ask('stage_unit', { unit_id: Number($('unit-id').value), on: true }));
+  $('btn-ack').addEventListener('click', () => ask('ack_recording'));
+  $('btn-hand').addEventListener('click', () => ask('raise_hand', { on: !handUp }));
+  $('btn-assign').addEventListener('click', () => slip('assign'));
+  $('btn-supervise').addEventListener('click', () => slip('supervise'));
+  $('btn-consult').addEventListener('click', () => slip('consult'));
+  $('btn-own').addEventListener('click', () => slip('own'));
+  $('btn-leave').addEventListener('click', () => call?.leave());
+  $('btn-sound').addEventListener('click', () => {
+    for (const tile of tiles.values()) tile.audio.play().catch(() => {});
+    $('btn-sound').hidden = true;
+  });
+  let muted = { audio: false, video: false };
+  for (const [btn, kind] of [['btn-mic', 'audio'], ['btn-cam', 'video']]) {
+    $(btn).addEventListener('click', async () => {
+      muted[kind] = !muted[kind];
+      $(btn).classList.toggle('off', muted[kind]);
+      setText($(btn).querySelector('.label'), kind === 'audio' ? (muted.audio ? 'call.mic.unmute' : 'call.mic.mute') : muted.video ? 'call.cam.on' : 'call.cam.off');
+      try {
+        await call.setMuted(kind, muted[kind]);
+      } catch (err) {
+        showBanner(err);
+      }
+    });
+  }
+  wireRecord();
+  window.addEventListener('pagehide', () => call?.leave());
+
+  me = await requireLogin();
+  if (!me) return;
+  setCSRF(me.csrf_token);
+  try {
+    if (!sessionID || !seat) await showPicker();
+    else await join();
+  } catch (err) {
+    showBanner(err);
+  }
+  document.body.dataset.ready = 'true';
+}
+
+init();
