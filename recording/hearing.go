@@ -85,7 +85,10 @@ func New(cfg Config) (*Recorder, error) {
 type HearingInfo struct {
 	// ID names the hearing's directory (letters, digits, '-', '_', '.'); empty: one is made
 	// from the time and a random part.
-	ID           string
+	ID string
+	// Start is the origin of the hearing's clock (the call's acknowledgement of the recording
+	// notice, so that offsets agree with the call's); zero = now.
+	Start        time.Time
 	SessionID    int64
 	CaseID       int64
 	Room         string
@@ -143,7 +146,8 @@ var (
 
 var hearingIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// StartHearing creates the hearing's directory and manifest; the hearing's clock starts now.
+// StartHearing creates the hearing's directory and manifest; the hearing's clock starts at
+// info.Start (now when zero).
 func (r *Recorder) StartHearing(info HearingInfo) (*Hearing, error) {
 	id := info.ID
 	if id == "" {
@@ -179,7 +183,10 @@ func (r *Recorder) startHearing(id, dir string, info HearingInfo) (*Hearing, err
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("recording: create hearing %s: %w", id, err)
 	}
-	start := time.Now()
+	start := info.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	h := &Hearing{r: r, id: id, dir: dir, start: start, onError: info.OnError,
 		log:    r.log.With(zap.String("hearing", id)),
 		active: map[string]*segment{}, segments: map[string]int{},
