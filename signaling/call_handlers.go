@@ -270,23 +270,29 @@ func (s *session) onBroadcast(id string, data json.RawMessage) *Error {
 
 func (s *session) onAckRecording(id string, _ json.RawMessage) *Error {
 	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.stage == nil {
-			return false, errNoHearing()
+		if e := s.acknowledge(k); e != nil {
+			return false, e
 		}
-		if s.seat.kind != auth.SeatHall || s.seat.hall != k.stage.appt.HallID {
-			return false, errNotStageHall()
-		}
-		if k.stage.ackAt.IsZero() {
-			k.stage.ackAt = time.Now()
-			s.logger().Info("recording notice acknowledged", zap.Int64("appointment", k.stage.appt.ID))
-		}
-		k.mu.Unlock()
 		k.startRecording()
-		k.mu.Lock() // for the deferred unlock
 		return false, nil
 	})
+}
+
+// acknowledge starts the hearing's clock at the hall's acknowledgement of the recording notice.
+func (s *session) acknowledge(k *call) *Error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stage == nil {
+		return errNoHearing()
+	}
+	if s.seat.kind != auth.SeatHall || s.seat.hall != k.stage.appt.HallID {
+		return errNotStageHall()
+	}
+	if k.stage.ackAt.IsZero() {
+		k.stage.ackAt = time.Now()
+		s.logger().Info("recording notice acknowledged", zap.Int64("appointment", k.stage.appt.ID))
+	}
+	return nil
 }
 
 func (s *session) onRaiseHand(id string, data json.RawMessage) *Error {
