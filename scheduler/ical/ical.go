@@ -1,11 +1,13 @@
 // Package ical writes iCalendar (RFC 5545) calendars of events, the format calendar clients
 // subscribe to. It writes what the scheduler's feeds need and nothing else: one VCALENDAR of
-// VEVENTs with times in UTC (so no VTIMEZONE is needed), text escaped (§3.3.11), content lines
-// folded at 75 octets without splitting a UTF-8 character (§3.1), CRLF line ends.
+// VEVENTs, their times in one zone without daylight saving time (a VTIMEZONE with a single
+// STANDARD rule, e.g. Asia/Shanghai) or in UTC; text escaped (§3.3.11); content lines folded at
+// 75 octets without splitting a UTF-8 character (§3.1); CRLF line ends.
 package ical
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +21,18 @@ type Calendar struct {
 	// Refresh is how often clients should fetch the calendar again (REFRESH-INTERVAL,
 	// X-PUBLISHED-TTL); zero leaves it to the client.
 	Refresh time.Duration
-	// TimeZone names the zone clients should show times in (X-WR-TIMEZONE), e.g. "Asia/Shanghai";
-	// the times themselves are UTC.
-	TimeZone string
-	Events   []Event
+	// Zone, when set, is the zone of the events' start and end (DTSTART;TZID=…), written as a
+	// VTIMEZONE; it also keeps a calendar without events valid (RFC 5545 wants a component).
+	// Without it, times are UTC.
+	Zone   *Zone
+	Events []Event
+}
+
+// Zone is a time zone without daylight saving time, such as Asia/Shanghai (UTC+8 since 1991).
+type Zone struct {
+	ID     string // TZID, e.g. "Asia/Shanghai"
+	Name   string // TZNAME, e.g. "CST"
+	Offset int    // seconds east of UTC
 }
 
 // Event statuses (STATUS).
@@ -57,20 +67,34 @@ func (c Calendar) Encode() []byte {
 		w.prop("NAME", c.Name)
 		w.prop("X-WR-CALNAME", c.Name)
 	}
-	if c.TimeZone != "" {
-		w.prop("X-WR-TIMEZONE", c.TimeZone)
+	if c.Zone != nil {
+		w.prop("X-WR-TIMEZONE", c.Zone.ID)
 	}
 	if c.Refresh > 0 {
 		d := duration(c.Refresh)
 		w.line("REFRESH-INTERVAL;VALUE=DURATION:" + d)
 		w.line("X-PUBLISHED-TTL:" + d)
 	}
+	if z := c.Zone; z != nil {
+		off := utcOffset(z.Offset)
+		w.line("BEGIN:VTIMEZONE")
+		w.prop("TZID", z.ID)
+		w.line("BEGIN:STANDARD")
+		w.line("DTSTART:19700101T000000")
+		w.line("TZOFFSETFROM:" + off)
+		w.line("TZOFFSETTO:" + off)
+		if z.Name != "" {
+			w.prop("TZNAME", z.Name)
+		}
+		w.line("END:STANDARD")
+		w.line("END:VTIMEZONE")
+	}
 	for _, e := range c.Events {
 		w.line("BEGIN:VEVENT")
 		w.prop("UID", e.UID)
 		w.time("DTSTAMP", e.Stamp)
-		w.time("DTSTART", e.Start)
-		w.time("DTEND", e.End)
+		w.zoned("DTSTART", e.Start, c.Zone)
+		w.zoned("DTEND", e.End, c.Zone)
 		if !e.Created.IsZero() {
 			w.time("CREATED", e.Created)
 		}
@@ -101,6 +125,34 @@ func (w *writer) prop(name, text string) { w.line(name + ":" + Escape(text)) }
 
 func (w *writer) time(name string, t time.Time) {
 	w.line(name + ":" + t.UTC().Format("20060102T150405Z"))
+}
+
+// zoned writes a time in zone z (a local time with TZID), or in UTC when z is nil.
+func (w *writer) zoned(name string, t time.Time, z *Zone) {
+	if z == nil {
+		w.time(name, t)
+		return
+	}
+	local := t.In(time.FixedZone(z.ID, z.Offset))
+	w.line(name + ";TZID=" + paramValue(z.ID) + ":" + local.Format("20060102T150405"))
+}
+
+// paramValue quotes a parameter value that holds a separator (§3.2); a DQUOTE cannot be in one.
+func paramValue(v string) string {
+	v = strings.ReplaceAll(v, `"`, "")
+	if strings.ContainsAny(v, ";:,") {
+		return `"` + v + `"`
+	}
+	return v
+}
+
+// utcOffset formats seconds east of UTC as ±hhmm.
+func utcOffset(sec int) string {
+	sign := '+'
+	if sec < 0 {
+		sign, sec = '-', -sec
+	}
+	return fmt.Sprintf("%c%02d%02d", sign, sec/3600, sec%3600/60)
 }
 
 // line writes one content line, folded: no physical line is longer than 75 octets, and a

@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the parser looks the TZID up; the test must not depend on the host's zoneinfo
 
 	"sanji/scheduler/ical"
 	"sanji/scheduler/ical/icaltest"
 )
+
+var shanghai = ical.Zone{ID: "Asia/Shanghai", Name: "CST", Offset: 8 * 3600}
 
 func TestEscape(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
@@ -76,7 +79,7 @@ func TestEventFields(t *testing.T) {
 	e := ical.Event{UID: "session-7@sanji.example", Stamp: start.Add(-time.Hour), Created: start.Add(-48 * time.Hour),
 		Modified: start.Add(-time.Hour), Start: start, End: start.Add(2 * time.Hour), Sequence: 3, Status: ical.StatusCancelled,
 		Summary: "副市长张三视频接访", Location: "市领导接访室, 上城区接访大厅"}
-	b := ical.Calendar{ProdID: "-//Sanji//Test//ZH", Name: "张三", TimeZone: "Asia/Shanghai", Refresh: time.Hour,
+	b := ical.Calendar{ProdID: "-//Sanji//Test//ZH", Name: "张三", Zone: &shanghai, Refresh: time.Hour,
 		Events: []ical.Event{e}}.Encode()
 	cal := icaltest.Parse(t, b)
 	if v := cal.Props.Get("REFRESH-INTERVAL"); v == nil || v.Value != "PT60M" {
@@ -91,8 +94,13 @@ func TestEventFields(t *testing.T) {
 	if err != nil || !end.Equal(e.End) {
 		t.Errorf("DTEND %v %v", end, err)
 	}
-	if v := ev.Props.Get("DTSTART").Value; v != "20261105T013000Z" {
-		t.Errorf("DTSTART is written %q, want UTC", v)
+	if !bytes.Contains(b, []byte("\r\nDTSTART;TZID=Asia/Shanghai:20261105T093000\r\n")) {
+		t.Errorf("DTSTART is not in Beijing time with its zone:\n%s", b)
+	}
+	tz := cal.Children[0]
+	if tz.Name != "VTIMEZONE" || tz.Props.Get("TZID").Value != "Asia/Shanghai" || len(tz.Children) != 1 ||
+		tz.Children[0].Props.Get("TZOFFSETTO").Value != "+0800" || tz.Children[0].Props.Get("TZOFFSETFROM").Value != "+0800" {
+		t.Errorf("VTIMEZONE: %+v", tz)
 	}
 	for name, want := range map[string]string{"UID": e.UID, "SEQUENCE": "3", "STATUS": "CANCELLED", "DTSTAMP": "20261105T003000Z",
 		"CREATED": "20261103T013000Z", "LAST-MODIFIED": "20261105T003000Z"} {
@@ -105,5 +113,20 @@ func TestEventFields(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte(`LOCATION:市领导接访室\, 上城区接访大厅`)) {
 		t.Errorf("the comma in LOCATION is not escaped:\n%s", b)
+	}
+}
+
+// TestEmptyCalendar: with its zone, a calendar without events is still a valid iCalendar object
+// (RFC 5545 wants at least one component); without a zone, times are UTC.
+func TestEmptyCalendar(t *testing.T) {
+	cal := icaltest.Parse(t, ical.Calendar{ProdID: "-//Sanji//Test//ZH", Zone: &shanghai}.Encode())
+	if len(cal.Events()) != 0 || len(cal.Children) != 1 {
+		t.Errorf("components: %+v", cal.Children)
+	}
+	at := time.Date(2026, 11, 5, 1, 30, 0, 0, time.UTC)
+	b := ical.Calendar{ProdID: "-//Sanji//Test//ZH", Events: []ical.Event{{UID: "u", Stamp: at, Start: at, End: at.Add(time.Hour), Summary: "s"}}}.Encode()
+	icaltest.Parse(t, b)
+	if !bytes.Contains(b, []byte("\r\nDTSTART:20261105T013000Z\r\n")) {
+		t.Errorf("without a zone, DTSTART is not UTC:\n%s", b)
 	}
 }
