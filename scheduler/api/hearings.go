@@ -348,7 +348,8 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 	if after.Status == scheduler.InvDeclined {
 		zh, en = view.TargetName+"不参加「"+x.Title+"」，原因："+after.Reason, view.TargetName+" declines “"+x.Title+"”: "+after.Reason
 		if view.OnRoster {
-			zh, en = zh+"。该大厅仍有预约群众，仍在参会名单上，请改约", en+". Petitioners are still booked at the hall, so it stays on the roster; move them"
+			zh, en = zh+"。其仍在参会名单上（该大厅尚有预约群众，或是会次唯一的会场），请排期人员处理",
+				en+". It stays on the roster (petitioners are booked at the hall, or it is the session's only room); staff must settle it"
 		} else {
 			zh, en = zh+"。已移出参会名单，其时段已释放", en+". It is off the roster and its time is free"
 		}

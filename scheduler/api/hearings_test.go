@@ -322,3 +322,29 @@ func TestScheduleChangeNotices(t *testing.T) {
 		t.Errorf("cancellation notices: %+v, %d texts", n, len(texts.All()))
 	}
 }
+
+// TestDeclineKeepsBookedHall: a hall that declines while petitioners are booked there stays on
+// the roster, says so, and the staff's notice asks them to settle it.
+func TestDeclineKeepsBookedHall(t *testing.T) {
+	sink := storetest.NewNoticeSink(t)
+	f := newFixture(t, Config{Notifier: sink.Notifier})
+	x := f.session(true)
+	invs, err := f.st.InviteToSession(bg, x.ID, nil, []int64{f.hall1.ID}, "联合接访", 1, f.clock.now())
+	if err != nil || len(invs) != 1 {
+		t.Fatalf("invite: %+v %v", invs, err)
+	}
+	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
+	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	operator := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	resp, body := operator.do("POST", "/api/v1/invitations/"+idStr(invs[0].ID)+"/answer", map[string]any{"accept": false, "reason": "大厅检修"})
+	wantStatus(t, resp, body, 200)
+	var v InvitationView
+	if err := json.Unmarshal(body, &v); err != nil || v.Status != "declined" || !v.OnRoster {
+		t.Errorf("the booked hall's decline: %s", body)
+	}
+	if n := sink.Webhook(); len(n) == 0 || !strings.Contains(n[len(n)-1].TextZH, "仍在参会名单上") {
+		t.Errorf("answer notice: %+v", n)
+	}
+}

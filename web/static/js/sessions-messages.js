@@ -86,7 +86,7 @@ addMessages('zh', {
   'inv.accepted': '已答复参加「{title}」。',
   'inv.declined': '已答复不参加「{title}」。',
   'inv.offRoster': '已移出参会名单',
-  'inv.stillOnRoster': '仍在参会名单（该大厅有预约群众）',
+  'inv.stillOnRoster': '仍在参会名单上，请处理',
 
   'feed.open': '订阅到日历应用',
   'feed.heading': '日历订阅',
@@ -268,7 +268,7 @@ addMessages('en', {
   'inv.accepted': 'You accepted \u201c{title}\u201d.',
   'inv.declined': 'You declined \u201c{title}\u201d.',
   'inv.offRoster': 'off the roster',
-  'inv.stillOnRoster': 'still on the roster (petitioners booked at the hall)',
+  'inv.stillOnRoster': 'still on the roster: settle it',
 
   'feed.open': 'Subscribe in a calendar app',
   'feed.heading': 'Calendar subscriptions',
