@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,5 +189,54 @@ func testCalendarFeeds(t *testing.T, s scheduler.Store) {
 	l, err := s.ListReceptionSessions(ctx, g.Query(shAt("2026-11-01 00:00")))
 	if err != nil || len(l) != 2 || l[0].ID != own.ID || l[1].ID != joined.ID {
 		t.Fatalf("the unit's sessions: %+v %v", l, err)
+	}
+}
+
+// testDeclineConcurrent: declines and new invitations of one session at once; each changes the
+// roster under the session's lock, so none is lost: the roster ends as the invited units less
+// the declined ones.
+func testDeclineConcurrent(t *testing.T, s scheduler.Store) {
+	r := BuildReception(t, s)
+	hearing := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "并发答复", Start: shAt("2026-11-25 14:00"), End: shAt("2026-11-25 15:00"),
+		HallIDs: []int64{r.H1.ID}, LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+	if err := s.CreateReceptionSession(ctx, &hearing); err != nil {
+		t.Fatal(err)
+	}
+	now := shAt("2026-11-20 10:00")
+	first, err := s.InviteToSession(ctx, hearing.ID, []int64{r.City.ID, r.D1.ID, r.D2.ID}, nil, "", 7, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := []int64{r.T1.ID, r.Dept.ID}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(first)+len(later))
+	for _, v := range first {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AnswerInvitation(ctx, v.ID, false, "另有安排", 9, now)
+			errs <- err
+		}()
+	}
+	for _, u := range later {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.InviteToSession(ctx, hearing.ID, []int64{u}, nil, "", 7, now)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	got, _ := s.GetReceptionSession(ctx, hearing.ID)
+	slices.Sort(got.UnitIDs)
+	want := slices.Sorted(slices.Values(later))
+	if !slices.Equal(got.UnitIDs, want) {
+		t.Errorf("roster %v, want %v", got.UnitIDs, want)
 	}
 }

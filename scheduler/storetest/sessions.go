@@ -29,6 +29,7 @@ func runSessions(t *testing.T, open Opener) {
 		{"BookingChecks", testBookingChecks},
 		{"Reminders", testReminders},
 		{"InvitationDecline", testInvitationDecline},
+		{"DeclineConcurrent", testDeclineConcurrent},
 		{"SessionRevision", testSessionRevision},
 		{"CalendarFeeds", testCalendarFeeds},
 	}
