@@ -241,6 +241,10 @@ type CaseStore interface {
 	TransitionCase(ctx context.Context, ev *CaseEvent) error
 	// ListCaseEvents is the case's timeline, oldest first.
 	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+	// AddCaseNote appends a note to a case's timeline (a recording sealed, a recording error):
+	// Kind names it and is neither empty nor "status" (status changes go through TransitionCase).
+	// It fills ev.ID and, when zero, ev.At.
+	AddCaseNote(ctx context.Context, ev *CaseEvent) error
 	// AddClockEvent appends a clock note (EvClockPaused, EvClockResumed, EvReviewAnswered) after
 	// CheckClockEvent against the case and its timeline; it fills ev.ID and ev.At.
 	AddClockEvent(ctx context.Context, ev *CaseEvent) error

@@ -118,24 +118,31 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", errNoCodec, d.codec.MimeType)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.writer = ctx.WriteStream()
-	d.unwrapRED = unwrap
-	d.ssrc = uint32(ctx.SSRC())
-	d.pt = uint8(chosen.PayloadType)
-	d.rtxSSRC, d.rtxPT = 0, 0
+	var rtxSSRC uint32
+	var rtxPT uint8
 	apt := fmt.Sprintf("apt=%d", chosen.PayloadType)
 	for _, c := range params {
 		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == apt && ctx.SSRCRetransmission() != 0 {
-			d.rtxSSRC, d.rtxPT = uint32(ctx.SSRCRetransmission()), uint8(c.PayloadType)
+			rtxSSRC, rtxPT = uint32(ctx.SSRCRetransmission()), uint8(c.PayloadType)
 		}
 	}
-	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
-	d.bound.Store(true)
-	// The subscriber cannot decode until it has a keyframe of the layer it starts on.
-	d.source.requestKeyframe(int(d.target.Load()))
+	d.bind(ctx.WriteStream(), uint32(ctx.SSRC()), uint8(chosen.PayloadType), rtxSSRC, rtxPT, unwrap)
 	return *chosen, nil
+}
+
+// bind starts forwarding to w: from a subscriber's connection (Bind), or to a recorder's queue.
+// unwrapRED sends a RED source's Opus primary only.
+func (d *DownTrack) bind(w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, rtxSSRC uint32, rtxPT uint8, unwrapRED bool) {
+	d.mu.Lock()
+	d.writer = w
+	d.unwrapRED = unwrapRED
+	d.ssrc, d.pt = ssrc, pt
+	d.rtxSSRC, d.rtxPT = rtxSSRC, rtxPT
+	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
+	d.mu.Unlock()
+	d.bound.Store(true)
+	// The receiver cannot decode until it has a keyframe of the layer it starts on.
+	d.source.requestKeyframe(int(d.target.Load()))
 }
 
 // Unbind is called by pion when the track is removed from the subscriber's connection.

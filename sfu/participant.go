@@ -254,6 +254,7 @@ func (p *Participant) endTrack(t *publishedTrack) {
 	for _, x := range subscribers {
 		x.unsubscribe(t.info.ID, true)
 	}
+	t.endRecordings()
 	t.stop()
 	p.emit(EventTrackUnpublished{Track: t.Info()})
 }
