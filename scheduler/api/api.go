@@ -48,6 +48,8 @@ type Config struct {
 	Attachments scheduler.Blobs
 	// Notifier delivers notices (invitations and their answers); nil sends none.
 	Notifier scheduler.Notifier
+	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
+	FeedPerMinute, FeedBurst int
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -103,6 +105,7 @@ type Server struct {
 	ttl      time.Duration
 	joinTTL  time.Duration
 	loginLim *limiter
+	feedLim  *limiter
 	// hashSlots bounds concurrent password hashing: each argon2id run takes 64 MiB, so a burst of
 	// logins must queue rather than exhaust memory.
 	hashSlots chan struct{}
@@ -144,6 +147,14 @@ func New(cfg Config) *Server {
 		burst = 10
 	}
 	s.loginLim = newLimiter(per, burst)
+	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
+	if per == 0 {
+		per = 60
+	}
+	if burst == 0 {
+		burst = 30
+	}
+	s.feedLim = newLimiter(per, burst)
 	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
@@ -432,7 +443,11 @@ func (rc *reqCtx) audit(action, target string, unit scheduler.Unit, before, afte
 func errField(err error) zap.Field { return zap.Error(err) }
 
 func pathField(r *http.Request) zap.Field {
-	return zap.String("route", r.Method+" "+r.URL.Path)
+	p := r.URL.Path
+	if strings.HasPrefix(p, feedPrefix) {
+		p = feedPrefix + "…" // the rest is a feed's secret token
+	}
+	return zap.String("route", r.Method+" "+p)
 }
 
 // readAll reads a bounded body (imports).
