@@ -143,6 +143,9 @@ type Case struct {
 	ID         int64
 	Number     string // 330102-2026-V-000123, made by the store per territory and year
 	ExternalID string // an upper-level system's id, kept apart
+	// ExternalSource is set on a copy of a case from another system (exchange.go): the key id of
+	// that system, whose number for the case is ExternalID. A copy is read-only here.
+	ExternalSource string
 	// QueryCodeHash is the SHA-256 of the petitioner's query code; the code itself is shown once.
 	QueryCodeHash string
 	UnitID        int64  // the registering unit: the case belongs to its subtree
@@ -220,13 +223,16 @@ type CaseFilter struct {
 	ResponsibleUnitID int64
 	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
 	OwnerLeaderID     int64
-	Limit             int // default and maximum 500
+	RegisteredFrom    time.Time // registered at or after
+	RegisteredBefore  time.Time // registered before
+	Limit             int       // default and maximum 500
 	BeforeID          int64
 }
 
 // CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
 type CaseStore interface {
 	AttachmentStore
+	MirrorStore // copies of cases from other systems, exchange.go
 
 	// CreateCase validates c, gives it the next number of its territory and year, stores it
 	// with status registered and appends the "registered" event by actor.

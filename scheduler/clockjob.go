@@ -199,7 +199,8 @@ func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules
 		}
 		before = cs[len(cs)-1].ID
 		for _, c := range cs {
-			if c.Supervised {
+			// A copy from another system is watched, and supervised, where it lives.
+			if c.Supervised || c.ExternalSource != "" {
 				continue
 			}
 			d, ok, err := CaseDeadline(ctx, st, cal, rules, c, now)

@@ -33,6 +33,7 @@ const (
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
 	ActCaseOwn       = "case.own"          // take personal ownership of a case (包案)
+	ActCaseExchange  = "case.exchange"     // export cases as signed bundles and import bundles (exchange.go)
 	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
 	// accept or decline them (invitations.go).
 	ActInvitationAnswer = "invitation.answer"
@@ -41,7 +42,7 @@ const (
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActInvitationAnswer}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActCaseExchange, ActInvitationAnswer}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -82,6 +83,9 @@ var policy = map[string][]string{
 	ActCaseAttach:    {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 	// 谁接访、谁负责、谁包案: owning a case is a leader's own commitment.
 	ActCaseOwn: {RoleLeader},
+	// The link to upper-level systems is the petition office's: those who register and those who
+	// supervise. Identity in an export further needs pii.view.
+	ActCaseExchange: {RoleIntakeOfficer, RoleSupervisor},
 	// A unit's people who would join a hearing answer for it; observers, admin and auditor do not.
 	ActInvitationAnswer: {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
 }

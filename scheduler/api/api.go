@@ -50,6 +50,9 @@ type Config struct {
 	Notifier scheduler.Notifier
 	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
 	FeedPerMinute, FeedBurst int
+	// Exchange signs exported bundles and says whose bundles are imported; without a key the
+	// server signs with one made for this process only.
+	Exchange scheduler.ExchangeKeys
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -114,12 +117,13 @@ type Server struct {
 	blobs     scheduler.Blobs
 	notifier  scheduler.Notifier
 	calls     atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
+	exchange  scheduler.ExchangeKeys
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
 	s := &Server{blobs: cfg.Attachments, notifier: cfg.Notifier, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
-		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL}
+		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL, exchange: exchangeKeys(cfg.Exchange)}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

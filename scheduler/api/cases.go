@@ -207,6 +207,9 @@ func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, schedule
 	}
 	for _, p := range append([]string{ch.CasePath, ch.ResponsiblePath}, ch.CoPaths...) {
 		if p != "" && rc.p.Can(rc.rt.access, p) {
+			if c.ExternalSource != "" && r.Method != http.MethodGet {
+				return c, ch, errReadOnlyCopy
+			}
 			return c, ch, nil
 		}
 	}

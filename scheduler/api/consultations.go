@@ -123,6 +123,9 @@ func (s *Server) consultationFor(r *http.Request, rc *reqCtx, unitID int64) (sch
 	if err != nil {
 		return k, scheduler.Unit{}, err
 	}
+	if err := s.refuseCopy(r.Context(), k.CaseID); err != nil {
+		return k, scheduler.Unit{}, err
+	}
 	if unitID == 0 {
 		unitID = k.CompetentUnitID
 	}

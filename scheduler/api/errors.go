@@ -86,8 +86,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var fe *scheduler.FieldError
 	var ie *scheduler.ImportError
+	var be *scheduler.BundleError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &be):
+		ae = newErr(http.StatusUnprocessableEntity, CodeBundleRejected, "数据包未通过校验，未导入任何内容："+be.ZH, "the bundle failed its checks and nothing was imported: "+be.EN)
+		ae.field = be.Part
 	case errors.As(err, &ie):
 		ae = newErr(http.StatusBadRequest, CodeImportInvalid, "导入文件有错误，未导入任何内容，请按行修改后重试", "the import file has errors and nothing was imported; fix the lines listed and try again")
 		if ie.Forbidden {

@@ -96,6 +96,10 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/consultations/{id}/opinions", access: scheduler.ActCaseHandle, handle: s.addOpinion},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/sign", access: scheduler.ActCaseHandle, handle: s.signConsultation},
 		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
+		// Exchange with other systems (exchange.go).
+		{method: "POST", pattern: "/api/v1/cases/export", access: scheduler.ActCaseExchange, handle: s.exportCases},
+		{method: "POST", pattern: "/api/v1/cases/import", access: scheduler.ActCaseExchange, bodyLimit: maxBundleBody, handle: s.importCases},
+		{method: "GET", pattern: "/api/v1/exchange/public-key", access: accessPublic, handle: s.exchangePublicKey},
 		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
 		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},
 	}

@@ -148,6 +148,9 @@ func (s *Server) objectAssignment(w http.ResponseWriter, r *http.Request, rc *re
 	if err != nil {
 		return err
 	}
+	if err := s.refuseCopy(ctx, a.CaseID); err != nil {
+		return err
+	}
 	resp, err := s.st.GetUnit(ctx, a.ResponsibleUnitID)
 	if err != nil {
 		return err

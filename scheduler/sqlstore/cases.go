@@ -28,47 +28,63 @@ func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor schedul
 			c.RegisteredAt = now
 		}
 		c.RegisteredAt = c.RegisteredAt.UTC().Truncate(time.Microsecond)
-		year := scheduler.DayOf(c.RegisteredAt).Year()
-		// One counter row per territory and year; the upsert takes the row lock, so two
-		// registrations at once get different numbers.
-		var seq int64
-		if err := tx.q.QueryRowContext(ctx, tx.rebind(`INSERT INTO case_counters (territory, year, last_seq) VALUES (?, ?, 1)
-			ON CONFLICT (territory, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq`),
-			c.Territory, year).Scan(&seq); err != nil {
-			return fmt.Errorf("sqlstore: case number: %w", tx.d.Classify(err))
-		}
-		c.Number = scheduler.CaseNumber(c.Territory, year, c.Form, seq)
-		c.Status, c.UpdatedAt = scheduler.StRegistered, now
-		id, err := tx.insertID(ctx, `INSERT INTO cases (number, external_id, query_hash, unit_id, territory, form, type,
-			category_id, title, content, complained_unit_id, complained_party, responsible_unit_id, involved_count,
-			fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Number, c.ExternalID, c.QueryCodeHash, c.UnitID, c.Territory, string(c.Form), string(c.Type),
-			c.CategoryID, c.Title, c.Content, nullID(c.ComplainedUnitID), c.ComplainedParty, nullID(c.ResponsibleUnitID),
-			c.InvolvedCount, b2i(c.FastTrack), string(c.Result), string(c.Status), b2i(c.Supervised),
-			nullID(c.OwnerLeaderID), tm(c.RegisteredAt), tm(c.AcceptedAt), tm(c.ClosedAt), tm(now))
-		if err != nil {
-			return fmt.Errorf("sqlstore: create case: %w", err)
-		}
-		c.ID = id
-		for i, p := range c.Petitioners {
-			if _, err := tx.exec(ctx, `INSERT INTO case_petitioners (case_id, seq, name, id_number, phone, address, role,
-				anonymous, agrees_public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, i, p.Name, p.IDNumber, p.Phone, p.Address, p.Role, b2i(p.Anonymous), b2i(p.AgreesToPublic)); err != nil {
-				return fmt.Errorf("sqlstore: create case petitioner: %w", err)
-			}
-		}
-		if err := tx.setCoUnits(ctx, id, c.CoUnitIDs); err != nil {
+		c.Status, c.UpdatedAt, c.ExternalSource = scheduler.StRegistered, now, ""
+		if err := tx.insertCase(ctx, c); err != nil {
 			return err
 		}
 		ev := actor
-		ev.CaseID, ev.Kind, ev.From, ev.To = id, "status", "", scheduler.StRegistered
+		ev.CaseID, ev.Kind, ev.From, ev.To = c.ID, "status", "", scheduler.StRegistered
 		ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result = 0, nil, ""
 		if ev.At.IsZero() {
 			ev.At = c.RegisteredAt
 		}
 		return tx.appendCaseEvent(ctx, &ev)
 	})
+}
+
+// insertCase numbers c (the next number of its territory and year), stores it with its
+// petitioners and co-handling units, and fills c.ID and c.Number.
+func (s *Store) insertCase(ctx context.Context, c *scheduler.Case) error {
+	year := scheduler.DayOf(c.RegisteredAt).Year()
+	// One counter row per territory and year; the upsert takes the row lock, so two
+	// registrations at once get different numbers.
+	var seq int64
+	if err := s.q.QueryRowContext(ctx, s.rebind(`INSERT INTO case_counters (territory, year, last_seq) VALUES (?, ?, 1)
+		ON CONFLICT (territory, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq`),
+		c.Territory, year).Scan(&seq); err != nil {
+		return fmt.Errorf("sqlstore: case number: %w", s.d.Classify(err))
+	}
+	c.Number = scheduler.CaseNumber(c.Territory, year, c.Form, seq)
+	id, err := s.insertID(ctx, `INSERT INTO cases (number, external_id, external_source, query_hash, unit_id, territory, form, type,
+		category_id, title, content, complained_unit_id, complained_party, responsible_unit_id, involved_count,
+		fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Number, c.ExternalID, c.ExternalSource, c.QueryCodeHash, c.UnitID, c.Territory, string(c.Form), string(c.Type),
+		c.CategoryID, c.Title, c.Content, nullID(c.ComplainedUnitID), c.ComplainedParty, nullID(c.ResponsibleUnitID),
+		c.InvolvedCount, b2i(c.FastTrack), string(c.Result), string(c.Status), b2i(c.Supervised),
+		nullID(c.OwnerLeaderID), tm(c.RegisteredAt), tm(c.AcceptedAt), tm(c.ClosedAt), tm(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: create case: %w", err)
+	}
+	c.ID = id
+	if err := s.setPetitioners(ctx, id, c.Petitioners); err != nil {
+		return err
+	}
+	return s.setCoUnits(ctx, id, c.CoUnitIDs)
+}
+
+func (s *Store) setPetitioners(ctx context.Context, caseID int64, ps []scheduler.Petitioner) error {
+	if _, err := s.exec(ctx, `DELETE FROM case_petitioners WHERE case_id = ?`, caseID); err != nil {
+		return fmt.Errorf("sqlstore: case petitioners: %w", err)
+	}
+	for i, p := range ps {
+		if _, err := s.exec(ctx, `INSERT INTO case_petitioners (case_id, seq, name, id_number, phone, address, role,
+			anonymous, agrees_public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			caseID, i, p.Name, p.IDNumber, p.Phone, p.Address, p.Role, b2i(p.Anonymous), b2i(p.AgreesToPublic)); err != nil {
+			return fmt.Errorf("sqlstore: case petitioner: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) setCoUnits(ctx context.Context, caseID int64, units []int64) error {
@@ -132,7 +148,7 @@ func (s *Store) appendCaseEvent(ctx context.Context, ev *scheduler.CaseEvent) er
 	return nil
 }
 
-const caseCols = `c.id, c.number, c.external_id, c.query_hash, c.unit_id, c.territory, c.form, c.type, c.category_id,
+const caseCols = `c.id, c.number, c.external_id, c.external_source, c.query_hash, c.unit_id, c.territory, c.form, c.type, c.category_id,
 	c.title, c.content, c.complained_unit_id, c.complained_party, c.responsible_unit_id, c.involved_count, c.fast_track,
 	c.result, c.status, c.supervised, c.owner_leader_id, c.registered_at, c.accepted_at, c.closed_at, c.updated_at`
 
@@ -142,7 +158,7 @@ func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
 	var complained, resp, owner sql.NullInt64
 	var fast, sup int
 	var reg, acc, closed, upd int64
-	err := sc.Scan(&c.ID, &c.Number, &c.ExternalID, &c.QueryCodeHash, &c.UnitID, &c.Territory, &form, &typ, &c.CategoryID,
+	err := sc.Scan(&c.ID, &c.Number, &c.ExternalID, &c.ExternalSource, &c.QueryCodeHash, &c.UnitID, &c.Territory, &form, &typ, &c.CategoryID,
 		&c.Title, &c.Content, &complained, &c.ComplainedParty, &resp, &c.InvolvedCount, &fast,
 		&result, &status, &sup, &owner, &reg, &acc, &closed, &upd)
 	c.Form, c.Type, c.Result, c.Status = scheduler.CaseForm(form), scheduler.CaseType(typ), scheduler.CaseResult(result), scheduler.CaseStatus(status)
@@ -233,6 +249,14 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 	if f.OwnerLeaderID != 0 {
 		q += ` AND c.owner_leader_id = ?`
 		args = append(args, f.OwnerLeaderID)
+	}
+	if !f.RegisteredFrom.IsZero() {
+		q += ` AND c.registered_at >= ?`
+		args = append(args, tm(f.RegisteredFrom))
+	}
+	if !f.RegisteredBefore.IsZero() {
+		q += ` AND c.registered_at < ?`
+		args = append(args, tm(f.RegisteredBefore))
 	}
 	if f.BeforeID != 0 {
 		q += ` AND c.id < ?`

@@ -53,7 +53,8 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
-	runSessions(t, open) // sessions.go
+	runSessions(t, open)                                            // sessions.go
+	t.Run("Exchange", func(t *testing.T) { testExchange(t, open) }) // exchange.go: two stores
 }
 
 var ctx = context.Background()
