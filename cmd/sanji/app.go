@@ -84,6 +84,10 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	xkeys, err := exchangeKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 
 	reg := prometheus.NewRegistry()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -131,7 +135,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
-	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices,
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys,
 		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,

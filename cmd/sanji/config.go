@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"sanji/auth"
+	"sanji/scheduler"
 )
 
 // config is everything `sanji serve` can be told. Layers, later wins: defaults, the YAML file
@@ -46,6 +47,16 @@ type config struct {
 	Notify notifyConfig `yaml:"notify"`
 	// Recording configures the hearings' recordings (同步录音录像).
 	Recording recordingConfig `yaml:"recording"`
+	// Exchange configures case bundles to and from other systems (docs/exchange.md).
+	Exchange exchangeConfig `yaml:"exchange"`
+}
+
+// exchangeConfig says whose case bundles this system imports. Its own signing key is generated
+// once and kept in <DataDir>/exchange.key.
+type exchangeConfig struct {
+	// TrustedKeys are the Ed25519 public keys (base64 of 32 bytes, or PEM) of the systems whose
+	// bundles are imported; this system's own key is always trusted.
+	TrustedKeys []string `yaml:"trusted_keys"`
 }
 
 // recordingConfig configures where hearings are recorded, how they are sealed and how long they
@@ -177,6 +188,15 @@ var settings = []setting{
 			return fmt.Errorf("%q 不是时长（例如 87600h）/ %q is not a duration (e.g. 87600h)", v, v)
 		}
 		c.Recording.Retention = d
+		return nil
+	}},
+	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
+		c.Exchange.TrustedKeys = nil
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.Exchange.TrustedKeys = append(c.Exchange.TrustedKeys, k)
+			}
+		}
 		return nil
 	}},
 	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
@@ -474,6 +494,11 @@ func (c config) validate() error {
 	}
 	if c.Recording.Retention < 0 {
 		bad("recording.retention 不能为负 / recording.retention cannot be negative")
+	}
+	for i, k := range c.Exchange.TrustedKeys {
+		if _, err := scheduler.ParsePublicKey(k); err != nil {
+			bad("exchange.trusted_keys 第 %d 个公钥无效：应为 GET /api/v1/exchange/public-key 返回的 public_key（32 字节的 base64）或 PEM / exchange.trusted_keys key %d is invalid: use the public_key that GET /api/v1/exchange/public-key returns (base64 of 32 bytes) or a PEM block", i+1, i+1)
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")

@@ -297,11 +297,12 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"recording.dir":         "/rec",
 		"recording.hash":        "sm3",
 		"recording.retention":   "87600h",
+		"exchange.trusted_keys": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
-	var top, rtc, store, notify, rec strings.Builder
+	var top, rtc, store, notify, rec, xch strings.Builder
 	env := map[string]string{}
 	for _, s := range settings {
 		v, ok := values[s.key]
@@ -310,7 +311,7 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		}
 		env[s.envName()] = v
 		yv := v
-		if s.key == "rtc.public_ips" {
+		if s.key == "rtc.public_ips" || s.key == "exchange.trusted_keys" {
 			yv = "[" + v + "]"
 		}
 		if k, ok := strings.CutPrefix(s.key, "rtc."); ok {
@@ -321,11 +322,13 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 			notify.WriteString("  " + k + ": " + yv + "\n")
 		} else if k, ok := strings.CutPrefix(s.key, "recording."); ok {
 			rec.WriteString("  " + k + ": " + yv + "\n")
+		} else if k, ok := strings.CutPrefix(s.key, "exchange."); ok {
+			xch.WriteString("  " + k + ": " + yv + "\n")
 		} else {
 			top.WriteString(s.key + ": " + yv + "\n")
 		}
 	}
-	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String()+"recording:\n"+rec.String())
+	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String()+"recording:\n"+rec.String()+"exchange:\n"+xch.String())
 	fromFile, err := loadConfig([]string{"--config", file}, envMap(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("from file: %v", err)

@@ -45,15 +45,25 @@ func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("无法生成令牌密钥 / cannot generate the token secret: %w", err)
 	}
 	secret = []byte(hex.EncodeToString(raw))
-	// O_EXCL: if another process created the file meanwhile, its secret wins and we read it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = createSecretFile(path, append(secret, '\n'))
 	if errors.Is(err, fs.ErrExist) {
-		return readSecret(path, log)
+		return readSecret(path, log) // another process created it meanwhile: its secret wins
 	}
 	if err != nil {
 		return nil, fmt.Errorf("无法写入令牌密钥文件 %s，请检查数据目录权限 / cannot write token secret file %s, check the data directory's permissions: %w", path, path, err)
 	}
-	_, werr := f.Write(append(secret, '\n'))
+	log.Info("generated token secret", zap.String("path", path))
+	return secret, nil
+}
+
+// createSecretFile writes data to a new file readable by the owner only, durably; it fails with
+// fs.ErrExist when the file is there already, and leaves no half-written file behind.
+func createSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -62,10 +72,9 @@ func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 	}
 	if werr != nil {
 		_ = os.Remove(path) // a half-written secret would break the next start
-		return nil, fmt.Errorf("无法写入令牌密钥文件 %s / cannot write token secret file %s: %w", path, path, werr)
+		return werr
 	}
-	log.Info("generated token secret", zap.String("path", path))
-	return secret, nil
+	return nil
 }
 
 func readSecret(path string, log *zap.Logger) ([]byte, error) {

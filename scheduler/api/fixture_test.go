@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,6 +64,7 @@ type fixture struct {
 	hall2  scheduler.Hall // a hall of d2
 	admin  string         // the bootstrap admin's one-time password
 	seq    int
+	peer   ed25519.PrivateKey // another system's exchange key, trusted by this server
 }
 
 func newFixture(t *testing.T, cfg Config) *fixture {
@@ -102,6 +105,11 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	}
 	f.signer = auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	cfg.Store, cfg.Signer, cfg.Hash, cfg.Check, cfg.Now = st, f.signer, fakeHash, fakeCheck, f.clock.now
+	_, f.peer, err = ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public().(ed25519.PublicKey))
 	if cfg.Attachments.Dir == "" {
 		cfg.Attachments = scheduler.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
 	}
@@ -199,6 +207,8 @@ func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 		rd, ct = strings.NewReader(b), "text/csv"
 	case []byte:
 		rd, ct = bytes.NewReader(b), "application/json"
+	case zipBody:
+		rd, ct = bytes.NewReader(b), "application/zip"
 	default:
 		j, _ := json.Marshal(b)
 		rd, ct = bytes.NewReader(j), "application/json"
