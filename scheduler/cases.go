@@ -233,6 +233,7 @@ type CaseFilter struct {
 type CaseStore interface {
 	AttachmentStore
 	MirrorStore // copies of cases from other systems, exchange.go
+	RateStore   // the counts the rates are read from, ratecounts.go
 
 	// CreateCase validates c, gives it the next number of its territory and year, stores it
 	// with status registered and appends the "registered" event by actor.

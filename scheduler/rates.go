@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -80,8 +82,9 @@ type Rates struct {
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
 	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
 	Overdue          map[int64]int
-	// Uncounted are cases whose periods reach a year the working-day calendar lacks: left out of
-	// the clock rates (never guessed) and counted here so the dashboard can say so.
+	// Uncounted are the periods (a case's acceptance or handling period) that reach a year the
+	// working-day calendar lacks: left out of their rate (never guessed) and counted here so the
+	// dashboard can say so.
 	Uncounted int
 }
 
@@ -102,95 +105,138 @@ func firstTo(evs []CaseEvent, to ...CaseStatus) (CaseEvent, bool) {
 	return CaseEvent{}, false
 }
 
-// ComputeRates computes the rates at now from the histories and the evaluations.
+// RateClock is what the rates read of a case: its two periods, each from its start to the event
+// that ends it (zero while it runs). It is derived from the timeline only.
+type RateClock struct {
+	AccStart time.Time // the routing event (or registration) the acceptance period runs from
+	Decided  time.Time // accepted or not accepted, first
+	Accepted time.Time // the handling period runs from here; zero: no handling period
+	Fast     bool      // fast track: the working-day rule
+	ExtDays  int       // the first extension's days; 0: not extended
+	Answered time.Time // the handling opinion, first
+	UnitOf   int64     // the unit an overdue case counts against: the responsible one, else the registering one
+}
+
+// ClockOf derives the clock of a case from its timeline.
+func ClockOf(c Case, evs []CaseEvent, rules Rules) RateClock {
+	cl := RateClock{AccStart: c.RegisteredAt, Accepted: c.AcceptedAt, Fast: c.FastTrack, UnitOf: c.ResponsibleUnitID}
+	if cl.UnitOf == 0 {
+		cl.UnitOf = c.UnitID
+	}
+	decided, isDecided := firstTo(evs, StAccepted, StNotAccepted)
+	if isDecided {
+		cl.Decided = decided.At
+	}
+	// Acceptance runs from the last routing (forwarded, assigned) at or before the decision.
+	for _, e := range evs {
+		if e.Kind == EvStatus && (e.To == StForwarded || e.To == StAssigned) && (!isDecided || !e.At.After(decided.At)) {
+			cl.AccStart = e.At
+		}
+	}
+	if e, ok := firstTo(evs, StExtended); ok {
+		cl.ExtDays = e.Days
+		if cl.ExtDays == 0 { // timelines from before the days were recorded
+			cl.ExtDays = rules[RuleExtension].Days
+		}
+	}
+	if e, ok := firstTo(evs, StAnswered); ok {
+		cl.Answered = e.At
+	}
+	return cl
+}
+
+// HandlingRule is the rule of a case's handling period.
+func (cl RateClock) HandlingRule(rules Rules) Rule {
+	if cl.Fast {
+		return rules[RuleFastTrack]
+	}
+	return rules[RuleHandling]
+}
+
+// periodDue is the due day of a period from start under rule, extended by ext days.
+func periodDue(cal *Calendar, rules Rules, rule Rule, start time.Time, ext int) (Deadline, error) {
+	d, err := cal.Compute(rule, start)
+	if err == nil && ext > 0 {
+		d, err = cal.Extend(d, ext, rules[RuleExtension])
+	}
+	return d, err
+}
+
+// RepeatIDs are the ID numbers by which a case is the same person's (同人; with the same category,
+// 同事): masked numbers (a copy from a masked export) name nobody.
+func RepeatIDs(c Case) []string {
+	var out []string
+	for _, p := range c.Petitioners {
+		if p.IDNumber != "" && !strings.Contains(p.IDNumber, "*") {
+			out = append(out, p.IDNumber)
+		}
+	}
+	return out
+}
+
+func personKeys(c Case) []string {
+	var out []string
+	for _, id := range RepeatIDs(c) {
+		out = append(out, id+"/"+strconv.FormatInt(c.CategoryID, 10))
+	}
+	return out
+}
+
+// ComputeRates computes the rates at now from the histories and the evaluations: the reference
+// the store's counts (RatesFor) are checked against.
 func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
 	r := Rates{Overdue: map[int64]int{}}
-	type key struct {
-		id  string
-		cat int64
-	}
-	earliest := map[key]time.Time{}
+	earliest := map[string]time.Time{}
 	for _, h := range hs {
-		for _, p := range h.Case.Petitioners {
-			if p.IDNumber == "" {
-				continue
-			}
-			k := key{p.IDNumber, h.Case.CategoryID}
+		for _, k := range personKeys(h.Case) {
 			if t, ok := earliest[k]; !ok || h.Case.RegisteredAt.Before(t) {
 				earliest[k] = h.Case.RegisteredAt
 			}
 		}
 	}
 	for _, h := range hs {
-		c, evs := h.Case, h.Events
+		c := h.Case
 		r.Repeat.Den++
-		for _, p := range c.Petitioners {
-			if t, ok := earliest[key{p.IDNumber, c.CategoryID}]; ok && p.IDNumber != "" && t.Before(c.RegisteredAt) {
+		for _, k := range personKeys(c) {
+			if earliest[k].Before(c.RegisteredAt) {
 				r.Repeat.Num++
 				break
 			}
 		}
-		// Acceptance clock: from the routing event (or registration) to the decision.
-		start := c.RegisteredAt
-		decided, isDecided := firstTo(evs, StAccepted, StNotAccepted)
-		for _, e := range evs {
-			if e.Kind == "status" && (e.To == StForwarded || e.To == StAssigned) && (!isDecided || !e.At.After(decided.At)) {
-				start = e.At
-			}
-		}
-		acc, err := cal.Compute(rules[RuleAcceptance], start)
-		if errors.Is(err, ErrCalendarYear) {
-			r.Uncounted++
-			continue
-		}
-		if err != nil {
-			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
-		}
+		cl := ClockOf(c, h.Events, rules)
+		acc, err := periodDue(cal, rules, rules[RuleAcceptance], cl.AccStart, 0)
 		switch {
-		case isDecided:
+		case errors.Is(err, ErrCalendarYear):
+			r.Uncounted++
+		case err != nil:
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		case !cl.Decided.IsZero():
 			r.TimelyAcceptance.Den++
-			if decided.At.Before(acc.DueAt()) {
+			if cl.Decided.Before(acc.DueAt()) {
 				r.TimelyAcceptance.Num++
 			}
 		case !now.Before(acc.DueAt()):
 			r.TimelyAcceptance.Den++
 		}
-		// Handling clock: from acceptance to the answer.
-		if !c.AcceptedAt.IsZero() {
-			rule := rules[RuleHandling]
-			if c.FastTrack {
-				rule = rules[RuleFastTrack]
+		if cl.Accepted.IsZero() {
+			continue
+		}
+		d, err := periodDue(cal, rules, cl.HandlingRule(rules), cl.Accepted, cl.ExtDays)
+		switch {
+		case errors.Is(err, ErrCalendarYear):
+			r.Uncounted++
+		case err != nil:
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		case !cl.Answered.IsZero():
+			r.OnTimeClosure.Den++
+			if cl.Answered.Before(d.DueAt()) {
+				r.OnTimeClosure.Num++
+			} else {
+				r.Overdue[cl.UnitOf]++
 			}
-			d, err := cal.Compute(rule, c.AcceptedAt)
-			if err == nil {
-				if e, ext := firstTo(evs, StExtended); ext {
-					days := e.Days
-					if days == 0 { // timelines from before the days were recorded
-						days = rules[RuleExtension].Days
-					}
-					d, err = cal.Extend(d, days, rules[RuleExtension])
-				}
-			}
-			if errors.Is(err, ErrCalendarYear) {
-				r.Uncounted++
-				continue
-			}
-			if err != nil {
-				return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
-			}
-			answered, isAnswered := firstTo(evs, StAnswered)
-			switch {
-			case isAnswered:
-				r.OnTimeClosure.Den++
-				if answered.At.Before(d.DueAt()) {
-					r.OnTimeClosure.Num++
-				} else {
-					r.Overdue[unitOf(c)]++
-				}
-			case !now.Before(d.DueAt()):
-				r.OnTimeClosure.Den++
-				r.Overdue[unitOf(c)]++
-			}
+		case !now.Before(d.DueAt()):
+			r.OnTimeClosure.Den++
+			r.Overdue[cl.UnitOf]++
 		}
 	}
 	for _, e := range evals {
@@ -205,15 +251,23 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 	return r, nil
 }
 
-func unitOf(c Case) int64 {
-	if c.ResponsibleUnitID != 0 {
-		return c.ResponsibleUnitID
+// RatesFor computes the rates of a subtree ("" for every case) from the counts the store keeps
+// (RateCounts), or, when those cannot answer exactly (rules other than the defaults they were
+// kept with, a calendar with rest periods longer than they allow for), from every case's timeline.
+func RatesFor(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	if countsAnswer(cal, rules) {
+		rows, err := st.RateCounts(ctx, underPath)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: %w", err)
+		}
+		return RatesFromCounts(rows, cal, rules, now)
 	}
-	return c.UnitID
+	return RatesFromTimelines(ctx, st, underPath, cal, rules, now)
 }
 
-// RatesFor loads the cases of a subtree with their timelines and evaluations and computes the rates.
-func RatesFor(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+// RatesFromTimelines loads the cases of a subtree with their timelines and evaluations and
+// computes the rates with ComputeRates.
+func RatesFromTimelines(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
 	var hs []CaseHistory
 	var evals []Evaluation
 	var before int64

@@ -94,3 +94,34 @@ func TestRatesLeaveOutWhatTheCalendarCannotCount(t *testing.T) {
 		t.Errorf("rates %+v", r)
 	}
 }
+
+// TestCountsAnswerOnlyWhenExact: the counts are read only with the rules they were kept with and a
+// calendar whose rest periods fit their slack; otherwise the rates come from the timelines.
+func TestCountsAnswerOnlyWhenExact(t *testing.T) {
+	cal := DefaultCalendar()
+	if !countsAnswer(cal, DefaultRules()) {
+		t.Fatal("the shipped calendar and the default rules must be answered from the counts")
+	}
+	rules := DefaultRules()
+	r := rules[RuleHandling]
+	r.Days = 90
+	rules[RuleHandling] = r
+	if countsAnswer(cal, rules) {
+		t.Error("other rules than the counts were kept with")
+	}
+	if countsAnswer(cal.WithProvisional(true), DefaultRules()) {
+		t.Error("a provisional calendar")
+	}
+	// An operator's 20-day holiday is longer than any due day can be moved in the counts.
+	var days []Holiday
+	for d := Date(2026, 7, 1); d.Before(Date(2026, 7, 21)); d = d.AddDate(0, 0, 1) {
+		days = append(days, Holiday{Date: d.Format("2006-01-02"), Kind: DayOff, Name: "长假"})
+	}
+	long, err := NewCalendar(cal.Years(), append(cal.Days(), days...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if countsAnswer(long, DefaultRules()) {
+		t.Error("a calendar with a 20-day rest period")
+	}
+}

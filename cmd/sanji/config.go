@@ -191,12 +191,7 @@ var settings = []setting{
 		return nil
 	}},
 	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
-		c.Exchange.TrustedKeys = nil
-		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				c.Exchange.TrustedKeys = append(c.Exchange.TrustedKeys, k)
-			}
-		}
+		c.Exchange.TrustedKeys = splitList(v)
 		return nil
 	}},
 	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
@@ -234,17 +229,23 @@ var settings = []setting{
 		return parseInt(v, &c.RTC.TCPPort)
 	}},
 	{key: "rtc.public_ips", usage: "comma-separated public IPs announced for 1:1 NAT", set: func(c *config, v string) error {
-		c.RTC.PublicIPs = nil
-		for _, ip := range strings.Split(v, ",") {
-			if ip = strings.TrimSpace(ip); ip != "" {
-				c.RTC.PublicIPs = append(c.RTC.PublicIPs, ip)
-			}
-		}
+		c.RTC.PublicIPs = splitList(v)
 		return nil
 	}},
 	{key: "rtc.loopback_only", usage: "offer only loopback ICE candidates (default: when rtc.listen_ip is loopback)", isBool: true, set: func(c *config, v string) error {
 		return parseBool(v, &c.RTC.LoopbackOnly)
 	}},
+}
+
+// splitList reads a comma-separated list, leaving out empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func parseBool(v string, dst *bool) error {

@@ -38,7 +38,13 @@ func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor schedul
 		if ev.At.IsZero() {
 			ev.At = c.RegisteredAt
 		}
-		return tx.appendCaseEvent(ctx, &ev)
+		if err := tx.appendCaseEvent(ctx, &ev); err != nil {
+			return err
+		}
+		if err := tx.refreshRates(ctx, c.ID); err != nil {
+			return err
+		}
+		return tx.refreshRepeats(ctx, c.ID)
 	})
 }
 
@@ -338,7 +344,10 @@ func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) err
 				return err
 			}
 		}
-		return tx.appendCaseEvent(ctx, ev)
+		if err := tx.appendCaseEvent(ctx, ev); err != nil {
+			return err
+		}
+		return tx.refreshRates(ctx, ev.CaseID)
 	})
 }
 
@@ -482,9 +491,9 @@ func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) erro
 		if e.Stage == scheduler.EvalResult && c.Status == scheduler.StClosed {
 			ev := scheduler.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: scheduler.StClosed, To: scheduler.StEvaluated,
 				Reason: "信访人评价：" + e.Score}
-			return tx.TransitionCase(ctx, &ev)
+			return tx.TransitionCase(ctx, &ev) // which counts the rating with the transition
 		}
-		return nil
+		return tx.refreshRates(ctx, c.ID)
 	})
 }
 

@@ -124,7 +124,10 @@ func (s *Store) PutMirror(ctx context.Context, f *scheduler.CaseFile, keep int) 
 				return err
 			}
 		}
-		return nil
+		if err := tx.refreshRates(ctx, c.ID); err != nil {
+			return err
+		}
+		return tx.refreshRepeats(ctx, c.ID)
 	})
 }
 

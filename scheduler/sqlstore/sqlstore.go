@@ -67,6 +67,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration) (*S
 	if err := s.seedCalendar(ctx, scheduler.DefaultCalendar()); err != nil {
 		return nil, err
 	}
+	if err := s.ensureRateCounts(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

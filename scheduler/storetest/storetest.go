@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"CaseClocks", testCaseClocks},
 		{"OverdueSkipsPetitionerWindows", testOverdueSkipsPetitionerWindows},
 		{"CalendarStore", testCalendarStore},
+		{"RateCounts", testRateCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

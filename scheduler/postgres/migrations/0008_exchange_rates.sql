@@ -1,0 +1,36 @@
+-- 0008: case exchange and the rate counts.
+--
+-- A copy of a case imported from another system keeps that system's key id (external_source)
+-- beside its number there (external_id); one copy per source and number.
+ALTER TABLE cases ADD COLUMN external_source TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX cases_external ON cases(external_source, external_id) WHERE external_source <> '';
+
+-- What each case adds to the rates (scheduler/ratecounts.go), derived from its timeline in the
+-- transaction that changes it: the clock's start and end instants (Unix microseconds, 0 = none),
+-- the result rating (-1 none, 0 unsatisfied, 1 satisfied) and the depth of the deepest unit whose
+-- subtree holds an earlier case of the same person and category (-1 none). A case without a row
+-- here is counted by the store's rebuild when it opens.
+CREATE TABLE case_rate_facts (
+	case_id BIGINT PRIMARY KEY REFERENCES cases(id),
+	unit_of BIGINT NOT NULL,
+	acc_start BIGINT NOT NULL,
+	decided BIGINT NOT NULL,
+	accepted BIGINT NOT NULL,
+	fast INTEGER NOT NULL,
+	ext_days INTEGER NOT NULL,
+	answered BIGINT NOT NULL,
+	sat INTEGER NOT NULL,
+	repeat_depth INTEGER NOT NULL
+);
+
+-- The counts of every unit's subtree: the cells of its cases, summed.
+CREATE TABLE case_rate_counts (
+	unit_id BIGINT NOT NULL REFERENCES units(id),
+	metric TEXT NOT NULL,
+	unit_of BIGINT NOT NULL,
+	variant INTEGER NOT NULL,
+	day INTEGER NOT NULL,
+	bucket INTEGER NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (unit_id, metric, unit_of, variant, day, bucket)
+);
