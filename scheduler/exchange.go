@@ -493,6 +493,9 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		if _, ok := caseTransitions[e.To]; e.Kind == EvStatus && !ok {
 			return f, invalid(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
 		}
+		if max := DefaultRules()[RuleExtension].Days; e.Days < 0 || e.Days > max {
+			return f, invalid(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
+		}
 		if m := slipIndexRef.FindStringSubmatch(e.Ref); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			if (m[1] == "supervision" && n >= len(r.Supervisions)) || (m[1] == "consultation" && n >= len(r.Consultations)) {

@@ -253,14 +253,24 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 
 // RatesFor computes the rates of a subtree ("" for every case) from the counts the store keeps
 // (RateCounts), or, when those cannot answer exactly (rules other than the defaults they were
-// kept with, a calendar with rest periods longer than they allow for), from every case's timeline.
+// kept with, a calendar with rest periods longer than they allow for, a moment before the day the
+// counts were last folded at), from every case's timeline. Reading the rates on a new day first
+// folds the counts up to it (FoldRateCounts), a write.
 func RatesFor(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
 	if countsAnswer(cal, rules) {
-		rows, err := st.RateCounts(ctx, underPath)
+		horizon, err := st.FoldRateCounts(ctx, LegalDayNumber(now))
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: %w", err)
 		}
-		return RatesFromCounts(rows, cal, rules, now)
+		// The counts hold running periods folded as overdue at the horizon: a moment before it
+		// is read from the timelines.
+		if LegalDayNumber(now) >= horizon {
+			rows, err := st.RateCounts(ctx, underPath)
+			if err != nil {
+				return Rates{}, fmt.Errorf("rates: %w", err)
+			}
+			return RatesFromCounts(rows, cal, rules, now)
+		}
 	}
 	return RatesFromTimelines(ctx, st, underPath, cal, rules, now)
 }

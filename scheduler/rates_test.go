@@ -125,3 +125,24 @@ func TestCountsAnswerOnlyWhenExact(t *testing.T) {
 		t.Error("a calendar with a 20-day rest period")
 	}
 }
+
+// TestDayIndexIsTheCalendar: the table lookups give, for every start day from before the covered
+// years to after them, every rule the rates use and every extension, the due day Compute and
+// Extend give, or the same missing-year refusal.
+func TestDayIndexIsTheCalendar(t *testing.T) {
+	cal := DefaultCalendar()
+	x := newDayIndex(cal)
+	rules := DefaultRules()
+	for start := LegalDayNumber(Date(2024, 11, 1)); start <= LegalDayNumber(Date(2027, 1, 31)); start++ {
+		for _, rule := range []Rule{rules[RuleAcceptance], rules[RuleHandling], rules[RuleFastTrack]} {
+			for _, ext := range []int{0, 1, 7, 30} {
+				want, werr := periodDue(cal, rules, rule, dayNumberDate(start), ext)
+				got, gerr := x.due(rule, start, ext)
+				if errors.Is(werr, ErrCalendarYear) != errors.Is(gerr, ErrCalendarYear) || (werr == nil && got != LegalDayNumber(want.Due)) {
+					t.Fatalf("%s from %s +%d: index %s %v, calendar %s %v", rule.Key, dayNumberDate(start).Format("2006-01-02"), ext,
+						dayNumberDate(got).Format("2006-01-02"), gerr, want.Due.Format("2006-01-02"), werr)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -70,13 +71,28 @@ type countKey struct {
 	cell scheduler.RateCell
 }
 
-// addCells adds sign × the cells of f to the counts of each unit on path.
-func addCells(delta map[countKey]int64, path []int64, f scheduler.CaseFacts, sign int64) {
+// addCells adds sign × the cells of f at horizon to the counts of each unit on path.
+func addCells(delta map[countKey]int64, path []int64, f scheduler.CaseFacts, horizon int, sign int64) {
 	for depth, unit := range path {
-		for _, c := range f.Cells(depth) {
+		for _, c := range f.Cells(depth, horizon) {
 			delta[countKey{unit, c}] += sign
 		}
 	}
+}
+
+// horizon reads the day the running cells are folded up to. On PostgreSQL the row is share-locked
+// until the transaction ends: a fold (which updates it) waits for the cells written meanwhile, and
+// they for it, so no cell is written under a horizon that is moving.
+func (s *Store) horizon(ctx context.Context) (int, error) {
+	q := `SELECT day FROM case_rate_horizon WHERE id = 1`
+	if s.d.Name == "postgres" {
+		q += ` FOR SHARE`
+	}
+	var day int
+	if err := s.q.QueryRowContext(ctx, q).Scan(&day); err != nil {
+		return 0, fmt.Errorf("sqlstore: rate horizon: %w", err)
+	}
+	return day, nil
 }
 
 // applyCounts adds the non-zero deltas to case_rate_counts, a few hundred rows per statement.
@@ -89,7 +105,9 @@ func (s *Store) applyCounts(ctx context.Context, delta map[countKey]int64) error
 	}
 	// A stable order: two transactions touching the same cells lock them in the same order.
 	slices.SortFunc(keys, func(a, b countKey) int {
-		return strings.Compare(fmt.Sprint(a.unit, a.cell), fmt.Sprint(b.unit, b.cell))
+		x, y := a.cell, b.cell
+		return cmp.Or(cmp.Compare(a.unit, b.unit), strings.Compare(x.Metric, y.Metric), cmp.Compare(x.UnitOf, y.UnitOf),
+			cmp.Compare(x.Variant, y.Variant), cmp.Compare(x.Day, y.Day), cmp.Compare(x.Bucket, y.Bucket))
 	})
 	const per = 500
 	for i := 0; i < len(keys); i += per {
@@ -116,12 +134,16 @@ func (s *Store) putFacts(ctx context.Context, caseID int64, path string, old fac
 	if had && old == next {
 		return nil
 	}
+	h, err := s.horizon(ctx)
+	if err != nil {
+		return err
+	}
 	delta := map[countKey]int64{}
 	ids := pathIDs(path)
 	if had {
-		addCells(delta, ids, old.facts(), -1)
+		addCells(delta, ids, old.facts(), h, -1)
 	}
-	addCells(delta, ids, next.facts(), 1)
+	addCells(delta, ids, next.facts(), h, 1)
 	if err := s.applyCounts(ctx, delta); err != nil {
 		return err
 	}
@@ -261,14 +283,24 @@ func (s *Store) raiseRepeat(ctx context.Context, caseID int64, path string, dept
 	return s.putFacts(ctx, caseID, path, old, had, next)
 }
 
-// RateCounts implements scheduler.RateStore.
+// metricCodes number the metrics for the packed read of RateCounts.
+var metricCodes = []string{scheduler.MetricHandling, scheduler.MetricAcceptance, scheduler.MetricCases, scheduler.MetricRepeat, scheduler.MetricSatisfied}
+
+// RateCounts implements scheduler.RateStore. The cells come packed into one integer beside the
+// unit and the count: most of reading tens of thousands of rows is handing each column over, and
+// the store does the packing in its own loop far faster (docs/benchmarks.md).
 func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.RateRow, error) {
 	where, args := `unit_id IN (SELECT id FROM units WHERE parent_id IS NULL)`, []any{}
 	if underPath != "" {
 		where, args = `unit_id = (SELECT id FROM units WHERE path = ?)`, []any{underPath}
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT metric, unit_of, variant, day, bucket, n FROM case_rate_counts
-		WHERE `+where+` AND n <> 0`), args...)
+	metric := "CASE metric"
+	for i, m := range metricCodes {
+		metric += fmt.Sprintf(" WHEN '%s' THEN %d", m, i)
+	}
+	// variant < 2^7, bucket + 1 < 2^21 (BucketLate is 2^20), day + 2^16 < 2^21.
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3) | ((CAST(bucket AS BIGINT) + 1) << 10) | ((CAST(day AS BIGINT) + 65536) << 31), n
+		FROM case_rate_counts WHERE `+where+` AND n <> 0`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
 	}
@@ -276,9 +308,16 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.R
 	var out []scheduler.RateRow
 	for rows.Next() {
 		var r scheduler.RateRow
-		if err := rows.Scan(&r.Metric, &r.UnitOf, &r.Variant, &r.Day, &r.Bucket, &r.N); err != nil {
+		var packed int64
+		if err := rows.Scan(&r.UnitOf, &packed, &r.N); err != nil {
 			return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
 		}
+		code := int(packed & 7)
+		if code >= len(metricCodes) {
+			return nil, fmt.Errorf("sqlstore: rate counts: unknown metric code %d", code)
+		}
+		r.Metric, r.Variant = metricCodes[code], int(packed>>3&127)
+		r.Bucket, r.Day = int(packed>>10&(1<<21-1))-1, int(packed>>31)-65536
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -308,11 +347,15 @@ func (s *Store) RebuildRateCounts(ctx context.Context) error {
 				return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
 			}
 		}
+		h, err := tx.horizon(ctx)
+		if err != nil {
+			return err
+		}
 		counts := map[countKey]int64{}
 		paths := map[int64][]int64{} // case → its unit path, for the repeat pass
 		var after int64
 		for {
-			n, last, err := tx.rebuildBatch(ctx, after, counts, paths)
+			n, last, err := tx.rebuildBatch(ctx, after, h, counts, paths)
 			if err != nil {
 				return err
 			}
@@ -341,7 +384,7 @@ func (s *Store) RebuildRateCounts(ctx context.Context) error {
 
 // rebuildBatch derives the facts of up to a thousand cases after the id after, stores them and
 // adds their cells (the repeat cells aside) to counts.
-func (s *Store) rebuildBatch(ctx context.Context, after int64, counts map[countKey]int64, paths map[int64][]int64) (int, int64, error) {
+func (s *Store) rebuildBatch(ctx context.Context, after int64, horizon int, counts map[countKey]int64, paths map[int64][]int64) (int, int64, error) {
 	const per = 1000
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT c.id, c.unit_id, c.responsible_unit_id, c.registered_at, c.accepted_at,
 		c.fast_track, u.path FROM cases c JOIN units u ON u.id = c.unit_id WHERE c.id > ? ORDER BY c.id LIMIT `+strconv.Itoa(per)), after)
@@ -421,7 +464,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, counts map[countK
 		f := scheduler.CaseFacts{Clock: scheduler.ClockOf(o.c, o.evs, scheduler.DefaultRules()), Sat: o.sat, RepeatDepth: -1}
 		ids := pathIDs(o.path)
 		paths[o.c.ID] = ids
-		addCells(counts, ids, f, 1)
+		addCells(counts, ids, f, horizon, 1)
 		if i > 0 {
 			q += ", "
 		}
@@ -480,4 +523,55 @@ func (s *Store) repeatDepths(ctx context.Context) (map[int64]int, error) {
 	}
 	flush()
 	return depths, rows.Err()
+}
+
+// FoldRateCounts implements scheduler.RateStore.
+func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
+	h, err := s.horizon(ctx)
+	if err != nil || day <= h {
+		return h, err
+	}
+	err = s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		// Taking the row first: another node folding to the same day finds it done.
+		r, err := tx.exec(ctx, `UPDATE case_rate_horizon SET day = ? WHERE id = 1 AND day < ?`, day, day)
+		if err != nil {
+			return fmt.Errorf("sqlstore: rate horizon: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		// The running cells the new horizon can fold and the old one did not: L + slack between
+		// the two (a cell the old horizon passed but could not fold spans two years, and still
+		// does). FoldRunning decides each one exactly. bucket = -1 (BucketRunning) is written out:
+		// the partial index case_rate_counts_running says so.
+		rows, err := tx.q.QueryContext(ctx, tx.rebind(`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts
+			WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0`), max(h-scheduler.RateSlackMax, 0), day)
+		if err != nil {
+			return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+		}
+		delta := map[countKey]int64{}
+		for rows.Next() {
+			var k countKey
+			var n int64
+			if err := rows.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+			}
+			if folded, ok := scheduler.FoldRunning(k.cell, day); ok {
+				delta[k] -= n
+				delta[countKey{k.unit, folded}] += n
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+		}
+		return tx.applyCounts(ctx, delta)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return s.horizon(ctx)
 }

@@ -88,50 +88,115 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 			}
 		}
 	}
+	// Moments in order (Mondays), and at each, periods still running whose nominal last day L was
+	// the weekend before: not overdue yet (the due day moved to the Monday), and one that is.
+	nows := []time.Time{time.Date(2025, 6, 2, 12, 0, 0, 0, scheduler.ChinaTZ), time.Date(2026, 6, 1, 12, 0, 0, 0, scheduler.ChinaTZ),
+		time.Date(2027, 3, 1, 12, 0, 0, 0, scheduler.ChinaTZ)}
+	for _, now := range nows {
+		for _, back := range []int{2, 1, 30} { // L on Saturday, Sunday, a month ago
+			l := now.AddDate(0, 0, -back)
+			_, hash, _ := scheduler.NewQueryCode()
+			c := scheduler.Case{UnitID: tr.T1.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+				Title: "周末到期", QueryCodeHash: hash, RegisteredAt: l.AddDate(0, 0, -15),
+				Petitioners: []scheduler.Petitioner{{Name: "某", Role: scheduler.PetitionerSelf}}}
+			if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+				t.Fatal(err)
+			}
+			h := c
+			h.RegisteredAt = l.AddDate(0, 0, -70)
+			_, h.QueryCodeHash, _ = scheduler.NewQueryCode()
+			if err := s.CreateCase(ctx, &h, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+				t.Fatal(err)
+			}
+			for _, to := range []scheduler.CaseStatus{scheduler.StAccepted, scheduler.StInProgress} {
+				cur, _ := s.GetCase(ctx, h.ID)
+				if err := s.TransitionCase(ctx, &scheduler.CaseEvent{CaseID: h.ID, From: cur.Status, To: to, Actor: "h", ActorID: 1, At: l.AddDate(0, 0, -60)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 	cal, err := scheduler.LoadCalendar(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rules := scheduler.DefaultRules()
-	check := func(when string) {
+	roots := []scheduler.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
+	compare := func(when string, now time.Time) scheduler.Rates {
 		t.Helper()
-		var seen scheduler.Rates
-		for _, root := range []scheduler.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept} {
-			for _, now := range []time.Time{time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC), time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)} {
-				want, err := scheduler.RatesFromTimelines(ctx, s, root.Path, cal, rules, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rows, err := s.RateCounts(ctx, root.Path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := scheduler.RatesFromCounts(rows, cal, rules, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("%s: subtree %q at %s: from the counts %+v, from the timelines %+v", when, root.Code, now.Format("2006-01-02"), got, want)
-				}
-				if via, err := scheduler.RatesFor(ctx, s, root.Path, cal, rules, now); err != nil || !reflect.DeepEqual(via, want) {
-					t.Errorf("%s: RatesFor %q: %+v %v", when, root.Code, via, err)
-				}
-				if root.Path == "" && now.Year() == 2027 {
-					seen = want
-				}
+		var all scheduler.Rates
+		for _, root := range roots {
+			want, err := scheduler.RatesFromTimelines(ctx, s, root.Path, cal, rules, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.RateCounts(ctx, root.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := scheduler.RatesFromCounts(rows, cal, rules, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: subtree %q at %s: from the counts %+v, from the timelines %+v", when, root.Code, now.Format("2006-01-02"), got, want)
+			}
+			if via, err := scheduler.RatesFor(ctx, s, root.Path, cal, rules, now); err != nil || !reflect.DeepEqual(via, want) {
+				t.Errorf("%s: RatesFor %q at %s: %+v %v", when, root.Code, now.Format("2006-01-02"), via, err)
+			}
+			if root.Path == "" {
+				all = want
 			}
 		}
-		// The data must exercise what it claims to.
-		if seen.Repeat.Num == 0 || seen.Uncounted == 0 || len(seen.Overdue) == 0 || seen.Satisfaction.Den == 0 ||
-			seen.TimelyAcceptance.Num == seen.TimelyAcceptance.Den || seen.OnTimeClosure.Num == seen.OnTimeClosure.Den {
-			t.Errorf("%s: the cases do not cover every rate: %+v", when, seen)
+		return all
+	}
+	// Each moment folds the running periods up to it first.
+	var last scheduler.Rates
+	for _, now := range nows {
+		h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(now))
+		if err != nil || h != scheduler.LegalDayNumber(now) {
+			t.Fatalf("fold to %s: %d %v", now.Format("2006-01-02"), h, err)
+		}
+		last = compare("as kept", now)
+	}
+	// The data must exercise what it claims to.
+	if last.Repeat.Num == 0 || last.Uncounted == 0 || len(last.Overdue) == 0 || last.Satisfaction.Den == 0 ||
+		last.TimelyAcceptance.Num == last.TimelyAcceptance.Den || last.OnTimeClosure.Num == last.OnTimeClosure.Den {
+		t.Errorf("the cases do not cover every rate: %+v", last)
+	}
+	// The horizon does not move back, and a moment before it is still answered right.
+	if h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(nows[0])); err != nil || h != scheduler.LegalDayNumber(nows[2]) {
+		t.Errorf("fold backwards: %d %v", h, err)
+	}
+	if via, err := scheduler.RatesFor(ctx, s, "", cal, rules, nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
+		t.Errorf("before the horizon: %+v %v", via, err)
+	}
+	// Periods folded as running end now: their cells move out of the folded ones.
+	cs, err := s.ListCases(ctx, scheduler.CaseFilter{Status: scheduler.StInProgress})
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("running cases: %d %v", len(cs), err)
+	}
+	for _, c := range cs {
+		ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: scheduler.StAnswered, Result: scheduler.ResultSupport, Reason: "答复", Actor: "h", ActorID: 1,
+			At: time.Date(2027, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ)}
+		if err := s.TransitionCase(ctx, &ev); err != nil {
+			t.Fatal(err)
 		}
 	}
-	check("as kept")
+	compare("answered after the fold", nows[2].Add(48*time.Hour))
 	if rb, ok := s.(interface{ RebuildRateCounts(context.Context) error }); ok {
 		if err := rb.RebuildRateCounts(ctx); err != nil {
 			t.Fatal(err)
 		}
-		check("rebuilt")
+		compare("rebuilt", nows[2].Add(48*time.Hour))
 	}
+}
+
+func mustRates(t *testing.T, s scheduler.Store, cal *scheduler.Calendar, now time.Time) scheduler.Rates {
+	t.Helper()
+	r, err := scheduler.RatesFromTimelines(ctx, s, "", cal, scheduler.DefaultRules(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -34,3 +34,13 @@ CREATE TABLE case_rate_counts (
 	n BIGINT NOT NULL,
 	PRIMARY KEY (unit_id, metric, unit_of, variant, day, bucket)
 );
+
+-- The running periods' cells, which a fold reads.
+CREATE INDEX case_rate_counts_running ON case_rate_counts(day) WHERE bucket = -1;
+
+-- The day the counts' running periods are folded up to (FoldRateCounts): one row, only moving forward.
+CREATE TABLE case_rate_horizon (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	day INTEGER NOT NULL
+);
+INSERT INTO case_rate_horizon (id, day) VALUES (1, 0);
