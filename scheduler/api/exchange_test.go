@@ -227,6 +227,14 @@ func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 	if e, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "case.export"}); len(e) != 1 {
 		t.Errorf("case.export audit: %+v", e)
 	}
+	// What a viewer sees only redacted, they cannot send: the unit complained about, handling it.
+	against := f.newCase(f.d1, func(c *scheduler.Case) { c.ComplainedUnitID, c.ResponsibleUnitID = f.t1.ID, f.t1.ID })
+	local := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.t1))
+	resp, body = local.do("POST", "/api/v1/cases/export", map[string]any{"case_ids": []int64{against.ID}})
+	wantStatus(t, resp, body, 403)
+	if e := errCode(t, body); !strings.Contains(e.Message, against.Number) {
+		t.Errorf("redacted export: %+v", e)
+	}
 	// Filters: a period with no case exports an empty bundle; a bad date is refused.
 	resp, body = session.do("POST", "/api/v1/cases/export", map[string]any{"unit_id": f.d1.ID, "from": "2030-01-01"})
 	wantStatus(t, resp, body, 200)
@@ -238,7 +246,7 @@ func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 	resp, body = session.do("POST", "/api/v1/cases/export", map[string]any{"unit_id": f.d1.ID, "status": "registered",
 		"from": f.clock.now().Format("2006-01-02"), "to": f.clock.now().Format("2006-01-02")})
 	wantStatus(t, resp, body, 200)
-	if doc := bundleCases(t, body); len(doc.Cases) != 2 {
+	if doc := bundleCases(t, body); len(doc.Cases) != 3 {
 		t.Errorf("today's registered cases of d1: %d", len(doc.Cases))
 	}
 }
