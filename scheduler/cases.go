@@ -220,8 +220,11 @@ type CaseFilter struct {
 	ResponsibleUnitID int64
 	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
 	OwnerLeaderID     int64
-	Limit             int // default and maximum 500
-	BeforeID          int64
+	// RegisteredFrom and RegisteredBefore bound the registration instant: from inclusive,
+	// before exclusive; zero does not bound.
+	RegisteredFrom, RegisteredBefore time.Time
+	Limit                            int // default and maximum 500
+	BeforeID                         int64
 }
 
 // CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -73,15 +74,43 @@ func (r Rate) Value() float64 {
 	return float64(r.Num) / float64(r.Den)
 }
 
-// Rates are the leaders' figures for a set of cases.
+// Add adds o's parts to r's (rates of disjoint sets of cases).
+func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
+
+// UnitOverdue counts, for one unit, the cases it let go overdue: acceptance (a case routed to it
+// not decided in time) and handling (a case not answered in time).
+type UnitOverdue struct {
+	Acceptance, Handling int
+}
+
+// CountKey is one cell of the case counts: a category, a territory and the month of registration.
+type CountKey struct {
+	CategoryID int64
+	Territory  string // the case's division code
+	Month      string // YYYY-MM of the registration day in Beijing
+}
+
+// DefaultRepetitionDays is how long after its closure a case counts as "closed but petitioned
+// again" when the same person brings the same category of matter back.
+const DefaultRepetitionDays = 90
+
+// Rates are the leaders' figures for a set of cases. Every figure is counted from the cases'
+// timelines and the petitioners' ratings; none is stored or accepted from outside.
 type Rates struct {
+	Cases            int  // the cases counted
 	TimelyAcceptance Rate // decided (accepted or not) within the acceptance period; overdue undecided count against
 	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
+	Scores           map[string]int
 	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
-	Overdue          map[int64]int
-	// Uncounted are cases whose periods reach a year the working-day calendar lacks: left out of
-	// the clock rates (never guessed) and counted here so the dashboard can say so.
+	// Repetitioned: closed cases whose person came back with the same category of matter within
+	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
+	Repetitioned   Rate
+	RepetitionDays int
+	Overdue        map[int64]UnitOverdue // by the unit that had to act
+	Counts         map[CountKey]int
+	// Uncounted are cases left out of a clock rate because its outcome hinges on a year the
+	// working-day calendar lacks (never guessed); counted here so the dashboard can say so.
 	Uncounted int
 }
 
@@ -91,10 +120,20 @@ type CaseHistory struct {
 	Events []CaseEvent
 }
 
+// RatesInput is what the rates are computed from.
+type RatesInput struct {
+	Cases       []CaseHistory // the cases counted
+	Evaluations []Evaluation  // the ratings of those cases
+	// Related are the other cases of the same persons, wherever and whenever registered: a
+	// repeat or a return after closure is judged on a person's whole history across tiers.
+	Related        []Case
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
 func firstTo(evs []CaseEvent, to ...CaseStatus) (CaseEvent, bool) {
 	for _, e := range evs {
 		for _, t := range to {
-			if e.Kind == "status" && e.To == t {
+			if e.Kind == EvStatus && e.To == t {
 				return e, true
 			}
 		}
@@ -102,107 +141,200 @@ func firstTo(evs []CaseEvent, to ...CaseStatus) (CaseEvent, bool) {
 	return CaseEvent{}, false
 }
 
-// ComputeRates computes the rates at now from the histories and the evaluations.
-func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	r := Rates{Overdue: map[int64]int{}}
-	type key struct {
-		id  string
-		cat int64
+// outcome is how one clock of a case stands for the rates.
+type outcome int
+
+const (
+	notDue  outcome = iota // running and not yet due: not counted
+	onTime                 // done within the period
+	late                   // done after it, or not done and the period has ended
+	unknown                // hinges on a year the calendar lacks
+)
+
+// judge weighs the act done at done (zero: not done yet) against rule's period from start
+// (plus extra days granted), at now.
+func judge(cal *Calendar, rule Rule, start time.Time, extra int, done, now time.Time) (outcome, error) {
+	end := now
+	if !done.IsZero() {
+		end = done
 	}
-	earliest := map[key]time.Time{}
-	for _, h := range hs {
-		for _, p := range h.Case.Petitioners {
-			if p.IDNumber == "" {
-				continue
+	d, err := cal.compute(rule, DayOf(start), 0, extra)
+	switch {
+	case err == nil:
+		if end.Before(d.DueAt()) {
+			if done.IsZero() {
+				return notDue, nil
 			}
-			k := key{p.IDNumber, h.Case.CategoryID}
-			if t, ok := earliest[k]; !ok || h.Case.RegisteredAt.Before(t) {
-				earliest[k] = h.Case.RegisteredAt
-			}
+			return onTime, nil
+		}
+		return late, nil
+	case !errors.Is(err, ErrCalendarYear):
+		return 0, err
+	}
+	// The due day needs a year the calendar lacks, but it is never before the period's last day
+	// counted as if every day were a working day: rest days only move it later. Whatever is
+	// settled before that day ends is settled without guessing.
+	if end.Before(EndOfDay(DayOf(start).AddDate(0, 0, rule.Days+extra))) {
+		if done.IsZero() {
+			return notDue, nil
+		}
+		return onTime, nil
+	}
+	return unknown, nil
+}
+
+// personMatter is 同人同事 as the statistics see it: one ID number, one category.
+type personMatter struct {
+	id  string
+	cat int64
+}
+
+type registration struct {
+	caseID int64
+	at     time.Time
+}
+
+// ComputeRates computes the rates at now.
+func ComputeRates(in RatesInput, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	r := Rates{Cases: len(in.Cases), Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{},
+		RepetitionDays: in.RepetitionDays}
+	if r.RepetitionDays <= 0 {
+		r.RepetitionDays = DefaultRepetitionDays
+	}
+	// Every known registration of each person and matter, counted cases and related ones alike.
+	regs := map[personMatter][]registration{}
+	seen := map[int64]bool{}
+	note := func(c Case) {
+		if seen[c.ID] {
+			return
+		}
+		seen[c.ID] = true
+		for _, k := range personMatters(c) {
+			regs[k] = append(regs[k], registration{c.ID, c.RegisteredAt})
 		}
 	}
-	for _, h := range hs {
+	for _, h := range in.Cases {
+		note(h.Case)
+	}
+	for _, c := range in.Related {
+		note(c)
+	}
+	for _, h := range in.Cases {
 		c, evs := h.Case, h.Events
+		r.Counts[CountKey{c.CategoryID, c.Territory, DayOf(c.RegisteredAt).Format("2006-01")}]++
 		r.Repeat.Den++
-		for _, p := range c.Petitioners {
-			if t, ok := earliest[key{p.IDNumber, c.CategoryID}]; ok && p.IDNumber != "" && t.Before(c.RegisteredAt) {
-				r.Repeat.Num++
-				break
+		// Two cases registered at the same instant are ordered by id.
+		if anyOther(regs, c, func(g registration) bool {
+			return g.at.Before(c.RegisteredAt) || g.at.Equal(c.RegisteredAt) && g.caseID < c.ID
+		}) {
+			r.Repeat.Num++
+		}
+		if closed, ok := firstTo(evs, StClosed); ok {
+			end := EndOfDay(DayOf(closed.At).AddDate(0, 0, r.RepetitionDays))
+			back := anyOther(regs, c, func(g registration) bool { return g.at.After(closed.At) && g.at.Before(end) })
+			if back {
+				r.Repetitioned.Num++
+			}
+			if back || !now.Before(end) {
+				r.Repetitioned.Den++
 			}
 		}
-		// Acceptance clock: from the routing event (or registration) to the decision.
-		start := c.RegisteredAt
+		uncounted := false
+		// Acceptance: from the routing that led to the decision (or registration), by the unit
+		// it was routed to.
+		start, unit := c.RegisteredAt, c.UnitID
 		decided, isDecided := firstTo(evs, StAccepted, StNotAccepted)
 		for _, e := range evs {
-			if e.Kind == "status" && (e.To == StForwarded || e.To == StAssigned) && (!isDecided || !e.At.After(decided.At)) {
-				start = e.At
+			if e.Kind == EvStatus && (e.To == StForwarded || e.To == StAssigned) && (!isDecided || !e.At.After(decided.At)) {
+				start, unit = e.At, e.ResponsibleUnitID
 			}
 		}
-		acc, err := cal.Compute(rules[RuleAcceptance], start)
-		if errors.Is(err, ErrCalendarYear) {
-			r.Uncounted++
-			continue
-		}
+		o, err := judge(cal, rules[RuleAcceptance], start, 0, decided.At, now)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		switch {
-		case isDecided:
+		switch o {
+		case onTime:
+			r.TimelyAcceptance.Num++
 			r.TimelyAcceptance.Den++
-			if decided.At.Before(acc.DueAt()) {
-				r.TimelyAcceptance.Num++
-			}
-		case !now.Before(acc.DueAt()):
+		case late:
 			r.TimelyAcceptance.Den++
+			u := r.Overdue[unit]
+			u.Acceptance++
+			r.Overdue[unit] = u
+		case unknown:
+			uncounted = true
 		}
-		// Handling clock: from acceptance to the answer.
+		// Handling: from acceptance to the answer, with the extension granted.
 		if !c.AcceptedAt.IsZero() {
 			rule := rules[RuleHandling]
 			if c.FastTrack {
 				rule = rules[RuleFastTrack]
 			}
-			d, err := cal.Compute(rule, c.AcceptedAt)
-			if err == nil {
-				if e, ext := firstTo(evs, StExtended); ext {
-					days := e.Days
-					if days == 0 { // timelines from before the days were recorded
-						days = rules[RuleExtension].Days
-					}
-					d, err = cal.Extend(d, days, rules[RuleExtension])
+			extra := 0
+			if e, ext := firstTo(evs, StExtended); ext {
+				extra = e.Days
+				if extra == 0 { // timelines from before the days were recorded
+					extra = rules[RuleExtension].Days
 				}
 			}
-			if errors.Is(err, ErrCalendarYear) {
-				r.Uncounted++
-				continue
-			}
+			answered, _ := firstTo(evs, StAnswered)
+			o, err := judge(cal, rule, c.AcceptedAt, extra, answered.At, now)
 			if err != nil {
 				return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 			}
-			answered, isAnswered := firstTo(evs, StAnswered)
-			switch {
-			case isAnswered:
+			switch o {
+			case onTime:
+				r.OnTimeClosure.Num++
 				r.OnTimeClosure.Den++
-				if answered.At.Before(d.DueAt()) {
-					r.OnTimeClosure.Num++
-				} else {
-					r.Overdue[unitOf(c)]++
-				}
-			case !now.Before(d.DueAt()):
+			case late:
 				r.OnTimeClosure.Den++
-				r.Overdue[unitOf(c)]++
+				u := r.Overdue[unitOf(c)]
+				u.Handling++
+				r.Overdue[unitOf(c)] = u
+			case unknown:
+				uncounted = true
 			}
 		}
+		if uncounted {
+			r.Uncounted++
+		}
 	}
-	for _, e := range evals {
+	for _, e := range in.Evaluations {
 		if e.Stage != EvalResult {
 			continue
 		}
 		r.Satisfaction.Den++
+		r.Scores[e.Score]++
 		if e.Score == ScoreSatisfied || e.Score == ScoreBasically {
 			r.Satisfaction.Num++
 		}
 	}
 	return r, nil
+}
+
+// personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.
+func personMatters(c Case) []personMatter {
+	var out []personMatter
+	for _, p := range c.Petitioners {
+		if id := strings.ToUpper(strings.TrimSpace(p.IDNumber)); id != "" {
+			out = append(out, personMatter{id, c.CategoryID})
+		}
+	}
+	return out
+}
+
+// anyOther reports whether a person of c has another case of the same category that match
+// accepts.
+func anyOther(regs map[personMatter][]registration, c Case, match func(registration) bool) bool {
+	for _, k := range personMatters(c) {
+		for _, g := range regs[k] {
+			if g.caseID != c.ID && match(g) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func unitOf(c Case) int64 {
@@ -212,31 +344,68 @@ func unitOf(c Case) int64 {
 	return c.UnitID
 }
 
-// RatesFor loads the cases of a subtree with their timelines and evaluations and computes the rates.
-func RatesFor(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	var hs []CaseHistory
-	var evals []Evaluation
-	var before int64
-	for {
-		cs, err := st.ListCases(ctx, CaseFilter{UnderPath: underPath, BeforeID: before, Limit: 500})
-		if err != nil {
-			return Rates{}, fmt.Errorf("rates: %w", err)
-		}
-		if len(cs) == 0 {
-			break
-		}
-		before = cs[len(cs)-1].ID
-		for _, c := range cs {
-			evs, err := st.ListCaseEvents(ctx, c.ID)
-			if err != nil {
-				return Rates{}, fmt.Errorf("rates: %w", err)
+// RatesQuery selects the cases the rates count.
+type RatesQuery struct {
+	// UnderPaths are subtrees: a case counts when it was registered in one, or routed to a unit
+	// of one (once, however many of them it is in).
+	UnderPaths []string
+	// From and To are legal dates (inclusive) of registration; zero: open-ended.
+	From, To       time.Time
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
+// RatesFor loads the cases of q with their timelines, ratings and the persons' other cases, and
+// computes the rates at now.
+func RatesFor(ctx context.Context, st Store, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	in := RatesInput{RepetitionDays: q.RepetitionDays}
+	var from, before time.Time
+	if !q.From.IsZero() {
+		from = EndOfDay(q.From.AddDate(0, 0, -1))
+	}
+	if !q.To.IsZero() {
+		before = EndOfDay(q.To)
+	}
+	counted := map[int64]bool{}
+	ids := map[string]bool{}
+	for _, path := range q.UnderPaths {
+		for _, f := range []CaseFilter{{UnderPath: path}, {ResponsibleUnder: path}} {
+			f.RegisteredFrom, f.RegisteredBefore, f.Limit = from, before, 500
+			for {
+				cs, err := st.ListCases(ctx, f)
+				if err != nil {
+					return Rates{}, fmt.Errorf("rates: %w", err)
+				}
+				if len(cs) == 0 {
+					break
+				}
+				f.BeforeID = cs[len(cs)-1].ID
+				for _, c := range cs {
+					if counted[c.ID] {
+						continue
+					}
+					counted[c.ID] = true
+					evs, err := st.ListCaseEvents(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					ev, err := st.ListEvaluations(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					in.Cases, in.Evaluations = append(in.Cases, CaseHistory{c, evs}), append(in.Evaluations, ev...)
+					for _, k := range personMatters(c) {
+						ids[k.id] = true
+					}
+				}
 			}
-			ev, err := st.ListEvaluations(ctx, c.ID)
-			if err != nil {
-				return Rates{}, fmt.Errorf("rates: %w", err)
-			}
-			hs, evals = append(hs, CaseHistory{c, evs}), append(evals, ev...)
 		}
 	}
-	return ComputeRates(hs, evals, cal, rules, now)
+	for id := range ids {
+		cs, err := st.CasesByIDNumber(ctx, id, 100)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: a person's cases: %w", err)
+		}
+		in.Related = append(in.Related, cs...)
+	}
+	return ComputeRates(in, cal, rules, now)
 }

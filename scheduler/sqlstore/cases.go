@@ -234,6 +234,14 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 		q += ` AND c.owner_leader_id = ?`
 		args = append(args, f.OwnerLeaderID)
 	}
+	if !f.RegisteredFrom.IsZero() {
+		q += ` AND c.registered_at >= ?`
+		args = append(args, tm(f.RegisteredFrom))
+	}
+	if !f.RegisteredBefore.IsZero() {
+		q += ` AND c.registered_at < ?`
+		args = append(args, tm(f.RegisteredBefore))
+	}
 	if f.BeforeID != 0 {
 		q += ` AND c.id < ?`
 		args = append(args, f.BeforeID)
