@@ -72,3 +72,55 @@ func TestRatesScopeAndPeriod(t *testing.T) {
 		}
 	}
 }
+
+func init() {
+	matrix["GET /api/v1/routing-units"] = matrixRow{list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/routing-units", nil }}
+}
+
+// TestRoutingUnits: a case can be routed within the tier of each unit where the caller handles
+// cases — a city bureau's officer across the city, a township's handler within the township.
+func TestRoutingUnits(t *testing.T) {
+	f := newFixture(t, Config{})
+	xfj, err := f.st.GetUnitByCode(bg, "330100-XFJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := func(u scheduler.User) map[string]bool {
+		t.Helper()
+		resp, body := f.loginUser(u).do("GET", "/api/v1/routing-units", nil)
+		wantStatus(t, resp, body, 200)
+		var v struct{ Units []UnitView }
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, u := range v.Units {
+			if out[u.Code] {
+				t.Errorf("%s listed twice", u.Code)
+			}
+			out[u.Code] = true
+		}
+		return out
+	}
+	city := codes(f.user(scheduler.RoleIntakeOfficer, xfj))
+	for _, c := range []string{"330100", "330100-ZJJ", "330102-RSJ", "330105", "330106002"} {
+		if !city[c] {
+			t.Errorf("the city bureau's officer cannot route to %s", c)
+		}
+	}
+	if city[scheduler.RootCode] {
+		t.Error("the city bureau's officer routes above the city")
+	}
+	// Grants at the city and at one of its districts: the city once.
+	both := f.user(scheduler.RoleSupervisor, f.d1)
+	if err := f.st.AddGrant(bg, &scheduler.Grant{UserID: both.ID, Role: scheduler.RoleLeader, UnitID: xfj.ParentID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(both); len(got) != len(city) {
+		t.Errorf("nested tiers: %d units, the city has %d", len(got), len(city))
+	}
+	town := codes(f.user(scheduler.RoleCaseHandler, f.t1))
+	if !town["330102001"] || town["330102"] || town["330102002"] {
+		t.Errorf("the township's handler: %v", town)
+	}
+}

@@ -88,6 +88,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/extension-decision", access: scheduler.ActCaseSupervise, handle: s.decideSupervisionExtension},
 		{method: "POST", pattern: "/api/v1/cases/{id}/clock-events", access: scheduler.ActCaseHandle, handle: s.addClockEvent},
 		{method: "GET", pattern: "/api/v1/cases", access: scheduler.ActCaseRead, handle: s.listCases},
+		{method: "GET", pattern: "/api/v1/routing-units", access: scheduler.ActCaseHandle, handle: s.routingUnits},
 		{method: "POST", pattern: "/api/v1/cases/{id}/owner", access: scheduler.ActCaseOwn, handle: s.setOwner},
 		{method: "GET", pattern: "/api/v1/me/owned-cases", access: accessSelf, handle: s.ownedCases},
 		// 会商 (consultations.go).

@@ -441,8 +441,16 @@ func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			ms = append(ms, Milestone{Status: string(e.To), Date: scheduler.DayOf(e.At).Format("2006-01-02")})
 		}
 	}
+	es, err := s.st.ListEvaluations(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	rated := []string{}
+	for _, e := range es {
+		rated = append(rated, e.Stage)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
-		"can_evaluate": !scheduler.EvaluationExcluded(c)})
+		"can_evaluate": !scheduler.EvaluationExcluded(c), "rated": rated})
 	return nil
 }
 
