@@ -154,10 +154,10 @@ func TestRatesRepeatAndReturnAfterClosure(t *testing.T) {
 	}
 	in := RatesInput{
 		Cases: []CaseHistory{
-			closed(1, "11010519491231002X", 1, bj(1, 5), bj(2, 1)), // back on 3-15 (42 days): comes back
-			closed(2, "220102198001010011", 1, bj(1, 5), bj(2, 1)), // back on 6-1 (120 days): too late to count
+			closed(1, "11010519491231002X", 1, bj(1, 5), bj(2, 1)),  // back on 3-15 (42 days): comes back
+			closed(2, "220102198001010011", 1, bj(1, 5), bj(2, 1)),  // back on 6-1 (120 days): too late to count
 			closed(3, "330102199001010022", 1, bj(1, 5), bj(5, 20)), // window open at 6-1, nobody back yet
-			closed(4, "440102199001010033", 1, bj(1, 5), bj(2, 1)), // back with another category
+			closed(4, "440102199001010033", 1, bj(1, 5), bj(2, 1)),  // back with another category
 		},
 		Related: []Case{
 			{ID: 11, CategoryID: 1, RegisteredAt: bj(3, 15), Petitioners: []Petitioner{{IDNumber: "11010519491231002x"}}},

@@ -16,7 +16,9 @@ func testRatesScopeAndPeriod(t *testing.T, s scheduler.Store) {
 	if err := s.CreateCategory(ctx, &cat); err != nil {
 		t.Fatal(err)
 	}
-	bj := func(m time.Month, d, h, min int) time.Time { return time.Date(2026, m, d, h, min, 0, 0, scheduler.ChinaTZ) }
+	bj := func(m time.Month, d, h, min int) time.Time {
+		return time.Date(2026, m, d, h, min, 0, 0, scheduler.ChinaTZ)
+	}
 	mk := func(unit scheduler.Unit, id string, at time.Time) scheduler.Case {
 		t.Helper()
 		_, hash, _ := scheduler.NewQueryCode()
