@@ -128,6 +128,8 @@ function renderTimeline(events) {
     li.append(el('span', `${when(e.at)} · ${what}`));
     const detail = [e.reason, e.days ? `+${e.days}` : '', e.actor].filter(Boolean).join(' · ');
     if (detail) li.append(el('span', ' — ' + detail, 'muted'));
+    // An extension's written notice to the petitioner (the server leaves it out of redacted views).
+    if (e.notice) li.append(el('div', t('cases.notice', { notice: e.notice }), 'muted small'));
     ol.append(li);
   }
 }

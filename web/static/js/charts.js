@@ -17,8 +17,9 @@ function node(tag, attrs = {}, text) {
   return e;
 }
 
+// svg is drawn at its natural size; CSS may shrink it to fit (max-width), never blow it up.
 function svg(width, height, label) {
-  const s = node('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: 'chart' });
+  const s = node('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': label, class: 'chart' });
   s.append(node('title', {}, label));
   return s;
 }
@@ -40,7 +41,7 @@ export function ring(value, label) {
     cx: 60, cy: 60, r, fill: 'none', stroke: PALETTE[0], 'stroke-width': 14,
     'stroke-dasharray': `${(v * c).toFixed(2)} ${c.toFixed(2)}`, transform: 'rotate(-90 60 60)', class: 'ring-value',
   }), label));
-  s.append(node('text', { x: 60, y: 67, 'text-anchor': 'middle', 'font-size': 22, 'font-weight': 600, fill: '#1d2330' },
+  s.append(node('text', { x: 60, y: 66, 'text-anchor': 'middle', 'font-size': 18, 'font-weight': 600, fill: '#1d2330' },
     `${(v * 100).toFixed(1)}%`));
   return s;
 }
@@ -113,15 +114,15 @@ export function columns(xs, series, label) {
 // grid draws a table of counts as shaded cells: rows × cols, cell(r, c) the count.
 export function grid(rows, cols, cell, label) {
   const left = 150;
-  const top = 56;
-  const cw = 84;
+  const top = 30;
+  const cw = 120;
   const ch = 28;
   const s = svg(left + cols.length * cw + 4, top + rows.length * ch + 4, label);
   let max = 1;
   rows.forEach((_, r) => cols.forEach((__, c) => { max = Math.max(max, cell(r, c)); }));
   cols.forEach((name, c) => {
     const x = left + c * cw + cw / 2;
-    s.append(node('text', { x, y: top - 10, 'text-anchor': 'end', 'font-size': 12, fill: '#1d2330', transform: `rotate(-25 ${x} ${top - 10})` }, name));
+    s.append(node('text', { x, y: top - 10, 'text-anchor': 'middle', 'font-size': 12, fill: '#1d2330' }, name));
   });
   rows.forEach((name, r) => {
     const y = top + r * ch;
