@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,11 +20,7 @@ import (
 func TestDashboardPage(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
-	js := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
+	js := replyJSON
 	var mu sync.Mutex
 	var queries []url.Values
 	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
