@@ -145,6 +145,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}))
 	if cfg.Dev {
 		mux.Handle("POST /dev/token", signaling.DevTokenHandler(signer, devTokenTTL))
+		mux.Handle("POST /dev/reception", devReceptionHandler(st, signer, devTokenTTL, log.Named("dev")))
 	}
 
 	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)
