@@ -180,34 +180,75 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 		s := tr.Sender()
 		senders = append(senders, s)
 		c.wg.Add(1)
-		go c.readSenderRTCP(s)
+		go c.readSenderRTCP(s, "")
 	}
+	if err := c.negotiatePublisher(); err != nil {
+		return nil, err
+	}
+	return senders, nil
+}
+
+// PublishSimulcast publishes one video track in several encodings, as a browser does with
+// simulcast: layers[i] carries its RID (webrtc.WithRTPStreamID), lowest quality first. The
+// caller marks its packets with the mid and rid header extensions (the transceiver's Mid and
+// the sender's negotiated header extensions say which), since pion does not.
+func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*webrtc.RTPTransceiver, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("client: simulcast without layers")
+	}
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
+	tr, err := c.pub.AddTransceiverFromTrack(layers[0],
+		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, fmt.Errorf("client: add track %s: %w", layers[0].ID(), err)
+	}
+	s := tr.Sender()
+	for _, l := range layers[1:] {
+		if err := s.AddEncoding(l); err != nil {
+			return nil, fmt.Errorf("client: add encoding %s: %w", l.RID(), err)
+		}
+	}
+	// Each encoding has its own RTCP stream (its PLIs and NACKs): read them all.
+	for _, l := range layers {
+		c.wg.Add(1)
+		go c.readSenderRTCP(s, l.RID())
+	}
+	if err := c.negotiatePublisher(); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// negotiatePublisher offers the publisher connection's current tracks to the server and applies
+// its answer. The caller holds publishMu.
+func (c *Client) negotiatePublisher() error {
 	offer, err := c.pub.CreateOffer(nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: publish offer: %w", err)
+		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	if err := c.pub.SetLocalDescription(offer); err != nil {
-		return nil, fmt.Errorf("client: publish offer: %w", err)
+		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	id, ch, err := c.start(signaling.TypePublishOffer, signaling.SDPData{SDP: offer.SDP}, signaling.TargetPublisher)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m, err := c.wait(ctx, id, ch)
 	if err != nil {
-		return nil, fmt.Errorf("client: publish: %w", err)
+		return fmt.Errorf("client: publish: %w", err)
 	}
 	var ans signaling.SDPData
 	if err := m.Decode(&ans); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
-		return nil, fmt.Errorf("client: publish answer: %w", err)
+		return fmt.Errorf("client: publish answer: %w", err)
 	}
 	c.remoteApplied(signaling.TargetPublisher)
-	return senders, nil
+	return nil
 }
 
 // Subscribe asks to receive tracks.
@@ -485,11 +526,18 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	}()
 }
 
-// readSenderRTCP feeds the sender's interceptors (NACK responder, reports) until it stops.
-func (c *Client) readSenderRTCP(s *webrtc.RTPSender) {
+// readSenderRTCP feeds the sender's interceptors (NACK responder, reports) until it stops: the
+// RTCP of its encoding rid, or of its only encoding when rid is "".
+func (c *Client) readSenderRTCP(s *webrtc.RTPSender, rid string) {
 	defer c.wg.Done()
 	for {
-		pkts, _, err := s.ReadRTCP()
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = s.ReadRTCP()
+		} else {
+			pkts, _, err = s.ReadSimulcastRTCP(rid)
+		}
 		if err != nil {
 			return
 		}
