@@ -19,6 +19,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -188,11 +190,41 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 	return senders, nil
 }
 
+// Simulcast is a track published in several encodings.
+type Simulcast struct {
+	Transceiver *webrtc.RTPTransceiver
+	// Mid is the transceiver's media id; MidExt and RIDExt the negotiated ids of the mid and rid
+	// header extensions.
+	Mid            string
+	MidExt, RIDExt uint8
+}
+
+// Mark writes the mid and rid header extensions into h, as a browser marks a simulcast layer's
+// packets: that is how the server tells the layers apart. pion does not add them itself.
+func (s *Simulcast) Mark(h *rtp.Header, rid string) error {
+	if err := h.SetExtension(s.MidExt, []byte(s.Mid)); err != nil {
+		return fmt.Errorf("client: mid extension: %w", err)
+	}
+	if err := h.SetExtension(s.RIDExt, []byte(rid)); err != nil {
+		return fmt.Errorf("client: rid extension: %w", err)
+	}
+	return nil
+}
+
+// SSRC is the SSRC of the encoding rid (0 when there is none).
+func (s *Simulcast) SSRC(rid string) webrtc.SSRC {
+	for _, e := range s.Transceiver.Sender().GetParameters().Encodings {
+		if e.RID == rid {
+			return e.SSRC
+		}
+	}
+	return 0
+}
+
 // PublishSimulcast publishes one video track in several encodings, as a browser does with
 // simulcast: layers[i] carries its RID (webrtc.WithRTPStreamID), lowest quality first. The
-// caller marks its packets with the mid and rid header extensions (the transceiver's Mid and
-// the sender's negotiated header extensions say which), since pion does not.
-func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*webrtc.RTPTransceiver, error) {
+// caller marks each packet with Simulcast.Mark.
+func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*Simulcast, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("client: simulcast without layers")
 	}
@@ -217,7 +249,19 @@ func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*webrt
 	if err := c.negotiatePublisher(); err != nil {
 		return nil, err
 	}
-	return tr, nil
+	out := &Simulcast{Transceiver: tr, Mid: tr.Mid()}
+	for _, ext := range s.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			out.MidExt = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			out.RIDExt = uint8(ext.ID)
+		}
+	}
+	if out.Mid == "" || out.MidExt == 0 || out.RIDExt == 0 {
+		return nil, fmt.Errorf("client: simulcast not negotiated (mid %q, mid extension %d, rid extension %d)", out.Mid, out.MidExt, out.RIDExt)
+	}
+	return out, nil
 }
 
 // negotiatePublisher offers the publisher connection's current tracks to the server and applies

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -152,25 +151,13 @@ func TestPublishSimulcast(t *testing.T) {
 		}
 		layers = append(layers, l)
 	}
-	tr, err := pub.PublishSimulcast(layers...)
+	sc, err := pub.PublishSimulcast(layers...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var midID, ridID uint8
-	for _, ext := range tr.Sender().GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.SDESMidURI:
-			midID = uint8(ext.ID)
-		case sdp.SDESRTPStreamIDURI:
-			ridID = uint8(ext.ID)
-		}
-	}
-	if midID == 0 || ridID == 0 || tr.Mid() == "" {
-		t.Fatalf("simulcast not negotiated: mid ext %d, rid ext %d, mid %q", midID, ridID, tr.Mid())
-	}
-	encodings := tr.Sender().GetParameters().Encodings
-	if len(encodings) != 3 {
-		t.Fatalf("%d encodings", len(encodings))
+	top := sc.SSRC("f")
+	if top == 0 || sc.SSRC("q") == 0 || sc.SSRC("h") == 0 {
+		t.Fatalf("encodings without SSRCs: %+v", sc.Transceiver.Sender().GetParameters().Encodings)
 	}
 	// Send one-packet VP8 keyframes on every layer until the subscriber's SFU side asked a layer
 	// for a keyframe.
@@ -190,8 +177,10 @@ func TestPublishSimulcast(t *testing.T) {
 			for _, l := range layers {
 				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 1800, Marker: true},
 					Payload: []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}}
-				_ = pkt.Header.SetExtension(midID, []byte(tr.Mid()))
-				_ = pkt.Header.SetExtension(ridID, []byte(l.RID()))
+				if err := sc.Mark(&pkt.Header, l.RID()); err != nil {
+					t.Error(err)
+					return
+				}
 				_ = l.WriteRTP(pkt)
 			}
 		}
@@ -208,14 +197,14 @@ func TestPublishSimulcast(t *testing.T) {
 	for {
 		mu.Lock()
 		// The subscriber starts on the top layer: its keyframe request comes on f's own stream.
-		n := plis[encodings[2].SSRC]
+		n := plis[top]
 		mu.Unlock()
 		if n > 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no PLI reached the top layer (%s) of the publisher: %v", encodings[2].RID, plis)
+			t.Fatalf("no PLI reached the top layer (f, SSRC %d) of the publisher: %v", top, plis)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
