@@ -83,8 +83,8 @@ var memberNames = [members]string{"studio", "hall", "unit"}
 // forwards before it answers, so nothing sent after that answer may reach a participant no
 // longer on stage, and nothing may arrive before the request went out.
 type hearing struct {
-	hall, unit                                       int
-	callSent, callReply, unitSent, endSent, endReply time.Duration
+	hall, unit                                                  int
+	callSent, callReply, unitSent, unitReply, endSent, endReply time.Duration
 
 	// What the stage's members received from each other: packets by receiver, sender and kind
 	// (0 video, 1 audio), and the arrival of the first video packet sent since the pair was on
@@ -305,10 +305,14 @@ func (rc *reception) hear(ctx context.Context, studio *client.Client, n int) err
 		rc.mu.Lock()
 		h.unitSent = Now()
 		rc.mu.Unlock()
-		if _, err := studio.Request(ctx, signaling.TypeStageUnit,
-			signaling.StageUnitData{UnitID: rc.seats.Units[h.unit-1-rc.cfg.Halls].UnitID, On: true}); err != nil {
+		_, err := studio.Request(ctx, signaling.TypeStageUnit,
+			signaling.StageUnitData{UnitID: rc.seats.Units[h.unit-1-rc.cfg.Halls].UnitID, On: true})
+		if err != nil {
 			return errors.Join(fmt.Errorf("stage_unit: %w", err), rc.endHearing(studio, h))
 		}
+		rc.mu.Lock()
+		h.unitReply = Now()
+		rc.mu.Unlock()
 	}
 	werr := sleep(ctx, rc.cfg.Hearing)
 	return errors.Join(werr, rc.endHearing(studio, h))
@@ -364,6 +368,18 @@ type ReceptionReport struct {
 	Leaks                 []Leak `json:"leaks,omitempty"`
 	// Missing names the hearings without media in some direction.
 	Missing []string `json:"missing,omitempty"`
+	// Each hearing, in order.
+	Each []HearingReport `json:"each"`
+}
+
+// HearingReport is one hearing: who was on stage, and for each two members of the stage the
+// time from the answer that put them both on stage (call_next, or stage_unit for the unit) to
+// the first video packet one got of the other, keyed "receiver<-sender" (absent: none came).
+type HearingReport struct {
+	Hall         string             `json:"hall"`
+	Unit         string             `json:"unit,omitempty"`
+	Packets      uint64             `json:"packets"`
+	FirstVideoMs map[string]float64 `json:"first_video_ms"`
 }
 
 // Leak is one stream of leaked packets.
@@ -439,6 +455,7 @@ func (rc *reception) report() *ReceptionReport {
 		if ok {
 			out.Delivered++
 		}
+		out.Each = append(out.Each, rc.hearingReport(h))
 		if t := h.firstVideo[memberStudio][memberHall].Load(); t > 0 {
 			sw.Record(time.Duration(t) - h.callReply)
 		}
@@ -464,6 +481,30 @@ func (rc *reception) report() *ReceptionReport {
 	}
 	slices.SortFunc(out.Leaks, func(a, b Leak) int { return cmp.Compare(b.Packets, a.Packets) })
 	return out
+}
+
+func (rc *reception) hearingReport(h *hearing) HearingReport {
+	e := HearingReport{Hall: rc.seatName(h.hall), FirstVideoMs: map[string]float64{}}
+	if h.unit > 0 {
+		e.Unit = rc.seatName(h.unit)
+	}
+	for i := range members {
+		for j := range members {
+			for k := range 2 {
+				e.Packets += h.packets[i][j][k].Load()
+			}
+			t := h.firstVideo[i][j].Load()
+			if t == 0 {
+				continue
+			}
+			from := h.callReply
+			if i == memberUnit || j == memberUnit {
+				from = h.unitReply
+			}
+			e.FirstVideoMs[memberNames[i]+"<-"+memberNames[j]] = ms(time.Duration(t) - from)
+		}
+	}
+	return e
 }
 
 // seatOf is the seat of member i of h's stage (-1 when h has no unit).

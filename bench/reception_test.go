@@ -37,7 +37,7 @@ func TestReceptionAccountingFindsLeaks(t *testing.T) {
 	video(hall1, "id-studio", pkt(50, 60))
 	// Hearing 1: hall 1 from 1000 ms (call_next sent) to 3000 ms (end_hearing answered); the
 	// unit from 1100 ms.
-	h1 := &hearing{hall: hall1, unit: unit, callSent: 1000 * tms, callReply: 1010 * tms, unitSent: 1100 * tms,
+	h1 := &hearing{hall: hall1, unit: unit, callSent: 1000 * tms, callReply: 1010 * tms, unitSent: 1100 * tms, unitReply: 1110 * tms,
 		endSent: 2990 * tms, endReply: 3000 * tms}
 	rc.hearings = append(rc.hearings, h1)
 	video(studio, "id-hall1", pkt(1020, 1040))   // first video of the hall at the studio: 30 ms after the answer
@@ -90,6 +90,14 @@ func TestReceptionAccountingFindsLeaks(t *testing.T) {
 	}
 	if rep.StagePackets != 12 {
 		t.Fatalf("stage packets %d, want 12", rep.StagePackets)
+	}
+	if len(rep.Each) != 2 || rep.Each[0].Hall != "hall1" || rep.Each[0].Unit != "unit1" || rep.Each[0].Packets != 8 ||
+		rep.Each[1].Unit != "" || rep.Each[1].Packets != 4 {
+		t.Fatalf("hearings %+v", rep.Each)
+	}
+	// The unit's first video of the hall, from the answer to stage_unit.
+	if got := rep.Each[0].FirstVideoMs["unit<-hall"]; got != 91 {
+		t.Fatalf("unit got the hall's first video %v ms after stage_unit was answered, want 91", got)
 	}
 }
 

@@ -27,7 +27,8 @@ type Report struct {
 	// ReceiversWithoutMedia lack a keyframe from at least one publisher of their room.
 	ReceiversWithoutMedia int `json:"receivers_without_media"`
 	// Join is the join request → joined time; FirstKeyframe is from asking for the token to the
-	// first keyframe of the first video track, per receiving participant.
+	// first keyframe of the first video track, per receiving participant (not in the reception
+	// scenario, where media waits for the stage: see Reception).
 	Join          Summary `json:"join_ms"`
 	FirstKeyframe Summary `json:"first_keyframe_ms"`
 
@@ -184,7 +185,7 @@ func (r *runner) fill(rep *Report, window time.Duration, pub pubTotals) {
 				first = st.FirstKeyframe
 			}
 		}
-		if first >= 0 {
+		if first >= 0 && r.rec == nil { // in the reception call, media waits for the stage
 			key.Record(first - p.joinStart)
 		}
 		if p.keyframes() < r.expectedVideo(p) {
@@ -366,7 +367,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\njoin (request → joined) ms:    p50 %.1f  p95 %.1f  max %.1f\n", r.Join.P50, r.Join.P95, r.Join.Max)
-	fmt.Fprintf(w, "join → first keyframe ms:      p50 %.1f  p95 %.1f  max %.1f\n", r.FirstKeyframe.P50, r.FirstKeyframe.P95, r.FirstKeyframe.Max)
+	if r.Reception == nil {
+		fmt.Fprintf(w, "join → first keyframe ms:      p50 %.1f  p95 %.1f  max %.1f\n", r.FirstKeyframe.P50, r.FirstKeyframe.P95, r.FirstKeyframe.Max)
+	}
 	fmt.Fprintf(w, "publishers: sent %d packets, got %d PLIs, %d NACKed packets\n", r.SentPackets, r.PLIsReceived, r.NACKedByPeer)
 	if len(r.PLIsByRID) > 0 {
 		fmt.Fprintf(w, "keyframe requests per simulcast layer (whole run): q %d, h %d, f %d\n",
