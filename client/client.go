@@ -153,6 +153,7 @@ func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 		return nil, fmt.Errorf("client: codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
+	reg.Add(rtxRIDFactory{}) // first: nearest the wire, after the NACK responder
 	// Like a browser, ask for one lost packet at most 10 times (pion's default is unlimited).
 	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
 		webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(10))); err != nil {
