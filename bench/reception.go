@@ -53,7 +53,10 @@ func (c *ReceptionConfig) defaults(window time.Duration) {
 	}
 }
 
-func (c ReceptionConfig) check() error {
+func (c ReceptionConfig) check(window time.Duration) error {
+	if c.Hearing > window {
+		return fmt.Errorf("接访时长 %v 超过测量窗口 %v，窗口内无法进行任何接访 / a hearing of %v does not fit in the %v window", c.Hearing, window, c.Hearing, window)
+	}
 	if c.Halls > MaxReceptionHalls || c.Units < 0 || c.Units > MaxReceptionUnits || c.PetitionersPerHall > MaxPetitionersPerHall ||
 		c.Halls*c.PetitionersPerHall > MaxReceptionPetitioners {
 		return fmt.Errorf("接访场景：大厅 1 到 %d 个、单位 0 到 %d 个、每厅候访 1 到 %d 人，总计不超过 %d 人 / reception: 1 to %d halls, 0 to %d units, 1 to %d petitioners per hall, at most %d in all",

@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	if cfg.Scenario == ScenarioReception {
-		if err := cfg.Reception.check(); err != nil {
+		if err := cfg.Reception.check(cfg.Duration); err != nil {
 			return nil, err
 		}
 	} else if cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {

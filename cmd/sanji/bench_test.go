@@ -141,6 +141,7 @@ func TestBenchRefusesBadCommandLines(t *testing.T) {
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--subscribers", "3"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--halls", "0"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--units", "21"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--hearing", "30s", "--duration", "10s"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "nope"},
 		{"bench", "--url", "http://127.0.0.1:1", "--cpu-profile", "x"},
 		{"bench", "--url", "http://127.0.0.1:1", "--publishers", "0", "--subscribers", "0"},
