@@ -340,7 +340,30 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) erro
 		if err := scheduler.CheckClockEvent(c, evs, ev.Kind); err != nil {
 			return err
 		}
-		ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
+		noteOnly(ev)
+		return tx.appendCaseEvent(ctx, ev)
+	})
+}
+
+// noteOnly clears what only a transition carries: a note changes nothing but the timeline.
+func noteOnly(ev *scheduler.CaseEvent) {
+	ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
+}
+
+// AddCaseNote implements scheduler.CaseStore.
+func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
+	if err := scheduler.ValidateCaseNote(*ev); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		ev.At = tx.stamp(ev.At)
+		if err := tx.lockCase(ctx, ev.CaseID, ev.At); err != nil {
+			return err
+		}
+		// A note changes nothing but the timeline: the fields of a transition stay empty.
+		ev.Kind = strings.TrimSpace(ev.Kind)
+		noteOnly(ev)
 		return tx.appendCaseEvent(ctx, ev)
 	})
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,5 +244,44 @@ func testCaseEventsAppendOnly(t *testing.T, s scheduler.Store) {
 		if _, err := dbs.DB().ExecContext(ctx, q); err == nil {
 			t.Errorf("%s: accepted", q)
 		}
+	}
+}
+
+// testCaseNotes: a note (a recording sealed) lands on the timeline as given, changes nothing
+// else, and a status change or a clock event cannot pass as a note.
+func testCaseNotes(t *testing.T, s scheduler.Store) {
+	tr, cat := treeWithCategory(t, s)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ)
+	c := newCase(t, s, tr, cat.ID, "录像", at)
+	head := "9f2c" + strings.Repeat("0", 60)
+	ev := scheduler.CaseEvent{CaseID: c.ID, At: at.Add(time.Hour), Actor: "system", UnitID: tr.D1.ID, Kind: scheduler.EvRecording,
+		Ref: "recording:20260302T020000Z-5c1e9a02", Reason: "录像已封存 / recording sealed: sha256 " + head,
+		To: scheduler.StClosed, Days: 30} // fields of a transition are not a note's: dropped
+	if err := s.AddCaseNote(ctx, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID == 0 || !ev.At.Equal(at.Add(time.Hour)) {
+		t.Errorf("note %+v: no id or another time", ev)
+	}
+	evs, err := s.ListCaseEvents(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.ID != ev.ID || last.Kind != scheduler.EvRecording || last.Ref != ev.Ref || last.Reason != ev.Reason ||
+		last.To != "" || last.Days != 0 || last.Actor != "system" {
+		t.Errorf("stored note %+v", last)
+	}
+	if got := mustCase(t, s, c.ID); got.Status != scheduler.StRegistered {
+		t.Errorf("a note changed the status to %s", got.Status)
+	}
+	for _, kind := range []string{"", " ", scheduler.EvStatus, scheduler.EvClockPaused} {
+		bad := scheduler.CaseEvent{CaseID: c.ID, Kind: kind, Reason: "x"}
+		wantErr(t, s.AddCaseNote(ctx, &bad), scheduler.ErrInvalid, "a note of kind "+kind)
+	}
+	missing := scheduler.CaseEvent{CaseID: c.ID + 1000, Kind: scheduler.EvRecording, Ref: "recording:x"}
+	wantErr(t, s.AddCaseNote(ctx, &missing), scheduler.ErrNotFound, "a note on no case")
+	if got := timelineKinds(t, s, c.ID); strings.Join(got, " ") != "recording@"+ev.Ref {
+		t.Errorf("timeline %v", got)
 	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tx", testTx},
 		{"Cases", testCases},
 		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
+		{"CaseNotes", testCaseNotes},
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
 		{"OverdueRunner", testOverdueRunner},
