@@ -17,21 +17,22 @@ import (
 
 	"sanji/recording"
 	"sanji/recording/recordingtest"
+	"sanji/recording/testpeer"
 	"sanji/sfu"
 )
 
 // call is an SFU room with one publisher sending video and audio.
 type call struct {
 	sfu          *sfu.SFU
-	pub          *recordingtest.Publisher
+	pub          *testpeer.Publisher
 	room         *sfu.Room
 	video, audio sfu.TrackInfo
 }
 
 func newCall(t *testing.T, room, participant string) call {
 	t.Helper()
-	c := call{sfu: recordingtest.NewSFU(t)}
-	c.pub = recordingtest.Publish(t, c.sfu, room, participant)
+	c := call{sfu: testpeer.NewSFU(t)}
+	c.pub = testpeer.Publish(t, c.sfu, room, participant)
 	c.room = c.sfu.Room(room)
 	c.video, c.audio = c.pub.Tracks(t, c.room)
 	return c
@@ -79,7 +80,7 @@ func readManifest(t *testing.T, dir string) *recording.Manifest {
 // checkFile reads a recorded track's file back and compares it with what the publisher sent:
 // consecutive frames (loopback loses nothing), each at its RTP time from the first, the first
 // one where the manifest says on the hearing's clock, and the manifest's duration.
-func checkFile(t *testing.T, h *recording.Hearing, tr recording.Track, src *recordingtest.Source) recordingtest.File {
+func checkFile(t *testing.T, h *recording.Hearing, tr recording.Track, src *testpeer.Source) recordingtest.File {
 	t.Helper()
 	f := recordingtest.ReadFile(t, filepath.Join(h.Dir(), tr.File))
 	if len(f.Blocks) < 10 {
@@ -92,7 +93,7 @@ func checkFile(t *testing.T, h *recording.Hearing, tr recording.Track, src *reco
 		if n != first+i {
 			t.Fatalf("%s: frame %d where %d was due", tr.File, n, first+i)
 		}
-		if want := int64(i) * recordingtest.FrameInterval.Milliseconds(); b.MS != want {
+		if want := int64(i) * testpeer.FrameInterval.Milliseconds(); b.MS != want {
 			t.Fatalf("%s: frame %d at %d ms, want %d", tr.File, n, b.MS, want)
 		}
 	}
@@ -147,7 +148,7 @@ func TestHearingRecordsAPublisher(t *testing.T) {
 
 	// The publisher's connection drops; it comes back and publishes again.
 	pub.Close()
-	pub2 := recordingtest.Publish(t, s, "call", "pet-1")
+	pub2 := testpeer.Publish(t, s, "call", "pet-1")
 	room2 := s.Room("call")
 	_, audio2 := pub2.Tracks(t, room2)
 	record(t, h, room2, audio2)
@@ -173,7 +174,7 @@ func TestHearingRecordsAPublisher(t *testing.T) {
 	want := []struct {
 		file, kind, end string
 		segment         int
-		src             *recordingtest.Source
+		src             *testpeer.Source
 	}{
 		{"001-audio.webm", "audio", recording.EndTrackEnded, 1, pub.Audio},
 		{"002-video.webm", "video", recording.EndTrackEnded, 1, pub.Video},

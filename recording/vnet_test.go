@@ -13,6 +13,7 @@ import (
 
 	"sanji/recording"
 	"sanji/recording/recordingtest"
+	"sanji/recording/testpeer"
 	"sanji/sfu"
 )
 
@@ -64,7 +65,7 @@ func TestLossyUplinkLeavesNoReorderingInTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	pub := recordingtest.PublishOn(t, s, "lossy", "p", nets[pubIP])
+	pub := testpeer.PublishOn(t, s, "lossy", "p", nets[pubIP])
 	room := s.Room("lossy")
 	video, audio := pub.Tracks(t, room)
 
@@ -89,7 +90,7 @@ func TestLossyUplinkLeavesNoReorderingInTheFile(t *testing.T) {
 			if i > 0 && n <= recordingtest.Number(f.Blocks[i-1].Data) {
 				t.Fatalf("%s: frame %d written after frame %d", tr.File, n, recordingtest.Number(f.Blocks[i-1].Data))
 			}
-			if want := int64(n-first) * recordingtest.FrameInterval.Milliseconds(); b.MS != want {
+			if want := int64(n-first) * testpeer.FrameInterval.Milliseconds(); b.MS != want {
 				t.Fatalf("%s: frame %d at %d ms, want %d: a gap was closed up", tr.File, n, b.MS, want)
 			}
 		}

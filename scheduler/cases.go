@@ -212,7 +212,7 @@ const (
 	EvSupervisionReport    = "supervision_report"
 	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
 	// EvRecording: a hearing's recording sealed (Ref "recording:<hearing id>", the Reason names
-	// the chain head), or what became of it later.
+	// the chain head): the case's recordings are found by these notes.
 	EvRecording = "recording"
 )
 
@@ -244,12 +244,13 @@ type CaseStore interface {
 	TransitionCase(ctx context.Context, ev *CaseEvent) error
 	// ListCaseEvents is the case's timeline, oldest first.
 	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+	// AddCaseNote appends a note to a case's timeline (a recording sealed, a recording error):
+	// Kind names it and is neither empty nor "status" (status changes go through TransitionCase).
+	// It fills ev.ID and, when zero, ev.At.
+	AddCaseNote(ctx context.Context, ev *CaseEvent) error
 	// AddClockEvent appends a clock note (EvClockPaused, EvClockResumed, EvReviewAnswered) after
 	// CheckClockEvent against the case and its timeline; it fills ev.ID and ev.At.
 	AddClockEvent(ctx context.Context, ev *CaseEvent) error
-	// AddCaseNote appends a note of any other kind (a recording sealed, ...) after
-	// ValidateCaseNote; it fills ev.ID and ev.At. ErrNotFound when the case does not exist.
-	AddCaseNote(ctx context.Context, ev *CaseEvent) error
 	// SetCaseOwner makes leaderID, a user holding the leader role, the case's owning leader (包案),
 	// or releases the case with 0. Taking a case another leader owns is ErrConflict: that leader
 	// releases it first. Each change is a timeline note (EvOwner) by actor.
@@ -342,26 +343,6 @@ func QueryCodeHash(code string) string {
 	n := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(code))
 	h := sha256.Sum256([]byte(n))
 	return hex.EncodeToString(h[:])
-}
-
-// ValidateCaseNote checks a note for AddCaseNote: it has a kind, and not one that has a method of
-// its own with its own checks (a status change, a clock note).
-func ValidateCaseNote(ev CaseEvent) error {
-	switch strings.TrimSpace(ev.Kind) {
-	case "":
-		return invalid("kind", "备注须有类型", "a note needs a kind")
-	case EvStatus:
-		return invalid("kind", "状态变更须走办理流程，不能作为备注添加", "a status change goes through the case's transitions, not a note")
-	case EvClockPaused, EvClockResumed, EvReviewAnswered:
-		return invalid("kind", "计时事件须经计时校验添加", "a clock event is added with its own checks, not as a note")
-	}
-	if len(ev.Kind) > 64 || len(ev.Ref) > 200 {
-		return invalid("kind", "备注类型或引用过长", "the note's kind or reference is too long")
-	}
-	if utf8.RuneCountInString(ev.Reason) > 2000 {
-		return invalid("reason", "备注不能超过 2000 字", "a note is at most 2000 characters")
-	}
-	return nil
 }
 
 // ValidateTransition checks a status event before it is applied to a case at ev.From.

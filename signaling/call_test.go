@@ -13,7 +13,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"sanji/auth"
 	"sanji/client"
+	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
 	"sanji/scheduler/sqlite"
@@ -34,10 +37,11 @@ import (
 
 type callEnv struct {
 	*env
-	st      scheduler.Store
-	api     *httptest.Server
-	session scheduler.ReceptionSession
-	users   map[string]scheduler.User // by demo username
+	recordings string // the recorder's directory
+	st         scheduler.Store
+	api        *httptest.Server
+	session    scheduler.ReceptionSession
+	users      map[string]scheduler.User // by demo username
 }
 
 func newCallEnv(t *testing.T) *callEnv {
@@ -62,7 +66,13 @@ func newCallEnv(t *testing.T) *callEnv {
 	ce := &callEnv{st: st, session: x, users: map[string]scheduler.User{}}
 	apiSrv := api.New(api.Config{Store: st, Signer: auth.NewSigner(testSecret), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Attachments: scheduler.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}})
-	ce.env = newEnv(t, func(c *signaling.Config) { c.Calls = apiSrv.CallBridge() })
+	ce.recordings = t.TempDir()
+	rec, err := recording.New(recording.Config{Dir: ce.recordings, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rec.Close() })
+	ce.env = newEnv(t, func(c *signaling.Config) { c.Calls, c.Recorder = apiSrv.CallBridge(), rec })
 	apiSrv.SetCallHooks(ce.srv)
 	ce.api = httptest.NewServer(apiSrv)
 	t.Cleanup(ce.api.Close)
@@ -372,11 +382,55 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 	// The timeline of the case has the assignment (through the store, as the API shows it).
 	evs, err := ce.st.ListCaseEvents(context.Background(), caseID)
 	kinds := map[string]bool{}
+	var sealed scheduler.CaseEvent
 	for _, e := range evs {
 		kinds[e.Kind+":"+string(e.To)] = true
+		if e.Kind == "recording" {
+			sealed = e
+		}
 	}
 	if err != nil || !kinds["status:"+string(scheduler.StAssigned)] || !kinds["consultation:"] || !kinds["owner:"] {
 		t.Errorf("timeline after the hearing: %+v %v", evs, err)
+	}
+
+	// The hearing was recorded from the notice to its end: the stage's tracks, the slips at their
+	// offsets, sealed, the seal on the case's timeline, and the files check against it.
+	hearing, ok := strings.CutPrefix(sealed.Ref, "recording:")
+	if !ok {
+		t.Fatalf("no recording note on the case: %+v", evs)
+	}
+	dir := filepath.Join(ce.recordings, hearing)
+	m, err := recording.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CaseID != caseID || m.SessionID != ce.session.ID || m.Chain.Head == "" || !strings.Contains(sealed.Reason, m.Chain.Head) {
+		t.Errorf("manifest %+v, note %q", m, sealed.Reason)
+	}
+	recorded := map[string]bool{}
+	for _, tr := range m.Tracks {
+		recorded[tr.Participant+"/"+tr.Kind] = true
+	}
+	for _, want := range []string{"leader/video", "leader/audio", "hallA/video", "hallA/audio", "unit/video"} {
+		if !recorded[want] {
+			t.Errorf("recording lacks %s: %+v", want, m.Tracks)
+		}
+	}
+	if recorded["hallB/video"] || recorded["hallB/audio"] || recorded["observer/video"] {
+		t.Errorf("recording holds a track off the stage: %+v", m.Tracks)
+	}
+	slips := map[string]int64{}
+	for _, sl := range m.Slips {
+		slips[sl.Type] = sl.OffsetMS
+	}
+	if slips["assignment"] != assignment.RecordingOffsetMS && slips["assignment"]-assignment.RecordingOffsetMS > 50 {
+		t.Errorf("assignment at %d ms in the recording, %d ms on the slip", slips["assignment"], assignment.RecordingOffsetMS)
+	}
+	if _, ok := slips["consultation"]; !ok {
+		t.Errorf("slips in the manifest: %+v", m.Slips)
+	}
+	if rep, err := recording.Verify(dir, m.Chain.Head); err != nil || !rep.OK {
+		t.Errorf("verify: %+v %v", rep, err)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"sanji/recording"
-	"sanji/recording/recordingtest"
+	"sanji/recording/testpeer"
 	"sanji/scheduler"
 	"sanji/sfu"
 )
@@ -92,8 +92,8 @@ func (a *receptionApp) recordHearing(c scheduler.Case, video, audio []media.Samp
 	t := a.t
 	t.Helper()
 	started := time.Now()
-	s := recordingtest.NewSFU(t)
-	pub := recordingtest.PublishSamples(t, s, "call-1", "pet-1", video, audio)
+	s := testpeer.NewSFU(t)
+	pub := testpeer.PublishSamples(t, s, "call-1", "pet-1", video, audio)
 	room := s.Room("call-1")
 	vt, at := pub.Tracks(t, room)
 	rec, err := recording.New(recording.Config{Dir: a.recordings})

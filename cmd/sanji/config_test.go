@@ -294,11 +294,14 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"store.dsn":             "postgres://sanji@127.0.0.1:5432/sanji",
 		"notify.webhook_url":    "https://hooks.example.org/sanji",
 		"notify.webhook_secret": "hook-secret",
+		"recording.dir":         "/rec",
+		"recording.hash":        "sm3",
+		"recording.retention":   "87600h",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
-	var top, rtc, store, notify strings.Builder
+	var top, rtc, store, notify, rec strings.Builder
 	env := map[string]string{}
 	for _, s := range settings {
 		v, ok := values[s.key]
@@ -316,11 +319,13 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 			store.WriteString("  " + k + ": " + yv + "\n")
 		} else if k, ok := strings.CutPrefix(s.key, "notify."); ok {
 			notify.WriteString("  " + k + ": " + yv + "\n")
+		} else if k, ok := strings.CutPrefix(s.key, "recording."); ok {
+			rec.WriteString("  " + k + ": " + yv + "\n")
 		} else {
 			top.WriteString(s.key + ": " + yv + "\n")
 		}
 	}
-	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String())
+	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String()+"recording:\n"+rec.String())
 	fromFile, err := loadConfig([]string{"--config", file}, envMap(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("from file: %v", err)

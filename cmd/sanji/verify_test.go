@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"sanji/recording"
-	"sanji/recording/recordingtest"
+	"sanji/recording/testpeer"
 )
 
 // TestVerifyCommand: `sanji verify` passes on a fresh hearing recorded from a real publisher,
 // and names the file after one byte of it is changed.
 func TestVerifyCommand(t *testing.T) {
-	s := recordingtest.NewSFU(t)
-	pub := recordingtest.Publish(t, s, "call", "p")
+	s := testpeer.NewSFU(t)
+	pub := testpeer.Publish(t, s, "call", "p")
 	room := s.Room("call")
 	video, audio := pub.Tracks(t, room)
 	rec, err := recording.New(recording.Config{Dir: t.TempDir()})

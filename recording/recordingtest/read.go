@@ -1,6 +1,7 @@
 package recordingtest
 
 import (
+	"encoding/binary"
 	"os"
 	"testing"
 
@@ -63,3 +64,6 @@ func CheckMonotonic(t testing.TB, blocks []Block) {
 		}
 	}
 }
+
+// Number reads the frame number a test source wrote in the last two bytes of a frame.
+func Number(frame []byte) int { return int(binary.BigEndian.Uint16(frame[len(frame)-2:])) }

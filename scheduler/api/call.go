@@ -149,6 +149,9 @@ type CallHooks interface {
 	CaseChanged(sessionID, caseID int64)
 	// QueueChanged says a session's bookings changed (a walk-in, a cancellation).
 	QueueChanged(sessionID int64)
+	// SlipCreated says a slip (kind assignment, supervision, consultation, owner) was made on
+	// the session's call: it is marked in the hearing's recording and the panels go out again.
+	SlipCreated(sessionID, caseID int64, kind string, slipID int64)
 }
 
 // SetCallHooks connects the API to the live calls; until then (and in tests without calls)
@@ -534,6 +537,11 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, fmt.Errorf("case panel: %w", err)
 	}
 	return raw, nil
+}
+
+// CaseNote writes a note on a case's timeline for the call (the recording's seal, its errors).
+func (b *CallBridge) CaseNote(ctx context.Context, caseID int64, kind, ref, reason string) error {
+	return b.s.st.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: caseID, Kind: kind, Ref: ref, Reason: reason, Actor: "system", At: b.s.now()})
 }
 
 // SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,

@@ -132,7 +132,7 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	if err != nil {
 		return err
 	}
-	s.notifyCall(req.SessionID, c.ID)
+	s.notifyCall(req.SessionID, c.ID, "owner", leader)
 	writeJSON(w, http.StatusOK, caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)))
 	return nil
 }

@@ -85,7 +85,7 @@ func (s *Server) createConsultation(w http.ResponseWriter, r *http.Request, rc *
 	if err := s.auditCase(ctx, rc, c, "case.consult", "", nil, map[string]int64{"consultation": k.ID}); err != nil {
 		return err
 	}
-	s.notifyCall(k.SessionID, c.ID)
+	s.notifyCall(k.SessionID, c.ID, "consultation", k.ID)
 	writeJSON(w, http.StatusCreated, consultationView(k))
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"sanji/recording"
-	"sanji/recording/recordingtest"
+	"sanji/recording/testpeer"
 	"sanji/scheduler"
 	"sanji/sfu"
 )
@@ -32,8 +32,8 @@ type recorded struct {
 // timeline, sealed, and its chain head noted on the case's timeline when note is set.
 func (f *fixture) recordHearing(c scheduler.Case, note bool) recorded {
 	f.t.Helper()
-	s := recordingtest.NewSFU(f.t)
-	pub := recordingtest.Publish(f.t, s, "call", "pet-1")
+	s := testpeer.NewSFU(f.t)
+	pub := testpeer.Publish(f.t, s, "call", "pet-1")
 	defer pub.Close()
 	room := s.Room("call")
 	video, audio := pub.Tracks(f.t, room)

@@ -108,7 +108,7 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err := rc.audit("case.assign", "case:"+strconv.FormatInt(c.ID, 10), assigner, nil, map[string]int64{"assignment": a.ID, "responsible_unit_id": a.ResponsibleUnitID}); err != nil {
 		return err
 	}
-	s.notifyCall(a.SessionID, c.ID)
+	s.notifyCall(a.SessionID, c.ID, "assignment", a.ID)
 	writeJSON(w, http.StatusCreated, assignmentView(a, cal))
 	return nil
 }
@@ -240,7 +240,7 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := s.auditCase(r.Context(), rc, c, "case.supervise", "", nil, map[string]int64{"supervision": sv.ID}); err != nil {
 		return err
 	}
-	s.notifyCall(req.SessionID, c.ID)
+	s.notifyCall(req.SessionID, c.ID, "supervision", sv.ID)
 	writeJSON(w, http.StatusCreated, supervisionView(sv))
 	return nil
 }
@@ -250,12 +250,12 @@ func supervisionView(sv scheduler.Supervision) SupervisionView {
 		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
 }
 
-// notifyCall tells the live call of a session (a slip made on the call names it) that a case
-// it hears changed, so the panels on stage show it at once.
-func (s *Server) notifyCall(session string, caseID int64) {
+// notifyCall tells the live call of a session that a slip of kind was made on it for a case:
+// the hearing's recording marks it and the panels on stage show it at once.
+func (s *Server) notifyCall(session string, caseID int64, kind string, slipID int64) {
 	if id, ok := callSessionID(session); ok {
 		if h := s.callHooks(); h != nil {
-			h.CaseChanged(id, caseID)
+			h.SlipCreated(id, caseID, kind, slipID)
 		}
 	}
 }

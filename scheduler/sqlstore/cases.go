@@ -101,6 +101,20 @@ func parseIDList(s string) []int64 {
 	return out
 }
 
+// AddCaseNote implements scheduler.CaseStore.
+func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
+	if ev.Kind == "" || ev.Kind == "status" {
+		return &scheduler.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更", EN: "a timeline note needs a kind other than status"}
+	}
+	if ev.From != "" || ev.To != "" {
+		return &scheduler.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}
+	}
+	if _, err := s.GetCase(ctx, ev.CaseID); err != nil {
+		return err
+	}
+	return s.appendCaseEvent(ctx, ev)
+}
+
 func (s *Store) appendCaseEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
 	if ev.At.IsZero() {
 		ev.At = s.now()
@@ -340,30 +354,7 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) erro
 		if err := scheduler.CheckClockEvent(c, evs, ev.Kind); err != nil {
 			return err
 		}
-		noteOnly(ev)
-		return tx.appendCaseEvent(ctx, ev)
-	})
-}
-
-// noteOnly clears what only a transition carries: a note changes nothing but the timeline.
-func noteOnly(ev *scheduler.CaseEvent) {
-	ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
-}
-
-// AddCaseNote implements scheduler.CaseStore.
-func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
-	if err := scheduler.ValidateCaseNote(*ev); err != nil {
-		return err
-	}
-	return s.InTx(ctx, func(txs scheduler.Store) error {
-		tx := txs.(*Store)
-		ev.At = tx.stamp(ev.At)
-		if err := tx.lockCase(ctx, ev.CaseID, ev.At); err != nil {
-			return err
-		}
-		// A note changes nothing but the timeline: the fields of a transition stay empty.
-		ev.Kind = strings.TrimSpace(ev.Kind)
-		noteOnly(ev)
+		ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
 		return tx.appendCaseEvent(ctx, ev)
 	})
 }

@@ -55,7 +55,9 @@ addMessages('zh', {
   'cases.rec.sealed': '已封存 {alg} {head}…',
   'cases.rec.unsealed': '未封存',
   'cases.rec.deleted': '录像文件已按保存期限删除',
-  'ev.recording': '录像',
+  'ev.recording': '录像封存',
+  'ev.recording_deleted': '录像保存期满删除',
+  'ev.recording_error': '录像出错',
 });
 
 addMessages('en', {
@@ -110,5 +112,7 @@ addMessages('en', {
   'cases.rec.sealed': 'sealed {alg} {head}…',
   'cases.rec.unsealed': 'not sealed',
   'cases.rec.deleted': 'files deleted under the retention rule',
-  'ev.recording': 'Recording',
+  'ev.recording': 'Recording sealed',
+  'ev.recording_deleted': 'Recording deleted (retention)',
+  'ev.recording_error': 'Recording error',
 });

@@ -1,7 +1,8 @@
-// Package recordingtest runs real media into the SFU for the recorder's tests: a pion client
+// Package testpeer runs real media into the SFU for the recorder's tests: a pion client
 // publishing numbered VP8 frames and Opus packets on loopback, wired to an SFU participant
-// without signaling, that remembers when it sent each frame.
-package recordingtest
+// without signaling, that remembers when it sent each frame; or publishing media a browser
+// encoded, for a recording that plays back (PublishSamples).
+package testpeer
 
 import (
 	"encoding/binary"
@@ -78,9 +79,6 @@ func (s *Source) Sent() int {
 	defer s.mu.Unlock()
 	return len(s.sent)
 }
-
-// Number reads the frame number from a recorded frame.
-func Number(frame []byte) int { return int(binary.BigEndian.Uint16(frame[len(frame)-2:])) }
 
 // Publish joins room as id and publishes a VP8 and an Opus source on loopback. Close (or the
 // test's end) stops it.
