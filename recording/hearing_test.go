@@ -427,10 +427,15 @@ func TestFullDiskStopsTheTrackLoudly(t *testing.T) {
 	if !strings.Contains(failure.Error(), "no space left on device") || h.Err() == nil {
 		t.Fatalf("reported %v (hearing error %v)", failure, h.Err())
 	}
+	// Forwarding goes on (the other sink keeps getting the video), and so does the audio's
+	// recording; waited for by count, not time, since a loaded machine is slow.
 	before := other.count()
-	time.Sleep(500 * time.Millisecond)
-	if other.count() < before+10 {
-		t.Fatalf("the video track stopped being forwarded after its recording failed (%d → %d packets)", before, other.count())
+	deadline := time.Now().Add(10 * time.Second)
+	for other.count() < before+10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the video track stopped being forwarded after its recording failed (%d → %d packets)", before, other.count())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	seal, err := h.Close()
 	if err == nil || seal.Head == "" {
@@ -438,7 +443,7 @@ func TestFullDiskStopsTheTrackLoudly(t *testing.T) {
 	}
 	m := readManifest(t, h.Dir())
 	if v, a := m.Tracks[0], m.Tracks[1]; v.End != recording.EndError || !strings.Contains(v.Error, "no space left") ||
-		a.Status != recording.StatusSealed || a.Stats.Frames < 20 {
+		a.Status != recording.StatusSealed || a.Stats.Frames < 5 {
 		t.Fatalf("tracks after the failure: %+v", m.Tracks)
 	}
 	if n := metric(t, reg, "sanji_recording_write_errors_total"); n < 1 {

@@ -67,7 +67,12 @@ type InvitationStore interface {
 	// ListInvitations returns invitations by session start, then id.
 	ListInvitations(ctx context.Context, q InvitationQuery) ([]Invitation, error)
 	// AnswerInvitation records a unit's answer at now (see ValidateAnswer). An answer may be
-	// changed until the session ends; a cancelled session takes none.
+	// changed until the session ends; a cancelled session takes none. Under the session's lock,
+	// a decline takes the unit or hall off the roster, freeing its time (a hall with petitioners
+	// booked there stays on until staff move them; so does the last room of a session without
+	// leader or studio); the declined invitation stays for staff to see. Accepting after a
+	// decline puts it back on the roster under the overlap check (a clash is a *ConflictError,
+	// and the decline stands).
 	AnswerInvitation(ctx context.Context, id int64, accept bool, reason string, by int64, now time.Time) (Invitation, error)
 }
 

@@ -75,6 +75,11 @@ type ReceptionSession struct {
 	Status               SessionStatus
 	CancelReason         string
 	CreatedAt            time.Time
+	// Revision counts the changes since creation (time, roster, cancellation…), and UpdatedAt is
+	// the last one's time: a calendar feed's SEQUENCE and DTSTAMP, so subscribed clients replace
+	// what they hold.
+	Revision  int
+	UpdatedAt time.Time
 }
 
 // SessionQuery selects sessions; zero fields do not filter.
@@ -83,6 +88,7 @@ type SessionQuery struct {
 	From, To         time.Time
 	LeaderID         int64
 	HallID           int64 // studio or roster hall
+	UnitID           int64 // owned by this unit, or with it on the roster
 	IncludeCancelled bool
 	Limit            int // default and maximum 1000
 }
@@ -138,6 +144,7 @@ type SessionStore interface {
 	AppointmentStore
 	InvitationStore   // invitations.go
 	BookingCheckStore // checks.go
+	FeedStore         // feeds.go
 }
 
 func validText(field string, s string, max int) error {

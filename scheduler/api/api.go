@@ -51,6 +51,8 @@ type Config struct {
 	// Recordings is the directory of the hearings' recordings (<Recordings>/<hearing id>/, as the
 	// recording package writes them); "" = not configured, the recording routes answer 503.
 	Recordings string
+	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
+	FeedPerMinute, FeedBurst int
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -106,6 +108,7 @@ type Server struct {
 	ttl      time.Duration
 	joinTTL  time.Duration
 	loginLim *limiter
+	feedLim  *limiter
 	// hashSlots bounds concurrent password hashing: each argon2id run takes 64 MiB, so a burst of
 	// logins must queue rather than exhaust memory.
 	hashSlots  chan struct{}
@@ -148,6 +151,14 @@ func New(cfg Config) *Server {
 		burst = 10
 	}
 	s.loginLim = newLimiter(per, burst)
+	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
+	if per == 0 {
+		per = 60
+	}
+	if burst == 0 {
+		burst = 30
+	}
+	s.feedLim = newLimiter(per, burst)
 	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
@@ -445,7 +456,11 @@ func (rc *reqCtx) appendAudit(action, target string, unit scheduler.Unit, purpos
 func errField(err error) zap.Field { return zap.Error(err) }
 
 func pathField(r *http.Request) zap.Field {
-	return zap.String("route", r.Method+" "+r.URL.Path)
+	p := r.URL.Path
+	if strings.HasPrefix(p, feedPrefix) {
+		p = feedPrefix + "…" // the rest is a feed's secret token
+	}
+	return zap.String("route", r.Method+" "+p)
 }
 
 // readAll reads a bounded body (imports).

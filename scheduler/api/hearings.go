@@ -27,20 +27,23 @@ type SessionBrief struct {
 
 // InvitationView is an invitation with the names a person reads.
 type InvitationView struct {
-	ID         int64         `json:"id"`
-	SessionID  int64         `json:"session_id"`
-	Kind       string        `json:"kind"`
-	TargetID   int64         `json:"target_id"`
-	TargetName string        `json:"target_name"`
-	UnitID     int64         `json:"unit_id"`
-	UnitName   string        `json:"unit_name"`
-	Note       string        `json:"note,omitempty"`
-	Status     string        `json:"status"`
-	Reason     string        `json:"reason,omitempty"`
-	InvitedAt  time.Time     `json:"invited_at"`
-	AnsweredAt *time.Time    `json:"answered_at,omitempty"`
-	AnsweredBy string        `json:"answered_by,omitempty"` // the answering person's display name
-	Session    *SessionBrief `json:"session,omitempty"`
+	ID         int64      `json:"id"`
+	SessionID  int64      `json:"session_id"`
+	Kind       string     `json:"kind"`
+	TargetID   int64      `json:"target_id"`
+	TargetName string     `json:"target_name"`
+	UnitID     int64      `json:"unit_id"`
+	UnitName   string     `json:"unit_name"`
+	Note       string     `json:"note,omitempty"`
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	InvitedAt  time.Time  `json:"invited_at"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	AnsweredBy string     `json:"answered_by,omitempty"` // the answering person's display name
+	// OnRoster: the unit or hall is on the session's roster (a decline takes it off, unless
+	// petitioners are still booked at the hall).
+	OnRoster bool          `json:"on_roster"`
+	Session  *SessionBrief `json:"session,omitempty"`
 }
 
 // names caches unit, hall, user and session lookups while one response is built.
@@ -121,11 +124,12 @@ func (n *names) invitation(v scheduler.Invitation, withSession bool) (Invitation
 			return out, err
 		}
 	}
+	x, err := n.session(v.SessionID)
+	if err != nil {
+		return out, err
+	}
+	out.OnRoster = v.OnRoster(x)
 	if withSession {
-		x, err := n.session(v.SessionID)
-		if err != nil {
-			return out, err
-		}
 		out.Session = &SessionBrief{ID: x.ID, Title: x.Title, Start: x.Start.In(scheduler.Shanghai), End: x.End.In(scheduler.Shanghai),
 			Status: string(x.Status), LeaderName: x.LeaderName, LeaderPost: x.LeaderPost}
 	}
@@ -325,7 +329,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 	}
 	after, err := s.st.AnswerInvitation(ctx, id, *req.Accept, req.Reason, rc.p.User.ID, s.now())
 	if err != nil {
-		return err
+		return sessionErr(err) // accepting after a decline rejoins the roster, which may clash
 	}
 	n := s.names(ctx)
 	view, err := n.invitation(after, true)
@@ -343,6 +347,12 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 	zh, en := view.TargetName+"确认参加「"+x.Title+"」", view.TargetName+" accepts “"+x.Title+"”"
 	if after.Status == scheduler.InvDeclined {
 		zh, en = view.TargetName+"不参加「"+x.Title+"」，原因："+after.Reason, view.TargetName+" declines “"+x.Title+"”: "+after.Reason
+		if view.OnRoster {
+			zh, en = zh+"。其仍在参会名单上（该大厅尚有预约群众，或是会次唯一的会场），请排期人员处理",
+				en+". It stays on the roster (petitioners are booked at the hall, or it is the session's only room); staff must settle it"
+		} else {
+			zh, en = zh+"。已移出参会名单，其时段已释放", en+". It is off the roster and its time is free"
+		}
 	}
 	s.notify(ctx, scheduler.Notice{Kind: scheduler.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: zh, EN: en})
 	writeJSON(w, http.StatusOK, view)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,8 +84,17 @@ func TestHearingInvitations(t *testing.T) {
 	}
 	resp, body = head.do("POST", "/api/v1/invitations/"+idStr(inv.ID)+"/answer", map[string]any{"accept": false, "reason": "当天有省厅专项检查"})
 	wantStatus(t, resp, body, 200)
-	if n := sink.Webhook(); len(n) != 4 || n[3].Kind != scheduler.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") {
+	if n := sink.Webhook(); len(n) != 4 || n[3].Kind != scheduler.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") ||
+		!strings.Contains(n[3].TextZH, "已移出参会名单") {
 		t.Errorf("answer notice: %+v", n)
+	}
+	// The decline took the department off the roster: its time is free.
+	var declined InvitationView
+	if err := json.Unmarshal(body, &declined); err != nil || declined.OnRoster {
+		t.Errorf("the declined invitation: %s", body)
+	}
+	if x, _ := f.st.GetReceptionSession(bg, hearing.ID); slices.Contains(x.UnitIDs, rsj.ID) || !slices.Contains(x.UnitIDs, f.t1.ID) {
+		t.Errorf("roster after the decline: %v", x.UnitIDs)
 	}
 	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "invitation.answer"}); len(es) != 1 || !strings.Contains(es[0].After, "declined") {
 		t.Errorf("answer audit: %+v", es)
@@ -104,9 +114,25 @@ func TestHearingInvitations(t *testing.T) {
 	for _, v := range onSession.Invitations {
 		byID[v.ID] = v
 	}
-	if len(byID) != 3 || byID[inv.ID].Status != "declined" || byID[inv.ID].Reason != "当天有省厅专项检查" ||
+	if len(byID) != 3 || byID[inv.ID].Status != "declined" || byID[inv.ID].Reason != "当天有省厅专项检查" || byID[inv.ID].OnRoster ||
+		!byID[made.Invitations[0].ID].OnRoster ||
 		byID[inv.ID].AnsweredBy != rsjHead.DisplayName || byID[made.Invitations[0].ID].Status != "accepted" || byID[made.Invitations[1].ID].Status != "invited" {
 		t.Errorf("the session's invitations: %s", body)
+	}
+
+	// Its time was given away meanwhile: changing its mind to accept is refused, naming that session.
+	busy := scheduler.ReceptionSession{UnitID: f.d1.ID, Title: "人社局业务培训", Start: st, End: st.Add(time.Hour),
+		LeaderID: f.user(scheduler.RoleLeader, f.d1).ID, LeaderName: "孙副区长", UnitIDs: []int64{rsj.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+	if err := f.st.CreateReceptionSession(bg, &busy); err != nil {
+		t.Fatalf("the declined unit's time is not free: %v", err)
+	}
+	resp, body = head.do("POST", "/api/v1/invitations/"+idStr(inv.ID)+"/answer", map[string]any{"accept": true})
+	wantStatus(t, resp, body, 409)
+	if e := errCode(t, body); e.Code != CodeSessionConflict || !strings.Contains(e.Message, "人社局业务培训") {
+		t.Errorf("accepting into a clash: %+v", e)
+	}
+	if err := f.st.CancelReceptionSession(bg, busy.ID, "改期"); err != nil {
+		t.Fatal(err)
 	}
 
 	// Inviting a unit that is busy then is refused, naming the other session.
@@ -294,5 +320,31 @@ func TestScheduleChangeNotices(t *testing.T) {
 	n = sink.Webhook()
 	if len(n) != 3 || n[2].Kind != scheduler.NoticeSessionCancelled || !strings.Contains(n[2].TextZH, "领导外出") || len(texts.All()) != 2 {
 		t.Errorf("cancellation notices: %+v, %d texts", n, len(texts.All()))
+	}
+}
+
+// TestDeclineKeepsBookedHall: a hall that declines while petitioners are booked there stays on
+// the roster, says so, and the staff's notice asks them to settle it.
+func TestDeclineKeepsBookedHall(t *testing.T) {
+	sink := storetest.NewNoticeSink(t)
+	f := newFixture(t, Config{Notifier: sink.Notifier})
+	x := f.session(true)
+	invs, err := f.st.InviteToSession(bg, x.ID, nil, []int64{f.hall1.ID}, "联合接访", 1, f.clock.now())
+	if err != nil || len(invs) != 1 {
+		t.Fatalf("invite: %+v %v", invs, err)
+	}
+	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
+	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	operator := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	resp, body := operator.do("POST", "/api/v1/invitations/"+idStr(invs[0].ID)+"/answer", map[string]any{"accept": false, "reason": "大厅检修"})
+	wantStatus(t, resp, body, 200)
+	var v InvitationView
+	if err := json.Unmarshal(body, &v); err != nil || v.Status != "declined" || !v.OnRoster {
+		t.Errorf("the booked hall's decline: %s", body)
+	}
+	if n := sink.Webhook(); len(n) == 0 || !strings.Contains(n[len(n)-1].TextZH, "仍在参会名单上") {
+		t.Errorf("answer notice: %+v", n)
 	}
 }

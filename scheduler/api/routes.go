@@ -64,6 +64,11 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/sessions/{id}/invitations", access: scheduler.ActSessionRead, handle: s.sessionInvitations},
 		{method: "GET", pattern: "/api/v1/invitations", access: scheduler.ActInvitationAnswer, handle: s.myInvitations},
 		{method: "POST", pattern: "/api/v1/invitations/{id}/answer", access: scheduler.ActInvitationAnswer, handle: s.answerInvitation},
+		// Calendar feeds (feeds.go): staff make and revoke them; the feed itself is fetched by its secret URL.
+		{method: "GET", pattern: "/api/v1/feeds", access: scheduler.ActSessionRead, handle: s.listFeeds},
+		{method: "POST", pattern: "/api/v1/feeds", access: scheduler.ActSessionRead, handle: s.createFeed},
+		{method: "DELETE", pattern: "/api/v1/feeds/{id}", access: scheduler.ActSessionRead, handle: s.revokeFeed},
+		{method: "GET", pattern: feedPrefix + "{file}", access: accessPublic, handle: s.icalFeed},
 		// Cases (cases.go).
 		{method: "POST", pattern: "/api/v1/cases", access: scheduler.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: scheduler.ActCaseRead, handle: s.getCase},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,10 @@ func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, rea
 		if err != nil {
 			return err
 		}
+		// The answer may change the roster: the session's lock first, as for every roster change.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(v.SessionID, 10)}); err != nil {
+			return err
+		}
 		sess, err := tx.GetReceptionSession(ctx, v.SessionID)
 		if err != nil {
 			return err
@@ -178,9 +183,20 @@ func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, rea
 			v.Status, v.Reason = scheduler.InvDeclined, reason
 		}
 		v.AnsweredBy, v.AnsweredAt = by, now.UTC().Truncate(time.Microsecond)
+		// The answer is written before the roster changes, so that the roster update keeps the
+		// declined invitation (dropOffRoster) for staff to see.
 		if _, err := tx.exec(ctx, `UPDATE session_invitations SET status = ?, reason = ?, answered_by = ?, answered_at = ? WHERE id = ?`,
 			string(v.Status), v.Reason, by, tm(v.AnsweredAt), id); err != nil {
 			return fmt.Errorf("sqlstore: answer invitation: %w", err)
+		}
+		next, err := tx.rosterAfterAnswer(ctx, v, sess)
+		if err != nil {
+			return err
+		}
+		if next != nil {
+			if err := tx.UpdateReceptionSession(ctx, *next); err != nil {
+				return err
+			}
 		}
 		out = v
 		return nil
@@ -188,15 +204,50 @@ func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, rea
 	return out, err
 }
 
+// rosterAfterAnswer is the session's new roster after answer v, or nil when it stays. A decline
+// takes the unit or hall off the roster, so its time is free for other sessions; a hall with
+// petitioners still booked there stays on until staff move them (nothing booked is lost). An
+// acceptance after a decline puts it back, under the overlap check of the update.
+func (s *Store) rosterAfterAnswer(ctx context.Context, v scheduler.Invitation, sess scheduler.ReceptionSession) (*scheduler.ReceptionSession, error) {
+	on := v.OnRoster(sess)
+	list := &sess.UnitIDs
+	if v.Kind == scheduler.InviteHall {
+		list = &sess.HallIDs
+	}
+	switch {
+	case v.Status == scheduler.InvAccepted && !on:
+		*list, _ = scheduler.WithIDs(*list, []int64{v.TargetID})
+	case v.Status == scheduler.InvDeclined && on:
+		if v.Kind == scheduler.InviteHall {
+			var n int
+			if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND hall_id = ? AND status IN (?, ?)`),
+				sess.ID, v.TargetID, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn)).Scan(&n); err != nil {
+				return nil, fmt.Errorf("sqlstore: bookings at a declining hall: %w", err)
+			}
+			if n > 0 {
+				return nil, nil
+			}
+		}
+		*list = slices.DeleteFunc(slices.Clone(*list), func(id int64) bool { return id == v.TargetID })
+		if sess.LeaderID == 0 && sess.StudioID == 0 && len(sess.HallIDs) == 0 {
+			return nil, nil // the last room of a session without leader or studio: staff decide what becomes of it
+		}
+	default:
+		return nil, nil
+	}
+	return &sess, nil
+}
+
 // dropOffRoster deletes the invitations of units and halls no longer on the session's roster: a
-// unit taken off a hearing has nothing left to answer.
+// unit taken off a hearing has nothing left to answer. Declines are kept.
 func (s *Store) dropOffRoster(ctx context.Context, sess scheduler.ReceptionSession) error {
 	list, err := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: sess.ID})
 	if err != nil {
 		return err
 	}
 	for _, v := range list {
-		if v.OnRoster(sess) {
+		// A decline stays, off the roster, for staff to see who said no and why.
+		if v.OnRoster(sess) || v.Status == scheduler.InvDeclined {
 			continue
 		}
 		if _, err := s.exec(ctx, `DELETE FROM session_invitations WHERE id = ?`, v.ID); err != nil {

@@ -211,21 +211,21 @@ func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (scheduler.R
 
 const sessionCols = `s.id, s.schedule_id, s.unit_id, s.title, s.leader_id, s.leader_name, s.leader_post, s.studio_id, s.starts_at,
 	s.ends_at, s.hall_ids, s.unit_ids, s.lead_days, s.minutes_per_petitioner, s.max_petitioners, s.portfolio, s.holiday,
-	s.status, s.cancel_reason, s.created_at`
+	s.status, s.cancel_reason, s.created_at, s.revision, s.updated_at`
 
 func scanSession(sc interface{ Scan(...any) error }, extra ...any) (scheduler.ReceptionSession, error) {
 	var r scheduler.ReceptionSession
 	var sched, leader, studio sql.NullInt64
-	var start, end, created int64
+	var start, end, created, updated int64
 	var halls, units, status string
 	dest := append([]any{&r.ID, &sched, &r.UnitID, &r.Title, &leader, &r.LeaderName, &r.LeaderPost, &studio, &start, &end,
 		&halls, &units, &r.LeadDays, &r.MinutesPerPetitioner, &r.MaxPetitioners, &r.Portfolio, &r.Holiday, &status,
-		&r.CancelReason, &created}, extra...)
+		&r.CancelReason, &created, &r.Revision, &updated}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
 	r.ScheduleID, r.LeaderID, r.StudioID = sched.Int64, leader.Int64, studio.Int64
-	r.Start, r.End, r.CreatedAt = fromTm(start), fromTm(end), fromTm(created)
+	r.Start, r.End, r.CreatedAt, r.UpdatedAt = fromTm(start), fromTm(end), fromTm(created), fromTm(updated)
 	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), scheduler.SessionStatus(status)
 	return r, nil
 }
@@ -266,10 +266,10 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 		now := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO reception_sessions (schedule_id, unit_id, title, leader_id, leader_name, leader_post,
 			studio_id, starts_at, ends_at, hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holiday,
-			status, cancel_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			status, cancel_reason, created_at, revision, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
 			nullID(rs.ScheduleID), rs.UnitID, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID),
 			tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
-			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now))
+			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now), tm(now))
 		if err != nil {
 			return fmt.Errorf("sqlstore: create reception session: %w", err)
 		}
@@ -279,7 +279,7 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
 			}
 		}
-		rs.ID, rs.CreatedAt = id, now
+		rs.ID, rs.CreatedAt, rs.Revision, rs.UpdatedAt = id, now, 0, now
 		return nil
 	})
 }
@@ -352,8 +352,9 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 		}
 		if _, err := tx.exec(ctx, `UPDATE reception_sessions SET title = ?, leader_id = ?, leader_name = ?, leader_post = ?, studio_id = ?,
 			starts_at = ?, ends_at = ?, hall_ids = ?, unit_ids = ?, lead_days = ?, minutes_per_petitioner = ?, max_petitioners = ?,
-			portfolio = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID), tm(rs.Start),
-			tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio, rs.ID); err != nil {
+			portfolio = ?, revision = revision + 1, updated_at = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost,
+			nullID(rs.StudioID), tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
+			rs.MaxPetitioners, rs.Portfolio, tm(tx.now().UTC().Truncate(time.Microsecond)), rs.ID); err != nil {
 			return fmt.Errorf("sqlstore: update reception session: %w", err)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM session_resources WHERE session_id = ?`, rs.ID); err != nil {
@@ -395,6 +396,10 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQu
 		where = append(where, "(s.studio_id = ? OR ',' || s.hall_ids || ',' LIKE ?)")
 		args = append(args, q.HallID, "%,"+strconv.FormatInt(q.HallID, 10)+",%")
 	}
+	if q.UnitID != 0 {
+		where = append(where, "(s.unit_id = ? OR ',' || s.unit_ids || ',' LIKE ?)")
+		args = append(args, q.UnitID, "%,"+strconv.FormatInt(q.UnitID, 10)+",%")
+	}
 	if !q.IncludeCancelled {
 		where, args = append(where, "s.status = ?"), append(args, string(scheduler.SessionScheduled))
 	}
@@ -426,8 +431,9 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ? WHERE id = ? AND status = ?`,
-			string(scheduler.SessionCancelled), reason, id, string(scheduler.SessionScheduled))
+		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ?, revision = revision + 1, updated_at = ?
+			WHERE id = ? AND status = ?`, string(scheduler.SessionCancelled), reason, tm(tx.now().UTC().Truncate(time.Microsecond)), id,
+			string(scheduler.SessionScheduled))
 		if err != nil {
 			return fmt.Errorf("sqlstore: cancel session: %w", err)
 		}

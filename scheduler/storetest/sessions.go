@@ -28,6 +28,10 @@ func runSessions(t *testing.T, open Opener) {
 		{"InvitationsConcurrent", testInvitationsConcurrent},
 		{"BookingChecks", testBookingChecks},
 		{"Reminders", testReminders},
+		{"InvitationDecline", testInvitationDecline},
+		{"DeclineConcurrent", testDeclineConcurrent},
+		{"SessionRevision", testSessionRevision},
+		{"CalendarFeeds", testCalendarFeeds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

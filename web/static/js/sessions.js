@@ -135,7 +135,9 @@ async function showDetail() {
       const tr = el('tr', { 'data-id': String(v.id), 'data-status': v.status });
       cell(tr, v.target_name);
       cell(tr, t('inv.status.' + v.status));
-      cell(tr, [v.reason, v.answered_by].filter(Boolean).join(' — '));
+      // A decline takes the unit off the roster; staff still see it here, with why.
+      const roster = v.status === 'declined' ? t(v.on_roster ? 'inv.stillOnRoster' : 'inv.offRoster') : '';
+      cell(tr, [v.reason, v.answered_by, roster].filter(Boolean).join(' — '));
       rows.append(tr);
     }
     $('inv-empty').hidden = res.invitations.length > 0;
@@ -227,6 +229,7 @@ async function setupForm(me) {
   } catch {
     leaders = []; // not scheduling staff: the form is read-only for them anyway
   }
+  state.leaders = leaders;
   fillSelect($('s-leader'), leaders.map((l) => [l.id, l.display_name]), 'sess.f.none');
   $('s-leader').addEventListener('change', () => {
     const l = leaders.find((x) => String(x.id) === $('s-leader').value);
@@ -305,6 +308,105 @@ $('sess-form').addEventListener('submit', async (ev) => {
   }
 });
 
+// ---- calendar feeds: a private iCalendar link of a leader, a hall or a unit ----
+
+// feedTargets are what the chosen kind can follow: the leaders the caller may schedule (and the
+// caller, if a leader), every hall and studio, every unit but the root.
+function feedTargets(me, kind) {
+  if (kind === 'leader') {
+    const list = (state.leaders || []).map((l) => [l.id, l.display_name]);
+    if (me.grants.some((g) => g.role === 'leader') && !list.some(([id]) => id === me.user.id)) list.unshift([me.user.id, me.user.display_name]);
+    return list;
+  }
+  if (kind === 'hall') return state.dir.halls.map((h) => [h.id, h.name]);
+  return state.dir.units.filter((u) => u.kind !== 'root').map((u) => [u.id, u.name]);
+}
+
+function feedKindChanged(me) {
+  const items = feedTargets(me, $('feed-kind').value);
+  fillSelect($('feed-target'), items);
+  $('feed-make').disabled = items.length === 0;
+  if (!items.length) {
+    $('feed-error').textContent = t('feed.noTarget');
+    $('feed-error').hidden = false;
+  } else $('feed-error').hidden = true;
+}
+
+async function loadFeeds() {
+  const rows = $('feed-rows');
+  try {
+    const res = await api('GET', '/api/v1/feeds');
+    rows.replaceChildren();
+    for (const f of res.feeds) {
+      const tr = el('tr', { 'data-id': String(f.id) });
+      cell(tr, f.name);
+      cell(tr, `${t('feed.kind.' + f.kind)}：${f.target_name}`);
+      cell(tr, f.created_by);
+      cell(tr, `${shDate(f.created_at)} ${shTime(f.created_at)}`);
+      const b = el('button', { type: 'button', class: 'btn-link' });
+      setText(b, 'feed.revoke');
+      b.addEventListener('click', async () => {
+        $('feed-error').hidden = true;
+        try {
+          await api('DELETE', `/api/v1/feeds/${f.id}`);
+          loadFeeds();
+        } catch (err) {
+          fail($('feed-error'), err);
+        }
+      });
+      const td = el('td');
+      td.append(b);
+      tr.append(td);
+      rows.append(tr);
+    }
+    $('feed-empty').hidden = res.feeds.length > 0;
+  } catch (err) {
+    fail($('feed-error'), err);
+  }
+}
+
+// copyFeed puts the link on the clipboard; where the browser refuses (no secure context), the
+// link is selected for the person to copy.
+async function copyFeed() {
+  const input = $('feed-url');
+  input.select();
+  let done = false;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    done = true;
+  } catch {
+    done = document.execCommand && document.execCommand('copy');
+  }
+  $('feed-copied').textContent = t(done ? 'feed.copied' : 'feed.copyFailed');
+  $('feed-copied').hidden = false;
+}
+
+function setupFeeds(me) {
+  $('feeds').hidden = false;
+  $('feed-kind').addEventListener('change', () => feedKindChanged(me));
+  // Leaders without scheduling rights follow themselves; the others start with a hall.
+  if (!feedTargets(me, 'leader').length) $('feed-kind').value = 'hall';
+  feedKindChanged(me);
+  $('feed-make').addEventListener('click', async () => {
+    $('feed-error').hidden = true;
+    $('feed-copied').hidden = true;
+    try {
+      const res = await api('POST', '/api/v1/feeds', { kind: $('feed-kind').value, target_id: num('feed-target') });
+      const url = new URL(res.path, location.origin);
+      $('feed-url').value = url.href;
+      $('feed-webcal').href = url.href.replace(/^https?:/, 'webcal:');
+      $('feed-made').hidden = false;
+      $('feed-url').focus();
+      $('feed-url').select();
+      loadFeeds();
+    } catch (err) {
+      fail($('feed-error'), err, $('feeds'));
+    }
+  });
+  $('feed-copy').addEventListener('click', copyFeed);
+  loadFeeds();
+}
+
 const me = await start();
 if (me) {
   // Only scheduling staff create sessions and send invitations; the others read the calendar.
@@ -316,10 +418,18 @@ if (me) {
   if (query('session')) state.selected = query('session');
   try {
     await setupForm(me);
+    // Whoever reads the calendar may take a feed of it (session.read); the link is theirs to keep.
+    if ((me.can || []).includes('session.read')) setupFeeds(me);
+    else $('feed-link').hidden = true;
   } catch (err) {
     fail($('sess-error'), err);
   }
   load();
-  onLangChange(() => { applyI18n($('sess-form')); render(); showDetail(); });
+  onLangChange(() => {
+    applyI18n($('sess-form'));
+    render();
+    showDetail();
+    if (!$('feeds').hidden) loadFeeds();
+  });
   window.sanjiSessions = { ready: true };
 }
