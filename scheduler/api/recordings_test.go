@@ -441,3 +441,25 @@ func TestRecordingsNotConfigured(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordingEventsFindTheHead: the chain head is read from the notes as the call, recovery and
+// retention write them, once per hearing, the first head named counting.
+func TestRecordingEventsFindTheHead(t *testing.T) {
+	h1, h2 := strings.Repeat("9f", 32), strings.Repeat("AB", 32)
+	evs := []scheduler.CaseEvent{
+		{Kind: scheduler.EvStatus, To: scheduler.StRegistered},
+		{Kind: "recording", Ref: "recording:20260317T013000Z-5c1e9a02",
+			Reason: "视频接访录像已封存，sha256 链头 " + h1 + " / the hearing's recording is sealed, sha256 chain head " + h1},
+		{Kind: "recording", Ref: "recording:s2-a1",
+			Reason: "服务器重启后封存视频接访录像（录制被中断），sm3 链头 " + h2 + " / the hearing's recording, cut short by a restart, sealed as found, sm3 chain head " + h2},
+		{Kind: "recording_deleted", Ref: "recording:20260317T013000Z-5c1e9a02", Reason: "录像保存期满，已删除 2 个文件"},
+		{Kind: "recording", Ref: "recording:20260317T013000Z-5c1e9a02", Reason: "another head " + strings.Repeat("00", 32)},
+		{Kind: "recording", Ref: "recording:../etc", Reason: h1},
+		{Kind: "recording_error", Reason: "录像出错 / recording failed: disk full"},
+	}
+	got := recordingEvents(evs)
+	if len(got) != 2 || got[0].hearing != "20260317T013000Z-5c1e9a02" || got[0].head != h1 || got[1].hearing != "s2-a1" ||
+		got[1].head != strings.ToLower(h2) {
+		t.Errorf("recordings found: %+v", got)
+	}
+}
