@@ -99,7 +99,7 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	if opt.Logger == nil {
 		opt.Logger = zap.NewNop()
 	}
-	api, err := newAPI(opt.SettingEngine)
+	api, err := NewAPI(opt.SettingEngine)
 	if err != nil {
 		return nil, err
 	}
@@ -142,9 +142,10 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	return c, nil
 }
 
-// newAPI builds a pion API like a browser's: default codecs, NACK generator (at most 10 requests
-// per lost packet) and responder, RTCP sender and receiver reports, TWCC.
-func newAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
+// NewAPI builds a pion API like a browser's: default codecs, NACK generator (at most 10 requests
+// per lost packet) and responder, RTCP sender and receiver reports, TWCC; se nil =
+// LoopbackSettingEngine().
+func NewAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 	if se == nil {
 		se = LoopbackSettingEngine()
 	}

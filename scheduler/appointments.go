@@ -43,7 +43,8 @@ type Appointment struct {
 	QueueNo         int // per session and hall, from 1, assigned by the store
 	Position        int // order across halls for the leader; walk-ins after appointments
 	Status          AppointmentStatus
-	OverrideReason  string // set when lead time or capacity was overridden by staff
+	OverrideReason  string       // set when lead time or capacity was overridden by staff
+	Checks          CheckSummary // what the booking checks found (checks.go), kept for the leader
 	BookedBy        int64
 	CreatedAt       time.Time
 

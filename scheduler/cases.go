@@ -189,13 +189,45 @@ type CaseEvent struct {
 	CoUnitIDs         []int64
 	// Set by a transition to answered.
 	Result CaseResult
+	// Ref names what a note is about ("consultation:12", "supervision:3", "user:7"), "" when nothing.
+	Ref string
+	// Set by a transition to extended: the days granted (at most the extension rule's), the unit
+	// head who approved them, and the written notice to the petitioner.
+	Days       int
+	ApprovedBy int64
+	Notice     string
 }
+
+// IsClockEvent reports whether an event kind moves a case's clock: such events go through their
+// own checked path (CheckClockEvent), never as a plain note.
+func IsClockEvent(kind string) bool {
+	return kind == EvClockPaused || kind == EvClockResumed || kind == EvReviewAnswered
+}
+
+// Event kinds. "status" is a transition; the others are notes on the timeline.
+const (
+	EvStatus               = "status"
+	EvClockPaused          = "clock_paused"    // a hearing (听证) begins: its time does not count
+	EvClockResumed         = "clock_resumed"   // the hearing ended
+	EvReviewAnswered       = "review_answered" // the review body answered; the re-review window opens
+	EvConsultation         = "consultation"
+	EvConsultationOpinion  = "consultation_opinion"
+	EvConsultationSigned   = "consultation_signed"
+	EvOwner                = "owner"       // 包案 taken or released
+	EvSupervision          = "supervision" // an item opened, escalated or closed
+	EvSupervisionReport    = "supervision_report"
+	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
+	// EvRecording: a hearing's recording sealed (Ref "recording:<hearing id>", the Reason names
+	// the chain head): the case's recordings are found by these notes.
+	EvRecording = "recording"
+)
 
 // CaseFilter selects cases; zero fields do not filter.
 type CaseFilter struct {
 	UnderPath         string // cases whose registering unit lies in this subtree
 	Status            CaseStatus
 	ResponsibleUnitID int64
+	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
 	OwnerLeaderID     int64
 	Limit             int // default and maximum 500
 	BeforeID          int64
@@ -218,6 +250,17 @@ type CaseStore interface {
 	TransitionCase(ctx context.Context, ev *CaseEvent) error
 	// ListCaseEvents is the case's timeline, oldest first.
 	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+	// AddCaseNote appends a note to a case's timeline (a recording sealed, a recording error):
+	// Kind names it and is neither empty nor "status" (status changes go through TransitionCase).
+	// It fills ev.ID and, when zero, ev.At.
+	AddCaseNote(ctx context.Context, ev *CaseEvent) error
+	// AddClockEvent appends a clock note (EvClockPaused, EvClockResumed, EvReviewAnswered) after
+	// CheckClockEvent against the case and its timeline; it fills ev.ID and ev.At.
+	AddClockEvent(ctx context.Context, ev *CaseEvent) error
+	// SetCaseOwner makes leaderID, a user holding the leader role, the case's owning leader (包案),
+	// or releases the case with 0. Taking a case another leader owns is ErrConflict: that leader
+	// releases it first. Each change is a timeline note (EvOwner) by actor.
+	SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor CaseEvent) error
 
 	// AddEvaluation stores a petitioner's rating after CheckEvaluation; the same stage twice is
 	// ErrConflict. Rating the result of a closed case moves it to evaluated, with an event.
@@ -328,6 +371,17 @@ func ValidateTransition(ev CaseEvent) error {
 			if u == ev.ResponsibleUnitID || u == 0 {
 				return invalid("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
 			}
+		}
+	case StExtended:
+		max := DefaultRules()[RuleExtension].Days
+		if ev.Days <= 0 || ev.Days > max {
+			return invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max), fmt.Sprintf("an extension is 1 to %d days", max))
+		}
+		if ev.ApprovedBy == 0 {
+			return invalid("approved_by", "延期须经承办单位负责人批准", "an extension needs the unit head's approval")
+		}
+		if strings.TrimSpace(ev.Notice) == "" || utf8.RuneCountInString(ev.Notice) > 4000 {
+			return invalid("notice", "延期须书面告知信访人延期理由（1 到 4000 字）", "an extension needs the written notice to the petitioner with the reason (1 to 4000 characters)")
 		}
 	case StAnswered:
 		switch ev.Result {

@@ -2,10 +2,13 @@ package scheduler
 
 import (
 	"bufio"
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -37,11 +40,103 @@ func EndOfDay(day time.Time) time.Time {
 	return time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, ChinaTZ)
 }
 
-// Calendar tells working days from rest days. It is data (holidays.txt by default) an operator
-// extends each year.
+// Calendar tells working days from rest days. It is data an operator extends each year: the
+// store's public_holidays table (LoadCalendar), seeded from holidays.txt when a store opens.
 type Calendar struct {
 	years     map[int]bool      // covered years → verified
 	off, work map[string]string // date → holiday or make-up name
+	// provisional: a year the calendar lacks is counted by the fixed-date rule (fixedHolidays)
+	// instead of failing, and every deadline that needed it says so (Deadline.Provisional).
+	provisional bool
+}
+
+// fixedHolidays are the statutory holidays the law fixes by Gregorian date (全国年节及纪念日放假办法,
+// as amended in 2024: 元旦 1 January, 劳动节 1–2 May, 国庆节 1–3 October). Lunar holidays and the
+// yearly 调休 arrangement are not known before the State Council publishes them.
+var fixedHolidays = map[string]string{"01-01": "元旦", "05-01": "劳动节", "05-02": "劳动节", "10-01": "国庆节", "10-02": "国庆节", "10-03": "国庆节"}
+
+// ProvisionalNote explains a provisional deadline to people, Chinese first.
+func ProvisionalNote(years []int) string {
+	var ys []string
+	for _, y := range years {
+		ys = append(ys, strconv.Itoa(y))
+	}
+	y := strings.Join(ys, "、")
+	return fmt.Sprintf("期限为暂算：工作日历尚未录入 %s 年的节假日安排，暂按周末及元旦、劳动节（5月1日、2日）、国庆节（10月1日至3日）计算，录入该年日历后自动重新计算"+
+		" / provisional: the working-day calendar has no holiday arrangement for %s yet; counted with weekends and the fixed-date holidays (1 January, 1–2 May, 1–3 October) only, and recomputed once that year's calendar is entered",
+		y, strings.Join(ys, ", "))
+}
+
+// NewCalendar builds a calendar from stored days: years lists the covered years (→ verified);
+// a year with days but not listed counts as covered and unverified.
+func NewCalendar(years map[int]bool, days []Holiday) (*Calendar, error) {
+	c := &Calendar{years: map[int]bool{}, off: map[string]string{}, work: map[string]string{}}
+	for y, v := range years {
+		c.years[y] = v
+	}
+	for _, h := range days {
+		d, err := time.Parse("2006-01-02", h.Date)
+		if err != nil {
+			return nil, fmt.Errorf("%w: calendar day %q", ErrInvalid, h.Date)
+		}
+		if _, ok := c.years[d.Year()]; !ok {
+			c.years[d.Year()] = false
+		}
+		switch h.Kind {
+		case DayOff:
+			c.off[h.Date] = h.Name
+		case DayWorkday:
+			c.work[h.Date] = h.Name
+		default:
+			return nil, fmt.Errorf("%w: calendar day %s has kind %q", ErrInvalid, h.Date, h.Kind)
+		}
+	}
+	return c, nil
+}
+
+// LoadCalendar reads the working-day calendar from the store, the one source of truth; it
+// refuses the years it lacks (WithProvisional to count them provisionally).
+func LoadCalendar(ctx context.Context, st SessionStore) (*Calendar, error) {
+	years, err := st.ListCalendarYears(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load calendar: %w", err)
+	}
+	days, err := st.ListHolidays(ctx, "0001-01-01", "9999-12-31")
+	if err != nil {
+		return nil, fmt.Errorf("load calendar: %w", err)
+	}
+	return NewCalendar(years, days)
+}
+
+// WithProvisional returns a copy of c that counts the years it lacks provisionally (on) or
+// refuses them with ErrCalendarYear (off). Deadlines people watch are provisional; records that
+// count against a unit (the rates) wait for the real calendar.
+func (c *Calendar) WithProvisional(on bool) *Calendar {
+	cp := *c
+	cp.provisional = on
+	return &cp
+}
+
+// Years are the covered years (→ verified).
+func (c *Calendar) Years() map[int]bool {
+	out := map[int]bool{}
+	for y, v := range c.years {
+		out[y] = v
+	}
+	return out
+}
+
+// Days are the calendar's holidays and make-up workdays, by date.
+func (c *Calendar) Days() []Holiday {
+	var out []Holiday
+	for d, n := range c.off {
+		out = append(out, Holiday{Date: d, Kind: DayOff, Name: n})
+	}
+	for d, n := range c.work {
+		out = append(out, Holiday{Date: d, Kind: DayWorkday, Name: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	return out
 }
 
 //go:embed holidays.txt
@@ -121,6 +216,13 @@ func (c *Calendar) Covers(year int) (covered, verified bool) {
 // IsWorkingDay reports whether day is a working day.
 func (c *Calendar) IsWorkingDay(day time.Time) (bool, error) {
 	if _, ok := c.years[day.Year()]; !ok {
+		if c.provisional {
+			if _, off := fixedHolidays[day.Format("01-02")]; off {
+				return false, nil
+			}
+			wd := day.Weekday()
+			return wd != time.Saturday && wd != time.Sunday, nil
+		}
 		return false, fmt.Errorf("%w: 工作日历中没有 %d 年，请运维人员按国务院办公厅通知补充 holidays 数据 / the working-day calendar has no year %d; an operator must add it from the State Council notice",
 			ErrCalendarYear, day.Year(), day.Year())
 	}
@@ -140,22 +242,12 @@ func (c *Calendar) why(day time.Time) string {
 	if n, ok := c.off[day.Format("2006-01-02")]; ok {
 		return "法定节假日 " + n
 	}
-	return "周末 " + day.Weekday().String()
-}
-
-// NextWorkingDay is day itself when it is a working day, else the first working day after it.
-func (c *Calendar) NextWorkingDay(day time.Time) (time.Time, error) {
-	for i := 0; i < 60; i++ {
-		ok, err := c.IsWorkingDay(day)
-		if err != nil {
-			return time.Time{}, err
+	if _, covered := c.years[day.Year()]; !covered {
+		if n, ok := fixedHolidays[day.Format("01-02")]; ok {
+			return "法定节假日 " + n + "（暂按固定日期）"
 		}
-		if ok {
-			return day, nil
-		}
-		day = day.AddDate(0, 0, 1)
 	}
-	return time.Time{}, fmt.Errorf("%w: no working day in 60 days after %s", ErrInvalid, day.Format("2006-01-02"))
+	return "周末 " + day.Weekday().String()
 }
 
 // DayUnit says how a rule counts.
@@ -190,6 +282,12 @@ const (
 	RuleSupervisionAnswer = "supervision_feedback" // 督办反馈 30 日
 )
 
+// PetitionerWindow reports whether the rule is the petitioner's time to ask (for a review or
+// a re-review) rather than a unit's time to act: its end makes nobody overdue.
+func (r Rule) PetitionerWindow() bool {
+	return r.Key == RuleReviewRequest || r.Key == RuleReReviewRequest
+}
+
 // Rules are configuration; these are the defaults from the rules of shared/domain.md.
 type Rules map[string]Rule
 
@@ -220,7 +318,15 @@ type Deadline struct {
 	ExtendedDays int
 	Due          time.Time // the last day, after moving off rest days
 	Steps        []string  // the explanation, in order
+	// ProvisionalYears are the years the count needed that the calendar lacks (counted by the
+	// fixed-date rule); the deadline is exact when there are none.
+	ProvisionalYears []int
+	// Paused: a hearing is under way, so the due date moves a day later each day until it ends.
+	Paused bool
 }
+
+// Provisional reports whether the deadline was counted with a year the calendar lacks.
+func (d Deadline) Provisional() bool { return len(d.ProvisionalYears) > 0 }
 
 // DueAt is the instant the period ends (24:00 Beijing time on Due).
 func (d Deadline) DueAt() time.Time { return EndOfDay(d.Due) }
@@ -239,6 +345,12 @@ func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (De
 	}
 	d := Deadline{Rule: rule, Start: start, PausedDays: paused, ExtendedDays: extended}
 	ds := func(t time.Time) string { return t.Format("2006-01-02") }
+	working := func(day time.Time) (bool, error) {
+		if _, covered := c.years[day.Year()]; !covered && c.provisional && !slices.Contains(d.ProvisionalYears, day.Year()) {
+			d.ProvisionalYears = append(d.ProvisionalYears, day.Year())
+		}
+		return c.IsWorkingDay(day)
+	}
 	d.Steps = append(d.Steps, fmt.Sprintf("%s时限 %d %s，自 %s 的次日起算（起始日不计入）", rule.Name, rule.Days, unitZH(rule.Unit), ds(start)))
 	var last time.Time
 	switch rule.Unit {
@@ -251,9 +363,19 @@ func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (De
 			d.Steps = append(d.Steps, fmt.Sprintf("经批准延期 %d 日", extended))
 		}
 		d.Steps = append(d.Steps, fmt.Sprintf("第 %d 日为 %s", rule.Days+paused+extended, ds(last)))
-		next, err := c.NextWorkingDay(last)
-		if err != nil {
-			return Deadline{}, err
+		next := last
+		for i := 0; ; i++ {
+			ok, err := working(next)
+			if err != nil {
+				return Deadline{}, err
+			}
+			if ok {
+				break
+			}
+			if i == 60 {
+				return Deadline{}, fmt.Errorf("%w: no working day in 60 days after %s", ErrInvalid, ds(last))
+			}
+			next = next.AddDate(0, 0, 1)
 		}
 		if !next.Equal(last) {
 			d.Steps = append(d.Steps, fmt.Sprintf("%s 为休息日（%s），顺延至下一个工作日 %s", ds(last), c.why(last), ds(next)))
@@ -263,7 +385,7 @@ func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (De
 		day, n := start, 0
 		for n < rule.Days+paused+extended {
 			day = day.AddDate(0, 0, 1)
-			ok, err := c.IsWorkingDay(day)
+			ok, err := working(day)
 			if err != nil {
 				return Deadline{}, err
 			}
@@ -278,6 +400,13 @@ func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (De
 		return Deadline{}, fmt.Errorf("%w: rule %q has unit %q", ErrInvalid, rule.Key, rule.Unit)
 	}
 	d.Due = last
+	if d.Provisional() {
+		var ys []string
+		for _, y := range d.ProvisionalYears {
+			ys = append(ys, strconv.Itoa(y))
+		}
+		d.Steps = append(d.Steps, strings.Join(ys, "、")+" 年节假日安排尚未录入，暂按周末及固定日期的法定节假日计算，录入后重新计算")
+	}
 	return d, nil
 }
 

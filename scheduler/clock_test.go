@@ -177,3 +177,74 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionalCalendar: a year the calendar lacks is counted by weekends and the fixed-date
+// holidays when asked, and every deadline that needed it says so; the strict calendar refuses it.
+func TestProvisionalCalendar(t *testing.T) {
+	strict := DefaultCalendar()
+	c := strict.WithProvisional(true)
+	for day, want := range map[time.Time]bool{
+		Date(2027, 1, 1):  false, // 元旦, fixed by date
+		Date(2027, 5, 1):  false, // 劳动节 (a Saturday anyway)
+		Date(2027, 5, 3):  true,  // a Monday: 调休 unknown until the notice
+		Date(2027, 10, 1): false, // 国庆节
+		Date(2027, 10, 4): true,
+		Date(2027, 2, 8):  true, // 春节 is lunar: not guessed
+	} {
+		if got, err := c.IsWorkingDay(day); err != nil || got != want {
+			t.Errorf("%s: working %v %v, want %v", day.Format("2006-01-02"), got, err, want)
+		}
+	}
+	if _, err := strict.IsWorkingDay(Date(2027, 1, 4)); !errors.Is(err, ErrCalendarYear) {
+		t.Errorf("strict: %v", err)
+	}
+	r := DefaultRules()
+	// Objection: 5 working days from Tuesday 2026-12-29 → 12-30, 12-31, (元旦 01-01), 01-04, 01-05, 01-06.
+	d, err := c.Compute(r[RuleObjection], time.Date(2026, 12, 29, 10, 0, 0, 0, ChinaTZ))
+	if err != nil || !d.Due.Equal(Date(2027, 1, 6)) || !d.Provisional() || len(d.ProvisionalYears) != 1 || d.ProvisionalYears[0] != 2027 {
+		t.Errorf("objection across the year: %v %v %v", d.Due, d.ProvisionalYears, err)
+	}
+	if !strings.Contains(d.Explain(), "2027 年节假日安排尚未录入") {
+		t.Errorf("explanation: %s", d.Explain())
+	}
+	if _, err := strict.Compute(r[RuleObjection], time.Date(2026, 12, 29, 10, 0, 0, 0, ChinaTZ)); !errors.Is(err, ErrCalendarYear) {
+		t.Errorf("strict objection: %v", err)
+	}
+	// Calendar days: 2026-12-02 + 30 = 2027-01-01, 元旦 → Monday 2027-01-04 (the 2nd and 3rd are a weekend).
+	d, _ = c.Compute(r[RuleReviewAnswer], time.Date(2026, 12, 2, 10, 0, 0, 0, ChinaTZ))
+	if !d.Due.Equal(Date(2027, 1, 4)) || !d.Provisional() || !strings.Contains(d.Explain(), "暂按固定日期") {
+		t.Errorf("review across the year: %v %s", d.Due, d.Explain())
+	}
+	// A period inside known years is exact even when provisional counting is allowed.
+	if d, _ := c.Compute(r[RuleHandling], time.Date(2026, 3, 2, 10, 0, 0, 0, ChinaTZ)); d.Provisional() {
+		t.Errorf("2026 period marked provisional: %v", d.ProvisionalYears)
+	}
+	note := ProvisionalNote([]int{2027})
+	if !strings.Contains(note, "2027 年") || !strings.Contains(note, "provisional") || !strings.Contains(note, " / ") {
+		t.Errorf("note: %s", note)
+	}
+}
+
+func TestNewCalendar(t *testing.T) {
+	c, err := NewCalendar(map[int]bool{2030: true}, []Holiday{{Date: "2030-01-01", Kind: DayOff, Name: "元旦"},
+		{Date: "2031-01-04", Kind: DayWorkday, Name: "调休"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cov, ver := c.Covers(2031); !cov || ver {
+		t.Errorf("a year with days but no year entry: covered %v verified %v", cov, ver)
+	}
+	if ok, _ := c.IsWorkingDay(Date(2030, 1, 1)); ok {
+		t.Error("2030-01-01 should be off")
+	}
+	if ok, _ := c.IsWorkingDay(Date(2031, 1, 4)); !ok {
+		t.Error("2031-01-04 (a Saturday make-up day) should be a working day")
+	}
+	if _, err := NewCalendar(nil, []Holiday{{Date: "2030-01-01", Kind: "maybe"}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad kind: %v", err)
+	}
+	days := DefaultCalendar().Days()
+	if len(days) == 0 || days[0].Date != "2025-01-01" {
+		t.Errorf("Days: %v", days[:1])
+	}
+}

@@ -163,8 +163,12 @@ func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rul
 			}
 			d, err := cal.Compute(rule, c.AcceptedAt)
 			if err == nil {
-				if _, ext := firstTo(evs, StExtended); ext {
-					d, err = cal.Extend(d, rules[RuleExtension].Days, rules[RuleExtension])
+				if e, ext := firstTo(evs, StExtended); ext {
+					days := e.Days
+					if days == 0 { // timelines from before the days were recorded
+						days = rules[RuleExtension].Days
+					}
+					d, err = cal.Extend(d, days, rules[RuleExtension])
 				}
 			}
 			if errors.Is(err, ErrCalendarYear) {

@@ -75,6 +75,11 @@ type ReceptionSession struct {
 	Status               SessionStatus
 	CancelReason         string
 	CreatedAt            time.Time
+	// Revision counts the changes since creation (time, roster, cancellation…), and UpdatedAt is
+	// the last one's time: a calendar feed's SEQUENCE and DTSTAMP, so subscribed clients replace
+	// what they hold.
+	Revision  int
+	UpdatedAt time.Time
 }
 
 // SessionQuery selects sessions; zero fields do not filter.
@@ -83,6 +88,7 @@ type SessionQuery struct {
 	From, To         time.Time
 	LeaderID         int64
 	HallID           int64 // studio or roster hall
+	UnitID           int64 // owned by this unit, or with it on the roster
 	IncludeCancelled bool
 	Limit            int // default and maximum 1000
 }
@@ -111,6 +117,9 @@ type SessionStore interface {
 	PutHoliday(ctx context.Context, h Holiday) error
 	// ListHolidays returns the entries between from and to (YYYY-MM-DD, inclusive), by date.
 	ListHolidays(ctx context.Context, from, to string) ([]Holiday, error)
+	// ListCalendarYears returns the years the calendar covers (→ verified). A year is covered
+	// once the release's holidays.txt seeded it or an operator entered a day of it (PutHoliday).
+	ListCalendarYears(ctx context.Context) (map[int]bool, error)
 
 	CreateReceptionSchedule(ctx context.Context, rs *ReceptionSchedule) error
 	GetReceptionSchedule(ctx context.Context, id int64) (ReceptionSchedule, error)
@@ -128,8 +137,14 @@ type SessionStore interface {
 	// CancelReceptionSession marks one session cancelled (a single cancellation); its resources
 	// are free again.
 	CancelReceptionSession(ctx context.Context, id int64, reason string) error
+	// MarkReminded records that session id's reminder went out at at; it reports false when it
+	// had gone out already (so exactly one caller sends it).
+	MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error)
 
 	AppointmentStore
+	InvitationStore   // invitations.go
+	BookingCheckStore // checks.go
+	FeedStore         // feeds.go
 }
 
 func validText(field string, s string, max int) error {

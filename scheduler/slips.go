@@ -177,7 +177,9 @@ func ValidateSupervision(s Supervision) error {
 type Opinion struct {
 	UnitID  int64
 	Text    string
-	Dissent bool // recorded as dissent (不同意见)
+	Dissent bool      // recorded as dissent (不同意见)
+	By      int64     // the member of the unit who gave it
+	At      time.Time // when it was given (or last replaced)
 }
 
 // Consultation is a 会商: units deliberate; the competent unit signs the conclusion.
@@ -186,11 +188,52 @@ type Consultation struct {
 	CaseID          int64
 	CompetentUnitID int64
 	UnitIDs         []int64 // the units taking part, the competent one included
+	Subject         string  // what is deliberated, in a line
+	// SessionID and RecordingOffset: set when the consultation is held on a video call, where
+	// in the recording it began.
+	SessionID       string
+	RecordingOffset time.Duration
+	CreatedBy       int64
+	CreatedAt       time.Time
 	Opinions        []Opinion
 	Conclusion      string
 	SignedBy        int64 // the user of the competent unit who signed; 0: not final
 	SignedUnitID    int64
 	SignedAt        time.Time
+}
+
+// ValidateConsultation checks a new consultation: a case, a subject, at least two units taking
+// part with the competent one among them.
+func ValidateConsultation(c Consultation) error {
+	if c.CaseID == 0 {
+		return invalid("case_id", "必须指定事项", "case_id is required")
+	}
+	if c.CompetentUnitID == 0 {
+		return invalid("competent_unit_id", "必须指定主管单位", "competent_unit_id is required")
+	}
+	if s := strings.TrimSpace(c.Subject); s == "" || utf8.RuneCountInString(s) > 200 {
+		return invalid("subject", "会商议题须为 1 到 200 个字符", "subject is 1 to 200 characters")
+	}
+	seen := map[int64]bool{}
+	for _, u := range c.UnitIDs {
+		if u == 0 || seen[u] {
+			return invalid("unit_ids", "参加单位不能为空或重复", "participating units must be set and distinct")
+		}
+		seen[u] = true
+	}
+	if !seen[c.CompetentUnitID] {
+		return invalid("unit_ids", "主管单位必须是参加单位之一", "the competent unit must be one of the participating units")
+	}
+	if len(seen) < 2 {
+		return invalid("unit_ids", "会商至少需要两个单位参加", "a consultation needs at least two units")
+	}
+	if strings.TrimSpace(c.SessionID) == "" && c.RecordingOffset != 0 {
+		return invalid("recording_offset_ms", "只有视频接访中的会商才记录录像时间点", "only a consultation on a video call has a recording offset")
+	}
+	if c.RecordingOffset < 0 {
+		return invalid("recording_offset_ms", "录像时间点不能为负", "the recording offset cannot be negative")
+	}
+	return nil
 }
 
 // AddOpinion records a participating unit's opinion (one per unit; a later one replaces it).
@@ -201,8 +244,8 @@ func (c *Consultation) AddOpinion(o Opinion) error {
 	if c.SignedBy != 0 {
 		return invalid("status", "会商结论已签署，不能再修改意见", "the conclusion is signed; opinions are closed")
 	}
-	if strings.TrimSpace(o.Text) == "" {
-		return invalid("text", "意见不能为空", "an opinion needs text")
+	if strings.TrimSpace(o.Text) == "" || utf8.RuneCountInString(o.Text) > 4000 {
+		return invalid("text", "意见须为 1 到 4000 字", "an opinion is 1 to 4000 characters")
 	}
 	for i := range c.Opinions {
 		if c.Opinions[i].UnitID == o.UnitID {
@@ -219,8 +262,8 @@ func (c *Consultation) Sign(userID, unitID int64, conclusion string, at time.Tim
 	if unitID != c.CompetentUnitID {
 		return invalid("unit_id", "会商结论须由主管单位签署", "only the competent unit signs the conclusion")
 	}
-	if strings.TrimSpace(conclusion) == "" {
-		return invalid("conclusion", "结论不能为空", "a conclusion is required")
+	if strings.TrimSpace(conclusion) == "" || utf8.RuneCountInString(conclusion) > 4000 {
+		return invalid("conclusion", "结论须为 1 到 4000 字", "a conclusion is 1 to 4000 characters")
 	}
 	if c.SignedBy != 0 {
 		return invalid("status", "会商结论已签署", "the conclusion is already signed")
@@ -252,6 +295,69 @@ func containsID(ids []int64, id int64) bool {
 	return false
 }
 
+// MemberOf reports whether grants make their holder a member of the unit: a case-handling role
+// (policy table, case.handle) granted at that unit itself. A grant higher up the tree gives scope
+// over the unit, not a voice in it: a unit's opinion and signature come from its own people.
+func MemberOf(grants []Grant, unitID int64) bool {
+	for _, g := range grants {
+		if g.UnitID == unitID && RoleMay(g.Role, ActCaseHandle) {
+			return true
+		}
+	}
+	return false
+}
+
+// Supervision report kinds and extension decisions.
+const (
+	ReportProgress  = "progress"  // 进展报告
+	ReportExtension = "extension" // 延期申请
+
+	ExtensionPending  = ""
+	ExtensionApproved = "approved"
+	ExtensionRefused  = "refused"
+)
+
+// SupervisionReport is what the supervised unit sends on an open item: a progress report, or a
+// request to extend the item's deadline, which a supervisor approves or refuses.
+type SupervisionReport struct {
+	ID                int64
+	SupervisionID     int64
+	Kind              string
+	Text              string
+	UnitID            int64 // the supervised unit, reporting
+	By                int64
+	At                time.Time
+	RequestedDeadline time.Time // extension: the legal date asked for
+	Decision          string    // extension: "", approved or refused
+	DecidedBy         int64
+	DecidedAt         time.Time
+	DecisionNote      string
+}
+
+// ValidateSupervisionReport checks a report against the open item it is for.
+func ValidateSupervisionReport(r SupervisionReport, sv Supervision) error {
+	if !sv.ClosedAt.IsZero() {
+		return invalid("supervision", "督办单已办结，不能再报告", "the supervision item is closed")
+	}
+	if s := strings.TrimSpace(r.Text); s == "" || utf8.RuneCountInString(s) > 4000 {
+		return invalid("text", "报告内容须为 1 到 4000 字", "the report is 1 to 4000 characters")
+	}
+	switch r.Kind {
+	case ReportProgress:
+		if !r.RequestedDeadline.IsZero() {
+			return invalid("requested_deadline", "进展报告不带延期日期", "a progress report asks for no deadline")
+		}
+	case ReportExtension:
+		if !r.RequestedDeadline.After(sv.Deadline) {
+			return invalid("requested_deadline", "申请的期限须晚于现有督办期限 "+sv.Deadline.Format("2006-01-02"),
+				"the requested deadline must be after the current one, "+sv.Deadline.Format("2006-01-02"))
+		}
+	default:
+		return invalid("kind", "报告类型应为 progress（进展）或 extension（延期申请）", "kind must be progress or extension")
+	}
+	return nil
+}
+
 // SlipStore is the slip part of Store.
 type SlipStore interface {
 	// CreateAssignment validates a, stores it open and moves the case to assigned (from
@@ -263,13 +369,37 @@ type SlipStore interface {
 	// (assigned → objection_returned); the caller checked CheckObjection.
 	ObjectAssignment(ctx context.Context, id int64, reason string, actor CaseEvent) error
 
-	// OpenSupervision stores s and flags the case supervised; a second open item for the
-	// same case is ErrConflict (one item per matter).
+	// OpenSupervision stores s, flags the case supervised and notes it on the timeline (by
+	// s.OpenedBy; the system when 0); a second open item for the same case is ErrConflict (one
+	// item per matter).
 	OpenSupervision(ctx context.Context, s *Supervision) error
 	// OpenSupervisionFor is the case's open item (ErrNotFound when none).
 	OpenSupervisionFor(ctx context.Context, caseID int64) (Supervision, error)
-	// EscalateSupervision moves an open item one rung up the ladder.
-	EscalateSupervision(ctx context.Context, id int64) error
-	// CloseSupervision closes an open item with the audit opinion and clears the case's flag.
-	CloseSupervision(ctx context.Context, id int64, opinion, notes string, at time.Time) error
+	// EscalateSupervision moves an open item one rung up the ladder, noted on the timeline by actor.
+	EscalateSupervision(ctx context.Context, id int64, actor CaseEvent) error
+	// CloseSupervision closes an open item with the audit opinion (at actor.At, now when zero),
+	// clears the case's flag and notes it on the timeline by actor.
+	CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor CaseEvent) error
+	// ListSupervisions is every item of a case, open or closed, oldest first.
+	ListSupervisions(ctx context.Context, caseID int64) ([]Supervision, error)
+	// AddSupervisionReport stores a progress report or an extension request on an open item
+	// (one pending request at a time: a second is ErrConflict) and notes it on the timeline.
+	AddSupervisionReport(ctx context.Context, r *SupervisionReport, actor CaseEvent) error
+	// DecideSupervisionExtension approves (the item's deadline becomes the one asked for) or
+	// refuses a pending extension request, with a timeline note.
+	DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor CaseEvent) error
+	ListSupervisionReports(ctx context.Context, supervisionID int64) ([]SupervisionReport, error)
+
+	// CreateConsultation validates c, stores it with its units and notes it on the case timeline
+	// (actor: who convened it). It fills ID, CreatedAt and CreatedBy (from actor when 0).
+	CreateConsultation(ctx context.Context, c *Consultation, actor CaseEvent) error
+	GetConsultation(ctx context.Context, id int64) (Consultation, error)
+	// ListConsultations is a case's consultations, oldest first, with their opinions.
+	ListConsultations(ctx context.Context, caseID int64) ([]Consultation, error)
+	// AddConsultationOpinion records o for its unit, given by actor.ActorID, who must be a member
+	// of that unit (MemberOf; ErrInvalid otherwise); a signed consultation takes no opinion.
+	AddConsultationOpinion(ctx context.Context, id int64, o Opinion, actor CaseEvent) error
+	// SignConsultation makes the conclusion final, signed by actor.ActorID, who must be a member
+	// of the competent unit.
+	SignConsultation(ctx context.Context, id int64, conclusion string, actor CaseEvent) error
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -22,6 +23,12 @@ var (
 			SDPFmtpLine: "minptime=10;useinbandfec=1;usedtx=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}},
 		},
 		PayloadType: 111,
+	}, {
+		// RED (RFC 2198) carries the previous Opus frame again in each packet: a lost packet's
+		// audio arrives with the next one, which is what a thin township link needs. Browsers
+		// offer it; we ask publishers for it and unwrap it for receivers that lack it.
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"},
+		PayloadType:        63,
 	}}
 	videoCodecs = []webrtc.RTPCodecParameters{
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, PayloadType: 96},
@@ -59,6 +66,57 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		}
 	}
 	return m, nil
+}
+
+// mimeRED is RED's MIME type; pion has no constant for it.
+const mimeRED = "audio/red"
+
+// isRED reports whether a codec is RED.
+func isRED(c webrtc.RTPCodecParameters) bool { return strings.EqualFold(c.MimeType, mimeRED) }
+
+// preferRED asks the publisher to send its audio as RED where it offered it: the answer lists
+// RED first on every audio transceiver. Where RED was not offered the answer falls back to Opus.
+func preferRED(pc *webrtc.PeerConnection) {
+	var red, opus []webrtc.RTPCodecParameters
+	for _, c := range audioCodecs {
+		if isRED(c) {
+			red = append(red, c)
+		} else {
+			opus = append(opus, c)
+		}
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			_ = tr.SetCodecPreferences(append(append([]webrtc.RTPCodecParameters{}, red...), opus...))
+		}
+	}
+}
+
+// redPrimary returns the primary (newest) block of a RED payload: the Opus frame of this
+// packet, without copying. ok is false for a payload that is not well-formed RED.
+//
+//	redundant block header: F=1 | block PT (7) | timestamp offset (14) | block length (10)
+//	primary block header:   F=0 | block PT (7)
+func redPrimary(payload []byte) (primary []byte, ok bool) {
+	off, skip := 0, 0
+	for {
+		if off >= len(payload) {
+			return nil, false
+		}
+		if payload[off]&0x80 == 0 {
+			off++
+			break
+		}
+		if off+4 > len(payload) {
+			return nil, false
+		}
+		skip += int(binary.BigEndian.Uint16(payload[off+2:]) & 0x03ff)
+		off += 4
+	}
+	if off+skip > len(payload) {
+		return nil, false
+	}
+	return payload[off+skip:], true
 }
 
 // supportedEncoding reports whether an SDP rtpmap encoding name is one we forward.
@@ -105,6 +163,10 @@ func checkOffer(offer string) error {
 // localCodec finds our registered codec (and its RTX companion) that matches a publisher's codec,
 // for the subscriber transceiver's codec preferences.
 func localCodec(c webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters {
+	if isRED(c) {
+		// The receiver takes RED if it can, else the Opus inside it.
+		return append([]webrtc.RTPCodecParameters{}, audioCodecs[1], audioCodecs[0])
+	}
 	table := audioCodecs
 	if strings.HasPrefix(strings.ToLower(c.MimeType), "video/") {
 		table = videoCodecs

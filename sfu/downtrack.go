@@ -26,6 +26,9 @@ type DownTrack struct {
 	sub          *Participant // nil in unit tests
 	metrics      *metrics
 	vp8Rewrite   bool // simulcast VP8: picture ids must stay continuous across layers
+	// unwrapRED: the source sends RED and this receiver negotiated only Opus, so each packet's
+	// primary block is forwarded as plain Opus. Set by Bind.
+	unwrapRED bool
 
 	bound  atomic.Bool
 	paused atomic.Bool // the allocator found no room for it
@@ -103,26 +106,43 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			break
 		}
 	}
+	unwrap := false
+	if chosen == nil && isRED(d.codec) {
+		for i := range params {
+			if strings.EqualFold(params[i].MimeType, webrtc.MimeTypeOpus) {
+				chosen, unwrap = &params[i], true
+				break
+			}
+		}
+	}
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", errNoCodec, d.codec.MimeType)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.writer = ctx.WriteStream()
-	d.ssrc = uint32(ctx.SSRC())
-	d.pt = uint8(chosen.PayloadType)
-	d.rtxSSRC, d.rtxPT = 0, 0
+	var rtxSSRC uint32
+	var rtxPT uint8
 	apt := fmt.Sprintf("apt=%d", chosen.PayloadType)
 	for _, c := range params {
 		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == apt && ctx.SSRCRetransmission() != 0 {
-			d.rtxSSRC, d.rtxPT = uint32(ctx.SSRCRetransmission()), uint8(c.PayloadType)
+			rtxSSRC, rtxPT = uint32(ctx.SSRCRetransmission()), uint8(c.PayloadType)
 		}
 	}
-	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
-	d.bound.Store(true)
-	// The subscriber cannot decode until it has a keyframe of the layer it starts on.
-	d.source.requestKeyframe(int(d.target.Load()))
+	d.bind(ctx.WriteStream(), uint32(ctx.SSRC()), uint8(chosen.PayloadType), rtxSSRC, rtxPT, unwrap)
 	return *chosen, nil
+}
+
+// bind starts forwarding to w: from a subscriber's connection (Bind), or to a recorder's queue.
+// unwrapRED sends a RED source's Opus primary only.
+func (d *DownTrack) bind(w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, rtxSSRC uint32, rtxPT uint8, unwrapRED bool) {
+	d.mu.Lock()
+	d.writer = w
+	d.unwrapRED = unwrapRED
+	d.ssrc, d.pt = ssrc, pt
+	d.rtxSSRC, d.rtxPT = rtxSSRC, rtxPT
+	d.hdr = rtp.Header{Version: 2, PayloadType: d.pt, SSRC: d.ssrc}
+	d.mu.Unlock()
+	d.bound.Store(true)
+	// The receiver cannot decode until it has a keyframe of the layer it starts on.
+	d.source.requestKeyframe(int(d.target.Load()))
 }
 
 // Unbind is called by pion when the track is removed from the subscriber's connection.
@@ -189,12 +209,19 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 		d.mu.Unlock()
 		return
 	}
+	payload := p.payload
+	if d.unwrapRED {
+		var ok bool
+		if payload, ok = redPrimary(payload); !ok || len(payload) == 0 {
+			d.mu.Unlock()
+			return // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
+		}
+	}
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
 		return
 	}
-	payload := p.payload
 	var picOffset uint16
 	var tl0Offset uint8
 	if d.nack != nil {

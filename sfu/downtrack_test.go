@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
 )
 
 // recordingWriter stands in for pion's SRTP write stream: it keeps what a down track writes.
@@ -268,6 +269,8 @@ func TestMuteAndResumeKeepsSequenceContinuous(t *testing.T) {
 	}
 }
 
+// TestForwardPathAllocatesNothing: ten subscribers and a recording. The recording's goroutine
+// is not started, so its queue fills and then drops: both paths are measured.
 func TestForwardPathAllocatesNothing(t *testing.T) {
 	tr, _ := testTrack(t, time.Hour)
 	for range 10 {
@@ -275,6 +278,9 @@ func TestForwardPathAllocatesNothing(t *testing.T) {
 		w.keep = false
 		_ = d
 	}
+	rec := newRecording(tr, newPacketSink(), tr.metrics, zap.NewNop())
+	rec.attach()
+	t.Cleanup(rec.detach)
 	raw := marshal(t, rtp.Header{Version: 2, PayloadType: 96, SSRC: 777}, make([]byte, 1100))
 	raw[12] = 0x10 // keyframe
 	var p packet
@@ -286,6 +292,9 @@ func TestForwardPathAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per forwarded packet, want 0", allocs)
+	}
+	if rec.Dropped() == 0 {
+		t.Fatal("the recording's queue never filled: its drop path was not measured")
 	}
 }
 

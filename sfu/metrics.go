@@ -8,6 +8,8 @@ type metrics struct {
 	nacks, nackMisses, retransmits            prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
 	droppedPackets, layerSwitches             prometheus.Counter
+	recordings                                prometheus.Gauge
+	recordDropped                             prometheus.Counter
 	subscriberBandwidth                       prometheus.Histogram
 
 	// Per room (the room id is the label; a room's series go when the room closes).
@@ -60,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		plisThrottled:    c("plis_throttled_total", "Keyframe requests not sent to publishers because of throttling."),
 		droppedPackets:   c("dropped_packets_total", "Malformed or oversized packets received from publishers."),
 		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
+		recordings:       g("recordings", "Tracks being recorded by the server."),
+		recordDropped:    c("recording_dropped_packets_total", "Packets dropped because a recording's queue was full (its writer fell behind)."),
 	}
 	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sanji", Subsystem: "sfu",
 		Name: "subscriber_bandwidth_bps", Help: "Subscribers' estimated downstream bandwidth, sampled at each allocation.",
@@ -79,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
 			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
-			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches} {
+			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped} {
 			reg.MustRegister(col)
 		}
 	}

@@ -105,6 +105,7 @@ func (p *Participant) Publish(offerSDP string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.flushEarly(TargetPublisher)
+	preferRED(p.pub)
 	answer, err := p.pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %v", ErrBadSDP, err)
@@ -253,6 +254,7 @@ func (p *Participant) endTrack(t *publishedTrack) {
 	for _, x := range subscribers {
 		x.unsubscribe(t.info.ID, true)
 	}
+	t.endRecordings()
 	t.stop()
 	p.emit(EventTrackUnpublished{Track: t.Info()})
 }

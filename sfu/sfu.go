@@ -150,6 +150,7 @@ func (s *SFU) housekeeping() {
 					p.allocate(at)
 				}
 				for _, t := range tracks {
+					t.steerRecordings(at)
 					if pub := r.participant(t.info.ParticipantID); pub != nil {
 						pub.announceLayers(t)
 					}

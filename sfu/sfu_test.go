@@ -88,6 +88,12 @@ func (c *peer) flushCandidates(target Target) {
 // newClientPC is a browser-like pion PeerConnection on loopback, or on vnet when given.
 func newClientPC(t *testing.T, vnet transport.Net) *webrtc.PeerConnection {
 	t.Helper()
+	return newClientPCWith(t, vnet, false)
+}
+
+// newClientPCWith is newClientPC that also offers RED for audio (as browsers do) when red is set.
+func newClientPCWith(t *testing.T, vnet transport.Net, red bool) *webrtc.PeerConnection {
+	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -100,6 +106,12 @@ func newClientPC(t *testing.T, vnet transport.Net) *webrtc.PeerConnection {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	if red {
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeRED,
+			ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63}, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		t.Fatal(err)
@@ -126,7 +138,13 @@ func joinPeer(t *testing.T, s *SFU, room, id string) *peer {
 
 func joinPeerOn(t *testing.T, s *SFU, room, id string, vnet transport.Net) *peer {
 	t.Helper()
-	c := &peer{t: t, pub: newClientPC(t, vnet), sub: newClientPC(t, vnet), events: make(chan Event, 256), done: make(chan struct{}),
+	return joinPeerWith(t, s, room, id, newClientPC(t, vnet), newClientPC(t, vnet))
+}
+
+// joinPeerWith joins a peer made of the given publisher and subscriber connections.
+func joinPeerWith(t *testing.T, s *SFU, room, id string, pub, sub *webrtc.PeerConnection) *peer {
+	t.Helper()
+	c := &peer{t: t, pub: pub, sub: sub, events: make(chan Event, 256), done: make(chan struct{}),
 		tracks: map[string]*webrtc.TrackRemote{}, ended: map[string]bool{}}
 	p, err := s.Join(room, id, EventSinkFunc(func(e Event) {
 		select {

@@ -43,6 +43,9 @@ type publishedTrack struct {
 	stopped atomic.Bool
 	// announced is the last set of paused layers told to the publisher (housekeeping only).
 	announced string
+	// recordings are the server's own recorders of this track (under mu); their down tracks are
+	// in downs too.
+	recordings []*Recording
 }
 
 type rtcpWriter interface {

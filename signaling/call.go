@@ -35,6 +35,8 @@ type CallBackend interface {
 	CasePanel(ctx context.Context, sessionID, caseID, viewerID int64) (json.RawMessage, error)
 	// SaveHearingRecord attaches the confirmed hearing record to the case.
 	SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error)
+	// CaseNote writes a note on a case's timeline (a recording sealed, a recording error).
+	CaseNote(ctx context.Context, caseID int64, kind, ref, reason string) error
 }
 
 // backendTimeout bounds one call to the scheduler from a message handler.
@@ -108,6 +110,7 @@ type stage struct {
 	speakers   []string
 	record     string    // the hearing record (笔录) as the hall keeps it
 	confirmed  time.Time // when the petitioner confirmed the record; it is then attached
+	rec        *recordingState
 }
 
 // call is the live state of one reception session.
@@ -278,8 +281,15 @@ func (k *call) remove(s *session) {
 	delete(k.members, s.id)
 	delete(k.hands, s.id)
 	empty := len(k.members) == 0
+	var rec *recordingState
+	var caseID int64
 	if empty {
 		k.closed = true
+		if k.stage != nil {
+			// Nobody is left to be recorded: the recording ends here; a resumed hearing starts a
+			// new one when its notice is acknowledged again.
+			rec, caseID, k.stage.rec = k.stage.rec, k.stage.caseID, nil
+		}
 	}
 	k.publish()
 	k.mu.Unlock()
@@ -289,9 +299,13 @@ func (k *call) remove(s *session) {
 			delete(k.srv.calls, k.room)
 		}
 		k.srv.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		k.sealRecording(ctx, rec, caseID)
 		return
 	}
 	k.apply(false)
+	k.recordStage()
 }
 
 // apply makes the SFU enforce the current state, subscribes auto-subscribing members to what

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/recording"
 	"sanji/scheduler"
 )
 
@@ -60,6 +61,7 @@ func (s *session) callOp(id string, moderator bool, fn func(ctx context.Context,
 		return e
 	}
 	k.apply(panels)
+	k.recordStage()
 	s.send(TypeOK, id, struct{}{})
 	return nil
 }
@@ -167,6 +169,12 @@ func (s *session) onEndHearing(id string, data json.RawMessage) *Error {
 // clearStage ends the stage in the call. The caller holds k.op.
 func (k *call) clearStage(ctx context.Context) *Error {
 	k.mu.Lock()
+	var rec *recordingState
+	var caseID int64
+	if k.stage != nil {
+		rec, caseID = k.stage.rec, k.stage.caseID
+	}
+	defer k.sealRecording(ctx, rec, caseID)
 	k.stage = nil
 	k.hands = map[string]bool{}
 	k.held = map[string]bool{}
@@ -262,20 +270,29 @@ func (s *session) onBroadcast(id string, data json.RawMessage) *Error {
 
 func (s *session) onAckRecording(id string, _ json.RawMessage) *Error {
 	return s.callOp(id, false, func(ctx context.Context, k *call) (bool, *Error) {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if k.stage == nil {
-			return false, errNoHearing()
+		if e := s.acknowledge(k); e != nil {
+			return false, e
 		}
-		if s.seat.kind != auth.SeatHall || s.seat.hall != k.stage.appt.HallID {
-			return false, errNotStageHall()
-		}
-		if k.stage.ackAt.IsZero() {
-			k.stage.ackAt = time.Now()
-			s.logger().Info("recording notice acknowledged", zap.Int64("appointment", k.stage.appt.ID))
-		}
+		k.startRecording()
 		return false, nil
 	})
+}
+
+// acknowledge starts the hearing's clock at the hall's acknowledgement of the recording notice.
+func (s *session) acknowledge(k *call) *Error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stage == nil {
+		return errNoHearing()
+	}
+	if s.seat.kind != auth.SeatHall || s.seat.hall != k.stage.appt.HallID {
+		return errNotStageHall()
+	}
+	if k.stage.ackAt.IsZero() {
+		k.stage.ackAt = time.Now()
+		s.logger().Info("recording notice acknowledged", zap.Int64("appointment", k.stage.appt.ID))
+	}
+	return nil
 }
 
 func (s *session) onRaiseHand(id string, data json.RawMessage) *Error {
@@ -317,6 +334,9 @@ func (s *session) onSetFloor(id string, data json.RawMessage) *Error {
 		}
 		k.publish()
 		k.mu.Unlock()
+		k.noteOnRecording(func(h *recording.Hearing) error {
+			return h.MuteChanged(time.Now(), d.ParticipantID, "", "audio", !d.Allow)
+		})
 		if d.Allow {
 			target.emit(TypeCallNotice, CallNoticeData{Kind: "unmute_request",
 				MessageZH: "主持人请您发言，请打开麦克风", MessageEN: "the moderator asks you to speak; unmute your microphone"})

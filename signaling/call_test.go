@@ -13,7 +13,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"sanji/auth"
 	"sanji/client"
+	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
 	"sanji/scheduler/sqlite"
@@ -34,10 +37,11 @@ import (
 
 type callEnv struct {
 	*env
-	st      scheduler.Store
-	api     *httptest.Server
-	session scheduler.ReceptionSession
-	users   map[string]scheduler.User // by demo username
+	recordings string // the recorder's directory
+	st         scheduler.Store
+	api        *httptest.Server
+	session    scheduler.ReceptionSession
+	users      map[string]scheduler.User // by demo username
 }
 
 func newCallEnv(t *testing.T) *callEnv {
@@ -62,7 +66,13 @@ func newCallEnv(t *testing.T) *callEnv {
 	ce := &callEnv{st: st, session: x, users: map[string]scheduler.User{}}
 	apiSrv := api.New(api.Config{Store: st, Signer: auth.NewSigner(testSecret), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Attachments: scheduler.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}})
-	ce.env = newEnv(t, func(c *signaling.Config) { c.Calls = apiSrv.CallBridge() })
+	ce.recordings = t.TempDir()
+	rec, err := recording.New(recording.Config{Dir: ce.recordings, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rec.Close() })
+	ce.env = newEnv(t, func(c *signaling.Config) { c.Calls, c.Recorder = apiSrv.CallBridge(), rec })
 	apiSrv.SetCallHooks(ce.srv)
 	ce.api = httptest.NewServer(apiSrv)
 	t.Cleanup(ce.api.Close)
@@ -297,13 +307,30 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 		t.Errorf("unit's panel before the assignment: %+v", v)
 	}
 	time.Sleep(50 * time.Millisecond) // a measurable offset into the hearing
-	assignment := ce.assignOnCall(t, caseID, rsj.ID)
-	if assignment.RecordingOffsetMS <= 0 || assignment.SessionID != strconv.FormatInt(ce.session.ID, 10) {
+	tok, session := ce.leaderAPI(t), strconv.FormatInt(ce.session.ID, 10)
+	var assignment api.AssignmentView
+	ce.post(t, tok, fmt.Sprintf("/api/v1/cases/%d/assignments", caseID), map[string]any{"assigner_unit_id": ce.users["demo-leader"].UnitID,
+		"responsible_unit_id": rsj.ID, "method": scheduler.AssignOnVideoCall, "session_id": session, "instruction": "请区人社局十日内反馈"}, &assignment)
+	if assignment.RecordingOffsetMS <= 0 || assignment.SessionID != session {
 		t.Errorf("assignment on the call: %+v", assignment)
 	}
 	eventually(t, "assignment in the unit's panel", func() bool {
 		p := unit.lastPanel()
 		return p != nil && len(p.Assignments) == 1 && p.Case.View == "full" && len(p.Case.Petitioners) > 0
+	})
+	// 会商 with the unit on the call, and 包案 by the leader: both reach the panels at once.
+	var consult api.ConsultationView
+	ce.post(t, tok, fmt.Sprintf("/api/v1/cases/%d/consultations", caseID), map[string]any{"competent_unit_id": rsj.ID,
+		"unit_ids": []int64{rsj.ID, ce.unit("330102-XFJ").ID}, "subject": "欠薪责任认定", "session_id": session}, &consult)
+	if consult.RecordingOffsetMS <= assignment.RecordingOffsetMS {
+		t.Errorf("consultation offset %d, after the assignment's %d", consult.RecordingOffsetMS, assignment.RecordingOffsetMS)
+	}
+	var owned api.CaseView
+	ce.post(t, tok, fmt.Sprintf("/api/v1/cases/%d/owner", caseID), map[string]any{"session_id": session}, &owned)
+	eventually(t, "会商 and 包案 in the panels", func() bool {
+		pu, po := unit.lastPanel(), obs.lastPanel()
+		return pu != nil && len(pu.Consultations) == 1 && pu.Consultations[0].Subject == "欠薪责任认定" &&
+			pu.Case.OwnerLeaderID == ce.users["demo-leader"].ID && po != nil && len(po.Consultations) == 1 && po.Consultations[0].Subject == ""
 	})
 
 	// The hall keeps the hearing record; the petitioner confirms it with a name and a drawn
@@ -354,8 +381,56 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 
 	// The timeline of the case has the assignment (through the store, as the API shows it).
 	evs, err := ce.st.ListCaseEvents(context.Background(), caseID)
-	if err != nil || len(evs) < 2 || evs[len(evs)-1].To != scheduler.StAssigned {
+	kinds := map[string]bool{}
+	var sealed scheduler.CaseEvent
+	for _, e := range evs {
+		kinds[e.Kind+":"+string(e.To)] = true
+		if e.Kind == "recording" {
+			sealed = e
+		}
+	}
+	if err != nil || !kinds["status:"+string(scheduler.StAssigned)] || !kinds["consultation:"] || !kinds["owner:"] {
 		t.Errorf("timeline after the hearing: %+v %v", evs, err)
+	}
+
+	// The hearing was recorded from the notice to its end: the stage's tracks, the slips at their
+	// offsets, sealed, the seal on the case's timeline, and the files check against it.
+	hearing, ok := strings.CutPrefix(sealed.Ref, "recording:")
+	if !ok {
+		t.Fatalf("no recording note on the case: %+v", evs)
+	}
+	dir := filepath.Join(ce.recordings, hearing)
+	m, err := recording.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CaseID != caseID || m.SessionID != ce.session.ID || m.Chain.Head == "" || !strings.Contains(sealed.Reason, m.Chain.Head) {
+		t.Errorf("manifest %+v, note %q", m, sealed.Reason)
+	}
+	recorded := map[string]bool{}
+	for _, tr := range m.Tracks {
+		recorded[tr.Participant+"/"+tr.Kind] = true
+	}
+	for _, want := range []string{"leader/video", "leader/audio", "hallA/video", "hallA/audio", "unit/video"} {
+		if !recorded[want] {
+			t.Errorf("recording lacks %s: %+v", want, m.Tracks)
+		}
+	}
+	if recorded["hallB/video"] || recorded["hallB/audio"] || recorded["observer/video"] {
+		t.Errorf("recording holds a track off the stage: %+v", m.Tracks)
+	}
+	slips := map[string]int64{}
+	for _, sl := range m.Slips {
+		slips[sl.Type] = sl.OffsetMS
+	}
+	if slips["assignment"] != assignment.RecordingOffsetMS && slips["assignment"]-assignment.RecordingOffsetMS > 50 {
+		t.Errorf("assignment at %d ms in the recording, %d ms on the slip", slips["assignment"], assignment.RecordingOffsetMS)
+	}
+	if _, ok := slips["consultation"]; !ok {
+		t.Errorf("slips in the manifest: %+v", m.Slips)
+	}
+	if rep, err := recording.Verify(dir, m.Chain.Head); err != nil || !rep.OK {
+		t.Errorf("verify: %+v %v", rep, err)
 	}
 }
 
@@ -375,22 +450,25 @@ func (ce *callEnv) nextAppointment(t *testing.T, hall int64) int64 {
 	return 0
 }
 
-// assignOnCall creates a 交办 slip over the HTTP API as the leader, on the call.
-func (ce *callEnv) assignOnCall(t *testing.T, caseID, unitID int64) api.AssignmentView {
+// leaderAPI is an API token of the demo leader for the case work of a call.
+func (ce *callEnv) leaderAPI(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	leader := ce.users["demo-leader"]
 	tok, err := auth.RandomToken(24)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ce.st.CreateAPIToken(ctx, &scheduler.APIToken{UserID: leader.ID, Name: "test", Hash: auth.HashToken(tok),
-		Scopes: []string{scheduler.ActCaseHandle, scheduler.ActCaseRead}}); err != nil {
+	if err := ce.st.CreateAPIToken(context.Background(), &scheduler.APIToken{UserID: ce.users["demo-leader"].ID, Name: "test",
+		Hash: auth.HashToken(tok), Scopes: []string{scheduler.ActCaseHandle, scheduler.ActCaseRead, scheduler.ActCaseOwn}}); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"assigner_unit_id": leader.UnitID, "responsible_unit_id": unitID, "method": scheduler.AssignOnVideoCall,
-		"session_id": strconv.FormatInt(ce.session.ID, 10), "instruction": "请区人社局十日内反馈", "recording_offset_ms": 0})
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/cases/%d/assignments", ce.api.URL, caseID), bytes.NewReader(body))
+	return tok
+}
+
+// post sends body to the API as the bearer of tok and decodes a 2xx answer into out.
+func (ce *callEnv) post(t *testing.T, tok, path string, body, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", ce.api.URL+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -398,15 +476,13 @@ func (ce *callEnv) assignOnCall(t *testing.T, caseID, unitID int64) api.Assignme
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 201 {
-		t.Fatalf("assign on the call: %d %s", resp.StatusCode, b)
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
 	}
-	var v api.AssignmentView
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatal(err)
 	}
-	return v
 }
 
 // rogueRenegotiation sends the server a publish offer that asks to receive audio and video,

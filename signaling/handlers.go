@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"sanji/recording"
 	"sanji/sfu"
 )
 
@@ -270,6 +271,11 @@ func (s *session) onMute(id string, data json.RawMessage) *Error {
 		}
 		s.send(TypeMuted, id, MuteData{TrackID: d.TrackID, Muted: *d.Muted})
 		s.srv.trackMuted(s, d.TrackID, *d.Muted)
+		if k := s.call; k != nil {
+			k.noteOnRecording(func(h *recording.Hearing) error {
+				return h.MuteChanged(time.Now(), s.id, d.TrackID, s.trackKind(d.TrackID), *d.Muted)
+			})
+		}
 	}
 	return nil
 }

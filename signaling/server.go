@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/recording"
 	"sanji/sfu"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	// Calls is the scheduler for reception calls (rooms joined with a session's seat token);
 	// nil refuses such tokens.
 	Calls CallBackend
+	// Recorder records the hearings of reception calls; nil records nothing.
+	Recorder *recording.Recorder
 }
 
 const (
@@ -263,6 +266,11 @@ func (srv *Server) trackPublished(s *session, info sfu.TrackInfo) {
 		if o != s && o.autoSubscribe && (s.call == nil || s.call.pol.Allow(o.id, info)) {
 			o.autoSubscribeTo(t.ID)
 		}
+	}
+	if k := s.call; k != nil {
+		// A stage participant's new track (a reconnect, a camera turned on) joins the recording:
+		// on the session's writer, not on this SFU goroutine.
+		s.push(outFrame{work: k.recordStage})
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/notify"
 	"sanji/scheduler/postgres"
 	"sanji/scheduler/sqlite"
 	"sanji/sfu"
@@ -62,10 +64,11 @@ type app struct {
 	serveDone chan struct{} // closed when the HTTP serve loop has returned
 	serveErr  error         // why it returned, when not because of Shutdown
 
-	// The overdue job (scheduler.RunOverdueJob): started by Start, ended by shutdown before the
-	// store closes.
-	jobCancel context.CancelFunc
-	jobDone   chan struct{}
+	// The background jobs (overdue cases, reminders, recording retention): started by Start,
+	// ended by shutdown before the store closes.
+	jobs     []job
+	notifier scheduler.Notifier
+	recorder *recording.Recorder
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -119,19 +122,29 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 			cfg.RTC.UDPPort, cfg.RTC.TCPPort, cfg.RTC.UDPPort, cfg.RTC.TCPPort, err)
 	}
 
+	recorder, err := openRecorder(cfg, st, log, reg)
+	if err != nil {
+		_ = media.Close()
+		_ = st.Close()
+		return nil, err
+	}
+
 	signer := auth.NewSigner(secret)
-	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
+	notices := notifier(cfg.Notify, log)
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices,
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
+		Recordings:  recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
 		Tokens:     signer,
 		Logger:     log, // it names its own logger
 		Registerer: reg,
 		Calls:      schedAPI.CallBridge(),
+		Recorder:   recorder,
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
@@ -193,7 +206,7 @@ func (a *app) Start() error {
 			a.mu.Unlock()
 		}
 	}()
-	a.startOverdueJob()
+	a.startJobs()
 	addr := ln.Addr().String()
 	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
 	if u := a.sfu.UDPAddr(); u != nil {
@@ -206,28 +219,66 @@ func (a *app) Start() error {
 	return nil
 }
 
-// overdueEvery is how often the overdue job looks for cases past their legal period.
-const overdueEvery = 10 * time.Minute
+// job is a background goroutine of the app: cancel ends it, done closes when it has.
+type job struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
 
-// startOverdueJob starts the goroutine that opens supervision items on overdue cases. Called
-// with a.mu held, once, by Start.
-func (a *app) startOverdueJob() {
+// startJob runs run every interval until shutdown. Called with a.mu held, by Start.
+func (a *app) startJob(every time.Duration, run func(ctx context.Context, tick <-chan time.Time)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a.jobCancel, a.jobDone = cancel, make(chan struct{})
-	log := a.log.Named("overdue")
+	j := job{cancel: cancel, done: make(chan struct{})}
+	a.jobs = append(a.jobs, j)
 	go func() {
-		defer close(a.jobDone)
-		t := time.NewTicker(overdueEvery)
+		defer close(j.done)
+		t := time.NewTicker(every)
 		defer t.Stop()
-		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultCalendar(), scheduler.DefaultRules(), t.C, func(n int, err error) {
+		run(ctx, t.C)
+	}()
+}
+
+// Job intervals: the overdue job looks for cases past their legal period, the reminder job for
+// sessions starting within a day, the retention job for recordings past their keeping period.
+const (
+	overdueEvery   = 10 * time.Minute
+	remindEvery    = 10 * time.Minute
+	retentionEvery = 24 * time.Hour
+)
+
+// startJobs starts the background jobs. Called with a.mu held, once, by Start.
+func (a *app) startJobs() {
+	overdue, reminders := a.log.Named("overdue"), a.log.Named("reminders")
+	a.startJob(overdueEvery, func(ctx context.Context, tick <-chan time.Time) {
+		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultRules(), tick, func(n int, err error) {
 			if err != nil {
-				log.Warn("overdue job", zap.Error(err))
+				overdue.Warn("overdue job", zap.Error(err))
 			}
 			if n > 0 {
-				log.Info("supervision opened on overdue cases", zap.Int("opened", n))
+				overdue.Info("supervision opened on overdue cases", zap.Int("opened", n))
 			}
 		})
-	}()
+	})
+	a.startJob(remindEvery, func(ctx context.Context, tick <-chan time.Time) {
+		scheduler.RunReminderJob(ctx, a.store, a.notifier, tick, func(n int, err error) {
+			if err != nil {
+				reminders.Warn("reminder job", zap.Error(err))
+			}
+			if n > 0 {
+				reminders.Info("sessions reminded", zap.Int("sessions", n))
+			}
+		})
+	})
+	a.startJob(retentionEvery, func(ctx context.Context, tick <-chan time.Time) {
+		for {
+			a.purgeRecordings(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick:
+			}
+		}
+	})
 }
 
 // Done is closed when the HTTP server has stopped serving, by Shutdown or by a failure (Err).
@@ -297,11 +348,16 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 
 	a.mu.Lock()
-	jobCancel, jobDone := a.jobCancel, a.jobDone
+	jobs := a.jobs
 	a.mu.Unlock()
-	if jobCancel != nil {
-		jobCancel()
-		<-jobDone
+	for _, j := range jobs {
+		j.cancel()
+		<-j.done
+	}
+	// The calls sealed their hearings' recordings as they ended (signaling above); what is
+	// still open is sealed here.
+	if err := a.recorder.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("recorder close: %w", err))
 	}
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))
@@ -399,4 +455,14 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		}
 	}
 	return st, logins, nil
+}
+
+// notifier delivers the scheduler's notices: texts to people go to the SMS gateway (without one
+// configured, to the log, masked), and every notice to the webhook when one is set.
+func notifier(c notifyConfig, log *zap.Logger) scheduler.Notifier {
+	n := notify.Fanout{notify.SMS{Gateway: notify.LogSMS{Log: log.Named("sms")}}}
+	if c.WebhookURL != "" {
+		n = append(n, &notify.Webhook{URL: c.WebhookURL, Secret: []byte(c.WebhookSecret)})
+	}
+	return n
 }

@@ -42,6 +42,29 @@ type config struct {
 	RTC rtcConfig `yaml:"rtc"`
 	// Store selects the scheduler's database.
 	Store storeConfig `yaml:"store"`
+	// Notify says where notices (invitations to hearings and their answers) go besides the log.
+	Notify notifyConfig `yaml:"notify"`
+	// Recording configures the hearings' recordings (同步录音录像).
+	Recording recordingConfig `yaml:"recording"`
+}
+
+// recordingConfig configures where hearings are recorded, how they are sealed and how long they
+// are kept.
+type recordingConfig struct {
+	// Dir holds one directory per hearing. Empty: <DataDir>/recordings.
+	Dir string `yaml:"dir"`
+	// Hash seals the recordings: sha256 (default) or sm3 (国密).
+	Hash string `yaml:"hash"`
+	// Retention is how long a recording is kept after its case closed; 0 keeps it for ever.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// notifyConfig configures the scheduler's notices.
+type notifyConfig struct {
+	// WebhookURL receives every notice as a JSON POST; empty: no webhook.
+	WebhookURL string `yaml:"webhook_url"`
+	// WebhookSecret signs the webhook's body (HMAC-SHA256 in X-Sanji-Signature); empty: unsigned.
+	WebhookSecret string `yaml:"webhook_secret"`
 }
 
 // storeConfig selects the database: SQLite under DataDir unless a PostgreSQL DSN is given.
@@ -130,6 +153,30 @@ var settings = []setting{
 	}},
 	{key: "store.dsn", usage: "PostgreSQL DSN; empty: SQLite in data_dir", noFlag: true, set: func(c *config, v string) error {
 		c.Store.DSN = v
+		return nil
+	}},
+	{key: "notify.webhook_url", usage: "URL that receives notices as JSON POSTs (empty: none)", set: func(c *config, v string) error {
+		c.Notify.WebhookURL = v
+		return nil
+	}},
+	{key: "notify.webhook_secret", usage: "HMAC-SHA256 key signing the webhook's body", noFlag: true, set: func(c *config, v string) error {
+		c.Notify.WebhookSecret = v
+		return nil
+	}},
+	{key: "recording.dir", usage: "directory of the hearings' recordings (default: data_dir/recordings)", set: func(c *config, v string) error {
+		c.Recording.Dir = v
+		return nil
+	}},
+	{key: "recording.hash", usage: "hash sealing the recordings: sha256 or sm3", set: func(c *config, v string) error {
+		c.Recording.Hash = v
+		return nil
+	}},
+	{key: "recording.retention", usage: "how long recordings are kept after their case closed, e.g. 87600h (0 = for ever)", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q 不是时长（例如 87600h）/ %q is not a duration (e.g. 87600h)", v, v)
+		}
+		c.Recording.Retention = d
 		return nil
 	}},
 	{key: "data_dir", usage: "directory for state kept across restarts", set: func(c *config, v string) error {
@@ -418,6 +465,15 @@ func (c config) validate() error {
 	}
 	if d := c.Store.DSN; d != "" && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") && !strings.Contains(d, "host=") {
 		bad("store.dsn 应为 PostgreSQL 连接串，例如 postgres://sanji:密码@127.0.0.1:5432/sanji / store.dsn must be a PostgreSQL connection string, e.g. postgres://sanji:password@127.0.0.1:5432/sanji")
+	}
+	if u := c.Notify.WebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("notify.webhook_url %q 应为 http:// 或 https:// 地址 / notify.webhook_url %q must be an http:// or https:// URL", u, u)
+	}
+	if h := c.Recording.Hash; h != "" && h != "sha256" && h != "sm3" {
+		bad("recording.hash %q 无效，可用 sha256 或 sm3 / recording.hash %q is unknown; use sha256 or sm3", h, h)
+	}
+	if c.Recording.Retention < 0 {
+		bad("recording.retention 不能为负 / recording.retention cannot be negative")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")

@@ -223,6 +223,7 @@ func TestConfigValidation(t *testing.T) {
 		{"short secret", nil, map[string]string{"SANJI_TOKEN_SECRET": "short"}, []string{"token_secret 太短", "token_secret is too short"}},
 		{"shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, []string{"shutdown_timeout 必须大于 0", "must be greater than 0"}},
 		{"bad duration", []string{"--shutdown-timeout", "soon"}, nil, []string{"不是时长", "is not a duration"}},
+		{"webhook not http", []string{"--notify-webhook-url", "ftp://hooks.example.org"}, nil, []string{"notify.webhook_url", "must be an http:// or https:// URL"}},
 		{"bad env bool", nil, map[string]string{"SANJI_DEV": "yes please"}, []string{"SANJI_DEV", "不是布尔值", "is not a boolean"}},
 		{"host name without rtc ip", []string{"--listen", "sanji.example.org:8080"}, nil, []string{"请同时设置 rtc.listen_ip", "also set rtc.listen_ip"}},
 		{"empty data dir", []string{"--data-dir", ""}, nil, []string{"data_dir 不能为空", "data_dir must not be empty"}},
@@ -277,25 +278,30 @@ func TestConfigHelp(t *testing.T) {
 // key must decode from a file and be applied from the environment to the same field.
 func TestSettingsMatchYAMLTags(t *testing.T) {
 	values := map[string]string{
-		"listen":            "127.0.0.1:9999",
-		"dev":               "true",
-		"data_dir":          "/d",
-		"log_level":         "warn",
-		"log_format":        "console",
-		"token_secret":      strings.Repeat("k", 40),
-		"shutdown_timeout":  "7s",
-		"rtc.listen_ip":     "0.0.0.0",
-		"rtc.udp_port":      "1234",
-		"rtc.tcp_port":      "-1",
-		"rtc.public_ips":    "198.51.100.7",
-		"rtc.loopback_only": "false",
-		"demo":              "true",
-		"store.dsn":         "postgres://sanji@127.0.0.1:5432/sanji",
+		"listen":                "127.0.0.1:9999",
+		"dev":                   "true",
+		"data_dir":              "/d",
+		"log_level":             "warn",
+		"log_format":            "console",
+		"token_secret":          strings.Repeat("k", 40),
+		"shutdown_timeout":      "7s",
+		"rtc.listen_ip":         "0.0.0.0",
+		"rtc.udp_port":          "1234",
+		"rtc.tcp_port":          "-1",
+		"rtc.public_ips":        "198.51.100.7",
+		"rtc.loopback_only":     "false",
+		"demo":                  "true",
+		"store.dsn":             "postgres://sanji@127.0.0.1:5432/sanji",
+		"notify.webhook_url":    "https://hooks.example.org/sanji",
+		"notify.webhook_secret": "hook-secret",
+		"recording.dir":         "/rec",
+		"recording.hash":        "sm3",
+		"recording.retention":   "87600h",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
-	var top, rtc, store strings.Builder
+	var top, rtc, store, notify, rec strings.Builder
 	env := map[string]string{}
 	for _, s := range settings {
 		v, ok := values[s.key]
@@ -311,11 +317,15 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 			rtc.WriteString("  " + k + ": " + yv + "\n")
 		} else if k, ok := strings.CutPrefix(s.key, "store."); ok {
 			store.WriteString("  " + k + ": " + yv + "\n")
+		} else if k, ok := strings.CutPrefix(s.key, "notify."); ok {
+			notify.WriteString("  " + k + ": " + yv + "\n")
+		} else if k, ok := strings.CutPrefix(s.key, "recording."); ok {
+			rec.WriteString("  " + k + ": " + yv + "\n")
 		} else {
 			top.WriteString(s.key + ": " + yv + "\n")
 		}
 	}
-	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String())
+	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String()+"recording:\n"+rec.String())
 	fromFile, err := loadConfig([]string{"--config", file}, envMap(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("from file: %v", err)

@@ -70,6 +70,13 @@ func TestE2EThreeBrowsers(t *testing.T) {
 		}
 		<-tick.C
 	}
+	// Chromium offers RED for Opus; the server asks for it, so every microphone arrives as RED
+	// (and is forwarded as it is to these receivers, which take RED too).
+	for _, tr := range a.sfu.Room(room).Tracks() {
+		if tr.Kind == "audio" && tr.Codec != "audio/red" {
+			t.Errorf("audio track of %s published as %q, want audio/red", tr.ParticipantID, tr.Codec)
+		}
+	}
 	for i, p := range pages {
 		t.Logf("page %d: %s", i+1, p.last)
 		for _, e := range p.console.exceptions() {

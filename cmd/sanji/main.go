@@ -2,6 +2,7 @@
 // (三级视频接访) — the web client, the signaling WebSocket and the WebRTC SFU.
 //
 //	sanji serve [flags]   run the server until SIGINT or SIGTERM
+//	sanji verify DIR      check a hearing's recording against its hash chain
 //	sanji version         print the version
 //	sanji help            show usage
 package main
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serveMain(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchMain(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return verifyMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -69,6 +72,7 @@ func usage(w io.Writer) {
 用法 / Usage:
   sanji serve [flags]   启动服务 / run the server (web client, signaling, SFU) until SIGINT/SIGTERM
   sanji bench [flags]   负载测试（仅限本机）/ load generator against a loopback server, see docs/benchmarks.md
+  sanji verify DIR      校验庭审录像的哈希链 / check a hearing's recording against its hash chain, see docs/recording.md
   sanji version         显示版本 / print the version
   sanji help            显示本帮助 / show this help
 

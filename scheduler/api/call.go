@@ -21,6 +21,12 @@ import (
 // The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
 // what the signaling server calls to run a session live.
 
+// A call opens CallOpensBefore its session's start and closes CallClosesAfter its end.
+const (
+	CallOpensBefore = 30 * time.Minute
+	CallClosesAfter = 2 * time.Hour
+)
+
 // CallRoom is the signaling room of a reception session's call.
 func CallRoom(sessionID int64) string { return "call-" + strconv.FormatInt(sessionID, 10) }
 
@@ -49,6 +55,15 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	if x.Status != scheduler.SessionScheduled {
 		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
+	}
+	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
+	// after the scheduled end (hearings run over).
+	switch now := s.now(); {
+	case now.Before(x.Start.Add(-CallOpensBefore)):
+		at := x.Start.Add(-CallOpensBefore).In(scheduler.Shanghai).Format("2006-01-02 15:04")
+		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
+	case now.After(x.End.Add(CallClosesAfter)):
+		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
 	}
 	owner, err := s.st.GetUnit(ctx, x.UnitID)
 	if err != nil {
@@ -134,6 +149,9 @@ type CallHooks interface {
 	CaseChanged(sessionID, caseID int64)
 	// QueueChanged says a session's bookings changed (a walk-in, a cancellation).
 	QueueChanged(sessionID int64)
+	// SlipCreated says a slip (kind assignment, supervision, consultation, owner) was made on
+	// the session's call: it is marked in the hearing's recording and the panels go out again.
+	SlipCreated(sessionID, caseID int64, kind string, slipID int64)
 }
 
 // SetCallHooks connects the API to the live calls; until then (and in tests without calls)
@@ -145,6 +163,19 @@ func (s *Server) callHooks() CallHooks {
 		return *h
 	}
 	return nil
+}
+
+// callOffset is the recording offset of a slip made on a session's call: the live call's clock
+// when that session's hearing is being recorded, else what the client said.
+func (s *Server) callOffset(session string, clientMS int64) int64 {
+	if id, ok := callSessionID(session); ok {
+		if h := s.callHooks(); h != nil {
+			if off, ok := h.HearingOffset(id); ok {
+				return off.Milliseconds()
+			}
+		}
+	}
+	return clientMS
 }
 
 // callSessionID reads the reception session id a slip made on a call names ("" = none).
@@ -390,13 +421,16 @@ func (b *CallBridge) auditCall(ctx context.Context, user scheduler.User, action 
 // the viewer's rights (cases_view.go), its timeline, clock, slips, and the person's earlier
 // bookings (同人同事). A full view of identity is audited with the call as its purpose.
 type CasePanel struct {
-	Case        CaseView          `json:"case"`
-	Timeline    []CaseEventView   `json:"timeline"`
-	Deadline    *DeadlineView     `json:"deadline"`
-	Assignments []AssignmentView  `json:"assignments"`
-	Supervision *SupervisionView  `json:"supervision"`
-	Earlier     []EarlierBooking  `json:"earlier"`
-	Notes       map[string]string `json:"notes,omitempty"`
+	Case        CaseView         `json:"case"`
+	Timeline    []CaseEventView  `json:"timeline"`
+	Deadline    *DeadlineView    `json:"deadline"`
+	Assignments []AssignmentView `json:"assignments"`
+	Supervision *SupervisionView `json:"supervision"`
+	// Consultations (会商) with each unit's opinion; a redacted viewer sees who took part and
+	// whether the conclusion is signed, not what was said.
+	Consultations []ConsultationView `json:"consultations"`
+	Earlier       []EarlierBooking   `json:"earlier"`
+	Notes         map[string]string  `json:"notes,omitempty"`
 }
 
 // EarlierBooking is an earlier booking of the same person, without their identity.
@@ -442,29 +476,39 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, err
 	}
 	for _, e := range evs {
-		v := CaseEventView{ID: e.ID, At: e.At, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
-			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result)}
+		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
+			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref, Days: e.Days}
 		if level != scheduler.ViewRedacted {
 			v.Reason = e.Reason // a reason may quote the petitioner
 		}
 		panel.Timeline = append(panel.Timeline, v)
 	}
-	d, ok, err := scheduler.CaseDeadline(ctx, s.st, defaultCalendar(), scheduler.DefaultRules(), c)
-	switch {
-	case errors.Is(err, scheduler.ErrCalendarYear):
-		panel.Notes = map[string]string{"deadline": "工作日历缺少所需年份，期限暂无法计算 / the working-day calendar lacks a year this deadline needs"}
-	case err != nil:
+	// A year the calendar lacks is counted provisionally; the deadline says so (provisional, note).
+	cal, err := s.calendar(ctx)
+	if err != nil {
 		return nil, err
-	case ok:
-		panel.Deadline = &DeadlineView{Rule: d.Rule.Key, Start: d.Start.Format("2006-01-02"), Due: d.Due.Format("2006-01-02"),
-			DueAt: d.DueAt(), Warning: d.Warning(s.now()), Explanation: d.Explain()}
+	}
+	if panel.Deadline, err = s.caseDeadlineView(ctx, cal, c); err != nil {
+		return nil, err
 	}
 	as, err := s.st.ListAssignments(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range as {
-		panel.Assignments = append(panel.Assignments, assignmentView(a))
+		panel.Assignments = append(panel.Assignments, assignmentView(a, cal))
+	}
+	panel.Consultations = []ConsultationView{}
+	ks, err := s.st.ListConsultations(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ks {
+		v := consultationView(k)
+		if level == scheduler.ViewRedacted {
+			v.Subject, v.Conclusion, v.Opinions = "", "", []OpinionView{}
+		}
+		panel.Consultations = append(panel.Consultations, v)
 	}
 	if sv, err := s.st.OpenSupervisionFor(ctx, c.ID); err == nil {
 		v := supervisionView(sv)
@@ -493,6 +537,11 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 		return nil, fmt.Errorf("case panel: %w", err)
 	}
 	return raw, nil
+}
+
+// CaseNote writes a note on a case's timeline for the call (the recording's seal, its errors).
+func (b *CallBridge) CaseNote(ctx context.Context, caseID int64, kind, ref, reason string) error {
+	return b.s.st.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: caseID, Kind: kind, Ref: ref, Reason: reason, Actor: "system", At: b.s.now()})
 }
 
 // SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,

@@ -2,11 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"sanji/scheduler"
@@ -60,8 +59,16 @@ type CaseView struct {
 // CodeCalendarMissing: a deadline needs a year the working-day calendar does not have.
 const CodeCalendarMissing = "calendar_year_missing"
 
-// defaultCalendar is parsed once: the embedded holiday table does not change while running.
-var defaultCalendar = sync.OnceValue(scheduler.DefaultCalendar)
+// calendar is the working-day calendar as the store holds it now (an operator's entry counts at
+// once, on every node), counting the years it lacks provisionally: deadlines people watch say
+// they are provisional rather than failing.
+func (s *Server) calendar(ctx context.Context) (*scheduler.Calendar, error) {
+	cal, err := scheduler.LoadCalendar(ctx, s.st)
+	if err != nil {
+		return nil, err
+	}
+	return cal.WithProvisional(true), nil
+}
 
 var viewNames = map[scheduler.ViewLevel]string{scheduler.ViewFull: "full", scheduler.ViewMasked: "masked", scheduler.ViewRedacted: "redacted"}
 
@@ -140,6 +147,19 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	return nil
 }
 
+// auditCase writes an audit entry about a case at its registering unit; target defaults to the
+// case.
+func (s *Server) auditCase(ctx context.Context, rc *reqCtx, c scheduler.Case, action, target string, before, after any) error {
+	u, err := s.st.GetUnit(ctx, c.UnitID)
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		target = "case:" + strconv.FormatInt(c.ID, 10)
+	}
+	return rc.audit(action, target, u, before, after)
+}
+
 // caseChain loads the paths the view decision and the access check need.
 func (s *Server) caseChain(ctx context.Context, c scheduler.Case) (scheduler.CaseChain, error) {
 	path := func(id int64) (string, error) {
@@ -177,11 +197,16 @@ func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, schedule
 	if err != nil {
 		return scheduler.Case{}, scheduler.CaseChain{}, err
 	}
-	c, err := s.st.GetCase(r.Context(), id)
+	return s.caseInScope(r.Context(), rc, id)
+}
+
+// caseInScope is loadCase for a case named elsewhere than in the path.
+func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.Case, scheduler.CaseChain, error) {
+	c, err := s.st.GetCase(ctx, id)
 	if err != nil {
 		return c, scheduler.CaseChain{}, err
 	}
-	ch, err := s.caseChain(r.Context(), c)
+	ch, err := s.caseChain(ctx, c)
 	if err != nil {
 		return c, ch, err
 	}
@@ -191,6 +216,15 @@ func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, schedule
 		}
 	}
 	return c, ch, errForbidden
+}
+
+// caseRequest is loadCase for a request with a JSON body, decoded into req.
+func (s *Server) caseRequest(r *http.Request, rc *reqCtx, req any) (scheduler.Case, scheduler.CaseChain, error) {
+	c, ch, err := s.loadCase(r, rc)
+	if err != nil {
+		return c, ch, err
+	}
+	return c, ch, decode(r, req)
 }
 
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -220,22 +254,27 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	return nil
 }
 
-// CaseEventView is one step of a timeline.
+// CaseEventView is one step of a timeline: a status change (kind "status") or a note.
 type CaseEventView struct {
 	ID                int64     `json:"id"`
 	At                time.Time `json:"at"`
+	Kind              string    `json:"kind"`
 	Actor             string    `json:"actor"`
 	UnitID            int64     `json:"unit_id"`
 	From              string    `json:"from,omitempty"`
-	To                string    `json:"to"`
+	To                string    `json:"to,omitempty"`
 	Reason            string    `json:"reason,omitempty"`
 	ResponsibleUnitID int64     `json:"responsible_unit_id,omitempty"`
 	CoUnitIDs         []int64   `json:"co_unit_ids,omitempty"`
 	Result            string    `json:"result,omitempty"`
+	Ref               string    `json:"ref,omitempty"`
+	Days              int       `json:"days,omitempty"`
+	ApprovedBy        int64     `json:"approved_by,omitempty"`
+	Notice            string    `json:"notice,omitempty"`
 }
 
 func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	c, _, err := s.loadCase(r, rc)
+	c, ch, err := s.loadCase(r, rc)
 	if err != nil {
 		return err
 	}
@@ -243,10 +282,17 @@ func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
+	// The notice to the petitioner is addressed to them by name: not for the redacted view.
+	redacted := scheduler.CaseViewLevel(rc.p, ch) == scheduler.ViewRedacted
 	out := []CaseEventView{}
 	for _, e := range evs {
-		out = append(out, CaseEventView{ID: e.ID, At: e.At, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
-			Reason: e.Reason, ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result)})
+		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
+			Reason: e.Reason, ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref,
+			Days: e.Days, ApprovedBy: e.ApprovedBy, Notice: e.Notice}
+		if redacted {
+			v.Notice = ""
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 	return nil
@@ -260,15 +306,14 @@ type transitionRequest struct {
 	CoUnitIDs         []int64 `json:"co_unit_ids"`
 	Result            string  `json:"result"`
 	UnitID            int64   `json:"unit_id"` // the tier the caller acts at; default their own unit
+	Days              int     `json:"days"`    // extended: the days granted
+	Notice            string  `json:"notice"`  // extended: the written notice to the petitioner
 }
 
 func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	c, ch, err := s.loadCase(r, rc)
-	if err != nil {
-		return err
-	}
 	var req transitionRequest
-	if err := decode(r, &req); err != nil {
+	c, ch, err := s.caseRequest(r, rc, &req)
+	if err != nil {
 		return err
 	}
 	unit := req.UnitID
@@ -281,14 +326,37 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 	if ev.From == "" {
 		ev.From = c.Status
 	}
+	switch ev.To {
+	case scheduler.StExtended:
+		// The unit head of the responsible unit approves an extension; making the transition is
+		// the approval, so only they make it.
+		handling := ch.ResponsiblePath
+		if handling == "" {
+			handling = ch.CasePath // accepted where it was registered
+		}
+		if !slices.Contains(rc.p.RolesFor(scheduler.ActCaseHandle, handling), scheduler.RoleUnitHead) {
+			return newErr(http.StatusForbidden, CodeForbidden, "延期须由承办单位负责人批准", "an extension is approved by the head of the responsible unit")
+		}
+		ev.Days, ev.ApprovedBy, ev.Notice = req.Days, rc.p.User.ID, strings.TrimSpace(req.Notice)
+	case scheduler.StReview, scheduler.StReReview:
+		evs, err := s.st.ListCaseEvents(r.Context(), c.ID)
+		if err != nil {
+			return err
+		}
+		cal, err := s.calendar(r.Context())
+		if err != nil {
+			return err
+		}
+		if ev.From == c.Status {
+			if err := scheduler.CheckReviewRequest(c, evs, ev.To, cal, scheduler.DefaultRules(), ev.At); err != nil {
+				return err
+			}
+		}
+	}
 	if err := s.st.TransitionCase(r.Context(), &ev); err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(r.Context(), c.UnitID)
-	if err != nil {
-		return err
-	}
-	if err := rc.audit("case.transition", "case:"+strconv.FormatInt(c.ID, 10), u,
+	if err := s.auditCase(r.Context(), rc, c, "case.transition", "",
 		map[string]string{"status": string(ev.From)}, map[string]string{"status": string(ev.To)}); err != nil {
 		return err
 	}
@@ -303,11 +371,43 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 // DeadlineView is the running legal period of a case, with its explanation.
 type DeadlineView struct {
 	Rule        string    `json:"rule"`
+	Name        string    `json:"name"`  // the rule's Chinese name
+	Party       string    `json:"party"` // unit: a unit must act; petitioner: the petitioner's time to ask
 	Start       string    `json:"start"`
 	Due         string    `json:"due"`
 	DueAt       time.Time `json:"due_at"`
-	Warning     int       `json:"warning"`
+	Percent     int       `json:"percent"` // share of the period used, 0–100
+	Warning     int       `json:"warning"` // 0, 50, 80 or 100 (overdue)
+	PausedDays  int       `json:"paused_days,omitempty"`
+	Paused      bool      `json:"paused,omitempty"` // a hearing is under way
+	Extended    int       `json:"extended_days,omitempty"`
+	Provisional bool      `json:"provisional"`
+	Note        string    `json:"note,omitempty"` // why it is provisional, 中文 / English
 	Explanation string    `json:"explanation"`
+}
+
+func deadlineView(d scheduler.Deadline, now time.Time) DeadlineView {
+	v := DeadlineView{Rule: d.Rule.Key, Name: d.Rule.Name, Party: "unit", Start: d.Start.Format("2006-01-02"), Due: d.Due.Format("2006-01-02"),
+		DueAt: d.DueAt(), Percent: int(min(max(d.Progress(now), 0), 1) * 100), Warning: d.Warning(now), PausedDays: d.PausedDays,
+		Paused: d.Paused, Extended: d.ExtendedDays, Provisional: d.Provisional(), Explanation: d.Explain()}
+	if d.Rule.PetitionerWindow() {
+		v.Party = "petitioner"
+	}
+	if v.Provisional {
+		v.Note = scheduler.ProvisionalNote(d.ProvisionalYears)
+	}
+	return v
+}
+
+// caseDeadlineView is the case's running period at now, nil when none runs.
+func (s *Server) caseDeadlineView(ctx context.Context, cal *scheduler.Calendar, c scheduler.Case) (*DeadlineView, error) {
+	now := s.now()
+	d, ok, err := scheduler.CaseDeadline(ctx, s.st, cal, scheduler.DefaultRules(), c, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	v := deadlineView(d, now)
+	return &v, nil
 }
 
 func (s *Server) caseDeadline(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -315,19 +415,14 @@ func (s *Server) caseDeadline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	d, ok, err := scheduler.CaseDeadline(r.Context(), s.st, defaultCalendar(), scheduler.DefaultRules(), c)
-	if errors.Is(err, scheduler.ErrCalendarYear) {
-		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "工作日历缺少所需年份，无法计算期限，请联系运维人员补充节假日数据",
-			"the working-day calendar lacks a year this deadline needs; ask an operator to add the holiday data")
-	}
+	cal, err := s.calendar(r.Context())
 	if err != nil {
 		return err
 	}
-	if !ok {
-		writeJSON(w, http.StatusOK, map[string]any{"deadline": nil})
-		return nil
+	v, err := s.caseDeadlineView(r.Context(), cal, c)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadline": DeadlineView{Rule: d.Rule.Key, Start: d.Start.Format("2006-01-02"),
-		Due: d.Due.Format("2006-01-02"), DueAt: d.DueAt(), Warning: d.Warning(s.now()), Explanation: d.Explain()}})
+	writeJSON(w, http.StatusOK, map[string]any{"deadline": v})
 	return nil
 }

@@ -146,7 +146,7 @@ func (f *fixture) device(inside bool) scheduler.User {
 // TestAuthorizationMatrix calls every route as every role, with the target inside and outside
 // the role's subtree, and checks the answer against the policy table: allowed (2xx) or 403.
 func TestAuthorizationMatrix(t *testing.T) {
-	f := newFixture(t, Config{LoginPerMinute: 100000, LoginBurst: 100000})
+	f := newFixture(t, Config{LoginPerMinute: 100000, LoginBurst: 100000, FeedPerMinute: 100000, FeedBurst: 100000})
 	routes := f.api.Routes()
 	seen := map[string]bool{}
 	for _, rt := range routes {

@@ -206,6 +206,47 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	return nil
 }
 
+// LeaderView is a leader's account that a session or schedule can name.
+type LeaderView struct {
+	ID          int64  `json:"id"`
+	DisplayName string `json:"display_name"`
+	UnitID      int64  `json:"unit_id"`
+}
+
+// listLeaders lists the enabled people holding the leader role in the caller's subtrees, for
+// the session form's leader picker (the user list itself is the administrator's).
+func (s *Server) listLeaders(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	ctx := r.Context()
+	out := []LeaderView{}
+	for _, root := range roots {
+		users, err := s.st.ListUsers(ctx, scheduler.UserFilter{UnderPath: root, Kind: scheduler.UserPerson})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if u.Disabled {
+				continue
+			}
+			gs, err := s.st.ListGrants(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				if g.Role == scheduler.RoleLeader {
+					out = append(out, LeaderView{ID: u.ID, DisplayName: u.DisplayName, UnitID: u.UnitID})
+					break
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"leaders": out})
+	return nil
+}
+
 type createSessionRequest struct {
 	UnitID               int64     `json:"unit_id"`
 	Title                string    `json:"title"`
@@ -274,25 +315,34 @@ func setIfGiven[T any](dst *T, v *T) {
 	}
 }
 
-func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// sessionInScope loads the session named by the path's {id}, after decoding the body into req
+// (unless nil), and checks the caller's scope at the session's unit.
+func (s *Server) sessionInScope(r *http.Request, rc *reqCtx, req any) (scheduler.ReceptionSession, scheduler.Unit, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return err
+		return scheduler.ReceptionSession{}, scheduler.Unit{}, err
 	}
+	if req != nil {
+		if err := decode(r, req); err != nil {
+			return scheduler.ReceptionSession{}, scheduler.Unit{}, err
+		}
+	}
+	x, err := s.st.GetReceptionSession(r.Context(), id)
+	if err != nil {
+		return x, scheduler.Unit{}, err
+	}
+	u, err := s.unitInScope(r.Context(), rc, x.UnitID)
+	return x, u, err
+}
+
+func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	var req updateSessionRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	x, err := s.st.GetReceptionSession(ctx, id)
+	x, u, err := s.sessionInScope(r, rc, &req)
 	if err != nil {
 		return err
 	}
-	u, err := s.unitInScope(ctx, rc, x.UnitID)
-	if err != nil {
-		return err
-	}
-	before := sessionView(x)
+	ctx, id := r.Context(), x.ID
+	before, old := sessionView(x), x
 	setIfGiven(&x.Title, req.Title)
 	setIfGiven(&x.LeaderID, req.LeaderID)
 	setIfGiven(&x.LeaderName, req.LeaderName)
@@ -316,6 +366,9 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := rc.audit("session.update", "session:"+strconv.FormatInt(id, 10), u, before, sessionView(x)); err != nil {
 		return err
 	}
+	if err := s.noticeChange(ctx, old, x); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, sessionView(x))
 	return nil
 }
@@ -325,29 +378,25 @@ type cancelSessionRequest struct {
 }
 
 func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	var req cancelSessionRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	x, err := s.st.GetReceptionSession(ctx, id)
+	x, u, err := s.sessionInScope(r, rc, &req)
 	if err != nil {
 		return err
 	}
-	u, err := s.unitInScope(ctx, rc, x.UnitID)
-	if err != nil {
-		return err
-	}
+	ctx, id := r.Context(), x.ID
 	if err := s.st.CancelReceptionSession(ctx, id, strings.TrimSpace(req.Reason)); err != nil {
 		return err
 	}
 	if err := rc.audit("session.cancel", "session:"+strconv.FormatInt(id, 10), u, sessionView(x), map[string]string{"reason": req.Reason}); err != nil {
 		return err
 	}
+	appts, err := s.st.ListAppointments(ctx, id)
+	if err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionCancelled, x, appts,
+		"「"+x.Title+"」（"+sessionWhen(x)+"）已取消："+reason, "“"+x.Title+"” ("+sessionWhen(x)+") is cancelled: "+reason)...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -489,10 +538,15 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if year == "" {
 		year = strconv.Itoa(s.now().In(scheduler.Shanghai).Year())
 	}
-	if y, err := strconv.Atoi(year); err != nil || y < 2000 || y > 2100 {
+	y, err := strconv.Atoi(year)
+	if err != nil || y < 2000 || y > 2100 {
 		return invalidField("year", "年份无效", "year is invalid")
 	}
 	hs, err := s.st.ListHolidays(r.Context(), year+"-01-01", year+"-12-31")
+	if err != nil {
+		return err
+	}
+	years, err := s.st.ListCalendarYears(r.Context())
 	if err != nil {
 		return err
 	}
@@ -500,8 +554,14 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	for _, h := range hs {
 		out = append(out, HolidayView{Date: h.Date, Kind: string(h.Kind), Name: h.Name})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"holidays": out,
-		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"})
+	verified, covered := years[y]
+	covered = covered || len(hs) > 0
+	res := map[string]any{"holidays": out, "covered": covered, "verified": covered && verified,
+		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"}
+	if !covered {
+		res["note"] = scheduler.ProvisionalNote([]int{y})
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -563,6 +623,17 @@ type AppointmentView struct {
 	OverrideReason  string    `json:"override_reason,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	Masked          bool      `json:"masked"`
+	// Checks says what the booking checks found, as counts and flags (the leader's queue shows
+	// them); absent when they found nothing.
+	Checks *CheckFlags `json:"checks,omitempty"`
+}
+
+// CheckFlags is an appointment's booking checks in brief.
+type CheckFlags struct {
+	SamePerson   int  `json:"same_person"`
+	Similar      int  `json:"similar"`
+	PendingLower bool `json:"pending_lower"`
+	PastReReview bool `json:"past_rereview"`
 }
 
 func apptView(a scheduler.Appointment, unmasked bool) AppointmentView {
@@ -573,9 +644,14 @@ func apptView(a scheduler.Appointment, unmasked bool) AppointmentView {
 	if reps == nil {
 		reps = []string{}
 	}
-	return AppointmentView{ID: a.ID, SessionID: a.SessionID, HallID: a.HallID, Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone,
+	v := AppointmentView{ID: a.ID, SessionID: a.SessionID, HallID: a.HallID, Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone,
 		Matter: a.Matter, People: a.People, Representatives: reps, Guidance: a.Guidance, WalkIn: a.WalkIn, QueueNo: a.QueueNo,
 		Position: a.Position, Status: string(a.Status), OverrideReason: a.OverrideReason, CreatedAt: a.CreatedAt, Masked: !unmasked}
+	if c := a.Checks; !c.Empty() {
+		v.Checks = &CheckFlags{SamePerson: len(c.SamePerson), Similar: len(c.Similar), PendingLower: len(c.PendingLower) > 0,
+			PastReReview: len(c.PastReReview) > 0}
+	}
+	return v
 }
 
 // hallUnit returns a hall and its unit.
@@ -604,11 +680,13 @@ type bookRequest struct {
 	OverrideReason  string   `json:"override_reason"`
 }
 
-// BookingView is a new appointment and what the rules want known at booking: earlier
-// appointments of the same ID number (同人同事 candidates), masked. They inform; they never refuse.
+// BookingView is a new appointment and what the rules want known at booking (hearings.go:
+// 同人同事 candidates by ID number and by similar text, the level checks), filtered and masked
+// for the caller. They inform; they never refuse. SamePerson repeats Checks.SamePerson.
 type BookingView struct {
 	Appointment AppointmentView   `json:"appointment"`
 	SamePerson  []AppointmentView `json:"same_person"`
+	Checks      BookingChecksView `json:"checks"`
 }
 
 func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -638,10 +716,15 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	a := scheduler.Appointment{SessionID: id, HallID: req.HallID, Name: strings.TrimSpace(req.Name), IDNumber: strings.TrimSpace(req.IDNumber),
 		Phone: strings.TrimSpace(req.Phone), Matter: strings.TrimSpace(req.Matter), People: req.People, Representatives: req.Representatives,
 		Guidance: strings.TrimSpace(req.Guidance), WalkIn: req.WalkIn, OverrideReason: strings.TrimSpace(req.OverrideReason), BookedBy: rc.p.User.ID}
-	prior, err := s.st.AppointmentsByIDNumber(ctx, strings.ToUpper(a.IDNumber), 20)
+	if err := scheduler.ValidateAppointment(a); err != nil {
+		return err
+	}
+	// The checks run before the booking, so they never find the booking itself.
+	checks, err := s.runChecks(ctx, id, u, a.IDNumber, a.Matter)
 	if err != nil {
 		return err
 	}
+	a.Checks = checks.Summary()
 	if err := s.st.CreateAppointment(ctx, &a, s.now()); err != nil {
 		return err
 	}
@@ -655,19 +738,18 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 			return err
 		}
 	}
-	v := BookingView{Appointment: apptView(a, false), SamePerson: []AppointmentView{}}
-	var ids []int64
-	for _, p := range prior {
-		v.SamePerson = append(v.SamePerson, apptView(p, false))
-		ids = append(ids, p.ID)
+	cv, hidden, err := s.checksView(ctx, rc, r, checks)
+	if err != nil {
+		return err
 	}
-	if len(ids) > 0 {
-		if err := rc.audit("appointment.same_person", target, u, nil, map[string]any{"earlier": ids, "guidance": a.Guidance}); err != nil {
+	if !a.Checks.Empty() {
+		if err := rc.audit("appointment.checks", target, u, nil,
+			map[string]any{"found": a.Checks, "hidden_from_caller": hidden, "guidance": a.Guidance}); err != nil {
 			return err
 		}
 	}
 	s.queueChanged(id)
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, BookingView{Appointment: apptView(a, false), SamePerson: cv.SamePerson, Checks: cv})
 	return nil
 }
 

@@ -68,12 +68,36 @@ func (f *fixture) appointment(inside bool) scheduler.Appointment {
 
 func idStr(v int64) string { return strconv.FormatInt(v, 10) }
 
+// openCalls are the sessions whose call is open now, one per fixture and side: a hall cannot be
+// in two overlapping sessions, so the matrix's many callers share them.
+var openCalls = map[*fixture]map[bool]scheduler.ReceptionSession{}
+
+// openCall is a session of d1 (inside) or d2 that started ten minutes ago.
+func (f *fixture) openCall(inside bool) scheduler.ReceptionSession {
+	f.t.Helper()
+	if x, ok := openCalls[f][inside]; ok {
+		return x
+	}
+	st := f.clock.now().Add(-10 * time.Minute).Truncate(time.Minute)
+	x := scheduler.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "今日接访", Start: st, End: st.Add(2 * time.Hour),
+		HallIDs: []int64{f.hallIn(inside).ID}, LeadDays: 0, MinutesPerPetitioner: 10, MaxPetitioners: 6}
+	if err := f.st.CreateReceptionSession(bg, &x); err != nil {
+		f.t.Fatal(err)
+	}
+	if openCalls[f] == nil {
+		openCalls[f] = map[bool]scheduler.ReceptionSession{}
+	}
+	openCalls[f][inside] = x
+	return x
+}
+
 var receptionMatrix = map[string]matrixRow{
 	"GET /api/v1/public/sessions": {call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/public/sessions", nil }},
 	"GET /api/v1/holidays":        {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/holidays?year=2026", nil }},
 	"PUT /api/v1/holidays/{date}": {grantAtRoot: true, call: func(f *fixture, c *client, in bool) (string, any) {
 		return fmt.Sprintf("/api/v1/holidays/2027-01-%02d", 1+f.next()%28), map[string]string{"kind": "holiday", "name": "元旦"}
 	}},
+	"GET /api/v1/leaders":  {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/leaders", nil }},
 	"GET /api/v1/sessions": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/sessions", nil }},
 	"POST /api/v1/sessions": {call: func(f *fixture, c *client, in bool) (string, any) {
 		st, end := f.slot()
@@ -114,7 +138,7 @@ var receptionMatrix = map[string]matrixRow{
 		if gs, _ := f.st.ListGrants(bg, c.userID); len(gs) == 1 && gs[0].Role == scheduler.RoleObserver {
 			seat = map[string]any{"seat": "observer"}
 		}
-		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/join-token", seat
+		return "/api/v1/sessions/" + idStr(f.openCall(in).ID) + "/join-token", seat
 	}},
 	"GET /api/v1/sessions/{id}/queue": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/sessions/" + idStr(f.appointment(in).SessionID) + "/queue", nil
@@ -122,4 +146,29 @@ var receptionMatrix = map[string]matrixRow{
 	"PATCH /api/v1/appointments/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/appointments/" + idStr(f.appointment(in).ID), map[string]string{"status": "checked_in"}
 	}},
+	"POST /api/v1/sessions/{id}/booking-checks": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/booking-checks", map[string]any{"hall_id": f.hallIn(in).ID,
+			"id_number": f.idNumber(), "matter": "工伤认定"}
+	}},
+	"POST /api/v1/sessions/{id}/invitations": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/invitations", map[string]any{"unit_ids": []int64{pick(in, f.t1, f.d2).ID}, "note": "会商"}
+	}},
+	"GET /api/v1/sessions/{id}/invitations": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.invitation(in).SessionID) + "/invitations", nil
+	}},
+	"GET /api/v1/invitations": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/invitations", nil }},
+	"POST /api/v1/invitations/{id}/answer": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/invitations/" + idStr(f.invitation(in).ID) + "/answer", map[string]any{"accept": false, "reason": "另有安排"}
+	}},
+}
+
+// invitation invites d1 (inside) or d2 to a new session of that district.
+func (f *fixture) invitation(inside bool) scheduler.Invitation {
+	f.t.Helper()
+	x := f.session(inside)
+	invs, err := f.st.InviteToSession(bg, x.ID, []int64{pick(inside, f.d1, f.d2).ID}, nil, "会商", 1, f.clock.now())
+	if err != nil || len(invs) != 1 {
+		f.t.Fatalf("invite: %v %v", invs, err)
+	}
+	return invs[0]
 }

@@ -79,7 +79,8 @@ func TestReceptionFlow(t *testing.T) {
 	if st != 201 || len(v2.SamePerson) != 1 || v2.SamePerson[0].ID != v.Appointment.ID || v2.Appointment.QueueNo != 2 {
 		t.Fatalf("same person: %d %s", st, body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.same_person"}); len(es) != 1 || strings.Contains(es[0].After, idn) {
+	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.checks", Target: "appointment:" + idStr(v2.Appointment.ID)}); len(es) != 1 ||
+		strings.Contains(es[0].After, idn) || !strings.Contains(es[0].After, "已告知该事项在区级办理中") {
 		t.Errorf("same-person audit: %+v", es)
 	}
 	// An operator of the other district sees the sessions their hall joins, and nothing else.
@@ -163,5 +164,32 @@ func TestReceptionFlow(t *testing.T) {
 	_, body = f.anon().do("GET", "/api/v1/public/sessions", nil)
 	if strings.Contains(string(body), `"id":`+idStr(m.Created[1].ID)+`,`) {
 		t.Errorf("cancelled session still public: %s", body)
+	}
+}
+
+// TestLeadersForTheSessionForm: scheduling staff see the leaders of their subtree (not other
+// roles, not other districts, not disabled accounts).
+func TestLeadersForTheSessionForm(t *testing.T) {
+	f := newFixture(t, Config{})
+	mine := f.user(scheduler.RoleLeader, f.t1)
+	gone := f.user(scheduler.RoleLeader, f.d1)
+	if err := f.st.SetUserDisabled(bg, gone.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	theirs := f.user(scheduler.RoleLeader, f.d2)
+	op := f.user(scheduler.RoleHallOperator, f.d1)
+	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
+	resp, body := staff.do("GET", "/api/v1/leaders", nil)
+	wantStatus(t, resp, body, 200)
+	var out struct {
+		Leaders []LeaderView `json:"leaders"`
+	}
+	_ = json.Unmarshal(body, &out)
+	ids := map[int64]bool{}
+	for _, l := range out.Leaders {
+		ids[l.ID] = true
+	}
+	if !ids[mine.ID] || ids[gone.ID] || ids[theirs.ID] || ids[op.ID] {
+		t.Errorf("leaders: %s", body)
 	}
 }

@@ -43,12 +43,12 @@ type AssignmentView struct {
 	ObjectionReason   string    `json:"objection_reason,omitempty"`
 }
 
-func assignmentView(a scheduler.Assignment) AssignmentView {
+func assignmentView(a scheduler.Assignment, cal *scheduler.Calendar) AssignmentView {
 	v := AssignmentView{ID: a.ID, CaseID: a.CaseID, AssignerUnitID: a.AssignerUnitID, ResponsibleUnitID: a.ResponsibleUnitID,
 		CoUnitIDs: append([]int64{}, a.CoUnitIDs...), Requirements: a.Requirements, Instruction: a.Instruction, Method: a.Method,
 		SessionID: a.SessionID, RecordingOffsetMS: a.RecordingOffset.Milliseconds(), AssignedAt: a.AssignedAt,
 		FeedbackDue: a.FeedbackDue.Format("2006-01-02"), Status: a.Status, ObjectionReason: a.ObjectionReason}
-	if d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleObjection], a.AssignedAt); err == nil {
+	if d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleObjection], a.AssignedAt); err == nil {
 		v.ObjectionDue = d.Due.Format("2006-01-02")
 	}
 	return v
@@ -63,12 +63,9 @@ func calendarErr(err error) error {
 }
 
 func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	c, _, err := s.loadCase(r, rc)
-	if err != nil {
-		return err
-	}
 	var req assignRequest
-	if err := decode(r, &req); err != nil {
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -81,6 +78,10 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	now := s.now()
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return err
+	}
 	var due time.Time
 	if req.FeedbackDue != "" {
 		d, err := time.Parse("2006-01-02", req.FeedbackDue)
@@ -89,21 +90,14 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		}
 		due = d
 	} else {
-		d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleRegistration], now)
+		d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleRegistration], now)
 		if err != nil {
-			return calendarErr(err)
+			return err
 		}
 		due = d.Due
 	}
 	if req.Method == scheduler.AssignOnVideoCall {
-		// On a live call the offset into the recording is the call's, not the client's.
-		if id, ok := callSessionID(req.SessionID); ok {
-			if h := s.callHooks(); h != nil {
-				if off, ok := h.HearingOffset(id); ok {
-					req.RecordingOffsetMS = off.Milliseconds()
-				}
-			}
-		}
+		req.RecordingOffsetMS = s.callOffset(req.SessionID, req.RecordingOffsetMS)
 	}
 	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
 		CoUnitIDs: req.CoUnitIDs, Requirements: req.Requirements, Instruction: req.Instruction, Method: req.Method, SessionID: req.SessionID,
@@ -114,8 +108,29 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err := rc.audit("case.assign", "case:"+strconv.FormatInt(c.ID, 10), assigner, nil, map[string]int64{"assignment": a.ID, "responsible_unit_id": a.ResponsibleUnitID}); err != nil {
 		return err
 	}
-	s.notifyCall(a.SessionID, c.ID)
-	writeJSON(w, http.StatusCreated, assignmentView(a))
+	s.notifyCall(a.SessionID, c.ID, "assignment", a.ID)
+	writeJSON(w, http.StatusCreated, assignmentView(a, cal))
+	return nil
+}
+
+func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	as, err := s.st.ListAssignments(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	cal, err := s.calendar(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []AssignmentView{}
+	for _, a := range as {
+		out = append(out, assignmentView(a, cal))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"assignments": out})
 	return nil
 }
 
@@ -146,8 +161,12 @@ func (s *Server) objectAssignment(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	now := s.now()
-	if err := scheduler.CheckObjection(defaultCalendar(), scheduler.DefaultRules(), a, req.Reason, now); err != nil {
-		return calendarErr(err)
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return err
+	}
+	if err := scheduler.CheckObjection(cal, scheduler.DefaultRules(), a, req.Reason, now); err != nil {
+		return err
 	}
 	if err := s.st.ObjectAssignment(ctx, a.ID, strings.TrimSpace(req.Reason),
 		scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: resp.ID, At: now}); err != nil {
@@ -160,7 +179,7 @@ func (s *Server) objectAssignment(w http.ResponseWriter, r *http.Request, rc *re
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, assignmentView(a))
+	writeJSON(w, http.StatusOK, assignmentView(a, cal))
 	return nil
 }
 
@@ -189,12 +208,9 @@ type SupervisionView struct {
 }
 
 func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	c, _, err := s.loadCase(r, rc)
-	if err != nil {
-		return err
-	}
 	var req superviseRequest
-	if err := decode(r, &req); err != nil {
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
 		return err
 	}
 	unit := req.UnitID
@@ -205,9 +221,13 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 		unit = c.UnitID
 	}
 	now := s.now()
-	d, err := defaultCalendar().Compute(scheduler.DefaultRules()[scheduler.RuleSupervisionAnswer], now)
+	cal, err := s.calendar(r.Context())
 	if err != nil {
-		return calendarErr(err)
+		return err
+	}
+	d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleSupervisionAnswer], now)
+	if err != nil {
+		return err
 	}
 	sv := scheduler.Supervision{CaseID: c.ID, UnitID: unit, OpenedBy: rc.p.User.ID, Basis: strings.TrimSpace(req.Basis), Level: req.Level,
 		Method: req.Method, Notes: req.Notes, Deadline: d.Due, OpenedAt: now}
@@ -217,14 +237,10 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 		}
 		return err
 	}
-	u, err := s.st.GetUnit(r.Context(), c.UnitID)
-	if err != nil {
+	if err := s.auditCase(r.Context(), rc, c, "case.supervise", "", nil, map[string]int64{"supervision": sv.ID}); err != nil {
 		return err
 	}
-	if err := rc.audit("case.supervise", "case:"+strconv.FormatInt(c.ID, 10), u, nil, map[string]int64{"supervision": sv.ID}); err != nil {
-		return err
-	}
-	s.notifyCall(req.SessionID, c.ID)
+	s.notifyCall(req.SessionID, c.ID, "supervision", sv.ID)
 	writeJSON(w, http.StatusCreated, supervisionView(sv))
 	return nil
 }
@@ -234,12 +250,12 @@ func supervisionView(sv scheduler.Supervision) SupervisionView {
 		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
 }
 
-// notifyCall tells the live call of a session (a slip made on the call names it) that a case
-// it hears changed, so the panels on stage show it at once.
-func (s *Server) notifyCall(session string, caseID int64) {
+// notifyCall tells the live call of a session that a slip of kind was made on it for a case:
+// the hearing's recording marks it and the panels on stage show it at once.
+func (s *Server) notifyCall(session string, caseID int64, kind string, slipID int64) {
 	if id, ok := callSessionID(session); ok {
 		if h := s.callHooks(); h != nil {
-			h.CaseChanged(id, caseID)
+			h.SlipCreated(id, caseID, kind, slipID)
 		}
 	}
 }
@@ -258,10 +274,16 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if len(roots) == 0 {
 		return errForbidden
 	}
+	// The rates count against units: they wait for a year's real calendar (cases needing one are
+	// "uncounted") instead of counting provisionally.
+	cal, err := scheduler.LoadCalendar(r.Context(), s.st)
+	if err != nil {
+		return err
+	}
 	var sum scheduler.Rates
 	overdue := map[string]int{}
 	for _, root := range roots {
-		rt, err := scheduler.RatesFor(r.Context(), s.st, root, defaultCalendar(), scheduler.DefaultRules(), s.now())
+		rt, err := scheduler.RatesFor(r.Context(), s.st, root, cal, scheduler.DefaultRules(), s.now())
 		if err != nil {
 			return calendarErr(err)
 		}
@@ -362,14 +384,11 @@ func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc 
 	if err != nil {
 		return err
 	}
-	if err := s.st.EscalateSupervision(r.Context(), sv.ID); err != nil {
+	if err := s.st.EscalateSupervision(r.Context(), sv.ID, rc.actor(s.now())); err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(r.Context(), c.UnitID)
-	if err != nil {
-		return err
-	}
-	if err := rc.audit("case.supervise.escalate", "supervision:"+strconv.FormatInt(sv.ID, 10), u, map[string]string{"escalation": sv.Escalation}, nil); err != nil {
+	if err := s.auditCase(r.Context(), rc, c, "case.supervise.escalate", "supervision:"+strconv.FormatInt(sv.ID, 10),
+		map[string]string{"escalation": sv.Escalation}, nil); err != nil {
 		return err
 	}
 	sv, err = s.st.OpenSupervisionFor(r.Context(), c.ID)
@@ -386,28 +405,172 @@ type closeSupervisionRequest struct {
 }
 
 func (s *Server) closeSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	c, _, err := s.loadCase(r, rc)
-	if err != nil {
-		return err
-	}
 	var req closeSupervisionRequest
-	if err := decode(r, &req); err != nil {
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
 		return err
 	}
 	sv, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
 	if err != nil {
 		return err
 	}
-	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, s.now()); err != nil {
+	if err := s.st.CloseSupervision(r.Context(), sv.ID, req.Opinion, req.Notes, rc.actor(s.now())); err != nil {
 		return err
 	}
-	u, err := s.st.GetUnit(r.Context(), c.UnitID)
-	if err != nil {
-		return err
-	}
-	if err := rc.audit("case.supervise.close", "supervision:"+strconv.FormatInt(sv.ID, 10), u, nil, map[string]string{"opinion": req.Opinion}); err != nil {
+	if err := s.auditCase(r.Context(), rc, c, "case.supervise.close", "supervision:"+strconv.FormatInt(sv.ID, 10), nil, map[string]string{"opinion": req.Opinion}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// SupervisionReportView is a progress report or an extension request on a 督办单.
+type SupervisionReportView struct {
+	ID                int64      `json:"id"`
+	Kind              string     `json:"kind"`
+	Text              string     `json:"text"`
+	UnitID            int64      `json:"unit_id"`
+	By                int64      `json:"by"`
+	At                time.Time  `json:"at"`
+	RequestedDeadline string     `json:"requested_deadline,omitempty"`
+	Decision          string     `json:"decision,omitempty"` // approved or refused; "" while pending
+	DecidedBy         int64      `json:"decided_by,omitempty"`
+	DecidedAt         *time.Time `json:"decided_at,omitempty"`
+	DecisionNote      string     `json:"decision_note,omitempty"`
+}
+
+func supervisionReportView(r scheduler.SupervisionReport) SupervisionReportView {
+	v := SupervisionReportView{ID: r.ID, Kind: r.Kind, Text: r.Text, UnitID: r.UnitID, By: r.By, At: r.At, Decision: r.Decision,
+		DecidedBy: r.DecidedBy, DecidedAt: optTime(r.DecidedAt), DecisionNote: r.DecisionNote}
+	if !r.RequestedDeadline.IsZero() {
+		v.RequestedDeadline = r.RequestedDeadline.Format("2006-01-02")
+	}
+	return v
+}
+
+// SupervisionItemView is a 督办单 with its audit opinion and reports.
+type SupervisionItemView struct {
+	SupervisionView
+	ClosedAt *time.Time              `json:"closed_at,omitempty"`
+	Opinion  string                  `json:"opinion,omitempty"` // pass or return, once closed
+	Notes    string                  `json:"notes,omitempty"`
+	Reports  []SupervisionReportView `json:"reports"`
+}
+
+func (s *Server) listSupervisions(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c, _, err := s.loadCase(r, rc)
+	if err != nil {
+		return err
+	}
+	svs, err := s.st.ListSupervisions(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	out := []SupervisionItemView{}
+	for _, sv := range svs {
+		rs, err := s.st.ListSupervisionReports(r.Context(), sv.ID)
+		if err != nil {
+			return err
+		}
+		v := SupervisionItemView{SupervisionView: supervisionView(sv), ClosedAt: optTime(sv.ClosedAt), Opinion: sv.Opinion, Notes: sv.Notes,
+			Reports: []SupervisionReportView{}}
+		for _, rp := range rs {
+			v.Reports = append(v.Reports, supervisionReportView(rp))
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"supervisions": out})
+	return nil
+}
+
+type supervisionReportRequest struct {
+	Kind              string `json:"kind"` // progress or extension
+	Text              string `json:"text"`
+	RequestedDeadline string `json:"requested_deadline"` // extension: YYYY-MM-DD
+}
+
+// reportSupervision: the supervised unit reports progress on the case's open item, or asks for
+// more time.
+func (s *Server) reportSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req supervisionReportRequest
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	sv, err := s.st.OpenSupervisionFor(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	// Only the supervised unit reports on its item.
+	u, err := s.unitInScope(ctx, rc, sv.UnitID)
+	if err != nil {
+		return err
+	}
+	rp := scheduler.SupervisionReport{SupervisionID: sv.ID, Kind: req.Kind, Text: strings.TrimSpace(req.Text)}
+	if req.RequestedDeadline != "" {
+		d, err := time.Parse("2006-01-02", req.RequestedDeadline)
+		if err != nil {
+			return invalidField("requested_deadline", "申请的期限应为 YYYY-MM-DD 日期", "requested_deadline is a YYYY-MM-DD date")
+		}
+		rp.RequestedDeadline = d
+	}
+	if err := s.st.AddSupervisionReport(ctx, &rp, rc.actor(s.now())); err != nil {
+		if errors.Is(err, scheduler.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "已有待审批的延期申请，请等待督办人员答复", "an extension request is already waiting for a decision")
+		}
+		return err
+	}
+	if err := rc.audit("case.supervise.report", "supervision:"+strconv.FormatInt(sv.ID, 10), u, nil, map[string]string{"kind": rp.Kind}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, supervisionReportView(rp))
+	return nil
+}
+
+type extensionDecisionRequest struct {
+	ReportID int64  `json:"report_id"`
+	Approve  bool   `json:"approve"`
+	Note     string `json:"note"`
+}
+
+// decideSupervisionExtension: a supervisor approves or refuses a pending extension request on the
+// case's open item.
+func (s *Server) decideSupervisionExtension(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req extensionDecisionRequest
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	sv, err := s.st.OpenSupervisionFor(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	rs, err := s.st.ListSupervisionReports(ctx, sv.ID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, rp := range rs {
+		found = found || rp.ID == req.ReportID
+	}
+	if !found {
+		return invalidField("report_id", "该督办单没有这份申请", "this supervision item has no such request")
+	}
+	if err := s.st.DecideSupervisionExtension(ctx, req.ReportID, req.Approve, strings.TrimSpace(req.Note), rc.actor(s.now())); err != nil {
+		if errors.Is(err, scheduler.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "该申请已审批过", "this request was already decided")
+		}
+		return err
+	}
+	if err := s.auditCase(ctx, rc, c, "case.supervise.extension", "", nil, map[string]any{"report": req.ReportID, "approve": req.Approve}); err != nil {
+		return err
+	}
+	sv, err = s.st.OpenSupervisionFor(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, supervisionView(sv))
 	return nil
 }

@@ -9,27 +9,41 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/sqlstore"
 )
 
-// BenchmarkBookingWithConflictCheck creates sessions (lock, overlap check, insert, commit with
-// fsync) against 100,000 existing sessions of eight resources (two of them the booking's), and reports p50/p99.
-func BenchmarkBookingWithConflictCheck(b *testing.B) {
+// benchStore opens a store in b's temporary directory with the root and, under it, a chain of
+// units of the codes given (a city, then its district …). storetest's helpers take a *testing.T,
+// so benchmarks build their fixture here.
+func benchStore(b *testing.B, codes ...string) (*sqlstore.Store, []scheduler.Unit) {
 	ctx := context.Background()
 	st, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	// The fixture is built by hand: storetest's helpers take a *testing.T.
-	mk := func(u *scheduler.Unit, kind scheduler.UnitKind, parent int64, code string) {
-		*u = scheduler.Unit{Kind: kind, ParentID: parent, Code: code, Name: code}
-		if err := st.CreateUnit(ctx, u); err != nil {
+	b.Cleanup(func() { _ = st.Close() })
+	parent := scheduler.Unit{Kind: scheduler.KindRoot, Code: scheduler.RootCode, Name: "root"}
+	if err := st.CreateUnit(ctx, &parent); err != nil {
+		b.Fatal(err)
+	}
+	kinds := []scheduler.UnitKind{scheduler.KindCity, scheduler.KindDistrict, scheduler.KindTownship}
+	var out []scheduler.Unit
+	for i, code := range codes {
+		u := scheduler.Unit{Kind: kinds[i], ParentID: parent.ID, Code: code, Name: code}
+		if err := st.CreateUnit(ctx, &u); err != nil {
 			b.Fatal(err)
 		}
+		out, parent = append(out, u), u
 	}
-	var root, city scheduler.Unit
-	mk(&root, scheduler.KindRoot, 0, scheduler.RootCode)
-	mk(&city, scheduler.KindCity, root.ID, "330100")
+	return st, out
+}
+
+// BenchmarkBookingWithConflictCheck creates sessions (lock, overlap check, insert, commit with
+// fsync) against 100,000 existing sessions of eight resources (two of them the booking's), and reports p50/p99.
+func BenchmarkBookingWithConflictCheck(b *testing.B) {
+	ctx := context.Background()
+	st, units := benchStore(b, "330100")
+	city := units[0]
 	leader := scheduler.User{Kind: scheduler.UserPerson, Username: "leader", DisplayName: "张三", UnitID: city.ID, PasswordHash: "x"}
 	if err := st.CreateUser(ctx, &leader); err != nil {
 		b.Fatal(err)

@@ -117,3 +117,35 @@ func TestDurabilityAcknowledgedWritesSurviveKill(t *testing.T) {
 		return Open(context.Background(), path)
 	})
 }
+
+// TestCalendarSeedKeepsOperatorDays: every open copies holidays.txt into the store, and a day an
+// operator corrected stays as the operator left it.
+func TestCalendarSeedKeepsOperatorDays(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// holidays.txt has 2026-10-10 as a make-up workday; the operator says otherwise.
+	if err := s.PutHoliday(ctx, scheduler.Holiday{Date: "2026-10-10", Kind: scheduler.DayOff, Name: "更正"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hs, err := s.ListHolidays(ctx, "2026-10-10", "2026-10-10")
+	if err != nil || len(hs) != 1 || hs[0].Kind != scheduler.DayOff || hs[0].Name != "更正" {
+		t.Errorf("after reopening: %+v %v", hs, err)
+	}
+	cal, err := scheduler.LoadCalendar(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := cal.IsWorkingDay(scheduler.Date(2026, 10, 10)); ok {
+		t.Error("the clock does not read the operator's correction")
+	}
+}

@@ -101,15 +101,30 @@ func parseIDList(s string) []int64 {
 	return out
 }
 
+// AddCaseNote implements scheduler.CaseStore.
+func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
+	if ev.Kind == "" || ev.Kind == "status" || scheduler.IsClockEvent(ev.Kind) {
+		return &scheduler.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
+	}
+	if ev.From != "" || ev.To != "" {
+		return &scheduler.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}
+	}
+	if _, err := s.GetCase(ctx, ev.CaseID); err != nil {
+		return err
+	}
+	return s.appendCaseEvent(ctx, ev)
+}
+
 func (s *Store) appendCaseEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
 	if ev.At.IsZero() {
 		ev.At = s.now()
 	}
 	ev.At = ev.At.UTC().Truncate(time.Microsecond)
 	id, err := s.insertID(ctx, `INSERT INTO case_events (case_id, at, actor_id, actor, unit_id, kind, from_status,
-		to_status, reason, responsible_unit_id, co_units, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.CaseID, tm(ev.At), ev.ActorID, ev.Actor, ev.UnitID, ev.Kind, string(ev.From), string(ev.To), ev.Reason,
-		ev.ResponsibleUnitID, idList(ev.CoUnitIDs), string(ev.Result))
+		ev.ResponsibleUnitID, idList(ev.CoUnitIDs), string(ev.Result), ev.Ref, ev.Days, ev.ApprovedBy, ev.Notice)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append case event: %w", err)
 	}
@@ -211,6 +226,10 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 		q += ` AND c.responsible_unit_id = ?`
 		args = append(args, f.ResponsibleUnitID)
 	}
+	if f.ResponsibleUnder != "" {
+		q += ` AND c.responsible_unit_id IN (SELECT id FROM units WHERE path LIKE ?)`
+		args = append(args, prefixPattern(f.ResponsibleUnder))
+	}
 	if f.OwnerLeaderID != 0 {
 		q += ` AND c.owner_leader_id = ?`
 		args = append(args, f.OwnerLeaderID)
@@ -299,10 +318,103 @@ func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) err
 	})
 }
 
+// lockCase takes the case's row lock for the rest of the transaction (SQLite's write
+// transactions are serial already), so checks against its timeline hold until commit.
+func (s *Store) lockCase(ctx context.Context, caseID int64, at time.Time) error {
+	r, err := s.exec(ctx, `UPDATE cases SET updated_at = ? WHERE id = ?`, tm(at.UTC().Truncate(time.Microsecond)), caseID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: lock case: %w", err)
+	}
+	return mustAffect(r, "lock case")
+}
+
+// noteEvent appends a timeline note by actor to a locked case.
+func (s *Store) noteEvent(ctx context.Context, actor scheduler.CaseEvent, caseID int64, kind, ref, reason string) error {
+	ev := scheduler.CaseEvent{CaseID: caseID, At: actor.At, ActorID: actor.ActorID, Actor: actor.Actor, UnitID: actor.UnitID,
+		Kind: kind, Ref: ref, Reason: reason}
+	return s.appendCaseEvent(ctx, &ev)
+}
+
+// AddClockEvent implements scheduler.CaseStore.
+func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		ev.At = tx.stamp(ev.At)
+		if err := tx.lockCase(ctx, ev.CaseID, ev.At); err != nil {
+			return err
+		}
+		c, err := tx.GetCase(ctx, ev.CaseID)
+		if err != nil {
+			return err
+		}
+		evs, err := tx.ListCaseEvents(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.CheckClockEvent(c, evs, ev.Kind); err != nil {
+			return err
+		}
+		ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
+		return tx.appendCaseEvent(ctx, ev)
+	})
+}
+
+// SetCaseOwner implements scheduler.CaseStore.
+func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		actor.At = tx.stamp(actor.At)
+		if err := tx.lockCase(ctx, caseID, actor.At); err != nil {
+			return err
+		}
+		c, err := tx.GetCase(ctx, caseID)
+		if err != nil {
+			return err
+		}
+		var reason string
+		switch {
+		case leaderID == 0 && c.OwnerLeaderID == 0:
+			return &scheduler.FieldError{Field: "owner", ZH: "该事项没有包案领导，无需解除", EN: "the case has no owning leader to release"}
+		case leaderID == 0:
+			reason = "解除包案"
+		case c.OwnerLeaderID == leaderID:
+			return nil
+		case c.OwnerLeaderID != 0:
+			return fmt.Errorf("sqlstore: case %d is owned by leader %d; that leader releases it first: %w", caseID, c.OwnerLeaderID, scheduler.ErrConflict)
+		default:
+			gs, err := tx.ListGrants(ctx, leaderID)
+			if err != nil {
+				return err
+			}
+			leader := false
+			for _, g := range gs {
+				leader = leader || g.Role == scheduler.RoleLeader
+			}
+			if !leader {
+				return &scheduler.FieldError{Field: "leader_id", ZH: "只有领导可以包案", EN: "only a leader owns a case"}
+			}
+			u, err := tx.GetUser(ctx, leaderID)
+			if err != nil {
+				return err
+			}
+			reason = "领导包案：" + u.DisplayName
+		}
+		if _, err := tx.exec(ctx, `UPDATE cases SET owner_leader_id = ? WHERE id = ?`, nullID(leaderID), caseID); err != nil {
+			return fmt.Errorf("sqlstore: set case owner: %w", err)
+		}
+		who := leaderID
+		if who == 0 {
+			who = c.OwnerLeaderID // the one released
+		}
+		return tx.noteEvent(ctx, actor, caseID, scheduler.EvOwner, "user:"+strconv.FormatInt(who, 10), reason)
+	})
+}
+
 // ListCaseEvents implements scheduler.CaseStore.
 func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.CaseEvent, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
-		to_status, reason, responsible_unit_id, co_units, result FROM case_events WHERE case_id = ? ORDER BY id`), caseID)
+		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
+		FROM case_events WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: case events: %w", err)
 	}
@@ -313,7 +425,7 @@ func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.C
 		var at int64
 		var from, to, co, result string
 		if err := rows.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
-			&e.ResponsibleUnitID, &co, &result); err != nil {
+			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice); err != nil {
 			return nil, fmt.Errorf("sqlstore: case events: %w", err)
 		}
 		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), scheduler.CaseStatus(from), scheduler.CaseStatus(to), parseIDList(co), scheduler.CaseResult(result)

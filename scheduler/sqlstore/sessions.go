@@ -48,17 +48,74 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // PutHoliday implements scheduler.SessionStore.
 func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
-	if _, err := time.Parse("2006-01-02", h.Date); err != nil {
+	day, err := time.Parse("2006-01-02", h.Date)
+	if err != nil {
 		return &scheduler.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
 	}
 	if h.Kind != scheduler.DayOff && h.Kind != scheduler.DayWorkday {
 		return &scheduler.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
 	}
-	if _, err := s.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
-		ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
-		return fmt.Errorf("sqlstore: put holiday: %w", err)
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if _, err := tx.exec(ctx, `INSERT INTO public_holidays (day, kind, name) VALUES (?, ?, ?)
+			ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, name = excluded.name`, h.Date, string(h.Kind), h.Name); err != nil {
+			return fmt.Errorf("sqlstore: put holiday: %w", err)
+		}
+		// An operator entering a day of a year the calendar lacks is entering that year from the
+		// State Council notice: from now on the year is counted exactly, not provisionally.
+		if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, 1) ON CONFLICT (year) DO NOTHING`,
+			day.Year()); err != nil {
+			return fmt.Errorf("sqlstore: put holiday year: %w", err)
+		}
+		return nil
+	})
+}
+
+// ListCalendarYears implements scheduler.SessionStore.
+func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT year, verified FROM calendar_years`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var y, v int
+		if err := rows.Scan(&y, &v); err != nil {
+			return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
+		}
+		out[y] = v != 0
+	}
+	return out, rows.Err()
+}
+
+// seedCalendar copies the release's working-day calendar (holidays.txt) into the store, which is
+// the one the clocks read. Days already there are kept: an operator's correction wins over the
+// file, and the file never removes what an operator entered.
+func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		for y, verified := range cal.Years() {
+			if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, ?) ON CONFLICT (year) DO NOTHING`,
+				y, b2i(verified)); err != nil {
+				return fmt.Errorf("sqlstore: seed calendar year %d: %w", y, err)
+			}
+		}
+		days := cal.Days()
+		if len(days) == 0 {
+			return nil
+		}
+		args := make([]any, 0, 3*len(days))
+		for _, d := range days {
+			args = append(args, d.Date, string(d.Kind), d.Name)
+		}
+		q := `INSERT INTO public_holidays (day, kind, name) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(days)), ", ") + ` ON CONFLICT (day) DO NOTHING`
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlstore: seed calendar: %w", err)
+		}
+		return nil
+	})
 }
 
 // ListHolidays implements scheduler.SessionStore.
@@ -154,21 +211,21 @@ func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (scheduler.R
 
 const sessionCols = `s.id, s.schedule_id, s.unit_id, s.title, s.leader_id, s.leader_name, s.leader_post, s.studio_id, s.starts_at,
 	s.ends_at, s.hall_ids, s.unit_ids, s.lead_days, s.minutes_per_petitioner, s.max_petitioners, s.portfolio, s.holiday,
-	s.status, s.cancel_reason, s.created_at`
+	s.status, s.cancel_reason, s.created_at, s.revision, s.updated_at`
 
 func scanSession(sc interface{ Scan(...any) error }, extra ...any) (scheduler.ReceptionSession, error) {
 	var r scheduler.ReceptionSession
 	var sched, leader, studio sql.NullInt64
-	var start, end, created int64
+	var start, end, created, updated int64
 	var halls, units, status string
 	dest := append([]any{&r.ID, &sched, &r.UnitID, &r.Title, &leader, &r.LeaderName, &r.LeaderPost, &studio, &start, &end,
 		&halls, &units, &r.LeadDays, &r.MinutesPerPetitioner, &r.MaxPetitioners, &r.Portfolio, &r.Holiday, &status,
-		&r.CancelReason, &created}, extra...)
+		&r.CancelReason, &created, &r.Revision, &updated}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
 	r.ScheduleID, r.LeaderID, r.StudioID = sched.Int64, leader.Int64, studio.Int64
-	r.Start, r.End, r.CreatedAt = fromTm(start), fromTm(end), fromTm(created)
+	r.Start, r.End, r.CreatedAt, r.UpdatedAt = fromTm(start), fromTm(end), fromTm(created), fromTm(updated)
 	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), scheduler.SessionStatus(status)
 	return r, nil
 }
@@ -209,10 +266,10 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 		now := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO reception_sessions (schedule_id, unit_id, title, leader_id, leader_name, leader_post,
 			studio_id, starts_at, ends_at, hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holiday,
-			status, cancel_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			status, cancel_reason, created_at, revision, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
 			nullID(rs.ScheduleID), rs.UnitID, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID),
 			tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
-			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now))
+			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now), tm(now))
 		if err != nil {
 			return fmt.Errorf("sqlstore: create reception session: %w", err)
 		}
@@ -222,7 +279,7 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
 			}
 		}
-		rs.ID, rs.CreatedAt = id, now
+		rs.ID, rs.CreatedAt, rs.Revision, rs.UpdatedAt = id, now, 0, now
 		return nil
 	})
 }
@@ -269,6 +326,11 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
+		// The session's own lock first (as invitations and bookings take it), so two changes of
+		// one session's roster never lose each other's update.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(rs.ID, 10)}); err != nil {
+			return err
+		}
 		old, err := tx.GetReceptionSession(ctx, rs.ID)
 		if err != nil {
 			return err
@@ -290,8 +352,9 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 		}
 		if _, err := tx.exec(ctx, `UPDATE reception_sessions SET title = ?, leader_id = ?, leader_name = ?, leader_post = ?, studio_id = ?,
 			starts_at = ?, ends_at = ?, hall_ids = ?, unit_ids = ?, lead_days = ?, minutes_per_petitioner = ?, max_petitioners = ?,
-			portfolio = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID), tm(rs.Start),
-			tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio, rs.ID); err != nil {
+			portfolio = ?, revision = revision + 1, updated_at = ? WHERE id = ?`, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost,
+			nullID(rs.StudioID), tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
+			rs.MaxPetitioners, rs.Portfolio, tm(tx.now().UTC().Truncate(time.Microsecond)), rs.ID); err != nil {
 			return fmt.Errorf("sqlstore: update reception session: %w", err)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM session_resources WHERE session_id = ?`, rs.ID); err != nil {
@@ -303,7 +366,7 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 				return fmt.Errorf("sqlstore: session resource %s: %w", k, err)
 			}
 		}
-		return nil
+		return tx.dropOffRoster(ctx, rs)
 	})
 }
 
@@ -332,6 +395,10 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQu
 	if q.HallID != 0 {
 		where = append(where, "(s.studio_id = ? OR ',' || s.hall_ids || ',' LIKE ?)")
 		args = append(args, q.HallID, "%,"+strconv.FormatInt(q.HallID, 10)+",%")
+	}
+	if q.UnitID != 0 {
+		where = append(where, "(s.unit_id = ? OR ',' || s.unit_ids || ',' LIKE ?)")
+		args = append(args, q.UnitID, "%,"+strconv.FormatInt(q.UnitID, 10)+",%")
 	}
 	if !q.IncludeCancelled {
 		where, args = append(where, "s.status = ?"), append(args, string(scheduler.SessionScheduled))
@@ -364,8 +431,9 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ? WHERE id = ? AND status = ?`,
-			string(scheduler.SessionCancelled), reason, id, string(scheduler.SessionScheduled))
+		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ?, revision = revision + 1, updated_at = ?
+			WHERE id = ? AND status = ?`, string(scheduler.SessionCancelled), reason, tm(tx.now().UTC().Truncate(time.Microsecond)), id,
+			string(scheduler.SessionScheduled))
 		if err != nil {
 			return fmt.Errorf("sqlstore: cancel session: %w", err)
 		}
@@ -382,16 +450,16 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 // ---- appointments ----
 
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
-	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note`
+	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks`
 
 func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
 	var a scheduler.Appointment
-	var reps, status string
+	var reps, status, checks string
 	var walk int
 	var created, heard, ended int64
 	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
 		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created, &a.CaseID, &heard, &ended,
-		&a.Outcome, &a.OutcomeNote); err != nil {
+		&a.Outcome, &a.OutcomeNote, &checks); err != nil {
 		return a, err
 	}
 	if heard != 0 {
@@ -402,6 +470,9 @@ func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error)
 	}
 	if reps != "" {
 		_ = json.Unmarshal([]byte(reps), &a.Representatives)
+	}
+	if checks != "" {
+		_ = json.Unmarshal([]byte(checks), &a.Checks)
 	}
 	a.WalkIn, a.Status, a.CreatedAt = walk == 1, scheduler.AppointmentStatus(status), fromTm(created)
 	return a, nil
@@ -478,15 +549,20 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 			return fmt.Errorf("sqlstore: queue position: %w", err)
 		}
 		reps, _ := json.Marshal(a.Representatives)
+		checks := ""
+		if !a.Checks.Empty() {
+			b, _ := json.Marshal(a.Checks)
+			checks = string(b)
+		}
 		if a.Status == "" {
 			a.Status = scheduler.ApptBooked
 		}
 		created := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
-			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at, checks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.SessionID, a.HallID, a.Name, a.IDNumber, a.Phone, a.Matter, a.People, string(reps), a.Guidance, b2i(a.WalkIn),
-			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created))
+			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created), checks)
 		if err != nil {
 			return fmt.Errorf("sqlstore: create appointment: %w", err)
 		}

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"sanji/scheduler"
@@ -142,7 +144,25 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *scheduler.Supervision) 
 		if err != nil {
 			return fmt.Errorf("sqlstore: flag case supervised: %w", err)
 		}
-		return mustAffect(r, "flag case supervised")
+		if err := mustAffect(r, "flag case supervised"); err != nil {
+			return err
+		}
+		actor := scheduler.CaseEvent{At: sv.OpenedAt, Actor: "system"}
+		if sv.OpenedBy != 0 {
+			actor.ActorID, actor.Actor = sv.OpenedBy, ""
+			u, err := tx.GetUser(ctx, sv.OpenedBy)
+			switch {
+			case err == nil:
+				actor.Actor, actor.UnitID = u.Username, u.UnitID
+			case !errors.Is(err, scheduler.ErrNotFound):
+				return err
+			}
+		}
+		basis := []rune(sv.Basis)
+		if len(basis) > 200 {
+			basis = append(basis[:200], '…')
+		}
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办："+string(basis))
 	})
 }
 
@@ -150,25 +170,26 @@ const supervisionCols = `id, case_id, unit_id, opened_by, basis, level, method, 
 
 // OpenSupervisionFor implements scheduler.SlipStore.
 func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (scheduler.Supervision, error) {
-	var sv scheduler.Supervision
-	var dl, op, cl int64
-	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? AND closed_at = 0`), caseID).
-		Scan(&sv.ID, &sv.CaseID, &sv.UnitID, &sv.OpenedBy, &sv.Basis, &sv.Level, &sv.Method, &sv.Escalation, &dl, &op, &cl, &sv.Opinion, &sv.Notes)
+	sv, err := scanSupervision(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? AND closed_at = 0`), caseID))
 	if err != nil {
 		return scheduler.Supervision{}, notFound(err, "open supervision")
 	}
-	sv.Deadline, sv.OpenedAt, sv.ClosedAt = fromTm(dl), fromTm(op), fromTm(cl)
 	return sv, nil
 }
 
 // EscalateSupervision implements scheduler.SlipStore.
-func (s *Store) EscalateSupervision(ctx context.Context, id int64) error {
+func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor scheduler.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		var cur string
-		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT escalation FROM supervisions WHERE id = ? AND closed_at = 0`), id).Scan(&cur); err != nil {
-			return notFound(err, "escalate supervision")
+		actor.At = tx.stamp(actor.At)
+		sv, err := tx.lockSupervision(ctx, id, actor.At)
+		if err != nil {
+			return err
 		}
+		if !sv.ClosedAt.IsZero() {
+			return fmt.Errorf("sqlstore: escalate supervision %d: it is closed: %w", id, scheduler.ErrNotFound)
+		}
+		cur := sv.Escalation
 		next := scheduler.NextEscalation(cur)
 		if next == cur {
 			return &scheduler.FieldError{Field: "escalation", ZH: "已是最高督办层级（挂牌督办）", EN: "already at the top of the ladder (listed supervision)"}
@@ -177,35 +198,193 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64) error {
 		if next == "listed" {
 			level = scheduler.SupLevelListed
 		}
-		_, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id)
-		if err != nil {
+		if _, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id); err != nil {
 			return fmt.Errorf("sqlstore: escalate supervision: %w", err)
 		}
-		return nil
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办升级："+cur+" → "+next)
 	})
 }
 
 // CloseSupervision implements scheduler.SlipStore.
-func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, at time.Time) error {
+func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor scheduler.CaseEvent) error {
 	if opinion != scheduler.SupOpinionOK && opinion != scheduler.SupOpinionRe {
 		return &scheduler.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
 	}
-	if at.IsZero() {
-		at = s.now()
-	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		var caseID int64
-		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT case_id FROM supervisions WHERE id = ? AND closed_at = 0`), id).Scan(&caseID); err != nil {
-			return notFound(err, "close supervision")
+		actor.At = tx.stamp(actor.At)
+		sv, err := tx.lockSupervision(ctx, id, actor.At)
+		if err != nil {
+			return err
+		}
+		if !sv.ClosedAt.IsZero() {
+			return fmt.Errorf("sqlstore: close supervision %d: it is closed already: %w", id, scheduler.ErrNotFound)
 		}
 		if _, err := tx.exec(ctx, `UPDATE supervisions SET closed_at = ?, opinion = ?, notes = ? WHERE id = ?`,
-			tm(at.UTC().Truncate(time.Microsecond)), opinion, notes, id); err != nil {
+			tm(actor.At), opinion, notes, id); err != nil {
 			return fmt.Errorf("sqlstore: close supervision: %w", err)
 		}
-		if _, err := tx.exec(ctx, `UPDATE cases SET supervised = 0 WHERE id = ?`, caseID); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE cases SET supervised = 0 WHERE id = ?`, sv.CaseID); err != nil {
 			return fmt.Errorf("sqlstore: clear case supervised: %w", err)
 		}
-		return nil
+		reason := "督办办结，审核通过"
+		if opinion == scheduler.SupOpinionRe {
+			reason = "督办审核：退回重办"
+		}
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), reason)
 	})
+}
+
+func scanSupervision(sc interface{ Scan(...any) error }) (scheduler.Supervision, error) {
+	var sv scheduler.Supervision
+	var dl, op, cl int64
+	err := sc.Scan(&sv.ID, &sv.CaseID, &sv.UnitID, &sv.OpenedBy, &sv.Basis, &sv.Level, &sv.Method, &sv.Escalation, &dl, &op, &cl, &sv.Opinion, &sv.Notes)
+	sv.Deadline, sv.OpenedAt, sv.ClosedAt = fromTm(dl), fromTm(op), fromTm(cl)
+	return sv, err
+}
+
+// ListSupervisions implements scheduler.SlipStore.
+func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]scheduler.Supervision, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? ORDER BY id`), caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list supervisions: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Supervision
+	for rows.Next() {
+		sv, err := scanSupervision(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list supervisions: %w", err)
+		}
+		out = append(out, sv)
+	}
+	return out, rows.Err()
+}
+
+func supervisionRef(id int64) string { return "supervision:" + strconv.FormatInt(id, 10) }
+
+// lockSupervision locks the item's case and loads the item.
+func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (scheduler.Supervision, error) {
+	var caseID int64
+	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM supervisions WHERE id = ?`), id).Scan(&caseID); err != nil {
+		return scheduler.Supervision{}, notFound(err, "supervision")
+	}
+	if err := s.lockCase(ctx, caseID, at); err != nil {
+		return scheduler.Supervision{}, err
+	}
+	sv, err := scanSupervision(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE id = ?`), id))
+	if err != nil {
+		return sv, notFound(err, "supervision")
+	}
+	return sv, nil
+}
+
+// AddSupervisionReport implements scheduler.SlipStore.
+func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.SupervisionReport, actor scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		r.At = tx.stamp(r.At, actor.At)
+		sv, err := tx.lockSupervision(ctx, r.SupervisionID, r.At)
+		if err != nil {
+			return err
+		}
+		r.UnitID, r.Decision, r.DecidedBy, r.DecidedAt, r.DecisionNote = sv.UnitID, scheduler.ExtensionPending, 0, time.Time{}, ""
+		if r.By == 0 {
+			r.By = actor.ActorID
+		}
+		if err := scheduler.ValidateSupervisionReport(*r, sv); err != nil {
+			return err
+		}
+		if r.Kind == scheduler.ReportExtension {
+			var pending int
+			if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COUNT(*) FROM supervision_reports WHERE supervision_id = ?
+				AND kind = 'extension' AND decision = ''`), sv.ID).Scan(&pending); err != nil {
+				return fmt.Errorf("sqlstore: pending extension requests: %w", err)
+			}
+			if pending > 0 {
+				return fmt.Errorf("sqlstore: supervision %d has a pending extension request: %w", sv.ID, scheduler.ErrConflict)
+			}
+		}
+		id, err := tx.insertID(ctx, `INSERT INTO supervision_reports (supervision_id, kind, text, unit_id, by_user, at, requested_deadline,
+			decision, decided_by, decided_at, decision_note) VALUES (?, ?, ?, ?, ?, ?, ?, '', 0, 0, '')`,
+			sv.ID, r.Kind, r.Text, r.UnitID, r.By, tm(r.At), tm(r.RequestedDeadline))
+		if err != nil {
+			return fmt.Errorf("sqlstore: add supervision report: %w", err)
+		}
+		r.ID = id
+		kind, reason := scheduler.EvSupervisionReport, "督办进展报告"
+		if r.Kind == scheduler.ReportExtension {
+			kind, reason = scheduler.EvSupervisionExtension, "申请督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
+		}
+		actor.At, actor.UnitID = r.At, r.UnitID
+		return tx.noteEvent(ctx, actor, sv.CaseID, kind, supervisionRef(sv.ID), reason)
+	})
+}
+
+const reportCols = `id, supervision_id, kind, text, unit_id, by_user, at, requested_deadline, decision, decided_by, decided_at, decision_note`
+
+func scanReport(sc interface{ Scan(...any) error }) (scheduler.SupervisionReport, error) {
+	var r scheduler.SupervisionReport
+	var at, req, dec int64
+	err := sc.Scan(&r.ID, &r.SupervisionID, &r.Kind, &r.Text, &r.UnitID, &r.By, &at, &req, &r.Decision, &r.DecidedBy, &dec, &r.DecisionNote)
+	r.At, r.RequestedDeadline, r.DecidedAt = fromTm(at), fromTm(req), fromTm(dec)
+	return r, err
+}
+
+// DecideSupervisionExtension implements scheduler.SlipStore.
+func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		actor.At = tx.stamp(actor.At)
+		r, err := scanReport(tx.q.QueryRowContext(ctx, tx.rebind(`SELECT `+reportCols+` FROM supervision_reports WHERE id = ?`), reportID))
+		if err != nil {
+			return notFound(err, "supervision report")
+		}
+		sv, err := tx.lockSupervision(ctx, r.SupervisionID, actor.At)
+		if err != nil {
+			return err
+		}
+		if r.Kind != scheduler.ReportExtension {
+			return &scheduler.FieldError{Field: "report", ZH: "进展报告无需审批", EN: "a progress report is not decided on"}
+		}
+		if !sv.ClosedAt.IsZero() {
+			return &scheduler.FieldError{Field: "supervision", ZH: "督办单已办结", EN: "the supervision item is closed"}
+		}
+		decision, reason := scheduler.ExtensionRefused, "不同意督办延期"
+		if approve {
+			decision, reason = scheduler.ExtensionApproved, "同意督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
+		}
+		res, err := tx.exec(ctx, `UPDATE supervision_reports SET decision = ?, decided_by = ?, decided_at = ?, decision_note = ?
+			WHERE id = ? AND decision = ''`, decision, actor.ActorID, tm(actor.At), note, reportID)
+		if err != nil {
+			return fmt.Errorf("sqlstore: decide extension: %w", err)
+		}
+		if err := mustAffect(res, "decide extension"); err != nil {
+			return fmt.Errorf("sqlstore: extension request %d was decided already: %w", reportID, scheduler.ErrConflict)
+		}
+		if approve {
+			if _, err := tx.exec(ctx, `UPDATE supervisions SET deadline = ? WHERE id = ?`, tm(r.RequestedDeadline), sv.ID); err != nil {
+				return fmt.Errorf("sqlstore: extend supervision: %w", err)
+			}
+		}
+		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervisionExtension, supervisionRef(sv.ID), reason)
+	})
+}
+
+// ListSupervisionReports implements scheduler.SlipStore.
+func (s *Store) ListSupervisionReports(ctx context.Context, supervisionID int64) ([]scheduler.SupervisionReport, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+reportCols+` FROM supervision_reports WHERE supervision_id = ? ORDER BY id`), supervisionID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list supervision reports: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.SupervisionReport
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list supervision reports: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

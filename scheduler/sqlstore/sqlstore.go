@@ -64,6 +64,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration) (*S
 	if err := s.migrate(ctx, migrations); err != nil {
 		return nil, err
 	}
+	if err := s.seedCalendar(ctx, scheduler.DefaultCalendar()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -224,6 +227,16 @@ func tm(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMicro()
+}
+
+// stamp is the first of ts that is set, or now, to the microsecond the databases keep.
+func (s *Store) stamp(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t.UTC().Truncate(time.Microsecond)
+		}
+	}
+	return s.now().UTC().Truncate(time.Microsecond)
 }
 
 func fromTm(v int64) time.Time {

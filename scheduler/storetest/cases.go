@@ -228,6 +228,35 @@ func testCases(t *testing.T, s scheduler.Store) {
 }
 
 // testCaseEventsAppendOnly: the timeline is evidence; the schema refuses to change or delete it.
+func testCaseNotes(t *testing.T, s scheduler.Store) {
+	tr := BuildTree(t, s)
+	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	if err := s.CreateCategory(ctx, &cat); err != nil {
+		t.Fatal(err)
+	}
+	c := newCase(t, s, tr, cat.ID, "录像", time.Date(2026, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ))
+	note := scheduler.CaseEvent{CaseID: c.ID, Kind: "recording", Ref: "recording:s1-a2", Reason: "录像已封存 head ab12", Actor: "system"}
+	if err := s.AddCaseNote(ctx, &note); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.ListCaseEvents(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.ID != note.ID || last.Kind != "recording" || last.Ref != "recording:s1-a2" || last.At.IsZero() {
+		t.Errorf("note on the timeline: %+v", last)
+	}
+	if got, _ := s.GetCase(ctx, c.ID); got.Status != c.Status {
+		t.Errorf("a note changed the status: %s -> %s", c.Status, got.Status)
+	}
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: "status"}), scheduler.ErrInvalid, "a status note")
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID}), scheduler.ErrInvalid, "a note without a kind")
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: scheduler.EvClockPaused}), scheduler.ErrInvalid, "a clock event as a note")
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: "x", To: scheduler.StClosed}), scheduler.ErrInvalid, "a note that moves the case")
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: 999999, Kind: "x"}), scheduler.ErrNotFound, "a note on no case")
+}
+
 func testCaseEventsAppendOnly(t *testing.T, s scheduler.Store) {
 	dbs, ok := s.(interface{ DB() *sql.DB })
 	if !ok {

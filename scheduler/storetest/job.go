@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func testOverdueRunner(t *testing.T, s scheduler.Store) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		scheduler.RunOverdueJob(jctx, s, scheduler.DefaultCalendar(), scheduler.DefaultRules(), tick, func(n int, err error) {
+		scheduler.RunOverdueJob(jctx, s, scheduler.DefaultRules(), tick, func(n int, err error) {
 			if err != nil {
 				t.Errorf("job: %v", err)
 			}
@@ -37,9 +38,18 @@ func testOverdueRunner(t *testing.T, s scheduler.Store) {
 	if n := <-reports; n != 1 {
 		t.Errorf("after the deadline: opened %d", n)
 	}
+	// A case whose period ends in a year the calendar lacks is still watched, provisionally.
+	late := newCase(t, s, tr, cat.ID, "跨年", time.Date(2029, 12, 20, 9, 0, 0, 0, scheduler.ChinaTZ))
+	tick <- time.Date(2030, 1, 6, 0, 0, 0, 0, scheduler.ChinaTZ) // 15 days end 2030-01-04, a Friday
+	if n := <-reports; n != 1 {
+		t.Errorf("after a provisional deadline: opened %d", n)
+	}
 	cancel()
 	<-done
 	if _, err := s.OpenSupervisionFor(ctx, c.ID); err != nil {
 		t.Errorf("no supervision opened: %v", err)
+	}
+	if sv, err := s.OpenSupervisionFor(ctx, late.ID); err != nil || !strings.Contains(sv.Basis, "暂按") {
+		t.Errorf("provisional supervision: %+v %v", sv, err)
 	}
 }

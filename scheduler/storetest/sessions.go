@@ -24,6 +24,14 @@ func runSessions(t *testing.T, open Opener) {
 		{"Appointments", testAppointments},
 		{"AppointmentsConcurrent", testAppointmentsConcurrent},
 		{"Hearings", testHearings},
+		{"Invitations", testInvitations},
+		{"InvitationsConcurrent", testInvitationsConcurrent},
+		{"BookingChecks", testBookingChecks},
+		{"Reminders", testReminders},
+		{"InvitationDecline", testInvitationDecline},
+		{"DeclineConcurrent", testDeclineConcurrent},
+		{"SessionRevision", testSessionRevision},
+		{"CalendarFeeds", testCalendarFeeds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -73,25 +74,37 @@ func testSlips(t *testing.T, s scheduler.Store) {
 		t.Error("case not flagged supervised")
 	}
 	for _, want := range []string{"on_site", "leader_coordination", "listed"} {
-		if err := s.EscalateSupervision(ctx, sv.ID); err != nil {
+		if err := s.EscalateSupervision(ctx, sv.ID, scheduler.CaseEvent{ActorID: 1, Actor: "supervisor", At: bj(3, 19, 9)}); err != nil {
 			t.Fatal(err)
 		}
 		if o, _ := s.OpenSupervisionFor(ctx, c.ID); o.Escalation != want {
 			t.Errorf("escalation %s, want %s", o.Escalation, want)
 		}
 	}
-	wantErr(t, s.EscalateSupervision(ctx, sv.ID), scheduler.ErrInvalid, "escalate past the top")
+	wantErr(t, s.EscalateSupervision(ctx, sv.ID, scheduler.CaseEvent{Actor: "supervisor"}), scheduler.ErrInvalid, "escalate past the top")
 	if o, _ := s.OpenSupervisionFor(ctx, c.ID); o.Level != scheduler.SupLevelListed {
 		t.Errorf("level at the top: %s", o.Level)
 	}
-	wantErr(t, s.CloseSupervision(ctx, sv.ID, "maybe", "", time.Time{}), scheduler.ErrInvalid, "bad opinion")
-	if err := s.CloseSupervision(ctx, sv.ID, scheduler.SupOpinionRe, "退回重办，建议约谈", bj(3, 20, 9)); err != nil {
+	wantErr(t, s.CloseSupervision(ctx, sv.ID, "maybe", "", scheduler.CaseEvent{}), scheduler.ErrInvalid, "bad opinion")
+	if err := s.CloseSupervision(ctx, sv.ID, scheduler.SupOpinionRe, "退回重办，建议约谈", scheduler.CaseEvent{ActorID: 1, Actor: "supervisor", At: bj(3, 20, 9)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.OpenSupervisionFor(ctx, c.ID)
 	wantErr(t, err, scheduler.ErrNotFound, "no open supervision after close")
 	if cs, _ := s.GetCase(ctx, c.ID); cs.Supervised {
 		t.Error("case still flagged supervised")
+	}
+	// Opening, each escalation and the closing are on the timeline, with who did them.
+	var steps []string
+	evs, _ := s.ListCaseEvents(ctx, c.ID)
+	for _, e := range evs {
+		if e.Kind == scheduler.EvSupervision {
+			steps = append(steps, e.Actor+":"+e.Reason)
+		}
+	}
+	if len(steps) != 5 || !strings.Contains(steps[0], "督办：群众反映办理缓慢") ||
+		!strings.Contains(steps[3], "leader_coordination → listed") || steps[4] != "supervisor:督办审核：退回重办" {
+		t.Errorf("supervision on the timeline: %q", steps)
 	}
 	// A new item may open after the old one closed.
 	sv2 := sv
@@ -139,7 +152,7 @@ func testOverdueJob(t *testing.T, s scheduler.Store) {
 		t.Errorf("automatic item: %+v", sv)
 	}
 	run(bj(3, 19, 0), 0) // one item per matter: nothing new
-	d, ok, err := scheduler.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, busy.ID))
+	d, ok, err := scheduler.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, busy.ID), bj(5, 1, 0))
 	if err != nil || !ok || !d.Due.Equal(scheduler.Date(2026, 5, 6)) {
 		t.Fatalf("handling deadline: %v %v %v", d.Due, ok, err)
 	}

@@ -37,11 +37,18 @@ func Run(t *testing.T, open Opener) {
 		{"Tx", testTx},
 		{"Cases", testCases},
 		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
+		{"CaseNotes", testCaseNotes},
 		{"Slips", testSlips},
 		{"OverdueJob", testOverdueJob},
 		{"OverdueRunner", testOverdueRunner},
 		{"Evaluations", testEvaluations},
 		{"Attachments", testAttachments},
+		{"Consultations", testConsultations},
+		{"CaseOwner", testCaseOwner},
+		{"SupervisionReports", testSupervisionReports},
+		{"CaseClocks", testCaseClocks},
+		{"OverdueSkipsPetitionerWindows", testOverdueSkipsPetitionerWindows},
+		{"CalendarStore", testCalendarStore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

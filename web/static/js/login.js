@@ -11,6 +11,8 @@ const errBox = document.getElementById('login-error');
 function next(m) {
   if (m.must_change_password) location.replace('password.html');
   else if (m.can.includes('audit.read')) location.replace('audit.html'); // the auditor's work
+  // Those who schedule or book start at the reception calendar.
+  else if (m.can.includes('session.write') || m.can.includes('appointment.write')) location.replace('sessions.html');
   else if (m.can.includes('unit.read') || m.can.includes('user.read')) location.replace('admin.html');
   else location.replace('index.html');
 }

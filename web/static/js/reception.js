@@ -187,6 +187,18 @@ function draw() {
   if (sg) {
     setText($('stage-text'), 'rc.stage.text', { hall: sg.hall_name, name: sg.petitioner || '—', people: sg.people || 1, number: sg.case_number });
     $('stage-units').textContent = sg.units.length ? t('rc.stage.units', { units: sg.units.map((u) => u.name).join('、') }) : '';
+    if (studio) {
+      // Units come and go during a hearing (会商, 联合接访) without ending it.
+      for (const u of sg.units) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn btn-small';
+        b.dataset.unit = String(u.id);
+        b.textContent = `${u.name} · ${t('rc.unit.remove')}`;
+        b.addEventListener('click', () => ask('stage_unit', { unit_id: u.id, on: false }));
+        $('stage-units').append(' ', b);
+      }
+    }
   } else {
     setText($('stage-text'), 'rc.stage.none');
     $('stage-units').textContent = '';
@@ -322,6 +334,13 @@ function drawPanel() {
     ul.append(li);
   }
   body.append(ul);
+  if (c.owner_leader_id) add('p', t('rc.panel.owner', { id: c.owner_leader_id }), 'rc-owner');
+  if (panel.consultations?.length) {
+    add('h3', t('rc.panel.consultations'));
+    for (const k of panel.consultations) {
+      add('p', `#${k.id} ${k.subject || ''} · ${k.unit_ids.length} · ${k.final ? '✓' : '…'}`, 'rc-consult');
+    }
+  }
   if (panel.assignments.length) {
     add('h3', t('rc.panel.assignments'));
     for (const a of panel.assignments) add('p', `#${a.id} → ${a.responsible_unit_id} · ${a.instruction || ''} · ${a.feedback_due}`, 'rc-slip');
@@ -345,6 +364,15 @@ async function slip(kind) {
         instruction,
       });
       setText($('slip-result'), 'rc.slip.assigned', { id: a.id, due: a.feedback_due, offset: Math.round((a.recording_offset_ms || 0) / 1000) });
+    } else if (kind === 'consult') {
+      const units = (sg.units ?? []).map((u) => u.id);
+      const k = await api('POST', `/api/v1/cases/${sg.case_id}/consultations`, {
+        competent_unit_id: unit, unit_ids: units, subject: instruction || sg.case_number, session_id: String(sessionID),
+      });
+      setText($('slip-result'), 'rc.slip.consulted', { n: k.unit_ids.length });
+    } else if (kind === 'own') {
+      await api('POST', `/api/v1/cases/${sg.case_id}/owner`, { session_id: String(sessionID) });
+      setText($('slip-result'), 'rc.slip.owned');
     } else {
       const s = await api('POST', `/api/v1/cases/${sg.case_id}/supervisions`, {
         unit_id: unit, basis: instruction || '视频接访当场督办', level: 'routine', method: 'phone', session_id: String(sessionID),
@@ -494,6 +522,8 @@ async function init() {
   $('btn-hand').addEventListener('click', () => ask('raise_hand', { on: !handUp }));
   $('btn-assign').addEventListener('click', () => slip('assign'));
   $('btn-supervise').addEventListener('click', () => slip('supervise'));
+  $('btn-consult').addEventListener('click', () => slip('consult'));
+  $('btn-own').addEventListener('click', () => slip('own'));
   $('btn-leave').addEventListener('click', () => call?.leave());
   $('btn-sound').addEventListener('click', () => {
     for (const tile of tiles.values()) tile.audio.play().catch(() => {});

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sanji/scheduler"
+)
+
+// Case work beyond the status machine: the list of cases in scope, 包案 (a leader owns a case)
+// and the owner's list with clocks, and the clock notes of review (hearing pauses, the review
+// answer).
+
+// CaseListItem is a case in a list, with its running period.
+type CaseListItem struct {
+	Case     CaseView      `json:"case"`
+	Deadline *DeadlineView `json:"deadline"`
+}
+
+// listItems renders cases for p, each redacted for p, with their clocks.
+func (s *Server) listItems(r *http.Request, rc *reqCtx, cs []scheduler.Case) ([]CaseListItem, error) {
+	ctx := r.Context()
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []CaseListItem{}
+	for _, c := range cs {
+		ch, err := s.caseChain(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.caseDeadlineView(ctx, cal, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CaseListItem{Case: caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)), Deadline: d})
+	}
+	return out, nil
+}
+
+// listCases lists the cases registered in, or routed to a unit of, the caller's subtrees, newest
+// first (limit 100, before_id to page).
+func (s *Server) listCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	q := r.URL.Query()
+	var before int64
+	if b := q.Get("before_id"); b != "" {
+		v, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || v <= 0 {
+			return invalidField("before_id", "before_id 应为正整数", "before_id is a positive integer")
+		}
+		before = v
+	}
+	status := scheduler.CaseStatus(q.Get("status"))
+	if status != "" && !slices.Contains(scheduler.CaseStatuses, status) {
+		return invalidField("status", "未知的事项状态", "unknown case status")
+	}
+	const limit = 100
+	seen := map[int64]bool{}
+	var cs []scheduler.Case
+	for _, root := range roots {
+		for _, f := range []scheduler.CaseFilter{{UnderPath: root}, {ResponsibleUnder: root}} {
+			f.Status, f.BeforeID, f.Limit = status, before, limit
+			got, err := s.st.ListCases(r.Context(), f)
+			if err != nil {
+				return err
+			}
+			for _, c := range got {
+				if !seen[c.ID] {
+					seen[c.ID] = true
+					cs = append(cs, c)
+				}
+			}
+		}
+	}
+	// Newest first across the roots, then the page.
+	slices.SortFunc(cs, func(a, b scheduler.Case) int { return cmp.Compare(b.ID, a.ID) })
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	items, err := s.listItems(r, rc, cs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cases": items})
+	return nil
+}
+
+type ownerRequest struct {
+	Release bool   `json:"release"` // give the case up (only its owner does)
+	Reason  string `json:"reason"`
+	// SessionID names the reception session when the leader takes the case on its call.
+	SessionID string `json:"session_id"`
+}
+
+// setOwner: a leader in scope takes personal ownership of a case (包案), or gives it up.
+func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req ownerRequest
+	c, ch, err := s.caseRequest(r, rc, &req)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	me := rc.p.User.ID
+	leader := me
+	actor := rc.actor(s.now())
+	actor.Reason = strings.TrimSpace(req.Reason)
+	if req.Release {
+		if c.OwnerLeaderID != me {
+			return newErr(http.StatusForbidden, CodeForbidden, "只有包案领导本人可以解除包案", "only the owning leader releases the case")
+		}
+		leader = 0
+	}
+	if err := s.st.SetCaseOwner(ctx, c.ID, leader, actor); err != nil {
+		if errors.Is(err, scheduler.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "该事项已由其他领导包案，须由其解除后才能包案", "another leader owns this case; they must release it first")
+		}
+		return err
+	}
+	if err := s.auditCase(ctx, rc, c, "case.own", "", nil, map[string]int64{"owner_leader_id": leader}); err != nil {
+		return err
+	}
+	c, err = s.st.GetCase(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	s.notifyCall(req.SessionID, c.ID, "owner", leader)
+	writeJSON(w, http.StatusOK, caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)))
+	return nil
+}
+
+// ownedCases lists the caller's owned cases with their clocks; cases the caller can no longer
+// read (a grant was removed) are left out.
+func (s *Server) ownedCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	var mine []scheduler.Case
+	var before int64
+	for {
+		cs, err := s.st.ListCases(ctx, scheduler.CaseFilter{OwnerLeaderID: rc.p.User.ID, BeforeID: before, Limit: 500})
+		if err != nil {
+			return err
+		}
+		if len(cs) == 0 {
+			break
+		}
+		before = cs[len(cs)-1].ID
+		for _, c := range cs {
+			ch, err := s.caseChain(ctx, c)
+			if err != nil {
+				return err
+			}
+			for _, p := range append([]string{ch.CasePath, ch.ResponsiblePath}, ch.CoPaths...) {
+				if p != "" && rc.p.Can(scheduler.ActCaseRead, p) {
+					mine = append(mine, c)
+					break
+				}
+			}
+		}
+	}
+	items, err := s.listItems(r, rc, mine)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cases": items})
+	return nil
+}
+
+type clockEventRequest struct {
+	Kind   string `json:"kind"` // clock_paused, clock_resumed or review_answered
+	Reason string `json:"reason"`
+}
+
+// addClockEvent records a hearing's start or end, or the review answer, on a case in review.
+func (s *Server) addClockEvent(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req clockEventRequest
+	c, _, err := s.caseRequest(r, rc, &req)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return invalidField("reason", "请写明理由（如听证安排、复查意见书文号）", "a reason is required (the hearing, or the review answer's reference)")
+	}
+	ctx := r.Context()
+	ev := rc.actor(s.now())
+	ev.CaseID, ev.Kind, ev.Reason = c.ID, req.Kind, strings.TrimSpace(req.Reason)
+	if err := s.st.AddClockEvent(ctx, &ev); err != nil {
+		return err
+	}
+	if err := s.auditCase(ctx, rc, c, "case.clock", "", nil, map[string]string{"kind": ev.Kind}); err != nil {
+		return err
+	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return err
+	}
+	c, err = s.st.GetCase(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	d, err := s.caseDeadlineView(ctx, cal, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"deadline": d})
+	return nil
+}

@@ -1,0 +1,548 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Multi-site hearings: invitations of units and halls to a session and their answers; and the
+// booking checks (同人同事, level checks) the booking form asks for before saving.
+
+// SessionBrief is what an invited unit needs to know of the session.
+type SessionBrief struct {
+	ID         int64     `json:"id"`
+	Title      string    `json:"title"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Status     string    `json:"status"`
+	LeaderName string    `json:"leader_name,omitempty"`
+	LeaderPost string    `json:"leader_post,omitempty"`
+}
+
+// InvitationView is an invitation with the names a person reads.
+type InvitationView struct {
+	ID         int64      `json:"id"`
+	SessionID  int64      `json:"session_id"`
+	Kind       string     `json:"kind"`
+	TargetID   int64      `json:"target_id"`
+	TargetName string     `json:"target_name"`
+	UnitID     int64      `json:"unit_id"`
+	UnitName   string     `json:"unit_name"`
+	Note       string     `json:"note,omitempty"`
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	InvitedAt  time.Time  `json:"invited_at"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	AnsweredBy string     `json:"answered_by,omitempty"` // the answering person's display name
+	// OnRoster: the unit or hall is on the session's roster (a decline takes it off, unless
+	// petitioners are still booked at the hall).
+	OnRoster bool          `json:"on_roster"`
+	Session  *SessionBrief `json:"session,omitempty"`
+}
+
+// names caches unit, hall, user and session lookups while one response is built.
+type names struct {
+	s        *Server
+	ctx      context.Context
+	units    map[int64]scheduler.Unit
+	halls    map[int64]string
+	users    map[int64]string
+	sessions map[int64]scheduler.ReceptionSession
+}
+
+func (s *Server) names(ctx context.Context) *names {
+	return &names{s: s, ctx: ctx, units: map[int64]scheduler.Unit{}, halls: map[int64]string{}, users: map[int64]string{},
+		sessions: map[int64]scheduler.ReceptionSession{}}
+}
+
+func (n *names) unit(id int64) (scheduler.Unit, error) {
+	if u, ok := n.units[id]; ok {
+		return u, nil
+	}
+	u, err := n.s.st.GetUnit(n.ctx, id)
+	if err != nil {
+		return u, err
+	}
+	n.units[id] = u
+	return u, nil
+}
+
+func (n *names) hall(id int64) (string, error) {
+	if h, ok := n.halls[id]; ok {
+		return h, nil
+	}
+	h, err := n.s.st.GetHall(n.ctx, id)
+	if err != nil {
+		return "", err
+	}
+	n.halls[id] = h.Name
+	return h.Name, nil
+}
+
+func (n *names) user(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	if u, ok := n.users[id]; ok {
+		return u
+	}
+	u, err := n.s.st.GetUser(n.ctx, id)
+	if err == nil {
+		n.users[id] = u.DisplayName
+	}
+	return n.users[id]
+}
+
+func (n *names) session(id int64) (scheduler.ReceptionSession, error) {
+	if x, ok := n.sessions[id]; ok {
+		return x, nil
+	}
+	x, err := n.s.st.GetReceptionSession(n.ctx, id)
+	if err != nil {
+		return x, err
+	}
+	n.sessions[id] = x
+	return x, nil
+}
+
+func (n *names) invitation(v scheduler.Invitation, withSession bool) (InvitationView, error) {
+	out := InvitationView{ID: v.ID, SessionID: v.SessionID, Kind: v.Kind, TargetID: v.TargetID, UnitID: v.UnitID, Note: v.Note,
+		Status: string(v.Status), Reason: v.Reason, InvitedAt: v.InvitedAt, AnsweredAt: optTime(v.AnsweredAt), AnsweredBy: n.user(v.AnsweredBy)}
+	u, err := n.unit(v.UnitID)
+	if err != nil {
+		return out, err
+	}
+	out.UnitName, out.TargetName = u.Name, u.Name
+	if v.Kind == scheduler.InviteHall {
+		if out.TargetName, err = n.hall(v.TargetID); err != nil {
+			return out, err
+		}
+	}
+	x, err := n.session(v.SessionID)
+	if err != nil {
+		return out, err
+	}
+	out.OnRoster = v.OnRoster(x)
+	if withSession {
+		out.Session = &SessionBrief{ID: x.ID, Title: x.Title, Start: x.Start.In(scheduler.Shanghai), End: x.End.In(scheduler.Shanghai),
+			Status: string(x.Status), LeaderName: x.LeaderName, LeaderPost: x.LeaderPost}
+	}
+	return out, nil
+}
+
+func (n *names) invitations(list []scheduler.Invitation, withSession bool) ([]InvitationView, error) {
+	out := []InvitationView{}
+	for _, v := range list {
+		iv, err := n.invitation(v, withSession)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, iv)
+	}
+	return out, nil
+}
+
+// notify hands notices to the configured notifier. The change that caused them is committed
+// already, so a failed delivery is logged (the error names the kind and the session, never the
+// text or the address: they may name people) and not returned.
+func (s *Server) notify(ctx context.Context, notices ...scheduler.Notice) {
+	if s.notifier == nil || len(notices) == 0 {
+		return
+	}
+	if err := scheduler.Deliver(ctx, s.notifier, notices, s.now()); err != nil {
+		s.log.Warn("notice not delivered", errField(err))
+	}
+}
+
+// noticeChange tells the roster (as it was and as it is) of a session's new time or roster, and
+// the booked petitioners of a new time.
+func (s *Server) noticeChange(ctx context.Context, before, after scheduler.ReceptionSession) error {
+	moved := !before.Start.Equal(after.Start) || !before.End.Equal(after.End)
+	if !moved && before.StudioID == after.StudioID && slices.Equal(before.HallIDs, after.HallIDs) && slices.Equal(before.UnitIDs, after.UnitIDs) {
+		return nil
+	}
+	var appts []scheduler.Appointment
+	zh, en := "「"+after.Title+"」（"+sessionWhen(after)+"）的参会安排有变化，请登录系统查看", "The roster of “"+after.Title+"” ("+sessionWhen(after)+") changed; log in to see it"
+	if moved {
+		var err error
+		if appts, err = s.st.ListAppointments(ctx, after.ID); err != nil {
+			return err
+		}
+		zh = "「" + after.Title + "」由 " + sessionWhen(before) + " 改为 " + sessionWhen(after) + "（北京时间）"
+		en = "“" + after.Title + "” moved from " + sessionWhen(before) + " to " + sessionWhen(after) + " (Beijing time)"
+	}
+	all := after
+	all.HallIDs, _ = scheduler.WithIDs(after.HallIDs, before.HallIDs)
+	all.UnitIDs, _ = scheduler.WithIDs(after.UnitIDs, before.UnitIDs)
+	if all.StudioID == 0 {
+		all.StudioID = before.StudioID
+	}
+	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionChanged, all, appts, zh, en)...)
+	return nil
+}
+
+func sessionWhen(x scheduler.ReceptionSession) string {
+	return x.Start.In(scheduler.Shanghai).Format("2006-01-02 15:04") + "–" + x.End.In(scheduler.Shanghai).Format("15:04")
+}
+
+type inviteRequest struct {
+	UnitIDs []int64 `json:"unit_ids"`
+	HallIDs []int64 `json:"hall_ids"`
+	Note    string  `json:"note"`
+}
+
+// invite invites units and halls to a session; with neither named, everyone on its roster.
+func (s *Server) invite(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req inviteRequest
+	x, u, err := s.sessionInScope(r, rc, &req)
+	if err != nil {
+		return err
+	}
+	ctx, id := r.Context(), x.ID
+	if len(req.UnitIDs)+len(req.HallIDs) == 0 {
+		req.UnitIDs, req.HallIDs = x.UnitIDs, x.HallIDs
+	}
+	invs, err := s.st.InviteToSession(ctx, id, req.UnitIDs, req.HallIDs, strings.TrimSpace(req.Note), rc.p.User.ID, s.now())
+	if err != nil {
+		return sessionErr(err)
+	}
+	n := s.names(ctx)
+	out, err := n.invitations(invs, false)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("session.invite", "session:"+strconv.FormatInt(id, 10), u, nil, out); err != nil {
+		return err
+	}
+	for _, v := range invs {
+		zh := "邀请参加「" + x.Title + "」（" + sessionWhen(x) + "），请登录系统确认是否参加"
+		en := "You are invited to “" + x.Title + "” (" + sessionWhen(x) + "); log in to accept or decline"
+		if v.Note != "" {
+			zh += "。事由：" + v.Note
+			en += ". About: " + v.Note
+		}
+		nt := scheduler.Notice{Kind: scheduler.NoticeInvitation, SessionID: id, UnitID: v.UnitID, ZH: zh, EN: en}
+		if v.Kind == scheduler.InviteHall {
+			nt.HallID = v.TargetID
+		}
+		s.notify(ctx, nt)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"invitations": out})
+	return nil
+}
+
+// sessionInvitations lists a session's invitations and answers for the staff of its unit.
+func (s *Server) sessionInvitations(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	x, _, err := s.sessionInScope(r, rc, nil)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	list, err := s.st.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: x.ID})
+	if err != nil {
+		return err
+	}
+	out, err := s.names(ctx).invitations(list, false)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"session": sessionView(x), "invitations": out})
+	return nil
+}
+
+// myInvitations lists the invitations addressed to the caller's units, of sessions not over yet
+// (?from= to look further back, ?status= to filter).
+func (s *Server) myInvitations(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	from, err := parseTimeParam(r, "from", s.now())
+	if err != nil {
+		return err
+	}
+	status := scheduler.InvitationStatus(r.URL.Query().Get("status"))
+	switch status {
+	case "", scheduler.InvInvited, scheduler.InvAccepted, scheduler.InvDeclined:
+	default:
+		return invalidField("status", "状态应为 invited、accepted 或 declined", "status must be invited, accepted or declined")
+	}
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden
+	}
+	ctx := r.Context()
+	n := s.names(ctx)
+	out := []InvitationView{}
+	for _, root := range roots {
+		list, err := s.st.ListInvitations(ctx, scheduler.InvitationQuery{UnderPath: root, Status: status, From: from})
+		if err != nil {
+			return err
+		}
+		views, err := n.invitations(list, true)
+		if err != nil {
+			return err
+		}
+		out = append(out, views...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
+	return nil
+}
+
+type answerRequest struct {
+	Accept *bool  `json:"accept"`
+	Reason string `json:"reason"`
+}
+
+// answerInvitation records the answer of the invited unit, given by one of its members.
+func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req answerRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Accept == nil {
+		return invalidField("accept", "请选择参加（true）或不参加（false）", "accept (true or false) is required")
+	}
+	ctx := r.Context()
+	v, err := s.st.GetInvitation(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.unitInScope(ctx, rc, v.UnitID)
+	if err != nil {
+		return err
+	}
+	// A unit answers for itself: the role's scope reaches down the tree, so a higher unit's
+	// staff would pass the check above; the answer must come from someone who belongs there.
+	home, err := s.st.GetUnit(ctx, rc.p.User.UnitID)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(home.Path, u.Path) {
+		return newErr(http.StatusForbidden, CodeForbidden, "只有受邀单位的人员可以答复邀请", "only a member of the invited unit may answer its invitation")
+	}
+	after, err := s.st.AnswerInvitation(ctx, id, *req.Accept, req.Reason, rc.p.User.ID, s.now())
+	if err != nil {
+		return sessionErr(err) // accepting after a decline rejoins the roster, which may clash
+	}
+	n := s.names(ctx)
+	view, err := n.invitation(after, true)
+	if err != nil {
+		return err
+	}
+	if err := rc.audit("invitation.answer", "invitation:"+strconv.FormatInt(id, 10), u,
+		map[string]string{"status": string(v.Status), "reason": v.Reason}, map[string]string{"status": string(after.Status), "reason": after.Reason}); err != nil {
+		return err
+	}
+	x, err := n.session(after.SessionID)
+	if err != nil {
+		return err
+	}
+	zh, en := view.TargetName+"确认参加「"+x.Title+"」", view.TargetName+" accepts “"+x.Title+"”"
+	if after.Status == scheduler.InvDeclined {
+		zh, en = view.TargetName+"不参加「"+x.Title+"」，原因："+after.Reason, view.TargetName+" declines “"+x.Title+"”: "+after.Reason
+		if view.OnRoster {
+			zh, en = zh+"。其仍在参会名单上（该大厅尚有预约群众，或是会次唯一的会场），请排期人员处理",
+				en+". It stays on the roster (petitioners are booked at the hall, or it is the session's only room); staff must settle it"
+		} else {
+			zh, en = zh+"。已移出参会名单，其时段已释放", en+". It is off the roster and its time is free"
+		}
+	}
+	s.notify(ctx, scheduler.Notice{Kind: scheduler.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: zh, EN: en})
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+// ---- booking checks ----
+
+// NoteView is one finding of the checks in the request's language.
+type NoteView struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// CaseCheckView is an earlier case of the same person as the caller may see it: never its
+// content or petitioners; its title only when the caller may see the case.
+type CaseCheckView struct {
+	ID           int64     `json:"id"`
+	Number       string    `json:"number"`
+	Status       string    `json:"status"`
+	Title        string    `json:"title,omitempty"`
+	HoldingUnit  string    `json:"holding_unit"`
+	RegisteredAt time.Time `json:"registered_at"`
+	PendingLower bool      `json:"pending_lower"`
+	PastReReview bool      `json:"past_rereview"`
+}
+
+// SimilarView is an earlier matter of another ID number whose text is like the new one.
+type SimilarView struct {
+	Kind   string  `json:"kind"`
+	ID     int64   `json:"id"`
+	Score  float64 `json:"score"`
+	Number string  `json:"number,omitempty"` // a case's
+	Title  string  `json:"title,omitempty"`  // a case's, when the caller may see it
+	Matter string  `json:"matter,omitempty"` // an appointment's, when the caller may see its hall's queue
+	Status string  `json:"status"`
+	// Name is the petitioner's name masked (an appointment's), for telling candidates apart.
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// BookingChecksView is what the checks found, filtered and masked for the caller.
+type BookingChecksView struct {
+	Notes        []NoteView        `json:"notes"`
+	SamePerson   []AppointmentView `json:"same_person"`
+	Cases        []CaseCheckView   `json:"cases"`
+	Similar      []SimilarView     `json:"similar"`
+	PendingLower bool              `json:"pending_lower"`
+	PastReReview bool              `json:"past_rereview"`
+}
+
+// checksView filters b for the caller: a case about the caller's own unit is left out entirely
+// (it is in the audit entry, for the leader and the supervisors); titles and matters show only
+// where the caller may see them; identities are masked. hidden are the ids left out.
+func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b scheduler.BookingChecks) (BookingChecksView, []int64, error) {
+	v := BookingChecksView{Notes: []NoteView{}, SamePerson: []AppointmentView{}, Cases: []CaseCheckView{}, Similar: []SimilarView{}}
+	var hidden []int64
+	visible := func(c scheduler.Case) (show, title bool, err error) {
+		ch, err := s.caseChain(ctx, c)
+		if err != nil {
+			return false, false, err
+		}
+		if scheduler.IsComplainedAbout(rc.p, ch) {
+			return false, false, nil
+		}
+		return true, scheduler.CaseViewLevel(rc.p, ch) >= scheduler.ViewMasked, nil
+	}
+	kept := b
+	kept.Cases, kept.Similar = nil, nil
+	for _, c := range b.Cases {
+		show, title, err := visible(c.Case)
+		if err != nil {
+			return v, nil, err
+		}
+		if !show {
+			hidden = append(hidden, c.Case.ID)
+			continue
+		}
+		kept.Cases = append(kept.Cases, c)
+		cv := CaseCheckView{ID: c.Case.ID, Number: c.Case.Number, Status: string(c.Case.Status), HoldingUnit: c.Holding.Name,
+			RegisteredAt: c.Case.RegisteredAt, PendingLower: c.PendingLower, PastReReview: c.PastReReview}
+		if title {
+			cv.Title = c.Case.Title
+		}
+		v.Cases = append(v.Cases, cv)
+		v.PendingLower = v.PendingLower || c.PendingLower
+		v.PastReReview = v.PastReReview || c.PastReReview
+	}
+	for _, a := range b.SamePerson {
+		v.SamePerson = append(v.SamePerson, apptView(a, false))
+	}
+	n := s.names(ctx)
+	for _, m := range b.Similar {
+		sv := SimilarView{Kind: m.Kind, ID: m.ID, Score: m.Score}
+		if m.Kind == scheduler.CheckCase {
+			show, title, err := visible(m.Case)
+			if err != nil {
+				return v, nil, err
+			}
+			if !show {
+				hidden = append(hidden, m.ID)
+				continue
+			}
+			sv.Number, sv.Status, sv.Created = m.Case.Number, string(m.Case.Status), m.Case.RegisteredAt
+			if title {
+				sv.Title = m.Case.Title
+			}
+		} else {
+			a := m.Appointment
+			sv.Status, sv.Created, sv.Name = string(a.Status), a.CreatedAt, scheduler.MaskName(a.Name)
+			h, err := s.st.GetHall(ctx, a.HallID)
+			if err != nil {
+				return v, nil, err
+			}
+			hu, err := n.unit(h.UnitID)
+			if err != nil {
+				return v, nil, err
+			}
+			if rc.p.Can(scheduler.ActApptRead, hu.Path) {
+				sv.Matter = a.Matter
+			}
+		}
+		kept.Similar = append(kept.Similar, m)
+		v.Similar = append(v.Similar, sv)
+	}
+	for _, note := range kept.Notes() {
+		msg := note.ZH
+		if lang(r) == "en" {
+			msg = note.EN
+		}
+		v.Notes = append(v.Notes, NoteView{Code: note.Code, Message: msg})
+	}
+	return v, hidden, nil
+}
+
+// runChecks runs the booking checks for a booking into session id at a hall of hallUnit.
+func (s *Server) runChecks(ctx context.Context, id int64, hallUnit scheduler.Unit, idNumber, matter string) (scheduler.BookingChecks, error) {
+	x, err := s.st.GetReceptionSession(ctx, id)
+	if err != nil {
+		return scheduler.BookingChecks{}, err
+	}
+	return scheduler.CheckBooking(ctx, s.st, x, hallUnit, idNumber, matter)
+}
+
+type precheckRequest struct {
+	HallID   int64  `json:"hall_id"`
+	IDNumber string `json:"id_number"`
+	Matter   string `json:"matter"`
+}
+
+// precheck runs the booking checks before the booking is saved, so the operator can give (and
+// then record) guidance. It is audited like the checks at booking.
+func (s *Server) precheck(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req precheckRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.HallID == 0 {
+		return invalidField("hall_id", "必须指定候访大厅", "hall_id is required")
+	}
+	idn := strings.ToUpper(strings.TrimSpace(req.IDNumber))
+	if idn != "" && !scheduler.ValidIDNumber(idn) {
+		return invalidField("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
+	}
+	ctx := r.Context()
+	_, u, err := s.hallUnit(ctx, req.HallID)
+	if err != nil {
+		return err
+	}
+	if err := rc.require(u.Path); err != nil {
+		return err
+	}
+	b, err := s.runChecks(ctx, id, u, idn, req.Matter)
+	if err != nil {
+		return err
+	}
+	v, hidden, err := s.checksView(ctx, rc, r, b)
+	if err != nil {
+		return err
+	}
+	if sum := b.Summary(); !sum.Empty() {
+		if err := rc.audit("appointment.precheck", "session:"+strconv.FormatInt(id, 10), u, nil,
+			map[string]any{"found": sum, "hidden_from_caller": hidden}); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"sanji/scheduler"
+)
+
+// The reads of the booking checks: scheduler.BookingCheckStore.
+
+// CasesByIDNumber implements scheduler.BookingCheckStore.
+func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]scheduler.Case, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	// Both spellings of the check letter, so the index on id_number serves the query.
+	up := strings.ToUpper(idNumber)
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+caseCols+` FROM cases c WHERE c.id IN
+		(SELECT p.case_id FROM case_petitioners p WHERE p.id_number IN (?, ?)) ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit)),
+		up, strings.ToLower(up))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
+	}
+	var out []scheduler.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
+		}
+		out = append(out, c)
+	}
+	err = rows.Err()
+	rows.Close() // before fillCase: a transaction has one connection
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
+	}
+	for i := range out {
+		if err := s.fillCase(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// RecentMatters implements scheduler.BookingCheckStore.
+func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]scheduler.MatterText, error) {
+	if limit <= 0 || limit > 5000 {
+		limit = 5000
+	}
+	// Division codes hold digits only (a department's adds a hyphen and letters): no LIKE
+	// wildcards to escape.
+	pattern := territory + "%"
+	var out []scheduler.MatterText
+	read := func(what, q string, args ...any) error {
+		rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
+		if err != nil {
+			return fmt.Errorf("sqlstore: recent %s: %w", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m := scheduler.MatterText{Kind: what}
+			var at int64
+			if err := rows.Scan(&m.ID, &m.Title, &m.Text, &at); err != nil {
+				return fmt.Errorf("sqlstore: recent %s: %w", what, err)
+			}
+			m.Created = fromTm(at)
+			out = append(out, m)
+		}
+		return rows.Err()
+	}
+	if err := read(scheduler.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
+		JOIN halls h ON h.id = a.hall_id JOIN units u ON u.id = h.unit_id
+		WHERE u.code LIKE ? AND a.status <> ? ORDER BY a.id DESC LIMIT `+strconv.Itoa(limit), pattern, string(scheduler.ApptCancelled)); err != nil {
+		return nil, err
+	}
+	if err := read(scheduler.CheckCase, `SELECT c.id, c.title, SUBSTR(c.content, 1, `+strconv.Itoa(scheduler.MatterTextRunes)+`),
+		c.registered_at FROM cases c WHERE c.territory LIKE ? ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit), pattern); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

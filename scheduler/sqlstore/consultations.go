@@ -1,0 +1,235 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Consultations (会商): scheduler.SlipStore. Every step is a note on the case's timeline.
+
+func consultationRef(id int64) string { return "consultation:" + strconv.FormatInt(id, 10) }
+
+// CreateConsultation implements scheduler.SlipStore.
+func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultation, actor scheduler.CaseEvent) error {
+	if err := scheduler.ValidateConsultation(*c); err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		c.CreatedAt = tx.stamp(c.CreatedAt, actor.At)
+		if c.CreatedBy == 0 {
+			c.CreatedBy = actor.ActorID
+		}
+		if err := tx.lockCase(ctx, c.CaseID, c.CreatedAt); err != nil {
+			return err
+		}
+		id, err := tx.insertID(ctx, `INSERT INTO consultations (case_id, competent_unit_id, subject, session_id, recording_offset_ms,
+			created_by, created_at, conclusion, signed_by, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', 0, 0)`,
+			c.CaseID, c.CompetentUnitID, c.Subject, c.SessionID, c.RecordingOffset.Milliseconds(), c.CreatedBy, tm(c.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("sqlstore: create consultation: %w", err)
+		}
+		c.ID = id
+		for _, u := range c.UnitIDs {
+			if _, err := tx.exec(ctx, `INSERT INTO consultation_units (consultation_id, unit_id) VALUES (?, ?)`, id, u); err != nil {
+				return fmt.Errorf("sqlstore: consultation unit %d: %w", u, err)
+			}
+		}
+		c.Opinions, c.Conclusion, c.SignedBy, c.SignedUnitID, c.SignedAt = nil, "", 0, 0, time.Time{}
+		actor.At = c.CreatedAt
+		reason := fmt.Sprintf("会商：%s（%d 个单位参加）", c.Subject, len(c.UnitIDs))
+		if c.SessionID != "" {
+			reason += "，视频接访中发起"
+		}
+		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultation, consultationRef(id), reason)
+	})
+}
+
+const consultationCols = `id, case_id, competent_unit_id, subject, session_id, recording_offset_ms, created_by, created_at,
+	conclusion, signed_by, signed_at`
+
+func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultation, error) {
+	var c scheduler.Consultation
+	var off, created, signed int64
+	err := sc.Scan(&c.ID, &c.CaseID, &c.CompetentUnitID, &c.Subject, &c.SessionID, &off, &c.CreatedBy, &created,
+		&c.Conclusion, &c.SignedBy, &signed)
+	c.RecordingOffset, c.CreatedAt, c.SignedAt = time.Duration(off)*time.Millisecond, fromTm(created), fromTm(signed)
+	if c.SignedBy != 0 {
+		c.SignedUnitID = c.CompetentUnitID // only the competent unit signs
+	}
+	return c, err
+}
+
+// fillConsultation loads the units and opinions of c.
+func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation) error {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id FROM consultation_units WHERE consultation_id = ? ORDER BY unit_id`), c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: consultation units: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u int64
+		if err := rows.Scan(&u); err != nil {
+			return fmt.Errorf("sqlstore: consultation units: %w", err)
+		}
+		c.UnitIDs = append(c.UnitIDs, u)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: consultation units: %w", err)
+	}
+	rows.Close()
+	orows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id, text, dissent, by_user, at FROM consultation_opinions
+		WHERE consultation_id = ? ORDER BY at, unit_id`), c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: consultation opinions: %w", err)
+	}
+	defer orows.Close()
+	for orows.Next() {
+		var o scheduler.Opinion
+		var dissent int
+		var at int64
+		if err := orows.Scan(&o.UnitID, &o.Text, &dissent, &o.By, &at); err != nil {
+			return fmt.Errorf("sqlstore: consultation opinions: %w", err)
+		}
+		o.Dissent, o.At = dissent != 0, fromTm(at)
+		c.Opinions = append(c.Opinions, o)
+	}
+	return orows.Err()
+}
+
+// GetConsultation implements scheduler.SlipStore.
+func (s *Store) GetConsultation(ctx context.Context, id int64) (scheduler.Consultation, error) {
+	c, err := scanConsultation(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE id = ?`), id))
+	if err != nil {
+		return scheduler.Consultation{}, notFound(err, "get consultation")
+	}
+	if err := s.fillConsultation(ctx, &c); err != nil {
+		return scheduler.Consultation{}, err
+	}
+	return c, nil
+}
+
+// ListConsultations implements scheduler.SlipStore.
+func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]scheduler.Consultation, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`), caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
+	}
+	var out []scheduler.Consultation
+	for rows.Next() {
+		c, err := scanConsultation(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
+		}
+		out = append(out, c)
+	}
+	err = rows.Err()
+	rows.Close() // before the fills: a transaction has one connection
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
+	}
+	for i := range out {
+		if err := s.fillConsultation(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lockConsultation locks the consultation's case and loads the consultation, and checks that the
+// actor is a member of unit (a unit's voice comes from its own people).
+func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *scheduler.CaseEvent) (scheduler.Consultation, error) {
+	actor.At = s.stamp(actor.At)
+	var caseID int64
+	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM consultations WHERE id = ?`), id).Scan(&caseID); err != nil {
+		return scheduler.Consultation{}, notFound(err, "consultation")
+	}
+	if err := s.lockCase(ctx, caseID, actor.At); err != nil {
+		return scheduler.Consultation{}, err
+	}
+	c, err := s.GetConsultation(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	if actor.ActorID == 0 {
+		return c, &scheduler.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
+	}
+	gs, err := s.ListGrants(ctx, actor.ActorID)
+	if err != nil {
+		return c, err
+	}
+	if !scheduler.MemberOf(gs, unit) {
+		return c, &scheduler.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
+			EN: "only a member of the unit may speak or sign for it"}
+	}
+	return c, nil
+}
+
+// AddConsultationOpinion implements scheduler.SlipStore.
+func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o scheduler.Opinion, actor scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		c, err := tx.lockConsultation(ctx, id, o.UnitID, &actor)
+		if err != nil {
+			return err
+		}
+		o.By, o.At = actor.ActorID, actor.At
+		if err := c.AddOpinion(o); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO consultation_opinions (consultation_id, unit_id, text, dissent, by_user, at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (consultation_id, unit_id) DO UPDATE SET text = excluded.text,
+			dissent = excluded.dissent, by_user = excluded.by_user, at = excluded.at`,
+			id, o.UnitID, o.Text, b2i(o.Dissent), o.By, tm(o.At)); err != nil {
+			return fmt.Errorf("sqlstore: consultation opinion: %w", err)
+		}
+		u, err := tx.GetUnit(ctx, o.UnitID)
+		if err != nil {
+			return err
+		}
+		reason := u.Name + " 发表会商意见"
+		if o.Dissent {
+			reason += "（不同意见）"
+		}
+		actor.UnitID = o.UnitID
+		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationOpinion, consultationRef(id), reason)
+	})
+}
+
+// SignConsultation implements scheduler.SlipStore.
+func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor scheduler.CaseEvent) error {
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		var competent int64
+		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT competent_unit_id FROM consultations WHERE id = ?`), id).Scan(&competent); err != nil {
+			return notFound(err, "consultation")
+		}
+		c, err := tx.lockConsultation(ctx, id, competent, &actor)
+		if err != nil {
+			return err
+		}
+		if err := c.Sign(actor.ActorID, competent, conclusion, actor.At); err != nil {
+			return err
+		}
+		r, err := tx.exec(ctx, `UPDATE consultations SET conclusion = ?, signed_by = ?, signed_at = ? WHERE id = ? AND signed_by = 0`,
+			c.Conclusion, c.SignedBy, tm(c.SignedAt), id)
+		if err != nil {
+			return fmt.Errorf("sqlstore: sign consultation: %w", err)
+		}
+		if err := mustAffect(r, "sign consultation"); err != nil {
+			return fmt.Errorf("sqlstore: consultation %d is signed already: %w", id, scheduler.ErrConflict)
+		}
+		dissent := len(c.Dissent())
+		reason := "会商结论已由主管单位签署"
+		if dissent > 0 {
+			reason += fmt.Sprintf("（记录不同意见 %d 条）", dissent)
+		}
+		actor.UnitID = competent
+		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationSigned, consultationRef(id), reason)
+	})
+}

@@ -1,0 +1,271 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler"
+)
+
+// Invitations of units and halls to a session: scheduler.InvitationStore.
+
+const invCols = `i.id, i.session_id, i.kind, i.target_id, i.unit_id, i.note, i.status, i.reason, i.invited_by, i.invited_at,
+	i.answered_by, i.answered_at`
+
+func scanInv(sc interface{ Scan(...any) error }) (scheduler.Invitation, error) {
+	var v scheduler.Invitation
+	var status string
+	var invited, answered int64
+	err := sc.Scan(&v.ID, &v.SessionID, &v.Kind, &v.TargetID, &v.UnitID, &v.Note, &status, &v.Reason, &v.InvitedBy, &invited,
+		&v.AnsweredBy, &answered)
+	v.Status, v.InvitedAt, v.AnsweredAt = scheduler.InvitationStatus(status), fromTm(invited), fromTm(answered)
+	return v, err
+}
+
+// InviteToSession implements scheduler.InvitationStore.
+func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, halls []int64, note string, by int64, now time.Time) ([]scheduler.Invitation, error) {
+	if err := scheduler.ValidateInvitationNote(note); err != nil {
+		return nil, err
+	}
+	if len(units)+len(halls) == 0 {
+		return nil, &scheduler.FieldError{Field: "unit_ids", ZH: "请至少邀请一个单位或大厅", EN: "invite at least one unit or hall"}
+	}
+	var out []scheduler.Invitation
+	err := s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(sessionID, 10)}); err != nil {
+			return err
+		}
+		sess, err := tx.GetReceptionSession(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.CheckAnswerable(sess, now); err != nil {
+			return err
+		}
+		if err := tx.checkRefs(ctx, 0, 0, halls, units); err != nil {
+			return err
+		}
+		// Whoever is invited joins: the roster grows first, under the overlap check, so an
+		// invited unit or hall can never be double-booked.
+		var cu, ch bool
+		sess.UnitIDs, cu = scheduler.WithIDs(sess.UnitIDs, units)
+		sess.HallIDs, ch = scheduler.WithIDs(sess.HallIDs, halls)
+		if cu || ch {
+			if err := tx.UpdateReceptionSession(ctx, sess); err != nil {
+				return err
+			}
+		}
+		at := tm(now.UTC().Truncate(time.Microsecond))
+		invite := func(kind string, target, unit int64) error {
+			old, err := scanInv(tx.q.QueryRowContext(ctx, tx.rebind(`SELECT `+invCols+` FROM session_invitations i
+				WHERE i.session_id = ? AND i.kind = ? AND i.target_id = ?`), sessionID, kind, target))
+			switch {
+			case err == sql.ErrNoRows:
+				id, err := tx.insertID(ctx, `INSERT INTO session_invitations (session_id, kind, target_id, unit_id, note, status,
+					reason, invited_by, invited_at, answered_by, answered_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, 0, 0)`,
+					sessionID, kind, target, unit, note, string(scheduler.InvInvited), by, at)
+				if err != nil {
+					return fmt.Errorf("sqlstore: invite: %w", err)
+				}
+				out = append(out, scheduler.Invitation{ID: id, SessionID: sessionID, Kind: kind, TargetID: target, UnitID: unit,
+					Note: note, Status: scheduler.InvInvited, InvitedBy: by, InvitedAt: fromTm(at)})
+			case err != nil:
+				return fmt.Errorf("sqlstore: invite: %w", err)
+			case old.Status == scheduler.InvDeclined:
+				if _, err := tx.exec(ctx, `UPDATE session_invitations SET status = ?, reason = '', note = ?, invited_by = ?,
+					invited_at = ?, answered_by = 0, answered_at = 0 WHERE id = ?`, string(scheduler.InvInvited), note, by, at, old.ID); err != nil {
+					return fmt.Errorf("sqlstore: invite again: %w", err)
+				}
+				old.Status, old.Reason, old.Note, old.InvitedBy, old.InvitedAt = scheduler.InvInvited, "", note, by, fromTm(at)
+				old.AnsweredBy, old.AnsweredAt = 0, time.Time{}
+				out = append(out, old)
+			}
+			return nil
+		}
+		for _, u := range units {
+			if err := invite(scheduler.InviteUnit, u, u); err != nil {
+				return err
+			}
+		}
+		for _, h := range halls {
+			hall, err := tx.GetHall(ctx, h)
+			if err != nil {
+				return err
+			}
+			if err := invite(scheduler.InviteHall, h, hall.UnitID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetInvitation implements scheduler.InvitationStore.
+func (s *Store) GetInvitation(ctx context.Context, id int64) (scheduler.Invitation, error) {
+	v, err := scanInv(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+invCols+` FROM session_invitations i WHERE i.id = ?`), id))
+	if err != nil {
+		return v, notFound(err, "get invitation")
+	}
+	return v, nil
+}
+
+// ListInvitations implements scheduler.InvitationStore.
+func (s *Store) ListInvitations(ctx context.Context, q scheduler.InvitationQuery) ([]scheduler.Invitation, error) {
+	where := []string{"u.path LIKE ?"}
+	args := []any{prefixPattern(q.UnderPath)}
+	if q.SessionID != 0 {
+		where, args = append(where, "i.session_id = ?"), append(args, q.SessionID)
+	}
+	if q.Status != "" {
+		where, args = append(where, "i.status = ?"), append(args, string(q.Status))
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "s.ends_at > ?"), append(args, tm(q.From))
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+invCols+` FROM session_invitations i
+		JOIN units u ON u.id = i.unit_id JOIN reception_sessions s ON s.id = i.session_id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, i.id LIMIT `+strconv.Itoa(limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list invitations: %w", err)
+	}
+	defer rows.Close()
+	var out []scheduler.Invitation
+	for rows.Next() {
+		v, err := scanInv(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list invitations: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// AnswerInvitation implements scheduler.InvitationStore.
+func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, reason string, by int64, now time.Time) (scheduler.Invitation, error) {
+	reason = strings.TrimSpace(reason)
+	if err := scheduler.ValidateAnswer(accept, reason); err != nil {
+		return scheduler.Invitation{}, err
+	}
+	var out scheduler.Invitation
+	err := s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		v, err := tx.GetInvitation(ctx, id)
+		if err != nil {
+			return err
+		}
+		// The answer may change the roster: the session's lock first, as for every roster change.
+		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(v.SessionID, 10)}); err != nil {
+			return err
+		}
+		sess, err := tx.GetReceptionSession(ctx, v.SessionID)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.CheckAnswerable(sess, now); err != nil {
+			return err
+		}
+		v.Status, v.Reason = scheduler.InvAccepted, ""
+		if !accept {
+			v.Status, v.Reason = scheduler.InvDeclined, reason
+		}
+		v.AnsweredBy, v.AnsweredAt = by, now.UTC().Truncate(time.Microsecond)
+		// The answer is written before the roster changes, so that the roster update keeps the
+		// declined invitation (dropOffRoster) for staff to see.
+		if _, err := tx.exec(ctx, `UPDATE session_invitations SET status = ?, reason = ?, answered_by = ?, answered_at = ? WHERE id = ?`,
+			string(v.Status), v.Reason, by, tm(v.AnsweredAt), id); err != nil {
+			return fmt.Errorf("sqlstore: answer invitation: %w", err)
+		}
+		next, err := tx.rosterAfterAnswer(ctx, v, sess)
+		if err != nil {
+			return err
+		}
+		if next != nil {
+			if err := tx.UpdateReceptionSession(ctx, *next); err != nil {
+				return err
+			}
+		}
+		out = v
+		return nil
+	})
+	return out, err
+}
+
+// rosterAfterAnswer is the session's new roster after answer v, or nil when it stays. A decline
+// takes the unit or hall off the roster, so its time is free for other sessions; a hall with
+// petitioners still booked there stays on until staff move them (nothing booked is lost). An
+// acceptance after a decline puts it back, under the overlap check of the update.
+func (s *Store) rosterAfterAnswer(ctx context.Context, v scheduler.Invitation, sess scheduler.ReceptionSession) (*scheduler.ReceptionSession, error) {
+	on := v.OnRoster(sess)
+	list := &sess.UnitIDs
+	if v.Kind == scheduler.InviteHall {
+		list = &sess.HallIDs
+	}
+	switch {
+	case v.Status == scheduler.InvAccepted && !on:
+		*list, _ = scheduler.WithIDs(*list, []int64{v.TargetID})
+	case v.Status == scheduler.InvDeclined && on:
+		if v.Kind == scheduler.InviteHall {
+			var n int
+			if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND hall_id = ? AND status IN (?, ?)`),
+				sess.ID, v.TargetID, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn)).Scan(&n); err != nil {
+				return nil, fmt.Errorf("sqlstore: bookings at a declining hall: %w", err)
+			}
+			if n > 0 {
+				return nil, nil
+			}
+		}
+		*list = slices.DeleteFunc(slices.Clone(*list), func(id int64) bool { return id == v.TargetID })
+		if sess.LeaderID == 0 && sess.StudioID == 0 && len(sess.HallIDs) == 0 {
+			return nil, nil // the last room of a session without leader or studio: staff decide what becomes of it
+		}
+	default:
+		return nil, nil
+	}
+	return &sess, nil
+}
+
+// dropOffRoster deletes the invitations of units and halls no longer on the session's roster: a
+// unit taken off a hearing has nothing left to answer. Declines are kept.
+func (s *Store) dropOffRoster(ctx context.Context, sess scheduler.ReceptionSession) error {
+	list, err := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: sess.ID})
+	if err != nil {
+		return err
+	}
+	for _, v := range list {
+		// A decline stays, off the roster, for staff to see who said no and why.
+		if v.OnRoster(sess) || v.Status == scheduler.InvDeclined {
+			continue
+		}
+		if _, err := s.exec(ctx, `DELETE FROM session_invitations WHERE id = ?`, v.ID); err != nil {
+			return fmt.Errorf("sqlstore: drop invitation off the roster: %w", err)
+		}
+	}
+	return nil
+}
+
+// MarkReminded implements scheduler.SessionStore.
+func (s *Store) MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE reception_sessions SET reminded_at = ? WHERE id = ? AND reminded_at = 0`, tm(at), id)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: mark reminded: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: mark reminded: %w", err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,291 @@
+// Staff page for cases (信访事项): the cases in the caller's scope (or those they own) with their
+// clocks, and one case in detail — facts as the server redacted them for this viewer, the running
+// deadline with its explanation, the timeline, 交办 / 督办 / 会商 slips, and 包案 for leaders.
+
+import './cases-messages.js';
+import './playback-messages.js';
+import { initPage, showUser, showError } from './nav.js';
+import { api, requireLogin, ApiError } from './api.js';
+import { t, lang, onLangChange } from './i18n.js';
+
+initPage();
+
+const $ = (id) => document.getElementById(id);
+const STATUSES = ['registered', 'forwarded', 'assigned', 'objection_returned', 'accepted', 'not_accepted', 'in_progress',
+  'extended', 'answered', 'review', 'rereview', 'closed', 'evaluated', 'archived'];
+const units = new Map();
+let me = null;
+let current = 0;
+
+const unitName = (id) => (id ? units.get(id) || `#${id}` : t('cases.none'));
+// Times are shown in Beijing time, the zone the legal day is counted in.
+const locale = () => (lang() === 'en' ? 'en-GB' : 'zh-CN');
+const day = (s) => new Date(s).toLocaleDateString(locale(), { timeZone: 'Asia/Shanghai' });
+const when = (s) => new Date(s).toLocaleString(locale(), { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'short' });
+
+function fail(box, err) {
+  showError(box, err instanceof ApiError ? err : null, t('err.network'));
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+// deadlineBadges renders a deadline's due day with its warning and provisional marks.
+function deadlineBadges(d) {
+  const span = el('span');
+  if (!d) {
+    span.textContent = '—';
+    return span;
+  }
+  span.append(el('span', d.due));
+  if (d.warning >= 50 && d.party === 'unit') span.append(el('span', t('cases.warn.' + d.warning), 'warn warn-' + d.warning));
+  if (d.provisional) {
+    const p = el('span', t('cases.provisional'), 'warn provisional');
+    p.title = d.note;
+    span.append(p);
+  }
+  if (d.paused) span.append(el('span', t('cases.paused'), 'warn warn-50'));
+  return span;
+}
+
+function fillStatusFilter() {
+  const sel = $('f-status');
+  const keep = sel.value;
+  sel.replaceChildren(el('option', t('cases.filter.all')));
+  sel.firstChild.value = '';
+  for (const s of STATUSES) {
+    const o = el('option', t('cs.' + s));
+    o.value = s;
+    sel.append(o);
+  }
+  sel.value = keep;
+}
+
+async function loadList() {
+  $('list-error').hidden = true;
+  try {
+    const owned = $('f-owned').checked;
+    const status = $('f-status').value;
+    const res = await api('GET', owned ? '/api/v1/me/owned-cases' : `/api/v1/cases${status ? '?status=' + encodeURIComponent(status) : ''}`);
+    const rows = $('case-rows');
+    rows.replaceChildren();
+    for (const { case: c, deadline } of res.cases) {
+      if (owned && status && c.status !== status) continue;
+      const tr = el('tr');
+      tr.dataset.id = String(c.id);
+      if (c.id === current) tr.className = 'selected';
+      tr.append(el('td', c.number), el('td', c.title), el('td', t('cs.' + c.status)), el('td', unitName(c.responsible_unit_id)));
+      const due = el('td');
+      due.append(deadlineBadges(deadline));
+      tr.append(due);
+      const flags = [];
+      if (c.supervised) flags.push(t('cases.flag.supervised'));
+      if (c.owner_leader_id) flags.push(t('cases.flag.owned'));
+      tr.append(el('td', flags.join('、')));
+      tr.addEventListener('click', () => {
+        location.hash = String(c.id);
+      });
+      rows.append(tr);
+    }
+    $('case-empty').hidden = rows.children.length > 0;
+  } catch (err) {
+    fail($('list-error'), err);
+  }
+}
+
+function fact(dl, key, value) {
+  dl.append(el('dt', t(key)), el('dd', value));
+}
+
+function renderDeadline(d) {
+  const box = $('d-deadline');
+  box.replaceChildren();
+  if (!d) {
+    box.append(el('p', t('cases.noClock')));
+    return;
+  }
+  const head = el('p');
+  head.append(el('strong', d.party === 'petitioner' ? t('cases.dl.petitioner', { name: d.name, due: d.due })
+    : t('cases.dl', { name: d.name, due: d.due, percent: d.percent })));
+  head.append(deadlineBadges({ ...d, due: '' }));
+  box.append(head);
+  if (d.provisional) box.append(el('p', d.note, 'note'));
+  box.append(el('p', d.explanation, 'muted'));
+}
+
+function renderTimeline(events) {
+  const ol = $('d-timeline');
+  ol.replaceChildren();
+  for (const e of events) {
+    let what = t('ev.' + e.kind);
+    if (e.kind === 'status') what = e.from ? t('ev.status', { from: t('cs.' + e.from), to: t('cs.' + e.to) }) : t('cs.' + e.to);
+    const li = el('li');
+    li.append(el('span', `${when(e.at)} · ${what}`));
+    const detail = [e.reason, e.days ? `+${e.days}` : '', e.actor].filter(Boolean).join(' · ');
+    if (detail) li.append(el('span', ' — ' + detail, 'muted'));
+    ol.append(li);
+  }
+}
+
+function renderAssignments(list) {
+  const ul = $('d-assignments');
+  ul.replaceChildren();
+  if (!list.length) ul.append(el('li', t('cases.none'), 'muted'));
+  for (const a of list) {
+    ul.append(el('li', t('cases.a', { unit: unitName(a.responsible_unit_id), due: a.feedback_due, objection: a.objection_due || '—',
+      status: t('as.' + a.status) })));
+  }
+}
+
+function renderSupervisions(list) {
+  const ul = $('d-supervisions');
+  ul.replaceChildren();
+  if (!list.length) ul.append(el('li', t('cases.none'), 'muted'));
+  for (const s of list) {
+    const li = el('li', t('cases.s', { level: t('sup.' + s.level), unit: unitName(s.unit_id), deadline: s.deadline,
+      escalation: t('esc.' + s.escalation), closed: s.closed_at ? t('cases.s.closed', { opinion: t('op.' + s.opinion) }) : '' }));
+    const reports = el('ul');
+    for (const r of s.reports) {
+      reports.append(el('li', t('cases.s.report', { kind: t('rep.' + r.kind), text: r.text }) +
+        (r.requested_deadline ? ` → ${r.requested_deadline}${r.decision ? ' · ' + r.decision : ''}` : ''), 'muted'));
+    }
+    li.append(reports);
+    ul.append(li);
+  }
+}
+
+function renderConsultations(list) {
+  const box = $('d-consultations');
+  box.replaceChildren();
+  if (!list.length) box.append(el('p', t('cases.none'), 'muted'));
+  for (const k of list) {
+    const div = el('div', undefined, 'case-consultation');
+    div.append(el('p', t('cases.k.subject', { subject: k.subject })));
+    const ul = el('ul');
+    for (const o of k.opinions) {
+      const li = el('li', `${unitName(o.unit_id)}：${o.text}`);
+      if (o.dissent) li.append(el('span', t('cases.k.dissent'), 'dissent'));
+      ul.append(li);
+    }
+    div.append(ul);
+    div.append(el('p', k.final ? t('cases.k.final', { conclusion: k.conclusion }) : t('cases.k.draft'), k.final ? '' : 'muted'));
+    box.append(div);
+  }
+}
+
+// renderRecordings lists the case's recorded hearings with a link to play each, for those who may
+// see the petitioner's face and voice; anyone else with the role sees the server's reason.
+async function renderRecordings(id) {
+  const box = $('d-recordings-box');
+  box.hidden = !me.can.includes('recording.view');
+  if (box.hidden) return;
+  const ul = $('d-recordings');
+  ul.replaceChildren();
+  let res;
+  try {
+    res = await api('GET', `/api/v1/cases/${id}/recordings`);
+  } catch (err) {
+    ul.append(el('li', err instanceof ApiError ? err.message : t('err.network'), 'muted'));
+    return;
+  }
+  if (!res.recordings.length) ul.append(el('li', t('cases.none'), 'muted'));
+  for (const r of res.recordings) {
+    const li = el('li');
+    li.dataset.hearing = r.hearing;
+    const secs = Math.round(r.duration_ms / 1000);
+    li.append(el('span', t('cases.rec', { start: when(r.started_at || r.recorded_at),
+      duration: `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`, tracks: r.tracks.length })));
+    const seal = r.head ? t('cases.rec.sealed', { alg: r.algorithm || '', head: r.head.slice(0, 12) }) : t('cases.rec.unsealed');
+    li.append(el('span', ' · ' + seal, 'muted'));
+    if (r.retention === 'deleted') li.append(el('span', t('cases.rec.deleted'), 'warn warn-50'));
+    if (r.problem) li.append(el('span', ' · ' + r.problem, 'warn warn-100'));
+    if (!r.problem) {
+      const a = el('a', t('cases.rec.open'));
+      a.href = `playback.html?case=${id}&hearing=${encodeURIComponent(r.hearing)}`;
+      li.append(' ', a);
+    }
+    ul.append(li);
+  }
+}
+
+async function showDetail(id) {
+  current = id;
+  $('detail').hidden = false;
+  $('d-error').hidden = true;
+  $('d-ok').hidden = true;
+  for (const tr of $('case-rows').children) tr.className = tr.dataset.id === String(id) ? 'selected' : '';
+  const base = `/api/v1/cases/${id}`;
+  try {
+    const [c, dl, tl, as, svs, ks] = await Promise.all([api('GET', base), api('GET', base + '/deadline'), api('GET', base + '/timeline'),
+      api('GET', base + '/assignments'), api('GET', base + '/supervisions'), api('GET', base + '/consultations')]);
+    $('d-heading').textContent = `${c.number} · ${c.title}`;
+    const facts = $('d-facts');
+    facts.replaceChildren();
+    fact(facts, 'cases.col.status', t('cs.' + c.status));
+    fact(facts, 'cases.f.form', t('form.' + c.form));
+    fact(facts, 'cases.f.type', t('type.' + c.type));
+    fact(facts, 'cases.f.registered', day(c.registered_at));
+    fact(facts, 'cases.f.unit', unitName(c.unit_id));
+    fact(facts, 'cases.f.responsible', unitName(c.responsible_unit_id));
+    fact(facts, 'cases.f.petitioners', c.petitioners.map((p) => p.name).filter(Boolean).join('、') || '—');
+    fact(facts, 'cases.f.involved', String(c.involved_count));
+    fact(facts, 'cases.f.view', t('view.' + c.view));
+    renderDeadline(dl.deadline);
+    renderTimeline(tl.events);
+    renderAssignments(as.assignments);
+    renderSupervisions(svs.supervisions);
+    renderConsultations(ks.consultations);
+    renderRecordings(id);
+    const leader = me.can.includes('case.own');
+    $('d-own').hidden = !leader || Boolean(c.owner_leader_id);
+    $('d-release').hidden = c.owner_leader_id !== me.user.id;
+  } catch (err) {
+    fail($('d-error'), err);
+  }
+}
+
+async function setOwner(release) {
+  $('d-error').hidden = true;
+  try {
+    await api('POST', `/api/v1/cases/${current}/owner`, { release });
+    await showDetail(current);
+    $('d-ok').textContent = t(release ? 'cases.released' : 'cases.owned');
+    $('d-ok').hidden = false;
+    loadList();
+  } catch (err) {
+    fail($('d-error'), err);
+  }
+}
+
+$('d-own').addEventListener('click', () => setOwner(false));
+$('d-release').addEventListener('click', () => setOwner(true));
+$('f-status').addEventListener('change', loadList);
+$('f-owned').addEventListener('change', loadList);
+window.addEventListener('hashchange', () => {
+  const id = Number(location.hash.slice(1));
+  if (id > 0) showDetail(id);
+});
+onLangChange(() => {
+  fillStatusFilter();
+  loadList();
+  if (current) showDetail(current);
+});
+
+me = await requireLogin();
+if (me) {
+  showUser(me);
+  fillStatusFilter();
+  try {
+    const res = await api('GET', '/api/v1/units');
+    for (const u of res.units) units.set(u.id, u.name);
+  } catch {
+    // Names are a convenience: without them the page shows unit numbers.
+  }
+  await loadList();
+  const id = Number(location.hash.slice(1));
+  if (id > 0) showDetail(id);
+}
