@@ -32,6 +32,9 @@ type ReceptionConfig struct {
 	PetitionersPerHall int
 	// Hearing is how long each hearing lasts before the studio ends it and calls the next.
 	Hearing time.Duration
+	// Record has the hall on stage acknowledge the recording notice, so that the server records
+	// each hearing (同步录音录像) as it would for real.
+	Record bool
 }
 
 // Defaults of the reception scenario.
@@ -278,7 +281,8 @@ func (rc *reception) drive(ctx context.Context, window time.Duration) error {
 }
 
 // hear runs hearing n: the petitioner booked n-th, waiting in hall n mod Halls (the bookings go
-// round the halls), with unit n mod Units on stage.
+// round the halls), recorded when the hall acknowledges the notice, with unit n mod Units on
+// stage.
 func (rc *reception) hear(ctx context.Context, studio *client.Client, n int) error {
 	h := &hearing{hall: 1 + n%rc.cfg.Halls, unit: -1, endReply: never}
 	if rc.cfg.Units > 0 {
@@ -303,6 +307,15 @@ func (rc *reception) hear(ctx context.Context, studio *client.Client, n int) err
 	if got := rc.stageHall.Load(); got != want {
 		return errors.Join(fmt.Errorf("call_next 后舞台在大厅 %d，压测预期大厅 %d / after call_next the stage is at hall %d, the bench expected hall %d",
 			got, want, got, want), rc.endHearing(studio, h))
+	}
+	if rc.cfg.Record {
+		hall := rc.parts[h.hall]
+		if hall.failed.Load() || hall.c == nil {
+			return errors.Join(fmt.Errorf("%s did not join; it cannot acknowledge the recording notice", hall.name), rc.endHearing(studio, h))
+		}
+		if _, err := hall.c.Request(ctx, signaling.TypeAckRecording, struct{}{}); err != nil {
+			return errors.Join(fmt.Errorf("ack_recording: %w", err), rc.endHearing(studio, h))
+		}
 	}
 	if h.unit > 0 {
 		rc.mu.Lock()
@@ -351,6 +364,8 @@ type ReceptionReport struct {
 	Units              int     `json:"units"`
 	PetitionersPerHall int     `json:"petitioners_per_hall"`
 	HearingSeconds     float64 `json:"hearing_seconds"`
+	// Recorded: the halls acknowledged the recording notice, so the server recorded the hearings.
+	Recorded bool `json:"recorded"`
 	// Hearings run in the window; Delivered of them had media (video, and audio when sent) in
 	// both directions between every two members of the stage. QueueEmpty: the bookings ran out.
 	Hearings   int  `json:"hearings"`
@@ -421,7 +436,7 @@ func (rc *reception) seatName(seat int) string {
 
 func (rc *reception) report() *ReceptionReport {
 	out := &ReceptionReport{SessionID: rc.seats.SessionID, Halls: rc.cfg.Halls, Units: rc.cfg.Units,
-		PetitionersPerHall: rc.cfg.PetitionersPerHall, HearingSeconds: rc.cfg.Hearing.Seconds()}
+		PetitionersPerHall: rc.cfg.PetitionersPerHall, HearingSeconds: rc.cfg.Hearing.Seconds(), Recorded: rc.cfg.Record}
 	kinds := 1
 	if rc.r.cfg.Audio {
 		kinds = 2

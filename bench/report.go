@@ -290,8 +290,12 @@ func serverReport(cfg Config, window time.Duration, base, p1, p2 procSample, m0,
 }
 
 func (rc *ReceptionReport) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "reception (session %d): %d hearing(s), %d with media both ways between every two on stage, %d packets on stage",
-		rc.SessionID, rc.Hearings, rc.Delivered, rc.StagePackets)
+	recorded := "not recorded"
+	if rc.Recorded {
+		recorded = "recorded"
+	}
+	fmt.Fprintf(w, "reception (session %d): %d hearing(s), %s, %d with media both ways between every two on stage, %d packets on stage",
+		rc.SessionID, rc.Hearings, recorded, rc.Delivered, rc.StagePackets)
 	if rc.QueueEmpty {
 		fmt.Fprint(w, "; the queue ran out")
 	}

@@ -102,6 +102,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&cfg.Reception.Units, "units", 1, "reception: responsible units; one comes on stage in each hearing")
 	fs.IntVar(&cfg.Reception.PetitionersPerHall, "petitioners", 0, "reception: petitioners booked per hall (default: enough for the window)")
 	fs.DurationVar(&cfg.Reception.Hearing, "hearing", bench.DefaultHearing, "reception: how long each hearing lasts; the stage moves to the next hall this often")
+	fs.BoolVar(&cfg.Reception.Record, "record", true, "reception: the hall on stage acknowledges the recording notice, so the server records every hearing")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure CPU and memory of (set by --spawn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,10 +102,12 @@ func TestBenchSimulcastFanOutSmoke(t *testing.T) {
 }
 
 // TestBenchReceptionSmoke runs a short reception call against an in-process server: the stage
-// moves between two halls with a unit on stage, every hearing has media both ways between
-// everyone on stage, and nothing reaches a waiting hall or an off-stage unit. No timing.
+// moves between two halls with a unit on stage, every hearing is recorded and has media both
+// ways between everyone on stage, and nothing reaches a waiting hall or an off-stage unit. No
+// timing.
 func TestBenchReceptionSmoke(t *testing.T) {
-	a := startTestApp(t, testConfig(t))
+	cfg := testConfig(t)
+	a := startTestApp(t, cfg)
 	out := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr strings.Builder
 	code := run(context.Background(), []string{"bench", "--url", a.URL(), "--scenario", "reception", "--halls", "2",
@@ -130,6 +133,11 @@ func TestBenchReceptionSmoke(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "no leaks") {
 		t.Errorf("table lacks the verdict:\n%s", stdout.String())
+	}
+	// The halls acknowledged the recording notice: the server recorded every hearing.
+	dirs, err := filepath.Glob(filepath.Join(recordingsDir(cfg), fmt.Sprintf("s%d-a*", rc.SessionID)))
+	if err != nil || !rc.Recorded || len(dirs) != rc.Hearings {
+		t.Fatalf("recorded %v: %d hearing recordings for %d hearings (%v)", rc.Recorded, len(dirs), rc.Hearings, err)
 	}
 }
 
