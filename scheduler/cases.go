@@ -198,6 +198,12 @@ type CaseEvent struct {
 	Notice     string
 }
 
+// IsClockEvent reports whether an event kind moves a case's clock: such events go through their
+// own checked path (CheckClockEvent), never as a plain note.
+func IsClockEvent(kind string) bool {
+	return kind == EvClockPaused || kind == EvClockResumed || kind == EvReviewAnswered
+}
+
 // Event kinds. "status" is a transition; the others are notes on the timeline.
 const (
 	EvStatus               = "status"
@@ -211,6 +217,9 @@ const (
 	EvSupervision          = "supervision" // an item opened, escalated or closed
 	EvSupervisionReport    = "supervision_report"
 	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
+	// EvRecording: a hearing's recording sealed (Ref "recording:<hearing id>", the Reason names
+	// the chain head): the case's recordings are found by these notes.
+	EvRecording = "recording"
 )
 
 // CaseFilter selects cases; zero fields do not filter.

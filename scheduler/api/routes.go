@@ -96,6 +96,11 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/consultations", access: scheduler.ActCaseRead, handle: s.listConsultations},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/opinions", access: scheduler.ActCaseHandle, handle: s.addOpinion},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/sign", access: scheduler.ActCaseHandle, handle: s.signConsultation},
+		// Recordings of hearings (recordings.go).
+		{method: "GET", pattern: "/api/v1/cases/{id}/recordings", access: scheduler.ActRecordingView, handle: s.caseRecordings},
+		{method: "GET", pattern: "/api/v1/recordings/{hearing}/manifest", access: scheduler.ActRecordingView, handle: s.recordingManifest},
+		{method: "GET", pattern: "/api/v1/recordings/{hearing}/files/{name}", access: scheduler.ActRecordingView, handle: s.recordingFile},
+		{method: "POST", pattern: "/api/v1/recordings/{hearing}/verify", access: scheduler.ActRecordingView, handle: s.verifyRecording},
 		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
 		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
 		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},

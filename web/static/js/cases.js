@@ -3,6 +3,7 @@
 // deadline with its explanation, the timeline, 交办 / 督办 / 会商 slips, and 包案 for leaders.
 
 import './cases-messages.js';
+import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, lang, onLangChange } from './i18n.js';
@@ -185,6 +186,41 @@ function renderConsultations(list) {
   }
 }
 
+// renderRecordings lists the case's recorded hearings with a link to play each, for those who may
+// see the petitioner's face and voice; anyone else with the role sees the server's reason.
+async function renderRecordings(id) {
+  const box = $('d-recordings-box');
+  box.hidden = !me.can.includes('recording.view');
+  if (box.hidden) return;
+  const ul = $('d-recordings');
+  ul.replaceChildren();
+  let res;
+  try {
+    res = await api('GET', `/api/v1/cases/${id}/recordings`);
+  } catch (err) {
+    ul.append(el('li', err instanceof ApiError ? err.message : t('err.network'), 'muted'));
+    return;
+  }
+  if (!res.recordings.length) ul.append(el('li', t('cases.none'), 'muted'));
+  for (const r of res.recordings) {
+    const li = el('li');
+    li.dataset.hearing = r.hearing;
+    const secs = Math.round(r.duration_ms / 1000);
+    li.append(el('span', t('cases.rec', { start: when(r.started_at || r.recorded_at),
+      duration: `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`, tracks: r.tracks.length })));
+    const seal = r.head ? t('cases.rec.sealed', { alg: r.algorithm || '', head: r.head.slice(0, 12) }) : t('cases.rec.unsealed');
+    li.append(el('span', ' · ' + seal, 'muted'));
+    if (r.retention === 'deleted') li.append(el('span', t('cases.rec.deleted'), 'warn warn-50'));
+    if (r.problem) li.append(el('span', ' · ' + r.problem, 'warn warn-100'));
+    if (!r.problem) {
+      const a = el('a', t('cases.rec.open'));
+      a.href = `playback.html?case=${id}&hearing=${encodeURIComponent(r.hearing)}`;
+      li.append(' ', a);
+    }
+    ul.append(li);
+  }
+}
+
 async function showDetail(id) {
   current = id;
   $('detail').hidden = false;
@@ -213,6 +249,7 @@ async function showDetail(id) {
     renderAssignments(as.assignments);
     renderSupervisions(svs.supervisions);
     renderConsultations(ks.consultations);
+    renderRecordings(id);
     const leader = me.can.includes('case.own');
     $('d-own').hidden = !leader || Boolean(c.owner_leader_id);
     $('d-release').hidden = c.owner_leader_id !== me.user.id;
