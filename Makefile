@@ -36,14 +36,16 @@ test:
 BENCH_DURATION ?= 20s
 BENCH_OUT      ?= bench-results
 
-## bench: the SFU's micro-benchmarks, then `sanji bench --spawn` fan-outs of one 1.5 Mbit/s stream to 50 and 200 subscribers (results in bench-results/, see docs/benchmarks.md)
+## bench: the SFU's micro-benchmarks, `sanji bench --spawn` fan-outs of one 1.5 Mbit/s simulcast stream (3 layers) to 50 and 200 subscribers, and a reception call of 8 halls and 2 units (results in bench-results/, see docs/benchmarks.md)
 bench: build
 	mkdir -p $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchmem ./sfu/... > $(BENCH_OUT)/micro.txt; s=$$?; cat $(BENCH_OUT)/micro.txt; exit $$s
 	for n in 50 200; do \
-		bin/sanji bench --spawn --scenario fanout --publishers 1 --subscribers $$n --duration $(BENCH_DURATION) \
+		bin/sanji bench --spawn --scenario fanout --simulcast --publishers 1 --subscribers $$n --duration $(BENCH_DURATION) \
 			--json $(BENCH_OUT)/fanout-1x$$n.json --table $(BENCH_OUT)/fanout-1x$$n.txt || exit 1; \
 	done
+	bin/sanji bench --spawn --scenario reception --halls 8 --units 2 --hearing 3s --duration $(BENCH_DURATION) \
+		--json $(BENCH_OUT)/reception-8x2.json --table $(BENCH_OUT)/reception-8x2.txt
 
 ## vet: go vet on every package
 vet:

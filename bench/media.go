@@ -39,13 +39,51 @@ func readStamp(payload []byte) (time.Duration, bool) {
 	return time.Duration(binary.BigEndian.Uint64(payload[len(payload)-stampLen:])), true
 }
 
-// vp8Frame splits one frame of size bytes into RTP payloads (RFC 7741): a one-byte payload
-// descriptor (S set on the first packet, partition 0) and, in the first packet, the VP8 frame
-// header: a keyframe's 10 bytes (frame tag with P = 0, start code, 640x480) or an interframe's
-// 3-byte tag (P = 1). The rest is filler, each payload ending in room for the send stamp. The
-// payloads reuse buf's storage across calls; they are valid until the next call.
-func vp8Frame(buf [][]byte, size int, key bool) [][]byte {
-	const per = maxPayload - 1 // payload bytes per packet after the descriptor
+// vp8Desc is what a frame's RTP payload descriptors and VP8 header carry.
+type vp8Desc struct {
+	// ext sends the extended descriptor (X = 1) with a 15-bit picture id and TL0PICIDX, as
+	// browsers do with simulcast: the SFU rewrites both when it switches a subscriber's layer.
+	ext           bool
+	picID         uint16
+	tl0           uint8
+	width, height uint16 // a keyframe's frame size
+}
+
+// plainVP8 is the one-layer publisher's frame: the one-byte descriptor and 640×480 keyframes.
+var plainVP8 = vp8Desc{width: 640, height: 480}
+
+// size is the descriptor's length in bytes.
+func (d vp8Desc) size() int {
+	if d.ext {
+		return 5
+	}
+	return 1
+}
+
+// put writes the descriptor at the start of b; start marks the first packet of the frame (S).
+func (d vp8Desc) put(b []byte, start bool) {
+	var s byte
+	if start {
+		s = 0x10 // S = 1, PID = 0
+	}
+	if !d.ext {
+		b[0] = s
+		return
+	}
+	b[0] = 0x80 | s                                        // X
+	b[1] = 0xc0                                            // I, L
+	b[2], b[3] = 0x80|byte(d.picID>>8&0x7f), byte(d.picID) // M = 1: 15 bits
+	b[4] = d.tl0
+}
+
+// vp8Frame splits one frame of size bytes into RTP payloads (RFC 7741): the payload descriptor d
+// (S set on the first packet, partition 0) and, in the first packet, the VP8 frame header: a
+// keyframe's 10 bytes (frame tag with P = 0, start code, d's frame size) or an interframe's 3-byte
+// tag (P = 1). The rest is filler, each payload ending in room for the send stamp. The payloads
+// reuse buf's storage across calls; they are valid until the next call.
+func vp8Frame(buf [][]byte, size int, key bool, d vp8Desc) [][]byte {
+	ds := d.size()
+	per := maxPayload - ds // payload bytes per packet after the descriptor
 	hdr := 3
 	if key {
 		hdr = 10
@@ -63,11 +101,11 @@ func vp8Frame(buf [][]byte, size int, key bool) [][]byte {
 			chunk = stampLen
 		}
 		left -= chunk
-		p := out[i][:1+chunk]
+		p := out[i][:ds+chunk]
 		clear(p)
+		d.put(p, i == 0)
 		if i == 0 {
-			p[0] = 0x10 // S = 1, PID = 0
-			frameTag(p[1:], key, size)
+			frameTag(p[ds:], key, size, d.width, d.height)
 		}
 		out[i] = p
 	}
@@ -75,7 +113,7 @@ func vp8Frame(buf [][]byte, size int, key bool) [][]byte {
 }
 
 // frameTag writes a VP8 frame header (RFC 6386 §9.1) at the start of b.
-func frameTag(b []byte, key bool, size int) {
+func frameTag(b []byte, key bool, size int, width, height uint16) {
 	// 3-byte tag: bit 0 = P (0 = keyframe), bits 1-3 version, bit 4 show_frame, bits 5-23 the
 	// first partition's size.
 	part := uint32(min(size, 1<<19-1))
@@ -86,8 +124,8 @@ func frameTag(b []byte, key bool, size int) {
 	b[0], b[1], b[2] = byte(tag), byte(tag>>8), byte(tag>>16)
 	if key {
 		b[3], b[4], b[5] = 0x9d, 0x01, 0x2a // start code
-		binary.LittleEndian.PutUint16(b[6:], 640)
-		binary.LittleEndian.PutUint16(b[8:], 480)
+		binary.LittleEndian.PutUint16(b[6:], width)
+		binary.LittleEndian.PutUint16(b[8:], height)
 	}
 }
 

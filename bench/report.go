@@ -27,7 +27,8 @@ type Report struct {
 	// ReceiversWithoutMedia lack a keyframe from at least one publisher of their room.
 	ReceiversWithoutMedia int `json:"receivers_without_media"`
 	// Join is the join request → joined time; FirstKeyframe is from asking for the token to the
-	// first keyframe of the first video track, per receiving participant.
+	// first keyframe of the first video track, per receiving participant (not in the reception
+	// scenario, where media waits for the stage: see Reception).
 	Join          Summary `json:"join_ms"`
 	FirstKeyframe Summary `json:"first_keyframe_ms"`
 
@@ -39,6 +40,11 @@ type Report struct {
 	SentBytes    uint64 `json:"sent_bytes"`
 	PLIsReceived uint64 `json:"plis_received"`
 	NACKedByPeer uint64 `json:"nacked_packets_received"`
+	// With simulcast: the keyframe requests (PLI, FIR) each layer got over the whole run.
+	PLIsByRID map[string]uint64 `json:"plis_by_rid,omitempty"`
+
+	// Reception is the reception scenario's call: hearings, stage switches and leaks.
+	Reception *ReceptionReport `json:"reception,omitempty"`
 
 	Server    *ServerReport   `json:"server,omitempty"`
 	Generator GeneratorReport `json:"generator"`
@@ -58,12 +64,14 @@ type ConfigReport struct {
 	FPS               int     `json:"fps"`
 	KeyframeSeconds   float64 `json:"keyframe_interval_seconds"`
 	Audio             bool    `json:"audio"`
+	Simulcast         bool    `json:"simulcast"`
 }
 
 func configReport(c Config) ConfigReport {
 	return ConfigReport{Rooms: c.Rooms, Publishers: c.Publishers, Subscribers: c.Subscribers,
 		PublishersReceive: c.PublishersReceive, DurationSeconds: c.Duration.Seconds(), WarmupSeconds: c.Warmup.Seconds(),
-		JoinRate: c.JoinRate, Bitrate: c.Bitrate, FPS: c.FPS, KeyframeSeconds: c.KeyframeInterval.Seconds(), Audio: c.Audio}
+		JoinRate: c.JoinRate, Bitrate: c.Bitrate, FPS: c.FPS, KeyframeSeconds: c.KeyframeInterval.Seconds(), Audio: c.Audio,
+		Simulcast: c.Simulcast}
 }
 
 // Summary is a distribution in milliseconds.
@@ -144,6 +152,9 @@ type GeneratorReport struct {
 }
 
 func (r *Report) receivers() int {
+	if r.Reception != nil {
+		return 1 + r.Reception.Halls + r.Reception.Units // everyone receives
+	}
 	c := r.Config
 	per := c.Subscribers
 	if c.PublishersReceive {
@@ -174,11 +185,19 @@ func (r *runner) fill(rep *Report, window time.Duration, pub pubTotals) {
 				first = st.FirstKeyframe
 			}
 		}
-		if first >= 0 {
+		if first >= 0 && r.rec == nil { // in the reception call, media waits for the stage
 			key.Record(first - p.joinStart)
 		}
 		if p.keyframes() < r.expectedVideo(p) {
 			rep.ReceiversWithoutMedia++
+		}
+		for _, l := range p.layers {
+			if l.rid != "" {
+				if rep.PLIsByRID == nil {
+					rep.PLIsByRID = map[string]uint64{}
+				}
+				rep.PLIsByRID[l.rid] += l.plis.Load()
+			}
 		}
 	}
 	rep.Join, rep.FirstKeyframe = summarize(&join), summarize(&key)
@@ -270,6 +289,42 @@ func serverReport(cfg Config, window time.Duration, base, p1, p2 procSample, m0,
 	return s
 }
 
+func (rc *ReceptionReport) writeTable(w io.Writer) {
+	recorded := "not recorded"
+	if rc.Recorded {
+		recorded = "recorded"
+	}
+	fmt.Fprintf(w, "reception (session %d): %d hearing(s), %s, %d with media both ways between every two on stage, %d packets on stage",
+		rc.SessionID, rc.Hearings, recorded, rc.Delivered, rc.StagePackets)
+	if rc.QueueEmpty {
+		fmt.Fprint(w, "; the queue ran out")
+	}
+	fmt.Fprintf(w, "\nstage switch (call_next answered → new hall's first video at the studio) ms: p50 %.1f  p95 %.1f  max %.1f\n",
+		rc.StageSwitch.P50, rc.StageSwitch.P95, rc.StageSwitch.Max)
+	fmt.Fprintf(w, "hall on stage gets the studio's first video ms:                          p50 %.1f  p95 %.1f  max %.1f\n",
+		rc.HallSeesStudio.P50, rc.HallSeesStudio.P95, rc.HallSeesStudio.Max)
+	verdict := "no leaks"
+	if rc.Leaked() > 0 {
+		verdict = "泄露 / LEAKED"
+	}
+	fmt.Fprintf(w, "%s: packets to waiting halls %d, to off-stage units %d, to the studio from off stage %d\n",
+		verdict, rc.LeakedToWaitingHalls, rc.LeakedToOffStageUnits, rc.LeakedToStudio)
+	for i, l := range rc.Leaks {
+		if i == 10 {
+			fmt.Fprintf(w, "  … %d more\n", len(rc.Leaks)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s got %d %s packets of %s\n", l.Receiver, l.Packets, l.Kind, l.Sender)
+	}
+	for i, m := range rc.Missing {
+		if i == 10 {
+			fmt.Fprintf(w, "  … %d more without media\n", len(rc.Missing)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", m)
+	}
+}
+
 // WriteJSON writes the report to path, indented.
 func (r *Report) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -285,8 +340,16 @@ func (r *Report) WriteJSON(path string) error {
 // WriteTable writes the report for a person.
 func (r *Report) WriteTable(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "scenario %s: %d room(s) × %d publisher(s) → %d subscriber(s), %.0f s window, %.1f Mbit/s %d fps video",
-		r.Scenario, c.Rooms, c.Publishers, c.Subscribers, r.WindowSeconds, float64(c.Bitrate)/1e6, c.FPS)
+	if rc := r.Reception; rc != nil {
+		fmt.Fprintf(w, "scenario %s: studio + %d hall(s) + %d unit(s), hearings of %g s, %.0f s window, %.1f Mbit/s %d fps video",
+			r.Scenario, rc.Halls, rc.Units, rc.HearingSeconds, r.WindowSeconds, float64(c.Bitrate)/1e6, c.FPS)
+	} else {
+		fmt.Fprintf(w, "scenario %s: %d room(s) × %d publisher(s) → %d subscriber(s), %.0f s window, %.1f Mbit/s %d fps video",
+			r.Scenario, c.Rooms, c.Publishers, c.Subscribers, r.WindowSeconds, float64(c.Bitrate)/1e6, c.FPS)
+	}
+	if c.Simulcast {
+		fmt.Fprint(w, " in 3 simulcast layers")
+	}
 	if c.Audio {
 		fmt.Fprint(w, " + audio")
 	}
@@ -308,8 +371,17 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\njoin (request → joined) ms:    p50 %.1f  p95 %.1f  max %.1f\n", r.Join.P50, r.Join.P95, r.Join.Max)
-	fmt.Fprintf(w, "join → first keyframe ms:      p50 %.1f  p95 %.1f  max %.1f\n", r.FirstKeyframe.P50, r.FirstKeyframe.P95, r.FirstKeyframe.Max)
+	if r.Reception == nil {
+		fmt.Fprintf(w, "join → first keyframe ms:      p50 %.1f  p95 %.1f  max %.1f\n", r.FirstKeyframe.P50, r.FirstKeyframe.P95, r.FirstKeyframe.Max)
+	}
 	fmt.Fprintf(w, "publishers: sent %d packets, got %d PLIs, %d NACKed packets\n", r.SentPackets, r.PLIsReceived, r.NACKedByPeer)
+	if len(r.PLIsByRID) > 0 {
+		fmt.Fprintf(w, "keyframe requests per simulcast layer (whole run): q %d, h %d, f %d\n",
+			r.PLIsByRID["q"], r.PLIsByRID["h"], r.PLIsByRID["f"])
+	}
+	if rc := r.Reception; rc != nil {
+		rc.writeTable(w)
+	}
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "server: forwarded %.0f packets (%.1f Mbit/s), NACKed %.0f, retransmitted %.0f\n",
 			s.ForwardedPackets, s.ForwardedMbps, s.NACKed, s.Retransmitted)

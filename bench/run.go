@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/client"
+	"sanji/signaling"
 )
 
 // Config describes one run. The zero values of the optional fields take the defaults below.
@@ -52,6 +53,13 @@ type Config struct {
 	FPS              int
 	KeyframeInterval time.Duration
 	Audio            bool
+	// Simulcast sends each publisher's video in three layers (RIDs q, h, f) of Bitrate/10,
+	// Bitrate/3 and Bitrate, as a browser does; each layer has its own keyframes and answers the
+	// PLIs for its own SSRC.
+	Simulcast bool
+	// Reception shapes the reception scenario (Scenario "reception"); Rooms, Publishers and
+	// Subscribers do not apply to it.
+	Reception ReceptionConfig
 	// ServerPID, when set, is the server process whose CPU and memory are measured.
 	ServerPID int
 	// OnWindow, when set, is called as the measured window starts (true) and ends (false).
@@ -102,13 +110,27 @@ func (c *Config) defaults() {
 	if c.KeyframeInterval <= 0 {
 		c.KeyframeInterval = DefaultKeyframeInterval
 	}
+	if c.Scenario == ScenarioReception {
+		c.Reception.defaults(c.Duration)
+	}
 	if c.Settle <= 0 {
-		joins := c.Rooms * (c.Publishers + c.Subscribers)
+		joins := c.participants()
 		c.Settle = defaultSettleBase + time.Duration(float64(joins)/c.JoinRate*float64(time.Second))
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+}
+
+// ScenarioReception names the reception scenario.
+const ScenarioReception = "reception"
+
+// participants is how many clients the run joins.
+func (c *Config) participants() int {
+	if c.Scenario == ScenarioReception {
+		return 1 + c.Reception.Halls + c.Reception.Units
+	}
+	return c.Rooms * (c.Publishers + c.Subscribers)
 }
 
 // CheckLoopback refuses a URL whose host is not a loopback address or "localhost".
@@ -133,7 +155,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
+	if cfg.Scenario == ScenarioReception {
+		if err := cfg.Reception.check(cfg.Duration); err != nil {
+			return nil, err
+		}
+	} else if cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
 		return nil, errors.New("每个房间至少需要一个参与者 / each room needs at least one participant (publishers + subscribers)")
 	}
 	base := strings.TrimSuffix(u.String(), "/")
@@ -154,6 +180,8 @@ type runner struct {
 	wsURL string
 	hc    *http.Client
 	tag   string // room name prefix, unique per run
+
+	rec *reception // the reception scenario's call and accounting; nil in the others
 
 	mu    sync.Mutex
 	parts []*participant
@@ -193,48 +221,46 @@ func (r *runner) run(ctx, pubCtx context.Context) (*Report, error) {
 	}
 
 	// Joins, paced.
-	total := cfg.Rooms * (cfg.Publishers + cfg.Subscribers)
-	r.progress("joining %d participants in %d room(s) at %.0f/s", total, cfg.Rooms, cfg.JoinRate)
+	plan, err := r.plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.progress("joining %d participants at %.0f/s", len(plan), cfg.JoinRate)
 	var joinWG sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / cfg.JoinRate))
 	defer tick.Stop()
-	i := 0
 joins:
-	for room := range cfg.Rooms {
-		for k := range cfg.Publishers + cfg.Subscribers {
-			if i > 0 {
-				select {
-				case <-tick.C:
-				case <-ctx.Done():
-					break joins
-				}
+	for i, p := range plan {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				break joins
 			}
-			i++
-			p := &participant{r: r, room: fmt.Sprintf("%s-%d", r.tag, room), name: fmt.Sprintf("p%d", i),
-				publish: k < cfg.Publishers}
-			p.receive = !p.publish || cfg.PublishersReceive
-			r.mu.Lock()
-			r.parts = append(r.parts, p)
-			r.mu.Unlock()
-			joinWG.Add(1)
-			go func() {
-				defer joinWG.Done()
-				if err := p.join(ctx, pubCtx); err != nil {
-					p.failed.Store(true)
-					r.addErr(err)
-				}
-			}()
 		}
+		r.mu.Lock()
+		r.parts = append(r.parts, p)
+		r.mu.Unlock()
+		joinWG.Add(1)
+		go func() {
+			defer joinWG.Done()
+			if err := p.join(ctx, pubCtx); err != nil {
+				p.failed.Store(true)
+				r.addErr(err)
+			}
+		}()
 	}
 	joinWG.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 
-	// Everyone who receives should see every other publisher of the room, with a keyframe.
+	// Everyone who receives should see every other publisher of the room, with a keyframe; in
+	// the reception call, where nobody receives anything between hearings, everyone should know
+	// of everyone's tracks.
 	r.progress("waiting for media (at most %v)", cfg.Settle)
 	deadline := time.Now().Add(cfg.Settle)
-	for !r.allHaveMedia() && time.Now().Before(deadline) {
+	for !r.ready() && time.Now().Before(deadline) {
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
@@ -268,7 +294,13 @@ joins:
 	}
 	g1, t1 := selfCPU(), time.Now()
 
-	werr := sleep(ctx, cfg.Duration)
+	var werr error
+	if r.rec != nil {
+		// The studio runs the call through the window: hearing after hearing.
+		werr = r.rec.drive(ctx, cfg.Duration)
+	} else {
+		werr = sleep(ctx, cfg.Duration)
+	}
 
 	g2, t2 := selfCPU(), time.Now()
 	var p2 procSample
@@ -295,10 +327,39 @@ joins:
 	r.fill(rep, window, pubEnd.minus(pubStart))
 	rep.Generator = GeneratorReport{CPUSeconds: (g2 - g1).Seconds(), Cores: (g2 - g1).Seconds() / window.Seconds()}
 	rep.Server = serverReport(cfg, window, before, p1, p2, m0, m1, m2, rep.receivers(), rep.Participants)
+	if r.rec != nil {
+		rep.Reception = r.rec.report()
+	}
 	r.mu.Lock()
 	rep.Errors = append(rep.Errors, r.errs...)
 	r.mu.Unlock()
+	if werr == nil && rep.Reception != nil {
+		werr = rep.Reception.err()
+	}
 	return rep, werr
+}
+
+// plan is who joins, in order: the rooms' publishers and subscribers (each fetches a dev token
+// as it joins), or the reception call's seats.
+func (r *runner) plan(ctx context.Context) ([]*participant, error) {
+	if r.cfg.Scenario == ScenarioReception {
+		rec, parts, err := newReception(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		r.rec = rec
+		return parts, nil
+	}
+	var plan []*participant
+	for room := range r.cfg.Rooms {
+		for k := range r.cfg.Publishers + r.cfg.Subscribers {
+			p := &participant{r: r, room: fmt.Sprintf("%s-%d", r.tag, room), name: fmt.Sprintf("p%d", len(plan)+1),
+				publish: k < r.cfg.Publishers}
+			p.receive = !p.publish || r.cfg.PublishersReceive
+			plan = append(plan, p)
+		}
+	}
+	return plan, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -338,7 +399,11 @@ func (r *runner) expectedVideo(p *participant) int {
 	return n
 }
 
-func (r *runner) allHaveMedia() bool {
+// ready says whether the measured part can start: everyone has the media they should have.
+func (r *runner) ready() bool {
+	if r.rec != nil {
+		return r.rec.ready()
+	}
 	for _, p := range r.snapshot() {
 		if p.failed.Load() {
 			continue
@@ -393,31 +458,63 @@ type participant struct {
 	room, name       string
 	publish, receive bool
 	failed           atomic.Bool
+	// tok, when set, is the participant's join token (a seat in the reception call); otherwise
+	// it asks /dev/token for one.
+	tok string
+	// seat is the participant's index in the reception call (reception.parts).
+	seat int
 
 	joinStart time.Duration // since the epoch, before asking for the token
 	joinTime  time.Duration // join request → joined
 	c         *client.Client
 
 	sentPackets, sentBytes, plis, nacks atomic.Uint64
-	forceKey                            atomic.Bool
+	layers                              []*videoLayer // the video encodings sent: one, or three with simulcast
 
 	mu      sync.Mutex
 	closed  bool
 	streams []*Stream
 	readers sync.WaitGroup // track readers
+	// tracks are the ids of the other participants' tracks this one was told of.
+	tracks map[string]bool
 }
+
+// videoLayer is one video encoding a publisher sends: its only one, or a simulcast layer.
+type videoLayer struct {
+	track      *webrtc.TrackLocalStaticRTP
+	rid        string
+	ssrc       webrtc.SSRC
+	frameBytes int
+	desc       vp8Desc
+	pkt        rtp.Packet
+	frames     [][]byte
+	forceKey   atomic.Bool   // a PLI or FIR asked this layer for a keyframe
+	plis       atomic.Uint64 // PLIs and FIRs for this layer
+}
+
+// Simulcast layers as browsers send them for a 720p camera: quarter, half and full size, at
+// about a tenth, a third and all of the top bitrate.
+var simulcastLayers = []struct {
+	rid           string
+	divisor       int
+	width, height uint16
+}{{"q", 10, 320, 180}, {"h", 3, 640, 360}, {"f", 1, 1280, 720}}
 
 func (p *participant) join(ctx, pubCtx context.Context) error {
 	p.joinStart = Now()
-	tok, err := p.token(ctx)
-	if err != nil {
-		return err
+	tok := p.tok
+	if tok == "" {
+		var err error
+		if tok, err = p.token(ctx); err != nil {
+			return err
+		}
 	}
 	// pion's own log lines (a write to a socket closing at the end, say) would bury the report;
 	// what the bench measures says whether media flowed.
 	se := client.LoopbackSettingEngine()
 	se.LoggerFactory = &logging.DefaultLoggerFactory{DefaultLogLevel: logging.LogLevelDisabled, Writer: io.Discard}
-	opt := client.Options{AutoSubscribe: p.receive, Logger: p.r.cfg.Logger, OnTrack: p.onTrack, SettingEngine: se}
+	opt := client.Options{AutoSubscribe: p.receive, Logger: p.r.cfg.Logger, OnTrack: p.onTrack, OnMessage: p.onMessage,
+		SettingEngine: se}
 	if p.publish {
 		opt.OnSenderRTCP = p.onSenderRTCP
 	}
@@ -429,16 +526,18 @@ func (p *participant) join(ctx, pubCtx context.Context) error {
 	p.joinTime = Now() - t0
 	p.mu.Lock()
 	p.c = c
+	for _, o := range c.Joined().Participants {
+		for _, t := range o.Tracks {
+			p.knowTrackLocked(o.ID, t.ID)
+		}
+	}
 	p.mu.Unlock()
 	if !p.publish {
 		return nil
 	}
-	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
-		"video", p.name)
-	if err != nil {
-		return fmt.Errorf("video track: %w", err)
+	if err := p.publishVideo(c); err != nil {
+		return err
 	}
-	tracks := []webrtc.TrackLocal{video}
 	var audio *webrtc.TrackLocalStaticRTP
 	if p.r.cfg.Audio {
 		audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
@@ -446,52 +545,159 @@ func (p *participant) join(ctx, pubCtx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("audio track: %w", err)
 		}
-		tracks = append(tracks, audio)
-	}
-	if _, err := c.Publish(tracks...); err != nil {
-		return fmt.Errorf("publish %s/%s: %w", p.room, p.name, err)
+		if _, err := c.Publish(audio); err != nil {
+			return fmt.Errorf("publish %s/%s audio: %w", p.room, p.name, err)
+		}
 	}
 	p.r.pubWG.Add(1)
 	go func() {
 		defer p.r.pubWG.Done()
-		p.send(pubCtx, video, audio)
+		p.send(pubCtx, audio)
 	}()
 	return nil
 }
 
+// publishVideo publishes the video track: one encoding at the configured bitrate, or three
+// simulcast layers. The layers are ready before the first RTCP can arrive for them.
+func (p *participant) publishVideo(c *client.Client) error {
+	cfg := p.r.cfg
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	newLayer := func(opts ...func(*webrtc.TrackLocalStaticRTP)) (*videoLayer, error) {
+		t, err := webrtc.NewTrackLocalStaticRTP(codec, "video", p.name, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("video track: %w", err)
+		}
+		return &videoLayer{track: t, rid: t.RID(), pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96,
+			SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}}}, nil
+	}
+	if !cfg.Simulcast {
+		l, err := newLayer()
+		if err != nil {
+			return err
+		}
+		l.frameBytes, l.desc = cfg.Bitrate/8/cfg.FPS, plainVP8
+		p.mu.Lock()
+		p.layers = []*videoLayer{l}
+		p.mu.Unlock()
+		if _, err := c.Publish(l.track); err != nil {
+			return fmt.Errorf("publish %s/%s: %w", p.room, p.name, err)
+		}
+		return nil
+	}
+	var layers []*videoLayer
+	var tracks []*webrtc.TrackLocalStaticRTP
+	for _, sl := range simulcastLayers {
+		l, err := newLayer(webrtc.WithRTPStreamID(sl.rid))
+		if err != nil {
+			return err
+		}
+		l.frameBytes = cfg.Bitrate / sl.divisor / 8 / cfg.FPS
+		l.desc = vp8Desc{ext: true, picID: uint16(rand.Uint32()) & 0x7fff, tl0: uint8(rand.Uint32()), width: sl.width, height: sl.height}
+		layers = append(layers, l)
+		tracks = append(tracks, l.track)
+	}
+	p.mu.Lock()
+	p.layers = layers
+	p.mu.Unlock()
+	sc, err := c.PublishSimulcast(tracks...)
+	if err != nil {
+		return fmt.Errorf("publish %s/%s simulcast: %w", p.room, p.name, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.layers {
+		l.ssrc = sc.SSRC(l.rid)
+		if err := sc.Mark(&l.pkt.Header, l.rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *participant) token(ctx context.Context) (string, error) {
-	body, _ := json.Marshal(map[string]string{"room": p.room, "name": p.name, "role": "observer"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.r.base+"/dev/token", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.r.hc.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("POST /dev/token: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("POST /dev/token: %s %s（服务器需以 --dev 运行 / the server must run with --dev)", resp.Status, bytes.TrimSpace(msg))
-	}
 	var tr struct {
 		Token string `json:"token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.Token == "" {
-		return "", fmt.Errorf("POST /dev/token: no token in the answer: %v", err)
+	if err := p.r.postJSON(ctx, "/dev/token", map[string]string{"room": p.room, "name": p.name, "role": "observer"}, &tr); err != nil {
+		return "", err
+	}
+	if tr.Token == "" {
+		return "", errors.New("POST /dev/token: no token in the answer")
 	}
 	return tr.Token, nil
 }
 
-// onSenderRTCP counts the feedback a publisher gets and turns PLI/FIR into a keyframe. NACKs
-// are answered by pion's NACK responder interceptor, which keeps the packets sent.
+// postJSON posts body to the server's dev endpoint path and decodes its answer into out.
+func (r *runner) postJSON(ctx context.Context, path string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("POST %s: %s %s（服务器需以 --dev 运行 / the server must run with --dev)", path, resp.Status, bytes.TrimSpace(msg))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("POST %s: bad answer: %w", path, err)
+	}
+	return nil
+}
+
+// onMessage notes the tracks other participants publish, and hands the reception call's
+// messages to its accounting.
+func (p *participant) onMessage(m client.Message) {
+	if m.Type == signaling.TypeTrackPublished {
+		var d signaling.TrackPublishedData
+		if m.Decode(&d) == nil {
+			p.mu.Lock()
+			p.knowTrackLocked(d.Track.ParticipantID, d.Track.ID)
+			p.mu.Unlock()
+		}
+	}
+	if p.r.rec != nil {
+		p.r.rec.onMessage(p, m)
+	}
+}
+
+func (p *participant) knowTrackLocked(owner, id string) {
+	if p.c != nil && owner == p.c.ID() {
+		return
+	}
+	if p.tracks == nil {
+		p.tracks = map[string]bool{}
+	}
+	p.tracks[id] = true
+}
+
+// knownTracks is how many tracks of others this participant was told of.
+func (p *participant) knownTracks() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tracks)
+}
+
+// onSenderRTCP counts the feedback a publisher gets and turns PLI/FIR into a keyframe of the
+// layer asked (by SSRC; with one layer, of that layer). NACKs are answered by pion's NACK
+// responder interceptor, which keeps the packets sent.
 func (p *participant) onSenderRTCP(_ *webrtc.RTPSender, pkts []rtcp.Packet) {
 	for _, pkt := range pkts {
 		switch n := pkt.(type) {
-		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			p.plis.Add(1)
-			p.forceKey.Store(true)
+		case *rtcp.PictureLossIndication:
+			p.keyframeAsked(webrtc.SSRC(n.MediaSSRC))
+		case *rtcp.FullIntraRequest:
+			for _, e := range n.FIR {
+				p.keyframeAsked(webrtc.SSRC(e.SSRC))
+			}
 		case *rtcp.TransportLayerNack:
 			for _, pair := range n.Nacks {
 				p.nacks.Add(uint64(len(pair.PacketList())))
@@ -500,12 +706,23 @@ func (p *participant) onSenderRTCP(_ *webrtc.RTPSender, pkts []rtcp.Packet) {
 	}
 }
 
-// send is a publisher's media loop: one VP8 frame every 1/FPS and, with audio, one Opus packet
-// every 20 ms, until ctx ends.
-func (p *participant) send(ctx context.Context, video, audio *webrtc.TrackLocalStaticRTP) {
+func (p *participant) keyframeAsked(ssrc webrtc.SSRC) {
+	p.plis.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.layers {
+		if len(p.layers) == 1 || l.ssrc == ssrc {
+			l.plis.Add(1)
+			l.forceKey.Store(true)
+		}
+	}
+}
+
+// send is a publisher's media loop: one VP8 frame per layer every 1/FPS and, with audio, one
+// Opus packet every 20 ms, until ctx ends.
+func (p *participant) send(ctx context.Context, audio *webrtc.TrackLocalStaticRTP) {
 	cfg := p.r.cfg
 	frameEvery := time.Second / time.Duration(cfg.FPS)
-	frameBytes := cfg.Bitrate / 8 / cfg.FPS
 	keyEvery := max(1, int(cfg.KeyframeInterval/frameEvery))
 	vt := time.NewTicker(frameEvery)
 	defer vt.Stop()
@@ -515,12 +732,9 @@ func (p *participant) send(ctx context.Context, video, audio *webrtc.TrackLocalS
 		defer t.Stop()
 		at = t.C
 	}
-	vpkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(rand.Uint32()),
-		Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}
 	apkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(rand.Uint32()),
 		Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}
 	abuf := make([]byte, opusBytes)
-	var frames [][]byte
 	frame := 0
 	write := func(t *webrtc.TrackLocalStaticRTP, pkt *rtp.Packet) {
 		putStamp(pkt.Payload, Now())
@@ -535,16 +749,21 @@ func (p *participant) send(ctx context.Context, video, audio *webrtc.TrackLocalS
 		case <-ctx.Done():
 			return
 		case <-vt.C:
-			key := frame%keyEvery == 0 || p.forceKey.Swap(false)
+			periodic := frame%keyEvery == 0
 			frame++
-			frames = vp8Frame(frames, frameBytes, key)
-			for i, pl := range frames {
-				vpkt.Payload = pl
-				vpkt.Marker = i == len(frames)-1
-				write(video, &vpkt)
-				vpkt.SequenceNumber++
+			for _, l := range p.layers {
+				key := l.forceKey.Swap(false) || periodic
+				l.frames = vp8Frame(l.frames, l.frameBytes, key, l.desc)
+				for i, pl := range l.frames {
+					l.pkt.Payload = pl
+					l.pkt.Marker = i == len(l.frames)-1
+					write(l.track, &l.pkt)
+					l.pkt.SequenceNumber++
+				}
+				l.pkt.Timestamp += uint32(90000 / cfg.FPS)
+				l.desc.picID = (l.desc.picID + 1) & 0x7fff
+				l.desc.tl0++ // no temporal layers: every frame is a base-layer frame
 			}
-			vpkt.Timestamp += uint32(90000 / cfg.FPS)
 		case <-at:
 			apkt.Payload = opusPayload(abuf)
 			write(audio, &apkt)
@@ -558,6 +777,10 @@ func (p *participant) send(ctx context.Context, video, audio *webrtc.TrackLocalS
 func (p *participant) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	kind := t.Kind().String()
 	s := NewStream(kind, t.Codec().ClockRate)
+	var tap func(Packet)
+	if p.r.rec != nil {
+		tap = p.r.rec.tap(p, t.StreamID(), kind)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -568,7 +791,7 @@ func (p *participant) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	p.mu.Unlock()
 	go func() {
 		defer p.readers.Done()
-		readTrack(t, s)
+		readTrack(t, s, tap)
 	}()
 	go func() {
 		// Read the receiver's RTCP (sender reports) so its interceptors see it.
@@ -581,8 +804,9 @@ func (p *participant) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	}()
 }
 
-// readTrack counts every packet of t into s until the track ends.
-func readTrack(t *webrtc.TrackRemote, s *Stream) {
+// readTrack counts every packet of t into s until the track ends; tap, when set, sees each
+// packet too.
+func readTrack(t *webrtc.TrackRemote, s *Stream, tap func(Packet)) {
 	isVP8 := strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeVP8)
 	buf := make([]byte, 1500)
 	var h rtp.Header
@@ -605,8 +829,12 @@ func readTrack(t *webrtc.TrackRemote, s *Stream) {
 		}
 		payload := buf[hl:end]
 		sent, ok := readStamp(payload)
-		s.Add(Packet{Seq: h.SequenceNumber, Timestamp: h.Timestamp, Size: len(payload), Arrival: at,
-			SentAt: sent, Stamped: ok, IsKeyframe: isVP8 && isVP8KeyframeStart(payload)})
+		pkt := Packet{Seq: h.SequenceNumber, Timestamp: h.Timestamp, Size: len(payload), Arrival: at,
+			SentAt: sent, Stamped: ok, IsKeyframe: isVP8 && isVP8KeyframeStart(payload)}
+		s.Add(pkt)
+		if tap != nil {
+			tap(pkt)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/binary"
 	"math"
 	"os"
 	"strings"
@@ -160,7 +161,7 @@ func TestVP8FramesAreValidAndBounded(t *testing.T) {
 		size int
 		key  bool
 	}{{6250, true}, {6250, false}, {20, true}, {1151, false}, {50000, true}} {
-		buf = vp8Frame(buf, c.size, c.key)
+		buf = vp8Frame(buf, c.size, c.key, plainVP8)
 		total := 0
 		for i, p := range buf {
 			if len(p) > maxPayload {
@@ -184,6 +185,21 @@ func TestVP8FramesAreValidAndBounded(t *testing.T) {
 		if c.key && (buf[0][4] != 0x9d || buf[0][5] != 0x01 || buf[0][6] != 0x2a) {
 			t.Fatal("keyframe lacks the VP8 start code")
 		}
+	}
+	// A simulcast layer's frames: the extended descriptor (picture id, TL0PICIDX) on every packet,
+	// the layer's frame size in the keyframe header.
+	top := vp8Desc{ext: true, picID: 0x1234, tl0: 7, width: 1280, height: 720}
+	buf = vp8Frame(buf, 6250, true, top)
+	for i, p := range buf {
+		if len(p) > maxPayload || p[0]&0x80 == 0 || p[1] != 0xc0 || p[2] != 0x92 || p[3] != 0x34 || p[4] != 7 {
+			t.Fatalf("simulcast packet %d: %d bytes, descriptor % x", i, len(p), p[:5])
+		}
+		if got := isVP8KeyframeStart(p); got != (i == 0) {
+			t.Fatalf("simulcast packet %d: keyframe start = %v", i, got)
+		}
+	}
+	if h := buf[0][5:]; h[3] != 0x9d || binary.LittleEndian.Uint16(h[6:]) != 1280 || binary.LittleEndian.Uint16(h[8:]) != 720 {
+		t.Fatalf("simulcast keyframe header % x", h[:10])
 	}
 	// A descriptor with the X bit and a 15-bit picture id.
 	if !isVP8KeyframeStart([]byte{0x90, 0x80, 0x81, 0x23, 0x10, 0, 0}) {

@@ -83,7 +83,7 @@ func TestVNetKnownLossAndDelay(t *testing.T) {
 	readDone := make(chan struct{})
 	recv.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		defer close(readDone)
-		readTrack(tr, stream)
+		readTrack(tr, stream, nil)
 	})
 	connected := make(chan struct{})
 	var once atomic.Bool
@@ -130,7 +130,7 @@ func TestVNetKnownLossAndDelay(t *testing.T) {
 	sent := 0
 	for f := range 60 {
 		dropping.Store(f > 0 && f < 59)
-		frames = vp8Frame(frames, 5*1000, f == 0)
+		frames = vp8Frame(frames, 5*1000, f == 0, plainVP8)
 		for i, pl := range frames {
 			pkt.Payload, pkt.Marker = pl, i == len(frames)-1
 			putStamp(pl, Now())

@@ -19,6 +19,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -152,6 +154,7 @@ func NewAPI(se *webrtc.SettingEngine) (*webrtc.API, error) {
 		return nil, fmt.Errorf("client: codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
+	reg.Add(rtxRIDFactory{}) // first: nearest the wire, after the NACK responder
 	// Like a browser, ask for one lost packet at most 10 times (pion's default is unlimited).
 	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
 		webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(10))); err != nil {
@@ -181,34 +184,117 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 		s := tr.Sender()
 		senders = append(senders, s)
 		c.wg.Add(1)
-		go c.readSenderRTCP(s)
+		go c.readSenderRTCP(s, "")
 	}
+	if err := c.negotiatePublisher(); err != nil {
+		return nil, err
+	}
+	return senders, nil
+}
+
+// Simulcast is a track published in several encodings.
+type Simulcast struct {
+	Transceiver *webrtc.RTPTransceiver
+	// Mid is the transceiver's media id; MidExt and RIDExt the negotiated ids of the mid and rid
+	// header extensions.
+	Mid            string
+	MidExt, RIDExt uint8
+}
+
+// Mark writes the mid and rid header extensions into h, as a browser marks a simulcast layer's
+// packets: that is how the server tells the layers apart. pion does not add them itself.
+func (s *Simulcast) Mark(h *rtp.Header, rid string) error {
+	if err := h.SetExtension(s.MidExt, []byte(s.Mid)); err != nil {
+		return fmt.Errorf("client: mid extension: %w", err)
+	}
+	if err := h.SetExtension(s.RIDExt, []byte(rid)); err != nil {
+		return fmt.Errorf("client: rid extension: %w", err)
+	}
+	return nil
+}
+
+// SSRC is the SSRC of the encoding rid (0 when there is none).
+func (s *Simulcast) SSRC(rid string) webrtc.SSRC {
+	for _, e := range s.Transceiver.Sender().GetParameters().Encodings {
+		if e.RID == rid {
+			return e.SSRC
+		}
+	}
+	return 0
+}
+
+// PublishSimulcast publishes one video track in several encodings, as a browser does with
+// simulcast: layers[i] carries its RID (webrtc.WithRTPStreamID), lowest quality first. The
+// caller marks each packet with Simulcast.Mark.
+func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*Simulcast, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("client: simulcast without layers")
+	}
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
+	tr, err := c.pub.AddTransceiverFromTrack(layers[0],
+		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, fmt.Errorf("client: add track %s: %w", layers[0].ID(), err)
+	}
+	s := tr.Sender()
+	for _, l := range layers[1:] {
+		if err := s.AddEncoding(l); err != nil {
+			return nil, fmt.Errorf("client: add encoding %s: %w", l.RID(), err)
+		}
+	}
+	// Each encoding has its own RTCP stream (its PLIs and NACKs): read them all.
+	for _, l := range layers {
+		c.wg.Add(1)
+		go c.readSenderRTCP(s, l.RID())
+	}
+	if err := c.negotiatePublisher(); err != nil {
+		return nil, err
+	}
+	out := &Simulcast{Transceiver: tr, Mid: tr.Mid()}
+	for _, ext := range s.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			out.MidExt = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			out.RIDExt = uint8(ext.ID)
+		}
+	}
+	if out.Mid == "" || out.MidExt == 0 || out.RIDExt == 0 {
+		return nil, fmt.Errorf("client: simulcast not negotiated (mid %q, mid extension %d, rid extension %d)", out.Mid, out.MidExt, out.RIDExt)
+	}
+	return out, nil
+}
+
+// negotiatePublisher offers the publisher connection's current tracks to the server and applies
+// its answer. The caller holds publishMu.
+func (c *Client) negotiatePublisher() error {
 	offer, err := c.pub.CreateOffer(nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: publish offer: %w", err)
+		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	if err := c.pub.SetLocalDescription(offer); err != nil {
-		return nil, fmt.Errorf("client: publish offer: %w", err)
+		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	id, ch, err := c.start(signaling.TypePublishOffer, signaling.SDPData{SDP: offer.SDP}, signaling.TargetPublisher)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m, err := c.wait(ctx, id, ch)
 	if err != nil {
-		return nil, fmt.Errorf("client: publish: %w", err)
+		return fmt.Errorf("client: publish: %w", err)
 	}
 	var ans signaling.SDPData
 	if err := m.Decode(&ans); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
-		return nil, fmt.Errorf("client: publish answer: %w", err)
+		return fmt.Errorf("client: publish answer: %w", err)
 	}
 	c.remoteApplied(signaling.TargetPublisher)
-	return senders, nil
+	return nil
 }
 
 // Subscribe asks to receive tracks.
@@ -486,11 +572,18 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	}()
 }
 
-// readSenderRTCP feeds the sender's interceptors (NACK responder, reports) until it stops.
-func (c *Client) readSenderRTCP(s *webrtc.RTPSender) {
+// readSenderRTCP feeds the sender's interceptors (NACK responder, reports) until it stops: the
+// RTCP of its encoding rid, or of its only encoding when rid is "".
+func (c *Client) readSenderRTCP(s *webrtc.RTPSender, rid string) {
 	defer c.wg.Done()
 	for {
-		pkts, _, err := s.ReadRTCP()
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = s.ReadRTCP()
+		} else {
+			pkts, _, err = s.ReadSimulcastRTCP(rid)
+		}
 		if err != nil {
 			return
 		}

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
@@ -99,5 +103,109 @@ func TestJoinRequestAndClose(t *testing.T) {
 	// OnMessage runs on the reader, which Close has waited for: got is safe to read.
 	if len(got) < 3 || got[0] != signaling.TypeJoined || got[len(got)-1] != signaling.TypeBye {
 		t.Fatalf("messages %v, want joined first and bye last", got)
+	}
+}
+
+// TestPublishSimulcast publishes three VP8 encodings (RIDs q, h, f) of one track: the server
+// announces one simulcast track, a subscriber receives it, and the subscriber's keyframe request for
+// the top layer reaches the publisher on that layer's own RTCP stream.
+func TestPublishSimulcast(t *testing.T) {
+	url, token := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	plis := map[webrtc.SSRC]int{}
+	pub, err := client.Dial(ctx, url, token("pub", time.Hour), client.Options{
+		OnSenderRTCP: func(_ *webrtc.RTPSender, pkts []rtcp.Packet) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range pkts {
+				if pli, ok := p.(*rtcp.PictureLossIndication); ok {
+					plis[webrtc.SSRC(pli.MediaSSRC)]++
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	simulcast := make(chan bool, 4)
+	sub, err := client.Dial(ctx, url, token("sub", time.Hour), client.Options{AutoSubscribe: true,
+		OnMessage: func(m client.Message) {
+			var d signaling.TrackPublishedData
+			if m.Type == signaling.TypeTrackPublished && m.Decode(&d) == nil {
+				simulcast <- d.Track.Simulcast
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	var layers []*webrtc.TrackLocalStaticRTP
+	for _, rid := range []string{"q", "h", "f"} {
+		l, err := webrtc.NewTrackLocalStaticRTP(codec, "video", "pub", webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, l)
+	}
+	sc, err := pub.PublishSimulcast(layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := sc.SSRC("f")
+	if top == 0 || sc.SSRC("q") == 0 || sc.SSRC("h") == 0 {
+		t.Fatalf("encodings without SSRCs: %+v", sc.Transceiver.Sender().GetParameters().Encodings)
+	}
+	// Send one-packet VP8 keyframes on every layer until the subscriber's SFU side asked a layer
+	// for a keyframe.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, l := range layers {
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 1800, Marker: true},
+					Payload: []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}}
+				if err := sc.Mark(&pkt.Header, l.RID()); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = l.WriteRTP(pkt)
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	select {
+	case sc := <-simulcast:
+		if !sc {
+			t.Fatal("the server announced the track without simulcast")
+		}
+	case <-ctx.Done():
+		t.Fatal("no track_published")
+	}
+	for {
+		mu.Lock()
+		// The subscriber starts on the top layer: its keyframe request comes on f's own stream.
+		n := plis[top]
+		mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no PLI reached the top layer (f, SSRC %d) of the publisher: %v", top, plis)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

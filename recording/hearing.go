@@ -146,6 +146,10 @@ var (
 
 var hearingIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// ValidHearingID reports whether id can name a hearing's directory: a single path element that
+// cannot climb out of the recordings directory.
+func ValidHearingID(id string) bool { return hearingIDPattern.MatchString(id) }
+
 // StartHearing creates the hearing's directory and manifest; the hearing's clock starts at
 // info.Start (now when zero).
 func (r *Recorder) StartHearing(info HearingInfo) (*Hearing, error) {

@@ -201,6 +201,12 @@ type CaseEvent struct {
 	Notice     string
 }
 
+// IsClockEvent reports whether an event kind moves a case's clock: such events go through their
+// own checked path (CheckClockEvent), never as a plain note.
+func IsClockEvent(kind string) bool {
+	return kind == EvClockPaused || kind == EvClockResumed || kind == EvReviewAnswered
+}
+
 // Event kinds. "status" is a transition; the others are notes on the timeline.
 const (
 	EvStatus               = "status"
@@ -214,6 +220,9 @@ const (
 	EvSupervision          = "supervision" // an item opened, escalated or closed
 	EvSupervisionReport    = "supervision_report"
 	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
+	// EvRecording: a hearing's recording sealed (Ref "recording:<hearing id>", the Reason names
+	// the chain head): the case's recordings are found by these notes.
+	EvRecording = "recording"
 )
 
 // CaseFilter selects cases; zero fields do not filter.
@@ -223,10 +232,11 @@ type CaseFilter struct {
 	ResponsibleUnitID int64
 	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
 	OwnerLeaderID     int64
-	RegisteredFrom    time.Time // registered at or after
-	RegisteredBefore  time.Time // registered before
-	Limit             int       // default and maximum 500
-	BeforeID          int64
+	// RegisteredFrom and RegisteredBefore bound the registration instant: from inclusive,
+	// before exclusive; zero does not bound.
+	RegisteredFrom, RegisteredBefore time.Time
+	Limit                            int // default and maximum 500
+	BeforeID                         int64
 }
 
 // CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.

@@ -54,13 +54,16 @@ var DemoCategories = []Category{
 	{Code: "99", Name: "其他"},
 }
 
-// demoUsers are one user per role, each granted where that role works.
+// demoUsers are one user per role, each granted where that role works, and a second case
+// handler at the city's 住建局 — a unit to assign a case to that objects (the case then goes to
+// 上城区人社局, whose unit head approves extensions).
 var demoUsers = []struct{ username, name, role, unit string }{
 	{"demo-leader", "王市长（演示）", RoleLeader, "330100"},
 	{"demo-operator", "李接访员（演示）", RoleHallOperator, "330102001"},
 	{"demo-operator2", "陈接访员（演示）", RoleHallOperator, "330102002"},
 	{"demo-intake", "张登记员（演示）", RoleIntakeOfficer, "330100-XFJ"},
 	{"demo-handler", "赵承办人（演示）", RoleCaseHandler, "330102-RSJ"},
+	{"demo-handler2", "郭承办人（演示）", RoleCaseHandler, "330100-ZJJ"},
 	{"demo-unithead", "钱局长（演示）", RoleUnitHead, "330102-RSJ"},
 	{"demo-supervisor", "孙督办员（演示）", RoleSupervisor, "330100"},
 	{"demo-scheduler", "周排班员（演示）", RoleSchedulerStaff, "330100-XFJ"},

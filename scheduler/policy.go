@@ -37,12 +37,17 @@ const (
 	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
 	// accept or decline them (invitations.go).
 	ActInvitationAnswer = "invitation.answer"
+	// ActRecordingView: play and verify a case's hearing recordings (同步录音录像), which show the
+	// petitioner's face and voice: besides the role, the caller's view of the case must be full
+	// (cases_view.go), so the unit complained about never plays one.
+	ActRecordingView = "recording.view"
 )
 
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
-	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActCaseExchange, ActInvitationAnswer}
+	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActCaseExchange, ActInvitationAnswer,
+	ActRecordingView}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -88,6 +93,9 @@ var policy = map[string][]string{
 	ActCaseExchange: {RoleIntakeOfficer, RoleSupervisor},
 	// A unit's people who would join a hearing answer for it; observers, admin and auditor do not.
 	ActInvitationAnswer: {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
+	// Face and voice are shown to the hall, the registering office, the assigned handler and the
+	// supervisors in the chain: the roles that can have the full view of a case.
+	ActRecordingView: {RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleSupervisor},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).

@@ -4,43 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
-// Rate counts: what the store keeps so that the rates of a subtree with a million cases are read
-// from a few thousand rows instead of computed from a million timelines. docs/benchmarks.md.
+// Rate counts: what the store keeps so that the statistics of a subtree with a million cases are
+// read from tens of thousands of rows instead of computed from a million timelines.
+// docs/benchmarks.md has the numbers, docs/architecture.md the outline.
 //
-// Each case adds to cells (RateCell) of every unit above its registering unit, itself included:
-// one for being a case, one for being a repeat where it is one, one for its result rating, one
-// per clock period. A period's cell holds the facts the rate needs and nothing the calendar
-// decides, so that the counts never go stale when an operator corrects the calendar: the nominal
-// last day L (start + the rule's days + the extension's, which the real due day is never before)
-// and where the end event fell from L. Ends on or before L are on time whatever the calendar says;
-// ends more than W days after L are late, W being longer than any run of rest days the calendar
-// allows (checked when the rates are read); the ends in between keep their day, and the due day
-// decides at read time. A cell of an ended period whose count reads days of one year only keeps
-// the year instead of the day, which folds the many on-time periods of a unit into one row.
-// Running periods fold the same way once they are overdue whatever the calendar says (L + W
-// before the store's horizon, a day the rates have been read at): the horizon only moves forward,
-// and moving it re-keys the cells it folds (FoldRateCounts), so the counts always equal the sum of
-// every case's cells under the current horizon.
-// The case's clock is derived from its timeline (ClockOf), in the same transaction as every
-// change of it.
+// Each case adds cells (RateCell) to every unit its statistics count it under: the units above
+// its registering unit and above the unit it is routed to. A cell holds what the statistics need
+// of a case and nothing the calendar decides, so that the counts never go stale when an operator
+// corrects the calendar. A clock period's cell holds its nominal last day L (start + the rule's
+// days + the extension's: the due day is never before it) and where its end fell from L. An end on
+// or before L is on time whatever the calendar says, and all such periods of a subtree share one
+// cell; an end more than W days after L is late, W being longer than the calendar can move a due
+// day (checked when the counts are read); the ends in between keep their day, and the due day
+// decides at read time. A late period whose due day is counted with days of one year only keeps
+// that year instead of L (the year must be covered for it to count). Running periods fold the same
+// way once they are overdue whatever the calendar says, L + W before the store's horizon: a day
+// the statistics were read on, which only moves forward; moving it re-keys the cells it folds
+// (FoldRateCounts), so the counts always equal the sum of every case's cells under the current
+// horizon. A case's facts are derived from its timeline (ClockOf), its rating and the other cases
+// of its petitioners, in the transaction of every change.
 
 // Metrics of a rate cell.
 const (
-	MetricCases      = "cases"  // every case: the repeat share's denominator
-	MetricRepeat     = "repeat" // a repeat petition in this subtree
-	MetricSatisfied  = "sat"    // a result rating; Bucket 1: satisfied or basically, 0: not
-	MetricAcceptance = "acc"    // the acceptance period
-	MetricHandling   = "h"      // the handling period; UnitOf is the unit it counts against
+	MetricCases      = "cases"  // every case
+	MetricCount      = "count"  // UnitOf: the territory, Variant: the category, Day: the month of registration
+	MetricRepeat     = "repeat" // a repeat petition (an earlier case of the same person and matter, anywhere)
+	MetricScore      = "score"  // a result rating; Bucket: its score (scoreCodes)
+	MetricReturn     = "return" // a closed case; Day: the day closed, Bucket: days until the person came back
+	MetricAcceptance = "acc"    // the acceptance period; UnitOf: the unit that had to decide
+	MetricHandling   = "h"      // the handling period; UnitOf: the unit counted against
 )
 
-// Buckets of a period cell besides the days after L.
+// Buckets and days of cells besides the days after L.
 const (
-	BucketRunning = -1      // the period has not ended
-	BucketOnTime  = 0       // ended on or before L
-	BucketLate    = 1 << 20 // ended more than W days after L
+	BucketRunning = -1   // the period has not ended; a return cell: the person has not come back
+	BucketOnTime  = 0    // ended on or before L
+	BucketLate    = 1000 // ended more than W days after L
+	// DayAny is the day of a cell that no longer needs one: an on-time period, a return.
+	DayAny = -1
+	// DayLongAgo is the day of a return cell of a case closed longer ago than any window.
+	DayLongAgo = -2
 )
 
 // The W of the buckets: how far past L a due day can lie. A calendar-day rule's due day moves
@@ -50,14 +57,18 @@ const (
 	rateSlackWorking  = 40
 	// RateSlackMax is the larger of the two.
 	RateSlackMax = rateSlackWorking
+	// maxRepetitionDays is the longest "back within N days" window the counts answer.
+	maxRepetitionDays = 365
 )
+
+var scoreCodes = []string{ScoreSatisfied, ScoreBasically, ScoreUnsatisfied}
 
 // RateCell is one count of a unit's subtree.
 type RateCell struct {
 	Metric  string
-	UnitOf  int64 // MetricHandling: the unit counted against
-	Variant int   // MetricHandling: extension days × 2 + 1 for the fast track
-	Day     int   // period cells: L as days since 1970-01-01, or minus the year of a folded cell
+	UnitOf  int64
+	Variant int // MetricHandling: extension days × 2 + 1 for the fast track
+	Day     int // a day as days since 1970-01-01, or minus the year of a folded period cell
 	Bucket  int
 }
 
@@ -72,33 +83,20 @@ type RateStore interface {
 	// RateCounts returns the non-zero cells of the subtree at underPath ("" for every case).
 	RateCounts(ctx context.Context, underPath string) ([]RateRow, error)
 	// FoldRateCounts moves the horizon forward to day (a LegalDayNumber; never backward) and
-	// folds the running cells that are overdue before it; it returns the horizon.
+	// folds the cells that can be folded before it; it returns the horizon.
 	FoldRateCounts(ctx context.Context, day int) (int, error)
 }
 
-// CaseFacts is what a case adds to the counts: its clock, its result rating and how far up the
-// tree it is a repeat.
+// CaseFacts is what a case adds to the counts.
 type CaseFacts struct {
-	Clock RateClock
-	// Sat is the result rating: -1 none, 0 unsatisfied, 1 satisfied or basically satisfied.
-	Sat int
-	// RepeatDepth is the depth (0 for the root) of the deepest unit whose subtree holds an
-	// earlier case of the same person and category; -1: none. The case is a repeat in the
-	// subtrees of the units on its path down to that depth.
-	RepeatDepth int
-}
-
-// SatOf turns a case's evaluations into CaseFacts.Sat.
-func SatOf(evals []Evaluation) int {
-	for _, e := range evals {
-		if e.Stage == EvalResult {
-			if e.Score == ScoreSatisfied || e.Score == ScoreBasically {
-				return 1
-			}
-			return 0
-		}
-	}
-	return -1
+	Clock     RateClock
+	Category  int64
+	Territory string
+	Month     int    // of registration, as year × 12 + month − 1 (Beijing)
+	Score     string // the result rating, "" when none
+	Repeat    bool   // an earlier case of the same person and category exists
+	Closed    time.Time
+	Returned  time.Time // the person's first case of the same category registered after Closed
 }
 
 // LegalDayNumber is the legal date of an instant as days since 1970-01-01.
@@ -106,98 +104,119 @@ func LegalDayNumber(t time.Time) int { return int(DayOf(t).Unix() / 86400) }
 
 func dayNumberDate(n int) time.Time { return time.Unix(int64(n)*86400, 0).UTC() }
 
+// MonthNumber is the month of an instant's legal date as year × 12 + month − 1.
+func MonthNumber(t time.Time) int {
+	d := DayOf(t)
+	return d.Year()*12 + int(d.Month()) - 1
+}
+
 // keptRules are the rules the counts are kept with (read-only).
 var keptRules = DefaultRules()
 
 // periodRule is the rule and extension of a period cell.
 func periodRule(metric string, variant int) (Rule, int) {
-	rules := keptRules
 	if metric == MetricAcceptance {
-		return rules[RuleAcceptance], 0
+		return keptRules[RuleAcceptance], 0
 	}
 	if variant%2 == 1 {
-		return rules[RuleFastTrack], variant / 2
+		return keptRules[RuleFastTrack], variant / 2
 	}
-	return rules[RuleHandling], variant / 2
+	return keptRules[RuleHandling], variant / 2
 }
 
-// foldYear is the year every day a period's count reads (from its first to L + W) lies in, or 0
-// when they span two years.
-func foldYear(c RateCell) int {
-	rule, ext := periodRule(c.Metric, c.Variant)
-	start := c.Day - rule.Days - ext
-	w, first := rateSlackCalendar, start+rule.Days
+func slack(rule Rule) int {
 	if rule.Unit == WorkingDays {
-		w, first = rateSlackWorking, start+1
-	}
-	if y := dayNumberDate(first).Year(); y == dayNumberDate(c.Day+w).Year() {
-		return y
-	}
-	return 0
-}
-
-func slack(c RateCell) int {
-	if rule, _ := periodRule(c.Metric, c.Variant); rule.Unit == WorkingDays {
 		return rateSlackWorking
 	}
 	return rateSlackCalendar
 }
 
-// FoldRunning is the cell a running period's cell c is kept under at horizon: folded into its
-// year once it is overdue whatever the calendar says; ok is false when c stays as it is.
-func FoldRunning(c RateCell, horizon int) (RateCell, bool) {
-	if c.Bucket != BucketRunning || c.Day < 0 || c.Day+slack(c) >= horizon {
-		return c, false
+// foldYear is the year of every day a period's due day can be counted with (from the first day
+// the count reads to L + W), or 0 when they span two years.
+func foldYear(c RateCell) int {
+	rule, ext := periodRule(c.Metric, c.Variant)
+	first := c.Day // a calendar-day count reads from L on
+	if rule.Unit == WorkingDays {
+		first = c.Day - rule.Days - ext + 1
 	}
-	y := foldYear(c)
-	if y == 0 {
-		return c, false
+	if y := dayNumberDate(first).Year(); y == dayNumberDate(c.Day+slack(rule)).Year() {
+		return y
 	}
-	return folded(c, y), true
+	return 0
 }
 
-// folded is c kept under its year only: what it says (on time, late) no longer depends on the
-// calendar or the rule, so the extension and the fast track are dropped too.
-func folded(c RateCell, year int) RateCell {
-	c.Day, c.Variant = -year, 0
-	return c
+// Fold is the cell c is kept under at horizon: a running period folded into its year once it is
+// overdue whatever the calendar says; a closed case's return folded once the return is past (it is
+// then past every window it missed), or its window once it is past any window; ok is false when c
+// stays as it is.
+func Fold(c RateCell, horizon int) (RateCell, bool) {
+	switch {
+	case c.Metric == MetricReturn && c.Bucket == BucketRunning && c.Day >= 0 && c.Day+maxRepetitionDays < horizon:
+		c.Day = DayLongAgo
+		return c, true
+	case c.Metric == MetricReturn && c.Bucket >= 0 && c.Day >= 0 && c.Day+c.Bucket <= horizon:
+		c.Day = DayAny
+		return c, true
+	case (c.Metric == MetricAcceptance || c.Metric == MetricHandling) && c.Bucket == BucketRunning && c.Day >= 0:
+		rule, _ := periodRule(c.Metric, c.Variant)
+		if c.Day+slack(rule) >= horizon {
+			return c, false
+		}
+		if y := foldYear(c); y != 0 {
+			c.Day, c.Variant = -y, 0
+			return c, true
+		}
+	}
+	return c, false
 }
 
 func periodCell(metric string, unitOf int64, variant int, start, end time.Time, horizon int) RateCell {
 	rule, ext := periodRule(metric, variant)
 	c := RateCell{Metric: metric, UnitOf: unitOf, Variant: variant, Day: LegalDayNumber(start) + rule.Days + ext, Bucket: BucketRunning}
 	if end.IsZero() {
-		c, _ = FoldRunning(c, horizon)
+		c, _ = Fold(c, horizon)
 		return c
 	}
 	off := LegalDayNumber(end) - c.Day
 	switch {
-	case off <= 0:
-		c.Bucket = BucketOnTime
-	case off > slack(c):
+	case off <= 0: // on time whatever the calendar, and counted against nobody
+		return RateCell{Metric: metric, Day: DayAny, Bucket: BucketOnTime}
+	case off > slack(rule):
 		c.Bucket = BucketLate
+		if y := foldYear(c); y != 0 {
+			c.Day, c.Variant = -y, 0
+		}
 	default:
 		c.Bucket = off
-		return c
-	}
-	if y := foldYear(c); y != 0 {
-		c = folded(c, y)
 	}
 	return c
 }
 
-// Cells are what a case with facts f adds, at horizon, to the subtree of a unit at depth (0: the
-// root) on its path. They are the same at every depth except the repeat cell.
-func (f CaseFacts) Cells(depth, horizon int) []RateCell {
+// Cells are what a case with facts f adds, at horizon, to each subtree it is counted in.
+func (f CaseFacts) Cells(horizon int) []RateCell {
 	cl := f.Clock
 	out := []RateCell{{Metric: MetricCases}}
-	if f.RepeatDepth >= depth {
+	territory, _ := strconv.ParseInt(f.Territory, 10, 64) // division codes are digits
+	out = append(out, RateCell{Metric: MetricCount, UnitOf: territory, Variant: int(f.Category), Day: f.Month})
+	if f.Repeat {
 		out = append(out, RateCell{Metric: MetricRepeat})
 	}
-	if f.Sat >= 0 {
-		out = append(out, RateCell{Metric: MetricSatisfied, Bucket: f.Sat})
+	for i, s := range scoreCodes {
+		if f.Score == s {
+			out = append(out, RateCell{Metric: MetricScore, Bucket: i})
+		}
 	}
-	out = append(out, periodCell(MetricAcceptance, 0, 0, cl.AccStart, cl.Decided, horizon))
+	if !f.Closed.IsZero() {
+		c := RateCell{Metric: MetricReturn, Day: LegalDayNumber(f.Closed), Bucket: BucketRunning}
+		if !f.Returned.IsZero() {
+			if off := LegalDayNumber(f.Returned) - c.Day; off <= maxRepetitionDays {
+				c.Bucket = off
+			}
+		}
+		c, _ = Fold(c, horizon)
+		out = append(out, c)
+	}
+	out = append(out, periodCell(MetricAcceptance, cl.AccUnit, 0, cl.AccStart, cl.Decided, horizon))
 	if !cl.Accepted.IsZero() {
 		variant := cl.ExtDays * 2
 		if cl.Fast {
@@ -209,46 +228,41 @@ func (f CaseFacts) Cells(depth, horizon int) []RateCell {
 }
 
 // countsAnswer reports whether the counts give exactly what ComputeRates would: they were kept
-// with the default rules, and the buckets' W must exceed how far the calendar can move a due day.
-// (A running period folded at the horizon is late: the rates are read at or after the horizon.)
+// with the default rules, and W must exceed how far the calendar can move a due day.
 func countsAnswer(cal *Calendar, rules Rules) bool {
 	if cal.provisional { // the counts never guess a year; a provisional calendar does
 		return false
 	}
-	def := keptRules
 	for _, k := range []string{RuleAcceptance, RuleHandling, RuleFastTrack, RuleExtension} {
-		if rules[k] != def[k] {
+		if rules[k] != keptRules[k] {
 			return false
 		}
 	}
-	run, window := 0, []bool{}
-	rests, maxRun, maxRests := 0, 0, 0
-	span := def[RuleFastTrack].Days + def[RuleExtension].Days + rateSlackWorking
 	// Walk the covered days in order: the longest run of rest days, and the most rest days in any
 	// window a working-day period with its extension and slack can span.
+	span := keptRules[RuleFastTrack].Days + keptRules[RuleExtension].Days + rateSlackWorking
 	lo, hi := 0, 0
 	for y := range cal.Years() {
 		if lo == 0 || y < lo {
 			lo = y
 		}
-		if y > hi {
-			hi = y
-		}
+		hi = max(hi, y)
 	}
+	run, rests, maxRun, maxRests := 0, 0, 0, 0
+	var window []bool
 	for d := Date(lo, 1, 1); lo != 0 && d.Year() <= hi; d = d.AddDate(0, 0, 1) {
 		working, err := cal.IsWorkingDay(d)
 		if err != nil { // a year between covered ones is missing: start afresh after it
 			run, rests, window = 0, 0, window[:0]
 			continue
 		}
-		rest := !working
-		if rest {
+		if working {
+			run = 0
+		} else {
 			run++
 			rests++
-		} else {
-			run = 0
 		}
-		window = append(window, rest)
+		window = append(window, !working)
 		if len(window) > span {
 			if window[0] {
 				rests--
@@ -260,9 +274,10 @@ func countsAnswer(cal *Calendar, rules Rules) bool {
 	return maxRun <= rateSlackCalendar && maxRests <= rateSlackWorking
 }
 
-// dayIndex answers due days with table lookups over the days the calendar covers: the rates read
-// thousands of cells, and walking the calendar for each would cost more than reading them. It
-// gives what Calendar.Compute and Extend give (the conformance test compares the two ways).
+// dayIndex answers due days with table lookups over the days the calendar covers: the statistics
+// read tens of thousands of cells, and walking the calendar for each would cost more than reading
+// them. It gives what the calendar's own count gives (a test compares the two for every start day
+// of three years).
 type dayIndex struct {
 	first, last int   // day numbers of the first and last entries
 	nextWork    []int // the first working day from here within covered days, -1 when an uncovered day or the end comes first
@@ -278,9 +293,9 @@ func newDayIndex(cal *Calendar) *dayIndex {
 		}
 		hi = max(hi, y)
 	}
-	x := &dayIndex{first: LegalDayNumber(Date(lo, 1, 1)), last: LegalDayNumber(Date(hi, 12, 31))}
-	if lo == 0 {
-		x.first, x.last = 1, 0
+	x := &dayIndex{first: 1, last: 0}
+	if lo != 0 {
+		x.first, x.last = LegalDayNumber(Date(lo, 1, 1)), LegalDayNumber(Date(hi, 12, 31))
 	}
 	n := x.last - x.first + 1
 	covered, working := make([]bool, n), make([]bool, n)
@@ -288,8 +303,13 @@ func newDayIndex(cal *Calendar) *dayIndex {
 	for i := range n {
 		w, err := cal.IsWorkingDay(dayNumberDate(x.first + i))
 		covered[i], working[i] = err == nil, err == nil && w
-		x.workBefore[i+1] = x.workBefore[i] + b2int(working[i])
-		x.uncovBefore[i+1] = x.uncovBefore[i] + b2int(!covered[i])
+		x.workBefore[i+1], x.uncovBefore[i+1] = x.workBefore[i], x.uncovBefore[i]
+		if working[i] {
+			x.workBefore[i+1]++
+		}
+		if !covered[i] {
+			x.uncovBefore[i+1]++
+		}
 	}
 	next := -1
 	for i := n - 1; i >= 0; i-- {
@@ -304,22 +324,7 @@ func newDayIndex(cal *Calendar) *dayIndex {
 	return x
 }
 
-func b2int(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// roll is the first working day from day on, reading only covered days.
-func (x *dayIndex) roll(day int) (int, error) {
-	if day < x.first || day > x.last || x.nextWork[day-x.first] < 0 {
-		return 0, ErrCalendarYear
-	}
-	return x.nextWork[day-x.first], nil
-}
-
-// due is the last day of rule's period from the day start, extended by ext days.
+// due is the last day of rule's period from the day start with ext more days.
 func (x *dayIndex) due(rule Rule, start, ext int) (int, error) {
 	if rule.Unit == WorkingDays {
 		// The (days+ext)-th working day after start, every day up to it covered.
@@ -331,8 +336,7 @@ func (x *dayIndex) due(rule Rule, start, ext int) (int, error) {
 		if x.workBefore[len(x.workBefore)-1] < want {
 			return 0, ErrCalendarYear
 		}
-		// The first i with workBefore[i+1] == want.
-		lo, hi := from-x.first, len(x.workBefore)-2
+		lo, hi := from-x.first, len(x.workBefore)-2 // the first i with workBefore[i+1] == want
 		for lo < hi {
 			mid := (lo + hi) / 2
 			if x.workBefore[mid+1] >= want {
@@ -346,86 +350,113 @@ func (x *dayIndex) due(rule Rule, start, ext int) (int, error) {
 		}
 		return x.first + lo, nil
 	}
-	// Calendar days: the unextended period is counted first (Extend recounts it), so its days are
-	// read even when the extension moves past them.
-	if _, err := x.roll(start + rule.Days); err != nil {
-		return 0, err
+	// Calendar days: the last day, moved off rest days.
+	day := start + rule.Days + ext
+	if day < x.first || day > x.last || x.nextWork[day-x.first] < 0 {
+		return 0, ErrCalendarYear
 	}
-	return x.roll(start + rule.Days + ext)
+	return x.nextWork[day-x.first], nil
 }
 
-// RatesFromCounts computes the rates at now from a subtree's counts kept at a horizon on or before
-// now; it gives what ComputeRates gives for the same cases (a conformance test holds both stores
-// to it).
-func RatesFromCounts(rows []RateRow, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	r := Rates{Overdue: map[int64]int{}}
+// RatesFromCounts computes the statistics at now from a subtree's counts kept at a horizon on or
+// before now, with the "back within N days" window repetitionDays (0: the default); it gives what
+// ComputeRates gives for the same cases (a conformance test holds both stores to it).
+func RatesFromCounts(rows []RateRow, cal *Calendar, rules Rules, repetitionDays int, now time.Time) (Rates, error) {
+	r := Rates{Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{}, RepetitionDays: repetitionDays}
+	if r.RepetitionDays <= 0 {
+		r.RepetitionDays = DefaultRepetitionDays
+	}
+	if r.RepetitionDays > maxRepetitionDays {
+		return Rates{}, fmt.Errorf("rates: a window of %d days is longer than the counts keep", r.RepetitionDays)
+	}
 	today := LegalDayNumber(now)
 	days := newDayIndex(cal)
-	acceptance, handling, fast := rules[RuleAcceptance], rules[RuleHandling], rules[RuleFastTrack]
-	covered := map[int]bool{}
-	for y := range cal.Years() {
-		covered[y] = true
-	}
+	covered := cal.Years()
 	for _, row := range rows {
 		n := int(row.N)
-		var rate *Rate
-		rule, ext := acceptance, 0
 		switch row.Metric {
 		case MetricCases:
+			r.Cases += n
 			r.Repeat.Den += n
+			continue
+		case MetricCount:
+			y, m := row.Day/12, time.Month(row.Day%12+1)
+			r.Counts[CountKey{CategoryID: int64(row.Variant), Territory: strconv.FormatInt(row.UnitOf, 10), Month: fmt.Sprintf("%04d-%02d", y, m)}] += n
 			continue
 		case MetricRepeat:
 			r.Repeat.Num += n
 			continue
-		case MetricSatisfied:
+		case MetricScore:
+			if row.Bucket < 0 || row.Bucket >= len(scoreCodes) {
+				return Rates{}, fmt.Errorf("rates: unknown score %d in the counts", row.Bucket)
+			}
 			r.Satisfaction.Den += n
-			if row.Bucket == 1 {
+			r.Scores[scoreCodes[row.Bucket]] += n
+			if scoreCodes[row.Bucket] != ScoreUnsatisfied {
 				r.Satisfaction.Num += n
 			}
 			continue
-		case MetricAcceptance:
-			rate = &r.TimelyAcceptance
-		case MetricHandling:
-			rate, rule, ext = &r.OnTimeClosure, handling, row.Variant/2
-			if row.Variant%2 == 1 {
-				rule = fast
+		case MetricReturn:
+			back := row.Bucket >= 0 && row.Bucket <= r.RepetitionDays
+			if back {
+				r.Repetitioned.Num += n
 			}
+			// The window of a case closed on day d ends with day d + N; a folded return lies before
+			// the horizon, so a window it missed has ended.
+			if back || row.Day < 0 || today > row.Day+r.RepetitionDays {
+				r.Repetitioned.Den += n
+			}
+			continue
+		case MetricAcceptance, MetricHandling:
 		default:
 			return Rates{}, fmt.Errorf("rates: unknown metric %q in the counts", row.Metric)
 		}
-		// What the cell says: on time, late (counted against its unit), running and not yet due,
-		// or uncounted.
-		onTime, late := false, false
-		if row.Day < 0 { // folded: every day the period's count reads lies in this year
-			if !covered[-row.Day] {
-				r.Uncounted += n
-				continue
+		rule, ext := periodRule(row.Metric, row.Variant)
+		rule = rules[rule.Key]
+		rate := &r.TimelyAcceptance
+		if row.Metric == MetricHandling {
+			rate = &r.OnTimeClosure
+		}
+		o := notDue
+		switch {
+		case row.Bucket == BucketOnTime:
+			o = onTime
+		case row.Day < 0: // folded: late, if its year is covered
+			o = late
+			if _, ok := covered[-row.Day]; !ok {
+				o = unknown
 			}
-			onTime, late = row.Bucket == BucketOnTime, row.Bucket != BucketOnTime
-		} else {
+		case row.Bucket == BucketRunning && today <= row.Day: // not due whatever the calendar
+		default:
 			d, err := days.due(rule, row.Day-rule.Days-ext, ext)
-			if errors.Is(err, ErrCalendarYear) {
-				r.Uncounted += n
-				continue
-			}
 			switch {
+			case errors.Is(err, ErrCalendarYear):
+				o = unknown
 			case row.Bucket == BucketRunning:
-				late = today > d
-			case row.Bucket == BucketOnTime || (row.Bucket != BucketLate && row.Day+row.Bucket <= d):
-				onTime = true
+				if today > d {
+					o = late
+				}
+			case row.Bucket != BucketLate && row.Day+row.Bucket <= d:
+				o = onTime
 			default:
-				late = true
+				o = late
 			}
 		}
-		switch {
+		switch o {
 		case onTime:
-			rate.Den += n
 			rate.Num += n
+			rate.Den += n
 		case late:
 			rate.Den += n
-			if row.Metric == MetricHandling {
-				r.Overdue[row.UnitOf] += n
+			u := r.Overdue[row.UnitOf]
+			if row.Metric == MetricAcceptance {
+				u.Acceptance += n
+			} else {
+				u.Handling += n
 			}
+			r.Overdue[row.UnitOf] = u
+		case unknown:
+			r.Uncounted += n
 		}
 	}
 	return r, nil

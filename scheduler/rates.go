@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -75,16 +74,44 @@ func (r Rate) Value() float64 {
 	return float64(r.Num) / float64(r.Den)
 }
 
-// Rates are the leaders' figures for a set of cases.
+// Add adds o's parts to r's (rates of disjoint sets of cases).
+func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
+
+// UnitOverdue counts, for one unit, the cases it let go overdue: acceptance (a case routed to it
+// not decided in time) and handling (a case not answered in time).
+type UnitOverdue struct {
+	Acceptance, Handling int
+}
+
+// CountKey is one cell of the case counts: a category, a territory and the month of registration.
+type CountKey struct {
+	CategoryID int64
+	Territory  string // the case's division code
+	Month      string // YYYY-MM of the registration day in Beijing
+}
+
+// DefaultRepetitionDays is how long after its closure a case counts as "closed but petitioned
+// again" when the same person brings the same category of matter back.
+const DefaultRepetitionDays = 90
+
+// Rates are the leaders' figures for a set of cases. Every figure is counted from the cases'
+// timelines and the petitioners' ratings; none is stored or accepted from outside.
 type Rates struct {
+	Cases            int  // the cases counted
 	TimelyAcceptance Rate // decided (accepted or not) within the acceptance period; overdue undecided count against
 	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
+	Scores           map[string]int
 	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
-	Overdue          map[int64]int
-	// Uncounted are the periods (a case's acceptance or handling period) that reach a year the
-	// working-day calendar lacks: left out of their rate (never guessed) and counted here so the
-	// dashboard can say so.
+	// Repetitioned: closed cases whose person came back with the same category of matter within
+	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
+	Repetitioned   Rate
+	RepetitionDays int
+	Overdue        map[int64]UnitOverdue // by the unit that had to act
+	Counts         map[CountKey]int
+	// Uncounted are the periods (a case's acceptance or handling period) left out of their rate
+	// because the outcome hinges on a year the working-day calendar lacks (never guessed); counted
+	// here so the dashboard can say so.
 	Uncounted int
 }
 
@@ -94,10 +121,20 @@ type CaseHistory struct {
 	Events []CaseEvent
 }
 
+// RatesInput is what the rates are computed from.
+type RatesInput struct {
+	Cases       []CaseHistory // the cases counted
+	Evaluations []Evaluation  // the ratings of those cases
+	// Related are the other cases of the same persons, wherever and whenever registered: a
+	// repeat or a return after closure is judged on a person's whole history across tiers.
+	Related        []Case
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
 func firstTo(evs []CaseEvent, to ...CaseStatus) (CaseEvent, bool) {
 	for _, e := range evs {
 		for _, t := range to {
-			if e.Kind == "status" && e.To == t {
+			if e.Kind == EvStatus && e.To == t {
 				return e, true
 			}
 		}
@@ -105,32 +142,196 @@ func firstTo(evs []CaseEvent, to ...CaseStatus) (CaseEvent, bool) {
 	return CaseEvent{}, false
 }
 
-// RateClock is what the rates read of a case: its two periods, each from its start to the event
-// that ends it (zero while it runs). It is derived from the timeline only.
+// outcome is how one clock of a case stands for the rates.
+type outcome int
+
+const (
+	notDue  outcome = iota // running and not yet due: not counted
+	onTime                 // done within the period
+	late                   // done after it, or not done and the period has ended
+	unknown                // hinges on a year the calendar lacks
+)
+
+// judge weighs the act done at done (zero: not done yet) against rule's period from start
+// (plus extra days granted), at now.
+func judge(cal *Calendar, rule Rule, start time.Time, extra int, done, now time.Time) (outcome, error) {
+	end := now
+	if !done.IsZero() {
+		end = done
+	}
+	d, err := cal.compute(rule, DayOf(start), 0, extra)
+	switch {
+	case err == nil:
+		if end.Before(d.DueAt()) {
+			if done.IsZero() {
+				return notDue, nil
+			}
+			return onTime, nil
+		}
+		return late, nil
+	case !errors.Is(err, ErrCalendarYear):
+		return 0, err
+	}
+	// The due day needs a year the calendar lacks, but it is never before the period's last day
+	// counted as if every day were a working day: rest days only move it later. Whatever is
+	// settled before that day ends is settled without guessing.
+	if end.Before(EndOfDay(DayOf(start).AddDate(0, 0, rule.Days+extra))) {
+		if done.IsZero() {
+			return notDue, nil
+		}
+		return onTime, nil
+	}
+	return unknown, nil
+}
+
+// personMatter is 同人同事 as the statistics see it: one ID number, one category.
+type personMatter struct {
+	id  string
+	cat int64
+}
+
+type registration struct {
+	caseID int64
+	at     time.Time
+}
+
+// ComputeRates computes the rates at now.
+func ComputeRates(in RatesInput, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	r := Rates{Cases: len(in.Cases), Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{},
+		RepetitionDays: in.RepetitionDays}
+	if r.RepetitionDays <= 0 {
+		r.RepetitionDays = DefaultRepetitionDays
+	}
+	// Every known registration of each person and matter, counted cases and related ones alike.
+	regs := map[personMatter][]registration{}
+	seen := map[int64]bool{}
+	note := func(c Case) {
+		if seen[c.ID] {
+			return
+		}
+		seen[c.ID] = true
+		for _, k := range personMatters(c) {
+			regs[k] = append(regs[k], registration{c.ID, c.RegisteredAt})
+		}
+	}
+	for _, h := range in.Cases {
+		note(h.Case)
+	}
+	for _, c := range in.Related {
+		note(c)
+	}
+	for _, h := range in.Cases {
+		c, evs := h.Case, h.Events
+		r.Counts[CountKey{c.CategoryID, c.Territory, DayOf(c.RegisteredAt).Format("2006-01")}]++
+		r.Repeat.Den++
+		// Two cases registered at the same instant are ordered by id.
+		if anyOther(regs, c, func(g registration) bool {
+			return g.at.Before(c.RegisteredAt) || g.at.Equal(c.RegisteredAt) && g.caseID < c.ID
+		}) {
+			r.Repeat.Num++
+		}
+		if closed, ok := firstTo(evs, StClosed); ok {
+			end := EndOfDay(DayOf(closed.At).AddDate(0, 0, r.RepetitionDays))
+			back := anyOther(regs, c, func(g registration) bool { return g.at.After(closed.At) && g.at.Before(end) })
+			if back {
+				r.Repetitioned.Num++
+			}
+			if back || !now.Before(end) {
+				r.Repetitioned.Den++
+			}
+		}
+		cl := ClockOf(c, evs, rules)
+		o, err := judge(cal, rules[RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		switch o {
+		case onTime:
+			r.TimelyAcceptance.Num++
+			r.TimelyAcceptance.Den++
+		case late:
+			r.TimelyAcceptance.Den++
+			u := r.Overdue[cl.AccUnit]
+			u.Acceptance++
+			r.Overdue[cl.AccUnit] = u
+		case unknown:
+			r.Uncounted++
+		}
+		if cl.Accepted.IsZero() {
+			continue
+		}
+		o, err = judge(cal, cl.HandlingRule(rules), cl.Accepted, cl.ExtDays, cl.Answered, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		switch o {
+		case onTime:
+			r.OnTimeClosure.Num++
+			r.OnTimeClosure.Den++
+		case late:
+			r.OnTimeClosure.Den++
+			u := r.Overdue[cl.UnitOf]
+			u.Handling++
+			r.Overdue[cl.UnitOf] = u
+		case unknown:
+			r.Uncounted++
+		}
+	}
+	for _, e := range in.Evaluations {
+		if e.Stage != EvalResult {
+			continue
+		}
+		r.Satisfaction.Den++
+		r.Scores[e.Score]++
+		if e.Score == ScoreSatisfied || e.Score == ScoreBasically {
+			r.Satisfaction.Num++
+		}
+	}
+	return r, nil
+}
+
+// personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.
+// A masked number (a copy from a masked export, docs/exchange.md) names nobody.
+func personMatters(c Case) []personMatter {
+	var out []personMatter
+	for _, id := range PersonIDs(c) {
+		out = append(out, personMatter{id, c.CategoryID})
+	}
+	return out
+}
+
+// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them (upper case,
+// trimmed), leaving out masked ones.
+func PersonIDs(c Case) []string {
+	var out []string
+	for _, p := range c.Petitioners {
+		if id := strings.ToUpper(strings.TrimSpace(p.IDNumber)); id != "" && !strings.Contains(id, "*") {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// RateClock is what the rates read of a case's two periods, derived from its timeline only.
 type RateClock struct {
-	AccStart time.Time // the routing event (or registration) the acceptance period runs from
+	AccStart time.Time // the routing that led to the decision, or the registration
+	AccUnit  int64     // the unit that had to decide: the one routed to, else the registering one
 	Decided  time.Time // accepted or not accepted, first
-	Accepted time.Time // the handling period runs from here; zero: no handling period
+	Accepted time.Time // the handling period runs from here; zero: none
 	Fast     bool      // fast track: the working-day rule
 	ExtDays  int       // the first extension's days; 0: not extended
 	Answered time.Time // the handling opinion, first
-	UnitOf   int64     // the unit an overdue case counts against: the responsible one, else the registering one
+	UnitOf   int64     // the unit the handling counts against: the responsible one, else the registering one
 }
 
 // ClockOf derives the clock of a case from its timeline.
 func ClockOf(c Case, evs []CaseEvent, rules Rules) RateClock {
-	cl := RateClock{AccStart: c.RegisteredAt, Accepted: c.AcceptedAt, Fast: c.FastTrack, UnitOf: c.ResponsibleUnitID}
-	if cl.UnitOf == 0 {
-		cl.UnitOf = c.UnitID
-	}
+	cl := RateClock{AccStart: c.RegisteredAt, AccUnit: c.UnitID, Accepted: c.AcceptedAt, Fast: c.FastTrack, UnitOf: unitOf(c)}
 	decided, isDecided := firstTo(evs, StAccepted, StNotAccepted)
-	if isDecided {
-		cl.Decided = decided.At
-	}
-	// Acceptance runs from the last routing (forwarded, assigned) at or before the decision.
+	cl.Decided = decided.At
 	for _, e := range evs {
 		if e.Kind == EvStatus && (e.To == StForwarded || e.To == StAssigned) && (!isDecided || !e.At.After(decided.At)) {
-			cl.AccStart = e.At
+			cl.AccStart, cl.AccUnit = e.At, e.ResponsibleUnitID
 		}
 	}
 	if e, ok := firstTo(evs, StExtended); ok {
@@ -139,13 +340,12 @@ func ClockOf(c Case, evs []CaseEvent, rules Rules) RateClock {
 			cl.ExtDays = rules[RuleExtension].Days
 		}
 	}
-	if e, ok := firstTo(evs, StAnswered); ok {
-		cl.Answered = e.At
-	}
+	answered, _ := firstTo(evs, StAnswered)
+	cl.Answered = answered.At
 	return cl
 }
 
-// HandlingRule is the rule of a case's handling period.
+// HandlingRule is the rule of the handling period.
 func (cl RateClock) HandlingRule(rules Rules) Rule {
 	if cl.Fast {
 		return rules[RuleFastTrack]
@@ -153,154 +353,129 @@ func (cl RateClock) HandlingRule(rules Rules) Rule {
 	return rules[RuleHandling]
 }
 
-// periodDue is the due day of a period from start under rule, extended by ext days.
-func periodDue(cal *Calendar, rules Rules, rule Rule, start time.Time, ext int) (Deadline, error) {
-	d, err := cal.Compute(rule, start)
-	if err == nil && ext > 0 {
-		d, err = cal.Extend(d, ext, rules[RuleExtension])
-	}
-	return d, err
-}
-
-// RepeatIDs are the ID numbers by which a case is the same person's (同人; with the same category,
-// 同事): masked numbers (a copy from a masked export) name nobody.
-func RepeatIDs(c Case) []string {
-	var out []string
-	for _, p := range c.Petitioners {
-		if p.IDNumber != "" && !strings.Contains(p.IDNumber, "*") {
-			out = append(out, p.IDNumber)
-		}
-	}
-	return out
-}
-
-func personKeys(c Case) []string {
-	var out []string
-	for _, id := range RepeatIDs(c) {
-		out = append(out, id+"/"+strconv.FormatInt(c.CategoryID, 10))
-	}
-	return out
-}
-
-// ComputeRates computes the rates at now from the histories and the evaluations: the reference
-// the store's counts (RatesFor) are checked against.
-func ComputeRates(hs []CaseHistory, evals []Evaluation, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	r := Rates{Overdue: map[int64]int{}}
-	earliest := map[string]time.Time{}
-	for _, h := range hs {
-		for _, k := range personKeys(h.Case) {
-			if t, ok := earliest[k]; !ok || h.Case.RegisteredAt.Before(t) {
-				earliest[k] = h.Case.RegisteredAt
+// anyOther reports whether a person of c has another case of the same category that match
+// accepts.
+func anyOther(regs map[personMatter][]registration, c Case, match func(registration) bool) bool {
+	for _, k := range personMatters(c) {
+		for _, g := range regs[k] {
+			if g.caseID != c.ID && match(g) {
+				return true
 			}
 		}
 	}
-	for _, h := range hs {
-		c := h.Case
-		r.Repeat.Den++
-		for _, k := range personKeys(c) {
-			if earliest[k].Before(c.RegisteredAt) {
-				r.Repeat.Num++
-				break
-			}
-		}
-		cl := ClockOf(c, h.Events, rules)
-		acc, err := periodDue(cal, rules, rules[RuleAcceptance], cl.AccStart, 0)
-		switch {
-		case errors.Is(err, ErrCalendarYear):
-			r.Uncounted++
-		case err != nil:
-			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
-		case !cl.Decided.IsZero():
-			r.TimelyAcceptance.Den++
-			if cl.Decided.Before(acc.DueAt()) {
-				r.TimelyAcceptance.Num++
-			}
-		case !now.Before(acc.DueAt()):
-			r.TimelyAcceptance.Den++
-		}
-		if cl.Accepted.IsZero() {
-			continue
-		}
-		d, err := periodDue(cal, rules, cl.HandlingRule(rules), cl.Accepted, cl.ExtDays)
-		switch {
-		case errors.Is(err, ErrCalendarYear):
-			r.Uncounted++
-		case err != nil:
-			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
-		case !cl.Answered.IsZero():
-			r.OnTimeClosure.Den++
-			if cl.Answered.Before(d.DueAt()) {
-				r.OnTimeClosure.Num++
-			} else {
-				r.Overdue[cl.UnitOf]++
-			}
-		case !now.Before(d.DueAt()):
-			r.OnTimeClosure.Den++
-			r.Overdue[cl.UnitOf]++
-		}
-	}
-	for _, e := range evals {
-		if e.Stage != EvalResult {
-			continue
-		}
-		r.Satisfaction.Den++
-		if e.Score == ScoreSatisfied || e.Score == ScoreBasically {
-			r.Satisfaction.Num++
-		}
-	}
-	return r, nil
+	return false
 }
 
-// RatesFor computes the rates of a subtree ("" for every case) from the counts the store keeps
-// (RateCounts), or, when those cannot answer exactly (rules other than the defaults they were
-// kept with, a calendar with rest periods longer than they allow for, a moment before the day the
-// counts were last folded at), from every case's timeline. Reading the rates on a new day first
-// folds the counts up to it (FoldRateCounts), a write.
-func RatesFor(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	if countsAnswer(cal, rules) {
-		horizon, err := st.FoldRateCounts(ctx, LegalDayNumber(now))
+func unitOf(c Case) int64 {
+	if c.ResponsibleUnitID != 0 {
+		return c.ResponsibleUnitID
+	}
+	return c.UnitID
+}
+
+// RatesQuery selects the cases the rates count.
+type RatesQuery struct {
+	// UnderPaths are subtrees: a case counts when it was registered in one, or routed to a unit
+	// of one (once, however many of them it is in).
+	UnderPaths []string
+	// From and To are legal dates (inclusive) of registration; zero: open-ended.
+	From, To       time.Time
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
+// RatesFor computes the rates of q at now: from the counts the store keeps (RatesFromCounts) when
+// they can answer it exactly — one subtree (or nested ones), no period, the default rules, a
+// calendar whose rest periods fit their slack, a moment not before the day they were folded at —
+// else from every case's timeline (RatesFromTimelines). Reading on a new day first folds the
+// counts up to it (FoldRateCounts), a write.
+func RatesFor(ctx context.Context, st Store, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	root, one := singleRoot(q.UnderPaths)
+	if one && q.From.IsZero() && q.To.IsZero() && countsAnswer(cal, rules) {
+		today := LegalDayNumber(now)
+		horizon, err := st.FoldRateCounts(ctx, today)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: %w", err)
 		}
-		// The counts hold running periods folded as overdue at the horizon: a moment before it
-		// is read from the timelines.
-		if LegalDayNumber(now) >= horizon {
-			rows, err := st.RateCounts(ctx, underPath)
+		if today >= horizon {
+			rows, err := st.RateCounts(ctx, root)
 			if err != nil {
 				return Rates{}, fmt.Errorf("rates: %w", err)
 			}
-			return RatesFromCounts(rows, cal, rules, now)
+			return RatesFromCounts(rows, cal, rules, q.RepetitionDays, now)
 		}
 	}
-	return RatesFromTimelines(ctx, st, underPath, cal, rules, now)
+	return RatesFromTimelines(ctx, st, q, cal, rules, now)
 }
 
-// RatesFromTimelines loads the cases of a subtree with their timelines and evaluations and
-// computes the rates with ComputeRates.
-func RatesFromTimelines(ctx context.Context, st Store, underPath string, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
-	var hs []CaseHistory
-	var evals []Evaluation
-	var before int64
-	for {
-		cs, err := st.ListCases(ctx, CaseFilter{UnderPath: underPath, BeforeID: before, Limit: 500})
-		if err != nil {
-			return Rates{}, fmt.Errorf("rates: %w", err)
+// singleRoot is the one subtree that holds every path of paths, when there is one.
+func singleRoot(paths []string) (string, bool) {
+	if len(paths) == 0 {
+		return "", false
+	}
+	root := paths[0]
+	for _, p := range paths[1:] {
+		if len(p) < len(root) {
+			root, p = p, root
 		}
-		if len(cs) == 0 {
-			break
-		}
-		before = cs[len(cs)-1].ID
-		for _, c := range cs {
-			evs, err := st.ListCaseEvents(ctx, c.ID)
-			if err != nil {
-				return Rates{}, fmt.Errorf("rates: %w", err)
-			}
-			ev, err := st.ListEvaluations(ctx, c.ID)
-			if err != nil {
-				return Rates{}, fmt.Errorf("rates: %w", err)
-			}
-			hs, evals = append(hs, CaseHistory{c, evs}), append(evals, ev...)
+		if !strings.HasPrefix(p, root) {
+			return "", false
 		}
 	}
-	return ComputeRates(hs, evals, cal, rules, now)
+	return root, true
+}
+
+// RatesFromTimelines loads the cases of q with their timelines, ratings and the persons' other
+// cases, and computes the rates at now with ComputeRates.
+func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+	in := RatesInput{RepetitionDays: q.RepetitionDays}
+	var from, before time.Time
+	if !q.From.IsZero() {
+		from = EndOfDay(q.From.AddDate(0, 0, -1))
+	}
+	if !q.To.IsZero() {
+		before = EndOfDay(q.To)
+	}
+	counted := map[int64]bool{}
+	ids := map[string]bool{}
+	for _, path := range q.UnderPaths {
+		for _, f := range []CaseFilter{{UnderPath: path}, {ResponsibleUnder: path}} {
+			f.RegisteredFrom, f.RegisteredBefore, f.Limit = from, before, 500
+			for {
+				cs, err := st.ListCases(ctx, f)
+				if err != nil {
+					return Rates{}, fmt.Errorf("rates: %w", err)
+				}
+				if len(cs) == 0 {
+					break
+				}
+				f.BeforeID = cs[len(cs)-1].ID
+				for _, c := range cs {
+					if counted[c.ID] {
+						continue
+					}
+					counted[c.ID] = true
+					evs, err := st.ListCaseEvents(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					ev, err := st.ListEvaluations(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					in.Cases, in.Evaluations = append(in.Cases, CaseHistory{c, evs}), append(in.Evaluations, ev...)
+					for _, k := range personMatters(c) {
+						ids[k.id] = true
+					}
+				}
+			}
+		}
+	}
+	for id := range ids {
+		cs, err := st.CasesByIDNumber(ctx, id, 100)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: a person's cases: %w", err)
+		}
+		in.Related = append(in.Related, cs...)
+	}
+	return ComputeRates(in, cal, rules, now)
 }

@@ -370,3 +370,18 @@ func TestAudioDownTrackServesNoNACKs(t *testing.T) {
 		t.Fatal("video down track has no NACK state")
 	}
 }
+
+// TestDuplicateRIDIsNotALayer: a second stream labelled with a RID the track has (a client's
+// retransmissions carrying the layer's RID) must not become a second copy of that layer.
+func TestDuplicateRIDIsNotALayer(t *testing.T) {
+	tr, _ := testTrackLayers(t, time.Second, 2) // q and h
+	if l := tr.addLayerOf(nil, "h", 2001); l != nil {
+		t.Fatalf("a second h stream became a layer: %+v", l)
+	}
+	if l := tr.addLayerOf(nil, "f", 1002); l == nil || l.quality != 2 {
+		t.Fatalf("the f layer: %+v", l)
+	}
+	if n := len(*tr.layers.Load()); n != 3 {
+		t.Fatalf("%d layers, want q, h and f once each", n)
+	}
+}

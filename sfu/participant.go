@@ -194,6 +194,14 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	}
 	if t := p.simulcast[receiver]; t != nil && remote.RID() != "" {
 		l := t.addLayer(remote)
+		if l == nil {
+			p.wg.Add(1)
+			p.mu.Unlock()
+			p.log.Warn("a second stream with a known simulcast RID is dropped", zap.String("track", t.info.ID),
+				zap.String("rid", remote.RID()), zap.Uint32("ssrc", uint32(remote.SSRC())))
+			go func() { defer p.wg.Done(); drain(remote) }()
+			return
+		}
 		p.wg.Add(2)
 		p.mu.Unlock()
 		p.log.Debug("simulcast layer", zap.String("track", t.info.ID), zap.String("rid", l.rid))
@@ -230,6 +238,16 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		p.endTrack(t) // the publisher stopped sending it (renegotiated away, or left)
 	}()
 	p.emit(EventTrackPublished{Track: t.Info()})
+}
+
+// drain reads and drops a remote stream until it ends (the connection closes), so pion's
+// receive buffers never fill for it.
+func drain(remote *webrtc.TrackRemote) {
+	for {
+		if _, _, err := remote.ReadRTP(); err != nil {
+			return
+		}
+	}
 }
 
 // endTrack removes a published track from the room and from every subscriber.

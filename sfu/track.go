@@ -132,16 +132,18 @@ func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, rec
 
 // addLayer adds the encoding remote delivers (a RID of a simulcast track, or the only one).
 func (t *publishedTrack) addLayer(remote *webrtc.TrackRemote) *layer {
+	return t.addLayerOf(remote, remote.RID(), uint32(remote.SSRC()))
+}
+
+// addLayerOf adds a layer with rid and ssrc. A second stream with the RID of a layer the track
+// has already (a client that labels its retransmissions with the layer's RID instead of the
+// repair RID, a stray SSRC) is not a layer: it returns nil, and the caller drains and drops it.
+func (t *publishedTrack) addLayerOf(remote *webrtc.TrackRemote, rid string, ssrc uint32) *layer {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.layers.Load()
-	var ssrc uint32
-	if remote != nil {
-		ssrc = uint32(remote.SSRC())
-	}
-	rid := ""
-	if remote != nil {
-		rid = remote.RID()
+	if rid != "" && slices.ContainsFunc(old, func(l *layer) bool { return l.rid == rid }) {
+		return nil
 	}
 	l := &layer{quality: ridQuality(rid, len(old)), rid: rid, remote: remote, ssrc: ssrc,
 		buffer: newPacketBuffer(t.bufferSize)}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -18,11 +17,7 @@ import (
 func TestCasesPage(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
-	js := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
+	js := replyJSON
 	note := "期限为暂算：工作日历尚未录入 2027 年的节假日安排 / provisional: no 2027 calendar yet"
 	deadline := map[string]any{"rule": "handling", "name": "办理", "party": "unit", "start": "2026-11-27", "due": "2027-01-26",
 		"percent": 85, "warning": 80, "provisional": true, "note": note, "explanation": "办理时限 60 日，自 2026-11-27 的次日起算"}

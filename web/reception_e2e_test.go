@@ -21,9 +21,10 @@ import (
 
 // receptionApp is the real API on SQLite with the demo tree, serving these pages.
 type receptionApp struct {
-	t   *testing.T
-	st  scheduler.Store
-	url string
+	t          *testing.T
+	st         scheduler.Store
+	url        string
+	recordings string // the hearings' recordings directory
 }
 
 func receptionHash(pw string) (string, error) { return "test:" + pw, nil }
@@ -51,13 +52,14 @@ func startReceptionApp(t *testing.T) *receptionApp {
 	if _, err := scheduler.SeedDemo(ctx, st, receptionHash, gen); err != nil {
 		t.Fatal(err)
 	}
+	recordings := filepath.Join(t.TempDir(), "recordings")
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
 	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: auth.NewSigner([]byte(strings.Repeat("s", 32))),
-		Hash: receptionHash, Check: receptionCheck}))
+		Hash: receptionHash, Check: receptionCheck, Recordings: recordings}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &receptionApp{t: t, st: st, url: srv.URL}
+	return &receptionApp{t: t, st: st, url: srv.URL, recordings: recordings}
 }
 
 func (a *receptionApp) unit(code string) scheduler.Unit {

@@ -17,11 +17,7 @@ import (
 func TestReceptionPages(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
-	js := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
+	js := replyJSON
 	session := map[string]any{"id": 7, "title": "副市长张三视频接访", "start": "2026-12-02T09:00:00+08:00", "end": "2026-12-02T11:00:00+08:00",
 		"place": "市领导接访室", "halls": []string{"上城区接访大厅"}, "leader_name": "张三", "leader_post": "副市长", "portfolio": "住房保障"}
 	mux.HandleFunc("GET /api/v1/public/sessions", func(w http.ResponseWriter, r *http.Request) {

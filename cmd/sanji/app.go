@@ -136,7 +136,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
 	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment}})
+		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
+		Recordings:  recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
 		Tokens:     signer,
@@ -161,6 +162,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}))
 	if cfg.Dev {
 		mux.Handle("POST /dev/token", signaling.DevTokenHandler(signer, devTokenTTL))
+		mux.Handle("POST /dev/reception", devReceptionHandler(st, signer, devTokenTTL, log.Named("dev")))
 	}
 
 	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)

@@ -85,7 +85,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		profile   = fs.String("cpu-profile", "", "with --spawn: write the server's CPU profile over the measured window to this file (and a heap profile at its end to FILE.heap)")
 	)
 	fs.StringVar(&cfg.URL, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (loopback only; the server must run with --dev)")
-	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media)")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media), reception (a reception call: studio, halls, units, the stage moving)")
 	fs.IntVar(&cfg.Rooms, "rooms", 0, "rooms (default: 1; rooms scenario 10)")
 	fs.IntVar(&cfg.Publishers, "publishers", 0, "publishers per room (default: 1; rooms scenario 2; idle 0)")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "subscribers per room (default: 10; rooms scenario 0)")
@@ -97,6 +97,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&cfg.FPS, "fps", bench.DefaultFPS, "video frames per second")
 	fs.DurationVar(&cfg.KeyframeInterval, "keyframe-interval", bench.DefaultKeyframeInterval, "keyframe interval (and on every PLI)")
 	fs.BoolVar(&cfg.Audio, "audio", true, "publishers also send Opus-sized audio, 50 packets/s")
+	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "publishers send their video in three simulcast layers (RIDs q, h, f) of bitrate/10, bitrate/3 and bitrate")
+	fs.IntVar(&cfg.Reception.Halls, "halls", bench.DefaultReceptionHalls, "reception: halls where petitioners wait")
+	fs.IntVar(&cfg.Reception.Units, "units", 1, "reception: responsible units; one comes on stage in each hearing")
+	fs.IntVar(&cfg.Reception.PetitionersPerHall, "petitioners", 0, "reception: petitioners booked per hall (default: enough for the window)")
+	fs.DurationVar(&cfg.Reception.Hearing, "hearing", bench.DefaultHearing, "reception: how long each hearing lasts; the stage moves to the next hall this often")
+	fs.BoolVar(&cfg.Reception.Record, "record", true, "reception: the hall on stage acknowledges the recording notice, so the server records every hearing")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure CPU and memory of (set by --spawn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -182,10 +188,21 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 		def("rooms", &cfg.Rooms, 1)
 		def("publishers", &cfg.Publishers, 0)
 		def("subscribers", &cfg.Subscribers, 10)
-	case "reception":
-		return errors.New("reception 场景需要后续议题的接访通话策略，尚未实现 / the reception scenario needs the reception-call policy of a later issue; not built yet")
+	case bench.ScenarioReception:
+		for _, f := range []string{"rooms", "publishers", "subscribers", "publishers-receive"} {
+			if set[f] {
+				return fmt.Errorf("reception 场景不使用 --%s，请用 --halls、--units、--petitioners、--hearing / the reception scenario has no --%s; use --halls, --units, --petitioners, --hearing", f, f)
+			}
+		}
+		r := cfg.Reception
+		if r.Halls < 1 || r.Halls > bench.MaxReceptionHalls || r.Units < 0 || r.Units > bench.MaxReceptionUnits ||
+			r.PetitionersPerHall < 0 || r.PetitionersPerHall > bench.MaxPetitionersPerHall || r.Hearing <= 0 {
+			return fmt.Errorf("接访场景：--halls 1 到 %d，--units 0 到 %d，--petitioners 0 到 %d，--hearing 须为正 / reception: --halls 1 to %d, --units 0 to %d, --petitioners 0 to %d, --hearing positive",
+				bench.MaxReceptionHalls, bench.MaxReceptionUnits, bench.MaxPetitionersPerHall, bench.MaxReceptionHalls, bench.MaxReceptionUnits, bench.MaxPetitionersPerHall)
+		}
+		return nil
 	default:
-		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle / unknown scenario %q; use fanout, rooms or idle", cfg.Scenario, cfg.Scenario)
+		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle、reception / unknown scenario %q; use fanout, rooms, idle or reception", cfg.Scenario, cfg.Scenario)
 	}
 	if cfg.Rooms < 1 || cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
 		return errors.New("房间数至少为 1，且每个房间至少一个参与者 / need at least 1 room and 1 participant per room")

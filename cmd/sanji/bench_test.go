@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,12 +78,78 @@ func TestBenchFanOutSmoke(t *testing.T) {
 	checkDelivery(t, rep, 3)
 }
 
+// TestBenchSimulcastFanOutSmoke: publishers in three simulcast layers; every subscriber gets
+// the video, and the layers' keyframe requests reach the publisher layer by layer (the
+// subscribers start on the top layer, so f is asked at least once).
+func TestBenchSimulcastFanOutSmoke(t *testing.T) {
+	a := startTestApp(t, testConfig(t))
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"bench", "--url", a.URL(), "--subscribers", "2", "--simulcast",
+		"--duration", "2s", "--warmup", "500ms", "--json", out}, &stdout, &stderr, func(string) string { return "" })
+	if code != exitOK {
+		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("\n%s", stdout.String())
+	rep := readReport(t, out)
+	if !rep.Config.Simulcast {
+		t.Fatal("report does not say simulcast")
+	}
+	checkDelivery(t, rep, 2)
+	if len(rep.PLIsByRID) != 3 || rep.PLIsByRID["f"] == 0 {
+		t.Fatalf("keyframe requests by layer %v: want q, h and f, f asked", rep.PLIsByRID)
+	}
+}
+
+// TestBenchReceptionSmoke runs a short reception call against an in-process server: the stage
+// moves between two halls with a unit on stage, every hearing is recorded and has media both
+// ways between everyone on stage, and nothing reaches a waiting hall or an off-stage unit. No
+// timing.
+func TestBenchReceptionSmoke(t *testing.T) {
+	cfg := testConfig(t)
+	a := startTestApp(t, cfg)
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"bench", "--url", a.URL(), "--scenario", "reception", "--halls", "2",
+		"--units", "1", "--hearing", "1500ms", "--duration", "4s", "--warmup", "0s", "--json", out},
+		&stdout, &stderr, func(string) string { return "" })
+	if code != exitOK {
+		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("\n%s", stdout.String())
+	rep := readReport(t, out)
+	rc := rep.Reception
+	if rc == nil || rep.Participants != 4 || rep.JoinFailures != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("participants %d, join failures %d, errors %v, reception %+v", rep.Participants, rep.JoinFailures, rep.Errors, rc)
+	}
+	if rc.Hearings < 2 || rc.Delivered != rc.Hearings || rc.StagePackets == 0 {
+		t.Fatalf("%d hearings, %d with media both ways, %d stage packets; missing %v", rc.Hearings, rc.Delivered, rc.StagePackets, rc.Missing)
+	}
+	if rc.Leaked() != 0 {
+		t.Fatalf("leaks: %+v", rc.Leaks)
+	}
+	if rc.StageSwitch.N != rc.Hearings || rc.HallSeesStudio.N != rc.Hearings {
+		t.Fatalf("stage switches measured %d and %d times for %d hearings", rc.StageSwitch.N, rc.HallSeesStudio.N, rc.Hearings)
+	}
+	if !strings.Contains(stdout.String(), "no leaks") {
+		t.Errorf("table lacks the verdict:\n%s", stdout.String())
+	}
+	// The halls acknowledged the recording notice: the server recorded every hearing.
+	dirs, err := filepath.Glob(filepath.Join(recordingsDir(cfg), fmt.Sprintf("s%d-a*", rc.SessionID)))
+	if err != nil || !rc.Recorded || len(dirs) != rc.Hearings {
+		t.Fatalf("recorded %v: %d hearing recordings for %d hearings (%v)", rc.Recorded, len(dirs), rc.Hearings, err)
+	}
+}
+
 func TestBenchRefusesBadCommandLines(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench"}, // neither --url nor --spawn
 		{"bench", "--url", "http://127.0.0.1:1", "--spawn"},
 		{"bench", "--url", "http://192.0.2.1:8080"}, // not loopback
-		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--subscribers", "3"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--halls", "0"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--units", "21"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "reception", "--hearing", "30s", "--duration", "10s"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "nope"},
 		{"bench", "--url", "http://127.0.0.1:1", "--cpu-profile", "x"},
 		{"bench", "--url", "http://127.0.0.1:1", "--publishers", "0", "--subscribers", "0"},

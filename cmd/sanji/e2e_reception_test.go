@@ -205,6 +205,29 @@ func TestE2EReception(t *testing.T) {
 	}
 	click(leader, "end the hearing", "#btn-end")
 	until("hall A back to waiting", pa, func(s receptionStats) bool { return s.State.Phase == "idle" && !s.State.Me.OnStage })
+
+	// The hearing was recorded and sealed; the hall's operator (who may see the petitioner) plays
+	// it back in another tab: the browser decodes the recorded video and the clock advances.
+	listing := fmt.Sprintf(`fetch('/api/v1/cases/%d/recordings').then(r => r.json()).then(d => (d.recordings || []).map(r => r.hearing))`, caseID)
+	hearings, err := chromedp.Run(pa.ctx, chromedp.Evaluate[[]string](listing, chromedp.EvalAwaitPromise))
+	if err != nil || len(hearings) != 1 {
+		t.Fatalf("recordings of the case: %v %v", hearings, err)
+	}
+	tab, closeTab := chromedp.NewContext(pa.ctx)
+	defer closeTab()
+	if err := chromedp.Do(tab, chromedp.Navigate(fmt.Sprintf("%s/playback.html?case=%d&hearing=%s", a.URL(), caseID, url.QueryEscape(hearings[0])))); err != nil {
+		t.Fatal(err)
+	}
+	e2eWait(t, tab, "playback page", `window.sanjiPlayback && window.sanjiPlayback.ready`)
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("purpose"), "复查调阅"), chromedp.Click(chromedp.CSS(`#purpose-form button`))); err != nil {
+		t.Fatal(err)
+	}
+	e2eWait(t, tab, "player", `!document.getElementById('player').hidden`)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("pb-play"))); err != nil {
+		t.Fatal(err)
+	}
+	e2eWait(t, tab, "the recorded hearing plays", `(s => s.playing && s.currentTime > 0.5 && s.videos.length > 0 && s.videos.some(v => v.framesDecoded > 5 && v.currentTime > 0))(window.sanjiPlayback.state())`)
+	closeTab()
 	e2eWait(t, leader.ctx, "next enabled", `!document.getElementById('btn-next').disabled`)
 	click(leader, "call next", "#btn-next")
 	e2eWait(t, pb.ctx, "recording notice at hall B", `!document.getElementById('notice-card').hidden`)

@@ -61,7 +61,7 @@ func TestServeDemoAndLogin(t *testing.T) {
 			leader = &a.logins[i]
 		}
 	}
-	if leader == nil || len(a.logins) != 12 {
+	if leader == nil || len(a.logins) != 13 {
 		t.Fatalf("logins %d, leader %v", len(a.logins), leader)
 	}
 	c := testHTTPClient(t)

@@ -1,6 +1,7 @@
 // Package testpeer runs real media into the SFU for the recorder's tests: a pion client
 // publishing numbered VP8 frames and Opus packets on loopback, wired to an SFU participant
-// without signaling, that remembers when it sent each frame.
+// without signaling, that remembers when it sent each frame; or publishing media a browser
+// encoded, for a recording that plays back (PublishSamples).
 package testpeer
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"sanji/client"
 	"sanji/sfu"
@@ -88,6 +90,54 @@ func Publish(t testing.TB, s *sfu.SFU, room, id string) *Publisher {
 // PublishOn is Publish over a network of its own (pion's virtual network), nil = loopback.
 func PublishOn(t testing.TB, s *sfu.SFU, room, id string, network transport.Net) *Publisher {
 	t.Helper()
+	video := newSource(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video")
+	audio := newSource(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio")
+	pub, senders := connect(t, s, room, id, network, video.Track, audio.Track)
+	pub.Video, pub.Audio = video, audio
+	pub.wg.Add(3)
+	go func() { defer pub.wg.Done(); pub.Video.run(pub.stop) }()
+	go func() { defer pub.wg.Done(); pub.Audio.run(pub.stop) }()
+	go func() { defer pub.wg.Done(); pub.Video.answerPLI(senders[0]) }()
+	return pub
+}
+
+// PublishSamples joins room as id and publishes real media, already encoded: VP8 frames and Opus
+// packets, each sent once in real time (a sample's Duration after the one before) through pion's
+// packetizers. A decoder can play what is recorded of them, which the numbered stand-ins of
+// Publish are not. Keyframes come where the samples have them: a PLI is not answered.
+func PublishSamples(t testing.TB, s *sfu.SFU, room, id string, video, audio []media.Sample) *Publisher {
+	t.Helper()
+	vt, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := connect(t, s, room, id, nil, vt, at)
+	send := func(tr *webrtc.TrackLocalStaticSample, samples []media.Sample) {
+		defer pub.wg.Done()
+		next := time.Now()
+		for _, smp := range samples {
+			select {
+			case <-pub.stop:
+				return
+			case <-time.After(time.Until(next)):
+			}
+			_ = tr.WriteSample(smp)
+			next = next.Add(smp.Duration)
+		}
+	}
+	pub.wg.Add(2)
+	go send(vt, video)
+	go send(at, audio)
+	return pub
+}
+
+// connect joins room as id and negotiates the publisher's tracks with the SFU.
+func connect(t testing.TB, s *sfu.SFU, room, id string, network transport.Net, tracks ...webrtc.TrackLocal) (*Publisher, []*webrtc.RTPSender) {
+	t.Helper()
 	pub := &Publisher{stop: make(chan struct{})}
 	var se *webrtc.SettingEngine
 	if network != nil {
@@ -120,11 +170,9 @@ func PublishOn(t testing.TB, s *sfu.SFU, room, id string, network transport.Net)
 			_ = p.AddICECandidate(sfu.TargetPublisher, c.ToJSON())
 		}
 	})
-	pub.Video = newSource(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video")
-	pub.Audio = newSource(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio")
 	var senders []*webrtc.RTPSender
-	for _, src := range []*Source{pub.Video, pub.Audio} {
-		sender, err := pc.AddTrack(src.Track)
+	for _, tr := range tracks {
+		sender, err := pc.AddTrack(tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,11 +193,7 @@ func PublishOn(t testing.TB, s *sfu.SFU, room, id string, network transport.Net)
 		t.Fatal(err)
 	}
 	pub.flushCandidates()
-	pub.wg.Add(3)
-	go func() { defer pub.wg.Done(); pub.Video.run(pub.stop) }()
-	go func() { defer pub.wg.Done(); pub.Audio.run(pub.stop) }()
-	go func() { defer pub.wg.Done(); pub.Video.answerPLI(senders[0]) }()
-	return pub
+	return pub, senders
 }
 
 // Tracks waits until the SFU has the publisher's two tracks and returns them (video first).

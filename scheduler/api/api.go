@@ -48,6 +48,9 @@ type Config struct {
 	Attachments scheduler.Blobs
 	// Notifier delivers notices (invitations and their answers); nil sends none.
 	Notifier scheduler.Notifier
+	// Recordings is the directory of the hearings' recordings (<Recordings>/<hearing id>/, as the
+	// recording package writes them); "" = not configured, the recording routes answer 503.
+	Recordings string
 	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
 	FeedPerMinute, FeedBurst int
 	// Exchange signs exported bundles and says whose bundles are imported; without a key the
@@ -111,18 +114,19 @@ type Server struct {
 	feedLim  *limiter
 	// hashSlots bounds concurrent password hashing: each argon2id run takes 64 MiB, so a burst of
 	// logins must queue rather than exhaust memory.
-	hashSlots chan struct{}
-	mux       *http.ServeMux
-	routes    []route
-	blobs     scheduler.Blobs
-	notifier  scheduler.Notifier
-	calls     atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
-	exchange  scheduler.ExchangeKeys
+	hashSlots  chan struct{}
+	mux        *http.ServeMux
+	routes     []route
+	blobs      scheduler.Blobs
+	notifier   scheduler.Notifier
+	recordings string
+	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
+	exchange   scheduler.ExchangeKeys
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{blobs: cfg.Attachments, notifier: cfg.Notifier, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
+	s := &Server{blobs: cfg.Attachments, notifier: cfg.Notifier, recordings: cfg.Recordings, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
 		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL, exchange: exchangeKeys(cfg.Exchange)}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -425,7 +429,16 @@ func pathID(r *http.Request, name string) (int64, error) {
 // audit appends an entry about the caller's action. A failed audit write fails the request:
 // a change that cannot be audited must not look successful.
 func (rc *reqCtx) audit(action, target string, unit scheduler.Unit, before, after any) error {
-	e := scheduler.AuditEntry{Action: action, Target: target, UnitID: unit.ID, UnitPath: unit.Path,
+	return rc.appendAudit(action, target, unit, "", before, after)
+}
+
+// auditView records that the caller saw personal data at target, and the purpose they stated.
+func (rc *reqCtx) auditView(action, target string, unit scheduler.Unit, purpose string, after any) error {
+	return rc.appendAudit(action, target, unit, purpose, nil, after)
+}
+
+func (rc *reqCtx) appendAudit(action, target string, unit scheduler.Unit, purpose string, before, after any) error {
+	e := scheduler.AuditEntry{Action: action, Target: target, UnitID: unit.ID, UnitPath: unit.Path, Purpose: purpose,
 		IP: rc.ip, RequestID: rc.requestID, At: rc.s.now()}
 	if rc.p != nil {
 		e.ActorID, e.Actor = rc.p.User.ID, rc.p.User.Username

@@ -197,17 +197,22 @@ func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, schedule
 	if err != nil {
 		return scheduler.Case{}, scheduler.CaseChain{}, err
 	}
-	c, err := s.st.GetCase(r.Context(), id)
+	return s.caseInScope(r.Context(), rc, id)
+}
+
+// caseInScope is loadCase for a case named elsewhere than in the path.
+func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.Case, scheduler.CaseChain, error) {
+	c, err := s.st.GetCase(ctx, id)
 	if err != nil {
 		return c, scheduler.CaseChain{}, err
 	}
-	ch, err := s.caseChain(r.Context(), c)
+	ch, err := s.caseChain(ctx, c)
 	if err != nil {
 		return c, ch, err
 	}
 	for _, p := range append([]string{ch.CasePath, ch.ResponsiblePath}, ch.CoPaths...) {
 		if p != "" && rc.p.Can(rc.rt.access, p) {
-			if c.ExternalSource != "" && r.Method != http.MethodGet {
+			if c.ExternalSource != "" && rc.r.Method != http.MethodGet {
 				return c, ch, errReadOnlyCopy
 			}
 			return c, ch, nil

@@ -212,3 +212,46 @@ func (s *Server) addClockEvent(w http.ResponseWriter, r *http.Request, rc *reqCt
 	writeJSON(w, http.StatusCreated, map[string]any{"deadline": d})
 	return nil
 }
+
+// routingUnits lists the units the caller may route a case to (交办, 转送): the whole tier —
+// city, district or township — of each unit where they handle cases; a department's tier is the
+// one it belongs to. The assigning body routes within its territory (属地管理).
+func (s *Server) routingUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	var tiers []string
+	for _, g := range rc.p.Grants {
+		if !scheduler.RoleMay(g.Role, scheduler.ActCaseHandle) || !rc.p.Can(scheduler.ActCaseHandle, g.UnitPath) {
+			continue
+		}
+		u, err := s.st.GetUnit(ctx, g.UnitID)
+		if err != nil {
+			return err
+		}
+		if u.Kind == scheduler.KindDepartment {
+			if u, err = s.st.GetUnit(ctx, u.ParentID); err != nil {
+				return err
+			}
+		}
+		tiers = append(tiers, u.Path)
+	}
+	if len(tiers) == 0 {
+		return errForbidden
+	}
+	slices.Sort(tiers) // a tier sorts before the tiers inside it
+	out := []UnitView{}
+	for i, path := range tiers {
+		if i > 0 && strings.HasPrefix(path, tiers[i-1]) {
+			tiers[i] = tiers[i-1] // listed with the tier it lies in
+			continue
+		}
+		us, err := s.st.ListUnits(ctx, path)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			out = append(out, unitView(u))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"units": out})
+	return nil
+}

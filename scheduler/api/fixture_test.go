@@ -113,6 +113,9 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	if cfg.Attachments.Dir == "" {
 		cfg.Attachments = scheduler.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
 	}
+	if cfg.Recordings == "" {
+		cfg.Recordings = filepath.Join(t.TempDir(), "recordings")
+	}
 	f.api = New(cfg)
 	f.srv = httptest.NewServer(f.api)
 	t.Cleanup(f.srv.Close)
@@ -199,6 +202,12 @@ func (f *fixture) tokenClient(u scheduler.User, scopes []string) *client {
 // do sends a request; body is JSON-encoded unless it is a string (sent as text/csv) or nil.
 func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	c.f.t.Helper()
+	return c.doWith(method, path, body, nil)
+}
+
+// doWith is do with extra request headers (a Range).
+func (c *client) doWith(method, path string, body any, header http.Header) (*http.Response, []byte) {
+	c.f.t.Helper()
 	var rd io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -216,6 +225,9 @@ func (c *client) do(method, path string, body any) (*http.Response, []byte) {
 	req, err := http.NewRequest(method, c.f.srv.URL+path, rd)
 	if err != nil {
 		c.f.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)

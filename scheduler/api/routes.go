@@ -88,6 +88,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/extension-decision", access: scheduler.ActCaseSupervise, handle: s.decideSupervisionExtension},
 		{method: "POST", pattern: "/api/v1/cases/{id}/clock-events", access: scheduler.ActCaseHandle, handle: s.addClockEvent},
 		{method: "GET", pattern: "/api/v1/cases", access: scheduler.ActCaseRead, handle: s.listCases},
+		{method: "GET", pattern: "/api/v1/routing-units", access: scheduler.ActCaseHandle, handle: s.routingUnits},
 		{method: "POST", pattern: "/api/v1/cases/{id}/owner", access: scheduler.ActCaseOwn, handle: s.setOwner},
 		{method: "GET", pattern: "/api/v1/me/owned-cases", access: accessSelf, handle: s.ownedCases},
 		// 会商 (consultations.go).
@@ -95,6 +96,11 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/consultations", access: scheduler.ActCaseRead, handle: s.listConsultations},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/opinions", access: scheduler.ActCaseHandle, handle: s.addOpinion},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/sign", access: scheduler.ActCaseHandle, handle: s.signConsultation},
+		// Recordings of hearings (recordings.go).
+		{method: "GET", pattern: "/api/v1/cases/{id}/recordings", access: scheduler.ActRecordingView, handle: s.caseRecordings},
+		{method: "GET", pattern: "/api/v1/recordings/{hearing}/manifest", access: scheduler.ActRecordingView, handle: s.recordingManifest},
+		{method: "GET", pattern: "/api/v1/recordings/{hearing}/files/{name}", access: scheduler.ActRecordingView, handle: s.recordingFile},
+		{method: "POST", pattern: "/api/v1/recordings/{hearing}/verify", access: scheduler.ActRecordingView, handle: s.verifyRecording},
 		{method: "GET", pattern: "/api/v1/rates", access: scheduler.ActStatsRead, handle: s.rates},
 		// Exchange with other systems (exchange.go).
 		{method: "POST", pattern: "/api/v1/cases/export", access: scheduler.ActCaseExchange, handle: s.exportCases},

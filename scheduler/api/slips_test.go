@@ -157,6 +157,15 @@ func TestQueryAndEvaluate(t *testing.T) {
 	f.clock.add(time.Minute)
 	resp, body = anon.do("POST", "/api/v1/query/evaluation", map[string]string{"code": code, "stage": "result", "score": "unsatisfied"})
 	wantStatus(t, resp, body, 409)
+	// The page learns which stages are rated, so it offers only the others.
+	f.clock.add(time.Minute)
+	resp, body = anon.do("POST", "/api/v1/query", map[string]string{"code": code})
+	wantStatus(t, resp, body, 200)
+	var rated struct{ Rated []string }
+	_ = json.Unmarshal(body, &rated)
+	if len(rated.Rated) != 1 || rated.Rated[0] != "result" {
+		t.Errorf("rated stages: %s", body)
+	}
 
 	leader := f.loginUser(f.user(scheduler.RoleLeader, f.d1))
 	resp, body = leader.do("GET", "/api/v1/rates", nil)

@@ -51,12 +51,12 @@ func BenchmarkRates1M(b *testing.B) {
 	}
 	// The counts must say what the timelines say; a township is small enough to check that way.
 	t0 := time.Now()
-	want, err := scheduler.RatesFromTimelines(ctx, st, township.Path, cal, rules, now)
+	want, err := scheduler.RatesFromTimelines(ctx, st, scheduler.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("township %s from its %d timelines (the way before the counts): %s", township.Code, want.Repeat.Den, time.Since(t0).Round(time.Millisecond))
-	got, err := scheduler.RatesFor(ctx, st, township.Path, cal, rules, now)
+	got, err := scheduler.RatesFor(ctx, st, scheduler.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		b.Fatalf("township %s: from the counts %+v (%v), from the timelines %+v", township.Code, got, err, want)
 	}
@@ -86,7 +86,7 @@ func BenchmarkRates1M(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			last, err = scheduler.RatesFor(ctx, st, u.Path, cal, rules, now)
+			last, err = scheduler.RatesFor(ctx, st, scheduler.RatesQuery{UnderPaths: []string{u.Path}}, cal, rules, now)
 			return err
 		}
 	}

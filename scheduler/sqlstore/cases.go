@@ -125,8 +125,8 @@ func parseIDList(s string) []int64 {
 
 // AddCaseNote implements scheduler.CaseStore.
 func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
-	if ev.Kind == "" || ev.Kind == "status" {
-		return &scheduler.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更", EN: "a timeline note needs a kind other than status"}
+	if ev.Kind == "" || ev.Kind == "status" || scheduler.IsClockEvent(ev.Kind) {
+		return &scheduler.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
 	}
 	if ev.From != "" || ev.To != "" {
 		return &scheduler.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}

@@ -14,38 +14,66 @@ import (
 )
 
 // Rate counts: scheduler.RateStore. Every change of a case's timeline, rating or petitioners
-// re-derives its facts (case_rate_facts) and moves its cells in the counts of each unit above it
-// (case_rate_counts), in the transaction of the change.
+// re-derives its facts (case_rate_facts) and moves its cells in the counts of each unit it is
+// counted under (case_rate_counts), in the transaction of the change.
 
 // factsRow is a case's row of case_rate_facts.
 type factsRow struct {
-	unitOf, accStart, decided, accepted int64
-	fast, extDays                       int
-	answered                            int64
-	sat, repeatDepth                    int
+	unitID, unitOf, accUnit     int64
+	accStart, decided, accepted int64
+	fast, extDays               int
+	answered, category          int64
+	territory                   string
+	month                       int
+	score                       string
+	repeat                      int
+	closed, returned            int64
 }
 
-func factsRowOf(f scheduler.CaseFacts) factsRow {
-	cl := f.Clock
-	return factsRow{unitOf: cl.UnitOf, accStart: tm(cl.AccStart), decided: tm(cl.Decided), accepted: tm(cl.Accepted), fast: b2i(cl.Fast),
-		extDays: cl.ExtDays, answered: tm(cl.Answered), sat: f.Sat, repeatDepth: f.RepeatDepth}
+const factsCols = `unit_id, unit_of, acc_unit, acc_start, decided, accepted, fast, ext_days, answered, category_id, territory,
+	month, score, is_repeat, closed, returned`
+
+func (r *factsRow) scan(sc interface{ Scan(...any) error }, extra ...any) error {
+	return sc.Scan(append(extra, &r.unitID, &r.unitOf, &r.accUnit, &r.accStart, &r.decided, &r.accepted, &r.fast, &r.extDays,
+		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned)...)
+}
+
+func (r factsRow) args() []any {
+	return []any{r.unitID, r.unitOf, r.accUnit, r.accStart, r.decided, r.accepted, r.fast, r.extDays, r.answered, r.category,
+		r.territory, r.month, r.score, r.repeat, r.closed, r.returned}
 }
 
 func (r factsRow) facts() scheduler.CaseFacts {
-	return scheduler.CaseFacts{Clock: scheduler.RateClock{UnitOf: r.unitOf, AccStart: fromTm(r.accStart), Decided: fromTm(r.decided),
-		Accepted: fromTm(r.accepted), Fast: r.fast != 0, ExtDays: r.extDays, Answered: fromTm(r.answered)}, Sat: r.sat, RepeatDepth: r.repeatDepth}
+	return scheduler.CaseFacts{Clock: scheduler.RateClock{AccStart: fromTm(r.accStart), AccUnit: r.accUnit, Decided: fromTm(r.decided),
+		Accepted: fromTm(r.accepted), Fast: r.fast != 0, ExtDays: r.extDays, Answered: fromTm(r.answered), UnitOf: r.unitOf},
+		Category: r.category, Territory: r.territory, Month: r.month, Score: r.score, Repeat: r.repeat != 0,
+		Closed: fromTm(r.closed), Returned: fromTm(r.returned)}
 }
 
-const factsCols = `unit_of, acc_start, decided, accepted, fast, ext_days, answered, sat, repeat_depth`
-
-func (r factsRow) args() []any {
-	return []any{r.unitOf, r.accStart, r.decided, r.accepted, r.fast, r.extDays, r.answered, r.sat, r.repeatDepth}
+// factsOf derives a case's facts from its timeline and ratings; whether it is a repeat and when
+// its person came back are the other cases' to say (personFacts), and are left as they were.
+func factsOf(c scheduler.Case, evs []scheduler.CaseEvent, evals []scheduler.Evaluation) factsRow {
+	cl := scheduler.ClockOf(c, evs, scheduler.DefaultRules())
+	r := factsRow{unitID: c.UnitID, unitOf: cl.UnitOf, accUnit: cl.AccUnit, accStart: tm(cl.AccStart), decided: tm(cl.Decided),
+		accepted: tm(cl.Accepted), fast: b2i(cl.Fast), extDays: cl.ExtDays, answered: tm(cl.Answered), category: c.CategoryID,
+		territory: c.Territory, month: scheduler.MonthNumber(c.RegisteredAt)}
+	for _, e := range evals {
+		if e.Stage == scheduler.EvalResult {
+			r.score = e.Score
+		}
+	}
+	for _, e := range evs {
+		if e.Kind == scheduler.EvStatus && e.To == scheduler.StClosed {
+			r.closed = tm(e.At)
+			break
+		}
+	}
+	return r
 }
 
 func (s *Store) loadFacts(ctx context.Context, caseID int64) (factsRow, bool, error) {
 	var r factsRow
-	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+factsCols+` FROM case_rate_facts WHERE case_id = ?`), caseID).Scan(
-		&r.unitOf, &r.accStart, &r.decided, &r.accepted, &r.fast, &r.extDays, &r.answered, &r.sat, &r.repeatDepth)
+	err := r.scan(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+factsCols+` FROM case_rate_facts WHERE case_id = ?`), caseID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
@@ -66,33 +94,49 @@ func pathIDs(path string) []int64 {
 	return out
 }
 
+// unitPaths reads the paths of units, for the sets of units cases are counted under.
+type unitPaths map[int64][]int64
+
+func (s *Store) unitPaths(ctx context.Context, ids ...int64) (unitPaths, error) {
+	out := unitPaths{}
+	for _, id := range ids {
+		if _, ok := out[id]; ok || id == 0 {
+			continue
+		}
+		var path string
+		if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT path FROM units WHERE id = ?`), id).Scan(&path); err != nil {
+			return nil, notFound(err, "unit path")
+		}
+		out[id] = pathIDs(path)
+	}
+	return out, nil
+}
+
+// countedUnder are the units a case with facts r is counted under: those above its registering
+// unit and above the unit it is routed to, each once.
+func (p unitPaths) countedUnder(r factsRow) []int64 {
+	out := append([]int64(nil), p[r.unitID]...)
+	for _, id := range p[r.unitOf] {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 type countKey struct {
 	unit int64
 	cell scheduler.RateCell
 }
 
-// addCells adds sign × the cells of f at horizon to the counts of each unit on path.
-func addCells(delta map[countKey]int64, path []int64, f scheduler.CaseFacts, horizon int, sign int64) {
-	for depth, unit := range path {
-		for _, c := range f.Cells(depth, horizon) {
+// addCells adds sign × the cells of r at horizon to the counts of each unit it is counted under.
+func addCells(delta map[countKey]int64, units []int64, r factsRow, horizon int, sign int64) {
+	cells := r.facts().Cells(horizon)
+	for _, unit := range units {
+		for _, c := range cells {
 			delta[countKey{unit, c}] += sign
 		}
 	}
-}
-
-// horizon reads the day the running cells are folded up to. On PostgreSQL the row is share-locked
-// until the transaction ends: a fold (which updates it) waits for the cells written meanwhile, and
-// they for it, so no cell is written under a horizon that is moving.
-func (s *Store) horizon(ctx context.Context) (int, error) {
-	q := `SELECT day FROM case_rate_horizon WHERE id = 1`
-	if s.d.Name == "postgres" {
-		q += ` FOR SHARE`
-	}
-	var day int
-	if err := s.q.QueryRowContext(ctx, q).Scan(&day); err != nil {
-		return 0, fmt.Errorf("sqlstore: rate horizon: %w", err)
-	}
-	return day, nil
 }
 
 // applyCounts adds the non-zero deltas to case_rate_counts, a few hundred rows per statement.
@@ -129,8 +173,23 @@ func (s *Store) applyCounts(ctx context.Context, delta map[countKey]int64) error
 	return nil
 }
 
+// horizon reads the day the counts are folded up to. On PostgreSQL the row is share-locked until
+// the transaction ends: a fold (which updates it) waits for the cells written meanwhile, and they
+// for it, so no cell is written under a horizon that is moving.
+func (s *Store) horizon(ctx context.Context) (int, error) {
+	q := `SELECT day FROM case_rate_horizon WHERE id = 1`
+	if s.d.Name == "postgres" {
+		q += ` FOR SHARE`
+	}
+	var day int
+	if err := s.q.QueryRowContext(ctx, q).Scan(&day); err != nil {
+		return 0, fmt.Errorf("sqlstore: rate horizon: %w", err)
+	}
+	return day, nil
+}
+
 // putFacts stores a case's new facts and moves its cells from the old ones (had: there were any).
-func (s *Store) putFacts(ctx context.Context, caseID int64, path string, old factsRow, had bool, next factsRow) error {
+func (s *Store) putFacts(ctx context.Context, caseID int64, old factsRow, had bool, next factsRow) error {
 	if had && old == next {
 		return nil
 	}
@@ -138,34 +197,31 @@ func (s *Store) putFacts(ctx context.Context, caseID int64, path string, old fac
 	if err != nil {
 		return err
 	}
-	delta := map[countKey]int64{}
-	ids := pathIDs(path)
-	if had {
-		addCells(delta, ids, old.facts(), h, -1)
+	paths, err := s.unitPaths(ctx, old.unitID, old.unitOf, next.unitID, next.unitOf)
+	if err != nil {
+		return err
 	}
-	addCells(delta, ids, next.facts(), h, 1)
+	delta := map[countKey]int64{}
+	if had {
+		addCells(delta, paths.countedUnder(old), old, h, -1)
+	}
+	addCells(delta, paths.countedUnder(next), next, h, 1)
 	if err := s.applyCounts(ctx, delta); err != nil {
 		return err
 	}
-	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (case_id) DO UPDATE SET unit_of = excluded.unit_of, acc_start = excluded.acc_start, decided = excluded.decided,
-		accepted = excluded.accepted, fast = excluded.fast, ext_days = excluded.ext_days, answered = excluded.answered,
-		sat = excluded.sat, repeat_depth = excluded.repeat_depth`
+	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (case_id) DO UPDATE SET unit_id = excluded.unit_id, unit_of = excluded.unit_of, acc_unit = excluded.acc_unit,
+		acc_start = excluded.acc_start, decided = excluded.decided, accepted = excluded.accepted, fast = excluded.fast,
+		ext_days = excluded.ext_days, answered = excluded.answered, category_id = excluded.category_id, territory = excluded.territory,
+		month = excluded.month, score = excluded.score, is_repeat = excluded.is_repeat, closed = excluded.closed, returned = excluded.returned`
 	if _, err := s.exec(ctx, q, append([]any{caseID}, next.args()...)...); err != nil {
 		return fmt.Errorf("sqlstore: rate facts: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) unitPath(ctx context.Context, unitID int64) (string, error) {
-	var path string
-	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT path FROM units WHERE id = ?`), unitID).Scan(&path); err != nil {
-		return "", notFound(err, "unit path")
-	}
-	return path, nil
-}
-
-// refreshRates re-derives a case's facts from its timeline and rating and moves its counts.
+// refreshRates re-derives a case's facts after a change of its timeline or rating and moves its
+// counts; a case closed for the first time learns whether its person came back since.
 func (s *Store) refreshRates(ctx context.Context, caseID int64) error {
 	c, err := s.GetCase(ctx, caseID)
 	if err != nil {
@@ -183,112 +239,118 @@ func (s *Store) refreshRates(ctx context.Context, caseID int64) error {
 	if err != nil {
 		return err
 	}
-	f := scheduler.CaseFacts{Clock: scheduler.ClockOf(c, evs, scheduler.DefaultRules()), Sat: scheduler.SatOf(evals), RepeatDepth: -1}
-	if had {
-		f.RepeatDepth = old.repeatDepth
+	next := factsOf(c, evs, evals)
+	next.repeat, next.returned = old.repeat, old.returned
+	if !had || next.closed != old.closed {
+		group, err := s.samePerson(ctx, c)
+		if err != nil {
+			return err
+		}
+		next.repeat, next.returned = group.of(c.ID, tm(c.RegisteredAt), next.closed)
 	}
-	path, err := s.unitPath(ctx, c.UnitID)
+	return s.putFacts(ctx, caseID, old, had, next)
+}
+
+// personCase is a case of the same person and category as another.
+type personCase struct {
+	id, reg int64
+}
+
+type personGroup []personCase
+
+// of says whether the case id registered at reg is a repeat in the group (an earlier case, or
+// one at the same instant with a smaller id), and when the first case after closed was (0: none).
+func (g personGroup) of(id, reg, closed int64) (repeat int, returned int64) {
+	for _, o := range g {
+		if o.id == id {
+			continue
+		}
+		if o.reg < reg || (o.reg == reg && o.id < id) {
+			repeat = 1
+		}
+		if closed != 0 && o.reg > closed && (returned == 0 || o.reg < returned) {
+			returned = o.reg
+		}
+	}
+	return repeat, returned
+}
+
+// samePerson lists the cases sharing a petitioner (by ID number) and the category with c, c
+// included; both spellings of the check letter, so the index on id_number serves it.
+func (s *Store) samePerson(ctx context.Context, c scheduler.Case) (personGroup, error) {
+	ids := scheduler.PersonIDs(c)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{c.CategoryID}
+	for _, id := range ids {
+		args = append(args, id, strings.ToLower(id))
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
+		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`), args...)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
 	}
-	return s.putFacts(ctx, caseID, path, old, had, factsRowOf(f))
+	defer rows.Close()
+	var out personGroup
+	for rows.Next() {
+		var pc personCase
+		if err := rows.Scan(&pc.id, &pc.reg); err != nil {
+			return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
 }
 
-// lcaDepth is the depth of the deepest unit above both paths (-1: none).
-func lcaDepth(a, b []int64) int {
-	d := -1
-	for i := 0; i < len(a) && i < len(b) && a[i] == b[i]; i++ {
-		d = i
-	}
-	return d
-}
-
-// refreshRepeats sets the repeat depth of a new (or newly identified) case from the earlier cases
-// of the same people and category, and raises that of the later ones it is now earlier than.
+// refreshRepeats sets, after a case is registered or its petitioners change, whether it is a
+// repeat and when its person came back after its closure, and tells the same person's other cases
+// of it: a later one becomes a repeat, an earlier closed one may have come back sooner.
 func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 	c, err := s.GetCase(ctx, caseID)
 	if err != nil {
 		return err
 	}
-	ids := scheduler.RepeatIDs(c)
-	if len(ids) == 0 {
-		return nil
-	}
-	type member struct {
-		id, reg int64
-		path    string
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-	args := []any{c.CategoryID}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT DISTINCT c.id, c.registered_at, u.path FROM case_petitioners p
-		JOIN cases c ON c.id = p.case_id JOIN units u ON u.id = c.unit_id
-		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`), args...)
-	if err != nil {
-		return fmt.Errorf("sqlstore: repeat petitions: %w", err)
-	}
-	var group []member
-	for rows.Next() {
-		var m member
-		if err := rows.Scan(&m.id, &m.reg, &m.path); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlstore: repeat petitions: %w", err)
-		}
-		group = append(group, m)
-	}
-	err = rows.Err()
-	rows.Close() // before the writes: a transaction has one connection
-	if err != nil {
-		return fmt.Errorf("sqlstore: repeat petitions: %w", err)
-	}
-	myPath, err := s.unitPath(ctx, c.UnitID)
+	group, err := s.samePerson(ctx, c)
 	if err != nil {
 		return err
 	}
-	mine, reg := pathIDs(myPath), tm(c.RegisteredAt)
-	depth := -1
-	for _, m := range group {
-		if m.id == caseID {
-			continue
+	reg := tm(c.RegisteredAt)
+	for _, o := range group {
+		old, had, err := s.loadFacts(ctx, o.id)
+		if err != nil {
+			return err
 		}
-		lca := lcaDepth(mine, pathIDs(m.path))
+		if !had {
+			continue // counted by the rebuild
+		}
+		next := old
 		switch {
-		case m.reg < reg:
-			depth = max(depth, lca)
-		case m.reg > reg:
-			if err := s.raiseRepeat(ctx, m.id, m.path, lca); err != nil {
-				return err
+		case o.id == caseID:
+			next.repeat, next.returned = group.of(o.id, o.reg, old.closed)
+		default:
+			if reg < o.reg || (reg == o.reg && caseID < o.id) {
+				next.repeat = 1
+			}
+			if old.closed != 0 && reg > old.closed && (old.returned == 0 || reg < old.returned) {
+				next.returned = reg
 			}
 		}
+		if err := s.putFacts(ctx, o.id, old, had, next); err != nil {
+			return err
+		}
 	}
-	old, had, err := s.loadFacts(ctx, caseID)
-	if err != nil || !had {
-		return err
-	}
-	next := old
-	next.repeatDepth = depth
-	return s.putFacts(ctx, caseID, myPath, old, had, next)
-}
-
-// raiseRepeat makes a case a repeat at least down to depth.
-func (s *Store) raiseRepeat(ctx context.Context, caseID int64, path string, depth int) error {
-	old, had, err := s.loadFacts(ctx, caseID)
-	if err != nil || !had || old.repeatDepth >= depth {
-		return err
-	}
-	next := old
-	next.repeatDepth = depth
-	return s.putFacts(ctx, caseID, path, old, had, next)
+	return nil
 }
 
 // metricCodes number the metrics for the packed read of RateCounts.
-var metricCodes = []string{scheduler.MetricHandling, scheduler.MetricAcceptance, scheduler.MetricCases, scheduler.MetricRepeat, scheduler.MetricSatisfied}
+var metricCodes = []string{scheduler.MetricHandling, scheduler.MetricAcceptance, scheduler.MetricCases, scheduler.MetricCount,
+	scheduler.MetricRepeat, scheduler.MetricScore, scheduler.MetricReturn}
 
 // RateCounts implements scheduler.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
-// the store does the packing in its own loop far faster (docs/benchmarks.md).
+// the database packs them in its own loop far faster (docs/benchmarks.md).
 func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.RateRow, error) {
 	where, args := `unit_id IN (SELECT id FROM units WHERE parent_id IS NULL)`, []any{}
 	if underPath != "" {
@@ -298,8 +360,10 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.R
 	for i, m := range metricCodes {
 		metric += fmt.Sprintf(" WHEN '%s' THEN %d", m, i)
 	}
-	// variant < 2^7, bucket + 1 < 2^21 (BucketLate is 2^20), day + 2^16 < 2^21.
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3) | ((CAST(bucket AS BIGINT) + 1) << 10) | ((CAST(day AS BIGINT) + 65536) << 31), n
+	// 3 bits of metric, 20 of variant (a category id in a count cell), 10 of bucket + 1 (at most
+	// BucketLate + 1), 20 of day + 2^19.
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3)
+		| ((CAST(bucket AS BIGINT) + 1) << 23) | ((CAST(day AS BIGINT) + 524288) << 33), n
 		FROM case_rate_counts WHERE `+where+` AND n <> 0`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
@@ -316,8 +380,8 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.R
 		if code >= len(metricCodes) {
 			return nil, fmt.Errorf("sqlstore: rate counts: unknown metric code %d", code)
 		}
-		r.Metric, r.Variant = metricCodes[code], int(packed>>3&127)
-		r.Bucket, r.Day = int(packed>>10&(1<<21-1))-1, int(packed>>31)-65536
+		r.Metric, r.Variant = metricCodes[code], int(packed>>3&(1<<20-1))
+		r.Bucket, r.Day = int(packed>>23&1023)-1, int(packed>>33)-524288
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -336,9 +400,9 @@ func (s *Store) ensureRateCounts(ctx context.Context) error {
 	return s.RebuildRateCounts(ctx)
 }
 
-// RebuildRateCounts derives every case's facts from its timeline and rating again and replaces the
-// counts, in one transaction. It reads the cases a thousand at a time: a store of a million cases
-// takes a minute or two.
+// RebuildRateCounts derives every case's facts again — from its timeline and rating, then from all
+// petitioners at once whether it is a repeat and when its person came back — and replaces the
+// counts, in one transaction. A store of a million cases takes a minute or two.
 func (s *Store) RebuildRateCounts(ctx context.Context) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -347,182 +411,216 @@ func (s *Store) RebuildRateCounts(ctx context.Context) error {
 				return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
 			}
 		}
-		h, err := tx.horizon(ctx)
-		if err != nil {
-			return err
-		}
-		counts := map[countKey]int64{}
-		paths := map[int64][]int64{} // case → its unit path, for the repeat pass
-		var after int64
-		for {
-			n, last, err := tx.rebuildBatch(ctx, after, h, counts, paths)
+		closed := map[int64]int64{} // case → closed at, for the return pass
+		for after := int64(0); ; {
+			last, err := tx.rebuildBatch(ctx, after, closed)
 			if err != nil {
 				return err
 			}
-			if n == 0 {
+			if last == 0 {
 				break
 			}
 			after = last
 		}
-		depths, err := tx.repeatDepths(ctx)
-		if err != nil {
+		if err := tx.rebuildPersons(ctx, closed); err != nil {
 			return err
 		}
-		for id, d := range depths {
-			for depth, unit := range paths[id] {
-				if depth <= d {
-					counts[countKey{unit, scheduler.RateCell{Metric: scheduler.MetricRepeat}}]++
-				}
-			}
-			if _, err := tx.exec(ctx, `UPDATE case_rate_facts SET repeat_depth = ? WHERE case_id = ?`, d, id); err != nil {
-				return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
-			}
-		}
-		return tx.applyCounts(ctx, counts)
+		return tx.rebuildCounts(ctx)
 	})
 }
 
-// rebuildBatch derives the facts of up to a thousand cases after the id after, stores them and
-// adds their cells (the repeat cells aside) to counts.
-func (s *Store) rebuildBatch(ctx context.Context, after int64, horizon int, counts map[countKey]int64, paths map[int64][]int64) (int, int64, error) {
-	const per = 1000
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT c.id, c.unit_id, c.responsible_unit_id, c.registered_at, c.accepted_at,
-		c.fast_track, u.path FROM cases c JOIN units u ON u.id = c.unit_id WHERE c.id > ? ORDER BY c.id LIMIT `+strconv.Itoa(per)), after)
+// rebuildBatch derives and stores the facts of up to a thousand cases after the id after (the
+// person's part left for rebuildPersons) and returns the last id, 0 when there were none.
+func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]int64) (int64, error) {
+	fail := func(err error) (int64, error) { return 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err) }
+	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, unit_id, responsible_unit_id, category_id, territory, registered_at,
+		accepted_at, fast_track FROM cases WHERE id > ? ORDER BY id LIMIT 1000`), after)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
-	type one struct {
-		c     scheduler.Case
-		path  string
-		evs   []scheduler.CaseEvent
-		sat   int
-		facts factsRow
-	}
-	var batch []*one
-	byID := map[int64]*one{}
+	var batch []*scheduler.Case
+	byID := map[int64]*scheduler.Case{}
 	for rows.Next() {
-		o := &one{sat: -1}
+		c := &scheduler.Case{}
 		var resp sql.NullInt64
 		var reg, acc int64
 		var fast int
-		if err := rows.Scan(&o.c.ID, &o.c.UnitID, &resp, &reg, &acc, &fast, &o.path); err != nil {
+		if err := rows.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast); err != nil {
 			rows.Close()
-			return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+			return fail(err)
 		}
-		o.c.ResponsibleUnitID, o.c.RegisteredAt, o.c.AcceptedAt, o.c.FastTrack = resp.Int64, fromTm(reg), fromTm(acc), fast != 0
-		batch = append(batch, o)
-		byID[o.c.ID] = o
+		c.ResponsibleUnitID, c.RegisteredAt, c.AcceptedAt, c.FastTrack = resp.Int64, fromTm(reg), fromTm(acc), fast != 0
+		batch, byID[c.ID] = append(batch, c), c
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil || len(batch) == 0 {
-		return 0, 0, err
+		return 0, err
 	}
-	lo, hi := batch[0].c.ID, batch[len(batch)-1].c.ID
-	evRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, at, to_status, days FROM case_events
+	lo, hi := batch[0].ID, batch[len(batch)-1].ID
+	evs := map[int64][]scheduler.CaseEvent{}
+	evRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, at, to_status, responsible_unit_id, days FROM case_events
 		WHERE case_id BETWEEN ? AND ? AND kind = 'status' ORDER BY case_id, id`), lo, hi)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
 	for evRows.Next() {
-		var id, at int64
+		var id, at, resp int64
 		var to string
 		var days int
-		if err := evRows.Scan(&id, &at, &to, &days); err != nil {
+		if err := evRows.Scan(&id, &at, &to, &resp, &days); err != nil {
 			evRows.Close()
-			return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+			return fail(err)
 		}
-		o := byID[id]
-		o.evs = append(o.evs, scheduler.CaseEvent{Kind: scheduler.EvStatus, At: fromTm(at), To: scheduler.CaseStatus(to), Days: days})
+		evs[id] = append(evs[id], scheduler.CaseEvent{Kind: scheduler.EvStatus, At: fromTm(at), To: scheduler.CaseStatus(to), ResponsibleUnitID: resp, Days: days})
 	}
 	err = evRows.Err()
 	evRows.Close()
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
-	satRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, score FROM case_evaluations WHERE case_id BETWEEN ? AND ? AND stage = 'result'`), lo, hi)
+	evals := map[int64][]scheduler.Evaluation{}
+	evalRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, score FROM case_evaluations WHERE case_id BETWEEN ? AND ? AND stage = 'result'`), lo, hi)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
-	for satRows.Next() {
+	for evalRows.Next() {
 		var id int64
 		var score string
-		if err := satRows.Scan(&id, &score); err != nil {
-			satRows.Close()
-			return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		if err := evalRows.Scan(&id, &score); err != nil {
+			evalRows.Close()
+			return fail(err)
 		}
-		byID[id].sat = scheduler.SatOf([]scheduler.Evaluation{{Stage: scheduler.EvalResult, Score: score}})
+		evals[id] = append(evals[id], scheduler.Evaluation{Stage: scheduler.EvalResult, Score: score})
 	}
-	err = satRows.Err()
-	satRows.Close()
+	err = evalRows.Err()
+	evalRows.Close()
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
 	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES `
-	args := make([]any, 0, len(batch)*10)
-	for i, o := range batch {
-		f := scheduler.CaseFacts{Clock: scheduler.ClockOf(o.c, o.evs, scheduler.DefaultRules()), Sat: o.sat, RepeatDepth: -1}
-		ids := pathIDs(o.path)
-		paths[o.c.ID] = ids
-		addCells(counts, ids, f, horizon, 1)
+	args := make([]any, 0, len(batch)*17)
+	for i, c := range batch {
+		f := factsOf(*c, evs[c.ID], evals[c.ID])
+		if f.closed != 0 {
+			closed[c.ID] = f.closed
+		}
 		if i > 0 {
 			q += ", "
 		}
-		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		args = append(append(args, o.c.ID), factsRowOf(f).args()...)
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args = append(append(args, c.ID), f.args()...)
 	}
 	if _, err := s.exec(ctx, q, args...); err != nil {
-		return 0, 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		return fail(err)
 	}
-	return len(batch), hi, nil
+	return hi, nil
 }
 
-// repeatDepths computes every repeat case's depth from all petitioners at once, grouped by
+// rebuildPersons sets every case's repeat and return from all petitioners at once, grouped by
 // person and category in registration order.
-func (s *Store) repeatDepths(ctx context.Context) (map[int64]int, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT p.id_number, c.category_id, c.registered_at, c.id, u.path FROM case_petitioners p
-		JOIN cases c ON c.id = p.case_id JOIN units u ON u.id = c.unit_id
-		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY p.id_number, c.category_id, c.registered_at`)
+func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) error {
+	rows, err := s.q.QueryContext(ctx, `SELECT UPPER(TRIM(p.id_number)) AS person, c.category_id, c.registered_at, c.id
+		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
+		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.category_id, c.registered_at, c.id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
+		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 	}
-	defer rows.Close()
-	type member struct {
-		id, reg int64
-		path    []int64
-	}
-	depths := map[int64]int{}
-	var group []member
-	var key string
+	repeat, returned := map[int64]bool{}, map[int64]int64{}
+	var group personGroup
 	flush := func() {
-		for i, g := range group {
-			for _, e := range group[:i] {
-				if e.reg < g.reg && e.id != g.id {
-					d := lcaDepth(g.path, e.path)
-					if cur, ok := depths[g.id]; !ok || d > cur {
-						depths[g.id] = d
-					}
+		for i, pc := range group {
+			if i > 0 {
+				repeat[pc.id] = true // the group is in registration order, ties by id
+			}
+			if t, ok := closed[pc.id]; ok {
+				if _, r := group.of(pc.id, pc.reg, t); r != 0 && (returned[pc.id] == 0 || r < returned[pc.id]) {
+					returned[pc.id] = r
 				}
 			}
 		}
 		group = group[:0]
 	}
+	key := ""
 	for rows.Next() {
-		var idn, path string
+		var person string
 		var cat int64
-		var m member
-		if err := rows.Scan(&idn, &cat, &m.reg, &m.id, &path); err != nil {
-			return nil, fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
+		var pc personCase
+		if err := rows.Scan(&person, &cat, &pc.reg, &pc.id); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 		}
-		if k := idn + "/" + strconv.FormatInt(cat, 10); k != key {
+		if k := person + "/" + strconv.FormatInt(cat, 10); k != key {
 			flush()
 			key = k
 		}
-		m.path = pathIDs(path)
-		group = append(group, m)
+		if len(group) == 0 || group[len(group)-1].id != pc.id { // two petitioners of one case with one number
+			group = append(group, pc)
+		}
 	}
 	flush()
-	return depths, rows.Err()
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
+	}
+	for id := range repeat {
+		if _, err := s.exec(ctx, `UPDATE case_rate_facts SET is_repeat = 1 WHERE case_id = ?`, id); err != nil {
+			return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
+		}
+	}
+	for id, r := range returned {
+		if _, err := s.exec(ctx, `UPDATE case_rate_facts SET returned = ? WHERE case_id = ?`, r, id); err != nil {
+			return fmt.Errorf("sqlstore: rebuild returns: %w", err)
+		}
+	}
+	return nil
+}
+
+// rebuildCounts sums every case's cells from its facts.
+func (s *Store) rebuildCounts(ctx context.Context) error {
+	h, err := s.horizon(ctx)
+	if err != nil {
+		return err
+	}
+	paths := unitPaths{}
+	urows, err := s.q.QueryContext(ctx, `SELECT id, path FROM units`)
+	if err != nil {
+		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+	}
+	for urows.Next() {
+		var id int64
+		var path string
+		if err := urows.Scan(&id, &path); err != nil {
+			urows.Close()
+			return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		}
+		paths[id] = pathIDs(path)
+	}
+	err = urows.Err()
+	urows.Close()
+	if err != nil {
+		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+	}
+	counts := map[countKey]int64{}
+	rows, err := s.q.QueryContext(ctx, `SELECT `+factsCols+` FROM case_rate_facts`)
+	if err != nil {
+		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+	}
+	for rows.Next() {
+		var r factsRow
+		if err := r.scan(rows); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		}
+		addCells(counts, paths.countedUnder(r), r, h, 1)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+	}
+	return s.applyCounts(ctx, counts)
 }
 
 // FoldRateCounts implements scheduler.RateStore.
@@ -541,32 +639,42 @@ func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 		if n, err := r.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		// The running cells the new horizon can fold and the old one did not: L + slack between
-		// the two (a cell the old horizon passed but could not fold spans two years, and still
-		// does). FoldRunning decides each one exactly. bucket = -1 (BucketRunning) is written out:
-		// the partial index case_rate_counts_running says so.
-		rows, err := tx.q.QueryContext(ctx, tx.rebind(`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts
-			WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0`), max(h-scheduler.RateSlackMax, 0), day)
-		if err != nil {
-			return fmt.Errorf("sqlstore: fold rate counts: %w", err)
-		}
+		// The cells the new horizon can fold and the old one did not: running periods and return
+		// windows whose day is at most the longest slack before the old horizon (one the old
+		// horizon passed but could not fold spans two years, and still does), and returns not
+		// folded yet. Fold decides each exactly. The conditions are written as the partial indexes
+		// say them.
 		delta := map[countKey]int64{}
-		for rows.Next() {
-			var k countKey
-			var n int64
-			if err := rows.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
-				rows.Close()
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0`,
+				[]any{max(h-366, 0), day}},
+			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE metric = 'return' AND bucket >= 0 AND day >= 0 AND day < ? AND n <> 0`,
+				[]any{day}},
+		} {
+			rows, err := tx.q.QueryContext(ctx, tx.rebind(q.sql), q.args...)
+			if err != nil {
 				return fmt.Errorf("sqlstore: fold rate counts: %w", err)
 			}
-			if folded, ok := scheduler.FoldRunning(k.cell, day); ok {
-				delta[k] -= n
-				delta[countKey{k.unit, folded}] += n
+			for rows.Next() {
+				var k countKey
+				var n int64
+				if err := rows.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
+					rows.Close()
+					return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+				}
+				if folded, ok := scheduler.Fold(k.cell, day); ok {
+					delta[k] -= n
+					delta[countKey{k.unit, folded}] += n
+				}
 			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+			}
 		}
 		return tx.applyCounts(ctx, delta)
 	})

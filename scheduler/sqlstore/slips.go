@@ -28,6 +28,11 @@ func (s *Store) CreateAssignment(ctx context.Context, a *scheduler.Assignment, a
 		if err != nil {
 			return err
 		}
+		if c.Status == scheduler.StObjectionReturned {
+			if err := tx.checkReturnedTo(ctx, c.ID, a.AssignerUnitID); err != nil {
+				return err
+			}
+		}
 		ev := actor
 		ev.CaseID, ev.From, ev.To, ev.At = c.ID, c.Status, scheduler.StAssigned, a.AssignedAt
 		ev.ResponsibleUnitID, ev.CoUnitIDs = a.ResponsibleUnitID, a.CoUnitIDs
@@ -48,6 +53,30 @@ func (s *Store) CreateAssignment(ctx context.Context, a *scheduler.Assignment, a
 		a.ID = id
 		return nil
 	})
+}
+
+// checkReturnedTo refuses to route a case an objection returned unless the unit it went back
+// to does: an objection returns a case to its assigner, never sideways.
+func (s *Store) checkReturnedTo(ctx context.Context, caseID, assigner int64) error {
+	as, err := s.ListAssignments(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for i := len(as) - 1; i >= 0; i-- {
+		if as[i].Status != scheduler.AssignmentObjected {
+			continue
+		}
+		if as[i].AssignerUnitID == assigner {
+			return nil
+		}
+		u, err := s.GetUnit(ctx, as[i].AssignerUnitID)
+		if err != nil {
+			return err
+		}
+		return &scheduler.FieldError{Field: "assigner_unit_id", ZH: "该事项因异议已退回交办单位（" + u.Name + "），由其重新交办",
+			EN: "the objection returned the case to its assigning unit (" + u.Name + "), which routes it again"}
+	}
+	return nil
 }
 
 const assignmentCols = `id, case_id, assigner_unit_id, assigner_id, responsible_unit_id, co_units, requirements, instruction,

@@ -252,6 +252,7 @@ func testCaseNotes(t *testing.T, s scheduler.Store) {
 	}
 	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: "status"}), scheduler.ErrInvalid, "a status note")
 	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID}), scheduler.ErrInvalid, "a note without a kind")
+	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: scheduler.EvClockPaused}), scheduler.ErrInvalid, "a clock event as a note")
 	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: "x", To: scheduler.StClosed}), scheduler.ErrInvalid, "a note that moves the case")
 	wantErr(t, s.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: 999999, Kind: "x"}), scheduler.ErrNotFound, "a note on no case")
 }

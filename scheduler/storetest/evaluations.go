@@ -67,7 +67,7 @@ func testEvaluations(t *testing.T, s scheduler.Store) {
 	wantErr(t, s.AddEvaluation(ctx, &scheduler.Evaluation{CaseID: acc2.ID, Stage: scheduler.EvalAcceptance, Score: scheduler.ScoreSatisfied}),
 		scheduler.ErrInvalid, "rating an accusation")
 
-	r, err := scheduler.RatesFor(ctx, s, tr.City.Path, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(5, 1))
+	r, err := scheduler.RatesFor(ctx, s, scheduler.RatesQuery{UnderPaths: []string{tr.City.Path}}, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(5, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func testEvaluations(t *testing.T, s scheduler.Store) {
 		r.Satisfaction != (scheduler.Rate{Num: 1, Den: 1}) || r.Repeat != (scheduler.Rate{Num: 0, Den: 2}) {
 		t.Errorf("rates: %+v", r)
 	}
-	if r, _ := scheduler.RatesFor(ctx, s, tr.D2.Path, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(5, 1)); r.Repeat.Den != 0 {
+	if r, _ := scheduler.RatesFor(ctx, s, scheduler.RatesQuery{UnderPaths: []string{tr.D2.Path}}, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(5, 1)); r.Repeat.Den != 0 {
 		t.Errorf("another district's rates count these cases: %+v", r)
 	}
 }

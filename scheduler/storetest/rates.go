@@ -1,202 +1,81 @@
 package storetest
 
 import (
-	"context"
-	"fmt"
-	"math/rand"
-	"reflect"
 	"testing"
 	"time"
 
 	"sanji/scheduler"
 )
 
-// The rates read from the store's counts are the rates computed from every timeline: for a few
-// hundred cases of random shape (routed or not, decided late or never, fast track, extended,
-// answered late, rated, the same people again, periods reaching a year the calendar lacks), in
-// every subtree, at several moments; after a rebuild of the counts too.
-
-func testRateCounts(t *testing.T, s scheduler.Store) {
-	tr, cat := treeWithCategory(t, s)
-	cat2 := scheduler.Category{Code: "03", Name: "城市建设与管理"}
-	if err := s.CreateCategory(ctx, &cat2); err != nil {
+// testRatesScopeAndPeriod: the statistics count the cases registered in a subtree or routed to
+// one of its units, once; the period bounds registration by the Beijing day; a repeat and a
+// return after closure are judged on the person's whole history, outside the scope and period too.
+func testRatesScopeAndPeriod(t *testing.T, s scheduler.Store) {
+	tr := BuildTree(t, s)
+	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	if err := s.CreateCategory(ctx, &cat); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewSource(7))
-	units := []scheduler.Unit{tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
-	people := []string{"330102199001011234", "330102198502023456", "330105197703035678", "330102196604047890", "330102********1234"}
-	head := member(t, s, "head", scheduler.RoleUnitHead, tr.Dept)
-	base := time.Date(2025, 1, 3, 9, 0, 0, 0, scheduler.ChinaTZ)
-	for i := range 240 {
-		at := base.Add(time.Duration(rng.Intn(760*24)) * time.Hour) // into 2027, which the calendar lacks
-		u := units[rng.Intn(len(units))]
+	bj := func(m time.Month, d, h, min int) time.Time {
+		return time.Date(2026, m, d, h, min, 0, 0, scheduler.ChinaTZ)
+	}
+	mk := func(unit scheduler.Unit, id string, at time.Time) scheduler.Case {
+		t.Helper()
 		_, hash, _ := scheduler.NewQueryCode()
-		c := scheduler.Case{UnitID: u.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
-			Title: fmt.Sprint("事项 ", i), QueryCodeHash: hash, RegisteredAt: at, FastTrack: rng.Intn(6) == 0,
-			Petitioners: []scheduler.Petitioner{{Name: "某", IDNumber: people[rng.Intn(len(people))], Role: scheduler.PetitionerSelf}}}
-		if rng.Intn(3) == 0 {
-			c.CategoryID = cat2.ID
-		}
-		if rng.Intn(5) == 0 {
-			c.Petitioners = append(c.Petitioners, scheduler.Petitioner{Name: "另", IDNumber: people[rng.Intn(len(people))], Role: scheduler.PetitionerSelf})
-		}
-		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+		c := scheduler.Case{UnitID: unit.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+			Title: "欠薪", QueryCodeHash: hash, RegisteredAt: at, Petitioners: []scheduler.Petitioner{{Name: "某人", IDNumber: id, Role: scheduler.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake"}); err != nil {
 			t.Fatal(err)
 		}
-		step := func(to scheduler.CaseStatus, days int, mod func(*scheduler.CaseEvent)) bool {
-			at = at.Add(time.Duration(days)*24*time.Hour + time.Duration(rng.Intn(8))*time.Hour)
-			ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", Actor: "h", ActorID: 1, At: at}
-			if mod != nil {
-				mod(&ev)
-			}
-			if err := s.TransitionCase(ctx, &ev); err != nil {
-				t.Fatalf("case %d %s → %s: %v", c.ID, c.Status, to, err)
-			}
-			c.Status = to
-			return true
-		}
-		if rng.Intn(2) == 0 {
-			resp := units[rng.Intn(len(units))]
-			step(scheduler.StAssigned, rng.Intn(10), func(ev *scheduler.CaseEvent) { ev.ResponsibleUnitID = resp.ID })
-		}
-		switch rng.Intn(6) {
-		case 0:
-			continue // never decided
-		case 1:
-			step(scheduler.StNotAccepted, rng.Intn(25), nil)
-			continue
-		}
-		step(scheduler.StAccepted, rng.Intn(25), nil)
-		if rng.Intn(5) == 0 {
-			continue // accepted, never answered
-		}
-		step(scheduler.StInProgress, 0, nil)
-		if rng.Intn(4) == 0 {
-			step(scheduler.StExtended, 20+rng.Intn(30), func(ev *scheduler.CaseEvent) {
-				ev.Days, ev.ApprovedBy, ev.Notice = 1+rng.Intn(30), head.ID, "延期告知"
-			})
-		}
-		if rng.Intn(6) == 0 {
-			continue
-		}
-		step(scheduler.StAnswered, rng.Intn(90), func(ev *scheduler.CaseEvent) { ev.Result = scheduler.ResultExplain })
-		step(scheduler.StClosed, rng.Intn(3), nil)
-		if rng.Intn(2) == 0 {
-			score := []string{scheduler.ScoreSatisfied, scheduler.ScoreBasically, scheduler.ScoreUnsatisfied}[rng.Intn(3)]
-			if err := s.AddEvaluation(ctx, &scheduler.Evaluation{CaseID: c.ID, Stage: scheduler.EvalResult, Score: score, Via: "terminal", At: at.Add(time.Hour)}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		return c
 	}
-	// Moments in order (Mondays), and at each, periods still running whose nominal last day L was
-	// the weekend before: not overdue yet (the due day moved to the Monday), and one that is.
-	nows := []time.Time{time.Date(2025, 6, 2, 12, 0, 0, 0, scheduler.ChinaTZ), time.Date(2026, 6, 1, 12, 0, 0, 0, scheduler.ChinaTZ),
-		time.Date(2027, 3, 1, 12, 0, 0, 0, scheduler.ChinaTZ)}
-	for _, now := range nows {
-		for _, back := range []int{2, 1, 30} { // L on Saturday, Sunday, a month ago
-			l := now.AddDate(0, 0, -back)
-			_, hash, _ := scheduler.NewQueryCode()
-			c := scheduler.Case{UnitID: tr.T1.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
-				Title: "周末到期", QueryCodeHash: hash, RegisteredAt: l.AddDate(0, 0, -15),
-				Petitioners: []scheduler.Petitioner{{Name: "某", Role: scheduler.PetitionerSelf}}}
-			if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-				t.Fatal(err)
-			}
-			h := c
-			h.RegisteredAt = l.AddDate(0, 0, -70)
-			_, h.QueryCodeHash, _ = scheduler.NewQueryCode()
-			if err := s.CreateCase(ctx, &h, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-				t.Fatal(err)
-			}
-			for _, to := range []scheduler.CaseStatus{scheduler.StAccepted, scheduler.StInProgress} {
-				cur, _ := s.GetCase(ctx, h.ID)
-				if err := s.TransitionCase(ctx, &scheduler.CaseEvent{CaseID: h.ID, From: cur.Status, To: to, Actor: "h", ActorID: 1, At: l.AddDate(0, 0, -60)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	cal, err := scheduler.LoadCalendar(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := scheduler.DefaultRules()
-	roots := []scheduler.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
-	compare := func(when string, now time.Time) scheduler.Rates {
+	step := func(c scheduler.Case, from, to scheduler.CaseStatus, at time.Time, resp int64) {
 		t.Helper()
-		var all scheduler.Rates
-		for _, root := range roots {
-			want, err := scheduler.RatesFromTimelines(ctx, s, root.Path, cal, rules, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows, err := s.RateCounts(ctx, root.Path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := scheduler.RatesFromCounts(rows, cal, rules, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: subtree %q at %s: from the counts %+v, from the timelines %+v", when, root.Code, now.Format("2006-01-02"), got, want)
-			}
-			if via, err := scheduler.RatesFor(ctx, s, root.Path, cal, rules, now); err != nil || !reflect.DeepEqual(via, want) {
-				t.Errorf("%s: RatesFor %q at %s: %+v %v", when, root.Code, now.Format("2006-01-02"), via, err)
-			}
-			if root.Path == "" {
-				all = want
-			}
-		}
-		return all
-	}
-	// Each moment folds the running periods up to it first.
-	var last scheduler.Rates
-	for _, now := range nows {
-		h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(now))
-		if err != nil || h != scheduler.LegalDayNumber(now) {
-			t.Fatalf("fold to %s: %d %v", now.Format("2006-01-02"), h, err)
-		}
-		last = compare("as kept", now)
-	}
-	// The data must exercise what it claims to.
-	if last.Repeat.Num == 0 || last.Uncounted == 0 || len(last.Overdue) == 0 || last.Satisfaction.Den == 0 ||
-		last.TimelyAcceptance.Num == last.TimelyAcceptance.Den || last.OnTimeClosure.Num == last.OnTimeClosure.Den {
-		t.Errorf("the cases do not cover every rate: %+v", last)
-	}
-	// The horizon does not move back, and a moment before it is still answered right.
-	if h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(nows[0])); err != nil || h != scheduler.LegalDayNumber(nows[2]) {
-		t.Errorf("fold backwards: %d %v", h, err)
-	}
-	if via, err := scheduler.RatesFor(ctx, s, "", cal, rules, nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
-		t.Errorf("before the horizon: %+v %v", via, err)
-	}
-	// Periods folded as running end now: their cells move out of the folded ones.
-	cs, err := s.ListCases(ctx, scheduler.CaseFilter{Status: scheduler.StInProgress})
-	if err != nil || len(cs) == 0 {
-		t.Fatalf("running cases: %d %v", len(cs), err)
-	}
-	for _, c := range cs {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: scheduler.StAnswered, Result: scheduler.ResultSupport, Reason: "答复", Actor: "h", ActorID: 1,
-			At: time.Date(2027, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ)}
+		ev := scheduler.CaseEvent{CaseID: c.ID, From: from, To: to, At: at, Reason: "办理", Result: scheduler.ResultSupport, ResponsibleUnitID: resp}
 		if err := s.TransitionCase(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	compare("answered after the fold", nows[2].Add(48*time.Hour))
-	if rb, ok := s.(interface{ RebuildRateCounts(context.Context) error }); ok {
-		if err := rb.RebuildRateCounts(ctx); err != nil {
+	const p, q = "33010219700101001X", "330102198002020022"
+	// a: registered in D2, assigned to D1's department, closed on 3-20.
+	a := mk(tr.D2, p, bj(3, 2, 10, 0))
+	step(a, scheduler.StRegistered, scheduler.StAssigned, bj(3, 3, 10, 0), tr.Dept.ID)
+	step(a, scheduler.StAssigned, scheduler.StAccepted, bj(3, 4, 10, 0), 0)
+	step(a, scheduler.StAccepted, scheduler.StInProgress, bj(3, 4, 10, 0), 0)
+	step(a, scheduler.StInProgress, scheduler.StAnswered, bj(3, 19, 10, 0), 0)
+	step(a, scheduler.StAnswered, scheduler.StClosed, bj(3, 20, 10, 0), 0)
+	// b: the same person and matter back 21 days later, at a township of D1 (the ID's check
+	// letter in lower case: the same person).
+	mk(tr.T1, "33010219700101001x", bj(4, 10, 10, 0))
+	// The last minutes of April and the first of May in Beijing (both 30 April in UTC).
+	mk(tr.D1, q, bj(4, 30, 23, 30))
+	mk(tr.D1, q, bj(5, 1, 0, 30))
+
+	rates := func(q scheduler.RatesQuery) scheduler.Rates {
+		t.Helper()
+		r, err := scheduler.RatesFor(ctx, s, q, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(7, 1, 0, 0))
+		if err != nil {
 			t.Fatal(err)
 		}
-		compare("rebuilt", nows[2].Add(48*time.Hour))
+		return r
 	}
-}
-
-func mustRates(t *testing.T, s scheduler.Store, cal *scheduler.Calendar, now time.Time) scheduler.Rates {
-	t.Helper()
-	r, err := scheduler.RatesFromTimelines(ctx, s, "", cal, scheduler.DefaultRules(), now)
-	if err != nil {
-		t.Fatal(err)
+	r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path}})
+	if r.Cases != 4 || r.Repeat != (scheduler.Rate{Num: 2, Den: 4}) || r.Repetitioned != (scheduler.Rate{Num: 1, Den: 1}) {
+		t.Errorf("D1 (a routed to its department): %+v", r)
 	}
-	return r
+	if r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path, tr.City.Path, tr.D2.Path}}); r.Cases != 4 {
+		t.Errorf("nested subtrees count a case once: %+v", r)
+	}
+	if r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D2.Path}}); r.Cases != 1 || r.Repetitioned != (scheduler.Rate{Num: 1, Den: 1}) {
+		t.Errorf("D2: a came back at D1 and counts as such in D2: %+v", r)
+	}
+	april := rates(scheduler.RatesQuery{UnderPaths: []string{tr.City.Path}, From: scheduler.Date(2026, 4, 1), To: scheduler.Date(2026, 4, 30)})
+	if april.Cases != 2 || april.Repeat != (scheduler.Rate{Num: 1, Den: 2}) || april.Repetitioned.Den != 0 ||
+		april.Counts[scheduler.CountKey{CategoryID: cat.ID, Territory: "330102", Month: "2026-04"}] != 2 || len(april.Counts) != 1 {
+		t.Errorf("April (b, the 23:30 case; b a repeat of March's a): %+v", april)
+	}
+	may, err := s.ListCases(ctx, scheduler.CaseFilter{RegisteredFrom: bj(5, 1, 0, 0), RegisteredBefore: bj(6, 1, 0, 0)})
+	if err != nil || len(may) != 1 || !may[0].RegisteredAt.Equal(bj(5, 1, 0, 30)) {
+		t.Errorf("cases registered in May: %+v %v", may, err)
+	}
 }

@@ -51,6 +51,12 @@ func testSlips(t *testing.T, s scheduler.Store) {
 		cs.Status != scheduler.StObjectionReturned {
 		t.Errorf("after objection: %+v, case %s", got, cs.Status)
 	}
+	// Back with the assigner, not sideways: the objecting unit cannot route it on itself.
+	sideways := a
+	sideways.ID, sideways.AssignerUnitID, sideways.ResponsibleUnitID, sideways.CoUnitIDs = 0, tr.Dept.ID, tr.T1.ID, nil
+	sideways.Method, sideways.SessionID, sideways.RecordingOffset = scheduler.AssignBySystem, "", 0
+	wantErr(t, s.CreateAssignment(ctx, &sideways, scheduler.CaseEvent{ActorID: 3, Actor: "handler", UnitID: tr.Dept.ID}), scheduler.ErrInvalid,
+		"the objecting unit routes the returned case")
 	// The assigner reassigns.
 	a3 := a
 	a3.ID, a3.ResponsibleUnitID, a3.CoUnitIDs, a3.Method, a3.SessionID, a3.RecordingOffset = 0, tr.T1.ID, nil, scheduler.AssignBySystem, "", 0

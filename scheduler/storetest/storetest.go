@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"OverdueJob", testOverdueJob},
 		{"OverdueRunner", testOverdueRunner},
 		{"Evaluations", testEvaluations},
+		{"RatesScopeAndPeriod", testRatesScopeAndPeriod},
 		{"Attachments", testAttachments},
 		{"Consultations", testConsultations},
 		{"CaseOwner", testCaseOwner},

@@ -3,20 +3,23 @@
 // deadline with its explanation, the timeline, 交办 / 督办 / 会商 slips, and 包案 for leaders.
 
 import './cases-messages.js';
+import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, lang, onLangChange } from './i18n.js';
+import { initForms } from './case-forms.js';
 
 initPage();
 
 const $ = (id) => document.getElementById(id);
 const STATUSES = ['registered', 'forwarded', 'assigned', 'objection_returned', 'accepted', 'not_accepted', 'in_progress',
   'extended', 'answered', 'review', 'rereview', 'closed', 'evaluated', 'archived'];
-const units = new Map();
+const units = new Map(); // id → unit, from the caller's units and the units they may route to
 let me = null;
 let current = 0;
+let forms = null;
 
-const unitName = (id) => (id ? units.get(id) || `#${id}` : t('cases.none'));
+const unitName = (id) => (id ? units.get(id)?.name || `#${id}` : t('cases.none'));
 // Times are shown in Beijing time, the zone the legal day is counted in.
 const locale = () => (lang() === 'en' ? 'en-GB' : 'zh-CN');
 const day = (s) => new Date(s).toLocaleDateString(locale(), { timeZone: 'Asia/Shanghai' });
@@ -126,6 +129,8 @@ function renderTimeline(events) {
     li.append(el('span', `${when(e.at)} · ${what}`));
     const detail = [e.reason, e.days ? `+${e.days}` : '', e.actor].filter(Boolean).join(' · ');
     if (detail) li.append(el('span', ' — ' + detail, 'muted'));
+    // An extension's written notice to the petitioner (the server leaves it out of redacted views).
+    if (e.notice) li.append(el('div', t('cases.notice', { notice: e.notice }), 'muted small'));
     ol.append(li);
   }
 }
@@ -135,8 +140,13 @@ function renderAssignments(list) {
   ul.replaceChildren();
   if (!list.length) ul.append(el('li', t('cases.none'), 'muted'));
   for (const a of list) {
-    ul.append(el('li', t('cases.a', { unit: unitName(a.responsible_unit_id), due: a.feedback_due, objection: a.objection_due || '—',
-      status: t('as.' + a.status) })));
+    const li = el('li', t('cases.a', { unit: unitName(a.responsible_unit_id), due: a.feedback_due, objection: a.objection_due || '—',
+      status: t('as.' + a.status) }));
+    li.dataset.id = String(a.id);
+    if (a.objection_reason) li.append(el('span', ' — ' + a.objection_reason, 'muted'));
+    const obj = forms.objection(a);
+    if (obj) li.append(obj);
+    ul.append(li);
   }
 }
 
@@ -176,6 +186,41 @@ function renderConsultations(list) {
   }
 }
 
+// renderRecordings lists the case's recorded hearings with a link to play each, for those who may
+// see the petitioner's face and voice; anyone else with the role sees the server's reason.
+async function renderRecordings(id) {
+  const box = $('d-recordings-box');
+  box.hidden = !me.can.includes('recording.view');
+  if (box.hidden) return;
+  const ul = $('d-recordings');
+  ul.replaceChildren();
+  let res;
+  try {
+    res = await api('GET', `/api/v1/cases/${id}/recordings`);
+  } catch (err) {
+    ul.append(el('li', err instanceof ApiError ? err.message : t('err.network'), 'muted'));
+    return;
+  }
+  if (!res.recordings.length) ul.append(el('li', t('cases.none'), 'muted'));
+  for (const r of res.recordings) {
+    const li = el('li');
+    li.dataset.hearing = r.hearing;
+    const secs = Math.round(r.duration_ms / 1000);
+    li.append(el('span', t('cases.rec', { start: when(r.started_at || r.recorded_at),
+      duration: `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`, tracks: r.tracks.length })));
+    const seal = r.head ? t('cases.rec.sealed', { alg: r.algorithm || '', head: r.head.slice(0, 12) }) : t('cases.rec.unsealed');
+    li.append(el('span', ' · ' + seal, 'muted'));
+    if (r.retention === 'deleted') li.append(el('span', t('cases.rec.deleted'), 'warn warn-50'));
+    if (r.problem) li.append(el('span', ' · ' + r.problem, 'warn warn-100'));
+    if (!r.problem) {
+      const a = el('a', t('cases.rec.open'));
+      a.href = `playback.html?case=${id}&hearing=${encodeURIComponent(r.hearing)}`;
+      li.append(' ', a);
+    }
+    ul.append(li);
+  }
+}
+
 async function showDetail(id) {
   current = id;
   $('detail').hidden = false;
@@ -200,9 +245,11 @@ async function showDetail(id) {
     fact(facts, 'cases.f.view', t('view.' + c.view));
     renderDeadline(dl.deadline);
     renderTimeline(tl.events);
+    forms.show(c, as.assignments);
     renderAssignments(as.assignments);
     renderSupervisions(svs.supervisions);
     renderConsultations(ks.consultations);
+    renderRecordings(id);
     const leader = me.can.includes('case.own');
     $('d-own').hidden = !leader || Boolean(c.owner_leader_id);
     $('d-release').hidden = c.owner_leader_id !== me.user.id;
@@ -232,8 +279,29 @@ window.addEventListener('hashchange', () => {
   const id = Number(location.hash.slice(1));
   if (id > 0) showDetail(id);
 });
+// created shows a new case's number and its query code — once: only its hash is kept — and opens it.
+function created(c) {
+  const box = $('case-created');
+  const code = el('strong', c.query_code, 'query-code');
+  code.id = 'query-code';
+  code.dataset.code = c.query_code;
+  box.replaceChildren(el('span', t('cf.created', { number: c.number })), code, el('span', ' ' + t('cf.code.once')));
+  box.hidden = false;
+  loadList();
+  location.hash = String(c.id);
+}
+
+// changed reloads the open case after a change and says what happened.
+async function changed(message) {
+  await showDetail(current);
+  $('d-ok').textContent = message;
+  $('d-ok').hidden = false;
+  loadList();
+}
+
 onLangChange(() => {
   fillStatusFilter();
+  if (forms) forms.labels();
   loadList();
   if (current) showDetail(current);
 });
@@ -241,13 +309,17 @@ onLangChange(() => {
 me = await requireLogin();
 if (me) {
   showUser(me);
+  $('nav-dashboard').hidden = !me.can.includes('stats.read');
   fillStatusFilter();
+  let routing = [];
   try {
     const res = await api('GET', '/api/v1/units');
-    for (const u of res.units) units.set(u.id, u.name);
+    if (me.can.includes('case.handle')) routing = (await api('GET', '/api/v1/routing-units')).units;
+    for (const u of [...res.units, ...routing]) units.set(u.id, u);
   } catch {
     // Names are a convenience: without them the page shows unit numbers.
   }
+  forms = initForms({ me, units, routing, created, changed });
   await loadList();
   const id = Number(location.hash.slice(1));
   if (id > 0) showDetail(id);

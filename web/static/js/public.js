@@ -1,6 +1,7 @@
 // The public page of upcoming leader receptions (五公开): no login, no personal data.
 
 import './sessions-messages.js';
+import './query-messages.js';
 import { initPage, showError } from './nav.js';
 import { api, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';

@@ -489,6 +489,10 @@ async function join() {
     .on('local', (stream) => {
       $('btn-mic').disabled = !stream.getAudioTracks()[0];
       $('btn-cam').disabled = !stream.getVideoTracks()[0];
+      // The self-view: a hall checks that the petitioner is in the picture.
+      const video = stream.getVideoTracks()[0];
+      $('self-video').srcObject = video ? new MediaStream([video]) : null;
+      $('self-tile').classList.toggle('no-video', !video);
     })
     .on('track', ({ participantId, kind, track }) => setTrack(participantId, kind, track))
     .on('track_removed', ({ participantId, kind }) => tiles.has(participantId) && setTrack(participantId, kind, null))

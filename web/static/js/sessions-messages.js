@@ -15,6 +15,7 @@ addMessages('zh', {
   'rec.kind.hall': '大厅',
   'sess.nav.public': '公开接访安排',
   'sess.nav.cases': '信访事项',
+  'sess.nav.dashboard': '统计分析',
   'sess.nav.reception': '进入视频接访',
 
   'cal.prev': '上一页',
@@ -197,6 +198,7 @@ addMessages('en', {
   'rec.kind.hall': 'Hall',
   'sess.nav.public': 'Public schedule',
   'sess.nav.cases': 'Cases',
+  'sess.nav.dashboard': 'Statistics',
   'sess.nav.reception': 'Join a video reception',
 
   'cal.prev': 'Previous',

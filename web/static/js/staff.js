@@ -71,7 +71,7 @@ export function ok(box, text) {
 const PAGES = [
   ['sessions.html', 'rec.nav.calendar'], ['book.html', 'rec.nav.book'], ['queue.html', 'rec.nav.queue'],
   ['invitations.html', 'rec.nav.invitations'], ['reception.html', 'sess.nav.reception'], ['cases.html', 'sess.nav.cases'],
-  ['public.html', 'sess.nav.public'],
+  ['dashboard.html', 'sess.nav.dashboard'], ['public.html', 'sess.nav.public'],
 ];
 
 function mountNav() {

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"sanji/auth"
+	"sanji/bench"
+	"sanji/scheduler"
+	"sanji/scheduler/api"
+	"sanji/signaling"
+)
+
+// POST /dev/reception (mounted with --dev only, like /dev/token): books a real reception
+// session in the store for `sanji bench --scenario reception` and hands out a seat token for
+// every participant of its call. Everything it creates lives under one bench city (code
+// benchCityCode), apart from the demo tree and whatever an operator set up, and is named 压测 /
+// bench.
+
+// benchCityCode is the division code of the unit the bench receptions are booked under. No
+// province has the code 99, so it cannot clash with an imported real tree.
+const benchCityCode = "990100"
+
+// benchSessionMinutes is a bench session's length: the longest the scheduler allows, so that
+// its 500 one-minute slots fit and it is still under way whatever the run's length.
+const benchSessionMinutes = scheduler.MaxSessionMinutes
+
+// maxDevReceptionBody bounds the request body.
+const maxDevReceptionBody = 4 << 10
+
+// benchReception is what bookBenchReception created.
+type benchReception struct {
+	session      scheduler.ReceptionSession
+	user         scheduler.User
+	appointments int
+}
+
+// devReceptionHandler serves POST /dev/reception.
+func devReceptionHandler(st scheduler.Store, signer *auth.Signer, ttl time.Duration, log *zap.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req bench.ReceptionRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDevReceptionBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			devError(w, http.StatusBadRequest, signaling.CodeBadJSON,
+				"请求体应为 JSON 对象 {\"halls\", \"units\", \"petitioners_per_hall\"}："+err.Error(),
+				"the body must be a JSON object {\"halls\", \"units\", \"petitioners_per_hall\"}: "+err.Error())
+			return
+		}
+		if zh, en := checkReceptionRequest(req); zh != "" {
+			devError(w, http.StatusBadRequest, signaling.CodeInvalid, zh, en)
+			return
+		}
+		now := time.Now()
+		x, err := bookBenchReception(r.Context(), st, req, now)
+		if err != nil {
+			log.Warn("dev reception", zap.Error(err))
+			devError(w, http.StatusInternalServerError, signaling.CodeInternal,
+				"无法预订压测接访会次，请查看服务器日志", "cannot book the bench reception; see the server's log")
+			return
+		}
+		seats, err := signSeats(signer, x, now, ttl)
+		if err != nil {
+			log.Warn("dev reception tokens", zap.Error(err))
+			devError(w, http.StatusInternalServerError, signaling.CodeInternal, "无法签发席位令牌", "cannot sign the seat tokens")
+			return
+		}
+		log.Info("booked a bench reception", zap.Int64("session", x.session.ID), zap.Int("halls", req.Halls),
+			zap.Int("units", req.Units), zap.Int("appointments", x.appointments))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(seats)
+	})
+}
+
+// checkReceptionRequest returns what is wrong with req, in Chinese and English ("" when fine).
+func checkReceptionRequest(req bench.ReceptionRequest) (zh, en string) {
+	switch {
+	case req.Halls < 1 || req.Halls > bench.MaxReceptionHalls:
+		return fmt.Sprintf("halls 应为 1 到 %d", bench.MaxReceptionHalls), fmt.Sprintf("halls must be 1 to %d", bench.MaxReceptionHalls)
+	case req.Units < 0 || req.Units > bench.MaxReceptionUnits:
+		return fmt.Sprintf("units 应为 0 到 %d", bench.MaxReceptionUnits), fmt.Sprintf("units must be 0 to %d", bench.MaxReceptionUnits)
+	case req.PetitionersPerHall < 1 || req.PetitionersPerHall > bench.MaxPetitionersPerHall:
+		return fmt.Sprintf("petitioners_per_hall 应为 1 到 %d", bench.MaxPetitionersPerHall),
+			fmt.Sprintf("petitioners_per_hall must be 1 to %d", bench.MaxPetitionersPerHall)
+	case req.Halls*req.PetitionersPerHall > bench.MaxReceptionPetitioners:
+		return fmt.Sprintf("一个会次最多预约 %d 人（halls × petitioners_per_hall）", bench.MaxReceptionPetitioners),
+			fmt.Sprintf("a session takes at most %d bookings (halls × petitioners_per_hall)", bench.MaxReceptionPetitioners)
+	}
+	return "", ""
+}
+
+func devError(w http.ResponseWriter, status int, code, zh, en string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(signaling.Error{Code: code, Message: zh + " / " + en, MessageZH: zh, MessageEN: en})
+}
+
+// bookBenchReception creates, in one transaction, a studio, req.Halls halls and req.Units
+// departments under the bench city, a leader for the session (a disabled account: it can hold a
+// call seat but never log in), the session from now on, and the bookings, in turns across the
+// halls.
+func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.ReceptionRequest, now time.Time) (benchReception, error) {
+	var out benchReception
+	tag := fmt.Sprintf("%06x", rand.IntN(1<<24))
+	err := st.InTx(ctx, func(tx scheduler.Store) error {
+		city, err := benchCity(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := ensureCategory(ctx, tx); err != nil {
+			return err
+		}
+		u := scheduler.User{Kind: scheduler.UserPerson, Username: "bench-" + tag, DisplayName: "压测领导 " + tag,
+			UnitID: city.ID, PasswordHash: "!", Disabled: true}
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return fmt.Errorf("bench leader: %w", err)
+		}
+		studio := scheduler.Hall{UnitID: city.ID, Kind: scheduler.HallStudio, Name: "压测演播室 " + tag}
+		if err := tx.CreateHall(ctx, &studio); err != nil {
+			return fmt.Errorf("bench studio: %w", err)
+		}
+		x := scheduler.ReceptionSession{UnitID: city.ID, Title: "压测接访 " + tag, LeaderID: u.ID, LeaderName: "压测领导",
+			LeaderPost: "bench", StudioID: studio.ID, Start: now.Truncate(time.Minute), MinutesPerPetitioner: 1,
+			MaxPetitioners: req.Halls * req.PetitionersPerHall}
+		x.End = x.Start.Add(benchSessionMinutes * time.Minute)
+		for i := range req.Halls {
+			h := scheduler.Hall{UnitID: city.ID, Kind: scheduler.HallReception, Name: fmt.Sprintf("压测接访室 %s-%d", tag, i+1)}
+			if err := tx.CreateHall(ctx, &h); err != nil {
+				return fmt.Errorf("bench hall: %w", err)
+			}
+			x.HallIDs = append(x.HallIDs, h.ID)
+		}
+		for i := range req.Units {
+			d := scheduler.Unit{Kind: scheduler.KindDepartment, ParentID: city.ID, Code: fmt.Sprintf("%s-B%s%d", benchCityCode, tag, i+1),
+				Name: fmt.Sprintf("压测责任单位 %s-%d", tag, i+1)}
+			if err := tx.CreateUnit(ctx, &d); err != nil {
+				return fmt.Errorf("bench unit: %w", err)
+			}
+			x.UnitIDs = append(x.UnitIDs, d.ID)
+		}
+		if err := tx.CreateReceptionSession(ctx, &x); err != nil {
+			return fmt.Errorf("bench session: %w", err)
+		}
+		n := 0
+		for k := range req.PetitionersPerHall {
+			for i, hall := range x.HallIDs {
+				n++
+				a := scheduler.Appointment{SessionID: x.ID, HallID: hall, Name: fmt.Sprintf("压测信访人%d-%d", i+1, k+1),
+					IDNumber: benchIDNumber(n), Phone: "13800000000", Matter: "压测事项 / bench matter", People: 1,
+					OverrideReason: "压测 / bench", BookedBy: u.ID}
+				if err := tx.CreateAppointment(ctx, &a, now); err != nil {
+					return fmt.Errorf("bench booking: %w", err)
+				}
+			}
+		}
+		out = benchReception{session: x, user: u, appointments: n}
+		return nil
+	})
+	return out, err
+}
+
+// benchCity returns the bench city, creating it (and the root) on first use.
+func benchCity(ctx context.Context, st scheduler.Store) (scheduler.Unit, error) {
+	city, err := st.GetUnitByCode(ctx, benchCityCode)
+	if err == nil || !errors.Is(err, scheduler.ErrNotFound) {
+		return city, err
+	}
+	root, err := scheduler.EnsureRoot(ctx, st)
+	if err != nil {
+		return city, fmt.Errorf("bench city: %w", err)
+	}
+	city = scheduler.Unit{Kind: scheduler.KindCity, ParentID: root.ID, Code: benchCityCode, Name: "压测市 / bench city"}
+	if err := st.CreateUnit(ctx, &city); err != nil {
+		return city, fmt.Errorf("bench city: %w", err)
+	}
+	return city, nil
+}
+
+// ensureCategory adds the category "其他" when the tree is empty (a store without --demo):
+// every hearing registers its matter as a case, which needs one.
+func ensureCategory(ctx context.Context, st scheduler.Store) error {
+	cats, err := st.ListCategories(ctx)
+	if err != nil || len(cats) > 0 {
+		return err
+	}
+	if err := st.CreateCategory(ctx, &scheduler.Category{Code: "99", Name: "其他"}); err != nil && !errors.Is(err, scheduler.ErrConflict) {
+		return fmt.Errorf("bench category: %w", err)
+	}
+	return nil
+}
+
+// benchIDNumber makes the n-th bench petitioner a resident ID number that passes the check
+// (GB 11643) under the bench city's code; nobody is born on 1900-01-01 any more.
+func benchIDNumber(n int) string {
+	d17 := fmt.Sprintf("%s19000101%03d", benchCityCode, n%1000)
+	for _, c := range "0123456789X" {
+		if id := d17 + string(c); scheduler.ValidIDNumber(id) {
+			return id
+		}
+	}
+	return d17 + "0" // unreachable: one of the eleven check characters is right
+}
+
+// signSeats signs one seat token per participant of the bench reception's call.
+func signSeats(signer *auth.Signer, x benchReception, now time.Time, ttl time.Duration) (bench.ReceptionSeats, error) {
+	s := x.session
+	out := bench.ReceptionSeats{SessionID: s.ID, Room: api.CallRoom(s.ID), Appointments: x.appointments}
+	sign := func(who, role, seat string, hall, unit int64) (bench.Seat, error) {
+		id := "bench-" + strconv.FormatInt(s.ID, 10) + "-" + who
+		tok, err := signer.Sign(auth.Claims{Room: out.Room, Subject: id, Name: who, Role: role, IssuedAt: now,
+			ExpiresAt: now.Add(ttl), UserID: x.user.ID, SessionID: s.ID, Seat: seat, HallID: hall, UnitID: unit})
+		return bench.Seat{Token: tok, ParticipantID: id, HallID: hall, UnitID: unit}, err
+	}
+	var err error
+	if out.Studio, err = sign("studio", scheduler.RoleLeader, auth.SeatStudio, 0, 0); err != nil {
+		return out, err
+	}
+	for i, h := range s.HallIDs {
+		seat, err := sign("hall"+strconv.Itoa(i+1), scheduler.RoleHallOperator, auth.SeatHall, h, 0)
+		if err != nil {
+			return out, err
+		}
+		out.Halls = append(out.Halls, seat)
+	}
+	for i, u := range s.UnitIDs {
+		seat, err := sign("unit"+strconv.Itoa(i+1), scheduler.RoleCaseHandler, auth.SeatUnit, 0, u)
+		if err != nil {
+			return out, err
+		}
+		out.Units = append(out.Units, seat)
+	}
+	return out, nil
+}
