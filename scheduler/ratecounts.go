@@ -57,8 +57,8 @@ const (
 	rateSlackWorking  = 40
 	// RateSlackMax is the larger of the two.
 	RateSlackMax = rateSlackWorking
-	// maxRepetitionDays is the longest "back within N days" window the counts answer.
-	maxRepetitionDays = 365
+	// MaxRepetitionDays is the longest "back within N days" window the counts answer.
+	MaxRepetitionDays = 365
 )
 
 var scoreCodes = []string{ScoreSatisfied, ScoreBasically, ScoreUnsatisfied}
@@ -151,7 +151,7 @@ func foldYear(c RateCell) int {
 // stays as it is.
 func Fold(c RateCell, horizon int) (RateCell, bool) {
 	switch {
-	case c.Metric == MetricReturn && c.Bucket == BucketRunning && c.Day >= 0 && c.Day+maxRepetitionDays < horizon:
+	case c.Metric == MetricReturn && c.Bucket == BucketRunning && c.Day >= 0 && c.Day+MaxRepetitionDays < horizon:
 		c.Day = DayLongAgo
 		return c, true
 	case c.Metric == MetricReturn && c.Bucket >= 0 && c.Day >= 0 && c.Day+c.Bucket <= horizon:
@@ -209,7 +209,7 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 	if !f.Closed.IsZero() {
 		c := RateCell{Metric: MetricReturn, Day: LegalDayNumber(f.Closed), Bucket: BucketRunning}
 		if !f.Returned.IsZero() {
-			if off := LegalDayNumber(f.Returned) - c.Day; off <= maxRepetitionDays {
+			if off := LegalDayNumber(f.Returned) - c.Day; off <= MaxRepetitionDays {
 				c.Bucket = off
 			}
 		}
@@ -366,7 +366,7 @@ func RatesFromCounts(rows []RateRow, cal *Calendar, rules Rules, repetitionDays 
 	if r.RepetitionDays <= 0 {
 		r.RepetitionDays = DefaultRepetitionDays
 	}
-	if r.RepetitionDays > maxRepetitionDays {
+	if r.RepetitionDays > MaxRepetitionDays {
 		return Rates{}, fmt.Errorf("rates: a window of %d days is longer than the counts keep", r.RepetitionDays)
 	}
 	today := LegalDayNumber(now)
@@ -413,10 +413,6 @@ func RatesFromCounts(rows []RateRow, cal *Calendar, rules Rules, repetitionDays 
 		}
 		rule, ext := periodRule(row.Metric, row.Variant)
 		rule = rules[rule.Key]
-		rate := &r.TimelyAcceptance
-		if row.Metric == MetricHandling {
-			rate = &r.OnTimeClosure
-		}
 		o := notDue
 		switch {
 		case row.Bucket == BucketOnTime:
@@ -442,22 +438,7 @@ func RatesFromCounts(rows []RateRow, cal *Calendar, rules Rules, repetitionDays 
 				o = late
 			}
 		}
-		switch o {
-		case onTime:
-			rate.Num += n
-			rate.Den += n
-		case late:
-			rate.Den += n
-			u := r.Overdue[row.UnitOf]
-			if row.Metric == MetricAcceptance {
-				u.Acceptance += n
-			} else {
-				u.Handling += n
-			}
-			r.Overdue[row.UnitOf] = u
-		case unknown:
-			r.Uncounted += n
-		}
+		r.tally(row.Metric == MetricHandling, row.UnitOf, o, n)
 	}
 	return r, nil
 }

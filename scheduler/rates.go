@@ -245,18 +245,7 @@ func ComputeRates(in RatesInput, cal *Calendar, rules Rules, now time.Time) (Rat
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		switch o {
-		case onTime:
-			r.TimelyAcceptance.Num++
-			r.TimelyAcceptance.Den++
-		case late:
-			r.TimelyAcceptance.Den++
-			u := r.Overdue[cl.AccUnit]
-			u.Acceptance++
-			r.Overdue[cl.AccUnit] = u
-		case unknown:
-			r.Uncounted++
-		}
+		r.tally(false, cl.AccUnit, o, 1)
 		if cl.Accepted.IsZero() {
 			continue
 		}
@@ -264,18 +253,7 @@ func ComputeRates(in RatesInput, cal *Calendar, rules Rules, now time.Time) (Rat
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		switch o {
-		case onTime:
-			r.OnTimeClosure.Num++
-			r.OnTimeClosure.Den++
-		case late:
-			r.OnTimeClosure.Den++
-			u := r.Overdue[cl.UnitOf]
-			u.Handling++
-			r.Overdue[cl.UnitOf] = u
-		case unknown:
-			r.Uncounted++
-		}
+		r.tally(true, cl.UnitOf, o, 1)
 	}
 	for _, e := range in.Evaluations {
 		if e.Stage != EvalResult {
@@ -288,6 +266,31 @@ func ComputeRates(in RatesInput, cal *Calendar, rules Rules, now time.Time) (Rat
 		}
 	}
 	return r, nil
+}
+
+// tally adds n periods of outcome o to the acceptance (or the handling) rate, the late ones
+// against unit.
+func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
+	rate := &r.TimelyAcceptance
+	if handling {
+		rate = &r.OnTimeClosure
+	}
+	switch o {
+	case onTime:
+		rate.Num += n
+		rate.Den += n
+	case late:
+		rate.Den += n
+		u := r.Overdue[unit]
+		if handling {
+			u.Handling += n
+		} else {
+			u.Acceptance += n
+		}
+		r.Overdue[unit] = u
+	case unknown:
+		r.Uncounted += n
+	}
 }
 
 // personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.

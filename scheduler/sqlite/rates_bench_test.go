@@ -91,15 +91,16 @@ func BenchmarkRates1M(b *testing.B) {
 		}
 	}
 	run("city", rates(city))
-	if last.Repeat.Den != n {
+	if last.Cases != n {
 		b.Fatalf("the city's rates count %d cases", last.Repeat.Den)
 	}
-	b.Logf("city: acceptance %d/%d, on time %d/%d, satisfied %d/%d, repeat %d/%d, overdue units %d, uncounted %d",
+	b.Logf("city: acceptance %d/%d, on time %d/%d, satisfied %d/%d, repeat %d/%d, back within %d days %d/%d, overdue units %d, counts %d, uncounted %d",
 		last.TimelyAcceptance.Num, last.TimelyAcceptance.Den, last.OnTimeClosure.Num, last.OnTimeClosure.Den,
-		last.Satisfaction.Num, last.Satisfaction.Den, last.Repeat.Num, last.Repeat.Den, len(last.Overdue), last.Uncounted)
+		last.Satisfaction.Num, last.Satisfaction.Den, last.Repeat.Num, last.Repeat.Den, last.RepetitionDays, last.Repetitioned.Num,
+		last.Repetitioned.Den, len(last.Overdue), len(last.Counts), last.Uncounted)
 	var breakdown []string
 	rows, err := st.DB().QueryContext(ctx, `SELECT metric, CASE WHEN day < 0 THEN 'folded' WHEN bucket = -1 THEN 'running'
-		WHEN bucket = 0 THEN 'on time' WHEN bucket = 1048576 THEN 'late' ELSE 'near due' END AS kind, COUNT(*) FROM case_rate_counts
+		WHEN bucket = 0 THEN 'on time' WHEN bucket = 1000 THEN 'late' ELSE 'near due' END AS kind, COUNT(*) FROM case_rate_counts
 		WHERE unit_id = ? AND n <> 0 GROUP BY metric, kind ORDER BY metric, kind`, city.ID)
 	if err != nil {
 		b.Fatal(err)
@@ -291,6 +292,8 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 					at = accepted.Add(time.Duration(off)*day + time.Duration(rng.Intn(8*3600))*time.Second)
 					result = string(scheduler.ResultExplain)
 					ev(scheduler.StAnswered, 0, result, 0)
+					at = at.Add(time.Duration(1+rng.Intn(3)) * day)
+					ev(scheduler.StClosed, 0, "", 0)
 					closed = at
 					if rng.Intn(2) == 0 {
 						score := scheduler.ScoreSatisfied
@@ -304,7 +307,7 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 					}
 				}
 			}
-			insCase.exec(id, fmt.Sprintf("%s-%d-V-%07d", unit.Code[:6], reg.Year(), id), fmt.Sprint("q", id), unit.ID, unit.Code[:6], p.cat,
+			insCase.exec(id, fmt.Sprintf("%s-%d-V-%07d", unit.Code, reg.Year(), id), fmt.Sprint("q", id), unit.ID, unit.Code, p.cat,
 				nullable(resp), b2int(fast), result, string(status), reg.UnixMicro(), micro(accepted), micro(closed), at.UnixMicro())
 			insPet.exec(id, p.id)
 			for _, e := range evs {

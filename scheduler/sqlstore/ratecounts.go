@@ -639,18 +639,20 @@ func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 		if n, err := r.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		// The cells the new horizon can fold and the old one did not: running periods and return
-		// windows whose day is at most the longest slack before the old horizon (one the old
-		// horizon passed but could not fold spans two years, and still does), and returns not
-		// folded yet. Fold decides each exactly. The conditions are written as the partial indexes
-		// say them.
+		// The cells the new horizon can fold and the old one did not: running periods whose L is
+		// at most the longest slack before the old horizon (one the old horizon passed but could
+		// not fold spans two years, and still does), return windows a year before the two, and
+		// returns not folded yet. Fold decides each exactly. The conditions are written as the
+		// partial indexes say them.
 		delta := map[countKey]int64{}
 		for _, q := range []struct {
 			sql  string
 			args []any
 		}{
-			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0`,
-				[]any{max(h-366, 0), day}},
+			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0
+				AND metric <> 'return'`, []any{max(h-scheduler.RateSlackMax-1, 0), day}},
+			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0
+				AND metric = 'return'`, []any{max(h-scheduler.MaxRepetitionDays-1, 0), day - scheduler.MaxRepetitionDays}},
 			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE metric = 'return' AND bucket >= 0 AND day >= 0 AND day < ? AND n <> 0`,
 				[]any{day}},
 		} {
