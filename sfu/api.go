@@ -131,6 +131,59 @@ type EventLayersPaused struct {
 	RIDs    []string
 }
 
+// EventQuality tells a participant, every QualityInterval, how its links fare as the SFU sees
+// them, and how each video it receives is being delivered: so that a lowered or paused picture is
+// never silent. Tracks lists only what the participant receives (the room's policy already
+// allowed each), with the publisher's uplink level, so a client can say whose link is poor.
+type EventQuality struct {
+	Uplink   LinkQuality // what this participant sends to the SFU; zero when it publishes nothing
+	Downlink LinkQuality // what the SFU sends to this participant
+	Tracks   []TrackQuality
+}
+
+// QualityInterval is how often EventQuality comes.
+const QualityInterval = 2 * time.Second
+
+// QualityLevel grades a link.
+type QualityLevel string
+
+const (
+	QualityGood QualityLevel = "good" // loss under 2 %, no congestion
+	QualityFair QualityLevel = "fair" // loss under 10 %, or congestion that lowered a layer
+	QualityPoor QualityLevel = "poor" // loss of 10 % or more, or video paused for bandwidth
+	// QualityNone: no media yet in that direction, nothing to grade.
+	QualityNone QualityLevel = ""
+)
+
+// LinkQuality is one direction of a participant's media link.
+type LinkQuality struct {
+	Level QualityLevel
+	// Loss is the share of packets lost on this link over the last interval, 0..1: for the
+	// uplink the publisher's packets that never reached the SFU (before repair), for the downlink
+	// the packets the SFU sent that the receiver reported lost (its feedback, not upstream holes).
+	Loss float64
+	// RTT is the round trip between the SFU and the participant (ICE consent checks), 0 = unknown.
+	RTT time.Duration
+	// Bitrate: for the uplink what arrives, for the downlink the SFU's estimate of what the link
+	// carries (0 = no limit known yet).
+	Bitrate int64
+}
+
+// TrackQuality is how one received video track is delivered to this participant.
+type TrackQuality struct {
+	TrackID, ParticipantID string
+	// Layer is the simulcast layer being forwarded (0 = lowest, -1 = none yet), TopLayer the best
+	// the publisher offers.
+	Layer, TopLayer int
+	// Lowered: a lower layer than the subscriber asked for, because of bandwidth.
+	Lowered bool
+	// Paused: no video at all for bandwidth (the receiver's own link cannot carry the lowest
+	// layer); audio goes on.
+	Paused bool
+	// PublisherUplink is the level of the publisher's own uplink (a poor township link shows here).
+	PublisherUplink QualityLevel
+}
+
 // EventClosed is the last event of a participant.
 type EventClosed struct{ Reason string }
 
@@ -143,6 +196,7 @@ func (EventConnectionState) isEvent()   {}
 func (EventClosed) isEvent()            {}
 func (EventActiveSpeaker) isEvent()     {}
 func (EventLayersPaused) isEvent()      {}
+func (EventQuality) isEvent()           {}
 
 // Policy decides whether a subscriber may receive a track. The SFU asks it on every subscription
 // and again for existing subscriptions when Room.SetPolicy is called.
