@@ -67,6 +67,7 @@ const (
 	TypeActiveSpeaker     = "active_speaker"
 	TypeTrackSettingsOK   = "track_settings_applied"
 	TypeLayers            = "layers"
+	TypeQuality           = "quality"
 	TypePong              = "pong"
 	TypeError             = "error"
 	TypeBye               = "bye"
@@ -148,6 +149,34 @@ type LayersData struct {
 // ActiveSpeakerData is the body of active_speaker.
 type ActiveSpeakerData struct {
 	ParticipantID string `json:"participant_id"`
+}
+
+// QualityData is the body of quality: how the participant's own links fare and how each video
+// it receives is delivered, so that a lowered or paused picture is never silent.
+type QualityData struct {
+	Uplink   LinkQuality    `json:"uplink"`   // what the participant sends; level "" when it sends nothing
+	Downlink LinkQuality    `json:"downlink"` // what the server sends it
+	Tracks   []TrackQuality `json:"tracks"`   // only tracks it receives, by track id
+}
+
+// LinkQuality is one direction of a participant's media link.
+type LinkQuality struct {
+	Level   string  `json:"level"`   // "good", "fair", "poor", or "" (no media yet in that direction)
+	Loss    float64 `json:"loss"`    // share of packets lost over the last interval, 0..1
+	RTTMs   int64   `json:"rtt_ms"`  // round trip server <-> participant in ms, 0 = unknown
+	Bitrate int64   `json:"bitrate"` // bits per second: uplink what arrives, downlink the estimate (0 = none known)
+}
+
+// TrackQuality is how one received video track is delivered.
+type TrackQuality struct {
+	TrackID       string `json:"track_id"`
+	ParticipantID string `json:"participant_id"`
+	Layer         int    `json:"layer"`     // simulcast layer forwarded, 0 = lowest, -1 = none yet
+	TopLayer      int    `json:"top_layer"` // the best layer the publisher offers
+	Lowered       bool   `json:"lowered"`   // below what the tile asked for, for bandwidth
+	Paused        bool   `json:"paused"`    // no video at all for bandwidth; audio goes on
+	// PublisherUplink is the level of the publisher's own uplink.
+	PublisherUplink string `json:"publisher_uplink"`
 }
 
 // MuteData is the body of mute and muted.

@@ -58,6 +58,7 @@ type session struct {
 	pending    []pendingMsg                          // events that came before `joined` was queued
 	sdpSent    map[string]bool                       // target -> its first SDP went to the client
 	held       map[string][]*webrtc.ICECandidateInit // candidates waiting for their target's first SDP
+	quality    qualityGate
 }
 
 type pendingMsg struct {
@@ -222,6 +223,8 @@ func (s *session) onEvent(e sfu.Event) {
 			id = "" // who speaks in a hearing this participant may not hear is not theirs to know
 		}
 		s.send(TypeActiveSpeaker, "", ActiveSpeakerData{ParticipantID: id})
+	case sfu.EventQuality:
+		s.onQuality(e)
 	case sfu.EventConnectionState:
 		s.mu.Lock()
 		s.emitLocked(TypeConnectionState, ConnectionStateData{Target: string(e.Target), State: e.State})
