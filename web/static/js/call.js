@@ -2,6 +2,7 @@
 // participant, the connection indicator, the mute and leave buttons, the error banner.
 
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
+import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { roleKey } from './roles.js';
 import { CallSession } from './session.js';
 
@@ -13,8 +14,10 @@ let localTile = null;
 let bannerError = null;
 let endedInfo = null;
 let mutedState = { audio: false, video: false };
+let quality = null; // the server's last quality report
 
-// Tile is one participant's box: video, audio, name, role and muted badges.
+// Tile is one participant's box: video, audio, name, role and muted badges, and for a remote
+// participant the notice of a lowered or paused video or a poor link.
 class Tile {
   constructor({ id, local = false }) {
     this.id = id;
@@ -45,8 +48,10 @@ class Tile {
     if (!local) {
       this.audio = document.createElement('audio');
       this.audio.autoplay = true;
-      el.append(this.audio);
+      this.qualityEl = qualityBadge();
+      el.append(this.audio, this.qualityEl);
     }
+    this.shownName = id;
     this.el = el;
     this.tracks = { audio: null, video: null };
     this.muted = { audio: false, video: false };
@@ -54,6 +59,7 @@ class Tile {
 
   setInfo({ name, role }, you = false) {
     const shown = name || this.id || '';
+    this.shownName = shown;
     if (you) setText(this.nameEl, 'call.you', { name: shown });
     else {
       delete this.nameEl.dataset.i18n;
@@ -96,6 +102,11 @@ class Tile {
     const dpr = window.devicePixelRatio || 1;
     const { width, height } = this.video.getBoundingClientRect();
     session.setTrackSettings(track.id, width * dpr, height * dpr);
+  }
+
+  // setQuality shows notice (null: none), naming the participant as the tile does.
+  setQuality(notice) {
+    if (this.qualityEl) showNotice(this.qualityEl, notice, this.shownName);
   }
 
   remove() {
@@ -151,8 +162,15 @@ function remoteTile(p) {
   }
   tile.setInfo(p);
   for (const tr of p.tracks.values()) tile.setMuted(tr.kind, !!tr.muted);
+  tile.setQuality(noticesByParticipant(quality).get(p.id) ?? null);
   updateCount();
   return tile;
+}
+
+function showQuality() {
+  const notices = noticesByParticipant(quality);
+  for (const [id, tile] of tiles) tile.setQuality(notices.get(id) ?? null);
+  drawNet({ up: $('net-up'), down: $('net-down'), warn: $('net-warn') }, quality);
 }
 
 function updateCount() {
@@ -271,6 +289,7 @@ function init() {
     showBanner(bannerError);
     if (endedInfo) showEnded(endedInfo);
     if (session) showState(session.states());
+    showQuality(); // the links' tooltips
     for (const kind of ['audio', 'video']) setMuteButton(kind, mutedState[kind]);
     for (const btn of ['btn-mic', 'btn-cam']) $(btn).title = $(btn).querySelector('.label').textContent;
   });
@@ -336,6 +355,10 @@ function init() {
       localTile?.el.classList.toggle('speaking', !!id && id === session.self?.id);
     })
     .on('state', showState)
+    .on('quality', (q) => {
+      quality = q;
+      showQuality();
+    })
     .on('rtt', (ms) => {
       const el = $('rtt');
       el.hidden = false;

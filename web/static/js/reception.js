@@ -6,6 +6,7 @@
 import './reception-messages.js';
 import { api, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
+import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +18,7 @@ let me = null;
 let call = null; // CallSession
 let state = null; // the last call_state
 let panel = null; // the last case panel (null when none)
+let quality = null; // the server's last quality report
 let bannerError = null;
 const tiles = new Map(); // participant id -> tile
 const notices = [];
@@ -99,8 +101,9 @@ function tileFor(id) {
   const name = document.createElement('span');
   name.className = 'name';
   cap.append(name);
-  el.append(video, audio, cap);
-  tile = { id, el, video, audio, name, tracks: {} };
+  const q = qualityBadge(); // why the picture is lowered or frozen, never left unsaid
+  el.append(video, audio, cap, q);
+  tile = { id, el, video, audio, name, q, tracks: {} };
   tiles.set(id, tile);
   placeTiles();
   return tile;
@@ -142,6 +145,15 @@ function placeTiles() {
       call.setTrackSettings(v.id, r.width * dpr, r.height * dpr, id === mainID ? 2 : 0);
     }
   }
+  showQuality();
+}
+
+// showQuality puts each remote's notice on its tile, under the name the tile shows, and our own
+// links in the toolbar (a hall sees when its own link makes it hard to see).
+function showQuality() {
+  const notices = noticesByParticipant(quality);
+  for (const [id, tile] of tiles) showNotice(tile.q, notices.get(id) ?? null, tile.name.textContent);
+  drawNet({ up: $('net-up'), down: $('net-down'), warn: $('net-warn') }, quality);
 }
 
 // ---- drawing the call state ----
@@ -500,6 +512,10 @@ async function join() {
       speaker = id;
       placeTiles();
     })
+    .on('quality', (q) => {
+      quality = q;
+      showQuality();
+    })
     .on('error', showBanner)
     .on('ended', (info) => showBanner(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }));
   call.start();
@@ -514,6 +530,7 @@ async function init() {
     draw();
     drawPanel();
     showBanner(bannerError);
+    showQuality(); // the links' tooltips
   });
   window.sanjiReception = { stats, get state() { return state; } };
   $('banner-close').addEventListener('click', () => showBanner(null));

@@ -14,6 +14,9 @@
 //   speaker       participantId ('' when nobody speaks)
 //   state         {ws, publisher, subscriber, server: {publisher, subscriber}}
 //   rtt           milliseconds
+//   quality       {uplink, downlink, tracks}     the server's report on our links and on each video
+//                 we receive (docs/protocol.md, Quality): links {level, loss, rttMs, bitrate}, tracks
+//                 [{trackId, participantId, layer, topLayer, lowered, paused, publisherUplink}]
 //   error         an error to show (ProtocolError or LocalizedError)
 //   ended         {reason, key, error}        the session is over; nothing more happens
 
@@ -39,6 +42,7 @@ export class CallSession {
     this.ownTrackIDs = { audio: null, video: null }; // the server's ids of our tracks
     this.wantMuted = {}; // kind -> muted, as the person last chose
     this.trackSettings = new Map(); // track id -> last size/priority sent
+    this.quality = null; // the server's last quality report, as the `quality` event gives it
 
     this.pcs = { publisher: null, subscriber: null };
     this.serverState = { publisher: 'new', subscriber: 'new' };
@@ -144,6 +148,10 @@ export class CallSession {
     s.on('track_settings_applied', () => {}); // always a reply; handled by request()
     s.on('layers', (d) => this.onLayers(d.track_id, d.paused ?? []));
     s.on('active_speaker', (d) => this.emit('speaker', d.participant_id ?? ''));
+    s.on('quality', (d) => {
+      this.quality = normQuality(d);
+      this.emit('quality', this.quality);
+    });
     s.on('pong', () => {});
     s.on('bye', (d) => this.onBye(d.reason));
   }
@@ -497,6 +505,26 @@ function normParticipant(p = {}) {
   const tracks = new Map();
   for (const t of p.tracks ?? []) if (t?.id) tracks.set(t.id, { ...t });
   return { id: p.id, name: p.name ?? '', role: p.role ?? '', tracks };
+}
+
+function normLink(l = {}) {
+  return { level: String(l.level ?? ''), loss: Number(l.loss) || 0, rttMs: Number(l.rtt_ms) || 0, bitrate: Number(l.bitrate) || 0 };
+}
+
+function normQuality(d = {}) {
+  return {
+    uplink: normLink(d.uplink ?? {}),
+    downlink: normLink(d.downlink ?? {}),
+    tracks: (Array.isArray(d.tracks) ? d.tracks : []).map((tr) => ({
+      trackId: tr.track_id ?? '',
+      participantId: tr.participant_id ?? '',
+      layer: tr.layer ?? -1,
+      topLayer: tr.top_layer ?? -1,
+      lowered: !!tr.lowered,
+      paused: !!tr.paused,
+      publisherUplink: String(tr.publisher_uplink ?? ''),
+    })),
+  };
 }
 
 function asNegotiationError(err) {
