@@ -11,24 +11,46 @@ import (
 	"go.uber.org/zap"
 )
 
-// bandwidth estimates what a subscriber's link carries from what the receiver tells us: the
-// loss in its receiver reports (all browsers send them) and its REMB (when it sends one). It comes
-// down to what actually gets through when loss is high, and climbs again by 8 % per round once
-// the link has been clean for a while; each congestion soon after the previous one doubles that
-// while (2 s up to 30 s), so a link that cannot carry the next layer is not tried every second.
-// A receiver's REMB is estimated from what it receives, so it caps the estimate only with 50 %
-// headroom, or the subscriber could never climb to a larger layer (we send no probing padding).
+// bandwidth estimates what a subscriber's link carries. Where the receiver sends transport-wide
+// congestion control feedback (TWCC: every browser), the estimate comes from its own link only:
+// the packets the SFU sent that were lost, and the queueing delay they met (send times are ours,
+// so the publisher's jitter does not count). Without TWCC it comes from the loss in the receiver's
+// reports. A receiver's REMB is a ceiling only (×1.5: it is estimated from what arrives, so it
+// would otherwise hold a subscriber below the next layer for ever).
+//
+// Coming down: queueing (the link is full) sets the estimate to 85 % of what got through; heavy
+// loss lowers it by half the loss. Random loss on a link that is not full (a township radio link)
+// never goes below the lowest layer, and never pauses video: NACK repair serves it better.
+//
+// Going up is by trial, as no padding is sent: once the link has been clean for a while, the
+// estimate jumps to what the subscriber's tracks want (at most 10× at a time), the allocator
+// switches up, and if the link cannot carry it, the next rounds bring it down again. A climb
+// blamed for congestion doubles the wait before the next (1 s up to 6 s); clean time halves it
+// again, so a link that clears is tried within seconds. A paused video is resumed the same way:
+// a pause is always followed by trials.
 type bandwidth struct {
 	remb    atomic.Int64 // bits/s from the receiver, 0 = none yet
-	loss    atomic.Int32 // last fraction lost, 0..255
+	loss    atomic.Int32 // last fraction lost from a receiver report, 0..255
 	reports atomic.Int64 // receiver reports seen, so each is acted on once
 	rate    atomic.Int64 // the estimate, bits/s; 0 = no limit known
+	twcc    *twccLog     // nil without a connection (unit tests)
+
+	// For quality reports and pausing, written by housekeeping.
+	lossPPM     atomic.Int64 // the subscriber link's loss over the last round with news, ×1e6
+	twccOn      atomic.Bool  // TWCC feedback flows
+	capacityLow atomic.Bool  // the last congestion was the link being full, not random loss
 
 	// Used by the housekeeping goroutine only.
 	lastCongestion int64         // monotonic ns
 	lastClimb      int64         // monotonic ns of the last increase
+	lastRound      int64         // monotonic ns of the last update
+	lastTWCC       int64         // monotonic ns of the last round with TWCC feedback
+	lastDecay      int64         // monotonic ns wait was last halved
 	wait           time.Duration // clean time needed before climbing
 	handled        int64         // reports count at the last decision on loss
+	prevQueue      time.Duration
+	need           int64 // bits/s the subscriber's tracks would take with no limit (last allocation)
+	floor          int64 // bits/s of the lowest layers of what it receives (last allocation)
 }
 
 func (b *bandwidth) setREMB(bps int64) { b.remb.Store(bps) }
@@ -38,18 +60,31 @@ func (b *bandwidth) setLoss(frac uint8) {
 }
 
 // congestionHold is how long after coming down the next loss report is not acted on: it still
-// describes the time before the switch (reports come about once a second).
-const congestionHold = 1500 * time.Millisecond
+// describes the time before the switch (receiver reports come about once a second, TWCC
+// feedback every 100 ms or so).
+const (
+	congestionHold     = 1500 * time.Millisecond
+	congestionHoldTWCC = 1000 * time.Millisecond
+)
 
 const (
 	lossHigh      = 25 // of 256: about 10 %
 	lossLow       = 5  // about 2 %
-	minClimbWait  = 2 * time.Second
-	maxClimbWait  = 30 * time.Second
+	minClimbWait  = 1 * time.Second
+	maxClimbWait  = 6 * time.Second
 	maxEstimate   = 100_000_000
+	minEstimate   = 50_000
 	climbPercent  = 108
-	climbBlame    = 4 * time.Second // congestion this soon after a climb is blamed on it
+	maxJump       = 10
+	climbBlame    = 3 * time.Second // congestion this soon after a climb is blamed on it
 	rembHeadroom2 = 3               // REMB × 3/2
+	// Queueing delay on the subscriber's link, above its recent minimum: above queueHigh (and
+	// growing) the link is full; under queueLow it is clean.
+	queueHigh = 80 * time.Millisecond
+	queueLow  = 30 * time.Millisecond
+	// heavyLoss is loss (of 1) at which a link counts as unable to carry video whether or not it
+	// queues: most of what is sent never arrives.
+	heavyLoss = 0.4
 )
 
 // update folds in one allocation round: sending is the video bitrate the subscriber is being sent.
@@ -57,27 +92,83 @@ func (b *bandwidth) update(at, sending int64) {
 	if b.wait == 0 {
 		b.wait = minClimbWait
 	}
-	rate, loss := b.rate.Load(), b.loss.Load()
-	fresh := b.reports.Load() != b.handled
-	b.handled = b.reports.Load()
-	congested := func(next int64) {
+	interval := housekeepingTick * 2
+	if b.lastRound != 0 {
+		interval = time.Duration(at - b.lastRound)
+	}
+	b.lastRound = at
+	var round linkRound
+	if b.twcc != nil {
+		round = b.twcc.take(at, interval)
+	}
+	if round.fresh {
+		b.lastTWCC = at
+	}
+	twcc := b.lastTWCC != 0 && at-b.lastTWCC < int64(twccFeedbackFresh)
+	b.twccOn.Store(twcc)
+
+	rate := b.rate.Load()
+	next := int64(-1) // the estimate after congestion; -1: none this round
+	capacity := false
+	clean := false
+	hold := congestionHold
+	if twcc {
+		hold = congestionHoldTWCC
+		if round.fresh {
+			b.lossPPM.Store(int64(round.loss * 1e6))
+			switch {
+			case round.loss >= heavyLoss:
+				next, capacity = max(round.delivered*85/100, 1), true
+			case round.queueDelay > queueHigh && round.queueDelay >= b.prevQueue:
+				next, capacity = max(round.delivered*85/100, 1), true
+			case round.loss > float64(lossHigh)/256 && sending > 0:
+				// Random loss: come down, but not below the lowest layers (repair serves them).
+				next = max(int64(float64(sending)*(1-round.loss/2)), min(b.floor, sending))
+			case round.loss < float64(lossLow)/256 && round.queueDelay < queueLow:
+				clean = true
+			}
+			b.prevQueue = round.queueDelay
+		}
+	} else {
+		loss := b.loss.Load()
+		fresh := b.reports.Load() != b.handled
+		b.handled = b.reports.Load()
+		if fresh {
+			b.lossPPM.Store(int64(loss) * 1e6 / 256)
+		}
+		switch {
+		case loss > lossHigh && sending > 0 && fresh:
+			next = max(sending*(512-int64(loss))/512, min(b.floor, sending)) // what gets through, less half the loss
+		case loss < lossLow:
+			clean = true
+		}
+	}
+	if next >= 0 && (b.lastCongestion == 0 || at-b.lastCongestion > int64(hold)) {
 		// Congestion right after we climbed: the climb caused it, so try again later next time.
 		if b.lastClimb > b.lastCongestion && at-b.lastClimb < int64(climbBlame) {
 			b.wait = min(2*b.wait, maxClimbWait)
 		}
-		b.lastCongestion = at
+		b.lastCongestion, b.lastDecay = at, at
+		b.capacityLow.Store(capacity)
 		if rate == 0 || next < rate {
-			rate = next
+			rate = max(next, min(minEstimate, rate))
 		}
 	}
-	switch {
-	case loss > lossHigh && sending > 0 && fresh && (b.lastCongestion == 0 || at-b.lastCongestion > int64(congestionHold)):
-		congested(max(sending*(512-int64(loss))/512, 1)) // what gets through, less half the loss
-	case rate != 0 && loss < lossLow && at-b.lastCongestion > int64(b.wait):
+	if clean && at-b.lastDecay > int64(2*minClimbWait) && b.wait > minClimbWait {
+		b.wait, b.lastDecay = max(b.wait/2, minClimbWait), at // the link has been clean: try sooner
+	}
+	if clean && rate != 0 && at-b.lastCongestion > int64(b.wait) {
 		// Climbing far above what is being sent proves nothing: twice that is enough to take the
-		// next layer.
-		rate = min(rate*climbPercent/100, max(2*sending, rate), maxEstimate)
-		b.lastClimb = at
+		// next layer, unless the tracks want more, which is then tried at once.
+		up := min(rate*climbPercent/100, max(2*sending, rate))
+		if b.need > up {
+			up = max(up, min(b.need, rate*maxJump))
+		}
+		if up > rate {
+			b.lastClimb = at
+			b.capacityLow.Store(false)
+		}
+		rate = min(up, maxEstimate)
 	}
 	if remb := b.remb.Load(); remb > 0 {
 		if ceiling := remb * rembHeadroom2 / 2; rate == 0 || rate > ceiling {
@@ -87,10 +178,17 @@ func (b *bandwidth) update(at, sending int64) {
 	b.rate.Store(rate)
 }
 
-// mayPause says whether the estimate may pause video: only when the receiver itself said how
-// little it can take (REMB). Loss alone (which a CPU-starved receiver also reports) lowers
-// layers but never takes the last picture away.
-func (b *bandwidth) mayPause() bool { return b.remb.Load() > 0 }
+// mayPause says whether the estimate may pause a video: only when the receiver's own link is
+// known to be full (TWCC), or, for a track not on stage, when the receiver itself said how little
+// it can take (REMB). Loss alone (which a CPU-starved receiver or a lossy radio link also
+// reports) lowers layers but never takes the last picture away, and a stage track is never
+// paused for what the receiver's REMB says (the publisher's jitter pulls it down).
+func (b *bandwidth) mayPause(stage bool) bool {
+	if b.twccOn.Load() && b.capacityLow.Load() {
+		return true
+	}
+	return !stage && b.remb.Load() > 0
+}
 
 // estimate returns the usable bits per second, or MaxInt64 when no limit is known.
 func (b *bandwidth) estimate() int64 {
@@ -132,13 +230,34 @@ func (p *Participant) allocate(at int64) {
 	if budget != math.MaxInt64 {
 		p.sfu.metrics.subscriberBandwidth.Observe(float64(budget))
 	}
+	var need, floor int64
 	for _, d := range downs {
 		if d.kind != webrtc.RTPCodecTypeVideo {
 			budget -= audioReserve
+			need += audioReserve
 			continue
 		}
-		budget -= d.allocate(budget, p.bwe.mayPause(), at)
+		budget -= d.allocate(budget, p.bwe.mayPause(d.priority.Load() > 0), at)
+		w, lo := d.demand()
+		need += w
+		floor += lo
 	}
+	p.bwe.need, p.bwe.floor = need, floor
+}
+
+// demand is what this down track would take with no limit (the layer its size asks for) and
+// what its lowest layer takes, from the layers' last known rates.
+func (d *DownTrack) demand() (want, lowest int64) {
+	ceiling := d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load()))
+	for _, l := range *d.source.layers.Load() {
+		if lowest == 0 {
+			lowest = l.bitrate.Load()
+		}
+		if l.quality <= ceiling {
+			want = l.bitrate.Load()
+		}
+	}
+	return want, lowest
 }
 
 // allocate picks this down track's layer within budget and returns the bitrate it will use.
@@ -146,7 +265,7 @@ func (p *Participant) allocate(at int64) {
 // tells the publisher which layers to send at all.
 func (d *DownTrack) allocate(budget int64, mayPause bool, at int64) int64 {
 	ceiling := d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load()))
-	var lowest, chosen *layer
+	var lowest, chosen, best *layer
 	wanted := -1
 	for _, l := range *d.source.layers.Load() {
 		fits := l.quality <= ceiling && l.bitrate.Load() <= budget
@@ -158,6 +277,9 @@ func (d *DownTrack) allocate(budget int64, mayPause bool, at int64) int64 {
 		}
 		if lowest == nil {
 			lowest = l
+		}
+		if l.quality <= ceiling {
+			best = l
 		}
 		if fits {
 			chosen = l
@@ -171,12 +293,15 @@ func (d *DownTrack) allocate(budget int64, mayPause bool, at int64) int64 {
 		// Pause only when the link carries less than half the lowest layer: a lossy link that
 		// nearly carries it is better served by the picture (with NACK repair) than by none.
 		d.setPaused(true)
+		d.lowered.Store(true)
 		return 0
 	case chosen == nil:
 		chosen = lowest
 	}
 	d.setPaused(false)
 	d.setTarget(chosen.quality)
+	// Lowered: a better layer that is being sent and that the tile's size asks for did not fit.
+	d.lowered.Store(best != nil && best.quality > chosen.quality)
 	return chosen.bitrate.Load()
 }
 

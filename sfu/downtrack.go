@@ -32,6 +32,8 @@ type DownTrack struct {
 
 	bound  atomic.Bool
 	paused atomic.Bool // the allocator found no room for it
+	// lowered: the allocator chose a lower layer than the subscriber's tile asks for (bandwidth).
+	lowered atomic.Bool
 	// cur is the layer being forwarded (-1 = none yet), target the layer wanted; a switch happens
 	// on the target's keyframe. Written under mu, read without it to skip other layers' packets.
 	cur, target atomic.Int32

@@ -21,7 +21,8 @@ type Participant struct {
 	log  *zap.Logger
 
 	pub, sub *webrtc.PeerConnection
-	bwe      bandwidth // the subscriber link's estimate
+	bwe      bandwidth   // the subscriber link's estimate
+	uplink   LinkQuality // the last quality round's uplink (housekeeping only)
 
 	mu        sync.Mutex
 	closing   bool // Close has begun: no new tracks or subscriptions
@@ -52,10 +53,11 @@ func (p *Participant) ID() string { return p.id }
 
 func (p *Participant) start() error {
 	var err error
-	if p.pub, err = p.sfu.newPeerConnection(true); err != nil {
+	if p.pub, err = p.sfu.newPeerConnection(true, nil); err != nil {
 		return err
 	}
-	if p.sub, err = p.sfu.newPeerConnection(false); err != nil {
+	p.bwe.twcc = &twccLog{}
+	if p.sub, err = p.sfu.newPeerConnection(false, p.bwe.twcc); err != nil {
 		return err
 	}
 	for target, pc := range map[Target]*webrtc.PeerConnection{TargetPublisher: p.pub, TargetSubscriber: p.sub} {
@@ -451,7 +453,7 @@ func (p *Participant) SetTrackSettings(trackID string, s TrackSettings) error {
 	d.maxWidth.Store(int32(max(s.Width, 0)))
 	d.maxHeight.Store(int32(max(s.Height, 0)))
 	d.priority.Store(int32(s.Priority))
-	d.allocate(p.bwe.estimate(), p.bwe.mayPause(), now()) // a resized tile should not wait for the next round
+	d.allocate(p.bwe.estimate(), p.bwe.mayPause(s.Priority > 0), now()) // a resized tile should not wait for the next round
 	return nil
 }
 

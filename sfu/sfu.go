@@ -123,6 +123,9 @@ func New(cfg Config) (*SFU, error) {
 // allocation every second tick, layer bitrates every fourth.
 const housekeepingTick = 250 * time.Millisecond
 
+// qualityTicks is how many ticks make a QualityInterval.
+const qualityTicks = int(QualityInterval / housekeepingTick)
+
 // housekeeping is the SFU's one periodic goroutine; Close ends it.
 func (s *SFU) housekeeping() {
 	defer s.wg.Done()
@@ -157,6 +160,9 @@ func (s *SFU) housekeeping() {
 				}
 			}
 			r.detectSpeaker(parts, tracks)
+			if n%qualityTicks == 0 {
+				r.reportQuality(parts)
+			}
 		}
 	}
 }
@@ -315,7 +321,9 @@ const maxNacksPerPacket = 10
 // newPeerConnection builds a connection with its own MediaEngine and interceptors. The publisher
 // side generates NACKs and receiver reports towards the client; the subscriber side sends sender
 // reports and leaves NACK serving to our down tracks (one shared buffer per published track).
-func (s *SFU) newPeerConnection(publisher bool) (*webrtc.PeerConnection, error) {
+// On the subscriber side, tw (when not nil) records what is sent and reads the receiver's TWCC
+// feedback, for the link's bandwidth estimate.
+func (s *SFU) newPeerConnection(publisher bool, tw *twccLog) (*webrtc.PeerConnection, error) {
 	m, err := newMediaEngine()
 	if err != nil {
 		return nil, err
@@ -341,6 +349,14 @@ func (s *SFU) newPeerConnection(publisher bool) (*webrtc.PeerConnection, error) 
 			return nil, fmt.Errorf("sender reports: %w", err)
 		}
 		ir.Add(sr)
+		if tw != nil {
+			// The tap goes in first so that it wraps the socket side of pion's TWCC header
+			// interceptor, and sees the sequence number that interceptor writes.
+			ir.Add(&twccTap{log: tw})
+			if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+				return nil, fmt.Errorf("twcc header extension: %w", err)
+			}
+		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s.setting))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{

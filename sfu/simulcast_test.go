@@ -217,7 +217,7 @@ func TestBandwidthEstimate(t *testing.T) {
 		t.Fatalf("estimate %d at 25 %% loss of 1 Mbit/s", e)
 	}
 	low := b.estimate()
-	// Clean again: no climb before the wait (2 s), then 8 % per round.
+	// Clean again: no climb before the wait (1 s), then 8 % per round.
 	b.setLoss(0)
 	b.update(2*sec, 800_000)
 	if b.estimate() != low {
@@ -236,8 +236,8 @@ func TestBandwidthEstimate(t *testing.T) {
 	// Congestion soon after a climb is blamed on it: the next climb waits twice as long.
 	b.setLoss(100)
 	b.update(9*sec/2, 900_000)
-	if b.wait != 4*time.Second {
-		t.Fatalf("wait %v after a climb caused congestion, want 4s", b.wait)
+	if b.wait != 2*minClimbWait {
+		t.Fatalf("wait %v after a climb caused congestion, want %v", b.wait, 2*minClimbWait)
 	}
 	// A REMB caps the estimate with 50 % headroom.
 	var r bandwidth

@@ -67,6 +67,12 @@ type layer struct {
 	bitrate      atomic.Int64  // bits per second over the last sample
 	width        atomic.Int32  // from the last keyframe, when the codec says
 	height       atomic.Int32
+
+	// For the uplink's loss: the highest sequence number (extended) and the packets that arrived.
+	highest, packets atomic.Uint64
+	extHighest       uint64 // the read loop's own copy
+	seqStarted       bool
+	counted          uplinkCounters // housekeeping only
 }
 
 // audioBufferSlots bounds an audio track's packet buffer. Audio is not NACKed (our Opus offers
@@ -206,6 +212,7 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 	}
 	l.lastPacket.Store(at)
 	l.bytes.Add(uint64(len(raw)))
+	l.noteSeq(p.seq)
 	if t.audioLevel != 0 {
 		if level, ok := audioLevel(raw, t.audioLevel); ok {
 			t.loudness.add(level)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,15 +15,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// lossyNetwork is pion's virtual network with the SFU, a publisher and a subscriber on it; a
-// fixed share of the RTP packets from the SFU to the subscriber is dropped (seeded, so the run
-// is repeatable), while ICE, DTLS and RTCP pass.
+// lossyNetwork is pion's virtual network with the SFU, a publisher and a subscriber on it. A
+// share of the RTP packets from the SFU to the subscriber (the subscriber's downlink) and from
+// the publisher to the SFU (the publisher's uplink) is dropped (seeded, so the run is
+// repeatable), while ICE, DTLS and RTCP pass; either link may be capped.
 type lossyNetwork struct {
 	router            *vnet.Router
 	sfu, pub, sub     *vnet.Net
 	subLink           *vnet.TBFQueue // the subscriber's downlink, when capped
+	pubLink           *vnet.TBFQueue // the publisher's uplink (the SFU's inbound), when capped
+	pubLoss           atomic.Int32   // percent of the publisher's RTP dropped
 	mu                sync.Mutex
 	dropped, rtpToSub int
+	pubDropped, rtpUp int
 }
 
 const (
@@ -40,11 +45,25 @@ func newLossyNetwork(t *testing.T, lossPercent int) *lossyNetwork {
 // set, the subscriber's downlink limited to that many bits per second behind a 6 KB queue.
 func newNetwork(t *testing.T, lossPercent, capBps int) *lossyNetwork {
 	t.Helper()
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.77.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	return newImpairedNetwork(t, impairment{subLoss: lossPercent, subCap: capBps})
+}
+
+// impairment describes the links of a virtual network.
+type impairment struct {
+	subLoss, subCap int           // the subscriber's downlink: percent lost, bits/s (0 = none)
+	pubLoss, pubCap int           // the publisher's uplink
+	delay           time.Duration // one way, on every link (the router's)
+}
+
+func newImpairedNetwork(t *testing.T, im impairment) *lossyNetwork {
+	t.Helper()
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.77.0.0/24", MinDelay: im.delay,
+		LoggerFactory: logging.NewDefaultLoggerFactory()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &lossyNetwork{router: router}
+	n.pubLoss.Store(int32(im.pubLoss))
 	for _, x := range []struct {
 		ip  string
 		net **vnet.Net
@@ -54,14 +73,22 @@ func newNetwork(t *testing.T, lossPercent, capBps int) *lossyNetwork {
 			t.Fatal(err)
 		}
 		var nic vnet.NIC = v
-		if x.ip == vnetSub && capBps > 0 {
-			n.subLink = vnet.NewTBFQueue(capBps, 4_000, 6_000)
-			q, err := vnet.NewQueue(v, n.subLink)
+		capped := func(bps int) *vnet.TBFQueue {
+			tbf := vnet.NewTBFQueue(bps, 4_000, 6_000)
+			q, err := vnet.NewQueue(v, tbf)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = q.Close() })
 			nic = q
+			return tbf
+		}
+		switch {
+		case x.ip == vnetSub && im.subCap > 0:
+			n.subLink = capped(im.subCap)
+		case x.ip == vnetSFU && im.pubCap > 0:
+			// What arrives at the SFU is, but for the subscriber's RTCP, the publisher's uplink.
+			n.pubLink = capped(im.pubCap)
 		}
 		if err := router.AddNet(nic); err != nil {
 			t.Fatal(err)
@@ -71,7 +98,7 @@ func newNetwork(t *testing.T, lossPercent, capBps int) *lossyNetwork {
 	rng := rand.New(rand.NewPCG(7, 7))
 	router.AddChunkFilter(func(c vnet.Chunk) bool {
 		src, dst := c.SourceAddr().(*net.UDPAddr), c.DestinationAddr().(*net.UDPAddr)
-		if src == nil || dst == nil || src.IP.String() != vnetSFU || dst.IP.String() != vnetSub {
+		if src == nil || dst == nil {
 			return true
 		}
 		b := c.UserData()
@@ -81,10 +108,19 @@ func newNetwork(t *testing.T, lossPercent, capBps int) *lossyNetwork {
 		}
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		n.rtpToSub++
-		if lossPercent > 0 && rng.IntN(100) < lossPercent {
-			n.dropped++
-			return false
+		switch {
+		case src.IP.String() == vnetSFU && dst.IP.String() == vnetSub:
+			n.rtpToSub++
+			if im.subLoss > 0 && rng.IntN(100) < im.subLoss {
+				n.dropped++
+				return false
+			}
+		case src.IP.String() == vnetPub && dst.IP.String() == vnetSFU:
+			n.rtpUp++
+			if loss := int(n.pubLoss.Load()); loss > 0 && rng.IntN(100) < loss {
+				n.pubDropped++
+				return false
+			}
 		}
 		return true
 	})

@@ -1,0 +1,126 @@
+package sfu
+
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Connection quality: every QualityInterval the housekeeping goroutine grades each participant's
+// uplink (what reaches the SFU of what it publishes) and downlink (the subscriber link's estimate
+// and loss), and tells it how each video it receives is delivered, with the publisher's uplink
+// grade, so that a lowered or paused picture always comes with a reason a person can read.
+
+// uplinkCounters are a layer's packet counts at the last quality round (housekeeping only).
+type uplinkCounters struct {
+	highest, packets uint64
+}
+
+// noteSeq extends the layer's highest sequence number; only the layer's read loop calls it.
+func (l *layer) noteSeq(seq uint16) {
+	if !l.seqStarted {
+		l.seqStarted, l.extHighest = true, uint64(seq)
+	} else if diff := int16(seq - uint16(l.extHighest)); diff > 0 {
+		l.extHighest += uint64(diff)
+	}
+	l.highest.Store(l.extHighest)
+	l.packets.Add(1)
+}
+
+// uplinkRound measures, since the last round, the share of the participant's packets that never
+// reached the SFU (after the repairs it asked for that arrived in time) and what arrived.
+func (p *Participant) uplinkRound() LinkQuality {
+	p.mu.Lock()
+	tracks := make([]*publishedTrack, 0, len(p.published))
+	for _, t := range p.published {
+		tracks = append(tracks, t)
+	}
+	p.mu.Unlock()
+	var expected, got uint64
+	var bits int64
+	for _, t := range tracks {
+		for _, l := range *t.layers.Load() {
+			h, n := l.highest.Load(), l.packets.Load()
+			if l.counted.packets != 0 && h >= l.counted.highest && n >= l.counted.packets {
+				expected += h - l.counted.highest
+				got += n - l.counted.packets
+			}
+			l.counted = uplinkCounters{highest: h, packets: n}
+			if t.remoteKind == webrtc.RTPCodecTypeVideo {
+				bits += l.bitrate.Load()
+			}
+		}
+	}
+	q := LinkQuality{RTT: selectedRTT(p.pub)}
+	if expected == 0 {
+		return q
+	}
+	q.Loss = max(0, 1-float64(got)/float64(expected))
+	q.Bitrate = bits
+	q.Level = grade(q.Loss, false, false)
+	return q
+}
+
+// grade turns loss and what the allocator did into a level.
+func grade(loss float64, lowered, paused bool) QualityLevel {
+	switch {
+	case paused || loss >= 0.10:
+		return QualityPoor
+	case lowered || loss >= 0.02:
+		return QualityFair
+	}
+	return QualityGood
+}
+
+// selectedRTT is the round trip of a connection's selected ICE pair (its consent checks).
+func selectedRTT(pc *webrtc.PeerConnection) time.Duration {
+	if pc == nil || pc.SCTP() == nil || pc.SCTP().Transport() == nil {
+		return 0
+	}
+	stats, ok := pc.SCTP().Transport().ICETransport().GetSelectedCandidatePairStats()
+	if !ok {
+		return 0
+	}
+	return time.Duration(stats.CurrentRoundTripTime * float64(time.Second))
+}
+
+// reportQuality grades every participant of the room and sends each its EventQuality.
+func (r *Room) reportQuality(parts []*Participant) {
+	uplinks := make(map[string]QualityLevel, len(parts))
+	for _, p := range parts {
+		p.uplink = p.uplinkRound()
+		uplinks[p.id] = p.uplink.Level
+	}
+	for _, p := range parts {
+		p.emit(p.quality(uplinks))
+	}
+}
+
+// quality is the participant's EventQuality, given every publisher's uplink level.
+func (p *Participant) quality(uplinks map[string]QualityLevel) EventQuality {
+	p.mu.Lock()
+	downs := make([]*DownTrack, 0, len(p.subs))
+	for _, s := range p.subs {
+		downs = append(downs, s.down)
+	}
+	p.mu.Unlock()
+	ev := EventQuality{Uplink: p.uplink}
+	var lowered, paused, video bool
+	for _, d := range downs {
+		if d.kind != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		video = true
+		tq := TrackQuality{TrackID: d.id, ParticipantID: d.streamID, Layer: int(d.cur.Load()),
+			TopLayer: d.source.topQuality(), Lowered: d.lowered.Load(), Paused: d.paused.Load(),
+			PublisherUplink: uplinks[d.streamID]}
+		lowered = lowered || tq.Lowered
+		paused = paused || tq.Paused
+		ev.Tracks = append(ev.Tracks, tq)
+	}
+	ev.Downlink = LinkQuality{Loss: float64(p.bwe.lossPPM.Load()) / 1e6, RTT: selectedRTT(p.sub), Bitrate: p.bwe.rate.Load()}
+	if video || len(downs) > 0 {
+		ev.Downlink.Level = grade(ev.Downlink.Loss, lowered, paused)
+	}
+	return ev
+}
