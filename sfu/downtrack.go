@@ -53,6 +53,18 @@ type DownTrack struct {
 	rtxSeq        uint16
 	hdr           rtp.Header // reused for every forwarded packet
 	rtxHdr        rtp.Header // reused for retransmissions
+
+	// holes counts outgoing sequence numbers skipped because the packet never reached the SFU
+	// (the publisher's loss), so that the receiver's reports can be read for its own link only.
+	holes atomic.Uint32
+	rr    rrState // the last receiver report's counters (the RTCP goroutine only)
+}
+
+// rrState is what the previous receiver report for this down track said.
+type rrState struct {
+	started       bool
+	highest, lost uint32
+	holes         uint32
 }
 
 // nackState is what serving NACKs (and rewriting VP8 payloads) takes: about 30 KiB per down
@@ -219,10 +231,14 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 			return // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
 		}
 	}
+	prev, started := d.rw.lastSeq, d.rw.started
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
 		return
+	}
+	if gap := seq - prev; started && int16(gap) > 1 {
+		d.holes.Add(uint32(gap - 1))
 	}
 	var picOffset uint16
 	var tl0Offset uint8
@@ -271,12 +287,29 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			if d.sub != nil {
 				for _, r := range p.Reports {
 					if r.SSRC == d.ssrc {
-						d.sub.bwe.setLoss(r.FractionLost)
+						d.sub.bwe.setLoss(d.ownLoss(r))
 					}
 				}
 			}
 		}
 	}
+}
+
+// ownLoss is the fraction (of 256) of what the SFU sent since the previous report that the
+// receiver lost: the report's loss less the holes the publisher's own loss left in the stream.
+func (d *DownTrack) ownLoss(r rtcp.ReceptionReport) uint8 {
+	holes := d.holes.Load()
+	prev := d.rr
+	d.rr = rrState{started: true, highest: r.LastSequenceNumber, lost: r.TotalLost, holes: holes}
+	if !prev.started {
+		return r.FractionLost
+	}
+	expected := int64(r.LastSequenceNumber) - int64(prev.highest)
+	lost := int64(r.TotalLost) - int64(prev.lost) - int64(holes-prev.holes)
+	if expected <= 0 || lost <= 0 {
+		return 0
+	}
+	return uint8(min(lost*256/expected, 255))
 }
 
 // retransmit serves one NACKed packet from the publisher's buffer, over RTX when negotiated.

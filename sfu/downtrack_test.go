@@ -385,3 +385,28 @@ func TestDuplicateRIDIsNotALayer(t *testing.T) {
 		t.Fatalf("%d layers, want q, h and f once each", n)
 	}
 }
+
+// The receiver's reports count the holes the publisher's loss left as lost; the down track reads
+// them for the subscriber's own link only.
+func TestReceiverReportLossLessUpstreamHoles(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	d, _ := bindDown(t, tr, false)
+	key := vp8Frame(0, 0, true, 320, 240)
+	feed(t, tr, 100, 0, key)
+	first := d.ownLoss(rtcp.ReceptionReport{SSRC: d.ssrc, LastSequenceNumber: 100})
+	// 100 packets on, 10 of them never reached the SFU (every tenth): the receiver reports 12
+	// lost, 10 of them ours to ignore.
+	for i := uint16(1); i <= 100; i++ {
+		if i%10 == 0 {
+			continue
+		}
+		feed(t, tr, 100+i, uint32(i)*3000, vp8Frame(i, 0, false, 0, 0))
+	}
+	if h := d.holes.Load(); h != 9 {
+		t.Fatalf("%d holes counted, want 9 (the tenth packet of the last ten is beyond the last forwarded)", h)
+	}
+	got := d.ownLoss(rtcp.ReceptionReport{SSRC: d.ssrc, LastSequenceNumber: 199, TotalLost: 11, FractionLost: 28})
+	if first != 0 || got != 2*256/99 {
+		t.Fatalf("own loss %d of 256 (first report %d), want %d: 2 of 99 packets", got, first, 2*256/99)
+	}
+}
