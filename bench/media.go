@@ -31,6 +31,22 @@ func putStamp(payload []byte, at time.Duration) {
 	binary.BigEndian.PutUint64(payload[len(payload)-stampLen:], uint64(at))
 }
 
+// The layer stamp is the byte before the send stamp of every video payload: the simulcast layer
+// index + 1 (0 = not stamped), so a subscriber, which receives one rewritten stream, can tell
+// which layer each frame came from.
+const tailLen = stampLen + 1
+
+// putLayer writes the layer stamp into payload.
+func putLayer(payload []byte, layer int) { payload[len(payload)-tailLen] = byte(layer + 1) }
+
+// readLayer returns the layer stamped in payload, or -1.
+func readLayer(payload []byte) int {
+	if len(payload) < tailLen {
+		return -1
+	}
+	return int(payload[len(payload)-tailLen]) - 1
+}
+
 // readStamp returns the send stamp at the end of payload.
 func readStamp(payload []byte) (time.Duration, bool) {
 	if len(payload) < stampLen {
@@ -79,7 +95,7 @@ func (d vp8Desc) put(b []byte, start bool) {
 // vp8Frame splits one frame of size bytes into RTP payloads (RFC 7741): the payload descriptor d
 // (S set on the first packet, partition 0) and, in the first packet, the VP8 frame header: a
 // keyframe's 10 bytes (frame tag with P = 0, start code, d's frame size) or an interframe's 3-byte
-// tag (P = 1). The rest is filler, each payload ending in room for the send stamp. The payloads
+// tag (P = 1). The rest is filler, each payload ending in room for the layer and send stamps. The payloads
 // reuse buf's storage across calls; they are valid until the next call.
 func vp8Frame(buf [][]byte, size int, key bool, d vp8Desc) [][]byte {
 	ds := d.size()
@@ -88,7 +104,7 @@ func vp8Frame(buf [][]byte, size int, key bool, d vp8Desc) [][]byte {
 	if key {
 		hdr = 10
 	}
-	size = max(size, hdr+stampLen)
+	size = max(size, hdr+tailLen)
 	n := (size + per - 1) / per
 	for len(buf) < n {
 		buf = append(buf, make([]byte, maxPayload))
@@ -97,8 +113,8 @@ func vp8Frame(buf [][]byte, size int, key bool, d vp8Desc) [][]byte {
 	left := size
 	for i := range out {
 		chunk := min(left, per)
-		if chunk < stampLen {
-			chunk = stampLen
+		if chunk < tailLen {
+			chunk = tailLen
 		}
 		left -= chunk
 		p := out[i][:ds+chunk]
@@ -128,6 +144,10 @@ func frameTag(b []byte, key bool, size int, width, height uint16) {
 		binary.LittleEndian.PutUint16(b[8:], height)
 	}
 }
+
+// isVP8FrameStart reports whether a VP8 RTP payload is the first packet of a frame (S = 1,
+// partition 0).
+func isVP8FrameStart(p []byte) bool { return len(p) > 0 && p[0]&0x10 != 0 && p[0]&0x07 == 0 }
 
 // isVP8KeyframeStart reports whether a VP8 RTP payload is the first packet of a keyframe.
 func isVP8KeyframeStart(p []byte) bool {

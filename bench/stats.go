@@ -147,6 +147,9 @@ type Stream struct {
 	firstKey  time.Duration // arrival (since the bench epoch) of the first keyframe; -1 = none yet
 	firstAt   time.Duration // arrival of the first counted packet
 	lastAt    time.Duration
+	maxGap    time.Duration // longest time between two counted packets' arrivals
+	frames    *frameTracker // with TrackFrames: the frames a decoder would show
+	windowAt  time.Duration // when Reset started the window
 }
 
 // NewStream returns a Stream for packets of the given kind and RTP clock rate.
@@ -163,6 +166,20 @@ type Packet struct {
 	SentAt     time.Duration // the sender's stamp, since the same epoch; valid when Stamped
 	Stamped    bool
 	IsKeyframe bool // the packet starts a keyframe
+	// FrameStart and Marker delimit a video frame; Layer is its simulcast layer as the
+	// publisher stamped it (-1 = not known).
+	FrameStart, Marker bool
+	Layer              int
+}
+
+// TrackFrames makes the Stream assemble video frames and note when each could be decoded
+// (frameTracker); FrameStats and the report's uplink section read them.
+func (s *Stream) TrackFrames() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.frames == nil {
+		s.frames = newFrameTracker()
+	}
 }
 
 // Add counts one received packet.
@@ -197,8 +214,13 @@ func (s *Stream) Add(p Packet) {
 	s.bytes += uint64(p.Size)
 	if s.firstAt < 0 {
 		s.firstAt = p.Arrival
+	} else {
+		s.maxGap = max(s.maxGap, p.Arrival-s.lastAt)
 	}
 	s.lastAt = p.Arrival
+	if s.frames != nil {
+		s.frames.add(p, ext)
+	}
 	if p.Stamped {
 		s.latency.Record(p.Arrival - p.SentAt)
 	}
@@ -227,8 +249,12 @@ func (s *Stream) Reset() {
 	s.seen = s.seen[:0]
 	s.received, s.dups, s.bytes = 0, 0, 0
 	s.latency = Histogram{}
-	s.firstAt, s.lastAt = -1, 0
+	s.firstAt, s.lastAt, s.maxGap = -1, 0, 0
 	s.limit = -1
+	s.windowAt = Now()
+	if s.frames != nil {
+		s.frames.reset()
+	}
 }
 
 // Freeze ends the window: packets numbered after the highest seen so far are ignored, while the
@@ -240,6 +266,12 @@ func (s *Stream) Freeze() {
 		s.limit = s.highest
 	} else {
 		s.limit = math.MaxInt64
+	}
+	// Silence up to the window's end is a gap too.
+	if s.firstAt >= 0 {
+		s.maxGap = max(s.maxGap, Now()-s.lastAt)
+	} else {
+		s.maxGap = Now() - s.windowAt
 	}
 }
 
@@ -257,6 +289,9 @@ type StreamStats struct {
 	Span time.Duration
 	// FirstKeyframe is the first keyframe's arrival since the bench epoch; -1 = none.
 	FirstKeyframe time.Duration
+	// LongestGap is the longest time between two counted packets' arrivals (after Freeze, also
+	// from the last one to the window's end).
+	LongestGap time.Duration
 }
 
 // Stats returns the current counts.
@@ -264,7 +299,7 @@ func (s *Stream) Stats() StreamStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := StreamStats{Kind: s.Kind, Received: s.received, Dups: s.dups, Bytes: s.bytes,
-		Latency: s.latency, FirstKeyframe: s.firstKey}
+		Latency: s.latency, FirstKeyframe: s.firstKey, LongestGap: s.maxGap}
 	if s.started && s.highest >= s.base {
 		st.Expected = uint64(s.highest - s.base + 1)
 	}
@@ -278,4 +313,14 @@ func (s *Stream) Stats() StreamStats {
 		st.Span = s.lastAt - s.firstAt
 	}
 	return st
+}
+
+// decodedFrames returns a copy of the frames decoded in the window (with TrackFrames).
+func (s *Stream) decodedFrames() []decodedFrame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.frames == nil {
+		return nil
+	}
+	return append([]decodedFrame(nil), s.frames.decoded...)
 }
