@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test bench vet fmt fmt-check
+.PHONY: run build test bench bench-impaired vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -46,6 +46,19 @@ bench: build
 	done
 	bin/sanji bench --spawn --scenario reception --halls 8 --units 2 --hearing 3s --duration $(BENCH_DURATION) \
 		--json $(BENCH_OUT)/reception-8x2.json --table $(BENCH_OUT)/reception-8x2.txt
+
+# How many times `make bench-impaired` runs each impairment.
+IMPAIRED_RUNS ?= 3
+
+## bench-impaired: a simulcast publisher → 4 subscribers with the publisher's uplink impaired for 20 s, then 10 s clean: 10 % loss + 50 ms each way, and 500 kbit/s + 5 % loss (results in bench-results/, see docs/benchmarks.md)
+bench-impaired: build
+	mkdir -p $(BENCH_OUT)
+	for i in $$(seq $(IMPAIRED_RUNS)); do \
+		bin/sanji bench --spawn --scenario impaired --uplink-loss 10 --uplink-delay 50ms --impair-for 20s --duration 30s \
+			--json $(BENCH_OUT)/impaired-loss10-rtt100-$$i.json --table $(BENCH_OUT)/impaired-loss10-rtt100-$$i.txt || exit 1; \
+		bin/sanji bench --spawn --scenario impaired --uplink-loss 5 --uplink-rate 500k --impair-for 20s --duration 30s \
+			--json $(BENCH_OUT)/impaired-500k-loss5-$$i.json --table $(BENCH_OUT)/impaired-500k-loss5-$$i.txt || exit 1; \
+	done
 
 ## vet: go vet on every package
 vet:

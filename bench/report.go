@@ -45,6 +45,8 @@ type Report struct {
 
 	// Reception is the reception scenario's call: hearings, stage switches and leaks.
 	Reception *ReceptionReport `json:"reception,omitempty"`
+	// Uplink is the impaired scenario's: the publishers' link and what the subscribers showed.
+	Uplink *UplinkReport `json:"uplink,omitempty"`
 
 	Server    *ServerReport   `json:"server,omitempty"`
 	Generator GeneratorReport `json:"generator"`
@@ -381,6 +383,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	if rc := r.Reception; rc != nil {
 		rc.writeTable(w)
+	}
+	if u := r.Uplink; u != nil {
+		u.writeTable(w)
 	}
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "server: forwarded %.0f packets (%.1f Mbit/s), NACKed %.0f, retransmitted %.0f\n",

@@ -3,7 +3,10 @@
 // tokens, send VP8 and Opus-sized media stamped with their send time, and measure what arrives:
 // loss after NACK repair, jitter, one-way latency, bitrate and time to the first keyframe. With
 // the server's PID it also measures the server's CPU and memory over the window, and derives the
-// cost per forwarded packet and per forwarded gigabit. docs/benchmarks.md has the method.
+// cost per forwarded packet and per forwarded gigabit. The impaired scenario puts the
+// publishers behind a lossy, slow or capped uplink (Impairment) for part of the window and
+// measures what the subscribers could show: frames decoded per second, freezes, audio gaps and
+// how soon the top simulcast layer comes back. docs/benchmarks.md has the method.
 package bench
 
 import (
@@ -25,6 +28,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -37,7 +41,8 @@ type Config struct {
 	// URL is the server's base URL (http://127.0.0.1:PORT). Only loopback servers are accepted:
 	// the bench sends hundreds of megabits and must not be pointed at someone else's machine.
 	URL string
-	// Scenario names the run in the report ("fanout", "rooms", "idle").
+	// Scenario names the run in the report ("fanout", "rooms", "idle", "impaired",
+	// "reception").
 	Scenario string
 	// Rooms, each with Publishers publishers and Subscribers subscribers. Publishers send one
 	// VP8 and (with Audio) one Opus track and receive nothing unless PublishersReceive.
@@ -60,6 +65,9 @@ type Config struct {
 	// Reception shapes the reception scenario (Scenario "reception"); Rooms, Publishers and
 	// Subscribers do not apply to it.
 	Reception ReceptionConfig
+	// Uplink impairs the publishers' links in the impaired scenario (ScenarioImpaired), from
+	// the window's start for Uplink.For (0 = the whole window).
+	Uplink Impairment
 	// ServerPID, when set, is the server process whose CPU and memory are measured.
 	ServerPID int
 	// OnWindow, when set, is called as the measured window starts (true) and ends (false).
@@ -125,6 +133,14 @@ func (c *Config) defaults() {
 // ScenarioReception names the reception scenario.
 const ScenarioReception = "reception"
 
+// ScenarioImpaired names the fan-out whose publishers are behind an impaired uplink; its
+// subscribers show the publishers' video as the stage's main tile (priority stagePriority) and
+// account for every frame they could decode.
+const ScenarioImpaired = "impaired"
+
+// stagePriority is the track_settings priority the leader's console gives the hall on stage.
+const stagePriority = 2
+
 // participants is how many clients the run joins.
 func (c *Config) participants() int {
 	if c.Scenario == ScenarioReception {
@@ -159,6 +175,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err := cfg.Reception.check(cfg.Duration); err != nil {
 			return nil, err
 		}
+	} else if cfg.Scenario == ScenarioImpaired && (cfg.Uplink.For < 0 || cfg.Uplink.For > cfg.Duration ||
+		cfg.Uplink.LossPercent < 0 || cfg.Uplink.LossPercent > 100 || cfg.Uplink.Delay < 0 || cfg.Uplink.RateBits < 0) {
+		return nil, fmt.Errorf("上行损伤参数无效：丢包 0–100 %%，时延与速率不为负，持续时间不超过测量窗口 %v / invalid uplink impairment: loss 0–100 %%, delay and rate not negative, lasting at most the window (%v)", cfg.Duration, cfg.Duration)
 	} else if cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
 		return nil, errors.New("每个房间至少需要一个参与者 / each room needs at least one participant (publishers + subscribers)")
 	}
@@ -169,6 +188,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer tr.CloseIdleConnections()
 	r := &runner{cfg: cfg, base: base, wsURL: wsURL, hc: &http.Client{Transport: tr, Timeout: 15 * time.Second},
 		tag: fmt.Sprintf("bench-%06x", rand.IntN(1<<24))}
+	if cfg.Scenario == ScenarioImpaired {
+		if cfg.Uplink.For == 0 {
+			r.cfg.Uplink.For = cfg.Duration
+		}
+		r.imp = newImpairer(r.cfg.Uplink, rand.Uint64())
+		defer r.imp.active.Store(false)
+	}
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	defer r.closeAll(stopPub)
 	return r.run(ctx, pubCtx)
@@ -182,6 +208,10 @@ type runner struct {
 	tag   string // room name prefix, unique per run
 
 	rec *reception // the reception scenario's call and accounting; nil in the others
+	// imp is the impaired scenario's uplink, shared by its publishers; nil in the others.
+	// impFrom and impTo are when it was on, since the bench epoch.
+	imp            *impairer
+	impFrom, impTo time.Duration
 
 	mu    sync.Mutex
 	parts []*participant
@@ -267,6 +297,11 @@ joins:
 			return nil, ctx.Err()
 		}
 	}
+	if r.imp != nil {
+		if err := r.stageTracks(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Warmup > 0 {
 		r.progress("warming up for %v", cfg.Warmup)
 		if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -298,6 +333,17 @@ joins:
 	if r.rec != nil {
 		// The studio runs the call through the window: hearing after hearing.
 		werr = r.rec.drive(ctx, cfg.Duration)
+	} else if r.imp != nil {
+		r.impFrom = Now()
+		r.imp.active.Store(true)
+		r.progress("uplink impaired for %v (loss %g %%, delay %v each way, rate cap %d bit/s), then clean",
+			r.cfg.Uplink.For, r.cfg.Uplink.LossPercent, r.cfg.Uplink.Delay, r.cfg.Uplink.RateBits)
+		werr = sleep(ctx, r.cfg.Uplink.For)
+		r.imp.active.Store(false)
+		r.impTo = Now()
+		if werr == nil {
+			werr = sleep(ctx, cfg.Duration-r.cfg.Uplink.For)
+		}
 	} else {
 		werr = sleep(ctx, cfg.Duration)
 	}
@@ -329,6 +375,9 @@ joins:
 	rep.Server = serverReport(cfg, window, before, p1, p2, m0, m1, m2, rep.receivers(), rep.Participants)
 	if r.rec != nil {
 		rep.Reception = r.rec.report()
+	}
+	if r.imp != nil {
+		rep.Uplink = r.uplinkReport(Now() - freezeGrace)
 	}
 	r.mu.Lock()
 	rep.Errors = append(rep.Errors, r.errs...)
@@ -475,8 +524,10 @@ type participant struct {
 	closed  bool
 	streams []*Stream
 	readers sync.WaitGroup // track readers
-	// tracks are the ids of the other participants' tracks this one was told of.
+	// tracks are the ids of the other participants' tracks this one was told of; video those
+	// of them that are video.
 	tracks map[string]bool
+	video  map[string]bool
 }
 
 // videoLayer is one video encoding a publisher sends: its only one, or a simulcast layer.
@@ -513,6 +564,15 @@ func (p *participant) join(ctx, pubCtx context.Context) error {
 	// what the bench measures says whether media flowed.
 	se := client.LoopbackSettingEngine()
 	se.LoggerFactory = &logging.DefaultLoggerFactory{DefaultLogLevel: logging.LogLevelDisabled, Writer: io.Discard}
+	if p.publish && p.r.imp != nil {
+		// The hall's link: both of the publisher's PeerConnections go through it. ICE stays on
+		// loopback (the setting engine's filters still apply).
+		nw, err := stdnet.NewNet()
+		if err != nil {
+			return fmt.Errorf("网络初始化失败 / cannot set up the network: %w", err)
+		}
+		se.SetNet(&impairedNet{Net: nw, im: p.r.imp})
+	}
 	opt := client.Options{AutoSubscribe: p.receive, Logger: p.r.cfg.Logger, OnTrack: p.onTrack, OnMessage: p.onMessage,
 		SettingEngine: se}
 	if p.publish {
@@ -528,7 +588,7 @@ func (p *participant) join(ctx, pubCtx context.Context) error {
 	p.c = c
 	for _, o := range c.Joined().Participants {
 		for _, t := range o.Tracks {
-			p.knowTrackLocked(o.ID, t.ID)
+			p.knowTrackLocked(o.ID, t.ID, t.Kind)
 		}
 	}
 	p.mu.Unlock()
@@ -660,7 +720,7 @@ func (p *participant) onMessage(m client.Message) {
 		var d signaling.TrackPublishedData
 		if m.Decode(&d) == nil {
 			p.mu.Lock()
-			p.knowTrackLocked(d.Track.ParticipantID, d.Track.ID)
+			p.knowTrackLocked(d.Track.ParticipantID, d.Track.ID, d.Track.Kind)
 			p.mu.Unlock()
 		}
 	}
@@ -669,14 +729,17 @@ func (p *participant) onMessage(m client.Message) {
 	}
 }
 
-func (p *participant) knowTrackLocked(owner, id string) {
+func (p *participant) knowTrackLocked(owner, id, kind string) {
 	if p.c != nil && owner == p.c.ID() {
 		return
 	}
 	if p.tracks == nil {
-		p.tracks = map[string]bool{}
+		p.tracks, p.video = map[string]bool{}, map[string]bool{}
 	}
 	p.tracks[id] = true
+	if kind == "video" {
+		p.video[id] = true
+	}
 }
 
 // knownTracks is how many tracks of others this participant was told of.
@@ -736,6 +799,7 @@ func (p *participant) send(ctx context.Context, audio *webrtc.TrackLocalStaticRT
 		Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}
 	abuf := make([]byte, opusBytes)
 	frame := 0
+	sending := len(p.layers) // the layers sent now: all, or under a rate cap those that fit it
 	write := func(t *webrtc.TrackLocalStaticRTP, pkt *rtp.Packet) {
 		putStamp(pkt.Payload, Now())
 		if err := t.WriteRTP(pkt); err != nil {
@@ -751,12 +815,18 @@ func (p *participant) send(ctx context.Context, audio *webrtc.TrackLocalStaticRT
 		case <-vt.C:
 			periodic := frame%keyEvery == 0
 			frame++
-			for _, l := range p.layers {
-				key := l.forceKey.Swap(false) || periodic
+			n := p.r.layersThatFit(p.layers)
+			for k, l := range p.layers {
+				if k >= n {
+					continue
+				}
+				// A layer taken up again starts with a keyframe, as a browser's encoder does.
+				key := l.forceKey.Swap(false) || periodic || k >= sending
 				l.frames = vp8Frame(l.frames, l.frameBytes, key, l.desc)
 				for i, pl := range l.frames {
 					l.pkt.Payload = pl
 					l.pkt.Marker = i == len(l.frames)-1
+					putLayer(pl, k)
 					write(l.track, &l.pkt)
 					l.pkt.SequenceNumber++
 				}
@@ -764,6 +834,7 @@ func (p *participant) send(ctx context.Context, audio *webrtc.TrackLocalStaticRT
 				l.desc.picID = (l.desc.picID + 1) & 0x7fff
 				l.desc.tl0++ // no temporal layers: every frame is a base-layer frame
 			}
+			sending = n
 		case <-at:
 			apkt.Payload = opusPayload(abuf)
 			write(audio, &apkt)
@@ -777,6 +848,9 @@ func (p *participant) send(ctx context.Context, audio *webrtc.TrackLocalStaticRT
 func (p *participant) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	kind := t.Kind().String()
 	s := NewStream(kind, t.Codec().ClockRate)
+	if p.r.imp != nil && kind == "video" {
+		s.TrackFrames()
+	}
 	var tap func(Packet)
 	if p.r.rec != nil {
 		tap = p.r.rec.tap(p, t.StreamID(), kind)
@@ -830,7 +904,11 @@ func readTrack(t *webrtc.TrackRemote, s *Stream, tap func(Packet)) {
 		payload := buf[hl:end]
 		sent, ok := readStamp(payload)
 		pkt := Packet{Seq: h.SequenceNumber, Timestamp: h.Timestamp, Size: len(payload), Arrival: at,
-			SentAt: sent, Stamped: ok, IsKeyframe: isVP8 && isVP8KeyframeStart(payload)}
+			SentAt: sent, Stamped: ok, IsKeyframe: isVP8 && isVP8KeyframeStart(payload),
+			FrameStart: isVP8 && isVP8FrameStart(payload), Marker: h.Marker, Layer: -1}
+		if isVP8 {
+			pkt.Layer = readLayer(payload)
+		}
 		s.Add(pkt)
 		if tap != nil {
 			tap(pkt)

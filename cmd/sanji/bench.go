@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,7 +87,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		profile   = fs.String("cpu-profile", "", "with --spawn: write the server's CPU profile over the measured window to this file (and a heap profile at its end to FILE.heap)")
 	)
 	fs.StringVar(&cfg.URL, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (loopback only; the server must run with --dev)")
-	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media), reception (a reception call: studio, halls, units, the stage moving)")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media), impaired (a simulcast fan-out to 4 subscribers, the publisher behind an impaired uplink: --uplink-*), reception (a reception call: studio, halls, units, the stage moving)")
 	fs.IntVar(&cfg.Rooms, "rooms", 0, "rooms (default: 1; rooms scenario 10)")
 	fs.IntVar(&cfg.Publishers, "publishers", 0, "publishers per room (default: 1; rooms scenario 2; idle 0)")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "subscribers per room (default: 10; rooms scenario 0)")
@@ -103,6 +105,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&cfg.Reception.PetitionersPerHall, "petitioners", 0, "reception: petitioners booked per hall (default: enough for the window)")
 	fs.DurationVar(&cfg.Reception.Hearing, "hearing", bench.DefaultHearing, "reception: how long each hearing lasts; the stage moves to the next hall this often")
 	fs.BoolVar(&cfg.Reception.Record, "record", true, "reception: the hall on stage acknowledges the recording notice, so the server records every hearing")
+	fs.Float64Var(&cfg.Uplink.LossPercent, "uplink-loss", 0, "impaired: percent of the publishers' RTP/RTCP packets lost on their uplink")
+	fs.DurationVar(&cfg.Uplink.Delay, "uplink-delay", 0, "impaired: one-way delay of the publishers' link, each way (RTT = 2×)")
+	uplinkRate := fs.String("uplink-rate", "", "impaired: the publishers' uplink rate cap in bit/s, e.g. 500k or 2M (a drop-tail queue of 150 ms)")
+	fs.DurationVar(&cfg.Uplink.For, "impair-for", 0, "impaired: how long the impairment lasts from the window's start; the rest of the window measures the recovery (default: 20s)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure CPU and memory of (set by --spawn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -112,6 +118,14 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *uplinkRate != "" {
+		r, err := parseRate(*uplinkRate)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		cfg.Uplink.RateBits = r
+	}
 	if err := scenarioDefaults(&cfg, set); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
@@ -172,6 +186,13 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 			*dst = v
 		}
 	}
+	if cfg.Scenario != bench.ScenarioImpaired {
+		for _, f := range []string{"uplink-loss", "uplink-delay", "uplink-rate", "impair-for"} {
+			if set[f] {
+				return fmt.Errorf("--%s 仅用于 impaired 场景 / --%s is for the impaired scenario only", f, f)
+			}
+		}
+	}
 	switch cfg.Scenario {
 	case "fanout":
 		def("rooms", &cfg.Rooms, 1)
@@ -183,6 +204,23 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 		def("subscribers", &cfg.Subscribers, 0)
 		if !set["publishers-receive"] {
 			cfg.PublishersReceive = true
+		}
+	case bench.ScenarioImpaired:
+		def("rooms", &cfg.Rooms, 1)
+		def("publishers", &cfg.Publishers, 1)
+		def("subscribers", &cfg.Subscribers, 4)
+		if !set["simulcast"] {
+			cfg.Simulcast = true
+		}
+		if !set["duration"] {
+			cfg.Duration = 30 * time.Second
+		}
+		if !set["impair-for"] {
+			cfg.Uplink.For = 20 * time.Second
+		}
+		u := cfg.Uplink
+		if u.LossPercent < 0 || u.LossPercent > 100 || u.Delay < 0 || u.For <= 0 || u.For > cfg.Duration {
+			return fmt.Errorf("上行损伤：--uplink-loss 0 到 100，--uplink-delay 不为负，--impair-for 为正且不超过 --duration（%v） / uplink impairment: --uplink-loss 0 to 100, --uplink-delay not negative, --impair-for positive and at most --duration (%v)", cfg.Duration, cfg.Duration)
 		}
 	case "idle":
 		def("rooms", &cfg.Rooms, 1)
@@ -202,12 +240,29 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle、reception / unknown scenario %q; use fanout, rooms, idle or reception", cfg.Scenario, cfg.Scenario)
+		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle、impaired、reception / unknown scenario %q; use fanout, rooms, idle, impaired or reception", cfg.Scenario, cfg.Scenario)
 	}
 	if cfg.Rooms < 1 || cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
 		return errors.New("房间数至少为 1，且每个房间至少一个参与者 / need at least 1 room and 1 participant per room")
 	}
 	return nil
+}
+
+// parseRate reads a rate in bit/s: a positive whole number, optionally with k (10³) or M (10⁶).
+func parseRate(v string) (int64, error) {
+	mult := int64(1)
+	num := v
+	switch {
+	case strings.HasSuffix(v, "k"), strings.HasSuffix(v, "K"):
+		mult, num = 1_000, v[:len(v)-1]
+	case strings.HasSuffix(v, "M"):
+		mult, num = 1_000_000, v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("--uplink-rate %q 无效，应为正整数比特/秒，可带 k 或 M，如 500k / --uplink-rate %q is invalid; use bit/s, optionally with k or M, e.g. 500k", v, v)
+	}
+	return n * mult, nil
 }
 
 // spawned is a `sanji serve --dev` child process started by the bench.

@@ -141,6 +141,44 @@ func TestBenchReceptionSmoke(t *testing.T) {
 	}
 }
 
+// TestBenchImpairedSmoke: the impaired scenario against an in-process server — the publisher's
+// uplink lossy and delayed for 2 s of a 3.5 s window, then clean. The uplink section is there for
+// every subscriber, the impairment dropped packets, and frames were decoded on both sides of
+// the clearing. No timing thresholds: docs/benchmarks.md has the measured runs.
+func TestBenchImpairedSmoke(t *testing.T) {
+	a := startTestApp(t, testConfig(t))
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"bench", "--url", a.URL(), "--scenario", "impaired", "--subscribers", "2",
+		"--uplink-loss", "10", "--uplink-delay", "20ms", "--uplink-rate", "5M", "--impair-for", "2s", "--duration", "3500ms",
+		"--warmup", "500ms", "--json", out}, &stdout, &stderr, func(string) string { return "" })
+	if code != exitOK {
+		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("\n%s", stdout.String())
+	rep := readReport(t, out)
+	u := rep.Uplink
+	if !rep.Config.Simulcast || u == nil || len(u.Subscribers) != 2 {
+		t.Fatalf("simulcast %v, uplink report %+v", rep.Config.Simulcast, u)
+	}
+	if u.LossPercent != 10 || u.DelayMs != 20 || u.RateKbps != 5000 || u.ImpairedFor < 1.9 || u.PublisherDrops == 0 || u.PublisherSent == 0 {
+		t.Fatalf("impairment as reported: %+v", u)
+	}
+	for _, s := range u.Subscribers {
+		during, after := 0, 0
+		for k := range 3 {
+			during += s.FramesByLayer[k]
+			after += s.AfterByLayer[k]
+		}
+		if during == 0 || after == 0 || s.FPSMean <= 0 || s.LongestFreezeMs <= 0 || s.AudioGapMs <= 0 {
+			t.Errorf("%s: nothing measured: %+v", s.Name, s)
+		}
+	}
+	if !strings.Contains(stdout.String(), "top layer back") {
+		t.Errorf("no uplink table on stdout:\n%s", stdout.String())
+	}
+}
+
 func TestBenchRefusesBadCommandLines(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench"}, // neither --url nor --spawn
@@ -153,6 +191,10 @@ func TestBenchRefusesBadCommandLines(t *testing.T) {
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "nope"},
 		{"bench", "--url", "http://127.0.0.1:1", "--cpu-profile", "x"},
 		{"bench", "--url", "http://127.0.0.1:1", "--publishers", "0", "--subscribers", "0"},
+		{"bench", "--url", "http://127.0.0.1:1", "--uplink-loss", "10"}, // impairment outside the impaired scenario
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--uplink-loss", "120"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--uplink-rate", "fast"},
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--impair-for", "40s"}, // longer than the window
 	} {
 		var stdout, stderr strings.Builder
 		code := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" })
