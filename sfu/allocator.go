@@ -201,8 +201,10 @@ func (b *bandwidth) estimate() int64 {
 // audioReserve is what an Opus track is budgeted at when sharing a link.
 const audioReserve = 64_000
 
-// layerActiveFor is how recently a layer must have sent a packet to be chosen.
-const layerActiveFor = 2 * time.Second
+// layerActiveFor is how recently a layer must have sent a packet to be chosen. Short, because a
+// browser whose uplink thins stops sending its top layer without a word, and every moment the
+// receiver waits on it is a frozen picture; long enough for several frames of a slow layer.
+const layerActiveFor = 700 * time.Millisecond
 
 // allocate shares the subscriber's estimate among its down tracks: audio first, then video by
 // priority (stage speaker > other stage > thumbnails), each at the best layer that fits the
