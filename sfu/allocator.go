@@ -204,7 +204,9 @@ const audioReserve = 64_000
 // layerActiveFor is how recently a layer must have sent a packet to be chosen. Short, because a
 // browser whose uplink thins stops sending its top layer without a word, and every moment the
 // receiver waits on it is a frozen picture; long enough for several frames of a slow layer.
-const layerActiveFor = 700 * time.Millisecond
+// The forwarding path uses it too (DownTrack.writeRTP): a packet of a lower layer moves a down
+// track whose layer has gone silent at once, without waiting for the next allocation round.
+const layerActiveFor = 500 * time.Millisecond
 
 // allocate shares the subscriber's estimate among its down tracks: audio first, then video by
 // priority (stage speaker > other stage > thumbnails), each at the best layer that fits the

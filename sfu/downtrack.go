@@ -194,11 +194,28 @@ func (d *DownTrack) setPaused(paused bool) {
 	}
 }
 
+// targetSilent says the target layer sent packets and then nothing for layerActiveFor: the
+// publisher stopped it. A layer not seen yet is left to the allocator.
+func (d *DownTrack) targetSilent(now int64) bool {
+	l := d.source.layer(int(d.target.Load()))
+	if l == nil {
+		return false
+	}
+	last := l.lastPacket.Load()
+	return last != 0 && now-last > int64(layerActiveFor)
+}
+
 // writeRTP forwards one source packet. It is the hot path: no allocation, one lock, one write.
 func (d *DownTrack) writeRTP(p *packet, now int64) {
 	q := int32(p.quality)
-	if !d.bound.Load() || d.paused.Load() || (q != d.cur.Load() && q != d.target.Load()) {
+	if !d.bound.Load() || d.paused.Load() {
 		return
+	}
+	if q != d.cur.Load() && q != d.target.Load() {
+		if q > d.target.Load() || !d.targetSilent(now) {
+			return
+		}
+		d.setTarget(int(q)) // the layer we wait on stopped: take this lower one, from its keyframe
 	}
 	d.mu.Lock()
 	cur, target := d.cur.Load(), d.target.Load()

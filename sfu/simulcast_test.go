@@ -311,3 +311,39 @@ func TestSimulcastForwardPathAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per forwarded simulcast packet, want 0", allocs)
 	}
 }
+
+// When the layer a down track receives stops (the publisher's uplink thinned and its encoder
+// dropped the layer), the next packet of a lower layer moves it there, from that layer's
+// keyframe, without waiting for the allocator.
+func TestSilentLayerFallsBackAtOnce(t *testing.T) {
+	tr, plis := testTrackLayers(t, time.Nanosecond, 3)
+	d, w := bindDown(t, tr, false)
+	d.setTarget(2)
+	at := now()
+	var p packet
+	send := func(q int, seq uint16, key bool, at int64) {
+		raw := marshal(t, rtp.Header{Version: 2, SequenceNumber: seq, SSRC: uint32(1000 + q)}, vp8Frame(seq, 0, key, 160<<q, 120<<q))
+		tr.receive(tr.layer(q), raw, &p, at)
+	}
+	send(2, 1, true, at)
+	send(0, 1, false, at)
+	if d.cur.Load() != 2 {
+		t.Fatalf("on layer %d, want 2", d.cur.Load())
+	}
+	// The top layer goes silent; within layerActiveFor a lower packet changes nothing.
+	send(0, 2, false, at+int64(layerActiveFor)/2)
+	if d.target.Load() != 2 {
+		t.Fatalf("moved to layer %d while the top layer was only briefly quiet", d.target.Load())
+	}
+	before := plis.count()
+	send(0, 3, false, at+2*int64(layerActiveFor))
+	if d.target.Load() != 0 || plis.count() == before {
+		t.Fatalf("target %d after the top layer went silent (keyframe requests %d → %d), want layer 0 asked for", d.target.Load(), before, plis.count())
+	}
+	count := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.headers) }
+	n := count()
+	send(0, 4, true, at+2*int64(layerActiveFor)+1)
+	if d.cur.Load() != 0 || count() != n+1 {
+		t.Fatalf("on layer %d with %d packets after the lower keyframe, want layer 0 forwarding", d.cur.Load(), count())
+	}
+}
