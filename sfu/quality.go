@@ -13,7 +13,7 @@ import (
 
 // uplinkCounters are a layer's packet counts at the last quality round (housekeeping only).
 type uplinkCounters struct {
-	highest, packets uint64
+	highest, packets, gaps uint64
 }
 
 // noteSeq extends the layer's highest sequence number; only the layer's read loop calls it.
@@ -22,13 +22,16 @@ func (l *layer) noteSeq(seq uint16) {
 		l.seqStarted, l.extHighest = true, uint64(seq)
 	} else if diff := int16(seq - uint16(l.extHighest)); diff > 0 {
 		l.extHighest += uint64(diff)
+		l.gaps.Add(uint64(diff - 1))
 	}
 	l.highest.Store(l.extHighest)
 	l.packets.Add(1)
 }
 
-// uplinkRound measures, since the last round, the share of the participant's packets that never
-// reached the SFU (after the repairs it asked for that arrived in time) and what arrived.
+// uplinkRound measures, since the last round, the share of the participant's packets the link
+// lost (the sequence numbers skipped when they first arrived: what the link did, before NACK
+// repair, which hides it from the receivers but not from the people on a poor link) and what
+// arrived.
 func (p *Participant) uplinkRound() LinkQuality {
 	p.mu.Lock()
 	tracks := make([]*publishedTrack, 0, len(p.published))
@@ -36,16 +39,16 @@ func (p *Participant) uplinkRound() LinkQuality {
 		tracks = append(tracks, t)
 	}
 	p.mu.Unlock()
-	var expected, got uint64
+	var expected, lost uint64
 	var bits int64
 	for _, t := range tracks {
 		for _, l := range *t.layers.Load() {
-			h, n := l.highest.Load(), l.packets.Load()
-			if l.counted.packets != 0 && h >= l.counted.highest && n >= l.counted.packets {
+			h, n, g := l.highest.Load(), l.packets.Load(), l.gaps.Load()
+			if l.counted.packets != 0 && h >= l.counted.highest && g >= l.counted.gaps {
 				expected += h - l.counted.highest
-				got += n - l.counted.packets
+				lost += g - l.counted.gaps
 			}
-			l.counted = uplinkCounters{highest: h, packets: n}
+			l.counted = uplinkCounters{highest: h, packets: n, gaps: g}
 			if t.remoteKind == webrtc.RTPCodecTypeVideo {
 				bits += l.bitrate.Load()
 			}
@@ -55,7 +58,7 @@ func (p *Participant) uplinkRound() LinkQuality {
 	if expected == 0 {
 		return q
 	}
-	q.Loss = max(0, 1-float64(got)/float64(expected))
+	q.Loss = min(1, float64(lost)/float64(expected))
 	q.Bitrate = bits
 	q.Level = grade(q.Loss, false, false)
 	return q

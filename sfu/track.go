@@ -68,11 +68,12 @@ type layer struct {
 	width        atomic.Int32  // from the last keyframe, when the codec says
 	height       atomic.Int32
 
-	// For the uplink's loss: the highest sequence number (extended) and the packets that arrived.
-	highest, packets atomic.Uint64
-	extHighest       uint64 // the read loop's own copy
-	seqStarted       bool
-	counted          uplinkCounters // housekeeping only
+	// For the uplink's loss: the highest sequence number (extended), the packets that arrived,
+	// and the sequence numbers skipped on first arrival (lost on the link, repaired or not).
+	highest, packets, gaps atomic.Uint64
+	extHighest             uint64 // the read loop's own copy
+	seqStarted             bool
+	counted                uplinkCounters // housekeeping only
 }
 
 // audioBufferSlots bounds an audio track's packet buffer. Audio is not NACKed (our Opus offers

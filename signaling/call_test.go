@@ -423,7 +423,10 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 	for _, sl := range m.Slips {
 		slips[sl.Type] = sl.OffsetMS
 	}
-	if slips["assignment"] != assignment.RecordingOffsetMS && slips["assignment"]-assignment.RecordingOffsetMS > 50 {
+	// The manifest notes the slip when the recorder's goroutine gets to it, after the call's clock
+	// stamped it: a loaded machine (CI with -race) puts tens of ms between them; a person seeking
+	// to a slip in a hearing's video does not notice a quarter of a second.
+	if d := slips["assignment"] - assignment.RecordingOffsetMS; d > 250 {
 		t.Errorf("assignment at %d ms in the recording, %d ms on the slip", slips["assignment"], assignment.RecordingOffsetMS)
 	}
 	if _, ok := slips["consultation"]; !ok {
