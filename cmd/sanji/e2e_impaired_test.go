@@ -220,6 +220,22 @@ func TestE2EHallBehindLossyLink(t *testing.T) {
 			lossyWindow.Seconds(), w.at.Seconds(), lossy.longestFreeze().Seconds())
 	}
 
+	// A frozen or lowered tile is never silent: while the hall's link loses packets, the leader's
+	// console says so on the hall's tile, and the hall sees its own uplink graded.
+	notices := 0
+	for _, x := range lossy {
+		if x.Notice != "" {
+			notices++
+		}
+	}
+	t.Logf("lossy link: %d of %d samples of the leader's console showed a quality notice on the hall's tile", notices, len(lossy))
+	if notices == 0 {
+		t.Errorf("the leader's console never said the hall's link was poor during the loss")
+	}
+	if hallUp, err := lossyUplinkLevel(hall); err != nil || (hallUp != "fair" && hallUp != "poor") {
+		t.Errorf("the hall's own uplink reads %q (%v) at the end of the loss, want fair or poor", hallUp, err)
+	}
+
 	// Phase 3, the link is clean again: the top layer must come back, and be decoding (a frozen
 	// picture keeps the width of its last frame).
 	from := time.Now()
@@ -563,12 +579,21 @@ func lossyHallID(t *testing.T, hall *e2ePage) string {
 	}
 }
 
+// lossyUplinkLevel is the grade the page shows of its own uplink ("" when none yet).
+func lossyUplinkLevel(p *e2ePage) (string, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.getElementById('net-up'); return e && !e.hidden ? (e.dataset.level || '') : ''; })()`))
+}
+
 // lossySample is the hall's video as the leader's page decodes it at one moment.
 type lossySample struct {
 	At     time.Duration `json:"-"` // since the start of the sampling run
 	Phase  string        `json:"phase"`
 	Frames int           `json:"frames"` // framesDecoded, summed over the hall's video tracks
 	Width  int           `json:"width"`  // frameWidth of the last decoded frame
+	// Notice is the quality notice on the leader's tiles (their i18n keys), "" when none.
+	Notice string `json:"notice"`
 }
 
 func lossyRead(leader *e2ePage, hallID string) (lossySample, error) {
@@ -577,7 +602,8 @@ func lossyRead(leader *e2ePage, hallID string) (lossySample, error) {
 	expr := fmt.Sprintf(`window.sanjiReception.stats().then(s => {
 		let frames = 0, width = 0;
 		for (const i of s.inbound) if (i.kind === 'video' && i.participantId === %q) { frames += i.framesDecoded; width = Math.max(width, i.frameWidth); }
-		return {phase: s.state?.phase ?? '', frames, width};
+		const notice = [...document.querySelectorAll('.tile-quality')].map((e) => e.dataset.key || '').filter(Boolean).join(',');
+		return {phase: s.state?.phase ?? '', frames, width, notice};
 	})`, hallID)
 	return chromedp.Run(ctx, chromedp.Evaluate[lossySample](expr, chromedp.EvalAwaitPromise))
 }
