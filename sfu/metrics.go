@@ -11,6 +11,7 @@ type metrics struct {
 	recordings                                prometheus.Gauge
 	recordDropped                             prometheus.Counter
 	subscriberBandwidth                       prometheus.Histogram
+	videoPaused, videoLowered, poorLinks      prometheus.Gauge
 
 	// Per room (the room id is the label; a room's series go when the room closes).
 	roomForwardedBitrate, roomParticipants             *prometheus.GaugeVec
@@ -64,6 +65,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
 		recordings:       g("recordings", "Tracks being recorded by the server."),
 		recordDropped:    c("recording_dropped_packets_total", "Packets dropped because a recording's queue was full (its writer fell behind)."),
+		videoPaused:      g("video_paused", "Received videos paused because the receiver's own link cannot carry them (audio goes on), at the last quality round."),
+		videoLowered:     g("video_lowered", "Received videos sent at a lower layer than their tile asks for, for bandwidth, at the last quality round."),
+		poorLinks:        g("poor_links", "Participants whose uplink or downlink was graded poor at the last quality round."),
 	}
 	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sanji", Subsystem: "sfu",
 		Name: "subscriber_bandwidth_bps", Help: "Subscribers' estimated downstream bandwidth, sampled at each allocation.",
@@ -83,7 +87,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
 			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
-			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped} {
+			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped,
+			m.videoPaused, m.videoLowered, m.poorLinks} {
 			reg.MustRegister(col)
 		}
 	}

@@ -87,16 +87,32 @@ func selectedRTT(pc *webrtc.PeerConnection) time.Duration {
 	return time.Duration(stats.CurrentRoundTripTime * float64(time.Second))
 }
 
+// qualityCounts is what one quality round found, for the metrics.
+type qualityCounts struct{ paused, lowered, poor int }
+
 // reportQuality grades every participant of the room and sends each its EventQuality.
-func (r *Room) reportQuality(parts []*Participant) {
+func (r *Room) reportQuality(parts []*Participant) qualityCounts {
 	uplinks := make(map[string]QualityLevel, len(parts))
 	for _, p := range parts {
 		p.uplink = p.uplinkRound()
 		uplinks[p.id] = p.uplink.Level
 	}
+	var c qualityCounts
 	for _, p := range parts {
-		p.emit(p.quality(uplinks))
+		ev := p.quality(uplinks)
+		for _, tq := range ev.Tracks {
+			if tq.Paused {
+				c.paused++
+			} else if tq.Lowered {
+				c.lowered++
+			}
+		}
+		if ev.Uplink.Level == QualityPoor || ev.Downlink.Level == QualityPoor {
+			c.poor++
+		}
+		p.emit(ev)
 	}
+	return c
 }
 
 // quality is the participant's EventQuality, given every publisher's uplink level.

@@ -138,6 +138,7 @@ func (s *SFU) housekeeping() {
 		case <-tick.C:
 		}
 		at := now()
+		var quality qualityCounts
 		for _, r := range s.liveRooms() {
 			parts, tracks := r.snapshot()
 			if n%4 == 0 {
@@ -161,8 +162,14 @@ func (s *SFU) housekeeping() {
 			}
 			r.detectSpeaker(parts, tracks)
 			if n%qualityTicks == 0 {
-				r.reportQuality(parts)
+				c := r.reportQuality(parts)
+				quality.paused, quality.lowered, quality.poor = quality.paused+c.paused, quality.lowered+c.lowered, quality.poor+c.poor
 			}
+		}
+		if n%qualityTicks == 0 {
+			s.metrics.videoPaused.Set(float64(quality.paused))
+			s.metrics.videoLowered.Set(float64(quality.lowered))
+			s.metrics.poorLinks.Set(float64(quality.poor))
 		}
 	}
 }
