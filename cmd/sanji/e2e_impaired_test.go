@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,8 +184,15 @@ func TestE2EHallBehindLossyLink(t *testing.T) {
 
 	// Phase 2, the link loses 10 % of UDP packets each way.
 	before := lossyPeers(t, leader)
+	leaderID := lossyHallID(t, leader)
 	link.impair(t, lossyPercent)
+	// The hall's view of the studio crosses the same link the other way: sampled meanwhile.
+	var hallView lossyRun
+	var sampling sync.WaitGroup
+	sampling.Add(1)
+	go func() { defer sampling.Done(); hallView = lossySamples(hall, leaderID, lossyPhase) }()
 	lossy := lossySampleFor(t, leader, hallID, lossyPhase)
+	sampling.Wait()
 	link.clear(t)
 	after := lossyPeers(t, leader)
 	c := link.counters(t)
@@ -214,6 +222,13 @@ func TestE2EHallBehindLossyLink(t *testing.T) {
 	}
 	if want := int(lossyPhase/lossyEvery) * 3 / 4; len(lossy) < want {
 		t.Errorf("only %d samples of the leader's stats during the loss, want %d or more to judge every %v window", len(lossy), want, lossyWindow)
+	}
+	t.Logf("lossy link, the hall's view of the studio: %s", hallView.summary())
+	if len(hallView) < 2 {
+		t.Errorf("too few samples of the hall's stats during the loss: %d", len(hallView))
+	} else if w := hallView.worstWindow(lossyWindow); w.frames == 0 {
+		t.Errorf("the hall's picture of the studio froze during the loss: no frame decoded in %.1fs from %.1fs into the loss (longest freeze %.1fs)",
+			lossyWindow.Seconds(), w.at.Seconds(), hallView.longestFreeze().Seconds())
 	}
 	if w := lossy.worstWindow(lossyWindow); w.frames == 0 {
 		t.Errorf("the leader's picture of the hall froze during the loss: no frame decoded in %.1fs from %.1fs into the loss (longest freeze %.1fs)",
@@ -615,6 +630,15 @@ type lossyRun []lossySample
 // windows are judged by the samples' own times.
 func lossySampleFor(t *testing.T, leader *e2ePage, hallID string, d time.Duration) lossyRun {
 	t.Helper()
+	run := lossySamples(leader, hallID, d)
+	if len(run) < 2 {
+		t.Fatalf("too few samples of the leader's stats in %v: %d", d, len(run))
+	}
+	return run
+}
+
+// lossySamples samples page's view of participant id every lossyEvery for d (any goroutine).
+func lossySamples(leader *e2ePage, hallID string, d time.Duration) lossyRun {
 	var run lossyRun
 	start := time.Now()
 	tick := time.NewTicker(lossyEvery)
@@ -629,9 +653,6 @@ func lossySampleFor(t *testing.T, leader *e2ePage, hallID string, d time.Duratio
 			break
 		}
 		<-tick.C
-	}
-	if len(run) < 2 {
-		t.Fatalf("too few samples of the leader's stats in %v: %d", d, len(run))
 	}
 	return run
 }
