@@ -15,9 +15,9 @@ import (
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sanji/client/testpeer"
 	"sanji/recording"
 	"sanji/recording/recordingtest"
-	"sanji/recording/testpeer"
 	"sanji/sfu"
 )
 

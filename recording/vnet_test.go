@@ -11,9 +11,9 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/vnet"
 
+	"sanji/client/testpeer"
 	"sanji/recording"
 	"sanji/recording/recordingtest"
-	"sanji/recording/testpeer"
 	"sanji/sfu"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"sanji/client/testpeer"
 	"sanji/recording"
-	"sanji/recording/testpeer"
 	"sanji/scheduler"
 	"sanji/sfu"
 )

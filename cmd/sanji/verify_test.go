@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"sanji/client/testpeer"
 	"sanji/recording"
-	"sanji/recording/testpeer"
 )
 
 // TestVerifyCommand: `sanji verify` passes on a fresh hearing recorded from a real publisher,

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"sanji/client/testpeer"
 	"sanji/recording"
-	"sanji/recording/testpeer"
 	"sanji/scheduler"
 	"sanji/sfu"
 )

@@ -38,7 +38,11 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := stdlib.OpenDB(*cfg)
+	return open(ctx, stdlib.OpenDB(*cfg))
+}
+
+// open pings and migrates the handle Open made (or a test's, whose statements it counts).
+func open(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("无法连接 PostgreSQL（store.dsn），请检查地址、用户和密码 / cannot connect to PostgreSQL (store.dsn); check the host, user and password: %w", err)

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/goleak"
 
 	"sanji/scheduler"
@@ -95,6 +97,25 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, openSchema) }
+
+func TestQueryCounts(t *testing.T) { storetest.RunQueryCounts(t, openCounting) }
+
+// openCounting is openSchema with the statements counted.
+func openCounting(t *testing.T) (scheduler.Store, *storetest.StatementCounter) {
+	t.Helper()
+	dsn := testDSN(t)
+	cfg, err := pgxConfig(withSearchPath(t, dsn, newSchema(t, dsn)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, n := storetest.CountStatements(stdlib.GetConnector(*cfg))
+	s, err := open(context.Background(), sql.OpenDB(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, n
+}
 
 func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 	dsn := testDSN(t)

@@ -31,6 +31,15 @@ func Migrations() ([]sqlstore.Migration, error) {
 
 // Open opens (creating when missing) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	db, err := sql.Open("sqlite", dataSource(path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return open(ctx, db, path)
+}
+
+// dataSource is the driver's name for the file at path, with the pragmas every connection runs.
+func dataSource(path string) string {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
@@ -43,10 +52,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// Write transactions take the write lock at BEGIN: a deferred transaction that reads, then
 	// writes, could fail with SQLITE_BUSY instead of waiting its turn.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// open pings and migrates the handle Open made (or a test's, whose statements it counts).
+func open(ctx context.Context, db *sql.DB, path string) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("无法打开数据库 %s，请检查数据目录的权限 / cannot open the database %s; check the data directory's permissions: %w", path, path, err)

@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+	"modernc.org/sqlite"
 
 	"sanji/scheduler"
 	"sanji/scheduler/storetest"
@@ -31,6 +33,25 @@ func openTemp(t *testing.T) scheduler.Store {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, openTemp) }
+
+func TestQueryCounts(t *testing.T) { storetest.RunQueryCounts(t, openCounting) }
+
+// openCounting is openTemp with the statements counted.
+func openCounting(t *testing.T) (scheduler.Store, *storetest.StatementCounter) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sanji.db")
+	c, err := sqlite.NewConnector(dataSource(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, n := storetest.CountStatements(c)
+	s, err := open(context.Background(), sql.OpenDB(conn), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, n
+}
 
 func TestPragmas(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))

@@ -52,18 +52,9 @@ func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) 
 		q += ` AND kind = ?`
 		args = append(args, kind)
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(q+` ORDER BY id`), args...)
+	out, err := collect(ctx, s, scanAttachment, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list attachments: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Attachment
-	for rows.Next() {
-		a, err := scanAttachment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list attachments: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -174,40 +174,54 @@ func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
 	return c, err
 }
 
-// fillCase loads the petitioners and co-handling units of c.
-func (s *Store) fillCase(ctx context.Context, c *scheduler.Case) error {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT name, id_number, phone, address, role, anonymous, agrees_public
-		FROM case_petitioners WHERE case_id = ? ORDER BY seq`), c.ID)
+// fillCases loads the petitioners and co-handling units of cs: two queries for the whole page.
+func (s *Store) fillCases(ctx context.Context, cs []scheduler.Case) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cs))
+	at := make(map[int64]*scheduler.Case, len(cs))
+	for i := range cs {
+		ids[i], at[cs[i].ID] = cs[i].ID, &cs[i]
+	}
+	in, args := inIDs(ids)
+	err := s.eachRow(ctx, func(sc scanner) error {
+		var caseID int64
+		var p scheduler.Petitioner
+		var anon, pub int
+		if err := sc.Scan(&caseID, &p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub); err != nil {
+			return err
+		}
+		p.Anonymous, p.AgreesToPublic = anon != 0, pub != 0
+		c := at[caseID]
+		c.Petitioners = append(c.Petitioners, p)
+		return nil
+	}, `SELECT case_id, name, id_number, phone, address, role, anonymous, agrees_public
+		FROM case_petitioners WHERE case_id IN `+in+` ORDER BY case_id, seq`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: case petitioners: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p scheduler.Petitioner
-		var anon, pub int
-		if err := rows.Scan(&p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub); err != nil {
-			return fmt.Errorf("sqlstore: case petitioners: %w", err)
+	err = s.eachRow(ctx, func(sc scanner) error {
+		var caseID, u int64
+		if err := sc.Scan(&caseID, &u); err != nil {
+			return err
 		}
-		p.Anonymous, p.AgreesToPublic = anon != 0, pub != 0
-		c.Petitioners = append(c.Petitioners, p)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlstore: case petitioners: %w", err)
-	}
-	rows.Close()
-	urows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id FROM case_co_units WHERE case_id = ? ORDER BY unit_id`), c.ID)
+		c := at[caseID]
+		c.CoUnitIDs = append(c.CoUnitIDs, u)
+		return nil
+	}, `SELECT case_id, unit_id FROM case_co_units WHERE case_id IN `+in+` ORDER BY case_id, unit_id`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: case co-handling units: %w", err)
 	}
-	defer urows.Close()
-	for urows.Next() {
-		var u int64
-		if err := urows.Scan(&u); err != nil {
-			return fmt.Errorf("sqlstore: case co-handling units: %w", err)
-		}
-		c.CoUnitIDs = append(c.CoUnitIDs, u)
-	}
-	return urows.Err()
+	return nil
+}
+
+// fillCase is fillCases of one case.
+func (s *Store) fillCase(ctx context.Context, c *scheduler.Case) error {
+	cs := []scheduler.Case{*c}
+	err := s.fillCases(ctx, cs)
+	*c = cs[0]
+	return err
 }
 
 func (s *Store) getCaseWhere(ctx context.Context, where string, arg any, what string) (scheduler.Case, error) {
@@ -273,28 +287,12 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 		limit = 500
 	}
 	q += ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(limit)
-	rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
+	out, err := collect(ctx, s, scanCase, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list cases: %w", err)
 	}
-	var out []scheduler.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlstore: list cases: %w", err)
-		}
-		out = append(out, c)
-	}
-	err = rows.Err()
-	rows.Close() // before fillCase: a transaction has one connection
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list cases: %w", err)
-	}
-	for i := range out {
-		if err := s.fillCase(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+	if err := s.fillCases(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -445,26 +443,21 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 
 // ListCaseEvents implements scheduler.CaseStore.
 func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.CaseEvent, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
-		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
-		FROM case_events WHERE case_id = ? ORDER BY id`), caseID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: case events: %w", err)
-	}
-	defer rows.Close()
-	var out []scheduler.CaseEvent
-	for rows.Next() {
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.CaseEvent, error) {
 		var e scheduler.CaseEvent
 		var at int64
 		var from, to, co, result string
-		if err := rows.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
-			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice); err != nil {
-			return nil, fmt.Errorf("sqlstore: case events: %w", err)
-		}
+		err := sc.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
+			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice)
 		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), scheduler.CaseStatus(from), scheduler.CaseStatus(to), parseIDList(co), scheduler.CaseResult(result)
-		out = append(out, e)
+		return e, err
+	}, `SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
+		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
+		FROM case_events WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: case events: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AddEvaluation implements scheduler.CaseStore.
@@ -499,20 +492,15 @@ func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) erro
 
 // ListEvaluations implements scheduler.CaseStore.
 func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]scheduler.Evaluation, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`), caseID)
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.Evaluation, error) {
+		var e scheduler.Evaluation
+		var at int64
+		err := sc.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at)
+		e.At = fromTm(at)
+		return e, err
+	}, `SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Evaluation
-	for rows.Next() {
-		var e scheduler.Evaluation
-		var at int64
-		if err := rows.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at); err != nil {
-			return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
-		}
-		e.At = fromTm(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }

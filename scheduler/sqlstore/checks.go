@@ -18,30 +18,14 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 	}
 	// Both spellings of the check letter, so the index on id_number serves the query.
 	up := strings.ToUpper(idNumber)
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+caseCols+` FROM cases c WHERE c.id IN
-		(SELECT p.case_id FROM case_petitioners p WHERE p.id_number IN (?, ?)) ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit)),
+	out, err := collect(ctx, s, scanCase, `SELECT `+caseCols+` FROM cases c WHERE c.id IN
+		(SELECT p.case_id FROM case_petitioners p WHERE p.id_number IN (?, ?)) ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit),
 		up, strings.ToLower(up))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
 	}
-	var out []scheduler.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
-		}
-		out = append(out, c)
-	}
-	err = rows.Err()
-	rows.Close() // before fillCase: a transaction has one connection
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
-	}
-	for i := range out {
-		if err := s.fillCase(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+	if err := s.fillCases(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -56,21 +40,20 @@ func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) 
 	pattern := territory + "%"
 	var out []scheduler.MatterText
 	read := func(what, q string, args ...any) error {
-		rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
-		if err != nil {
-			return fmt.Errorf("sqlstore: recent %s: %w", what, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
+		err := s.eachRow(ctx, func(sc scanner) error {
 			m := scheduler.MatterText{Kind: what}
 			var at int64
-			if err := rows.Scan(&m.ID, &m.Title, &m.Text, &at); err != nil {
-				return fmt.Errorf("sqlstore: recent %s: %w", what, err)
+			if err := sc.Scan(&m.ID, &m.Title, &m.Text, &at); err != nil {
+				return err
 			}
 			m.Created = fromTm(at)
 			out = append(out, m)
+			return nil
+		}, q, args...)
+		if err != nil {
+			return fmt.Errorf("sqlstore: recent %s: %w", what, err)
 		}
-		return rows.Err()
+		return nil
 	}
 	if err := read(scheduler.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
 		JOIN halls h ON h.id = a.hall_id JOIN units u ON u.id = h.unit_id

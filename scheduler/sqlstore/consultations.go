@@ -64,41 +64,55 @@ func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultatio
 	return c, err
 }
 
-// fillConsultation loads the units and opinions of c.
-func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation) error {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id FROM consultation_units WHERE consultation_id = ? ORDER BY unit_id`), c.ID)
+// fillConsultations loads the units and opinions of cs: two queries for the whole list.
+func (s *Store) fillConsultations(ctx context.Context, cs []scheduler.Consultation) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cs))
+	at := make(map[int64]*scheduler.Consultation, len(cs))
+	for i := range cs {
+		ids[i], at[cs[i].ID] = cs[i].ID, &cs[i]
+	}
+	in, args := inIDs(ids)
+	err := s.eachRow(ctx, func(sc scanner) error {
+		var id, u int64
+		if err := sc.Scan(&id, &u); err != nil {
+			return err
+		}
+		c := at[id]
+		c.UnitIDs = append(c.UnitIDs, u)
+		return nil
+	}, `SELECT consultation_id, unit_id FROM consultation_units WHERE consultation_id IN `+in+` ORDER BY consultation_id, unit_id`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: consultation units: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var u int64
-		if err := rows.Scan(&u); err != nil {
-			return fmt.Errorf("sqlstore: consultation units: %w", err)
+	err = s.eachRow(ctx, func(sc scanner) error {
+		var id int64
+		var o scheduler.Opinion
+		var dissent int
+		var when int64
+		if err := sc.Scan(&id, &o.UnitID, &o.Text, &dissent, &o.By, &when); err != nil {
+			return err
 		}
-		c.UnitIDs = append(c.UnitIDs, u)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlstore: consultation units: %w", err)
-	}
-	rows.Close()
-	orows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id, text, dissent, by_user, at FROM consultation_opinions
-		WHERE consultation_id = ? ORDER BY at, unit_id`), c.ID)
+		o.Dissent, o.At = dissent != 0, fromTm(when)
+		c := at[id]
+		c.Opinions = append(c.Opinions, o)
+		return nil
+	}, `SELECT consultation_id, unit_id, text, dissent, by_user, at FROM consultation_opinions
+		WHERE consultation_id IN `+in+` ORDER BY consultation_id, at, unit_id`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: consultation opinions: %w", err)
 	}
-	defer orows.Close()
-	for orows.Next() {
-		var o scheduler.Opinion
-		var dissent int
-		var at int64
-		if err := orows.Scan(&o.UnitID, &o.Text, &dissent, &o.By, &at); err != nil {
-			return fmt.Errorf("sqlstore: consultation opinions: %w", err)
-		}
-		o.Dissent, o.At = dissent != 0, fromTm(at)
-		c.Opinions = append(c.Opinions, o)
-	}
-	return orows.Err()
+	return nil
+}
+
+// fillConsultation is fillConsultations of one.
+func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation) error {
+	cs := []scheduler.Consultation{*c}
+	err := s.fillConsultations(ctx, cs)
+	*c = cs[0]
+	return err
 }
 
 // GetConsultation implements scheduler.SlipStore.
@@ -115,28 +129,12 @@ func (s *Store) GetConsultation(ctx context.Context, id int64) (scheduler.Consul
 
 // ListConsultations implements scheduler.SlipStore.
 func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]scheduler.Consultation, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`), caseID)
+	out, err := collect(ctx, s, scanConsultation, `SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
 	}
-	var out []scheduler.Consultation
-	for rows.Next() {
-		c, err := scanConsultation(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
-		}
-		out = append(out, c)
-	}
-	err = rows.Err()
-	rows.Close() // before the fills: a transaction has one connection
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
-	}
-	for i := range out {
-		if err := s.fillConsultation(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+	if err := s.fillConsultations(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -55,21 +55,12 @@ func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (schedul
 
 // ListCalendarFeeds implements scheduler.FeedStore.
 func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]scheduler.CalendarFeed, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f JOIN units u ON u.id = f.unit_id
-		WHERE u.path LIKE ? AND f.revoked_at = 0 ORDER BY f.id`), prefixPattern(underPath))
+	out, err := collect(ctx, s, scanFeed, `SELECT `+feedCols+` FROM calendar_feeds f JOIN units u ON u.id = f.unit_id
+		WHERE u.path LIKE ? AND f.revoked_at = 0 ORDER BY f.id`, prefixPattern(underPath))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list calendar feeds: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.CalendarFeed
-	for rows.Next() {
-		f, err := scanFeed(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list calendar feeds: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeCalendarFeed implements scheduler.FeedStore.

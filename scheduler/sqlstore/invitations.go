@@ -136,22 +136,13 @@ func (s *Store) ListInvitations(ctx context.Context, q scheduler.InvitationQuery
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+invCols+` FROM session_invitations i
+	out, err := collect(ctx, s, scanInv, `SELECT `+invCols+` FROM session_invitations i
 		JOIN units u ON u.id = i.unit_id JOIN reception_sessions s ON s.id = i.session_id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, i.id LIMIT `+strconv.Itoa(limit)), args...)
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, i.id LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list invitations: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Invitation
-	for rows.Next() {
-		v, err := scanInv(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list invitations: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AnswerInvitation implements scheduler.InvitationStore.

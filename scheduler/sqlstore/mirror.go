@@ -134,20 +134,8 @@ func (s *Store) PutMirror(ctx context.Context, f *scheduler.CaseFile, keep int) 
 // slipIDs lists the ids of a child table's rows of parent, oldest first; a copy with more of
 // them than the bundle (want) is not the bundle's earlier state.
 func (s *Store) slipIDs(ctx context.Context, table, parentCol string, parent int64, want int) ([]int64, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id FROM `+table+` WHERE `+parentCol+` = ? ORDER BY id`), parent)
+	out, err := collect(ctx, s, scanID, `SELECT id FROM `+table+` WHERE `+parentCol+` = ? ORDER BY id`, parent)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %s of %d: %w", table, parent, err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlstore: %s of %d: %w", table, parent, err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: %s of %d: %w", table, parent, err)
 	}
 	if len(out) > want {

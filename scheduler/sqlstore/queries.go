@@ -93,20 +93,11 @@ func (s *Store) GetUnitByCode(ctx context.Context, code string) (scheduler.Unit,
 
 // ListUnits implements scheduler.Store.
 func (s *Store) ListUnits(ctx context.Context, underPath string) ([]scheduler.Unit, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+unitCols+` FROM units WHERE path LIKE ? ORDER BY path`), prefixPattern(underPath))
+	out, err := collect(ctx, s, scanUnit, `SELECT `+unitCols+` FROM units WHERE path LIKE ? ORDER BY path`, prefixPattern(underPath))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list units: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Unit
-	for rows.Next() {
-		u, err := scanUnit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list units: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RenameUnit implements scheduler.Store.
@@ -173,21 +164,12 @@ func (s *Store) GetHall(ctx context.Context, id int64) (scheduler.Hall, error) {
 
 // ListHalls implements scheduler.Store.
 func (s *Store) ListHalls(ctx context.Context, underPath string) ([]scheduler.Hall, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+hallCols+` FROM halls h JOIN units u ON u.id = h.unit_id
-		WHERE u.path LIKE ? ORDER BY u.path, h.id`), prefixPattern(underPath))
+	out, err := collect(ctx, s, scanHall, `SELECT `+hallCols+` FROM halls h JOIN units u ON u.id = h.unit_id
+		WHERE u.path LIKE ? ORDER BY u.path, h.id`, prefixPattern(underPath))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list halls: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Hall
-	for rows.Next() {
-		h, err := scanHall(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list halls: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CreateCategory implements scheduler.Store.
@@ -205,22 +187,17 @@ func (s *Store) CreateCategory(ctx context.Context, c *scheduler.Category) error
 
 // ListCategories implements scheduler.Store.
 func (s *Store) ListCategories(ctx context.Context) ([]scheduler.Category, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT id, parent_id, code, name FROM categories ORDER BY code`)
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.Category, error) {
+		var c scheduler.Category
+		var p sql.NullInt64
+		err := sc.Scan(&c.ID, &p, &c.Code, &c.Name)
+		c.ParentID = p.Int64
+		return c, err
+	}, `SELECT id, parent_id, code, name FROM categories ORDER BY code`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list categories: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Category
-	for rows.Next() {
-		var c scheduler.Category
-		var p sql.NullInt64
-		if err := rows.Scan(&c.ID, &p, &c.Code, &c.Name); err != nil {
-			return nil, fmt.Errorf("sqlstore: list categories: %w", err)
-		}
-		c.ParentID = p.Int64
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- users ----
@@ -288,20 +265,11 @@ func (s *Store) ListUsers(ctx context.Context, f scheduler.UserFilter) ([]schedu
 		q += ` AND s.kind = ?`
 		args = append(args, string(f.Kind))
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(q+` ORDER BY u.path, s.username`), args...)
+	out, err := collect(ctx, s, scanUser, q+` ORDER BY u.path, s.username`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list users: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetPassword implements scheduler.Store.
@@ -372,23 +340,18 @@ func (s *Store) RemoveGrant(ctx context.Context, id int64) error {
 
 // ListGrants implements scheduler.Store.
 func (s *Store) ListGrants(ctx context.Context, userID int64) ([]scheduler.Grant, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT g.id, g.user_id, g.role, g.unit_id, u.path, g.created_at
-		FROM grants g JOIN units u ON u.id = g.unit_id WHERE g.user_id = ? ORDER BY g.id`), userID)
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.Grant, error) {
+		var g scheduler.Grant
+		var created int64
+		err := sc.Scan(&g.ID, &g.UserID, &g.Role, &g.UnitID, &g.UnitPath, &created)
+		g.CreatedAt = fromTm(created)
+		return g, err
+	}, `SELECT g.id, g.user_id, g.role, g.unit_id, u.path, g.created_at
+		FROM grants g JOIN units u ON u.id = g.unit_id WHERE g.user_id = ? ORDER BY g.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list grants: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Grant
-	for rows.Next() {
-		var g scheduler.Grant
-		var created int64
-		if err := rows.Scan(&g.ID, &g.UserID, &g.Role, &g.UnitID, &g.UnitPath, &created); err != nil {
-			return nil, fmt.Errorf("sqlstore: list grants: %w", err)
-		}
-		g.CreatedAt = fromTm(created)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- sessions ----
@@ -505,20 +468,11 @@ func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (scheduler.A
 
 // ListAPITokens implements scheduler.Store.
 func (s *Store) ListAPITokens(ctx context.Context, userID int64) ([]scheduler.APIToken, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+tokenCols+` FROM api_tokens WHERE user_id = ? ORDER BY id`), userID)
+	out, err := collect(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE user_id = ? ORDER BY id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.APIToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeAPIToken implements scheduler.Store. Revoking twice keeps the first time.
@@ -616,23 +570,18 @@ func (s *Store) SearchAudit(ctx context.Context, q scheduler.AuditQuery) ([]sche
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, at, actor_id, actor, unit_id, unit_path, action, target,
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.AuditEntry, error) {
+		var e scheduler.AuditEntry
+		var at int64
+		err := sc.Scan(&e.ID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.UnitPath, &e.Action, &e.Target,
+			&e.Before, &e.After, &e.Purpose, &e.IP, &e.RequestID)
+		e.At = fromTm(at)
+		return e, err
+	}, `SELECT id, at, actor_id, actor, unit_id, unit_path, action, target,
 		before_json, after_json, purpose, ip, request_id FROM audit_log WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT `+strconv.Itoa(limit)), args...)
+		` ORDER BY id DESC LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: search audit: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.AuditEntry
-	for rows.Next() {
-		var e scheduler.AuditEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.UnitPath, &e.Action, &e.Target,
-			&e.Before, &e.After, &e.Purpose, &e.IP, &e.RequestID); err != nil {
-			return nil, fmt.Errorf("sqlstore: search audit: %w", err)
-		}
-		e.At = fromTm(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -287,21 +287,16 @@ func (s *Store) samePerson(ctx context.Context, c scheduler.Case) (personGroup, 
 		args = append(args, id, strings.ToLower(id))
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`), args...)
+	out, err := collect(ctx, s, func(sc scanner) (personCase, error) {
+		var pc personCase
+		err := sc.Scan(&pc.id, &pc.reg)
+		return pc, err
+	}, `SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
+		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
 	}
-	defer rows.Close()
-	var out personGroup
-	for rows.Next() {
-		var pc personCase
-		if err := rows.Scan(&pc.id, &pc.reg); err != nil {
-			return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
-		}
-		out = append(out, pc)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // refreshRepeats sets, after a case is registered or its petitioners change, whether it is a
@@ -362,29 +357,26 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.R
 	}
 	// 3 bits of metric, 20 of variant (a category id in a count cell), 10 of bucket + 1 (at most
 	// BucketLate + 1), 20 of day + 2^19.
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3)
-		| ((CAST(bucket AS BIGINT) + 1) << 23) | ((CAST(day AS BIGINT) + 524288) << 33), n
-		FROM case_rate_counts WHERE `+where+` AND n <> 0`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
-	}
-	defer rows.Close()
-	var out []scheduler.RateRow
-	for rows.Next() {
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.RateRow, error) {
 		var r scheduler.RateRow
 		var packed int64
-		if err := rows.Scan(&r.UnitOf, &packed, &r.N); err != nil {
-			return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
+		if err := sc.Scan(&r.UnitOf, &packed, &r.N); err != nil {
+			return r, err
 		}
 		code := int(packed & 7)
 		if code >= len(metricCodes) {
-			return nil, fmt.Errorf("sqlstore: rate counts: unknown metric code %d", code)
+			return r, fmt.Errorf("unknown metric code %d", code)
 		}
 		r.Metric, r.Variant = metricCodes[code], int(packed>>3&(1<<20-1))
 		r.Bucket, r.Day = int(packed>>23&1023)-1, int(packed>>33)-524288
-		out = append(out, r)
+		return r, nil
+	}, `SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3)
+		| ((CAST(bucket AS BIGINT) + 1) << 23) | ((CAST(day AS BIGINT) + 524288) << 33), n
+		FROM case_rate_counts WHERE `+where+` AND n <> 0`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ensureRateCounts rebuilds the counts when some case has no facts (a store that came from before
@@ -433,68 +425,48 @@ func (s *Store) RebuildRateCounts(ctx context.Context) error {
 // person's part left for rebuildPersons) and returns the last id, 0 when there were none.
 func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]int64) (int64, error) {
 	fail := func(err error) (int64, error) { return 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err) }
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, unit_id, responsible_unit_id, category_id, territory, registered_at,
-		accepted_at, fast_track FROM cases WHERE id > ? ORDER BY id LIMIT 1000`), after)
-	if err != nil {
-		return fail(err)
-	}
-	var batch []*scheduler.Case
-	byID := map[int64]*scheduler.Case{}
-	for rows.Next() {
+	batch, err := collect(ctx, s, func(sc scanner) (*scheduler.Case, error) {
 		c := &scheduler.Case{}
 		var resp sql.NullInt64
 		var reg, acc int64
 		var fast int
-		if err := rows.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast); err != nil {
-			rows.Close()
-			return fail(err)
-		}
+		err := sc.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast)
 		c.ResponsibleUnitID, c.RegisteredAt, c.AcceptedAt, c.FastTrack = resp.Int64, fromTm(reg), fromTm(acc), fast != 0
-		batch, byID[c.ID] = append(batch, c), c
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil || len(batch) == 0 {
-		return 0, err
-	}
-	lo, hi := batch[0].ID, batch[len(batch)-1].ID
-	evs := map[int64][]scheduler.CaseEvent{}
-	evRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, at, to_status, responsible_unit_id, days FROM case_events
-		WHERE case_id BETWEEN ? AND ? AND kind = 'status' ORDER BY case_id, id`), lo, hi)
+		return c, err
+	}, `SELECT id, unit_id, responsible_unit_id, category_id, territory, registered_at,
+		accepted_at, fast_track FROM cases WHERE id > ? ORDER BY id LIMIT 1000`, after)
 	if err != nil {
 		return fail(err)
 	}
-	for evRows.Next() {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	lo, hi := batch[0].ID, batch[len(batch)-1].ID
+	evs := map[int64][]scheduler.CaseEvent{}
+	err = s.eachRow(ctx, func(sc scanner) error {
 		var id, at, resp int64
 		var to string
 		var days int
-		if err := evRows.Scan(&id, &at, &to, &resp, &days); err != nil {
-			evRows.Close()
-			return fail(err)
+		if err := sc.Scan(&id, &at, &to, &resp, &days); err != nil {
+			return err
 		}
 		evs[id] = append(evs[id], scheduler.CaseEvent{Kind: scheduler.EvStatus, At: fromTm(at), To: scheduler.CaseStatus(to), ResponsibleUnitID: resp, Days: days})
-	}
-	err = evRows.Err()
-	evRows.Close()
+		return nil
+	}, `SELECT case_id, at, to_status, responsible_unit_id, days FROM case_events
+		WHERE case_id BETWEEN ? AND ? AND kind = 'status' ORDER BY case_id, id`, lo, hi)
 	if err != nil {
 		return fail(err)
 	}
 	evals := map[int64][]scheduler.Evaluation{}
-	evalRows, err := s.q.QueryContext(ctx, s.rebind(`SELECT case_id, score FROM case_evaluations WHERE case_id BETWEEN ? AND ? AND stage = 'result'`), lo, hi)
-	if err != nil {
-		return fail(err)
-	}
-	for evalRows.Next() {
+	err = s.eachRow(ctx, func(sc scanner) error {
 		var id int64
 		var score string
-		if err := evalRows.Scan(&id, &score); err != nil {
-			evalRows.Close()
-			return fail(err)
+		if err := sc.Scan(&id, &score); err != nil {
+			return err
 		}
 		evals[id] = append(evals[id], scheduler.Evaluation{Stage: scheduler.EvalResult, Score: score})
-	}
-	err = evalRows.Err()
-	evalRows.Close()
+		return nil
+	}, `SELECT case_id, score FROM case_evaluations WHERE case_id BETWEEN ? AND ? AND stage = 'result'`, lo, hi)
 	if err != nil {
 		return fail(err)
 	}
@@ -520,12 +492,6 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 // rebuildPersons sets every case's repeat and return from all petitioners at once, grouped by
 // person and category in registration order.
 func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) error {
-	rows, err := s.q.QueryContext(ctx, `SELECT UPPER(TRIM(p.id_number)) AS person, c.category_id, c.registered_at, c.id
-		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.category_id, c.registered_at, c.id`)
-	if err != nil {
-		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
-	}
 	repeat, returned := map[int64]bool{}, map[int64]int64{}
 	var group personGroup
 	flush := func() {
@@ -542,13 +508,12 @@ func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) erro
 		group = group[:0]
 	}
 	key := ""
-	for rows.Next() {
+	err := s.eachRow(ctx, func(sc scanner) error {
 		var person string
 		var cat int64
 		var pc personCase
-		if err := rows.Scan(&person, &cat, &pc.reg, &pc.id); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
+		if err := sc.Scan(&person, &cat, &pc.reg, &pc.id); err != nil {
+			return err
 		}
 		if k := person + "/" + strconv.FormatInt(cat, 10); k != key {
 			flush()
@@ -557,13 +522,14 @@ func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) erro
 		if len(group) == 0 || group[len(group)-1].id != pc.id { // two petitioners of one case with one number
 			group = append(group, pc)
 		}
-	}
-	flush()
-	err = rows.Err()
-	rows.Close()
+		return nil
+	}, `SELECT UPPER(TRIM(p.id_number)) AS person, c.category_id, c.registered_at, c.id
+		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
+		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.category_id, c.registered_at, c.id`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 	}
+	flush()
 	for id := range repeat {
 		if _, err := s.exec(ctx, `UPDATE case_rate_facts SET is_repeat = 1 WHERE case_id = ?`, id); err != nil {
 			return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
@@ -584,39 +550,27 @@ func (s *Store) rebuildCounts(ctx context.Context) error {
 		return err
 	}
 	paths := unitPaths{}
-	urows, err := s.q.QueryContext(ctx, `SELECT id, path FROM units`)
-	if err != nil {
-		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
-	}
-	for urows.Next() {
+	err = s.eachRow(ctx, func(sc scanner) error {
 		var id int64
 		var path string
-		if err := urows.Scan(&id, &path); err != nil {
-			urows.Close()
-			return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		if err := sc.Scan(&id, &path); err != nil {
+			return err
 		}
 		paths[id] = pathIDs(path)
-	}
-	err = urows.Err()
-	urows.Close()
+		return nil
+	}, `SELECT id, path FROM units`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
 	}
 	counts := map[countKey]int64{}
-	rows, err := s.q.QueryContext(ctx, `SELECT `+factsCols+` FROM case_rate_facts`)
-	if err != nil {
-		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
-	}
-	for rows.Next() {
+	err = s.eachRow(ctx, func(sc scanner) error {
 		var r factsRow
-		if err := r.scan(rows); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
+		if err := r.scan(sc); err != nil {
+			return err
 		}
 		addCells(counts, paths.countedUnder(r), r, h, 1)
-	}
-	err = rows.Err()
-	rows.Close()
+		return nil
+	}, `SELECT `+factsCols+` FROM case_rate_facts`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild rate counts: %w", err)
 	}
@@ -656,24 +610,18 @@ func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE metric = 'return' AND bucket >= 0 AND day >= 0 AND day < ? AND n <> 0`,
 				[]any{day}},
 		} {
-			rows, err := tx.q.QueryContext(ctx, tx.rebind(q.sql), q.args...)
-			if err != nil {
-				return fmt.Errorf("sqlstore: fold rate counts: %w", err)
-			}
-			for rows.Next() {
+			err := tx.eachRow(ctx, func(sc scanner) error {
 				var k countKey
 				var n int64
-				if err := rows.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
-					rows.Close()
-					return fmt.Errorf("sqlstore: fold rate counts: %w", err)
+				if err := sc.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
+					return err
 				}
 				if folded, ok := scheduler.Fold(k.cell, day); ok {
 					delta[k] -= n
 					delta[countKey{k.unit, folded}] += n
 				}
-			}
-			err = rows.Err()
-			rows.Close()
+				return nil
+			}, q.sql, q.args...)
 			if err != nil {
 				return fmt.Errorf("sqlstore: fold rate counts: %w", err)
 			}

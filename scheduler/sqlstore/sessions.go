@@ -73,20 +73,17 @@ func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
 
 // ListCalendarYears implements scheduler.SessionStore.
 func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT year, verified FROM calendar_years`)
+	out := map[int]bool{}
+	err := s.eachRow(ctx, func(sc scanner) error {
+		var y, v int
+		err := sc.Scan(&y, &v)
+		out[y] = v != 0
+		return err
+	}, `SELECT year, verified FROM calendar_years`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
 	}
-	defer rows.Close()
-	out := map[int]bool{}
-	for rows.Next() {
-		var y, v int
-		if err := rows.Scan(&y, &v); err != nil {
-			return nil, fmt.Errorf("sqlstore: calendar years: %w", err)
-		}
-		out[y] = v != 0
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // seedCalendar copies the release's working-day calendar (holidays.txt) into the store, which is
@@ -120,22 +117,17 @@ func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error
 
 // ListHolidays implements scheduler.SessionStore.
 func (s *Store) ListHolidays(ctx context.Context, from, to string) ([]scheduler.Holiday, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT day, kind, name FROM public_holidays WHERE day >= ? AND day <= ? ORDER BY day`), from, to)
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.Holiday, error) {
+		var h scheduler.Holiday
+		var kind string
+		err := sc.Scan(&h.Date, &kind, &h.Name)
+		h.Kind = scheduler.HolidayKind(kind)
+		return h, err
+	}, `SELECT day, kind, name FROM public_holidays WHERE day >= ? AND day <= ? ORDER BY day`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list holidays: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Holiday
-	for rows.Next() {
-		var h scheduler.Holiday
-		var kind string
-		if err := rows.Scan(&h.Date, &kind, &h.Name); err != nil {
-			return nil, fmt.Errorf("sqlstore: list holidays: %w", err)
-		}
-		h.Kind = scheduler.HolidayKind(kind)
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- schedules ----
@@ -407,21 +399,12 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQu
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+sessionCols+` FROM reception_sessions s JOIN units u ON u.id = s.unit_id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, s.id LIMIT `+strconv.Itoa(limit)), args...)
+	out, err := collect(ctx, s, func(sc scanner) (scheduler.ReceptionSession, error) { return scanSession(sc) }, `SELECT `+sessionCols+` FROM reception_sessions s JOIN units u ON u.id = s.unit_id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, s.id LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list reception sessions: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.ReceptionSession
-	for rows.Next() {
-		r, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list reception sessions: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CancelReceptionSession implements scheduler.SessionStore.
@@ -479,20 +462,11 @@ func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error)
 }
 
 func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]scheduler.Appointment, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE `+where), args...)
+	out, err := collect(ctx, s, scanAppt, `SELECT `+apptCols+` FROM appointments WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Appointment
-	for rows.Next() {
-		a, err := scanAppt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CreateAppointment implements scheduler.AppointmentStore.

@@ -104,20 +104,11 @@ func (s *Store) GetAssignment(ctx context.Context, id int64) (scheduler.Assignme
 
 // ListAssignments implements scheduler.SlipStore.
 func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]scheduler.Assignment, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+assignmentCols+` FROM assignments WHERE case_id = ? ORDER BY id`), caseID)
+	out, err := collect(ctx, s, scanAssignment, `SELECT `+assignmentCols+` FROM assignments WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list assignments: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Assignment
-	for rows.Next() {
-		a, err := scanAssignment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list assignments: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ObjectAssignment implements scheduler.SlipStore.
@@ -274,20 +265,11 @@ func scanSupervision(sc interface{ Scan(...any) error }) (scheduler.Supervision,
 
 // ListSupervisions implements scheduler.SlipStore.
 func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]scheduler.Supervision, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? ORDER BY id`), caseID)
+	out, err := collect(ctx, s, scanSupervision, `SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list supervisions: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.Supervision
-	for rows.Next() {
-		sv, err := scanSupervision(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list supervisions: %w", err)
-		}
-		out = append(out, sv)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func supervisionRef(id int64) string { return "supervision:" + strconv.FormatInt(id, 10) }
@@ -402,18 +384,9 @@ func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, 
 
 // ListSupervisionReports implements scheduler.SlipStore.
 func (s *Store) ListSupervisionReports(ctx context.Context, supervisionID int64) ([]scheduler.SupervisionReport, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+reportCols+` FROM supervision_reports WHERE supervision_id = ? ORDER BY id`), supervisionID)
+	out, err := collect(ctx, s, scanReport, `SELECT `+reportCols+` FROM supervision_reports WHERE supervision_id = ? ORDER BY id`, supervisionID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list supervision reports: %w", err)
 	}
-	defer rows.Close()
-	var out []scheduler.SupervisionReport
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list supervision reports: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }

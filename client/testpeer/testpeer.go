@@ -2,6 +2,10 @@
 // publishing numbered VP8 frames and Opus packets on loopback, wired to an SFU participant
 // without signaling, that remembers when it sent each frame; or publishing media a browser
 // encoded, for a recording that plays back (PublishSamples).
+//
+// It lives next to client, whose codecs and interceptors it publishes with (client.NewAPI): under
+// recording it made the recorder's package tree import the client, a layer above it. Only tests
+// import it (recording's, the scheduler API's, web's and cmd/sanji's).
 package testpeer
 
 import (
