@@ -31,8 +31,9 @@ type SFU struct {
 	rooms  map[string]*Room
 	closed bool
 
-	done chan struct{} // closed by Close: housekeeping ends
-	wg   sync.WaitGroup
+	done  chan struct{} // closed by Close: housekeeping ends
+	wg    sync.WaitGroup
+	quiet quietSwitch // set by Close: pion's stragglers log nothing
 }
 
 // Room is a set of participants that may exchange media, under one subscription policy.
@@ -68,7 +69,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: listen IP %q is not an IP address", cfg.ListenIP)
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), rooms: map[string]*Room{}}
-	s.setting.LoggerFactory = pionLogs{cfg.Logger}
+	s.setting.LoggerFactory = pionLogs{log: cfg.Logger, quiet: &s.quiet}
 
 	var udp net.PacketConn
 	var err error
@@ -307,7 +308,9 @@ func (s *SFU) Close() error {
 	for _, p := range all {
 		p.Close("shutdown")
 	}
-	return s.closeSockets()
+	err := s.closeSockets()
+	s.quiet.silence()
+	return err
 }
 
 func (s *SFU) closeSockets() error {
