@@ -24,6 +24,7 @@ const tiles = new Map(); // participant id -> tile
 const notices = [];
 let speaker = '';
 let handUp = false;
+let codeHearing = null; // the appointment whose query code is on screen
 
 function showBanner(err) {
   bannerError = err;
@@ -162,6 +163,28 @@ function fmtTime(iso) {
   return iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
 }
 
+// showCode puts the petitioner's query code on screen, in groups of four, for the hearing on stage.
+function showCode(code) {
+  codeHearing = state?.stage?.appointment_id ?? null;
+  const groups = (code.match(/.{1,4}/g) ?? []).map((g) => {
+    const s = document.createElement('span');
+    s.textContent = g;
+    return s;
+  });
+  $('code-text').replaceChildren(...groups);
+  $('code-card').hidden = false;
+}
+
+// dropCode takes the code off screen once its hearing is over: it is the petitioner's alone.
+function dropCode(st) {
+  if ($('code-card').hidden) return;
+  if (codeHearing === null && st.stage) codeHearing = st.stage.appointment_id;
+  if (st.stage && st.stage.appointment_id === codeHearing) return;
+  $('code-card').hidden = true;
+  $('code-text').replaceChildren();
+  codeHearing = null;
+}
+
 function draw() {
   const st = state;
   if (!st) return;
@@ -171,6 +194,7 @@ function draw() {
   phase.hidden = false;
   phase.dataset.phase = st.phase;
   setText(phase, `rc.phase.${st.phase}`);
+  dropCode(st);
   const studio = st.seat === 'studio';
   const hall = st.seat === 'hall';
   document.body.dataset.seat = st.seat;
@@ -483,8 +507,7 @@ async function join() {
   call.sig.on('call_notice', (d) => {
     notices.push(d);
     if (d.kind === 'query_code') {
-      $('code-card').hidden = false;
-      $('code-text').textContent = d.query_code;
+      showCode(d.query_code);
     } else {
       showBanner(d);
     }
