@@ -174,3 +174,40 @@ func TestReceptionQueryCode(t *testing.T) {
 	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(3, false), nil, ""))
 	p.wait("the second code gone with its hearing", `document.getElementById("code-card").hidden && document.getElementById("code-text").textContent === ""`)
 }
+
+// TestReceptionRecordingBadge: the red "recording" status is for the seats on stage while the
+// hearing is recorded; a waiting hall sees that it waits, an observer that a hearing is on.
+func TestReceptionRecordingBadge(t *testing.T) {
+	srv, conns := officeFake(t, nil)
+	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
+	noHandlerErrors(t, collectConsole(p.ctx))
+	c := joinSeat(t, p, conns, "hall")
+	phase := `document.getElementById("phase").dataset.phase + "|" + document.getElementById("phase").textContent`
+	step := func(what string, st map[string]any, want string) {
+		t.Helper()
+		send(t, c, "call_state", "", st)
+		p.wait(what, phase+` === `+jsString(want))
+	}
+	queue := []any{map[string]any{"appointment_id": 2, "hall_id": 7, "hall_name": "清波街道接访大厅", "queue_no": 2, "position": 2,
+		"status": "booked", "name": "钱*", "people": 1}}
+
+	// Another hall's petitioner is heard and recorded; this hall waits (the server sends it no stage).
+	step("a waiting hall", callState("hall", "hearing", false, nil, queue, "2026-12-02T02:00:00Z"), "waiting|候访中")
+	if bg := p.text(`getComputedStyle(document.getElementById("phase")).backgroundColor`); bg == "rgb(138, 28, 28)" {
+		t.Errorf("the waiting hall's status is red (%s)", bg)
+	}
+	p.do("switch to English", chromedp.Click(chromedp.CSS(`#lang button[data-lang="en"]`)))
+	p.wait("waiting in English", phase+` === "waiting|Waiting"`)
+	p.do("switch back to Chinese", chromedp.Click(chromedp.CSS(`#lang button[data-lang="zh"]`)))
+	step("a waiting hall between hearings", callState("hall", "idle", false, nil, queue, "2026-12-02T02:00:00Z"), "waiting|候访中")
+
+	// This hall's petitioner is called, then heard on the record.
+	step("called to the stage", callState("hall", "called", true, stageOf(2, false), nil, ""), "called|已叫号，待告知录像")
+	step("heard and recorded", callState("hall", "hearing", true, stageOf(2, true), nil, ""), "hearing|接访中 · 录像")
+	if bg := p.text(`getComputedStyle(document.getElementById("phase")).backgroundColor`); bg != "rgb(138, 28, 28)" {
+		t.Errorf("the recorded hall's status is %s, want the red badge", bg)
+	}
+
+	// An observer watches the hearing but is neither heard nor recorded.
+	step("an observer", callState("observer", "hearing", false, stageOf(2, true), nil, ""), "elsewhere|接访进行中")
+}

@@ -163,6 +163,15 @@ function fmtTime(iso) {
   return iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
 }
 
+// phaseFor is the status the header shows this seat. The red recording badge is for the seats on
+// stage once the hearing is recorded; a hall whose petitioner is not on stage is told it waits,
+// and the other seats off stage only that a hearing is under way.
+function phaseFor(st) {
+  if (st.me.on_stage) return st.phase;
+  if (st.seat === 'hall') return 'waiting';
+  return st.phase === 'idle' ? 'idle' : 'elsewhere';
+}
+
 // showCode puts the petitioner's query code on screen, in groups of four, for the hearing on stage.
 function showCode(code) {
   codeHearing = state?.stage?.appointment_id ?? null;
@@ -192,8 +201,9 @@ function draw() {
   setText($('seat-label'), `rc.seatLabel.${st.seat}`);
   const phase = $('phase');
   phase.hidden = false;
-  phase.dataset.phase = st.phase;
-  setText(phase, `rc.phase.${st.phase}`);
+  const status = phaseFor(st);
+  phase.dataset.phase = status;
+  setText(phase, `rc.phase.${status}`);
   dropCode(st);
   const studio = st.seat === 'studio';
   const hall = st.seat === 'hall';
