@@ -3,8 +3,11 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 )
@@ -210,4 +213,72 @@ func TestReceptionRecordingBadge(t *testing.T) {
 
 	// An observer watches the hearing but is neither heard nor recorded.
 	step("an observer", callState("observer", "hearing", false, stageOf(2, true), nil, ""), "elsewhere|接访进行中")
+}
+
+// TestTimesInOfficeZone: in a browser set to New York and en-US, every time the pages print is
+// Beijing's, 24-hour, without seconds.
+func TestTimesInOfficeZone(t *testing.T) {
+	// 11:45:30 and 14:05:30 in Beijing: 10:45 PM and 1:05 AM in New York.
+	const morning, afternoon = "2026-12-02T03:45:30Z", "2026-12-02T06:05:30Z"
+	session := map[string]any{"id": 1, "title": "副市长视频接访", "start": morning, "end": afternoon, "leader_name": "王五一",
+		"leader_post": "副市长", "hall_ids": []int{7}, "unit_ids": []int{}, "place": "市领导接访室", "halls": []string{"清波街道接访大厅"},
+		"portfolio": "住房保障"}
+	srv, conns := officeFake(t, map[string]any{
+		"GET /api/v1/public/sessions": map[string]any{"sessions": []any{session}},
+		"GET /api/v1/sessions":        map[string]any{"sessions": []any{session}},
+		"GET /api/v1/halls":           map[string]any{"halls": []any{map[string]any{"id": 7, "unit_id": 5, "kind": "hall", "name": "清波街道接访大厅"}}},
+		"GET /api/v1/units":           map[string]any{"units": []any{}},
+	})
+	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
+	noHandlerErrors(t, collectConsole(p.ctx))
+	if _, err := chromedp.Call(p.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(p.ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"}); err != nil {
+		t.Fatal(err)
+	}
+	wrong := regexp.MustCompile(`(?i)\d\s*[AP]M\b|\d{1,2}:\d{2}:\d{2}|上午|下午`)
+	check := func(where, text string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: %q lacks %q", where, text, w)
+			}
+		}
+		if m := wrong.FindString(text); m != "" {
+			t.Errorf("%s: %q prints %q (12-hour, seconds or the browser's clock)", where, text, m)
+		}
+	}
+
+	p.do("open the public page", chromedp.Navigate(srv.URL+"/public.html"))
+	p.wait("the public row", `document.querySelectorAll("#pub-rows tr").length === 1`)
+	if got := p.text(`Intl.DateTimeFormat().resolvedOptions().timeZone + " " + new Date(` + jsString(morning) + `).toLocaleTimeString()`); got != "America/New_York 10:45:30 PM" {
+		t.Fatalf("the browser is not in New York and en-US: %q", got)
+	}
+	check("public page", p.text(`document.getElementById("pub-rows").textContent`), "2026-12-02 11:45–14:05")
+
+	p.do("open the picker", chromedp.Navigate(srv.URL+"/reception.html"))
+	p.wait("the session line", `document.querySelectorAll("#pick-list h2").length === 1`)
+	check("picker", p.text(`document.querySelector("#pick-list h2").textContent`), "11:45 副市长视频接访")
+
+	c := joinSeat(t, p, conns, "hall")
+	item := func(id, no int, status, eta string) map[string]any {
+		return map[string]any{"appointment_id": id, "hall_id": 7, "hall_name": "清波街道接访大厅", "queue_no": no, "position": no,
+			"status": status, "name": "钱*", "people": 1, "eta": eta}
+	}
+	send(t, c, "call_state", "", callState("hall", "idle", false, nil, []any{item(2, 2, "booked", afternoon)}, afternoon))
+	p.wait("the waiting screen", `!document.getElementById("waiting-screen").hidden && document.getElementById("wait-eta").textContent !== ""`)
+	check("waiting screen", p.text(`document.getElementById("wait-eta").textContent`), "预计 14:05 开始")
+
+	// The studio's queue and the case panel's timeline.
+	send(t, c, "call_state", "", callState("studio", "idle", true, nil, []any{item(2, 1, "booked", morning), item(3, 2, "checked_in", afternoon)}, ""))
+	p.wait("the queue", `document.querySelectorAll("#queue li").length === 2`)
+	check("queue", p.text(`document.getElementById("queue").textContent`), "11:45", "14:05")
+	send(t, c, "case_panel", "", map[string]any{"case_id": 5, "panel": map[string]any{
+		"case":        map[string]any{"id": 5, "number": "330102-2026-V-000005", "title": "欠薪", "view": "full", "petitioners": []any{}},
+		"timeline":    []any{map[string]any{"at": afternoon, "actor": "intake", "from": "", "to": "registered", "reason": "登记"}},
+		"assignments": []any{},
+	}})
+	p.wait("the timeline", `document.querySelectorAll(".rc-timeline li").length === 1`)
+	check("case timeline", p.text(`document.querySelector(".rc-timeline li").textContent`), "2026-12-02 14:05 intake")
 }

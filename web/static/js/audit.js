@@ -3,6 +3,7 @@
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t } from './i18n.js';
+import { dateTime } from './time.js';
 
 initPage();
 
@@ -34,7 +35,7 @@ async function search(append) {
     for (const e of res.entries) {
       const tr = document.createElement('tr');
       const change = [e.before, e.after].filter(Boolean).join(' → ') + (e.purpose ? ` [${e.purpose}]` : '');
-      for (const [text, cls] of [[new Date(e.at).toLocaleString(), ''], [e.actor ? `${e.actor} (#${e.actor_id})` : '—', ''],
+      for (const [text, cls] of [[dateTime(e.at), ''], [e.actor ? `${e.actor} (#${e.actor_id})` : '—', ''],
         [e.action, ''], [e.target, ''], [change, 'change'], [e.ip || '', '']]) {
         const td = document.createElement('td');
         td.textContent = text;

@@ -6,7 +6,8 @@ import './cases-messages.js';
 import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
-import { t, lang, onLangChange } from './i18n.js';
+import { t, onLangChange } from './i18n.js';
+import { date, dateTime } from './time.js';
 import { initForms } from './case-forms.js';
 
 initPage();
@@ -20,10 +21,9 @@ let current = 0;
 let forms = null;
 
 const unitName = (id) => (id ? units.get(id)?.name || `#${id}` : t('cases.none'));
-// Times are shown in Beijing time, the zone the legal day is counted in.
-const locale = () => (lang() === 'en' ? 'en-GB' : 'zh-CN');
-const day = (s) => new Date(s).toLocaleDateString(locale(), { timeZone: 'Asia/Shanghai' });
-const when = (s) => new Date(s).toLocaleString(locale(), { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'short' });
+// Times are the office's (time.js): Beijing time, the zone the legal day is counted in.
+const day = date;
+const when = dateTime;
 
 function fail(box, err) {
   showError(box, err instanceof ApiError ? err : null, t('err.network'));

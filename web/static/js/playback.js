@@ -8,7 +8,8 @@
 import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
-import { t, has, lang, onLangChange } from './i18n.js';
+import { t, has, onLangChange } from './i18n.js';
+import { dateTime } from './time.js';
 
 initPage();
 
@@ -39,8 +40,7 @@ function el(tag, text, cls) {
   return e;
 }
 
-const locale = () => (lang() === 'en' ? 'en-GB' : 'zh-CN');
-const when = (s) => new Date(s).toLocaleString(locale(), { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium' });
+const when = dateTime;
 
 // clockText is seconds as m:ss, or h:mm:ss for an hour or more.
 function clockText(sec) {

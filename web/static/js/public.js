@@ -5,6 +5,7 @@ import './query-messages.js';
 import { initPage, showError } from './nav.js';
 import { api, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';
+import { dateTime, time } from './time.js';
 
 initPage();
 
@@ -15,7 +16,7 @@ function render() {
   rows.replaceChildren();
   for (const s of data) {
     const tr = document.createElement('tr');
-    const when = `${new Date(s.start).toLocaleString()} – ${new Date(s.end).toLocaleTimeString()}` +
+    const when = `${dateTime(s.start)}–${time(s.end)}` +
       (s.holiday ? t('pub.holiday', { name: s.holiday }) : '');
     const place = [s.place, ...s.halls].filter(Boolean).join('、');
     for (const text of [when, place, s.leader_name, s.leader_post, s.portfolio]) {

@@ -8,6 +8,7 @@ import { api, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
+import { dateTime, dayStart, time, today } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
@@ -47,8 +48,7 @@ async function ask(type, data = {}) {
 
 async function showPicker() {
   $('picker').hidden = false;
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
+  const start = dayStart(today()); // the office's day, not the browser's
   const end = new Date(start.getTime() + 24 * 3600 * 1000);
   const [sessions, halls, units] = await Promise.all([
     api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`),
@@ -62,7 +62,7 @@ async function showPicker() {
   for (const s of sessions.sessions ?? []) {
     const li = document.createElement('li');
     const h = document.createElement('h2');
-    h.textContent = `${new Date(s.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} ${s.title} · ${[s.leader_post, s.leader_name].filter(Boolean).join(' ')}`;
+    h.textContent = `${time(s.start)} ${s.title} · ${[s.leader_post, s.leader_name].filter(Boolean).join(' ')}`;
     li.append(h);
     const seats = [{ seat: 'studio', key: 'rc.seat.studio' }];
     for (const id of s.hall_ids) if (hallName.has(id)) seats.push({ seat: 'hall', hall: id, key: 'rc.seat.hall', name: hallName.get(id) });
@@ -160,7 +160,7 @@ function showQuality() {
 // ---- drawing the call state ----
 
 function fmtTime(iso) {
-  return iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+  return iso ? time(iso) : '';
 }
 
 // phaseFor is the status the header shows this seat. The red recording badge is for the seats on
@@ -376,7 +376,7 @@ function drawPanel() {
   for (const e of panel.timeline) {
     const li = document.createElement('li');
     li.dataset.to = e.to;
-    li.textContent = `${new Date(e.at).toLocaleString()} ${e.actor} ${e.from ? e.from + ' → ' : ''}${e.to}${e.reason ? ' · ' + e.reason : ''}`;
+    li.textContent = `${dateTime(e.at)} ${e.actor} ${e.from ? e.from + ' → ' : ''}${e.to}${e.reason ? ' · ' + e.reason : ''}`;
     ul.append(li);
   }
   body.append(ul);

@@ -1,27 +1,23 @@
 // What the reception staff pages share (calendar, booking, queue, invitations): dates in
-// Asia/Shanghai whatever the browser's zone, the unit and hall directory, error banners that
+// the office's zone whatever the browser's (time.js), the unit and hall directory, error banners that
 // focus the field at fault, and the start-up (language, login, header).
 
 import './sessions-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, setText } from './i18n.js';
+import { date, time, instant, today } from './time.js';
 
 export const $ = (id) => document.getElementById(id);
 
-// Every reception happens in China (UTC+8, no daylight saving): dates and times are shown and
-// entered there, so a laptop set to another zone books the right hour.
-const SH = 'Asia/Shanghai';
-const dateFmt = new Intl.DateTimeFormat('en-CA', { timeZone: SH, year: 'numeric', month: '2-digit', day: '2-digit' });
-const timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: SH, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-
-// shDate is the Shanghai date of a time, YYYY-MM-DD.
-export const shDate = (d) => dateFmt.format(new Date(d));
-// shTime is the Shanghai clock time, HH:MM.
-export const shTime = (d) => timeFmt.format(new Date(d));
-// shInstant turns a datetime-local value (YYYY-MM-DDTHH:MM, meant in Shanghai) into RFC 3339.
-export const shInstant = (local) => `${local}:00+08:00`;
-export const today = () => shDate(Date.now());
+// Dates and times are the office's (time.js), so a laptop set to another zone books the right hour.
+// shDate is the office's date of a time, YYYY-MM-DD.
+export const shDate = date;
+// shTime is the office's clock time, HH:MM.
+export const shTime = time;
+// shInstant turns a datetime-local value (YYYY-MM-DDTHH:MM, meant in the office's zone) into RFC 3339.
+export const shInstant = instant;
+export { today };
 
 // Calendar arithmetic on YYYY-MM-DD strings, in UTC so no zone shifts a day.
 const utc = (ymd) => new Date(`${ymd}T00:00:00Z`);
