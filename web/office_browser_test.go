@@ -1,8 +1,10 @@
 package web
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 )
+
+// These tests check the pages as a petition office meets them (issue 15), against a scripted API
+// and signaling socket.
 
 // officeFake serves the pages, a logged-in user, the scripted JSON answers of routes ("GET
 // /api/v1/halls" → body) and a seat token; each signaling socket is handed to the test.
@@ -281,4 +286,40 @@ func TestTimesInOfficeZone(t *testing.T) {
 	}})
 	p.wait("the timeline", `document.querySelectorAll(".rc-timeline li").length === 1`)
 	check("case timeline", p.text(`document.querySelector(".rc-timeline li").textContent`), "2026-12-02 14:05 intake")
+}
+
+// cjkStack is the Chinese font stack every element must use, in this order.
+var cjkStack = []string{"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"}
+
+// TestChineseFontStack: every element of every page, form controls included, draws Chinese with
+// the Chinese faces: it starts with a Noto CJK face and holds the whole stack.
+func TestChineseFontStack(t *testing.T) {
+	pages, err := fs.Glob(static, "static/*.html")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("pages: %v %v", pages, err)
+	}
+	srv, _ := officeFake(t, nil)
+	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
+	stack := `["` + strings.Join(cjkStack, `", "`) + `"]`
+	for _, page := range pages {
+		name := path.Base(page)
+		p.do("open "+name, chromedp.Navigate(srv.URL+"/"+name))
+		p.wait(name, `document.readyState === "complete"`)
+		got := p.text(`(() => {
+			const stack = ` + stack + `;
+			const bad = new Map();
+			for (const e of document.querySelectorAll("body, body *")) {
+				const fams = getComputedStyle(e).fontFamily.split(",").map((f) => f.trim().replace(/^["']|["']$/g, ""));
+				const at = fams.indexOf(stack[0]);
+				const ok = /^Noto Sans (Mono )?CJK SC$/.test(fams[0]) && at >= 0 && stack.every((f, i) => fams[at + i] === f);
+				if (!ok) bad.set(e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""), getComputedStyle(e).fontFamily);
+			}
+			return [...bad].slice(0, 5).map(([k, v]) => k + ": " + v).join("; ") + (bad.size > 5 ? " … (" + bad.size + ")" : "");
+		})()`)
+		if got != "" {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+	// The stack is what the pages ask for; whether the machine has the faces is .ci/run's business.
+	t.Logf("checked %d pages", len(pages))
 }
