@@ -111,42 +111,42 @@ func ValidIDNumber(s string) bool {
 	if !idNumberPattern.MatchString(s) {
 		return false
 	}
-	return withCheckDigit(s[:17]) == s
+	return WithCheckDigit(s[:17]) == s
 }
 
 // ValidateAppointment checks an appointment's own fields.
 func ValidateAppointment(a Appointment) error {
 	if a.SessionID == 0 {
-		return invalid("session_id", "必须指定会次", "session_id is required")
+		return Invalid("session_id", "必须指定会次", "session_id is required")
 	}
 	if a.HallID == 0 {
-		return invalid("hall_id", "必须指定候访大厅", "hall_id is required")
+		return Invalid("hall_id", "必须指定候访大厅", "hall_id is required")
 	}
-	if err := validName("name", a.Name); err != nil {
+	if err := ValidName("name", a.Name); err != nil {
 		return err
 	}
 	if a.IDNumber = strings.ToUpper(a.IDNumber); !ValidIDNumber(a.IDNumber) {
-		return invalid("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
+		return Invalid("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
 	}
 	if a.Phone != "" && !phonePattern.MatchString(a.Phone) {
-		return invalid("phone", "电话号码格式不正确", "phone is not a valid number")
+		return Invalid("phone", "电话号码格式不正确", "phone is not a valid number")
 	}
 	if strings.TrimSpace(a.Matter) == "" {
-		return invalid("matter", "请简要填写反映事项", "matter is required")
+		return Invalid("matter", "请简要填写反映事项", "matter is required")
 	}
 	if err := validText("matter", a.Matter, 1000); err != nil {
 		return err
 	}
 	if len(a.Representatives) > MaxRepresentatives {
-		return invalid("representatives", "集体访最多登记 5 名代表，其余人员计入涉及人数", "a collective visit names at most 5 representatives; count the others in people")
+		return Invalid("representatives", "集体访最多登记 5 名代表，其余人员计入涉及人数", "a collective visit names at most 5 representatives; count the others in people")
 	}
 	for _, r := range a.Representatives {
-		if err := validName("representatives", r); err != nil {
+		if err := ValidName("representatives", r); err != nil {
 			return err
 		}
 	}
 	if a.People < 1 || a.People < len(a.Representatives) || a.People > 10000 {
-		return invalid("people", "涉及人数至少为 1，且不少于代表人数", "people must be at least 1 and at least the number of representatives")
+		return Invalid("people", "涉及人数至少为 1，且不少于代表人数", "people must be at least 1 and at least the number of representatives")
 	}
 	if err := validText("guidance", a.Guidance, 1000); err != nil {
 		return err
@@ -189,4 +189,14 @@ func (a Appointment) Masked() Appointment {
 	}
 	a.Representatives = reps
 	return a
+}
+
+// WithCheckDigit completes 17 digits of a resident ID number with its GB 11643 check character.
+func WithCheckDigit(d17 string) string {
+	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(d17[i]-'0') * w[i]
+	}
+	return d17 + string("10X98765432"[sum%11])
 }

@@ -61,13 +61,13 @@ func ValidateAttachment(a Attachment) error {
 		ok = ok || k == a.Kind
 	}
 	if !ok {
-		return invalid("kind", "附件类别应为 "+strings.Join(AttachmentKinds, "、"), "kind must be one of "+strings.Join(AttachmentKinds, ", "))
+		return Invalid("kind", "附件类别应为 "+strings.Join(AttachmentKinds, "、"), "kind must be one of "+strings.Join(AttachmentKinds, ", "))
 	}
 	if a.CaseID == 0 || !shaHex.MatchString(a.SHA256) || a.Size <= 0 || a.MIME == "" {
-		return invalid("file", "附件信息不完整", "the attachment's case, hash, size and type are required")
+		return Invalid("file", "附件信息不完整", "the attachment's case, hash, size and type are required")
 	}
 	if a.Name == "" || SafeName(a.Name) != a.Name {
-		return invalid("name", "文件名不安全，请使用 SafeName 处理后的名称", "the file name is not safe; pass it through SafeName")
+		return Invalid("name", "文件名不安全，请使用 SafeName 处理后的名称", "the file name is not safe; pass it through SafeName")
 	}
 	return nil
 }
@@ -125,8 +125,9 @@ func SniffType(head []byte, name string) (string, error) {
 	}
 	exts, ok := allowedTypes[mt]
 	if !ok {
-		return "", invalid("file", "不支持的文件类型（"+ct+"），只接受 PDF、JPEG、PNG、MP4、WebM、MP3、WAV 和 UTF-8 文本",
+		return "", Invalid("file", "不支持的文件类型（"+ct+"），只接受 PDF、JPEG、PNG、MP4、WebM、MP3、WAV 和 UTF-8 文本",
 			"file type "+ct+" is not accepted; use PDF, JPEG, PNG, MP4, WebM, MP3, WAV or UTF-8 text")
+
 	}
 	ext := strings.ToLower(filepath.Ext(name))
 	for _, e := range exts {
@@ -134,7 +135,7 @@ func SniffType(head []byte, name string) (string, error) {
 			return mt, nil
 		}
 	}
-	return "", invalid("name", "文件扩展名 "+ext+" 与文件内容（"+mt+"）不符", "the extension "+ext+" does not match the content ("+mt+")")
+	return "", Invalid("name", "文件扩展名 "+ext+" 与文件内容（"+mt+"）不符", "the extension "+ext+" does not match the content ("+mt+")")
 }
 
 // ErrTooLarge is returned by Blobs.Put when the content exceeds the limit.
@@ -171,7 +172,7 @@ func (b Blobs) Put(r io.Reader, name string) (sum string, size int64, mimeType s
 		return "", 0, "", fmt.Errorf("%w: 附件超过 %d 字节上限 / the attachment exceeds the %d-byte limit", ErrTooLarge, b.MaxSize, b.MaxSize)
 	}
 	if n == 0 {
-		return "", 0, "", invalid("file", "附件为空", "the attachment is empty")
+		return "", 0, "", Invalid("file", "附件为空", "the attachment is empty")
 	}
 	mt, err := SniffType(head.Bytes(), name)
 	if err != nil {

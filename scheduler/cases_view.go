@@ -30,8 +30,6 @@ type CaseChain struct {
 	ComplainedPath  string   // "" when no unit is complained about
 }
 
-func under(path, root string) bool { return root != "" && path != "" && strings.HasPrefix(path, root) }
-
 // CaseViewLevel decides what p sees of a case.
 func CaseViewLevel(p *Principal, ch CaseChain) ViewLevel {
 	if p == nil || p.User.Disabled {
@@ -40,7 +38,7 @@ func CaseViewLevel(p *Principal, ch CaseChain) ViewLevel {
 	// Anyone placed at or under the complained-about unit is that unit: whatever else they hold,
 	// they never see who complained about them.
 	for _, g := range p.Grants {
-		if under(g.UnitPath, ch.ComplainedPath) {
+		if InSubtree(g.UnitPath, ch.ComplainedPath) {
 			return ViewRedacted
 		}
 	}
@@ -51,11 +49,11 @@ func CaseViewLevel(p *Principal, ch CaseChain) ViewLevel {
 		}
 	}
 	for _, g := range p.Grants {
-		inCase := under(ch.CasePath, g.UnitPath)
-		inResp := under(ch.ResponsiblePath, g.UnitPath)
+		inCase := InSubtree(ch.CasePath, g.UnitPath)
+		inResp := InSubtree(ch.ResponsiblePath, g.UnitPath)
 		inCo := false
 		for _, c := range ch.CoPaths {
-			inCo = inCo || under(c, g.UnitPath)
+			inCo = inCo || InSubtree(c, g.UnitPath)
 		}
 		switch g.Role {
 		case RoleHallOperator, RoleIntakeOfficer, RoleSupervisor:

@@ -349,7 +349,7 @@ func levelCheck(ctx context.Context, st Store, c Case, sessUnit Unit) (CaseCheck
 // petitioner they are booking to a complaint about themselves is what the privacy rule forbids.
 func IsComplainedAbout(p *Principal, ch CaseChain) bool {
 	for _, g := range p.Grants {
-		if under(g.UnitPath, ch.ComplainedPath) {
+		if InSubtree(g.UnitPath, ch.ComplainedPath) {
 			return true
 		}
 	}

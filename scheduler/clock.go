@@ -237,6 +237,9 @@ func (c *Calendar) IsWorkingDay(day time.Time) (bool, error) {
 	return wd != time.Saturday && wd != time.Sunday, nil
 }
 
+// Provisional reports whether c counts the years it lacks provisionally (WithProvisional).
+func (c *Calendar) Provisional() bool { return c.provisional }
+
 // why names a rest day for explanations.
 func (c *Calendar) why(day time.Time) string {
 	if n, ok := c.off[day.Format("2006-01-02")]; ok {
@@ -336,10 +339,12 @@ func (d Deadline) Explain() string { return strings.Join(d.Steps, "；") }
 
 // Compute runs rule from the instant start (its legal day is not counted).
 func (c *Calendar) Compute(rule Rule, start time.Time) (Deadline, error) {
-	return c.compute(rule, DayOf(start), 0, 0)
+	return c.ComputeDays(rule, DayOf(start), 0, 0)
 }
 
-func (c *Calendar) compute(rule Rule, start time.Time, paused, extended int) (Deadline, error) {
+// ComputeDays runs rule from the legal date start (not counted), with paused calendar days that do
+// not count and extended days an approved extension added.
+func (c *Calendar) ComputeDays(rule Rule, start time.Time, paused, extended int) (Deadline, error) {
 	if rule.Days <= 0 {
 		return Deadline{}, fmt.Errorf("%w: rule %q has %d days", ErrInvalid, rule.Key, rule.Days)
 	}
@@ -420,20 +425,20 @@ func unitZH(u DayUnit) string {
 // Extend applies the one extension allowed: at most the extension rule's days, once.
 func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
 	if d.ExtendedDays > 0 {
-		return Deadline{}, invalid("extension", "只能延期一次", "a period may be extended only once")
+		return Deadline{}, Invalid("extension", "只能延期一次", "a period may be extended only once")
 	}
 	if days <= 0 || days > max.Days {
-		return Deadline{}, invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
+		return Deadline{}, Invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
 	}
-	return c.compute(d.Rule, d.Start, d.PausedDays, days)
+	return c.ComputeDays(d.Rule, d.Start, d.PausedDays, days)
 }
 
 // Pause adds calendar days that do not count (hearing time during review and re-review).
 func (c *Calendar) Pause(d Deadline, days int) (Deadline, error) {
 	if days < 0 {
-		return Deadline{}, invalid("days", "中止天数不能为负", "paused days cannot be negative")
+		return Deadline{}, Invalid("days", "中止天数不能为负", "paused days cannot be negative")
 	}
-	return c.compute(d.Rule, d.Start, d.PausedDays+days, d.ExtendedDays)
+	return c.ComputeDays(d.Rule, d.Start, d.PausedDays+days, d.ExtendedDays)
 }
 
 // Warning levels: the share of the period used.

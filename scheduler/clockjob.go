@@ -69,7 +69,7 @@ func CaseClock(c Case, evs []CaseEvent, cal *Calendar, rules Rules, now time.Tim
 	default:
 		return Deadline{}, false, nil
 	}
-	d, err = cal.compute(rule, DayOf(start), paused, extended)
+	d, err = cal.ComputeDays(rule, DayOf(start), paused, extended)
 	if err != nil {
 		return Deadline{}, false, err
 	}
@@ -137,27 +137,27 @@ func CheckClockEvent(c Case, evs []CaseEvent, kind string) error {
 	switch kind {
 	case EvClockPaused:
 		if !inReview || answered {
-			return invalid("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
+			return Invalid("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
 		}
 		if pausing {
-			return invalid("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
+			return Invalid("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
 		}
 	case EvClockResumed:
 		if !pausing {
-			return invalid("kind", "计时未中止，无需恢复", "the clock is not paused")
+			return Invalid("kind", "计时未中止，无需恢复", "the clock is not paused")
 		}
 	case EvReviewAnswered:
 		if c.Status != StReview {
-			return invalid("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
+			return Invalid("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
 		}
 		if answered {
-			return invalid("kind", "复查已答复", "the review was already answered")
+			return Invalid("kind", "复查已答复", "the review was already answered")
 		}
 		if pausing {
-			return invalid("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
+			return Invalid("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
 		}
 	default:
-		return invalid("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
+		return Invalid("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
 	}
 	return nil
 }
@@ -173,11 +173,12 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *Calendar, r
 		return err
 	}
 	if !ok || !d.Rule.PetitionerWindow() {
-		return invalid("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
+		return Invalid("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
 	}
 	if !now.Before(d.DueAt()) {
-		return invalid("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
+		return Invalid("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
 			fmt.Sprintf("the period to ask ended on %s; the request is not accepted", d.Due.Format("2006-01-02")))
+
 	}
 	return nil
 }

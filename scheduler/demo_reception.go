@@ -62,21 +62,11 @@ func SeedDemoReception(ctx context.Context, st Store, now time.Time) (ReceptionS
 		return x, false, fmt.Errorf("demo reception: %w", err)
 	}
 	for _, p := range demoPetitioners {
-		a := Appointment{SessionID: x.ID, HallID: byName[p.hall], Name: p.name, IDNumber: withCheckDigit(p.id17), Phone: "13800000000",
+		a := Appointment{SessionID: x.ID, HallID: byName[p.hall], Name: p.name, IDNumber: WithCheckDigit(p.id17), Phone: "13800000000",
 			Matter: p.matter, People: p.people, Representatives: p.reps, BookedBy: leader.ID}
 		if err := st.CreateAppointment(ctx, &a, now); err != nil {
 			return x, false, fmt.Errorf("demo reception booking: %w", err)
 		}
 	}
 	return x, true, nil
-}
-
-// withCheckDigit completes 17 digits of a resident ID number with its GB 11643 check character.
-func withCheckDigit(d17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(d17[i]-'0') * w[i]
-	}
-	return d17 + string("10X98765432"[sum%11])
 }

@@ -317,7 +317,7 @@ func (cb *codebook) unit(field, code string) (int64, error) {
 	}
 	u, ok := cb.unitCode[code]
 	if !ok {
-		return 0, invalid(field, "单位代码 "+code+" 在本系统中不存在；请先导入或建立该单位", "unit code "+code+" is not known here; create or import that unit first")
+		return 0, Invalid(field, "单位代码 "+code+" 在本系统中不存在；请先导入或建立该单位", "unit code "+code+" is not known here; create or import that unit first")
 	}
 	return u.ID, nil
 }
@@ -455,7 +455,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	var f CaseFile
 	cat, ok := cb.catCode[r.Category]
 	if !ok {
-		return f, invalid("category", "类别代码 "+r.Category+" 在本系统中不存在；请先在类别树中建立", "category code "+r.Category+" is not known here; add it to the category tree first")
+		return f, Invalid("category", "类别代码 "+r.Category+" 在本系统中不存在；请先在类别树中建立", "category code "+r.Category+" is not known here; add it to the category tree first")
 	}
 	rs := &resolver{cb: cb}
 	c := Case{ExternalID: r.ExternalID, ExternalSource: r.ExternalSource, Territory: r.Territory, Form: r.Form, Type: r.Type,
@@ -473,8 +473,8 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	if err := ValidateCase(c); err != nil {
 		return f, err
 	}
-	if _, ok := caseTransitions[c.Status]; !ok {
-		return f, invalid("status", "未知的事项状态 "+string(c.Status), "unknown case status "+string(c.Status))
+	if !KnownStatus(c.Status) {
+		return f, Invalid("status", "未知的事项状态 "+string(c.Status), "unknown case status "+string(c.Status))
 	}
 	f.Case = c
 	person := func(b bool) int64 {
@@ -488,18 +488,18 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	for i, e := range r.Timeline {
 		fld := fmt.Sprintf("timeline[%d]", i)
 		if e.Kind == "" {
-			return f, invalid(fld+".kind", "时间线事件缺少类别", "a timeline event needs a kind")
+			return f, Invalid(fld+".kind", "时间线事件缺少类别", "a timeline event needs a kind")
 		}
-		if _, ok := caseTransitions[e.To]; e.Kind == EvStatus && !ok {
-			return f, invalid(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
+		if e.Kind == EvStatus && !KnownStatus(e.To) {
+			return f, Invalid(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
 		}
 		if max := DefaultRules()[RuleExtension].Days; e.Days < 0 || e.Days > max {
-			return f, invalid(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
+			return f, Invalid(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
 		}
 		if m := slipIndexRef.FindStringSubmatch(e.Ref); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			if (m[1] == "supervision" && n >= len(r.Supervisions)) || (m[1] == "consultation" && n >= len(r.Consultations)) {
-				return f, invalid(fld+".ref", "时间线引用了不存在的督办或会商 "+e.Ref, "the timeline refers to a missing slip "+e.Ref)
+				return f, Invalid(fld+".ref", "时间线引用了不存在的督办或会商 "+e.Ref, "the timeline refers to a missing slip "+e.Ref)
 			}
 		}
 		f.Events = append(f.Events, CaseEvent{At: e.At, Actor: e.Actor, ActorID: person(!e.System), Kind: e.Kind, From: e.From, To: e.To,
@@ -521,7 +521,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 			return f, err
 		}
 		if x.Status != AssignmentOpen && x.Status != AssignmentObjected {
-			return f, invalid(fld+".status", "交办单状态应为 open 或 objected", "an assignment's status is open or objected")
+			return f, Invalid(fld+".status", "交办单状态应为 open 或 objected", "an assignment's status is open or objected")
 		}
 		x.CaseID = 0
 		f.Assignments = append(f.Assignments, x)
@@ -574,7 +574,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		okStage := e.Stage == EvalAcceptance || e.Stage == EvalResult
 		okScore := e.Score == ScoreSatisfied || e.Score == ScoreBasically || e.Score == ScoreUnsatisfied
 		if !okStage || !okScore {
-			return f, invalid(fmt.Sprintf("evaluations[%d]", i), "评价环节或结果无效", "an evaluation's stage or score is invalid")
+			return f, Invalid(fmt.Sprintf("evaluations[%d]", i), "评价环节或结果无效", "an evaluation's stage or score is invalid")
 		}
 		f.Evaluations = append(f.Evaluations, Evaluation{Stage: e.Stage, Score: e.Score, Via: e.Via, At: e.At})
 	}

@@ -58,16 +58,16 @@ func ValidateFeed(f CalendarFeed) error {
 	switch f.Kind {
 	case FeedLeader, FeedHall, FeedUnit:
 	default:
-		return invalid("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
+		return Invalid("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
 	}
 	if f.TargetID <= 0 {
-		return invalid("target_id", "请指定领导、大厅或单位", "target_id is required")
+		return Invalid("target_id", "请指定领导、大厅或单位", "target_id is required")
 	}
 	if f.UnitID == 0 || f.TokenHash == "" {
-		return invalid("target_id", "订阅对象无效", "the feed's subject is not resolved")
+		return Invalid("target_id", "订阅对象无效", "the feed's subject is not resolved")
 	}
 	if strings.TrimSpace(f.Name) == "" {
-		return invalid("name", "请填写日历名称", "name is required")
+		return Invalid("name", "请填写日历名称", "name is required")
 	}
 	return validText("name", f.Name, 100)
 }

@@ -230,7 +230,7 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 // countsAnswer reports whether the counts give exactly what ComputeRates would: they were kept
 // with the default rules, and W must exceed how far the calendar can move a due day.
 func countsAnswer(cal *Calendar, rules Rules) bool {
-	if cal.provisional { // the counts never guess a year; a provisional calendar does
+	if cal.Provisional() { // the counts never guess a year; a provisional calendar does
 		return false
 	}
 	for _, k := range []string{RuleAcceptance, RuleHandling, RuleFastTrack, RuleExtension} {

@@ -39,24 +39,24 @@ func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
 // CheckEvaluation says whether the petitioner may rate stage of c now.
 func CheckEvaluation(c Case, e Evaluation) error {
 	if EvaluationExcluded(c) {
-		return invalid("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
+		return Invalid("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
 	}
 	switch e.Score {
 	case ScoreSatisfied, ScoreBasically, ScoreUnsatisfied:
 	default:
-		return invalid("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
+		return Invalid("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
 	}
 	switch e.Stage {
 	case EvalAcceptance:
 		if c.AcceptedAt.IsZero() {
-			return invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
+			return Invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
 		}
 	case EvalResult:
 		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
-			return invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
+			return Invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
 		}
 	default:
-		return invalid("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
+		return Invalid("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func judge(cal *Calendar, rule Rule, start time.Time, extra int, done, now time.
 	if !done.IsZero() {
 		end = done
 	}
-	d, err := cal.compute(rule, DayOf(start), 0, extra)
+	d, err := cal.ComputeDays(rule, DayOf(start), 0, extra)
 	switch {
 	case err == nil:
 		if end.Before(d.DueAt()) {

@@ -225,7 +225,7 @@ func TestDayIndexIsTheCalendar(t *testing.T) {
 	for start := LegalDayNumber(Date(2024, 11, 1)); start <= LegalDayNumber(Date(2027, 1, 31)); start++ {
 		for _, rule := range []Rule{rules[RuleAcceptance], rules[RuleHandling], rules[RuleFastTrack]} {
 			for _, ext := range []int{0, 1, 7, 30} {
-				want, werr := cal.compute(rule, dayNumberDate(start), 0, ext)
+				want, werr := cal.ComputeDays(rule, dayNumberDate(start), 0, ext)
 				got, gerr := x.due(rule, start, ext)
 				if errors.Is(werr, ErrCalendarYear) != errors.Is(gerr, ErrCalendarYear) || (werr == nil && got != LegalDayNumber(want.Due)) {
 					t.Fatalf("%s from %s +%d: index %s %v, calendar %s %v", rule.Key, dayNumberDate(start).Format("2006-01-02"), ext,

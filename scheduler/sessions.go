@@ -149,7 +149,7 @@ type SessionStore interface {
 
 func validText(field string, s string, max int) error {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return invalid(field, fmt.Sprintf("最多 %d 个字符", max), fmt.Sprintf("at most %d characters", max))
+		return Invalid(field, fmt.Sprintf("最多 %d 个字符", max), fmt.Sprintf("at most %d characters", max))
 	}
 	return nil
 }
@@ -160,19 +160,19 @@ const MaxSessionMinutes = 12 * 60
 // ValidateSchedule checks a schedule's own fields (references are checked by the store).
 func ValidateSchedule(rs ReceptionSchedule) error {
 	if rs.UnitID == 0 {
-		return invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "必须指定所属单位", "unit_id is required")
 	}
 	if rs.LeaderID == 0 {
-		return invalid("leader_id", "必须指定接访领导", "leader_id is required")
+		return Invalid("leader_id", "必须指定接访领导", "leader_id is required")
 	}
-	if err := validName("leader_name", rs.LeaderName); err != nil {
+	if err := ValidName("leader_name", rs.LeaderName); err != nil {
 		return err
 	}
-	if err := validName("leader_post", rs.LeaderPost); err != nil {
+	if err := ValidName("leader_post", rs.LeaderPost); err != nil {
 		return err
 	}
 	if rs.StudioID == 0 {
-		return invalid("studio_id", "必须指定演播室", "studio_id is required")
+		return Invalid("studio_id", "必须指定演播室", "studio_id is required")
 	}
 	r, err := ParseRRule(rs.RRule)
 	if err != nil {
@@ -183,30 +183,31 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 		return err
 	}
 	if rs.DTStart.IsZero() {
-		return invalid("dtstart", "必须指定首次接访时间", "dtstart is required")
+		return Invalid("dtstart", "必须指定首次接访时间", "dtstart is required")
 	}
 	if rs.Holidays != HolidaySkip && rs.Holidays != HolidayKeep {
-		return invalid("holidays", "节假日处理应为 skip 或 keep", "holidays must be skip or keep")
+		return Invalid("holidays", "节假日处理应为 skip 或 keep", "holidays must be skip or keep")
 	}
 	return validBooking(rs.Minutes, rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio)
 }
 
 func validBooking(minutes, lead, per, max int, portfolio string) error {
 	if minutes < 10 || minutes > MaxSessionMinutes {
-		return invalid("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
+		return Invalid("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
 	}
 	if lead < 0 || lead > 60 {
-		return invalid("lead_days", "预约提前天数应为 0 到 60", "lead_days must be 0 to 60")
+		return Invalid("lead_days", "预约提前天数应为 0 到 60", "lead_days must be 0 to 60")
 	}
 	if per < 1 || per > minutes {
-		return invalid("minutes_per_petitioner", "每人时长应为 1 分钟到会次时长", "minutes_per_petitioner must be from 1 to the session's minutes")
+		return Invalid("minutes_per_petitioner", "每人时长应为 1 分钟到会次时长", "minutes_per_petitioner must be from 1 to the session's minutes")
 	}
 	if max < 1 || max > 500 {
-		return invalid("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
+		return Invalid("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
 	}
 	if per*max > minutes {
-		return invalid("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
+		return Invalid("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
 			fmt.Sprintf("max_petitioners × minutes_per_petitioner (%d) exceeds the session's %d minutes", per*max, minutes))
+
 	}
 	return validText("portfolio", portfolio, 2000)
 }
@@ -214,16 +215,16 @@ func validBooking(minutes, lead, per, max int, portfolio string) error {
 // ValidateSession checks a session's own fields.
 func ValidateSession(s ReceptionSession) error {
 	if s.UnitID == 0 {
-		return invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "必须指定所属单位", "unit_id is required")
 	}
-	if err := validName("title", s.Title); err != nil {
+	if err := ValidName("title", s.Title); err != nil {
 		return err
 	}
 	if s.LeaderID == 0 && s.StudioID == 0 && len(s.HallIDs) == 0 {
-		return invalid("leader_id", "会次至少要有领导、演播室或一个大厅", "a session needs a leader, a studio or a hall")
+		return Invalid("leader_id", "会次至少要有领导、演播室或一个大厅", "a session needs a leader, a studio or a hall")
 	}
 	if s.LeaderID != 0 {
-		if err := validName("leader_name", s.LeaderName); err != nil {
+		if err := ValidName("leader_name", s.LeaderName); err != nil {
 			return err
 		}
 		if err := validText("leader_post", s.LeaderPost, 100); err != nil {
@@ -231,7 +232,7 @@ func ValidateSession(s ReceptionSession) error {
 		}
 	}
 	if s.Start.IsZero() || !s.End.After(s.Start) {
-		return invalid("end", "结束时间必须晚于开始时间", "end must be after start")
+		return Invalid("end", "结束时间必须晚于开始时间", "end must be after start")
 	}
 	return validBooking(int(s.End.Sub(s.Start)/time.Minute), s.LeadDays, s.MinutesPerPetitioner, s.MaxPetitioners, s.Portfolio)
 }

@@ -46,36 +46,36 @@ type Assignment struct {
 // ValidateAssignment checks a new assignment.
 func ValidateAssignment(a Assignment) error {
 	if a.CaseID == 0 {
-		return invalid("case_id", "必须指定事项", "case_id is required")
+		return Invalid("case_id", "必须指定事项", "case_id is required")
 	}
 	if a.AssignerUnitID == 0 || a.ResponsibleUnitID == 0 {
-		return invalid("responsible_unit_id", "必须指定交办单位和责任单位", "the assigning and responsible units are required")
+		return Invalid("responsible_unit_id", "必须指定交办单位和责任单位", "the assigning and responsible units are required")
 	}
 	if a.AssignerUnitID == a.ResponsibleUnitID {
-		return invalid("responsible_unit_id", "不能交办给自己", "a unit cannot assign a case to itself")
+		return Invalid("responsible_unit_id", "不能交办给自己", "a unit cannot assign a case to itself")
 	}
 	for _, u := range a.CoUnitIDs {
 		if u == 0 || u == a.ResponsibleUnitID {
-			return invalid("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
+			return Invalid("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
 		}
 	}
 	switch a.Method {
 	case AssignByPhone, AssignByLetter, AssignBySystem:
 		if a.SessionID != "" || a.RecordingOffset != 0 {
-			return invalid("session_id", "只有视频接访中的交办才记录会话和录像时间点", "only an assignment on the video call carries a session id and recording offset")
+			return Invalid("session_id", "只有视频接访中的交办才记录会话和录像时间点", "only an assignment on the video call carries a session id and recording offset")
 		}
 	case AssignOnVideoCall:
 		if strings.TrimSpace(a.SessionID) == "" || a.RecordingOffset < 0 {
-			return invalid("session_id", "视频接访中的交办须记录会话编号和录像时间点", "an assignment on the video call needs the session id and a recording offset ≥ 0")
+			return Invalid("session_id", "视频接访中的交办须记录会话编号和录像时间点", "an assignment on the video call needs the session id and a recording offset ≥ 0")
 		}
 	default:
-		return invalid("method", "交办方式应为 phone、letter、system 或 video_call", "method must be phone, letter, system or video_call")
+		return Invalid("method", "交办方式应为 phone、letter、system 或 video_call", "method must be phone, letter, system or video_call")
 	}
 	if a.FeedbackDue.IsZero() {
-		return invalid("feedback_due", "必须指定反馈期限", "feedback_due is required")
+		return Invalid("feedback_due", "必须指定反馈期限", "feedback_due is required")
 	}
 	if utf8.RuneCountInString(a.Requirements) > 4000 || utf8.RuneCountInString(a.Instruction) > 4000 {
-		return invalid("requirements", "要求和批示各不超过 4000 字", "requirements and instruction are at most 4000 characters each")
+		return Invalid("requirements", "要求和批示各不超过 4000 字", "requirements and instruction are at most 4000 characters each")
 	}
 	return nil
 }
@@ -84,18 +84,19 @@ func ValidateAssignment(a Assignment) error {
 // rule (5 working days) after the day of assignment, with a reason.
 func CheckObjection(cal *Calendar, rules Rules, a Assignment, reason string, now time.Time) error {
 	if a.Status != AssignmentOpen {
-		return invalid("status", "该交办单已退回，不能再提出异议", "this assignment was already returned; no further objection")
+		return Invalid("status", "该交办单已退回，不能再提出异议", "this assignment was already returned; no further objection")
 	}
 	if strings.TrimSpace(reason) == "" {
-		return invalid("reason", "异议须写明理由", "an objection needs a reason")
+		return Invalid("reason", "异议须写明理由", "an objection needs a reason")
 	}
 	d, err := cal.Compute(rules[RuleObjection], a.AssignedAt)
 	if err != nil {
 		return err
 	}
 	if !now.Before(d.DueAt()) {
-		return invalid("objection", "异议期限已过（"+d.Due.Format("2006-01-02")+" 止）："+d.Explain(),
+		return Invalid("objection", "异议期限已过（"+d.Due.Format("2006-01-02")+" 止）："+d.Explain(),
 			"the objection period ended on "+d.Due.Format("2006-01-02"))
+
 	}
 	return nil
 }
@@ -152,23 +153,23 @@ type Supervision struct {
 // ValidateSupervision checks a new supervision item.
 func ValidateSupervision(s Supervision) error {
 	if s.CaseID == 0 || s.UnitID == 0 {
-		return invalid("case_id", "必须指定事项和被督办单位", "case_id and unit_id are required")
+		return Invalid("case_id", "必须指定事项和被督办单位", "case_id and unit_id are required")
 	}
 	if strings.TrimSpace(s.Basis) == "" {
-		return invalid("basis", "必须写明督办依据", "basis is required")
+		return Invalid("basis", "必须写明督办依据", "basis is required")
 	}
 	switch s.Level {
 	case SupLevelRoutine, SupLevelListed, SupLevelJoint:
 	default:
-		return invalid("level", "督办级别应为 routine、listed 或 joint", "level must be routine, listed or joint")
+		return Invalid("level", "督办级别应为 routine、listed 或 joint", "level must be routine, listed or joint")
 	}
 	switch s.Method {
 	case SupByPhone, SupWritten, SupSummons, SupOnSite, SupJoint:
 	default:
-		return invalid("method", "督办方式应为 phone、written、summons、on_site 或 joint", "method must be phone, written, summons, on_site or joint")
+		return Invalid("method", "督办方式应为 phone、written、summons、on_site 或 joint", "method must be phone, written, summons, on_site or joint")
 	}
 	if s.Deadline.IsZero() {
-		return invalid("deadline", "必须指定督办期限", "deadline is required")
+		return Invalid("deadline", "必须指定督办期限", "deadline is required")
 	}
 	return nil
 }
@@ -206,32 +207,32 @@ type Consultation struct {
 // part with the competent one among them.
 func ValidateConsultation(c Consultation) error {
 	if c.CaseID == 0 {
-		return invalid("case_id", "必须指定事项", "case_id is required")
+		return Invalid("case_id", "必须指定事项", "case_id is required")
 	}
 	if c.CompetentUnitID == 0 {
-		return invalid("competent_unit_id", "必须指定主管单位", "competent_unit_id is required")
+		return Invalid("competent_unit_id", "必须指定主管单位", "competent_unit_id is required")
 	}
 	if s := strings.TrimSpace(c.Subject); s == "" || utf8.RuneCountInString(s) > 200 {
-		return invalid("subject", "会商议题须为 1 到 200 个字符", "subject is 1 to 200 characters")
+		return Invalid("subject", "会商议题须为 1 到 200 个字符", "subject is 1 to 200 characters")
 	}
 	seen := map[int64]bool{}
 	for _, u := range c.UnitIDs {
 		if u == 0 || seen[u] {
-			return invalid("unit_ids", "参加单位不能为空或重复", "participating units must be set and distinct")
+			return Invalid("unit_ids", "参加单位不能为空或重复", "participating units must be set and distinct")
 		}
 		seen[u] = true
 	}
 	if !seen[c.CompetentUnitID] {
-		return invalid("unit_ids", "主管单位必须是参加单位之一", "the competent unit must be one of the participating units")
+		return Invalid("unit_ids", "主管单位必须是参加单位之一", "the competent unit must be one of the participating units")
 	}
 	if len(seen) < 2 {
-		return invalid("unit_ids", "会商至少需要两个单位参加", "a consultation needs at least two units")
+		return Invalid("unit_ids", "会商至少需要两个单位参加", "a consultation needs at least two units")
 	}
 	if strings.TrimSpace(c.SessionID) == "" && c.RecordingOffset != 0 {
-		return invalid("recording_offset_ms", "只有视频接访中的会商才记录录像时间点", "only a consultation on a video call has a recording offset")
+		return Invalid("recording_offset_ms", "只有视频接访中的会商才记录录像时间点", "only a consultation on a video call has a recording offset")
 	}
 	if c.RecordingOffset < 0 {
-		return invalid("recording_offset_ms", "录像时间点不能为负", "the recording offset cannot be negative")
+		return Invalid("recording_offset_ms", "录像时间点不能为负", "the recording offset cannot be negative")
 	}
 	return nil
 }
@@ -239,13 +240,13 @@ func ValidateConsultation(c Consultation) error {
 // AddOpinion records a participating unit's opinion (one per unit; a later one replaces it).
 func (c *Consultation) AddOpinion(o Opinion) error {
 	if !containsID(c.UnitIDs, o.UnitID) {
-		return invalid("unit_id", "只有参加会商的单位可以发表意见", "only a participating unit may give an opinion")
+		return Invalid("unit_id", "只有参加会商的单位可以发表意见", "only a participating unit may give an opinion")
 	}
 	if c.SignedBy != 0 {
-		return invalid("status", "会商结论已签署，不能再修改意见", "the conclusion is signed; opinions are closed")
+		return Invalid("status", "会商结论已签署，不能再修改意见", "the conclusion is signed; opinions are closed")
 	}
 	if strings.TrimSpace(o.Text) == "" || utf8.RuneCountInString(o.Text) > 4000 {
-		return invalid("text", "意见须为 1 到 4000 字", "an opinion is 1 to 4000 characters")
+		return Invalid("text", "意见须为 1 到 4000 字", "an opinion is 1 to 4000 characters")
 	}
 	for i := range c.Opinions {
 		if c.Opinions[i].UnitID == o.UnitID {
@@ -260,13 +261,13 @@ func (c *Consultation) AddOpinion(o Opinion) error {
 // Sign makes the conclusion final: only by the competent unit, with a conclusion.
 func (c *Consultation) Sign(userID, unitID int64, conclusion string, at time.Time) error {
 	if unitID != c.CompetentUnitID {
-		return invalid("unit_id", "会商结论须由主管单位签署", "only the competent unit signs the conclusion")
+		return Invalid("unit_id", "会商结论须由主管单位签署", "only the competent unit signs the conclusion")
 	}
 	if strings.TrimSpace(conclusion) == "" || utf8.RuneCountInString(conclusion) > 4000 {
-		return invalid("conclusion", "结论须为 1 到 4000 字", "a conclusion is 1 to 4000 characters")
+		return Invalid("conclusion", "结论须为 1 到 4000 字", "a conclusion is 1 to 4000 characters")
 	}
 	if c.SignedBy != 0 {
-		return invalid("status", "会商结论已签署", "the conclusion is already signed")
+		return Invalid("status", "会商结论已签署", "the conclusion is already signed")
 	}
 	c.Conclusion, c.SignedBy, c.SignedUnitID, c.SignedAt = conclusion, userID, unitID, at
 	return nil
@@ -337,23 +338,24 @@ type SupervisionReport struct {
 // ValidateSupervisionReport checks a report against the open item it is for.
 func ValidateSupervisionReport(r SupervisionReport, sv Supervision) error {
 	if !sv.ClosedAt.IsZero() {
-		return invalid("supervision", "督办单已办结，不能再报告", "the supervision item is closed")
+		return Invalid("supervision", "督办单已办结，不能再报告", "the supervision item is closed")
 	}
 	if s := strings.TrimSpace(r.Text); s == "" || utf8.RuneCountInString(s) > 4000 {
-		return invalid("text", "报告内容须为 1 到 4000 字", "the report is 1 to 4000 characters")
+		return Invalid("text", "报告内容须为 1 到 4000 字", "the report is 1 to 4000 characters")
 	}
 	switch r.Kind {
 	case ReportProgress:
 		if !r.RequestedDeadline.IsZero() {
-			return invalid("requested_deadline", "进展报告不带延期日期", "a progress report asks for no deadline")
+			return Invalid("requested_deadline", "进展报告不带延期日期", "a progress report asks for no deadline")
 		}
 	case ReportExtension:
 		if !r.RequestedDeadline.After(sv.Deadline) {
-			return invalid("requested_deadline", "申请的期限须晚于现有督办期限 "+sv.Deadline.Format("2006-01-02"),
+			return Invalid("requested_deadline", "申请的期限须晚于现有督办期限 "+sv.Deadline.Format("2006-01-02"),
 				"the requested deadline must be after the current one, "+sv.Deadline.Format("2006-01-02"))
+
 		}
 	default:
-		return invalid("kind", "报告类型应为 progress（进展）或 extension（延期申请）", "kind must be progress or extension")
+		return Invalid("kind", "报告类型应为 progress（进展）或 extension（延期申请）", "kind must be progress or extension")
 	}
 	return nil
 }

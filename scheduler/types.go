@@ -66,59 +66,66 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.ZH + " / " + e.E
 // Is makes errors.Is(err, ErrInvalid) true for every FieldError.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
-func invalid(field, zh, en string) error { return &FieldError{Field: field, ZH: zh, EN: en} }
+// InSubtree reports whether the materialised path lies in the subtree rooted at root (both non-empty).
+func InSubtree(path, root string) bool {
+	return root != "" && path != "" && strings.HasPrefix(path, root)
+}
+
+// Invalid is the FieldError for field, with its Chinese and English explanations.
+func Invalid(field, zh, en string) error { return &FieldError{Field: field, ZH: zh, EN: en} }
 
 // ValidateUnit checks a unit's own fields and its place under parent (nil for a root).
 func ValidateUnit(u Unit, parent *Unit) error {
-	if err := validName("name", u.Name); err != nil {
+	if err := ValidName("name", u.Name); err != nil {
 		return err
 	}
 	switch u.Kind {
 	case KindRoot:
 		if parent != nil {
-			return invalid("parent_id", "根节点不能有上级", "the root has no parent")
+			return Invalid("parent_id", "根节点不能有上级", "the root has no parent")
 		}
 		if u.Code != RootCode {
-			return invalid("code", "根节点代码必须是 "+RootCode, "the root's code must be "+RootCode)
+			return Invalid("code", "根节点代码必须是 "+RootCode, "the root's code must be "+RootCode)
 		}
 	case KindCity:
 		if parent == nil || parent.Kind != KindRoot {
-			return invalid("parent_id", "市级单位必须挂在根节点下", "a city must hang under the root")
+			return Invalid("parent_id", "市级单位必须挂在根节点下", "a city must hang under the root")
 		}
 		if !sixDigits.MatchString(u.Code) || !strings.HasSuffix(u.Code, "00") {
-			return invalid("code", "市级代码应为以 00 结尾的六位 GB/T 2260 代码，例如 330100", "a city code is six GB/T 2260 digits ending in 00, e.g. 330100")
+			return Invalid("code", "市级代码应为以 00 结尾的六位 GB/T 2260 代码，例如 330100", "a city code is six GB/T 2260 digits ending in 00, e.g. 330100")
 		}
 	case KindDistrict:
 		if parent == nil || parent.Kind != KindCity {
-			return invalid("parent_id", "区县的上级必须是市", "a district's parent must be a city")
+			return Invalid("parent_id", "区县的上级必须是市", "a district's parent must be a city")
 		}
 		if !sixDigits.MatchString(u.Code) || u.Code[:4] != parent.Code[:4] || u.Code == parent.Code {
-			return invalid("code", "区县代码应为六位 GB/T 2260 代码，前四位与所属市相同，例如 330102", "a district code is six GB/T 2260 digits sharing the city's first four, e.g. 330102")
+			return Invalid("code", "区县代码应为六位 GB/T 2260 代码，前四位与所属市相同，例如 330102", "a district code is six GB/T 2260 digits sharing the city's first four, e.g. 330102")
 		}
 	case KindTownship:
 		if parent == nil || parent.Kind != KindDistrict {
-			return invalid("parent_id", "乡镇街道的上级必须是区县", "a township's parent must be a district")
+			return Invalid("parent_id", "乡镇街道的上级必须是区县", "a township's parent must be a district")
 		}
 		if !nineDigits.MatchString(u.Code) || u.Code[:6] != parent.Code {
-			return invalid("code", "乡镇街道代码应为所属区县六位代码加三位数字，例如 330102001", "a township code is the district's six digits plus three, e.g. 330102001")
+			return Invalid("code", "乡镇街道代码应为所属区县六位代码加三位数字，例如 330102001", "a township code is the district's six digits plus three, e.g. 330102001")
 		}
 	case KindDepartment:
 		if parent == nil || parent.Kind == KindDepartment || parent.Kind == KindRoot {
-			return invalid("parent_id", "职能部门必须挂在市、区县或乡镇街道下", "a department must hang under a city, district or township")
+			return Invalid("parent_id", "职能部门必须挂在市、区县或乡镇街道下", "a department must hang under a city, district or township")
 		}
 		if !deptCode.MatchString(u.Code) || !strings.HasPrefix(u.Code, parent.Code+"-") {
-			return invalid("code", "部门代码应为所属层级代码加连字符和字母数字，例如 330102-RSJ", "a department code is its tier's code, a hyphen and letters or digits, e.g. 330102-RSJ")
+			return Invalid("code", "部门代码应为所属层级代码加连字符和字母数字，例如 330102-RSJ", "a department code is its tier's code, a hyphen and letters or digits, e.g. 330102-RSJ")
 		}
 	default:
-		return invalid("kind", "单位类型应为 city、district、township 或 department", "kind must be city, district, township or department")
+		return Invalid("kind", "单位类型应为 city、district、township 或 department", "kind must be city, district, township or department")
 	}
 	return nil
 }
 
-func validName(field, s string) error {
+// ValidName checks a required name: trimmed, non-empty and of bounded length.
+func ValidName(field, s string) error {
 	n := utf8.RuneCountInString(s)
 	if !utf8.ValidString(s) || strings.TrimSpace(s) == "" || n > 100 {
-		return invalid(field, "名称须为 1 到 100 个字符", "must be 1 to 100 characters")
+		return Invalid(field, "名称须为 1 到 100 个字符", "must be 1 to 100 characters")
 	}
 	return nil
 }
@@ -144,12 +151,12 @@ type Hall struct {
 // ValidateHall checks a hall's own fields.
 func ValidateHall(h Hall) error {
 	if h.Kind != HallReception && h.Kind != HallStudio {
-		return invalid("kind", "类型应为 hall 或 studio", "kind must be hall or studio")
+		return Invalid("kind", "类型应为 hall 或 studio", "kind must be hall or studio")
 	}
 	if h.UnitID == 0 {
-		return invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "必须指定所属单位", "unit_id is required")
 	}
-	return validName("name", h.Name)
+	return ValidName("name", h.Name)
 }
 
 // Category is a node of the case category tree (涉法涉诉, 劳动和社会保障 …), kept as data.
@@ -192,19 +199,19 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 // ValidateUser checks the user's own fields.
 func ValidateUser(u User) error {
 	if !usernamePattern.MatchString(u.Username) {
-		return invalid("username", "用户名须为 3 到 64 个小写字母、数字、点、下划线或连字符，以字母或数字开头", "username must be 3 to 64 lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit")
+		return Invalid("username", "用户名须为 3 到 64 个小写字母、数字、点、下划线或连字符，以字母或数字开头", "username must be 3 to 64 lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit")
 	}
-	if err := validName("display_name", u.DisplayName); err != nil {
+	if err := ValidName("display_name", u.DisplayName); err != nil {
 		return err
 	}
 	if u.Kind != UserPerson && u.Kind != UserDevice {
-		return invalid("kind", "用户类型应为 person 或 device", "kind must be person or device")
+		return Invalid("kind", "用户类型应为 person 或 device", "kind must be person or device")
 	}
 	if u.UnitID == 0 {
-		return invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "必须指定所属单位", "unit_id is required")
 	}
 	if u.Kind == UserDevice && u.HallID == 0 {
-		return invalid("hall_id", "终端账号必须指定所属大厅", "a device account needs a hall_id")
+		return Invalid("hall_id", "终端账号必须指定所属大厅", "a device account needs a hall_id")
 	}
 	return nil
 }
