@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // AppointmentStatus is where a booked petitioner is on the day.
@@ -19,9 +18,6 @@ const (
 	ApptCancelled AppointmentStatus = "cancelled"
 	ApptDone      AppointmentStatus = "done"
 )
-
-// MaxRepresentatives is how many people of a collective visit may speak (and be named).
-const MaxRepresentatives = 5
 
 // Appointment is a petitioner booked into a session at a hall (or added on the day as a walk-in).
 // Name, IDNumber and Phone are sensitive personal information: views mask them unless the role
@@ -152,32 +148,6 @@ func ValidateAppointment(a Appointment) error {
 		return err
 	}
 	return validText("override_reason", a.OverrideReason, 500)
-}
-
-// MaskName keeps the first character: 张三丰 → 张**.
-func MaskName(s string) string {
-	n := utf8.RuneCountInString(s)
-	if n <= 1 {
-		return s
-	}
-	r, _ := utf8.DecodeRuneInString(s)
-	return string(r) + strings.Repeat("*", n-1)
-}
-
-// MaskIDNumber keeps the first 6 and the last 4 characters.
-func MaskIDNumber(s string) string {
-	if len(s) < 10 {
-		return strings.Repeat("*", len(s))
-	}
-	return s[:6] + strings.Repeat("*", len(s)-10) + s[len(s)-4:]
-}
-
-// MaskPhone keeps the first 3 and the last 4 digits.
-func MaskPhone(s string) string {
-	if len(s) < 7 {
-		return strings.Repeat("*", len(s))
-	}
-	return s[:3] + strings.Repeat("*", len(s)-7) + s[len(s)-4:]
 }
 
 // Masked returns a with its sensitive fields masked.

@@ -243,8 +243,9 @@ type CaseFilter struct {
 // CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
 type CaseStore interface {
 	AttachmentStore
-	MirrorStore // copies of cases from other systems, exchange.go
-	RateStore   // the counts the rates are read from, ratecounts.go
+
+	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
+	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
 
 	// CreateCase validates c, gives it the next number of its territory and year, stores it
 	// with status registered and appends the "registered" event by actor.
@@ -404,6 +405,59 @@ func ValidateTransition(ev CaseEvent) error {
 		default:
 			return Invalid("result", "处理意见应为 support、explain 或 not_support", "result must be support, explain or not_support")
 		}
+	}
+	return nil
+}
+
+// MaxRepresentatives is how many people of a collective visit may speak (and be named).
+const MaxRepresentatives = 5
+
+// Evaluation stages and scores.
+const (
+	EvalAcceptance = "acceptance" // 受理环节
+	EvalResult     = "result"     // 办理结果
+
+	ScoreSatisfied   = "satisfied"   // 满意
+	ScoreBasically   = "basically"   // 基本满意
+	ScoreUnsatisfied = "unsatisfied" // 不满意
+)
+
+// Evaluation is the petitioner's rating of one stage, once per stage.
+type Evaluation struct {
+	ID     int64
+	CaseID int64
+	Stage  string
+	Score  string
+	Via    string // "terminal" or "query_page"
+	At     time.Time
+}
+
+// EvaluationExcluded reports whether a case is excluded from satisfaction evaluation: accusations
+// (检举控告) are, since the petitioner's satisfaction is not the measure of an investigation. This
+// is the one rule here taken as an assumption; change it if the province's rules differ.
+func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
+
+// CheckEvaluation says whether the petitioner may rate stage of c now.
+func CheckEvaluation(c Case, e Evaluation) error {
+	if EvaluationExcluded(c) {
+		return Invalid("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
+	}
+	switch e.Score {
+	case ScoreSatisfied, ScoreBasically, ScoreUnsatisfied:
+	default:
+		return Invalid("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
+	}
+	switch e.Stage {
+	case EvalAcceptance:
+		if c.AcceptedAt.IsZero() {
+			return Invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
+		}
+	case EvalResult:
+		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
+			return Invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
+		}
+	default:
+		return Invalid("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
 	}
 	return nil
 }

@@ -146,3 +146,29 @@ func MaskAddress(s string) string {
 	r := []rune(s)
 	return string(r[:6]) + "****"
 }
+
+// MaskName keeps the first character: 张三丰 → 张**.
+func MaskName(s string) string {
+	n := utf8.RuneCountInString(s)
+	if n <= 1 {
+		return s
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return string(r) + strings.Repeat("*", n-1)
+}
+
+// MaskIDNumber keeps the first 6 and the last 4 characters.
+func MaskIDNumber(s string) string {
+	if len(s) < 10 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:6] + strings.Repeat("*", len(s)-10) + s[len(s)-4:]
+}
+
+// MaskPhone keeps the first 3 and the last 4 digits.
+func MaskPhone(s string) string {
+	if len(s) < 7 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:3] + strings.Repeat("*", len(s)-7) + s[len(s)-4:]
+}

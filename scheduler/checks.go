@@ -31,10 +31,19 @@ const (
 	CheckCase        = "case"
 )
 
+// CheckStore is what the booking checks read: the earlier appointments and matters, and the
+// earlier cases of the same person.
+type CheckStore interface {
+	AppointmentStore
+	BookingCheckStore
+	GetUnit(ctx context.Context, id int64) (Unit, error)
+	GetCase(ctx context.Context, id int64) (Case, error)
+	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
+}
+
 // BookingCheckStore is the part of SessionStore the checks read.
 type BookingCheckStore interface {
-	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
-	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
 	// RecentMatters returns, newest first, up to limit appointments (not cancelled) of halls
 	// whose unit code starts with territory, and up to limit cases whose territory starts with
 	// it ("" for all). A case's Text is the first MatterTextRunes characters of its content.
@@ -253,7 +262,7 @@ func caseOpen(st CaseStatus) bool {
 
 // CheckBooking runs the checks for a petitioner of idNumber with matter, booked into sess at a
 // hall whose unit is hallUnit.
-func CheckBooking(ctx context.Context, st Store, sess ReceptionSession, hallUnit Unit, idNumber, matter string) (BookingChecks, error) {
+func CheckBooking(ctx context.Context, st CheckStore, sess ReceptionSession, hallUnit Unit, idNumber, matter string) (BookingChecks, error) {
 	var b BookingChecks
 	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
 	sessUnit, err := st.GetUnit(ctx, sess.UnitID)
@@ -320,7 +329,7 @@ func CheckBooking(ctx context.Context, st Store, sess ReceptionSession, hallUnit
 }
 
 // levelCheck decides where c stands relative to the session's unit.
-func levelCheck(ctx context.Context, st Store, c Case, sessUnit Unit) (CaseCheck, error) {
+func levelCheck(ctx context.Context, st CheckStore, c Case, sessUnit Unit) (CaseCheck, error) {
 	cc := CaseCheck{Case: c}
 	holding := c.ResponsibleUnitID
 	if holding == 0 {

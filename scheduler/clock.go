@@ -94,9 +94,25 @@ func NewCalendar(years map[int]bool, days []Holiday) (*Calendar, error) {
 	return c, nil
 }
 
+// HolidaySource is what LoadCalendar reads.
+type HolidaySource interface {
+	// ListHolidays returns the entries between from and to (YYYY-MM-DD, inclusive), by date.
+	ListHolidays(ctx context.Context, from, to string) ([]Holiday, error)
+	// ListCalendarYears returns the years the calendar covers (→ verified). A year is covered
+	// once the release's holidays.txt seeded it or an operator entered a day of it (PutHoliday).
+	ListCalendarYears(ctx context.Context) (map[int]bool, error)
+}
+
+// HolidayStore is where the working-day calendar's entries are kept.
+type HolidayStore interface {
+	HolidaySource
+	// PutHoliday stores or replaces the calendar entry of a date.
+	PutHoliday(ctx context.Context, h Holiday) error
+}
+
 // LoadCalendar reads the working-day calendar from the store, the one source of truth; it
 // refuses the years it lacks (WithProvisional to count them provisionally).
-func LoadCalendar(ctx context.Context, st SessionStore) (*Calendar, error) {
+func LoadCalendar(ctx context.Context, st HolidaySource) (*Calendar, error) {
 	years, err := st.ListCalendarYears(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load calendar: %w", err)
@@ -268,47 +284,6 @@ type Rule struct {
 	Name string // Chinese name, for explanations
 	Days int
 	Unit DayUnit
-}
-
-// The rule keys.
-const (
-	RuleRegistration      = "registration"         // 登记、转送/交办 15 日
-	RuleAcceptance        = "acceptance"           // 告知受理 15 日
-	RuleObjection         = "objection"            // 异议 5 工作日
-	RuleHandling          = "handling"             // 办理 60 日
-	RuleExtension         = "extension"            // 延期 ≤ 30 日, once
-	RuleReviewRequest     = "review_request"       // 申请复查 30 日
-	RuleReviewAnswer      = "review_answer"        // 复查答复 30 日
-	RuleReReviewRequest   = "rereview_request"     // 申请复核 30 日
-	RuleReReviewAnswer    = "rereview_answer"      // 复核答复 30 日
-	RuleFastTrack         = "fast_track"           // 简易办理 10 工作日
-	RuleSupervisionAnswer = "supervision_feedback" // 督办反馈 30 日
-)
-
-// PetitionerWindow reports whether the rule is the petitioner's time to ask (for a review or
-// a re-review) rather than a unit's time to act: its end makes nobody overdue.
-func (r Rule) PetitionerWindow() bool {
-	return r.Key == RuleReviewRequest || r.Key == RuleReReviewRequest
-}
-
-// Rules are configuration; these are the defaults from the rules of shared/domain.md.
-type Rules map[string]Rule
-
-// DefaultRules returns the legal defaults.
-func DefaultRules() Rules {
-	return Rules{
-		RuleRegistration:      {RuleRegistration, "登记转送交办", 15, CalendarDays},
-		RuleAcceptance:        {RuleAcceptance, "告知受理", 15, CalendarDays},
-		RuleObjection:         {RuleObjection, "交办异议", 5, WorkingDays},
-		RuleHandling:          {RuleHandling, "办理", 60, CalendarDays},
-		RuleExtension:         {RuleExtension, "延期", 30, CalendarDays},
-		RuleReviewRequest:     {RuleReviewRequest, "申请复查", 30, CalendarDays},
-		RuleReviewAnswer:      {RuleReviewAnswer, "复查答复", 30, CalendarDays},
-		RuleReReviewRequest:   {RuleReReviewRequest, "申请复核", 30, CalendarDays},
-		RuleReReviewAnswer:    {RuleReReviewAnswer, "复核答复", 30, CalendarDays},
-		RuleFastTrack:         {RuleFastTrack, "简易办理", 10, WorkingDays},
-		RuleSupervisionAnswer: {RuleSupervisionAnswer, "督办反馈", 30, CalendarDays},
-	}
 }
 
 // Deadline is a computed period: it can explain itself.

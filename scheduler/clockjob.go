@@ -10,9 +10,17 @@ import (
 // The clock job: which legal period a case is running now, and opening a supervision item by
 // itself when a case goes overdue (shared/domain.md "Rules": going overdue opens a supervision item).
 
+// ClockStore is what the clocks and the overdue job read and write: the cases and their slips,
+// and the working-day calendar.
+type ClockStore interface {
+	CaseStore
+	SlipStore
+	HolidaySource
+}
+
 // CaseDeadline is the period a case at its current status runs against at now; ok is false for a
 // status with no running clock (closed, archived …). It reads the case's timeline.
-func CaseDeadline(ctx context.Context, st Store, cal *Calendar, rules Rules, c Case, now time.Time) (d Deadline, ok bool, err error) {
+func CaseDeadline(ctx context.Context, st ClockStore, cal *Calendar, rules Rules, c Case, now time.Time) (d Deadline, ok bool, err error) {
 	evs, err := st.ListCaseEvents(ctx, c.ID)
 	if err != nil {
 		return Deadline{}, false, err
@@ -63,7 +71,7 @@ func CaseClock(c Case, evs []CaseEvent, cal *Calendar, rules Rules, now time.Tim
 				rule, start = rules[RuleReReviewRequest], e.At
 			}
 		}
-		if !rule.PetitionerWindow() {
+		if !PetitionerWindow(rule) {
 			paused, pausing = pausedDays(stay, now)
 		}
 	default:
@@ -172,7 +180,7 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *Calendar, r
 	if err != nil {
 		return err
 	}
-	if !ok || !d.Rule.PetitionerWindow() {
+	if !ok || !PetitionerWindow(d.Rule) {
 		return Invalid("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
 	}
 	if !now.Before(d.DueAt()) {
@@ -186,7 +194,7 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *Calendar, r
 // OpenOverdueSupervisions opens a supervision item on every case whose running period ended
 // before now and that has none open. It returns how many it opened. Cases the calendar cannot
 // count (a missing year) are reported in the error after the others are done.
-func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules Rules, now time.Time) (int, error) {
+func OpenOverdueSupervisions(ctx context.Context, st ClockStore, cal *Calendar, rules Rules, now time.Time) (int, error) {
 	opened := 0
 	var errs []error
 	var before int64
@@ -210,7 +218,7 @@ func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules
 				continue
 			}
 			// The petitioner's time to ask for a review running out makes no unit overdue.
-			if !ok || d.Rule.PetitionerWindow() || d.Warning(now) < WarnOverdue {
+			if !ok || PetitionerWindow(d.Rule) || d.Warning(now) < WarnOverdue {
 				continue
 			}
 			fb, err := cal.Compute(rules[RuleSupervisionAnswer], now)
@@ -241,7 +249,7 @@ func OpenOverdueSupervisions(ctx context.Context, st Store, cal *Calendar, rules
 // and metrics); it must not block. Each run reads the store's calendar, so a year an operator
 // entered counts from the next run; a year still missing is counted provisionally (the item's
 // basis then says so) rather than leaving its cases unwatched.
-func RunOverdueJob(ctx context.Context, st Store, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
+func RunOverdueJob(ctx context.Context, st ClockStore, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
 	for {
 		select {
 		case <-ctx.Done():

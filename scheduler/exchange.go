@@ -59,8 +59,18 @@ type MirrorStore interface {
 	PutMirror(ctx context.Context, f *CaseFile, keep int) error
 }
 
+// ExchangeStore is what export and import read and write: the cases with their slips, the copies
+// of other systems' cases, and the units and categories their codes name.
+type ExchangeStore interface {
+	CaseStore
+	SlipStore
+	MirrorStore
+	ListUnits(ctx context.Context, underPath string) ([]Unit, error)
+	ListCategories(ctx context.Context) ([]Category, error)
+}
+
 // LoadCaseFile loads a case with its timeline, slips, evaluations and attachments.
-func LoadCaseFile(ctx context.Context, st Store, id int64) (CaseFile, error) {
+func LoadCaseFile(ctx context.Context, st ExchangeStore, id int64) (CaseFile, error) {
 	var f CaseFile
 	var err error
 	if f.Case, err = st.GetCase(ctx, id); err != nil {
@@ -269,14 +279,14 @@ type AttachmentRecord struct {
 
 // codebook maps this store's unit and category ids to codes and back.
 type codebook struct {
-	st       Store
+	st       ExchangeStore
 	units    map[int64]Unit
 	unitCode map[string]Unit
 	cats     map[int64]Category
 	catCode  map[string]Category
 }
 
-func newCodebook(ctx context.Context, st Store) (*codebook, error) {
+func newCodebook(ctx context.Context, st ExchangeStore) (*codebook, error) {
 	cb := &codebook{st: st, units: map[int64]Unit{}, unitCode: map[string]Unit{}, cats: map[int64]Category{}, catCode: map[string]Category{}}
 	us, err := st.ListUnits(ctx, "")
 	if err != nil {
@@ -601,7 +611,7 @@ type ExportSet struct {
 
 // ExportCases builds cases.json for the cases with these ids, each at its identity level
 // (ViewFull or ViewMasked; anything less is refused by the caller).
-func ExportCases(ctx context.Context, st Store, ids []int64, level ViewLevel, now time.Time) (ExportSet, error) {
+func ExportCases(ctx context.Context, st ExchangeStore, ids []int64, level ViewLevel, now time.Time) (ExportSet, error) {
 	cb, err := newCodebook(ctx, st)
 	if err != nil {
 		return ExportSet{}, err
@@ -651,53 +661,54 @@ type CaseImport struct {
 	Anonymous bool   // the bundle's identity was masked
 }
 
-// ImportBundle imports a checked bundle into st in one transaction, and the attachment files into
-// blobs. own is this system's key id. allow is asked for every case that would be written (created
-// or updated) with its registering unit here; its error aborts the import. Re-importing the same
-// bundle changes nothing: each case is then unchanged or matched.
-func ImportBundle(ctx context.Context, st Store, blobs Blobs, b *Bundle, own string, allow func(Unit) error) ([]CaseImport, error) {
+// ParseCases reads a checked bundle's cases.json.
+func ParseCases(b *Bundle) (ExchangeCases, error) {
 	var doc ExchangeCases
 	dec := json.NewDecoder(bytes.NewReader(b.Cases))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil || doc.Format != ExchangeFormat {
-		return nil, bundleErr(BundleCases, "cases.json 不是 "+ExchangeFormat+" 格式", "cases.json is not in the "+ExchangeFormat+" format")
+		return doc, bundleErr(BundleCases, "cases.json 不是 "+ExchangeFormat+" 格式", "cases.json is not in the "+ExchangeFormat+" format")
 	}
 	if doc.Identity != IdentityFull && doc.Identity != IdentityMasked {
-		return nil, bundleErr(BundleCases, "cases.json 的 identity 应为 full 或 masked", "cases.json's identity must be full or masked")
+		return doc, bundleErr(BundleCases, "cases.json 的 identity 应为 full 或 masked", "cases.json's identity must be full or masked")
 	}
-	masked := doc.Identity == IdentityMasked
-	var out []CaseImport
-	err := st.InTx(ctx, func(tx Store) error {
-		out = nil
-		cb, err := newCodebook(ctx, tx)
-		if err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for i, rec := range doc.Cases {
-			if seen[rec.Number] || rec.Number == "" {
-				return bundleErr(BundleCases, fmt.Sprintf("cases.json 中第 %d 个事项的编号为空或重复", i+1), fmt.Sprintf("case %d of cases.json has an empty or repeated number", i+1))
-			}
-			seen[rec.Number] = true
-			res, err := importOne(ctx, tx, cb, blobs, b, own, rec, masked, allow)
-			if err != nil {
-				var fe *FieldError
-				if errors.As(err, &fe) {
-					fe.Field = fmt.Sprintf("cases[%d].%s", i, fe.Field)
-					fe.ZH = "事项 " + rec.Number + "：" + fe.ZH
-					fe.EN = "case " + rec.Number + ": " + fe.EN
-				}
-				return err
-			}
-			res.Anonymous = masked
-			out = append(out, res)
-		}
-		return nil
-	})
-	return out, err
+	return doc, nil
 }
 
-func importOne(ctx context.Context, tx Store, cb *codebook, blobs Blobs, b *Bundle, own string, rec CaseRecord, masked bool, allow func(Unit) error) (CaseImport, error) {
+// ImportCases imports the cases of doc (ParseCases of b) into tx, which the caller binds to one
+// transaction (scheduler.ImportBundle), and the attachment files into blobs. own is this
+// system's key id. allow is asked for every case that would be written (created or updated)
+// with its registering unit here; its error aborts the import.
+func ImportCases(ctx context.Context, tx ExchangeStore, blobs Blobs, b *Bundle, doc ExchangeCases, own string, allow func(Unit) error) ([]CaseImport, error) {
+	masked := doc.Identity == IdentityMasked
+	var out []CaseImport
+	cb, err := newCodebook(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i, rec := range doc.Cases {
+		if seen[rec.Number] || rec.Number == "" {
+			return out, bundleErr(BundleCases, fmt.Sprintf("cases.json 中第 %d 个事项的编号为空或重复", i+1), fmt.Sprintf("case %d of cases.json has an empty or repeated number", i+1))
+		}
+		seen[rec.Number] = true
+		res, err := importOne(ctx, tx, cb, blobs, b, own, rec, masked, allow)
+		if err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				fe.Field = fmt.Sprintf("cases[%d].%s", i, fe.Field)
+				fe.ZH = "事项 " + rec.Number + "：" + fe.ZH
+				fe.EN = "case " + rec.Number + ": " + fe.EN
+			}
+			return out, err
+		}
+		res.Anonymous = masked
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func importOne(ctx context.Context, tx ExchangeStore, cb *codebook, blobs Blobs, b *Bundle, own string, rec CaseRecord, masked bool, allow func(Unit) error) (CaseImport, error) {
 	res := CaseImport{Number: rec.Number}
 	found := func(c Case, outcome string) (CaseImport, error) {
 		res.Outcome, res.CaseID, res.Local, res.Unit = outcome, c.ID, c.Number, cb.units[c.UnitID]
@@ -852,7 +863,7 @@ func sameJSON(a, b any) bool {
 }
 
 // BundleFiles lists the blobs of attachments as files of a bundle.
-func (b Blobs) BundleFiles(as []Attachment) []BundleFile {
+func BundleFiles(b Blobs, as []Attachment) []BundleFile {
 	var out []BundleFile
 	for _, a := range as {
 		sum := a.SHA256

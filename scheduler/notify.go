@@ -80,7 +80,7 @@ const ReminderLead = 24 * time.Hour
 // starts within ReminderLead of now, once per session: the store marks the session first, so
 // several nodes (or a restart) never send one twice; a delivery that fails is reported, not
 // retried. It returns how many sessions it reminded.
-func SendReminders(ctx context.Context, st Store, n Notifier, now time.Time) (int, error) {
+func SendReminders(ctx context.Context, st SessionStore, n Notifier, now time.Time) (int, error) {
 	list, err := st.ListReceptionSessions(ctx, SessionQuery{From: now, To: now.Add(ReminderLead)})
 	if err != nil {
 		return 0, fmt.Errorf("reminders: %w", err)
@@ -117,7 +117,7 @@ func SendReminders(ctx context.Context, st Store, n Notifier, now time.Time) (in
 
 // RunReminderJob runs SendReminders at every tick until ctx ends. The caller owns the goroutine
 // and the ticker; report hears each run's outcome and must not block.
-func RunReminderJob(ctx context.Context, st Store, n Notifier, tick <-chan time.Time, report func(sent int, err error)) {
+func RunReminderJob(ctx context.Context, st SessionStore, n Notifier, tick <-chan time.Time, report func(sent int, err error)) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -11,56 +11,6 @@ import (
 // Evaluation and the rates (shared/domain.md: 及时受理率, 按期办结率, 群众满意率, repeat share).
 // Rates are computed here from case events and evaluations; nothing stores or accepts a rate.
 
-// Evaluation stages and scores.
-const (
-	EvalAcceptance = "acceptance" // 受理环节
-	EvalResult     = "result"     // 办理结果
-
-	ScoreSatisfied   = "satisfied"   // 满意
-	ScoreBasically   = "basically"   // 基本满意
-	ScoreUnsatisfied = "unsatisfied" // 不满意
-)
-
-// Evaluation is the petitioner's rating of one stage, once per stage.
-type Evaluation struct {
-	ID     int64
-	CaseID int64
-	Stage  string
-	Score  string
-	Via    string // "terminal" or "query_page"
-	At     time.Time
-}
-
-// EvaluationExcluded reports whether a case is excluded from satisfaction evaluation: accusations
-// (检举控告) are, since the petitioner's satisfaction is not the measure of an investigation. This
-// is the one rule here taken as an assumption; change it if the province's rules differ.
-func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
-
-// CheckEvaluation says whether the petitioner may rate stage of c now.
-func CheckEvaluation(c Case, e Evaluation) error {
-	if EvaluationExcluded(c) {
-		return Invalid("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
-	}
-	switch e.Score {
-	case ScoreSatisfied, ScoreBasically, ScoreUnsatisfied:
-	default:
-		return Invalid("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
-	}
-	switch e.Stage {
-	case EvalAcceptance:
-		if c.AcceptedAt.IsZero() {
-			return Invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
-		}
-	case EvalResult:
-		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
-			return Invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
-		}
-	default:
-		return Invalid("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
-	}
-	return nil
-}
-
 // Rate is a share with its parts, so a reader can check it.
 type Rate struct {
 	Num, Den int
@@ -386,12 +336,19 @@ type RatesQuery struct {
 	RepetitionDays int // 0: DefaultRepetitionDays
 }
 
+// RatesStore is what the rates read: the cases with their timelines and evaluations, and the kept
+// counts.
+type RatesStore interface {
+	CaseStore
+	RateStore
+}
+
 // RatesFor computes the rates of q at now: from the counts the store keeps (RatesFromCounts) when
 // they can answer it exactly — one subtree (or nested ones), no period, the default rules, a
 // calendar whose rest periods fit their slack, a moment not before the day they were folded at —
 // else from every case's timeline (RatesFromTimelines). Reading on a new day first folds the
 // counts up to it (FoldRateCounts), a write.
-func RatesFor(ctx context.Context, st Store, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+func RatesFor(ctx context.Context, st RatesStore, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
 	root, one := singleRoot(q.UnderPaths)
 	if one && q.From.IsZero() && q.To.IsZero() && countsAnswer(cal, rules) {
 		today := LegalDayNumber(now)
@@ -429,7 +386,7 @@ func singleRoot(paths []string) (string, bool) {
 
 // RatesFromTimelines loads the cases of q with their timelines, ratings and the persons' other
 // cases, and computes the rates at now with ComputeRates.
-func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
+func RatesFromTimelines(ctx context.Context, st RatesStore, q RatesQuery, cal *Calendar, rules Rules, now time.Time) (Rates, error) {
 	in := RatesInput{RepetitionDays: q.RepetitionDays}
 	var from, before time.Time
 	if !q.From.IsZero() {

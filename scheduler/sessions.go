@@ -113,13 +113,7 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // SessionStore is the part of Store for receptions, sessions, holidays and appointments.
 type SessionStore interface {
-	// PutHoliday stores or replaces the calendar entry of a date.
-	PutHoliday(ctx context.Context, h Holiday) error
-	// ListHolidays returns the entries between from and to (YYYY-MM-DD, inclusive), by date.
-	ListHolidays(ctx context.Context, from, to string) ([]Holiday, error)
-	// ListCalendarYears returns the years the calendar covers (→ verified). A year is covered
-	// once the release's holidays.txt seeded it or an operator entered a day of it (PutHoliday).
-	ListCalendarYears(ctx context.Context) (map[int]bool, error)
+	HolidayStore // the working-day calendar, clock.go
 
 	CreateReceptionSchedule(ctx context.Context, rs *ReceptionSchedule) error
 	GetReceptionSchedule(ctx context.Context, id int64) (ReceptionSchedule, error)
@@ -267,7 +261,7 @@ type MaterializeResult struct {
 // Materialize creates the sessions of schedule id's occurrences in [from, to) that do not exist
 // yet. Each occurrence is created on its own, so one clash does not block the others; every
 // clash is reported.
-func Materialize(ctx context.Context, st Store, id int64, from, to time.Time) (MaterializeResult, error) {
+func Materialize(ctx context.Context, st SessionStore, id int64, from, to time.Time) (MaterializeResult, error) {
 	var res MaterializeResult
 	rs, err := st.GetReceptionSchedule(ctx, id)
 	if err != nil {

@@ -393,7 +393,7 @@ func deadlineView(d scheduler.Deadline, now time.Time) DeadlineView {
 	v := DeadlineView{Rule: d.Rule.Key, Name: d.Rule.Name, Party: "unit", Start: d.Start.Format("2006-01-02"), Due: d.Due.Format("2006-01-02"),
 		DueAt: d.DueAt(), Percent: int(min(max(d.Progress(now), 0), 1) * 100), Warning: d.Warning(now), PausedDays: d.PausedDays,
 		Paused: d.Paused, Extended: d.ExtendedDays, Provisional: d.Provisional(), Explanation: d.Explain()}
-	if d.Rule.PetitionerWindow() {
+	if scheduler.PetitionerWindow(d.Rule) {
 		v.Party = "petitioner"
 	}
 	if v.Provisional {

@@ -275,7 +275,7 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Sanji-Bundle-Key", s.exchange.OwnID())
 	w.WriteHeader(http.StatusOK)
-	if err := scheduler.WriteBundle(w, set.Cases, s.blobs.BundleFiles(set.Files), s.exchange.Private, s.now()); err != nil {
+	if err := scheduler.WriteBundle(w, set.Cases, scheduler.BundleFiles(s.blobs, set.Files), s.exchange.Private, s.now()); err != nil {
 		// The status is sent: the cut-off zip fails the importer's checks. Say so in the log.
 		s.log.Error("export bundle cut off", errField(err), pathField(r))
 	}

@@ -75,7 +75,7 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	}
 	// Answered 05-10: the petitioner has 30 days to ask for a review, to 06-09.
 	d = due(bj(5, 11, 9), scheduler.RuleReviewRequest, scheduler.Date(2026, 6, 9))
-	if !d.Rule.PetitionerWindow() {
+	if !scheduler.PetitionerWindow(d.Rule) {
 		t.Error("the review request period is the petitioner's")
 	}
 	c0 := mustCase(t, s, c.ID)

@@ -53,7 +53,7 @@ func (x *exchangeSide) bundle(t *testing.T, level scheduler.ViewLevel, ids ...in
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := scheduler.WriteBundle(&buf, set.Cases, x.blobs.BundleFiles(set.Files), x.keys.Private, exchangeNow); err != nil {
+	if err := scheduler.WriteBundle(&buf, set.Cases, scheduler.BundleFiles(x.blobs, set.Files), x.keys.Private, exchangeNow); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
