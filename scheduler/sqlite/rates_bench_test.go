@@ -79,7 +79,7 @@ func BenchmarkRates1M(b *testing.B) {
 		})
 	}
 	var last scheduler.Rates
-	rates := func(u scheduler.Unit) func() error {
+	ratesOf := func(u scheduler.Unit) func() error {
 		return func() error {
 			// What the route does per subtree: the calendar as the store holds it, then the rates.
 			cal, err := scheduler.LoadCalendar(ctx, st)
@@ -90,7 +90,7 @@ func BenchmarkRates1M(b *testing.B) {
 			return err
 		}
 	}
-	run("city", rates(city))
+	run("city", ratesOf(city))
 	if last.Cases != n {
 		b.Fatalf("the city's rates count %d cases", last.Repeat.Den)
 	}
@@ -115,8 +115,8 @@ func BenchmarkRates1M(b *testing.B) {
 	}
 	rows.Close()
 	b.Logf("the city's cells after the fold: %v", breakdown)
-	run("district", rates(district))
-	run("township", rates(township))
+	run("district", ratesOf(district))
+	run("township", ratesOf(township))
 
 	leader := scheduler.User{Kind: scheduler.UserPerson, Username: "leader", DisplayName: "市领导", UnitID: city.ID, PasswordHash: "x"}
 	if err := st.CreateUser(ctx, &leader); err != nil {

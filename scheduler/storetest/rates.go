@@ -51,7 +51,7 @@ func testRatesScopeAndPeriod(t *testing.T, s scheduler.Store) {
 	mk(tr.D1, q, bj(4, 30, 23, 30))
 	mk(tr.D1, q, bj(5, 1, 0, 30))
 
-	rates := func(q scheduler.RatesQuery) scheduler.Rates {
+	ratesOf := func(q scheduler.RatesQuery) scheduler.Rates {
 		t.Helper()
 		r, err := scheduler.RatesFor(ctx, s, q, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(7, 1, 0, 0))
 		if err != nil {
@@ -59,17 +59,17 @@ func testRatesScopeAndPeriod(t *testing.T, s scheduler.Store) {
 		}
 		return r
 	}
-	r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path}})
+	r := ratesOf(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path}})
 	if r.Cases != 4 || r.Repeat != (scheduler.Rate{Num: 2, Den: 4}) || r.Repetitioned != (scheduler.Rate{Num: 1, Den: 1}) {
 		t.Errorf("D1 (a routed to its department): %+v", r)
 	}
-	if r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path, tr.City.Path, tr.D2.Path}}); r.Cases != 4 {
+	if r := ratesOf(scheduler.RatesQuery{UnderPaths: []string{tr.D1.Path, tr.City.Path, tr.D2.Path}}); r.Cases != 4 {
 		t.Errorf("nested subtrees count a case once: %+v", r)
 	}
-	if r := rates(scheduler.RatesQuery{UnderPaths: []string{tr.D2.Path}}); r.Cases != 1 || r.Repetitioned != (scheduler.Rate{Num: 1, Den: 1}) {
+	if r := ratesOf(scheduler.RatesQuery{UnderPaths: []string{tr.D2.Path}}); r.Cases != 1 || r.Repetitioned != (scheduler.Rate{Num: 1, Den: 1}) {
 		t.Errorf("D2: a came back at D1 and counts as such in D2: %+v", r)
 	}
-	april := rates(scheduler.RatesQuery{UnderPaths: []string{tr.City.Path}, From: scheduler.Date(2026, 4, 1), To: scheduler.Date(2026, 4, 30)})
+	april := ratesOf(scheduler.RatesQuery{UnderPaths: []string{tr.City.Path}, From: scheduler.Date(2026, 4, 1), To: scheduler.Date(2026, 4, 30)})
 	if april.Cases != 2 || april.Repeat != (scheduler.Rate{Num: 1, Den: 2}) || april.Repetitioned.Den != 0 ||
 		april.Counts[scheduler.CountKey{CategoryID: cat.ID, Territory: "330102", Month: "2026-04"}] != 2 || len(april.Counts) != 1 {
 		t.Errorf("April (b, the 23:30 case; b a repeat of March's a): %+v", april)
