@@ -2,6 +2,11 @@ package scheduler
 
 import (
 	"context"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
+	"sanji/scheduler/reception"
 )
 
 // Store is where the scheduler's data lives. Implementations (scheduler/sqlite,
@@ -9,12 +14,12 @@ import (
 // returns errors wrapping ErrNotFound, ErrConflict or ErrInvalid where those apply. A method
 // that returns without error has committed durably.
 type Store interface {
-	OrgStore     // the tree, halls, categories, users, grants, sessions, tokens, audit (types.go)
-	SessionStore // receptions, sessions, holidays, appointments (sessions.go)
-	CaseStore    // case records, scheduler/cases.go
-	SlipStore    // 交办 and 督办 slips, scheduler/slips.go
-	RateStore    // the counts the rates are read from, ratecounts.go
-	MirrorStore  // copies of cases from other systems, exchange.go
+	org.OrgStore           // the tree, halls, categories, users, grants, sessions, tokens, audit (types.go)
+	reception.SessionStore // receptions, sessions, holidays, appointments (sessions.go)
+	casework.CaseStore     // case records, scheduler/cases.go
+	casework.SlipStore     // 交办 and 督办 slips, scheduler/slips.go
+	rates.RateStore        // the counts the rates are read from, ratecounts.go
+	exchange.MirrorStore   // copies of cases from other systems, exchange.go
 
 	// InTx runs fn with a Store bound to one transaction: everything fn does commits together,
 	// or nothing does when fn returns an error. Nested InTx calls join the outer transaction.

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
 )
 
 // AddAttachment implements scheduler.AttachmentStore.
-func (s *Store) AddAttachment(ctx context.Context, a *scheduler.Attachment) error {
-	if err := scheduler.ValidateAttachment(*a); err != nil {
+func (s *Store) AddAttachment(ctx context.Context, a *casework.Attachment) error {
+	if err := casework.ValidateAttachment(*a); err != nil {
 		return err
 	}
 	if a.UploadedAt.IsZero() {
@@ -28,8 +28,8 @@ func (s *Store) AddAttachment(ctx context.Context, a *scheduler.Attachment) erro
 
 const attachmentCols = `id, case_id, kind, name, sha256, size, mime, uploaded_by, uploaded_at`
 
-func scanAttachment(sc interface{ Scan(...any) error }) (scheduler.Attachment, error) {
-	var a scheduler.Attachment
+func scanAttachment(sc interface{ Scan(...any) error }) (casework.Attachment, error) {
+	var a casework.Attachment
 	var at int64
 	err := sc.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Name, &a.SHA256, &a.Size, &a.MIME, &a.UploadedBy, &at)
 	a.UploadedAt = fromTm(at)
@@ -37,16 +37,16 @@ func scanAttachment(sc interface{ Scan(...any) error }) (scheduler.Attachment, e
 }
 
 // GetAttachment implements scheduler.AttachmentStore.
-func (s *Store) GetAttachment(ctx context.Context, id int64) (scheduler.Attachment, error) {
+func (s *Store) GetAttachment(ctx context.Context, id int64) (casework.Attachment, error) {
 	a, err := scanAttachment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+attachmentCols+` FROM case_attachments WHERE id = ?`), id))
 	if err != nil {
-		return scheduler.Attachment{}, notFound(err, "get attachment")
+		return casework.Attachment{}, notFound(err, "get attachment")
 	}
 	return a, nil
 }
 
 // ListAttachments implements scheduler.AttachmentStore.
-func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]scheduler.Attachment, error) {
+func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]casework.Attachment, error) {
 	q, args := `SELECT `+attachmentCols+` FROM case_attachments WHERE case_id = ?`, []any{caseID}
 	if kind != "" {
 		q += ` AND kind = ?`
@@ -57,7 +57,7 @@ func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) 
 		return nil, fmt.Errorf("sqlstore: list attachments: %w", err)
 	}
 	defer rows.Close()
-	var out []scheduler.Attachment
+	var out []casework.Attachment
 	for rows.Next() {
 		a, err := scanAttachment(rows)
 		if err != nil {

@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"strings"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/reception"
 )
 
 // The reads of the booking checks: scheduler.BookingCheckStore.
 
 // CasesByIDNumber implements scheduler.BookingCheckStore.
-func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]scheduler.Case, error) {
+func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
@@ -24,7 +25,7 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
 	}
-	var out []scheduler.Case
+	var out []casework.Case
 	for rows.Next() {
 		c, err := scanCase(rows)
 		if err != nil {
@@ -47,14 +48,14 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 }
 
 // RecentMatters implements scheduler.BookingCheckStore.
-func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]scheduler.MatterText, error) {
+func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]reception.MatterText, error) {
 	if limit <= 0 || limit > 5000 {
 		limit = 5000
 	}
 	// Division codes hold digits only (a department's adds a hyphen and letters): no LIKE
 	// wildcards to escape.
 	pattern := territory + "%"
-	var out []scheduler.MatterText
+	var out []reception.MatterText
 	read := func(what, q string, args ...any) error {
 		rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
 		if err != nil {
@@ -62,7 +63,7 @@ func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) 
 		}
 		defer rows.Close()
 		for rows.Next() {
-			m := scheduler.MatterText{Kind: what}
+			m := reception.MatterText{Kind: what}
 			var at int64
 			if err := rows.Scan(&m.ID, &m.Title, &m.Text, &at); err != nil {
 				return fmt.Errorf("sqlstore: recent %s: %w", what, err)
@@ -72,12 +73,12 @@ func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) 
 		}
 		return rows.Err()
 	}
-	if err := read(scheduler.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
+	if err := read(reception.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
 		JOIN halls h ON h.id = a.hall_id JOIN units u ON u.id = h.unit_id
-		WHERE u.code LIKE ? AND a.status <> ? ORDER BY a.id DESC LIMIT `+strconv.Itoa(limit), pattern, string(scheduler.ApptCancelled)); err != nil {
+		WHERE u.code LIKE ? AND a.status <> ? ORDER BY a.id DESC LIMIT `+strconv.Itoa(limit), pattern, string(reception.ApptCancelled)); err != nil {
 		return nil, err
 	}
-	if err := read(scheduler.CheckCase, `SELECT c.id, c.title, SUBSTR(c.content, 1, `+strconv.Itoa(scheduler.MatterTextRunes)+`),
+	if err := read(reception.CheckCase, `SELECT c.id, c.title, SUBSTR(c.content, 1, `+strconv.Itoa(reception.MatterTextRunes)+`),
 		c.registered_at FROM cases c WHERE c.territory LIKE ? ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit), pattern); err != nil {
 		return nil, err
 	}

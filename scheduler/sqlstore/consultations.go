@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Consultations (会商): scheduler.SlipStore. Every step is a note on the case's timeline.
@@ -14,8 +16,8 @@ import (
 func consultationRef(id int64) string { return "consultation:" + strconv.FormatInt(id, 10) }
 
 // CreateConsultation implements scheduler.SlipStore.
-func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultation, actor scheduler.CaseEvent) error {
-	if err := scheduler.ValidateConsultation(*c); err != nil {
+func (s *Store) CreateConsultation(ctx context.Context, c *casework.Consultation, actor casework.CaseEvent) error {
+	if err := casework.ValidateConsultation(*c); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -45,15 +47,15 @@ func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultatio
 		if c.SessionID != "" {
 			reason += "，视频接访中发起"
 		}
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultation, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultation, consultationRef(id), reason)
 	})
 }
 
 const consultationCols = `id, case_id, competent_unit_id, subject, session_id, recording_offset_ms, created_by, created_at,
 	conclusion, signed_by, signed_at`
 
-func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultation, error) {
-	var c scheduler.Consultation
+func scanConsultation(sc interface{ Scan(...any) error }) (casework.Consultation, error) {
+	var c casework.Consultation
 	var off, created, signed int64
 	err := sc.Scan(&c.ID, &c.CaseID, &c.CompetentUnitID, &c.Subject, &c.SessionID, &off, &c.CreatedBy, &created,
 		&c.Conclusion, &c.SignedBy, &signed)
@@ -65,7 +67,7 @@ func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultatio
 }
 
 // fillConsultation loads the units and opinions of c.
-func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation) error {
+func (s *Store) fillConsultation(ctx context.Context, c *casework.Consultation) error {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT unit_id FROM consultation_units WHERE consultation_id = ? ORDER BY unit_id`), c.ID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: consultation units: %w", err)
@@ -89,7 +91,7 @@ func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation)
 	}
 	defer orows.Close()
 	for orows.Next() {
-		var o scheduler.Opinion
+		var o casework.Opinion
 		var dissent int
 		var at int64
 		if err := orows.Scan(&o.UnitID, &o.Text, &dissent, &o.By, &at); err != nil {
@@ -102,24 +104,24 @@ func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation)
 }
 
 // GetConsultation implements scheduler.SlipStore.
-func (s *Store) GetConsultation(ctx context.Context, id int64) (scheduler.Consultation, error) {
+func (s *Store) GetConsultation(ctx context.Context, id int64) (casework.Consultation, error) {
 	c, err := scanConsultation(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE id = ?`), id))
 	if err != nil {
-		return scheduler.Consultation{}, notFound(err, "get consultation")
+		return casework.Consultation{}, notFound(err, "get consultation")
 	}
 	if err := s.fillConsultation(ctx, &c); err != nil {
-		return scheduler.Consultation{}, err
+		return casework.Consultation{}, err
 	}
 	return c, nil
 }
 
 // ListConsultations implements scheduler.SlipStore.
-func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]scheduler.Consultation, error) {
+func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]casework.Consultation, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
 	}
-	var out []scheduler.Consultation
+	var out []casework.Consultation
 	for rows.Next() {
 		c, err := scanConsultation(rows)
 		if err != nil {
@@ -143,35 +145,35 @@ func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]schedule
 
 // lockConsultation locks the consultation's case and loads the consultation, and checks that the
 // actor is a member of unit (a unit's voice comes from its own people).
-func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *scheduler.CaseEvent) (scheduler.Consultation, error) {
+func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *casework.CaseEvent) (casework.Consultation, error) {
 	actor.At = s.stamp(actor.At)
 	var caseID int64
 	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM consultations WHERE id = ?`), id).Scan(&caseID); err != nil {
-		return scheduler.Consultation{}, notFound(err, "consultation")
+		return casework.Consultation{}, notFound(err, "consultation")
 	}
 	if err := s.lockCase(ctx, caseID, actor.At); err != nil {
-		return scheduler.Consultation{}, err
+		return casework.Consultation{}, err
 	}
 	c, err := s.GetConsultation(ctx, id)
 	if err != nil {
 		return c, err
 	}
 	if actor.ActorID == 0 {
-		return c, &scheduler.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
+		return c, &org.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
 	}
 	gs, err := s.ListGrants(ctx, actor.ActorID)
 	if err != nil {
 		return c, err
 	}
-	if !scheduler.MemberOf(gs, unit) {
-		return c, &scheduler.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
+	if !casework.MemberOf(gs, unit) {
+		return c, &org.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
 			EN: "only a member of the unit may speak or sign for it"}
 	}
 	return c, nil
 }
 
 // AddConsultationOpinion implements scheduler.SlipStore.
-func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o scheduler.Opinion, actor scheduler.CaseEvent) error {
+func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o casework.Opinion, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		c, err := tx.lockConsultation(ctx, id, o.UnitID, &actor)
@@ -197,12 +199,12 @@ func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o schedule
 			reason += "（不同意见）"
 		}
 		actor.UnitID = o.UnitID
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationOpinion, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultationOpinion, consultationRef(id), reason)
 	})
 }
 
 // SignConsultation implements scheduler.SlipStore.
-func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor scheduler.CaseEvent) error {
+func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		var competent int64
@@ -222,7 +224,7 @@ func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion strin
 			return fmt.Errorf("sqlstore: sign consultation: %w", err)
 		}
 		if err := mustAffect(r, "sign consultation"); err != nil {
-			return fmt.Errorf("sqlstore: consultation %d is signed already: %w", id, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: consultation %d is signed already: %w", id, org.ErrConflict)
 		}
 		dissent := len(c.Dissent())
 		reason := "会商结论已由主管单位签署"
@@ -230,6 +232,6 @@ func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion strin
 			reason += fmt.Sprintf("（记录不同意见 %d 条）", dissent)
 		}
 		actor.UnitID = competent
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationSigned, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultationSigned, consultationRef(id), reason)
 	})
 }

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/reception"
 )
 
 // Calendar feeds: scheduler.FeedStore.
 
 const feedCols = `f.id, f.kind, f.target_id, f.unit_id, f.name, f.token_hash, f.created_by, f.created_at, f.revoked_at`
 
-func scanFeed(sc interface{ Scan(...any) error }) (scheduler.CalendarFeed, error) {
-	var f scheduler.CalendarFeed
+func scanFeed(sc interface{ Scan(...any) error }) (reception.CalendarFeed, error) {
+	var f reception.CalendarFeed
 	var created, revoked int64
 	err := sc.Scan(&f.ID, &f.Kind, &f.TargetID, &f.UnitID, &f.Name, &f.TokenHash, &f.CreatedBy, &created, &revoked)
 	f.CreatedAt, f.RevokedAt = fromTm(created), fromTm(revoked)
@@ -21,8 +21,8 @@ func scanFeed(sc interface{ Scan(...any) error }) (scheduler.CalendarFeed, error
 }
 
 // CreateCalendarFeed implements scheduler.FeedStore.
-func (s *Store) CreateCalendarFeed(ctx context.Context, f *scheduler.CalendarFeed) error {
-	if err := scheduler.ValidateFeed(*f); err != nil {
+func (s *Store) CreateCalendarFeed(ctx context.Context, f *reception.CalendarFeed) error {
+	if err := reception.ValidateFeed(*f); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -36,7 +36,7 @@ func (s *Store) CreateCalendarFeed(ctx context.Context, f *scheduler.CalendarFee
 }
 
 // GetCalendarFeed implements scheduler.FeedStore.
-func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (scheduler.CalendarFeed, error) {
+func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.id = ?`), id))
 	if err != nil {
 		return f, notFound(err, "get calendar feed")
@@ -45,7 +45,7 @@ func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (scheduler.Calend
 }
 
 // GetCalendarFeedByHash implements scheduler.FeedStore.
-func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (scheduler.CalendarFeed, error) {
+func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.token_hash = ?`), hash))
 	if err != nil {
 		return f, notFound(err, "get calendar feed by token")
@@ -54,14 +54,14 @@ func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (schedul
 }
 
 // ListCalendarFeeds implements scheduler.FeedStore.
-func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]scheduler.CalendarFeed, error) {
+func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]reception.CalendarFeed, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f JOIN units u ON u.id = f.unit_id
 		WHERE u.path LIKE ? AND f.revoked_at = 0 ORDER BY f.id`), prefixPattern(underPath))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list calendar feeds: %w", err)
 	}
 	defer rows.Close()
-	var out []scheduler.CalendarFeed
+	var out []reception.CalendarFeed
 	for rows.Next() {
 		f, err := scanFeed(rows)
 		if err != nil {
