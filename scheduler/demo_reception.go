@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sanji/scheduler/org"
-	"sanji/scheduler/reception"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // demoPetitioners wait in the demo reception's two township halls. The ID numbers are made up

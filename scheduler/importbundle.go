@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+
 	"sanji/scheduler/casework"
 	"sanji/scheduler/exchange"
 	"sanji/scheduler/org"

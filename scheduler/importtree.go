@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sanji/scheduler/org"
 	"strings"
+
+	"sanji/scheduler/org"
 )
 
 // ImportRow is one line of a tree import: a unit (city, district, township, department) or a

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+
 	"sanji/scheduler/casework"
 	"sanji/scheduler/exchange"
 	"sanji/scheduler/org"
@@ -14,12 +15,12 @@ import (
 // returns errors wrapping ErrNotFound, ErrConflict or ErrInvalid where those apply. A method
 // that returns without error has committed durably.
 type Store interface {
-	org.OrgStore           // the tree, halls, categories, users, grants, sessions, tokens, audit (types.go)
-	reception.SessionStore // receptions, sessions, holidays, appointments (sessions.go)
-	casework.CaseStore     // case records, scheduler/cases.go
-	casework.SlipStore     // 交办 and 督办 slips, scheduler/slips.go
-	rates.RateStore        // the counts the rates are read from, ratecounts.go
-	exchange.MirrorStore   // copies of cases from other systems, exchange.go
+	org.Store              // the tree, halls, categories, users, grants, sessions, tokens, audit
+	reception.SessionStore // receptions, sessions, holidays, appointments, invitations, feeds
+	casework.CaseStore     // case records, their evaluations and attachments
+	casework.SlipStore     // 交办 and 督办 slips, consultations
+	rates.RateStore        // the counts the rates are read from
+	exchange.MirrorStore   // copies of cases from other systems
 
 	// InTx runs fn with a Store bound to one transaction: everything fn does commits together,
 	// or nothing does when fn returns an error. Nested InTx calls join the outer transaction.

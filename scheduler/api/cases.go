@@ -14,7 +14,7 @@ import (
 )
 
 // Case endpoints (信访事项). The view of a case is decided on the server per viewer
-// (scheduler.CaseViewLevel); the full view with petitioner identity needs a stated purpose and is
+// (casework.CaseViewLevel); the full view with petitioner identity needs a stated purpose and is
 // written to the audit log as pii.view.
 
 // PetitionerView is a petitioner as the viewer may see them.

@@ -28,7 +28,7 @@ const feedPrefix = "/api/v1/ical/"
 const feedRefresh = time.Hour
 
 // beijing is the zone of the feeds' times: people read them in Beijing time, which has had no
-// daylight saving time since 1991 (scheduler.Shanghai is the same fixed offset).
+// daylight saving time since 1991 (calendar.Shanghai is the same fixed offset).
 var beijing = ical.Zone{ID: "Asia/Shanghai", Name: "CST", Offset: 8 * 3600}
 
 // FeedView is a calendar feed for staff; the token is shown once, when the feed is made.

@@ -26,7 +26,7 @@ import (
 // hearing's manifest and files for the playback page, and verification against the chain head
 // recorded with the case. A recording shows the petitioner's face and voice: it is opened only
 // by callers with recording.view at the case who also have its full view
-// (scheduler.CaseViewLevel), with a stated purpose, and every view is in the audit log.
+// (casework.CaseViewLevel), with a stated purpose, and every view is in the audit log.
 
 var (
 	errNoRecordings    = newErr(http.StatusServiceUnavailable, CodeInternal, "本服务未配置录像目录", "this server has no recordings directory configured")

@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sanji/scheduler/org"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 // The legal clock (法定时限). Pure functions over dates: no store, no wall clock. Rules from

@@ -1,11 +1,12 @@
 package calendar
 
 import (
-	"sanji/scheduler/org"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 // Shanghai is the time zone of every reception: China has no daylight saving time, so a fixed

@@ -2,10 +2,11 @@ package calendar
 
 import (
 	"errors"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 func sh(s string) time.Time {

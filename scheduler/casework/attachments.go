@@ -14,11 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"sanji/scheduler/org"
 )
 
 // Attachments: files of a case, stored content-addressed under the data directory; the database

@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
+
+	"sanji/scheduler/org"
 )
 
 var (

@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"sanji/scheduler/org"
 )
 
 // Case records (信访事项): shared/domain.md "A case record".
@@ -145,7 +146,7 @@ type Case struct {
 	ID         int64
 	Number     string // 330102-2026-V-000123, made by the store per territory and year
 	ExternalID string // an upper-level system's id, kept apart
-	// ExternalSource is set on a copy of a case from another system (exchange.go): the key id of
+	// ExternalSource is set on a copy of a case from another system (scheduler/exchange): the key id of
 	// that system, whose number for the case is ExternalID. A copy is read-only here.
 	ExternalSource string
 	// QueryCodeHash is the SHA-256 of the petitioner's query code; the code itself is shown once.

@@ -2,9 +2,10 @@ package casework
 
 import (
 	"errors"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
+
+	"sanji/scheduler/org"
 )
 
 func TestCaseTransitionsEveryPair(t *testing.T) {

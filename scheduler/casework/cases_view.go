@@ -1,9 +1,10 @@
 package casework
 
 import (
-	"sanji/scheduler/org"
 	"strings"
 	"unicode/utf8"
+
+	"sanji/scheduler/org"
 )
 
 // Redacted views: the same case rendered per viewer, on the server (shared/domain.md "Privacy").

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
-	"time"
 )
 
 // The clock job: which legal period a case is running now, and opening a supervision item by

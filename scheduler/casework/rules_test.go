@@ -2,11 +2,12 @@ package casework
 
 import (
 	"errors"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
 	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 func TestCompute(t *testing.T) {

@@ -2,11 +2,12 @@ package casework
 
 import (
 	"context"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 // Slips: 交办 (assignment), 督办 (supervision), 会商 (consultation). shared/domain.md "A case record".

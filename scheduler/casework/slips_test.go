@@ -2,10 +2,11 @@ package casework
 
 import (
 	"errors"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/org"
 	"testing"
 	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 func TestValidateAssignment(t *testing.T) {

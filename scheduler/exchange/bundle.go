@@ -14,10 +14,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sanji/scheduler/org"
 	"sort"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 // Exchange bundles (docs/exchange.md): a zip holding cases.json, the attachment files under

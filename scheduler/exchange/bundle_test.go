@@ -11,10 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 // testBundle is a signed bundle of a small cases.json and one attachment file.

@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sanji/scheduler/casework"
-	"sanji/scheduler/org"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Case exchange (docs/exchange.md): the records a bundle carries, and the import that maps them
@@ -61,9 +62,9 @@ type MirrorStore interface {
 	PutMirror(ctx context.Context, f *CaseFile, keep int) error
 }
 
-// ExchangeStore is what export and import read and write: the cases with their slips, the copies
+// Store is what export and import read and write: the cases with their slips, the copies
 // of other systems' cases, and the units and categories their codes name.
-type ExchangeStore interface {
+type Store interface {
 	casework.CaseStore
 	casework.SlipStore
 	MirrorStore
@@ -72,7 +73,7 @@ type ExchangeStore interface {
 }
 
 // LoadCaseFile loads a case with its timeline, slips, evaluations and attachments.
-func LoadCaseFile(ctx context.Context, st ExchangeStore, id int64) (CaseFile, error) {
+func LoadCaseFile(ctx context.Context, st Store, id int64) (CaseFile, error) {
 	var f CaseFile
 	var err error
 	if f.Case, err = st.GetCase(ctx, id); err != nil {
@@ -281,14 +282,14 @@ type AttachmentRecord struct {
 
 // codebook maps this store's unit and category ids to codes and back.
 type codebook struct {
-	st       ExchangeStore
+	st       Store
 	units    map[int64]org.Unit
 	unitCode map[string]org.Unit
 	cats     map[int64]org.Category
 	catCode  map[string]org.Category
 }
 
-func newCodebook(ctx context.Context, st ExchangeStore) (*codebook, error) {
+func newCodebook(ctx context.Context, st Store) (*codebook, error) {
 	cb := &codebook{st: st, units: map[int64]org.Unit{}, unitCode: map[string]org.Unit{}, cats: map[int64]org.Category{}, catCode: map[string]org.Category{}}
 	us, err := st.ListUnits(ctx, "")
 	if err != nil {
@@ -613,7 +614,7 @@ type ExportSet struct {
 
 // ExportCases builds cases.json for the cases with these ids, each at its identity level
 // (ViewFull or ViewMasked; anything less is refused by the caller).
-func ExportCases(ctx context.Context, st ExchangeStore, ids []int64, level casework.ViewLevel, now time.Time) (ExportSet, error) {
+func ExportCases(ctx context.Context, st Store, ids []int64, level casework.ViewLevel, now time.Time) (ExportSet, error) {
 	cb, err := newCodebook(ctx, st)
 	if err != nil {
 		return ExportSet{}, err
@@ -681,7 +682,7 @@ func ParseCases(b *Bundle) (ExchangeCases, error) {
 // transaction (scheduler.ImportBundle), and the attachment files into blobs. own is this
 // system's key id. allow is asked for every case that would be written (created or updated)
 // with its registering unit here; its error aborts the import.
-func ImportCases(ctx context.Context, tx ExchangeStore, blobs casework.Blobs, b *Bundle, doc ExchangeCases, own string, allow func(org.Unit) error) ([]CaseImport, error) {
+func ImportCases(ctx context.Context, tx Store, blobs casework.Blobs, b *Bundle, doc ExchangeCases, own string, allow func(org.Unit) error) ([]CaseImport, error) {
 	masked := doc.Identity == IdentityMasked
 	var out []CaseImport
 	cb, err := newCodebook(ctx, tx)
@@ -710,7 +711,7 @@ func ImportCases(ctx context.Context, tx ExchangeStore, blobs casework.Blobs, b 
 	return out, nil
 }
 
-func importOne(ctx context.Context, tx ExchangeStore, cb *codebook, blobs casework.Blobs, b *Bundle, own string, rec CaseRecord, masked bool, allow func(org.Unit) error) (CaseImport, error) {
+func importOne(ctx context.Context, tx Store, cb *codebook, blobs casework.Blobs, b *Bundle, own string, rec CaseRecord, masked bool, allow func(org.Unit) error) (CaseImport, error) {
 	res := CaseImport{Number: rec.Number}
 	found := func(c casework.Case, outcome string) (CaseImport, error) {
 		res.Outcome, res.CaseID, res.Local, res.Unit = outcome, c.ID, c.Number, cb.units[c.UnitID]

@@ -48,7 +48,7 @@ type WebhookBody struct {
 
 var defaultClient = &http.Client{Timeout: 5 * time.Second}
 
-// Notify implements scheduler.Notifier.
+// Notify implements reception.Notifier.
 func (w *Webhook) Notify(ctx context.Context, n reception.Notice) error {
 	if n.Phone != "" {
 		return nil
@@ -115,7 +115,7 @@ type SMS struct {
 	Gateway SMSGateway
 }
 
-// Notify implements scheduler.Notifier.
+// Notify implements reception.Notifier.
 func (s SMS) Notify(ctx context.Context, n reception.Notice) error {
 	if n.Phone == "" {
 		return nil
@@ -126,7 +126,7 @@ func (s SMS) Notify(ctx context.Context, n reception.Notice) error {
 // Fanout gives every notice to each notifier; one failing does not stop the others.
 type Fanout []reception.Notifier
 
-// Notify implements scheduler.Notifier.
+// Notify implements reception.Notifier.
 func (f Fanout) Notify(ctx context.Context, n reception.Notice) error {
 	var errs []error
 	for _, x := range f {

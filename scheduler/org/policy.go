@@ -18,7 +18,7 @@ const (
 	ActCallJoin      = "call.join"      // get a join token for a call at a unit of the subtree
 	ActCallModerate  = "call.moderate"  // sit in the studio of a reception call and run it (call, stage, moderation)
 	ActCategoryWrite = "category.write" // edit the case category tree
-	// Receptions (sessions.go): the calendar, its changes, bookings and the hall queue, and
+	// Receptions (scheduler/reception): the calendar, its changes, bookings and the hall queue, and
 	// unmasked petitioner identity.
 	ActSessionRead   = "session.read"      // see reception sessions, schedules and the holiday calendar
 	ActSessionWrite  = "session.write"     // create schedules and sessions, cancel sessions
@@ -27,15 +27,15 @@ const (
 	ActPIIView       = "pii.view"          // see a petitioner's name, ID number and phone unmasked (audited)
 	ActHolidayWrite  = "holiday.write"     // correct the public holiday calendar (installation-wide data)
 	ActCaseRegister  = "case.register"     // register a case (信访事项) at a unit of the subtree
-	ActCaseRead      = "case.read"         // see cases of the subtree, redacted per viewer (cases_view.go)
+	ActCaseRead      = "case.read"         // see cases of the subtree, redacted per viewer (casework.CaseViewLevel)
 	ActCaseHandle    = "case.handle"       // move a case through its status machine, assign, object
 	ActCaseSupervise = "case.supervise"    // open and escalate supervision items (督办)
 	ActStatsRead     = "stats.read"        // see the rates of a subtree
 	ActCaseAttach    = "case.attach"       // upload files to a case
 	ActCaseOwn       = "case.own"          // take personal ownership of a case (包案)
-	ActCaseExchange  = "case.exchange"     // export cases as signed bundles and import bundles (exchange.go)
+	ActCaseExchange  = "case.exchange"     // export cases as signed bundles and import bundles (scheduler/exchange)
 	// ActInvitationAnswer: see the invitations of one's unit to sessions and hearings, and
-	// accept or decline them (invitations.go).
+	// accept or decline them (scheduler/reception).
 	ActInvitationAnswer = "invitation.answer"
 	// ActRecordingView: play and verify a case's hearing recordings (同步录音录像), which show the
 	// petitioner's face and voice: besides the role, the caller's view of the case must be full

@@ -323,10 +323,10 @@ func (e AuditEntry) Validate() error {
 	return nil
 }
 
-// OrgStore is the part of Store for the tree, halls, categories, users and their grants, login
+// Store is the part of scheduler.Store for the tree, halls, categories, users and their grants, login
 // sessions, API tokens, pairing codes and the audit log. Errors wrap ErrNotFound, ErrConflict or
 // ErrInvalid where those apply.
-type OrgStore interface {
+type Store interface {
 	// CreateUnit validates u under its parent, stores it and fills ID, Path and CreatedAt.
 	CreateUnit(ctx context.Context, u *Unit) error
 	GetUnit(ctx context.Context, id int64) (Unit, error)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/casework"
 	"strconv"
 	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
 )
 
 // Rate counts: what the store keeps so that the statistics of a subtree with a million cases are

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/casework"
 	"strings"
 	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
 )
 
-// Evaluation and the rates (shared/domain.md: 及时受理率, 按期办结率, 群众满意率, repeat share).
-// Rates are computed here from case events and evaluations; nothing stores or accepts a rate.
+// The rates (shared/domain.md: 及时受理率, 按期办结率, 群众满意率, repeat share). Rates are computed
+// here from case events and evaluations (casework.Evaluation); nothing stores or accepts a rate.
 
 // Rate is a share with its parts, so a reader can check it.
 type Rate struct {
@@ -338,9 +339,9 @@ type RatesQuery struct {
 	RepetitionDays int // 0: DefaultRepetitionDays
 }
 
-// RatesStore is what the rates read: the cases with their timelines and evaluations, and the kept
+// Store is what the rates read: the cases with their timelines and evaluations, and the kept
 // counts.
-type RatesStore interface {
+type Store interface {
 	casework.CaseStore
 	RateStore
 }
@@ -350,7 +351,7 @@ type RatesStore interface {
 // calendar whose rest periods fit their slack, a moment not before the day they were folded at —
 // else from every case's timeline (RatesFromTimelines). Reading on a new day first folds the
 // counts up to it (FoldRateCounts), a write.
-func RatesFor(ctx context.Context, st RatesStore, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
+func RatesFor(ctx context.Context, st Store, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
 	root, one := singleRoot(q.UnderPaths)
 	if one && q.From.IsZero() && q.To.IsZero() && countsAnswer(cal, rules) {
 		today := LegalDayNumber(now)
@@ -388,7 +389,7 @@ func singleRoot(paths []string) (string, bool) {
 
 // RatesFromTimelines loads the cases of q with their timelines, ratings and the persons' other
 // cases, and computes the rates at now with ComputeRates.
-func RatesFromTimelines(ctx context.Context, st RatesStore, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
+func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
 	in := RatesInput{RepetitionDays: q.RepetitionDays}
 	var from, before time.Time
 	if !q.From.IsZero() {

@@ -2,11 +2,12 @@ package rates
 
 import (
 	"errors"
+	"testing"
+	"time"
+
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
-	"testing"
-	"time"
 )
 
 func TestComputeRates(t *testing.T) {

@@ -3,10 +3,11 @@ package reception
 import (
 	"context"
 	"regexp"
-	"sanji/scheduler/casework"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // AppointmentStatus is where a booked petitioner is on the day.

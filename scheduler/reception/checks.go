@@ -3,14 +3,15 @@ package reception
 import (
 	"context"
 	"fmt"
-	"sanji/scheduler/casework"
-	"sanji/scheduler/org"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Booking checks (shared/domain.md "Repeat petitions" and "Level checks"): when a petitioner is

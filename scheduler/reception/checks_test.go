@@ -1,12 +1,13 @@
 package reception
 
 import (
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/casework"
-	"sanji/scheduler/org"
 	"strings"
 	"testing"
 	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // TestTextSimilarity: rewordings of one matter reach the threshold, different matters of the

@@ -2,9 +2,10 @@ package reception
 
 import (
 	"context"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
 )
 
 // Calendar feeds: a secret URL per leader, hall or unit that a calendar client subscribes to

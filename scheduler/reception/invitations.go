@@ -2,11 +2,12 @@ package reception
 
 import (
 	"context"
-	"sanji/scheduler/org"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"sanji/scheduler/org"
 )
 
 // Multi-site hearings (会商, 联合接访): a session links rooms and units; each invited unit (or

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sanji/scheduler/calendar"
 	"time"
+
+	"sanji/scheduler/calendar"
 )
 
 // Notice kinds.

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sanji/scheduler/calendar"
-	"sanji/scheduler/org"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 // HolidayPolicy says what a schedule does with an occurrence on a public holiday.

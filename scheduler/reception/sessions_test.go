@@ -3,11 +3,12 @@ package reception
 import (
 	"errors"
 	"reflect"
+	"testing"
+	"time"
+
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
-	"testing"
-	"time"
 )
 
 func TestMasks(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"sanji/scheduler/casework"
 )
 
-// AddAttachment implements scheduler.AttachmentStore.
+// AddAttachment implements casework.AttachmentStore.
 func (s *Store) AddAttachment(ctx context.Context, a *casework.Attachment) error {
 	if err := casework.ValidateAttachment(*a); err != nil {
 		return err
@@ -36,7 +36,7 @@ func scanAttachment(sc interface{ Scan(...any) error }) (casework.Attachment, er
 	return a, err
 }
 
-// GetAttachment implements scheduler.AttachmentStore.
+// GetAttachment implements casework.AttachmentStore.
 func (s *Store) GetAttachment(ctx context.Context, id int64) (casework.Attachment, error) {
 	a, err := scanAttachment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+attachmentCols+` FROM case_attachments WHERE id = ?`), id))
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) GetAttachment(ctx context.Context, id int64) (casework.Attachmen
 	return a, nil
 }
 
-// ListAttachments implements scheduler.AttachmentStore.
+// ListAttachments implements casework.AttachmentStore.
 func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]casework.Attachment, error) {
 	q, args := `SELECT `+attachmentCols+` FROM case_attachments WHERE case_id = ?`, []any{caseID}
 	if kind != "" {

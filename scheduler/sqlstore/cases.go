@@ -14,9 +14,9 @@ import (
 	"sanji/scheduler/org"
 )
 
-// Case records: scheduler.CaseStore.
+// Case records: casework.CaseStore.
 
-// CreateCase implements scheduler.CaseStore.
+// CreateCase implements casework.CaseStore.
 func (s *Store) CreateCase(ctx context.Context, c *casework.Case, actor casework.CaseEvent) error {
 	if err := casework.ValidateCase(*c); err != nil {
 		return err
@@ -126,7 +126,7 @@ func parseIDList(s string) []int64 {
 	return out
 }
 
-// AddCaseNote implements scheduler.CaseStore.
+// AddCaseNote implements casework.CaseStore.
 func (s *Store) AddCaseNote(ctx context.Context, ev *casework.CaseEvent) error {
 	if ev.Kind == "" || ev.Kind == "status" || casework.IsClockEvent(ev.Kind) {
 		return &org.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
@@ -224,22 +224,22 @@ func (s *Store) getCaseWhere(ctx context.Context, where string, arg any, what st
 	return c, nil
 }
 
-// GetCase implements scheduler.CaseStore.
+// GetCase implements casework.CaseStore.
 func (s *Store) GetCase(ctx context.Context, id int64) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.id = ?`, id, "get case")
 }
 
-// GetCaseByNumber implements scheduler.CaseStore.
+// GetCaseByNumber implements casework.CaseStore.
 func (s *Store) GetCaseByNumber(ctx context.Context, number string) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.number = ?`, number, "get case by number")
 }
 
-// GetCaseByQueryHash implements scheduler.CaseStore.
+// GetCaseByQueryHash implements casework.CaseStore.
 func (s *Store) GetCaseByQueryHash(ctx context.Context, hash string) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.query_hash = ?`, hash, "get case by query code")
 }
 
-// ListCases implements scheduler.CaseStore.
+// ListCases implements casework.CaseStore.
 func (s *Store) ListCases(ctx context.Context, f casework.CaseFilter) ([]casework.Case, error) {
 	q := `SELECT ` + caseCols + ` FROM cases c JOIN units u ON u.id = c.unit_id WHERE u.path LIKE ?`
 	args := []any{prefixPattern(f.UnderPath)}
@@ -302,7 +302,7 @@ func (s *Store) ListCases(ctx context.Context, f casework.CaseFilter) ([]casewor
 	return out, nil
 }
 
-// TransitionCase implements scheduler.CaseStore.
+// TransitionCase implements casework.CaseStore.
 func (s *Store) TransitionCase(ctx context.Context, ev *casework.CaseEvent) error {
 	if err := casework.ValidateTransition(*ev); err != nil {
 		return err
@@ -371,7 +371,7 @@ func (s *Store) noteEvent(ctx context.Context, actor casework.CaseEvent, caseID 
 	return s.appendCaseEvent(ctx, &ev)
 }
 
-// AddClockEvent implements scheduler.CaseStore.
+// AddClockEvent implements casework.CaseStore.
 func (s *Store) AddClockEvent(ctx context.Context, ev *casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -395,7 +395,7 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *casework.CaseEvent) error
 	})
 }
 
-// SetCaseOwner implements scheduler.CaseStore.
+// SetCaseOwner implements casework.CaseStore.
 func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -446,7 +446,7 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 	})
 }
 
-// ListCaseEvents implements scheduler.CaseStore.
+// ListCaseEvents implements casework.CaseStore.
 func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]casework.CaseEvent, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
 		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
@@ -470,7 +470,7 @@ func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]casework.Ca
 	return out, rows.Err()
 }
 
-// AddEvaluation implements scheduler.CaseStore.
+// AddEvaluation implements casework.CaseStore.
 func (s *Store) AddEvaluation(ctx context.Context, e *casework.Evaluation) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -500,7 +500,7 @@ func (s *Store) AddEvaluation(ctx context.Context, e *casework.Evaluation) error
 	})
 }
 
-// ListEvaluations implements scheduler.CaseStore.
+// ListEvaluations implements casework.CaseStore.
 func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]casework.Evaluation, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {

@@ -10,9 +10,9 @@ import (
 	"sanji/scheduler/reception"
 )
 
-// The reads of the booking checks: scheduler.BookingCheckStore.
+// The reads of the booking checks: reception.BookingCheckStore.
 
-// CasesByIDNumber implements scheduler.BookingCheckStore.
+// CasesByIDNumber implements casework.CaseStore.
 func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 100
@@ -47,7 +47,7 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 	return out, nil
 }
 
-// RecentMatters implements scheduler.BookingCheckStore.
+// RecentMatters implements reception.BookingCheckStore.
 func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]reception.MatterText, error) {
 	if limit <= 0 || limit > 5000 {
 		limit = 5000

@@ -11,11 +11,11 @@ import (
 	"sanji/scheduler/org"
 )
 
-// Consultations (会商): scheduler.SlipStore. Every step is a note on the case's timeline.
+// Consultations (会商): casework.SlipStore. Every step is a note on the case's timeline.
 
 func consultationRef(id int64) string { return "consultation:" + strconv.FormatInt(id, 10) }
 
-// CreateConsultation implements scheduler.SlipStore.
+// CreateConsultation implements casework.SlipStore.
 func (s *Store) CreateConsultation(ctx context.Context, c *casework.Consultation, actor casework.CaseEvent) error {
 	if err := casework.ValidateConsultation(*c); err != nil {
 		return err
@@ -103,7 +103,7 @@ func (s *Store) fillConsultation(ctx context.Context, c *casework.Consultation) 
 	return orows.Err()
 }
 
-// GetConsultation implements scheduler.SlipStore.
+// GetConsultation implements casework.SlipStore.
 func (s *Store) GetConsultation(ctx context.Context, id int64) (casework.Consultation, error) {
 	c, err := scanConsultation(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE id = ?`), id))
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Store) GetConsultation(ctx context.Context, id int64) (casework.Consult
 	return c, nil
 }
 
-// ListConsultations implements scheduler.SlipStore.
+// ListConsultations implements casework.SlipStore.
 func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]casework.Consultation, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {
@@ -172,7 +172,7 @@ func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *cas
 	return c, nil
 }
 
-// AddConsultationOpinion implements scheduler.SlipStore.
+// AddConsultationOpinion implements casework.SlipStore.
 func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o casework.Opinion, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -203,7 +203,7 @@ func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o casework
 	})
 }
 
-// SignConsultation implements scheduler.SlipStore.
+// SignConsultation implements casework.SlipStore.
 func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)

@@ -8,7 +8,7 @@ import (
 	"sanji/scheduler/reception"
 )
 
-// Calendar feeds: scheduler.FeedStore.
+// Calendar feeds: reception.FeedStore.
 
 const feedCols = `f.id, f.kind, f.target_id, f.unit_id, f.name, f.token_hash, f.created_by, f.created_at, f.revoked_at`
 
@@ -20,7 +20,7 @@ func scanFeed(sc interface{ Scan(...any) error }) (reception.CalendarFeed, error
 	return f, err
 }
 
-// CreateCalendarFeed implements scheduler.FeedStore.
+// CreateCalendarFeed implements reception.FeedStore.
 func (s *Store) CreateCalendarFeed(ctx context.Context, f *reception.CalendarFeed) error {
 	if err := reception.ValidateFeed(*f); err != nil {
 		return err
@@ -35,7 +35,7 @@ func (s *Store) CreateCalendarFeed(ctx context.Context, f *reception.CalendarFee
 	return nil
 }
 
-// GetCalendarFeed implements scheduler.FeedStore.
+// GetCalendarFeed implements reception.FeedStore.
 func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.id = ?`), id))
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (reception.Calend
 	return f, nil
 }
 
-// GetCalendarFeedByHash implements scheduler.FeedStore.
+// GetCalendarFeedByHash implements reception.FeedStore.
 func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.token_hash = ?`), hash))
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (recepti
 	return f, nil
 }
 
-// ListCalendarFeeds implements scheduler.FeedStore.
+// ListCalendarFeeds implements reception.FeedStore.
 func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]reception.CalendarFeed, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f JOIN units u ON u.id = f.unit_id
 		WHERE u.path LIKE ? AND f.revoked_at = 0 ORDER BY f.id`), prefixPattern(underPath))
@@ -72,7 +72,7 @@ func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]rece
 	return out, rows.Err()
 }
 
-// RevokeCalendarFeed implements scheduler.FeedStore.
+// RevokeCalendarFeed implements reception.FeedStore.
 func (s *Store) RevokeCalendarFeed(ctx context.Context, id int64, at time.Time) error {
 	r, err := s.exec(ctx, `UPDATE calendar_feeds SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, tm(at.UTC().Truncate(time.Microsecond)), id)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"sanji/scheduler/reception"
 )
 
-// Invitations of units and halls to a session: scheduler.InvitationStore.
+// Invitations of units and halls to a session: reception.InvitationStore.
 
 const invCols = `i.id, i.session_id, i.kind, i.target_id, i.unit_id, i.note, i.status, i.reason, i.invited_by, i.invited_at,
 	i.answered_by, i.answered_at`
@@ -29,7 +29,7 @@ func scanInv(sc interface{ Scan(...any) error }) (reception.Invitation, error) {
 	return v, err
 }
 
-// InviteToSession implements scheduler.InvitationStore.
+// InviteToSession implements reception.InvitationStore.
 func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, halls []int64, note string, by int64, now time.Time) ([]reception.Invitation, error) {
 	if err := reception.ValidateInvitationNote(note); err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 	return out, nil
 }
 
-// GetInvitation implements scheduler.InvitationStore.
+// GetInvitation implements reception.InvitationStore.
 func (s *Store) GetInvitation(ctx context.Context, id int64) (reception.Invitation, error) {
 	v, err := scanInv(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+invCols+` FROM session_invitations i WHERE i.id = ?`), id))
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Store) GetInvitation(ctx context.Context, id int64) (reception.Invitati
 	return v, nil
 }
 
-// ListInvitations implements scheduler.InvitationStore.
+// ListInvitations implements reception.InvitationStore.
 func (s *Store) ListInvitations(ctx context.Context, q reception.InvitationQuery) ([]reception.Invitation, error) {
 	where := []string{"u.path LIKE ?"}
 	args := []any{prefixPattern(q.UnderPath)}
@@ -156,7 +156,7 @@ func (s *Store) ListInvitations(ctx context.Context, q reception.InvitationQuery
 	return out, rows.Err()
 }
 
-// AnswerInvitation implements scheduler.InvitationStore.
+// AnswerInvitation implements reception.InvitationStore.
 func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, reason string, by int64, now time.Time) (reception.Invitation, error) {
 	reason = strings.TrimSpace(reason)
 	if err := reception.ValidateAnswer(accept, reason); err != nil {
@@ -259,7 +259,7 @@ func (s *Store) dropOffRoster(ctx context.Context, sess reception.ReceptionSessi
 	return nil
 }
 
-// MarkReminded implements scheduler.SessionStore.
+// MarkReminded implements reception.SessionStore.
 func (s *Store) MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error) {
 	r, err := s.exec(ctx, `UPDATE reception_sessions SET reminded_at = ? WHERE id = ? AND reminded_at = 0`, tm(at), id)
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 	"sanji/scheduler/org"
 )
 
-// Copies of cases from other systems: scheduler.MirrorStore. The rows are written as the bundle
+// Copies of cases from other systems: exchange.MirrorStore. The rows are written as the bundle
 // has them (times, statuses, slips as they stand there); the checks of the status machine and
 // the slips ran where the case lives.
 
-// GetCaseByExternal implements scheduler.MirrorStore.
+// GetCaseByExternal implements exchange.MirrorStore.
 func (s *Store) GetCaseByExternal(ctx context.Context, source, externalID string) (casework.Case, error) {
 	if source == "" {
 		return casework.Case{}, fmt.Errorf("sqlstore: get case by external id: no source: %w", org.ErrNotFound)
@@ -36,7 +36,7 @@ func (s *Store) GetCaseByExternal(ctx context.Context, source, externalID string
 
 var mirrorRef = regexp.MustCompile(`^(supervision|consultation)#([0-9]+)$`)
 
-// PutMirror implements scheduler.MirrorStore.
+// PutMirror implements exchange.MirrorStore.
 func (s *Store) PutMirror(ctx context.Context, f *exchange.CaseFile, keep int) error {
 	if f.Case.ExternalSource == "" || f.Case.ExternalID == "" {
 		return &org.FieldError{Field: "external_id", ZH: "副本须有来源系统和外部编号", EN: "a copy needs its source system and external id"}

@@ -15,7 +15,7 @@ import (
 	"sanji/scheduler/rates"
 )
 
-// Rate counts: scheduler.RateStore. Every change of a case's timeline, rating or petitioners
+// Rate counts: rates.RateStore. Every change of a case's timeline, rating or petitioners
 // re-derives its facts (case_rate_facts) and moves its cells in the counts of each unit it is
 // counted under (case_rate_counts), in the transaction of the change.
 
@@ -350,7 +350,7 @@ func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 var metricCodes = []string{rates.MetricHandling, rates.MetricAcceptance, rates.MetricCases, rates.MetricCount,
 	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn}
 
-// RateCounts implements scheduler.RateStore. The cells come packed into one integer beside the
+// RateCounts implements rates.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
 // the database packs them in its own loop far faster (docs/benchmarks.md).
 func (s *Store) RateCounts(ctx context.Context, underPath string) ([]rates.RateRow, error) {
@@ -625,7 +625,7 @@ func (s *Store) rebuildCounts(ctx context.Context) error {
 	return s.applyCounts(ctx, counts)
 }
 
-// FoldRateCounts implements scheduler.RateStore.
+// FoldRateCounts implements rates.RateStore.
 func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 	h, err := s.horizon(ctx)
 	if err != nil || day <= h {

@@ -49,7 +49,7 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // ---- holidays ----
 
-// PutHoliday implements scheduler.SessionStore.
+// PutHoliday implements calendar.HolidayStore.
 func (s *Store) PutHoliday(ctx context.Context, h calendar.Holiday) error {
 	day, err := time.Parse("2006-01-02", h.Date)
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Store) PutHoliday(ctx context.Context, h calendar.Holiday) error {
 	})
 }
 
-// ListCalendarYears implements scheduler.SessionStore.
+// ListCalendarYears implements calendar.HolidayStore.
 func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
 	rows, err := s.q.QueryContext(ctx, `SELECT year, verified FROM calendar_years`)
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Store) seedCalendar(ctx context.Context, cal *calendar.Calendar) error 
 	})
 }
 
-// ListHolidays implements scheduler.SessionStore.
+// ListHolidays implements calendar.HolidayStore.
 func (s *Store) ListHolidays(ctx context.Context, from, to string) ([]calendar.Holiday, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT day, kind, name FROM public_holidays WHERE day >= ? AND day <= ? ORDER BY day`), from, to)
 	if err != nil {
@@ -172,7 +172,7 @@ func (s *Store) checkRefs(ctx context.Context, leaderID, studioID int64, halls, 
 	return nil
 }
 
-// CreateReceptionSchedule implements scheduler.SessionStore.
+// CreateReceptionSchedule implements reception.SessionStore.
 func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *reception.ReceptionSchedule) error {
 	if err := reception.ValidateSchedule(*rs); err != nil {
 		return err
@@ -194,7 +194,7 @@ func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *reception.Recep
 	return nil
 }
 
-// GetReceptionSchedule implements scheduler.SessionStore.
+// GetReceptionSchedule implements reception.SessionStore.
 func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (reception.ReceptionSchedule, error) {
 	var rs reception.ReceptionSchedule
 	var ex, halls, units, hol string
@@ -249,7 +249,7 @@ func (s *Store) lock(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// CreateReceptionSession implements scheduler.SessionStore.
+// CreateReceptionSession implements reception.SessionStore.
 func (s *Store) CreateReceptionSession(ctx context.Context, rs *reception.ReceptionSession) error {
 	if rs.Status == "" {
 		rs.Status = reception.SessionScheduled
@@ -321,7 +321,7 @@ func (s *Store) lockAndCheck(ctx context.Context, rs *reception.ReceptionSession
 	return nil
 }
 
-// UpdateReceptionSession implements scheduler.SessionStore.
+// UpdateReceptionSession implements reception.SessionStore.
 func (s *Store) UpdateReceptionSession(ctx context.Context, rs reception.ReceptionSession) error {
 	rs.Status = reception.SessionScheduled
 	if err := reception.ValidateSession(rs); err != nil {
@@ -373,7 +373,7 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs reception.Recepti
 	})
 }
 
-// GetReceptionSession implements scheduler.SessionStore.
+// GetReceptionSession implements reception.SessionStore.
 func (s *Store) GetReceptionSession(ctx context.Context, id int64) (reception.ReceptionSession, error) {
 	r, err := scanSession(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+` FROM reception_sessions s WHERE s.id = ?`), id))
 	if err != nil {
@@ -382,7 +382,7 @@ func (s *Store) GetReceptionSession(ctx context.Context, id int64) (reception.Re
 	return r, nil
 }
 
-// ListReceptionSessions implements scheduler.SessionStore.
+// ListReceptionSessions implements reception.SessionStore.
 func (s *Store) ListReceptionSessions(ctx context.Context, q reception.SessionQuery) ([]reception.ReceptionSession, error) {
 	where := []string{"u.path LIKE ?"}
 	args := []any{prefixPattern(q.UnderPath)}
@@ -427,7 +427,7 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q reception.SessionQu
 	return out, rows.Err()
 }
 
-// CancelReceptionSession implements scheduler.SessionStore.
+// CancelReceptionSession implements reception.SessionStore.
 func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return &org.FieldError{Field: "reason", ZH: "请填写取消原因", EN: "a cancellation needs a reason"}
@@ -498,7 +498,7 @@ func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]rec
 	return out, rows.Err()
 }
 
-// CreateAppointment implements scheduler.AppointmentStore.
+// CreateAppointment implements reception.AppointmentStore.
 func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment, now time.Time) error {
 	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
 	if err := reception.ValidateAppointment(*a); err != nil {
@@ -574,7 +574,7 @@ func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment,
 	})
 }
 
-// GetAppointment implements scheduler.AppointmentStore.
+// GetAppointment implements reception.AppointmentStore.
 func (s *Store) GetAppointment(ctx context.Context, id int64) (reception.Appointment, error) {
 	a, err := scanAppt(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE id = ?`), id))
 	if err != nil {
@@ -583,12 +583,12 @@ func (s *Store) GetAppointment(ctx context.Context, id int64) (reception.Appoint
 	return a, nil
 }
 
-// ListAppointments implements scheduler.AppointmentStore.
+// ListAppointments implements reception.AppointmentStore.
 func (s *Store) ListAppointments(ctx context.Context, sessionID int64) ([]reception.Appointment, error) {
 	return s.listAppts(ctx, `session_id = ? ORDER BY walk_in, position, id`, sessionID)
 }
 
-// AppointmentsByIDNumber implements scheduler.AppointmentStore.
+// AppointmentsByIDNumber implements reception.AppointmentStore.
 func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, limit int) ([]reception.Appointment, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 100
@@ -596,7 +596,7 @@ func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, lim
 	return s.listAppts(ctx, `id_number = ? ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), strings.ToUpper(idNumber))
 }
 
-// SetAppointmentStatus implements scheduler.AppointmentStore.
+// SetAppointmentStatus implements reception.AppointmentStore.
 func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st reception.AppointmentStatus) error {
 	switch st {
 	case reception.ApptBooked, reception.ApptCheckedIn, reception.ApptNoShow, reception.ApptCancelled, reception.ApptDone:
@@ -610,7 +610,7 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st reception
 	return mustAffect(r, "set appointment status")
 }
 
-// StartHearing implements scheduler.AppointmentStore.
+// StartHearing implements reception.AppointmentStore.
 func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time) error {
 	if caseID == 0 {
 		return &org.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
@@ -623,7 +623,7 @@ func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time
 	return s.hearingAffected(ctx, r, id, "start hearing")
 }
 
-// EndHearing implements scheduler.AppointmentStore.
+// EndHearing implements reception.AppointmentStore.
 func (s *Store) EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error {
 	if !reception.ValidOutcome(outcome) {
 		return &org.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
@@ -649,7 +649,7 @@ func (s *Store) hearingAffected(ctx context.Context, r sql.Result, id int64, wha
 	return fmt.Errorf("sqlstore: %s %d: %w", what, id, org.ErrConflict)
 }
 
-// MoveAppointment implements scheduler.AppointmentStore.
+// MoveAppointment implements reception.AppointmentStore.
 func (s *Store) MoveAppointment(ctx context.Context, id int64, to int) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)

@@ -12,9 +12,9 @@ import (
 	"sanji/scheduler/org"
 )
 
-// Slips: scheduler.SlipStore.
+// Slips: casework.SlipStore.
 
-// CreateAssignment implements scheduler.SlipStore.
+// CreateAssignment implements casework.SlipStore.
 func (s *Store) CreateAssignment(ctx context.Context, a *casework.Assignment, actor casework.CaseEvent) error {
 	if a.AssignedAt.IsZero() {
 		a.AssignedAt = s.now()
@@ -95,7 +95,7 @@ func scanAssignment(sc interface{ Scan(...any) error }) (casework.Assignment, er
 	return a, err
 }
 
-// GetAssignment implements scheduler.SlipStore.
+// GetAssignment implements casework.SlipStore.
 func (s *Store) GetAssignment(ctx context.Context, id int64) (casework.Assignment, error) {
 	a, err := scanAssignment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+assignmentCols+` FROM assignments WHERE id = ?`), id))
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Store) GetAssignment(ctx context.Context, id int64) (casework.Assignmen
 	return a, nil
 }
 
-// ListAssignments implements scheduler.SlipStore.
+// ListAssignments implements casework.SlipStore.
 func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]casework.Assignment, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+assignmentCols+` FROM assignments WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]casework.A
 	return out, rows.Err()
 }
 
-// ObjectAssignment implements scheduler.SlipStore.
+// ObjectAssignment implements casework.SlipStore.
 func (s *Store) ObjectAssignment(ctx context.Context, id int64, reason string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -150,7 +150,7 @@ func (s *Store) ObjectAssignment(ctx context.Context, id int64, reason string, a
 	})
 }
 
-// OpenSupervision implements scheduler.SlipStore.
+// OpenSupervision implements casework.SlipStore.
 func (s *Store) OpenSupervision(ctx context.Context, sv *casework.Supervision) error {
 	if sv.Escalation == "" {
 		sv.Escalation = casework.EscalationLadder[0]
@@ -199,7 +199,7 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *casework.Supervision) e
 
 const supervisionCols = `id, case_id, unit_id, opened_by, basis, level, method, escalation, deadline, opened_at, closed_at, opinion, notes`
 
-// OpenSupervisionFor implements scheduler.SlipStore.
+// OpenSupervisionFor implements casework.SlipStore.
 func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (casework.Supervision, error) {
 	sv, err := scanSupervision(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? AND closed_at = 0`), caseID))
 	if err != nil {
@@ -208,7 +208,7 @@ func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (casework.
 	return sv, nil
 }
 
-// EscalateSupervision implements scheduler.SlipStore.
+// EscalateSupervision implements casework.SlipStore.
 func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -236,7 +236,7 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casewor
 	})
 }
 
-// CloseSupervision implements scheduler.SlipStore.
+// CloseSupervision implements casework.SlipStore.
 func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor casework.CaseEvent) error {
 	if opinion != casework.SupOpinionOK && opinion != casework.SupOpinionRe {
 		return &org.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
@@ -274,7 +274,7 @@ func scanSupervision(sc interface{ Scan(...any) error }) (casework.Supervision, 
 	return sv, err
 }
 
-// ListSupervisions implements scheduler.SlipStore.
+// ListSupervisions implements casework.SlipStore.
 func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]casework.Supervision, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? ORDER BY id`), caseID)
 	if err != nil {
@@ -310,7 +310,7 @@ func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (ca
 	return sv, nil
 }
 
-// AddSupervisionReport implements scheduler.SlipStore.
+// AddSupervisionReport implements casework.SlipStore.
 func (s *Store) AddSupervisionReport(ctx context.Context, r *casework.SupervisionReport, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -362,7 +362,7 @@ func scanReport(sc interface{ Scan(...any) error }) (casework.SupervisionReport,
 	return r, err
 }
 
-// DecideSupervisionExtension implements scheduler.SlipStore.
+// DecideSupervisionExtension implements casework.SlipStore.
 func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -402,7 +402,7 @@ func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, 
 	})
 }
 
-// ListSupervisionReports implements scheduler.SlipStore.
+// ListSupervisionReports implements casework.SlipStore.
 func (s *Store) ListSupervisionReports(ctx context.Context, supervisionID int64) ([]casework.SupervisionReport, error) {
 	rows, err := s.q.QueryContext(ctx, s.rebind(`SELECT `+reportCols+` FROM supervision_reports WHERE supervision_id = ? ORDER BY id`), supervisionID)
 	if err != nil {

@@ -23,7 +23,7 @@ type Dialect struct {
 	Name string
 	// Dollar is true when placeholders are $1, $2 … (PostgreSQL) instead of ? (SQLite).
 	Dollar bool
-	// Classify maps a driver error to scheduler.ErrConflict (unique or foreign-key violation)
+	// Classify maps a driver error to org.ErrConflict (unique or foreign-key violation)
 	// by wrapping; other errors come back unchanged.
 	Classify func(error) error
 	// LockMigrations, when set, runs first in the migration transaction so that several nodes

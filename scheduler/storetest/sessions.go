@@ -14,7 +14,7 @@ import (
 	"sanji/scheduler/reception"
 )
 
-// runSessions is the conformance suite of scheduler.SessionStore.
+// runSessions is the conformance suite of reception.SessionStore.
 func runSessions(t *testing.T, open Opener) {
 	tests := []struct {
 		name string

@@ -123,7 +123,7 @@ func testSlips(t *testing.T, s scheduler.Store) {
 	}
 }
 
-// testOverdueJob drives scheduler.OpenOverdueSupervisions with a fake clock (its now argument).
+// testOverdueJob drives casework.OpenOverdueSupervisions with a fake clock (its now argument).
 func testOverdueJob(t *testing.T, s scheduler.Store) {
 	tr := BuildTree(t, s)
 	cat := org.Category{Code: "02", Name: "劳动和社会保障"}
