@@ -12,7 +12,7 @@ import (
 
 // Store is where the scheduler's data lives. Implementations (scheduler/sqlite,
 // scheduler/postgres) pass the one conformance suite in scheduler/storetest. Every method
-// returns errors wrapping ErrNotFound, ErrConflict or ErrInvalid where those apply. A method
+// returns errors wrapping org.ErrNotFound, ErrConflict or ErrInvalid where those apply. A method
 // that returns without error has committed durably.
 type Store interface {
 	org.Store              // the tree, halls, categories, users, grants, sessions, tokens, audit

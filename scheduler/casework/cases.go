@@ -242,7 +242,7 @@ type CaseFilter struct {
 	BeforeID                         int64
 }
 
-// CaseStore is the case part of Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
+// CaseStore is the case part of scheduler.Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
 type CaseStore interface {
 	AttachmentStore
 

@@ -3,7 +3,7 @@ package casework
 import "sanji/scheduler/calendar"
 
 // The petition rules' legal periods (shared/domain.md "Rules"): which periods there are and how
-// long each runs by default. The counting itself is the calendar's (Calendar.Compute).
+// long each runs by default. The counting itself is the calendar's (calendar.Calendar.Compute).
 
 // The rule keys.
 const (

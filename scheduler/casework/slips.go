@@ -363,7 +363,7 @@ func ValidateSupervisionReport(r SupervisionReport, sv Supervision) error {
 	return nil
 }
 
-// SlipStore is the slip part of Store.
+// SlipStore is the slip part of scheduler.Store.
 type SlipStore interface {
 	// CreateAssignment validates a, stores it open and moves the case to assigned (from
 	// registered, forwarded or objection_returned) with an event.

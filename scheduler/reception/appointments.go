@@ -74,7 +74,7 @@ func ValidOutcome(o string) bool {
 	return false
 }
 
-// AppointmentStore is the part of Store for appointments and the hall queue.
+// AppointmentStore is the part of scheduler.Store for appointments and the hall queue.
 type AppointmentStore interface {
 	// CreateAppointment books a into its session at now. Under the session's lock it refuses,
 	// unless a.OverrideReason is set, a booking after the lead time closed or beyond capacity

@@ -114,7 +114,7 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == org.ErrConflict }
 
-// SessionStore is the part of Store for receptions, sessions, holidays and appointments.
+// SessionStore is the part of scheduler.Store for receptions, sessions, holidays and appointments.
 type SessionStore interface {
 	calendar.HolidayStore // the working-day calendar, clock.go
 
