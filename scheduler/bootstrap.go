@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"sanji/scheduler/org"
 )
 
 // Hasher turns a password into a stored hash (auth.HashPassword in the server; cheaper in tests).
@@ -29,7 +31,7 @@ const AdminUsername = "admin"
 func Bootstrap(ctx context.Context, st Store, hash Hasher, gen PasswordGen) (*Login, error) {
 	var login *Login
 	err := st.InTx(ctx, func(tx Store) error {
-		users, err := tx.ListUsers(ctx, UserFilter{})
+		users, err := tx.ListUsers(ctx, org.UserFilter{})
 		if err != nil {
 			return err
 		}
@@ -48,19 +50,19 @@ func Bootstrap(ctx context.Context, st Store, hash Hasher, gen PasswordGen) (*Lo
 		if err != nil {
 			return err
 		}
-		admin := User{Kind: UserPerson, Username: AdminUsername, DisplayName: "系统管理员", UnitID: root.ID,
+		admin := org.User{Kind: org.UserPerson, Username: AdminUsername, DisplayName: "系统管理员", UnitID: root.ID,
 			PasswordHash: h, MustChangePassword: true}
 		if err := tx.CreateUser(ctx, &admin); err != nil {
 			return err
 		}
-		if err := tx.AddGrant(ctx, &Grant{UserID: admin.ID, Role: RoleAdmin, UnitID: root.ID}); err != nil {
+		if err := tx.AddGrant(ctx, &org.Grant{UserID: admin.ID, Role: org.RoleAdmin, UnitID: root.ID}); err != nil {
 			return err
 		}
-		if err := tx.AppendAudit(ctx, &AuditEntry{Action: "system.bootstrap", Target: userTarget(admin.ID),
+		if err := tx.AppendAudit(ctx, &org.AuditEntry{Action: "system.bootstrap", Target: userTarget(admin.ID),
 			UnitID: root.ID, UnitPath: root.Path, After: `{"username":"admin","role":"admin"}`}); err != nil {
 			return err
 		}
-		login = &Login{Username: AdminUsername, Password: pw, Role: RoleAdmin, Unit: root.Name}
+		login = &Login{Username: AdminUsername, Password: pw, Role: org.RoleAdmin, Unit: root.Name}
 		return nil
 	})
 	if err != nil {
@@ -70,17 +72,17 @@ func Bootstrap(ctx context.Context, st Store, hash Hasher, gen PasswordGen) (*Lo
 }
 
 // EnsureRoot returns the root unit, creating it when missing.
-func EnsureRoot(ctx context.Context, st Store) (Unit, error) {
-	root, err := st.GetUnitByCode(ctx, RootCode)
+func EnsureRoot(ctx context.Context, st Store) (org.Unit, error) {
+	root, err := st.GetUnitByCode(ctx, org.RootCode)
 	if err == nil {
 		return root, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return Unit{}, err
+	if !errors.Is(err, org.ErrNotFound) {
+		return org.Unit{}, err
 	}
-	root = Unit{Kind: KindRoot, Code: RootCode, Name: "本系统"}
+	root = org.Unit{Kind: org.KindRoot, Code: org.RootCode, Name: "本系统"}
 	if err := st.CreateUnit(ctx, &root); err != nil {
-		return Unit{}, err
+		return org.Unit{}, err
 	}
 	return root, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"sanji/scheduler/org"
 )
 
 // DemoCityCode is the demo tree's city (杭州市, GB/T 2260 330100).
@@ -46,7 +48,7 @@ func DemoTree() []ImportRow {
 }
 
 // DemoCategories is the demo case category tree.
-var DemoCategories = []Category{
+var DemoCategories = []org.Category{
 	{Code: "01", Name: "涉法涉诉"},
 	{Code: "02", Name: "劳动和社会保障"},
 	{Code: "03", Name: "拆迁补偿与住房保障"},
@@ -58,18 +60,18 @@ var DemoCategories = []Category{
 // handler at the city's 住建局 — a unit to assign a case to that objects (the case then goes to
 // 上城区人社局, whose unit head approves extensions).
 var demoUsers = []struct{ username, name, role, unit string }{
-	{"demo-leader", "王市长（演示）", RoleLeader, "330100"},
-	{"demo-operator", "李接访员（演示）", RoleHallOperator, "330102001"},
-	{"demo-operator2", "陈接访员（演示）", RoleHallOperator, "330102002"},
-	{"demo-intake", "张登记员（演示）", RoleIntakeOfficer, "330100-XFJ"},
-	{"demo-handler", "赵承办人（演示）", RoleCaseHandler, "330102-RSJ"},
-	{"demo-handler2", "郭承办人（演示）", RoleCaseHandler, "330100-ZJJ"},
-	{"demo-unithead", "钱局长（演示）", RoleUnitHead, "330102-RSJ"},
-	{"demo-supervisor", "孙督办员（演示）", RoleSupervisor, "330100"},
-	{"demo-scheduler", "周排班员（演示）", RoleSchedulerStaff, "330100-XFJ"},
-	{"demo-observer", "吴观察员（演示）", RoleObserver, "330100"},
-	{"demo-district-admin", "郑区管理员（演示）", RoleAdmin, "330102"},
-	{"demo-auditor", "冯审计员（演示）", RoleAuditor, RootCode},
+	{"demo-leader", "王市长（演示）", org.RoleLeader, "330100"},
+	{"demo-operator", "李接访员（演示）", org.RoleHallOperator, "330102001"},
+	{"demo-operator2", "陈接访员（演示）", org.RoleHallOperator, "330102002"},
+	{"demo-intake", "张登记员（演示）", org.RoleIntakeOfficer, "330100-XFJ"},
+	{"demo-handler", "赵承办人（演示）", org.RoleCaseHandler, "330102-RSJ"},
+	{"demo-handler2", "郭承办人（演示）", org.RoleCaseHandler, "330100-ZJJ"},
+	{"demo-unithead", "钱局长（演示）", org.RoleUnitHead, "330102-RSJ"},
+	{"demo-supervisor", "孙督办员（演示）", org.RoleSupervisor, "330100"},
+	{"demo-scheduler", "周排班员（演示）", org.RoleSchedulerStaff, "330100-XFJ"},
+	{"demo-observer", "吴观察员（演示）", org.RoleObserver, "330100"},
+	{"demo-district-admin", "郑区管理员（演示）", org.RoleAdmin, "330102"},
+	{"demo-auditor", "冯审计员（演示）", org.RoleAuditor, org.RootCode},
 }
 
 // SeedDemo stores the demo tree, categories and users. It returns their logins, or nil when the
@@ -77,7 +79,7 @@ var demoUsers = []struct{ username, name, role, unit string }{
 func SeedDemo(ctx context.Context, st Store, hash Hasher, gen PasswordGen) ([]Login, error) {
 	if _, err := st.GetUnitByCode(ctx, DemoCityCode); err == nil {
 		return nil, nil
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, org.ErrNotFound) {
 		return nil, fmt.Errorf("seed demo: %w", err)
 	}
 	var logins []Login
@@ -90,7 +92,7 @@ func SeedDemo(ctx context.Context, st Store, hash Hasher, gen PasswordGen) ([]Lo
 		}
 		for _, c := range DemoCategories {
 			c := c
-			if err := tx.CreateCategory(ctx, &c); err != nil && !errors.Is(err, ErrConflict) {
+			if err := tx.CreateCategory(ctx, &c); err != nil && !errors.Is(err, org.ErrConflict) {
 				return err
 			}
 		}
@@ -107,16 +109,16 @@ func SeedDemo(ctx context.Context, st Store, hash Hasher, gen PasswordGen) ([]Lo
 			if err != nil {
 				return err
 			}
-			u := User{Kind: UserPerson, Username: du.username, DisplayName: du.name, UnitID: unit.ID, PasswordHash: h}
+			u := org.User{Kind: org.UserPerson, Username: du.username, DisplayName: du.name, UnitID: unit.ID, PasswordHash: h}
 			if err := tx.CreateUser(ctx, &u); err != nil {
 				return err
 			}
-			if err := tx.AddGrant(ctx, &Grant{UserID: u.ID, Role: du.role, UnitID: unit.ID}); err != nil {
+			if err := tx.AddGrant(ctx, &org.Grant{UserID: u.ID, Role: du.role, UnitID: unit.ID}); err != nil {
 				return err
 			}
 			logins = append(logins, Login{Username: du.username, Password: pw, Role: du.role, Unit: unit.Name})
 		}
-		return tx.AppendAudit(ctx, &AuditEntry{Action: "system.seed_demo", Target: "unit:" + DemoCityCode})
+		return tx.AppendAudit(ctx, &org.AuditEntry{Action: "system.seed_demo", Target: "unit:" + DemoCityCode})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seed demo: %w", err)

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // demoPetitioners wait in the demo reception's two township halls. The ID numbers are made up
@@ -25,58 +28,48 @@ var demoPetitioners = []struct {
 // the demo city leader in the city studio from a few minutes after now for three hours, the two
 // 上城区 township halls and the district's 人社局 on the roster, two petitioners waiting in each
 // hall. When the leader already has a session at that time (a restart), it books nothing.
-func SeedDemoReception(ctx context.Context, st Store, now time.Time) (ReceptionSession, bool, error) {
+func SeedDemoReception(ctx context.Context, st Store, now time.Time) (reception.ReceptionSession, bool, error) {
 	leader, err := st.GetUserByUsername(ctx, "demo-leader")
 	if err != nil {
-		return ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
+		return reception.ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
 	}
 	city, err := st.GetUnitByCode(ctx, DemoCityCode)
 	if err != nil {
-		return ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
+		return reception.ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
 	}
 	unit, err := st.GetUnitByCode(ctx, "330102-RSJ")
 	if err != nil {
-		return ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
+		return reception.ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
 	}
 	halls, err := st.ListHalls(ctx, city.Path)
 	if err != nil {
-		return ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
+		return reception.ReceptionSession{}, false, fmt.Errorf("demo reception: %w", err)
 	}
 	byName := map[string]int64{}
 	for _, h := range halls {
 		byName[h.Name] = h.ID
 	}
 	start := now.Truncate(time.Minute).Add(2 * time.Minute)
-	x := ReceptionSession{UnitID: city.ID, Title: "市领导视频接访（演示）", LeaderID: leader.ID, LeaderName: strings.TrimSuffix(leader.DisplayName, "（演示）"),
+	x := reception.ReceptionSession{UnitID: city.ID, Title: "市领导视频接访（演示）", LeaderID: leader.ID, LeaderName: strings.TrimSuffix(leader.DisplayName, "（演示）"),
 		LeaderPost: "副市长", StudioID: byName["市领导视频接访室"], Start: start, End: start.Add(3 * time.Hour),
 		HallIDs: []int64{byName["清波街道接访室"], byName["湖滨街道接访室"]}, UnitIDs: []int64{unit.ID},
 		MinutesPerPetitioner: 15, MaxPetitioners: 10, Portfolio: "劳动和社会保障、城市建设与管理"}
 	for _, id := range append([]int64{x.StudioID}, x.HallIDs...) {
 		if id == 0 {
-			return x, false, fmt.Errorf("demo reception: a demo hall is missing: %w", ErrNotFound)
+			return x, false, fmt.Errorf("demo reception: a demo hall is missing: %w", org.ErrNotFound)
 		}
 	}
-	if err := st.CreateReceptionSession(ctx, &x); errors.Is(err, ErrConflict) {
+	if err := st.CreateReceptionSession(ctx, &x); errors.Is(err, org.ErrConflict) {
 		return x, false, nil
 	} else if err != nil {
 		return x, false, fmt.Errorf("demo reception: %w", err)
 	}
 	for _, p := range demoPetitioners {
-		a := Appointment{SessionID: x.ID, HallID: byName[p.hall], Name: p.name, IDNumber: withCheckDigit(p.id17), Phone: "13800000000",
+		a := reception.Appointment{SessionID: x.ID, HallID: byName[p.hall], Name: p.name, IDNumber: reception.WithCheckDigit(p.id17), Phone: "13800000000",
 			Matter: p.matter, People: p.people, Representatives: p.reps, BookedBy: leader.ID}
 		if err := st.CreateAppointment(ctx, &a, now); err != nil {
 			return x, false, fmt.Errorf("demo reception booking: %w", err)
 		}
 	}
 	return x, true, nil
-}
-
-// withCheckDigit completes 17 digits of a resident ID number with its GB 11643 check character.
-func withCheckDigit(d17 string) string {
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(d17[i]-'0') * w[i]
-	}
-	return d17 + string("10X98765432"[sum%11])
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"sanji/scheduler/org"
 )
 
 // ImportRow is one line of a tree import: a unit (city, district, township, department) or a
@@ -46,7 +48,7 @@ func (e *ImportError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrInvalid) true.
-func (e *ImportError) Is(target error) bool { return target == ErrInvalid }
+func (e *ImportError) Is(target error) bool { return target == org.ErrInvalid }
 
 // maxImportRows bounds one import; a city has hundreds of units, not hundreds of thousands.
 const maxImportRows = 20000
@@ -130,24 +132,24 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 		bad = append(bad, LineError{Line: line, Field: field, ZH: zh, EN: en})
 	}
 	err := st.InTx(ctx, func(tx Store) error {
-		units := map[string]Unit{} // by code, from this file
-		halls := map[string]bool{} // "unitID/name"
-		lookup := func(code string) (Unit, bool, error) {
+		units := map[string]org.Unit{} // by code, from this file
+		halls := map[string]bool{}     // "unitID/name"
+		lookup := func(code string) (org.Unit, bool, error) {
 			if u, ok := units[code]; ok {
 				return u, true, nil
 			}
 			u, err := tx.GetUnitByCode(ctx, code)
-			if errors.Is(err, ErrNotFound) {
-				return Unit{}, false, nil
+			if errors.Is(err, org.ErrNotFound) {
+				return org.Unit{}, false, nil
 			}
 			if err != nil {
-				return Unit{}, false, err
+				return org.Unit{}, false, err
 			}
 			units[code] = u
 			return u, true, nil
 		}
 		for _, r := range rows {
-			var parent *Unit
+			var parent *org.Unit
 			if r.ParentCode != "" {
 				p, ok, err := lookup(r.ParentCode)
 				if err != nil {
@@ -158,7 +160,7 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 					continue
 				}
 				parent = &p
-			} else if r.Kind == string(KindCity) {
+			} else if r.Kind == string(org.KindCity) {
 				root, err := EnsureRoot(ctx, tx)
 				if err != nil {
 					return err
@@ -171,17 +173,17 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 				continue
 			}
 			switch r.Kind {
-			case string(HallReception), string(HallStudio):
+			case string(org.HallReception), string(org.HallStudio):
 				if parent == nil {
 					fail(r.Line, "parent_code", "大厅须指定所属单位", "a hall needs parent_code, its unit")
 					continue
 				}
-				h := Hall{UnitID: parent.ID, Kind: HallKind(r.Kind), Name: r.Name}
+				h := org.Hall{UnitID: parent.ID, Kind: org.HallKind(r.Kind), Name: r.Name}
 				check := h
 				if check.UnitID == 0 {
 					check.UnitID = -1 // the unit is pending (not written after an earlier bad line)
 				}
-				if err := ValidateHall(check); err != nil {
+				if err := org.ValidateHall(check); err != nil {
 					addFieldError(&bad, r.Line, err)
 					continue
 				}
@@ -198,11 +200,11 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 				}
 				res.Halls++
 			default:
-				u := Unit{Kind: UnitKind(r.Kind), Code: r.Code, Name: r.Name}
+				u := org.Unit{Kind: org.UnitKind(r.Kind), Code: r.Code, Name: r.Name}
 				if parent != nil {
 					u.ParentID = parent.ID
 				}
-				if err := ValidateUnit(u, parent); err != nil {
+				if err := org.ValidateUnit(u, parent); err != nil {
 					addFieldError(&bad, r.Line, err)
 					continue
 				}
@@ -238,7 +240,7 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 	return res, nil
 }
 
-func hallExists(ctx context.Context, st Store, unit Unit, name string) bool {
+func hallExists(ctx context.Context, st Store, unit org.Unit, name string) bool {
 	if unit.ID == 0 {
 		return false
 	}
@@ -255,7 +257,7 @@ func hallExists(ctx context.Context, st Store, unit Unit, name string) bool {
 }
 
 func addFieldError(bad *[]LineError, line int, err error) {
-	var fe *FieldError
+	var fe *org.FieldError
 	if errors.As(err, &fe) {
 		*bad = append(*bad, LineError{Line: line, Field: fe.Field, ZH: fe.ZH, EN: fe.EN})
 		return

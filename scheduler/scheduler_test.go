@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/scheduler/sqlite"
 )
 
@@ -50,8 +51,8 @@ func TestBootstrapOnce(t *testing.T) {
 		t.Errorf("admin %+v: must change password, hash of the printed password", u)
 	}
 	gs, _ := st.ListGrants(ctx, u.ID)
-	root, _ := st.GetUnitByCode(ctx, scheduler.RootCode)
-	if len(gs) != 1 || gs[0].Role != scheduler.RoleAdmin || gs[0].UnitID != root.ID {
+	root, _ := st.GetUnitByCode(ctx, org.RootCode)
+	if len(gs) != 1 || gs[0].Role != org.RoleAdmin || gs[0].UnitID != root.ID {
 		t.Errorf("admin grants %+v", gs)
 	}
 	again, err := scheduler.Bootstrap(ctx, st, fakeHash, seqGen())
@@ -73,18 +74,18 @@ func TestSeedDemo(t *testing.T) {
 	for _, l := range logins {
 		roles[l.Role] = true
 	}
-	for _, r := range []string{scheduler.RoleLeader, scheduler.RoleHallOperator, scheduler.RoleIntakeOfficer, scheduler.RoleCaseHandler,
-		scheduler.RoleUnitHead, scheduler.RoleSupervisor, scheduler.RoleSchedulerStaff, scheduler.RoleObserver, scheduler.RoleAdmin, scheduler.RoleAuditor} {
+	for _, r := range []string{org.RoleLeader, org.RoleHallOperator, org.RoleIntakeOfficer, org.RoleCaseHandler,
+		org.RoleUnitHead, org.RoleSupervisor, org.RoleSchedulerStaff, org.RoleObserver, org.RoleAdmin, org.RoleAuditor} {
 		if !roles[r] {
 			t.Errorf("no demo user with role %s", r)
 		}
 	}
 	units, _ := st.ListUnits(ctx, "")
-	count := map[scheduler.UnitKind]int{}
+	count := map[org.UnitKind]int{}
 	for _, u := range units {
 		count[u.Kind]++
 	}
-	if count[scheduler.KindCity] != 1 || count[scheduler.KindDistrict] != 3 || count[scheduler.KindTownship] != 6 || count[scheduler.KindDepartment] < 6 {
+	if count[org.KindCity] != 1 || count[org.KindDistrict] != 3 || count[org.KindTownship] != 6 || count[org.KindDepartment] < 6 {
 		t.Errorf("demo tree: %v", count)
 	}
 	halls, _ := st.ListHalls(ctx, "")
@@ -119,7 +120,7 @@ func TestImportCSVValidationByLine(t *testing.T) {
 	}
 	_, err = scheduler.Import(ctx, st, rows, nil)
 	var ie *scheduler.ImportError
-	if !errors.As(err, &ie) || !errors.Is(err, scheduler.ErrInvalid) {
+	if !errors.As(err, &ie) || !errors.Is(err, org.ErrInvalid) {
 		t.Fatalf("import: %v, want an ImportError", err)
 	}
 	got := map[int]string{}
@@ -164,67 +165,5 @@ func TestImportCSVHeaderAndJSON(t *testing.T) {
 	var ie *scheduler.ImportError
 	if !errors.As(err, &ie) {
 		t.Fatalf("scoped import: %+v, %v", res, err)
-	}
-}
-
-func TestPolicy(t *testing.T) {
-	city, dist, other := "/1/2/", "/1/2/3/", "/1/2/9/"
-	p := &scheduler.Principal{Grants: []scheduler.Grant{
-		{Role: scheduler.RoleAdmin, UnitPath: dist},
-		{Role: scheduler.RoleLeader, UnitPath: city},
-	}}
-	cases := []struct {
-		action, path string
-		want         bool
-	}{
-		{scheduler.ActUserWrite, dist, true},
-		{scheduler.ActUserWrite, dist + "4/", true},
-		{scheduler.ActUserWrite, other, false},
-		{scheduler.ActUserWrite, city, false},
-		{scheduler.ActCallJoin, other, true},  // as leader of the city
-		{scheduler.ActAuditRead, dist, false}, // admins do not read the audit log
-		{scheduler.ActUnitRead, "/1/", false}, // above every grant
-		{scheduler.ActUnitRead, "", false},
-	}
-	for _, c := range cases {
-		if got := p.Can(c.action, c.path); got != c.want {
-			t.Errorf("Can(%s, %s) = %v, want %v", c.action, c.path, got, c.want)
-		}
-	}
-	if roots := p.VisibleRoots(scheduler.ActUnitRead); fmt.Sprint(roots) != fmt.Sprint([]string{city}) {
-		t.Errorf("VisibleRoots(unit.read) = %v, want only the city (the district is inside it)", roots)
-	}
-	p.Scopes = []string{scheduler.ActUnitRead}
-	if p.Can(scheduler.ActUserWrite, dist) || !p.Can(scheduler.ActUnitRead, dist) {
-		t.Error("token scopes not applied")
-	}
-	p.Scopes = nil
-	p.User.Disabled = true
-	if p.Can(scheduler.ActUnitRead, dist) {
-		t.Error("a disabled user may act")
-	}
-	// Admin and auditor never join calls (three-role separation).
-	for _, r := range []string{scheduler.RoleAdmin, scheduler.RoleAuditor} {
-		if scheduler.RoleMay(r, scheduler.ActCallJoin) {
-			t.Errorf("%s may join calls", r)
-		}
-	}
-}
-
-func TestCheckSeparation(t *testing.T) {
-	for _, c := range []struct {
-		roles []string
-		ok    bool
-	}{
-		{[]string{scheduler.RoleLeader, scheduler.RoleCaseHandler}, true},
-		{[]string{scheduler.RoleAdmin, scheduler.RoleAdmin}, true},
-		{[]string{scheduler.RoleAdmin, scheduler.RoleAuditor}, false},
-		{[]string{scheduler.RoleCaseHandler, scheduler.RoleAuditor}, false},
-		{[]string{scheduler.RoleAdmin, scheduler.RoleLeader}, false},
-		{nil, true},
-	} {
-		if err := scheduler.CheckSeparation(c.roles); (err == nil) != c.ok {
-			t.Errorf("scheduler.CheckSeparation(%v) = %v", c.roles, err)
-		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/reception"
 	"sanji/sfu"
 )
 
@@ -23,18 +24,18 @@ import (
 
 // CallBackend is the scheduler as the reception call needs it (scheduler/api.CallBridge).
 type CallBackend interface {
-	Roster(ctx context.Context, sessionID int64) (scheduler.CallRoster, error)
-	Queue(ctx context.Context, sessionID int64) ([]scheduler.Appointment, error)
+	Roster(ctx context.Context, sessionID int64) (reception.CallRoster, error)
+	Queue(ctx context.Context, sessionID int64) ([]reception.Appointment, error)
 	UnitName(ctx context.Context, unitID int64) (string, error)
 	// StartHearing registers the matter as a case if needed and marks the appointment heard;
 	// for a hearing under way it returns the same case (a restarted call resumes).
-	StartHearing(ctx context.Context, sessionID, apptID, userID int64) (scheduler.HearingCase, error)
+	StartHearing(ctx context.Context, sessionID, apptID, userID int64) (reception.HearingCase, error)
 	EndHearing(ctx context.Context, apptID int64, outcome, note string, userID int64) error
 	NoShow(ctx context.Context, apptID, userID int64) error
 	// CasePanel renders a case for the user viewerID, redacted to that user's rights.
 	CasePanel(ctx context.Context, sessionID, caseID, viewerID int64) (json.RawMessage, error)
 	// SaveHearingRecord attaches the confirmed hearing record to the case.
-	SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error)
+	SaveHearingRecord(ctx context.Context, rec reception.HearingRecord, userID int64) ([]int64, error)
 	// CaseNote writes a note on a case's timeline (a recording sealed, a recording error).
 	CaseNote(ctx context.Context, caseID int64, kind, ref, reason string) error
 }
@@ -101,7 +102,7 @@ func (c *callPolicy) Allow(subscriberID string, t sfu.TrackInfo) bool {
 
 // stage is the hearing under way.
 type stage struct {
-	appt       scheduler.Appointment
+	appt       reception.Appointment
 	caseID     int64
 	caseNumber string
 	units      []int64
@@ -126,8 +127,8 @@ type call struct {
 	sendMu sync.Mutex // orders the states that apply sends: a newer one never goes out first
 	mu     sync.Mutex
 	closed bool
-	roster scheduler.CallRoster
-	queue  []scheduler.Appointment
+	roster reception.CallRoster
+	queue  []reception.Appointment
 	// members are the joined sessions by participant id.
 	members   map[string]*session
 	stage     *stage
@@ -170,7 +171,7 @@ func (srv *Server) callFor(c auth.Claims) (*call, *Error) {
 		k.unitNames[id] = name
 	}
 	for _, a := range queue {
-		if !a.HeardAt.IsZero() && a.EndedAt.IsZero() && a.Status == scheduler.ApptCheckedIn {
+		if !a.HeardAt.IsZero() && a.EndedAt.IsZero() && a.Status == reception.ApptCheckedIn {
 			if h, err := srv.cfg.Calls.StartHearing(ctx, c.SessionID, a.ID, c.UserID); err == nil {
 				k.setStage(a, h)
 			} else {
@@ -232,7 +233,7 @@ func (k *call) caseID() int64 {
 	return k.stage.caseID
 }
 
-func (k *call) setStage(a scheduler.Appointment, h scheduler.HearingCase) {
+func (k *call) setStage(a reception.Appointment, h reception.HearingCase) {
 	k.stage = &stage{appt: a, caseID: h.CaseID, caseNumber: h.Number, units: h.UnitIDs, calledAt: h.Started}
 	for id, name := range h.UnitNames {
 		k.unitNames[id] = name
@@ -401,10 +402,10 @@ func (k *call) stateFor(s *session) CallState {
 	per := time.Duration(max(k.roster.Session.MinutesPerPetitioner, 1)) * time.Minute
 	ahead := 0
 	for _, a := range k.queue {
-		pending := (a.Status == scheduler.ApptBooked || a.Status == scheduler.ApptCheckedIn) && a.EndedAt.IsZero() &&
+		pending := (a.Status == reception.ApptBooked || a.Status == reception.ApptCheckedIn) && a.EndedAt.IsZero() &&
 			(k.stage == nil || k.stage.appt.ID != a.ID)
 		item := QueueItem{AppointmentID: a.ID, HallID: a.HallID, HallName: k.roster.HallNames[a.HallID], QueueNo: a.QueueNo,
-			Position: a.Position, WalkIn: a.WalkIn, Status: string(a.Status), Name: scheduler.MaskName(a.Name), People: a.People}
+			Position: a.Position, WalkIn: a.WalkIn, Status: string(a.Status), Name: casework.MaskName(a.Name), People: a.People}
 		if pending {
 			eta := base.Add(time.Duration(ahead) * per)
 			item.ETA = &eta
@@ -458,9 +459,9 @@ func (k *call) stageView(withPetitioner bool) *StageView {
 	v.RecordConfirmed = !g.confirmed.IsZero()
 	if withPetitioner {
 		v.Record = g.record
-		v.Petitioner, v.People = scheduler.MaskName(g.appt.Name), g.appt.People
+		v.Petitioner, v.People = casework.MaskName(g.appt.Name), g.appt.People
 		for _, sp := range g.speakers {
-			v.Speakers = append(v.Speakers, scheduler.MaskName(sp))
+			v.Speakers = append(v.Speakers, casework.MaskName(sp))
 		}
 		v.Representatives = len(g.appt.Representatives)
 	}

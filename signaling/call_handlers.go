@@ -16,7 +16,9 @@ import (
 
 	"sanji/auth"
 	"sanji/recording"
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Handlers of the reception call's messages. Each checks the sender's seat, changes the call
@@ -74,7 +76,7 @@ func (s *session) onCallNext(id string, _ json.RawMessage) *Error {
 		k.mu.Lock()
 		var next int64
 		for _, a := range k.queue {
-			if (a.Status == scheduler.ApptBooked || a.Status == scheduler.ApptCheckedIn) && a.EndedAt.IsZero() {
+			if (a.Status == reception.ApptBooked || a.Status == reception.ApptCheckedIn) && a.EndedAt.IsZero() {
 				next = a.ID
 				break
 			}
@@ -123,7 +125,7 @@ func (s *session) startHearing(ctx context.Context, k *call, apptID int64) (bool
 		}
 	}
 	if k.stage == nil {
-		return false, backendError(scheduler.ErrNotFound)
+		return false, backendError(org.ErrNotFound)
 	}
 	k.stage.calledAt = time.Now()
 	k.publish()
@@ -146,7 +148,7 @@ func (s *session) onEndHearing(id string, data json.RawMessage) *Error {
 	if e := decode(data, &d); e != nil {
 		return e
 	}
-	if !scheduler.ValidOutcome(d.Outcome) {
+	if !reception.ValidOutcome(d.Outcome) {
 		return errInvalid("outcome", wantOutcome)
 	}
 	if utf8.RuneCountInString(d.Note) > 2000 {
@@ -353,7 +355,7 @@ func (s *session) onSetSpeakers(id string, data json.RawMessage) *Error {
 	if e := decode(data, &d); e != nil {
 		return e
 	}
-	if len(d.Names) > scheduler.MaxRepresentatives {
+	if len(d.Names) > casework.MaxRepresentatives {
 		return errTooManySpeakers()
 	}
 	for _, n := range d.Names {
@@ -470,7 +472,7 @@ func (s *session) onConfirmRecord(id string, data json.RawMessage) *Error {
 			k.mu.Unlock()
 			return false, errRecordConfirmed()
 		}
-		rec := scheduler.HearingRecord{SessionID: k.sessionID, AppointmentID: g.appt.ID, CaseID: g.caseID, Text: g.record,
+		rec := reception.HearingRecord{SessionID: k.sessionID, AppointmentID: g.appt.ID, CaseID: g.caseID, Text: g.record,
 			ConfirmedBy: name, Signature: png, Started: g.ackAt, Confirmed: time.Now()}
 		k.mu.Unlock()
 		if _, err := k.srv.cfg.Calls.SaveHearingRecord(ctx, rec, s.userID); err != nil {
@@ -511,13 +513,13 @@ func decodeOn(data json.RawMessage) (bool, *Error) {
 
 // backendError maps a scheduler error to what the client is told.
 func backendError(err error) *Error {
-	var fe *scheduler.FieldError
+	var fe *org.FieldError
 	switch {
 	case errors.As(err, &fe):
 		return newError(CodeInvalid, fe.ZH, fe.EN)
-	case errors.Is(err, scheduler.ErrNotFound):
+	case errors.Is(err, org.ErrNotFound):
 		return newError(CodeNotFound, "找不到该会次、预约或事项，请刷新后重试", "no such session, appointment or case; refresh and try again")
-	case errors.Is(err, scheduler.ErrConflict):
+	case errors.Is(err, org.ErrConflict):
 		return newError(CodeWrongState, "该预约已接访、已取消或未到场，不能再次操作；请刷新队列", "the appointment was heard, cancelled or marked absent already; refresh the queue")
 	case errors.Is(err, context.DeadlineExceeded):
 		return newError(CodeInternal, "后台处理超时，请稍后重试", "the scheduler did not answer in time; try again shortly")

@@ -28,6 +28,9 @@ import (
 	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/sqlite"
 	"sanji/signaling"
 )
@@ -40,8 +43,8 @@ type callEnv struct {
 	recordings string // the recorder's directory
 	st         scheduler.Store
 	api        *httptest.Server
-	session    scheduler.ReceptionSession
-	users      map[string]scheduler.User // by demo username
+	session    reception.ReceptionSession
+	users      map[string]org.User // by demo username
 }
 
 func newCallEnv(t *testing.T) *callEnv {
@@ -63,9 +66,9 @@ func newCallEnv(t *testing.T) *callEnv {
 	if err != nil || !booked {
 		t.Fatalf("demo reception: %v %v", booked, err)
 	}
-	ce := &callEnv{st: st, session: x, users: map[string]scheduler.User{}}
+	ce := &callEnv{st: st, session: x, users: map[string]org.User{}}
 	apiSrv := api.New(api.Config{Store: st, Signer: auth.NewSigner(testSecret), Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Attachments: scheduler.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}})
+		Attachments: casework.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}})
 	ce.recordings = t.TempDir()
 	rec, err := recording.New(recording.Config{Dir: ce.recordings, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
@@ -86,7 +89,7 @@ func newCallEnv(t *testing.T) *callEnv {
 	return ce
 }
 
-func (ce *callEnv) unit(code string) scheduler.Unit {
+func (ce *callEnv) unit(code string) org.Unit {
 	u, err := ce.st.GetUnitByCode(context.Background(), code)
 	if err != nil {
 		ce.t.Fatal(err)
@@ -310,7 +313,7 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 	tok, session := ce.leaderAPI(t), strconv.FormatInt(ce.session.ID, 10)
 	var assignment api.AssignmentView
 	ce.post(t, tok, fmt.Sprintf("/api/v1/cases/%d/assignments", caseID), map[string]any{"assigner_unit_id": ce.users["demo-leader"].UnitID,
-		"responsible_unit_id": rsj.ID, "method": scheduler.AssignOnVideoCall, "session_id": session, "instruction": "请区人社局十日内反馈"}, &assignment)
+		"responsible_unit_id": rsj.ID, "method": casework.AssignOnVideoCall, "session_id": session, "instruction": "请区人社局十日内反馈"}, &assignment)
 	if assignment.RecordingOffsetMS <= 0 || assignment.SessionID != session {
 		t.Errorf("assignment on the call: %+v", assignment)
 	}
@@ -346,7 +349,7 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, "change a confirmed record", a.request(signaling.TypeHearingRecord, signaling.HearingRecordData{Text: "改"}), signaling.CodeWrongState)
-	files, err := ce.st.ListAttachments(context.Background(), caseID, scheduler.AttachSignedRecord)
+	files, err := ce.st.ListAttachments(context.Background(), caseID, casework.AttachSignedRecord)
 	if err != nil || len(files) != 2 || files[0].MIME != "text/plain" || files[1].MIME != "image/png" {
 		t.Fatalf("signed record attachments: %+v %v", files, err)
 	}
@@ -361,7 +364,7 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 
 	// Ending the hearing cuts hall A and the unit off the studio at once; calling hall B's
 	// petitioner moves the stage.
-	if err := leader.request(signaling.TypeEndHearing, signaling.EndHearingData{Outcome: scheduler.OutcomeAssigned, Note: "交办区人社局"}); err != nil {
+	if err := leader.request(signaling.TypeEndHearing, signaling.EndHearingData{Outcome: reception.OutcomeAssigned, Note: "交办区人社局"}); err != nil {
 		t.Fatal(err)
 	}
 	stopped(t, "hall A <- studio after the hearing", a, leader)
@@ -382,14 +385,14 @@ func TestCallStagePrivacyAndSlips(t *testing.T) {
 	// The timeline of the case has the assignment (through the store, as the API shows it).
 	evs, err := ce.st.ListCaseEvents(context.Background(), caseID)
 	kinds := map[string]bool{}
-	var sealed scheduler.CaseEvent
+	var sealed casework.CaseEvent
 	for _, e := range evs {
 		kinds[e.Kind+":"+string(e.To)] = true
 		if e.Kind == "recording" {
 			sealed = e
 		}
 	}
-	if err != nil || !kinds["status:"+string(scheduler.StAssigned)] || !kinds["consultation:"] || !kinds["owner:"] {
+	if err != nil || !kinds["status:"+string(casework.StAssigned)] || !kinds["consultation:"] || !kinds["owner:"] {
 		t.Errorf("timeline after the hearing: %+v %v", evs, err)
 	}
 
@@ -445,7 +448,7 @@ func (ce *callEnv) nextAppointment(t *testing.T, hall int64) int64 {
 		t.Fatal(err)
 	}
 	for _, a := range q {
-		if a.HallID == hall && a.Status == scheduler.ApptBooked {
+		if a.HallID == hall && a.Status == reception.ApptBooked {
 			return a.ID
 		}
 	}
@@ -460,8 +463,8 @@ func (ce *callEnv) leaderAPI(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ce.st.CreateAPIToken(context.Background(), &scheduler.APIToken{UserID: ce.users["demo-leader"].ID, Name: "test",
-		Hash: auth.HashToken(tok), Scopes: []string{scheduler.ActCaseHandle, scheduler.ActCaseRead, scheduler.ActCaseOwn}}); err != nil {
+	if err := ce.st.CreateAPIToken(context.Background(), &org.APIToken{UserID: ce.users["demo-leader"].ID, Name: "test",
+		Hash: auth.HashToken(tok), Scopes: []string{org.ActCaseHandle, org.ActCaseRead, org.ActCaseOwn}}); err != nil {
 		t.Fatal(err)
 	}
 	return tok
@@ -557,7 +560,7 @@ func TestCallModeration(t *testing.T) {
 
 	// 张海涛's collective visit (third in the queue, at hall A) comes on stage.
 	q, _ := ce.st.ListAppointments(context.Background(), ce.session.ID)
-	var collective scheduler.Appointment
+	var collective reception.Appointment
 	for _, x := range q {
 		if len(x.Representatives) > 0 {
 			collective = x

@@ -13,7 +13,8 @@ import (
 
 	"sanji/client/testpeer"
 	"sanji/recording"
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 	"sanji/sfu"
 )
 
@@ -88,7 +89,7 @@ func encodeInChromium(t *testing.T, p *tab) (video, audio []media.Sample) {
 // recordHearing records a hearing of case c as the call does: a publisher sends the samples
 // through the SFU into the hearing's recording, a stage change and a slip happen on its way, and
 // the sealed recording is noted on the case's timeline with its chain head.
-func (a *receptionApp) recordHearing(c scheduler.Case, video, audio []media.Sample) recording.Seal {
+func (a *receptionApp) recordHearing(c casework.Case, video, audio []media.Sample) recording.Seal {
 	t := a.t
 	t.Helper()
 	started := time.Now()
@@ -125,7 +126,7 @@ func (a *receptionApp) recordHearing(c scheduler.Case, video, audio []media.Samp
 		t.Fatal(err)
 	}
 	pub.Close()
-	ev := scheduler.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: scheduler.EvRecording,
+	ev := casework.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: casework.EvRecording,
 		Ref: "recording:" + seal.Hearing, Reason: "录像已封存 / recording sealed: " + seal.Algorithm + " " + seal.Head}
 	if err := a.st.AddCaseNote(context.Background(), &ev); err != nil {
 		t.Fatal(err)
@@ -140,16 +141,16 @@ func (a *receptionApp) recordHearing(c scheduler.Case, video, audio []media.Samp
 func TestE2EPlayback(t *testing.T) {
 	a := startReceptionApp(t)
 	ctx := context.Background()
-	a.person("sc-operator", "上城区接访员", scheduler.RoleHallOperator, "330102")
+	a.person("sc-operator", "上城区接访员", org.RoleHallOperator, "330102")
 	p := a.login(t, "sc-operator")
 	video, audio := encodeInChromium(t, p)
 
 	cats, _ := a.st.ListCategories(ctx)
-	_, hash, _ := scheduler.NewQueryCode()
-	c := scheduler.Case{UnitID: a.unit("330102").ID, Territory: "330102", Form: scheduler.FormVideo, Type: scheduler.TypeClaim,
+	_, hash, _ := casework.NewQueryCode()
+	c := casework.Case{UnitID: a.unit("330102").ID, Territory: "330102", Form: casework.FormVideo, Type: casework.TypeClaim,
 		CategoryID: cats[0].ID, Title: "拖欠工资", Content: "某建筑公司拖欠工资三个月", QueryCodeHash: hash,
-		Petitioners: []scheduler.Petitioner{{Name: "赵六", Role: scheduler.PetitionerSelf}}}
-	if err := a.st.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", Reason: "登记"}); err != nil {
+		Petitioners: []casework.Petitioner{{Name: "赵六", Role: casework.PetitionerSelf}}}
+	if err := a.st.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", Reason: "登记"}); err != nil {
 		t.Fatal(err)
 	}
 	seal := a.recordHearing(c, video, audio)
@@ -228,7 +229,7 @@ func TestE2EPlayback(t *testing.T) {
 		t.Errorf("verify banner %q", got)
 	}
 
-	views, err := a.st.SearchAudit(ctx, scheduler.AuditQuery{Action: "recording.view"})
+	views, err := a.st.SearchAudit(ctx, org.AuditQuery{Action: "recording.view"})
 	if err != nil {
 		t.Fatal(err)
 	}

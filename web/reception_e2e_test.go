@@ -15,6 +15,10 @@ import (
 	"sanji/auth"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/sqlite"
 	"sanji/scheduler/storetest"
 )
@@ -62,7 +66,7 @@ func startReceptionApp(t *testing.T) *receptionApp {
 	return &receptionApp{t: t, st: st, url: srv.URL, recordings: recordings}
 }
 
-func (a *receptionApp) unit(code string) scheduler.Unit {
+func (a *receptionApp) unit(code string) org.Unit {
 	a.t.Helper()
 	u, err := a.st.GetUnitByCode(context.Background(), code)
 	if err != nil {
@@ -72,7 +76,7 @@ func (a *receptionApp) unit(code string) scheduler.Unit {
 }
 
 // hall finds a hall by name.
-func (a *receptionApp) hall(name string) scheduler.Hall {
+func (a *receptionApp) hall(name string) org.Hall {
 	a.t.Helper()
 	hs, err := a.st.ListHalls(context.Background(), "")
 	if err != nil {
@@ -84,18 +88,18 @@ func (a *receptionApp) hall(name string) scheduler.Hall {
 		}
 	}
 	a.t.Fatalf("no hall %s", name)
-	return scheduler.Hall{}
+	return org.Hall{}
 }
 
 // person creates a user with role at the unit of code; the password is the username.
-func (a *receptionApp) person(username, name, role, code string) scheduler.User {
+func (a *receptionApp) person(username, name, role, code string) org.User {
 	a.t.Helper()
 	ctx := context.Background()
-	u := scheduler.User{Kind: scheduler.UserPerson, Username: username, DisplayName: name, UnitID: a.unit(code).ID, PasswordHash: "test:" + username}
+	u := org.User{Kind: org.UserPerson, Username: username, DisplayName: name, UnitID: a.unit(code).ID, PasswordHash: "test:" + username}
 	if err := a.st.CreateUser(ctx, &u); err != nil {
 		a.t.Fatal(err)
 	}
-	if err := a.st.AddGrant(ctx, &scheduler.Grant{UserID: u.ID, Role: role, UnitID: u.UnitID}); err != nil {
+	if err := a.st.AddGrant(ctx, &org.Grant{UserID: u.ID, Role: role, UnitID: u.UnitID}); err != nil {
 		a.t.Fatal(err)
 	}
 	return u
@@ -165,26 +169,26 @@ func (p *tab) open(page, ready string) {
 func TestE2EReceptionPages(t *testing.T) {
 	a := startReceptionApp(t)
 	ctx := context.Background()
-	a.person("city-staff", "市排班员", scheduler.RoleSchedulerStaff, "330100")
-	leader := a.person("city-leader", "王五一", scheduler.RoleLeader, "330100")
-	a.person("sc-operator", "上城区接访员", scheduler.RoleHallOperator, "330102")
-	a.person("rsj-head", "上城区人社局负责人", scheduler.RoleUnitHead, "330102-RSJ")
+	a.person("city-staff", "市排班员", org.RoleSchedulerStaff, "330100")
+	leader := a.person("city-leader", "王五一", org.RoleLeader, "330100")
+	a.person("sc-operator", "上城区接访员", org.RoleHallOperator, "330102")
+	a.person("rsj-head", "上城区人社局负责人", org.RoleUnitHead, "330102-RSJ")
 	studio, h1, h2 := a.hall("市领导视频接访室"), a.hall("上城区接访大厅"), a.hall("拱墅区接访大厅")
 	rsj := a.unit("330102-RSJ")
 
 	// The petitioner already has a case open at the district: below the city's reception.
 	cats, _ := a.st.ListCategories(ctx)
-	_, hash, _ := scheduler.NewQueryCode()
+	_, hash, _ := casework.NewQueryCode()
 	idn := storetest.IDNumber("33010219800101123")
-	pending := scheduler.Case{UnitID: a.unit("330102").ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim,
+	pending := casework.Case{UnitID: a.unit("330102").ID, Territory: "330102", Form: casework.FormVisit, Type: casework.TypeClaim,
 		CategoryID: cats[0].ID, Title: "拖欠工资", Content: "某建筑公司拖欠工资三个月", QueryCodeHash: hash,
-		Petitioners: []scheduler.Petitioner{{Name: "赵六", IDNumber: idn, Role: scheduler.PetitionerSelf}}}
-	if err := a.st.CreateCase(ctx, &pending, scheduler.CaseEvent{Actor: "intake", Reason: "登记"}); err != nil {
+		Petitioners: []casework.Petitioner{{Name: "赵六", IDNumber: idn, Role: casework.PetitionerSelf}}}
+	if err := a.st.CreateCase(ctx, &pending, casework.CaseEvent{Actor: "intake", Reason: "登记"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Next week's Wednesday, 09:00 in Beijing: past any lead time.
-	now := time.Now().In(scheduler.Shanghai)
+	now := time.Now().In(calendar.Shanghai)
 	day := now.AddDate(0, 0, 7+(int(time.Wednesday)-int(now.Weekday())+7)%7)
 	startLocal := day.Format("2006-01-02") + "T09:00"
 
@@ -214,12 +218,12 @@ func TestE2EReceptionPages(t *testing.T) {
 	if got := staff.text(`document.querySelector('.cal-day[data-date="` + dayKey + `"] .cal-item').textContent`); !strings.Contains(got, "09:00") || !strings.Contains(got, "副市长王五一视频接访") {
 		t.Errorf("calendar item %q", got)
 	}
-	list, err := a.st.ListReceptionSessions(ctx, scheduler.SessionQuery{LeaderID: leader.ID})
+	list, err := a.st.ListReceptionSessions(ctx, reception.SessionQuery{LeaderID: leader.ID})
 	if err != nil || len(list) == 0 {
 		t.Fatalf("sessions stored: %v %v", list, err)
 	}
 	sess := list[0]
-	if len(sess.HallIDs) != 2 || sess.StudioID != studio.ID || sess.Start.In(scheduler.Shanghai).Format("2006-01-02T15:04") != startLocal {
+	if len(sess.HallIDs) != 2 || sess.StudioID != studio.ID || sess.Start.In(calendar.Shanghai).Format("2006-01-02T15:04") != startLocal {
 		t.Errorf("stored session %+v", sess)
 	}
 	// The month view shows it too.

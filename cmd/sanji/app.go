@@ -23,8 +23,10 @@ import (
 	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/casework"
 	"sanji/scheduler/notify"
 	"sanji/scheduler/postgres"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/sqlite"
 	"sanji/sfu"
 	"sanji/signaling"
@@ -67,7 +69,7 @@ type app struct {
 	// The background jobs (overdue cases, reminders, recording retention): started by Start,
 	// ended by shutdown before the store closes.
 	jobs     []job
-	notifier scheduler.Notifier
+	notifier reception.Notifier
 	recorder *recording.Recorder
 
 	shuttingDown atomic.Bool
@@ -136,7 +138,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
 	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys,
-		Attachments: scheduler.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
+		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
 		Recordings:  recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
 		SFU:        media,
@@ -254,7 +256,7 @@ const (
 func (a *app) startJobs() {
 	overdue, reminders := a.log.Named("overdue"), a.log.Named("reminders")
 	a.startJob(overdueEvery, func(ctx context.Context, tick <-chan time.Time) {
-		scheduler.RunOverdueJob(ctx, a.store, scheduler.DefaultRules(), tick, func(n int, err error) {
+		casework.RunOverdueJob(ctx, a.store, casework.DefaultRules(), tick, func(n int, err error) {
 			if err != nil {
 				overdue.Warn("overdue job", zap.Error(err))
 			}
@@ -264,7 +266,7 @@ func (a *app) startJobs() {
 		})
 	})
 	a.startJob(remindEvery, func(ctx context.Context, tick <-chan time.Time) {
-		scheduler.RunReminderJob(ctx, a.store, a.notifier, tick, func(n int, err error) {
+		reception.RunReminderJob(ctx, a.store, a.notifier, tick, func(n int, err error) {
 			if err != nil {
 				reminders.Warn("reminder job", zap.Error(err))
 			}
@@ -463,7 +465,7 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 
 // notifier delivers the scheduler's notices: texts to people go to the SMS gateway (without one
 // configured, to the log, masked), and every notice to the webhook when one is set.
-func notifier(c notifyConfig, log *zap.Logger) scheduler.Notifier {
+func notifier(c notifyConfig, log *zap.Logger) reception.Notifier {
 	n := notify.Fanout{notify.SMS{Gateway: notify.LogSMS{Log: log.Named("sms")}}}
 	if c.WebhookURL != "" {
 		n = append(n, &notify.Webhook{URL: c.WebhookURL, Secret: []byte(c.WebhookSecret)})

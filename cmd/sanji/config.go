@@ -16,7 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/exchange"
 )
 
 // config is everything `sanji serve` can be told. Layers, later wins: defaults, the YAML file
@@ -497,7 +497,7 @@ func (c config) validate() error {
 		bad("recording.retention 不能为负 / recording.retention cannot be negative")
 	}
 	for i, k := range c.Exchange.TrustedKeys {
-		if _, err := scheduler.ParsePublicKey(k); err != nil {
+		if _, err := exchange.ParsePublicKey(k); err != nil {
 			bad("exchange.trusted_keys 第 %d 个公钥无效：应为 GET /api/v1/exchange/public-key 返回的 public_key（32 字节的 base64）或 PEM / exchange.trusted_keys key %d is invalid: use the public_key that GET /api/v1/exchange/public-key returns (base64 of 32 bytes) or a PEM block", i+1, i+1)
 		}
 	}

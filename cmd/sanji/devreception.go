@@ -16,6 +16,8 @@ import (
 	"sanji/bench"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/signaling"
 )
 
@@ -31,15 +33,15 @@ const benchCityCode = "990100"
 
 // benchSessionMinutes is a bench session's length: the longest the scheduler allows, so that
 // its 500 one-minute slots fit and it is still under way whatever the run's length.
-const benchSessionMinutes = scheduler.MaxSessionMinutes
+const benchSessionMinutes = reception.MaxSessionMinutes
 
 // maxDevReceptionBody bounds the request body.
 const maxDevReceptionBody = 4 << 10
 
 // benchReception is what bookBenchReception created.
 type benchReception struct {
-	session      scheduler.ReceptionSession
-	user         scheduler.User
+	session      reception.ReceptionSession
+	user         org.User
 	appointments int
 }
 
@@ -120,28 +122,28 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 		if err := ensureCategory(ctx, tx); err != nil {
 			return err
 		}
-		u := scheduler.User{Kind: scheduler.UserPerson, Username: "bench-" + tag, DisplayName: "压测领导 " + tag,
+		u := org.User{Kind: org.UserPerson, Username: "bench-" + tag, DisplayName: "压测领导 " + tag,
 			UnitID: city.ID, PasswordHash: "!", Disabled: true}
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			return fmt.Errorf("bench leader: %w", err)
 		}
-		studio := scheduler.Hall{UnitID: city.ID, Kind: scheduler.HallStudio, Name: "压测演播室 " + tag}
+		studio := org.Hall{UnitID: city.ID, Kind: org.HallStudio, Name: "压测演播室 " + tag}
 		if err := tx.CreateHall(ctx, &studio); err != nil {
 			return fmt.Errorf("bench studio: %w", err)
 		}
-		x := scheduler.ReceptionSession{UnitID: city.ID, Title: "压测接访 " + tag, LeaderID: u.ID, LeaderName: "压测领导",
+		x := reception.ReceptionSession{UnitID: city.ID, Title: "压测接访 " + tag, LeaderID: u.ID, LeaderName: "压测领导",
 			LeaderPost: "bench", StudioID: studio.ID, Start: now.Truncate(time.Minute), MinutesPerPetitioner: 1,
 			MaxPetitioners: req.Halls * req.PetitionersPerHall}
 		x.End = x.Start.Add(benchSessionMinutes * time.Minute)
 		for i := range req.Halls {
-			h := scheduler.Hall{UnitID: city.ID, Kind: scheduler.HallReception, Name: fmt.Sprintf("压测接访室 %s-%d", tag, i+1)}
+			h := org.Hall{UnitID: city.ID, Kind: org.HallReception, Name: fmt.Sprintf("压测接访室 %s-%d", tag, i+1)}
 			if err := tx.CreateHall(ctx, &h); err != nil {
 				return fmt.Errorf("bench hall: %w", err)
 			}
 			x.HallIDs = append(x.HallIDs, h.ID)
 		}
 		for i := range req.Units {
-			d := scheduler.Unit{Kind: scheduler.KindDepartment, ParentID: city.ID, Code: fmt.Sprintf("%s-B%s%d", benchCityCode, tag, i+1),
+			d := org.Unit{Kind: org.KindDepartment, ParentID: city.ID, Code: fmt.Sprintf("%s-B%s%d", benchCityCode, tag, i+1),
 				Name: fmt.Sprintf("压测责任单位 %s-%d", tag, i+1)}
 			if err := tx.CreateUnit(ctx, &d); err != nil {
 				return fmt.Errorf("bench unit: %w", err)
@@ -155,7 +157,7 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 		for k := range req.PetitionersPerHall {
 			for i, hall := range x.HallIDs {
 				n++
-				a := scheduler.Appointment{SessionID: x.ID, HallID: hall, Name: fmt.Sprintf("压测信访人%d-%d", i+1, k+1),
+				a := reception.Appointment{SessionID: x.ID, HallID: hall, Name: fmt.Sprintf("压测信访人%d-%d", i+1, k+1),
 					IDNumber: benchIDNumber(n), Phone: "13800000000", Matter: "压测事项 / bench matter", People: 1,
 					OverrideReason: "压测 / bench", BookedBy: u.ID}
 				if err := tx.CreateAppointment(ctx, &a, now); err != nil {
@@ -170,16 +172,16 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 }
 
 // benchCity returns the bench city, creating it (and the root) on first use.
-func benchCity(ctx context.Context, st scheduler.Store) (scheduler.Unit, error) {
+func benchCity(ctx context.Context, st scheduler.Store) (org.Unit, error) {
 	city, err := st.GetUnitByCode(ctx, benchCityCode)
-	if err == nil || !errors.Is(err, scheduler.ErrNotFound) {
+	if err == nil || !errors.Is(err, org.ErrNotFound) {
 		return city, err
 	}
 	root, err := scheduler.EnsureRoot(ctx, st)
 	if err != nil {
 		return city, fmt.Errorf("bench city: %w", err)
 	}
-	city = scheduler.Unit{Kind: scheduler.KindCity, ParentID: root.ID, Code: benchCityCode, Name: "压测市 / bench city"}
+	city = org.Unit{Kind: org.KindCity, ParentID: root.ID, Code: benchCityCode, Name: "压测市 / bench city"}
 	if err := st.CreateUnit(ctx, &city); err != nil {
 		return city, fmt.Errorf("bench city: %w", err)
 	}
@@ -193,7 +195,7 @@ func ensureCategory(ctx context.Context, st scheduler.Store) error {
 	if err != nil || len(cats) > 0 {
 		return err
 	}
-	if err := st.CreateCategory(ctx, &scheduler.Category{Code: "99", Name: "其他"}); err != nil && !errors.Is(err, scheduler.ErrConflict) {
+	if err := st.CreateCategory(ctx, &org.Category{Code: "99", Name: "其他"}); err != nil && !errors.Is(err, org.ErrConflict) {
 		return fmt.Errorf("bench category: %w", err)
 	}
 	return nil
@@ -204,7 +206,7 @@ func ensureCategory(ctx context.Context, st scheduler.Store) error {
 func benchIDNumber(n int) string {
 	d17 := fmt.Sprintf("%s19000101%03d", benchCityCode, n%1000)
 	for _, c := range "0123456789X" {
-		if id := d17 + string(c); scheduler.ValidIDNumber(id) {
+		if id := d17 + string(c); reception.ValidIDNumber(id) {
 			return id
 		}
 	}
@@ -222,18 +224,18 @@ func signSeats(signer *auth.Signer, x benchReception, now time.Time, ttl time.Du
 		return bench.Seat{Token: tok, ParticipantID: id, HallID: hall, UnitID: unit}, err
 	}
 	var err error
-	if out.Studio, err = sign("studio", scheduler.RoleLeader, auth.SeatStudio, 0, 0); err != nil {
+	if out.Studio, err = sign("studio", org.RoleLeader, auth.SeatStudio, 0, 0); err != nil {
 		return out, err
 	}
 	for i, h := range s.HallIDs {
-		seat, err := sign("hall"+strconv.Itoa(i+1), scheduler.RoleHallOperator, auth.SeatHall, h, 0)
+		seat, err := sign("hall"+strconv.Itoa(i+1), org.RoleHallOperator, auth.SeatHall, h, 0)
 		if err != nil {
 			return out, err
 		}
 		out.Halls = append(out.Halls, seat)
 	}
 	for i, u := range s.UnitIDs {
-		seat, err := sign("unit"+strconv.Itoa(i+1), scheduler.RoleCaseHandler, auth.SeatUnit, 0, u)
+		seat, err := sign("unit"+strconv.Itoa(i+1), org.RoleCaseHandler, auth.SeatUnit, 0, u)
 		if err != nil {
 			return out, err
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"sanji/bench"
-	"sanji/scheduler"
+	"sanji/scheduler/reception"
 )
 
 func postReception(t *testing.T, hc *http.Client, url, body string) (*http.Response, []byte) {
@@ -51,7 +51,7 @@ func TestDevReceptionBooksASessionWithSeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if x.Status != scheduler.SessionScheduled || len(x.HallIDs) != 3 || len(x.UnitIDs) != 2 || x.StudioID == 0 {
+		if x.Status != reception.SessionScheduled || len(x.HallIDs) != 3 || len(x.UnitIDs) != 2 || x.StudioID == 0 {
 			t.Fatalf("session %+v", x)
 		}
 		ids := map[string]bool{seats.Studio.ParticipantID: true}
@@ -79,7 +79,7 @@ func TestDevReceptionBooksASessionWithSeats(t *testing.T) {
 		}
 		for i, ap := range q {
 			// In turns: consecutive petitioners wait in different halls.
-			if ap.HallID != x.HallIDs[i%3] || ap.Status != scheduler.ApptBooked || !scheduler.ValidIDNumber(ap.IDNumber) {
+			if ap.HallID != x.HallIDs[i%3] || ap.Status != reception.ApptBooked || !reception.ValidIDNumber(ap.IDNumber) {
 				t.Fatalf("booking %d: %+v", i, ap)
 			}
 		}

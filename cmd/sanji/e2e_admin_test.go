@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/web/browsertest"
 )
 
@@ -133,7 +134,7 @@ func TestE2EAdminCreatesDistrictUser(t *testing.T) {
 	// The demo auditor, in a fresh browser context, finds the user's creation in the audit log.
 	var auditorPW string
 	for _, l := range a.logins {
-		if l.Role == scheduler.RoleAuditor {
+		if l.Role == org.RoleAuditor {
 			auditorPW = l.Password
 		}
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"sanji/scheduler"
+	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
 
@@ -98,7 +98,7 @@ func TestE2EHallBehindLossyLink(t *testing.T) {
 		passwords[l.Username] = l.Password
 	}
 	ctx := context.Background()
-	rs, err := a.store.ListReceptionSessions(ctx, scheduler.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
+	rs, err := a.store.ListReceptionSessions(ctx, reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("demo reception: %v %v", rs, err)
 	}

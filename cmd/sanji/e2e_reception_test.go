@@ -12,7 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
 
@@ -66,7 +67,7 @@ func TestE2EReception(t *testing.T) {
 		passwords[l.Username] = l.Password
 	}
 	ctx := context.Background()
-	rs, err := a.store.ListReceptionSessions(ctx, scheduler.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
+	rs, err := a.store.ListReceptionSessions(ctx, reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("demo reception: %v %v", rs, err)
 	}
@@ -181,7 +182,7 @@ func TestE2EReception(t *testing.T) {
 	e2eWait(t, leader.ctx, "assignment made", `document.getElementById('slip-result').textContent.length > 0`)
 	timeline := fmt.Sprintf(`fetch('/api/v1/cases/%d/timeline').then(r => r.json()).then(d => d.events.map(e => e.to))`, caseID)
 	steps, err := chromedp.Run(leader.ctx, chromedp.Evaluate[[]string](timeline, chromedp.EvalAwaitPromise))
-	if err != nil || len(steps) == 0 || steps[len(steps)-1] != string(scheduler.StAssigned) {
+	if err != nil || len(steps) == 0 || steps[len(steps)-1] != string(casework.StAssigned) {
 		t.Fatalf("case timeline after the assignment: %v %v", steps, err)
 	}
 	e2eWait(t, unit.ctx, "the unit's panel shows the assignment", `document.querySelectorAll('#panel-body .rc-slip').length === 1`)

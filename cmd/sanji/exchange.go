@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"sanji/scheduler"
+	"sanji/scheduler/exchange"
 )
 
 // exchangeKeyFileName is where the key that signs exported case bundles lives inside the data
@@ -23,10 +23,10 @@ const exchangeKeyFileName = "exchange.key"
 // exchangeKeys returns the bundle signing key, from <DataDir>/exchange.key, generated on first
 // start, with the configured trusted public keys. Keeping the key means the systems that trust
 // this one keep accepting its bundles across restarts.
-func exchangeKeys(cfg config, log *zap.Logger) (scheduler.ExchangeKeys, error) {
-	var keys scheduler.ExchangeKeys
+func exchangeKeys(cfg config, log *zap.Logger) (exchange.ExchangeKeys, error) {
+	var keys exchange.ExchangeKeys
 	for _, s := range cfg.Exchange.TrustedKeys {
-		pub, err := scheduler.ParsePublicKey(s)
+		pub, err := exchange.ParsePublicKey(s)
 		if err != nil {
 			return keys, fmt.Errorf("exchange.trusted_keys: %w", err) // validate caught it; a defence
 		}
@@ -50,7 +50,7 @@ func exchangeKeys(cfg config, log *zap.Logger) (scheduler.ExchangeKeys, error) {
 		if errors.Is(err, fs.ErrExist) {
 			priv, err = readExchangeKey(path, log) // another process made it meanwhile: its key wins
 		} else if err == nil {
-			log.Info("generated exchange key", zap.String("path", path), zap.String("key_id", scheduler.KeyID(priv.Public().(ed25519.PublicKey))))
+			log.Info("generated exchange key", zap.String("path", path), zap.String("key_id", exchange.KeyID(priv.Public().(ed25519.PublicKey))))
 		}
 	}
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"sanji/recording"
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // recordingsDir is where the hearings are recorded.
@@ -43,7 +45,7 @@ func openRecorder(cfg config, st scheduler.Store, log *zap.Logger, reg prometheu
 			log.Warn("sealed recording without a case", zap.String("hearing", seal.Hearing), zap.Error(err))
 			continue
 		}
-		note := scheduler.CaseEvent{CaseID: m.CaseID, Kind: "recording", Ref: "recording:" + seal.Hearing, Actor: "system",
+		note := casework.CaseEvent{CaseID: m.CaseID, Kind: "recording", Ref: "recording:" + seal.Hearing, Actor: "system",
 			Reason: fmt.Sprintf("服务器重启后封存视频接访录像（录制被中断），%s 链头 %s / the hearing's recording, cut short by a restart, sealed as found, %s chain head %s",
 				seal.Algorithm, seal.Head, seal.Algorithm, seal.Head)}
 		if err := st.AddCaseNote(ctx, &note); err != nil {
@@ -58,7 +60,7 @@ func openRecorder(cfg config, st scheduler.Store, log *zap.Logger, reg prometheu
 func (a *app) purgeRecordings(ctx context.Context) {
 	closed := func(ctx context.Context, caseID int64) (time.Time, bool, error) {
 		c, err := a.store.GetCase(ctx, caseID)
-		if errors.Is(err, scheduler.ErrNotFound) {
+		if errors.Is(err, org.ErrNotFound) {
 			return time.Time{}, false, nil
 		}
 		if err != nil {
@@ -71,7 +73,7 @@ func (a *app) purgeRecordings(ctx context.Context) {
 		a.log.Warn("recording retention", zap.Error(err))
 	}
 	for _, p := range purged {
-		note := scheduler.CaseEvent{CaseID: p.CaseID, Kind: "recording_deleted", Ref: "recording:" + p.Hearing, Actor: "system",
+		note := casework.CaseEvent{CaseID: p.CaseID, Kind: "recording_deleted", Ref: "recording:" + p.Hearing, Actor: "system",
 			Reason: fmt.Sprintf("录像保存期满，已删除 %d 个文件（%d 字节），哈希链保留 / the recording's retention ended: %d files (%d bytes) deleted, the hash chain kept",
 				len(p.Files), p.Bytes, len(p.Files), p.Bytes)}
 		if err := a.store.AddCaseNote(ctx, &note); err != nil {

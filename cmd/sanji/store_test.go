@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/scheduler/postgres"
 )
 
@@ -57,7 +58,7 @@ func TestServeDemoAndLogin(t *testing.T) {
 	a := startTestApp(t, cfg)
 	var leader *scheduler.Login
 	for i := range a.logins {
-		if a.logins[i].Role == scheduler.RoleLeader {
+		if a.logins[i].Role == org.RoleLeader {
 			leader = &a.logins[i]
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"sanji/auth"
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 // ---- units, halls, categories ----
@@ -61,7 +62,7 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	ctx := r.Context()
 	if req.ParentID == 0 {
-		if req.Kind != string(scheduler.KindCity) {
+		if req.Kind != string(org.KindCity) {
 			return invalidField("parent_id", "请指定上级单位", "parent_id is required")
 		}
 		root, err := scheduler.EnsureRoot(ctx, s.st)
@@ -71,7 +72,7 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		req.ParentID = root.ID
 	}
 	parent, err := s.st.GetUnit(ctx, req.ParentID)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return invalidField("parent_id", "上级单位不存在", "the parent unit does not exist")
 	}
 	if err != nil {
@@ -80,7 +81,7 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err := rc.require(parent.Path); err != nil {
 		return err
 	}
-	u := scheduler.Unit{ParentID: parent.ID, Kind: scheduler.UnitKind(req.Kind), Code: strings.TrimSpace(req.Code), Name: strings.TrimSpace(req.Name)}
+	u := org.Unit{ParentID: parent.ID, Kind: org.UnitKind(req.Kind), Code: strings.TrimSpace(req.Code), Name: strings.TrimSpace(req.Name)}
 	if err := s.st.CreateUnit(ctx, &u); err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func (s *Server) importUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	if err := rc.audit("unit.import", "import", scheduler.Unit{}, nil, res); err != nil {
+	if err := rc.audit("unit.import", "import", org.Unit{}, nil, res); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -183,7 +184,7 @@ func (s *Server) createHall(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	h := scheduler.Hall{UnitID: u.ID, Kind: scheduler.HallKind(req.Kind), Name: strings.TrimSpace(req.Name)}
+	h := org.Hall{UnitID: u.ID, Kind: org.HallKind(req.Kind), Name: strings.TrimSpace(req.Name)}
 	if err := s.st.CreateHall(ctx, &h); err != nil {
 		return err
 	}
@@ -195,19 +196,19 @@ func (s *Server) createHall(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 }
 
 // unitField loads the unit a request names, as a validation error on field when it is missing.
-func (s *Server) unitField(ctx context.Context, field string, id int64) (scheduler.Unit, error) {
+func (s *Server) unitField(ctx context.Context, field string, id int64) (org.Unit, error) {
 	if id == 0 {
-		return scheduler.Unit{}, invalidField(field, "请指定单位", field+" is required")
+		return org.Unit{}, invalidField(field, "请指定单位", field+" is required")
 	}
 	u, err := s.st.GetUnit(ctx, id)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return u, invalidField(field, "单位不存在", "the unit does not exist")
 	}
 	return u, err
 }
 
 // unitInScope loads a unit the caller may act on with the route's action.
-func (s *Server) unitInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.Unit, error) {
+func (s *Server) unitInScope(ctx context.Context, rc *reqCtx, id int64) (org.Unit, error) {
 	u, err := s.st.GetUnit(ctx, id)
 	if err != nil {
 		return u, err
@@ -216,7 +217,7 @@ func (s *Server) unitInScope(ctx context.Context, rc *reqCtx, id int64) (schedul
 }
 
 // unitFieldInScope is unitField for a unit the caller may act on with the route's action.
-func (s *Server) unitFieldInScope(ctx context.Context, rc *reqCtx, field string, id int64) (scheduler.Unit, error) {
+func (s *Server) unitFieldInScope(ctx context.Context, rc *reqCtx, field string, id int64) (org.Unit, error) {
 	u, err := s.unitField(ctx, field, id)
 	if err != nil {
 		return u, err
@@ -261,7 +262,7 @@ func (s *Server) createCategory(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err := rc.require(root.Path); err != nil {
 		return err
 	}
-	c := scheduler.Category{ParentID: req.ParentID, Code: strings.TrimSpace(req.Code), Name: strings.TrimSpace(req.Name)}
+	c := org.Category{ParentID: req.ParentID, Code: strings.TrimSpace(req.Code), Name: strings.TrimSpace(req.Name)}
 	if err := s.st.CreateCategory(ctx, &c); err != nil {
 		return err
 	}
@@ -283,7 +284,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	ctx := r.Context()
 	out := []UserView{}
 	for _, root := range roots {
-		us, err := s.st.ListUsers(ctx, scheduler.UserFilter{UnderPath: root})
+		us, err := s.st.ListUsers(ctx, org.UserFilter{UnderPath: root})
 		if err != nil {
 			return err
 		}
@@ -338,7 +339,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		}
 		roles = append(roles, g.Role)
 	}
-	if err := scheduler.CheckSeparation(roles); err != nil {
+	if err := org.CheckSeparation(roles); err != nil {
 		return errSeparation("grants")
 	}
 	pw, err := auth.RandomPassword(14)
@@ -349,14 +350,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	u := scheduler.User{Kind: scheduler.UserPerson, Username: strings.TrimSpace(req.Username), DisplayName: strings.TrimSpace(req.DisplayName),
+	u := org.User{Kind: org.UserPerson, Username: strings.TrimSpace(req.Username), DisplayName: strings.TrimSpace(req.DisplayName),
 		UnitID: unit.ID, PasswordHash: h, MustChangePassword: true}
 	err = s.st.InTx(ctx, func(tx scheduler.Store) error {
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			return err
 		}
 		for _, g := range req.Grants {
-			if err := tx.AddGrant(ctx, &scheduler.Grant{UserID: u.ID, Role: g.Role, UnitID: g.UnitID}); err != nil {
+			if err := tx.AddGrant(ctx, &org.Grant{UserID: u.ID, Role: g.Role, UnitID: g.UnitID}); err != nil {
 				return err
 			}
 		}
@@ -385,7 +386,7 @@ func errSeparation(field string) error {
 
 // checkGrant validates a role grant: a known role, at a unit inside the caller's write scope.
 func (s *Server) checkGrant(ctx context.Context, rc *reqCtx, g grantRequest, field string) error {
-	if !scheduler.ValidRole(g.Role) || g.Role == scheduler.RoleHallTerminal {
+	if !org.ValidRole(g.Role) || g.Role == org.RoleHallTerminal {
 		return invalidField(field+".role", "未知角色", "unknown role")
 	}
 	u, err := s.unitField(ctx, field+".unit_id", g.UnitID)
@@ -396,10 +397,10 @@ func (s *Server) checkGrant(ctx context.Context, rc *reqCtx, g grantRequest, fie
 }
 
 // userInScope loads a user the caller may manage.
-func (s *Server) userInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.User, scheduler.Unit, error) {
+func (s *Server) userInScope(ctx context.Context, rc *reqCtx, id int64) (org.User, org.Unit, error) {
 	u, err := s.st.GetUser(ctx, id)
 	if err != nil {
-		return u, scheduler.Unit{}, err
+		return u, org.Unit{}, err
 	}
 	unit, err := s.st.GetUnit(ctx, u.UnitID)
 	if err != nil {
@@ -463,7 +464,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	if u.Kind != scheduler.UserPerson {
+	if u.Kind != org.UserPerson {
 		return invalidField("id", "终端账号没有密码，请生成配对码", "a terminal has no password; make a pairing code instead")
 	}
 	pw, err := auth.RandomPassword(14)
@@ -501,7 +502,7 @@ func (s *Server) addGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	if err != nil {
 		return err
 	}
-	if u.Kind != scheduler.UserPerson {
+	if u.Kind != org.UserPerson {
 		return invalidField("id", "终端账号的角色不能更改", "a terminal's role cannot be changed")
 	}
 	if err := s.checkGrant(ctx, rc, req, "grant"); err != nil {
@@ -515,10 +516,10 @@ func (s *Server) addGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	for _, h := range held {
 		roles = append(roles, h.Role)
 	}
-	if err := scheduler.CheckSeparation(append(roles, req.Role)); err != nil {
+	if err := org.CheckSeparation(append(roles, req.Role)); err != nil {
 		return errSeparation("grant.role")
 	}
-	g := scheduler.Grant{UserID: u.ID, Role: req.Role, UnitID: req.UnitID}
+	g := org.Grant{UserID: u.ID, Role: req.Role, UnitID: req.UnitID}
 	if err := s.st.AddGrant(ctx, &g); err != nil {
 		return err
 	}
@@ -547,7 +548,7 @@ func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	var found *scheduler.Grant
+	var found *org.Grant
 	for i := range gs {
 		if gs[i].ID == gid {
 			found = &gs[i]
@@ -560,7 +561,7 @@ func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err := rc.require(found.UnitPath); err != nil {
 		return err
 	}
-	if u.ID == rc.p.User.ID && found.Role == scheduler.RoleAdmin {
+	if u.ID == rc.p.User.ID && found.Role == org.RoleAdmin {
 		return invalidField("grant", "不能撤销自己的管理员角色", "you cannot revoke your own admin role")
 	}
 	if err := s.st.RemoveGrant(ctx, gid); err != nil {
@@ -598,7 +599,7 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return invalidField("hall_id", "请指定大厅", "hall_id is required")
 	}
 	hall, err := s.st.GetHall(ctx, req.HallID)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return invalidField("hall_id", "大厅不存在", "the hall does not exist")
 	}
 	if err != nil {
@@ -613,13 +614,13 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	u := scheduler.User{Kind: scheduler.UserDevice, Username: strings.TrimSpace(req.Username), DisplayName: strings.TrimSpace(req.DisplayName),
+	u := org.User{Kind: org.UserDevice, Username: strings.TrimSpace(req.Username), DisplayName: strings.TrimSpace(req.DisplayName),
 		UnitID: unit.ID, HallID: hall.ID, PasswordHash: "!" + auth.HashToken(secret)}
 	err = s.st.InTx(ctx, func(tx scheduler.Store) error {
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			return err
 		}
-		return tx.AddGrant(ctx, &scheduler.Grant{UserID: u.ID, Role: scheduler.RoleHallTerminal, UnitID: unit.ID})
+		return tx.AddGrant(ctx, &org.Grant{UserID: u.ID, Role: org.RoleHallTerminal, UnitID: unit.ID})
 	})
 	if err != nil {
 		return err
@@ -635,7 +636,7 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	return nil
 }
 
-func (s *Server) issuePairingCode(ctx context.Context, u scheduler.User) (PairingCode, error) {
+func (s *Server) issuePairingCode(ctx context.Context, u org.User) (PairingCode, error) {
 	code, err := auth.RandomDigits(10)
 	if err != nil {
 		return PairingCode{}, err
@@ -657,7 +658,7 @@ func (s *Server) newPairingCode(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	if u.Kind != scheduler.UserDevice {
+	if u.Kind != org.UserDevice {
 		return invalidField("id", "只有终端账号需要配对码", "only terminal accounts have pairing codes")
 	}
 	pc, err := s.issuePairingCode(ctx, u)
@@ -688,8 +689,8 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	ctx := r.Context()
 	uid, err := s.st.ConsumePairingCode(ctx, auth.HashToken(strings.TrimSpace(req.Code)), now)
-	if errors.Is(err, scheduler.ErrNotFound) {
-		_ = rc.audit("device.pair_fail", "", scheduler.Unit{}, nil, nil)
+	if errors.Is(err, org.ErrNotFound) {
+		_ = rc.audit("device.pair_fail", "", org.Unit{}, nil, nil)
 		return newErr(http.StatusUnauthorized, CodePairingCodeFailed, "配对码无效或已过期，请在管理页面重新生成", "the pairing code is wrong or expired; make a new one on the admin page")
 	}
 	if err != nil {
@@ -703,12 +704,12 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	t := scheduler.APIToken{UserID: u.ID, Name: "终端配对 / terminal pairing", Hash: auth.HashToken(tok), Scopes: []string{scheduler.ActCallJoin}}
+	t := org.APIToken{UserID: u.ID, Name: "终端配对 / terminal pairing", Hash: auth.HashToken(tok), Scopes: []string{org.ActCallJoin}}
 	if err := s.st.CreateAPIToken(ctx, &t); err != nil {
 		return err
 	}
 	unit, _ := s.st.GetUnit(ctx, u.UnitID)
-	rc.p = &scheduler.Principal{User: u}
+	rc.p = &org.Principal{User: u}
 	if err := rc.audit("device.pair", userTarget(u.ID), unit, nil, tokenView(t)); err != nil {
 		return err
 	}
@@ -766,11 +767,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	t := scheduler.APIToken{UserID: rc.p.User.ID, Name: strings.TrimSpace(req.Name), Hash: auth.HashToken(tok), Scopes: req.Scopes, ExpiresAt: exp}
+	t := org.APIToken{UserID: rc.p.User.ID, Name: strings.TrimSpace(req.Name), Hash: auth.HashToken(tok), Scopes: req.Scopes, ExpiresAt: exp}
 	if err := s.st.CreateAPIToken(r.Context(), &t); err != nil {
 		return err
 	}
-	if err := rc.audit("token.create", "token:"+strconv.FormatInt(t.ID, 10), scheduler.Unit{}, nil, tokenView(t)); err != nil {
+	if err := rc.audit("token.create", "token:"+strconv.FormatInt(t.ID, 10), org.Unit{}, nil, tokenView(t)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "info": tokenView(t)})
@@ -792,7 +793,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			if err := s.st.RevokeAPIToken(ctx, id, s.now()); err != nil {
 				return err
 			}
-			if err := rc.audit("token.revoke", "token:"+strconv.FormatInt(id, 10), scheduler.Unit{}, nil, nil); err != nil {
+			if err := rc.audit("token.revoke", "token:"+strconv.FormatInt(id, 10), org.Unit{}, nil, nil); err != nil {
 				return err
 			}
 			w.WriteHeader(http.StatusNoContent)
@@ -810,7 +811,7 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return errForbidden
 	}
 	q := r.URL.Query()
-	aq := scheduler.AuditQuery{Action: q.Get("action"), Target: q.Get("target"), Limit: 100}
+	aq := org.AuditQuery{Action: q.Get("action"), Target: q.Get("target"), Limit: 100}
 	var err error
 	intParam := func(name string, dst *int64) {
 		if v := q.Get(name); v != "" && err == nil {
@@ -890,14 +891,14 @@ func (s *Server) joinToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		return err
 	}
 	ctx := r.Context()
-	var unit scheduler.Unit
+	var unit org.Unit
 	var room string
 	switch {
 	case req.HallID != 0 && req.UnitID != 0:
 		return invalidField("hall_id", "hall_id 与 unit_id 只能给一个", "give hall_id or unit_id, not both")
 	case req.HallID != 0:
 		h, err := s.st.GetHall(ctx, req.HallID)
-		if errors.Is(err, scheduler.ErrNotFound) {
+		if errors.Is(err, org.ErrNotFound) {
 			return invalidField("hall_id", "大厅不存在", "the hall does not exist")
 		}
 		if err != nil {

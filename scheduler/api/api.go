@@ -26,6 +26,10 @@ import (
 
 	"sanji/auth"
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Config configures a Server.
@@ -45,9 +49,9 @@ type Config struct {
 	// LoginPerMinute and LoginBurst limit login and pairing attempts per client IP; default 10 and 10.
 	LoginPerMinute, LoginBurst int
 	// Attachments is where case files live (content-addressed); a zero Dir disables uploads.
-	Attachments scheduler.Blobs
+	Attachments casework.Blobs
 	// Notifier delivers notices (invitations and their answers); nil sends none.
-	Notifier scheduler.Notifier
+	Notifier reception.Notifier
 	// Recordings is the directory of the hearings' recordings (<Recordings>/<hearing id>/, as the
 	// recording package writes them); "" = not configured, the recording routes answer 503.
 	Recordings string
@@ -55,7 +59,7 @@ type Config struct {
 	FeedPerMinute, FeedBurst int
 	// Exchange signs exported bundles and says whose bundles are imported; without a key the
 	// server signs with one made for this process only.
-	Exchange scheduler.ExchangeKeys
+	Exchange exchange.ExchangeKeys
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -117,11 +121,11 @@ type Server struct {
 	hashSlots  chan struct{}
 	mux        *http.ServeMux
 	routes     []route
-	blobs      scheduler.Blobs
-	notifier   scheduler.Notifier
+	blobs      casework.Blobs
+	notifier   reception.Notifier
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
-	exchange   scheduler.ExchangeKeys
+	exchange   exchange.ExchangeKeys
 }
 
 // New builds the API server.
@@ -236,8 +240,8 @@ type reqCtx struct {
 	s         *Server
 	r         *http.Request
 	rt        *route
-	p         *scheduler.Principal // nil on public routes without a login
-	session   *scheduler.Session   // nil for API tokens
+	p         *org.Principal // nil on public routes without a login
+	session   *org.Session   // nil for API tokens
 	ip        string
 	requestID string
 }
@@ -303,7 +307,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx
 			if p != nil {
 				rc.p, rc.session = p, &sess
 			}
-		case err == nil || errors.Is(err, scheduler.ErrNotFound):
+		case err == nil || errors.Is(err, org.ErrNotFound):
 			// Expired or unknown: treat as logged out.
 		default:
 			return err
@@ -329,9 +333,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx
 }
 
 // principal loads a user and their grants; nil when the user is gone or disabled.
-func (s *Server) principal(ctx context.Context, userID int64) (*scheduler.Principal, error) {
+func (s *Server) principal(ctx context.Context, userID int64) (*org.Principal, error) {
 	u, err := s.st.GetUser(ctx, userID)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -344,16 +348,16 @@ func (s *Server) principal(ctx context.Context, userID int64) (*scheduler.Princi
 	if err != nil {
 		return nil, err
 	}
-	return &scheduler.Principal{User: u, Grants: gs}, nil
+	return &org.Principal{User: u, Grants: gs}, nil
 }
 
-func (s *Server) principalFromToken(ctx context.Context, tok string) (*scheduler.Principal, error) {
+func (s *Server) principalFromToken(ctx context.Context, tok string) (*org.Principal, error) {
 	bad := newErr(http.StatusUnauthorized, CodeUnauthenticated, "API 令牌无效、已过期或已吊销", "the API token is invalid, expired or revoked")
 	if tok == "" || len(tok) > 200 {
 		return nil, bad
 	}
 	t, err := s.st.GetAPITokenByHash(ctx, auth.HashToken(tok))
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return nil, bad
 	}
 	if err != nil {
@@ -428,17 +432,17 @@ func pathID(r *http.Request, name string) (int64, error) {
 
 // audit appends an entry about the caller's action. A failed audit write fails the request:
 // a change that cannot be audited must not look successful.
-func (rc *reqCtx) audit(action, target string, unit scheduler.Unit, before, after any) error {
+func (rc *reqCtx) audit(action, target string, unit org.Unit, before, after any) error {
 	return rc.appendAudit(action, target, unit, "", before, after)
 }
 
 // auditView records that the caller saw personal data at target, and the purpose they stated.
-func (rc *reqCtx) auditView(action, target string, unit scheduler.Unit, purpose string, after any) error {
+func (rc *reqCtx) auditView(action, target string, unit org.Unit, purpose string, after any) error {
 	return rc.appendAudit(action, target, unit, purpose, nil, after)
 }
 
-func (rc *reqCtx) appendAudit(action, target string, unit scheduler.Unit, purpose string, before, after any) error {
-	e := scheduler.AuditEntry{Action: action, Target: target, UnitID: unit.ID, UnitPath: unit.Path, Purpose: purpose,
+func (rc *reqCtx) appendAudit(action, target string, unit org.Unit, purpose string, before, after any) error {
+	e := org.AuditEntry{Action: action, Target: target, UnitID: unit.ID, UnitPath: unit.Path, Purpose: purpose,
 		IP: rc.ip, RequestID: rc.requestID, At: rc.s.now()}
 	if rc.p != nil {
 		e.ActorID, e.Actor = rc.p.User.ID, rc.p.User.Username

@@ -11,6 +11,7 @@ import (
 
 	"sanji/auth"
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 func TestFirstLoginMustChangePassword(t *testing.T) {
@@ -50,7 +51,7 @@ func TestFirstLoginMustChangePassword(t *testing.T) {
 
 func TestLoginLockoutWithBackoff(t *testing.T) {
 	f := newFixture(t, Config{LoginPerMinute: 1000, LoginBurst: 1000})
-	u := f.user(scheduler.RoleObserver, f.d1)
+	u := f.user(org.RoleObserver, f.d1)
 	try := func(pw string) (*http.Response, Error) {
 		resp, body := f.anon().do("POST", "/api/v1/session", map[string]string{"username": u.Username, "password": pw})
 		if resp.StatusCode == 200 {
@@ -85,7 +86,7 @@ func TestLoginLockoutWithBackoff(t *testing.T) {
 		t.Errorf("a good login did not reset failures: %+v", got)
 	}
 	// Unknown names and failures are audited.
-	es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "login."})
+	es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "login."})
 	fails := 0
 	for _, e := range es {
 		if e.Action == "login.fail" {
@@ -116,7 +117,7 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.user(scheduler.RoleAdmin, f.d1)
+	admin := f.user(org.RoleAdmin, f.d1)
 	c := f.loginUser(admin)
 	body := map[string]any{"unit_id": f.d1.ID, "kind": "hall", "name": "CSRF 大厅"}
 	for _, tok := range []string{"", "forged"} {
@@ -153,7 +154,7 @@ func TestCSRF(t *testing.T) {
 
 func TestSessionCookieAndLogout(t *testing.T) {
 	f := newFixture(t, Config{})
-	u := f.user(scheduler.RoleObserver, f.d1)
+	u := f.user(org.RoleObserver, f.d1)
 	c := f.loginUser(u)
 	ck := c.cookie
 	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" {
@@ -173,7 +174,7 @@ func TestSessionCookieAndLogout(t *testing.T) {
 
 func TestErrorsLanguageFieldAndLimits(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.user(scheduler.RoleAdmin, f.d1)
+	admin := f.user(org.RoleAdmin, f.d1)
 	c := f.loginUser(admin)
 	resp, b := c.do("POST", "/api/v1/units", map[string]any{"parent_id": f.d1.ID, "kind": "township", "code": "12", "name": "x"})
 	wantStatus(t, resp, b, 400)
@@ -215,7 +216,7 @@ func TestErrorsLanguageFieldAndLimits(t *testing.T) {
 
 func TestSubtreeVisibility(t *testing.T) {
 	f := newFixture(t, Config{})
-	c := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	c := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	resp, b := c.do("GET", "/api/v1/units", nil)
 	wantStatus(t, resp, b, 200)
 	var units struct{ Units []UnitView }
@@ -241,7 +242,7 @@ func TestSubtreeVisibility(t *testing.T) {
 
 func TestCreateUserThenLogin(t *testing.T) {
 	f := newFixture(t, Config{})
-	c := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	c := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	resp, b := c.do("POST", "/api/v1/users", map[string]any{"username": "qingbo-op", "display_name": "清波接访员", "unit_id": f.t1.ID,
 		"grants": []map[string]any{{"role": "hall_operator", "unit_id": f.t1.ID}}})
 	wantStatus(t, resp, b, 201)
@@ -273,7 +274,7 @@ func TestCreateUserThenLogin(t *testing.T) {
 	var jt JoinToken
 	_ = json.Unmarshal(b, &jt)
 	claims, err := f.signer.Verify(jt.Token, f.clock.now())
-	if err != nil || claims.Role != scheduler.RoleHallOperator || claims.Room != "unit-"+strconv.FormatInt(f.t1.ID, 10) || claims.Name != "清波接访员" {
+	if err != nil || claims.Role != org.RoleHallOperator || claims.Room != "unit-"+strconv.FormatInt(f.t1.ID, 10) || claims.Name != "清波接访员" {
 		t.Errorf("join token claims %+v, %v", claims, err)
 	}
 	// Expired and tampered join tokens are refused by the signaling side's verifier.
@@ -288,12 +289,12 @@ func TestCreateUserThenLogin(t *testing.T) {
 
 func TestAuditSearchByAuditorOnly(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	admin := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	resp, b := admin.do("POST", "/api/v1/halls", map[string]any{"unit_id": f.d1.ID, "kind": "hall", "name": "审计大厅"})
 	wantStatus(t, resp, b, 201)
 	resp, b = admin.do("GET", "/api/v1/audit", nil)
 	wantStatus(t, resp, b, 403)
-	aud := f.loginUser(f.user(scheduler.RoleAuditor, f.d1))
+	aud := f.loginUser(f.user(org.RoleAuditor, f.d1))
 	resp, b = aud.do("GET", "/api/v1/audit?action=hall.", nil)
 	wantStatus(t, resp, b, 200)
 	var res struct{ Entries []AuditView }
@@ -302,7 +303,7 @@ func TestAuditSearchByAuditorOnly(t *testing.T) {
 		t.Errorf("audit entries %+v", res.Entries)
 	}
 	// A district auditor does not see the other district.
-	outside := f.loginUser(f.user(scheduler.RoleAuditor, f.d2))
+	outside := f.loginUser(f.user(org.RoleAuditor, f.d2))
 	resp, b = outside.do("GET", "/api/v1/audit?action=hall.", nil)
 	res.Entries = nil
 	_ = json.Unmarshal(b, &res)
@@ -317,7 +318,7 @@ func TestAuditSearchByAuditorOnly(t *testing.T) {
 
 func TestAPITokens(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	admin := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	resp, b := admin.do("POST", "/api/v1/tokens", map[string]any{"name": "导入脚本", "scopes": []string{"unit.read"}, "expires_in": "24h"})
 	wantStatus(t, resp, b, 201)
 	var created struct {
@@ -357,7 +358,7 @@ func TestAPITokens(t *testing.T) {
 
 func TestDevicePairing(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	admin := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	resp, b := admin.do("POST", "/api/v1/devices", map[string]any{"username": "qingbo-terminal", "display_name": "清波接访室终端", "hall_id": f.hall1.ID})
 	wantStatus(t, resp, b, 201)
 	var pc PairingCode
@@ -376,7 +377,7 @@ func TestDevicePairing(t *testing.T) {
 	wantStatus(t, resp, b, 200)
 	var jt JoinToken
 	_ = json.Unmarshal(b, &jt)
-	if jt.Role != scheduler.RoleHallTerminal {
+	if jt.Role != org.RoleHallTerminal {
 		t.Errorf("terminal joins as %q", jt.Role)
 	}
 	if resp, _ := term.do("POST", "/api/v1/join-tokens", map[string]any{"hall_id": f.hall2.ID}); resp.StatusCode != 403 {
@@ -390,7 +391,7 @@ func TestDevicePairing(t *testing.T) {
 
 func TestImportEndpoint(t *testing.T) {
 	f := newFixture(t, Config{})
-	c := f.loginUser(f.user(scheduler.RoleAdmin, f.d1))
+	c := f.loginUser(f.user(org.RoleAdmin, f.d1))
 	csv := "kind,code,name,parent_code\ntownship,330102101,新街道,330102\nhall,,新街道接访室,330102101\ntownship,330105101,越界街道,330105\n"
 	resp, b := c.do("POST", "/api/v1/units/import", csv)
 	wantStatus(t, resp, b, 403)
@@ -416,7 +417,7 @@ func TestImportEndpoint(t *testing.T) {
 // together with a role that sees case content; the refusal names the field and says what to do.
 func TestRoleSeparation(t *testing.T) {
 	f := newFixture(t, Config{})
-	admin := f.user(scheduler.RoleAdmin, f.d1)
+	admin := f.user(org.RoleAdmin, f.d1)
 	c := f.loginUser(admin)
 	resp, b := c.do("POST", "/api/v1/users", map[string]any{"username": "two-hats", "display_name": "兼职", "unit_id": f.t1.ID,
 		"grants": []map[string]any{{"role": "auditor", "unit_id": f.t1.ID}, {"role": "case_handler", "unit_id": f.t1.ID}}})

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Case files: upload as the raw request body (?kind=&name=), download with safe headers. A
@@ -26,7 +27,7 @@ type AttachmentView struct {
 	MIME   string `json:"mime"`
 }
 
-func attachmentView(a scheduler.Attachment) AttachmentView {
+func attachmentView(a casework.Attachment) AttachmentView {
 	return AttachmentView{a.ID, a.CaseID, a.Kind, a.Name, a.SHA256, a.Size, a.MIME}
 }
 
@@ -41,16 +42,16 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	q := r.URL.Query()
-	name := scheduler.SafeName(q.Get("name"))
-	a := scheduler.Attachment{CaseID: c.ID, Kind: q.Get("kind"), Name: name, UploadedBy: rc.p.User.ID, UploadedAt: s.now()}
+	name := casework.SafeName(q.Get("name"))
+	a := casework.Attachment{CaseID: c.ID, Kind: q.Get("kind"), Name: name, UploadedBy: rc.p.User.ID, UploadedAt: s.now()}
 	// Check the kind before reading a large body.
-	if err := scheduler.ValidateAttachment(scheduler.Attachment{CaseID: 1, Kind: a.Kind, Name: name, SHA256: strings.Repeat("0", 64), Size: 1, MIME: "x"}); err != nil {
+	if err := casework.ValidateAttachment(casework.Attachment{CaseID: 1, Kind: a.Kind, Name: name, SHA256: strings.Repeat("0", 64), Size: 1, MIME: "x"}); err != nil {
 		return err
 	}
 	sum, size, mt, err := s.blobs.Put(r.Body, name)
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.Is(err, scheduler.ErrTooLarge) || errors.As(err, &mbe):
+	case errors.Is(err, casework.ErrTooLarge) || errors.As(err, &mbe):
 		return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "附件超过大小上限", "the attachment exceeds the size limit")
 	case err != nil:
 		return err
@@ -89,11 +90,11 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, rc *
 	if err != nil {
 		return err
 	}
-	level := scheduler.CaseViewLevel(rc.p, ch)
-	if level == scheduler.ViewRedacted && (scheduler.SensitiveAttachment(a.Kind) || scheduler.IsAccusationMaterial(c.Type, a.Kind)) {
+	level := casework.CaseViewLevel(rc.p, ch)
+	if level == casework.ViewRedacted && (casework.SensitiveAttachment(a.Kind) || casework.IsAccusationMaterial(c.Type, a.Kind)) {
 		return errForbidden
 	}
-	if scheduler.SensitiveAttachment(a.Kind) {
+	if casework.SensitiveAttachment(a.Kind) {
 		purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
 		if purpose == "" {
 			return invalidField("purpose", "查看该类附件须说明用途", "state the purpose to open a file of this kind")
@@ -102,7 +103,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, rc *
 		if err != nil {
 			return err
 		}
-		e := scheduler.AuditEntry{Action: "attachment.view", Target: "attachment:" + strconv.FormatInt(a.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+		e := org.AuditEntry{Action: "attachment.view", Target: "attachment:" + strconv.FormatInt(a.ID, 10), UnitID: u.ID, UnitPath: u.Path,
 			Purpose: purpose, IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
 		if err := s.st.AppendAudit(ctx, &e); err != nil {
 			return err
@@ -113,7 +114,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, rc *
 		return err
 	}
 	defer f.Close()
-	scheduler.DownloadHeaders(w.Header(), a)
+	casework.DownloadHeaders(w.Header(), a)
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, f)
 	return nil

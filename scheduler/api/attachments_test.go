@@ -7,20 +7,21 @@ import (
 	"strings"
 	"testing"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 var testPDF = []byte("%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n")
 
 // attachment stores a file of kind on a new case at unit.
-func (f *fixture) attachment(unit scheduler.Unit, kind string) scheduler.Attachment {
+func (f *fixture) attachment(unit org.Unit, kind string) casework.Attachment {
 	f.t.Helper()
 	c := f.newCase(unit, nil)
 	sum, size, mt, err := f.api.blobs.Put(strings.NewReader(string(testPDF)), "a.pdf")
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	a := scheduler.Attachment{CaseID: c.ID, Kind: kind, Name: "a.pdf", SHA256: sum, Size: size, MIME: mt, UploadedAt: f.clock.now()}
+	a := casework.Attachment{CaseID: c.ID, Kind: kind, Name: "a.pdf", SHA256: sum, Size: size, MIME: mt, UploadedAt: f.clock.now()}
 	if err := f.st.AddAttachment(bg, &a); err != nil {
 		f.t.Fatal(err)
 	}
@@ -32,14 +33,14 @@ func init() {
 		return caseURL(f.newCase(pick(in, f.t1, f.d2), nil), "/attachments?kind=answer&name=答复.pdf"), testPDF
 	}}
 	matrix["GET /api/v1/attachments/{id}"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
-		return "/api/v1/attachments/" + strconv.FormatInt(f.attachment(pick(in, f.t1, f.d2), scheduler.AttachAnswer).ID, 10), nil
+		return "/api/v1/attachments/" + strconv.FormatInt(f.attachment(pick(in, f.t1, f.d2), casework.AttachAnswer).ID, 10), nil
 	}}
 }
 
 func TestAttachmentUploadAndDownload(t *testing.T) {
 	f := newFixture(t, Config{})
-	officer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
-	c := f.newCase(f.d1, func(c *scheduler.Case) { c.ComplainedUnitID = f.t1.ID })
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
+	c := f.newCase(f.d1, func(c *casework.Case) { c.ComplainedUnitID = f.t1.ID })
 	up := func(kind, name string, body []byte) (int, []byte) {
 		resp, b := officer.do("POST", caseURL(c, "/attachments?kind="+kind+"&name="+url.QueryEscape(name)), body)
 		return resp.StatusCode, b
@@ -72,12 +73,12 @@ func TestAttachmentUploadAndDownload(t *testing.T) {
 		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") || resp.Header.Get("Content-Type") != "application/pdf" {
 		t.Errorf("download: %v %q", resp.Header, body)
 	}
-	if e, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "attachment.view"}); len(e) != 1 || e[0].Purpose != "核对材料" {
+	if e, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "attachment.view"}); len(e) != 1 || e[0].Purpose != "核对材料" {
 		t.Errorf("attachment.view audit: %+v", e)
 	}
 	// Assigned to t1, which is the unit complained about: its handler reaches the case, gets the
 	// answer but not the accusation material; nor does an observer.
-	ev := scheduler.CaseEvent{CaseID: c.ID, From: scheduler.StRegistered, To: scheduler.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
+	ev := casework.CaseEvent{CaseID: c.ID, From: casework.StRegistered, To: casework.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
 	if err := f.st.TransitionCase(bg, &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +88,11 @@ func TestAttachmentUploadAndDownload(t *testing.T) {
 	}
 	var ans AttachmentView
 	_ = json.Unmarshal(body, &ans)
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	resp, body = handler.do("GET", "/api/v1/attachments/"+strconv.FormatInt(ans.ID, 10), nil)
 	wantStatus(t, resp, body, 200)
 	resp, body = handler.do("GET", dl+"?purpose=x", nil)
 	wantStatus(t, resp, body, 403)
-	resp, body = f.loginUser(f.user(scheduler.RoleObserver, f.d1)).do("GET", dl+"?purpose=x", nil)
+	resp, body = f.loginUser(f.user(org.RoleObserver, f.d1)).do("GET", dl+"?purpose=x", nil)
 	wantStatus(t, resp, body, 403)
 }

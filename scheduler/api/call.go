@@ -15,7 +15,10 @@ import (
 	"unicode/utf8"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
@@ -53,14 +56,14 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	if x.Status != scheduler.SessionScheduled {
+	if x.Status != reception.SessionScheduled {
 		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
 	}
 	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
 	// after the scheduled end (hearings run over).
 	switch now := s.now(); {
 	case now.Before(x.Start.Add(-CallOpensBefore)):
-		at := x.Start.Add(-CallOpensBefore).In(scheduler.Shanghai).Format("2006-01-02 15:04")
+		at := x.Start.Add(-CallOpensBefore).In(calendar.Shanghai).Format("2006-01-02 15:04")
 		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
 	case now.After(x.End.Add(CallClosesAfter)):
 		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
@@ -70,17 +73,17 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	observerOnly := func(path string) bool {
-		roles := rc.p.RolesFor(scheduler.ActCallJoin, path)
-		return len(roles) > 0 && !slices.ContainsFunc(roles, func(r string) bool { return r != scheduler.RoleObserver })
+		roles := rc.p.RolesFor(org.ActCallJoin, path)
+		return len(roles) > 0 && !slices.ContainsFunc(roles, func(r string) bool { return r != org.RoleObserver })
 	}
 	claims := auth.Claims{Room: CallRoom(x.ID), SessionID: x.ID, Seat: req.Seat, UserID: rc.p.User.ID}
-	var scope scheduler.Unit
+	var scope org.Unit
 	switch req.Seat {
 	case auth.SeatStudio:
 		scope = owner
 		if rc.p.User.ID == x.LeaderID {
-			claims.Role = scheduler.RoleLeader
-		} else if roles := rc.p.RolesFor(scheduler.ActCallModerate, owner.Path); len(roles) > 0 {
+			claims.Role = org.RoleLeader
+		} else if roles := rc.p.RolesFor(org.ActCallModerate, owner.Path); len(roles) > 0 {
 			claims.Role = roles[0]
 		} else {
 			return errForbidden
@@ -111,13 +114,13 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	if claims.Role == "" {
-		roles := rc.p.RolesFor(scheduler.ActCallJoin, scope.Path)
+		roles := rc.p.RolesFor(org.ActCallJoin, scope.Path)
 		if req.Seat != auth.SeatObserver && observerOnly(scope.Path) {
 			return errForbidden // an observer sits with the observers, whatever seat is asked
 		}
 		claims.Role = roles[0]
 		if req.Seat == auth.SeatObserver {
-			claims.Role = scheduler.RoleObserver
+			claims.Role = org.RoleObserver
 		}
 	}
 	pid, err := auth.RandomToken(9)
@@ -191,12 +194,12 @@ type CallBridge struct{ s *Server }
 func (s *Server) CallBridge() *CallBridge { return &CallBridge{s: s} }
 
 // Roster loads a session with the names the call shows.
-func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (scheduler.CallRoster, error) {
+func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (reception.CallRoster, error) {
 	x, err := b.s.st.GetReceptionSession(ctx, sessionID)
 	if err != nil {
-		return scheduler.CallRoster{}, fmt.Errorf("call roster: %w", err)
+		return reception.CallRoster{}, fmt.Errorf("call roster: %w", err)
 	}
-	out := scheduler.CallRoster{Session: x, HallNames: map[int64]string{}, UnitNames: map[int64]string{}}
+	out := reception.CallRoster{Session: x, HallNames: map[int64]string{}, UnitNames: map[int64]string{}}
 	for _, id := range append([]int64{x.StudioID}, x.HallIDs...) {
 		if id == 0 {
 			continue
@@ -219,7 +222,7 @@ func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (scheduler.Cal
 }
 
 // Queue is the session's appointments in queue order.
-func (b *CallBridge) Queue(ctx context.Context, sessionID int64) ([]scheduler.Appointment, error) {
+func (b *CallBridge) Queue(ctx context.Context, sessionID int64) ([]reception.Appointment, error) {
 	return b.s.st.ListAppointments(ctx, sessionID)
 }
 
@@ -235,18 +238,18 @@ var divisionCode = regexp.MustCompile(`^[1-9][0-9]{5}([0-9]{3})?$`)
 // video, at the unit of the hall where the petitioner sits) unless the appointment has one,
 // and the appointment is marked heard. Calling it again for a hearing under way returns the
 // same case: that is how a restarted call resumes.
-func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID int64) (scheduler.HearingCase, error) {
+func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID int64) (reception.HearingCase, error) {
 	st := b.s.st
 	a, err := st.GetAppointment(ctx, apptID)
 	if err != nil {
-		return scheduler.HearingCase{}, err
+		return reception.HearingCase{}, err
 	}
 	if a.SessionID != sessionID {
-		return scheduler.HearingCase{}, fmt.Errorf("appointment %d is not of session %d: %w", apptID, sessionID, scheduler.ErrNotFound)
+		return reception.HearingCase{}, fmt.Errorf("appointment %d is not of session %d: %w", apptID, sessionID, org.ErrNotFound)
 	}
 	user, err := st.GetUser(ctx, userID)
 	if err != nil {
-		return scheduler.HearingCase{}, fmt.Errorf("start hearing: caller: %w", err)
+		return reception.HearingCase{}, fmt.Errorf("start hearing: caller: %w", err)
 	}
 	if a.HeardAt.IsZero() {
 		now := b.s.now()
@@ -254,32 +257,32 @@ func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID
 		if a.CaseID == 0 {
 			c, qc, err := b.registerHearing(ctx, a, user)
 			if err != nil {
-				return scheduler.HearingCase{}, err
+				return reception.HearingCase{}, err
 			}
 			a.CaseID, code = c.ID, qc
 		}
 		if err := st.StartHearing(ctx, a.ID, a.CaseID, now); err != nil {
-			return scheduler.HearingCase{}, err
+			return reception.HearingCase{}, err
 		}
 		a.HeardAt = now
 		if err := b.auditCall(ctx, user, "call.hearing_start", a, ""); err != nil {
-			return scheduler.HearingCase{}, err
+			return reception.HearingCase{}, err
 		}
 		h, err := b.hearingCase(ctx, a)
 		h.QueryCode = code
 		return h, err
 	} else if !a.EndedAt.IsZero() {
-		return scheduler.HearingCase{}, fmt.Errorf("appointment %d was heard already: %w", apptID, scheduler.ErrConflict)
+		return reception.HearingCase{}, fmt.Errorf("appointment %d was heard already: %w", apptID, org.ErrConflict)
 	}
 	return b.hearingCase(ctx, a)
 }
 
-func (b *CallBridge) hearingCase(ctx context.Context, a scheduler.Appointment) (scheduler.HearingCase, error) {
+func (b *CallBridge) hearingCase(ctx context.Context, a reception.Appointment) (reception.HearingCase, error) {
 	c, err := b.s.st.GetCase(ctx, a.CaseID)
 	if err != nil {
-		return scheduler.HearingCase{}, fmt.Errorf("hearing case: %w", err)
+		return reception.HearingCase{}, fmt.Errorf("hearing case: %w", err)
 	}
-	h := scheduler.HearingCase{CaseID: c.ID, Number: c.Number, Started: a.HeardAt, UnitNames: map[int64]string{}}
+	h := reception.HearingCase{CaseID: c.ID, Number: c.Number, Started: a.HeardAt, UnitNames: map[int64]string{}}
 	for _, id := range append([]int64{c.ResponsibleUnitID}, c.CoUnitIDs...) {
 		if id == 0 || slices.Contains(h.UnitIDs, id) {
 			continue
@@ -294,12 +297,12 @@ func (b *CallBridge) hearingCase(ctx context.Context, a scheduler.Appointment) (
 }
 
 // registerHearing registers an appointment's matter as a video case; it returns the query code.
-func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointment, user scheduler.User) (scheduler.Case, string, error) {
+func (b *CallBridge) registerHearing(ctx context.Context, a reception.Appointment, user org.User) (casework.Case, string, error) {
 	c, code, err := b.newHearingCase(ctx, a)
 	if err != nil {
 		return c, "", err
 	}
-	if err := b.s.st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: c.UnitID,
+	if err := b.s.st.CreateCase(ctx, &c, casework.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: c.UnitID,
 		Reason: "视频接访登记 / registered at a video reception"}); err != nil {
 		return c, "", fmt.Errorf("register hearing: %w", err)
 	}
@@ -308,32 +311,32 @@ func (b *CallBridge) registerHearing(ctx context.Context, a scheduler.Appointmen
 
 // newHearingCase fills the case of an appointment: the hall's unit registers it, in the
 // territory of the nearest division code above, filed under "其他" until the intake officer sorts it.
-func (b *CallBridge) newHearingCase(ctx context.Context, a scheduler.Appointment) (scheduler.Case, string, error) {
+func (b *CallBridge) newHearingCase(ctx context.Context, a reception.Appointment) (casework.Case, string, error) {
 	st := b.s.st
 	h, err := st.GetHall(ctx, a.HallID)
 	if err != nil {
-		return scheduler.Case{}, "", err
+		return casework.Case{}, "", err
 	}
 	unit, err := st.GetUnit(ctx, h.UnitID)
 	if err != nil {
-		return scheduler.Case{}, "", err
+		return casework.Case{}, "", err
 	}
 	territory := ""
 	for u := unit; territory == ""; {
 		if divisionCode.MatchString(u.Code) {
 			territory = u.Code
 		} else if u.ParentID == 0 {
-			return scheduler.Case{}, "", fmt.Errorf("register hearing: no division code above unit %d: %w", unit.ID, scheduler.ErrInvalid)
+			return casework.Case{}, "", fmt.Errorf("register hearing: no division code above unit %d: %w", unit.ID, org.ErrInvalid)
 		} else if u, err = st.GetUnit(ctx, u.ParentID); err != nil {
-			return scheduler.Case{}, "", err
+			return casework.Case{}, "", err
 		}
 	}
 	cats, err := st.ListCategories(ctx)
 	if err != nil {
-		return scheduler.Case{}, "", err
+		return casework.Case{}, "", err
 	}
 	if len(cats) == 0 {
-		return scheduler.Case{}, "", fmt.Errorf("register hearing: the category tree is empty: %w", scheduler.ErrInvalid)
+		return casework.Case{}, "", fmt.Errorf("register hearing: the category tree is empty: %w", org.ErrInvalid)
 	}
 	// The intake officer sorts the matter later; until then it is filed under "其他" (other).
 	cat := cats[len(cats)-1]
@@ -346,17 +349,17 @@ func (b *CallBridge) newHearingCase(ctx context.Context, a scheduler.Appointment
 	if utf8.RuneCountInString(title) > 30 {
 		title = string([]rune(title)[:30]) + "…"
 	}
-	pets := []scheduler.Petitioner{{Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone, Role: scheduler.PetitionerSelf}}
+	pets := []casework.Petitioner{{Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone, Role: casework.PetitionerSelf}}
 	for _, rep := range a.Representatives {
 		if rep != a.Name {
-			pets = append(pets, scheduler.Petitioner{Name: rep, Role: scheduler.PetitionerRepresentative})
+			pets = append(pets, casework.Petitioner{Name: rep, Role: casework.PetitionerRepresentative})
 		}
 	}
-	code, hash, err := scheduler.NewQueryCode()
+	code, hash, err := casework.NewQueryCode()
 	if err != nil {
-		return scheduler.Case{}, "", err
+		return casework.Case{}, "", err
 	}
-	return scheduler.Case{UnitID: unit.ID, Territory: territory, Form: scheduler.FormVideo, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+	return casework.Case{UnitID: unit.ID, Territory: territory, Form: casework.FormVideo, Type: casework.TypeClaim, CategoryID: cat.ID,
 		Title: title, Content: a.Matter, Petitioners: pets, InvolvedCount: a.People, QueryCodeHash: hash}, code, nil
 }
 
@@ -378,25 +381,25 @@ func (b *CallBridge) NoShow(ctx context.Context, apptID, userID int64) error {
 	if err != nil {
 		return err
 	}
-	if a.Status != scheduler.ApptBooked && a.Status != scheduler.ApptCheckedIn {
-		return fmt.Errorf("appointment %d is %s: %w", apptID, a.Status, scheduler.ErrConflict)
+	if a.Status != reception.ApptBooked && a.Status != reception.ApptCheckedIn {
+		return fmt.Errorf("appointment %d is %s: %w", apptID, a.Status, org.ErrConflict)
 	}
-	if err := b.s.st.SetAppointmentStatus(ctx, apptID, scheduler.ApptNoShow); err != nil {
+	if err := b.s.st.SetAppointmentStatus(ctx, apptID, reception.ApptNoShow); err != nil {
 		return err
 	}
 	return b.auditCall(ctx, user, "call.no_show", a, "")
 }
 
-func (b *CallBridge) apptAndUser(ctx context.Context, apptID, userID int64) (scheduler.Appointment, scheduler.User, error) {
+func (b *CallBridge) apptAndUser(ctx context.Context, apptID, userID int64) (reception.Appointment, org.User, error) {
 	a, err := b.s.st.GetAppointment(ctx, apptID)
 	if err != nil {
-		return a, scheduler.User{}, err
+		return a, org.User{}, err
 	}
 	u, err := b.s.st.GetUser(ctx, userID)
 	return a, u, err
 }
 
-func (b *CallBridge) auditCall(ctx context.Context, user scheduler.User, action string, a scheduler.Appointment, outcome string) error {
+func (b *CallBridge) auditCall(ctx context.Context, user org.User, action string, a reception.Appointment, outcome string) error {
 	x, err := b.s.st.GetReceptionSession(ctx, a.SessionID)
 	if err != nil {
 		return err
@@ -405,7 +408,7 @@ func (b *CallBridge) auditCall(ctx context.Context, user scheduler.User, action 
 	if err != nil {
 		return err
 	}
-	e := scheduler.AuditEntry{Action: action, Target: "appointment:" + strconv.FormatInt(a.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+	e := org.AuditEntry{Action: action, Target: "appointment:" + strconv.FormatInt(a.ID, 10), UnitID: u.ID, UnitPath: u.Path,
 		ActorID: user.ID, Actor: user.Username, At: b.s.now()}
 	if a.CaseID != 0 || outcome != "" {
 		after, _ := json.Marshal(map[string]any{"case_id": a.CaseID, "outcome": outcome})
@@ -457,13 +460,13 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	if err != nil {
 		return nil, err
 	}
-	level := scheduler.CaseViewLevel(p, ch)
-	if level == scheduler.ViewFull {
+	level := casework.CaseViewLevel(p, ch)
+	if level == casework.ViewFull {
 		u, err := s.st.GetUnit(ctx, c.UnitID)
 		if err != nil {
 			return nil, err
 		}
-		e := scheduler.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+		e := org.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
 			Purpose: "视频接访会次 " + strconv.FormatInt(sessionID, 10) + " 案件面板 / case panel of reception call",
 			At:      s.now(), ActorID: p.User.ID, Actor: p.User.Username}
 		if err := s.st.AppendAudit(ctx, &e); err != nil {
@@ -478,7 +481,7 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	for _, e := range evs {
 		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
 			ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref, Days: e.Days}
-		if level != scheduler.ViewRedacted {
+		if level != casework.ViewRedacted {
 			v.Reason = e.Reason // a reason may quote the petitioner
 		}
 		panel.Timeline = append(panel.Timeline, v)
@@ -505,7 +508,7 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	}
 	for _, k := range ks {
 		v := consultationView(k)
-		if level == scheduler.ViewRedacted {
+		if level == casework.ViewRedacted {
 			v.Subject, v.Conclusion, v.Opinions = "", "", []OpinionView{}
 		}
 		panel.Consultations = append(panel.Consultations, v)
@@ -513,7 +516,7 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	if sv, err := s.st.OpenSupervisionFor(ctx, c.ID); err == nil {
 		v := supervisionView(sv)
 		panel.Supervision = &v
-	} else if !errors.Is(err, scheduler.ErrNotFound) {
+	} else if !errors.Is(err, org.ErrNotFound) {
 		return nil, err
 	}
 	if len(c.Petitioners) > 0 && c.Petitioners[0].IDNumber != "" {
@@ -526,7 +529,7 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 				continue
 			}
 			e := EarlierBooking{SessionID: a.SessionID, At: a.CreatedAt, Status: string(a.Status), CaseID: a.CaseID}
-			if level != scheduler.ViewRedacted {
+			if level != casework.ViewRedacted {
 				e.Matter = a.Matter
 			}
 			panel.Earlier = append(panel.Earlier, e)
@@ -541,22 +544,22 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 
 // CaseNote writes a note on a case's timeline for the call (the recording's seal, its errors).
 func (b *CallBridge) CaseNote(ctx context.Context, caseID int64, kind, ref, reason string) error {
-	return b.s.st.AddCaseNote(ctx, &scheduler.CaseEvent{CaseID: caseID, Kind: kind, Ref: ref, Reason: reason, Actor: "system", At: b.s.now()})
+	return b.s.st.AddCaseNote(ctx, &casework.CaseEvent{CaseID: caseID, Kind: kind, Ref: ref, Reason: reason, Actor: "system", At: b.s.now()})
 }
 
 // SaveHearingRecord attaches the confirmed record to the case as a signed record (a text file,
 // and the signature as a PNG when drawn), by the hall's user.
-func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec scheduler.HearingRecord, userID int64) ([]int64, error) {
+func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec reception.HearingRecord, userID int64) ([]int64, error) {
 	if b.s.blobs.Dir == "" {
-		return nil, fmt.Errorf("hearing record: attachments are not configured: %w", scheduler.ErrInvalid)
+		return nil, fmt.Errorf("hearing record: attachments are not configured: %w", org.ErrInvalid)
 	}
 	c, err := b.s.st.GetCase(ctx, rec.CaseID)
 	if err != nil {
 		return nil, err
 	}
 	text := fmt.Sprintf("视频接访笔录 / Hearing record\n事项 / Case: %s\n会次 / Session: %d  预约 / Appointment: %d\n开始 / Started: %s\n\n%s\n\n信访人确认 / Confirmed by the petitioner: %s\n确认时间 / Confirmed at: %s\n",
-		c.Number, rec.SessionID, rec.AppointmentID, rec.Started.In(scheduler.Shanghai).Format(time.RFC3339),
-		strings.TrimSpace(rec.Text), rec.ConfirmedBy, rec.Confirmed.In(scheduler.Shanghai).Format(time.RFC3339))
+		c.Number, rec.SessionID, rec.AppointmentID, rec.Started.In(calendar.Shanghai).Format(time.RFC3339),
+		strings.TrimSpace(rec.Text), rec.ConfirmedBy, rec.Confirmed.In(calendar.Shanghai).Format(time.RFC3339))
 	files := []struct {
 		name string
 		body []byte
@@ -573,7 +576,7 @@ func (b *CallBridge) SaveHearingRecord(ctx context.Context, rec scheduler.Hearin
 		if err != nil {
 			return ids, fmt.Errorf("hearing record %s: %w", f.name, err)
 		}
-		a := scheduler.Attachment{CaseID: c.ID, Kind: scheduler.AttachSignedRecord, Name: f.name, SHA256: sum, Size: size, MIME: mt,
+		a := casework.Attachment{CaseID: c.ID, Kind: casework.AttachSignedRecord, Name: f.name, SHA256: sum, Size: size, MIME: mt,
 			UploadedBy: userID, UploadedAt: rec.Confirmed}
 		if err := b.s.st.AddAttachment(ctx, &a); err != nil {
 			return ids, err

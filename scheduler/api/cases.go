@@ -8,11 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Case endpoints (信访事项). The view of a case is decided on the server per viewer
-// (scheduler.CaseViewLevel); the full view with petitioner identity needs a stated purpose and is
+// (casework.CaseViewLevel); the full view with petitioner identity needs a stated purpose and is
 // written to the audit log as pii.view.
 
 // PetitionerView is a petitioner as the viewer may see them.
@@ -62,15 +64,15 @@ const CodeCalendarMissing = "calendar_year_missing"
 // calendar is the working-day calendar as the store holds it now (an operator's entry counts at
 // once, on every node), counting the years it lacks provisionally: deadlines people watch say
 // they are provisional rather than failing.
-func (s *Server) calendar(ctx context.Context) (*scheduler.Calendar, error) {
-	cal, err := scheduler.LoadCalendar(ctx, s.st)
+func (s *Server) calendar(ctx context.Context) (*calendar.Calendar, error) {
+	cal, err := calendar.LoadCalendar(ctx, s.st)
 	if err != nil {
 		return nil, err
 	}
 	return cal.WithProvisional(true), nil
 }
 
-var viewNames = map[scheduler.ViewLevel]string{scheduler.ViewFull: "full", scheduler.ViewMasked: "masked", scheduler.ViewRedacted: "redacted"}
+var viewNames = map[casework.ViewLevel]string{casework.ViewFull: "full", casework.ViewMasked: "masked", casework.ViewRedacted: "redacted"}
 
 func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -79,8 +81,8 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func caseView(c scheduler.Case, level scheduler.ViewLevel) CaseView {
-	c = scheduler.RedactCase(c, level)
+func caseView(c casework.Case, level casework.ViewLevel) CaseView {
+	c = casework.RedactCase(c, level)
 	v := CaseView{ID: c.ID, Number: c.Number, ExternalID: c.ExternalID, UnitID: c.UnitID, Territory: c.Territory,
 		Form: string(c.Form), Type: string(c.Type), CategoryID: c.CategoryID, Title: c.Title, Content: c.Content,
 		ComplainedUnitID: c.ComplainedUnitID, ComplainedParty: c.ComplainedParty, ResponsibleUnitID: c.ResponsibleUnitID,
@@ -88,7 +90,7 @@ func caseView(c scheduler.Case, level scheduler.ViewLevel) CaseView {
 		FastTrack: c.FastTrack, Result: string(c.Result), Status: string(c.Status), Supervised: c.Supervised,
 		OwnerLeaderID: c.OwnerLeaderID, RegisteredAt: c.RegisteredAt, AcceptedAt: optTime(c.AcceptedAt),
 		ClosedAt: optTime(c.ClosedAt), View: viewNames[level]}
-	if level == scheduler.ViewRedacted {
+	if level == casework.ViewRedacted {
 		v.ComplainedUnitID = 0
 	}
 	for _, p := range c.Petitioners {
@@ -123,25 +125,25 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	code, hash, err := scheduler.NewQueryCode()
+	code, hash, err := casework.NewQueryCode()
 	if err != nil {
 		return err
 	}
-	c := scheduler.Case{UnitID: u.ID, Territory: strings.TrimSpace(req.Territory), Form: scheduler.CaseForm(req.Form),
-		Type: scheduler.CaseType(req.Type), CategoryID: req.CategoryID, Title: strings.TrimSpace(req.Title), Content: req.Content,
+	c := casework.Case{UnitID: u.ID, Territory: strings.TrimSpace(req.Territory), Form: casework.CaseForm(req.Form),
+		Type: casework.CaseType(req.Type), CategoryID: req.CategoryID, Title: strings.TrimSpace(req.Title), Content: req.Content,
 		ComplainedUnitID: req.ComplainedUnitID, ComplainedParty: req.ComplainedParty, InvolvedCount: req.InvolvedCount,
 		FastTrack: req.FastTrack, ExternalID: req.ExternalID, QueryCodeHash: hash, RegisteredAt: s.now()}
 	for _, p := range req.Petitioners {
-		c.Petitioners = append(c.Petitioners, scheduler.Petitioner(p))
+		c.Petitioners = append(c.Petitioners, casework.Petitioner(p))
 	}
-	if err := s.st.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: u.ID, Reason: "登记"}); err != nil {
+	if err := s.st.CreateCase(ctx, &c, casework.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: u.ID, Reason: "登记"}); err != nil {
 		return err
 	}
 	// The audit entry names the case, never the petitioner.
 	if err := rc.audit("case.register", "case:"+strconv.FormatInt(c.ID, 10), u, nil, map[string]string{"number": c.Number}); err != nil {
 		return err
 	}
-	v := caseView(c, scheduler.ViewMasked)
+	v := caseView(c, casework.ViewMasked)
 	v.QueryCode = code // shown once, to hand to the petitioner
 	writeJSON(w, http.StatusCreated, v)
 	return nil
@@ -149,7 +151,7 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 
 // auditCase writes an audit entry about a case at its registering unit; target defaults to the
 // case.
-func (s *Server) auditCase(ctx context.Context, rc *reqCtx, c scheduler.Case, action, target string, before, after any) error {
+func (s *Server) auditCase(ctx context.Context, rc *reqCtx, c casework.Case, action, target string, before, after any) error {
 	u, err := s.st.GetUnit(ctx, c.UnitID)
 	if err != nil {
 		return err
@@ -161,7 +163,7 @@ func (s *Server) auditCase(ctx context.Context, rc *reqCtx, c scheduler.Case, ac
 }
 
 // caseChain loads the paths the view decision and the access check need.
-func (s *Server) caseChain(ctx context.Context, c scheduler.Case) (scheduler.CaseChain, error) {
+func (s *Server) caseChain(ctx context.Context, c casework.Case) (casework.CaseChain, error) {
 	path := func(id int64) (string, error) {
 		if id == 0 {
 			return "", nil
@@ -169,7 +171,7 @@ func (s *Server) caseChain(ctx context.Context, c scheduler.Case) (scheduler.Cas
 		u, err := s.st.GetUnit(ctx, id)
 		return u.Path, err
 	}
-	var ch scheduler.CaseChain
+	var ch casework.CaseChain
 	var err error
 	if ch.CasePath, err = path(c.UnitID); err != nil {
 		return ch, err
@@ -192,19 +194,19 @@ func (s *Server) caseChain(ctx context.Context, c scheduler.Case) (scheduler.Cas
 
 // loadCase loads the case of the path and checks the route's action at the registering,
 // responsible or a co-handling unit. A case the caller may not act on is 403, as for units.
-func (s *Server) loadCase(r *http.Request, rc *reqCtx) (scheduler.Case, scheduler.CaseChain, error) {
+func (s *Server) loadCase(r *http.Request, rc *reqCtx) (casework.Case, casework.CaseChain, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return scheduler.Case{}, scheduler.CaseChain{}, err
+		return casework.Case{}, casework.CaseChain{}, err
 	}
 	return s.caseInScope(r.Context(), rc, id)
 }
 
 // caseInScope is loadCase for a case named elsewhere than in the path.
-func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (scheduler.Case, scheduler.CaseChain, error) {
+func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (casework.Case, casework.CaseChain, error) {
 	c, err := s.st.GetCase(ctx, id)
 	if err != nil {
-		return c, scheduler.CaseChain{}, err
+		return c, casework.CaseChain{}, err
 	}
 	ch, err := s.caseChain(ctx, c)
 	if err != nil {
@@ -222,7 +224,7 @@ func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (schedul
 }
 
 // caseRequest is loadCase for a request with a JSON body, decoded into req.
-func (s *Server) caseRequest(r *http.Request, rc *reqCtx, req any) (scheduler.Case, scheduler.CaseChain, error) {
+func (s *Server) caseRequest(r *http.Request, rc *reqCtx, req any) (casework.Case, casework.CaseChain, error) {
 	c, ch, err := s.loadCase(r, rc)
 	if err != nil {
 		return c, ch, err
@@ -235,18 +237,18 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	if err != nil {
 		return err
 	}
-	level := scheduler.CaseViewLevel(rc.p, ch)
+	level := casework.CaseViewLevel(rc.p, ch)
 	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
-	if level == scheduler.ViewFull {
+	if level == casework.ViewFull {
 		if purpose == "" {
 			// Identity in full only with a purpose on record; without one, the masked view.
-			level = scheduler.ViewMasked
+			level = casework.ViewMasked
 		} else {
 			u, err := s.st.GetUnit(r.Context(), c.UnitID)
 			if err != nil {
 				return err
 			}
-			e := scheduler.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
+			e := org.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
 				Purpose: purpose, IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
 			if err := s.st.AppendAudit(r.Context(), &e); err != nil {
 				return err
@@ -286,7 +288,7 @@ func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return err
 	}
 	// The notice to the petitioner is addressed to them by name: not for the redacted view.
-	redacted := scheduler.CaseViewLevel(rc.p, ch) == scheduler.ViewRedacted
+	redacted := casework.CaseViewLevel(rc.p, ch) == casework.ViewRedacted
 	out := []CaseEventView{}
 	for _, e := range evs {
 		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
@@ -323,25 +325,25 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 	if unit == 0 {
 		unit = rc.p.User.UnitID
 	}
-	ev := scheduler.CaseEvent{CaseID: c.ID, ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: unit,
-		From: scheduler.CaseStatus(req.From), To: scheduler.CaseStatus(req.To), Reason: strings.TrimSpace(req.Reason),
-		ResponsibleUnitID: req.ResponsibleUnitID, CoUnitIDs: req.CoUnitIDs, Result: scheduler.CaseResult(req.Result), At: s.now()}
+	ev := casework.CaseEvent{CaseID: c.ID, ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: unit,
+		From: casework.CaseStatus(req.From), To: casework.CaseStatus(req.To), Reason: strings.TrimSpace(req.Reason),
+		ResponsibleUnitID: req.ResponsibleUnitID, CoUnitIDs: req.CoUnitIDs, Result: casework.CaseResult(req.Result), At: s.now()}
 	if ev.From == "" {
 		ev.From = c.Status
 	}
 	switch ev.To {
-	case scheduler.StExtended:
+	case casework.StExtended:
 		// The unit head of the responsible unit approves an extension; making the transition is
 		// the approval, so only they make it.
 		handling := ch.ResponsiblePath
 		if handling == "" {
 			handling = ch.CasePath // accepted where it was registered
 		}
-		if !slices.Contains(rc.p.RolesFor(scheduler.ActCaseHandle, handling), scheduler.RoleUnitHead) {
+		if !slices.Contains(rc.p.RolesFor(org.ActCaseHandle, handling), org.RoleUnitHead) {
 			return newErr(http.StatusForbidden, CodeForbidden, "延期须由承办单位负责人批准", "an extension is approved by the head of the responsible unit")
 		}
 		ev.Days, ev.ApprovedBy, ev.Notice = req.Days, rc.p.User.ID, strings.TrimSpace(req.Notice)
-	case scheduler.StReview, scheduler.StReReview:
+	case casework.StReview, casework.StReReview:
 		evs, err := s.st.ListCaseEvents(r.Context(), c.ID)
 		if err != nil {
 			return err
@@ -351,7 +353,7 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 			return err
 		}
 		if ev.From == c.Status {
-			if err := scheduler.CheckReviewRequest(c, evs, ev.To, cal, scheduler.DefaultRules(), ev.At); err != nil {
+			if err := casework.CheckReviewRequest(c, evs, ev.To, cal, casework.DefaultRules(), ev.At); err != nil {
 				return err
 			}
 		}
@@ -367,7 +369,7 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, caseView(c, scheduler.CaseViewLevel(rc.p, ch)))
+	writeJSON(w, http.StatusOK, caseView(c, casework.CaseViewLevel(rc.p, ch)))
 	return nil
 }
 
@@ -389,23 +391,23 @@ type DeadlineView struct {
 	Explanation string    `json:"explanation"`
 }
 
-func deadlineView(d scheduler.Deadline, now time.Time) DeadlineView {
+func deadlineView(d calendar.Deadline, now time.Time) DeadlineView {
 	v := DeadlineView{Rule: d.Rule.Key, Name: d.Rule.Name, Party: "unit", Start: d.Start.Format("2006-01-02"), Due: d.Due.Format("2006-01-02"),
 		DueAt: d.DueAt(), Percent: int(min(max(d.Progress(now), 0), 1) * 100), Warning: d.Warning(now), PausedDays: d.PausedDays,
 		Paused: d.Paused, Extended: d.ExtendedDays, Provisional: d.Provisional(), Explanation: d.Explain()}
-	if d.Rule.PetitionerWindow() {
+	if casework.PetitionerWindow(d.Rule) {
 		v.Party = "petitioner"
 	}
 	if v.Provisional {
-		v.Note = scheduler.ProvisionalNote(d.ProvisionalYears)
+		v.Note = calendar.ProvisionalNote(d.ProvisionalYears)
 	}
 	return v
 }
 
 // caseDeadlineView is the case's running period at now, nil when none runs.
-func (s *Server) caseDeadlineView(ctx context.Context, cal *scheduler.Calendar, c scheduler.Case) (*DeadlineView, error) {
+func (s *Server) caseDeadlineView(ctx context.Context, cal *calendar.Calendar, c casework.Case) (*DeadlineView, error) {
 	now := s.now()
-	d, ok, err := scheduler.CaseDeadline(ctx, s.st, cal, scheduler.DefaultRules(), c, now)
+	d, ok, err := casework.CaseDeadline(ctx, s.st, cal, casework.DefaultRules(), c, now)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // newCase registers an accusation at unit through the store (not the API under test).
-func (f *fixture) newCase(unit scheduler.Unit, mod func(*scheduler.Case)) scheduler.Case {
+func (f *fixture) newCase(unit org.Unit, mod func(*casework.Case)) casework.Case {
 	f.t.Helper()
 	cats, err := f.st.ListCategories(bg)
 	if err != nil {
@@ -23,32 +24,32 @@ func (f *fixture) newCase(unit scheduler.Unit, mod func(*scheduler.Case)) schedu
 		}
 	}
 	if catID == 0 {
-		c := scheduler.Category{Code: "CASES", Name: "劳动和社会保障"}
+		c := org.Category{Code: "CASES", Name: "劳动和社会保障"}
 		if err := f.st.CreateCategory(bg, &c); err != nil {
 			f.t.Fatal(err)
 		}
 		catID = c.ID
 	}
-	_, hash, _ := scheduler.NewQueryCode()
-	c := scheduler.Case{UnitID: unit.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeAccusation, CategoryID: catID,
+	_, hash, _ := casework.NewQueryCode()
+	c := casework.Case{UnitID: unit.ID, Territory: "330102", Form: casework.FormVisit, Type: casework.TypeAccusation, CategoryID: catID,
 		Title: "反映问题", Content: "检举某科长", ComplainedParty: "某科", QueryCodeHash: hash, RegisteredAt: f.clock.now(),
-		Petitioners: []scheduler.Petitioner{{Name: "张三", IDNumber: "330102199001011234", Phone: "13812345678", Address: "杭州市上城区某路1号", Role: scheduler.PetitionerSelf}}}
+		Petitioners: []casework.Petitioner{{Name: "张三", IDNumber: "330102199001011234", Phone: "13812345678", Address: "杭州市上城区某路1号", Role: casework.PetitionerSelf}}}
 	if mod != nil {
 		mod(&c)
 	}
-	if err := f.st.CreateCase(bg, &c, scheduler.CaseEvent{Actor: "fixture"}); err != nil {
+	if err := f.st.CreateCase(bg, &c, casework.CaseEvent{Actor: "fixture"}); err != nil {
 		f.t.Fatal(err)
 	}
 	return c
 }
 
-func caseURL(c scheduler.Case, suffix string) string {
+func caseURL(c casework.Case, suffix string) string {
 	return "/api/v1/cases/" + strconv.FormatInt(c.ID, 10) + suffix
 }
 
 // The case routes' rows of the authorization matrix (matrix_test.go).
 func init() {
-	caseIn := func(f *fixture, in bool) scheduler.Case { return f.newCase(pick(in, f.t1, f.d2), nil) }
+	caseIn := func(f *fixture, in bool) casework.Case { return f.newCase(pick(in, f.t1, f.d2), nil) }
 	matrix["POST /api/v1/cases"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		cat := f.newCase(f.d1, nil).CategoryID // makes sure the category exists
 		return "/api/v1/cases", map[string]any{"unit_id": pick(in, f.t1, f.d2).ID, "territory": "330102", "form": "visit", "type": "claim",
@@ -69,12 +70,12 @@ func init() {
 func TestCaseViewsPerRole(t *testing.T) {
 	f := newFixture(t, Config{})
 	// Registered at d1, assigned to t1, which is itself the unit complained about.
-	c := f.newCase(f.d1, func(c *scheduler.Case) { c.ComplainedUnitID = f.t1.ID })
-	ev := scheduler.CaseEvent{CaseID: c.ID, From: scheduler.StRegistered, To: scheduler.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
+	c := f.newCase(f.d1, func(c *casework.Case) { c.ComplainedUnitID = f.t1.ID })
+	ev := casework.CaseEvent{CaseID: c.ID, From: casework.StRegistered, To: casework.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
 	if err := f.st.TransitionCase(bg, &ev); err != nil {
 		t.Fatal(err)
 	}
-	get := func(role string, unit scheduler.Unit, query string) (CaseView, int) {
+	get := func(role string, unit org.Unit, query string) (CaseView, int) {
 		t.Helper()
 		resp, body := f.loginUser(f.user(role, unit)).do("GET", caseURL(c, query), nil)
 		var v CaseView
@@ -85,42 +86,42 @@ func TestCaseViewsPerRole(t *testing.T) {
 		}
 		return v, resp.StatusCode
 	}
-	full, st := get(scheduler.RoleIntakeOfficer, f.d1, "?purpose=核实身份")
+	full, st := get(org.RoleIntakeOfficer, f.d1, "?purpose=核实身份")
 	if st != 200 || full.View != "full" || full.Petitioners[0].IDNumber != "330102199001011234" || full.Content == "" {
 		t.Errorf("intake officer with a purpose: %d %+v", st, full)
 	}
-	entries, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10)})
+	entries, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10)})
 	if len(entries) != 1 || entries[0].Purpose != "核实身份" {
 		t.Errorf("pii.view audit: %+v", entries)
 	}
-	masked, _ := get(scheduler.RoleIntakeOfficer, f.d1, "")
+	masked, _ := get(org.RoleIntakeOfficer, f.d1, "")
 	if masked.View != "masked" || masked.Petitioners[0].Name != "张三" || masked.Petitioners[0].Phone != "138****5678" {
 		t.Errorf("intake officer without a purpose: %+v", masked)
 	}
-	leader, _ := get(scheduler.RoleLeader, f.d1, "?purpose=接访")
+	leader, _ := get(org.RoleLeader, f.d1, "?purpose=接访")
 	if leader.View != "masked" || leader.Petitioners[0].IDNumber != "330102********1234" {
 		t.Errorf("leader: %+v", leader)
 	}
 	for _, who := range []struct {
 		role string
-		unit scheduler.Unit
-	}{{scheduler.RoleObserver, f.d1}, {scheduler.RoleCaseHandler, f.t1}, {scheduler.RoleUnitHead, f.t1}} {
+		unit org.Unit
+	}{{org.RoleObserver, f.d1}, {org.RoleCaseHandler, f.t1}, {org.RoleUnitHead, f.t1}} {
 		v, st := get(who.role, who.unit, "?purpose=办理")
 		if st != 200 || v.View != "redacted" || len(v.Petitioners) != 0 || v.Content != "" || v.ComplainedParty != "" || v.Title == "" {
 			t.Errorf("%s at %s: %d %+v", who.role, who.unit.Code, st, v)
 		}
 	}
-	if _, st := get(scheduler.RoleAuditor, f.root, ""); st != 403 {
+	if _, st := get(org.RoleAuditor, f.root, ""); st != 403 {
 		t.Errorf("auditor: %d, want 403", st)
 	}
-	if _, st := get(scheduler.RoleIntakeOfficer, f.d2, ""); st != 403 {
+	if _, st := get(org.RoleIntakeOfficer, f.d2, ""); st != 403 {
 		t.Errorf("another district: %d, want 403", st)
 	}
 }
 
 func TestCaseRegisterAndTransitions(t *testing.T) {
 	f := newFixture(t, Config{})
-	officer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	cat := f.newCase(f.d1, nil).CategoryID
 	resp, body := officer.do("POST", "/api/v1/cases", map[string]any{"unit_id": f.d1.ID, "territory": "330102", "form": "video", "type": "claim",
 		"category_id": cat, "title": "欠薪", "petitioners": []map[string]any{{"name": "李四", "phone": "13900001111", "role": "petitioner"}}})
@@ -130,7 +131,7 @@ func TestCaseRegisterAndTransitions(t *testing.T) {
 	if !strings.HasPrefix(v.Number, "330102-2026-S-") || len(v.QueryCode) != 16 || v.Status != "registered" || v.Petitioners[0].Phone != "139****1111" {
 		t.Errorf("registered: %+v", v)
 	}
-	if c, err := f.st.GetCaseByQueryHash(bg, scheduler.QueryCodeHash(v.QueryCode)); err != nil || c.ID != v.ID {
+	if c, err := f.st.GetCaseByQueryHash(bg, casework.QueryCodeHash(v.QueryCode)); err != nil || c.ID != v.ID {
 		t.Errorf("query code does not find the case: %v", err)
 	}
 	u := "/api/v1/cases/" + strconv.FormatInt(v.ID, 10)
@@ -155,11 +156,11 @@ func TestCaseRegisterAndTransitions(t *testing.T) {
 	var dl struct{ Deadline DeadlineView }
 	_ = json.Unmarshal(body, &dl)
 	// Assigned 2026-03-02: 15 days to accept, 2026-03-17.
-	if dl.Deadline.Rule != scheduler.RuleAcceptance || dl.Deadline.Due != "2026-03-17" || !strings.Contains(dl.Deadline.Explanation, "次日起算") {
+	if dl.Deadline.Rule != casework.RuleAcceptance || dl.Deadline.Due != "2026-03-17" || !strings.Contains(dl.Deadline.Explanation, "次日起算") {
 		t.Errorf("deadline: %+v", dl)
 	}
 	// Handlers of the responsible unit reach the case through it.
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	resp, body = handler.do("POST", u+"/transitions", map[string]any{"to": "accepted"})
 	wantStatus(t, resp, body, 200)
 }

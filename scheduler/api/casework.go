@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Case work beyond the status machine: the list of cases in scope, 包案 (a leader owns a case)
@@ -22,7 +23,7 @@ type CaseListItem struct {
 }
 
 // listItems renders cases for p, each redacted for p, with their clocks.
-func (s *Server) listItems(r *http.Request, rc *reqCtx, cs []scheduler.Case) ([]CaseListItem, error) {
+func (s *Server) listItems(r *http.Request, rc *reqCtx, cs []casework.Case) ([]CaseListItem, error) {
 	ctx := r.Context()
 	cal, err := s.calendar(ctx)
 	if err != nil {
@@ -38,7 +39,7 @@ func (s *Server) listItems(r *http.Request, rc *reqCtx, cs []scheduler.Case) ([]
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, CaseListItem{Case: caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)), Deadline: d})
+		out = append(out, CaseListItem{Case: caseView(c, min(casework.CaseViewLevel(rc.p, ch), casework.ViewMasked)), Deadline: d})
 	}
 	return out, nil
 }
@@ -59,15 +60,15 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		before = v
 	}
-	status := scheduler.CaseStatus(q.Get("status"))
-	if status != "" && !slices.Contains(scheduler.CaseStatuses, status) {
+	status := casework.CaseStatus(q.Get("status"))
+	if status != "" && !slices.Contains(casework.CaseStatuses, status) {
 		return invalidField("status", "未知的事项状态", "unknown case status")
 	}
 	const limit = 100
 	seen := map[int64]bool{}
-	var cs []scheduler.Case
+	var cs []casework.Case
 	for _, root := range roots {
-		for _, f := range []scheduler.CaseFilter{{UnderPath: root}, {ResponsibleUnder: root}} {
+		for _, f := range []casework.CaseFilter{{UnderPath: root}, {ResponsibleUnder: root}} {
 			f.Status, f.BeforeID, f.Limit = status, before, limit
 			got, err := s.st.ListCases(r.Context(), f)
 			if err != nil {
@@ -82,7 +83,7 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 	}
 	// Newest first across the roots, then the page.
-	slices.SortFunc(cs, func(a, b scheduler.Case) int { return cmp.Compare(b.ID, a.ID) })
+	slices.SortFunc(cs, func(a, b casework.Case) int { return cmp.Compare(b.ID, a.ID) })
 	if len(cs) > limit {
 		cs = cs[:limit]
 	}
@@ -120,7 +121,7 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		leader = 0
 	}
 	if err := s.st.SetCaseOwner(ctx, c.ID, leader, actor); err != nil {
-		if errors.Is(err, scheduler.ErrConflict) {
+		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "该事项已由其他领导包案，须由其解除后才能包案", "another leader owns this case; they must release it first")
 		}
 		return err
@@ -133,7 +134,7 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		return err
 	}
 	s.notifyCall(req.SessionID, c.ID, "owner", leader)
-	writeJSON(w, http.StatusOK, caseView(c, min(scheduler.CaseViewLevel(rc.p, ch), scheduler.ViewMasked)))
+	writeJSON(w, http.StatusOK, caseView(c, min(casework.CaseViewLevel(rc.p, ch), casework.ViewMasked)))
 	return nil
 }
 
@@ -141,10 +142,10 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 // read (a grant was removed) are left out.
 func (s *Server) ownedCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	var mine []scheduler.Case
+	var mine []casework.Case
 	var before int64
 	for {
-		cs, err := s.st.ListCases(ctx, scheduler.CaseFilter{OwnerLeaderID: rc.p.User.ID, BeforeID: before, Limit: 500})
+		cs, err := s.st.ListCases(ctx, casework.CaseFilter{OwnerLeaderID: rc.p.User.ID, BeforeID: before, Limit: 500})
 		if err != nil {
 			return err
 		}
@@ -158,7 +159,7 @@ func (s *Server) ownedCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 				return err
 			}
 			for _, p := range append([]string{ch.CasePath, ch.ResponsiblePath}, ch.CoPaths...) {
-				if p != "" && rc.p.Can(scheduler.ActCaseRead, p) {
+				if p != "" && rc.p.Can(org.ActCaseRead, p) {
 					mine = append(mine, c)
 					break
 				}
@@ -220,14 +221,14 @@ func (s *Server) routingUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	ctx := r.Context()
 	var tiers []string
 	for _, g := range rc.p.Grants {
-		if !scheduler.RoleMay(g.Role, scheduler.ActCaseHandle) || !rc.p.Can(scheduler.ActCaseHandle, g.UnitPath) {
+		if !org.RoleMay(g.Role, org.ActCaseHandle) || !rc.p.Can(org.ActCaseHandle, g.UnitPath) {
 			continue
 		}
 		u, err := s.st.GetUnit(ctx, g.UnitID)
 		if err != nil {
 			return err
 		}
-		if u.Kind == scheduler.KindDepartment {
+		if u.Kind == org.KindDepartment {
 			if u, err = s.st.GetUnit(ctx, u.ParentID); err != nil {
 				return err
 			}

@@ -8,17 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // walk moves a case through statuses with the store (not the API under test), each step at the
 // fixture's clock.
-func (f *fixture) walk(c scheduler.Case, steps ...scheduler.CaseStatus) {
+func (f *fixture) walk(c casework.Case, steps ...casework.CaseStatus) {
 	f.t.Helper()
 	from := c.Status
 	for _, to := range steps {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: from, To: to, Reason: "办理", Result: scheduler.ResultExplain, At: f.clock.now(), Actor: "fixture"}
-		if to == scheduler.StExtended {
+		ev := casework.CaseEvent{CaseID: c.ID, From: from, To: to, Reason: "办理", Result: casework.ResultExplain, At: f.clock.now(), Actor: "fixture"}
+		if to == casework.StExtended {
 			ev.Days, ev.ApprovedBy, ev.Notice = 30, 1, "延期告知"
 		}
 		if err := f.st.TransitionCase(bg, &ev); err != nil {
@@ -29,11 +31,11 @@ func (f *fixture) walk(c scheduler.Case, steps ...scheduler.CaseStatus) {
 }
 
 // supervisedCase registers a case at unit with an open supervision item on that unit.
-func (f *fixture) supervisedCase(unit scheduler.Unit) (scheduler.Case, scheduler.Supervision) {
+func (f *fixture) supervisedCase(unit org.Unit) (casework.Case, casework.Supervision) {
 	f.t.Helper()
 	c := f.newCase(unit, nil)
-	sv := scheduler.Supervision{CaseID: c.ID, UnitID: unit.ID, Basis: "逾期", Level: scheduler.SupLevelRoutine, Method: scheduler.SupWritten,
-		Deadline: scheduler.Date(2026, 4, 1)}
+	sv := casework.Supervision{CaseID: c.ID, UnitID: unit.ID, Basis: "逾期", Level: casework.SupLevelRoutine, Method: casework.SupWritten,
+		Deadline: calendar.Date(2026, 4, 1)}
 	if err := f.st.OpenSupervision(bg, &sv); err != nil {
 		f.t.Fatal(err)
 	}
@@ -41,25 +43,25 @@ func (f *fixture) supervisedCase(unit scheduler.Unit) (scheduler.Case, scheduler
 }
 
 // consultation opens a 会商 on a new case at units[0] among units, competent the first.
-func (f *fixture) consultation(units ...scheduler.Unit) scheduler.Consultation {
+func (f *fixture) consultation(units ...org.Unit) casework.Consultation {
 	f.t.Helper()
 	c := f.newCase(units[0], nil)
-	k := scheduler.Consultation{CaseID: c.ID, CompetentUnitID: units[0].ID, Subject: "责任认定"}
+	k := casework.Consultation{CaseID: c.ID, CompetentUnitID: units[0].ID, Subject: "责任认定"}
 	for _, u := range units {
 		k.UnitIDs = append(k.UnitIDs, u.ID)
 	}
-	if err := f.st.CreateConsultation(bg, &k, scheduler.CaseEvent{Actor: "fixture", At: f.clock.now()}); err != nil {
+	if err := f.st.CreateConsultation(bg, &k, casework.CaseEvent{Actor: "fixture", At: f.clock.now()}); err != nil {
 		f.t.Fatal(err)
 	}
 	return k
 }
 
-func consultationURL(k scheduler.Consultation, suffix string) string {
+func consultationURL(k casework.Consultation, suffix string) string {
 	return "/api/v1/consultations/" + strconv.FormatInt(k.ID, 10) + suffix
 }
 
 func init() {
-	caseIn := func(f *fixture, in bool) scheduler.Case { return f.newCase(pick(in, f.t1, f.d2), nil) }
+	caseIn := func(f *fixture, in bool) casework.Case { return f.newCase(pick(in, f.t1, f.d2), nil) }
 	matrix["GET /api/v1/cases"] = matrixRow{list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/cases", nil }}
 	matrix["GET /api/v1/me/owned-cases"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/me/owned-cases", nil }}
 	matrix["POST /api/v1/cases/{id}/owner"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
@@ -75,15 +77,15 @@ func init() {
 	}}
 	matrix["POST /api/v1/cases/{id}/supervision/extension-decision"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		cs, sv := f.supervisedCase(pick(in, f.t1, f.d2))
-		rp := scheduler.SupervisionReport{SupervisionID: sv.ID, Kind: scheduler.ReportExtension, Text: "需要时间", RequestedDeadline: scheduler.Date(2026, 4, 20)}
-		if err := f.st.AddSupervisionReport(bg, &rp, scheduler.CaseEvent{Actor: "fixture"}); err != nil {
+		rp := casework.SupervisionReport{SupervisionID: sv.ID, Kind: casework.ReportExtension, Text: "需要时间", RequestedDeadline: calendar.Date(2026, 4, 20)}
+		if err := f.st.AddSupervisionReport(bg, &rp, casework.CaseEvent{Actor: "fixture"}); err != nil {
 			f.t.Fatal(err)
 		}
 		return caseURL(cs, "/supervision/extension-decision"), map[string]any{"report_id": rp.ID, "approve": true}
 	}}
 	matrix["POST /api/v1/cases/{id}/clock-events"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		cs := caseIn(f, in)
-		f.walk(cs, scheduler.StAccepted, scheduler.StInProgress, scheduler.StAnswered, scheduler.StReview)
+		f.walk(cs, casework.StAccepted, casework.StInProgress, casework.StAnswered, casework.StReview)
 		return caseURL(cs, "/clock-events"), map[string]string{"kind": "clock_paused", "reason": "举行听证"}
 	}}
 	matrix["POST /api/v1/cases/{id}/consultations"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
@@ -120,7 +122,7 @@ func decodeJSON[T any](t *testing.T, body []byte) T {
 func TestConsultationFlow(t *testing.T) {
 	f := newFixture(t, Config{})
 	c := f.newCase(f.d1, nil)
-	leaderUser := f.user(scheduler.RoleLeader, f.d1)
+	leaderUser := f.user(org.RoleLeader, f.d1)
 	leader := f.loginUser(leaderUser)
 	resp, body := leader.do("POST", caseURL(c, "/consultations"), map[string]any{"competent_unit_id": f.t1.ID, "unit_ids": []int64{f.d1.ID},
 		"subject": "欠薪责任主体认定", "session_id": "rs-12", "recording_offset_ms": 125000})
@@ -130,7 +132,7 @@ func TestConsultationFlow(t *testing.T) {
 		t.Errorf("created: %+v", k)
 	}
 	url := "/api/v1/consultations/" + strconv.FormatInt(k.ID, 10)
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	resp, body = handler.do("POST", url+"/opinions", map[string]any{"text": "街道牵头核查"}) // for the caller's own unit
 	wantStatus(t, resp, body, 200)
 	resp, body = leader.do("POST", url+"/opinions", map[string]any{"unit_id": f.d1.ID, "text": "应由区人社局牵头", "dissent": true})
@@ -141,11 +143,11 @@ func TestConsultationFlow(t *testing.T) {
 	if e := errCode(t, body); !strings.Contains(e.Message, "只有该单位的工作人员") {
 		t.Errorf("refusal: %+v", e)
 	}
-	far := f.loginUser(f.user(scheduler.RoleCaseHandler, f.d2))
+	far := f.loginUser(f.user(org.RoleCaseHandler, f.d2))
 	resp, body = far.do("POST", url+"/opinions", map[string]any{"unit_id": f.t1.ID, "text": "越权"})
 	wantStatus(t, resp, body, 403)
 	// A unit taking no part gives no opinion even when its member asks.
-	other := f.loginUser(f.user(scheduler.RoleUnitHead, f.d2))
+	other := f.loginUser(f.user(org.RoleUnitHead, f.d2))
 	resp, body = other.do("POST", url+"/opinions", map[string]any{"unit_id": f.d2.ID, "text": "x"})
 	wantStatus(t, resp, body, 400)
 	if e := errCode(t, body); e.Field != "unit_id" {
@@ -175,7 +177,7 @@ func TestConsultationFlow(t *testing.T) {
 	tl := decodeJSON[struct{ Events []CaseEventView }](t, body)
 	var kinds []string
 	for _, e := range tl.Events {
-		if e.Kind != scheduler.EvStatus {
+		if e.Kind != casework.EvStatus {
 			kinds = append(kinds, e.Kind)
 		}
 	}
@@ -187,9 +189,9 @@ func TestConsultationFlow(t *testing.T) {
 func TestOwnCase(t *testing.T) {
 	f := newFixture(t, Config{})
 	c := f.newCase(f.d1, nil)
-	l1u := f.user(scheduler.RoleLeader, f.d1)
-	l1, l2 := f.loginUser(l1u), f.loginUser(f.user(scheduler.RoleLeader, f.d1))
-	resp, body := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1)).do("POST", caseURL(c, "/owner"), map[string]any{})
+	l1u := f.user(org.RoleLeader, f.d1)
+	l1, l2 := f.loginUser(l1u), f.loginUser(f.user(org.RoleLeader, f.d1))
+	resp, body := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1)).do("POST", caseURL(c, "/owner"), map[string]any{})
 	wantStatus(t, resp, body, 403) // only a leader owns
 	resp, body = l1.do("POST", caseURL(c, "/owner"), map[string]string{"reason": "疑难复杂，领导包案"})
 	wantStatus(t, resp, body, 200)
@@ -209,13 +211,13 @@ func TestOwnCase(t *testing.T) {
 		t.Fatalf("owned: %s", body)
 	}
 	// Counting began 03-03 00:00 Beijing; at 03-12 17:00, 9 days 17 hours of 15 are used: 64 %.
-	if d := owned.Cases[0].Deadline; d.Due != "2026-03-17" || d.Percent != 64 || d.Warning != 50 || d.Rule != scheduler.RuleRegistration {
+	if d := owned.Cases[0].Deadline; d.Due != "2026-03-17" || d.Percent != 64 || d.Warning != 50 || d.Rule != casework.RuleRegistration {
 		t.Errorf("owned clock: %+v", d)
 	}
 	if owned.Cases[0].Case.View != "masked" || owned.Cases[0].Case.Petitioners[0].IDNumber == "330102199001011234" {
 		t.Errorf("the list shows identity in full: %+v", owned.Cases[0].Case)
 	}
-	l2 = f.loginUser(f.user(scheduler.RoleLeader, f.d1))
+	l2 = f.loginUser(f.user(org.RoleLeader, f.d1))
 	resp, body = l2.do("GET", "/api/v1/me/owned-cases", nil)
 	wantStatus(t, resp, body, 200)
 	if len(decodeJSON[struct{ Cases []CaseListItem }](t, body).Cases) != 0 {
@@ -229,12 +231,12 @@ func TestOwnCase(t *testing.T) {
 
 func TestExtensionAndReviewClocks(t *testing.T) {
 	f := newFixture(t, Config{})
-	officer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	c := f.newCase(f.d1, nil)
 	u := caseURL(c, "")
 	resp, body := officer.do("POST", u+"/transitions", map[string]any{"to": "assigned", "reason": "属地", "responsible_unit_id": f.t1.ID})
 	wantStatus(t, resp, body, 200)
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	for _, to := range []string{"accepted", "in_progress"} {
 		resp, body = handler.do("POST", u+"/transitions", map[string]any{"to": to})
 		wantStatus(t, resp, body, 200)
@@ -252,7 +254,7 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	ext := map[string]any{"to": "extended", "reason": "需调取仲裁材料", "days": 20, "notice": "您反映的事项因需调取仲裁材料，办理期限延长二十日。"}
 	resp, body = handler.do("POST", u+"/transitions", ext)
 	wantStatus(t, resp, body, 403) // the handler does not approve their own extension
-	head := f.loginUser(f.user(scheduler.RoleUnitHead, f.t1))
+	head := f.loginUser(f.user(org.RoleUnitHead, f.t1))
 	resp, body = head.do("POST", u+"/transitions", map[string]any{"to": "extended", "reason": "x", "days": 31, "notice": "告知"})
 	wantStatus(t, resp, body, 400)
 	resp, body = head.do("POST", u+"/transitions", map[string]any{"to": "extended", "reason": "x", "days": 10})
@@ -268,11 +270,11 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	}
 	resp, body = head.do("POST", u+"/transitions", map[string]any{"to": "answered", "reason": "已出具处理意见", "result": "explain"})
 	wantStatus(t, resp, body, 200)
-	if d := deadline(handler); d.Rule != scheduler.RuleReviewRequest || d.Party != "petitioner" || d.Due != "2026-04-01" {
+	if d := deadline(handler); d.Rule != casework.RuleReviewRequest || d.Party != "petitioner" || d.Due != "2026-04-01" {
 		t.Errorf("after the answer: %+v", d)
 	}
 	f.clock.add(31 * 24 * time.Hour) // 04-02: the 30 days to ask ended with 04-01
-	officer = f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	officer = f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	resp, body = officer.do("POST", u+"/transitions", map[string]any{"to": "review", "reason": "申请复查"})
 	wantStatus(t, resp, body, 400)
 	if e := errCode(t, body); !strings.Contains(e.Message, "不再受理") {
@@ -281,24 +283,24 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 
 	// A case accepted where it was registered: that unit's head approves.
 	local := f.newCase(f.t1, nil)
-	f.walk(local, scheduler.StAccepted, scheduler.StInProgress)
-	resp, body = f.loginUser(f.user(scheduler.RoleUnitHead, f.t1)).do("POST", caseURL(local, "/transitions"), ext)
+	f.walk(local, casework.StAccepted, casework.StInProgress)
+	resp, body = f.loginUser(f.user(org.RoleUnitHead, f.t1)).do("POST", caseURL(local, "/transitions"), ext)
 	wantStatus(t, resp, body, 200)
 
 	// A review in time, with a hearing.
 	c2 := f.newCase(f.d1, nil)
-	f.walk(c2, scheduler.StAccepted, scheduler.StInProgress, scheduler.StAnswered)
+	f.walk(c2, casework.StAccepted, casework.StInProgress, casework.StAnswered)
 	u = caseURL(c2, "")
 	resp, body = officer.do("POST", u+"/transitions", map[string]any{"to": "review", "reason": "申请复查"})
 	wantStatus(t, resp, body, 200)
 	// Review from 04-02: 30 days end 05-02, 劳动节 → 05-06.
-	if d := deadline(officer); d.Rule != scheduler.RuleReviewAnswer || d.Due != "2026-05-06" {
+	if d := deadline(officer); d.Rule != casework.RuleReviewAnswer || d.Due != "2026-05-06" {
 		t.Errorf("review: %+v", d)
 	}
 	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_paused", "reason": "举行听证"})
 	wantStatus(t, resp, body, 201)
 	f.clock.add(5 * 24 * time.Hour)
-	officer = f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	officer = f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	if d := deadline(officer); !d.Paused || d.PausedDays != 5 || d.Due != "2026-05-07" {
 		t.Errorf("during the hearing: %+v", d)
 	}
@@ -308,7 +310,7 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	wantStatus(t, resp, body, 201)
 	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书 2026-1 号"})
 	wantStatus(t, resp, body, 201)
-	if d := deadline(officer); d.Rule != scheduler.RuleReReviewRequest || d.Party != "petitioner" {
+	if d := deadline(officer); d.Rule != casework.RuleReReviewRequest || d.Party != "petitioner" {
 		t.Errorf("after the review answer: %+v", d)
 	}
 }
@@ -319,8 +321,8 @@ func TestProvisionalDeadline(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.clock.t = time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC) // 10:00 in Beijing
 	c := f.newCase(f.d1, nil)
-	f.walk(c, scheduler.StAccepted)
-	officer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	f.walk(c, casework.StAccepted)
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	resp, body := officer.do("GET", caseURL(c, "/deadline"), nil)
 	wantStatus(t, resp, body, 200)
 	d := decodeJSON[struct{ Deadline DeadlineView }](t, body).Deadline
@@ -342,7 +344,7 @@ func TestProvisionalDeadline(t *testing.T) {
 	if covered, _, note := year(); covered || !strings.Contains(note, "暂算") {
 		t.Errorf("2027 before entry: covered %v, note %q", covered, note)
 	}
-	admin := f.loginUser(f.user(scheduler.RoleAdmin, f.root))
+	admin := f.loginUser(f.user(org.RoleAdmin, f.root))
 	// Test data, not the State Council's 2027 notice: the operator marks the due day a rest day.
 	resp, body = admin.do("PUT", "/api/v1/holidays/2027-01-26", map[string]string{"kind": "holiday", "name": "测试数据"})
 	wantStatus(t, resp, body, 200)
@@ -360,7 +362,7 @@ func TestProvisionalDeadline(t *testing.T) {
 func TestSupervisionReportsAndExtension(t *testing.T) {
 	f := newFixture(t, Config{})
 	c, _ := f.supervisedCase(f.t1)
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	resp, body := handler.do("POST", caseURL(c, "/supervision/reports"), map[string]string{"kind": "progress", "text": "已约谈用人单位"})
 	wantStatus(t, resp, body, 201)
 	resp, body = handler.do("POST", caseURL(c, "/supervision/reports"), map[string]string{"kind": "extension", "text": "等待仲裁结果", "requested_deadline": "2026-03-20"})
@@ -371,11 +373,11 @@ func TestSupervisionReportsAndExtension(t *testing.T) {
 	resp, body = handler.do("POST", caseURL(c, "/supervision/reports"), map[string]string{"kind": "extension", "text": "再申请", "requested_deadline": "2026-04-30"})
 	wantStatus(t, resp, body, 409)
 	// A handler of another unit does not report for the supervised one.
-	resp, body = f.loginUser(f.user(scheduler.RoleCaseHandler, f.d2)).do("POST", caseURL(c, "/supervision/reports"), map[string]string{"kind": "progress", "text": "x"})
+	resp, body = f.loginUser(f.user(org.RoleCaseHandler, f.d2)).do("POST", caseURL(c, "/supervision/reports"), map[string]string{"kind": "progress", "text": "x"})
 	wantStatus(t, resp, body, 403)
 	resp, body = handler.do("POST", caseURL(c, "/supervision/extension-decision"), map[string]any{"report_id": ext.ID, "approve": true})
 	wantStatus(t, resp, body, 403) // the supervised unit does not approve its own request
-	sup := f.loginUser(f.user(scheduler.RoleSupervisor, f.d1))
+	sup := f.loginUser(f.user(org.RoleSupervisor, f.d1))
 	resp, body = sup.do("POST", caseURL(c, "/supervision/extension-decision"), map[string]any{"report_id": ext.ID + 1000, "approve": true})
 	wantStatus(t, resp, body, 400)
 	resp, body = sup.do("POST", caseURL(c, "/supervision/extension-decision"), map[string]any{"report_id": ext.ID, "approve": true, "note": "同意"})
@@ -398,7 +400,7 @@ func TestListCasesInScope(t *testing.T) {
 	f := newFixture(t, Config{})
 	atD1 := f.newCase(f.d1, nil)
 	routed := f.newCase(f.d1, nil)
-	ev := scheduler.CaseEvent{CaseID: routed.ID, From: scheduler.StRegistered, To: scheduler.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
+	ev := casework.CaseEvent{CaseID: routed.ID, From: casework.StRegistered, To: casework.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
 	if err := f.st.TransitionCase(bg, &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +415,7 @@ func TestListCasesInScope(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	officer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	if got, want := ids(officer, ""), fmt.Sprintf("%d,%d", routed.ID, atD1.ID); got != want {
 		t.Errorf("district officer: %s, want %s", got, want)
 	}
@@ -421,10 +423,10 @@ func TestListCasesInScope(t *testing.T) {
 		t.Errorf("assigned only: %s, want %s", got, want)
 	}
 	// The township sees the case routed to it, registered above it.
-	if got, want := ids(f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1)), ""), fmt.Sprint(routed.ID); got != want {
+	if got, want := ids(f.loginUser(f.user(org.RoleCaseHandler, f.t1)), ""), fmt.Sprint(routed.ID); got != want {
 		t.Errorf("township handler: %s, want %s", got, want)
 	}
-	if got, want := ids(f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d2)), ""), fmt.Sprint(atD2.ID); got != want {
+	if got, want := ids(f.loginUser(f.user(org.RoleIntakeOfficer, f.d2)), ""), fmt.Sprint(atD2.ID); got != want {
 		t.Errorf("other district: %s, want %s", got, want)
 	}
 	resp, body := officer.do("GET", "/api/v1/cases?status=bogus", nil)
@@ -434,7 +436,7 @@ func TestListCasesInScope(t *testing.T) {
 func TestListAssignments(t *testing.T) {
 	f := newFixture(t, Config{})
 	a := f.assignment(f.d1, f.t1)
-	resp, body := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1)).do("GET", "/api/v1/cases/"+strconv.FormatInt(a.CaseID, 10)+"/assignments", nil)
+	resp, body := f.loginUser(f.user(org.RoleCaseHandler, f.t1)).do("GET", "/api/v1/cases/"+strconv.FormatInt(a.CaseID, 10)+"/assignments", nil)
 	wantStatus(t, resp, body, 200)
 	list := decodeJSON[struct{ Assignments []AssignmentView }](t, body).Assignments
 	// Assigned Monday 2026-03-02: 5 working days to object, to 03-09.

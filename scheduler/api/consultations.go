@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // 会商 (consultations): several units deliberate on a case; each gives its opinion (only its own
@@ -41,7 +42,7 @@ type ConsultationView struct {
 	Final             bool          `json:"final"`
 }
 
-func consultationView(c scheduler.Consultation) ConsultationView {
+func consultationView(c casework.Consultation) ConsultationView {
 	v := ConsultationView{ID: c.ID, CaseID: c.CaseID, CompetentUnitID: c.CompetentUnitID, UnitIDs: append([]int64{}, c.UnitIDs...),
 		Subject: c.Subject, SessionID: c.SessionID, RecordingOffsetMS: c.RecordingOffset.Milliseconds(), CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, Opinions: []OpinionView{}, Dissents: len(c.Dissent()), Conclusion: c.Conclusion, SignedBy: c.SignedBy,
@@ -77,7 +78,7 @@ func (s *Server) createConsultation(w http.ResponseWriter, r *http.Request, rc *
 		}
 	}
 	req.RecordingOffsetMS = s.callOffset(req.SessionID, req.RecordingOffsetMS)
-	k := scheduler.Consultation{CaseID: c.ID, CompetentUnitID: req.CompetentUnitID, UnitIDs: units, Subject: strings.TrimSpace(req.Subject),
+	k := casework.Consultation{CaseID: c.ID, CompetentUnitID: req.CompetentUnitID, UnitIDs: units, Subject: strings.TrimSpace(req.Subject),
 		SessionID: strings.TrimSpace(req.SessionID), RecordingOffset: time.Duration(req.RecordingOffsetMS) * time.Millisecond}
 	if err := s.st.CreateConsultation(ctx, &k, rc.actor(s.now())); err != nil {
 		return err
@@ -91,8 +92,8 @@ func (s *Server) createConsultation(w http.ResponseWriter, r *http.Request, rc *
 }
 
 // actor is the caller as a timeline actor, at their own unit.
-func (rc *reqCtx) actor(at time.Time) scheduler.CaseEvent {
-	return scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: rc.p.User.UnitID, At: at}
+func (rc *reqCtx) actor(at time.Time) casework.CaseEvent {
+	return casework.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: rc.p.User.UnitID, At: at}
 }
 
 func (s *Server) listConsultations(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -114,17 +115,17 @@ func (s *Server) listConsultations(w http.ResponseWriter, r *http.Request, rc *r
 
 // consultationFor loads the consultation of the path and the unit the caller speaks for, which
 // must be in the caller's scope for the route's action and one the caller is a member of.
-func (s *Server) consultationFor(r *http.Request, rc *reqCtx, unitID int64) (scheduler.Consultation, scheduler.Unit, error) {
+func (s *Server) consultationFor(r *http.Request, rc *reqCtx, unitID int64) (casework.Consultation, org.Unit, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return scheduler.Consultation{}, scheduler.Unit{}, err
+		return casework.Consultation{}, org.Unit{}, err
 	}
 	k, err := s.st.GetConsultation(r.Context(), id)
 	if err != nil {
-		return k, scheduler.Unit{}, err
+		return k, org.Unit{}, err
 	}
 	if err := s.refuseCopy(r.Context(), k.CaseID); err != nil {
-		return k, scheduler.Unit{}, err
+		return k, org.Unit{}, err
 	}
 	if unitID == 0 {
 		unitID = k.CompetentUnitID
@@ -133,7 +134,7 @@ func (s *Server) consultationFor(r *http.Request, rc *reqCtx, unitID int64) (sch
 	if err != nil {
 		return k, u, err
 	}
-	if !scheduler.MemberOf(rc.p.Grants, u.ID) {
+	if !casework.MemberOf(rc.p.Grants, u.ID) {
 		return k, u, newErr(http.StatusForbidden, CodeForbidden, "只有该单位的工作人员可以代表该单位发表意见或签署",
 			"only a member of the unit may speak or sign for it")
 	}
@@ -159,7 +160,7 @@ func (s *Server) addOpinion(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	if err := s.st.AddConsultationOpinion(ctx, k.ID, scheduler.Opinion{UnitID: u.ID, Text: strings.TrimSpace(req.Text), Dissent: req.Dissent},
+	if err := s.st.AddConsultationOpinion(ctx, k.ID, casework.Opinion{UnitID: u.ID, Text: strings.TrimSpace(req.Text), Dissent: req.Dissent},
 		rc.actor(s.now())); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"sanji/scheduler"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
 )
 
 // Error is the JSON body of every failed request: a stable code for programs, a message in the
@@ -84,9 +86,9 @@ func lang(r *http.Request) string {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	var fe *scheduler.FieldError
+	var fe *org.FieldError
 	var ie *scheduler.ImportError
-	var be *scheduler.BundleError
+	var be *exchange.BundleError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &be):
@@ -100,9 +102,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae.lines = ie.Lines
 	case errors.As(err, &fe):
 		ae = invalidField(fe.Field, fe.ZH, fe.EN)
-	case errors.Is(err, scheduler.ErrNotFound):
+	case errors.Is(err, org.ErrNotFound):
 		ae = errNotFound
-	case errors.Is(err, scheduler.ErrConflict):
+	case errors.Is(err, org.ErrConflict):
 		ae = newErr(http.StatusConflict, CodeConflict, "与已有数据冲突（名称或代码已被使用）", "conflicts with existing data (a name or code is taken)")
 	default:
 		s.log.Error("request failed", errField(err), pathField(r))

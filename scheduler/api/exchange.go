@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
 )
 
 // Case exchange (docs/exchange.md): export cases as a signed bundle, import a bundle, and the
@@ -56,7 +60,7 @@ func (s *Server) refuseCopy(ctx context.Context, caseID int64) error {
 
 // exchangeKeys are the configured keys; a server configured without any signs with a key of its
 // own process (tests, tools), which no other system can have been told to trust.
-func exchangeKeys(k scheduler.ExchangeKeys) scheduler.ExchangeKeys {
+func exchangeKeys(k exchange.ExchangeKeys) exchange.ExchangeKeys {
 	if k.Private == nil {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -77,8 +81,8 @@ type PublicKeyView struct {
 
 func (s *Server) exchangePublicKey(w http.ResponseWriter, _ *http.Request, _ *reqCtx) error {
 	pub := s.exchange.Public()
-	writeJSON(w, http.StatusOK, PublicKeyView{Algorithm: "Ed25519", KeyID: scheduler.KeyID(pub),
-		PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: scheduler.PublicKeyPEM(pub)})
+	writeJSON(w, http.StatusOK, PublicKeyView{Algorithm: "Ed25519", KeyID: exchange.KeyID(pub),
+		PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: exchange.PublicKeyPEM(pub)})
 	return nil
 }
 
@@ -94,7 +98,7 @@ type exportRequest struct {
 }
 
 // exportSet resolves the request to the cases to export, each one the caller may export.
-func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) ([]scheduler.Case, error) {
+func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) ([]casework.Case, error) {
 	if len(req.CaseIDs) > 0 {
 		if req.UnitID != 0 || req.Status != "" || req.From != "" || req.To != "" {
 			return nil, invalidField("case_ids", "按编号导出时不能再加筛选条件", "case_ids cannot be combined with a filter")
@@ -102,7 +106,7 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 		if len(req.CaseIDs) > maxExportCases {
 			return nil, invalidField("case_ids", fmt.Sprintf("一次最多导出 %d 件", maxExportCases), fmt.Sprintf("at most %d cases per export", maxExportCases))
 		}
-		var out []scheduler.Case
+		var out []casework.Case
 		seen := map[int64]bool{}
 		for _, id := range req.CaseIDs {
 			if seen[id] {
@@ -117,15 +121,15 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 		}
 		return out, nil
 	}
-	f := scheduler.CaseFilter{Status: scheduler.CaseStatus(req.Status)}
-	if f.Status != "" && !slices.Contains(scheduler.CaseStatuses, f.Status) {
+	f := casework.CaseFilter{Status: casework.CaseStatus(req.Status)}
+	if f.Status != "" && !slices.Contains(casework.CaseStatuses, f.Status) {
 		return nil, invalidField("status", "未知的事项状态", "unknown case status")
 	}
 	day := func(field, v string, next bool) (time.Time, error) {
 		if v == "" {
 			return time.Time{}, nil
 		}
-		d, err := time.ParseInLocation("2006-01-02", v, scheduler.ChinaTZ)
+		d, err := time.ParseInLocation("2006-01-02", v, calendar.ChinaTZ)
 		if err != nil {
 			return d, invalidField(field, field+" 应为日期，例如 2026-03-01", field+" is a date such as 2026-03-01")
 		}
@@ -153,9 +157,9 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 		return nil, errForbidden
 	}
 	seen := map[int64]bool{}
-	var out []scheduler.Case
+	var out []casework.Case
 	for _, root := range roots {
-		for _, by := range []scheduler.CaseFilter{{UnderPath: root}, {ResponsibleUnder: root}} {
+		for _, by := range []casework.CaseFilter{{UnderPath: root}, {ResponsibleUnder: root}} {
 			q := f
 			q.UnderPath, q.ResponsibleUnder = by.UnderPath, by.ResponsibleUnder
 			for {
@@ -180,7 +184,7 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b scheduler.Case) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b casework.Case) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -193,11 +197,11 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	ctx := r.Context()
-	level := scheduler.ViewMasked
+	level := casework.ViewMasked
 	switch req.Identity {
-	case "", scheduler.IdentityMasked:
-	case scheduler.IdentityFull:
-		level = scheduler.ViewFull
+	case "", exchange.IdentityMasked:
+	case exchange.IdentityFull:
+		level = casework.ViewFull
 		if strings.TrimSpace(req.Purpose) == "" {
 			return invalidField("purpose", "导出信访人身份信息须说明用途", "state the purpose to export petitioner identity")
 		}
@@ -209,7 +213,7 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	var ids []int64
-	var units []scheduler.Unit
+	var units []org.Unit
 	for _, c := range cs {
 		ch, err := s.caseChain(ctx, c)
 		if err != nil {
@@ -223,8 +227,8 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			return errForbidden
 		}
 		// What the caller may not see, the caller may not send: a redacted viewer exports nothing.
-		seen := scheduler.CaseViewLevel(rc.p, ch)
-		if seen == scheduler.ViewRedacted || (level == scheduler.ViewFull && (seen < scheduler.ViewFull || !rc.p.Can(scheduler.ActPIIView, ch.CasePath))) {
+		seen := casework.CaseViewLevel(rc.p, ch)
+		if seen == casework.ViewRedacted || (level == casework.ViewFull && (seen < casework.ViewFull || !rc.p.Can(org.ActPIIView, ch.CasePath))) {
 			return newErr(http.StatusForbidden, CodeForbidden, "您无权导出事项 "+c.Number+" 的身份信息或内容；可改为脱敏导出（identity: masked）",
 				"you may not export the identity or content of case "+c.Number+"; export it masked (identity: masked) instead")
 		}
@@ -235,7 +239,7 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		ids, units = append(ids, c.ID), append(units, u)
 	}
 	// Every blob must be there before the first byte goes out: a bundle cannot fail half-written.
-	set, err := scheduler.ExportCases(ctx, s.st, ids, level, s.now())
+	set, err := exchange.ExportCases(ctx, s.st, ids, level, s.now())
 	if err != nil {
 		return err
 	}
@@ -246,11 +250,11 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		}
 		_ = f.Close()
 	}
-	identity := scheduler.IdentityMasked
-	if level == scheduler.ViewFull {
-		identity = scheduler.IdentityFull
+	identity := exchange.IdentityMasked
+	if level == casework.ViewFull {
+		identity = exchange.IdentityFull
 		for i, c := range cs {
-			e := scheduler.AuditEntry{Action: "pii.export", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: units[i].ID, UnitPath: units[i].Path,
+			e := org.AuditEntry{Action: "pii.export", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: units[i].ID, UnitPath: units[i].Path,
 				Purpose: strings.TrimSpace(req.Purpose), IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
 			if err := s.st.AppendAudit(ctx, &e); err != nil {
 				return err
@@ -275,7 +279,7 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Sanji-Bundle-Key", s.exchange.OwnID())
 	w.WriteHeader(http.StatusOK)
-	if err := scheduler.WriteBundle(w, set.Cases, s.blobs.BundleFiles(set.Files), s.exchange.Private, s.now()); err != nil {
+	if err := exchange.WriteBundle(w, set.Cases, exchange.BundleFiles(s.blobs, set.Files), s.exchange.Private, s.now()); err != nil {
 		// The status is sent: the cut-off zip fails the importer's checks. Say so in the log.
 		s.log.Error("export bundle cut off", errField(err), pathField(r))
 	}
@@ -331,11 +335,11 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		}
 		return fmt.Errorf("import: read bundle: %w", err)
 	}
-	b, err := scheduler.ReadBundle(f, size, s.exchange)
+	b, err := exchange.ReadBundle(f, size, s.exchange)
 	if err != nil {
 		return err
 	}
-	allow := func(u scheduler.Unit) error {
+	allow := func(u org.Unit) error {
 		if !rc.p.Can(rc.rt.access, u.Path) {
 			return newErr(http.StatusForbidden, CodeForbidden, "数据包中有登记单位 "+u.Code+" 的事项，不在您的管辖范围内，未导入任何内容",
 				"the bundle holds cases of unit "+u.Code+", outside what you may manage; nothing was imported")
@@ -346,14 +350,14 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	resp := ImportResponse{KeyID: b.KeyID, Identity: scheduler.IdentityFull, Counts: map[string]int{}, Cases: []ImportedCase{}}
+	resp := ImportResponse{KeyID: b.KeyID, Identity: exchange.IdentityFull, Counts: map[string]int{}, Cases: []ImportedCase{}}
 	for _, res := range results {
 		if res.Anonymous {
-			resp.Identity = scheduler.IdentityMasked
+			resp.Identity = exchange.IdentityMasked
 		}
 		resp.Counts[res.Outcome]++
 		resp.Cases = append(resp.Cases, ImportedCase{Number: res.Number, Outcome: res.Outcome, CaseID: res.CaseID, LocalNumber: res.Local, Reason: res.Reason})
-		if res.Outcome == scheduler.ImportCreated || res.Outcome == scheduler.ImportUpdated {
+		if res.Outcome == exchange.ImportCreated || res.Outcome == exchange.ImportUpdated {
 			if err := rc.audit("case.import", "case:"+strconv.FormatInt(res.CaseID, 10), res.Unit, nil,
 				map[string]string{"outcome": res.Outcome, "source": b.KeyID, "external_id": res.Number}); err != nil {
 				return err

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
 )
 
 // zipBody is a request body sent as application/zip.
@@ -19,22 +21,22 @@ type zipBody []byte
 
 // peerBundle is a bundle signed by the fixture's trusted peer, holding one registered claim of
 // unit (a fresh number each call).
-func (f *fixture) peerBundle(unit scheduler.Unit) zipBody {
+func (f *fixture) peerBundle(unit org.Unit) zipBody {
 	f.t.Helper()
 	f.newCase(f.d1, nil) // the category exists
 	at := f.clock.now().UTC()
-	rec := scheduler.CaseRecord{Number: fmt.Sprintf("330102-2026-V-9%05d", f.next()), Unit: unit.Code, Territory: "330102",
-		Form: scheduler.FormLetter, Type: scheduler.TypeClaim, Category: "CASES", Title: "外地转来", Content: "欠薪",
-		Petitioners: []scheduler.PetitionerRecord{{Name: "王五", Role: scheduler.PetitionerSelf}}, InvolvedCount: 1,
-		Status: scheduler.StRegistered, RegisteredAt: at, UpdatedAt: at,
-		Timeline: []scheduler.EventRecord{{At: at, Kind: scheduler.EvStatus, Actor: "peer-intake", To: scheduler.StRegistered, Reason: "登记"}}}
-	doc, err := json.Marshal(scheduler.ExchangeCases{Format: scheduler.ExchangeFormat, Identity: scheduler.IdentityMasked, ExportedAt: at,
-		Cases: []scheduler.CaseRecord{rec}})
+	rec := exchange.CaseRecord{Number: fmt.Sprintf("330102-2026-V-9%05d", f.next()), Unit: unit.Code, Territory: "330102",
+		Form: casework.FormLetter, Type: casework.TypeClaim, Category: "CASES", Title: "外地转来", Content: "欠薪",
+		Petitioners: []exchange.PetitionerRecord{{Name: "王五", Role: casework.PetitionerSelf}}, InvolvedCount: 1,
+		Status: casework.StRegistered, RegisteredAt: at, UpdatedAt: at,
+		Timeline: []exchange.EventRecord{{At: at, Kind: casework.EvStatus, Actor: "peer-intake", To: casework.StRegistered, Reason: "登记"}}}
+	doc, err := json.Marshal(exchange.ExchangeCases{Format: exchange.ExchangeFormat, Identity: exchange.IdentityMasked, ExportedAt: at,
+		Cases: []exchange.CaseRecord{rec}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := scheduler.WriteBundle(&buf, doc, nil, f.peer, at); err != nil {
+	if err := exchange.WriteBundle(&buf, doc, nil, f.peer, at); err != nil {
 		f.t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -55,18 +57,18 @@ func init() {
 }
 
 // bundleCases reads cases.json of a bundle without checking it (the checks have their own tests).
-func bundleCases(t *testing.T, b []byte) scheduler.ExchangeCases {
+func bundleCases(t *testing.T, b []byte) exchange.ExchangeCases {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatalf("not a zip: %v", err)
 	}
-	rc, err := zr.Open(scheduler.BundleCases)
+	rc, err := zr.Open(exchange.BundleCases)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	var doc scheduler.ExchangeCases
+	var doc exchange.ExchangeCases
 	if err := json.NewDecoder(rc).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +84,14 @@ func TestExchangeBetweenServers(t *testing.T) {
 	wantStatus(t, resp, body, 200)
 	var pk PublicKeyView
 	_ = json.Unmarshal(body, &pk)
-	pub, err := scheduler.ParsePublicKey(pk.PublicKey)
-	if err != nil || pk.KeyID != scheduler.KeyID(pub) || !strings.Contains(pk.PEM, "BEGIN PUBLIC KEY") || pk.Algorithm != "Ed25519" {
+	pub, err := exchange.ParsePublicKey(pk.PublicKey)
+	if err != nil || pk.KeyID != exchange.KeyID(pub) || !strings.Contains(pk.PEM, "BEGIN PUBLIC KEY") || pk.Algorithm != "Ed25519" {
 		t.Fatalf("public key: %+v %v", pk, err)
 	}
-	dst := newFixture(t, Config{Exchange: scheduler.ExchangeKeys{Trusted: []ed25519.PublicKey{pub}}})
+	dst := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Trusted: []ed25519.PublicKey{pub}}})
 
-	c := src.newCase(src.t1, func(c *scheduler.Case) { c.Type = scheduler.TypeClaim; c.ExternalID = "ZJ-1" })
-	officer := src.loginUser(src.user(scheduler.RoleIntakeOfficer, src.d1))
+	c := src.newCase(src.t1, func(c *casework.Case) { c.Type = casework.TypeClaim; c.ExternalID = "ZJ-1" })
+	officer := src.loginUser(src.user(org.RoleIntakeOfficer, src.d1))
 	for _, up := range []struct{ kind, name string }{{"submitted", "材料.pdf"}, {"answer", "答复.pdf"}} {
 		resp, body := officer.do("POST", caseURL(c, "/attachments?kind="+up.kind+"&name="+url.QueryEscape(up.name)), testPDF)
 		wantStatus(t, resp, body, 201)
@@ -107,15 +109,15 @@ func TestExchangeBetweenServers(t *testing.T) {
 	if doc := bundleCases(t, bundle); doc.Identity != "full" || len(doc.Cases) != 1 || doc.Cases[0].Petitioners[0].IDNumber != "330102199001011234" {
 		t.Errorf("full export: %+v", doc)
 	}
-	pii, _ := src.st.SearchAudit(bg, scheduler.AuditQuery{Action: "pii.export"})
+	pii, _ := src.st.SearchAudit(bg, org.AuditQuery{Action: "pii.export"})
 	if len(pii) != 1 || pii[0].Purpose != "报送省信访局" || pii[0].Target != fmt.Sprintf("case:%d", c.ID) {
 		t.Errorf("pii.export audit: %+v", pii)
 	}
 
-	if err := dst.st.CreateCategory(bg, &scheduler.Category{Code: "CASES", Name: "劳动和社会保障"}); err != nil {
+	if err := dst.st.CreateCategory(bg, &org.Category{Code: "CASES", Name: "劳动和社会保障"}); err != nil {
 		t.Fatal(err)
 	}
-	importer := dst.loginUser(dst.user(scheduler.RoleSupervisor, dst.d1))
+	importer := dst.loginUser(dst.user(org.RoleSupervisor, dst.d1))
 	resp, body = importer.do("POST", "/api/v1/cases/import", bundle)
 	wantStatus(t, resp, body, 200)
 	var ir ImportResponse
@@ -149,7 +151,7 @@ func TestExchangeBetweenServers(t *testing.T) {
 	}
 
 	// Idempotent: the same bundle again changes nothing.
-	audits, _ := dst.st.SearchAudit(bg, scheduler.AuditQuery{Action: "case.import"})
+	audits, _ := dst.st.SearchAudit(bg, org.AuditQuery{Action: "case.import"})
 	resp, body = importer.do("POST", "/api/v1/cases/import", bundle)
 	wantStatus(t, resp, body, 200)
 	ir = ImportResponse{}
@@ -157,7 +159,7 @@ func TestExchangeBetweenServers(t *testing.T) {
 	if ir.Counts["unchanged"] != 1 || len(ir.Counts) != 1 || ir.Cases[0].CaseID != copyID {
 		t.Errorf("second import: %s", body)
 	}
-	if again, _ := dst.st.SearchAudit(bg, scheduler.AuditQuery{Action: "case.import"}); len(again) != len(audits) {
+	if again, _ := dst.st.SearchAudit(bg, org.AuditQuery{Action: "case.import"}); len(again) != len(audits) {
 		t.Errorf("an unchanged import was audited as a change")
 	}
 	if n := copies(t, dst); n != 1 {
@@ -185,9 +187,9 @@ func mustJSON(t *testing.T, v any) string {
 // otherwise the bundle is masked and nothing is audited as a PII export.
 func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 	f := newFixture(t, Config{})
-	c := f.newCase(f.d1, func(c *scheduler.Case) { c.Type = scheduler.TypeClaim })
-	a := f.attachment(f.d1, scheduler.AttachSubmitted) // on a case of its own
-	officer := f.user(scheduler.RoleIntakeOfficer, f.d1)
+	c := f.newCase(f.d1, func(c *casework.Case) { c.Type = casework.TypeClaim })
+	a := f.attachment(f.d1, casework.AttachSubmitted) // on a case of its own
+	officer := f.user(org.RoleIntakeOfficer, f.d1)
 	session := f.loginUser(officer)
 	ids := []int64{c.ID, a.CaseID}
 
@@ -197,7 +199,7 @@ func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 		t.Errorf("full without a purpose: %+v", e)
 	}
 	// A token that may exchange cases but not see identity.
-	token := f.tokenClient(officer, []string{scheduler.ActCaseExchange})
+	token := f.tokenClient(officer, []string{org.ActCaseExchange})
 	resp, body = token.do("POST", "/api/v1/cases/export", map[string]any{"case_ids": ids, "identity": "full", "purpose": "报送"})
 	wantStatus(t, resp, body, 403)
 	resp, body = token.do("POST", "/api/v1/cases/export", map[string]any{"case_ids": ids})
@@ -221,15 +223,15 @@ func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 			t.Errorf("a masked bundle carries %s", e.Name)
 		}
 	}
-	if e, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "pii.export"}); len(e) != 0 {
+	if e, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "pii.export"}); len(e) != 0 {
 		t.Errorf("a masked export was audited as a PII export: %+v", e)
 	}
-	if e, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "case.export"}); len(e) != 1 {
+	if e, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "case.export"}); len(e) != 1 {
 		t.Errorf("case.export audit: %+v", e)
 	}
 	// What a viewer sees only redacted, they cannot send: the unit complained about, handling it.
-	against := f.newCase(f.d1, func(c *scheduler.Case) { c.ComplainedUnitID, c.ResponsibleUnitID = f.t1.ID, f.t1.ID })
-	local := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.t1))
+	against := f.newCase(f.d1, func(c *casework.Case) { c.ComplainedUnitID, c.ResponsibleUnitID = f.t1.ID, f.t1.ID })
+	local := f.loginUser(f.user(org.RoleIntakeOfficer, f.t1))
 	resp, body = local.do("POST", "/api/v1/cases/export", map[string]any{"case_ids": []int64{against.ID}})
 	wantStatus(t, resp, body, 403)
 	if e := errCode(t, body); !strings.Contains(e.Message, against.Number) {
@@ -255,7 +257,7 @@ func TestExportIdentityNeedsPurposeAndRight(t *testing.T) {
 // and nothing is imported.
 func TestImportRefusesBadBundles(t *testing.T) {
 	f := newFixture(t, Config{})
-	importer := f.loginUser(f.user(scheduler.RoleIntakeOfficer, f.d1))
+	importer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
 	good := f.peerBundle(f.t1)
 	// Change a byte of cases.json inside the zip, keeping the zip itself valid.
 	zr, _ := zip.NewReader(bytes.NewReader(good), int64(len(good)))
@@ -265,7 +267,7 @@ func TestImportRefusesBadBundles(t *testing.T) {
 		rc, _ := e.Open()
 		b, _ := io.ReadAll(rc)
 		_ = rc.Close()
-		if e.Name == scheduler.BundleCases {
+		if e.Name == exchange.BundleCases {
 			b = bytes.Replace(b, []byte("王五"), []byte("王六"), 1)
 		}
 		w, _ := zw.Create(e.Name)
@@ -275,14 +277,14 @@ func TestImportRefusesBadBundles(t *testing.T) {
 	importer.lang = "en"
 	resp, body := importer.do("POST", "/api/v1/cases/import", zipBody(buf.Bytes()))
 	wantStatus(t, resp, body, 422)
-	if e := errCode(t, body); e.Code != CodeBundleRejected || e.Field != scheduler.BundleCases || !strings.Contains(e.Message, "SHA-256") {
+	if e := errCode(t, body); e.Code != CodeBundleRejected || e.Field != exchange.BundleCases || !strings.Contains(e.Message, "SHA-256") {
 		t.Errorf("changed cases.json: %+v", e)
 	}
 	// Signed by a key this server was not told to trust.
 	other := newFixture(t, Config{})
 	resp, body = importer.do("POST", "/api/v1/cases/import", other.peerBundle(f.t1))
 	wantStatus(t, resp, body, 422)
-	if e := errCode(t, body); e.Field != scheduler.BundleSignature || !strings.Contains(e.Message, "untrusted key") {
+	if e := errCode(t, body); e.Field != exchange.BundleSignature || !strings.Contains(e.Message, "untrusted key") {
 		t.Errorf("untrusted key: %+v", e)
 	}
 	importer.lang = ""
@@ -301,7 +303,7 @@ func TestImportRefusesBadBundles(t *testing.T) {
 // copies counts the cases copied from other systems.
 func copies(t *testing.T, f *fixture) int {
 	t.Helper()
-	cs, err := f.st.ListCases(bg, scheduler.CaseFilter{})
+	cs, err := f.st.ListCases(bg, casework.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

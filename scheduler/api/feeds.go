@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"sanji/auth"
-	"sanji/scheduler"
 	"sanji/scheduler/ical"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Calendar feeds: staff make a secret URL of a leader's, a hall's or a unit's sessions for a
@@ -27,7 +28,7 @@ const feedPrefix = "/api/v1/ical/"
 const feedRefresh = time.Hour
 
 // beijing is the zone of the feeds' times: people read them in Beijing time, which has had no
-// daylight saving time since 1991 (scheduler.Shanghai is the same fixed offset).
+// daylight saving time since 1991 (calendar.Shanghai is the same fixed offset).
 var beijing = ical.Zone{ID: "Asia/Shanghai", Name: "CST", Offset: 8 * 3600}
 
 // FeedView is a calendar feed for staff; the token is shown once, when the feed is made.
@@ -43,47 +44,47 @@ type FeedView struct {
 }
 
 // feedSubject resolves what a feed follows: the unit where it sits in the tree and its name.
-func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (scheduler.Unit, string, error) {
+func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (org.Unit, string, error) {
 	missing := invalidField("target_id", "要订阅的领导、大厅或单位不存在", "the leader, hall or unit to follow does not exist")
 	var unitID int64
 	var name string
 	switch kind {
-	case scheduler.FeedLeader:
+	case reception.FeedLeader:
 		u, err := s.st.GetUser(ctx, id)
-		if errors.Is(err, scheduler.ErrNotFound) || (err == nil && u.Kind != scheduler.UserPerson) {
-			return scheduler.Unit{}, "", missing
+		if errors.Is(err, org.ErrNotFound) || (err == nil && u.Kind != org.UserPerson) {
+			return org.Unit{}, "", missing
 		}
 		if err != nil {
-			return scheduler.Unit{}, "", err
+			return org.Unit{}, "", err
 		}
 		gs, err := s.st.ListGrants(ctx, id)
 		if err != nil {
-			return scheduler.Unit{}, "", err
+			return org.Unit{}, "", err
 		}
 		leads := false
 		for _, g := range gs {
-			leads = leads || g.Role == scheduler.RoleLeader
+			leads = leads || g.Role == org.RoleLeader
 		}
 		if !leads {
-			return scheduler.Unit{}, "", invalidField("target_id", "该账号不是接访领导", "the account is not a leader's")
+			return org.Unit{}, "", invalidField("target_id", "该账号不是接访领导", "the account is not a leader's")
 		}
 		unitID, name = u.UnitID, u.DisplayName
-	case scheduler.FeedHall:
+	case reception.FeedHall:
 		h, err := s.st.GetHall(ctx, id)
-		if errors.Is(err, scheduler.ErrNotFound) {
-			return scheduler.Unit{}, "", missing
+		if errors.Is(err, org.ErrNotFound) {
+			return org.Unit{}, "", missing
 		}
 		if err != nil {
-			return scheduler.Unit{}, "", err
+			return org.Unit{}, "", err
 		}
 		unitID, name = h.UnitID, h.Name
-	case scheduler.FeedUnit:
+	case reception.FeedUnit:
 		unitID = id
 	default:
-		return scheduler.Unit{}, "", invalidField("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
+		return org.Unit{}, "", invalidField("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
 	}
 	u, err := s.st.GetUnit(ctx, unitID)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return u, "", missing
 	}
 	if name == "" {
@@ -94,13 +95,13 @@ func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (schedu
 
 // feedView names the feed's subject; halls and units are never deleted, so a name that cannot be
 // read (a store error) is left empty rather than failing the whole list.
-func feedView(n *names, f scheduler.CalendarFeed) FeedView {
+func feedView(n *names, f reception.CalendarFeed) FeedView {
 	v := FeedView{ID: f.ID, Kind: f.Kind, TargetID: f.TargetID, UnitID: f.UnitID, Name: f.Name, CreatedBy: n.user(f.CreatedBy),
 		CreatedAt: f.CreatedAt}
 	switch f.Kind {
-	case scheduler.FeedLeader:
+	case reception.FeedLeader:
 		v.TargetName = n.user(f.TargetID)
-	case scheduler.FeedHall:
+	case reception.FeedHall:
 		v.TargetName, _ = n.hall(f.TargetID)
 	default:
 		u, _ := n.unit(f.TargetID)
@@ -137,7 +138,7 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	f := scheduler.CalendarFeed{Kind: req.Kind, TargetID: req.TargetID, UnitID: u.ID, Name: name, TokenHash: auth.HashToken(tok),
+	f := reception.CalendarFeed{Kind: req.Kind, TargetID: req.TargetID, UnitID: u.ID, Name: name, TokenHash: auth.HashToken(tok),
 		CreatedBy: rc.p.User.ID}
 	if err := s.st.CreateCalendarFeed(ctx, &f); err != nil {
 		return err
@@ -155,7 +156,7 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	n := s.names(ctx)
-	out, err := inSubtrees(ctx, rc, s.st.ListCalendarFeeds, func(f scheduler.CalendarFeed) FeedView { return feedView(n, f) })
+	out, err := inSubtrees(ctx, rc, s.st.ListCalendarFeeds, func(f reception.CalendarFeed) FeedView { return feedView(n, f) })
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (s *Server) revokeFeed(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	if f.CreatedBy != rc.p.User.ID {
-		if err := rc.requireAction(scheduler.ActSessionWrite, u.Path); err != nil {
+		if err := rc.requireAction(org.ActSessionWrite, u.Path); err != nil {
 			return err
 		}
 	}
@@ -197,12 +198,12 @@ var errFeedNotFound = newErr(http.StatusNotFound, CodeNotFound, "没有这个日
 
 // liveFeed is the working feed of token tok; anything else is errFeedNotFound, which says
 // nothing about whether the token ever existed.
-func (s *Server) liveFeed(ctx context.Context, tok string) (scheduler.CalendarFeed, error) {
+func (s *Server) liveFeed(ctx context.Context, tok string) (reception.CalendarFeed, error) {
 	if tok == "" || len(tok) > 100 {
-		return scheduler.CalendarFeed{}, errFeedNotFound
+		return reception.CalendarFeed{}, errFeedNotFound
 	}
 	f, err := s.st.GetCalendarFeedByHash(ctx, auth.HashToken(tok))
-	if errors.Is(err, scheduler.ErrNotFound) || (err == nil && !f.RevokedAt.IsZero()) {
+	if errors.Is(err, org.ErrNotFound) || (err == nil && !f.RevokedAt.IsZero()) {
 		return f, errFeedNotFound
 	}
 	if err != nil {
@@ -216,7 +217,7 @@ func (s *Server) liveFeed(ctx context.Context, tok string) (scheduler.CalendarFe
 	if err != nil {
 		return f, err
 	}
-	if creator == nil || !creator.Can(scheduler.ActSessionRead, u.Path) {
+	if creator == nil || !creator.Can(org.ActSessionRead, u.Path) {
 		return f, errFeedNotFound
 	}
 	return f, nil
@@ -282,14 +283,14 @@ func uidHost(host string) string {
 // sessionEvent is a session as a calendar event: what, who, where and when, the roster by name,
 // and why it was cancelled. The revision is the SEQUENCE and its time the DTSTAMP, so clients
 // take a changed session as newer.
-func sessionEvent(n *names, x scheduler.ReceptionSession, host string) (ical.Event, error) {
+func sessionEvent(n *names, x reception.ReceptionSession, host string) (ical.Event, error) {
 	leader := strings.TrimSpace(x.LeaderPost + " " + x.LeaderName)
 	summary := x.Title
 	if x.LeaderName != "" && !strings.Contains(x.Title, x.LeaderName) {
 		summary += "（" + leader + "）"
 	}
 	status := ical.StatusConfirmed
-	if x.Status == scheduler.SessionCancelled {
+	if x.Status == reception.SessionCancelled {
 		summary, status = "[已取消] "+summary, ical.StatusCancelled
 	}
 	var places, halls, units []string
@@ -330,7 +331,7 @@ func sessionEvent(n *names, x scheduler.ReceptionSession, host string) (ical.Eve
 	if x.Holiday != "" {
 		add("节假日", x.Holiday+"（照常接访）")
 	}
-	if x.Status == scheduler.SessionCancelled {
+	if x.Status == reception.SessionCancelled {
 		add("已取消", x.CancelReason)
 	}
 	add("会次编号", strconv.FormatInt(x.ID, 10))

@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // The calendar feed routes' rows of the authorization matrix (matrix_test.go).
@@ -15,11 +16,11 @@ func init() {
 }
 
 // feed stores a feed of d1's hall (inside) or d2's, made by the user by, and returns its token.
-func (f *fixture) feed(inside bool, by int64) (scheduler.CalendarFeed, string) {
+func (f *fixture) feed(inside bool, by int64) (reception.CalendarFeed, string) {
 	f.t.Helper()
 	tok := fmt.Sprintf("feed-token-%06d", f.next())
 	h := f.hallIn(inside)
-	feed := scheduler.CalendarFeed{Kind: scheduler.FeedHall, TargetID: h.ID, UnitID: h.UnitID, Name: h.Name, TokenHash: auth.HashToken(tok), CreatedBy: by}
+	feed := reception.CalendarFeed{Kind: reception.FeedHall, TargetID: h.ID, UnitID: h.UnitID, Name: h.Name, TokenHash: auth.HashToken(tok), CreatedBy: by}
 	if err := f.st.CreateCalendarFeed(bg, &feed); err != nil {
 		f.t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ var feedMatrix = map[string]matrixRow{
 	}},
 	// Anyone holding the URL, logged in or not, as long as the feed's creator may still read it.
 	"GET /api/v1/ical/{file}": {call: func(f *fixture, c *client, in bool) (string, any) {
-		_, tok := f.feed(in, f.user(scheduler.RoleSchedulerStaff, pick(in, f.d1, f.d2)).ID)
+		_, tok := f.feed(in, f.user(org.RoleSchedulerStaff, pick(in, f.d1, f.d2)).ID)
 		return "/api/v1/ical/" + tok + ".ics", nil
 	}},
 }

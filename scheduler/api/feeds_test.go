@@ -10,8 +10,10 @@ import (
 	goical "github.com/emersion/go-ical"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
 	"sanji/scheduler/ical/icaltest"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 type feedMade struct {
@@ -64,15 +66,15 @@ func prop(e goical.Event, name string) string {
 // revoked.
 func TestCalendarFeed(t *testing.T) {
 	f := newFixture(t, Config{})
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
-	leader := f.user(scheduler.RoleLeader, f.d1)
-	studio := scheduler.Hall{UnitID: f.d1.ID, Kind: scheduler.HallStudio, Name: "上城区区长演播室"}
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
+	leader := f.user(org.RoleLeader, f.d1)
+	studio := org.Hall{UnitID: f.d1.ID, Kind: org.HallStudio, Name: "上城区区长演播室"}
 	if err := f.st.CreateHall(bg, &studio); err != nil {
 		t.Fatal(err)
 	}
 	// Commas, semicolons and a backslash to escape; long enough in Chinese to fold.
 	title := `上城区区长视频接访（征地拆迁、劳动社保、城市管理集中接访）, 第1场; 备注\甲`
-	st := time.Date(2026, 3, 12, 9, 0, 0, 0, scheduler.Shanghai)
+	st := time.Date(2026, 3, 12, 9, 0, 0, 0, calendar.Shanghai)
 	mk := func(title string, start time.Time) SessionView {
 		t.Helper()
 		resp, body := staff.do("POST", "/api/v1/sessions", map[string]any{"unit_id": f.d1.ID, "title": title, "leader_id": leader.ID,
@@ -89,7 +91,7 @@ func TestCalendarFeed(t *testing.T) {
 	wantStatus(t, resp, body, 204)
 	// Outside the window (40 days back, 200 ahead) and at another hall: not in the hall's feed.
 	var outside []int64
-	for _, x := range []scheduler.ReceptionSession{
+	for _, x := range []reception.ReceptionSession{
 		{UnitID: f.d1.ID, Title: "早前接访", Start: f.clock.now().AddDate(0, 0, -40), HallIDs: []int64{f.hall1.ID}},
 		{UnitID: f.d1.ID, Title: "远期接访", Start: f.clock.now().AddDate(0, 0, 200), HallIDs: []int64{f.hall1.ID}},
 		{UnitID: f.d2.ID, Title: "拱墅区接访", Start: st, HallIDs: []int64{f.hall2.ID}},
@@ -101,7 +103,7 @@ func TestCalendarFeed(t *testing.T) {
 		outside = append(outside, x.ID)
 	}
 	// A petitioner booked into the first session: nothing of them may reach the feed.
-	a := scheduler.Appointment{SessionID: first.ID, HallID: f.hall1.ID, Name: "赵铁柱", IDNumber: f.idNumber(), Phone: "13912345678",
+	a := reception.Appointment{SessionID: first.ID, HallID: f.hall1.ID, Name: "赵铁柱", IDNumber: f.idNumber(), Phone: "13912345678",
 		Matter: "宅基地确权纠纷", People: 1}
 	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
 		t.Fatal(err)
@@ -115,7 +117,7 @@ func TestCalendarFeed(t *testing.T) {
 	if got, _ := f.st.GetCalendarFeed(bg, hallFeed.Feed.ID); got.TokenHash != auth.HashToken(hallFeed.Token) {
 		t.Errorf("stored hash %q", got.TokenHash)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "feed.create"}); len(es) != 1 || strings.Contains(es[0].After, hallFeed.Token) {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "feed.create"}); len(es) != 1 || strings.Contains(es[0].After, hallFeed.Token) {
 		t.Errorf("feed audit: %+v", es)
 	}
 
@@ -170,8 +172,8 @@ func TestCalendarFeed(t *testing.T) {
 	}
 
 	// The leader's feed has the leader's sessions only; the township's, those it is on.
-	other := scheduler.ReceptionSession{UnitID: f.d1.ID, Title: "另一位领导接访", Start: st.AddDate(0, 0, 1), End: st.AddDate(0, 0, 1).Add(time.Hour),
-		LeaderID: f.user(scheduler.RoleLeader, f.d1).ID, LeaderName: "钱六", HallIDs: []int64{f.hall1.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+	other := reception.ReceptionSession{UnitID: f.d1.ID, Title: "另一位领导接访", Start: st.AddDate(0, 0, 1), End: st.AddDate(0, 0, 1).Add(time.Hour),
+		LeaderID: f.user(org.RoleLeader, f.d1).ID, LeaderName: "钱六", HallIDs: []int64{f.hall1.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := f.st.CreateReceptionSession(bg, &other); err != nil {
 		t.Fatal(err)
 	}
@@ -202,13 +204,13 @@ func TestCalendarFeed(t *testing.T) {
 // other readers may not; and a feed dies with its creator's right to read.
 func TestCalendarFeedRevoke(t *testing.T) {
 	f := newFixture(t, Config{})
-	leaderU := f.user(scheduler.RoleLeader, f.d1)
+	leaderU := f.user(org.RoleLeader, f.d1)
 	leader := f.loginUser(leaderU)
 	mine := makeFeed(t, leader, "hall", f.hall1.ID)
-	operator := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	operator := f.loginUser(f.user(org.RoleHallOperator, f.d1))
 	resp, body := operator.do("DELETE", "/api/v1/feeds/"+idStr(mine.Feed.ID), nil)
 	wantStatus(t, resp, body, 403)
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
 	resp, body = staff.do("DELETE", "/api/v1/feeds/"+idStr(mine.Feed.ID), nil)
 	wantStatus(t, resp, body, 204)
 	resp, body = leader.do("DELETE", "/api/v1/feeds/"+idStr(mine.Feed.ID), nil)
@@ -225,8 +227,8 @@ func TestCalendarFeedRevoke(t *testing.T) {
 
 func TestCalendarFeedValidation(t *testing.T) {
 	f := newFixture(t, Config{})
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
-	operator := f.user(scheduler.RoleHallOperator, f.d1)
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
+	operator := f.user(org.RoleHallOperator, f.d1)
 	for _, tc := range []struct {
 		body  map[string]any
 		field string
@@ -247,7 +249,7 @@ func TestCalendarFeedValidation(t *testing.T) {
 // TestCalendarFeedRateLimit: fetches are limited per client address, known token or not.
 func TestCalendarFeedRateLimit(t *testing.T) {
 	f := newFixture(t, Config{FeedPerMinute: 1, FeedBurst: 2})
-	m := makeFeed(t, f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1)), "hall", f.hall1.ID)
+	m := makeFeed(t, f.loginUser(f.user(org.RoleSchedulerStaff, f.d1)), "hall", f.hall1.ID)
 	fetchFeed(t, f, m.Path)
 	resp, body := f.anon().do("GET", "/api/v1/ical/guess.ics", nil)
 	wantStatus(t, resp, body, 404)

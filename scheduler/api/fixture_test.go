@@ -20,6 +20,8 @@ import (
 
 	"sanji/auth"
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 	"sanji/scheduler/sqlite"
 )
 
@@ -57,12 +59,12 @@ type fixture struct {
 	srv    *httptest.Server
 	signer *auth.Signer
 	clock  *clock
-	root   scheduler.Unit
-	d1, d2 scheduler.Unit // 上城区 (inside), 拱墅区 (outside)
-	t1     scheduler.Unit // a township of d1
-	hall1  scheduler.Hall // a hall of d1
-	hall2  scheduler.Hall // a hall of d2
-	admin  string         // the bootstrap admin's one-time password
+	root   org.Unit
+	d1, d2 org.Unit // 上城区 (inside), 拱墅区 (outside)
+	t1     org.Unit // a township of d1
+	hall1  org.Hall // a hall of d1
+	hall2  org.Hall // a hall of d2
+	admin  string   // the bootstrap admin's one-time password
 	seq    int
 	peer   ed25519.PrivateKey // another system's exchange key, trusted by this server
 }
@@ -85,14 +87,14 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	if _, err := scheduler.SeedDemo(bg, st, fakeHash, gen); err != nil {
 		t.Fatal(err)
 	}
-	get := func(code string) scheduler.Unit {
+	get := func(code string) org.Unit {
 		u, err := st.GetUnitByCode(bg, code)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u
 	}
-	f.root, f.d1, f.d2, f.t1 = get(scheduler.RootCode), get("330102"), get("330105"), get("330102001")
+	f.root, f.d1, f.d2, f.t1 = get(org.RootCode), get("330102"), get("330105"), get("330102001")
 	for _, h := range mustList(st.ListHalls(bg, f.d1.Path)) {
 		if h.UnitID == f.d1.ID {
 			f.hall1 = h
@@ -111,7 +113,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	}
 	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public().(ed25519.PublicKey))
 	if cfg.Attachments.Dir == "" {
-		cfg.Attachments = scheduler.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
+		cfg.Attachments = casework.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
 	}
 	if cfg.Recordings == "" {
 		cfg.Recordings = filepath.Join(t.TempDir(), "recordings")
@@ -132,14 +134,14 @@ func mustList[T any](v []T, err error) []T {
 func (f *fixture) next() int { f.seq++; return f.seq }
 
 // user creates a person with role granted at unit, password "pw-<username>", no forced change.
-func (f *fixture) user(role string, unit scheduler.Unit) scheduler.User {
+func (f *fixture) user(role string, unit org.Unit) org.User {
 	f.t.Helper()
 	name := fmt.Sprintf("u%04d-%s", f.next(), strings.ReplaceAll(role, "_", "-"))
-	u := scheduler.User{Kind: scheduler.UserPerson, Username: name, DisplayName: "测试 " + name, UnitID: unit.ID, PasswordHash: "hash:pw-" + name}
+	u := org.User{Kind: org.UserPerson, Username: name, DisplayName: "测试 " + name, UnitID: unit.ID, PasswordHash: "hash:pw-" + name}
 	if err := f.st.CreateUser(bg, &u); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.st.AddGrant(bg, &scheduler.Grant{UserID: u.ID, Role: role, UnitID: unit.ID}); err != nil {
+	if err := f.st.AddGrant(bg, &org.Grant{UserID: u.ID, Role: role, UnitID: unit.ID}); err != nil {
 		f.t.Fatal(err)
 	}
 	return u
@@ -184,16 +186,16 @@ func (f *fixture) login(username, password string) *client {
 	return c
 }
 
-func (f *fixture) loginUser(u scheduler.User) *client { return f.login(u.Username, "pw-"+u.Username) }
+func (f *fixture) loginUser(u org.User) *client { return f.login(u.Username, "pw-"+u.Username) }
 
 // tokenClient makes an API token for u with scopes (nil: every action).
-func (f *fixture) tokenClient(u scheduler.User, scopes []string) *client {
+func (f *fixture) tokenClient(u org.User, scopes []string) *client {
 	f.t.Helper()
 	if scopes == nil {
-		scopes = scheduler.Actions
+		scopes = org.Actions
 	}
 	tok, _ := auth.RandomToken(32)
-	if err := f.st.CreateAPIToken(bg, &scheduler.APIToken{UserID: u.ID, Name: "test", Hash: auth.HashToken(tok), Scopes: scopes}); err != nil {
+	if err := f.st.CreateAPIToken(bg, &org.APIToken{UserID: u.ID, Name: "test", Hash: auth.HashToken(tok), Scopes: scopes}); err != nil {
 		f.t.Fatal(err)
 	}
 	return &client{f: f, bearer: tok}

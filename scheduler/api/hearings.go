@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Multi-site hearings: invitations of units and halls to a session and their answers; and the
@@ -50,18 +53,18 @@ type InvitationView struct {
 type names struct {
 	s        *Server
 	ctx      context.Context
-	units    map[int64]scheduler.Unit
+	units    map[int64]org.Unit
 	halls    map[int64]string
 	users    map[int64]string
-	sessions map[int64]scheduler.ReceptionSession
+	sessions map[int64]reception.ReceptionSession
 }
 
 func (s *Server) names(ctx context.Context) *names {
-	return &names{s: s, ctx: ctx, units: map[int64]scheduler.Unit{}, halls: map[int64]string{}, users: map[int64]string{},
-		sessions: map[int64]scheduler.ReceptionSession{}}
+	return &names{s: s, ctx: ctx, units: map[int64]org.Unit{}, halls: map[int64]string{}, users: map[int64]string{},
+		sessions: map[int64]reception.ReceptionSession{}}
 }
 
-func (n *names) unit(id int64) (scheduler.Unit, error) {
+func (n *names) unit(id int64) (org.Unit, error) {
 	if u, ok := n.units[id]; ok {
 		return u, nil
 	}
@@ -99,7 +102,7 @@ func (n *names) user(id int64) string {
 	return n.users[id]
 }
 
-func (n *names) session(id int64) (scheduler.ReceptionSession, error) {
+func (n *names) session(id int64) (reception.ReceptionSession, error) {
 	if x, ok := n.sessions[id]; ok {
 		return x, nil
 	}
@@ -111,7 +114,7 @@ func (n *names) session(id int64) (scheduler.ReceptionSession, error) {
 	return x, nil
 }
 
-func (n *names) invitation(v scheduler.Invitation, withSession bool) (InvitationView, error) {
+func (n *names) invitation(v reception.Invitation, withSession bool) (InvitationView, error) {
 	out := InvitationView{ID: v.ID, SessionID: v.SessionID, Kind: v.Kind, TargetID: v.TargetID, UnitID: v.UnitID, Note: v.Note,
 		Status: string(v.Status), Reason: v.Reason, InvitedAt: v.InvitedAt, AnsweredAt: optTime(v.AnsweredAt), AnsweredBy: n.user(v.AnsweredBy)}
 	u, err := n.unit(v.UnitID)
@@ -119,7 +122,7 @@ func (n *names) invitation(v scheduler.Invitation, withSession bool) (Invitation
 		return out, err
 	}
 	out.UnitName, out.TargetName = u.Name, u.Name
-	if v.Kind == scheduler.InviteHall {
+	if v.Kind == reception.InviteHall {
 		if out.TargetName, err = n.hall(v.TargetID); err != nil {
 			return out, err
 		}
@@ -130,13 +133,13 @@ func (n *names) invitation(v scheduler.Invitation, withSession bool) (Invitation
 	}
 	out.OnRoster = v.OnRoster(x)
 	if withSession {
-		out.Session = &SessionBrief{ID: x.ID, Title: x.Title, Start: x.Start.In(scheduler.Shanghai), End: x.End.In(scheduler.Shanghai),
+		out.Session = &SessionBrief{ID: x.ID, Title: x.Title, Start: x.Start.In(calendar.Shanghai), End: x.End.In(calendar.Shanghai),
 			Status: string(x.Status), LeaderName: x.LeaderName, LeaderPost: x.LeaderPost}
 	}
 	return out, nil
 }
 
-func (n *names) invitations(list []scheduler.Invitation, withSession bool) ([]InvitationView, error) {
+func (n *names) invitations(list []reception.Invitation, withSession bool) ([]InvitationView, error) {
 	out := []InvitationView{}
 	for _, v := range list {
 		iv, err := n.invitation(v, withSession)
@@ -151,23 +154,23 @@ func (n *names) invitations(list []scheduler.Invitation, withSession bool) ([]In
 // notify hands notices to the configured notifier. The change that caused them is committed
 // already, so a failed delivery is logged (the error names the kind and the session, never the
 // text or the address: they may name people) and not returned.
-func (s *Server) notify(ctx context.Context, notices ...scheduler.Notice) {
+func (s *Server) notify(ctx context.Context, notices ...reception.Notice) {
 	if s.notifier == nil || len(notices) == 0 {
 		return
 	}
-	if err := scheduler.Deliver(ctx, s.notifier, notices, s.now()); err != nil {
+	if err := reception.Deliver(ctx, s.notifier, notices, s.now()); err != nil {
 		s.log.Warn("notice not delivered", errField(err))
 	}
 }
 
 // noticeChange tells the roster (as it was and as it is) of a session's new time or roster, and
 // the booked petitioners of a new time.
-func (s *Server) noticeChange(ctx context.Context, before, after scheduler.ReceptionSession) error {
+func (s *Server) noticeChange(ctx context.Context, before, after reception.ReceptionSession) error {
 	moved := !before.Start.Equal(after.Start) || !before.End.Equal(after.End)
 	if !moved && before.StudioID == after.StudioID && slices.Equal(before.HallIDs, after.HallIDs) && slices.Equal(before.UnitIDs, after.UnitIDs) {
 		return nil
 	}
-	var appts []scheduler.Appointment
+	var appts []reception.Appointment
 	zh, en := "「"+after.Title+"」（"+sessionWhen(after)+"）的参会安排有变化，请登录系统查看", "The roster of “"+after.Title+"” ("+sessionWhen(after)+") changed; log in to see it"
 	if moved {
 		var err error
@@ -178,17 +181,17 @@ func (s *Server) noticeChange(ctx context.Context, before, after scheduler.Recep
 		en = "“" + after.Title + "” moved from " + sessionWhen(before) + " to " + sessionWhen(after) + " (Beijing time)"
 	}
 	all := after
-	all.HallIDs, _ = scheduler.WithIDs(after.HallIDs, before.HallIDs)
-	all.UnitIDs, _ = scheduler.WithIDs(after.UnitIDs, before.UnitIDs)
+	all.HallIDs, _ = reception.WithIDs(after.HallIDs, before.HallIDs)
+	all.UnitIDs, _ = reception.WithIDs(after.UnitIDs, before.UnitIDs)
 	if all.StudioID == 0 {
 		all.StudioID = before.StudioID
 	}
-	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionChanged, all, appts, zh, en)...)
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionChanged, all, appts, zh, en)...)
 	return nil
 }
 
-func sessionWhen(x scheduler.ReceptionSession) string {
-	return x.Start.In(scheduler.Shanghai).Format("2006-01-02 15:04") + "–" + x.End.In(scheduler.Shanghai).Format("15:04")
+func sessionWhen(x reception.ReceptionSession) string {
+	return x.Start.In(calendar.Shanghai).Format("2006-01-02 15:04") + "–" + x.End.In(calendar.Shanghai).Format("15:04")
 }
 
 type inviteRequest struct {
@@ -227,8 +230,8 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 			zh += "。事由：" + v.Note
 			en += ". About: " + v.Note
 		}
-		nt := scheduler.Notice{Kind: scheduler.NoticeInvitation, SessionID: id, UnitID: v.UnitID, ZH: zh, EN: en}
-		if v.Kind == scheduler.InviteHall {
+		nt := reception.Notice{Kind: reception.NoticeInvitation, SessionID: id, UnitID: v.UnitID, ZH: zh, EN: en}
+		if v.Kind == reception.InviteHall {
 			nt.HallID = v.TargetID
 		}
 		s.notify(ctx, nt)
@@ -244,7 +247,7 @@ func (s *Server) sessionInvitations(w http.ResponseWriter, r *http.Request, rc *
 		return err
 	}
 	ctx := r.Context()
-	list, err := s.st.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: x.ID})
+	list, err := s.st.ListInvitations(ctx, reception.InvitationQuery{SessionID: x.ID})
 	if err != nil {
 		return err
 	}
@@ -263,9 +266,9 @@ func (s *Server) myInvitations(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	status := scheduler.InvitationStatus(r.URL.Query().Get("status"))
+	status := reception.InvitationStatus(r.URL.Query().Get("status"))
 	switch status {
-	case "", scheduler.InvInvited, scheduler.InvAccepted, scheduler.InvDeclined:
+	case "", reception.InvInvited, reception.InvAccepted, reception.InvDeclined:
 	default:
 		return invalidField("status", "状态应为 invited、accepted 或 declined", "status must be invited, accepted or declined")
 	}
@@ -277,7 +280,7 @@ func (s *Server) myInvitations(w http.ResponseWriter, r *http.Request, rc *reqCt
 	n := s.names(ctx)
 	out := []InvitationView{}
 	for _, root := range roots {
-		list, err := s.st.ListInvitations(ctx, scheduler.InvitationQuery{UnderPath: root, Status: status, From: from})
+		list, err := s.st.ListInvitations(ctx, reception.InvitationQuery{UnderPath: root, Status: status, From: from})
 		if err != nil {
 			return err
 		}
@@ -345,7 +348,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	zh, en := view.TargetName+"确认参加「"+x.Title+"」", view.TargetName+" accepts “"+x.Title+"”"
-	if after.Status == scheduler.InvDeclined {
+	if after.Status == reception.InvDeclined {
 		zh, en = view.TargetName+"不参加「"+x.Title+"」，原因："+after.Reason, view.TargetName+" declines “"+x.Title+"”: "+after.Reason
 		if view.OnRoster {
 			zh, en = zh+"。其仍在参会名单上（该大厅尚有预约群众，或是会次唯一的会场），请排期人员处理",
@@ -354,7 +357,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 			zh, en = zh+"。已移出参会名单，其时段已释放", en+". It is off the roster and its time is free"
 		}
 	}
-	s.notify(ctx, scheduler.Notice{Kind: scheduler.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: zh, EN: en})
+	s.notify(ctx, reception.Notice{Kind: reception.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: zh, EN: en})
 	writeJSON(w, http.StatusOK, view)
 	return nil
 }
@@ -407,18 +410,18 @@ type BookingChecksView struct {
 // checksView filters b for the caller: a case about the caller's own unit is left out entirely
 // (it is in the audit entry, for the leader and the supervisors); titles and matters show only
 // where the caller may see them; identities are masked. hidden are the ids left out.
-func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b scheduler.BookingChecks) (BookingChecksView, []int64, error) {
+func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b reception.BookingChecks) (BookingChecksView, []int64, error) {
 	v := BookingChecksView{Notes: []NoteView{}, SamePerson: []AppointmentView{}, Cases: []CaseCheckView{}, Similar: []SimilarView{}}
 	var hidden []int64
-	visible := func(c scheduler.Case) (show, title bool, err error) {
+	visible := func(c casework.Case) (show, title bool, err error) {
 		ch, err := s.caseChain(ctx, c)
 		if err != nil {
 			return false, false, err
 		}
-		if scheduler.IsComplainedAbout(rc.p, ch) {
+		if reception.IsComplainedAbout(rc.p, ch) {
 			return false, false, nil
 		}
-		return true, scheduler.CaseViewLevel(rc.p, ch) >= scheduler.ViewMasked, nil
+		return true, casework.CaseViewLevel(rc.p, ch) >= casework.ViewMasked, nil
 	}
 	kept := b
 	kept.Cases, kept.Similar = nil, nil
@@ -447,7 +450,7 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 	n := s.names(ctx)
 	for _, m := range b.Similar {
 		sv := SimilarView{Kind: m.Kind, ID: m.ID, Score: m.Score}
-		if m.Kind == scheduler.CheckCase {
+		if m.Kind == reception.CheckCase {
 			show, title, err := visible(m.Case)
 			if err != nil {
 				return v, nil, err
@@ -462,7 +465,7 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 			}
 		} else {
 			a := m.Appointment
-			sv.Status, sv.Created, sv.Name = string(a.Status), a.CreatedAt, scheduler.MaskName(a.Name)
+			sv.Status, sv.Created, sv.Name = string(a.Status), a.CreatedAt, casework.MaskName(a.Name)
 			h, err := s.st.GetHall(ctx, a.HallID)
 			if err != nil {
 				return v, nil, err
@@ -471,7 +474,7 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 			if err != nil {
 				return v, nil, err
 			}
-			if rc.p.Can(scheduler.ActApptRead, hu.Path) {
+			if rc.p.Can(org.ActApptRead, hu.Path) {
 				sv.Matter = a.Matter
 			}
 		}
@@ -489,12 +492,12 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 }
 
 // runChecks runs the booking checks for a booking into session id at a hall of hallUnit.
-func (s *Server) runChecks(ctx context.Context, id int64, hallUnit scheduler.Unit, idNumber, matter string) (scheduler.BookingChecks, error) {
+func (s *Server) runChecks(ctx context.Context, id int64, hallUnit org.Unit, idNumber, matter string) (reception.BookingChecks, error) {
 	x, err := s.st.GetReceptionSession(ctx, id)
 	if err != nil {
-		return scheduler.BookingChecks{}, err
+		return reception.BookingChecks{}, err
 	}
-	return scheduler.CheckBooking(ctx, s.st, x, hallUnit, idNumber, matter)
+	return reception.CheckBooking(ctx, s.st, x, hallUnit, idNumber, matter)
 }
 
 type precheckRequest struct {
@@ -518,7 +521,7 @@ func (s *Server) precheck(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		return invalidField("hall_id", "必须指定候访大厅", "hall_id is required")
 	}
 	idn := strings.ToUpper(strings.TrimSpace(req.IDNumber))
-	if idn != "" && !scheduler.ValidIDNumber(idn) {
+	if idn != "" && !reception.ValidIDNumber(idn) {
 		return invalidField("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
 	}
 	ctx := r.Context()

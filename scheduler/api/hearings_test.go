@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/storetest"
 )
 
-func unitByCode(t *testing.T, f *fixture, code string) scheduler.Unit {
+func unitByCode(t *testing.T, f *fixture, code string) org.Unit {
 	t.Helper()
 	u, err := f.st.GetUnitByCode(bg, code)
 	if err != nil {
@@ -27,8 +30,8 @@ func TestHearingInvitations(t *testing.T) {
 	sink := storetest.NewNoticeSink(t)
 	f := newFixture(t, Config{Notifier: sink.Notifier})
 	rsj := unitByCode(t, f, "330102-RSJ")
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
-	st := time.Date(2026, 3, 20, 14, 0, 0, 0, scheduler.Shanghai)
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
+	st := time.Date(2026, 3, 20, 14, 0, 0, 0, calendar.Shanghai)
 	resp, body := staff.do("POST", "/api/v1/sessions", map[string]any{"unit_id": f.d1.ID, "title": "欠薪积案联合会商", "start": st,
 		"end": st.Add(2 * time.Hour), "hall_ids": []int64{f.hall1.ID}, "unit_ids": []int64{f.t1.ID}, "lead_days": 1,
 		"minutes_per_petitioner": 20, "max_petitioners": 3})
@@ -48,13 +51,13 @@ func TestHearingInvitations(t *testing.T) {
 	}
 	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(hearing.ID)+"/invitations", map[string]any{"unit_ids": []int64{rsj.ID}, "note": "请人社局派员"})
 	wantStatus(t, resp, body, 201)
-	if n := sink.Webhook(); len(n) != 3 || n[2].UnitID != rsj.ID || n[2].Kind != scheduler.NoticeInvitation ||
+	if n := sink.Webhook(); len(n) != 3 || n[2].UnitID != rsj.ID || n[2].Kind != reception.NoticeInvitation ||
 		!strings.Contains(n[2].TextZH, "欠薪积案联合会商") || !strings.Contains(n[2].TextZH, "请人社局派员") {
 		t.Errorf("invitation notices: %+v", n)
 	}
 
 	// The department sees its invitation with the session; the township sees only its own.
-	rsjHead := f.user(scheduler.RoleUnitHead, rsj)
+	rsjHead := f.user(org.RoleUnitHead, rsj)
 	head := f.loginUser(rsjHead)
 	resp, body = head.do("GET", "/api/v1/invitations?status=invited", nil)
 	wantStatus(t, resp, body, 200)
@@ -66,14 +69,14 @@ func TestHearingInvitations(t *testing.T) {
 		t.Fatalf("the department's invitations: %s", body)
 	}
 	inv := mine.Invitations[0]
-	township := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	township := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	_, body = township.do("GET", "/api/v1/invitations", nil)
 	if strings.Contains(string(body), "请人社局派员") {
 		t.Errorf("the township sees the department's invitation: %s", body)
 	}
 
 	// The district's unit head may act in the department's subtree but is not its member.
-	districtHead := f.loginUser(f.user(scheduler.RoleUnitHead, f.d1))
+	districtHead := f.loginUser(f.user(org.RoleUnitHead, f.d1))
 	resp, body = districtHead.do("POST", "/api/v1/invitations/"+idStr(inv.ID)+"/answer", map[string]any{"accept": true})
 	wantStatus(t, resp, body, 403)
 	// A decline needs a reason; then it is recorded and the session's unit is told.
@@ -84,7 +87,7 @@ func TestHearingInvitations(t *testing.T) {
 	}
 	resp, body = head.do("POST", "/api/v1/invitations/"+idStr(inv.ID)+"/answer", map[string]any{"accept": false, "reason": "当天有省厅专项检查"})
 	wantStatus(t, resp, body, 200)
-	if n := sink.Webhook(); len(n) != 4 || n[3].Kind != scheduler.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") ||
+	if n := sink.Webhook(); len(n) != 4 || n[3].Kind != reception.NoticeInvitationAnswer || n[3].UnitID != f.d1.ID || !strings.Contains(n[3].TextZH, "当天有省厅专项检查") ||
 		!strings.Contains(n[3].TextZH, "已移出参会名单") {
 		t.Errorf("answer notice: %+v", n)
 	}
@@ -96,7 +99,7 @@ func TestHearingInvitations(t *testing.T) {
 	if x, _ := f.st.GetReceptionSession(bg, hearing.ID); slices.Contains(x.UnitIDs, rsj.ID) || !slices.Contains(x.UnitIDs, f.t1.ID) {
 		t.Errorf("roster after the decline: %v", x.UnitIDs)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "invitation.answer"}); len(es) != 1 || !strings.Contains(es[0].After, "declined") {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "invitation.answer"}); len(es) != 1 || !strings.Contains(es[0].After, "declined") {
 		t.Errorf("answer audit: %+v", es)
 	}
 	// The township accepts its own.
@@ -121,8 +124,8 @@ func TestHearingInvitations(t *testing.T) {
 	}
 
 	// Its time was given away meanwhile: changing its mind to accept is refused, naming that session.
-	busy := scheduler.ReceptionSession{UnitID: f.d1.ID, Title: "人社局业务培训", Start: st, End: st.Add(time.Hour),
-		LeaderID: f.user(scheduler.RoleLeader, f.d1).ID, LeaderName: "孙副区长", UnitIDs: []int64{rsj.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
+	busy := reception.ReceptionSession{UnitID: f.d1.ID, Title: "人社局业务培训", Start: st, End: st.Add(time.Hour),
+		LeaderID: f.user(org.RoleLeader, f.d1).ID, LeaderName: "孙副区长", UnitIDs: []int64{rsj.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := f.st.CreateReceptionSession(bg, &busy); err != nil {
 		t.Fatalf("the declined unit's time is not free: %v", err)
 	}
@@ -136,8 +139,8 @@ func TestHearingInvitations(t *testing.T) {
 	}
 
 	// Inviting a unit that is busy then is refused, naming the other session.
-	other := scheduler.ReceptionSession{UnitID: f.d1.ID, Title: "街道接访", Start: st.Add(time.Hour), End: st.Add(3 * time.Hour),
-		LeaderID: f.user(scheduler.RoleLeader, f.d1).ID, LeaderName: "王副区长",
+	other := reception.ReceptionSession{UnitID: f.d1.ID, Title: "街道接访", Start: st.Add(time.Hour), End: st.Add(3 * time.Hour),
+		LeaderID: f.user(org.RoleLeader, f.d1).ID, LeaderName: "王副区长",
 		UnitIDs: []int64{unitByCode(t, f, "330102002").ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := f.st.CreateReceptionSession(bg, &other); err != nil {
 		t.Fatal(err)
@@ -148,7 +151,7 @@ func TestHearingInvitations(t *testing.T) {
 		t.Errorf("busy unit: %+v", e)
 	}
 	// Another district's staff cannot invite to this session.
-	outsider := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d2))
+	outsider := f.loginUser(f.user(org.RoleSchedulerStaff, f.d2))
 	resp, body = outsider.do("POST", "/api/v1/sessions/"+idStr(hearing.ID)+"/invitations", map[string]any{"unit_ids": []int64{f.d2.ID}})
 	wantStatus(t, resp, body, 403)
 }
@@ -166,17 +169,17 @@ func TestBookingChecksAPI(t *testing.T) {
 	city := unitByCode(t, f, "330100")
 	idn := f.idNumber()
 	other := f.idNumber()
-	mk := func(unit, complained int64, territory, title, content, id string, steps ...scheduler.CaseStatus) scheduler.Case {
+	mk := func(unit, complained int64, territory, title, content, id string, steps ...casework.CaseStatus) casework.Case {
 		t.Helper()
-		_, hash, _ := scheduler.NewQueryCode()
-		c := scheduler.Case{UnitID: unit, Territory: territory, Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cats[0].ID,
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: unit, Territory: territory, Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cats[0].ID,
 			Title: title, Content: content, QueryCodeHash: hash, ComplainedUnitID: complained, RegisteredAt: f.clock.now(),
-			Petitioners: []scheduler.Petitioner{{Name: "赵六", IDNumber: id, Role: scheduler.PetitionerSelf}}}
-		if err := f.st.CreateCase(bg, &c, scheduler.CaseEvent{ActorID: 1, Actor: "intake", UnitID: unit, Reason: "登记"}); err != nil {
+			Petitioners: []casework.Petitioner{{Name: "赵六", IDNumber: id, Role: casework.PetitionerSelf}}}
+		if err := f.st.CreateCase(bg, &c, casework.CaseEvent{ActorID: 1, Actor: "intake", UnitID: unit, Reason: "登记"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, to := range steps {
-			ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", Result: scheduler.ResultExplain}
+			ev := casework.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", Result: casework.ResultExplain}
 			if err := f.st.TransitionCase(bg, &ev); err != nil {
 				t.Fatal(err)
 			}
@@ -184,21 +187,21 @@ func TestBookingChecksAPI(t *testing.T) {
 		}
 		return c
 	}
-	pending := mk(f.d1.ID, 0, "330102", "拖欠工资", "某建筑公司拖欠工资三个月，老板失联", idn, scheduler.StAccepted)
-	done := mk(city.ID, 0, "330100", "征地补偿", "征地补偿标准过低", idn, scheduler.StAccepted, scheduler.StInProgress,
-		scheduler.StAnswered, scheduler.StReview, scheduler.StReReview, scheduler.StClosed)
+	pending := mk(f.d1.ID, 0, "330102", "拖欠工资", "某建筑公司拖欠工资三个月，老板失联", idn, casework.StAccepted)
+	done := mk(city.ID, 0, "330100", "征地补偿", "征地补偿标准过低", idn, casework.StAccepted, casework.StInProgress,
+		casework.StAnswered, casework.StReview, casework.StReReview, casework.StClosed)
 	aboutUs := mk(city.ID, f.d1.ID, "330102", "反映区里", "反映上城区不作为", idn)
 	alikeHere := mk(f.d1.ID, 0, "330102", "欠薪纠纷", "建筑公司拖欠我们三个月工资，老板找不到人", other)
 	alikeThere := mk(f.d2.ID, 0, "330102", "欠薪问题", "公司拖欠我们三个月工资，老板找不到人了", other)
 
 	// A city reception with 上城区's hall on its roster.
-	st := time.Date(2026, 3, 25, 9, 0, 0, 0, scheduler.Shanghai)
-	x := scheduler.ReceptionSession{UnitID: city.ID, Title: "市领导接访", Start: st, End: st.Add(2 * time.Hour), HallIDs: []int64{f.hall1.ID},
+	st := time.Date(2026, 3, 25, 9, 0, 0, 0, calendar.Shanghai)
+	x := reception.ReceptionSession{UnitID: city.ID, Title: "市领导接访", Start: st, End: st.Add(2 * time.Hour), HallIDs: []int64{f.hall1.ID},
 		LeadDays: 3, MinutesPerPetitioner: 20, MaxPetitioners: 6}
 	if err := f.st.CreateReceptionSession(bg, &x); err != nil {
 		t.Fatal(err)
 	}
-	op := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	op := f.loginUser(f.user(org.RoleHallOperator, f.d1))
 	req := map[string]any{"hall_id": f.hall1.ID, "id_number": idn, "matter": "拖欠工资三个月，公司老板失联"}
 	resp, body := op.do("POST", "/api/v1/sessions/"+idStr(x.ID)+"/booking-checks", req)
 	wantStatus(t, resp, body, 200)
@@ -226,7 +229,7 @@ func TestBookingChecksAPI(t *testing.T) {
 		similar[s.ID] = s
 	}
 	if len(similar) != 2 || similar[alikeHere.ID].Title != "欠薪纠纷" || similar[alikeThere.ID].Title != "" ||
-		similar[alikeThere.ID].Number != alikeThere.Number || similar[alikeHere.ID].Score < scheduler.SimilarThreshold {
+		similar[alikeThere.ID].Number != alikeThere.Number || similar[alikeHere.ID].Score < reception.SimilarThreshold {
 		t.Errorf("similar matters: %s", body)
 	}
 	var codes []string
@@ -236,7 +239,7 @@ func TestBookingChecksAPI(t *testing.T) {
 	if strings.Join(codes, ",") != "pending_lower,past_rereview,same_person,similar" || !strings.Contains(v.Notes[0].Message, pending.Number) {
 		t.Errorf("notes: %+v", v.Notes)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.precheck"}); len(es) != 1 || strings.Contains(es[0].After, idn) ||
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "appointment.precheck"}); len(es) != 1 || strings.Contains(es[0].After, idn) ||
 		!strings.Contains(es[0].After, `"hidden_from_caller":[`+idStr(aboutUs.ID)+`]`) {
 		t.Errorf("precheck audit: %+v", es)
 	}
@@ -263,11 +266,11 @@ func TestBookingChecksAPI(t *testing.T) {
 	if len(bv.Checks.Cases) != 2 || !bv.Checks.PendingLower || len(bv.Checks.Similar) != 2 || bv.Appointment.Guidance == "" || bv.Appointment.Checks == nil {
 		t.Errorf("booking's checks: %s", body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.checks"}); len(es) != 1 || !strings.Contains(es[0].After, "建议等待处理结果") {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "appointment.checks"}); len(es) != 1 || !strings.Contains(es[0].After, "建议等待处理结果") {
 		t.Errorf("booking audit: %+v", es)
 	}
 	// The leader's queue shows the findings as flags, identities masked.
-	lead := f.loginUser(f.user(scheduler.RoleLeader, city))
+	lead := f.loginUser(f.user(org.RoleLeader, city))
 	resp, body = lead.do("GET", "/api/v1/sessions/"+idStr(x.ID)+"/queue", nil)
 	wantStatus(t, resp, body, 200)
 	var q struct {
@@ -286,15 +289,15 @@ func TestScheduleChangeNotices(t *testing.T) {
 	sink := storetest.NewNoticeSink(t)
 	texts := sink.Texts
 	f := newFixture(t, Config{Notifier: sink.Notifier})
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
-	st := time.Date(2026, 3, 20, 9, 0, 0, 0, scheduler.Shanghai)
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
+	st := time.Date(2026, 3, 20, 9, 0, 0, 0, calendar.Shanghai)
 	resp, body := staff.do("POST", "/api/v1/sessions", map[string]any{"unit_id": f.d1.ID, "title": "区领导接访", "start": st,
 		"end": st.Add(time.Hour), "hall_ids": []int64{f.hall1.ID}, "unit_ids": []int64{f.t1.ID}, "lead_days": 1,
 		"minutes_per_petitioner": 10, "max_petitioners": 5})
 	wantStatus(t, resp, body, 201)
 	var x SessionView
 	_ = json.Unmarshal(body, &x)
-	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Phone: "13912345678", Matter: "欠薪", People: 1}
+	a := reception.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Phone: "13912345678", Matter: "欠薪", People: 1}
 	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +311,7 @@ func TestScheduleChangeNotices(t *testing.T) {
 		"unit_ids": []int64{}})
 	wantStatus(t, resp, body, 200)
 	n := sink.Webhook()
-	if len(n) != 2 || n[0].UnitID != f.t1.ID || n[1].HallID != f.hall1.ID || n[0].Kind != scheduler.NoticeSessionChanged ||
+	if len(n) != 2 || n[0].UnitID != f.t1.ID || n[1].HallID != f.hall1.ID || n[0].Kind != reception.NoticeSessionChanged ||
 		!strings.Contains(n[0].TextZH, "2026-03-20 09:00–10:00 改为 2026-03-20 10:00–11:00") {
 		t.Errorf("change notices: %+v", n)
 	}
@@ -318,7 +321,7 @@ func TestScheduleChangeNotices(t *testing.T) {
 	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(x.ID)+"/cancel", map[string]string{"reason": "领导外出"})
 	wantStatus(t, resp, body, 204)
 	n = sink.Webhook()
-	if len(n) != 3 || n[2].Kind != scheduler.NoticeSessionCancelled || !strings.Contains(n[2].TextZH, "领导外出") || len(texts.All()) != 2 {
+	if len(n) != 3 || n[2].Kind != reception.NoticeSessionCancelled || !strings.Contains(n[2].TextZH, "领导外出") || len(texts.All()) != 2 {
 		t.Errorf("cancellation notices: %+v, %d texts", n, len(texts.All()))
 	}
 }
@@ -333,11 +336,11 @@ func TestDeclineKeepsBookedHall(t *testing.T) {
 	if err != nil || len(invs) != 1 {
 		t.Fatalf("invite: %+v %v", invs, err)
 	}
-	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
+	a := reception.Appointment{SessionID: x.ID, HallID: f.hall1.ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
 	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
 		t.Fatal(err)
 	}
-	operator := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	operator := f.loginUser(f.user(org.RoleHallOperator, f.d1))
 	resp, body := operator.do("POST", "/api/v1/invitations/"+idStr(invs[0].ID)+"/answer", map[string]any{"accept": false, "reason": "大厅检修"})
 	wantStatus(t, resp, body, 200)
 	var v InvitationView

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 // matrixRow says how to call one route for the authorization matrix: the request for a target
@@ -25,7 +25,7 @@ type matrixRow struct {
 	sessionOnly bool
 }
 
-func pick(inside bool, a, b scheduler.Unit) scheduler.Unit {
+func pick(inside bool, a, b org.Unit) org.Unit {
 	if inside {
 		return a
 	}
@@ -37,7 +37,7 @@ func pick(inside bool, a, b scheduler.Unit) scheduler.Unit {
 var matrix = map[string]matrixRow{
 	"GET /api/v1/openapi.yaml": {call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/openapi.yaml", nil }},
 	"POST /api/v1/session": {call: func(f *fixture, c *client, in bool) (string, any) {
-		u := f.user(scheduler.RoleObserver, f.d1)
+		u := f.user(org.RoleObserver, f.d1)
 		return "/api/v1/session", map[string]string{"username": u.Username, "password": "pw-" + u.Username}
 	}},
 	"DELETE /api/v1/session": {call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/session", nil }},
@@ -72,20 +72,20 @@ var matrix = map[string]matrixRow{
 			"grants": []map[string]any{{"role": "observer", "unit_id": u.ID}}}
 	}},
 	"PATCH /api/v1/users/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
-		u := f.user(scheduler.RoleObserver, pick(in, f.t1, f.d2))
+		u := f.user(org.RoleObserver, pick(in, f.t1, f.d2))
 		return "/api/v1/users/" + strconv.FormatInt(u.ID, 10), map[string]any{"disabled": true}
 	}},
 	"POST /api/v1/users/{id}/password-reset": {call: func(f *fixture, c *client, in bool) (string, any) {
-		u := f.user(scheduler.RoleObserver, pick(in, f.t1, f.d2))
+		u := f.user(org.RoleObserver, pick(in, f.t1, f.d2))
 		return "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/password-reset", nil
 	}},
 	"POST /api/v1/users/{id}/grants": {call: func(f *fixture, c *client, in bool) (string, any) {
 		unit := pick(in, f.t1, f.d2)
-		u := f.user(scheduler.RoleObserver, unit)
+		u := f.user(org.RoleObserver, unit)
 		return "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/grants", map[string]any{"role": "leader", "unit_id": unit.ID}
 	}},
 	"DELETE /api/v1/users/{id}/grants/{grant}": {call: func(f *fixture, c *client, in bool) (string, any) {
-		u := f.user(scheduler.RoleObserver, pick(in, f.t1, f.d2))
+		u := f.user(org.RoleObserver, pick(in, f.t1, f.d2))
 		gs, _ := f.st.ListGrants(bg, u.ID)
 		return fmt.Sprintf("/api/v1/users/%d/grants/%d", u.ID, gs[0].ID), nil
 	}},
@@ -113,7 +113,7 @@ var matrix = map[string]matrixRow{
 		return "/api/v1/tokens", map[string]any{"name": "脚本", "scopes": []string{c.someAction}}
 	}},
 	"DELETE /api/v1/tokens/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
-		t := scheduler.APIToken{UserID: c.userID, Name: "x", Hash: fmt.Sprintf("h-%d", f.next())}
+		t := org.APIToken{UserID: c.userID, Name: "x", Hash: fmt.Sprintf("h-%d", f.next())}
 		if err := f.st.CreateAPIToken(bg, &t); err != nil {
 			f.t.Fatal(err)
 		}
@@ -130,13 +130,13 @@ var matrix = map[string]matrixRow{
 }
 
 // device makes a terminal account in a hall of d1 (inside) or d2.
-func (f *fixture) device(inside bool) scheduler.User {
+func (f *fixture) device(inside bool) org.User {
 	f.t.Helper()
 	h := f.hall1
 	if !inside {
 		h = f.hall2
 	}
-	d := scheduler.User{Kind: scheduler.UserDevice, Username: fmt.Sprintf("dev-%d", f.next()), DisplayName: "终端", UnitID: h.UnitID, HallID: h.ID, PasswordHash: "!"}
+	d := org.User{Kind: org.UserDevice, Username: fmt.Sprintf("dev-%d", f.next()), DisplayName: "终端", UnitID: h.UnitID, HallID: h.ID, PasswordHash: "!"}
 	if err := f.st.CreateUser(bg, &d); err != nil {
 		f.t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Errorf("route %s has no row in the authorization matrix: add one", key)
 			continue
 		}
-		for _, role := range scheduler.Roles {
+		for _, role := range org.Roles {
 			for _, inside := range []bool{true, false} {
 				name := fmt.Sprintf("%s/%s/inside=%v", key, role, inside)
 				t.Run(name, func(t *testing.T) {
@@ -167,10 +167,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 						grantAt = f.root
 					}
 					var c *client
-					var who scheduler.User
-					if role == scheduler.RoleHallTerminal {
+					var who org.User
+					if role == org.RoleHallTerminal {
 						who = f.device(true)
-						if err := f.st.AddGrant(bg, &scheduler.Grant{UserID: who.ID, Role: role, UnitID: grantAt.ID}); err != nil {
+						if err := f.st.AddGrant(bg, &org.Grant{UserID: who.ID, Role: role, UnitID: grantAt.ID}); err != nil {
 							t.Fatal(err)
 						}
 						c = f.tokenClient(who, nil)
@@ -180,9 +180,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 						c.password = "pw-" + who.Username
 					}
 					c.userID = who.ID
-					c.someAction = scheduler.ActUnitRead
-					if role == scheduler.RoleHallTerminal {
-						c.someAction = scheduler.ActCallJoin
+					c.someAction = org.ActUnitRead
+					if role == org.RoleHallTerminal {
+						c.someAction = org.ActCallJoin
 					}
 					path, body := row.call(f, c, inside)
 					var want bool
@@ -190,7 +190,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					case accessPublic, accessSelf:
 						want = true
 					default:
-						want = scheduler.RoleMay(role, rt.Access) && (inside || row.list)
+						want = org.RoleMay(role, rt.Access) && (inside || row.list)
 					}
 					if row.sessionOnly && c.bearer != "" {
 						want = false

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
 )
 
 // TestRatesScopeAndPeriod: the statistics of a leader's scope or of one unit's subtree in it,
@@ -14,10 +16,10 @@ import (
 // with its parts; bad filters are refused naming the field, in the caller's language.
 func TestRatesScopeAndPeriod(t *testing.T) {
 	f := newFixture(t, Config{})
-	leaderUser := f.user(scheduler.RoleLeader, f.d1)
+	leaderUser := f.user(org.RoleLeader, f.d1)
 	// 2026-03-02: one case at the district, one at its township (never decided), one outside.
-	f.newCase(f.d1, func(c *scheduler.Case) { c.Territory = "330102" })
-	f.newCase(f.t1, func(c *scheduler.Case) { c.Territory = "330102001" })
+	f.newCase(f.d1, func(c *casework.Case) { c.Territory = "330102" })
+	f.newCase(f.t1, func(c *casework.Case) { c.Territory = "330102001" })
 	f.newCase(f.d2, nil)
 	// 2026-04-02: another at the district.
 	f.clock.add(31 * 24 * time.Hour)
@@ -35,7 +37,7 @@ func TestRatesScopeAndPeriod(t *testing.T) {
 		return v
 	}
 	all := get(leader, "")
-	if all.Cases != 3 || all.Repeat != (RateView{2, 3, 2.0 / 3}) || all.RepetitionDays != scheduler.DefaultRepetitionDays {
+	if all.Cases != 3 || all.Repeat != (RateView{2, 3, 2.0 / 3}) || all.RepetitionDays != rates.DefaultRepetitionDays {
 		t.Errorf("whole scope: %+v", all)
 	}
 	// At 04-02 the March cases were never decided: their acceptance periods ended on 03-17.
@@ -85,7 +87,7 @@ func TestRoutingUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes := func(u scheduler.User) map[string]bool {
+	codes := func(u org.User) map[string]bool {
 		t.Helper()
 		resp, body := f.loginUser(u).do("GET", "/api/v1/routing-units", nil)
 		wantStatus(t, resp, body, 200)
@@ -102,24 +104,24 @@ func TestRoutingUnits(t *testing.T) {
 		}
 		return out
 	}
-	city := codes(f.user(scheduler.RoleIntakeOfficer, xfj))
+	city := codes(f.user(org.RoleIntakeOfficer, xfj))
 	for _, c := range []string{"330100", "330100-ZJJ", "330102-RSJ", "330105", "330106002"} {
 		if !city[c] {
 			t.Errorf("the city bureau's officer cannot route to %s", c)
 		}
 	}
-	if city[scheduler.RootCode] {
+	if city[org.RootCode] {
 		t.Error("the city bureau's officer routes above the city")
 	}
 	// Grants at the city and at one of its districts: the city once.
-	both := f.user(scheduler.RoleSupervisor, f.d1)
-	if err := f.st.AddGrant(bg, &scheduler.Grant{UserID: both.ID, Role: scheduler.RoleLeader, UnitID: xfj.ParentID}); err != nil {
+	both := f.user(org.RoleSupervisor, f.d1)
+	if err := f.st.AddGrant(bg, &org.Grant{UserID: both.ID, Role: org.RoleLeader, UnitID: xfj.ParentID}); err != nil {
 		t.Fatal(err)
 	}
 	if got := codes(both); len(got) != len(city) {
 		t.Errorf("nested tiers: %d units, the city has %d", len(got), len(city))
 	}
-	town := codes(f.user(scheduler.RoleCaseHandler, f.t1))
+	town := codes(f.user(org.RoleCaseHandler, f.t1))
 	if !town["330102001"] || town["330102"] || town["330102002"] {
 		t.Errorf("the township's handler: %v", town)
 	}

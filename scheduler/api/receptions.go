@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Reception sessions, schedules, the public feed (五公开), appointments and the hall queue.
@@ -37,7 +39,7 @@ type SessionView struct {
 	CancelReason         string    `json:"cancel_reason,omitempty"`
 }
 
-func sessionView(s scheduler.ReceptionSession) SessionView {
+func sessionView(s reception.ReceptionSession) SessionView {
 	ids := func(v []int64) []int64 {
 		if v == nil {
 			return []int64{}
@@ -45,15 +47,15 @@ func sessionView(s scheduler.ReceptionSession) SessionView {
 		return v
 	}
 	return SessionView{ID: s.ID, ScheduleID: s.ScheduleID, UnitID: s.UnitID, Title: s.Title, LeaderID: s.LeaderID,
-		LeaderName: s.LeaderName, LeaderPost: s.LeaderPost, StudioID: s.StudioID, Start: s.Start.In(scheduler.Shanghai),
-		End: s.End.In(scheduler.Shanghai), HallIDs: ids(s.HallIDs), UnitIDs: ids(s.UnitIDs), LeadDays: s.LeadDays,
+		LeaderName: s.LeaderName, LeaderPost: s.LeaderPost, StudioID: s.StudioID, Start: s.Start.In(calendar.Shanghai),
+		End: s.End.In(calendar.Shanghai), HallIDs: ids(s.HallIDs), UnitIDs: ids(s.UnitIDs), LeadDays: s.LeadDays,
 		MinutesPerPetitioner: s.MinutesPerPetitioner, MaxPetitioners: s.MaxPetitioners, Portfolio: s.Portfolio,
 		Holiday: s.Holiday, Status: string(s.Status), CancelReason: s.CancelReason}
 }
 
 // sessionErr turns a resource clash into a 409 that names the other session.
 func sessionErr(err error) error {
-	var ce *scheduler.ConflictError
+	var ce *reception.ConflictError
 	if errors.As(err, &ce) {
 		zh, en, _ := strings.Cut(ce.Error(), " / ")
 		e := newErr(http.StatusConflict, CodeSessionConflict, zh, en)
@@ -66,9 +68,9 @@ func sessionErr(err error) error {
 // CodeSessionConflict: a leader, studio, hall or unit is already in an overlapping session.
 const CodeSessionConflict = "session_conflict"
 
-func (s *Server) unitOf(ctx context.Context, id int64, field string) (scheduler.Unit, error) {
+func (s *Server) unitOf(ctx context.Context, id int64, field string) (org.Unit, error) {
 	u, err := s.st.GetUnit(ctx, id)
-	if errors.Is(err, scheduler.ErrNotFound) {
+	if errors.Is(err, org.ErrNotFound) {
 		return u, invalidField(field, "单位不存在", "the unit does not exist")
 	}
 	return u, err
@@ -97,7 +99,7 @@ const publicDays = 60
 func (s *Server) publicSessions(w http.ResponseWriter, r *http.Request, _ *reqCtx) error {
 	ctx := r.Context()
 	now := s.now()
-	list, err := s.st.ListReceptionSessions(ctx, scheduler.SessionQuery{From: now, To: now.AddDate(0, 0, publicDays)})
+	list, err := s.st.ListReceptionSessions(ctx, reception.SessionQuery{From: now, To: now.AddDate(0, 0, publicDays)})
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,7 @@ func (s *Server) publicSessions(w http.ResponseWriter, r *http.Request, _ *reqCt
 		if x.LeaderID == 0 {
 			continue // hearings without a leader are internal
 		}
-		v := PublicSessionView{ID: x.ID, Title: x.Title, Start: x.Start.In(scheduler.Shanghai), End: x.End.In(scheduler.Shanghai),
+		v := PublicSessionView{ID: x.ID, Title: x.Title, Start: x.Start.In(calendar.Shanghai), End: x.End.In(calendar.Shanghai),
 			LeaderName: x.LeaderName, LeaderPost: x.LeaderPost, Portfolio: x.Portfolio, Holiday: x.Holiday, Halls: []string{}}
 		if x.StudioID != 0 {
 			v.Place = hallName(x.StudioID)
@@ -142,7 +144,7 @@ func parseTimeParam(r *http.Request, name string, def time.Time) (time.Time, err
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	if t, err := time.ParseInLocation("2006-01-02", v, scheduler.Shanghai); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", v, calendar.Shanghai); err == nil {
 		return t, nil
 	}
 	return time.Time{}, invalidField(name, "时间应为 RFC 3339 或 YYYY-MM-DD", "must be RFC 3339 or YYYY-MM-DD")
@@ -168,7 +170,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	cancelled := r.URL.Query().Get("cancelled") == "1"
 	seen := map[int64]bool{}
 	out := []SessionView{}
-	add := func(q scheduler.SessionQuery) error {
+	add := func(q reception.SessionQuery) error {
 		q.From, q.To, q.IncludeCancelled = from, to, cancelled
 		list, err := s.st.ListReceptionSessions(ctx, q)
 		if err != nil {
@@ -183,7 +185,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return nil
 	}
 	for _, root := range roots {
-		if err := add(scheduler.SessionQuery{UnderPath: root}); err != nil {
+		if err := add(reception.SessionQuery{UnderPath: root}); err != nil {
 			return err
 		}
 		halls, err := s.st.ListHalls(ctx, root)
@@ -191,7 +193,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 			return err
 		}
 		for _, h := range halls {
-			if err := add(scheduler.SessionQuery{HallID: h.ID}); err != nil {
+			if err := add(reception.SessionQuery{HallID: h.ID}); err != nil {
 				return err
 			}
 		}
@@ -223,7 +225,7 @@ func (s *Server) listLeaders(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	ctx := r.Context()
 	out := []LeaderView{}
 	for _, root := range roots {
-		users, err := s.st.ListUsers(ctx, scheduler.UserFilter{UnderPath: root, Kind: scheduler.UserPerson})
+		users, err := s.st.ListUsers(ctx, org.UserFilter{UnderPath: root, Kind: org.UserPerson})
 		if err != nil {
 			return err
 		}
@@ -236,7 +238,7 @@ func (s *Server) listLeaders(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 				return err
 			}
 			for _, g := range gs {
-				if g.Role == scheduler.RoleLeader {
+				if g.Role == org.RoleLeader {
 					out = append(out, LeaderView{ID: u.ID, DisplayName: u.DisplayName, UnitID: u.UnitID})
 					break
 				}
@@ -278,7 +280,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err := rc.require(u.Path); err != nil {
 		return err
 	}
-	x := scheduler.ReceptionSession{UnitID: u.ID, Title: strings.TrimSpace(req.Title), LeaderID: req.LeaderID,
+	x := reception.ReceptionSession{UnitID: u.ID, Title: strings.TrimSpace(req.Title), LeaderID: req.LeaderID,
 		LeaderName: strings.TrimSpace(req.LeaderName), LeaderPost: strings.TrimSpace(req.LeaderPost), StudioID: req.StudioID,
 		Start: req.Start, End: req.End, HallIDs: req.HallIDs, UnitIDs: req.UnitIDs, LeadDays: req.LeadDays,
 		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio}
@@ -317,19 +319,19 @@ func setIfGiven[T any](dst *T, v *T) {
 
 // sessionInScope loads the session named by the path's {id}, after decoding the body into req
 // (unless nil), and checks the caller's scope at the session's unit.
-func (s *Server) sessionInScope(r *http.Request, rc *reqCtx, req any) (scheduler.ReceptionSession, scheduler.Unit, error) {
+func (s *Server) sessionInScope(r *http.Request, rc *reqCtx, req any) (reception.ReceptionSession, org.Unit, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return scheduler.ReceptionSession{}, scheduler.Unit{}, err
+		return reception.ReceptionSession{}, org.Unit{}, err
 	}
 	if req != nil {
 		if err := decode(r, req); err != nil {
-			return scheduler.ReceptionSession{}, scheduler.Unit{}, err
+			return reception.ReceptionSession{}, org.Unit{}, err
 		}
 	}
 	x, err := s.st.GetReceptionSession(r.Context(), id)
 	if err != nil {
-		return x, scheduler.Unit{}, err
+		return x, org.Unit{}, err
 	}
 	u, err := s.unitInScope(r.Context(), rc, x.UnitID)
 	return x, u, err
@@ -395,7 +397,7 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	reason := strings.TrimSpace(req.Reason)
-	s.notify(ctx, scheduler.SessionNotices(scheduler.NoticeSessionCancelled, x, appts,
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionCancelled, x, appts,
 		"「"+x.Title+"」（"+sessionWhen(x)+"）已取消："+reason, "“"+x.Title+"” ("+sessionWhen(x)+") is cancelled: "+reason)...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -431,7 +433,7 @@ type MaterializeView struct {
 	Conflicts  []Error       `json:"conflicts"`
 }
 
-func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx, u scheduler.Unit, id int64, weeks int, status int) error {
+func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx, u org.Unit, id int64, weeks int, status int) error {
 	if weeks <= 0 {
 		weeks = 8
 	}
@@ -439,7 +441,7 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 		return invalidField("weeks", "最多提前 53 周生成", "weeks must be at most 53")
 	}
 	now := s.now()
-	res, err := scheduler.Materialize(r.Context(), s.st, id, now, now.AddDate(0, 0, 7*weeks))
+	res, err := reception.Materialize(r.Context(), s.st, id, now, now.AddDate(0, 0, 7*weeks))
 	if err != nil {
 		return err
 	}
@@ -448,7 +450,7 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 		v.Created = append(v.Created, sessionView(x))
 	}
 	for _, o := range res.Skipped {
-		v.Skipped = append(v.Skipped, o.Start.In(scheduler.Shanghai))
+		v.Skipped = append(v.Skipped, o.Start.In(calendar.Shanghai))
 	}
 	for _, c := range res.Conflicts {
 		var ae *apiError
@@ -482,13 +484,13 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, rc *reqC
 		return err
 	}
 	if req.Holidays == "" {
-		req.Holidays = string(scheduler.HolidaySkip)
+		req.Holidays = string(reception.HolidaySkip)
 	}
-	rs := scheduler.ReceptionSchedule{UnitID: u.ID, LeaderID: req.LeaderID, LeaderName: strings.TrimSpace(req.LeaderName),
+	rs := reception.ReceptionSchedule{UnitID: u.ID, LeaderID: req.LeaderID, LeaderName: strings.TrimSpace(req.LeaderName),
 		LeaderPost: strings.TrimSpace(req.LeaderPost), StudioID: req.StudioID, RRule: req.RRule, ExDates: req.ExDates,
 		DTStart: req.DTStart, Minutes: req.Minutes, HallIDs: req.HallIDs, UnitIDs: req.UnitIDs, LeadDays: req.LeadDays,
 		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio,
-		Holidays: scheduler.HolidayPolicy(req.Holidays)}
+		Holidays: reception.HolidayPolicy(req.Holidays)}
 	if err := s.st.CreateReceptionSchedule(ctx, &rs); err != nil {
 		return err
 	}
@@ -536,7 +538,7 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	}
 	year := r.URL.Query().Get("year")
 	if year == "" {
-		year = strconv.Itoa(s.now().In(scheduler.Shanghai).Year())
+		year = strconv.Itoa(s.now().In(calendar.Shanghai).Year())
 	}
 	y, err := strconv.Atoi(year)
 	if err != nil || y < 2000 || y > 2100 {
@@ -559,7 +561,7 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	res := map[string]any{"holidays": out, "covered": covered, "verified": covered && verified,
 		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"}
 	if !covered {
-		res["note"] = scheduler.ProvisionalNote([]int{y})
+		res["note"] = calendar.ProvisionalNote([]int{y})
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -578,14 +580,14 @@ func (s *Server) putHoliday(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	ctx := r.Context()
-	root, err := s.st.GetUnitByCode(ctx, scheduler.RootCode)
+	root, err := s.st.GetUnitByCode(ctx, org.RootCode)
 	if err != nil {
 		return err
 	}
 	if err := rc.require(root.Path); err != nil {
 		return err
 	}
-	h := scheduler.Holiday{Date: r.PathValue("date"), Kind: scheduler.HolidayKind(req.Kind), Name: strings.TrimSpace(req.Name)}
+	h := calendar.Holiday{Date: r.PathValue("date"), Kind: calendar.HolidayKind(req.Kind), Name: strings.TrimSpace(req.Name)}
 	var before any
 	if old, err := s.st.ListHolidays(ctx, h.Date, h.Date); err == nil && len(old) == 1 {
 		before = HolidayView{Date: old[0].Date, Kind: string(old[0].Kind), Name: old[0].Name}
@@ -636,7 +638,7 @@ type CheckFlags struct {
 	PastReReview bool `json:"past_rereview"`
 }
 
-func apptView(a scheduler.Appointment, unmasked bool) AppointmentView {
+func apptView(a reception.Appointment, unmasked bool) AppointmentView {
 	if !unmasked {
 		a = a.Masked()
 	}
@@ -655,13 +657,13 @@ func apptView(a scheduler.Appointment, unmasked bool) AppointmentView {
 }
 
 // hallUnit returns a hall and its unit.
-func (s *Server) hallUnit(ctx context.Context, id int64) (scheduler.Hall, scheduler.Unit, error) {
+func (s *Server) hallUnit(ctx context.Context, id int64) (org.Hall, org.Unit, error) {
 	h, err := s.st.GetHall(ctx, id)
-	if errors.Is(err, scheduler.ErrNotFound) {
-		return h, scheduler.Unit{}, invalidField("hall_id", "大厅不存在", "the hall does not exist")
+	if errors.Is(err, org.ErrNotFound) {
+		return h, org.Unit{}, invalidField("hall_id", "大厅不存在", "the hall does not exist")
 	}
 	if err != nil {
-		return h, scheduler.Unit{}, err
+		return h, org.Unit{}, err
 	}
 	u, err := s.st.GetUnit(ctx, h.UnitID)
 	return h, u, err
@@ -713,10 +715,10 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	if req.People == 0 {
 		req.People = max(1, len(req.Representatives))
 	}
-	a := scheduler.Appointment{SessionID: id, HallID: req.HallID, Name: strings.TrimSpace(req.Name), IDNumber: strings.TrimSpace(req.IDNumber),
+	a := reception.Appointment{SessionID: id, HallID: req.HallID, Name: strings.TrimSpace(req.Name), IDNumber: strings.TrimSpace(req.IDNumber),
 		Phone: strings.TrimSpace(req.Phone), Matter: strings.TrimSpace(req.Matter), People: req.People, Representatives: req.Representatives,
 		Guidance: strings.TrimSpace(req.Guidance), WalkIn: req.WalkIn, OverrideReason: strings.TrimSpace(req.OverrideReason), BookedBy: rc.p.User.ID}
-	if err := scheduler.ValidateAppointment(a); err != nil {
+	if err := reception.ValidateAppointment(a); err != nil {
 		return err
 	}
 	// The checks run before the booking, so they never find the booking itself.
@@ -774,7 +776,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	var hallID int64
-	var scope scheduler.Unit
+	var scope org.Unit
 	if hv := r.URL.Query().Get("hall_id"); hv != "" {
 		hallID, err = strconv.ParseInt(hv, 10, 64)
 		if err != nil {
@@ -792,7 +794,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
 	unmask := false
 	if purpose != "" {
-		if err := rc.requireAction(scheduler.ActPIIView, scope.Path); err != nil {
+		if err := rc.requireAction(org.ActPIIView, scope.Path); err != nil {
 			return err
 		}
 		unmask = true
@@ -811,7 +813,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		shown = append(shown, a.ID)
 	}
 	if unmask && len(shown) > 0 {
-		e := scheduler.AuditEntry{Action: "pii.view", Target: "session:" + strconv.FormatInt(id, 10) + "/queue", UnitID: scope.ID,
+		e := org.AuditEntry{Action: "pii.view", Target: "session:" + strconv.FormatInt(id, 10) + "/queue", UnitID: scope.ID,
 			UnitPath: scope.Path, Purpose: purpose, IP: rc.ip, RequestID: rc.requestID, At: s.now(), ActorID: rc.p.User.ID, Actor: rc.p.User.Username}
 		if err := s.st.AppendAudit(ctx, &e); err != nil {
 			return err
@@ -851,7 +853,7 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 		return invalidField("status", "请指定 status 或 position", "give a status or a position")
 	}
 	if req.Status != "" {
-		if err := s.st.SetAppointmentStatus(ctx, id, scheduler.AppointmentStatus(req.Status)); err != nil {
+		if err := s.st.SetAppointmentStatus(ctx, id, reception.AppointmentStatus(req.Status)); err != nil {
 			return err
 		}
 	}

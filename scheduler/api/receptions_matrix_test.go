@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/storetest"
 )
 
@@ -23,10 +24,10 @@ func (f *fixture) slot() (time.Time, time.Time) {
 }
 
 // session makes a session owned by d1 (inside) or d2, with that district's hall on the roster.
-func (f *fixture) session(inside bool) scheduler.ReceptionSession {
+func (f *fixture) session(inside bool) reception.ReceptionSession {
 	f.t.Helper()
 	st, end := f.slot()
-	x := scheduler.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "接访", Start: st, End: end,
+	x := reception.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "接访", Start: st, End: end,
 		HallIDs: []int64{f.hallIn(inside).ID}, LeadDays: 3, MinutesPerPetitioner: 10, MaxPetitioners: 6}
 	if err := f.st.CreateReceptionSession(bg, &x); err != nil {
 		f.t.Fatal(err)
@@ -34,7 +35,7 @@ func (f *fixture) session(inside bool) scheduler.ReceptionSession {
 	return x
 }
 
-func (f *fixture) hallIn(inside bool) scheduler.Hall {
+func (f *fixture) hallIn(inside bool) org.Hall {
 	if inside {
 		return f.hall1
 	}
@@ -42,24 +43,24 @@ func (f *fixture) hallIn(inside bool) scheduler.Hall {
 }
 
 // studioAndLeader makes a new studio and leader in d1 or d2, so each schedule is free to book.
-func (f *fixture) studioAndLeader(inside bool) (scheduler.Hall, scheduler.User) {
+func (f *fixture) studioAndLeader(inside bool) (org.Hall, org.User) {
 	f.t.Helper()
 	u := pick(inside, f.d1, f.d2)
-	h := scheduler.Hall{UnitID: u.ID, Kind: scheduler.HallStudio, Name: fmt.Sprintf("演播室 %d", f.next())}
+	h := org.Hall{UnitID: u.ID, Kind: org.HallStudio, Name: fmt.Sprintf("演播室 %d", f.next())}
 	if err := f.st.CreateHall(bg, &h); err != nil {
 		f.t.Fatal(err)
 	}
-	return h, f.user(scheduler.RoleLeader, u)
+	return h, f.user(org.RoleLeader, u)
 }
 
 func (f *fixture) idNumber() string {
 	return storetest.IDNumber(fmt.Sprintf("33010219900101%03d", f.next()%1000))
 }
 
-func (f *fixture) appointment(inside bool) scheduler.Appointment {
+func (f *fixture) appointment(inside bool) reception.Appointment {
 	f.t.Helper()
 	x := f.session(inside)
-	a := scheduler.Appointment{SessionID: x.ID, HallID: f.hallIn(inside).ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
+	a := reception.Appointment{SessionID: x.ID, HallID: f.hallIn(inside).ID, Name: "王五", IDNumber: f.idNumber(), Matter: "欠薪", People: 1}
 	if err := f.st.CreateAppointment(bg, &a, f.clock.now()); err != nil {
 		f.t.Fatal(err)
 	}
@@ -70,22 +71,22 @@ func idStr(v int64) string { return strconv.FormatInt(v, 10) }
 
 // openCalls are the sessions whose call is open now, one per fixture and side: a hall cannot be
 // in two overlapping sessions, so the matrix's many callers share them.
-var openCalls = map[*fixture]map[bool]scheduler.ReceptionSession{}
+var openCalls = map[*fixture]map[bool]reception.ReceptionSession{}
 
 // openCall is a session of d1 (inside) or d2 that started ten minutes ago.
-func (f *fixture) openCall(inside bool) scheduler.ReceptionSession {
+func (f *fixture) openCall(inside bool) reception.ReceptionSession {
 	f.t.Helper()
 	if x, ok := openCalls[f][inside]; ok {
 		return x
 	}
 	st := f.clock.now().Add(-10 * time.Minute).Truncate(time.Minute)
-	x := scheduler.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "今日接访", Start: st, End: st.Add(2 * time.Hour),
+	x := reception.ReceptionSession{UnitID: pick(inside, f.d1, f.d2).ID, Title: "今日接访", Start: st, End: st.Add(2 * time.Hour),
 		HallIDs: []int64{f.hallIn(inside).ID}, LeadDays: 0, MinutesPerPetitioner: 10, MaxPetitioners: 6}
 	if err := f.st.CreateReceptionSession(bg, &x); err != nil {
 		f.t.Fatal(err)
 	}
 	if openCalls[f] == nil {
-		openCalls[f] = map[bool]scheduler.ReceptionSession{}
+		openCalls[f] = map[bool]reception.ReceptionSession{}
 	}
 	openCalls[f][inside] = x
 	return x
@@ -120,9 +121,9 @@ var receptionMatrix = map[string]matrixRow{
 	"POST /api/v1/schedules/{id}/materialize": {call: func(f *fixture, c *client, in bool) (string, any) {
 		studio, leader := f.studioAndLeader(in)
 		st, _ := f.slot()
-		rs := scheduler.ReceptionSchedule{UnitID: pick(in, f.d1, f.d2).ID, LeaderID: leader.ID, LeaderName: "张三", LeaderPost: "副区长",
+		rs := reception.ReceptionSchedule{UnitID: pick(in, f.d1, f.d2).ID, LeaderID: leader.ID, LeaderName: "张三", LeaderPost: "副区长",
 			StudioID: studio.ID, RRule: "FREQ=WEEKLY;COUNT=2", DTStart: st, Minutes: 60, LeadDays: 3, MinutesPerPetitioner: 10,
-			MaxPetitioners: 6, Holidays: scheduler.HolidayKeep}
+			MaxPetitioners: 6, Holidays: reception.HolidayKeep}
 		if err := f.st.CreateReceptionSchedule(bg, &rs); err != nil {
 			f.t.Fatal(err)
 		}
@@ -135,7 +136,7 @@ var receptionMatrix = map[string]matrixRow{
 	"POST /api/v1/sessions/{id}/join-token": {call: func(f *fixture, c *client, in bool) (string, any) {
 		// An observer sits with the observers; every other call role takes the hall's seat.
 		seat := map[string]any{"seat": "hall", "hall_id": f.hallIn(in).ID}
-		if gs, _ := f.st.ListGrants(bg, c.userID); len(gs) == 1 && gs[0].Role == scheduler.RoleObserver {
+		if gs, _ := f.st.ListGrants(bg, c.userID); len(gs) == 1 && gs[0].Role == org.RoleObserver {
 			seat = map[string]any{"seat": "observer"}
 		}
 		return "/api/v1/sessions/" + idStr(f.openCall(in).ID) + "/join-token", seat
@@ -163,7 +164,7 @@ var receptionMatrix = map[string]matrixRow{
 }
 
 // invitation invites d1 (inside) or d2 to a new session of that district.
-func (f *fixture) invitation(inside bool) scheduler.Invitation {
+func (f *fixture) invitation(inside bool) reception.Invitation {
 	f.t.Helper()
 	x := f.session(inside)
 	invs, err := f.st.InviteToSession(bg, x.ID, []int64{pick(inside, f.d1, f.d2).ID}, nil, "会商", 1, f.clock.now())

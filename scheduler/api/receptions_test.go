@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 // TestReceptionFlow: staff set up a weekly reception with two halls, a clash is refused naming
@@ -16,14 +17,14 @@ import (
 // feed shows the 五公开 fields and nothing personal.
 func TestReceptionFlow(t *testing.T) {
 	f := newFixture(t, Config{})
-	staffUser := f.user(scheduler.RoleSchedulerStaff, f.d1)
+	staffUser := f.user(org.RoleSchedulerStaff, f.d1)
 	staff := f.loginUser(staffUser)
-	studio := scheduler.Hall{UnitID: f.d1.ID, Kind: scheduler.HallStudio, Name: "区领导接访室"}
+	studio := org.Hall{UnitID: f.d1.ID, Kind: org.HallStudio, Name: "区领导接访室"}
 	if err := f.st.CreateHall(bg, &studio); err != nil {
 		t.Fatal(err)
 	}
-	leader := f.user(scheduler.RoleLeader, f.d1)
-	dt := time.Date(2026, 3, 11, 9, 0, 0, 0, scheduler.Shanghai)
+	leader := f.user(org.RoleLeader, f.d1)
+	dt := time.Date(2026, 3, 11, 9, 0, 0, 0, calendar.Shanghai)
 	resp, body := staff.do("POST", "/api/v1/schedules", map[string]any{"unit_id": f.d1.ID, "leader_id": leader.ID,
 		"leader_name": "张三", "leader_post": "副区长", "studio_id": studio.ID, "rrule": "FREQ=WEEKLY;BYDAY=WE", "dtstart": dt,
 		"minutes": 120, "hall_ids": []int64{f.hall1.ID, f.hall2.ID}, "lead_days": 3, "minutes_per_petitioner": 20,
@@ -46,7 +47,7 @@ func TestReceptionFlow(t *testing.T) {
 		t.Errorf("conflict: %+v", e)
 	}
 
-	opUser := f.user(scheduler.RoleHallOperator, f.d1)
+	opUser := f.user(org.RoleHallOperator, f.d1)
 	op := f.loginUser(opUser)
 
 	// Moving the second session onto the first is refused the same way; a title change is fine.
@@ -57,7 +58,7 @@ func TestReceptionFlow(t *testing.T) {
 	}
 	resp, body = staff.do("PATCH", "/api/v1/sessions/"+idStr(m.Created[1].ID), map[string]any{"title": "副区长张三视频接访（调整）"})
 	wantStatus(t, resp, body, 200)
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "session.update"}); len(es) != 1 {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "session.update"}); len(es) != 1 {
 		t.Errorf("session.update audit: %d", len(es))
 	}
 	book := func(c *client, name, idn string, extra map[string]any) (BookingView, []byte, int) {
@@ -79,12 +80,12 @@ func TestReceptionFlow(t *testing.T) {
 	if st != 201 || len(v2.SamePerson) != 1 || v2.SamePerson[0].ID != v.Appointment.ID || v2.Appointment.QueueNo != 2 {
 		t.Fatalf("same person: %d %s", st, body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.checks", Target: "appointment:" + idStr(v2.Appointment.ID)}); len(es) != 1 ||
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "appointment.checks", Target: "appointment:" + idStr(v2.Appointment.ID)}); len(es) != 1 ||
 		strings.Contains(es[0].After, idn) || !strings.Contains(es[0].After, "已告知该事项在区级办理中") {
 		t.Errorf("same-person audit: %+v", es)
 	}
 	// An operator of the other district sees the sessions their hall joins, and nothing else.
-	other := f.loginUser(f.user(scheduler.RoleHallOperator, f.d2))
+	other := f.loginUser(f.user(org.RoleHallOperator, f.d2))
 	resp, body = other.do("GET", "/api/v1/sessions?from=2026-03-01&to=2026-04-01", nil)
 	wantStatus(t, resp, body, 200)
 	var seen struct {
@@ -107,7 +108,7 @@ func TestReceptionFlow(t *testing.T) {
 	if _, body, st := book(op, "李四", f.idNumber(), map[string]any{"override_reason": "行动不便，经带班领导同意"}); st != 201 {
 		t.Errorf("override: %d %s", st, body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "appointment.override"}); len(es) != 1 {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "appointment.override"}); len(es) != 1 {
 		t.Errorf("override audit: %d", len(es))
 	}
 	walk, body, st := book(op, "周五", f.idNumber(), map[string]any{"walk_in": true})
@@ -133,7 +134,7 @@ func TestReceptionFlow(t *testing.T) {
 	if st != 200 || len(q) != 4 || q[0].ID != v2.Appointment.ID || q[3].ID != walk.Appointment.ID || q[0].Masked || q[0].IDNumber != idn || q[1].Status != "no_show" {
 		t.Fatalf("operator queue: %d %s", st, body)
 	}
-	if es, _ := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "pii.view"}); len(es) != 1 || es[0].Purpose != "核对身份" {
+	if es, _ := f.st.SearchAudit(bg, org.AuditQuery{Action: "pii.view"}); len(es) != 1 || es[0].Purpose != "核对身份" {
 		t.Errorf("pii.view audit: %+v", es)
 	}
 	lead := f.loginUser(leader)
@@ -171,14 +172,14 @@ func TestReceptionFlow(t *testing.T) {
 // roles, not other districts, not disabled accounts).
 func TestLeadersForTheSessionForm(t *testing.T) {
 	f := newFixture(t, Config{})
-	mine := f.user(scheduler.RoleLeader, f.t1)
-	gone := f.user(scheduler.RoleLeader, f.d1)
+	mine := f.user(org.RoleLeader, f.t1)
+	gone := f.user(org.RoleLeader, f.d1)
 	if err := f.st.SetUserDisabled(bg, gone.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	theirs := f.user(scheduler.RoleLeader, f.d2)
-	op := f.user(scheduler.RoleHallOperator, f.d1)
-	staff := f.loginUser(f.user(scheduler.RoleSchedulerStaff, f.d1))
+	theirs := f.user(org.RoleLeader, f.d2)
+	op := f.user(org.RoleHallOperator, f.d1)
+	staff := f.loginUser(f.user(org.RoleSchedulerStaff, f.d1))
 	resp, body := staff.do("GET", "/api/v1/leaders", nil)
 	wantStatus(t, resp, body, 200)
 	var out struct {

@@ -17,14 +17,16 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/recording"
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // Recordings of hearings (同步录音录像, docs/recording.md): a case's recorded hearings, each
 // hearing's manifest and files for the playback page, and verification against the chain head
 // recorded with the case. A recording shows the petitioner's face and voice: it is opened only
 // by callers with recording.view at the case who also have its full view
-// (scheduler.CaseViewLevel), with a stated purpose, and every view is in the audit log.
+// (casework.CaseViewLevel), with a stated purpose, and every view is in the audit log.
 
 var (
 	errNoRecordings    = newErr(http.StatusServiceUnavailable, CodeInternal, "本服务未配置录像目录", "this server has no recordings directory configured")
@@ -99,12 +101,12 @@ type recordingEvent struct {
 
 // recordingEvents lists the case's recorded hearings in timeline order, each once, with the
 // first chain head recorded for it.
-func recordingEvents(evs []scheduler.CaseEvent) []recordingEvent {
+func recordingEvents(evs []casework.CaseEvent) []recordingEvent {
 	var out []recordingEvent
 	index := map[string]int{}
 	for _, e := range evs {
 		h, ok := strings.CutPrefix(e.Ref, recordingRef)
-		if e.Kind != scheduler.EvRecording || !ok || !recording.ValidHearingID(h) {
+		if e.Kind != casework.EvRecording || !ok || !recording.ValidHearingID(h) {
 			continue
 		}
 		i, seen := index[h]
@@ -122,12 +124,12 @@ func recordingEvents(evs []scheduler.CaseEvent) []recordingEvent {
 
 // recordingCase loads a case for a recording route: recording.view at the case, and the full
 // view of it.
-func (s *Server) recordingCase(ctx context.Context, rc *reqCtx, caseID int64) (scheduler.Case, error) {
+func (s *Server) recordingCase(ctx context.Context, rc *reqCtx, caseID int64) (casework.Case, error) {
 	c, ch, err := s.caseInScope(ctx, rc, caseID)
 	if err != nil {
 		return c, err
 	}
-	if scheduler.CaseViewLevel(rc.p, ch) != scheduler.ViewFull {
+	if casework.CaseViewLevel(rc.p, ch) != casework.ViewFull {
 		return c, errRecordingFace
 	}
 	return c, nil
@@ -177,7 +179,7 @@ func (s *Server) caseRecordings(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	if scheduler.CaseViewLevel(rc.p, ch) != scheduler.ViewFull {
+	if casework.CaseViewLevel(rc.p, ch) != casework.ViewFull {
 		return errRecordingFace
 	}
 	if s.recordings == "" {
@@ -203,8 +205,8 @@ func (s *Server) caseRecordings(w http.ResponseWriter, r *http.Request, rc *reqC
 type openedHearing struct {
 	dir  string
 	m    *recording.Manifest
-	c    scheduler.Case
-	unit scheduler.Unit // the case's registering unit, where views are audited
+	c    casework.Case
+	unit org.Unit       // the case's registering unit, where views are audited
 	ev   recordingEvent // what the case's timeline says of it (head "" when nothing)
 }
 
@@ -323,8 +325,8 @@ func (s *Server) recordingFile(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	if p := h.m.Purge; p != nil {
 		return newErr(http.StatusGone, CodeGone,
-			fmt.Sprintf("录像文件已于 %s 按保存期限删除，清单和封存链仍保留", p.At.In(scheduler.ChinaTZ).Format("2006-01-02")),
-			fmt.Sprintf("the recording's files were deleted under the retention rule on %s; the manifest and its seal remain", p.At.In(scheduler.ChinaTZ).Format("2006-01-02")))
+			fmt.Sprintf("录像文件已于 %s 按保存期限删除，清单和封存链仍保留", p.At.In(calendar.ChinaTZ).Format("2006-01-02")),
+			fmt.Sprintf("the recording's files were deleted under the retention rule on %s; the manifest and its seal remain", p.At.In(calendar.ChinaTZ).Format("2006-01-02")))
 	}
 	f, err := os.OpenInRoot(h.dir, name)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -15,14 +15,15 @@ import (
 
 	"sanji/client/testpeer"
 	"sanji/recording"
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 	"sanji/sfu"
 )
 
 // recorded is a hearing recorded for a case in the test.
 type recorded struct {
 	seal  recording.Seal
-	c     scheduler.Case
+	c     casework.Case
 	video string // the files
 	audio string
 }
@@ -30,7 +31,7 @@ type recorded struct {
 // recordHearing records a short hearing for case c the way the call does: a pion publisher's
 // frames through the SFU into a recording hearing, with a stage change, a mute and a slip on its
 // timeline, sealed, and its chain head noted on the case's timeline when note is set.
-func (f *fixture) recordHearing(c scheduler.Case, note bool) recorded {
+func (f *fixture) recordHearing(c casework.Case, note bool) recorded {
 	f.t.Helper()
 	s := testpeer.NewSFU(f.t)
 	pub := testpeer.Publish(f.t, s, "call", "pet-1")
@@ -82,7 +83,7 @@ func (f *fixture) recordHearing(c scheduler.Case, note bool) recorded {
 		f.t.Fatalf("recorded tracks: %+v", m.Tracks)
 	}
 	if note {
-		ev := scheduler.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: scheduler.EvRecording,
+		ev := casework.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: casework.EvRecording,
 			Ref: "recording:" + seal.Hearing, Reason: "录像已封存 / recording sealed: " + seal.Algorithm + " " + seal.Head}
 		if err := f.st.AddCaseNote(bg, &ev); err != nil {
 			f.t.Fatal(err)
@@ -96,10 +97,10 @@ func (r recorded) url(suffix string) string { return "/api/v1/recordings/" + r.s
 func withPurpose(path, purpose string) string { return path + "?purpose=" + url.QueryEscape(purpose) }
 
 // assigned makes a case registered at unit and assigned to responsible, with co-handling units.
-func (f *fixture) assigned(unit, responsible scheduler.Unit, mod func(*scheduler.Case), co ...int64) scheduler.Case {
+func (f *fixture) assigned(unit, responsible org.Unit, mod func(*casework.Case), co ...int64) casework.Case {
 	f.t.Helper()
 	c := f.newCase(unit, mod)
-	ev := scheduler.CaseEvent{CaseID: c.ID, From: scheduler.StRegistered, To: scheduler.StAssigned, Reason: "属地", ResponsibleUnitID: responsible.ID,
+	ev := casework.CaseEvent{CaseID: c.ID, From: casework.StRegistered, To: casework.StAssigned, Reason: "属地", ResponsibleUnitID: responsible.ID,
 		CoUnitIDs: co}
 	if err := f.st.TransitionCase(bg, &ev); err != nil {
 		f.t.Fatal(err)
@@ -140,9 +141,9 @@ func init() {
 	}}
 }
 
-func recordingViews(f *fixture) []scheduler.AuditEntry {
+func recordingViews(f *fixture) []org.AuditEntry {
 	f.t.Helper()
-	es, err := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "recording.view"})
+	es, err := f.st.SearchAudit(bg, org.AuditQuery{Action: "recording.view"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -155,10 +156,10 @@ func recordingViews(f *fixture) []scheduler.AuditEntry {
 func TestRecordingAccess(t *testing.T) {
 	f := newFixture(t, Config{})
 	// Registered at d1, assigned to t1, which is the unit complained about, with d2 co-handling.
-	c := f.assigned(f.d1, f.t1, func(c *scheduler.Case) { c.ComplainedUnitID = f.t1.ID }, f.d2.ID)
+	c := f.assigned(f.d1, f.t1, func(c *casework.Case) { c.ComplainedUnitID = f.t1.ID }, f.d2.ID)
 	r := f.recordHearing(c, true)
 
-	hall := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	hall := f.loginUser(f.user(org.RoleHallOperator, f.d1))
 	resp, body := hall.do("GET", caseURL(c, "/recordings"), nil)
 	wantStatus(t, resp, body, 200)
 	var list struct{ Recordings []RecordingView }
@@ -220,11 +221,11 @@ func TestRecordingAccess(t *testing.T) {
 	}
 
 	refused := map[string]*client{
-		"observer":                         f.loginUser(f.user(scheduler.RoleObserver, f.d1)),
-		"leader":                           f.loginUser(f.user(scheduler.RoleLeader, f.d1)),
-		"the unit complained about":        f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1)),
-		"a handler with the masked view":   f.loginUser(f.user(scheduler.RoleCaseHandler, f.d2)), // co-handling
-		"a hall operator of another place": f.loginUser(f.user(scheduler.RoleHallOperator, f.d2)),
+		"observer":                         f.loginUser(f.user(org.RoleObserver, f.d1)),
+		"leader":                           f.loginUser(f.user(org.RoleLeader, f.d1)),
+		"the unit complained about":        f.loginUser(f.user(org.RoleCaseHandler, f.t1)),
+		"a handler with the masked view":   f.loginUser(f.user(org.RoleCaseHandler, f.d2)), // co-handling
+		"a hall operator of another place": f.loginUser(f.user(org.RoleHallOperator, f.d2)),
 	}
 	for who, cl := range refused {
 		for _, path := range []string{caseURL(c, "/recordings"), withPurpose(r.url("/manifest"), "看看"),
@@ -262,7 +263,7 @@ func TestRecordingAccess(t *testing.T) {
 func recordedAtD1(t *testing.T) (*fixture, recorded, *client) {
 	f := newFixture(t, Config{})
 	r := f.recordHearing(f.newCase(f.d1, nil), true)
-	return f, r, f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	return f, r, f.loginUser(f.user(org.RoleHallOperator, f.d1))
 }
 
 // TestRecordingFiles: the browser's video element gets ranges (206) with the right headers, and
@@ -369,7 +370,7 @@ func TestRecordingVerify(t *testing.T) {
 	if v.OK || v.CaseHead != "" || v.Mismatch != "" || !strings.Contains(v.Message, "链头尚未记入案件") {
 		t.Errorf("no head recorded with the case: %+v", v)
 	}
-	ev := scheduler.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: scheduler.EvRecording,
+	ev := casework.CaseEvent{CaseID: c.ID, Actor: "system", UnitID: c.UnitID, Kind: casework.EvRecording,
 		Ref: "recording:" + unnoted.seal.Hearing, Reason: "录像已封存 / recording sealed: sha256 " + strings.Repeat("ab", 32)}
 	if err := f.st.AddCaseNote(bg, &ev); err != nil {
 		t.Fatal(err)
@@ -378,7 +379,7 @@ func TestRecordingVerify(t *testing.T) {
 	if v.OK || v.Mismatch != recording.ManifestName || !strings.Contains(v.Message, "链头与案件记录不符") {
 		t.Errorf("another head recorded with the case: %+v", v)
 	}
-	es, err := f.st.SearchAudit(bg, scheduler.AuditQuery{Action: "recording.verify"})
+	es, err := f.st.SearchAudit(bg, org.AuditQuery{Action: "recording.verify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +433,7 @@ func TestRecordingsNotConfigured(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.api.recordings = ""
 	c := f.newCase(f.d1, nil)
-	hall := f.loginUser(f.user(scheduler.RoleHallOperator, f.d1))
+	hall := f.loginUser(f.user(org.RoleHallOperator, f.d1))
 	for _, path := range []string{caseURL(c, "/recordings"), withPurpose("/api/v1/recordings/20260302T010000Z-0a0b0c0d/manifest", "复查调阅")} {
 		resp, body := hall.do("GET", path, nil)
 		wantStatus(t, resp, body, http.StatusServiceUnavailable)
@@ -446,8 +447,8 @@ func TestRecordingsNotConfigured(t *testing.T) {
 // retention write them, once per hearing, the first head named counting.
 func TestRecordingEventsFindTheHead(t *testing.T) {
 	h1, h2 := strings.Repeat("9f", 32), strings.Repeat("AB", 32)
-	evs := []scheduler.CaseEvent{
-		{Kind: scheduler.EvStatus, To: scheduler.StRegistered},
+	evs := []casework.CaseEvent{
+		{Kind: casework.EvStatus, To: casework.StRegistered},
 		{Kind: "recording", Ref: "recording:20260317T013000Z-5c1e9a02",
 			Reason: "视频接访录像已封存，sha256 链头 " + h1 + " / the hearing's recording is sealed, sha256 chain head " + h1},
 		{Kind: "recording", Ref: "recording:s2-a1",

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
-	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 type loginRequest struct {
@@ -46,9 +46,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	ctx := r.Context()
 	badCreds := newErr(http.StatusUnauthorized, CodeBadCredentials, "用户名或密码错误", "wrong username or password")
 	u, err := s.st.GetUserByUsername(ctx, req.Username)
-	if errors.Is(err, scheduler.ErrNotFound) || (err == nil && u.Kind != scheduler.UserPerson) {
+	if errors.Is(err, org.ErrNotFound) || (err == nil && u.Kind != org.UserPerson) {
 		s.burnPasswordCheck(req.Password) // same time as a known name
-		_ = rc.audit("login.fail", "username:"+truncate(req.Username, 64), scheduler.Unit{}, nil, nil)
+		_ = rc.audit("login.fail", "username:"+truncate(req.Username, 64), org.Unit{}, nil, nil)
 		return badCreds
 	}
 	if err != nil {
@@ -89,7 +89,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if err != nil {
 		return err
 	}
-	sess := scheduler.Session{IDHash: auth.HashToken(id), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
+	sess := org.Session{IDHash: auth.HashToken(id), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
 	if err := s.st.CreateSession(ctx, sess); err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: isTLS(r), MaxAge: -1})
-	if err := rc.audit("logout", userTarget(rc.p.User.ID), scheduler.Unit{}, nil, nil); err != nil {
+	if err := rc.audit("logout", userTarget(rc.p.User.ID), org.Unit{}, nil, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -140,12 +140,12 @@ func (s *Server) me(w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
 	return nil
 }
 
-func (s *Server) meView(p *scheduler.Principal, csrf string) MeResponse {
+func (s *Server) meView(p *org.Principal, csrf string) MeResponse {
 	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}}
 	for _, g := range p.Grants {
 		m.Grants = append(m.Grants, grantView(g))
 	}
-	for _, a := range scheduler.Actions {
+	for _, a := range org.Actions {
 		if p.CanAnywhere(a) {
 			m.Can = append(m.Can, a)
 		}

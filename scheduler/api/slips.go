@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
 )
 
 // Slips (交办, 督办), rates, and the petitioner's query page.
@@ -46,19 +49,19 @@ type AssignmentView struct {
 	ObjectionReason   string    `json:"objection_reason,omitempty"`
 }
 
-func assignmentView(a scheduler.Assignment, cal *scheduler.Calendar) AssignmentView {
+func assignmentView(a casework.Assignment, cal *calendar.Calendar) AssignmentView {
 	v := AssignmentView{ID: a.ID, CaseID: a.CaseID, AssignerUnitID: a.AssignerUnitID, ResponsibleUnitID: a.ResponsibleUnitID,
 		CoUnitIDs: append([]int64{}, a.CoUnitIDs...), Requirements: a.Requirements, Instruction: a.Instruction, Method: a.Method,
 		SessionID: a.SessionID, RecordingOffsetMS: a.RecordingOffset.Milliseconds(), AssignedAt: a.AssignedAt,
 		FeedbackDue: a.FeedbackDue.Format("2006-01-02"), Status: a.Status, ObjectionReason: a.ObjectionReason}
-	if d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleObjection], a.AssignedAt); err == nil {
+	if d, err := cal.Compute(casework.DefaultRules()[casework.RuleObjection], a.AssignedAt); err == nil {
 		v.ObjectionDue = d.Due.Format("2006-01-02")
 	}
 	return v
 }
 
 func calendarErr(err error) error {
-	if errors.Is(err, scheduler.ErrCalendarYear) {
+	if errors.Is(err, calendar.ErrCalendarYear) {
 		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "工作日历缺少所需年份，无法计算期限，请联系运维人员补充节假日数据",
 			"the working-day calendar lacks a year this deadline needs; ask an operator to add the holiday data")
 	}
@@ -93,19 +96,19 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		}
 		due = d
 	} else {
-		d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleRegistration], now)
+		d, err := cal.Compute(casework.DefaultRules()[casework.RuleRegistration], now)
 		if err != nil {
 			return err
 		}
 		due = d.Due
 	}
-	if req.Method == scheduler.AssignOnVideoCall {
+	if req.Method == casework.AssignOnVideoCall {
 		req.RecordingOffsetMS = s.callOffset(req.SessionID, req.RecordingOffsetMS)
 	}
-	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
+	a := casework.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, AssignerID: rc.p.User.ID, ResponsibleUnitID: req.ResponsibleUnitID,
 		CoUnitIDs: req.CoUnitIDs, Requirements: req.Requirements, Instruction: req.Instruction, Method: req.Method, SessionID: req.SessionID,
 		RecordingOffset: time.Duration(req.RecordingOffsetMS) * time.Millisecond, AssignedAt: now, FeedbackDue: due}
-	if err := s.st.CreateAssignment(ctx, &a, scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: assigner.ID}); err != nil {
+	if err := s.st.CreateAssignment(ctx, &a, casework.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: assigner.ID}); err != nil {
 		return err
 	}
 	if err := rc.audit("case.assign", "case:"+strconv.FormatInt(c.ID, 10), assigner, nil, map[string]int64{"assignment": a.ID, "responsible_unit_id": a.ResponsibleUnitID}); err != nil {
@@ -171,11 +174,11 @@ func (s *Server) objectAssignment(w http.ResponseWriter, r *http.Request, rc *re
 	if err != nil {
 		return err
 	}
-	if err := scheduler.CheckObjection(cal, scheduler.DefaultRules(), a, req.Reason, now); err != nil {
+	if err := casework.CheckObjection(cal, casework.DefaultRules(), a, req.Reason, now); err != nil {
 		return err
 	}
 	if err := s.st.ObjectAssignment(ctx, a.ID, strings.TrimSpace(req.Reason),
-		scheduler.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: resp.ID, At: now}); err != nil {
+		casework.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: resp.ID, At: now}); err != nil {
 		return err
 	}
 	if err := rc.audit("case.object", "assignment:"+strconv.FormatInt(a.ID, 10), resp, nil, nil); err != nil {
@@ -231,14 +234,14 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	d, err := cal.Compute(scheduler.DefaultRules()[scheduler.RuleSupervisionAnswer], now)
+	d, err := cal.Compute(casework.DefaultRules()[casework.RuleSupervisionAnswer], now)
 	if err != nil {
 		return err
 	}
-	sv := scheduler.Supervision{CaseID: c.ID, UnitID: unit, OpenedBy: rc.p.User.ID, Basis: strings.TrimSpace(req.Basis), Level: req.Level,
+	sv := casework.Supervision{CaseID: c.ID, UnitID: unit, OpenedBy: rc.p.User.ID, Basis: strings.TrimSpace(req.Basis), Level: req.Level,
 		Method: req.Method, Notes: req.Notes, Deadline: d.Due, OpenedAt: now}
 	if err := s.st.OpenSupervision(r.Context(), &sv); err != nil {
-		if errors.Is(err, scheduler.ErrConflict) {
+		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "该事项已有未办结的督办单（一事一项），请在原督办单上升级或跟进", "the case already has an open supervision item (one per matter); escalate or follow up that one")
 		}
 		return err
@@ -251,7 +254,7 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 	return nil
 }
 
-func supervisionView(sv scheduler.Supervision) SupervisionView {
+func supervisionView(sv casework.Supervision) SupervisionView {
 	return SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
 		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
 }
@@ -273,7 +276,7 @@ type RateView struct {
 	Value float64 `json:"value"`
 }
 
-func rateView(r scheduler.Rate) RateView { return RateView{r.Num, r.Den, r.Value()} }
+func rateView(r rates.Rate) RateView { return RateView{r.Num, r.Den, r.Value()} }
 
 // OverdueView is one unit's overdue cases, by clock.
 type OverdueView struct {
@@ -331,7 +334,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return errForbidden
 	}
 	ctx, q := r.Context(), r.URL.Query()
-	rq := scheduler.RatesQuery{UnderPaths: roots}
+	rq := rates.RatesQuery{UnderPaths: roots}
 	var out RatesView
 	if v := q.Get("unit_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
@@ -363,11 +366,11 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	// The rates count against units: they wait for a year's real calendar (cases whose outcome
 	// needs one are "uncounted") instead of counting provisionally.
-	cal, err := scheduler.LoadCalendar(ctx, s.st)
+	cal, err := calendar.LoadCalendar(ctx, s.st)
 	if err != nil {
 		return err
 	}
-	rt, err := scheduler.RatesFor(ctx, s.st, rq, cal, scheduler.DefaultRules(), s.now())
+	rt, err := rates.RatesFor(ctx, s.st, rq, cal, casework.DefaultRules(), s.now())
 	if err != nil {
 		return calendarErr(err)
 	}
@@ -375,7 +378,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	out.Cases, out.Uncounted, out.RepetitionDays = rt.Cases, rt.Uncounted, rt.RepetitionDays
 	out.TimelyAcceptance, out.OnTimeClosure, out.Satisfaction = rateView(rt.TimelyAcceptance), rateView(rt.OnTimeClosure), rateView(rt.Satisfaction)
 	out.Repeat, out.Repetitioned = rateView(rt.Repeat), rateView(rt.Repetitioned)
-	out.SatisfactionScores = map[string]int{scheduler.ScoreSatisfied: 0, scheduler.ScoreBasically: 0, scheduler.ScoreUnsatisfied: 0}
+	out.SatisfactionScores = map[string]int{casework.ScoreSatisfied: 0, casework.ScoreBasically: 0, casework.ScoreUnsatisfied: 0}
 	for k, n := range rt.Scores {
 		out.SatisfactionScores[k] = n
 	}
@@ -407,16 +410,16 @@ type queryRequest struct {
 
 // queryCase finds the case of a query code, rate-limited per address: a code is not guessable,
 // and the limit keeps it so.
-func (s *Server) queryCase(w http.ResponseWriter, r *http.Request, rc *reqCtx, req *queryRequest) (scheduler.Case, error) {
+func (s *Server) queryCase(w http.ResponseWriter, r *http.Request, rc *reqCtx, req *queryRequest) (casework.Case, error) {
 	if ok, wait := s.loginLim.allow("query:"+rc.ip, s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return scheduler.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "查询过于频繁，请稍后再试", "too many queries; wait a little and try again")
+		return casework.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "查询过于频繁，请稍后再试", "too many queries; wait a little and try again")
 	}
 	if err := decode(r, req); err != nil {
-		return scheduler.Case{}, err
+		return casework.Case{}, err
 	}
-	c, err := s.st.GetCaseByQueryHash(r.Context(), scheduler.QueryCodeHash(req.Code))
-	if errors.Is(err, scheduler.ErrNotFound) || strings.TrimSpace(req.Code) == "" {
+	c, err := s.st.GetCaseByQueryHash(r.Context(), casework.QueryCodeHash(req.Code))
+	if errors.Is(err, org.ErrNotFound) || strings.TrimSpace(req.Code) == "" {
 		return c, newErr(http.StatusNotFound, CodeNotFound, "查询码不正确，请核对后重试", "no case has this query code; check it and try again")
 	}
 	return c, err
@@ -441,7 +444,7 @@ func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	ms := []Milestone{}
 	for _, e := range evs {
 		if e.Kind == "status" {
-			ms = append(ms, Milestone{Status: string(e.To), Date: scheduler.DayOf(e.At).Format("2006-01-02")})
+			ms = append(ms, Milestone{Status: string(e.To), Date: calendar.DayOf(e.At).Format("2006-01-02")})
 		}
 	}
 	es, err := s.st.ListEvaluations(r.Context(), c.ID)
@@ -453,7 +456,7 @@ func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		rated = append(rated, e.Stage)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
-		"can_evaluate": !scheduler.EvaluationExcluded(c), "rated": rated})
+		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated})
 	return nil
 }
 
@@ -467,9 +470,9 @@ func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqC
 	if via != "terminal" {
 		via = "query_page"
 	}
-	e := scheduler.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
+	e := casework.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
 	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
-		if errors.Is(err, scheduler.ErrConflict) {
+		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "该环节已评价过，每个环节只能评价一次", "this stage was already rated; each stage is rated once")
 		}
 		return err
@@ -542,7 +545,7 @@ type SupervisionReportView struct {
 	DecisionNote      string     `json:"decision_note,omitempty"`
 }
 
-func supervisionReportView(r scheduler.SupervisionReport) SupervisionReportView {
+func supervisionReportView(r casework.SupervisionReport) SupervisionReportView {
 	v := SupervisionReportView{ID: r.ID, Kind: r.Kind, Text: r.Text, UnitID: r.UnitID, By: r.By, At: r.At, Decision: r.Decision,
 		DecidedBy: r.DecidedBy, DecidedAt: optTime(r.DecidedAt), DecisionNote: r.DecisionNote}
 	if !r.RequestedDeadline.IsZero() {
@@ -610,7 +613,7 @@ func (s *Server) reportSupervision(w http.ResponseWriter, r *http.Request, rc *r
 	if err != nil {
 		return err
 	}
-	rp := scheduler.SupervisionReport{SupervisionID: sv.ID, Kind: req.Kind, Text: strings.TrimSpace(req.Text)}
+	rp := casework.SupervisionReport{SupervisionID: sv.ID, Kind: req.Kind, Text: strings.TrimSpace(req.Text)}
 	if req.RequestedDeadline != "" {
 		d, err := time.Parse("2006-01-02", req.RequestedDeadline)
 		if err != nil {
@@ -619,7 +622,7 @@ func (s *Server) reportSupervision(w http.ResponseWriter, r *http.Request, rc *r
 		rp.RequestedDeadline = d
 	}
 	if err := s.st.AddSupervisionReport(ctx, &rp, rc.actor(s.now())); err != nil {
-		if errors.Is(err, scheduler.ErrConflict) {
+		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "已有待审批的延期申请，请等待督办人员答复", "an extension request is already waiting for a decision")
 		}
 		return err
@@ -662,7 +665,7 @@ func (s *Server) decideSupervisionExtension(w http.ResponseWriter, r *http.Reque
 		return invalidField("report_id", "该督办单没有这份申请", "this supervision item has no such request")
 	}
 	if err := s.st.DecideSupervisionExtension(ctx, req.ReportID, req.Approve, strings.TrimSpace(req.Note), rc.actor(s.now())); err != nil {
-		if errors.Is(err, scheduler.ErrConflict) {
+		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "该申请已审批过", "this request was already decided")
 		}
 		return err

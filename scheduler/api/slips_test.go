@@ -7,17 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // closedClaim registers a claim at unit, walks it to closed and returns it with its query code.
-func (f *fixture) closedClaim(unit scheduler.Unit) (scheduler.Case, string) {
+func (f *fixture) closedClaim(unit org.Unit) (casework.Case, string) {
 	f.t.Helper()
-	code, hash, _ := scheduler.NewQueryCode()
-	c := f.newCase(unit, func(c *scheduler.Case) { c.Type, c.QueryCodeHash = scheduler.TypeClaim, hash })
-	for _, st := range [][2]scheduler.CaseStatus{{scheduler.StRegistered, scheduler.StAccepted}, {scheduler.StAccepted, scheduler.StInProgress},
-		{scheduler.StInProgress, scheduler.StAnswered}, {scheduler.StAnswered, scheduler.StClosed}} {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: st[0], To: st[1], Reason: "办理", Result: scheduler.ResultSupport, At: f.clock.now()}
+	code, hash, _ := casework.NewQueryCode()
+	c := f.newCase(unit, func(c *casework.Case) { c.Type, c.QueryCodeHash = casework.TypeClaim, hash })
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
+		{casework.StInProgress, casework.StAnswered}, {casework.StAnswered, casework.StClosed}} {
+		ev := casework.CaseEvent{CaseID: c.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: f.clock.now()}
 		if err := f.st.TransitionCase(bg, &ev); err != nil {
 			f.t.Fatal(err)
 		}
@@ -26,12 +28,12 @@ func (f *fixture) closedClaim(unit scheduler.Unit) (scheduler.Case, string) {
 }
 
 // assignment makes an open assignment of a new case to resp, assigned by assigner.
-func (f *fixture) assignment(assigner, resp scheduler.Unit) scheduler.Assignment {
+func (f *fixture) assignment(assigner, resp org.Unit) casework.Assignment {
 	f.t.Helper()
 	c := f.newCase(assigner, nil)
-	a := scheduler.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, ResponsibleUnitID: resp.ID, Method: scheduler.AssignBySystem,
-		AssignedAt: f.clock.now(), FeedbackDue: scheduler.Date(2026, 3, 17)}
-	if err := f.st.CreateAssignment(bg, &a, scheduler.CaseEvent{Actor: "fixture"}); err != nil {
+	a := casework.Assignment{CaseID: c.ID, AssignerUnitID: assigner.ID, ResponsibleUnitID: resp.ID, Method: casework.AssignBySystem,
+		AssignedAt: f.clock.now(), FeedbackDue: calendar.Date(2026, 3, 17)}
+	if err := f.st.CreateAssignment(bg, &a, casework.CaseEvent{Actor: "fixture"}); err != nil {
 		f.t.Fatal(err)
 	}
 	return a
@@ -52,10 +54,10 @@ func init() {
 	matrix["POST /api/v1/cases/{id}/supervisions"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		return caseURL(f.newCase(pick(in, f.t1, f.d2), nil), "/supervisions"), map[string]string{"basis": "群众反映缓慢", "level": "routine", "method": "phone"}
 	}}
-	supervised := func(f *fixture, in bool) scheduler.Case {
+	supervised := func(f *fixture, in bool) casework.Case {
 		c := f.newCase(pick(in, f.t1, f.d2), nil)
-		sv := scheduler.Supervision{CaseID: c.ID, UnitID: c.UnitID, Basis: "逾期", Level: scheduler.SupLevelRoutine, Method: scheduler.SupWritten,
-			Deadline: scheduler.Date(2026, 4, 1)}
+		sv := casework.Supervision{CaseID: c.ID, UnitID: c.UnitID, Basis: "逾期", Level: casework.SupLevelRoutine, Method: casework.SupWritten,
+			Deadline: calendar.Date(2026, 4, 1)}
 		if err := f.st.OpenSupervision(bg, &sv); err != nil {
 			f.t.Fatal(err)
 		}
@@ -80,7 +82,7 @@ func init() {
 
 func TestAssignObjectReassign(t *testing.T) {
 	f := newFixture(t, Config{})
-	leaderUser := f.user(scheduler.RoleLeader, f.d1)
+	leaderUser := f.user(org.RoleLeader, f.d1)
 	leader := f.loginUser(leaderUser)
 	c := f.newCase(f.d1, nil)
 	resp, body := leader.do("POST", caseURL(c, "/assignments"), map[string]any{"assigner_unit_id": f.d1.ID, "responsible_unit_id": f.t1.ID,
@@ -94,7 +96,7 @@ func TestAssignObjectReassign(t *testing.T) {
 	}
 	obj := "/api/v1/assignments/" + strconv.FormatInt(a.ID, 10) + "/objection"
 	// A handler of another unit cannot object for the receiving one.
-	other := f.loginUser(f.user(scheduler.RoleCaseHandler, f.d2))
+	other := f.loginUser(f.user(org.RoleCaseHandler, f.d2))
 	resp, body = other.do("POST", obj, map[string]string{"reason": "x"})
 	wantStatus(t, resp, body, 403)
 	f.clock.add(8 * 24 * time.Hour) // 03-10: one day past the first objection period
@@ -104,7 +106,7 @@ func TestAssignObjectReassign(t *testing.T) {
 	wantStatus(t, resp, body, 201)
 	var a2 AssignmentView
 	_ = json.Unmarshal(body, &a2)
-	handler := f.loginUser(f.user(scheduler.RoleCaseHandler, f.t1))
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
 	resp, body = handler.do("POST", obj, map[string]string{"reason": "不属于本单位职责"})
 	wantStatus(t, resp, body, 400)
 	if e := errCode(t, body); e.Field != "objection" {
@@ -113,7 +115,7 @@ func TestAssignObjectReassign(t *testing.T) {
 	resp, body = handler.do("POST", "/api/v1/assignments/"+strconv.FormatInt(a2.ID, 10)+"/objection", map[string]string{"reason": "不属于本单位职责"})
 	wantStatus(t, resp, body, 200)
 	got, _ := f.st.GetCase(bg, c2.ID)
-	if got.Status != scheduler.StObjectionReturned {
+	if got.Status != casework.StObjectionReturned {
 		t.Errorf("case after objection: %s", got.Status)
 	}
 	c = c2
@@ -167,7 +169,7 @@ func TestQueryAndEvaluate(t *testing.T) {
 		t.Errorf("rated stages: %s", body)
 	}
 
-	leader := f.loginUser(f.user(scheduler.RoleLeader, f.d1))
+	leader := f.loginUser(f.user(org.RoleLeader, f.d1))
 	resp, body = leader.do("GET", "/api/v1/rates", nil)
 	wantStatus(t, resp, body, 200)
 	var r struct {

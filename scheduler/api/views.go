@@ -3,7 +3,7 @@ package api
 import (
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 // JSON shapes of the API (docs/api/openapi.yaml). Password hashes never leave the store.
@@ -18,7 +18,7 @@ type UnitView struct {
 	Path     string `json:"path"`
 }
 
-func unitView(u scheduler.Unit) UnitView {
+func unitView(u org.Unit) UnitView {
 	return UnitView{ID: u.ID, ParentID: u.ParentID, Kind: string(u.Kind), Code: u.Code, Name: u.Name, Path: u.Path}
 }
 
@@ -30,7 +30,7 @@ type HallView struct {
 	Name   string `json:"name"`
 }
 
-func hallView(h scheduler.Hall) HallView {
+func hallView(h org.Hall) HallView {
 	return HallView{ID: h.ID, UnitID: h.UnitID, Kind: string(h.Kind), Name: h.Name}
 }
 
@@ -48,7 +48,7 @@ type UserView struct {
 	Grants             []GrantView `json:"grants,omitempty"`
 }
 
-func userView(u scheduler.User) UserView {
+func userView(u org.User) UserView {
 	return UserView{ID: u.ID, Kind: string(u.Kind), Username: u.Username, DisplayName: u.DisplayName, UnitID: u.UnitID,
 		HallID: u.HallID, Disabled: u.Disabled, MustChangePassword: u.MustChangePassword, Locked: u.LockedUntil.After(time.Now())}
 }
@@ -60,7 +60,7 @@ type GrantView struct {
 	UnitID int64  `json:"unit_id"`
 }
 
-func grantView(g scheduler.Grant) GrantView {
+func grantView(g org.Grant) GrantView {
 	return GrantView{ID: g.ID, Role: g.Role, UnitID: g.UnitID}
 }
 
@@ -74,7 +74,7 @@ type TokenView struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
-func tokenView(t scheduler.APIToken) TokenView {
+func tokenView(t org.APIToken) TokenView {
 	v := TokenView{ID: t.ID, Name: t.Name, Scopes: t.Scopes, CreatedAt: t.CreatedAt}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
@@ -106,7 +106,7 @@ type AuditView struct {
 	RequestID string    `json:"request_id,omitempty"`
 }
 
-func auditView(e scheduler.AuditEntry) AuditView {
+func auditView(e org.AuditEntry) AuditView {
 	return AuditView{ID: e.ID, At: e.At, ActorID: e.ActorID, Actor: e.Actor, UnitID: e.UnitID, Action: e.Action,
 		Target: e.Target, Before: e.Before, After: e.After, Purpose: e.Purpose, IP: e.IP, RequestID: e.RequestID}
 }

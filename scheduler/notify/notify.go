@@ -17,7 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/reception"
 )
 
 // SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" when the webhook has a secret.
@@ -47,8 +48,8 @@ type WebhookBody struct {
 
 var defaultClient = &http.Client{Timeout: 5 * time.Second}
 
-// Notify implements scheduler.Notifier.
-func (w *Webhook) Notify(ctx context.Context, n scheduler.Notice) error {
+// Notify implements reception.Notifier.
+func (w *Webhook) Notify(ctx context.Context, n reception.Notice) error {
 	if n.Phone != "" {
 		return nil
 	}
@@ -105,7 +106,7 @@ func (l LogSMS) SendSMS(_ context.Context, phone, text string) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log.Info("sms (no gateway configured)", zap.String("to", scheduler.MaskPhone(phone)), zap.String("text", text))
+	log.Info("sms (no gateway configured)", zap.String("to", casework.MaskPhone(phone)), zap.String("text", text))
 	return nil
 }
 
@@ -114,8 +115,8 @@ type SMS struct {
 	Gateway SMSGateway
 }
 
-// Notify implements scheduler.Notifier.
-func (s SMS) Notify(ctx context.Context, n scheduler.Notice) error {
+// Notify implements reception.Notifier.
+func (s SMS) Notify(ctx context.Context, n reception.Notice) error {
 	if n.Phone == "" {
 		return nil
 	}
@@ -123,10 +124,10 @@ func (s SMS) Notify(ctx context.Context, n scheduler.Notice) error {
 }
 
 // Fanout gives every notice to each notifier; one failing does not stop the others.
-type Fanout []scheduler.Notifier
+type Fanout []reception.Notifier
 
-// Notify implements scheduler.Notifier.
-func (f Fanout) Notify(ctx context.Context, n scheduler.Notice) error {
+// Notify implements reception.Notifier.
+func (f Fanout) Notify(ctx context.Context, n reception.Notice) error {
 	var errs []error
 	for _, x := range f {
 		if err := x.Notify(ctx, n); err != nil {

@@ -14,13 +14,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"sanji/scheduler"
+	"sanji/scheduler/reception"
 )
 
 var bg = context.Background()
 
-func notice() scheduler.Notice {
-	return scheduler.Notice{Kind: scheduler.NoticeInvitation, SessionID: 7, UnitID: 3,
+func notice() reception.Notice {
+	return reception.Notice{Kind: reception.NoticeInvitation, SessionID: 7, UnitID: 3,
 		ZH: "邀请参加会商", EN: "invited to a hearing", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 }
 
@@ -58,7 +58,7 @@ func TestWebhookSigns(t *testing.T) {
 		t.Errorf("signature %q does not match the body", sig)
 	}
 	var b WebhookBody
-	if err := json.Unmarshal(got, &b); err != nil || b.Kind != scheduler.NoticeInvitation || b.SessionID != 7 || b.UnitID != 3 || b.TextZH != "邀请参加会商" {
+	if err := json.Unmarshal(got, &b); err != nil || b.Kind != reception.NoticeInvitation || b.SessionID != 7 || b.UnitID != 3 || b.TextZH != "邀请参加会商" {
 		t.Errorf("body %s: %v", got, err)
 	}
 }

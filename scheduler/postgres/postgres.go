@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
 
@@ -67,7 +67,7 @@ func classify(err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "23505", "23503", "P0001":
-			return fmt.Errorf("%w: %v", scheduler.ErrConflict, err)
+			return fmt.Errorf("%w: %v", org.ErrConflict, err)
 		}
 	}
 	return err

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 	"sanji/scheduler/storetest"
 )
@@ -146,7 +147,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 
 func TestAuditLogRefusesChanges(t *testing.T) {
 	s := openSchema(t).(*sqlstore.Store)
-	e := scheduler.AuditEntry{Action: "user.create"}
+	e := org.AuditEntry{Action: "user.create"}
 	if err := s.AppendAudit(context.Background(), &e); err != nil {
 		t.Fatal(err)
 	}

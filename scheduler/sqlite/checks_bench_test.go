@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/storetest"
 )
 
@@ -18,16 +20,16 @@ func BenchmarkBookingChecks(b *testing.B) {
 	ctx := context.Background()
 	st, units := benchStore(b, "330100", "330102")
 	city, district := units[0], units[1]
-	hall := scheduler.Hall{UnitID: district.ID, Kind: scheduler.HallReception, Name: "大厅"}
+	hall := org.Hall{UnitID: district.ID, Kind: org.HallReception, Name: "大厅"}
 	if err := st.CreateHall(ctx, &hall); err != nil {
 		b.Fatal(err)
 	}
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	cat := org.Category{Code: "02", Name: "劳动和社会保障"}
 	if err := st.CreateCategory(ctx, &cat); err != nil {
 		b.Fatal(err)
 	}
-	sess := scheduler.ReceptionSession{UnitID: city.ID, Title: "bench", HallIDs: []int64{hall.ID},
-		Start: time.Date(2030, 1, 2, 9, 0, 0, 0, scheduler.Shanghai), End: time.Date(2030, 1, 2, 11, 0, 0, 0, scheduler.Shanghai),
+	sess := reception.ReceptionSession{UnitID: city.ID, Title: "bench", HallIDs: []int64{hall.ID},
+		Start: time.Date(2030, 1, 2, 9, 0, 0, 0, calendar.Shanghai), End: time.Date(2030, 1, 2, 11, 0, 0, 0, calendar.Shanghai),
 		MinutesPerPetitioner: 10, MaxPetitioners: 10}
 	if err := st.CreateReceptionSession(ctx, &sess); err != nil {
 		b.Fatal(err)
@@ -73,7 +75,7 @@ func BenchmarkBookingChecks(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		// Every fifth person has a case and an appointment; the others only appointments.
 		t0 := time.Now()
-		c, err := scheduler.CheckBooking(ctx, st, sess, district, idn((i*7919)%appts), text(i*13))
+		c, err := reception.CheckBooking(ctx, st, sess, district, idn((i*7919)%appts), text(i*13))
 		lat = append(lat, time.Since(t0))
 		if err != nil {
 			b.Fatal(err)

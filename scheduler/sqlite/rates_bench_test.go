@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"sanji/auth"
-	"sanji/scheduler"
 	"sanji/scheduler/api"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
 	"sanji/scheduler/sqlstore"
 )
 
@@ -33,16 +36,16 @@ func BenchmarkRates1M(b *testing.B) {
 		n = v // a smaller run while working on the benchmark itself
 	}
 	st, city, district, township := ratesBenchStore(b, n)
-	cal, err := scheduler.LoadCalendar(ctx, st)
+	cal, err := calendar.LoadCalendar(ctx, st)
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := time.Date(2027, 1, 5, 10, 0, 0, 0, scheduler.ChinaTZ)
-	rules := scheduler.DefaultRules()
+	now := time.Date(2027, 1, 5, 10, 0, 0, 0, calendar.ChinaTZ)
+	rules := casework.DefaultRules()
 
 	// The first reading of a day folds the running periods up to it: once from nothing (a store
 	// just upgraded), then a day's worth.
-	for _, day := range []int{scheduler.LegalDayNumber(now) - 1, scheduler.LegalDayNumber(now)} {
+	for _, day := range []int{rates.LegalDayNumber(now) - 1, rates.LegalDayNumber(now)} {
 		t0 := time.Now()
 		if _, err := st.FoldRateCounts(ctx, day); err != nil {
 			b.Fatal(err)
@@ -51,12 +54,12 @@ func BenchmarkRates1M(b *testing.B) {
 	}
 	// The counts must say what the timelines say; a township is small enough to check that way.
 	t0 := time.Now()
-	want, err := scheduler.RatesFromTimelines(ctx, st, scheduler.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
+	want, err := rates.RatesFromTimelines(ctx, st, rates.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("township %s from its %d timelines (the way before the counts): %s", township.Code, want.Repeat.Den, time.Since(t0).Round(time.Millisecond))
-	got, err := scheduler.RatesFor(ctx, st, scheduler.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
+	got, err := rates.RatesFor(ctx, st, rates.RatesQuery{UnderPaths: []string{township.Path}}, cal, rules, now)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		b.Fatalf("township %s: from the counts %+v (%v), from the timelines %+v", township.Code, got, err, want)
 	}
@@ -78,19 +81,19 @@ func BenchmarkRates1M(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
-	var last scheduler.Rates
-	rates := func(u scheduler.Unit) func() error {
+	var last rates.Rates
+	ratesOf := func(u org.Unit) func() error {
 		return func() error {
 			// What the route does per subtree: the calendar as the store holds it, then the rates.
-			cal, err := scheduler.LoadCalendar(ctx, st)
+			cal, err := calendar.LoadCalendar(ctx, st)
 			if err != nil {
 				return err
 			}
-			last, err = scheduler.RatesFor(ctx, st, scheduler.RatesQuery{UnderPaths: []string{u.Path}}, cal, rules, now)
+			last, err = rates.RatesFor(ctx, st, rates.RatesQuery{UnderPaths: []string{u.Path}}, cal, rules, now)
 			return err
 		}
 	}
-	run("city", rates(city))
+	run("city", ratesOf(city))
 	if last.Cases != n {
 		b.Fatalf("the city's rates count %d cases", last.Repeat.Den)
 	}
@@ -115,18 +118,18 @@ func BenchmarkRates1M(b *testing.B) {
 	}
 	rows.Close()
 	b.Logf("the city's cells after the fold: %v", breakdown)
-	run("district", rates(district))
-	run("township", rates(township))
+	run("district", ratesOf(district))
+	run("township", ratesOf(township))
 
-	leader := scheduler.User{Kind: scheduler.UserPerson, Username: "leader", DisplayName: "市领导", UnitID: city.ID, PasswordHash: "x"}
+	leader := org.User{Kind: org.UserPerson, Username: "leader", DisplayName: "市领导", UnitID: city.ID, PasswordHash: "x"}
 	if err := st.CreateUser(ctx, &leader); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.AddGrant(ctx, &scheduler.Grant{UserID: leader.ID, Role: scheduler.RoleLeader, UnitID: city.ID}); err != nil {
+	if err := st.AddGrant(ctx, &org.Grant{UserID: leader.ID, Role: org.RoleLeader, UnitID: city.ID}); err != nil {
 		b.Fatal(err)
 	}
 	tok, _ := auth.RandomToken(32)
-	if err := st.CreateAPIToken(ctx, &scheduler.APIToken{UserID: leader.ID, Name: "bench", Hash: auth.HashToken(tok), Scopes: []string{scheduler.ActStatsRead}}); err != nil {
+	if err := st.CreateAPIToken(ctx, &org.APIToken{UserID: leader.ID, Name: "bench", Hash: auth.HashToken(tok), Scopes: []string{org.ActStatsRead}}); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Signer: auth.NewSigner([]byte("0123456789abcdef0123456789abcdef")),
@@ -149,7 +152,7 @@ func BenchmarkRates1M(b *testing.B) {
 
 // ratesBenchStore makes a store of n generated cases and returns it with the city, its first
 // district and that district's first township.
-func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, scheduler.Unit, scheduler.Unit) {
+func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, org.Unit, org.Unit, org.Unit) {
 	b.Helper()
 	ctx := context.Background()
 	t0 := time.Now()
@@ -162,7 +165,7 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = st.Close() })
-			get := func(code string) scheduler.Unit {
+			get := func(code string) org.Unit {
 				u, err := st.GetUnitByCode(ctx, code)
 				if err != nil {
 					b.Fatal(err)
@@ -174,22 +177,22 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 	}
 	st, chain := benchStore(b, "330100")
 	city := chain[0]
-	var districts, townships, depts []scheduler.Unit
+	var districts, townships, depts []org.Unit
 	for d := range 10 {
-		dist := scheduler.Unit{Kind: scheduler.KindDistrict, ParentID: city.ID, Code: fmt.Sprintf("3301%02d", d+1), Name: fmt.Sprint("区 ", d)}
+		dist := org.Unit{Kind: org.KindDistrict, ParentID: city.ID, Code: fmt.Sprintf("3301%02d", d+1), Name: fmt.Sprint("区 ", d)}
 		if err := st.CreateUnit(ctx, &dist); err != nil {
 			b.Fatal(err)
 		}
 		districts = append(districts, dist)
 		for k := range 10 {
-			tw := scheduler.Unit{Kind: scheduler.KindTownship, ParentID: dist.ID, Code: fmt.Sprintf("%s%03d", dist.Code, k+1), Name: fmt.Sprint("街道 ", k)}
+			tw := org.Unit{Kind: org.KindTownship, ParentID: dist.ID, Code: fmt.Sprintf("%s%03d", dist.Code, k+1), Name: fmt.Sprint("街道 ", k)}
 			if err := st.CreateUnit(ctx, &tw); err != nil {
 				b.Fatal(err)
 			}
 			townships = append(townships, tw)
 		}
 		for k := range 5 {
-			dp := scheduler.Unit{Kind: scheduler.KindDepartment, ParentID: dist.ID, Code: fmt.Sprintf("%s-D%d", dist.Code, k), Name: fmt.Sprint("部门 ", k)}
+			dp := org.Unit{Kind: org.KindDepartment, ParentID: dist.ID, Code: fmt.Sprintf("%s-D%d", dist.Code, k), Name: fmt.Sprint("部门 ", k)}
 			if err := st.CreateUnit(ctx, &dp); err != nil {
 				b.Fatal(err)
 			}
@@ -198,14 +201,14 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 	}
 	var cats []int64
 	for k := range 5 {
-		c := scheduler.Category{Code: fmt.Sprint("C", k), Name: fmt.Sprint("类别 ", k)}
+		c := org.Category{Code: fmt.Sprint("C", k), Name: fmt.Sprint("类别 ", k)}
 		if err := st.CreateCategory(ctx, &c); err != nil {
 			b.Fatal(err)
 		}
 		cats = append(cats, c.ID)
 	}
 	rng := rand.New(rand.NewSource(2026))
-	start := time.Date(2025, 1, 2, 8, 0, 0, 0, scheduler.ChinaTZ)
+	start := time.Date(2025, 1, 2, 8, 0, 0, 0, calendar.ChinaTZ)
 	day := 24 * time.Hour
 	type person struct {
 		id  string
@@ -247,18 +250,18 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 			}
 			people = append(people, p)
 			at := reg
-			status, from := scheduler.StRegistered, scheduler.CaseStatus("")
+			status, from := casework.StRegistered, casework.CaseStatus("")
 			var evs [][]any // written after the case, which they refer to
-			ev := func(to scheduler.CaseStatus, resp int64, result string, days int) {
+			ev := func(to casework.CaseStatus, resp int64, result string, days int) {
 				evs = append(evs, []any{id, at.UnixMicro(), unit.ID, string(from), string(to), resp, result, days})
 				from, status = to, to
 			}
-			ev(scheduler.StRegistered, 0, "", 0)
+			ev(casework.StRegistered, 0, "", 0)
 			var resp int64
 			if rng.Intn(2) == 0 {
 				resp = depts[d*5+rng.Intn(5)].ID
 				at = at.Add(time.Duration(rng.Intn(3*24*3600)) * time.Second)
-				ev(scheduler.StAssigned, resp, "", 0)
+				ev(casework.StAssigned, resp, "", 0)
 			}
 			fast := rng.Intn(10) == 0
 			var accepted, closed time.Time
@@ -267,7 +270,7 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 			case r < 4: // not decided yet
 			case r < 8:
 				at = at.Add(time.Duration(rng.Intn(14*24*3600)) * time.Second)
-				ev(scheduler.StNotAccepted, 0, "", 0)
+				ev(casework.StNotAccepted, 0, "", 0)
 				closed = at
 			default:
 				late := 0
@@ -275,11 +278,11 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 					late = 15
 				}
 				at = at.Add(time.Duration(late*24*3600+rng.Intn(14*24*3600)) * time.Second)
-				ev(scheduler.StAccepted, 0, "", 0)
+				ev(casework.StAccepted, 0, "", 0)
 				accepted = at
 				if rng.Intn(100) < 6 {
 					at = at.Add(40 * day)
-					ev(scheduler.StExtended, 0, "", 10+rng.Intn(21))
+					ev(casework.StExtended, 0, "", 10+rng.Intn(21))
 				}
 				if rng.Intn(100) < 88 {
 					off := 5 + rng.Intn(50)
@@ -290,18 +293,18 @@ func ratesBenchStore(b *testing.B, n int) (*sqlstore.Store, scheduler.Unit, sche
 						off = 61 + rng.Intn(30)
 					}
 					at = accepted.Add(time.Duration(off)*day + time.Duration(rng.Intn(8*3600))*time.Second)
-					result = string(scheduler.ResultExplain)
-					ev(scheduler.StAnswered, 0, result, 0)
+					result = string(casework.ResultExplain)
+					ev(casework.StAnswered, 0, result, 0)
 					at = at.Add(time.Duration(1+rng.Intn(3)) * day)
-					ev(scheduler.StClosed, 0, "", 0)
+					ev(casework.StClosed, 0, "", 0)
 					closed = at
 					if rng.Intn(2) == 0 {
-						score := scheduler.ScoreSatisfied
+						score := casework.ScoreSatisfied
 						switch r := rng.Intn(10); {
 						case r == 0:
-							score = scheduler.ScoreUnsatisfied
+							score = casework.ScoreUnsatisfied
 						case r < 3:
-							score = scheduler.ScoreBasically
+							score = casework.ScoreBasically
 						}
 						evs = append(evs, []any{score, at.Add(day).UnixMicro()})
 					}

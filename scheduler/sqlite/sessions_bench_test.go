@@ -8,28 +8,30 @@ import (
 	"testing"
 	"time"
 
-	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/sqlstore"
 )
 
 // benchStore opens a store in b's temporary directory with the root and, under it, a chain of
 // units of the codes given (a city, then its district …). storetest's helpers take a *testing.T,
 // so benchmarks build their fixture here.
-func benchStore(b *testing.B, codes ...string) (*sqlstore.Store, []scheduler.Unit) {
+func benchStore(b *testing.B, codes ...string) (*sqlstore.Store, []org.Unit) {
 	ctx := context.Background()
 	st, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.Close() })
-	parent := scheduler.Unit{Kind: scheduler.KindRoot, Code: scheduler.RootCode, Name: "root"}
+	parent := org.Unit{Kind: org.KindRoot, Code: org.RootCode, Name: "root"}
 	if err := st.CreateUnit(ctx, &parent); err != nil {
 		b.Fatal(err)
 	}
-	kinds := []scheduler.UnitKind{scheduler.KindCity, scheduler.KindDistrict, scheduler.KindTownship}
-	var out []scheduler.Unit
+	kinds := []org.UnitKind{org.KindCity, org.KindDistrict, org.KindTownship}
+	var out []org.Unit
 	for i, code := range codes {
-		u := scheduler.Unit{Kind: kinds[i], ParentID: parent.ID, Code: code, Name: code}
+		u := org.Unit{Kind: kinds[i], ParentID: parent.ID, Code: code, Name: code}
 		if err := st.CreateUnit(ctx, &u); err != nil {
 			b.Fatal(err)
 		}
@@ -44,11 +46,11 @@ func BenchmarkBookingWithConflictCheck(b *testing.B) {
 	ctx := context.Background()
 	st, units := benchStore(b, "330100")
 	city := units[0]
-	leader := scheduler.User{Kind: scheduler.UserPerson, Username: "leader", DisplayName: "张三", UnitID: city.ID, PasswordHash: "x"}
+	leader := org.User{Kind: org.UserPerson, Username: "leader", DisplayName: "张三", UnitID: city.ID, PasswordHash: "x"}
 	if err := st.CreateUser(ctx, &leader); err != nil {
 		b.Fatal(err)
 	}
-	hall := scheduler.Hall{UnitID: city.ID, Kind: scheduler.HallReception, Name: "大厅"}
+	hall := org.Hall{UnitID: city.ID, Kind: org.HallReception, Name: "大厅"}
 	if err := st.CreateHall(ctx, &hall); err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func BenchmarkBookingWithConflictCheck(b *testing.B) {
 	// so about half of the bookings clash and half go through.
 	keys := []string{fmt.Sprintf("hall:%d", hall.ID), "hall:900001", "hall:900002", "hall:900003",
 		fmt.Sprintf("leader:%d", leader.ID), "leader:900001", "leader:900002", "leader:900003"}
-	base := time.Date(2020, 1, 1, 0, 0, 0, 0, scheduler.Shanghai)
+	base := time.Date(2020, 1, 1, 0, 0, 0, 0, calendar.Shanghai)
 	const existing = 100_000
 	// Seed in one transaction with plain SQL: the path under test is the booking, not the seed.
 	tx, err := st.DB().BeginTx(ctx, nil)
@@ -87,14 +89,14 @@ func BenchmarkBookingWithConflictCheck(b *testing.B) {
 		// Half-hour offsets across the seeded years: most clash with a seed on the same leader
 		// or hall, some do not.
 		start := base.Add(time.Duration((i*7919)%existing)*time.Hour + 30*time.Minute)
-		x := scheduler.ReceptionSession{UnitID: city.ID, Title: "bench", LeaderID: leader.ID, LeaderName: "张三",
+		x := reception.ReceptionSession{UnitID: city.ID, Title: "bench", LeaderID: leader.ID, LeaderName: "张三",
 			HallIDs: []int64{hall.ID}, Start: start, End: start.Add(time.Hour), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 5}
 		t0 := time.Now()
 		err := st.CreateReceptionSession(ctx, &x)
 		lat = append(lat, time.Since(t0))
 		if err == nil {
 			ok++
-		} else if _, isConflict := err.(*scheduler.ConflictError); !isConflict {
+		} else if _, isConflict := err.(*reception.ConflictError); !isConflict {
 			b.Fatal(err)
 		}
 	}

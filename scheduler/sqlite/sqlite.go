@@ -17,7 +17,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"sanji/scheduler"
+	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
 
@@ -81,7 +81,7 @@ func classify(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
 			sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_TRIGGER:
-			return fmt.Errorf("%w: %v", scheduler.ErrConflict, err)
+			return fmt.Errorf("%w: %v", org.ErrConflict, err)
 		}
 	}
 	return err

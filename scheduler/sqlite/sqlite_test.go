@@ -12,6 +12,8 @@ import (
 	"modernc.org/sqlite"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 	"sanji/scheduler/storetest"
 )
 
@@ -81,7 +83,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 	if v, _ := s.SchemaVersion(ctx); v != len(ms) {
 		t.Fatalf("version %d, want %d", v, len(ms))
 	}
-	u := scheduler.Unit{Kind: scheduler.KindRoot, Code: scheduler.RootCode, Name: "本系统"}
+	u := org.Unit{Kind: org.KindRoot, Code: org.RootCode, Name: "本系统"}
 	if err := s.CreateUnit(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestAuditLogRefusesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	e := scheduler.AuditEntry{Action: "user.create"}
+	e := org.AuditEntry{Action: "user.create"}
 	if err := s.AppendAudit(context.Background(), &e); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestCalendarSeedKeepsOperatorDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	// holidays.txt has 2026-10-10 as a make-up workday; the operator says otherwise.
-	if err := s.PutHoliday(ctx, scheduler.Holiday{Date: "2026-10-10", Kind: scheduler.DayOff, Name: "更正"}); err != nil {
+	if err := s.PutHoliday(ctx, calendar.Holiday{Date: "2026-10-10", Kind: calendar.DayOff, Name: "更正"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -159,14 +161,14 @@ func TestCalendarSeedKeepsOperatorDays(t *testing.T) {
 	}
 	defer s.Close()
 	hs, err := s.ListHolidays(ctx, "2026-10-10", "2026-10-10")
-	if err != nil || len(hs) != 1 || hs[0].Kind != scheduler.DayOff || hs[0].Name != "更正" {
+	if err != nil || len(hs) != 1 || hs[0].Kind != calendar.DayOff || hs[0].Name != "更正" {
 		t.Errorf("after reopening: %+v %v", hs, err)
 	}
-	cal, err := scheduler.LoadCalendar(ctx, s)
+	cal, err := calendar.LoadCalendar(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := cal.IsWorkingDay(scheduler.Date(2026, 10, 10)); ok {
+	if ok, _ := cal.IsWorkingDay(calendar.Date(2026, 10, 10)); ok {
 		t.Error("the clock does not read the operator's correction")
 	}
 }

@@ -3,14 +3,13 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sanji/scheduler/casework"
 	"time"
-
-	"sanji/scheduler"
 )
 
-// AddAttachment implements scheduler.AttachmentStore.
-func (s *Store) AddAttachment(ctx context.Context, a *scheduler.Attachment) error {
-	if err := scheduler.ValidateAttachment(*a); err != nil {
+// AddAttachment implements casework.AttachmentStore.
+func (s *Store) AddAttachment(ctx context.Context, a *casework.Attachment) error {
+	if err := casework.ValidateAttachment(*a); err != nil {
 		return err
 	}
 	if a.UploadedAt.IsZero() {
@@ -28,25 +27,25 @@ func (s *Store) AddAttachment(ctx context.Context, a *scheduler.Attachment) erro
 
 const attachmentCols = `id, case_id, kind, name, sha256, size, mime, uploaded_by, uploaded_at`
 
-func scanAttachment(sc interface{ Scan(...any) error }) (scheduler.Attachment, error) {
-	var a scheduler.Attachment
+func scanAttachment(sc interface{ Scan(...any) error }) (casework.Attachment, error) {
+	var a casework.Attachment
 	var at int64
 	err := sc.Scan(&a.ID, &a.CaseID, &a.Kind, &a.Name, &a.SHA256, &a.Size, &a.MIME, &a.UploadedBy, &at)
 	a.UploadedAt = fromTm(at)
 	return a, err
 }
 
-// GetAttachment implements scheduler.AttachmentStore.
-func (s *Store) GetAttachment(ctx context.Context, id int64) (scheduler.Attachment, error) {
+// GetAttachment implements casework.AttachmentStore.
+func (s *Store) GetAttachment(ctx context.Context, id int64) (casework.Attachment, error) {
 	a, err := scanAttachment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+attachmentCols+` FROM case_attachments WHERE id = ?`), id))
 	if err != nil {
-		return scheduler.Attachment{}, notFound(err, "get attachment")
+		return casework.Attachment{}, notFound(err, "get attachment")
 	}
 	return a, nil
 }
 
-// ListAttachments implements scheduler.AttachmentStore.
-func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]scheduler.Attachment, error) {
+// ListAttachments implements casework.AttachmentStore.
+func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) ([]casework.Attachment, error) {
 	q, args := `SELECT `+attachmentCols+` FROM case_attachments WHERE case_id = ?`, []any{caseID}
 	if kind != "" {
 		q += ` AND kind = ?`

@@ -9,17 +9,20 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
-// Case records: scheduler.CaseStore.
+// Case records: casework.CaseStore.
 
-// CreateCase implements scheduler.CaseStore.
-func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor scheduler.CaseEvent) error {
-	if err := scheduler.ValidateCase(*c); err != nil {
+// CreateCase implements casework.CaseStore.
+func (s *Store) CreateCase(ctx context.Context, c *casework.Case, actor casework.CaseEvent) error {
+	if err := casework.ValidateCase(*c); err != nil {
 		return err
 	}
 	if len(c.QueryCodeHash) != 64 {
-		return &scheduler.FieldError{Field: "query_code", ZH: "缺少查询码", EN: "the case needs a query code hash (scheduler.NewQueryCode)"}
+		return &org.FieldError{Field: "query_code", ZH: "缺少查询码", EN: "the case needs a query code hash (casework.NewQueryCode)"}
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -28,12 +31,12 @@ func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor schedul
 			c.RegisteredAt = now
 		}
 		c.RegisteredAt = c.RegisteredAt.UTC().Truncate(time.Microsecond)
-		c.Status, c.UpdatedAt, c.ExternalSource = scheduler.StRegistered, now, ""
+		c.Status, c.UpdatedAt, c.ExternalSource = casework.StRegistered, now, ""
 		if err := tx.insertCase(ctx, c); err != nil {
 			return err
 		}
 		ev := actor
-		ev.CaseID, ev.Kind, ev.From, ev.To = c.ID, "status", "", scheduler.StRegistered
+		ev.CaseID, ev.Kind, ev.From, ev.To = c.ID, "status", "", casework.StRegistered
 		ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result = 0, nil, ""
 		if ev.At.IsZero() {
 			ev.At = c.RegisteredAt
@@ -50,8 +53,8 @@ func (s *Store) CreateCase(ctx context.Context, c *scheduler.Case, actor schedul
 
 // insertCase numbers c (the next number of its territory and year), stores it with its
 // petitioners and co-handling units, and fills c.ID and c.Number.
-func (s *Store) insertCase(ctx context.Context, c *scheduler.Case) error {
-	year := scheduler.DayOf(c.RegisteredAt).Year()
+func (s *Store) insertCase(ctx context.Context, c *casework.Case) error {
+	year := calendar.DayOf(c.RegisteredAt).Year()
 	// One counter row per territory and year; the upsert takes the row lock, so two
 	// registrations at once get different numbers.
 	var seq int64
@@ -60,7 +63,7 @@ func (s *Store) insertCase(ctx context.Context, c *scheduler.Case) error {
 		c.Territory, year).Scan(&seq); err != nil {
 		return fmt.Errorf("sqlstore: case number: %w", s.d.Classify(err))
 	}
-	c.Number = scheduler.CaseNumber(c.Territory, year, c.Form, seq)
+	c.Number = casework.CaseNumber(c.Territory, year, c.Form, seq)
 	id, err := s.insertID(ctx, `INSERT INTO cases (number, external_id, external_source, query_hash, unit_id, territory, form, type,
 		category_id, title, content, complained_unit_id, complained_party, responsible_unit_id, involved_count,
 		fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at)
@@ -79,7 +82,7 @@ func (s *Store) insertCase(ctx context.Context, c *scheduler.Case) error {
 	return s.setCoUnits(ctx, id, c.CoUnitIDs)
 }
 
-func (s *Store) setPetitioners(ctx context.Context, caseID int64, ps []scheduler.Petitioner) error {
+func (s *Store) setPetitioners(ctx context.Context, caseID int64, ps []casework.Petitioner) error {
 	if _, err := s.exec(ctx, `DELETE FROM case_petitioners WHERE case_id = ?`, caseID); err != nil {
 		return fmt.Errorf("sqlstore: case petitioners: %w", err)
 	}
@@ -123,13 +126,13 @@ func parseIDList(s string) []int64 {
 	return out
 }
 
-// AddCaseNote implements scheduler.CaseStore.
-func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error {
-	if ev.Kind == "" || ev.Kind == "status" || scheduler.IsClockEvent(ev.Kind) {
-		return &scheduler.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
+// AddCaseNote implements casework.CaseStore.
+func (s *Store) AddCaseNote(ctx context.Context, ev *casework.CaseEvent) error {
+	if ev.Kind == "" || ev.Kind == "status" || casework.IsClockEvent(ev.Kind) {
+		return &org.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
 	}
 	if ev.From != "" || ev.To != "" {
-		return &scheduler.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}
+		return &org.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}
 	}
 	if _, err := s.GetCase(ctx, ev.CaseID); err != nil {
 		return err
@@ -137,7 +140,7 @@ func (s *Store) AddCaseNote(ctx context.Context, ev *scheduler.CaseEvent) error 
 	return s.appendCaseEvent(ctx, ev)
 }
 
-func (s *Store) appendCaseEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
+func (s *Store) appendCaseEvent(ctx context.Context, ev *casework.CaseEvent) error {
 	if ev.At.IsZero() {
 		ev.At = s.now()
 	}
@@ -158,8 +161,8 @@ const caseCols = `c.id, c.number, c.external_id, c.external_source, c.query_hash
 	c.title, c.content, c.complained_unit_id, c.complained_party, c.responsible_unit_id, c.involved_count, c.fast_track,
 	c.result, c.status, c.supervised, c.owner_leader_id, c.registered_at, c.accepted_at, c.closed_at, c.updated_at`
 
-func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
-	var c scheduler.Case
+func scanCase(sc interface{ Scan(...any) error }) (casework.Case, error) {
+	var c casework.Case
 	var form, typ, result, status string
 	var complained, resp, owner sql.NullInt64
 	var fast, sup int
@@ -167,7 +170,7 @@ func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
 	err := sc.Scan(&c.ID, &c.Number, &c.ExternalID, &c.ExternalSource, &c.QueryCodeHash, &c.UnitID, &c.Territory, &form, &typ, &c.CategoryID,
 		&c.Title, &c.Content, &complained, &c.ComplainedParty, &resp, &c.InvolvedCount, &fast,
 		&result, &status, &sup, &owner, &reg, &acc, &closed, &upd)
-	c.Form, c.Type, c.Result, c.Status = scheduler.CaseForm(form), scheduler.CaseType(typ), scheduler.CaseResult(result), scheduler.CaseStatus(status)
+	c.Form, c.Type, c.Result, c.Status = casework.CaseForm(form), casework.CaseType(typ), casework.CaseResult(result), casework.CaseStatus(status)
 	c.ComplainedUnitID, c.ResponsibleUnitID, c.OwnerLeaderID = complained.Int64, resp.Int64, owner.Int64
 	c.FastTrack, c.Supervised = fast != 0, sup != 0
 	c.RegisteredAt, c.AcceptedAt, c.ClosedAt, c.UpdatedAt = fromTm(reg), fromTm(acc), fromTm(closed), fromTm(upd)
@@ -175,19 +178,19 @@ func scanCase(sc interface{ Scan(...any) error }) (scheduler.Case, error) {
 }
 
 // fillCases loads the petitioners and co-handling units of cs: two queries for the whole page.
-func (s *Store) fillCases(ctx context.Context, cs []scheduler.Case) error {
+func (s *Store) fillCases(ctx context.Context, cs []casework.Case) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(cs))
-	at := make(map[int64]*scheduler.Case, len(cs))
+	at := make(map[int64]*casework.Case, len(cs))
 	for i := range cs {
 		ids[i], at[cs[i].ID] = cs[i].ID, &cs[i]
 	}
 	in, args := inIDs(ids)
 	err := s.eachRow(ctx, func(sc scanner) error {
 		var caseID int64
-		var p scheduler.Petitioner
+		var p casework.Petitioner
 		var anon, pub int
 		if err := sc.Scan(&caseID, &p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub); err != nil {
 			return err
@@ -217,41 +220,41 @@ func (s *Store) fillCases(ctx context.Context, cs []scheduler.Case) error {
 }
 
 // fillCase is fillCases of one case.
-func (s *Store) fillCase(ctx context.Context, c *scheduler.Case) error {
-	cs := []scheduler.Case{*c}
+func (s *Store) fillCase(ctx context.Context, c *casework.Case) error {
+	cs := []casework.Case{*c}
 	err := s.fillCases(ctx, cs)
 	*c = cs[0]
 	return err
 }
 
-func (s *Store) getCaseWhere(ctx context.Context, where string, arg any, what string) (scheduler.Case, error) {
+func (s *Store) getCaseWhere(ctx context.Context, where string, arg any, what string) (casework.Case, error) {
 	c, err := scanCase(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+caseCols+` FROM cases c WHERE `+where), arg))
 	if err != nil {
-		return scheduler.Case{}, notFound(err, what)
+		return casework.Case{}, notFound(err, what)
 	}
 	if err := s.fillCase(ctx, &c); err != nil {
-		return scheduler.Case{}, err
+		return casework.Case{}, err
 	}
 	return c, nil
 }
 
-// GetCase implements scheduler.CaseStore.
-func (s *Store) GetCase(ctx context.Context, id int64) (scheduler.Case, error) {
+// GetCase implements casework.CaseStore.
+func (s *Store) GetCase(ctx context.Context, id int64) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.id = ?`, id, "get case")
 }
 
-// GetCaseByNumber implements scheduler.CaseStore.
-func (s *Store) GetCaseByNumber(ctx context.Context, number string) (scheduler.Case, error) {
+// GetCaseByNumber implements casework.CaseStore.
+func (s *Store) GetCaseByNumber(ctx context.Context, number string) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.number = ?`, number, "get case by number")
 }
 
-// GetCaseByQueryHash implements scheduler.CaseStore.
-func (s *Store) GetCaseByQueryHash(ctx context.Context, hash string) (scheduler.Case, error) {
+// GetCaseByQueryHash implements casework.CaseStore.
+func (s *Store) GetCaseByQueryHash(ctx context.Context, hash string) (casework.Case, error) {
 	return s.getCaseWhere(ctx, `c.query_hash = ?`, hash, "get case by query code")
 }
 
-// ListCases implements scheduler.CaseStore.
-func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]scheduler.Case, error) {
+// ListCases implements casework.CaseStore.
+func (s *Store) ListCases(ctx context.Context, f casework.CaseFilter) ([]casework.Case, error) {
 	q := `SELECT ` + caseCols + ` FROM cases c JOIN units u ON u.id = c.unit_id WHERE u.path LIKE ?`
 	args := []any{prefixPattern(f.UnderPath)}
 	if f.Status != "" {
@@ -297,9 +300,9 @@ func (s *Store) ListCases(ctx context.Context, f scheduler.CaseFilter) ([]schedu
 	return out, nil
 }
 
-// TransitionCase implements scheduler.CaseStore.
-func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) error {
-	if err := scheduler.ValidateTransition(*ev); err != nil {
+// TransitionCase implements casework.CaseStore.
+func (s *Store) TransitionCase(ctx context.Context, ev *casework.CaseEvent) error {
+	if err := casework.ValidateTransition(*ev); err != nil {
 		return err
 	}
 	ev.Kind = "status"
@@ -312,16 +315,16 @@ func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) err
 		set := `status = ?, updated_at = ?`
 		args := []any{string(ev.To), at}
 		switch ev.To {
-		case scheduler.StForwarded, scheduler.StAssigned:
+		case casework.StForwarded, casework.StAssigned:
 			set += `, responsible_unit_id = ?`
 			args = append(args, ev.ResponsibleUnitID)
-		case scheduler.StAccepted:
+		case casework.StAccepted:
 			set += `, accepted_at = ?`
 			args = append(args, at)
-		case scheduler.StAnswered:
+		case casework.StAnswered:
 			set += `, result = ?`
 			args = append(args, string(ev.Result))
-		case scheduler.StClosed, scheduler.StNotAccepted:
+		case casework.StClosed, casework.StNotAccepted:
 			set += `, closed_at = ?`
 			args = append(args, at)
 		}
@@ -335,9 +338,9 @@ func (s *Store) TransitionCase(ctx context.Context, ev *scheduler.CaseEvent) err
 			if e := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT status FROM cases WHERE id = ?`), ev.CaseID).Scan(&cur); e != nil {
 				return notFound(e, "transition case")
 			}
-			return fmt.Errorf("sqlstore: transition case %d: it is %s now, not %s: %w", ev.CaseID, cur, ev.From, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: transition case %d: it is %s now, not %s: %w", ev.CaseID, cur, ev.From, org.ErrConflict)
 		}
-		if ev.To == scheduler.StForwarded || ev.To == scheduler.StAssigned {
+		if ev.To == casework.StForwarded || ev.To == casework.StAssigned {
 			if err := tx.setCoUnits(ctx, ev.CaseID, ev.CoUnitIDs); err != nil {
 				return err
 			}
@@ -360,14 +363,14 @@ func (s *Store) lockCase(ctx context.Context, caseID int64, at time.Time) error 
 }
 
 // noteEvent appends a timeline note by actor to a locked case.
-func (s *Store) noteEvent(ctx context.Context, actor scheduler.CaseEvent, caseID int64, kind, ref, reason string) error {
-	ev := scheduler.CaseEvent{CaseID: caseID, At: actor.At, ActorID: actor.ActorID, Actor: actor.Actor, UnitID: actor.UnitID,
+func (s *Store) noteEvent(ctx context.Context, actor casework.CaseEvent, caseID int64, kind, ref, reason string) error {
+	ev := casework.CaseEvent{CaseID: caseID, At: actor.At, ActorID: actor.ActorID, Actor: actor.Actor, UnitID: actor.UnitID,
 		Kind: kind, Ref: ref, Reason: reason}
 	return s.appendCaseEvent(ctx, &ev)
 }
 
-// AddClockEvent implements scheduler.CaseStore.
-func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) error {
+// AddClockEvent implements casework.CaseStore.
+func (s *Store) AddClockEvent(ctx context.Context, ev *casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		ev.At = tx.stamp(ev.At)
@@ -382,7 +385,7 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) erro
 		if err != nil {
 			return err
 		}
-		if err := scheduler.CheckClockEvent(c, evs, ev.Kind); err != nil {
+		if err := casework.CheckClockEvent(c, evs, ev.Kind); err != nil {
 			return err
 		}
 		ev.From, ev.To, ev.ResponsibleUnitID, ev.CoUnitIDs, ev.Result, ev.Days, ev.ApprovedBy, ev.Notice = "", "", 0, nil, "", 0, 0, ""
@@ -390,8 +393,8 @@ func (s *Store) AddClockEvent(ctx context.Context, ev *scheduler.CaseEvent) erro
 	})
 }
 
-// SetCaseOwner implements scheduler.CaseStore.
-func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor scheduler.CaseEvent) error {
+// SetCaseOwner implements casework.CaseStore.
+func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		actor.At = tx.stamp(actor.At)
@@ -405,13 +408,13 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 		var reason string
 		switch {
 		case leaderID == 0 && c.OwnerLeaderID == 0:
-			return &scheduler.FieldError{Field: "owner", ZH: "该事项没有包案领导，无需解除", EN: "the case has no owning leader to release"}
+			return &org.FieldError{Field: "owner", ZH: "该事项没有包案领导，无需解除", EN: "the case has no owning leader to release"}
 		case leaderID == 0:
 			reason = "解除包案"
 		case c.OwnerLeaderID == leaderID:
 			return nil
 		case c.OwnerLeaderID != 0:
-			return fmt.Errorf("sqlstore: case %d is owned by leader %d; that leader releases it first: %w", caseID, c.OwnerLeaderID, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: case %d is owned by leader %d; that leader releases it first: %w", caseID, c.OwnerLeaderID, org.ErrConflict)
 		default:
 			gs, err := tx.ListGrants(ctx, leaderID)
 			if err != nil {
@@ -419,10 +422,10 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 			}
 			leader := false
 			for _, g := range gs {
-				leader = leader || g.Role == scheduler.RoleLeader
+				leader = leader || g.Role == org.RoleLeader
 			}
 			if !leader {
-				return &scheduler.FieldError{Field: "leader_id", ZH: "只有领导可以包案", EN: "only a leader owns a case"}
+				return &org.FieldError{Field: "leader_id", ZH: "只有领导可以包案", EN: "only a leader owns a case"}
 			}
 			u, err := tx.GetUser(ctx, leaderID)
 			if err != nil {
@@ -437,19 +440,19 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 		if who == 0 {
 			who = c.OwnerLeaderID // the one released
 		}
-		return tx.noteEvent(ctx, actor, caseID, scheduler.EvOwner, "user:"+strconv.FormatInt(who, 10), reason)
+		return tx.noteEvent(ctx, actor, caseID, casework.EvOwner, "user:"+strconv.FormatInt(who, 10), reason)
 	})
 }
 
-// ListCaseEvents implements scheduler.CaseStore.
-func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.CaseEvent, error) {
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.CaseEvent, error) {
-		var e scheduler.CaseEvent
+// ListCaseEvents implements casework.CaseStore.
+func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]casework.CaseEvent, error) {
+	out, err := collect(ctx, s, func(sc scanner) (casework.CaseEvent, error) {
+		var e casework.CaseEvent
 		var at int64
 		var from, to, co, result string
 		err := sc.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
 			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice)
-		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), scheduler.CaseStatus(from), scheduler.CaseStatus(to), parseIDList(co), scheduler.CaseResult(result)
+		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), casework.CaseStatus(from), casework.CaseStatus(to), parseIDList(co), casework.CaseResult(result)
 		return e, err
 	}, `SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
 		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
@@ -460,15 +463,15 @@ func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]scheduler.C
 	return out, nil
 }
 
-// AddEvaluation implements scheduler.CaseStore.
-func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) error {
+// AddEvaluation implements casework.CaseStore.
+func (s *Store) AddEvaluation(ctx context.Context, e *casework.Evaluation) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		c, err := tx.GetCase(ctx, e.CaseID)
 		if err != nil {
 			return err
 		}
-		if err := scheduler.CheckEvaluation(c, *e); err != nil {
+		if err := casework.CheckEvaluation(c, *e); err != nil {
 			return err
 		}
 		if e.At.IsZero() {
@@ -481,8 +484,8 @@ func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) erro
 			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
 		}
 		e.ID = id
-		if e.Stage == scheduler.EvalResult && c.Status == scheduler.StClosed {
-			ev := scheduler.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: scheduler.StClosed, To: scheduler.StEvaluated,
+		if e.Stage == casework.EvalResult && c.Status == casework.StClosed {
+			ev := casework.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: casework.StClosed, To: casework.StEvaluated,
 				Reason: "信访人评价：" + e.Score}
 			return tx.TransitionCase(ctx, &ev) // which counts the rating with the transition
 		}
@@ -490,10 +493,10 @@ func (s *Store) AddEvaluation(ctx context.Context, e *scheduler.Evaluation) erro
 	})
 }
 
-// ListEvaluations implements scheduler.CaseStore.
-func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]scheduler.Evaluation, error) {
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.Evaluation, error) {
-		var e scheduler.Evaluation
+// ListEvaluations implements casework.CaseStore.
+func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]casework.Evaluation, error) {
+	out, err := collect(ctx, s, func(sc scanner) (casework.Evaluation, error) {
+		var e casework.Evaluation
 		var at int64
 		err := sc.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at)
 		e.At = fromTm(at)

@@ -3,16 +3,16 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/reception"
 	"strconv"
 	"strings"
-
-	"sanji/scheduler"
 )
 
-// The reads of the booking checks: scheduler.BookingCheckStore.
+// The reads of the booking checks: reception.BookingCheckStore.
 
-// CasesByIDNumber implements scheduler.BookingCheckStore.
-func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]scheduler.Case, error) {
+// CasesByIDNumber implements reception.BookingCheckStore.
+func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
@@ -30,18 +30,18 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 	return out, nil
 }
 
-// RecentMatters implements scheduler.BookingCheckStore.
-func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]scheduler.MatterText, error) {
+// RecentMatters implements reception.BookingCheckStore.
+func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) ([]reception.MatterText, error) {
 	if limit <= 0 || limit > 5000 {
 		limit = 5000
 	}
 	// Division codes hold digits only (a department's adds a hyphen and letters): no LIKE
 	// wildcards to escape.
 	pattern := territory + "%"
-	var out []scheduler.MatterText
+	var out []reception.MatterText
 	read := func(what, q string, args ...any) error {
 		err := s.eachRow(ctx, func(sc scanner) error {
-			m := scheduler.MatterText{Kind: what}
+			m := reception.MatterText{Kind: what}
 			var at int64
 			if err := sc.Scan(&m.ID, &m.Title, &m.Text, &at); err != nil {
 				return err
@@ -55,12 +55,12 @@ func (s *Store) RecentMatters(ctx context.Context, territory string, limit int) 
 		}
 		return nil
 	}
-	if err := read(scheduler.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
+	if err := read(reception.CheckAppointment, `SELECT a.id, '', a.matter, a.created_at FROM appointments a
 		JOIN halls h ON h.id = a.hall_id JOIN units u ON u.id = h.unit_id
-		WHERE u.code LIKE ? AND a.status <> ? ORDER BY a.id DESC LIMIT `+strconv.Itoa(limit), pattern, string(scheduler.ApptCancelled)); err != nil {
+		WHERE u.code LIKE ? AND a.status <> ? ORDER BY a.id DESC LIMIT `+strconv.Itoa(limit), pattern, string(reception.ApptCancelled)); err != nil {
 		return nil, err
 	}
-	if err := read(scheduler.CheckCase, `SELECT c.id, c.title, SUBSTR(c.content, 1, `+strconv.Itoa(scheduler.MatterTextRunes)+`),
+	if err := read(reception.CheckCase, `SELECT c.id, c.title, SUBSTR(c.content, 1, `+strconv.Itoa(reception.MatterTextRunes)+`),
 		c.registered_at FROM cases c WHERE c.territory LIKE ? ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit), pattern); err != nil {
 		return nil, err
 	}

@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
-// Consultations (会商): scheduler.SlipStore. Every step is a note on the case's timeline.
+// Consultations (会商): casework.SlipStore. Every step is a note on the case's timeline.
 
 func consultationRef(id int64) string { return "consultation:" + strconv.FormatInt(id, 10) }
 
-// CreateConsultation implements scheduler.SlipStore.
-func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultation, actor scheduler.CaseEvent) error {
-	if err := scheduler.ValidateConsultation(*c); err != nil {
+// CreateConsultation implements casework.SlipStore.
+func (s *Store) CreateConsultation(ctx context.Context, c *casework.Consultation, actor casework.CaseEvent) error {
+	if err := casework.ValidateConsultation(*c); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -45,15 +47,15 @@ func (s *Store) CreateConsultation(ctx context.Context, c *scheduler.Consultatio
 		if c.SessionID != "" {
 			reason += "，视频接访中发起"
 		}
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultation, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultation, consultationRef(id), reason)
 	})
 }
 
 const consultationCols = `id, case_id, competent_unit_id, subject, session_id, recording_offset_ms, created_by, created_at,
 	conclusion, signed_by, signed_at`
 
-func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultation, error) {
-	var c scheduler.Consultation
+func scanConsultation(sc interface{ Scan(...any) error }) (casework.Consultation, error) {
+	var c casework.Consultation
 	var off, created, signed int64
 	err := sc.Scan(&c.ID, &c.CaseID, &c.CompetentUnitID, &c.Subject, &c.SessionID, &off, &c.CreatedBy, &created,
 		&c.Conclusion, &c.SignedBy, &signed)
@@ -65,12 +67,12 @@ func scanConsultation(sc interface{ Scan(...any) error }) (scheduler.Consultatio
 }
 
 // fillConsultations loads the units and opinions of cs: two queries for the whole list.
-func (s *Store) fillConsultations(ctx context.Context, cs []scheduler.Consultation) error {
+func (s *Store) fillConsultations(ctx context.Context, cs []casework.Consultation) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(cs))
-	at := make(map[int64]*scheduler.Consultation, len(cs))
+	at := make(map[int64]*casework.Consultation, len(cs))
 	for i := range cs {
 		ids[i], at[cs[i].ID] = cs[i].ID, &cs[i]
 	}
@@ -89,7 +91,7 @@ func (s *Store) fillConsultations(ctx context.Context, cs []scheduler.Consultati
 	}
 	err = s.eachRow(ctx, func(sc scanner) error {
 		var id int64
-		var o scheduler.Opinion
+		var o casework.Opinion
 		var dissent int
 		var when int64
 		if err := sc.Scan(&id, &o.UnitID, &o.Text, &dissent, &o.By, &when); err != nil {
@@ -108,27 +110,27 @@ func (s *Store) fillConsultations(ctx context.Context, cs []scheduler.Consultati
 }
 
 // fillConsultation is fillConsultations of one.
-func (s *Store) fillConsultation(ctx context.Context, c *scheduler.Consultation) error {
-	cs := []scheduler.Consultation{*c}
+func (s *Store) fillConsultation(ctx context.Context, c *casework.Consultation) error {
+	cs := []casework.Consultation{*c}
 	err := s.fillConsultations(ctx, cs)
 	*c = cs[0]
 	return err
 }
 
-// GetConsultation implements scheduler.SlipStore.
-func (s *Store) GetConsultation(ctx context.Context, id int64) (scheduler.Consultation, error) {
+// GetConsultation implements casework.SlipStore.
+func (s *Store) GetConsultation(ctx context.Context, id int64) (casework.Consultation, error) {
 	c, err := scanConsultation(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+consultationCols+` FROM consultations WHERE id = ?`), id))
 	if err != nil {
-		return scheduler.Consultation{}, notFound(err, "get consultation")
+		return casework.Consultation{}, notFound(err, "get consultation")
 	}
 	if err := s.fillConsultation(ctx, &c); err != nil {
-		return scheduler.Consultation{}, err
+		return casework.Consultation{}, err
 	}
 	return c, nil
 }
 
-// ListConsultations implements scheduler.SlipStore.
-func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]scheduler.Consultation, error) {
+// ListConsultations implements casework.SlipStore.
+func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]casework.Consultation, error) {
 	out, err := collect(ctx, s, scanConsultation, `SELECT `+consultationCols+` FROM consultations WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list consultations: %w", err)
@@ -141,35 +143,35 @@ func (s *Store) ListConsultations(ctx context.Context, caseID int64) ([]schedule
 
 // lockConsultation locks the consultation's case and loads the consultation, and checks that the
 // actor is a member of unit (a unit's voice comes from its own people).
-func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *scheduler.CaseEvent) (scheduler.Consultation, error) {
+func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *casework.CaseEvent) (casework.Consultation, error) {
 	actor.At = s.stamp(actor.At)
 	var caseID int64
 	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM consultations WHERE id = ?`), id).Scan(&caseID); err != nil {
-		return scheduler.Consultation{}, notFound(err, "consultation")
+		return casework.Consultation{}, notFound(err, "consultation")
 	}
 	if err := s.lockCase(ctx, caseID, actor.At); err != nil {
-		return scheduler.Consultation{}, err
+		return casework.Consultation{}, err
 	}
 	c, err := s.GetConsultation(ctx, id)
 	if err != nil {
 		return c, err
 	}
 	if actor.ActorID == 0 {
-		return c, &scheduler.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
+		return c, &org.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
 	}
 	gs, err := s.ListGrants(ctx, actor.ActorID)
 	if err != nil {
 		return c, err
 	}
-	if !scheduler.MemberOf(gs, unit) {
-		return c, &scheduler.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
+	if !casework.MemberOf(gs, unit) {
+		return c, &org.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
 			EN: "only a member of the unit may speak or sign for it"}
 	}
 	return c, nil
 }
 
-// AddConsultationOpinion implements scheduler.SlipStore.
-func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o scheduler.Opinion, actor scheduler.CaseEvent) error {
+// AddConsultationOpinion implements casework.SlipStore.
+func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o casework.Opinion, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		c, err := tx.lockConsultation(ctx, id, o.UnitID, &actor)
@@ -195,12 +197,12 @@ func (s *Store) AddConsultationOpinion(ctx context.Context, id int64, o schedule
 			reason += "（不同意见）"
 		}
 		actor.UnitID = o.UnitID
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationOpinion, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultationOpinion, consultationRef(id), reason)
 	})
 }
 
-// SignConsultation implements scheduler.SlipStore.
-func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor scheduler.CaseEvent) error {
+// SignConsultation implements casework.SlipStore.
+func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		var competent int64
@@ -220,7 +222,7 @@ func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion strin
 			return fmt.Errorf("sqlstore: sign consultation: %w", err)
 		}
 		if err := mustAffect(r, "sign consultation"); err != nil {
-			return fmt.Errorf("sqlstore: consultation %d is signed already: %w", id, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: consultation %d is signed already: %w", id, org.ErrConflict)
 		}
 		dissent := len(c.Dissent())
 		reason := "会商结论已由主管单位签署"
@@ -228,6 +230,6 @@ func (s *Store) SignConsultation(ctx context.Context, id int64, conclusion strin
 			reason += fmt.Sprintf("（记录不同意见 %d 条）", dissent)
 		}
 		actor.UnitID = competent
-		return tx.noteEvent(ctx, actor, c.CaseID, scheduler.EvConsultationSigned, consultationRef(id), reason)
+		return tx.noteEvent(ctx, actor, c.CaseID, casework.EvConsultationSigned, consultationRef(id), reason)
 	})
 }

@@ -3,26 +3,25 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sanji/scheduler/reception"
 	"time"
-
-	"sanji/scheduler"
 )
 
-// Calendar feeds: scheduler.FeedStore.
+// Calendar feeds: reception.FeedStore.
 
 const feedCols = `f.id, f.kind, f.target_id, f.unit_id, f.name, f.token_hash, f.created_by, f.created_at, f.revoked_at`
 
-func scanFeed(sc interface{ Scan(...any) error }) (scheduler.CalendarFeed, error) {
-	var f scheduler.CalendarFeed
+func scanFeed(sc interface{ Scan(...any) error }) (reception.CalendarFeed, error) {
+	var f reception.CalendarFeed
 	var created, revoked int64
 	err := sc.Scan(&f.ID, &f.Kind, &f.TargetID, &f.UnitID, &f.Name, &f.TokenHash, &f.CreatedBy, &created, &revoked)
 	f.CreatedAt, f.RevokedAt = fromTm(created), fromTm(revoked)
 	return f, err
 }
 
-// CreateCalendarFeed implements scheduler.FeedStore.
-func (s *Store) CreateCalendarFeed(ctx context.Context, f *scheduler.CalendarFeed) error {
-	if err := scheduler.ValidateFeed(*f); err != nil {
+// CreateCalendarFeed implements reception.FeedStore.
+func (s *Store) CreateCalendarFeed(ctx context.Context, f *reception.CalendarFeed) error {
+	if err := reception.ValidateFeed(*f); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -35,8 +34,8 @@ func (s *Store) CreateCalendarFeed(ctx context.Context, f *scheduler.CalendarFee
 	return nil
 }
 
-// GetCalendarFeed implements scheduler.FeedStore.
-func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (scheduler.CalendarFeed, error) {
+// GetCalendarFeed implements reception.FeedStore.
+func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.id = ?`), id))
 	if err != nil {
 		return f, notFound(err, "get calendar feed")
@@ -44,8 +43,8 @@ func (s *Store) GetCalendarFeed(ctx context.Context, id int64) (scheduler.Calend
 	return f, nil
 }
 
-// GetCalendarFeedByHash implements scheduler.FeedStore.
-func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (scheduler.CalendarFeed, error) {
+// GetCalendarFeedByHash implements reception.FeedStore.
+func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (reception.CalendarFeed, error) {
 	f, err := scanFeed(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+feedCols+` FROM calendar_feeds f WHERE f.token_hash = ?`), hash))
 	if err != nil {
 		return f, notFound(err, "get calendar feed by token")
@@ -53,8 +52,8 @@ func (s *Store) GetCalendarFeedByHash(ctx context.Context, hash string) (schedul
 	return f, nil
 }
 
-// ListCalendarFeeds implements scheduler.FeedStore.
-func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]scheduler.CalendarFeed, error) {
+// ListCalendarFeeds implements reception.FeedStore.
+func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]reception.CalendarFeed, error) {
 	out, err := collect(ctx, s, scanFeed, `SELECT `+feedCols+` FROM calendar_feeds f JOIN units u ON u.id = f.unit_id
 		WHERE u.path LIKE ? AND f.revoked_at = 0 ORDER BY f.id`, prefixPattern(underPath))
 	if err != nil {
@@ -63,7 +62,7 @@ func (s *Store) ListCalendarFeeds(ctx context.Context, underPath string) ([]sche
 	return out, nil
 }
 
-// RevokeCalendarFeed implements scheduler.FeedStore.
+// RevokeCalendarFeed implements reception.FeedStore.
 func (s *Store) RevokeCalendarFeed(ctx context.Context, id int64, at time.Time) error {
 	r, err := s.exec(ctx, `UPDATE calendar_feeds SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, tm(at.UTC().Truncate(time.Microsecond)), id)
 	if err != nil {

@@ -10,32 +10,34 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
-// Invitations of units and halls to a session: scheduler.InvitationStore.
+// Invitations of units and halls to a session: reception.InvitationStore.
 
 const invCols = `i.id, i.session_id, i.kind, i.target_id, i.unit_id, i.note, i.status, i.reason, i.invited_by, i.invited_at,
 	i.answered_by, i.answered_at`
 
-func scanInv(sc interface{ Scan(...any) error }) (scheduler.Invitation, error) {
-	var v scheduler.Invitation
+func scanInv(sc interface{ Scan(...any) error }) (reception.Invitation, error) {
+	var v reception.Invitation
 	var status string
 	var invited, answered int64
 	err := sc.Scan(&v.ID, &v.SessionID, &v.Kind, &v.TargetID, &v.UnitID, &v.Note, &status, &v.Reason, &v.InvitedBy, &invited,
 		&v.AnsweredBy, &answered)
-	v.Status, v.InvitedAt, v.AnsweredAt = scheduler.InvitationStatus(status), fromTm(invited), fromTm(answered)
+	v.Status, v.InvitedAt, v.AnsweredAt = reception.InvitationStatus(status), fromTm(invited), fromTm(answered)
 	return v, err
 }
 
-// InviteToSession implements scheduler.InvitationStore.
-func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, halls []int64, note string, by int64, now time.Time) ([]scheduler.Invitation, error) {
-	if err := scheduler.ValidateInvitationNote(note); err != nil {
+// InviteToSession implements reception.InvitationStore.
+func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, halls []int64, note string, by int64, now time.Time) ([]reception.Invitation, error) {
+	if err := reception.ValidateInvitationNote(note); err != nil {
 		return nil, err
 	}
 	if len(units)+len(halls) == 0 {
-		return nil, &scheduler.FieldError{Field: "unit_ids", ZH: "请至少邀请一个单位或大厅", EN: "invite at least one unit or hall"}
+		return nil, &org.FieldError{Field: "unit_ids", ZH: "请至少邀请一个单位或大厅", EN: "invite at least one unit or hall"}
 	}
-	var out []scheduler.Invitation
+	var out []reception.Invitation
 	err := s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		if err := tx.lock(ctx, []string{"session:" + strconv.FormatInt(sessionID, 10)}); err != nil {
@@ -45,7 +47,7 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 		if err != nil {
 			return err
 		}
-		if err := scheduler.CheckAnswerable(sess, now); err != nil {
+		if err := reception.CheckAnswerable(sess, now); err != nil {
 			return err
 		}
 		if err := tx.checkRefs(ctx, 0, 0, halls, units); err != nil {
@@ -54,8 +56,8 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 		// Whoever is invited joins: the roster grows first, under the overlap check, so an
 		// invited unit or hall can never be double-booked.
 		var cu, ch bool
-		sess.UnitIDs, cu = scheduler.WithIDs(sess.UnitIDs, units)
-		sess.HallIDs, ch = scheduler.WithIDs(sess.HallIDs, halls)
+		sess.UnitIDs, cu = reception.WithIDs(sess.UnitIDs, units)
+		sess.HallIDs, ch = reception.WithIDs(sess.HallIDs, halls)
 		if cu || ch {
 			if err := tx.UpdateReceptionSession(ctx, sess); err != nil {
 				return err
@@ -69,27 +71,27 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 			case err == sql.ErrNoRows:
 				id, err := tx.insertID(ctx, `INSERT INTO session_invitations (session_id, kind, target_id, unit_id, note, status,
 					reason, invited_by, invited_at, answered_by, answered_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, 0, 0)`,
-					sessionID, kind, target, unit, note, string(scheduler.InvInvited), by, at)
+					sessionID, kind, target, unit, note, string(reception.InvInvited), by, at)
 				if err != nil {
 					return fmt.Errorf("sqlstore: invite: %w", err)
 				}
-				out = append(out, scheduler.Invitation{ID: id, SessionID: sessionID, Kind: kind, TargetID: target, UnitID: unit,
-					Note: note, Status: scheduler.InvInvited, InvitedBy: by, InvitedAt: fromTm(at)})
+				out = append(out, reception.Invitation{ID: id, SessionID: sessionID, Kind: kind, TargetID: target, UnitID: unit,
+					Note: note, Status: reception.InvInvited, InvitedBy: by, InvitedAt: fromTm(at)})
 			case err != nil:
 				return fmt.Errorf("sqlstore: invite: %w", err)
-			case old.Status == scheduler.InvDeclined:
+			case old.Status == reception.InvDeclined:
 				if _, err := tx.exec(ctx, `UPDATE session_invitations SET status = ?, reason = '', note = ?, invited_by = ?,
-					invited_at = ?, answered_by = 0, answered_at = 0 WHERE id = ?`, string(scheduler.InvInvited), note, by, at, old.ID); err != nil {
+					invited_at = ?, answered_by = 0, answered_at = 0 WHERE id = ?`, string(reception.InvInvited), note, by, at, old.ID); err != nil {
 					return fmt.Errorf("sqlstore: invite again: %w", err)
 				}
-				old.Status, old.Reason, old.Note, old.InvitedBy, old.InvitedAt = scheduler.InvInvited, "", note, by, fromTm(at)
+				old.Status, old.Reason, old.Note, old.InvitedBy, old.InvitedAt = reception.InvInvited, "", note, by, fromTm(at)
 				old.AnsweredBy, old.AnsweredAt = 0, time.Time{}
 				out = append(out, old)
 			}
 			return nil
 		}
 		for _, u := range units {
-			if err := invite(scheduler.InviteUnit, u, u); err != nil {
+			if err := invite(reception.InviteUnit, u, u); err != nil {
 				return err
 			}
 		}
@@ -98,7 +100,7 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 			if err != nil {
 				return err
 			}
-			if err := invite(scheduler.InviteHall, h, hall.UnitID); err != nil {
+			if err := invite(reception.InviteHall, h, hall.UnitID); err != nil {
 				return err
 			}
 		}
@@ -110,8 +112,8 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 	return out, nil
 }
 
-// GetInvitation implements scheduler.InvitationStore.
-func (s *Store) GetInvitation(ctx context.Context, id int64) (scheduler.Invitation, error) {
+// GetInvitation implements reception.InvitationStore.
+func (s *Store) GetInvitation(ctx context.Context, id int64) (reception.Invitation, error) {
 	v, err := scanInv(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+invCols+` FROM session_invitations i WHERE i.id = ?`), id))
 	if err != nil {
 		return v, notFound(err, "get invitation")
@@ -119,8 +121,8 @@ func (s *Store) GetInvitation(ctx context.Context, id int64) (scheduler.Invitati
 	return v, nil
 }
 
-// ListInvitations implements scheduler.InvitationStore.
-func (s *Store) ListInvitations(ctx context.Context, q scheduler.InvitationQuery) ([]scheduler.Invitation, error) {
+// ListInvitations implements reception.InvitationStore.
+func (s *Store) ListInvitations(ctx context.Context, q reception.InvitationQuery) ([]reception.Invitation, error) {
 	where := []string{"u.path LIKE ?"}
 	args := []any{prefixPattern(q.UnderPath)}
 	if q.SessionID != 0 {
@@ -145,13 +147,13 @@ func (s *Store) ListInvitations(ctx context.Context, q scheduler.InvitationQuery
 	return out, nil
 }
 
-// AnswerInvitation implements scheduler.InvitationStore.
-func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, reason string, by int64, now time.Time) (scheduler.Invitation, error) {
+// AnswerInvitation implements reception.InvitationStore.
+func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, reason string, by int64, now time.Time) (reception.Invitation, error) {
 	reason = strings.TrimSpace(reason)
-	if err := scheduler.ValidateAnswer(accept, reason); err != nil {
-		return scheduler.Invitation{}, err
+	if err := reception.ValidateAnswer(accept, reason); err != nil {
+		return reception.Invitation{}, err
 	}
-	var out scheduler.Invitation
+	var out reception.Invitation
 	err := s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		v, err := tx.GetInvitation(ctx, id)
@@ -166,12 +168,12 @@ func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, rea
 		if err != nil {
 			return err
 		}
-		if err := scheduler.CheckAnswerable(sess, now); err != nil {
+		if err := reception.CheckAnswerable(sess, now); err != nil {
 			return err
 		}
-		v.Status, v.Reason = scheduler.InvAccepted, ""
+		v.Status, v.Reason = reception.InvAccepted, ""
 		if !accept {
-			v.Status, v.Reason = scheduler.InvDeclined, reason
+			v.Status, v.Reason = reception.InvDeclined, reason
 		}
 		v.AnsweredBy, v.AnsweredAt = by, now.UTC().Truncate(time.Microsecond)
 		// The answer is written before the roster changes, so that the roster update keeps the
@@ -199,20 +201,20 @@ func (s *Store) AnswerInvitation(ctx context.Context, id int64, accept bool, rea
 // takes the unit or hall off the roster, so its time is free for other sessions; a hall with
 // petitioners still booked there stays on until staff move them (nothing booked is lost). An
 // acceptance after a decline puts it back, under the overlap check of the update.
-func (s *Store) rosterAfterAnswer(ctx context.Context, v scheduler.Invitation, sess scheduler.ReceptionSession) (*scheduler.ReceptionSession, error) {
+func (s *Store) rosterAfterAnswer(ctx context.Context, v reception.Invitation, sess reception.ReceptionSession) (*reception.ReceptionSession, error) {
 	on := v.OnRoster(sess)
 	list := &sess.UnitIDs
-	if v.Kind == scheduler.InviteHall {
+	if v.Kind == reception.InviteHall {
 		list = &sess.HallIDs
 	}
 	switch {
-	case v.Status == scheduler.InvAccepted && !on:
-		*list, _ = scheduler.WithIDs(*list, []int64{v.TargetID})
-	case v.Status == scheduler.InvDeclined && on:
-		if v.Kind == scheduler.InviteHall {
+	case v.Status == reception.InvAccepted && !on:
+		*list, _ = reception.WithIDs(*list, []int64{v.TargetID})
+	case v.Status == reception.InvDeclined && on:
+		if v.Kind == reception.InviteHall {
 			var n int
 			if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND hall_id = ? AND status IN (?, ?)`),
-				sess.ID, v.TargetID, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn)).Scan(&n); err != nil {
+				sess.ID, v.TargetID, string(reception.ApptBooked), string(reception.ApptCheckedIn)).Scan(&n); err != nil {
 				return nil, fmt.Errorf("sqlstore: bookings at a declining hall: %w", err)
 			}
 			if n > 0 {
@@ -231,14 +233,14 @@ func (s *Store) rosterAfterAnswer(ctx context.Context, v scheduler.Invitation, s
 
 // dropOffRoster deletes the invitations of units and halls no longer on the session's roster: a
 // unit taken off a hearing has nothing left to answer. Declines are kept.
-func (s *Store) dropOffRoster(ctx context.Context, sess scheduler.ReceptionSession) error {
-	list, err := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: sess.ID})
+func (s *Store) dropOffRoster(ctx context.Context, sess reception.ReceptionSession) error {
+	list, err := s.ListInvitations(ctx, reception.InvitationQuery{SessionID: sess.ID})
 	if err != nil {
 		return err
 	}
 	for _, v := range list {
 		// A decline stays, off the roster, for staff to see who said no and why.
-		if v.OnRoster(sess) || v.Status == scheduler.InvDeclined {
+		if v.OnRoster(sess) || v.Status == reception.InvDeclined {
 			continue
 		}
 		if _, err := s.exec(ctx, `DELETE FROM session_invitations WHERE id = ?`, v.ID); err != nil {
@@ -248,7 +250,7 @@ func (s *Store) dropOffRoster(ctx context.Context, sess scheduler.ReceptionSessi
 	return nil
 }
 
-// MarkReminded implements scheduler.SessionStore.
+// MarkReminded implements reception.SessionStore.
 func (s *Store) MarkReminded(ctx context.Context, id int64, at time.Time) (bool, error) {
 	r, err := s.exec(ctx, `UPDATE reception_sessions SET reminded_at = ? WHERE id = ? AND reminded_at = 0`, tm(at), id)
 	if err != nil {

@@ -9,34 +9,37 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/scheduler/org"
 )
 
-// Copies of cases from other systems: scheduler.MirrorStore. The rows are written as the bundle
+// Copies of cases from other systems: exchange.MirrorStore. The rows are written as the bundle
 // has them (times, statuses, slips as they stand there); the checks of the status machine and
 // the slips ran where the case lives.
 
-// GetCaseByExternal implements scheduler.MirrorStore.
-func (s *Store) GetCaseByExternal(ctx context.Context, source, externalID string) (scheduler.Case, error) {
+// GetCaseByExternal implements exchange.MirrorStore.
+func (s *Store) GetCaseByExternal(ctx context.Context, source, externalID string) (casework.Case, error) {
 	if source == "" {
-		return scheduler.Case{}, fmt.Errorf("sqlstore: get case by external id: no source: %w", scheduler.ErrNotFound)
+		return casework.Case{}, fmt.Errorf("sqlstore: get case by external id: no source: %w", org.ErrNotFound)
 	}
 	c, err := scanCase(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+caseCols+` FROM cases c WHERE c.external_source = ? AND c.external_id = ?`),
 		source, externalID))
 	if err != nil {
-		return scheduler.Case{}, notFound(err, "get case by external id")
+		return casework.Case{}, notFound(err, "get case by external id")
 	}
 	if err := s.fillCase(ctx, &c); err != nil {
-		return scheduler.Case{}, err
+		return casework.Case{}, err
 	}
 	return c, nil
 }
 
 var mirrorRef = regexp.MustCompile(`^(supervision|consultation)#([0-9]+)$`)
 
-// PutMirror implements scheduler.MirrorStore.
-func (s *Store) PutMirror(ctx context.Context, f *scheduler.CaseFile, keep int) error {
+// PutMirror implements exchange.MirrorStore.
+func (s *Store) PutMirror(ctx context.Context, f *exchange.CaseFile, keep int) error {
 	if f.Case.ExternalSource == "" || f.Case.ExternalID == "" {
-		return &scheduler.FieldError{Field: "external_id", ZH: "副本须有来源系统和外部编号", EN: "a copy needs its source system and external id"}
+		return &org.FieldError{Field: "external_id", ZH: "副本须有来源系统和外部编号", EN: "a copy needs its source system and external id"}
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -46,7 +49,7 @@ func (s *Store) PutMirror(ctx context.Context, f *scheduler.CaseFile, keep int) 
 			stamp(t)
 		}
 		if c.ID == 0 {
-			_, hash, err := scheduler.NewQueryCode() // a copy is queried where the petitioner registered
+			_, hash, err := casework.NewQueryCode() // a copy is queried where the petitioner registered
 			if err != nil {
 				return err
 			}
@@ -106,7 +109,7 @@ func (s *Store) PutMirror(ctx context.Context, f *scheduler.CaseFile, keep int) 
 			return fmt.Errorf("sqlstore: copy timeline: %w", err)
 		}
 		if have != keep || keep > len(f.Events) {
-			return fmt.Errorf("sqlstore: copy of %s has %d events, expected to keep %d of %d: %w", c.ExternalID, have, keep, len(f.Events), scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: copy of %s has %d events, expected to keep %d of %d: %w", c.ExternalID, have, keep, len(f.Events), org.ErrConflict)
 		}
 		for i := keep; i < len(f.Events); i++ {
 			ev := &f.Events[i]
@@ -139,7 +142,7 @@ func (s *Store) slipIDs(ctx context.Context, table, parentCol string, parent int
 		return nil, fmt.Errorf("sqlstore: %s of %d: %w", table, parent, err)
 	}
 	if len(out) > want {
-		return nil, fmt.Errorf("sqlstore: the copy has more %s than the bundle: %w", table, scheduler.ErrConflict)
+		return nil, fmt.Errorf("sqlstore: the copy has more %s than the bundle: %w", table, org.ErrConflict)
 	}
 	return out, nil
 }
@@ -180,7 +183,7 @@ func splitCols(cols string) []string {
 
 // putMirrorSlips brings the copy's assignments, supervisions (with reports) and consultations (with
 // units and opinions) to f's, position by position.
-func (s *Store) putMirrorSlips(ctx context.Context, f *scheduler.CaseFile) error {
+func (s *Store) putMirrorSlips(ctx context.Context, f *exchange.CaseFile) error {
 	caseID := f.Case.ID
 	ids, err := s.slipIDs(ctx, "assignments", "case_id", caseID, len(f.Assignments))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 // Booleans are stored as integers 0/1 in both databases, so the queries need no dialect.
@@ -23,8 +24,8 @@ func b2i(b bool) int {
 
 const unitCols = `id, parent_id, kind, code, name, path, created_at`
 
-func scanUnit(sc interface{ Scan(...any) error }) (scheduler.Unit, error) {
-	var u scheduler.Unit
+func scanUnit(sc interface{ Scan(...any) error }) (org.Unit, error) {
+	var u org.Unit
 	var parent sql.NullInt64
 	var kind string
 	var created int64
@@ -32,7 +33,7 @@ func scanUnit(sc interface{ Scan(...any) error }) (scheduler.Unit, error) {
 		return u, err
 	}
 	u.ParentID = parent.Int64
-	u.Kind = scheduler.UnitKind(kind)
+	u.Kind = org.UnitKind(kind)
 	u.CreatedAt = fromTm(created)
 	return u, nil
 }
@@ -41,10 +42,10 @@ func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id 
 
 // CreateUnit implements scheduler.Store. The path needs the new id, so the insert and the path
 // update run in one transaction.
-func (s *Store) CreateUnit(ctx context.Context, u *scheduler.Unit) error {
+func (s *Store) CreateUnit(ctx context.Context, u *org.Unit) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
-		var parent *scheduler.Unit
+		var parent *org.Unit
 		parentPath := "/"
 		if u.ParentID != 0 {
 			p, err := tx.GetUnit(ctx, u.ParentID)
@@ -53,7 +54,7 @@ func (s *Store) CreateUnit(ctx context.Context, u *scheduler.Unit) error {
 			}
 			parent, parentPath = &p, p.Path
 		}
-		if err := scheduler.ValidateUnit(*u, parent); err != nil {
+		if err := org.ValidateUnit(*u, parent); err != nil {
 			return err
 		}
 		now := tx.now().UTC().Truncate(time.Microsecond)
@@ -74,7 +75,7 @@ func (s *Store) CreateUnit(ctx context.Context, u *scheduler.Unit) error {
 }
 
 // GetUnit implements scheduler.Store.
-func (s *Store) GetUnit(ctx context.Context, id int64) (scheduler.Unit, error) {
+func (s *Store) GetUnit(ctx context.Context, id int64) (org.Unit, error) {
 	u, err := scanUnit(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+unitCols+` FROM units WHERE id = ?`), id))
 	if err != nil {
 		return u, notFound(err, "get unit "+strconv.FormatInt(id, 10))
@@ -83,7 +84,7 @@ func (s *Store) GetUnit(ctx context.Context, id int64) (scheduler.Unit, error) {
 }
 
 // GetUnitByCode implements scheduler.Store.
-func (s *Store) GetUnitByCode(ctx context.Context, code string) (scheduler.Unit, error) {
+func (s *Store) GetUnitByCode(ctx context.Context, code string) (org.Unit, error) {
 	u, err := scanUnit(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+unitCols+` FROM units WHERE code = ?`), code))
 	if err != nil {
 		return u, notFound(err, "get unit by code")
@@ -92,7 +93,7 @@ func (s *Store) GetUnitByCode(ctx context.Context, code string) (scheduler.Unit,
 }
 
 // ListUnits implements scheduler.Store.
-func (s *Store) ListUnits(ctx context.Context, underPath string) ([]scheduler.Unit, error) {
+func (s *Store) ListUnits(ctx context.Context, underPath string) ([]org.Unit, error) {
 	out, err := collect(ctx, s, scanUnit, `SELECT `+unitCols+` FROM units WHERE path LIKE ? ORDER BY path`, prefixPattern(underPath))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list units: %w", err)
@@ -107,7 +108,7 @@ func (s *Store) RenameUnit(ctx context.Context, id int64, name string) error {
 		return err
 	}
 	u.Name = name
-	var parent *scheduler.Unit
+	var parent *org.Unit
 	if u.ParentID != 0 {
 		p, err := s.GetUnit(ctx, u.ParentID)
 		if err != nil {
@@ -115,7 +116,7 @@ func (s *Store) RenameUnit(ctx context.Context, id int64, name string) error {
 		}
 		parent = &p
 	}
-	if err := scheduler.ValidateUnit(u, parent); err != nil {
+	if err := org.ValidateUnit(u, parent); err != nil {
 		return err
 	}
 	r, err := s.exec(ctx, `UPDATE units SET name = ? WHERE id = ?`, name, id)
@@ -128,8 +129,8 @@ func (s *Store) RenameUnit(ctx context.Context, id int64, name string) error {
 // ---- halls and categories ----
 
 // CreateHall implements scheduler.Store.
-func (s *Store) CreateHall(ctx context.Context, h *scheduler.Hall) error {
-	if err := scheduler.ValidateHall(*h); err != nil {
+func (s *Store) CreateHall(ctx context.Context, h *org.Hall) error {
+	if err := org.ValidateHall(*h); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -144,17 +145,17 @@ func (s *Store) CreateHall(ctx context.Context, h *scheduler.Hall) error {
 
 const hallCols = `h.id, h.unit_id, h.kind, h.name, h.created_at`
 
-func scanHall(sc interface{ Scan(...any) error }) (scheduler.Hall, error) {
-	var h scheduler.Hall
+func scanHall(sc interface{ Scan(...any) error }) (org.Hall, error) {
+	var h org.Hall
 	var kind string
 	var created int64
 	err := sc.Scan(&h.ID, &h.UnitID, &kind, &h.Name, &created)
-	h.Kind, h.CreatedAt = scheduler.HallKind(kind), fromTm(created)
+	h.Kind, h.CreatedAt = org.HallKind(kind), fromTm(created)
 	return h, err
 }
 
 // GetHall implements scheduler.Store.
-func (s *Store) GetHall(ctx context.Context, id int64) (scheduler.Hall, error) {
+func (s *Store) GetHall(ctx context.Context, id int64) (org.Hall, error) {
 	h, err := scanHall(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+hallCols+` FROM halls h WHERE h.id = ?`), id))
 	if err != nil {
 		return h, notFound(err, "get hall")
@@ -163,7 +164,7 @@ func (s *Store) GetHall(ctx context.Context, id int64) (scheduler.Hall, error) {
 }
 
 // ListHalls implements scheduler.Store.
-func (s *Store) ListHalls(ctx context.Context, underPath string) ([]scheduler.Hall, error) {
+func (s *Store) ListHalls(ctx context.Context, underPath string) ([]org.Hall, error) {
 	out, err := collect(ctx, s, scanHall, `SELECT `+hallCols+` FROM halls h JOIN units u ON u.id = h.unit_id
 		WHERE u.path LIKE ? ORDER BY u.path, h.id`, prefixPattern(underPath))
 	if err != nil {
@@ -173,9 +174,9 @@ func (s *Store) ListHalls(ctx context.Context, underPath string) ([]scheduler.Ha
 }
 
 // CreateCategory implements scheduler.Store.
-func (s *Store) CreateCategory(ctx context.Context, c *scheduler.Category) error {
+func (s *Store) CreateCategory(ctx context.Context, c *org.Category) error {
 	if strings.TrimSpace(c.Code) == "" || strings.TrimSpace(c.Name) == "" {
-		return &scheduler.FieldError{Field: "name", ZH: "类别代码和名称不能为空", EN: "a category needs a code and a name"}
+		return &org.FieldError{Field: "name", ZH: "类别代码和名称不能为空", EN: "a category needs a code and a name"}
 	}
 	id, err := s.insertID(ctx, `INSERT INTO categories (parent_id, code, name) VALUES (?, ?, ?)`, nullID(c.ParentID), c.Code, c.Name)
 	if err != nil {
@@ -186,9 +187,9 @@ func (s *Store) CreateCategory(ctx context.Context, c *scheduler.Category) error
 }
 
 // ListCategories implements scheduler.Store.
-func (s *Store) ListCategories(ctx context.Context) ([]scheduler.Category, error) {
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.Category, error) {
-		var c scheduler.Category
+func (s *Store) ListCategories(ctx context.Context) ([]org.Category, error) {
+	out, err := collect(ctx, s, func(sc scanner) (org.Category, error) {
+		var c org.Category
 		var p sql.NullInt64
 		err := sc.Scan(&c.ID, &p, &c.Code, &c.Name)
 		c.ParentID = p.Int64
@@ -205,8 +206,8 @@ func (s *Store) ListCategories(ctx context.Context) ([]scheduler.Category, error
 const userCols = `s.id, s.kind, s.username, s.display_name, s.unit_id, s.hall_id, s.password_hash,
 	s.must_change_password, s.disabled, s.failed_logins, s.locked_until, s.created_at, s.updated_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (scheduler.User, error) {
-	var u scheduler.User
+func scanUser(sc interface{ Scan(...any) error }) (org.User, error) {
+	var u org.User
 	var kind string
 	var hall sql.NullInt64
 	var must, disabled int
@@ -215,15 +216,15 @@ func scanUser(sc interface{ Scan(...any) error }) (scheduler.User, error) {
 		&must, &disabled, &u.FailedLogins, &locked, &created, &updated); err != nil {
 		return u, err
 	}
-	u.Kind, u.HallID = scheduler.UserKind(kind), hall.Int64
+	u.Kind, u.HallID = org.UserKind(kind), hall.Int64
 	u.MustChangePassword, u.Disabled = must != 0, disabled != 0
 	u.LockedUntil, u.CreatedAt, u.UpdatedAt = fromTm(locked), fromTm(created), fromTm(updated)
 	return u, nil
 }
 
 // CreateUser implements scheduler.Store.
-func (s *Store) CreateUser(ctx context.Context, u *scheduler.User) error {
-	if err := scheduler.ValidateUser(*u); err != nil {
+func (s *Store) CreateUser(ctx context.Context, u *org.User) error {
+	if err := org.ValidateUser(*u); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -240,7 +241,7 @@ func (s *Store) CreateUser(ctx context.Context, u *scheduler.User) error {
 }
 
 // GetUser implements scheduler.Store.
-func (s *Store) GetUser(ctx context.Context, id int64) (scheduler.User, error) {
+func (s *Store) GetUser(ctx context.Context, id int64) (org.User, error) {
 	u, err := scanUser(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+userCols+` FROM users s WHERE s.id = ?`), id))
 	if err != nil {
 		return u, notFound(err, "get user")
@@ -249,7 +250,7 @@ func (s *Store) GetUser(ctx context.Context, id int64) (scheduler.User, error) {
 }
 
 // GetUserByUsername implements scheduler.Store.
-func (s *Store) GetUserByUsername(ctx context.Context, username string) (scheduler.User, error) {
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (org.User, error) {
 	u, err := scanUser(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+userCols+` FROM users s WHERE s.username = ?`), username))
 	if err != nil {
 		return u, notFound(err, "get user by name")
@@ -258,7 +259,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (schedul
 }
 
 // ListUsers implements scheduler.Store.
-func (s *Store) ListUsers(ctx context.Context, f scheduler.UserFilter) ([]scheduler.User, error) {
+func (s *Store) ListUsers(ctx context.Context, f org.UserFilter) ([]org.User, error) {
 	q := `SELECT ` + userCols + ` FROM users s JOIN units u ON u.id = s.unit_id WHERE u.path LIKE ?`
 	args := []any{prefixPattern(f.UnderPath)}
 	if f.Kind != "" {
@@ -315,9 +316,9 @@ func (s *Store) ResetLoginFailures(ctx context.Context, userID int64) error {
 // ---- grants ----
 
 // AddGrant implements scheduler.Store.
-func (s *Store) AddGrant(ctx context.Context, g *scheduler.Grant) error {
-	if !scheduler.ValidRole(g.Role) {
-		return &scheduler.FieldError{Field: "role", ZH: "未知角色", EN: "unknown role"}
+func (s *Store) AddGrant(ctx context.Context, g *org.Grant) error {
+	if !org.ValidRole(g.Role) {
+		return &org.FieldError{Field: "role", ZH: "未知角色", EN: "unknown role"}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	id, err := s.insertID(ctx, `INSERT INTO grants (user_id, role, unit_id, created_at) VALUES (?, ?, ?, ?)`,
@@ -339,9 +340,9 @@ func (s *Store) RemoveGrant(ctx context.Context, id int64) error {
 }
 
 // ListGrants implements scheduler.Store.
-func (s *Store) ListGrants(ctx context.Context, userID int64) ([]scheduler.Grant, error) {
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.Grant, error) {
-		var g scheduler.Grant
+func (s *Store) ListGrants(ctx context.Context, userID int64) ([]org.Grant, error) {
+	out, err := collect(ctx, s, func(sc scanner) (org.Grant, error) {
+		var g org.Grant
 		var created int64
 		err := sc.Scan(&g.ID, &g.UserID, &g.Role, &g.UnitID, &g.UnitPath, &created)
 		g.CreatedAt = fromTm(created)
@@ -357,9 +358,9 @@ func (s *Store) ListGrants(ctx context.Context, userID int64) ([]scheduler.Grant
 // ---- sessions ----
 
 // CreateSession implements scheduler.Store.
-func (s *Store) CreateSession(ctx context.Context, ss scheduler.Session) error {
+func (s *Store) CreateSession(ctx context.Context, ss org.Session) error {
 	if ss.IDHash == "" || ss.UserID == 0 || ss.ExpiresAt.IsZero() {
-		return fmt.Errorf("sqlstore: create session: %w: id hash, user and expiry are required", scheduler.ErrInvalid)
+		return fmt.Errorf("sqlstore: create session: %w: id hash, user and expiry are required", org.ErrInvalid)
 	}
 	created := ss.CreatedAt
 	if created.IsZero() {
@@ -373,8 +374,8 @@ func (s *Store) CreateSession(ctx context.Context, ss scheduler.Session) error {
 }
 
 // GetSession implements scheduler.Store.
-func (s *Store) GetSession(ctx context.Context, idHash string) (scheduler.Session, error) {
-	var ss scheduler.Session
+func (s *Store) GetSession(ctx context.Context, idHash string) (org.Session, error) {
+	var ss org.Session
 	var created, expires int64
 	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT id_hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ?`), idHash).
 		Scan(&ss.IDHash, &ss.UserID, &ss.CSRFToken, &created, &expires)
@@ -413,8 +414,8 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) error 
 
 const tokenCols = `id, user_id, name, hash, scopes, created_at, expires_at, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (scheduler.APIToken, error) {
-	var t scheduler.APIToken
+func scanToken(sc interface{ Scan(...any) error }) (org.APIToken, error) {
+	var t org.APIToken
 	var scopes string
 	var created, expires, revoked int64
 	if err := sc.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &scopes, &created, &expires, &revoked); err != nil {
@@ -428,16 +429,16 @@ func scanToken(sc interface{ Scan(...any) error }) (scheduler.APIToken, error) {
 }
 
 // CreateAPIToken implements scheduler.Store.
-func (s *Store) CreateAPIToken(ctx context.Context, t *scheduler.APIToken) error {
+func (s *Store) CreateAPIToken(ctx context.Context, t *org.APIToken) error {
 	if t.Hash == "" || t.UserID == 0 {
-		return fmt.Errorf("sqlstore: create token: %w: hash and user are required", scheduler.ErrInvalid)
+		return fmt.Errorf("sqlstore: create token: %w: hash and user are required", org.ErrInvalid)
 	}
 	if err := validName(t.Name); err != nil {
 		return err
 	}
 	for _, sc := range t.Scopes {
 		if sc == "" || strings.ContainsAny(sc, " \t\n") {
-			return &scheduler.FieldError{Field: "scopes", ZH: "权限范围不能为空或含空格", EN: "a scope must not be empty or contain spaces"}
+			return &org.FieldError{Field: "scopes", ZH: "权限范围不能为空或含空格", EN: "a scope must not be empty or contain spaces"}
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -452,13 +453,13 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *scheduler.APIToken) error
 
 func validName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 200 {
-		return &scheduler.FieldError{Field: "name", ZH: "名称须为 1 到 200 字节", EN: "name must be 1 to 200 bytes"}
+		return &org.FieldError{Field: "name", ZH: "名称须为 1 到 200 字节", EN: "name must be 1 to 200 bytes"}
 	}
 	return nil
 }
 
 // GetAPITokenByHash implements scheduler.Store.
-func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (scheduler.APIToken, error) {
+func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (org.APIToken, error) {
 	t, err := scanToken(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`), hash))
 	if err != nil {
 		return t, notFound(err, "get token")
@@ -467,7 +468,7 @@ func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (scheduler.A
 }
 
 // ListAPITokens implements scheduler.Store.
-func (s *Store) ListAPITokens(ctx context.Context, userID int64) ([]scheduler.APIToken, error) {
+func (s *Store) ListAPITokens(ctx context.Context, userID int64) ([]org.APIToken, error) {
 	out, err := collect(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE user_id = ? ORDER BY id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
@@ -516,7 +517,7 @@ func (s *Store) ConsumePairingCode(ctx context.Context, codeHash string, now tim
 // ---- audit ----
 
 // AppendAudit implements scheduler.Store.
-func (s *Store) AppendAudit(ctx context.Context, e *scheduler.AuditEntry) error {
+func (s *Store) AppendAudit(ctx context.Context, e *org.AuditEntry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -535,7 +536,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *scheduler.AuditEntry) error 
 }
 
 // SearchAudit implements scheduler.Store.
-func (s *Store) SearchAudit(ctx context.Context, q scheduler.AuditQuery) ([]scheduler.AuditEntry, error) {
+func (s *Store) SearchAudit(ctx context.Context, q org.AuditQuery) ([]org.AuditEntry, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	add := func(cond string, v any) {
@@ -570,8 +571,8 @@ func (s *Store) SearchAudit(ctx context.Context, q scheduler.AuditQuery) ([]sche
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.AuditEntry, error) {
-		var e scheduler.AuditEntry
+	out, err := collect(ctx, s, func(sc scanner) (org.AuditEntry, error) {
+		var e org.AuditEntry
 		var at int64
 		err := sc.Scan(&e.ID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.UnitPath, &e.Action, &e.Target,
 			&e.Before, &e.After, &e.Purpose, &e.IP, &e.RequestID)

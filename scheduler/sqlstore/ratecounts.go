@@ -11,9 +11,11 @@ import (
 	"strings"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/rates"
 )
 
-// Rate counts: scheduler.RateStore. Every change of a case's timeline, rating or petitioners
+// Rate counts: rates.RateStore. Every change of a case's timeline, rating or petitioners
 // re-derives its facts (case_rate_facts) and moves its cells in the counts of each unit it is
 // counted under (case_rate_counts), in the transaction of the change.
 
@@ -43,8 +45,8 @@ func (r factsRow) args() []any {
 		r.territory, r.month, r.score, r.repeat, r.closed, r.returned}
 }
 
-func (r factsRow) facts() scheduler.CaseFacts {
-	return scheduler.CaseFacts{Clock: scheduler.RateClock{AccStart: fromTm(r.accStart), AccUnit: r.accUnit, Decided: fromTm(r.decided),
+func (r factsRow) facts() rates.CaseFacts {
+	return rates.CaseFacts{Clock: rates.RateClock{AccStart: fromTm(r.accStart), AccUnit: r.accUnit, Decided: fromTm(r.decided),
 		Accepted: fromTm(r.accepted), Fast: r.fast != 0, ExtDays: r.extDays, Answered: fromTm(r.answered), UnitOf: r.unitOf},
 		Category: r.category, Territory: r.territory, Month: r.month, Score: r.score, Repeat: r.repeat != 0,
 		Closed: fromTm(r.closed), Returned: fromTm(r.returned)}
@@ -52,18 +54,18 @@ func (r factsRow) facts() scheduler.CaseFacts {
 
 // factsOf derives a case's facts from its timeline and ratings; whether it is a repeat and when
 // its person came back are the other cases' to say (personFacts), and are left as they were.
-func factsOf(c scheduler.Case, evs []scheduler.CaseEvent, evals []scheduler.Evaluation) factsRow {
-	cl := scheduler.ClockOf(c, evs, scheduler.DefaultRules())
+func factsOf(c casework.Case, evs []casework.CaseEvent, evals []casework.Evaluation) factsRow {
+	cl := rates.ClockOf(c, evs, casework.DefaultRules())
 	r := factsRow{unitID: c.UnitID, unitOf: cl.UnitOf, accUnit: cl.AccUnit, accStart: tm(cl.AccStart), decided: tm(cl.Decided),
 		accepted: tm(cl.Accepted), fast: b2i(cl.Fast), extDays: cl.ExtDays, answered: tm(cl.Answered), category: c.CategoryID,
-		territory: c.Territory, month: scheduler.MonthNumber(c.RegisteredAt)}
+		territory: c.Territory, month: rates.MonthNumber(c.RegisteredAt)}
 	for _, e := range evals {
-		if e.Stage == scheduler.EvalResult {
+		if e.Stage == casework.EvalResult {
 			r.score = e.Score
 		}
 	}
 	for _, e := range evs {
-		if e.Kind == scheduler.EvStatus && e.To == scheduler.StClosed {
+		if e.Kind == casework.EvStatus && e.To == casework.StClosed {
 			r.closed = tm(e.At)
 			break
 		}
@@ -126,7 +128,7 @@ func (p unitPaths) countedUnder(r factsRow) []int64 {
 
 type countKey struct {
 	unit int64
-	cell scheduler.RateCell
+	cell rates.RateCell
 }
 
 // addCells adds sign × the cells of r at horizon to the counts of each unit it is counted under.
@@ -277,8 +279,8 @@ func (g personGroup) of(id, reg, closed int64) (repeat int, returned int64) {
 
 // samePerson lists the cases sharing a petitioner (by ID number) and the category with c, c
 // included; both spellings of the check letter, so the index on id_number serves it.
-func (s *Store) samePerson(ctx context.Context, c scheduler.Case) (personGroup, error) {
-	ids := scheduler.PersonIDs(c)
+func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, error) {
+	ids := rates.PersonIDs(c)
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -340,13 +342,13 @@ func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 }
 
 // metricCodes number the metrics for the packed read of RateCounts.
-var metricCodes = []string{scheduler.MetricHandling, scheduler.MetricAcceptance, scheduler.MetricCases, scheduler.MetricCount,
-	scheduler.MetricRepeat, scheduler.MetricScore, scheduler.MetricReturn}
+var metricCodes = []string{rates.MetricHandling, rates.MetricAcceptance, rates.MetricCases, rates.MetricCount,
+	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn}
 
-// RateCounts implements scheduler.RateStore. The cells come packed into one integer beside the
+// RateCounts implements rates.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
 // the database packs them in its own loop far faster (docs/benchmarks.md).
-func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.RateRow, error) {
+func (s *Store) RateCounts(ctx context.Context, underPath string) ([]rates.RateRow, error) {
 	where, args := `unit_id IN (SELECT id FROM units WHERE parent_id IS NULL)`, []any{}
 	if underPath != "" {
 		where, args = `unit_id = (SELECT id FROM units WHERE path = ?)`, []any{underPath}
@@ -357,8 +359,8 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]scheduler.R
 	}
 	// 3 bits of metric, 20 of variant (a category id in a count cell), 10 of bucket + 1 (at most
 	// BucketLate + 1), 20 of day + 2^19.
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.RateRow, error) {
-		var r scheduler.RateRow
+	out, err := collect(ctx, s, func(sc scanner) (rates.RateRow, error) {
+		var r rates.RateRow
 		var packed int64
 		if err := sc.Scan(&r.UnitOf, &packed, &r.N); err != nil {
 			return r, err
@@ -425,8 +427,8 @@ func (s *Store) RebuildRateCounts(ctx context.Context) error {
 // person's part left for rebuildPersons) and returns the last id, 0 when there were none.
 func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]int64) (int64, error) {
 	fail := func(err error) (int64, error) { return 0, fmt.Errorf("sqlstore: rebuild rate counts: %w", err) }
-	batch, err := collect(ctx, s, func(sc scanner) (*scheduler.Case, error) {
-		c := &scheduler.Case{}
+	batch, err := collect(ctx, s, func(sc scanner) (*casework.Case, error) {
+		c := &casework.Case{}
 		var resp sql.NullInt64
 		var reg, acc int64
 		var fast int
@@ -442,7 +444,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		return 0, nil
 	}
 	lo, hi := batch[0].ID, batch[len(batch)-1].ID
-	evs := map[int64][]scheduler.CaseEvent{}
+	evs := map[int64][]casework.CaseEvent{}
 	err = s.eachRow(ctx, func(sc scanner) error {
 		var id, at, resp int64
 		var to string
@@ -450,21 +452,21 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		if err := sc.Scan(&id, &at, &to, &resp, &days); err != nil {
 			return err
 		}
-		evs[id] = append(evs[id], scheduler.CaseEvent{Kind: scheduler.EvStatus, At: fromTm(at), To: scheduler.CaseStatus(to), ResponsibleUnitID: resp, Days: days})
+		evs[id] = append(evs[id], casework.CaseEvent{Kind: casework.EvStatus, At: fromTm(at), To: casework.CaseStatus(to), ResponsibleUnitID: resp, Days: days})
 		return nil
 	}, `SELECT case_id, at, to_status, responsible_unit_id, days FROM case_events
 		WHERE case_id BETWEEN ? AND ? AND kind = 'status' ORDER BY case_id, id`, lo, hi)
 	if err != nil {
 		return fail(err)
 	}
-	evals := map[int64][]scheduler.Evaluation{}
+	evals := map[int64][]casework.Evaluation{}
 	err = s.eachRow(ctx, func(sc scanner) error {
 		var id int64
 		var score string
 		if err := sc.Scan(&id, &score); err != nil {
 			return err
 		}
-		evals[id] = append(evals[id], scheduler.Evaluation{Stage: scheduler.EvalResult, Score: score})
+		evals[id] = append(evals[id], casework.Evaluation{Stage: casework.EvalResult, Score: score})
 		return nil
 	}, `SELECT case_id, score FROM case_evaluations WHERE case_id BETWEEN ? AND ? AND stage = 'result'`, lo, hi)
 	if err != nil {
@@ -577,7 +579,7 @@ func (s *Store) rebuildCounts(ctx context.Context) error {
 	return s.applyCounts(ctx, counts)
 }
 
-// FoldRateCounts implements scheduler.RateStore.
+// FoldRateCounts implements rates.RateStore.
 func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 	h, err := s.horizon(ctx)
 	if err != nil || day <= h {
@@ -604,9 +606,9 @@ func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 			args []any
 		}{
 			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0
-				AND metric <> 'return'`, []any{max(h-scheduler.RateSlackMax-1, 0), day}},
+				AND metric <> 'return'`, []any{max(h-rates.RateSlackMax-1, 0), day}},
 			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE bucket = -1 AND day >= ? AND day < ? AND n <> 0
-				AND metric = 'return'`, []any{max(h-scheduler.MaxRepetitionDays-1, 0), day - scheduler.MaxRepetitionDays}},
+				AND metric = 'return'`, []any{max(h-rates.MaxRepetitionDays-1, 0), day - rates.MaxRepetitionDays}},
 			{`SELECT unit_id, metric, unit_of, variant, day, bucket, n FROM case_rate_counts WHERE metric = 'return' AND bucket >= 0 AND day >= 0 AND day < ? AND n <> 0`,
 				[]any{day}},
 		} {
@@ -616,7 +618,7 @@ func (s *Store) FoldRateCounts(ctx context.Context, day int) (int, error) {
 				if err := sc.Scan(&k.unit, &k.cell.Metric, &k.cell.UnitOf, &k.cell.Variant, &k.cell.Day, &k.cell.Bucket, &n); err != nil {
 					return err
 				}
-				if folded, ok := scheduler.Fold(k.cell, day); ok {
+				if folded, ok := rates.Fold(k.cell, day); ok {
 					delta[k] -= n
 					delta[countKey{k.unit, folded}] += n
 				}

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // ---- ids as text ("1,2,3"): the rosters are short and read with their session ----
@@ -46,14 +49,14 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 
 // ---- holidays ----
 
-// PutHoliday implements scheduler.SessionStore.
-func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
+// PutHoliday implements reception.SessionStore.
+func (s *Store) PutHoliday(ctx context.Context, h calendar.Holiday) error {
 	day, err := time.Parse("2006-01-02", h.Date)
 	if err != nil {
-		return &scheduler.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
+		return &org.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
 	}
-	if h.Kind != scheduler.DayOff && h.Kind != scheduler.DayWorkday {
-		return &scheduler.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
+	if h.Kind != calendar.DayOff && h.Kind != calendar.DayWorkday {
+		return &org.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -71,7 +74,7 @@ func (s *Store) PutHoliday(ctx context.Context, h scheduler.Holiday) error {
 	})
 }
 
-// ListCalendarYears implements scheduler.SessionStore.
+// ListCalendarYears implements reception.SessionStore.
 func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
 	out := map[int]bool{}
 	err := s.eachRow(ctx, func(sc scanner) error {
@@ -89,7 +92,7 @@ func (s *Store) ListCalendarYears(ctx context.Context) (map[int]bool, error) {
 // seedCalendar copies the release's working-day calendar (holidays.txt) into the store, which is
 // the one the clocks read. Days already there are kept: an operator's correction wins over the
 // file, and the file never removes what an operator entered.
-func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error {
+func (s *Store) seedCalendar(ctx context.Context, cal *calendar.Calendar) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		for y, verified := range cal.Years() {
@@ -115,13 +118,13 @@ func (s *Store) seedCalendar(ctx context.Context, cal *scheduler.Calendar) error
 	})
 }
 
-// ListHolidays implements scheduler.SessionStore.
-func (s *Store) ListHolidays(ctx context.Context, from, to string) ([]scheduler.Holiday, error) {
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.Holiday, error) {
-		var h scheduler.Holiday
+// ListHolidays implements reception.SessionStore.
+func (s *Store) ListHolidays(ctx context.Context, from, to string) ([]calendar.Holiday, error) {
+	out, err := collect(ctx, s, func(sc scanner) (calendar.Holiday, error) {
+		var h calendar.Holiday
 		var kind string
 		err := sc.Scan(&h.Date, &kind, &h.Name)
-		h.Kind = scheduler.HolidayKind(kind)
+		h.Kind = calendar.HolidayKind(kind)
 		return h, err
 	}, `SELECT day, kind, name FROM public_holidays WHERE day >= ? AND day <= ? ORDER BY day`, from, to)
 	if err != nil {
@@ -139,31 +142,31 @@ const scheduleCols = `id, unit_id, leader_id, leader_name, leader_post, studio_i
 func (s *Store) checkRefs(ctx context.Context, leaderID, studioID int64, halls, units []int64) error {
 	if leaderID != 0 {
 		if _, err := s.GetUser(ctx, leaderID); err != nil {
-			return &scheduler.FieldError{Field: "leader_id", ZH: "接访领导账号不存在", EN: "the leader's account does not exist"}
+			return &org.FieldError{Field: "leader_id", ZH: "接访领导账号不存在", EN: "the leader's account does not exist"}
 		}
 	}
 	if studioID != 0 {
 		h, err := s.GetHall(ctx, studioID)
-		if err != nil || h.Kind != scheduler.HallStudio {
-			return &scheduler.FieldError{Field: "studio_id", ZH: "演播室不存在或不是演播室类型", EN: "studio_id is not an existing hall of kind studio"}
+		if err != nil || h.Kind != org.HallStudio {
+			return &org.FieldError{Field: "studio_id", ZH: "演播室不存在或不是演播室类型", EN: "studio_id is not an existing hall of kind studio"}
 		}
 	}
 	for _, id := range halls {
 		if _, err := s.GetHall(ctx, id); err != nil {
-			return &scheduler.FieldError{Field: "hall_ids", ZH: fmt.Sprintf("大厅 %d 不存在", id), EN: fmt.Sprintf("hall %d does not exist", id)}
+			return &org.FieldError{Field: "hall_ids", ZH: fmt.Sprintf("大厅 %d 不存在", id), EN: fmt.Sprintf("hall %d does not exist", id)}
 		}
 	}
 	for _, id := range units {
 		if _, err := s.GetUnit(ctx, id); err != nil {
-			return &scheduler.FieldError{Field: "unit_ids", ZH: fmt.Sprintf("单位 %d 不存在", id), EN: fmt.Sprintf("unit %d does not exist", id)}
+			return &org.FieldError{Field: "unit_ids", ZH: fmt.Sprintf("单位 %d 不存在", id), EN: fmt.Sprintf("unit %d does not exist", id)}
 		}
 	}
 	return nil
 }
 
-// CreateReceptionSchedule implements scheduler.SessionStore.
-func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *scheduler.ReceptionSchedule) error {
-	if err := scheduler.ValidateSchedule(*rs); err != nil {
+// CreateReceptionSchedule implements reception.SessionStore.
+func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *reception.ReceptionSchedule) error {
+	if err := reception.ValidateSchedule(*rs); err != nil {
 		return err
 	}
 	if err := s.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
@@ -183,9 +186,9 @@ func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *scheduler.Recep
 	return nil
 }
 
-// GetReceptionSchedule implements scheduler.SessionStore.
-func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (scheduler.ReceptionSchedule, error) {
-	var rs scheduler.ReceptionSchedule
+// GetReceptionSchedule implements reception.SessionStore.
+func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (reception.ReceptionSchedule, error) {
+	var rs reception.ReceptionSchedule
 	var ex, halls, units, hol string
 	var dt, created int64
 	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+scheduleCols+` FROM reception_schedules WHERE id = ?`), id).Scan(
@@ -195,7 +198,7 @@ func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (scheduler.R
 		return rs, notFound(err, "get reception schedule")
 	}
 	rs.ExDates, rs.DTStart, rs.HallIDs, rs.UnitIDs = splitList(ex), fromTm(dt), splitIDs(halls), splitIDs(units)
-	rs.Holidays, rs.CreatedAt = scheduler.HolidayPolicy(hol), fromTm(created)
+	rs.Holidays, rs.CreatedAt = reception.HolidayPolicy(hol), fromTm(created)
 	return rs, nil
 }
 
@@ -205,8 +208,8 @@ const sessionCols = `s.id, s.schedule_id, s.unit_id, s.title, s.leader_id, s.lea
 	s.ends_at, s.hall_ids, s.unit_ids, s.lead_days, s.minutes_per_petitioner, s.max_petitioners, s.portfolio, s.holiday,
 	s.status, s.cancel_reason, s.created_at, s.revision, s.updated_at`
 
-func scanSession(sc interface{ Scan(...any) error }, extra ...any) (scheduler.ReceptionSession, error) {
-	var r scheduler.ReceptionSession
+func scanSession(sc interface{ Scan(...any) error }, extra ...any) (reception.ReceptionSession, error) {
+	var r reception.ReceptionSession
 	var sched, leader, studio sql.NullInt64
 	var start, end, created, updated int64
 	var halls, units, status string
@@ -218,7 +221,7 @@ func scanSession(sc interface{ Scan(...any) error }, extra ...any) (scheduler.Re
 	}
 	r.ScheduleID, r.LeaderID, r.StudioID = sched.Int64, leader.Int64, studio.Int64
 	r.Start, r.End, r.CreatedAt, r.UpdatedAt = fromTm(start), fromTm(end), fromTm(created), fromTm(updated)
-	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), scheduler.SessionStatus(status)
+	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), reception.SessionStatus(status)
 	return r, nil
 }
 
@@ -238,12 +241,12 @@ func (s *Store) lock(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// CreateReceptionSession implements scheduler.SessionStore.
-func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.ReceptionSession) error {
+// CreateReceptionSession implements reception.SessionStore.
+func (s *Store) CreateReceptionSession(ctx context.Context, rs *reception.ReceptionSession) error {
 	if rs.Status == "" {
-		rs.Status = scheduler.SessionScheduled
+		rs.Status = reception.SessionScheduled
 	}
-	if err := scheduler.ValidateSession(*rs); err != nil {
+	if err := reception.ValidateSession(*rs); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -278,7 +281,7 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *scheduler.Recept
 
 // lockAndCheck locks the session's resources and refuses an overlap with another scheduled
 // session (rs.ID, when set, is the session itself and does not count).
-func (s *Store) lockAndCheck(ctx context.Context, rs *scheduler.ReceptionSession, keys []string) error {
+func (s *Store) lockAndCheck(ctx context.Context, rs *reception.ReceptionSession, keys []string) error {
 	if err := s.lock(ctx, keys); err != nil {
 		return err
 	}
@@ -289,7 +292,7 @@ func (s *Store) lockAndCheck(ctx context.Context, rs *scheduler.ReceptionSession
 	// No session is longer than MaxSessionMinutes, so an overlapping one starts after
 	// start − that: the bound turns the check into a short range of the (rkey, starts_at)
 	// key instead of a scan of the resource's whole history.
-	args = append(args, tm(rs.Start.Add(-scheduler.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start), rs.ID)
+	args = append(args, tm(rs.Start.Add(-reception.MaxSessionMinutes*time.Minute)), tm(rs.End), tm(rs.Start), rs.ID)
 	row := s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+`, r.rkey FROM session_resources r
 		JOIN reception_sessions s ON s.id = r.session_id
 		WHERE r.rkey IN (`+placeholders(len(keys))+`) AND r.starts_at > ? AND r.starts_at < ? AND r.ends_at > ? AND r.session_id <> ?
@@ -303,17 +306,17 @@ func (s *Store) lockAndCheck(ctx context.Context, rs *scheduler.ReceptionSession
 		if kind == "hall" && n == rs.StudioID {
 			kind = "studio"
 		}
-		return &scheduler.ConflictError{Resource: kind, ID: n, Other: other}
+		return &reception.ConflictError{Resource: kind, ID: n, Other: other}
 	case err != sql.ErrNoRows:
 		return fmt.Errorf("sqlstore: session overlap check: %w", err)
 	}
 	return nil
 }
 
-// UpdateReceptionSession implements scheduler.SessionStore.
-func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.ReceptionSession) error {
-	rs.Status = scheduler.SessionScheduled
-	if err := scheduler.ValidateSession(rs); err != nil {
+// UpdateReceptionSession implements reception.SessionStore.
+func (s *Store) UpdateReceptionSession(ctx context.Context, rs reception.ReceptionSession) error {
+	rs.Status = reception.SessionScheduled
+	if err := reception.ValidateSession(rs); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -327,15 +330,15 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 		if err != nil {
 			return err
 		}
-		if old.Status != scheduler.SessionScheduled {
-			return &scheduler.FieldError{Field: "status", ZH: "已取消的会次不能修改", EN: "a cancelled session cannot be changed"}
+		if old.Status != reception.SessionScheduled {
+			return &org.FieldError{Field: "status", ZH: "已取消的会次不能修改", EN: "a cancelled session cannot be changed"}
 		}
 		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
 			return err
 		}
 		// The old resources are locked too, so a concurrent booking of a freed slot waits for us.
 		keys := rs.Keys()
-		all := scheduler.SortedUnique(append(append([]string{}, keys...), old.Keys()...))
+		all := reception.SortedUnique(append(append([]string{}, keys...), old.Keys()...))
 		if err := tx.lock(ctx, all); err != nil {
 			return err
 		}
@@ -362,8 +365,8 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs scheduler.Recepti
 	})
 }
 
-// GetReceptionSession implements scheduler.SessionStore.
-func (s *Store) GetReceptionSession(ctx context.Context, id int64) (scheduler.ReceptionSession, error) {
+// GetReceptionSession implements reception.SessionStore.
+func (s *Store) GetReceptionSession(ctx context.Context, id int64) (reception.ReceptionSession, error) {
 	r, err := scanSession(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+sessionCols+` FROM reception_sessions s WHERE s.id = ?`), id))
 	if err != nil {
 		return r, notFound(err, "get reception session "+strconv.FormatInt(id, 10))
@@ -371,8 +374,8 @@ func (s *Store) GetReceptionSession(ctx context.Context, id int64) (scheduler.Re
 	return r, nil
 }
 
-// ListReceptionSessions implements scheduler.SessionStore.
-func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQuery) ([]scheduler.ReceptionSession, error) {
+// ListReceptionSessions implements reception.SessionStore.
+func (s *Store) ListReceptionSessions(ctx context.Context, q reception.SessionQuery) ([]reception.ReceptionSession, error) {
 	where := []string{"u.path LIKE ?"}
 	args := []any{prefixPattern(q.UnderPath)}
 	if !q.From.IsZero() {
@@ -393,13 +396,13 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQu
 		args = append(args, q.UnitID, "%,"+strconv.FormatInt(q.UnitID, 10)+",%")
 	}
 	if !q.IncludeCancelled {
-		where, args = append(where, "s.status = ?"), append(args, string(scheduler.SessionScheduled))
+		where, args = append(where, "s.status = ?"), append(args, string(reception.SessionScheduled))
 	}
 	limit := q.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	out, err := collect(ctx, s, func(sc scanner) (scheduler.ReceptionSession, error) { return scanSession(sc) }, `SELECT `+sessionCols+` FROM reception_sessions s JOIN units u ON u.id = s.unit_id
+	out, err := collect(ctx, s, func(sc scanner) (reception.ReceptionSession, error) { return scanSession(sc) }, `SELECT `+sessionCols+` FROM reception_sessions s JOIN units u ON u.id = s.unit_id
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.starts_at, s.id LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list reception sessions: %w", err)
@@ -407,16 +410,16 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q scheduler.SessionQu
 	return out, nil
 }
 
-// CancelReceptionSession implements scheduler.SessionStore.
+// CancelReceptionSession implements reception.SessionStore.
 func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason string) error {
 	if strings.TrimSpace(reason) == "" {
-		return &scheduler.FieldError{Field: "reason", ZH: "请填写取消原因", EN: "a cancellation needs a reason"}
+		return &org.FieldError{Field: "reason", ZH: "请填写取消原因", EN: "a cancellation needs a reason"}
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		r, err := tx.exec(ctx, `UPDATE reception_sessions SET status = ?, cancel_reason = ?, revision = revision + 1, updated_at = ?
-			WHERE id = ? AND status = ?`, string(scheduler.SessionCancelled), reason, tm(tx.now().UTC().Truncate(time.Microsecond)), id,
-			string(scheduler.SessionScheduled))
+			WHERE id = ? AND status = ?`, string(reception.SessionCancelled), reason, tm(tx.now().UTC().Truncate(time.Microsecond)), id,
+			string(reception.SessionScheduled))
 		if err != nil {
 			return fmt.Errorf("sqlstore: cancel session: %w", err)
 		}
@@ -435,8 +438,8 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
 	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks`
 
-func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error) {
-	var a scheduler.Appointment
+func scanAppt(sc interface{ Scan(...any) error }) (reception.Appointment, error) {
+	var a reception.Appointment
 	var reps, status, checks string
 	var walk int
 	var created, heard, ended int64
@@ -457,11 +460,11 @@ func scanAppt(sc interface{ Scan(...any) error }) (scheduler.Appointment, error)
 	if checks != "" {
 		_ = json.Unmarshal([]byte(checks), &a.Checks)
 	}
-	a.WalkIn, a.Status, a.CreatedAt = walk == 1, scheduler.AppointmentStatus(status), fromTm(created)
+	a.WalkIn, a.Status, a.CreatedAt = walk == 1, reception.AppointmentStatus(status), fromTm(created)
 	return a, nil
 }
 
-func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]scheduler.Appointment, error) {
+func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]reception.Appointment, error) {
 	out, err := collect(ctx, s, scanAppt, `SELECT `+apptCols+` FROM appointments WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
@@ -469,10 +472,10 @@ func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]sch
 	return out, nil
 }
 
-// CreateAppointment implements scheduler.AppointmentStore.
-func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment, now time.Time) error {
+// CreateAppointment implements reception.AppointmentStore.
+func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment, now time.Time) error {
 	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
-	if err := scheduler.ValidateAppointment(*a); err != nil {
+	if err := reception.ValidateAppointment(*a); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -485,32 +488,32 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 		if err != nil {
 			return err
 		}
-		if sess.Status != scheduler.SessionScheduled {
-			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已取消，不能预约", EN: "the session is cancelled; it takes no bookings"}
+		if sess.Status != reception.SessionScheduled {
+			return &org.FieldError{Field: "session_id", ZH: "该会次已取消，不能预约", EN: "the session is cancelled; it takes no bookings"}
 		}
 		if !now.Before(sess.End) {
-			return &scheduler.FieldError{Field: "session_id", ZH: "该会次已结束，请预约其他会次", EN: "the session is over; book another one"}
+			return &org.FieldError{Field: "session_id", ZH: "该会次已结束，请预约其他会次", EN: "the session is over; book another one"}
 		}
 		inRoster := a.HallID == sess.StudioID
 		for _, h := range sess.HallIDs {
 			inRoster = inRoster || h == a.HallID
 		}
 		if !inRoster {
-			return &scheduler.FieldError{Field: "hall_id", ZH: "该大厅不在本会次的参会名单中", EN: "the hall is not on the session's roster"}
+			return &org.FieldError{Field: "hall_id", ZH: "该大厅不在本会次的参会名单中", EN: "the hall is not on the session's roster"}
 		}
 		closes := sess.Start.AddDate(0, 0, -sess.LeadDays)
 		if !a.WalkIn && now.After(closes) && strings.TrimSpace(a.OverrideReason) == "" {
-			c := closes.In(scheduler.Shanghai).Format("2006-01-02 15:04")
-			return &scheduler.FieldError{Field: "override_reason", ZH: "预约已于 " + c + " 截止；如确需破例，请填写破例理由",
+			c := closes.In(calendar.Shanghai).Format("2006-01-02 15:04")
+			return &org.FieldError{Field: "override_reason", ZH: "预约已于 " + c + " 截止；如确需破例，请填写破例理由",
 				EN: "bookings closed at " + c + "; to book anyway, give an override reason"}
 		}
 		var n int
 		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND status <> ?`),
-			a.SessionID, string(scheduler.ApptCancelled)).Scan(&n); err != nil {
+			a.SessionID, string(reception.ApptCancelled)).Scan(&n); err != nil {
 			return fmt.Errorf("sqlstore: count appointments: %w", err)
 		}
 		if n >= sess.MaxPetitioners && strings.TrimSpace(a.OverrideReason) == "" {
-			return &scheduler.FieldError{Field: "override_reason", ZH: fmt.Sprintf("本会次已约满（%d 人）；如确需加号，请填写破例理由", sess.MaxPetitioners),
+			return &org.FieldError{Field: "override_reason", ZH: fmt.Sprintf("本会次已约满（%d 人）；如确需加号，请填写破例理由", sess.MaxPetitioners),
 				EN: fmt.Sprintf("the session is full (%d petitioners); to add one anyway, give an override reason", sess.MaxPetitioners)}
 		}
 		var qn, pos int
@@ -529,7 +532,7 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 			checks = string(b)
 		}
 		if a.Status == "" {
-			a.Status = scheduler.ApptBooked
+			a.Status = reception.ApptBooked
 		}
 		created := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
@@ -545,8 +548,8 @@ func (s *Store) CreateAppointment(ctx context.Context, a *scheduler.Appointment,
 	})
 }
 
-// GetAppointment implements scheduler.AppointmentStore.
-func (s *Store) GetAppointment(ctx context.Context, id int64) (scheduler.Appointment, error) {
+// GetAppointment implements reception.AppointmentStore.
+func (s *Store) GetAppointment(ctx context.Context, id int64) (reception.Appointment, error) {
 	a, err := scanAppt(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE id = ?`), id))
 	if err != nil {
 		return a, notFound(err, "get appointment")
@@ -554,25 +557,25 @@ func (s *Store) GetAppointment(ctx context.Context, id int64) (scheduler.Appoint
 	return a, nil
 }
 
-// ListAppointments implements scheduler.AppointmentStore.
-func (s *Store) ListAppointments(ctx context.Context, sessionID int64) ([]scheduler.Appointment, error) {
+// ListAppointments implements reception.AppointmentStore.
+func (s *Store) ListAppointments(ctx context.Context, sessionID int64) ([]reception.Appointment, error) {
 	return s.listAppts(ctx, `session_id = ? ORDER BY walk_in, position, id`, sessionID)
 }
 
-// AppointmentsByIDNumber implements scheduler.AppointmentStore.
-func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, limit int) ([]scheduler.Appointment, error) {
+// AppointmentsByIDNumber implements reception.AppointmentStore.
+func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, limit int) ([]reception.Appointment, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
 	return s.listAppts(ctx, `id_number = ? ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), strings.ToUpper(idNumber))
 }
 
-// SetAppointmentStatus implements scheduler.AppointmentStore.
-func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st scheduler.AppointmentStatus) error {
+// SetAppointmentStatus implements reception.AppointmentStore.
+func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st reception.AppointmentStatus) error {
 	switch st {
-	case scheduler.ApptBooked, scheduler.ApptCheckedIn, scheduler.ApptNoShow, scheduler.ApptCancelled, scheduler.ApptDone:
+	case reception.ApptBooked, reception.ApptCheckedIn, reception.ApptNoShow, reception.ApptCancelled, reception.ApptDone:
 	default:
-		return &scheduler.FieldError{Field: "status", ZH: "状态应为 booked、checked_in、no_show、cancelled 或 done", EN: "status must be booked, checked_in, no_show, cancelled or done"}
+		return &org.FieldError{Field: "status", ZH: "状态应为 booked、checked_in、no_show、cancelled 或 done", EN: "status must be booked, checked_in, no_show, cancelled or done"}
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ? WHERE id = ?`, string(st), id)
 	if err != nil {
@@ -581,27 +584,27 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st scheduler
 	return mustAffect(r, "set appointment status")
 }
 
-// StartHearing implements scheduler.AppointmentStore.
+// StartHearing implements reception.AppointmentStore.
 func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time) error {
 	if caseID == 0 {
-		return &scheduler.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
+		return &org.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, case_id = ?, heard_at = ? WHERE id = ? AND status IN (?, ?) AND ended_at = 0`,
-		string(scheduler.ApptCheckedIn), caseID, tm(at), id, string(scheduler.ApptBooked), string(scheduler.ApptCheckedIn))
+		string(reception.ApptCheckedIn), caseID, tm(at), id, string(reception.ApptBooked), string(reception.ApptCheckedIn))
 	if err != nil {
 		return fmt.Errorf("sqlstore: start hearing: %w", err)
 	}
 	return s.hearingAffected(ctx, r, id, "start hearing")
 }
 
-// EndHearing implements scheduler.AppointmentStore.
+// EndHearing implements reception.AppointmentStore.
 func (s *Store) EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error {
-	if !scheduler.ValidOutcome(outcome) {
-		return &scheduler.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
+	if !reception.ValidOutcome(outcome) {
+		return &org.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
 			EN: "outcome must be assigned, supervised, consulted, answered or referred"}
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, outcome = ?, outcome_note = ?, ended_at = ? WHERE id = ? AND heard_at <> 0 AND ended_at = 0`,
-		string(scheduler.ApptDone), outcome, note, tm(at), id)
+		string(reception.ApptDone), outcome, note, tm(at), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: end hearing: %w", err)
 	}
@@ -617,10 +620,10 @@ func (s *Store) hearingAffected(ctx context.Context, r sql.Result, id int64, wha
 	if _, err := s.GetAppointment(ctx, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("sqlstore: %s %d: %w", what, id, scheduler.ErrConflict)
+	return fmt.Errorf("sqlstore: %s %d: %w", what, id, org.ErrConflict)
 }
 
-// MoveAppointment implements scheduler.AppointmentStore.
+// MoveAppointment implements reception.AppointmentStore.
 func (s *Store) MoveAppointment(ctx context.Context, id int64, to int) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)

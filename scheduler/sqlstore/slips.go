@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
-// Slips: scheduler.SlipStore.
+// Slips: casework.SlipStore.
 
-// CreateAssignment implements scheduler.SlipStore.
-func (s *Store) CreateAssignment(ctx context.Context, a *scheduler.Assignment, actor scheduler.CaseEvent) error {
+// CreateAssignment implements casework.SlipStore.
+func (s *Store) CreateAssignment(ctx context.Context, a *casework.Assignment, actor casework.CaseEvent) error {
 	if a.AssignedAt.IsZero() {
 		a.AssignedAt = s.now()
 	}
 	a.AssignedAt = a.AssignedAt.UTC().Truncate(time.Microsecond)
-	a.Status = scheduler.AssignmentOpen
-	if err := scheduler.ValidateAssignment(*a); err != nil {
+	a.Status = casework.AssignmentOpen
+	if err := casework.ValidateAssignment(*a); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -28,13 +30,13 @@ func (s *Store) CreateAssignment(ctx context.Context, a *scheduler.Assignment, a
 		if err != nil {
 			return err
 		}
-		if c.Status == scheduler.StObjectionReturned {
+		if c.Status == casework.StObjectionReturned {
 			if err := tx.checkReturnedTo(ctx, c.ID, a.AssignerUnitID); err != nil {
 				return err
 			}
 		}
 		ev := actor
-		ev.CaseID, ev.From, ev.To, ev.At = c.ID, c.Status, scheduler.StAssigned, a.AssignedAt
+		ev.CaseID, ev.From, ev.To, ev.At = c.ID, c.Status, casework.StAssigned, a.AssignedAt
 		ev.ResponsibleUnitID, ev.CoUnitIDs = a.ResponsibleUnitID, a.CoUnitIDs
 		if ev.Reason == "" {
 			ev.Reason = "交办"
@@ -63,7 +65,7 @@ func (s *Store) checkReturnedTo(ctx context.Context, caseID, assigner int64) err
 		return err
 	}
 	for i := len(as) - 1; i >= 0; i-- {
-		if as[i].Status != scheduler.AssignmentObjected {
+		if as[i].Status != casework.AssignmentObjected {
 			continue
 		}
 		if as[i].AssignerUnitID == assigner {
@@ -73,7 +75,7 @@ func (s *Store) checkReturnedTo(ctx context.Context, caseID, assigner int64) err
 		if err != nil {
 			return err
 		}
-		return &scheduler.FieldError{Field: "assigner_unit_id", ZH: "该事项因异议已退回交办单位（" + u.Name + "），由其重新交办",
+		return &org.FieldError{Field: "assigner_unit_id", ZH: "该事项因异议已退回交办单位（" + u.Name + "），由其重新交办",
 			EN: "the objection returned the case to its assigning unit (" + u.Name + "), which routes it again"}
 	}
 	return nil
@@ -82,8 +84,8 @@ func (s *Store) checkReturnedTo(ctx context.Context, caseID, assigner int64) err
 const assignmentCols = `id, case_id, assigner_unit_id, assigner_id, responsible_unit_id, co_units, requirements, instruction,
 	method, session_id, recording_offset_ms, assigned_at, feedback_due, status, objection_reason, objected_at`
 
-func scanAssignment(sc interface{ Scan(...any) error }) (scheduler.Assignment, error) {
-	var a scheduler.Assignment
+func scanAssignment(sc interface{ Scan(...any) error }) (casework.Assignment, error) {
+	var a casework.Assignment
 	var co string
 	var off, at, due, obj int64
 	err := sc.Scan(&a.ID, &a.CaseID, &a.AssignerUnitID, &a.AssignerID, &a.ResponsibleUnitID, &co, &a.Requirements,
@@ -93,17 +95,17 @@ func scanAssignment(sc interface{ Scan(...any) error }) (scheduler.Assignment, e
 	return a, err
 }
 
-// GetAssignment implements scheduler.SlipStore.
-func (s *Store) GetAssignment(ctx context.Context, id int64) (scheduler.Assignment, error) {
+// GetAssignment implements casework.SlipStore.
+func (s *Store) GetAssignment(ctx context.Context, id int64) (casework.Assignment, error) {
 	a, err := scanAssignment(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+assignmentCols+` FROM assignments WHERE id = ?`), id))
 	if err != nil {
-		return scheduler.Assignment{}, notFound(err, "get assignment")
+		return casework.Assignment{}, notFound(err, "get assignment")
 	}
 	return a, nil
 }
 
-// ListAssignments implements scheduler.SlipStore.
-func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]scheduler.Assignment, error) {
+// ListAssignments implements casework.SlipStore.
+func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]casework.Assignment, error) {
 	out, err := collect(ctx, s, scanAssignment, `SELECT `+assignmentCols+` FROM assignments WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list assignments: %w", err)
@@ -111,8 +113,8 @@ func (s *Store) ListAssignments(ctx context.Context, caseID int64) ([]scheduler.
 	return out, nil
 }
 
-// ObjectAssignment implements scheduler.SlipStore.
-func (s *Store) ObjectAssignment(ctx context.Context, id int64, reason string, actor scheduler.CaseEvent) error {
+// ObjectAssignment implements casework.SlipStore.
+func (s *Store) ObjectAssignment(ctx context.Context, id int64, reason string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		a, err := tx.GetAssignment(ctx, id)
@@ -128,23 +130,23 @@ func (s *Store) ObjectAssignment(ctx context.Context, id int64, reason string, a
 			return fmt.Errorf("sqlstore: object to assignment: %w", err)
 		}
 		if err := mustAffect(r, "object to assignment"); err != nil {
-			return fmt.Errorf("sqlstore: assignment %d is not open: %w", id, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: assignment %d is not open: %w", id, org.ErrConflict)
 		}
 		// Back to the assigner: the case leaves the objecting unit and waits for the assigner's
 		// next routing decision; no unit is named here, so it cannot go sideways.
 		ev := actor
-		ev.CaseID, ev.From, ev.To, ev.Reason = a.CaseID, scheduler.StAssigned, scheduler.StObjectionReturned, reason
+		ev.CaseID, ev.From, ev.To, ev.Reason = a.CaseID, casework.StAssigned, casework.StObjectionReturned, reason
 		ev.ResponsibleUnitID, ev.CoUnitIDs = 0, nil
 		return tx.TransitionCase(ctx, &ev)
 	})
 }
 
-// OpenSupervision implements scheduler.SlipStore.
-func (s *Store) OpenSupervision(ctx context.Context, sv *scheduler.Supervision) error {
+// OpenSupervision implements casework.SlipStore.
+func (s *Store) OpenSupervision(ctx context.Context, sv *casework.Supervision) error {
 	if sv.Escalation == "" {
-		sv.Escalation = scheduler.EscalationLadder[0]
+		sv.Escalation = casework.EscalationLadder[0]
 	}
-	if err := scheduler.ValidateSupervision(*sv); err != nil {
+	if err := casework.ValidateSupervision(*sv); err != nil {
 		return err
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
@@ -167,14 +169,14 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *scheduler.Supervision) 
 		if err := mustAffect(r, "flag case supervised"); err != nil {
 			return err
 		}
-		actor := scheduler.CaseEvent{At: sv.OpenedAt, Actor: "system"}
+		actor := casework.CaseEvent{At: sv.OpenedAt, Actor: "system"}
 		if sv.OpenedBy != 0 {
 			actor.ActorID, actor.Actor = sv.OpenedBy, ""
 			u, err := tx.GetUser(ctx, sv.OpenedBy)
 			switch {
 			case err == nil:
 				actor.Actor, actor.UnitID = u.Username, u.UnitID
-			case !errors.Is(err, scheduler.ErrNotFound):
+			case !errors.Is(err, org.ErrNotFound):
 				return err
 			}
 		}
@@ -182,23 +184,23 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *scheduler.Supervision) 
 		if len(basis) > 200 {
 			basis = append(basis[:200], '…')
 		}
-		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办："+string(basis))
+		return tx.noteEvent(ctx, actor, sv.CaseID, casework.EvSupervision, supervisionRef(id), "督办："+string(basis))
 	})
 }
 
 const supervisionCols = `id, case_id, unit_id, opened_by, basis, level, method, escalation, deadline, opened_at, closed_at, opinion, notes`
 
-// OpenSupervisionFor implements scheduler.SlipStore.
-func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (scheduler.Supervision, error) {
+// OpenSupervisionFor implements casework.SlipStore.
+func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (casework.Supervision, error) {
 	sv, err := scanSupervision(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? AND closed_at = 0`), caseID))
 	if err != nil {
-		return scheduler.Supervision{}, notFound(err, "open supervision")
+		return casework.Supervision{}, notFound(err, "open supervision")
 	}
 	return sv, nil
 }
 
-// EscalateSupervision implements scheduler.SlipStore.
-func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor scheduler.CaseEvent) error {
+// EscalateSupervision implements casework.SlipStore.
+func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		actor.At = tx.stamp(actor.At)
@@ -207,28 +209,28 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor schedul
 			return err
 		}
 		if !sv.ClosedAt.IsZero() {
-			return fmt.Errorf("sqlstore: escalate supervision %d: it is closed: %w", id, scheduler.ErrNotFound)
+			return fmt.Errorf("sqlstore: escalate supervision %d: it is closed: %w", id, org.ErrNotFound)
 		}
 		cur := sv.Escalation
-		next := scheduler.NextEscalation(cur)
+		next := casework.NextEscalation(cur)
 		if next == cur {
-			return &scheduler.FieldError{Field: "escalation", ZH: "已是最高督办层级（挂牌督办）", EN: "already at the top of the ladder (listed supervision)"}
+			return &org.FieldError{Field: "escalation", ZH: "已是最高督办层级（挂牌督办）", EN: "already at the top of the ladder (listed supervision)"}
 		}
-		level := scheduler.SupLevelRoutine
+		level := casework.SupLevelRoutine
 		if next == "listed" {
-			level = scheduler.SupLevelListed
+			level = casework.SupLevelListed
 		}
 		if _, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id); err != nil {
 			return fmt.Errorf("sqlstore: escalate supervision: %w", err)
 		}
-		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), "督办升级："+cur+" → "+next)
+		return tx.noteEvent(ctx, actor, sv.CaseID, casework.EvSupervision, supervisionRef(id), "督办升级："+cur+" → "+next)
 	})
 }
 
-// CloseSupervision implements scheduler.SlipStore.
-func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor scheduler.CaseEvent) error {
-	if opinion != scheduler.SupOpinionOK && opinion != scheduler.SupOpinionRe {
-		return &scheduler.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
+// CloseSupervision implements casework.SlipStore.
+func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor casework.CaseEvent) error {
+	if opinion != casework.SupOpinionOK && opinion != casework.SupOpinionRe {
+		return &org.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -238,7 +240,7 @@ func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes s
 			return err
 		}
 		if !sv.ClosedAt.IsZero() {
-			return fmt.Errorf("sqlstore: close supervision %d: it is closed already: %w", id, scheduler.ErrNotFound)
+			return fmt.Errorf("sqlstore: close supervision %d: it is closed already: %w", id, org.ErrNotFound)
 		}
 		if _, err := tx.exec(ctx, `UPDATE supervisions SET closed_at = ?, opinion = ?, notes = ? WHERE id = ?`,
 			tm(actor.At), opinion, notes, id); err != nil {
@@ -248,23 +250,23 @@ func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes s
 			return fmt.Errorf("sqlstore: clear case supervised: %w", err)
 		}
 		reason := "督办办结，审核通过"
-		if opinion == scheduler.SupOpinionRe {
+		if opinion == casework.SupOpinionRe {
 			reason = "督办审核：退回重办"
 		}
-		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervision, supervisionRef(id), reason)
+		return tx.noteEvent(ctx, actor, sv.CaseID, casework.EvSupervision, supervisionRef(id), reason)
 	})
 }
 
-func scanSupervision(sc interface{ Scan(...any) error }) (scheduler.Supervision, error) {
-	var sv scheduler.Supervision
+func scanSupervision(sc interface{ Scan(...any) error }) (casework.Supervision, error) {
+	var sv casework.Supervision
 	var dl, op, cl int64
 	err := sc.Scan(&sv.ID, &sv.CaseID, &sv.UnitID, &sv.OpenedBy, &sv.Basis, &sv.Level, &sv.Method, &sv.Escalation, &dl, &op, &cl, &sv.Opinion, &sv.Notes)
 	sv.Deadline, sv.OpenedAt, sv.ClosedAt = fromTm(dl), fromTm(op), fromTm(cl)
 	return sv, err
 }
 
-// ListSupervisions implements scheduler.SlipStore.
-func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]scheduler.Supervision, error) {
+// ListSupervisions implements casework.SlipStore.
+func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]casework.Supervision, error) {
 	out, err := collect(ctx, s, scanSupervision, `SELECT `+supervisionCols+` FROM supervisions WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list supervisions: %w", err)
@@ -275,13 +277,13 @@ func (s *Store) ListSupervisions(ctx context.Context, caseID int64) ([]scheduler
 func supervisionRef(id int64) string { return "supervision:" + strconv.FormatInt(id, 10) }
 
 // lockSupervision locks the item's case and loads the item.
-func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (scheduler.Supervision, error) {
+func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (casework.Supervision, error) {
 	var caseID int64
 	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT case_id FROM supervisions WHERE id = ?`), id).Scan(&caseID); err != nil {
-		return scheduler.Supervision{}, notFound(err, "supervision")
+		return casework.Supervision{}, notFound(err, "supervision")
 	}
 	if err := s.lockCase(ctx, caseID, at); err != nil {
-		return scheduler.Supervision{}, err
+		return casework.Supervision{}, err
 	}
 	sv, err := scanSupervision(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+supervisionCols+` FROM supervisions WHERE id = ?`), id))
 	if err != nil {
@@ -290,8 +292,8 @@ func (s *Store) lockSupervision(ctx context.Context, id int64, at time.Time) (sc
 	return sv, nil
 }
 
-// AddSupervisionReport implements scheduler.SlipStore.
-func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.SupervisionReport, actor scheduler.CaseEvent) error {
+// AddSupervisionReport implements casework.SlipStore.
+func (s *Store) AddSupervisionReport(ctx context.Context, r *casework.SupervisionReport, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		r.At = tx.stamp(r.At, actor.At)
@@ -299,21 +301,21 @@ func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.Supervisi
 		if err != nil {
 			return err
 		}
-		r.UnitID, r.Decision, r.DecidedBy, r.DecidedAt, r.DecisionNote = sv.UnitID, scheduler.ExtensionPending, 0, time.Time{}, ""
+		r.UnitID, r.Decision, r.DecidedBy, r.DecidedAt, r.DecisionNote = sv.UnitID, casework.ExtensionPending, 0, time.Time{}, ""
 		if r.By == 0 {
 			r.By = actor.ActorID
 		}
-		if err := scheduler.ValidateSupervisionReport(*r, sv); err != nil {
+		if err := casework.ValidateSupervisionReport(*r, sv); err != nil {
 			return err
 		}
-		if r.Kind == scheduler.ReportExtension {
+		if r.Kind == casework.ReportExtension {
 			var pending int
 			if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COUNT(*) FROM supervision_reports WHERE supervision_id = ?
 				AND kind = 'extension' AND decision = ''`), sv.ID).Scan(&pending); err != nil {
 				return fmt.Errorf("sqlstore: pending extension requests: %w", err)
 			}
 			if pending > 0 {
-				return fmt.Errorf("sqlstore: supervision %d has a pending extension request: %w", sv.ID, scheduler.ErrConflict)
+				return fmt.Errorf("sqlstore: supervision %d has a pending extension request: %w", sv.ID, org.ErrConflict)
 			}
 		}
 		id, err := tx.insertID(ctx, `INSERT INTO supervision_reports (supervision_id, kind, text, unit_id, by_user, at, requested_deadline,
@@ -323,9 +325,9 @@ func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.Supervisi
 			return fmt.Errorf("sqlstore: add supervision report: %w", err)
 		}
 		r.ID = id
-		kind, reason := scheduler.EvSupervisionReport, "督办进展报告"
-		if r.Kind == scheduler.ReportExtension {
-			kind, reason = scheduler.EvSupervisionExtension, "申请督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
+		kind, reason := casework.EvSupervisionReport, "督办进展报告"
+		if r.Kind == casework.ReportExtension {
+			kind, reason = casework.EvSupervisionExtension, "申请督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
 		}
 		actor.At, actor.UnitID = r.At, r.UnitID
 		return tx.noteEvent(ctx, actor, sv.CaseID, kind, supervisionRef(sv.ID), reason)
@@ -334,16 +336,16 @@ func (s *Store) AddSupervisionReport(ctx context.Context, r *scheduler.Supervisi
 
 const reportCols = `id, supervision_id, kind, text, unit_id, by_user, at, requested_deadline, decision, decided_by, decided_at, decision_note`
 
-func scanReport(sc interface{ Scan(...any) error }) (scheduler.SupervisionReport, error) {
-	var r scheduler.SupervisionReport
+func scanReport(sc interface{ Scan(...any) error }) (casework.SupervisionReport, error) {
+	var r casework.SupervisionReport
 	var at, req, dec int64
 	err := sc.Scan(&r.ID, &r.SupervisionID, &r.Kind, &r.Text, &r.UnitID, &r.By, &at, &req, &r.Decision, &r.DecidedBy, &dec, &r.DecisionNote)
 	r.At, r.RequestedDeadline, r.DecidedAt = fromTm(at), fromTm(req), fromTm(dec)
 	return r, err
 }
 
-// DecideSupervisionExtension implements scheduler.SlipStore.
-func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor scheduler.CaseEvent) error {
+// DecideSupervisionExtension implements casework.SlipStore.
+func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, approve bool, note string, actor casework.CaseEvent) error {
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		actor.At = tx.stamp(actor.At)
@@ -355,15 +357,15 @@ func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, 
 		if err != nil {
 			return err
 		}
-		if r.Kind != scheduler.ReportExtension {
-			return &scheduler.FieldError{Field: "report", ZH: "进展报告无需审批", EN: "a progress report is not decided on"}
+		if r.Kind != casework.ReportExtension {
+			return &org.FieldError{Field: "report", ZH: "进展报告无需审批", EN: "a progress report is not decided on"}
 		}
 		if !sv.ClosedAt.IsZero() {
-			return &scheduler.FieldError{Field: "supervision", ZH: "督办单已办结", EN: "the supervision item is closed"}
+			return &org.FieldError{Field: "supervision", ZH: "督办单已办结", EN: "the supervision item is closed"}
 		}
-		decision, reason := scheduler.ExtensionRefused, "不同意督办延期"
+		decision, reason := casework.ExtensionRefused, "不同意督办延期"
 		if approve {
-			decision, reason = scheduler.ExtensionApproved, "同意督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
+			decision, reason = casework.ExtensionApproved, "同意督办延期至 "+r.RequestedDeadline.Format("2006-01-02")
 		}
 		res, err := tx.exec(ctx, `UPDATE supervision_reports SET decision = ?, decided_by = ?, decided_at = ?, decision_note = ?
 			WHERE id = ? AND decision = ''`, decision, actor.ActorID, tm(actor.At), note, reportID)
@@ -371,19 +373,19 @@ func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, 
 			return fmt.Errorf("sqlstore: decide extension: %w", err)
 		}
 		if err := mustAffect(res, "decide extension"); err != nil {
-			return fmt.Errorf("sqlstore: extension request %d was decided already: %w", reportID, scheduler.ErrConflict)
+			return fmt.Errorf("sqlstore: extension request %d was decided already: %w", reportID, org.ErrConflict)
 		}
 		if approve {
 			if _, err := tx.exec(ctx, `UPDATE supervisions SET deadline = ? WHERE id = ?`, tm(r.RequestedDeadline), sv.ID); err != nil {
 				return fmt.Errorf("sqlstore: extend supervision: %w", err)
 			}
 		}
-		return tx.noteEvent(ctx, actor, sv.CaseID, scheduler.EvSupervisionExtension, supervisionRef(sv.ID), reason)
+		return tx.noteEvent(ctx, actor, sv.CaseID, casework.EvSupervisionExtension, supervisionRef(sv.ID), reason)
 	})
 }
 
-// ListSupervisionReports implements scheduler.SlipStore.
-func (s *Store) ListSupervisionReports(ctx context.Context, supervisionID int64) ([]scheduler.SupervisionReport, error) {
+// ListSupervisionReports implements casework.SlipStore.
+func (s *Store) ListSupervisionReports(ctx context.Context, supervisionID int64) ([]casework.SupervisionReport, error) {
 	out, err := collect(ctx, s, scanReport, `SELECT `+reportCols+` FROM supervision_reports WHERE supervision_id = ? ORDER BY id`, supervisionID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list supervision reports: %w", err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
 )
 
 // Dialect is what differs between the databases.
@@ -21,7 +23,7 @@ type Dialect struct {
 	Name string
 	// Dollar is true when placeholders are $1, $2 … (PostgreSQL) instead of ? (SQLite).
 	Dollar bool
-	// Classify maps a driver error to scheduler.ErrConflict (unique or foreign-key violation)
+	// Classify maps a driver error to org.ErrConflict (unique or foreign-key violation)
 	// by wrapping; other errors come back unchanged.
 	Classify func(error) error
 	// LockMigrations, when set, runs first in the migration transaction so that several nodes
@@ -64,7 +66,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration) (*S
 	if err := s.migrate(ctx, migrations); err != nil {
 		return nil, err
 	}
-	if err := s.seedCalendar(ctx, scheduler.DefaultCalendar()); err != nil {
+	if err := s.seedCalendar(ctx, calendar.DefaultCalendar()); err != nil {
 		return nil, err
 	}
 	if err := s.ensureRateCounts(ctx); err != nil {
@@ -211,14 +213,14 @@ func mustAffect(r sql.Result, what string) error {
 		return fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlstore: %s: %w", what, scheduler.ErrNotFound)
+		return fmt.Errorf("sqlstore: %s: %w", what, org.ErrNotFound)
 	}
 	return nil
 }
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlstore: %s: %w", what, scheduler.ErrNotFound)
+		return fmt.Errorf("sqlstore: %s: %w", what, org.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", what, err)
 }

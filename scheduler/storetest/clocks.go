@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
 )
 
 // The legal clocks wired to a case's timeline: the approved extension's days, hearing pauses in
@@ -13,26 +16,26 @@ import (
 
 func testCaseClocks(t *testing.T, s scheduler.Store) {
 	tr, cat := treeWithCategory(t, s)
-	cal, rules := scheduler.DefaultCalendar(), scheduler.DefaultRules()
-	bj := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, scheduler.ChinaTZ) }
-	head := member(t, s, "head", scheduler.RoleUnitHead, tr.Dept)
+	cal, rules := calendar.DefaultCalendar(), casework.DefaultRules()
+	bj := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, calendar.ChinaTZ) }
+	head := member(t, s, "head", org.RoleUnitHead, tr.Dept)
 	c := newCase(t, s, tr, cat.ID, "时限", bj(3, 2, 9))
-	move := func(from, to scheduler.CaseStatus, at time.Time, mod func(*scheduler.CaseEvent)) error {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: from, To: to, Reason: "办理", Result: scheduler.ResultExplain, At: at, Actor: "officer"}
+	move := func(from, to casework.CaseStatus, at time.Time, mod func(*casework.CaseEvent)) error {
+		ev := casework.CaseEvent{CaseID: c.ID, From: from, To: to, Reason: "办理", Result: casework.ResultExplain, At: at, Actor: "officer"}
 		if mod != nil {
 			mod(&ev)
 		}
 		return s.TransitionCase(ctx, &ev)
 	}
-	clock := func(now time.Time) scheduler.Deadline {
+	clock := func(now time.Time) calendar.Deadline {
 		t.Helper()
-		d, ok, err := scheduler.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, c.ID), now)
+		d, ok, err := casework.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, c.ID), now)
 		if err != nil || !ok {
 			t.Fatalf("deadline at %s: %v %v", now, ok, err)
 		}
 		return d
 	}
-	due := func(now time.Time, rule string, want time.Time) scheduler.Deadline {
+	due := func(now time.Time, rule string, want time.Time) calendar.Deadline {
 		t.Helper()
 		d := clock(now)
 		if d.Rule.Key != rule || !d.Due.Equal(want) {
@@ -40,29 +43,29 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 		}
 		return d
 	}
-	for _, st := range [][2]scheduler.CaseStatus{{scheduler.StRegistered, scheduler.StAccepted}, {scheduler.StAccepted, scheduler.StInProgress}} {
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress}} {
 		if err := move(st[0], st[1], bj(3, 5, 9), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Accepted 03-05: 60 days end 05-04, in the 劳动节 holiday → 05-06.
-	due(bj(4, 1, 9), scheduler.RuleHandling, scheduler.Date(2026, 5, 6))
+	due(bj(4, 1, 9), casework.RuleHandling, calendar.Date(2026, 5, 6))
 	// An extension needs days within the rule, the unit head's approval and the notice.
-	for what, mod := range map[string]func(*scheduler.CaseEvent){
-		"no days":     func(e *scheduler.CaseEvent) { e.ApprovedBy, e.Notice = head.ID, "告知书" },
-		"31 days":     func(e *scheduler.CaseEvent) { e.Days, e.ApprovedBy, e.Notice = 31, head.ID, "告知书" },
-		"no approval": func(e *scheduler.CaseEvent) { e.Days, e.Notice = 10, "告知书" },
-		"no notice":   func(e *scheduler.CaseEvent) { e.Days, e.ApprovedBy = 10, head.ID },
+	for what, mod := range map[string]func(*casework.CaseEvent){
+		"no days":     func(e *casework.CaseEvent) { e.ApprovedBy, e.Notice = head.ID, "告知书" },
+		"31 days":     func(e *casework.CaseEvent) { e.Days, e.ApprovedBy, e.Notice = 31, head.ID, "告知书" },
+		"no approval": func(e *casework.CaseEvent) { e.Days, e.Notice = 10, "告知书" },
+		"no notice":   func(e *casework.CaseEvent) { e.Days, e.ApprovedBy = 10, head.ID },
 	} {
-		wantErr(t, move(scheduler.StInProgress, scheduler.StExtended, bj(4, 20, 9), mod), scheduler.ErrInvalid, "extension with "+what)
+		wantErr(t, move(casework.StInProgress, casework.StExtended, bj(4, 20, 9), mod), org.ErrInvalid, "extension with "+what)
 	}
-	if err := move(scheduler.StInProgress, scheduler.StExtended, bj(4, 20, 9), func(e *scheduler.CaseEvent) {
+	if err := move(casework.StInProgress, casework.StExtended, bj(4, 20, 9), func(e *casework.CaseEvent) {
 		e.Days, e.ApprovedBy, e.Notice = 10, head.ID, "因需调取仲裁材料，延期十日，特此告知"
 	}); err != nil {
 		t.Fatal(err)
 	}
 	// 05-04 + 10 days = 05-14, a Thursday: the extension granted 10 days, not the most allowed.
-	d := due(bj(4, 21, 9), scheduler.RuleHandling, scheduler.Date(2026, 5, 14))
+	d := due(bj(4, 21, 9), casework.RuleHandling, calendar.Date(2026, 5, 14))
 	if d.ExtendedDays != 10 || !strings.Contains(d.Explain(), "延期 10 日") {
 		t.Errorf("extension explained: %s", d.Explain())
 	}
@@ -70,67 +73,67 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	if e := evs[len(evs)-1]; e.Days != 10 || e.ApprovedBy != head.ID || !strings.HasPrefix(e.Notice, "因需调取") {
 		t.Errorf("extension event: %+v", e)
 	}
-	if err := move(scheduler.StExtended, scheduler.StAnswered, bj(5, 10, 9), nil); err != nil {
+	if err := move(casework.StExtended, casework.StAnswered, bj(5, 10, 9), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Answered 05-10: the petitioner has 30 days to ask for a review, to 06-09.
-	d = due(bj(5, 11, 9), scheduler.RuleReviewRequest, scheduler.Date(2026, 6, 9))
-	if !d.Rule.PetitionerWindow() {
+	d = due(bj(5, 11, 9), casework.RuleReviewRequest, calendar.Date(2026, 6, 9))
+	if !casework.PetitionerWindow(d.Rule) {
 		t.Error("the review request period is the petitioner's")
 	}
 	c0 := mustCase(t, s, c.ID)
 	evs, _ = s.ListCaseEvents(ctx, c.ID)
-	if err := scheduler.CheckReviewRequest(c0, evs, scheduler.StReview, cal, rules, bj(6, 10, 9)); err == nil {
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(6, 10, 9)); err == nil {
 		t.Error("a review asked for after its 30 days was accepted")
 	}
-	if err := scheduler.CheckReviewRequest(c0, evs, scheduler.StReview, cal, rules, bj(5, 20, 9)); err != nil {
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(5, 20, 9)); err != nil {
 		t.Errorf("a review in time: %v", err)
 	}
 	note := func(kind string, at time.Time) error {
-		return s.AddClockEvent(ctx, &scheduler.CaseEvent{CaseID: c.ID, Kind: kind, Actor: "reviewer", Reason: "听证", At: at})
+		return s.AddClockEvent(ctx, &casework.CaseEvent{CaseID: c.ID, Kind: kind, Actor: "reviewer", Reason: "听证", At: at})
 	}
-	wantErr(t, note(scheduler.EvClockPaused, bj(5, 12, 9)), scheduler.ErrInvalid, "pause outside review")
-	if err := move(scheduler.StAnswered, scheduler.StReview, bj(5, 20, 9), nil); err != nil {
+	wantErr(t, note(casework.EvClockPaused, bj(5, 12, 9)), org.ErrInvalid, "pause outside review")
+	if err := move(casework.StAnswered, casework.StReview, bj(5, 20, 9), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Review from 05-20: 30 days end 06-19, in 端午节 → 06-22.
-	due(bj(5, 21, 9), scheduler.RuleReviewAnswer, scheduler.Date(2026, 6, 22))
-	wantErr(t, note(scheduler.EvClockResumed, bj(5, 24, 9)), scheduler.ErrInvalid, "resume a running clock")
-	if err := note(scheduler.EvClockPaused, bj(5, 25, 9)); err != nil {
+	due(bj(5, 21, 9), casework.RuleReviewAnswer, calendar.Date(2026, 6, 22))
+	wantErr(t, note(casework.EvClockResumed, bj(5, 24, 9)), org.ErrInvalid, "resume a running clock")
+	if err := note(casework.EvClockPaused, bj(5, 25, 9)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, note(scheduler.EvClockPaused, bj(5, 26, 9)), scheduler.ErrInvalid, "pause twice")
-	wantErr(t, note(scheduler.EvReviewAnswered, bj(5, 26, 9)), scheduler.ErrInvalid, "answer during a hearing")
+	wantErr(t, note(casework.EvClockPaused, bj(5, 26, 9)), org.ErrInvalid, "pause twice")
+	wantErr(t, note(casework.EvReviewAnswered, bj(5, 26, 9)), org.ErrInvalid, "answer during a hearing")
 	// Paused since 05-25; on 05-28 three days do not count: 06-22 is now 06-23 (+3 from 06-19 → 06-22 … moved).
 	if d := clock(bj(5, 28, 9)); !d.Paused || d.PausedDays != 3 {
 		t.Errorf("during the hearing: paused %v, %d days", d.Paused, d.PausedDays)
 	}
-	if err := note(scheduler.EvClockResumed, bj(6, 4, 9)); err != nil {
+	if err := note(casework.EvClockResumed, bj(6, 4, 9)); err != nil {
 		t.Fatal(err)
 	}
 	// Hearing 05-25 → 06-04: 10 days; 05-20 + 40 = 06-29, a Monday.
-	d = due(bj(6, 5, 9), scheduler.RuleReviewAnswer, scheduler.Date(2026, 6, 29))
+	d = due(bj(6, 5, 9), casework.RuleReviewAnswer, calendar.Date(2026, 6, 29))
 	if d.Paused || d.PausedDays != 10 || !strings.Contains(d.Explain(), "中止 10 日") {
 		t.Errorf("after the hearing: %+v %s", d, d.Explain())
 	}
-	if err := note(scheduler.EvReviewAnswered, bj(6, 15, 9)); err != nil {
+	if err := note(casework.EvReviewAnswered, bj(6, 15, 9)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, note(scheduler.EvReviewAnswered, bj(6, 16, 9)), scheduler.ErrInvalid, "answer twice")
-	wantErr(t, note(scheduler.EvClockPaused, bj(6, 16, 9)), scheduler.ErrInvalid, "pause after the answer")
+	wantErr(t, note(casework.EvReviewAnswered, bj(6, 16, 9)), org.ErrInvalid, "answer twice")
+	wantErr(t, note(casework.EvClockPaused, bj(6, 16, 9)), org.ErrInvalid, "pause after the answer")
 	// The review answered 06-15: 30 days to ask for a re-review, to 07-15.
-	due(bj(6, 16, 9), scheduler.RuleReReviewRequest, scheduler.Date(2026, 7, 15))
+	due(bj(6, 16, 9), casework.RuleReReviewRequest, calendar.Date(2026, 7, 15))
 	c0 = mustCase(t, s, c.ID)
 	evs, _ = s.ListCaseEvents(ctx, c.ID)
-	if err := scheduler.CheckReviewRequest(c0, evs, scheduler.StReReview, cal, rules, bj(7, 16, 9)); err == nil {
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReReview, cal, rules, bj(7, 16, 9)); err == nil {
 		t.Error("a re-review asked for too late was accepted")
 	}
-	if err := move(scheduler.StReview, scheduler.StReReview, bj(7, 10, 9), nil); err != nil {
+	if err := move(casework.StReview, casework.StReReview, bj(7, 10, 9), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Re-review from 07-10: 08-09 is a Sunday → 08-10.
-	due(bj(7, 11, 9), scheduler.RuleReReviewAnswer, scheduler.Date(2026, 8, 10))
-	wantErr(t, note("memo", bj(7, 12, 9)), scheduler.ErrInvalid, "unknown clock note")
+	due(bj(7, 11, 9), casework.RuleReReviewAnswer, calendar.Date(2026, 8, 10))
+	wantErr(t, note("memo", bj(7, 12, 9)), org.ErrInvalid, "unknown clock note")
 	var kinds []string
 	for _, k := range timelineKinds(t, s, c.ID) {
 		kinds = append(kinds, strings.TrimSuffix(k, "@"))
@@ -143,16 +146,16 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 // testOverdueSkipsPetitionerWindows: the petitioner's review window running out opens nothing.
 func testOverdueSkipsPetitionerWindows(t *testing.T, s scheduler.Store) {
 	tr, cat := treeWithCategory(t, s)
-	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 9, 0, 0, 0, scheduler.ChinaTZ) }
+	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 9, 0, 0, 0, calendar.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "已答复", bj(3, 2))
-	for _, st := range [][2]scheduler.CaseStatus{{scheduler.StRegistered, scheduler.StAccepted}, {scheduler.StAccepted, scheduler.StInProgress},
-		{scheduler.StInProgress, scheduler.StAnswered}} {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: st[0], To: st[1], Reason: "办理", Result: scheduler.ResultExplain, At: bj(3, 3)}
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
+		{casework.StInProgress, casework.StAnswered}} {
+		ev := casework.CaseEvent{CaseID: c.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultExplain, At: bj(3, 3)}
 		if err := s.TransitionCase(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := scheduler.OpenOverdueSupervisions(ctx, s, scheduler.DefaultCalendar(), scheduler.DefaultRules(), bj(9, 1))
+	n, err := casework.OpenOverdueSupervisions(ctx, s, calendar.DefaultCalendar(), casework.DefaultRules(), bj(9, 1))
 	if err != nil || n != 0 {
 		t.Errorf("opened %d, %v; the petitioner not asking for a review is nobody's delay", n, err)
 	}
@@ -169,37 +172,37 @@ func testCalendarStore(t *testing.T, s scheduler.Store) {
 	if v, ok := years[2026]; !ok || v {
 		t.Errorf("2026 from holidays.txt: covered %v verified %v, want covered and unverified", ok, v)
 	}
-	cal, err := scheduler.LoadCalendar(ctx, s)
+	cal, err := calendar.LoadCalendar(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The store holds what the file holds: 2025's days too, not only those of migration 0002.
-	for day, want := range map[time.Time]bool{scheduler.Date(2025, 1, 28): false, scheduler.Date(2025, 1, 26): true, scheduler.Date(2026, 10, 10): true} {
+	for day, want := range map[time.Time]bool{calendar.Date(2025, 1, 28): false, calendar.Date(2025, 1, 26): true, calendar.Date(2026, 10, 10): true} {
 		if got, err := cal.IsWorkingDay(day); err != nil || got != want {
 			t.Errorf("%s: working %v %v, want %v", day.Format("2006-01-02"), got, err, want)
 		}
 	}
 	// A year no one entered: refused by the strict calendar, counted provisionally otherwise.
-	rule := scheduler.DefaultRules()[scheduler.RuleReviewAnswer] // 30 calendar days
-	start := time.Date(2029, 12, 2, 10, 0, 0, 0, scheduler.ChinaTZ)
+	rule := casework.DefaultRules()[casework.RuleReviewAnswer] // 30 calendar days
+	start := time.Date(2029, 12, 2, 10, 0, 0, 0, calendar.ChinaTZ)
 	if _, err := cal.Compute(rule, start); err == nil {
 		t.Error("the strict calendar counted a year it lacks")
 	}
 	d, err := cal.WithProvisional(true).Compute(rule, start)
 	// 2029-12-02 + 30 = 2030-01-01, 元旦 by the fixed-date rule → 2030-01-02.
-	if err != nil || !d.Due.Equal(scheduler.Date(2030, 1, 2)) || !d.Provisional() || d.ProvisionalYears[0] != 2030 {
+	if err != nil || !d.Due.Equal(calendar.Date(2030, 1, 2)) || !d.Provisional() || d.ProvisionalYears[0] != 2030 {
 		t.Fatalf("provisional: %v %v %v", d.Due, d.ProvisionalYears, err)
 	}
 	// An operator enters the year: the count is exact from then on.
-	if err := s.PutHoliday(ctx, scheduler.Holiday{Date: "2030-01-03", Kind: scheduler.DayOff, Name: "测试"}); err != nil {
+	if err := s.PutHoliday(ctx, calendar.Holiday{Date: "2030-01-03", Kind: calendar.DayOff, Name: "测试"}); err != nil {
 		t.Fatal(err)
 	}
 	if years, _ := s.ListCalendarYears(ctx); !years[2030] {
 		t.Errorf("2030 after an operator's entry: %v", years)
 	}
-	cal, _ = scheduler.LoadCalendar(ctx, s)
+	cal, _ = calendar.LoadCalendar(ctx, s)
 	d, err = cal.WithProvisional(true).Compute(rule, start)
-	if err != nil || d.Provisional() || !d.Due.Equal(scheduler.Date(2030, 1, 1)) {
+	if err != nil || d.Provisional() || !d.Due.Equal(calendar.Date(2030, 1, 1)) {
 		t.Errorf("after the year was entered: %v %v %v", d.Due, d.ProvisionalYears, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
 )
 
 // DurabilityChild is the writer half of Durability, run in a child process (the test binary
@@ -25,7 +26,7 @@ func DurabilityChild(open func() (scheduler.Store, error)) int {
 	}
 	w := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
-		e := scheduler.AuditEntry{Action: "durability.write", Target: fmt.Sprint(i)}
+		e := org.AuditEntry{Action: "durability.write", Target: fmt.Sprint(i)}
 		if err := s.AppendAudit(context.Background(), &e); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -87,7 +88,7 @@ func Durability(t *testing.T, env []string, open func() (scheduler.Store, error)
 	found := map[int64]bool{}
 	var before int64
 	for {
-		page, err := s.SearchAudit(context.Background(), scheduler.AuditQuery{Action: "durability.write", BeforeID: before})
+		page, err := s.SearchAudit(context.Background(), org.AuditQuery{Action: "durability.write", BeforeID: before})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // A decline that frees the roster, sessions' revisions, and calendar feeds.
@@ -17,7 +19,7 @@ import (
 // check; a hall with petitioners booked stays on until they are moved.
 func testInvitationDecline(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	hearing := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "拆迁积案联合接访", Start: shAt("2026-11-18 14:00"), End: shAt("2026-11-18 16:00"),
+	hearing := reception.ReceptionSession{UnitID: r.City.ID, Title: "拆迁积案联合接访", Start: shAt("2026-11-18 14:00"), End: shAt("2026-11-18 16:00"),
 		HallIDs: []int64{r.H1.ID}, LeadDays: 1, MinutesPerPetitioner: 20, MaxPetitioners: 3}
 	if err := s.CreateReceptionSession(ctx, &hearing); err != nil {
 		t.Fatal(err)
@@ -41,11 +43,11 @@ func testInvitationDecline(t *testing.T, s scheduler.Store) {
 	if got.Revision <= before.Revision {
 		t.Errorf("a decline that changes the roster is a revision: %d → %d", before.Revision, got.Revision)
 	}
-	if v, err := s.GetInvitation(ctx, dept.ID); err != nil || v.Status != scheduler.InvDeclined || v.Reason != "当日有省厅督查" {
+	if v, err := s.GetInvitation(ctx, dept.ID); err != nil || v.Status != reception.InvDeclined || v.Reason != "当日有省厅督查" {
 		t.Fatalf("the decline is kept: %+v %v", v, err)
 	}
 	// Its time is free: another session takes the department then.
-	other := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "部门另有会议", Start: shAt("2026-11-18 15:00"), End: shAt("2026-11-18 17:00"),
+	other := reception.ReceptionSession{UnitID: r.City.ID, Title: "部门另有会议", Start: shAt("2026-11-18 15:00"), End: shAt("2026-11-18 17:00"),
 		UnitIDs: []int64{r.Dept.ID}, LeaderID: r.Leader2.ID, LeaderName: "李四", MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := s.CreateReceptionSession(ctx, &other); err != nil {
 		t.Fatalf("the declined unit's time is still booked: %v", err)
@@ -55,22 +57,22 @@ func testInvitationDecline(t *testing.T, s scheduler.Store) {
 	if err := s.UpdateReceptionSession(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.GetInvitation(ctx, dept.ID); err != nil || v.Status != scheduler.InvDeclined {
+	if v, err := s.GetInvitation(ctx, dept.ID); err != nil || v.Status != reception.InvDeclined {
 		t.Errorf("a roster update dropped the decline: %+v %v", v, err)
 	}
 	// Changing its mind to accept needs the time again: refused while the other session holds it,
 	// and the decline stands.
-	var ce *scheduler.ConflictError
+	var ce *reception.ConflictError
 	if _, err := s.AnswerInvitation(ctx, dept.ID, true, "", 9, now.Add(time.Hour)); !errors.As(err, &ce) || ce.Other.ID != other.ID {
 		t.Fatalf("accepting into a clash: %v", err)
 	}
-	if v, _ := s.GetInvitation(ctx, dept.ID); v.Status != scheduler.InvDeclined {
+	if v, _ := s.GetInvitation(ctx, dept.ID); v.Status != reception.InvDeclined {
 		t.Errorf("a refused acceptance changed the answer: %+v", v)
 	}
 	if err := s.CancelReceptionSession(ctx, other.ID, "改期"); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.AnswerInvitation(ctx, dept.ID, true, "", 9, now.Add(time.Hour)); err != nil || v.Status != scheduler.InvAccepted {
+	if v, err := s.AnswerInvitation(ctx, dept.ID, true, "", 9, now.Add(time.Hour)); err != nil || v.Status != reception.InvAccepted {
 		t.Fatalf("accept after all: %+v %v", v, err)
 	}
 	if got, _ := s.GetReceptionSession(ctx, hearing.ID); !slices.Contains(got.UnitIDs, r.Dept.ID) {
@@ -89,7 +91,7 @@ func testInvitationDecline(t *testing.T, s scheduler.Store) {
 	if got, _ := s.GetReceptionSession(ctx, hearing.ID); !slices.Contains(got.HallIDs, r.H2.ID) {
 		t.Errorf("a hall with a booked petitioner left the roster: %v", got.HallIDs)
 	}
-	if err := s.SetAppointmentStatus(ctx, a.ID, scheduler.ApptCancelled); err != nil {
+	if err := s.SetAppointmentStatus(ctx, a.ID, reception.ApptCancelled); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AnswerInvitation(ctx, h2.ID, false, "大厅检修", 10, now.Add(time.Minute)); err != nil {
@@ -98,7 +100,7 @@ func testInvitationDecline(t *testing.T, s scheduler.Store) {
 	if got, _ := s.GetReceptionSession(ctx, hearing.ID); slices.Contains(got.HallIDs, r.H2.ID) || !slices.Contains(got.HallIDs, r.H1.ID) {
 		t.Errorf("roster after the hall's decline: %v", got.HallIDs)
 	}
-	list, _ := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: hearing.ID})
+	list, _ := s.ListInvitations(ctx, reception.InvitationQuery{SessionID: hearing.ID})
 	if len(list) != 3 {
 		t.Errorf("staff see every answer, declines included: %+v", list)
 	}
@@ -127,7 +129,7 @@ func testSessionRevision(t *testing.T, s scheduler.Store) {
 		t.Fatal(err)
 	}
 	cancelled, _ := s.GetReceptionSession(ctx, x.ID)
-	if cancelled.Revision != 2 || cancelled.Status != scheduler.SessionCancelled {
+	if cancelled.Revision != 2 || cancelled.Status != reception.SessionCancelled {
 		t.Errorf("cancelled: revision %d, status %s", cancelled.Revision, cancelled.Status)
 	}
 }
@@ -135,28 +137,28 @@ func testSessionRevision(t *testing.T, s scheduler.Store) {
 // testCalendarFeeds: feeds by token hash, by subtree, revoked once; and the sessions of a unit.
 func testCalendarFeeds(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	f := scheduler.CalendarFeed{Kind: scheduler.FeedHall, TargetID: r.H1.ID, UnitID: r.D1.ID, Name: "上城区接访大厅", TokenHash: "hash-1", CreatedBy: r.Leader.ID}
+	f := reception.CalendarFeed{Kind: reception.FeedHall, TargetID: r.H1.ID, UnitID: r.D1.ID, Name: "上城区接访大厅", TokenHash: "hash-1", CreatedBy: r.Leader.ID}
 	bad := f
 	bad.Kind = "room"
-	wantErr(t, s.CreateCalendarFeed(ctx, &bad), scheduler.ErrInvalid, "feed of an unknown kind")
+	wantErr(t, s.CreateCalendarFeed(ctx, &bad), org.ErrInvalid, "feed of an unknown kind")
 	bad = f
 	bad.Name = " "
-	wantErr(t, s.CreateCalendarFeed(ctx, &bad), scheduler.ErrInvalid, "feed without a name")
+	wantErr(t, s.CreateCalendarFeed(ctx, &bad), org.ErrInvalid, "feed without a name")
 	if err := s.CreateCalendarFeed(ctx, &f); err != nil || f.ID == 0 || f.CreatedAt.IsZero() {
 		t.Fatalf("create feed: %+v %v", f, err)
 	}
 	dup := f
-	wantErr(t, s.CreateCalendarFeed(ctx, &dup), scheduler.ErrConflict, "two feeds with one token")
-	g := scheduler.CalendarFeed{Kind: scheduler.FeedUnit, TargetID: r.D2.ID, UnitID: r.D2.ID, Name: "拱墅区", TokenHash: "hash-2", CreatedBy: r.Leader.ID}
+	wantErr(t, s.CreateCalendarFeed(ctx, &dup), org.ErrConflict, "two feeds with one token")
+	g := reception.CalendarFeed{Kind: reception.FeedUnit, TargetID: r.D2.ID, UnitID: r.D2.ID, Name: "拱墅区", TokenHash: "hash-2", CreatedBy: r.Leader.ID}
 	if err := s.CreateCalendarFeed(ctx, &g); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetCalendarFeedByHash(ctx, "hash-1")
-	if err != nil || got.ID != f.ID || got.Kind != scheduler.FeedHall || got.TargetID != r.H1.ID || got.UnitID != r.D1.ID || !got.RevokedAt.IsZero() {
+	if err != nil || got.ID != f.ID || got.Kind != reception.FeedHall || got.TargetID != r.H1.ID || got.UnitID != r.D1.ID || !got.RevokedAt.IsZero() {
 		t.Fatalf("by hash: %+v %v", got, err)
 	}
 	_, err = s.GetCalendarFeedByHash(ctx, "hash-x")
-	wantErr(t, err, scheduler.ErrNotFound, "unknown token")
+	wantErr(t, err, org.ErrNotFound, "unknown token")
 	if l, _ := s.ListCalendarFeeds(ctx, r.D1.Path); len(l) != 1 || l[0].ID != f.ID {
 		t.Errorf("D1's feeds: %+v", l)
 	}
@@ -166,7 +168,7 @@ func testCalendarFeeds(t *testing.T, s scheduler.Store) {
 	if err := s.RevokeCalendarFeed(ctx, f.ID, shAt("2026-11-01 10:00")); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.RevokeCalendarFeed(ctx, f.ID, shAt("2026-11-01 11:00")), scheduler.ErrNotFound, "revoke twice")
+	wantErr(t, s.RevokeCalendarFeed(ctx, f.ID, shAt("2026-11-01 11:00")), org.ErrNotFound, "revoke twice")
 	if got, _ := s.GetCalendarFeed(ctx, f.ID); !got.RevokedAt.Equal(shAt("2026-11-01 10:00")) {
 		t.Errorf("revoked at %v", got.RevokedAt)
 	}
@@ -175,13 +177,13 @@ func testCalendarFeeds(t *testing.T, s scheduler.Store) {
 	}
 
 	// A unit's sessions: those it owns and those it is on the roster of.
-	own := scheduler.ReceptionSession{UnitID: r.D2.ID, Title: "区领导接访", Start: shAt("2026-11-20 09:00"), End: shAt("2026-11-20 10:00"),
+	own := reception.ReceptionSession{UnitID: r.D2.ID, Title: "区领导接访", Start: shAt("2026-11-20 09:00"), End: shAt("2026-11-20 10:00"),
 		HallIDs: []int64{r.H2.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
-	joined := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "市级会商", Start: shAt("2026-11-21 09:00"), End: shAt("2026-11-21 10:00"),
+	joined := reception.ReceptionSession{UnitID: r.City.ID, Title: "市级会商", Start: shAt("2026-11-21 09:00"), End: shAt("2026-11-21 10:00"),
 		HallIDs: []int64{r.H1.ID}, UnitIDs: []int64{r.Dept.ID, r.D2.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
-	apart := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "无关会次", Start: shAt("2026-11-22 09:00"), End: shAt("2026-11-22 10:00"),
+	apart := reception.ReceptionSession{UnitID: r.City.ID, Title: "无关会次", Start: shAt("2026-11-22 09:00"), End: shAt("2026-11-22 10:00"),
 		HallIDs: []int64{r.H1.ID}, UnitIDs: []int64{r.Dept.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3}
-	for _, x := range []*scheduler.ReceptionSession{&own, &joined, &apart} {
+	for _, x := range []*reception.ReceptionSession{&own, &joined, &apart} {
 		if err := s.CreateReceptionSession(ctx, x); err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +199,7 @@ func testCalendarFeeds(t *testing.T, s scheduler.Store) {
 // the declined ones.
 func testDeclineConcurrent(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	hearing := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "并发答复", Start: shAt("2026-11-25 14:00"), End: shAt("2026-11-25 15:00"),
+	hearing := reception.ReceptionSession{UnitID: r.City.ID, Title: "并发答复", Start: shAt("2026-11-25 14:00"), End: shAt("2026-11-25 15:00"),
 		HallIDs: []int64{r.H1.ID}, LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := s.CreateReceptionSession(ctx, &hearing); err != nil {
 		t.Fatal(err)

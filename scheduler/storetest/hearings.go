@@ -16,14 +16,17 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"sanji/scheduler"
+	"sanji/scheduler/casework"
 	"sanji/scheduler/notify"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // Multi-site hearings (invitations and answers) and the booking checks' reads.
 
 func testInvitations(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	hearing := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "欠薪积案会商", Start: shAt("2026-11-04 14:00"), End: shAt("2026-11-04 16:00"),
+	hearing := reception.ReceptionSession{UnitID: r.City.ID, Title: "欠薪积案会商", Start: shAt("2026-11-04 14:00"), End: shAt("2026-11-04 16:00"),
 		HallIDs: []int64{r.H1.ID}, UnitIDs: []int64{r.D1.ID}, LeadDays: 1, MinutesPerPetitioner: 20, MaxPetitioners: 3}
 	if err := s.CreateReceptionSession(ctx, &hearing); err != nil {
 		t.Fatal(err)
@@ -34,7 +37,7 @@ func testInvitations(t *testing.T, s scheduler.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(invs) != 3 || invs[0].Status != scheduler.InvInvited || invs[2].Kind != scheduler.InviteHall || invs[2].UnitID != r.D2.ID ||
+	if len(invs) != 3 || invs[0].Status != reception.InvInvited || invs[2].Kind != reception.InviteHall || invs[2].UnitID != r.D2.ID ||
 		invs[1].UnitID != r.Dept.ID || invs[0].Note != "请准备欠薪案件材料" || !invs[0].InvitedAt.Equal(now) {
 		t.Fatalf("invitations: %+v", invs)
 	}
@@ -43,14 +46,14 @@ func testInvitations(t *testing.T, s scheduler.Store) {
 		t.Errorf("roster after inviting: units %v halls %v", got.UnitIDs, got.HallIDs)
 	}
 	// The roster grew under the overlap check: the department is now busy at that time.
-	clash := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: shAt("2026-11-04 15:00"), End: shAt("2026-11-04 15:30"),
+	clash := reception.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: shAt("2026-11-04 15:00"), End: shAt("2026-11-04 15:30"),
 		UnitIDs: []int64{r.Dept.ID}, LeaderID: r.Leader2.ID, LeaderName: "李四", MinutesPerPetitioner: 10, MaxPetitioners: 3}
-	var ce *scheduler.ConflictError
+	var ce *reception.ConflictError
 	if err := s.CreateReceptionSession(ctx, &clash); !errors.As(err, &ce) || ce.Resource != "unit" || ce.Other.ID != hearing.ID {
 		t.Errorf("an invited unit double-booked: %v", err)
 	}
 	// And an invitation that would double-book is refused, naming the other session.
-	other := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "同时段接访", Start: shAt("2026-11-04 15:00"), End: shAt("2026-11-04 17:00"),
+	other := reception.ReceptionSession{UnitID: r.City.ID, Title: "同时段接访", Start: shAt("2026-11-04 15:00"), End: shAt("2026-11-04 17:00"),
 		UnitIDs: []int64{r.T1.ID}, MinutesPerPetitioner: 10, MaxPetitioners: 3, LeaderID: r.Leader2.ID, LeaderName: "李四"}
 	if err := s.CreateReceptionSession(ctx, &other); err != nil {
 		t.Fatal(err)
@@ -66,31 +69,31 @@ func testInvitations(t *testing.T, s scheduler.Store) {
 	// Answers: a decline needs a reason; answers change until the session ends.
 	dept := invs[1]
 	_, err = s.AnswerInvitation(ctx, dept.ID, false, "  ", 9, now)
-	wantErr(t, err, scheduler.ErrInvalid, "decline without reason")
+	wantErr(t, err, org.ErrInvalid, "decline without reason")
 	a, err := s.AnswerInvitation(ctx, dept.ID, false, "当日另有省厅检查", 9, now.Add(time.Hour))
-	if err != nil || a.Status != scheduler.InvDeclined || a.Reason != "当日另有省厅检查" || a.AnsweredBy != 9 || !a.AnsweredAt.Equal(now.Add(time.Hour)) {
+	if err != nil || a.Status != reception.InvDeclined || a.Reason != "当日另有省厅检查" || a.AnsweredBy != 9 || !a.AnsweredAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("decline: %+v %v", a, err)
 	}
 	if _, err := s.AnswerInvitation(ctx, invs[0].ID, true, "", 8, now); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: hearing.ID})
-	if err != nil || len(list) != 3 || list[0].Status != scheduler.InvAccepted || list[1].Status != scheduler.InvDeclined || list[2].Status != scheduler.InvInvited {
+	list, err := s.ListInvitations(ctx, reception.InvitationQuery{SessionID: hearing.ID})
+	if err != nil || len(list) != 3 || list[0].Status != reception.InvAccepted || list[1].Status != reception.InvDeclined || list[2].Status != reception.InvInvited {
 		t.Fatalf("session's invitations: %+v %v", list, err)
 	}
 	// A unit sees its own: by subtree, by status.
-	if l, _ := s.ListInvitations(ctx, scheduler.InvitationQuery{UnderPath: r.Dept.Path}); len(l) != 1 || l[0].ID != dept.ID {
+	if l, _ := s.ListInvitations(ctx, reception.InvitationQuery{UnderPath: r.Dept.Path}); len(l) != 1 || l[0].ID != dept.ID {
 		t.Errorf("the department's invitations: %+v", l)
 	}
-	if l, _ := s.ListInvitations(ctx, scheduler.InvitationQuery{UnderPath: r.D1.Path, Status: scheduler.InvInvited}); len(l) != 0 {
+	if l, _ := s.ListInvitations(ctx, reception.InvitationQuery{UnderPath: r.D1.Path, Status: reception.InvInvited}); len(l) != 0 {
 		t.Errorf("D1's open invitations: %+v", l)
 	}
-	if l, _ := s.ListInvitations(ctx, scheduler.InvitationQuery{UnderPath: r.City.Path, From: shAt("2026-11-05 00:00")}); len(l) != 0 {
+	if l, _ := s.ListInvitations(ctx, reception.InvitationQuery{UnderPath: r.City.Path, From: shAt("2026-11-05 00:00")}); len(l) != 0 {
 		t.Errorf("invitations to past sessions: %+v", l)
 	}
 	// A declined unit invited again is asked again.
 	re, err := s.InviteToSession(ctx, hearing.ID, []int64{r.Dept.ID}, nil, "改为视频参加", 7, now.Add(2*time.Hour))
-	if err != nil || len(re) != 1 || re[0].ID != dept.ID || re[0].Status != scheduler.InvInvited || re[0].Reason != "" || re[0].AnsweredBy != 0 {
+	if err != nil || len(re) != 1 || re[0].ID != dept.ID || re[0].Status != reception.InvInvited || re[0].Reason != "" || re[0].AnsweredBy != 0 {
 		t.Errorf("invite again after a decline: %+v %v", re, err)
 	}
 	// A unit taken off the roster has nothing left to answer.
@@ -100,28 +103,28 @@ func testInvitations(t *testing.T, s scheduler.Store) {
 		t.Fatal(err)
 	}
 	_, err = s.GetInvitation(ctx, dept.ID)
-	wantErr(t, err, scheduler.ErrNotFound, "invitation of a unit off the roster")
+	wantErr(t, err, org.ErrNotFound, "invitation of a unit off the roster")
 	// Once the session is over, or cancelled, nothing is answered or invited.
 	_, err = s.AnswerInvitation(ctx, invs[0].ID, true, "", 8, shAt("2026-11-04 16:00"))
-	wantErr(t, err, scheduler.ErrInvalid, "answer after the end")
+	wantErr(t, err, org.ErrInvalid, "answer after the end")
 	if err := s.CancelReceptionSession(ctx, hearing.ID, "改期"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.AnswerInvitation(ctx, invs[0].ID, false, "x", 8, now)
-	wantErr(t, err, scheduler.ErrInvalid, "answer to a cancelled session")
+	wantErr(t, err, org.ErrInvalid, "answer to a cancelled session")
 	_, err = s.InviteToSession(ctx, hearing.ID, []int64{r.D2.ID}, nil, "", 7, now)
-	wantErr(t, err, scheduler.ErrInvalid, "invite to a cancelled session")
+	wantErr(t, err, org.ErrInvalid, "invite to a cancelled session")
 	_, err = s.InviteToSession(ctx, other.ID, []int64{99999}, nil, "", 7, now)
-	wantErr(t, err, scheduler.ErrInvalid, "invite a missing unit")
+	wantErr(t, err, org.ErrInvalid, "invite a missing unit")
 	_, err = s.InviteToSession(ctx, other.ID, nil, nil, "", 7, now)
-	wantErr(t, err, scheduler.ErrInvalid, "invite nobody")
+	wantErr(t, err, org.ErrInvalid, "invite nobody")
 }
 
 // testInvitationsConcurrent invites different units to one session at once: every invitation
 // lands and the roster holds every unit (no invitation's roster change is lost).
 func testInvitationsConcurrent(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	hearing := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "并发邀请", Start: shAt("2026-11-11 14:00"), End: shAt("2026-11-11 15:00"),
+	hearing := reception.ReceptionSession{UnitID: r.City.ID, Title: "并发邀请", Start: shAt("2026-11-11 14:00"), End: shAt("2026-11-11 15:00"),
 		HallIDs: []int64{r.H1.ID}, LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 	if err := s.CreateReceptionSession(ctx, &hearing); err != nil {
 		t.Fatal(err)
@@ -143,21 +146,21 @@ func testInvitationsConcurrent(t *testing.T, s scheduler.Store) {
 		}
 	}
 	got, _ := s.GetReceptionSession(ctx, hearing.ID)
-	list, _ := s.ListInvitations(ctx, scheduler.InvitationQuery{SessionID: hearing.ID})
+	list, _ := s.ListInvitations(ctx, reception.InvitationQuery{SessionID: hearing.ID})
 	if len(got.UnitIDs) != len(units) || len(list) != len(units) {
 		t.Errorf("roster %v, %d invitations; want %d each", got.UnitIDs, len(list), len(units))
 	}
 }
 
 // caseTo walks c through the status machine to the last of steps.
-func caseTo(t *testing.T, s scheduler.Store, c *scheduler.Case, steps ...scheduler.CaseStatus) {
+func caseTo(t *testing.T, s scheduler.Store, c *casework.Case, steps ...casework.CaseStatus) {
 	t.Helper()
 	for _, to := range steps {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", ActorID: 1, Actor: "handler"}
-		if to == scheduler.StAnswered {
-			ev.Result = scheduler.ResultExplain
+		ev := casework.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", ActorID: 1, Actor: "handler"}
+		if to == casework.StAnswered {
+			ev.Result = casework.ResultExplain
 		}
-		if to == scheduler.StAssigned || to == scheduler.StForwarded {
+		if to == casework.StAssigned || to == casework.StForwarded {
 			ev.ResponsibleUnitID = c.ResponsibleUnitID
 		}
 		if err := s.TransitionCase(ctx, &ev); err != nil {
@@ -169,18 +172,18 @@ func caseTo(t *testing.T, s scheduler.Store, c *scheduler.Case, steps ...schedul
 
 func testBookingChecks(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	cat := scheduler.Category{Code: "02", Name: "劳动和社会保障"}
+	cat := org.Category{Code: "02", Name: "劳动和社会保障"}
 	if err := s.CreateCategory(ctx, &cat); err != nil {
 		t.Fatal(err)
 	}
 	idn := IDNumber("33010219750505123")
 	other := IDNumber("33010219660606456")
-	mk := func(unit int64, territory, title, content, id string) scheduler.Case {
-		_, hash, _ := scheduler.NewQueryCode()
-		c := scheduler.Case{UnitID: unit, Territory: territory, Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+	mk := func(unit int64, territory, title, content, id string) casework.Case {
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: unit, Territory: territory, Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
 			Title: title, Content: content, QueryCodeHash: hash, RegisteredAt: shAt("2026-05-01 10:00"),
-			Petitioners: []scheduler.Petitioner{{Name: "赵六", IDNumber: id, Role: scheduler.PetitionerSelf}}}
-		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{ActorID: 1, Actor: "intake", UnitID: unit, Reason: "登记"}); err != nil {
+			Petitioners: []casework.Petitioner{{Name: "赵六", IDNumber: id, Role: casework.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{ActorID: 1, Actor: "intake", UnitID: unit, Reason: "登记"}); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -188,9 +191,9 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	// An open case at the district (below the city), one past re-review at the city, one of
 	// another person in the district that reads alike, one elsewhere that reads alike.
 	pending := mk(r.D1.ID, "330102", "欠薪", "某建筑公司拖欠工资三个月，老板失联", idn)
-	caseTo(t, s, &pending, scheduler.StAccepted, scheduler.StInProgress)
+	caseTo(t, s, &pending, casework.StAccepted, casework.StInProgress)
 	old := mk(r.City.ID, "330100", "征地补偿", "征地补偿标准过低", idn)
-	caseTo(t, s, &old, scheduler.StAccepted, scheduler.StInProgress, scheduler.StAnswered, scheduler.StReview, scheduler.StReReview, scheduler.StClosed)
+	caseTo(t, s, &old, casework.StAccepted, casework.StInProgress, casework.StAnswered, casework.StReview, casework.StReReview, casework.StClosed)
 	alike := mk(r.D1.ID, "330102001", "欠薪", "建筑公司拖欠我们三个月工资，老板找不到人", other)
 	far := mk(r.D2.ID, "330105", "欠薪", "建筑公司拖欠我们三个月工资，老板找不到人", other)
 	_ = mk(r.D1.ID, "330102", "噪音", "楼下饭店油烟噪音扰民", other)
@@ -205,7 +208,7 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	}
 	seen := map[int64]bool{}
 	for _, m := range recent {
-		seen[m.ID] = m.Kind == scheduler.CheckCase
+		seen[m.ID] = m.Kind == reception.CheckCase
 	}
 	if len(recent) != 3 || !seen[alike.ID] || !seen[pending.ID] || seen[far.ID] {
 		t.Errorf("recent matters of 330102: %+v", recent)
@@ -220,15 +223,15 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	earlier.Matter = "征地补偿"
 	cancelled := mkAppt(sess, r.H1.ID, "钱七", other)
 	cancelled.Matter = "建筑公司拖欠三个月工资，老板失联了"
-	for _, a := range []*scheduler.Appointment{&earlier, &cancelled} {
+	for _, a := range []*reception.Appointment{&earlier, &cancelled} {
 		if err := s.CreateAppointment(ctx, a, shAt("2026-12-01 09:00")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetAppointmentStatus(ctx, cancelled.ID, scheduler.ApptCancelled); err != nil {
+	if err := s.SetAppointmentStatus(ctx, cancelled.ID, reception.ApptCancelled); err != nil {
 		t.Fatal(err)
 	}
-	b, err := scheduler.CheckBooking(ctx, s, sess, r.D1, idn, "拖欠工资三个月，公司老板失联")
+	b, err := reception.CheckBooking(ctx, s, sess, r.D1, idn, "拖欠工资三个月，公司老板失联")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +252,7 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	}
 	// The same person's own case is not listed again as similar; the cancelled booking and the
 	// other district's case are not candidates; the other person's case in the district is.
-	if len(b.Similar) != 1 || b.Similar[0].ID != alike.ID || b.Similar[0].Case.Number != alike.Number || b.Similar[0].Score < scheduler.SimilarThreshold {
+	if len(b.Similar) != 1 || b.Similar[0].ID != alike.ID || b.Similar[0].Case.Number != alike.Number || b.Similar[0].Score < reception.SimilarThreshold {
 		t.Errorf("similar: %+v", b.Similar)
 	}
 	sum := b.Summary()
@@ -271,7 +274,7 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	if err := s.CreateReceptionSession(ctx, &dsess); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := scheduler.CheckBooking(ctx, s, dsess, r.D1, idn, "x"); len(b.Cases) != 2 || b.Cases[0].PendingLower || b.Cases[1].PendingLower {
+	if b, _ := reception.CheckBooking(ctx, s, dsess, r.D1, idn, "x"); len(b.Cases) != 2 || b.Cases[0].PendingLower || b.Cases[1].PendingLower {
 		t.Errorf("district session's level check: %+v", b.Cases)
 	}
 }
@@ -280,7 +283,7 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 // test and the SMS gateway's log. Notifier is what to configure; Webhook and Texts are what
 // arrived.
 type NoticeSink struct {
-	Notifier scheduler.Notifier
+	Notifier reception.Notifier
 	Texts    *observer.ObservedLogs
 	mu       sync.Mutex
 	hook     []notify.WebhookBody
@@ -321,7 +324,7 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	soon.UnitIDs = []int64{r.Dept.ID}
 	later := recSession(r, "下周接访", "2026-12-23 09:00", 60)
 	gone := recSession(r, "已取消", "2026-12-16 14:00", 60)
-	for _, x := range []*scheduler.ReceptionSession{&soon, &later, &gone} {
+	for _, x := range []*reception.ReceptionSession{&soon, &later, &gone} {
 		if err := s.CreateReceptionSession(ctx, x); err != nil {
 			t.Fatal(err)
 		}
@@ -332,17 +335,17 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	booked := mkAppt(soon, r.H1.ID, "王五", IDNumber("33010219800101123"))
 	noShow := mkAppt(soon, r.H1.ID, "赵六", IDNumber("33010219800101124"))
 	noShow.Phone = "13700000000"
-	for _, a := range []*scheduler.Appointment{&booked, &noShow} {
+	for _, a := range []*reception.Appointment{&booked, &noShow} {
 		if err := s.CreateAppointment(ctx, a, shAt("2026-12-01 09:00")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetAppointmentStatus(ctx, noShow.ID, scheduler.ApptCancelled); err != nil {
+	if err := s.SetAppointmentStatus(ctx, noShow.ID, reception.ApptCancelled); err != nil {
 		t.Fatal(err)
 	}
 	k := NewNoticeSink(t)
 	now := shAt("2026-12-15 10:00")
-	n, err := scheduler.SendReminders(ctx, s, k.Notifier, now)
+	n, err := reception.SendReminders(ctx, s, k.Notifier, now)
 	if err != nil || n != 1 {
 		t.Fatalf("reminders: %d %v", n, err)
 	}
@@ -350,7 +353,7 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	// The department, the studio and the hall by webhook; the petitioner by text only.
 	var units, halls int
 	for _, b := range hook {
-		if b.Kind != scheduler.NoticeReminder || b.SessionID != soon.ID || !strings.Contains(b.TextZH, "明日接访") {
+		if b.Kind != reception.NoticeReminder || b.SessionID != soon.ID || !strings.Contains(b.TextZH, "明日接访") {
 			t.Errorf("reminder %+v", b)
 		}
 		if b.UnitID == r.Dept.ID {
@@ -364,11 +367,11 @@ func testReminders(t *testing.T, s scheduler.Store) {
 		t.Errorf("reminders to the roster: %+v", hook)
 	}
 	texts := k.Texts.All()
-	if len(texts) != 1 || texts[0].ContextMap()["to"] != scheduler.MaskPhone(booked.Phone) {
+	if len(texts) != 1 || texts[0].ContextMap()["to"] != casework.MaskPhone(booked.Phone) {
 		t.Errorf("texts to petitioners: %+v", texts)
 	}
 	// Again, and from another node: nothing more.
-	if n, err := scheduler.SendReminders(ctx, s, k.Notifier, now.Add(10*time.Minute)); err != nil || n != 0 || len(k.Webhook()) != len(hook) {
+	if n, err := reception.SendReminders(ctx, s, k.Notifier, now.Add(10*time.Minute)); err != nil || n != 0 || len(k.Webhook()) != len(hook) {
 		t.Errorf("second run: %d %v", n, err)
 	}
 	if first, err := s.MarkReminded(ctx, soon.ID, now); err != nil || first {
@@ -382,7 +385,7 @@ func testReminders(t *testing.T, s scheduler.Store) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		scheduler.RunReminderJob(jctx, s, k.Notifier, tick, func(n int, err error) {
+		reception.RunReminderJob(jctx, s, k.Notifier, tick, func(n int, err error) {
 			if err != nil {
 				t.Errorf("job: %v", err)
 			}

@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
 // CountingOpener returns a new empty store and the counter of the statements it sends (see
@@ -53,13 +57,13 @@ func counted(t *testing.T, n *StatementCounter, what string, read func() error) 
 
 func testCaseListCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 	tr, cat := treeWithCategory(t, s)
-	at := time.Date(2026, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, calendar.ChinaTZ)
 	for i := range 100 {
 		newCase(t, s, tr, cat.ID, fmt.Sprintf("事项 %d", i), at.Add(time.Duration(i)*time.Minute))
 	}
-	var cs []scheduler.Case
+	var cs []casework.Case
 	counted(t, n, "ListCases of 100", func() (err error) {
-		cs, err = s.ListCases(ctx, scheduler.CaseFilter{UnderPath: tr.Root.Path, Limit: 100})
+		cs, err = s.ListCases(ctx, casework.CaseFilter{UnderPath: tr.Root.Path, Limit: 100})
 		return err
 	})
 	if len(cs) != 100 {
@@ -74,7 +78,7 @@ func testCaseListCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 			t.Fatalf("case %d: %d petitioners, co-units %v", c.ID, len(c.Petitioners), c.CoUnitIDs)
 		}
 	}
-	var byID []scheduler.Case
+	var byID []casework.Case
 	counted(t, n, "CasesByIDNumber of 100", func() (err error) {
 		byID, err = s.CasesByIDNumber(ctx, "330102199001011234", 100)
 		return err
@@ -82,9 +86,9 @@ func testCaseListCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 	if !reflect.DeepEqual(byID, cs) {
 		t.Errorf("CasesByIDNumber differs from ListCases")
 	}
-	var none []scheduler.Case
+	var none []casework.Case
 	counted(t, n, "ListCases of none", func() (err error) {
-		none, err = s.ListCases(ctx, scheduler.CaseFilter{UnderPath: tr.D2.Path})
+		none, err = s.ListCases(ctx, casework.CaseFilter{UnderPath: tr.D2.Path})
 		return err
 	})
 	if none != nil {
@@ -104,9 +108,9 @@ func testSessionListCount(t *testing.T, s scheduler.Store, n *StatementCounter) 
 			t.Fatal(err)
 		}
 	}
-	var ss []scheduler.ReceptionSession
+	var ss []reception.ReceptionSession
 	counted(t, n, "ListReceptionSessions of 100", func() (err error) {
-		ss, err = s.ListReceptionSessions(ctx, scheduler.SessionQuery{UnderPath: r.Root.Path})
+		ss, err = s.ListReceptionSessions(ctx, reception.SessionQuery{UnderPath: r.Root.Path})
 		return err
 	})
 	if len(ss) != 100 {
@@ -145,7 +149,7 @@ func testQueueCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 			t.Fatal(err)
 		}
 	}
-	var q []scheduler.Appointment
+	var q []reception.Appointment
 	counted(t, n, "ListAppointments (queue) of 100", func() (err error) {
 		q, err = s.ListAppointments(ctx, x.ID)
 		return err
@@ -166,24 +170,24 @@ func testQueueCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 
 func testConsultationListCount(t *testing.T, s scheduler.Store, n *StatementCounter) {
 	tr, cat := treeWithCategory(t, s)
-	bj := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, scheduler.ChinaTZ) }
+	bj := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, calendar.ChinaTZ) }
 	c := newCase(t, s, tr, cat.ID, "会商", bj(2, 9))
-	leader := member(t, s, "leader", scheduler.RoleLeader, tr.D1)
-	dept := member(t, s, "dept-handler", scheduler.RoleCaseHandler, tr.Dept)
+	leader := member(t, s, "leader", org.RoleLeader, tr.D1)
+	dept := member(t, s, "dept-handler", org.RoleCaseHandler, tr.Dept)
 	for i := range 20 {
-		k := scheduler.Consultation{CaseID: c.ID, CompetentUnitID: tr.Dept.ID, UnitIDs: []int64{tr.Dept.ID, tr.T1.ID, tr.D1.ID},
+		k := casework.Consultation{CaseID: c.ID, CompetentUnitID: tr.Dept.ID, UnitIDs: []int64{tr.Dept.ID, tr.T1.ID, tr.D1.ID},
 			Subject: fmt.Sprintf("会商 %d", i)}
 		if err := s.CreateConsultation(ctx, &k, actorOf(leader, bj(3, 9).Add(time.Duration(i)*time.Minute))); err != nil {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
-			o := scheduler.Opinion{UnitID: tr.Dept.ID, Text: "由人社局牵头"}
+			o := casework.Opinion{UnitID: tr.Dept.ID, Text: "由人社局牵头"}
 			if err := s.AddConsultationOpinion(ctx, k.ID, o, actorOf(dept, bj(4, 9).Add(time.Duration(i)*time.Minute))); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	var ks []scheduler.Consultation
+	var ks []casework.Consultation
 	counted(t, n, "ListConsultations of 20", func() (err error) {
 		ks, err = s.ListConsultations(ctx, c.ID)
 		return err

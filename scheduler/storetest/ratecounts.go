@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
 )
 
 // The statistics read from the store's counts are those computed from every timeline: for a few
@@ -19,39 +23,39 @@ import (
 
 func testRateCounts(t *testing.T, s scheduler.Store) {
 	tr, cat := treeWithCategory(t, s)
-	cat2 := scheduler.Category{Code: "03", Name: "城市建设与管理"}
+	cat2 := org.Category{Code: "03", Name: "城市建设与管理"}
 	if err := s.CreateCategory(ctx, &cat2); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(7))
-	units := []scheduler.Unit{tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
+	units := []org.Unit{tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
 	people := []string{"330102199001011234", "330102198502023456", "330105197703035678", "33010219660404789X", "33010219660404789x",
 		"330102********1234"}
-	head := member(t, s, "head", scheduler.RoleUnitHead, tr.Dept)
-	base := time.Date(2025, 1, 3, 9, 0, 0, 0, scheduler.ChinaTZ)
+	head := member(t, s, "head", org.RoleUnitHead, tr.Dept)
+	base := time.Date(2025, 1, 3, 9, 0, 0, 0, calendar.ChinaTZ)
 	for i := range 240 {
 		at := base.Add(time.Duration(rng.Intn(760*24)) * time.Hour) // into 2027, which the calendar lacks
 		u := units[rng.Intn(len(units))]
-		_, hash, _ := scheduler.NewQueryCode()
+		_, hash, _ := casework.NewQueryCode()
 		territory := u.Code
 		if u.ID == tr.Dept.ID {
 			territory = tr.D1.Code
 		}
-		c := scheduler.Case{UnitID: u.ID, Territory: territory, Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+		c := casework.Case{UnitID: u.ID, Territory: territory, Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
 			Title: fmt.Sprint("事项 ", i), QueryCodeHash: hash, RegisteredAt: at, FastTrack: rng.Intn(6) == 0,
-			Petitioners: []scheduler.Petitioner{{Name: "某", IDNumber: people[rng.Intn(len(people))], Role: scheduler.PetitionerSelf}}}
+			Petitioners: []casework.Petitioner{{Name: "某", IDNumber: people[rng.Intn(len(people))], Role: casework.PetitionerSelf}}}
 		if rng.Intn(3) == 0 {
 			c.CategoryID = cat2.ID
 		}
 		if rng.Intn(5) == 0 {
-			c.Petitioners = append(c.Petitioners, scheduler.Petitioner{Name: "另", IDNumber: people[rng.Intn(len(people))], Role: scheduler.PetitionerSelf})
+			c.Petitioners = append(c.Petitioners, casework.Petitioner{Name: "另", IDNumber: people[rng.Intn(len(people))], Role: casework.PetitionerSelf})
 		}
-		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
 			t.Fatal(err)
 		}
-		step := func(to scheduler.CaseStatus, days int, mod func(*scheduler.CaseEvent)) bool {
+		step := func(to casework.CaseStatus, days int, mod func(*casework.CaseEvent)) bool {
 			at = at.Add(time.Duration(days)*24*time.Hour + time.Duration(rng.Intn(8))*time.Hour)
-			ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", Actor: "h", ActorID: 1, At: at}
+			ev := casework.CaseEvent{CaseID: c.ID, From: c.Status, To: to, Reason: "办理", Actor: "h", ActorID: 1, At: at}
 			if mod != nil {
 				mod(&ev)
 			}
@@ -63,88 +67,88 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 		}
 		if rng.Intn(2) == 0 {
 			resp := units[rng.Intn(len(units))]
-			step(scheduler.StAssigned, rng.Intn(10), func(ev *scheduler.CaseEvent) { ev.ResponsibleUnitID = resp.ID })
+			step(casework.StAssigned, rng.Intn(10), func(ev *casework.CaseEvent) { ev.ResponsibleUnitID = resp.ID })
 		}
 		switch rng.Intn(6) {
 		case 0:
 			continue // never decided
 		case 1:
-			step(scheduler.StNotAccepted, rng.Intn(25), nil)
+			step(casework.StNotAccepted, rng.Intn(25), nil)
 			continue
 		}
-		step(scheduler.StAccepted, rng.Intn(25), nil)
+		step(casework.StAccepted, rng.Intn(25), nil)
 		if rng.Intn(5) == 0 {
 			continue // accepted, never answered
 		}
-		step(scheduler.StInProgress, 0, nil)
+		step(casework.StInProgress, 0, nil)
 		if rng.Intn(4) == 0 {
-			step(scheduler.StExtended, 20+rng.Intn(30), func(ev *scheduler.CaseEvent) {
+			step(casework.StExtended, 20+rng.Intn(30), func(ev *casework.CaseEvent) {
 				ev.Days, ev.ApprovedBy, ev.Notice = 1+rng.Intn(30), head.ID, "延期告知"
 			})
 		}
 		if rng.Intn(6) == 0 {
 			continue
 		}
-		step(scheduler.StAnswered, rng.Intn(90), func(ev *scheduler.CaseEvent) { ev.Result = scheduler.ResultExplain })
-		step(scheduler.StClosed, rng.Intn(3), nil)
+		step(casework.StAnswered, rng.Intn(90), func(ev *casework.CaseEvent) { ev.Result = casework.ResultExplain })
+		step(casework.StClosed, rng.Intn(3), nil)
 		if rng.Intn(2) == 0 {
-			score := []string{scheduler.ScoreSatisfied, scheduler.ScoreBasically, scheduler.ScoreUnsatisfied}[rng.Intn(3)]
-			if err := s.AddEvaluation(ctx, &scheduler.Evaluation{CaseID: c.ID, Stage: scheduler.EvalResult, Score: score, Via: "terminal", At: at.Add(time.Hour)}); err != nil {
+			score := []string{casework.ScoreSatisfied, casework.ScoreBasically, casework.ScoreUnsatisfied}[rng.Intn(3)]
+			if err := s.AddEvaluation(ctx, &casework.Evaluation{CaseID: c.ID, Stage: casework.EvalResult, Score: score, Via: "terminal", At: at.Add(time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// Two cases of one person registered at the same instant: the one with the smaller id is first.
 	for range 2 {
-		_, hash, _ := scheduler.NewQueryCode()
-		c := scheduler.Case{UnitID: tr.D2.ID, Territory: "330105", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat2.ID,
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: tr.D2.ID, Territory: "330105", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat2.ID,
 			Title: "同时登记", QueryCodeHash: hash, RegisteredAt: base.Add(100 * 24 * time.Hour),
-			Petitioners: []scheduler.Petitioner{{Name: "某", IDNumber: "330105200001010011", Role: scheduler.PetitionerSelf}}}
-		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+			Petitioners: []casework.Petitioner{{Name: "某", IDNumber: "330105200001010011", Role: casework.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Moments in order (Mondays), and at each, periods still running whose nominal last day L was
 	// the weekend before: not overdue yet (the due day moved to the Monday), and one that is.
-	nows := []time.Time{time.Date(2025, 6, 2, 12, 0, 0, 0, scheduler.ChinaTZ), time.Date(2026, 6, 1, 12, 0, 0, 0, scheduler.ChinaTZ),
-		time.Date(2027, 3, 1, 12, 0, 0, 0, scheduler.ChinaTZ)}
+	nows := []time.Time{time.Date(2025, 6, 2, 12, 0, 0, 0, calendar.ChinaTZ), time.Date(2026, 6, 1, 12, 0, 0, 0, calendar.ChinaTZ),
+		time.Date(2027, 3, 1, 12, 0, 0, 0, calendar.ChinaTZ)}
 	for _, now := range nows {
 		for _, back := range []int{2, 1, 30} { // L on Saturday, Sunday, a month ago
 			l := now.AddDate(0, 0, -back)
-			_, hash, _ := scheduler.NewQueryCode()
-			c := scheduler.Case{UnitID: tr.T1.ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
+			_, hash, _ := casework.NewQueryCode()
+			c := casework.Case{UnitID: tr.T1.ID, Territory: "330102", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
 				Title: "周末到期", QueryCodeHash: hash, RegisteredAt: l.AddDate(0, 0, -15),
-				Petitioners: []scheduler.Petitioner{{Name: "某", Role: scheduler.PetitionerSelf}}}
-			if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+				Petitioners: []casework.Petitioner{{Name: "某", Role: casework.PetitionerSelf}}}
+			if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
 				t.Fatal(err)
 			}
 			h := c
 			h.RegisteredAt = l.AddDate(0, 0, -70)
-			_, h.QueryCodeHash, _ = scheduler.NewQueryCode()
-			if err := s.CreateCase(ctx, &h, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+			_, h.QueryCodeHash, _ = casework.NewQueryCode()
+			if err := s.CreateCase(ctx, &h, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
 				t.Fatal(err)
 			}
-			for _, to := range []scheduler.CaseStatus{scheduler.StAccepted, scheduler.StInProgress} {
+			for _, to := range []casework.CaseStatus{casework.StAccepted, casework.StInProgress} {
 				cur, _ := s.GetCase(ctx, h.ID)
-				if err := s.TransitionCase(ctx, &scheduler.CaseEvent{CaseID: h.ID, From: cur.Status, To: to, Actor: "h", ActorID: 1, At: l.AddDate(0, 0, -60)}); err != nil {
+				if err := s.TransitionCase(ctx, &casework.CaseEvent{CaseID: h.ID, From: cur.Status, To: to, Actor: "h", ActorID: 1, At: l.AddDate(0, 0, -60)}); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 	}
-	cal, err := scheduler.LoadCalendar(ctx, s)
+	cal, err := calendar.LoadCalendar(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := scheduler.DefaultRules()
-	roots := []scheduler.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
-	compare := func(when string, now time.Time) scheduler.Rates {
+	rules := casework.DefaultRules()
+	roots := []org.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
+	compare := func(when string, now time.Time) rates.Rates {
 		t.Helper()
-		var all scheduler.Rates
+		var all rates.Rates
 		for _, root := range roots {
 			for _, days := range []int{0, 30, 365} {
-				q := scheduler.RatesQuery{UnderPaths: []string{root.Path}, RepetitionDays: days}
-				want, err := scheduler.RatesFromTimelines(ctx, s, q, cal, rules, now)
+				q := rates.RatesQuery{UnderPaths: []string{root.Path}, RepetitionDays: days}
+				want, err := rates.RatesFromTimelines(ctx, s, q, cal, rules, now)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -152,14 +156,14 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := scheduler.RatesFromCounts(rows, cal, rules, days, now)
+				got, err := rates.RatesFromCounts(rows, cal, rules, days, now)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("%s: subtree %q at %s, back within %d: from the counts %+v, from the timelines %+v", when, root.Code, now.Format("2006-01-02"), days, got, want)
 				}
-				if via, err := scheduler.RatesFor(ctx, s, q, cal, rules, now); err != nil || !reflect.DeepEqual(via, want) {
+				if via, err := rates.RatesFor(ctx, s, q, cal, rules, now); err != nil || !reflect.DeepEqual(via, want) {
 					t.Errorf("%s: RatesFor %q at %s: %+v %v", when, root.Code, now.Format("2006-01-02"), via, err)
 				}
 				if root.Path == "" && days == 0 {
@@ -170,10 +174,10 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 		return all
 	}
 	// Each moment folds the running periods up to it first.
-	var last scheduler.Rates
+	var last rates.Rates
 	for _, now := range nows {
-		h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(now))
-		if err != nil || h != scheduler.LegalDayNumber(now) {
+		h, err := s.FoldRateCounts(ctx, rates.LegalDayNumber(now))
+		if err != nil || h != rates.LegalDayNumber(now) {
 			t.Fatalf("fold to %s: %d %v", now.Format("2006-01-02"), h, err)
 		}
 		last = compare("as kept", now)
@@ -185,31 +189,31 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 		t.Errorf("the cases do not cover every rate: %+v", last)
 	}
 	// The horizon does not move back, and a moment before it is still answered right.
-	if h, err := s.FoldRateCounts(ctx, scheduler.LegalDayNumber(nows[0])); err != nil || h != scheduler.LegalDayNumber(nows[2]) {
+	if h, err := s.FoldRateCounts(ctx, rates.LegalDayNumber(nows[0])); err != nil || h != rates.LegalDayNumber(nows[2]) {
 		t.Errorf("fold backwards: %d %v", h, err)
 	}
-	if via, err := scheduler.RatesFor(ctx, s, scheduler.RatesQuery{UnderPaths: []string{""}}, cal, rules, nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
+	if via, err := rates.RatesFor(ctx, s, rates.RatesQuery{UnderPaths: []string{""}}, cal, rules, nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
 		t.Errorf("before the horizon: %+v %v", via, err)
 	}
 	// Periods folded as running end now: their cells move out of the folded ones.
-	cs, err := s.ListCases(ctx, scheduler.CaseFilter{Status: scheduler.StInProgress})
+	cs, err := s.ListCases(ctx, casework.CaseFilter{Status: casework.StInProgress})
 	if err != nil || len(cs) == 0 {
 		t.Fatalf("running cases: %d %v", len(cs), err)
 	}
 	for _, c := range cs {
-		ev := scheduler.CaseEvent{CaseID: c.ID, From: c.Status, To: scheduler.StAnswered, Result: scheduler.ResultSupport, Reason: "答复", Actor: "h", ActorID: 1,
-			At: time.Date(2027, 3, 2, 9, 0, 0, 0, scheduler.ChinaTZ)}
+		ev := casework.CaseEvent{CaseID: c.ID, From: c.Status, To: casework.StAnswered, Result: casework.ResultSupport, Reason: "答复", Actor: "h", ActorID: 1,
+			At: time.Date(2027, 3, 2, 9, 0, 0, 0, calendar.ChinaTZ)}
 		if err := s.TransitionCase(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// People come back: a new case of each person and category after the others' closures.
 	for i, id := range people[:4] {
-		_, hash, _ := scheduler.NewQueryCode()
-		c := scheduler.Case{UnitID: units[i].ID, Territory: "330102", Form: scheduler.FormVisit, Type: scheduler.TypeClaim, CategoryID: cat.ID,
-			Title: "又来了", QueryCodeHash: hash, RegisteredAt: time.Date(2027, 3, 2, 10, 0, 0, 0, scheduler.ChinaTZ),
-			Petitioners: []scheduler.Petitioner{{Name: "某", IDNumber: id, Role: scheduler.PetitionerSelf}}}
-		if err := s.CreateCase(ctx, &c, scheduler.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: units[i].ID, Territory: "330102", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
+			Title: "又来了", QueryCodeHash: hash, RegisteredAt: time.Date(2027, 3, 2, 10, 0, 0, 0, calendar.ChinaTZ),
+			Petitioners: []casework.Petitioner{{Name: "某", IDNumber: id, Role: casework.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,9 +226,9 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 	}
 }
 
-func mustRates(t *testing.T, s scheduler.Store, cal *scheduler.Calendar, now time.Time) scheduler.Rates {
+func mustRates(t *testing.T, s scheduler.Store, cal *calendar.Calendar, now time.Time) rates.Rates {
 	t.Helper()
-	r, err := scheduler.RatesFromTimelines(ctx, s, scheduler.RatesQuery{UnderPaths: []string{""}}, cal, scheduler.DefaultRules(), now)
+	r, err := rates.RatesFromTimelines(ctx, s, rates.RatesQuery{UnderPaths: []string{""}}, cal, casework.DefaultRules(), now)
 	if err != nil {
 		t.Fatal(err)
 	}

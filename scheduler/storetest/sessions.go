@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+	"sanji/scheduler/reception"
 )
 
-// runSessions is the conformance suite of scheduler.SessionStore.
+// runSessions is the conformance suite of reception.SessionStore.
 func runSessions(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
@@ -41,8 +44,8 @@ func runSessions(t *testing.T, open Opener) {
 // Rec is the tree plus what a reception needs: a leader, a studio and two halls.
 type Rec struct {
 	Tree
-	Leader, Leader2 scheduler.User
-	Studio, H1, H2  scheduler.Hall
+	Leader, Leader2 org.User
+	Studio, H1, H2  org.Hall
 }
 
 // BuildReception creates a leader, a studio at the city and halls in both districts.
@@ -52,12 +55,12 @@ func BuildReception(t *testing.T, s scheduler.Store) Rec {
 	r.Leader = mustUser(t, s, "leader1", r.City.ID)
 	r.Leader2 = mustUser(t, s, "leader2", r.City.ID)
 	for _, h := range []struct {
-		p    *scheduler.Hall
+		p    *org.Hall
 		unit int64
-		kind scheduler.HallKind
+		kind org.HallKind
 		name string
-	}{{&r.Studio, r.City.ID, scheduler.HallStudio, "市领导接访室"}, {&r.H1, r.D1.ID, scheduler.HallReception, "上城区接访大厅"}, {&r.H2, r.D2.ID, scheduler.HallReception, "拱墅区接访大厅"}} {
-		*h.p = scheduler.Hall{UnitID: h.unit, Kind: h.kind, Name: h.name}
+	}{{&r.Studio, r.City.ID, org.HallStudio, "市领导接访室"}, {&r.H1, r.D1.ID, org.HallReception, "上城区接访大厅"}, {&r.H2, r.D2.ID, org.HallReception, "拱墅区接访大厅"}} {
+		*h.p = org.Hall{UnitID: h.unit, Kind: h.kind, Name: h.name}
 		if err := s.CreateHall(ctx, h.p); err != nil {
 			t.Fatal(err)
 		}
@@ -66,16 +69,16 @@ func BuildReception(t *testing.T, s scheduler.Store) Rec {
 }
 
 func shAt(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, scheduler.Shanghai)
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, calendar.Shanghai)
 	if err != nil {
 		panic(err)
 	}
 	return t
 }
 
-func recSession(r Rec, title, start string, minutes int) scheduler.ReceptionSession {
+func recSession(r Rec, title, start string, minutes int) reception.ReceptionSession {
 	st := shAt(start)
-	return scheduler.ReceptionSession{UnitID: r.City.ID, Title: title, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
+	return reception.ReceptionSession{UnitID: r.City.ID, Title: title, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
 		StudioID: r.Studio.ID, Start: st, End: st.Add(time.Duration(minutes) * time.Minute), HallIDs: []int64{r.H1.ID},
 		LeadDays: 3, MinutesPerPetitioner: 15, MaxPetitioners: 4, Portfolio: "住房、社保"}
 }
@@ -86,67 +89,67 @@ func testHolidays(t *testing.T, s scheduler.Store) {
 		t.Fatal(err)
 	}
 	// The seed: 10-01 … 10-07 off, 10-10 a make-up workday.
-	if len(hs) != 8 || hs[0].Name != "国庆节" || hs[7].Kind != scheduler.DayWorkday {
+	if len(hs) != 8 || hs[0].Name != "国庆节" || hs[7].Kind != calendar.DayWorkday {
 		t.Fatalf("seeded October: %+v", hs)
 	}
-	if err := s.PutHoliday(ctx, scheduler.Holiday{Date: "2026-10-10", Kind: scheduler.DayOff, Name: "更正"}); err != nil {
+	if err := s.PutHoliday(ctx, calendar.Holiday{Date: "2026-10-10", Kind: calendar.DayOff, Name: "更正"}); err != nil {
 		t.Fatal(err)
 	}
 	hs, _ = s.ListHolidays(ctx, "2026-10-10", "2026-10-10")
-	if len(hs) != 1 || hs[0].Kind != scheduler.DayOff || hs[0].Name != "更正" {
+	if len(hs) != 1 || hs[0].Kind != calendar.DayOff || hs[0].Name != "更正" {
 		t.Errorf("replace: %+v", hs)
 	}
-	wantErr(t, s.PutHoliday(ctx, scheduler.Holiday{Date: "10/10", Kind: scheduler.DayOff}), scheduler.ErrInvalid, "bad date")
+	wantErr(t, s.PutHoliday(ctx, calendar.Holiday{Date: "10/10", Kind: calendar.DayOff}), org.ErrInvalid, "bad date")
 }
 
 func testScheduleMaterialize(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	rs := scheduler.ReceptionSchedule{UnitID: r.City.ID, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
+	rs := reception.ReceptionSchedule{UnitID: r.City.ID, LeaderID: r.Leader.ID, LeaderName: "张三", LeaderPost: "副市长",
 		StudioID: r.Studio.ID, RRule: "FREQ=WEEKLY;BYDAY=TH", ExDates: []string{"2026-10-15"}, DTStart: shAt("2026-09-24 09:00"),
 		Minutes: 120, HallIDs: []int64{r.H1.ID, r.H2.ID}, UnitIDs: []int64{r.Dept.ID}, LeadDays: 3, MinutesPerPetitioner: 20,
-		MaxPetitioners: 6, Portfolio: "住房保障、劳动社保", Holidays: scheduler.HolidaySkip}
+		MaxPetitioners: 6, Portfolio: "住房保障、劳动社保", Holidays: reception.HolidaySkip}
 	bad := rs
 	bad.StudioID = r.H1.ID // a reception hall is not a studio
-	wantErr(t, s.CreateReceptionSchedule(ctx, &bad), scheduler.ErrInvalid, "hall as studio")
+	wantErr(t, s.CreateReceptionSchedule(ctx, &bad), org.ErrInvalid, "hall as studio")
 	if err := s.CreateReceptionSchedule(ctx, &rs); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetReceptionSchedule(ctx, rs.ID)
-	if err != nil || got.RRule != rs.RRule || len(got.HallIDs) != 2 || got.ExDates[0] != "2026-10-15" || !got.DTStart.Equal(rs.DTStart) || got.Holidays != scheduler.HolidaySkip {
+	if err != nil || got.RRule != rs.RRule || len(got.HallIDs) != 2 || got.ExDates[0] != "2026-10-15" || !got.DTStart.Equal(rs.DTStart) || got.Holidays != reception.HolidaySkip {
 		t.Fatalf("get schedule: %+v %v", got, err)
 	}
 	// Sep 24, Oct 1 (国庆, skipped), Oct 8, Oct 15 (exdate), Oct 22, Oct 29.
-	res, err := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
+	res, err := reception.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Created) != 4 || len(res.Skipped) != 1 || res.Skipped[0].Holiday != "国庆节" || len(res.Conflicts) != 0 {
 		t.Fatalf("materialize: %+v", res)
 	}
-	again, err := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
+	again, err := reception.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00"))
 	if err != nil || len(again.Created) != 0 || again.Existing != 4 {
 		t.Fatalf("materialize twice: %+v %v", again, err)
 	}
-	list, err := s.ListReceptionSessions(ctx, scheduler.SessionQuery{UnderPath: r.City.Path, HallID: r.H2.ID})
+	list, err := s.ListReceptionSessions(ctx, reception.SessionQuery{UnderPath: r.City.Path, HallID: r.H2.ID})
 	if err != nil || len(list) != 4 || !list[0].Start.Equal(shAt("2026-09-24 09:00")) || list[3].Portfolio != rs.Portfolio {
 		t.Fatalf("list by hall: %+v %v", list, err)
 	}
 	// A session of the district's own subtree is not in the other district's.
-	if l, _ := s.ListReceptionSessions(ctx, scheduler.SessionQuery{UnderPath: r.D2.Path}); len(l) != 0 {
+	if l, _ := s.ListReceptionSessions(ctx, reception.SessionQuery{UnderPath: r.D2.Path}); len(l) != 0 {
 		t.Errorf("district 2 sees the city's sessions: %d", len(l))
 	}
 	// A single cancellation frees the resources; materialising again does not recreate it.
 	if err := s.CancelReceptionSession(ctx, list[1].ID, "领导公出"); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.CancelReceptionSession(ctx, list[1].ID, "again"), scheduler.ErrNotFound, "cancel twice")
-	if l, _ := s.ListReceptionSessions(ctx, scheduler.SessionQuery{}); len(l) != 3 {
+	wantErr(t, s.CancelReceptionSession(ctx, list[1].ID, "again"), org.ErrNotFound, "cancel twice")
+	if l, _ := s.ListReceptionSessions(ctx, reception.SessionQuery{}); len(l) != 3 {
 		t.Errorf("after cancel: %d scheduled", len(l))
 	}
-	if again, _ := scheduler.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00")); len(again.Created) != 0 {
+	if again, _ := reception.Materialize(ctx, s, rs.ID, shAt("2026-09-01 00:00"), shAt("2026-10-31 00:00")); len(again.Created) != 0 {
 		t.Errorf("cancelled occurrence recreated: %+v", again.Created)
 	}
-	adhoc := recSession(r, "临时会商", list[1].Start.In(scheduler.Shanghai).Format("2006-01-02 15:04"), 60)
+	adhoc := recSession(r, "临时会商", list[1].Start.In(calendar.Shanghai).Format("2006-01-02 15:04"), 60)
 	if err := s.CreateReceptionSession(ctx, &adhoc); err != nil {
 		t.Errorf("the cancelled slot should be free: %v", err)
 	}
@@ -159,31 +162,31 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	if err := s.CreateReceptionSession(ctx, &first); err != nil {
 		t.Fatal(err)
 	}
-	other := func(mod func(*scheduler.ReceptionSession)) scheduler.ReceptionSession {
-		x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: shAt("2026-12-02 10:30"), End: shAt("2026-12-02 11:30"),
+	other := func(mod func(*reception.ReceptionSession)) reception.ReceptionSession {
+		x := reception.ReceptionSession{UnitID: r.City.ID, Title: "另一场", Start: shAt("2026-12-02 10:30"), End: shAt("2026-12-02 11:30"),
 			LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 		mod(&x)
 		return x
 	}
 	cases := []struct {
 		name     string
-		s        scheduler.ReceptionSession
+		s        reception.ReceptionSession
 		resource string
 	}{
-		{"same leader", other(func(x *scheduler.ReceptionSession) {
+		{"same leader", other(func(x *reception.ReceptionSession) {
 			x.LeaderID, x.LeaderName = r.Leader.ID, "张三"
 			x.HallIDs = []int64{r.H2.ID}
 		}), "leader"},
-		{"same studio", other(func(x *scheduler.ReceptionSession) {
+		{"same studio", other(func(x *reception.ReceptionSession) {
 			x.LeaderID, x.LeaderName, x.StudioID = r.Leader2.ID, "李四", r.Studio.ID
 		}), "studio"},
-		{"same hall", other(func(x *scheduler.ReceptionSession) { x.HallIDs = []int64{r.H2.ID, r.H1.ID} }), "hall"},
-		{"same unit", other(func(x *scheduler.ReceptionSession) { x.HallIDs = []int64{r.H2.ID}; x.UnitIDs = []int64{r.Dept.ID} }), "unit"},
+		{"same hall", other(func(x *reception.ReceptionSession) { x.HallIDs = []int64{r.H2.ID, r.H1.ID} }), "hall"},
+		{"same unit", other(func(x *reception.ReceptionSession) { x.HallIDs = []int64{r.H2.ID}; x.UnitIDs = []int64{r.Dept.ID} }), "unit"},
 	}
 	for _, c := range cases {
 		err := s.CreateReceptionSession(ctx, &c.s)
-		var ce *scheduler.ConflictError
-		if !errors.As(err, &ce) || !errors.Is(err, scheduler.ErrConflict) || ce.Resource != c.resource || ce.Other.ID != first.ID {
+		var ce *reception.ConflictError
+		if !errors.As(err, &ce) || !errors.Is(err, org.ErrConflict) || ce.Resource != c.resource || ce.Other.ID != first.ID {
 			t.Errorf("%s: got %v, want a conflict on %s naming session %d", c.name, err, c.resource, first.ID)
 			continue
 		}
@@ -200,7 +203,7 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	// clashes with itself; a move away frees the old slot.
 	moved := next
 	moved.Start, moved.End = shAt("2026-12-02 10:00"), shAt("2026-12-02 11:00")
-	var ce *scheduler.ConflictError
+	var ce *reception.ConflictError
 	if err := s.UpdateReceptionSession(ctx, moved); !errors.As(err, &ce) || ce.Other.ID != first.ID {
 		t.Errorf("move onto the first session: %v", err)
 	}
@@ -218,23 +221,23 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	if err := s.CreateReceptionSession(ctx, &refill); err != nil {
 		t.Errorf("the freed slot: %v", err)
 	}
-	par := other(func(x *scheduler.ReceptionSession) {
+	par := other(func(x *reception.ReceptionSession) {
 		x.LeaderID, x.LeaderName, x.HallIDs = r.Leader2.ID, "李四", []int64{r.H2.ID}
 	})
 	if err := s.CreateReceptionSession(ctx, &par); err != nil {
 		t.Errorf("parallel: %v", err)
 	}
 	// A twelve-hour session that started long before still clashes (the check's range bound).
-	long := other(func(x *scheduler.ReceptionSession) {
+	long := other(func(x *reception.ReceptionSession) {
 		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, shAt("2026-12-05 00:00"), shAt("2026-12-05 12:00")
 	})
 	if err := s.CreateReceptionSession(ctx, &long); err != nil {
 		t.Fatal(err)
 	}
-	late := other(func(x *scheduler.ReceptionSession) {
+	late := other(func(x *reception.ReceptionSession) {
 		x.HallIDs, x.Start, x.End = []int64{r.H2.ID}, shAt("2026-12-05 11:30"), shAt("2026-12-05 12:30")
 	})
-	if err := s.CreateReceptionSession(ctx, &late); !errors.Is(err, scheduler.ErrConflict) {
+	if err := s.CreateReceptionSession(ctx, &late); !errors.Is(err, org.ErrConflict) {
 		t.Errorf("inside a long session: %v", err)
 	}
 	late.Start, late.End = shAt("2026-12-05 12:00"), shAt("2026-12-05 13:00")
@@ -243,10 +246,10 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 	}
 	bad := recSession(r, "x", "2026-12-03 09:00", 60)
 	bad.End = bad.Start
-	wantErr(t, s.CreateReceptionSession(ctx, &bad), scheduler.ErrInvalid, "end before start")
+	wantErr(t, s.CreateReceptionSession(ctx, &bad), org.ErrInvalid, "end before start")
 	bad = recSession(r, "x", "2026-12-03 09:00", 60)
 	bad.HallIDs = []int64{99999}
-	wantErr(t, s.CreateReceptionSession(ctx, &bad), scheduler.ErrInvalid, "missing hall")
+	wantErr(t, s.CreateReceptionSession(ctx, &bad), org.ErrInvalid, "missing hall")
 }
 
 // testSessionConflictsConcurrent books from many goroutines at once: for each leader, every
@@ -254,7 +257,7 @@ func testSessionConflicts(t *testing.T, s scheduler.Store) {
 // ConflictError (never a driver error, never a double booking).
 func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	leaders := []scheduler.User{r.Leader, r.Leader2}
+	leaders := []org.User{r.Leader, r.Leader2}
 	const per = 8
 	var wg sync.WaitGroup
 	errs := make([]error, len(leaders)*per)
@@ -263,7 +266,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 		go func() {
 			defer wg.Done()
 			l := leaders[i%len(leaders)]
-			x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("并发 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
+			x := reception.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("并发 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
 				Start: shAt("2026-12-09 09:00").Add(time.Duration(i%per) * time.Minute), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 			x.End = x.Start.Add(time.Hour)
 			errs[i] = s.CreateReceptionSession(ctx, &x)
@@ -272,7 +275,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 	wg.Wait()
 	ok := 0
 	for i, err := range errs {
-		var ce *scheduler.ConflictError
+		var ce *reception.ConflictError
 		switch {
 		case err == nil:
 			ok++
@@ -284,7 +287,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 		t.Errorf("%d bookings succeeded, want exactly %d (one per leader)", ok, len(leaders))
 	}
 	for _, l := range leaders {
-		if got, _ := s.ListReceptionSessions(ctx, scheduler.SessionQuery{LeaderID: l.ID}); len(got) != 1 {
+		if got, _ := s.ListReceptionSessions(ctx, reception.SessionQuery{LeaderID: l.ID}); len(got) != 1 {
 			t.Errorf("leader %d has %d sessions", l.ID, len(got))
 		}
 	}
@@ -301,7 +304,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 				halls = []int64{r.H2.ID, r.H1.ID}
 			}
 			l := leaders[i%len(leaders)]
-			x := scheduler.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("多资源 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
+			x := reception.ReceptionSession{UnitID: r.City.ID, Title: fmt.Sprintf("多资源 %d", i), LeaderID: l.ID, LeaderName: l.DisplayName,
 				HallIDs: halls, Start: shAt("2026-12-10 14:00"), End: shAt("2026-12-10 15:00"), LeadDays: 1, MinutesPerPetitioner: 10, MaxPetitioners: 3}
 			errs[i] = s.CreateReceptionSession(ctx, &x)
 		}()
@@ -309,7 +312,7 @@ func testSessionConflictsConcurrent(t *testing.T, s scheduler.Store) {
 	wg.Wait()
 	ok = 0
 	for i, err := range errs {
-		var ce *scheduler.ConflictError
+		var ce *reception.ConflictError
 		switch {
 		case err == nil:
 			ok++
@@ -332,8 +335,8 @@ func IDNumber(d17 string) string {
 	return d17 + string("10X98765432"[sum%11])
 }
 
-func mkAppt(sess scheduler.ReceptionSession, hall int64, name, id string) scheduler.Appointment {
-	return scheduler.Appointment{SessionID: sess.ID, HallID: hall, Name: name, IDNumber: id, Phone: "13800138000",
+func mkAppt(sess reception.ReceptionSession, hall int64, name, id string) reception.Appointment {
+	return reception.Appointment{SessionID: sess.ID, HallID: hall, Name: name, IDNumber: id, Phone: "13800138000",
 		Matter: "拖欠工资", People: 1, BookedBy: 1}
 }
 
@@ -352,12 +355,12 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	if err := s.CreateAppointment(ctx, &a1, early); err != nil {
 		t.Fatal(err)
 	}
-	if a1.QueueNo != 1 || a1.Position != 1 || a1.Status != scheduler.ApptBooked || a1.IDNumber != id1 {
+	if a1.QueueNo != 1 || a1.Position != 1 || a1.Status != reception.ApptBooked || a1.IDNumber != id1 {
 		t.Errorf("first booking: %+v", a1)
 	}
 	a2 := mkAppt(sess, r.H2.ID, "钱七", IDNumber("33010519900202234"))
 	a3 := mkAppt(sess, r.H1.ID, "孙八", IDNumber("33010519900303345"))
-	for _, a := range []*scheduler.Appointment{&a2, &a3} {
+	for _, a := range []*reception.Appointment{&a2, &a3} {
 		if err := s.CreateAppointment(ctx, a, early); err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +371,7 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	// Full: refused without a reason, accepted with one.
 	a4 := mkAppt(sess, r.H2.ID, "周九", IDNumber("33010519900404456"))
 	err := s.CreateAppointment(ctx, &a4, early)
-	var fe *scheduler.FieldError
+	var fe *org.FieldError
 	if !errors.As(err, &fe) || fe.Field != "override_reason" {
 		t.Errorf("over capacity: %v", err)
 	}
@@ -389,7 +392,7 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 		t.Errorf("after the end: %v", err)
 	}
 	// Cancel one to make room, then the walk-in.
-	if err := s.SetAppointmentStatus(ctx, a4.ID, scheduler.ApptCancelled); err != nil {
+	if err := s.SetAppointmentStatus(ctx, a4.ID, reception.ApptCancelled); err != nil {
 		t.Fatal(err)
 	}
 	// Capacity holds for walk-ins too: full again, so the operator states a reason.
@@ -423,13 +426,13 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	if q[1].People != 30 || len(q[1].Representatives) != 2 {
 		t.Errorf("collective visit: %+v", q[1])
 	}
-	if err := s.SetAppointmentStatus(ctx, a2.ID, scheduler.ApptNoShow); err != nil {
+	if err := s.SetAppointmentStatus(ctx, a2.ID, reception.ApptNoShow); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := s.GetAppointment(ctx, a2.ID); g.Status != scheduler.ApptNoShow {
+	if g, _ := s.GetAppointment(ctx, a2.ID); g.Status != reception.ApptNoShow {
 		t.Errorf("no-show: %+v", g)
 	}
-	wantErr(t, s.SetAppointmentStatus(ctx, a2.ID, "gone"), scheduler.ErrInvalid, "bad status")
+	wantErr(t, s.SetAppointmentStatus(ctx, a2.ID, "gone"), org.ErrInvalid, "bad status")
 	// 同人同事: the same ID number finds the earlier booking.
 	again := mkAppt(sess, r.H1.ID, "王五", id1)
 	prior, err := s.AppointmentsByIDNumber(ctx, again.IDNumber, 10)
@@ -441,13 +444,13 @@ func testAppointments(t *testing.T, s scheduler.Store) {
 	if id1 == bad.IDNumber {
 		bad.IDNumber = "330102198001011231"
 	}
-	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "bad check digit")
+	wantErr(t, s.CreateAppointment(ctx, &bad, early), org.ErrInvalid, "bad check digit")
 	bad = mkAppt(sess, r.Studio.ID+1000, "x", id1)
-	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "hall not on roster")
+	wantErr(t, s.CreateAppointment(ctx, &bad, early), org.ErrInvalid, "hall not on roster")
 	bad = mkAppt(sess, r.H1.ID, "x", id1)
 	bad.Representatives = []string{"a", "b", "c", "d", "e", "f"}
 	bad.People = 10
-	wantErr(t, s.CreateAppointment(ctx, &bad, early), scheduler.ErrInvalid, "six representatives")
+	wantErr(t, s.CreateAppointment(ctx, &bad, early), org.ErrInvalid, "six representatives")
 }
 
 // testHearings runs an appointment through a reception call's hearing: started with its case,
@@ -461,37 +464,37 @@ func testHearings(t *testing.T, s scheduler.Store) {
 	}
 	a := mkAppt(sess, r.H1.ID, "王五", IDNumber("33010219800101123"))
 	b := mkAppt(sess, r.H1.ID, "钱七", IDNumber("33010519900202234"))
-	for _, x := range []*scheduler.Appointment{&a, &b} {
+	for _, x := range []*reception.Appointment{&a, &b} {
 		if err := s.CreateAppointment(ctx, x, shAt("2026-12-10 10:00")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantErr(t, s.EndHearing(ctx, a.ID, scheduler.OutcomeAnswered, "", shAt("2026-12-17 09:05")), scheduler.ErrConflict, "end before start")
-	wantErr(t, s.StartHearing(ctx, a.ID, 0, shAt("2026-12-17 09:00")), scheduler.ErrInvalid, "start without a case")
+	wantErr(t, s.EndHearing(ctx, a.ID, reception.OutcomeAnswered, "", shAt("2026-12-17 09:05")), org.ErrConflict, "end before start")
+	wantErr(t, s.StartHearing(ctx, a.ID, 0, shAt("2026-12-17 09:00")), org.ErrInvalid, "start without a case")
 	start := shAt("2026-12-17 09:01")
 	if err := s.StartHearing(ctx, a.ID, 77, start); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.EndHearing(ctx, a.ID, "shrugged", "", start), scheduler.ErrInvalid, "bad outcome")
+	wantErr(t, s.EndHearing(ctx, a.ID, "shrugged", "", start), org.ErrInvalid, "bad outcome")
 	end := shAt("2026-12-17 09:12")
-	if err := s.EndHearing(ctx, a.ID, scheduler.OutcomeAssigned, "交办区人社局", end); err != nil {
+	if err := s.EndHearing(ctx, a.ID, reception.OutcomeAssigned, "交办区人社局", end); err != nil {
 		t.Fatal(err)
 	}
 	g, err := s.GetAppointment(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.CaseID != 77 || !g.HeardAt.Equal(start) || !g.EndedAt.Equal(end) || g.Outcome != scheduler.OutcomeAssigned ||
-		g.OutcomeNote != "交办区人社局" || g.Status != scheduler.ApptDone {
+	if g.CaseID != 77 || !g.HeardAt.Equal(start) || !g.EndedAt.Equal(end) || g.Outcome != reception.OutcomeAssigned ||
+		g.OutcomeNote != "交办区人社局" || g.Status != reception.ApptDone {
 		t.Errorf("heard appointment: %+v", g)
 	}
-	wantErr(t, s.EndHearing(ctx, a.ID, scheduler.OutcomeAnswered, "", end), scheduler.ErrConflict, "end twice")
-	wantErr(t, s.StartHearing(ctx, a.ID, 77, end), scheduler.ErrConflict, "start a done hearing")
-	if err := s.SetAppointmentStatus(ctx, b.ID, scheduler.ApptNoShow); err != nil {
+	wantErr(t, s.EndHearing(ctx, a.ID, reception.OutcomeAnswered, "", end), org.ErrConflict, "end twice")
+	wantErr(t, s.StartHearing(ctx, a.ID, 77, end), org.ErrConflict, "start a done hearing")
+	if err := s.SetAppointmentStatus(ctx, b.ID, reception.ApptNoShow); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, s.StartHearing(ctx, b.ID, 78, end), scheduler.ErrConflict, "start a no-show")
-	wantErr(t, s.StartHearing(ctx, 999999, 78, end), scheduler.ErrNotFound, "start a missing appointment")
+	wantErr(t, s.StartHearing(ctx, b.ID, 78, end), org.ErrConflict, "start a no-show")
+	wantErr(t, s.StartHearing(ctx, 999999, 78, end), org.ErrNotFound, "start a missing appointment")
 }
 
 // testAppointmentsConcurrent books more petitioners than capacity at once: exactly capacity
@@ -518,7 +521,7 @@ func testAppointmentsConcurrent(t *testing.T, s scheduler.Store) {
 	wg.Wait()
 	ok := 0
 	for i, err := range errs {
-		var fe *scheduler.FieldError
+		var fe *org.FieldError
 		switch {
 		case err == nil:
 			ok++

@@ -1,0 +1,465 @@
+package casework
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"sanji/scheduler/org"
+)
+
+// Case records (信访事项): shared/domain.md "A case record".
+
+// CaseStatus is where a case stands in its status machine.
+type CaseStatus string
+
+// The statuses. "Under supervision" and "owned by a leader" are not statuses: they overlay any
+// status (a supervised case is still in progress), so they are flags on the case.
+const (
+	StRegistered        CaseStatus = "registered"         // 登记
+	StForwarded         CaseStatus = "forwarded"          // 转送
+	StAssigned          CaseStatus = "assigned"           // 交办
+	StObjectionReturned CaseStatus = "objection_returned" // 异议退回 (to the assigner)
+	StAccepted          CaseStatus = "accepted"           // 受理
+	StNotAccepted       CaseStatus = "not_accepted"       // 不予受理
+	StInProgress        CaseStatus = "in_progress"        // 办理中
+	StExtended          CaseStatus = "extended"           // 延期
+	StAnswered          CaseStatus = "answered"           // 出具处理意见
+	StReview            CaseStatus = "review"             // 复查
+	StReReview          CaseStatus = "rereview"           // 复核
+	StClosed            CaseStatus = "closed"             // 办结
+	StEvaluated         CaseStatus = "evaluated"          // 已评价
+	StArchived          CaseStatus = "archived"           // 归档
+)
+
+// caseTransitions is THE status machine: from → the statuses it may move to.
+var caseTransitions = map[CaseStatus][]CaseStatus{
+	StRegistered:        {StForwarded, StAssigned, StAccepted, StNotAccepted},
+	StForwarded:         {StAccepted, StNotAccepted},
+	StAssigned:          {StAccepted, StNotAccepted, StObjectionReturned},
+	StObjectionReturned: {StForwarded, StAssigned, StAccepted, StNotAccepted},
+	StAccepted:          {StInProgress},
+	StNotAccepted:       {StArchived},
+	StInProgress:        {StExtended, StAnswered},
+	StExtended:          {StAnswered},
+	StAnswered:          {StReview, StClosed},
+	StReview:            {StReReview, StClosed},
+	StReReview:          {StClosed}, // after re-review the same facts are not accepted again
+	StClosed:            {StEvaluated, StArchived},
+	StEvaluated:         {StArchived},
+	StArchived:          nil,
+}
+
+// CaseStatuses lists every status, in machine order.
+var CaseStatuses = []CaseStatus{StRegistered, StForwarded, StAssigned, StObjectionReturned, StAccepted,
+	StNotAccepted, StInProgress, StExtended, StAnswered, StReview, StReReview, StClosed, StEvaluated, StArchived}
+
+// CheckTransition says whether from → to is allowed; a refusal names the statuses allowed next.
+func CheckTransition(from, to CaseStatus) error {
+	next, known := caseTransitions[from]
+	if !known {
+		return org.Invalid("from", "未知的事项状态 "+string(from), "unknown case status "+string(from))
+	}
+	if _, ok := caseTransitions[to]; !ok {
+		return org.Invalid("to", "未知的事项状态 "+string(to), "unknown case status "+string(to))
+	}
+	for _, n := range next {
+		if n == to {
+			return nil
+		}
+	}
+	var names []string
+	for _, n := range next {
+		names = append(names, string(n))
+	}
+	allowed := strings.Join(names, ", ")
+	if allowed == "" {
+		allowed = "—"
+	}
+	return org.Invalid("to", fmt.Sprintf("事项状态不能从 %s 变为 %s；此时只能变为：%s", from, to, allowed),
+		fmt.Sprintf("a case cannot go from %s to %s; allowed next: %s", from, to, allowed))
+
+}
+
+// CaseForm is how the matter came in.
+type CaseForm string
+
+// Forms, with the letter each puts in the matter number.
+const (
+	FormLetter CaseForm = "letter" // 来信
+	FormVisit  CaseForm = "visit"  // 来访
+	FormOnline CaseForm = "online" // 网上
+	FormPhone  CaseForm = "phone"  // 电话
+	FormVideo  CaseForm = "video"  // 视频
+)
+
+var formLetters = map[CaseForm]string{FormLetter: "L", FormVisit: "V", FormOnline: "W", FormPhone: "P", FormVideo: "S"}
+
+// CaseType is the kind of matter.
+type CaseType string
+
+// Types.
+const (
+	TypeSuggestion CaseType = "suggestion" // 建议意见
+	TypeAccusation CaseType = "accusation" // 检举控告
+	TypeClaim      CaseType = "claim"      // 申诉求决
+)
+
+// CaseResult is the handling opinion.
+type CaseResult string
+
+// Results.
+const (
+	ResultNone       CaseResult = ""
+	ResultSupport    CaseResult = "support"     // 支持
+	ResultExplain    CaseResult = "explain"     // 解释说明
+	ResultNotSupport CaseResult = "not_support" // 不支持
+)
+
+// Petitioner roles in a case.
+const (
+	PetitionerSelf           = "petitioner"     // 信访人
+	PetitionerRepresentative = "representative" // 代表 (collective visits: at most 5)
+	PetitionerProxy          = "proxy"          // 代理人
+)
+
+// Petitioner is a person in a case. IDNumber, Phone and Address are sensitive personal
+// information: views mask them except for the roles shared/domain.md allows (see CaseViewLevel).
+type Petitioner struct {
+	Name           string
+	IDNumber       string
+	Phone          string
+	Address        string
+	Role           string
+	Anonymous      bool
+	AgreesToPublic bool
+}
+
+// Case is a 信访事项.
+type Case struct {
+	ID         int64
+	Number     string // 330102-2026-V-000123, made by the store per territory and year
+	ExternalID string // an upper-level system's id, kept apart
+	// ExternalSource is set on a copy of a case from another system (scheduler/exchange): the key id of
+	// that system, whose number for the case is ExternalID. A copy is read-only here.
+	ExternalSource string
+	// QueryCodeHash is the SHA-256 of the petitioner's query code; the code itself is shown once.
+	QueryCodeHash string
+	UnitID        int64  // the registering unit: the case belongs to its subtree
+	Territory     string // division code of where the matter arises (six or nine digits)
+	Form          CaseForm
+	Type          CaseType
+	CategoryID    int64
+	Title         string // a short neutral subject, shown to every viewer that may see the case
+	Content       string // the matter as told: accusation material for an accusation
+	// ComplainedUnitID is the unit complained about (被反映对象), 0 when none or not a unit;
+	// ComplainedParty names it (or a person) in words.
+	ComplainedUnitID  int64
+	ComplainedParty   string
+	ResponsibleUnitID int64   // 责任单位, 0 until forwarded or assigned
+	CoUnitIDs         []int64 // 协办单位
+	Petitioners       []Petitioner
+	InvolvedCount     int // 涉及人数
+	FastTrack         bool
+	Result            CaseResult
+	Status            CaseStatus
+	Supervised        bool  // a supervision item is open
+	OwnerLeaderID     int64 // 包案领导, 0 when none
+	RegisteredAt      time.Time
+	AcceptedAt        time.Time
+	ClosedAt          time.Time
+	UpdatedAt         time.Time
+}
+
+// CaseEvent is one step of a case's timeline: every status change, with who, when, at which tier
+// and why.
+type CaseEvent struct {
+	ID      int64
+	CaseID  int64
+	At      time.Time
+	ActorID int64  // 0: the system (a clock job)
+	Actor   string // username at the time
+	UnitID  int64  // the tier the actor acted at
+	Kind    string // "status" for a transition; other kinds are notes on the timeline
+	From    CaseStatus
+	To      CaseStatus
+	Reason  string
+	// Set by a transition to forwarded or assigned: the new responsible and co-handling units.
+	ResponsibleUnitID int64
+	CoUnitIDs         []int64
+	// Set by a transition to answered.
+	Result CaseResult
+	// Ref names what a note is about ("consultation:12", "supervision:3", "user:7"), "" when nothing.
+	Ref string
+	// Set by a transition to extended: the days granted (at most the extension rule's), the unit
+	// head who approved them, and the written notice to the petitioner.
+	Days       int
+	ApprovedBy int64
+	Notice     string
+}
+
+// IsClockEvent reports whether an event kind moves a case's clock: such events go through their
+// own checked path (CheckClockEvent), never as a plain note.
+func IsClockEvent(kind string) bool {
+	return kind == EvClockPaused || kind == EvClockResumed || kind == EvReviewAnswered
+}
+
+// Event kinds. "status" is a transition; the others are notes on the timeline.
+const (
+	EvStatus               = "status"
+	EvClockPaused          = "clock_paused"    // a hearing (听证) begins: its time does not count
+	EvClockResumed         = "clock_resumed"   // the hearing ended
+	EvReviewAnswered       = "review_answered" // the review body answered; the re-review window opens
+	EvConsultation         = "consultation"
+	EvConsultationOpinion  = "consultation_opinion"
+	EvConsultationSigned   = "consultation_signed"
+	EvOwner                = "owner"       // 包案 taken or released
+	EvSupervision          = "supervision" // an item opened, escalated or closed
+	EvSupervisionReport    = "supervision_report"
+	EvSupervisionExtension = "supervision_extension" // a request, or the decision on one
+	// EvRecording: a hearing's recording sealed (Ref "recording:<hearing id>", the Reason names
+	// the chain head): the case's recordings are found by these notes.
+	EvRecording = "recording"
+)
+
+// CaseFilter selects cases; zero fields do not filter.
+type CaseFilter struct {
+	UnderPath         string // cases whose registering unit lies in this subtree
+	Status            CaseStatus
+	ResponsibleUnitID int64
+	ResponsibleUnder  string // cases whose responsible unit lies in this subtree
+	OwnerLeaderID     int64
+	// RegisteredFrom and RegisteredBefore bound the registration instant: from inclusive,
+	// before exclusive; zero does not bound.
+	RegisteredFrom, RegisteredBefore time.Time
+	Limit                            int // default and maximum 500
+	BeforeID                         int64
+}
+
+// CaseStore is the case part of scheduler.Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
+type CaseStore interface {
+	AttachmentStore
+
+	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
+	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
+
+	// CreateCase validates c, gives it the next number of its territory and year, stores it
+	// with status registered and appends the "registered" event by actor.
+	CreateCase(ctx context.Context, c *Case, actor CaseEvent) error
+	GetCase(ctx context.Context, id int64) (Case, error)
+	GetCaseByNumber(ctx context.Context, number string) (Case, error)
+	GetCaseByQueryHash(ctx context.Context, hash string) (Case, error)
+	// ListCases returns cases newest first.
+	ListCases(ctx context.Context, f CaseFilter) ([]Case, error)
+	// TransitionCase moves a case from ev.From to ev.To (ErrConflict when the case is no longer
+	// at ev.From; ErrInvalid when the machine refuses) and appends ev; it fills ev.ID and ev.At.
+	TransitionCase(ctx context.Context, ev *CaseEvent) error
+	// ListCaseEvents is the case's timeline, oldest first.
+	ListCaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
+	// AddCaseNote appends a note to a case's timeline (a recording sealed, a recording error):
+	// Kind names it and is neither empty nor "status" (status changes go through TransitionCase).
+	// It fills ev.ID and, when zero, ev.At.
+	AddCaseNote(ctx context.Context, ev *CaseEvent) error
+	// AddClockEvent appends a clock note (EvClockPaused, EvClockResumed, EvReviewAnswered) after
+	// CheckClockEvent against the case and its timeline; it fills ev.ID and ev.At.
+	AddClockEvent(ctx context.Context, ev *CaseEvent) error
+	// SetCaseOwner makes leaderID, a user holding the leader role, the case's owning leader (包案),
+	// or releases the case with 0. Taking a case another leader owns is ErrConflict: that leader
+	// releases it first. Each change is a timeline note (EvOwner) by actor.
+	SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor CaseEvent) error
+
+	// AddEvaluation stores a petitioner's rating after CheckEvaluation; the same stage twice is
+	// ErrConflict. Rating the result of a closed case moves it to evaluated, with an event.
+	AddEvaluation(ctx context.Context, e *Evaluation) error
+	ListEvaluations(ctx context.Context, caseID int64) ([]Evaluation, error)
+}
+
+var territoryCode = regexp.MustCompile(`^[1-9][0-9]{5}([0-9]{3})?$`)
+
+// KnownStatus reports whether s is a status of the machine.
+func KnownStatus(s CaseStatus) bool {
+	_, ok := caseTransitions[s]
+	return ok
+}
+
+// ValidateCase checks a new case's own fields.
+func ValidateCase(c Case) error {
+	if c.UnitID == 0 {
+		return org.Invalid("unit_id", "必须指定登记单位", "unit_id (the registering unit) is required")
+	}
+	if !territoryCode.MatchString(c.Territory) {
+		return org.Invalid("territory", "属地应为六位或九位行政区划代码，例如 330102", "territory is a six- or nine-digit division code, e.g. 330102")
+	}
+	if _, ok := formLetters[c.Form]; !ok {
+		return org.Invalid("form", "形式应为 letter、visit、online、phone 或 video", "form must be letter, visit, online, phone or video")
+	}
+	switch c.Type {
+	case TypeSuggestion, TypeAccusation, TypeClaim:
+	default:
+		return org.Invalid("type", "类型应为 suggestion（建议意见）、accusation（检举控告）或 claim（申诉求决）", "type must be suggestion, accusation or claim")
+	}
+	if c.CategoryID == 0 {
+		return org.Invalid("category_id", "必须从类别树中选择类别", "category_id from the category tree is required")
+	}
+	if err := org.ValidName("title", c.Title); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(c.Content) > 20000 {
+		return org.Invalid("content", "内容不能超过 20000 字", "content is at most 20000 characters")
+	}
+	if len(c.Petitioners) == 0 {
+		return org.Invalid("petitioners", "至少登记一名信访人", "at least one petitioner is required")
+	}
+	reps := 0
+	for i, p := range c.Petitioners {
+		f := fmt.Sprintf("petitioners[%d]", i)
+		switch p.Role {
+		case PetitionerSelf, PetitionerProxy:
+		case PetitionerRepresentative:
+			reps++
+		default:
+			return org.Invalid(f+".role", "角色应为 petitioner、representative 或 proxy", "role must be petitioner, representative or proxy")
+		}
+		if !p.Anonymous && strings.TrimSpace(p.Name) == "" {
+			return org.Invalid(f+".name", "非匿名信访人须填写姓名", "a petitioner who is not anonymous needs a name")
+		}
+	}
+	if reps > MaxRepresentatives {
+		return org.Invalid("petitioners", "集体访代表不超过 5 人，其余计入涉及人数", "a collective visit has at most 5 representatives; count the others in involved_count")
+	}
+	if c.InvolvedCount < 0 {
+		return org.Invalid("involved_count", "涉及人数不能为负", "involved_count cannot be negative")
+	}
+	return nil
+}
+
+// CaseNumber formats a matter number: territory-year-form letter-sequence.
+func CaseNumber(territory string, year int, form CaseForm, seq int64) string {
+	return fmt.Sprintf("%s-%d-%s-%06d", territory, year, formLetters[form], seq)
+}
+
+// queryAlphabet has no 0/O, 1/I/L: a code is read aloud and typed at a terminal.
+const queryAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// NewQueryCode returns a random query code (16 symbols, about 79 bits) and the hash to store.
+func NewQueryCode() (code, hash string, err error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("scheduler: query code: %w", err)
+	}
+	out := make([]byte, len(b))
+	for i, x := range b {
+		// 256 is not a multiple of 31: a slight bias, far from making a code guessable.
+		out[i] = queryAlphabet[int(x)%len(queryAlphabet)]
+	}
+	code = string(out)
+	return code, QueryCodeHash(code), nil
+}
+
+// QueryCodeHash is what the store keeps of a query code (normalised: upper case, no spaces or dashes).
+func QueryCodeHash(code string) string {
+	n := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(code))
+	h := sha256.Sum256([]byte(n))
+	return hex.EncodeToString(h[:])
+}
+
+// ValidateTransition checks a status event before it is applied to a case at ev.From.
+func ValidateTransition(ev CaseEvent) error {
+	if err := CheckTransition(ev.From, ev.To); err != nil {
+		return err
+	}
+	if strings.TrimSpace(ev.Reason) == "" && ev.To != StAccepted && ev.To != StInProgress {
+		return org.Invalid("reason", "状态变更须写明理由", "a status change needs a reason")
+	}
+	if utf8.RuneCountInString(ev.Reason) > 2000 {
+		return org.Invalid("reason", "理由不能超过 2000 字", "reason is at most 2000 characters")
+	}
+	switch ev.To {
+	case StForwarded, StAssigned:
+		if ev.ResponsibleUnitID == 0 {
+			return org.Invalid("responsible_unit_id", "转送或交办须指定责任单位", "forwarding or assigning needs responsible_unit_id")
+		}
+		for _, u := range ev.CoUnitIDs {
+			if u == ev.ResponsibleUnitID || u == 0 {
+				return org.Invalid("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
+			}
+		}
+	case StExtended:
+		max := DefaultRules()[RuleExtension].Days
+		if ev.Days <= 0 || ev.Days > max {
+			return org.Invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max), fmt.Sprintf("an extension is 1 to %d days", max))
+		}
+		if ev.ApprovedBy == 0 {
+			return org.Invalid("approved_by", "延期须经承办单位负责人批准", "an extension needs the unit head's approval")
+		}
+		if strings.TrimSpace(ev.Notice) == "" || utf8.RuneCountInString(ev.Notice) > 4000 {
+			return org.Invalid("notice", "延期须书面告知信访人延期理由（1 到 4000 字）", "an extension needs the written notice to the petitioner with the reason (1 to 4000 characters)")
+		}
+	case StAnswered:
+		switch ev.Result {
+		case ResultSupport, ResultExplain, ResultNotSupport:
+		default:
+			return org.Invalid("result", "处理意见应为 support、explain 或 not_support", "result must be support, explain or not_support")
+		}
+	}
+	return nil
+}
+
+// MaxRepresentatives is how many people of a collective visit may speak (and be named).
+const MaxRepresentatives = 5
+
+// Evaluation stages and scores.
+const (
+	EvalAcceptance = "acceptance" // 受理环节
+	EvalResult     = "result"     // 办理结果
+
+	ScoreSatisfied   = "satisfied"   // 满意
+	ScoreBasically   = "basically"   // 基本满意
+	ScoreUnsatisfied = "unsatisfied" // 不满意
+)
+
+// Evaluation is the petitioner's rating of one stage, once per stage.
+type Evaluation struct {
+	ID     int64
+	CaseID int64
+	Stage  string
+	Score  string
+	Via    string // "terminal" or "query_page"
+	At     time.Time
+}
+
+// EvaluationExcluded reports whether a case is excluded from satisfaction evaluation: accusations
+// (检举控告) are, since the petitioner's satisfaction is not the measure of an investigation. This
+// is the one rule here taken as an assumption; change it if the province's rules differ.
+func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
+
+// CheckEvaluation says whether the petitioner may rate stage of c now.
+func CheckEvaluation(c Case, e Evaluation) error {
+	if EvaluationExcluded(c) {
+		return org.Invalid("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
+	}
+	switch e.Score {
+	case ScoreSatisfied, ScoreBasically, ScoreUnsatisfied:
+	default:
+		return org.Invalid("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
+	}
+	switch e.Stage {
+	case EvalAcceptance:
+		if c.AcceptedAt.IsZero() {
+			return org.Invalid("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
+		}
+	case EvalResult:
+		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
+			return org.Invalid("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
+		}
+	default:
+		return org.Invalid("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
+	}
+	return nil
+}

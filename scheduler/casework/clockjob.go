@@ -1,0 +1,273 @@
+package casework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+)
+
+// The clock job: which legal period a case is running now, and opening a supervision item by
+// itself when a case goes overdue (shared/domain.md "Rules": going overdue opens a supervision item).
+
+// ClockStore is what the clocks and the overdue job read and write: the cases and their slips,
+// and the working-day calendar.
+type ClockStore interface {
+	CaseStore
+	SlipStore
+	calendar.HolidaySource
+}
+
+// CaseDeadline is the period a case at its current status runs against at now; ok is false for a
+// status with no running clock (closed, archived …). It reads the case's timeline.
+func CaseDeadline(ctx context.Context, st ClockStore, cal *calendar.Calendar, rules Rules, c Case, now time.Time) (d calendar.Deadline, ok bool, err error) {
+	evs, err := st.ListCaseEvents(ctx, c.ID)
+	if err != nil {
+		return calendar.Deadline{}, false, err
+	}
+	return CaseClock(c, evs, cal, rules, now)
+}
+
+// CaseClock is CaseDeadline over a case and its timeline (oldest first):
+//   - registered, objection returned: routing, from registration;
+//   - forwarded, assigned: acceptance, from the routing;
+//   - accepted, in progress, extended: handling (or fast track) from acceptance, plus the days
+//     the extension granted;
+//   - answered: the petitioner's 30 days to ask for a review, from the answer;
+//   - review: the review body's 30 days to answer (hearing time paused), then, once it answered,
+//     the petitioner's 30 days to ask for a re-review;
+//   - re-review: 30 days to answer, hearing time paused.
+//
+// Each review starts a new clock from the event that began it.
+func CaseClock(c Case, evs []CaseEvent, cal *calendar.Calendar, rules Rules, now time.Time) (d calendar.Deadline, ok bool, err error) {
+	since, stay := currentStay(c, evs)
+	var rule calendar.Rule
+	start, extended, paused, pausing := since, 0, 0, false
+	switch c.Status {
+	case StRegistered, StObjectionReturned:
+		rule, start = rules[RuleRegistration], c.RegisteredAt
+	case StForwarded, StAssigned:
+		rule = rules[RuleAcceptance]
+	case StAccepted, StInProgress, StExtended:
+		rule, start = rules[RuleHandling], c.AcceptedAt
+		if c.FastTrack {
+			rule = rules[RuleFastTrack]
+		}
+		if c.Status == StExtended {
+			extended = rules[RuleExtension].Days // timelines from before the days were recorded
+			if e, found := lastTo(evs, StExtended); found && e.Days > 0 {
+				extended = e.Days
+			}
+		}
+	case StAnswered:
+		rule = rules[RuleReviewRequest]
+	case StReview, StReReview:
+		rule = rules[RuleReviewAnswer]
+		if c.Status == StReReview {
+			rule = rules[RuleReReviewAnswer]
+		}
+		for _, e := range stay {
+			if e.Kind == EvReviewAnswered && c.Status == StReview {
+				rule, start = rules[RuleReReviewRequest], e.At
+			}
+		}
+		if !PetitionerWindow(rule) {
+			paused, pausing = pausedDays(stay, now)
+		}
+	default:
+		return calendar.Deadline{}, false, nil
+	}
+	d, err = cal.ComputeDays(rule, calendar.DayOf(start), paused, extended)
+	if err != nil {
+		return calendar.Deadline{}, false, err
+	}
+	d.Paused = pausing
+	return d, true, nil
+}
+
+// currentStay is when the case entered its current status, and the timeline since.
+func currentStay(c Case, evs []CaseEvent) (time.Time, []CaseEvent) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == EvStatus && evs[i].To == c.Status {
+			return evs[i].At, evs[i+1:]
+		}
+	}
+	return c.RegisteredAt, evs
+}
+
+// pausedDays counts the calendar days of the hearings in events (pause → resume, or → now while
+// one is under way) and reports whether one is.
+func pausedDays(events []CaseEvent, now time.Time) (days int, pausing bool) {
+	var began time.Time
+	for _, e := range events {
+		switch e.Kind {
+		case EvClockPaused:
+			began, pausing = e.At, true
+		case EvClockResumed:
+			if pausing {
+				days += daysBetween(began, e.At)
+				pausing = false
+			}
+		}
+	}
+	if pausing {
+		days += daysBetween(began, now)
+	}
+	return days, pausing
+}
+
+// daysBetween is the number of legal days from a's day to b's day (0 on the same day).
+func daysBetween(a, b time.Time) int {
+	n := int(calendar.DayOf(b).Sub(calendar.DayOf(a)).Hours() / 24)
+	return max(n, 0)
+}
+
+func lastTo(evs []CaseEvent, to CaseStatus) (CaseEvent, bool) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == EvStatus && evs[i].To == to {
+			return evs[i], true
+		}
+	}
+	return CaseEvent{}, false
+}
+
+// CheckClockEvent says whether a clock note (EvClockPaused, EvClockResumed, EvReviewAnswered)
+// may be added to a case with timeline evs: hearings pause only the review and re-review
+// answers, one at a time; the review body answers once, not during a hearing.
+func CheckClockEvent(c Case, evs []CaseEvent, kind string) error {
+	inReview := c.Status == StReview || c.Status == StReReview
+	_, stay := currentStay(c, evs)
+	_, pausing := pausedDays(stay, time.Time{})
+	answered := false
+	for _, e := range stay {
+		answered = answered || e.Kind == EvReviewAnswered
+	}
+	switch kind {
+	case EvClockPaused:
+		if !inReview || answered {
+			return org.Invalid("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
+		}
+		if pausing {
+			return org.Invalid("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
+		}
+	case EvClockResumed:
+		if !pausing {
+			return org.Invalid("kind", "计时未中止，无需恢复", "the clock is not paused")
+		}
+	case EvReviewAnswered:
+		if c.Status != StReview {
+			return org.Invalid("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
+		}
+		if answered {
+			return org.Invalid("kind", "复查已答复", "the review was already answered")
+		}
+		if pausing {
+			return org.Invalid("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
+		}
+	default:
+		return org.Invalid("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
+	}
+	return nil
+}
+
+// CheckReviewRequest says whether a case may move to review (from answered) or re-review (from
+// review) at now: within the petitioner's 30 days, and for a re-review after the review answer.
+func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Calendar, rules Rules, now time.Time) error {
+	if to != StReview && to != StReReview {
+		return nil
+	}
+	d, ok, err := CaseClock(c, evs, cal, rules, now)
+	if err != nil {
+		return err
+	}
+	if !ok || !PetitionerWindow(d.Rule) {
+		return org.Invalid("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
+	}
+	if !now.Before(d.DueAt()) {
+		return org.Invalid("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
+			fmt.Sprintf("the period to ask ended on %s; the request is not accepted", d.Due.Format("2006-01-02")))
+
+	}
+	return nil
+}
+
+// OpenOverdueSupervisions opens a supervision item on every case whose running period ended
+// before now and that has none open. It returns how many it opened. Cases the calendar cannot
+// count (a missing year) are reported in the error after the others are done.
+func OpenOverdueSupervisions(ctx context.Context, st ClockStore, cal *calendar.Calendar, rules Rules, now time.Time) (int, error) {
+	opened := 0
+	var errs []error
+	var before int64
+	for {
+		cs, err := st.ListCases(ctx, CaseFilter{BeforeID: before, Limit: 500})
+		if err != nil {
+			return opened, fmt.Errorf("overdue job: list cases: %w", err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		before = cs[len(cs)-1].ID
+		for _, c := range cs {
+			// A copy from another system is watched, and supervised, where it lives.
+			if c.Supervised || c.ExternalSource != "" {
+				continue
+			}
+			d, ok, err := CaseDeadline(ctx, st, cal, rules, c, now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("case %s: %w", c.Number, err))
+				continue
+			}
+			// The petitioner's time to ask for a review running out makes no unit overdue.
+			if !ok || PetitionerWindow(d.Rule) || d.Warning(now) < calendar.WarnOverdue {
+				continue
+			}
+			fb, err := cal.Compute(rules[RuleSupervisionAnswer], now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("case %s: %w", c.Number, err))
+				continue
+			}
+			unit := c.ResponsibleUnitID
+			if unit == 0 || c.Status == StObjectionReturned {
+				unit = c.UnitID
+			}
+			sv := Supervision{CaseID: c.ID, UnitID: unit, Basis: "逾期未办（系统自动督办）：" + d.Explain(),
+				Level: SupLevelRoutine, Method: SupWritten, Deadline: fb.Due, OpenedAt: now}
+			if err := st.OpenSupervision(ctx, &sv); err != nil {
+				if errors.Is(err, org.ErrConflict) {
+					continue // opened meanwhile by a person or another node
+				}
+				return opened, fmt.Errorf("overdue job: case %s: %w", c.Number, err)
+			}
+			opened++
+		}
+	}
+	return opened, errors.Join(errs...)
+}
+
+// RunOverdueJob runs OpenOverdueSupervisions at every tick until ctx ends, and returns then. The
+// caller owns the goroutine it runs in and the ticker. report hears each run's outcome (for logs
+// and metrics); it must not block. Each run reads the store's calendar, so a year an operator
+// entered counts from the next run; a year still missing is counted provisionally (the item's
+// basis then says so) rather than leaving its cases unwatched.
+func RunOverdueJob(ctx context.Context, st ClockStore, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick:
+			n, err := 0, error(nil)
+			cal, lerr := calendar.LoadCalendar(ctx, st)
+			if lerr != nil {
+				err = lerr
+			} else {
+				n, err = OpenOverdueSupervisions(ctx, st, cal.WithProvisional(true), rules, now)
+			}
+			if report != nil {
+				report(n, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,374 @@
+package exchange
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"sanji/scheduler/org"
+)
+
+// Exchange bundles (docs/exchange.md): a zip holding cases.json, the attachment files under
+// files/<sha256>, manifest.json (the SHA-256 and size of every other entry) and manifest.sig (an
+// Ed25519 signature over manifest.json's bytes, with the public key). The importing side checks
+// the signature against the keys it trusts, then every file against the manifest, before it
+// reads anything else.
+
+// Entry names of a bundle.
+const (
+	BundleCases     = "cases.json"
+	BundleManifest  = "manifest.json"
+	BundleSignature = "manifest.sig"
+	bundleFilesDir  = "files/"
+
+	// BundleFormat names the manifest's format and version.
+	BundleFormat = "sanji.bundle/1"
+	// maxBundleJSON bounds cases.json, the manifest and the signature when read.
+	maxBundleJSON = 256 << 20
+)
+
+// ExchangeKeys are this system's signing key and the public keys of the systems whose bundles it
+// accepts. Its own key is always trusted.
+type ExchangeKeys struct {
+	Private ed25519.PrivateKey
+	Trusted []ed25519.PublicKey
+}
+
+// Public is the public half of the signing key.
+func (k ExchangeKeys) Public() ed25519.PublicKey {
+	if k.Private == nil {
+		return nil
+	}
+	return k.Private.Public().(ed25519.PublicKey)
+}
+
+// OwnID is KeyID of this system's key: the external_source of cases other systems copy from it.
+func (k ExchangeKeys) OwnID() string { return KeyID(k.Public()) }
+
+func (k ExchangeKeys) trusts(pub ed25519.PublicKey) bool {
+	if own := k.Public(); own != nil && own.Equal(pub) {
+		return true
+	}
+	for _, t := range k.Trusted {
+		if t.Equal(pub) {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyID names a public key: the first 16 bytes of its SHA-256, in hex. It is what a case copied
+// from that system keeps as its external source.
+func KeyID(pub ed25519.PublicKey) string {
+	if len(pub) != ed25519.PublicKeySize {
+		return ""
+	}
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:16])
+}
+
+// ParsePublicKey reads an Ed25519 public key given as base64 of its 32 bytes (what
+// GET /api/v1/exchange/public-key returns as public_key) or as a PEM "PUBLIC KEY" block.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("%w: 公钥应为 32 字节 Ed25519 公钥的 base64，或 PEM 格式的 PUBLIC KEY / a public key is the base64 of a 32-byte Ed25519 key, or a PEM PUBLIC KEY block", org.ErrInvalid)
+	if strings.HasPrefix(s, "-----BEGIN") {
+		blk, _ := pem.Decode([]byte(s))
+		if blk == nil || blk.Type != "PUBLIC KEY" {
+			return nil, bad
+		}
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, bad
+		}
+		pub, ok := k.(ed25519.PublicKey)
+		if !ok {
+			return nil, bad
+		}
+		return pub, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, bad
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// PublicKeyPEM encodes a public key as a PEM "PUBLIC KEY" block.
+func PublicKeyPEM(pub ed25519.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "" // only for a key of the wrong length, which ExchangeKeys never holds
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// BundleError refuses a bundle: Part names the entry that does not match (cases.json,
+// files/<sha256>, manifest.json, manifest.sig).
+type BundleError struct {
+	Part   string
+	ZH, EN string
+}
+
+func (e *BundleError) Error() string { return "bundle: " + e.Part + ": " + e.ZH + " / " + e.EN }
+
+func bundleErr(part, zh, en string) error { return &BundleError{Part: part, ZH: zh, EN: en} }
+
+// BundleEntry is one file the manifest vouches for.
+type BundleEntry struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Manifest is manifest.json.
+type Manifest struct {
+	Format    string        `json:"format"`
+	CreatedAt time.Time     `json:"created_at"`
+	KeyID     string        `json:"key_id"`
+	Files     []BundleEntry `json:"files"`
+}
+
+// signatureFile is manifest.sig.
+type signatureFile struct {
+	Algorithm string `json:"algorithm"`
+	PublicKey string `json:"public_key"` // base64 of the 32 bytes
+	Signature string `json:"signature"`  // base64 of the 64 bytes, over manifest.json as stored
+}
+
+// BundleFile is an attachment file to put in a bundle: its hash and size as stored, and how to
+// read it. A file whose content no longer matches its hash makes the bundle fail at the importer.
+type BundleFile struct {
+	SHA256 string
+	Size   int64
+	Open   func() (io.ReadCloser, error)
+}
+
+// WriteBundle writes a signed bundle of cases (the bytes of cases.json) and files to w.
+func WriteBundle(w io.Writer, cases []byte, files []BundleFile, key ed25519.PrivateKey, now time.Time) error {
+	if key == nil {
+		return errors.New("bundle: no signing key")
+	}
+	sum := sha256.Sum256(cases)
+	m := Manifest{Format: BundleFormat, CreatedAt: now.UTC(), KeyID: KeyID(key.Public().(ed25519.PublicKey)),
+		Files: []BundleEntry{{Path: BundleCases, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(cases))}}}
+	seen := map[string]bool{}
+	var uniq []BundleFile
+	for _, f := range files {
+		if seen[f.SHA256] {
+			continue
+		}
+		seen[f.SHA256] = true
+		uniq = append(uniq, f)
+		m.Files = append(m.Files, BundleEntry{Path: bundleFilesDir + f.SHA256, SHA256: f.SHA256, Size: f.Size})
+	}
+	mb, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bundle: manifest: %w", err)
+	}
+	sig := signatureFile{Algorithm: "Ed25519", PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, mb))}
+	sb, err := json.MarshalIndent(sig, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bundle: signature: %w", err)
+	}
+	zw := zip.NewWriter(w)
+	put := func(name string, method uint16, r io.Reader) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: now.UTC()})
+		if err != nil {
+			return fmt.Errorf("bundle: %s: %w", name, err)
+		}
+		if _, err := io.Copy(fw, r); err != nil {
+			return fmt.Errorf("bundle: %s: %w", name, err)
+		}
+		return nil
+	}
+	for _, e := range []struct {
+		name string
+		b    []byte
+	}{{BundleManifest, mb}, {BundleSignature, sb}, {BundleCases, cases}} {
+		if err := put(e.name, zip.Deflate, bytes.NewReader(e.b)); err != nil {
+			return err
+		}
+	}
+	for _, f := range uniq {
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("bundle: file %s: %w", f.SHA256, err)
+		}
+		// Stored, not deflated: scans, recordings and PDFs are compressed already.
+		err = put(bundleFilesDir+f.SHA256, zip.Store, rc)
+		_ = rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}
+
+// Bundle is a bundle whose signature and files have been checked.
+type Bundle struct {
+	Manifest  Manifest
+	PublicKey ed25519.PublicKey
+	KeyID     string // KeyID(PublicKey): the system that signed it
+	Cases     []byte // cases.json
+	files     map[string]*zip.File
+}
+
+// HasFile reports whether the bundle carries the attachment file with this hash.
+func (b *Bundle) HasFile(sum string) bool { return b.files[sum] != nil }
+
+// OpenFile opens the attachment file with this hash (checked against the manifest by ReadBundle).
+func (b *Bundle) OpenFile(sum string) (io.ReadCloser, error) {
+	f := b.files[sum]
+	if f == nil {
+		return nil, bundleErr(BundleCases, "数据包中缺少附件文件 "+sum, "the bundle lacks the attachment file "+sum)
+	}
+	return f.Open()
+}
+
+var bundleFileName = regexp.MustCompile(`^files/[0-9a-f]{64}$`)
+
+// ReadBundle opens a bundle and checks it, refusing it with a *BundleError that names the part at
+// fault: an entry that is not a bundle's, a missing or malformed signature, a key keys does not
+// trust, a signature that does not verify over the manifest, a file missing from the bundle or
+// the manifest, or a file whose SHA-256 or size differs from the manifest's.
+func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, bundleErr("zip", "不是有效的 zip 数据包", "the bundle is not a valid zip archive")
+	}
+	entries := map[string]*zip.File{}
+	for _, f := range zr.File {
+		name := f.Name
+		if name != BundleCases && name != BundleManifest && name != BundleSignature && !bundleFileName.MatchString(name) {
+			return nil, bundleErr(name, "数据包中有不应出现的条目 "+name, "the bundle holds an entry it should not: "+name)
+		}
+		if entries[name] != nil {
+			return nil, bundleErr(name, "数据包中条目 "+name+" 重复", "the bundle holds "+name+" twice")
+		}
+		entries[name] = f
+	}
+	read := func(name string) ([]byte, error) {
+		f := entries[name]
+		if f == nil {
+			if name == BundleSignature {
+				return nil, bundleErr(name, "数据包未签名（缺少 manifest.sig），不予导入", "the bundle is not signed (no manifest.sig); it is not imported")
+			}
+			return nil, bundleErr(name, "数据包缺少 "+name, "the bundle lacks "+name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, bundleErr(name, "无法读取 "+name, "cannot read "+name)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, maxBundleJSON+1))
+		if err != nil || len(b) > maxBundleJSON {
+			return nil, bundleErr(name, "无法读取 "+name+"（损坏或过大）", "cannot read "+name+" (damaged or too large)")
+		}
+		return b, nil
+	}
+	sb, err := read(BundleSignature)
+	if err != nil {
+		return nil, err
+	}
+	var sig signatureFile
+	if err := json.Unmarshal(sb, &sig); err != nil || sig.Algorithm != "Ed25519" {
+		return nil, bundleErr(BundleSignature, "签名文件格式无效（应为 Ed25519 签名）", "the signature file is malformed (an Ed25519 signature is expected)")
+	}
+	pub, err := ParsePublicKey(sig.PublicKey)
+	if err != nil {
+		return nil, bundleErr(BundleSignature, "签名文件中的公钥无效", "the public key in the signature file is invalid")
+	}
+	if !keys.trusts(pub) {
+		return nil, bundleErr(BundleSignature, "数据包由未受信任的密钥 "+KeyID(pub)+" 签名；如确认来源可信，请把其公钥加入 exchange.trusted_keys",
+			"the bundle is signed by the untrusted key "+KeyID(pub)+"; if its source is trusted, add its public key to exchange.trusted_keys")
+	}
+	mb, err := read(BundleManifest)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
+	if err != nil || !ed25519.Verify(pub, mb, raw) {
+		return nil, bundleErr(BundleSignature, "签名与清单不符：manifest.json 或 manifest.sig 已被改动", "the signature does not verify over the manifest: manifest.json or manifest.sig was changed")
+	}
+	var m Manifest
+	if err := json.Unmarshal(mb, &m); err != nil || m.Format != BundleFormat {
+		return nil, bundleErr(BundleManifest, "清单格式不是 "+BundleFormat, "the manifest's format is not "+BundleFormat)
+	}
+	if m.KeyID != KeyID(pub) {
+		return nil, bundleErr(BundleManifest, "清单中的密钥编号与签名密钥不符", "the manifest's key id is not the signing key's")
+	}
+	b := &Bundle{Manifest: m, PublicKey: pub, KeyID: KeyID(pub), files: map[string]*zip.File{}}
+	listed := map[string]bool{}
+	for _, e := range m.Files {
+		if listed[e.Path] || (e.Path != BundleCases && !bundleFileName.MatchString(e.Path)) {
+			return nil, bundleErr(BundleManifest, "清单中的条目 "+e.Path+" 无效或重复", "the manifest's entry "+e.Path+" is invalid or repeated")
+		}
+		listed[e.Path] = true
+		f := entries[e.Path]
+		if f == nil {
+			return nil, bundleErr(e.Path, "清单列出的文件 "+e.Path+" 不在数据包中", "the manifest lists "+e.Path+", which the bundle lacks")
+		}
+		if e.Path != BundleCases && e.SHA256 != strings.TrimPrefix(e.Path, bundleFilesDir) {
+			return nil, bundleErr(BundleManifest, "清单中 "+e.Path+" 的哈希与文件名不符", "the manifest's hash of "+e.Path+" is not its name")
+		}
+		if err := checkEntry(f, e); err != nil {
+			return nil, err
+		}
+		if e.Path == BundleCases {
+			if b.Cases, err = read(BundleCases); err != nil {
+				return nil, err
+			}
+		} else {
+			b.files[e.SHA256] = f
+		}
+	}
+	var unlisted []string
+	for name := range entries {
+		if name != BundleManifest && name != BundleSignature && !listed[name] {
+			unlisted = append(unlisted, name)
+		}
+	}
+	if len(unlisted) > 0 {
+		sort.Strings(unlisted)
+		return nil, bundleErr(unlisted[0], "数据包中的 "+unlisted[0]+" 未列入清单", "the bundle holds "+unlisted[0]+", which the manifest does not list")
+	}
+	if b.Cases == nil {
+		return nil, bundleErr(BundleCases, "数据包缺少 cases.json", "the bundle lacks cases.json")
+	}
+	return b, nil
+}
+
+// checkEntry reads f to its end and compares its size and SHA-256 with the manifest's.
+func checkEntry(f *zip.File, e BundleEntry) error {
+	mismatch := bundleErr(e.Path, e.Path+" 的内容与清单中的 SHA-256 不符（文件被改动或损坏）",
+		"the content of "+e.Path+" does not match its SHA-256 in the manifest (changed or damaged)")
+	rc, err := f.Open()
+	if err != nil {
+		return mismatch
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(rc, e.Size+1))
+	if err != nil || n != e.Size || hex.EncodeToString(h.Sum(nil)) != e.SHA256 {
+		return mismatch
+	}
+	return nil
+}

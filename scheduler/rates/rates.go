@@ -1,0 +1,444 @@
+package rates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+)
+
+// The rates (shared/domain.md: 及时受理率, 按期办结率, 群众满意率, repeat share). Rates are computed
+// here from case events and evaluations (casework.Evaluation); nothing stores or accepts a rate.
+
+// Rate is a share with its parts, so a reader can check it.
+type Rate struct {
+	Num, Den int
+}
+
+// Value is Num/Den, 0 when there is nothing to count.
+func (r Rate) Value() float64 {
+	if r.Den == 0 {
+		return 0
+	}
+	return float64(r.Num) / float64(r.Den)
+}
+
+// Add adds o's parts to r's (rates of disjoint sets of cases).
+func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
+
+// UnitOverdue counts, for one unit, the cases it let go overdue: acceptance (a case routed to it
+// not decided in time) and handling (a case not answered in time).
+type UnitOverdue struct {
+	Acceptance, Handling int
+}
+
+// CountKey is one cell of the case counts: a category, a territory and the month of registration.
+type CountKey struct {
+	CategoryID int64
+	Territory  string // the case's division code
+	Month      string // YYYY-MM of the registration day in Beijing
+}
+
+// DefaultRepetitionDays is how long after its closure a case counts as "closed but petitioned
+// again" when the same person brings the same category of matter back.
+const DefaultRepetitionDays = 90
+
+// Rates are the leaders' figures for a set of cases. Every figure is counted from the cases'
+// timelines and the petitioners' ratings; none is stored or accepted from outside.
+type Rates struct {
+	Cases            int  // the cases counted
+	TimelyAcceptance Rate // decided (accepted or not) within the acceptance period; overdue undecided count against
+	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
+	Satisfaction     Rate // satisfied or basically satisfied result ratings
+	Scores           map[string]int
+	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
+	// Repetitioned: closed cases whose person came back with the same category of matter within
+	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
+	Repetitioned   Rate
+	RepetitionDays int
+	Overdue        map[int64]UnitOverdue // by the unit that had to act
+	Counts         map[CountKey]int
+	// Uncounted are the periods (a case's acceptance or handling period) left out of their rate
+	// because the outcome hinges on a year the working-day calendar lacks (never guessed); counted
+	// here so the dashboard can say so.
+	Uncounted int
+}
+
+// CaseHistory is a case with its timeline.
+type CaseHistory struct {
+	Case   casework.Case
+	Events []casework.CaseEvent
+}
+
+// RatesInput is what the rates are computed from.
+type RatesInput struct {
+	Cases       []CaseHistory         // the cases counted
+	Evaluations []casework.Evaluation // the ratings of those cases
+	// Related are the other cases of the same persons, wherever and whenever registered: a
+	// repeat or a return after closure is judged on a person's whole history across tiers.
+	Related        []casework.Case
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
+func firstTo(evs []casework.CaseEvent, to ...casework.CaseStatus) (casework.CaseEvent, bool) {
+	for _, e := range evs {
+		for _, t := range to {
+			if e.Kind == casework.EvStatus && e.To == t {
+				return e, true
+			}
+		}
+	}
+	return casework.CaseEvent{}, false
+}
+
+// outcome is how one clock of a case stands for the rates.
+type outcome int
+
+const (
+	notDue  outcome = iota // running and not yet due: not counted
+	onTime                 // done within the period
+	late                   // done after it, or not done and the period has ended
+	unknown                // hinges on a year the calendar lacks
+)
+
+// judge weighs the act done at done (zero: not done yet) against rule's period from start
+// (plus extra days granted), at now.
+func judge(cal *calendar.Calendar, rule calendar.Rule, start time.Time, extra int, done, now time.Time) (outcome, error) {
+	end := now
+	if !done.IsZero() {
+		end = done
+	}
+	d, err := cal.ComputeDays(rule, calendar.DayOf(start), 0, extra)
+	switch {
+	case err == nil:
+		if end.Before(d.DueAt()) {
+			if done.IsZero() {
+				return notDue, nil
+			}
+			return onTime, nil
+		}
+		return late, nil
+	case !errors.Is(err, calendar.ErrCalendarYear):
+		return 0, err
+	}
+	// The due day needs a year the calendar lacks, but it is never before the period's last day
+	// counted as if every day were a working day: rest days only move it later. Whatever is
+	// settled before that day ends is settled without guessing.
+	if end.Before(calendar.EndOfDay(calendar.DayOf(start).AddDate(0, 0, rule.Days+extra))) {
+		if done.IsZero() {
+			return notDue, nil
+		}
+		return onTime, nil
+	}
+	return unknown, nil
+}
+
+// personMatter is 同人同事 as the statistics see it: one ID number, one category.
+type personMatter struct {
+	id  string
+	cat int64
+}
+
+type registration struct {
+	caseID int64
+	at     time.Time
+}
+
+// ComputeRates computes the rates at now.
+func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
+	r := Rates{Cases: len(in.Cases), Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{},
+		RepetitionDays: in.RepetitionDays}
+	if r.RepetitionDays <= 0 {
+		r.RepetitionDays = DefaultRepetitionDays
+	}
+	// Every known registration of each person and matter, counted cases and related ones alike.
+	regs := map[personMatter][]registration{}
+	seen := map[int64]bool{}
+	note := func(c casework.Case) {
+		if seen[c.ID] {
+			return
+		}
+		seen[c.ID] = true
+		for _, k := range personMatters(c) {
+			regs[k] = append(regs[k], registration{c.ID, c.RegisteredAt})
+		}
+	}
+	for _, h := range in.Cases {
+		note(h.Case)
+	}
+	for _, c := range in.Related {
+		note(c)
+	}
+	for _, h := range in.Cases {
+		c, evs := h.Case, h.Events
+		r.Counts[CountKey{c.CategoryID, c.Territory, calendar.DayOf(c.RegisteredAt).Format("2006-01")}]++
+		r.Repeat.Den++
+		// Two cases registered at the same instant are ordered by id.
+		if anyOther(regs, c, func(g registration) bool {
+			return g.at.Before(c.RegisteredAt) || g.at.Equal(c.RegisteredAt) && g.caseID < c.ID
+		}) {
+			r.Repeat.Num++
+		}
+		if closed, ok := firstTo(evs, casework.StClosed); ok {
+			end := calendar.EndOfDay(calendar.DayOf(closed.At).AddDate(0, 0, r.RepetitionDays))
+			back := anyOther(regs, c, func(g registration) bool { return g.at.After(closed.At) && g.at.Before(end) })
+			if back {
+				r.Repetitioned.Num++
+			}
+			if back || !now.Before(end) {
+				r.Repetitioned.Den++
+			}
+		}
+		cl := ClockOf(c, evs, rules)
+		o, err := judge(cal, rules[casework.RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		r.tally(false, cl.AccUnit, o, 1)
+		if cl.Accepted.IsZero() {
+			continue
+		}
+		o, err = judge(cal, cl.HandlingRule(rules), cl.Accepted, cl.ExtDays, cl.Answered, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		r.tally(true, cl.UnitOf, o, 1)
+	}
+	for _, e := range in.Evaluations {
+		if e.Stage != casework.EvalResult {
+			continue
+		}
+		r.Satisfaction.Den++
+		r.Scores[e.Score]++
+		if e.Score == casework.ScoreSatisfied || e.Score == casework.ScoreBasically {
+			r.Satisfaction.Num++
+		}
+	}
+	return r, nil
+}
+
+// tally adds n periods of outcome o to the acceptance (or the handling) rate, the late ones
+// against unit.
+func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
+	rate := &r.TimelyAcceptance
+	if handling {
+		rate = &r.OnTimeClosure
+	}
+	switch o {
+	case onTime:
+		rate.Num += n
+		rate.Den += n
+	case late:
+		rate.Den += n
+		u := r.Overdue[unit]
+		if handling {
+			u.Handling += n
+		} else {
+			u.Acceptance += n
+		}
+		r.Overdue[unit] = u
+	case unknown:
+		r.Uncounted += n
+	}
+}
+
+// personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.
+// A masked number (a copy from a masked export, docs/exchange.md) names nobody.
+func personMatters(c casework.Case) []personMatter {
+	var out []personMatter
+	for _, id := range PersonIDs(c) {
+		out = append(out, personMatter{id, c.CategoryID})
+	}
+	return out
+}
+
+// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them (upper case,
+// trimmed), leaving out masked ones.
+func PersonIDs(c casework.Case) []string {
+	var out []string
+	for _, p := range c.Petitioners {
+		if id := strings.ToUpper(strings.TrimSpace(p.IDNumber)); id != "" && !strings.Contains(id, "*") {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// RateClock is what the rates read of a case's two periods, derived from its timeline only.
+type RateClock struct {
+	AccStart time.Time // the routing that led to the decision, or the registration
+	AccUnit  int64     // the unit that had to decide: the one routed to, else the registering one
+	Decided  time.Time // accepted or not accepted, first
+	Accepted time.Time // the handling period runs from here; zero: none
+	Fast     bool      // fast track: the working-day rule
+	ExtDays  int       // the first extension's days; 0: not extended
+	Answered time.Time // the handling opinion, first
+	UnitOf   int64     // the unit the handling counts against: the responsible one, else the registering one
+}
+
+// ClockOf derives the clock of a case from its timeline.
+func ClockOf(c casework.Case, evs []casework.CaseEvent, rules casework.Rules) RateClock {
+	cl := RateClock{AccStart: c.RegisteredAt, AccUnit: c.UnitID, Accepted: c.AcceptedAt, Fast: c.FastTrack, UnitOf: unitOf(c)}
+	decided, isDecided := firstTo(evs, casework.StAccepted, casework.StNotAccepted)
+	cl.Decided = decided.At
+	for _, e := range evs {
+		if e.Kind == casework.EvStatus && (e.To == casework.StForwarded || e.To == casework.StAssigned) && (!isDecided || !e.At.After(decided.At)) {
+			cl.AccStart, cl.AccUnit = e.At, e.ResponsibleUnitID
+		}
+	}
+	if e, ok := firstTo(evs, casework.StExtended); ok {
+		cl.ExtDays = e.Days
+		if cl.ExtDays == 0 { // timelines from before the days were recorded
+			cl.ExtDays = rules[casework.RuleExtension].Days
+		}
+	}
+	answered, _ := firstTo(evs, casework.StAnswered)
+	cl.Answered = answered.At
+	return cl
+}
+
+// HandlingRule is the rule of the handling period.
+func (cl RateClock) HandlingRule(rules casework.Rules) calendar.Rule {
+	if cl.Fast {
+		return rules[casework.RuleFastTrack]
+	}
+	return rules[casework.RuleHandling]
+}
+
+// anyOther reports whether a person of c has another case of the same category that match
+// accepts.
+func anyOther(regs map[personMatter][]registration, c casework.Case, match func(registration) bool) bool {
+	for _, k := range personMatters(c) {
+		for _, g := range regs[k] {
+			if g.caseID != c.ID && match(g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func unitOf(c casework.Case) int64 {
+	if c.ResponsibleUnitID != 0 {
+		return c.ResponsibleUnitID
+	}
+	return c.UnitID
+}
+
+// RatesQuery selects the cases the rates count.
+type RatesQuery struct {
+	// UnderPaths are subtrees: a case counts when it was registered in one, or routed to a unit
+	// of one (once, however many of them it is in).
+	UnderPaths []string
+	// From and To are legal dates (inclusive) of registration; zero: open-ended.
+	From, To       time.Time
+	RepetitionDays int // 0: DefaultRepetitionDays
+}
+
+// Store is what the rates read: the cases with their timelines and evaluations, and the kept
+// counts.
+type Store interface {
+	casework.CaseStore
+	RateStore
+}
+
+// RatesFor computes the rates of q at now: from the counts the store keeps (RatesFromCounts) when
+// they can answer it exactly — one subtree (or nested ones), no period, the default rules, a
+// calendar whose rest periods fit their slack, a moment not before the day they were folded at —
+// else from every case's timeline (RatesFromTimelines). Reading on a new day first folds the
+// counts up to it (FoldRateCounts), a write.
+func RatesFor(ctx context.Context, st Store, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
+	root, one := singleRoot(q.UnderPaths)
+	if one && q.From.IsZero() && q.To.IsZero() && countsAnswer(cal, rules) {
+		today := LegalDayNumber(now)
+		horizon, err := st.FoldRateCounts(ctx, today)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: %w", err)
+		}
+		if today >= horizon {
+			rows, err := st.RateCounts(ctx, root)
+			if err != nil {
+				return Rates{}, fmt.Errorf("rates: %w", err)
+			}
+			return RatesFromCounts(rows, cal, rules, q.RepetitionDays, now)
+		}
+	}
+	return RatesFromTimelines(ctx, st, q, cal, rules, now)
+}
+
+// singleRoot is the one subtree that holds every path of paths, when there is one.
+func singleRoot(paths []string) (string, bool) {
+	if len(paths) == 0 {
+		return "", false
+	}
+	root := paths[0]
+	for _, p := range paths[1:] {
+		if len(p) < len(root) {
+			root, p = p, root
+		}
+		if !strings.HasPrefix(p, root) {
+			return "", false
+		}
+	}
+	return root, true
+}
+
+// RatesFromTimelines loads the cases of q with their timelines, ratings and the persons' other
+// cases, and computes the rates at now with ComputeRates.
+func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
+	in := RatesInput{RepetitionDays: q.RepetitionDays}
+	var from, before time.Time
+	if !q.From.IsZero() {
+		from = calendar.EndOfDay(q.From.AddDate(0, 0, -1))
+	}
+	if !q.To.IsZero() {
+		before = calendar.EndOfDay(q.To)
+	}
+	counted := map[int64]bool{}
+	ids := map[string]bool{}
+	for _, path := range q.UnderPaths {
+		for _, f := range []casework.CaseFilter{{UnderPath: path}, {ResponsibleUnder: path}} {
+			f.RegisteredFrom, f.RegisteredBefore, f.Limit = from, before, 500
+			for {
+				cs, err := st.ListCases(ctx, f)
+				if err != nil {
+					return Rates{}, fmt.Errorf("rates: %w", err)
+				}
+				if len(cs) == 0 {
+					break
+				}
+				f.BeforeID = cs[len(cs)-1].ID
+				for _, c := range cs {
+					if counted[c.ID] {
+						continue
+					}
+					counted[c.ID] = true
+					evs, err := st.ListCaseEvents(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					ev, err := st.ListEvaluations(ctx, c.ID)
+					if err != nil {
+						return Rates{}, fmt.Errorf("rates: %w", err)
+					}
+					in.Cases, in.Evaluations = append(in.Cases, CaseHistory{c, evs}), append(in.Evaluations, ev...)
+					for _, k := range personMatters(c) {
+						ids[k.id] = true
+					}
+				}
+			}
+		}
+	}
+	for id := range ids {
+		cs, err := st.CasesByIDNumber(ctx, id, 100)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: a person's cases: %w", err)
+		}
+		in.Related = append(in.Related, cs...)
+	}
+	return ComputeRates(in, cal, rules, now)
+}

@@ -1,0 +1,369 @@
+package reception
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+)
+
+// Booking checks (shared/domain.md "Repeat petitions" and "Level checks"): when a petitioner is
+// booked, show the earlier matters of the same person (同人同事, by ID number and by similar
+// text), whether the matter is pending at a lower level, and whether it is past re-review. They
+// inform and are logged; they never refuse a booking, since a leader may still receive anyone.
+
+// MatterText is an earlier matter of a territory, for the similar-text check.
+type MatterText struct {
+	Kind    string // CheckAppointment or CheckCase
+	ID      int64
+	Title   string // a case's title; "" for an appointment
+	Text    string // an appointment's matter; the start of a case's content
+	Created time.Time
+}
+
+// Kinds of earlier matters.
+const (
+	CheckAppointment = "appointment"
+	CheckCase        = "case"
+)
+
+// CheckStore is what the booking checks read: the earlier appointments and matters, and the
+// earlier cases of the same person.
+type CheckStore interface {
+	AppointmentStore
+	BookingCheckStore
+	GetUnit(ctx context.Context, id int64) (org.Unit, error)
+	GetCase(ctx context.Context, id int64) (casework.Case, error)
+	ListCaseEvents(ctx context.Context, caseID int64) ([]casework.CaseEvent, error)
+	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error)
+}
+
+// BookingCheckStore is the part of SessionStore the checks read.
+type BookingCheckStore interface {
+	// RecentMatters returns, newest first, up to limit appointments (not cancelled) of halls
+	// whose unit code starts with territory, and up to limit cases whose territory starts with
+	// it ("" for all). A case's Text is the first MatterTextRunes characters of its content.
+	RecentMatters(ctx context.Context, territory string, limit int) ([]MatterText, error)
+}
+
+// Bounds of the checks: how far back the similar-text check looks, how much of a case's content
+// it compares, how many candidates it returns.
+const (
+	RecentMattersLimit = 500
+	MatterTextRunes    = 1000
+	SamePersonLimit    = 20
+	SimilarLimit       = 10
+	// SimilarThreshold is the least character-bigram similarity (Dice coefficient, 0 to 1) of
+	// two matter texts for the check to name the earlier one. Chosen on short Chinese matter
+	// descriptions (checks_test.go): rewordings of one matter scored 0.43 to 0.72, different
+	// matters of one field (two wage disputes) about 0.2.
+	SimilarThreshold = 0.35
+)
+
+// CaseCheck is an earlier case of the same person, with what the level checks make of it.
+type CaseCheck struct {
+	Case    casework.Case
+	Holding org.Unit // where the case is handled now: its responsible unit, or else its registering unit
+	// PendingLower: the case is open at a unit below the session's unit (逐级走访: the lower
+	// level has not finished with it).
+	PendingLower bool
+	// PastReReview: the case went through re-review (复核) and is closed: the same facts and
+	// reasons are not accepted again.
+	PastReReview bool
+}
+
+// SimilarMatter is an earlier matter of the territory, of another ID number, whose text is like
+// the new one.
+type SimilarMatter struct {
+	Kind        string
+	ID          int64
+	Score       float64
+	Appointment Appointment   // when Kind is CheckAppointment
+	Case        casework.Case // when Kind is CheckCase
+}
+
+// BookingChecks is what the checks found for one booking.
+type BookingChecks struct {
+	SamePerson []Appointment // earlier appointments of the same ID number, newest first
+	Cases      []CaseCheck   // cases with a petitioner of the same ID number, newest first
+	Similar    []SimilarMatter
+}
+
+// CheckRef is an earlier matter a booking's checks named, as kept with the appointment.
+type CheckRef struct {
+	Kind  string  `json:"kind"`
+	ID    int64   `json:"id"`
+	Score float64 `json:"score,omitempty"`
+}
+
+// CheckSummary is what is kept of the checks with the appointment (ids, scores, flags; no
+// personal data), so the leader's queue can show them later.
+type CheckSummary struct {
+	SamePerson   []CheckRef `json:"same_person,omitempty"`
+	Similar      []CheckRef `json:"similar,omitempty"`
+	PendingLower []int64    `json:"pending_lower,omitempty"` // case ids
+	PastReReview []int64    `json:"past_rereview,omitempty"` // case ids
+}
+
+// Empty reports whether the checks found nothing.
+func (c CheckSummary) Empty() bool {
+	return len(c.SamePerson)+len(c.Similar)+len(c.PendingLower)+len(c.PastReReview) == 0
+}
+
+// Summary is what is kept of b.
+func (b BookingChecks) Summary() CheckSummary {
+	var s CheckSummary
+	for _, a := range b.SamePerson {
+		s.SamePerson = append(s.SamePerson, CheckRef{Kind: CheckAppointment, ID: a.ID})
+	}
+	for _, c := range b.Cases {
+		s.SamePerson = append(s.SamePerson, CheckRef{Kind: CheckCase, ID: c.Case.ID})
+		if c.PendingLower {
+			s.PendingLower = append(s.PendingLower, c.Case.ID)
+		}
+		if c.PastReReview {
+			s.PastReReview = append(s.PastReReview, c.Case.ID)
+		}
+	}
+	for _, m := range b.Similar {
+		s.Similar = append(s.Similar, CheckRef{Kind: m.Kind, ID: m.ID, Score: m.Score})
+	}
+	return s
+}
+
+// Note is one thing the operator should know, in both languages.
+type Note struct {
+	Code   string // same_person, pending_lower, past_rereview, similar
+	ZH, EN string
+}
+
+// Notes says what b means for the operator, in the order they should read it.
+func (b BookingChecks) Notes() []Note {
+	var out []Note
+	var pending, past []string
+	for _, c := range b.Cases {
+		if c.PendingLower {
+			pending = append(pending, c.Case.Number+"（"+c.Holding.Name+"）")
+		}
+		if c.PastReReview {
+			past = append(past, c.Case.Number)
+		}
+	}
+	if len(pending) > 0 {
+		l := strings.Join(pending, "、")
+		out = append(out, Note{Code: "pending_lower",
+			ZH: "该信访人的事项正在下级单位办理中：" + l + "。按逐级走访的规定，应告知其等待下级办理结果；领导仍可接谈。",
+			EN: "This petitioner has a matter still being handled at a lower level: " + l + ". Visiting level by level, they should be told to await that result; the leader may still receive them."})
+	}
+	if len(past) > 0 {
+		l := strings.Join(past, "、")
+		out = append(out, Note{Code: "past_rereview",
+			ZH: "该信访人的事项已经复核终结：" + l + "。以同一事实和理由再次提出的，不再受理；领导仍可接谈。",
+			EN: "This petitioner's matter has been through re-review: " + l + ". The same facts and reasons are not accepted again; the leader may still receive them."})
+	}
+	if n := len(b.SamePerson) + len(b.Cases); n > 0 {
+		out = append(out, Note{Code: "same_person",
+			ZH: fmt.Sprintf("同一身份证号有 %d 条既往预约或事项，请核对是否同人同事。", n),
+			EN: fmt.Sprintf("The same ID number has %d earlier bookings or cases: check whether this is the same matter again.", n)})
+	}
+	if len(b.Similar) > 0 {
+		out = append(out, Note{Code: "similar",
+			ZH: fmt.Sprintf("本地有 %d 条内容相近的既往事项（他人身份证号），请核对是否同一事项。", len(b.Similar)),
+			EN: fmt.Sprintf("%d earlier matters of this territory (other ID numbers) read alike: check whether they are the same matter.", len(b.Similar))})
+	}
+	return out
+}
+
+// TerritoryOf is the division-code prefix a unit's matters share: its district's six digits, or
+// its city's first four (a city's code ends in 00); "" for the root.
+func TerritoryOf(u org.Unit) string {
+	code, _, _ := strings.Cut(u.Code, "-")
+	if u.Kind == org.KindRoot || len(code) < 6 {
+		return ""
+	}
+	code = code[:6]
+	if strings.HasSuffix(code, "00") {
+		return code[:4]
+	}
+	return code
+}
+
+// bigramSet is the distinct pairs of adjacent letters or digits of a text, ignoring spaces,
+// punctuation and case, each pair packed into one number, sorted; a one-character text is its
+// own "pair". Numbers in a sorted slice, not strings in a map: the check compares one matter
+// with a thousand others per booking.
+type bigramSet []uint64
+
+func bigramsOf(s string) bigramSet {
+	var prev rune = -1
+	var out bigramSet
+	n := 0
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if prev >= 0 {
+			out = append(out, uint64(prev)<<32|uint64(r))
+		}
+		prev, n = r, n+1
+	}
+	if n == 1 {
+		out = append(out, uint64(prev)<<32|uint64(prev))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// dice is the Dice coefficient of two sets: twice the common pairs over the pairs of both.
+func (a bigramSet) dice(b bigramSet) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	common := 0
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			common, i, j = common+1, i+1, j+1
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return 2 * float64(common) / float64(len(a)+len(b))
+}
+
+// TextSimilarity is the Dice coefficient of the character bigrams of a and b: 1 for the same
+// text, 0 for texts with no pair of characters in common. Bigrams suit Chinese, which has no
+// spaces between words: most words are two characters.
+func TextSimilarity(a, b string) float64 { return bigramsOf(a).dice(bigramsOf(b)) }
+
+// truncateRunes keeps the first n characters of s.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// caseOpen reports whether a case is still being handled somewhere.
+func caseOpen(st casework.CaseStatus) bool {
+	switch st {
+	case casework.StClosed, casework.StEvaluated, casework.StArchived, casework.StNotAccepted, casework.StAnswered:
+		return false
+	}
+	return true
+}
+
+// CheckBooking runs the checks for a petitioner of idNumber with matter, booked into sess at a
+// hall whose unit is hallUnit.
+func CheckBooking(ctx context.Context, st CheckStore, sess ReceptionSession, hallUnit org.Unit, idNumber, matter string) (BookingChecks, error) {
+	var b BookingChecks
+	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
+	sessUnit, err := st.GetUnit(ctx, sess.UnitID)
+	if err != nil {
+		return b, fmt.Errorf("booking checks: session unit: %w", err)
+	}
+	skip := map[CheckRef]bool{}
+	if ValidIDNumber(idNumber) {
+		if b.SamePerson, err = st.AppointmentsByIDNumber(ctx, idNumber, SamePersonLimit); err != nil {
+			return b, fmt.Errorf("booking checks: appointments: %w", err)
+		}
+		cases, err := st.CasesByIDNumber(ctx, idNumber, SamePersonLimit)
+		if err != nil {
+			return b, fmt.Errorf("booking checks: cases: %w", err)
+		}
+		for _, a := range b.SamePerson {
+			skip[CheckRef{Kind: CheckAppointment, ID: a.ID}] = true
+		}
+		for _, c := range cases {
+			skip[CheckRef{Kind: CheckCase, ID: c.ID}] = true
+			cc, err := levelCheck(ctx, st, c, sessUnit)
+			if err != nil {
+				return b, err
+			}
+			b.Cases = append(b.Cases, cc)
+		}
+	}
+	if strings.TrimSpace(matter) == "" {
+		return b, nil
+	}
+	recent, err := st.RecentMatters(ctx, TerritoryOf(hallUnit), RecentMattersLimit)
+	if err != nil {
+		return b, fmt.Errorf("booking checks: recent matters: %w", err)
+	}
+	mine := bigramsOf(truncateRunes(matter, MatterTextRunes))
+	for _, m := range recent {
+		if skip[CheckRef{Kind: m.Kind, ID: m.ID}] {
+			continue
+		}
+		score := mine.dice(bigramsOf(m.Text))
+		if m.Title != "" {
+			score = max(score, mine.dice(bigramsOf(m.Title)))
+		}
+		if score >= SimilarThreshold {
+			b.Similar = append(b.Similar, SimilarMatter{Kind: m.Kind, ID: m.ID, Score: float64(int(score*100+0.5)) / 100})
+		}
+	}
+	sort.SliceStable(b.Similar, func(i, j int) bool { return b.Similar[i].Score > b.Similar[j].Score })
+	if len(b.Similar) > SimilarLimit {
+		b.Similar = b.Similar[:SimilarLimit]
+	}
+	for i := range b.Similar {
+		m := &b.Similar[i]
+		if m.Kind == CheckAppointment {
+			m.Appointment, err = st.GetAppointment(ctx, m.ID)
+		} else {
+			m.Case, err = st.GetCase(ctx, m.ID)
+		}
+		if err != nil {
+			return b, fmt.Errorf("booking checks: similar %s %d: %w", m.Kind, m.ID, err)
+		}
+	}
+	return b, nil
+}
+
+// levelCheck decides where c stands relative to the session's unit.
+func levelCheck(ctx context.Context, st CheckStore, c casework.Case, sessUnit org.Unit) (CaseCheck, error) {
+	cc := CaseCheck{Case: c}
+	holding := c.ResponsibleUnitID
+	if holding == 0 {
+		holding = c.UnitID
+	}
+	u, err := st.GetUnit(ctx, holding)
+	if err != nil {
+		return cc, fmt.Errorf("booking checks: unit of case %d: %w", c.ID, err)
+	}
+	cc.Holding = u
+	cc.PendingLower = caseOpen(c.Status) && u.Path != sessUnit.Path && strings.HasPrefix(u.Path, sessUnit.Path)
+	if !caseOpen(c.Status) && c.Status != casework.StNotAccepted {
+		evs, err := st.ListCaseEvents(ctx, c.ID)
+		if err != nil {
+			return cc, fmt.Errorf("booking checks: events of case %d: %w", c.ID, err)
+		}
+		for _, e := range evs {
+			cc.PastReReview = cc.PastReReview || e.To == casework.StReReview
+		}
+	}
+	return cc, nil
+}
+
+// IsComplainedAbout reports whether p is placed at or under the unit a case complains about
+// (被反映对象). Such a viewer must not learn of the case at all through the checks: linking the
+// petitioner they are booking to a complaint about themselves is what the privacy rule forbids.
+func IsComplainedAbout(p *org.Principal, ch casework.CaseChain) bool {
+	for _, g := range p.Grants {
+		if org.InSubtree(g.UnitPath, ch.ComplainedPath) {
+			return true
+		}
+	}
+	return false
+}
