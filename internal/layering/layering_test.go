@@ -26,7 +26,20 @@ var rules = []struct {
 	{"recording", []string{"signaling", "scheduler/api", "client", "web", "cmd", "bench"}},
 	{"client", []string{"scheduler", "web", "cmd", "bench"}},
 	{"", []string{"cmd"}},
+	// The domain, one way: org ← calendar ← casework ← reception; rates and exchange beside
+	// reception; the top scheduler package ("=scheduler": that package only) composes them, and the
+	// stores, the API, notify and ical sit above. Each rule names what is above the package.
+	{"scheduler/org", append([]string{"scheduler/calendar", "scheduler/casework", "scheduler/reception", "scheduler/rates", "scheduler/exchange"}, domainAbove...)},
+	{"scheduler/calendar", append([]string{"scheduler/casework", "scheduler/reception", "scheduler/rates", "scheduler/exchange"}, domainAbove...)},
+	{"scheduler/casework", append([]string{"scheduler/reception", "scheduler/rates", "scheduler/exchange"}, domainAbove...)},
+	{"scheduler/reception", append([]string{"scheduler/rates", "scheduler/exchange"}, domainAbove...)},
+	{"scheduler/rates", append([]string{"scheduler/reception", "scheduler/exchange"}, domainAbove...)},
+	{"scheduler/exchange", append([]string{"scheduler/reception", "scheduler/rates"}, domainAbove...)},
 }
+
+// domainAbove are the packages above every domain package of the scheduler.
+var domainAbove = []string{"=scheduler", "scheduler/api", "scheduler/sqlstore", "scheduler/sqlite", "scheduler/postgres",
+	"scheduler/storetest", "scheduler/notify", "scheduler/ical"}
 
 // allowed are the imports a rule above forbids that are there on purpose, each with its reason.
 var allowed = map[[2]string]string{
@@ -34,8 +47,12 @@ var allowed = map[[2]string]string{
 	{"scheduler/api", "recording"}: "the API serves recordings",
 }
 
-// under reports whether pkg is dir or a package below it ("" holds every package).
+// under reports whether pkg is dir or a package below it ("" holds every package; "=dir" is dir
+// only, not the packages below it).
 func under(pkg, dir string) bool {
+	if exact, ok := strings.CutPrefix(dir, "="); ok {
+		return pkg == exact
+	}
 	return dir == "" || pkg == dir || strings.HasPrefix(pkg, dir+"/")
 }
 
@@ -192,9 +209,12 @@ func TestViolationsCatchesUpwardImport(t *testing.T) {
 		"scheduler/api":      {"recording", "scheduler"},
 		"scheduler/sqlite":   {"scheduler/sqlstore", "cmd/sanji"},
 		"signaling":          {"sfu", "scheduler"},
+		"scheduler/casework": {"scheduler/org", "scheduler/calendar", "scheduler/reception", "scheduler"},
 	})
 	want := []string{
 		"recording/testpeer imports client (rule: recording imports no client)",
+		"scheduler/casework imports scheduler (rule: scheduler/casework imports no =scheduler)",
+		"scheduler/casework imports scheduler/reception (rule: scheduler/casework imports no scheduler/reception)",
 		"scheduler/sqlite imports cmd/sanji (rule: every package imports no cmd)",
 		"scheduler/sqlite imports cmd/sanji (rule: scheduler imports no cmd)",
 	}
