@@ -3,6 +3,7 @@ package reception_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -527,6 +528,9 @@ func TestCallResumes(t *testing.T) {
 	st := again.state(t)
 	if st.Phase != "called" || st.Stage == nil || st.Stage.AppointmentID != appt {
 		t.Fatalf("resumed: %+v", st.Stage)
+	}
+	if now := k3.State(again); !reflect.DeepEqual(now, st) {
+		t.Errorf("State %+v, the last state sent %+v", now, st)
 	}
 	if k3.Room() != reception.RoomName(e.session.ID) || k3.SessionID() != e.session.ID {
 		t.Errorf("room %q, session %d", k3.Room(), k3.SessionID())
