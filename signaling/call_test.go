@@ -197,14 +197,20 @@ func flowing(t *testing.T, what string, sub, pub *peer, n int) {
 // stopped waits until sub receives nothing more from pub for a second.
 func stopped(t *testing.T, what string, sub, pub *peer) {
 	t.Helper()
+	quiet(t, what, func() int { return sub.packetsFrom(pub.id) })
+}
+
+// quiet waits until count stays the same for a second.
+func quiet(t *testing.T, what string, count func() int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	last, since := sub.packetsFrom(pub.id), time.Now()
+	last, since := count(), time.Now()
 	for time.Since(since) < time.Second {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: still receiving", what)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if n := sub.packetsFrom(pub.id); n != last {
+		if n := count(); n != last {
 			last, since = n, time.Now()
 		}
 	}
@@ -596,7 +602,7 @@ func TestCallModeration(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.inbox.waitFor(t, "floor_taken notice", func(m signaling.Message) bool { return m.Type == signaling.TypeCallNotice })
-	time.Sleep(300 * time.Millisecond) // packets already on the wire
+	quiet(t, "hall A's audio after its floor was taken", audioFromA) // packets already on the wire
 	held := audioFromA()
 	flowing(t, "hall A's video still flows", leader, a, 20)
 	if n := audioFromA(); n != held {

@@ -29,6 +29,15 @@
 // client, and events that come before `joined` are queued behind it, so a browser never sees
 // a candidate or an offer it cannot place.
 //
+// # Reception calls
+//
+// A room `call-<session id>` joined with a seat token is a reception call, whose rules are
+// package reception's: a session is a reception.Participant, the handlers of the call's messages
+// (call_handlers.go, in the one table of handlers.go) check the message and run the call's
+// command, the call's errors map to protocol codes (callError), and what the call tells a
+// participant goes out as call_state, case_panel and call_notice. The Server enforces each new
+// policy of a call in the SFU (reception.Sink) and passes the scheduler API's CallHooks on.
+//
 // # Errors
 //
 // Every protocol error carries a code from the protocol's table and a message in Chinese, then

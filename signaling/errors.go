@@ -1,10 +1,13 @@
 package signaling
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"sanji/auth"
+	"sanji/call"
+	"sanji/scheduler/org"
 	"sanji/sfu"
 )
 
@@ -195,4 +198,49 @@ func errRecordConfirmed() *Error {
 
 func errNoRecord() *Error {
 	return newError(CodeInvalid, "笔录为空，请先记录接访内容再请信访人确认", "the record is empty; write it before the petitioner confirms it")
+}
+
+// callError maps an error of a reception call's command to what the client is told.
+func callError(err error) *Error {
+	switch {
+	case errors.Is(err, call.ErrNotModerator):
+		return errNotModerator()
+	case errors.Is(err, call.ErrQueueEmpty):
+		return errQueueEmpty()
+	case errors.Is(err, call.ErrHearingUnderWay):
+		return errHearingUnderWay()
+	case errors.Is(err, call.ErrNoHearing):
+		return errNoHearing()
+	case errors.Is(err, call.ErrNotStageHall):
+		return errNotStageHall()
+	case errors.Is(err, call.ErrObserver):
+		return errObserver()
+	case errors.Is(err, call.ErrNoParticipant):
+		return errNoParticipant()
+	case errors.Is(err, call.ErrTooManySpeakers):
+		return errTooManySpeakers()
+	case errors.Is(err, call.ErrNotRepresentative):
+		return errNotRepresentative()
+	case errors.Is(err, call.ErrRecordConfirmed):
+		return errRecordConfirmed()
+	case errors.Is(err, call.ErrNoRecord):
+		return errNoRecord()
+	}
+	return backendError(err)
+}
+
+// backendError maps a scheduler error to what the client is told.
+func backendError(err error) *Error {
+	var fe *org.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return newError(CodeInvalid, fe.ZH, fe.EN)
+	case errors.Is(err, org.ErrNotFound):
+		return newError(CodeNotFound, "找不到该会次、预约或事项，请刷新后重试", "no such session, appointment or case; refresh and try again")
+	case errors.Is(err, org.ErrConflict):
+		return newError(CodeWrongState, "该预约已接访、已取消或未到场，不能再次操作；请刷新队列", "the appointment was heard, cancelled or marked absent already; refresh the queue")
+	case errors.Is(err, context.DeadlineExceeded):
+		return newError(CodeInternal, "后台处理超时，请稍后重试", "the scheduler did not answer in time; try again shortly")
+	}
+	return errInternal()
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
-	"sanji/recording"
 	"sanji/sfu"
 )
 
@@ -23,6 +22,8 @@ const (
 // handler handles one client message; a non-nil *Error is sent back with `re` set to id.
 type handler func(s *session, id string, data json.RawMessage) *Error
 
+// handlers is the one table of the client's messages (protocol.go's client-to-server types;
+// TestHandlersCoverProtocol holds it to them).
 var handlers = map[string]handler{
 	TypeJoin:            (*session).onJoin,
 	TypePublishOffer:    (*session).onPublishOffer,
@@ -35,6 +36,21 @@ var handlers = map[string]handler{
 	TypeUnpublish:       (*session).onUnpublish,
 	TypeLeave:           (*session).onLeave,
 	TypePing:            (*session).onPing,
+
+	// The reception call (call_handlers.go).
+	TypeCallNext:          (*session).onCallNext,
+	TypeCallAppointment:   (*session).onCallAppointment,
+	TypeEndHearing:        (*session).onEndHearing,
+	TypeNoShow:            (*session).onNoShow,
+	TypeStageUnit:         (*session).onStageUnit,
+	TypeBroadcast:         (*session).onBroadcast,
+	TypeAckRecording:      (*session).onAckRecording,
+	TypeRaiseHand:         (*session).onRaiseHand,
+	TypeSetFloor:          (*session).onSetFloor,
+	TypeSetSpeakers:       (*session).onSetSpeakers,
+	TypeRemoveParticipant: (*session).onRemoveParticipant,
+	TypeHearingRecord:     (*session).onHearingRecord,
+	TypeConfirmRecord:     (*session).onConfirmRecord,
 }
 
 type envelope struct {
@@ -133,7 +149,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	if err != nil {
 		s.logger().Warn("sfu join failed", zap.Error(err))
 		if s.call != nil {
-			s.call.remove(s)
+			s.call.Leave(s)
 		}
 		return sfuError(err)
 	}
@@ -150,8 +166,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat))
 	if s.call != nil {
 		// The call's policy decides what the newcomer receives, and who receives it.
-		s.call.apply(false)
-		s.call.sendPanels([]*session{s}, s.call.caseID())
+		s.call.Joined(s)
 		return nil
 	}
 	if s.autoSubscribe {
@@ -272,9 +287,7 @@ func (s *session) onMute(id string, data json.RawMessage) *Error {
 		s.send(TypeMuted, id, MuteData{TrackID: d.TrackID, Muted: *d.Muted})
 		s.srv.trackMuted(s, d.TrackID, *d.Muted)
 		if k := s.call; k != nil {
-			k.noteOnRecording(func(h *recording.Hearing) error {
-				return h.MuteChanged(time.Now(), s.id, d.TrackID, s.trackKind(d.TrackID), *d.Muted)
-			})
+			k.Muted(s.id, d.TrackID, s.trackKind(d.TrackID), *d.Muted)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/call"
 	"sanji/sfu"
 )
 
@@ -38,13 +39,13 @@ func sameQuality(a, b QualityData) bool {
 // not let s receive is left out, even if the SFU listed it in the instant before the stage changed
 // (as active_speaker never names whom s may not hear).
 func (s *session) qualityData(e sfu.EventQuality) QualityData {
-	var pol *policySnap
+	var pol *call.Snapshot
 	if s.call != nil {
-		pol = s.call.pol.snap.Load()
+		pol = s.call.Policy().Snapshot()
 	}
 	tracks := make([]TrackQuality, 0, len(e.Tracks))
 	for _, t := range e.Tracks {
-		if pol != nil && !pol.allow(s.id, t.ParticipantID, sfu.KindVideo) {
+		if pol != nil && !pol.Allow(s.id, t.ParticipantID, sfu.KindVideo) {
 			continue
 		}
 		tracks = append(tracks, TrackQuality{TrackID: t.TrackID, ParticipantID: t.ParticipantID, Layer: t.Layer,

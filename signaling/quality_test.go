@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/call"
+	"sanji/scheduler/reception"
 	"sanji/sfu"
 )
 
@@ -166,17 +169,19 @@ func TestQualityTrackOrderIsNoChange(t *testing.T) {
 // In a reception call a waiting hall never learns of the hearing's video, even from a report the
 // SFU made in the instant before the stage changed.
 func TestQualityKeepsToTheCallPolicy(t *testing.T) {
-	pol := &callPolicy{}
-	pol.snap.Store(&policySnap{
-		seats: map[string]seat{
-			"studio": {kind: auth.SeatStudio},
-			"hall-1": {kind: auth.SeatHall, hall: 1}, // on stage
-			"hall-2": {kind: auth.SeatHall, hall: 2}, // waiting
-		},
-		stageHall: 1, stageUnits: map[int64]bool{}, held: map[string]bool{},
-	})
-	waiting := bareSession(t, "hall-2")
-	waiting.call = &call{pol: pol}
+	calls := call.New(call.Config{Backend: stageBackend{hall: 1}})
+	seat := func(s *session, st call.Seat) *session {
+		s.seat, s.userID = st, 1
+		k, err := calls.Enter(1, 1, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.call = k
+		return s
+	}
+	studio := seat(bareSession(t, "studio"), call.Seat{Kind: auth.SeatStudio})
+	seat(bareSession(t, "hall-1"), call.Seat{Kind: auth.SeatHall, Hall: 1}) // on stage
+	waiting := seat(bareSession(t, "hall-2"), call.Seat{Kind: auth.SeatHall, Hall: 2})
 	waiting.onEvent(sfu.EventQuality{
 		Downlink: sfu.LinkQuality{Level: sfu.QualityGood},
 		Tracks: []sfu.TrackQuality{
@@ -196,8 +201,6 @@ func TestQualityKeepsToTheCallPolicy(t *testing.T) {
 		t.Errorf("a waiting hall was told of tracks %+v", d.Tracks)
 	}
 
-	studio := bareSession(t, "studio")
-	studio.call = &call{pol: pol}
 	studio.onEvent(sfu.EventQuality{Tracks: []sfu.TrackQuality{{TrackID: "TR_hall1", ParticipantID: "hall-1", Lowered: true}}})
 	got = queued(t, studio)
 	if len(got) != 1 {
@@ -210,3 +213,34 @@ func TestQualityKeepsToTheCallPolicy(t *testing.T) {
 		t.Errorf("the studio's report lost the stage hall's track: %+v", d.Tracks)
 	}
 }
+
+// stageBackend is a scheduler whose session 1 has a hearing under way at a hall: a call loaded
+// from it resumes that hearing.
+type stageBackend struct{ hall int64 }
+
+func (b stageBackend) Roster(context.Context, int64) (reception.CallRoster, error) {
+	return reception.CallRoster{}, nil
+}
+
+func (b stageBackend) Queue(context.Context, int64) ([]reception.Appointment, error) {
+	return []reception.Appointment{{ID: 1, HallID: b.hall, Status: reception.ApptCheckedIn, HeardAt: time.Now()}}, nil
+}
+
+func (b stageBackend) UnitName(context.Context, int64) (string, error) { return "", nil }
+
+func (b stageBackend) StartHearing(context.Context, int64, int64, int64) (reception.HearingCase, error) {
+	return reception.HearingCase{CaseID: 1}, nil
+}
+
+func (b stageBackend) EndHearing(context.Context, int64, string, string, int64) error { return nil }
+func (b stageBackend) NoShow(context.Context, int64, int64) error                     { return nil }
+
+func (b stageBackend) CasePanel(context.Context, int64, int64, int64) (json.RawMessage, error) {
+	return nil, nil
+}
+
+func (b stageBackend) SaveHearingRecord(context.Context, reception.HearingRecord, int64) ([]int64, error) {
+	return nil, nil
+}
+
+func (b stageBackend) CaseNote(context.Context, int64, string, string, string) error { return nil }

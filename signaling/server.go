@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/call"
 	"sanji/recording"
 	"sanji/sfu"
 )
@@ -34,7 +35,7 @@ type Config struct {
 
 	// Calls is the scheduler for reception calls (rooms joined with a session's seat token);
 	// nil refuses such tokens.
-	Calls CallBackend
+	Calls call.Backend
 	// Recorder records the hearings of reception calls; nil records nothing.
 	Recorder *recording.Recorder
 }
@@ -63,7 +64,7 @@ type Server struct {
 	closing  bool
 	sessions map[*session]struct{}
 	rooms    map[string]map[string]*session // room id -> participant id -> joined session
-	calls    map[string]*call               // room id -> live reception call
+	calls    *call.Calls                    // the live reception calls; nil without Config.Calls
 }
 
 // New returns a Server for cfg.
@@ -83,14 +84,15 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Server{
+	srv := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger.Named("signaling"),
 		metrics:  newMetrics(cfg.Registerer),
 		sessions: map[*session]struct{}{},
 		rooms:    map[string]map[string]*session{},
-		calls:    map[string]*call{},
 	}
+	srv.calls = newCalls(srv)
+	return srv
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs its session until it ends.
@@ -176,7 +178,7 @@ func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
 	sink := sfu.EventSinkFunc(s.onEvent)
 	var pol sfu.Policy
 	if s.call != nil {
-		pol = s.call.pol
+		pol = s.call.Policy()
 	}
 	p, err := srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, sink, pol)
 	if errors.Is(err, sfu.ErrDuplicate) {
@@ -263,14 +265,14 @@ func (srv *Server) trackPublished(s *session, info sfu.TrackInfo) {
 	// The publisher is told too: that is how it learns the id of its track for mute and unpublish.
 	for _, o := range srv.rooms[s.room] {
 		o.send(TypeTrackPublished, "", TrackPublishedData{Track: t})
-		if o != s && o.autoSubscribe && (s.call == nil || s.call.pol.Allow(o.id, info)) {
+		if o != s && o.autoSubscribe && (s.call == nil || s.call.Policy().Allow(o.id, info)) {
 			o.autoSubscribeTo(t.ID)
 		}
 	}
 	if k := s.call; k != nil {
 		// A stage participant's new track (a reconnect, a camera turned on) joins the recording:
 		// on the session's writer, not on this SFU goroutine.
-		s.push(outFrame{work: k.recordStage})
+		s.push(outFrame{work: k.RecordStage})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"sanji/call"
 	"sanji/sfu"
 )
 
@@ -44,8 +45,8 @@ type session struct {
 	id, name, role, room string
 	autoSubscribe        bool
 	// In a reception call: the call, the seat and the user account from the join token.
-	call   *call
-	seat   seat
+	call   *call.Call
+	seat   call.Seat
 	userID int64
 
 	tracks []Track // guarded by srv.mu
@@ -219,7 +220,7 @@ func (s *session) onEvent(e sfu.Event) {
 		s.send(TypeLayers, "", LayersData{TrackID: e.TrackID, Paused: e.RIDs})
 	case sfu.EventActiveSpeaker:
 		id := e.ParticipantID
-		if s.call != nil && id != "" && id != s.id && !s.call.pol.snap.Load().allow(s.id, id, sfu.KindAudio) {
+		if s.call != nil && id != "" && id != s.id && !s.call.Policy().Snapshot().Allow(s.id, id, sfu.KindAudio) {
 			id = "" // who speaks in a hearing this participant may not hear is not theirs to know
 		}
 		s.send(TypeActiveSpeaker, "", ActiveSpeakerData{ParticipantID: id})
@@ -267,7 +268,7 @@ func (s *session) leave(reason string) bool {
 		p.Close(reason)
 	}
 	if s.call != nil {
-		s.call.remove(s)
+		s.call.Leave(s)
 	}
 	return true
 }

@@ -21,9 +21,11 @@ var rules = []struct {
 	from string
 	not  []string
 }{
-	{"sfu", []string{"signaling", "scheduler", "recording", "client", "web", "cmd", "bench"}},
-	{"scheduler", []string{"sfu", "signaling", "recording", "client", "web", "bench", "cmd"}},
-	{"recording", []string{"signaling", "scheduler/api", "client", "web", "cmd", "bench"}},
+	{"sfu", []string{"signaling", "call", "scheduler", "recording", "client", "web", "cmd", "bench"}},
+	// The reception call's rules know no transport: signaling uses call, never the other way.
+	{"call", []string{"signaling", "client", "web", "cmd", "bench"}},
+	{"scheduler", []string{"sfu", "signaling", "call", "recording", "client", "web", "bench", "cmd"}},
+	{"recording", []string{"signaling", "call", "scheduler/api", "client", "web", "cmd", "bench"}},
 	{"client", []string{"scheduler", "web", "cmd", "bench"}},
 	{"", []string{"cmd"}},
 	// The domain, one way: org ← calendar ← casework ← reception; rates and exchange beside

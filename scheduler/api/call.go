@@ -187,7 +187,7 @@ func callSessionID(v string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-// CallBridge is the scheduler as the reception call sees it (signaling.CallBackend).
+// CallBridge is the scheduler as the reception call sees it (call.Backend).
 type CallBridge struct{ s *Server }
 
 // CallBridge returns the bridge for the signaling server.

@@ -1,24 +1,22 @@
-package signaling
+package call
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
 	"sanji/auth"
 	"sanji/recording"
-	"sanji/sfu"
 )
 
 // The hearing's recording (同步录音录像): it starts when the hall acknowledges the recording
 // notice, follows the stage (its tracks, units coming and going, mutes, slips), and ends with
 // the hearing, sealed, its chain head written on the case's timeline. Calls into the recorder
-// write files: they are made from message handlers and session writers, never from the SFU's
-// goroutines.
+// write files: they are made from commands and from what the transport defers to its own
+// goroutines (RecordStage), never from the SFU's goroutines.
 
 // recordingState is the stage's recording. Guarded by the call's mu.
 type recordingState struct {
@@ -29,8 +27,8 @@ type recordingState struct {
 
 // startRecording opens the recording of the hearing on stage (after the notice was
 // acknowledged) and records the stage's tracks. The caller holds k.op.
-func (k *call) startRecording() {
-	rec := k.srv.cfg.Recorder
+func (k *Call) startRecording() {
+	rec := k.calls.cfg.Recorder
 	if rec == nil {
 		return
 	}
@@ -42,9 +40,9 @@ func (k *call) startRecording() {
 	}
 	info := recording.HearingInfo{ID: fmt.Sprintf("s%d-a%d-%d", k.sessionID, g.appt.ID, g.ackAt.Unix()), Start: g.ackAt,
 		SessionID: k.sessionID, CaseID: g.caseID, Room: k.room, OnError: k.recordingFailed}
-	for _, s := range k.members {
-		if k.pol.snap.Load().onStage(s.seat) {
-			info.Participants = append(info.Participants, recordingParticipant(s))
+	for _, p := range k.members {
+		if m := p.Member(); k.pol.Snapshot().OnStage(m.Seat) {
+			info.Participants = append(info.Participants, recordingParticipant(m))
 		}
 	}
 	k.mu.Unlock()
@@ -64,18 +62,24 @@ func (k *call) startRecording() {
 	k.recordStage()
 }
 
-func recordingParticipant(s *session) recording.Participant {
-	return recording.Participant{ID: s.id, Role: s.seat.kind + ":" + s.role, UnitID: s.seat.unit}
+func recordingParticipant(m Member) recording.Participant {
+	return recording.Participant{ID: m.ID, Role: m.Seat.Kind + ":" + m.Role, UnitID: m.Seat.Unit}
 }
 
-// recordStage records every stage track not yet recorded and stops those that left the stage,
-// noting the stage in the manifest.
-func (k *call) recordStage() {
-	room := k.srv.cfg.SFU.Room(k.room)
+// RecordStage records every stage track not yet recorded and stops those that left the stage,
+// noting the stage in the manifest. Commands do it themselves; the transport calls it when a
+// track is published (on a goroutine of its own, not the SFU's).
+func (k *Call) RecordStage() { k.recordStage() }
+
+func (k *Call) recordStage() {
+	var room Room
+	if f := k.calls.cfg.Room; f != nil {
+		room = f(k.room)
+	}
 	if room == nil {
 		return
 	}
-	snap := k.pol.snap.Load()
+	snap := k.pol.Snapshot()
 	k.mu.Lock()
 	g := k.stage
 	if g == nil || g.rec == nil {
@@ -85,17 +89,17 @@ func (k *call) recordStage() {
 	r := g.rec
 	var onStage []string
 	var people []recording.Participant
-	for id, s := range k.members {
-		if snap.onStage(s.seat) {
+	for id, p := range k.members {
+		if m := p.Member(); snap.OnStage(m.Seat) {
 			onStage = append(onStage, id)
-			people = append(people, recordingParticipant(s))
+			people = append(people, recordingParticipant(m))
 		}
 	}
 	k.mu.Unlock()
 	slices.Sort(onStage)
 	for _, p := range people {
 		if err := r.h.AddParticipant(p); err != nil {
-			k.srv.log.Warn("recording participant", zap.Error(err))
+			k.log().Warn("recording participant", zap.Error(err))
 		}
 	}
 	live := map[string]bool{}
@@ -110,7 +114,7 @@ func (k *call) recordStage() {
 		k.mu.Unlock()
 		if !done {
 			if err := r.h.Record(room, t); err != nil {
-				k.srv.log.Warn("record track", zap.String("track", t.ID), zap.Error(err))
+				k.log().Warn("record track", zap.String("track", t.ID), zap.Error(err))
 			}
 		}
 	}
@@ -132,65 +136,65 @@ func (k *call) recordStage() {
 	r.lastStage = key
 	k.mu.Unlock()
 	if changed {
-		if err := r.h.StageChanged(time.Now(), onStage); err != nil {
-			k.srv.log.Warn("recording stage change", zap.Error(err))
+		if err := r.h.StageChanged(k.now(), onStage); err != nil {
+			k.log().Warn("recording stage change", zap.Error(err))
 		}
 	}
 }
 
 // sealRecording closes a hearing's recording and writes its seal on the case's timeline.
-func (k *call) sealRecording(ctx context.Context, r *recordingState, caseID int64) {
+func (k *Call) sealRecording(ctx context.Context, r *recordingState, caseID int64) {
 	if r == nil {
 		return
 	}
 	seal, err := r.h.Close()
 	if err != nil {
-		k.srv.log.Error("recording ended with an error", zap.String("hearing", r.h.ID()), zap.Error(err))
+		k.log().Error("recording ended with an error", zap.String("hearing", r.h.ID()), zap.Error(err))
 	}
 	reason := fmt.Sprintf("视频接访录像已封存，%s 链头 %s / the hearing's recording is sealed, %s chain head %s",
 		seal.Algorithm, seal.Head, seal.Algorithm, seal.Head)
 	if err != nil {
 		reason += fmt.Sprintf("（录制中出错：%v / with an error while recording）", err)
 	}
-	if nerr := k.srv.cfg.Calls.CaseNote(ctx, caseID, "recording", "recording:"+seal.Hearing, reason); nerr != nil {
-		k.srv.log.Error("record the recording's seal on the case", zap.Int64("case", caseID), zap.Error(nerr))
+	if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording", "recording:"+seal.Hearing, reason); nerr != nil {
+		k.log().Error("record the recording's seal on the case", zap.Int64("case", caseID), zap.Error(nerr))
 	}
 }
 
 // recordingFailed is the recorder's OnError: a track's recording stopped (a full disk, a write
 // error). The call goes on; the studio is told, the case gets a note, the log an error. It must
-// not block: the note is written on a studio member's writer goroutine.
-func (k *call) recordingFailed(err error) {
-	k.srv.log.Error("recording failed; the call goes on", zap.String("room", k.room), zap.Error(err))
+// not block: the note is written later, deferred to a studio member (Participant.Defer).
+func (k *Call) recordingFailed(err error) {
+	k.log().Error("recording failed; the call goes on", zap.String("room", k.room), zap.Error(err))
 	k.mu.Lock()
 	var caseID int64
 	if k.stage != nil {
 		caseID = k.stage.caseID
 	}
-	var writer *session
-	for _, m := range k.members {
-		if m.seat.kind == auth.SeatStudio {
-			m.emit(TypeCallNotice, CallNoticeData{Kind: "recording_error",
+	var writer Participant
+	for _, p := range k.members {
+		if p.Member().Seat.Kind == auth.SeatStudio {
+			p.CallNotice(Notice{Kind: "recording_error",
 				MessageZH: "录像出错，部分画面或声音未能保存，请检查服务器磁盘并记录在案：" + err.Error(),
 				MessageEN: "the recording failed; some picture or sound was not saved. Check the server's disk and note it: " + err.Error()})
-			writer = m
+			writer = p
 		}
 	}
 	k.mu.Unlock()
 	if writer == nil || caseID == 0 {
 		return
 	}
-	writer.push(outFrame{work: func() {
+	writer.Defer(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 		defer cancel()
-		if nerr := k.srv.cfg.Calls.CaseNote(ctx, caseID, "recording_error", "", "录像出错 / recording failed: "+err.Error()); nerr != nil {
-			k.srv.log.Error("note the recording error on the case", zap.Error(nerr))
+		if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording_error", "", "录像出错 / recording failed: "+err.Error()); nerr != nil {
+			k.log().Error("note the recording error on the case", zap.Error(nerr))
 		}
-	}})
+	})
 }
 
 // noteOnRecording runs fn on the recording of the hearing under way, if any.
-func (k *call) noteOnRecording(fn func(h *recording.Hearing) error) {
+func (k *Call) noteOnRecording(fn func(h *recording.Hearing) error) {
 	k.mu.Lock()
 	var h *recording.Hearing
 	if k.stage != nil && k.stage.rec != nil {
@@ -199,33 +203,19 @@ func (k *call) noteOnRecording(fn func(h *recording.Hearing) error) {
 	k.mu.Unlock()
 	if h != nil {
 		if err := fn(h); err != nil {
-			k.srv.log.Warn("recording event", zap.Error(err))
+			k.log().Warn("recording event", zap.Error(err))
 		}
 	}
 }
 
-// trackKind is the kind of one of s's tracks ("" when unknown).
-func (s *session) trackKind(trackID string) string {
-	s.srv.mu.Lock()
-	defer s.srv.mu.Unlock()
-	for _, t := range s.tracks {
-		if t.ID == trackID {
-			return t.Kind
-		}
-	}
-	return ""
-}
-
-// SlipCreated implements the scheduler API's CallHooks: a slip made on the call is marked in
-// the recording's manifest, and the panels go out again.
-func (srv *Server) SlipCreated(sessionID, caseID int64, kind string, slipID int64) {
-	if k := srv.liveCall(sessionID); k != nil {
+// SlipCreated marks a slip made on a session's call in the hearing's recording; the panels go
+// out again.
+func (c *Calls) SlipCreated(sessionID, caseID int64, kind string, slipID int64) {
+	if k := c.Live(sessionID); k != nil {
 		k.noteOnRecording(func(h *recording.Hearing) error {
-			_, err := h.SlipCreated(time.Now(), slipID, fmt.Sprintf("%s:%d", kind, slipID), kind)
+			_, err := h.SlipCreated(k.now(), slipID, fmt.Sprintf("%s:%d", kind, slipID), kind)
 			return err
 		})
 	}
-	srv.CaseChanged(sessionID, caseID)
+	c.CaseChanged(sessionID, caseID)
 }
-
-var _ recording.Source = (*sfu.Room)(nil)
