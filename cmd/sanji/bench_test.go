@@ -104,14 +104,15 @@ func TestBenchSimulcastFanOutSmoke(t *testing.T) {
 // TestBenchReceptionSmoke runs a short reception call against an in-process server: the stage
 // moves between two halls with a unit on stage, every hearing is recorded and has media both
 // ways between everyone on stage, and nothing reaches a waiting hall or an off-stage unit. No
-// timing.
+// timing: the window leaves room for two hearings even on a loaded machine (in 4 s CI under load
+// fitted only one; a hearing waits for media both ways before its 1.5 s start).
 func TestBenchReceptionSmoke(t *testing.T) {
 	cfg := testConfig(t)
 	a := startTestApp(t, cfg)
 	out := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr strings.Builder
 	code := run(context.Background(), []string{"bench", "--url", a.URL(), "--scenario", "reception", "--halls", "2",
-		"--units", "1", "--hearing", "1500ms", "--duration", "4s", "--warmup", "0s", "--json", out},
+		"--units", "1", "--hearing", "1500ms", "--duration", "10s", "--warmup", "0s", "--json", out},
 		&stdout, &stderr, func(string) string { return "" })
 	if code != exitOK {
 		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
