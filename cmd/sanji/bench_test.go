@@ -105,7 +105,7 @@ func TestBenchSimulcastFanOutSmoke(t *testing.T) {
 // moves between two halls with a unit on stage, every hearing is recorded and has media both
 // ways between everyone on stage, and nothing reaches a waiting hall or an off-stage unit. No
 // timing: the window leaves room for two hearings even on a loaded machine (in 4 s CI under load
-// fitted only one; a hearing waits for media both ways before its 1.5 s start).
+// fitted only one: the calls, the acknowledgement and the unit brought on come before each 1.5 s).
 func TestBenchReceptionSmoke(t *testing.T) {
 	cfg := testConfig(t)
 	a := startTestApp(t, cfg)
