@@ -1,10 +1,3 @@
-// Package api is the scheduler's HTTP JSON API under /api/v1/ (docs/api/openapi.yaml): login
-// sessions, units and halls, users and grants, hall terminals, API tokens, the audit log and
-// join tokens for the signaling WebSocket.
-//
-// Every route names its access in one table (routes): public, any logged-in user ("self"), or a
-// policy action from scheduler's policy table. Handlers ask through rc.require / rc.roots, which
-// use the route's action, so no handler checks a role by hand.
 package api
 
 import (

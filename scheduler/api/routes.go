@@ -11,12 +11,14 @@ import (
 // added here without a row in that test fails the test.
 func (s *Server) routeTable() []route {
 	return []route{
+		// Core (routes.go, session.go).
 		{method: "GET", pattern: "/api/v1/openapi.yaml", access: accessPublic, handle: s.openapi},
 		{method: "POST", pattern: "/api/v1/session", access: accessPublic, handle: s.login},
 		{method: "DELETE", pattern: "/api/v1/session", access: accessSelf, beforePasswordChange: true, handle: s.logout},
 		{method: "GET", pattern: "/api/v1/me", access: accessSelf, beforePasswordChange: true, handle: s.me},
 		{method: "POST", pattern: "/api/v1/me/password", access: accessSelf, beforePasswordChange: true, handle: s.changePassword},
 
+		// The organisation (units.go, users.go, devices.go, tokens.go, audit.go, joins.go).
 		{method: "GET", pattern: "/api/v1/units", access: org.ActUnitRead, handle: s.listUnits},
 		{method: "POST", pattern: "/api/v1/units", access: org.ActUnitWrite, handle: s.createUnit},
 		{method: "PATCH", pattern: "/api/v1/units/{id}", access: org.ActUnitWrite, handle: s.renameUnit},
@@ -43,7 +45,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/audit", access: org.ActAuditRead, handle: s.searchAudit},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: org.ActCallJoin, handle: s.joinToken},
 
-		// Receptions (receptions.go).
+		// Receptions (sessions.go, holidays.go, appointments.go, bookingchecks.go, joins.go).
 		{method: "GET", pattern: "/api/v1/public/sessions", access: accessPublic, handle: s.publicSessions},
 		{method: "GET", pattern: "/api/v1/holidays", access: org.ActSessionRead, handle: s.listHolidays},
 		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: org.ActHolidayWrite, handle: s.putHoliday},
@@ -59,7 +61,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: org.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: org.ActApptWrite, handle: s.updateAppointment},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/booking-checks", access: org.ActApptWrite, handle: s.precheck},
-		// Multi-site hearings (hearings.go).
+		// Multi-site hearings (invitations.go).
 		{method: "POST", pattern: "/api/v1/sessions/{id}/invitations", access: org.ActSessionWrite, handle: s.invite},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/invitations", access: org.ActSessionRead, handle: s.sessionInvitations},
 		{method: "GET", pattern: "/api/v1/invitations", access: org.ActInvitationAnswer, handle: s.myInvitations},
@@ -69,7 +71,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/feeds", access: org.ActSessionRead, handle: s.createFeed},
 		{method: "DELETE", pattern: "/api/v1/feeds/{id}", access: org.ActSessionRead, handle: s.revokeFeed},
 		{method: "GET", pattern: feedPrefix + "{file}", access: accessPublic, handle: s.icalFeed},
-		// Cases (cases.go).
+		// Cases (cases.go, casework.go, assignments.go, supervisions.go, attachments.go).
 		{method: "POST", pattern: "/api/v1/cases", access: org.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: org.ActCaseRead, handle: s.getCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: org.ActCaseRead, handle: s.caseTimeline},
@@ -101,11 +103,13 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/recordings/{hearing}/manifest", access: org.ActRecordingView, handle: s.recordingManifest},
 		{method: "GET", pattern: "/api/v1/recordings/{hearing}/files/{name}", access: org.ActRecordingView, handle: s.recordingFile},
 		{method: "POST", pattern: "/api/v1/recordings/{hearing}/verify", access: org.ActRecordingView, handle: s.verifyRecording},
+		// Rates (rates.go).
 		{method: "GET", pattern: "/api/v1/rates", access: org.ActStatsRead, handle: s.rates},
 		// Exchange with other systems (exchange.go).
 		{method: "POST", pattern: "/api/v1/cases/export", access: org.ActCaseExchange, handle: s.exportCases},
 		{method: "POST", pattern: "/api/v1/cases/import", access: org.ActCaseExchange, bodyLimit: maxBundleBody, handle: s.importCases},
 		{method: "GET", pattern: "/api/v1/exchange/public-key", access: accessPublic, handle: s.exchangePublicKey},
+		// The petitioner's query page (query.go).
 		{method: "POST", pattern: "/api/v1/query", access: accessPublic, handle: s.publicQuery},
 		{method: "POST", pattern: "/api/v1/query/evaluation", access: accessPublic, handle: s.publicEvaluate},
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,133 +13,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"sanji/auth"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
 	"sanji/scheduler/reception"
 )
 
-// The reception call's side of the scheduler: seats in a call (join tokens), and CallBridge,
-// what the signaling server calls to run a session live.
-
-// A call opens CallOpensBefore its session's start and closes CallClosesAfter its end.
-const (
-	CallOpensBefore = 30 * time.Minute
-	CallClosesAfter = 2 * time.Hour
-)
-
-// CallRoom is the signaling room of a reception session's call.
-func CallRoom(sessionID int64) string { return "call-" + strconv.FormatInt(sessionID, 10) }
-
-type callJoinRequest struct {
-	Seat   string `json:"seat"`
-	HallID int64  `json:"hall_id"`
-	UnitID int64  `json:"unit_id"`
-}
-
-// callJoinToken gives the caller a seat in a session's call: the studio (the session's leader
-// and the staff who run it), a roster hall, a unit's office, or the observers' seats. The seat
-// decides what the SFU lets the bearer see and hear.
-func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var req callJoinRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	x, err := s.st.GetReceptionSession(ctx, id)
-	if err != nil {
-		return err
-	}
-	if x.Status != reception.SessionScheduled {
-		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
-	}
-	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
-	// after the scheduled end (hearings run over).
-	switch now := s.now(); {
-	case now.Before(x.Start.Add(-CallOpensBefore)):
-		at := x.Start.Add(-CallOpensBefore).In(calendar.Shanghai).Format("2006-01-02 15:04")
-		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
-	case now.After(x.End.Add(CallClosesAfter)):
-		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
-	}
-	owner, err := s.st.GetUnit(ctx, x.UnitID)
-	if err != nil {
-		return err
-	}
-	observerOnly := func(path string) bool {
-		roles := rc.p.RolesFor(org.ActCallJoin, path)
-		return len(roles) > 0 && !slices.ContainsFunc(roles, func(r string) bool { return r != org.RoleObserver })
-	}
-	claims := auth.Claims{Room: CallRoom(x.ID), SessionID: x.ID, Seat: req.Seat, UserID: rc.p.User.ID}
-	var scope org.Unit
-	switch req.Seat {
-	case auth.SeatStudio:
-		scope = owner
-		if rc.p.User.ID == x.LeaderID {
-			claims.Role = org.RoleLeader
-		} else if roles := rc.p.RolesFor(org.ActCallModerate, owner.Path); len(roles) > 0 {
-			claims.Role = roles[0]
-		} else {
-			return errForbidden
-		}
-	case auth.SeatHall:
-		if !slices.Contains(x.HallIDs, req.HallID) {
-			return invalidField("hall_id", "该大厅不在本会次的名单上", "the hall is not on this session's roster")
-		}
-		if _, scope, err = s.hallUnit(ctx, req.HallID); err != nil {
-			return err
-		}
-		claims.HallID = req.HallID
-	case auth.SeatUnit:
-		if scope, err = s.unitField(ctx, "unit_id", req.UnitID); err != nil {
-			return err
-		}
-		if !slices.Contains(x.UnitIDs, scope.ID) && !strings.HasPrefix(scope.Path, owner.Path) {
-			return invalidField("unit_id", "该单位不在本会次的名单上，也不在主办单位辖区内", "the unit is neither on the session's roster nor under its owning unit")
-		}
-		claims.UnitID = scope.ID
-	case auth.SeatObserver:
-		scope = owner
-	default:
-		return invalidField("seat", "席位应为 studio（主会场）、hall（接访大厅）、unit（责任单位）或 observer（列席）",
-			"seat must be studio, hall, unit or observer")
-	}
-	if err := rc.require(scope.Path); err != nil {
-		return err
-	}
-	if claims.Role == "" {
-		roles := rc.p.RolesFor(org.ActCallJoin, scope.Path)
-		if req.Seat != auth.SeatObserver && observerOnly(scope.Path) {
-			return errForbidden // an observer sits with the observers, whatever seat is asked
-		}
-		claims.Role = roles[0]
-		if req.Seat == auth.SeatObserver {
-			claims.Role = org.RoleObserver
-		}
-	}
-	pid, err := auth.RandomToken(9)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	claims.Subject = "u" + strconv.FormatInt(rc.p.User.ID, 10) + "-" + pid
-	claims.Name, claims.IssuedAt, claims.ExpiresAt = rc.p.User.DisplayName, now, now.Add(s.joinTTL)
-	tok, err := s.signer.Sign(claims)
-	if err != nil {
-		return err
-	}
-	if err := rc.audit("call.join_token", "session:"+strconv.FormatInt(x.ID, 10), scope, nil,
-		map[string]any{"seat": req.Seat, "role": claims.Role, "hall_id": claims.HallID, "unit_id": claims.UnitID}); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, JoinToken{Token: tok, Room: claims.Room, Role: claims.Role, ParticipantID: claims.Subject, ExpiresAt: claims.ExpiresAt.UTC()})
-	return nil
-}
+// The reception call's side of the scheduler: the hooks the API tells the live calls through,
+// and CallBridge, what the signaling server calls to run a session live.
 
 // CallHooks is what the API tells the live calls: the signaling server implements it.
 type CallHooks interface {
@@ -185,6 +65,16 @@ func (s *Server) callOffset(session string, clientMS int64) int64 {
 func callSessionID(v string) (int64, bool) {
 	id, err := strconv.ParseInt(v, 10, 64)
 	return id, err == nil && id > 0
+}
+
+// notifyCall tells the live call of a session that a slip of kind was made on it for a case:
+// the hearing's recording marks it and the panels on stage show it at once.
+func (s *Server) notifyCall(session string, caseID int64, kind string, slipID int64) {
+	if id, ok := callSessionID(session); ok {
+		if h := s.callHooks(); h != nil {
+			h.SlipCreated(id, caseID, kind, slipID)
+		}
+	}
 }
 
 // CallBridge is the scheduler as the reception call sees it (call.Backend).
@@ -421,7 +311,7 @@ func (b *CallBridge) auditCall(ctx context.Context, user org.User, action string
 }
 
 // CasePanel is the case file as one participant of the call may see it: the case redacted to
-// the viewer's rights (cases_view.go), its timeline, clock, slips, and the person's earlier
+// the viewer's rights (caseView, cases.go), its timeline, clock, slips, and the person's earlier
 // bookings (同人同事). A full view of identity is audited with the call as its purpose.
 type CasePanel struct {
 	Case        CaseView         `json:"case"`

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+)
+
+// The petitioner's query page: a case's milestones by its query code, and the evaluation.
+
+type queryRequest struct {
+	Code  string `json:"code"`
+	Stage string `json:"stage"` // evaluation only
+	Score string `json:"score"` // evaluation only
+	Via   string `json:"via"`
+}
+
+// queryCase finds the case of a query code, rate-limited per address: a code is not guessable,
+// and the limit keeps it so.
+func (s *Server) queryCase(w http.ResponseWriter, r *http.Request, rc *reqCtx, req *queryRequest) (casework.Case, error) {
+	if ok, wait := s.loginLim.allow("query:"+rc.ip, s.now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return casework.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "查询过于频繁，请稍后再试", "too many queries; wait a little and try again")
+	}
+	if err := decode(r, req); err != nil {
+		return casework.Case{}, err
+	}
+	c, err := s.st.GetCaseByQueryHash(r.Context(), casework.QueryCodeHash(req.Code))
+	if errors.Is(err, org.ErrNotFound) || strings.TrimSpace(req.Code) == "" {
+		return c, newErr(http.StatusNotFound, CodeNotFound, "查询码不正确，请核对后重试", "no case has this query code; check it and try again")
+	}
+	return c, err
+}
+
+// Milestone is a public step of a case: a status and its date, nothing identifying.
+type Milestone struct {
+	Status string `json:"status"`
+	Date   string `json:"date"`
+}
+
+func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req queryRequest
+	c, err := s.queryCase(w, r, rc, &req)
+	if err != nil {
+		return err
+	}
+	evs, err := s.st.ListCaseEvents(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	ms := []Milestone{}
+	for _, e := range evs {
+		if e.Kind == "status" {
+			ms = append(ms, Milestone{Status: string(e.To), Date: calendar.DayOf(e.At).Format("2006-01-02")})
+		}
+	}
+	es, err := s.st.ListEvaluations(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	rated := []string{}
+	for _, e := range es {
+		rated = append(rated, e.Stage)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
+		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated})
+	return nil
+}
+
+func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var req queryRequest
+	c, err := s.queryCase(w, r, rc, &req)
+	if err != nil {
+		return err
+	}
+	via := req.Via
+	if via != "terminal" {
+		via = "query_page"
+	}
+	e := casework.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
+	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
+		if errors.Is(err, org.ErrConflict) {
+			return newErr(http.StatusConflict, CodeConflict, "该环节已评价过，每个环节只能评价一次", "this stage was already rated; each stage is rated once")
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
