@@ -248,6 +248,11 @@ export function t(key, params = {}) {
   return render(current, key, params);
 }
 
+// tIn is t in language l, whatever the page's (the hall speaks Chinese to petitioners).
+export function tIn(l, key, params = {}) {
+  return render(l, key, params);
+}
+
 // A parameter may itself be {key, params}: it is translated too, in the same language.
 function render(l, key, params = {}) {
   const text = messages[l]?.[key] ?? messages[DEFAULT_LANG][key] ?? key;
