@@ -73,7 +73,7 @@ func TestLandingByRole(t *testing.T) {
 		t.Run(role, func(t *testing.T) {
 			srv := landingFake(t, role)
 			p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
-			for _, from := range []string{"/login.html"} {
+			for _, from := range []string{"/login.html", "/"} {
 				p.do("open "+from, chromedp.Navigate(srv.URL+from))
 				p.wait("landed from "+from, `location.pathname === `+jsString(want))
 			}
@@ -131,4 +131,62 @@ func TestWorkLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// frontFake serves the pages to nobody logged in, the public schedule, and POST /dev/token when
+// dev (as --dev does: a request without a room is a 400).
+func frontFake(t *testing.T, dev bool) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler())
+	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
+		replyJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{"code": "unauthenticated", "message": "请先登录"}})
+	})
+	mux.HandleFunc("GET /api/v1/public/sessions", func(w http.ResponseWriter, r *http.Request) {
+		replyJSON(w, http.StatusOK, map[string]any{"sessions": []any{map[string]any{"id": 1, "title": "副市长视频接访",
+			"start": "2026-12-02T01:00:00Z", "end": "2026-12-02T03:00:00Z", "leader_name": "王五一", "leader_post": "副市长",
+			"place": "市领导接访室", "halls": []string{"清波街道接访大厅"}, "portfolio": "住房保障"}}})
+	})
+	if dev {
+		mux.HandleFunc("POST /dev/token", func(w http.ResponseWriter, r *http.Request) {
+			replyJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"code": "invalid"}})
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFrontPage: / is the system's front page — its name and office, the staff login, the case
+// query and the public schedule — with no role picker; the development form is at /dev.html,
+// linked only when the server is in development mode.
+func TestFrontPage(t *testing.T) {
+	srv := frontFake(t, false)
+	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
+	noHandlerErrors(t, collectConsole(p.ctx))
+	p.do("open /", chromedp.Navigate(srv.URL+"/"))
+	p.wait("the schedule", `document.querySelectorAll("#pub-rows tr").length === 1`)
+	got := p.text(`[document.querySelector("h1").textContent, document.getElementById("front-office").textContent,
+		!!document.querySelector("#role, select, #join-form"), !!document.querySelector('a[href="login.html"]'),
+		!!document.querySelector('a[href="query.html"]'), !!document.querySelector('a[href="public.html"]'),
+		document.getElementById("pub-rows").textContent.includes("王五一")].join("|")`)
+	if want := "三级视频接访系统|信访工作机构|false|true|true|true|true"; got != want {
+		t.Errorf("front page name|office|role picker|login|query|public|schedule = %q, want %q", got, want)
+	}
+	// The probe of the token endpoint has answered by the time the page settles.
+	p.wait("the dev probe", `performance.getEntriesByType("resource").some((e) => e.name.endsWith("/dev/token"))`)
+	if got := p.text(`String(document.getElementById("dev-foot").hidden)`); got != "true" {
+		t.Errorf("outside development mode the dev form is linked (hidden=%s)", got)
+	}
+	p.do("switch to English", chromedp.Click(chromedp.CSS(`#lang button[data-lang="en"]`)))
+	if got := p.text(`document.querySelector("h1").textContent + "|" + document.getElementById("front-office").textContent`); got != "Three-tier video reception system|Petition office" {
+		t.Errorf("in English: %q", got)
+	}
+
+	dev := frontFake(t, true)
+	p = &tab{t: t, ctx: newBrowser(t), url: dev.URL}
+	p.do("open / in development mode", chromedp.Navigate(dev.URL+"/"))
+	p.wait("the dev link", `!document.getElementById("dev-foot").hidden && document.querySelector("#dev-foot a").getAttribute("href") === "dev.html"`)
+	p.do("follow it", chromedp.Click(chromedp.CSS("#dev-foot a")))
+	p.wait("the development form", `location.pathname === "/dev.html" && document.body.dataset.ready === "true" && document.querySelectorAll("#role option").length > 0`)
 }
