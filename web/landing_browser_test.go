@@ -110,12 +110,13 @@ func TestLandingAfterLogin(t *testing.T) {
 	p.wait("the own page instead", `location.pathname === "/queue.html"`)
 }
 
-// TestWorkLinks: the header links 视频接访 and 信访事项 for those who may use them, and hides them
-// from the admin and the auditor.
+// TestWorkLinks: the header links 视频接访 and 信访事项 (and a unit's invitations) for those who may
+// use them, and hides them from the admin and the auditor.
 func TestWorkLinks(t *testing.T) {
-	links := `[...document.querySelectorAll(".topbar a")].filter((a) => !a.hidden && ["reception.html", "cases.html"].includes(a.getAttribute("href"))).map((a) => a.getAttribute("href") + "=" + a.textContent).join(" ")`
+	links := `[...document.querySelectorAll(".topbar a")].filter((a) => !a.hidden && ["reception.html", "cases.html", "invitations.html"].includes(a.getAttribute("href"))).map((a) => a.getAttribute("href") + "=" + a.textContent).join(" ")`
 	for _, c := range []struct{ role, page, want string }{
-		{"case_handler", "/invitations.html", "reception.html=进入视频接访 cases.html=信访事项"},
+		{"case_handler", "/invitations.html", "invitations.html=会商邀请 reception.html=进入视频接访 cases.html=信访事项"},
+		{"case_handler", "/cases.html", "reception.html=视频接访 invitations.html=会商邀请"},
 		{"leader", "/cases.html", "reception.html=视频接访"},
 		{"leader", "/password.html", "reception.html=视频接访 cases.html=信访事项"},
 		{"admin", "/admin.html", ""},
