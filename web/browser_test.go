@@ -252,7 +252,7 @@ func TestJoinPage(t *testing.T) {
 	ctx := newBrowser(t)
 	console := collectConsole(ctx)
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/?room=r1")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/dev.html?room=r1")); err != nil {
 		t.Fatalf("open join page: %v", err)
 	}
 	waitFor(t, ctx, "join page ready", `document.body.dataset.ready === "true"`, 10*time.Second)
@@ -338,7 +338,7 @@ func TestCallPageAgainstFakeServer(t *testing.T) {
 	ctx := newBrowser(t)
 
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(srv.URL+"/dev.html"),
 		chromedp.SendKeys(chromedp.ID("room"), "r1"),
 		chromedp.SendKeys(chromedp.ID("name"), "Me"),
 		chromedp.SetValue(chromedp.ID("role"), "petitioner"),

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 )
@@ -218,6 +219,67 @@ func TestReceptionRecordingBadge(t *testing.T) {
 
 	// An observer watches the hearing but is neither heard nor recorded.
 	step("an observer", callState("observer", "hearing", false, stageOf(2, true), nil, ""), "elsewhere|接访进行中")
+}
+
+// TestReceptionHallAnnouncesCall: when the hall's petitioner is called, the hall's screen flashes,
+// its live region reads "请 N 号到接访室" and the browser says it in Chinese, once per call.
+func TestReceptionHallAnnouncesCall(t *testing.T) {
+	srv, conns := officeFake(t, nil)
+	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
+	noHandlerErrors(t, collectConsole(p.ctx))
+	// A speech stub that records what the page says, before the page's scripts run.
+	if _, err := chromedp.Call(p.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.spoken = [];
+		window.SpeechSynthesisUtterance = function (text) { this.text = text; this.lang = ""; };
+		Object.defineProperty(window, "speechSynthesis", { value: { speak: (u) => window.spoken.push(u.lang + "|" + u.text) } });
+	`}); err != nil {
+		t.Fatal(err)
+	}
+	c := joinSeat(t, p, conns, "hall")
+	item := func(status string) []any {
+		return []any{map[string]any{"appointment_id": 2, "hall_id": 7, "hall_name": "清波街道接访大厅", "queue_no": 12, "position": 1,
+			"status": status, "name": "钱*", "people": 1}}
+	}
+	live := `document.querySelector("#call-announce[role=status], #call-announce[aria-live]")`
+	send(t, c, "call_state", "", callState("hall", "idle", false, nil, item("booked"), "2026-12-02T02:00:00Z"))
+	p.wait("the waiting screen", `!document.getElementById("waiting-screen").hidden`)
+	if got := p.text(live + `.textContent + "|" + window.spoken.length`); got != "|0" {
+		t.Fatalf("before the call the hall announces %q", got)
+	}
+
+	// Called: the hall's queue shows its petitioner on stage.
+	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(2, false), item("on_stage"), ""))
+	p.wait("the announcement", live+`.textContent === "请 12 号到接访室"`)
+	if got := p.text(`window.spoken.join(",")`); got != "zh-CN|请 12 号到接访室" {
+		t.Errorf("spoken %q, want once zh-CN|请 12 号到接访室", got)
+	}
+	if got := p.text(`document.getElementById("call-announce").className + "|" + getComputedStyle(document.getElementById("call-announce")).animationName`); got != "rc-announce flash|rc-flash" {
+		t.Errorf("the announcement's class|animation is %q, want a flash", got)
+	}
+	// The same call again, then the hearing: said once only.
+	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(2, false), item("on_stage"), ""))
+	send(t, c, "call_state", "", callState("hall", "hearing", true, stageOf(2, true), item("on_stage"), ""))
+	p.wait("the record card", `!document.getElementById("record-card").hidden`)
+	if got := p.text(`String(window.spoken.length)`); got != "1" {
+		t.Errorf("after unchanged call states the call was spoken %s times, want 1", got)
+	}
+	p.do("switch to English", chromedp.Click(chromedp.CSS(`#lang button[data-lang="en"]`)))
+	p.wait("the announcement in English", live+`.textContent === "Number 12, please come to the reception room"`)
+	if got := p.text(`String(window.spoken.length)`); got != "1" {
+		t.Errorf("a language switch spoke the call again (%s)", got)
+	}
+
+	// Without motion: no animation, still shown.
+	if _, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.text(`getComputedStyle(document.getElementById("call-announce")).animationName`); got != "none" {
+		t.Errorf("with reduced motion the announcement animates (%s)", got)
+	}
+	// The hearing ends: the announcement leaves the screen.
+	send(t, c, "call_state", "", callState("hall", "idle", false, nil, nil, ""))
+	p.wait("the announcement gone", live+`.textContent === ""`)
 }
 
 // TestTimesInOfficeZone: in a browser set to New York and en-US, every time the pages print is

@@ -38,7 +38,7 @@ type asset struct {
 	etag        string
 }
 
-// Handler serves the web client at "/": "/" is the join page, every other path is a file under
+// Handler serves the web client at "/": "/" is the front page, every other path is a file under
 // static/ or a 404. Only GET and HEAD are answered.
 func Handler() http.Handler {
 	assets, err := load()

@@ -55,8 +55,9 @@ func TestServesPagesAndModules(t *testing.T) {
 	cases := []struct {
 		path, contentType, contains string
 	}{
-		{"/", "text/html; charset=utf-8", `src="js/join.js"`},
-		{"/index.html", "text/html; charset=utf-8", `id="join-form"`},
+		{"/", "text/html; charset=utf-8", `src="js/front.js"`},
+		{"/index.html", "text/html; charset=utf-8", `href="login.html"`},
+		{"/dev.html", "text/html; charset=utf-8", `id="join-form"`},
 		{"/call.html", "text/html; charset=utf-8", `src="js/call.js"`},
 		{"/reception.html", "text/html; charset=utf-8", `src="js/reception.js"`},
 		{"/dashboard.html", "text/html; charset=utf-8", `src="js/dashboard.js"`},

@@ -149,7 +149,7 @@ func e2eJoin(t *testing.T, browserCtx context.Context, baseURL, room, name strin
 		cancel()
 		<-p.console.done
 	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(baseURL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(baseURL+"/dev.html")); err != nil {
 		t.Fatalf("%s: open join page: %v", name, err)
 	}
 	e2eWait(t, ctx, name+": join page ready", `document.body.dataset.ready === "true"`)

@@ -157,7 +157,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "开发模式：令牌接口已开启 / dev mode: token endpoint is on at POST %s/dev/token\n", u)
-		fmt.Fprintln(stdout, "在两个 Chromium/Chrome 窗口中打开上面的地址，加入同一房间即可通话 / open the address above in two Chromium/Chrome windows and join the same room to start a call")
+		fmt.Fprintf(stdout, "开发用通话页：在两个 Chromium/Chrome 窗口中打开 %s/dev.html，加入同一房间即可通话 / development call page: open %s/dev.html in two Chromium/Chrome windows and join the same room\n", u, u)
 	}
 	fmt.Fprintf(stdout, "登录页面 / log in at: %s/login.html\n", u)
 	printLogins(stdout, a.logins)

@@ -61,7 +61,8 @@ export async function me() {
 export async function requireLogin({ allowMustChange = false } = {}) {
   const m = await me();
   if (!m) {
-    location.replace('login.html');
+    // Back here after the login (login.js reads ?next=).
+    location.replace('login.html?next=' + encodeURIComponent(location.pathname + location.search));
     return null;
   }
   if (m.must_change_password && !allowMustChange) {

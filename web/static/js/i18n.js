@@ -23,6 +23,7 @@ const messages = {
     'role.observer': '观察员',
     'role.admin': '管理员',
 
+    'dev.only': '开发用 · 仅供开发和测试，不用于正式接访',
     'join.title': '加入视频接访 · 三级视频接访',
     'join.heading': '加入视频接访',
     'join.intro': '填写房间和您的名称，选择角色后进入。',
@@ -130,6 +131,7 @@ const messages = {
     'role.observer': 'Observer',
     'role.admin': 'Administrator',
 
+    'dev.only': 'Development only: for development and testing, not for real receptions',
     'join.title': 'Join a video reception · Sanji',
     'join.heading': 'Join a video reception',
     'join.intro': 'Enter the room and your name, choose your role, then join.',
@@ -246,6 +248,11 @@ export function lang() {
 // a missing translation is visible rather than blank. {name} in the text takes params.name.
 export function t(key, params = {}) {
   return render(current, key, params);
+}
+
+// tIn is t in language l, whatever the page's (the hall speaks Chinese to petitioners).
+export function tIn(l, key, params = {}) {
+  return render(l, key, params);
 }
 
 // A parameter may itself be {key, params}: it is translated too, in the same language.

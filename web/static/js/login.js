@@ -1,21 +1,15 @@
 import { initPage, showError } from './nav.js';
 import { api, me, setCSRF, ApiError } from './api.js';
 import { t } from './i18n.js';
+import { land } from './landing.js';
 
 initPage();
 
 const form = document.getElementById('login-form');
 const errBox = document.getElementById('login-error');
 
-// next is where a logged-in user goes: the password page first when it must change.
-function next(m) {
-  if (m.must_change_password) location.replace('password.html');
-  else if (m.can.includes('audit.read')) location.replace('audit.html'); // the auditor's work
-  // Those who schedule or book start at the reception calendar.
-  else if (m.can.includes('session.write') || m.can.includes('appointment.write')) location.replace('sessions.html');
-  else if (m.can.includes('unit.read') || m.can.includes('user.read')) location.replace('admin.html');
-  else location.replace('index.html');
-}
+// next is where a logged-in user goes (landing.js): the password page first when it must change.
+const next = (m) => land(m, 'index.html');
 
 me().then((m) => { if (m) next(m); }).catch(() => {});
 

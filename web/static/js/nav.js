@@ -1,7 +1,7 @@
 // What the login, password, admin and audit pages share: the language switch and the header.
 
 import './admin-messages.js';
-import { initI18n, mountLangSwitch } from './i18n.js';
+import { initI18n, mountLangSwitch, setText } from './i18n.js';
 import { logout } from './api.js';
 
 export function initPage() {
@@ -12,10 +12,39 @@ export function initPage() {
   if (out) out.addEventListener('click', () => logout());
 }
 
-// showUser fills the header with who is logged in.
+// WORK are the pages of the daily work (视频接访, 信访事项, a unit's invitations to hearings) and the
+// action each needs: linked in every header for those who may use them, hidden from the others
+// (admin and auditor: 三员分立).
+const WORK = [
+  ['reception.html', 'call.join', 'nav.reception'],
+  ['cases.html', 'case.read', 'nav.cases'],
+  ['invitations.html', 'invitation.answer', 'nav.invitations'],
+];
+
+function showWork(m, who) {
+  let at = who;
+  for (const [href, action, key] of WORK) {
+    const may = (m.can ?? []).includes(action);
+    const links = [...document.querySelectorAll(`.topbar a[href="${href}"]`)];
+    if (!links.length && may && !location.pathname.endsWith('/' + href)) {
+      const a = document.createElement('a');
+      a.href = href;
+      a.dataset.work = '';
+      setText(a, key);
+      at.after(a);
+      at = a;
+      continue;
+    }
+    for (const a of links) a.hidden = !may;
+  }
+}
+
+// showUser fills the header with who is logged in and the links to their work.
 export function showUser(m) {
   const who = document.getElementById('who');
-  if (who && m) who.textContent = `${m.user.display_name} (${m.user.username})`;
+  if (!who || !m) return;
+  who.textContent = `${m.user.display_name} (${m.user.username})`;
+  showWork(m, who);
 }
 
 // showError puts err's message into the banner el (the server's message is already in the

@@ -5,7 +5,7 @@
 
 import './reception-messages.js';
 import { api, requireLogin, setCSRF } from './api.js';
-import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
+import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
 import { dateTime, dayStart, time, today } from './time.js';
@@ -26,6 +26,9 @@ const notices = [];
 let speaker = '';
 let handUp = false;
 let codeHearing = null; // the appointment whose query code is on screen
+let announceTimer = 0;
+let announced = ''; // the call last announced at the hall (appointment@called_at), so it is said once
+const queueNo = new Map(); // appointment id -> queue number, remembered from the hall's waiting screen
 
 function showBanner(err) {
   bannerError = err;
@@ -194,6 +197,46 @@ function dropCode(st) {
   codeHearing = null;
 }
 
+// announceCall tells the hall's waiting room that its petitioner is called: a flash, the words in
+// the live region (for screen readers) and spoken aloud in Chinese, once per call.
+function announceCall(st) {
+  const clear = () => {
+    clearTimeout(announceTimer);
+    const box = $('call-announce');
+    delete box.dataset.i18n; // not refilled on a language switch
+    box.classList.remove('flash');
+    box.replaceChildren();
+  };
+  for (const q of st.queue) queueNo.set(q.appointment_id, q.queue_no);
+  const box = $('call-announce');
+  const sg = st.stage;
+  if (st.seat !== 'hall' || !st.me.on_stage || !sg) {
+    announced = '';
+    if (box.textContent) clear();
+    return;
+  }
+  const key = `${sg.appointment_id}@${sg.called_at}`;
+  if (key === announced) return;
+  announced = key;
+  const n = queueNo.get(sg.appointment_id);
+  const msg = n ? 'rc.announce.number' : 'rc.announce.next';
+  setText(box, msg, { n: n ?? '' });
+  box.classList.remove('flash');
+  void box.offsetWidth; // restart the animation
+  box.classList.add('flash');
+  clearTimeout(announceTimer);
+  announceTimer = setTimeout(clear, 10000); // off the picture once the hall has seen it
+  if ('speechSynthesis' in window && typeof SpeechSynthesisUtterance === 'function') {
+    try {
+      const u = new SpeechSynthesisUtterance(tIn('zh', msg, { n: n ?? '' }));
+      u.lang = 'zh-CN';
+      speechSynthesis.speak(u);
+    } catch {
+      // no voice: the screen still shows it
+    }
+  }
+}
+
 function draw() {
   const st = state;
   if (!st) return;
@@ -205,6 +248,7 @@ function draw() {
   phase.dataset.phase = status;
   setText(phase, `rc.phase.${status}`);
   dropCode(st);
+  announceCall(st);
   const studio = st.seat === 'studio';
   const hall = st.seat === 'hall';
   document.body.dataset.seat = st.seat;
