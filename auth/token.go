@@ -69,7 +69,7 @@ type payload struct {
 	Unit int64  `json:"unit,omitempty"`
 }
 
-// Roles, from /work/shared/domain.md.
+// Roles, as the domain names them (docs/architecture.md, identity and access).
 const (
 	RoleLeader         = "leader"
 	RoleHallOperator   = "hall_operator"
