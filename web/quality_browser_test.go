@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -169,33 +168,7 @@ func TestCallPageShowsQuality(t *testing.T) {
 // token, and the signaling socket handed to the test.
 func receptionFake(t *testing.T) (*httptest.Server, chan *websocket.Conn) {
 	t.Helper()
-	conns := make(chan *websocket.Conn, 2)
-	release := make(chan struct{})
-	mux := http.NewServeMux()
-	mux.Handle("/", Handler())
-	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
-		replyJSON(w, http.StatusOK, map[string]any{"user": map[string]any{"id": 3, "username": "op", "display_name": "接访员", "unit_id": 5},
-			"grants": []any{}, "csrf_token": "csrf"})
-	})
-	mux.HandleFunc("POST /api/v1/sessions/1/join-token", func(w http.ResponseWriter, r *http.Request) {
-		replyJSON(w, http.StatusOK, map[string]any{"token": fakeToken, "participant_id": "hall-7"})
-	})
-	up := websocket.Upgrader{}
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		conns <- c
-		<-release
-		c.Close()
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		close(release)
-		srv.Close()
-	})
-	return srv, conns
+	return officeFake(t, nil)
 }
 
 // studioOffer is a subscriber offer with one video track of the studio (msid = its participant
