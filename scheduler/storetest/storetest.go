@@ -1,5 +1,8 @@
 // Package storetest is the one conformance suite every scheduler.Store implementation passes.
 // A driver package's test calls Run with a function that opens a fresh, empty store.
+//
+// Its size (over 3,500 lines, non-test only because the driver packages import it) is the suite's:
+// one file per subject of the Store, sharing the fixtures that build a tree, users and cases.
 package storetest
 
 import (
