@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"sanji/i18n"
 )
 
 //go:embed static
@@ -67,18 +69,26 @@ func load() (map[string]*asset, error) {
 		if err != nil {
 			return fmt.Errorf("read asset %s: %w", p, err)
 		}
-		sum := sha256.Sum256(body)
-		assets["/"+p] = &asset{
-			body:        body,
-			contentType: ct,
-			etag:        `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`,
-		}
+		assets["/"+p] = newAsset(body, ct)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("walk static dir: %w", err)
 	}
+	// The messages are not a file here: they come from the one catalog the server renders too.
+	if _, clash := assets[catalogPath]; clash {
+		return nil, fmt.Errorf("asset %s: the catalog module is generated, remove the file", catalogPath)
+	}
+	assets[catalogPath] = newAsset(i18n.WebModule(), contentTypes[".js"])
 	return assets, nil
+}
+
+// catalogPath is where the web client imports its messages from (i18n.js).
+const catalogPath = "/js/catalog.js"
+
+func newAsset(body []byte, contentType string) *asset {
+	sum := sha256.Sum256(body)
+	return &asset{body: body, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 }
 
 type handler struct {
@@ -88,7 +98,7 @@ type handler struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "不支持此请求方法 / method not allowed", http.StatusMethodNotAllowed)
+		http.Error(w, i18n.T("web.method_not_allowed").String(), http.StatusMethodNotAllowed)
 		return
 	}
 	p := r.URL.Path
@@ -97,7 +107,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a, ok := h.assets[p]
 	if !ok {
-		http.Error(w, "页面不存在，请检查地址 / page not found, check the address", http.StatusNotFound)
+		http.Error(w, i18n.T("web.page_not_found").String(), http.StatusNotFound)
 		return
 	}
 	hdr := w.Header()

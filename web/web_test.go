@@ -65,6 +65,7 @@ func TestServesPagesAndModules(t *testing.T) {
 		{"/js/charts.js", "text/javascript; charset=utf-8", "export function columns("},
 		{"/js/reception.js", "text/javascript; charset=utf-8", "window.sanjiReception"},
 		{"/js/i18n.js", "text/javascript; charset=utf-8", "export function t("},
+		{"/js/catalog.js", "text/javascript; charset=utf-8", `"cases.title": ["信访事项 · 三级视频接访","Cases · Sanji"]`},
 		{"/js/signaling.js", "text/javascript; charset=utf-8", "export class SignalingClient"},
 		{"/js/session.js", "text/javascript; charset=utf-8", "export class CallSession"},
 		{"/js/call.js", "text/javascript; charset=utf-8", "window.sanjiCall"},

@@ -402,10 +402,10 @@ func unitZH(u DayUnit) string {
 // Extend applies the one extension allowed: at most the extension rule's days, once.
 func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
 	if d.ExtendedDays > 0 {
-		return Deadline{}, org.Invalid("extension", "只能延期一次", "a period may be extended only once")
+		return Deadline{}, org.InvalidText("extension", "只能延期一次", "a period may be extended only once")
 	}
 	if days <= 0 || days > max.Days {
-		return Deadline{}, org.Invalid("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
+		return Deadline{}, org.InvalidText("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
 	}
 	return c.ComputeDays(d.Rule, d.Start, d.PausedDays, days)
 }
@@ -413,7 +413,7 @@ func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
 // Pause adds calendar days that do not count (hearing time during review and re-review).
 func (c *Calendar) Pause(d Deadline, days int) (Deadline, error) {
 	if days < 0 {
-		return Deadline{}, org.Invalid("days", "中止天数不能为负", "paused days cannot be negative")
+		return Deadline{}, org.InvalidText("days", "中止天数不能为负", "paused days cannot be negative")
 	}
 	return c.ComputeDays(d.Rule, d.Start, d.PausedDays+days, d.ExtendedDays)
 }

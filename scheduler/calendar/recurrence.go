@@ -50,7 +50,7 @@ func weekdayCode(d time.Weekday) string {
 	return ""
 }
 
-func badRule(zh, en string) error { return org.Invalid("rrule", zh, en) }
+func badRule(zh, en string) error { return org.InvalidText("rrule", zh, en) }
 
 // ParseRRule parses an RRULE value ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"). Anything outside the
 // subset is refused rather than ignored, so a rule never means less than it says.
@@ -157,7 +157,7 @@ func (r Recurrence) Validate() error {
 	}
 	for _, x := range r.ExDates {
 		if _, err := time.ParseInLocation("2006-01-02", x, Shanghai); err != nil {
-			return org.Invalid("exdates", "例外日期应为 YYYY-MM-DD："+x, "exception dates must be YYYY-MM-DD: "+x)
+			return org.InvalidText("exdates", "例外日期应为 YYYY-MM-DD："+x, "exception dates must be YYYY-MM-DD: "+x)
 		}
 	}
 	return nil

@@ -63,13 +63,13 @@ func ValidateAttachment(a Attachment) error {
 		ok = ok || k == a.Kind
 	}
 	if !ok {
-		return org.Invalid("kind", "附件类别应为 "+strings.Join(AttachmentKinds, "、"), "kind must be one of "+strings.Join(AttachmentKinds, ", "))
+		return org.InvalidText("kind", "附件类别应为 "+strings.Join(AttachmentKinds, "、"), "kind must be one of "+strings.Join(AttachmentKinds, ", "))
 	}
 	if a.CaseID == 0 || !shaHex.MatchString(a.SHA256) || a.Size <= 0 || a.MIME == "" {
-		return org.Invalid("file", "附件信息不完整", "the attachment's case, hash, size and type are required")
+		return org.InvalidText("file", "附件信息不完整", "the attachment's case, hash, size and type are required")
 	}
 	if a.Name == "" || SafeName(a.Name) != a.Name {
-		return org.Invalid("name", "文件名不安全，请使用 SafeName 处理后的名称", "the file name is not safe; pass it through SafeName")
+		return org.InvalidText("name", "文件名不安全，请使用 SafeName 处理后的名称", "the file name is not safe; pass it through SafeName")
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func SniffType(head []byte, name string) (string, error) {
 	}
 	exts, ok := allowedTypes[mt]
 	if !ok {
-		return "", org.Invalid("file", "不支持的文件类型（"+ct+"），只接受 PDF、JPEG、PNG、MP4、WebM、MP3、WAV 和 UTF-8 文本",
+		return "", org.InvalidText("file", "不支持的文件类型（"+ct+"），只接受 PDF、JPEG、PNG、MP4、WebM、MP3、WAV 和 UTF-8 文本",
 			"file type "+ct+" is not accepted; use PDF, JPEG, PNG, MP4, WebM, MP3, WAV or UTF-8 text")
 
 	}
@@ -137,7 +137,7 @@ func SniffType(head []byte, name string) (string, error) {
 			return mt, nil
 		}
 	}
-	return "", org.Invalid("name", "文件扩展名 "+ext+" 与文件内容（"+mt+"）不符", "the extension "+ext+" does not match the content ("+mt+")")
+	return "", org.InvalidText("name", "文件扩展名 "+ext+" 与文件内容（"+mt+"）不符", "the extension "+ext+" does not match the content ("+mt+")")
 }
 
 // ErrTooLarge is returned by Blobs.Put when the content exceeds the limit.
@@ -174,7 +174,7 @@ func (b Blobs) Put(r io.Reader, name string) (sum string, size int64, mimeType s
 		return "", 0, "", fmt.Errorf("%w: 附件超过 %d 字节上限 / the attachment exceeds the %d-byte limit", ErrTooLarge, b.MaxSize, b.MaxSize)
 	}
 	if n == 0 {
-		return "", 0, "", org.Invalid("file", "附件为空", "the attachment is empty")
+		return "", 0, "", org.InvalidText("file", "附件为空", "the attachment is empty")
 	}
 	mt, err := SniffType(head.Bytes(), name)
 	if err != nil {

@@ -148,27 +148,27 @@ func CheckClockEvent(c Case, evs []CaseEvent, kind string) error {
 	switch kind {
 	case EvClockPaused:
 		if !inReview || answered {
-			return org.Invalid("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
+			return org.InvalidText("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
 		}
 		if pausing {
-			return org.Invalid("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
+			return org.InvalidText("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
 		}
 	case EvClockResumed:
 		if !pausing {
-			return org.Invalid("kind", "计时未中止，无需恢复", "the clock is not paused")
+			return org.InvalidText("kind", "计时未中止，无需恢复", "the clock is not paused")
 		}
 	case EvReviewAnswered:
 		if c.Status != StReview {
-			return org.Invalid("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
+			return org.InvalidText("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
 		}
 		if answered {
-			return org.Invalid("kind", "复查已答复", "the review was already answered")
+			return org.InvalidText("kind", "复查已答复", "the review was already answered")
 		}
 		if pausing {
-			return org.Invalid("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
+			return org.InvalidText("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
 		}
 	default:
-		return org.Invalid("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
+		return org.InvalidText("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
 	}
 	return nil
 }
@@ -184,10 +184,10 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Ca
 		return err
 	}
 	if !ok || !PetitionerWindow(d.Rule) {
-		return org.Invalid("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
+		return org.InvalidText("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
 	}
 	if !now.Before(d.DueAt()) {
-		return org.Invalid("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
+		return org.InvalidText("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
 			fmt.Sprintf("the period to ask ended on %s; the request is not accepted", d.Due.Format("2006-01-02")))
 
 	}

@@ -330,7 +330,7 @@ func (cb *codebook) unit(field, code string) (int64, error) {
 	}
 	u, ok := cb.unitCode[code]
 	if !ok {
-		return 0, org.Invalid(field, "单位代码 "+code+" 在本系统中不存在；请先导入或建立该单位", "unit code "+code+" is not known here; create or import that unit first")
+		return 0, org.InvalidText(field, "单位代码 "+code+" 在本系统中不存在；请先导入或建立该单位", "unit code "+code+" is not known here; create or import that unit first")
 	}
 	return u.ID, nil
 }
@@ -468,7 +468,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	var f CaseFile
 	cat, ok := cb.catCode[r.Category]
 	if !ok {
-		return f, org.Invalid("category", "类别代码 "+r.Category+" 在本系统中不存在；请先在类别树中建立", "category code "+r.Category+" is not known here; add it to the category tree first")
+		return f, org.InvalidText("category", "类别代码 "+r.Category+" 在本系统中不存在；请先在类别树中建立", "category code "+r.Category+" is not known here; add it to the category tree first")
 	}
 	rs := &resolver{cb: cb}
 	c := casework.Case{ExternalID: r.ExternalID, ExternalSource: r.ExternalSource, Territory: r.Territory, Form: r.Form, Type: r.Type,
@@ -487,7 +487,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		return f, err
 	}
 	if !casework.KnownStatus(c.Status) {
-		return f, org.Invalid("status", "未知的事项状态 "+string(c.Status), "unknown case status "+string(c.Status))
+		return f, org.InvalidText("status", "未知的事项状态 "+string(c.Status), "unknown case status "+string(c.Status))
 	}
 	f.Case = c
 	person := func(b bool) int64 {
@@ -501,18 +501,18 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	for i, e := range r.Timeline {
 		fld := fmt.Sprintf("timeline[%d]", i)
 		if e.Kind == "" {
-			return f, org.Invalid(fld+".kind", "时间线事件缺少类别", "a timeline event needs a kind")
+			return f, org.InvalidText(fld+".kind", "时间线事件缺少类别", "a timeline event needs a kind")
 		}
 		if e.Kind == casework.EvStatus && !casework.KnownStatus(e.To) {
-			return f, org.Invalid(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
+			return f, org.InvalidText(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
 		}
 		if max := casework.DefaultRules()[casework.RuleExtension].Days; e.Days < 0 || e.Days > max {
-			return f, org.Invalid(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
+			return f, org.InvalidText(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
 		}
 		if m := slipIndexRef.FindStringSubmatch(e.Ref); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			if (m[1] == "supervision" && n >= len(r.Supervisions)) || (m[1] == "consultation" && n >= len(r.Consultations)) {
-				return f, org.Invalid(fld+".ref", "时间线引用了不存在的督办或会商 "+e.Ref, "the timeline refers to a missing slip "+e.Ref)
+				return f, org.InvalidText(fld+".ref", "时间线引用了不存在的督办或会商 "+e.Ref, "the timeline refers to a missing slip "+e.Ref)
 			}
 		}
 		f.Events = append(f.Events, casework.CaseEvent{At: e.At, Actor: e.Actor, ActorID: person(!e.System), Kind: e.Kind, From: e.From, To: e.To,
@@ -534,7 +534,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 			return f, err
 		}
 		if x.Status != casework.AssignmentOpen && x.Status != casework.AssignmentObjected {
-			return f, org.Invalid(fld+".status", "交办单状态应为 open 或 objected", "an assignment's status is open or objected")
+			return f, org.InvalidText(fld+".status", "交办单状态应为 open 或 objected", "an assignment's status is open or objected")
 		}
 		x.CaseID = 0
 		f.Assignments = append(f.Assignments, x)
@@ -587,7 +587,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		okStage := e.Stage == casework.EvalAcceptance || e.Stage == casework.EvalResult
 		okScore := e.Score == casework.ScoreSatisfied || e.Score == casework.ScoreBasically || e.Score == casework.ScoreUnsatisfied
 		if !okStage || !okScore {
-			return f, org.Invalid(fmt.Sprintf("evaluations[%d]", i), "评价环节或结果无效", "an evaluation's stage or score is invalid")
+			return f, org.InvalidText(fmt.Sprintf("evaluations[%d]", i), "评价环节或结果无效", "an evaluation's stage or score is invalid")
 		}
 		f.Evaluations = append(f.Evaluations, casework.Evaluation{Stage: e.Stage, Score: e.Score, Via: e.Via, At: e.At})
 	}

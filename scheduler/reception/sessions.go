@@ -146,7 +146,7 @@ type SessionStore interface {
 
 func validText(field string, s string, max int) error {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return org.Invalid(field, fmt.Sprintf("最多 %d 个字符", max), fmt.Sprintf("at most %d characters", max))
+		return org.InvalidText(field, fmt.Sprintf("最多 %d 个字符", max), fmt.Sprintf("at most %d characters", max))
 	}
 	return nil
 }
@@ -157,10 +157,10 @@ const MaxSessionMinutes = 12 * 60
 // ValidateSchedule checks a schedule's own fields (references are checked by the store).
 func ValidateSchedule(rs ReceptionSchedule) error {
 	if rs.UnitID == 0 {
-		return org.Invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return org.InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
 	}
 	if rs.LeaderID == 0 {
-		return org.Invalid("leader_id", "必须指定接访领导", "leader_id is required")
+		return org.InvalidText("leader_id", "必须指定接访领导", "leader_id is required")
 	}
 	if err := org.ValidName("leader_name", rs.LeaderName); err != nil {
 		return err
@@ -169,7 +169,7 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 		return err
 	}
 	if rs.StudioID == 0 {
-		return org.Invalid("studio_id", "必须指定演播室", "studio_id is required")
+		return org.InvalidText("studio_id", "必须指定演播室", "studio_id is required")
 	}
 	r, err := calendar.ParseRRule(rs.RRule)
 	if err != nil {
@@ -180,29 +180,29 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 		return err
 	}
 	if rs.DTStart.IsZero() {
-		return org.Invalid("dtstart", "必须指定首次接访时间", "dtstart is required")
+		return org.InvalidText("dtstart", "必须指定首次接访时间", "dtstart is required")
 	}
 	if rs.Holidays != HolidaySkip && rs.Holidays != HolidayKeep {
-		return org.Invalid("holidays", "节假日处理应为 skip 或 keep", "holidays must be skip or keep")
+		return org.InvalidText("holidays", "节假日处理应为 skip 或 keep", "holidays must be skip or keep")
 	}
 	return validBooking(rs.Minutes, rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio)
 }
 
 func validBooking(minutes, lead, per, max int, portfolio string) error {
 	if minutes < 10 || minutes > MaxSessionMinutes {
-		return org.Invalid("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
+		return org.InvalidText("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
 	}
 	if lead < 0 || lead > 60 {
-		return org.Invalid("lead_days", "预约提前天数应为 0 到 60", "lead_days must be 0 to 60")
+		return org.InvalidText("lead_days", "预约提前天数应为 0 到 60", "lead_days must be 0 to 60")
 	}
 	if per < 1 || per > minutes {
-		return org.Invalid("minutes_per_petitioner", "每人时长应为 1 分钟到会次时长", "minutes_per_petitioner must be from 1 to the session's minutes")
+		return org.InvalidText("minutes_per_petitioner", "每人时长应为 1 分钟到会次时长", "minutes_per_petitioner must be from 1 to the session's minutes")
 	}
 	if max < 1 || max > 500 {
-		return org.Invalid("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
+		return org.InvalidText("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
 	}
 	if per*max > minutes {
-		return org.Invalid("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
+		return org.InvalidText("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
 			fmt.Sprintf("max_petitioners × minutes_per_petitioner (%d) exceeds the session's %d minutes", per*max, minutes))
 
 	}
@@ -212,13 +212,13 @@ func validBooking(minutes, lead, per, max int, portfolio string) error {
 // ValidateSession checks a session's own fields.
 func ValidateSession(s ReceptionSession) error {
 	if s.UnitID == 0 {
-		return org.Invalid("unit_id", "必须指定所属单位", "unit_id is required")
+		return org.InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
 	}
 	if err := org.ValidName("title", s.Title); err != nil {
 		return err
 	}
 	if s.LeaderID == 0 && s.StudioID == 0 && len(s.HallIDs) == 0 {
-		return org.Invalid("leader_id", "会次至少要有领导、演播室或一个大厅", "a session needs a leader, a studio or a hall")
+		return org.InvalidText("leader_id", "会次至少要有领导、演播室或一个大厅", "a session needs a leader, a studio or a hall")
 	}
 	if s.LeaderID != 0 {
 		if err := org.ValidName("leader_name", s.LeaderName); err != nil {
@@ -229,7 +229,7 @@ func ValidateSession(s ReceptionSession) error {
 		}
 	}
 	if s.Start.IsZero() || !s.End.After(s.Start) {
-		return org.Invalid("end", "结束时间必须晚于开始时间", "end must be after start")
+		return org.InvalidText("end", "结束时间必须晚于开始时间", "end must be after start")
 	}
 	return validBooking(int(s.End.Sub(s.Start)/time.Minute), s.LeadDays, s.MinutesPerPetitioner, s.MaxPetitioners, s.Portfolio)
 }

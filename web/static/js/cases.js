@@ -2,8 +2,6 @@
 // clocks, and one case in detail — facts as the server redacted them for this viewer, the running
 // deadline with its explanation, the timeline, 交办 / 督办 / 会商 slips, and 包案 for leaders.
 
-import './cases-messages.js';
-import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';

@@ -3,8 +3,6 @@
 // comes from GET /api/v1/rates, which computes it from the cases' timelines at the time of the
 // request; the page only draws.
 
-import './dashboard-messages.js';
-import './cases-messages.js';
 import { $, start, fail, today } from './staff.js';
 import { api } from './api.js';
 import { t, onLangChange } from './i18n.js';

@@ -1,8 +1,6 @@
 // The front page: the system, its office, the login, the public schedule (五公开) and the case
 // query. A logged-in user goes on to their work (landing.js).
 
-import './front-messages.js';
-import './query-messages.js';
 import { initPage } from './nav.js';
 import { me } from './api.js';
 import { land } from './landing.js';

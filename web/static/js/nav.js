@@ -1,6 +1,5 @@
 // What the login, password, admin and audit pages share: the language switch and the header.
 
-import './admin-messages.js';
 import { initI18n, mountLangSwitch, setText } from './i18n.js';
 import { logout } from './api.js';
 

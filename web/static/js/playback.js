@@ -5,7 +5,6 @@
 // them all. The stage changes, mutes, slips and notes are markers to jump to; the seal is shown
 // and can be verified on the server against the chain head recorded with the case.
 
-import './playback-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, has, onLangChange } from './i18n.js';

@@ -1,6 +1,5 @@
 // The public page of upcoming leader receptions (五公开): no login, no personal data.
 
-import './query-messages.js';
 import { initPage } from './nav.js';
 import { showSchedule } from './schedule.js';
 

@@ -1,8 +1,6 @@
 // The petitioner's page: the milestones of a case by its query code (no login, nothing
 // identifying), and the satisfaction rating of its acceptance and of its result, once each.
 
-import './query-messages.js';
-import './cases-messages.js';
 import { initPage, showError } from './nav.js';
 import { api, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';

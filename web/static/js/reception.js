@@ -3,7 +3,6 @@
 // each participant its own call_state and case panel; the page only draws them and asks. What
 // a participant may see and hear is decided in the SFU, never here.
 
-import './reception-messages.js';
 import { api, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';

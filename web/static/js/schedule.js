@@ -1,7 +1,6 @@
 // The public schedule of leader receptions (五公开), drawn on the public page and the front page:
 // no login, no personal data.
 
-import './sessions-messages.js';
 import { showError } from './nav.js';
 import { api, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';

@@ -2,7 +2,6 @@
 // the office's zone whatever the browser's (time.js), the unit and hall directory, error banners that
 // focus the field at fault, and the start-up (language, login, header).
 
-import './sessions-messages.js';
 import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t, setText } from './i18n.js';
