@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 )
 
@@ -40,11 +41,17 @@ type ImportError struct {
 
 func (e *ImportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "导入失败，共 %d 处错误 / import failed with %d errors:", len(e.Lines), len(e.Lines))
+	fmt.Fprintf(&b, "%s:", i18n.T("scheduler.import.failed", "count", len(e.Lines)))
 	for _, l := range e.Lines {
-		fmt.Fprintf(&b, "\n第 %d 行 / line %d: %s: %s / %s", l.Line, l.Line, l.Field, l.ZH, l.EN)
+		fmt.Fprintf(&b, "\n%s: %s: %s", i18n.T("scheduler.import.line", "line", l.Line), l.Field, i18n.Text{ZH: l.ZH, EN: l.EN})
 	}
 	return b.String()
+}
+
+// lineError is the LineError of line and field with the catalog's message k.
+func lineError(line int, field string, k i18n.Key, args ...any) LineError {
+	t := i18n.T(k, args...)
+	return LineError{Line: line, Field: field, ZH: t.ZH, EN: t.EN}
 }
 
 // Is makes errors.Is(err, ErrInvalid) true.
@@ -61,7 +68,7 @@ func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err != nil {
-		return nil, &ImportError{Lines: []LineError{{Line: 1, Field: "header", ZH: "无法读取表头：" + err.Error(), EN: "cannot read the header: " + err.Error()}}}
+		return nil, &ImportError{Lines: []LineError{lineError(1, "header", "scheduler.import.header_unreadable", "error", err.Error())}}
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -69,7 +76,7 @@ func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
 	}
 	for _, need := range []string{"kind", "code", "name", "parent_code"} {
 		if _, ok := col[need]; !ok {
-			return nil, &ImportError{Lines: []LineError{{Line: 1, Field: need, ZH: "表头缺少列 " + need + "（需要 kind,code,name,parent_code）", EN: "the header lacks the column " + need + " (kind,code,name,parent_code are needed)"}}}
+			return nil, &ImportError{Lines: []LineError{lineError(1, need, "scheduler.import.header_column", "column", need)}}
 		}
 	}
 	var rows []ImportRow
@@ -80,7 +87,7 @@ func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, &ImportError{Lines: []LineError{{Line: line, Field: "csv", ZH: "CSV 格式错误：" + err.Error(), EN: "bad CSV: " + err.Error()}}}
+			return nil, &ImportError{Lines: []LineError{lineError(line, "csv", "scheduler.import.bad_csv", "error", err.Error())}}
 		}
 		get := func(k string) string {
 			if i := col[k]; i < len(rec) {
@@ -90,7 +97,7 @@ func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
 		}
 		rows = append(rows, ImportRow{Line: line, Kind: get("kind"), Code: get("code"), Name: get("name"), ParentCode: get("parent_code")})
 		if len(rows) > maxImportRows {
-			return nil, &ImportError{Lines: []LineError{{Line: line, Field: "file", ZH: fmt.Sprintf("一次最多导入 %d 行", maxImportRows), EN: fmt.Sprintf("at most %d rows per import", maxImportRows)}}}
+			return nil, &ImportError{Lines: []LineError{lineError(line, "file", "scheduler.import.too_many_rows", "max", maxImportRows)}}
 		}
 	}
 	return rows, nil
@@ -102,10 +109,10 @@ func ParseImportJSON(r io.Reader) ([]ImportRow, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rows); err != nil {
-		return nil, &ImportError{Lines: []LineError{{Line: 0, Field: "json", ZH: "JSON 格式错误：" + err.Error(), EN: "bad JSON: " + err.Error()}}}
+		return nil, &ImportError{Lines: []LineError{lineError(0, "json", "scheduler.import.bad_json", "error", err.Error())}}
 	}
 	if len(rows) > maxImportRows {
-		return nil, &ImportError{Lines: []LineError{{Line: maxImportRows + 1, Field: "file", ZH: fmt.Sprintf("一次最多导入 %d 行", maxImportRows), EN: fmt.Sprintf("at most %d rows per import", maxImportRows)}}}
+		return nil, &ImportError{Lines: []LineError{lineError(maxImportRows+1, "file", "scheduler.import.too_many_rows", "max", maxImportRows)}}
 	}
 	for i := range rows {
 		rows[i].Line = i + 1
@@ -128,8 +135,8 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 	var res ImportResult
 	var bad []LineError
 	forbidden := false
-	fail := func(line int, field, zh, en string) {
-		bad = append(bad, LineError{Line: line, Field: field, ZH: zh, EN: en})
+	fail := func(line int, field string, k i18n.Key, args ...any) {
+		bad = append(bad, lineError(line, field, k, args...))
 	}
 	err := st.InTx(ctx, func(tx Store) error {
 		units := map[string]org.Unit{} // by code, from this file
@@ -156,7 +163,7 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 					return err
 				}
 				if !ok {
-					fail(r.Line, "parent_code", "找不到上级单位 "+r.ParentCode+"（上级须在文件前面或已存在）", "no parent unit "+r.ParentCode+" (a parent must come earlier in the file or exist already)")
+					fail(r.Line, "parent_code", "scheduler.import.parent_missing", "code", r.ParentCode)
 					continue
 				}
 				parent = &p
@@ -168,14 +175,14 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 				parent = &root
 			}
 			if allowed != nil && parent != nil && !allowed(parent.Path) {
-				fail(r.Line, "parent_code", "无权在该单位下导入", "you may not import under this unit")
+				fail(r.Line, "parent_code", "scheduler.import.forbidden")
 				forbidden = true
 				continue
 			}
 			switch r.Kind {
 			case string(org.HallReception), string(org.HallStudio):
 				if parent == nil {
-					fail(r.Line, "parent_code", "大厅须指定所属单位", "a hall needs parent_code, its unit")
+					fail(r.Line, "parent_code", "scheduler.import.hall_unit")
 					continue
 				}
 				h := org.Hall{UnitID: parent.ID, Kind: org.HallKind(r.Kind), Name: r.Name}
@@ -189,7 +196,7 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 				}
 				key := parent.Code + "/" + r.Name
 				if halls[key] || hallExists(ctx, tx, *parent, r.Name) {
-					fail(r.Line, "name", "该单位已有同名大厅", "the unit already has a hall of this name")
+					fail(r.Line, "name", "scheduler.import.hall_exists")
 					continue
 				}
 				halls[key] = true
@@ -211,7 +218,7 @@ func Import(ctx context.Context, st Store, rows []ImportRow, allowed func(parent
 				if _, ok, err := lookup(r.Code); err != nil {
 					return err
 				} else if ok {
-					fail(r.Line, "code", "代码 "+r.Code+" 已存在", "the code "+r.Code+" exists already")
+					fail(r.Line, "code", "scheduler.import.code_exists", "code", r.Code)
 					continue
 				}
 				if len(bad) == 0 {

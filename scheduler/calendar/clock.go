@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 )
 
@@ -63,10 +64,8 @@ func ProvisionalNote(years []int) string {
 	for _, y := range years {
 		ys = append(ys, strconv.Itoa(y))
 	}
-	y := strings.Join(ys, "、")
-	return fmt.Sprintf("期限为暂算：工作日历尚未录入 %s 年的节假日安排，暂按周末及元旦、劳动节（5月1日、2日）、国庆节（10月1日至3日）计算，录入该年日历后自动重新计算"+
-		" / provisional: the working-day calendar has no holiday arrangement for %s yet; counted with weekends and the fixed-date holidays (1 January, 1–2 May, 1–3 October) only, and recomputed once that year's calendar is entered",
-		y, strings.Join(ys, ", "))
+	list := i18n.Text{ZH: strings.Join(ys, "、"), EN: strings.Join(ys, ", ")}
+	return i18n.T("calendar.provisional.note", "years", list).String()
 }
 
 // NewCalendar builds a calendar from stored days: years lists the covered years (→ verified);
@@ -182,8 +181,7 @@ func ParseCalendar(r io.Reader) (*Calendar, error) {
 		}
 		f := strings.Fields(line)
 		bad := func(why string) error {
-			return fmt.Errorf("%w: 工作日历第 %d 行无效（%s），请按文件头的格式修改 / working-day calendar line %d is invalid (%s); fix it to the format in the file's header",
-				org.ErrInvalid, n, why, n, why)
+			return fmt.Errorf("%w: %s", org.ErrInvalid, i18n.T("calendar.file.line_invalid", "line", n, "why", why).String())
 		}
 		if f[0] == "year" {
 			if len(f) < 2 {
@@ -241,8 +239,7 @@ func (c *Calendar) IsWorkingDay(day time.Time) (bool, error) {
 			wd := day.Weekday()
 			return wd != time.Saturday && wd != time.Sunday, nil
 		}
-		return false, fmt.Errorf("%w: 工作日历中没有 %d 年，请运维人员按国务院办公厅通知补充 holidays 数据 / the working-day calendar has no year %d; an operator must add it from the State Council notice",
-			ErrCalendarYear, day.Year(), day.Year())
+		return false, fmt.Errorf("%w: %s", ErrCalendarYear, i18n.T("calendar.year_missing", "year", day.Year()).String())
 	}
 	k := day.Format("2006-01-02")
 	if _, ok := c.work[k]; ok {
@@ -402,10 +399,10 @@ func unitZH(u DayUnit) string {
 // Extend applies the one extension allowed: at most the extension rule's days, once.
 func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
 	if d.ExtendedDays > 0 {
-		return Deadline{}, org.InvalidText("extension", "只能延期一次", "a period may be extended only once")
+		return Deadline{}, org.Invalid("extension", "calendar.extension.once")
 	}
 	if days <= 0 || days > max.Days {
-		return Deadline{}, org.InvalidText("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max.Days), fmt.Sprintf("an extension is 1 to %d days", max.Days))
+		return Deadline{}, org.Invalid("days", "calendar.extension.days", "max", max.Days)
 	}
 	return c.ComputeDays(d.Rule, d.Start, d.PausedDays, days)
 }
@@ -413,7 +410,7 @@ func (c *Calendar) Extend(d Deadline, days int, max Rule) (Deadline, error) {
 // Pause adds calendar days that do not count (hearing time during review and re-review).
 func (c *Calendar) Pause(d Deadline, days int) (Deadline, error) {
 	if days < 0 {
-		return Deadline{}, org.InvalidText("days", "中止天数不能为负", "paused days cannot be negative")
+		return Deadline{}, org.Invalid("days", "calendar.pause.negative")
 	}
 	return c.ComputeDays(d.Rule, d.Start, d.PausedDays+days, d.ExtendedDays)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 )
 
@@ -50,7 +51,7 @@ func weekdayCode(d time.Weekday) string {
 	return ""
 }
 
-func badRule(zh, en string) error { return org.InvalidText("rrule", zh, en) }
+func badRule(k i18n.Key, args ...any) error { return org.Invalid("rrule", k, args...) }
 
 // ParseRRule parses an RRULE value ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"). Anything outside the
 // subset is refused rather than ignored, so a rule never means less than it says.
@@ -58,35 +59,35 @@ func ParseRRule(s string) (Recurrence, error) {
 	r := Recurrence{Interval: 1}
 	s = strings.TrimPrefix(strings.TrimSpace(s), "RRULE:")
 	if s == "" {
-		return r, badRule("重复规则不能为空", "the recurrence rule is empty")
+		return r, badRule("calendar.rrule.empty")
 	}
 	for _, part := range strings.Split(s, ";") {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return r, badRule("重复规则格式应为 KEY=VALUE;…："+part, "a rule part must be KEY=VALUE: "+part)
+			return r, badRule("calendar.rrule.part", "part", part)
 		}
 		switch strings.ToUpper(k) {
 		case "FREQ":
 			r.Freq = strings.ToUpper(v)
 			if r.Freq != FreqWeekly && r.Freq != FreqMonthly {
-				return r, badRule("FREQ 只支持 WEEKLY 或 MONTHLY", "FREQ must be WEEKLY or MONTHLY")
+				return r, badRule("calendar.rrule.freq")
 			}
 		case "INTERVAL":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 52 {
-				return r, badRule("INTERVAL 应为 1 到 52 的整数", "INTERVAL must be an integer from 1 to 52")
+				return r, badRule("calendar.rrule.interval_range")
 			}
 			r.Interval = n
 		case "COUNT":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1000 {
-				return r, badRule("COUNT 应为 1 到 1000 的整数", "COUNT must be an integer from 1 to 1000")
+				return r, badRule("calendar.rrule.count_range")
 			}
 			r.Count = n
 		case "UNTIL":
 			t, err := parseUntil(v)
 			if err != nil {
-				return r, badRule("UNTIL 应为 YYYYMMDD 或 YYYYMMDDTHHMMSSZ", "UNTIL must be YYYYMMDD or YYYYMMDDTHHMMSSZ")
+				return r, badRule("calendar.rrule.until")
 			}
 			r.Until = t
 		case "BYDAY":
@@ -99,10 +100,10 @@ func ParseRRule(s string) (Recurrence, error) {
 			}
 		case "WKST":
 			if strings.ToUpper(v) != "MO" {
-				return r, badRule("WKST 只支持 MO", "only WKST=MO is supported")
+				return r, badRule("calendar.rrule.wkst")
 			}
 		default:
-			return r, badRule("不支持的规则项 "+k+"（支持 FREQ、INTERVAL、BYDAY、UNTIL、COUNT）", "unsupported rule part "+k+" (FREQ, INTERVAL, BYDAY, UNTIL, COUNT are supported)")
+			return r, badRule("calendar.rrule.unsupported", "part", k)
 		}
 	}
 	return r, r.Validate()
@@ -122,17 +123,17 @@ func parseUntil(v string) (time.Time, error) {
 
 func parseByDay(s string) (ByDay, error) {
 	if len(s) < 2 {
-		return ByDay{}, badRule("BYDAY 项无效："+s, "invalid BYDAY entry: "+s)
+		return ByDay{}, badRule("calendar.rrule.byday", "entry", s)
 	}
 	wd, ok := weekdayCodes[s[len(s)-2:]]
 	if !ok {
-		return ByDay{}, badRule("BYDAY 星期应为 MO…SU："+s, "BYDAY weekday must be MO…SU: "+s)
+		return ByDay{}, badRule("calendar.rrule.byday_weekday", "entry", s)
 	}
 	bd := ByDay{Weekday: wd}
 	if p := s[:len(s)-2]; p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n == 0 || n < -5 || n > 5 {
-			return ByDay{}, badRule("BYDAY 序号应为 1 到 5 或 -1 到 -5："+s, "BYDAY position must be 1 to 5 or -1 to -5: "+s)
+			return ByDay{}, badRule("calendar.rrule.byday_position", "entry", s)
 		}
 		bd.Nth = n
 	}
@@ -142,22 +143,22 @@ func parseByDay(s string) (ByDay, error) {
 // Validate checks a rule built in code.
 func (r Recurrence) Validate() error {
 	if r.Freq != FreqWeekly && r.Freq != FreqMonthly {
-		return badRule("FREQ 只支持 WEEKLY 或 MONTHLY", "FREQ must be WEEKLY or MONTHLY")
+		return badRule("calendar.rrule.freq")
 	}
 	if r.Interval < 1 {
-		return badRule("INTERVAL 至少为 1", "INTERVAL must be at least 1")
+		return badRule("calendar.rrule.interval_min")
 	}
 	if r.Count > 0 && !r.Until.IsZero() {
-		return badRule("UNTIL 与 COUNT 不能同时使用", "UNTIL and COUNT cannot both be set")
+		return badRule("calendar.rrule.until_and_count")
 	}
 	for _, d := range r.ByDay {
 		if d.Nth != 0 && r.Freq == FreqWeekly {
-			return badRule("每周规则的 BYDAY 不能带序号", "a weekly rule's BYDAY takes no position")
+			return badRule("calendar.rrule.weekly_position")
 		}
 	}
 	for _, x := range r.ExDates {
 		if _, err := time.ParseInLocation("2006-01-02", x, Shanghai); err != nil {
-			return org.InvalidText("exdates", "例外日期应为 YYYY-MM-DD："+x, "exception dates must be YYYY-MM-DD: "+x)
+			return org.Invalid("exdates", "calendar.rrule.exdate", "date", x)
 		}
 	}
 	return nil

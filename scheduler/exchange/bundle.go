@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 )
 
@@ -84,7 +85,7 @@ func KeyID(pub ed25519.PublicKey) string {
 // GET /api/v1/exchange/public-key returns as public_key) or as a PEM "PUBLIC KEY" block.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("%w: 公钥应为 32 字节 Ed25519 公钥的 base64，或 PEM 格式的 PUBLIC KEY / a public key is the base64 of a 32-byte Ed25519 key, or a PEM PUBLIC KEY block", org.ErrInvalid)
+	bad := fmt.Errorf("%w: %s", org.ErrInvalid, i18n.T("exchange.key.invalid").String())
 	if strings.HasPrefix(s, "-----BEGIN") {
 		blk, _ := pem.Decode([]byte(s))
 		if blk == nil || blk.Type != "PUBLIC KEY" {
@@ -125,7 +126,10 @@ type BundleError struct {
 
 func (e *BundleError) Error() string { return "bundle: " + e.Part + ": " + e.ZH + " / " + e.EN }
 
-func bundleErr(part, zh, en string) error { return &BundleError{Part: part, ZH: zh, EN: en} }
+func bundleErr(part string, k i18n.Key, args ...any) error {
+	t := i18n.T(k, args...)
+	return &BundleError{Part: part, ZH: t.ZH, EN: t.EN}
+}
 
 // BundleEntry is one file the manifest vouches for.
 type BundleEntry struct {
@@ -238,7 +242,7 @@ func (b *Bundle) HasFile(sum string) bool { return b.files[sum] != nil }
 func (b *Bundle) OpenFile(sum string) (io.ReadCloser, error) {
 	f := b.files[sum]
 	if f == nil {
-		return nil, bundleErr(BundleCases, "数据包中缺少附件文件 "+sum, "the bundle lacks the attachment file "+sum)
+		return nil, bundleErr(BundleCases, "exchange.bundle.file_missing", "sum", sum)
 	}
 	return f.Open()
 }
@@ -252,16 +256,16 @@ var bundleFileName = regexp.MustCompile(`^files/[0-9a-f]{64}$`)
 func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, bundleErr("zip", "不是有效的 zip 数据包", "the bundle is not a valid zip archive")
+		return nil, bundleErr("zip", "exchange.bundle.not_zip")
 	}
 	entries := map[string]*zip.File{}
 	for _, f := range zr.File {
 		name := f.Name
 		if name != BundleCases && name != BundleManifest && name != BundleSignature && !bundleFileName.MatchString(name) {
-			return nil, bundleErr(name, "数据包中有不应出现的条目 "+name, "the bundle holds an entry it should not: "+name)
+			return nil, bundleErr(name, "exchange.bundle.foreign_entry", "name", name)
 		}
 		if entries[name] != nil {
-			return nil, bundleErr(name, "数据包中条目 "+name+" 重复", "the bundle holds "+name+" twice")
+			return nil, bundleErr(name, "exchange.bundle.duplicate_entry", "name", name)
 		}
 		entries[name] = f
 	}
@@ -269,18 +273,18 @@ func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
 		f := entries[name]
 		if f == nil {
 			if name == BundleSignature {
-				return nil, bundleErr(name, "数据包未签名（缺少 manifest.sig），不予导入", "the bundle is not signed (no manifest.sig); it is not imported")
+				return nil, bundleErr(name, "exchange.bundle.unsigned")
 			}
-			return nil, bundleErr(name, "数据包缺少 "+name, "the bundle lacks "+name)
+			return nil, bundleErr(name, "exchange.bundle.entry_missing", "name", name)
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, bundleErr(name, "无法读取 "+name, "cannot read "+name)
+			return nil, bundleErr(name, "exchange.bundle.unreadable", "name", name)
 		}
 		defer rc.Close()
 		b, err := io.ReadAll(io.LimitReader(rc, maxBundleJSON+1))
 		if err != nil || len(b) > maxBundleJSON {
-			return nil, bundleErr(name, "无法读取 "+name+"（损坏或过大）", "cannot read "+name+" (damaged or too large)")
+			return nil, bundleErr(name, "exchange.bundle.damaged", "name", name)
 		}
 		return b, nil
 	}
@@ -290,15 +294,14 @@ func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
 	}
 	var sig signatureFile
 	if err := json.Unmarshal(sb, &sig); err != nil || sig.Algorithm != "Ed25519" {
-		return nil, bundleErr(BundleSignature, "签名文件格式无效（应为 Ed25519 签名）", "the signature file is malformed (an Ed25519 signature is expected)")
+		return nil, bundleErr(BundleSignature, "exchange.signature.malformed")
 	}
 	pub, err := ParsePublicKey(sig.PublicKey)
 	if err != nil {
-		return nil, bundleErr(BundleSignature, "签名文件中的公钥无效", "the public key in the signature file is invalid")
+		return nil, bundleErr(BundleSignature, "exchange.signature.bad_key")
 	}
 	if !keys.trusts(pub) {
-		return nil, bundleErr(BundleSignature, "数据包由未受信任的密钥 "+KeyID(pub)+" 签名；如确认来源可信，请把其公钥加入 exchange.trusted_keys",
-			"the bundle is signed by the untrusted key "+KeyID(pub)+"; if its source is trusted, add its public key to exchange.trusted_keys")
+		return nil, bundleErr(BundleSignature, "exchange.signature.untrusted", "key_id", KeyID(pub))
 	}
 	mb, err := read(BundleManifest)
 	if err != nil {
@@ -306,28 +309,28 @@ func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
 	if err != nil || !ed25519.Verify(pub, mb, raw) {
-		return nil, bundleErr(BundleSignature, "签名与清单不符：manifest.json 或 manifest.sig 已被改动", "the signature does not verify over the manifest: manifest.json or manifest.sig was changed")
+		return nil, bundleErr(BundleSignature, "exchange.signature.mismatch")
 	}
 	var m Manifest
 	if err := json.Unmarshal(mb, &m); err != nil || m.Format != BundleFormat {
-		return nil, bundleErr(BundleManifest, "清单格式不是 "+BundleFormat, "the manifest's format is not "+BundleFormat)
+		return nil, bundleErr(BundleManifest, "exchange.manifest.format", "format", BundleFormat)
 	}
 	if m.KeyID != KeyID(pub) {
-		return nil, bundleErr(BundleManifest, "清单中的密钥编号与签名密钥不符", "the manifest's key id is not the signing key's")
+		return nil, bundleErr(BundleManifest, "exchange.manifest.key_id")
 	}
 	b := &Bundle{Manifest: m, PublicKey: pub, KeyID: KeyID(pub), files: map[string]*zip.File{}}
 	listed := map[string]bool{}
 	for _, e := range m.Files {
 		if listed[e.Path] || (e.Path != BundleCases && !bundleFileName.MatchString(e.Path)) {
-			return nil, bundleErr(BundleManifest, "清单中的条目 "+e.Path+" 无效或重复", "the manifest's entry "+e.Path+" is invalid or repeated")
+			return nil, bundleErr(BundleManifest, "exchange.manifest.bad_entry", "path", e.Path)
 		}
 		listed[e.Path] = true
 		f := entries[e.Path]
 		if f == nil {
-			return nil, bundleErr(e.Path, "清单列出的文件 "+e.Path+" 不在数据包中", "the manifest lists "+e.Path+", which the bundle lacks")
+			return nil, bundleErr(e.Path, "exchange.manifest.file_missing", "path", e.Path)
 		}
 		if e.Path != BundleCases && e.SHA256 != strings.TrimPrefix(e.Path, bundleFilesDir) {
-			return nil, bundleErr(BundleManifest, "清单中 "+e.Path+" 的哈希与文件名不符", "the manifest's hash of "+e.Path+" is not its name")
+			return nil, bundleErr(BundleManifest, "exchange.manifest.hash_name", "path", e.Path)
 		}
 		if err := checkEntry(f, e); err != nil {
 			return nil, err
@@ -348,18 +351,17 @@ func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
 	}
 	if len(unlisted) > 0 {
 		sort.Strings(unlisted)
-		return nil, bundleErr(unlisted[0], "数据包中的 "+unlisted[0]+" 未列入清单", "the bundle holds "+unlisted[0]+", which the manifest does not list")
+		return nil, bundleErr(unlisted[0], "exchange.manifest.unlisted", "name", unlisted[0])
 	}
 	if b.Cases == nil {
-		return nil, bundleErr(BundleCases, "数据包缺少 cases.json", "the bundle lacks cases.json")
+		return nil, bundleErr(BundleCases, "exchange.bundle.cases_missing")
 	}
 	return b, nil
 }
 
 // checkEntry reads f to its end and compares its size and SHA-256 with the manifest's.
 func checkEntry(f *zip.File, e BundleEntry) error {
-	mismatch := bundleErr(e.Path, e.Path+" 的内容与清单中的 SHA-256 不符（文件被改动或损坏）",
-		"the content of "+e.Path+" does not match its SHA-256 in the manifest (changed or damaged)")
+	mismatch := bundleErr(e.Path, "exchange.manifest.content_mismatch", "path", e.Path)
 	rc, err := f.Open()
 	if err != nil {
 		return mismatch

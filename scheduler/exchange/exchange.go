@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
 )
@@ -330,7 +331,7 @@ func (cb *codebook) unit(field, code string) (int64, error) {
 	}
 	u, ok := cb.unitCode[code]
 	if !ok {
-		return 0, org.InvalidText(field, "单位代码 "+code+" 在本系统中不存在；请先导入或建立该单位", "unit code "+code+" is not known here; create or import that unit first")
+		return 0, org.Invalid(field, "exchange.record.unit_unknown", "code", code)
 	}
 	return u.ID, nil
 }
@@ -468,7 +469,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	var f CaseFile
 	cat, ok := cb.catCode[r.Category]
 	if !ok {
-		return f, org.InvalidText("category", "类别代码 "+r.Category+" 在本系统中不存在；请先在类别树中建立", "category code "+r.Category+" is not known here; add it to the category tree first")
+		return f, org.Invalid("category", "exchange.record.category_unknown", "code", r.Category)
 	}
 	rs := &resolver{cb: cb}
 	c := casework.Case{ExternalID: r.ExternalID, ExternalSource: r.ExternalSource, Territory: r.Territory, Form: r.Form, Type: r.Type,
@@ -487,7 +488,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		return f, err
 	}
 	if !casework.KnownStatus(c.Status) {
-		return f, org.InvalidText("status", "未知的事项状态 "+string(c.Status), "unknown case status "+string(c.Status))
+		return f, org.Invalid("status", "exchange.record.status_unknown", "status", string(c.Status))
 	}
 	f.Case = c
 	person := func(b bool) int64 {
@@ -501,18 +502,18 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 	for i, e := range r.Timeline {
 		fld := fmt.Sprintf("timeline[%d]", i)
 		if e.Kind == "" {
-			return f, org.InvalidText(fld+".kind", "时间线事件缺少类别", "a timeline event needs a kind")
+			return f, org.Invalid(fld+".kind", "exchange.record.event_kind")
 		}
 		if e.Kind == casework.EvStatus && !casework.KnownStatus(e.To) {
-			return f, org.InvalidText(fld+".to", "未知的事项状态 "+string(e.To), "unknown case status "+string(e.To))
+			return f, org.Invalid(fld+".to", "exchange.record.status_unknown", "status", string(e.To))
 		}
 		if max := casework.DefaultRules()[casework.RuleExtension].Days; e.Days < 0 || e.Days > max {
-			return f, org.InvalidText(fld+".days", fmt.Sprintf("延期天数须为 0 到 %d 日", max), fmt.Sprintf("an extension is 0 to %d days", max))
+			return f, org.Invalid(fld+".days", "exchange.record.extension_days", "max", max)
 		}
 		if m := slipIndexRef.FindStringSubmatch(e.Ref); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			if (m[1] == "supervision" && n >= len(r.Supervisions)) || (m[1] == "consultation" && n >= len(r.Consultations)) {
-				return f, org.InvalidText(fld+".ref", "时间线引用了不存在的督办或会商 "+e.Ref, "the timeline refers to a missing slip "+e.Ref)
+				return f, org.Invalid(fld+".ref", "exchange.record.event_ref", "ref", e.Ref)
 			}
 		}
 		f.Events = append(f.Events, casework.CaseEvent{At: e.At, Actor: e.Actor, ActorID: person(!e.System), Kind: e.Kind, From: e.From, To: e.To,
@@ -534,7 +535,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 			return f, err
 		}
 		if x.Status != casework.AssignmentOpen && x.Status != casework.AssignmentObjected {
-			return f, org.InvalidText(fld+".status", "交办单状态应为 open 或 objected", "an assignment's status is open or objected")
+			return f, org.Invalid(fld+".status", "exchange.record.assignment_status")
 		}
 		x.CaseID = 0
 		f.Assignments = append(f.Assignments, x)
@@ -587,7 +588,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		okStage := e.Stage == casework.EvalAcceptance || e.Stage == casework.EvalResult
 		okScore := e.Score == casework.ScoreSatisfied || e.Score == casework.ScoreBasically || e.Score == casework.ScoreUnsatisfied
 		if !okStage || !okScore {
-			return f, org.InvalidText(fmt.Sprintf("evaluations[%d]", i), "评价环节或结果无效", "an evaluation's stage or score is invalid")
+			return f, org.Invalid(fmt.Sprintf("evaluations[%d]", i), "exchange.record.evaluation")
 		}
 		f.Evaluations = append(f.Evaluations, casework.Evaluation{Stage: e.Stage, Score: e.Score, Via: e.Via, At: e.At})
 	}
@@ -670,10 +671,10 @@ func ParseCases(b *Bundle) (ExchangeCases, error) {
 	dec := json.NewDecoder(bytes.NewReader(b.Cases))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil || doc.Format != ExchangeFormat {
-		return doc, bundleErr(BundleCases, "cases.json 不是 "+ExchangeFormat+" 格式", "cases.json is not in the "+ExchangeFormat+" format")
+		return doc, bundleErr(BundleCases, "exchange.cases.format", "format", ExchangeFormat)
 	}
 	if doc.Identity != IdentityFull && doc.Identity != IdentityMasked {
-		return doc, bundleErr(BundleCases, "cases.json 的 identity 应为 full 或 masked", "cases.json's identity must be full or masked")
+		return doc, bundleErr(BundleCases, "exchange.cases.identity")
 	}
 	return doc, nil
 }
@@ -692,7 +693,7 @@ func ImportCases(ctx context.Context, tx Store, blobs casework.Blobs, b *Bundle,
 	seen := map[string]bool{}
 	for i, rec := range doc.Cases {
 		if seen[rec.Number] || rec.Number == "" {
-			return out, bundleErr(BundleCases, fmt.Sprintf("cases.json 中第 %d 个事项的编号为空或重复", i+1), fmt.Sprintf("case %d of cases.json has an empty or repeated number", i+1))
+			return out, bundleErr(BundleCases, "exchange.cases.number", "index", i+1)
 		}
 		seen[rec.Number] = true
 		res, err := importOne(ctx, tx, cb, blobs, b, own, rec, masked, allow)
@@ -700,8 +701,8 @@ func ImportCases(ctx context.Context, tx Store, blobs casework.Blobs, b *Bundle,
 			var fe *org.FieldError
 			if errors.As(err, &fe) {
 				fe.Field = fmt.Sprintf("cases[%d].%s", i, fe.Field)
-				fe.ZH = "事项 " + rec.Number + "：" + fe.ZH
-				fe.EN = "case " + rec.Number + ": " + fe.EN
+				t := i18n.T("exchange.cases.in_case", "number", rec.Number, "message", i18n.Text{ZH: fe.ZH, EN: fe.EN})
+				fe.ZH, fe.EN = t.ZH, t.EN
 			}
 			return out, err
 		}
@@ -808,8 +809,7 @@ func putBundleFile(blobs casework.Blobs, b *Bundle, a casework.Attachment) error
 		return fmt.Errorf("import attachment %s: %w", a.Name, err)
 	}
 	if sum != a.SHA256 || size != a.Size || mt != a.MIME {
-		return bundleErr(bundleFilesDir+a.SHA256, "附件 "+a.Name+" 的内容与 cases.json 中的记录（哈希、大小或类型）不符",
-			"the file of attachment "+a.Name+" does not match its record in cases.json (hash, size or type)")
+		return bundleErr(bundleFilesDir+a.SHA256, "exchange.cases.attachment_mismatch", "name", a.Name)
 	}
 	return nil
 }
@@ -818,7 +818,7 @@ func putBundleFile(blobs casework.Blobs, b *Bundle, a casework.Attachment) error
 // timeline must be the start of next's, and its slips the first of next's, in order.
 func extends(cur, next CaseRecord) string {
 	stale := func(what string) string {
-		return "本系统中的副本比数据包新，或与之不一致（" + what + "），未改动 / the copy here is newer than the bundle or differs from it (" + what + "); left unchanged"
+		return i18n.T("exchange.import.stale", "what", what).String()
 	}
 	if len(cur.Timeline) > len(next.Timeline) {
 		return stale("timeline")

@@ -93,41 +93,41 @@ func ValidateUnit(u Unit, parent *Unit) error {
 	switch u.Kind {
 	case KindRoot:
 		if parent != nil {
-			return InvalidText("parent_id", "根节点不能有上级", "the root has no parent")
+			return Invalid("parent_id", "org.unit.root_parent")
 		}
 		if u.Code != RootCode {
-			return InvalidText("code", "根节点代码必须是 "+RootCode, "the root's code must be "+RootCode)
+			return Invalid("code", "org.unit.root_code", "code", RootCode)
 		}
 	case KindCity:
 		if parent == nil || parent.Kind != KindRoot {
-			return InvalidText("parent_id", "市级单位必须挂在根节点下", "a city must hang under the root")
+			return Invalid("parent_id", "org.unit.city_parent")
 		}
 		if !sixDigits.MatchString(u.Code) || !strings.HasSuffix(u.Code, "00") {
-			return InvalidText("code", "市级代码应为以 00 结尾的六位 GB/T 2260 代码，例如 330100", "a city code is six GB/T 2260 digits ending in 00, e.g. 330100")
+			return Invalid("code", "org.unit.city_code")
 		}
 	case KindDistrict:
 		if parent == nil || parent.Kind != KindCity {
-			return InvalidText("parent_id", "区县的上级必须是市", "a district's parent must be a city")
+			return Invalid("parent_id", "org.unit.district_parent")
 		}
 		if !sixDigits.MatchString(u.Code) || u.Code[:4] != parent.Code[:4] || u.Code == parent.Code {
-			return InvalidText("code", "区县代码应为六位 GB/T 2260 代码，前四位与所属市相同，例如 330102", "a district code is six GB/T 2260 digits sharing the city's first four, e.g. 330102")
+			return Invalid("code", "org.unit.district_code")
 		}
 	case KindTownship:
 		if parent == nil || parent.Kind != KindDistrict {
-			return InvalidText("parent_id", "乡镇街道的上级必须是区县", "a township's parent must be a district")
+			return Invalid("parent_id", "org.unit.township_parent")
 		}
 		if !nineDigits.MatchString(u.Code) || u.Code[:6] != parent.Code {
-			return InvalidText("code", "乡镇街道代码应为所属区县六位代码加三位数字，例如 330102001", "a township code is the district's six digits plus three, e.g. 330102001")
+			return Invalid("code", "org.unit.township_code")
 		}
 	case KindDepartment:
 		if parent == nil || parent.Kind == KindDepartment || parent.Kind == KindRoot {
-			return InvalidText("parent_id", "职能部门必须挂在市、区县或乡镇街道下", "a department must hang under a city, district or township")
+			return Invalid("parent_id", "org.unit.department_parent")
 		}
 		if !deptCode.MatchString(u.Code) || !strings.HasPrefix(u.Code, parent.Code+"-") {
-			return InvalidText("code", "部门代码应为所属层级代码加连字符和字母数字，例如 330102-RSJ", "a department code is its tier's code, a hyphen and letters or digits, e.g. 330102-RSJ")
+			return Invalid("code", "org.unit.department_code")
 		}
 	default:
-		return InvalidText("kind", "单位类型应为 city、district、township 或 department", "kind must be city, district, township or department")
+		return Invalid("kind", "org.unit.kind")
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func ValidateUnit(u Unit, parent *Unit) error {
 func ValidName(field, s string) error {
 	n := utf8.RuneCountInString(s)
 	if !utf8.ValidString(s) || strings.TrimSpace(s) == "" || n > 100 {
-		return InvalidText(field, "名称须为 1 到 100 个字符", "must be 1 to 100 characters")
+		return Invalid(field, "org.name.length")
 	}
 	return nil
 }
@@ -162,10 +162,10 @@ type Hall struct {
 // ValidateHall checks a hall's own fields.
 func ValidateHall(h Hall) error {
 	if h.Kind != HallReception && h.Kind != HallStudio {
-		return InvalidText("kind", "类型应为 hall 或 studio", "kind must be hall or studio")
+		return Invalid("kind", "org.hall.kind")
 	}
 	if h.UnitID == 0 {
-		return InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "org.unit_required")
 	}
 	return ValidName("name", h.Name)
 }
@@ -210,19 +210,19 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 // ValidateUser checks the user's own fields.
 func ValidateUser(u User) error {
 	if !usernamePattern.MatchString(u.Username) {
-		return InvalidText("username", "用户名须为 3 到 64 个小写字母、数字、点、下划线或连字符，以字母或数字开头", "username must be 3 to 64 lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit")
+		return Invalid("username", "org.user.username")
 	}
 	if err := ValidName("display_name", u.DisplayName); err != nil {
 		return err
 	}
 	if u.Kind != UserPerson && u.Kind != UserDevice {
-		return InvalidText("kind", "用户类型应为 person 或 device", "kind must be person or device")
+		return Invalid("kind", "org.user.kind")
 	}
 	if u.UnitID == 0 {
-		return InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
+		return Invalid("unit_id", "org.unit_required")
 	}
 	if u.Kind == UserDevice && u.HallID == 0 {
-		return InvalidText("hall_id", "终端账号必须指定所属大厅", "a device account needs a hall_id")
+		return Invalid("hall_id", "org.user.device_hall")
 	}
 	return nil
 }

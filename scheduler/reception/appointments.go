@@ -116,28 +116,28 @@ func ValidIDNumber(s string) bool {
 // ValidateAppointment checks an appointment's own fields.
 func ValidateAppointment(a Appointment) error {
 	if a.SessionID == 0 {
-		return org.InvalidText("session_id", "必须指定会次", "session_id is required")
+		return org.Invalid("session_id", "reception.appointment.session_required")
 	}
 	if a.HallID == 0 {
-		return org.InvalidText("hall_id", "必须指定候访大厅", "hall_id is required")
+		return org.Invalid("hall_id", "reception.appointment.hall_required")
 	}
 	if err := org.ValidName("name", a.Name); err != nil {
 		return err
 	}
 	if a.IDNumber = strings.ToUpper(a.IDNumber); !ValidIDNumber(a.IDNumber) {
-		return org.InvalidText("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
+		return org.Invalid("id_number", "reception.appointment.id_number")
 	}
 	if a.Phone != "" && !phonePattern.MatchString(a.Phone) {
-		return org.InvalidText("phone", "电话号码格式不正确", "phone is not a valid number")
+		return org.Invalid("phone", "reception.appointment.phone")
 	}
 	if strings.TrimSpace(a.Matter) == "" {
-		return org.InvalidText("matter", "请简要填写反映事项", "matter is required")
+		return org.Invalid("matter", "reception.appointment.matter_required")
 	}
 	if err := validText("matter", a.Matter, 1000); err != nil {
 		return err
 	}
 	if len(a.Representatives) > casework.MaxRepresentatives {
-		return org.InvalidText("representatives", "集体访最多登记 5 名代表，其余人员计入涉及人数", "a collective visit names at most 5 representatives; count the others in people")
+		return org.Invalid("representatives", "reception.appointment.representatives_max")
 	}
 	for _, r := range a.Representatives {
 		if err := org.ValidName("representatives", r); err != nil {
@@ -145,7 +145,7 @@ func ValidateAppointment(a Appointment) error {
 		}
 	}
 	if a.People < 1 || a.People < len(a.Representatives) || a.People > 10000 {
-		return org.InvalidText("people", "涉及人数至少为 1，且不少于代表人数", "people must be at least 1 and at least the number of representatives")
+		return org.Invalid("people", "reception.appointment.people")
 	}
 	if err := validText("guidance", a.Guidance, 1000); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"sanji/i18n"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
 )
@@ -144,6 +145,12 @@ type Note struct {
 	ZH, EN string
 }
 
+// note is the Note of code with the catalog's message k.
+func note(code string, k i18n.Key, args ...any) Note {
+	t := i18n.T(k, args...)
+	return Note{Code: code, ZH: t.ZH, EN: t.EN}
+}
+
 // Notes says what b means for the operator, in the order they should read it.
 func (b BookingChecks) Notes() []Note {
 	var out []Note
@@ -157,26 +164,16 @@ func (b BookingChecks) Notes() []Note {
 		}
 	}
 	if len(pending) > 0 {
-		l := strings.Join(pending, "、")
-		out = append(out, Note{Code: "pending_lower",
-			ZH: "该信访人的事项正在下级单位办理中：" + l + "。按逐级走访的规定，应告知其等待下级办理结果；领导仍可接谈。",
-			EN: "This petitioner has a matter still being handled at a lower level: " + l + ". Visiting level by level, they should be told to await that result; the leader may still receive them."})
+		out = append(out, note("pending_lower", "reception.check.pending_lower", "cases", strings.Join(pending, "、")))
 	}
 	if len(past) > 0 {
-		l := strings.Join(past, "、")
-		out = append(out, Note{Code: "past_rereview",
-			ZH: "该信访人的事项已经复核终结：" + l + "。以同一事实和理由再次提出的，不再受理；领导仍可接谈。",
-			EN: "This petitioner's matter has been through re-review: " + l + ". The same facts and reasons are not accepted again; the leader may still receive them."})
+		out = append(out, note("past_rereview", "reception.check.past_rereview", "cases", strings.Join(past, "、")))
 	}
 	if n := len(b.SamePerson) + len(b.Cases); n > 0 {
-		out = append(out, Note{Code: "same_person",
-			ZH: fmt.Sprintf("同一身份证号有 %d 条既往预约或事项，请核对是否同人同事。", n),
-			EN: fmt.Sprintf("The same ID number has %d earlier bookings or cases: check whether this is the same matter again.", n)})
+		out = append(out, note("same_person", "reception.check.same_person", "count", n))
 	}
 	if len(b.Similar) > 0 {
-		out = append(out, Note{Code: "similar",
-			ZH: fmt.Sprintf("本地有 %d 条内容相近的既往事项（他人身份证号），请核对是否同一事项。", len(b.Similar)),
-			EN: fmt.Sprintf("%d earlier matters of this territory (other ID numbers) read alike: check whether they are the same matter.", len(b.Similar))})
+		out = append(out, note("similar", "reception.check.similar", "count", len(b.Similar)))
 	}
 	return out
 }

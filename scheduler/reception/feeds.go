@@ -60,16 +60,16 @@ func ValidateFeed(f CalendarFeed) error {
 	switch f.Kind {
 	case FeedLeader, FeedHall, FeedUnit:
 	default:
-		return org.InvalidText("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
+		return org.Invalid("kind", "reception.feed.kind")
 	}
 	if f.TargetID <= 0 {
-		return org.InvalidText("target_id", "请指定领导、大厅或单位", "target_id is required")
+		return org.Invalid("target_id", "reception.feed.target_required")
 	}
 	if f.UnitID == 0 || f.TokenHash == "" {
-		return org.InvalidText("target_id", "订阅对象无效", "the feed's subject is not resolved")
+		return org.Invalid("target_id", "reception.feed.target_unresolved")
 	}
 	if strings.TrimSpace(f.Name) == "" {
-		return org.InvalidText("name", "请填写日历名称", "name is required")
+		return org.Invalid("name", "reception.feed.name_required")
 	}
 	return validText("name", f.Name, 100)
 }

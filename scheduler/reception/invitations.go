@@ -84,10 +84,10 @@ func ValidateInvitationNote(note string) error { return validText("note", note, 
 // ValidateAnswer checks an answer: a decline needs a reason.
 func ValidateAnswer(accept bool, reason string) error {
 	if !accept && strings.TrimSpace(reason) == "" {
-		return org.InvalidText("reason", "不参加时请写明原因", "a decline needs a reason")
+		return org.Invalid("reason", "reception.answer.reason_required")
 	}
 	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > 500 {
-		return org.InvalidText("reason", "原因最多 500 个字符", "reason is at most 500 characters")
+		return org.Invalid("reason", "reception.answer.reason_length")
 	}
 	return nil
 }
@@ -95,10 +95,10 @@ func ValidateAnswer(accept bool, reason string) error {
 // CheckAnswerable refuses an answer to a session that is cancelled or over.
 func CheckAnswerable(s ReceptionSession, now time.Time) error {
 	if s.Status != SessionScheduled {
-		return org.InvalidText("session_id", "该会次已取消，无需答复", "the session is cancelled; there is nothing to answer")
+		return org.Invalid("session_id", "reception.answer.session_cancelled")
 	}
 	if !now.Before(s.End) {
-		return org.InvalidText("session_id", "该会次已结束，不能再答复", "the session is over; it takes no more answers")
+		return org.Invalid("session_id", "reception.answer.session_over")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 )
 
@@ -107,9 +108,8 @@ func SendReminders(ctx context.Context, st SessionStore, n Notifier, now time.Ti
 			continue
 		}
 		when := s.Start.In(calendar.Shanghai).Format("2006-01-02 15:04")
-		zh := "提醒：" + when + "「" + s.Title + "」，请按时到场。"
-		en := "Reminder: “" + s.Title + "” at " + when + " (Beijing time); please be on time."
-		if err := Deliver(ctx, n, SessionNotices(NoticeReminder, s, appts, zh, en), now); err != nil {
+		t := i18n.T("reception.notice.reminder", "when", when, "title", s.Title)
+		if err := Deliver(ctx, n, SessionNotices(NoticeReminder, s, appts, t.ZH, t.EN), now); err != nil {
 			errs = append(errs, err)
 		}
 		sent++

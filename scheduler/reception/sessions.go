@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 )
@@ -105,10 +106,20 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	zh := map[string]string{"leader": "领导", "studio": "演播室", "hall": "大厅", "unit": "单位"}[e.Resource]
-	return fmt.Sprintf("%s %d 已在会次 %d（%s，%s–%s）中，时间重叠，请改期或更换 / %s %d is already in session %d (%s, %s–%s) at an overlapping time; choose another time or resource",
-		zh, e.ID, e.Other.ID, e.Other.Title, e.Other.Start.In(calendar.Shanghai).Format("2006-01-02 15:04"), e.Other.End.In(calendar.Shanghai).Format("15:04"),
-		e.Resource, e.ID, e.Other.ID, e.Other.Title, e.Other.Start.In(calendar.Shanghai).Format("2006-01-02 15:04"), e.Other.End.In(calendar.Shanghai).Format("15:04"))
+	var resource any = i18n.Text{EN: e.Resource} // a kind resourceNames lacks: its code, in English only
+	if k, ok := resourceNames[e.Resource]; ok {
+		resource = k
+	}
+	return i18n.T("reception.session.conflict", "resource", resource, "id", e.ID, "session", e.Other.ID, "title", e.Other.Title,
+		"start", e.Other.Start.In(calendar.Shanghai).Format("2006-01-02 15:04"), "end", e.Other.End.In(calendar.Shanghai).Format("15:04")).String()
+}
+
+// resourceNames name a ConflictError's resource in a sentence.
+var resourceNames = map[string]i18n.Key{
+	"leader": "reception.resource.leader",
+	"studio": "reception.resource.studio",
+	"hall":   "reception.resource.hall",
+	"unit":   "reception.resource.unit",
 }
 
 // Is makes errors.Is(err, ErrConflict) true.
@@ -146,7 +157,7 @@ type SessionStore interface {
 
 func validText(field string, s string, max int) error {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return org.InvalidText(field, fmt.Sprintf("最多 %d 个字符", max), fmt.Sprintf("at most %d characters", max))
+		return org.Invalid(field, "reception.text.max_length", "max", max)
 	}
 	return nil
 }
@@ -157,10 +168,10 @@ const MaxSessionMinutes = 12 * 60
 // ValidateSchedule checks a schedule's own fields (references are checked by the store).
 func ValidateSchedule(rs ReceptionSchedule) error {
 	if rs.UnitID == 0 {
-		return org.InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
+		return org.Invalid("unit_id", "org.unit_required")
 	}
 	if rs.LeaderID == 0 {
-		return org.InvalidText("leader_id", "必须指定接访领导", "leader_id is required")
+		return org.Invalid("leader_id", "reception.schedule.leader_required")
 	}
 	if err := org.ValidName("leader_name", rs.LeaderName); err != nil {
 		return err
@@ -169,7 +180,7 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 		return err
 	}
 	if rs.StudioID == 0 {
-		return org.InvalidText("studio_id", "必须指定演播室", "studio_id is required")
+		return org.Invalid("studio_id", "reception.schedule.studio_required")
 	}
 	r, err := calendar.ParseRRule(rs.RRule)
 	if err != nil {
@@ -180,31 +191,29 @@ func ValidateSchedule(rs ReceptionSchedule) error {
 		return err
 	}
 	if rs.DTStart.IsZero() {
-		return org.InvalidText("dtstart", "必须指定首次接访时间", "dtstart is required")
+		return org.Invalid("dtstart", "reception.schedule.dtstart_required")
 	}
 	if rs.Holidays != HolidaySkip && rs.Holidays != HolidayKeep {
-		return org.InvalidText("holidays", "节假日处理应为 skip 或 keep", "holidays must be skip or keep")
+		return org.Invalid("holidays", "reception.schedule.holidays")
 	}
 	return validBooking(rs.Minutes, rs.LeadDays, rs.MinutesPerPetitioner, rs.MaxPetitioners, rs.Portfolio)
 }
 
 func validBooking(minutes, lead, per, max int, portfolio string) error {
 	if minutes < 10 || minutes > MaxSessionMinutes {
-		return org.InvalidText("minutes", "时长应为 10 到 720 分钟", "minutes must be 10 to 720")
+		return org.Invalid("minutes", "reception.booking.minutes")
 	}
 	if lead < 0 || lead > 60 {
-		return org.InvalidText("lead_days", "预约提前天数应为 0 到 60", "lead_days must be 0 to 60")
+		return org.Invalid("lead_days", "reception.booking.lead_days")
 	}
 	if per < 1 || per > minutes {
-		return org.InvalidText("minutes_per_petitioner", "每人时长应为 1 分钟到会次时长", "minutes_per_petitioner must be from 1 to the session's minutes")
+		return org.Invalid("minutes_per_petitioner", "reception.booking.minutes_per_petitioner")
 	}
 	if max < 1 || max > 500 {
-		return org.InvalidText("max_petitioners", "最多接待人数应为 1 到 500", "max_petitioners must be 1 to 500")
+		return org.Invalid("max_petitioners", "reception.booking.max_petitioners")
 	}
 	if per*max > minutes {
-		return org.InvalidText("max_petitioners", fmt.Sprintf("最多接待人数 × 每人分钟数（%d）超过会次时长 %d 分钟", per*max, minutes),
-			fmt.Sprintf("max_petitioners × minutes_per_petitioner (%d) exceeds the session's %d minutes", per*max, minutes))
-
+		return org.Invalid("max_petitioners", "reception.booking.over_length", "total", per*max, "minutes", minutes)
 	}
 	return validText("portfolio", portfolio, 2000)
 }
@@ -212,13 +221,13 @@ func validBooking(minutes, lead, per, max int, portfolio string) error {
 // ValidateSession checks a session's own fields.
 func ValidateSession(s ReceptionSession) error {
 	if s.UnitID == 0 {
-		return org.InvalidText("unit_id", "必须指定所属单位", "unit_id is required")
+		return org.Invalid("unit_id", "org.unit_required")
 	}
 	if err := org.ValidName("title", s.Title); err != nil {
 		return err
 	}
 	if s.LeaderID == 0 && s.StudioID == 0 && len(s.HallIDs) == 0 {
-		return org.InvalidText("leader_id", "会次至少要有领导、演播室或一个大厅", "a session needs a leader, a studio or a hall")
+		return org.Invalid("leader_id", "reception.session.no_resource")
 	}
 	if s.LeaderID != 0 {
 		if err := org.ValidName("leader_name", s.LeaderName); err != nil {
@@ -229,7 +238,7 @@ func ValidateSession(s ReceptionSession) error {
 		}
 	}
 	if s.Start.IsZero() || !s.End.After(s.Start) {
-		return org.InvalidText("end", "结束时间必须晚于开始时间", "end must be after start")
+		return org.Invalid("end", "reception.session.end_before_start")
 	}
 	return validBooking(int(s.End.Sub(s.Start)/time.Minute), s.LeadDays, s.MinutesPerPetitioner, s.MaxPetitioners, s.Portfolio)
 }
