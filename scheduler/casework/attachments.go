@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 )
 
@@ -63,13 +64,14 @@ func ValidateAttachment(a Attachment) error {
 		ok = ok || k == a.Kind
 	}
 	if !ok {
-		return org.InvalidText("kind", "附件类别应为 "+strings.Join(AttachmentKinds, "、"), "kind must be one of "+strings.Join(AttachmentKinds, ", "))
+		return org.Invalid("kind", "casework.attachment.kind_invalid",
+			"kinds", i18n.Text{ZH: strings.Join(AttachmentKinds, "、"), EN: strings.Join(AttachmentKinds, ", ")})
 	}
 	if a.CaseID == 0 || !shaHex.MatchString(a.SHA256) || a.Size <= 0 || a.MIME == "" {
-		return org.InvalidText("file", "附件信息不完整", "the attachment's case, hash, size and type are required")
+		return org.Invalid("file", "casework.attachment.incomplete")
 	}
 	if a.Name == "" || SafeName(a.Name) != a.Name {
-		return org.InvalidText("name", "文件名不安全，请使用 SafeName 处理后的名称", "the file name is not safe; pass it through SafeName")
+		return org.Invalid("name", "casework.attachment.name_unsafe")
 	}
 	return nil
 }
@@ -127,9 +129,7 @@ func SniffType(head []byte, name string) (string, error) {
 	}
 	exts, ok := allowedTypes[mt]
 	if !ok {
-		return "", org.InvalidText("file", "不支持的文件类型（"+ct+"），只接受 PDF、JPEG、PNG、MP4、WebM、MP3、WAV 和 UTF-8 文本",
-			"file type "+ct+" is not accepted; use PDF, JPEG, PNG, MP4, WebM, MP3, WAV or UTF-8 text")
-
+		return "", org.Invalid("file", "casework.attachment.type_refused", "type", ct)
 	}
 	ext := strings.ToLower(filepath.Ext(name))
 	for _, e := range exts {
@@ -137,7 +137,7 @@ func SniffType(head []byte, name string) (string, error) {
 			return mt, nil
 		}
 	}
-	return "", org.InvalidText("name", "文件扩展名 "+ext+" 与文件内容（"+mt+"）不符", "the extension "+ext+" does not match the content ("+mt+")")
+	return "", org.Invalid("name", "casework.attachment.extension_mismatch", "ext", ext, "mime", mt)
 }
 
 // ErrTooLarge is returned by Blobs.Put when the content exceeds the limit.
@@ -171,10 +171,10 @@ func (b Blobs) Put(r io.Reader, name string) (sum string, size int64, mimeType s
 		return "", 0, "", fmt.Errorf("attachments: read upload: %w", err)
 	}
 	if n > b.MaxSize {
-		return "", 0, "", fmt.Errorf("%w: 附件超过 %d 字节上限 / the attachment exceeds the %d-byte limit", ErrTooLarge, b.MaxSize, b.MaxSize)
+		return "", 0, "", fmt.Errorf("%w: %s", ErrTooLarge, i18n.T("casework.attachment.too_large", "limit", b.MaxSize))
 	}
 	if n == 0 {
-		return "", 0, "", org.InvalidText("file", "附件为空", "the attachment is empty")
+		return "", 0, "", org.Invalid("file", "casework.attachment.empty")
 	}
 	mt, err := SniffType(head.Bytes(), name)
 	if err != nil {

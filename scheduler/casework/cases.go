@@ -64,10 +64,10 @@ var CaseStatuses = []CaseStatus{StRegistered, StForwarded, StAssigned, StObjecti
 func CheckTransition(from, to CaseStatus) error {
 	next, known := caseTransitions[from]
 	if !known {
-		return org.InvalidText("from", "未知的事项状态 "+string(from), "unknown case status "+string(from))
+		return org.Invalid("from", "casework.status.unknown", "status", from)
 	}
 	if _, ok := caseTransitions[to]; !ok {
-		return org.InvalidText("to", "未知的事项状态 "+string(to), "unknown case status "+string(to))
+		return org.Invalid("to", "casework.status.unknown", "status", to)
 	}
 	for _, n := range next {
 		if n == to {
@@ -82,9 +82,7 @@ func CheckTransition(from, to CaseStatus) error {
 	if allowed == "" {
 		allowed = "—"
 	}
-	return org.InvalidText("to", fmt.Sprintf("事项状态不能从 %s 变为 %s；此时只能变为：%s", from, to, allowed),
-		fmt.Sprintf("a case cannot go from %s to %s; allowed next: %s", from, to, allowed))
-
+	return org.Invalid("to", "casework.status.transition_refused", "from", from, "to", to, "allowed", allowed)
 }
 
 // CaseForm is how the matter came in.
@@ -291,30 +289,30 @@ func KnownStatus(s CaseStatus) bool {
 // ValidateCase checks a new case's own fields.
 func ValidateCase(c Case) error {
 	if c.UnitID == 0 {
-		return org.InvalidText("unit_id", "必须指定登记单位", "unit_id (the registering unit) is required")
+		return org.Invalid("unit_id", "casework.case.unit_required")
 	}
 	if !territoryCode.MatchString(c.Territory) {
-		return org.InvalidText("territory", "属地应为六位或九位行政区划代码，例如 330102", "territory is a six- or nine-digit division code, e.g. 330102")
+		return org.Invalid("territory", "casework.case.territory_invalid")
 	}
 	if _, ok := formLetters[c.Form]; !ok {
-		return org.InvalidText("form", "形式应为 letter、visit、online、phone 或 video", "form must be letter, visit, online, phone or video")
+		return org.Invalid("form", "casework.case.form_invalid")
 	}
 	switch c.Type {
 	case TypeSuggestion, TypeAccusation, TypeClaim:
 	default:
-		return org.InvalidText("type", "类型应为 suggestion（建议意见）、accusation（检举控告）或 claim（申诉求决）", "type must be suggestion, accusation or claim")
+		return org.Invalid("type", "casework.case.type_invalid")
 	}
 	if c.CategoryID == 0 {
-		return org.InvalidText("category_id", "必须从类别树中选择类别", "category_id from the category tree is required")
+		return org.Invalid("category_id", "casework.case.category_required")
 	}
 	if err := org.ValidName("title", c.Title); err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(c.Content) > 20000 {
-		return org.InvalidText("content", "内容不能超过 20000 字", "content is at most 20000 characters")
+		return org.Invalid("content", "casework.case.content_too_long")
 	}
 	if len(c.Petitioners) == 0 {
-		return org.InvalidText("petitioners", "至少登记一名信访人", "at least one petitioner is required")
+		return org.Invalid("petitioners", "casework.case.petitioner_required")
 	}
 	reps := 0
 	for i, p := range c.Petitioners {
@@ -324,17 +322,17 @@ func ValidateCase(c Case) error {
 		case PetitionerRepresentative:
 			reps++
 		default:
-			return org.InvalidText(f+".role", "角色应为 petitioner、representative 或 proxy", "role must be petitioner, representative or proxy")
+			return org.Invalid(f+".role", "casework.case.petitioner_role_invalid")
 		}
 		if !p.Anonymous && strings.TrimSpace(p.Name) == "" {
-			return org.InvalidText(f+".name", "非匿名信访人须填写姓名", "a petitioner who is not anonymous needs a name")
+			return org.Invalid(f+".name", "casework.case.petitioner_name_required")
 		}
 	}
 	if reps > MaxRepresentatives {
-		return org.InvalidText("petitioners", "集体访代表不超过 5 人，其余计入涉及人数", "a collective visit has at most 5 representatives; count the others in involved_count")
+		return org.Invalid("petitioners", "casework.case.representatives_too_many")
 	}
 	if c.InvolvedCount < 0 {
-		return org.InvalidText("involved_count", "涉及人数不能为负", "involved_count cannot be negative")
+		return org.Invalid("involved_count", "casework.case.involved_count_negative")
 	}
 	return nil
 }
@@ -375,37 +373,37 @@ func ValidateTransition(ev CaseEvent) error {
 		return err
 	}
 	if strings.TrimSpace(ev.Reason) == "" && ev.To != StAccepted && ev.To != StInProgress {
-		return org.InvalidText("reason", "状态变更须写明理由", "a status change needs a reason")
+		return org.Invalid("reason", "casework.transition.reason_required")
 	}
 	if utf8.RuneCountInString(ev.Reason) > 2000 {
-		return org.InvalidText("reason", "理由不能超过 2000 字", "reason is at most 2000 characters")
+		return org.Invalid("reason", "casework.transition.reason_too_long")
 	}
 	switch ev.To {
 	case StForwarded, StAssigned:
 		if ev.ResponsibleUnitID == 0 {
-			return org.InvalidText("responsible_unit_id", "转送或交办须指定责任单位", "forwarding or assigning needs responsible_unit_id")
+			return org.Invalid("responsible_unit_id", "casework.transition.responsible_unit_required")
 		}
 		for _, u := range ev.CoUnitIDs {
 			if u == ev.ResponsibleUnitID || u == 0 {
-				return org.InvalidText("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
+				return org.Invalid("co_unit_ids", "casework.co_units_invalid")
 			}
 		}
 	case StExtended:
 		max := DefaultRules()[RuleExtension].Days
 		if ev.Days <= 0 || ev.Days > max {
-			return org.InvalidText("days", fmt.Sprintf("延期天数须为 1 到 %d 日", max), fmt.Sprintf("an extension is 1 to %d days", max))
+			return org.Invalid("days", "casework.transition.extension_days", "max", max)
 		}
 		if ev.ApprovedBy == 0 {
-			return org.InvalidText("approved_by", "延期须经承办单位负责人批准", "an extension needs the unit head's approval")
+			return org.Invalid("approved_by", "casework.transition.extension_approval_required")
 		}
 		if strings.TrimSpace(ev.Notice) == "" || utf8.RuneCountInString(ev.Notice) > 4000 {
-			return org.InvalidText("notice", "延期须书面告知信访人延期理由（1 到 4000 字）", "an extension needs the written notice to the petitioner with the reason (1 to 4000 characters)")
+			return org.Invalid("notice", "casework.transition.extension_notice_required")
 		}
 	case StAnswered:
 		switch ev.Result {
 		case ResultSupport, ResultExplain, ResultNotSupport:
 		default:
-			return org.InvalidText("result", "处理意见应为 support、explain 或 not_support", "result must be support, explain or not_support")
+			return org.Invalid("result", "casework.transition.result_invalid")
 		}
 	}
 	return nil
@@ -442,24 +440,24 @@ func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
 // CheckEvaluation says whether the petitioner may rate stage of c now.
 func CheckEvaluation(c Case, e Evaluation) error {
 	if EvaluationExcluded(c) {
-		return org.InvalidText("case", "检举控告类事项不参加满意度评价", "accusations are not rated for satisfaction")
+		return org.Invalid("case", "casework.evaluation.accusation_excluded")
 	}
 	switch e.Score {
 	case ScoreSatisfied, ScoreBasically, ScoreUnsatisfied:
 	default:
-		return org.InvalidText("score", "评价应为 satisfied、basically 或 unsatisfied", "score must be satisfied, basically or unsatisfied")
+		return org.Invalid("score", "casework.evaluation.score_invalid")
 	}
 	switch e.Stage {
 	case EvalAcceptance:
 		if c.AcceptedAt.IsZero() {
-			return org.InvalidText("stage", "事项尚未受理，暂不能评价受理环节", "the case is not accepted yet; the acceptance stage cannot be rated")
+			return org.Invalid("stage", "casework.evaluation.not_accepted_yet")
 		}
 	case EvalResult:
 		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
-			return org.InvalidText("stage", "事项办结后才能评价办理结果", "the result can be rated once the case is closed")
+			return org.Invalid("stage", "casework.evaluation.not_closed_yet")
 		}
 	default:
-		return org.InvalidText("stage", "评价环节应为 acceptance 或 result", "stage must be acceptance or result")
+		return org.Invalid("stage", "casework.evaluation.stage_invalid")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 )
@@ -148,27 +149,27 @@ func CheckClockEvent(c Case, evs []CaseEvent, kind string) error {
 	switch kind {
 	case EvClockPaused:
 		if !inReview || answered {
-			return org.InvalidText("kind", "只有复查、复核办理期间的听证可以中止计时", "only a hearing while a review or re-review is being answered pauses the clock")
+			return org.Invalid("kind", "casework.clock.pause_outside_review")
 		}
 		if pausing {
-			return org.InvalidText("kind", "计时已中止（听证进行中）", "the clock is already paused (a hearing is under way)")
+			return org.Invalid("kind", "casework.clock.already_paused")
 		}
 	case EvClockResumed:
 		if !pausing {
-			return org.InvalidText("kind", "计时未中止，无需恢复", "the clock is not paused")
+			return org.Invalid("kind", "casework.clock.not_paused")
 		}
 	case EvReviewAnswered:
 		if c.Status != StReview {
-			return org.InvalidText("kind", "只有复查中的事项可以记录复查答复", "only a case under review records the review answer")
+			return org.Invalid("kind", "casework.clock.answer_outside_review")
 		}
 		if answered {
-			return org.InvalidText("kind", "复查已答复", "the review was already answered")
+			return org.Invalid("kind", "casework.clock.review_already_answered")
 		}
 		if pausing {
-			return org.InvalidText("kind", "听证进行中，请先恢复计时再答复", "a hearing is under way; resume the clock before answering")
+			return org.Invalid("kind", "casework.clock.answer_during_hearing")
 		}
 	default:
-		return org.InvalidText("kind", "计时事件应为 clock_paused、clock_resumed 或 review_answered", "kind must be clock_paused, clock_resumed or review_answered")
+		return org.Invalid("kind", "casework.clock.kind_invalid")
 	}
 	return nil
 }
@@ -184,15 +185,18 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Ca
 		return err
 	}
 	if !ok || !PetitionerWindow(d.Rule) {
-		return org.InvalidText("to", "复查答复之后才能申请复核", "a re-review can be asked for once the review is answered")
+		return org.Invalid("to", "casework.review.rereview_before_answer")
 	}
 	if !now.Before(d.DueAt()) {
-		return org.InvalidText("to", fmt.Sprintf("%s期限已于 %s 届满，不再受理：%s", d.Rule.Name, d.Due.Format("2006-01-02"), d.Explain()),
-			fmt.Sprintf("the period to ask ended on %s; the request is not accepted", d.Due.Format("2006-01-02")))
-
+		return org.Invalid("to", "casework.review.window_closed",
+			"rule", zhOnly(d.Rule.Name), "due", d.Due.Format("2006-01-02"), "steps", zhOnly(d.Explain()))
 	}
 	return nil
 }
+
+// zhOnly is a parameter that only the Chinese text shows: the rule names and the calendar's
+// explanation of a due date are written in Chinese alone, so the English text renders it empty.
+func zhOnly(s string) i18n.Text { return i18n.Text{ZH: s} }
 
 // OpenOverdueSupervisions opens a supervision item on every case whose running period ended
 // before now and that has none open. It returns how many it opened. Cases the calendar cannot

@@ -49,36 +49,36 @@ type Assignment struct {
 // ValidateAssignment checks a new assignment.
 func ValidateAssignment(a Assignment) error {
 	if a.CaseID == 0 {
-		return org.InvalidText("case_id", "必须指定事项", "case_id is required")
+		return org.Invalid("case_id", "casework.case_id_required")
 	}
 	if a.AssignerUnitID == 0 || a.ResponsibleUnitID == 0 {
-		return org.InvalidText("responsible_unit_id", "必须指定交办单位和责任单位", "the assigning and responsible units are required")
+		return org.Invalid("responsible_unit_id", "casework.assignment.units_required")
 	}
 	if a.AssignerUnitID == a.ResponsibleUnitID {
-		return org.InvalidText("responsible_unit_id", "不能交办给自己", "a unit cannot assign a case to itself")
+		return org.Invalid("responsible_unit_id", "casework.assignment.to_itself")
 	}
 	for _, u := range a.CoUnitIDs {
 		if u == 0 || u == a.ResponsibleUnitID {
-			return org.InvalidText("co_unit_ids", "协办单位不能为空，也不能与责任单位相同", "co-handling units must be set and differ from the responsible unit")
+			return org.Invalid("co_unit_ids", "casework.co_units_invalid")
 		}
 	}
 	switch a.Method {
 	case AssignByPhone, AssignByLetter, AssignBySystem:
 		if a.SessionID != "" || a.RecordingOffset != 0 {
-			return org.InvalidText("session_id", "只有视频接访中的交办才记录会话和录像时间点", "only an assignment on the video call carries a session id and recording offset")
+			return org.Invalid("session_id", "casework.assignment.video_fields_off_call")
 		}
 	case AssignOnVideoCall:
 		if strings.TrimSpace(a.SessionID) == "" || a.RecordingOffset < 0 {
-			return org.InvalidText("session_id", "视频接访中的交办须记录会话编号和录像时间点", "an assignment on the video call needs the session id and a recording offset ≥ 0")
+			return org.Invalid("session_id", "casework.assignment.video_fields_required")
 		}
 	default:
-		return org.InvalidText("method", "交办方式应为 phone、letter、system 或 video_call", "method must be phone, letter, system or video_call")
+		return org.Invalid("method", "casework.assignment.method_invalid")
 	}
 	if a.FeedbackDue.IsZero() {
-		return org.InvalidText("feedback_due", "必须指定反馈期限", "feedback_due is required")
+		return org.Invalid("feedback_due", "casework.assignment.feedback_due_required")
 	}
 	if utf8.RuneCountInString(a.Requirements) > 4000 || utf8.RuneCountInString(a.Instruction) > 4000 {
-		return org.InvalidText("requirements", "要求和批示各不超过 4000 字", "requirements and instruction are at most 4000 characters each")
+		return org.Invalid("requirements", "casework.assignment.text_too_long")
 	}
 	return nil
 }
@@ -87,19 +87,17 @@ func ValidateAssignment(a Assignment) error {
 // rule (5 working days) after the day of assignment, with a reason.
 func CheckObjection(cal *calendar.Calendar, rules Rules, a Assignment, reason string, now time.Time) error {
 	if a.Status != AssignmentOpen {
-		return org.InvalidText("status", "该交办单已退回，不能再提出异议", "this assignment was already returned; no further objection")
+		return org.Invalid("status", "casework.objection.already_returned")
 	}
 	if strings.TrimSpace(reason) == "" {
-		return org.InvalidText("reason", "异议须写明理由", "an objection needs a reason")
+		return org.Invalid("reason", "casework.objection.reason_required")
 	}
 	d, err := cal.Compute(rules[RuleObjection], a.AssignedAt)
 	if err != nil {
 		return err
 	}
 	if !now.Before(d.DueAt()) {
-		return org.InvalidText("objection", "异议期限已过（"+d.Due.Format("2006-01-02")+" 止）："+d.Explain(),
-			"the objection period ended on "+d.Due.Format("2006-01-02"))
-
+		return org.Invalid("objection", "casework.objection.period_over", "due", d.Due.Format("2006-01-02"), "steps", zhOnly(d.Explain()))
 	}
 	return nil
 }
@@ -156,23 +154,23 @@ type Supervision struct {
 // ValidateSupervision checks a new supervision item.
 func ValidateSupervision(s Supervision) error {
 	if s.CaseID == 0 || s.UnitID == 0 {
-		return org.InvalidText("case_id", "必须指定事项和被督办单位", "case_id and unit_id are required")
+		return org.Invalid("case_id", "casework.supervision.case_unit_required")
 	}
 	if strings.TrimSpace(s.Basis) == "" {
-		return org.InvalidText("basis", "必须写明督办依据", "basis is required")
+		return org.Invalid("basis", "casework.supervision.basis_required")
 	}
 	switch s.Level {
 	case SupLevelRoutine, SupLevelListed, SupLevelJoint:
 	default:
-		return org.InvalidText("level", "督办级别应为 routine、listed 或 joint", "level must be routine, listed or joint")
+		return org.Invalid("level", "casework.supervision.level_invalid")
 	}
 	switch s.Method {
 	case SupByPhone, SupWritten, SupSummons, SupOnSite, SupJoint:
 	default:
-		return org.InvalidText("method", "督办方式应为 phone、written、summons、on_site 或 joint", "method must be phone, written, summons, on_site or joint")
+		return org.Invalid("method", "casework.supervision.method_invalid")
 	}
 	if s.Deadline.IsZero() {
-		return org.InvalidText("deadline", "必须指定督办期限", "deadline is required")
+		return org.Invalid("deadline", "casework.supervision.deadline_required")
 	}
 	return nil
 }
@@ -210,32 +208,32 @@ type Consultation struct {
 // part with the competent one among them.
 func ValidateConsultation(c Consultation) error {
 	if c.CaseID == 0 {
-		return org.InvalidText("case_id", "必须指定事项", "case_id is required")
+		return org.Invalid("case_id", "casework.case_id_required")
 	}
 	if c.CompetentUnitID == 0 {
-		return org.InvalidText("competent_unit_id", "必须指定主管单位", "competent_unit_id is required")
+		return org.Invalid("competent_unit_id", "casework.consultation.competent_unit_required")
 	}
 	if s := strings.TrimSpace(c.Subject); s == "" || utf8.RuneCountInString(s) > 200 {
-		return org.InvalidText("subject", "会商议题须为 1 到 200 个字符", "subject is 1 to 200 characters")
+		return org.Invalid("subject", "casework.consultation.subject_length")
 	}
 	seen := map[int64]bool{}
 	for _, u := range c.UnitIDs {
 		if u == 0 || seen[u] {
-			return org.InvalidText("unit_ids", "参加单位不能为空或重复", "participating units must be set and distinct")
+			return org.Invalid("unit_ids", "casework.consultation.units_invalid")
 		}
 		seen[u] = true
 	}
 	if !seen[c.CompetentUnitID] {
-		return org.InvalidText("unit_ids", "主管单位必须是参加单位之一", "the competent unit must be one of the participating units")
+		return org.Invalid("unit_ids", "casework.consultation.competent_not_participant")
 	}
 	if len(seen) < 2 {
-		return org.InvalidText("unit_ids", "会商至少需要两个单位参加", "a consultation needs at least two units")
+		return org.Invalid("unit_ids", "casework.consultation.too_few_units")
 	}
 	if strings.TrimSpace(c.SessionID) == "" && c.RecordingOffset != 0 {
-		return org.InvalidText("recording_offset_ms", "只有视频接访中的会商才记录录像时间点", "only a consultation on a video call has a recording offset")
+		return org.Invalid("recording_offset_ms", "casework.consultation.offset_off_call")
 	}
 	if c.RecordingOffset < 0 {
-		return org.InvalidText("recording_offset_ms", "录像时间点不能为负", "the recording offset cannot be negative")
+		return org.Invalid("recording_offset_ms", "casework.consultation.offset_negative")
 	}
 	return nil
 }
@@ -243,13 +241,13 @@ func ValidateConsultation(c Consultation) error {
 // AddOpinion records a participating unit's opinion (one per unit; a later one replaces it).
 func (c *Consultation) AddOpinion(o Opinion) error {
 	if !containsID(c.UnitIDs, o.UnitID) {
-		return org.InvalidText("unit_id", "只有参加会商的单位可以发表意见", "only a participating unit may give an opinion")
+		return org.Invalid("unit_id", "casework.consultation.opinion_not_participant")
 	}
 	if c.SignedBy != 0 {
-		return org.InvalidText("status", "会商结论已签署，不能再修改意见", "the conclusion is signed; opinions are closed")
+		return org.Invalid("status", "casework.consultation.opinion_after_signing")
 	}
 	if strings.TrimSpace(o.Text) == "" || utf8.RuneCountInString(o.Text) > 4000 {
-		return org.InvalidText("text", "意见须为 1 到 4000 字", "an opinion is 1 to 4000 characters")
+		return org.Invalid("text", "casework.consultation.opinion_length")
 	}
 	for i := range c.Opinions {
 		if c.Opinions[i].UnitID == o.UnitID {
@@ -264,13 +262,13 @@ func (c *Consultation) AddOpinion(o Opinion) error {
 // Sign makes the conclusion final: only by the competent unit, with a conclusion.
 func (c *Consultation) Sign(userID, unitID int64, conclusion string, at time.Time) error {
 	if unitID != c.CompetentUnitID {
-		return org.InvalidText("unit_id", "会商结论须由主管单位签署", "only the competent unit signs the conclusion")
+		return org.Invalid("unit_id", "casework.consultation.sign_not_competent")
 	}
 	if strings.TrimSpace(conclusion) == "" || utf8.RuneCountInString(conclusion) > 4000 {
-		return org.InvalidText("conclusion", "结论须为 1 到 4000 字", "a conclusion is 1 to 4000 characters")
+		return org.Invalid("conclusion", "casework.consultation.conclusion_length")
 	}
 	if c.SignedBy != 0 {
-		return org.InvalidText("status", "会商结论已签署", "the conclusion is already signed")
+		return org.Invalid("status", "casework.consultation.already_signed")
 	}
 	c.Conclusion, c.SignedBy, c.SignedUnitID, c.SignedAt = conclusion, userID, unitID, at
 	return nil
@@ -341,24 +339,22 @@ type SupervisionReport struct {
 // ValidateSupervisionReport checks a report against the open item it is for.
 func ValidateSupervisionReport(r SupervisionReport, sv Supervision) error {
 	if !sv.ClosedAt.IsZero() {
-		return org.InvalidText("supervision", "督办单已办结，不能再报告", "the supervision item is closed")
+		return org.Invalid("supervision", "casework.report.supervision_closed")
 	}
 	if s := strings.TrimSpace(r.Text); s == "" || utf8.RuneCountInString(s) > 4000 {
-		return org.InvalidText("text", "报告内容须为 1 到 4000 字", "the report is 1 to 4000 characters")
+		return org.Invalid("text", "casework.report.text_length")
 	}
 	switch r.Kind {
 	case ReportProgress:
 		if !r.RequestedDeadline.IsZero() {
-			return org.InvalidText("requested_deadline", "进展报告不带延期日期", "a progress report asks for no deadline")
+			return org.Invalid("requested_deadline", "casework.report.progress_no_deadline")
 		}
 	case ReportExtension:
 		if !r.RequestedDeadline.After(sv.Deadline) {
-			return org.InvalidText("requested_deadline", "申请的期限须晚于现有督办期限 "+sv.Deadline.Format("2006-01-02"),
-				"the requested deadline must be after the current one, "+sv.Deadline.Format("2006-01-02"))
-
+			return org.Invalid("requested_deadline", "casework.report.deadline_not_later", "deadline", sv.Deadline.Format("2006-01-02"))
 		}
 	default:
-		return org.InvalidText("kind", "报告类型应为 progress（进展）或 extension（延期申请）", "kind must be progress or extension")
+		return org.Invalid("kind", "casework.report.kind_invalid")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
@@ -45,7 +46,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 func open(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("无法连接 PostgreSQL（store.dsn），请检查地址、用户和密码 / cannot connect to PostgreSQL (store.dsn); check the host, user and password: %w", err)
+		return nil, fmt.Errorf("%s: %w", i18n.T("postgres.connect_failed"), err)
 	}
 	ms, err := Migrations()
 	if err != nil {

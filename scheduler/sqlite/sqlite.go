@@ -17,6 +17,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"sanji/i18n"
 	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
@@ -59,7 +60,7 @@ func dataSource(path string) string {
 func open(ctx context.Context, db *sql.DB, path string) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("无法打开数据库 %s，请检查数据目录的权限 / cannot open the database %s; check the data directory's permissions: %w", path, path, err)
+		return nil, fmt.Errorf("%s: %w", i18n.T("sqlite.open_failed", "path", path), err)
 	}
 	ms, err := Migrations()
 	if err != nil {

@@ -22,7 +22,7 @@ func (s *Store) CreateCase(ctx context.Context, c *casework.Case, actor casework
 		return err
 	}
 	if len(c.QueryCodeHash) != 64 {
-		return &org.FieldError{Field: "query_code", ZH: "缺少查询码", EN: "the case needs a query code hash (casework.NewQueryCode)"}
+		return org.Invalid("query_code", "sqlstore.case.query_code_missing")
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -129,10 +129,10 @@ func parseIDList(s string) []int64 {
 // AddCaseNote implements casework.CaseStore.
 func (s *Store) AddCaseNote(ctx context.Context, ev *casework.CaseEvent) error {
 	if ev.Kind == "" || ev.Kind == "status" || casework.IsClockEvent(ev.Kind) {
-		return &org.FieldError{Field: "kind", ZH: "时间线备注须注明类别，且不能是状态变更或计时事件", EN: "a timeline note needs a kind other than status or a clock event"}
+		return org.Invalid("kind", "sqlstore.note.kind_invalid")
 	}
 	if ev.From != "" || ev.To != "" {
-		return &org.FieldError{Field: "to", ZH: "备注不能改变事项状态", EN: "a note cannot change the case's status"}
+		return org.Invalid("to", "sqlstore.note.changes_status")
 	}
 	if _, err := s.GetCase(ctx, ev.CaseID); err != nil {
 		return err
@@ -408,7 +408,7 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 		var reason string
 		switch {
 		case leaderID == 0 && c.OwnerLeaderID == 0:
-			return &org.FieldError{Field: "owner", ZH: "该事项没有包案领导，无需解除", EN: "the case has no owning leader to release"}
+			return org.Invalid("owner", "sqlstore.owner.none_to_release")
 		case leaderID == 0:
 			reason = "解除包案"
 		case c.OwnerLeaderID == leaderID:
@@ -425,7 +425,7 @@ func (s *Store) SetCaseOwner(ctx context.Context, caseID, leaderID int64, actor 
 				leader = leader || g.Role == org.RoleLeader
 			}
 			if !leader {
-				return &org.FieldError{Field: "leader_id", ZH: "只有领导可以包案", EN: "only a leader owns a case"}
+				return org.Invalid("leader_id", "sqlstore.owner.leader_only")
 			}
 			u, err := tx.GetUser(ctx, leaderID)
 			if err != nil {

@@ -157,15 +157,14 @@ func (s *Store) lockConsultation(ctx context.Context, id, unit int64, actor *cas
 		return c, err
 	}
 	if actor.ActorID == 0 {
-		return c, &org.FieldError{Field: "actor", ZH: "会商意见和签署须由具体人员作出", EN: "opinions and signatures are given by a person"}
+		return c, org.Invalid("actor", "sqlstore.consultation.person_required")
 	}
 	gs, err := s.ListGrants(ctx, actor.ActorID)
 	if err != nil {
 		return c, err
 	}
 	if !casework.MemberOf(gs, unit) {
-		return c, &org.FieldError{Field: "unit_id", ZH: "只有该单位的工作人员可以代表该单位发表意见或签署",
-			EN: "only a member of the unit may speak or sign for it"}
+		return c, org.Invalid("unit_id", "sqlstore.consultation.not_a_member")
 	}
 	return c, nil
 }

@@ -35,7 +35,7 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 		return nil, err
 	}
 	if len(units)+len(halls) == 0 {
-		return nil, &org.FieldError{Field: "unit_ids", ZH: "请至少邀请一个单位或大厅", EN: "invite at least one unit or hall"}
+		return nil, org.Invalid("unit_ids", "sqlstore.invitation.nobody_invited")
 	}
 	var out []reception.Invitation
 	err := s.InTx(ctx, func(txs scheduler.Store) error {

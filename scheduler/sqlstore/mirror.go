@@ -39,7 +39,7 @@ var mirrorRef = regexp.MustCompile(`^(supervision|consultation)#([0-9]+)$`)
 // PutMirror implements exchange.MirrorStore.
 func (s *Store) PutMirror(ctx context.Context, f *exchange.CaseFile, keep int) error {
 	if f.Case.ExternalSource == "" || f.Case.ExternalID == "" {
-		return &org.FieldError{Field: "external_id", ZH: "副本须有来源系统和外部编号", EN: "a copy needs its source system and external id"}
+		return org.Invalid("external_id", "sqlstore.mirror.source_required")
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)

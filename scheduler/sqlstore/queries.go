@@ -176,7 +176,7 @@ func (s *Store) ListHalls(ctx context.Context, underPath string) ([]org.Hall, er
 // CreateCategory implements scheduler.Store.
 func (s *Store) CreateCategory(ctx context.Context, c *org.Category) error {
 	if strings.TrimSpace(c.Code) == "" || strings.TrimSpace(c.Name) == "" {
-		return &org.FieldError{Field: "name", ZH: "类别代码和名称不能为空", EN: "a category needs a code and a name"}
+		return org.Invalid("name", "sqlstore.category.code_name_required")
 	}
 	id, err := s.insertID(ctx, `INSERT INTO categories (parent_id, code, name) VALUES (?, ?, ?)`, nullID(c.ParentID), c.Code, c.Name)
 	if err != nil {
@@ -318,7 +318,7 @@ func (s *Store) ResetLoginFailures(ctx context.Context, userID int64) error {
 // AddGrant implements scheduler.Store.
 func (s *Store) AddGrant(ctx context.Context, g *org.Grant) error {
 	if !org.ValidRole(g.Role) {
-		return &org.FieldError{Field: "role", ZH: "未知角色", EN: "unknown role"}
+		return org.Invalid("role", "sqlstore.grant.role_unknown")
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	id, err := s.insertID(ctx, `INSERT INTO grants (user_id, role, unit_id, created_at) VALUES (?, ?, ?, ?)`,
@@ -438,7 +438,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *org.APIToken) error {
 	}
 	for _, sc := range t.Scopes {
 		if sc == "" || strings.ContainsAny(sc, " \t\n") {
-			return &org.FieldError{Field: "scopes", ZH: "权限范围不能为空或含空格", EN: "a scope must not be empty or contain spaces"}
+			return org.Invalid("scopes", "sqlstore.token.scope_invalid")
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -453,7 +453,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *org.APIToken) error {
 
 func validName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 200 {
-		return &org.FieldError{Field: "name", ZH: "名称须为 1 到 200 字节", EN: "name must be 1 to 200 bytes"}
+		return org.Invalid("name", "sqlstore.token.name_length")
 	}
 	return nil
 }

@@ -53,10 +53,10 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, "
 func (s *Store) PutHoliday(ctx context.Context, h calendar.Holiday) error {
 	day, err := time.Parse("2006-01-02", h.Date)
 	if err != nil {
-		return &org.FieldError{Field: "date", ZH: "日期应为 YYYY-MM-DD", EN: "date must be YYYY-MM-DD"}
+		return org.Invalid("date", "sqlstore.holiday.date_invalid")
 	}
 	if h.Kind != calendar.DayOff && h.Kind != calendar.DayWorkday {
-		return &org.FieldError{Field: "kind", ZH: "类型应为 holiday 或 workday", EN: "kind must be holiday or workday"}
+		return org.Invalid("kind", "sqlstore.holiday.kind_invalid")
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -142,23 +142,23 @@ const scheduleCols = `id, unit_id, leader_id, leader_name, leader_post, studio_i
 func (s *Store) checkRefs(ctx context.Context, leaderID, studioID int64, halls, units []int64) error {
 	if leaderID != 0 {
 		if _, err := s.GetUser(ctx, leaderID); err != nil {
-			return &org.FieldError{Field: "leader_id", ZH: "接访领导账号不存在", EN: "the leader's account does not exist"}
+			return org.Invalid("leader_id", "sqlstore.session.leader_missing")
 		}
 	}
 	if studioID != 0 {
 		h, err := s.GetHall(ctx, studioID)
 		if err != nil || h.Kind != org.HallStudio {
-			return &org.FieldError{Field: "studio_id", ZH: "演播室不存在或不是演播室类型", EN: "studio_id is not an existing hall of kind studio"}
+			return org.Invalid("studio_id", "sqlstore.session.studio_invalid")
 		}
 	}
 	for _, id := range halls {
 		if _, err := s.GetHall(ctx, id); err != nil {
-			return &org.FieldError{Field: "hall_ids", ZH: fmt.Sprintf("大厅 %d 不存在", id), EN: fmt.Sprintf("hall %d does not exist", id)}
+			return org.Invalid("hall_ids", "sqlstore.session.hall_missing", "id", id)
 		}
 	}
 	for _, id := range units {
 		if _, err := s.GetUnit(ctx, id); err != nil {
-			return &org.FieldError{Field: "unit_ids", ZH: fmt.Sprintf("单位 %d 不存在", id), EN: fmt.Sprintf("unit %d does not exist", id)}
+			return org.Invalid("unit_ids", "sqlstore.session.unit_missing", "id", id)
 		}
 	}
 	return nil
@@ -331,7 +331,7 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs reception.Recepti
 			return err
 		}
 		if old.Status != reception.SessionScheduled {
-			return &org.FieldError{Field: "status", ZH: "已取消的会次不能修改", EN: "a cancelled session cannot be changed"}
+			return org.Invalid("status", "sqlstore.session.cancelled_frozen")
 		}
 		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
 			return err
@@ -413,7 +413,7 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q reception.SessionQu
 // CancelReceptionSession implements reception.SessionStore.
 func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason string) error {
 	if strings.TrimSpace(reason) == "" {
-		return &org.FieldError{Field: "reason", ZH: "请填写取消原因", EN: "a cancellation needs a reason"}
+		return org.Invalid("reason", "sqlstore.session.cancel_reason_required")
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -489,23 +489,22 @@ func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment,
 			return err
 		}
 		if sess.Status != reception.SessionScheduled {
-			return &org.FieldError{Field: "session_id", ZH: "该会次已取消，不能预约", EN: "the session is cancelled; it takes no bookings"}
+			return org.Invalid("session_id", "sqlstore.booking.session_cancelled")
 		}
 		if !now.Before(sess.End) {
-			return &org.FieldError{Field: "session_id", ZH: "该会次已结束，请预约其他会次", EN: "the session is over; book another one"}
+			return org.Invalid("session_id", "sqlstore.booking.session_over")
 		}
 		inRoster := a.HallID == sess.StudioID
 		for _, h := range sess.HallIDs {
 			inRoster = inRoster || h == a.HallID
 		}
 		if !inRoster {
-			return &org.FieldError{Field: "hall_id", ZH: "该大厅不在本会次的参会名单中", EN: "the hall is not on the session's roster"}
+			return org.Invalid("hall_id", "sqlstore.booking.hall_not_on_roster")
 		}
 		closes := sess.Start.AddDate(0, 0, -sess.LeadDays)
 		if !a.WalkIn && now.After(closes) && strings.TrimSpace(a.OverrideReason) == "" {
 			c := closes.In(calendar.Shanghai).Format("2006-01-02 15:04")
-			return &org.FieldError{Field: "override_reason", ZH: "预约已于 " + c + " 截止；如确需破例，请填写破例理由",
-				EN: "bookings closed at " + c + "; to book anyway, give an override reason"}
+			return org.Invalid("override_reason", "sqlstore.booking.closed", "closed", c)
 		}
 		var n int
 		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COUNT(*) FROM appointments WHERE session_id = ? AND status <> ?`),
@@ -513,8 +512,7 @@ func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment,
 			return fmt.Errorf("sqlstore: count appointments: %w", err)
 		}
 		if n >= sess.MaxPetitioners && strings.TrimSpace(a.OverrideReason) == "" {
-			return &org.FieldError{Field: "override_reason", ZH: fmt.Sprintf("本会次已约满（%d 人）；如确需加号，请填写破例理由", sess.MaxPetitioners),
-				EN: fmt.Sprintf("the session is full (%d petitioners); to add one anyway, give an override reason", sess.MaxPetitioners)}
+			return org.Invalid("override_reason", "sqlstore.booking.full", "max", sess.MaxPetitioners)
 		}
 		var qn, pos int
 		if err := tx.q.QueryRowContext(ctx, tx.rebind(`SELECT COALESCE(MAX(queue_no), 0) + 1 FROM appointments WHERE session_id = ? AND hall_id = ?`),
@@ -575,7 +573,7 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st reception
 	switch st {
 	case reception.ApptBooked, reception.ApptCheckedIn, reception.ApptNoShow, reception.ApptCancelled, reception.ApptDone:
 	default:
-		return &org.FieldError{Field: "status", ZH: "状态应为 booked、checked_in、no_show、cancelled 或 done", EN: "status must be booked, checked_in, no_show, cancelled or done"}
+		return org.Invalid("status", "sqlstore.booking.status_invalid")
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ? WHERE id = ?`, string(st), id)
 	if err != nil {
@@ -587,7 +585,7 @@ func (s *Store) SetAppointmentStatus(ctx context.Context, id int64, st reception
 // StartHearing implements reception.AppointmentStore.
 func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time) error {
 	if caseID == 0 {
-		return &org.FieldError{Field: "case_id", ZH: "接访须关联信访事项", EN: "a hearing needs the case it is about"}
+		return org.Invalid("case_id", "sqlstore.hearing.case_required")
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, case_id = ?, heard_at = ? WHERE id = ? AND status IN (?, ?) AND ended_at = 0`,
 		string(reception.ApptCheckedIn), caseID, tm(at), id, string(reception.ApptBooked), string(reception.ApptCheckedIn))
@@ -600,8 +598,7 @@ func (s *Store) StartHearing(ctx context.Context, id, caseID int64, at time.Time
 // EndHearing implements reception.AppointmentStore.
 func (s *Store) EndHearing(ctx context.Context, id int64, outcome, note string, at time.Time) error {
 	if !reception.ValidOutcome(outcome) {
-		return &org.FieldError{Field: "outcome", ZH: "结果应为 assigned、supervised、consulted、answered 或 referred",
-			EN: "outcome must be assigned, supervised, consulted, answered or referred"}
+		return org.Invalid("outcome", "sqlstore.hearing.outcome_invalid")
 	}
 	r, err := s.exec(ctx, `UPDATE appointments SET status = ?, outcome = ?, outcome_note = ?, ended_at = ? WHERE id = ? AND heard_at <> 0 AND ended_at = 0`,
 		string(reception.ApptDone), outcome, note, tm(at), id)

@@ -75,8 +75,7 @@ func (s *Store) checkReturnedTo(ctx context.Context, caseID, assigner int64) err
 		if err != nil {
 			return err
 		}
-		return &org.FieldError{Field: "assigner_unit_id", ZH: "该事项因异议已退回交办单位（" + u.Name + "），由其重新交办",
-			EN: "the objection returned the case to its assigning unit (" + u.Name + "), which routes it again"}
+		return org.Invalid("assigner_unit_id", "sqlstore.assignment.returned_to_assigner", "unit", u.Name)
 	}
 	return nil
 }
@@ -214,7 +213,7 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casewor
 		cur := sv.Escalation
 		next := casework.NextEscalation(cur)
 		if next == cur {
-			return &org.FieldError{Field: "escalation", ZH: "已是最高督办层级（挂牌督办）", EN: "already at the top of the ladder (listed supervision)"}
+			return org.Invalid("escalation", "sqlstore.supervision.top_level")
 		}
 		level := casework.SupLevelRoutine
 		if next == "listed" {
@@ -230,7 +229,7 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casewor
 // CloseSupervision implements casework.SlipStore.
 func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes string, actor casework.CaseEvent) error {
 	if opinion != casework.SupOpinionOK && opinion != casework.SupOpinionRe {
-		return &org.FieldError{Field: "opinion", ZH: "审核意见应为 pass（通过）或 return（退回重办）", EN: "opinion must be pass or return"}
+		return org.Invalid("opinion", "sqlstore.supervision.opinion_invalid")
 	}
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
@@ -358,10 +357,10 @@ func (s *Store) DecideSupervisionExtension(ctx context.Context, reportID int64, 
 			return err
 		}
 		if r.Kind != casework.ReportExtension {
-			return &org.FieldError{Field: "report", ZH: "进展报告无需审批", EN: "a progress report is not decided on"}
+			return org.Invalid("report", "sqlstore.supervision.progress_not_decided")
 		}
 		if !sv.ClosedAt.IsZero() {
-			return &org.FieldError{Field: "supervision", ZH: "督办单已办结", EN: "the supervision item is closed"}
+			return org.Invalid("supervision", "sqlstore.supervision.closed")
 		}
 		decision, reason := casework.ExtensionRefused, "不同意督办延期"
 		if approve {

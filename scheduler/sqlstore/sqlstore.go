@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
@@ -126,8 +127,7 @@ func (s *Store) applyOne(ctx context.Context, m Migration, known int) error {
 		return fmt.Errorf("sqlstore: read schema version: %w", err)
 	}
 	if int(cur.Int64) > known {
-		return fmt.Errorf("数据库结构版本 %d 比本程序认识的 %d 新，请使用更新的 sanji / the database schema is at version %d, newer than the %d this binary knows; run a newer sanji",
-			cur.Int64, known, cur.Int64, known)
+		return errors.New(i18n.T("sqlstore.schema_too_new", "version", cur.Int64, "known", known).String())
 	}
 	if int(cur.Int64) >= m.Version {
 		return nil
