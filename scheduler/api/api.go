@@ -177,7 +177,7 @@ func New(cfg Config) *Server {
 		allow := strings.Join(methods, ", ")
 		notAllowed := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, newErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "此接口不支持该请求方法，可用："+allow, "this endpoint does not take that method; allowed: "+allow))
+			s.writeError(w, r, newErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "api.request.method_not_allowed", "allow", allow))
 		}
 		// One pattern per method: a method-less pattern would conflict with, say,
 		// "PATCH /api/v1/units/{id}" beside "/api/v1/units/import".
@@ -188,7 +188,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newErr(http.StatusNotFound, CodeNotFound, "没有这个接口，请查看 /api/v1/openapi.yaml", "no such endpoint; see /api/v1/openapi.yaml"))
+		s.writeError(w, r, newErr(http.StatusNotFound, CodeNotFound, "api.request.no_endpoint"))
 	})
 	return s
 }
@@ -345,7 +345,7 @@ func (s *Server) principal(ctx context.Context, userID int64) (*org.Principal, e
 }
 
 func (s *Server) principalFromToken(ctx context.Context, tok string) (*org.Principal, error) {
-	bad := newErr(http.StatusUnauthorized, CodeUnauthenticated, "API 令牌无效、已过期或已吊销", "the API token is invalid, expired or revoked")
+	bad := newErr(http.StatusUnauthorized, CodeUnauthenticated, "api.auth.token_invalid")
 	if tok == "" || len(tok) > 200 {
 		return nil, bad
 	}
@@ -389,27 +389,27 @@ func clientIP(r *http.Request) string {
 // site cannot post here), unknown fields are refused, and the size is bounded by wrap.
 func decode(r *http.Request, v any) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "请求体须为 JSON（Content-Type: application/json）", "the body must be JSON (Content-Type: application/json)")
+		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "api.request.not_json")
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("请求体过大（上限 %d 字节）", tooBig.Limit), fmt.Sprintf("the request body is too large (limit %d bytes)", tooBig.Limit))
+			return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "api.request.too_large", "limit", tooBig.Limit)
 		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
-			return invalidField(ute.Field, "字段 "+ute.Field+" 的类型不对", "field "+ute.Field+" has the wrong type")
+			return invalidField(ute.Field, "api.request.field_type", "field", ute.Field)
 		}
 		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 			f := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-			return invalidField(f, "未知字段 "+f, "unknown field "+f)
+			return invalidField(f, "api.request.unknown_field", "field", f)
 		}
-		return newErr(http.StatusBadRequest, CodeBadJSON, "请求体不是有效的 JSON", "the body is not valid JSON")
+		return newErr(http.StatusBadRequest, CodeBadJSON, "api.request.bad_json")
 	}
 	if dec.More() {
-		return newErr(http.StatusBadRequest, CodeBadJSON, "请求体只能包含一个 JSON 值", "the body must hold one JSON value")
+		return newErr(http.StatusBadRequest, CodeBadJSON, "api.request.one_value")
 	}
 	return nil
 }
@@ -418,7 +418,7 @@ func decode(r *http.Request, v any) error {
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, invalidField(name, "路径中的编号无效", "the id in the path is invalid")
+		return 0, invalidField(name, "api.request.bad_path_id")
 	}
 	return id, nil
 }
@@ -470,7 +470,7 @@ func readAll(r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("文件过大（上限 %d 字节）", tooBig.Limit), fmt.Sprintf("the file is too large (limit %d bytes)", tooBig.Limit))
+			return nil, newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "api.request.file_too_large", "limit", tooBig.Limit)
 		}
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func apptView(a reception.Appointment, unmasked bool) AppointmentView {
 func (s *Server) hallUnit(ctx context.Context, id int64) (org.Hall, org.Unit, error) {
 	h, err := s.st.GetHall(ctx, id)
 	if errors.Is(err, org.ErrNotFound) {
-		return h, org.Unit{}, invalidField("hall_id", "大厅不存在", "the hall does not exist")
+		return h, org.Unit{}, invalidField("hall_id", "api.hall.not_found")
 	}
 	if err != nil {
 		return h, org.Unit{}, err
@@ -111,7 +111,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	}
 	ctx := r.Context()
 	if req.HallID == 0 {
-		return invalidField("hall_id", "必须指定候访大厅", "hall_id is required")
+		return invalidField("hall_id", "api.appointment.hall_required")
 	}
 	_, u, err := s.hallUnit(ctx, req.HallID)
 	if err != nil {
@@ -189,7 +189,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if hv := r.URL.Query().Get("hall_id"); hv != "" {
 		hallID, err = strconv.ParseInt(hv, 10, 64)
 		if err != nil {
-			return invalidField("hall_id", "大厅编号无效", "hall_id is invalid")
+			return invalidField("hall_id", "api.hall.bad_id")
 		}
 		if _, scope, err = s.hallUnit(ctx, hallID); err != nil {
 			return err
@@ -259,7 +259,7 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 		return err
 	}
 	if req.Status == "" && req.Position == nil {
-		return invalidField("status", "请指定 status 或 position", "give a status or a position")
+		return invalidField("status", "api.appointment.status_or_position")
 	}
 	if req.Status != "" {
 		if err := s.st.SetAppointmentStatus(ctx, id, reception.AppointmentStatus(req.Status)); err != nil {
@@ -268,7 +268,7 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 	}
 	if req.Position != nil {
 		if *req.Position < 1 {
-			return invalidField("position", "位置从 1 开始", "position starts at 1")
+			return invalidField("position", "api.appointment.position_from_one")
 		}
 		if err := s.st.MoveAppointment(ctx, id, *req.Position-1); err != nil {
 			return err

@@ -57,8 +57,7 @@ func assignmentView(a casework.Assignment, cal *calendar.Calendar) AssignmentVie
 
 func calendarErr(err error) error {
 	if errors.Is(err, calendar.ErrCalendarYear) {
-		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "工作日历缺少所需年份，无法计算期限，请联系运维人员补充节假日数据",
-			"the working-day calendar lacks a year this deadline needs; ask an operator to add the holiday data")
+		return newErr(http.StatusServiceUnavailable, CodeCalendarMissing, "api.calendar.year_missing")
 	}
 	return err
 }
@@ -87,7 +86,7 @@ func (s *Server) assignCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if req.FeedbackDue != "" {
 		d, err := time.Parse("2006-01-02", req.FeedbackDue)
 		if err != nil {
-			return invalidField("feedback_due", "反馈期限应为 YYYY-MM-DD 日期", "feedback_due is a YYYY-MM-DD date")
+			return invalidField("feedback_due", "api.assignment.bad_feedback_due")
 		}
 		due = d
 	} else {

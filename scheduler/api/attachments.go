@@ -31,7 +31,7 @@ func attachmentView(a casework.Attachment) AttachmentView {
 	return AttachmentView{a.ID, a.CaseID, a.Kind, a.Name, a.SHA256, a.Size, a.MIME}
 }
 
-var errNoAttachments = newErr(http.StatusServiceUnavailable, CodeInternal, "本服务未配置附件目录", "this server has no attachment directory configured")
+var errNoAttachments = newErr(http.StatusServiceUnavailable, CodeInternal, "api.attachment.not_configured")
 
 func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if s.blobs.Dir == "" {
@@ -52,7 +52,7 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *re
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, casework.ErrTooLarge) || errors.As(err, &mbe):
-		return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "附件超过大小上限", "the attachment exceeds the size limit")
+		return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "api.attachment.too_large")
 	case err != nil:
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, rc *
 	if casework.SensitiveAttachment(a.Kind) {
 		purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
 		if purpose == "" {
-			return invalidField("purpose", "查看该类附件须说明用途", "state the purpose to open a file of this kind")
+			return invalidField("purpose", "api.attachment.purpose_required")
 		}
 		u, err := s.st.GetUnit(ctx, c.UnitID)
 		if err != nil {

@@ -23,7 +23,7 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		if v := q.Get(name); v != "" && err == nil {
 			n, e := strconv.ParseInt(v, 10, 64)
 			if e != nil || n < 0 {
-				err = invalidField(name, name+" 须为非负整数", name+" must be a non-negative integer")
+				err = invalidField(name, "api.audit.non_negative", "name", name)
 			}
 			*dst = n
 		}
@@ -32,7 +32,7 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		if v := q.Get(name); v != "" && err == nil {
 			t, e := time.Parse(time.RFC3339, v)
 			if e != nil {
-				err = invalidField(name, name+" 须为 RFC 3339 时间，例如 2026-03-01T00:00:00+08:00", name+" must be an RFC 3339 time, e.g. 2026-03-01T00:00:00+08:00")
+				err = invalidField(name, "api.audit.bad_time", "name", name)
 			}
 			*dst = t
 		}
@@ -47,7 +47,7 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if v := q.Get("limit"); v != "" {
 		n, e := strconv.Atoi(v)
 		if e != nil || n <= 0 || n > 500 {
-			return invalidField("limit", "limit 须在 1 到 500 之间", "limit must be 1 to 500")
+			return invalidField("limit", "api.audit.limit_range")
 		}
 		aq.Limit = n
 	}

@@ -168,11 +168,11 @@ func (s *Server) precheck(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		return err
 	}
 	if req.HallID == 0 {
-		return invalidField("hall_id", "必须指定候访大厅", "hall_id is required")
+		return invalidField("hall_id", "api.appointment.hall_required")
 	}
 	idn := strings.ToUpper(strings.TrimSpace(req.IDNumber))
 	if idn != "" && !reception.ValidIDNumber(idn) {
-		return invalidField("id_number", "身份证号应为 18 位且校验位正确", "id_number must be 18 characters with a valid check digit")
+		return invalidField("id_number", "api.booking.bad_id_number")
 	}
 	ctx := r.Context()
 	_, u, err := s.hallUnit(ctx, req.HallID)

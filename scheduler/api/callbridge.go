@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
@@ -193,7 +194,7 @@ func (b *CallBridge) registerHearing(ctx context.Context, a reception.Appointmen
 		return c, "", err
 	}
 	if err := b.s.st.CreateCase(ctx, &c, casework.CaseEvent{ActorID: user.ID, Actor: user.Username, UnitID: c.UnitID,
-		Reason: "视频接访登记 / registered at a video reception"}); err != nil {
+		Reason: i18n.T("api.hearing.registered").String()}); err != nil {
 		return c, "", fmt.Errorf("register hearing: %w", err)
 	}
 	return c, code, nil

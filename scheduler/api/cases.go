@@ -340,7 +340,7 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 			handling = ch.CasePath // accepted where it was registered
 		}
 		if !slices.Contains(rc.p.RolesFor(org.ActCaseHandle, handling), org.RoleUnitHead) {
-			return newErr(http.StatusForbidden, CodeForbidden, "延期须由承办单位负责人批准", "an extension is approved by the head of the responsible unit")
+			return newErr(http.StatusForbidden, CodeForbidden, "api.case.extension_by_head")
 		}
 		ev.Days, ev.ApprovedBy, ev.Notice = req.Days, rc.p.User.ID, strings.TrimSpace(req.Notice)
 	case casework.StReview, casework.StReReview:

@@ -56,13 +56,13 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if b := q.Get("before_id"); b != "" {
 		v, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || v <= 0 {
-			return invalidField("before_id", "before_id 应为正整数", "before_id is a positive integer")
+			return invalidField("before_id", "api.case.bad_before_id")
 		}
 		before = v
 	}
 	status := casework.CaseStatus(q.Get("status"))
 	if status != "" && !slices.Contains(casework.CaseStatuses, status) {
-		return invalidField("status", "未知的事项状态", "unknown case status")
+		return invalidField("status", "api.case.unknown_status")
 	}
 	const limit = 100
 	seen := map[int64]bool{}
@@ -116,13 +116,13 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	actor.Reason = strings.TrimSpace(req.Reason)
 	if req.Release {
 		if c.OwnerLeaderID != me {
-			return newErr(http.StatusForbidden, CodeForbidden, "只有包案领导本人可以解除包案", "only the owning leader releases the case")
+			return newErr(http.StatusForbidden, CodeForbidden, "api.case.release_by_owner")
 		}
 		leader = 0
 	}
 	if err := s.st.SetCaseOwner(ctx, c.ID, leader, actor); err != nil {
 		if errors.Is(err, org.ErrConflict) {
-			return newErr(http.StatusConflict, CodeConflict, "该事项已由其他领导包案，须由其解除后才能包案", "another leader owns this case; they must release it first")
+			return newErr(http.StatusConflict, CodeConflict, "api.case.owned_by_other")
 		}
 		return err
 	}
@@ -187,7 +187,7 @@ func (s *Server) addClockEvent(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	if strings.TrimSpace(req.Reason) == "" {
-		return invalidField("reason", "请写明理由（如听证安排、复查意见书文号）", "a reason is required (the hearing, or the review answer's reference)")
+		return invalidField("reason", "api.case.reason_required")
 	}
 	ctx := r.Context()
 	ev := rc.actor(s.now())

@@ -135,8 +135,7 @@ func (s *Server) consultationFor(r *http.Request, rc *reqCtx, unitID int64) (cas
 		return k, u, err
 	}
 	if !casework.MemberOf(rc.p.Grants, u.ID) {
-		return k, u, newErr(http.StatusForbidden, CodeForbidden, "只有该单位的工作人员可以代表该单位发表意见或签署",
-			"only a member of the unit may speak or sign for it")
+		return k, u, newErr(http.StatusForbidden, CodeForbidden, "api.consultation.member_only")
 	}
 	return k, u, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sanji/auth"
+	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/org"
 )
@@ -35,11 +36,11 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	}
 	ctx := r.Context()
 	if req.HallID == 0 {
-		return invalidField("hall_id", "请指定大厅", "hall_id is required")
+		return invalidField("hall_id", "api.device.hall_required")
 	}
 	hall, err := s.st.GetHall(ctx, req.HallID)
 	if errors.Is(err, org.ErrNotFound) {
-		return invalidField("hall_id", "大厅不存在", "the hall does not exist")
+		return invalidField("hall_id", "api.hall.not_found")
 	}
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func (s *Server) newPairingCode(w http.ResponseWriter, r *http.Request, rc *reqC
 		return err
 	}
 	if u.Kind != org.UserDevice {
-		return invalidField("id", "只有终端账号需要配对码", "only terminal accounts have pairing codes")
+		return invalidField("id", "api.device.terminal_only")
 	}
 	pc, err := s.issuePairingCode(ctx, u)
 	if err != nil {
@@ -120,7 +121,7 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	now := s.now()
 	if ok, wait := s.loginLim.allow(rc.ip, now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return newErr(http.StatusTooManyRequests, CodeRateLimited, "尝试过于频繁，请稍后再试", "too many attempts; wait a little and try again")
+		return newErr(http.StatusTooManyRequests, CodeRateLimited, "api.device.too_many_attempts")
 	}
 	var req pairRequest
 	if err := decode(r, &req); err != nil {
@@ -130,7 +131,7 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	uid, err := s.st.ConsumePairingCode(ctx, auth.HashToken(strings.TrimSpace(req.Code)), now)
 	if errors.Is(err, org.ErrNotFound) {
 		_ = rc.audit("device.pair_fail", "", org.Unit{}, nil, nil)
-		return newErr(http.StatusUnauthorized, CodePairingCodeFailed, "配对码无效或已过期，请在管理页面重新生成", "the pairing code is wrong or expired; make a new one on the admin page")
+		return newErr(http.StatusUnauthorized, CodePairingCodeFailed, "api.device.pairing_failed")
 	}
 	if err != nil {
 		return err
@@ -143,7 +144,7 @@ func (s *Server) pairDevice(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	t := org.APIToken{UserID: u.ID, Name: "终端配对 / terminal pairing", Hash: auth.HashToken(tok), Scopes: []string{org.ActCallJoin}}
+	t := org.APIToken{UserID: u.ID, Name: i18n.T("api.device.pairing_token_name").String(), Hash: auth.HashToken(tok), Scopes: []string{org.ActCallJoin}}
 	if err := s.st.CreateAPIToken(ctx, &t); err != nil {
 		return err
 	}

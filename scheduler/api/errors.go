@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/exchange"
 	"sanji/scheduler/org"
@@ -28,15 +29,29 @@ type errorBody struct {
 type apiError struct {
 	status int
 	code   string
-	zh, en string
+	msg    i18n.Text
 	field  string
 	lines  []scheduler.LineError
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.en }
+func (e *apiError) Error() string { return e.code + ": " + e.msg.EN }
 
-func newErr(status int, code, zh, en string) *apiError {
-	return &apiError{status: status, code: code, zh: zh, en: en}
+// message is the error's text in the request's language.
+func (e *apiError) message(r *http.Request) string {
+	if lang(r) == "en" {
+		return e.msg.EN
+	}
+	return e.msg.ZH
+}
+
+// newErr is an error with the catalog's message k (args as i18n.T takes them).
+func newErr(status int, code string, k i18n.Key, args ...any) *apiError {
+	return textErr(status, code, i18n.T(k, args...))
+}
+
+// textErr is an error whose message another package has already rendered.
+func textErr(status int, code string, msg i18n.Text) *apiError {
+	return &apiError{status: status, code: code, msg: msg}
 }
 
 // Stable error codes.
@@ -61,16 +76,22 @@ const (
 )
 
 var (
-	errUnauthenticated = newErr(http.StatusUnauthorized, CodeUnauthenticated, "请先登录", "please log in first")
-	errForbidden       = newErr(http.StatusForbidden, CodeForbidden, "您没有权限执行此操作，如需权限请联系管理员", "you are not allowed to do this; ask an administrator if you need to")
-	errCSRF            = newErr(http.StatusForbidden, CodeCSRF, "请求缺少有效的 CSRF 令牌，请刷新页面后重试", "the request lacks a valid CSRF token; reload the page and try again")
-	errNotFound        = newErr(http.StatusNotFound, CodeNotFound, "找不到该对象，可能已被删除", "not found; it may have been removed")
-	errInternal        = newErr(http.StatusInternalServerError, CodeInternal, "服务器内部错误，请稍后重试；如一直出现请联系管理员", "internal server error; try again later and tell an administrator if it persists")
-	errMustChange      = newErr(http.StatusForbidden, CodeMustChange, "首次登录请先修改密码", "change your password before doing anything else")
+	errUnauthenticated = newErr(http.StatusUnauthorized, CodeUnauthenticated, "api.auth.login_required")
+	errForbidden       = newErr(http.StatusForbidden, CodeForbidden, "api.auth.forbidden")
+	errCSRF            = newErr(http.StatusForbidden, CodeCSRF, "api.auth.csrf")
+	errNotFound        = newErr(http.StatusNotFound, CodeNotFound, "api.object.not_found")
+	errInternal        = newErr(http.StatusInternalServerError, CodeInternal, "api.server.internal")
+	errMustChange      = newErr(http.StatusForbidden, CodeMustChange, "api.auth.must_change_password")
 )
 
-func invalidField(field, zh, en string) *apiError {
-	e := newErr(http.StatusBadRequest, CodeInvalid, zh, en)
+// invalidField is a validation error on field with the catalog's message k.
+func invalidField(field string, k i18n.Key, args ...any) *apiError {
+	return invalidText(field, i18n.T(k, args...))
+}
+
+// invalidText is a validation error on field with a message already rendered.
+func invalidText(field string, msg i18n.Text) *apiError {
+	e := textErr(http.StatusBadRequest, CodeInvalid, msg)
 	e.field = field
 	return e
 }
@@ -92,29 +113,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &be):
-		ae = newErr(http.StatusUnprocessableEntity, CodeBundleRejected, "数据包未通过校验，未导入任何内容："+be.ZH, "the bundle failed its checks and nothing was imported: "+be.EN)
+		ae = newErr(http.StatusUnprocessableEntity, CodeBundleRejected, "api.bundle.rejected", "problem", i18n.Text{ZH: be.ZH, EN: be.EN})
 		ae.field = be.Part
 	case errors.As(err, &ie):
-		ae = newErr(http.StatusBadRequest, CodeImportInvalid, "导入文件有错误，未导入任何内容，请按行修改后重试", "the import file has errors and nothing was imported; fix the lines listed and try again")
+		ae = newErr(http.StatusBadRequest, CodeImportInvalid, "api.import.invalid")
 		if ie.Forbidden {
-			ae = newErr(http.StatusForbidden, CodeForbidden, "导入文件中有您无权管理的单位，未导入任何内容", "the file names units outside what you may manage; nothing was imported")
+			ae = newErr(http.StatusForbidden, CodeForbidden, "api.import.forbidden")
 		}
 		ae.lines = ie.Lines
 	case errors.As(err, &fe):
-		ae = invalidField(fe.Field, fe.ZH, fe.EN)
+		ae = invalidText(fe.Field, i18n.Text{ZH: fe.ZH, EN: fe.EN})
 	case errors.Is(err, org.ErrNotFound):
 		ae = errNotFound
 	case errors.Is(err, org.ErrConflict):
-		ae = newErr(http.StatusConflict, CodeConflict, "与已有数据冲突（名称或代码已被使用）", "conflicts with existing data (a name or code is taken)")
+		ae = newErr(http.StatusConflict, CodeConflict, "api.object.conflict")
 	default:
 		s.log.Error("request failed", errField(err), pathField(r))
 		ae = errInternal
 	}
-	msg := ae.zh
-	if lang(r) == "en" {
-		msg = ae.en
-	}
-	writeJSON(w, ae.status, errorBody{Error: Error{Code: ae.code, Message: msg, Field: ae.field, Lines: ae.lines}})
+	writeJSON(w, ae.status, errorBody{Error: Error{Code: ae.code, Message: ae.message(r), Field: ae.field, Lines: ae.lines}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

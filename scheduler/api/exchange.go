@@ -43,8 +43,7 @@ const CodeBundleRejected = "bundle_rejected"
 const CodeReadOnlyCopy = "read_only_copy"
 
 var errReadOnlyCopy = newErr(http.StatusConflict, CodeReadOnlyCopy,
-	"该事项是从其他系统导入的副本，只读；请在来源系统中办理，再重新导入",
-	"this case is a copy imported from another system and is read-only; act on it there and import it again")
+	"api.exchange.read_only_copy")
 
 // refuseCopy refuses a change to a copy of a case from another system.
 func (s *Server) refuseCopy(ctx context.Context, caseID int64) error {
@@ -101,10 +100,10 @@ type exportRequest struct {
 func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) ([]casework.Case, error) {
 	if len(req.CaseIDs) > 0 {
 		if req.UnitID != 0 || req.Status != "" || req.From != "" || req.To != "" {
-			return nil, invalidField("case_ids", "按编号导出时不能再加筛选条件", "case_ids cannot be combined with a filter")
+			return nil, invalidField("case_ids", "api.exchange.ids_with_filter")
 		}
 		if len(req.CaseIDs) > maxExportCases {
-			return nil, invalidField("case_ids", fmt.Sprintf("一次最多导出 %d 件", maxExportCases), fmt.Sprintf("at most %d cases per export", maxExportCases))
+			return nil, invalidField("case_ids", "api.exchange.too_many_ids", "max", maxExportCases)
 		}
 		var out []casework.Case
 		seen := map[int64]bool{}
@@ -123,7 +122,7 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 	}
 	f := casework.CaseFilter{Status: casework.CaseStatus(req.Status)}
 	if f.Status != "" && !slices.Contains(casework.CaseStatuses, f.Status) {
-		return nil, invalidField("status", "未知的事项状态", "unknown case status")
+		return nil, invalidField("status", "api.case.unknown_status")
 	}
 	day := func(field, v string, next bool) (time.Time, error) {
 		if v == "" {
@@ -131,7 +130,7 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 		}
 		d, err := time.ParseInLocation("2006-01-02", v, calendar.ChinaTZ)
 		if err != nil {
-			return d, invalidField(field, field+" 应为日期，例如 2026-03-01", field+" is a date such as 2026-03-01")
+			return d, invalidField(field, "api.exchange.bad_date", "field", field)
 		}
 		if next {
 			d = d.AddDate(0, 0, 1)
@@ -178,8 +177,7 @@ func (s *Server) exportSet(ctx context.Context, rc *reqCtx, req exportRequest) (
 					}
 				}
 				if len(out) > maxExportCases {
-					return nil, invalidField("unit_id", fmt.Sprintf("符合条件的事项超过 %d 件，请缩小范围（单位、状态或登记期间）", maxExportCases),
-						fmt.Sprintf("more than %d cases match; narrow the filter (unit, status or period)", maxExportCases))
+					return nil, invalidField("unit_id", "api.exchange.too_many_matches", "max", maxExportCases)
 				}
 			}
 		}
@@ -203,10 +201,10 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	case exchange.IdentityFull:
 		level = casework.ViewFull
 		if strings.TrimSpace(req.Purpose) == "" {
-			return invalidField("purpose", "导出信访人身份信息须说明用途", "state the purpose to export petitioner identity")
+			return invalidField("purpose", "api.exchange.purpose_required")
 		}
 	default:
-		return invalidField("identity", "identity 应为 masked 或 full", "identity must be masked or full")
+		return invalidField("identity", "api.exchange.bad_identity")
 	}
 	cs, err := s.exportSet(ctx, rc, req)
 	if err != nil {
@@ -229,8 +227,7 @@ func (s *Server) exportCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		// What the caller may not see, the caller may not send: a redacted viewer exports nothing.
 		seen := casework.CaseViewLevel(rc.p, ch)
 		if seen == casework.ViewRedacted || (level == casework.ViewFull && (seen < casework.ViewFull || !rc.p.Can(org.ActPIIView, ch.CasePath))) {
-			return newErr(http.StatusForbidden, CodeForbidden, "您无权导出事项 "+c.Number+" 的身份信息或内容；可改为脱敏导出（identity: masked）",
-				"you may not export the identity or content of case "+c.Number+"; export it masked (identity: masked) instead")
+			return newErr(http.StatusForbidden, CodeForbidden, "api.exchange.case_forbidden", "number", c.Number)
 		}
 		u, err := s.st.GetUnit(ctx, c.UnitID)
 		if err != nil {
@@ -308,7 +305,7 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return errNoAttachments
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/zip" {
-		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "请求体须为数据包（Content-Type: application/zip）", "the body must be a bundle (Content-Type: application/zip)")
+		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "api.exchange.not_zip")
 	}
 	if len(rc.roots()) == 0 {
 		return errForbidden
@@ -331,7 +328,7 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("数据包过大（上限 %d 字节）", tooBig.Limit), fmt.Sprintf("the bundle is too large (limit %d bytes)", tooBig.Limit))
+			return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "api.exchange.too_large", "limit", tooBig.Limit)
 		}
 		return fmt.Errorf("import: read bundle: %w", err)
 	}
@@ -341,8 +338,7 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	allow := func(u org.Unit) error {
 		if !rc.p.Can(rc.rt.access, u.Path) {
-			return newErr(http.StatusForbidden, CodeForbidden, "数据包中有登记单位 "+u.Code+" 的事项，不在您的管辖范围内，未导入任何内容",
-				"the bundle holds cases of unit "+u.Code+", outside what you may manage; nothing was imported")
+			return newErr(http.StatusForbidden, CodeForbidden, "api.exchange.unit_forbidden", "code", u.Code)
 		}
 		return nil
 	}

@@ -45,7 +45,7 @@ type FeedView struct {
 
 // feedSubject resolves what a feed follows: the unit where it sits in the tree and its name.
 func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (org.Unit, string, error) {
-	missing := invalidField("target_id", "要订阅的领导、大厅或单位不存在", "the leader, hall or unit to follow does not exist")
+	missing := invalidField("target_id", "api.feed.target_missing")
 	var unitID int64
 	var name string
 	switch kind {
@@ -66,7 +66,7 @@ func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (org.Un
 			leads = leads || g.Role == org.RoleLeader
 		}
 		if !leads {
-			return org.Unit{}, "", invalidField("target_id", "该账号不是接访领导", "the account is not a leader's")
+			return org.Unit{}, "", invalidField("target_id", "api.feed.not_leader")
 		}
 		unitID, name = u.UnitID, u.DisplayName
 	case reception.FeedHall:
@@ -81,7 +81,7 @@ func (s *Server) feedSubject(ctx context.Context, kind string, id int64) (org.Un
 	case reception.FeedUnit:
 		unitID = id
 	default:
-		return org.Unit{}, "", invalidField("kind", "订阅类型应为 leader、hall 或 unit", "kind must be leader, hall or unit")
+		return org.Unit{}, "", invalidField("kind", "api.feed.bad_kind")
 	}
 	u, err := s.st.GetUnit(ctx, unitID)
 	if errors.Is(err, org.ErrNotFound) {
@@ -194,7 +194,7 @@ func (s *Server) revokeFeed(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	return nil
 }
 
-var errFeedNotFound = newErr(http.StatusNotFound, CodeNotFound, "没有这个日历订阅，或已被撤销", "no such calendar feed, or it was revoked")
+var errFeedNotFound = newErr(http.StatusNotFound, CodeNotFound, "api.feed.not_found")
 
 // liveFeed is the working feed of token tok; anything else is errFeedNotFound, which says
 // nothing about whether the token ever existed.
@@ -229,7 +229,7 @@ func (s *Server) icalFeed(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	now := s.now()
 	if ok, wait := s.feedLim.allow(rc.ip, now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return newErr(http.StatusTooManyRequests, CodeRateLimited, "日历订阅刷新过于频繁，请稍后再试", "the calendar is fetched too often; try again later")
+		return newErr(http.StatusTooManyRequests, CodeRateLimited, "api.feed.too_often")
 	}
 	ctx := r.Context()
 	tok, _ := strings.CutSuffix(r.PathValue("file"), ".ics")

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 )
@@ -28,7 +29,7 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	}
 	y, err := strconv.Atoi(year)
 	if err != nil || y < 2000 || y > 2100 {
-		return invalidField("year", "年份无效", "year is invalid")
+		return invalidField("year", "api.holiday.bad_year")
 	}
 	hs, err := s.st.ListHolidays(r.Context(), year+"-01-01", year+"-12-31")
 	if err != nil {
@@ -45,7 +46,7 @@ func (s *Server) listHolidays(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	verified, covered := years[y]
 	covered = covered || len(hs) > 0
 	res := map[string]any{"holidays": out, "covered": covered, "verified": covered && verified,
-		"note": "节假日数据须由运维人员对照国务院办公厅通知核实 / holiday data must be verified by operators against the State Council notice"}
+		"note": i18n.T("api.holiday.verify_note").String()}
 	if !covered {
 		res["note"] = calendar.ProvisionalNote([]int{y})
 	}

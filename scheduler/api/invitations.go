@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 	"sanji/scheduler/reception"
@@ -169,14 +170,13 @@ func (s *Server) noticeChange(ctx context.Context, before, after reception.Recep
 		return nil
 	}
 	var appts []reception.Appointment
-	zh, en := "「"+after.Title+"」（"+sessionWhen(after)+"）的参会安排有变化，请登录系统查看", "The roster of “"+after.Title+"” ("+sessionWhen(after)+") changed; log in to see it"
+	msg := i18n.T("api.notice.roster_changed", "title", after.Title, "when", sessionWhen(after))
 	if moved {
 		var err error
 		if appts, err = s.st.ListAppointments(ctx, after.ID); err != nil {
 			return err
 		}
-		zh = "「" + after.Title + "」由 " + sessionWhen(before) + " 改为 " + sessionWhen(after) + "（北京时间）"
-		en = "“" + after.Title + "” moved from " + sessionWhen(before) + " to " + sessionWhen(after) + " (Beijing time)"
+		msg = i18n.T("api.notice.session_moved", "title", after.Title, "from", sessionWhen(before), "to", sessionWhen(after))
 	}
 	all := after
 	all.HallIDs, _ = reception.WithIDs(after.HallIDs, before.HallIDs)
@@ -184,7 +184,7 @@ func (s *Server) noticeChange(ctx context.Context, before, after reception.Recep
 	if all.StudioID == 0 {
 		all.StudioID = before.StudioID
 	}
-	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionChanged, all, appts, zh, en)...)
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionChanged, all, appts, msg.ZH, msg.EN)...)
 	return nil
 }
 
@@ -222,13 +222,11 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return err
 	}
 	for _, v := range invs {
-		zh := "邀请参加「" + x.Title + "」（" + sessionWhen(x) + "），请登录系统确认是否参加"
-		en := "You are invited to “" + x.Title + "” (" + sessionWhen(x) + "); log in to accept or decline"
+		msg := i18n.T("api.notice.invited", "title", x.Title, "when", sessionWhen(x))
 		if v.Note != "" {
-			zh += "。事由：" + v.Note
-			en += ". About: " + v.Note
+			msg = i18n.T("api.notice.invited_about", "title", x.Title, "when", sessionWhen(x), "note", v.Note)
 		}
-		nt := reception.Notice{Kind: reception.NoticeInvitation, SessionID: id, UnitID: v.UnitID, ZH: zh, EN: en}
+		nt := reception.Notice{Kind: reception.NoticeInvitation, SessionID: id, UnitID: v.UnitID, ZH: msg.ZH, EN: msg.EN}
 		if v.Kind == reception.InviteHall {
 			nt.HallID = v.TargetID
 		}
@@ -268,7 +266,7 @@ func (s *Server) myInvitations(w http.ResponseWriter, r *http.Request, rc *reqCt
 	switch status {
 	case "", reception.InvInvited, reception.InvAccepted, reception.InvDeclined:
 	default:
-		return invalidField("status", "状态应为 invited、accepted 或 declined", "status must be invited, accepted or declined")
+		return invalidField("status", "api.invitation.bad_status")
 	}
 	roots := rc.roots()
 	if len(roots) == 0 {
@@ -308,7 +306,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	if req.Accept == nil {
-		return invalidField("accept", "请选择参加（true）或不参加（false）", "accept (true or false) is required")
+		return invalidField("accept", "api.invitation.accept_required")
 	}
 	ctx := r.Context()
 	v, err := s.st.GetInvitation(ctx, id)
@@ -326,7 +324,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	if !strings.HasPrefix(home.Path, u.Path) {
-		return newErr(http.StatusForbidden, CodeForbidden, "只有受邀单位的人员可以答复邀请", "only a member of the invited unit may answer its invitation")
+		return newErr(http.StatusForbidden, CodeForbidden, "api.invitation.member_only")
 	}
 	after, err := s.st.AnswerInvitation(ctx, id, *req.Accept, req.Reason, rc.p.User.ID, s.now())
 	if err != nil {
@@ -345,17 +343,15 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request, rc *re
 	if err != nil {
 		return err
 	}
-	zh, en := view.TargetName+"确认参加「"+x.Title+"」", view.TargetName+" accepts “"+x.Title+"”"
+	msg := i18n.T("api.notice.invitation_accepted", "target", view.TargetName, "title", x.Title)
 	if after.Status == reception.InvDeclined {
-		zh, en = view.TargetName+"不参加「"+x.Title+"」，原因："+after.Reason, view.TargetName+" declines “"+x.Title+"”: "+after.Reason
 		if view.OnRoster {
-			zh, en = zh+"。其仍在参会名单上（该大厅尚有预约群众，或是会次唯一的会场），请排期人员处理",
-				en+". It stays on the roster (petitioners are booked at the hall, or it is the session's only room); staff must settle it"
+			msg = i18n.T("api.notice.invitation_declined_kept", "target", view.TargetName, "title", x.Title, "reason", after.Reason)
 		} else {
-			zh, en = zh+"。已移出参会名单，其时段已释放", en+". It is off the roster and its time is free"
+			msg = i18n.T("api.notice.invitation_declined_released", "target", view.TargetName, "title", x.Title, "reason", after.Reason)
 		}
 	}
-	s.notify(ctx, reception.Notice{Kind: reception.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: zh, EN: en})
+	s.notify(ctx, reception.Notice{Kind: reception.NoticeInvitationAnswer, SessionID: x.ID, UnitID: x.UnitID, ZH: msg.ZH, EN: msg.EN})
 	writeJSON(w, http.StatusOK, view)
 	return nil
 }

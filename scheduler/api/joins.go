@@ -45,11 +45,11 @@ func (s *Server) joinToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	var room string
 	switch {
 	case req.HallID != 0 && req.UnitID != 0:
-		return invalidField("hall_id", "hall_id 与 unit_id 只能给一个", "give hall_id or unit_id, not both")
+		return invalidField("hall_id", "api.join.hall_or_unit")
 	case req.HallID != 0:
 		h, err := s.st.GetHall(ctx, req.HallID)
 		if errors.Is(err, org.ErrNotFound) {
-			return invalidField("hall_id", "大厅不存在", "the hall does not exist")
+			return invalidField("hall_id", "api.hall.not_found")
 		}
 		if err != nil {
 			return err
@@ -120,16 +120,16 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	if x.Status != reception.SessionScheduled {
-		return newErr(http.StatusConflict, CodeConflict, "该会次已取消，不能加入", "the session is cancelled and cannot be joined")
+		return newErr(http.StatusConflict, CodeConflict, "api.join.cancelled")
 	}
 	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
 	// after the scheduled end (hearings run over).
 	switch now := s.now(); {
 	case now.Before(x.Start.Add(-CallOpensBefore)):
 		at := x.Start.Add(-CallOpensBefore).In(calendar.Shanghai).Format("2006-01-02 15:04")
-		return newErr(http.StatusConflict, CodeConflict, "接访尚未开放，请于 "+at+" 以后进入", "the reception is not open yet; join after "+at+" (Beijing time)")
+		return newErr(http.StatusConflict, CodeConflict, "api.join.not_open", "at", at)
 	case now.After(x.End.Add(CallClosesAfter)):
-		return newErr(http.StatusConflict, CodeConflict, "本次接访已结束，不能再进入", "this reception is over and cannot be joined")
+		return newErr(http.StatusConflict, CodeConflict, "api.join.over")
 	}
 	owner, err := s.st.GetUnit(ctx, x.UnitID)
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 		}
 	case auth.SeatHall:
 		if !slices.Contains(x.HallIDs, req.HallID) {
-			return invalidField("hall_id", "该大厅不在本会次的名单上", "the hall is not on this session's roster")
+			return invalidField("hall_id", "api.join.hall_not_on_roster")
 		}
 		if _, scope, err = s.hallUnit(ctx, req.HallID); err != nil {
 			return err
@@ -164,14 +164,13 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 			return err
 		}
 		if !slices.Contains(x.UnitIDs, scope.ID) && !strings.HasPrefix(scope.Path, owner.Path) {
-			return invalidField("unit_id", "该单位不在本会次的名单上，也不在主办单位辖区内", "the unit is neither on the session's roster nor under its owning unit")
+			return invalidField("unit_id", "api.join.unit_not_allowed")
 		}
 		claims.UnitID = scope.ID
 	case auth.SeatObserver:
 		scope = owner
 	default:
-		return invalidField("seat", "席位应为 studio（主会场）、hall（接访大厅）、unit（责任单位）或 observer（列席）",
-			"seat must be studio, hall, unit or observer")
+		return invalidField("seat", "api.join.bad_seat")
 	}
 	if err := rc.require(scope.Path); err != nil {
 		return err

@@ -26,14 +26,14 @@ type queryRequest struct {
 func (s *Server) queryCase(w http.ResponseWriter, r *http.Request, rc *reqCtx, req *queryRequest) (casework.Case, error) {
 	if ok, wait := s.loginLim.allow("query:"+rc.ip, s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return casework.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "查询过于频繁，请稍后再试", "too many queries; wait a little and try again")
+		return casework.Case{}, newErr(http.StatusTooManyRequests, CodeRateLimited, "api.query.too_many")
 	}
 	if err := decode(r, req); err != nil {
 		return casework.Case{}, err
 	}
 	c, err := s.st.GetCaseByQueryHash(r.Context(), casework.QueryCodeHash(req.Code))
 	if errors.Is(err, org.ErrNotFound) || strings.TrimSpace(req.Code) == "" {
-		return c, newErr(http.StatusNotFound, CodeNotFound, "查询码不正确，请核对后重试", "no case has this query code; check it and try again")
+		return c, newErr(http.StatusNotFound, CodeNotFound, "api.query.bad_code")
 	}
 	return c, err
 }
@@ -86,7 +86,7 @@ func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqC
 	e := casework.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
 	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
 		if errors.Is(err, org.ErrConflict) {
-			return newErr(http.StatusConflict, CodeConflict, "该环节已评价过，每个环节只能评价一次", "this stage was already rated; each stage is rated once")
+			return newErr(http.StatusConflict, CodeConflict, "api.query.already_rated")
 		}
 		return err
 	}

@@ -67,7 +67,7 @@ func queryDay(q url.Values, name string) (time.Time, error) {
 	}
 	d, err := time.Parse("2006-01-02", v)
 	if err != nil {
-		return d, invalidField(name, name+" 应为 YYYY-MM-DD 日期", name+" is a YYYY-MM-DD date")
+		return d, invalidField(name, "api.rates.bad_date", "name", name)
 	}
 	return d, nil
 }
@@ -85,7 +85,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if v := q.Get("unit_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			return invalidField("unit_id", "unit_id 应为正整数", "unit_id is a positive integer")
+			return invalidField("unit_id", "api.rates.bad_unit_id")
 		}
 		u, err := s.unitFieldInScope(ctx, rc, "unit_id", id)
 		if err != nil {
@@ -101,12 +101,12 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	if !rq.From.IsZero() && !rq.To.IsZero() && rq.To.Before(rq.From) {
-		return invalidField("to", "结束日期不能早于开始日期", "to cannot be before from")
+		return invalidField("to", "api.rates.to_before_from")
 	}
 	if v := q.Get("repetition_days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 365 {
-			return invalidField("repetition_days", "repetition_days 应为 1 到 365 的整数", "repetition_days is a whole number from 1 to 365")
+			return invalidField("repetition_days", "api.rates.bad_repetition_days")
 		}
 		rq.RepetitionDays = n
 	}

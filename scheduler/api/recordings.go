@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"sanji/i18n"
 	"sanji/recording"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
@@ -29,11 +30,11 @@ import (
 // (casework.CaseViewLevel), with a stated purpose, and every view is in the audit log.
 
 var (
-	errNoRecordings    = newErr(http.StatusServiceUnavailable, CodeInternal, "本服务未配置录像目录", "this server has no recordings directory configured")
-	errNoRecording     = newErr(http.StatusNotFound, CodeNotFound, "没有这个庭审录像", "there is no recording of that hearing")
-	errRecordingFile   = newErr(http.StatusNotFound, CodeNotFound, "该录像中没有这个文件", "the recording has no such file")
-	errRecordingFace   = newErr(http.StatusForbidden, CodeForbidden, "录像含信访人的面容和声音，仅限接访大厅、登记机构、承办人和督办链上的人员查看", "a recording shows the petitioner's face and voice: only the hall, the registering office, the assigned handler and the supervisors in the chain may see it")
-	errRecordingNoCase = newErr(http.StatusForbidden, CodeForbidden, "该录像未关联信访事项，不能按事项授权调阅", "this recording is tied to no case, so no case grants access to it")
+	errNoRecordings    = newErr(http.StatusServiceUnavailable, CodeInternal, "api.recording.not_configured")
+	errNoRecording     = newErr(http.StatusNotFound, CodeNotFound, "api.recording.not_found")
+	errRecordingFile   = newErr(http.StatusNotFound, CodeNotFound, "api.recording.no_file")
+	errRecordingFace   = newErr(http.StatusForbidden, CodeForbidden, "api.recording.face_restricted")
+	errRecordingNoCase = newErr(http.StatusForbidden, CodeForbidden, "api.recording.no_case")
 )
 
 // CodeGone: what was asked for existed and was deleted (a recording's files, under retention).
@@ -151,14 +152,14 @@ func recordingView(ev recordingEvent, caseID int64, m *recording.Manifest, readE
 	v := RecordingView{Hearing: ev.hearing, RecordedAt: ev.at, Head: ev.head, Tracks: []RecordingTrackView{}, Retention: retentionKept}
 	switch {
 	case errors.Is(readErr, fs.ErrNotExist):
-		v.Retention, v.Problem = retentionMissing, "录像清单不存在 / the recording's manifest is missing"
+		v.Retention, v.Problem = retentionMissing, i18n.T("api.recording.manifest_missing").String()
 		return v
 	case readErr != nil:
-		v.Problem = "录像清单无法读取 / the recording's manifest cannot be read"
+		v.Problem = i18n.T("api.recording.manifest_unreadable").String()
 		return v
 	case m.CaseID != caseID:
 		// The timeline names a hearing of another case: nothing of it is shown here.
-		v.Problem = "录像清单属于其他事项 / the manifest belongs to another case"
+		v.Problem = i18n.T("api.recording.manifest_other_case").String()
 		return v
 	}
 	v.SessionID, v.StartedAt, v.EndedAt = m.SessionID, optTime(m.StartedAt), optTime(m.EndedAt)
@@ -218,7 +219,7 @@ func (s *Server) openHearing(r *http.Request, rc *reqCtx) (*openedHearing, error
 	}
 	id := r.PathValue("hearing")
 	if !recording.ValidHearingID(id) {
-		return nil, invalidField("hearing", "录像编号无效", "the hearing id is invalid")
+		return nil, invalidField("hearing", "api.recording.bad_id")
 	}
 	h := &openedHearing{dir: filepath.Join(s.recordings, id)}
 	m, err := recording.ReadManifest(h.dir)
@@ -263,10 +264,10 @@ func (s *Server) openForView(r *http.Request, rc *reqCtx) (*openedHearing, strin
 	}
 	p := strings.TrimSpace(r.URL.Query().Get("purpose"))
 	if p == "" {
-		return nil, "", invalidField("purpose", "调阅录像须说明用途（如“复查调阅”）", "state the purpose of viewing the recording (e.g. a review)")
+		return nil, "", invalidField("purpose", "api.recording.purpose_required")
 	}
 	if utf8.RuneCountInString(p) > maxPurpose || strings.ContainsAny(p, "\r\n") {
-		return nil, "", invalidField("purpose", fmt.Sprintf("用途须为一行，不超过 %d 字", maxPurpose), fmt.Sprintf("the purpose is one line of at most %d characters", maxPurpose))
+		return nil, "", invalidField("purpose", "api.recording.purpose_too_long", "max", maxPurpose)
 	}
 	return h, p, nil
 }
@@ -325,12 +326,11 @@ func (s *Server) recordingFile(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	if p := h.m.Purge; p != nil {
 		return newErr(http.StatusGone, CodeGone,
-			fmt.Sprintf("录像文件已于 %s 按保存期限删除，清单和封存链仍保留", p.At.In(calendar.ChinaTZ).Format("2006-01-02")),
-			fmt.Sprintf("the recording's files were deleted under the retention rule on %s; the manifest and its seal remain", p.At.In(calendar.ChinaTZ).Format("2006-01-02")))
+			"api.recording.purged", "date", p.At.In(calendar.ChinaTZ).Format("2006-01-02"))
 	}
 	f, err := os.OpenInRoot(h.dir, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return newErr(http.StatusNotFound, CodeNotFound, "录像文件缺失", "the recording's file is missing")
+		return newErr(http.StatusNotFound, CodeNotFound, "api.recording.file_missing")
 	}
 	if err != nil {
 		return err
@@ -393,10 +393,9 @@ func (s *Server) verifyRecording(w http.ResponseWriter, r *http.Request, rc *req
 	case h.ev.head == "":
 		// Consistent in itself, but nothing outside the manifest vouches for it.
 		v.OK = false
-		v.Message = "封存链自洽，但链头尚未记入案件，无法与案件记录核对 / the chain holds, but no chain head is recorded with the case to check it against"
+		v.Message = i18n.T("api.recording.head_unrecorded").String()
 	default:
-		v.Message = fmt.Sprintf("校验通过：%d 个文件，%s 链头与案件记录一致 / verified: %d files, the %s chain head matches the one recorded with the case",
-			rep.Files, rep.Algorithm, rep.Files, rep.Algorithm)
+		v.Message = i18n.T("api.recording.verified", "files", rep.Files, "algorithm", rep.Algorithm).String()
 	}
 	if err := rc.audit("recording.verify", h.target(), h.unit, nil, map[string]any{"case": h.c.ID, "ok": v.OK, "mismatch": v.Mismatch}); err != nil {
 		return err

@@ -31,20 +31,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	now := s.now()
 	if ok, wait := s.loginLim.allow(rc.ip, now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		return newErr(http.StatusTooManyRequests, CodeRateLimited, "登录尝试过于频繁，请稍后再试", "too many login attempts; wait a little and try again")
+		return newErr(http.StatusTooManyRequests, CodeRateLimited, "api.login.too_many")
 	}
 	var req loginRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if req.Username == "" {
-		return invalidField("username", "请填写用户名", "username is required")
+		return invalidField("username", "api.login.username_required")
 	}
 	if req.Password == "" || len(req.Password) > 4*auth.MaxPasswordLen {
-		return invalidField("password", "请填写密码", "password is required")
+		return invalidField("password", "api.login.password_required")
 	}
 	ctx := r.Context()
-	badCreds := newErr(http.StatusUnauthorized, CodeBadCredentials, "用户名或密码错误", "wrong username or password")
+	badCreds := newErr(http.StatusUnauthorized, CodeBadCredentials, "api.login.bad_credentials")
 	u, err := s.st.GetUserByUsername(ctx, req.Username)
 	if errors.Is(err, org.ErrNotFound) || (err == nil && u.Kind != org.UserPerson) {
 		s.burnPasswordCheck(req.Password) // same time as a known name
@@ -59,7 +59,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		wait := u.LockedUntil.Sub(now)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		_ = rc.audit("login.locked", userTarget(u.ID), unit, nil, nil)
-		return newErr(http.StatusTooManyRequests, CodeLocked, "密码错误次数过多，账号暂时锁定，请稍后再试或联系管理员", "too many wrong passwords; the account is locked for a while, try later or ask an administrator")
+		return newErr(http.StatusTooManyRequests, CodeLocked, "api.login.locked")
 	}
 	if err := s.checkPassword(u.PasswordHash, req.Password); err != nil || u.Disabled {
 		if err != nil && !errors.Is(err, auth.ErrPasswordMismatch) {
@@ -167,13 +167,13 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, rc *reqC
 		return errForbidden // API tokens and terminals have no password to change
 	}
 	if err := s.checkPassword(rc.p.User.PasswordHash, req.Old); err != nil {
-		return invalidField("old_password", "原密码不正确", "the current password is wrong")
+		return invalidField("old_password", "api.password.wrong_current")
 	}
 	if err := auth.ValidatePassword(req.New); err != nil {
-		return invalidField("new_password", "新密码须为 10 到 128 个字符", "the new password must be 10 to 128 characters")
+		return invalidField("new_password", "api.password.length")
 	}
 	if req.New == req.Old {
-		return invalidField("new_password", "新密码不能与原密码相同", "the new password must differ from the current one")
+		return invalidField("new_password", "api.password.unchanged")
 	}
 	h, err := s.hashPassword(req.New)
 	if err != nil {

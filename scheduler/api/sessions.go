@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 	"sanji/scheduler/reception"
@@ -58,7 +59,7 @@ func sessionErr(err error) error {
 	var ce *reception.ConflictError
 	if errors.As(err, &ce) {
 		zh, en, _ := strings.Cut(ce.Error(), " / ")
-		e := newErr(http.StatusConflict, CodeSessionConflict, zh, en)
+		e := textErr(http.StatusConflict, CodeSessionConflict, i18n.Text{ZH: zh, EN: en})
 		e.field = map[string]string{"leader": "leader_id", "studio": "studio_id", "hall": "hall_ids", "unit": "unit_ids"}[ce.Resource]
 		return e
 	}
@@ -71,7 +72,7 @@ const CodeSessionConflict = "session_conflict"
 func (s *Server) unitOf(ctx context.Context, id int64, field string) (org.Unit, error) {
 	u, err := s.st.GetUnit(ctx, id)
 	if errors.Is(err, org.ErrNotFound) {
-		return u, invalidField(field, "单位不存在", "the unit does not exist")
+		return u, invalidField(field, "api.unit.not_found")
 	}
 	return u, err
 }
@@ -147,7 +148,7 @@ func parseTimeParam(r *http.Request, name string, def time.Time) (time.Time, err
 	if t, err := time.ParseInLocation("2006-01-02", v, calendar.Shanghai); err == nil {
 		return t, nil
 	}
-	return time.Time{}, invalidField(name, "时间应为 RFC 3339 或 YYYY-MM-DD", "must be RFC 3339 or YYYY-MM-DD")
+	return time.Time{}, invalidField(name, "api.session.bad_time")
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -397,8 +398,8 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	reason := strings.TrimSpace(req.Reason)
-	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionCancelled, x, appts,
-		"「"+x.Title+"」（"+sessionWhen(x)+"）已取消："+reason, "“"+x.Title+"” ("+sessionWhen(x)+") is cancelled: "+reason)...)
+	msg := i18n.T("api.notice.session_cancelled", "title", x.Title, "when", sessionWhen(x), "reason", reason)
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionCancelled, x, appts, msg.ZH, msg.EN)...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -438,7 +439,7 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 		weeks = 8
 	}
 	if weeks > 53 {
-		return invalidField("weeks", "最多提前 53 周生成", "weeks must be at most 53")
+		return invalidField("weeks", "api.schedule.weeks_max")
 	}
 	now := s.now()
 	res, err := reception.Materialize(r.Context(), s.st, id, now, now.AddDate(0, 0, 7*weeks))
@@ -455,11 +456,7 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 	for _, c := range res.Conflicts {
 		var ae *apiError
 		if errors.As(sessionErr(c), &ae) {
-			msg := ae.zh
-			if lang(r) == "en" {
-				msg = ae.en
-			}
-			v.Conflicts = append(v.Conflicts, Error{Code: ae.code, Message: msg, Field: ae.field})
+			v.Conflicts = append(v.Conflicts, Error{Code: ae.code, Message: ae.message(r), Field: ae.field})
 		}
 	}
 	if err := rc.audit("schedule.materialize", "schedule:"+strconv.FormatInt(id, 10), u, nil,

@@ -63,7 +63,7 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 		Method: req.Method, Notes: req.Notes, Deadline: d.Due, OpenedAt: now}
 	if err := s.st.OpenSupervision(r.Context(), &sv); err != nil {
 		if errors.Is(err, org.ErrConflict) {
-			return newErr(http.StatusConflict, CodeConflict, "该事项已有未办结的督办单（一事一项），请在原督办单上升级或跟进", "the case already has an open supervision item (one per matter); escalate or follow up that one")
+			return newErr(http.StatusConflict, CodeConflict, "api.supervision.open_exists")
 		}
 		return err
 	}
@@ -216,13 +216,13 @@ func (s *Server) reportSupervision(w http.ResponseWriter, r *http.Request, rc *r
 	if req.RequestedDeadline != "" {
 		d, err := time.Parse("2006-01-02", req.RequestedDeadline)
 		if err != nil {
-			return invalidField("requested_deadline", "申请的期限应为 YYYY-MM-DD 日期", "requested_deadline is a YYYY-MM-DD date")
+			return invalidField("requested_deadline", "api.supervision.bad_deadline")
 		}
 		rp.RequestedDeadline = d
 	}
 	if err := s.st.AddSupervisionReport(ctx, &rp, rc.actor(s.now())); err != nil {
 		if errors.Is(err, org.ErrConflict) {
-			return newErr(http.StatusConflict, CodeConflict, "已有待审批的延期申请，请等待督办人员答复", "an extension request is already waiting for a decision")
+			return newErr(http.StatusConflict, CodeConflict, "api.supervision.extension_pending")
 		}
 		return err
 	}
@@ -261,11 +261,11 @@ func (s *Server) decideSupervisionExtension(w http.ResponseWriter, r *http.Reque
 		found = found || rp.ID == req.ReportID
 	}
 	if !found {
-		return invalidField("report_id", "该督办单没有这份申请", "this supervision item has no such request")
+		return invalidField("report_id", "api.supervision.no_request")
 	}
 	if err := s.st.DecideSupervisionExtension(ctx, req.ReportID, req.Approve, strings.TrimSpace(req.Note), rc.actor(s.now())); err != nil {
 		if errors.Is(err, org.ErrConflict) {
-			return newErr(http.StatusConflict, CodeConflict, "该申请已审批过", "this request was already decided")
+			return newErr(http.StatusConflict, CodeConflict, "api.supervision.already_decided")
 		}
 		return err
 	}

@@ -41,18 +41,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return errForbidden
 	}
 	if len(req.Scopes) == 0 {
-		return invalidField("scopes", "请至少选择一个权限范围", "choose at least one scope")
+		return invalidField("scopes", "api.token.scope_required")
 	}
 	for _, sc := range req.Scopes {
 		if !rc.p.CanAnywhere(sc) {
-			return invalidField("scopes", "权限范围 "+sc+" 未知或超出您自己的权限", "scope "+sc+" is unknown or beyond your own rights")
+			return invalidField("scopes", "api.token.bad_scope", "scope", sc)
 		}
 	}
 	var exp time.Time
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 {
-			return invalidField("expires_in", "有效期格式应如 720h", "expires_in must look like 720h")
+			return invalidField("expires_in", "api.token.bad_expiry")
 		}
 		exp = s.now().Add(d)
 	}

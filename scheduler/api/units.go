@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/org"
 )
@@ -61,7 +62,7 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	ctx := r.Context()
 	if req.ParentID == 0 {
 		if req.Kind != string(org.KindCity) {
-			return invalidField("parent_id", "请指定上级单位", "parent_id is required")
+			return invalidField("parent_id", "api.unit.parent_required")
 		}
 		root, err := scheduler.EnsureRoot(ctx, s.st)
 		if err != nil {
@@ -71,7 +72,7 @@ func (s *Server) createUnit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	parent, err := s.st.GetUnit(ctx, req.ParentID)
 	if errors.Is(err, org.ErrNotFound) {
-		return invalidField("parent_id", "上级单位不存在", "the parent unit does not exist")
+		return invalidField("parent_id", "api.unit.parent_not_found")
 	}
 	if err != nil {
 		return err
@@ -141,7 +142,7 @@ func (s *Server) importUnits(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	case "application/json":
 		rows, err = scheduler.ParseImportJSON(bytes.NewReader(body))
 	default:
-		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "请上传 CSV（text/csv）或 JSON（application/json）", "upload CSV (text/csv) or JSON (application/json)")
+		return newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "api.unit.import_type")
 	}
 	if err != nil {
 		return err
@@ -196,11 +197,13 @@ func (s *Server) createHall(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 // unitField loads the unit a request names, as a validation error on field when it is missing.
 func (s *Server) unitField(ctx context.Context, field string, id int64) (org.Unit, error) {
 	if id == 0 {
-		return org.Unit{}, invalidField(field, "请指定单位", field+" is required")
+		// Left written out: the English names the field and the Chinese does not, and a catalog
+		// text names the same parameters in both languages.
+		return org.Unit{}, invalidText(field, i18n.Text{ZH: "请指定单位", EN: field + " is required"})
 	}
 	u, err := s.st.GetUnit(ctx, id)
 	if errors.Is(err, org.ErrNotFound) {
-		return u, invalidField(field, "单位不存在", "the unit does not exist")
+		return u, invalidField(field, "api.unit.not_found")
 	}
 	return u, err
 }

@@ -117,14 +117,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 
 // errSeparation refuses a grant that would give one person two of the separated duties.
 func errSeparation(field string) error {
-	return invalidField(field, "三员分立：系统管理员、审计员不能由同一人担任，也不能兼任业务角色；请为此职责另建账号",
-		"separation of duties: the administrator and the auditor must be different people and hold no case role; create a separate account for this duty")
+	return invalidField(field, "api.user.separation_of_duties")
 }
 
 // checkGrant validates a role grant: a known role, at a unit inside the caller's write scope.
 func (s *Server) checkGrant(ctx context.Context, rc *reqCtx, g grantRequest, field string) error {
 	if !org.ValidRole(g.Role) || g.Role == org.RoleHallTerminal {
-		return invalidField(field+".role", "未知角色", "unknown role")
+		return invalidField(field+".role", "api.user.unknown_role")
 	}
 	u, err := s.unitField(ctx, field+".unit_id", g.UnitID)
 	if err != nil {
@@ -169,7 +168,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	if req.Disabled != nil {
 		if *req.Disabled && u.ID == rc.p.User.ID {
-			return invalidField("disabled", "不能停用自己的账号", "you cannot disable your own account")
+			return invalidField("disabled", "api.user.disable_self")
 		}
 		if err := s.st.SetUserDisabled(ctx, u.ID, *req.Disabled); err != nil {
 			return err
@@ -202,7 +201,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	if u.Kind != org.UserPerson {
-		return invalidField("id", "终端账号没有密码，请生成配对码", "a terminal has no password; make a pairing code instead")
+		return invalidField("id", "api.user.terminal_no_password")
 	}
 	pw, err := auth.RandomPassword(14)
 	if err != nil {
@@ -240,7 +239,7 @@ func (s *Server) addGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		return err
 	}
 	if u.Kind != org.UserPerson {
-		return invalidField("id", "终端账号的角色不能更改", "a terminal's role cannot be changed")
+		return invalidField("id", "api.user.terminal_role_fixed")
 	}
 	if err := s.checkGrant(ctx, rc, req, "grant"); err != nil {
 		return err
@@ -299,7 +298,7 @@ func (s *Server) removeGrant(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	if u.ID == rc.p.User.ID && found.Role == org.RoleAdmin {
-		return invalidField("grant", "不能撤销自己的管理员角色", "you cannot revoke your own admin role")
+		return invalidField("grant", "api.user.revoke_own_admin")
 	}
 	if err := s.st.RemoveGrant(ctx, gid); err != nil {
 		return err
