@@ -99,9 +99,9 @@ func (k *Call) startHearing(ctx context.Context, by Participant, apptID int64) (
 		// Shown once, at the petitioner's hall: the case keeps only its hash.
 		for _, p := range k.members {
 			if m := p.Member(); m.Seat.Kind == auth.SeatHall && m.Seat.Hall == k.stage.appt.HallID {
-				p.CallNotice(Notice{Kind: "query_code", QueryCode: h.QueryCode,
-					MessageZH: "已登记为信访事项，请将查询码交给信访人妥善保管：" + h.QueryCode,
-					MessageEN: "the matter is registered; give the petitioner this query code to keep: " + h.QueryCode})
+				n := newNotice("query_code", "call.notice.query_code", "code", h.QueryCode)
+				n.QueryCode = h.QueryCode
+				p.CallNotice(n)
 			}
 		}
 	}
@@ -278,11 +278,9 @@ func (k *Call) SetFloor(ctx context.Context, by Participant, participantID strin
 			return h.MuteChanged(k.now(), participantID, "", "audio", !allow)
 		})
 		if allow {
-			target.CallNotice(Notice{Kind: "unmute_request",
-				MessageZH: "主持人请您发言，请打开麦克风", MessageEN: "the moderator asks you to speak; unmute your microphone"})
+			target.CallNotice(newNotice("unmute_request", "call.notice.unmute_request"))
 		} else {
-			target.CallNotice(Notice{Kind: "floor_taken",
-				MessageZH: "主持人已关闭您的声音，如需发言请举手", MessageEN: "the moderator has muted you; raise your hand to speak"})
+			target.CallNotice(newNotice("floor_taken", "call.notice.floor_taken"))
 		}
 		return false, nil
 	})

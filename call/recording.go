@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/i18n"
 	"sanji/recording"
 )
 
@@ -151,9 +152,10 @@ func (k *Call) sealRecording(ctx context.Context, r *recordingState, caseID int6
 	if err != nil {
 		k.log().Error("recording ended with an error", zap.String("hearing", r.h.ID()), zap.Error(err))
 	}
-	reason := fmt.Sprintf("视频接访录像已封存，%s 链头 %s / the hearing's recording is sealed, %s chain head %s",
-		seal.Algorithm, seal.Head, seal.Algorithm, seal.Head)
+	reason := i18n.T("call.recording.sealed", "algorithm", seal.Algorithm, "head", seal.Head).String()
 	if err != nil {
+		// Not in the catalog: its English half does not name the error, so it is no pair of texts
+		// with the same parameters.
 		reason += fmt.Sprintf("（录制中出错：%v / with an error while recording）", err)
 	}
 	if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording", "recording:"+seal.Hearing, reason); nerr != nil {
@@ -174,9 +176,7 @@ func (k *Call) recordingFailed(err error) {
 	var writer Participant
 	for _, p := range k.members {
 		if p.Member().Seat.Kind == auth.SeatStudio {
-			p.CallNotice(Notice{Kind: "recording_error",
-				MessageZH: "录像出错，部分画面或声音未能保存，请检查服务器磁盘并记录在案：" + err.Error(),
-				MessageEN: "the recording failed; some picture or sound was not saved. Check the server's disk and note it: " + err.Error()})
+			p.CallNotice(newNotice("recording_error", "call.notice.recording_error", "error", err.Error()))
 			writer = p
 		}
 	}
@@ -187,6 +187,7 @@ func (k *Call) recordingFailed(err error) {
 	writer.Defer(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 		defer cancel()
+		// Not in the catalog: the error follows the English half only (see sealRecording).
 		if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording_error", "", "录像出错 / recording failed: "+err.Error()); nerr != nil {
 			k.log().Error("note the recording error on the case", zap.Error(nerr))
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"sanji/auth"
+	"sanji/i18n"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/reception"
 )
@@ -93,6 +94,12 @@ type Notice struct {
 	MessageZH string
 	MessageEN string
 	QueryCode string // kind query_code: the petitioner's query code, to the hall of the hearing only
+}
+
+// newNotice is the Notice of kind with the catalog's text k, filled with args.
+func newNotice(kind string, k i18n.Key, args ...any) Notice {
+	t := i18n.T(k, args...)
+	return Notice{Kind: kind, MessageZH: t.ZH, MessageEN: t.EN}
 }
 
 // stateFor renders the call for one member. k.mu must be held.

@@ -38,8 +38,7 @@ func DevTokenHandler(signer *auth.Signer, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, newError("method_not_allowed",
-				"只接受 POST 请求", "only POST is accepted"))
+			writeJSON(w, http.StatusMethodNotAllowed, newError("method_not_allowed", "signaling.dev_token.post_only"))
 			return
 		}
 		var req DevTokenRequest
@@ -47,8 +46,7 @@ func DevTokenHandler(signer *auth.Signer, ttl time.Duration) http.Handler {
 		if err := dec.Decode(&req); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeJSON(w, http.StatusRequestEntityTooLarge, newError(CodeTooLarge,
-					"请求体过大，请只发送 room、name、role", "the request body is too large; send only room, name and role"))
+				writeJSON(w, http.StatusRequestEntityTooLarge, newError(CodeTooLarge, "signaling.dev_token.body_too_large"))
 				return
 			}
 			writeJSON(w, http.StatusBadRequest, errBadJSON(describe(err)))
@@ -56,18 +54,13 @@ func DevTokenHandler(signer *auth.Signer, ttl time.Duration) http.Handler {
 		}
 		switch {
 		case !roomPattern.MatchString(req.Room):
-			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid,
-				"房间名须为 1 到 64 个字母、数字、下划线或连字符",
-				"room must be 1 to 64 letters, digits, underscores or hyphens"))
+			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid, "signaling.dev_token.bad_room"))
 			return
 		case req.Name == "" || utf8.RuneCountInString(req.Name) > 64 || !utf8.ValidString(req.Name):
-			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid,
-				"姓名须为 1 到 64 个字符", "name must be 1 to 64 characters"))
+			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid, "signaling.dev_token.bad_name"))
 			return
 		case !auth.ValidRole(req.Role):
-			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid,
-				"角色无效，请使用 leader、hall_operator、petitioner 等已知角色",
-				"unknown role; use a known role such as leader, hall_operator or petitioner"))
+			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid, "signaling.dev_token.bad_role"))
 			return
 		}
 		id, err := newParticipantID()

@@ -377,11 +377,11 @@ func decodeTrackIDs(data json.RawMessage) ([]string, *Error) {
 		return nil, e
 	}
 	if len(d.TrackIDs) == 0 || len(d.TrackIDs) > maxTrackIDs {
-		return nil, errInvalid("track_ids", wantTrackList)
+		return nil, errInvalid("track_ids", wantTrackList, "max", maxTrackIDs)
 	}
 	for _, id := range d.TrackIDs {
 		if id == "" {
-			return nil, errInvalid("track_ids", wantTrackList)
+			return nil, errInvalid("track_ids", wantTrackList, "max", maxTrackIDs)
 		}
 	}
 	return d.TrackIDs, nil

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"sanji/i18n"
 )
 
 // The wire form of docs/protocol.md v1. These types are exported so that the Go client (package
@@ -259,9 +261,14 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// newError builds an Error whose Message is "zh / en", as the protocol asks.
-func newError(code, zh, en string) *Error {
-	return &Error{Code: code, Message: zh + " / " + en, MessageZH: zh, MessageEN: en}
+// newError builds the Error of code with the catalog's text k, filled with args.
+func newError(code string, k i18n.Key, args ...any) *Error {
+	return textError(code, i18n.T(k, args...))
+}
+
+// textError builds an Error whose Message is "zh / en", as the protocol asks.
+func textError(code string, t i18n.Text) *Error {
+	return &Error{Code: code, Message: t.String(), MessageZH: t.ZH, MessageEN: t.EN}
 }
 
 // The reception call (docs/protocol.md, "The reception call"), client to server.

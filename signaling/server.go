@@ -14,6 +14,7 @@ import (
 
 	"sanji/auth"
 	"sanji/call"
+	"sanji/i18n"
 	"sanji/recording"
 	"sanji/sfu"
 )
@@ -100,7 +101,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv.mu.Lock()
 	if srv.closing {
 		srv.mu.Unlock()
-		http.Error(w, "服务器正在关闭，请稍后重新连接 / the server is shutting down; reconnect shortly",
+		http.Error(w, i18n.T("signaling.server.shutting_down").String(),
 			http.StatusServiceUnavailable)
 		return
 	}
