@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"sanji/i18n"
 )
 
 // Argon2Params are the argon2id cost parameters. The defaults follow RFC 9106's second
@@ -43,7 +45,7 @@ const (
 func ValidatePassword(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	if !utf8.ValidString(pw) || n < MinPasswordLen || n > MaxPasswordLen {
-		return fmt.Errorf("密码须为 %d 到 %d 个字符 / a password must be %d to %d characters", MinPasswordLen, MaxPasswordLen, MinPasswordLen, MaxPasswordLen)
+		return errors.New(i18n.T("auth.password.length", "min", MinPasswordLen, "max", MaxPasswordLen).String())
 	}
 	return nil
 }

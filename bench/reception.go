@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sanji/client"
+	"sanji/i18n"
 	"sanji/signaling"
 )
 
@@ -58,13 +59,12 @@ func (c *ReceptionConfig) defaults(window time.Duration) {
 
 func (c ReceptionConfig) check(window time.Duration) error {
 	if c.Hearing > window {
-		return fmt.Errorf("接访时长 %v 超过测量窗口 %v，窗口内无法进行任何接访 / a hearing of %v does not fit in the %v window", c.Hearing, window, c.Hearing, window)
+		return errorT("bench.reception.hearing_too_long", "hearing", c.Hearing, "window", window)
 	}
 	if c.Halls > MaxReceptionHalls || c.Units < 0 || c.Units > MaxReceptionUnits || c.PetitionersPerHall > MaxPetitionersPerHall ||
 		c.Halls*c.PetitionersPerHall > MaxReceptionPetitioners {
-		return fmt.Errorf("接访场景：大厅 1 到 %d 个、单位 0 到 %d 个、每厅候访 1 到 %d 人，总计不超过 %d 人 / reception: 1 to %d halls, 0 to %d units, 1 to %d petitioners per hall, at most %d in all",
-			MaxReceptionHalls, MaxReceptionUnits, MaxPetitionersPerHall, MaxReceptionPetitioners,
-			MaxReceptionHalls, MaxReceptionUnits, MaxPetitionersPerHall, MaxReceptionPetitioners)
+		return errorT("bench.reception.bounds", "halls", MaxReceptionHalls, "units", MaxReceptionUnits,
+			"per_hall", MaxPetitionersPerHall, "total", MaxReceptionPetitioners)
 	}
 	return nil
 }
@@ -259,7 +259,7 @@ func (rc *reception) observe(recv, pub int, kind string, k int, pkt Packet) {
 func (rc *reception) drive(ctx context.Context, window time.Duration) error {
 	studio := rc.parts[0]
 	if studio.failed.Load() || studio.c == nil {
-		return errors.New("主会场未能加入，无法主持接访 / the studio did not join; nobody can run the call")
+		return errorT("bench.reception.studio_absent")
 	}
 	end := time.Now().Add(window)
 	for n := 0; time.Until(end) >= rc.cfg.Hearing; n++ {
@@ -305,8 +305,7 @@ func (rc *reception) hear(ctx context.Context, studio *client.Client, n int) err
 	// The call_state of the new stage reached the studio before the answer did.
 	want := rc.seats.Halls[h.hall-1].HallID
 	if got := rc.stageHall.Load(); got != want {
-		return errors.Join(fmt.Errorf("call_next 后舞台在大厅 %d，压测预期大厅 %d / after call_next the stage is at hall %d, the bench expected hall %d",
-			got, want, got, want), rc.endHearing(studio, h))
+		return errors.Join(errorT("bench.reception.wrong_hall", "got", got, "want", want), rc.endHearing(studio, h))
 	}
 	if rc.cfg.Record {
 		hall := rc.parts[h.hall]
@@ -414,15 +413,15 @@ func (r *ReceptionReport) Leaked() uint64 {
 }
 
 // ErrLeak is the run's error when media reached someone off stage.
-var ErrLeak = errors.New("接访隐私泄露：候访大厅或场外单位收到了不应收到的媒体 / reception privacy leak: a waiting hall or an off-stage unit received media it must not")
+var ErrLeak = errorT("bench.reception.leak")
 
 // err is the run's verdict on the reception: leaks, or a call that never ran.
 func (r *ReceptionReport) err() error {
 	switch {
 	case r.Leaked() > 0:
-		return fmt.Errorf("%w（%d 个包 / %d packets）", ErrLeak, r.Leaked(), r.Leaked())
+		return fmt.Errorf("%w（%s）", ErrLeak, i18n.T("bench.reception.leaked_packets", "packets", r.Leaked()))
 	case r.Hearings == 0:
-		return errors.New("窗口内未进行任何接访 / no hearing was run in the window")
+		return errorT("bench.reception.no_hearing")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"sanji/i18n"
 )
 
 // Report is what one run measured; its JSON form is the file `sanji bench --json` writes.
@@ -307,7 +310,7 @@ func (rc *ReceptionReport) writeTable(w io.Writer) {
 		rc.HallSeesStudio.P50, rc.HallSeesStudio.P95, rc.HallSeesStudio.Max)
 	verdict := "no leaks"
 	if rc.Leaked() > 0 {
-		verdict = "泄露 / LEAKED"
+		verdict = i18n.T("bench.report.leaked").String()
 	}
 	fmt.Fprintf(w, "%s: packets to waiting halls %d, to off-stage units %d, to the studio from off stage %d\n",
 		verdict, rc.LeakedToWaitingHalls, rc.LeakedToOffStageUnits, rc.LeakedToStudio)
@@ -334,7 +337,7 @@ func (r *Report) WriteJSON(path string) error {
 		return err
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("无法写入报告 %s / cannot write the report %s: %w", path, path, err)
+		return fmt.Errorf("%s: %w", i18n.T("bench.report.write_failed", "path", path), err)
 	}
 	return nil
 }
@@ -406,3 +409,6 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "errors (%d shown):\n  %s\n", len(r.Errors), strings.Join(r.Errors, "\n  "))
 	}
 }
+
+// errorT is the catalog message k as an error ("中文 / English").
+func errorT(k i18n.Key, args ...any) error { return errors.New(i18n.T(k, args...).String()) }

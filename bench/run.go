@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/client"
+	"sanji/i18n"
 	"sanji/signaling"
 )
 
@@ -153,12 +155,12 @@ func (c *Config) participants() int {
 func CheckLoopback(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("服务器地址 %q 无效，应为 http://127.0.0.1:端口 / server URL %q is invalid; use http://127.0.0.1:PORT", raw, raw)
+		return nil, errorT("bench.run.bad_url", "url", strconv.Quote(raw))
 	}
 	host := u.Hostname()
 	ip := net.ParseIP(host)
 	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("压测只能针对本机回环地址（127.0.0.1、::1、localhost），拒绝 %q / the bench only targets loopback servers (127.0.0.1, ::1, localhost); refusing %q", host, host)
+		return nil, errorT("bench.run.not_loopback", "host", strconv.Quote(host))
 	}
 	return u, nil
 }
@@ -177,9 +179,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	} else if cfg.Scenario == ScenarioImpaired && (cfg.Uplink.For < 0 || cfg.Uplink.For > cfg.Duration ||
 		cfg.Uplink.LossPercent < 0 || cfg.Uplink.LossPercent > 100 || cfg.Uplink.Delay < 0 || cfg.Uplink.RateBits < 0) {
-		return nil, fmt.Errorf("上行损伤参数无效：丢包 0–100 %%，时延与速率不为负，持续时间不超过测量窗口 %v / invalid uplink impairment: loss 0–100 %%, delay and rate not negative, lasting at most the window (%v)", cfg.Duration, cfg.Duration)
+		return nil, errorT("bench.run.uplink_bounds", "window", cfg.Duration)
 	} else if cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
-		return nil, errors.New("每个房间至少需要一个参与者 / each room needs at least one participant (publishers + subscribers)")
+		return nil, errorT("bench.run.no_participant")
 	}
 	base := strings.TrimSuffix(u.String(), "/")
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
@@ -241,13 +243,13 @@ func (r *runner) run(ctx, pubCtx context.Context) (*Report, error) {
 	if cfg.ServerPID > 0 {
 		s, err := readProc(cfg.ServerPID)
 		if err != nil {
-			return nil, fmt.Errorf("无法读取服务器进程 %d 的状态 / cannot read the server process %d: %w", cfg.ServerPID, cfg.ServerPID, err)
+			return nil, fmt.Errorf("%s: %w", i18n.T("bench.run.proc_unreadable", "pid", cfg.ServerPID), err)
 		}
 		before = s
 	}
 	m0, err := scrapeMetrics(ctx, r.hc, r.base)
 	if err != nil {
-		return nil, fmt.Errorf("无法读取服务器指标，请确认服务器已启动 / cannot read the server's metrics; is it running?: %w", err)
+		return nil, fmt.Errorf("%s: %w", i18n.T("bench.run.metrics_unreadable"), err)
 	}
 
 	// Joins, paced.
@@ -569,7 +571,7 @@ func (p *participant) join(ctx, pubCtx context.Context) error {
 		// loopback (the setting engine's filters still apply).
 		nw, err := stdnet.NewNet()
 		if err != nil {
-			return fmt.Errorf("网络初始化失败 / cannot set up the network: %w", err)
+			return fmt.Errorf("%s: %w", i18n.T("bench.run.network_failed"), err)
 		}
 		se.SetNet(&impairedNet{Net: nw, im: p.r.imp})
 	}
@@ -705,7 +707,7 @@ func (r *runner) postJSON(ctx context.Context, path string, body, out any) error
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("POST %s: %s %s（服务器需以 --dev 运行 / the server must run with --dev)", path, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("POST %s: %s %s（%s)", path, resp.Status, bytes.TrimSpace(msg), i18n.T("bench.run.needs_dev"))
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("POST %s: bad answer: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"sanji/i18n"
 	"sanji/signaling"
 )
 
@@ -174,7 +175,7 @@ func (u *UplinkReport) writeTable(w io.Writer) {
 
 func backText(v float64) string {
 	if v < 0 {
-		return "不曾恢复 / never"
+		return i18n.T("bench.uplink.never_back").String()
 	}
 	return fmt.Sprintf("%.0f", v)
 }

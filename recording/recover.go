@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"sanji/i18n"
 )
 
 // Close closes every open hearing (a graceful shutdown): each is sealed as if it had ended.
@@ -97,7 +99,7 @@ func (r *Recorder) sealFound(dir string, m *Manifest) (Seal, error) {
 	}
 	m.EndedAt = time.Now().Round(0)
 	m.Notes = append(m.Notes, Note{OffsetMS: m.EndedAt.Sub(m.StartedAt).Milliseconds(), At: m.EndedAt, Kind: "recovered",
-		Text: "录制中断，文件按现状封存 / the recording was interrupted; its files were sealed as found"})
+		Text: i18n.T("recording.recover.interrupted").String()})
 	head, err := c.head(last, m)
 	if err != nil {
 		return Seal{}, err

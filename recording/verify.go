@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"sanji/i18n"
 )
 
 // Report is the outcome of checking a hearing against its chain.
@@ -44,17 +46,19 @@ func Verify(dir, expectedHead string) (Report, error) {
 	}
 	c := chain{newH}
 	rep := Report{Hearing: m.Hearing, Algorithm: m.Chain.Algorithm}
-	fail := func(file, format string, args ...any) (Report, error) {
-		rep.Mismatch, rep.Reason = file, fmt.Sprintf(format, args...)
+	// fail names file as the mismatch; reason is a catalog text (i18n.Text.String), with an
+	// English detail after it for some.
+	fail := func(file, reason string) (Report, error) {
+		rep.Mismatch, rep.Reason = file, reason
 		return rep, nil
 	}
 	if m.Purge != nil {
 		rep.Purged = m.Purge
-		return fail(ManifestName, "录像已按保存期限删除 / the recordings were deleted under the retention rule on %s",
-			m.Purge.At.Format("2006-01-02"))
+		return fail(ManifestName, i18n.T("recording.verify.purged").String()+" on "+m.Purge.At.Format("2006-01-02"))
 	}
 	if m.Chain.Head == "" {
-		return fail(ManifestName, "录像未封存（庭审未正常结束）/ not sealed: the hearing's recording was not closed")
+		t := i18n.T("recording.verify.not_sealed")
+		return fail(ManifestName, t.ZH+"/ "+t.EN) // no space before the slash, as always
 	}
 	sealed := []Track{}
 	for _, t := range m.Tracks {
@@ -62,32 +66,32 @@ func Verify(dir, expectedHead string) (Report, error) {
 		case t.ChainIndex > 0:
 			sealed = append(sealed, t)
 		case t.Status != StatusEmpty:
-			return fail(t.File, "文件未封存 / the file was never sealed (status %s)", t.Status)
+			return fail(t.File, i18n.T("recording.verify.file_not_sealed").String()+fmt.Sprintf(" (status %s)", t.Status))
 		}
 	}
 	slices.SortFunc(sealed, func(a, b Track) int { return a.ChainIndex - b.ChainIndex })
 	link := c.genesis(m.Hearing)
 	for i, t := range sealed {
 		if t.ChainIndex != i+1 {
-			return fail(t.File, "链序号不连续 / chain index %d where %d was due", t.ChainIndex, i+1)
+			return fail(t.File, i18n.T("recording.verify.chain_gap").String()+fmt.Sprintf(" %d where %d was due", t.ChainIndex, i+1))
 		}
 		if t.File != filepath.Base(t.File) || strings.HasPrefix(t.File, ".") {
-			return fail(t.File, "文件名无效 / not a file of this directory")
+			return fail(t.File, i18n.T("recording.verify.bad_name").String())
 		}
 		sum, err := c.file(filepath.Join(dir, t.File))
 		if errors.Is(err, os.ErrNotExist) {
-			return fail(t.File, "文件缺失 / the file is missing")
+			return fail(t.File, i18n.T("recording.verify.missing").String())
 		}
 		if err != nil {
-			return fail(t.File, "无法读取 / cannot be read: %v", err)
+			return fail(t.File, i18n.T("recording.verify.unreadable").String()+": "+err.Error())
 		}
 		rep.Files++
 		if !bytes.Equal(sum, decodeHex(t.FileHash)) {
-			return fail(t.File, "文件内容与封存时不符 / the file's contents differ from what was sealed")
+			return fail(t.File, i18n.T("recording.verify.contents_differ").String())
 		}
 		link = c.link(link, sum, t.File)
 		if !bytes.Equal(link, decodeHex(t.Link)) {
-			return fail(t.File, "哈希链断开 / the chain link differs: the manifest was changed")
+			return fail(t.File, i18n.T("recording.verify.link_differs").String())
 		}
 	}
 	head, err := c.head(link, m)
@@ -96,10 +100,10 @@ func Verify(dir, expectedHead string) (Report, error) {
 	}
 	rep.Head = hex.EncodeToString(head)
 	if rep.Head != m.Chain.Head {
-		return fail(ManifestName, "清单在封存后被改动 / the manifest was changed after sealing")
+		return fail(ManifestName, i18n.T("recording.verify.manifest_changed").String())
 	}
 	if expectedHead != "" && !strings.EqualFold(expectedHead, rep.Head) {
-		return fail(ManifestName, "链头与案件记录不符 / the chain head differs from the one recorded with the case")
+		return fail(ManifestName, i18n.T("recording.verify.head_differs").String())
 	}
 	rep.OK = true
 	return rep, nil

@@ -124,8 +124,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	})
 	if err != nil {
 		_ = st.Close()
-		return nil, fmt.Errorf("无法打开媒体端口（UDP %d / TCP %d），端口可能已被占用，请换用 rtc.udp_port / rtc.tcp_port / cannot open the media ports (UDP %d / TCP %d); they may be in use, choose others with rtc.udp_port / rtc.tcp_port: %w",
-			cfg.RTC.UDPPort, cfg.RTC.TCPPort, cfg.RTC.UDPPort, cfg.RTC.TCPPort, err)
+		return nil, wrapMsg(err, "cmd.app.media_ports", "udp", cfg.RTC.UDPPort, "tcp", cfg.RTC.TCPPort)
 	}
 
 	recorder, err := openRecorder(cfg, st, log, reg)
@@ -198,8 +197,7 @@ func (a *app) Start() error {
 	}
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("无法监听 %s，端口可能已被占用，请换用 --listen / cannot listen on %s; the port may be in use, choose another with --listen: %w",
-			a.cfg.Listen, a.cfg.Listen, err)
+		return wrapMsg(err, "cmd.app.listen_failed", "addr", a.cfg.Listen)
 	}
 	a.ln = ln
 	a.serveDone = make(chan struct{})
@@ -395,10 +393,10 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case a.shuttingDown.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("正在关闭 / shutting down\n"))
+		_, _ = w.Write([]byte(msg("cmd.app.shutting_down") + "\n"))
 	case a.sfu.UDPAddr() == nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("媒体端口未打开 / media sockets are not open\n"))
+		_, _ = w.Write([]byte(msg("cmd.app.media_closed") + "\n"))
 	default:
 		_, _ = w.Write([]byte("ready\n"))
 	}
@@ -423,21 +421,21 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		log.Info("store", zap.String("kind", "postgres"))
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("无法创建数据目录 %s / cannot create the data directory %s: %w", cfg.DataDir, cfg.DataDir, err)
+			return nil, nil, wrapMsg(err, "cmd.store.create_dir", "dir", cfg.DataDir)
 		}
 		path := filepath.Join(cfg.DataDir, storeFile)
 		st, err = sqlite.Open(ctx, path)
 		log.Info("store", zap.String("kind", "sqlite"), zap.String("path", path))
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("无法打开数据库 / cannot open the store: %w", err)
+		return nil, nil, wrapMsg(err, "cmd.store.open_failed")
 	}
 	gen := func() (string, error) { return auth.RandomPassword(14) }
 	var logins []scheduler.Login
 	admin, err := scheduler.Bootstrap(ctx, st, auth.HashPassword, gen)
 	if err != nil {
 		_ = st.Close()
-		return nil, nil, fmt.Errorf("无法初始化数据库 / cannot initialise the store: %w", err)
+		return nil, nil, wrapMsg(err, "cmd.store.init_failed")
 	}
 	if admin != nil {
 		logins = append(logins, *admin)
@@ -447,7 +445,7 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		demo, err := scheduler.SeedDemo(ctx, st, auth.HashPassword, gen)
 		if err != nil {
 			_ = st.Close()
-			return nil, nil, fmt.Errorf("无法写入演示数据 / cannot seed the demo data: %w", err)
+			return nil, nil, wrapMsg(err, "cmd.store.demo_failed")
 		}
 		if demo != nil {
 			log.Info("seeded the demo tree", zap.Int("users", len(demo)))
@@ -455,7 +453,7 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		logins = append(logins, demo...)
 		if x, booked, err := scheduler.SeedDemoReception(ctx, st, time.Now()); err != nil {
 			_ = st.Close()
-			return nil, nil, fmt.Errorf("无法写入演示接访 / cannot book the demo reception: %w", err)
+			return nil, nil, wrapMsg(err, "cmd.store.demo_reception_failed")
 		} else if booked {
 			log.Info("booked today's demo reception", zap.Int64("session", x.ID), zap.Time("start", x.Start))
 		}

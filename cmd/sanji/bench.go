@@ -131,11 +131,11 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	if *spawn == (cfg.URL != "") {
-		fmt.Fprintln(stderr, "请指定 --url 或 --spawn 之一 / give exactly one of --url and --spawn")
+		fmt.Fprintln(stderr, msg("cmd.bench.url_or_spawn"))
 		return exitUsage
 	}
 	if *profile != "" && !*spawn {
-		fmt.Fprintln(stderr, "--cpu-profile 需配合 --spawn / --cpu-profile needs --spawn")
+		fmt.Fprintln(stderr, msg("cmd.bench.profile_needs_spawn"))
 		return exitUsage
 	}
 	cfg.Progress = stderr
@@ -143,7 +143,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *spawn {
 		srv, err := spawnServer(ctx, *profile, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "无法启动服务器 / cannot start the server: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.spawn_failed"), err)
 			return exitError
 		}
 		defer srv.stop(stderr)
@@ -161,7 +161,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stdout, tb.String())
 		if *tablePath != "" {
 			if werr := os.WriteFile(*tablePath, []byte(tb.String()), 0o644); werr != nil {
-				fmt.Fprintf(stderr, "无法写入表格 / cannot write the table: %v\n", werr)
+				fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.table_failed"), werr)
 				return exitError
 			}
 		}
@@ -173,7 +173,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "压测失败 / the bench failed: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.failed"), err)
 		return exitError
 	}
 	return exitOK
@@ -189,7 +189,7 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 	if cfg.Scenario != bench.ScenarioImpaired {
 		for _, f := range []string{"uplink-loss", "uplink-delay", "uplink-rate", "impair-for"} {
 			if set[f] {
-				return fmt.Errorf("--%s 仅用于 impaired 场景 / --%s is for the impaired scenario only", f, f)
+				return errMsg("cmd.bench.impaired_only", "flag", f)
 			}
 		}
 	}
@@ -220,7 +220,7 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 		}
 		u := cfg.Uplink
 		if u.LossPercent < 0 || u.LossPercent > 100 || u.Delay < 0 || u.For <= 0 || u.For > cfg.Duration {
-			return fmt.Errorf("上行损伤：--uplink-loss 0 到 100，--uplink-delay 不为负，--impair-for 为正且不超过 --duration（%v） / uplink impairment: --uplink-loss 0 to 100, --uplink-delay not negative, --impair-for positive and at most --duration (%v)", cfg.Duration, cfg.Duration)
+			return errMsg("cmd.bench.uplink_bounds", "duration", cfg.Duration)
 		}
 	case "idle":
 		def("rooms", &cfg.Rooms, 1)
@@ -229,21 +229,21 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 	case bench.ScenarioReception:
 		for _, f := range []string{"rooms", "publishers", "subscribers", "publishers-receive"} {
 			if set[f] {
-				return fmt.Errorf("reception 场景不使用 --%s，请用 --halls、--units、--petitioners、--hearing / the reception scenario has no --%s; use --halls, --units, --petitioners, --hearing", f, f)
+				return errMsg("cmd.bench.reception_flag", "flag", f)
 			}
 		}
 		r := cfg.Reception
 		if r.Halls < 1 || r.Halls > bench.MaxReceptionHalls || r.Units < 0 || r.Units > bench.MaxReceptionUnits ||
 			r.PetitionersPerHall < 0 || r.PetitionersPerHall > bench.MaxPetitionersPerHall || r.Hearing <= 0 {
-			return fmt.Errorf("接访场景：--halls 1 到 %d，--units 0 到 %d，--petitioners 0 到 %d，--hearing 须为正 / reception: --halls 1 to %d, --units 0 to %d, --petitioners 0 to %d, --hearing positive",
-				bench.MaxReceptionHalls, bench.MaxReceptionUnits, bench.MaxPetitionersPerHall, bench.MaxReceptionHalls, bench.MaxReceptionUnits, bench.MaxPetitionersPerHall)
+			return errMsg("cmd.bench.reception_bounds",
+				"halls", bench.MaxReceptionHalls, "units", bench.MaxReceptionUnits, "petitioners", bench.MaxPetitionersPerHall)
 		}
 		return nil
 	default:
-		return fmt.Errorf("未知场景 %q，可选 fanout、rooms、idle、impaired、reception / unknown scenario %q; use fanout, rooms, idle, impaired or reception", cfg.Scenario, cfg.Scenario)
+		return errMsg("cmd.bench.unknown_scenario", "scenario", strconv.Quote(cfg.Scenario))
 	}
 	if cfg.Rooms < 1 || cfg.Publishers < 0 || cfg.Subscribers < 0 || cfg.Publishers+cfg.Subscribers == 0 {
-		return errors.New("房间数至少为 1，且每个房间至少一个参与者 / need at least 1 room and 1 participant per room")
+		return errMsg("cmd.bench.room_shape")
 	}
 	return nil
 }
@@ -260,7 +260,7 @@ func parseRate(v string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("--uplink-rate %q 无效，应为正整数比特/秒，可带 k 或 M，如 500k / --uplink-rate %q is invalid; use bit/s, optionally with k or M, e.g. 500k", v, v)
+		return 0, errMsg("cmd.bench.bad_rate", "rate", strconv.Quote(v))
 	}
 	return n * mult, nil
 }
@@ -342,12 +342,12 @@ func spawnServer(ctx context.Context, profile string, stderr io.Writer) (*spawne
 		return s, nil
 	case <-s.exited:
 		_ = os.RemoveAll(dir)
-		return nil, errors.New("服务器进程启动后退出，见上方日志 / the server exited at start; see its log above")
+		return nil, errMsg("cmd.bench.server_exited")
 	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
 	s.stop(stderr)
-	return nil, errors.New("服务器在 30 秒内未就绪 / the server did not come up within 30 s")
+	return nil, errMsg("cmd.bench.server_not_ready")
 }
 
 // waitProfile waits a little for the child to finish writing its CPU profile.
@@ -356,7 +356,7 @@ func (s *spawned) waitProfile(stderr io.Writer) {
 	case <-s.profiled:
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
-		fmt.Fprintln(stderr, "服务器未报告 CPU 剖析已写入 / the server did not report its CPU profile written")
+		fmt.Fprintln(stderr, msg("cmd.bench.no_profile"))
 	}
 }
 
@@ -367,7 +367,7 @@ func (s *spawned) stop(stderr io.Writer) {
 	select {
 	case <-s.exited:
 	case <-time.After(20 * time.Second):
-		fmt.Fprintln(stderr, "服务器未在 20 秒内退出，强制结束 / the server did not exit within 20 s; killing it")
+		fmt.Fprintln(stderr, msg("cmd.bench.server_killed"))
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"sanji/auth"
+	"sanji/i18n"
 	"sanji/scheduler/exchange"
 )
 
@@ -185,7 +186,7 @@ var settings = []setting{
 	{key: "recording.retention", usage: "how long recordings are kept after their case closed, e.g. 87600h (0 = for ever)", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("%q 不是时长（例如 87600h）/ %q is not a duration (e.g. 87600h)", v, v)
+			return errTight("cmd.config.not_duration", "value", strconv.Quote(v), "example", "87600h")
 		}
 		c.Recording.Retention = d
 		return nil
@@ -213,7 +214,7 @@ var settings = []setting{
 	{key: "shutdown_timeout", usage: "longest graceful shutdown, e.g. 10s", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("%q 不是时长（例如 10s）/ %q is not a duration (e.g. 10s)", v, v)
+			return errTight("cmd.config.not_duration", "value", strconv.Quote(v), "example", "10s")
 		}
 		c.ShutdownTimeout = d
 		return nil
@@ -251,7 +252,7 @@ func splitList(v string) []string {
 func parseBool(v string, dst *bool) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return fmt.Errorf("%q 不是布尔值（true 或 false）/ %q is not a boolean (true or false)", v, v)
+		return errTight("cmd.config.not_boolean", "value", strconv.Quote(v))
 	}
 	*dst = b
 	return nil
@@ -260,7 +261,7 @@ func parseBool(v string, dst *bool) error {
 func parseInt(v string, dst *int) error {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		return fmt.Errorf("%q 不是整数 / %q is not an integer", v, v)
+		return errMsg("cmd.config.not_integer", "value", strconv.Quote(v))
 	}
 	*dst = n
 	return nil
@@ -296,9 +297,9 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (confi
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(out, "用法 / Usage: sanji serve [flags]\n\n")
+		fmt.Fprintf(out, "%s: sanji serve [flags]\n\n", msg("cmd.usage.label"))
 		fs.PrintDefaults()
-		fmt.Fprintf(out, "\n每个设置也可以用 YAML 文件或环境变量给出 / Every setting can also come from the YAML file or an environment variable:\n")
+		fmt.Fprintf(out, "\n%s:\n", msg("cmd.usage.serve_env"))
 		for _, s := range settings {
 			fmt.Fprintf(out, "  %-22s %s\n", s.key, s.envName())
 		}
@@ -307,10 +308,10 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (confi
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
 		}
-		return config{}, fmt.Errorf("命令行参数有误 / bad command line: %w", err)
+		return config{}, wrapMsg(err, "cmd.config.bad_command_line")
 	}
 	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("多余的参数 %q；设置请用 --flag 形式 / unexpected argument %q; settings are given as --flags", fs.Arg(0), fs.Arg(0))
+		return config{}, errMsg("cmd.config.stray_argument", "arg", strconv.Quote(fs.Arg(0)))
 	}
 
 	cfg := defaultConfig()
@@ -337,13 +338,13 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (confi
 			continue
 		}
 		if err := s.set(&cfg, v); err != nil {
-			return config{}, fmt.Errorf("环境变量 %s 有误 / environment variable %s: %w", s.envName(), s.envName(), err)
+			return config{}, wrapMsg(err, "cmd.config.bad_env", "name", s.envName())
 		}
 		explicit[s.key] = true
 	}
 	for _, f := range seen {
 		if err := f.s.set(&cfg, f.value); err != nil {
-			return config{}, fmt.Errorf("参数 --%s 有误 / flag --%s: %w", f.s.flagName(), f.s.flagName(), err)
+			return config{}, wrapMsg(err, "cmd.config.bad_flag", "name", f.s.flagName())
 		}
 		explicit[f.s.key] = true
 	}
@@ -374,7 +375,7 @@ func deriveDefaults(c *config, explicit map[string]bool) error {
 		case net.ParseIP(host) != nil:
 			c.RTC.ListenIP = host
 		default:
-			return fmt.Errorf("listen 使用主机名 %q，请同时设置 rtc.listen_ip（媒体套接字要绑定的 IP）/ listen uses the host name %q; also set rtc.listen_ip (the IP the media sockets bind to)", host, host)
+			return errTight("cmd.config.listen_host_name", "host", strconv.Quote(host))
 		}
 	}
 	if !explicit["rtc.loopback_only"] {
@@ -390,11 +391,11 @@ func deriveDefaults(c *config, explicit map[string]bool) error {
 func loadConfigFile(path string, cfg *config) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("无法读取配置文件 %s，请检查路径和权限 / cannot read config file %s, check the path and permissions: %w", path, path, err)
+		return nil, wrapMsg(err, "cmd.config.file_unreadable", "path", path)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("配置文件 %s 不是有效的 YAML / config file %s is not valid YAML: %w", path, path, err)
+		return nil, wrapMsg(err, "cmd.config.file_not_yaml", "path", path)
 	}
 	if len(root.Content) == 0 {
 		return nil, nil // an empty file configures nothing
@@ -413,7 +414,7 @@ func loadConfigFile(path string, cfg *config) ([]string, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // backstop for anything walkKeys lets through
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("配置文件 %s 有错误 / config file %s is invalid: %w", path, path, err)
+		return nil, wrapMsg(err, "cmd.config.file_invalid", "path", path)
 	}
 	return keys, nil
 }
@@ -422,7 +423,7 @@ func loadConfigFile(path string, cfg *config) ([]string, error) {
 func walkKeys(n *yaml.Node, prefix string, known map[string]bool, keys *[]string, path string) error {
 	if n.Kind != yaml.MappingNode {
 		if prefix == "" {
-			return fmt.Errorf("配置文件 %s 顶层必须是键值映射 / config file %s must be a mapping of keys at the top level", path, path)
+			return errMsg("cmd.config.file_not_mapping", "path", path)
 		}
 		return nil
 	}
@@ -433,8 +434,7 @@ func walkKeys(n *yaml.Node, prefix string, known map[string]bool, keys *[]string
 			key = prefix + "." + k.Value
 		}
 		if !known[key] {
-			return fmt.Errorf("配置文件 %s 第 %d 行：未知的配置项 %q，可用的有：%s / config file %s line %d: unknown key %q; known keys: %s",
-				path, k.Line, key, knownKeys(), path, k.Line, key, knownKeys())
+			return errMsg("cmd.config.file_unknown_key", "path", path, "line", k.Line, "key", strconv.Quote(key), "known", knownKeys())
 		}
 		if v.Kind == yaml.MappingNode {
 			if err := walkKeys(v, key, known, keys, path); err != nil {
@@ -459,77 +459,76 @@ func knownKeys() string {
 // validate reports every problem at once, so a person fixes the config in one go.
 func (c config) validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(k i18n.Key, args ...any) { errs = append(errs, errMsg(k, args...)) }
+	badTight := func(k i18n.Key, args ...any) { errs = append(errs, errTight(k, args...)) }
 
 	// Host names are allowed: the listener resolves them and its error names the host.
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen 地址 %q 无效，应为 主机:端口，例如 127.0.0.1:8080 / listen address %q is invalid; use host:port, e.g. 127.0.0.1:8080", c.Listen, c.Listen)
+		bad("cmd.config.listen_address", "addr", strconv.Quote(c.Listen))
 	} else {
 		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			bad("listen 端口 %q 必须是 0 到 65535 之间的数字 / listen port %q must be a number from 0 to 65535", port, port)
+			bad("cmd.config.listen_port", "port", strconv.Quote(port))
 		}
 	}
 	if c.DataDir == "" {
-		bad("data_dir 不能为空 / data_dir must not be empty")
+		bad("cmd.config.data_dir_empty")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log_level %q 无效，可用 debug、info、warn、error / log_level %q is unknown; use debug, info, warn or error", c.LogLevel, c.LogLevel)
+		bad("cmd.config.log_level", "level", strconv.Quote(c.LogLevel))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
-		bad("log_format %q 无效，可用 json 或 console / log_format %q is unknown; use json or console", c.LogFormat, c.LogFormat)
+		bad("cmd.config.log_format", "format", strconv.Quote(c.LogFormat))
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < auth.MinSecretLen {
-		bad("token_secret 太短（至少 %d 个字符），可用 `openssl rand -hex 32` 生成，或留空让 Sanji 自动生成 / token_secret is too short (at least %d characters); generate one with `openssl rand -hex 32`, or leave it empty and Sanji generates one",
-			auth.MinSecretLen, auth.MinSecretLen)
+		bad("cmd.config.token_secret_short", "min", auth.MinSecretLen)
 	}
 	if d := c.Store.DSN; d != "" && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") && !strings.Contains(d, "host=") {
-		bad("store.dsn 应为 PostgreSQL 连接串，例如 postgres://sanji:密码@127.0.0.1:5432/sanji / store.dsn must be a PostgreSQL connection string, e.g. postgres://sanji:password@127.0.0.1:5432/sanji")
+		bad("cmd.config.store_dsn")
 	}
 	if u := c.Notify.WebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		bad("notify.webhook_url %q 应为 http:// 或 https:// 地址 / notify.webhook_url %q must be an http:// or https:// URL", u, u)
+		bad("cmd.config.webhook_url", "url", strconv.Quote(u))
 	}
 	if h := c.Recording.Hash; h != "" && h != "sha256" && h != "sm3" {
-		bad("recording.hash %q 无效，可用 sha256 或 sm3 / recording.hash %q is unknown; use sha256 or sm3", h, h)
+		bad("cmd.config.recording_hash", "hash", strconv.Quote(h))
 	}
 	if c.Recording.Retention < 0 {
-		bad("recording.retention 不能为负 / recording.retention cannot be negative")
+		bad("cmd.config.recording_retention")
 	}
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {
-			bad("exchange.trusted_keys 第 %d 个公钥无效：应为 GET /api/v1/exchange/public-key 返回的 public_key（32 字节的 base64）或 PEM / exchange.trusted_keys key %d is invalid: use the public_key that GET /api/v1/exchange/public-key returns (base64 of 32 bytes) or a PEM block", i+1, i+1)
+			bad("cmd.config.trusted_key", "n", i+1)
 		}
 	}
 	if c.ShutdownTimeout <= 0 {
-		bad("shutdown_timeout 必须大于 0，例如 10s / shutdown_timeout must be greater than 0, e.g. 10s")
+		bad("cmd.config.shutdown_timeout")
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
-		bad("rtc.udp_port %d 超出范围，应在 0 到 65535 之间（0 表示任选空闲端口）/ rtc.udp_port %d is out of range; use 0 to 65535 (0 picks a free port)", c.RTC.UDPPort, c.RTC.UDPPort)
+		badTight("cmd.config.udp_port", "port", c.RTC.UDPPort)
 	}
 	if c.RTC.TCPPort < -1 || c.RTC.TCPPort > 65535 {
-		bad("rtc.tcp_port %d 超出范围，应在 -1 到 65535 之间（-1 关闭 ICE-TCP，0 任选端口）/ rtc.tcp_port %d is out of range; use -1 to 65535 (-1 turns ICE-TCP off, 0 picks a free port)", c.RTC.TCPPort, c.RTC.TCPPort)
+		badTight("cmd.config.tcp_port", "port", c.RTC.TCPPort)
 	}
 	listenIP := net.ParseIP(c.RTC.ListenIP)
 	if listenIP == nil {
-		bad("rtc.listen_ip %q 不是 IP 地址 / rtc.listen_ip %q is not an IP address", c.RTC.ListenIP, c.RTC.ListenIP)
+		bad("cmd.config.listen_ip", "ip", strconv.Quote(c.RTC.ListenIP))
 	}
 	for _, s := range c.RTC.PublicIPs {
 		ip := net.ParseIP(s)
 		switch {
 		case ip == nil:
-			bad("rtc.public_ips 中的 %q 不是 IP 地址 / %q in rtc.public_ips is not an IP address", s, s)
+			bad("cmd.config.public_ip", "ip", strconv.Quote(s))
 		case ip.IsUnspecified():
-			bad("rtc.public_ips 不能包含 %s，请填写客户端能访问到的地址 / rtc.public_ips cannot contain %s; give the address clients reach the server at", s, s)
+			bad("cmd.config.public_ip_unspecified", "ip", s)
 		}
 	}
 	if c.RTC.LoopbackOnly {
 		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
-			bad("rtc.loopback_only 为 true，但 rtc.listen_ip %s 不是回环地址；请去掉 loopback_only 或改用 127.0.0.1 / rtc.loopback_only is true but rtc.listen_ip %s is not a loopback address; drop loopback_only or listen on 127.0.0.1",
-				c.RTC.ListenIP, c.RTC.ListenIP)
+			bad("cmd.config.loopback_listen_ip", "ip", c.RTC.ListenIP)
 		}
 		if len(c.RTC.PublicIPs) > 0 {
-			bad("rtc.loopback_only 为 true 时不能设置 rtc.public_ips；对外服务请设置 rtc.listen_ip 为 0.0.0.0 或本机地址 / rtc.public_ips cannot be set while rtc.loopback_only is true; to serve other machines set rtc.listen_ip to 0.0.0.0 or this host's address")
+			bad("cmd.config.loopback_public_ips")
 		}
 	}
 	return errors.Join(errs...)

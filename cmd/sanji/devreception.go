@@ -14,6 +14,7 @@ import (
 
 	"sanji/auth"
 	"sanji/bench"
+	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
 	"sanji/scheduler/org"
@@ -52,27 +53,24 @@ func devReceptionHandler(st scheduler.Store, signer *auth.Signer, ttl time.Durat
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDevReceptionBody))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			devError(w, http.StatusBadRequest, signaling.CodeBadJSON,
-				"请求体应为 JSON 对象 {\"halls\", \"units\", \"petitioners_per_hall\"}："+err.Error(),
-				"the body must be a JSON object {\"halls\", \"units\", \"petitioners_per_hall\"}: "+err.Error())
+			devError(w, http.StatusBadRequest, signaling.CodeBadJSON, "cmd.dev.bad_body", "err", err.Error())
 			return
 		}
-		if zh, en := checkReceptionRequest(req); zh != "" {
-			devError(w, http.StatusBadRequest, signaling.CodeInvalid, zh, en)
+		if k, limit, bad := checkReceptionRequest(req); bad {
+			devError(w, http.StatusBadRequest, signaling.CodeInvalid, k, "max", limit)
 			return
 		}
 		now := time.Now()
 		x, err := bookBenchReception(r.Context(), st, req, now)
 		if err != nil {
 			log.Warn("dev reception", zap.Error(err))
-			devError(w, http.StatusInternalServerError, signaling.CodeInternal,
-				"无法预订压测接访会次，请查看服务器日志", "cannot book the bench reception; see the server's log")
+			devError(w, http.StatusInternalServerError, signaling.CodeInternal, "cmd.dev.book_failed")
 			return
 		}
 		seats, err := signSeats(signer, x, now, ttl)
 		if err != nil {
 			log.Warn("dev reception tokens", zap.Error(err))
-			devError(w, http.StatusInternalServerError, signaling.CodeInternal, "无法签发席位令牌", "cannot sign the seat tokens")
+			devError(w, http.StatusInternalServerError, signaling.CodeInternal, "cmd.dev.sign_failed")
 			return
 		}
 		log.Info("booked a bench reception", zap.Int64("session", x.session.ID), zap.Int("halls", req.Halls),
@@ -83,28 +81,28 @@ func devReceptionHandler(st scheduler.Store, signer *auth.Signer, ttl time.Durat
 	})
 }
 
-// checkReceptionRequest returns what is wrong with req, in Chinese and English ("" when fine).
-func checkReceptionRequest(req bench.ReceptionRequest) (zh, en string) {
+// checkReceptionRequest reports whether req is bad and, when it is, what is wrong: the message,
+// whose one parameter {max} is the limit returned with it.
+func checkReceptionRequest(req bench.ReceptionRequest) (k i18n.Key, limit int, bad bool) {
 	switch {
 	case req.Halls < 1 || req.Halls > bench.MaxReceptionHalls:
-		return fmt.Sprintf("halls 应为 1 到 %d", bench.MaxReceptionHalls), fmt.Sprintf("halls must be 1 to %d", bench.MaxReceptionHalls)
+		return "cmd.dev.halls", bench.MaxReceptionHalls, true
 	case req.Units < 0 || req.Units > bench.MaxReceptionUnits:
-		return fmt.Sprintf("units 应为 0 到 %d", bench.MaxReceptionUnits), fmt.Sprintf("units must be 0 to %d", bench.MaxReceptionUnits)
+		return "cmd.dev.units", bench.MaxReceptionUnits, true
 	case req.PetitionersPerHall < 1 || req.PetitionersPerHall > bench.MaxPetitionersPerHall:
-		return fmt.Sprintf("petitioners_per_hall 应为 1 到 %d", bench.MaxPetitionersPerHall),
-			fmt.Sprintf("petitioners_per_hall must be 1 to %d", bench.MaxPetitionersPerHall)
+		return "cmd.dev.petitioners_per_hall", bench.MaxPetitionersPerHall, true
 	case req.Halls*req.PetitionersPerHall > bench.MaxReceptionPetitioners:
-		return fmt.Sprintf("一个会次最多预约 %d 人（halls × petitioners_per_hall）", bench.MaxReceptionPetitioners),
-			fmt.Sprintf("a session takes at most %d bookings (halls × petitioners_per_hall)", bench.MaxReceptionPetitioners)
+		return "cmd.dev.petitioners", bench.MaxReceptionPetitioners, true
 	}
-	return "", ""
+	return k, 0, false
 }
 
-func devError(w http.ResponseWriter, status int, code, zh, en string) {
+func devError(w http.ResponseWriter, status int, code string, k i18n.Key, args ...any) {
+	t := i18n.T(k, args...)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(signaling.Error{Code: code, Message: zh + " / " + en, MessageZH: zh, MessageEN: en})
+	_ = json.NewEncoder(w).Encode(signaling.Error{Code: code, Message: t.String(), MessageZH: t.ZH, MessageEN: t.EN})
 }
 
 // bookBenchReception creates, in one transaction, a studio, req.Halls halls and req.Units

@@ -33,14 +33,14 @@ func exchangeKeys(cfg config, log *zap.Logger) (exchange.ExchangeKeys, error) {
 		keys.Trusted = append(keys.Trusted, pub)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return keys, fmt.Errorf("无法创建数据目录 %s，请检查权限或设置 data_dir / cannot create data directory %s, check permissions or set data_dir: %w", cfg.DataDir, cfg.DataDir, err)
+		return keys, wrapMsg(err, "cmd.data_dir.create_failed", "dir", cfg.DataDir)
 	}
 	path := filepath.Join(cfg.DataDir, exchangeKeyFileName)
 	priv, err := readExchangeKey(path, log)
 	if errors.Is(err, fs.ErrNotExist) {
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 		if err != nil {
-			return keys, fmt.Errorf("无法生成交换密钥 / cannot generate the exchange key: %w", err)
+			return keys, wrapMsg(err, "cmd.exchange.generate_failed")
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(priv)
 		if err != nil {
@@ -54,7 +54,7 @@ func exchangeKeys(cfg config, log *zap.Logger) (exchange.ExchangeKeys, error) {
 		}
 	}
 	if err != nil {
-		return keys, fmt.Errorf("无法读取或写入交换密钥文件 %s，请检查数据目录权限 / cannot read or write the exchange key file %s, check the data directory's permissions: %w", path, path, err)
+		return keys, wrapMsg(err, "cmd.exchange.key_file_failed", "path", path)
 	}
 	keys.Private = priv
 	return keys, nil
@@ -65,8 +65,7 @@ func readExchangeKey(path string, log *zap.Logger) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	bad := fmt.Errorf("交换密钥文件 %s 内容无效（应为 PEM 格式的 Ed25519 私钥）；删除它后重启会生成新密钥，信任旧密钥的系统须改为信任新公钥 / the exchange key file %s is invalid (a PEM Ed25519 private key is expected); delete it and restart to generate a new one, and have the systems that trusted the old key trust the new public key",
-		path, path)
+	bad := errMsg("cmd.exchange.key_file_invalid", "path", path)
 	blk, _ := pem.Decode(data)
 	if blk == nil || blk.Type != "PRIVATE KEY" {
 		return nil, bad

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -61,23 +62,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		usage(stdout)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "未知命令 %q，请运行 `sanji help` 查看用法 / unknown command %q; run `sanji help` for usage\n", args[0], args[0])
+		fmt.Fprintln(stderr, msg("cmd.main.unknown_command", "command", strconv.Quote(args[0])))
 		return exitUsage
 	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `Sanji — 三级视频接访 / three-tier video reception server
+	fmt.Fprintf(w, `Sanji — %s
 
-用法 / Usage:
-  sanji serve [flags]   启动服务 / run the server (web client, signaling, SFU) until SIGINT/SIGTERM
-  sanji bench [flags]   负载测试（仅限本机）/ load generator against a loopback server, see docs/benchmarks.md
-  sanji verify DIR      校验庭审录像的哈希链 / check a hearing's recording against its hash chain, see docs/recording.md
-  sanji version         显示版本 / print the version
-  sanji help            显示本帮助 / show this help
+%s:
+  sanji serve [flags]   %s
+  sanji bench [flags]   %s
+  sanji verify DIR      %s
+  sanji version         %s
+  sanji help            %s
 
 Run "sanji serve --help" for the settings; see docs/operations.md.
-`)
+`, msg("cmd.usage.title"), msg("cmd.usage.label"), msg("cmd.usage.serve"), msgTight("cmd.usage.bench"),
+		msg("cmd.usage.verify"), msg("cmd.usage.version"), msg("cmd.usage.help"))
 }
 
 func versionString() string {
@@ -109,7 +111,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			defer signal.Stop(force)
 			select {
 			case <-force:
-				fmt.Fprintln(stderr, "再次收到信号，立即退出 / second signal received, exiting now")
+				fmt.Fprintln(stderr, msg("cmd.main.second_signal"))
 				os.Exit(exitError)
 			case <-done:
 			}
@@ -125,12 +127,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "配置有误 / configuration error:\n%v\n", err)
+		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "无法创建日志 / cannot create the logger: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.main.logger_failed"), err)
 		return exitError
 	}
 	defer func() { _ = log.Sync() }()
@@ -139,27 +141,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	a, err := newApp(cfg, log)
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
-		fmt.Fprintf(stderr, "启动失败 / cannot start: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.main.start_failed"), err)
 		return exitError
 	}
 	if err := a.Start(); err != nil {
 		log.Error("cannot start", zap.Error(err))
-		fmt.Fprintf(stderr, "启动失败 / cannot start: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.main.start_failed"), err)
 		_ = a.Shutdown(context.Background())
 		return exitError
 	}
 
 	u := a.URL()
-	fmt.Fprintf(stdout, "Sanji 已启动，请在浏览器中打开 / Sanji is running, open in a browser: %s\n", u)
+	fmt.Fprintf(stdout, "%s: %s\n", msg("cmd.main.running"), u)
 	if !cfg.RTC.LoopbackOnly {
 		// Browsers grant camera and microphone only to https:// pages or to localhost.
-		fmt.Fprintln(stdout, "其他电脑上的浏览器需经 HTTPS 反向代理访问，见 docs/operations.md / browsers on other machines need HTTPS through a reverse proxy, see docs/operations.md")
+		fmt.Fprintln(stdout, msg("cmd.main.https_proxy"))
 	}
 	if cfg.Dev {
-		fmt.Fprintf(stdout, "开发模式：令牌接口已开启 / dev mode: token endpoint is on at POST %s/dev/token\n", u)
-		fmt.Fprintf(stdout, "开发用通话页：在两个 Chromium/Chrome 窗口中打开 %s/dev.html，加入同一房间即可通话 / development call page: open %s/dev.html in two Chromium/Chrome windows and join the same room\n", u, u)
+		fmt.Fprintf(stdout, "%s %s/dev/token\n", msg("cmd.main.dev_token"), u)
+		fmt.Fprintln(stdout, msg("cmd.main.dev_page", "url", u))
 	}
-	fmt.Fprintf(stdout, "登录页面 / log in at: %s/login.html\n", u)
+	fmt.Fprintf(stdout, "%s: %s/login.html\n", msg("cmd.main.login_page"), u)
 	printLogins(stdout, a.logins)
 
 	code := exitOK
@@ -168,13 +170,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		log.Info("stop requested")
 	case <-a.Done():
 		log.Error("http server failed", zap.Error(a.Err()))
-		fmt.Fprintf(stderr, "HTTP 服务意外停止 / the HTTP server stopped unexpectedly: %v\n", a.Err())
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.main.http_stopped"), a.Err())
 		code = exitError
 	}
 	if onStop != nil {
 		onStop()
 	}
-	fmt.Fprintln(stdout, "正在关闭，等待通话结束 / shutting down, ending calls")
+	fmt.Fprintln(stdout, msg("cmd.main.shutting_down"))
 	shCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	// Shutdown honours its context, but a component stuck in a call that does not (a deadlock,
@@ -185,17 +187,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	select {
 	case err := <-res:
 		if err != nil {
-			fmt.Fprintf(stderr, "关闭时出错 / shutdown finished with errors: %v\n", err)
+			fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.main.shutdown_errors"), err)
 			return exitError
 		}
 	case <-time.After(cfg.ShutdownTimeout + shutdownGrace):
 		log.Error("shutdown did not finish after its timeout; exiting anyway",
 			zap.Duration("shutdown_timeout", cfg.ShutdownTimeout))
-		fmt.Fprintf(stderr, "关闭未能在 %v 内完成，强制退出 / shutdown did not finish within %v; exiting anyway\n",
-			cfg.ShutdownTimeout, cfg.ShutdownTimeout)
+		fmt.Fprintln(stderr, msg("cmd.main.shutdown_timeout", "timeout", cfg.ShutdownTimeout))
 		return exitError
 	}
-	fmt.Fprintln(stdout, "已关闭 / stopped")
+	fmt.Fprintln(stdout, msg("cmd.main.stopped"))
 	return code
 }
 
@@ -204,11 +205,11 @@ func printLogins(w io.Writer, logins []scheduler.Login) {
 	if len(logins) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "以下账号密码只显示这一次，请妥善保存 / these passwords are shown only this once; keep them safe:")
+	fmt.Fprintln(w, msg("cmd.main.logins_once")+":")
 	for _, l := range logins {
 		note := ""
 		if l.Username == scheduler.AdminUsername {
-			note = "  （首次登录须修改密码 / must be changed at first login）"
+			note = "  （" + msg("cmd.main.change_at_first_login") + "）"
 		}
 		fmt.Fprintf(w, "  %-22s %-16s %-16s %s%s\n", l.Username, l.Password, l.Role, l.Unit, note)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -30,7 +29,7 @@ func openRecorder(cfg config, st scheduler.Store, log *zap.Logger, reg prometheu
 	rec, err := recording.New(recording.Config{Dir: recordingsDir(cfg), Hash: cfg.Recording.Hash, Retention: cfg.Recording.Retention,
 		Logger: log.Named("recording"), Registerer: reg})
 	if err != nil {
-		return nil, fmt.Errorf("无法打开录像目录 / cannot open the recordings directory: %w", err)
+		return nil, wrapMsg(err, "cmd.recording.open_failed")
 	}
 	seals, err := rec.Recover()
 	if err != nil {
@@ -46,8 +45,7 @@ func openRecorder(cfg config, st scheduler.Store, log *zap.Logger, reg prometheu
 			continue
 		}
 		note := casework.CaseEvent{CaseID: m.CaseID, Kind: "recording", Ref: "recording:" + seal.Hearing, Actor: "system",
-			Reason: fmt.Sprintf("服务器重启后封存视频接访录像（录制被中断），%s 链头 %s / the hearing's recording, cut short by a restart, sealed as found, %s chain head %s",
-				seal.Algorithm, seal.Head, seal.Algorithm, seal.Head)}
+			Reason: msg("cmd.recording.recovered_note", "algorithm", seal.Algorithm, "head", seal.Head)}
 		if err := st.AddCaseNote(ctx, &note); err != nil {
 			log.Error("note a recovered recording on its case", zap.String("hearing", seal.Hearing), zap.Error(err))
 		}
@@ -74,8 +72,7 @@ func (a *app) purgeRecordings(ctx context.Context) {
 	}
 	for _, p := range purged {
 		note := casework.CaseEvent{CaseID: p.CaseID, Kind: "recording_deleted", Ref: "recording:" + p.Hearing, Actor: "system",
-			Reason: fmt.Sprintf("录像保存期满，已删除 %d 个文件（%d 字节），哈希链保留 / the recording's retention ended: %d files (%d bytes) deleted, the hash chain kept",
-				len(p.Files), p.Bytes, len(p.Files), p.Bytes)}
+			Reason: msg("cmd.recording.purged_note", "files", len(p.Files), "bytes", p.Bytes)}
 		if err := a.store.AddCaseNote(ctx, &note); err != nil {
 			a.log.Error("note a deleted recording on its case", zap.String("hearing", p.Hearing), zap.Error(err))
 		}

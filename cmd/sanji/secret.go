@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,12 +23,12 @@ const secretFileName = "token.secret"
 func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 	if cfg.TokenSecret != "" {
 		if len(cfg.TokenSecret) < auth.MinSecretLen {
-			return nil, fmt.Errorf("token_secret 太短（至少 %d 个字符）/ token_secret is too short (at least %d characters)", auth.MinSecretLen, auth.MinSecretLen)
+			return nil, errTight("cmd.secret.too_short", "min", auth.MinSecretLen)
 		}
 		return []byte(cfg.TokenSecret), nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("无法创建数据目录 %s，请检查权限或设置 data_dir / cannot create data directory %s, check permissions or set data_dir: %w", cfg.DataDir, cfg.DataDir, err)
+		return nil, wrapMsg(err, "cmd.data_dir.create_failed", "dir", cfg.DataDir)
 	}
 	path := filepath.Join(cfg.DataDir, secretFileName)
 	secret, err := readSecret(path, log)
@@ -42,7 +41,7 @@ func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("无法生成令牌密钥 / cannot generate the token secret: %w", err)
+		return nil, wrapMsg(err, "cmd.secret.generate_failed")
 	}
 	secret = []byte(hex.EncodeToString(raw))
 	err = createSecretFile(path, append(secret, '\n'))
@@ -50,7 +49,7 @@ func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 		return readSecret(path, log) // another process created it meanwhile: its secret wins
 	}
 	if err != nil {
-		return nil, fmt.Errorf("无法写入令牌密钥文件 %s，请检查数据目录权限 / cannot write token secret file %s, check the data directory's permissions: %w", path, path, err)
+		return nil, wrapMsg(err, "cmd.secret.write_failed", "path", path)
 	}
 	log.Info("generated token secret", zap.String("path", path))
 	return secret, nil
@@ -83,12 +82,11 @@ func readSecret(path string, log *zap.Logger) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("无法读取令牌密钥文件 %s，请检查权限 / cannot read token secret file %s, check its permissions: %w", path, path, err)
+		return nil, wrapMsg(err, "cmd.secret.read_failed", "path", path)
 	}
 	secret := bytes.TrimSpace(data)
 	if len(secret) < auth.MinSecretLen {
-		return nil, fmt.Errorf("令牌密钥文件 %s 内容无效（少于 %d 个字符）；删除它后重启会生成新密钥（已发出的令牌随之失效）/ token secret file %s is invalid (shorter than %d characters); delete it and restart to generate a new one (tokens already issued stop working)",
-			path, auth.MinSecretLen, path, auth.MinSecretLen)
+		return nil, errTight("cmd.secret.file_invalid", "path", path, "min", auth.MinSecretLen)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("token secret file is readable by other users; run chmod 600 on it",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"sanji/i18n"
 	"sanji/recording"
 )
 
@@ -21,14 +22,8 @@ func verifyMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	head := fs.String("head", "", "the chain head recorded with the case (hex); without it a rewritten manifest goes unnoticed")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `用法 / Usage: sanji verify [--head HEX] HEARING_DIR
-
-校验庭审录像与其哈希链是否一致，并指出第一个不一致的文件。
-Checks a hearing's recording files against the hash chain in its manifest and names the first
-file that does not match. Exit status: 0 verified, 3 mismatch (or nothing left to verify), 1 the
-manifest cannot be read, 2 usage.
-
-`)
+		about := i18n.T("cmd.usage.verify_about")
+		fmt.Fprintf(stderr, "%s: sanji verify [--head HEX] HEARING_DIR\n\n%s\n%s\n\n", msg("cmd.usage.label"), about.ZH, about.EN)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -44,13 +39,13 @@ manifest cannot be read, 2 usage.
 	dir := fs.Arg(0)
 	rep, err := recording.Verify(dir, *head)
 	if err != nil {
-		fmt.Fprintf(stderr, "无法校验 / cannot verify %s: %v\n", dir, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", msg("cmd.verify.failed"), dir, err)
 		return exitError
 	}
 	if !rep.OK {
-		fmt.Fprintf(stdout, "不一致 / MISMATCH in hearing %s: %s\n  %s\n", rep.Hearing, rep.Mismatch, rep.Reason)
+		fmt.Fprintf(stdout, "%s in hearing %s: %s\n  %s\n", msg("cmd.verify.mismatch"), rep.Hearing, rep.Mismatch, rep.Reason)
 		return exitMismatch
 	}
-	fmt.Fprintf(stdout, "校验通过 / verified: hearing %s, %d files, %s chain head %s\n", rep.Hearing, rep.Files, rep.Algorithm, rep.Head)
+	fmt.Fprintf(stdout, "%s: hearing %s, %d files, %s chain head %s\n", msg("cmd.verify.ok"), rep.Hearing, rep.Files, rep.Algorithm, rep.Head)
 	return exitOK
 }
