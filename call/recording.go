@@ -154,9 +154,7 @@ func (k *Call) sealRecording(ctx context.Context, r *recordingState, caseID int6
 	}
 	reason := i18n.T("call.recording.sealed", "algorithm", seal.Algorithm, "head", seal.Head).String()
 	if err != nil {
-		// Not in the catalog: its English half does not name the error, so it is no pair of texts
-		// with the same parameters.
-		reason += fmt.Sprintf("（录制中出错：%v / with an error while recording）", err)
+		reason = i18n.T("call.recording.sealed_with_error", "algorithm", seal.Algorithm, "head", seal.Head, "error", err).String()
 	}
 	if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording", "recording:"+seal.Hearing, reason); nerr != nil {
 		k.log().Error("record the recording's seal on the case", zap.Int64("case", caseID), zap.Error(nerr))
@@ -187,8 +185,7 @@ func (k *Call) recordingFailed(err error) {
 	writer.Defer(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 		defer cancel()
-		// Not in the catalog: the error follows the English half only (see sealRecording).
-		if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording_error", "", "录像出错 / recording failed: "+err.Error()); nerr != nil {
+		if nerr := k.calls.cfg.Backend.CaseNote(ctx, caseID, "recording_error", "", i18n.T("call.recording.failed", "error", err).String()); nerr != nil {
 			k.log().Error("note the recording error on the case", zap.Error(nerr))
 		}
 	})

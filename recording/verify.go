@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +53,7 @@ func Verify(dir, expectedHead string) (Report, error) {
 	}
 	if m.Purge != nil {
 		rep.Purged = m.Purge
-		return fail(ManifestName, i18n.T("recording.verify.purged").String()+" on "+m.Purge.At.Format("2006-01-02"))
+		return fail(ManifestName, i18n.T("recording.verify.purged", "date", m.Purge.At.Format("2006-01-02")).String())
 	}
 	if m.Chain.Head == "" {
 		t := i18n.T("recording.verify.not_sealed")
@@ -66,14 +65,14 @@ func Verify(dir, expectedHead string) (Report, error) {
 		case t.ChainIndex > 0:
 			sealed = append(sealed, t)
 		case t.Status != StatusEmpty:
-			return fail(t.File, i18n.T("recording.verify.file_not_sealed").String()+fmt.Sprintf(" (status %s)", t.Status))
+			return fail(t.File, i18n.T("recording.verify.file_not_sealed", "status", t.Status).String())
 		}
 	}
 	slices.SortFunc(sealed, func(a, b Track) int { return a.ChainIndex - b.ChainIndex })
 	link := c.genesis(m.Hearing)
 	for i, t := range sealed {
 		if t.ChainIndex != i+1 {
-			return fail(t.File, i18n.T("recording.verify.chain_gap").String()+fmt.Sprintf(" %d where %d was due", t.ChainIndex, i+1))
+			return fail(t.File, i18n.T("recording.verify.chain_gap", "index", t.ChainIndex, "due", i+1).String())
 		}
 		if t.File != filepath.Base(t.File) || strings.HasPrefix(t.File, ".") {
 			return fail(t.File, i18n.T("recording.verify.bad_name").String())
@@ -83,7 +82,7 @@ func Verify(dir, expectedHead string) (Report, error) {
 			return fail(t.File, i18n.T("recording.verify.missing").String())
 		}
 		if err != nil {
-			return fail(t.File, i18n.T("recording.verify.unreadable").String()+": "+err.Error())
+			return fail(t.File, i18n.T("recording.verify.unreadable", "error", err).String())
 		}
 		rep.Files++
 		if !bytes.Equal(sum, decodeHex(t.FileHash)) {

@@ -186,7 +186,7 @@ var settings = []setting{
 	{key: "recording.retention", usage: "how long recordings are kept after their case closed, e.g. 87600h (0 = for ever)", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return errTight("cmd.config.not_duration", "value", strconv.Quote(v), "example", "87600h")
+			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "87600h")
 		}
 		c.Recording.Retention = d
 		return nil
@@ -214,7 +214,7 @@ var settings = []setting{
 	{key: "shutdown_timeout", usage: "longest graceful shutdown, e.g. 10s", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return errTight("cmd.config.not_duration", "value", strconv.Quote(v), "example", "10s")
+			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "10s")
 		}
 		c.ShutdownTimeout = d
 		return nil
@@ -252,7 +252,7 @@ func splitList(v string) []string {
 func parseBool(v string, dst *bool) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return errTight("cmd.config.not_boolean", "value", strconv.Quote(v))
+		return errMsg("cmd.config.not_boolean", "value", strconv.Quote(v))
 	}
 	*dst = b
 	return nil
@@ -375,7 +375,7 @@ func deriveDefaults(c *config, explicit map[string]bool) error {
 		case net.ParseIP(host) != nil:
 			c.RTC.ListenIP = host
 		default:
-			return errTight("cmd.config.listen_host_name", "host", strconv.Quote(host))
+			return errMsg("cmd.config.listen_host_name", "host", strconv.Quote(host))
 		}
 	}
 	if !explicit["rtc.loopback_only"] {
@@ -460,7 +460,6 @@ func knownKeys() string {
 func (c config) validate() error {
 	var errs []error
 	bad := func(k i18n.Key, args ...any) { errs = append(errs, errMsg(k, args...)) }
-	badTight := func(k i18n.Key, args ...any) { errs = append(errs, errTight(k, args...)) }
 
 	// Host names are allowed: the listener resolves them and its error names the host.
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
@@ -505,10 +504,10 @@ func (c config) validate() error {
 		bad("cmd.config.shutdown_timeout")
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
-		badTight("cmd.config.udp_port", "port", c.RTC.UDPPort)
+		bad("cmd.config.udp_port", "port", c.RTC.UDPPort)
 	}
 	if c.RTC.TCPPort < -1 || c.RTC.TCPPort > 65535 {
-		badTight("cmd.config.tcp_port", "port", c.RTC.TCPPort)
+		bad("cmd.config.tcp_port", "port", c.RTC.TCPPort)
 	}
 	listenIP := net.ParseIP(c.RTC.ListenIP)
 	if listenIP == nil {

@@ -78,7 +78,7 @@ func usage(w io.Writer) {
   sanji help            %s
 
 Run "sanji serve --help" for the settings; see docs/operations.md.
-`, msg("cmd.usage.title"), msg("cmd.usage.label"), msg("cmd.usage.serve"), msgTight("cmd.usage.bench"),
+`, msg("cmd.usage.title"), msg("cmd.usage.label"), msg("cmd.usage.serve"), msg("cmd.usage.bench"),
 		msg("cmd.usage.verify"), msg("cmd.usage.version"), msg("cmd.usage.help"))
 }
 
@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		fmt.Fprintln(stdout, msg("cmd.main.https_proxy"))
 	}
 	if cfg.Dev {
-		fmt.Fprintf(stdout, "%s %s/dev/token\n", msg("cmd.main.dev_token"), u)
+		fmt.Fprintln(stdout, msg("cmd.main.dev_token", "url", u+"/dev/token"))
 		fmt.Fprintln(stdout, msg("cmd.main.dev_page", "url", u))
 	}
 	fmt.Fprintf(stdout, "%s: %s/login.html\n", msg("cmd.main.login_page"), u)

@@ -13,18 +13,8 @@ import (
 // msg renders k as "中文 / English".
 func msg(k i18n.Key, args ...any) string { return i18n.T(k, args...).String() }
 
-// msgTight renders k as "中文/ English": the texts whose Chinese ends in a full-width
-// parenthesis have always run into the slash without a space.
-func msgTight(k i18n.Key, args ...any) string {
-	t := i18n.T(k, args...)
-	return t.ZH + "/ " + t.EN
-}
-
 // errMsg is msg as an error.
 func errMsg(k i18n.Key, args ...any) error { return errors.New(msg(k, args...)) }
-
-// errTight is msgTight as an error.
-func errTight(k i18n.Key, args ...any) error { return errors.New(msgTight(k, args...)) }
 
 // wrapMsg is msg, then ": " and err, which it wraps.
 func wrapMsg(err error, k i18n.Key, args ...any) error {

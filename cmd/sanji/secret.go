@@ -23,7 +23,7 @@ const secretFileName = "token.secret"
 func tokenSecret(cfg config, log *zap.Logger) ([]byte, error) {
 	if cfg.TokenSecret != "" {
 		if len(cfg.TokenSecret) < auth.MinSecretLen {
-			return nil, errTight("cmd.secret.too_short", "min", auth.MinSecretLen)
+			return nil, errMsg("cmd.secret.too_short", "min", auth.MinSecretLen)
 		}
 		return []byte(cfg.TokenSecret), nil
 	}
@@ -86,7 +86,7 @@ func readSecret(path string, log *zap.Logger) ([]byte, error) {
 	}
 	secret := bytes.TrimSpace(data)
 	if len(secret) < auth.MinSecretLen {
-		return nil, errTight("cmd.secret.file_invalid", "path", path, "min", auth.MinSecretLen)
+		return nil, errMsg("cmd.secret.file_invalid", "path", path, "min", auth.MinSecretLen)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("token secret file is readable by other users; run chmod 600 on it",

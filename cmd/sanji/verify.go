@@ -43,9 +43,9 @@ func verifyMain(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if !rep.OK {
-		fmt.Fprintf(stdout, "%s in hearing %s: %s\n  %s\n", msg("cmd.verify.mismatch"), rep.Hearing, rep.Mismatch, rep.Reason)
+		fmt.Fprintf(stdout, "%s\n  %s\n", msg("cmd.verify.mismatch", "hearing", rep.Hearing, "file", rep.Mismatch), rep.Reason)
 		return exitMismatch
 	}
-	fmt.Fprintf(stdout, "%s: hearing %s, %d files, %s chain head %s\n", msg("cmd.verify.ok"), rep.Hearing, rep.Files, rep.Algorithm, rep.Head)
+	fmt.Fprintln(stdout, msg("cmd.verify.ok", "hearing", rep.Hearing, "files", rep.Files, "algorithm", rep.Algorithm, "head", rep.Head))
 	return exitOK
 }

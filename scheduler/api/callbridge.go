@@ -358,7 +358,7 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 			return nil, err
 		}
 		e := org.AuditEntry{Action: "pii.view", Target: "case:" + strconv.FormatInt(c.ID, 10), UnitID: u.ID, UnitPath: u.Path,
-			Purpose: "视频接访会次 " + strconv.FormatInt(sessionID, 10) + " 案件面板 / case panel of reception call",
+			Purpose: i18n.T("api.audit.call_case_panel", "session", sessionID).String(),
 			At:      s.now(), ActorID: p.User.ID, Actor: p.User.Username}
 		if err := s.st.AppendAudit(ctx, &e); err != nil {
 			return nil, fmt.Errorf("audit case panel: %w", err)

@@ -184,7 +184,7 @@ func (s *Server) noticeChange(ctx context.Context, before, after reception.Recep
 	if all.StudioID == 0 {
 		all.StudioID = before.StudioID
 	}
-	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionChanged, all, appts, msg.ZH, msg.EN)...)
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionChanged, all, appts, msg)...)
 	return nil
 }
 

@@ -399,7 +399,7 @@ func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	reason := strings.TrimSpace(req.Reason)
 	msg := i18n.T("api.notice.session_cancelled", "title", x.Title, "when", sessionWhen(x), "reason", reason)
-	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionCancelled, x, appts, msg.ZH, msg.EN)...)
+	s.notify(ctx, reception.SessionNotices(reception.NoticeSessionCancelled, x, appts, msg)...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"sanji/i18n"
 	"sanji/scheduler"
 	"sanji/scheduler/org"
 )
@@ -197,9 +196,7 @@ func (s *Server) createHall(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 // unitField loads the unit a request names, as a validation error on field when it is missing.
 func (s *Server) unitField(ctx context.Context, field string, id int64) (org.Unit, error) {
 	if id == 0 {
-		// Left written out: the English names the field and the Chinese does not, and a catalog
-		// text names the same parameters in both languages.
-		return org.Unit{}, invalidText(field, i18n.Text{ZH: "请指定单位", EN: field + " is required"})
+		return org.Unit{}, invalidField(field, "api.unit.required", "field", field)
 	}
 	u, err := s.st.GetUnit(ctx, id)
 	if errors.Is(err, org.ErrNotFound) {

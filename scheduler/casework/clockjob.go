@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"sanji/i18n"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
 )
@@ -189,14 +188,10 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Ca
 	}
 	if !now.Before(d.DueAt()) {
 		return org.Invalid("to", "casework.review.window_closed",
-			"rule", zhOnly(d.Rule.Name), "due", d.Due.Format("2006-01-02"), "steps", zhOnly(d.Explain()))
+			"rule", d.Rule.Name, "due", d.Due.Format("2006-01-02"), "steps", d.Explain())
 	}
 	return nil
 }
-
-// zhOnly is a parameter that only the Chinese text shows: the rule names and the calendar's
-// explanation of a due date are written in Chinese alone, so the English text renders it empty.
-func zhOnly(s string) i18n.Text { return i18n.Text{ZH: s} }
 
 // OpenOverdueSupervisions opens a supervision item on every case whose running period ended
 // before now and that has none open. It returns how many it opened. Cases the calendar cannot

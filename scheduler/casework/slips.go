@@ -97,7 +97,7 @@ func CheckObjection(cal *calendar.Calendar, rules Rules, a Assignment, reason st
 		return err
 	}
 	if !now.Before(d.DueAt()) {
-		return org.Invalid("objection", "casework.objection.period_over", "due", d.Due.Format("2006-01-02"), "steps", zhOnly(d.Explain()))
+		return org.Invalid("objection", "casework.objection.period_over", "due", d.Due.Format("2006-01-02"), "steps", d.Explain())
 	}
 	return nil
 }

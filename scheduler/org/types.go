@@ -80,11 +80,6 @@ func Invalid(field string, k i18n.Key, args ...any) error {
 	return &FieldError{Field: field, ZH: t.ZH, EN: t.EN}
 }
 
-// InvalidText is the FieldError for field with its texts written out.
-//
-// Deprecated: moving to the catalogs; use Invalid with a key.
-func InvalidText(field, zh, en string) error { return &FieldError{Field: field, ZH: zh, EN: en} }
-
 // ValidateUnit checks a unit's own fields and its place under parent (nil for a root).
 func ValidateUnit(u Unit, parent *Unit) error {
 	if err := ValidName("name", u.Name); err != nil {

@@ -44,7 +44,8 @@ type Notifier interface {
 // SessionNotices are the notices of one event of session s: one to each unit and hall on its
 // roster, and a text to each petitioner still booked (their phone is the address; the text names
 // no one).
-func SessionNotices(kind string, s ReceptionSession, appts []Appointment, zh, en string) []Notice {
+func SessionNotices(kind string, s ReceptionSession, appts []Appointment, text i18n.Text) []Notice {
+	zh, en := text.ZH, text.EN
 	var out []Notice
 	for _, u := range s.UnitIDs {
 		out = append(out, Notice{Kind: kind, SessionID: s.ID, UnitID: u, ZH: zh, EN: en})
@@ -109,7 +110,7 @@ func SendReminders(ctx context.Context, st SessionStore, n Notifier, now time.Ti
 		}
 		when := s.Start.In(calendar.Shanghai).Format("2006-01-02 15:04")
 		t := i18n.T("reception.notice.reminder", "when", when, "title", s.Title)
-		if err := Deliver(ctx, n, SessionNotices(NoticeReminder, s, appts, t.ZH, t.EN), now); err != nil {
+		if err := Deliver(ctx, n, SessionNotices(NoticeReminder, s, appts, t), now); err != nil {
 			errs = append(errs, err)
 		}
 		sent++
