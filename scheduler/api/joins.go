@@ -122,6 +122,9 @@ func (s *Server) callJoinToken(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if x.Status != reception.SessionScheduled {
 		return newErr(http.StatusConflict, CodeConflict, "api.join.cancelled")
 	}
+	if x.Backfill {
+		return newErr(http.StatusConflict, CodeConflict, "api.backfill.no_call")
+	}
 	// The call opens half an hour ahead (for the halls' technical checks) and closes two hours
 	// after the scheduled end (hearings run over).
 	switch now := s.now(); {

@@ -24,10 +24,16 @@ func TestReceptionFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := f.user(org.RoleLeader, f.d1)
+	var township org.Hall // a hall of the district's own subtree; the other district's comes by invitation
+	for _, h := range mustList(f.st.ListHalls(bg, f.t1.Path)) {
+		if h.UnitID == f.t1.ID && h.Kind == org.HallReception {
+			township = h
+		}
+	}
 	dt := time.Date(2026, 3, 11, 9, 0, 0, 0, calendar.Shanghai)
 	resp, body := staff.do("POST", "/api/v1/schedules", map[string]any{"unit_id": f.d1.ID, "leader_id": leader.ID,
 		"leader_name": "张三", "leader_post": "副区长", "studio_id": studio.ID, "rrule": "FREQ=WEEKLY;BYDAY=WE", "dtstart": dt,
-		"minutes": 120, "hall_ids": []int64{f.hall1.ID, f.hall2.ID}, "lead_days": 3, "minutes_per_petitioner": 20,
+		"minutes": 120, "hall_ids": []int64{f.hall1.ID, township.ID}, "lead_days": 3, "minutes_per_petitioner": 20,
 		"max_petitioners": 6, "portfolio": "城市建设、住房保障", "weeks": 4})
 	wantStatus(t, resp, body, 201)
 	var m MaterializeView
@@ -84,14 +90,25 @@ func TestReceptionFlow(t *testing.T) {
 		strings.Contains(es[0].After, idn) || !strings.Contains(es[0].After, "已告知该事项在区级办理中") {
 		t.Errorf("same-person audit: %+v", es)
 	}
-	// An operator of the other district sees the sessions their hall joins, and nothing else.
+	// An operator of the other district sees the sessions their hall joins, and nothing else: the
+	// hall joins the first session once the district accepts the invitation.
 	other := f.loginUser(f.user(org.RoleHallOperator, f.d2))
+	resp, body = staff.do("POST", "/api/v1/sessions/"+idStr(first.ID)+"/invitations", map[string]any{"hall_ids": []int64{f.hall2.ID}})
+	wantStatus(t, resp, body, 201)
+	var invited struct {
+		Invitations []InvitationView `json:"invitations"`
+	}
+	if err := json.Unmarshal(body, &invited); err != nil || len(invited.Invitations) != 1 || invited.Invitations[0].OnRoster {
+		t.Fatalf("invitation of the other district's hall: %s", body)
+	}
+	resp, body = other.do("POST", "/api/v1/invitations/"+idStr(invited.Invitations[0].ID)+"/answer", map[string]any{"accept": true})
+	wantStatus(t, resp, body, 200)
 	resp, body = other.do("GET", "/api/v1/sessions?from=2026-03-01&to=2026-04-01", nil)
 	wantStatus(t, resp, body, 200)
 	var seen struct {
 		Sessions []SessionView `json:"sessions"`
 	}
-	if err := json.Unmarshal(body, &seen); err != nil || len(seen.Sessions) != 3 || seen.Sessions[0].ID != first.ID {
+	if err := json.Unmarshal(body, &seen); err != nil || len(seen.Sessions) != 1 || seen.Sessions[0].ID != first.ID {
 		t.Errorf("roster hall's sessions: %s", body)
 	}
 	// An operator of another district cannot book into this hall.
@@ -149,7 +166,7 @@ func TestReceptionFlow(t *testing.T) {
 	resp, body = f.anon().do("GET", "/api/v1/public/sessions", nil)
 	wantStatus(t, resp, body, 200)
 	s := string(body)
-	for _, want := range []string{"张三", "副区长", "城市建设、住房保障", "区领导接访室", f.hall2.Name} {
+	for _, want := range []string{"张三", "副区长", "城市建设、住房保障", "区领导接访室", township.Name, f.hall2.Name} {
 		if !strings.Contains(s, want) {
 			t.Errorf("public feed lacks %q: %s", want, s)
 		}

@@ -36,8 +36,10 @@ type SessionView struct {
 	MaxPetitioners       int       `json:"max_petitioners"`
 	Portfolio            string    `json:"portfolio"`
 	Holiday              string    `json:"holiday,omitempty"`
-	Status               string    `json:"status"`
-	CancelReason         string    `json:"cancel_reason,omitempty"`
+	// Backfill: the record of a reception that took place, entered afterwards (补录).
+	Backfill     bool   `json:"backfill"`
+	Status       string `json:"status"`
+	CancelReason string `json:"cancel_reason,omitempty"`
 }
 
 func sessionView(s reception.ReceptionSession) SessionView {
@@ -51,7 +53,7 @@ func sessionView(s reception.ReceptionSession) SessionView {
 		LeaderName: s.LeaderName, LeaderPost: s.LeaderPost, StudioID: s.StudioID, Start: s.Start.In(calendar.Shanghai),
 		End: s.End.In(calendar.Shanghai), HallIDs: ids(s.HallIDs), UnitIDs: ids(s.UnitIDs), LeadDays: s.LeadDays,
 		MinutesPerPetitioner: s.MinutesPerPetitioner, MaxPetitioners: s.MaxPetitioners, Portfolio: s.Portfolio,
-		Holiday: s.Holiday, Status: string(s.Status), CancelReason: s.CancelReason}
+		Holiday: s.Holiday, Backfill: s.Backfill, Status: string(s.Status), CancelReason: s.CancelReason}
 }
 
 // sessionErr turns a resource clash into a 409 that names the other session.
@@ -265,6 +267,19 @@ type createSessionRequest struct {
 	MinutesPerPetitioner int       `json:"minutes_per_petitioner"`
 	MaxPetitioners       int       `json:"max_petitioners"`
 	Portfolio            string    `json:"portfolio"`
+	Backfill             bool      `json:"backfill"`
+}
+
+// checkStart refuses a session that starts in the past unless it is a backfilled record, which
+// needs session.backfill at the owning unit besides the route's session.write.
+func (s *Server) checkStart(rc *reqCtx, x reception.ReceptionSession, u org.Unit) error {
+	if x.Backfill && !rc.p.Can(org.ActSessionBackfill, u.Path) {
+		return newErr(http.StatusForbidden, CodeForbidden, "api.backfill.forbidden")
+	}
+	if err := reception.ValidateSession(x); err != nil {
+		return err
+	}
+	return reception.CheckStart(x, s.now())
 }
 
 // createSession creates an ad hoc session (a single reception or a multi-site hearing).
@@ -284,7 +299,11 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	x := reception.ReceptionSession{UnitID: u.ID, Title: strings.TrimSpace(req.Title), LeaderID: req.LeaderID,
 		LeaderName: strings.TrimSpace(req.LeaderName), LeaderPost: strings.TrimSpace(req.LeaderPost), StudioID: req.StudioID,
 		Start: req.Start, End: req.End, HallIDs: req.HallIDs, UnitIDs: req.UnitIDs, LeadDays: req.LeadDays,
-		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio}
+		MinutesPerPetitioner: req.MinutesPerPetitioner, MaxPetitioners: req.MaxPetitioners, Portfolio: req.Portfolio,
+		Backfill: req.Backfill}
+	if err := s.checkStart(rc, x, u); err != nil {
+		return err
+	}
 	if err := s.st.CreateReceptionSession(ctx, &x); err != nil {
 		return sessionErr(err)
 	}
@@ -359,6 +378,13 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, rc *reqCt
 	setIfGiven(&x.MinutesPerPetitioner, req.MinutesPerPetitioner)
 	setIfGiven(&x.MaxPetitioners, req.MaxPetitioners)
 	setIfGiven(&x.Portfolio, req.Portfolio)
+	// A session under way may change (its end, its roster); moving one into the past may not,
+	// and a record stays in the past.
+	if x.Backfill || !x.Start.Equal(old.Start) {
+		if err := s.checkStart(rc, x, u); err != nil {
+			return err
+		}
+	}
 	if err := s.st.UpdateReceptionSession(ctx, x); err != nil {
 		return sessionErr(err)
 	}

@@ -43,9 +43,13 @@ const (
 	ActRecordingView = "recording.view"
 )
 
+// ActSessionBackfill: enter a session that starts in the past as the record of a reception that
+// took place (补录); asked besides session.write.
+const ActSessionBackfill = "session.backfill"
+
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
-	ActSessionRead, ActSessionWrite, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
+	ActSessionRead, ActSessionWrite, ActSessionBackfill, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
 	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActCaseExchange, ActInvitationAnswer,
 	ActRecordingView}
 
@@ -73,8 +77,12 @@ var policy = map[string][]string{
 	// Sessions are case work: admin and auditor stay out (三员分立).
 	ActSessionRead:  {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
 	ActSessionWrite: {RoleSchedulerStaff},
-	ActApptRead:     {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
-	ActApptWrite:    {RoleHallOperator, RoleIntakeOfficer, RoleSchedulerStaff},
+	// A record of the past says a leader received petitioners: the staff who keep the calendar
+	// enter it (audited), never the leader it counts for, and an API token that books sessions
+	// needs this scope besides session.write to write the past.
+	ActSessionBackfill: {RoleSchedulerStaff},
+	ActApptRead:        {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleSupervisor, RoleSchedulerStaff},
+	ActApptWrite:       {RoleHallOperator, RoleIntakeOfficer, RoleSchedulerStaff},
 	// The domain: identity is shown to the hall, the registering office and the supervisors.
 	ActPIIView: {RoleHallOperator, RoleIntakeOfficer, RoleSupervisor},
 	// The calendar is configuration, kept at the root like the category tree.

@@ -76,9 +76,13 @@ type ReceptionSession struct {
 	MaxPetitioners       int
 	Portfolio            string
 	Holiday              string // the public holiday it falls on, "" when none (kept by policy)
-	Status               SessionStatus
-	CancelReason         string
-	CreatedAt            time.Time
+	// Backfill marks the record of a reception that took place and was entered afterwards (补录):
+	// it holds no leader, studio, hall or unit (Keys is empty), so it never clashes with a
+	// booking, and it takes no bookings, invitations or calls.
+	Backfill     bool
+	Status       SessionStatus
+	CancelReason string
+	CreatedAt    time.Time
 	// Revision counts the changes since creation (time, roster, cancellation…), and UpdatedAt is
 	// the last one's time: a calendar feed's SEQUENCE and DTSTAMP, so subscribed clients replace
 	// what they hold.
@@ -243,6 +247,28 @@ func ValidateSession(s ReceptionSession) error {
 	return validBooking(int(s.End.Sub(s.Start)/time.Minute), s.LeadDays, s.MinutesPerPetitioner, s.MaxPetitioners, s.Portfolio)
 }
 
+// PastGrace is how long after its start a session may still be booked as an ordinary one: staff
+// entering an ad hoc hearing that has just begun, a form filled in over a few minutes, a clock a
+// little off. Anything older is the record of a reception that took place (Backfill).
+const PastGrace = 15 * time.Minute
+
+// CheckStart refuses a session that starts more than PastGrace before now, unless it is a
+// backfilled record, and a backfilled record that is not over yet (a reception still under way
+// is booked as one, so it holds its resources and can be called).
+func CheckStart(s ReceptionSession, now time.Time) error {
+	if s.Backfill {
+		if s.End.After(now) {
+			return org.Invalid("end", "reception.past.backfill_not_over", "now", now.In(calendar.Shanghai).Format("2006-01-02 15:04"))
+		}
+		return nil
+	}
+	if s.Start.Before(now.Add(-PastGrace)) {
+		return org.Invalid("start", "reception.past.start", "start", s.Start.In(calendar.Shanghai).Format("2006-01-02 15:04"),
+			"minutes", int(PastGrace/time.Minute))
+	}
+	return nil
+}
+
 // Occurrences expands a schedule between from and to with the holiday calendar.
 func (rs ReceptionSchedule) Occurrences(from, to time.Time, hol calendar.Holidays) ([]calendar.Occurrence, error) {
 	r, err := calendar.ParseRRule(rs.RRule)
@@ -326,8 +352,12 @@ func Materialize(ctx context.Context, st SessionStore, id int64, from, to time.T
 }
 
 // Keys are the lock keys of a session's resources, sorted so that every writer takes them in
-// the same order (no deadlock between two writers).
+// the same order (no deadlock between two writers). A backfilled record has none: the time it
+// names is over, and holding it would only block corrections of other records.
 func (s ReceptionSession) Keys() []string {
+	if s.Backfill {
+		return nil
+	}
 	var ks []string
 	if s.LeaderID != 0 {
 		ks = append(ks, fmt.Sprintf("leader:%d", s.LeaderID))

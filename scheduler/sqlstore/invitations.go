@@ -54,10 +54,26 @@ func (s *Store) InviteToSession(ctx context.Context, sessionID int64, units, hal
 			return err
 		}
 		// Whoever is invited joins: the roster grows first, under the overlap check, so an
-		// invited unit or hall can never be double-booked.
+		// invited unit or hall can never be double-booked. A hall outside the session's subtree
+		// is another district's room: it joins, and its time is held, only once its own unit
+		// accepts (AnswerInvitation).
+		owner, err := tx.GetUnit(ctx, sess.UnitID)
+		if err != nil {
+			return err
+		}
+		var inside []int64
+		for _, h := range halls {
+			out, _, err := tx.hallOutside(ctx, owner.Path, h)
+			if err != nil {
+				return err
+			}
+			if !out {
+				inside = append(inside, h)
+			}
+		}
 		var cu, ch bool
 		sess.UnitIDs, cu = reception.WithIDs(sess.UnitIDs, units)
-		sess.HallIDs, ch = reception.WithIDs(sess.HallIDs, halls)
+		sess.HallIDs, ch = reception.WithIDs(sess.HallIDs, inside)
 		if cu || ch {
 			if err := tx.UpdateReceptionSession(ctx, sess); err != nil {
 				return err
@@ -232,16 +248,32 @@ func (s *Store) rosterAfterAnswer(ctx context.Context, v reception.Invitation, s
 }
 
 // dropOffRoster deletes the invitations of units and halls no longer on the session's roster: a
-// unit taken off a hearing has nothing left to answer. Declines are kept.
+// unit taken off a hearing has nothing left to answer. Declines are kept, and so are the open
+// invitations of halls outside the subtree, which join only when they accept.
 func (s *Store) dropOffRoster(ctx context.Context, sess reception.ReceptionSession) error {
 	list, err := s.ListInvitations(ctx, reception.InvitationQuery{SessionID: sess.ID})
 	if err != nil {
 		return err
 	}
+	var owner org.Unit
 	for _, v := range list {
 		// A decline stays, off the roster, for staff to see who said no and why.
 		if v.OnRoster(sess) || v.Status == reception.InvDeclined {
 			continue
+		}
+		if v.Kind == reception.InviteHall && v.Status == reception.InvInvited {
+			if owner.ID == 0 {
+				if owner, err = s.GetUnit(ctx, sess.UnitID); err != nil {
+					return err
+				}
+			}
+			out, _, err := s.hallOutside(ctx, owner.Path, v.TargetID)
+			if err != nil {
+				return err
+			}
+			if out {
+				continue // not on the roster until its unit accepts
+			}
 		}
 		if _, err := s.exec(ctx, `DELETE FROM session_invitations WHERE id = ?`, v.ID); err != nil {
 			return fmt.Errorf("sqlstore: drop invitation off the roster: %w", err)

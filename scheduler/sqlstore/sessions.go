@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,12 +165,71 @@ func (s *Store) checkRefs(ctx context.Context, leaderID, studioID int64, halls, 
 	return nil
 }
 
+// hallOutside reports whether hall id lies outside the subtree at ownerPath, with its name.
+func (s *Store) hallOutside(ctx context.Context, ownerPath string, id int64) (bool, string, error) {
+	h, err := s.GetHall(ctx, id)
+	if err != nil {
+		return false, "", err
+	}
+	u, err := s.GetUnit(ctx, h.UnitID)
+	if err != nil {
+		return false, "", err
+	}
+	return !strings.HasPrefix(u.Path, ownerPath), h.Name, nil
+}
+
+// checkSubtree refuses a studio or hall outside the subtree of the owning unit: booking it would
+// hold another district's room on this side's say-so. Such a hall joins a session (sessionID,
+// 0 for one not created yet) only by an invitation its own unit has accepted; a studio, where the
+// leader sits, is the owner's own. checkRefs has checked that they exist.
+func (s *Store) checkSubtree(ctx context.Context, unitID, sessionID, studioID int64, halls []int64) error {
+	if studioID == 0 && len(halls) == 0 {
+		return nil
+	}
+	owner, err := s.GetUnit(ctx, unitID)
+	if err != nil {
+		return org.Invalid("unit_id", "sqlstore.outside.owner_missing")
+	}
+	if studioID != 0 {
+		out, name, err := s.hallOutside(ctx, owner.Path, studioID)
+		if err != nil {
+			return err
+		}
+		if out {
+			return org.Invalid("studio_id", "sqlstore.outside.studio", "studio", name, "unit", owner.Name)
+		}
+	}
+	for _, id := range halls {
+		out, name, err := s.hallOutside(ctx, owner.Path, id)
+		if err != nil {
+			return err
+		}
+		if !out {
+			continue
+		}
+		var n int
+		if sessionID != 0 {
+			if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM session_invitations WHERE session_id = ? AND kind = ? AND target_id = ? AND status = ?`),
+				sessionID, reception.InviteHall, id, string(reception.InvAccepted)).Scan(&n); err != nil {
+				return fmt.Errorf("sqlstore: invitation of hall %d: %w", id, err)
+			}
+		}
+		if n == 0 {
+			return org.Invalid("hall_ids", "sqlstore.outside.hall", "hall", name, "unit", owner.Name)
+		}
+	}
+	return nil
+}
+
 // CreateReceptionSchedule implements reception.SessionStore.
 func (s *Store) CreateReceptionSchedule(ctx context.Context, rs *reception.ReceptionSchedule) error {
 	if err := reception.ValidateSchedule(*rs); err != nil {
 		return err
 	}
 	if err := s.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+		return err
+	}
+	if err := s.checkSubtree(ctx, rs.UnitID, 0, rs.StudioID, rs.HallIDs); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -206,22 +266,24 @@ func (s *Store) GetReceptionSchedule(ctx context.Context, id int64) (reception.R
 
 const sessionCols = `s.id, s.schedule_id, s.unit_id, s.title, s.leader_id, s.leader_name, s.leader_post, s.studio_id, s.starts_at,
 	s.ends_at, s.hall_ids, s.unit_ids, s.lead_days, s.minutes_per_petitioner, s.max_petitioners, s.portfolio, s.holiday,
-	s.status, s.cancel_reason, s.created_at, s.revision, s.updated_at`
+	s.status, s.cancel_reason, s.created_at, s.revision, s.updated_at, s.backfill`
 
 func scanSession(sc interface{ Scan(...any) error }, extra ...any) (reception.ReceptionSession, error) {
 	var r reception.ReceptionSession
 	var sched, leader, studio sql.NullInt64
 	var start, end, created, updated int64
 	var halls, units, status string
+	var backfill int
 	dest := append([]any{&r.ID, &sched, &r.UnitID, &r.Title, &leader, &r.LeaderName, &r.LeaderPost, &studio, &start, &end,
 		&halls, &units, &r.LeadDays, &r.MinutesPerPetitioner, &r.MaxPetitioners, &r.Portfolio, &r.Holiday, &status,
-		&r.CancelReason, &created, &r.Revision, &updated}, extra...)
+		&r.CancelReason, &created, &r.Revision, &updated, &backfill}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
 	r.ScheduleID, r.LeaderID, r.StudioID = sched.Int64, leader.Int64, studio.Int64
 	r.Start, r.End, r.CreatedAt, r.UpdatedAt = fromTm(start), fromTm(end), fromTm(created), fromTm(updated)
 	r.HallIDs, r.UnitIDs, r.Status = splitIDs(halls), splitIDs(units), reception.SessionStatus(status)
+	r.Backfill = backfill != 0
 	return r, nil
 }
 
@@ -254,6 +316,9 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *reception.Recept
 		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
 			return err
 		}
+		if err := tx.checkSubtree(ctx, rs.UnitID, 0, rs.StudioID, rs.HallIDs); err != nil {
+			return err
+		}
 		keys := rs.Keys()
 		if err := tx.lockAndCheck(ctx, rs, keys); err != nil {
 			return err
@@ -261,10 +326,10 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *reception.Recept
 		now := tx.now().UTC().Truncate(time.Microsecond)
 		id, err := tx.insertID(ctx, `INSERT INTO reception_sessions (schedule_id, unit_id, title, leader_id, leader_name, leader_post,
 			studio_id, starts_at, ends_at, hall_ids, unit_ids, lead_days, minutes_per_petitioner, max_petitioners, portfolio, holiday,
-			status, cancel_reason, created_at, revision, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+			status, cancel_reason, created_at, revision, updated_at, backfill) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 			nullID(rs.ScheduleID), rs.UnitID, rs.Title, nullID(rs.LeaderID), rs.LeaderName, rs.LeaderPost, nullID(rs.StudioID),
 			tm(rs.Start), tm(rs.End), joinIDs(rs.HallIDs), joinIDs(rs.UnitIDs), rs.LeadDays, rs.MinutesPerPetitioner,
-			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now), tm(now))
+			rs.MaxPetitioners, rs.Portfolio, rs.Holiday, string(rs.Status), rs.CancelReason, tm(now), tm(now), b2i(rs.Backfill))
 		if err != nil {
 			return fmt.Errorf("sqlstore: create reception session: %w", err)
 		}
@@ -284,6 +349,9 @@ func (s *Store) CreateReceptionSession(ctx context.Context, rs *reception.Recept
 func (s *Store) lockAndCheck(ctx context.Context, rs *reception.ReceptionSession, keys []string) error {
 	if err := s.lock(ctx, keys); err != nil {
 		return err
+	}
+	if len(keys) == 0 {
+		return nil // a backfilled record holds nothing
 	}
 	args := []any{}
 	for _, k := range keys {
@@ -333,7 +401,17 @@ func (s *Store) UpdateReceptionSession(ctx context.Context, rs reception.Recepti
 		if old.Status != reception.SessionScheduled {
 			return org.Invalid("status", "sqlstore.session.cancelled_frozen")
 		}
+		rs.Backfill = old.Backfill // a record stays a record, and a booking a booking
 		if err := tx.checkRefs(ctx, rs.LeaderID, rs.StudioID, rs.HallIDs, rs.UnitIDs); err != nil {
+			return err
+		}
+		// Only what joins now is checked: a hall that came by an accepted invitation stays.
+		studio := rs.StudioID
+		if studio == old.StudioID {
+			studio = 0
+		}
+		added := slices.DeleteFunc(slices.Clone(rs.HallIDs), func(id int64) bool { return slices.Contains(old.HallIDs, id) })
+		if err := tx.checkSubtree(ctx, rs.UnitID, rs.ID, studio, added); err != nil {
 			return err
 		}
 		// The old resources are locked too, so a concurrent booking of a freed slot waits for us.
