@@ -35,6 +35,8 @@ func runSessions(t *testing.T, open Opener) {
 		{"DeclineConcurrent", testDeclineConcurrent},
 		{"SessionRevision", testSessionRevision},
 		{"CalendarFeeds", testCalendarFeeds},
+		{"Backfill", testBackfill},                       // bookings.go
+		{"HallsOutsideSubtree", testHallsOutsideSubtree}, // bookings.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
