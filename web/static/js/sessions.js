@@ -53,10 +53,11 @@ function render() {
     day.append(el('span', { class: 'cal-date' }, state.view === 'month' ? String(Number(d.slice(8))) : d.slice(5)));
     for (const s of byDay.get(d) || []) {
       const b = el('button', { type: 'button', class: 'cal-item', 'data-id': String(s.id) },
-        `${shTime(s.start)} ${s.title}`);
+        `${shTime(s.start)} ${s.backfill ? t('sess.backfill.tag') + ' ' : ''}${s.title}`);
       b.title = `${shTime(s.start)}–${shTime(s.end)} ${s.title}${s.holiday ? ' · ' + s.holiday : ''}`;
       if (s.status === 'cancelled') b.classList.add('cancelled');
       if (s.holiday) b.classList.add('holiday');
+      if (s.backfill) b.classList.add('backfill');
       if (s.id === state.selected) b.setAttribute('aria-current', 'true');
       b.addEventListener('click', () => select(s.id));
       day.append(b);
@@ -123,6 +124,9 @@ async function showDetail() {
   $('d-halls').textContent = s.hall_ids.map(hallName).join('、') || '—';
   $('d-units').textContent = s.unit_ids.map(unitName).join('、') || '—';
   $('d-status').textContent = t('status.' + s.status) + (s.cancel_reason ? `（${s.cancel_reason}）` : '');
+  // A backfilled record (补录) took place already: nothing to book, no call to join.
+  $('d-backfill-label').hidden = !s.backfill;
+  $('d-backfill').hidden = !s.backfill;
   $('d-book').href = `book.html?session=${s.id}`;
   $('d-queue').href = `queue.html?session=${s.id}&date=${shDate(s.start)}`;
   const rows = $('inv-rows');
@@ -223,12 +227,10 @@ async function setupForm(me) {
   const first = owners.find((u) => staffUnits.has(u.id));
   if (first) $('s-unit').value = String(first.id);
   fillSelect($('s-studio'), state.dir.halls.filter((h) => h.kind === 'studio').map((h) => [h.id, h.name]), 'sess.f.none');
+  // The leader picker is the schedulers': the others (a leader reading the calendar) do not ask
+  // for a list they may not read.
   let leaders = [];
-  try {
-    leaders = (await api('GET', '/api/v1/leaders')).leaders;
-  } catch {
-    leaders = []; // not scheduling staff: the form is read-only for them anyway
-  }
+  if ((me.can || []).includes('session.write')) leaders = (await api('GET', '/api/v1/leaders')).leaders;
   state.leaders = leaders;
   fillSelect($('s-leader'), leaders.map((l) => [l.id, l.display_name]), 'sess.f.none');
   $('s-leader').addEventListener('change', () => {
@@ -239,10 +241,16 @@ async function setupForm(me) {
   roster();
 }
 
+// canBackfill: the caller may enter a reception that took place (补录, session.backfill).
+let canBackfill = false;
+
 function kindChanged() {
   const once = $('s-kind').value === 'once';
   $('s-title-field').hidden = !once;
   $('s-weeks-field').hidden = once;
+  // A record is one reception that happened; a recurring schedule is always ahead.
+  $('s-backfill-field').hidden = !once || !canBackfill;
+  if ($('s-backfill-field').hidden) $('s-backfill').checked = false;
 }
 $('s-kind').addEventListener('change', kindChanged);
 
@@ -286,7 +294,7 @@ $('sess-form').addEventListener('submit', async (ev) => {
       const startAt = new Date(shInstant(local));
       const s = await api('POST', '/api/v1/sessions', {
         ...common, title: $('s-title').value.trim(), start: startAt.toISOString(),
-        end: new Date(startAt.getTime() + minutes * 60000).toISOString(),
+        end: new Date(startAt.getTime() + minutes * 60000).toISOString(), backfill: $('s-backfill').checked,
       });
       ok($('sess-ok'), t('sess.created', { id: s.id }));
       state.selected = s.id;
@@ -414,6 +422,7 @@ if (me) {
   $('sess-form').hidden = !writes;
   $('inv-send').hidden = !writes;
   $('inv-note').closest('label').hidden = !writes;
+  canBackfill = writes && (me.can || []).includes('session.backfill');
   kindChanged();
   if (query('session')) state.selected = query('session');
   try {
