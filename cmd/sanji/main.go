@@ -168,6 +168,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	fmt.Fprintf(stdout, "%s: %s/login.html\n", msg("cmd.main.login_page"), u)
 	printLogins(stdout, a.logins)
+	if cfg.Demo {
+		printDemo(stdout, u, cfg.DataDir, a.logins)
+	}
 
 	code := exitOK
 	select {
