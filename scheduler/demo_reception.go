@@ -24,6 +24,23 @@ var demoPetitioners = []struct {
 	{"湖滨街道接访室", "陈志强", "33010219751212004", "工伤认定结论有异议，请求复查", 1, nil},
 }
 
+// DemoSeat is one of the four windows of today's demo reception: who logs in, and the seat they
+// click in the reception page's picker.
+type DemoSeat struct {
+	Username string
+	Seat     string // the picker's seat: "studio", "hall" or "unit"
+	Place    string // the hall's or unit's name as the picker shows it ("" for the studio)
+}
+
+// DemoSeats are the demo reception's four windows, in the order to open them: the leader in the
+// studio, the two township halls' operators, and the 人社局's case handler as the unit.
+var DemoSeats = []DemoSeat{
+	{"demo-leader", "studio", ""},
+	{"demo-operator", "hall", "清波街道接访室"},
+	{"demo-operator2", "hall", "湖滨街道接访室"},
+	{"demo-handler", "unit", "上城区人力资源和社会保障局"},
+}
+
 // SeedDemoReception books today's demo reception so that a call can be run from the demo data:
 // the demo city leader in the city studio from a few minutes after now for three hours, the two
 // 上城区 township halls and the district's 人社局 on the roster, two petitioners waiting in each
@@ -52,7 +69,7 @@ func SeedDemoReception(ctx context.Context, st Store, now time.Time) (reception.
 	start := now.Truncate(time.Minute).Add(2 * time.Minute)
 	x := reception.ReceptionSession{UnitID: city.ID, Title: "市领导视频接访（演示）", LeaderID: leader.ID, LeaderName: strings.TrimSuffix(leader.DisplayName, "（演示）"),
 		LeaderPost: "副市长", StudioID: byName["市领导视频接访室"], Start: start, End: start.Add(3 * time.Hour),
-		HallIDs: []int64{byName["清波街道接访室"], byName["湖滨街道接访室"]}, UnitIDs: []int64{unit.ID},
+		HallIDs: []int64{byName[DemoSeats[1].Place], byName[DemoSeats[2].Place]}, UnitIDs: []int64{unit.ID},
 		MinutesPerPetitioner: 15, MaxPetitioners: 10, Portfolio: "劳动和社会保障、城市建设与管理"}
 	for _, id := range append([]int64{x.StudioID}, x.HallIDs...) {
 		if id == 0 {

@@ -414,21 +414,9 @@ const maxAttachment = 200 << 20
 func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var st scheduler.Store
-	var err error
-	if cfg.Store.DSN != "" {
-		st, err = postgres.Open(ctx, cfg.Store.DSN)
-		log.Info("store", zap.String("kind", "postgres"))
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, nil, wrapMsg(err, "cmd.store.create_dir", "dir", cfg.DataDir)
-		}
-		path := filepath.Join(cfg.DataDir, storeFile)
-		st, err = sqlite.Open(ctx, path)
-		log.Info("store", zap.String("kind", "sqlite"), zap.String("path", path))
-	}
+	st, err := connectStore(ctx, cfg, log)
 	if err != nil {
-		return nil, nil, wrapMsg(err, "cmd.store.open_failed")
+		return nil, nil, err
 	}
 	gen := func() (string, error) { return auth.RandomPassword(14) }
 	var logins []scheduler.Login
@@ -459,6 +447,28 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		}
 	}
 	return st, logins, nil
+}
+
+// connectStore opens and migrates the store cfg names: PostgreSQL when store.dsn is set, else
+// SQLite under data_dir (created when missing).
+func connectStore(ctx context.Context, cfg config, log *zap.Logger) (scheduler.Store, error) {
+	var st scheduler.Store
+	var err error
+	if cfg.Store.DSN != "" {
+		st, err = postgres.Open(ctx, cfg.Store.DSN)
+		log.Info("store", zap.String("kind", "postgres"))
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, wrapMsg(err, "cmd.store.create_dir", "dir", cfg.DataDir)
+		}
+		path := filepath.Join(cfg.DataDir, storeFile)
+		st, err = sqlite.Open(ctx, path)
+		log.Info("store", zap.String("kind", "sqlite"), zap.String("path", path))
+	}
+	if err != nil {
+		return nil, wrapMsg(err, "cmd.store.open_failed")
+	}
+	return st, nil
 }
 
 // notifier delivers the scheduler's notices: texts to people go to the SMS gateway (without one

@@ -3,6 +3,7 @@
 //
 //	sanji serve [flags]   run the server until SIGINT or SIGTERM
 //	sanji verify DIR      check a hearing's recording against its hash chain
+//	sanji reset-password USERNAME   a new one-time password, on the server's machine
 //	sanji version         print the version
 //	sanji help            show usage
 package main
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return benchMain(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return verifyMain(args[1:], stdout, stderr)
+	case "reset-password":
+		return resetPasswordMain(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -74,12 +77,14 @@ func usage(w io.Writer) {
   sanji serve [flags]   %s
   sanji bench [flags]   %s
   sanji verify DIR      %s
+  sanji reset-password USERNAME
+                        %s
   sanji version         %s
   sanji help            %s
 
 Run "sanji serve --help" for the settings; see docs/operations.md.
 `, msg("cmd.usage.title"), msg("cmd.usage.label"), msg("cmd.usage.serve"), msg("cmd.usage.bench"),
-		msg("cmd.usage.verify"), msg("cmd.usage.version"), msg("cmd.usage.help"))
+		msg("cmd.usage.verify"), msg("cmd.password.usage"), msg("cmd.usage.version"), msg("cmd.usage.help"))
 }
 
 func versionString() string {
@@ -163,6 +168,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	fmt.Fprintf(stdout, "%s: %s/login.html\n", msg("cmd.main.login_page"), u)
 	printLogins(stdout, a.logins)
+	if cfg.Demo {
+		printDemo(stdout, u, cfg.DataDir, a.logins)
+	}
 
 	code := exitOK
 	select {

@@ -167,15 +167,15 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if len(roots) == 0 {
 		return errForbidden
 	}
-	// The caller sees the sessions owned in their subtrees and those a hall of their subtrees
-	// joins (a district operator sees the city leader's reception their hall is on).
+	// The caller sees the sessions owned in their subtrees and those with a studio, hall or unit
+	// of their subtrees on the roster (a district operator sees the city leader's reception their
+	// hall is on, a unit's handler the one their unit is invited to).
 	ctx := r.Context()
 	cancelled := r.URL.Query().Get("cancelled") == "1"
 	seen := map[int64]bool{}
 	out := []SessionView{}
-	add := func(q reception.SessionQuery) error {
-		q.From, q.To, q.IncludeCancelled = from, to, cancelled
-		list, err := s.st.ListReceptionSessions(ctx, q)
+	for _, root := range roots {
+		list, err := s.st.ListReceptionSessions(ctx, reception.SessionQuery{Involving: root, From: from, To: to, IncludeCancelled: cancelled})
 		if err != nil {
 			return err
 		}
@@ -183,21 +183,6 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, rc *reqCtx
 			if !seen[x.ID] {
 				seen[x.ID] = true
 				out = append(out, sessionView(x))
-			}
-		}
-		return nil
-	}
-	for _, root := range roots {
-		if err := add(reception.SessionQuery{UnderPath: root}); err != nil {
-			return err
-		}
-		halls, err := s.st.ListHalls(ctx, root)
-		if err != nil {
-			return err
-		}
-		for _, h := range halls {
-			if err := add(reception.SessionQuery{HallID: h.ID}); err != nil {
-				return err
 			}
 		}
 	}

@@ -92,11 +92,15 @@ type ReceptionSession struct {
 
 // SessionQuery selects sessions; zero fields do not filter.
 type SessionQuery struct {
-	UnderPath        string // sessions whose owning unit lies in this subtree
-	From, To         time.Time
-	LeaderID         int64
-	HallID           int64 // studio or roster hall
-	UnitID           int64 // owned by this unit, or with it on the roster
+	UnderPath string // sessions whose owning unit lies in this subtree
+	From, To  time.Time
+	LeaderID  int64
+	HallID    int64 // studio or roster hall
+	UnitID    int64 // owned by this unit, or with it on the roster
+	// Involving: sessions owned in this subtree, or with a studio, hall or unit of it on the
+	// roster — what the people of a subtree take part in (a district unit invited to the city
+	// leader's reception finds it).
+	Involving        string
 	IncludeCancelled bool
 	Limit            int // default and maximum 1000
 }

@@ -473,6 +473,16 @@ func (s *Store) ListReceptionSessions(ctx context.Context, q reception.SessionQu
 		where = append(where, "(s.unit_id = ? OR ',' || s.unit_ids || ',' LIKE ?)")
 		args = append(args, q.UnitID, "%,"+strconv.FormatInt(q.UnitID, 10)+",%")
 	}
+	if q.Involving != "" {
+		// The roster lists are comma-joined ids: a unit or hall is on it when ",id," occurs in
+		// ",list,". The subquery walks the subtree's units (and their halls) per session, bounded
+		// by the time window above.
+		where = append(where, `(u.path LIKE ? OR EXISTS (SELECT 1 FROM units r WHERE r.path LIKE ? AND (
+			',' || s.unit_ids || ',' LIKE '%,' || CAST(r.id AS TEXT) || ',%'
+			OR EXISTS (SELECT 1 FROM halls h WHERE h.unit_id = r.id
+				AND (h.id = s.studio_id OR ',' || s.hall_ids || ',' LIKE '%,' || CAST(h.id AS TEXT) || ',%')))))`)
+		args = append(args, prefixPattern(q.Involving), prefixPattern(q.Involving))
+	}
 	if !q.IncludeCancelled {
 		where, args = append(where, "s.status = ?"), append(args, string(reception.SessionScheduled))
 	}

@@ -37,6 +37,7 @@ func runSessions(t *testing.T, open Opener) {
 		{"CalendarFeeds", testCalendarFeeds},
 		{"Backfill", testBackfill},                       // bookings.go
 		{"HallsOutsideSubtree", testHallsOutsideSubtree}, // bookings.go
+		{"SessionsInvolving", testSessionsInvolving},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -541,5 +542,65 @@ func testAppointmentsConcurrent(t *testing.T, s scheduler.Store) {
 			t.Errorf("queue number %d twice", a.QueueNo)
 		}
 		seen[a.QueueNo] = true
+	}
+}
+
+// testSessionsInvolving: a subtree finds the sessions it owns and those with one of its units,
+// halls or studios on the roster, and no others.
+func testSessionsInvolving(t *testing.T, s scheduler.Store) {
+	r := BuildReception(t, s)
+	// A studio in 上城区, so that only the studio ties a session to that district.
+	studio1 := org.Hall{UnitID: r.D1.ID, Kind: org.HallStudio, Name: "上城区领导接访室"}
+	if err := s.CreateHall(ctx, &studio1); err != nil {
+		t.Fatal(err)
+	}
+	// The city's reception: its studio, hall 1 (上城区) and the district's 人社局 on the roster.
+	city := recSession(r, "市领导接访", "2026-12-07 09:00", 120)
+	city.UnitIDs = []int64{r.Dept.ID}
+	// 拱墅区's own session in the 上城区 studio, with its own hall.
+	d2 := recSession(r, "区领导接访", "2026-12-08 09:00", 120)
+	d2.UnitID, d2.LeaderID, d2.StudioID, d2.HallIDs = r.D2.ID, r.Leader2.ID, studio1.ID, []int64{r.H2.ID}
+	// A cancelled one with the 人社局 on it.
+	gone := recSession(r, "取消的接访", "2026-12-09 09:00", 60)
+	gone.UnitIDs = []int64{r.Dept.ID}
+	for _, x := range []*reception.ReceptionSession{&city, &d2, &gone} {
+		if err := s.CreateReceptionSession(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CancelReceptionSession(ctx, gone.ID, "领导公出"); err != nil {
+		t.Fatal(err)
+	}
+	titles := func(q reception.SessionQuery) string {
+		t.Helper()
+		l, err := s.ListReceptionSessions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, x := range l {
+			out = append(out, x.Title)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		name, path, want string
+	}{
+		{"the unit on the roster", r.Dept.Path, "市领导接访"},
+		{"a district: its hall, its unit, its studio", r.D1.Path, "市领导接访,区领导接访"},
+		{"the other district: its own session", r.D2.Path, "区领导接访"},
+		{"a township with nothing on a roster", r.T1.Path, ""},
+		{"the city: everything it owns or holds", r.City.Path, "市领导接访,区领导接访"},
+	} {
+		if got := titles(reception.SessionQuery{Involving: c.path}); got != c.want {
+			t.Errorf("%s (%s): got %q, want %q", c.name, c.path, got, c.want)
+		}
+	}
+	if got := titles(reception.SessionQuery{Involving: r.Dept.Path, IncludeCancelled: true}); got != "市领导接访,取消的接访" {
+		t.Errorf("the unit's sessions with the cancelled: %q", got)
+	}
+	// The other filters still hold.
+	if got := titles(reception.SessionQuery{Involving: r.Dept.Path, From: shAt("2026-12-08 00:00")}); got != "" {
+		t.Errorf("the unit's sessions from the next day: %q", got)
 	}
 }

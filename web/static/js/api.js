@@ -66,7 +66,8 @@ export async function requireLogin({ allowMustChange = false } = {}) {
     return null;
   }
   if (m.must_change_password && !allowMustChange) {
-    location.replace('password.html');
+    // Back here once the password is changed (password.js lands on ?next=).
+    location.replace('password.html?next=' + encodeURIComponent(location.pathname + location.search));
     return null;
   }
   return m;

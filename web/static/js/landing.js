@@ -36,9 +36,11 @@ export function nextParam() {
   }
 }
 
-// land sends the logged-in user m to their page; fallback when they have none (null: stay).
+// land sends the logged-in user m to their page; fallback when they have none (null: stay). A
+// password that must change comes first; ?next= goes along, so the user still gets there after.
 export function land(m, fallback = null) {
-  const to = m.must_change_password ? 'password.html' : nextParam() ?? homeOf(m) ?? fallback;
+  const next = nextParam();
+  const to = m.must_change_password ? 'password.html' + (next ? '?next=' + encodeURIComponent(next) : '') : next ?? homeOf(m) ?? fallback;
   if (to) location.replace(to);
   return !!to;
 }

@@ -1,6 +1,7 @@
 import { initPage, showUser, showError } from './nav.js';
-import { api, requireLogin, ApiError } from './api.js';
+import { api, me, requireLogin, ApiError } from './api.js';
 import { t } from './i18n.js';
+import { land } from './landing.js';
 
 initPage();
 
@@ -27,7 +28,10 @@ form.addEventListener('submit', async (ev) => {
   try {
     await api('POST', '/api/v1/me/password', { old_password: oldPw, new_password: newPw });
     document.getElementById('password-done').hidden = false;
-    location.replace('admin.html');
+    // On to where the user works (or ?next=), now that the password no longer blocks it.
+    const m2 = await me();
+    if (m2) land(m2, 'index.html');
+    else location.replace('login.html');
   } catch (err) {
     showError(errBox, err instanceof ApiError ? err : null, t('err.network'));
     btn.disabled = false;
