@@ -3,7 +3,7 @@
 // each participant its own call_state and case panel; the page only draws them and asks. What
 // a participant may see and hear is decided in the SFU, never here.
 
-import { api, requireLogin, setCSRF } from './api.js';
+import { api, ApiError, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
@@ -20,6 +20,7 @@ let state = null; // the last call_state
 let panel = null; // the last case panel (null when none)
 let quality = null; // the server's last quality report
 let bannerError = null;
+let outError = null; // why this page is not in the call (a refused seat, the call ended)
 const tiles = new Map(); // participant id -> tile
 const notices = [];
 let speaker = '';
@@ -31,7 +32,7 @@ const queueNo = new Map(); // appointment id -> queue number, remembered from th
 
 function showBanner(err) {
   bannerError = err;
-  $('banner-text').textContent = errorText(err);
+  $('banner-text').textContent = err ? reasonText(err) : '';
   $('banner').hidden = !err;
 }
 
@@ -52,38 +53,62 @@ async function showPicker() {
   $('picker').hidden = false;
   const start = dayStart(today()); // the office's day, not the browser's
   const end = new Date(start.getTime() + 24 * 3600 * 1000);
-  const [sessions, halls, units] = await Promise.all([
-    api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`),
-    api('GET', '/api/v1/halls').catch(() => ({ halls: [] })),
-    api('GET', '/api/v1/units').catch(() => ({ units: [] })),
-  ]);
-  const hallName = new Map((halls.halls ?? []).map((h) => [h.id, h.name]));
-  const unitName = new Map((units.units ?? []).map((u) => [u.id, u.name]));
+  const sessions = await api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`);
+  // The server says which seats this user would be granted (the join token's own rule): the
+  // page offers those and no others, so nobody picks a seat only to be turned away.
+  const offers = await Promise.all((sessions.sessions ?? []).map((s) =>
+    api('GET', `/api/v1/sessions/${s.id}/seats`).then((o) => ({ s, o }), (err) => ({ s, err }))));
   const list = $('pick-list');
   list.replaceChildren();
-  for (const s of sessions.sessions ?? []) {
+  for (const { s, o, err } of offers) {
+    if (err || !o.seats.length) continue; // nothing this user may take there
     const li = document.createElement('li');
+    li.dataset.session = String(s.id);
     const h = document.createElement('h2');
     h.textContent = `${time(s.start)} ${s.title} · ${[s.leader_post, s.leader_name].filter(Boolean).join(' ')}`;
     li.append(h);
-    const seats = [{ seat: 'studio', key: 'rc.seat.studio' }];
-    for (const id of s.hall_ids) if (hallName.has(id)) seats.push({ seat: 'hall', hall: id, key: 'rc.seat.hall', name: hallName.get(id) });
-    for (const id of s.unit_ids ?? []) if (unitName.has(id)) seats.push({ seat: 'unit', unit: id, key: 'rc.seat.unit', name: unitName.get(id) });
-    seats.push({ seat: 'observer', key: 'rc.seat.observer' });
-    for (const x of seats) {
+    if (o.closed) {
+      // Not open now (not yet, over, cancelled): the server's reason, no seat to click.
+      const p = document.createElement('p');
+      p.className = 'muted rc-pick-closed';
+      p.textContent = o.closed;
+      li.append(p);
+      list.append(li);
+      continue;
+    }
+    for (const x of o.seats) {
       const a = document.createElement('a');
       a.className = 'btn';
       const q = new URLSearchParams({ session: s.id, seat: x.seat });
-      if (x.hall) q.set('hall', x.hall);
-      if (x.unit) q.set('unit', x.unit);
+      if (x.hall_id) q.set('hall', x.hall_id);
+      if (x.unit_id) q.set('unit', x.unit_id);
       a.href = `reception.html?${q}`;
       a.dataset.seat = x.seat;
-      setText(a, x.key, { name: x.name ?? '' });
+      setText(a, `rc.seat.${x.seat}`, { name: x.name ?? '' });
       li.append(a);
     }
     list.append(li);
   }
   $('pick-empty').hidden = list.children.length > 0;
+}
+
+// showOut takes the call off the screen (its toolbar and controls act on nothing now) and says
+// why: a seat refused, or the call ended. The server's reason is shown as it said it.
+function showOut(err, heading = 'rc.out.refused') {
+  setText($('out-heading'), heading);
+  $('call').hidden = true;
+  $('toolbar').hidden = true;
+  $('out').hidden = false;
+  outError = err;
+  $('out-text').textContent = reasonText(err);
+  showBanner(null);
+}
+
+// reasonText is what went wrong in the person's words: the API's message (already in the page's
+// language), the protocol's message, or a catalog text.
+function reasonText(err) {
+  if (err instanceof ApiError) return err.message;
+  return errorText(err);
 }
 
 // ---- tiles ----
@@ -542,12 +567,18 @@ async function stats() {
 // ---- start ----
 
 async function join() {
-  $('call').hidden = false;
-  $('toolbar').hidden = false;
   const body = { seat };
   if (query.get('hall')) body.hall_id = Number(query.get('hall'));
   if (query.get('unit')) body.unit_id = Number(query.get('unit'));
-  const tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
+  let tok;
+  try {
+    tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
+  } catch (err) {
+    showOut(err); // the seat is refused: say why, with no call controls on screen
+    return;
+  }
+  $('call').hidden = false;
+  $('toolbar').hidden = false;
   call = new CallSession({ token: tok.token });
   call.sig.on('call_state', (d) => {
     state = d;
@@ -593,7 +624,7 @@ async function join() {
       showQuality();
     })
     .on('error', showBanner)
-    .on('ended', (info) => showBanner(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }));
+    .on('ended', (info) => showOut(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }, 'rc.out.ended'));
   call.start();
 }
 
@@ -606,6 +637,7 @@ async function init() {
     draw();
     drawPanel();
     showBanner(bannerError);
+    if (outError) $('out-text').textContent = reasonText(outError);
     showQuality(); // the links' tooltips
   });
   window.sanjiReception = { stats, get state() { return state; } };
