@@ -102,13 +102,26 @@ func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (reception.Cal
 		out.HallNames[id] = h.Name
 	}
 	out.StudioName = out.HallNames[x.StudioID]
-	for _, id := range x.UnitIDs {
+	// An accepted invitation puts its unit on the roster; one accepted by a unit that is not
+	// there (the roster was edited since) is still a unit the leader expects to call on.
+	invs, err := b.s.st.ListInvitations(ctx, reception.InvitationQuery{SessionID: sessionID, Status: reception.InvAccepted})
+	if err != nil {
+		return out, fmt.Errorf("call roster invitations: %w", err)
+	}
+	units := slices.Clone(x.UnitIDs)
+	for _, inv := range invs {
+		if inv.Kind == reception.InviteUnit && !slices.Contains(units, inv.TargetID) {
+			units = append(units, inv.TargetID)
+		}
+	}
+	for _, id := range units {
 		u, err := b.s.st.GetUnit(ctx, id)
 		if err != nil {
 			return out, fmt.Errorf("call roster unit %d: %w", id, err)
 		}
 		out.UnitNames[id] = u.Name
 	}
+	out.Units = units
 	return out, nil
 }
 
