@@ -7,7 +7,7 @@ import { api, ApiError, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
-import { dateTime, dayStart, time, today } from './time.js';
+import { date, dateTime, dayStart, time, today } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
@@ -319,12 +319,15 @@ function draw() {
   }
 
   $('controls-card').hidden = !studio;
-  $('hearing-controls').hidden = !sg;
-  $('btn-next').disabled = !!sg;
-  $('btn-broadcast').disabled = !!sg;
   setText($('btn-broadcast'), st.broadcast ? 'rc.broadcast.off' : 'rc.broadcast.on');
-  $('slip-card').hidden = !(studio && sg && sg.case_id);
-  if (studio) fillSlipUnits(sg);
+  // The slip card stays on the console, its buttons saying why they wait, so the leader knows
+  // where it is before the first petitioner comes.
+  $('slip-card').hidden = !studio;
+  if (studio) {
+    fillSlipUnits(sg);
+    fillStageUnits(st);
+    drawReasons(st);
+  }
 
   $('notice-card').hidden = !(hall && sg && !sg.recording_acknowledged);
   const keeping = hall && sg && sg.recording_acknowledged;
@@ -401,6 +404,72 @@ function drawPeople(st) {
   }
 }
 
+// fillStageUnits offers, by name, the units the server says the leader may bring on stage and
+// that are not on it yet.
+function fillStageUnits(st) {
+  const sel = $('unit-pick');
+  const on = new Set((st.stage?.units ?? []).map((u) => u.id));
+  const units = (st.units ?? []).filter((u) => !on.has(u.id));
+  const want = units.map((u) => `${u.id}:${u.name}`).join('|');
+  if (sel.dataset.units === want) return;
+  const chosen = sel.value;
+  sel.dataset.units = want;
+  sel.replaceChildren();
+  for (const u of units) {
+    const o = document.createElement('option');
+    o.value = String(u.id);
+    o.textContent = u.name;
+    sel.append(o);
+  }
+  if (units.some((u) => String(u.id) === chosen)) sel.value = chosen;
+}
+
+// because disables btn when there is a reason (a catalog key) and says it on the button's title;
+// a button with no reason is enabled.
+function because(btn, key, params) {
+  btn.disabled = !!key;
+  if (key) {
+    btn.title = t(key, params);
+    btn.dataset.why = key;
+  } else {
+    btn.removeAttribute('title');
+    delete btn.dataset.why;
+  }
+}
+
+// explain shows, under a row of buttons, why those that are disabled are.
+function explain(hint, buttons) {
+  const why = [...new Set(buttons.filter((b) => b.disabled && b.title).map((b) => b.title))];
+  hint.textContent = why.join(' ');
+  hint.hidden = !why.length;
+}
+
+// drawReasons enables the console's buttons and says why the others wait. The server refuses
+// what is not allowed whatever the page shows; this tells the leader before asking.
+function drawReasons(st) {
+  const sg = st.stage;
+  const waiting = st.queue.some((q) => q.status === 'booked' || q.status === 'checked_in');
+  because($('btn-next'), sg ? 'rc.why.hearing' : waiting ? null : 'rc.why.queue_empty');
+  because($('btn-broadcast'), sg ? 'rc.why.broadcast' : null);
+  const none = sg ? null : 'rc.why.no_petitioner';
+  because($('btn-end'), none ?? (sg.recording_acknowledged ? null : 'rc.why.not_acknowledged'));
+  because($('btn-noshow'), none ?? (sg.recording_acknowledged ? 'rc.why.started' : null));
+  $('outcome').disabled = !sg;
+  $('outcome-note').disabled = !sg;
+  $('unit-pick').disabled = !sg || !$('unit-pick').options.length;
+  because($('btn-unit-add'), none ?? ($('unit-pick').options.length ? null : 'rc.why.no_units'));
+  const noCase = sg && !sg.case_id ? 'rc.why.no_case' : none;
+  const noUnit = $('slip-unit').options.length ? null : 'rc.why.no_unit_on_stage';
+  for (const id of ['btn-assign', 'btn-supervise', 'btn-consult']) because($(id), noCase ?? noUnit);
+  because($('btn-own'), noCase);
+  $('slip-unit').disabled = !!noCase || !!noUnit;
+  $('slip-instruction').disabled = !!noCase;
+  explain($('why-host'), [$('btn-next'), $('btn-broadcast')]);
+  explain($('why-end'), [$('btn-end'), $('btn-noshow')]);
+  explain($('why-unit'), [$('btn-unit-add')]);
+  explain($('why-slip'), [$('btn-assign'), $('btn-own')]);
+}
+
 function fillSlipUnits(sg) {
   const sel = $('slip-unit');
   const want = (sg?.units ?? []).map((u) => `${u.id}:${u.name}`).join('|');
@@ -438,6 +507,7 @@ function drawPanel() {
   if (c.content) add('p', c.content, 'rc-content');
   if (panel.deadline) add('p', t('rc.panel.deadline', { due: panel.deadline.due, rule: panel.deadline.rule }), `rc-deadline warn-${panel.deadline.warning ?? ''}`);
   if (panel.earlier?.length) add('p', t('rc.panel.earlier', { n: panel.earlier.length }), 'rc-earlier');
+  drawHistory(body, panel.history);
   add('h3', t('rc.panel.timeline'));
   const ul = document.createElement('ul');
   ul.className = 'rc-timeline';
@@ -459,6 +529,46 @@ function drawPanel() {
     add('h3', t('rc.panel.assignments'));
     for (const a of panel.assignments) add('p', `#${a.id} → ${a.responsible_unit_id} · ${a.instruction || ''} · ${a.feedback_due}`, 'rc-slip');
   }
+}
+
+// drawHistory lists the petitioner's earlier cases as the server redacted them for this user,
+// with the repeat flag (重复信访) first: the leader hears the person knowing what came before.
+function drawHistory(body, h) {
+  if (!h) return;
+  const box = document.createElement('div');
+  box.id = 'panel-history';
+  box.className = 'rc-history';
+  const head = document.createElement('h3');
+  head.textContent = t('rc.history.heading', { n: h.cases.length });
+  box.append(head);
+  if (h.repeat) {
+    const flag = document.createElement('p');
+    flag.className = 'rc-repeat';
+    setText(flag, 'rc.history.repeat');
+    box.append(flag);
+  }
+  if (!h.cases.length) {
+    const none = document.createElement('p');
+    none.className = 'muted';
+    setText(none, 'rc.history.none');
+    box.append(none);
+  }
+  const ul = document.createElement('ul');
+  for (const c of h.cases) {
+    const li = document.createElement('li');
+    li.dataset.case = String(c.case_id);
+    li.dataset.view = c.view;
+    const parts = [date(c.registered_at), c.number];
+    if (c.title) parts.push(c.title);
+    parts.push(t(`case.status.${c.status}`));
+    if (c.result) parts.push(t(`rc.history.result.${c.result}`));
+    if (c.same_matter) parts.push(t('rc.history.same'));
+    li.textContent = parts.join(' · ');
+    li.classList.toggle('rc-same', c.same_matter);
+    ul.append(li);
+  }
+  box.append(ul);
+  body.append(box);
 }
 
 // ---- slips on the call (through the HTTP API, as the logged-in leader) ----
@@ -646,7 +756,7 @@ async function init() {
   $('btn-broadcast').addEventListener('click', () => ask('broadcast', { on: !state?.broadcast }));
   $('btn-end').addEventListener('click', () => ask('end_hearing', { outcome: $('outcome').value, note: $('outcome-note').value }));
   $('btn-noshow').addEventListener('click', () => state?.stage && ask('no_show', { appointment_id: state.stage.appointment_id }));
-  $('btn-unit-add').addEventListener('click', () => ask('stage_unit', { unit_id: Number($('unit-id').value), on: true }));
+  $('btn-unit-add').addEventListener('click', () => ask('stage_unit', { unit_id: Number($('unit-pick').value), on: true }));
   $('btn-ack').addEventListener('click', () => ask('ack_recording'));
   $('btn-hand').addEventListener('click', () => ask('raise_hand', { on: !handUp }));
   $('btn-assign').addEventListener('click', () => slip('assign'));
