@@ -97,7 +97,7 @@ func TestReceptionConsole(t *testing.T) {
 
 	// The case panel: the petitioner's earlier cases, the repeat flag, their outcomes.
 	send(t, c, "case_panel", "", map[string]any{"case_id": 9, "panel": map[string]any{
-		"case": map[string]any{"id": 9, "number": "330102-2026-V-000009", "title": "欠薪", "view": "masked", "petitioners": []any{}},
+		"case":     map[string]any{"id": 9, "number": "330102-2026-V-000009", "title": "欠薪", "view": "masked", "petitioners": []any{}},
 		"timeline": []any{}, "assignments": []any{}, "consultations": []any{}, "earlier": []any{},
 		"history": map[string]any{"repeat": true, "cases": []any{
 			map[string]any{"case_id": 3, "number": "330102-2025-F-000003", "registered_at": "2025-05-06T02:00:00Z", "status": "closed",
