@@ -539,3 +539,40 @@ func TestCallResumes(t *testing.T) {
 		t.Errorf("room %q, session %d", k3.Room(), k3.SessionID())
 	}
 }
+
+// TestStudioOffersUnitsByName: the studio is told the units it may bring on stage, by name: the
+// roster's and those that accepted an invitation, not those that declined; other seats are told
+// none. Staging one of them names it on the stage.
+func TestStudioOffersUnitsByName(t *testing.T) {
+	e := newTestEnv(t, nil)
+	ctx := context.Background()
+	rsj, zjj, xfj := e.unit("330102-RSJ"), e.unit("330100-ZJJ"), e.unit("330100-XFJ")
+	invs, err := e.st.InviteToSession(ctx, e.session.ID, []int64{zjj.ID, xfj.ID}, nil, "会商", e.users["demo-leader"].ID, e.clock.Now())
+	if err != nil || len(invs) != 2 {
+		t.Fatalf("invite: %v %v", invs, err)
+	}
+	for _, inv := range invs {
+		accept := inv.TargetID == zjj.ID
+		if _, err := e.st.AnswerInvitation(ctx, inv.ID, accept, map[bool]string{true: "", false: "另有任务"}[accept], e.users["demo-leader"].ID, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader, k := e.enter("leader", "demo-leader", auth.SeatStudio, 0, 0)
+	hall, _ := e.enter("hallA", "demo-operator", auth.SeatHall, e.session.HallIDs[0], 0)
+	want := []call.StageUnit{{ID: rsj.ID, Name: rsj.Name}, {ID: zjj.ID, Name: zjj.Name}}
+	if got := leader.state(t).Units; !reflect.DeepEqual(got, want) {
+		t.Errorf("the studio is offered %+v, want %+v", got, want)
+	}
+	if got := hall.state(t).Units; got != nil {
+		t.Errorf("a hall is offered units: %+v", got)
+	}
+	must(t, "call next", k.CallNext(ctx, leader))
+	must(t, "stage the accepted unit", k.StageUnit(ctx, leader, zjj.ID, true))
+	var named bool
+	for _, u := range leader.state(t).Stage.Units {
+		named = named || (u.ID == zjj.ID && u.Name == zjj.Name)
+	}
+	if !named {
+		t.Errorf("the staged unit is not named on the stage: %+v", leader.state(t).Stage.Units)
+	}
+}

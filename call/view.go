@@ -31,6 +31,9 @@ type State struct {
 	Me    MeView
 	Hands []string // studio only: participants with a raised hand
 	Held  []string // studio only: participants whose audio is taken
+	// Units is the studio's list of units to bring on stage by name (the roster's and the
+	// accepted invited ones); nil for the other seats.
+	Units []StageUnit
 }
 
 // StageView is the hearing under way.
@@ -167,6 +170,10 @@ func (k *Call) stateFor(p Participant) State {
 		}
 		slices.Sort(st.Hands)
 		slices.Sort(st.Held)
+		st.Units = []StageUnit{}
+		for _, id := range k.roster.Units {
+			st.Units = append(st.Units, StageUnit{ID: id, Name: k.unitNames[id]})
+		}
 	}
 	return st
 }

@@ -130,6 +130,9 @@ func callStateData(st call.State) CallState {
 	for _, q := range st.Queue {
 		d.Queue = append(d.Queue, QueueItem(q))
 	}
+	for _, u := range st.Units {
+		d.Units = append(d.Units, StageUnit(u))
+	}
 	if g := st.Stage; g != nil {
 		v := &StageView{AppointmentID: g.AppointmentID, HallID: g.HallID, HallName: g.HallName, Units: make([]StageUnit, 0, len(g.Units)),
 			CaseID: g.CaseID, CaseNumber: g.CaseNumber, CalledAt: g.CalledAt, RecordingAcknowledged: g.RecordingAcknowledged,

@@ -315,6 +315,8 @@ type CallState struct {
 	Me    MeView      `json:"me"`
 	Hands []string    `json:"hands,omitempty"` // studio only: participants with a raised hand
 	Held  []string    `json:"held,omitempty"`  // studio only: participants whose audio is taken
+	// Units are the units the studio may bring on stage by name (studio only).
+	Units []StageUnit `json:"units,omitempty"`
 }
 
 // StageView is the hearing under way.

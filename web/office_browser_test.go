@@ -114,8 +114,8 @@ func TestReceptionPickerReadable(t *testing.T) {
 	srv, _ := officeFake(t, map[string]any{
 		"GET /api/v1/sessions": map[string]any{"sessions": []any{map[string]any{"id": 1, "title": "副市长视频接访", "start": "2026-12-02T01:00:00Z",
 			"end": "2026-12-02T03:00:00Z", "leader_name": "王五一", "leader_post": "副市长", "hall_ids": []int{7}, "unit_ids": []int{}}}},
-		"GET /api/v1/halls": map[string]any{"halls": []any{map[string]any{"id": 7, "unit_id": 5, "kind": "hall", "name": "清波街道接访大厅"}}},
-		"GET /api/v1/units": map[string]any{"units": []any{}},
+		"GET /api/v1/sessions/1/seats": map[string]any{"session_id": 1, "seats": []any{map[string]any{"seat": "hall", "hall_id": 7,
+			"name": "清波街道接访大厅", "role": "hall_operator"}}},
 	})
 	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
 	noHandlerErrors(t, collectConsole(p.ctx))
@@ -291,10 +291,11 @@ func TestTimesInOfficeZone(t *testing.T) {
 		"leader_post": "副市长", "hall_ids": []int{7}, "unit_ids": []int{}, "place": "市领导接访室", "halls": []string{"清波街道接访大厅"},
 		"portfolio": "住房保障"}
 	srv, conns := officeFake(t, map[string]any{
-		"GET /api/v1/public/sessions": map[string]any{"sessions": []any{session}},
-		"GET /api/v1/sessions":        map[string]any{"sessions": []any{session}},
-		"GET /api/v1/halls":           map[string]any{"halls": []any{map[string]any{"id": 7, "unit_id": 5, "kind": "hall", "name": "清波街道接访大厅"}}},
-		"GET /api/v1/units":           map[string]any{"units": []any{}},
+		"GET /api/v1/public/sessions":  map[string]any{"sessions": []any{session}},
+		"GET /api/v1/sessions":         map[string]any{"sessions": []any{session}},
+		"GET /api/v1/halls":            map[string]any{"halls": []any{map[string]any{"id": 7, "unit_id": 5, "kind": "hall", "name": "清波街道接访大厅"}}},
+		"GET /api/v1/units":            map[string]any{"units": []any{}},
+		"GET /api/v1/sessions/1/seats": map[string]any{"session_id": 1, "seats": []any{map[string]any{"seat": "observer", "role": "observer"}}},
 	})
 	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
 	noHandlerErrors(t, collectConsole(p.ctx))

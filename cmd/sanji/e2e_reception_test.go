@@ -154,7 +154,9 @@ func TestE2EReception(t *testing.T) {
 	// The leader calls the next petitioner (hall A's) and brings the unit on stage.
 	click(leader, "call next", "#btn-next")
 	e2eWait(t, pa.ctx, "recording notice at hall A", `!document.getElementById('notice-card').hidden`)
-	if err := chromedp.Do(leader.ctx, chromedp.SetValue(chromedp.ID("unit-id"), fmt.Sprint(rsj.ID))); err != nil {
+	// The unit is offered by its name, from the session's roster.
+	e2eWait(t, leader.ctx, "the unit offered by name", fmt.Sprintf(`[...document.getElementById('unit-pick').options].some((o) => o.value === '%d' && o.textContent === %q) && !document.getElementById('btn-unit-add').disabled`, rsj.ID, rsj.Name))
+	if err := chromedp.Do(leader.ctx, chromedp.SetValue(chromedp.ID("unit-pick"), fmt.Sprint(rsj.ID))); err != nil {
 		t.Fatal(err)
 	}
 	click(leader, "bring the unit on stage", "#btn-unit-add")

@@ -155,3 +155,89 @@ func TestCasePanelPerRole(t *testing.T) {
 		t.Errorf("the full view was not audited with a purpose: %+v", entries)
 	}
 }
+
+// TestCasePanelPetitionerHistory: the case panel lists the petitioner's earlier cases (same ID
+// number) with how they ended and whether one is the same matter (重复信访), each at the viewer's
+// level on that case; a viewer who may not see who the petitioner is gets no history at all.
+func TestCasePanelPetitionerHistory(t *testing.T) {
+	f := newFixture(t, Config{})
+	const idn = "330102199001011234"
+	claim := func(title, content string) func(*casework.Case) {
+		return func(c *casework.Case) {
+			c.Type, c.Title, c.Content, c.ComplainedParty = casework.TypeClaim, title, content, ""
+		}
+	}
+	// Earlier: the same wage matter, closed with support; an accusation about 上城区 itself.
+	wages := f.newCase(f.t1, claim("拖欠工资", "某建筑公司拖欠工资三个月，老板失联"))
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
+		{casework.StInProgress, casework.StAnswered}, {casework.StAnswered, casework.StClosed}} {
+		ev := casework.CaseEvent{CaseID: wages.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: f.clock.now()}
+		if err := f.st.TransitionCase(bg, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.add(time.Hour)
+	aboutDistrict := f.newCase(f.t1, func(c *casework.Case) { c.Title, c.ComplainedUnitID = "反映区里不作为", f.d1.ID })
+	f.clock.add(time.Hour)
+	now := f.newCase(f.t1, claim("欠薪", "建筑公司拖欠我三个月工资，老板找不到人"))
+	f.newCase(f.t1, func(c *casework.Case) { c.Petitioners[0].IDNumber = "330102198001015678" }) // someone else
+
+	bridge := f.api.CallBridge()
+	panel := func(u org.User) CasePanel {
+		t.Helper()
+		raw, err := bridge.CasePanel(bg, 7, now.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p CasePanel
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	byID := func(h *PetitionerHistory) map[int64]EarlierCase {
+		out := map[int64]EarlierCase{}
+		for _, c := range h.Cases {
+			out[c.CaseID] = c
+		}
+		return out
+	}
+
+	// The hall (full view): both earlier cases, the wage case as the same matter with its outcome.
+	p := panel(f.user(org.RoleHallOperator, f.t1))
+	if p.History == nil || !p.History.Repeat || len(p.History.Cases) != 2 {
+		t.Fatalf("hall's history: %+v", p.History)
+	}
+	h := byID(p.History)
+	if w := h[wages.ID]; !w.SameMatter || w.Status != string(casework.StClosed) || w.Result != string(casework.ResultSupport) ||
+		w.ClosedAt == nil || w.Title != "拖欠工资" || w.Number != wages.Number {
+		t.Errorf("the earlier wage case: %+v", w)
+	}
+	// The accusation is about the district the hall belongs to: redacted even for the hall.
+	if a := h[aboutDistrict.ID]; a.SameMatter || a.Title != "" || a.View != "redacted" {
+		t.Errorf("the earlier accusation, to the hall: %+v", a)
+	}
+
+	// The district's leader (masked on this case): the accusation about the district is
+	// redacted for it — listed with its outcome, without its title.
+	p = panel(f.user(org.RoleLeader, f.d1))
+	if p.Case.View != "masked" || p.History == nil || !p.History.Repeat {
+		t.Fatalf("leader's panel: view %s, history %+v", p.Case.View, p.History)
+	}
+	h = byID(p.History)
+	if a := h[aboutDistrict.ID]; a.View != "redacted" || a.Title != "" || a.Number == "" {
+		t.Errorf("the accusation about the leader's district: %+v", a)
+	}
+	if w := h[wages.ID]; w.Title != "拖欠工资" || w.View == "redacted" {
+		t.Errorf("the wage case to the leader: %+v", w)
+	}
+	raw, _ := json.Marshal(p.History)
+	if strings.Contains(string(raw), idn) || strings.Contains(string(raw), "张三") {
+		t.Errorf("the history carries identity: %s", raw)
+	}
+
+	// An observer sees no history of the person.
+	if p := panel(f.user(org.RoleObserver, f.d1)); p.History != nil {
+		t.Errorf("observer's history: %+v", p.History)
+	}
+}

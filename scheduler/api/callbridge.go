@@ -102,13 +102,26 @@ func (b *CallBridge) Roster(ctx context.Context, sessionID int64) (reception.Cal
 		out.HallNames[id] = h.Name
 	}
 	out.StudioName = out.HallNames[x.StudioID]
-	for _, id := range x.UnitIDs {
+	// An accepted invitation puts its unit on the roster; one accepted by a unit that is not
+	// there (the roster was edited since) is still a unit the leader expects to call on.
+	invs, err := b.s.st.ListInvitations(ctx, reception.InvitationQuery{SessionID: sessionID, Status: reception.InvAccepted})
+	if err != nil {
+		return out, fmt.Errorf("call roster invitations: %w", err)
+	}
+	units := slices.Clone(x.UnitIDs)
+	for _, inv := range invs {
+		if inv.Kind == reception.InviteUnit && !slices.Contains(units, inv.TargetID) {
+			units = append(units, inv.TargetID)
+		}
+	}
+	for _, id := range units {
 		u, err := b.s.st.GetUnit(ctx, id)
 		if err != nil {
 			return out, fmt.Errorf("call roster unit %d: %w", id, err)
 		}
 		out.UnitNames[id] = u.Name
 	}
+	out.Units = units
 	return out, nil
 }
 
@@ -324,7 +337,33 @@ type CasePanel struct {
 	// whether the conclusion is signed, not what was said.
 	Consultations []ConsultationView `json:"consultations"`
 	Earlier       []EarlierBooking   `json:"earlier"`
-	Notes         map[string]string  `json:"notes,omitempty"`
+	// History is the petitioner's earlier cases (同一身份证号), each at the viewer's level on
+	// that case; nil for a viewer who may not see who the petitioner is (redacted).
+	History *PetitionerHistory `json:"history"`
+	Notes   map[string]string  `json:"notes,omitempty"`
+}
+
+// PetitionerHistory is what the leader sees of the petitioner's earlier matters.
+type PetitionerHistory struct {
+	// Repeat (重复信访): an earlier case of the same person is about the same matter (its text
+	// as similar as the booking checks' 同人同事 threshold).
+	Repeat bool          `json:"repeat"`
+	Cases  []EarlierCase `json:"cases"`
+}
+
+// EarlierCase is an earlier case of the same person and how it ended.
+type EarlierCase struct {
+	CaseID       int64      `json:"case_id"`
+	Number       string     `json:"number"`
+	RegisteredAt time.Time  `json:"registered_at"`
+	Status       string     `json:"status"`
+	Result       string     `json:"result,omitempty"` // the handling opinion: support, explain, not_support
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+	SameMatter   bool       `json:"same_matter"`
+	// Title is left out where the viewer's view of that case is redacted (an accusation about
+	// the viewer's own unit, say).
+	Title string `json:"title,omitempty"`
+	View  string `json:"view"`
 }
 
 // EarlierBooking is an earlier booking of the same person, without their identity.
@@ -426,11 +465,51 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 			panel.Earlier = append(panel.Earlier, e)
 		}
 	}
+	if level != casework.ViewRedacted {
+		if panel.History, err = b.history(ctx, c, p, level); err != nil {
+			return nil, err
+		}
+	}
 	raw, err := json.Marshal(panel)
 	if err != nil {
 		return nil, fmt.Errorf("case panel: %w", err)
 	}
 	return raw, nil
+}
+
+// history is the earlier cases of c's petitioner (by ID number) as p may see each: at the lower
+// of p's level on c and on that case, so an earlier case p may not see in full is not shown in
+// full here either. A case is the same matter when its text is as similar to c's as the booking
+// checks require for 同人同事.
+func (b *CallBridge) history(ctx context.Context, c casework.Case, p *org.Principal, level casework.ViewLevel) (*PetitionerHistory, error) {
+	h := &PetitionerHistory{Cases: []EarlierCase{}}
+	if len(c.Petitioners) == 0 || c.Petitioners[0].IDNumber == "" {
+		return h, nil
+	}
+	prior, err := b.s.st.CasesByIDNumber(ctx, c.Petitioners[0].IDNumber, reception.SamePersonLimit)
+	if err != nil {
+		return nil, fmt.Errorf("petitioner history: %w", err)
+	}
+	text := c.Title + " " + c.Content
+	for _, e := range prior {
+		if e.ID == c.ID || e.RegisteredAt.After(c.RegisteredAt) {
+			continue // this case, or a later one
+		}
+		ch, err := b.s.caseChain(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		lv := min(level, casework.CaseViewLevel(p, ch))
+		v := EarlierCase{CaseID: e.ID, Number: e.Number, RegisteredAt: e.RegisteredAt, Status: string(e.Status),
+			Result: string(e.Result), ClosedAt: optTime(e.ClosedAt), View: viewNames[lv],
+			SameMatter: reception.TextSimilarity(text, e.Title+" "+e.Content) >= reception.SimilarThreshold}
+		if lv != casework.ViewRedacted {
+			v.Title = casework.RedactCase(e, lv).Title
+		}
+		h.Repeat = h.Repeat || v.SameMatter
+		h.Cases = append(h.Cases, v)
+	}
+	return h, nil
 }
 
 // CaseNote writes a note on a case's timeline for the call (the recording's seal, its errors).

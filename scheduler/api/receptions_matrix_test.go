@@ -141,6 +141,9 @@ var receptionMatrix = map[string]matrixRow{
 		}
 		return "/api/v1/sessions/" + idStr(f.openCall(in).ID) + "/join-token", seat
 	}},
+	"GET /api/v1/sessions/{id}/seats": {list: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.openCall(in).ID) + "/seats", nil
+	}},
 	"GET /api/v1/sessions/{id}/queue": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/sessions/" + idStr(f.appointment(in).SessionID) + "/queue", nil
 	}},

@@ -58,6 +58,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/schedules/{id}/materialize", access: org.ActSessionWrite, handle: s.materializeSchedule},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/appointments", access: org.ActApptWrite, handle: s.book},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/join-token", access: org.ActCallJoin, handle: s.callJoinToken},
+		{method: "GET", pattern: "/api/v1/sessions/{id}/seats", access: org.ActCallJoin, handle: s.sessionSeats},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: org.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: org.ActApptWrite, handle: s.updateAppointment},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/booking-checks", access: org.ActApptWrite, handle: s.precheck},

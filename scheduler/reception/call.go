@@ -11,6 +11,9 @@ type CallRoster struct {
 	StudioName string
 	HallNames  map[int64]string // the studio and every roster hall
 	UnitNames  map[int64]string // roster units, and units brought on stage since
+	// Units are the units the leader may bring on stage by name, in roster order: the session's
+	// roster units and the units that accepted an invitation to it.
+	Units []int64
 }
 
 // HearingCase is the case a hearing is about, and the units responsible for it: they come on

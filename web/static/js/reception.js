@@ -3,11 +3,11 @@
 // each participant its own call_state and case panel; the page only draws them and asks. What
 // a participant may see and hear is decided in the SFU, never here.
 
-import { api, requireLogin, setCSRF } from './api.js';
+import { api, ApiError, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { CallSession } from './session.js';
-import { dateTime, dayStart, time, today } from './time.js';
+import { date, dateTime, dayStart, time, today } from './time.js';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
@@ -20,6 +20,7 @@ let state = null; // the last call_state
 let panel = null; // the last case panel (null when none)
 let quality = null; // the server's last quality report
 let bannerError = null;
+let outError = null; // why this page is not in the call (a refused seat, the call ended)
 const tiles = new Map(); // participant id -> tile
 const notices = [];
 let speaker = '';
@@ -31,7 +32,7 @@ const queueNo = new Map(); // appointment id -> queue number, remembered from th
 
 function showBanner(err) {
   bannerError = err;
-  $('banner-text').textContent = errorText(err);
+  $('banner-text').textContent = err ? reasonText(err) : '';
   $('banner').hidden = !err;
 }
 
@@ -52,38 +53,62 @@ async function showPicker() {
   $('picker').hidden = false;
   const start = dayStart(today()); // the office's day, not the browser's
   const end = new Date(start.getTime() + 24 * 3600 * 1000);
-  const [sessions, halls, units] = await Promise.all([
-    api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`),
-    api('GET', '/api/v1/halls').catch(() => ({ halls: [] })),
-    api('GET', '/api/v1/units').catch(() => ({ units: [] })),
-  ]);
-  const hallName = new Map((halls.halls ?? []).map((h) => [h.id, h.name]));
-  const unitName = new Map((units.units ?? []).map((u) => [u.id, u.name]));
+  const sessions = await api('GET', `/api/v1/sessions?from=${encodeURIComponent(start.toISOString())}&to=${encodeURIComponent(end.toISOString())}`);
+  // The server says which seats this user would be granted (the join token's own rule): the
+  // page offers those and no others, so nobody picks a seat only to be turned away.
+  const offers = await Promise.all((sessions.sessions ?? []).map((s) =>
+    api('GET', `/api/v1/sessions/${s.id}/seats`).then((o) => ({ s, o }), (err) => ({ s, err }))));
   const list = $('pick-list');
   list.replaceChildren();
-  for (const s of sessions.sessions ?? []) {
+  for (const { s, o, err } of offers) {
+    if (err || !o.seats.length) continue; // nothing this user may take there
     const li = document.createElement('li');
+    li.dataset.session = String(s.id);
     const h = document.createElement('h2');
     h.textContent = `${time(s.start)} ${s.title} · ${[s.leader_post, s.leader_name].filter(Boolean).join(' ')}`;
     li.append(h);
-    const seats = [{ seat: 'studio', key: 'rc.seat.studio' }];
-    for (const id of s.hall_ids) if (hallName.has(id)) seats.push({ seat: 'hall', hall: id, key: 'rc.seat.hall', name: hallName.get(id) });
-    for (const id of s.unit_ids ?? []) if (unitName.has(id)) seats.push({ seat: 'unit', unit: id, key: 'rc.seat.unit', name: unitName.get(id) });
-    seats.push({ seat: 'observer', key: 'rc.seat.observer' });
-    for (const x of seats) {
+    if (o.closed) {
+      // Not open now (not yet, over, cancelled): the server's reason, no seat to click.
+      const p = document.createElement('p');
+      p.className = 'muted rc-pick-closed';
+      p.textContent = o.closed;
+      li.append(p);
+      list.append(li);
+      continue;
+    }
+    for (const x of o.seats) {
       const a = document.createElement('a');
       a.className = 'btn';
       const q = new URLSearchParams({ session: s.id, seat: x.seat });
-      if (x.hall) q.set('hall', x.hall);
-      if (x.unit) q.set('unit', x.unit);
+      if (x.hall_id) q.set('hall', x.hall_id);
+      if (x.unit_id) q.set('unit', x.unit_id);
       a.href = `reception.html?${q}`;
       a.dataset.seat = x.seat;
-      setText(a, x.key, { name: x.name ?? '' });
+      setText(a, `rc.seat.${x.seat}`, { name: x.name ?? '' });
       li.append(a);
     }
     list.append(li);
   }
   $('pick-empty').hidden = list.children.length > 0;
+}
+
+// showOut takes the call off the screen (its toolbar and controls act on nothing now) and says
+// why: a seat refused, or the call ended. The server's reason is shown as it said it.
+function showOut(err, heading = 'rc.out.refused') {
+  setText($('out-heading'), heading);
+  $('call').hidden = true;
+  $('toolbar').hidden = true;
+  $('out').hidden = false;
+  outError = err;
+  $('out-text').textContent = reasonText(err);
+  showBanner(null);
+}
+
+// reasonText is what went wrong in the person's words: the API's message (already in the page's
+// language), the protocol's message, or a catalog text.
+function reasonText(err) {
+  if (err instanceof ApiError) return err.message;
+  return errorText(err);
 }
 
 // ---- tiles ----
@@ -294,12 +319,15 @@ function draw() {
   }
 
   $('controls-card').hidden = !studio;
-  $('hearing-controls').hidden = !sg;
-  $('btn-next').disabled = !!sg;
-  $('btn-broadcast').disabled = !!sg;
   setText($('btn-broadcast'), st.broadcast ? 'rc.broadcast.off' : 'rc.broadcast.on');
-  $('slip-card').hidden = !(studio && sg && sg.case_id);
-  if (studio) fillSlipUnits(sg);
+  // The slip card stays on the console, its buttons saying why they wait, so the leader knows
+  // where it is before the first petitioner comes.
+  $('slip-card').hidden = !studio;
+  if (studio) {
+    fillSlipUnits(sg);
+    fillStageUnits(st);
+    drawReasons(st);
+  }
 
   $('notice-card').hidden = !(hall && sg && !sg.recording_acknowledged);
   const keeping = hall && sg && sg.recording_acknowledged;
@@ -376,6 +404,72 @@ function drawPeople(st) {
   }
 }
 
+// fillStageUnits offers, by name, the units the server says the leader may bring on stage and
+// that are not on it yet.
+function fillStageUnits(st) {
+  const sel = $('unit-pick');
+  const on = new Set((st.stage?.units ?? []).map((u) => u.id));
+  const units = (st.units ?? []).filter((u) => !on.has(u.id));
+  const want = units.map((u) => `${u.id}:${u.name}`).join('|');
+  if (sel.dataset.units === want) return;
+  const chosen = sel.value;
+  sel.dataset.units = want;
+  sel.replaceChildren();
+  for (const u of units) {
+    const o = document.createElement('option');
+    o.value = String(u.id);
+    o.textContent = u.name;
+    sel.append(o);
+  }
+  if (units.some((u) => String(u.id) === chosen)) sel.value = chosen;
+}
+
+// because disables btn when there is a reason (a catalog key) and says it on the button's title;
+// a button with no reason is enabled.
+function because(btn, key, params) {
+  btn.disabled = !!key;
+  if (key) {
+    btn.title = t(key, params);
+    btn.dataset.why = key;
+  } else {
+    btn.removeAttribute('title');
+    delete btn.dataset.why;
+  }
+}
+
+// explain shows, under a row of buttons, why those that are disabled are.
+function explain(hint, buttons) {
+  const why = [...new Set(buttons.filter((b) => b.disabled && b.title).map((b) => b.title))];
+  hint.textContent = why.join(' ');
+  hint.hidden = !why.length;
+}
+
+// drawReasons enables the console's buttons and says why the others wait. The server refuses
+// what is not allowed whatever the page shows; this tells the leader before asking.
+function drawReasons(st) {
+  const sg = st.stage;
+  const waiting = st.queue.some((q) => q.status === 'booked' || q.status === 'checked_in');
+  because($('btn-next'), sg ? 'rc.why.hearing' : waiting ? null : 'rc.why.queue_empty');
+  because($('btn-broadcast'), sg ? 'rc.why.broadcast' : null);
+  const none = sg ? null : 'rc.why.no_petitioner';
+  because($('btn-end'), none ?? (sg.recording_acknowledged ? null : 'rc.why.not_acknowledged'));
+  because($('btn-noshow'), none ?? (sg.recording_acknowledged ? 'rc.why.started' : null));
+  $('outcome').disabled = !sg;
+  $('outcome-note').disabled = !sg;
+  $('unit-pick').disabled = !sg || !$('unit-pick').options.length;
+  because($('btn-unit-add'), none ?? ($('unit-pick').options.length ? null : 'rc.why.no_units'));
+  const noCase = sg && !sg.case_id ? 'rc.why.no_case' : none;
+  const noUnit = $('slip-unit').options.length ? null : 'rc.why.no_unit_on_stage';
+  for (const id of ['btn-assign', 'btn-supervise', 'btn-consult']) because($(id), noCase ?? noUnit);
+  because($('btn-own'), noCase);
+  $('slip-unit').disabled = !!noCase || !!noUnit;
+  $('slip-instruction').disabled = !!noCase;
+  explain($('why-host'), [$('btn-next'), $('btn-broadcast')]);
+  explain($('why-end'), [$('btn-end'), $('btn-noshow')]);
+  explain($('why-unit'), [$('btn-unit-add')]);
+  explain($('why-slip'), [$('btn-assign'), $('btn-own')]);
+}
+
 function fillSlipUnits(sg) {
   const sel = $('slip-unit');
   const want = (sg?.units ?? []).map((u) => `${u.id}:${u.name}`).join('|');
@@ -413,6 +507,7 @@ function drawPanel() {
   if (c.content) add('p', c.content, 'rc-content');
   if (panel.deadline) add('p', t('rc.panel.deadline', { due: panel.deadline.due, rule: panel.deadline.rule }), `rc-deadline warn-${panel.deadline.warning ?? ''}`);
   if (panel.earlier?.length) add('p', t('rc.panel.earlier', { n: panel.earlier.length }), 'rc-earlier');
+  drawHistory(body, panel.history);
   add('h3', t('rc.panel.timeline'));
   const ul = document.createElement('ul');
   ul.className = 'rc-timeline';
@@ -434,6 +529,46 @@ function drawPanel() {
     add('h3', t('rc.panel.assignments'));
     for (const a of panel.assignments) add('p', `#${a.id} → ${a.responsible_unit_id} · ${a.instruction || ''} · ${a.feedback_due}`, 'rc-slip');
   }
+}
+
+// drawHistory lists the petitioner's earlier cases as the server redacted them for this user,
+// with the repeat flag (重复信访) first: the leader hears the person knowing what came before.
+function drawHistory(body, h) {
+  if (!h) return;
+  const box = document.createElement('div');
+  box.id = 'panel-history';
+  box.className = 'rc-history';
+  const head = document.createElement('h3');
+  head.textContent = t('rc.history.heading', { n: h.cases.length });
+  box.append(head);
+  if (h.repeat) {
+    const flag = document.createElement('p');
+    flag.className = 'rc-repeat';
+    setText(flag, 'rc.history.repeat');
+    box.append(flag);
+  }
+  if (!h.cases.length) {
+    const none = document.createElement('p');
+    none.className = 'muted';
+    setText(none, 'rc.history.none');
+    box.append(none);
+  }
+  const ul = document.createElement('ul');
+  for (const c of h.cases) {
+    const li = document.createElement('li');
+    li.dataset.case = String(c.case_id);
+    li.dataset.view = c.view;
+    const parts = [date(c.registered_at), c.number];
+    if (c.title) parts.push(c.title);
+    parts.push(t(`case.status.${c.status}`));
+    if (c.result) parts.push(t(`rc.history.result.${c.result}`));
+    if (c.same_matter) parts.push(t('rc.history.same'));
+    li.textContent = parts.join(' · ');
+    li.classList.toggle('rc-same', c.same_matter);
+    ul.append(li);
+  }
+  box.append(ul);
+  body.append(box);
 }
 
 // ---- slips on the call (through the HTTP API, as the logged-in leader) ----
@@ -542,12 +677,18 @@ async function stats() {
 // ---- start ----
 
 async function join() {
-  $('call').hidden = false;
-  $('toolbar').hidden = false;
   const body = { seat };
   if (query.get('hall')) body.hall_id = Number(query.get('hall'));
   if (query.get('unit')) body.unit_id = Number(query.get('unit'));
-  const tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
+  let tok;
+  try {
+    tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
+  } catch (err) {
+    showOut(err); // the seat is refused: say why, with no call controls on screen
+    return;
+  }
+  $('call').hidden = false;
+  $('toolbar').hidden = false;
   call = new CallSession({ token: tok.token });
   call.sig.on('call_state', (d) => {
     state = d;
@@ -593,7 +734,7 @@ async function join() {
       showQuality();
     })
     .on('error', showBanner)
-    .on('ended', (info) => showBanner(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }));
+    .on('ended', (info) => showOut(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }, 'rc.out.ended'));
   call.start();
 }
 
@@ -606,6 +747,7 @@ async function init() {
     draw();
     drawPanel();
     showBanner(bannerError);
+    if (outError) $('out-text').textContent = reasonText(outError);
     showQuality(); // the links' tooltips
   });
   window.sanjiReception = { stats, get state() { return state; } };
@@ -614,7 +756,7 @@ async function init() {
   $('btn-broadcast').addEventListener('click', () => ask('broadcast', { on: !state?.broadcast }));
   $('btn-end').addEventListener('click', () => ask('end_hearing', { outcome: $('outcome').value, note: $('outcome-note').value }));
   $('btn-noshow').addEventListener('click', () => state?.stage && ask('no_show', { appointment_id: state.stage.appointment_id }));
-  $('btn-unit-add').addEventListener('click', () => ask('stage_unit', { unit_id: Number($('unit-id').value), on: true }));
+  $('btn-unit-add').addEventListener('click', () => ask('stage_unit', { unit_id: Number($('unit-pick').value), on: true }));
   $('btn-ack').addEventListener('click', () => ask('ack_recording'));
   $('btn-hand').addEventListener('click', () => ask('raise_hand', { on: !handUp }));
   $('btn-assign').addEventListener('click', () => slip('assign'));
