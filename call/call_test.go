@@ -167,9 +167,11 @@ func newTestEnv(t *testing.T, rec call.Recorder) *testEnv {
 		t.Fatalf("demo reception: %v %v", booked, err)
 	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	clk := &clock{t: now}
+	// The scheduler's clock is the call's: hearings start and end when the call says.
 	bridge := api.New(api.Config{Store: st, Signer: auth.NewSigner([]byte("test secret of at least 32 bytes, for signing")),
-		Logger: log, Attachments: casework.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}}).CallBridge()
-	e := &testEnv{t: t, st: st, session: x, clock: &clock{t: now}, sink: &sink{}, users: map[string]org.User{}}
+		Logger: log, Attachments: casework.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}, Now: clk.Now}).CallBridge()
+	e := &testEnv{t: t, st: st, session: x, clock: clk, sink: &sink{}, users: map[string]org.User{}}
 	e.calls = call.New(call.Config{Backend: bridge, Recorder: rec, Sink: e.sink, Now: e.clock.Now, Logger: log})
 	for _, name := range []string{"demo-leader", "demo-operator", "demo-operator2", "demo-handler", "demo-observer"} {
 		u, err := st.GetUserByUsername(ctx, name)
@@ -273,7 +275,8 @@ func TestCallStageAndPolicy(t *testing.T) {
 		t.Fatalf("called: %+v", st.Stage)
 	}
 	caseID, heard := st.Stage.CaseID, st.Stage.AppointmentID
-	if n := a.takeNotices(); len(n) != 1 || n[0].Kind != "query_code" || n[0].QueryCode == "" {
+	// The query code goes to the operator's queue page (the API), never to the room screen.
+	if n := a.takeNotices(); len(n) != 0 {
 		t.Errorf("hall A's notices: %+v", n)
 	}
 	if n := b.takeNotices(); len(n) != 0 {
@@ -333,8 +336,10 @@ func TestCallStageAndPolicy(t *testing.T) {
 		t.Errorf("hall B has no ETA: %+v", st.Me)
 	}
 	must(t, "raise a hand", k.RaiseHand(ctx, b, true)) // any change sends the states again
-	if st := b.state(t); st.Me.ETA == nil || !st.Me.ETA.Equal(ack.Add(90*time.Second)) {
-		t.Errorf("hall B's ETA %v, want now (it is next)", st.Me.ETA)
+	// Hall B is next: after what the hearing on stage should take still at the booked pace.
+	now, called := ack.Add(90*time.Second), leader.state(t).Stage.CalledAt
+	if want := now.Add(max(per-now.Sub(called), 0)); b.state(t).Me.ETA == nil || !b.state(t).Me.ETA.Equal(want) {
+		t.Errorf("hall B's ETA %v, want %v (it is next)", b.state(t).Me.ETA, want)
 	}
 
 	// The record: the stage hall writes it, the petitioner confirms it, then it is fixed.
@@ -574,5 +579,108 @@ func TestStudioOffersUnitsByName(t *testing.T) {
 	}
 	if !named {
 		t.Errorf("the staged unit is not named on the stage: %+v", leader.state(t).Stage.Units)
+	}
+}
+
+// TestCallETAFollowsPace: a waiting hall's expected time follows the call — the hearing on stage
+// counts until its expected end, and the pace is the mean of the hearings that ended, the booked
+// minutes per petitioner before the first.
+func TestCallETAFollowsPace(t *testing.T) {
+	e := newTestEnv(t, nil)
+	ctx := context.Background()
+	start := e.session.Start
+	per := time.Duration(e.session.MinutesPerPetitioner) * time.Minute // 15 minutes booked
+	hallA, hallB := e.session.HallIDs[0], e.session.HallIDs[1]         // queue: A1, B1, A2, B2
+	e.clock.Set(start.Add(-5 * time.Minute))
+	leader, k := e.enter("leader", "demo-leader", auth.SeatStudio, 0, 0)
+	a, _ := e.enter("hallA", "demo-operator", auth.SeatHall, hallA, 0)
+	b, _ := e.enter("hallB", "demo-operator2", auth.SeatHall, hallB, 0)
+	eta := func(what string, p *member, position int, want time.Time, pace time.Duration) {
+		t.Helper()
+		me := p.state(t).Me
+		if me.Position != position || me.ETA == nil || !me.ETA.Equal(want) || me.Pace != int(pace/time.Second) {
+			t.Errorf("%s: position %d ETA %v pace %ds, want %d %v %ds", what, me.Position, me.ETA, me.Pace, position, want, int(pace/time.Second))
+		}
+	}
+	refresh := func(at time.Duration) {
+		t.Helper()
+		e.clock.Set(start.Add(at))
+		must(t, "a change sends the states", k.RaiseHand(ctx, b, !b.state(t).Me.Hand))
+	}
+	eta("before the start", b, 2, start.Add(per), per)
+
+	e.clock.Set(start)
+	must(t, "call A1", k.CallNext(ctx, leader))
+	eta("A1 just called", b, 1, start.Add(per), per)
+	refresh(10 * time.Minute)
+	eta("A1 ten minutes in", b, 1, start.Add(per), per)
+	refresh(25 * time.Minute) // A1 runs ten minutes over: B1 is due any moment
+	eta("A1 over its time", b, 1, start.Add(25*time.Minute), per)
+	eta("hall A's second", a, 2, start.Add(25*time.Minute+per), per)
+
+	must(t, "end A1 after 25 minutes", k.EndHearing(ctx, leader, reception.OutcomeAnswered, ""))
+	pace := 25 * time.Minute
+	eta("after A1", b, 1, start.Add(25*time.Minute), pace)
+	eta("hall A's second after A1", a, 2, start.Add(25*time.Minute+pace), pace)
+
+	e.clock.Set(start.Add(30 * time.Minute))
+	must(t, "call B1", k.CallNext(ctx, leader))
+	eta("B1 on stage", a, 1, start.Add(30*time.Minute+pace), pace)
+	refresh(35 * time.Minute)
+	eta("B1 five minutes in", a, 1, start.Add(30*time.Minute+pace), pace)
+	e.clock.Set(start.Add(40 * time.Minute))
+	must(t, "end B1 after 10 minutes", k.EndHearing(ctx, leader, reception.OutcomeAnswered, ""))
+	pace = (25*time.Minute + 10*time.Minute) / 2
+	eta("after B1", a, 1, start.Add(40*time.Minute), pace)
+	eta("hall B's second after B1", b, 2, start.Add(40*time.Minute+pace), pace)
+}
+
+// TestCallTiles: every picture is captioned by its place; the hall on stage adds its petitioner,
+// masked, for those who see the hearing; nobody reads the operator's own name.
+func TestCallTiles(t *testing.T) {
+	e := newTestEnv(t, nil)
+	ctx := context.Background()
+	hallA, hallB := e.session.HallIDs[0], e.session.HallIDs[1]
+	rsj := e.unit("330102-RSJ")
+	leader, k := e.enter("leader", "demo-leader", auth.SeatStudio, 0, 0)
+	a, _ := e.enter("hallA", "demo-operator", auth.SeatHall, hallA, 0)
+	b, _ := e.enter("hallB", "demo-operator2", auth.SeatHall, hallB, 0)
+	unit, _ := e.enter("unit", "demo-handler", auth.SeatUnit, 0, rsj.ID)
+	obs, _ := e.enter("observer", "demo-observer", auth.SeatObserver, 0, 0)
+	must(t, "call A1", k.CallNext(ctx, leader))
+	must(t, "stage the unit", k.StageUnit(ctx, leader, rsj.ID, true))
+	tiles := func(p *member) map[string]string {
+		out := map[string]string{}
+		for _, tl := range p.state(t).Tiles {
+			out[tl.ParticipantID] = tl.Place + "|" + tl.Person
+			for _, u := range e.users {
+				if u.DisplayName != "" && (tl.Place == u.DisplayName || tl.Person == u.DisplayName) {
+					t.Errorf("%s reads a person's own name on %s: %+v", p.m.ID, tl.ParticipantID, tl)
+				}
+			}
+		}
+		return out
+	}
+	leaderName := e.session.LeaderName
+	for _, c := range []struct {
+		who  *member
+		want map[string]string
+	}{
+		{leader, map[string]string{"hallA": "清波街道接访室|王**", "hallB": "湖滨街道接访室|", "unit": rsj.Name + "|", "leader": "市领导视频接访室|" + leaderName}},
+		{a, map[string]string{"hallA": "清波街道接访室|王**", "leader": "市领导视频接访室|" + leaderName}},
+		{unit, map[string]string{"hallA": "清波街道接访室|王**"}},
+		// The waiting hall and the observers learn nobody's petitioner.
+		{b, map[string]string{"hallA": "清波街道接访室|", "hallB": "湖滨街道接访室|"}},
+		{obs, map[string]string{"hallA": "清波街道接访室|", "observer": "|"}},
+	} {
+		got := tiles(c.who)
+		if len(got) != 5 {
+			t.Errorf("%s has %d captions, want one per member: %v", c.who.m.ID, len(got), got)
+		}
+		for id, want := range c.want {
+			if got[id] != want {
+				t.Errorf("%s reads %s as %q, want %q", c.who.m.ID, id, got[id], want)
+			}
+		}
 	}
 }

@@ -95,16 +95,6 @@ func (k *Call) startHearing(ctx context.Context, by Participant, apptID int64) (
 	}
 	k.stage.calledAt = k.now()
 	k.publish()
-	if h.QueryCode != "" {
-		// Shown once, at the petitioner's hall: the case keeps only its hash.
-		for _, p := range k.members {
-			if m := p.Member(); m.Seat.Kind == auth.SeatHall && m.Seat.Hall == k.stage.appt.HallID {
-				n := newNotice("query_code", "call.notice.query_code", "code", h.QueryCode)
-				n.QueryCode = h.QueryCode
-				p.CallNotice(n)
-			}
-		}
-	}
 	k.log().Info("hearing called", zap.String("room", k.room), zap.String("participant", by.Member().ID),
 		zap.Int64("appointment", apptID), zap.Int64("case", h.CaseID))
 	return true, nil

@@ -3,6 +3,7 @@ package call
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"sanji/auth"
@@ -29,6 +30,7 @@ type State struct {
 	// Queue is every hall's for the studio, the hall's own for a hall, empty for others.
 	Queue []QueueItem
 	Me    MeView
+	Tiles []Tile   // every member's caption, as this participant may read it
 	Hands []string // studio only: participants with a raised hand
 	Held  []string // studio only: participants whose audio is taken
 	// Units is the studio's list of units to bring on stage by name (the roster's and the
@@ -83,6 +85,18 @@ type MeView struct {
 	Position int        // a hall: its next petitioner's place across halls (1 = next)
 	ETA      *time.Time // a hall: when its next petitioner is expected
 	Waiting  int        // a hall: its petitioners still waiting
+	// Pace is the hearings' pace the ETAs count with (the mean of this session's finished
+	// hearings, the booked minutes per petitioner before the first ends), in whole seconds: the
+	// waiting screen moves its time on with it while the hearing on stage runs over.
+	Pace int
+}
+
+// Tile names one participant's picture: the place (the studio, the hall, the unit) and, for the
+// hall on stage, its petitioner masked — never the person logged in at the seat.
+type Tile struct {
+	ParticipantID string
+	Place         string
+	Person        string
 }
 
 // Panel is the case panel of the hearing as one participant may see it; CaseID 0 clears it.
@@ -93,10 +107,9 @@ type Panel struct {
 
 // Notice is something one participant should be told.
 type Notice struct {
-	Kind      string // "unmute_request", "floor_taken", "query_code", "recording_error"
+	Kind      string // "unmute_request", "floor_taken", "recording_error"
 	MessageZH string
 	MessageEN string
-	QueryCode string // kind query_code: the petitioner's query code, to the hall of the hearing only
 }
 
 // newNotice is the Notice of kind with the catalog's text k, filled with args.
@@ -125,12 +138,18 @@ func (k *Call) stateFor(p Participant) State {
 	}
 	st.Me = MeView{OnStage: onStage, Floor: !k.held[m.ID], Hand: k.hands[m.ID]}
 	// The queue: the studio sees every hall's, a hall its own; ETAs count the petitioners ahead
-	// across halls at the session's minutes per petitioner.
-	base := k.now()
+	// across halls at the pace of the hearings so far, after what the hearing on stage is
+	// expected to take still.
+	now := k.now()
+	base := now
 	if start := k.roster.Session.Start; start.After(base) {
 		base = start
 	}
-	per := time.Duration(max(k.roster.Session.MinutesPerPetitioner, 1)) * time.Minute
+	per := k.pace()
+	if k.stage != nil {
+		base = base.Add(max(per-now.Sub(k.stage.calledAt), 0))
+	}
+	st.Me.Pace = int(per / time.Second)
 	ahead := 0
 	for _, a := range k.queue {
 		pending := (a.Status == reception.ApptBooked || a.Status == reception.ApptCheckedIn) && a.EndedAt.IsZero() &&
@@ -156,6 +175,7 @@ func (k *Call) stateFor(p Participant) State {
 			st.Queue = append(st.Queue, item)
 		}
 	}
+	st.Tiles = k.tilesFor(st.Stage)
 	if studio {
 		st.Hands, st.Held = []string{}, []string{}
 		for id, up := range k.hands {
@@ -202,4 +222,48 @@ func (k *Call) stageView(withPetitioner bool) *StageView {
 		v.Representatives = len(g.appt.Representatives)
 	}
 	return v
+}
+
+// pace is how long a hearing takes in this session: the mean of the hearings that ended (from
+// the call to the end, as the queue lives it), or the booked minutes per petitioner until one
+// has. No-shows take no turn and do not count. k.mu must be held.
+func (k *Call) pace() time.Duration {
+	var sum time.Duration
+	n := 0
+	for _, a := range k.queue {
+		if !a.HeardAt.IsZero() && !a.EndedAt.IsZero() && a.EndedAt.After(a.HeardAt) {
+			sum += a.EndedAt.Sub(a.HeardAt)
+			n++
+		}
+	}
+	if n == 0 {
+		return time.Duration(max(k.roster.Session.MinutesPerPetitioner, 1)) * time.Minute
+	}
+	return max((sum / time.Duration(n)).Round(time.Second), time.Minute)
+}
+
+// tilesFor captions every member's picture for a participant who sees stage (nil: no hearing,
+// or not one this participant may follow). The person is the petitioner, masked, and only for
+// those shown the petitioner on stage; the studio's is the leader, who is named in public. k.mu
+// must be held.
+func (k *Call) tilesFor(stage *StageView) []Tile {
+	out := make([]Tile, 0, len(k.members))
+	for id, p := range k.members {
+		seat := p.Member().Seat
+		t := Tile{ParticipantID: id}
+		switch seat.Kind {
+		case auth.SeatStudio:
+			t.Place, t.Person = k.roster.StudioName, k.roster.Session.LeaderName
+		case auth.SeatHall:
+			t.Place = k.roster.HallNames[seat.Hall]
+			if stage != nil && stage.HallID == seat.Hall {
+				t.Person = stage.Petitioner
+			}
+		case auth.SeatUnit:
+			t.Place = k.unitNames[seat.Unit]
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Tile) int { return strings.Compare(a.ParticipantID, b.ParticipantID) })
+	return out
 }

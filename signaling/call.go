@@ -84,7 +84,7 @@ func (s *session) CasePanel(p call.Panel) {
 
 // CallNotice implements call.Participant: call_notice.
 func (s *session) CallNotice(n call.Notice) {
-	s.emit(TypeCallNotice, CallNoticeData{Kind: n.Kind, MessageZH: n.MessageZH, MessageEN: n.MessageEN, QueryCode: n.QueryCode})
+	s.emit(TypeCallNotice, CallNoticeData{Kind: n.Kind, MessageZH: n.MessageZH, MessageEN: n.MessageEN})
 }
 
 // Defer implements call.Participant: fn runs on the session's writer.
@@ -132,6 +132,10 @@ func callStateData(st call.State) CallState {
 	}
 	for _, u := range st.Units {
 		d.Units = append(d.Units, StageUnit(u))
+	}
+	d.Tiles = make([]Tile, 0, len(st.Tiles))
+	for _, t := range st.Tiles {
+		d.Tiles = append(d.Tiles, Tile(t))
 	}
 	if g := st.Stage; g != nil {
 		v := &StageView{AppointmentID: g.AppointmentID, HallID: g.HallID, HallName: g.HallName, Units: make([]StageUnit, 0, len(g.Units)),

@@ -313,6 +313,7 @@ type CallState struct {
 	// Queue is every hall's for the studio, the hall's own for a hall, empty for others.
 	Queue []QueueItem `json:"queue"`
 	Me    MeView      `json:"me"`
+	Tiles []Tile      `json:"tiles"`           // every member's caption: place, and the masked petitioner on stage
 	Hands []string    `json:"hands,omitempty"` // studio only: participants with a raised hand
 	Held  []string    `json:"held,omitempty"`  // studio only: participants whose audio is taken
 	// Units are the units the studio may bring on stage by name (studio only).
@@ -366,6 +367,16 @@ type MeView struct {
 	Position int        `json:"position,omitempty"` // a hall: its next petitioner's place across halls (1 = next)
 	ETA      *time.Time `json:"eta,omitempty"`
 	Waiting  int        `json:"waiting,omitempty"` // a hall: its petitioners still waiting
+	// Pace is the seconds a hearing takes at this session's pace so far, which the ETAs count with.
+	Pace int `json:"pace,omitempty"`
+}
+
+// Tile captions one member's picture: its place, and the petitioner (masked) of the hall on stage
+// for those who see the hearing.
+type Tile struct {
+	ParticipantID string `json:"participant_id"`
+	Place         string `json:"place"`
+	Person        string `json:"person,omitempty"`
 }
 
 // CasePanelData is the body of case_panel; CaseID 0 clears the panel.
@@ -376,11 +387,9 @@ type CasePanelData struct {
 
 // CallNoticeData is the body of call_notice: something the participant should be told.
 type CallNoticeData struct {
-	Kind      string `json:"kind"` // "unmute_request", "floor_taken", "query_code"
+	Kind      string `json:"kind"` // "unmute_request", "floor_taken", "recording_error"
 	MessageZH string `json:"message_zh"`
 	MessageEN string `json:"message_en"`
-	// QueryCode is the petitioner's query code (kind query_code, to the hall of the hearing only).
-	QueryCode string `json:"query_code,omitempty"`
 }
 
 // AppointmentData is the body of call_appointment and no_show.

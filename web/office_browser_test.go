@@ -128,62 +128,6 @@ func TestReceptionPickerReadable(t *testing.T) {
 	}
 }
 
-// TestReceptionQueryCode: at the hall, the query code fits its card on the terminals' screens
-// (1280×720, 1366×768), stays through its hearing, and leaves with it.
-func TestReceptionQueryCode(t *testing.T) {
-	srv, conns := officeFake(t, nil)
-	p := &tab{t: t, ctx: newBrowser(t), url: srv.URL}
-	noHandlerErrors(t, collectConsole(p.ctx))
-	p.do("a 1280×720 terminal", chromedp.EmulateViewport(1280, 720))
-	c := joinSeat(t, p, conns, "hall")
-	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(1, false), nil, ""))
-	p.wait("on stage", `document.body.dataset.seat === "hall" && !document.getElementById("notice-card").hidden`)
-	// The widest letters of the alphabet (scheduler.queryAlphabet).
-	const code = "WWWWMMMMWWWWMMMM"
-	send(t, c, "call_notice", "", map[string]any{"kind": "query_code", "query_code": code,
-		"message_zh": "已登记为信访事项，请将查询码交给信访人妥善保管：" + code, "message_en": "query code " + code})
-	p.wait("the code", `!document.getElementById("code-card").hidden && document.getElementById("code-text").textContent === "`+code+`"`)
-	fits := func(screen string) {
-		t.Helper()
-		got := p.text(`(() => {
-			const out = [];
-			for (const id of ["code-text", "code-card"]) {
-				const e = document.getElementById(id);
-				if (e.scrollWidth > e.clientWidth) out.push(id + " scrollWidth " + e.scrollWidth + " > clientWidth " + e.clientWidth);
-			}
-			const r = document.getElementById("code-text").getBoundingClientRect();
-			if (r.right > innerWidth) out.push("the code ends at " + r.right + " px, past the screen's " + innerWidth);
-			return out.join("; ");
-		})()`)
-		if got != "" {
-			t.Errorf("at %s: %s", screen, got)
-		}
-	}
-	fits("1280×720")
-	p.do("a 1366×768 terminal", chromedp.EmulateViewport(1366, 768))
-	fits("1366×768")
-
-	// The hearing goes on (acknowledged): the code stays.
-	send(t, c, "call_state", "", callState("hall", "hearing", true, stageOf(1, true), nil, ""))
-	p.wait("the record card", `!document.getElementById("record-card").hidden`)
-	if got := p.text(`document.getElementById("code-card").hidden + "/" + document.getElementById("code-text").textContent`); got != "false/"+code {
-		t.Errorf("during its hearing the code card is hidden/text %q", got)
-	}
-	// The hearing ends; the hall waits for its next petitioner: the code is gone.
-	send(t, c, "call_state", "", callState("hall", "idle", false, nil, []any{map[string]any{"appointment_id": 2, "hall_id": 7,
-		"hall_name": "清波街道接访大厅", "queue_no": 2, "position": 1, "status": "booked", "name": "钱*", "people": 1}}, "2026-12-02T02:00:00Z"))
-	p.wait("the waiting screen", `!document.getElementById("waiting-screen").hidden`)
-	if got := p.text(`document.getElementById("code-card").hidden + "/" + document.getElementById("code-text").textContent`); got != "true/" {
-		t.Errorf("after its hearing the code card is hidden/text %q, want true/ (off screen)", got)
-	}
-	// A code that came with another hearing leaves when the next one is on stage.
-	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(2, false), nil, ""))
-	send(t, c, "call_notice", "", map[string]any{"kind": "query_code", "query_code": "23456789ABCDEFGH", "message_zh": "", "message_en": ""})
-	p.wait("the second code", `!document.getElementById("code-card").hidden`)
-	send(t, c, "call_state", "", callState("hall", "called", true, stageOf(3, false), nil, ""))
-	p.wait("the second code gone with its hearing", `document.getElementById("code-card").hidden && document.getElementById("code-text").textContent === ""`)
-}
-
 // TestReceptionRecordingBadge: the red "recording" status is for the seats on stage while the
 // hearing is recorded; a waiting hall sees that it waits, an observer that a hearing is on.
 func TestReceptionRecordingBadge(t *testing.T) {

@@ -212,6 +212,8 @@ func TestReceptionPageShowsQuality(t *testing.T) {
 		"stage": map[string]any{"appointment_id": 1, "hall_id": 7, "hall_name": "清波街道接访大厅", "units": []any{}, "case_id": 0, "case_number": "",
 			"called_at": time.Now().Format(time.RFC3339), "recording_acknowledged": true, "speakers": []any{}, "record_confirmed": false},
 		"queue": []any{}, "me": map[string]any{"on_stage": true, "floor": true, "hand": false},
+		// Tiles are named by the call's captions (the place), not by the participant's name.
+		"tiles": []any{map[string]any{"participant_id": "studio-1", "place": "市领导视频接访室"}},
 	})
 	send(t, c, "subscribe_offer", "", map[string]string{"sdp": studioOffer})
 	p.wait("the studio's tile", `document.body.dataset.seat === "hall" && !!document.querySelector('[data-participant="studio-1"]')`)

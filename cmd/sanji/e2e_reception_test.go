@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -147,6 +148,15 @@ func TestE2EReception(t *testing.T) {
 	pb := open("demo-operator2", "hall", hallB, 0)
 	unit := open("demo-handler", "unit", 0, rsj.ID)
 
+	// The leader's queue page opens on a hall where petitioners wait, not on the empty studio.
+	leaderQueue, closeLeaderQueue := chromedp.NewContext(leader.ctx)
+	if err := chromedp.Do(leaderQueue, chromedp.Navigate(a.URL()+"/queue.html")); err != nil {
+		t.Fatal(err)
+	}
+	e2eWait(t, leaderQueue, "the leader's queue page", `window.sanjiQueue && window.sanjiQueue.ready`)
+	e2eWait(t, leaderQueue, "opened on hall A", fmt.Sprintf(`document.getElementById('q-hall').value === '%d' && document.querySelectorAll('#queue-list tr[data-id]').length === 2`, hallA))
+	closeLeaderQueue()
+
 	// Hall B waits, second across halls, and sees its number on the waiting screen.
 	until("hall B's queue position", pb, func(s receptionStats) bool { return s.State.Phase == "idle" && s.State.Me.Position == 2 })
 	e2eWait(t, pb.ctx, "hall B's waiting screen", `!document.getElementById('waiting-screen').hidden && document.getElementById('wait-number').textContent.includes('1')`)
@@ -172,6 +182,39 @@ func TestE2EReception(t *testing.T) {
 	})
 	if s := stats(pb); s.framesFrom("") != 0 || s.State.Stage != nil || s.State.Me.Position != 1 {
 		t.Fatalf("waiting hall B during hall A's hearing: %+v", s)
+	}
+
+	// The pictures name places and the masked petitioner, not the people logged in.
+	caption := func(p *e2ePage, id string) string {
+		t.Helper()
+		c, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector('figure[data-participant="`+id+`"] .name') || {}).textContent || ''`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	e2eWait(t, leader.ctx, "hall A's caption at the studio", `!!document.querySelector('figure[data-participant="`+ids["hallA"]+`"] .name')`)
+	if got := caption(leader, ids["hallA"]); got != "清波街道接访室 · 王**" {
+		t.Errorf("the studio captions hall A %q", got)
+	}
+	if got := caption(pa, ids["leader"]); got != "市领导视频接访室 · "+session.LeaderName {
+		t.Errorf("hall A captions the studio %q", got)
+	}
+
+	// The query code is on hall A's operator's queue page, beside the petitioner, not on the
+	// room screen.
+	queueTab, closeQueueTab := chromedp.NewContext(pa.ctx)
+	defer closeQueueTab()
+	if err := chromedp.Do(queueTab, chromedp.Navigate(fmt.Sprintf("%s/queue.html?hall=%d", a.URL(), hallA))); err != nil {
+		t.Fatal(err)
+	}
+	e2eWait(t, queueTab, "the query code beside the petitioner heard", `document.querySelectorAll('.qcode').length === 1 && document.querySelector('.qcode-code').textContent.length === 16`)
+	code, err := chromedp.Run(queueTab, chromedp.Evaluate[string](`document.querySelector('.qcode-code').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onScreen, err := chromedp.Run(pa.ctx, chromedp.Evaluate[bool](`document.body.innerText.includes(`+strconv.Quote(code)+`) || document.body.innerText.includes(`+strconv.Quote(code[:4])+`)`)); err != nil || onScreen {
+		t.Errorf("hall A's room screen shows the query code (%v)", err)
 	}
 
 	// The leader assigns the case to the unit from the console; it is in the case's timeline.
@@ -208,6 +251,8 @@ func TestE2EReception(t *testing.T) {
 	}
 	click(leader, "end the hearing", "#btn-end")
 	until("hall A back to waiting", pa, func(s receptionStats) bool { return s.State.Phase == "idle" && !s.State.Me.OnStage })
+	e2eWait(t, queueTab, "the query code gone with its hearing", `document.querySelectorAll('.qcode').length === 0 && document.querySelectorAll('tr[data-status="done"]').length === 1`)
+	closeQueueTab()
 
 	// The hearing was recorded and sealed; the hall's operator (who may see the petitioner) plays
 	// it back in another tab: the browser decodes the recorded video and the clock advances.

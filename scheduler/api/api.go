@@ -119,6 +119,7 @@ type Server struct {
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
+	codes      hearingCodes // the query codes of the hearings under way (hearingcodes.go)
 }
 
 // New builds the API server.

@@ -34,6 +34,9 @@ type AppointmentView struct {
 	OverrideReason  string    `json:"override_reason,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	Masked          bool      `json:"masked"`
+	// HeardAt and EndedAt are set once the petitioner is heard on the reception call.
+	HeardAt *time.Time `json:"heard_at,omitempty"`
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 	// Checks says what the booking checks found, as counts and flags (the leader's queue shows
 	// them); absent when they found nothing.
 	Checks *CheckFlags `json:"checks,omitempty"`
@@ -58,6 +61,14 @@ func apptView(a reception.Appointment, unmasked bool) AppointmentView {
 	v := AppointmentView{ID: a.ID, SessionID: a.SessionID, HallID: a.HallID, Name: a.Name, IDNumber: a.IDNumber, Phone: a.Phone,
 		Matter: a.Matter, People: a.People, Representatives: reps, Guidance: a.Guidance, WalkIn: a.WalkIn, QueueNo: a.QueueNo,
 		Position: a.Position, Status: string(a.Status), OverrideReason: a.OverrideReason, CreatedAt: a.CreatedAt, Masked: !unmasked}
+	if !a.HeardAt.IsZero() {
+		t := a.HeardAt.UTC()
+		v.HeardAt = &t
+	}
+	if !a.EndedAt.IsZero() {
+		t := a.EndedAt.UTC()
+		v.EndedAt = &t
+	}
 	if c := a.Checks; !c.Empty() {
 		v.Checks = &CheckFlags{SamePerson: len(c.SamePerson), Similar: len(c.Similar), PendingLower: len(c.PendingLower) > 0,
 			PastReReview: len(c.PastReReview) > 0}
@@ -232,6 +243,12 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	return nil
 }
 
+// received reports whether an appointment's petitioner was received: heard on the call (under
+// way or ended), done, no-show or cancelled.
+func received(a reception.Appointment) bool {
+	return !a.HeardAt.IsZero() || (a.Status != reception.ApptBooked && a.Status != reception.ApptCheckedIn)
+}
+
 type updateAppointmentRequest struct {
 	Status   string `json:"status"`
 	Position *int   `json:"position"` // 1-based place in its group (booked or walk-in)
@@ -262,6 +279,11 @@ func (s *Server) updateAppointment(w http.ResponseWriter, r *http.Request, rc *r
 		return invalidField("status", "api.appointment.status_or_position")
 	}
 	if req.Status != "" {
+		// A petitioner received (heard on the call, done, no-show, cancelled) stays so: the queue
+		// page offers nothing for the row, and a stale page or a second operator is told why.
+		if received(a) {
+			return newErr(http.StatusConflict, CodeConflict, "api.queue.received", "queue_no", a.QueueNo)
+		}
 		if err := s.st.SetAppointmentStatus(ctx, id, reception.AppointmentStatus(req.Status)); err != nil {
 			return err
 		}

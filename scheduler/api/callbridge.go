@@ -173,7 +173,9 @@ func (b *CallBridge) StartHearing(ctx context.Context, sessionID, apptID, userID
 			return reception.HearingCase{}, err
 		}
 		h, err := b.hearingCase(ctx, a)
-		h.QueryCode = code
+		if err == nil && code != "" {
+			b.s.codes.put(hearingCode{sessionID: a.SessionID, hallID: a.HallID, appointmentID: a.ID, caseNumber: h.Number, code: code, at: now})
+		}
 		return h, err
 	} else if !a.EndedAt.IsZero() {
 		return reception.HearingCase{}, fmt.Errorf("appointment %d was heard already: %w", apptID, org.ErrConflict)
@@ -276,6 +278,7 @@ func (b *CallBridge) EndHearing(ctx context.Context, apptID int64, outcome, note
 	if err := b.s.st.EndHearing(ctx, apptID, outcome, note, b.s.now()); err != nil {
 		return err
 	}
+	b.s.codes.drop(apptID) // the code leaves the operator's screen with its hearing
 	return b.auditCall(ctx, user, "call.hearing_end", a, outcome)
 }
 
@@ -291,6 +294,7 @@ func (b *CallBridge) NoShow(ctx context.Context, apptID, userID int64) error {
 	if err := b.s.st.SetAppointmentStatus(ctx, apptID, reception.ApptNoShow); err != nil {
 		return err
 	}
+	b.s.codes.drop(apptID)
 	return b.auditCall(ctx, user, "call.no_show", a, "")
 }
 

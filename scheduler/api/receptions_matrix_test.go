@@ -147,6 +147,9 @@ var receptionMatrix = map[string]matrixRow{
 	"GET /api/v1/sessions/{id}/queue": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/sessions/" + idStr(f.appointment(in).SessionID) + "/queue", nil
 	}},
+	"GET /api/v1/sessions/{id}/query-codes": {call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/sessions/" + idStr(f.session(in).ID) + "/query-codes?hall_id=" + idStr(f.hallIn(in).ID), nil
+	}},
 	"PATCH /api/v1/appointments/{id}": {call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/appointments/" + idStr(f.appointment(in).ID), map[string]string{"status": "checked_in"}
 	}},

@@ -61,6 +61,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/sessions/{id}/seats", access: org.ActCallJoin, handle: s.sessionSeats},
 		{method: "GET", pattern: "/api/v1/sessions/{id}/queue", access: org.ActApptRead, handle: s.queue},
 		{method: "PATCH", pattern: "/api/v1/appointments/{id}", access: org.ActApptWrite, handle: s.updateAppointment},
+		{method: "GET", pattern: "/api/v1/sessions/{id}/query-codes", access: org.ActApptWrite, handle: s.hearingCodesOf},
 		{method: "POST", pattern: "/api/v1/sessions/{id}/booking-checks", access: org.ActApptWrite, handle: s.precheck},
 		// Multi-site hearings (invitations.go).
 		{method: "POST", pattern: "/api/v1/sessions/{id}/invitations", access: org.ActSessionWrite, handle: s.invite},

@@ -24,9 +24,6 @@ type HearingCase struct {
 	UnitIDs []int64
 	// UnitNames names UnitIDs for the call's screens.
 	UnitNames map[int64]string
-	// QueryCode is the petitioner's query code (查询码) when the case was registered for this
-	// hearing: it is shown once, at the hall, and only its hash is kept.
-	QueryCode string
 	// Started is when the hearing began (a hearing resumed after the call restarted keeps it).
 	Started time.Time
 }

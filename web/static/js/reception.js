@@ -6,6 +6,7 @@
 import { api, ApiError, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
+import { HOLD, captionSelf, mountOperatorMenu, tileCaption, waitETA } from './hall.js';
 import { CallSession } from './session.js';
 import { date, dateTime, dayStart, time, today } from './time.js';
 
@@ -25,7 +26,6 @@ const tiles = new Map(); // participant id -> tile
 const notices = [];
 let speaker = '';
 let handUp = false;
-let codeHearing = null; // the appointment whose query code is on screen
 let announceTimer = 0;
 let announced = ''; // the call last announced at the hall (appointment@called_at), so it is said once
 const queueNo = new Map(); // appointment id -> queue number, remembered from the hall's waiting screen
@@ -161,8 +161,7 @@ function placeTiles() {
   const ids = [...tiles.keys()];
   const mainID = tiles.has(speaker) ? speaker : ids[0];
   for (const [id, tile] of tiles) {
-    const p = call?.participants.get(id);
-    tile.name.textContent = p?.name || id;
+    tile.name.textContent = tileCaption(state, id); // the place, never the person logged in
     const parent = id === mainID ? $('main-tile') : $('thumbs');
     if (tile.el.parentElement !== parent) parent.append(tile.el);
     tile.el.classList.toggle('speaking', id === speaker);
@@ -197,28 +196,6 @@ function phaseFor(st) {
   if (st.me.on_stage) return st.phase;
   if (st.seat === 'hall') return 'waiting';
   return st.phase === 'idle' ? 'idle' : 'elsewhere';
-}
-
-// showCode puts the petitioner's query code on screen, in groups of four, for the hearing on stage.
-function showCode(code) {
-  codeHearing = state?.stage?.appointment_id ?? null;
-  const groups = (code.match(/.{1,4}/g) ?? []).map((g) => {
-    const s = document.createElement('span');
-    s.textContent = g;
-    return s;
-  });
-  $('code-text').replaceChildren(...groups);
-  $('code-card').hidden = false;
-}
-
-// dropCode takes the code off screen once its hearing is over: it is the petitioner's alone.
-function dropCode(st) {
-  if ($('code-card').hidden) return;
-  if (codeHearing === null && st.stage) codeHearing = st.stage.appointment_id;
-  if (st.stage && st.stage.appointment_id === codeHearing) return;
-  $('code-card').hidden = true;
-  $('code-text').replaceChildren();
-  codeHearing = null;
 }
 
 // announceCall tells the hall's waiting room that its petitioner is called: a flash, the words in
@@ -271,8 +248,8 @@ function draw() {
   const status = phaseFor(st);
   phase.dataset.phase = status;
   setText(phase, `rc.phase.${status}`);
-  dropCode(st);
   announceCall(st);
+  drawHallScreen(st);
   const studio = st.seat === 'studio';
   const hall = st.seat === 'hall';
   document.body.dataset.seat = st.seat;
@@ -287,7 +264,7 @@ function draw() {
       setText($('wait-number'), 'rc.wait.number', { n: mine.queue_no });
       const ahead = Math.max(0, (st.me.position || 1) - 1);
       setText($('wait-ahead'), ahead ? 'rc.wait.ahead' : 'rc.wait.next', { n: ahead });
-      setText($('wait-eta'), 'rc.wait.eta', { time: fmtTime(st.me.eta) });
+      drawWaitETA();
     } else {
       setText($('wait-number'), 'rc.wait.none');
       $('wait-ahead').textContent = '';
@@ -349,6 +326,34 @@ function draw() {
   handUp = st.me.hand;
   $('btn-hand').hidden = st.seat === 'observer' || studio;
   setText($('btn-hand').querySelector('.label'), handUp ? 'rc.hand.lower' : 'rc.hand.raise');
+}
+
+// ---- the hall terminal (seat=hall): a room screen ----
+
+let operatorMenu = false;
+let etaTimer = 0;
+
+// drawHallScreen captions the pictures from the call's tiles and, at a hall, keeps the
+// operator's controls in the operator's menu and the waiting time moving with the call.
+function drawHallScreen(st) {
+  for (const [id, tile] of tiles) tile.name.textContent = tileCaption(st, id);
+  showQuality();
+  if (st.seat !== 'hall') return;
+  captionSelf($('self-tile').querySelector('.name'), st, call?.self?.id);
+  if (!operatorMenu) {
+    operatorMenu = true;
+    mountOperatorMenu({ button: $('btn-operator'), dialog: $('operator-menu'), box: $('operator-controls'),
+      close: $('btn-operator-close'), controls: ['btn-hand', 'btn-mic', 'btn-cam', 'btn-leave'].map($) });
+    // Between two call states the time moves on by itself when the hearing on stage runs over.
+    etaTimer = setInterval(drawWaitETA, 15000);
+    window.addEventListener('pagehide', () => clearInterval(etaTimer));
+  }
+}
+
+function drawWaitETA() {
+  const st = state;
+  if (!st || st.seat !== 'hall' || $('waiting-screen').hidden || !st.me.eta) return;
+  setText($('wait-eta'), 'rc.wait.eta', { time: fmtTime(waitETA(st.me)) });
 }
 
 function drawQueue(st) {
@@ -700,11 +705,8 @@ async function join() {
   });
   call.sig.on('call_notice', (d) => {
     notices.push(d);
-    if (d.kind === 'query_code') {
-      showCode(d.query_code);
-    } else {
-      showBanner(d);
-    }
+    // A query code is never shown here (the room screen): the operator's queue page has it.
+    if (d.kind !== 'query_code') showBanner(d);
   });
   call.sig.on('ok', () => {});
   call
@@ -750,7 +752,7 @@ async function init() {
     if (outError) $('out-text').textContent = reasonText(outError);
     showQuality(); // the links' tooltips
   });
-  window.sanjiReception = { stats, get state() { return state; } };
+  window.sanjiReception = { stats, hold: HOLD, get state() { return state; } };
   $('banner-close').addEventListener('click', () => showBanner(null));
   $('btn-next').addEventListener('click', () => ask('call_next'));
   $('btn-broadcast').addEventListener('click', () => ask('broadcast', { on: !state?.broadcast }));
