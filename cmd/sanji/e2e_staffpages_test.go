@@ -1,0 +1,293 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/exchange"
+	"sanji/web/browsertest"
+)
+
+// The staff pages over routes the API served before any page did: case exchange, roles and
+// users on the admin page, and the holiday calendar. Each test drives its page in Chromium as the
+// demo user whose role may use it, and checks the effect through the API.
+
+// e2eLogins are the one-time passwords of the demo's users, by username.
+func e2eLogins(a *app) map[string]string {
+	out := map[string]string{}
+	for _, l := range a.logins {
+		out[l.Username] = l.Password
+	}
+	return out
+}
+
+// pageFetch runs fetch(path) in the page (its session cookie) and decodes the JSON answer.
+func pageFetch[T any](t *testing.T, ctx context.Context, path string) T {
+	t.Helper()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+		`fetch(%q, {headers: {'Accept': 'application/json'}}).then(async (r) => JSON.stringify({status: r.status, body: await r.json()}))`, path),
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	var res struct {
+		Status int
+		Body   T
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil || res.Status != 200 {
+		t.Fatalf("GET %s: %d %v: %s", path, res.Status, err, raw)
+	}
+	return res.Body
+}
+
+// peerCase is a claim registered at 上城区 by another system; with events > 1, its later state (accepted).
+func peerCase(number string, at time.Time, events int) exchange.CaseRecord {
+	rec := exchange.CaseRecord{Number: number, Unit: "330102", Territory: "330102", Form: casework.FormLetter,
+		Type: casework.TypeClaim, Category: "02", Title: "外地转来的欠薪事项", Content: "工资被拖欠三个月",
+		Petitioners: []exchange.PetitionerRecord{{Name: "王五", Role: casework.PetitionerSelf}}, InvolvedCount: 1,
+		Status: casework.StRegistered, RegisteredAt: at, UpdatedAt: at,
+		Timeline: []exchange.EventRecord{{At: at, Kind: casework.EvStatus, Actor: "peer-intake", To: casework.StRegistered, Reason: "登记"}}}
+	if events > 1 {
+		// The later state: the office there accepted it.
+		rec.Timeline = append(rec.Timeline, exchange.EventRecord{At: at.Add(time.Hour), Kind: casework.EvStatus, Actor: "peer-intake",
+			From: casework.StRegistered, To: casework.StAccepted, Reason: "受理"})
+		rec.Status, rec.AcceptedAt, rec.UpdatedAt = casework.StAccepted, at.Add(time.Hour), at.Add(time.Hour)
+	}
+	return rec
+}
+
+// writePeerBundle writes a bundle of recs signed by key into dir/name and returns its path; with
+// tamper, cases.json is changed after signing (the manifest keeps the old hash).
+func writePeerBundle(t *testing.T, dir, name string, key ed25519.PrivateKey, tamper bool, recs ...exchange.CaseRecord) string {
+	t.Helper()
+	at := recs[0].UpdatedAt
+	doc, err := json.Marshal(exchange.ExchangeCases{Format: exchange.ExchangeFormat, Identity: exchange.IdentityMasked, ExportedAt: at, Cases: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := exchange.WriteBundle(&buf, doc, nil, key, at); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.Bytes()
+	if tamper {
+		zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changed bytes.Buffer
+		zw := zip.NewWriter(&changed)
+		for _, f := range zr.File {
+			r, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Name == exchange.BundleCases {
+				body = bytes.Replace(body, []byte("三个月"), []byte("五个月"), 1)
+			}
+			w, err := zw.Create(f.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out = changed.Bytes()
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestE2EExchangePage: the demo supervisor imports another system's bundle on the exchange page
+// (a copy is created, as the API's case list shows), imports an older state of it (left alone,
+// the reason in the page's language, Chinese and then English), is refused a tampered bundle with
+// the part at fault named, is refused a full-identity export without a purpose, and exports the
+// district's cases: the downloaded file is a bundle signed by this system that holds the copy.
+func TestE2EExchangePage(t *testing.T) {
+	chromium := browsertest.Path(t)
+	peerPub, peer, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Demo = true
+	cfg.Exchange.TrustedKeys = []string{base64.StdEncoding.EncodeToString(peerPub)}
+	a := startTestApp(t, cfg)
+	files := t.TempDir()
+	at := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	const number = "330102-2026-W-000042"
+	newer := writePeerBundle(t, files, "newer.zip", peer, false, peerCase(number, at, 2))
+	older := writePeerBundle(t, files, "older.zip", peer, false, peerCase(number, at, 1))
+	tampered := writePeerBundle(t, files, "tampered.zip", peer, true, peerCase("330102-2026-W-000043", at, 1))
+
+	p := openScreen(t, t, e2eBrowser(t, chromium), a.URL(), "demo-supervisor", e2eLogins(a)["demo-supervisor"])
+	ctx := p.ctx
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).textContent`, sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	// The header of another page links the exchange page for the supervisor.
+	run("open the cases page", chromedp.Navigate(a.URL()+"/cases.html"))
+	e2eWait(t, ctx, "exchange link in the header", `!!document.querySelector('.topbar a[href="exchange.html"]:not([hidden])')`)
+	run("open the exchange page", chromedp.Click(chromedp.CSS(`.topbar a[href="exchange.html"]`)))
+	e2eWait(t, ctx, "exchange page", `location.pathname.endsWith('/exchange.html') && window.sanjiExchange && window.sanjiExchange.ready`)
+
+	importFile := func(path string) {
+		t.Helper()
+		run("import "+filepath.Base(path),
+			chromedp.SetUploadFiles(chromedp.ID("i-file"), []string{path}),
+			chromedp.Click(chromedp.ID("import-submit")))
+	}
+	importFile(newer)
+	e2eWait(t, ctx, "the copy created", `!!document.querySelector('#import-rows tr[data-number="`+number+`"][data-outcome="created"]')`)
+	if s := text("#import-rows tr"); !strings.Contains(s, "新建副本") {
+		t.Errorf("the created row: %q", s)
+	}
+	cases := pageFetch[struct {
+		Cases []struct {
+			Case struct {
+				ExternalID string `json:"external_id"`
+				Number     string `json:"number"`
+			} `json:"case"`
+		} `json:"cases"`
+	}](t, ctx, "/api/v1/cases")
+	var copyNumber string
+	for _, c := range cases.Cases {
+		if c.Case.ExternalID == number {
+			copyNumber = c.Case.Number
+		}
+	}
+	if copyNumber == "" {
+		t.Fatalf("the API lists no copy of %s: %+v", number, cases)
+	}
+	if s := text("#import-rows tr"); !strings.Contains(s, copyNumber) {
+		t.Errorf("the row does not name the copy's number %s: %q", copyNumber, s)
+	}
+
+	importFile(older)
+	e2eWait(t, ctx, "the older state left alone", `!!document.querySelector('#import-rows tr[data-outcome="stale"]')`)
+	if s := text("#import-rows tr"); !strings.Contains(s, "本系统中的副本比数据包新") {
+		t.Errorf("the stale row's reason in Chinese: %q", s)
+	}
+	run("switch to English", chromedp.Click(chromedp.CSS(`#lang button[data-lang="en"]`)))
+	importFile(older)
+	e2eWait(t, ctx, "the reason in English", `(document.querySelector('#import-rows tr[data-outcome="stale"]')?.textContent || '').includes('the copy here is newer')`)
+
+	importFile(tampered)
+	e2eWait(t, ctx, "the tampered bundle refused", `!document.getElementById('import-error').hidden`)
+	if s := text("#import-error"); !strings.Contains(s, "does not match its SHA-256") || !strings.Contains(s, "cases.json") {
+		t.Errorf("the refusal: %q", s)
+	}
+	if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('import-result').hidden`)); !hidden {
+		t.Error("a refused import still shows a result")
+	}
+
+	run("ask for a full export without a purpose",
+		chromedp.SetValue(chromedp.ID("x-identity"), "full"),
+		chromedp.Click(chromedp.ID("export-submit")))
+	e2eWait(t, ctx, "the export refused", `!document.getElementById('export-error').hidden`)
+	if s := text("#export-error"); !strings.Contains(strings.ToLower(s), "purpose") {
+		t.Errorf("the refusal of a full export without a purpose: %q", s)
+	}
+
+	downloads := t.TempDir()
+	// The tab has a browser context of its own: downloads are allowed there.
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, BrowserContextID: chromedp.FromContext(ctx).BrowserContextID}); err != nil {
+		t.Fatal(err)
+	}
+	unit, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#x-unit option')].find((o) => o.textContent.includes('(330102)')).value`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("export 上城区's cases, masked",
+		chromedp.SetValue(chromedp.ID("x-identity"), "masked"),
+		chromedp.SetValue(chromedp.ID("x-unit"), unit),
+		chromedp.Click(chromedp.ID("export-submit")))
+	e2eWait(t, ctx, "the export done", `!document.getElementById('export-ok').hidden`)
+	bundle := waitDownload(t, downloads)
+	pub := pageFetch[struct {
+		PublicKey string `json:"public_key"`
+	}](t, ctx, "/api/v1/exchange/public-key")
+	key, err := exchange.ParsePublicKey(pub.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := exchange.ReadBundle(bytes.NewReader(bundle), int64(len(bundle)), exchange.ExchangeKeys{Trusted: []ed25519.PublicKey{key}})
+	if err != nil {
+		t.Fatalf("the downloaded bundle does not verify against this system's key: %v", err)
+	}
+	doc, err := exchange.ParseCases(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range doc.Cases {
+		found = found || c.Number == copyNumber
+	}
+	if !found || doc.Identity != exchange.IdentityMasked {
+		t.Errorf("the export holds %d cases (identity %s), not the copy %s", len(doc.Cases), doc.Identity, copyNumber)
+	}
+	if exc := p.console.exceptions(); len(exc) > 0 {
+		t.Errorf("exceptions: %v", exc)
+	}
+}
+
+// waitDownload waits for the browser to finish writing one .zip into dir and returns its bytes.
+func waitDownload(t *testing.T, dir string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		zips, _ := filepath.Glob(filepath.Join(dir, "*.zip"))
+		if len(zips) == 1 {
+			if b, err := os.ReadFile(zips[0]); err == nil {
+				if _, err := zip.NewReader(bytes.NewReader(b), int64(len(b))); err == nil {
+					return b
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(dir)
+			t.Fatalf("no complete download in 20s: %v", entries)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the file system for the condition, not a fixed wait
+	}
+}
