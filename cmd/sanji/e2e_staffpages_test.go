@@ -291,3 +291,109 @@ func waitDownload(t *testing.T, dir string) []byte {
 		time.Sleep(100 * time.Millisecond) // polling the file system for the condition, not a fixed wait
 	}
 }
+
+// e2eUser is a user as GET /api/v1/users lists them.
+type e2eUser struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Disabled bool   `json:"disabled"`
+	Grants   []struct {
+		ID     int64  `json:"id"`
+		Role   string `json:"role"`
+		UnitID int64  `json:"unit_id"`
+	} `json:"grants"`
+}
+
+// TestE2EAdminRolesAndUsers: the demo district admin grants a role on the admin page, is refused
+// a grant that breaks the separation of duties (the reason shown in Chinese, then in English after
+// switching), revokes the grant, and disables and re-enables a user; the API's user list shows each
+// change, and the disabled user cannot log in.
+func TestE2EAdminRolesAndUsers(t *testing.T) {
+	chromium := browsertest.Path(t)
+	cfg := testConfig(t)
+	cfg.Demo = true
+	a := startTestApp(t, cfg)
+	logins := e2eLogins(a)
+	p := openScreen(t, t, e2eBrowser(t, chromium), a.URL(), "demo-district-admin", logins["demo-district-admin"])
+	ctx := p.ctx
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	operator := func() e2eUser {
+		t.Helper()
+		us := pageFetch[struct{ Users []e2eUser }](t, ctx, "/api/v1/users")
+		for _, u := range us.Users {
+			if u.Username == "demo-operator" {
+				return u
+			}
+		}
+		t.Fatalf("the API lists no demo-operator")
+		return e2eUser{}
+	}
+	hasRole := func(u e2eUser, role string) bool {
+		for _, g := range u.Grants {
+			if g.Role == role {
+				return true
+			}
+		}
+		return false
+	}
+	const item = `#users li[data-username="demo-operator"]`
+	run("open the admin page", chromedp.Navigate(a.URL()+"/admin.html"))
+	e2eWait(t, ctx, "admin page", `window.sanjiAdmin && window.sanjiAdmin.ready`)
+	run("choose 清波街道", chromedp.Click(chromedp.CSS(`#tree li[data-code="330102001"] > button`)))
+	e2eWait(t, ctx, "the operator's grant form", `!!document.querySelector('`+item+` .grant-form')`)
+
+	run("grant the operator the observer role at 清波街道",
+		chromedp.SetValue(chromedp.CSS(item+` .grant-role`), "observer"),
+		chromedp.Click(chromedp.CSS(item+` .grant-submit`)))
+	e2eWait(t, ctx, "the observer grant listed", `!!document.querySelector('`+item+` .grants li[data-role="observer"]')`)
+	if u := operator(); !hasRole(u, "observer") {
+		t.Fatalf("the API shows no observer grant: %+v", u)
+	}
+
+	run("grant the operator the auditor role",
+		chromedp.SetValue(chromedp.CSS(item+` .grant-role`), "auditor"),
+		chromedp.Click(chromedp.CSS(item+` .grant-submit`)))
+	e2eWait(t, ctx, "the separation refused in Chinese", `!document.getElementById('admin-error').hidden && document.getElementById('admin-error').textContent.includes('三员分立')`)
+	run("switch to English", chromedp.Click(chromedp.CSS(`#lang button[data-lang="en"]`)))
+	run("grant the auditor role again",
+		chromedp.SetValue(chromedp.CSS(item+` .grant-role`), "auditor"),
+		chromedp.Click(chromedp.CSS(item+` .grant-submit`)))
+	e2eWait(t, ctx, "the separation refused in English", `document.getElementById('admin-error').textContent.includes('separation of duties')`)
+	if u := operator(); hasRole(u, "auditor") {
+		t.Fatalf("the refused grant is there: %+v", u)
+	}
+
+	run("revoke the observer grant", chromedp.Click(chromedp.CSS(item+` .grants li[data-role="observer"] .revoke`)))
+	e2eWait(t, ctx, "the observer grant gone", `!document.querySelector('`+item+` .grants li[data-role="observer"]') && !document.getElementById('admin-ok').hidden`)
+	if u := operator(); hasRole(u, "observer") || !hasRole(u, "hall_operator") {
+		t.Fatalf("after the revocation: %+v", u)
+	}
+
+	run("disable the operator", chromedp.Click(chromedp.CSS(item+` .toggle-disabled`)))
+	e2eWait(t, ctx, "the operator disabled", `document.querySelector('`+item+`').dataset.disabled === 'true'`)
+	if u := operator(); !u.Disabled {
+		t.Fatalf("the API shows the operator enabled: %+v", u)
+	}
+	resp, err := testHTTPClient(t).Post(a.URL()+"/api/v1/session", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"username":"demo-operator","password":%q}`, logins["demo-operator"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Error("a disabled user logs in")
+	}
+	run("enable the operator again", chromedp.Click(chromedp.CSS(item+` .toggle-disabled`)))
+	e2eWait(t, ctx, "the operator enabled", `document.querySelector('`+item+`').dataset.disabled === 'false'`)
+	if u := operator(); u.Disabled {
+		t.Fatalf("the API shows the operator disabled: %+v", u)
+	}
+	if exc := p.console.exceptions(); len(exc) > 0 {
+		t.Errorf("exceptions: %v", exc)
+	}
+}
