@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"sanji/i18n"
 	"sanji/scheduler/calendar"
@@ -106,6 +107,9 @@ func (s *Server) holidayCalendar(w http.ResponseWriter, r *http.Request, rc *req
 	return nil
 }
 
+// maxHolidayName is the longest name of a day, in characters (春节调休上班 is six).
+const maxHolidayName = 40
+
 type putHolidayRequest struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
@@ -127,6 +131,14 @@ func (s *Server) putHoliday(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	h := calendar.Holiday{Date: r.PathValue("date"), Kind: calendar.HolidayKind(req.Kind), Name: strings.TrimSpace(req.Name)}
+	// The name is what a deadline's explanation cites (春节, 国庆节调休): a day without one cannot be
+	// checked against the State Council's notice.
+	if h.Name == "" {
+		return invalidField("name", "api.calendar.name_required")
+	}
+	if n := utf8.RuneCountInString(h.Name); n > maxHolidayName {
+		return invalidField("name", "api.calendar.name_too_long", "max", maxHolidayName)
+	}
 	var before any
 	if old, err := s.st.ListHolidays(ctx, h.Date, h.Date); err == nil && len(old) == 1 {
 		before = HolidayView{Date: old[0].Date, Kind: string(old[0].Kind), Name: old[0].Name}

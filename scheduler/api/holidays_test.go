@@ -2,6 +2,7 @@ package api
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"sanji/scheduler/org"
@@ -63,6 +64,15 @@ func TestHolidayCalendarForItsKeeper(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(after.Years, func(a, b CalendarYearView) int { return a.Year - b.Year }) {
 		t.Errorf("years not in order: %+v", after.Years)
+	}
+	for _, name := range []string{"", "  ", strings.Repeat("节", maxHolidayName+1)} {
+		resp, body := admin.do("PUT", "/api/v1/holidays/2099-01-05", map[string]string{"kind": "holiday", "name": name})
+		if resp.StatusCode != 400 || !strings.Contains(string(body), `"field":"name"`) {
+			t.Errorf("a day named %q: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	if v := read("2099"); len(v.Holidays) != 2 {
+		t.Errorf("a refused day was stored: %+v", v.Holidays)
 	}
 	if resp, body := admin.do("GET", "/api/v1/holiday-calendar?year=abc", nil); resp.StatusCode != 400 {
 		t.Errorf("a bad year: %d %s", resp.StatusCode, body)
