@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"sanji/scheduler"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/exchange"
 	"sanji/web/browsertest"
@@ -392,6 +395,120 @@ func TestE2EAdminRolesAndUsers(t *testing.T) {
 	e2eWait(t, ctx, "the operator enabled", `document.querySelector('`+item+`').dataset.disabled === 'false'`)
 	if u := operator(); u.Disabled {
 		t.Fatalf("the API shows the operator disabled: %+v", u)
+	}
+	if exc := p.console.exceptions(); len(exc) > 0 {
+		t.Errorf("exceptions: %v", exc)
+	}
+}
+
+// e2eRootAdmin readies the first admin (the one at the root, who keeps the calendar) for a
+// browser: logs in with the one-time password printed at start, sets a new one and returns it.
+func e2eRootAdmin(t *testing.T, a *app) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := testHTTPClient(t)
+	hc.Jar = jar
+	post := func(path, csrf, body string) []byte {
+		t.Helper()
+		req, err := http.NewRequest("POST", a.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+		return b
+	}
+	old := e2eLogins(a)[scheduler.AdminUsername]
+	var me struct {
+		CSRF string `json:"csrf_token"`
+	}
+	if err := json.Unmarshal(post("/api/v1/session", "", fmt.Sprintf(`{"username":%q,"password":%q}`, scheduler.AdminUsername, old)), &me); err != nil {
+		t.Fatal(err)
+	}
+	const pw = "calendar-keeper-password-1"
+	post("/api/v1/me/password", me.CSRF, fmt.Sprintf(`{"old_password":%q,"new_password":%q}`, old, pw))
+	return pw
+}
+
+// TestE2EHolidayCalendarPage: the root admin finds the calendar in the header, sees a year not
+// entered marked provisional, is refused a day without a name (the server's reason shown), enters
+// a run of days off and a make-up working day, and the year turns entered; the calendar's API
+// holds the days.
+func TestE2EHolidayCalendarPage(t *testing.T) {
+	chromium := browsertest.Path(t)
+	cfg := testConfig(t)
+	cfg.Demo = true
+	a := startTestApp(t, cfg)
+	pw := e2eRootAdmin(t, a)
+	p := openScreen(t, t, e2eBrowser(t, chromium), a.URL(), scheduler.AdminUsername, pw)
+	ctx := p.ctx
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("open the admin page", chromedp.Navigate(a.URL()+"/admin.html"))
+	e2eWait(t, ctx, "the calendar linked in the header", `!!document.querySelector('.topbar a[href="holidays.html"]:not([hidden])')`)
+	run("open the calendar", chromedp.Click(chromedp.CSS(`.topbar a[href="holidays.html"]`)))
+	e2eWait(t, ctx, "calendar page", `location.pathname.endsWith('/holidays.html') && window.sanjiHolidays && window.sanjiHolidays.ready`)
+
+	const year = "2099"
+	// A number field's change event is what a person's edit fires.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const y = document.getElementById('hol-year');
+		y.value = '`+year+`'; return y.dispatchEvent(new Event('change')); })()`)); err != nil {
+		t.Fatalf("open %s: %v", year, err)
+	}
+	e2eWait(t, ctx, year+" provisional", `document.querySelector('#hol-years tr[data-year="`+year+`"]')?.dataset.state === 'provisional' && !document.getElementById('hol-empty').hidden`)
+
+	run("save a day without a name",
+		chromedp.SetValue(chromedp.ID("hol-from"), year+"-01-01"),
+		chromedp.Click(chromedp.ID("hol-submit")))
+	e2eWait(t, ctx, "the nameless day refused", `!document.getElementById('hol-form-error').hidden && document.getElementById('hol-form-error').textContent.includes('春节')`)
+	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "hol-name" {
+		t.Errorf("the refusal focuses %q, not the name", focused)
+	}
+
+	run("enter 元旦 as three days off",
+		chromedp.SetValue(chromedp.ID("hol-to"), year+"-01-03"),
+		chromedp.SetValue(chromedp.ID("hol-kind"), "holiday"),
+		chromedp.SendKeys(chromedp.ID("hol-name"), "元旦"),
+		chromedp.Click(chromedp.ID("hol-submit")))
+	e2eWait(t, ctx, "three days listed", `document.querySelectorAll('#hol-days tr[data-kind="holiday"]').length === 3`)
+	run("enter a make-up working day",
+		chromedp.SetValue(chromedp.ID("hol-from"), year+"-01-04"),
+		chromedp.SetValue(chromedp.ID("hol-to"), ""),
+		chromedp.SetValue(chromedp.ID("hol-kind"), "workday"),
+		chromedp.SetValue(chromedp.ID("hol-name"), "元旦调休上班"),
+		chromedp.Click(chromedp.ID("hol-submit")))
+	e2eWait(t, ctx, "the working day listed and the year entered",
+		`!!document.querySelector('#hol-days tr[data-date="`+year+`-01-04"][data-kind="workday"]') && document.querySelector('#hol-years tr[data-year="`+year+`"]').dataset.state === 'entered'`)
+
+	cal := pageFetch[struct {
+		Holidays []struct{ Date, Kind, Name string }
+		Covered  bool
+		Verified bool
+	}](t, ctx, "/api/v1/holiday-calendar?year="+year)
+	want := map[string]string{year + "-01-01": "holiday", year + "-01-02": "holiday", year + "-01-03": "holiday", year + "-01-04": "workday"}
+	if !cal.Covered || !cal.Verified || len(cal.Holidays) != len(want) {
+		t.Fatalf("the calendar after the entries: %+v", cal)
+	}
+	for _, h := range cal.Holidays {
+		if want[h.Date] != h.Kind || h.Name == "" {
+			t.Errorf("day %+v, want kind %q", h, want[h.Date])
+		}
 	}
 	if exc := p.console.exceptions(); len(exc) > 0 {
 		t.Errorf("exceptions: %v", exc)

@@ -19,6 +19,7 @@ const WORK = [
   ['cases.html', 'case.read', 'nav.cases'],
   ['invitations.html', 'invitation.answer', 'nav.invitations'],
   ['exchange.html', 'case.exchange', 'nav.exchange'],
+  ['holidays.html', 'holiday.write', 'nav.holidays'],
 ];
 
 function showWork(m, who) {
