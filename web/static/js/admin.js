@@ -353,6 +353,10 @@ if (me) {
   fillRoles();
   try {
     await load();
+    // admin.html?unit=<code> opens that unit, so a link can lead to a unit's users.
+    const code = new URLSearchParams(location.search).get('unit');
+    const unit = code && units.find((x) => x.code === code);
+    if (unit) select(unit);
     window.sanjiAdmin = { ready: true };
   } catch (err) {
     fail(err);
