@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"sanji/scheduler"
 	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
@@ -31,6 +32,8 @@ func TestE2EScreensReadWell(t *testing.T) {
 	for _, l := range a.logins {
 		passwords[l.Username] = l.Password
 	}
+	// The calendar's keeper is the first admin, whose printed password must be changed first.
+	passwords[scheduler.AdminUsername] = e2eRootAdmin(t, a)
 	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("demo reception: %v %v", rs, err)
@@ -57,7 +60,10 @@ func TestE2EScreensReadWell(t *testing.T) {
 		{"book", "demo-scheduler", "/book.html", ""},
 		{"invitations", "demo-handler", "/invitations.html", ""},
 		{"admin", "demo-district-admin", "/admin.html", ""},
+		{"roles", "demo-district-admin", "/admin.html?unit=330102001", `!!document.querySelector('#users .grant-form')`},
 		{"audit", "demo-auditor", "/audit.html", ""},
+		{"exchange", "demo-supervisor", "/exchange.html", `window.sanjiExchange && window.sanjiExchange.ready`},
+		{"holidays", scheduler.AdminUsername, "/holidays.html", `window.sanjiHolidays && window.sanjiHolidays.ready`},
 	}
 	browser := e2eBrowser(t, chromium)
 	dir := screenshotDir(t)

@@ -289,7 +289,7 @@ type ImportedCase struct {
 	Outcome     string `json:"outcome"`
 	CaseID      int64  `json:"case_id,omitempty"`
 	LocalNumber string `json:"local_number,omitempty"`
-	Reason      string `json:"reason,omitempty"`
+	Reason      string `json:"reason,omitempty"` // why a stale case was left alone, in the request's language
 }
 
 // ImportResponse is the answer to an import.
@@ -348,11 +348,15 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	resp := ImportResponse{KeyID: b.KeyID, Identity: exchange.IdentityFull, Counts: map[string]int{}, Cases: []ImportedCase{}}
 	for _, res := range results {
+		reason := res.Reason.ZH
+		if lang(r) == "en" {
+			reason = res.Reason.EN
+		}
 		if res.Anonymous {
 			resp.Identity = exchange.IdentityMasked
 		}
 		resp.Counts[res.Outcome]++
-		resp.Cases = append(resp.Cases, ImportedCase{Number: res.Number, Outcome: res.Outcome, CaseID: res.CaseID, LocalNumber: res.Local, Reason: res.Reason})
+		resp.Cases = append(resp.Cases, ImportedCase{Number: res.Number, Outcome: res.Outcome, CaseID: res.CaseID, LocalNumber: res.Local, Reason: reason})
 		if res.Outcome == exchange.ImportCreated || res.Outcome == exchange.ImportUpdated {
 			if err := rc.audit("case.import", "case:"+strconv.FormatInt(res.CaseID, 10), res.Unit, nil,
 				map[string]string{"outcome": res.Outcome, "source": b.KeyID, "external_id": res.Number}); err != nil {

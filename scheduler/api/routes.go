@@ -49,6 +49,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/public/sessions", access: accessPublic, handle: s.publicSessions},
 		{method: "GET", pattern: "/api/v1/holidays", access: org.ActSessionRead, handle: s.listHolidays},
 		{method: "PUT", pattern: "/api/v1/holidays/{date}", access: org.ActHolidayWrite, handle: s.putHoliday},
+		{method: "GET", pattern: "/api/v1/holiday-calendar", access: org.ActHolidayWrite, handle: s.holidayCalendar},
 		{method: "GET", pattern: "/api/v1/leaders", access: org.ActSessionWrite, handle: s.listLeaders},
 		{method: "GET", pattern: "/api/v1/sessions", access: org.ActSessionRead, handle: s.listSessions},
 		{method: "POST", pattern: "/api/v1/sessions", access: org.ActSessionWrite, handle: s.createSession},

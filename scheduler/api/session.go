@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,7 +25,8 @@ type MeResponse struct {
 	Grants             []GrantView `json:"grants"`
 	CSRFToken          string      `json:"csrf_token,omitempty"`
 	MustChangePassword bool        `json:"must_change_password"`
-	// Can lists the actions the caller may perform somewhere, so pages show only what works.
+	// Can lists the actions the caller may perform somewhere, so pages show only what works; an
+	// action on installation-wide data (rootOnly) is listed only for a grant at the root.
 	Can []string `json:"can"`
 }
 
@@ -106,7 +109,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if err := rc.audit("login.ok", userTarget(u.ID), unit, nil, nil); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.meView(p, csrf))
+	m, err := s.meView(ctx, p, csrf)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
@@ -131,26 +138,46 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	return nil
 }
 
-func (s *Server) me(w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+func (s *Server) me(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	csrf := ""
 	if rc.session != nil {
 		csrf = rc.session.CSRFToken
 	}
-	writeJSON(w, http.StatusOK, s.meView(rc.p, csrf))
+	m, err := s.meView(r.Context(), rc.p, csrf)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
-func (s *Server) meView(p *org.Principal, csrf string) MeResponse {
+// rootOnly are the actions whose handlers check them at the root, as they change data of the
+// whole installation (the holiday calendar, the category tree): a grant below the root allows
+// them nowhere, so a page must not offer them to its holder.
+var rootOnly = map[string]bool{org.ActHolidayWrite: true, org.ActCategoryWrite: true}
+
+func (s *Server) meView(ctx context.Context, p *org.Principal, csrf string) (MeResponse, error) {
 	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}}
 	for _, g := range p.Grants {
 		m.Grants = append(m.Grants, grantView(g))
 	}
+	var root org.Unit
 	for _, a := range org.Actions {
-		if p.CanAnywhere(a) {
+		may := p.CanAnywhere(a)
+		if may && rootOnly[a] {
+			if root.Path == "" {
+				var err error
+				if root, err = s.st.GetUnitByCode(ctx, org.RootCode); err != nil {
+					return m, fmt.Errorf("me: root unit: %w", err)
+				}
+			}
+			may = p.Can(a, root.Path)
+		}
+		if may {
 			m.Can = append(m.Can, a)
 		}
 	}
-	return m
+	return m, nil
 }
 
 type passwordRequest struct {

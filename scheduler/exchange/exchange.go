@@ -657,12 +657,12 @@ const (
 type CaseImport struct {
 	Number    string // the exporter's number
 	Outcome   string
-	CaseID    int64    // the case here
-	Local     string   // its number here
-	Reason    string   // for stale: why, 中文 / English
-	Unit      org.Unit // the registering unit here (for the caller's audit)
-	Attached  int      // attachment files written
-	Anonymous bool     // the bundle's identity was masked
+	CaseID    int64     // the case here
+	Local     string    // its number here
+	Reason    i18n.Text // for stale: why
+	Unit      org.Unit  // the registering unit here (for the caller's audit)
+	Attached  int       // attachment files written
+	Anonymous bool      // the bundle's identity was masked
 }
 
 // ParseCases reads a checked bundle's cases.json.
@@ -757,7 +757,7 @@ func importOne(ctx context.Context, tx Store, cb *codebook, blobs casework.Blobs
 		if sameJSON(mine, rec) {
 			return found(existing, ImportUnchanged)
 		}
-		if why := extends(mine, rec); why != "" {
+		if why := extends(mine, rec); why != (i18n.Text{}) {
 			res.Outcome, res.CaseID, res.Local, res.Unit, res.Reason = ImportStale, existing.ID, existing.Number, cb.units[existing.UnitID], why
 			return res, nil
 		}
@@ -814,11 +814,11 @@ func putBundleFile(blobs casework.Blobs, b *Bundle, a casework.Attachment) error
 	return nil
 }
 
-// extends says why next is not a later state of the copy cur ("" when it is): the copy's
+// extends says why next is not a later state of the copy cur (the zero Text when it is): the copy's
 // timeline must be the start of next's, and its slips the first of next's, in order.
-func extends(cur, next CaseRecord) string {
-	stale := func(what string) string {
-		return i18n.T("exchange.import.stale", "what", what).String()
+func extends(cur, next CaseRecord) i18n.Text {
+	stale := func(what string) i18n.Text {
+		return i18n.T("exchange.import.stale", "what", what)
 	}
 	if len(cur.Timeline) > len(next.Timeline) {
 		return stale("timeline")
@@ -856,7 +856,7 @@ func extends(cur, next CaseRecord) string {
 			return stale("attachments")
 		}
 	}
-	return ""
+	return i18n.Text{}
 }
 
 func sameJSON(a, b any) bool {

@@ -281,7 +281,7 @@ func testExchange(t *testing.T, open Opener) {
 		t.Errorf("later bundle again: %+v %v", res, err)
 	}
 	res, err = b.importBundle(t, full)
-	if err != nil || !slices.Equal(outcomes(res), []string{exchange.ImportStale}) || res[0].Reason == "" {
+	if err != nil || !slices.Equal(outcomes(res), []string{exchange.ImportStale}) || res[0].Reason.ZH == "" {
 		t.Errorf("the older bundle: %+v %v", res, err)
 	}
 	if got := b.record(t, cp.ID); !sameJSON(got, a.record(t, c.ID)) {

@@ -117,15 +117,7 @@ function select(u) {
   }
   document.getElementById('users-box').hidden = !can('user.read');
   const ul = document.getElementById('users');
-  ul.replaceChildren();
-  for (const x of users.filter((y) => y.unit_id === u.id)) {
-    const li = document.createElement('li');
-    li.dataset.username = x.username;
-    const roles = (x.grants || []).map((g) => t(`role.${g.role}`)).join('、');
-    const kind = x.kind === 'device' ? ' · ' + t('admin.device') : '';
-    li.textContent = `${x.display_name} (${x.username})${roles ? ' · ' + roles : ''}${kind}${x.disabled ? ' · ' + t('admin.disabled') : ''}`;
-    ul.append(li);
-  }
+  ul.replaceChildren(...users.filter((y) => y.unit_id === u.id).map(userItem));
   document.getElementById('user-form').hidden = !can('user.write');
   const unitHalls = halls.filter((x) => x.unit_id === u.id);
   document.getElementById('device-form').hidden = !can('user.write') || unitHalls.length === 0;
@@ -145,6 +137,141 @@ function select(u) {
     return o;
   }));
   document.getElementById('import-form').hidden = !can('unit.write');
+}
+
+const unitLabel = (id) => {
+  const x = units.find((y) => y.id === id);
+  return x ? x.name : `#${id}`;
+};
+
+function button(key, cls, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  setText(b, key);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+// userItem is one user of the unit: who, their grants (each revocable) and, for those who may
+// change users, a form to grant a role at a unit and a button to disable or re-enable them.
+function userItem(x) {
+  const li = document.createElement('li');
+  li.className = 'user-item';
+  li.dataset.username = x.username;
+  li.dataset.userId = x.id;
+  li.dataset.disabled = String(x.disabled);
+  const line = document.createElement('span');
+  const kind = x.kind === 'device' ? ' · ' + t('admin.device') : '';
+  line.textContent = `${x.display_name} (${x.username})${kind}${x.disabled ? ' · ' + t('admin.disabled') : ''}`;
+  li.append(line);
+  const write = can('user.write');
+  if (write) {
+    li.append(' ', button(x.disabled ? 'adm.enable' : 'adm.disable', 'btn-link toggle-disabled', () => setDisabled(x, !x.disabled)));
+  }
+  const gl = document.createElement('ul');
+  gl.className = 'grants';
+  for (const g of x.grants || []) {
+    const gi = document.createElement('li');
+    gi.dataset.grantId = g.id;
+    gi.dataset.role = g.role;
+    gi.dataset.unitId = g.unit_id;
+    const span = document.createElement('span');
+    setText(span, 'adm.grantAt', { role: { key: `role.${g.role}` }, unit: unitLabel(g.unit_id) });
+    gi.append(span);
+    // A terminal's one grant is its hall's; the server refuses changing it, so no button offers it.
+    if (write && x.kind !== 'device') gi.append(' ', button('adm.revoke', 'btn-link revoke', () => revoke(x, g)));
+    gl.append(gi);
+  }
+  if (!gl.children.length) {
+    const none = document.createElement('li');
+    setText(none, 'adm.noGrants');
+    gl.append(none);
+  }
+  li.append(gl);
+  if (write && x.kind !== 'device') li.append(grantForm(x));
+  return li;
+}
+
+function grantForm(x) {
+  const f = document.createElement('form');
+  f.className = 'grant-form';
+  f.noValidate = true;
+  const role = document.createElement('select');
+  role.className = 'grant-role';
+  role.dataset.field = 'role grant.role';
+  setAttrLabel(role, 'adm.grantRole');
+  role.append(...ROLES.map((r) => {
+    const o = document.createElement('option');
+    o.value = r;
+    setText(o, `role.${r}`);
+    return o;
+  }));
+  const unit = document.createElement('select');
+  unit.className = 'grant-unit';
+  unit.dataset.field = 'unit_id';
+  setAttrLabel(unit, 'adm.grantUnit');
+  unit.append(...units.map((u) => {
+    const o = document.createElement('option');
+    o.value = String(u.id);
+    o.textContent = `${u.name} (${u.code})`;
+    return o;
+  }));
+  unit.value = String(selected.id);
+  const submit = document.createElement('button');
+  submit.type = 'submit';
+  submit.className = 'btn grant-submit';
+  setText(submit, 'adm.grant');
+  f.append(role, unit, submit);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    okBox.hidden = true;
+    try {
+      await api('POST', `/api/v1/users/${x.id}/grants`, { role: role.value, unit_id: Number(unit.value) });
+      ok('adm.granted', { user: x.username, role: { key: `role.${role.value}` }, unit: unitLabel(Number(unit.value)) });
+      await load();
+    } catch (err) {
+      failAt(err, f);
+    }
+  });
+  return f;
+}
+
+// setAttrLabel names a control for screen readers in the page's language.
+function setAttrLabel(el, key) {
+  el.dataset.i18nAttr = `aria-label=${key}`;
+  el.setAttribute('aria-label', t(key));
+}
+
+async function revoke(x, g) {
+  okBox.hidden = true;
+  try {
+    await api('DELETE', `/api/v1/users/${x.id}/grants/${g.id}`);
+    ok('adm.revoked', { user: x.username, role: { key: `role.${g.role}` }, unit: unitLabel(g.unit_id) });
+    await load();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function setDisabled(x, disabled) {
+  okBox.hidden = true;
+  try {
+    await api('PATCH', `/api/v1/users/${x.id}`, { disabled });
+    ok(disabled ? 'adm.disabledOk' : 'adm.enabledOk', { user: x.username });
+    await load();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+// failAt shows err and focuses the control of form it names.
+function failAt(err, form) {
+  fail(err);
+  if (err instanceof ApiError && err.field) {
+    const f = [...form.querySelectorAll('[data-field]')].find((e) => e.dataset.field.split(' ').includes(err.field));
+    if (f) f.focus();
+  }
 }
 
 function fillRoles() {
@@ -226,6 +353,10 @@ if (me) {
   fillRoles();
   try {
     await load();
+    // admin.html?unit=<code> opens that unit, so a link can lead to a unit's users.
+    const code = new URLSearchParams(location.search).get('unit');
+    const unit = code && units.find((x) => x.code === code);
+    if (unit) select(unit);
     window.sanjiAdmin = { ready: true };
   } catch (err) {
     fail(err);

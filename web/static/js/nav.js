@@ -11,13 +11,15 @@ export function initPage() {
   if (out) out.addEventListener('click', () => logout());
 }
 
-// WORK are the pages of the daily work (视频接访, 信访事项, a unit's invitations to hearings) and the
-// action each needs: linked in every header for those who may use them, hidden from the others
-// (admin and auditor: 三员分立).
+// WORK are the pages of the daily work (视频接访, 信访事项, a unit's invitations to hearings, the
+// exchange of cases with other systems) and of the installation's calendar, with the action each
+// needs: linked in every header for those who may use them, hidden from the others (三员分立).
 const WORK = [
   ['reception.html', 'call.join', 'nav.reception'],
   ['cases.html', 'case.read', 'nav.cases'],
   ['invitations.html', 'invitation.answer', 'nav.invitations'],
+  ['exchange.html', 'case.exchange', 'nav.exchange'],
+  ['holidays.html', 'holiday.write', 'nav.holidays'],
 ];
 
 function showWork(m, who) {
