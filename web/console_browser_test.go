@@ -72,7 +72,7 @@ func TestReceptionConsole(t *testing.T) {
 	}
 	p.js(`document.getElementById("unit-pick").value = "42"`)
 	p.do("bring the unit on stage", chromedp.Click(chromedp.ID("btn-unit-add")))
-	m := expect(t, c, "stage_unit")
+	m := expectPast(t, c, "stage_unit", "publish_offer")
 	var body struct {
 		UnitID int64 `json:"unit_id"`
 		On     bool  `json:"on"`

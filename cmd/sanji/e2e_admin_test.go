@@ -50,7 +50,8 @@ func TestE2EAdminCreatesDistrictUser(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("password"), pw),
 			chromedp.Click(chromedp.ID("login-submit")))
 	}
-	changePassword := func(old, neu string) {
+	// changePassword changes a one-time password; the user then lands where their role works.
+	changePassword := func(old, neu, lands string) {
 		t.Helper()
 		e2eWait(t, ctx, "password page", at("password.html")+" && !document.getElementById('password-must').hidden")
 		run("change password",
@@ -58,11 +59,12 @@ func TestE2EAdminCreatesDistrictUser(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("new-password"), neu),
 			chromedp.SendKeys(chromedp.ID("new-password2"), neu),
 			chromedp.Click(chromedp.ID("password-submit")))
-		e2eWait(t, ctx, "admin page after the password change", at("admin.html")+" && window.sanjiAdmin && window.sanjiAdmin.ready")
+		e2eWait(t, ctx, lands+" after the password change", at(lands))
 	}
 
 	login(scheduler.AdminUsername, adminPW)
-	changePassword(adminPW, "admin-new-password-1")
+	changePassword(adminPW, "admin-new-password-1", "admin.html")
+	e2eWait(t, ctx, "the admin page ready", "window.sanjiAdmin && window.sanjiAdmin.ready")
 
 	run("choose 上城区", chromedp.Click(chromedp.CSS(`#tree li[data-code="330102"] > button`)))
 	e2eWait(t, ctx, "user form", "!document.getElementById('user-form').hidden && document.getElementById('unit-title').textContent === '上城区'")
@@ -98,7 +100,9 @@ func TestE2EAdminCreatesDistrictUser(t *testing.T) {
 	e2eWait(t, ctx, "login page after logout", at("login.html"))
 
 	login("shangcheng-leader", newPW)
-	changePassword(newPW, "leader-new-password-1")
+	changePassword(newPW, "leader-new-password-1", "reception.html") // a leader lands on today's receptions
+	run("open the organisation page", chromedp.Navigate(base+"/admin.html"))
+	e2eWait(t, ctx, "the admin page as the leader", at("admin.html")+" && window.sanjiAdmin && window.sanjiAdmin.ready")
 	codes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#tree li')).map((li) => li.dataset.code)`))
 	if err != nil {
 		t.Fatal(err)

@@ -100,6 +100,10 @@ func TestLoginLockoutWithBackoff(t *testing.T) {
 
 func TestLoginRateLimitPerIP(t *testing.T) {
 	f := newFixture(t, Config{LoginPerMinute: 3, LoginBurst: 3})
+	// Good logins do not count: one office's staff behind one address all log in at nine.
+	for i := 0; i < 6; i++ {
+		f.login("admin", f.admin)
+	}
 	for i := 0; i < 3; i++ {
 		resp, _ := f.anon().do("POST", "/api/v1/session", map[string]string{"username": "nobody", "password": "x"})
 		if resp.StatusCode != 401 {

@@ -49,6 +49,16 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// refund gives key back the token an attempt took, for an attempt that should not count (a
+// login that succeeded: a hall's staff behind one address log in at nine without tripping it).
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[key]; ok {
+		b.tokens = min(b.tokens+1, l.burst)
+	}
+}
+
 // prune drops buckets that have refilled (they behave like new ones), and if that is not
 // enough, everything: under a flood of addresses, forgetting is better than running out of memory.
 func (l *limiter) prune(now time.Time) {

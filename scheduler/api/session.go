@@ -84,6 +84,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
 		return err
 	}
+	s.loginLim.refund(rc.ip) // only failed attempts count against an address
 	id, err := auth.RandomToken(32)
 	if err != nil {
 		return err

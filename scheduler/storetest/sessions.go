@@ -549,21 +549,27 @@ func testAppointmentsConcurrent(t *testing.T, s scheduler.Store) {
 // halls or studios on the roster, and no others.
 func testSessionsInvolving(t *testing.T, s scheduler.Store) {
 	r := BuildReception(t, s)
-	// A studio in 上城区, so that only the studio ties a session to that district.
+	// A studio in 上城区 and one in 拱墅区: a studio belongs to its owner's area.
 	studio1 := org.Hall{UnitID: r.D1.ID, Kind: org.HallStudio, Name: "上城区领导接访室"}
-	if err := s.CreateHall(ctx, &studio1); err != nil {
-		t.Fatal(err)
+	studio2 := org.Hall{UnitID: r.D2.ID, Kind: org.HallStudio, Name: "拱墅区领导接访室"}
+	for _, h := range []*org.Hall{&studio1, &studio2} {
+		if err := s.CreateHall(ctx, h); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The city's reception: its studio, hall 1 (上城区) and the district's 人社局 on the roster.
 	city := recSession(r, "市领导接访", "2026-12-07 09:00", 120)
 	city.UnitIDs = []int64{r.Dept.ID}
-	// 拱墅区's own session in the 上城区 studio, with its own hall.
+	// 拱墅区's own session in its studio, with its own hall.
 	d2 := recSession(r, "区领导接访", "2026-12-08 09:00", 120)
-	d2.UnitID, d2.LeaderID, d2.StudioID, d2.HallIDs = r.D2.ID, r.Leader2.ID, studio1.ID, []int64{r.H2.ID}
+	d2.UnitID, d2.LeaderID, d2.StudioID, d2.HallIDs = r.D2.ID, r.Leader2.ID, studio2.ID, []int64{r.H2.ID}
 	// A cancelled one with the 人社局 on it.
 	gone := recSession(r, "取消的接访", "2026-12-09 09:00", 60)
 	gone.UnitIDs = []int64{r.Dept.ID}
-	for _, x := range []*reception.ReceptionSession{&city, &d2, &gone} {
+	// The city's leader in the 上城区 studio with 拱墅区's hall: only the studio ties it to 上城区.
+	visit := recSession(r, "市领导在区接访", "2026-12-10 09:00", 60)
+	visit.StudioID, visit.HallIDs = studio1.ID, []int64{r.H2.ID}
+	for _, x := range []*reception.ReceptionSession{&city, &d2, &gone, &visit} {
 		if err := s.CreateReceptionSession(ctx, x); err != nil {
 			t.Fatal(err)
 		}
@@ -587,10 +593,10 @@ func testSessionsInvolving(t *testing.T, s scheduler.Store) {
 		name, path, want string
 	}{
 		{"the unit on the roster", r.Dept.Path, "市领导接访"},
-		{"a district: its hall, its unit, its studio", r.D1.Path, "市领导接访,区领导接访"},
-		{"the other district: its own session", r.D2.Path, "区领导接访"},
+		{"a district: its hall, its unit, its studio", r.D1.Path, "市领导接访,市领导在区接访"},
+		{"the other district: its own session, its hall", r.D2.Path, "区领导接访,市领导在区接访"},
 		{"a township with nothing on a roster", r.T1.Path, ""},
-		{"the city: everything it owns or holds", r.City.Path, "市领导接访,区领导接访"},
+		{"the city: everything it owns or holds", r.City.Path, "市领导接访,区领导接访,市领导在区接访"},
 	} {
 		if got := titles(reception.SessionQuery{Involving: c.path}); got != c.want {
 			t.Errorf("%s (%s): got %q, want %q", c.name, c.path, got, c.want)
