@@ -17,7 +17,7 @@ import (
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 // echo is a stand-in for the SFU's media port: it answers every datagram with itself.
-func echo(t *testing.T) *net.UDPConn {
+func echo(t testing.TB) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -44,7 +44,7 @@ type fixture struct {
 	reg   *prometheus.Registry
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{media: echo(t).LocalAddr().(*net.UDPAddr), pair: certstest.New(t, 1), reg: prometheus.NewRegistry()}
 	srv, err := New(Config{Realm: "sanji", Secret: testSecret, Media: f.media, ListenIP: net.IPv4(127, 0, 0, 1),
@@ -62,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // dial opens a TURN client over transport t with the given credentials.
-func (f *fixture) dial(t *testing.T, tr Transport, user, pass string) *turn.Client {
+func (f *fixture) dial(t testing.TB, tr Transport, user, pass string) *turn.Client {
 	t.Helper()
 	var conn net.PacketConn
 	var addr string

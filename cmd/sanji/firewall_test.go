@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -243,5 +244,37 @@ func TestOnePort(t *testing.T) {
 	_ = conn.Close()
 	if serial != 2 {
 		t.Fatalf("certificate serial %d after renewal, want 2", serial)
+	}
+}
+
+// TestFirewallConfig: the turn block reads from YAML, and what cannot work is refused saying
+// what to set.
+func TestFirewallConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/sanji.yaml"
+	yaml := "tls:\n  cert_file: /etc/sanji/tls.crt\n  key_file: /etc/sanji/tls.key\none_port: true\nturn:\n  enabled: true\n  tls_port: 5349\n  realm: hz\n  external_urls: [turn:coturn.example:3478]\n  external_secret: s\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--config", path}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.OnePort || !cfg.TURN.Enabled || cfg.TURN.TLSPort != 5349 || cfg.TURN.Realm != "hz" || cfg.TURN.UDPPort != defaultTURNUDPPort ||
+		cfg.TLS.KeyFile != "/etc/sanji/tls.key" || cfg.TURN.ExternalSecret != "s" {
+		t.Fatalf("config %+v", cfg)
+	}
+	for args, want := range map[string]string{
+		"--one-port":                              "one_port needs TLS",
+		"--turn-enabled --turn-tls-port=5349":     "turn.tls_port needs a certificate",
+		"--turn-external-urls=http://x":           "must start with turn:",
+		"--turn-udp-port=70000":                   "turn.udp_port 70000 is out of range",
+		"--tls-cert-file=/etc/sanji/tls.crt":      "set both tls.cert_file and tls.key_file",
+		"--turn-enabled --turn-credential-ttl=0s": "turn.credential_ttl must be greater than 0",
+	} {
+		_, err := loadConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
 	}
 }
