@@ -5,6 +5,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,12 @@ type Options struct {
 	// OnMessage sees every message from the server, on the client's reader goroutine: it must
 	// return quickly.
 	OnMessage func(Message)
+	// RelayOnly, when set, makes both connections use the ICE servers it picks from those of
+	// `joined`, with the relay-only policy: media flows through TURN or not at all (tests of the
+	// TURN path).
+	RelayOnly func([]webrtc.ICEServer) []webrtc.ICEServer
+	// TLS configures the WebSocket's TLS for wss:// URLs (nil: the system's roots).
+	TLS *tls.Config
 	// OnSenderRTCP sees the RTCP that arrives for each published track (receiver reports,
 	// NACKs, PLIs), after the interceptors have handled it.
 	OnSenderRTCP func(*webrtc.RTPSender, []rtcp.Packet)
@@ -103,7 +110,9 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	dialer := *websocket.DefaultDialer
+	dialer.TLSClientConfig = opt.TLS
+	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", wsURL, err)
 	}
@@ -138,6 +147,16 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("client: join: %w", err)
+	}
+	if opt.RelayOnly != nil {
+		// Before any negotiation: pion takes new servers and policy until it starts gathering.
+		relayOnly := webrtc.Configuration{ICEServers: opt.RelayOnly(c.joined.ICEServers), ICETransportPolicy: webrtc.ICETransportPolicyRelay}
+		for _, pc := range []*webrtc.PeerConnection{c.pub, c.sub} {
+			if err := pc.SetConfiguration(relayOnly); err != nil {
+				_ = c.Close()
+				return nil, fmt.Errorf("client: relay configuration: %w", err)
+			}
+		}
 	}
 	return c, nil
 }

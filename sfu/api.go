@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"net"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -18,6 +19,9 @@ type Config struct {
 	UDPPort int
 	// TCPPort is the one ICE-TCP port (0 = pick a free port, -1 = ICE-TCP off).
 	TCPPort int
+	// TCPListener, when set, carries ICE-TCP instead of TCPPort: the connections the one-port
+	// listener recognised as ICE-TCP (RFC 4571 framing). The SFU closes it on Close.
+	TCPListener net.Listener
 	// PublicIPs replace the host candidates' address, for a server behind 1:1 NAT.
 	PublicIPs []string
 	// LoopbackOnly limits candidates to 127.0.0.0/8 and ::1 (tests, and `--listen 127.0.0.1`).

@@ -87,11 +87,13 @@ func New(cfg Config) (*SFU, error) {
 	s.udpMux = webrtc.NewICEUDPMux(s.setting.LoggerFactory.NewLogger("udpmux"), udp)
 	s.setting.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
-	if cfg.TCPPort >= 0 {
-		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})
-		if err != nil {
-			_ = s.udpMux.Close()
-			return nil, fmt.Errorf("sfu: open ICE-TCP port %d: %w", cfg.TCPPort, err)
+	if cfg.TCPPort >= 0 || (cfg.TCPListener != nil && cfg.Net == nil) {
+		var tcp net.Listener = cfg.TCPListener
+		if tcp == nil {
+			if tcp, err = net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort}); err != nil {
+				_ = s.udpMux.Close()
+				return nil, fmt.Errorf("sfu: open ICE-TCP port %d: %w", cfg.TCPPort, err)
+			}
 		}
 		s.tcp = tcp
 		s.tcpMux = webrtc.NewICETCPMux(s.setting.LoggerFactory.NewLogger("tcpmux"), tcp, 64)

@@ -33,6 +33,10 @@ type Config struct {
 
 	// ICEServers are handed to clients in `joined`.
 	ICEServers []webrtc.ICEServer
+	// ICEServersFor, when set, adds the ICE servers of one participant: TURN with credentials
+	// of its own. host is the host the client reached this server by (the WebSocket request's
+	// Host), the name a TURN URL on this server should carry.
+	ICEServersFor func(participantID, host string) []webrtc.ICEServer
 
 	// Calls is the scheduler for reception calls (rooms joined with a session's seat token);
 	// nil refuses such tokens.
@@ -115,6 +119,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSession(srv, conn)
+	s.host = r.Host
 	srv.mu.Lock()
 	closing := srv.closing
 	if !closing {
@@ -220,9 +225,9 @@ func (srv *Server) enterRoster(s *session, re string) []string {
 			}
 		}
 	}
-	ice := srv.cfg.ICEServers
-	if ice == nil {
-		ice = []webrtc.ICEServer{}
+	ice := append([]webrtc.ICEServer{}, srv.cfg.ICEServers...)
+	if srv.cfg.ICEServersFor != nil {
+		ice = append(ice, srv.cfg.ICEServersFor(s.id, s.host)...)
 	}
 	s.joined(re, JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: ice})
 	srv.broadcast(s, TypeParticipantJoined, ParticipantJoinedData{Participant: s.participant()})

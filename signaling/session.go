@@ -32,6 +32,7 @@ type outFrame struct {
 type session struct {
 	srv  *Server
 	conn *websocket.Conn
+	host string                     // the request's Host, for the TURN URLs in `joined`
 	log  atomic.Pointer[zap.Logger] // gains room and participant at join; read from every goroutine
 
 	out        chan outFrame

@@ -71,6 +71,8 @@ type app struct {
 	jobs     []job
 	notifier reception.Notifier
 	recorder *recording.Recorder
+	// fw is TLS, the one port and the TURN relay (firewall.go).
+	fw *firewall
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -113,23 +115,38 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 
+	fw, err := openFirewall(cfg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	media, err := sfu.New(sfu.Config{
 		ListenIP:     cfg.RTC.ListenIP,
 		UDPPort:      cfg.RTC.UDPPort,
 		TCPPort:      cfg.RTC.TCPPort,
+		TCPListener:  fw.iceListener(),
 		PublicIPs:    cfg.RTC.PublicIPs,
 		LoopbackOnly: cfg.RTC.LoopbackOnly,
 		Logger:       log.Named("sfu"),
 		Registerer:   reg,
 	})
 	if err != nil {
+		fw.close()
 		_ = st.Close()
 		return nil, wrapMsg(err, "cmd.app.media_ports", "udp", cfg.RTC.UDPPort, "tcp", cfg.RTC.TCPPort)
+	}
+	if err := fw.startRelay(cfg, secret, media, log, reg); err != nil {
+		_ = media.Close()
+		fw.close()
+		_ = st.Close()
+		return nil, err
 	}
 
 	recorder, err := openRecorder(cfg, st, log, reg)
 	if err != nil {
+		fw.closeRelay()
 		_ = media.Close()
+		fw.close()
 		_ = st.Close()
 		return nil, err
 	}
@@ -146,10 +163,12 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer: reg,
 		Calls:      schedAPI.CallBridge(),
 		Recorder:   recorder,
+
+		ICEServersFor: fw.ice.For,
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
@@ -168,7 +187,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.WarnLevel)
 	if err != nil {
+		fw.closeRelay()
 		_ = media.Close()
+		fw.close()
 		_ = st.Close()
 		return nil, fmt.Errorf("http error log: %w", err)
 	}
@@ -195,9 +216,9 @@ func (a *app) Start() error {
 	if a.shuttingDown.Load() {
 		return errors.New("app is shut down")
 	}
-	ln, err := net.Listen("tcp", a.cfg.Listen)
+	ln, err := a.fw.listen(a.cfg.Listen)
 	if err != nil {
-		return wrapMsg(err, "cmd.app.listen_failed", "addr", a.cfg.Listen)
+		return err
 	}
 	a.ln = ln
 	a.serveDone = make(chan struct{})
@@ -219,6 +240,7 @@ func (a *app) Start() error {
 	if t := a.sfu.TCPAddr(); t != nil {
 		fields = append(fields, zap.String("ice_tcp", t.String()))
 	}
+	fields = append(fields, a.fw.logFields()...)
 	a.log.Info("listening", fields...)
 	return nil
 }
@@ -308,16 +330,20 @@ func (a *app) URL() string {
 	if a.ln == nil {
 		return ""
 	}
+	scheme := "http://"
+	if a.cfg.TLS.on() {
+		scheme = "https://"
+	}
 	tcp, ok := a.ln.Addr().(*net.TCPAddr)
 	if !ok {
-		return "http://" + a.ln.Addr().String()
+		return scheme + a.ln.Addr().String()
 	}
 	host := tcp.IP.String()
 	if tcp.IP.IsUnspecified() {
 		// Go listens dual-stack on a wildcard, so IPv4 loopback reaches it either way.
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	return scheme + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 // Shutdown ends the app gracefully: readiness turns 503, every signaling client gets `bye`, the
@@ -350,6 +376,9 @@ func (a *app) shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	// The one port's other users (ICE-TCP, TURN) stop with it; the relay before the SFU it
+	// relays to.
+	a.fw.closeRelay()
 
 	a.mu.Lock()
 	jobs := a.jobs
@@ -366,6 +395,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	if err := a.sfu.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sfu close: %w", err))
 	}
+	a.fw.close()
 	// Last: requests in flight above may still have been writing.
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store close: %w", err))

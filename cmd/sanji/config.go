@@ -50,6 +50,12 @@ type config struct {
 	Recording recordingConfig `yaml:"recording"`
 	// Exchange configures case bundles to and from other systems (docs/exchange.md).
 	Exchange exchangeConfig `yaml:"exchange"`
+	// TLS serves HTTPS and WSS from the binary (firewall.go).
+	TLS tlsConfig `yaml:"tls"`
+	// OnePort carries ICE-TCP and TURN on the HTTPS port too, for halls that reach only TCP 443.
+	OnePort bool `yaml:"one_port"`
+	// TURN configures the embedded TURN server and external ones (firewall.go).
+	TURN turnConfig `yaml:"turn"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -124,6 +130,7 @@ func defaultConfig() config {
 			TCPPort:      defaultTCPPort,
 			LoopbackOnly: true,
 		},
+		TURN: defaultTURN(),
 	}
 }
 
@@ -522,6 +529,7 @@ func (c config) validate() error {
 			bad("cmd.config.public_ip_unspecified", "ip", s)
 		}
 	}
+	errs = append(errs, c.validateFirewall()...)
 	if c.RTC.LoopbackOnly {
 		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
 			bad("cmd.config.loopback_listen_ip", "ip", c.RTC.ListenIP)
