@@ -32,6 +32,7 @@ type Participant struct {
 	subs      map[string]*subscription
 	// Subscriber negotiation: one offer outstanding at a time; changes meanwhile set pending.
 	negotiating, pending bool
+	offerMu              sync.Mutex // held while an offer is made (never with mu)
 	// Candidates that arrived before the remote description they belong to.
 	early map[Target][]webrtc.ICECandidateInit
 
@@ -402,18 +403,35 @@ func (p *Participant) enforcePolicy(pol Policy) {
 }
 
 // negotiate sends a new subscriber offer, or marks one pending while another is outstanding.
-func (p *Participant) negotiate() {
+func (p *Participant) negotiate() { p.offer(false) }
+
+// RestartICE sends a subscriber offer with fresh ICE credentials: an ICE restart, which keeps
+// every track and subscription as it is. It goes out even while an offer is outstanding, since
+// the client may have lost that one with its connection (the new one replaces it). Before the
+// first offer there is nothing to restart: it returns false.
+func (p *Participant) RestartICE() bool { return p.offer(true) }
+
+func (p *Participant) offer(iceRestart bool) bool {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		return
+		return false
 	}
-	if p.negotiating {
+	if iceRestart && p.sub.LocalDescription() == nil {
+		p.mu.Unlock()
+		return false
+	}
+	if p.negotiating && !iceRestart {
 		p.pending = true
 		p.mu.Unlock()
-		return
+		return false
 	}
 	p.negotiating = true
+	p.mu.Unlock()
+	// One offer is made at a time: a restart may overtake an outstanding offer, never one being made.
+	p.offerMu.Lock()
+	defer p.offerMu.Unlock()
+	p.mu.Lock()
 	p.holdCandidates = true
 	p.mu.Unlock()
 	defer func() {
@@ -426,18 +444,23 @@ func (p *Participant) negotiate() {
 		}
 	}()
 
-	offer, err := p.sub.CreateOffer(nil)
+	var opt *webrtc.OfferOptions
+	if iceRestart {
+		opt = &webrtc.OfferOptions{ICERestart: true}
+	}
+	offer, err := p.sub.CreateOffer(opt)
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}
 	if err != nil {
-		p.log.Warn("subscriber offer", zap.Error(err))
+		p.log.Warn("subscriber offer", zap.Bool("ice_restart", iceRestart), zap.Error(err))
 		p.mu.Lock()
 		p.negotiating = false
 		p.mu.Unlock()
-		return
+		return false
 	}
 	p.emit(EventSubscriberOffer{SDP: p.sub.LocalDescription().SDP})
+	return true
 }
 
 // SetTrackSettings records how the participant shows a track it receives (size, priority); the
@@ -525,4 +548,12 @@ func newTrackID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "TR_" + hex.EncodeToString(b[:])
+}
+
+// OfferOutstanding reports whether a subscriber offer awaits its answer: after a resume the
+// client may never have seen it.
+func (p *Participant) OfferOutstanding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.negotiating
 }

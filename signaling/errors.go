@@ -54,6 +54,7 @@ const (
 	wantOther     i18n.Key = "signaling.want.other"
 	wantRecord    i18n.Key = "signaling.want.record"
 	wantSignature i18n.Key = "signaling.want.signature"
+	wantSubscriberTarget i18n.Key = "signaling.resume.want_subscriber"
 )
 
 func errNotJoined() *Error {
@@ -69,6 +70,10 @@ func errToken(err error) *Error {
 		return newError(CodeTokenExpired, "signaling.token.expired")
 	}
 	return newError(CodeBadToken, "signaling.token.invalid")
+}
+
+func errResumeRefused() *Error {
+	return newError(CodeResumeRefused, "signaling.resume.refused")
 }
 
 func errRateLimited(limit int) *Error {
