@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -146,6 +147,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer: reg,
 		Calls:      schedAPI.CallBridge(),
 		Recorder:   recorder,
+		// 0 in the configuration turns resume off, which signaling spells negative.
+		ResumeGrace: cmp.Or(cfg.ResumeGrace, -1),
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
