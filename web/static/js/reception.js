@@ -6,6 +6,7 @@
 import { api, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
+import { watchReconnect } from './reconnect.js';
 import { CallSession } from './session.js';
 import { dateTime, dayStart, time, today } from './time.js';
 
@@ -549,6 +550,7 @@ async function join() {
   if (query.get('unit')) body.unit_id = Number(query.get('unit'));
   const tok = await api('POST', `/api/v1/sessions/${sessionID}/join-token`, body);
   call = new CallSession({ token: tok.token });
+  watchReconnect(call); // a hall on stage that is reconnecting keeps its tile, marked
   call.sig.on('call_state', (d) => {
     state = d;
     draw();
