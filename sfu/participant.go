@@ -32,6 +32,7 @@ type Participant struct {
 	subs      map[string]*subscription
 	// Subscriber negotiation: one offer outstanding at a time; changes meanwhile set pending.
 	negotiating, pending bool
+	pendingRestart       bool       // an ICE restart waits for the outstanding offer's answer
 	offerMu              sync.Mutex // held while an offer is made (never with mu)
 	// Candidates that arrived before the remote description they belong to.
 	early map[Target][]webrtc.ICECandidateInit
@@ -133,11 +134,11 @@ func (p *Participant) SetSubscriberAnswer(sdp string) error {
 	p.flushEarly(TargetSubscriber)
 	p.mu.Lock()
 	p.negotiating = false
-	again := p.pending
-	p.pending = false
+	again, restart := p.pending, p.pendingRestart
+	p.pending, p.pendingRestart = false, false
 	p.mu.Unlock()
-	if again {
-		p.negotiate()
+	if again || restart {
+		p.offer(restart)
 	}
 	return nil
 }
@@ -406,10 +407,30 @@ func (p *Participant) enforcePolicy(pol Policy) {
 func (p *Participant) negotiate() { p.offer(false) }
 
 // RestartICE sends a subscriber offer with fresh ICE credentials: an ICE restart, which keeps
-// every track and subscription as it is. It goes out even while an offer is outstanding, since
-// the client may have lost that one with its connection (the new one replaces it). Before the
-// first offer there is nothing to restart: it returns false.
+// every track and subscription as it is. While an offer is outstanding the restart waits for its
+// answer (an answer must meet the offer it answers). Before the first offer there is nothing to
+// restart: it returns false; it returns true when the restart is sent or waits.
 func (p *Participant) RestartICE() bool { return p.offer(true) }
+
+// ResendOffer sends the outstanding subscriber offer again, for a client that may have lost it
+// with its socket (a resume); it reports whether there was one. The offer is sent again rather
+// than replaced: pion cannot roll back a local offer, and the answer must meet the offer.
+func (p *Participant) ResendOffer() bool {
+	p.offerMu.Lock() // not while an offer is being made
+	defer p.offerMu.Unlock()
+	p.mu.Lock()
+	outstanding := p.negotiating && !p.closing
+	p.mu.Unlock()
+	if !outstanding {
+		return false
+	}
+	d := p.sub.PendingLocalDescription() // with the candidates gathered since
+	if d == nil {
+		return false
+	}
+	p.emit(EventSubscriberOffer{SDP: d.SDP})
+	return true
+}
 
 func (p *Participant) offer(iceRestart bool) bool {
 	p.mu.Lock()
@@ -421,14 +442,18 @@ func (p *Participant) offer(iceRestart bool) bool {
 		p.mu.Unlock()
 		return false
 	}
-	if p.negotiating && !iceRestart {
-		p.pending = true
+	if p.negotiating {
+		if iceRestart {
+			p.pendingRestart = true
+		} else {
+			p.pending = true
+		}
 		p.mu.Unlock()
-		return false
+		return iceRestart
 	}
 	p.negotiating = true
 	p.mu.Unlock()
-	// One offer is made at a time: a restart may overtake an outstanding offer, never one being made.
+	// One offer is made at a time, and none while ResendOffer sends the outstanding one.
 	p.offerMu.Lock()
 	defer p.offerMu.Unlock()
 	p.mu.Lock()
@@ -548,12 +573,4 @@ func newTrackID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "TR_" + hex.EncodeToString(b[:])
-}
-
-// OfferOutstanding reports whether a subscriber offer awaits its answer: after a resume the
-// client may never have seen it.
-func (p *Participant) OfferOutstanding() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.negotiating
 }

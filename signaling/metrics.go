@@ -12,7 +12,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec // code
 	// Resume and ICE restart (resume.go).
 	resumes          *prometheus.CounterVec // result: ok, refused, expired
-	iceRestarts      *prometheus.CounterVec // target, by: client, server, resume
+	iceRestarts      *prometheus.CounterVec // target, by: client, server
 	reconnectSeconds prometheus.Histogram
 }
 
@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		iceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sanji_signaling_ice_restarts_total",
-			Help: "ICE restarts by connection (publisher, subscriber) and by who began it (client, server, resume).",
+			Help: "ICE restarts by connection (publisher, subscriber) and by who began it (client, server).",
 		}, []string{"target", "by"}),
 		reconnectSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sanji_signaling_reconnect_seconds",

@@ -276,10 +276,9 @@ func (s *session) onResume(id string, data json.RawMessage) *Error {
 			}
 		}
 	}
-	if p.OfferOutstanding() && p.RestartICE() {
-		// The offer may have gone out on the lost socket: a new one, on fresh ICE, replaces it.
-		srv.metrics.iceRestarts.WithLabelValues(TargetSubscriber, "resume").Inc()
-	}
+	// An offer outstanding may have gone out on the lost socket (often the server's own ICE
+	// restart, made when it saw the link go): it goes out again.
+	p.ResendOffer()
 	return nil
 }
 

@@ -425,15 +425,20 @@ export class CallSession {
   }
 
   onSubscribeOffer(sdp) {
+    const generation = this.sig.generation;
     this.enqueue('subscriber', async () => {
       const pc = this.pcs.subscriber;
       if (!pc) return;
+      // An offer of a lost socket: the server sends a new one after the resume, which this
+      // answer would not meet.
+      if (generation !== this.sig.generation) return;
       await pc.setRemoteDescription({ type: 'offer', sdp });
       await this.flushRemoteCandidates('subscriber');
       const answer = await pc.createAnswer();
       // The answer's candidates follow it (after an ICE restart they are new ones).
       this.descriptionSent.subscriber = false;
       await pc.setLocalDescription(answer);
+      if (generation !== this.sig.generation) return;
       this.sig.send('subscribe_answer', { sdp: pc.localDescription.sdp });
       this.markDescriptionSent('subscriber');
     }).catch((err) => {

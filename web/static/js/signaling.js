@@ -44,6 +44,7 @@ export class SignalingClient {
     this.pingTimer = null;
     this.rtt = null;
     this.heardAt = 0; // when the socket last brought anything
+    this.generation = 0; // counts sockets: a reply meant for a lost socket is not sent on the next
   }
 
   // on registers fn(data, msg) for server messages of a type. Besides the protocol's types there
@@ -84,6 +85,7 @@ export class SignalingClient {
         return;
       }
       this.ws = ws;
+      this.generation++;
       let opened = false;
       let ended = false;
       // finish ends this socket's life once, whether the browser closed it or we dropped it.
