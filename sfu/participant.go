@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -21,6 +22,8 @@ type Participant struct {
 	log  *zap.Logger
 
 	pub, sub *webrtc.PeerConnection
+	// started: pub and sub are set; until then the room's housekeeping passes the participant by.
+	started atomic.Bool
 	bwe      bandwidth   // the subscriber link's estimate
 	uplink   LinkQuality // the last quality round's uplink (housekeeping only)
 
