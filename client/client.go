@@ -51,6 +51,9 @@ type Options struct {
 	// OnSenderRTCP sees the RTCP that arrives for each published track (receiver reports,
 	// NACKs, PLIs), after the interceptors have handled it.
 	OnSenderRTCP func(*webrtc.RTPSender, []rtcp.Packet)
+	// Dialer opens the WebSocket (nil: websocket.DefaultDialer); SetDialer changes it for the
+	// next Resume (a test's client whose network changed comes from another address).
+	Dialer *websocket.Dialer
 }
 
 // requestTimeout bounds the requests of methods that take no context.
@@ -105,7 +108,11 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	dialer := opt.Dialer
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", wsURL, err)
 	}
@@ -680,7 +687,13 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 		return errors.New("client: resume while the socket is still open")
 	}
 	c.mu.Unlock()
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	c.mu.Lock()
+	dialer := c.opt.Dialer
+	c.mu.Unlock()
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return fmt.Errorf("client: dial %s: %w", wsURL, err)
 	}
@@ -726,4 +739,11 @@ func (c *Client) restartPublisherICE() error {
 		return nil // nothing published yet: no connection to restart
 	}
 	return c.offerPublisher(&webrtc.OfferOptions{ICERestart: true})
+}
+
+// SetDialer replaces the dialer the next Resume opens its socket with.
+func (c *Client) SetDialer(d *websocket.Dialer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opt.Dialer = d
 }

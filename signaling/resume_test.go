@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"sanji/auth"
 	"sanji/client"
@@ -73,9 +76,11 @@ func TestResumeKeepsTheParticipant(t *testing.T) {
 	a.c.DropSocket()
 	b.waitReconnecting(t, mark, "a", true)
 
-	// a comes back on a new socket: the same participant, its tracks and subscriptions kept;
-	// then it restarts ICE on both connections, and media flows both ways.
+	// a comes back on a new socket from another address (its network changed): the same
+	// participant, its tracks and subscriptions kept; then it restarts ICE on both connections,
+	// and media flows both ways.
 	mark = b.inbox.len()
+	a.c.SetDialer(&websocket.Dialer{NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext})
 	if err := a.resume(t, e.wsURL); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
