@@ -22,10 +22,10 @@ type Participant struct {
 	log  *zap.Logger
 
 	pub, sub *webrtc.PeerConnection
-	// started: pub and sub are set; until then the room's housekeeping passes the participant by.
-	started atomic.Bool
 	bwe      bandwidth   // the subscriber link's estimate
 	uplink   LinkQuality // the last quality round's uplink (housekeeping only)
+	// started: pub and sub are set; until then the room's housekeeping passes the participant by.
+	started atomic.Bool
 
 	mu        sync.Mutex
 	closing   bool // Close has begun: no new tracks or subscriptions
