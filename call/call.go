@@ -344,6 +344,32 @@ func (k *Call) Leave(p Participant) {
 	k.recordStage()
 }
 
+// Rebind puts p in the place of old, the same member on a new connection (a resume): the seat,
+// the stage, hands and floor stay as they are, and nobody is told anything changed.
+func (k *Call) Rebind(old, p Participant) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if id := p.Member().ID; k.members[id] == old {
+		k.members[id] = p
+	}
+}
+
+// LinkChanged says a member's link went down (its socket lost, a media connection down) or came
+// back, while it keeps its seat. When it is on stage, the hearing's recording notes the gap.
+func (k *Call) LinkChanged(participantID string, down bool) {
+	k.mu.Lock()
+	p := k.members[participantID]
+	k.mu.Unlock()
+	if p == nil || !k.pol.Snapshot().OnStage(p.Member().Seat) {
+		return
+	}
+	kind := "link_restored"
+	if down {
+		kind = "link_lost"
+	}
+	k.noteOnRecording(func(h *recording.Hearing) error { return h.AddNote(k.now(), kind, participantID) })
+}
+
 // apply has the sink enforce the current state, then sends everyone their state (and, with
 // panels, the case panel).
 func (k *Call) apply(panels bool) {

@@ -58,6 +58,9 @@ type Options struct {
 	// OnSenderRTCP sees the RTCP that arrives for each published track (receiver reports,
 	// NACKs, PLIs), after the interceptors have handled it.
 	OnSenderRTCP func(*webrtc.RTPSender, []rtcp.Packet)
+	// Dialer opens the WebSocket (nil: websocket.DefaultDialer); SetDialer changes it for the
+	// next Resume (a test's client whose network changed comes from another address).
+	Dialer *websocket.Dialer
 }
 
 // requestTimeout bounds the requests of methods that take no context.
@@ -70,10 +73,12 @@ var ErrClosed = errors.New("client: connection closed")
 type Client struct {
 	opt    Options
 	log    *zap.Logger
-	conn   *websocket.Conn
+	conn   *websocket.Conn // replaced by Resume, under writeMu and mu
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
-	joined JoinedData
+	joined JoinedData // and resumeToken: set by Dial, then by Resume
+	// resumeToken takes this participant back on a new socket (Resume).
+	resumeToken string
 
 	nextID     atomic.Uint64
 	writeMu    sync.Mutex
@@ -110,8 +115,15 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	dialer := *websocket.DefaultDialer
-	dialer.TLSClientConfig = opt.TLS
+	dialer := opt.Dialer
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	if opt.TLS != nil {
+		d := *dialer
+		d.TLSClientConfig = opt.TLS
+		dialer = &d
+	}
 	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", wsURL, err)
@@ -137,7 +149,7 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	c.pub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetPublisher, ic) })
 	c.sub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetSubscriber, ic) })
 	c.sub.OnTrack(c.onTrack)
-	go c.readLoop()
+	go c.readLoop(conn, c.readerDone)
 
 	auto := opt.AutoSubscribe
 	m, err := c.Request(ctx, signaling.TypeJoin, signaling.JoinData{Token: token, AutoSubscribe: &auto})
@@ -158,6 +170,7 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 			}
 		}
 	}
+	c.resumeToken = c.joined.ResumeToken
 	return c, nil
 }
 
@@ -287,8 +300,10 @@ func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*Simul
 
 // negotiatePublisher offers the publisher connection's current tracks to the server and applies
 // its answer. The caller holds publishMu.
-func (c *Client) negotiatePublisher() error {
-	offer, err := c.pub.CreateOffer(nil)
+func (c *Client) negotiatePublisher() error { return c.offerPublisher(nil) }
+
+func (c *Client) offerPublisher(opt *webrtc.OfferOptions) error {
+	offer, err := c.pub.CreateOffer(opt)
 	if err != nil {
 		return fmt.Errorf("client: publish offer: %w", err)
 	}
@@ -414,8 +429,8 @@ func (c *Client) write(typ, id string, data any) error {
 	return nil
 }
 
-func (c *Client) readLoop() {
-	defer close(c.readerDone)
+func (c *Client) readLoop(conn *websocket.Conn, done chan struct{}) {
+	defer close(done)
 	defer func() {
 		c.mu.Lock()
 		c.readClosed = true
@@ -426,7 +441,7 @@ func (c *Client) readLoop() {
 		c.mu.Unlock()
 	}()
 	for {
-		_, data, err := c.conn.ReadMessage()
+		_, data, err := conn.ReadMessage()
 		if err != nil {
 			c.log.Debug("client read ended", zap.Error(err))
 			return
@@ -451,6 +466,16 @@ func (c *Client) dispatch(m Message) {
 		if err != nil {
 			c.log.Warn("client could not answer a subscribe offer", zap.Error(err))
 		}
+	case signaling.TypeICERestart:
+		// The server lost the publisher connection: restart its ICE, off the reader (the
+		// restart waits for the server's answer, which this goroutine reads).
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := c.restartPublisherICE(); err != nil {
+				c.log.Warn("client could not restart the publisher's ICE", zap.Error(err))
+			}
+		}()
 	case signaling.TypeTrickle:
 		var d signaling.TrickleData
 		if err := m.Decode(&d); err != nil {
@@ -628,14 +653,20 @@ func (c *Client) Close() error {
 				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 			c.writeMu.Unlock()
 		}
+		c.mu.Lock()
+		done := c.readerDone
+		c.mu.Unlock()
 		if said == nil {
 			select {
-			case <-c.readerDone:
+			case <-done:
 			case <-time.After(2 * time.Second):
 			}
 		}
-		err = c.conn.Close()
-		<-c.readerDone
+		c.mu.Lock()
+		conn, done := c.conn, c.readerDone
+		c.mu.Unlock()
+		err = conn.Close()
+		<-done
 		err = errors.Join(ignoreClosed(err), c.pub.Close(), c.sub.Close())
 		c.wg.Wait()
 	})
@@ -647,4 +678,94 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// ResumeToken is the token that takes this participant back on a new socket.
+func (c *Client) ResumeToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resumeToken
+}
+
+// DropSocket cuts the WebSocket without leaving, as a lost network does; the participant and
+// both PeerConnections stay. Resume comes back.
+func (c *Client) DropSocket() {
+	c.mu.Lock()
+	conn, done := c.conn, c.readerDone
+	c.mu.Unlock()
+	_ = conn.Close()
+	<-done
+}
+
+// Resume connects a new socket to wsURL and takes this participant back with its resume token
+// (docs/protocol.md, Resume); the PeerConnections stay as they are. The socket must be gone
+// (DropSocket, or the server closed it).
+func (c *Client) Resume(ctx context.Context, wsURL string) error {
+	c.mu.Lock()
+	select {
+	case <-c.readerDone:
+	default:
+		c.mu.Unlock()
+		return errors.New("client: resume while the socket is still open")
+	}
+	c.mu.Unlock()
+	c.mu.Lock()
+	dialer := c.opt.Dialer
+	c.mu.Unlock()
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return fmt.Errorf("client: dial %s: %w", wsURL, err)
+	}
+	done := make(chan struct{})
+	c.writeMu.Lock()
+	c.mu.Lock()
+	c.conn, c.readerDone, c.readClosed = conn, done, false
+	token := c.resumeToken
+	c.mu.Unlock()
+	c.writeMu.Unlock()
+	go c.readLoop(conn, done)
+
+	m, err := c.Request(ctx, signaling.TypeResume, signaling.ResumeData{Token: token, ParticipantID: c.ID()})
+	var d JoinedData
+	if err == nil {
+		err = m.Decode(&d)
+	}
+	if err != nil {
+		_ = conn.Close()
+		<-done
+		return fmt.Errorf("client: resume: %w", err)
+	}
+	c.mu.Lock()
+	c.resumeToken = d.ResumeToken
+	c.mu.Unlock()
+	return nil
+}
+
+// RestartICE restarts the ICE of both connections without renegotiating their tracks: the
+// publisher's with a new offer on fresh credentials, the subscriber's by asking the server
+// for one (docs/protocol.md, ICE restart).
+func (c *Client) RestartICE() error {
+	if err := c.Send(signaling.TypeICERestart, signaling.ICERestartData{Target: signaling.TargetSubscriber}); err != nil {
+		return err
+	}
+	return c.restartPublisherICE()
+}
+
+func (c *Client) restartPublisherICE() error {
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
+	if c.pub.RemoteDescription() == nil {
+		return nil // nothing published yet: no connection to restart
+	}
+	return c.offerPublisher(&webrtc.OfferOptions{ICERestart: true})
+}
+
+// SetDialer replaces the dialer the next Resume opens its socket with.
+func (c *Client) SetDialer(d *websocket.Dialer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opt.Dialer = d
 }

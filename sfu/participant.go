@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -23,6 +24,8 @@ type Participant struct {
 	pub, sub *webrtc.PeerConnection
 	bwe      bandwidth   // the subscriber link's estimate
 	uplink   LinkQuality // the last quality round's uplink (housekeeping only)
+	// started: pub and sub are set; until then the room's housekeeping passes the participant by.
+	started atomic.Bool
 
 	mu        sync.Mutex
 	closing   bool // Close has begun: no new tracks or subscriptions
@@ -32,6 +35,8 @@ type Participant struct {
 	subs      map[string]*subscription
 	// Subscriber negotiation: one offer outstanding at a time; changes meanwhile set pending.
 	negotiating, pending bool
+	pendingRestart       bool       // an ICE restart waits for the outstanding offer's answer
+	offerMu              sync.Mutex // held while an offer is made (never with mu)
 	// Candidates that arrived before the remote description they belong to.
 	early map[Target][]webrtc.ICECandidateInit
 
@@ -132,11 +137,11 @@ func (p *Participant) SetSubscriberAnswer(sdp string) error {
 	p.flushEarly(TargetSubscriber)
 	p.mu.Lock()
 	p.negotiating = false
-	again := p.pending
-	p.pending = false
+	again, restart := p.pending, p.pendingRestart
+	p.pending, p.pendingRestart = false, false
 	p.mu.Unlock()
-	if again {
-		p.negotiate()
+	if again || restart {
+		p.offer(restart)
 	}
 	return nil
 }
@@ -402,18 +407,59 @@ func (p *Participant) enforcePolicy(pol Policy) {
 }
 
 // negotiate sends a new subscriber offer, or marks one pending while another is outstanding.
-func (p *Participant) negotiate() {
+func (p *Participant) negotiate() { p.offer(false) }
+
+// RestartICE sends a subscriber offer with fresh ICE credentials: an ICE restart, which keeps
+// every track and subscription as it is. While an offer is outstanding the restart waits for its
+// answer (an answer must meet the offer it answers). Before the first offer there is nothing to
+// restart: it returns false; it returns true when the restart is sent or waits.
+func (p *Participant) RestartICE() bool { return p.offer(true) }
+
+// ResendOffer sends the outstanding subscriber offer again, for a client that may have lost it
+// with its socket (a resume); it reports whether there was one. The offer is sent again rather
+// than replaced: pion cannot roll back a local offer, and the answer must meet the offer.
+func (p *Participant) ResendOffer() bool {
+	p.offerMu.Lock() // not while an offer is being made
+	defer p.offerMu.Unlock()
+	p.mu.Lock()
+	outstanding := p.negotiating && !p.closing
+	p.mu.Unlock()
+	if !outstanding {
+		return false
+	}
+	d := p.sub.PendingLocalDescription() // with the candidates gathered since
+	if d == nil {
+		return false
+	}
+	p.emit(EventSubscriberOffer{SDP: d.SDP})
+	return true
+}
+
+func (p *Participant) offer(iceRestart bool) bool {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		return
+		return false
+	}
+	if iceRestart && p.sub.LocalDescription() == nil {
+		p.mu.Unlock()
+		return false
 	}
 	if p.negotiating {
-		p.pending = true
+		if iceRestart {
+			p.pendingRestart = true
+		} else {
+			p.pending = true
+		}
 		p.mu.Unlock()
-		return
+		return iceRestart
 	}
 	p.negotiating = true
+	p.mu.Unlock()
+	// One offer is made at a time, and none while ResendOffer sends the outstanding one.
+	p.offerMu.Lock()
+	defer p.offerMu.Unlock()
+	p.mu.Lock()
 	p.holdCandidates = true
 	p.mu.Unlock()
 	defer func() {
@@ -426,18 +472,23 @@ func (p *Participant) negotiate() {
 		}
 	}()
 
-	offer, err := p.sub.CreateOffer(nil)
+	var opt *webrtc.OfferOptions
+	if iceRestart {
+		opt = &webrtc.OfferOptions{ICERestart: true}
+	}
+	offer, err := p.sub.CreateOffer(opt)
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}
 	if err != nil {
-		p.log.Warn("subscriber offer", zap.Error(err))
+		p.log.Warn("subscriber offer", zap.Bool("ice_restart", iceRestart), zap.Error(err))
 		p.mu.Lock()
 		p.negotiating = false
 		p.mu.Unlock()
-		return
+		return false
 	}
 	p.emit(EventSubscriberOffer{SDP: p.sub.LocalDescription().SDP})
+	return true
 }
 
 // SetTrackSettings records how the participant shows a track it receives (size, priority); the

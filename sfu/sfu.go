@@ -192,7 +192,9 @@ func (r *Room) snapshot() ([]*Participant, []*publishedTrack) {
 	defer r.mu.Unlock()
 	parts := make([]*Participant, 0, len(r.participants))
 	for _, p := range r.participants {
-		parts = append(parts, p)
+		if p.started.Load() { // its connections exist
+			parts = append(parts, p)
+		}
 	}
 	tracks := make([]*publishedTrack, 0, len(r.tracks))
 	for _, t := range r.tracks {
@@ -278,6 +280,7 @@ func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol P
 		p.Close("setup failed")
 		return nil, err
 	}
+	p.started.Store(true)
 	return p, nil
 }
 

@@ -39,21 +39,22 @@ func errInvalid(field string, want i18n.Key, args ...any) *Error {
 
 // What a field should be, as errInvalid says it.
 const (
-	wantNonEmpty  i18n.Key = "signaling.want.non_empty"
-	wantShortID   i18n.Key = "signaling.want.short_id"
-	wantTarget    i18n.Key = "signaling.want.target"
-	wantBool      i18n.Key = "signaling.want.bool"
-	wantTrackList i18n.Key = "signaling.want.track_list" // {max}: maxTrackIDs
-	wantCandidate i18n.Key = "signaling.want.candidate"
-	wantPixels    i18n.Key = "signaling.want.pixels"
-	wantPriority  i18n.Key = "signaling.want.priority"
-	wantPositive  i18n.Key = "signaling.want.positive"
-	wantOutcome   i18n.Key = "signaling.want.outcome"
-	wantNote      i18n.Key = "signaling.want.note"
-	wantNames     i18n.Key = "signaling.want.names"
-	wantOther     i18n.Key = "signaling.want.other"
-	wantRecord    i18n.Key = "signaling.want.record"
-	wantSignature i18n.Key = "signaling.want.signature"
+	wantNonEmpty         i18n.Key = "signaling.want.non_empty"
+	wantShortID          i18n.Key = "signaling.want.short_id"
+	wantTarget           i18n.Key = "signaling.want.target"
+	wantBool             i18n.Key = "signaling.want.bool"
+	wantTrackList        i18n.Key = "signaling.want.track_list" // {max}: maxTrackIDs
+	wantCandidate        i18n.Key = "signaling.want.candidate"
+	wantPixels           i18n.Key = "signaling.want.pixels"
+	wantPriority         i18n.Key = "signaling.want.priority"
+	wantPositive         i18n.Key = "signaling.want.positive"
+	wantOutcome          i18n.Key = "signaling.want.outcome"
+	wantNote             i18n.Key = "signaling.want.note"
+	wantNames            i18n.Key = "signaling.want.names"
+	wantOther            i18n.Key = "signaling.want.other"
+	wantRecord           i18n.Key = "signaling.want.record"
+	wantSignature        i18n.Key = "signaling.want.signature"
+	wantSubscriberTarget i18n.Key = "signaling.resume.want_subscriber"
 )
 
 func errNotJoined() *Error {
@@ -69,6 +70,10 @@ func errToken(err error) *Error {
 		return newError(CodeTokenExpired, "signaling.token.expired")
 	}
 	return newError(CodeBadToken, "signaling.token.invalid")
+}
+
+func errResumeRefused() *Error {
+	return newError(CodeResumeRefused, "signaling.resume.refused")
 }
 
 func errRateLimited(limit int) *Error {

@@ -36,6 +36,8 @@ var handlers = map[string]handler{
 	TypeUnpublish:       (*session).onUnpublish,
 	TypeLeave:           (*session).onLeave,
 	TypePing:            (*session).onPing,
+	TypeResume:          (*session).onResume,
+	TypeICERestart:      (*session).onICERestart,
 
 	// The reception call (call_handlers.go).
 	TypeCallNext:          (*session).onCallNext,
@@ -105,10 +107,10 @@ func (s *session) handleFrame(frame []byte) {
 	}
 	joined := s.isJoined()
 	switch {
-	case !joined && env.Type != TypeJoin && env.Type != TypePing:
+	case !joined && env.Type != TypeJoin && env.Type != TypeResume && env.Type != TypePing:
 		s.sendError(env.ID, errNotJoined())
 		return
-	case joined && env.Type == TypeJoin:
+	case joined && (env.Type == TypeJoin || env.Type == TypeResume):
 		s.sendError(env.ID, errAlreadyJoined())
 		return
 	}

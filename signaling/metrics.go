@@ -10,6 +10,10 @@ type metrics struct {
 	sessions prometheus.Gauge
 	messages *prometheus.CounterVec // direction (in|out), type
 	errors   *prometheus.CounterVec // code
+	// Resume and ICE restart (resume.go).
+	resumes          *prometheus.CounterVec // result: ok, refused, expired
+	iceRestarts      *prometheus.CounterVec // target, by: client, server
+	reconnectSeconds prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,11 +27,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sanji_signaling_errors_total", Help: "Protocol errors sent to clients, by code.",
 		}, []string{"code"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sanji_signaling_resumes_total",
+			Help: "Resumes of a participant on a new socket, by result (ok, refused; expired: released after the grace period).",
+		}, []string{"result"}),
+		iceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sanji_signaling_ice_restarts_total",
+			Help: "ICE restarts by connection (publisher, subscriber) and by who began it (client, server).",
+		}, []string{"target", "by"}),
+		reconnectSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sanji_signaling_reconnect_seconds",
+			Help:    "Time from a participant's link going down (socket lost, or a media connection down) to its socket and media connections being up again.",
+			Buckets: []float64{0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90},
+		}),
 	}
 	if reg != nil {
 		m.sessions = register(reg, m.sessions)
 		m.messages = register(reg, m.messages)
 		m.errors = register(reg, m.errors)
+		m.resumes = register(reg, m.resumes)
+		m.iceRestarts = register(reg, m.iceRestarts)
+		m.reconnectSeconds = register(reg, m.reconnectSeconds)
 	}
 	return m
 }

@@ -49,6 +49,8 @@ const (
 	TypeUnpublish       = "unpublish"
 	TypeLeave           = "leave"
 	TypePing            = "ping"
+	TypeResume          = "resume"
+	TypeICERestart      = "ice_restart" // both ways: the client asks for the subscriber, the server for the publisher
 )
 
 // Message types, server to client (TypeTrickle goes both ways).
@@ -73,6 +75,10 @@ const (
 	TypePong              = "pong"
 	TypeError             = "error"
 	TypeBye               = "bye"
+	TypeResumed           = "resumed"
+	// TypeParticipantReconnecting says a participant's link is down (its socket gone, or a media
+	// connection disconnected) or back; it stays in the room meanwhile.
+	TypeParticipantReconnecting = "participant_reconnecting"
 )
 
 // Targets of trickle and connection_state.
@@ -87,12 +93,34 @@ type JoinData struct {
 	AutoSubscribe *bool  `json:"auto_subscribe,omitempty"`
 }
 
-// JoinedData is the body of `joined`.
+// JoinedData is the body of `joined`, and of `resumed`.
 type JoinedData struct {
 	Room         string             `json:"room"`
 	Participant  Participant        `json:"participant"`
 	Participants []Participant      `json:"participants"`
 	ICEServers   []webrtc.ICEServer `json:"ice_servers"`
+	// ResumeToken lets this participant take its place back on a new socket (`resume`), once.
+	ResumeToken string `json:"resume_token"`
+	// ResumeGraceMS is how long the participant is kept after the server has lost its socket.
+	ResumeGraceMS int64 `json:"resume_grace_ms"`
+}
+
+// ResumeData is the body of `resume`: the token of the last `joined` or `resumed`, and the
+// participant it was given to.
+type ResumeData struct {
+	Token         string `json:"token"`
+	ParticipantID string `json:"participant_id"`
+}
+
+// ICERestartData is the body of `ice_restart`.
+type ICERestartData struct {
+	Target string `json:"target"`
+}
+
+// ParticipantReconnectingData is the body of participant_reconnecting.
+type ParticipantReconnectingData struct {
+	ParticipantID string `json:"participant_id"`
+	Reconnecting  bool   `json:"reconnecting"`
 }
 
 // Participant is a member of a room with its published tracks.
@@ -101,6 +129,8 @@ type Participant struct {
 	Name   string  `json:"name"`
 	Role   string  `json:"role"`
 	Tracks []Track `json:"tracks"`
+	// Reconnecting: its link is down; it keeps its place until it resumes or the grace ends.
+	Reconnecting bool `json:"reconnecting,omitempty"`
 }
 
 // Track is a published track.
@@ -249,6 +279,7 @@ const (
 	CodeWrongState       = "wrong_state"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
+	CodeResumeRefused    = "resume_refused"
 )
 
 // Error is the body of `error`, and the error a request gets back in package client.

@@ -43,6 +43,10 @@ type Config struct {
 	Calls call.Backend
 	// Recorder records the hearings of reception calls; nil records nothing.
 	Recorder *recording.Recorder
+
+	// ResumeGrace is how long a participant whose socket the server lost is kept for a resume
+	// (default 30 s; negative: not kept, the participant leaves with its socket).
+	ResumeGrace time.Duration
 }
 
 const (
@@ -64,12 +68,16 @@ type Server struct {
 
 	// wg counts running ServeHTTP calls; each owns its session's reader (itself) and writer.
 	wg sync.WaitGroup
+	// graceWG counts the grace timers of detached sessions that are set or running.
+	graceWG sync.WaitGroup
 
 	mu       sync.Mutex
 	closing  bool
 	sessions map[*session]struct{}
 	rooms    map[string]map[string]*session // room id -> participant id -> joined session
 	calls    *call.Calls                    // the live reception calls; nil without Config.Calls
+	resume   map[string]*session            // resume token key -> the session it resumes
+	detached map[*session]*time.Timer       // sessions kept after their socket, with their grace timers
 }
 
 // New returns a Server for cfg.
@@ -86,6 +94,9 @@ func New(cfg Config) *Server {
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 50
 	}
+	if cfg.ResumeGrace == 0 {
+		cfg.ResumeGrace = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -95,6 +106,8 @@ func New(cfg Config) *Server {
 		metrics:  newMetrics(cfg.Registerer),
 		sessions: map[*session]struct{}{},
 		rooms:    map[string]map[string]*session{},
+		resume:   map[string]*session{},
+		detached: map[*session]*time.Timer{},
 	}
 	srv.calls = newCalls(srv)
 	return srv
@@ -134,7 +147,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.end("shutdown", websocket.CloseGoingAway, nil)
 	}
 	s.readLoop()
-	s.finish()
+	if !s.detach() {
+		s.finish()
+	}
 
 	srv.mu.Lock()
 	delete(srv.sessions, s)
@@ -158,13 +173,21 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for s := range srv.sessions {
 		all = append(all, s)
 	}
+	kept := make([]*session, 0, len(srv.detached))
+	for s := range srv.detached {
+		kept = append(kept, s)
+		srv.stopGraceLocked(s)
+	}
 	srv.mu.Unlock()
 
+	for _, s := range kept {
+		s.leave("shutdown")
+	}
 	for _, s := range all {
 		s.end("shutdown", websocket.CloseGoingAway, nil)
 	}
 	done := make(chan struct{})
-	go func() { srv.wg.Wait(); close(done) }()
+	go func() { srv.wg.Wait(); srv.graceWG.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
@@ -181,7 +204,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 // the older connection gets `bye {"reason":"replaced"}`, since the newer one is the person's
 // current tab or device.
 func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
-	sink := sfu.EventSinkFunc(s.onEvent)
+	s.pres = newPresence(s)
+	sink := s.pres
 	var pol sfu.Policy
 	if s.call != nil {
 		pol = s.call.Policy()
@@ -225,19 +249,30 @@ func (srv *Server) enterRoster(s *session, re string) []string {
 			}
 		}
 	}
-	ice := append([]webrtc.ICEServer{}, srv.cfg.ICEServers...)
-	if srv.cfg.ICEServersFor != nil {
-		ice = append(ice, srv.cfg.ICEServersFor(s.id, s.host)...)
-	}
-	s.joined(re, JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: ice})
+	s.joined(re, JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: srv.iceServers(s),
+		ResumeToken: srv.issueResumeLocked(s), ResumeGraceMS: max(srv.cfg.ResumeGrace, 0).Milliseconds()})
 	srv.broadcast(s, TypeParticipantJoined, ParticipantJoinedData{Participant: s.participant()})
 	return tracks
 }
 
-// leaveRoster removes s from its room's roster and tells the others.
+// iceServers are the ICE servers handed to clients.
+// iceServers are the ICE servers for s: the configured ones and, with TURN on, its own
+// credentials on the host it reached us by.
+func (srv *Server) iceServers(s *session) []webrtc.ICEServer {
+	ice := append([]webrtc.ICEServer{}, srv.cfg.ICEServers...)
+	if srv.cfg.ICEServersFor != nil {
+		ice = append(ice, srv.cfg.ICEServersFor(s.id, s.host)...)
+	}
+	return ice
+}
+
+// leaveRoster removes s from its room's roster and tells the others; its resume token is void.
 func (srv *Server) leaveRoster(s *session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	if srv.resume[s.resumeKey] == s {
+		delete(srv.resume, s.resumeKey)
+	}
 	members := srv.rooms[s.room]
 	if members[s.id] != s {
 		return // never entered, or already replaced by a newer session

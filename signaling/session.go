@@ -51,6 +51,12 @@ type session struct {
 	userID int64
 
 	tracks []Track // guarded by srv.mu
+	// Set at join or resume, then read-only: what of the participant outlives this socket.
+	pres *presence
+	// Guarded by srv.mu: the key of the session's resume token, and when its socket was lost
+	// (zero while it has one).
+	resumeKey  string
+	detachedAt time.Time
 
 	mu         sync.Mutex
 	part       *sfu.Participant
@@ -86,7 +92,8 @@ func (s *session) logger() *zap.Logger { return s.log.Load() }
 
 // participant is s as the roster shows it. srv.mu must be held.
 func (s *session) participant() Participant {
-	return Participant{ID: s.id, Name: s.name, Role: s.role, Tracks: append([]Track{}, s.tracks...)}
+	return Participant{ID: s.id, Name: s.name, Role: s.role, Tracks: append([]Track{}, s.tracks...),
+		Reconnecting: s.reconnecting()}
 }
 
 // livePart returns the SFU participant, nil before join or once the session is ending.
@@ -231,6 +238,7 @@ func (s *session) onEvent(e sfu.Event) {
 		s.mu.Lock()
 		s.emitLocked(TypeConnectionState, ConnectionStateData{Target: string(e.Target), State: e.State})
 		s.mu.Unlock()
+		s.onConnectionState(string(e.Target), e.State)
 	case sfu.EventClosed:
 		s.mu.Lock()
 		s.partClosed = true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,8 +164,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Registerer: reg,
 		Calls:      schedAPI.CallBridge(),
 		Recorder:   recorder,
-
 		ICEServersFor: fw.ice.For,
+		// 0 in the configuration turns resume off, which signaling spells negative.
+		ResumeGrace: cmp.Or(cfg.ResumeGrace, -1),
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 

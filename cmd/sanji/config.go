@@ -40,6 +40,9 @@ type config struct {
 	TokenSecret string `yaml:"token_secret"`
 	// ShutdownTimeout bounds the graceful shutdown; after it connections are cut.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ResumeGrace is how long a participant whose connection dropped keeps its place (its media,
+	// its seat on stage) for the client to come back with its resume token; 0 turns resume off.
+	ResumeGrace time.Duration `yaml:"resume_grace"`
 	// RTC configures the media plane's sockets and candidates.
 	RTC rtcConfig `yaml:"rtc"`
 	// Store selects the scheduler's database.
@@ -113,6 +116,7 @@ const (
 	defaultUDPPort         = 7882
 	defaultTCPPort         = 7881
 	defaultShutdownTimeout = 10 * time.Second
+	defaultResumeGrace     = 30 * time.Second
 )
 
 // defaultConfig is what `sanji serve` runs with when nothing is configured: everything on
@@ -124,6 +128,7 @@ func defaultConfig() config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: defaultShutdownTimeout,
+		ResumeGrace:     defaultResumeGrace,
 		RTC: rtcConfig{
 			ListenIP:     "127.0.0.1",
 			UDPPort:      defaultUDPPort,
@@ -224,6 +229,14 @@ var settings = []setting{
 			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "10s")
 		}
 		c.ShutdownTimeout = d
+		return nil
+	}},
+	{key: "resume_grace", usage: "how long a dropped participant keeps its place for a resume, e.g. 30s (0 = off)", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "30s")
+		}
+		c.ResumeGrace = d
 		return nil
 	}},
 	{key: "rtc.listen_ip", usage: "IP the ICE sockets bind to (default: host of --listen)", set: func(c *config, v string) error {
@@ -509,6 +522,9 @@ func (c config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("cmd.config.shutdown_timeout")
+	}
+	if c.ResumeGrace < 0 {
+		bad("cmd.resume.grace")
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		bad("cmd.config.udp_port", "port", c.RTC.UDPPort)

@@ -4,6 +4,7 @@
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { roleKey } from './roles.js';
+import { watchReconnect } from './reconnect.js';
 import { CallSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
@@ -320,6 +321,7 @@ function init() {
   }
 
   session = new CallSession({ token });
+  watchReconnect(session);
   session
     .on('joined', ({ room, self, participants }) => {
       setText($('room-label'), 'call.room', { room });

@@ -7,6 +7,7 @@ import { api, ApiError, requireLogin, setCSRF } from './api.js';
 import { applyI18n, errorText, initI18n, mountLangSwitch, onLangChange, setText, t, tIn } from './i18n.js';
 import { drawNet, noticesByParticipant, qualityBadge, showNotice } from './quality.js';
 import { HOLD, captionSelf, mountOperatorMenu, tileCaption, waitETA } from './hall.js';
+import { watchReconnect } from './reconnect.js';
 import { CallSession } from './session.js';
 import { date, dateTime, dayStart, time, today } from './time.js';
 
@@ -695,6 +696,7 @@ async function join() {
   $('call').hidden = false;
   $('toolbar').hidden = false;
   call = new CallSession({ token: tok.token });
+  watchReconnect(call); // a hall on stage that is reconnecting keeps its tile, marked
   call.sig.on('call_state', (d) => {
     state = d;
     draw();

@@ -18,12 +18,32 @@
 //                 we receive (docs/protocol.md, Quality): links {level, loss, rttMs, bitrate}, tracks
 //                 [{trackId, participantId, layer, topLayer, lowered, paused, publisherUplink}]
 //   error         an error to show (ProtocolError or LocalizedError)
+//   reconnecting  {since}                     our link is down (socket lost, or a media connection
+//                                             that was up is not): we reconnect by ourselves
+//   reconnected   {ms}                        socket and media are up again, after ms
+//   peer_reconnecting {participantId, reconnecting}  another participant's link is down or back;
+//                                             it keeps its place (and its tile) meanwhile
 //   ended         {reason, key, error}        the session is over; nothing more happens
+//
+// A dropped socket is not the end (docs/protocol.md, Resume): the session reconnects with
+// back-off and jitter and resumes with its token, keeping its connections; a connection whose
+// ICE fails or stays disconnected is restarted without renegotiating its tracks.
 
 import { LocalizedError } from './i18n.js';
 import { SignalingClient, wsURL } from './signaling.js';
 
 const TARGETS = ['publisher', 'subscriber'];
+// A connection disconnected this long is restarted; one restart per connection per RESTART_EVERY_MS.
+const DISCONNECTED_GRACE_MS = 3_000;
+const RESTART_EVERY_MS = 5_000;
+// Reconnection attempts: exponential back-off from 0.5 s to 5 s, each delay jittered to 50–100 %
+// so that the halls of a city whose network came back do not all knock at the same instant.
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 5_000;
+
+function backoff(attempt) {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+}
 
 export class CallSession {
   constructor({ token, url = wsURL(), constraints = defaultConstraints() }) {
@@ -57,6 +77,14 @@ export class CallSession {
     this.ended = false;
     this.leaving = false;
     this.noMedia = false;
+
+    this.resumeToken = ''; // from joined/resumed: takes our place back on a new socket
+    this.resuming = false; // the socket is gone and the reconnect loop runs
+    this.downSince = 0; // when our link went down (0 = up)
+    this.wasUp = { publisher: false, subscriber: false }; // the connection has been connected
+    this.restartedAt = { publisher: 0, subscriber: 0 };
+    this.disconnectTimers = { publisher: 0, subscriber: 0 };
+    this.peersDown = new Set(); // participants whose link is down
   }
 
   on(name, fn) {
@@ -90,6 +118,7 @@ export class CallSession {
       publisher: this.noMedia ? 'none' : this.pcs.publisher ? this.pcs.publisher.connectionState : 'new',
       subscriber: this.pcs.subscriber ? this.pcs.subscriber.connectionState : 'new',
       server: { ...this.serverState },
+      reconnecting: this.downSince ? { since: this.downSince } : null,
     };
   }
 
@@ -120,12 +149,15 @@ export class CallSession {
 
   wire() {
     const s = this.sig;
-    s.on('state', () => this.emitState());
+    s.on('state', () => this.updateLink());
     s.on('rtt', (ms) => this.emit('rtt', ms));
     s.on('close', (ev) => {
       if (this.leaving) this.end({ key: 'bye.leave' });
+      else if (this.self && this.resumeToken) this.reconnect();
       else this.end({ error: new LocalizedError('err.wsClosed', { code: ev.code }) });
     });
+    s.on('ice_restart', (d) => TARGETS.includes(d.target) && this.restartICE(d.target, true));
+    s.on('participant_reconnecting', (d) => this.setPeerDown(d.participant_id, !!d.reconnecting));
     s.on('error', (err) => this.emit('error', err));
     s.on('joined', (d) => this.onJoined(d)); // only if the server sends it unsolicited
     s.on('publish_answer', () => {}); // always a reply; handled by request()
@@ -159,6 +191,7 @@ export class CallSession {
   onJoined(d) {
     if (this.self) return;
     this.room = d.room;
+    this.resumeToken = d.resume_token ?? '';
     this.self = normParticipant(d.participant);
     for (const t of this.self.tracks.values()) this.ownTrackIDs[t.kind] = t.id;
     const config = {
@@ -170,7 +203,120 @@ export class CallSession {
     this.pcs.subscriber.addEventListener('track', (ev) => this.onRemoteTrack(ev));
     for (const p of d.participants ?? []) this.participants.set(p.id, normParticipant(p));
     this.emit('joined', { room: this.room, self: this.self, participants: [...this.participants.values()] });
+    for (const p of d.participants ?? []) if (p.reconnecting) this.setPeerDown(p.id, true);
     this.emitState();
+  }
+
+  // reconnect runs while the socket is gone: new sockets with back-off and jitter until one
+  // resumes our place, or the server refuses (the grace period ran out: the seat was released).
+  async reconnect() {
+    if (this.resuming || this.ended) return;
+    this.resuming = true;
+    this.updateLink();
+    for (let attempt = 0; !this.ended && !this.leaving; attempt++) {
+      await new Promise((r) => setTimeout(r, backoff(attempt)));
+      if (this.ended || this.leaving) return;
+      try {
+        await this.sig.connect();
+      } catch {
+        continue; // still no network
+      }
+      try {
+        const d = await this.sig.request('resume', { token: this.resumeToken, participant_id: this.self.id });
+        this.resuming = false;
+        this.onResumed(d);
+        return;
+      } catch (err) {
+        if (err?.code) {
+          this.resuming = false;
+          this.end({ error: new LocalizedError('reconnect.refused') });
+          return;
+        }
+        // The new socket failed too: try again.
+      }
+    }
+  }
+
+  // onResumed takes the room as the server has it now (what changed while we were away) and
+  // restarts the ICE of a connection that is not up.
+  onResumed(d) {
+    this.resumeToken = d.resume_token ?? '';
+    const seen = new Set();
+    for (const p of d.participants ?? []) {
+      seen.add(p.id);
+      this.addParticipant(p);
+      this.setPeerDown(p.id, !!p.reconnecting);
+    }
+    for (const id of [...this.participants.keys()]) if (!seen.has(id)) this.removeParticipant(id);
+    for (const t of d.participant?.tracks ?? []) {
+      this.ownTrackIDs[t.kind] = t.id;
+      this.self.tracks.set(t.id, t);
+    }
+    this.trackSettings.clear(); // sent again as the tiles report their sizes
+    for (const target of TARGETS) {
+      const pc = this.pcs[target];
+      if (pc && this.wasUp[target] && pc.connectionState !== 'connected') this.restartICE(target);
+    }
+    this.updateLink();
+    this.emit('resumed', {});
+  }
+
+  // restartICE restarts one connection's ICE without renegotiating its tracks: the publisher
+  // with an offer on fresh credentials, the subscriber by asking the server for one.
+  restartICE(target, asked = false) {
+    const pc = this.pcs[target];
+    if (this.ended || !pc || !this.sig.open) return; // after a resume, onResumed does it
+    const now = performance.now();
+    if (!asked && now - this.restartedAt[target] < RESTART_EVERY_MS) return;
+    this.restartedAt[target] = now;
+    if (target === 'subscriber') {
+      if (!pc.remoteDescription) return;
+      try {
+        this.sig.send('ice_restart', { target });
+      } catch (err) {
+        console.warn('session: ICE restart not asked', err);
+      }
+      return;
+    }
+    this.enqueue('publisher', async () => {
+      if (!pc.localDescription || !this.sig.open) return;
+      // The new candidates belong to the new offer: they wait for it.
+      this.descriptionSent.publisher = false;
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const reply = this.sig.request('publish_offer', { sdp: pc.localDescription.sdp });
+      this.markDescriptionSent('publisher');
+      const answer = await reply;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      await this.flushRemoteCandidates('publisher');
+    }).catch((err) => console.warn('session: publisher ICE restart failed', err));
+  }
+
+  // updateLink tells the page when our link goes down or comes back: down while the socket is
+  // gone, or while a connection that was up is not.
+  updateLink() {
+    if (this.ended || this.leaving) return;
+    let down = this.resuming || (!!this.self && !this.sig.open);
+    for (const target of TARGETS) {
+      const pc = this.pcs[target];
+      if (pc && this.wasUp[target] && pc.connectionState !== 'connected') down = true;
+    }
+    if (down && !this.downSince) {
+      this.downSince = Date.now();
+      this.emit('reconnecting', { since: this.downSince });
+    } else if (!down && this.downSince) {
+      const ms = Date.now() - this.downSince;
+      this.downSince = 0;
+      this.emit('reconnected', { ms });
+    }
+    this.emitState();
+  }
+
+  setPeerDown(id, down) {
+    if (!id || id === this.self?.id || down === this.peersDown.has(id)) return;
+    if (down) this.peersDown.add(id);
+    else this.peersDown.delete(id);
+    this.emit('peer_reconnecting', { participantId: id, reconnecting: down });
   }
 
   newPC(target, config) {
@@ -181,10 +327,21 @@ export class CallSession {
       else this.localCandidates[target].push(c);
     });
     pc.addEventListener('connectionstatechange', () => {
-      this.emitState();
-      if (pc.connectionState === 'failed' && !this.ended) {
-        this.emit('error', new LocalizedError('err.pcFailed', { target: { key: `target.${target}` } }));
+      const st = pc.connectionState;
+      clearTimeout(this.disconnectTimers[target]);
+      if (st === 'connected') this.wasUp[target] = true;
+      if (st === 'failed' && !this.ended) {
+        // A connection that never came up is not a dropped link: say so. One that was up restarts.
+        if (!this.wasUp[target]) this.emit('error', new LocalizedError('err.pcFailed', { target: { key: `target.${target}` } }));
+        else this.restartICE(target);
       }
+      if (st === 'disconnected') {
+        // Often back by itself within a few seconds; if not, restart.
+        this.disconnectTimers[target] = setTimeout(() => {
+          if (pc.connectionState === 'disconnected') this.restartICE(target);
+        }, DISCONNECTED_GRACE_MS);
+      }
+      this.updateLink();
     });
     pc.addEventListener('iceconnectionstatechange', () => this.emitState());
     return pc;
@@ -268,16 +425,27 @@ export class CallSession {
   }
 
   onSubscribeOffer(sdp) {
+    const generation = this.sig.generation;
     this.enqueue('subscriber', async () => {
       const pc = this.pcs.subscriber;
       if (!pc) return;
+      // An offer of a lost socket: the server sends a new one after the resume, which this
+      // answer would not meet.
+      if (generation !== this.sig.generation) return;
       await pc.setRemoteDescription({ type: 'offer', sdp });
       await this.flushRemoteCandidates('subscriber');
       const answer = await pc.createAnswer();
+      // The answer's candidates follow it (after an ICE restart they are new ones).
+      this.descriptionSent.subscriber = false;
       await pc.setLocalDescription(answer);
+      if (generation !== this.sig.generation) return;
       this.sig.send('subscribe_answer', { sdp: pc.localDescription.sdp });
       this.markDescriptionSent('subscriber');
-    }).catch((err) => this.emit('error', asNegotiationError(err)));
+    }).catch((err) => {
+      // An answer the lost socket could not carry: the server sends a new offer after the resume.
+      if (this.resuming || !this.sig.open) console.warn('session: subscribe answer not sent', err);
+      else this.emit('error', asNegotiationError(err));
+    });
   }
 
   onRemoteCandidate(target, candidate) {
@@ -440,7 +608,7 @@ export class CallSession {
   // setTrackSettings tells the server how large a received track is shown (device pixels), so a
   // simulcast track comes in the layer that fits. Repeated sizes are not sent again.
   setTrackSettings(trackId, width, height, priority = 0) {
-    if (this.ended || !trackId) return;
+    if (this.ended || !trackId || !this.sig.open) return;
     const w = Math.min(7680, Math.max(0, Math.round(width)));
     const h = Math.min(7680, Math.max(0, Math.round(height)));
     const key = `${w}x${h}/${priority}`;

@@ -1,10 +1,15 @@
 // The client side of docs/protocol.md v1: one WebSocket, JSON envelopes {v, type, id, re, data},
-// requests matched to replies by id, an application ping every 10 s.
+// requests matched to replies by id, an application ping every 5 s. A socket that hears nothing
+// for 12 s is taken for dead (a lost network closes no TCP connection, and the browser would wait
+// minutes): it is dropped at once, so the session can reconnect. connect() may be called again
+// after a close, for a new socket.
 
 import { LocalizedError } from './i18n.js';
 
 export const PROTOCOL_VERSION = 1;
-const PING_INTERVAL_MS = 10_000;
+const PING_INTERVAL_MS = 5_000;
+const DEAD_AFTER_MS = 12_000;
+const CONNECT_TIMEOUT_MS = 8_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 // ProtocolError is an `error` message from the server.
@@ -38,6 +43,8 @@ export class SignalingClient {
     this.handlers = new Map(); // type -> [fn]
     this.pingTimer = null;
     this.rtt = null;
+    this.heardAt = 0; // when the socket last brought anything
+    this.generation = 0; // counts sockets: a reply meant for a lost socket is not sent on the next
   }
 
   // on registers fn(data, msg) for server messages of a type. Besides the protocol's types there
@@ -64,7 +71,8 @@ export class SignalingClient {
     this.emit('state', s);
   }
 
-  // connect opens the socket; it resolves once open and rejects if the socket closes first.
+  // connect opens a socket; it resolves once open and rejects if the socket closes first or
+  // does not open within CONNECT_TIMEOUT_MS (a blocked network never answers).
   connect() {
     return new Promise((resolve, reject) => {
       this.setState('connecting');
@@ -77,18 +85,19 @@ export class SignalingClient {
         return;
       }
       this.ws = ws;
+      this.generation++;
       let opened = false;
-      ws.addEventListener('open', () => {
-        opened = true;
-        this.setState('open');
-        this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
-        resolve();
-      });
-      ws.addEventListener('message', (ev) => this.receive(ev.data));
-      ws.addEventListener('close', (ev) => {
-        clearInterval(this.pingTimer);
-        this.pingTimer = null;
-        this.setState('closed');
+      let ended = false;
+      // finish ends this socket's life once, whether the browser closed it or we dropped it.
+      const finish = (ev) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(openTimer);
+        if (this.ws === ws) {
+          clearInterval(this.pingTimer);
+          this.pingTimer = null;
+          this.setState('closed');
+        }
         const err = new LocalizedError('err.wsClosed', { code: ev.code });
         for (const [, p] of this.pending) {
           clearTimeout(p.timer);
@@ -96,9 +105,46 @@ export class SignalingClient {
         }
         this.pending.clear();
         if (!opened) reject(new LocalizedError('err.wsFailed'));
-        this.emit('close', ev);
+        else if (this.ws === ws) this.emit('close', ev);
+      };
+      const openTimer = setTimeout(() => {
+        finish({ code: 1006 });
+        ws.close();
+      }, CONNECT_TIMEOUT_MS);
+      ws.addEventListener('open', () => {
+        if (ended) return;
+        opened = true;
+        clearTimeout(openTimer);
+        this.heardAt = performance.now();
+        this.setState('open');
+        this.pingTimer = setInterval(() => this.keepAlive(), PING_INTERVAL_MS);
+        resolve();
       });
+      ws.addEventListener('message', (ev) => {
+        if (ended) return;
+        this.heardAt = performance.now();
+        this.receive(ev.data);
+      });
+      ws.addEventListener('close', (ev) => finish(ev));
+      this.dropSocket = () => {
+        finish({ code: 1006 });
+        try {
+          ws.close();
+        } catch {
+          // already closing
+        }
+      };
     });
+  }
+
+  // keepAlive pings, and drops a socket that has been silent too long.
+  keepAlive() {
+    if (performance.now() - this.heardAt > DEAD_AFTER_MS) {
+      console.warn('signaling: no answer from the server, the socket is taken for dead');
+      this.dropSocket?.();
+      return;
+    }
+    this.ping();
   }
 
   receive(raw) {
@@ -168,6 +214,10 @@ export class SignalingClient {
     } catch (err) {
       console.warn('signaling: ping failed', err);
     }
+  }
+
+  get open() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN && this.state === 'open';
   }
 
   close(code = 1000) {
