@@ -279,32 +279,50 @@ func TestConfigHelp(t *testing.T) {
 // key must decode from a file and be applied from the environment to the same field.
 func TestSettingsMatchYAMLTags(t *testing.T) {
 	values := map[string]string{
-		"listen":                "127.0.0.1:9999",
-		"dev":                   "true",
-		"data_dir":              "/d",
-		"log_level":             "warn",
-		"log_format":            "console",
-		"token_secret":          strings.Repeat("k", 40),
-		"shutdown_timeout":      "7s",
-		"resume_grace":          "45s",
-		"rtc.listen_ip":         "0.0.0.0",
-		"rtc.udp_port":          "1234",
-		"rtc.tcp_port":          "-1",
-		"rtc.public_ips":        "198.51.100.7",
-		"rtc.loopback_only":     "false",
-		"demo":                  "true",
-		"store.dsn":             "postgres://sanji@127.0.0.1:5432/sanji",
-		"notify.webhook_url":    "https://hooks.example.org/sanji",
-		"notify.webhook_secret": "hook-secret",
-		"recording.dir":         "/rec",
-		"recording.hash":        "sm3",
-		"recording.retention":   "87600h",
-		"exchange.trusted_keys": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"listen":                   "127.0.0.1:9999",
+		"dev":                      "true",
+		"data_dir":                 "/d",
+		"log_level":                "warn",
+		"log_format":               "console",
+		"token_secret":             strings.Repeat("k", 40),
+		"shutdown_timeout":         "7s",
+		"resume_grace":             "45s",
+		"rtc.listen_ip":            "0.0.0.0",
+		"rtc.udp_port":             "1234",
+		"rtc.tcp_port":             "-1",
+		"rtc.public_ips":           "198.51.100.7",
+		"rtc.loopback_only":        "false",
+		"demo":                     "true",
+		"store.dsn":                "postgres://sanji@127.0.0.1:5432/sanji",
+		"notify.webhook_url":       "https://hooks.example.org/sanji",
+		"notify.webhook_secret":    "hook-secret",
+		"recording.dir":            "/rec",
+		"recording.hash":           "sm3",
+		"recording.retention":      "87600h",
+		"exchange.trusted_keys":    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"tls.cert_file":            "/etc/sanji/cert.pem",
+		"tls.key_file":             "/etc/sanji/key.pem",
+		"one_port":                 "true",
+		"turn.enabled":             "true",
+		"turn.udp_port":            "3479",
+		"turn.tcp_port":            "3480",
+		"turn.tls_port":            "5349",
+		"turn.realm":               "xinfang",
+		"turn.public_ips":          "198.51.100.8",
+		"turn.domain":              "media.example.org",
+		"turn.credential_ttl":      "3h",
+		"turn.external_urls":       "turns:turn.example.org:443",
+		"turn.external_secret":     "coturn-secret",
+		"turn.external_username":   "hall",
+		"turn.external_credential": "hall-pass",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
-	var top, rtc, store, notify, rec, xch strings.Builder
+	// The file: top-level keys, then one block per section (rtc:, store:, tls:, turn:, …).
+	var top strings.Builder
+	sections := map[string]*strings.Builder{}
+	var order []string
 	env := map[string]string{}
 	for _, s := range settings {
 		v, ok := values[s.key]
@@ -313,24 +331,24 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		}
 		env[s.envName()] = v
 		yv := v
-		if s.key == "rtc.public_ips" || s.key == "exchange.trusted_keys" {
+		if strings.HasSuffix(s.key, "public_ips") || s.key == "exchange.trusted_keys" || s.key == "turn.external_urls" {
 			yv = "[" + v + "]"
 		}
-		if k, ok := strings.CutPrefix(s.key, "rtc."); ok {
-			rtc.WriteString("  " + k + ": " + yv + "\n")
-		} else if k, ok := strings.CutPrefix(s.key, "store."); ok {
-			store.WriteString("  " + k + ": " + yv + "\n")
-		} else if k, ok := strings.CutPrefix(s.key, "notify."); ok {
-			notify.WriteString("  " + k + ": " + yv + "\n")
-		} else if k, ok := strings.CutPrefix(s.key, "recording."); ok {
-			rec.WriteString("  " + k + ": " + yv + "\n")
-		} else if k, ok := strings.CutPrefix(s.key, "exchange."); ok {
-			xch.WriteString("  " + k + ": " + yv + "\n")
-		} else {
+		sec, k, nested := strings.Cut(s.key, ".")
+		if !nested {
 			top.WriteString(s.key + ": " + yv + "\n")
+			continue
 		}
+		if sections[sec] == nil {
+			sections[sec] = &strings.Builder{}
+			order = append(order, sec)
+		}
+		sections[sec].WriteString("  " + k + ": " + yv + "\n")
 	}
-	file := writeFile(t, "all.yaml", top.String()+"rtc:\n"+rtc.String()+"store:\n"+store.String()+"notify:\n"+notify.String()+"recording:\n"+rec.String()+"exchange:\n"+xch.String())
+	for _, sec := range order {
+		top.WriteString(sec + ":\n" + sections[sec].String())
+	}
+	file := writeFile(t, "all.yaml", top.String())
 	fromFile, err := loadConfig([]string{"--config", file}, envMap(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatalf("from file: %v", err)
