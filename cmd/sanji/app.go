@@ -158,15 +158,16 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
 		Recordings:  recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
-		SFU:        media,
-		Tokens:     signer,
-		Logger:     log, // it names its own logger
-		Registerer: reg,
-		Calls:      schedAPI.CallBridge(),
-		Recorder:   recorder,
+		SFU:           media,
+		Tokens:        signer,
+		Logger:        log, // it names its own logger
+		Registerer:    reg,
+		Calls:         schedAPI.CallBridge(),
+		Recorder:      recorder,
 		ICEServersFor: fw.ice.For,
 		// 0 in the configuration turns resume off, which signaling spells negative.
-		ResumeGrace: cmp.Or(cfg.ResumeGrace, -1),
+		ResumeGrace:        cmp.Or(cfg.ResumeGrace, -1),
+		ResumeGraceOnStage: cfg.ResumeGraceOnStage,
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
