@@ -224,8 +224,8 @@ func TestE2EHallOnStageOutlivesLongOutage(t *testing.T) {
 		}
 		return !man.EndedAt.IsZero() && slices.Contains(notes, "link_lost:"+hallID) && slices.Contains(notes, "link_restored:"+hallID), nil
 	})
-	if _, err := recording.Verify(dirs[0], ""); err != nil {
-		t.Errorf("the recording does not verify: %v", err)
+	if rep, err := recording.Verify(dirs[0], ""); err != nil || !rep.OK {
+		t.Errorf("the recording does not verify: %+v %v", rep, err)
 	}
 	t.Logf("recording %s: notes %v", filepath.Base(dirs[0]), notes)
 	for name, p := range pages {
