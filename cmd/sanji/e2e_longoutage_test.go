@@ -40,7 +40,7 @@ func (l *lossyLink) cutWithResets(t *testing.T) {
 	cmd := exec.CommandContext(ctx, l.ip, "netns", "exec", l.hallNS, l.nft, "-f", "-")
 	cmd.Stdin = strings.NewReader(fmt.Sprintf("table inet %[1]s {\n chain input { type filter hook input priority 0; policy accept; }\n"+
 		" chain output { type filter hook output priority 0; policy accept; }\n}\n"+
-		"add rule inet %[1]s input meta l4proto tcp reject with tcp reset\nadd rule inet %[1]s output meta l4proto tcp reject with tcp reset\n", outageTable))
+		"add rule inet %[1]s input meta l4proto tcp reject with tcp reset\nadd rule inet %[1]s output tcp flags & rst == 0 reject with tcp reset\n", outageTable))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("resets at the hall: %v: %s", err, out)
 	}
@@ -140,6 +140,21 @@ func outageDecoding(leader *e2ePage, hallID string, more int) func() (bool, erro
 	}
 }
 
+// openSessions is the server's open signaling sockets.
+func openSessions(t *testing.T, a *app) float64 {
+	t.Helper()
+	families, err := a.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "sanji_signaling_sessions" && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return -1
+}
+
 // metricValue is the value of the first metric line starting with prefix (0 when none).
 func metricValue(metrics, prefix string) float64 {
 	for _, line := range strings.Split(metrics, "\n") {
@@ -172,6 +187,10 @@ func TestE2EHallOnStageOutlivesLongOutage(t *testing.T) {
 	start := time.Now()
 	outageUntil(t, "the console marks the hall reconnecting", 20*time.Second, pages, outageJS(leader, marked))
 	t.Logf("cut: the console marked the hall %.1fs in", time.Since(start).Seconds())
+	// The server must learn early that the hall's socket is gone, or the idle grace alone would
+	// outlast the cut and the test would prove nothing about the on-stage one.
+	outageUntil(t, "the server lost the hall's socket", 20*time.Second, pages, func() (bool, error) { return openSessions(t, a) == 1, nil })
+	t.Logf("cut: the server lost the hall's socket %.1fs in", time.Since(start).Seconds())
 	for time.Since(start) < cut {
 		for what, expr := range map[string]string{"the hall on stage": onStage, "the hall's tile marked": marked} {
 			if ok, err := outageJS(leader, expr)(); err != nil || !ok {
