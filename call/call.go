@@ -161,6 +161,7 @@ type Call struct {
 	hands     map[string]bool
 	held      map[string]bool
 	unitNames map[int64]string
+	away      map[int64]bool // halls taken off the stage when their seat was released (away.go)
 }
 
 // Enter seats p in the call of a session, loading the call on first use (userID acts for a
@@ -302,6 +303,7 @@ func (k *Call) add(p Participant) bool {
 func (k *Call) Joined(p Participant) {
 	k.apply(false)
 	k.sendPanels([]Participant{p}, k.caseID())
+	k.rejoined(p)
 }
 
 // Leave takes a leaving participant out; the last one out closes the call (its state is in the

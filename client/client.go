@@ -40,6 +40,8 @@ type (
 type Options struct {
 	// AutoSubscribe asks the server to subscribe this client to every track in the room.
 	AutoSubscribe bool
+	// Rejoin says this join comes back after the server released our seat (docs/protocol.md, join).
+	Rejoin bool
 	// SettingEngine configures both PeerConnections; nil = LoopbackSettingEngine().
 	SettingEngine *webrtc.SettingEngine
 	Logger        *zap.Logger
@@ -152,7 +154,7 @@ func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error
 	go c.readLoop(conn, c.readerDone)
 
 	auto := opt.AutoSubscribe
-	m, err := c.Request(ctx, signaling.TypeJoin, signaling.JoinData{Token: token, AutoSubscribe: &auto})
+	m, err := c.Request(ctx, signaling.TypeJoin, signaling.JoinData{Token: token, AutoSubscribe: &auto, Rejoin: opt.Rejoin})
 	if err == nil {
 		err = m.Decode(&c.joined)
 	}

@@ -47,7 +47,7 @@ type callEnv struct {
 	users      map[string]org.User // by demo username
 }
 
-func newCallEnv(t *testing.T) *callEnv {
+func newCallEnv(t *testing.T, opts ...func(*signaling.Config)) *callEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/sanji.db")
@@ -75,7 +75,12 @@ func newCallEnv(t *testing.T) *callEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rec.Close() })
-	ce.env = newEnv(t, func(c *signaling.Config) { c.Calls, c.Recorder = apiSrv.CallBridge(), rec })
+	ce.env = newEnv(t, func(c *signaling.Config) {
+		c.Calls, c.Recorder = apiSrv.CallBridge(), rec
+		for _, o := range opts {
+			o(c)
+		}
+	})
 	apiSrv.SetCallHooks(ce.srv)
 	ce.api = httptest.NewServer(apiSrv)
 	t.Cleanup(ce.api.Close)
@@ -100,6 +105,12 @@ func (ce *callEnv) unit(code string) org.Unit {
 // join seats a demo user in the call and publishes audio and video.
 func (ce *callEnv) join(t *testing.T, id, username, seat string, hallID, unitID int64) *peer {
 	t.Helper()
+	return ce.joinWith(t, id, username, seat, hallID, unitID, client.Options{})
+}
+
+// joinWith is join with client options (AutoSubscribe, the logger and the inbox are set here).
+func (ce *callEnv) joinWith(t *testing.T, id, username, seat string, hallID, unitID int64, opt client.Options) *peer {
+	t.Helper()
 	u := ce.users[username]
 	now := time.Now()
 	tok, err := ce.signer.Sign(auth.Claims{Room: api.CallRoom(ce.session.ID), Subject: id, Name: u.DisplayName, Role: "leader",
@@ -110,8 +121,9 @@ func (ce *callEnv) join(t *testing.T, id, username, seat string, hallID, unitID 
 	p := &peer{t: t, id: id, tracks: map[string]*received{}, rrs: map[webrtc.SSRC]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, ce.wsURL, tok, client.Options{AutoSubscribe: true,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), OnTrack: p.onTrack, OnMessage: p.inbox.add})
+	opt.AutoSubscribe, opt.OnTrack, opt.OnMessage = true, p.onTrack, p.inbox.add
+	opt.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	c, err := client.Dial(ctx, ce.wsURL, tok, opt)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", id, err)
 	}

@@ -125,6 +125,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	var d struct {
 		Token         *string `json:"token"`
 		AutoSubscribe *bool   `json:"auto_subscribe"`
+		Rejoin        bool    `json:"rejoin"`
 	}
 	if e := decode(data, &d); e != nil {
 		return e
@@ -165,7 +166,10 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.mu.Unlock()
 
 	existing := s.srv.enterRoster(s, id)
-	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat))
+	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat), zap.Bool("rejoin", d.Rejoin))
+	if d.Rejoin {
+		s.srv.metrics.rejoins.Inc()
+	}
 	if s.call != nil {
 		// The call's policy decides what the newcomer receives, and who receives it.
 		s.call.Joined(s)

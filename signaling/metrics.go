@@ -14,6 +14,7 @@ type metrics struct {
 	resumes          *prometheus.CounterVec // result: ok, refused, expired
 	iceRestarts      *prometheus.CounterVec // target, by: client, server
 	reconnectSeconds prometheus.Histogram
+	rejoins          prometheus.Counter // joins of a client whose seat was released (join with rejoin)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from a participant's link going down (socket lost, or a media connection down) to its socket and media connections being up again.",
 			Buckets: []float64{0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90},
 		}),
+		rejoins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sanji_signaling_rejoins_total",
+			Help: "Joins of a client coming back by itself after its seat was released (its resume refused once the grace period ran out).",
+		}),
 	}
 	if reg != nil {
 		m.sessions = register(reg, m.sessions)
@@ -48,6 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.resumes = register(reg, m.resumes)
 		m.iceRestarts = register(reg, m.iceRestarts)
 		m.reconnectSeconds = register(reg, m.reconnectSeconds)
+		m.rejoins = register(reg, m.rejoins)
 	}
 	return m
 }

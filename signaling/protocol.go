@@ -91,6 +91,8 @@ const (
 type JoinData struct {
 	Token         string `json:"token"`
 	AutoSubscribe *bool  `json:"auto_subscribe,omitempty"`
+	// Rejoin: the client joins again by itself after its resume was refused (its seat released).
+	Rejoin bool `json:"rejoin,omitempty"`
 }
 
 // JoinedData is the body of `joined`, and of `resumed`.

@@ -161,6 +161,10 @@ func (s *session) detach() bool {
 	if grace <= 0 {
 		return false
 	}
+	onStage := s.call != nil && s.call.OnStage(s.id)
+	if onStage {
+		grace = max(grace, srv.cfg.ResumeGraceOnStage)
+	}
 	s.mu.Lock()
 	ok := !s.closing && s.joinedSent && s.part != nil
 	s.mu.Unlock()
@@ -177,7 +181,7 @@ func (s *session) detach() bool {
 		s.leave("shutdown")
 		return true
 	}
-	s.detachedAt = time.Now()
+	s.detachedAt, s.grace = time.Now(), grace
 	srv.graceWG.Add(1)
 	srv.detached[s] = time.AfterFunc(grace, func() {
 		defer srv.graceWG.Done()
@@ -195,7 +199,7 @@ func (s *session) detach() bool {
 	s.pres.mu.Lock()
 	s.pres.socketDown = true
 	s.pres.mu.Unlock()
-	s.logger().Info("socket lost; participant kept for resume", zap.Duration("grace", grace))
+	s.logger().Info("socket lost; participant kept for resume", zap.Duration("grace", grace), zap.Bool("on_stage", onStage))
 	srv.linkChanged(s)
 	return true
 }
@@ -220,7 +224,7 @@ func (srv *Server) claimResume(d ResumeData) *session {
 		return nil
 	}
 	delete(srv.resume, key)
-	if !old.detachedAt.IsZero() && time.Since(old.detachedAt) > srv.cfg.ResumeGrace {
+	if !old.detachedAt.IsZero() && time.Since(old.detachedAt) > old.grace {
 		return nil // the timer is about to release it
 	}
 	return old

@@ -47,6 +47,10 @@ type Config struct {
 	// ResumeGrace is how long a participant whose socket the server lost is kept for a resume
 	// (default 30 s; negative: not kept, the participant leaves with its socket).
 	ResumeGrace time.Duration
+	// ResumeGraceOnStage is the grace of a participant on the stage of a reception call when its
+	// socket is lost (a hall in a hearing, the studio, units brought on): longer than an idle
+	// seat's, so that a hearing outlives a longer outage. Zero or less than ResumeGrace: the same.
+	ResumeGraceOnStage time.Duration
 }
 
 const (

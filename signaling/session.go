@@ -57,6 +57,7 @@ type session struct {
 	// (zero while it has one).
 	resumeKey  string
 	detachedAt time.Time
+	grace      time.Duration // how long a detached session is kept (resume.go)
 
 	mu         sync.Mutex
 	part       *sfu.Participant
@@ -277,7 +278,11 @@ func (s *session) leave(reason string) bool {
 		p.Close(reason)
 	}
 	if s.call != nil {
-		s.call.Leave(s)
+		if reason == "resume_timeout" {
+			s.call.Released(s) // a hall on stage takes the stage with it
+		} else {
+			s.call.Leave(s)
+		}
 	}
 	return true
 }

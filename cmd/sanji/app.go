@@ -166,7 +166,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Recorder:      recorder,
 		ICEServersFor: fw.ice.For,
 		// 0 in the configuration turns resume off, which signaling spells negative.
-		ResumeGrace: cmp.Or(cfg.ResumeGrace, -1),
+		ResumeGrace:        cmp.Or(cfg.ResumeGrace, -1),
+		ResumeGraceOnStage: cfg.ResumeGraceOnStage,
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 

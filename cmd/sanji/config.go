@@ -43,6 +43,10 @@ type config struct {
 	// ResumeGrace is how long a participant whose connection dropped keeps its place (its media,
 	// its seat on stage) for the client to come back with its resume token; 0 turns resume off.
 	ResumeGrace time.Duration `yaml:"resume_grace"`
+	// ResumeGraceOnStage is the grace of a participant on a reception call's stage (the hall in a
+	// hearing, the studio, units brought on): a hearing should outlive an outage an idle seat need
+	// not. Shorter than ResumeGrace (or 0): the same as ResumeGrace.
+	ResumeGraceOnStage time.Duration `yaml:"resume_grace_on_stage"`
 	// RTC configures the media plane's sockets and candidates.
 	RTC rtcConfig `yaml:"rtc"`
 	// Store selects the scheduler's database.
@@ -117,18 +121,23 @@ const (
 	defaultTCPPort         = 7881
 	defaultShutdownTimeout = 10 * time.Second
 	defaultResumeGrace     = 30 * time.Second
+	// defaultResumeGraceOnStage covers an outage of a few minutes (a township router restarting,
+	// a radio link lost and found) without ending the hearing; the seat held meanwhile is the
+	// hearing's own.
+	defaultResumeGraceOnStage = 3 * time.Minute
 )
 
 // defaultConfig is what `sanji serve` runs with when nothing is configured: everything on
 // loopback, so a fresh start exposes nothing to the network.
 func defaultConfig() config {
 	return config{
-		Listen:          defaultListen,
-		DataDir:         defaultDataDir,
-		LogLevel:        "info",
-		LogFormat:       "json",
-		ShutdownTimeout: defaultShutdownTimeout,
-		ResumeGrace:     defaultResumeGrace,
+		Listen:             defaultListen,
+		DataDir:            defaultDataDir,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		ShutdownTimeout:    defaultShutdownTimeout,
+		ResumeGrace:        defaultResumeGrace,
+		ResumeGraceOnStage: defaultResumeGraceOnStage,
 		RTC: rtcConfig{
 			ListenIP:     "127.0.0.1",
 			UDPPort:      defaultUDPPort,
@@ -237,6 +246,14 @@ var settings = []setting{
 			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "30s")
 		}
 		c.ResumeGrace = d
+		return nil
+	}},
+	{key: "resume_grace_on_stage", usage: "how long a dropped participant on a reception call's stage keeps its place, e.g. 3m (0 = as resume_grace)", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "3m")
+		}
+		c.ResumeGraceOnStage = d
 		return nil
 	}},
 	{key: "rtc.listen_ip", usage: "IP the ICE sockets bind to (default: host of --listen)", set: func(c *config, v string) error {
@@ -525,6 +542,9 @@ func (c config) validate() error {
 	}
 	if c.ResumeGrace < 0 {
 		bad("cmd.resume.grace")
+	}
+	if c.ResumeGraceOnStage < 0 {
+		bad("cmd.resume.grace_on_stage")
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		bad("cmd.config.udp_port", "port", c.RTC.UDPPort)

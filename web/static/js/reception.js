@@ -695,7 +695,10 @@ async function join() {
   }
   $('call').hidden = false;
   $('toolbar').hidden = false;
-  call = new CallSession({ token: tok.token });
+  // After a long outage the server has released our seat: the same seat is asked for again (the
+  // login cookie still holds), and a refusal (the session ended) is shown as the seat picker would.
+  const rejoin = () => api('POST', `/api/v1/sessions/${sessionID}/join-token`, body).then((x) => x.token);
+  call = new CallSession({ token: tok.token, rejoin });
   watchReconnect(call); // a hall on stage that is reconnecting keeps its tile, marked
   call.sig.on('call_state', (d) => {
     state = d;
@@ -738,7 +741,8 @@ async function join() {
       showQuality();
     })
     .on('error', showBanner)
-    .on('ended', (info) => showOut(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }, 'rc.out.ended'));
+    // A refused rejoin (the session ended, the seat is no longer this user's) reads as a refused seat.
+    .on('ended', (info) => showOut(info.error ?? { key: info.key ?? 'bye.other', params: { reason: info.reason ?? '' } }, info.error instanceof ApiError ? 'rc.out.refused' : 'rc.out.ended'));
   call.start();
 }
 

@@ -1,6 +1,7 @@
 // What a dropped link looks like on a call page. Our own: a banner "网络中断，正在重新连接…" with
 // the seconds elapsed, until the socket and the media are back (the session reconnects by
-// itself). Another participant's: its tile stays, marked as reconnecting, instead of vanishing —
+// itself); when the server released the seat meanwhile, the banner says the page is entering
+// the call again (the session rejoins by itself, where the page gave it a way to). Another participant's: its tile stays, marked as reconnecting, instead of vanishing —
 // the leader sees that the hall on stage is coming back, not gone.
 
 import { setText } from './i18n.js';
@@ -16,7 +17,8 @@ export function watchReconnect(session, root = document.body) {
 
   let since = 0;
   let ticker = 0;
-  const tick = () => setText(banner, 'reconnect.self', { s: Math.max(0, Math.round((Date.now() - since) / 1000)) });
+  const tick = () =>
+    setText(banner, session.rejoining ? 'reconnect.rejoining' : 'reconnect.self', { s: Math.max(0, Math.round((Date.now() - since) / 1000)) });
   const hide = () => {
     clearInterval(ticker);
     since = 0;
@@ -30,6 +32,7 @@ export function watchReconnect(session, root = document.body) {
       clearInterval(ticker);
       ticker = setInterval(tick, 1000);
     })
+    .on('rejoining', () => since && tick())
     .on('reconnected', hide)
     .on('ended', hide)
     .on('peer_reconnecting', () => markTiles(session))

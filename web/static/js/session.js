@@ -23,6 +23,9 @@
 //   reconnected   {ms}                        socket and media are up again, after ms
 //   peer_reconnecting {participantId, reconnecting}  another participant's link is down or back;
 //                                             it keeps its place (and its tile) meanwhile
+//   rejoining     {}                          the server released our seat (the grace ran out): we
+//                                             fetch a new token for the same seat and join again
+//   rejoined      {}                          joined again; tiles come back as the tracks do
 //   ended         {reason, key, error}        the session is over; nothing more happens
 //
 // A dropped socket is not the end (docs/protocol.md, Resume): the session reconnects with
@@ -46,8 +49,11 @@ function backoff(attempt) {
 }
 
 export class CallSession {
-  constructor({ token, url = wsURL(), constraints = defaultConstraints() }) {
+  // rejoin, when given, returns a fresh join token for the same seat (a page with a login asks
+  // the API for it); without it a refused resume ends the session.
+  constructor({ token, url = wsURL(), constraints = defaultConstraints(), rejoin = null }) {
     this.token = token;
+    this.rejoinToken = rejoin;
     this.constraints = constraints;
     this.sig = new SignalingClient(url);
     this.handlers = new Map();
@@ -80,6 +86,7 @@ export class CallSession {
 
     this.resumeToken = ''; // from joined/resumed: takes our place back on a new socket
     this.resuming = false; // the socket is gone and the reconnect loop runs
+    this.rejoining = false; // our seat was released and we are joining again
     this.downSince = 0; // when our link went down (0 = up)
     this.wasUp = { publisher: false, subscriber: false }; // the connection has been connected
     this.restartedAt = { publisher: 0, subscriber: 0 };
@@ -153,6 +160,7 @@ export class CallSession {
     s.on('rtt', (ms) => this.emit('rtt', ms));
     s.on('close', (ev) => {
       if (this.leaving) this.end({ key: 'bye.leave' });
+      else if (this.rejoining) return; // the rejoin loop opens the next socket
       else if (this.self && this.resumeToken) this.reconnect();
       else this.end({ error: new LocalizedError('err.wsClosed', { code: ev.code }) });
     });
@@ -229,12 +237,84 @@ export class CallSession {
       } catch (err) {
         if (err?.code) {
           this.resuming = false;
-          this.end({ error: new LocalizedError('reconnect.refused') });
+          if (this.rejoinToken) this.rejoin();
+          else this.end({ error: new LocalizedError('reconnect.refused') });
           return;
         }
         // The new socket failed too: try again.
       }
     }
+  }
+
+  // rejoin runs after the server refused our resume (the seat was released): the call is joined
+  // afresh on the same seat with a new token, the camera and microphone kept open. A refusal of
+  // the token or of the join (the session ended, the seat is no longer ours) ends the session
+  // with its reason; a failed network is tried again with back-off.
+  async rejoin() {
+    this.rejoining = true;
+    this.forgetCall();
+    this.emit('rejoining', {});
+    this.updateLink();
+    for (let attempt = 0; !this.ended && !this.leaving; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff(attempt)));
+      if (this.ended || this.leaving) return;
+      let token;
+      try {
+        token = await this.rejoinToken();
+      } catch (err) {
+        if (err?.status || err?.code) {
+          this.rejoining = false;
+          this.end({ error: err });
+          return;
+        }
+        continue; // no network yet
+      }
+      try {
+        if (!this.sig.open) await this.sig.connect();
+        const joined = await this.sig.request('join', { token, auto_subscribe: true, rejoin: true });
+        this.token = token;
+        this.rejoining = false;
+        this.onJoined(joined);
+        this.emit('rejoined', {});
+        this.updateLink();
+      } catch (err) {
+        if (err?.code) {
+          this.rejoining = false;
+          this.end({ error: err });
+          return;
+        }
+        continue; // the socket failed: again
+      }
+      try {
+        await this.publish();
+      } catch (err) {
+        this.emit('error', asNegotiationError(err));
+      }
+      return;
+    }
+  }
+
+  // forgetCall drops what belonged to the released participant: its connections, the room as it
+  // was (each participant 'left', so their tiles go) and the negotiation state.
+  forgetCall() {
+    for (const target of TARGETS) {
+      clearTimeout(this.disconnectTimers[target]);
+      this.pcs[target]?.close();
+      this.pcs[target] = null;
+      this.remoteCandidates[target] = [];
+      this.localCandidates[target] = [];
+      this.descriptionSent[target] = false;
+      this.chains[target] = Promise.resolve();
+      this.wasUp[target] = false;
+      this.serverState[target] = 'new';
+    }
+    for (const id of [...this.participants.keys()]) this.removeParticipant(id);
+    for (const id of [...this.peersDown]) this.setPeerDown(id, false);
+    this.remoteTracks.clear();
+    this.trackSettings.clear();
+    this.ownTrackIDs = { audio: null, video: null };
+    this.self = null;
+    this.resumeToken = '';
   }
 
   // onResumed takes the room as the server has it now (what changed while we were away) and
@@ -296,7 +376,7 @@ export class CallSession {
   // gone, or while a connection that was up is not.
   updateLink() {
     if (this.ended || this.leaving) return;
-    let down = this.resuming || (!!this.self && !this.sig.open);
+    let down = this.resuming || this.rejoining || (!!this.self && !this.sig.open);
     for (const target of TARGETS) {
       const pc = this.pcs[target];
       if (pc && this.wasUp[target] && pc.connectionState !== 'connected') down = true;
