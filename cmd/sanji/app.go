@@ -154,7 +154,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
-	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys,
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
 		Recordings:  recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
