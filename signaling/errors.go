@@ -72,6 +72,10 @@ func errToken(err error) *Error {
 	return newError(CodeBadToken, "signaling.token.invalid")
 }
 
+func errTokenUsed() *Error {
+	return newError(CodeTokenUsed, "signaling.seat.token_used")
+}
+
 func errResumeRefused() *Error {
 	return newError(CodeResumeRefused, "signaling.resume.refused")
 }

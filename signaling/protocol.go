@@ -272,6 +272,7 @@ const (
 	CodeAlreadyJoined    = "already_joined"
 	CodeBadToken         = "bad_token"
 	CodeTokenExpired     = "token_expired"
+	CodeTokenUsed        = "token_used"
 	CodeBadSDP           = "bad_sdp"
 	CodeUnsupportedCodec = "unsupported_codec"
 	CodeNotFound         = "not_found"

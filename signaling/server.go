@@ -78,6 +78,9 @@ type Server struct {
 	calls    *call.Calls                    // the live reception calls; nil without Config.Calls
 	resume   map[string]*session            // resume token key -> the session it resumes
 	detached map[*session]*time.Timer       // sessions kept after their socket, with their grace timers
+	// usedSeats are the seat tokens that have seated a client, by SHA-256, until their expiry
+	// (seattokens.go).
+	usedSeats map[[32]byte]time.Time
 }
 
 // New returns a Server for cfg.
@@ -108,6 +111,8 @@ func New(cfg Config) *Server {
 		rooms:    map[string]map[string]*session{},
 		resume:   map[string]*session{},
 		detached: map[*session]*time.Timer{},
+
+		usedSeats: map[[32]byte]time.Time{},
 	}
 	srv.calls = newCalls(srv)
 	return srv
