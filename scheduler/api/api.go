@@ -52,6 +52,10 @@ type Config struct {
 	Recordings string
 	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
 	FeedPerMinute, FeedBurst int
+	// Uploads are the quotas of case files (attachments.go).
+	Uploads UploadLimits
+	// Bundles bound what an imported case bundle may unpack to (zip bombs).
+	Bundles exchange.Limits
 	// Login tunes the throttle of failed logins per address and name (loginguard.go).
 	Login LoginLimits
 	// Registerer takes the API's metrics; nil keeps them unregistered.
@@ -124,6 +128,8 @@ type Server struct {
 	mux        *http.ServeMux
 	routes     []route
 	blobs      casework.Blobs
+	uploads    UploadLimits
+	bundles    exchange.Limits
 	notifier   reception.Notifier
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
@@ -163,6 +169,8 @@ func New(cfg Config) *Server {
 	}
 	s.loginLim = newLimiter(per, burst)
 	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
+	s.uploads = cfg.Uploads.withDefaults()
+	s.bundles = cfg.Bundles
 	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
 	if per == 0 {
 		per = 60
