@@ -133,6 +133,9 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		return errInvalid("token", wantNonEmpty)
 	}
 	now := time.Now()
+	if !s.srv.joins.allow(s.conn.RemoteAddr(), now) {
+		return errTooManyJoins(s.srv.cfg.JoinRate)
+	}
 	c, err := s.srv.cfg.Tokens.Verify(*d.Token, now)
 	if err != nil {
 		s.logger().Info("join refused", zap.Error(err))
