@@ -72,6 +72,14 @@ func errToken(err error) *Error {
 	return newError(CodeBadToken, "signaling.token.invalid")
 }
 
+func errTooManyJoins(perSecond int) *Error {
+	return newError(CodeRateLimited, "signaling.seat.too_many_joins", "limit", perSecond)
+}
+
+func errTokenUsed() *Error {
+	return newError(CodeTokenUsed, "signaling.seat.token_used")
+}
+
 func errResumeRefused() *Error {
 	return newError(CodeResumeRefused, "signaling.resume.refused")
 }

@@ -133,10 +133,21 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	if d.Token == nil || *d.Token == "" {
 		return errInvalid("token", wantNonEmpty)
 	}
-	c, err := s.srv.cfg.Tokens.Verify(*d.Token, time.Now())
+	now := time.Now()
+	if !s.srv.joins.allow(s.conn.RemoteAddr(), now) {
+		return errTooManyJoins(s.srv.cfg.JoinRate)
+	}
+	c, err := s.srv.cfg.Tokens.Verify(*d.Token, now)
 	if err != nil {
 		s.logger().Info("join refused", zap.Error(err))
 		return errToken(err)
+	}
+	if c.SessionID != 0 {
+		if !s.srv.claimSeatToken(*d.Token, c.ExpiresAt, now) {
+			s.logger().Warn("join refused: seat token already used", zap.String("room", c.Room),
+				zap.String("participant", c.Subject), zap.String("seat", c.Seat))
+			return errTokenUsed()
+		}
 	}
 	s.id, s.name, s.role, s.room = c.Subject, c.Name, c.Role, c.Room
 	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
@@ -144,6 +155,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		zap.String("room", c.Room), zap.String("participant", c.Subject)))
 	if c.SessionID != 0 {
 		if e := s.enterCall(c); e != nil {
+			s.srv.releaseSeatToken(*d.Token)
 			return e
 		}
 	}
@@ -153,6 +165,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		s.logger().Warn("sfu join failed", zap.Error(err))
 		if s.call != nil {
 			s.call.Leave(s)
+			s.srv.releaseSeatToken(*d.Token)
 		}
 		return sfuError(err)
 	}

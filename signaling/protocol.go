@@ -274,6 +274,7 @@ const (
 	CodeAlreadyJoined    = "already_joined"
 	CodeBadToken         = "bad_token"
 	CodeTokenExpired     = "token_expired"
+	CodeTokenUsed        = "token_used"
 	CodeBadSDP           = "bad_sdp"
 	CodeUnsupportedCodec = "unsupported_codec"
 	CodeNotFound         = "not_found"

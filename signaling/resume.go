@@ -242,6 +242,9 @@ func (s *session) onResume(id string, data json.RawMessage) *Error {
 		return errInvalid("participant_id", wantNonEmpty)
 	}
 	srv := s.srv
+	if !srv.joins.allow(s.conn.RemoteAddr(), time.Now()) { // a guesser of resume tokens, too
+		return errTooManyJoins(srv.cfg.JoinRate)
+	}
 	old := srv.claimResume(d)
 	if old == nil || !s.takeOver(old, id) {
 		srv.metrics.resumes.WithLabelValues("refused").Inc()

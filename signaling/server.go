@@ -29,7 +29,10 @@ type Config struct {
 	MaxMessageBytes int           // default 64 KiB
 	PingInterval    time.Duration // default 15 s
 	PongTimeout     time.Duration // default 45 s: a connection silent this long is closed
-	RateLimit       int           // messages per second, default 50
+	RateLimit       int           // messages per second per session, default 50
+	// JoinRate and JoinBurst bound `join` and `resume` attempts per client address: per
+	// second, and at once; default 5 and 20.
+	JoinRate, JoinBurst int
 
 	// ICEServers are handed to clients in `joined`.
 	ICEServers []webrtc.ICEServer
@@ -82,6 +85,10 @@ type Server struct {
 	calls    *call.Calls                    // the live reception calls; nil without Config.Calls
 	resume   map[string]*session            // resume token key -> the session it resumes
 	detached map[*session]*time.Timer       // sessions kept after their socket, with their grace timers
+	// usedSeats are the seat tokens that have seated a client, by SHA-256, until their expiry
+	// (seattokens.go).
+	usedSeats map[[32]byte]time.Time
+	joins     *joinLimiter
 }
 
 // New returns a Server for cfg.
@@ -98,6 +105,12 @@ func New(cfg Config) *Server {
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 50
 	}
+	if cfg.JoinRate <= 0 {
+		cfg.JoinRate = 5
+	}
+	if cfg.JoinBurst <= 0 {
+		cfg.JoinBurst = 20
+	}
 	if cfg.ResumeGrace == 0 {
 		cfg.ResumeGrace = 30 * time.Second
 	}
@@ -112,6 +125,9 @@ func New(cfg Config) *Server {
 		rooms:    map[string]map[string]*session{},
 		resume:   map[string]*session{},
 		detached: map[*session]*time.Timer{},
+
+		usedSeats: map[[32]byte]time.Time{},
+		joins:     newJoinLimiter(cfg.JoinRate, cfg.JoinBurst),
 	}
 	srv.calls = newCalls(srv)
 	return srv

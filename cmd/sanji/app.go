@@ -154,9 +154,10 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
-	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys,
-		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: maxAttachment},
-		Recordings:  recordingsDir(cfg)})
+	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
+		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: int64(cfg.Limits.UploadMiB) << 20},
+		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
+		Recordings: recordingsDir(cfg)})
 	sig := signaling.New(signaling.Config{
 		SFU:           media,
 		Tokens:        signer,
@@ -168,6 +169,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		// 0 in the configuration turns resume off, which signaling spells negative.
 		ResumeGrace:        cmp.Or(cfg.ResumeGrace, -1),
 		ResumeGraceOnStage: cfg.ResumeGraceOnStage,
+		RateLimit:          cfg.Limits.WSMessagesPerSecond,
+		JoinRate:           cfg.Limits.JoinsPerSecond,
+		JoinBurst:          cfg.Limits.JoinBurst,
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
@@ -437,9 +441,6 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // storeFile is the SQLite database under the data directory.
 const storeFile = "sanji.db"
-
-// maxAttachment is the largest case file accepted (a recording segment or a scanned dossier).
-const maxAttachment = 200 << 20
 
 // openStore opens the scheduler's store (PostgreSQL when store.dsn is set, else SQLite under
 // data_dir), migrates it, creates the first admin on a new store and, with --demo, the demo tree.

@@ -63,6 +63,8 @@ type config struct {
 	OnePort bool `yaml:"one_port"`
 	// TURN configures the embedded TURN server and external ones (firewall.go).
 	TURN turnConfig `yaml:"turn"`
+	// Limits bound uploads, bundles, sockets and joins (limits.go).
+	Limits limitsConfig `yaml:"limits"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -144,7 +146,8 @@ func defaultConfig() config {
 			TCPPort:      defaultTCPPort,
 			LoopbackOnly: true,
 		},
-		TURN: defaultTURN(),
+		TURN:   defaultTURN(),
+		Limits: defaultLimits(),
 	}
 }
 
@@ -566,6 +569,7 @@ func (c config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateFirewall()...)
+	errs = append(errs, c.validateLimits()...)
 	if c.RTC.LoopbackOnly {
 		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
 			bad("cmd.config.loopback_listen_ip", "ip", c.RTC.ListenIP)

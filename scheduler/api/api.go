@@ -12,9 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"sanji/auth"
@@ -50,18 +52,18 @@ type Config struct {
 	Recordings string
 	// FeedPerMinute and FeedBurst limit calendar feed fetches per client IP; default 60 and 30.
 	FeedPerMinute, FeedBurst int
+	// Uploads are the quotas of case files (attachments.go).
+	Uploads UploadLimits
+	// Bundles bound what an imported case bundle may unpack to (zip bombs).
+	Bundles exchange.Limits
+	// Login tunes the throttle of failed logins per address and name (loginguard.go).
+	Login LoginLimits
+	// Registerer takes the API's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
 	// Exchange signs exported bundles and says whose bundles are imported; without a key the
 	// server signs with one made for this process only.
 	Exchange exchange.ExchangeKeys
 }
-
-// Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
-// doubling with each further failure up to lockoutMax.
-const (
-	lockoutAfter = 5
-	lockoutBase  = 30 * time.Second
-	lockoutMax   = time.Hour
-)
 
 // Body limits.
 const (
@@ -85,10 +87,17 @@ func (s *Server) checkPassword(hash, pw string) error {
 	return s.check(hash, pw)
 }
 
+// burnPasswordCheck spends the time of one password check, with the configured checker
+// against a hash made once by the configured hasher, for a name that is unknown or locked.
 func (s *Server) burnPasswordCheck(pw string) {
-	s.hashSlots <- struct{}{}
-	defer func() { <-s.hashSlots }()
-	auth.BurnPasswordCheck(pw)
+	s.dummyOnce.Do(func() {
+		h, err := s.hashPassword("sanji: no such user")
+		if err != nil {
+			s.log.Error("dummy password hash", zap.Error(err))
+		}
+		s.dummyHash = h
+	})
+	_ = s.checkPassword(s.dummyHash, pw)
 }
 
 const (
@@ -108,13 +117,19 @@ type Server struct {
 	ttl      time.Duration
 	joinTTL  time.Duration
 	loginLim *limiter
-	feedLim  *limiter
+	guard    *loginGuard
+	// dummyHash is checked against for unknown and locked names (burnPasswordCheck).
+	dummyOnce sync.Once
+	dummyHash string
+	feedLim   *limiter
 	// hashSlots bounds concurrent password hashing: each argon2id run takes 64 MiB, so a burst of
 	// logins must queue rather than exhaust memory.
 	hashSlots  chan struct{}
 	mux        *http.ServeMux
 	routes     []route
 	blobs      casework.Blobs
+	uploads    UploadLimits
+	bundles    exchange.Limits
 	notifier   reception.Notifier
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
@@ -153,6 +168,9 @@ func New(cfg Config) *Server {
 		burst = 10
 	}
 	s.loginLim = newLimiter(per, burst)
+	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
+	s.uploads = cfg.Uploads.withDefaults()
+	s.bundles = cfg.Bundles
 	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
 	if per == 0 {
 		per = 60
@@ -377,7 +395,7 @@ func constantEqual(a, b string) bool {
 }
 
 // clientIP is the TCP peer's address. Behind a reverse proxy every client shares the proxy's
-// address for the login rate limit; the per-account lockout still holds.
+// address for the login rate limit and the per-address-and-name lock; the per-name delay still holds.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

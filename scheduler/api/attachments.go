@@ -31,6 +31,32 @@ func attachmentView(a casework.Attachment) AttachmentView {
 	return AttachmentView{a.ID, a.CaseID, a.Kind, a.Name, a.SHA256, a.Size, a.MIME}
 }
 
+// UploadLimits bound what case files may take: files per case, and bytes per case and per
+// uploading unit (what its users uploaded to any case), so that one case or one unit cannot fill
+// the disk for all. A concurrent upload may overshoot a quota by at most one file. Zero values
+// take the defaults.
+type UploadLimits struct {
+	CaseFiles int   // default 200
+	CaseBytes int64 // default 2 GiB
+	UnitBytes int64 // default 50 GiB
+}
+
+func (l UploadLimits) withDefaults() UploadLimits {
+	if l.CaseFiles <= 0 {
+		l.CaseFiles = 200
+	}
+	if l.CaseBytes <= 0 {
+		l.CaseBytes = 2 << 30
+	}
+	if l.UnitBytes <= 0 {
+		l.UnitBytes = 50 << 30
+	}
+	return l
+}
+
+// mib is n bytes in MiB, rounded up, for messages.
+func mib(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
+
 var errNoAttachments = newErr(http.StatusServiceUnavailable, CodeInternal, "api.attachment.not_configured")
 
 func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -48,9 +74,36 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *re
 	if err := casework.ValidateAttachment(casework.Attachment{CaseID: 1, Kind: a.Kind, Name: name, SHA256: strings.Repeat("0", 64), Size: 1, MIME: "x"}); err != nil {
 		return err
 	}
-	sum, size, mt, err := s.blobs.Put(r.Body, name)
+	// The quotas: what is left for the case and for the uploader's unit bounds this upload.
+	use, err := s.st.AttachmentUsage(r.Context(), c.ID, rc.p.User.UnitID)
+	if err != nil {
+		return err
+	}
+	lim := s.uploads
+	if use.CaseFiles >= lim.CaseFiles {
+		return newErr(http.StatusRequestEntityTooLarge, CodeQuotaExceeded, "api.limits.case_files", "limit", lim.CaseFiles)
+	}
+	caseLeft, unitLeft := lim.CaseBytes-use.CaseBytes, lim.UnitBytes-use.UnitBytes
+	quotaErr := func() error {
+		if caseLeft <= unitLeft {
+			return newErr(http.StatusRequestEntityTooLarge, CodeQuotaExceeded, "api.limits.case_bytes", "limit", mib(lim.CaseBytes))
+		}
+		return newErr(http.StatusRequestEntityTooLarge, CodeQuotaExceeded, "api.limits.unit_bytes", "limit", mib(lim.UnitBytes))
+	}
+	left := min(caseLeft, unitLeft)
+	if left <= 0 {
+		return quotaErr()
+	}
+	blobs := s.blobs
+	byQuota := left < blobs.MaxSize
+	if byQuota {
+		blobs.MaxSize = left
+	}
+	sum, size, mt, err := blobs.Put(r.Body, name)
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, casework.ErrTooLarge) && byQuota:
+		return quotaErr()
 	case errors.Is(err, casework.ErrTooLarge) || errors.As(err, &mbe):
 		return newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "api.attachment.too_large")
 	case err != nil:

@@ -62,6 +62,7 @@ const (
 	CodeInvalid           = "invalid"
 	CodeBadJSON           = "bad_json"
 	CodeTooLarge          = "too_large"
+	CodeQuotaExceeded     = "quota_exceeded"
 	CodeNotFound          = "not_found"
 	CodeConflict          = "conflict"
 	CodeBadCredentials    = "bad_credentials"

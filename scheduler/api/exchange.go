@@ -332,7 +332,7 @@ func (s *Server) importCases(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		}
 		return fmt.Errorf("import: read bundle: %w", err)
 	}
-	b, err := exchange.ReadBundle(f, size, s.exchange)
+	b, err := exchange.ReadBundleLimited(f, size, s.exchange, s.bundles)
 	if err != nil {
 		return err
 	}

@@ -47,42 +47,58 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return invalidField("password", "api.login.password_required")
 	}
 	ctx := r.Context()
+	// Every path below costs one password check and answers the same for a known name, an
+	// unknown one and a locked pair, so neither status, body nor timing tells whether an
+	// account exists.
+	name := truncate(req.Username, 64)
+	delay, lockedUntil := s.guard.check(rc.ip, name, now)
+	if err := wait(ctx, delay); err != nil {
+		return fmt.Errorf("login: waiting out the per-name delay: %w", err)
+	}
 	badCreds := newErr(http.StatusUnauthorized, CodeBadCredentials, "api.login.bad_credentials")
 	u, err := s.st.GetUserByUsername(ctx, req.Username)
-	if errors.Is(err, org.ErrNotFound) || (err == nil && u.Kind != org.UserPerson) {
-		s.burnPasswordCheck(req.Password) // same time as a known name
-		_ = rc.audit("login.fail", "username:"+truncate(req.Username, 64), org.Unit{}, nil, nil)
-		return badCreds
-	}
-	if err != nil {
+	known := err == nil && u.Kind == org.UserPerson
+	if err != nil && !errors.Is(err, org.ErrNotFound) {
 		return err
 	}
-	unit, _ := s.st.GetUnit(ctx, u.UnitID)
-	if u.LockedUntil.After(now) {
-		wait := u.LockedUntil.Sub(now)
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		_ = rc.audit("login.locked", userTarget(u.ID), unit, nil, nil)
-		return newErr(http.StatusTooManyRequests, CodeLocked, "api.login.locked")
+	target, unit := "username:"+name, org.Unit{}
+	if known {
+		target = userTarget(u.ID)
+		unit, _ = s.st.GetUnit(ctx, u.UnitID)
 	}
-	if err := s.checkPassword(u.PasswordHash, req.Password); err != nil || u.Disabled {
-		if err != nil && !errors.Is(err, auth.ErrPasswordMismatch) {
-			s.log.Error("password hash unusable", zap.Int64("user_id", u.ID), zap.Error(err))
+	if !lockedUntil.IsZero() {
+		s.burnPasswordCheck(req.Password)
+		w.Header().Set("Retry-After", strconv.Itoa(int(lockedUntil.Sub(now)/time.Second)+1))
+		_ = rc.audit("login.locked", target, unit, nil, nil)
+		return newErr(http.StatusTooManyRequests, CodeLocked, "api.limits.login_locked")
+	}
+	var pwErr error
+	if known {
+		pwErr = s.checkPassword(u.PasswordHash, req.Password)
+		if pwErr != nil && !errors.Is(pwErr, auth.ErrPasswordMismatch) {
+			s.log.Error("password hash unusable", zap.Int64("user_id", u.ID), zap.Error(pwErr))
 		}
-		if !u.Disabled {
-			var until time.Time
-			if n := u.FailedLogins + 1; n >= lockoutAfter {
-				d := lockoutBase << min(n-lockoutAfter, 10)
-				until = now.Add(min(d, lockoutMax))
+	} else {
+		s.burnPasswordCheck(req.Password)
+	}
+	if !known || pwErr != nil || u.Disabled {
+		if alert, n := s.guard.fail(rc.ip, name, now); alert {
+			fields := []zap.Field{zap.String("name_hash", nameHash(name)), zap.Int("failures", n), zap.String("last_ip", rc.ip)}
+			if known {
+				fields = append(fields, zap.Int64("user_id", u.ID))
 			}
-			if _, err := s.st.RecordLoginFailure(ctx, u.ID, until); err != nil {
-				return err
-			}
+			s.log.Warn("many failed logins for one user name: someone may be guessing its password", fields...)
 		}
-		_ = rc.audit("login.fail", userTarget(u.ID), unit, nil, nil)
+		_ = rc.audit("login.fail", target, unit, nil, nil)
 		return badCreds
 	}
-	if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
-		return err
+	s.guard.succeed(rc.ip, name)
+	// The store's failure fields are no longer written on failure (the throttle is per address
+	// and name, in memory); clearing them here ends a lock an older version may have left.
+	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
+		if err := s.st.ResetLoginFailures(ctx, u.ID); err != nil {
+			return err
+		}
 	}
 	s.loginLim.refund(rc.ip) // only failed attempts count against an address
 	id, err := auth.RandomToken(32)

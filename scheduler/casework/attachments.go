@@ -55,6 +55,16 @@ type AttachmentStore interface {
 	GetAttachment(ctx context.Context, id int64) (Attachment, error)
 	// ListAttachments lists a case's attachments, of one kind when kind is not "".
 	ListAttachments(ctx context.Context, caseID int64, kind string) ([]Attachment, error)
+	// AttachmentUsage is what the upload quotas count: a case's files and their bytes, and the
+	// bytes uploaded by the users of a unit, to any case.
+	AttachmentUsage(ctx context.Context, caseID, uploaderUnitID int64) (AttachmentUsage, error)
+}
+
+// AttachmentUsage is what a case and a unit hold in attachments.
+type AttachmentUsage struct {
+	CaseFiles int
+	CaseBytes int64
+	UnitBytes int64
 }
 
 // ValidateAttachment checks the metadata.

@@ -254,9 +254,64 @@ var bundleFileName = regexp.MustCompile(`^files/[0-9a-f]{64}$`)
 // trust, a signature that does not verify over the manifest, a file missing from the bundle or
 // the manifest, or a file whose SHA-256 or size differs from the manifest's.
 func ReadBundle(r io.ReaderAt, size int64, keys ExchangeKeys) (*Bundle, error) {
+	return ReadBundleLimited(r, size, keys, Limits{})
+}
+
+// Limits bound what reading a bundle may cost, checked on the zip's headers before anything is
+// decompressed, and before the signature: a trusted peer's key may be stolen or its export
+// broken, and a zip bomb must not fill the disk or the memory either way. The reader refuses
+// an entry that inflates past its header's size, so the headers can be trusted for this.
+// Zero values take the defaults.
+type Limits struct {
+	MaxFiles int   // entries in the zip; default 10000
+	MaxBytes int64 // all entries uncompressed; default 8 GiB
+	// MaxRatio bounds an entry's uncompressed size over its compressed size, for entries over
+	// 1 MiB (small JSON compresses well); default 100. Attachments are stored, not deflated,
+	// and scans, PDFs and recordings hardly compress.
+	MaxRatio int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = 10000
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 8 << 30
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 100
+	}
+	return l
+}
+
+// ratioFloor is the size under which an entry's compression ratio is not checked.
+const ratioFloor = 1 << 20
+
+func checkLimits(files []*zip.File, lim Limits) error {
+	if len(files) > lim.MaxFiles {
+		return bundleErr("zip", "exchange.limits.files", "count", len(files), "limit", lim.MaxFiles)
+	}
+	var total uint64
+	for _, f := range files {
+		total += f.UncompressedSize64
+		if total > uint64(lim.MaxBytes) {
+			return bundleErr("zip", "exchange.limits.bytes", "limit", (lim.MaxBytes+1<<20-1)>>20)
+		}
+		if f.UncompressedSize64 > ratioFloor && f.UncompressedSize64 > uint64(lim.MaxRatio)*max(f.CompressedSize64, 1) {
+			return bundleErr(f.Name, "exchange.limits.ratio", "name", f.Name, "limit", lim.MaxRatio)
+		}
+	}
+	return nil
+}
+
+// ReadBundleLimited is ReadBundle within lim.
+func ReadBundleLimited(r io.ReaderAt, size int64, keys ExchangeKeys, lim Limits) (*Bundle, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, bundleErr("zip", "exchange.bundle.not_zip")
+	}
+	if err := checkLimits(zr.File, lim.withDefaults()); err != nil {
+		return nil, err
 	}
 	entries := map[string]*zip.File{}
 	for _, f := range zr.File {

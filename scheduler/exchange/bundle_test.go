@@ -191,3 +191,48 @@ func TestBundleTamperRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleZipBombRefused: a correctly signed bundle whose attachment inflates a thousandfold
+// is refused before it is decompressed; so are too many entries and too many bytes. The same
+// bundle within generous limits reads, so it is the limit that refuses.
+func TestBundleZipBombRefused(t *testing.T) {
+	key := newKey(t)
+	zeros := make([]byte, 8<<20)
+	sum := sha256.Sum256(zeros)
+	var buf bytes.Buffer
+	err := WriteBundle(&buf, []byte(`{"format":"sanji.cases/1","identity":"masked","cases":[]}`),
+		[]BundleFile{{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(zeros)),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(zeros)), nil }}},
+		key, time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deflate every entry: the manifest and its signature are untouched, so it still verifies.
+	bomb := rezip(t, buf.Bytes(), func(map[string][]byte, *[]string) {})
+	if len(bomb) > 64<<10 {
+		t.Fatalf("the bomb is %d bytes: not much of a bomb", len(bomb))
+	}
+	keys := ExchangeKeys{Private: key}
+	read := func(lim Limits) error {
+		_, err := ReadBundleLimited(bytes.NewReader(bomb), int64(len(bomb)), keys, lim)
+		return err
+	}
+	if err := read(Limits{MaxRatio: 100000}); err != nil {
+		t.Fatalf("the bundle itself is sound: %v", err)
+	}
+	for _, c := range []struct {
+		lim  Limits
+		part string
+		says string
+	}{
+		{Limits{}, "files/" + hex.EncodeToString(sum[:]), "zip bomb"},
+		{Limits{MaxRatio: 100000, MaxBytes: 4 << 20}, "zip", "4 MiB"},
+		{Limits{MaxRatio: 100000, MaxFiles: 3}, "zip", "holds 4 files"},
+	} {
+		err := read(c.lim)
+		var be *BundleError
+		if !errors.As(err, &be) || be.Part != c.part || !strings.Contains(be.EN, c.says) || be.ZH == "" {
+			t.Errorf("limits %+v: %v, want part %s saying %q", c.lim, err, c.part, c.says)
+		}
+	}
+}

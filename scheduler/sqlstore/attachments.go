@@ -57,3 +57,17 @@ func (s *Store) ListAttachments(ctx context.Context, caseID int64, kind string) 
 	}
 	return out, nil
 }
+
+// AttachmentUsage implements casework.AttachmentStore.
+func (s *Store) AttachmentUsage(ctx context.Context, caseID, uploaderUnitID int64) (casework.AttachmentUsage, error) {
+	var u casework.AttachmentUsage
+	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*), COALESCE(SUM(size), 0) FROM case_attachments WHERE case_id = ?`),
+		caseID).Scan(&u.CaseFiles, &u.CaseBytes); err != nil {
+		return u, fmt.Errorf("sqlstore: attachment usage of case: %w", err)
+	}
+	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COALESCE(SUM(a.size), 0) FROM case_attachments a
+		JOIN users u ON u.id = a.uploaded_by WHERE u.unit_id = ?`), uploaderUnitID).Scan(&u.UnitBytes); err != nil {
+		return u, fmt.Errorf("sqlstore: attachment usage of unit: %w", err)
+	}
+	return u, nil
+}
