@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"sanji/scheduler/ical/icaltest"
 	"sanji/scheduler/org"
 )
 
@@ -133,4 +135,72 @@ func urlSegment(s string) string {
 		return "0"
 	}
 	return b.String()
+}
+
+// FuzzFeedFetch fetches /api/v1/ical/<file> without logging in, for any file name: a live feed's
+// token with anything after it, or anything at all. Invariants: never a 500; a feed is served only
+// for exactly its token (with or without .ics) as a calendar; anything else is the one bilingual
+// "not found" that says nothing of whether the token exists.
+func FuzzFeedFetch(f *testing.F) {
+	fx := newFixture(f, Config{})
+	staff := fx.loginUser(fx.user(org.RoleSchedulerStaff, fx.d1))
+	resp, body := staff.do("POST", "/api/v1/feeds", map[string]any{"kind": "unit", "target_id": fx.t1.ID, "name": "清波街道;日历,\\"})
+	if resp.StatusCode != http.StatusCreated {
+		f.Fatalf("make a feed: %d %s", resp.StatusCode, body)
+	}
+	var made struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &made); err != nil || made.Token == "" {
+		f.Fatalf("feed made: %s", body)
+	}
+	f.Add(made.Token+".ics", false)
+	f.Add(made.Token, true)
+	f.Add(made.Token+"x.ics", false)
+	f.Add(strings.ToUpper(made.Token)+".ics", false)
+	f.Add(".ics", false)
+	f.Add(strings.Repeat("a", 101)+".ics", true)
+	f.Add("%00.ics", false)
+
+	f.Fuzz(func(t *testing.T, file string, english bool) {
+		fx.clock.add(time.Hour) // past the per-address limit of feed fetches
+		req, err := http.NewRequest("GET", fx.srv.URL+feedPrefix+urlSegment(file), nil)
+		if err != nil {
+			return
+		}
+		if english {
+			req.Header.Set("Accept-Language", "en")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		tok, _ := strings.CutSuffix(file, ".ics")
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			if tok != made.Token {
+				t.Fatalf("%q served the feed of %q", file, made.Token)
+			}
+			icaltest.Parse(t, raw)
+		case resp.StatusCode == http.StatusNotFound:
+			if tok == made.Token {
+				t.Fatalf("the feed's own token %q: 404", file)
+			}
+			var eb errorBody
+			if err := json.Unmarshal(raw, &eb); err != nil || eb.Error.Code != CodeNotFound {
+				t.Fatalf("%q: 404 without the not-found body: %s", file, raw)
+			}
+			if want := errFeedNotFound.msg.ZH; english {
+				if eb.Error.Message != errFeedNotFound.msg.EN {
+					t.Fatalf("%q: %q", file, eb.Error.Message)
+				}
+			} else if eb.Error.Message != want {
+				t.Fatalf("%q: %q", file, eb.Error.Message)
+			}
+		default:
+			t.Fatalf("%q: %d %s", file, resp.StatusCode, raw)
+		}
+	})
 }
