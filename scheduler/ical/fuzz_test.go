@@ -78,4 +78,3 @@ func FuzzCalendar(f *testing.F) {
 		}
 	})
 }
-
