@@ -65,7 +65,8 @@ func rtcpBytes(t testing.TB, pkts ...rtcp.Packet) []byte {
 // subscriber gets carries its own SSRC and payload type; feedback makes the SFU retransmit only
 // packets it sent that subscriber, each byte for byte as first sent and at most maxResends times
 // (a forged NACK for sequence numbers never sent gets nothing); keyframe requests stay throttled;
-// a REMB leaves a bitrate the allocator can use (not negative).
+// a REMB leaves a bitrate the allocator can use (not negative); a replayed packet that is still
+// buffered is not forwarded twice.
 func FuzzPublisherAndFeedback(f *testing.F) {
 	f.Add(fuzzStream(f, 0, vp8Packet(1, 0, 1000, true), vp8Packet(2, 3000, 1000, false), vp8Packet(3, 6000, 1000, false)),
 		rtcpBytes(f, &rtcp.TransportLayerNack{MediaSSRC: 4242, Nacks: []rtcp.NackPair{{PacketID: 1, LostPackets: 0xffff}}}), false)
@@ -134,6 +135,23 @@ func FuzzPublisherAndFeedback(f *testing.F) {
 				t.Fatalf("forwarded a packet with header %+v", h)
 			}
 			sent[h.SequenceNumber] = w.payload[i]
+		}
+
+		// A replay (SRTP lets a replay past its window through, or a publisher resends) of any
+		// packet still buffered is not forwarded again.
+		for i, raw := range pkts {
+			var p packet
+			l := tr.layer(layers[i] % n)
+			if parseRTP(raw, &p) != nil || len(raw) > maxPacketSize {
+				continue
+			}
+			if slot := &l.buffer.slots[p.seq&l.buffer.mask]; !slot.valid || slot.seq != p.seq {
+				continue
+			}
+			tr.receive(l, append([]byte(nil), raw...), &p, now())
+			if len(w.headers) != forwarded {
+				t.Fatalf("the replay of packet %d (%x) was forwarded again", i, raw)
+			}
 		}
 
 		pktsFB, err := rtcp.Unmarshal(feedback)
