@@ -41,14 +41,14 @@ func checkBundleError(t *testing.T, err error) {
 // cases.json and serves every listed file with the manifest's hash and size; its cases.json is
 // either refused cleanly by ParseCases or re-encodes to the same document.
 func FuzzReadBundle(f *testing.F) {
-	raw, sum := testBundle(&testing.T{}, fuzzKey)
+	raw, sum := testBundle(f, fuzzKey)
 	f.Add(raw)
-	f.Add(rezip(&testing.T{}, raw, func(e map[string][]byte, _ *[]string) { delete(e, BundleSignature) }))
-	f.Add(rezip(&testing.T{}, raw, func(e map[string][]byte, o *[]string) {
+	f.Add(rezip(f, raw, func(e map[string][]byte, _ *[]string) { delete(e, BundleSignature) }))
+	f.Add(rezip(f, raw, func(e map[string][]byte, o *[]string) {
 		e["../etc/passwd"] = []byte("x")
 		*o = append(*o, "../etc/passwd")
 	}))
-	f.Add(flip(&testing.T{}, raw, "files/"+sum))
+	f.Add(flip(f, raw, "files/"+sum))
 	f.Add([]byte("PK\x03\x04 not really"))
 	keys := ExchangeKeys{Private: fuzzKey}
 
