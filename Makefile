@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test bench bench-impaired vet fmt fmt-check
+.PHONY: run build test fuzz bench bench-impaired vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -31,6 +31,13 @@ build:
 test:
 	$(GO) test $(RACE) -count=1 -timeout $(TIMEOUT) -skip '^TestE2E' $(TESTFLAGS) ./...
 	$(GO) test -count=1 -timeout $(TIMEOUT) -run '^TestE2E' $(TESTFLAGS) ./...
+
+# How long `make fuzz` runs each target.
+FUZZTIME ?= 10m
+
+## fuzz: run every fuzz target (func Fuzz*) for FUZZTIME each, one worker, one after another; a failing input is left under the package's testdata/fuzz/ (`make test` replays the committed ones)
+fuzz:
+	GO=$(GO) .ci/fuzz $(FUZZTIME)
 
 # How long `make bench` measures each fan-out, and where it writes its results.
 BENCH_DURATION ?= 20s

@@ -85,10 +85,15 @@ func ParseImportCSV(r io.Reader) ([]ImportRow, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos panics when Read returned no record: the line is the parse error's.
+			line := 0
+			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+				line = pe.Line
+			}
 			return nil, &ImportError{Lines: []LineError{lineError(line, "csv", "scheduler.import.bad_csv", "error", err.Error())}}
 		}
+		line, _ := cr.FieldPos(0)
 		get := func(k string) string {
 			if i := col[k]; i < len(rec) {
 				return strings.TrimSpace(rec[i])

@@ -298,7 +298,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
 			if d.sub != nil {
-				d.sub.bwe.setREMB(int64(p.Bitrate))
+				d.sub.bwe.setREMB(rembBitrate(p.Bitrate))
 			}
 		case *rtcp.ReceiverReport:
 			if d.sub != nil {
@@ -310,6 +310,19 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			}
 		}
 	}
+}
+
+// rembBitrate is a REMB's bitrate as the estimate takes it. The wire's 18-bit mantissa and 6-bit
+// exponent reach 2^81 bits/s, which int64 cannot hold (the conversion gave a negative estimate):
+// anything above the estimate's ceiling is the ceiling, and a value that is not a number is none.
+func rembBitrate(bps float32) int64 {
+	switch {
+	case !(bps > 0):
+		return 0
+	case bps >= maxEstimate:
+		return maxEstimate
+	}
+	return int64(bps)
 }
 
 // ownLoss is the fraction (of 256) of what the SFU sent since the previous report that the

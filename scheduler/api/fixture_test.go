@@ -53,7 +53,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	st     scheduler.Store
 	api    *Server
 	srv    *httptest.Server
@@ -69,7 +69,7 @@ type fixture struct {
 	peer   ed25519.PrivateKey // another system's exchange key, trusted by this server
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(bg, filepath.Join(t.TempDir(), "api.db"))
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 )
 
 // testBundle is a signed bundle of a small cases.json and one attachment file.
-func testBundle(t *testing.T, key ed25519.PrivateKey) (raw []byte, fileSum string) {
+func testBundle(t testing.TB, key ed25519.PrivateKey) (raw []byte, fileSum string) {
 	t.Helper()
 	file := []byte("%PDF-1.4\n材料\n%%EOF\n")
 	sum := sha256.Sum256(file)
@@ -45,7 +45,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 
 // rezip rewrites a bundle's entries through edit (which may change, add or drop entries), with
 // the zip's own checksums recomputed: what a careful tamperer would do.
-func rezip(t *testing.T, raw []byte, edit func(entries map[string][]byte, order *[]string)) []byte {
+func rezip(t testing.TB, raw []byte, edit func(entries map[string][]byte, order *[]string)) []byte {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
@@ -84,7 +84,7 @@ func rezip(t *testing.T, raw []byte, edit func(entries map[string][]byte, order 
 }
 
 // flip changes one byte in the middle of the stored data of the named entry, in place.
-func flip(t *testing.T, raw []byte, name string) []byte {
+func flip(t testing.TB, raw []byte, name string) []byte {
 	t.Helper()
 	out := append([]byte(nil), raw...)
 	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))

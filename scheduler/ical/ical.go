@@ -137,9 +137,15 @@ func (w *writer) zoned(name string, t time.Time, z *Zone) {
 	w.line(name + ";TZID=" + paramValue(z.ID) + ":" + local.Format("20060102T150405"))
 }
 
-// paramValue quotes a parameter value that holds a separator (§3.2); a DQUOTE cannot be in one.
+// paramValue quotes a parameter value that holds a separator (§3.2). A DQUOTE cannot be in one,
+// nor a control character (§3.1, QSAFE-CHAR), and the line must stay UTF-8: those are dropped.
 func paramValue(v string) string {
-	v = strings.ReplaceAll(v, `"`, "")
+	v = strings.Map(func(r rune) rune {
+		if r == '"' || r == utf8.RuneError || r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
 	if strings.ContainsAny(v, ";:,") {
 		return `"` + v + `"`
 	}
