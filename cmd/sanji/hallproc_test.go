@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ const (
 	hallDial     = "dial"     // about to open the socket
 	hallJoined   = "joined"   // joined and publishing
 	hallMediaIn  = "media-in" // media arrived, the first or after a second or more without (value: the gap in ms)
-	hallReceived = "rx"       // every second: packets received so far
+	hallReceived = "rx"       // every second: packets received so far, and packets sent to us so far (by sequence number)
 	hallLinkDown = "link-down"
 	hallResumed  = "resumed" // resumed on a new socket and restarted ICE
 	hallFailed   = "failed"  // value: why
@@ -115,21 +114,40 @@ func hall(spec hallSpec, report func(string, ...any)) error {
 	if spec.RelayOnly != "" {
 		opt.RelayOnly = onlyURL(spec.RelayOnly)
 	}
-	var received atomic.Int64
-	var lastMu sync.Mutex
-	var last time.Time
+	// What arrived: packets, and the span of sequence numbers they cover (what was sent, lost
+	// or not), unwrapped. One track is received: the other participant's.
+	var (
+		rxMu           sync.Mutex
+		received, span int64
+		last           time.Time
+		lastSeq        uint16
+	)
+	counts := func() (int64, int64) {
+		rxMu.Lock()
+		defer rxMu.Unlock()
+		return received, span
+	}
 	opt.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
 				return
 			}
-			received.Add(1)
 			now := time.Now()
-			lastMu.Lock()
+			rxMu.Lock()
 			gap := now.Sub(last)
 			first := last.IsZero()
+			if first {
+				span = 1
+			} else if d := int64(int16(p.SequenceNumber - lastSeq)); d > 0 {
+				span += d
+			}
+			if first || int16(p.SequenceNumber-lastSeq) > 0 {
+				lastSeq = p.SequenceNumber
+			}
+			received++
 			last = now
-			lastMu.Unlock()
+			rxMu.Unlock()
 			if first || gap >= hallGap {
 				report(hallMediaIn, gap.Milliseconds())
 			}
@@ -169,7 +187,8 @@ func hall(spec hallSpec, report func(string, ...any)) error {
 			case <-stop:
 				return
 			case <-second.C:
-				report(hallReceived, received.Load())
+				n, sent := counts()
+				report(hallReceived, n, sent)
 			case <-clock.C:
 				_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq,
 					Timestamp: uint32(seq) * 960, SSRC: 1}, Payload: []byte{0xf8, 0xff, 0xfe}})
@@ -244,8 +263,6 @@ type hallProc struct {
 	stdin  io.WriteCloser
 	events chan hallEvent
 	done   chan struct{} // the reader's end
-	mu     sync.Mutex
-	log    []hallEvent
 }
 
 // startHall starts a hall process; netns non-empty runs it in that network namespace.
@@ -299,12 +316,13 @@ func startHall(t testing.TB, name string, spec hallSpec, netns string) *hallProc
 			if len(f) == 3 {
 				e.Value = f[2]
 			}
-			h.mu.Lock()
-			h.log = append(h.log, e)
-			h.mu.Unlock()
+			switch e.Name {
+			case hallLinkDown, hallResumed, hallFailed:
+				t.Logf("hall process %s: %s at %s %s", name, e.Name, e.At.Format("15:04:05.000"), e.Value)
+			}
 			select {
 			case h.events <- e:
-			default: // nobody waiting for this many: the log keeps it
+			default: // a second a report, for minutes: nobody lets this many wait
 			}
 		}
 	}()
@@ -347,19 +365,6 @@ func (h *hallProc) waitEvent(t testing.TB, name string, from time.Time, limit ti
 			t.Fatalf("hall process %s: no %s within %v", h.name, name, limit)
 		}
 	}
-}
-
-// received is the last count of packets received the process reported at or before at.
-func (h *hallProc) received(at time.Time) int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var n int64
-	for _, e := range h.log {
-		if e.Name == hallReceived && !e.At.After(at) {
-			n, _ = strconv.ParseInt(e.Value, 10, 64)
-		}
-	}
-	return n
 }
 
 // lockedBuffer is a bytes buffer for a process's stderr, read after it ends or on failure.
