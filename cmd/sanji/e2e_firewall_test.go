@@ -3,10 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,7 +118,7 @@ func TestFirewallMatrix(t *testing.T) {
 
 // fwNeedsNamespaces skips where network namespaces cannot be made (not root, or a kernel
 // without them); where the e2e tests are asked for (SANJI_E2E=1, as in CI) that is a failure.
-func fwNeedsNamespaces(t *testing.T) {
+func fwNeedsNamespaces(t testing.TB) {
 	t.Helper()
 	why := ""
 	switch {
@@ -138,10 +140,18 @@ func fwNeedsNamespaces(t *testing.T) {
 	t.Skip(why)
 }
 
-// fwRun runs one row: a fresh server, the firewall, the studio and the hall, then the row's
-// outage or loss.
-func fwRun(t *testing.T, link *lossyLink, row fwRow) fwResult {
-	res := fwResult{row: row}
+// fwCall is a row's call: a fresh server, the firewall, the studio and the hall, with media
+// flowing both ways.
+type fwCall struct {
+	app          *app
+	studio, hall *hallProc
+	// up and down: from the hall's dial to the first media at the studio, at the hall.
+	up, down time.Duration
+}
+
+// fwStart starts a row's call; the test's end stops it and clears the firewall.
+func fwStart(t testing.TB, link *lossyLink, row fwRow, room string) fwCall {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.LogLevel = "info"
 	cfg.Listen = net.JoinHostPort(link.serverIP, "0")
@@ -167,40 +177,54 @@ func fwRun(t *testing.T, link *lossyLink, row fwRow) fwResult {
 	a := startTestApp(t, cfg)
 	base := a.URL()
 	ws := scheme + strings.TrimPrefix(strings.TrimPrefix(base, "https"), "http") + "/ws"
-	room := "fw-" + row.name
 
 	if row.firewall != "" {
 		if err := link.nftScript(fmt.Sprintf(row.firewall, lossyTable)); err != nil {
 			t.Fatalf("firewall: %v", err)
 		}
 	}
-	before := link.counters(t)["blocked"]
 	t.Cleanup(func() { link.clear(t) })
-
-	studio := startHall(t, "studio", hallSpec{WS: ws, Token: devToken(t, hc, base, room, "studio"), CAFile: caFile, LocalIP: link.serverIP}, "")
-	studio.waitEvent(t, hallJoined, time.Time{}, 30*time.Second)
-	hall := startHall(t, "hall", hallSpec{WS: ws, Token: devToken(t, hc, base, room, "hall"), CAFile: caFile, LocalIP: link.hallIP,
+	c := fwCall{app: a}
+	c.studio = startHall(t, "studio", hallSpec{WS: ws, Token: devToken(t, hc, base, room, "studio"), CAFile: caFile, LocalIP: link.serverIP}, "")
+	c.studio.waitEvent(t, hallJoined, time.Time{}, 30*time.Second)
+	c.hall = startHall(t, "hall", hallSpec{WS: ws, Token: devToken(t, hc, base, room, "hall"), CAFile: caFile, LocalIP: link.hallIP,
 		TCP: row.tcp, RelayOnly: row.relayOnly, Keepalive: row.outage > 0}, link.hallNS)
-	dial := hall.waitEvent(t, hallDial, time.Time{}, 30*time.Second)
-	res.up = studio.waitEvent(t, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
-	res.down = hall.waitEvent(t, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
+	dial := c.hall.waitEvent(t, hallDial, time.Time{}, 30*time.Second)
+	c.up = c.studio.waitEvent(t, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
+	c.down = c.hall.waitEvent(t, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
+	return c
+}
+
+// outage cuts the link for d and returns how long after its return media arrived again at
+// the studio (up) and at the hall (down).
+func (c fwCall) outage(t testing.TB, link *lossyLink, d time.Duration) (up, down time.Duration) {
+	t.Helper()
+	if err := link.nftScript(fmt.Sprintf(fwBlock, lossyTable)); err != nil {
+		t.Fatalf("cut the link: %v", err)
+	}
+	// Waiting out the outage is the point: the link is down for exactly this long.
+	time.Sleep(d)
+	// Taken before the rules go: the first packets through may arrive before clear returns.
+	back := time.Now()
+	link.clear(t)
+	up = c.studio.waitEvent(t, hallMediaIn, back, fwRecovery).At.Sub(back)
+	down = c.hall.waitEvent(t, hallMediaIn, back, fwRecovery).At.Sub(back)
+	return up, down
+}
+
+// fwRun runs one row: its call, then the row's outage or loss.
+func fwRun(t *testing.T, link *lossyLink, row fwRow) fwResult {
+	res := fwResult{row: row}
+	before := link.counters(t)["blocked"]
+	c := fwStart(t, link, row, "fw-"+row.name)
+	studio, hall := c.studio, c.hall
+	res.up, res.down = c.up, c.down
 	t.Logf("%s: first media hall→studio %.2fs, studio→hall %.2fs after the hall's dial", row.name, res.up.Seconds(), res.down.Seconds())
 
 	switch {
 	case row.outage > 0:
-		if err := link.nftScript(fmt.Sprintf(fwBlock, lossyTable)); err != nil {
-			t.Fatalf("cut the link: %v", err)
-		}
-		cut := time.Now()
-		// Waiting out the outage is the row's point: the link is down for exactly this long.
-		time.Sleep(row.outage)
-		// Taken before the rules go: the first packets through may arrive before clear returns.
-		back := time.Now()
-		link.clear(t)
-		t.Logf("%s: link cut for %.1fs", row.name, back.Sub(cut).Seconds())
-		res.backUp = studio.waitEvent(t, hallMediaIn, back, fwRecovery).At.Sub(back)
-		res.backDown = hall.waitEvent(t, hallMediaIn, back, fwRecovery).At.Sub(back)
-		t.Logf("%s: media back hall→studio %.2fs, studio→hall %.2fs after the link returned", row.name, res.backUp.Seconds(), res.backDown.Seconds())
+		res.backUp, res.backDown = c.outage(t, link, row.outage)
+		t.Logf("%s: link cut for %v; media back hall→studio %.2fs, studio→hall %.2fs after the link returned", row.name, row.outage, res.backUp.Seconds(), res.backDown.Seconds())
 	case row.loss > 0:
 		var b strings.Builder
 		for _, from := range []string{"to-hall", "to-server"} {
@@ -211,19 +235,17 @@ func fwRun(t *testing.T, link *lossyLink, row fwRow) fwResult {
 		}
 		// Counted between two reports of each side's, fwLossFor apart, while the loss lasts: the
 		// packets received of those sent (by their sequence numbers).
-		share := func(p *hallProc) float64 {
-			from := p.waitEvent(t, hallReceived, time.Now(), 5*time.Second)
-			to := p.waitEvent(t, hallReceived, from.At.Add(fwLossFor), fwLossFor+5*time.Second)
+		// (Each process's reports wait in its own queue, so one side is read after the other.)
+		now := time.Now()
+		sFrom, hFrom := studio.waitEvent(t, hallReceived, now, 5*time.Second), hall.waitEvent(t, hallReceived, now, 5*time.Second)
+		sTo := studio.waitEvent(t, hallReceived, sFrom.At.Add(fwLossFor), fwLossFor+5*time.Second)
+		hTo := hall.waitEvent(t, hallReceived, hFrom.At.Add(fwLossFor), 5*time.Second)
+		share := func(from, to hallEvent) float64 {
 			n0, s0 := fwCount(t, from)
 			n1, s1 := fwCount(t, to)
 			return 100 * float64(n1-n0) / float64(max(s1-s0, 1))
 		}
-		var up float64
-		measured := make(chan struct{})
-		go func() { defer close(measured); up = share(studio) }()
-		res.lossDown = share(hall)
-		<-measured
-		res.lossUp = up
+		res.lossUp, res.lossDown = share(sFrom, sTo), share(hFrom, hTo)
 		link.clear(t)
 		t.Logf("%s: with %d %% of UDP lost each way the studio received %.1f %% of the hall's packets, the hall %.1f %% of the studio's",
 			row.name, row.loss, res.lossUp, res.lossDown)
@@ -240,14 +262,14 @@ func fwRun(t *testing.T, link *lossyLink, row fwRow) fwResult {
 	if row.firewall != "" && row.relayOnly == "" && res.blocked == 0 {
 		t.Errorf("%s: the firewall dropped nothing: the row did not test what it says", row.name)
 	}
-	if row.onePort && row.relayOnly != "" && metric(t, a, "sanji_turn_relayed_bytes_total", map[string]string{"transport": "tls", "direction": "to_client"}) == 0 {
+	if row.onePort && row.relayOnly != "" && metric(t, c.app, "sanji_turn_relayed_bytes_total", map[string]string{"transport": "tls", "direction": "to_client"}) == 0 {
 		t.Errorf("%s: nothing relayed over TURN/TLS", row.name)
 	}
 	return res
 }
 
 // fwCount is the packets received and sent of a hall process's report.
-func fwCount(t *testing.T, e hallEvent) (received, sent int64) {
+func fwCount(t testing.TB, e hallEvent) (received, sent int64) {
 	n, s, _ := strings.Cut(e.Value, " ")
 	received, err1 := strconv.ParseInt(n, 10, 64)
 	sent, err2 := strconv.ParseInt(s, 10, 64)
@@ -255,4 +277,84 @@ func fwCount(t *testing.T, e hallEvent) (received, sent int64) {
 		t.Fatalf("report %q: not two counts", e.Value)
 	}
 	return received, sent
+}
+
+// The targets as benchmarks (docs/benchmarks.md, "Through firewalls"). Each iteration is one
+// trial; -benchtime=Nx runs N of them (after Go's first run of one). They report seconds:
+// the median, p95 and worst of the trials.
+
+// BenchmarkOutageRecovery: the hall's link is cut for 30 s or 60 s and comes back; a trial is the
+// time from the link's return until media arrives again both ways (the later of the two).
+//
+//	go test ./cmd/sanji -run '^$' -bench OutageRecovery -benchtime=5x -timeout 60m
+func BenchmarkOutageRecovery(b *testing.B) {
+	for _, d := range []time.Duration{30 * time.Second, 60 * time.Second} {
+		b.Run(d.String(), func(b *testing.B) {
+			fwNeedsNamespaces(b)
+			link := newLossyLink(b)
+			c := fwStart(b, link, fwRow{name: "outage", outage: d}, "bench-outage")
+			trials := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				up, down := c.outage(b, link, d)
+				trials = append(trials, max(up, down))
+			}
+			b.StopTimer()
+			fwReport(b, trials)
+		})
+	}
+}
+
+// BenchmarkFirstMediaTURNTLS: on loopback, with the one port and the relay-only policy, a trial
+// is a hall that dials and gets media through TURN over TLS on that port: the time from its dial
+// until media arrives both ways (the later of the two; the hall's process start is not counted).
+//
+//	go test ./cmd/sanji -run '^$' -bench FirstMediaTURNTLS -benchtime=50x
+func BenchmarkFirstMediaTURNTLS(b *testing.B) {
+	pair := certstest.New(b, 1)
+	certFile, keyFile := pair.Write(b, b.TempDir())
+	cfg := testConfig(b)
+	cfg.LogLevel = "warn"
+	cfg.TLS = tlsConfig{CertFile: certFile, KeyFile: keyFile}
+	cfg.OnePort = true
+	cfg.TURN.Enabled = true
+	cfg.TURN.UDPPort, cfg.TURN.TCPPort, cfg.TURN.TLSPort = -1, -1, -1
+	a := startTestApp(b, cfg)
+	hc := testHTTPClient(b)
+	hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pair.Pool(), MinVersion: tls.VersionTLS12}
+	ws := "wss" + strings.TrimPrefix(a.URL(), "https") + "/ws"
+	trials := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		// A room of its own each time, with a studio that receives over the one port too.
+		room := fmt.Sprintf("bench-turns-%d", i)
+		studio := startHall(b, "studio", hallSpec{WS: ws, Token: devToken(b, hc, a.URL(), room, "studio"), CAFile: certFile, RelayOnly: "turns:"}, "")
+		studio.waitEvent(b, hallJoined, time.Time{}, 30*time.Second)
+		hall := startHall(b, "hall", hallSpec{WS: ws, Token: devToken(b, hc, a.URL(), room, "hall"), CAFile: certFile, RelayOnly: "turns:"}, "")
+		dial := hall.waitEvent(b, hallDial, time.Time{}, 30*time.Second)
+		up := studio.waitEvent(b, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
+		down := hall.waitEvent(b, hallMediaIn, time.Time{}, 30*time.Second).At.Sub(dial.At)
+		trials = append(trials, max(up, down))
+		hall.stop(b)
+		studio.stop(b)
+	}
+	b.StopTimer()
+	if metric(b, a, "sanji_turn_relayed_bytes_total", map[string]string{"transport": "tls", "direction": "to_client"}) == 0 {
+		b.Fatal("nothing relayed over TURN/TLS")
+	}
+	fwReport(b, trials)
+}
+
+// fwReport reports the trials' median, p95 and worst, in seconds, and logs them all.
+func fwReport(b *testing.B, trials []time.Duration) {
+	b.Helper()
+	sorted := slices.Clone(trials)
+	slices.Sort(sorted)
+	at := func(q float64) time.Duration { return sorted[int(math.Ceil(q*float64(len(sorted))))-1] }
+	b.ReportMetric(0, "ns/op") // an iteration's time is the scenario's, not a measurement
+	b.ReportMetric(at(0.5).Seconds(), "p50-s")
+	b.ReportMetric(at(0.95).Seconds(), "p95-s")
+	b.ReportMetric(sorted[len(sorted)-1].Seconds(), "max-s")
+	b.ReportMetric(float64(len(trials)), "trials")
+	b.Logf("%d trials: %v", len(trials), trials)
 }

@@ -23,7 +23,7 @@ import (
 )
 
 // devToken asks the app for a join token into room.
-func devToken(t *testing.T, c *http.Client, base, room, name string) string {
+func devToken(t testing.TB, c *http.Client, base, room, name string) string {
 	t.Helper()
 	resp, err := c.Post(base+"/dev/token", "application/json",
 		strings.NewReader(`{"room":"`+room+`","name":"`+name+`","role":"observer"}`))
@@ -90,7 +90,7 @@ func mediaFlows(t *testing.T, a *app, hc *http.Client, room string, opt client.O
 }
 
 // metric reads one sample of the app's registry, 0 when absent.
-func metric(t *testing.T, a *app, name string, labels map[string]string) float64 {
+func metric(t testing.TB, a *app, name string, labels map[string]string) float64 {
 	t.Helper()
 	fams, err := a.registry.Gather()
 	if err != nil {

@@ -261,8 +261,10 @@ type hallProc struct {
 	name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
+	stderr *lockedBuffer
 	events chan hallEvent
 	done   chan struct{} // the reader's end
+	once   sync.Once
 }
 
 // startHall starts a hall process; netns non-empty runs it in that network namespace.
@@ -292,7 +294,7 @@ func startHall(t testing.TB, name string, spec hallSpec, netns string) *hallProc
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hallProc{name: name, cmd: cmd, events: make(chan hallEvent, 1024), done: make(chan struct{})}
+	h := &hallProc{name: name, cmd: cmd, stderr: stderr, events: make(chan hallEvent, 1024), done: make(chan struct{})}
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,22 +328,28 @@ func startHall(t testing.TB, name string, spec hallSpec, netns string) *hallProc
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+// stop closes the process's stdin and waits for it to end (killing it after 15 s); the test's end
+// calls it too.
+func (h *hallProc) stop(t testing.TB) {
+	h.once.Do(func() {
 		_ = h.stdin.Close()
 		exited := make(chan error, 1)
-		go func() { <-h.done; exited <- cmd.Wait() }()
+		go func() { <-h.done; exited <- h.cmd.Wait() }()
 		select {
 		case err := <-exited:
 			if err != nil {
-				t.Errorf("hall process %s: %v; its stderr:\n%s", name, err, stderr.String())
+				t.Errorf("hall process %s: %v; its stderr:\n%s", h.name, err, h.stderr.String())
 			}
 		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = h.cmd.Process.Kill()
 			<-exited
-			t.Errorf("hall process %s did not end within 15 s of its stdin closing; its stderr:\n%s", name, stderr.String())
+			t.Errorf("hall process %s did not end within 15 s of its stdin closing; its stderr:\n%s", h.name, h.stderr.String())
 		}
 	})
-	return h
 }
 
 // waitEvent waits up to limit for the next event called name at or after from, failing the
