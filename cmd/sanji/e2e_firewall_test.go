@@ -89,10 +89,7 @@ add rule bridge %[1]s forward counter name blocked drop
 // TestFirewallMatrix runs the hall through each row and logs a table of what it measured.
 func TestFirewallMatrix(t *testing.T) {
 	fwNeedsNamespaces(t)
-	link := newLossyLink(t)
-	if err := link.nftScript(fmt.Sprintf("add counter bridge %s blocked\n", lossyTable)); err != nil {
-		t.Fatalf("nftables: %v", err)
-	}
+	link := newFirewallLink(t)
 	var results []fwResult
 	for _, row := range fwRows() {
 		t.Run(row.name, func(t *testing.T) {
@@ -114,6 +111,16 @@ func TestFirewallMatrix(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %.2fs | %.2fs | %s | %s | %d |\n", r.row.name, r.up.Seconds(), r.down.Seconds(), back, loss, r.blocked)
 	}
 	t.Logf("firewall matrix:%s", b.String())
+}
+
+// newFirewallLink is the lossy link with a counter of what the firewall's rules drop.
+func newFirewallLink(t testing.TB) *lossyLink {
+	t.Helper()
+	link := newLossyLink(t)
+	if err := link.nftScript(fmt.Sprintf("add counter bridge %s blocked\n", lossyTable)); err != nil {
+		t.Fatalf("nftables: %v", err)
+	}
+	return link
 }
 
 // fwNeedsNamespaces skips where network namespaces cannot be made (not root, or a kernel
@@ -291,7 +298,7 @@ func BenchmarkOutageRecovery(b *testing.B) {
 	for _, d := range []time.Duration{30 * time.Second, 60 * time.Second} {
 		b.Run(d.String(), func(b *testing.B) {
 			fwNeedsNamespaces(b)
-			link := newLossyLink(b)
+			link := newFirewallLink(b)
 			c := fwStart(b, link, fwRow{name: "outage", outage: d}, "bench-outage")
 			trials := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
