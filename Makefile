@@ -50,10 +50,10 @@ bench: build
 # How many trials `make bench-firewall` runs of each outage and of the first media through TURN/TLS.
 FIREWALL_TRIALS ?= 50
 
-## bench-firewall: as root (network namespaces), the firewall matrix (TestFirewallMatrix), then FIREWALL_TRIALS trials of media back after a 30 s and a 60 s outage and of first media through TURN/TLS on the one port (see docs/benchmarks.md; 50 outage trials take about 90 minutes)
+## bench-firewall: as root (network namespaces), the firewall matrix (TestE2EFirewallMatrix), then FIREWALL_TRIALS trials of media back after a 30 s and a 60 s outage and of first media through TURN/TLS on the one port (see docs/benchmarks.md; 50 outage trials take about 90 minutes)
 bench-firewall:
 	mkdir -p $(BENCH_OUT)
-	$(GO) test -count=1 -timeout 10m -run '^TestFirewallMatrix$$' -v ./cmd/sanji > $(BENCH_OUT)/firewall-matrix.txt; s=$$?; grep -A12 'firewall matrix:' $(BENCH_OUT)/firewall-matrix.txt; exit $$s
+	$(GO) test -count=1 -timeout 10m -run '^TestE2EFirewallMatrix$$' -v ./cmd/sanji > $(BENCH_OUT)/firewall-matrix.txt; s=$$?; grep -A12 'firewall matrix:' $(BENCH_OUT)/firewall-matrix.txt; exit $$s
 	$(GO) test -count=1 -timeout 4h -run '^$$' -bench 'OutageRecovery|FirstMediaTURNTLS' -benchtime $(FIREWALL_TRIALS)x ./cmd/sanji > $(BENCH_OUT)/firewall-bench.txt; s=$$?; grep -E '^Benchmark' $(BENCH_OUT)/firewall-bench.txt; exit $$s
 
 # How many times `make bench-impaired` runs each impairment.

@@ -86,8 +86,10 @@ add rule bridge %[1]s forward iifname "to-server" ether type ip ip protocol tcp 
 add rule bridge %[1]s forward counter name blocked drop
 `
 
-// TestFirewallMatrix runs the hall through each row and logs a table of what it measured.
-func TestFirewallMatrix(t *testing.T) {
+// TestE2EFirewallMatrix runs the hall through each row and logs a table of what it measured. It
+// needs no browser but is an end-to-end test of the binary's network paths, run with the others
+// (without -race, one at a time: the timings are the point).
+func TestE2EFirewallMatrix(t *testing.T) {
 	fwNeedsNamespaces(t)
 	link := newFirewallLink(t)
 	var results []fwResult
