@@ -24,17 +24,18 @@ import (
 // dropped there is lost silently, as at a real firewall, not refused to its sender), and the
 // hall's namespace behind it. The hall is a hall process (hallproc_test.go) run in its namespace
 // with `ip netns exec`; the studio is one on the server's side. Both publish audio and receive
-// each other's, so each row measures both directions.
+// each other's, so each row measures both directions. The server stays in the test's process (and
+// so in the root namespace, on its end of the link) so that the test reads its metrics directly.
 
 // fwRecovery is the matrix's limit for media to be back once the link is: the hall notices the
 // lost link within about 3 s (a ping a second, 2 s to answer), resumes within a second of the
-// link's return and restarts ICE.
+// link's return and restarts ICE 2 s later where the server's restarts did not do it.
 const fwRecovery = 20 * time.Second
 
 // fwRow is one row of the matrix.
 type fwRow struct {
 	name string
-	// firewall is the nftables rules of the link's forward chain while the row runs ({{.}} is the
+	// firewall is the nftables rules of the link's forward chain while the row runs (%[1]s is the
 	// table), each direction told by iifname: "to-hall" from the hall, "to-server" from the server.
 	firewall string
 	// onePort serves everything on TCP 443 of the server's address (TLS, TURN on it).
