@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz bench bench-impaired vet fmt fmt-check
+.PHONY: run build test fuzz bench bench-impaired bench-firewall vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -53,6 +53,15 @@ bench: build
 	done
 	bin/sanji bench --spawn --scenario reception --halls 8 --units 2 --hearing 3s --duration $(BENCH_DURATION) \
 		--json $(BENCH_OUT)/reception-8x2.json --table $(BENCH_OUT)/reception-8x2.txt
+
+# How many trials `make bench-firewall` runs of each outage and of the first media through TURN/TLS.
+FIREWALL_TRIALS ?= 50
+
+## bench-firewall: as root (network namespaces), the firewall matrix (TestE2EFirewallMatrix), then FIREWALL_TRIALS trials of media back after a 30 s and a 60 s outage and of first media through TURN/TLS on the one port (see docs/benchmarks.md; 50 outage trials take about 90 minutes)
+bench-firewall:
+	mkdir -p $(BENCH_OUT)
+	$(GO) test -count=1 -timeout 10m -run '^TestE2EFirewallMatrix$$' -v ./cmd/sanji > $(BENCH_OUT)/firewall-matrix.txt; s=$$?; grep -A12 'firewall matrix:' $(BENCH_OUT)/firewall-matrix.txt; exit $$s
+	$(GO) test -count=1 -timeout 4h -run '^$$' -bench 'OutageRecovery|FirstMediaTURNTLS' -benchtime $(FIREWALL_TRIALS)x ./cmd/sanji > $(BENCH_OUT)/firewall-bench.txt; s=$$?; grep -E '^Benchmark' $(BENCH_OUT)/firewall-bench.txt; exit $$s
 
 # How many times `make bench-impaired` runs each impairment.
 IMPAIRED_RUNS ?= 3

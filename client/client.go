@@ -765,6 +765,21 @@ func (c *Client) restartPublisherICE() error {
 	return c.offerPublisher(&webrtc.OfferOptions{ICERestart: true})
 }
 
+// ConnectionStates are the publisher's and the subscriber's connection states, for a client
+// that restarts ICE only where the connection is not up (as the web client does after a resume).
+func (c *Client) ConnectionStates() (publisher, subscriber webrtc.PeerConnectionState) {
+	return c.pub.ConnectionState(), c.sub.ConnectionState()
+}
+
+// RestartPublisherICE restarts the publisher connection's ICE alone, with a new offer on fresh
+// credentials.
+func (c *Client) RestartPublisherICE() error { return c.restartPublisherICE() }
+
+// RestartSubscriberICE asks the server to restart the subscriber connection's ICE.
+func (c *Client) RestartSubscriberICE() error {
+	return c.Send(signaling.TypeICERestart, signaling.ICERestartData{Target: signaling.TargetSubscriber})
+}
+
 // SetDialer replaces the dialer the next Resume opens its socket with.
 func (c *Client) SetDialer(d *websocket.Dialer) {
 	c.mu.Lock()

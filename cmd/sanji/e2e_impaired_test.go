@@ -307,7 +307,7 @@ const lossyTable = "sanji_link"
 
 // newLossyLink builds the namespaces, links and the (empty) nftables table; the test's cleanup
 // removes all of it. Anything missing fails the test: CI runs it as root with the tools installed.
-func newLossyLink(t *testing.T) *lossyLink {
+func newLossyLink(t testing.TB) *lossyLink {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("SANJI_E2E=1: TestE2EHallBehindLossyLink must run as root (it makes network namespaces)")
@@ -383,7 +383,7 @@ func newLossyLink(t *testing.T) *lossyLink {
 }
 
 // impair makes the link drop percent % of the UDP packets it forwards, each way independently.
-func (l *lossyLink) impair(t *testing.T, percent int) {
+func (l *lossyLink) impair(t testing.TB, percent int) {
 	t.Helper()
 	var b strings.Builder
 	for _, r := range []struct{ from, dir string }{{"to-hall", "up"}, {"to-server", "down"}} {
@@ -396,7 +396,7 @@ func (l *lossyLink) impair(t *testing.T, percent int) {
 }
 
 // clear makes the link clean again (the counters keep what they counted).
-func (l *lossyLink) clear(t *testing.T) {
+func (l *lossyLink) clear(t testing.TB) {
 	t.Helper()
 	if err := l.nftScript(fmt.Sprintf("flush chain bridge %s forward\n", lossyTable)); err != nil {
 		t.Fatalf("clear the link: %v", err)
@@ -404,7 +404,7 @@ func (l *lossyLink) clear(t *testing.T) {
 }
 
 // counters reads the link's packet counters by name.
-func (l *lossyLink) counters(t *testing.T) map[string]uint64 {
+func (l *lossyLink) counters(t testing.TB) map[string]uint64 {
 	t.Helper()
 	out, err := l.output(l.ip, "netns", "exec", l.linkNS, l.nft, "-j", "list", "counters", "table", "bridge", lossyTable)
 	if err != nil {
@@ -458,7 +458,7 @@ func (l *lossyLink) output(name string, args ...string) ([]byte, error) {
 
 // lossyRemoveStale deletes the namespaces of earlier runs whose process is gone (a run killed by
 // -timeout never reaches its cleanup); a running test's namespaces are left alone.
-func lossyRemoveStale(t *testing.T, ip string) {
+func lossyRemoveStale(t testing.TB, ip string) {
 	out, err := exec.Command(ip, "netns", "list").Output()
 	if err != nil {
 		return
@@ -485,7 +485,7 @@ func lossyRemoveStale(t *testing.T, ip string) {
 
 // lossySubnet picks a /29 in 10.201.0.0/16 from the process id, moving on while one of the
 // machine's addresses is in it, so that concurrent runs and the machine's own networks don't meet.
-func lossySubnet(t *testing.T, pid int) *net.IPNet {
+func lossySubnet(t testing.TB, pid int) *net.IPNet {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 )
 
 // devToken asks the app for a join token into room.
-func devToken(t *testing.T, c *http.Client, base, room, name string) string {
+func devToken(t testing.TB, c *http.Client, base, room, name string) string {
 	t.Helper()
 	resp, err := c.Post(base+"/dev/token", "application/json",
 		strings.NewReader(`{"room":"`+room+`","name":"`+name+`","role":"observer"}`))
@@ -90,7 +90,7 @@ func mediaFlows(t *testing.T, a *app, hc *http.Client, room string, opt client.O
 }
 
 // metric reads one sample of the app's registry, 0 when absent.
-func metric(t *testing.T, a *app, name string, labels map[string]string) float64 {
+func metric(t testing.TB, a *app, name string, labels map[string]string) float64 {
 	t.Helper()
 	fams, err := a.registry.Gather()
 	if err != nil {
@@ -276,5 +276,55 @@ func TestFirewallConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", args, err, want)
 		}
+	}
+}
+
+// TestTURNTLSCarriesMediaRelayOnly: with the relay-only policy and only the turns: URL, two pion
+// peers' media goes through the embedded TURN server over TLS — on its own TLS port and on the
+// one port — and the relay counts it. The peers are hall processes trusting the test's CA as
+// their system roots, which is what pion checks a turns: server against.
+func TestTURNTLSCarriesMediaRelayOnly(t *testing.T) {
+	for _, onePort := range []bool{false, true} {
+		name := "tls_port"
+		if onePort {
+			name = "one_port"
+		}
+		t.Run(name, func(t *testing.T) {
+			pair := certstest.New(t, 1)
+			certFile, keyFile := pair.Write(t, t.TempDir())
+			cfg := testConfig(t)
+			cfg.TLS = tlsConfig{CertFile: certFile, KeyFile: keyFile}
+			cfg.TURN.Enabled = true
+			cfg.TURN.UDPPort, cfg.TURN.TCPPort, cfg.TURN.TLSPort = -1, -1, 0
+			cfg.RTC.TCPPort = -1
+			if onePort {
+				cfg.OnePort = true
+				cfg.TURN.TLSPort = -1
+			}
+			a := startTestApp(t, cfg)
+			hc := testHTTPClient(t)
+			hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pair.Pool(), MinVersion: tls.VersionTLS12}
+			ws := "wss" + strings.TrimPrefix(a.URL(), "https") + "/ws"
+			var halls []*hallProc
+			for _, who := range []string{"a", "b"} {
+				halls = append(halls, startHall(t, who, hallSpec{WS: ws, Token: devToken(t, hc, a.URL(), "turns", who),
+					CAFile: certFile, RelayOnly: "turns:"}, ""))
+			}
+			for _, h := range halls {
+				h.waitEvent(t, hallMediaIn, time.Time{}, 30*time.Second)
+			}
+			for _, dir := range []string{"to_client", "to_media"} {
+				if v := metric(t, a, "sanji_turn_relayed_bytes_total", map[string]string{"transport": "tls", "direction": dir}); v == 0 {
+					t.Errorf("nothing relayed %s over TLS", dir)
+				}
+			}
+			// Nothing but TURN/TLS: no ICE-TCP reached the server (pion gathers active ICE-TCP
+			// candidates even under the relay-only policy, so the peers gather UDP only, and UDP
+			// host candidates the policy does keep out).
+			if onePort && (a.fw.mux.Count(portmux.TURNTLS) < 2 || a.fw.mux.Count(portmux.ICETCP) != 0) {
+				t.Errorf("the one port handed on %d TURN/TLS and %d ICE-TCP connections, want one TURN/TLS per peer at least and no ICE-TCP",
+					a.fw.mux.Count(portmux.TURNTLS), a.fw.mux.Count(portmux.ICETCP))
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -11,8 +12,12 @@ import (
 )
 
 // TestMain fails the package's test run if any goroutine outlives the tests: every app a test
-// starts must be shut down completely. The e2e tests in this package rely on it too.
+// starts must be shut down completely. The e2e tests in this package rely on it too. Started as
+// a hall process (hallproc_test.go), the binary is that participant and runs no test.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(hallEnv); spec != "" {
+		os.Exit(runHall(spec))
+	}
 	goleak.VerifyTestMain(m)
 }
 

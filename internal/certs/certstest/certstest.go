@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// Pair is a self-signed certificate for 127.0.0.1 and localhost.
+// Pair is a self-signed certificate for 127.0.0.1 and localhost (and the addresses given to
+// NewFor). It is its own CA: a file of it can stand for a system's roots (SSL_CERT_FILE).
 type Pair struct {
 	CertPEM, KeyPEM []byte
 	Cert            tls.Certificate
@@ -27,6 +28,12 @@ type Pair struct {
 // New makes a pair with the given serial number.
 func New(t testing.TB, serial int64) Pair {
 	t.Helper()
+	return NewFor(t, serial)
+}
+
+// NewFor makes a pair that names the addresses ips too (a server on a test network's address).
+func NewFor(t testing.TB, serial int64, ips ...net.IP) Pair {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +41,7 @@ func New(t testing.TB, serial int64) Pair {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames: []string{"localhost"}, IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
