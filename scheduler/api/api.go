@@ -53,6 +53,11 @@ type Config struct {
 	// Exchange signs exported bundles and says whose bundles are imported; without a key the
 	// server signs with one made for this process only.
 	Exchange exchange.ExchangeKeys
+	// Cluster, when the server is one node of several, lists and drains the nodes; nil: a single node.
+	Cluster Cluster
+	// LoginLimiter, when set, wraps the local per-address login limiter (its fallback) in one
+	// that counts across the cluster.
+	LoginLimiter func(local RateLimiter) RateLimiter
 }
 
 // Lockout: after lockoutAfter consecutive failures an account is locked for lockoutBase,
@@ -107,7 +112,8 @@ type Server struct {
 	now      func() time.Time
 	ttl      time.Duration
 	joinTTL  time.Duration
-	loginLim *limiter
+	loginLim attemptLimiter
+	cluster  Cluster
 	feedLim  *limiter
 	// hashSlots bounds concurrent password hashing: each argon2id run takes 64 MiB, so a burst of
 	// logins must queue rather than exhaust memory.
@@ -152,7 +158,12 @@ func New(cfg Config) *Server {
 	if burst == 0 {
 		burst = 10
 	}
-	s.loginLim = newLimiter(per, burst)
+	local := newLimiter(per, burst)
+	s.loginLim = local
+	if cfg.LoginLimiter != nil {
+		s.loginLim = sharedLimiter{cfg.LoginLimiter(local)}
+	}
+	s.cluster = cfg.Cluster
 	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
 	if per == 0 {
 		per = 60
