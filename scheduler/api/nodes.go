@@ -63,7 +63,7 @@ type attemptLimiter interface {
 
 // Allow and Refund make the local limiter a RateLimiter (the shared one's fallback).
 func (l *limiter) Allow(key string, now time.Time) (bool, time.Duration) { return l.allow(key, now) }
-func (l *limiter) Refund(key string)                                    { l.refund(key) }
+func (l *limiter) Refund(key string)                                     { l.refund(key) }
 
 type sharedLimiter struct{ RateLimiter }
 
