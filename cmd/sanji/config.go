@@ -59,6 +59,9 @@ type config struct {
 	OnePort bool `yaml:"one_port"`
 	// TURN configures the embedded TURN server and external ones (firewall.go).
 	TURN turnConfig `yaml:"turn"`
+	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
+	Redis   redisConfig   `yaml:"redis"`
+	Cluster clusterConfig `yaml:"cluster"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -546,6 +549,7 @@ func (c config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateFirewall()...)
+	errs = append(errs, c.validateCluster()...)
 	if c.RTC.LoopbackOnly {
 		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
 			bad("cmd.config.loopback_listen_ip", "ip", c.RTC.ListenIP)

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sanji/scheduler/api"
+	"sanji/scheduler/postgres"
+)
+
+func TestConfigRedisNeedsPostgres(t *testing.T) {
+	_, err := loadConfig(nil, envMap(map[string]string{"SANJI_REDIS_ADDR": "127.0.0.1:6379"}), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "SQLite") || !strings.Contains(err.Error(), "store.dsn") {
+		t.Fatalf("Redis with SQLite: %v", err)
+	}
+	cfg, err := loadConfig(nil, envMap(map[string]string{"SANJI_REDIS_ADDR": "127.0.0.1:6379",
+		"SANJI_STORE_DSN": "postgres://u@127.0.0.1/x", "SANJI_CLUSTER_SERVES": "330102, 330105",
+		"SANJI_REDIS_READ_TIMEOUT": "250ms", "SANJI_REDIS_PASSWORD": "pw"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Redis.on() || cfg.Redis.ReadTimeout != 250*time.Millisecond || cfg.Redis.Password != "pw" || len(cfg.Cluster.Serves) != 2 {
+		t.Fatalf("cluster config: %+v %+v", cfg.Redis, cfg.Cluster)
+	}
+	for _, env := range []map[string]string{
+		{"SANJI_REDIS_ADDR": "nohost", "SANJI_STORE_DSN": "postgres://u@h/x"},
+		{"SANJI_REDIS_SENTINEL_ADDRS": "10.0.0.1:26379", "SANJI_STORE_DSN": "postgres://u@h/x"},
+		{"SANJI_REDIS_ADDR": "h:1", "SANJI_REDIS_CLUSTER_ADDRS": "h:2", "SANJI_STORE_DSN": "postgres://u@h/x"},
+		{"SANJI_CLUSTER_SERVES": "330102"},
+		{"SANJI_REDIS_ADDR": "h:1", "SANJI_STORE_DSN": "postgres://u@h/x", "SANJI_CLUSTER_URL": "ftp://x"},
+	} {
+		if _, err := loadConfig(nil, envMap(env), &bytes.Buffer{}); err == nil {
+			t.Errorf("%v accepted", env)
+		}
+	}
+}
+
+// TestServeRefusesSQLiteWithRedis: the binary says why and stops, before opening anything.
+func TestServeRefusesSQLiteWithRedis(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := serve(context.Background(), []string{"--redis-addr", "127.0.0.1:6379", "--data-dir", t.TempDir()},
+		&out, &errOut, envMap(nil), func() {})
+	if code != exitUsage || !strings.Contains(errOut.String(), "PostgreSQL") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// testPGSchema makes a schema of its own on SANJI_TEST_PG and returns the DSN that uses it.
+func testPGSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("SANJI_TEST_PG")
+	if dsn == "" {
+		t.Skip("SANJI_TEST_PG is not set (CI sets it)")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "sanji_cluster_" + hex.EncodeToString(b)
+	db, err := postgres.DB(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		db.Close()
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestThreeNodesSeeEachOther runs three `sanji serve` processes on loopback ports, one
+// PostgreSQL and one Redis, and asks each for the cluster's nodes.
+func TestThreeNodesSeeEachOther(t *testing.T) {
+	redisAddr := os.Getenv("SANJI_TEST_REDIS")
+	if redisAddr == "" {
+		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
+	}
+	dsn := testPGSchema(t)
+	bin := buildBinary(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	env := []string{"SANJI_STORE_DSN=" + dsn}
+	args := func(id string) []string {
+		return []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id,
+			"--cluster-serves", "330102"}
+	}
+	// One after the other: the first creates the schema and the admin.
+	n1 := startServerEnv(t, bin, env, args("n1")...)
+	var password string
+	re := regexp.MustCompile(`^\s+admin\s+(\S+)`)
+	for _, l := range n1.stdout {
+		if m := re.FindStringSubmatch(l); m != nil {
+			password = m[1]
+		}
+	}
+	if password == "" {
+		n1.waitLine(5*time.Second, func(l string) bool {
+			if m := re.FindStringSubmatch(l); m != nil {
+				password = m[1]
+			}
+			return password != ""
+		})
+	}
+	if password == "" {
+		t.Fatalf("no admin password printed: %s", n1.output())
+	}
+	n2 := startServerEnv(t, bin, env, args("n2")...)
+	n3 := startServerEnv(t, bin, env, args("n3")...)
+
+	c := adminClient(t, n1.url, password)
+	want := map[string]string{"n1": n1.url, "n2": n2.url, "n3": n3.url}
+	for _, base := range []string{n1.url, n2.url, n3.url} {
+		nodes := listNodes(t, c, base)
+		if !nodes.Clustered || len(nodes.Nodes) != 3 {
+			t.Fatalf("%s sees %+v", base, nodes)
+		}
+		for _, n := range nodes.Nodes {
+			if want[n.ID] != n.HTTPURL || n.Version != "v0.0.0-test" || len(n.Serves) != 1 || n.Serves[0] != "330102" || n.MediaAddr == "" {
+				t.Fatalf("%s sees node %+v", base, n)
+			}
+			if n.Self != (n.HTTPURL == base) {
+				t.Fatalf("%s: self flag of %s", base, n.ID)
+			}
+		}
+	}
+
+	// SIGTERM: n2 drains, ends its calls and leaves the registry.
+	n2.signal(syscall.SIGTERM)
+	if code, ok := n2.wait(time.Minute); !ok || code != 0 {
+		t.Fatalf("n2 exit %d (%v): %s", code, ok, n2.output())
+	}
+	nodes := listNodes(t, c, n3.url)
+	if len(nodes.Nodes) != 2 {
+		t.Fatalf("after n2 left: %+v", nodes)
+	}
+}
+
+// adminClient logs in as the first admin and sets the permanent password it must choose.
+func adminClient(t *testing.T, base, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := testHTTPClient(t)
+	c.Jar = jar
+	post := func(path, csrf string, body any) map[string]any {
+		bs, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(bs))
+		req.Header.Set("Content-Type", "application/json")
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	me := post("/api/v1/session", "", map[string]string{"username": "admin", "password": password})
+	csrf, _ := me["csrf_token"].(string)
+	post("/api/v1/me/password", csrf, map[string]string{"old_password": password, "new_password": "a-long-new-password-for-the-cluster"})
+	return c
+}
+
+func listNodes(t *testing.T, c *http.Client, base string) api.NodesResponse {
+	t.Helper()
+	// The session cookie came from the first node; cookies ignore ports, and every node reads
+	// sessions from the one store.
+	resp, err := c.Get(base + "/api/v1/nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out api.NodesResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s/api/v1/nodes: %d %v", base, resp.StatusCode, err)
+	}
+	return out
+}
