@@ -38,6 +38,14 @@ const (
 	DefaultWriteTimeout = time.Second
 )
 
+// quiet is go-redis's logger: its own lines (every failed dial) would flood stderr during an
+// outage; the node logs the outage once, with zap, and when it ends.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
+
 // NewRedis opens a client for c (no connection is made until the first command). ops, when not
 // nil, counts every command sent (a pipeline counts each of its commands).
 func NewRedis(c RedisConfig, ops *atomic.Int64) redis.UniversalClient {

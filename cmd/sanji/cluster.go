@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -287,16 +286,19 @@ func (a *app) closeNode(ctx context.Context) error {
 	if cp == nil {
 		return nil
 	}
-	var errs []error
 	if n := cp.node.Load(); n != nil {
-		if err := n.Close(ctx); err != nil {
-			errs = append(errs, err)
+		// Best effort: with Redis away the entry and the claims expire by themselves.
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := n.Close(lctx)
+		cancel()
+		if err != nil {
+			a.log.Warn("could not leave the cluster; its entry expires by itself", zap.Error(err))
 		}
 	}
 	if err := cp.rdb.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("redis close: %w", err))
+		return fmt.Errorf("redis close: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // drainNode stops new placements here at once (SIGTERM); the others learn it at the next

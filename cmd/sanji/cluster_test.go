@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -15,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"sanji/scheduler/api"
 	"sanji/scheduler/postgres"
@@ -203,4 +207,114 @@ func listNodes(t *testing.T, c *http.Client, base string) api.NodesResponse {
 		t.Fatalf("GET %s/api/v1/nodes: %d %v", base, resp.StatusCode, err)
 	}
 	return out
+}
+
+// wsJoin joins room on the node at base with a dev token and returns the server's answer:
+// the type of the message ("joined" or "error") and its data.
+func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
+	t.Helper()
+	tok := devToken(t, testHTTPClient(t), base, room, "观察员")
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteJSON(map[string]any{"v": 1, "type": "join", "id": "j", "data": map[string]any{"token": tok}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var m struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if m.Type == "joined" || m.Type == "error" {
+			return m.Type, m.Data
+		}
+	}
+}
+
+func clusterTestConfig(t *testing.T, redisAddr, prefix, id string) config {
+	cfg := testConfig(t)
+	// newApp takes the config as given: SQLite here is each node's own scheduler store, which
+	// plain rooms do not touch (a real cluster shares PostgreSQL; loadConfig insists on it).
+	cfg.Redis = redisConfig{Addr: redisAddr, KeyPrefix: prefix, ReadTimeout: 300 * time.Millisecond, DialTimeout: 300 * time.Millisecond}
+	cfg.Cluster.NodeID = id
+	return cfg
+}
+
+// TestJoinOnTheWrongNodeNamesTheOwner: two nodes in process; a room placed on one is refused on
+// the other with the owner's URL, and joins there.
+func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
+	redisAddr := os.Getenv("SANJI_TEST_REDIS")
+	if redisAddr == "" {
+		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "sanjitest-" + hex.EncodeToString(b)
+	a := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a"))
+	bn := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+	// b drains, so every new room goes to a.
+	bn.cluster.node.Load().DrainLocal()
+	waitReady := func(ap *app, want int) {
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			rec := httptest.NewRecorder()
+			ap.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code == want {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("readyz %d, want %d: %s", rec.Code, want, rec.Body)
+			}
+		}
+	}
+	waitReady(a, 200)
+	waitReady(bn, 503) // draining: load balancers send new clients elsewhere
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		v, _ := a.cluster.node.Load().View()
+		if len(v) == 2 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("a never saw b")
+		}
+	}
+
+	typ, data := wsJoin(t, bn.URL(), "room-x")
+	if typ != "error" || data["code"] != "wrong_node" || data["node_url"] != a.URL() {
+		t.Fatalf("join on b: %s %v (a is %s)", typ, data, a.URL())
+	}
+	if typ, data := wsJoin(t, a.URL(), "room-x"); typ != "joined" {
+		t.Fatalf("join on a: %s %v", typ, data)
+	}
+}
+
+// TestRedisDownAtStart: a node whose Redis does not answer starts, says so in /readyz, refuses
+// joins with a clear error, and keeps serving the rest.
+func TestRedisDownAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	a := startTestApp(t, clusterTestConfig(t, dead, "sanjitest-dead", "lonely"))
+	rec := httptest.NewRecorder()
+	a.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "Redis") {
+		t.Fatalf("readyz with Redis down: %d %s", rec.Code, rec.Body)
+	}
+	typ, data := wsJoin(t, a.URL(), "room-y")
+	if typ != "error" || data["code"] != "unavailable" {
+		t.Fatalf("join with Redis down: %s %v", typ, data)
+	}
+	resp, err := testHTTPClient(t).Get(a.URL() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
