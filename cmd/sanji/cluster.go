@@ -434,11 +434,12 @@ func (p placer) Place(ctx context.Context, room string, sessionID int64) (string
 	}
 	w := cluster.Want{Room: room}
 	if sessionID != 0 {
+		// A session the store cannot find is placed as a plain room: the call's own join then
+		// says what is wrong with it, which is clearer than a cluster error.
 		codes, err := studioCodes(ctx, p.st, sessionID)
-		if err != nil {
-			return "", err
+		if err == nil {
+			w.Codes = codes
 		}
-		w.Codes = codes
 	}
 	pl, err := n.Place(ctx, w)
 	if err != nil {

@@ -13,13 +13,16 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap/zaptest"
 
+	"sanji/scheduler"
 	"sanji/scheduler/api"
 	"sanji/scheduler/postgres"
 )
@@ -317,4 +320,40 @@ func TestRedisDownAtStart(t *testing.T) {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestStudioCodes: a reception call is placed by its studio's unit and every unit above it.
+func TestStudioCodes(t *testing.T) {
+	st, _, err := openStore(testConfig(t), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hash := func(string) (string, error) { return "not a password", nil }
+	gen := func() (string, error) { return "pw", nil }
+	if _, err := scheduler.SeedDemo(context.Background(), st, hash, gen); err != nil {
+		t.Fatal(err)
+	}
+	x, _, err := scheduler.SeedDemoReception(context.Background(), st, time.Now())
+	if err != nil || x.StudioID == 0 {
+		t.Fatalf("demo reception %+v: %v", x, err)
+	}
+	codes, err := studioCodes(context.Background(), st, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.GetHall(context.Background(), x.StudioID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.GetUnit(context.Background(), h.UnitID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) < 2 || codes[0] != "000000" || codes[len(codes)-1] != u.Code || !slices.Contains(codes, scheduler.DemoCityCode) {
+		t.Fatalf("studio codes %v (studio's unit %s)", codes, u.Code)
+	}
+	if _, err := studioCodes(context.Background(), st, 999999); err == nil {
+		t.Fatal("codes of a session that does not exist")
+	}
 }
