@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,6 +41,21 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 	}
 	if !cfg.Redis.on() || cfg.Redis.ReadTimeout != 250*time.Millisecond || cfg.Redis.Password != "pw" || len(cfg.Cluster.Serves) != 2 {
 		t.Fatalf("cluster config: %+v %+v", cfg.Redis, cfg.Cluster)
+	}
+	// The same from a YAML file, as docs/operations.md shows it.
+	path := filepath.Join(t.TempDir(), "sanji.yaml")
+	yml := "store:\n  dsn: postgres://sanji@db.internal:5432/sanji\nredis:\n  addr: redis.internal:6379\n  read_timeout: 250ms\n" +
+		"cluster:\n  node_id: shangcheng-1\n  url: https://shangcheng-1.example.cn\n  serves: [\"330102\"]\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = loadConfig([]string{"--config", path}, envMap(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Addr != "redis.internal:6379" || cfg.Redis.ReadTimeout != 250*time.Millisecond || cfg.Cluster.NodeID != "shangcheng-1" ||
+		len(cfg.Cluster.Serves) != 1 || cfg.Cluster.Serves[0] != "330102" {
+		t.Fatalf("from YAML: %+v %+v", cfg.Redis, cfg.Cluster)
 	}
 	for _, env := range []map[string]string{
 		{"SANJI_REDIS_ADDR": "nohost", "SANJI_STORE_DSN": "postgres://u@h/x"},
