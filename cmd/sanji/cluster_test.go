@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -178,6 +180,28 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	nodes := listNodes(t, c, n3.url)
 	if len(nodes.Nodes) != 2 {
 		t.Fatalf("after n2 left: %+v", nodes)
+	}
+
+	// Failed logins count across the nodes: ten from this address, alternating, use up its
+	// attempts (10 at once, 10 a minute) on both.
+	anon := testHTTPClient(t)
+	login := func(base string) int {
+		resp, err := anon.Post(base+"/api/v1/session", "application/json", strings.NewReader(`{"username":"nobody","password":"wrong"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; i < 10; i++ {
+		if code := login([]string{n1.url, n3.url}[i%2]); code != http.StatusUnauthorized {
+			t.Fatalf("failed login %d: %d", i+1, code)
+		}
+	}
+	for _, base := range []string{n1.url, n3.url} {
+		if code := login(base); code != http.StatusTooManyRequests {
+			t.Fatalf("11th failed login on %s: %d, want 429", base, code)
+		}
 	}
 }
 
@@ -372,4 +396,145 @@ func TestStudioCodes(t *testing.T) {
 	if _, err := studioCodes(context.Background(), st, 999999); err == nil {
 		t.Fatal("codes of a session that does not exist")
 	}
+}
+
+// cutProxy forwards TCP to a target until cut: then it closes every connection and refuses new
+// ones, until restore. The test's Redis, as a network outage would take it away.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	refuse bool
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := &cutProxy{ln: ln, target: target}
+	px.wg.Add(1)
+	go func() {
+		defer px.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			px.mu.Lock()
+			up, err := net.Dial("tcp", px.target)
+			if px.refuse || err != nil {
+				px.mu.Unlock()
+				c.Close()
+				if up != nil {
+					up.Close()
+				}
+				continue
+			}
+			px.conns = append(px.conns, c, up)
+			px.mu.Unlock()
+			px.wg.Add(2)
+			go func() { defer px.wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { defer px.wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); px.cut(); px.wg.Wait() })
+	return px
+}
+
+func (px *cutProxy) cut() {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	px.refuse = true
+	for _, c := range px.conns {
+		c.Close()
+	}
+	px.conns = nil
+}
+
+func (px *cutProxy) restore() {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	px.refuse = false
+}
+
+// TestCallGoesOnWhileRedisIsAway: a participant in a room stays joined while the node loses
+// Redis; meanwhile readiness fails and new joins are refused; when Redis is back the node is
+// ready and takes joins again, without a restart.
+func TestCallGoesOnWhileRedisIsAway(t *testing.T) {
+	redisAddr := os.Getenv("SANJI_TEST_REDIS")
+	if redisAddr == "" {
+		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
+	}
+	px := newCutProxy(t, redisAddr)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	a := startTestApp(t, clusterTestConfig(t, px.ln.Addr().String(), "sanjitest-"+hex.EncodeToString(b), "a"))
+	ready := func(want int) {
+		t.Helper()
+		for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			rec := httptest.NewRecorder()
+			a.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code == want {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("readyz %d, want %d: %s", rec.Code, want, rec.Body)
+			}
+		}
+	}
+	ready(200)
+
+	// A participant joins and stays connected.
+	tok := devToken(t, testHTTPClient(t), a.URL(), "room-live", "发言人")
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	send := func(typ, id string, data any) {
+		if err := conn.WriteJSON(map[string]any{"v": 1, "type": typ, "id": id, "data": data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await := func(typ, re string) {
+		t.Helper()
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var m struct {
+				Type string `json:"type"`
+				Re   string `json:"re"`
+			}
+			if err := conn.ReadJSON(&m); err != nil {
+				t.Fatalf("waiting for %s: %v", typ, err)
+			}
+			if m.Type == typ && m.Re == re {
+				return
+			}
+		}
+	}
+	send("join", "j", map[string]any{"token": tok})
+	await("joined", "j")
+
+	px.cut()
+	ready(503)
+	if typ, data := wsJoin(t, a.URL(), "room-new"); typ != "error" || data["code"] != "unavailable" {
+		t.Fatalf("join while Redis is away: %s %v", typ, data)
+	}
+	// The participant is still there and answered.
+	send("ping", "p1", map[string]any{})
+	await("pong", "p1")
+	if rooms := a.sig.Rooms(); len(rooms) != 1 || rooms[0] != "room-live" {
+		t.Fatalf("rooms while Redis is away: %v", rooms)
+	}
+
+	px.restore()
+	ready(200)
+	if typ, data := wsJoin(t, a.URL(), "room-new"); typ != "joined" {
+		t.Fatalf("join after Redis came back: %s %v", typ, data)
+	}
+	send("ping", "p2", map[string]any{})
+	await("pong", "p2")
 }
