@@ -327,6 +327,24 @@ func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
 		}
 	}
 
+	// The metrics carry the cluster's view: both nodes, b draining.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := testHTTPClient(t).Get(a.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := string(body)
+		if strings.Contains(m, "sanji_cluster_nodes 2") && strings.Contains(m, `sanji_cluster_node_draining{node="b"} 1`) &&
+			strings.Contains(m, "sanji_cluster_redis_up 1") && strings.Contains(m, "sanji_cluster_redis_ops_total") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("metrics without the cluster's view:\n%s", m)
+		}
+	}
+
 	typ, data := wsJoin(t, bn.URL(), "room-x")
 	if typ != "error" || data["code"] != "wrong_node" || data["node_url"] != a.URL() {
 		t.Fatalf("join on b: %s %v (a is %s)", typ, data, a.URL())
