@@ -153,6 +153,9 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
 	s.log.Store(s.srv.log.With(zap.String("remote", s.conn.RemoteAddr().String()),
 		zap.String("room", c.Room), zap.String("participant", c.Subject)))
+	if e := s.place(c.Room, c.SessionID); e != nil {
+		return e
+	}
 	if c.SessionID != 0 {
 		if e := s.enterCall(c); e != nil {
 			s.srv.releaseSeatToken(*d.Token)

@@ -291,6 +291,8 @@ type Error struct {
 	Message   string `json:"message"`
 	MessageZH string `json:"message_zh"`
 	MessageEN string `json:"message_en"`
+	// NodeURL is, with wrong_node, the node that hosts the room (a client may join there).
+	NodeURL string `json:"node_url,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -47,6 +47,10 @@ type Config struct {
 	// Recorder records the hearings of reception calls; nil records nothing.
 	Recorder *recording.Recorder
 
+	// Placement, in a cluster, says which node hosts a room: a join of a room placed on another
+	// node is refused naming that node (wrong_node). nil: this node hosts every room.
+	Placement Placer
+
 	// ResumeGrace is how long a participant whose socket the server lost is kept for a resume
 	// (default 30 s; negative: not kept, the participant leaves with its socket).
 	ResumeGrace time.Duration

@@ -74,6 +74,8 @@ type app struct {
 	recorder *recording.Recorder
 	// fw is TLS, the one port and the TURN relay (firewall.go).
 	fw *firewall
+	// cluster is this node's part in a cluster (cluster.go); nil on a single node.
+	cluster *clusterPart
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -152,13 +154,30 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 
+	cp, err := openCluster(cfg, reg)
+	if err != nil {
+		fw.closeRelay()
+		_ = media.Close()
+		fw.close()
+		_ = st.Close()
+		return nil, err
+	}
+
 	signer := auth.NewSigner(secret)
 	notices := notifier(cfg.Notify, log)
-	schedAPI := api.New(api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
+	apiCfg := api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: int64(cfg.Limits.UploadMiB) << 20},
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
-		Recordings: recordingsDir(cfg)})
+		Recordings: recordingsDir(cfg)}
+	var placement signaling.Placer
+	if cp != nil {
+		apiCfg.Cluster = apiCluster{cp}
+		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
+		placement = placer{cp: cp, st: st}
+	}
+	schedAPI := api.New(apiCfg)
 	sig := signaling.New(signaling.Config{
+		Placement:     placement,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger
@@ -175,7 +194,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw, cluster: cp}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
@@ -198,6 +217,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		_ = media.Close()
 		fw.close()
 		_ = st.Close()
+		if cp != nil {
+			_ = cp.rdb.Close()
+		}
 		return nil, fmt.Errorf("http error log: %w", err)
 	}
 	a.srv = &http.Server{
@@ -239,6 +261,9 @@ func (a *app) Start() error {
 		}
 	}()
 	a.startJobs()
+	if err := a.startNode(); err != nil {
+		return err
+	}
 	addr := ln.Addr().String()
 	fields := []zap.Field{zap.String("http", addr), zap.Bool("dev", a.cfg.Dev)}
 	if u := a.sfu.UDPAddr(); u != nil {
@@ -334,6 +359,11 @@ func (a *app) Err() error {
 func (a *app) URL() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.urlLocked()
+}
+
+// urlLocked is URL with a.mu held.
+func (a *app) urlLocked() string {
 	if a.ln == nil {
 		return ""
 	}
@@ -365,6 +395,8 @@ func (a *app) Shutdown(ctx context.Context) error {
 func (a *app) shutdown(ctx context.Context) error {
 	a.shuttingDown.Store(true)
 	a.log.Info("shutting down")
+	// No new rooms here from now on; the calls still here end below.
+	a.drainNode()
 	var errs []error
 
 	// Signaling first: its sockets are hijacked, so http.Server.Shutdown would not wait for them,
@@ -382,6 +414,10 @@ func (a *app) shutdown(ctx context.Context) error {
 			_ = a.srv.Close() // out of time: cut what is left
 		}
 		<-done
+	}
+	// The calls have ended: give their rooms up and leave the registry at once.
+	if err := a.closeNode(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("cluster leave: %w", err))
 	}
 	// The one port's other users (ICE-TCP, TURN) stop with it; the relay before the SFU it
 	// relays to.
@@ -431,6 +467,9 @@ func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
 	case a.shuttingDown.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(msg("cmd.app.shutting_down") + "\n"))
+	case a.clusterUnready() != "":
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(msg(a.clusterUnready()) + "\n"))
 	case a.sfu.UDPAddr() == nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(msg("cmd.app.media_closed") + "\n"))

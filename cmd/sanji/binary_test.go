@@ -58,12 +58,18 @@ type serverProcess struct {
 // prints and for /readyz to answer 200. The process is killed when the test ends, if still running.
 func startServer(t *testing.T, bin string, extra ...string) *serverProcess {
 	t.Helper()
+	return startServerEnv(t, bin, nil, extra...)
+}
+
+// startServerEnv is startServer with env added to the process's clean environment.
+func startServerEnv(t *testing.T, bin string, env []string, extra ...string) *serverProcess {
+	t.Helper()
 	p := &serverProcess{t: t, dataDir: filepath.Join(t.TempDir(), "data"), stderr: &strings.Builder{},
 		lines: make(chan string, 100), exited: make(chan error, 1)}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", p.dataDir,
 		"--rtc-udp-port", "0", "--rtc-tcp-port", "0", "--dev"}, extra...)
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = append(cleanEnv(), env...)
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -65,6 +65,9 @@ type config struct {
 	TURN turnConfig `yaml:"turn"`
 	// Limits bound uploads, bundles, sockets and joins (limits.go).
 	Limits limitsConfig `yaml:"limits"`
+	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
+	Redis   redisConfig   `yaml:"redis"`
+	Cluster clusterConfig `yaml:"cluster"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -570,6 +573,7 @@ func (c config) validate() error {
 	}
 	errs = append(errs, c.validateFirewall()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateCluster()...)
 	if c.RTC.LoopbackOnly {
 		if listenIP != nil && !listenIP.IsLoopback() && !listenIP.IsUnspecified() {
 			bad("cmd.config.loopback_listen_ip", "ip", c.RTC.ListenIP)

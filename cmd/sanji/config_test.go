@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +300,23 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"limits.ws_messages_per_second": "30",
 		"limits.joins_per_second":       "3",
 		"limits.join_burst":             "10",
+		"redis.addr":                    "127.0.0.1:6380",
+		"redis.sentinel_addrs":          "127.0.0.1:26379",
+		"redis.master_name":             "sanji",
+		"redis.cluster_addrs":           "127.0.0.1:7000",
+		"redis.username":                "sanji",
+		"redis.password":                "redis-pass",
+		"redis.db":                      "2",
+		"redis.tls":                     "true",
+		"redis.tls_ca_file":             "/etc/sanji/redis-ca.pem",
+		"redis.dial_timeout":            "3s",
+		"redis.read_timeout":            "2s",
+		"redis.write_timeout":           "2s",
+		"redis.pool_size":               "20",
+		"redis.key_prefix":              "xf",
+		"cluster.node_id":               "node-a",
+		"cluster.url":                   "https://a.example.org",
+		"cluster.serves":                "330102",
 		"rtc.listen_ip":                 "0.0.0.0",
 		"rtc.udp_port":                  "1234",
 		"rtc.tcp_port":                  "-1",
@@ -331,6 +349,34 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))
 	}
+	// Redis has one topology at a time: a single server, Sentinel or Cluster. The first load
+	// takes the single server, then each other topology in its place.
+	others := [][]string{{"redis.sentinel_addrs", "redis.master_name"}, {"redis.cluster_addrs"}}
+	// A cluster has database 0 only.
+	without := map[string][]string{"redis.cluster_addrs": {"redis.db"}}
+	skip := map[string]bool{}
+	for _, keys := range others {
+		for _, k := range keys {
+			skip[k] = true
+		}
+	}
+	settingsMatch(t, values, skip)
+	for _, keys := range others {
+		except := map[string]bool{"redis.addr": true}
+		for k := range skip {
+			except[k] = !slices.Contains(keys, k)
+		}
+		for _, k := range without[keys[0]] {
+			except[k] = true
+		}
+		settingsMatch(t, values, except)
+	}
+}
+
+// settingsMatch loads every setting but those in skip from a file and from the environment and
+// wants the same config, changed from the defaults.
+func settingsMatch(t *testing.T, values map[string]string, skip map[string]bool) {
+	t.Helper()
 	// The file: top-level keys, then one block per section (rtc:, store:, tls:, turn:, …).
 	var top strings.Builder
 	sections := map[string]*strings.Builder{}
@@ -341,9 +387,13 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		if !ok {
 			t.Fatalf("no test value for %s", s.key)
 		}
+		if skip[s.key] {
+			continue
+		}
 		env[s.envName()] = v
 		yv := v
-		if strings.HasSuffix(s.key, "public_ips") || s.key == "exchange.trusted_keys" || s.key == "turn.external_urls" {
+		if strings.HasSuffix(s.key, "public_ips") || strings.HasSuffix(s.key, "_addrs") || s.key == "exchange.trusted_keys" ||
+			s.key == "turn.external_urls" || s.key == "cluster.serves" {
 			yv = "[" + v + "]"
 		}
 		sec, k, nested := strings.Cut(s.key, ".")

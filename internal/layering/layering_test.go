@@ -30,6 +30,11 @@ var rules = []struct {
 	{"", []string{"cmd"}},
 	// The TURN relay knows only addresses: the SFU's media port is a number it is given.
 	{"relay", []string{"auth", "bench", "call", "client", "recording", "scheduler", "sfu", "signaling", "web"}},
+	// The cluster keeps live state in Redis and knows no room's content: cmd adapts it to
+	// signaling and the API, which know it only through their own small interfaces.
+	{"cluster", []string{"auth", "bench", "call", "client", "recording", "relay", "scheduler", "sfu", "signaling", "web"}},
+	{"signaling", []string{"cluster"}},
+	{"scheduler", []string{"cluster"}},
 	// The catalogs are below everything: every package may translate, i18n imports no package of ours.
 	{"i18n", []string{"auth", "bench", "call", "client", "internal", "recording", "relay", "scheduler", "sfu", "signaling", "web"}},
 	// The domain, one way: org ← calendar ← casework ← reception; rates and exchange beside

@@ -63,6 +63,11 @@ type Config struct {
 	// Exchange signs exported bundles and says whose bundles are imported; without a key the
 	// server signs with one made for this process only.
 	Exchange exchange.ExchangeKeys
+	// Cluster, when the server is one node of several, lists and drains the nodes; nil: a single node.
+	Cluster Cluster
+	// LoginLimiter, when set, wraps the local per-address login limiter (its fallback) in one
+	// that counts across the cluster.
+	LoginLimiter func(local RateLimiter) RateLimiter
 }
 
 // Body limits.
@@ -116,8 +121,9 @@ type Server struct {
 	now      func() time.Time
 	ttl      time.Duration
 	joinTTL  time.Duration
-	loginLim *limiter
+	loginLim attemptLimiter
 	guard    *loginGuard
+	cluster  Cluster
 	// dummyHash is checked against for unknown and locked names (burnPasswordCheck).
 	dummyOnce sync.Once
 	dummyHash string
@@ -167,7 +173,12 @@ func New(cfg Config) *Server {
 	if burst == 0 {
 		burst = 10
 	}
-	s.loginLim = newLimiter(per, burst)
+	local := newLimiter(per, burst)
+	s.loginLim = local
+	if cfg.LoginLimiter != nil {
+		s.loginLim = sharedLimiter{cfg.LoginLimiter(local)}
+	}
+	s.cluster = cfg.Cluster
 	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
 	s.uploads = cfg.Uploads.withDefaults()
 	s.bundles = cfg.Bundles

@@ -43,6 +43,8 @@ func (s *Server) routeTable() []route {
 		{method: "DELETE", pattern: "/api/v1/tokens/{id}", access: accessSelf, handle: s.revokeToken},
 
 		{method: "GET", pattern: "/api/v1/audit", access: org.ActAuditRead, handle: s.searchAudit},
+		{method: "GET", pattern: "/api/v1/nodes", access: org.ActNodeAdmin, handle: s.listNodes},
+		{method: "POST", pattern: "/api/v1/nodes/{id}/drain", access: org.ActNodeAdmin, handle: s.drainNode},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: org.ActCallJoin, handle: s.joinToken},
 
 		// Receptions (sessions.go, holidays.go, appointments.go, bookingchecks.go, joins.go).

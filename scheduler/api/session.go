@@ -171,7 +171,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 // rootOnly are the actions whose handlers check them at the root, as they change data of the
 // whole installation (the holiday calendar, the category tree): a grant below the root allows
 // them nowhere, so a page must not offer them to its holder.
-var rootOnly = map[string]bool{org.ActHolidayWrite: true, org.ActCategoryWrite: true}
+var rootOnly = map[string]bool{org.ActHolidayWrite: true, org.ActCategoryWrite: true, org.ActNodeAdmin: true}
 
 func (s *Server) meView(ctx context.Context, p *org.Principal, csrf string) (MeResponse, error) {
 	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}}

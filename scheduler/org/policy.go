@@ -47,11 +47,14 @@ const (
 // took place (补录); asked besides session.write.
 const ActSessionBackfill = "session.backfill"
 
+// ActNodeAdmin: see the nodes of a cluster and drain them (installation-wide, at the root).
+const ActNodeAdmin = "node.admin"
+
 // Actions lists every action, for the authorization matrix and token scopes.
 var Actions = []string{ActUnitRead, ActUnitWrite, ActUserRead, ActUserWrite, ActAuditRead, ActCallJoin, ActCallModerate, ActCategoryWrite,
 	ActSessionRead, ActSessionWrite, ActSessionBackfill, ActApptRead, ActApptWrite, ActPIIView, ActHolidayWrite,
 	ActCaseRegister, ActCaseRead, ActCaseHandle, ActCaseSupervise, ActStatsRead, ActCaseAttach, ActCaseOwn, ActCaseExchange, ActInvitationAnswer,
-	ActRecordingView}
+	ActRecordingView, ActNodeAdmin}
 
 // staff is every role a person works in; the terminal's role is not one of them.
 var staff = []string{RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead,
@@ -104,6 +107,8 @@ var policy = map[string][]string{
 	// Face and voice are shown to the hall, the registering office, the assigned handler and the
 	// supervisors in the chain: the roles that can have the full view of a case.
 	ActRecordingView: {RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleSupervisor},
+	// The machines are configuration: the administrator's, like the holiday calendar.
+	ActNodeAdmin: {RoleAdmin},
 }
 
 // RoleMay reports whether the table lets role perform action (somewhere).
