@@ -88,7 +88,9 @@ func TestReleasedHallRejoins(t *testing.T) {
 		t.Fatal("a resume after the grace was accepted")
 	}
 
-	back := ce.joinWith(t, "hallA", "demo-operator", auth.SeatHall, hallA, 0, client.Options{Rejoin: true})
+	// A fresh seat token, as the page asks the API for one (a seat token seats one client: the
+	// first, bound to its use, is refused).
+	back := ce.joinWith(t, "hallA-again", "demo-operator", auth.SeatHall, hallA, 0, client.Options{Rejoin: true})
 	eventually(t, "the studio told the hall is back", func() bool { return noticed(leader, "hall_back") })
 	eventually(t, "the hall waits", func() bool {
 		st, ok := back.lastState()
