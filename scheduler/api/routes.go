@@ -43,6 +43,7 @@ func (s *Server) routeTable() []route {
 		{method: "DELETE", pattern: "/api/v1/tokens/{id}", access: accessSelf, handle: s.revokeToken},
 
 		{method: "GET", pattern: "/api/v1/audit", access: org.ActAuditRead, handle: s.searchAudit},
+		{method: "GET", pattern: "/api/v1/audit/head", access: org.ActAuditRead, handle: s.auditHead},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: org.ActCallJoin, handle: s.joinToken},
 
 		// Receptions (sessions.go, holidays.go, appointments.go, bookingchecks.go, joins.go).
