@@ -361,8 +361,8 @@ func (ch *churner) participants() int {
 }
 
 // settle reads the server's level once everyone has left: it asks the server to collect, then
-// samples a second apart until two samples agree on the goroutines (nothing left shutting down)
-// and, when against is set, until every resource is back within the tolerance of it — or
+// samples a second apart until two samples agree on the goroutines and descriptors and the heap
+// no longer falls (nothing left shutting down) and, when against is set, until every resource is back within the tolerance of it — or
 // settleTries samples passed, and the last one stands.
 func (ch *churner) settle(ctx context.Context, against *ChurnSample) (ChurnSample, error) {
 	var last ChurnSample
@@ -377,7 +377,10 @@ func (ch *churner) settle(ctx context.Context, against *ChurnSample) (ChurnSampl
 		if err != nil {
 			return last, err
 		}
-		stable := i > 0 && s.Goroutines == last.Goroutines
+		// Stable: what closed connections still held is gone (some of it goes on timers, after
+		// the goroutines have ended), so the live heap has stopped falling.
+		stable := i > 0 && s.Goroutines == last.Goroutines && s.FDs == last.FDs &&
+			float64(s.HeapBytes) >= float64(last.HeapBytes)*0.98
 		last = s
 		if !stable {
 			continue

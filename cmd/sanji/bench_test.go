@@ -250,7 +250,7 @@ func TestBenchChurnSmoke(t *testing.T) {
 	out := filepath.Join(dir, "churn.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "bench", "--spawn", "--scenario", "churn", "--rooms", "3", "--warmup", "2s",
+	cmd := exec.CommandContext(ctx, bin, "bench", "--spawn", "--scenario", "churn", "--rooms", "3", "--warmup", "4s",
 		"--duration", "4s", "--sample-every", "1s", "--interval", "50ms", "--json", out)
 	cmd.Env = cleanEnv()
 	combined, err := cmd.CombinedOutput()
