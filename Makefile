@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz bench bench-impaired bench-firewall vet fmt fmt-check
+.PHONY: run build test fuzz bench bench-impaired bench-firewall soak vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -75,6 +75,15 @@ bench-impaired: build
 		bin/sanji bench --spawn --scenario impaired --uplink-loss 5 --uplink-rate 500k --impair-for 20s --duration 30s \
 			--json $(BENCH_OUT)/impaired-500k-loss5-$$i.json --table $(BENCH_OUT)/impaired-500k-loss5-$$i.txt || exit 1; \
 	done
+
+# How long `make soak` churns after its warm-up.
+SOAK_DURATION ?= 10m
+
+## soak: `sanji bench --spawn --scenario churn`: a join or a leave every 100 ms across 10 rooms for $(SOAK_DURATION), the server's goroutines, heap, RSS, descriptors and sockets every 10 s; fails unless all come back to within 5 % of their level after the warm-up (results in bench-results/, see docs/benchmarks.md)
+soak: build
+	mkdir -p $(BENCH_OUT)
+	bin/sanji bench --spawn --scenario churn --duration $(SOAK_DURATION) \
+		--json $(BENCH_OUT)/churn-$(SOAK_DURATION).json --table $(BENCH_OUT)/churn-$(SOAK_DURATION).txt
 
 ## vet: go vet on every package
 vet:

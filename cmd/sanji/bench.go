@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -31,6 +32,25 @@ const cpuProfileEnv = "SANJI_CPU_PROFILE"
 
 // cpuProfileDone is the line the server prints once the profile is written.
 const cpuProfileDone = "cpu profile written"
+
+// collectEnv, set on a server spawned for the churn soak, makes it collect its garbage and
+// return freed memory to the system on SIGUSR2: the soak compares the live heap and RSS after
+// the warm-up with those at the end, not whatever the last collection happened to leave.
+const collectEnv = "SANJI_BENCH_COLLECT"
+
+func init() {
+	if os.Getenv(collectEnv) == "" {
+		return
+	}
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	go func() {
+		// Lives as long as the process, like the profile hook above.
+		for range usr2 {
+			debug.FreeOSMemory() // runs a collection first
+		}
+	}()
+}
 
 // The serve-side hook of `--cpu-profile`: only when the environment asks for it, a goroutine
 // that lives as long as the process toggles the CPU profile on SIGUSR1. It needs nothing from
@@ -81,13 +101,14 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var (
 		cfg       bench.Config
+		churn     bench.ChurnConfig
 		spawn     = fs.Bool("spawn", false, "start a server (this binary, serve --dev on 127.0.0.1) for the run and stop it after")
 		jsonPath  = fs.String("json", "", "write the JSON report to this file")
 		tablePath = fs.String("table", "", "also write the human table to this file")
 		profile   = fs.String("cpu-profile", "", "with --spawn: write the server's CPU profile over the measured window to this file (and a heap profile at its end to FILE.heap)")
 	)
 	fs.StringVar(&cfg.URL, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (loopback only; the server must run with --dev)")
-	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), rooms (R rooms of P publishers who see each other), idle (N participants, no media), impaired (a simulcast fan-out to 4 subscribers, the publisher behind an impaired uplink: --uplink-*), reception (a reception call: studio, halls, units, the stage moving)")
+	fs.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (P publishers → N subscribers, one room), churn (R rooms of P publishers and N subscribers joining and leaving: a soak of the server's resources), rooms (R rooms of P publishers who see each other), idle (N participants, no media), impaired (a simulcast fan-out to 4 subscribers, the publisher behind an impaired uplink: --uplink-*), reception (a reception call: studio, halls, units, the stage moving)")
 	fs.IntVar(&cfg.Rooms, "rooms", 0, "rooms (default: 1; rooms scenario 10)")
 	fs.IntVar(&cfg.Publishers, "publishers", 0, "publishers per room (default: 1; rooms scenario 2; idle 0)")
 	fs.IntVar(&cfg.Subscribers, "subscribers", 0, "subscribers per room (default: 10; rooms scenario 0)")
@@ -109,6 +130,9 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&cfg.Uplink.Delay, "uplink-delay", 0, "impaired: one-way delay of the publishers' link, each way (RTT = 2×)")
 	uplinkRate := fs.String("uplink-rate", "", "impaired: the publishers' uplink rate cap in bit/s, e.g. 500k or 2M (a drop-tail queue of 150 ms)")
 	fs.DurationVar(&cfg.Uplink.For, "impair-for", 0, "impaired: how long the impairment lasts from the window's start; the rest of the window measures the recovery (default: 20s)")
+	fs.DurationVar(&churn.Interval, "interval", bench.DefaultChurnInterval, "churn: one join or leave this often, across the rooms")
+	fs.DurationVar(&churn.SampleEvery, "sample-every", bench.DefaultChurnSample, "churn: the server's goroutines, heap, RSS, descriptors and sockets are sampled this often")
+	fs.Float64Var(&churn.TolerancePercent, "tolerance", bench.DefaultChurnTolerate, "churn: percent above its level after the warm-up a resource may end at")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure CPU and memory of (set by --spawn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -139,9 +163,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	cfg.Progress = stderr
+	isChurn := cfg.Scenario == bench.ScenarioChurn
 
 	if *spawn {
-		srv, err := spawnServer(ctx, *profile, stderr)
+		srv, err := spawnServer(ctx, *profile, isChurn, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.spawn_failed"), err)
 			return exitError
@@ -152,6 +177,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			cfg.OnWindow = func(bool) { _ = srv.cmd.Process.Signal(syscall.SIGUSR1) }
 			defer srv.waitProfile(stderr)
 		}
+		if isChurn {
+			churn.Collect = func() { _ = srv.cmd.Process.Signal(syscall.SIGUSR2) }
+		}
+	}
+	if isChurn {
+		return runChurn(ctx, cfg, churn, *jsonPath, *tablePath, stdout, stderr)
 	}
 
 	rep, err := bench.Run(ctx, cfg)
@@ -179,6 +210,37 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// runChurn runs the churn soak and writes its report; a resource that did not come back is a
+// failure.
+func runChurn(ctx context.Context, cfg bench.Config, cc bench.ChurnConfig, jsonPath, tablePath string, stdout, stderr io.Writer) int {
+	rep, err := bench.RunChurn(ctx, cfg, cc)
+	if rep != nil {
+		var tb strings.Builder
+		rep.WriteTable(&tb)
+		fmt.Fprint(stdout, tb.String())
+		if tablePath != "" {
+			if werr := os.WriteFile(tablePath, []byte(tb.String()), 0o644); werr != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.table_failed"), werr)
+				return exitError
+			}
+		}
+		if jsonPath != "" {
+			if werr := rep.WriteJSON(jsonPath); werr != nil {
+				fmt.Fprintln(stderr, werr)
+				return exitError
+			}
+		}
+		if err == nil {
+			err = rep.Err()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.bench.failed"), err)
+		return exitError
+	}
+	return exitOK
+}
+
 // scenarioDefaults fills the room shape of the named scenario where no flag set it.
 func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 	def := func(name string, dst *int, v int) {
@@ -193,7 +255,25 @@ func scenarioDefaults(cfg *bench.Config, set map[string]bool) error {
 			}
 		}
 	}
+	if cfg.Scenario != bench.ScenarioChurn {
+		for _, f := range []string{"interval", "sample-every", "tolerance"} {
+			if set[f] {
+				return errMsg("cmd.churn.only", "flag", f)
+			}
+		}
+	}
 	switch cfg.Scenario {
+	case bench.ScenarioChurn:
+		def("rooms", &cfg.Rooms, 10)
+		def("publishers", &cfg.Publishers, 1)
+		def("subscribers", &cfg.Subscribers, 2)
+		// Many short calls rather than heavy ones: the soak looks for what joins and leaves leave
+		// behind, not for the cost of forwarding.
+		def("bitrate", &cfg.Bitrate, 300_000)
+		def("fps", &cfg.FPS, 15)
+		if !set["warmup"] {
+			cfg.Warmup = bench.DefaultChurnWarmup
+		}
 	case "fanout":
 		def("rooms", &cfg.Rooms, 1)
 		def("publishers", &cfg.Publishers, 1)
@@ -280,7 +360,7 @@ var serverURLPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 
 // spawnServer re-executes this binary as `serve --dev` on loopback with a fresh data directory
 // and waits for the address it prints.
-func spawnServer(ctx context.Context, profile string, stderr io.Writer) (*spawned, error) {
+func spawnServer(ctx context.Context, profile string, collect bool, stderr io.Writer) (*spawned, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
@@ -298,6 +378,9 @@ func spawnServer(ctx context.Context, profile string, stderr io.Writer) (*spawne
 	}
 	if profile != "" {
 		cmd.Env = append(cmd.Env, cpuProfileEnv+"="+profile)
+	}
+	if collect {
+		cmd.Env = append(cmd.Env, collectEnv+"=1")
 	}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()

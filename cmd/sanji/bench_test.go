@@ -196,6 +196,8 @@ func TestBenchRefusesBadCommandLines(t *testing.T) {
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--uplink-loss", "120"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--uplink-rate", "fast"},
 		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "impaired", "--impair-for", "40s"}, // longer than the window
+		{"bench", "--url", "http://127.0.0.1:1", "--interval", "1s"},                              // churn only
+		{"bench", "--url", "http://127.0.0.1:1", "--scenario", "churn"},                           // no server process to read
 	} {
 		var stdout, stderr strings.Builder
 		code := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" })
@@ -236,5 +238,52 @@ func TestBenchSpawn(t *testing.T) {
 	if raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.PID) + "/stat"); err == nil && strings.Contains(string(raw), "(sanji)") &&
 		!strings.Contains(string(raw), ") Z ") {
 		t.Fatalf("spawned server %d still running after the bench", s.PID)
+	}
+}
+
+// TestBenchChurnSmoke runs the churn soak for a few seconds with the built binary, as `make soak`
+// does for ten minutes: participants join and leave, the spawned server's resources are sampled
+// from its process, and after everyone left they are back at their level after the warm-up.
+func TestBenchChurnSmoke(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "churn.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "bench", "--spawn", "--scenario", "churn", "--rooms", "3", "--warmup", "4s",
+		"--duration", "4s", "--sample-every", "1s", "--interval", "50ms", "--json", out)
+	cmd.Env = cleanEnv()
+	combined, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sanji bench --scenario churn: %v\n%s", err, combined)
+	}
+	t.Logf("\n%s", combined)
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no JSON report: %v", err)
+	}
+	var rep bench.ChurnReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("bad JSON report: %v\n%s", err, raw)
+	}
+	if !rep.OK || rep.Joins == 0 || rep.Leaves == 0 || rep.JoinFailures != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("ok %v, joins %d, leaves %d, failures %d, errors %v", rep.OK, rep.Joins, rep.Leaves, rep.JoinFailures, rep.Errors)
+	}
+	if rep.PID <= 0 || len(rep.Checks) != 6 {
+		t.Fatalf("pid %d, checks %+v", rep.PID, rep.Checks)
+	}
+	n := len(rep.Samples)
+	if n < 3 || rep.Samples[0].Phase != "after-warmup" || rep.Samples[n-1].Phase != "end" {
+		t.Fatalf("samples %+v: want the level after the warm-up, the soak's and the end", rep.Samples)
+	}
+	busy := false
+	for _, s := range rep.Samples {
+		if s.Goroutines <= 0 || s.HeapBytes <= 0 || s.RSSKB <= 0 || s.FDs <= 0 || s.UDPSockets < 1 {
+			t.Fatalf("sample not measured: %+v", s)
+		}
+		busy = busy || s.Participants > 0
+	}
+	if !busy || rep.Samples[n-1].Participants != 0 {
+		t.Fatalf("samples %+v: want participants during the soak and none at the end", rep.Samples)
 	}
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "bench":
 		return benchMain(ctx, args[1:], stdout, stderr)
 	case "verify":
-		return verifyMain(args[1:], stdout, stderr)
+		return verifyMain(ctx, args[1:], stdout, stderr, getenv)
 	case "reset-password":
 		return resetPasswordMain(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":

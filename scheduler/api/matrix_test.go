@@ -120,6 +120,9 @@ var matrix = map[string]matrixRow{
 		return "/api/v1/tokens/" + strconv.FormatInt(t.ID, 10), nil
 	}},
 	"GET /api/v1/audit": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/audit", nil }},
+	"GET /api/v1/audit/head": {grantAtRoot: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/audit/head", nil
+	}},
 	"POST /api/v1/join-tokens": {call: func(f *fixture, c *client, in bool) (string, any) {
 		h := f.hall1
 		if !in {

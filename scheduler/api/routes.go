@@ -45,6 +45,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/audit", access: org.ActAuditRead, handle: s.searchAudit},
 		{method: "GET", pattern: "/api/v1/nodes", access: org.ActNodeAdmin, handle: s.listNodes},
 		{method: "POST", pattern: "/api/v1/nodes/{id}/drain", access: org.ActNodeAdmin, handle: s.drainNode},
+		{method: "GET", pattern: "/api/v1/audit/head", access: org.ActAuditRead, handle: s.auditHead},
 		{method: "POST", pattern: "/api/v1/join-tokens", access: org.ActCallJoin, handle: s.joinToken},
 
 		// Receptions (sessions.go, holidays.go, appointments.go, bookingchecks.go, joins.go).

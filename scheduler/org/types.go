@@ -301,6 +301,11 @@ type AuditEntry struct {
 	Purpose   string // stated purpose of a view or export of personal information
 	IP        string
 	RequestID string
+	// The seal (auditchain.go), filled by the store on append: the previous entry's hash, this
+	// entry's, and the algorithm of this one.
+	PrevHash string
+	Hash     string
+	HashAlg  string
 }
 
 // AuditQuery selects audit entries; zero fields do not filter. Results are newest first.
@@ -391,4 +396,9 @@ type Store interface {
 	// change or delete an entry: the schema refuses it too.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	SearchAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// AuditHead is the newest link of the audit chain.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// VerifyAudit walks the whole chain and names the first entry where it breaks; noted is a
+	// head noted earlier that must still be in the chain ("" for none).
+	VerifyAudit(ctx context.Context, noted string) (AuditCheck, error)
 }

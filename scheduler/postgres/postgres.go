@@ -32,6 +32,10 @@ func Migrations() ([]sqlstore.Migration, error) {
 // once apply the migrations one after another.
 const migrationLock = `SELECT pg_advisory_xact_lock(1935764074)`
 
+// auditLock serialises appends to the audit chain (another arbitrary key): under READ COMMITTED
+// two appends would otherwise read the same newest entry and fork the chain.
+const auditLock = `SELECT pg_advisory_xact_lock(1935764075)`
+
 // Open connects with dsn (a postgres:// URL or key=value string; a search_path parameter
 // selects the schema) and migrates the database.
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
@@ -53,7 +57,7 @@ func open(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Classify: classify, LockMigrations: migrationLock}, ms)
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Classify: classify, LockMigrations: migrationLock, LockAudit: auditLock}, ms)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

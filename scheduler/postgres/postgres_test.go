@@ -99,6 +99,12 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 
 func TestConformance(t *testing.T) { storetest.Run(t, openSchema) }
 
+// TestAuditChain runs the audit chain suite; disabling the triggers is the administrator's tamper.
+func TestAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, openSchema, storetest.AuditTamper{Unlock: []string{
+		`ALTER TABLE audit_log DISABLE TRIGGER USER`}})
+}
+
 func TestQueryCounts(t *testing.T) { storetest.RunQueryCounts(t, openCounting) }
 
 // openCounting is openSchema with the statements counted.

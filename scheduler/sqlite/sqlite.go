@@ -36,6 +36,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// One idle connection: SQLite has one writer, so a second kept connection buys little, and
+	// each holds two descriptors (the file and its WAL) and its own page cache. With the default
+	// of two, a burst (the ten-minute jobs running together) left the second one open for good,
+	// which the churn soak showed as descriptors and RSS that never came back.
+	db.SetMaxIdleConns(1)
 	return open(ctx, db, path)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"sanji/scheduler"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
+	"sanji/scheduler/sqlstore"
 	"sanji/scheduler/storetest"
 )
 
@@ -22,6 +24,12 @@ func TestMain(m *testing.M) {
 		os.Exit(durabilityChild(os.Getenv(childEnv)))
 	}
 	goleak.VerifyTestMain(m)
+}
+
+// TestAuditChain runs the audit chain suite; dropping the triggers is the administrator's tamper.
+func TestAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, openTemp, storetest.AuditTamper{Unlock: []string{
+		`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`, `DROP TRIGGER audit_seal_once`}})
 }
 
 func openTemp(t *testing.T) scheduler.Store {
@@ -170,5 +178,57 @@ func TestCalendarSeedKeepsOperatorDays(t *testing.T) {
 	}
 	if ok, _ := cal.IsWorkingDay(calendar.Date(2026, 10, 10)); ok {
 		t.Error("the clock does not read the operator's correction")
+	}
+}
+
+// TestAuditChainMigratesExistingLog opens a database of the schema before the chain, with entries
+// in its audit log, and checks that the migration and the first seal chain them in place.
+func TestAuditChainMigratesExistingLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sanji.db")
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := -1
+	for i, m := range ms {
+		if strings.Contains(m.Name, "audit_chain") {
+			before = i
+		}
+	}
+	if before < 0 {
+		t.Fatal("no audit_chain migration")
+	}
+	db, err := sql.Open("sqlite", dataSource(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := db.Exec(`INSERT INTO audit_log (at, actor_id, actor, unit_id, unit_path, action, target, before_json,
+			after_json, purpose, ip, request_id) VALUES (?, 1, 'admin', 0, '', 'user.create', ?, '', '', '', '', '')`,
+			1700000000000000+i, fmt.Sprint("user:", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.SealAudit(ctx, org.AuditHashSHA256); err != nil || n != 3 {
+		t.Fatalf("SealAudit = %d, %v; want the 3 existing entries chained", n, err)
+	}
+	if c, err := s.VerifyAudit(ctx, ""); err != nil || !c.OK || c.Records != 3 {
+		t.Fatalf("VerifyAudit = %+v, %v; want 3 chained entries", c, err)
+	}
+	if _, err := s.DB().Exec(`UPDATE audit_log SET hash = 'x'`); err == nil {
+		t.Fatal("a sealed entry's hash was rewritten through the triggers")
 	}
 }

@@ -516,7 +516,8 @@ func (s *Store) ConsumePairingCode(ctx context.Context, codeHash string, now tim
 
 // ---- audit ----
 
-// AppendAudit implements scheduler.Store.
+// AppendAudit implements scheduler.Store. The entry is sealed onto the chain (audit.go) in the
+// same transaction, under the store's audit lock, so that appends from many requests make one chain.
 func (s *Store) AppendAudit(ctx context.Context, e *org.AuditEntry) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -525,14 +526,27 @@ func (s *Store) AppendAudit(ctx context.Context, e *org.AuditEntry) error {
 		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	id, err := s.insertID(ctx, `INSERT INTO audit_log (at, actor_id, actor, unit_id, unit_path, action, target, before_json,
-		after_json, purpose, ip, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tm(e.At), e.ActorID, e.Actor, e.UnitID, e.UnitPath, e.Action, e.Target, e.Before, e.After, e.Purpose, e.IP, e.RequestID)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append audit: %w", err)
-	}
-	e.ID = id
-	return nil
+	return s.InTx(ctx, func(txs scheduler.Store) error {
+		tx := txs.(*Store)
+		prev, _, err := tx.lockAuditChain(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: append audit: %w", err)
+		}
+		e.PrevHash, e.HashAlg = prev, tx.auditHash()
+		id, err := tx.insertID(ctx, `INSERT INTO audit_log (at, actor_id, actor, unit_id, unit_path, action, target, before_json,
+			after_json, purpose, ip, request_id, prev_hash, hash_alg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			tm(e.At), e.ActorID, e.Actor, e.UnitID, e.UnitPath, e.Action, e.Target, e.Before, e.After, e.Purpose, e.IP, e.RequestID,
+			e.PrevHash, e.HashAlg)
+		if err != nil {
+			return fmt.Errorf("sqlstore: append audit: %w", err)
+		}
+		e.ID = id
+		// The hash covers the id, which the database assigns: it is written once, right after.
+		if err := tx.sealAudit(ctx, e); err != nil {
+			return fmt.Errorf("sqlstore: append audit: %w", err)
+		}
+		return nil
+	})
 }
 
 // SearchAudit implements scheduler.Store.
@@ -571,15 +585,7 @@ func (s *Store) SearchAudit(ctx context.Context, q org.AuditQuery) ([]org.AuditE
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	out, err := collect(ctx, s, func(sc scanner) (org.AuditEntry, error) {
-		var e org.AuditEntry
-		var at int64
-		err := sc.Scan(&e.ID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.UnitPath, &e.Action, &e.Target,
-			&e.Before, &e.After, &e.Purpose, &e.IP, &e.RequestID)
-		e.At = fromTm(at)
-		return e, err
-	}, `SELECT id, at, actor_id, actor, unit_id, unit_path, action, target,
-		before_json, after_json, purpose, ip, request_id FROM audit_log WHERE `+strings.Join(where, " AND ")+
+	out, err := collect(ctx, s, scanAudit, `SELECT `+auditColumns+` FROM audit_log WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id DESC LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: search audit: %w", err)

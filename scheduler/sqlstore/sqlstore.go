@@ -34,6 +34,9 @@ type Dialect struct {
 	// LockMigrations, when set, runs first in the migration transaction so that several nodes
 	// starting together apply migrations one at a time.
 	LockMigrations string
+	// LockAudit, when set, runs first in a transaction that appends to the audit chain, so that
+	// concurrent appends take turns (PostgreSQL; SQLite's write transactions already do).
+	LockAudit string
 }
 
 // Migration is one forward-only schema step. Versions start at 1 and have no gaps.
@@ -58,6 +61,8 @@ type Store struct {
 	d  Dialect
 	// now is the clock for CreatedAt and the like; tests of the driver packages keep the default.
 	now func() time.Time
+	// auditAlg seals new audit entries: sha256 (default) or sm3 (SealAudit sets it).
+	auditAlg string
 }
 
 var _ scheduler.Store = (*Store)(nil)
@@ -163,7 +168,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx scheduler.Store) error) err
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	inner := &Store{db: s.db, q: tx, tx: tx, d: s.d, now: s.now}
+	inner := &Store{db: s.db, q: tx, tx: tx, d: s.d, now: s.now, auditAlg: s.auditAlg}
 	if err := fn(inner); err != nil {
 		_ = tx.Rollback()
 		return err

@@ -4,6 +4,7 @@ import { initPage, showUser, showError } from './nav.js';
 import { api, requireLogin, ApiError } from './api.js';
 import { t } from './i18n.js';
 import { dateTime } from './time.js';
+import { loadChainHead } from './auditchain.js';
 
 initPage();
 
@@ -62,4 +63,5 @@ const m = await requireLogin();
 if (m) {
   showUser(m);
   search(false);
+  loadChainHead();
 }
