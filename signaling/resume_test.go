@@ -317,6 +317,11 @@ func TestResumeStorm(t *testing.T) {
 	default:
 	}
 	t.Logf("%d resumes in %v, the slowest took %v", n, time.Since(start), slowest)
+	// The count follows the reply the client has already read: wait for it, briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.metric("sanji_signaling_resumes_total", "result=ok") != n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := e.metric("sanji_signaling_resumes_total", "result=ok"); got != n {
 		t.Errorf("resumes counted: %v, want %d", got, n)
 	}
