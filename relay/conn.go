@@ -130,45 +130,6 @@ func (c *mediaOnlyConn) Close() error {
 	return c.UDPConn.Close()
 }
 
-// chanListener is a net.Listener fed by hand: pion reads TURN connections from it, whichever
-// port they came in on.
-type chanListener struct {
-	addr   net.Addr
-	conns  chan net.Conn
-	done   chan struct{}
-	closer sync.Once
-}
-
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-// hand gives c to Accept; false once the listener is closed.
-func (l *chanListener) hand(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.closer.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
-
 // pionLogs routes pion's logs to zap at debug level: the relay's refusals are counted in the
 // metrics, and pion's messages carry clients' addresses.
 type pionLogs struct{ log *zap.Logger }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"sanji/internal/portmux"
+
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,7 +75,7 @@ type Server struct {
 	tcp     net.Listener // the TCP port, nil when off
 	tls     net.Listener // the TLS port, nil when off
 	// handed are the listeners pion reads; the ports' accept loops and Accept feed them.
-	handed map[Transport]*chanListener
+	handed map[Transport]*portmux.Listener
 	wg     sync.WaitGroup // the accept loops
 }
 
@@ -110,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TLSPort >= 0 && cfg.TLS == nil {
 		return nil, errors.New("relay: TURN over TLS needs a certificate")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), handed: map[Transport]*chanListener{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), handed: map[Transport]*portmux.Listener{}}
 	if err := s.open(); err != nil {
 		s.closeSockets()
 		return nil, err
@@ -159,7 +161,7 @@ func (s *Server) open() error {
 	}
 	s.udp = udp
 	for _, t := range []Transport{TCP, TLS} {
-		s.handed[t] = newChanListener(udp.LocalAddr())
+		s.handed[t] = portmux.NewListener(udp.LocalAddr())
 	}
 	if c.TCPPort >= 0 {
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: c.ListenIP, Port: c.TCPPort})
@@ -191,7 +193,7 @@ func (s *Server) acceptLoop(ln net.Listener, t Transport) {
 				}
 				return
 			}
-			if !s.handed[t].hand(c) {
+			if !s.handed[t].Hand(c) {
 				_ = c.Close()
 				return
 			}
@@ -204,7 +206,7 @@ func (s *Server) acceptLoop(ln net.Listener, t Transport) {
 // the relay is closed.
 func (s *Server) Accept(c net.Conn, t Transport) bool {
 	l := s.handed[t]
-	if l == nil || !l.hand(c) {
+	if l == nil || !l.Hand(c) {
 		_ = c.Close()
 		return false
 	}

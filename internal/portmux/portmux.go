@@ -63,8 +63,8 @@ type Config struct {
 type Mux struct {
 	cfg       Config
 	log       *zap.Logger
-	https     *chanListener
-	ice       *chanListener
+	https     *Listener
+	ice       *Listener
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	counts    [TURNTLS + 1]atomic.Int64 // connections handed on, by kind
@@ -75,7 +75,7 @@ func New(cfg Config) *Mux {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	m := &Mux{cfg: cfg, log: cfg.Logger, https: newChanListener(cfg.Listener.Addr()), ice: newChanListener(cfg.Listener.Addr())}
+	m := &Mux{cfg: cfg, log: cfg.Logger, https: NewListener(cfg.Listener.Addr()), ice: NewListener(cfg.Listener.Addr())}
 	m.wg.Add(1)
 	go m.accept()
 	return m
@@ -188,8 +188,8 @@ func (m *Mux) toTURN(c net.Conn, k Kind) {
 	m.cfg.TURN(c, k)
 }
 
-func (m *Mux) hand(l *chanListener, c net.Conn, k Kind) {
-	if !l.hand(c) {
+func (m *Mux) hand(l *Listener, c net.Conn, k Kind) {
+	if !l.Hand(c) {
 		_ = c.Close()
 		return
 	}
@@ -233,19 +233,22 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// chanListener is a net.Listener fed by the mux.
-type chanListener struct {
+// Listener is a net.Listener fed by hand (Hand): the mux feeds one per kind of connection, and
+// the TURN server one per transport it takes connections from elsewhere.
+type Listener struct {
 	addr  net.Addr
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
 }
 
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+// NewListener is a Listener that reports addr as its address.
+func NewListener(addr net.Addr) *Listener {
+	return &Listener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
-func (l *chanListener) hand(c net.Conn) bool {
+// Hand gives c to Accept; false once the listener is closed.
+func (l *Listener) Hand(c net.Conn) bool {
 	select {
 	case l.conns <- c:
 		return true
@@ -254,7 +257,7 @@ func (l *chanListener) hand(c net.Conn) bool {
 	}
 }
 
-func (l *chanListener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
 		return c, nil
@@ -263,9 +266,9 @@ func (l *chanListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *chanListener) Close() error {
+func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return nil
 }
 
-func (l *chanListener) Addr() net.Addr { return l.addr }
+func (l *Listener) Addr() net.Addr { return l.addr }
