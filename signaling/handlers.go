@@ -151,7 +151,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	}
 	s.id, s.name, s.role, s.room = c.Subject, c.Name, c.Role, c.Room
 	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
-	s.log.Store(s.srv.log.With(zap.String("remote", s.conn.RemoteAddr().String()),
+	s.log.Store(s.srv.log.With(s.srv.remoteField(s.conn),
 		zap.String("room", c.Room), zap.String("participant", c.Subject)))
 	if e := s.place(c.Room, c.SessionID); e != nil {
 		return e

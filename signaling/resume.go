@@ -308,7 +308,7 @@ func (s *session) takeOver(old *session, re string) bool {
 	s.autoSubscribe = old.autoSubscribe
 	s.call, s.seat, s.userID = old.call, old.seat, old.userID
 	s.pres = old.pres
-	s.log.Store(srv.log.With(zap.String("remote", s.conn.RemoteAddr().String()),
+	s.log.Store(srv.log.With(srv.remoteField(s.conn),
 		zap.String("room", s.room), zap.String("participant", s.id)))
 	s.mu.Lock()
 	s.part = p

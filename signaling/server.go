@@ -58,6 +58,10 @@ type Config struct {
 	// socket is lost (a hall in a hearing, the studio, units brought on): longer than an idle
 	// seat's, so that a hearing outlives a longer outage. Zero or less than ResumeGrace: the same.
 	ResumeGraceOnStage time.Duration
+
+	// LogClientIP puts the client's address (a hall terminal's, say) in the session's log lines;
+	// false leaves it out, for an office whose policy counts it as the petitioner's data.
+	LogClientIP bool
 }
 
 const (

@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,8 +86,16 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 		sdpSent:    map[string]bool{},
 		held:       map[string][]*webrtc.ICECandidateInit{},
 	}
-	s.log.Store(srv.log.With(zap.String("remote", conn.RemoteAddr().String())))
+	s.log.Store(srv.log.With(srv.remoteField(conn)))
 	return s
+}
+
+// remoteField is the client's address as a log field, or nothing unless LogClientIP is set.
+func (srv *Server) remoteField(conn interface{ RemoteAddr() net.Addr }) zap.Field {
+	if !srv.cfg.LogClientIP {
+		return zap.Skip()
+	}
+	return zap.String("remote", conn.RemoteAddr().String())
 }
 
 func (s *session) logger() *zap.Logger { return s.log.Load() }

@@ -188,6 +188,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		// 0 in the configuration turns resume off, which signaling spells negative.
 		ResumeGrace:        cmp.Or(cfg.ResumeGrace, -1),
 		ResumeGraceOnStage: cfg.ResumeGraceOnStage,
+		LogClientIP:        cfg.Log.ClientIP,
 		RateLimit:          cfg.Limits.WSMessagesPerSecond,
 		JoinRate:           cfg.Limits.JoinsPerSecond,
 		JoinBurst:          cfg.Limits.JoinBurst,
@@ -565,20 +566,26 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 // SQLite under data_dir (created when missing).
 func connectStore(ctx context.Context, cfg config, log *zap.Logger) (scheduler.Store, error) {
 	var st scheduler.Store
-	var err error
+	keys, err := identityKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Store.DSN != "" {
-		st, err = postgres.Open(ctx, cfg.Store.DSN)
+		st, err = postgres.Open(ctx, cfg.Store.DSN, keys)
 		log.Info("store", zap.String("kind", "postgres"))
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, wrapMsg(err, "cmd.store.create_dir", "dir", cfg.DataDir)
 		}
 		path := filepath.Join(cfg.DataDir, storeFile)
-		st, err = sqlite.Open(ctx, path)
+		st, err = sqlite.OpenKeys(ctx, path, keys)
 		log.Info("store", zap.String("kind", "sqlite"), zap.String("path", path))
 	}
 	if err != nil {
 		return nil, wrapMsg(err, "cmd.store.open_failed")
+	}
+	if s, ok := st.(interface{ SealedAtOpen() int }); ok && s.SealedAtOpen() > 0 {
+		log.Info("identity: rows kept in clear by an older version sealed", zap.Int("rows", s.SealedAtOpen()))
 	}
 	return st, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"sanji/auth"
 	"sanji/i18n"
+	"sanji/internal/sealed"
 	"sanji/scheduler/exchange"
 )
 
@@ -68,6 +69,34 @@ type config struct {
 	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
 	Redis   redisConfig   `yaml:"redis"`
 	Cluster clusterConfig `yaml:"cluster"`
+	// Crypto chooses the algorithms of data at rest (identity.go).
+	Crypto cryptoConfig `yaml:"crypto"`
+	// Identity says where the keys sealing the petitioners' identity come from (identity.go).
+	Identity identityConfig `yaml:"identity"`
+	// Log says what log lines may carry.
+	Log logConfig `yaml:"log"`
+}
+
+// cryptoConfig is the one switch between international and 国密 algorithms.
+type cryptoConfig struct {
+	// Suite is intl (AES-256-GCM, HMAC-SHA-256) or gm (SM4-GCM, HMAC-SM3).
+	Suite string `yaml:"suite"`
+}
+
+// identityConfig gives the keys that seal the petitioners' identity at rest. Neither set: with
+// SQLite, <DataDir>/identity.keys, generated on first start; PostgreSQL requires one of them.
+type identityConfig struct {
+	// KeyFile is a key file (internal/sealed's format), mode 0600.
+	KeyFile string `yaml:"key_file"`
+	// Keys is a key file's text itself (entries separated by newlines or ';'), for an environment
+	// variable (SANJI_IDENTITY_KEYS) filled from a secret store.
+	Keys string `yaml:"keys"`
+}
+
+// logConfig says what log lines may carry.
+type logConfig struct {
+	// ClientIP puts the client's address (a hall terminal's) in the signaling's log lines.
+	ClientIP bool `yaml:"client_ip"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -151,6 +180,7 @@ func defaultConfig() config {
 		},
 		TURN:   defaultTURN(),
 		Limits: defaultLimits(),
+		Crypto: cryptoConfig{Suite: sealed.Intl},
 	}
 }
 
@@ -233,6 +263,21 @@ var settings = []setting{
 	{key: "log_format", usage: "log format: json or console", set: func(c *config, v string) error {
 		c.LogFormat = v
 		return nil
+	}},
+	{key: "crypto.suite", usage: "algorithms of data at rest: intl (AES-256-GCM, HMAC-SHA-256) or gm (SM4-GCM, HMAC-SM3)", set: func(c *config, v string) error {
+		c.Crypto.Suite = v
+		return nil
+	}},
+	{key: "identity.key_file", usage: "key file sealing the petitioners' identity (default with SQLite: data_dir/identity.keys, generated)", set: func(c *config, v string) error {
+		c.Identity.KeyFile = v
+		return nil
+	}},
+	{key: "identity.keys", usage: "the identity keys' text itself (instead of a file)", noFlag: true, set: func(c *config, v string) error {
+		c.Identity.Keys = v
+		return nil
+	}},
+	{key: "log.client_ip", usage: "log the client's address (hall terminals) in signaling's log lines", isBool: true, set: func(c *config, v string) error {
+		return parseBool(v, &c.Log.ClientIP)
 	}},
 	{key: "token_secret", usage: "HMAC secret for join tokens (≥ 32 characters)", noFlag: true, set: func(c *config, v string) error {
 		c.TokenSecret = v
@@ -531,6 +576,12 @@ func (c config) validate() error {
 	}
 	if u := c.Notify.WebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		bad("cmd.config.webhook_url", "url", strconv.Quote(u))
+	}
+	if s := c.Crypto.Suite; s != sealed.Intl && s != sealed.GM {
+		bad("cmd.identity.suite", "suite", strconv.Quote(s))
+	}
+	if c.Identity.KeyFile != "" && c.Identity.Keys != "" {
+		bad("cmd.identity.file_and_keys")
 	}
 	if h := c.Recording.Hash; h != "" && h != "sha256" && h != "sm3" {
 		bad("cmd.config.recording_hash", "hash", strconv.Quote(h))

@@ -4,6 +4,7 @@
 //	sanji serve [flags]   run the server until SIGINT or SIGTERM
 //	sanji verify DIR      check a hearing's recording against its hash chain
 //	sanji reset-password USERNAME   a new one-time password, on the server's machine
+//	sanji keys rotate     re-seal the petitioners' identity with the current key
 //	sanji version         print the version
 //	sanji help            show usage
 package main
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return verifyMain(ctx, args[1:], stdout, stderr, getenv)
 	case "reset-password":
 		return resetPasswordMain(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return keysMain(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -79,12 +82,14 @@ func usage(w io.Writer) {
   sanji verify DIR      %s
   sanji reset-password USERNAME
                         %s
+  sanji keys rotate [--new]
+                        %s
   sanji version         %s
   sanji help            %s
 
 Run "sanji serve --help" for the settings; see docs/operations.md.
 `, msg("cmd.usage.title"), msg("cmd.usage.label"), msg("cmd.usage.serve"), msg("cmd.usage.bench"),
-		msg("cmd.usage.verify"), msg("cmd.password.usage"), msg("cmd.usage.version"), msg("cmd.usage.help"))
+		msg("cmd.usage.verify"), msg("cmd.password.usage"), msg("cmd.identity.rotate_about"), msg("cmd.usage.version"), msg("cmd.usage.help"))
 }
 
 func versionString() string {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"sanji/i18n"
+	"sanji/internal/sealed"
 	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
@@ -37,17 +38,21 @@ const migrationLock = `SELECT pg_advisory_xact_lock(1935764074)`
 const auditLock = `SELECT pg_advisory_xact_lock(1935764075)`
 
 // Open connects with dsn (a postgres:// URL or key=value string; a search_path parameter
-// selects the schema) and migrates the database.
-func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+// selects the schema) and migrates the database; keys seal the petitioners' identity (required:
+// every node of a cluster must share them, so none may make its own).
+func Open(ctx context.Context, dsn string, keys *sealed.Keyring) (*sqlstore.Store, error) {
+	if keys == nil {
+		return nil, errors.New(i18n.T("postgres.identity.keys_required").String())
+	}
 	cfg, err := pgxConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, stdlib.OpenDB(*cfg))
+	return open(ctx, stdlib.OpenDB(*cfg), keys)
 }
 
 // open pings and migrates the handle Open made (or a test's, whose statements it counts).
-func open(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, keys *sealed.Keyring) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s: %w", i18n.T("postgres.connect_failed"), err)
@@ -57,7 +62,7 @@ func open(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Classify: classify, LockMigrations: migrationLock, LockAudit: auditLock}, ms)
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Classify: classify, LockMigrations: migrationLock, LockAudit: auditLock}, ms, keys)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -23,7 +23,7 @@ const childEnv = "SANJI_PG_DURABILITY_CHILD"
 
 func TestMain(m *testing.M) {
 	if dsn := os.Getenv(childEnv); dsn != "" {
-		os.Exit(storetest.DurabilityChild(func() (scheduler.Store, error) { return Open(context.Background(), dsn) }))
+		os.Exit(storetest.DurabilityChild(func() (scheduler.Store, error) { return Open(context.Background(), dsn, storetest.TestKeys()) }))
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -34,7 +34,7 @@ func TestDurabilityAcknowledgedWritesSurviveKill(t *testing.T) {
 	dsn := testDSN(t)
 	sdsn := withSearchPath(t, dsn, newSchema(t, dsn))
 	storetest.Durability(t, []string{childEnv + "=" + sdsn}, func() (scheduler.Store, error) {
-		return Open(context.Background(), sdsn)
+		return Open(context.Background(), sdsn, storetest.TestKeys())
 	})
 }
 
@@ -52,7 +52,7 @@ func openSchema(t *testing.T) scheduler.Store {
 	t.Helper()
 	dsn := testDSN(t)
 	schema := newSchema(t, dsn)
-	s, err := Open(context.Background(), withSearchPath(t, dsn, schema))
+	s, err := Open(context.Background(), withSearchPath(t, dsn, schema), storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func openCounting(t *testing.T) (scheduler.Store, *storetest.StatementCounter) {
 		t.Fatal(err)
 	}
 	conn, n := storetest.CountStatements(stdlib.GetConnector(*cfg))
-	s, err := open(context.Background(), sql.OpenDB(conn))
+	s, err := open(context.Background(), sql.OpenDB(conn), storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 	schema := newSchema(t, dsn)
 	sdsn := withSearchPath(t, dsn, schema)
 	ctx := context.Background()
-	s, err := Open(ctx, sdsn)
+	s, err := Open(ctx, sdsn, storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 		t.Fatalf("version %d, want %d", v, len(ms))
 	}
 	s.Close()
-	s, err = Open(ctx, sdsn)
+	s, err = Open(ctx, sdsn, storetest.TestKeys())
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(ctx, sdsn); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := Open(ctx, sdsn, storetest.TestKeys()); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer database: %v, want a refusal", err)
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"sanji/i18n"
+	"sanji/internal/sealed"
 	"sanji/scheduler/org"
 	"sanji/scheduler/sqlstore"
 )
@@ -30,8 +32,21 @@ func Migrations() ([]sqlstore.Migration, error) {
 	return sqlstore.LoadMigrations(migrationFS, "migrations")
 }
 
-// Open opens (creating when missing) the database file at path and migrates it.
+// KeyFileName is the key file Open keeps beside the database when it is given no keys.
+const KeyFileName = "identity.keys"
+
+// Open opens (creating when missing) the database file at path and migrates it, sealing the
+// petitioners' identity with the keys in KeyFileName beside it (created on first use).
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	keys, _, err := sealed.LoadOrCreate(filepath.Join(filepath.Dir(path), KeyFileName), sealed.Intl)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return OpenKeys(ctx, path, keys)
+}
+
+// OpenKeys is Open with the keys that seal the petitioners' identity.
+func OpenKeys(ctx context.Context, path string, keys *sealed.Keyring) (*sqlstore.Store, error) {
 	db, err := sql.Open("sqlite", dataSource(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -41,7 +56,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// of two, a burst (the ten-minute jobs running together) left the second one open for good,
 	// which the churn soak showed as descriptors and RSS that never came back.
 	db.SetMaxIdleConns(1)
-	return open(ctx, db, path)
+	return open(ctx, db, path, keys)
 }
 
 // dataSource is the driver's name for the file at path, with the pragmas every connection runs.
@@ -52,6 +67,9 @@ func dataSource(path string) string {
 		"synchronous(FULL)",
 		"foreign_keys(ON)",
 		"busy_timeout(10000)",
+		// Freed space is zeroed: the clear text of a row sealed in place (or deleted) does not
+		// linger in the file's free pages.
+		"secure_delete(ON)",
 	} {
 		q.Add("_pragma", p)
 	}
@@ -62,7 +80,7 @@ func dataSource(path string) string {
 }
 
 // open pings and migrates the handle Open made (or a test's, whose statements it counts).
-func open(ctx context.Context, db *sql.DB, path string) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, path string, keys *sealed.Keyring) (*sqlstore.Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s: %w", i18n.T("sqlite.open_failed", "path", path), err)
@@ -72,10 +90,18 @@ func open(ctx context.Context, db *sql.DB, path string) (*sqlstore.Store, error)
 		_ = db.Close()
 		return nil, err
 	}
-	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms)
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms, keys)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if s.SealedAtOpen() > 0 {
+		// The pages that held the clear text are in the WAL until a checkpoint: write them back
+		// and empty it now rather than some time later.
+		if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("sqlite: %s: checkpoint: %w", path, err)
+		}
 	}
 	return s, nil
 }

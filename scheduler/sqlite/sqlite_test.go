@@ -34,7 +34,7 @@ func TestAuditChain(t *testing.T) {
 
 func openTemp(t *testing.T) scheduler.Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "sanji.db"))
+	s, err := OpenKeys(context.Background(), filepath.Join(t.TempDir(), "sanji.db"), storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func openCounting(t *testing.T) (scheduler.Store, *storetest.StatementCounter) {
 		t.Fatal(err)
 	}
 	conn, n := storetest.CountStatements(c)
-	s, err := open(context.Background(), sql.OpenDB(conn), path)
+	s, err := open(context.Background(), sql.OpenDB(conn), path, storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestAuditChainMigratesExistingLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before])
+	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

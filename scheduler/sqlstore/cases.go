@@ -87,9 +87,13 @@ func (s *Store) setPetitioners(ctx context.Context, caseID int64, ps []casework.
 		return fmt.Errorf("sqlstore: case petitioners: %w", err)
 	}
 	for i, p := range ps {
-		if _, err := s.exec(ctx, `INSERT INTO case_petitioners (case_id, seq, name, id_number, phone, address, role,
-			anonymous, agrees_public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			caseID, i, p.Name, p.IDNumber, p.Phone, p.Address, p.Role, b2i(p.Anonymous), b2i(p.AgreesToPublic)); err != nil {
+		ident, err := s.sealRow(petitionerIdentity, p.Name, p.IDNumber, p.Phone, p.Address)
+		if err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, `INSERT INTO case_petitioners (name, id_number, phone, address, key_id, id_index, phone_index,
+			case_id, seq, role, anonymous, agrees_public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			append(ident, caseID, i, p.Role, b2i(p.Anonymous), b2i(p.AgreesToPublic))...); err != nil {
 			return fmt.Errorf("sqlstore: case petitioner: %w", err)
 		}
 	}
@@ -192,14 +196,18 @@ func (s *Store) fillCases(ctx context.Context, cs []casework.Case) error {
 		var caseID int64
 		var p casework.Petitioner
 		var anon, pub int
-		if err := sc.Scan(&caseID, &p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub); err != nil {
+		var keyID string
+		if err := sc.Scan(&caseID, &p.Name, &p.IDNumber, &p.Phone, &p.Address, &p.Role, &anon, &pub, &keyID); err != nil {
+			return err
+		}
+		if err := s.openRow(petitionerIdentity, keyID, &p.Name, &p.IDNumber, &p.Phone, &p.Address); err != nil {
 			return err
 		}
 		p.Anonymous, p.AgreesToPublic = anon != 0, pub != 0
 		c := at[caseID]
 		c.Petitioners = append(c.Petitioners, p)
 		return nil
-	}, `SELECT case_id, name, id_number, phone, address, role, anonymous, agrees_public
+	}, `SELECT case_id, name, id_number, phone, address, role, anonymous, agrees_public, key_id
 		FROM case_petitioners WHERE case_id IN `+in+` ORDER BY case_id, seq`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: case petitioners: %w", err)

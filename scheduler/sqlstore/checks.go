@@ -6,7 +6,6 @@ import (
 	"sanji/scheduler/casework"
 	"sanji/scheduler/reception"
 	"strconv"
-	"strings"
 )
 
 // The reads of the booking checks: reception.BookingCheckStore.
@@ -16,11 +15,12 @@ func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int)
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
-	// Both spellings of the check letter, so the index on id_number serves the query.
-	up := strings.ToUpper(idNumber)
+	idx, err := s.idIndex(idNumber)
+	if err != nil || idx == "" {
+		return nil, err
+	}
 	out, err := collect(ctx, s, scanCase, `SELECT `+caseCols+` FROM cases c WHERE c.id IN
-		(SELECT p.case_id FROM case_petitioners p WHERE p.id_number IN (?, ?)) ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit),
-		up, strings.ToLower(up))
+		(SELECT p.case_id FROM case_petitioners p WHERE p.id_index = ?) ORDER BY c.id DESC LIMIT `+strconv.Itoa(limit), idx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: cases by id number: %w", err)
 	}

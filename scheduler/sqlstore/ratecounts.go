@@ -278,7 +278,7 @@ func (g personGroup) of(id, reg, closed int64) (repeat int, returned int64) {
 }
 
 // samePerson lists the cases sharing a petitioner (by ID number) and the category with c, c
-// included; both spellings of the check letter, so the index on id_number serves it.
+// included, through the ID numbers' blind index.
 func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, error) {
 	ids := rates.PersonIDs(c)
 	if len(ids) == 0 {
@@ -286,7 +286,11 @@ func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, e
 	}
 	args := []any{c.CategoryID}
 	for _, id := range ids {
-		args = append(args, id, strings.ToLower(id))
+		idx, err := s.idIndex(id)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, idx)
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
 	out, err := collect(ctx, s, func(sc scanner) (personCase, error) {
@@ -294,7 +298,7 @@ func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, e
 		err := sc.Scan(&pc.id, &pc.reg)
 		return pc, err
 	}, `SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`, args...)
+		WHERE c.category_id = ? AND p.id_index IN (`+marks+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
 	}
@@ -525,9 +529,9 @@ func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) erro
 			group = append(group, pc)
 		}
 		return nil
-	}, `SELECT UPPER(TRIM(p.id_number)) AS person, c.category_id, c.registered_at, c.id
+	}, `SELECT p.id_index AS person, c.category_id, c.registered_at, c.id
 		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.category_id, c.registered_at, c.id`)
+		WHERE p.id_index <> '' ORDER BY person, c.category_id, c.registered_at, c.id`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 	}

@@ -524,16 +524,19 @@ func (s *Store) CancelReceptionSession(ctx context.Context, id int64, reason str
 // ---- appointments ----
 
 const apptCols = `id, session_id, hall_id, name, id_number, phone, matter, people, representatives, guidance, walk_in, queue_no,
-	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks`
+	position, status, override_reason, booked_by, created_at, case_id, heard_at, ended_at, outcome, outcome_note, checks, key_id`
 
-func scanAppt(sc interface{ Scan(...any) error }) (reception.Appointment, error) {
+func (s *Store) scanAppt(sc interface{ Scan(...any) error }) (reception.Appointment, error) {
 	var a reception.Appointment
-	var reps, status, checks string
+	var reps, status, checks, keyID string
 	var walk int
 	var created, heard, ended int64
 	if err := sc.Scan(&a.ID, &a.SessionID, &a.HallID, &a.Name, &a.IDNumber, &a.Phone, &a.Matter, &a.People, &reps, &a.Guidance,
 		&walk, &a.QueueNo, &a.Position, &status, &a.OverrideReason, &a.BookedBy, &created, &a.CaseID, &heard, &ended,
-		&a.Outcome, &a.OutcomeNote, &checks); err != nil {
+		&a.Outcome, &a.OutcomeNote, &checks, &keyID); err != nil {
+		return a, err
+	}
+	if err := s.openRow(apptIdentity, keyID, &a.Name, &a.IDNumber, &a.Phone, &reps); err != nil {
 		return a, err
 	}
 	if heard != 0 {
@@ -553,7 +556,7 @@ func scanAppt(sc interface{ Scan(...any) error }) (reception.Appointment, error)
 }
 
 func (s *Store) listAppts(ctx context.Context, where string, args ...any) ([]reception.Appointment, error) {
-	out, err := collect(ctx, s, scanAppt, `SELECT `+apptCols+` FROM appointments WHERE `+where, args...)
+	out, err := collect(ctx, s, s.scanAppt, `SELECT `+apptCols+` FROM appointments WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list appointments: %w", err)
 	}
@@ -621,11 +624,15 @@ func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment,
 			a.Status = reception.ApptBooked
 		}
 		created := tx.now().UTC().Truncate(time.Microsecond)
-		id, err := tx.insertID(ctx, `INSERT INTO appointments (session_id, hall_id, name, id_number, phone, matter, people, representatives,
-			guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at, checks)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.SessionID, a.HallID, a.Name, a.IDNumber, a.Phone, a.Matter, a.People, string(reps), a.Guidance, b2i(a.WalkIn),
-			qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created), checks)
+		ident, err := tx.sealRow(apptIdentity, a.Name, a.IDNumber, a.Phone, string(reps))
+		if err != nil {
+			return err
+		}
+		id, err := tx.insertID(ctx, `INSERT INTO appointments (name, id_number, phone, representatives, key_id, id_index, phone_index,
+			session_id, hall_id, matter, people, guidance, walk_in, queue_no, position, status, override_reason, booked_by, created_at, checks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			append(ident, a.SessionID, a.HallID, a.Matter, a.People, a.Guidance, b2i(a.WalkIn),
+				qn, pos, string(a.Status), a.OverrideReason, a.BookedBy, tm(created), checks)...)
 		if err != nil {
 			return fmt.Errorf("sqlstore: create appointment: %w", err)
 		}
@@ -636,7 +643,7 @@ func (s *Store) CreateAppointment(ctx context.Context, a *reception.Appointment,
 
 // GetAppointment implements reception.AppointmentStore.
 func (s *Store) GetAppointment(ctx context.Context, id int64) (reception.Appointment, error) {
-	a, err := scanAppt(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE id = ?`), id))
+	a, err := s.scanAppt(s.q.QueryRowContext(ctx, s.rebind(`SELECT `+apptCols+` FROM appointments WHERE id = ?`), id))
 	if err != nil {
 		return a, notFound(err, "get appointment")
 	}
@@ -653,7 +660,11 @@ func (s *Store) AppointmentsByIDNumber(ctx context.Context, idNumber string, lim
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
-	return s.listAppts(ctx, `id_number = ? ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), strings.ToUpper(idNumber))
+	idx, err := s.idIndex(idNumber)
+	if err != nil || idx == "" {
+		return nil, err
+	}
+	return s.listAppts(ctx, `id_index = ? ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), idx)
 }
 
 // SetAppointmentStatus implements reception.AppointmentStore.

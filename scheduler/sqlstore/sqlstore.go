@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"sanji/i18n"
+	"sanji/internal/sealed"
 	"sanji/scheduler"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
@@ -63,18 +64,32 @@ type Store struct {
 	now func() time.Time
 	// auditAlg seals new audit entries: sha256 (default) or sm3 (SealAudit sets it).
 	auditAlg string
+	// keys seal and open the petitioners' identity (UseIdentityKeys sets them).
+	keys *sealed.Keyring
+	// sealedAtOpen is how many rows in clear New sealed.
+	sealedAtOpen int
 }
 
 var _ scheduler.Store = (*Store)(nil)
 
-// New wraps an open database and applies the migrations that are not applied yet.
-func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration) (*Store, error) {
+// New wraps an open database and applies the migrations that are not applied yet. keys seal the
+// petitioners' identity; the rows a database from before migration 0012 holds in clear are sealed
+// now (SealedAtOpen says how many). Without keys (nil: tests of older schemas) no identity can be
+// written or read.
+func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration, keys *sealed.Keyring) (*Store, error) {
 	if d.Classify == nil {
 		d.Classify = func(err error) error { return err }
 	}
 	s := &Store{db: db, q: db, d: d, now: time.Now}
 	if err := s.migrate(ctx, migrations); err != nil {
 		return nil, err
+	}
+	if keys != nil {
+		n, err := s.useIdentityKeys(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		s.sealedAtOpen = n
 	}
 	if err := s.seedCalendar(ctx, calendar.DefaultCalendar()); err != nil {
 		return nil, err
@@ -84,6 +99,10 @@ func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration) (*S
 	}
 	return s, nil
 }
+
+// SealedAtOpen is how many rows of identity in clear (from before migration 0012) the store
+// sealed when it opened.
+func (s *Store) SealedAtOpen() int { return s.sealedAtOpen }
 
 // DB is the underlying handle, for driver-specific tests.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -168,7 +187,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx scheduler.Store) error) err
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	inner := &Store{db: s.db, q: tx, tx: tx, d: s.d, now: s.now, auditAlg: s.auditAlg}
+	inner := &Store{db: s.db, q: tx, tx: tx, d: s.d, now: s.now, auditAlg: s.auditAlg, keys: s.keys}
 	if err := fn(inner); err != nil {
 		_ = tx.Rollback()
 		return err
