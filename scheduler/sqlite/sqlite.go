@@ -96,11 +96,13 @@ func open(ctx context.Context, db *sql.DB, path string, keys *sealed.Keyring) (*
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	if s.SealedAtOpen() > 0 {
-		// The pages that held the clear text are in the WAL until a checkpoint: write them back
-		// and empty it now rather than some time later.
-		if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("sqlite: %s: checkpoint: %w", path, err)
+		// Rows sealed in place leave their clear text behind in the file (the slack of rewritten
+		// pages, the old index's pages) and in the WAL: rebuild the file and empty the WAL, once.
+		for _, q := range []string{`VACUUM`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				_ = db.Close()
+				return nil, fmt.Errorf("sqlite: %s: %s after sealing: %w", path, q, err)
+			}
 		}
 	}
 	return s, nil

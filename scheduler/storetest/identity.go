@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"sanji/internal/sealed"
 	"sanji/scheduler"
@@ -210,4 +211,51 @@ func testIdentityRotation(t *testing.T, s scheduler.Store) {
 	if n, err := is.RotateIdentityKeys(ctx, 10, nil); err != nil || n != 0 {
 		t.Errorf("second rotation = %d, %v; want nothing left", n, err)
 	}
+}
+
+// DemoIdentity seeds the demo tree and today's demo reception into s, plus a case of the
+// conformance suite's petitioner, and returns every name, ID number and phone number they hold,
+// read back through the store: what a copy of the database must not show.
+func DemoIdentity(t *testing.T, s scheduler.Store) []string {
+	t.Helper()
+	hash := func(string) (string, error) { return "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA", nil }
+	gen := func() (string, error) { return "password-123456", nil }
+	if _, err := scheduler.SeedDemo(ctx, s, hash, gen); err != nil {
+		t.Fatal(err)
+	}
+	x, booked, err := scheduler.SeedDemoReception(ctx, s, time.Now())
+	if err != nil || !booked {
+		t.Fatalf("demo reception: %v, %v", booked, err)
+	}
+	appts, err := s.ListAppointments(ctx, x.ID)
+	if err != nil || len(appts) == 0 {
+		t.Fatalf("demo appointments: %d, %v", len(appts), err)
+	}
+	var out []string
+	for _, a := range appts {
+		out = append(out, a.Name, a.IDNumber, a.Phone)
+		out = append(out, a.Representatives...)
+	}
+	city, err := s.GetUnitByCode(ctx, scheduler.DemoCityCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := org.Category{Code: "98", Name: "测试"}
+	if err := s.CreateCategory(ctx, &cat); err != nil {
+		t.Fatal(err)
+	}
+	dept, err := s.GetUnitByCode(ctx, "330102-RSJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := s.GetUnitByCode(ctx, "330102")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, err := s.GetUnitByCode(ctx, "330102001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCase(t, s, Tree{City: city, D1: d1, T1: t1, Dept: dept}, cat.ID, "测试案件", time.Now())
+	return append(out, idName, idNumber, idPhone, idAddress)
 }
