@@ -127,7 +127,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	bin := buildBinary(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	env := []string{"SANJI_STORE_DSN=" + dsn}
+	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_IDENTITY_KEYS=" + testIdentityKeys(t)}
 	args := func(id string) []string {
 		return []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id,
 			"--cluster-serves", "330102"}

@@ -89,7 +89,7 @@ type identityConfig struct {
 	// KeyFile is a key file (internal/sealed's format), mode 0600.
 	KeyFile string `yaml:"key_file"`
 	// Keys is a key file's text itself (entries separated by newlines or ';'), for an environment
-	// variable (SANJI_IDENTITY_KEYS) filled from a secret store.
+	// variable (SANJI_IDENTITY_KEYS) filled from a secret store; set, it wins over KeyFile.
 	Keys string `yaml:"keys"`
 }
 
@@ -579,9 +579,6 @@ func (c config) validate() error {
 	}
 	if s := c.Crypto.Suite; s != sealed.Intl && s != sealed.GM {
 		bad("cmd.identity.suite", "suite", strconv.Quote(s))
-	}
-	if c.Identity.KeyFile != "" && c.Identity.Keys != "" {
-		bad("cmd.identity.file_and_keys")
 	}
 	if h := c.Recording.Hash; h != "" && h != "sha256" && h != "sm3" {
 		bad("cmd.config.recording_hash", "hash", strconv.Quote(h))

@@ -118,6 +118,11 @@ func TestServeOnPostgres(t *testing.T) {
 	u.RawQuery = q.Encode()
 	cfg := testConfig(t)
 	cfg.Store.DSN = u.String()
+	// PostgreSQL makes no key file of its own: the nodes must share one.
+	if _, err := newApp(cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), "SANJI_IDENTITY_KEYS") {
+		t.Fatalf("PostgreSQL without identity keys: %v", err)
+	}
+	cfg.Identity.Keys = testIdentityKeys(t)
 	a, err := newApp(cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
