@@ -544,6 +544,20 @@ func knownKeys() string {
 	return strings.Join(ks, ", ")
 }
 
+// loadServerConfig is the server's configuration as a subcommand on its machine sees it: the
+// server's layering of settings (its file, SANJI_* variables), with configPath and dataDir, when
+// set, as the server's flags.
+func loadServerConfig(configPath, dataDir string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var args []string
+	if configPath != "" {
+		args = append(args, "--config", configPath)
+	}
+	if dataDir != "" {
+		args = append(args, "--data-dir", dataDir)
+	}
+	return loadConfig(args, getenv, stderr)
+}
+
 // validate reports every problem at once, so a person fixes the config in one go.
 func (c config) validate() error {
 	var errs []error

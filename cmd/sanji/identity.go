@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -80,17 +81,18 @@ func keysMain(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return exitUsage
 	}
-	var cfgArgs []string
-	if *configPath != "" {
-		cfgArgs = append(cfgArgs, "--config", *configPath)
-	}
-	if *dataDir != "" {
-		cfgArgs = append(cfgArgs, "--data-dir", *dataDir)
-	}
-	cfg, err := loadConfig(cfgArgs, getenv, stderr)
+	cfg, err := loadServerConfig(*configPath, *dataDir, getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage
+	}
+	if cfg.Store.DSN == "" {
+		// Opening a missing database would create an empty one (and keys): a wrong directory.
+		path := filepath.Join(cfg.DataDir, storeFile)
+		if _, err := os.Stat(path); err != nil {
+			fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
+			return exitUsage
+		}
 	}
 	if *newKey {
 		path := cfg.Identity.KeyFile

@@ -47,14 +47,7 @@ func resetPasswordMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	username := fs.Arg(0)
 	// The server's own layering of settings, so the store is the one the server uses.
-	var cfgArgs []string
-	if *configPath != "" {
-		cfgArgs = append(cfgArgs, "--config", *configPath)
-	}
-	if *dataDir != "" {
-		cfgArgs = append(cfgArgs, "--data-dir", *dataDir)
-	}
-	cfg, err := loadConfig(cfgArgs, getenv, stderr)
+	cfg, err := loadServerConfig(*configPath, *dataDir, getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage

@@ -86,14 +86,7 @@ func verifyAudit(ctx context.Context, configPath, dataDir, head string, stdout, 
 		fmt.Fprintln(stderr, msg("cmd.audit.bad_head"))
 		return exitUsage
 	}
-	var cfgArgs []string
-	if configPath != "" {
-		cfgArgs = append(cfgArgs, "--config", configPath)
-	}
-	if dataDir != "" {
-		cfgArgs = append(cfgArgs, "--data-dir", dataDir)
-	}
-	cfg, err := loadConfig(cfgArgs, getenv, stderr)
+	cfg, err := loadServerConfig(configPath, dataDir, getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage

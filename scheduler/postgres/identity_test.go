@@ -69,18 +69,12 @@ func TestIdentityLegacySchemaSealedOnStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := -1
-	for i, m := range ms {
-		if strings.Contains(m.Name, "identity_sealed") {
-			before = i
-		}
-	}
 	db, err := DB(sdsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "postgres", Dollar: true, Classify: classify,
-		LockMigrations: migrationLock, LockAudit: auditLock}, ms[:before], nil)
+		LockMigrations: migrationLock, LockAudit: auditLock}, storetest.MigrationsBefore(t, ms, "identity_sealed"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,27 @@ import (
 	"sanji/scheduler/storetest"
 )
 
+// openBefore opens path with the schema of the version before the migration named name, without
+// identity keys (an older binary's store), on one connection so that a pragma holds for it.
+func openBefore(t *testing.T, path, name string) (*sql.DB, *sqlstore.Store) {
+	t.Helper()
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dataSource(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	old, err := sqlstore.New(context.Background(), db, sqlstore.Dialect{Name: "sqlite", Classify: classify},
+		storetest.MigrationsBefore(t, ms, name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, old
+}
+
 // grepFiles fails for every needle found in the database file or its WAL: a backup of the
 // database alone must reveal no identity.
 func grepFiles(t *testing.T, path string, needles []string) {
@@ -64,28 +85,7 @@ func TestIdentityNotInDatabaseFile(t *testing.T) {
 func TestIdentityLegacyDatabaseSealedOnStart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sanji.db")
-	ms, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := -1
-	for i, m := range ms {
-		if strings.Contains(m.Name, "identity_sealed") {
-			before = i
-		}
-	}
-	if before < 0 {
-		t.Fatal("no identity_sealed migration")
-	}
-	db, err := sql.Open("sqlite", dataSource(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1) // the pragma below holds for this one connection
-	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, old := openBefore(t, path, "identity_sealed")
 	// Rows alone, without their session, hall or case: the keys are off for this old writer.
 	const n = 450 // more than two batches
 	var names []string

@@ -15,7 +15,6 @@ import (
 	"sanji/scheduler"
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/org"
-	"sanji/scheduler/sqlstore"
 	"sanji/scheduler/storetest"
 )
 
@@ -186,27 +185,7 @@ func TestCalendarSeedKeepsOperatorDays(t *testing.T) {
 func TestAuditChainMigratesExistingLog(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sanji.db")
-	ms, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := -1
-	for i, m := range ms {
-		if strings.Contains(m.Name, "audit_chain") {
-			before = i
-		}
-	}
-	if before < 0 {
-		t.Fatal("no audit_chain migration")
-	}
-	db, err := sql.Open("sqlite", dataSource(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, old := openBefore(t, path, "audit_chain")
 	for i := range 3 {
 		if _, err := db.Exec(`INSERT INTO audit_log (at, actor_id, actor, unit_id, unit_path, action, target, before_json,
 			after_json, purpose, ip, request_id) VALUES (?, 1, 'admin', 0, '', 'user.create', ?, '', '', '', '', '')`,

@@ -12,6 +12,7 @@ import (
 	"sanji/scheduler"
 	"sanji/scheduler/org"
 	"sanji/scheduler/reception"
+	"sanji/scheduler/sqlstore"
 )
 
 // The petitioners' identity at rest (migration 0012): sealed in the rows, opened on reading,
@@ -258,4 +259,17 @@ func DemoIdentity(t *testing.T, s scheduler.Store) []string {
 	}
 	newCase(t, s, Tree{City: city, D1: d1, T1: t1, Dept: dept}, cat.ID, "测试案件", time.Now())
 	return append(out, idName, idNumber, idPhone, idAddress)
+}
+
+// MigrationsBefore is ms up to, not including, the migration whose name holds name: the schema a
+// database of an older version has, for tests of what a newer start does to it.
+func MigrationsBefore(t *testing.T, ms []sqlstore.Migration, name string) []sqlstore.Migration {
+	t.Helper()
+	for i, m := range ms {
+		if strings.Contains(m.Name, name) {
+			return ms[:i]
+		}
+	}
+	t.Fatalf("no migration named %q", name)
+	return nil
 }
