@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -556,6 +557,20 @@ func loadServerConfig(configPath, dataDir string, getenv func(string) string, st
 		args = append(args, "--data-dir", dataDir)
 	}
 	return loadConfig(args, getenv, stderr)
+}
+
+// missingSQLite says (on stderr) that cfg names a SQLite database that is not there: a subcommand
+// that opened it would create an empty one, where the person meant another directory.
+func missingSQLite(cfg config, stderr io.Writer) bool {
+	if cfg.Store.DSN != "" {
+		return false
+	}
+	path := filepath.Join(cfg.DataDir, storeFile)
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
+		return true
+	}
+	return false
 }
 
 // validate reports every problem at once, so a person fixes the config in one go.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -86,13 +85,8 @@ func keysMain(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage
 	}
-	if cfg.Store.DSN == "" {
-		// Opening a missing database would create an empty one (and keys): a wrong directory.
-		path := filepath.Join(cfg.DataDir, storeFile)
-		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
-			return exitUsage
-		}
+	if missingSQLite(cfg, stderr) {
+		return exitUsage
 	}
 	if *newKey {
 		path := cfg.Identity.KeyFile

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,13 +50,8 @@ func resetPasswordMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage
 	}
-	if cfg.Store.DSN == "" {
-		// Opening a missing database would create an empty one: a wrong directory, not a reset.
-		path := filepath.Join(cfg.DataDir, storeFile)
-		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
-			return exitUsage
-		}
+	if missingSQLite(cfg, stderr) {
+		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -91,13 +89,8 @@ func verifyAudit(ctx context.Context, configPath, dataDir, head string, stdout, 
 		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
 		return exitUsage
 	}
-	if cfg.Store.DSN == "" {
-		// Opening a missing database would create an empty one, whose chain is trivially whole.
-		path := filepath.Join(cfg.DataDir, storeFile)
-		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
-			return exitUsage
-		}
+	if missingSQLite(cfg, stderr) { // an empty database's chain would be trivially whole
+		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()

@@ -108,14 +108,7 @@ func LoadOrCreate(path, suite string) (k *Keyring, created bool, err error) {
 		case err != nil:
 			return nil, false, fmt.Errorf("sealed: create key file: %w", err)
 		default:
-			_, werr := f.WriteString(text)
-			if werr == nil {
-				werr = f.Sync()
-			}
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
+			if werr := writeClose(f, text); werr != nil {
 				_ = os.Remove(path) // a half-written key file would lose every value sealed with it
 				return nil, false, fmt.Errorf("sealed: write key file: %w", werr)
 			}
@@ -411,13 +404,7 @@ func AddKey(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sealed: write key file: %w", err)
 	}
-	_, werr := f.WriteString(b.String())
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
+	werr := writeClose(f, b.String())
 	if werr == nil {
 		werr = os.Rename(tmp, path)
 	}
@@ -438,4 +425,16 @@ func (k *Keyring) SetCurrent(id string) error {
 	}
 	k.current = id
 	return nil
+}
+
+// writeClose writes text to f, syncs and closes it.
+func writeClose(f *os.File, text string) error {
+	_, err := f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
