@@ -545,10 +545,12 @@ func knownKeys() string {
 	return strings.Join(ks, ", ")
 }
 
-// loadServerConfig is the server's configuration as a subcommand on its machine sees it: the
-// server's layering of settings (its file, SANJI_* variables), with configPath and dataDir, when
-// set, as the server's flags.
-func loadServerConfig(configPath, dataDir string, getenv func(string) string, stderr io.Writer) (config, error) {
+// serverStore is the server's configuration as a subcommand on its machine sees it (the
+// server's file and SANJI_* variables, configPath and dataDir, when set, as the server's flags),
+// for a subcommand that works on the server's store. It says on stderr what is wrong, and false,
+// for a bad configuration or a SQLite database that is not there: opening it would create an
+// empty one, where the person meant another directory.
+func serverStore(configPath, dataDir string, getenv func(string) string, stderr io.Writer) (config, bool) {
 	var args []string
 	if configPath != "" {
 		args = append(args, "--config", configPath)
@@ -556,21 +558,20 @@ func loadServerConfig(configPath, dataDir string, getenv func(string) string, st
 	if dataDir != "" {
 		args = append(args, "--data-dir", dataDir)
 	}
-	return loadConfig(args, getenv, stderr)
-}
-
-// missingSQLite says (on stderr) that cfg names a SQLite database that is not there: a subcommand
-// that opened it would create an empty one, where the person meant another directory.
-func missingSQLite(cfg config, stderr io.Writer) bool {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
+		return cfg, false
+	}
 	if cfg.Store.DSN != "" {
-		return false
+		return cfg, true
 	}
 	path := filepath.Join(cfg.DataDir, storeFile)
 	if _, err := os.Stat(path); err != nil {
 		fmt.Fprintln(stderr, msg("cmd.password.no_store", "path", path))
-		return true
+		return cfg, false
 	}
-	return false
+	return cfg, true
 }
 
 // validate reports every problem at once, so a person fixes the config in one go.

@@ -80,12 +80,8 @@ func keysMain(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return exitUsage
 	}
-	cfg, err := loadServerConfig(*configPath, *dataDir, getenv, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
-		return exitUsage
-	}
-	if missingSQLite(cfg, stderr) {
+	cfg, ok := serverStore(*configPath, *dataDir, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	if *newKey {

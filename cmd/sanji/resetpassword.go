@@ -45,12 +45,8 @@ func resetPasswordMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	username := fs.Arg(0)
 	// The server's own layering of settings, so the store is the one the server uses.
-	cfg, err := loadServerConfig(*configPath, *dataDir, getenv, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
-		return exitUsage
-	}
-	if missingSQLite(cfg, stderr) {
+	cfg, ok := serverStore(*configPath, *dataDir, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -84,12 +84,8 @@ func verifyAudit(ctx context.Context, configPath, dataDir, head string, stdout, 
 		fmt.Fprintln(stderr, msg("cmd.audit.bad_head"))
 		return exitUsage
 	}
-	cfg, err := loadServerConfig(configPath, dataDir, getenv, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s:\n%v\n", msg("cmd.main.config_error"), err)
-		return exitUsage
-	}
-	if missingSQLite(cfg, stderr) { // an empty database's chain would be trivially whole
+	cfg, ok := serverStore(configPath, dataDir, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
