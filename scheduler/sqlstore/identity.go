@@ -227,9 +227,11 @@ func (s *Store) reseal(ctx context.Context, clearOnly bool, batch int, progress 
 				}
 				return nil
 			})
-			if errors.Is(err, errRaced) && races < 5 {
+			// Every row changed under us: another node sealing at its start, or a rotation, took
+			// them. Read again; the bound only guards against a row that never matches.
+			if errors.Is(err, errRaced) && races < 1000 {
 				races++
-				continue // every row changed under us: read the batch again
+				continue
 			}
 			races = 0
 			if err != nil {
