@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"sanji/internal/sealed"
+	"sanji/scheduler/reception"
 	"sanji/scheduler/sqlite"
 	"sanji/scheduler/storetest"
 )
@@ -105,5 +106,55 @@ func TestKeysRotateCommand(t *testing.T) {
 	}
 	if len(apptIDs) == 0 {
 		t.Fatal("no appointments")
+	}
+}
+
+// TestDemoStartLogsNoIdentity starts the server with the demo (its petitioners booked for today,
+// the reminders' job, the SMS log without a gateway) at debug level and looks for every demo
+// petitioner's name, ID number and phone number in every log line and field.
+func TestDemoStartLogsNoIdentity(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Demo = true
+	core, logs := observer.New(zapcore.DebugLevel)
+	a, err := newApp(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		_ = a.Shutdown(context.Background())
+		t.Fatal(err)
+	}
+	var ids []string
+	sessions, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{})
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("demo sessions: %d, %v", len(sessions), err)
+	}
+	for _, s := range sessions {
+		appts, err := a.store.ListAppointments(context.Background(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ap := range appts {
+			ids = append(ids, ap.Name, ap.IDNumber, ap.Phone)
+		}
+	}
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) == 0 || logs.Len() == 0 {
+		t.Fatalf("%d identities, %d log lines: the test proves nothing", len(ids), logs.Len())
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	for _, e := range logs.All() {
+		buf, err := enc.EncodeEntry(e.Entry, e.Context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if id != "" && strings.Contains(buf.String(), id) {
+				t.Errorf("a log line holds %q: %s", id, buf.String())
+			}
+		}
+		buf.Free()
 	}
 }
