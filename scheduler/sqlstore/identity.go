@@ -39,9 +39,9 @@ const (
 // errNoKeys is returned when identity is written or read before useIdentityKeys.
 var errNoKeys = errors.New("sqlstore: no identity keys configured")
 
-// IDIndexValue is the normal form of an ID number that the blind index hashes: trimmed, upper
+// idIndexValue is the normal form of an ID number that the blind index hashes: trimmed, upper
 // case; "" (no index) for an empty or masked number (one with *), which names nobody.
-func IDIndexValue(id string) string {
+func idIndexValue(id string) string {
 	id = strings.ToUpper(strings.TrimSpace(id))
 	if strings.Contains(id, "*") {
 		return ""
@@ -49,8 +49,8 @@ func IDIndexValue(id string) string {
 	return id
 }
 
-// PhoneIndexValue is the normal form of a phone number for its index: its digits and a leading +.
-func PhoneIndexValue(phone string) string {
+// phoneIndexValue is the normal form of a phone number for its index: its digits and a leading +.
+func phoneIndexValue(phone string) string {
 	var b strings.Builder
 	for i, r := range strings.TrimSpace(phone) {
 		if (r >= '0' && r <= '9') || (r == '+' && i == 0) {
@@ -65,7 +65,7 @@ func (s *Store) idIndex(id string) (string, error) {
 	if s.keys == nil {
 		return "", errNoKeys
 	}
-	return s.keys.Index(idIndexLabel, IDIndexValue(id)), nil
+	return s.keys.Index(idIndexLabel, idIndexValue(id)), nil
 }
 
 // sealRow seals the values of t's sealed columns (in t.sealed's order) with the current key and
@@ -87,7 +87,7 @@ func sealWith(keys *sealed.Keyring, id string, t identityTable, values []string)
 		}
 		out = append(out, c)
 	}
-	return append(out, id, keys.Index(idIndexLabel, IDIndexValue(values[1])), keys.Index(phoneIndexLabel, PhoneIndexValue(values[2]))), nil
+	return append(out, id, keys.Index(idIndexLabel, idIndexValue(values[1])), keys.Index(phoneIndexLabel, phoneIndexValue(values[2]))), nil
 }
 
 // openRow replaces the sealed values of t's columns (pointers in t.sealed's order) with their
