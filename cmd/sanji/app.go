@@ -170,7 +170,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
 		Recordings: recordingsDir(cfg)}
 	var placement signaling.Placer
+	var checkOrigin func(*http.Request) bool
 	if cp != nil {
+		checkOrigin = cp.checkOrigin
 		apiCfg.Cluster = apiCluster{cp}
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
@@ -178,6 +180,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	schedAPI := api.New(apiCfg)
 	sig := signaling.New(signaling.Config{
 		Placement:     placement,
+		CheckOrigin:   checkOrigin,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger

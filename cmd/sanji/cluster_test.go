@@ -36,7 +36,7 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 		t.Fatalf("Redis with SQLite: %v", err)
 	}
 	cfg, err := loadConfig(nil, envMap(map[string]string{"SANJI_REDIS_ADDR": "127.0.0.1:6379",
-		"SANJI_STORE_DSN": "postgres://u@127.0.0.1/x", "SANJI_CLUSTER_SERVES": "330102, 330105",
+		"SANJI_STORE_DSN": "postgres://u@127.0.0.1/x", "SANJI_CLUSTER_SERVES": "330102, 330105", "SANJI_TOKEN_SECRET": testClusterSecret,
 		"SANJI_REDIS_READ_TIMEOUT": "250ms", "SANJI_REDIS_PASSWORD": "pw"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 	}
 	// The same from a YAML file, as docs/operations.md shows it.
 	path := filepath.Join(t.TempDir(), "sanji.yaml")
-	yml := "store:\n  dsn: postgres://sanji@db.internal:5432/sanji\nredis:\n  addr: redis.internal:6379\n  read_timeout: 250ms\n" +
+	yml := "token_secret: " + testClusterSecret + "\nstore:\n  dsn: postgres://sanji@db.internal:5432/sanji\nredis:\n  addr: redis.internal:6379\n  read_timeout: 250ms\n" +
 		"cluster:\n  node_id: shangcheng-1\n  url: https://shangcheng-1.example.cn\n  serves: [\"330102\"]\n"
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -65,6 +65,8 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 		{"SANJI_REDIS_ADDR": "h:1", "SANJI_REDIS_CLUSTER_ADDRS": "h:2", "SANJI_STORE_DSN": "postgres://u@h/x"},
 		{"SANJI_CLUSTER_SERVES": "330102"},
 		{"SANJI_REDIS_ADDR": "h:1", "SANJI_STORE_DSN": "postgres://u@h/x", "SANJI_CLUSTER_URL": "ftp://x"},
+		// Without a shared secret a token minted on one node would not open another.
+		{"SANJI_REDIS_ADDR": "h:1", "SANJI_STORE_DSN": "postgres://u@h/x"},
 	} {
 		if _, err := loadConfig(nil, envMap(env), &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", env)
@@ -81,6 +83,9 @@ func TestServeRefusesSQLiteWithRedis(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// testClusterSecret is the token secret every node of a test cluster shares.
+const testClusterSecret = "a-test-cluster-secret-of-32-characters-or-more"
 
 // testPGSchema makes a schema of its own on SANJI_TEST_PG and returns the DSN that uses it.
 func testPGSchema(t *testing.T) string {
@@ -127,7 +132,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	bin := buildBinary(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	env := []string{"SANJI_STORE_DSN=" + dsn}
+	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_TOKEN_SECRET=" + testClusterSecret}
 	args := func(id string) []string {
 		return []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id,
 			"--cluster-serves", "330102"}
