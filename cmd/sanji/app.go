@@ -200,7 +200,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw, cluster: cp}
 
 	mux := http.NewServeMux()
-	mux.Handle("/", web.Handler())
+	if cp != nil {
+		mux.Handle("/", web.HandlerForCluster(cp.peerHosts))
+	} else {
+		mux.Handle("/", web.Handler())
+	}
 	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)

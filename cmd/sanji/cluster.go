@@ -570,6 +570,23 @@ func (cp *clusterPart) checkOrigin(r *http.Request) bool {
 	return false
 }
 
+// peerHosts are the host:port of the cluster's nodes as the last heartbeat saw them: the pages'
+// policy lets them open those nodes' WebSockets.
+func (cp *clusterPart) peerHosts() []string {
+	n := cp.node.Load()
+	if n == nil {
+		return nil
+	}
+	view, _ := n.View()
+	out := make([]string, 0, len(view))
+	for _, in := range view {
+		if u, err := url.Parse(in.HTTPURL); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
 // loginLimiter counts login attempts per address in Redis, the API's own limiter its fallback.
 func (cp *clusterPart) loginLimiter(prefix string) func(local api.RateLimiter) api.RateLimiter {
 	return func(local api.RateLimiter) api.RateLimiter {
