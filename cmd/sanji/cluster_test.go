@@ -285,7 +285,7 @@ func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 	}
 }
 
-func clusterTestConfig(t *testing.T, redisAddr, prefix, id string) config {
+func clusterTestConfig(t testing.TB, redisAddr, prefix, id string) config {
 	cfg := testConfig(t)
 	// newApp takes the config as given: SQLite here is each node's own scheduler store, which
 	// plain rooms do not touch (a real cluster shares PostgreSQL; loadConfig insists on it).

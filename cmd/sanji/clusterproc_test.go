@@ -213,8 +213,12 @@ func wsOf(base string) string { return "ws" + strings.TrimPrefix(base, "http") +
 // joinFollowing joins room through the node at base as a browser does: a wrong_node answer
 // sends it to the owner, where it joins again. It returns the open socket (the caller closes
 // it) and the node it joined on; err is the refusal when the join failed.
-func joinFollowing(t *testing.T, hc *http.Client, base, room string) (*websocket.Conn, string, error) {
-	tok := devToken(t, hc, base, room, "观察员")
+func joinFollowing(t testing.TB, hc *http.Client, base, room string) (*websocket.Conn, string, error) {
+	return joinWithToken(base, devToken(t, hc, base, room, "观察员"))
+}
+
+// joinWithToken is joinFollowing's join, with a token in hand.
+func joinWithToken(base, tok string) (*websocket.Conn, string, error) {
 	for hop := 0; hop < 3; hop++ {
 		conn, _, err := websocket.DefaultDialer.Dial(wsOf(base), nil)
 		if err != nil {
@@ -249,7 +253,7 @@ func joinFollowing(t *testing.T, hc *http.Client, base, room string) (*websocket
 			break
 		}
 	}
-	return nil, "", fmt.Errorf("join of %s: more than 3 redirects", room)
+	return nil, "", fmt.Errorf("join: more than 3 redirects")
 }
 
 // TestClusterProcMediaAcrossNodes: three processes. A room placed on n1 (n2 and n3 drain) is
