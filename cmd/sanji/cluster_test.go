@@ -350,6 +350,23 @@ func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
 		}
 	}
 
+	// A page of b may open a's socket (where wrong_node sends it); a page of another site may not.
+	for origin, ok := range map[string]bool{bn.URL(): true, a.URL(): true, "http://evil.example": false, "": true} {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws", h)
+		if (err == nil) != ok {
+			t.Fatalf("origin %q: %v (want accepted %v)", origin, err, ok)
+		}
+		if err == nil {
+			conn.Close()
+		} else if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("origin %q: status %d", origin, resp.StatusCode)
+		}
+	}
+
 	typ, data := wsJoin(t, bn.URL(), "room-x")
 	if typ != "error" || data["code"] != "wrong_node" || data["node_url"] != a.URL() {
 		t.Fatalf("join on b: %s %v (a is %s)", typ, data, a.URL())
