@@ -217,21 +217,9 @@ func adminClient(t *testing.T, base, password string) *http.Client {
 	c := testHTTPClient(t)
 	c.Jar = jar
 	post := func(path, csrf string, body any) map[string]any {
-		bs, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(bs))
-		req.Header.Set("Content-Type", "application/json")
-		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		if code := postJSON(t, c, base+path, csrf, body, &out); code/100 != 2 {
+			t.Fatalf("POST %s: %d %v", path, code, out)
 		}
 		return out
 	}

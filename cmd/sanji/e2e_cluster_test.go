@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"sanji/scheduler"
-	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
 
@@ -50,15 +48,7 @@ func TestE2EClusterReception(t *testing.T) {
 			t.Fatal("b never saw a")
 		}
 	}
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
-	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
-	session := rs[0]
+	session, passwords := demoReception(t, a)
 	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
 
 	browser := e2eBrowser(t, chromium)

@@ -63,16 +63,8 @@ func TestE2EReception(t *testing.T) {
 	cfg.Demo = true
 	cfg.LogLevel = "info"
 	a := startTestApp(t, cfg)
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
+	session, passwords := demoReception(t, a)
 	ctx := context.Background()
-	rs, err := a.store.ListReceptionSessions(ctx, reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
-	session := rs[0]
 	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
 	rsj, err := a.store.GetUnitByCode(ctx, "330102-RSJ")
 	if err != nil {
@@ -317,4 +309,19 @@ func untilReception(t *testing.T, what string, p *e2ePage, cond func(receptionSt
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// demoReception is the demo's reception session of today on a (started with cfg.Demo) and the
+// demo users' passwords.
+func demoReception(t *testing.T, a *app) (reception.ReceptionSession, map[string]string) {
+	t.Helper()
+	passwords := map[string]string{}
+	for _, l := range a.logins {
+		passwords[l.Username] = l.Password
+	}
+	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("demo reception: %v %v", rs, err)
+	}
+	return rs[0], passwords
 }
