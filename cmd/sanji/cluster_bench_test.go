@@ -29,15 +29,7 @@ func benchCluster(b *testing.B) (a, bn *app) {
 	}
 	a, bn = node("a"), node("b")
 	bn.cluster.node.Load().DrainLocal()
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		v, _ := bn.cluster.node.Load().View()
-		if len(v) == 2 {
-			break
-		}
-		if time.Now().After(end) {
-			b.Fatal("b never saw a")
-		}
-	}
+	waitView(b, bn, 2)
 	conn, owner, err := joinFollowing(b, testHTTPClient(b), a.URL(), "bench-room")
 	if err != nil || owner != a.URL() {
 		b.Fatalf("holder: %s %v", owner, err)

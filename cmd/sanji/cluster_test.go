@@ -210,6 +210,19 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	}
 }
 
+// waitView waits until ap's last heartbeat has seen n nodes.
+func waitView(t testing.TB, ap *app, n int) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, _ := ap.cluster.node.Load().View(); len(v) == n {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s never saw %d nodes", ap.URL(), n)
+		}
+	}
+}
+
 // adminClient logs in as the first admin and sets the permanent password it must choose.
 func adminClient(t *testing.T, base, password string) *http.Client {
 	t.Helper()
@@ -310,15 +323,7 @@ func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
 	}
 	waitReady(a, 200)
 	waitReady(bn, 503) // draining: load balancers send new clients elsewhere
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		v, _ := a.cluster.node.Load().View()
-		if len(v) == 2 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatal("a never saw b")
-		}
-	}
+	waitView(t, a, 2)
 
 	// The metrics carry the cluster's view: both nodes, b draining.
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

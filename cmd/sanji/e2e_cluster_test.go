@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -39,15 +38,7 @@ func TestE2EClusterReception(t *testing.T) {
 	}
 	a := node("a", true, scheduler.DemoCityCode)
 	bn := node("b", false)
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		v, _ := bn.cluster.node.Load().View()
-		if len(v) == 2 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatal("b never saw a")
-		}
-	}
+	waitView(t, bn, 2)
 	session, passwords := demoReception(t, a)
 	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
 
