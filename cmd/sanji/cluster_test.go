@@ -129,7 +129,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
 	}
 	dsn := testPGSchema(t)
-	bin := buildBinary(t)
+	bin := sharedBinary(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_TOKEN_SECRET=" + testClusterSecret}
