@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +43,11 @@ func sharedBinary(t *testing.T) string {
 			return
 		}
 		sharedBin = filepath.Join(sharedBinDir, "sanji")
-		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", sharedBin, ".").CombinedOutput()
+		args := []string{"build", "-ldflags", "-X main.version=v0.0.0-test", "-o", sharedBin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			sharedBinErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
@@ -90,6 +95,17 @@ func startProcCluster(t *testing.T, n int, redisAddr string) *procCluster {
 		p := startServerEnv(t, bin, env, "--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-"+hex.EncodeToString(b),
 			"--cluster-node-id", fmt.Sprintf("n%d", i))
 		pc.nodes = append(pc.nodes, p)
+		// Before startServerEnv's kill: a node ends by SIGTERM, and a race it found fails the test.
+		t.Cleanup(func() {
+			if p.reaped {
+				return
+			}
+			p.signal(syscall.SIGTERM)
+			p.wait(time.Minute)
+			if strings.Contains(p.stderr.String(), "DATA RACE") {
+				t.Errorf("%s: the race detector: %s", p.url, p.stderr.String())
+			}
+		})
 		if i > 1 {
 			continue
 		}
