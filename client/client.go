@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,7 @@ var ErrClosed = errors.New("client: connection closed")
 type Client struct {
 	opt    Options
 	log    *zap.Logger
+	url    string          // the WebSocket joined (after any redirect)
 	conn   *websocket.Conn // replaced by Resume, under writeMu and mu
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
@@ -108,8 +111,56 @@ func LoopbackSettingEngine() *webrtc.SettingEngine {
 	return se
 }
 
-// Dial connects to wsURL, joins with token and returns once `joined` has arrived.
+// maxRedirects bounds how often one Dial follows wrong_node: a room placed anew between two
+// joins moves once, a loop between nodes that disagree must end.
+const maxRedirects = 3
+
+// Dial connects to wsURL, joins with token and returns once `joined` has arrived. A join refused
+// with wrong_node (a cluster node that does not host the room) is made again on the node the
+// error names (docs/protocol.md, Clusters); Redirected says where the client ended up.
 func Dial(ctx context.Context, wsURL, token string, opt Options) (*Client, error) {
+	for hop := 0; ; hop++ {
+		c, err := dialOnce(ctx, wsURL, token, opt)
+		var e *Error
+		if hop < maxRedirects && errors.As(err, &e) && e.Code == signaling.CodeWrongNode && e.NodeURL != "" {
+			next, uerr := OwnerWSURL(e.NodeURL)
+			if uerr != nil {
+				return nil, fmt.Errorf("client: join: %w (%w)", err, uerr)
+			}
+			wsURL = next
+			continue
+		}
+		if c != nil {
+			c.url = wsURL
+		}
+		return c, err
+	}
+}
+
+// OwnerWSURL is the WebSocket endpoint of the node whose base URL a wrong_node error names.
+func OwnerWSURL(nodeURL string) (string, error) {
+	u, err := url.Parse(nodeURL)
+	if err != nil {
+		return "", fmt.Errorf("client: node url %q: %w", nodeURL, err)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("client: node url %q: not http(s)", nodeURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
+
+// URL is the WebSocket the client joined on: the one given to Dial, or the room's owner's when
+// the join was redirected.
+func (c *Client) URL() string { return c.url }
+
+func dialOnce(ctx context.Context, wsURL, token string, opt Options) (*Client, error) {
 	if opt.Logger == nil {
 		opt.Logger = zap.NewNop()
 	}

@@ -209,3 +209,18 @@ func TestPublishSimulcast(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnerWSURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":         "ws://127.0.0.1:8080/ws",
+		"https://node-2.example.cn/":    "wss://node-2.example.cn/ws",
+		"https://node-2.example.cn/x?y": "wss://node-2.example.cn/x/ws",
+	} {
+		if got, err := client.OwnerWSURL(in); err != nil || got != want {
+			t.Errorf("OwnerWSURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := client.OwnerWSURL("ftp://x"); err == nil {
+		t.Error("ftp accepted")
+	}
+}

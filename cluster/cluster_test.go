@@ -292,6 +292,20 @@ func TestDrainedNodeTakesNoNewRooms(t *testing.T) {
 	if pl, err := a.Place(ctx, Want{Room: "again"}); err != nil || !pl.Local {
 		t.Fatalf("after undrain: %+v, %v", pl, err)
 	}
+	// An admin on a resumes b: b takes rooms again once its heartbeat reads the flag's absence.
+	if err := a.Undrain(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "b resumed", func() bool { return !b.Draining() })
+	// A local drain (SIGTERM) holds whatever Redis says.
+	b.DrainLocal()
+	if err := a.Undrain(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // three heartbeats
+	if !b.Draining() {
+		t.Fatal("an undrain in Redis ended b's shutdown drain")
+	}
 }
 
 func TestReceptionCallGoesToANodeServingItsStudio(t *testing.T) {

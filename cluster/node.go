@@ -95,6 +95,8 @@ type Node struct {
 	started time.Time
 	// draining is set by Drain (SIGTERM, an admin) or by the drain flag in Redis.
 	draining atomic.Bool
+	// drainedLocally is DrainLocal's: the process is ending, whatever Redis says.
+	drainedLocally atomic.Bool
 	// lastErr is the last heartbeat's failure, nil when Redis answered.
 	lastErr atomic.Pointer[error]
 
@@ -243,14 +245,17 @@ func (n *Node) Undrain(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: undrain %s: %w", ErrUnavailable, id, err)
 	}
 	if id == n.cfg.ID {
-		n.draining.Store(false)
+		n.draining.Store(n.drainedLocally.Load())
 	}
 	return nil
 }
 
 // DrainLocal stops new placements on this node without Redis (SIGTERM: the flag is announced
 // with the next heartbeat, if Redis answers).
-func (n *Node) DrainLocal() { n.draining.Store(true) }
+func (n *Node) DrainLocal() {
+	n.drainedLocally.Store(true)
+	n.draining.Store(true)
+}
 
 // Draining reports whether this node takes no new rooms.
 func (n *Node) Draining() bool { return n.draining.Load() }
@@ -288,9 +293,9 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read drain flag: %w", err)
 	}
-	if flag > 0 {
-		n.draining.Store(true)
-	}
+	// Redis's flag is the admin's word both ways (an undrain from another node must reach
+	// this one); a local drain (SIGTERM) holds until the process ends.
+	n.draining.Store(flag > 0 || n.drainedLocally.Load())
 	me := n.self()
 	body, err := json.Marshal(me)
 	if err != nil {

@@ -154,6 +154,11 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.log.Store(s.srv.log.With(s.srv.remoteField(s.conn),
 		zap.String("room", c.Room), zap.String("participant", c.Subject)))
 	if e := s.place(c.Room, c.SessionID); e != nil {
+		if c.SessionID != 0 {
+			// Not seated here: the client takes its token to the owner, and may come back
+			// with it should the room move here.
+			s.srv.releaseSeatToken(*d.Token)
+		}
 		return e
 	}
 	if c.SessionID != 0 {

@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"sanji/auth"
+	"sanji/scheduler/api"
 	"sanji/signaling"
 )
 
@@ -62,5 +65,37 @@ func TestJoinAsksPlacement(t *testing.T) {
 	defer pl.mu.Unlock()
 	if !slices.Equal(pl.asked, []string{"there", "down", "here"}) {
 		t.Fatalf("placement asked for %v", pl.asked)
+	}
+}
+
+// movingPlacer says the room lives on another node until moved, then here.
+type movingPlacer struct{ here atomic.Bool }
+
+func (m *movingPlacer) Place(context.Context, string, int64) (string, error) {
+	if m.here.Load() {
+		return "", nil
+	}
+	return "http://10.0.0.2:8080", nil
+}
+
+// TestWrongNodeDoesNotSpendTheSeatToken: a seat token refused with wrong_node still seats its
+// client here later (the room moved here), instead of being taken for a copy already used.
+func TestWrongNodeDoesNotSpendTheSeatToken(t *testing.T) {
+	pl := &movingPlacer{}
+	ce := newCallEnv(t, func(c *signaling.Config) { c.Placement = pl })
+	u := ce.users["demo-leader"]
+	now := time.Now()
+	tok, err := ce.signer.Sign(auth.Claims{Room: api.CallRoom(ce.session.ID), Subject: "studio-1", Name: u.DisplayName,
+		Role: "leader", IssuedAt: now, ExpiresAt: now.Add(time.Hour), UserID: u.ID, SessionID: ce.session.ID,
+		Seat: auth.SeatStudio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ce.dialRaw()
+	r.send(signaling.TypeJoin, "j1", signaling.JoinData{Token: tok})
+	r.expectError(signaling.CodeWrongNode, "j1")
+	pl.here.Store(true)
+	if j := r.join(tok, true); j.Participant.ID != "studio-1" {
+		t.Fatalf("joined as %+v", j.Participant)
 	}
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// Placement, in a cluster, says which node hosts a room: a join of a room placed on another
 	// node is refused naming that node (wrong_node). nil: this node hosts every room.
 	Placement Placer
+	// CheckOrigin decides whether a browser page of another origin may open the WebSocket: in a
+	// cluster a page served by one node is sent to the room's owner (wrong_node). nil: only
+	// pages of this host (gorilla's default).
+	CheckOrigin func(r *http.Request) bool
 
 	// ResumeGrace is how long a participant whose socket the server lost is kept for a resume
 	// (default 30 s; negative: not kept, the participant leaves with its socket).
@@ -137,6 +141,7 @@ func New(cfg Config) *Server {
 		usedSeats: map[[32]byte]time.Time{},
 		joins:     newJoinLimiter(cfg.JoinRate, cfg.JoinBurst),
 	}
+	srv.upgrader.CheckOrigin = cfg.CheckOrigin
 	srv.calls = newCalls(srv)
 	return srv
 }

@@ -51,6 +51,15 @@ func Handler() http.Handler {
 	return &handler{assets: assets}
 }
 
+// HandlerForCluster is Handler for a node of a cluster: the pages may also open the WebSocket of
+// the hosts peers returns (host:port of every node), where a join refused with wrong_node sends
+// them.
+func HandlerForCluster(peers func() []string) http.Handler {
+	h := Handler().(*handler)
+	h.peers = peers
+	return h
+}
+
 func load() (map[string]*asset, error) {
 	root, err := fs.Sub(static, "static")
 	if err != nil {
@@ -93,6 +102,7 @@ func newAsset(body []byte, contentType string) *asset {
 
 type handler struct {
 	assets map[string]*asset
+	peers  func() []string // nil on a single node
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,19 +131,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// another site where it came from either.
 	hdr.Set("Referrer-Policy", "no-referrer")
 	if strings.HasSuffix(p, ".html") {
-		hdr.Set("Content-Security-Policy", csp(r.Host))
+		var peers []string
+		if h.peers != nil {
+			peers = h.peers()
+		}
+		hdr.Set("Content-Security-Policy", csp(r.Host, peers...))
 		hdr.Set("X-Frame-Options", "DENY")
 		hdr.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
 	}
 	http.ServeContent(w, r, p, time.Time{}, bytes.NewReader(a.body))
 }
 
-// csp allows only this origin. The WebSocket is named with its ws:/wss: origin explicitly because
-// older browsers do not let 'self' cover a scheme change from http to ws.
-func csp(host string) string {
+// csp allows only this origin, and the WebSockets of a cluster's other nodes. The WebSocket is
+// named with its ws:/wss: origin explicitly because older browsers do not let 'self' cover a
+// scheme change from http to ws.
+func csp(host string, peers ...string) string {
 	connect := "'self'"
-	if safeHost(host) {
-		connect += " ws://" + host + " wss://" + host
+	for _, h := range append([]string{host}, peers...) {
+		if safeHost(h) {
+			connect += " ws://" + h + " wss://" + h
+		}
 	}
 	return strings.Join([]string{
 		"default-src 'self'",

@@ -132,6 +132,20 @@ func TestContentSecurityPolicy(t *testing.T) {
 	}
 }
 
+// TestClusterContentSecurityPolicy: a node's pages may open the other nodes' WebSockets (where
+// wrong_node sends them), and no more.
+func TestClusterContentSecurityPolicy(t *testing.T) {
+	h := HandlerForCluster(func() []string { return []string{"10.0.0.2:8080", "bad host; script-src *"} })
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/reception.html", nil)
+	req.Host = "10.0.0.1:8080"
+	h.ServeHTTP(rec, req)
+	csp := rec.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' ws://10.0.0.1:8080 wss://10.0.0.1:8080 ws://10.0.0.2:8080 wss://10.0.0.2:8080;") {
+		t.Errorf("cluster CSP: %q", csp)
+	}
+}
+
 func TestUnknownPathsAndMethods(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()

@@ -170,7 +170,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
 		Recordings: recordingsDir(cfg)}
 	var placement signaling.Placer
+	var checkOrigin func(*http.Request) bool
 	if cp != nil {
+		checkOrigin = cp.checkOrigin
 		apiCfg.Cluster = apiCluster{cp}
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
@@ -178,6 +180,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	schedAPI := api.New(apiCfg)
 	sig := signaling.New(signaling.Config{
 		Placement:     placement,
+		CheckOrigin:   checkOrigin,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger
@@ -198,7 +201,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw, cluster: cp}
 
 	mux := http.NewServeMux()
-	mux.Handle("/", web.Handler())
+	if cp != nil {
+		mux.Handle("/", web.HandlerForCluster(cp.peerHosts))
+	} else {
+		mux.Handle("/", web.Handler())
+	}
 	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
 	mux.HandleFunc("GET /healthz", a.healthz)

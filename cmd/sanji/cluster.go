@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -180,6 +181,11 @@ func (c config) validateCluster() []error {
 	}
 	if len(r.ClusterAddrs) > 0 && r.DB != 0 {
 		bad("cmd.cluster.cluster_db")
+	}
+	if c.TokenSecret == "" {
+		// Each node would generate a secret of its own: a token minted on one node (a join
+		// token, a TURN credential) would be refused by the node it is sent to.
+		bad("cmd.redirect.token_secret")
 	}
 	if u := c.Cluster.URL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		bad("cmd.cluster.url", "url", strconv.Quote(u))
@@ -533,6 +539,52 @@ func (c apiCluster) Drain(r *http.Request, id string, on bool) error {
 		return fmt.Errorf("%w: %w", api.ErrClusterUnavailable, err)
 	}
 	return nil
+}
+
+// checkOrigin lets a page served by any node of the cluster open this node's WebSocket: a join
+// refused with wrong_node sends the page's socket to the room's owner, another origin. Pages of
+// this host pass as on a single node; the nodes known are those of the last heartbeat's view,
+// so the check costs no Redis command.
+func (cp *clusterPart) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: the token is the authority
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	n := cp.node.Load()
+	if n == nil {
+		return false
+	}
+	view, _ := n.View()
+	for _, in := range view {
+		if nu, err := url.Parse(in.HTTPURL); err == nil && strings.EqualFold(nu.Scheme, u.Scheme) && strings.EqualFold(nu.Host, u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerHosts are the host:port of the cluster's nodes as the last heartbeat saw them: the pages'
+// policy lets them open those nodes' WebSockets.
+func (cp *clusterPart) peerHosts() []string {
+	n := cp.node.Load()
+	if n == nil {
+		return nil
+	}
+	view, _ := n.View()
+	out := make([]string, 0, len(view))
+	for _, in := range view {
+		if u, err := url.Parse(in.HTTPURL); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
 }
 
 // loginLimiter counts login attempts per address in Redis, the API's own limiter its fallback.

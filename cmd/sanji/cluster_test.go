@@ -36,7 +36,7 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 		t.Fatalf("Redis with SQLite: %v", err)
 	}
 	cfg, err := loadConfig(nil, envMap(map[string]string{"SANJI_REDIS_ADDR": "127.0.0.1:6379",
-		"SANJI_STORE_DSN": "postgres://u@127.0.0.1/x", "SANJI_CLUSTER_SERVES": "330102, 330105",
+		"SANJI_STORE_DSN": "postgres://u@127.0.0.1/x", "SANJI_CLUSTER_SERVES": "330102, 330105", "SANJI_TOKEN_SECRET": testClusterSecret,
 		"SANJI_REDIS_READ_TIMEOUT": "250ms", "SANJI_REDIS_PASSWORD": "pw"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 	}
 	// The same from a YAML file, as docs/operations.md shows it.
 	path := filepath.Join(t.TempDir(), "sanji.yaml")
-	yml := "store:\n  dsn: postgres://sanji@db.internal:5432/sanji\nredis:\n  addr: redis.internal:6379\n  read_timeout: 250ms\n" +
+	yml := "token_secret: " + testClusterSecret + "\nstore:\n  dsn: postgres://sanji@db.internal:5432/sanji\nredis:\n  addr: redis.internal:6379\n  read_timeout: 250ms\n" +
 		"cluster:\n  node_id: shangcheng-1\n  url: https://shangcheng-1.example.cn\n  serves: [\"330102\"]\n"
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -65,6 +65,8 @@ func TestConfigRedisNeedsPostgres(t *testing.T) {
 		{"SANJI_REDIS_ADDR": "h:1", "SANJI_REDIS_CLUSTER_ADDRS": "h:2", "SANJI_STORE_DSN": "postgres://u@h/x"},
 		{"SANJI_CLUSTER_SERVES": "330102"},
 		{"SANJI_REDIS_ADDR": "h:1", "SANJI_STORE_DSN": "postgres://u@h/x", "SANJI_CLUSTER_URL": "ftp://x"},
+		// Without a shared secret a token minted on one node would not open another.
+		{"SANJI_REDIS_ADDR": "h:1", "SANJI_STORE_DSN": "postgres://u@h/x"},
 	} {
 		if _, err := loadConfig(nil, envMap(env), &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", env)
@@ -81,6 +83,9 @@ func TestServeRefusesSQLiteWithRedis(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// testClusterSecret is the token secret every node of a test cluster shares.
+const testClusterSecret = "a-test-cluster-secret-of-32-characters-or-more"
 
 // testPGSchema makes a schema of its own on SANJI_TEST_PG and returns the DSN that uses it.
 func testPGSchema(t *testing.T) string {
@@ -124,10 +129,10 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
 	}
 	dsn := testPGSchema(t)
-	bin := buildBinary(t)
+	bin := sharedBinary(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_IDENTITY_KEYS=" + testIdentityKeys(t)}
+	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_IDENTITY_KEYS=" + testIdentityKeys(t), "SANJI_TOKEN_SECRET=" + testClusterSecret}
 	args := func(id string) []string {
 		return []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id,
 			"--cluster-serves", "330102"}
@@ -205,6 +210,19 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	}
 }
 
+// waitView waits until ap's last heartbeat has seen n nodes.
+func waitView(t testing.TB, ap *app, n int) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, _ := ap.cluster.node.Load().View(); len(v) == n {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%s never saw %d nodes", ap.URL(), n)
+		}
+	}
+}
+
 // adminClient logs in as the first admin and sets the permanent password it must choose.
 func adminClient(t *testing.T, base, password string) *http.Client {
 	t.Helper()
@@ -212,21 +230,9 @@ func adminClient(t *testing.T, base, password string) *http.Client {
 	c := testHTTPClient(t)
 	c.Jar = jar
 	post := func(path, csrf string, body any) map[string]any {
-		bs, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(bs))
-		req.Header.Set("Content-Type", "application/json")
-		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		if code := postJSON(t, c, base+path, csrf, body, &out); code/100 != 2 {
+			t.Fatalf("POST %s: %d %v", path, code, out)
 		}
 		return out
 	}
@@ -280,7 +286,7 @@ func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 	}
 }
 
-func clusterTestConfig(t *testing.T, redisAddr, prefix, id string) config {
+func clusterTestConfig(t testing.TB, redisAddr, prefix, id string) config {
 	cfg := testConfig(t)
 	// newApp takes the config as given: SQLite here is each node's own scheduler store, which
 	// plain rooms do not touch (a real cluster shares PostgreSQL; loadConfig insists on it).
@@ -317,15 +323,7 @@ func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
 	}
 	waitReady(a, 200)
 	waitReady(bn, 503) // draining: load balancers send new clients elsewhere
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		v, _ := a.cluster.node.Load().View()
-		if len(v) == 2 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatal("a never saw b")
-		}
-	}
+	waitView(t, a, 2)
 
 	// The metrics carry the cluster's view: both nodes, b draining.
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -342,6 +340,23 @@ func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
 		}
 		if time.Now().After(end) {
 			t.Fatalf("metrics without the cluster's view:\n%s", m)
+		}
+	}
+
+	// A page of b may open a's socket (where wrong_node sends it); a page of another site may not.
+	for origin, ok := range map[string]bool{bn.URL(): true, a.URL(): true, "http://evil.example": false, "": true} {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws", h)
+		if (err == nil) != ok {
+			t.Fatalf("origin %q: %v (want accepted %v)", origin, err, ok)
+		}
+		if err == nil {
+			conn.Close()
+		} else if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("origin %q: status %d", origin, resp.StatusCode)
 		}
 	}
 

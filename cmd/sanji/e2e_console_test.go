@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
 
@@ -25,15 +22,7 @@ func TestE2EConsoleFitsOneScreen(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Demo = true
 	a := startTestApp(t, cfg)
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
-	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
-	session := rs[0]
+	session, passwords := demoReception(t, a)
 	browser := e2eBrowser(t, chromium)
 	leader := openScreen(t, t, browser, a.URL(), "demo-leader", passwords["demo-leader"])
 	hall := openScreen(t, t, browser, a.URL(), "demo-operator", passwords["demo-operator"])

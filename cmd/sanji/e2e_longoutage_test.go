@@ -75,23 +75,16 @@ func outageSetup(t *testing.T, cfg config) (*app, *lossyLink, *e2ePage, *e2ePage
 	cfg.RTC.TCPPort = -1
 	a := startTestApp(t, cfg)
 	base := a.URL()
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
-	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
+	session, passwords := demoReception(t, a)
 	wrapper := filepath.Join(t.TempDir(), "chromium-in-hall")
 	script := fmt.Sprintf("#!/bin/sh\nexec '%s' netns exec '%s' '%s' \"$@\"\n", link.ip, link.hallNS, chromium)
 	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	leader := lossyOpenReception(t, lossyBrowser(t, chromium, base), base, "demo-leader", passwords["demo-leader"], rs[0].ID, "studio", 0)
-	hall := lossyOpenReception(t, lossyBrowser(t, wrapper, base), base, "demo-operator", passwords["demo-operator"], rs[0].ID, "hall", rs[0].HallIDs[0])
+	leader := lossyOpenReception(t, lossyBrowser(t, chromium, base), base, "demo-leader", passwords["demo-leader"], session.ID, "studio", 0)
+	hall := lossyOpenReception(t, lossyBrowser(t, wrapper, base), base, "demo-operator", passwords["demo-operator"], session.ID, "hall", session.HallIDs[0])
 	outageCall(t, leader, hall)
-	return a, link, leader, hall, rs[0]
+	return a, link, leader, hall, session
 }
 
 // outageCall has the leader call the next petitioner and the hall acknowledge the notice.

@@ -63,16 +63,8 @@ func TestE2EReception(t *testing.T) {
 	cfg.Demo = true
 	cfg.LogLevel = "info"
 	a := startTestApp(t, cfg)
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
+	session, passwords := demoReception(t, a)
 	ctx := context.Background()
-	rs, err := a.store.ListReceptionSessions(ctx, reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
-	session := rs[0]
 	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
 	rsj, err := a.store.GetUnitByCode(ctx, "330102-RSJ")
 	if err != nil {
@@ -82,65 +74,18 @@ func TestE2EReception(t *testing.T) {
 	browser := e2eBrowser(t, chromium)
 	open := func(user, seat string, hall, unit int64) *e2ePage {
 		t.Helper()
-		pctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		p := &e2ePage{ctx: pctx}
-		p.console = e2eCollectConsole(pctx)
-		t.Cleanup(func() {
-			cancel()
-			<-p.console.done
-		})
-		if err := chromedp.Do(pctx, chromedp.Navigate(a.URL()+"/login.html")); err != nil {
-			t.Fatalf("%s: open login page: %v", user, err)
-		}
-		login := fmt.Sprintf(`fetch('/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
-			body: JSON.stringify({username: %q, password: %q})}).then(r => r.status)`, user, passwords[user])
-		if st, err := chromedp.Run(pctx, chromedp.Evaluate[int](login, chromedp.EvalAwaitPromise)); err != nil || st != 200 {
-			t.Fatalf("%s: log in: %d %v", user, st, err)
-		}
-		q := url.Values{"session": {fmt.Sprint(session.ID)}, "seat": {seat}}
-		if hall != 0 {
-			q.Set("hall", fmt.Sprint(hall))
-		}
-		if unit != 0 {
-			q.Set("unit", fmt.Sprint(unit))
-		}
-		if err := chromedp.Do(pctx, chromedp.Navigate(a.URL()+"/reception.html?"+q.Encode())); err != nil {
-			t.Fatalf("%s: open reception page: %v", user, err)
-		}
-		e2eWait(t, pctx, user+": in the call", `window.sanjiReception && window.sanjiReception.state !== null`)
-		return p
+		return openReception(t, browser, a.URL(), user, passwords[user], session.ID, seat, hall, unit)
 	}
-	stats := func(p *e2ePage) receptionStats {
-		t.Helper()
-		c, cancel := context.WithTimeout(p.ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(c, chromedp.Evaluate[receptionStats](`window.sanjiReception.stats()`, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("stats: %v", err)
-		}
-		return s
-	}
+	stats := func(p *e2ePage) receptionStats { t.Helper(); return receptionStatsOf(t, p) }
 	click := func(p *e2ePage, what, sel string) {
 		t.Helper()
 		if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	// until polls cond on fresh stats of p up to the media deadline; while it waits, hall B must
-	// decode nothing it is not allowed to see (checked by the caller's cond where it matters).
 	until := func(what string, p *e2ePage, cond func(receptionStats) bool) receptionStats {
 		t.Helper()
-		deadline := time.Now().Add(e2eDeadline)
-		for {
-			s := stats(p)
-			if cond(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s; last stats %+v", what, e2eDeadline, s)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		return untilReception(t, what, p, cond)
 	}
 
 	leader := open("demo-leader", "studio", 0, 0)
@@ -303,4 +248,80 @@ func TestE2EReception(t *testing.T) {
 	}
 	b, _ := json.Marshal(stats(pb))
 	t.Logf("hall B at the end: %s", b)
+}
+
+// openReception logs user in on the node at base and opens its reception page for the seat, in
+// a browser context of its own.
+func openReception(t *testing.T, browser context.Context, base, user, password string, sessionID int64, seat string, hall, unit int64) *e2ePage {
+	t.Helper()
+	pctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	p := &e2ePage{ctx: pctx}
+	p.console = e2eCollectConsole(pctx)
+	t.Cleanup(func() {
+		cancel()
+		<-p.console.done
+	})
+	if err := chromedp.Do(pctx, chromedp.Navigate(base+"/login.html")); err != nil {
+		t.Fatalf("%s: open login page: %v", user, err)
+	}
+	login := fmt.Sprintf(`fetch('/api/v1/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({username: %q, password: %q})}).then(r => r.status)`, user, password)
+	if st, err := chromedp.Run(pctx, chromedp.Evaluate[int](login, chromedp.EvalAwaitPromise)); err != nil || st != 200 {
+		t.Fatalf("%s: log in: %d %v", user, st, err)
+	}
+	q := url.Values{"session": {fmt.Sprint(sessionID)}, "seat": {seat}}
+	if hall != 0 {
+		q.Set("hall", fmt.Sprint(hall))
+	}
+	if unit != 0 {
+		q.Set("unit", fmt.Sprint(unit))
+	}
+	if err := chromedp.Do(pctx, chromedp.Navigate(base+"/reception.html?"+q.Encode())); err != nil {
+		t.Fatalf("%s: open reception page: %v", user, err)
+	}
+	e2eWait(t, pctx, user+": in the call", `window.sanjiReception && window.sanjiReception.state !== null`)
+	return p
+}
+
+// receptionStatsOf reads the page's window.sanjiReception.stats().
+func receptionStatsOf(t *testing.T, p *e2ePage) receptionStats {
+	t.Helper()
+	c, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Evaluate[receptionStats](`window.sanjiReception.stats()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	return s
+}
+
+// untilReception polls cond on fresh stats of p up to the media deadline.
+func untilReception(t *testing.T, what string, p *e2ePage, cond func(receptionStats) bool) receptionStats {
+	t.Helper()
+	deadline := time.Now().Add(e2eDeadline)
+	for {
+		s := receptionStatsOf(t, p)
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last stats %+v", what, e2eDeadline, s)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// demoReception is the demo's reception session of today on a (started with cfg.Demo) and the
+// demo users' passwords.
+func demoReception(t *testing.T, a *app) (reception.ReceptionSession, map[string]string) {
+	t.Helper()
+	passwords := map[string]string{}
+	for _, l := range a.logins {
+		passwords[l.Username] = l.Password
+	}
+	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("demo reception: %v %v", rs, err)
+	}
+	return rs[0], passwords
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"sanji/scheduler/reception"
 	"sanji/web/browsertest"
 )
 
@@ -54,15 +53,7 @@ func TestE2EHallReconnectsAfterLinkCut(t *testing.T) {
 	cfg.RTC.TCPPort = -1
 	a := startTestApp(t, cfg)
 	base := a.URL()
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
-	rs, err := a.store.ListReceptionSessions(context.Background(), reception.SessionQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(24 * time.Hour)})
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("demo reception: %v %v", rs, err)
-	}
-	session := rs[0]
+	session, passwords := demoReception(t, a)
 	hallA := session.HallIDs[0]
 
 	wrapper := filepath.Join(t.TempDir(), "chromium-in-hall")

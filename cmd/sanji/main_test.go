@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(hallEnv); spec != "" {
 		os.Exit(runHall(spec))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { removeSharedBinary(); os.Exit(code) }))
 }
 
 // testConfig is a config for an app inside a test: everything on loopback, every port picked by

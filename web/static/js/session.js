@@ -33,7 +33,7 @@
 // ICE fails or stays disconnected is restarted without renegotiating its tracks.
 
 import { LocalizedError } from './i18n.js';
-import { SignalingClient, wsURL } from './signaling.js';
+import { SignalingClient, nodeWSURL, wsURL } from './signaling.js';
 
 const TARGETS = ['publisher', 'subscriber'];
 // A connection disconnected this long is restarted; one restart per connection per RESTART_EVERY_MS.
@@ -43,6 +43,9 @@ const RESTART_EVERY_MS = 5_000;
 // so that the halls of a city whose network came back do not all knock at the same instant.
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 5_000;
+// A join follows wrong_node this often at most: a room placed anew meanwhile moves once, nodes
+// that disagree must not bounce the page for ever.
+const MAX_REDIRECTS = 3;
 
 function backoff(attempt) {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -83,6 +86,7 @@ export class CallSession {
     this.ended = false;
     this.leaving = false;
     this.noMedia = false;
+    this.moving = false; // the socket moves to the node that hosts the room
 
     this.resumeToken = ''; // from joined/resumed: takes our place back on a new socket
     this.resuming = false; // the socket is gone and the reconnect loop runs
@@ -139,7 +143,7 @@ export class CallSession {
     const media = this.openMedia();
     try {
       await this.sig.connect();
-      const joined = await this.sig.request('join', { token: this.token, auto_subscribe: true });
+      const joined = await this.requestJoin({ token: this.token, auto_subscribe: true });
       this.onJoined(joined);
     } catch (err) {
       this.end({ error: err });
@@ -154,11 +158,31 @@ export class CallSession {
     }
   }
 
+  // requestJoin sends join and follows a cluster's wrong_node (docs/protocol.md, Clusters): the
+  // socket moves to the node that hosts the room and the join is made there, with the same
+  // token; resumes later go there too.
+  async requestJoin(data) {
+    for (let hop = 0; ; hop++) {
+      try {
+        return await this.sig.request('join', data);
+      } catch (err) {
+        if (err?.code !== 'wrong_node' || !err.nodeURL || hop >= MAX_REDIRECTS) throw err;
+        this.moving = true;
+        try {
+          await this.sig.moveTo(nodeWSURL(err.nodeURL));
+        } finally {
+          this.moving = false;
+        }
+      }
+    }
+  }
+
   wire() {
     const s = this.sig;
     s.on('state', () => this.updateLink());
     s.on('rtt', (ms) => this.emit('rtt', ms));
     s.on('close', (ev) => {
+      if (this.moving) return; // requestJoin opens the owner's socket
       if (this.leaving) this.end({ key: 'bye.leave' });
       else if (this.rejoining) return; // the rejoin loop opens the next socket
       else if (this.self && this.resumeToken) this.reconnect();
@@ -271,7 +295,7 @@ export class CallSession {
       }
       try {
         if (!this.sig.open) await this.sig.connect();
-        const joined = await this.sig.request('join', { token, auto_subscribe: true, rejoin: true });
+        const joined = await this.requestJoin({ token, auto_subscribe: true, rejoin: true });
         this.token = token;
         this.rejoining = false;
         this.onJoined(joined);

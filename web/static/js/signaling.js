@@ -20,6 +20,8 @@ export class ProtocolError extends Error {
     this.code = data.code || 'internal';
     this.message_zh = data.message_zh || '';
     this.message_en = data.message_en || '';
+    // With wrong_node: the base URL of the cluster node that hosts the room.
+    this.nodeURL = data.node_url || '';
   }
 }
 
@@ -28,6 +30,16 @@ export class ProtocolError extends Error {
 export function wsURL(loc = window.location) {
   const u = new URL('ws', loc.href);
   u.protocol = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.hash = '';
+  u.search = '';
+  return u.href;
+}
+
+// nodeWSURL is the signaling endpoint of a cluster node, from the base URL a wrong_node error
+// names (http://host:port → ws://host:port/ws).
+export function nodeWSURL(nodeURL) {
+  const u = new URL('ws', nodeURL.endsWith('/') ? nodeURL : nodeURL + '/');
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.hash = '';
   u.search = '';
   return u.href;
@@ -135,6 +147,15 @@ export class SignalingClient {
         }
       };
     });
+  }
+
+  // moveTo drops this socket and opens one at url, which later reconnects use too: a cluster
+  // node that does not host the room names the one that does (wrong_node). The drop emits
+  // 'close' like any other; the caller knows to ignore it.
+  async moveTo(url) {
+    this.url = url;
+    this.dropSocket?.();
+    await this.connect();
   }
 
   // keepAlive pings, and drops a socket that has been silent too long.
