@@ -81,6 +81,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases", access: org.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: org.ActCaseRead, handle: s.getCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: org.ActCaseRead, handle: s.caseTimeline},
+		{method: "PUT", pattern: "/api/v1/cases/{id}/privacy", access: org.ActCaseRegister, handle: s.setCasePrivacy},
 		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: org.ActCaseRead, handle: s.caseDeadline},
 		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: org.ActCaseHandle, handle: s.transitionCase},
 		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: org.ActCaseHandle, handle: s.assignCase},

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"Cases", testCases},
+		{"Privacy", testPrivacy},
 		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
 		{"CaseNotes", testCaseNotes},
 		{"Slips", testSlips},
