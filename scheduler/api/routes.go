@@ -93,6 +93,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/escalate", access: org.ActCaseSupervise, handle: s.escalateSupervision},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/close", access: org.ActCaseSupervise, handle: s.closeSupervision},
 		{method: "GET", pattern: "/api/v1/cases/{id}/supervisions", access: org.ActCaseRead, handle: s.listSupervisions},
+		{method: "GET", pattern: "/api/v1/supervisions/escalated", access: org.ActCaseSupervise, handle: s.listEscalatedSupervisions},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/reports", access: org.ActCaseHandle, handle: s.reportSupervision},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/extension-decision", access: org.ActCaseSupervise, handle: s.decideSupervisionExtension},
 		{method: "POST", pattern: "/api/v1/cases/{id}/clock-events", access: org.ActCaseHandle, handle: s.addClockEvent},

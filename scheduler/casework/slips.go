@@ -149,6 +149,10 @@ type Supervision struct {
 	ClosedAt   time.Time
 	Opinion    string // pass / return, set when closed
 	Notes      string // improvement and accountability recommendations
+	// EscalatedUnitID is the office the item has climbed to (the supervised unit's parent, then
+	// its parent …), 0 before the first escalation; Overdue counts the feedback dates it missed.
+	EscalatedUnitID int64
+	Overdue         int
 }
 
 // ValidateSupervision checks a new supervision item.

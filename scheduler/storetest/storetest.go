@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"OverdueSkipsPetitionerWindows", testOverdueSkipsPetitionerWindows},
 		{"CalendarStore", testCalendarStore},
 		{"RateCounts", testRateCounts},
+		{"SupervisionEscalation", testSupervisionEscalation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
