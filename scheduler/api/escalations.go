@@ -26,9 +26,13 @@ func (s *Server) listEscalatedSupervisions(w http.ResponseWriter, r *http.Reques
 		SupervisionView
 		CaseNumber string `json:"case_number"`
 	}
+	roots := rc.roots()
+	if len(roots) == 0 {
+		return errForbidden // no office to supervise from
+	}
 	out := []item{}
 	seen := map[int64]bool{}
-	for _, root := range rc.roots() {
+	for _, root := range roots {
 		var after int64
 		for {
 			svs, err := s.st.ListSupervisionsWhere(r.Context(), casework.SupervisionFilter{OpenOnly: true, OfficeUnder: root, AfterID: after})

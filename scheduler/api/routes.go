@@ -106,6 +106,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/consultations", access: org.ActCaseRead, handle: s.listConsultations},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/opinions", access: org.ActCaseHandle, handle: s.addOpinion},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/sign", access: org.ActCaseHandle, handle: s.signConsultation},
+		{method: "POST", pattern: "/api/v1/consultations/{id}/absences", access: org.ActCaseHandle, handle: s.recordAbsence},
 		// Recordings of hearings (recordings.go).
 		{method: "GET", pattern: "/api/v1/cases/{id}/recordings", access: org.ActRecordingView, handle: s.caseRecordings},
 		{method: "GET", pattern: "/api/v1/recordings/{hearing}/manifest", access: org.ActRecordingView, handle: s.recordingManifest},

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"CalendarStore", testCalendarStore},
 		{"RateCounts", testRateCounts},
 		{"SupervisionEscalation", testSupervisionEscalation},
+		{"ConsultationQuorum", testConsultationQuorum},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
