@@ -39,7 +39,8 @@ func pageAPI[T any](t *testing.T, ctx context.Context, method, path string, body
 // TestE2EConsultationQuorum: the city bureau convenes a 会商 with the city's 住建局 and 人社局;
 // 住建局 gives its opinion; on the cases page the bureau's sign button is held back naming 人社局,
 // the bureau records 人社局 absent with a reason (the page shows the reason, who recorded it and
-// when) and signs.
+// when) and signs. Then the city's supervisor escalates a 督办 item on the case and finds it in the
+// list of items escalated to the city.
 func TestE2EConsultationQuorum(t *testing.T) {
 	chromium := browsertest.Path(t)
 	cfg := testConfig(t)
@@ -139,4 +140,22 @@ func TestE2EConsultationQuorum(t *testing.T) {
 		t.Errorf("the consultation after signing: %+v", ks)
 	}
 
+	// 督办 on 住建局, escalated by the city's supervisor: it climbs to the city and is listed there.
+	sup := open("demo-supervisor", "")
+	e2eWait(t, sup, "supervisor: the escalated list", `!document.getElementById("escalated").hidden`)
+	if found, _ := chromedp.Run(sup, chromedp.Evaluate[bool](`!!document.querySelector('#esc-rows tr[data-case="`+caseHash+`"]')`)); found {
+		t.Fatal("the case is listed as escalated before any 督办")
+	}
+	pageAPI[idView](t, sup, "POST", fmt.Sprintf("/api/v1/cases/%d/supervisions", c.ID),
+		map[string]any{"unit_id": zjj, "basis": "会商结论落实", "level": "routine", "method": "written"})
+	pageAPI[idView](t, sup, "POST", fmt.Sprintf("/api/v1/cases/%d/supervision/escalate", c.ID), map[string]any{})
+	do(sup, "supervisor: reload", chromedp.Navigate(a.URL()+"/cases.html?again"))
+	row := `#esc-rows tr[data-case="` + caseHash + `"]`
+	e2eWait(t, sup, "supervisor: the escalated item", `!!document.querySelector('`+row+`')`)
+	if s := text(sup, row); !strings.Contains(s, c.Number) || !strings.Contains(s, "杭州市住房和城乡建设局") || !strings.Contains(s, "杭州市") ||
+		!strings.Contains(s, "现场督办") {
+		t.Errorf("the escalated row: %q", s)
+	}
+	do(sup, "supervisor: open the case from the list", chromedp.Click(chromedp.CSS(row)))
+	e2eWait(t, sup, "supervisor: the case", `!document.getElementById("detail").hidden && document.getElementById("d-heading").textContent.includes("`+c.Number+`")`)
 }

@@ -97,6 +97,32 @@ async function loadList() {
   }
 }
 
+// loadEscalated lists the open 督办 items that climbed to an office the caller supervises from
+// (GET /supervisions/escalated); a row opens its case.
+async function loadEscalated() {
+  $('escalated').hidden = !me.can.includes('case.supervise');
+  if ($('escalated').hidden) return;
+  $('esc-error').hidden = true;
+  try {
+    const res = await api('GET', '/api/v1/supervisions/escalated');
+    const rows = $('esc-rows');
+    rows.replaceChildren();
+    for (const s of res.supervisions) {
+      const tr = el('tr');
+      tr.dataset.case = String(s.case_id);
+      tr.append(el('td', s.case_number), el('td', unitName(s.unit_id)), el('td', unitName(s.escalated_unit_id)),
+        el('td', `${t('sup.' + s.level)} · ${t('esc.' + s.escalation)}`), el('td', s.deadline), el('td', String(s.overdue)));
+      tr.addEventListener('click', () => {
+        location.hash = String(s.case_id);
+      });
+      rows.append(tr);
+    }
+    $('esc-empty').hidden = rows.children.length > 0;
+  } catch (err) {
+    fail($('esc-error'), err);
+  }
+}
+
 function fact(dl, key, value) {
   dl.append(el('dt', t(key)), el('dd', value));
 }
@@ -374,6 +400,7 @@ onLangChange(() => {
   fillStatusFilter();
   if (forms) forms.labels();
   loadList();
+  if (me) loadEscalated();
   if (current) showDetail(current);
 });
 
@@ -391,7 +418,7 @@ if (me) {
     // Names are a convenience: without them the page shows unit numbers.
   }
   forms = initForms({ me, units, routing, created, changed });
-  await loadList();
+  await Promise.all([loadList(), loadEscalated()]);
   const id = Number(location.hash.slice(1));
   if (id > 0) showDetail(id);
 }
