@@ -36,6 +36,16 @@ func pageAPI[T any](t *testing.T, ctx context.Context, method, path string, body
 	return out
 }
 
+// e2eUnitID is the id of the demo's unit with code.
+func e2eUnitID(t *testing.T, a *app, code string) int64 {
+	t.Helper()
+	u, err := a.store.GetUnitByCode(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
 // TestE2EConsultationQuorum: the city bureau convenes a 会商 with the city's 住建局 and 人社局;
 // 住建局 gives its opinion; on the cases page the bureau's sign button is held back naming 人社局,
 // the bureau records 人社局 absent with a reason (the page shows the reason, who recorded it and
@@ -46,15 +56,7 @@ func TestE2EConsultationQuorum(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Demo = true
 	a := startTestApp(t, cfg)
-	ctx := context.Background()
-	unitID := func(code string) int64 {
-		u, err := a.store.GetUnitByCode(ctx, code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u.ID
-	}
-	xfj, zjj, rsj := unitID("330100-XFJ"), unitID("330100-ZJJ"), unitID("330100-RSJ")
+	xfj, zjj, rsj := e2eUnitID(t, a, "330100-XFJ"), e2eUnitID(t, a, "330100-ZJJ"), e2eUnitID(t, a, "330100-RSJ")
 	browser := e2eBrowser(t, chromium)
 	logins := e2eLogins(a)
 	// open logs user in and loads the cases page at hash, waiting until it knows the user.
