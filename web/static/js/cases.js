@@ -208,7 +208,7 @@ function renderConsultations(list, events) {
     for (const o of k.opinions) {
       const li = el('li', `${unitName(o.unit_id)}：${o.text}`);
       if (o.dissent) li.append(el('span', t('cases.k.dissent'), 'dissent'));
-      li.append(el('span', ' · ' + when(o.at), 'muted'));
+      if (o.at) li.append(el('span', ' · ' + when(o.at), 'muted'));
       ul.append(li);
     }
     div.append(ul);
