@@ -44,6 +44,8 @@ type Backend interface {
 	NoShow(ctx context.Context, apptID, userID int64) error
 	// CasePanel renders a case for the user viewerID, redacted to that user's rights.
 	CasePanel(ctx context.Context, sessionID, caseID, viewerID int64) (json.RawMessage, error)
+	// ObserverPanel renders what the observers' seat sees of the case being heard: its title only.
+	ObserverPanel(ctx context.Context, sessionID, caseID int64) (json.RawMessage, error)
 	// SaveHearingRecord attaches the confirmed hearing record to the case.
 	SaveHearingRecord(ctx context.Context, rec reception.HearingRecord, userID int64) ([]int64, error)
 	// CaseNote writes a note on a case's timeline (a recording sealed, a recording error).
@@ -413,7 +415,14 @@ func (k *Call) sendPanels(members []Participant, caseID int64) {
 		m := p.Member()
 		d := Panel{}
 		if caseID != 0 && (snap.OnStage(m.Seat) || m.Seat.Kind == auth.SeatObserver) {
-			raw, err := k.calls.cfg.Backend.CasePanel(ctx, k.sessionID, caseID, m.UserID)
+			var raw json.RawMessage
+			var err error
+			if m.Seat.Kind == auth.SeatObserver {
+				// Whoever sits with the observers sees what an observer may, whatever else they hold.
+				raw, err = k.calls.cfg.Backend.ObserverPanel(ctx, k.sessionID, caseID)
+			} else {
+				raw, err = k.calls.cfg.Backend.CasePanel(ctx, k.sessionID, caseID, m.UserID)
+			}
 			if err != nil {
 				k.log().Warn("case panel", zap.String("participant", m.ID), zap.Int64("case", caseID), zap.Error(err))
 				continue

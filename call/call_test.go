@@ -2,6 +2,7 @@ package call_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -309,6 +310,21 @@ func TestCallStageAndPolicy(t *testing.T) {
 	}
 	if b.panel().CaseID != 0 {
 		t.Errorf("hall B's panel: %+v", b.panel())
+	}
+	// The observers' seat sees the title of the matter heard and nothing else: no number, no
+	// content, no timeline (compare the leader's panel of the same case).
+	var obsPanel map[string]json.RawMessage
+	if err := json.Unmarshal(obs.panel().Panel, &obsPanel); err != nil {
+		t.Fatal(err)
+	}
+	var obsCase map[string]any
+	_ = json.Unmarshal(obsPanel["case"], &obsCase)
+	if len(obsPanel) != 2 || string(obsPanel["observer"]) != "true" || len(obsCase) != 2 || obsCase["title"] == "" || obsCase["title"] == nil {
+		t.Errorf("observer's panel: %s", obs.panel().Panel)
+	}
+	var leaderPanel map[string]json.RawMessage
+	if err := json.Unmarshal(leader.panel().Panel, &leaderPanel); err != nil || leaderPanel["timeline"] == nil {
+		t.Errorf("leader's panel: %s %v", leader.panel().Panel, err)
 	}
 	if v := obs.state(t).Stage; v == nil || v.Petitioner != "" || v.People != 0 || len(v.Units) != 1 || v.Units[0].Name == "" {
 		t.Errorf("observer's stage: %+v", v)

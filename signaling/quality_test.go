@@ -239,6 +239,10 @@ func (b stageBackend) CasePanel(context.Context, int64, int64, int64) (json.RawM
 	return nil, nil
 }
 
+func (b stageBackend) ObserverPanel(context.Context, int64, int64) (json.RawMessage, error) {
+	return nil, nil
+}
+
 func (b stageBackend) SaveHearingRecord(context.Context, reception.HearingRecord, int64) ([]int64, error) {
 	return nil, nil
 }

@@ -59,6 +59,8 @@ func TestCasesPage(t *testing.T) {
 	})
 	mux.HandleFunc("GET /api/v1/cases/5/consultations", func(w http.ResponseWriter, r *http.Request) {
 		js(w, 200, map[string]any{"consultations": []any{map[string]any{"id": 1, "subject": "责任认定", "final": true, "conclusion": "街道牵头",
+			"competent_unit_id": 4, "unit_ids": []int{4, 6, 3}, "missing_unit_ids": []int{},
+			"absences": []any{map[string]any{"unit_id": 3, "reason": "未派员参加", "by": 9, "at": "2026-11-28T03:00:00Z"}},
 			"opinions": []any{map[string]any{"unit_id": 4, "text": "街道牵头"}, map[string]any{"unit_id": 6, "text": "应由住建局负责", "dissent": true}}}}})
 	})
 	mux.HandleFunc("POST /api/v1/cases/5/owner", func(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +92,7 @@ func TestCasesPage(t *testing.T) {
 		"d-timeline":      {"已登记", "会商"},
 		"d-assignments":   {"交办给 清波街道", "异议期限 2026-12-04"},
 		"d-supervisions":  {"一般督办 清波街道", "已约谈用人单位"},
-		"d-consultations": {"议题：责任认定", "区人社局：应由住建局负责", "（不同意见）", "主管单位已签署"},
+		"d-consultations": {"议题：责任认定", "区人社局：应由住建局负责", "（不同意见）", "主管单位已签署", "上城区信访局缺席：未派员参加（#9 记录于"},
 		"d-facts":         {"张三", "部分隐藏"},
 	} {
 		got := eval[string](t, ctx, `document.getElementById("`+id+`").textContent`)

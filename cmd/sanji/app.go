@@ -348,6 +348,18 @@ func (a *app) startJobs() {
 			if n > 0 {
 				overdue.Info("supervision opened on overdue cases", zap.Int("opened", n))
 			}
+		}, func(e casework.Escalation) {
+			// The office the item climbed to hears of it; a failed delivery is logged, the climb stays.
+			sv := e.Supervision
+			overdue.Info("supervision escalated", zap.Int64("supervision", sv.ID), zap.String("to", e.To), zap.Int64("office", sv.EscalatedUnitID))
+			if a.notifier == nil {
+				return
+			}
+			text := e.Notice()
+			n := reception.Notice{Kind: reception.NoticeSupervisionEscalated, UnitID: sv.EscalatedUnitID, ZH: text.ZH, EN: text.EN, At: time.Now()}
+			if err := a.notifier.Notify(ctx, n); err != nil {
+				overdue.Warn("escalation notice not delivered", zap.Int64("supervision", sv.ID), zap.Error(err))
+			}
 		})
 	})
 	a.startJob(remindEvery, func(ctx context.Context, tick <-chan time.Time) {

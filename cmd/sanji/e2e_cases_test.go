@@ -38,15 +38,7 @@ func TestE2ECaseLifecycle(t *testing.T) {
 	for _, l := range a.logins {
 		passwords[l.Username] = l.Password
 	}
-	ctx := context.Background()
-	unitID := func(code string) int64 {
-		u, err := a.store.GetUnitByCode(ctx, code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u.ID
-	}
-	zjj, rsj := unitID("330100-ZJJ"), unitID("330102-RSJ")
+	zjj, rsj := e2eUnitID(t, a, "330100-ZJJ"), e2eUnitID(t, a, "330102-RSJ")
 	browser := e2eBrowser(t, chromium)
 
 	tab := func(who string) context.Context {

@@ -144,7 +144,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, rc *
 		return err
 	}
 	level := casework.CaseViewLevel(rc.p, ch)
-	if level == casework.ViewRedacted && (casework.SensitiveAttachment(a.Kind) || casework.IsAccusationMaterial(c.Type, a.Kind)) {
+	if casework.HiddenAttachment(c, level, a.Kind) {
 		return errForbidden
 	}
 	if casework.SensitiveAttachment(a.Kind) {

@@ -481,6 +481,27 @@ func (b *CallBridge) CasePanel(ctx context.Context, sessionID, caseID, viewerID 
 	return raw, nil
 }
 
+// ObserverPanel is the observers' case panel: the title of the matter being heard, nothing more
+// (no number, no timeline, no content): observers are outside the case (shared/domain.md).
+type ObserverPanel struct {
+	Observer bool `json:"observer"`
+	Case     struct {
+		ID    int64  `json:"id"`
+		Title string `json:"title"`
+	} `json:"case"`
+}
+
+// ObserverPanel renders case caseID for the observers' seat of the call of sessionID.
+func (b *CallBridge) ObserverPanel(ctx context.Context, sessionID, caseID int64) (json.RawMessage, error) {
+	c, err := b.s.st.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("observer panel of session %d: %w", sessionID, err)
+	}
+	p := ObserverPanel{Observer: true}
+	p.Case.ID, p.Case.Title = c.ID, c.Title
+	return json.Marshal(p)
+}
+
 // history is the earlier cases of c's petitioner (by ID number) as p may see each: at the lower
 // of p's level on c and on that case, so an earlier case p may not see in full is not shown in
 // full here either. A case is the same matter when its text is as similar to c's as the booking

@@ -56,6 +56,10 @@ type CaseView struct {
 	ClosedAt          *time.Time       `json:"closed_at,omitempty"`
 	View              string           `json:"view"` // full, masked or redacted
 	QueryCode         string           `json:"query_code,omitempty"`
+	// What intake marked as 涉及检举控告 (casework.Privacy): the passages only at the full view.
+	AccusationMarked   bool     `json:"accusation_marked"`
+	AccusationPassages []string `json:"accusation_passages,omitempty"`
+	UnitSummary        string   `json:"unit_summary,omitempty"`
 }
 
 // CodeCalendarMissing: a deadline needs a year the working-day calendar does not have.
@@ -82,6 +86,7 @@ func optTime(t time.Time) *time.Time {
 }
 
 func caseView(c casework.Case, level casework.ViewLevel) CaseView {
+	marked := c.Privacy.Whole || len(c.Privacy.Passages) > 0 // that it is marked is no secret; what is, is
 	c = casework.RedactCase(c, level)
 	v := CaseView{ID: c.ID, Number: c.Number, ExternalID: c.ExternalID, UnitID: c.UnitID, Territory: c.Territory,
 		Form: string(c.Form), Type: string(c.Type), CategoryID: c.CategoryID, Title: c.Title, Content: c.Content,
@@ -89,7 +94,8 @@ func caseView(c casework.Case, level casework.ViewLevel) CaseView {
 		CoUnitIDs: append([]int64{}, c.CoUnitIDs...), Petitioners: []PetitionerView{}, InvolvedCount: c.InvolvedCount,
 		FastTrack: c.FastTrack, Result: string(c.Result), Status: string(c.Status), Supervised: c.Supervised,
 		OwnerLeaderID: c.OwnerLeaderID, RegisteredAt: c.RegisteredAt, AcceptedAt: optTime(c.AcceptedAt),
-		ClosedAt: optTime(c.ClosedAt), View: viewNames[level]}
+		ClosedAt: optTime(c.ClosedAt), View: viewNames[level],
+		AccusationMarked: marked, AccusationPassages: c.Privacy.Passages, UnitSummary: c.Privacy.UnitSummary}
 	if level == casework.ViewRedacted {
 		v.ComplainedUnitID = 0
 	}
@@ -113,6 +119,7 @@ type createCaseRequest struct {
 	InvolvedCount    int              `json:"involved_count"`
 	FastTrack        bool             `json:"fast_track"`
 	ExternalID       string           `json:"external_id"`
+	privacyRequest
 }
 
 func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -132,7 +139,7 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	c := casework.Case{UnitID: u.ID, Territory: strings.TrimSpace(req.Territory), Form: casework.CaseForm(req.Form),
 		Type: casework.CaseType(req.Type), CategoryID: req.CategoryID, Title: strings.TrimSpace(req.Title), Content: req.Content,
 		ComplainedUnitID: req.ComplainedUnitID, ComplainedParty: req.ComplainedParty, InvolvedCount: req.InvolvedCount,
-		FastTrack: req.FastTrack, ExternalID: req.ExternalID, QueryCodeHash: hash, RegisteredAt: s.now()}
+		FastTrack: req.FastTrack, ExternalID: req.ExternalID, QueryCodeHash: hash, RegisteredAt: s.now(), Privacy: req.privacy()}
 	for _, p := range req.Petitioners {
 		c.Petitioners = append(c.Petitioners, casework.Petitioner(p))
 	}

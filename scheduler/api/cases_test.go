@@ -55,6 +55,9 @@ func init() {
 		return "/api/v1/cases", map[string]any{"unit_id": pick(in, f.t1, f.d2).ID, "territory": "330102", "form": "visit", "type": "claim",
 			"category_id": cat, "title": "欠薪", "petitioners": []map[string]any{{"name": "李四", "role": "petitioner"}}}
 	}}
+	matrix["PUT /api/v1/cases/{id}/privacy"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
+		return caseURL(caseIn(f, in), "/privacy"), map[string]any{"accusation_whole": true}
+	}}
 	matrix["GET /api/v1/cases/{id}"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) { return caseURL(caseIn(f, in), ""), nil }}
 	matrix["GET /api/v1/cases/{id}/timeline"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
 		return caseURL(caseIn(f, in), "/timeline"), nil
@@ -105,17 +108,86 @@ func TestCaseViewsPerRole(t *testing.T) {
 	for _, who := range []struct {
 		role string
 		unit org.Unit
-	}{{org.RoleObserver, f.d1}, {org.RoleCaseHandler, f.t1}, {org.RoleUnitHead, f.t1}} {
+	}{{org.RoleCaseHandler, f.t1}, {org.RoleUnitHead, f.t1}} {
 		v, st := get(who.role, who.unit, "?purpose=办理")
 		if st != 200 || v.View != "redacted" || len(v.Petitioners) != 0 || v.Content != "" || v.ComplainedParty != "" || v.Title == "" {
 			t.Errorf("%s at %s: %d %+v", who.role, who.unit.Code, st, v)
 		}
+	}
+	// Observers see the title of the matter heard in their call (CallBridge.ObserverPanel), not cases.
+	if _, st := get(org.RoleObserver, f.d1, ""); st != 403 {
+		t.Errorf("observer: %d, want 403", st)
+	}
+	if resp, _ := f.loginUser(f.user(org.RoleObserver, f.d1)).do("GET", "/api/v1/cases", nil); resp.StatusCode != 403 {
+		t.Errorf("observer's case list: %d, want 403", resp.StatusCode)
 	}
 	if _, st := get(org.RoleAuditor, f.root, ""); st != 403 {
 		t.Errorf("auditor: %d, want 403", st)
 	}
 	if _, st := get(org.RoleIntakeOfficer, f.d2, ""); st != 403 {
 		t.Errorf("another district: %d, want 403", st)
+	}
+}
+
+// TestPrivacyByContentAPI: a claim (not an accusation) complains about township t1 and names its
+// staff; intake registers it with the passage marked and a summary for t1, t1 handles it.
+func TestPrivacyByContentAPI(t *testing.T) {
+	f := newFixture(t, Config{})
+	cat := f.newCase(f.d1, nil).CategoryID
+	intake := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
+	passage := "街道城管队员王某某推搡我。"
+	resp, body := intake.do("POST", "/api/v1/cases", map[string]any{"unit_id": f.d1.ID, "territory": "330102", "form": "visit",
+		"type": "claim", "category_id": cat, "title": "摊位被收", "content": "请求退还被收走的摊位设备。" + passage,
+		"complained_unit_id": f.t1.ID, "petitioners": []map[string]any{{"name": "李四", "role": "petitioner"}},
+		"accusation_passages": []string{passage}, "unit_summary": "请核实并答复退还摊位设备的诉求。"})
+	var reg CaseView
+	if resp.StatusCode != 201 || json.Unmarshal(body, &reg) != nil || !reg.AccusationMarked {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	c, err := f.st.GetCase(bg, reg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := casework.CaseEvent{CaseID: c.ID, From: casework.StRegistered, To: casework.StAssigned, Reason: "属地", ResponsibleUnitID: f.t1.ID}
+	if err := f.st.TransitionCase(bg, &ev); err != nil {
+		t.Fatal(err)
+	}
+	var att AttachmentView
+	resp, body = intake.do("POST", caseURL(c, "/attachments?kind=submitted&name=a.pdf"), testPDF)
+	if resp.StatusCode != 201 || json.Unmarshal(body, &att) != nil {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
+	resp, body = handler.do("GET", caseURL(c, ""), nil)
+	var v CaseView
+	if resp.StatusCode != 200 || json.Unmarshal(body, &v) != nil {
+		t.Fatalf("t1 handler: %d %s", resp.StatusCode, body)
+	}
+	if v.View != "redacted" || v.Content != "" || v.AccusationPassages != nil || v.UnitSummary != "请核实并答复退还摊位设备的诉求。" {
+		t.Errorf("the complained-about unit's view: %+v", v)
+	}
+	if resp, _ := handler.do("GET", "/api/v1/attachments/"+strconv.FormatInt(att.ID, 10)+"?purpose=办理", nil); resp.StatusCode != 403 {
+		t.Errorf("the complained-about unit downloads the petitioner's material of a claim: %d", resp.StatusCode)
+	}
+	if resp, _ := intake.do("GET", "/api/v1/attachments/"+strconv.FormatInt(att.ID, 10)+"?purpose=核实", nil); resp.StatusCode != 200 {
+		t.Errorf("the registering office downloads the material: %d", resp.StatusCode)
+	}
+	// The registering office without a purpose (masked): the content without the marked passage.
+	resp, body = intake.do("GET", caseURL(c, ""), nil)
+	if json.Unmarshal(body, &v) != nil || v.View != "masked" || v.Content != "请求退还被收走的摊位设备。"+casework.CutPassage {
+		t.Errorf("masked view: %d %+v", resp.StatusCode, v)
+	}
+	// Marking the whole matter afterwards: the registering office only.
+	if resp, _ := handler.do("PUT", caseURL(c, "/privacy"), map[string]any{"accusation_whole": true}); resp.StatusCode != 403 {
+		t.Errorf("the handler marks: %d", resp.StatusCode)
+	}
+	resp, body = intake.do("PUT", caseURL(c, "/privacy"), map[string]any{"accusation_whole": true, "unit_summary": "请答复。"})
+	v = CaseView{}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &v) != nil || v.Content != "" || !v.AccusationMarked {
+		t.Errorf("mark the whole: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := intake.do("PUT", caseURL(c, "/privacy"), map[string]any{"accusation_passages": []string{"原文没有这句"}}); resp.StatusCode != 400 {
+		t.Errorf("a passage not in the content: %d", resp.StatusCode)
 	}
 }
 

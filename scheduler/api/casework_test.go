@@ -106,7 +106,20 @@ func init() {
 		return consultationURL(f.consultation(u, f.root), "/opinions"), map[string]any{"unit_id": u.ID, "text": "同意"}
 	}}
 	matrix["POST /api/v1/consultations/{id}/sign"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
-		return consultationURL(f.consultation(pick(in, f.d1, f.d2), f.root), "/sign"), map[string]string{"conclusion": "由主管单位牵头办理"}
+		u := pick(in, f.d1, f.d2)
+		k := f.consultation(u, f.root)
+		// The quorum: the other unit is recorded absent first.
+		if err := f.st.RecordConsultationAbsence(bg, k.ID, casework.Absence{UnitID: f.root.ID, Reason: "未到会"},
+			casework.CaseEvent{ActorID: f.user(org.RoleCaseHandler, u).ID, At: f.clock.now()}); err != nil {
+			f.t.Fatal(err)
+		}
+		return consultationURL(k, "/sign"), map[string]string{"conclusion": "由主管单位牵头办理"}
+	}}
+	matrix["GET /api/v1/supervisions/escalated"] = matrixRow{list: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		return "/api/v1/supervisions/escalated", nil
+	}}
+	matrix["POST /api/v1/consultations/{id}/absences"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
+		return consultationURL(f.consultation(pick(in, f.d1, f.d2), f.root), "/absences"), map[string]any{"unit_id": f.root.ID, "reason": "未到会"}
 	}}
 }
 

@@ -40,6 +40,9 @@ type ConsultationView struct {
 	SignedBy          int64         `json:"signed_by,omitempty"`
 	SignedAt          *time.Time    `json:"signed_at,omitempty"`
 	Final             bool          `json:"final"`
+	Absences          []AbsenceView `json:"absences"`
+	// MissingUnitIDs: the participating units neither heard nor recorded absent; signing waits for them.
+	MissingUnitIDs []int64 `json:"missing_unit_ids"`
 }
 
 func consultationView(c casework.Consultation) ConsultationView {
@@ -50,6 +53,7 @@ func consultationView(c casework.Consultation) ConsultationView {
 	for _, o := range c.Opinions {
 		v.Opinions = append(v.Opinions, OpinionView(o))
 	}
+	v.Absences, v.MissingUnitIDs = absenceViews(c.Absences), append([]int64{}, c.Missing()...)
 	return v
 }
 
@@ -183,6 +187,9 @@ func (s *Server) signConsultation(w http.ResponseWriter, r *http.Request, rc *re
 		return err
 	}
 	ctx := r.Context()
+	if err := s.checkQuorum(ctx, k); err != nil {
+		return err
+	}
 	if err := s.st.SignConsultation(ctx, k.ID, strings.TrimSpace(req.Conclusion), rc.actor(s.now())); err != nil {
 		return err
 	}

@@ -57,6 +57,15 @@ type RatesView struct {
 	Overdue            []OverdueView  `json:"overdue"`
 	Counts             []CountView    `json:"counts"`
 	Uncounted          int            `json:"uncounted"`
+	// SupervisionOverdue: per supervised unit, its 督办 items that missed a feedback date (num)
+	// out of its items opened in the period (den).
+	SupervisionOverdue []SupervisionOverdueView `json:"supervision_overdue"`
+}
+
+// SupervisionOverdueView is one unit's overdue supervision.
+type SupervisionOverdueView struct {
+	UnitID int64 `json:"unit_id"`
+	RateView
 }
 
 // queryDay parses an optional YYYY-MM-DD query parameter.
@@ -122,6 +131,14 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	out.From, out.To = q.Get("from"), q.Get("to")
 	out.Cases, out.Uncounted, out.RepetitionDays = rt.Cases, rt.Uncounted, rt.RepetitionDays
+	sup, err := rates.SupervisionOverdueFor(ctx, s.st, rq, s.now())
+	if err != nil {
+		return err
+	}
+	out.SupervisionOverdue = []SupervisionOverdueView{}
+	for _, u := range sup {
+		out.SupervisionOverdue = append(out.SupervisionOverdue, SupervisionOverdueView{UnitID: u.UnitID, RateView: rateView(u.Rate)})
+	}
 	out.TimelyAcceptance, out.OnTimeClosure, out.Satisfaction = rateView(rt.TimelyAcceptance), rateView(rt.OnTimeClosure), rateView(rt.Satisfaction)
 	out.Repeat, out.Repetitioned = rateView(rt.Repeat), rateView(rt.Repetitioned)
 	out.SatisfactionScores = map[string]int{casework.ScoreSatisfied: 0, casework.ScoreBasically: 0, casework.ScoreUnsatisfied: 0}

@@ -81,6 +81,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases", access: org.ActCaseRegister, handle: s.createCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}", access: org.ActCaseRead, handle: s.getCase},
 		{method: "GET", pattern: "/api/v1/cases/{id}/timeline", access: org.ActCaseRead, handle: s.caseTimeline},
+		{method: "PUT", pattern: "/api/v1/cases/{id}/privacy", access: org.ActCaseRegister, handle: s.setCasePrivacy},
 		{method: "GET", pattern: "/api/v1/cases/{id}/deadline", access: org.ActCaseRead, handle: s.caseDeadline},
 		{method: "POST", pattern: "/api/v1/cases/{id}/transitions", access: org.ActCaseHandle, handle: s.transitionCase},
 		{method: "POST", pattern: "/api/v1/cases/{id}/assignments", access: org.ActCaseHandle, handle: s.assignCase},
@@ -92,6 +93,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/escalate", access: org.ActCaseSupervise, handle: s.escalateSupervision},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/close", access: org.ActCaseSupervise, handle: s.closeSupervision},
 		{method: "GET", pattern: "/api/v1/cases/{id}/supervisions", access: org.ActCaseRead, handle: s.listSupervisions},
+		{method: "GET", pattern: "/api/v1/supervisions/escalated", access: org.ActCaseSupervise, handle: s.listEscalatedSupervisions},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/reports", access: org.ActCaseHandle, handle: s.reportSupervision},
 		{method: "POST", pattern: "/api/v1/cases/{id}/supervision/extension-decision", access: org.ActCaseSupervise, handle: s.decideSupervisionExtension},
 		{method: "POST", pattern: "/api/v1/cases/{id}/clock-events", access: org.ActCaseHandle, handle: s.addClockEvent},
@@ -104,6 +106,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/api/v1/cases/{id}/consultations", access: org.ActCaseRead, handle: s.listConsultations},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/opinions", access: org.ActCaseHandle, handle: s.addOpinion},
 		{method: "POST", pattern: "/api/v1/consultations/{id}/sign", access: org.ActCaseHandle, handle: s.signConsultation},
+		{method: "POST", pattern: "/api/v1/consultations/{id}/absences", access: org.ActCaseHandle, handle: s.recordAbsence},
 		// Recordings of hearings (recordings.go).
 		{method: "GET", pattern: "/api/v1/cases/{id}/recordings", access: org.ActRecordingView, handle: s.caseRecordings},
 		{method: "GET", pattern: "/api/v1/recordings/{hearing}/manifest", access: org.ActRecordingView, handle: s.recordingManifest},

@@ -35,6 +35,10 @@ type SupervisionView struct {
 	Escalation string    `json:"escalation"`
 	Deadline   string    `json:"deadline"`
 	OpenedAt   time.Time `json:"opened_at"`
+	// EscalatedUnitID: the office the item has climbed to (0: none yet); Overdue: the feedback
+	// dates it missed.
+	EscalatedUnitID int64 `json:"escalated_unit_id"`
+	Overdue         int   `json:"overdue"`
 }
 
 func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -77,7 +81,8 @@ func (s *Server) superviseCase(w http.ResponseWriter, r *http.Request, rc *reqCt
 
 func supervisionView(sv casework.Supervision) SupervisionView {
 	return SupervisionView{ID: sv.ID, CaseID: sv.CaseID, UnitID: sv.UnitID, Automatic: sv.OpenedBy == 0, Basis: sv.Basis,
-		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt}
+		Level: sv.Level, Method: sv.Method, Escalation: sv.Escalation, Deadline: sv.Deadline.Format("2006-01-02"), OpenedAt: sv.OpenedAt,
+		EscalatedUnitID: sv.EscalatedUnitID, Overdue: sv.Overdue}
 }
 
 func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -96,11 +101,12 @@ func (s *Server) escalateSupervision(w http.ResponseWriter, r *http.Request, rc 
 		map[string]string{"escalation": sv.Escalation}, nil); err != nil {
 		return err
 	}
-	sv, err = s.st.OpenSupervisionFor(r.Context(), c.ID)
+	up, err := s.st.OpenSupervisionFor(r.Context(), c.ID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, supervisionView(sv))
+	s.notifyEscalation(r.Context(), casework.Escalation{Supervision: up, CaseNumber: c.Number, From: sv.Escalation, To: up.Escalation, MissedDue: sv.Deadline})
+	writeJSON(w, http.StatusOK, supervisionView(up))
 	return nil
 }
 

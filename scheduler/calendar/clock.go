@@ -159,7 +159,7 @@ func (c *Calendar) Days() []Holiday {
 //go:embed holidays.txt
 var defaultHolidays string
 
-// DefaultCalendar is the embedded calendar (2025 verified, 2026 seeded and marked unverified).
+// DefaultCalendar is the embedded calendar (2025 and 2026, each checked against its notice).
 func DefaultCalendar() *Calendar {
 	c, err := ParseCalendar(strings.NewReader(defaultHolidays))
 	if err != nil {

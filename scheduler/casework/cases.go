@@ -173,6 +173,8 @@ type Case struct {
 	AcceptedAt        time.Time
 	ClosedAt          time.Time
 	UpdatedAt         time.Time
+	// Privacy is what intake marked as 涉及检举控告 (privacy.go), whatever the type.
+	Privacy Privacy
 }
 
 // CaseEvent is one step of a case's timeline: every status change, with who, when, at which tier
@@ -243,6 +245,7 @@ type CaseFilter struct {
 // CaseStore is the case part of scheduler.Store. Errors wrap ErrNotFound, ErrConflict or ErrInvalid.
 type CaseStore interface {
 	AttachmentStore
+	PrivacyStore
 
 	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
 	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
@@ -334,7 +337,7 @@ func ValidateCase(c Case) error {
 	if c.InvolvedCount < 0 {
 		return org.Invalid("involved_count", "casework.case.involved_count_negative")
 	}
-	return nil
+	return ValidatePrivacy(c, c.Privacy)
 }
 
 // CaseNumber formats a matter number: territory-year-form letter-sequence.

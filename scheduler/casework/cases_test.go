@@ -202,15 +202,56 @@ func TestRedactCase(t *testing.T) {
 	if r.Petitioners != nil || r.Content != "" || r.ComplainedParty != "" || r.Title != c.Title || r.Number != c.Number {
 		t.Errorf("redacted: %+v", r)
 	}
-	claim := validCase()
-	claim.Content = "请求补发工资"
-	if RedactCase(claim, ViewRedacted).Content == "" {
-		t.Error("a claim's content is not accusation material")
-	}
 	if c.Petitioners[0].IDNumber != "330102199001011234" {
 		t.Error("RedactCase changed its input")
 	}
-	if !IsAccusationMaterial(TypeAccusation, AttachSubmitted) || IsAccusationMaterial(TypeAccusation, AttachNotice) || IsAccusationMaterial(TypeClaim, AttachSubmitted) {
-		t.Error("accusation material")
+}
+
+// TestPrivacyByContent: a claim (申诉求决, not an accusation) that names the staff of the unit it
+// complains about. Intake marks the passage naming them and writes the unit its summary.
+func TestPrivacyByContent(t *testing.T) {
+	claim := validCase()
+	claim.Type = TypeClaim
+	claim.Content = "请求补发2025年工资。街道城管科王某某多次辱骂我。"
+	claim.Privacy = Privacy{Passages: []string{"街道城管科王某某多次辱骂我。"}, UnitSummary: "请核实并答复补发2025年工资的诉求。"}
+	if err := ValidatePrivacy(claim, claim.Privacy); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidatePrivacy(claim, Privacy{Passages: []string{"不在原文中"}}); err == nil {
+		t.Error("a passage that is not a quote of the content was accepted")
+	}
+	// The complained-about unit (redacted): no content of a claim either, only its summary.
+	r := RedactCase(claim, ViewRedacted)
+	if r.Content != "" || r.Privacy.Passages != nil || r.Privacy.UnitSummary != claim.Privacy.UnitSummary {
+		t.Errorf("redacted claim: content %q privacy %+v", r.Content, r.Privacy)
+	}
+	// The rest of the chain (masked): the content without the marked passage.
+	if m := RedactCase(claim, ViewMasked); m.Content != "请求补发2025年工资。"+CutPassage || m.Privacy.Passages != nil {
+		t.Errorf("masked claim: %q %+v", m.Content, m.Privacy)
+	}
+	if f := RedactCase(claim, ViewFull); f.Content != claim.Content || len(f.Privacy.Passages) != 1 {
+		t.Errorf("full claim: %q %+v", f.Content, f.Privacy)
+	}
+	whole := claim
+	whole.Privacy = Privacy{Whole: true}
+	if RedactCase(whole, ViewMasked).Content != "" {
+		t.Error("a matter marked as a whole shows its content to the masked view")
+	}
+	for _, c := range []struct {
+		c     Case
+		level ViewLevel
+		kind  string
+		want  bool
+	}{
+		{claim, ViewRedacted, AttachSubmitted, true}, // whatever the type
+		{claim, ViewRedacted, AttachRecording, true},
+		{claim, ViewRedacted, AttachNotice, false},
+		{claim, ViewMasked, AttachSubmitted, false},
+		{whole, ViewMasked, AttachSubmitted, true},
+		{whole, ViewFull, AttachSubmitted, false},
+	} {
+		if got := HiddenAttachment(c.c, c.level, c.kind); got != c.want {
+			t.Errorf("hidden %s at %d (whole %v): %v, want %v", c.kind, c.level, c.c.Privacy.Whole, got, c.want)
+		}
 	}
 }

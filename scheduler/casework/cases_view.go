@@ -14,8 +14,8 @@ type ViewLevel int
 
 // View levels, least to most.
 const (
-	// ViewRedacted: no petitioner identity at all and no accusation material — for the unit
-	// complained about, observers and roles outside the chain.
+	// ViewRedacted: no petitioner identity, no content and no petitioner's material of any
+	// matter — for the unit complained about, observers and roles outside the chain.
 	ViewRedacted ViewLevel = iota
 	// ViewMasked: names, with ID number, phone and address masked — the rest of the chain.
 	ViewMasked
@@ -83,10 +83,17 @@ func RedactCase(c Case, level ViewLevel) Case {
 	out := c
 	out.QueryCodeHash = ""
 	out.Petitioners = nil
+	out.Privacy.Passages = nil // the marked passages are the hidden text: only the full view quotes them
 	switch level {
 	case ViewFull:
+		out.Privacy.Passages = append([]string(nil), c.Privacy.Passages...)
 		out.Petitioners = append([]Petitioner(nil), c.Petitioners...)
 	case ViewMasked:
+		if c.Privacy.Whole {
+			out.Content = ""
+		} else {
+			out.Content = CutPassages(c.Content, c.Privacy.Passages)
+		}
 		for _, p := range c.Petitioners {
 			m := p
 			if p.Anonymous {
@@ -96,26 +103,13 @@ func RedactCase(c Case, level ViewLevel) Case {
 			out.Petitioners = append(out.Petitioners, m)
 		}
 	default:
-		if c.Type == TypeAccusation {
-			out.Content = ""
-		}
+		// The complained-about unit and observers never read the matter as told, whatever its
+		// type: the unit answers from the summary intake wrote for it (Privacy.UnitSummary).
+		out.Content = ""
 		out.ComplainedParty = ""
 		// Counts are kept: how many people a matter concerns is not their identity.
 	}
 	return out
-}
-
-// IsAccusationMaterial reports whether an attachment kind is accusation material of a case of
-// type t: for an accusation, everything the petitioner submitted or said.
-func IsAccusationMaterial(t CaseType, kind string) bool {
-	if t != TypeAccusation {
-		return false
-	}
-	switch kind {
-	case AttachSubmitted, AttachSignedRecord, AttachRecording:
-		return true
-	}
-	return false
 }
 
 // Attachment kinds.

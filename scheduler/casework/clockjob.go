@@ -18,6 +18,7 @@ import (
 type ClockStore interface {
 	CaseStore
 	SlipStore
+	EscalationStore
 	calendar.HolidaySource
 }
 
@@ -250,8 +251,10 @@ func OpenOverdueSupervisions(ctx context.Context, st ClockStore, cal *calendar.C
 // caller owns the goroutine it runs in and the ticker. report hears each run's outcome (for logs
 // and metrics); it must not block. Each run reads the store's calendar, so a year an operator
 // entered counts from the next run; a year still missing is counted provisionally (the item's
-// basis then says so) rather than leaving its cases unwatched.
-func RunOverdueJob(ctx context.Context, st ClockStore, rules Rules, tick <-chan time.Time, report func(opened int, err error)) {
+// basis then says so) rather than leaving its cases unwatched. Each run also climbs the items
+// whose feedback date passed (EscalateOverdueSupervisions); escalated hears each climb (to notify
+// the office reached) and must not block.
+func RunOverdueJob(ctx context.Context, st ClockStore, rules Rules, tick <-chan time.Time, report func(opened int, err error), escalated func(Escalation)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,7 +265,16 @@ func RunOverdueJob(ctx context.Context, st ClockStore, rules Rules, tick <-chan 
 			if lerr != nil {
 				err = lerr
 			} else {
-				n, err = OpenOverdueSupervisions(ctx, st, cal.WithProvisional(true), rules, now)
+				pcal := cal.WithProvisional(true)
+				// Climb first: an item opened by this run has a feedback date ahead of it.
+				ups, uerr := EscalateOverdueSupervisions(ctx, st, pcal, rules, now)
+				for _, e := range ups {
+					if escalated != nil {
+						escalated(e)
+					}
+				}
+				n, err = OpenOverdueSupervisions(ctx, st, pcal, rules, now)
+				err = errors.Join(uerr, err)
 			}
 			if report != nil {
 				report(n, err)

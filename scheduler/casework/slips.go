@@ -149,6 +149,10 @@ type Supervision struct {
 	ClosedAt   time.Time
 	Opinion    string // pass / return, set when closed
 	Notes      string // improvement and accountability recommendations
+	// EscalatedUnitID is the office the item has climbed to (the supervised unit's parent, then
+	// its parent …), 0 before the first escalation; Overdue counts the feedback dates it missed.
+	EscalatedUnitID int64
+	Overdue         int
 }
 
 // ValidateSupervision checks a new supervision item.
@@ -202,6 +206,7 @@ type Consultation struct {
 	SignedBy        int64 // the user of the competent unit who signed; 0: not final
 	SignedUnitID    int64
 	SignedAt        time.Time
+	Absences        []Absence // participating units recorded absent, with the reason
 }
 
 // ValidateConsultation checks a new consultation: a case, a subject, at least two units taking
@@ -269,6 +274,9 @@ func (c *Consultation) Sign(userID, unitID int64, conclusion string, at time.Tim
 	}
 	if c.SignedBy != 0 {
 		return org.Invalid("status", "casework.consultation.already_signed")
+	}
+	if err := c.CheckQuorum(nil); err != nil {
+		return err
 	}
 	c.Conclusion, c.SignedBy, c.SignedUnitID, c.SignedAt = conclusion, userID, unitID, at
 	return nil

@@ -91,8 +91,9 @@ var policy = map[string][]string{
 	// The calendar is configuration, kept at the root like the category tree.
 	ActHolidayWrite: {RoleAdmin},
 	ActCaseRegister: {RoleHallOperator, RoleIntakeOfficer},
-	// Observers read too: they get the redacted view. Admin and auditor never see case content.
-	ActCaseRead:      {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff, RoleObserver},
+	// Observers see only the title of the matter heard in the call they observe (call.Backend
+	// ObserverPanel): no case list, no case. Admin and auditor never see case content.
+	ActCaseRead:      {RoleLeader, RoleHallOperator, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor, RoleSchedulerStaff},
 	ActCaseHandle:    {RoleLeader, RoleIntakeOfficer, RoleCaseHandler, RoleUnitHead, RoleSupervisor},
 	ActCaseSupervise: {RoleLeader, RoleSupervisor},
 	ActStatsRead:     {RoleLeader, RoleSupervisor},

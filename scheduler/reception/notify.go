@@ -17,6 +17,9 @@ const (
 	NoticeSessionChanged   = "session_changed"   // a session's time or roster changed
 	NoticeSessionCancelled = "session_cancelled" // a session was cancelled
 	NoticeReminder         = "reminder"          // a session starts within a day
+	// NoticeSupervisionEscalated: a 督办 item past its feedback date climbed to the addressee
+	// office (no session).
+	NoticeSupervisionEscalated = "supervision_escalated"
 )
 
 // Notice tells the people of a unit (or a hall) about a session. It carries no petitioner's

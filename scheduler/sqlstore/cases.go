@@ -79,6 +79,9 @@ func (s *Store) insertCase(ctx context.Context, c *casework.Case) error {
 	if err := s.setPetitioners(ctx, id, c.Petitioners); err != nil {
 		return err
 	}
+	if err := s.setPrivacy(ctx, id, c.Privacy); err != nil {
+		return err
+	}
 	return s.setCoUnits(ctx, id, c.CoUnitIDs)
 }
 
@@ -224,7 +227,7 @@ func (s *Store) fillCases(ctx context.Context, cs []casework.Case) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: case co-handling units: %w", err)
 	}
-	return nil
+	return s.fillPrivacy(ctx, at, in, args)
 }
 
 // fillCase is fillCases of one case.

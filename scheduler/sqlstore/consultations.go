@@ -106,7 +106,7 @@ func (s *Store) fillConsultations(ctx context.Context, cs []casework.Consultatio
 	if err != nil {
 		return fmt.Errorf("sqlstore: consultation opinions: %w", err)
 	}
-	return nil
+	return s.fillAbsences(ctx, at, in, args)
 }
 
 // fillConsultation is fillConsultations of one.

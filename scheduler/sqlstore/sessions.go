@@ -97,7 +97,10 @@ func (s *Store) seedCalendar(ctx context.Context, cal *calendar.Calendar) error 
 	return s.InTx(ctx, func(txs scheduler.Store) error {
 		tx := txs.(*Store)
 		for y, verified := range cal.Years() {
-			if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, ?) ON CONFLICT (year) DO NOTHING`,
+			// A year a later release checked becomes verified in a store seeded before; the file
+			// never lowers a year to unverified.
+			if _, err := tx.exec(ctx, `INSERT INTO calendar_years (year, verified) VALUES (?, ?)
+				ON CONFLICT (year) DO UPDATE SET verified = 1 WHERE excluded.verified = 1`,
 				y, b2i(verified)); err != nil {
 				return fmt.Errorf("sqlstore: seed calendar year %d: %w", y, err)
 			}

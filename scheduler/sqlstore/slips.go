@@ -187,7 +187,8 @@ func (s *Store) OpenSupervision(ctx context.Context, sv *casework.Supervision) e
 	})
 }
 
-const supervisionCols = `id, case_id, unit_id, opened_by, basis, level, method, escalation, deadline, opened_at, closed_at, opinion, notes`
+const supervisionCols = `id, case_id, unit_id, opened_by, basis, level, method, escalation, deadline, opened_at, closed_at, opinion, notes,
+	escalated_unit_id, overdue_escalations`
 
 // OpenSupervisionFor implements casework.SlipStore.
 func (s *Store) OpenSupervisionFor(ctx context.Context, caseID int64) (casework.Supervision, error) {
@@ -210,19 +211,8 @@ func (s *Store) EscalateSupervision(ctx context.Context, id int64, actor casewor
 		if !sv.ClosedAt.IsZero() {
 			return fmt.Errorf("sqlstore: escalate supervision %d: it is closed: %w", id, org.ErrNotFound)
 		}
-		cur := sv.Escalation
-		next := casework.NextEscalation(cur)
-		if next == cur {
-			return org.Invalid("escalation", "sqlstore.supervision.top_level")
-		}
-		level := casework.SupLevelRoutine
-		if next == "listed" {
-			level = casework.SupLevelListed
-		}
-		if _, err := tx.exec(ctx, `UPDATE supervisions SET escalation = ?, level = ? WHERE id = ?`, next, level, id); err != nil {
-			return fmt.Errorf("sqlstore: escalate supervision: %w", err)
-		}
-		return tx.noteEvent(ctx, actor, sv.CaseID, casework.EvSupervision, supervisionRef(id), "督办升级："+cur+" → "+next)
+		_, err = tx.climb(ctx, sv, sv.Deadline, false, actor)
+		return err
 	})
 }
 
@@ -259,7 +249,8 @@ func (s *Store) CloseSupervision(ctx context.Context, id int64, opinion, notes s
 func scanSupervision(sc interface{ Scan(...any) error }) (casework.Supervision, error) {
 	var sv casework.Supervision
 	var dl, op, cl int64
-	err := sc.Scan(&sv.ID, &sv.CaseID, &sv.UnitID, &sv.OpenedBy, &sv.Basis, &sv.Level, &sv.Method, &sv.Escalation, &dl, &op, &cl, &sv.Opinion, &sv.Notes)
+	err := sc.Scan(&sv.ID, &sv.CaseID, &sv.UnitID, &sv.OpenedBy, &sv.Basis, &sv.Level, &sv.Method, &sv.Escalation, &dl, &op, &cl, &sv.Opinion, &sv.Notes,
+		&sv.EscalatedUnitID, &sv.Overdue)
 	sv.Deadline, sv.OpenedAt, sv.ClosedAt = fromTm(dl), fromTm(op), fromTm(cl)
 	return sv, err
 }

@@ -160,6 +160,7 @@ func richCase(t *testing.T, x *exchangeSide) casework.Case {
 	must(s.CreateConsultation(ctx, &co, actorOf(leader, bj(4, 10, 9))))
 	must(s.AddConsultationOpinion(ctx, co.ID, casework.Opinion{UnitID: tr.Dept.ID, Text: "由企业所在地处理"}, actorOf(dept, bj(4, 10, 10))))
 	must(s.AddConsultationOpinion(ctx, co.ID, casework.Opinion{UnitID: tr.T1.ID, Text: "街道无执法权", Dissent: true}, actorOf(town, bj(4, 10, 11))))
+	must(s.AddConsultationOpinion(ctx, co.ID, casework.Opinion{UnitID: tr.D1.ID, Text: "同意人社局牵头"}, actorOf(leader, bj(4, 10, 12))))
 	must(s.SignConsultation(ctx, co.ID, "由区人社局牵头办理", actorOf(dept, bj(4, 11, 9))))
 	must(s.SetCaseOwner(ctx, c.ID, leader.ID, actorOf(leader, bj(4, 12, 9))))
 	must(s.AddCaseNote(ctx, &casework.CaseEvent{CaseID: c.ID, Kind: "recording", Ref: "recording:sess-1-h1", Reason: "录像已封存", Actor: "system", At: bj(3, 2, 11)}))

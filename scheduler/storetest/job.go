@@ -31,7 +31,7 @@ func testOverdueRunner(t *testing.T, s scheduler.Store) {
 				t.Errorf("job: %v", err)
 			}
 			reports <- n
-		})
+		}, nil)
 	}()
 	tick <- time.Date(2026, 3, 10, 0, 0, 0, 0, calendar.ChinaTZ)
 	if n := <-reports; n != 0 {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"Cases", testCases},
+		{"Privacy", testPrivacy},
 		{"CaseEventsAppendOnly", testCaseEventsAppendOnly},
 		{"CaseNotes", testCaseNotes},
 		{"Slips", testSlips},
@@ -57,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 		{"RateCounts", testRateCounts},
 		{"IdentitySealed", testIdentitySealed}, // identity.go
 		{"IdentityRotation", testIdentityRotation},
+		{"SupervisionEscalation", testSupervisionEscalation},
+		{"ConsultationQuorum", testConsultationQuorum},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

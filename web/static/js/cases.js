@@ -97,6 +97,32 @@ async function loadList() {
   }
 }
 
+// loadEscalated lists the open 督办 items that climbed to an office the caller supervises from
+// (GET /supervisions/escalated); a row opens its case.
+async function loadEscalated() {
+  $('escalated').hidden = !me.can.includes('case.supervise');
+  if ($('escalated').hidden) return;
+  $('esc-error').hidden = true;
+  try {
+    const res = await api('GET', '/api/v1/supervisions/escalated');
+    const rows = $('esc-rows');
+    rows.replaceChildren();
+    for (const s of res.supervisions) {
+      const tr = el('tr');
+      tr.dataset.case = String(s.case_id);
+      tr.append(el('td', s.case_number), el('td', unitName(s.unit_id)), el('td', unitName(s.escalated_unit_id)),
+        el('td', `${t('sup.' + s.level)} · ${t('esc.' + s.escalation)}`), el('td', s.deadline), el('td', String(s.overdue)));
+      tr.addEventListener('click', () => {
+        location.hash = String(s.case_id);
+      });
+      rows.append(tr);
+    }
+    $('esc-empty').hidden = rows.children.length > 0;
+  } catch (err) {
+    fail($('esc-error'), err);
+  }
+}
+
 function fact(dl, key, value) {
   dl.append(el('dt', t(key)), el('dd', value));
 }
@@ -165,22 +191,95 @@ function renderSupervisions(list) {
   }
 }
 
-function renderConsultations(list) {
+// renderConsultations shows each 会商 with the opinions, the units recorded absent (reason, who,
+// when) and the units still missing; a member of the competent unit records an absence and signs,
+// the sign button held back, with the missing units named, until every other unit is accounted for.
+// events (the case's timeline) name who recorded each absence: the event bears the same instant.
+function renderConsultations(list, events) {
   const box = $('d-consultations');
   box.replaceChildren();
   if (!list.length) box.append(el('p', t('cases.none'), 'muted'));
+  const recorder = (a) => events.find((e) => e.kind === 'consultation_absence' && e.at === a.at)?.actor || `#${a.by}`;
   for (const k of list) {
     const div = el('div', undefined, 'case-consultation');
+    div.dataset.id = String(k.id);
     div.append(el('p', t('cases.k.subject', { subject: k.subject })));
-    const ul = el('ul');
+    const ul = el('ul', undefined, 'k-opinions');
     for (const o of k.opinions) {
       const li = el('li', `${unitName(o.unit_id)}：${o.text}`);
       if (o.dissent) li.append(el('span', t('cases.k.dissent'), 'dissent'));
+      if (o.at) li.append(el('span', ' · ' + when(o.at), 'muted'));
       ul.append(li);
     }
     div.append(ul);
+    if (k.absences.length) {
+      const abs = el('ul', undefined, 'k-absences');
+      for (const a of k.absences) {
+        abs.append(el('li', t('quorum.absent', { unit: unitName(a.unit_id), reason: a.reason, by: recorder(a), at: when(a.at) }), 'muted'));
+      }
+      div.append(el('p', t('quorum.absences')), abs);
+    }
+    const missing = k.missing_unit_ids.map(unitName).join('、');
+    if (!k.final && missing) div.append(el('p', t('quorum.missing', { units: missing }), 'warn warn-50 k-missing'));
     div.append(el('p', k.final ? t('cases.k.final', { conclusion: k.conclusion }) : t('cases.k.draft'), k.final ? '' : 'muted'));
+    if (!k.final && me.can.includes('case.handle') && me.grants.some((g) => g.unit_id === k.competent_unit_id)) {
+      div.append(competentControls(k, missing));
+    }
     box.append(div);
+  }
+}
+
+// competentControls: the competent unit's absence form and its signature, for consultation k.
+function competentControls(k, missing) {
+  const box = el('div', undefined, 'case-form k-competent');
+  if (k.missing_unit_ids.length) {
+    const f = el('div', undefined, 'row2');
+    const sel = el('select', undefined, 'k-absent-unit');
+    sel.dataset.field = 'unit_id';
+    for (const id of k.missing_unit_ids) {
+      const o = el('option', unitName(id));
+      o.value = String(id);
+      sel.append(o);
+    }
+    const unitField = el('label', undefined, 'field');
+    unitField.append(el('span', t('quorum.unit')), sel);
+    const reason = el('input', undefined, 'k-absent-reason');
+    reason.maxLength = 500;
+    reason.dataset.field = 'reason';
+    const reasonField = el('label', undefined, 'field');
+    reasonField.append(el('span', t('quorum.reason')), reason);
+    f.append(unitField, reasonField);
+    const rec = el('button', t('quorum.record'), 'btn k-absent-submit');
+    rec.type = 'button';
+    rec.addEventListener('click', () => act(rec, `/api/v1/consultations/${k.id}/absences`,
+      { unit_id: Number(sel.value), reason: reason.value.trim() }, t('quorum.recorded')));
+    box.append(el('h4', t('quorum.record.heading')), f, rec);
+  }
+  const conclusion = el('textarea', undefined, 'k-conclusion');
+  conclusion.rows = 2;
+  conclusion.dataset.field = 'conclusion';
+  const cf = el('label', undefined, 'field');
+  cf.append(el('span', t('quorum.conclusion')), conclusion);
+  const sign = el('button', t('quorum.sign'), 'btn btn-primary k-sign');
+  sign.type = 'button';
+  sign.disabled = k.missing_unit_ids.length > 0;
+  if (sign.disabled) sign.title = t('quorum.missing', { units: missing });
+  sign.addEventListener('click', () => act(sign, `/api/v1/consultations/${k.id}/sign`, { conclusion: conclusion.value.trim() }, t('quorum.signed')));
+  box.append(cf, sign);
+  if (sign.disabled) box.append(el('span', ' ' + t('quorum.wait', { units: missing }), 'muted small k-sign-why'));
+  return box;
+}
+
+// act posts body to url from button btn and reloads the case, or shows the server's refusal.
+async function act(btn, url, body, message) {
+  $('d-error').hidden = true;
+  btn.disabled = true;
+  try {
+    await api('POST', url, body);
+    await changed(message);
+  } catch (err) {
+    fail($('d-error'), err);
+    btn.disabled = false;
   }
 }
 
@@ -246,7 +345,7 @@ async function showDetail(id) {
     forms.show(c, as.assignments);
     renderAssignments(as.assignments);
     renderSupervisions(svs.supervisions);
-    renderConsultations(ks.consultations);
+    renderConsultations(ks.consultations, tl.events);
     renderRecordings(id);
     const leader = me.can.includes('case.own');
     $('d-own').hidden = !leader || Boolean(c.owner_leader_id);
@@ -301,6 +400,7 @@ onLangChange(() => {
   fillStatusFilter();
   if (forms) forms.labels();
   loadList();
+  if (me) loadEscalated();
   if (current) showDetail(current);
 });
 
@@ -318,7 +418,7 @@ if (me) {
     // Names are a convenience: without them the page shows unit numbers.
   }
   forms = initForms({ me, units, routing, created, changed });
-  await loadList();
+  await Promise.all([loadList(), loadEscalated()]);
   const id = Number(location.hash.slice(1));
   if (id > 0) showDetail(id);
 }

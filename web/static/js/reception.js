@@ -497,7 +497,7 @@ function drawPanel() {
   body.replaceChildren();
   if (!panel) return;
   const c = panel.case;
-  body.dataset.view = c.view;
+  body.dataset.view = panel.observer ? 'observer' : c.view;
   const add = (tag, text, cls) => {
     const el = document.createElement(tag);
     el.textContent = text;
@@ -505,6 +505,11 @@ function drawPanel() {
     body.append(el);
     return el;
   };
+  if (panel.observer) {
+    // The observers' seat gets the title of the matter being heard and nothing else.
+    add('p', c.title, 'rc-case-title');
+    return;
+  }
   add('p', `${c.number} · ${c.title}`, 'rc-case-title');
   add('p', t(`rc.panel.view.${c.view}`), 'muted small');
   if (c.petitioners.length) {
