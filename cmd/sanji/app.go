@@ -170,7 +170,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
 		Recordings: recordingsDir(cfg)}
 	var placement signaling.Placer
+	var shared signaling.Shared
 	if cp != nil {
+		shared = liveState{cp}
 		apiCfg.Cluster = apiCluster{cp}
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
@@ -178,6 +180,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	schedAPI := api.New(apiCfg)
 	sig := signaling.New(signaling.Config{
 		Placement:     placement,
+		Shared:        shared,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger
