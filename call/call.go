@@ -312,6 +312,7 @@ func (k *Call) Joined(p Participant) {
 	k.apply(false)
 	k.sendPanels([]Participant{p}, k.caseID())
 	k.rejoined(p)
+	k.continueRecording()
 }
 
 // Leave takes a leaving participant out; the last one out closes the call (its state is in the

@@ -149,3 +149,18 @@ func (k *Call) restore(ctx context.Context) {
 	k.log().Info("call rebuilt from the store and its snapshot", zap.String("room", k.room),
 		zap.Bool("hearing", k.stage != nil && !k.stage.ackAt.IsZero()))
 }
+
+// continueRecording starts again, in a call rebuilt from another node's snapshot, the
+// recording of the hearing that node was recording (same hearing id: the recorder continues
+// it), as soon as a member is back.
+func (k *Call) continueRecording() {
+	k.mu.Lock()
+	want := k.restored && k.stage != nil && !k.stage.ackAt.IsZero() && k.stage.rec == nil
+	k.mu.Unlock()
+	if !want {
+		return
+	}
+	k.op.Lock()
+	defer k.op.Unlock()
+	k.startRecording()
+}

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 
 	"sanji/bench"
 	"sanji/client"
+	"sanji/recording"
 	"sanji/signaling"
 )
 
@@ -30,6 +33,16 @@ type failoverPeer struct {
 	state signaling.CallState // the last call_state
 	stop  chan struct{}
 	done  chan struct{}
+	once  sync.Once
+}
+
+// close stops publishing and leaves.
+func (p *failoverPeer) close() {
+	p.once.Do(func() {
+		close(p.stop)
+		<-p.done
+		_ = p.c.Close()
+	})
 }
 
 func dialFailoverPeer(t *testing.T, wsURL, token string) *failoverPeer {
@@ -83,11 +96,7 @@ func dialFailoverPeer(t *testing.T, wsURL, token string) *failoverPeer {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		close(p.stop)
-		<-p.done
-		_ = c.Close()
-	})
+	t.Cleanup(p.close)
 	return p
 }
 
@@ -128,8 +137,10 @@ func TestFailoverKillNineMidReception(t *testing.T) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	env := []string{"SANJI_STORE_DSN=" + dsn}
+	// The recordings on storage both nodes see, as a cluster needs.
+	recDir := t.TempDir()
 	args := func(id string, serves string) []string {
-		a := []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id}
+		a := []string{"--recording-dir", recDir, "--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id}
 		if serves != "" {
 			a = append(a, "--cluster-serves", serves)
 		}
@@ -211,5 +222,47 @@ func TestFailoverKillNineMidReception(t *testing.T) {
 	if after.AppointmentID != before.AppointmentID || after.CaseID != before.CaseID || after.StartedAt == nil || before.StartedAt == nil || !after.StartedAt.Equal(*before.StartedAt) ||
 		!after.RecordingAcknowledged {
 		t.Fatalf("hearing changed: before %+v, after %+v", before, after)
+	}
+
+	// The recording: one hearing, its first segments interrupted, new ones recording after them
+	// on the same chain; sealed whole when the call ends.
+	dirs, _ := filepath.Glob(filepath.Join(recDir, fmt.Sprintf("s%d-a*", seats.SessionID)))
+	if len(dirs) != 1 {
+		t.Fatalf("hearing directories: %v", dirs)
+	}
+	waitUntil(t, 10*time.Second, "new segments recording", func() bool {
+		m, err := recording.ReadManifest(dirs[0])
+		if err != nil {
+			return false
+		}
+		interrupted, second := 0, 0
+		for _, tr := range m.Tracks {
+			if tr.End == recording.EndInterrupted {
+				interrupted++
+			}
+			if tr.Segment == 2 {
+				second++
+			}
+		}
+		return interrupted == 2 && second == 2
+	})
+	leader.close()
+	hall.close()
+	var m *recording.Manifest
+	waitUntil(t, 20*time.Second, "the hearing sealed", func() bool {
+		var err error
+		m, err = recording.ReadManifest(dirs[0])
+		return err == nil && m.Chain.Head != ""
+	})
+	rep, err := recording.Verify(dirs[0], m.Chain.Head)
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+	taken := false
+	for _, n := range m.Notes {
+		taken = taken || n.Kind == "taken_over"
+	}
+	if !taken || rep.Files != 4 {
+		t.Fatalf("manifest: %d files checked, notes %+v, tracks %+v", rep.Files, m.Notes, m.Tracks)
 	}
 }
