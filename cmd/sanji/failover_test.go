@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -264,5 +265,87 @@ func TestFailoverKillNineMidReception(t *testing.T) {
 	}
 	if !taken || rep.Files != 4 {
 		t.Fatalf("manifest: %d files checked, notes %+v, tracks %+v", rep.Files, m.Notes, m.Tracks)
+	}
+}
+
+// TestResumeOnAnotherNode, in process: two nodes on one Redis. A participant on node a loses its
+// socket; its resume is refused on node b while a lives and owns the room (wrong_node, the
+// record left for a), and a wrong token is refused. When a has left the cluster, b takes the
+// room and the resume: the participant is seated on b with renew_media, publishes again on new
+// connections, and a newcomer on b receives its audio.
+func TestResumeOnAnotherNode(t *testing.T) {
+	redisAddr := os.Getenv("SANJI_TEST_REDIS")
+	if redisAddr == "" {
+		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "sanjitest-" + hex.EncodeToString(b)
+	a := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a"))
+	bn := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+	bn.cluster.node.Load().DrainLocal() // the room goes to a
+	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
+	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
+		v, _ := a.cluster.node.Load().View()
+		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
+	})
+
+	hc := testHTTPClient(t)
+	p := dialFailoverPeer(t, ws(a.URL()), devToken(t, hc, a.URL(), "room-f", "甲"))
+	p.c.DropSocket()
+
+	resume := func(base string, d signaling.ResumeData) (string, map[string]any) {
+		t.Helper()
+		conn, _, err := websocket.DefaultDialer.Dial(ws(base), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.WriteJSON(map[string]any{"v": 1, "type": "resume", "id": "r", "data": d}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var m struct {
+				Type string         `json:"type"`
+				Data map[string]any `json:"data"`
+			}
+			if err := conn.ReadJSON(&m); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if m.Type == "resumed" || m.Type == "error" {
+				return m.Type, m.Data
+			}
+		}
+	}
+	d := signaling.ResumeData{Token: p.c.ResumeToken(), ParticipantID: p.c.ID(), Room: "room-f"}
+	if typ, data := resume(bn.URL(), d); typ != "error" || data["code"] != "wrong_node" {
+		t.Fatalf("resume on b while a owns the room: %s %v", typ, data)
+	}
+	// a leaves the cluster (as if gone; its participant stays kept there): b takes new rooms.
+	if err := a.cluster.node.Load().Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bn.cluster.node.Load().Undrain(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	bad := d
+	bad.Token = "not-the-token"
+	if typ, data := resume(bn.URL(), bad); typ != "error" || data["code"] != "resume_refused" {
+		t.Fatalf("resume on b with a wrong token: %s %v", typ, data)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.c.Resume(ctx, ws(bn.URL())); err != nil {
+		t.Fatalf("resume on b: %v", err)
+	}
+	// The token was used once, cluster-wide.
+	if typ, data := resume(bn.URL(), d); typ != "error" || data["code"] != "resume_refused" {
+		t.Fatalf("the old token again: %s %v", typ, data)
+	}
+	watcher := dialFailoverPeer(t, ws(bn.URL()), devToken(t, hc, bn.URL(), "room-f", "乙"))
+	watcher.receiving(t, 50, 10*time.Second)
+	if got := p.c.Joined().Room; got != "room-f" {
+		t.Fatalf("room %q", got)
 	}
 }
