@@ -2,6 +2,7 @@ package call
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -47,26 +48,21 @@ func (k *Call) liveLocked() []byte {
 		st.Appointment, st.AckAt, st.Units, st.Speakers = g.appt.ID, g.ackAt, g.units, g.speakers
 		st.Record, st.Confirmed = g.record, g.confirmed
 	}
-	for id, on := range k.hands {
-		if on {
-			st.Hands = append(st.Hands, id)
-		}
-	}
-	for id, on := range k.held {
-		if on {
-			st.Held = append(st.Held, id)
-		}
-	}
-	for h, on := range k.away {
-		if on {
-			st.Away = append(st.Away, h)
-		}
-	}
-	slices.Sort(st.Hands)
-	slices.Sort(st.Held)
-	slices.Sort(st.Away)
+	st.Hands, st.Held, st.Away = setKeys(k.hands), setKeys(k.held), setKeys(k.away)
 	b, _ := json.Marshal(st) // plain fields: cannot fail
 	return b
+}
+
+// setKeys are the keys of a set's members that are in it, sorted; never nil.
+func setKeys[K cmp.Ordered](set map[K]bool) []K {
+	out := []K{}
+	for k, in := range set {
+		if in {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // keep writes the snapshot when it changed since the last write. Called with k.sendMu held

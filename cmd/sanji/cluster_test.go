@@ -257,12 +257,19 @@ func listNodes(t *testing.T, c *http.Client, base string) api.NodesResponse {
 func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 	t.Helper()
 	tok := devToken(t, testHTTPClient(t), base, room, "观察员")
+	return wsAsk(t, base, "join", map[string]any{"token": tok}, "joined")
+}
+
+// wsAsk sends one message on a new socket to base and returns the first answer of type want or
+// error, with its data.
+func wsAsk(t *testing.T, base, typ string, data any, want string) (string, map[string]any) {
+	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.WriteJSON(map[string]any{"v": 1, "type": "join", "id": "j", "data": map[string]any{"token": tok}}); err != nil {
+	if err := conn.WriteJSON(map[string]any{"v": 1, "type": typ, "id": "j", "data": data}); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -274,7 +281,7 @@ func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 		if err := conn.ReadJSON(&m); err != nil {
 			t.Fatalf("read: %v", err)
 		}
-		if m.Type == "joined" || m.Type == "error" {
+		if m.Type == want || m.Type == "error" {
 			return m.Type, m.Data
 		}
 	}

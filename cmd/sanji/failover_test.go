@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -416,27 +415,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 
 	resume := func(base string, d signaling.ResumeData) (string, map[string]any) {
 		t.Helper()
-		conn, _, err := websocket.DefaultDialer.Dial(ws(base), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if err := conn.WriteJSON(map[string]any{"v": 1, "type": "resume", "id": "r", "data": d}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			var m struct {
-				Type string         `json:"type"`
-				Data map[string]any `json:"data"`
-			}
-			if err := conn.ReadJSON(&m); err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if m.Type == "resumed" || m.Type == "error" {
-				return m.Type, m.Data
-			}
-		}
+		return wsAsk(t, base, "resume", d, "resumed")
 	}
 	d := signaling.ResumeData{Token: p.c.ResumeToken(), ParticipantID: p.c.ID(), Room: "room-f"}
 	if typ, data := resume(bn.URL(), d); typ != "error" || data["code"] != "wrong_node" {
