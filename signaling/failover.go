@@ -128,6 +128,7 @@ func (s *session) resumeElsewhere(id string, d ResumeData) *Error {
 	s.identify(c)
 	s.renewMedia = true
 	if e := s.enter(id, c, r.AutoSubscribe, false); e != nil {
+		s.renewMedia = false // a join that may follow on this socket is answered `joined`
 		srv.metrics.resumes.WithLabelValues("refused").Inc()
 		return e
 	}
