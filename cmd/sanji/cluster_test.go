@@ -296,18 +296,23 @@ func clusterTestConfig(t *testing.T, redisAddr, prefix, id string) config {
 	return cfg
 }
 
-// TestJoinOnTheWrongNodeNamesTheOwner: two nodes in process; a room placed on one is refused on
-// the other with the owner's URL, and joins there.
-func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
+// twoTestNodes starts two nodes in process, a and b, on the test Redis with a prefix of their own.
+func twoTestNodes(t *testing.T) (a, b *app) {
+	t.Helper()
 	redisAddr := os.Getenv("SANJI_TEST_REDIS")
 	if redisAddr == "" {
 		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sanjitest-" + hex.EncodeToString(b)
-	a := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a"))
-	bn := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	prefix := "sanjitest-" + hex.EncodeToString(r)
+	return startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a")), startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+}
+
+// TestJoinOnTheWrongNodeNamesTheOwner: two nodes in process; a room placed on one is refused on
+// the other with the owner's URL, and joins there.
+func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
+	a, bn := twoTestNodes(t)
 	// b drains, so every new room goes to a.
 	bn.cluster.node.Load().DrainLocal()
 	waitReady := func(ap *app, want int) {

@@ -393,15 +393,7 @@ func TestFailoverTrials(t *testing.T) {
 // room and the resume: the participant is seated on b with renew_media, publishes again on new
 // connections, and a newcomer on b receives its audio.
 func TestResumeOnAnotherNode(t *testing.T) {
-	redisAddr := os.Getenv("SANJI_TEST_REDIS")
-	if redisAddr == "" {
-		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sanjitest-" + hex.EncodeToString(b)
-	a := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a"))
-	bn := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+	a, bn := twoTestNodes(t)
 	bn.cluster.node.Load().DrainLocal() // the room goes to a
 	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
 	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
