@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz bench bench-impaired bench-firewall soak vet fmt fmt-check
+.PHONY: run build test fuzz bench bench-impaired bench-firewall bench-failover soak vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -62,6 +62,14 @@ bench-firewall:
 	mkdir -p $(BENCH_OUT)
 	$(GO) test -count=1 -timeout 10m -run '^TestE2EFirewallMatrix$$' -v ./cmd/sanji > $(BENCH_OUT)/firewall-matrix.txt; s=$$?; grep -A12 'firewall matrix:' $(BENCH_OUT)/firewall-matrix.txt; exit $$s
 	$(GO) test -count=1 -timeout 4h -run '^$$' -bench 'OutageRecovery|FirstMediaTURNTLS' -benchtime $(FIREWALL_TRIALS)x ./cmd/sanji > $(BENCH_OUT)/firewall-bench.txt; s=$$?; grep -E '^Benchmark' $(BENCH_OUT)/firewall-bench.txt; exit $$s
+
+# How many failovers `make bench-failover` measures.
+FAILOVER_TRIALS ?= 20
+
+## bench-failover: with SANJI_TEST_PG and SANJI_TEST_REDIS, two `sanji serve` nodes; FAILOVER_TRIALS times a reception call (leader and hall, Go clients, audio both ways, a hearing recorded) whose node is killed with SIGKILL, until both clients are back on the other node with media; p50/p95/max (see docs/benchmarks.md; 20 trials take about 6 minutes)
+bench-failover:
+	mkdir -p $(BENCH_OUT)
+	SANJI_FAILOVER_TRIALS=$(FAILOVER_TRIALS) $(GO) test -count=1 -timeout 1h -run '^TestFailoverTrials$$' -v ./cmd/sanji > $(BENCH_OUT)/failover.txt; s=$$?; grep -E 'trial|failover over' $(BENCH_OUT)/failover.txt; exit $$s
 
 # How many times `make bench-impaired` runs each impairment.
 IMPAIRED_RUNS ?= 3

@@ -97,8 +97,11 @@ type Config struct {
 	Recorder Recorder               // nil records nothing
 	Room     func(name string) Room // the call's SFU room, nil when none
 	Sink     Sink
-	Now      func() time.Time
-	Logger   *zap.Logger
+	// Keeper keeps the call's live snapshot where another node finds it (live.go); nil on a
+	// single node.
+	Keeper Keeper
+	Now    func() time.Time
+	Logger *zap.Logger
 }
 
 // backendTimeout bounds one command's calls to the scheduler.
@@ -164,6 +167,10 @@ type Call struct {
 	held      map[string]bool
 	unitNames map[int64]string
 	away      map[int64]bool // halls taken off the stage when their seat was released (away.go)
+	// kept is the snapshot last written to the Keeper (under sendMu); restored says the call
+	// was rebuilt with a snapshot another node kept (its recording resumes, live.go).
+	kept     []byte
+	restored bool
 }
 
 // Enter seats p in the call of a session, loading the call on first use (userID acts for a
@@ -215,6 +222,7 @@ func (c *Calls) get(sessionID, userID int64) (*Call, error) {
 			break
 		}
 	}
+	k.restore(ctx)
 	k.publish()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -306,6 +314,7 @@ func (k *Call) Joined(p Participant) {
 	k.apply(false)
 	k.sendPanels([]Participant{p}, k.caseID())
 	k.rejoined(p)
+	k.continueRecording()
 }
 
 // Leave takes a leaving participant out; the last one out closes the call (its state is in the
@@ -341,6 +350,7 @@ func (k *Call) Leave(p Participant) {
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 		defer cancel()
+		k.forget()
 		k.sealRecording(ctx, rec, caseID)
 		return
 	}
@@ -392,7 +402,14 @@ func (k *Call) apply(panels bool) {
 	if k.stage != nil {
 		caseID = k.stage.caseID
 	}
+	var live []byte
+	if k.calls.cfg.Keeper != nil && !k.closed {
+		live = k.liveLocked()
+	}
 	k.mu.Unlock()
+	if live != nil {
+		k.keep(live)
+	}
 
 	if sink := k.calls.cfg.Sink; sink != nil {
 		sink.Enforce(k, members)

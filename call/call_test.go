@@ -142,6 +142,7 @@ type testEnv struct {
 	clock   *clock
 	sink    *sink
 	calls   *call.Calls
+	bridge  call.Backend
 	users   map[string]org.User
 }
 
@@ -172,7 +173,7 @@ func newTestEnv(t *testing.T, rec call.Recorder) *testEnv {
 	// The scheduler's clock is the call's: hearings start and end when the call says.
 	bridge := api.New(api.Config{Store: st, Signer: auth.NewSigner([]byte("test secret of at least 32 bytes, for signing")),
 		Logger: log, Attachments: casework.Blobs{Dir: t.TempDir(), MaxSize: 1 << 20}, Now: clk.Now}).CallBridge()
-	e := &testEnv{t: t, st: st, session: x, clock: clk, sink: &sink{}, users: map[string]org.User{}}
+	e := &testEnv{t: t, st: st, session: x, clock: clk, sink: &sink{}, users: map[string]org.User{}, bridge: bridge}
 	e.calls = call.New(call.Config{Backend: bridge, Recorder: rec, Sink: e.sink, Now: e.clock.Now, Logger: log})
 	for _, name := range []string{"demo-leader", "demo-operator", "demo-operator2", "demo-handler", "demo-observer"} {
 		u, err := st.GetUserByUsername(ctx, name)

@@ -40,7 +40,9 @@ func (k *Call) startRecording() {
 		return
 	}
 	info := recording.HearingInfo{ID: fmt.Sprintf("s%d-a%d-%d", k.sessionID, g.appt.ID, g.ackAt.Unix()), Start: g.ackAt,
-		SessionID: k.sessionID, CaseID: g.caseID, Room: k.room, OnError: k.recordingFailed}
+		SessionID: k.sessionID, CaseID: g.caseID, Room: k.room, OnError: k.recordingFailed,
+		// A call rebuilt from another node's snapshot goes on with the same hearing's recording.
+		Continue: k.restored}
 	for _, p := range k.members {
 		if m := p.Member(); k.pol.Snapshot().OnStage(m.Seat) {
 			info.Participants = append(info.Participants, recordingParticipant(m))

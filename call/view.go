@@ -177,19 +177,7 @@ func (k *Call) stateFor(p Participant) State {
 	}
 	st.Tiles = k.tilesFor(st.Stage)
 	if studio {
-		st.Hands, st.Held = []string{}, []string{}
-		for id, up := range k.hands {
-			if up {
-				st.Hands = append(st.Hands, id)
-			}
-		}
-		for id, h := range k.held {
-			if h {
-				st.Held = append(st.Held, id)
-			}
-		}
-		slices.Sort(st.Hands)
-		slices.Sort(st.Held)
+		st.Hands, st.Held = setKeys(k.hands), setKeys(k.held)
 		st.Units = []StageUnit{}
 		for _, id := range k.roster.Units {
 			st.Units = append(st.Units, StageUnit{ID: id, Name: k.unitNames[id]})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,13 +76,16 @@ var ErrClosed = errors.New("client: connection closed")
 
 // Client is one connected, joined participant.
 type Client struct {
-	opt    Options
-	log    *zap.Logger
-	url    string          // the WebSocket joined (after any redirect)
-	conn   *websocket.Conn // replaced by Resume, under writeMu and mu
-	pub    *webrtc.PeerConnection
-	sub    *webrtc.PeerConnection
-	joined JoinedData // and resumeToken: set by Dial, then by Resume
+	opt  Options
+	log  *zap.Logger
+	url  string          // the WebSocket joined (after any redirect)
+	conn *websocket.Conn // replaced by Resume, under writeMu and mu
+	api  *webrtc.API
+	pub  *webrtc.PeerConnection // both replaced, under mu, by a resume on another node
+	sub  *webrtc.PeerConnection
+	// published are the tracks Publish added: published again on new connections.
+	published []webrtc.TrackLocal
+	joined    JoinedData // and resumeToken: set by Dial, then by Resume
 	// resumeToken takes this participant back on a new socket (Resume).
 	resumeToken string
 
@@ -182,7 +186,7 @@ func dialOnce(ctx context.Context, wsURL, token string, opt Options) (*Client, e
 		return nil, fmt.Errorf("client: dial %s: %w", wsURL, err)
 	}
 	c := &Client{
-		opt: opt, log: opt.Logger, conn: conn,
+		opt: opt, log: opt.Logger, conn: conn, api: api,
 		readerDone:    make(chan struct{}),
 		waiters:       map[string]chan Message{},
 		sdpSent:       map[string]bool{},
@@ -190,18 +194,10 @@ func dialOnce(ctx context.Context, wsURL, token string, opt Options) (*Client, e
 		remoteSet:     map[string]bool{},
 		pendingRemote: map[string][]webrtc.ICECandidateInit{},
 	}
-	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, c.sub, err = c.newConnections(); err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("client: publisher connection: %w", err)
+		return nil, err
 	}
-	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		_ = c.pub.Close()
-		_ = conn.Close()
-		return nil, fmt.Errorf("client: subscriber connection: %w", err)
-	}
-	c.pub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetPublisher, ic) })
-	c.sub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetSubscriber, ic) })
-	c.sub.OnTrack(c.onTrack)
 	go c.readLoop(conn, c.readerDone)
 
 	auto := opt.AutoSubscribe
@@ -261,13 +257,16 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 	defer c.publishMu.Unlock()
 	var senders []*webrtc.RTPSender
 	for _, t := range tracks {
-		tr, err := c.pub.AddTransceiverFromTrack(t,
+		tr, err := c.pubPC().AddTransceiverFromTrack(t,
 			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return nil, fmt.Errorf("client: add track %s: %w", t.ID(), err)
 		}
 		s := tr.Sender()
 		senders = append(senders, s)
+		c.mu.Lock()
+		c.published = append(c.published, t)
+		c.mu.Unlock()
 		c.wg.Add(1)
 		go c.readSenderRTCP(s, "")
 	}
@@ -317,7 +316,7 @@ func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*Simul
 	}
 	c.publishMu.Lock()
 	defer c.publishMu.Unlock()
-	tr, err := c.pub.AddTransceiverFromTrack(layers[0],
+	tr, err := c.pubPC().AddTransceiverFromTrack(layers[0],
 		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, fmt.Errorf("client: add track %s: %w", layers[0].ID(), err)
@@ -356,11 +355,11 @@ func (c *Client) PublishSimulcast(layers ...*webrtc.TrackLocalStaticRTP) (*Simul
 func (c *Client) negotiatePublisher() error { return c.offerPublisher(nil) }
 
 func (c *Client) offerPublisher(opt *webrtc.OfferOptions) error {
-	offer, err := c.pub.CreateOffer(opt)
+	offer, err := c.pubPC().CreateOffer(opt)
 	if err != nil {
 		return fmt.Errorf("client: publish offer: %w", err)
 	}
-	if err := c.pub.SetLocalDescription(offer); err != nil {
+	if err := c.pubPC().SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
@@ -377,7 +376,7 @@ func (c *Client) offerPublisher(opt *webrtc.OfferOptions) error {
 	if err := m.Decode(&ans); err != nil {
 		return err
 	}
-	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
+	if err := c.pubPC().SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
 		return fmt.Errorf("client: publish answer: %w", err)
 	}
 	c.remoteApplied(signaling.TargetPublisher)
@@ -529,6 +528,11 @@ func (c *Client) dispatch(m Message) {
 				c.log.Warn("client could not restart the publisher's ICE", zap.Error(err))
 			}
 		}()
+	case signaling.TypeResumed:
+		var d JoinedData
+		if err := m.Decode(&d); err == nil && d.RenewMedia {
+			c.swapConnections()
+		}
 	case signaling.TypeTrickle:
 		var d signaling.TrickleData
 		if err := m.Decode(&d); err != nil {
@@ -553,15 +557,15 @@ func (c *Client) dispatch(m Message) {
 
 // answerSubscriber answers the server's offer for the subscriber connection.
 func (c *Client) answerSubscriber(sdp string) error {
-	if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if err := c.subPC().SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("apply subscribe offer: %w", err)
 	}
 	c.remoteApplied(signaling.TargetSubscriber)
-	ans, err := c.sub.CreateAnswer(nil)
+	ans, err := c.subPC().CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
-	if err := c.sub.SetLocalDescription(ans); err != nil {
+	if err := c.subPC().SetLocalDescription(ans); err != nil {
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
 	c.mu.Lock()
@@ -604,9 +608,77 @@ func (c *Client) sendCandidate(target string, init *webrtc.ICECandidateInit) {
 
 func (c *Client) pc(target string) *webrtc.PeerConnection {
 	if target == signaling.TargetPublisher {
-		return c.pub
+		return c.pubPC()
 	}
+	return c.subPC()
+}
+
+func (c *Client) pubPC() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pub
+}
+
+func (c *Client) subPC() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.sub
+}
+
+// newConnections makes the publisher and subscriber connections.
+func (c *Client) newConnections() (pub, sub *webrtc.PeerConnection, err error) {
+	if pub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		return nil, nil, fmt.Errorf("client: publisher connection: %w", err)
+	}
+	if sub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		_ = pub.Close()
+		return nil, nil, fmt.Errorf("client: subscriber connection: %w", err)
+	}
+	pub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetPublisher, ic) })
+	sub.OnICECandidate(func(ic *webrtc.ICECandidate) { c.onLocalCandidate(signaling.TargetSubscriber, ic) })
+	sub.OnTrack(c.onTrack)
+	return pub, sub, nil
+}
+
+// swapConnections replaces both connections by new ones (a resume on another node: the old
+// node and its ends of the connections are gone). It runs on the reader, as `resumed` is
+// dispatched, so that the subscriber offer that follows finds the new subscriber connection.
+func (c *Client) swapConnections() {
+	pub, sub, err := c.newConnections()
+	if err != nil {
+		c.log.Warn("client could not renew its connections", zap.Error(err))
+		return
+	}
+	c.mu.Lock()
+	oldPub, oldSub := c.pub, c.sub
+	c.pub, c.sub = pub, sub
+	c.sdpSent, c.heldLocal = map[string]bool{}, map[string][]*webrtc.ICECandidateInit{}
+	c.remoteSet, c.pendingRemote = map[string]bool{}, map[string][]webrtc.ICECandidateInit{}
+	c.mu.Unlock()
+	_ = oldPub.Close()
+	_ = oldSub.Close()
+}
+
+// republish publishes the tracks of the old connections on the new publisher connection.
+func (c *Client) republish() error {
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
+	c.mu.Lock()
+	tracks := slices.Clone(c.published)
+	pub := c.pub
+	c.mu.Unlock()
+	if len(tracks) == 0 {
+		return nil
+	}
+	for _, t := range tracks {
+		tr, err := pub.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("client: publish %s again: %w", t.ID(), err)
+		}
+		c.wg.Add(1)
+		go c.readSenderRTCP(tr.Sender(), "")
+	}
+	return c.negotiatePublisher()
 }
 
 func (c *Client) onRemoteCandidate(d signaling.TrickleData) {
@@ -720,7 +792,7 @@ func (c *Client) Close() error {
 		c.mu.Unlock()
 		err = conn.Close()
 		<-done
-		err = errors.Join(ignoreClosed(err), c.pub.Close(), c.sub.Close())
+		err = errors.Join(ignoreClosed(err), c.pubPC().Close(), c.subPC().Close())
 		c.wg.Wait()
 	})
 	return err
@@ -781,7 +853,7 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 	c.writeMu.Unlock()
 	go c.readLoop(conn, done)
 
-	m, err := c.Request(ctx, signaling.TypeResume, signaling.ResumeData{Token: token, ParticipantID: c.ID()})
+	m, err := c.Request(ctx, signaling.TypeResume, signaling.ResumeData{Token: token, ParticipantID: c.ID(), Room: c.joined.Room})
 	var d JoinedData
 	if err == nil {
 		err = m.Decode(&d)
@@ -794,6 +866,13 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 	c.mu.Lock()
 	c.resumeToken = d.ResumeToken
 	c.mu.Unlock()
+	if d.RenewMedia {
+		// Another node took us back (ours died): the connections were renewed on `resumed`;
+		// the tracks go out again on the new one. The server offers the subscriber itself.
+		if err := c.republish(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -810,7 +889,7 @@ func (c *Client) RestartICE() error {
 func (c *Client) restartPublisherICE() error {
 	c.publishMu.Lock()
 	defer c.publishMu.Unlock()
-	if c.pub.RemoteDescription() == nil {
+	if c.pubPC().RemoteDescription() == nil {
 		return nil // nothing published yet: no connection to restart
 	}
 	return c.offerPublisher(&webrtc.OfferOptions{ICERestart: true})
@@ -819,7 +898,7 @@ func (c *Client) restartPublisherICE() error {
 // ConnectionStates are the publisher's and the subscriber's connection states, for a client
 // that restarts ICE only where the connection is not up (as the web client does after a resume).
 func (c *Client) ConnectionStates() (publisher, subscriber webrtc.PeerConnectionState) {
-	return c.pub.ConnectionState(), c.sub.ConnectionState()
+	return c.pubPC().ConnectionState(), c.subPC().ConnectionState()
 }
 
 // RestartPublisherICE restarts the publisher connection's ICE alone, with a new offer on fresh

@@ -65,7 +65,11 @@ type Config struct {
 	Heartbeat time.Duration // default 2 s
 	NodeTTL   time.Duration // default 5 s: a node that stops heartbeating is gone within it
 	ClaimTTL  time.Duration // default 15 s; renewed every third of it
-	Logger    *zap.Logger
+	// LiveTTL is how long a room's live state (live.go) outlives its owner's last renewal:
+	// long enough for another node to take the room and its clients to resume. Default
+	// 2×ClaimTTL.
+	LiveTTL time.Duration
+	Logger  *zap.Logger
 	// Ops counts the commands sent to Redis (the same counter given to NewRedis), for the metrics.
 	Ops *atomic.Int64
 	// Now is the clock (tests); default time.Now.
@@ -99,6 +103,8 @@ type Node struct {
 	drainedLocally atomic.Bool
 	// lastErr is the last heartbeat's failure, nil when Redis answered.
 	lastErr atomic.Pointer[error]
+	// takeovers counts the rooms taken from nodes gone.
+	takeovers atomic.Int64
 
 	mu        sync.Mutex
 	view      []Info               // the cluster as the last heartbeat read it
@@ -129,6 +135,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.ClaimTTL <= 0 {
 		cfg.ClaimTTL = DefaultClaimTTL
+	}
+	if cfg.LiveTTL <= 0 {
+		cfg.LiveTTL = 2 * cfg.ClaimTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -169,10 +178,12 @@ func (n *Node) Start(ctx context.Context) {
 
 func (n *Node) loop(ctx context.Context) {
 	defer close(n.done)
-	t := time.NewTicker(n.cfg.Heartbeat)
+	// Twice per heartbeat: a beat, then a look at the registry alone, so that a dead node's
+	// rooms are taken within half a heartbeat of its entry's expiry.
+	t := time.NewTicker(n.cfg.Heartbeat / 2)
 	defer t.Stop()
 	failing := false
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -180,7 +191,12 @@ func (n *Node) loop(ctx context.Context) {
 		}
 		// Each beat gets at most one heartbeat interval: a slow Redis must not stall the loop.
 		bctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
-		err := n.beat(bctx)
+		var err error
+		if tick%2 == 0 {
+			err = n.beat(bctx)
+		} else {
+			err = n.watch(bctx)
+		}
 		cancel()
 		switch {
 		case err != nil && !failing:
@@ -212,6 +228,7 @@ func (n *Node) Close(ctx context.Context) error {
 		releaseScript.Eval(ctx, pipe, []string{n.roomKey(r)}, n.cfg.ID)
 	}
 	pipe.Del(ctx, n.nodeKey(n.cfg.ID))
+	pipe.Del(ctx, n.roomsKey(n.cfg.ID))
 	pipe.ZRem(ctx, n.indexKey(), n.cfg.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("cluster: leave: %w", err)
@@ -311,13 +328,32 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("announce: %w", err)
 	}
-	view, err := n.read(ctx, ids.Val())
+	return n.look(ctx, ids.Val(), now)
+}
+
+// look reads the registry's entries of ids as the new view and takes the rooms of the nodes
+// gone.
+func (n *Node) look(ctx context.Context, ids []string, now time.Time) error {
+	view, err := n.read(ctx, ids)
 	if err != nil {
 		return err
 	}
 	n.mu.Lock()
 	n.view, n.viewAt = view, now
 	n.mu.Unlock()
+	return n.takeOver(ctx, ids, view)
+}
+
+// watch is the look between two beats: the registry read again, a gone node's rooms taken.
+func (n *Node) watch(ctx context.Context) error {
+	now := n.now()
+	ids, err := n.rdb.ZRange(ctx, n.indexKey(), 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("%w: list nodes: %w", ErrUnavailable, err)
+	}
+	if err := n.look(ctx, ids, now); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return nil
 }
 

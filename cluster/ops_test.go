@@ -52,7 +52,9 @@ func TestRedisOpsPerJoinAndPerSecond(t *testing.T) {
 	perSecCall := float64(perRenew) / float64(max(held, 1)) / (DefaultClaimTTL / 3).Seconds()
 	t.Logf("Redis commands: %.1f per join of a new room (%v), %.1f per join of a placed room (%v); %d per heartbeat (%.1f/s per node); "+
 		"renewing %d rooms: %d (%.2f/s per call)", perNew, tNew, perPlaced, tPlaced, perBeat, perSecNode, held, perRenew, perSecCall)
-	if perNew > 3 || perPlaced > 1 || perBeat > 8 || perRenew != int64(held) {
+	// A new room is also listed among the node's rooms (SADD, PEXPIRE); a renewal extends each
+	// room's claim and live state, and rewrites the list (DEL, SADD, PEXPIRE), for failover.
+	if perNew > 4 || perPlaced > 1 || perBeat > 8 || perRenew != int64(2*held+3) {
 		t.Fatalf("more Redis commands than budgeted: new %.1f, placed %.1f, beat %d, renew %d for %d rooms", perNew, perPlaced, perBeat, perRenew, held)
 	}
 }

@@ -95,7 +95,7 @@ func (n *Node) Place(ctx context.Context, w Want) (Placement, error) {
 			continue // another node claimed it first: its claim stands
 		}
 		if target.ID == n.cfg.ID {
-			n.adopt(w.Room)
+			n.adoptListed(ctx, w.Room)
 			return Placement{Node: n.self(), Local: true}, nil
 		}
 		return Placement{Node: target}, nil
@@ -137,7 +137,7 @@ func (n *Node) owned(ctx context.Context, w Want, owner string) (Placement, bool
 	}
 	if took == 1 {
 		n.log.Info("took over the room of a node gone", zap.String("room", w.Room), zap.String("gone", owner))
-		n.adopt(w.Room)
+		n.adoptListed(ctx, w.Room)
 		return Placement{Node: n.self(), Local: true}, true, nil
 	}
 	return Placement{}, false, nil
@@ -213,11 +213,39 @@ func (n *Node) adopt(room string) {
 	n.claims[room] = n.now()
 }
 
+// adoptListed adopts room and, when it is new here, lists it at once among this node's rooms
+// (the next renewal would, some seconds later): a node that dies right after a placement does
+// not strand the room. A failure is left to that renewal.
+func (n *Node) adoptListed(ctx context.Context, room string) {
+	n.mu.Lock()
+	_, had := n.claims[room]
+	n.claims[room] = n.now()
+	n.mu.Unlock()
+	if had {
+		return
+	}
+	pipe := n.rdb.Pipeline()
+	pipe.SAdd(ctx, n.roomsKey(n.cfg.ID), room)
+	pipe.PExpire(ctx, n.roomsKey(n.cfg.ID), n.cfg.LiveTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		n.log.Debug("list a room of this node", zap.String("room", room), zap.Error(err))
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // Release gives up this node's claim of room (its last member left).
 func (n *Node) Release(ctx context.Context, room string) error {
 	n.mu.Lock()
 	delete(n.claims, room)
 	n.mu.Unlock()
+	n.rdb.SRem(ctx, n.roomsKey(n.cfg.ID), room) // the renewal rewrites the list anyway
 	if err := releaseScript.Run(ctx, n.rdb, []string{n.roomKey(room)}, n.cfg.ID).Err(); err != nil {
 		return fmt.Errorf("%w: release %s: %w", ErrUnavailable, room, err)
 	}
@@ -278,9 +306,16 @@ func (n *Node) renew(ctx context.Context, force bool) error {
 	res := make([]*redis.Cmd, len(keep))
 	for i, r := range keep {
 		res[i] = renewScript.Eval(ctx, pipe, []string{n.roomKey(r)}, n.cfg.ID, n.cfg.ClaimTTL.Milliseconds())
+		pipe.PExpire(ctx, n.liveKey(r), n.cfg.LiveTTL)
 	}
 	for _, r := range drop {
 		releaseScript.Eval(ctx, pipe, []string{n.roomKey(r)}, n.cfg.ID)
+	}
+	// The list of this node's rooms, for whoever takes them over if this node dies.
+	pipe.Del(ctx, n.roomsKey(n.cfg.ID))
+	if len(keep) > 0 {
+		pipe.SAdd(ctx, n.roomsKey(n.cfg.ID), toAny(keep)...)
+		pipe.PExpire(ctx, n.roomsKey(n.cfg.ID), n.cfg.LiveTTL)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("renew claims: %w", err)

@@ -97,6 +97,11 @@ type HearingInfo struct {
 	// recording has stopped, the others go on. It is called from a recording goroutine and must
 	// not block.
 	OnError func(error)
+	// Continue, when the hearing's directory exists with a manifest not sealed (the node that
+	// recorded it died; recordings on storage every node sees), continues that hearing instead
+	// of refusing: its open segments are sealed as interrupted and recording goes on in new
+	// segments on the same chain (continue.go).
+	Continue bool
 }
 
 // Hearing is the recording of one hearing: one file per track segment, the manifest and the
@@ -172,7 +177,13 @@ func (r *Recorder) StartHearing(info HearingInfo) (*Hearing, error) {
 	}
 	r.active[id] = nil
 	r.mu.Unlock()
-	h, err := r.startHearing(id, dir, info)
+	var h *Hearing
+	var err error
+	if info.Continue {
+		h, err = r.continueHearing(id, dir, info)
+	} else {
+		h, err = r.startHearing(id, dir, info)
+	}
 	r.mu.Lock()
 	if err != nil {
 		delete(r.active, id)
@@ -191,23 +202,38 @@ func (r *Recorder) startHearing(id, dir string, info HearingInfo) (*Hearing, err
 	if start.IsZero() {
 		start = time.Now()
 	}
-	h := &Hearing{r: r, id: id, dir: dir, start: start, onError: info.OnError,
-		log:    r.log.With(zap.String("hearing", id)),
-		active: map[string]*segment{}, segments: map[string]int{},
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), last: r.chain.genesis(id),
-		m: &Manifest{Version: manifestVersion, Hearing: id, SessionID: info.SessionID, CaseID: info.CaseID,
-			Room: info.Room, StartedAt: start.Round(0), Participants: []Participant{}, Tracks: []Track{},
-			StageChanges: []StageChange{}, MuteEvents: []MuteEvent{}, Slips: []SlipEvent{}, Notes: []Note{},
-			Chain: Chain{Algorithm: r.cfg.Hash}}}
-	h.m.Participants = append(h.m.Participants, info.Participants...)
-	if err := h.save(); err != nil {
+	m := &Manifest{Version: manifestVersion, Hearing: id, SessionID: info.SessionID, CaseID: info.CaseID,
+		Room: info.Room, StartedAt: start.Round(0), Participants: []Participant{}, Tracks: []Track{},
+		StageChanges: []StageChange{}, MuteEvents: []MuteEvent{}, Slips: []SlipEvent{}, Notes: []Note{},
+		Chain: Chain{Algorithm: r.cfg.Hash}}
+	m.Participants = append(m.Participants, info.Participants...)
+	h, err := r.open(dir, info, m, start, r.chain.genesis(id), 0)
+	if err != nil {
 		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	h.log.Info("hearing recording started", zap.Int64("session", info.SessionID), zap.Int64("case", info.CaseID))
+	return h, nil
+}
+
+// open makes the Hearing of manifest m in dir, its clock starting at start, its chain ending
+// with link last (links long), writes the manifest and starts the sealer.
+func (r *Recorder) open(dir string, info HearingInfo, m *Manifest, start time.Time, last []byte, links int) (*Hearing, error) {
+	h := &Hearing{r: r, id: m.Hearing, dir: dir, start: start, onError: info.OnError,
+		log:    r.log.With(zap.String("hearing", m.Hearing)),
+		active: map[string]*segment{}, segments: map[string]int{},
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), last: last, links: links, m: m,
+		files: len(m.Tracks)}
+	for _, t := range m.Tracks {
+		k := t.Participant + "/" + t.Kind
+		h.segments[k] = max(h.segments[k], t.Segment)
+	}
+	if err := h.save(); err != nil {
 		return nil, err
 	}
 	r.metrics.hearings.Inc()
 	h.wg.Add(1)
 	go h.sealer()
-	h.log.Info("hearing recording started", zap.Int64("session", info.SessionID), zap.Int64("case", info.CaseID))
 	return h, nil
 }
 

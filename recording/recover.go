@@ -73,7 +73,30 @@ func (r *Recorder) sealFound(dir string, m *Manifest) (Seal, error) {
 		}
 		c = chain{h}
 	}
-	last, links := c.genesis(m.Hearing), 0
+	last, _, err := c.sealInterrupted(dir, m)
+	if err != nil {
+		return Seal{}, err
+	}
+	m.EndedAt = time.Now().Round(0)
+	m.Notes = append(m.Notes, Note{OffsetMS: m.EndedAt.Sub(m.StartedAt).Milliseconds(), At: m.EndedAt, Kind: "recovered",
+		Text: i18n.T("recording.recover.interrupted").String()})
+	head, err := c.head(last, m)
+	if err != nil {
+		return Seal{}, err
+	}
+	m.Chain.Head = hex.EncodeToString(head)
+	if err := m.write(dir); err != nil {
+		return Seal{}, err
+	}
+	r.log.Warn("interrupted hearing sealed as found", zap.String("hearing", m.Hearing), zap.String("head", m.Chain.Head))
+	return Seal{Hearing: m.Hearing, Dir: dir, Algorithm: m.Chain.Algorithm, Head: m.Chain.Head}, nil
+}
+
+// sealInterrupted hashes the segments of m still marked recording onto its chain as found,
+// marked interrupted (a file never made is empty), and returns the chain's last link and its
+// length.
+func (c chain) sealInterrupted(dir string, m *Manifest) (last []byte, links int, err error) {
+	last = c.genesis(m.Hearing)
 	for _, t := range m.Tracks {
 		if t.ChainIndex > links {
 			links, last = t.ChainIndex, decodeHex(t.Link)
@@ -91,25 +114,13 @@ func (r *Recorder) sealFound(dir string, m *Manifest) (Seal, error) {
 			continue
 		}
 		if err != nil {
-			return Seal{}, err
+			return nil, 0, err
 		}
 		last = c.link(last, sum, t.File)
 		links++
 		t.Status, t.FileHash, t.ChainIndex, t.Link = StatusSealed, hex.EncodeToString(sum), links, hex.EncodeToString(last)
 	}
-	m.EndedAt = time.Now().Round(0)
-	m.Notes = append(m.Notes, Note{OffsetMS: m.EndedAt.Sub(m.StartedAt).Milliseconds(), At: m.EndedAt, Kind: "recovered",
-		Text: i18n.T("recording.recover.interrupted").String()})
-	head, err := c.head(last, m)
-	if err != nil {
-		return Seal{}, err
-	}
-	m.Chain.Head = hex.EncodeToString(head)
-	if err := m.write(dir); err != nil {
-		return Seal{}, err
-	}
-	r.log.Warn("interrupted hearing sealed as found", zap.String("hearing", m.Hearing), zap.String("head", m.Chain.Head))
-	return Seal{Hearing: m.Hearing, Dir: dir, Algorithm: m.Chain.Algorithm, Head: m.Chain.Head}, nil
+	return last, links, nil
 }
 
 // closedHearings lists the directories of the hearings that are not being recorded.

@@ -31,6 +31,9 @@ func newCalls(srv *Server) *call.Calls {
 	if srv.cfg.Recorder != nil {
 		cfg.Recorder = srv.cfg.Recorder
 	}
+	if srv.cfg.Shared != nil {
+		cfg.Keeper = callKeeper{srv.cfg.Shared}
+	}
 	return call.New(cfg)
 }
 

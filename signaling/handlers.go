@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"sanji/auth"
 	"sanji/sfu"
 )
 
@@ -149,10 +150,7 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 			return errTokenUsed()
 		}
 	}
-	s.id, s.name, s.role, s.room = c.Subject, c.Name, c.Role, c.Room
-	s.autoSubscribe = d.AutoSubscribe == nil || *d.AutoSubscribe
-	s.log.Store(s.srv.log.With(s.srv.remoteField(s.conn),
-		zap.String("room", c.Room), zap.String("participant", c.Subject)))
+	s.identify(c)
 	if e := s.place(c.Room, c.SessionID); e != nil {
 		if c.SessionID != 0 {
 			// Not seated here: the client takes its token to the owner, and may come back
@@ -161,9 +159,28 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		}
 		return e
 	}
+	if e := s.enter(id, c, d.AutoSubscribe == nil || *d.AutoSubscribe, d.Rejoin); e != nil {
+		if c.SessionID != 0 {
+			s.srv.releaseSeatToken(*d.Token)
+		}
+		return e
+	}
+	return nil
+}
+
+// identify names s after the participant of c (its log fields too).
+func (s *session) identify(c auth.Claims) {
+	s.id, s.name, s.role, s.room = c.Subject, c.Name, c.Role, c.Room
+	s.log.Store(s.srv.log.With(s.srv.remoteField(s.conn),
+		zap.String("room", c.Room), zap.String("participant", c.Subject)))
+}
+
+// enter seats s, identified and placed here, in its room and (for a reception call) its call,
+// and answers request id: `joined`, or `resumed` for a resume from another node (failover.go).
+func (s *session) enter(id string, c auth.Claims, autoSubscribe, rejoin bool) *Error {
+	s.autoSubscribe = autoSubscribe
 	if c.SessionID != 0 {
 		if e := s.enterCall(c); e != nil {
-			s.srv.releaseSeatToken(*d.Token)
 			return e
 		}
 	}
@@ -173,7 +190,6 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		s.logger().Warn("sfu join failed", zap.Error(err))
 		if s.call != nil {
 			s.call.Leave(s)
-			s.srv.releaseSeatToken(*d.Token)
 		}
 		return sfuError(err)
 	}
@@ -187,8 +203,10 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 	s.mu.Unlock()
 
 	existing := s.srv.enterRoster(s, id)
-	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat), zap.Bool("rejoin", d.Rejoin))
-	if d.Rejoin {
+	s.srv.shareResume(s)
+	s.logger().Info("joined", zap.String("role", c.Role), zap.String("seat", c.Seat), zap.Bool("rejoin", rejoin),
+		zap.Bool("from_another_node", s.renewMedia))
+	if rejoin {
 		s.srv.metrics.rejoins.Inc()
 	}
 	if s.call != nil {

@@ -11,7 +11,7 @@ type metrics struct {
 	messages *prometheus.CounterVec // direction (in|out), type
 	errors   *prometheus.CounterVec // code
 	// Resume and ICE restart (resume.go).
-	resumes          *prometheus.CounterVec // result: ok, refused, expired
+	resumes          *prometheus.CounterVec // result: ok, refused, expired, other_node
 	iceRestarts      *prometheus.CounterVec // target, by: client, server
 	reconnectSeconds prometheus.Histogram
 	rejoins          prometheus.Counter // joins of a client whose seat was released (join with rejoin)

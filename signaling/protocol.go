@@ -105,6 +105,10 @@ type JoinedData struct {
 	ResumeToken string `json:"resume_token"`
 	// ResumeGraceMS is how long the participant is kept after the server has lost its socket.
 	ResumeGraceMS int64 `json:"resume_grace_ms"`
+	// RenewMedia, in `resumed`, says the participant came back on another node (its node
+	// died): the media connections died with it, so the client makes new ones, publishes
+	// its tracks again and answers the new subscriber offer.
+	RenewMedia bool `json:"renew_media,omitempty"`
 }
 
 // ResumeData is the body of `resume`: the token of the last `joined` or `resumed`, and the
@@ -112,6 +116,9 @@ type JoinedData struct {
 type ResumeData struct {
 	Token         string `json:"token"`
 	ParticipantID string `json:"participant_id"`
+	// Room, the room of the last `joined`, lets a node of a cluster that does not know the
+	// participant find its resume record (the node it was on died). Optional on one node.
+	Room string `json:"room,omitempty"`
 }
 
 // ICERestartData is the body of `ice_restart`.

@@ -104,6 +104,7 @@ func (srv *Server) issueResumeLocked(s *session) string {
 	token, key := newResumeToken()
 	s.resumeKey = key
 	srv.resume[key] = s
+	s.shared = srv.resumeRecord(s)
 	return token
 }
 
@@ -246,6 +247,10 @@ func (s *session) onResume(id string, data json.RawMessage) *Error {
 		return errTooManyJoins(srv.cfg.JoinRate)
 	}
 	old := srv.claimResume(d)
+	if old == nil && srv.cfg.Shared != nil && d.Room != "" {
+		// Not kept here: the participant may come from a node that died (failover.go).
+		return s.resumeElsewhere(id, d)
+	}
 	if old == nil || !s.takeOver(old, id) {
 		srv.metrics.resumes.WithLabelValues("refused").Inc()
 		s.logger().Info("resume refused")
@@ -335,6 +340,7 @@ func (s *session) takeOver(old *session, re string) bool {
 		ResumeToken: srv.issueResumeLocked(s), ResumeGraceMS: srv.cfg.ResumeGrace.Milliseconds()}
 	s.resumed(re, d)
 	srv.mu.Unlock()
+	srv.shareResume(s)
 
 	old.kill() // a socket the server had not yet found dead ends now
 	return true

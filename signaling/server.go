@@ -58,6 +58,10 @@ type Config struct {
 	// ResumeGrace is how long a participant whose socket the server lost is kept for a resume
 	// (default 30 s; negative: not kept, the participant leaves with its socket).
 	ResumeGrace time.Duration
+	// Shared, in a cluster, keeps what another node needs to take over this node's rooms if it
+	// dies: resume records and reception calls' snapshots (failover.go). nil on a single node.
+	Shared Shared
+
 	// ResumeGraceOnStage is the grace of a participant on the stage of a reception call when its
 	// socket is lost (a hall in a hearing, the studio, units brought on): longer than an idle
 	// seat's, so that a hearing outlives a longer outage. Zero or less than ResumeGrace: the same.
@@ -282,8 +286,14 @@ func (srv *Server) enterRoster(s *session, re string) []string {
 			}
 		}
 	}
-	s.joined(re, JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: srv.iceServers(s),
-		ResumeToken: srv.issueResumeLocked(s), ResumeGraceMS: max(srv.cfg.ResumeGrace, 0).Milliseconds()})
+	d := JoinedData{Room: s.room, Participant: s.participant(), Participants: others, ICEServers: srv.iceServers(s),
+		ResumeToken: srv.issueResumeLocked(s), ResumeGraceMS: max(srv.cfg.ResumeGrace, 0).Milliseconds()}
+	if s.renewMedia {
+		d.RenewMedia = true
+		s.resumed(re, d)
+	} else {
+		s.joined(re, d)
+	}
 	srv.broadcast(s, TypeParticipantJoined, ParticipantJoinedData{Participant: s.participant()})
 	return tracks
 }

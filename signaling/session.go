@@ -56,7 +56,12 @@ type session struct {
 	pres *presence
 	// Guarded by srv.mu: the key of the session's resume token, and when its socket was lost
 	// (zero while it has one).
-	resumeKey  string
+	resumeKey string
+	// shared is the resume record to write to the cluster once srv.mu is released; renewMedia
+	// says s came back from a node that died (failover.go): it is answered `resumed`, with
+	// fresh connections.
+	shared     []byte
+	renewMedia bool
 	detachedAt time.Time
 	grace      time.Duration // how long a detached session is kept (resume.go)
 
@@ -283,6 +288,7 @@ func (s *session) leave(reason string) bool {
 	s.mu.Unlock()
 
 	s.srv.leaveRoster(s)
+	s.srv.unshareResume(s)
 	if p != nil && !closed {
 		p.Close(reason)
 	}

@@ -171,8 +171,10 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Recordings: recordingsDir(cfg)}
 	var placement signaling.Placer
 	var checkOrigin func(*http.Request) bool
+	var shared signaling.Shared
 	if cp != nil {
 		checkOrigin = cp.checkOrigin
+		shared = liveState{cp}
 		apiCfg.Cluster = apiCluster{cp}
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
@@ -181,6 +183,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	sig := signaling.New(signaling.Config{
 		Placement:     placement,
 		CheckOrigin:   checkOrigin,
+		Shared:        shared,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger

@@ -274,7 +274,10 @@ func (a *app) startNode() error {
 		}
 	}
 	n, err := cluster.New(cluster.Config{Redis: cp.rdb, Prefix: a.cfg.Redis.KeyPrefix, ID: id, Version: version,
-		HTTPURL: url, MediaAddr: media, Serves: c.Serves, Load: a.load, Live: a.sig.Rooms, Logger: a.log, Ops: &cp.ops})
+		HTTPURL: url, MediaAddr: media, Serves: c.Serves, Load: a.load, Live: a.sig.Rooms, Logger: a.log, Ops: &cp.ops,
+		// A room's live state (resume records, the call's snapshot) outlives a dead owner for
+		// a resume's grace, and at least long enough for another node to take the room.
+		LiveTTL: max(2*cluster.DefaultClaimTTL, a.cfg.ResumeGrace, a.cfg.ResumeGraceOnStage)})
 	if err != nil {
 		return err
 	}
@@ -424,6 +427,48 @@ func (cp *clusterPart) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descNodeDraining, prometheus.GaugeValue, d, in.ID)
 	}
+}
+
+// liveState is signaling's view of a room's live state in Redis (signaling.Shared).
+type liveState struct{ cp *clusterPart }
+
+func (l liveState) node() (*cluster.Node, error) {
+	if n := l.cp.node.Load(); n != nil {
+		return n, nil
+	}
+	return nil, cluster.ErrUnavailable
+}
+
+func (l liveState) SetLive(ctx context.Context, room, field string, val []byte) error {
+	n, err := l.node()
+	if err != nil {
+		return err
+	}
+	return n.SetLive(ctx, room, field, val)
+}
+
+func (l liveState) DelLive(ctx context.Context, room, field string) error {
+	n, err := l.node()
+	if err != nil {
+		return err
+	}
+	return n.DelLive(ctx, room, field)
+}
+
+func (l liveState) GetLive(ctx context.Context, room, field string) ([]byte, error) {
+	n, err := l.node()
+	if err != nil {
+		return nil, err
+	}
+	return n.GetLive(ctx, room, field)
+}
+
+func (l liveState) TakeLive(ctx context.Context, room, field, prefix string) ([]byte, error) {
+	n, err := l.node()
+	if err != nil {
+		return nil, err
+	}
+	return n.TakeLive(ctx, room, field, prefix)
 }
 
 // placer is signaling's view of placement: where a room lives, by the studio's part of the tree

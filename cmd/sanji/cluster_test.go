@@ -263,12 +263,19 @@ func listNodes(t *testing.T, c *http.Client, base string) api.NodesResponse {
 func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 	t.Helper()
 	tok := devToken(t, testHTTPClient(t), base, room, "观察员")
+	return wsAsk(t, base, "join", map[string]any{"token": tok}, "joined")
+}
+
+// wsAsk sends one message on a new socket to base and returns the first answer of type want or
+// error, with its data.
+func wsAsk(t *testing.T, base, typ string, data any, want string) (string, map[string]any) {
+	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.WriteJSON(map[string]any{"v": 1, "type": "join", "id": "j", "data": map[string]any{"token": tok}}); err != nil {
+	if err := conn.WriteJSON(map[string]any{"v": 1, "type": typ, "id": "j", "data": data}); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -280,7 +287,7 @@ func wsJoin(t *testing.T, base, room string) (string, map[string]any) {
 		if err := conn.ReadJSON(&m); err != nil {
 			t.Fatalf("read: %v", err)
 		}
-		if m.Type == "joined" || m.Type == "error" {
+		if m.Type == want || m.Type == "error" {
 			return m.Type, m.Data
 		}
 	}
@@ -295,18 +302,23 @@ func clusterTestConfig(t testing.TB, redisAddr, prefix, id string) config {
 	return cfg
 }
 
-// TestJoinOnTheWrongNodeNamesTheOwner: two nodes in process; a room placed on one is refused on
-// the other with the owner's URL, and joins there.
-func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
+// twoTestNodes starts two nodes in process, a and b, on the test Redis with a prefix of their own.
+func twoTestNodes(t *testing.T) (a, b *app) {
+	t.Helper()
 	redisAddr := os.Getenv("SANJI_TEST_REDIS")
 	if redisAddr == "" {
 		t.Skip("SANJI_TEST_REDIS is not set (CI sets it)")
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sanjitest-" + hex.EncodeToString(b)
-	a := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a"))
-	bn := startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	prefix := "sanjitest-" + hex.EncodeToString(r)
+	return startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "a")), startTestApp(t, clusterTestConfig(t, redisAddr, prefix, "b"))
+}
+
+// TestJoinOnTheWrongNodeNamesTheOwner: two nodes in process; a room placed on one is refused on
+// the other with the owner's URL, and joins there.
+func TestJoinOnTheWrongNodeNamesTheOwner(t *testing.T) {
+	a, bn := twoTestNodes(t)
 	// b drains, so every new room goes to a.
 	bn.cluster.node.Load().DrainLocal()
 	waitReady := func(ap *app, want int) {

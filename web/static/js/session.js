@@ -30,7 +30,9 @@
 //
 // A dropped socket is not the end (docs/protocol.md, Resume): the session reconnects with
 // back-off and jitter and resumes with its token, keeping its connections; a connection whose
-// ICE fails or stays disconnected is restarted without renegotiating its tracks.
+// ICE fails or stays disconnected is restarted without renegotiating its tracks. In a cluster
+// the socket reconnects to the same URL (a load balancer's, which reaches a live node when ours
+// died); a `resumed` with renew_media (another node took the call over) brings new connections.
 
 import { LocalizedError } from './i18n.js';
 import { SignalingClient, nodeWSURL, wsURL } from './signaling.js';
@@ -226,13 +228,7 @@ export class CallSession {
     this.resumeToken = d.resume_token ?? '';
     this.self = normParticipant(d.participant);
     for (const t of this.self.tracks.values()) this.ownTrackIDs[t.kind] = t.id;
-    const config = {
-      iceServers: Array.isArray(d.ice_servers) ? d.ice_servers : [],
-      bundlePolicy: 'max-bundle',
-      rtcpMuxPolicy: 'require',
-    };
-    for (const target of TARGETS) this.pcs[target] = this.newPC(target, config);
-    this.pcs.subscriber.addEventListener('track', (ev) => this.onRemoteTrack(ev));
+    this.openConnections(d);
     for (const p of d.participants ?? []) this.participants.set(p.id, normParticipant(p));
     this.emit('joined', { room: this.room, self: this.self, participants: [...this.participants.values()] });
     for (const p of d.participants ?? []) if (p.reconnecting) this.setPeerDown(p.id, true);
@@ -254,7 +250,8 @@ export class CallSession {
         continue; // still no network
       }
       try {
-        const d = await this.sig.request('resume', { token: this.resumeToken, participant_id: this.self.id });
+        // The room lets a node of a cluster that took it over from a dead node find our record.
+        const d = await this.sig.request('resume', { token: this.resumeToken, participant_id: this.self.id, room: this.room });
         this.resuming = false;
         this.onResumed(d);
         return;
@@ -321,6 +318,18 @@ export class CallSession {
   // forgetCall drops what belonged to the released participant: its connections, the room as it
   // was (each participant 'left', so their tiles go) and the negotiation state.
   forgetCall() {
+    this.closeConnections();
+    for (const id of [...this.participants.keys()]) this.removeParticipant(id);
+    for (const id of [...this.peersDown]) this.setPeerDown(id, false);
+    this.remoteTracks.clear();
+    this.trackSettings.clear();
+    this.ownTrackIDs = { audio: null, video: null };
+    this.self = null;
+    this.resumeToken = '';
+  }
+
+  // closeConnections closes both connections and forgets their negotiation state.
+  closeConnections() {
     for (const target of TARGETS) {
       clearTimeout(this.disconnectTimers[target]);
       this.pcs[target]?.close();
@@ -332,13 +341,29 @@ export class CallSession {
       this.wasUp[target] = false;
       this.serverState[target] = 'new';
     }
-    for (const id of [...this.participants.keys()]) this.removeParticipant(id);
-    for (const id of [...this.peersDown]) this.setPeerDown(id, false);
+  }
+
+  // openConnections makes the publisher and subscriber connections with the ICE servers of a
+  // joined (or resumed) message.
+  openConnections(d) {
+    const config = {
+      iceServers: Array.isArray(d.ice_servers) ? d.ice_servers : [],
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
+    for (const target of TARGETS) this.pcs[target] = this.newPC(target, config);
+    this.pcs.subscriber.addEventListener('track', (ev) => this.onRemoteTrack(ev));
+  }
+
+  // renewMedia follows a resume on another node (ours died, and our connections with it;
+  // docs/protocol.md, Resume across nodes): new connections, our tracks published again; the
+  // server offers the subscriber connection by itself. It runs before the next message is
+  // handled, so that offer finds the new connection.
+  renewMedia(d) {
+    this.closeConnections();
     this.remoteTracks.clear();
-    this.trackSettings.clear();
-    this.ownTrackIDs = { audio: null, video: null };
-    this.self = null;
-    this.resumeToken = '';
+    this.openConnections(d);
+    this.publish().catch((err) => this.emit('error', asNegotiationError(err)));
   }
 
   // onResumed takes the room as the server has it now (what changed while we were away) and
@@ -357,9 +382,13 @@ export class CallSession {
       this.self.tracks.set(t.id, t);
     }
     this.trackSettings.clear(); // sent again as the tiles report their sizes
-    for (const target of TARGETS) {
-      const pc = this.pcs[target];
-      if (pc && this.wasUp[target] && pc.connectionState !== 'connected') this.restartICE(target);
+    if (d.renew_media) {
+      this.renewMedia(d);
+    } else {
+      for (const target of TARGETS) {
+        const pc = this.pcs[target];
+        if (pc && this.wasUp[target] && pc.connectionState !== 'connected') this.restartICE(target);
+      }
     }
     this.updateLink();
     this.emit('resumed', {});
