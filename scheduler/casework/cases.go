@@ -173,6 +173,19 @@ type Case struct {
 	AcceptedAt        time.Time
 	ClosedAt          time.Time
 	UpdatedAt         time.Time
+	// ReviewUnitID is the body holding the review (复查) or re-review (复核): one level above the
+	// unit whose handling it examines (review.go); 0 before any review.
+	ReviewUnitID int64
+	// Outcome is how the matter ended (not accepted why, or closed how); Channel the legal channel
+	// of OutcomeLegalChannel.
+	Outcome CaseOutcome
+	Channel string
+	// Final: the matter went through re-review and is closed, for good (不再受理).
+	Final bool
+	// FinalOfID is the final matter this case repeats (same person, same matter), found at
+	// registration: it can only be not accepted (不再受理). FinalWhy says why it was judged the same.
+	FinalOfID int64
+	FinalWhy  string
 }
 
 // CaseEvent is one step of a case's timeline: every status change, with who, when, at which tier
@@ -200,6 +213,10 @@ type CaseEvent struct {
 	Days       int
 	ApprovedBy int64
 	Notice     string
+	// Set by a transition to not accepted or closed: the outcome and, for a legal channel, which.
+	// A transition to review or re-review records the review body in ResponsibleUnitID.
+	Outcome CaseOutcome
+	Channel string
 }
 
 // IsClockEvent reports whether an event kind moves a case's clock: such events go through their
@@ -377,6 +394,9 @@ func ValidateTransition(ev CaseEvent) error {
 	}
 	if utf8.RuneCountInString(ev.Reason) > 2000 {
 		return org.Invalid("reason", "casework.transition.reason_too_long")
+	}
+	if err := validateOutcome(ev); err != nil {
+		return err
 	}
 	switch ev.To {
 	case StForwarded, StAssigned:

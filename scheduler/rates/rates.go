@@ -34,6 +34,7 @@ func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
 // not decided in time) and handling (a case not answered in time).
 type UnitOverdue struct {
 	Acceptance, Handling int
+	Routing              int // the office's own routing (登记转送交办 15 日) not done in time
 }
 
 // CountKey is one cell of the case counts: a category, a territory and the month of registration.
@@ -62,6 +63,13 @@ type Rates struct {
 	RepetitionDays int
 	Overdue        map[int64]UnitOverdue // by the unit that had to act
 	Counts         map[CountKey]int
+	// TimelyRouting: cases the registering office routed (forwarded, assigned, accepted or not
+	// accepted) within its own routing period; overdue unrouted count against.
+	TimelyRouting Rate
+	// Outcomes counts the cases that ended by how (casework.CaseOutcome); Unclassified the closed
+	// ones that name none (closed after an explanation before outcomes were recorded).
+	Outcomes     map[casework.CaseOutcome]int
+	Unclassified int
 	// Uncounted are the periods (a case's acceptance or handling period) left out of their rate
 	// because the outcome hinges on a year the working-day calendar lacks (never guessed); counted
 	// here so the dashboard can say so.
@@ -151,7 +159,7 @@ type registration struct {
 // ComputeRates computes the rates at now.
 func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
 	r := Rates{Cases: len(in.Cases), Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{},
-		RepetitionDays: in.RepetitionDays}
+		RepetitionDays: in.RepetitionDays, Outcomes: map[casework.CaseOutcome]int{}}
 	if r.RepetitionDays <= 0 {
 		r.RepetitionDays = DefaultRepetitionDays
 	}
@@ -193,12 +201,19 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 				r.Repetitioned.Den++
 			}
 		}
+		_, closed := firstTo(evs, casework.StClosed)
+		r.countOutcome(c.Outcome, closed, 1)
 		cl := ClockOf(c, evs, rules)
-		o, err := judge(cal, rules[casework.RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		o, err := judge(cal, rules[casework.RuleRegistration], c.RegisteredAt, 0, cl.Routed, now)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		r.tally(false, cl.AccUnit, o, 1)
+		r.tally(MetricRouting, c.UnitID, o, 1)
+		o, err = judge(cal, rules[casework.RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		r.tally(MetricAcceptance, cl.AccUnit, o, 1)
 		if cl.Accepted.IsZero() {
 			continue
 		}
@@ -206,7 +221,7 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		r.tally(true, cl.UnitOf, o, 1)
+		r.tally(MetricHandling, cl.UnitOf, o, 1)
 	}
 	for _, e := range in.Evaluations {
 		if e.Stage != casework.EvalResult {
@@ -221,12 +236,25 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 	return r, nil
 }
 
-// tally adds n periods of outcome o to the acceptance (or the handling) rate, the late ones
-// against unit.
-func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
+// countOutcome counts n cases that ended with outcome (closed: a close is on their timeline).
+func (r *Rates) countOutcome(o casework.CaseOutcome, closed bool, n int) {
+	switch {
+	case o != "":
+		r.Outcomes[o] += n
+	case closed:
+		r.Unclassified += n
+	}
+}
+
+// tally adds n periods of outcome o to the rate of the period metric (MetricRouting,
+// MetricAcceptance or MetricHandling), the late ones against unit.
+func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 	rate := &r.TimelyAcceptance
-	if handling {
+	switch metric {
+	case MetricHandling:
 		rate = &r.OnTimeClosure
+	case MetricRouting:
+		rate = &r.TimelyRouting
 	}
 	switch o {
 	case onTime:
@@ -235,9 +263,12 @@ func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
 	case late:
 		rate.Den += n
 		u := r.Overdue[unit]
-		if handling {
+		switch metric {
+		case MetricHandling:
 			u.Handling += n
-		} else {
+		case MetricRouting:
+			u.Routing += n
+		default:
 			u.Acceptance += n
 		}
 		r.Overdue[unit] = u
@@ -256,17 +287,9 @@ func personMatters(c casework.Case) []personMatter {
 	return out
 }
 
-// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them (upper case,
-// trimmed), leaving out masked ones.
-func PersonIDs(c casework.Case) []string {
-	var out []string
-	for _, p := range c.Petitioners {
-		if id := strings.ToUpper(strings.TrimSpace(p.IDNumber)); id != "" && !strings.Contains(id, "*") {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them
+// (casework.PersonIDs).
+func PersonIDs(c casework.Case) []string { return casework.PersonIDs(c) }
 
 // RateClock is what the rates read of a case's two periods, derived from its timeline only.
 type RateClock struct {
@@ -278,6 +301,9 @@ type RateClock struct {
 	ExtDays  int       // the first extension's days; 0: not extended
 	Answered time.Time // the handling opinion, first
 	UnitOf   int64     // the unit the handling counts against: the responsible one, else the registering one
+	// Routed: the registering office's first routing act (forwarded, assigned, accepted or not
+	// accepted), which ends its own routing period from registration.
+	Routed time.Time
 }
 
 // ClockOf derives the clock of a case from its timeline.
@@ -298,6 +324,8 @@ func ClockOf(c casework.Case, evs []casework.CaseEvent, rules casework.Rules) Ra
 	}
 	answered, _ := firstTo(evs, casework.StAnswered)
 	cl.Answered = answered.At
+	routed, _ := firstTo(evs, casework.StForwarded, casework.StAssigned, casework.StAccepted, casework.StNotAccepted)
+	cl.Routed = routed.At
 	return cl
 }
 

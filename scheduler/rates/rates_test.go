@@ -44,6 +44,9 @@ func TestComputeRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.TimelyRouting != (Rate{3, 4}) {
+		t.Errorf("routing %+v", r.TimelyRouting)
+	}
 	if r.Cases != 4 || r.TimelyAcceptance != (Rate{2, 4}) || r.OnTimeClosure != (Rate{1, 2}) || r.Satisfaction != (Rate{2, 3}) || r.Repeat != (Rate{1, 4}) {
 		t.Errorf("rates %+v", r)
 	}
@@ -51,7 +54,8 @@ func TestComputeRates(t *testing.T) {
 		t.Errorf("result ratings by score %v", r.Scores)
 	}
 	// B late at 21 twice (acceptance and handling); C never decided, against its registering unit.
-	if len(r.Overdue) != 2 || r.Overdue[21] != (UnitOverdue{1, 1}) || r.Overdue[9] != (UnitOverdue{Acceptance: 1}) {
+	// C was not routed either: the registering office's 15 days (to 3-17) ran out at 9.
+	if len(r.Overdue) != 2 || r.Overdue[21] != (UnitOverdue{Acceptance: 1, Handling: 1}) || r.Overdue[9] != (UnitOverdue{Acceptance: 1, Routing: 1}) {
 		t.Errorf("overdue by unit %v", r.Overdue)
 	}
 	if len(r.Counts) != 3 || r.Counts[CountKey{1, "", "2026-03"}] != 2 || r.Counts[CountKey{2, "", "2026-03"}] != 1 || r.Counts[CountKey{1, "", "2026-04"}] != 1 {
@@ -106,14 +110,15 @@ func TestRatesLeaveOutWhatTheCalendarCannotCount(t *testing.T) {
 		// 2027 calendar.
 		{Case: casework.Case{ID: 3, UnitID: 9, RegisteredAt: bj(2026, 11, 24), AcceptedAt: bj(2026, 11, 25)},
 			Events: []casework.CaseEvent{ev(casework.StAccepted, bj(2026, 11, 25))}},
-		// Registered 2026-12-28, undecided: its acceptance period's 15th day is 2027-01-12.
+		// Registered 2026-12-28, undecided: its acceptance period's 15th day is 2027-01-12, and so is
+	// its routing period's.
 		{Case: casework.Case{ID: 4, UnitID: 9, RegisteredAt: bj(2026, 12, 28)}},
 	}
 	r, err := ComputeRates(RatesInput{Cases: hs}, calendar.DefaultCalendar(), casework.DefaultRules(), bj(2027, 1, 30))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Uncounted != 3 || r.TimelyAcceptance != (Rate{3, 3}) || r.OnTimeClosure != (Rate{1, 1}) || r.Repeat.Den != 4 || len(r.Overdue) != 0 {
+	if r.Uncounted != 4 || r.TimelyRouting != (Rate{3, 3}) || r.TimelyAcceptance != (Rate{3, 3}) || r.OnTimeClosure != (Rate{1, 1}) || r.Repeat.Den != 4 || len(r.Overdue) != 0 {
 		t.Errorf("rates %+v", r)
 	}
 }
