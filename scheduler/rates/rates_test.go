@@ -111,7 +111,7 @@ func TestRatesLeaveOutWhatTheCalendarCannotCount(t *testing.T) {
 		{Case: casework.Case{ID: 3, UnitID: 9, RegisteredAt: bj(2026, 11, 24), AcceptedAt: bj(2026, 11, 25)},
 			Events: []casework.CaseEvent{ev(casework.StAccepted, bj(2026, 11, 25))}},
 		// Registered 2026-12-28, undecided: its acceptance period's 15th day is 2027-01-12, and so is
-	// its routing period's.
+		// its routing period's.
 		{Case: casework.Case{ID: 4, UnitID: 9, RegisteredAt: bj(2026, 12, 28)}},
 	}
 	r, err := ComputeRates(RatesInput{Cases: hs}, calendar.DefaultCalendar(), casework.DefaultRules(), bj(2027, 1, 30))

@@ -44,7 +44,14 @@ func (s *Store) reviewAndOutcome(ctx context.Context, ev *casework.CaseEvent) (s
 		if err != nil {
 			return "", nil, err
 		}
-		if u.ParentID == 0 {
+		parent := org.Unit{}
+		if u.ParentID != 0 {
+			if parent, err = s.GetUnit(ctx, u.ParentID); err != nil {
+				return "", nil, err
+			}
+		}
+		// The root holds the tree; it is no body: the one above a city is outside this system.
+		if parent.ID == 0 || parent.Kind == org.KindRoot {
 			return "", nil, org.Invalid("to", "casework.review.no_higher_body")
 		}
 		ev.ResponsibleUnitID, ev.CoUnitIDs = u.ParentID, nil

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"OverdueSkipsPetitionerWindows", testOverdueSkipsPetitionerWindows},
 		{"CalendarStore", testCalendarStore},
 		{"RateCounts", testRateCounts},
+		{"ReviewByHigherBody", testReviewByHigherBody}, // review.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
