@@ -31,6 +31,8 @@ type CaseCheckView struct {
 	RegisteredAt time.Time `json:"registered_at"`
 	PendingLower bool      `json:"pending_lower"`
 	PastReReview bool      `json:"past_rereview"`
+	// Why the booking's matter was judged the same as this re-reviewed one (casework.MatterMatch).
+	SameMatterWhy string `json:"same_matter_why,omitempty"`
 }
 
 // SimilarView is an earlier matter of another ID number whose text is like the new one.
@@ -87,6 +89,9 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 		kept.Cases = append(kept.Cases, c)
 		cv := CaseCheckView{ID: c.Case.ID, Number: c.Case.Number, Status: string(c.Case.Status), HoldingUnit: c.Holding.Name,
 			RegisteredAt: c.Case.RegisteredAt, PendingLower: c.PendingLower, PastReReview: c.PastReReview}
+		if c.PastReReview {
+			cv.SameMatterWhy = c.Match.Explain()
+		}
 		if title {
 			cv.Title = c.Case.Title
 		}

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"testing"
+
+	"sanji/scheduler/casework"
+	"sanji/scheduler/org"
+)
+
+// TestFinalMatterAndOutcomes: a matter closed after re-review is not accepted again when the same
+// person registers it again (the registration says which and why); a matter not accepted names
+// its outcome, and a legal channel names which.
+func TestFinalMatterAndOutcomes(t *testing.T) {
+	f := newFixture(t, Config{})
+	old := f.newCase(f.t1, nil) // the township handled it: the district reviews, the city re-reviews
+	f.walk(old, casework.StAccepted, casework.StInProgress, casework.StAnswered, casework.StReview, casework.StReReview, casework.StClosed)
+	if g, err := f.st.GetCase(bg, old.ID); err != nil || !g.Final || g.Outcome != casework.OutcomeTerminated || g.ReviewUnitID != f.d1.ParentID {
+		t.Fatalf("after re-review: %+v %v", g, err)
+	}
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
+	req := map[string]any{"unit_id": f.d1.ID, "territory": "330102", "form": "visit", "type": "accusation", "category_id": old.CategoryID,
+		"title": "反映问题", "content": "再次检举某科长", "petitioners": []map[string]any{{"name": "张三", "id_number": "330102199001011234", "role": "petitioner"}}}
+	resp, body := officer.do("POST", "/api/v1/cases", req)
+	wantStatus(t, resp, body, 201)
+	again := decodeJSON[CaseView](t, body)
+	if again.FinalOfID != old.ID || again.FinalWhy == "" {
+		t.Fatalf("registration of a final matter: %+v", again)
+	}
+	u := caseURL(casework.Case{ID: again.ID}, "/transitions")
+	resp, body = officer.do("POST", u, map[string]any{"to": "accepted"})
+	wantStatus(t, resp, body, 400)
+	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "同一事实和理由已复核终结", "outcome": "not_accepted"})
+	wantStatus(t, resp, body, 400)
+	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "同一事实和理由已复核终结", "outcome": "no_longer_accepted"})
+	wantStatus(t, resp, body, 200)
+	if v := decodeJSON[CaseView](t, body); v.Outcome != "no_longer_accepted" {
+		t.Errorf("outcome %q", v.Outcome)
+	}
+
+	// 诉访分离: guided into arbitration, the channel named.
+	lc := f.newCase(f.d1, func(c *casework.Case) { c.Petitioners[0].IDNumber = "330102198001011111"; c.Content = "劳动合同纠纷" })
+	u = caseURL(lc, "/transitions")
+	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "属劳动争议仲裁受理范围", "outcome": "legal_channel"})
+	wantStatus(t, resp, body, 400)
+	if e := errCode(t, body); e.Field != "channel" {
+		t.Errorf("unnamed channel: %+v", e)
+	}
+	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "属劳动争议仲裁受理范围", "outcome": "legal_channel", "channel": "arbitration"})
+	wantStatus(t, resp, body, 200)
+	if v := decodeJSON[CaseView](t, body); v.Outcome != "legal_channel" || v.Channel != "arbitration" {
+		t.Errorf("legal channel: %+v", v)
+	}
+}
