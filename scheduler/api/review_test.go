@@ -38,7 +38,10 @@ func TestFinalMatterAndOutcomes(t *testing.T) {
 	}
 
 	// 诉访分离: guided into arbitration, the channel named.
-	lc := f.newCase(f.d1, func(c *casework.Case) { c.Petitioners[0].IDNumber = "330102198001011111"; c.Content = "劳动合同纠纷" })
+	lc := f.newCase(f.d1, func(c *casework.Case) {
+		c.Petitioners[0].IDNumber = "330102198001011111"
+		c.Content = "劳动合同纠纷"
+	})
 	u = caseURL(lc, "/transitions")
 	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "属劳动争议仲裁受理范围", "outcome": "legal_channel"})
 	wantStatus(t, resp, body, 400)
