@@ -68,6 +68,15 @@ type config struct {
 	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
 	Redis   redisConfig   `yaml:"redis"`
 	Cluster clusterConfig `yaml:"cluster"`
+	// Casework holds the petition rules a province sets (docs/casework.md).
+	Casework caseworkConfig `yaml:"casework"`
+}
+
+// caseworkConfig holds the petition rules a province sets.
+type caseworkConfig struct {
+	// ForwardDaysPerLevel is the working days each level has to pass a forwarded matter on
+	// (逐级转送); 0: the default, 5.
+	ForwardDaysPerLevel int `yaml:"forward_days_per_level"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -217,6 +226,9 @@ var settings = []setting{
 		}
 		c.Recording.Retention = d
 		return nil
+	}},
+	{key: "casework.forward_days_per_level", usage: "working days each level has to pass a forwarded matter on (default 5)", set: func(c *config, v string) error {
+		return parseInt(v, &c.Casework.ForwardDaysPerLevel)
 	}},
 	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
 		c.Exchange.TrustedKeys = splitList(v)
@@ -537,6 +549,9 @@ func (c config) validate() error {
 	}
 	if c.Recording.Retention < 0 {
 		bad("cmd.config.recording_retention")
+	}
+	if n := c.Casework.ForwardDaysPerLevel; n < 0 || n > 15 {
+		bad("cmd.casework.forward_days_per_level")
 	}
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {

@@ -446,6 +446,10 @@ func (s *Server) caseDeadline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadline": v})
+	fwd, err := s.forwardingView(r.Context(), cal, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deadline": v, "forwarding": fwd})
 	return nil
 }

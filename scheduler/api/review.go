@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 )
 
@@ -24,4 +25,23 @@ func (s *Server) reviewGuard(ctx context.Context, rc *reqCtx, c casework.Case) e
 		return newErr(http.StatusForbidden, CodeForbidden, "api.review.body_only", "unit", u.Name)
 	}
 	return nil
+}
+
+// forwardingView is the per-level forwarding period of a forwarded case at now (beside its
+// acceptance period), nil when the case is not forwarded.
+func (s *Server) forwardingView(ctx context.Context, cal *calendar.Calendar, c casework.Case) (*DeadlineView, error) {
+	if c.Status != casework.StForwarded {
+		return nil, nil
+	}
+	evs, err := s.st.ListCaseEvents(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	d, ok, err := casework.ForwardClock(c, evs, cal, s.forward, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	v := deadlineView(d, now)
+	return &v, nil
 }

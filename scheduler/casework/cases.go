@@ -41,7 +41,7 @@ const (
 // caseTransitions is THE status machine: from → the statuses it may move to.
 var caseTransitions = map[CaseStatus][]CaseStatus{
 	StRegistered:        {StForwarded, StAssigned, StAccepted, StNotAccepted},
-	StForwarded:         {StAccepted, StNotAccepted},
+	StForwarded:         {StAccepted, StNotAccepted, StForwarded}, // onward, to the level below (forwarding.go)
 	StAssigned:          {StAccepted, StNotAccepted, StObjectionReturned},
 	StObjectionReturned: {StForwarded, StAssigned, StAccepted, StNotAccepted},
 	StAccepted:          {StInProgress},

@@ -35,6 +35,19 @@ func (s *Store) reviewAndOutcome(ctx context.Context, ev *casework.CaseEvent) (s
 		}
 	}
 	switch ev.To {
+	case casework.StForwarded:
+		if ev.From != casework.StForwarded {
+			return "", nil, nil
+		}
+		from, err := s.GetUnit(ctx, c.ResponsibleUnitID)
+		if err != nil {
+			return "", nil, err
+		}
+		to, err := s.GetUnit(ctx, ev.ResponsibleUnitID)
+		if err != nil {
+			return "", nil, err
+		}
+		return "", nil, casework.CheckOnwardForward(from.Path, to.Path)
 	case casework.StReview, casework.StReReview:
 		handler := casework.ReviewHandler(c, ev.To)
 		if handler == 0 {
