@@ -144,7 +144,7 @@ type Server struct {
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
-	codes      hearingCodes // the query codes of the hearings under way (hearingcodes.go)
+	codes      hearingCodes  // the query codes of the hearings under way (hearingcodes.go)
 	forward    calendar.Rule // the per-level forwarding period (casework.ForwardRule)
 }
 

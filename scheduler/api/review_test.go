@@ -54,3 +54,21 @@ func TestFinalMatterAndOutcomes(t *testing.T) {
 		t.Errorf("legal channel: %+v", v)
 	}
 }
+
+// TestForwardingClock: a forwarded case shows the province's per-level forwarding period beside
+// its acceptance period.
+func TestForwardingClock(t *testing.T) {
+	f := newFixture(t, Config{ForwardDaysPerLevel: 3})
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
+	c := f.newCase(f.d1, nil)
+	resp, body := officer.do("POST", caseURL(c, "/transitions"), map[string]any{"to": "forwarded", "reason": "转送属地", "responsible_unit_id": f.t1.ID})
+	wantStatus(t, resp, body, 200)
+	resp, body = officer.do("GET", caseURL(c, "/deadline"), nil)
+	wantStatus(t, resp, body, 200)
+	v := decodeJSON[struct{ Deadline, Forwarding *DeadlineView }](t, body)
+	// Forwarded Monday 2026-03-02: three working days to 03-05; fifteen days to accept, to 03-17.
+	if v.Forwarding == nil || v.Forwarding.Rule != casework.RuleForwardLevel || v.Forwarding.Due != "2026-03-05" ||
+		v.Deadline == nil || v.Deadline.Due != "2026-03-17" {
+		t.Fatalf("clocks: %s", body)
+	}
+}

@@ -193,3 +193,47 @@ func testReviewByHigherBody(t *testing.T, s scheduler.Store) {
 		}
 	}
 }
+
+// testOnwardForward: a forwarded matter is passed on down the tree only, and each level's
+// forwarding period runs from the forward that brought it there.
+func testOnwardForward(t *testing.T, s scheduler.Store) {
+	tr, cat := treeWithCategory(t, s)
+	cal := calendar.DefaultCalendar()
+	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, calendar.ChinaTZ) }
+	c := reviewCase(t, s, tr.City.ID, 0, cat.ID, "道路破损", "某路段路面破损", "330102197505051234", bj(2, 27))
+	fwd := func(to int64, at time.Time) error {
+		ev := casework.CaseEvent{CaseID: c.ID, From: c.Status, To: casework.StForwarded, Reason: "转送", ResponsibleUnitID: to, At: at, Actor: "office"}
+		err := s.TransitionCase(ctx, &ev)
+		if err == nil {
+			c = mustCase(t, s, c.ID)
+		}
+		return err
+	}
+	if err := fwd(tr.D1.ID, bj(3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	// Forwarded on Monday 03-02: 5 working days are 03-03 … 03-06 and Monday 03-09.
+	evs, _ := s.ListCaseEvents(ctx, c.ID)
+	d, ok, err := casework.ForwardClock(c, evs, cal, casework.ForwardRule(0), bj(3, 3))
+	if err != nil || !ok || !d.Due.Equal(calendar.Date(2026, 3, 9)) {
+		t.Errorf("forwarding period: %s %v %v", d.Due.Format("2006-01-02"), ok, err)
+	}
+	wantErr(t, fwd(tr.D2.ID, bj(3, 4)), org.ErrInvalid, "sideways to the other district")
+	wantErr(t, fwd(tr.City.ID, bj(3, 4)), org.ErrInvalid, "back up")
+	if err := fwd(tr.T1.ID, bj(3, 4)); err != nil {
+		t.Fatal(err)
+	}
+	// The township's own period, with the province's 3 days: Wednesday 03-04 → 03-09.
+	evs, _ = s.ListCaseEvents(ctx, c.ID)
+	if d, _, _ := casework.ForwardClock(c, evs, cal, casework.ForwardRule(3), bj(3, 5)); !d.Due.Equal(calendar.Date(2026, 3, 9)) || c.ResponsibleUnitID != tr.T1.ID {
+		t.Errorf("the township's period: %s, responsible %d", d.Due.Format("2006-01-02"), c.ResponsibleUnitID)
+	}
+	// Accepted there: no forwarding period runs any more.
+	ev := casework.CaseEvent{CaseID: c.ID, From: casework.StForwarded, To: casework.StAccepted, At: bj(3, 6), Actor: "township"}
+	if err := s.TransitionCase(ctx, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := casework.ForwardClock(mustCase(t, s, c.ID), nil, cal, casework.ForwardRule(0), bj(3, 6)); ok {
+		t.Error("a forwarding period on an accepted case")
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"CalendarStore", testCalendarStore},
 		{"RateCounts", testRateCounts},
 		{"ReviewByHigherBody", testReviewByHigherBody}, // review.go
+		{"OnwardForward", testOnwardForward},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
