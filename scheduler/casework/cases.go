@@ -261,7 +261,8 @@ type CaseFilter struct {
 type CaseStore interface {
 	AttachmentStore
 
-	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
+	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first, at most
+	// limit (at most PersonLookback).
 	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
 
 	// CreateCase validates c, gives it the next number of its territory and year, stores it

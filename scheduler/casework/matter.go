@@ -27,6 +27,10 @@ const SimilarThreshold = 0.35
 // (a matter filed under another category the second time).
 const NearSameThreshold = 0.7
 
+// PersonLookback is how many cases of one person the repeat rule reads: all of them, in practice.
+// The rule compares matters pairwise, so it cannot stop at the newest few.
+const PersonLookback = 1000
+
 // MatterTextRunes is how much of a case's content the matter rule compares.
 const MatterTextRunes = 1000
 

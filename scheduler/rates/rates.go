@@ -56,8 +56,8 @@ type Rates struct {
 	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
 	Scores           map[string]int
-	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
-	// Repetitioned: closed cases whose person came back with the same category of matter within
+	Repeat           Rate // cases of the same person and matter after an earlier one (同人同事, casework.MatchMatter)
+	// Repetitioned: closed cases whose person came back with the same matter within
 	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
 	Repetitioned   Rate
 	RepetitionDays int
@@ -145,15 +145,11 @@ func judge(cal *calendar.Calendar, rule calendar.Rule, start time.Time, extra in
 	return unknown, nil
 }
 
-// personMatter is 同人同事 as the statistics see it: one ID number, one category.
-type personMatter struct {
-	id  string
-	cat int64
-}
-
+// registration is a case of a person, as the repeat rule compares it.
 type registration struct {
 	caseID int64
 	at     time.Time
+	c      casework.Case
 }
 
 // ComputeRates computes the rates at now.
@@ -164,15 +160,15 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 		r.RepetitionDays = DefaultRepetitionDays
 	}
 	// Every known registration of each person and matter, counted cases and related ones alike.
-	regs := map[personMatter][]registration{}
+	regs := map[string][]registration{} // by ID number
 	seen := map[int64]bool{}
 	note := func(c casework.Case) {
 		if seen[c.ID] {
 			return
 		}
 		seen[c.ID] = true
-		for _, k := range personMatters(c) {
-			regs[k] = append(regs[k], registration{c.ID, c.RegisteredAt})
+		for _, id := range PersonIDs(c) {
+			regs[id] = append(regs[id], registration{c.ID, c.RegisteredAt, c})
 		}
 	}
 	for _, h := range in.Cases {
@@ -277,16 +273,6 @@ func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 	}
 }
 
-// personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.
-// A masked number (a copy from a masked export, docs/exchange.md) names nobody.
-func personMatters(c casework.Case) []personMatter {
-	var out []personMatter
-	for _, id := range PersonIDs(c) {
-		out = append(out, personMatter{id, c.CategoryID})
-	}
-	return out
-}
-
 // PersonIDs are the ID numbers of a case's petitioners as the statistics compare them
 // (casework.PersonIDs).
 func PersonIDs(c casework.Case) []string { return casework.PersonIDs(c) }
@@ -337,12 +323,12 @@ func (cl RateClock) HandlingRule(rules casework.Rules) calendar.Rule {
 	return rules[casework.RuleHandling]
 }
 
-// anyOther reports whether a person of c has another case of the same category that match
-// accepts.
-func anyOther(regs map[personMatter][]registration, c casework.Case, match func(registration) bool) bool {
-	for _, k := range personMatters(c) {
-		for _, g := range regs[k] {
-			if g.caseID != c.ID && match(g) {
+// anyOther reports whether a person of c has another case of the same matter (同人同事,
+// casework.MatchMatter) that match accepts.
+func anyOther(regs map[string][]registration, c casework.Case, match func(registration) bool) bool {
+	for _, id := range PersonIDs(c) {
+		for _, g := range regs[id] {
+			if g.caseID != c.ID && match(g) && casework.MatchMatter(c, g.c).Same() {
 				return true
 			}
 		}
@@ -454,15 +440,15 @@ func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *calend
 						return Rates{}, fmt.Errorf("rates: %w", err)
 					}
 					in.Cases, in.Evaluations = append(in.Cases, CaseHistory{c, evs}), append(in.Evaluations, ev...)
-					for _, k := range personMatters(c) {
-						ids[k.id] = true
+					for _, id := range PersonIDs(c) {
+						ids[id] = true
 					}
 				}
 			}
 		}
 	}
 	for id := range ids {
-		cs, err := st.CasesByIDNumber(ctx, id, 100)
+		cs, err := st.CasesByIDNumber(ctx, id, casework.PersonLookback)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: a person's cases: %w", err)
 		}

@@ -20,7 +20,7 @@ func TestComputeRates(t *testing.T) {
 	}
 	hs := []CaseHistory{
 		{ // A: accepted on day 3, answered on day 30: timely and on time.
-			Case:   casework.Case{ID: 1, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Petitioners: pet("X"), RegisteredAt: bj(3, 2), AcceptedAt: bj(3, 5)},
+			Case:   casework.Case{ID: 1, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Title: "拖欠工资", Petitioners: pet("X"), RegisteredAt: bj(3, 2), AcceptedAt: bj(3, 5)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(3, 2)), ev(casework.StAccepted, bj(3, 5)), ev(casework.StInProgress, bj(3, 5)), ev(casework.StAnswered, bj(4, 1))},
 		},
 		{ // B: assigned to 21 on 3-3, accepted 3-25 (due 3-18): late; answered 6-1 (due 5-25): late.
@@ -32,8 +32,8 @@ func TestComputeRates(t *testing.T) {
 			Case:   casework.Case{ID: 3, UnitID: 9, CategoryID: 2, Petitioners: pet("X"), RegisteredAt: bj(3, 2)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(3, 2))},
 		},
-		{ // D: the same person and category as A, later: a repeat. Extended: handling due 7-9, not yet.
-			Case:   casework.Case{ID: 4, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Petitioners: pet("X"), RegisteredAt: bj(4, 10), AcceptedAt: bj(4, 10)},
+		{ // D: the same person, category and matter as A, later: a repeat. Extended: handling due 7-9, not yet.
+			Case:   casework.Case{ID: 4, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Title: "工资拖欠", Petitioners: pet("X"), RegisteredAt: bj(4, 10), AcceptedAt: bj(4, 10)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(4, 10)), ev(casework.StAccepted, bj(4, 10)), ev(casework.StInProgress, bj(4, 10)), ev(casework.StExtended, bj(6, 1))},
 		},
 	}
@@ -159,14 +159,15 @@ func TestRatesSettledBeforeAMissingYear(t *testing.T) {
 	}
 }
 
-// TestRatesRepeatAndReturnAfterClosure: a repeat is a later case of the same person and
-// category (ID numbers compared without case), wherever it was registered; a closed case comes
-// back when such a case follows within the window, and counts once its window has ended or it
-// came back.
+// TestRatesRepeatAndReturnAfterClosure: a repeat is a later case of the same person and matter
+// (ID numbers compared without case; casework.MatchMatter), wherever it was registered; a closed
+// case comes back when such a case follows within the window, and counts once its window has
+// ended or it came back.
 func TestRatesRepeatAndReturnAfterClosure(t *testing.T) {
 	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, calendar.ChinaTZ) }
+	const wages, noise = "建筑公司拖欠工资三个月", "楼下饭店噪音扰民"
 	closed := func(id int64, person string, cat int64, reg, at time.Time) CaseHistory {
-		return CaseHistory{Case: casework.Case{ID: id, UnitID: 9, CategoryID: cat, RegisteredAt: reg, Status: casework.StClosed,
+		return CaseHistory{Case: casework.Case{ID: id, UnitID: 9, CategoryID: cat, RegisteredAt: reg, Status: casework.StClosed, Title: wages,
 			Petitioners: []casework.Petitioner{{IDNumber: person}}}, Events: []casework.CaseEvent{{Kind: casework.EvStatus, To: casework.StClosed, At: at}}}
 	}
 	in := RatesInput{
@@ -177,11 +178,13 @@ func TestRatesRepeatAndReturnAfterClosure(t *testing.T) {
 			closed(4, "440102199001010033", 1, bj(1, 5), bj(2, 1)),  // back with another category
 		},
 		Related: []casework.Case{
-			{ID: 11, CategoryID: 1, RegisteredAt: bj(3, 15), Petitioners: []casework.Petitioner{{IDNumber: "11010519491231002x"}}},
-			{ID: 12, CategoryID: 1, RegisteredAt: bj(6, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
-			{ID: 14, CategoryID: 2, RegisteredAt: bj(3, 1), Petitioners: []casework.Petitioner{{IDNumber: "440102199001010033"}}},
+			{ID: 11, CategoryID: 1, Title: wages, RegisteredAt: bj(3, 15), Petitioners: []casework.Petitioner{{IDNumber: "11010519491231002x"}}},
+			{ID: 12, CategoryID: 1, Title: wages, RegisteredAt: bj(6, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
+			{ID: 14, CategoryID: 2, Title: noise, RegisteredAt: bj(3, 1), Petitioners: []casework.Petitioner{{IDNumber: "440102199001010033"}}},
+			// Person 3 again, same category, another matter: not back.
+			{ID: 16, CategoryID: 1, Title: noise, RegisteredAt: bj(5, 25), Petitioners: []casework.Petitioner{{IDNumber: "330102199001010022"}}},
 			// An earlier case of person 2: case 2 is a repeat.
-			{ID: 15, CategoryID: 1, RegisteredAt: bj(1, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
+			{ID: 15, CategoryID: 1, Title: wages, RegisteredAt: bj(1, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
 		},
 	}
 	r, err := ComputeRates(in, calendar.DefaultCalendar(), casework.DefaultRules(), bj(6, 1))

@@ -13,8 +13,8 @@ import (
 
 // CasesByIDNumber implements reception.BookingCheckStore.
 func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error) {
-	if limit <= 0 || limit > 100 {
-		limit = 100
+	if limit <= 0 || limit > casework.PersonLookback {
+		limit = casework.PersonLookback
 	}
 	// Both spellings of the check letter, so the index on id_number serves the query.
 	up := strings.ToUpper(idNumber)

@@ -283,26 +283,21 @@ func (g personGroup) of(id, reg, closed int64) (repeat int, returned int64) {
 	return repeat, returned
 }
 
-// samePerson lists the cases sharing a petitioner (by ID number) and the category with c, c
-// included; both spellings of the check letter, so the index on id_number serves it.
+// samePerson lists the cases of the same person and matter as c (同人同事, casework.MatchMatter),
+// c included: the person's cases through casework.PersonsCases, the one "same person" query.
 func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, error) {
-	ids := rates.PersonIDs(c)
-	if len(ids) == 0 {
+	if len(rates.PersonIDs(c)) == 0 {
 		return nil, nil
 	}
-	args := []any{c.CategoryID}
-	for _, id := range ids {
-		args = append(args, id, strings.ToLower(id))
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
-	out, err := collect(ctx, s, func(sc scanner) (personCase, error) {
-		var pc personCase
-		err := sc.Scan(&pc.id, &pc.reg)
-		return pc, err
-	}, `SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE c.category_id = ? AND p.id_number IN (`+marks+`)`, args...)
+	others, err := casework.PersonsCases(ctx, s, c, casework.PersonLookback)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	out := personGroup{{id: c.ID, reg: tm(c.RegisteredAt)}}
+	for _, o := range others {
+		if casework.MatchMatter(c, o).Same() {
+			out = append(out, personCase{id: o.ID, reg: tm(o.RegisteredAt)})
+		}
 	}
 	return out, nil
 }
@@ -499,43 +494,51 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 	return hi, nil
 }
 
-// rebuildPersons sets every case's repeat and return from all petitioners at once, grouped by
-// person and category in registration order.
+// rebuildPersons sets every case's repeat and return from all petitioners at once: each person's
+// cases in registration order, compared pairwise by the matter rule (casework.MatchMatter).
 func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) error {
 	repeat, returned := map[int64]bool{}, map[int64]int64{}
-	var group personGroup
+	var group []personCase
+	var cases []casework.Case
 	flush := func() {
-		for i, pc := range group {
-			if i > 0 {
-				repeat[pc.id] = true // the group is in registration order, ties by id
-			}
-			if t, ok := closed[pc.id]; ok {
-				if _, r := group.of(pc.id, pc.reg, t); r != 0 && (returned[pc.id] == 0 || r < returned[pc.id]) {
-					returned[pc.id] = r
+		for i := range group {
+			for j := range group {
+				if i == j || !casework.MatchMatter(cases[i], cases[j]).Same() {
+					continue
+				}
+				// The group is in registration order, ties by id: an earlier one makes a repeat.
+				if j < i {
+					repeat[group[i].id] = true
+				}
+				if t, ok := closed[group[i].id]; ok && group[j].reg > t && (returned[group[i].id] == 0 || group[j].reg < returned[group[i].id]) {
+					returned[group[i].id] = group[j].reg
 				}
 			}
 		}
-		group = group[:0]
+		group, cases = group[:0], cases[:0]
 	}
 	key := ""
 	err := s.eachRow(ctx, func(sc scanner) error {
 		var person string
-		var cat int64
 		var pc personCase
-		if err := sc.Scan(&person, &cat, &pc.reg, &pc.id); err != nil {
+		var c casework.Case
+		var complained sql.NullInt64
+		if err := sc.Scan(&person, &pc.reg, &pc.id, &c.CategoryID, &complained, &c.Title, &c.Content); err != nil {
 			return err
 		}
-		if k := person + "/" + strconv.FormatInt(cat, 10); k != key {
+		if person != key {
 			flush()
-			key = k
+			key = person
 		}
 		if len(group) == 0 || group[len(group)-1].id != pc.id { // two petitioners of one case with one number
-			group = append(group, pc)
+			c.ID, c.ComplainedUnitID, c.Petitioners = pc.id, complained.Int64, []casework.Petitioner{{IDNumber: person}}
+			group, cases = append(group, pc), append(cases, c)
 		}
 		return nil
-	}, `SELECT UPPER(TRIM(p.id_number)) AS person, c.category_id, c.registered_at, c.id
+	}, `SELECT UPPER(TRIM(p.id_number)) AS person, c.registered_at, c.id, c.category_id, c.complained_unit_id, c.title,
+		SUBSTR(c.content, 1, `+strconv.Itoa(casework.MatterTextRunes)+`)
 		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.category_id, c.registered_at, c.id`)
+		WHERE p.id_number <> '' AND p.id_number NOT LIKE '%*%' ORDER BY person, c.registered_at, c.id`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 	}

@@ -10,9 +10,6 @@ import (
 
 // Review by the higher body, outcomes and final matters in the store (casework/review.go).
 
-// finalLookback is how many cases of each petitioner the registration's final-matter check reads.
-const finalLookback = 100
-
 // reviewAndOutcome checks a transition against the case as stored and returns what it sets
 // besides the status: the review body of a review or re-review (the parent of the unit whose
 // handling it examines, recorded in ev.ResponsibleUnitID too), the outcome of not accepting or
@@ -85,7 +82,7 @@ func (s *Store) reviewAndOutcome(ctx context.Context, ev *casework.CaseEvent) (s
 // markFinal sets c.FinalOfID and c.FinalWhy when c, about to be registered, is the same person and
 // matter as a final one (closed after re-review): 不再受理.
 func (s *Store) markFinal(ctx context.Context, c *casework.Case) error {
-	others, err := casework.PersonsCases(ctx, s, *c, finalLookback)
+	others, err := casework.PersonsCases(ctx, s, *c, casework.PersonLookback)
 	if err != nil {
 		return fmt.Errorf("sqlstore: final matters: %w", err)
 	}
