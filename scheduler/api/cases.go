@@ -63,6 +63,9 @@ type CaseView struct {
 	Final        bool   `json:"final,omitempty"`
 	FinalOfID    int64  `json:"final_of_id,omitempty"`
 	FinalWhy     string `json:"final_why,omitempty"`
+	// RepeatOf is the same person's earlier case of the same matter (重复信访) and why it was
+	// judged so; only on the single case's view, and not in the redacted one.
+	RepeatOf *RepeatView `json:"repeat_of,omitempty"`
 }
 
 // CodeCalendarMissing: a deadline needs a year the working-day calendar does not have.
@@ -268,7 +271,13 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, caseView(c, level))
+	v := caseView(c, level)
+	if level != casework.ViewRedacted {
+		if v.RepeatOf, err = s.repeatOf(r.Context(), rc, c); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

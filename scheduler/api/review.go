@@ -45,3 +45,28 @@ func (s *Server) forwardingView(ctx context.Context, cal *calendar.Calendar, c c
 	v := deadlineView(d, now)
 	return &v, nil
 }
+
+// RepeatView names the earlier case a case repeats and why.
+type RepeatView struct {
+	ID     int64  `json:"id"`
+	Number string `json:"number"`
+	Why    string `json:"why"` // 中文 / English
+}
+
+// repeatOf is the earlier case of the same person and matter that makes c a repeat, nil when none
+// or when the caller would see only the redacted view of that case (it may complain about them).
+func (s *Server) repeatOf(ctx context.Context, rc *reqCtx, c casework.Case) (*RepeatView, error) {
+	others, err := casework.PersonsCases(ctx, s.st, c, casework.PersonLookback)
+	if err != nil {
+		return nil, err
+	}
+	o, m, ok := casework.RepeatOf(c, others)
+	if !ok {
+		return nil, nil
+	}
+	ch, err := s.caseChain(ctx, o)
+	if err != nil || casework.CaseViewLevel(rc.p, ch) == casework.ViewRedacted {
+		return nil, err
+	}
+	return &RepeatView{ID: o.ID, Number: o.Number, Why: m.Explain()}, nil
+}

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
@@ -70,5 +72,28 @@ func TestForwardingClock(t *testing.T) {
 	if v.Forwarding == nil || v.Forwarding.Rule != casework.RuleForwardLevel || v.Forwarding.Due != "2026-03-05" ||
 		v.Deadline == nil || v.Deadline.Due != "2026-03-17" {
 		t.Fatalf("clocks: %s", body)
+	}
+}
+
+// TestRepeatExplained: a case of the same person and matter as an earlier one says which and why;
+// another matter of the same person and category does not.
+func TestRepeatExplained(t *testing.T) {
+	f := newFixture(t, Config{})
+	first := f.newCase(f.d1, func(c *casework.Case) { c.Title, c.Content = "拖欠工资", "建筑公司拖欠工资三个月" })
+	f.clock.add(48 * time.Hour)
+	again := f.newCase(f.d1, func(c *casework.Case) { c.Title, c.Content = "工资拖欠", "建筑公司三个月没发工资" })
+	other := f.newCase(f.d1, func(c *casework.Case) { c.Title, c.Content = "噪音扰民", "楼下饭店夜间噪音" })
+	officer := f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
+	resp, body := officer.do("GET", caseURL(again, ""), nil)
+	wantStatus(t, resp, body, 200)
+	if v := decodeJSON[CaseView](t, body); v.RepeatOf == nil || v.RepeatOf.ID != first.ID || !strings.Contains(v.RepeatOf.Why, "相似度") {
+		t.Errorf("repeat: %s", body)
+	}
+	for _, c := range []casework.Case{first, other} {
+		resp, body = officer.do("GET", caseURL(c, ""), nil)
+		wantStatus(t, resp, body, 200)
+		if v := decodeJSON[CaseView](t, body); v.RepeatOf != nil {
+			t.Errorf("case %d judged a repeat: %s", c.ID, body)
+		}
 	}
 }

@@ -203,3 +203,22 @@ func PersonsCases(ctx context.Context, st interface {
 	}
 	return out, nil
 }
+
+// RepeatOf is the latest case among others registered before c that is the same matter (同人同事),
+// with the match that says why; ok is false when c is no repeat. The statistics count c as a
+// repeat exactly then (the same instant is ordered by id).
+func RepeatOf(c Case, others []Case) (Case, MatterMatch, bool) {
+	var best Case
+	var why MatterMatch
+	found := false
+	for _, o := range others {
+		earlier := o.RegisteredAt.Before(c.RegisteredAt) || o.RegisteredAt.Equal(c.RegisteredAt) && o.ID < c.ID
+		if o.ID == c.ID || !earlier || found && !o.RegisteredAt.After(best.RegisteredAt) {
+			continue
+		}
+		if m := MatchMatter(c, o); m.Same() {
+			best, why, found = o, m, true
+		}
+	}
+	return best, why, found
+}

@@ -78,6 +78,8 @@ type CaseCheck struct {
 	// and reasons are not accepted again. Match says why.
 	PastReReview bool
 	Match        casework.MatterMatch
+	// SameMatter: the booking's matter is this case's (同人同事, casework.MatchText); Match says why.
+	SameMatter bool
 }
 
 // SimilarMatter is an earlier matter of the territory, of another ID number, whose text is like
@@ -295,10 +297,11 @@ func levelCheck(ctx context.Context, st CheckStore, c casework.Case, sessUnit or
 	}
 	cc.Holding = u
 	cc.PendingLower = caseOpen(c.Status) && u.Path != sessUnit.Path && strings.HasPrefix(u.Path, sessUnit.Path)
-	if c.Final {
+	if strings.TrimSpace(matter) != "" {
 		cc.Match = casework.MatchText(truncateRunes(matter, MatterTextRunes), c)
-		cc.PastReReview = strings.TrimSpace(matter) == "" || cc.Match.Same()
+		cc.SameMatter = cc.Match.Same()
 	}
+	cc.PastReReview = c.Final && (strings.TrimSpace(matter) == "" || cc.SameMatter)
 	return cc, nil
 }
 

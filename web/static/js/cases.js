@@ -242,6 +242,7 @@ async function showDetail(id) {
     fact(facts, 'cases.f.involved', String(c.involved_count));
     fact(facts, 'cases.f.view', t('view.' + c.view));
     if (c.review_unit_id) fact(facts, 'rv.body', unitName(c.review_unit_id));
+    if (c.repeat_of) fact(facts, 'rv.repeatOf', `${c.repeat_of.number} · ${c.repeat_of.why}`);
     if (c.outcome) fact(facts, 'rv.outcome', t('rv.out.' + c.outcome) + (c.channel ? ` · ${t('rv.ch.' + c.channel)}` : ''));
     // A final matter, or a repeat of one: say so above everything, with why it is the same.
     $('d-final').hidden = !c.final && !c.final_of_id;
