@@ -14,7 +14,8 @@ ALTER TABLE case_events ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
 ALTER TABLE case_events ADD COLUMN channel TEXT NOT NULL DEFAULT '';
 
 -- The cases stored before: the review body of those under review, the final matters, and the
--- outcome casework.DefaultOutcome gives (a close after an explanation stays unclassified).
+-- outcome casework.DefaultOutcome gives (a close after an explanation stays unclassified). Their
+-- timelines stay as written: the events are evidence, append-only.
 UPDATE cases SET review_unit_id = (SELECT u.parent_id FROM units u WHERE u.id = COALESCE(cases.responsible_unit_id, cases.unit_id))
 	WHERE status = 'review';
 UPDATE cases SET review_unit_id = (SELECT p.parent_id FROM units u JOIN units p ON p.id = u.parent_id
@@ -27,8 +28,6 @@ UPDATE cases SET outcome = 'not_accepted' WHERE status = 'not_accepted'
 UPDATE cases SET outcome = CASE WHEN is_final = 1 THEN 'terminated' WHEN result = 'support' THEN 'resolved'
 	WHEN result = 'not_support' THEN 'not_supported' ELSE '' END
 	WHERE outcome = '' AND status IN ('closed', 'evaluated', 'archived');
-UPDATE case_events SET outcome = (SELECT c.outcome FROM cases c WHERE c.id = case_events.case_id)
-	WHERE kind = 'status' AND to_status IN ('closed', 'not_accepted');
 
 -- The statistics count the outcome and the office's routing period (registration to the first
 -- routing act) too: the facts gain them, and the counts are rebuilt when the store opens (a case
