@@ -86,6 +86,15 @@ func testReviewByHigherBody(t *testing.T, s scheduler.Store) {
 	if got := casework.ReviewOpinion(casework.CaseEvent{Kind: casework.EvReviewAnswered}); got != casework.DocReviewOpinion {
 		t.Errorf("the review answer needs %q", got)
 	}
+	// Had the district let its 30 days pass (the job run on 05-21), the supervision item would be
+	// the district's, not the department's whose handling it reviews.
+	if n, err := casework.OpenOverdueSupervisions(ctx, s, cal, rules, bj(5, 21)); err != nil || n != 1 {
+		t.Fatalf("overdue job: %d %v", n, err)
+	}
+	if sv, err := s.OpenSupervisionFor(ctx, c.ID); err != nil || sv.UnitID != tr.D1.ID {
+		t.Errorf("the late review's supervision: unit %d %v, want the district %d", sv.UnitID, err, tr.D1.ID)
+	}
+	c = mustCase(t, s, c.ID)
 	// The district answers 05-15 (复查意见书): the petitioner may ask for 复核 within 30 days, to
 	// 06-14, a Sunday: 06-15.
 	ans := casework.CaseEvent{CaseID: c.ID, Kind: casework.EvReviewAnswered, Reason: "复查意见：维持", At: bj(5, 15), Actor: "district", ActorID: 2}
