@@ -64,8 +64,9 @@ func TestDashboardPage(t *testing.T) {
 		to := q.Get("to")[:7]
 		js(w, 200, map[string]any{"cases": 6, "timely_acceptance": rate(3, 4), "on_time_closure": rate(1, 2), "satisfaction": rate(0, 0),
 			"satisfaction_scores": map[string]int{"satisfied": 0, "basically": 0, "unsatisfied": 0}, "repeat": rate(1, 6), "repetitioned": rate(0, 1),
-			"repetition_days": 90, "uncounted": 2,
-			"overdue": []any{map[string]any{"unit_id": 4, "acceptance": 1, "handling": 2, "total": 3}, map[string]any{"unit_id": 3, "acceptance": 1, "handling": 0, "total": 1}},
+			"repetition_days": 90, "uncounted": 2, "timely_routing": rate(5, 6), "unclassified": 1,
+			"outcomes": map[string]int{"not_accepted": 1, "legal_channel": 0, "no_longer_accepted": 0, "resolved": 2, "partly": 1, "not_supported": 0, "forwarded": 0, "terminated": 0},
+			"overdue":  []any{map[string]any{"unit_id": 4, "routing": 0, "acceptance": 1, "handling": 2, "total": 3}, map[string]any{"unit_id": 3, "routing": 1, "acceptance": 1, "handling": 0, "total": 2}},
 			"counts": []any{
 				map[string]any{"category_id": 7, "territory": "330102", "month": to, "count": 3},
 				map[string]any{"category_id": 8, "territory": "330102001", "month": to, "count": 2},
@@ -93,14 +94,18 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("cases %q", got)
 	}
 	for id, want := range map[string][2]string{"rate-timely_acceptance": {"3", "4"}, "rate-on_time_closure": {"1", "2"}, "rate-satisfaction": {"0", "0"},
-		"rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}} {
+		"rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}, "rate-timely_routing": {"5", "6"}} {
 		got := eval[[]string](t, ctx, `(() => { const e = document.getElementById("`+id+`"); return [e.dataset.num, e.dataset.den]; })()`)
 		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 4 {
-		t.Errorf("%d rings, want 4 (satisfaction has nothing to count)", n)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 5 {
+		t.Errorf("%d rings, want 5 (satisfaction has nothing to count)", n)
+	}
+	// Each outcome on its own row, and the unclassified closes.
+	if got := eval[[]string](t, ctx, `["outcome-resolved", "outcome-partly", "outcome-legal_channel", "outcome-unclassified"].map((id) => document.getElementById(id).textContent)`); strings.Join(got, ",") != "2,1,0,1" {
+		t.Errorf("outcomes %v", got)
 	}
 	if got := eval[string](t, ctx, `document.querySelector("#rate-timely_acceptance text").textContent`); got != "75.0%" {
 		t.Errorf("ring label %q", got)
@@ -109,7 +114,7 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("uncounted note %q", got)
 	}
 	bars := eval[[]string](t, ctx, `[...document.querySelectorAll("#db-overdue .bar-row")].map((g) => g.dataset.label + ":" + [...g.querySelectorAll("rect")].map((r) => r.dataset.value).join("+"))`)
-	if len(bars) != 2 || bars[0] != "上城区人社局:1+2" || bars[1] != "清波街道:1" {
+	if len(bars) != 2 || bars[0] != "上城区人社局:1+2" || bars[1] != "清波街道:1+1" { // routing, acceptance
 		t.Errorf("overdue bars %v", bars)
 	}
 	cols := eval[[]string](t, ctx, `[...document.querySelectorAll("#db-months .column")].map((g) => g.dataset.total)`)

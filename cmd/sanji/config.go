@@ -76,6 +76,8 @@ type config struct {
 	Identity identityConfig `yaml:"identity"`
 	// Log says what log lines may carry.
 	Log logConfig `yaml:"log"`
+	// Casework holds the petition rules a province sets (docs/casework.md).
+	Casework caseworkConfig `yaml:"casework"`
 }
 
 // cryptoConfig is the one switch between international and 国密 algorithms.
@@ -98,6 +100,13 @@ type identityConfig struct {
 type logConfig struct {
 	// ClientIP puts the client's address (a hall terminal's) in the signaling's log lines.
 	ClientIP bool `yaml:"client_ip"`
+}
+
+// caseworkConfig holds the petition rules a province sets.
+type caseworkConfig struct {
+	// ForwardDaysPerLevel is the working days each level has to pass a forwarded matter on
+	// (逐级转送); 0: the default, 5.
+	ForwardDaysPerLevel int `yaml:"forward_days_per_level"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
@@ -248,6 +257,9 @@ var settings = []setting{
 		}
 		c.Recording.Retention = d
 		return nil
+	}},
+	{key: "casework.forward_days_per_level", usage: "working days each level has to pass a forwarded matter on (default 5)", set: func(c *config, v string) error {
+		return parseInt(v, &c.Casework.ForwardDaysPerLevel)
 	}},
 	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
 		c.Exchange.TrustedKeys = splitList(v)
@@ -615,6 +627,9 @@ func (c config) validate() error {
 	}
 	if c.Recording.Retention < 0 {
 		bad("cmd.config.recording_retention")
+	}
+	if n := c.Casework.ForwardDaysPerLevel; n < 0 || n > 15 {
+		bad("cmd.casework.forward_days_per_level")
 	}
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {

@@ -14,8 +14,9 @@ import (
 
 // dashboardFigures is what the dashboard shows: the number of cases and each rate's parts.
 type dashboardFigures struct {
-	Cases int               `json:"cases"`
-	Rates map[string][2]int `json:"rates"`
+	Cases  int               `json:"cases"`
+	Rates  map[string][2]int `json:"rates"`
+	Partly int               `json:"partly"` // cases closed partly resolved
 	// Cell is the count of the data table's row for this month, 上城区 and 劳动和社会保障.
 	Cell int `json:"cell"`
 }
@@ -117,6 +118,7 @@ func TestE2ECaseLifecycle(t *testing.T) {
 		raw, err := chromedp.Run(p, chromedp.Evaluate[string](`JSON.stringify({
 			cases: Number(document.getElementById("db-cases").dataset.count),
 			rates: Object.fromEntries([...document.querySelectorAll(".db-rate")].map((e) => [e.id, [Number(e.dataset.num), Number(e.dataset.den)]])),
+			partly: Number(document.getElementById("outcome-partly").textContent),
 			cell: [...document.querySelectorAll("#db-rows tr")].map((tr) => [...tr.children].map((td) => td.textContent))
 				.filter((r) => r[0] === "`+month+`" && r[1] === "上城区" && r[2] === "劳动和社会保障").reduce((a, r) => a + Number(r[3]), 0),
 		})`))
@@ -226,7 +228,13 @@ func TestE2ECaseLifecycle(t *testing.T) {
 	choose(handler, "st-result", "support")
 	do(handler, "handler: answer", chromedp.SendKeys(chromedp.ID("st-reason"), "责令用人单位支付拖欠工资"), chromedp.Click(chromedp.ID("st-submit")))
 	e2eWait(t, handler, "handler: answered", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已答复")`)
-	step(handler, "handler", "closed", "工资已支付，信访人无异议", "已办结")
+	// Closing names how: partly resolved (办理结果), shown on the case.
+	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
+	choose(handler, "st-to", "closed")
+	e2eWait(t, handler, "handler: the outcome field", `!document.getElementById("st-outcome-f").hidden`)
+	choose(handler, "st-outcome", "partly")
+	do(handler, "handler: close", chromedp.SendKeys(chromedp.ID("st-reason"), "工资已支付，信访人无异议"), chromedp.Click(chromedp.ID("st-submit")))
+	e2eWait(t, handler, "handler: closed, partly resolved", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已办结") && document.getElementById("d-facts").textContent.includes("部分解决")`)
 
 	// The petitioner, with the query code and no login.
 	pub := tab("petitioner")
@@ -263,7 +271,10 @@ func TestE2ECaseLifecycle(t *testing.T) {
 	if after.Cases != before.Cases+1 || after.Cell != before.Cell+1 {
 		t.Errorf("cases %d → %d, this month's 上城区 劳动和社会保障 cell %d → %d", before.Cases, after.Cases, before.Cell, after.Cell)
 	}
-	for _, id := range []string{"rate-timely_acceptance", "rate-on_time_closure", "rate-satisfaction"} {
+	if after.Partly != before.Partly+1 {
+		t.Errorf("partly resolved: %d → %d", before.Partly, after.Partly)
+	}
+	for _, id := range []string{"rate-timely_routing", "rate-timely_acceptance", "rate-on_time_closure", "rate-satisfaction"} {
 		b, f := before.Rates[id], after.Rates[id]
 		if f[0] != b[0]+1 || f[1] != b[1]+1 {
 			t.Errorf("%s: %v → %v, want one more of one more", id, b, f)

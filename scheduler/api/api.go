@@ -21,6 +21,7 @@ import (
 
 	"sanji/auth"
 	"sanji/scheduler"
+	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/exchange"
 	"sanji/scheduler/org"
@@ -68,6 +69,9 @@ type Config struct {
 	// LoginLimiter, when set, wraps the local per-address login limiter (its fallback) in one
 	// that counts across the cluster.
 	LoginLimiter func(local RateLimiter) RateLimiter
+	// ForwardDaysPerLevel is the province's working days for each level to pass a forwarded
+	// matter on (casework.ForwardRule); 0: casework.DefaultForwardDaysPerLevel.
+	ForwardDaysPerLevel int
 }
 
 // Body limits.
@@ -140,13 +144,15 @@ type Server struct {
 	recordings string
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
-	codes      hearingCodes // the query codes of the hearings under way (hearingcodes.go)
+	codes      hearingCodes  // the query codes of the hearings under way (hearingcodes.go)
+	forward    calendar.Rule // the per-level forwarding period (casework.ForwardRule)
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
 	s := &Server{blobs: cfg.Attachments, notifier: cfg.Notifier, recordings: cfg.Recordings, st: cfg.Store, signer: cfg.Signer, log: cfg.Logger, hash: cfg.Hash, check: cfg.Check,
-		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL, exchange: exchangeKeys(cfg.Exchange)}
+		now: cfg.Now, ttl: cfg.SessionTTL, joinTTL: cfg.JoinTokenTTL, exchange: exchangeKeys(cfg.Exchange),
+		forward: casework.ForwardRule(cfg.ForwardDaysPerLevel)}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

@@ -31,6 +31,9 @@ type CaseCheckView struct {
 	RegisteredAt time.Time `json:"registered_at"`
 	PendingLower bool      `json:"pending_lower"`
 	PastReReview bool      `json:"past_rereview"`
+	// SameMatter: the booking's matter is this case's (同人同事), and why (casework.MatterMatch).
+	SameMatter    bool   `json:"same_matter"`
+	SameMatterWhy string `json:"same_matter_why,omitempty"`
 }
 
 // SimilarView is an earlier matter of another ID number whose text is like the new one.
@@ -87,6 +90,9 @@ func (s *Server) checksView(ctx context.Context, rc *reqCtx, r *http.Request, b 
 		kept.Cases = append(kept.Cases, c)
 		cv := CaseCheckView{ID: c.Case.ID, Number: c.Case.Number, Status: string(c.Case.Status), HoldingUnit: c.Holding.Name,
 			RegisteredAt: c.Case.RegisteredAt, PendingLower: c.PendingLower, PastReReview: c.PastReReview}
+		if c.SameMatter || c.PastReReview {
+			cv.SameMatter, cv.SameMatterWhy = c.SameMatter, c.Match.Explain()
+		}
 		if title {
 			cv.Title = c.Case.Title
 		}

@@ -60,6 +60,16 @@ type CaseView struct {
 	AccusationMarked   bool     `json:"accusation_marked"`
 	AccusationPassages []string `json:"accusation_passages,omitempty"`
 	UnitSummary        string   `json:"unit_summary,omitempty"`
+	// The review body, the outcome and the final mark (casework/review.go).
+	ReviewUnitID int64  `json:"review_unit_id,omitempty"`
+	Outcome      string `json:"outcome,omitempty"`
+	Channel      string `json:"channel,omitempty"`
+	Final        bool   `json:"final,omitempty"`
+	FinalOfID    int64  `json:"final_of_id,omitempty"`
+	FinalWhy     string `json:"final_why,omitempty"`
+	// RepeatOf is the same person's earlier case of the same matter (重复信访) and why it was
+	// judged so; only on the single case's view, and not in the redacted one.
+	RepeatOf *RepeatView `json:"repeat_of,omitempty"`
 }
 
 // CodeCalendarMissing: a deadline needs a year the working-day calendar does not have.
@@ -95,7 +105,9 @@ func caseView(c casework.Case, level casework.ViewLevel) CaseView {
 		FastTrack: c.FastTrack, Result: string(c.Result), Status: string(c.Status), Supervised: c.Supervised,
 		OwnerLeaderID: c.OwnerLeaderID, RegisteredAt: c.RegisteredAt, AcceptedAt: optTime(c.AcceptedAt),
 		ClosedAt: optTime(c.ClosedAt), View: viewNames[level],
-		AccusationMarked: marked, AccusationPassages: c.Privacy.Passages, UnitSummary: c.Privacy.UnitSummary}
+		AccusationMarked: marked, AccusationPassages: c.Privacy.Passages, UnitSummary: c.Privacy.UnitSummary,
+		ReviewUnitID: c.ReviewUnitID, Outcome: string(c.Outcome),
+		Channel: c.Channel, Final: c.Final, FinalOfID: c.FinalOfID, FinalWhy: c.FinalWhy}
 	if level == casework.ViewRedacted {
 		v.ComplainedUnitID = 0
 	}
@@ -224,6 +236,11 @@ func (s *Server) caseInScope(ctx context.Context, rc *reqCtx, id int64) (casewor
 			if c.ExternalSource != "" && rc.r.Method != http.MethodGet {
 				return c, ch, errReadOnlyCopy
 			}
+			if rc.r.Method != http.MethodGet {
+				if err := s.reviewGuard(ctx, rc, c); err != nil {
+					return c, ch, err
+				}
+			}
 			return c, ch, nil
 		}
 	}
@@ -262,7 +279,13 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, caseView(c, level))
+	v := caseView(c, level)
+	if level != casework.ViewRedacted {
+		if v.RepeatOf, err = s.repeatOf(r.Context(), rc, c); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -283,6 +306,8 @@ type CaseEventView struct {
 	Days              int       `json:"days,omitempty"`
 	ApprovedBy        int64     `json:"approved_by,omitempty"`
 	Notice            string    `json:"notice,omitempty"`
+	Outcome           string    `json:"outcome,omitempty"`
+	Channel           string    `json:"channel,omitempty"`
 }
 
 func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -300,7 +325,7 @@ func (s *Server) caseTimeline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	for _, e := range evs {
 		v := CaseEventView{ID: e.ID, At: e.At, Kind: e.Kind, Actor: e.Actor, UnitID: e.UnitID, From: string(e.From), To: string(e.To),
 			Reason: e.Reason, ResponsibleUnitID: e.ResponsibleUnitID, CoUnitIDs: e.CoUnitIDs, Result: string(e.Result), Ref: e.Ref,
-			Days: e.Days, ApprovedBy: e.ApprovedBy, Notice: e.Notice}
+			Days: e.Days, ApprovedBy: e.ApprovedBy, Notice: e.Notice, Outcome: string(e.Outcome), Channel: e.Channel}
 		if redacted {
 			v.Notice = ""
 		}
@@ -320,6 +345,8 @@ type transitionRequest struct {
 	UnitID            int64   `json:"unit_id"` // the tier the caller acts at; default their own unit
 	Days              int     `json:"days"`    // extended: the days granted
 	Notice            string  `json:"notice"`  // extended: the written notice to the petitioner
+	Outcome           string  `json:"outcome"` // not accepted, closed: how (casework.Outcomes)
+	Channel           string  `json:"channel"` // outcome legal_channel: which
 }
 
 func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -334,7 +361,8 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 	}
 	ev := casework.CaseEvent{CaseID: c.ID, ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: unit,
 		From: casework.CaseStatus(req.From), To: casework.CaseStatus(req.To), Reason: strings.TrimSpace(req.Reason),
-		ResponsibleUnitID: req.ResponsibleUnitID, CoUnitIDs: req.CoUnitIDs, Result: casework.CaseResult(req.Result), At: s.now()}
+		ResponsibleUnitID: req.ResponsibleUnitID, CoUnitIDs: req.CoUnitIDs, Result: casework.CaseResult(req.Result), At: s.now(),
+		Outcome: casework.CaseOutcome(strings.TrimSpace(req.Outcome)), Channel: strings.TrimSpace(req.Channel)}
 	if ev.From == "" {
 		ev.From = c.Status
 	}
@@ -435,6 +463,10 @@ func (s *Server) caseDeadline(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadline": v})
+	fwd, err := s.forwardingView(r.Context(), cal, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deadline": v, "forwarding": fwd})
 	return nil
 }

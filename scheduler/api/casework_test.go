@@ -300,31 +300,61 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	resp, body = f.loginUser(f.user(org.RoleUnitHead, f.t1)).do("POST", caseURL(local, "/transitions"), ext)
 	wantStatus(t, resp, body, 200)
 
-	// A review in time, with a hearing.
+	// A review in time, with a hearing. The district handled the matter: the city reviews it.
 	c2 := f.newCase(f.d1, nil)
 	f.walk(c2, casework.StAccepted, casework.StInProgress, casework.StAnswered)
 	u = caseURL(c2, "")
 	resp, body = officer.do("POST", u+"/transitions", map[string]any{"to": "review", "reason": "申请复查"})
 	wantStatus(t, resp, body, 200)
-	// Review from 04-02: 30 days end 05-02, 劳动节 → 05-06.
+	city, err := f.st.GetUnit(bg, f.d1.ParentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := decodeJSON[CaseView](t, body); v.ReviewUnitID != city.ID || v.Status != "review" {
+		t.Errorf("review body %d, want the city %d", v.ReviewUnitID, city.ID)
+	}
+	// Review from 04-02: 30 days end 05-02, 劳动节 → 05-06. The district still reads it …
 	if d := deadline(officer); d.Rule != casework.RuleReviewAnswer || d.Due != "2026-05-06" {
 		t.Errorf("review: %+v", d)
 	}
-	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_paused", "reason": "举行听证"})
+	// … but does not act on its own review: not its pause, not its answer, not its close.
+	for _, try := range []struct{ path, kind string }{{"/clock-events", "clock_paused"}, {"/clock-events", "review_answered"}} {
+		resp, body = officer.do("POST", u+try.path, map[string]string{"kind": try.kind, "reason": "自行办理"})
+		wantStatus(t, resp, body, 403)
+	}
+	resp, body = officer.do("POST", u+"/transitions", map[string]any{"to": "closed", "reason": "自行办结"})
+	wantStatus(t, resp, body, 403)
+	if e := errCode(t, body); !strings.Contains(e.Message, city.Name) {
+		t.Errorf("refusal: %+v", e)
+	}
+	cityUser := f.user(org.RoleIntakeOfficer, city)
+	reviewer := f.loginUser(cityUser)
+	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_paused", "reason": "举行听证"})
 	wantStatus(t, resp, body, 201)
 	f.clock.add(5 * 24 * time.Hour)
-	officer = f.loginUser(f.user(org.RoleIntakeOfficer, f.d1))
-	if d := deadline(officer); !d.Paused || d.PausedDays != 5 || d.Due != "2026-05-07" {
+	reviewer = f.loginUser(cityUser)
+	if d := deadline(reviewer); !d.Paused || d.PausedDays != 5 || d.Due != "2026-05-07" {
 		t.Errorf("during the hearing: %+v", d)
 	}
-	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书"})
+	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书"})
 	wantStatus(t, resp, body, 400)
-	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_resumed", "reason": "听证结束"})
+	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_resumed", "reason": "听证结束"})
 	wantStatus(t, resp, body, 201)
-	resp, body = officer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书 2026-1 号"})
+	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书 2026-1 号"})
 	wantStatus(t, resp, body, 201)
-	if d := deadline(officer); d.Rule != casework.RuleReReviewRequest || d.Party != "petitioner" {
+	if d := deadline(reviewer); d.Rule != casework.RuleReReviewRequest || d.Party != "petitioner" {
 		t.Errorf("after the review answer: %+v", d)
+	}
+	// The review body closes it, naming the outcome; the timeline keeps it.
+	resp, body = reviewer.do("POST", u+"/transitions", map[string]any{"to": "closed", "reason": "复查维持", "outcome": "partly"})
+	wantStatus(t, resp, body, 200)
+	if v := decodeJSON[CaseView](t, body); v.Outcome != "partly" {
+		t.Errorf("closed: %+v", v)
+	}
+	resp, body = reviewer.do("GET", u+"/timeline", nil)
+	wantStatus(t, resp, body, 200)
+	if evs := decodeJSON[struct{ Events []CaseEventView }](t, body).Events; evs[len(evs)-1].Outcome != "partly" {
+		t.Errorf("timeline: %+v", evs[len(evs)-1])
 	}
 }
 

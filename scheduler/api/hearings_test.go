@@ -188,7 +188,13 @@ func TestBookingChecksAPI(t *testing.T) {
 		return c
 	}
 	pending := mk(f.d1.ID, 0, "330102", "拖欠工资", "某建筑公司拖欠工资三个月，老板失联", idn, casework.StAccepted)
-	done := mk(city.ID, 0, "330100", "征地补偿", "征地补偿标准过低", idn, casework.StAccepted, casework.StInProgress,
+	// Re-reviewed and final: handled by a department of the other district (reviewed by that
+	// district, re-reviewed by the city), about the same wages as the booking.
+	dept2 := org.Unit{Kind: org.KindDepartment, ParentID: f.d2.ID, Code: "330105-JSJ", Name: "拱墅区住建局"}
+	if err := f.st.CreateUnit(bg, &dept2); err != nil {
+		t.Fatal(err)
+	}
+	done := mk(dept2.ID, 0, "330100", "拖欠工资", "建筑公司拖欠工资三个月，老板失联", idn, casework.StAccepted, casework.StInProgress,
 		casework.StAnswered, casework.StReview, casework.StReReview, casework.StClosed)
 	aboutUs := mk(city.ID, f.d1.ID, "330102", "反映区里", "反映上城区不作为", idn)
 	alikeHere := mk(f.d1.ID, 0, "330102", "欠薪纠纷", "建筑公司拖欠我们三个月工资，老板找不到人", other)
@@ -216,6 +222,10 @@ func TestBookingChecksAPI(t *testing.T) {
 	if len(cases) != 2 || !cases[pending.ID].PendingLower || cases[pending.ID].HoldingUnit != "上城区" || !cases[done.ID].PastReReview ||
 		!v.PendingLower || !v.PastReReview {
 		t.Errorf("level checks: %s", body)
+	}
+	// Both the pending case and the final one are about these wages: the same matter, and why.
+	if !strings.Contains(cases[done.ID].SameMatterWhy, "相似度") || !cases[pending.ID].SameMatter || !cases[done.ID].SameMatter {
+		t.Errorf("why the same matter: %+v", cases)
 	}
 	if _, ok := cases[aboutUs.ID]; ok || strings.Contains(string(body), aboutUs.Number) || strings.Contains(string(body), "反映区里") {
 		t.Errorf("a case about the operator's own unit is shown to them: %s", body)

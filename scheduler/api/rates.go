@@ -29,6 +29,7 @@ type OverdueView struct {
 	UnitID     int64 `json:"unit_id"`
 	Acceptance int   `json:"acceptance"`
 	Handling   int   `json:"handling"`
+	Routing    int   `json:"routing"`
 	Total      int   `json:"total"`
 }
 
@@ -60,6 +61,10 @@ type RatesView struct {
 	// SupervisionOverdue: per supervised unit, its 督办 items that missed a feedback date (num)
 	// out of its items opened in the period (den).
 	SupervisionOverdue []SupervisionOverdueView `json:"supervision_overdue"`
+	// The office's own routing period, and how the cases that ended ended (casework.Outcomes).
+	TimelyRouting RateView       `json:"timely_routing"`
+	Outcomes      map[string]int `json:"outcomes"`
+	Unclassified  int            `json:"unclassified"`
 }
 
 // SupervisionOverdueView is one unit's overdue supervision.
@@ -141,13 +146,18 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	out.TimelyAcceptance, out.OnTimeClosure, out.Satisfaction = rateView(rt.TimelyAcceptance), rateView(rt.OnTimeClosure), rateView(rt.Satisfaction)
 	out.Repeat, out.Repetitioned = rateView(rt.Repeat), rateView(rt.Repetitioned)
+	out.TimelyRouting, out.Outcomes, out.Unclassified = rateView(rt.TimelyRouting), map[string]int{}, rt.Unclassified
+	for _, o := range casework.Outcomes {
+		out.Outcomes[string(o)] = rt.Outcomes[o]
+	}
 	out.SatisfactionScores = map[string]int{casework.ScoreSatisfied: 0, casework.ScoreBasically: 0, casework.ScoreUnsatisfied: 0}
 	for k, n := range rt.Scores {
 		out.SatisfactionScores[k] = n
 	}
 	out.OverdueByUnit, out.Overdue, out.Counts = map[string]int{}, []OverdueView{}, []CountView{}
 	for u, o := range rt.Overdue {
-		v := OverdueView{UnitID: u, Acceptance: o.Acceptance, Handling: o.Handling, Total: o.Acceptance + o.Handling}
+		v := OverdueView{UnitID: u, Acceptance: o.Acceptance, Handling: o.Handling, Routing: o.Routing,
+			Total: o.Acceptance + o.Handling + o.Routing}
 		out.Overdue = append(out.Overdue, v)
 		out.OverdueByUnit[strconv.FormatInt(u, 10)] = v.Total
 	}

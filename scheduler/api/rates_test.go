@@ -40,9 +40,11 @@ func TestRatesScopeAndPeriod(t *testing.T) {
 	if all.Cases != 3 || all.Repeat != (RateView{2, 3, 2.0 / 3}) || all.RepetitionDays != rates.DefaultRepetitionDays {
 		t.Errorf("whole scope: %+v", all)
 	}
-	// At 04-02 the March cases were never decided: their acceptance periods ended on 03-17.
-	if all.TimelyAcceptance.Num != 0 || all.TimelyAcceptance.Den != 2 || len(all.Overdue) != 2 ||
-		all.Overdue[0].Acceptance != 1 || all.Overdue[0].Total != 1 || all.OverdueByUnit[strconv.FormatInt(f.t1.ID, 10)] != 1 {
+	// At 04-02 the March cases were never routed nor decided: their offices' routing periods and
+	// their acceptance periods ended on 03-17.
+	if all.TimelyAcceptance.Num != 0 || all.TimelyAcceptance.Den != 2 || len(all.Overdue) != 2 || all.TimelyRouting.Den != 2 ||
+		all.TimelyRouting.Num != 0 || all.Overdue[0].Acceptance != 1 || all.Overdue[0].Routing != 1 || all.Overdue[0].Total != 2 ||
+		all.OverdueByUnit[strconv.FormatInt(f.t1.ID, 10)] != 2 || len(all.Outcomes) != len(casework.Outcomes) {
 		t.Errorf("overdue: %+v", all)
 	}
 	want := map[string]int{"2026-03/330102": 1, "2026-03/330102001": 1, "2026-04/330102": 1}

@@ -41,7 +41,7 @@ const (
 // caseTransitions is THE status machine: from → the statuses it may move to.
 var caseTransitions = map[CaseStatus][]CaseStatus{
 	StRegistered:        {StForwarded, StAssigned, StAccepted, StNotAccepted},
-	StForwarded:         {StAccepted, StNotAccepted},
+	StForwarded:         {StAccepted, StNotAccepted, StForwarded}, // onward, to the level below (forwarding.go)
 	StAssigned:          {StAccepted, StNotAccepted, StObjectionReturned},
 	StObjectionReturned: {StForwarded, StAssigned, StAccepted, StNotAccepted},
 	StAccepted:          {StInProgress},
@@ -175,6 +175,19 @@ type Case struct {
 	UpdatedAt         time.Time
 	// Privacy is what intake marked as 涉及检举控告 (privacy.go), whatever the type.
 	Privacy Privacy
+	// ReviewUnitID is the body holding the review (复查) or re-review (复核): one level above the
+	// unit whose handling it examines (review.go); 0 before any review.
+	ReviewUnitID int64
+	// Outcome is how the matter ended (not accepted why, or closed how); Channel the legal channel
+	// of OutcomeLegalChannel.
+	Outcome CaseOutcome
+	Channel string
+	// Final: the matter went through re-review and is closed, for good (不再受理).
+	Final bool
+	// FinalOfID is the final matter this case repeats (same person, same matter), found at
+	// registration: it can only be not accepted (不再受理). FinalWhy says why it was judged the same.
+	FinalOfID int64
+	FinalWhy  string
 }
 
 // CaseEvent is one step of a case's timeline: every status change, with who, when, at which tier
@@ -202,6 +215,10 @@ type CaseEvent struct {
 	Days       int
 	ApprovedBy int64
 	Notice     string
+	// Set by a transition to not accepted or closed: the outcome and, for a legal channel, which.
+	// A transition to review or re-review records the review body in ResponsibleUnitID.
+	Outcome CaseOutcome
+	Channel string
 }
 
 // IsClockEvent reports whether an event kind moves a case's clock: such events go through their
@@ -247,7 +264,8 @@ type CaseStore interface {
 	AttachmentStore
 	PrivacyStore
 
-	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first.
+	// CasesByIDNumber returns the cases with a petitioner of this ID number, newest first, at most
+	// limit (at most PersonLookback).
 	CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]Case, error)
 
 	// CreateCase validates c, gives it the next number of its territory and year, stores it
@@ -380,6 +398,9 @@ func ValidateTransition(ev CaseEvent) error {
 	}
 	if utf8.RuneCountInString(ev.Reason) > 2000 {
 		return org.Invalid("reason", "casework.transition.reason_too_long")
+	}
+	if err := validateOutcome(ev); err != nil {
+		return err
 	}
 	switch ev.To {
 	case StForwarded, StAssigned:

@@ -233,6 +233,9 @@ func OpenOverdueSupervisions(ctx context.Context, st ClockStore, cal *calendar.C
 			if unit == 0 || c.Status == StObjectionReturned {
 				unit = c.UnitID
 			}
+			if InReview(c) { // the review body is late, not the unit it reviews
+				unit = c.ReviewUnitID
+			}
 			sv := Supervision{CaseID: c.ID, UnitID: unit, Basis: "逾期未办（系统自动督办）：" + d.Explain(),
 				Level: SupLevelRoutine, Method: SupWritten, Deadline: fb.Due, OpenedAt: now}
 			if err := st.OpenSupervision(ctx, &sv); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,7 +41,12 @@ const (
 	MetricReturn     = "return" // a closed case; Day: the day closed, Bucket: days until the person came back
 	MetricAcceptance = "acc"    // the acceptance period; UnitOf: the unit that had to decide
 	MetricHandling   = "h"      // the handling period; UnitOf: the unit counted against
+	MetricRouting    = "route"  // the registering office's routing period; UnitOf: that office
+	MetricOutcome    = "out"    // how a case ended; Bucket: its outcome (casework.Outcomes), or OutcomeUnclassified
 )
+
+// OutcomeUnclassified is the bucket of an outcome cell of a closed case that names no outcome.
+var OutcomeUnclassified = len(casework.Outcomes)
 
 // Buckets and days of cells besides the days after L.
 const (
@@ -100,6 +106,10 @@ type CaseFacts struct {
 	Repeat    bool   // an earlier case of the same person and category exists
 	Closed    time.Time
 	Returned  time.Time // the person's first case of the same category registered after Closed
+	Outcome   casework.CaseOutcome
+	// Registered is when the case was registered: its routing period runs from it to Clock.Routed.
+	Registered time.Time
+	RegUnit    int64 // the registering office
 }
 
 // LegalDayNumber is the legal date of an instant as days since 1970-01-01.
@@ -118,8 +128,11 @@ var keptRules = casework.DefaultRules()
 
 // periodRule is the rule and extension of a period cell.
 func periodRule(metric string, variant int) (calendar.Rule, int) {
-	if metric == MetricAcceptance {
+	switch metric {
+	case MetricAcceptance:
 		return keptRules[casework.RuleAcceptance], 0
+	case MetricRouting:
+		return keptRules[casework.RuleRegistration], 0
 	}
 	if variant%2 == 1 {
 		return keptRules[casework.RuleFastTrack], variant / 2
@@ -160,7 +173,7 @@ func Fold(c RateCell, horizon int) (RateCell, bool) {
 	case c.Metric == MetricReturn && c.Bucket >= 0 && c.Day >= 0 && c.Day+c.Bucket <= horizon:
 		c.Day = DayAny
 		return c, true
-	case (c.Metric == MetricAcceptance || c.Metric == MetricHandling) && c.Bucket == BucketRunning && c.Day >= 0:
+	case isPeriod(c.Metric) && c.Bucket == BucketRunning && c.Day >= 0:
 		rule, _ := periodRule(c.Metric, c.Variant)
 		if c.Day+slack(rule) >= horizon {
 			return c, false
@@ -171,6 +184,11 @@ func Fold(c RateCell, horizon int) (RateCell, bool) {
 		}
 	}
 	return c, false
+}
+
+// isPeriod reports whether metric counts a clock period.
+func isPeriod(metric string) bool {
+	return metric == MetricAcceptance || metric == MetricHandling || metric == MetricRouting
 }
 
 func periodCell(metric string, unitOf int64, variant int, start, end time.Time, horizon int) RateCell {
@@ -219,6 +237,15 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 		c, _ = Fold(c, horizon)
 		out = append(out, c)
 	}
+	switch i := slices.Index(casework.Outcomes, f.Outcome); {
+	case i >= 0:
+		out = append(out, RateCell{Metric: MetricOutcome, Bucket: i})
+	case !f.Closed.IsZero():
+		out = append(out, RateCell{Metric: MetricOutcome, Bucket: OutcomeUnclassified})
+	}
+	if !f.Registered.IsZero() {
+		out = append(out, periodCell(MetricRouting, f.RegUnit, 0, f.Registered, cl.Routed, horizon))
+	}
 	out = append(out, periodCell(MetricAcceptance, cl.AccUnit, 0, cl.AccStart, cl.Decided, horizon))
 	if !cl.Accepted.IsZero() {
 		variant := cl.ExtDays * 2
@@ -236,7 +263,7 @@ func countsAnswer(cal *calendar.Calendar, rules casework.Rules) bool {
 	if cal.Provisional() { // the counts never guess a year; a provisional calendar does
 		return false
 	}
-	for _, k := range []string{casework.RuleAcceptance, casework.RuleHandling, casework.RuleFastTrack, casework.RuleExtension} {
+	for _, k := range []string{casework.RuleRegistration, casework.RuleAcceptance, casework.RuleHandling, casework.RuleFastTrack, casework.RuleExtension} {
 		if rules[k] != keptRules[k] {
 			return false
 		}
@@ -365,7 +392,8 @@ func (x *dayIndex) due(rule calendar.Rule, start, ext int) (int, error) {
 // before now, with the "back within N days" window repetitionDays (0: the default); it gives what
 // ComputeRates gives for the same cases (a conformance test holds both stores to it).
 func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rules, repetitionDays int, now time.Time) (Rates, error) {
-	r := Rates{Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{}, RepetitionDays: repetitionDays}
+	r := Rates{Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{}, RepetitionDays: repetitionDays,
+		Outcomes: map[casework.CaseOutcome]int{}}
 	if r.RepetitionDays <= 0 {
 		r.RepetitionDays = DefaultRepetitionDays
 	}
@@ -410,7 +438,17 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 				r.Repetitioned.Den += n
 			}
 			continue
-		case MetricAcceptance, MetricHandling:
+		case MetricOutcome:
+			switch {
+			case row.Bucket == OutcomeUnclassified:
+				r.Unclassified += n
+			case row.Bucket >= 0 && row.Bucket < len(casework.Outcomes):
+				r.Outcomes[casework.Outcomes[row.Bucket]] += n
+			default:
+				return Rates{}, fmt.Errorf("rates: unknown outcome %d in the counts", row.Bucket)
+			}
+			continue
+		case MetricAcceptance, MetricHandling, MetricRouting:
 		default:
 			return Rates{}, fmt.Errorf("rates: unknown metric %q in the counts", row.Metric)
 		}
@@ -441,7 +479,7 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 				o = late
 			}
 		}
-		r.tally(row.Metric == MetricHandling, row.UnitOf, o, n)
+		r.tally(row.Metric, row.UnitOf, o, n)
 	}
 	return r, nil
 }

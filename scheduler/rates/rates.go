@@ -34,6 +34,7 @@ func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
 // not decided in time) and handling (a case not answered in time).
 type UnitOverdue struct {
 	Acceptance, Handling int
+	Routing              int // the office's own routing (登记转送交办 15 日) not done in time
 }
 
 // CountKey is one cell of the case counts: a category, a territory and the month of registration.
@@ -55,13 +56,20 @@ type Rates struct {
 	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
 	Scores           map[string]int
-	Repeat           Rate // cases of the same person and category after an earlier one (同人同事)
-	// Repetitioned: closed cases whose person came back with the same category of matter within
+	Repeat           Rate // cases of the same person and matter after an earlier one (同人同事, casework.MatchMatter)
+	// Repetitioned: closed cases whose person came back with the same matter within
 	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
 	Repetitioned   Rate
 	RepetitionDays int
 	Overdue        map[int64]UnitOverdue // by the unit that had to act
 	Counts         map[CountKey]int
+	// TimelyRouting: cases the registering office routed (forwarded, assigned, accepted or not
+	// accepted) within its own routing period; overdue unrouted count against.
+	TimelyRouting Rate
+	// Outcomes counts the cases that ended by how (casework.CaseOutcome); Unclassified the closed
+	// ones that name none (closed after an explanation before outcomes were recorded).
+	Outcomes     map[casework.CaseOutcome]int
+	Unclassified int
 	// Uncounted are the periods (a case's acceptance or handling period) left out of their rate
 	// because the outcome hinges on a year the working-day calendar lacks (never guessed); counted
 	// here so the dashboard can say so.
@@ -137,34 +145,30 @@ func judge(cal *calendar.Calendar, rule calendar.Rule, start time.Time, extra in
 	return unknown, nil
 }
 
-// personMatter is 同人同事 as the statistics see it: one ID number, one category.
-type personMatter struct {
-	id  string
-	cat int64
-}
-
+// registration is a case of a person, as the repeat rule compares it.
 type registration struct {
 	caseID int64
 	at     time.Time
+	c      casework.Case
 }
 
 // ComputeRates computes the rates at now.
 func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, now time.Time) (Rates, error) {
 	r := Rates{Cases: len(in.Cases), Scores: map[string]int{}, Overdue: map[int64]UnitOverdue{}, Counts: map[CountKey]int{},
-		RepetitionDays: in.RepetitionDays}
+		RepetitionDays: in.RepetitionDays, Outcomes: map[casework.CaseOutcome]int{}}
 	if r.RepetitionDays <= 0 {
 		r.RepetitionDays = DefaultRepetitionDays
 	}
 	// Every known registration of each person and matter, counted cases and related ones alike.
-	regs := map[personMatter][]registration{}
+	regs := map[string][]registration{} // by ID number
 	seen := map[int64]bool{}
 	note := func(c casework.Case) {
 		if seen[c.ID] {
 			return
 		}
 		seen[c.ID] = true
-		for _, k := range personMatters(c) {
-			regs[k] = append(regs[k], registration{c.ID, c.RegisteredAt})
+		for _, id := range PersonIDs(c) {
+			regs[id] = append(regs[id], registration{c.ID, c.RegisteredAt, c})
 		}
 	}
 	for _, h := range in.Cases {
@@ -193,12 +197,19 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 				r.Repetitioned.Den++
 			}
 		}
+		_, closed := firstTo(evs, casework.StClosed)
+		r.countOutcome(c.Outcome, closed, 1)
 		cl := ClockOf(c, evs, rules)
-		o, err := judge(cal, rules[casework.RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		o, err := judge(cal, rules[casework.RuleRegistration], c.RegisteredAt, 0, cl.Routed, now)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		r.tally(false, cl.AccUnit, o, 1)
+		r.tally(MetricRouting, c.UnitID, o, 1)
+		o, err = judge(cal, rules[casework.RuleAcceptance], cl.AccStart, 0, cl.Decided, now)
+		if err != nil {
+			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
+		}
+		r.tally(MetricAcceptance, cl.AccUnit, o, 1)
 		if cl.Accepted.IsZero() {
 			continue
 		}
@@ -206,7 +217,7 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
-		r.tally(true, cl.UnitOf, o, 1)
+		r.tally(MetricHandling, cl.UnitOf, o, 1)
 	}
 	for _, e := range in.Evaluations {
 		if e.Stage != casework.EvalResult {
@@ -221,12 +232,25 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 	return r, nil
 }
 
-// tally adds n periods of outcome o to the acceptance (or the handling) rate, the late ones
-// against unit.
-func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
+// countOutcome counts n cases that ended with outcome (closed: a close is on their timeline).
+func (r *Rates) countOutcome(o casework.CaseOutcome, closed bool, n int) {
+	switch {
+	case o != "":
+		r.Outcomes[o] += n
+	case closed:
+		r.Unclassified += n
+	}
+}
+
+// tally adds n periods of outcome o to the rate of the period metric (MetricRouting,
+// MetricAcceptance or MetricHandling), the late ones against unit.
+func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 	rate := &r.TimelyAcceptance
-	if handling {
+	switch metric {
+	case MetricHandling:
 		rate = &r.OnTimeClosure
+	case MetricRouting:
+		rate = &r.TimelyRouting
 	}
 	switch o {
 	case onTime:
@@ -235,9 +259,12 @@ func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
 	case late:
 		rate.Den += n
 		u := r.Overdue[unit]
-		if handling {
+		switch metric {
+		case MetricHandling:
 			u.Handling += n
-		} else {
+		case MetricRouting:
+			u.Routing += n
+		default:
 			u.Acceptance += n
 		}
 		r.Overdue[unit] = u
@@ -246,27 +273,9 @@ func (r *Rates) tally(handling bool, unit int64, o outcome, n int) {
 	}
 }
 
-// personMatters are the person-and-matter keys of a case: one per petitioner with an ID number.
-// A masked number (a copy from a masked export, docs/exchange.md) names nobody.
-func personMatters(c casework.Case) []personMatter {
-	var out []personMatter
-	for _, id := range PersonIDs(c) {
-		out = append(out, personMatter{id, c.CategoryID})
-	}
-	return out
-}
-
-// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them (upper case,
-// trimmed), leaving out masked ones.
-func PersonIDs(c casework.Case) []string {
-	var out []string
-	for _, p := range c.Petitioners {
-		if id := strings.ToUpper(strings.TrimSpace(p.IDNumber)); id != "" && !strings.Contains(id, "*") {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+// PersonIDs are the ID numbers of a case's petitioners as the statistics compare them
+// (casework.PersonIDs).
+func PersonIDs(c casework.Case) []string { return casework.PersonIDs(c) }
 
 // RateClock is what the rates read of a case's two periods, derived from its timeline only.
 type RateClock struct {
@@ -278,6 +287,9 @@ type RateClock struct {
 	ExtDays  int       // the first extension's days; 0: not extended
 	Answered time.Time // the handling opinion, first
 	UnitOf   int64     // the unit the handling counts against: the responsible one, else the registering one
+	// Routed: the registering office's first routing act (forwarded, assigned, accepted or not
+	// accepted), which ends its own routing period from registration.
+	Routed time.Time
 }
 
 // ClockOf derives the clock of a case from its timeline.
@@ -298,6 +310,8 @@ func ClockOf(c casework.Case, evs []casework.CaseEvent, rules casework.Rules) Ra
 	}
 	answered, _ := firstTo(evs, casework.StAnswered)
 	cl.Answered = answered.At
+	routed, _ := firstTo(evs, casework.StForwarded, casework.StAssigned, casework.StAccepted, casework.StNotAccepted)
+	cl.Routed = routed.At
 	return cl
 }
 
@@ -309,12 +323,12 @@ func (cl RateClock) HandlingRule(rules casework.Rules) calendar.Rule {
 	return rules[casework.RuleHandling]
 }
 
-// anyOther reports whether a person of c has another case of the same category that match
-// accepts.
-func anyOther(regs map[personMatter][]registration, c casework.Case, match func(registration) bool) bool {
-	for _, k := range personMatters(c) {
-		for _, g := range regs[k] {
-			if g.caseID != c.ID && match(g) {
+// anyOther reports whether a person of c has another case of the same matter (同人同事,
+// casework.MatchMatter) that match accepts.
+func anyOther(regs map[string][]registration, c casework.Case, match func(registration) bool) bool {
+	for _, id := range PersonIDs(c) {
+		for _, g := range regs[id] {
+			if g.caseID != c.ID && match(g) && casework.MatchMatter(c, g.c).Same() {
 				return true
 			}
 		}
@@ -426,15 +440,15 @@ func RatesFromTimelines(ctx context.Context, st Store, q RatesQuery, cal *calend
 						return Rates{}, fmt.Errorf("rates: %w", err)
 					}
 					in.Cases, in.Evaluations = append(in.Cases, CaseHistory{c, evs}), append(in.Evaluations, ev...)
-					for _, k := range personMatters(c) {
-						ids[k.id] = true
+					for _, id := range PersonIDs(c) {
+						ids[id] = true
 					}
 				}
 			}
 		}
 	}
 	for id := range ids {
-		cs, err := st.CasesByIDNumber(ctx, id, 100)
+		cs, err := st.CasesByIDNumber(ctx, id, casework.PersonLookback)
 		if err != nil {
 			return Rates{}, fmt.Errorf("rates: a person's cases: %w", err)
 		}

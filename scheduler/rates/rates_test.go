@@ -20,7 +20,7 @@ func TestComputeRates(t *testing.T) {
 	}
 	hs := []CaseHistory{
 		{ // A: accepted on day 3, answered on day 30: timely and on time.
-			Case:   casework.Case{ID: 1, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Petitioners: pet("X"), RegisteredAt: bj(3, 2), AcceptedAt: bj(3, 5)},
+			Case:   casework.Case{ID: 1, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Title: "拖欠工资", Petitioners: pet("X"), RegisteredAt: bj(3, 2), AcceptedAt: bj(3, 5)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(3, 2)), ev(casework.StAccepted, bj(3, 5)), ev(casework.StInProgress, bj(3, 5)), ev(casework.StAnswered, bj(4, 1))},
 		},
 		{ // B: assigned to 21 on 3-3, accepted 3-25 (due 3-18): late; answered 6-1 (due 5-25): late.
@@ -32,8 +32,8 @@ func TestComputeRates(t *testing.T) {
 			Case:   casework.Case{ID: 3, UnitID: 9, CategoryID: 2, Petitioners: pet("X"), RegisteredAt: bj(3, 2)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(3, 2))},
 		},
-		{ // D: the same person and category as A, later: a repeat. Extended: handling due 7-9, not yet.
-			Case:   casework.Case{ID: 4, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Petitioners: pet("X"), RegisteredAt: bj(4, 10), AcceptedAt: bj(4, 10)},
+		{ // D: the same person, category and matter as A, later: a repeat. Extended: handling due 7-9, not yet.
+			Case:   casework.Case{ID: 4, UnitID: 9, ResponsibleUnitID: 20, CategoryID: 1, Title: "工资拖欠", Petitioners: pet("X"), RegisteredAt: bj(4, 10), AcceptedAt: bj(4, 10)},
 			Events: []casework.CaseEvent{ev(casework.StRegistered, bj(4, 10)), ev(casework.StAccepted, bj(4, 10)), ev(casework.StInProgress, bj(4, 10)), ev(casework.StExtended, bj(6, 1))},
 		},
 	}
@@ -44,6 +44,9 @@ func TestComputeRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.TimelyRouting != (Rate{3, 4}) {
+		t.Errorf("routing %+v", r.TimelyRouting)
+	}
 	if r.Cases != 4 || r.TimelyAcceptance != (Rate{2, 4}) || r.OnTimeClosure != (Rate{1, 2}) || r.Satisfaction != (Rate{2, 3}) || r.Repeat != (Rate{1, 4}) {
 		t.Errorf("rates %+v", r)
 	}
@@ -51,7 +54,8 @@ func TestComputeRates(t *testing.T) {
 		t.Errorf("result ratings by score %v", r.Scores)
 	}
 	// B late at 21 twice (acceptance and handling); C never decided, against its registering unit.
-	if len(r.Overdue) != 2 || r.Overdue[21] != (UnitOverdue{1, 1}) || r.Overdue[9] != (UnitOverdue{Acceptance: 1}) {
+	// C was not routed either: the registering office's 15 days (to 3-17) ran out at 9.
+	if len(r.Overdue) != 2 || r.Overdue[21] != (UnitOverdue{Acceptance: 1, Handling: 1}) || r.Overdue[9] != (UnitOverdue{Acceptance: 1, Routing: 1}) {
 		t.Errorf("overdue by unit %v", r.Overdue)
 	}
 	if len(r.Counts) != 3 || r.Counts[CountKey{1, "", "2026-03"}] != 2 || r.Counts[CountKey{2, "", "2026-03"}] != 1 || r.Counts[CountKey{1, "", "2026-04"}] != 1 {
@@ -106,14 +110,15 @@ func TestRatesLeaveOutWhatTheCalendarCannotCount(t *testing.T) {
 		// 2027 calendar.
 		{Case: casework.Case{ID: 3, UnitID: 9, RegisteredAt: bj(2026, 11, 24), AcceptedAt: bj(2026, 11, 25)},
 			Events: []casework.CaseEvent{ev(casework.StAccepted, bj(2026, 11, 25))}},
-		// Registered 2026-12-28, undecided: its acceptance period's 15th day is 2027-01-12.
+		// Registered 2026-12-28, undecided: its acceptance period's 15th day is 2027-01-12, and so is
+		// its routing period's.
 		{Case: casework.Case{ID: 4, UnitID: 9, RegisteredAt: bj(2026, 12, 28)}},
 	}
 	r, err := ComputeRates(RatesInput{Cases: hs}, calendar.DefaultCalendar(), casework.DefaultRules(), bj(2027, 1, 30))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Uncounted != 3 || r.TimelyAcceptance != (Rate{3, 3}) || r.OnTimeClosure != (Rate{1, 1}) || r.Repeat.Den != 4 || len(r.Overdue) != 0 {
+	if r.Uncounted != 4 || r.TimelyRouting != (Rate{3, 3}) || r.TimelyAcceptance != (Rate{3, 3}) || r.OnTimeClosure != (Rate{1, 1}) || r.Repeat.Den != 4 || len(r.Overdue) != 0 {
 		t.Errorf("rates %+v", r)
 	}
 }
@@ -154,14 +159,15 @@ func TestRatesSettledBeforeAMissingYear(t *testing.T) {
 	}
 }
 
-// TestRatesRepeatAndReturnAfterClosure: a repeat is a later case of the same person and
-// category (ID numbers compared without case), wherever it was registered; a closed case comes
-// back when such a case follows within the window, and counts once its window has ended or it
-// came back.
+// TestRatesRepeatAndReturnAfterClosure: a repeat is a later case of the same person and matter
+// (ID numbers compared without case; casework.MatchMatter), wherever it was registered; a closed
+// case comes back when such a case follows within the window, and counts once its window has
+// ended or it came back.
 func TestRatesRepeatAndReturnAfterClosure(t *testing.T) {
 	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, calendar.ChinaTZ) }
+	const wages, noise = "建筑公司拖欠工资三个月", "楼下饭店噪音扰民"
 	closed := func(id int64, person string, cat int64, reg, at time.Time) CaseHistory {
-		return CaseHistory{Case: casework.Case{ID: id, UnitID: 9, CategoryID: cat, RegisteredAt: reg, Status: casework.StClosed,
+		return CaseHistory{Case: casework.Case{ID: id, UnitID: 9, CategoryID: cat, RegisteredAt: reg, Status: casework.StClosed, Title: wages,
 			Petitioners: []casework.Petitioner{{IDNumber: person}}}, Events: []casework.CaseEvent{{Kind: casework.EvStatus, To: casework.StClosed, At: at}}}
 	}
 	in := RatesInput{
@@ -172,11 +178,13 @@ func TestRatesRepeatAndReturnAfterClosure(t *testing.T) {
 			closed(4, "440102199001010033", 1, bj(1, 5), bj(2, 1)),  // back with another category
 		},
 		Related: []casework.Case{
-			{ID: 11, CategoryID: 1, RegisteredAt: bj(3, 15), Petitioners: []casework.Petitioner{{IDNumber: "11010519491231002x"}}},
-			{ID: 12, CategoryID: 1, RegisteredAt: bj(6, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
-			{ID: 14, CategoryID: 2, RegisteredAt: bj(3, 1), Petitioners: []casework.Petitioner{{IDNumber: "440102199001010033"}}},
+			{ID: 11, CategoryID: 1, Title: wages, RegisteredAt: bj(3, 15), Petitioners: []casework.Petitioner{{IDNumber: "11010519491231002x"}}},
+			{ID: 12, CategoryID: 1, Title: wages, RegisteredAt: bj(6, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
+			{ID: 14, CategoryID: 2, Title: noise, RegisteredAt: bj(3, 1), Petitioners: []casework.Petitioner{{IDNumber: "440102199001010033"}}},
+			// Person 3 again, same category, another matter: not back.
+			{ID: 16, CategoryID: 1, Title: noise, RegisteredAt: bj(5, 25), Petitioners: []casework.Petitioner{{IDNumber: "330102199001010022"}}},
 			// An earlier case of person 2: case 2 is a repeat.
-			{ID: 15, CategoryID: 1, RegisteredAt: bj(1, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
+			{ID: 15, CategoryID: 1, Title: wages, RegisteredAt: bj(1, 1), Petitioners: []casework.Petitioner{{IDNumber: "220102198001010011"}}},
 		},
 	}
 	r, err := ComputeRates(in, calendar.DefaultCalendar(), casework.DefaultRules(), bj(6, 1))

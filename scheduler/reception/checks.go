@@ -3,11 +3,9 @@ package reception
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"sanji/i18n"
@@ -65,7 +63,7 @@ const (
 	// two matter texts for the check to name the earlier one. Chosen on short Chinese matter
 	// descriptions (checks_test.go): rewordings of one matter scored 0.43 to 0.72, different
 	// matters of one field (two wage disputes) about 0.2.
-	SimilarThreshold = 0.35
+	SimilarThreshold = casework.SimilarThreshold
 )
 
 // CaseCheck is an earlier case of the same person, with what the level checks make of it.
@@ -75,9 +73,13 @@ type CaseCheck struct {
 	// PendingLower: the case is open at a unit below the session's unit (逐级走访: the lower
 	// level has not finished with it).
 	PendingLower bool
-	// PastReReview: the case went through re-review (复核) and is closed: the same facts and
-	// reasons are not accepted again.
+	// PastReReview: the case went through re-review (复核) and is closed, and the booking's matter
+	// is the same (casework.MatchText; any matter when the booking names none): the same facts
+	// and reasons are not accepted again. Match says why.
 	PastReReview bool
+	Match        casework.MatterMatch
+	// SameMatter: the booking's matter is this case's (同人同事, casework.MatchText); Match says why.
+	SameMatter bool
 }
 
 // SimilarMatter is an earlier matter of the territory, of another ID number, whose text is like
@@ -192,56 +194,9 @@ func TerritoryOf(u org.Unit) string {
 	return code
 }
 
-// bigramSet is the distinct pairs of adjacent letters or digits of a text, ignoring spaces,
-// punctuation and case, each pair packed into one number, sorted; a one-character text is its
-// own "pair". Numbers in a sorted slice, not strings in a map: the check compares one matter
-// with a thousand others per booking.
-type bigramSet []uint64
-
-func bigramsOf(s string) bigramSet {
-	var prev rune = -1
-	var out bigramSet
-	n := 0
-	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
-			continue
-		}
-		r = unicode.ToLower(r)
-		if prev >= 0 {
-			out = append(out, uint64(prev)<<32|uint64(r))
-		}
-		prev, n = r, n+1
-	}
-	if n == 1 {
-		out = append(out, uint64(prev)<<32|uint64(prev))
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// dice is the Dice coefficient of two sets: twice the common pairs over the pairs of both.
-func (a bigramSet) dice(b bigramSet) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	common := 0
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch {
-		case a[i] == b[j]:
-			common, i, j = common+1, i+1, j+1
-		case a[i] < b[j]:
-			i++
-		default:
-			j++
-		}
-	}
-	return 2 * float64(common) / float64(len(a)+len(b))
-}
-
-// TextSimilarity is the Dice coefficient of the character bigrams of a and b: 1 for the same
-// text, 0 for texts with no pair of characters in common. Bigrams suit Chinese, which has no
-// spaces between words: most words are two characters.
-func TextSimilarity(a, b string) float64 { return bigramsOf(a).dice(bigramsOf(b)) }
+// TextSimilarity is the Dice coefficient of the character bigrams of a and b (casework's: the
+// booking check and the repeat rule compare texts the same way).
+func TextSimilarity(a, b string) float64 { return casework.TextSimilarity(a, b) }
 
 // truncateRunes keeps the first n characters of s.
 func truncateRunes(s string, n int) string {
@@ -283,7 +238,7 @@ func CheckBooking(ctx context.Context, st CheckStore, sess ReceptionSession, hal
 		}
 		for _, c := range cases {
 			skip[CheckRef{Kind: CheckCase, ID: c.ID}] = true
-			cc, err := levelCheck(ctx, st, c, sessUnit)
+			cc, err := levelCheck(ctx, st, c, sessUnit, matter)
 			if err != nil {
 				return b, err
 			}
@@ -297,14 +252,14 @@ func CheckBooking(ctx context.Context, st CheckStore, sess ReceptionSession, hal
 	if err != nil {
 		return b, fmt.Errorf("booking checks: recent matters: %w", err)
 	}
-	mine := bigramsOf(truncateRunes(matter, MatterTextRunes))
+	mine := casework.BigramsOf(truncateRunes(matter, MatterTextRunes))
 	for _, m := range recent {
 		if skip[CheckRef{Kind: m.Kind, ID: m.ID}] {
 			continue
 		}
-		score := mine.dice(bigramsOf(m.Text))
+		score := mine.Dice(casework.BigramsOf(m.Text))
 		if m.Title != "" {
-			score = max(score, mine.dice(bigramsOf(m.Title)))
+			score = max(score, mine.Dice(casework.BigramsOf(m.Title)))
 		}
 		if score >= SimilarThreshold {
 			b.Similar = append(b.Similar, SimilarMatter{Kind: m.Kind, ID: m.ID, Score: float64(int(score*100+0.5)) / 100})
@@ -328,8 +283,9 @@ func CheckBooking(ctx context.Context, st CheckStore, sess ReceptionSession, hal
 	return b, nil
 }
 
-// levelCheck decides where c stands relative to the session's unit.
-func levelCheck(ctx context.Context, st CheckStore, c casework.Case, sessUnit org.Unit) (CaseCheck, error) {
+// levelCheck decides where c stands relative to the session's unit, and whether the booking's
+// matter repeats it after its re-review.
+func levelCheck(ctx context.Context, st CheckStore, c casework.Case, sessUnit org.Unit, matter string) (CaseCheck, error) {
 	cc := CaseCheck{Case: c}
 	holding := c.ResponsibleUnitID
 	if holding == 0 {
@@ -341,15 +297,11 @@ func levelCheck(ctx context.Context, st CheckStore, c casework.Case, sessUnit or
 	}
 	cc.Holding = u
 	cc.PendingLower = caseOpen(c.Status) && u.Path != sessUnit.Path && strings.HasPrefix(u.Path, sessUnit.Path)
-	if !caseOpen(c.Status) && c.Status != casework.StNotAccepted {
-		evs, err := st.ListCaseEvents(ctx, c.ID)
-		if err != nil {
-			return cc, fmt.Errorf("booking checks: events of case %d: %w", c.ID, err)
-		}
-		for _, e := range evs {
-			cc.PastReReview = cc.PastReReview || e.To == casework.StReReview
-		}
+	if strings.TrimSpace(matter) != "" {
+		cc.Match = casework.MatchText(truncateRunes(matter, MatterTextRunes), c)
+		cc.SameMatter = cc.Match.Same()
 	}
+	cc.PastReReview = c.Final && (strings.TrimSpace(matter) == "" || cc.SameMatter)
 	return cc, nil
 }
 

@@ -32,6 +32,9 @@ func (s *Store) CreateCase(ctx context.Context, c *casework.Case, actor casework
 		}
 		c.RegisteredAt = c.RegisteredAt.UTC().Truncate(time.Microsecond)
 		c.Status, c.UpdatedAt, c.ExternalSource = casework.StRegistered, now, ""
+		if err := tx.markFinal(ctx, c); err != nil {
+			return err
+		}
 		if err := tx.insertCase(ctx, c); err != nil {
 			return err
 		}
@@ -66,12 +69,14 @@ func (s *Store) insertCase(ctx context.Context, c *casework.Case) error {
 	c.Number = casework.CaseNumber(c.Territory, year, c.Form, seq)
 	id, err := s.insertID(ctx, `INSERT INTO cases (number, external_id, external_source, query_hash, unit_id, territory, form, type,
 		category_id, title, content, complained_unit_id, complained_party, responsible_unit_id, involved_count,
-		fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		fast_track, result, status, supervised, owner_leader_id, registered_at, accepted_at, closed_at, updated_at,
+		review_unit_id, outcome, channel, is_final, final_of_id, final_why)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Number, c.ExternalID, c.ExternalSource, c.QueryCodeHash, c.UnitID, c.Territory, string(c.Form), string(c.Type),
 		c.CategoryID, c.Title, c.Content, nullID(c.ComplainedUnitID), c.ComplainedParty, nullID(c.ResponsibleUnitID),
 		c.InvolvedCount, b2i(c.FastTrack), string(c.Result), string(c.Status), b2i(c.Supervised),
-		nullID(c.OwnerLeaderID), tm(c.RegisteredAt), tm(c.AcceptedAt), tm(c.ClosedAt), tm(c.UpdatedAt))
+		nullID(c.OwnerLeaderID), tm(c.RegisteredAt), tm(c.AcceptedAt), tm(c.ClosedAt), tm(c.UpdatedAt),
+		nullID(c.ReviewUnitID), string(c.Outcome), c.Channel, b2i(c.Final), c.FinalOfID, c.FinalWhy)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create case: %w", err)
 	}
@@ -153,10 +158,11 @@ func (s *Store) appendCaseEvent(ctx context.Context, ev *casework.CaseEvent) err
 	}
 	ev.At = ev.At.UTC().Truncate(time.Microsecond)
 	id, err := s.insertID(ctx, `INSERT INTO case_events (case_id, at, actor_id, actor, unit_id, kind, from_status,
-		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice, outcome, channel)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.CaseID, tm(ev.At), ev.ActorID, ev.Actor, ev.UnitID, ev.Kind, string(ev.From), string(ev.To), ev.Reason,
-		ev.ResponsibleUnitID, idList(ev.CoUnitIDs), string(ev.Result), ev.Ref, ev.Days, ev.ApprovedBy, ev.Notice)
+		ev.ResponsibleUnitID, idList(ev.CoUnitIDs), string(ev.Result), ev.Ref, ev.Days, ev.ApprovedBy, ev.Notice,
+		string(ev.Outcome), ev.Channel)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append case event: %w", err)
 	}
@@ -166,17 +172,21 @@ func (s *Store) appendCaseEvent(ctx context.Context, ev *casework.CaseEvent) err
 
 const caseCols = `c.id, c.number, c.external_id, c.external_source, c.query_hash, c.unit_id, c.territory, c.form, c.type, c.category_id,
 	c.title, c.content, c.complained_unit_id, c.complained_party, c.responsible_unit_id, c.involved_count, c.fast_track,
-	c.result, c.status, c.supervised, c.owner_leader_id, c.registered_at, c.accepted_at, c.closed_at, c.updated_at`
+	c.result, c.status, c.supervised, c.owner_leader_id, c.registered_at, c.accepted_at, c.closed_at, c.updated_at,
+	c.review_unit_id, c.outcome, c.channel, c.is_final, c.final_of_id, c.final_why`
 
 func scanCase(sc interface{ Scan(...any) error }) (casework.Case, error) {
 	var c casework.Case
 	var form, typ, result, status string
-	var complained, resp, owner sql.NullInt64
-	var fast, sup int
+	var complained, resp, owner, review sql.NullInt64
+	var fast, sup, final int
 	var reg, acc, closed, upd int64
+	var outcome string
 	err := sc.Scan(&c.ID, &c.Number, &c.ExternalID, &c.ExternalSource, &c.QueryCodeHash, &c.UnitID, &c.Territory, &form, &typ, &c.CategoryID,
 		&c.Title, &c.Content, &complained, &c.ComplainedParty, &resp, &c.InvolvedCount, &fast,
-		&result, &status, &sup, &owner, &reg, &acc, &closed, &upd)
+		&result, &status, &sup, &owner, &reg, &acc, &closed, &upd,
+		&review, &outcome, &c.Channel, &final, &c.FinalOfID, &c.FinalWhy)
+	c.ReviewUnitID, c.Outcome, c.Final = review.Int64, casework.CaseOutcome(outcome), final != 0
 	c.Form, c.Type, c.Result, c.Status = casework.CaseForm(form), casework.CaseType(typ), casework.CaseResult(result), casework.CaseStatus(status)
 	c.ComplainedUnitID, c.ResponsibleUnitID, c.OwnerLeaderID = complained.Int64, resp.Int64, owner.Int64
 	c.FastTrack, c.Supervised = fast != 0, sup != 0
@@ -325,6 +335,11 @@ func (s *Store) TransitionCase(ctx context.Context, ev *casework.CaseEvent) erro
 		at := tm(ev.At.UTC().Truncate(time.Microsecond))
 		set := `status = ?, updated_at = ?`
 		args := []any{string(ev.To), at}
+		more, moreArgs, err := tx.reviewAndOutcome(ctx, ev)
+		if err != nil {
+			return err
+		}
+		set, args = set+more, append(args, moreArgs...)
 		switch ev.To {
 		case casework.StForwarded, casework.StAssigned:
 			set += `, responsible_unit_id = ?`
@@ -460,13 +475,14 @@ func (s *Store) ListCaseEvents(ctx context.Context, caseID int64) ([]casework.Ca
 	out, err := collect(ctx, s, func(sc scanner) (casework.CaseEvent, error) {
 		var e casework.CaseEvent
 		var at int64
-		var from, to, co, result string
+		var from, to, co, result, outcome string
 		err := sc.Scan(&e.ID, &e.CaseID, &at, &e.ActorID, &e.Actor, &e.UnitID, &e.Kind, &from, &to, &e.Reason,
-			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice)
+			&e.ResponsibleUnitID, &co, &result, &e.Ref, &e.Days, &e.ApprovedBy, &e.Notice, &outcome, &e.Channel)
+		e.Outcome = casework.CaseOutcome(outcome)
 		e.At, e.From, e.To, e.CoUnitIDs, e.Result = fromTm(at), casework.CaseStatus(from), casework.CaseStatus(to), parseIDList(co), casework.CaseResult(result)
 		return e, err
 	}, `SELECT id, case_id, at, actor_id, actor, unit_id, kind, from_status,
-		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice
+		to_status, reason, responsible_unit_id, co_units, result, ref, days, approved_by, notice, outcome, channel
 		FROM case_events WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: case events: %w", err)

@@ -12,8 +12,8 @@ import (
 
 // CasesByIDNumber implements reception.BookingCheckStore.
 func (s *Store) CasesByIDNumber(ctx context.Context, idNumber string, limit int) ([]casework.Case, error) {
-	if limit <= 0 || limit > 100 {
-		limit = 100
+	if limit <= 0 || limit > casework.PersonLookback {
+		limit = casework.PersonLookback
 	}
 	idx, err := s.idIndex(idNumber)
 	if err != nil || idx == "" {

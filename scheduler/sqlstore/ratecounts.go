@@ -30,26 +30,30 @@ type factsRow struct {
 	score                       string
 	repeat                      int
 	closed, returned            int64
+	outcome                     string
+	registered, routed          int64
 }
 
 const factsCols = `unit_id, unit_of, acc_unit, acc_start, decided, accepted, fast, ext_days, answered, category_id, territory,
-	month, score, is_repeat, closed, returned`
+	month, score, is_repeat, closed, returned, outcome, registered, routed`
 
 func (r *factsRow) scan(sc interface{ Scan(...any) error }, extra ...any) error {
 	return sc.Scan(append(extra, &r.unitID, &r.unitOf, &r.accUnit, &r.accStart, &r.decided, &r.accepted, &r.fast, &r.extDays,
-		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned)...)
+		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned, &r.outcome, &r.registered, &r.routed)...)
 }
 
 func (r factsRow) args() []any {
 	return []any{r.unitID, r.unitOf, r.accUnit, r.accStart, r.decided, r.accepted, r.fast, r.extDays, r.answered, r.category,
-		r.territory, r.month, r.score, r.repeat, r.closed, r.returned}
+		r.territory, r.month, r.score, r.repeat, r.closed, r.returned, r.outcome, r.registered, r.routed}
 }
 
 func (r factsRow) facts() rates.CaseFacts {
 	return rates.CaseFacts{Clock: rates.RateClock{AccStart: fromTm(r.accStart), AccUnit: r.accUnit, Decided: fromTm(r.decided),
-		Accepted: fromTm(r.accepted), Fast: r.fast != 0, ExtDays: r.extDays, Answered: fromTm(r.answered), UnitOf: r.unitOf},
+		Accepted: fromTm(r.accepted), Fast: r.fast != 0, ExtDays: r.extDays, Answered: fromTm(r.answered), UnitOf: r.unitOf,
+		Routed: fromTm(r.routed)},
 		Category: r.category, Territory: r.territory, Month: r.month, Score: r.score, Repeat: r.repeat != 0,
-		Closed: fromTm(r.closed), Returned: fromTm(r.returned)}
+		Closed: fromTm(r.closed), Returned: fromTm(r.returned), Outcome: casework.CaseOutcome(r.outcome),
+		Registered: fromTm(r.registered), RegUnit: r.unitID}
 }
 
 // factsOf derives a case's facts from its timeline and ratings; whether it is a repeat and when
@@ -58,7 +62,8 @@ func factsOf(c casework.Case, evs []casework.CaseEvent, evals []casework.Evaluat
 	cl := rates.ClockOf(c, evs, casework.DefaultRules())
 	r := factsRow{unitID: c.UnitID, unitOf: cl.UnitOf, accUnit: cl.AccUnit, accStart: tm(cl.AccStart), decided: tm(cl.Decided),
 		accepted: tm(cl.Accepted), fast: b2i(cl.Fast), extDays: cl.ExtDays, answered: tm(cl.Answered), category: c.CategoryID,
-		territory: c.Territory, month: rates.MonthNumber(c.RegisteredAt)}
+		territory: c.Territory, month: rates.MonthNumber(c.RegisteredAt), outcome: string(c.Outcome), registered: tm(c.RegisteredAt),
+		routed: tm(cl.Routed)}
 	for _, e := range evals {
 		if e.Stage == casework.EvalResult {
 			r.score = e.Score
@@ -211,11 +216,12 @@ func (s *Store) putFacts(ctx context.Context, caseID int64, old factsRow, had bo
 	if err := s.applyCounts(ctx, delta); err != nil {
 		return err
 	}
-	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (case_id) DO UPDATE SET unit_id = excluded.unit_id, unit_of = excluded.unit_of, acc_unit = excluded.acc_unit,
 		acc_start = excluded.acc_start, decided = excluded.decided, accepted = excluded.accepted, fast = excluded.fast,
 		ext_days = excluded.ext_days, answered = excluded.answered, category_id = excluded.category_id, territory = excluded.territory,
-		month = excluded.month, score = excluded.score, is_repeat = excluded.is_repeat, closed = excluded.closed, returned = excluded.returned`
+		month = excluded.month, score = excluded.score, is_repeat = excluded.is_repeat, closed = excluded.closed, returned = excluded.returned,
+		outcome = excluded.outcome, registered = excluded.registered, routed = excluded.routed`
 	if _, err := s.exec(ctx, q, append([]any{caseID}, next.args()...)...); err != nil {
 		return fmt.Errorf("sqlstore: rate facts: %w", err)
 	}
@@ -277,30 +283,21 @@ func (g personGroup) of(id, reg, closed int64) (repeat int, returned int64) {
 	return repeat, returned
 }
 
-// samePerson lists the cases sharing a petitioner (by ID number) and the category with c, c
-// included, through the ID numbers' blind index.
+// samePerson lists the cases of the same person and matter as c (同人同事, casework.MatchMatter),
+// c included: the person's cases through casework.PersonsCases, the one "same person" query.
 func (s *Store) samePerson(ctx context.Context, c casework.Case) (personGroup, error) {
-	ids := rates.PersonIDs(c)
-	if len(ids) == 0 {
+	if len(rates.PersonIDs(c)) == 0 {
 		return nil, nil
 	}
-	args := []any{c.CategoryID}
-	for _, id := range ids {
-		idx, err := s.idIndex(id)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, idx)
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)-1), ", ")
-	out, err := collect(ctx, s, func(sc scanner) (personCase, error) {
-		var pc personCase
-		err := sc.Scan(&pc.id, &pc.reg)
-		return pc, err
-	}, `SELECT DISTINCT c.id, c.registered_at FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE c.category_id = ? AND p.id_index IN (`+marks+`)`, args...)
+	others, err := casework.PersonsCases(ctx, s, c, casework.PersonLookback)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: a person's cases: %w", err)
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	out := personGroup{{id: c.ID, reg: tm(c.RegisteredAt)}}
+	for _, o := range others {
+		if casework.MatchMatter(c, o).Same() {
+			out = append(out, personCase{id: o.ID, reg: tm(o.RegisteredAt)})
+		}
 	}
 	return out, nil
 }
@@ -347,7 +344,7 @@ func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 
 // metricCodes number the metrics for the packed read of RateCounts.
 var metricCodes = []string{rates.MetricHandling, rates.MetricAcceptance, rates.MetricCases, rates.MetricCount,
-	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn}
+	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn, rates.MetricRouting, rates.MetricOutcome}
 
 // RateCounts implements rates.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
@@ -361,7 +358,7 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]rates.RateR
 	for i, m := range metricCodes {
 		metric += fmt.Sprintf(" WHEN '%s' THEN %d", m, i)
 	}
-	// 3 bits of metric, 20 of variant (a category id in a count cell), 10 of bucket + 1 (at most
+	// 4 bits of metric, 20 of variant (a category id in a count cell), 10 of bucket + 1 (at most
 	// BucketLate + 1), 20 of day + 2^19.
 	out, err := collect(ctx, s, func(sc scanner) (rates.RateRow, error) {
 		var r rates.RateRow
@@ -369,15 +366,15 @@ func (s *Store) RateCounts(ctx context.Context, underPath string) ([]rates.RateR
 		if err := sc.Scan(&r.UnitOf, &packed, &r.N); err != nil {
 			return r, err
 		}
-		code := int(packed & 7)
+		code := int(packed & 15)
 		if code >= len(metricCodes) {
 			return r, fmt.Errorf("unknown metric code %d", code)
 		}
-		r.Metric, r.Variant = metricCodes[code], int(packed>>3&(1<<20-1))
-		r.Bucket, r.Day = int(packed>>23&1023)-1, int(packed>>33)-524288
+		r.Metric, r.Variant = metricCodes[code], int(packed>>4&(1<<20-1))
+		r.Bucket, r.Day = int(packed>>24&1023)-1, int(packed>>34)-524288
 		return r, nil
-	}, `SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 3)
-		| ((CAST(bucket AS BIGINT) + 1) << 23) | ((CAST(day AS BIGINT) + 524288) << 33), n
+	}, `SELECT unit_of, (`+metric+` END) | (CAST(variant AS BIGINT) << 4)
+		| ((CAST(bucket AS BIGINT) + 1) << 24) | ((CAST(day AS BIGINT) + 524288) << 34), n
 		FROM case_rate_counts WHERE `+where+` AND n <> 0`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: rate counts: %w", err)
@@ -436,11 +433,13 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		var resp sql.NullInt64
 		var reg, acc int64
 		var fast int
-		err := sc.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast)
+		var outcome string
+		err := sc.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast, &outcome)
 		c.ResponsibleUnitID, c.RegisteredAt, c.AcceptedAt, c.FastTrack = resp.Int64, fromTm(reg), fromTm(acc), fast != 0
+		c.Outcome = casework.CaseOutcome(outcome)
 		return c, err
 	}, `SELECT id, unit_id, responsible_unit_id, category_id, territory, registered_at,
-		accepted_at, fast_track FROM cases WHERE id > ? ORDER BY id LIMIT 1000`, after)
+		accepted_at, fast_track, outcome FROM cases WHERE id > ? ORDER BY id LIMIT 1000`, after)
 	if err != nil {
 		return fail(err)
 	}
@@ -477,7 +476,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		return fail(err)
 	}
 	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES `
-	args := make([]any, 0, len(batch)*17)
+	args := make([]any, 0, len(batch)*20)
 	for i, c := range batch {
 		f := factsOf(*c, evs[c.ID], evals[c.ID])
 		if f.closed != 0 {
@@ -486,7 +485,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		if i > 0 {
 			q += ", "
 		}
-		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args = append(append(args, c.ID), f.args()...)
 	}
 	if _, err := s.exec(ctx, q, args...); err != nil {
@@ -495,43 +494,51 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 	return hi, nil
 }
 
-// rebuildPersons sets every case's repeat and return from all petitioners at once, grouped by
-// person and category in registration order.
+// rebuildPersons sets every case's repeat and return from all petitioners at once: each person's
+// cases in registration order, compared pairwise by the matter rule (casework.MatchMatter).
 func (s *Store) rebuildPersons(ctx context.Context, closed map[int64]int64) error {
 	repeat, returned := map[int64]bool{}, map[int64]int64{}
-	var group personGroup
+	var group []personCase
+	var cases []casework.Case
 	flush := func() {
-		for i, pc := range group {
-			if i > 0 {
-				repeat[pc.id] = true // the group is in registration order, ties by id
-			}
-			if t, ok := closed[pc.id]; ok {
-				if _, r := group.of(pc.id, pc.reg, t); r != 0 && (returned[pc.id] == 0 || r < returned[pc.id]) {
-					returned[pc.id] = r
+		for i := range group {
+			for j := range group {
+				if i == j || !casework.MatchMatter(cases[i], cases[j]).Same() {
+					continue
+				}
+				// The group is in registration order, ties by id: an earlier one makes a repeat.
+				if j < i {
+					repeat[group[i].id] = true
+				}
+				if t, ok := closed[group[i].id]; ok && group[j].reg > t && (returned[group[i].id] == 0 || group[j].reg < returned[group[i].id]) {
+					returned[group[i].id] = group[j].reg
 				}
 			}
 		}
-		group = group[:0]
+		group, cases = group[:0], cases[:0]
 	}
 	key := ""
 	err := s.eachRow(ctx, func(sc scanner) error {
 		var person string
-		var cat int64
 		var pc personCase
-		if err := sc.Scan(&person, &cat, &pc.reg, &pc.id); err != nil {
+		var c casework.Case
+		var complained sql.NullInt64
+		if err := sc.Scan(&person, &pc.reg, &pc.id, &c.CategoryID, &complained, &c.Title, &c.Content); err != nil {
 			return err
 		}
-		if k := person + "/" + strconv.FormatInt(cat, 10); k != key {
+		if person != key {
 			flush()
-			key = k
+			key = person
 		}
 		if len(group) == 0 || group[len(group)-1].id != pc.id { // two petitioners of one case with one number
-			group = append(group, pc)
+			c.ID, c.ComplainedUnitID, c.Petitioners = pc.id, complained.Int64, []casework.Petitioner{{IDNumber: person}}
+			group, cases = append(group, pc), append(cases, c)
 		}
 		return nil
-	}, `SELECT p.id_index AS person, c.category_id, c.registered_at, c.id
+	}, `SELECT p.id_index AS person, c.registered_at, c.id, c.category_id, c.complained_unit_id, c.title,
+		SUBSTR(c.content, 1, `+strconv.Itoa(casework.MatterTextRunes)+`)
 		FROM case_petitioners p JOIN cases c ON c.id = p.case_id
-		WHERE p.id_index <> '' ORDER BY person, c.category_id, c.registered_at, c.id`)
+		WHERE p.id_index <> '' ORDER BY person, c.registered_at, c.id`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: rebuild repeat petitions: %w", err)
 	}

@@ -19,7 +19,8 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	cal, rules := calendar.DefaultCalendar(), casework.DefaultRules()
 	bj := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, calendar.ChinaTZ) }
 	head := member(t, s, "head", org.RoleUnitHead, tr.Dept)
-	c := newCase(t, s, tr, cat.ID, "时限", bj(3, 2, 9))
+	// Registered at the township: its review goes to the district, its re-review to the city.
+	c := reviewCase(t, s, tr.T1.ID, 0, cat.ID, "时限", "时限的计算", "330102199001011234", bj(3, 2, 9))
 	move := func(from, to casework.CaseStatus, at time.Time, mod func(*casework.CaseEvent)) error {
 		ev := casework.CaseEvent{CaseID: c.ID, From: from, To: to, Reason: "办理", Result: casework.ResultExplain, At: at, Actor: "officer"}
 		if mod != nil {

@@ -192,7 +192,8 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 	// another person in the district that reads alike, one elsewhere that reads alike.
 	pending := mk(r.D1.ID, "330102", "欠薪", "某建筑公司拖欠工资三个月，老板失联", idn)
 	caseTo(t, s, &pending, casework.StAccepted, casework.StInProgress)
-	old := mk(r.City.ID, "330100", "征地补偿", "征地补偿标准过低", idn)
+	// Handled by a district department: its review goes to the district, the re-review to the city.
+	old := mk(r.Dept.ID, "330100", "征地补偿", "征地补偿标准过低", idn)
 	caseTo(t, s, &old, casework.StAccepted, casework.StInProgress, casework.StAnswered, casework.StReview, casework.StReReview, casework.StClosed)
 	alike := mk(r.D1.ID, "330102001", "欠薪", "建筑公司拖欠我们三个月工资，老板找不到人", other)
 	far := mk(r.D2.ID, "330105", "欠薪", "建筑公司拖欠我们三个月工资，老板找不到人", other)
@@ -245,10 +246,24 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 				t.Errorf("pending case: %+v", c)
 			}
 		case old.ID:
-			if c.PendingLower || !c.PastReReview {
-				t.Errorf("re-reviewed case: %+v", c)
+			// Re-reviewed, but about land compensation: the wages are another matter.
+			if c.PendingLower || c.PastReReview || c.Match.Same() {
+				t.Errorf("re-reviewed case of another matter: %+v", c)
 			}
 		}
+	}
+	// The same person about the same land compensation: not accepted again, and why.
+	again, err := reception.CheckBooking(ctx, s, sess, r.D1, idn, "征地补偿标准过低，要求重新核定")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range again.Cases {
+		if c.Case.ID == old.ID && (!c.PastReReview || c.Match.Similarity < casework.SimilarThreshold || !strings.Contains(c.Match.Explain(), "相似度")) {
+			t.Errorf("re-reviewed case of the same matter: %+v %s", c, c.Match.Explain())
+		}
+	}
+	if s := again.Summary(); len(s.PastReReview) != 1 || s.PastReReview[0] != old.ID {
+		t.Errorf("same matter after re-review: %+v", s)
 	}
 	// The same person's own case is not listed again as similar; the cancelled booking and the
 	// other district's case are not candidates; the other person's case in the district is.
@@ -256,7 +271,7 @@ func testBookingChecks(t *testing.T, s scheduler.Store) {
 		t.Errorf("similar: %+v", b.Similar)
 	}
 	sum := b.Summary()
-	if len(sum.PendingLower) != 1 || len(sum.PastReReview) != 1 || len(sum.SamePerson) != 3 {
+	if len(sum.PendingLower) != 1 || len(sum.PastReReview) != 0 || len(sum.SamePerson) != 3 {
 		t.Errorf("summary %+v", sum)
 	}
 	// The summary is kept with the appointment.

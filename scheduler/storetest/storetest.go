@@ -60,6 +60,8 @@ func Run(t *testing.T, open Opener) {
 		{"IdentityRotation", testIdentityRotation},
 		{"SupervisionEscalation", testSupervisionEscalation},
 		{"ConsultationQuorum", testConsultationQuorum},
+		{"ReviewByHigherBody", testReviewByHigherBody}, // review.go
+		{"OnwardForward", testOnwardForward},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -19,6 +19,13 @@ const HANDLE_ROLES = ['leader', 'intake_officer', 'case_handler', 'unit_head', '
 const FORMS = ['visit', 'letter', 'online', 'phone', 'video'];
 const TYPES = ['claim', 'suggestion', 'accusation'];
 const RESULTS = ['support', 'explain', 'not_support'];
+// How a matter ends (casework/review.go): the outcomes of not accepting and of closing, and the
+// legal channels a matter is guided into (诉访分离).
+const OUTCOMES = {
+  not_accepted: ['not_accepted', 'legal_channel', 'no_longer_accepted'],
+  closed: ['resolved', 'partly', 'not_supported', 'forwarded', 'terminated'],
+};
+const CHANNELS = ['litigation', 'arbitration', 'admin_review'];
 // The steps a person takes from each status (routing goes through the assignment form; the
 // petitioner's rating moves a case to evaluated).
 const STEPS = {
@@ -84,6 +91,7 @@ export function initForms({ me, units, routing, created, changed }) {
     fill($('i-category'), [['', t('cf.choose')], ...categories.map((c) => [c.id, c.name])]);
     fill($('as-unit'), [['', t('cf.choose')], ...routing.map((u) => [u.id, u.name])]);
     fill($('st-result'), RESULTS.map((r) => [r, t('res.' + r)]));
+    fill($('st-channel'), CHANNELS.map((x) => [x, t('rv.ch.' + x)]));
     if (current) show(current, null);
   }
 
@@ -166,8 +174,19 @@ export function initForms({ me, units, routing, created, changed }) {
     $('st-result-f').hidden = to !== 'answered';
     $('st-ext-f').hidden = to !== 'extended';
     $('st-notice-f').hidden = to !== 'extended';
+    // A repeat of a final matter can only be not accepted as 不再受理: offer that alone.
+    let outs = OUTCOMES[to] || [];
+    if (to === 'not_accepted' && current?.final_of_id) outs = ['no_longer_accepted'];
+    if (to === 'closed' && current?.status === 'rereview') outs = ['terminated', ...outs.filter((o) => o !== 'terminated')];
+    $('st-outcome-f').hidden = !outs.length;
+    if (outs.length) fill($('st-outcome'), outs.map((o) => [o, t('rv.out.' + o)]));
+    channelField();
+  }
+  function channelField() {
+    $('st-channel-f').hidden = $('st-outcome-f').hidden || $('st-outcome').value !== 'legal_channel';
   }
   $('st-to').addEventListener('change', stepFields);
+  $('st-outcome').addEventListener('change', channelField);
 
   async function send(form, button, call, message) {
     $('d-error').hidden = true;
@@ -198,6 +217,8 @@ export function initForms({ me, units, routing, created, changed }) {
     const to = $('st-to').value;
     const body = { from: current.status, to, reason: $('st-reason').value.trim() };
     if (to === 'answered') body.result = $('st-result').value;
+    if (!$('st-outcome-f').hidden) body.outcome = $('st-outcome').value;
+    if (!$('st-channel-f').hidden) body.channel = $('st-channel').value;
     if (to === 'extended') {
       body.days = Number($('st-days').value) || 0;
       body.notice = $('st-notice').value.trim();

@@ -340,6 +340,12 @@ async function showDetail(id) {
     fact(facts, 'cases.f.petitioners', c.petitioners.map((p) => p.name).filter(Boolean).join('、') || '—');
     fact(facts, 'cases.f.involved', String(c.involved_count));
     fact(facts, 'cases.f.view', t('view.' + c.view));
+    if (c.review_unit_id) fact(facts, 'rv.body', unitName(c.review_unit_id));
+    if (c.repeat_of) fact(facts, 'rv.repeatOf', `${c.repeat_of.number} · ${c.repeat_of.why}`);
+    if (c.outcome) fact(facts, 'rv.outcome', t('rv.out.' + c.outcome) + (c.channel ? ` · ${t('rv.ch.' + c.channel)}` : ''));
+    // A final matter, or a repeat of one: say so above everything, with why it is the same.
+    $('d-final').hidden = !c.final && !c.final_of_id;
+    $('d-final').textContent = c.final_of_id ? `${t('rv.finalOf', { id: c.final_of_id })} ${c.final_why || ''}` : (c.final ? t('rv.final') : '');
     renderDeadline(dl.deadline);
     renderTimeline(tl.events);
     forms.show(c, as.assignments);

@@ -11,7 +11,7 @@ import { ring, hbars, columns, grid, legend } from './charts.js';
 // The roles that may read the statistics (the server's policy table, stats.read): the scope
 // choices are the subtrees of the caller's grants in these roles. The server checks again.
 const STATS_ROLES = ['leader', 'supervisor'];
-const RATES = ['timely_acceptance', 'on_time_closure', 'satisfaction', 'repeat', 'repetitioned'];
+const RATES = ['timely_routing', 'timely_acceptance', 'on_time_closure', 'satisfaction', 'repeat', 'repetitioned'];
 
 const units = new Map(); // id → unit
 const categories = new Map(); // id → name
@@ -98,14 +98,31 @@ function renderRates() {
 
 function renderOverdue() {
   const box = $('db-overdue');
-  const names = [t('db.overdue.acceptance'), t('db.overdue.handling')];
+  const names = [t('rv.db.overdue.routing'), t('db.overdue.acceptance'), t('db.overdue.handling')];
   $('db-overdue-legend').replaceChildren(legend(names));
   if (!data.overdue.length) {
     box.replaceChildren(el('p', t('db.overdue.none'), 'muted'));
     return;
   }
-  box.replaceChildren(hbars(data.overdue.map((o) => ({ label: unitName(o.unit_id), parts: [o.acceptance, o.handling] })), names,
+  box.replaceChildren(hbars(data.overdue.map((o) => ({ label: unitName(o.unit_id), parts: [o.routing, o.acceptance, o.handling] })), names,
     t('db.overdue')));
+}
+
+// renderOutcomes lists the cases that ended by how, each outcome on its own row (the API gives
+// every outcome, 0 included), and the closed ones that name none.
+function renderOutcomes() {
+  const rows = $('db-outcomes');
+  rows.replaceChildren();
+  const add = (label, n, id) => {
+    const tr = el('tr');
+    tr.append(el('td', label));
+    const td = el('td', String(n));
+    td.id = id;
+    tr.append(td);
+    rows.append(tr);
+  };
+  for (const [o, n] of Object.entries(data.outcomes || {})) add(t('rv.out.' + o), n, `outcome-${o}`);
+  if (data.unclassified) add(t('rv.db.unclassified'), data.unclassified, 'outcome-unclassified');
 }
 
 function renderCounts(from, to) {
@@ -149,6 +166,7 @@ function render() {
   unc.hidden = !data.uncounted;
   unc.textContent = t('db.uncounted', { n: data.uncounted });
   renderRates();
+  renderOutcomes();
   renderOverdue();
   renderCounts(from, to);
 }
