@@ -517,11 +517,11 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		return nil, nil, err
 	}
 	// The audit chain: entries written before it existed are chained now (migration 0010), and
-	// new ones are sealed with the recordings' algorithm.
+	// new ones are sealed with the suite's hash (the recordings' too).
 	if s, ok := st.(interface {
 		SealAudit(context.Context, string) (int, error)
 	}); ok {
-		n, err := s.SealAudit(ctx, cfg.Recording.Hash)
+		n, err := s.SealAudit(ctx, cfg.sealHash())
 		if err != nil {
 			_ = st.Close()
 			return nil, nil, wrapMsg(err, "cmd.store.init_failed")

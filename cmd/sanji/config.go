@@ -57,6 +57,8 @@ type config struct {
 	Recording recordingConfig `yaml:"recording"`
 	// Exchange configures case bundles to and from other systems (docs/exchange.md).
 	Exchange exchangeConfig `yaml:"exchange"`
+	// Crypto chooses the cryptographic suite: intl or gm (国密) (suite.go).
+	Crypto cryptoConfig `yaml:"crypto"`
 	// TLS serves HTTPS and WSS from the binary (firewall.go).
 	TLS tlsConfig `yaml:"tls"`
 	// OnePort carries ICE-TCP and TURN on the HTTPS port too, for halls that reach only TCP 443.
@@ -73,8 +75,9 @@ type config struct {
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
 // once and kept in <DataDir>/exchange.key.
 type exchangeConfig struct {
-	// TrustedKeys are the Ed25519 public keys (base64 of 32 bytes, or PEM) of the systems whose
-	// bundles are imported; this system's own key is always trusted.
+	// TrustedKeys are the Ed25519 or SM2 public keys (base64 as GET /api/v1/exchange/public-key
+	// gives them, or PEM) of the systems whose bundles are imported; this system's own keys are
+	// always trusted.
 	TrustedKeys []string `yaml:"trusted_keys"`
 }
 
@@ -83,7 +86,7 @@ type exchangeConfig struct {
 type recordingConfig struct {
 	// Dir holds one directory per hearing. Empty: <DataDir>/recordings.
 	Dir string `yaml:"dir"`
-	// Hash seals the recordings: sha256 (default) or sm3 (国密).
+	// Hash seals the recordings and the audit log: sha256 or sm3 (国密). Empty: the suite's.
 	Hash string `yaml:"hash"`
 	// Retention is how long a recording is kept after its case closed; 0 keeps it for ever.
 	Retention time.Duration `yaml:"retention"`
@@ -151,6 +154,7 @@ func defaultConfig() config {
 		},
 		TURN:   defaultTURN(),
 		Limits: defaultLimits(),
+		Crypto: cryptoConfig{Suite: suiteIntl},
 	}
 }
 
@@ -206,7 +210,11 @@ var settings = []setting{
 		c.Recording.Dir = v
 		return nil
 	}},
-	{key: "recording.hash", usage: "hash sealing the recordings: sha256 or sm3", set: func(c *config, v string) error {
+	{key: "crypto.suite", usage: "cryptographic suite: intl (SHA-256, Ed25519) or gm (国密: SM3, SM2)", set: func(c *config, v string) error {
+		c.Crypto.Suite = v
+		return nil
+	}},
+	{key: "recording.hash", usage: "hash sealing the recordings and the audit log: sha256 or sm3 (default: the suite's)", set: func(c *config, v string) error {
 		c.Recording.Hash = v
 		return nil
 	}},
@@ -218,7 +226,7 @@ var settings = []setting{
 		c.Recording.Retention = d
 		return nil
 	}},
-	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
+	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 or SM2 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
 		c.Exchange.TrustedKeys = splitList(v)
 		return nil
 	}},
@@ -538,6 +546,7 @@ func (c config) validate() error {
 	if c.Recording.Retention < 0 {
 		bad("cmd.config.recording_retention")
 	}
+	c.validateSuite(bad)
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {
 			bad("cmd.config.trusted_key", "n", i+1)

@@ -328,6 +328,7 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"notify.webhook_secret":         "hook-secret",
 		"recording.dir":                 "/rec",
 		"recording.hash":                "sm3",
+		"crypto.suite":                  "gm",
 		"recording.retention":           "87600h",
 		"exchange.trusted_keys":         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 		"tls.cert_file":                 "/etc/sanji/cert.pem",

@@ -3,7 +3,7 @@ package api
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -88,7 +88,7 @@ func TestExchangeBetweenServers(t *testing.T) {
 	if err != nil || pk.KeyID != exchange.KeyID(pub) || !strings.Contains(pk.PEM, "BEGIN PUBLIC KEY") || pk.Algorithm != "Ed25519" {
 		t.Fatalf("public key: %+v %v", pk, err)
 	}
-	dst := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Trusted: []ed25519.PublicKey{pub}}})
+	dst := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Trusted: []crypto.PublicKey{pub}}})
 
 	c := src.newCase(src.t1, func(c *casework.Case) { c.Type = casework.TypeClaim; c.ExternalID = "ZJ-1" })
 	officer := src.loginUser(src.user(org.RoleIntakeOfficer, src.d1))

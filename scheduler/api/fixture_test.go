@@ -111,7 +111,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public().(ed25519.PublicKey))
+	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public())
 	if cfg.Attachments.Dir == "" {
 		cfg.Attachments = casework.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
 	}
