@@ -59,6 +59,8 @@ type config struct {
 	Exchange exchangeConfig `yaml:"exchange"`
 	// Crypto chooses the cryptographic suite: intl or gm (国密) (suite.go).
 	Crypto cryptoConfig `yaml:"crypto"`
+	// Auth configures the staff's login: who must give a second factor (twofactor.go).
+	Auth authConfig `yaml:"auth"`
 	// TLS serves HTTPS and WSS from the binary (firewall.go).
 	TLS tlsConfig `yaml:"tls"`
 	// OnePort carries ICE-TCP and TURN on the HTTPS port too, for halls that reach only TCP 443.
@@ -208,6 +210,10 @@ var settings = []setting{
 	}},
 	{key: "recording.dir", usage: "directory of the hearings' recordings (default: data_dir/recordings)", set: func(c *config, v string) error {
 		c.Recording.Dir = v
+		return nil
+	}},
+	{key: "auth.totp_roles", usage: "comma-separated roles that must log in with TOTP (default: those that see identity or administer; none: nobody)", set: func(c *config, v string) error {
+		c.Auth.TOTPRoles = splitList(v)
 		return nil
 	}},
 	{key: "crypto.suite", usage: "cryptographic suite: intl (SHA-256, Ed25519) or gm (国密: SM3, SM2)", set: func(c *config, v string) error {
@@ -547,6 +553,7 @@ func (c config) validate() error {
 		bad("cmd.config.recording_retention")
 	}
 	c.validateSuite(bad)
+	c.Auth.validate(bad)
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {
 			bad("cmd.config.trusted_key", "n", i+1)

@@ -136,3 +136,22 @@ func TestExchangeKeysFollowSuite(t *testing.T) {
 		t.Fatal("a system trusting only the SM2 key read an Ed25519 bundle")
 	}
 }
+
+// TestTOTPRolesSetting: auth.totp_roles defaults to the policy's roles, takes a list or none,
+// and refuses an unknown role and the hall terminal's.
+func TestTOTPRolesSetting(t *testing.T) {
+	load := func(v string) (config, error) {
+		return loadConfig(nil, envMap(map[string]string{"SANJI_AUTH_TOTP_ROLES": v}), &bytes.Buffer{})
+	}
+	for v, want := range map[string][]string{"": nil, "none": {}, "admin, supervisor": {"admin", "supervisor"}} {
+		cfg, err := load(v)
+		if got := cfg.Auth.totpRoles(); err != nil || (got == nil) != (want == nil) || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%q: %#v, %v; want %#v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"admin,boss", "hall_terminal", "none,admin"} {
+		if _, err := load(v); err == nil || !strings.Contains(err.Error(), "auth.totp_roles") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+}

@@ -68,6 +68,8 @@ type Config struct {
 	// LoginLimiter, when set, wraps the local per-address login limiter (its fallback) in one
 	// that counts across the cluster.
 	LoginLimiter func(local RateLimiter) RateLimiter
+	// TwoFactor says who must log in with TOTP (totp.go).
+	TwoFactor TwoFactor
 }
 
 // Body limits.
@@ -141,6 +143,8 @@ type Server struct {
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
 	codes      hearingCodes // the query codes of the hearings under way (hearingcodes.go)
+	totpRoles  map[string]bool
+	totpIssuer string
 }
 
 // New builds the API server.
@@ -191,6 +195,18 @@ func New(cfg Config) *Server {
 	}
 	s.feedLim = newLimiter(per, burst)
 	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
+	roles := cfg.TwoFactor.Roles
+	if roles == nil {
+		roles = org.SecondFactorRoles()
+	}
+	s.totpRoles = map[string]bool{}
+	for _, r := range roles {
+		s.totpRoles[r] = true
+	}
+	s.totpIssuer = cfg.TwoFactor.Issuer
+	if s.totpIssuer == "" {
+		s.totpIssuer = "Sanji"
+	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for i := range s.routes {
@@ -239,6 +255,9 @@ type route struct {
 	access string
 	// beforePasswordChange lets a user who must change their password use the route.
 	beforePasswordChange bool
+	// beforeSecondFactor lets a session waiting for its second factor or its TOTP enrolment use
+	// the route (totp.go).
+	beforeSecondFactor bool
 	// bodyLimit overrides maxBody.
 	bodyLimit int64
 	handle    func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
@@ -348,6 +367,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		if tok := r.Header.Get(csrfHeader); tok == "" || !constantEqual(tok, rc.session.CSRFToken) {
 			return errCSRF
 		}
+	}
+	if err := rc.checkPending(); err != nil {
+		return err
 	}
 	if rc.p.User.MustChangePassword && !rc.rt.beforePasswordChange {
 		return errMustChange
