@@ -330,7 +330,9 @@ func (s *Server) resetTOTP(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteTOTP(ctx, u.ID); err != nil {
+	if err := s.st.DeleteTOTP(ctx, u.ID); errors.Is(err, org.ErrNotFound) {
+		return newErr(http.StatusNotFound, CodeNotFound, "api.totp.none")
+	} else if err != nil {
 		return err
 	}
 	if err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
