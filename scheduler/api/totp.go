@@ -321,12 +321,8 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 // resetTOTP is an admin's reset of a user's TOTP (a lost phone, the recovery codes used up):
 // the user's sessions end, and the next login enrols afresh where the roles require it.
 func (s *Server) resetTOTP(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	u, unit, err := s.userInScope(ctx, rc, id)
+	u, unit, err := s.pathUser(r, rc)
 	if err != nil {
 		return err
 	}
