@@ -126,6 +126,8 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return MeResponse{}, err
 	}
 	s.guard.succeed(rc.ip, truncate(rc.p.User.Username, 64))
+	// Only failed attempts count against an address: give back the password's attempt and this one.
+	s.loginLim.refund(rc.ip)
 	s.loginLim.refund(rc.ip)
 	unit, _ := s.st.GetUnit(ctx, rc.p.User.UnitID)
 	if err := rc.audit("login.ok", userTarget(rc.p.User.ID), unit, nil, map[string]string{"factor": factor}); err != nil {

@@ -311,3 +311,16 @@ func (f *fixture) enrolAndLogin(c *client) *client {
 	c.adopt(resp, conf.Me.CSRFToken)
 	return c
 }
+
+// TestTOTPLoginsDoNotSpendTheAddressBudget: a hall's staff behind one address log in with codes
+// at nine without tripping the per-address limit: a completed login gives back both its attempts.
+func TestTOTPLoginsDoNotSpendTheAddressBudget(t *testing.T) {
+	f := newFixture(t, Config{TwoFactor: TwoFactor{Roles: []string{org.RoleHallOperator}}, LoginPerMinute: 1, LoginBurst: 2})
+	for i := 0; i < 4; i++ {
+		u := f.user(org.RoleHallOperator, f.d1)
+		secret := f.enrolStore(u.ID)
+		c := f.loginUser(u)
+		resp, b := c.codeStep(map[string]string{"code": f.code(secret)})
+		wantStatus(t, resp, b, 200)
+	}
+}
