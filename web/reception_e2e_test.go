@@ -40,7 +40,9 @@ func receptionCheck(hash, pw string) error {
 	return nil
 }
 
-func startReceptionApp(t *testing.T) *receptionApp {
+// startReceptionApp serves the pages and the real API on a seeded store; opts change the API's
+// configuration (the default asks nobody for a second factor).
+func startReceptionApp(t *testing.T, opts ...func(*api.Config)) *receptionApp {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e2e.db"))
@@ -59,8 +61,12 @@ func startReceptionApp(t *testing.T) *receptionApp {
 	recordings := filepath.Join(t.TempDir(), "recordings")
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
-	mux.Handle("/api/", api.New(api.Config{Store: st, Signer: auth.NewSigner([]byte(strings.Repeat("s", 32))),
-		Hash: receptionHash, Check: receptionCheck, Recordings: recordings}))
+	cfg := api.Config{Store: st, Signer: auth.NewSigner([]byte(strings.Repeat("s", 32))),
+		Hash: receptionHash, Check: receptionCheck, Recordings: recordings, TwoFactor: api.TwoFactor{Roles: []string{}}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mux.Handle("/api/", api.New(cfg))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &receptionApp{t: t, st: st, url: srv.URL, recordings: recordings}

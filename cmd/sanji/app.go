@@ -168,7 +168,8 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	apiCfg := api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: int64(cfg.Limits.UploadMiB) << 20},
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
-		Recordings: recordingsDir(cfg), ForwardDaysPerLevel: cfg.Casework.ForwardDaysPerLevel}
+		Recordings: recordingsDir(cfg), ForwardDaysPerLevel: cfg.Casework.ForwardDaysPerLevel,
+		TwoFactor: api.TwoFactor{Roles: cfg.Auth.totpRoles()}}
 	var placement signaling.Placer
 	var checkOrigin func(*http.Request) bool
 	var shared signaling.Shared
@@ -540,11 +541,11 @@ func openStore(cfg config, log *zap.Logger) (scheduler.Store, []scheduler.Login,
 		return nil, nil, err
 	}
 	// The audit chain: entries written before it existed are chained now (migration 0010), and
-	// new ones are sealed with the recordings' algorithm.
+	// new ones are sealed with the suite's hash (the recordings' too).
 	if s, ok := st.(interface {
 		SealAudit(context.Context, string) (int, error)
 	}); ok {
-		n, err := s.SealAudit(ctx, cfg.Recording.Hash)
+		n, err := s.SealAudit(ctx, cfg.sealHash())
 		if err != nil {
 			_ = st.Close()
 			return nil, nil, wrapMsg(err, "cmd.store.init_failed")

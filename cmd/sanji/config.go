@@ -18,7 +18,6 @@ import (
 
 	"sanji/auth"
 	"sanji/i18n"
-	"sanji/internal/sealed"
 	"sanji/scheduler/exchange"
 )
 
@@ -59,6 +58,11 @@ type config struct {
 	Recording recordingConfig `yaml:"recording"`
 	// Exchange configures case bundles to and from other systems (docs/exchange.md).
 	Exchange exchangeConfig `yaml:"exchange"`
+	// Crypto chooses the cryptographic suite: intl or gm (国密) (suite.go), for seals, signatures
+	// and the identity at rest (identity.go).
+	Crypto cryptoConfig `yaml:"crypto"`
+	// Auth configures the staff's login: who must give a second factor (twofactor.go).
+	Auth authConfig `yaml:"auth"`
 	// TLS serves HTTPS and WSS from the binary (firewall.go).
 	TLS tlsConfig `yaml:"tls"`
 	// OnePort carries ICE-TCP and TURN on the HTTPS port too, for halls that reach only TCP 443.
@@ -70,20 +74,12 @@ type config struct {
 	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
 	Redis   redisConfig   `yaml:"redis"`
 	Cluster clusterConfig `yaml:"cluster"`
-	// Crypto chooses the algorithms of data at rest (identity.go).
-	Crypto cryptoConfig `yaml:"crypto"`
 	// Identity says where the keys sealing the petitioners' identity come from (identity.go).
 	Identity identityConfig `yaml:"identity"`
 	// Log says what log lines may carry.
 	Log logConfig `yaml:"log"`
 	// Casework holds the petition rules a province sets (docs/casework.md).
 	Casework caseworkConfig `yaml:"casework"`
-}
-
-// cryptoConfig is the one switch between international and 国密 algorithms.
-type cryptoConfig struct {
-	// Suite is intl (AES-256-GCM, HMAC-SHA-256) or gm (SM4-GCM, HMAC-SM3).
-	Suite string `yaml:"suite"`
 }
 
 // identityConfig gives the keys that seal the petitioners' identity at rest. Neither set: with
@@ -112,8 +108,9 @@ type caseworkConfig struct {
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated
 // once and kept in <DataDir>/exchange.key.
 type exchangeConfig struct {
-	// TrustedKeys are the Ed25519 public keys (base64 of 32 bytes, or PEM) of the systems whose
-	// bundles are imported; this system's own key is always trusted.
+	// TrustedKeys are the Ed25519 or SM2 public keys (base64 as GET /api/v1/exchange/public-key
+	// gives them, or PEM) of the systems whose bundles are imported; this system's own keys are
+	// always trusted.
 	TrustedKeys []string `yaml:"trusted_keys"`
 }
 
@@ -122,7 +119,7 @@ type exchangeConfig struct {
 type recordingConfig struct {
 	// Dir holds one directory per hearing. Empty: <DataDir>/recordings.
 	Dir string `yaml:"dir"`
-	// Hash seals the recordings: sha256 (default) or sm3 (国密).
+	// Hash seals the recordings and the audit log: sha256 or sm3 (国密). Empty: the suite's.
 	Hash string `yaml:"hash"`
 	// Retention is how long a recording is kept after its case closed; 0 keeps it for ever.
 	Retention time.Duration `yaml:"retention"`
@@ -190,7 +187,7 @@ func defaultConfig() config {
 		},
 		TURN:   defaultTURN(),
 		Limits: defaultLimits(),
-		Crypto: cryptoConfig{Suite: sealed.Intl},
+		Crypto: cryptoConfig{Suite: suiteIntl},
 	}
 }
 
@@ -246,7 +243,15 @@ var settings = []setting{
 		c.Recording.Dir = v
 		return nil
 	}},
-	{key: "recording.hash", usage: "hash sealing the recordings: sha256 or sm3", set: func(c *config, v string) error {
+	{key: "auth.totp_roles", usage: "comma-separated roles that must log in with TOTP (default: those that see identity or administer; none: nobody)", set: func(c *config, v string) error {
+		c.Auth.TOTPRoles = splitList(v)
+		return nil
+	}},
+	{key: "crypto.suite", usage: "cryptographic suite: intl (SHA-256, Ed25519, AES-256-GCM, HMAC-SHA-256) or gm (国密: SM3, SM2, SM4-GCM, HMAC-SM3)", set: func(c *config, v string) error {
+		c.Crypto.Suite = v
+		return nil
+	}},
+	{key: "recording.hash", usage: "hash sealing the recordings and the audit log: sha256 or sm3 (default: the suite's)", set: func(c *config, v string) error {
 		c.Recording.Hash = v
 		return nil
 	}},
@@ -261,7 +266,7 @@ var settings = []setting{
 	{key: "casework.forward_days_per_level", usage: "working days each level has to pass a forwarded matter on (default 5)", set: func(c *config, v string) error {
 		return parseInt(v, &c.Casework.ForwardDaysPerLevel)
 	}},
-	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
+	{key: "exchange.trusted_keys", usage: "comma-separated Ed25519 or SM2 public keys (base64) whose case bundles are imported", set: func(c *config, v string) error {
 		c.Exchange.TrustedKeys = splitList(v)
 		return nil
 	}},
@@ -275,10 +280,6 @@ var settings = []setting{
 	}},
 	{key: "log_format", usage: "log format: json or console", set: func(c *config, v string) error {
 		c.LogFormat = v
-		return nil
-	}},
-	{key: "crypto.suite", usage: "algorithms of data at rest: intl (AES-256-GCM, HMAC-SHA-256) or gm (SM4-GCM, HMAC-SM3)", set: func(c *config, v string) error {
-		c.Crypto.Suite = v
 		return nil
 	}},
 	{key: "identity.key_file", usage: "key file sealing the petitioners' identity (default with SQLite: data_dir/identity.keys, generated)", set: func(c *config, v string) error {
@@ -619,9 +620,6 @@ func (c config) validate() error {
 	if u := c.Notify.WebhookURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		bad("cmd.config.webhook_url", "url", strconv.Quote(u))
 	}
-	if s := c.Crypto.Suite; s != sealed.Intl && s != sealed.GM {
-		bad("cmd.identity.suite", "suite", strconv.Quote(s))
-	}
 	if h := c.Recording.Hash; h != "" && h != "sha256" && h != "sm3" {
 		bad("cmd.config.recording_hash", "hash", strconv.Quote(h))
 	}
@@ -631,6 +629,8 @@ func (c config) validate() error {
 	if n := c.Casework.ForwardDaysPerLevel; n < 0 || n > 15 {
 		bad("cmd.casework.forward_days_per_level")
 	}
+	c.validateSuite(bad)
+	c.Auth.validate(bad)
 	for i, k := range c.Exchange.TrustedKeys {
 		if _, err := exchange.ParsePublicKey(k); err != nil {
 			bad("cmd.config.trusted_key", "n", i+1)

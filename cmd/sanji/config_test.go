@@ -330,6 +330,7 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"recording.dir":                   "/rec",
 		"recording.hash":                  "sm3",
 		"crypto.suite":                    "gm",
+		"auth.totp_roles":                 "admin,supervisor",
 		"identity.key_file":               "/etc/sanji/identity.keys",
 		"identity.keys":                   "current k1;key k1 AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
 		"log.client_ip":                   "true",
@@ -398,7 +399,7 @@ func settingsMatch(t *testing.T, values map[string]string, skip map[string]bool)
 		env[s.envName()] = v
 		yv := v
 		if strings.HasSuffix(s.key, "public_ips") || strings.HasSuffix(s.key, "_addrs") || s.key == "exchange.trusted_keys" ||
-			s.key == "turn.external_urls" || s.key == "cluster.serves" {
+			s.key == "turn.external_urls" || s.key == "cluster.serves" || s.key == "auth.totp_roles" {
 			yv = "[" + v + "]"
 		}
 		sec, k, nested := strings.Cut(s.key, ".")

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -254,7 +255,7 @@ func TestE2EExchangePage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := exchange.ReadBundle(bytes.NewReader(bundle), int64(len(bundle)), exchange.ExchangeKeys{Trusted: []ed25519.PublicKey{key}})
+	b, err := exchange.ReadBundle(bytes.NewReader(bundle), int64(len(bundle)), exchange.ExchangeKeys{Trusted: []crypto.PublicKey{key}})
 	if err != nil {
 		t.Fatalf("the downloaded bundle does not verify against this system's key: %v", err)
 	}

@@ -316,6 +316,7 @@ func startE2EApp(t *testing.T) *app {
 	cfg.RTC.UDPPort = 0
 	cfg.RTC.TCPPort = 0
 	cfg.RTC.LoopbackOnly = true
+	cfg.Auth.TOTPRoles = []string{totpNone}
 	a, err := newApp(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
 	if err != nil {
 		t.Fatalf("newApp: %v", err)

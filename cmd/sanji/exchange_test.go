@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func TestExchangeKeyPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Private == nil || len(first.Trusted) != 1 || first.Trusted[0][31] != 31 {
+	if first.Private == nil || len(first.Trusted) != 1 || first.Trusted[0].(ed25519.PublicKey)[31] != 31 {
 		t.Fatalf("keys %+v", first)
 	}
 	path := filepath.Join(cfg.DataDir, exchangeKeyFileName)
@@ -27,7 +28,7 @@ func TestExchangeKeyPersists(t *testing.T) {
 		t.Errorf("exchange.key: %v, %v", fi, err)
 	}
 	second, err := exchangeKeys(cfg, log)
-	if err != nil || !first.Private.Equal(second.Private) || first.OwnID() != second.OwnID() {
+	if err != nil || first.OwnID() == "" || first.OwnID() != second.OwnID() {
 		t.Errorf("the key changed between starts: systems trusting it would refuse its bundles (%v)", err)
 	}
 	other := cfg

@@ -26,7 +26,7 @@ func recordingsDir(cfg config) string {
 // openRecorder opens the recordings directory and seals, as found, the hearings a stopped
 // server left open; each such seal goes on its case's timeline.
 func openRecorder(cfg config, st scheduler.Store, log *zap.Logger, reg prometheus.Registerer) (*recording.Recorder, error) {
-	rec, err := recording.New(recording.Config{Dir: recordingsDir(cfg), Hash: cfg.Recording.Hash, Retention: cfg.Recording.Retention,
+	rec, err := recording.New(recording.Config{Dir: recordingsDir(cfg), Hash: cfg.sealHash(), Retention: cfg.Recording.Retention,
 		Logger: log.Named("recording"), Registerer: reg})
 	if err != nil {
 		return nil, wrapMsg(err, "cmd.recording.open_failed")

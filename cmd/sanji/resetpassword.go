@@ -27,6 +27,7 @@ func resetPasswordMain(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file of the server (env SANJI_CONFIG)")
 	dataDir := fs.String("data-dir", "", "the server's data directory (env SANJI_DATA_DIR; default ./data)")
+	resetTOTP := fs.Bool("totp", false, "also remove the user's authenticator (two-factor login), for a lost phone: the next login enrols afresh")
 	fs.Usage = func() {
 		about := i18n.T("cmd.password.about")
 		fmt.Fprintf(stderr, "%s: sanji reset-password [--config FILE] [--data-dir DIR] USERNAME\n\n%s\n%s\n\n", msg("cmd.usage.label"), about.ZH, about.EN)
@@ -65,8 +66,30 @@ func resetPasswordMain(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		return exitError
 	}
+	if *resetTOTP {
+		if err := removeTOTP(ctx, st, login.Username); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", msg("cmd.password.failed"), err)
+			return exitError
+		}
+		fmt.Fprintln(stdout, msg("cmd.twofactor.reset", "username", login.Username))
+	}
 	fmt.Fprintln(stdout, msg("cmd.password.done", "username", login.Username, "unit", login.Unit)+":")
 	fmt.Fprintf(stdout, "  %-22s %s\n", login.Username, login.Password)
 	fmt.Fprintln(stdout, msg("cmd.password.change_at_login"))
 	return exitOK
+}
+
+// removeTOTP removes a user's authenticator and recovery codes (none is fine), audited as the
+// admin page's reset is: the way back in for the last admin whose phone is lost.
+func removeTOTP(ctx context.Context, st scheduler.Store, username string) error {
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteTOTP(ctx, u.ID); errors.Is(err, org.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return st.AppendAudit(ctx, &org.AuditEntry{Action: "totp.reset", Actor: "sanji reset-password", Target: fmt.Sprintf("user:%d", u.ID)})
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
@@ -73,5 +75,44 @@ func TestResetPasswordCommand(t *testing.T) {
 	}
 	if code, _, errOut = reset("--data-dir", cfg.DataDir); code != exitUsage || !strings.Contains(errOut, "sanji reset-password demo-leader") {
 		t.Errorf("no username: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestResetPasswordRemovesTOTP: `sanji reset-password --totp` also removes the user's
+// authenticator (audited), the way back in for an admin whose phone is lost.
+func TestResetPasswordRemovesTOTP(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st, _, err := openStore(cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.GetUserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BeginTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ConfirmTOTP(ctx, u.ID, 1, []string{"h"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"reset-password", "--totp", "--data-dir", cfg.DataDir, "admin"}, &out, &errOut, func(string) string { return "" }); code != exitOK || !strings.Contains(out.String(), "authenticator") {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	st, err = connectStore(ctx, cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.GetTOTP(ctx, u.ID); !errors.Is(err, org.ErrNotFound) {
+		t.Errorf("TOTP after the reset: %v", err)
+	}
+	if es, err := st.SearchAudit(ctx, org.AuditQuery{Action: "totp.reset"}); err != nil || len(es) != 1 {
+		t.Errorf("audit: %+v %v", es, err)
 	}
 }

@@ -72,6 +72,8 @@ type Config struct {
 	// ForwardDaysPerLevel is the province's working days for each level to pass a forwarded
 	// matter on (casework.ForwardRule); 0: casework.DefaultForwardDaysPerLevel.
 	ForwardDaysPerLevel int
+	// TwoFactor says who must log in with TOTP (totp.go).
+	TwoFactor TwoFactor
 }
 
 // Body limits.
@@ -146,6 +148,8 @@ type Server struct {
 	exchange   exchange.ExchangeKeys
 	codes      hearingCodes  // the query codes of the hearings under way (hearingcodes.go)
 	forward    calendar.Rule // the per-level forwarding period (casework.ForwardRule)
+	totpRoles  map[string]bool
+	totpIssuer string
 }
 
 // New builds the API server.
@@ -197,6 +201,18 @@ func New(cfg Config) *Server {
 	}
 	s.feedLim = newLimiter(per, burst)
 	s.hashSlots = make(chan struct{}, maxConcurrentHashes)
+	roles := cfg.TwoFactor.Roles
+	if roles == nil {
+		roles = org.SecondFactorRoles()
+	}
+	s.totpRoles = map[string]bool{}
+	for _, r := range roles {
+		s.totpRoles[r] = true
+	}
+	s.totpIssuer = cfg.TwoFactor.Issuer
+	if s.totpIssuer == "" {
+		s.totpIssuer = "Sanji"
+	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for i := range s.routes {
@@ -245,6 +261,9 @@ type route struct {
 	access string
 	// beforePasswordChange lets a user who must change their password use the route.
 	beforePasswordChange bool
+	// beforeSecondFactor lets a session waiting for its second factor or its TOTP enrolment use
+	// the route (totp.go).
+	beforeSecondFactor bool
 	// bodyLimit overrides maxBody.
 	bodyLimit int64
 	handle    func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
@@ -354,6 +373,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		if tok := r.Header.Get(csrfHeader); tok == "" || !constantEqual(tok, rc.session.CSRFToken) {
 			return errCSRF
 		}
+	}
+	if err := rc.checkPending(); err != nil {
+		return err
 	}
 	if rc.p.User.MustChangePassword && !rc.rt.beforePasswordChange {
 		return errMustChange

@@ -89,12 +89,8 @@ func (s *Server) issuePairingCode(ctx context.Context, u org.User) (PairingCode,
 }
 
 func (s *Server) newPairingCode(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	u, unit, err := s.userInScope(ctx, rc, id)
+	u, unit, err := s.pathUser(r, rc)
 	if err != nil {
 		return err
 	}

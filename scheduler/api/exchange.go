@@ -3,9 +3,6 @@ package api
 import (
 	"cmp"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +58,7 @@ func (s *Server) refuseCopy(ctx context.Context, caseID int64) error {
 // own process (tests, tools), which no other system can have been told to trust.
 func exchangeKeys(k exchange.ExchangeKeys) exchange.ExchangeKeys {
 	if k.Private == nil {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		priv, err := exchange.GenerateKey(exchange.AlgEd25519)
 		if err != nil {
 			panic(fmt.Sprintf("api: generate exchange key: %v", err)) // the system's randomness is gone
 		}
@@ -74,14 +71,14 @@ func exchangeKeys(k exchange.ExchangeKeys) exchange.ExchangeKeys {
 type PublicKeyView struct {
 	Algorithm string `json:"algorithm"`
 	KeyID     string `json:"key_id"`
-	PublicKey string `json:"public_key"` // base64 of the 32 bytes: what exchange.trusted_keys takes
+	PublicKey string `json:"public_key"` // base64 (Ed25519: the 32 bytes; SM2: PKIX DER): what exchange.trusted_keys takes
 	PEM       string `json:"pem"`
 }
 
 func (s *Server) exchangePublicKey(w http.ResponseWriter, _ *http.Request, _ *reqCtx) error {
 	pub := s.exchange.Public()
-	writeJSON(w, http.StatusOK, PublicKeyView{Algorithm: "Ed25519", KeyID: exchange.KeyID(pub),
-		PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: exchange.PublicKeyPEM(pub)})
+	writeJSON(w, http.StatusOK, PublicKeyView{Algorithm: exchange.Algorithm(pub), KeyID: exchange.KeyID(pub),
+		PublicKey: exchange.MarshalPublicKey(pub), PEM: exchange.PublicKeyPEM(pub)})
 	return nil
 }
 

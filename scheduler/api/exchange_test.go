@@ -3,7 +3,7 @@ package api
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -77,18 +77,29 @@ func bundleCases(t *testing.T, b []byte) exchange.ExchangeCases {
 
 // TestExchangeBetweenServers exports a case from one server and imports it into another through
 // the API: the copy reads back as the original, a second import changes nothing, and the copy
-// is read-only.
+// is read-only. The exporting server signs with Ed25519 (the intl suite) or SM2 (gm); the
+// importing one trusts the key its public-key route gives, whichever it is.
 func TestExchangeBetweenServers(t *testing.T) {
-	src := newFixture(t, Config{})
+	for _, alg := range []string{exchange.AlgEd25519, exchange.AlgSM2} {
+		t.Run(alg, func(t *testing.T) { testExchangeBetweenServers(t, alg) })
+	}
+}
+
+func testExchangeBetweenServers(t *testing.T, alg string) {
+	key, err := exchange.GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Private: key}})
 	resp, body := src.anon().do("GET", "/api/v1/exchange/public-key", nil)
 	wantStatus(t, resp, body, 200)
 	var pk PublicKeyView
 	_ = json.Unmarshal(body, &pk)
 	pub, err := exchange.ParsePublicKey(pk.PublicKey)
-	if err != nil || pk.KeyID != exchange.KeyID(pub) || !strings.Contains(pk.PEM, "BEGIN PUBLIC KEY") || pk.Algorithm != "Ed25519" {
+	if err != nil || pk.KeyID != exchange.KeyID(pub) || !strings.Contains(pk.PEM, "BEGIN PUBLIC KEY") || pk.Algorithm != alg {
 		t.Fatalf("public key: %+v %v", pk, err)
 	}
-	dst := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Trusted: []ed25519.PublicKey{pub}}})
+	dst := newFixture(t, Config{Exchange: exchange.ExchangeKeys{Trusted: []crypto.PublicKey{pub}}})
 
 	c := src.newCase(src.t1, func(c *casework.Case) { c.Type = casework.TypeClaim; c.ExternalID = "ZJ-1" })
 	officer := src.loginUser(src.user(org.RoleIntakeOfficer, src.d1))

@@ -107,11 +107,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	f.signer = auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	cfg.Store, cfg.Signer, cfg.Hash, cfg.Check, cfg.Now = st, f.signer, fakeHash, fakeCheck, f.clock.now
+	if cfg.TwoFactor.Roles == nil {
+		cfg.TwoFactor.Roles = []string{} // the tests of other subjects log in with a password alone; totp_test.go sets roles
+	}
 	_, f.peer, err = ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public().(ed25519.PublicKey))
+	cfg.Exchange.Trusted = append(cfg.Exchange.Trusted, f.peer.Public())
 	if cfg.Attachments.Dir == "" {
 		cfg.Attachments = casework.Blobs{Dir: filepath.Join(t.TempDir(), "attachments"), MaxSize: 1 << 10}
 	}

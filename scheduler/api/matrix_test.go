@@ -45,6 +45,30 @@ var matrix = map[string]matrixRow{
 	"POST /api/v1/me/password": {sessionOnly: true, call: func(f *fixture, c *client, in bool) (string, any) {
 		return "/api/v1/me/password", map[string]string{"old_password": c.password, "new_password": "a-brand-new-password"}
 	}},
+	// The second factor (totp.go): c's user is enrolled in the store and c logged in again, so
+	// its session waits for the code the row sends.
+	"POST /api/v1/session/totp": {sessionOnly: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		secret := f.enrolStore(c.userID)
+		if c.bearer == "" {
+			u, _ := f.st.GetUser(bg, c.userID)
+			nc := f.login(u.Username, c.password)
+			c.cookie, c.csrf = nc.cookie, nc.csrf
+		}
+		return "/api/v1/session/totp", map[string]string{"code": f.code(secret)}
+	}},
+	"POST /api/v1/me/totp": {sessionOnly: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/me/totp", nil }},
+	"POST /api/v1/me/totp/confirm": {sessionOnly: true, call: func(f *fixture, c *client, in bool) (string, any) {
+		secret, _ := auth.NewTOTPSecret()
+		if err := f.st.BeginTOTP(bg, c.userID, secret, f.clock.now()); err != nil {
+			f.t.Fatal(err)
+		}
+		return "/api/v1/me/totp/confirm", map[string]string{"code": f.code(secret)}
+	}},
+	"DELETE /api/v1/users/{id}/totp": {call: func(f *fixture, c *client, in bool) (string, any) {
+		u := f.user(org.RoleObserver, pick(in, f.t1, f.d2))
+		f.enrolStore(u.ID)
+		return "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/totp", nil
+	}},
 	"GET /api/v1/units": {list: true, call: func(f *fixture, c *client, in bool) (string, any) { return "/api/v1/units", nil }},
 	"POST /api/v1/units": {call: func(f *fixture, c *client, in bool) (string, any) {
 		p := pick(in, f.d1, f.d2)

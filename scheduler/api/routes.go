@@ -14,8 +14,13 @@ func (s *Server) routeTable() []route {
 		// Core (routes.go, session.go).
 		{method: "GET", pattern: "/api/v1/openapi.yaml", access: accessPublic, handle: s.openapi},
 		{method: "POST", pattern: "/api/v1/session", access: accessPublic, handle: s.login},
-		{method: "DELETE", pattern: "/api/v1/session", access: accessSelf, beforePasswordChange: true, handle: s.logout},
-		{method: "GET", pattern: "/api/v1/me", access: accessSelf, beforePasswordChange: true, handle: s.me},
+		{method: "DELETE", pattern: "/api/v1/session", access: accessSelf, beforePasswordChange: true, beforeSecondFactor: true, handle: s.logout},
+		{method: "GET", pattern: "/api/v1/me", access: accessSelf, beforePasswordChange: true, beforeSecondFactor: true, handle: s.me},
+		// The second factor (totp.go): the login's second step, the caller's enrolment, an admin's reset.
+		{method: "POST", pattern: "/api/v1/session/totp", access: accessSelf, beforePasswordChange: true, beforeSecondFactor: true, handle: s.loginSecondFactor},
+		{method: "POST", pattern: "/api/v1/me/totp", access: accessSelf, beforePasswordChange: true, beforeSecondFactor: true, handle: s.beginTOTP},
+		{method: "POST", pattern: "/api/v1/me/totp/confirm", access: accessSelf, beforePasswordChange: true, beforeSecondFactor: true, handle: s.confirmTOTP},
+		{method: "DELETE", pattern: "/api/v1/users/{id}/totp", access: org.ActUserWrite, handle: s.resetTOTP},
 		{method: "POST", pattern: "/api/v1/me/password", access: accessSelf, beforePasswordChange: true, handle: s.changePassword},
 
 		// The organisation (units.go, users.go, devices.go, tokens.go, audit.go, joins.go).

@@ -28,6 +28,11 @@ type MeResponse struct {
 	// Can lists the actions the caller may perform somewhere, so pages show only what works; an
 	// action on installation-wide data (rootOnly) is listed only for a grant at the root.
 	Can []string `json:"can"`
+	// Pending is what the login still lacks: "totp" (the code), "enrol" (TOTP enrolment), or
+	// empty. A session with something pending can do nothing else, so Can is empty.
+	Pending string `json:"pending,omitempty"`
+	// TOTP is the caller's second factor.
+	TOTP TOTPStatus `json:"totp"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -92,7 +97,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		_ = rc.audit("login.fail", target, unit, nil, nil)
 		return badCreds
 	}
-	s.guard.succeed(rc.ip, name)
+	pending, err := s.secondFactorPending(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if pending == "" {
+		// With a second factor to come, the failures stay counted until it is given: a
+		// stolen password must not reset the throttle of guessing codes.
+		s.guard.succeed(rc.ip, name)
+		s.loginLim.refund(rc.ip) // only failed attempts count against an address
+	}
 	// The store's failure fields are no longer written on failure (the throttle is per address
 	// and name, in memory); clearing them here ends a lock an older version may have left.
 	if u.FailedLogins != 0 || !u.LockedUntil.IsZero() {
@@ -100,33 +114,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 			return err
 		}
 	}
-	s.loginLim.refund(rc.ip) // only failed attempts count against an address
-	id, err := auth.RandomToken(32)
+	csrf, err := s.startSession(w, r, u.ID, pending)
 	if err != nil {
 		return err
 	}
-	csrf, err := auth.RandomToken(32)
-	if err != nil {
-		return err
-	}
-	sess := org.Session{IDHash: auth.HashToken(id), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
-	if err := s.st.CreateSession(ctx, sess); err != nil {
-		return err
-	}
-	_ = s.st.DeleteExpiredSessions(ctx, now) // housekeeping; a failure here changes nothing
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: isTLS(r), Expires: sess.ExpiresAt,
-	})
 	p, err := s.principal(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	rc.p = p
-	if err := rc.audit("login.ok", userTarget(u.ID), unit, nil, nil); err != nil {
+	action := "login.ok"
+	if pending != "" {
+		action = "login.password_ok" // the login is not done until the second factor
+	}
+	if err := rc.audit(action, userTarget(u.ID), unit, nil, nil); err != nil {
 		return err
 	}
-	m, err := s.meView(ctx, p, csrf)
+	m, err := s.meView(ctx, p, csrf, pending)
 	if err != nil {
 		return err
 	}
@@ -156,11 +160,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	csrf := ""
+	csrf, pending := "", ""
 	if rc.session != nil {
-		csrf = rc.session.CSRFToken
+		csrf, pending = rc.session.CSRFToken, rc.session.Pending
 	}
-	m, err := s.meView(r.Context(), rc.p, csrf)
+	m, err := s.meView(r.Context(), rc.p, csrf, pending)
 	if err != nil {
 		return err
 	}
@@ -173,10 +177,17 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 // them nowhere, so a page must not offer them to its holder.
 var rootOnly = map[string]bool{org.ActHolidayWrite: true, org.ActCategoryWrite: true, org.ActNodeAdmin: true}
 
-func (s *Server) meView(ctx context.Context, p *org.Principal, csrf string) (MeResponse, error) {
-	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}}
+func (s *Server) meView(ctx context.Context, p *org.Principal, csrf, pending string) (MeResponse, error) {
+	m := MeResponse{User: userView(p.User), CSRFToken: csrf, MustChangePassword: p.User.MustChangePassword, Can: []string{}, Pending: pending}
 	for _, g := range p.Grants {
 		m.Grants = append(m.Grants, grantView(g))
+	}
+	var err error
+	if m.TOTP, err = s.totpStatus(ctx, p.User.ID); err != nil {
+		return m, err
+	}
+	if pending != "" {
+		return m, nil
 	}
 	var root org.Unit
 	for _, a := range org.Actions {

@@ -133,6 +133,16 @@ func (s *Server) checkGrant(ctx context.Context, rc *reqCtx, g grantRequest, fie
 }
 
 // userInScope loads a user the caller may manage.
+// pathUser is the user the path's {id} names, with their unit, when the caller's route action
+// reaches it.
+func (s *Server) pathUser(r *http.Request, rc *reqCtx) (org.User, org.Unit, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return org.User{}, org.Unit{}, err
+	}
+	return s.userInScope(r.Context(), rc, id)
+}
+
 func (s *Server) userInScope(ctx context.Context, rc *reqCtx, id int64) (org.User, org.Unit, error) {
 	u, err := s.st.GetUser(ctx, id)
 	if err != nil {
@@ -191,12 +201,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	u, unit, err := s.userInScope(ctx, rc, id)
+	u, unit, err := s.pathUser(r, rc)
 	if err != nil {
 		return err
 	}

@@ -3,13 +3,11 @@ package exchange
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +17,11 @@ import (
 	"time"
 
 	"sanji/i18n"
-	"sanji/scheduler/org"
 )
 
 // Exchange bundles (docs/exchange.md): a zip holding cases.json, the attachment files under
 // files/<sha256>, manifest.json (the SHA-256 and size of every other entry) and manifest.sig (an
-// Ed25519 signature over manifest.json's bytes, with the public key). The importing side checks
+// Ed25519 or SM2 signature over manifest.json's bytes, with the public key). The importing side checks
 // the signature against the keys it trusts, then every file against the manifest, before it
 // reads anything else.
 
@@ -40,82 +37,6 @@ const (
 	// maxBundleJSON bounds cases.json, the manifest and the signature when read.
 	maxBundleJSON = 256 << 20
 )
-
-// ExchangeKeys are this system's signing key and the public keys of the systems whose bundles it
-// accepts. Its own key is always trusted.
-type ExchangeKeys struct {
-	Private ed25519.PrivateKey
-	Trusted []ed25519.PublicKey
-}
-
-// Public is the public half of the signing key.
-func (k ExchangeKeys) Public() ed25519.PublicKey {
-	if k.Private == nil {
-		return nil
-	}
-	return k.Private.Public().(ed25519.PublicKey)
-}
-
-// OwnID is KeyID of this system's key: the external_source of cases other systems copy from it.
-func (k ExchangeKeys) OwnID() string { return KeyID(k.Public()) }
-
-func (k ExchangeKeys) trusts(pub ed25519.PublicKey) bool {
-	if own := k.Public(); own != nil && own.Equal(pub) {
-		return true
-	}
-	for _, t := range k.Trusted {
-		if t.Equal(pub) {
-			return true
-		}
-	}
-	return false
-}
-
-// KeyID names a public key: the first 16 bytes of its SHA-256, in hex. It is what a case copied
-// from that system keeps as its external source.
-func KeyID(pub ed25519.PublicKey) string {
-	if len(pub) != ed25519.PublicKeySize {
-		return ""
-	}
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:16])
-}
-
-// ParsePublicKey reads an Ed25519 public key given as base64 of its 32 bytes (what
-// GET /api/v1/exchange/public-key returns as public_key) or as a PEM "PUBLIC KEY" block.
-func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("%w: %s", org.ErrInvalid, i18n.T("exchange.key.invalid").String())
-	if strings.HasPrefix(s, "-----BEGIN") {
-		blk, _ := pem.Decode([]byte(s))
-		if blk == nil || blk.Type != "PUBLIC KEY" {
-			return nil, bad
-		}
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if err != nil {
-			return nil, bad
-		}
-		pub, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, bad
-		}
-		return pub, nil
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, bad
-	}
-	return ed25519.PublicKey(b), nil
-}
-
-// PublicKeyPEM encodes a public key as a PEM "PUBLIC KEY" block.
-func PublicKeyPEM(pub ed25519.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "" // only for a key of the wrong length, which ExchangeKeys never holds
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
 
 // BundleError refuses a bundle: Part names the entry that does not match (cases.json,
 // files/<sha256>, manifest.json, manifest.sig).
@@ -149,8 +70,8 @@ type Manifest struct {
 // signatureFile is manifest.sig.
 type signatureFile struct {
 	Algorithm string `json:"algorithm"`
-	PublicKey string `json:"public_key"` // base64 of the 32 bytes
-	Signature string `json:"signature"`  // base64 of the 64 bytes, over manifest.json as stored
+	PublicKey string `json:"public_key"` // MarshalPublicKey's form
+	Signature string `json:"signature"`  // base64, over manifest.json as stored
 }
 
 // BundleFile is an attachment file to put in a bundle: its hash and size as stored, and how to
@@ -162,12 +83,13 @@ type BundleFile struct {
 }
 
 // WriteBundle writes a signed bundle of cases (the bytes of cases.json) and files to w.
-func WriteBundle(w io.Writer, cases []byte, files []BundleFile, key ed25519.PrivateKey, now time.Time) error {
+// key is an ed25519.PrivateKey or an *sm2.PrivateKey (the gm suite).
+func WriteBundle(w io.Writer, cases []byte, files []BundleFile, key crypto.Signer, now time.Time) error {
 	if key == nil {
 		return errors.New("bundle: no signing key")
 	}
 	sum := sha256.Sum256(cases)
-	m := Manifest{Format: BundleFormat, CreatedAt: now.UTC(), KeyID: KeyID(key.Public().(ed25519.PublicKey)),
+	m := Manifest{Format: BundleFormat, CreatedAt: now.UTC(), KeyID: KeyID(key.Public()),
 		Files: []BundleEntry{{Path: BundleCases, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(cases))}}}
 	seen := map[string]bool{}
 	var uniq []BundleFile
@@ -183,8 +105,10 @@ func WriteBundle(w io.Writer, cases []byte, files []BundleFile, key ed25519.Priv
 	if err != nil {
 		return fmt.Errorf("bundle: manifest: %w", err)
 	}
-	sig := signatureFile{Algorithm: "Ed25519", PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
-		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, mb))}
+	sig, err := sign(key, mb)
+	if err != nil {
+		return err
+	}
 	sb, err := json.MarshalIndent(sig, "", "  ")
 	if err != nil {
 		return fmt.Errorf("bundle: signature: %w", err)
@@ -229,9 +153,9 @@ func WriteBundle(w io.Writer, cases []byte, files []BundleFile, key ed25519.Priv
 // Bundle is a bundle whose signature and files have been checked.
 type Bundle struct {
 	Manifest  Manifest
-	PublicKey ed25519.PublicKey
-	KeyID     string // KeyID(PublicKey): the system that signed it
-	Cases     []byte // cases.json
+	PublicKey crypto.PublicKey // ed25519.PublicKey or an SM2 *ecdsa.PublicKey
+	KeyID     string           // KeyID(PublicKey): the system that signed it
+	Cases     []byte           // cases.json
 	files     map[string]*zip.File
 }
 
@@ -348,11 +272,11 @@ func ReadBundleLimited(r io.ReaderAt, size int64, keys ExchangeKeys, lim Limits)
 		return nil, err
 	}
 	var sig signatureFile
-	if err := json.Unmarshal(sb, &sig); err != nil || sig.Algorithm != "Ed25519" {
+	if err := json.Unmarshal(sb, &sig); err != nil || (sig.Algorithm != AlgEd25519 && sig.Algorithm != AlgSM2) {
 		return nil, bundleErr(BundleSignature, "exchange.signature.malformed")
 	}
 	pub, err := ParsePublicKey(sig.PublicKey)
-	if err != nil {
+	if err != nil || algorithmOf(pub) != sig.Algorithm {
 		return nil, bundleErr(BundleSignature, "exchange.signature.bad_key")
 	}
 	if !keys.trusts(pub) {
@@ -363,7 +287,7 @@ func ReadBundleLimited(r io.ReaderAt, size int64, keys ExchangeKeys, lim Limits)
 		return nil, err
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
-	if err != nil || !ed25519.Verify(pub, mb, raw) {
+	if err != nil || !verify(pub, mb, raw) {
 		return nil, bundleErr(BundleSignature, "exchange.signature.mismatch")
 	}
 	var m Manifest

@@ -3,6 +3,7 @@ package exchange
 import (
 	"archive/zip"
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,7 +20,7 @@ import (
 )
 
 // testBundle is a signed bundle of a small cases.json and one attachment file.
-func testBundle(t testing.TB, key ed25519.PrivateKey) (raw []byte, fileSum string) {
+func testBundle(t testing.TB, key crypto.Signer) (raw []byte, fileSum string) {
 	t.Helper()
 	file := []byte("%PDF-1.4\n材料\n%%EOF\n")
 	sum := sha256.Sum256(file)
@@ -37,6 +38,16 @@ func testBundle(t testing.TB, key ed25519.PrivateKey) (raw []byte, fileSum strin
 func newKey(t *testing.T) ed25519.PrivateKey {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// newKeyOf is a signing key of either suite.
+func newKeyOf(t *testing.T, alg string) crypto.Signer {
+	t.Helper()
+	k, err := GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,33 +117,69 @@ func flip(t testing.TB, raw []byte, name string) []byte {
 }
 
 func TestBundleVerifies(t *testing.T) {
-	a, b := newKey(t), newKey(t)
-	raw, sum := testBundle(t, a)
-	// Signed by a: a's own system and a system trusting a read it; a system trusting only b does not.
-	for _, keys := range []ExchangeKeys{{Private: a}, {Private: b, Trusted: []ed25519.PublicKey{a.Public().(ed25519.PublicKey)}}} {
-		bd, err := ReadBundle(bytes.NewReader(raw), int64(len(raw)), keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bd.KeyID != KeyID(a.Public().(ed25519.PublicKey)) || !bd.HasFile(sum) || !strings.Contains(string(bd.Cases), "sanji.cases/1") {
-			t.Errorf("bundle %+v", bd.Manifest)
-		}
-	}
-	pub, err := ParsePublicKey(PublicKeyPEM(a.Public().(ed25519.PublicKey)))
-	if err != nil || !pub.Equal(a.Public()) {
-		t.Errorf("PEM round trip: %v", err)
+	for _, alg := range []string{AlgEd25519, AlgSM2} {
+		t.Run(alg, func(t *testing.T) {
+			a, b := newKeyOf(t, alg), newKeyOf(t, AlgEd25519)
+			raw, sum := testBundle(t, a)
+			// Signed by a: a's own system and a system trusting a (among keys of the other
+			// kind) read it; a system trusting only b does not.
+			for _, keys := range []ExchangeKeys{{Private: a}, {Private: b, Trusted: []crypto.PublicKey{newKeyOf(t, AlgSM2).Public(), a.Public()}}} {
+				bd, err := ReadBundle(bytes.NewReader(raw), int64(len(raw)), keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bd.KeyID != KeyID(a.Public()) || Algorithm(bd.PublicKey) != alg || !bd.HasFile(sum) || !strings.Contains(string(bd.Cases), "sanji.cases/1") {
+					t.Errorf("bundle %+v", bd.Manifest)
+				}
+			}
+			var be *BundleError
+			if _, err := ReadBundle(bytes.NewReader(raw), int64(len(raw)), ExchangeKeys{Private: b}); !errors.As(err, &be) || be.Part != BundleSignature {
+				t.Errorf("read by a system that does not trust it: %v", err)
+			}
+			for _, form := range []string{PublicKeyPEM(a.Public()), MarshalPublicKey(a.Public())} {
+				pub, err := ParsePublicKey(form)
+				if err != nil || KeyID(pub) != KeyID(a.Public()) || Algorithm(pub) != alg {
+					t.Errorf("round trip of %q: %v", form, err)
+				}
+			}
+		})
 	}
 	if _, err := ParsePublicKey("not a key"); !errors.Is(err, org.ErrInvalid) {
 		t.Errorf("bad key: %v", err)
 	}
 }
 
+// TestBundleSM2ClaimRefused: an SM2 signature presented as Ed25519 (or the reverse) is refused
+// before any verification, so an algorithm cannot be swapped under a trusted key.
+func TestBundleSM2ClaimRefused(t *testing.T) {
+	a := newKeyOf(t, AlgSM2)
+	raw, _ := testBundle(t, a)
+	for _, claim := range []string{AlgEd25519, "SM2withSHA256"} {
+		bad := rezip(t, raw, func(e map[string][]byte, _ *[]string) {
+			var sig signatureFile
+			_ = json.Unmarshal(e[BundleSignature], &sig)
+			sig.Algorithm = claim
+			e[BundleSignature], _ = json.Marshal(sig)
+		})
+		var be *BundleError
+		if _, err := ReadBundle(bytes.NewReader(bad), int64(len(bad)), ExchangeKeys{Private: a}); !errors.As(err, &be) || be.Part != BundleSignature {
+			t.Errorf("claimed %s: %v", claim, err)
+		}
+	}
+}
+
 // TestBundleTamperRefused changes a bundle one way at a time; each is refused, naming the part.
 func TestBundleTamperRefused(t *testing.T) {
-	a, other := newKey(t), newKey(t)
+	for _, alg := range []string{AlgEd25519, AlgSM2} {
+		t.Run(alg, func(t *testing.T) { testBundleTamperRefused(t, newKeyOf(t, alg)) })
+	}
+}
+
+func testBundleTamperRefused(t *testing.T, a crypto.Signer) {
+	other := newKey(t)
 	raw, sum := testBundle(t, a)
 	file := "files/" + sum
-	keys := ExchangeKeys{Private: newKey(t), Trusted: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), other.Public().(ed25519.PublicKey)}}
+	keys := ExchangeKeys{Private: newKey(t), Trusted: []crypto.PublicKey{a.Public(), other.Public()}}
 	change := func(name string, at int) func(map[string][]byte, *[]string) {
 		return func(e map[string][]byte, _ *[]string) {
 			b := append([]byte(nil), e[name]...)

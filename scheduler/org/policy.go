@@ -228,3 +228,21 @@ func CheckSeparation(roles []string) error {
 	}
 	return nil
 }
+
+// SecondFactorRoles are the roles that log in with a second factor (TOTP) unless the operator
+// names others: the roles that may see a petitioner's identity unmasked or face and voice
+// (pii.view, recording.view: hall operators, intake officers, supervisors, handlers with the
+// full view) and those that administer (user.write, unit.write). Derived from the table, so a
+// role given one of these actions later is covered without another list to keep.
+func SecondFactorRoles() []string {
+	var out []string
+	for _, r := range Roles {
+		for _, a := range []string{ActPIIView, ActRecordingView, ActUserWrite, ActUnitWrite} {
+			if r != RoleHallTerminal && RoleMay(r, a) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}

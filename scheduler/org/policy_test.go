@@ -2,6 +2,7 @@ package org_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"sanji/scheduler/org"
@@ -66,5 +67,13 @@ func TestCheckSeparation(t *testing.T) {
 		if err := org.CheckSeparation(c.roles); (err == nil) != c.ok {
 			t.Errorf("CheckSeparation(%v) = %v", c.roles, err)
 		}
+	}
+}
+
+// TestSecondFactorRoles: the default two-factor roles are the list, read off the table.
+func TestSecondFactorRoles(t *testing.T) {
+	got := strings.Join(org.SecondFactorRoles(), ",")
+	if want := "hall_operator,intake_officer,case_handler,supervisor,admin"; got != want {
+		t.Errorf("SecondFactorRoles = %s, want %s", got, want)
 	}
 }

@@ -272,6 +272,27 @@ type Session struct {
 	CSRFToken string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Pending is what the login still lacks: "" (nothing: a full session), SessionPendingTOTP
+	// (the second factor) or SessionPendingEnrol (the user must enrol in TOTP first).
+	Pending string
+}
+
+// Session states before the second factor.
+const (
+	SessionPendingTOTP  = "totp"
+	SessionPendingEnrol = "enrol"
+)
+
+// TOTP is a user's second factor (RFC 6238): the shared secret, pending until the user confirms
+// it with a first code, the last time step accepted (a code is never accepted twice), and how
+// many recovery codes are left.
+type TOTP struct {
+	UserID       int64
+	Secret       string // base32, as the authenticator app took it
+	ConfirmedAt  time.Time
+	LastStep     int64
+	CreatedAt    time.Time
+	RecoveryLeft int
 }
 
 // APIToken is a token for automation, scoped and revocable; the store keeps only its hash.
@@ -391,6 +412,22 @@ type Store interface {
 	// ConsumePairingCode finds the unexpired code with this hash, deletes it and returns its
 	// device's user id; a code works once (ErrNotFound after).
 	ConsumePairingCode(ctx context.Context, codeHash string, now time.Time) (int64, error)
+
+	// BeginTOTP stores a pending (unconfirmed) TOTP secret for a user, replacing a pending one;
+	// ErrConflict when the user has a confirmed one.
+	BeginTOTP(ctx context.Context, userID int64, secret string, now time.Time) error
+	// GetTOTP returns the user's TOTP, pending or confirmed (ErrNotFound: none).
+	GetTOTP(ctx context.Context, userID int64) (TOTP, error)
+	// ConfirmTOTP confirms a pending secret with the step of its first code and stores the
+	// recovery codes' hashes, replacing earlier ones; ErrNotFound when nothing is pending.
+	ConfirmTOTP(ctx context.Context, userID, step int64, recoveryHashes []string, now time.Time) error
+	// UseTOTPStep records that a code of this time step was accepted; ErrConflict when the step
+	// is not after the last one accepted (a replay) or the TOTP is not confirmed.
+	UseTOTPStep(ctx context.Context, userID, step int64) error
+	// UseRecoveryCode marks an unused recovery code used; ErrNotFound when there is none.
+	UseRecoveryCode(ctx context.Context, userID int64, codeHash string, now time.Time) error
+	// DeleteTOTP removes a user's TOTP and recovery codes (an admin's reset); ErrNotFound: none.
+	DeleteTOTP(ctx context.Context, userID int64) error
 
 	// AppendAudit appends an entry and fills its ID (and At when zero). There is no way to
 	// change or delete an entry: the schema refuses it too.

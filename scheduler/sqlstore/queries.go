@@ -366,8 +366,8 @@ func (s *Store) CreateSession(ctx context.Context, ss org.Session) error {
 	if created.IsZero() {
 		created = s.now()
 	}
-	if _, err := s.exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		ss.IDHash, ss.UserID, ss.CSRFToken, tm(created), tm(ss.ExpiresAt)); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, pending) VALUES (?, ?, ?, ?, ?, ?)`,
+		ss.IDHash, ss.UserID, ss.CSRFToken, tm(created), tm(ss.ExpiresAt), ss.Pending); err != nil {
 		return fmt.Errorf("sqlstore: create session: %w", err)
 	}
 	return nil
@@ -377,8 +377,8 @@ func (s *Store) CreateSession(ctx context.Context, ss org.Session) error {
 func (s *Store) GetSession(ctx context.Context, idHash string) (org.Session, error) {
 	var ss org.Session
 	var created, expires int64
-	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT id_hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ?`), idHash).
-		Scan(&ss.IDHash, &ss.UserID, &ss.CSRFToken, &created, &expires)
+	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT id_hash, user_id, csrf_token, created_at, expires_at, pending FROM sessions WHERE id_hash = ?`), idHash).
+		Scan(&ss.IDHash, &ss.UserID, &ss.CSRFToken, &created, &expires, &ss.Pending)
 	if err != nil {
 		return ss, notFound(err, "get session")
 	}

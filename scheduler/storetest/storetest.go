@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
 		{"Grants", testGrants},
 		{"Sessions", testSessions},
+		{"TOTP", testTOTP}, // totp.go
 		{"APITokens", testAPITokens},
 		{"Pairing", testPairing},
 		{"Audit", testAudit},

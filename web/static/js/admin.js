@@ -168,6 +168,8 @@ function userItem(x) {
   const write = can('user.write');
   if (write) {
     li.append(' ', button(x.disabled ? 'adm.enable' : 'adm.disable', 'btn-link toggle-disabled', () => setDisabled(x, !x.disabled)));
+    // A lost phone: the user's authenticator is reset and their next login enrols afresh.
+    if (x.kind !== 'device') li.append(' ', button('totp.admin.reset', 'btn-link reset-totp', () => resetTOTP(x)));
   }
   const gl = document.createElement('ul');
   gl.className = 'grants';
@@ -249,6 +251,17 @@ async function revoke(x, g) {
     await api('DELETE', `/api/v1/users/${x.id}/grants/${g.id}`);
     ok('adm.revoked', { user: x.username, role: { key: `role.${g.role}` }, unit: unitLabel(g.unit_id) });
     await load();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function resetTOTP(x) {
+  okBox.hidden = true;
+  if (!confirm(t('totp.admin.confirm', { user: x.username }))) return;
+  try {
+    await api('DELETE', `/api/v1/users/${x.id}/totp`);
+    ok('totp.admin.done', { user: x.username });
   } catch (err) {
     fail(err);
   }

@@ -56,13 +56,19 @@ export async function me() {
   }
 }
 
-// requireLogin sends the browser to the login page unless someone is logged in, and to the
-// password page when the password must be changed first.
-export async function requireLogin({ allowMustChange = false } = {}) {
+// requireLogin sends the browser to the login page unless someone is logged in (with the
+// second factor given), to the TOTP page when the user must enrol, and to the password page when
+// the password must be changed first.
+export async function requireLogin({ allowMustChange = false, allowEnrol = false } = {}) {
   const m = await me();
-  if (!m) {
+  const here = encodeURIComponent(location.pathname + location.search);
+  if (!m || m.pending === 'totp') {
     // Back here after the login (login.js reads ?next=).
-    location.replace('login.html?next=' + encodeURIComponent(location.pathname + location.search));
+    location.replace('login.html?next=' + here);
+    return null;
+  }
+  if (m.pending === 'enrol' && !allowEnrol) {
+    location.replace('totp.html?next=' + here);
     return null;
   }
   if (m.must_change_password && !allowMustChange) {

@@ -37,10 +37,17 @@ export function nextParam() {
 }
 
 // land sends the logged-in user m to their page; fallback when they have none (null: stay). A
-// password that must change comes first; ?next= goes along, so the user still gets there after.
+// login waiting for its second factor goes back to the login page, one that must enrol to the
+// TOTP page, a password that must change comes next; ?next= goes along, so the user still gets
+// there after.
 export function land(m, fallback = null) {
   const next = nextParam();
-  const to = m.must_change_password ? 'password.html' + (next ? '?next=' + encodeURIComponent(next) : '') : next ?? homeOf(m) ?? fallback;
+  const q = next ? '?next=' + encodeURIComponent(next) : '';
+  let to;
+  if (m.pending === 'totp') to = 'login.html' + q;
+  else if (m.pending === 'enrol') to = 'totp.html' + q;
+  else if (m.must_change_password) to = 'password.html' + q;
+  else to = next ?? homeOf(m) ?? fallback;
   if (to) location.replace(to);
   return !!to;
 }
