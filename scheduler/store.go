@@ -19,6 +19,7 @@ type Store interface {
 	reception.SessionStore // receptions, sessions, holidays, appointments, invitations, feeds
 	casework.CaseStore     // case records, their evaluations and attachments
 	casework.SlipStore     // 交办 and 督办 slips, consultations
+	casework.DocumentStore // generated documents and their service
 	rates.RateStore        // the counts the rates are read from
 	exchange.MirrorStore   // copies of cases from other systems
 

@@ -55,6 +55,8 @@ func Run(t *testing.T, open Opener) {
 		{"OverdueSkipsPetitionerWindows", testOverdueSkipsPetitionerWindows},
 		{"CalendarStore", testCalendarStore},
 		{"RateCounts", testRateCounts},
+		{"Documents", testDocuments},
+		{"RatingsOnServedAnswer", testRatingsOnServedAnswer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
