@@ -68,6 +68,8 @@ type Config struct {
 	// LoginLimiter, when set, wraps the local per-address login limiter (its fallback) in one
 	// that counts across the cluster.
 	LoginLimiter func(local RateLimiter) RateLimiter
+	// Cases are the office's settings of case documents and ratings (documents.go).
+	Cases CaseSettings
 }
 
 // Body limits.
@@ -138,6 +140,7 @@ type Server struct {
 	bundles    exchange.Limits
 	notifier   reception.Notifier
 	recordings string
+	cases      CaseSettings
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
 	codes      hearingCodes // the query codes of the hearings under way (hearingcodes.go)
@@ -181,6 +184,7 @@ func New(cfg Config) *Server {
 	s.cluster = cfg.Cluster
 	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
 	s.uploads = cfg.Uploads.withDefaults()
+	s.cases = cfg.Cases
 	s.bundles = cfg.Bundles
 	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
 	if per == 0 {

@@ -358,6 +358,9 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 			}
 		}
 	}
+	if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
+		return err
+	}
 	if err := s.st.TransitionCase(r.Context(), &ev); err != nil {
 		return err
 	}

@@ -79,12 +79,16 @@ func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	via := req.Via
-	if via != "terminal" {
-		via = "query_page"
+	via := casework.ViaQueryPage
+	if req.Via == casework.ViaTerminal {
+		// The hall terminal after a hearing, when the office turns it on.
+		if !s.cases.TerminalRating {
+			return invalidField("via", "api.documents.terminal_rating_off")
+		}
+		via = casework.ViaTerminal
 	}
 	e := casework.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
-	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
+	if err := s.addEvaluation(r.Context(), c, &e); err != nil {
 		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "api.query.already_rated")
 		}

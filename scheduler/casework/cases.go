@@ -457,7 +457,7 @@ func CheckEvaluation(c Case, evs []CaseEvent, e Evaluation) error {
 		}
 	case EvalResult:
 		if _, ok := RatingStart(c, evs, EvalResult); !ok {
-			return org.Invalid("stage", "casework.evaluation.not_served_yet")
+			return org.Invalid("stage", "casework.documents.rating_not_served_yet")
 		}
 	default:
 		return org.Invalid("stage", "casework.evaluation.stage_invalid")
@@ -465,14 +465,14 @@ func CheckEvaluation(c Case, evs []CaseEvent, e Evaluation) error {
 	switch e.Via {
 	case ViaQueryPage, ViaTerminal:
 		if e.RecordedBy != 0 {
-			return org.Invalid("recorded_by", "casework.evaluation.recorded_by_phone_only")
+			return org.Invalid("recorded_by", "casework.documents.rating_recorded_by_phone_only")
 		}
 	case ViaPhone:
 		if e.RecordedBy == 0 {
-			return org.Invalid("recorded_by", "casework.evaluation.recorded_by_required")
+			return org.Invalid("recorded_by", "casework.documents.rating_recorded_by_required")
 		}
 	default:
-		return org.Invalid("via", "casework.evaluation.via_invalid")
+		return org.Invalid("via", "casework.documents.rating_via_invalid")
 	}
 	return nil
 }

@@ -3,9 +3,13 @@ package casework
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -65,10 +69,10 @@ func ServedOnPetitioner(kind string) bool {
 
 // Legal channels (法定途径) a not-accepted matter is directed to (诉访分离).
 const (
-	ChannelLitigation    = "litigation"     // 诉讼
-	ChannelArbitration   = "arbitration"    // 仲裁
-	ChannelAdminReview   = "admin_review"   // 行政复议
-	ChannelOther         = "other"          // 其他法定途径
+	ChannelLitigation  = "litigation"   // 诉讼
+	ChannelArbitration = "arbitration"  // 仲裁
+	ChannelAdminReview = "admin_review" // 行政复议
+	ChannelOther       = "other"        // 其他法定途径
 )
 
 var channelNames = map[string]string{ChannelLitigation: "诉讼", ChannelArbitration: "仲裁", ChannelAdminReview: "行政复议",
@@ -138,26 +142,26 @@ const (
 // ValidateDocument checks a new document's own fields.
 func ValidateDocument(d Document) error {
 	if _, ok := docTitles[d.Kind]; !ok {
-		return org.Invalid("kind", "casework.document.kind_invalid")
+		return org.Invalid("kind", "casework.documents.kind_invalid")
 	}
 	if d.CaseID == 0 || !shaHex.MatchString(d.SHA256) {
-		return org.Invalid("file", "casework.document.incomplete")
+		return org.Invalid("file", "casework.documents.incomplete")
 	}
 	if d.Kind == DocNotAcceptNotice && strings.TrimSpace(d.Reason) == "" {
-		return org.Invalid("reason", "casework.document.reason_required")
+		return org.Invalid("reason", "casework.documents.reason_required")
 	}
 	if d.Channel != "" {
 		if _, ok := channelNames[d.Channel]; !ok || d.Kind != DocNotAcceptNotice {
-			return org.Invalid("channel", "casework.document.channel_invalid")
+			return org.Invalid("channel", "casework.documents.channel_invalid")
 		}
 	}
 	needsBody := d.Kind == DocAnswer || d.Kind == DocReviewOpinion || d.Kind == DocReReviewOpinion ||
 		d.Kind == DocClosureReport || d.Kind == DocSupervisionFeedback
 	if needsBody && strings.TrimSpace(d.Body) == "" {
-		return org.Invalid("body", "casework.document.body_required")
+		return org.Invalid("body", "casework.documents.body_required")
 	}
 	if utf8.RuneCountInString(d.Reason) > 2000 || utf8.RuneCountInString(d.Body) > 20000 {
-		return org.Invalid("body", "casework.document.too_long")
+		return org.Invalid("body", "casework.documents.too_long")
 	}
 	return nil
 }
@@ -167,13 +171,13 @@ func ValidateService(sv Service, generated time.Time) error {
 	switch sv.Method {
 	case ServeInPerson, ServePost, ServeOnline, ServeVideo:
 	default:
-		return org.Invalid("method", "casework.service.method_invalid")
+		return org.Invalid("method", "casework.documents.service_method_invalid")
 	}
 	if strings.TrimSpace(sv.Proof) == "" || utf8.RuneCountInString(sv.Proof) > 500 {
-		return org.Invalid("proof", "casework.service.proof_required")
+		return org.Invalid("proof", "casework.documents.service_proof_required")
 	}
 	if sv.At.IsZero() || sv.At.Before(generated) {
-		return org.Invalid("at", "casework.service.before_generated")
+		return org.Invalid("at", "casework.documents.service_before_generated")
 	}
 	return nil
 }
@@ -208,7 +212,7 @@ func CheckRequiredDocument(to CaseStatus, assigned bool, docs []Document) error 
 			return nil
 		}
 	}
-	return org.Invalid("to", "casework.document.required", "document", docTitles[need])
+	return org.Invalid("to", "casework.documents.required", "document", docTitles[need])
 }
 
 // DocData is what a document is generated from.
@@ -252,11 +256,40 @@ var docTmpl = template.Must(template.New("doc").Funcs(template.FuncMap{
 // field: the page is served from our origin.
 func RenderDocument(data DocData) ([]byte, error) {
 	if _, ok := docTitles[data.Doc.Kind]; !ok {
-		return nil, org.Invalid("kind", "casework.document.kind_invalid")
+		return nil, org.Invalid("kind", "casework.documents.kind_invalid")
 	}
 	var b bytes.Buffer
 	if err := docTmpl.ExecuteTemplate(&b, "page.html", data); err != nil {
 		return nil, fmt.Errorf("casework: render %s: %w", data.Doc.Kind, err)
 	}
 	return b.Bytes(), nil
+}
+
+// PutPage stores a generated page under its hash, as Put does an upload, but without the
+// upload's type check: the page is ours (RenderDocument), never a petitioner's file.
+func (b Blobs) PutPage(page []byte) (sum string, err error) {
+	h := sha256.Sum256(page)
+	sum = hex.EncodeToString(h[:])
+	dst := b.path(sum)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", fmt.Errorf("documents: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), "page-*")
+	if err != nil {
+		return "", fmt.Errorf("documents: %w", err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name()) // a no-op after the rename
+	}()
+	if _, err := f.Write(page); err != nil {
+		return "", fmt.Errorf("documents: write page: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("documents: sync: %w", err)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return "", fmt.Errorf("documents: store page: %w", err)
+	}
+	return sum, nil
 }

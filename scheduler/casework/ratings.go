@@ -68,7 +68,7 @@ func CheckRatingWindow(c Case, evs []CaseEvent, stage string, days int, now time
 	}
 	due := RatingDue(start, days)
 	if now.After(calendar.EndOfDay(due)) {
-		return org.Invalid("stage", "casework.evaluation.window_closed", "due", due.Format("2006-01-02"))
+		return org.Invalid("stage", "casework.documents.rating_window_closed", "due", due.Format("2006-01-02"))
 	}
 	return nil
 }

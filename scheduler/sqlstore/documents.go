@@ -81,7 +81,7 @@ func (s *Store) ServeDocument(ctx context.Context, docID int64, sv casework.Serv
 			return err
 		}
 		if !casework.ServedOnPetitioner(d.Kind) {
-			return org.Invalid("document", "casework.service.not_for_petitioner")
+			return org.Invalid("document", "casework.documents.service_not_for_petitioner")
 		}
 		sv.At = sv.At.UTC().Truncate(time.Microsecond)
 		if err := casework.ValidateService(sv, d.GeneratedAt); err != nil {
