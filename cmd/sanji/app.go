@@ -168,7 +168,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	apiCfg := api.Config{Store: st, Signer: signer, Logger: log, Notifier: notices, Exchange: xkeys, Registerer: reg,
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: int64(cfg.Limits.UploadMiB) << 20},
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
-		Recordings: recordingsDir(cfg)}
+		Recordings: recordingsDir(cfg), Cases: cfg.Cases.settings()}
 	var placement signaling.Placer
 	if cp != nil {
 		apiCfg.Cluster = apiCluster{cp}

@@ -68,6 +68,8 @@ type config struct {
 	// Redis, when set, makes this node one of a cluster (cluster.go); Cluster describes the node.
 	Redis   redisConfig   `yaml:"redis"`
 	Cluster clusterConfig `yaml:"cluster"`
+	// Cases are the office's settings of case documents and ratings (cases.go).
+	Cases casesConfig `yaml:"cases"`
 }
 
 // exchangeConfig says whose case bundles this system imports. Its own signing key is generated

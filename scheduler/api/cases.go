@@ -358,8 +358,10 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 			}
 		}
 	}
-	if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
-		return err
+	if ev.From == c.Status { // else the store reports the conflict
+		if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
+			return err
+		}
 	}
 	if err := s.st.TransitionCase(r.Context(), &ev); err != nil {
 		return err

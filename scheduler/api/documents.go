@@ -113,7 +113,7 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, rc *reqC
 		return err
 	}
 	a := casework.Attachment{CaseID: c.ID, Kind: casework.DocumentAttachmentKind(d.Kind), Name: d.Kind + "-" + c.Number + ".html",
-		SHA256: sum, Size: int64(len(page)), MIME: "text/html", UploadedBy: rc.p.User.ID}
+		SHA256: sum, Size: int64(len(page)), MIME: casework.PageMIME, UploadedBy: rc.p.User.ID}
 	actor := casework.CaseEvent{ActorID: rc.p.User.ID, Actor: rc.p.User.Username, UnitID: rc.p.User.UnitID}
 	if err := s.st.AddDocument(ctx, &d, &a, actor); err != nil {
 		return err

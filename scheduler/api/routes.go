@@ -99,7 +99,7 @@ func (s *Server) routeTable() []route {
 		// Documents, service and ratings (documents.go).
 		{method: "POST", pattern: "/api/v1/cases/{id}/documents", access: org.ActCaseHandle, handle: s.createDocument},
 		{method: "GET", pattern: "/api/v1/cases/{id}/documents", access: org.ActCaseRead, handle: s.listDocuments},
-		{method: "GET", pattern: "/api/v1/cases/{id}/documents/{doc}", access: org.ActCaseRead, handle: s.printDocument},
+		{method: "GET", pattern: "/api/v1/cases/{id}/documents/{doc}", access: org.ActCaseHandle, handle: s.printDocument},
 		{method: "POST", pattern: "/api/v1/cases/{id}/documents/{doc}/service", access: org.ActCaseHandle, handle: s.serveDocument},
 		{method: "POST", pattern: "/api/v1/cases/{id}/ratings", access: org.ActCaseHandle, handle: s.recordRating},
 		{method: "GET", pattern: "/api/v1/documents/unserved", access: org.ActCaseRead, handle: s.unservedDocuments},

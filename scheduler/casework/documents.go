@@ -265,6 +265,14 @@ func RenderDocument(data DocData) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// PageMIME is the type of a generated document's page.
+const PageMIME = "text/html"
+
+// PageAttachment reports whether an attachment of this kind may be a generated page.
+func PageAttachment(kind string) bool {
+	return kind == AttachNotice || kind == AttachAnswer || kind == AttachClosure
+}
+
 // PutPage stores a generated page under its hash, as Put does an upload, but without the
 // upload's type check: the page is ours (RenderDocument), never a petitioner's file.
 func (b Blobs) PutPage(page []byte) (sum string, err error) {
