@@ -68,8 +68,15 @@ func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	for _, e := range es {
 		rated = append(rated, e.Stage)
 	}
+	// The stages the petitioner may rate now, with the last day of each.
+	open := map[string]string{}
+	days := s.ratingWindow()
+	for _, st := range casework.PendingRatings(c, evs, es, days, s.now()) {
+		start, _ := casework.RatingStart(c, evs, st)
+		open[st] = casework.RatingDue(start, days).Format("2006-01-02")
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
-		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated})
+		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated, "open": open})
 	return nil
 }
 
