@@ -171,7 +171,7 @@ func TestRatingsOnTime(t *testing.T) {
 	wantStatus(t, resp, body, 400) // not served
 	resp, body = rate("acceptance", "terminal")
 	wantStatus(t, resp, body, 400) // the terminal is off here
-	f.clock.add(24 * time.Hour) // 03-03
+	f.clock.add(24 * time.Hour)    // 03-03
 	d := f.document(c, casework.DocAnswer)
 	if err := f.st.ServeDocument(bg, d.ID, casework.Service{At: f.clock.now(), Method: casework.ServeVideo, Proof: "录像 00:12:30", By: 1},
 		casework.CaseEvent{Actor: "clerk"}); err != nil {

@@ -50,6 +50,7 @@ type RatesView struct {
 	OnTimeClosure      RateView       `json:"on_time_closure"`
 	Satisfaction       RateView       `json:"satisfaction"`
 	SatisfactionScores map[string]int `json:"satisfaction_scores"`
+	Participation      RateView       `json:"participation"` // 参评率
 	Repeat             RateView       `json:"repeat"`
 	Repetitioned       RateView       `json:"repetitioned"`
 	RepetitionDays     int            `json:"repetition_days"`
@@ -124,6 +125,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	out.Cases, out.Uncounted, out.RepetitionDays = rt.Cases, rt.Uncounted, rt.RepetitionDays
 	out.TimelyAcceptance, out.OnTimeClosure, out.Satisfaction = rateView(rt.TimelyAcceptance), rateView(rt.OnTimeClosure), rateView(rt.Satisfaction)
 	out.Repeat, out.Repetitioned = rateView(rt.Repeat), rateView(rt.Repetitioned)
+	out.Participation = rateView(rt.Participation)
 	out.SatisfactionScores = map[string]int{casework.ScoreSatisfied: 0, casework.ScoreBasically: 0, casework.ScoreUnsatisfied: 0}
 	for k, n := range rt.Scores {
 		out.SatisfactionScores[k] = n

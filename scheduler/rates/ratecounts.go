@@ -33,13 +33,14 @@ import (
 
 // Metrics of a rate cell.
 const (
-	MetricCases      = "cases"  // every case
-	MetricCount      = "count"  // UnitOf: the territory, Variant: the category, Day: the month of registration
-	MetricRepeat     = "repeat" // a repeat petition (an earlier case of the same person and matter, anywhere)
-	MetricScore      = "score"  // a result rating; Bucket: its score (scoreCodes)
-	MetricReturn     = "return" // a closed case; Day: the day closed, Bucket: days until the person came back
-	MetricAcceptance = "acc"    // the acceptance period; UnitOf: the unit that had to decide
-	MetricHandling   = "h"      // the handling period; UnitOf: the unit counted against
+	MetricCases      = "cases"   // every case
+	MetricCount      = "count"   // UnitOf: the territory, Variant: the category, Day: the month of registration
+	MetricRepeat     = "repeat"  // a repeat petition (an earlier case of the same person and matter, anywhere)
+	MetricScore      = "score"   // a result rating; Bucket: its score (scoreCodes)
+	MetricReturn     = "return"  // a closed case; Day: the day closed, Bucket: days until the person came back
+	MetricAcceptance = "acc"     // the acceptance period; UnitOf: the unit that had to decide
+	MetricHandling   = "h"       // the handling period; UnitOf: the unit counted against
+	MetricRatable    = "ratable" // a result that should be rated (ShouldRateResult)
 )
 
 // Buckets and days of cells besides the days after L.
@@ -100,6 +101,7 @@ type CaseFacts struct {
 	Repeat    bool   // an earlier case of the same person and category exists
 	Closed    time.Time
 	Returned  time.Time // the person's first case of the same category registered after Closed
+	Ratable   bool      // its result should be rated (ShouldRateResult)
 }
 
 // LegalDayNumber is the legal date of an instant as days since 1970-01-01.
@@ -203,6 +205,9 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 	out = append(out, RateCell{Metric: MetricCount, UnitOf: territory, Variant: int(f.Category), Day: f.Month})
 	if f.Repeat {
 		out = append(out, RateCell{Metric: MetricRepeat})
+	}
+	if f.Ratable {
+		out = append(out, RateCell{Metric: MetricRatable})
 	}
 	for i, s := range scoreCodes {
 		if f.Score == s {
@@ -389,11 +394,15 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 		case MetricRepeat:
 			r.Repeat.Num += n
 			continue
+		case MetricRatable:
+			r.Participation.Den += n
+			continue
 		case MetricScore:
 			if row.Bucket < 0 || row.Bucket >= len(scoreCodes) {
 				return Rates{}, fmt.Errorf("rates: unknown score %d in the counts", row.Bucket)
 			}
 			r.Satisfaction.Den += n
+			r.Participation.Num += n
 			r.Scores[scoreCodes[row.Bucket]] += n
 			if scoreCodes[row.Bucket] != casework.ScoreUnsatisfied {
 				r.Satisfaction.Num += n

@@ -15,7 +15,7 @@ import (
 
 // AddDocument implements casework.DocumentStore.
 func (s *Store) AddDocument(ctx context.Context, d *casework.Document, a *casework.Attachment, actor casework.CaseEvent) error {
-	d.SHA256, d.CaseID, a.CaseID = a.SHA256, a.CaseID, a.CaseID
+	d.SHA256, d.CaseID = a.SHA256, a.CaseID
 	if err := casework.ValidateDocument(*d); err != nil {
 		return err
 	}
@@ -100,7 +100,10 @@ func (s *Store) ServeDocument(ctx context.Context, docID int64, sv casework.Serv
 		}
 		// The note carries the service instant: the windows that run from service read it.
 		actor.At = sv.At
-		return tx.noteEvent(ctx, actor, d.CaseID, casework.EvServed, "document:"+strconv.FormatInt(docID, 10), d.Kind)
+		if err := tx.noteEvent(ctx, actor, d.CaseID, casework.EvServed, "document:"+strconv.FormatInt(docID, 10), d.Kind); err != nil {
+			return err
+		}
+		return tx.refreshRates(ctx, d.CaseID) // a served answer makes its result one to rate (参评率)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"sanji/scheduler/calendar"
 	"sanji/scheduler/casework"
 	"sanji/scheduler/org"
+	"sanji/scheduler/rates"
 )
 
 // Documents and their service (送达): a generated page kept as an attachment with its hash, the
@@ -137,5 +138,50 @@ func testRatingsOnServedAnswer(t *testing.T, s scheduler.Store) {
 	es, err := s.ListEvaluations(ctx, c.ID)
 	if err != nil || len(es) != 1 || es[0].RecordedBy != 42 || es[0].Via != casework.ViaPhone {
 		t.Errorf("phone rating kept: %+v %v", es, err)
+	}
+
+	// 参评率: c's result was served and rated; a second claim answered, not yet served, is not yet
+	// one to rate; the accusation of newCase never is. From the kept counts and from the
+	// timelines alike.
+	c2 := c
+	c2.ID, c2.Number, c2.Title = 0, "", "未送达"
+	_, c2.QueryCodeHash, _ = casework.NewQueryCode()
+	if err := s.CreateCase(ctx, &c2, casework.CaseEvent{Actor: "intake"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
+		{casework.StInProgress, casework.StAnswered}} {
+		ev := casework.CaseEvent{CaseID: c2.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: bj(4, 1, 9)}
+		if err := s.TransitionCase(ctx, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acc := newCase(t, s, tr, cat.ID, "检举", bj(3, 2, 9))
+	ev := casework.CaseEvent{CaseID: acc.ID, From: casework.StRegistered, To: casework.StAccepted, At: bj(3, 3, 9)}
+	if err := s.TransitionCase(ctx, &ev); err != nil {
+		t.Fatal(err)
+	}
+	serveDoc(t, s, acc.ID, casework.DocAcceptNotice, bj(3, 3, 9), bj(3, 4, 9))
+	q := rates.RatesQuery{UnderPaths: []string{tr.City.Path}}
+	fromCounts, err := rates.RatesFor(ctx, s, q, calendar.DefaultCalendar(), casework.DefaultRules(), bj(5, 1, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTimelines, err := rates.RatesFromTimelines(ctx, s, q, calendar.DefaultCalendar(), casework.DefaultRules(), bj(5, 1, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]rates.Rates{"counts": fromCounts, "timelines": fromTimelines} {
+		if r.Participation != (rates.Rate{Num: 1, Den: 1}) || r.Satisfaction != (rates.Rate{Num: 1, Den: 1}) {
+			t.Errorf("参评率 from the %s: %+v, 满意率 %+v", name, r.Participation, r.Satisfaction)
+		}
+	}
+	d2 := addDoc(t, s, c2.ID, casework.DocAnswer, bj(4, 1, 8))
+	if err := s.ServeDocument(ctx, d2.ID, casework.Service{At: bj(4, 6, 9), Method: casework.ServeInPerson, Proof: "本人签收"},
+		casework.CaseEvent{Actor: "clerk"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rates.RatesFor(ctx, s, q, calendar.DefaultCalendar(), casework.DefaultRules(), bj(5, 1, 9)); r.Participation != (rates.Rate{Num: 1, Den: 2}) {
+		t.Errorf("参评率 after the second answer was served: %+v", r.Participation)
 	}
 }

@@ -21,3 +21,9 @@ CREATE INDEX case_documents_case ON case_documents(case_id, id);
 CREATE INDEX case_documents_unserved ON case_documents(served_at, case_id);
 
 ALTER TABLE case_evaluations ADD COLUMN recorded_by BIGINT NOT NULL DEFAULT 0;
+
+-- 参评率: whether a case's result should be rated is a fact of the rate counts. Emptying the facts
+-- makes the store rebuild them, and the counts, when it next opens (sqlstore.ensureRateCounts).
+ALTER TABLE case_rate_facts ADD COLUMN ratable INTEGER NOT NULL DEFAULT 0;
+DELETE FROM case_rate_counts;
+DELETE FROM case_rate_facts;
