@@ -67,7 +67,7 @@ func CheckRatingWindow(c Case, evs []CaseEvent, stage string, days int, now time
 		return nil // CheckEvaluation names what is missing
 	}
 	due := RatingDue(start, days)
-	if now.After(calendar.EndOfDay(due)) {
+	if !now.Before(calendar.EndOfDay(due)) { // the window ends at 24:00 of its last day
 		return org.Invalid("stage", "casework.documents.rating_window_closed", "due", due.Format("2006-01-02"))
 	}
 	return nil
@@ -82,7 +82,7 @@ func PendingRatings(c Case, evs []CaseEvent, rated []Evaluation, days int, now t
 	var out []string
 	for _, stage := range []string{EvalAcceptance, EvalResult} {
 		start, ok := RatingStart(c, evs, stage)
-		if !ok || now.After(calendar.EndOfDay(RatingDue(start, days))) {
+		if !ok || !now.Before(calendar.EndOfDay(RatingDue(start, days))) {
 			continue
 		}
 		done := false
