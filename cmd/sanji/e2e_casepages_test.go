@@ -86,8 +86,8 @@ func (pg *casePages) openCase(p context.Context, who, status string) {
 	e2eWait(pg.t, p, who+": the case, "+status, `!document.getElementById("detail").hidden && document.getElementById("d-facts").textContent.includes("`+status+`")`)
 }
 
-// step moves the open case to its next status with the step form.
-func (pg *casePages) step(p context.Context, who, to, reason, status string) {
+// submit chooses `to` in the open case's step form, with reason when not "", and submits it.
+func (pg *casePages) submit(p context.Context, who, to, reason string) {
 	pg.t.Helper()
 	e2eWait(pg.t, p, who+": step form", `!document.getElementById("step-form").hidden`)
 	pg.choose(p, "st-to", to)
@@ -95,15 +95,19 @@ func (pg *casePages) step(p context.Context, who, to, reason, status string) {
 		pg.do(p, who+": reason", chromedp.SendKeys(chromedp.ID("st-reason"), reason))
 	}
 	pg.do(p, who+": submit "+to, chromedp.Click(chromedp.ID("st-submit")))
+}
+
+// step moves the open case to its next status with the step form.
+func (pg *casePages) step(p context.Context, who, to, reason, status string) {
+	pg.t.Helper()
+	pg.submit(p, who, to, reason)
 	e2eWait(pg.t, p, who+": the case is "+status, `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("`+status+`")`)
 }
 
 // refused tries to move the open case to `to` and waits for the refusal naming want.
 func (pg *casePages) refused(p context.Context, who, to, want string) {
 	pg.t.Helper()
-	e2eWait(pg.t, p, who+": step form", `!document.getElementById("step-form").hidden`)
-	pg.choose(p, "st-to", to)
-	pg.do(p, who+": submit "+to, chromedp.Click(chromedp.ID("st-submit")))
+	pg.submit(p, who, to, "")
 	e2eWait(pg.t, p, who+": refused: "+want, `!document.getElementById("d-error").hidden && document.getElementById("d-error").textContent.includes("`+want+`")`)
 }
 

@@ -104,6 +104,18 @@ func testDocuments(t *testing.T, s scheduler.Store) {
 	}
 }
 
+// toAnswered moves a registered case through acceptance to answered at at.
+func toAnswered(t *testing.T, s scheduler.Store, caseID int64, at time.Time) {
+	t.Helper()
+	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
+		{casework.StInProgress, casework.StAnswered}} {
+		ev := casework.CaseEvent{CaseID: caseID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: at}
+		if err := s.TransitionCase(ctx, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // testRatingsOnServedAnswer: the result is rated as soon as the 处理意见书 is served, before
 // closing; a phone rating names who recorded it.
 func testRatingsOnServedAnswer(t *testing.T, s scheduler.Store) {
@@ -116,13 +128,7 @@ func testRatingsOnServedAnswer(t *testing.T, s scheduler.Store) {
 	if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
-		{casework.StInProgress, casework.StAnswered}} {
-		ev := casework.CaseEvent{CaseID: c.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: bj(4, 1, 9)}
-		if err := s.TransitionCase(ctx, &ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	toAnswered(t, s, c.ID, bj(4, 1, 9))
 	res := casework.Evaluation{CaseID: c.ID, Stage: casework.EvalResult, Score: casework.ScoreSatisfied, Via: casework.ViaQueryPage, At: bj(4, 2, 9)}
 	wantErr(t, s.AddEvaluation(ctx, &res), org.ErrInvalid, "rating the result before the answer is served")
 	serveDoc(t, s, c.ID, casework.DocAnswer, bj(4, 1, 8), bj(4, 3, 10))
@@ -149,13 +155,7 @@ func testRatingsOnServedAnswer(t *testing.T, s scheduler.Store) {
 	if err := s.CreateCase(ctx, &c2, casework.CaseEvent{Actor: "intake"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range [][2]casework.CaseStatus{{casework.StRegistered, casework.StAccepted}, {casework.StAccepted, casework.StInProgress},
-		{casework.StInProgress, casework.StAnswered}} {
-		ev := casework.CaseEvent{CaseID: c2.ID, From: st[0], To: st[1], Reason: "办理", Result: casework.ResultSupport, At: bj(4, 1, 9)}
-		if err := s.TransitionCase(ctx, &ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	toAnswered(t, s, c2.ID, bj(4, 1, 9))
 	acc := newCase(t, s, tr, cat.ID, "检举", bj(3, 2, 9))
 	ev := casework.CaseEvent{CaseID: acc.ID, From: casework.StRegistered, To: casework.StAccepted, At: bj(3, 3, 9)}
 	if err := s.TransitionCase(ctx, &ev); err != nil {
