@@ -19,6 +19,7 @@ type Store interface {
 	reception.SessionStore   // receptions, sessions, holidays, appointments, invitations, feeds
 	casework.CaseStore       // case records, their evaluations and attachments
 	casework.SlipStore       // 交办 and 督办 slips, consultations
+	casework.DocumentStore   // generated documents and their service
 	casework.QuorumStore     // 会商 absences, for the quorum before signing
 	casework.EscalationStore // 督办 climbing by itself, and the lists of items across cases
 	rates.RateStore          // the counts the rates are read from

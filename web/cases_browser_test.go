@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +64,11 @@ func TestCasesPage(t *testing.T) {
 			"absences": []any{map[string]any{"unit_id": 3, "reason": "未派员参加", "by": 9, "at": "2026-11-28T03:00:00Z"}},
 			"opinions": []any{map[string]any{"unit_id": 4, "text": "街道牵头"}, map[string]any{"unit_id": 6, "text": "应由住建局负责", "dissent": true}}}}})
 	})
+	mux.HandleFunc("GET /api/v1/cases/5/documents", func(w http.ResponseWriter, r *http.Request) {
+		js(w, 200, map[string]any{"documents": []any{map[string]any{"id": 3, "case_id": 5, "kind": "accept_notice", "title": "受理告知书",
+			"sha256": strings.Repeat("ab", 32), "generated_at": "2026-03-02T01:00:00Z", "served_at": "2026-03-03T02:00:00Z",
+			"service_method": "post", "service_proof": "EMS1"}}})
+	})
 	mux.HandleFunc("POST /api/v1/cases/5/owner", func(w http.ResponseWriter, r *http.Request) {
 		owner.Store(9)
 		js(w, 200, kase())
@@ -94,6 +100,7 @@ func TestCasesPage(t *testing.T) {
 		"d-supervisions":  {"一般督办 清波街道", "已约谈用人单位"},
 		"d-consultations": {"议题：责任认定", "区人社局：应由住建局负责", "（不同意见）", "主管单位已签署", "上城区信访局缺席：未派员参加（#9 记录于"},
 		"d-facts":         {"张三", "部分隐藏"},
+		"d-documents":     {"受理告知书", "邮寄送达", "EMS1"},
 	} {
 		got := eval[string](t, ctx, `document.getElementById("`+id+`").textContent`)
 		for _, want := range wants {

@@ -63,7 +63,7 @@ func TestDashboardPage(t *testing.T) {
 		}
 		to := q.Get("to")[:7]
 		js(w, 200, map[string]any{"cases": 6, "timely_acceptance": rate(3, 4), "on_time_closure": rate(1, 2), "satisfaction": rate(0, 0),
-			"satisfaction_scores": map[string]int{"satisfied": 0, "basically": 0, "unsatisfied": 0}, "repeat": rate(1, 6), "repetitioned": rate(0, 1),
+			"satisfaction_scores": map[string]int{"satisfied": 0, "basically": 0, "unsatisfied": 0}, "participation": rate(0, 2), "repeat": rate(1, 6), "repetitioned": rate(0, 1),
 			"repetition_days": 90, "uncounted": 2, "timely_routing": rate(5, 6), "unclassified": 1,
 			"outcomes": map[string]int{"not_accepted": 1, "legal_channel": 0, "no_longer_accepted": 0, "resolved": 2, "partly": 1, "not_supported": 0, "forwarded": 0, "terminated": 0},
 			"overdue":  []any{map[string]any{"unit_id": 4, "routing": 0, "acceptance": 1, "handling": 2, "total": 3}, map[string]any{"unit_id": 3, "routing": 1, "acceptance": 1, "handling": 0, "total": 2}},
@@ -94,7 +94,7 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("cases %q", got)
 	}
 	for id, want := range map[string][2]string{"rate-timely_acceptance": {"3", "4"}, "rate-on_time_closure": {"1", "2"}, "rate-satisfaction": {"0", "0"},
-		"rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}, "rate-timely_routing": {"5", "6"}} {
+		"rate-participation": {"0", "2"}, "rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}, "rate-timely_routing": {"5", "6"}} {
 		got := eval[[]string](t, ctx, `(() => { const e = document.getElementById("`+id+`"); return [e.dataset.num, e.dataset.den]; })()`)
 		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("%s: %v, want %v", id, got, want)

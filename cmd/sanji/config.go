@@ -80,6 +80,8 @@ type config struct {
 	Log logConfig `yaml:"log"`
 	// Casework holds the petition rules a province sets (docs/casework.md).
 	Casework caseworkConfig `yaml:"casework"`
+	// Cases are the office's settings of case documents and ratings (cases.go).
+	Cases casesConfig `yaml:"cases"`
 }
 
 // identityConfig gives the keys that seal the petitioners' identity at rest. Neither set: with

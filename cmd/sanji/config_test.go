@@ -351,6 +351,9 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"turn.external_secret":            "coturn-secret",
 		"turn.external_username":          "hall",
 		"turn.external_credential":        "hall-pass",
+		"cases.document_header":           "杭州市上城区信访局",
+		"cases.rating_window_days":        "20",
+		"cases.terminal_rating":           "true",
 	}
 	if len(values) != len(settings) {
 		t.Fatalf("test covers %d keys, settings has %d: update the test", len(values), len(settings))

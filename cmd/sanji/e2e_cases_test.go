@@ -40,75 +40,8 @@ func TestE2ECaseLifecycle(t *testing.T) {
 		passwords[l.Username] = l.Password
 	}
 	zjj, rsj := e2eUnitID(t, a, "330100-ZJJ"), e2eUnitID(t, a, "330102-RSJ")
-	browser := e2eBrowser(t, chromium)
-
-	tab := func(who string) context.Context {
-		t.Helper()
-		pctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		console := e2eCollectConsole(pctx)
-		t.Cleanup(func() {
-			cancel()
-			<-console.done
-		})
-		return pctx
-	}
-	do := func(p context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(p, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	js := func(p context.Context, what, expr string) {
-		t.Helper()
-		if _, err := chromedp.Run(p, chromedp.Evaluate[chromedp.Void](expr)); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(p context.Context, id string) string {
-		t.Helper()
-		s, err := chromedp.Run(p, chromedp.Evaluate[string](`document.getElementById("`+id+`").textContent`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	// choose picks an option of a select as a person would: the change event follows.
-	choose := func(p context.Context, id, value string) {
-		t.Helper()
-		js(p, "choose "+value+" in "+id, fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q;
-			if (s.value !== %q) throw new Error("no option " + %q + " in " + %q); s.dispatchEvent(new Event("change")); })()`, id, value, value, value, id))
-	}
-	login := func(user string) context.Context {
-		t.Helper()
-		p := tab(user)
-		do(p, user+": open the login page", chromedp.Navigate(a.URL()+"/login.html"))
-		e2eWait(t, p, user+": login page", `document.readyState === "complete" && !!document.getElementById("username")`)
-		do(p, user+": log in", chromedp.SendKeys(chromedp.ID("username"), user), chromedp.SendKeys(chromedp.ID("password"), passwords[user]),
-			chromedp.Click(chromedp.ID("login-submit")))
-		e2eWait(t, p, user+": logged in", `!location.pathname.endsWith("/login.html") && document.readyState === "complete"`)
-		return p
-	}
-	var caseID string
-	loads := 0
-	// openCase loads the cases page afresh in p with the case open, waiting until its facts show
-	// status.
-	openCase := func(p context.Context, who, status string) {
-		t.Helper()
-		loads++
-		do(p, who+": open the case", chromedp.Navigate(fmt.Sprintf("%s/cases.html?load=%d#%s", a.URL(), loads, caseID)))
-		e2eWait(t, p, who+": the case, "+status, `!document.getElementById("detail").hidden && document.getElementById("d-facts").textContent.includes("`+status+`")`)
-	}
-	// step moves the open case to its next status with the step form.
-	step := func(p context.Context, who, to, reason, status string) {
-		t.Helper()
-		e2eWait(t, p, who+": step form", `!document.getElementById("step-form").hidden`)
-		choose(p, "st-to", to)
-		if reason != "" {
-			do(p, who+": reason", chromedp.SendKeys(chromedp.ID("st-reason"), reason))
-		}
-		do(p, who+": submit "+to, chromedp.Click(chromedp.ID("st-submit")))
-		e2eWait(t, p, who+": the case is "+status, `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("`+status+`")`)
-	}
+	pg := newCasePages(t, a, e2eBrowser(t, chromium), passwords)
+	tab, do, js, text, choose, login, openCase, step := pg.tab, pg.do, pg.js, pg.text, pg.choose, pg.login, pg.openCase, pg.step
 	figures := func(p context.Context) dashboardFigures {
 		t.Helper()
 		month, err := chromedp.Run(p, chromedp.Evaluate[string](`document.getElementById("f-to").value`))
@@ -166,7 +99,7 @@ func TestE2ECaseLifecycle(t *testing.T) {
 		t.Fatalf("query code %q: %v", code, err)
 	}
 	e2eWait(t, intake, "intake: the new case open", `location.hash.length > 1 && !document.getElementById("detail").hidden && !document.getElementById("assign-form").hidden`)
-	caseID, _ = chromedp.Run(intake, chromedp.Evaluate[string](`location.hash.slice(1)`))
+	pg.caseID, _ = chromedp.Run(intake, chromedp.Evaluate[string](`location.hash.slice(1)`))
 	if !strings.Contains(text(intake, "d-facts"), "已登记") {
 		t.Errorf("new case: %s", text(intake, "d-facts"))
 	}
@@ -204,6 +137,8 @@ func TestE2ECaseLifecycle(t *testing.T) {
 	// The handler accepts and starts; the unit head extends; the handler answers and closes.
 	handler := login("demo-handler")
 	openCase(handler, "handler", "已交办")
+	pg.refused(handler, "handler", "accepted", "请先生成受理告知书") // until the notice is there
+	pg.generate(handler, "handler", "accept_notice", "", "")
 	step(handler, "handler", "accepted", "", "已受理")
 	step(handler, "handler", "in_progress", "", "办理中")
 	if ok, _ := chromedp.Run(handler, chromedp.Evaluate[bool](`[...document.getElementById("st-to").options].some((o) => o.value === "extended")`)); ok {
@@ -223,11 +158,13 @@ func TestE2ECaseLifecycle(t *testing.T) {
 		t.Errorf("the timeline lacks the extension's days: %s", tl)
 	}
 	openCase(handler, "handler", "已延期")
+	pg.generate(handler, "handler", "answer", "", "经核查，用人单位拖欠工资属实，责令其十日内足额支付。")
 	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
 	choose(handler, "st-to", "answered")
 	choose(handler, "st-result", "support")
 	do(handler, "handler: answer", chromedp.SendKeys(chromedp.ID("st-reason"), "责令用人单位支付拖欠工资"), chromedp.Click(chromedp.ID("st-submit")))
 	e2eWait(t, handler, "handler: answered", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已答复")`)
+	pg.generate(handler, "handler", "closure_report", "", "工资已足额支付，信访人签收处理意见书，无异议。")
 	// Closing names how: partly resolved (办理结果), shown on the case.
 	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
 	choose(handler, "st-to", "closed")

@@ -74,6 +74,8 @@ type Config struct {
 	ForwardDaysPerLevel int
 	// TwoFactor says who must log in with TOTP (totp.go).
 	TwoFactor TwoFactor
+	// Cases are the office's settings of case documents and ratings (documents.go).
+	Cases CaseSettings
 }
 
 // Body limits.
@@ -144,6 +146,7 @@ type Server struct {
 	bundles    exchange.Limits
 	notifier   reception.Notifier
 	recordings string
+	cases      CaseSettings
 	calls      atomic.Pointer[CallHooks] // the live calls, once connected (SetCallHooks)
 	exchange   exchange.ExchangeKeys
 	codes      hearingCodes  // the query codes of the hearings under way (hearingcodes.go)
@@ -191,6 +194,7 @@ func New(cfg Config) *Server {
 	s.cluster = cfg.Cluster
 	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
 	s.uploads = cfg.Uploads.withDefaults()
+	s.cases = cfg.Cases
 	s.bundles = cfg.Bundles
 	per, burst = cfg.FeedPerMinute, cfg.FeedBurst
 	if per == 0 {

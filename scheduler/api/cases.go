@@ -393,6 +393,11 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 			}
 		}
 	}
+	if ev.From == c.Status { // else the store reports the conflict
+		if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
+			return err
+		}
+	}
 	if err := s.st.TransitionCase(r.Context(), &ev); err != nil {
 		return err
 	}

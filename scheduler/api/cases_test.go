@@ -66,7 +66,9 @@ func init() {
 		return caseURL(caseIn(f, in), "/deadline"), nil
 	}}
 	matrix["POST /api/v1/cases/{id}/transitions"] = matrixRow{call: func(f *fixture, c *client, in bool) (string, any) {
-		return caseURL(caseIn(f, in), "/transitions"), map[string]any{"from": "registered", "to": "accepted"}
+		cs := caseIn(f, in)
+		f.document(cs, casework.DocAcceptNotice)
+		return caseURL(cs, "/transitions"), map[string]any{"from": "registered", "to": "accepted"}
 	}}
 }
 
@@ -233,6 +235,13 @@ func TestCaseRegisterAndTransitions(t *testing.T) {
 	}
 	// Handlers of the responsible unit reach the case through it.
 	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
+	resp, body = handler.do("POST", u+"/transitions", map[string]any{"to": "accepted"})
+	wantStatus(t, resp, body, 400) // without its 受理告知书
+	if e := errCode(t, body); e.Field != "to" || !strings.Contains(e.Message, "受理告知书") {
+		t.Errorf("accepting without the notice: %+v", e)
+	}
+	resp, body = handler.do("POST", u+"/documents", map[string]any{"kind": "accept_notice"})
+	wantStatus(t, resp, body, 201)
 	resp, body = handler.do("POST", u+"/transitions", map[string]any{"to": "accepted"})
 	wantStatus(t, resp, body, 200)
 }

@@ -250,6 +250,7 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	resp, body := officer.do("POST", u+"/transitions", map[string]any{"to": "assigned", "reason": "属地", "responsible_unit_id": f.t1.ID})
 	wantStatus(t, resp, body, 200)
 	handler := f.loginUser(f.user(org.RoleCaseHandler, f.t1))
+	f.document(c, casework.DocAcceptNotice)
 	for _, to := range []string{"accepted", "in_progress"} {
 		resp, body = handler.do("POST", u+"/transitions", map[string]any{"to": to})
 		wantStatus(t, resp, body, 200)
@@ -281,7 +282,12 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	if d := deadline(handler); d.Due != "2026-05-21" || d.Extended != 20 {
 		t.Errorf("extended: %+v", d)
 	}
+	resp, body = head.do("POST", u+"/documents", map[string]any{"kind": "answer", "body": "经调查，现答复如下。"})
+	wantStatus(t, resp, body, 201)
+	answer := decodeJSON[DocumentView](t, body)
 	resp, body = head.do("POST", u+"/transitions", map[string]any{"to": "answered", "reason": "已出具处理意见", "result": "explain"})
+	wantStatus(t, resp, body, 200)
+	resp, body = head.do("POST", u+fmt.Sprintf("/documents/%d/service", answer.ID), map[string]any{"method": "in_person", "proof": "信访人当面签收"})
 	wantStatus(t, resp, body, 200)
 	if d := deadline(handler); d.Rule != casework.RuleReviewRequest || d.Party != "petitioner" || d.Due != "2026-04-01" {
 		t.Errorf("after the answer: %+v", d)

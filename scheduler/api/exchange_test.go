@@ -107,6 +107,7 @@ func testExchangeBetweenServers(t *testing.T, alg string) {
 		resp, body := officer.do("POST", caseURL(c, "/attachments?kind="+up.kind+"&name="+url.QueryEscape(up.name)), testPDF)
 		wantStatus(t, resp, body, 201)
 	}
+	src.document(c, casework.DocAcceptNotice)
 	resp, body = officer.do("POST", caseURL(c, "/transitions"), map[string]any{"to": "accepted"})
 	wantStatus(t, resp, body, 200)
 
@@ -157,7 +158,8 @@ func testExchangeBetweenServers(t *testing.T, alg string) {
 	if oj, cj := mustJSON(t, orig), mustJSON(t, cp); oj != cj {
 		t.Errorf("the copy differs:\n got %s\nwant %s", cj, oj)
 	}
-	if as, _ := dst.st.ListAttachments(bg, copyID, ""); len(as) != 2 {
+	// The two uploads and the generated 受理告知书's page.
+	if as, _ := dst.st.ListAttachments(bg, copyID, ""); len(as) != 3 {
 		t.Errorf("the copy's attachments: %+v", as)
 	}
 

@@ -68,8 +68,15 @@ func (s *Server) publicQuery(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	for _, e := range es {
 		rated = append(rated, e.Stage)
 	}
+	// The stages the petitioner may rate now, with the last day of each.
+	open := map[string]string{}
+	days := s.ratingWindow()
+	for _, st := range casework.PendingRatings(c, evs, es, days, s.now()) {
+		start, _ := casework.RatingStart(c, evs, st)
+		open[st] = casework.RatingDue(start, days).Format("2006-01-02")
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"number": c.Number, "status": c.Status, "milestones": ms,
-		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated})
+		"can_evaluate": !casework.EvaluationExcluded(c), "rated": rated, "open": open})
 	return nil
 }
 
@@ -79,12 +86,16 @@ func (s *Server) publicEvaluate(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	via := req.Via
-	if via != "terminal" {
-		via = "query_page"
+	via := casework.ViaQueryPage
+	if req.Via == casework.ViaTerminal {
+		// The hall terminal after a hearing, when the office turns it on.
+		if !s.cases.TerminalRating {
+			return invalidField("via", "api.documents.terminal_rating_off")
+		}
+		via = casework.ViaTerminal
 	}
 	e := casework.Evaluation{CaseID: c.ID, Stage: req.Stage, Score: req.Score, Via: via, At: s.now()}
-	if err := s.st.AddEvaluation(r.Context(), &e); err != nil {
+	if err := s.addEvaluation(r.Context(), c, &e); err != nil {
 		if errors.Is(err, org.ErrConflict) {
 			return newErr(http.StatusConflict, CodeConflict, "api.query.already_rated")
 		}

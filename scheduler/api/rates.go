@@ -51,6 +51,7 @@ type RatesView struct {
 	OnTimeClosure      RateView       `json:"on_time_closure"`
 	Satisfaction       RateView       `json:"satisfaction"`
 	SatisfactionScores map[string]int `json:"satisfaction_scores"`
+	Participation      RateView       `json:"participation"` // 参评率
 	Repeat             RateView       `json:"repeat"`
 	Repetitioned       RateView       `json:"repetitioned"`
 	RepetitionDays     int            `json:"repetition_days"`
@@ -150,6 +151,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	for _, o := range casework.Outcomes {
 		out.Outcomes[string(o)] = rt.Outcomes[o]
 	}
+	out.Participation = rateView(rt.Participation)
 	out.SatisfactionScores = map[string]int{casework.ScoreSatisfied: 0, casework.ScoreBasically: 0, casework.ScoreUnsatisfied: 0}
 	for k, n := range rt.Scores {
 		out.SatisfactionScores[k] = n

@@ -452,8 +452,10 @@ type Evaluation struct {
 	CaseID int64
 	Stage  string
 	Score  string
-	Via    string // "terminal" or "query_page"
+	Via    string // ViaQueryPage, ViaTerminal or ViaPhone
 	At     time.Time
+	// RecordedBy is the staff member who recorded a rating given by phone (ViaPhone), else 0.
+	RecordedBy int64
 }
 
 // EvaluationExcluded reports whether a case is excluded from satisfaction evaluation: accusations
@@ -461,8 +463,9 @@ type Evaluation struct {
 // is the one rule here taken as an assumption; change it if the province's rules differ.
 func EvaluationExcluded(c Case) bool { return c.Type == TypeAccusation }
 
-// CheckEvaluation says whether the petitioner may rate stage of c now.
-func CheckEvaluation(c Case, e Evaluation) error {
+// CheckEvaluation says whether the petitioner may rate stage of c, with timeline evs, now: the
+// result as soon as the 处理意见书 has been served (RatingStart), not only after closing.
+func CheckEvaluation(c Case, evs []CaseEvent, e Evaluation) error {
 	if EvaluationExcluded(c) {
 		return org.Invalid("case", "casework.evaluation.accusation_excluded")
 	}
@@ -477,11 +480,23 @@ func CheckEvaluation(c Case, e Evaluation) error {
 			return org.Invalid("stage", "casework.evaluation.not_accepted_yet")
 		}
 	case EvalResult:
-		if c.Status != StClosed && c.Status != StEvaluated { // evaluated: the insert then reports the repeat
-			return org.Invalid("stage", "casework.evaluation.not_closed_yet")
+		if _, ok := RatingStart(c, evs, EvalResult); !ok {
+			return org.Invalid("stage", "casework.documents.rating_not_served_yet")
 		}
 	default:
 		return org.Invalid("stage", "casework.evaluation.stage_invalid")
+	}
+	switch e.Via {
+	case ViaQueryPage, ViaTerminal:
+		if e.RecordedBy != 0 {
+			return org.Invalid("recorded_by", "casework.documents.rating_recorded_by_phone_only")
+		}
+	case ViaPhone:
+		if e.RecordedBy == 0 {
+			return org.Invalid("recorded_by", "casework.documents.rating_recorded_by_required")
+		}
+	default:
+		return org.Invalid("via", "casework.documents.rating_via_invalid")
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func CaseDeadline(ctx context.Context, st ClockStore, cal *calendar.Calendar, ru
 //   - forwarded, assigned: acceptance, from the routing;
 //   - accepted, in progress, extended: handling (or fast track) from acceptance, plus the days
 //     the extension granted;
-//   - answered: the petitioner's 30 days to ask for a review, from the answer;
+//   - answered: the petitioner's 30 days to ask for a review, from the service of the answer;
 //   - review: the review body's 30 days to answer (hearing time paused), then, once it answered,
 //     the petitioner's 30 days to ask for a re-review;
 //   - re-review: 30 days to answer, hearing time paused.
@@ -64,7 +64,13 @@ func CaseClock(c Case, evs []CaseEvent, cal *calendar.Calendar, rules Rules, now
 			}
 		}
 	case StAnswered:
-		rule = rules[RuleReviewRequest]
+		// The petitioner's 30 days run from the service of the 处理意见书, not from its issue:
+		// until it is served, no window runs (and a request is never late).
+		served, found := ServedAt(stay, DocAnswer)
+		if !found {
+			return calendar.Deadline{}, false, nil
+		}
+		rule, start = rules[RuleReviewRequest], served
 	case StReview, StReReview:
 		rule = rules[RuleReviewAnswer]
 		if c.Status == StReReview {
@@ -183,6 +189,9 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Ca
 	d, ok, err := CaseClock(c, evs, cal, rules, now)
 	if err != nil {
 		return err
+	}
+	if !ok && c.Status == StAnswered && to == StReview {
+		return nil // the answer is not served yet: the window has not begun
 	}
 	if !ok || !PetitionerWindow(d.Rule) {
 		return org.Invalid("to", "casework.review.rereview_before_answer")

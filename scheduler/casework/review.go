@@ -34,13 +34,6 @@ const (
 var Outcomes = []CaseOutcome{OutcomeNotAccepted, OutcomeLegalChannel, OutcomeNoLongerAccepted,
 	OutcomeResolved, OutcomePartly, OutcomeNotSupported, OutcomeForwarded, OutcomeTerminated}
 
-// The legal channels a matter is guided into (导入法定途径).
-const (
-	ChannelLitigation  = "litigation"   // 诉讼
-	ChannelArbitration = "arbitration"  // 仲裁
-	ChannelAdminReview = "admin_review" // 行政复议
-)
-
 var notAcceptedOutcomes = []CaseOutcome{OutcomeNotAccepted, OutcomeLegalChannel, OutcomeNoLongerAccepted}
 var closingOutcomes = []CaseOutcome{OutcomeResolved, OutcomePartly, OutcomeNotSupported, OutcomeForwarded, OutcomeTerminated}
 
@@ -145,11 +138,7 @@ func CanActOnReview(p *org.Principal, action, reviewPath string) bool {
 // Documents of the review's decision step. The review body answers with a 复查意见书 (the
 // EvReviewAnswered note) and the re-review body with a 复核意见书 (the close from re-review); the
 // checks that a transition has its document (docs/casework.md "文书") ask ReviewOpinion which one
-// a step needs.
-const (
-	DocReviewOpinion   = "review_opinion"   // 复查意见书
-	DocReReviewOpinion = "rereview_opinion" // 复核意见书
-)
+// a step needs (the kinds are in documents.go).
 
 // ReviewOpinion is the opinion document the step (a note kind, or a status event's from → to) of
 // a review needs, "" when it needs none.

@@ -804,11 +804,38 @@ func putBundleFile(blobs casework.Blobs, b *Bundle, a casework.Attachment) error
 		return err
 	}
 	defer rc.Close()
+	if a.MIME == casework.PageMIME {
+		// A generated document's page (casework.RenderDocument) is not an upload type; it is
+		// kept as it came and, like every attachment, only ever downloaded, sandboxed.
+		return putBundlePage(blobs, rc, a)
+	}
 	sum, size, mt, err := blobs.Put(rc, a.Name)
 	if err != nil {
 		return fmt.Errorf("import attachment %s: %w", a.Name, err)
 	}
 	if sum != a.SHA256 || size != a.Size || mt != a.MIME {
+		return bundleErr(bundleFilesDir+a.SHA256, "exchange.cases.attachment_mismatch", "name", a.Name)
+	}
+	return nil
+}
+
+// putBundlePage stores a generated page of the bundle, checked against its hash and size.
+func putBundlePage(blobs casework.Blobs, r io.Reader, a casework.Attachment) error {
+	if !casework.PageAttachment(a.Kind) {
+		return bundleErr(bundleFilesDir+a.SHA256, "exchange.cases.attachment_mismatch", "name", a.Name)
+	}
+	page, err := io.ReadAll(io.LimitReader(r, blobs.MaxSize+1))
+	if err != nil {
+		return fmt.Errorf("import page %s: %w", a.Name, err)
+	}
+	if int64(len(page)) > blobs.MaxSize {
+		return fmt.Errorf("import page %s: %w", a.Name, casework.ErrTooLarge)
+	}
+	sum, err := blobs.PutPage(page)
+	if err != nil {
+		return err
+	}
+	if sum != a.SHA256 || int64(len(page)) != a.Size {
 		return bundleErr(bundleFilesDir+a.SHA256, "exchange.cases.attachment_mismatch", "name", a.Name)
 	}
 	return nil

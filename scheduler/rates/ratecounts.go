@@ -34,15 +34,16 @@ import (
 
 // Metrics of a rate cell.
 const (
-	MetricCases      = "cases"  // every case
-	MetricCount      = "count"  // UnitOf: the territory, Variant: the category, Day: the month of registration
-	MetricRepeat     = "repeat" // a repeat petition (an earlier case of the same person and matter, anywhere)
-	MetricScore      = "score"  // a result rating; Bucket: its score (scoreCodes)
-	MetricReturn     = "return" // a closed case; Day: the day closed, Bucket: days until the person came back
-	MetricAcceptance = "acc"    // the acceptance period; UnitOf: the unit that had to decide
-	MetricHandling   = "h"      // the handling period; UnitOf: the unit counted against
-	MetricRouting    = "route"  // the registering office's routing period; UnitOf: that office
-	MetricOutcome    = "out"    // how a case ended; Bucket: its outcome (casework.Outcomes), or OutcomeUnclassified
+	MetricCases      = "cases"   // every case
+	MetricCount      = "count"   // UnitOf: the territory, Variant: the category, Day: the month of registration
+	MetricRepeat     = "repeat"  // a repeat petition (an earlier case of the same person and matter, anywhere)
+	MetricScore      = "score"   // a result rating; Bucket: its score (scoreCodes)
+	MetricReturn     = "return"  // a closed case; Day: the day closed, Bucket: days until the person came back
+	MetricAcceptance = "acc"     // the acceptance period; UnitOf: the unit that had to decide
+	MetricHandling   = "h"       // the handling period; UnitOf: the unit counted against
+	MetricRouting    = "route"   // the registering office's routing period; UnitOf: that office
+	MetricOutcome    = "out"     // how a case ended; Bucket: its outcome (casework.Outcomes), or OutcomeUnclassified
+	MetricRatable    = "ratable" // a result that should be rated (ShouldRateResult)
 )
 
 // OutcomeUnclassified is the bucket of an outcome cell of a closed case that names no outcome.
@@ -110,6 +111,7 @@ type CaseFacts struct {
 	// Registered is when the case was registered: its routing period runs from it to Clock.Routed.
 	Registered time.Time
 	RegUnit    int64 // the registering office
+	Ratable    bool  // its result should be rated (ShouldRateResult)
 }
 
 // LegalDayNumber is the legal date of an instant as days since 1970-01-01.
@@ -221,6 +223,9 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 	out = append(out, RateCell{Metric: MetricCount, UnitOf: territory, Variant: int(f.Category), Day: f.Month})
 	if f.Repeat {
 		out = append(out, RateCell{Metric: MetricRepeat})
+	}
+	if f.Ratable {
+		out = append(out, RateCell{Metric: MetricRatable})
 	}
 	for i, s := range scoreCodes {
 		if f.Score == s {
@@ -417,11 +422,15 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 		case MetricRepeat:
 			r.Repeat.Num += n
 			continue
+		case MetricRatable:
+			r.Participation.Den += n
+			continue
 		case MetricScore:
 			if row.Bucket < 0 || row.Bucket >= len(scoreCodes) {
 				return Rates{}, fmt.Errorf("rates: unknown score %d in the counts", row.Bucket)
 			}
 			r.Satisfaction.Den += n
+			r.Participation.Num += n
 			r.Scores[scoreCodes[row.Bucket]] += n
 			if scoreCodes[row.Bucket] != casework.ScoreUnsatisfied {
 				r.Satisfaction.Num += n

@@ -55,8 +55,11 @@ type Rates struct {
 	TimelyAcceptance Rate // decided (accepted or not) within the acceptance period; overdue undecided count against
 	OnTimeClosure    Rate // answered within the handling period (+ extension); overdue unanswered count against
 	Satisfaction     Rate // satisfied or basically satisfied result ratings
-	Scores           map[string]int
-	Repeat           Rate // cases of the same person and matter after an earlier one (同人同事, casework.MatchMatter)
+	// Participation (参评率): the results rated, out of the results that should be rated — of a
+	// case not excluded from rating whose 处理意见书 was served or that was closed.
+	Participation Rate
+	Scores        map[string]int
+	Repeat        Rate // cases of the same person and matter after an earlier one (同人同事, casework.MatchMatter)
 	// Repetitioned: closed cases whose person came back with the same matter within
 	// RepetitionDays of the closure, out of the closed cases whose window has ended or that came back.
 	Repetitioned   Rate
@@ -210,6 +213,9 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
 		r.tally(MetricAcceptance, cl.AccUnit, o, 1)
+		if ShouldRateResult(c, evs) {
+			r.Participation.Den++
+		}
 		if cl.Accepted.IsZero() {
 			continue
 		}
@@ -224,6 +230,7 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 			continue
 		}
 		r.Satisfaction.Den++
+		r.Participation.Num++
 		r.Scores[e.Score]++
 		if e.Score == casework.ScoreSatisfied || e.Score == casework.ScoreBasically {
 			r.Satisfaction.Num++
@@ -240,6 +247,20 @@ func (r *Rates) countOutcome(o casework.CaseOutcome, closed bool, n int) {
 	case closed:
 		r.Unclassified += n
 	}
+}
+
+// ShouldRateResult reports whether the petitioner should rate the result of c with timeline evs:
+// it is not excluded from rating, and its 处理意见书 was served or it was closed (the denominator of
+// 参评率; casework.RatingStart opens the result's rating on the same events).
+func ShouldRateResult(c casework.Case, evs []casework.CaseEvent) bool {
+	if casework.EvaluationExcluded(c) {
+		return false
+	}
+	if _, ok := casework.ServedAt(evs, casework.DocAnswer); ok {
+		return true
+	}
+	_, closed := firstTo(evs, casework.StClosed)
+	return closed
 }
 
 // tally adds n periods of outcome o to the rate of the period metric (MetricRouting,

@@ -72,24 +72,41 @@ func TestComputeRates(t *testing.T) {
 }
 
 func TestCheckEvaluation(t *testing.T) {
-	c := casework.Case{Type: casework.TypeClaim, Status: casework.StClosed, AcceptedAt: time.Now()}
-	if err := casework.CheckEvaluation(c, casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied}); err != nil {
+	now := time.Now()
+	c := casework.Case{Type: casework.TypeClaim, Status: casework.StClosed, AcceptedAt: now, ClosedAt: now}
+	ok := casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied, Via: casework.ViaQueryPage}
+	if err := casework.CheckEvaluation(c, nil, ok); err != nil {
 		t.Error(err)
+	}
+	// Answered, not closed: the result is rated once the 处理意见书 is served.
+	answered := casework.Case{Type: casework.TypeClaim, Status: casework.StAnswered, AcceptedAt: now}
+	served := []casework.CaseEvent{{Kind: casework.EvServed, Reason: casework.DocAnswer, At: now}}
+	if err := casework.CheckEvaluation(answered, served, ok); err != nil {
+		t.Errorf("answered and served: %v", err)
+	}
+	phone := ok
+	phone.Via, phone.RecordedBy = casework.ViaPhone, 7
+	if err := casework.CheckEvaluation(c, nil, phone); err != nil {
+		t.Errorf("by phone: %v", err)
 	}
 	var fe *org.FieldError
 	for field, tc := range map[string]struct {
-		c casework.Case
-		e casework.Evaluation
+		c   casework.Case
+		evs []casework.CaseEvent
+		e   casework.Evaluation
 	}{
-		"case":  {casework.Case{Type: casework.TypeAccusation, Status: casework.StClosed}, casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied}},
-		"score": {c, casework.Evaluation{Stage: casework.EvalResult, Score: "great"}},
-		"stage": {casework.Case{Type: casework.TypeClaim, Status: casework.StInProgress, AcceptedAt: time.Now()}, casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied}},
+		"case":        {casework.Case{Type: casework.TypeAccusation, Status: casework.StClosed}, nil, ok},
+		"score":       {c, nil, casework.Evaluation{Stage: casework.EvalResult, Score: "great", Via: casework.ViaQueryPage}},
+		"stage":       {answered, nil, ok},
+		"via":         {c, nil, casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied, Via: "fax"}},
+		"recorded_by": {c, nil, casework.Evaluation{Stage: casework.EvalResult, Score: casework.ScoreSatisfied, Via: casework.ViaPhone}},
 	} {
-		if err := casework.CheckEvaluation(tc.c, tc.e); !errors.As(err, &fe) || fe.Field != field {
+		if err := casework.CheckEvaluation(tc.c, tc.evs, tc.e); !errors.As(err, &fe) || fe.Field != field {
 			t.Errorf("%s: %v", field, err)
 		}
 	}
-	if err := casework.CheckEvaluation(casework.Case{Type: casework.TypeClaim}, casework.Evaluation{Stage: casework.EvalAcceptance, Score: casework.ScoreSatisfied}); !errors.As(err, &fe) || fe.Field != "stage" {
+	if err := casework.CheckEvaluation(casework.Case{Type: casework.TypeClaim}, nil, casework.Evaluation{Stage: casework.EvalAcceptance,
+		Score: casework.ScoreSatisfied, Via: casework.ViaQueryPage}); !errors.As(err, &fe) || fe.Field != "stage" {
 		t.Errorf("acceptance before accepted: %v", err)
 	}
 }

@@ -498,15 +498,19 @@ func (s *Store) AddEvaluation(ctx context.Context, e *casework.Evaluation) error
 		if err != nil {
 			return err
 		}
-		if err := casework.CheckEvaluation(c, *e); err != nil {
+		evs, err := tx.ListCaseEvents(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := casework.CheckEvaluation(c, evs, *e); err != nil {
 			return err
 		}
 		if e.At.IsZero() {
 			e.At = tx.now()
 		}
 		e.At = e.At.UTC().Truncate(time.Microsecond)
-		id, err := tx.insertID(ctx, `INSERT INTO case_evaluations (case_id, stage, score, via, at) VALUES (?, ?, ?, ?, ?)`,
-			e.CaseID, e.Stage, e.Score, e.Via, tm(e.At))
+		id, err := tx.insertID(ctx, `INSERT INTO case_evaluations (case_id, stage, score, via, at, recorded_by) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.CaseID, e.Stage, e.Score, e.Via, tm(e.At), e.RecordedBy)
 		if err != nil {
 			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
 		}
@@ -525,10 +529,10 @@ func (s *Store) ListEvaluations(ctx context.Context, caseID int64) ([]casework.E
 	out, err := collect(ctx, s, func(sc scanner) (casework.Evaluation, error) {
 		var e casework.Evaluation
 		var at int64
-		err := sc.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at)
+		err := sc.Scan(&e.ID, &e.CaseID, &e.Stage, &e.Score, &e.Via, &at, &e.RecordedBy)
 		e.At = fromTm(at)
 		return e, err
-	}, `SELECT id, case_id, stage, score, via, at FROM case_evaluations WHERE case_id = ? ORDER BY id`, caseID)
+	}, `SELECT id, case_id, stage, score, via, at, recorded_by FROM case_evaluations WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list evaluations: %w", err)
 	}

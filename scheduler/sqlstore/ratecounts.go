@@ -32,19 +32,20 @@ type factsRow struct {
 	closed, returned            int64
 	outcome                     string
 	registered, routed          int64
+	ratable                     int
 }
 
 const factsCols = `unit_id, unit_of, acc_unit, acc_start, decided, accepted, fast, ext_days, answered, category_id, territory,
-	month, score, is_repeat, closed, returned, outcome, registered, routed`
+	month, score, is_repeat, closed, returned, outcome, registered, routed, ratable`
 
 func (r *factsRow) scan(sc interface{ Scan(...any) error }, extra ...any) error {
 	return sc.Scan(append(extra, &r.unitID, &r.unitOf, &r.accUnit, &r.accStart, &r.decided, &r.accepted, &r.fast, &r.extDays,
-		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned, &r.outcome, &r.registered, &r.routed)...)
+		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned, &r.outcome, &r.registered, &r.routed, &r.ratable)...)
 }
 
 func (r factsRow) args() []any {
 	return []any{r.unitID, r.unitOf, r.accUnit, r.accStart, r.decided, r.accepted, r.fast, r.extDays, r.answered, r.category,
-		r.territory, r.month, r.score, r.repeat, r.closed, r.returned, r.outcome, r.registered, r.routed}
+		r.territory, r.month, r.score, r.repeat, r.closed, r.returned, r.outcome, r.registered, r.routed, r.ratable}
 }
 
 func (r factsRow) facts() rates.CaseFacts {
@@ -53,7 +54,7 @@ func (r factsRow) facts() rates.CaseFacts {
 		Routed: fromTm(r.routed)},
 		Category: r.category, Territory: r.territory, Month: r.month, Score: r.score, Repeat: r.repeat != 0,
 		Closed: fromTm(r.closed), Returned: fromTm(r.returned), Outcome: casework.CaseOutcome(r.outcome),
-		Registered: fromTm(r.registered), RegUnit: r.unitID}
+		Registered: fromTm(r.registered), RegUnit: r.unitID, Ratable: r.ratable != 0}
 }
 
 // factsOf derives a case's facts from its timeline and ratings; whether it is a repeat and when
@@ -63,7 +64,7 @@ func factsOf(c casework.Case, evs []casework.CaseEvent, evals []casework.Evaluat
 	r := factsRow{unitID: c.UnitID, unitOf: cl.UnitOf, accUnit: cl.AccUnit, accStart: tm(cl.AccStart), decided: tm(cl.Decided),
 		accepted: tm(cl.Accepted), fast: b2i(cl.Fast), extDays: cl.ExtDays, answered: tm(cl.Answered), category: c.CategoryID,
 		territory: c.Territory, month: rates.MonthNumber(c.RegisteredAt), outcome: string(c.Outcome), registered: tm(c.RegisteredAt),
-		routed: tm(cl.Routed)}
+		routed: tm(cl.Routed), ratable: b2i(rates.ShouldRateResult(c, evs))}
 	for _, e := range evals {
 		if e.Stage == casework.EvalResult {
 			r.score = e.Score
@@ -216,12 +217,12 @@ func (s *Store) putFacts(ctx context.Context, caseID int64, old factsRow, had bo
 	if err := s.applyCounts(ctx, delta); err != nil {
 		return err
 	}
-	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (case_id) DO UPDATE SET unit_id = excluded.unit_id, unit_of = excluded.unit_of, acc_unit = excluded.acc_unit,
 		acc_start = excluded.acc_start, decided = excluded.decided, accepted = excluded.accepted, fast = excluded.fast,
 		ext_days = excluded.ext_days, answered = excluded.answered, category_id = excluded.category_id, territory = excluded.territory,
 		month = excluded.month, score = excluded.score, is_repeat = excluded.is_repeat, closed = excluded.closed, returned = excluded.returned,
-		outcome = excluded.outcome, registered = excluded.registered, routed = excluded.routed`
+		outcome = excluded.outcome, registered = excluded.registered, routed = excluded.routed, ratable = excluded.ratable`
 	if _, err := s.exec(ctx, q, append([]any{caseID}, next.args()...)...); err != nil {
 		return fmt.Errorf("sqlstore: rate facts: %w", err)
 	}
@@ -344,7 +345,7 @@ func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 
 // metricCodes number the metrics for the packed read of RateCounts.
 var metricCodes = []string{rates.MetricHandling, rates.MetricAcceptance, rates.MetricCases, rates.MetricCount,
-	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn, rates.MetricRouting, rates.MetricOutcome}
+	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn, rates.MetricRouting, rates.MetricOutcome, rates.MetricRatable} // at most 16: four bits
 
 // RateCounts implements rates.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
@@ -433,13 +434,13 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		var resp sql.NullInt64
 		var reg, acc int64
 		var fast int
-		var outcome string
-		err := sc.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast, &outcome)
+		var outcome, typ string
+		err := sc.Scan(&c.ID, &c.UnitID, &resp, &c.CategoryID, &c.Territory, &reg, &acc, &fast, &outcome, &typ)
 		c.ResponsibleUnitID, c.RegisteredAt, c.AcceptedAt, c.FastTrack = resp.Int64, fromTm(reg), fromTm(acc), fast != 0
-		c.Outcome = casework.CaseOutcome(outcome)
+		c.Outcome, c.Type = casework.CaseOutcome(outcome), casework.CaseType(typ)
 		return c, err
 	}, `SELECT id, unit_id, responsible_unit_id, category_id, territory, registered_at,
-		accepted_at, fast_track, outcome FROM cases WHERE id > ? ORDER BY id LIMIT 1000`, after)
+		accepted_at, fast_track, outcome, type FROM cases WHERE id > ? ORDER BY id LIMIT 1000`, after)
 	if err != nil {
 		return fail(err)
 	}
@@ -450,15 +451,19 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 	evs := map[int64][]casework.CaseEvent{}
 	err = s.eachRow(ctx, func(sc scanner) error {
 		var id, at, resp int64
-		var to string
+		var kind, to, reason string
 		var days int
-		if err := sc.Scan(&id, &at, &to, &resp, &days); err != nil {
+		if err := sc.Scan(&id, &at, &kind, &to, &resp, &days, &reason); err != nil {
 			return err
 		}
-		evs[id] = append(evs[id], casework.CaseEvent{Kind: casework.EvStatus, At: fromTm(at), To: casework.CaseStatus(to), ResponsibleUnitID: resp, Days: days})
+		e := casework.CaseEvent{Kind: kind, At: fromTm(at), To: casework.CaseStatus(to), ResponsibleUnitID: resp, Days: days}
+		if kind == casework.EvServed {
+			e.Reason = reason // the kind of document served
+		}
+		evs[id] = append(evs[id], e)
 		return nil
-	}, `SELECT case_id, at, to_status, responsible_unit_id, days FROM case_events
-		WHERE case_id BETWEEN ? AND ? AND kind = 'status' ORDER BY case_id, id`, lo, hi)
+	}, `SELECT case_id, at, kind, to_status, responsible_unit_id, days, reason FROM case_events
+		WHERE case_id BETWEEN ? AND ? AND kind IN ('status', 'served') ORDER BY case_id, id`, lo, hi)
 	if err != nil {
 		return fail(err)
 	}
@@ -476,7 +481,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		return fail(err)
 	}
 	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES `
-	args := make([]any, 0, len(batch)*20)
+	args := make([]any, 0, len(batch)*21)
 	for i, c := range batch {
 		f := factsOf(*c, evs[c.ID], evals[c.ID])
 		if f.closed != 0 {
@@ -485,7 +490,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		if i > 0 {
 			q += ", "
 		}
-		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args = append(append(args, c.ID), f.args()...)
 	}
 	if _, err := s.exec(ctx, q, args...); err != nil {

@@ -77,14 +77,22 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	if err := move(casework.StExtended, casework.StAnswered, bj(5, 10, 9), nil); err != nil {
 		t.Fatal(err)
 	}
-	// Answered 05-10: the petitioner has 30 days to ask for a review, to 06-09.
-	d = due(bj(5, 11, 9), casework.RuleReviewRequest, calendar.Date(2026, 6, 9))
+	// Answered 05-10, the 处理意见书 not served yet: the petitioner's window has not begun.
+	if _, ok, err := casework.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, c.ID), bj(5, 11, 9)); ok || err != nil {
+		t.Errorf("a review window runs before the answer is served: %v %v", ok, err)
+	}
+	// Served by post, delivered 05-13: 30 days from service, to 06-12 (a Friday), not 06-09.
+	serveDoc(t, s, c.ID, casework.DocAnswer, bj(5, 10, 8), bj(5, 13, 15))
+	d = due(bj(5, 14, 9), casework.RuleReviewRequest, calendar.Date(2026, 6, 12))
 	if !casework.PetitionerWindow(d.Rule) {
 		t.Error("the review request period is the petitioner's")
 	}
 	c0 := mustCase(t, s, c.ID)
 	evs, _ = s.ListCaseEvents(ctx, c.ID)
-	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(6, 10, 9)); err == nil {
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(6, 12, 20)); err != nil {
+		t.Errorf("a review asked for on the last day counted from service: %v", err)
+	}
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(6, 13, 9)); err == nil {
 		t.Error("a review asked for after its 30 days was accepted")
 	}
 	if err := casework.CheckReviewRequest(c0, evs, casework.StReview, cal, rules, bj(5, 20, 9)); err != nil {
@@ -139,7 +147,7 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	for _, k := range timelineKinds(t, s, c.ID) {
 		kinds = append(kinds, strings.TrimSuffix(k, "@"))
 	}
-	if strings.Join(kinds, " ") != "clock_paused clock_resumed review_answered" {
+	if strings.Join(kinds, " ") != "document@document:1 served@document:1 clock_paused clock_resumed review_answered" {
 		t.Errorf("clock notes on the timeline: %v", kinds)
 	}
 }

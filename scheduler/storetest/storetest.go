@@ -63,6 +63,8 @@ func Run(t *testing.T, open Opener) {
 		{"ConsultationQuorum", testConsultationQuorum},
 		{"ReviewByHigherBody", testReviewByHigherBody}, // review.go
 		{"OnwardForward", testOnwardForward},
+		{"Documents", testDocuments},
+		{"RatingsOnServedAnswer", testRatingsOnServedAnswer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -7,6 +7,7 @@ import { api, requireLogin, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';
 import { date, dateTime } from './time.js';
 import { initForms } from './case-forms.js';
+import { initDocs } from './case-docs.js';
 
 initPage();
 
@@ -17,6 +18,7 @@ const units = new Map(); // id → unit, from the caller's units and the units t
 let me = null;
 let current = 0;
 let forms = null;
+let docs = null;
 
 const unitName = (id) => (id ? units.get(id)?.name || `#${id}` : t('cases.none'));
 // Times are the office's (time.js): Beijing time, the zone the legal day is counted in.
@@ -353,6 +355,7 @@ async function showDetail(id) {
     renderSupervisions(svs.supervisions);
     renderConsultations(ks.consultations, tl.events);
     renderRecordings(id);
+    await docs.show(c);
     const leader = me.can.includes('case.own');
     $('d-own').hidden = !leader || Boolean(c.owner_leader_id);
     $('d-release').hidden = c.owner_leader_id !== me.user.id;
@@ -405,6 +408,7 @@ async function changed(message) {
 onLangChange(() => {
   fillStatusFilter();
   if (forms) forms.labels();
+  if (docs) docs.labels();
   loadList();
   if (me) loadEscalated();
   if (current) showDetail(current);
@@ -424,6 +428,7 @@ if (me) {
     // Names are a convenience: without them the page shows unit numbers.
   }
   forms = initForms({ me, units, routing, created, changed });
+  docs = initDocs({ canHandle: me.can.includes('case.handle'), bad: (err) => fail($('d-error'), err), changed });
   await Promise.all([loadList(), loadEscalated()]);
   const id = Number(location.hash.slice(1));
   if (id > 0) showDetail(id);

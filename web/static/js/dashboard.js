@@ -11,7 +11,7 @@ import { ring, hbars, columns, grid, legend } from './charts.js';
 // The roles that may read the statistics (the server's policy table, stats.read): the scope
 // choices are the subtrees of the caller's grants in these roles. The server checks again.
 const STATS_ROLES = ['leader', 'supervisor'];
-const RATES = ['timely_routing', 'timely_acceptance', 'on_time_closure', 'satisfaction', 'repeat', 'repetitioned'];
+const RATES = ['timely_routing', 'timely_acceptance', 'on_time_closure', 'satisfaction', 'participation', 'repeat', 'repetitioned'];
 
 const units = new Map(); // id → unit
 const categories = new Map(); // id → name

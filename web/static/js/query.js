@@ -23,11 +23,10 @@ function fail(box, err) {
   showError(box, err instanceof ApiError ? err : null, t('err.network'));
 }
 
-// open says whether a stage can be rated now: acceptance once the case was accepted, the result
-// once it is closed.
+// open says whether a stage can be rated now, as the server says: acceptance once the case was
+// accepted, the result once the handling opinion was served, each within its window.
 function open(stage) {
-  if (stage === 'acceptance') return res.milestones.some((m) => m.status === 'accepted');
-  return res.status === 'closed';
+  return Boolean(res.open && res.open[stage]);
 }
 
 function render() {

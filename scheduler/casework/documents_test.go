@@ -1,0 +1,107 @@
+package casework
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"sanji/scheduler/calendar"
+	"sanji/scheduler/org"
+)
+
+func TestRequiredDocument(t *testing.T) {
+	for _, tc := range []struct {
+		to       CaseStatus
+		assigned bool
+		want     string
+	}{
+		{StAccepted, false, DocAcceptNotice}, {StNotAccepted, false, DocNotAcceptNotice}, {StAnswered, false, DocAnswer},
+		{StClosed, true, DocClosureReport}, {StClosed, false, ""}, {StInProgress, true, ""}, {StReview, false, ""},
+	} {
+		if got := RequiredDocument(tc.to, tc.assigned); got != tc.want {
+			t.Errorf("%s (assigned %v): %q, want %q", tc.to, tc.assigned, got, tc.want)
+		}
+	}
+	var fe *org.FieldError
+	err := CheckRequiredDocument(StAnswered, false, []Document{{Kind: DocAcceptNotice}})
+	if !errors.As(err, &fe) || fe.Field != "to" || !strings.Contains(err.Error(), "处理意见书") {
+		t.Errorf("answering without the opinion: %v", err)
+	}
+	if err := CheckRequiredDocument(StAnswered, false, []Document{{Kind: DocAcceptNotice}, {Kind: DocAnswer}}); err != nil {
+		t.Errorf("answering with it: %v", err)
+	}
+}
+
+func TestRenderDocument(t *testing.T) {
+	c := Case{Number: "330102-2026-V-000007", Title: "欠薪<b>", RegisteredAt: time.Date(2026, 3, 2, 9, 0, 0, 0, calendar.ChinaTZ),
+		Result: ResultSupport, Petitioners: []Petitioner{{Name: "李四"}, {Anonymous: true}}}
+	page, err := RenderDocument(DocData{Header: "杭州市上城区信访局", Case: c, Unit: "上城区人社局", ReviewBody: "上城区人民政府",
+		Doc: Document{Kind: DocAnswer, Body: "经查属实。\n责令支付。"}, Date: time.Date(2026, 4, 1, 10, 0, 0, 0, calendar.ChinaTZ)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	for _, want := range []string{"杭州市上城区信访局", "处理意见书", "330102-2026-V-000007", "李四、匿名", "欠薪&lt;b&gt;",
+		"<p>经查属实。</p>", "<p>责令支付。</p>", "处理结果：支持", "三十日内", "上城区人民政府复查", "2026年4月1日", "@media print"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the 处理意见书 lacks %q", want)
+		}
+	}
+	page, _ = RenderDocument(DocData{Header: "x", Case: c, Unit: "u", Doc: Document{Kind: DocNotAcceptNotice, Reason: "已进入诉讼", Channel: ChannelLitigation}})
+	if s := string(page); !strings.Contains(s, "不予受理") || !strings.Contains(s, "通过诉讼等法定途径") || !strings.Contains(s, "已进入诉讼") {
+		t.Errorf("不予受理告知书: %s", s)
+	}
+}
+
+// TestRatingWindows: worked examples, the dates by hand. Accepted 2026-03-02, its notice served
+// 03-04: the acceptance may be rated to 03-04 + 30 = 04-03. Answered 04-20, served by post on
+// 04-24: the result may be rated from 04-24 to 05-24, and not before service, though the case is
+// not closed.
+func TestRatingWindows(t *testing.T) {
+	bj := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, calendar.ChinaTZ) }
+	c := Case{Type: TypeClaim, Status: StAnswered, AcceptedAt: bj(3, 2, 9)}
+	evs := []CaseEvent{{Kind: EvServed, Reason: DocAcceptNotice, At: bj(3, 4, 15)}, {Kind: EvStatus, To: StAnswered, At: bj(4, 20, 9)}}
+	if _, ok := RatingStart(c, evs, EvalResult); ok {
+		t.Error("the result is ratable before the answer is served")
+	}
+	if err := CheckRatingWindow(c, evs, EvalAcceptance, 30, bj(4, 3, 23)); err != nil {
+		t.Errorf("acceptance on its last day: %v", err)
+	}
+	if err := CheckRatingWindow(c, evs, EvalAcceptance, 30, bj(4, 4, 0)); err == nil || !strings.Contains(err.Error(), "2026-04-03") {
+		t.Errorf("acceptance the day after: %v", err)
+	}
+	evs = append(evs, CaseEvent{Kind: EvServed, Reason: DocAnswer, At: bj(4, 24, 11)})
+	if start, ok := RatingStart(c, evs, EvalResult); !ok || !start.Equal(bj(4, 24, 11)) {
+		t.Errorf("result start: %v %v", start, ok)
+	}
+	if due := RatingDue(bj(4, 24, 11), 30); !due.Equal(calendar.Date(2026, 5, 24)) {
+		t.Errorf("result due: %v", due)
+	}
+	if got := PendingRatings(c, evs, nil, 30, bj(5, 1, 9)); strings.Join(got, ",") != "result" {
+		t.Errorf("pending on 05-01: %v", got)
+	}
+	if got := PendingRatings(c, evs, []Evaluation{{Stage: EvalResult}}, 30, bj(5, 1, 9)); len(got) != 0 {
+		t.Errorf("pending once rated: %v", got)
+	}
+	if got := PendingRatings(Case{Type: TypeAccusation, AcceptedAt: bj(3, 2, 9)}, evs, nil, 30, bj(3, 5, 9)); len(got) != 0 {
+		t.Errorf("an accusation is never to rate: %v", got)
+	}
+}
+
+func TestValidateService(t *testing.T) {
+	gen := time.Date(2026, 3, 2, 9, 0, 0, 0, calendar.ChinaTZ)
+	var fe *org.FieldError
+	for field, sv := range map[string]Service{
+		"method": {At: gen, Method: "fax", Proof: "x"},
+		"proof":  {At: gen, Method: ServePost, Proof: " "},
+		"at":     {At: gen.Add(-time.Hour), Method: ServeInPerson, Proof: "签收"},
+	} {
+		if err := ValidateService(sv, gen); !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	if err := ValidateService(Service{At: gen, Method: ServeVideo, Proof: "录像 00:12:30"}, gen); err != nil {
+		t.Error(err)
+	}
+}
