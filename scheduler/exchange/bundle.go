@@ -13,6 +13,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,11 +241,12 @@ func ReadBundleLimited(r io.ReaderAt, size int64, keys ExchangeKeys, lim Limits)
 	entries := map[string]*zip.File{}
 	for _, f := range zr.File {
 		name := f.Name
+		// Quoted: a name is any bytes the zip holds, even none.
 		if name != BundleCases && name != BundleManifest && name != BundleSignature && !bundleFileName.MatchString(name) {
-			return nil, bundleErr(name, "exchange.bundle.foreign_entry", "name", name)
+			return nil, bundleErr(strconv.Quote(name), "exchange.bundle.foreign_entry", "name", strconv.Quote(name))
 		}
 		if entries[name] != nil {
-			return nil, bundleErr(name, "exchange.bundle.duplicate_entry", "name", name)
+			return nil, bundleErr(strconv.Quote(name), "exchange.bundle.duplicate_entry", "name", strconv.Quote(name))
 		}
 		entries[name] = f
 	}
