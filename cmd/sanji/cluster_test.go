@@ -132,7 +132,8 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	bin := sharedBinary(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_IDENTITY_KEYS=" + testIdentityKeys(t), "SANJI_TOKEN_SECRET=" + testClusterSecret}
+	env := []string{"SANJI_STORE_DSN=" + dsn, "SANJI_IDENTITY_KEYS=" + testIdentityKeys(t), "SANJI_TOKEN_SECRET=" + testClusterSecret,
+		"SANJI_AUTH_TOTP_ROLES=none"} // the first admin logs in with a password alone here
 	args := func(id string) []string {
 		return []string{"--redis-addr", redisAddr, "--redis-key-prefix", "sanjitest-" + hex.EncodeToString(b), "--cluster-node-id", id,
 			"--cluster-serves", "330102"}

@@ -393,7 +393,9 @@ func TestFailoverTrials(t *testing.T) {
 // connections, and a newcomer on b receives its audio.
 func TestResumeOnAnotherNode(t *testing.T) {
 	a, bn := twoTestNodes(t)
-	bn.cluster.node.Load().DrainLocal() // the room goes to a
+	if err := bn.cluster.node.Load().Drain(context.Background(), "b"); err != nil { // the room goes to a
+		t.Fatal(err)
+	}
 	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
 	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
 		v, _ := a.cluster.node.Load().View()

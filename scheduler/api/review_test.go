@@ -31,6 +31,9 @@ func TestFinalMatterAndOutcomes(t *testing.T) {
 	u := caseURL(casework.Case{ID: again.ID}, "/transitions")
 	resp, body = officer.do("POST", u, map[string]any{"to": "accepted"})
 	wantStatus(t, resp, body, 400)
+	resp, body = officer.do("POST", caseURL(casework.Case{ID: again.ID}, "/documents"), map[string]any{"kind": "not_accept_notice",
+		"reason": "同一事实和理由已复核终结"})
+	wantStatus(t, resp, body, 201)
 	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "同一事实和理由已复核终结", "outcome": "not_accepted"})
 	wantStatus(t, resp, body, 400)
 	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "同一事实和理由已复核终结", "outcome": "no_longer_accepted"})
@@ -44,6 +47,9 @@ func TestFinalMatterAndOutcomes(t *testing.T) {
 		c.Petitioners[0].IDNumber = "330102198001011111"
 		c.Content = "劳动合同纠纷"
 	})
+	resp, body = officer.do("POST", caseURL(lc, "/documents"), map[string]any{"kind": "not_accept_notice",
+		"reason": "属劳动争议仲裁受理范围", "channel": "arbitration"})
+	wantStatus(t, resp, body, 201)
 	u = caseURL(lc, "/transitions")
 	resp, body = officer.do("POST", u, map[string]any{"to": "not_accepted", "reason": "属劳动争议仲裁受理范围", "outcome": "legal_channel"})
 	wantStatus(t, resp, body, 400)
