@@ -91,7 +91,9 @@ func TestCasesPage(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#case-rows tr"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "case detail", `!document.getElementById("detail").hidden && document.querySelectorAll("#d-timeline li").length === 2`, 10*time.Second)
+	// The documents come last (their own request): wait for them too.
+	waitFor(t, ctx, "case detail", `!document.getElementById("detail").hidden && document.querySelectorAll("#d-timeline li").length === 2 &&
+		document.getElementById("d-documents").textContent.includes("EMS1")`, 10*time.Second)
 	for id, wants := range map[string][]string{
 		"d-heading":       {"330102-2026-V-000005", "欠薪"},
 		"d-deadline":      {"办理期限：2027-01-26（已用 85%）", "期限为暂算", "次日起算"},

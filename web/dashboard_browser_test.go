@@ -100,8 +100,8 @@ func TestDashboardPage(t *testing.T) {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 5 {
-		t.Errorf("%d rings, want 5 (satisfaction has nothing to count)", n)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 6 {
+		t.Errorf("%d rings, want 6 (satisfaction has nothing to count)", n)
 	}
 	// Each outcome on its own row, and the unclassified closes.
 	if got := eval[[]string](t, ctx, `["outcome-resolved", "outcome-partly", "outcome-legal_channel", "outcome-unclassified"].map((id) => document.getElementById(id).textContent)`); strings.Join(got, ",") != "2,1,0,1" {
