@@ -169,7 +169,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Attachments: casework.Blobs{Dir: filepath.Join(cfg.DataDir, "attachments"), MaxSize: int64(cfg.Limits.UploadMiB) << 20},
 		Uploads:     cfg.Limits.uploads(), Bundles: cfg.Limits.bundles(),
 		Recordings: recordingsDir(cfg), ForwardDaysPerLevel: cfg.Casework.ForwardDaysPerLevel,
-		TwoFactor: api.TwoFactor{Roles: cfg.Auth.totpRoles()}, Cases: cfg.Cases.settings()}
+		TwoFactor: api.TwoFactor{Roles: cfg.Auth.totpRoles()}, Cases: cfg.Cases.settings(), LogClientIP: cfg.Log.ClientIP}
 	var placement signaling.Placer
 	var checkOrigin func(*http.Request) bool
 	var shared signaling.Shared

@@ -96,7 +96,8 @@ type identityConfig struct {
 
 // logConfig says what log lines may carry.
 type logConfig struct {
-	// ClientIP puts the client's address (a hall terminal's) in the signaling's log lines.
+	// ClientIP puts the client's address (a hall terminal's) in the signaling's log lines and in
+	// the API's failed-login alert.
 	ClientIP bool `yaml:"client_ip"`
 }
 
@@ -292,7 +293,7 @@ var settings = []setting{
 		c.Identity.Keys = v
 		return nil
 	}},
-	{key: "log.client_ip", usage: "log the client's address (hall terminals) in signaling's log lines", isBool: true, set: func(c *config, v string) error {
+	{key: "log.client_ip", usage: "log the client's address (hall terminals) in signaling's log lines and the failed-login alert", isBool: true, set: func(c *config, v string) error {
 		return parseBool(v, &c.Log.ClientIP)
 	}},
 	{key: "token_secret", usage: "HMAC secret for join tokens (≥ 32 characters)", noFlag: true, set: func(c *config, v string) error {

@@ -76,6 +76,9 @@ type Config struct {
 	TwoFactor TwoFactor
 	// Cases are the office's settings of case documents and ratings (documents.go).
 	Cases CaseSettings
+	// LogClientIP puts the client's address in the API's log lines (the failed-login alert's
+	// last_ip), as the setting log.client_ip does for the signaling's; off, no line names it.
+	LogClientIP bool
 }
 
 // Body limits.
@@ -132,6 +135,8 @@ type Server struct {
 	loginLim attemptLimiter
 	guard    *loginGuard
 	cluster  Cluster
+	// logIP is Config.LogClientIP.
+	logIP bool
 	// dummyHash is checked against for unknown and locked names (burnPasswordCheck).
 	dummyOnce sync.Once
 	dummyHash string
@@ -192,6 +197,7 @@ func New(cfg Config) *Server {
 		s.loginLim = sharedLimiter{cfg.LoginLimiter(local)}
 	}
 	s.cluster = cfg.Cluster
+	s.logIP = cfg.LogClientIP
 	s.guard = newLoginGuard(cfg.Login, cfg.Registerer)
 	s.uploads = cfg.Uploads.withDefaults()
 	s.cases = cfg.Cases

@@ -88,7 +88,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	if !known || pwErr != nil || u.Disabled {
 		if alert, n := s.guard.fail(rc.ip, name, now); alert {
-			fields := []zap.Field{zap.String("name_hash", nameHash(name)), zap.Int("failures", n), zap.String("last_ip", rc.ip)}
+			fields := []zap.Field{zap.String("name_hash", nameHash(name)), zap.Int("failures", n)}
+			if s.logIP {
+				fields = append(fields, zap.String("last_ip", rc.ip))
+			}
 			if known {
 				fields = append(fields, zap.Int64("user_id", u.ID))
 			}

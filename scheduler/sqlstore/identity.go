@@ -15,19 +15,28 @@ import (
 // the keyring's current key; key_id names that key ('' for a row still in clear, written before
 // 0012); id_index and phone_index are the blind indexes every lookup by ID number or phone uses.
 
-// identityTable describes one table holding identity: its key columns and its sealed columns.
+// The TOTP secrets (migration 0017) are sealed with the same keyring, without blind indexes: a
+// backup of the database alone then gives no one's second factor.
+
+// identityTable describes one table holding sealed values: its key columns and its sealed columns.
 type identityTable struct {
 	name   string
 	pk     []string
-	sealed []string // the columns sealed, in order; the first three are name, id_number, phone
+	sealed []string // the columns sealed, in order; with indexed, the first three are name, id_number, phone
+	// indexed tables have the id_index and phone_index columns.
+	indexed bool
+	// since is the migration that made the columns sealed: a store opened on an older schema (a
+	// test of a migration) has nothing of the table to seal yet.
+	since int
 }
 
 var (
 	apptIdentity = identityTable{name: "appointments", pk: []string{"id"},
-		sealed: []string{"name", "id_number", "phone", "representatives"}}
+		sealed: []string{"name", "id_number", "phone", "representatives"}, indexed: true, since: 12}
 	petitionerIdentity = identityTable{name: "case_petitioners", pk: []string{"case_id", "seq"},
-		sealed: []string{"name", "id_number", "phone", "address"}}
-	identityTables = []identityTable{apptIdentity, petitionerIdentity}
+		sealed: []string{"name", "id_number", "phone", "address"}, indexed: true, since: 12}
+	totpSecret     = identityTable{name: "user_totp", pk: []string{"user_id"}, sealed: []string{"secret"}, since: 17}
+	identityTables = []identityTable{apptIdentity, petitionerIdentity, totpSecret}
 )
 
 // Blind index labels: an ID number's index never equals a phone's.
@@ -69,8 +78,8 @@ func (s *Store) idIndex(id string) (string, error) {
 }
 
 // sealRow seals the values of t's sealed columns (in t.sealed's order) with the current key and
-// returns them followed by the key id, the ID number's index and the phone's index: the
-// arguments for t's columns sealed..., key_id, id_index, phone_index.
+// returns them followed by the key id and, for an indexed table, the ID number's index and the
+// phone's index: the arguments for t's columns sealed..., key_id[, id_index, phone_index].
 func (s *Store) sealRow(t identityTable, values ...string) ([]any, error) {
 	if s.keys == nil {
 		return nil, errNoKeys
@@ -87,11 +96,16 @@ func sealWith(keys *sealed.Keyring, id string, t identityTable, values []string)
 		}
 		out = append(out, c)
 	}
-	return append(out, id, keys.Index(idIndexLabel, idIndexValue(values[1])), keys.Index(phoneIndexLabel, phoneIndexValue(values[2]))), nil
+	out = append(out, id)
+	if !t.indexed {
+		return out, nil
+	}
+	return append(out, keys.Index(idIndexLabel, idIndexValue(values[1])), keys.Index(phoneIndexLabel, phoneIndexValue(values[2]))), nil
 }
 
 // openRow replaces the sealed values of t's columns (pointers in t.sealed's order) with their
-// clear text; a row whose key id is "" is still in clear (written before 0012 and not yet sealed).
+// clear text; a row whose key id is "" is still in clear (written before 0012, or 0017 for TOTP
+// secrets, and not yet sealed).
 func (s *Store) openRow(t identityTable, keyID string, values ...*string) error {
 	if keyID == "" {
 		return nil
@@ -110,7 +124,7 @@ func (s *Store) openRow(t identityTable, keyID string, values ...*string) error 
 }
 
 // useIdentityKeys sets the keyring that seals and opens identity, then seals the rows still in
-// clear (a database from before migration 0012), in batches, and returns how many it sealed.
+// clear (a database from before migration 0012 or 0017), in batches, and returns how many it sealed.
 // Each batch commits on its own and only rows still in clear are taken, so a start that stops
 // half way resumes where it stopped.
 func (s *Store) useIdentityKeys(ctx context.Context, keys *sealed.Keyring) (int, error) {
@@ -155,10 +169,20 @@ func (s *Store) RotateIdentityKeys(ctx context.Context, batch int, progress func
 // current key. Each row's update names its old values, so a row changed since it was read is
 // left for the next batch rather than overwritten with what was read.
 func (s *Store) reseal(ctx context.Context, clearOnly bool, batch int, progress func(int)) (int, error) {
+	version, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, t := range identityTables {
+		if t.since > version {
+			continue
+		}
 		cols := strings.Join(t.pk, ", ") + ", key_id, " + strings.Join(t.sealed, ", ")
-		setCols := strings.Join(t.sealed, " = ?, ") + " = ?, key_id = ?, id_index = ?, phone_index = ?"
+		setCols := strings.Join(t.sealed, " = ?, ") + " = ?, key_id = ?"
+		if t.indexed {
+			setCols += ", id_index = ?, phone_index = ?"
+		}
 		where := strings.Join(t.pk, " = ? AND ") + " = ? AND key_id = ? AND " + strings.Join(t.sealed, " = ? AND ") + " = ?"
 		races := 0
 		for {

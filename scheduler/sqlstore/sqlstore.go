@@ -73,7 +73,8 @@ type Store struct {
 var _ scheduler.Store = (*Store)(nil)
 
 // New wraps an open database and applies the migrations that are not applied yet. keys seal the
-// petitioners' identity; the rows a database from before migration 0012 holds in clear are sealed
+// petitioners' identity and the TOTP secrets; the rows a database from before migration 0012 (or
+// 0017) holds in clear are sealed
 // now (SealedAtOpen says how many). Without keys (nil: tests of older schemas) no identity can be
 // written or read.
 func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration, keys *sealed.Keyring) (*Store, error) {
@@ -100,7 +101,8 @@ func New(ctx context.Context, db *sql.DB, d Dialect, migrations []Migration, key
 	return s, nil
 }
 
-// SealedAtOpen is how many rows of identity in clear (from before migration 0012) the store
+// SealedAtOpen is how many rows of identity or TOTP secrets in clear (from before migration 0012
+// or 0017) the store
 // sealed when it opened.
 func (s *Store) SealedAtOpen() int { return s.sealedAtOpen }
 

@@ -12,7 +12,8 @@ import (
 // ---- two-factor login (TOTP) ----
 
 // BeginTOTP implements scheduler.Store: a new pending secret replaces a pending one; a confirmed
-// one stays until an admin resets it.
+// one stays until an admin resets it. The secret is stored sealed with the identity's current
+// key (identity.go).
 func (s *Store) BeginTOTP(ctx context.Context, userID int64, secret string, now time.Time) error {
 	if userID == 0 || secret == "" {
 		return fmt.Errorf("sqlstore: begin totp: %w: user and secret are required", org.ErrInvalid)
@@ -22,8 +23,12 @@ func (s *Store) BeginTOTP(ctx context.Context, userID int64, secret string, now 
 		if _, err := tx.exec(ctx, `DELETE FROM user_totp WHERE user_id = ? AND confirmed_at = 0`, userID); err != nil {
 			return fmt.Errorf("sqlstore: begin totp: %w", err)
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO user_totp (user_id, secret, created_at) VALUES (?, ?, ?)`,
-			userID, secret, tm(s.stamp(now))); err != nil {
+		sealed, err := tx.sealRow(totpSecret, secret)
+		if err != nil {
+			return fmt.Errorf("sqlstore: begin totp: %w", err)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO user_totp (user_id, secret, key_id, created_at) VALUES (?, ?, ?, ?)`,
+			userID, sealed[0], sealed[1], tm(s.stamp(now))); err != nil {
 			return fmt.Errorf("sqlstore: begin totp: %w", err) // a confirmed secret: ErrConflict
 		}
 		return nil
@@ -34,11 +39,15 @@ func (s *Store) BeginTOTP(ctx context.Context, userID int64, secret string, now 
 func (s *Store) GetTOTP(ctx context.Context, userID int64) (org.TOTP, error) {
 	t := org.TOTP{UserID: userID}
 	var confirmed, created int64
-	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT secret, confirmed_at, last_step, created_at,
+	var keyID string
+	err := s.q.QueryRowContext(ctx, s.rebind(`SELECT secret, key_id, confirmed_at, last_step, created_at,
 		(SELECT count(*) FROM recovery_codes r WHERE r.user_id = t.user_id AND r.used_at = 0)
-		FROM user_totp t WHERE user_id = ?`), userID).Scan(&t.Secret, &confirmed, &t.LastStep, &created, &t.RecoveryLeft)
+		FROM user_totp t WHERE user_id = ?`), userID).Scan(&t.Secret, &keyID, &confirmed, &t.LastStep, &created, &t.RecoveryLeft)
 	if err != nil {
 		return t, notFound(err, "get totp")
+	}
+	if err := s.openRow(totpSecret, keyID, &t.Secret); err != nil {
+		return org.TOTP{UserID: userID}, fmt.Errorf("sqlstore: get totp: %w", err)
 	}
 	t.ConfirmedAt, t.CreatedAt = fromTm(confirmed), fromTm(created)
 	return t, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sanji/auth"
 	"sanji/internal/sealed"
 	"sanji/scheduler"
 	"sanji/scheduler/org"
@@ -215,8 +216,9 @@ func testIdentityRotation(t *testing.T, s scheduler.Store) {
 }
 
 // DemoIdentity seeds the demo tree and today's demo reception into s, plus a case of the
-// conformance suite's petitioner, and returns every name, ID number and phone number they hold,
-// read back through the store: what a copy of the database must not show.
+// conformance suite's petitioner and a user's TOTP secret, and returns every name, ID number and
+// phone number they hold and the secret, read back through the store: what a copy of the database
+// must not show.
 func DemoIdentity(t *testing.T, s scheduler.Store) []string {
 	t.Helper()
 	hash := func(string) (string, error) { return "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA", nil }
@@ -258,7 +260,16 @@ func DemoIdentity(t *testing.T, s scheduler.Store) []string {
 		t.Fatal(err)
 	}
 	newCase(t, s, Tree{City: city, D1: d1, T1: t1, Dept: dept}, cat.ID, "测试案件", time.Now())
-	return append(out, idName, idNumber, idPhone, idAddress)
+	// A user's second factor: its secret is no less a secret than the identity.
+	u := mustUser(t, s, "totp-demo", city.ID)
+	secret, err := auth.NewTOTPSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginTOTP(ctx, u.ID, secret, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return append(out, idName, idNumber, idPhone, idAddress, secret)
 }
 
 // MigrationsBefore is ms up to, not including, the migration whose name holds name: the schema a

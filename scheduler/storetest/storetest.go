@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"RateCounts", testRateCounts},
 		{"IdentitySealed", testIdentitySealed}, // identity.go
 		{"IdentityRotation", testIdentityRotation},
+		{"TOTPSealed", testTOTPSealed}, // totpsealed.go
 		{"SupervisionEscalation", testSupervisionEscalation},
 		{"ConsultationQuorum", testConsultationQuorum},
 		{"ReviewByHigherBody", testReviewByHigherBody}, // review.go
