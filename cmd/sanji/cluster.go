@@ -457,7 +457,8 @@ func (cp *clusterPart) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// liveState is signaling's view of a room's live state in Redis (signaling.Shared).
+// liveState is signaling's view of a room's live state in Redis (signaling.Shared) and of the
+// seat tokens' used marks (signaling.SeatMarks).
 type liveState struct{ cp *clusterPart }
 
 func (l liveState) node() (*cluster.Node, error) {
@@ -497,6 +498,22 @@ func (l liveState) TakeLive(ctx context.Context, room, field, prefix string) ([]
 		return nil, err
 	}
 	return n.TakeLive(ctx, room, field, prefix)
+}
+
+func (l liveState) MarkOnce(ctx context.Context, name string, until time.Time) (bool, error) {
+	n, err := l.node()
+	if err != nil {
+		return false, err
+	}
+	return n.MarkOnce(ctx, name, until)
+}
+
+func (l liveState) Unmark(ctx context.Context, name string) error {
+	n, err := l.node()
+	if err != nil {
+		return err
+	}
+	return n.Unmark(ctx, name)
 }
 
 // placer is signaling's view of placement: where a room lives, by the studio's part of the tree
