@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -396,19 +395,27 @@ func TestFailoverTrials(t *testing.T) {
 		q(toResume, 0.5).Round(time.Millisecond), q(toResume, 0.95).Round(time.Millisecond))
 }
 
+// twoNodesBDraining starts two nodes in process, b draining so that new rooms go to a, and
+// waits until a sees it.
+func twoNodesBDraining(t *testing.T) (a, bn *app) {
+	t.Helper()
+	a, bn = twoTestNodes(t)
+	bn.cluster.node.Load().DrainLocal()
+	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
+		v, _ := a.cluster.node.Load().View()
+		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
+	})
+	return a, bn
+}
+
 // TestResumeOnAnotherNode, in process: two nodes on one Redis. A participant on node a loses its
 // socket; its resume is refused on node b while a lives and owns the room (wrong_node, the
 // record left for a), and a wrong token is refused. When a has left the cluster, b takes the
 // room and the resume: the participant is seated on b with renew_media, publishes again on new
 // connections, and a newcomer on b receives its audio.
 func TestResumeOnAnotherNode(t *testing.T) {
-	a, bn := twoTestNodes(t)
-	bn.cluster.node.Load().DrainLocal() // the room goes to a
-	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
-	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
-		v, _ := a.cluster.node.Load().View()
-		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
-	})
+	a, bn := twoNodesBDraining(t)
+	ws := wsOf
 
 	hc := testHTTPClient(t)
 	p := dialFailoverPeer(t, ws(a.URL()), devToken(t, hc, a.URL(), "room-f", "甲"))

@@ -12,13 +12,8 @@ import (
 // one that does not answer, one that does not host the room (wrong_node) — until the room's
 // node takes the participant back; with none that does, it fails with the last one's error.
 func TestResumeTriesEachNode(t *testing.T) {
-	a, bn := twoTestNodes(t)
-	bn.cluster.node.Load().DrainLocal() // the room goes to a
-	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
-	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
-		v, _ := a.cluster.node.Load().View()
-		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
-	})
+	a, bn := twoNodesBDraining(t) // the room goes to a
+	ws := wsOf
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
