@@ -395,12 +395,14 @@ func TestFailoverTrials(t *testing.T) {
 		q(toResume, 0.5).Round(time.Millisecond), q(toResume, 0.95).Round(time.Millisecond))
 }
 
-// twoNodesBDraining starts two nodes in process, b draining so that new rooms go to a, and
-// waits until a sees it.
+// twoNodesBDraining starts two nodes in process, b drained (by the flag in Redis, which Undrain
+// clears) so that new rooms go to a, and waits until a sees it.
 func twoNodesBDraining(t *testing.T) (a, bn *app) {
 	t.Helper()
 	a, bn = twoTestNodes(t)
-	bn.cluster.node.Load().DrainLocal()
+	if err := bn.cluster.node.Load().Drain(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
 		v, _ := a.cluster.node.Load().View()
 		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
@@ -436,6 +438,11 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	if err := bn.cluster.node.Load().Undrain(context.Background(), "b"); err != nil {
 		t.Fatal(err)
 	}
+	// b places the room on itself once its view no longer holds a (its next look).
+	waitUntil(t, 10*time.Second, "b sees a gone", func() bool {
+		v, _ := bn.cluster.node.Load().View()
+		return len(v) == 1
+	})
 	bad := d
 	bad.Token = "not-the-token"
 	if typ, data := resume(bn.URL(), bad); typ != "error" || data["code"] != "resume_refused" {
