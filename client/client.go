@@ -822,10 +822,17 @@ func (c *Client) DropSocket() {
 	<-done
 }
 
-// Resume connects a new socket to wsURL and takes this participant back with its resume token
+// Resume connects a new socket and takes this participant back with its resume token
 // (docs/protocol.md, Resume); the PeerConnections stay as they are. The socket must be gone
-// (DropSocket, or the server closed it).
-func (c *Client) Resume(ctx context.Context, wsURL string) error {
+// (DropSocket, or the server closed it). Given several URLs (a cluster's nodes) it tries each in
+// turn until one takes the participant back: after its node died the room lives on whichever
+// node took it over, and the others refuse (wrong_node) or do not answer. The error is the last
+// URL's; a resume a node accepted but whose media could not be published again is not retried
+// elsewhere (the participant is seated there).
+func (c *Client) Resume(ctx context.Context, wsURLs ...string) error {
+	if len(wsURLs) == 0 {
+		return errors.New("client: resume without a URL")
+	}
 	c.mu.Lock()
 	select {
 	case <-c.readerDone:
@@ -834,6 +841,19 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 		return errors.New("client: resume while the socket is still open")
 	}
 	c.mu.Unlock()
+	var err error
+	for _, u := range wsURLs {
+		var seated bool
+		if seated, err = c.resumeOn(ctx, u); err == nil || seated || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// resumeOn is one resume on wsURL; seated reports that the node took the participant back
+// (the socket is then open, even when renewing the media failed).
+func (c *Client) resumeOn(ctx context.Context, wsURL string) (seated bool, err error) {
 	c.mu.Lock()
 	dialer := c.opt.Dialer
 	c.mu.Unlock()
@@ -842,7 +862,7 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 	}
 	conn, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
-		return fmt.Errorf("client: dial %s: %w", wsURL, err)
+		return false, fmt.Errorf("client: dial %s: %w", wsURL, err)
 	}
 	done := make(chan struct{})
 	c.writeMu.Lock()
@@ -861,7 +881,7 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 	if err != nil {
 		_ = conn.Close()
 		<-done
-		return fmt.Errorf("client: resume: %w", err)
+		return false, fmt.Errorf("client: resume: %w", err)
 	}
 	c.mu.Lock()
 	c.resumeToken = d.ResumeToken
@@ -870,10 +890,10 @@ func (c *Client) Resume(ctx context.Context, wsURL string) error {
 		// Another node took us back (ours died): the connections were renewed on `resumed`;
 		// the tracks go out again on the new one. The server offers the subscriber itself.
 		if err := c.republish(); err != nil {
-			return err
+			return true, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // RestartICE restarts the ICE of both connections without renegotiating their tracks: the

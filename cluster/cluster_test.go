@@ -339,6 +339,8 @@ type proxy struct {
 	refuse  bool
 	wg      sync.WaitGroup
 	dropped atomic.Int64
+	// stalled holds Redis's answers back (a slow Redis) until it is cleared.
+	stalled atomic.Bool
 }
 
 func newProxy(t *testing.T) *proxy {
@@ -379,7 +381,26 @@ func (px *proxy) accept() {
 		px.mu.Unlock()
 		px.wg.Add(2)
 		go func() { defer px.wg.Done(); _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() { defer px.wg.Done(); _, _ = io.Copy(c, up); _ = c.Close() }()
+		go func() { defer px.wg.Done(); px.answer(c, up); _ = c.Close() }()
+	}
+}
+
+// answer copies Redis's answers to the client, holding them while the proxy is stalled.
+func (px *proxy) answer(c, up net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := up.Read(buf)
+		for px.stalled.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -401,6 +422,7 @@ func (px *proxy) restore() {
 }
 
 func (px *proxy) close() {
+	px.stalled.Store(false)
 	_ = px.ln.Close()
 	px.cut()
 	px.wg.Wait()
@@ -517,3 +539,46 @@ type countingLocal struct{ n atomic.Int64 }
 
 func (c *countingLocal) Allow(string, time.Time) (bool, time.Duration) { c.n.Add(1); return true, 0 }
 func (c *countingLocal) Refund(string)                                 {}
+
+// TestSlowRedisDoesNotHoldTheLoop: Redis stops answering (the connections stay open) while the
+// client's read timeout is long. The heartbeat gives up within its own deadline, so the node
+// says it is unhealthy within a beat or two and beats again on time; the login limiter falls
+// back to the local one within its timeout.
+func TestSlowRedisDoesNotHoldTheLoop(t *testing.T) {
+	px := newProxy(t)
+	slow := func() redis.UniversalClient {
+		cl := NewRedis(RedisConfig{Addrs: []string{redisAddr()}, Dialer: px.dial,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}, nil)
+		t.Cleanup(func() { _ = cl.Close() })
+		return cl
+	}
+	p := testPrefix(t)
+	const hb = 200 * time.Millisecond
+	n := newNode(t, slow(), p, "a", func(c *Config) { c.Heartbeat = hb; c.NodeTTL = 3 * hb })
+	waitFor(t, 3*time.Second, "healthy", func() bool { return n.Healthy() == nil })
+	l := NewLimiter(slow(), p, "login", 60, 3)
+	local := &countingLocal{}
+	l.Local = local
+	if ok, _ := l.Allow("10.0.0.9", time.Now()); !ok || local.n.Load() != 0 {
+		t.Fatalf("before the stall: %v, local asked %d times", ok, local.n.Load())
+	}
+
+	px.stalled.Store(true)
+	took := waitFor(t, 5*time.Second, "unhealthy while Redis does not answer", func() bool { return n.Healthy() != nil })
+	// A beat starts within a heartbeat and gives up after one; the client's 10 s read timeout
+	// would hold it far longer.
+	if took > 2*time.Second {
+		t.Fatalf("the heartbeat noticed the stall after %v (heartbeat %v)", took, hb)
+	}
+	start := time.Now()
+	if ok, _ := l.Allow("10.0.0.9", time.Now()); !ok || local.n.Load() != 1 {
+		t.Fatalf("limiter with Redis stalled: %v, local asked %d times", ok, local.n.Load())
+	}
+	if d := time.Since(start); d > l.Timeout+500*time.Millisecond {
+		t.Fatalf("the limiter waited %v for a stalled Redis (timeout %v)", d, l.Timeout)
+	}
+	t.Logf("stall noticed after %v", took)
+
+	px.stalled.Store(false)
+	waitFor(t, 5*time.Second, "healthy again", func() bool { return n.Healthy() == nil })
+}

@@ -62,9 +62,14 @@ type Config struct {
 	// ClaimTTL is released. nil: claims are kept until Close.
 	Live func() []string
 
-	Heartbeat time.Duration // default 2 s
-	NodeTTL   time.Duration // default 5 s: a node that stops heartbeating is gone within it
-	ClaimTTL  time.Duration // default 15 s; renewed every third of it
+	// Heartbeat is how often the node writes its entry; between two beats it looks at the
+	// registry for nodes gone. Default 1 s.
+	Heartbeat time.Duration
+	// NodeTTL is the entry's expiry: a node that stops heartbeating is gone within it. Default
+	// 3 s; at least MinTTLBeats heartbeats (the configuration checks it), so that one beat lost
+	// to a Redis blip does not declare a live node dead.
+	NodeTTL  time.Duration
+	ClaimTTL time.Duration // default 15 s; renewed every third of it
 	// LiveTTL is how long a room's live state (live.go) outlives its owner's last renewal:
 	// long enough for another node to take the room and its clients to resume. Default
 	// 2×ClaimTTL.
@@ -76,12 +81,20 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults of Config.
+// Defaults of Config. A 1 s heartbeat with a 3 s TTL puts a dead node's takeover 2–3.5 s after
+// its death (the entry outlives its last beat by the TTL, then at most half a heartbeat to the
+// next look), leaving the clients' resume and new media connections 2.5 s of the 6 s target;
+// a live node may lose one whole beat and still be seen, with a second to spare (docs/operations.md,
+// "The registry").
 const (
-	DefaultHeartbeat = 2 * time.Second
-	DefaultNodeTTL   = 5 * time.Second
+	DefaultHeartbeat = time.Second
+	DefaultNodeTTL   = 3 * time.Second
 	DefaultClaimTTL  = 15 * time.Second
 )
+
+// MinTTLBeats is the least NodeTTL in heartbeats: one beat may fail (it gets a heartbeat to
+// finish), and the next, up to half a heartbeat late, still lands before the entry expires.
+const MinTTLBeats = 2.5
 
 // ErrUnavailable wraps every failure to reach Redis: the cluster cannot answer now.
 var ErrUnavailable = errors.New("cluster: redis unavailable")
@@ -178,26 +191,34 @@ func (n *Node) Start(ctx context.Context) {
 
 func (n *Node) loop(ctx context.Context) {
 	defer close(n.done)
-	// Twice per heartbeat: a beat, then a look at the registry alone, so that a dead node's
-	// rooms are taken within half a heartbeat of its entry's expiry.
-	t := time.NewTicker(n.cfg.Heartbeat / 2)
+	// Twice per heartbeat: a beat when one is due, else a look at the registry alone, so that a
+	// dead node's rooms are taken within half a heartbeat of its entry's expiry.
+	hb := n.cfg.Heartbeat
+	t := time.NewTicker(hb / 2)
 	defer t.Stop()
 	failing := false
-	for tick := 1; ; tick++ {
+	lastBeat := time.Now() // Start beat once
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		// Each beat gets at most one heartbeat interval: a slow Redis must not stall the loop.
-		bctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
+		// The beat is chosen by the clock, not by counting ticks: after a slow call the next
+		// beat is not pushed back by a look. A beat gets at most a heartbeat and a look half of
+		// one (the client honours these deadlines), so a slow Redis never delays the next beat
+		// by more than half a heartbeat: the entry's TTL allows for it (MinTTLBeats).
 		var err error
-		if tick%2 == 0 {
+		if now := time.Now(); now.Sub(lastBeat) >= hb-hb/4 {
+			lastBeat = now
+			bctx, cancel := context.WithTimeout(ctx, hb)
 			err = n.beat(bctx)
+			cancel()
 		} else {
-			err = n.watch(bctx)
+			wctx, cancel := context.WithTimeout(ctx, hb/2)
+			err = n.watch(wctx)
+			cancel()
 		}
-		cancel()
 		switch {
 		case err != nil && !failing:
 			n.log.Warn("heartbeat failed; calls in progress go on", zap.Error(err))

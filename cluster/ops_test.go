@@ -47,7 +47,7 @@ func TestRedisOpsPerJoinAndPerSecond(t *testing.T) {
 	perRenew := ops.Load() - before
 	held := len(n.Claims())
 
-	// At the defaults: a heartbeat every 2 s, claims renewed every 5 s.
+	// At the defaults: a heartbeat every second, claims renewed every 5 s.
 	perSecNode := float64(perBeat) / DefaultHeartbeat.Seconds()
 	perSecCall := float64(perRenew) / float64(max(held, 1)) / (DefaultClaimTTL / 3).Seconds()
 	t.Logf("Redis commands: %.1f per join of a new room (%v), %.1f per join of a placed room (%v); %d per heartbeat (%.1f/s per node); "+

@@ -62,8 +62,12 @@ func NewRedis(c RedisConfig, ops *atomic.Int64) redis.UniversalClient {
 		PoolSize:     c.PoolSize,
 		Dialer:       c.Dialer,
 		// A cluster node's claims must not be retried blindly after a timeout: the caller decides.
-		MaxRetries:      1,
-		DisableIdentity: true, // no CLIENT SETINFO: older servers and proxies answer it with an error
+		MaxRetries: 1,
+		// The callers' deadlines bound the socket's reads and writes too (without this go-redis
+		// applies only ReadTimeout to each command, retry included): the heartbeat's loop and
+		// the login limiter must not wait on a slow Redis longer than they allow.
+		ContextTimeoutEnabled: true,
+		DisableIdentity:       true, // no CLIENT SETINFO: older servers and proxies answer it with an error
 	}
 	cl := redis.NewUniversalClient(o)
 	if ops != nil {

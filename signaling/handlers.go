@@ -144,10 +144,12 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		return errToken(err)
 	}
 	if c.SessionID != 0 {
-		if !s.srv.claimSeatToken(*d.Token, c.ExpiresAt, now) {
-			s.logger().Warn("join refused: seat token already used", zap.String("room", c.Room),
-				zap.String("participant", c.Subject), zap.String("seat", c.Seat))
-			return errTokenUsed()
+		if e := s.useSeatToken(*d.Token, c.ExpiresAt, now); e != nil {
+			if e.Code == CodeTokenUsed {
+				s.logger().Warn("join refused: seat token already used", zap.String("room", c.Room),
+					zap.String("participant", c.Subject), zap.String("seat", c.Seat))
+			}
+			return e
 		}
 	}
 	s.identify(c)
@@ -155,13 +157,13 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		if c.SessionID != 0 {
 			// Not seated here: the client takes its token to the owner, and may come back
 			// with it should the room move here.
-			s.srv.releaseSeatToken(*d.Token)
+			s.giveBackSeatToken(*d.Token)
 		}
 		return e
 	}
 	if e := s.enter(id, c, d.AutoSubscribe == nil || *d.AutoSubscribe, d.Rejoin); e != nil {
 		if c.SessionID != 0 {
-			s.srv.releaseSeatToken(*d.Token)
+			s.giveBackSeatToken(*d.Token)
 		}
 		return e
 	}

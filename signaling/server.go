@@ -61,6 +61,9 @@ type Config struct {
 	// Shared, in a cluster, keeps what another node needs to take over this node's rooms if it
 	// dies: resume records and reception calls' snapshots (failover.go). nil on a single node.
 	Shared Shared
+	// SeatMarks, in a cluster, makes a seat token's used mark cluster-wide (seattokens.go). nil
+	// on a single node.
+	SeatMarks SeatMarks
 
 	// ResumeGraceOnStage is the grace of a participant on the stage of a reception call when its
 	// socket is lost (a hall in a hearing, the studio, units brought on): longer than an idle

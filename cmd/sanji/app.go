@@ -173,9 +173,11 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	var placement signaling.Placer
 	var checkOrigin func(*http.Request) bool
 	var shared signaling.Shared
+	var seatMarks signaling.SeatMarks
 	if cp != nil {
 		checkOrigin = cp.checkOrigin
 		shared = liveState{cp}
+		seatMarks = liveState{cp}
 		apiCfg.Cluster = apiCluster{cp}
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
@@ -185,6 +187,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		Placement:     placement,
 		CheckOrigin:   checkOrigin,
 		Shared:        shared,
+		SeatMarks:     seatMarks,
 		SFU:           media,
 		Tokens:        signer,
 		Logger:        log, // it names its own logger

@@ -66,6 +66,23 @@ type clusterConfig struct {
 	// Serves are the unit codes whose reception calls this node hosts (a studio at or below one of
 	// them), e.g. a district's code for the node in its machine room.
 	Serves []string `yaml:"serves"`
+	// Heartbeat is how often the node announces itself; NodeTTL how long its entry outlives its
+	// last heartbeat (a dead node's calls are taken over after it). Zero: the cluster package's
+	// defaults.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	NodeTTL   time.Duration `yaml:"node_ttl"`
+}
+
+// beats are the node's heartbeat and entry TTL with the defaults applied.
+func (c clusterConfig) beats() (heartbeat, ttl time.Duration) {
+	return or(c.Heartbeat, cluster.DefaultHeartbeat), or(c.NodeTTL, cluster.DefaultNodeTTL)
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 func init() {
@@ -140,6 +157,8 @@ var clusterSettings = []setting{
 		c.Cluster.Serves = splitList(v)
 		return nil
 	}},
+	{key: "cluster.heartbeat", usage: "how often this node announces itself in Redis, e.g. 1s", set: durationSetting(func(c *config) *time.Duration { return &c.Cluster.Heartbeat }, "1s")},
+	{key: "cluster.node_ttl", usage: "how long a silent node stays in the registry, at least 2.5 heartbeats, e.g. 3s", set: durationSetting(func(c *config) *time.Duration { return &c.Cluster.NodeTTL }, "3s")},
 }
 
 // validateCluster checks the Redis and cluster settings.
@@ -148,7 +167,7 @@ func (c config) validateCluster() []error {
 	bad := func(k i18n.Key, args ...any) { errs = append(errs, errMsg(k, args...)) }
 	r := c.Redis
 	if !r.on() {
-		if c.Cluster.NodeID != "" || c.Cluster.URL != "" || len(c.Cluster.Serves) > 0 {
+		if c.Cluster.NodeID != "" || c.Cluster.URL != "" || len(c.Cluster.Serves) > 0 || c.Cluster.Heartbeat != 0 || c.Cluster.NodeTTL != 0 {
 			bad("cmd.cluster.without_redis")
 		}
 		return errs
@@ -186,6 +205,13 @@ func (c config) validateCluster() []error {
 		// Each node would generate a secret of its own: a token minted on one node (a join
 		// token, a TURN credential) would be refused by the node it is sent to.
 		bad("cmd.redirect.token_secret")
+	}
+	if c.Cluster.Heartbeat < 0 || c.Cluster.NodeTTL < 0 {
+		bad("cmd.heartbeat.negative")
+	} else if hb, ttl := c.Cluster.beats(); float64(ttl) < cluster.MinTTLBeats*float64(hb) {
+		// A shorter TTL declares a live node dead after one slow or lost beat.
+		bad("cmd.heartbeat.node_ttl", "node_ttl", ttl.String(), "heartbeat", hb.String(),
+			"min", time.Duration(cluster.MinTTLBeats*float64(hb)).String())
 	}
 	if u := c.Cluster.URL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		bad("cmd.cluster.url", "url", strconv.Quote(u))
@@ -273,7 +299,9 @@ func (a *app) startNode() error {
 			media = net.JoinHostPort(a.cfg.RTC.PublicIPs[0], strconv.Itoa(u.Port))
 		}
 	}
+	hb, ttl := c.beats()
 	n, err := cluster.New(cluster.Config{Redis: cp.rdb, Prefix: a.cfg.Redis.KeyPrefix, ID: id, Version: version,
+		Heartbeat: hb, NodeTTL: ttl,
 		HTTPURL: url, MediaAddr: media, Serves: c.Serves, Load: a.load, Live: a.sig.Rooms, Logger: a.log, Ops: &cp.ops,
 		// A room's live state (resume records, the call's snapshot) outlives a dead owner for
 		// a resume's grace, and at least long enough for another node to take the room.
@@ -429,7 +457,8 @@ func (cp *clusterPart) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// liveState is signaling's view of a room's live state in Redis (signaling.Shared).
+// liveState is signaling's view of a room's live state in Redis (signaling.Shared) and of the
+// seat tokens' used marks (signaling.SeatMarks).
 type liveState struct{ cp *clusterPart }
 
 func (l liveState) node() (*cluster.Node, error) {
@@ -469,6 +498,22 @@ func (l liveState) TakeLive(ctx context.Context, room, field, prefix string) ([]
 		return nil, err
 	}
 	return n.TakeLive(ctx, room, field, prefix)
+}
+
+func (l liveState) MarkOnce(ctx context.Context, name string, until time.Time) (bool, error) {
+	n, err := l.node()
+	if err != nil {
+		return false, err
+	}
+	return n.MarkOnce(ctx, name, until)
+}
+
+func (l liveState) Unmark(ctx context.Context, name string) error {
+	n, err := l.node()
+	if err != nil {
+		return err
+	}
+	return n.Unmark(ctx, name)
 }
 
 // placer is signaling's view of placement: where a room lives, by the studio's part of the tree

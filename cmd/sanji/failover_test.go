@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -234,6 +233,9 @@ func runFailoverTrial(t *testing.T, nodes [2]*serverProcess) *failoverTrial {
 				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				errs[i] = p.c.Resume(rctx, wsOf(survivor.url))
 				cancel()
+				if e := (*client.Error)(nil); errs[i] != nil && (!errors.As(errs[i], &e) || e.Code != signaling.CodeWrongNode) {
+					t.Logf("client %d: resume: %v", i, errs[i])
+				}
 				if errs[i] == nil {
 					backAt[i] = time.Now()
 					return
@@ -269,7 +271,13 @@ func dialFailoverPeerOn(t *testing.T, bases []string, token string) *failoverPee
 	for _, base := range bases {
 		p, err := tryFailoverPeer(t, wsOf(base), token)
 		if err == nil {
+			// Dial follows wrong_node by itself: the node it joined is the one it ended on.
 			p.base = base
+			for _, b := range bases {
+				if wsOf(b) == p.c.URL() {
+					p.base = b
+				}
+			}
 			return p
 		}
 		var e *client.Error
@@ -292,7 +300,8 @@ func TestFailoverKillNineMidReception(t *testing.T) {
 	nodes := [2]*serverProcess{fc.start("n1"), fc.start("n2")}
 	ft := runFailoverTrial(t, nodes)
 	t.Logf("killed → resumed %v, → media both ways %v", ft.toResume.Round(time.Millisecond), ft.toMedia.Round(time.Millisecond))
-	// The registry forgets a node within its TTL (5 s); the failover's budget is 6 s after that.
+	// The registry forgets a node within its TTL (cluster.node_ttl); the failover's budget is 6 s
+	// after that.
 	if ft.toMedia > cluster.DefaultNodeTTL+6*time.Second {
 		t.Fatalf("back with media %v after the kill: more than the node TTL and 6 s", ft.toMedia)
 	}
@@ -386,21 +395,29 @@ func TestFailoverTrials(t *testing.T) {
 		q(toResume, 0.5).Round(time.Millisecond), q(toResume, 0.95).Round(time.Millisecond))
 }
 
+// twoNodesBDraining starts two nodes in process, b drained (by the flag in Redis, which Undrain
+// clears) so that new rooms go to a, and waits until a sees it.
+func twoNodesBDraining(t *testing.T) (a, bn *app) {
+	t.Helper()
+	a, bn = twoTestNodes(t)
+	if err := bn.cluster.node.Load().Drain(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
+		v, _ := a.cluster.node.Load().View()
+		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
+	})
+	return a, bn
+}
+
 // TestResumeOnAnotherNode, in process: two nodes on one Redis. A participant on node a loses its
 // socket; its resume is refused on node b while a lives and owns the room (wrong_node, the
 // record left for a), and a wrong token is refused. When a has left the cluster, b takes the
 // room and the resume: the participant is seated on b with renew_media, publishes again on new
 // connections, and a newcomer on b receives its audio.
 func TestResumeOnAnotherNode(t *testing.T) {
-	a, bn := twoTestNodes(t)
-	if err := bn.cluster.node.Load().Drain(context.Background(), "b"); err != nil { // the room goes to a
-		t.Fatal(err)
-	}
-	ws := func(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/ws" }
-	waitUntil(t, 10*time.Second, "a sees b draining", func() bool {
-		v, _ := a.cluster.node.Load().View()
-		return len(v) == 2 && v[1].ID == "b" && v[1].Draining
-	})
+	a, bn := twoNodesBDraining(t)
+	ws := wsOf
 
 	hc := testHTTPClient(t)
 	p := dialFailoverPeer(t, ws(a.URL()), devToken(t, hc, a.URL(), "room-f", "甲"))
@@ -421,6 +438,11 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	if err := bn.cluster.node.Load().Undrain(context.Background(), "b"); err != nil {
 		t.Fatal(err)
 	}
+	// b places the room on itself once its view no longer holds a (its next look).
+	waitUntil(t, 10*time.Second, "b sees a gone", func() bool {
+		v, _ := bn.cluster.node.Load().View()
+		return len(v) == 1
+	})
 	bad := d
 	bad.Token = "not-the-token"
 	if typ, data := resume(bn.URL(), bad); typ != "error" || data["code"] != "resume_refused" {
