@@ -394,7 +394,7 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 		}
 	}
 	if ev.From == c.Status { // else the store reports the conflict
-		if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
+		if err := s.requireDocument(r.Context(), c, ev); err != nil {
 			return err
 		}
 	}
