@@ -207,22 +207,21 @@ func CheckRequiredDocument(to CaseStatus, assigned bool, docs []Document) error 
 }
 
 // StepDocuments are the documents a step of a case (a transition, or a note such as the review
-// answer) needs first: the transition's (RequiredDocument) and the review's opinion
-// (ReviewOpinion). An event of no kind is a transition, as the store records it.
+// answer) needs first: a step of the review its opinion (ReviewOpinion), any other transition
+// its document (RequiredDocument). A close from review needs no 办结报告: that is the assigned
+// unit's report on its own handling, and the review body, not that unit, closes the review. An
+// event of no kind is a transition, as the store records it.
 func StepDocuments(ev CaseEvent, assigned bool) []string {
-	var out []string
 	if ev.Kind == "" {
 		ev.Kind = EvStatus
 	}
-	if ev.Kind == EvStatus {
-		if need := RequiredDocument(ev.To, assigned); need != "" {
-			out = append(out, need)
-		}
-	}
 	if need := ReviewOpinion(ev); need != "" {
-		out = append(out, need)
+		return []string{need}
 	}
-	return out
+	if need := RequiredDocument(ev.To, assigned); ev.Kind == EvStatus && need != "" {
+		return []string{need}
+	}
+	return nil
 }
 
 // CheckStepDocuments refuses a step whose documents (StepDocuments) are not all among docs,

@@ -156,8 +156,10 @@ func TestReviewOpinionDocuments(t *testing.T) {
 		{closeReReview, []Document{{Kind: DocReReviewOpinion}}, ""},
 		{CaseEvent{Kind: EvClockPaused}, nil, ""},
 		{CaseEvent{From: StInProgress, To: StAnswered}, []Document{{Kind: DocReviewOpinion}}, "处理意见书"},
+		{CaseEvent{From: StAnswered, To: StClosed}, nil, "办结报告"},
 	} {
-		err := CheckStepDocuments(tc.ev, false, tc.docs)
+		// assigned: the case has an open 交办单, whose 办结报告 only the handling unit's close needs.
+		err := CheckStepDocuments(tc.ev, true, tc.docs)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%+v with %v: %v", tc.ev, tc.docs, err)
