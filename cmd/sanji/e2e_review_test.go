@@ -45,10 +45,7 @@ func TestE2EReviewAtTheHigherBody(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Demo = true
 	a := startTestApp(t, cfg)
-	passwords := map[string]string{}
-	for _, l := range a.logins {
-		passwords[l.Username] = l.Password
-	}
+	passwords := e2eLogins(a)
 	e2eReviewer(t, a, passwords, "district-reviewer", org.RoleIntakeOfficer, "330102")
 	rsj := e2eUnitID(t, a, "330102-RSJ")
 	pg := newCasePages(t, a, e2eBrowser(t, chromium), passwords)
@@ -66,13 +63,7 @@ func TestE2EReviewAtTheHigherBody(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("i-content"), "某厂拒不支付工伤保险待遇，要求落实"),
 		chromedp.SendKeys(chromedp.ID("i-name"), "孙八"),
 		chromedp.Click(chromedp.ID("i-submit")))
-	e2eWait(t, intake, "intake: registered, the query code shown", `!document.getElementById("case-created").hidden && !!document.getElementById("query-code")`)
-	code, err := chromedp.Run(intake, chromedp.Evaluate[string](`document.getElementById("query-code").dataset.code`))
-	if err != nil || len(code) != 16 {
-		t.Fatalf("query code %q: %v", code, err)
-	}
-	e2eWait(t, intake, "intake: the new case open", `location.hash.length > 1 && !document.getElementById("detail").hidden && !document.getElementById("assign-form").hidden`)
-	pg.caseID, _ = chromedp.Run(intake, chromedp.Evaluate[string](`location.hash.slice(1)`))
+	code := pg.registered(intake)
 	choose(intake, "as-unit", fmt.Sprint(rsj))
 	do(intake, "intake: assign", chromedp.SendKeys(chromedp.ID("as-req"), "请依法处理"), chromedp.Click(chromedp.ID("as-submit")))
 	e2eWait(t, intake, "intake: assigned", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已交办")`)
@@ -84,21 +75,8 @@ func TestE2EReviewAtTheHigherBody(t *testing.T) {
 	pg.step(handler, "handler", "accepted", "", "已受理")
 	pg.step(handler, "handler", "in_progress", "", "办理中")
 	pg.generate(handler, "handler", "answer", "", "经核查，信访人未提交工伤认定决定书，所请不予支持。")
-	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
-	choose(handler, "st-to", "answered")
-	choose(handler, "st-result", "not_support")
-	do(handler, "handler: answer", chromedp.SendKeys(chromedp.ID("st-reason"), "已出具处理意见书"), chromedp.Click(chromedp.ID("st-submit")))
-	e2eWait(t, handler, "handler: answered", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已答复")`)
-	serve := func(p context.Context, who, kind, method, proof string) {
-		t.Helper()
-		sel := `#d-documents li[data-kind="` + kind + `"] `
-		e2eWait(t, p, who+": the service controls", `!!document.querySelector('`+sel+`.svc-submit')`)
-		js(p, who+": "+method, `(() => { const s = document.querySelector('`+sel+`.svc-method'); s.value = "`+method+`";
-			s.dispatchEvent(new Event("change")); })()`)
-		do(p, who+": record the service", chromedp.SendKeys(chromedp.CSS(sel+".svc-proof"), proof), chromedp.Click(chromedp.CSS(sel+".svc-submit")))
-		e2eWait(t, p, who+": served", `!document.getElementById("d-ok").hidden && !!document.querySelector('`+sel+`.doc-served')`)
-	}
-	serve(handler, "handler", "answer", "in_person", "信访人孙八当面签收")
+	pg.answer(handler, "handler", "not_support", "已出具处理意见书")
+	pg.serve(handler, "handler", "answer", "in_person", "信访人孙八当面签收")
 
 	// The petitioner rates the result as soon as the answer is served (the case is not closed).
 	pub := pg.tab("petitioner")
@@ -138,13 +116,8 @@ func TestE2EReviewAtTheHigherBody(t *testing.T) {
 	if !strings.Contains(page, "维持原处理意见") || !strings.Contains(page, "请求杭州市复核") || sign != "上城区" {
 		t.Errorf("the 复查意见书: signed %q: %s", sign, page)
 	}
-	serve(reviewer, "上城区", "review_opinion", "post", "EMS1130000067890")
-	e2eWait(t, reviewer, "上城区: step form", `!document.getElementById("step-form").hidden`)
-	choose(reviewer, "st-to", "closed")
-	e2eWait(t, reviewer, "上城区: the outcome field", `!document.getElementById("st-outcome-f").hidden`)
-	choose(reviewer, "st-outcome", "not_supported")
-	do(reviewer, "上城区: close the review", chromedp.SendKeys(chromedp.ID("st-reason"), "复查维持原处理意见"), chromedp.Click(chromedp.ID("st-submit")))
-	e2eWait(t, reviewer, "上城区: closed", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已办结")`)
+	pg.serve(reviewer, "上城区", "review_opinion", "post", "EMS1130000067890")
+	pg.close(reviewer, "上城区", "not_supported", "复查维持原处理意见", "不予支持")
 	if docs := text(reviewer, "d-documents"); !strings.Contains(docs, "复查意见书") || !strings.Contains(docs, "EMS1130000067890") {
 		t.Errorf("the documents after the review: %s", docs)
 	}
