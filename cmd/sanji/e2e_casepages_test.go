@@ -127,6 +127,53 @@ func (pg *casePages) generate(p context.Context, who, kind, reason, body string)
 	e2eWait(pg.t, p, who+": "+kind+" listed", `!document.getElementById("d-ok").hidden && !!document.querySelector('#d-documents li[data-kind="`+kind+`"]')`)
 }
 
+// answer answers the open case with result (the 处理意见书 generated first) and reason.
+func (pg *casePages) answer(p context.Context, who, result, reason string) {
+	pg.t.Helper()
+	e2eWait(pg.t, p, who+": step form", `!document.getElementById("step-form").hidden`)
+	pg.choose(p, "st-to", "answered")
+	pg.choose(p, "st-result", result)
+	pg.do(p, who+": answer", chromedp.SendKeys(chromedp.ID("st-reason"), reason), chromedp.Click(chromedp.ID("st-submit")))
+	e2eWait(pg.t, p, who+": answered", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已答复")`)
+}
+
+// close closes the open case naming its outcome, with reason, and waits until its facts show want.
+func (pg *casePages) close(p context.Context, who, outcome, reason, want string) {
+	pg.t.Helper()
+	e2eWait(pg.t, p, who+": step form", `!document.getElementById("step-form").hidden`)
+	pg.choose(p, "st-to", "closed")
+	e2eWait(pg.t, p, who+": the outcome field", `!document.getElementById("st-outcome-f").hidden`)
+	pg.choose(p, "st-outcome", outcome)
+	pg.do(p, who+": close", chromedp.SendKeys(chromedp.ID("st-reason"), reason), chromedp.Click(chromedp.ID("st-submit")))
+	e2eWait(pg.t, p, who+": closed, "+want, `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已办结") && document.getElementById("d-facts").textContent.includes("`+want+`")`)
+}
+
+// serve records the service of the open case's document of kind by method with its proof, and
+// waits until the case lists it served.
+func (pg *casePages) serve(p context.Context, who, kind, method, proof string) {
+	pg.t.Helper()
+	sel := `#d-documents li[data-kind="` + kind + `"] `
+	e2eWait(pg.t, p, who+": the service controls", `!!document.querySelector('`+sel+`.svc-submit')`)
+	pg.js(p, who+": "+method, `(() => { const s = document.querySelector('`+sel+`.svc-method'); s.value = "`+method+`";
+		s.dispatchEvent(new Event("change")); })()`)
+	pg.do(p, who+": record the service", chromedp.SendKeys(chromedp.CSS(sel+".svc-proof"), proof), chromedp.Click(chromedp.CSS(sel+".svc-submit")))
+	e2eWait(pg.t, p, who+": served", `!document.getElementById("d-ok").hidden && !!document.querySelector('`+sel+`.doc-served')`)
+}
+
+// registered waits, after the intake form was submitted in p, for the query code and the new case
+// open; it makes that case the one openCase opens and returns the code.
+func (pg *casePages) registered(p context.Context) string {
+	pg.t.Helper()
+	e2eWait(pg.t, p, "intake: registered, the query code shown", `!document.getElementById("case-created").hidden && !!document.getElementById("query-code")`)
+	code, err := chromedp.Run(p, chromedp.Evaluate[string](`document.getElementById("query-code").dataset.code`))
+	if err != nil || len(code) != 16 {
+		pg.t.Fatalf("query code %q: %v", code, err)
+	}
+	e2eWait(pg.t, p, "intake: the new case open", `location.hash.length > 1 && !document.getElementById("detail").hidden && !document.getElementById("assign-form").hidden`)
+	pg.caseID, _ = chromedp.Run(p, chromedp.Evaluate[string](`location.hash.slice(1)`))
+	return code
+}
+
 // TestE2ENotAcceptedWithNotice runs a matter from registration through 不予受理 in Chromium: the
 // intake officer registers a claim that belongs in court; not accepting it is refused until the
 // 不予受理告知书 is there; the notice is generated with its reason and the legal channel, printed
@@ -189,13 +236,7 @@ func TestE2ENotAcceptedWithNotice(t *testing.T) {
 	pg.step(intake, "intake", "not_accepted", "属于诉讼事项，已告知通过诉讼途径解决", "不予受理")
 
 	// Served by post: the method and the postal number.
-	sel := `#d-documents li[data-kind="not_accept_notice"] `
-	e2eWait(t, intake, "intake: the service controls", `!!document.querySelector('`+sel+`.svc-submit')`)
-	pg.js(intake, "intake: by post", `(() => { const s = document.querySelector('`+sel+`.svc-method'); s.value = "post";
-		s.dispatchEvent(new Event("change")); })()`)
-	pg.do(intake, "intake: record the service", chromedp.SendKeys(chromedp.CSS(sel+".svc-proof"), "EMS1130000012345"),
-		chromedp.Click(chromedp.CSS(sel+".svc-submit")))
-	e2eWait(t, intake, "intake: served", `!document.getElementById("d-ok").hidden && !!document.querySelector('`+sel+`.doc-served')`)
+	pg.serve(intake, "intake", "not_accept_notice", "post", "EMS1130000012345")
 	if docs := pg.text(intake, "d-documents"); !strings.Contains(docs, "邮寄送达") || !strings.Contains(docs, "EMS1130000012345") || strings.Contains(docs, "未送达") {
 		t.Errorf("the documents after service: %s", docs)
 	}

@@ -93,13 +93,7 @@ func TestE2ECaseLifecycle(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("i-id"), "330102198505050015"),
 		chromedp.SendKeys(chromedp.ID("i-phone"), "13900001111"),
 		chromedp.Click(chromedp.ID("i-submit")))
-	e2eWait(t, intake, "intake: registered, the query code shown", `!document.getElementById("case-created").hidden && !!document.getElementById("query-code")`)
-	code, err := chromedp.Run(intake, chromedp.Evaluate[string](`document.getElementById("query-code").dataset.code`))
-	if err != nil || len(code) != 16 {
-		t.Fatalf("query code %q: %v", code, err)
-	}
-	e2eWait(t, intake, "intake: the new case open", `location.hash.length > 1 && !document.getElementById("detail").hidden && !document.getElementById("assign-form").hidden`)
-	pg.caseID, _ = chromedp.Run(intake, chromedp.Evaluate[string](`location.hash.slice(1)`))
+	code := pg.registered(intake)
 	if !strings.Contains(text(intake, "d-facts"), "已登记") {
 		t.Errorf("new case: %s", text(intake, "d-facts"))
 	}
@@ -159,19 +153,10 @@ func TestE2ECaseLifecycle(t *testing.T) {
 	}
 	openCase(handler, "handler", "已延期")
 	pg.generate(handler, "handler", "answer", "", "经核查，用人单位拖欠工资属实，责令其十日内足额支付。")
-	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
-	choose(handler, "st-to", "answered")
-	choose(handler, "st-result", "support")
-	do(handler, "handler: answer", chromedp.SendKeys(chromedp.ID("st-reason"), "责令用人单位支付拖欠工资"), chromedp.Click(chromedp.ID("st-submit")))
-	e2eWait(t, handler, "handler: answered", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已答复")`)
+	pg.answer(handler, "handler", "support", "责令用人单位支付拖欠工资")
 	pg.generate(handler, "handler", "closure_report", "", "工资已足额支付，信访人签收处理意见书，无异议。")
 	// Closing names how: partly resolved (办理结果), shown on the case.
-	e2eWait(t, handler, "handler: step form", `!document.getElementById("step-form").hidden`)
-	choose(handler, "st-to", "closed")
-	e2eWait(t, handler, "handler: the outcome field", `!document.getElementById("st-outcome-f").hidden`)
-	choose(handler, "st-outcome", "partly")
-	do(handler, "handler: close", chromedp.SendKeys(chromedp.ID("st-reason"), "工资已支付，信访人无异议"), chromedp.Click(chromedp.ID("st-submit")))
-	e2eWait(t, handler, "handler: closed, partly resolved", `!document.getElementById("d-ok").hidden && document.getElementById("d-facts").textContent.includes("已办结") && document.getElementById("d-facts").textContent.includes("部分解决")`)
+	pg.close(handler, "handler", "partly", "工资已支付，信访人无异议", "部分解决")
 
 	// The petitioner, with the query code and no login.
 	pub := tab("petitioner")

@@ -201,6 +201,9 @@ func (s *Server) caseChain(ctx context.Context, c casework.Case) (casework.CaseC
 	if ch.ComplainedPath, err = path(c.ComplainedUnitID); err != nil {
 		return ch, err
 	}
+	if ch.ReviewPath, err = path(c.ReviewUnitID); err != nil {
+		return ch, err
+	}
 	for _, id := range c.CoUnitIDs {
 		p, err := path(id)
 		if err != nil {
@@ -394,7 +397,7 @@ func (s *Server) transitionCase(w http.ResponseWriter, r *http.Request, rc *reqC
 		}
 	}
 	if ev.From == c.Status { // else the store reports the conflict
-		if err := s.requireDocument(r.Context(), c, ev.To); err != nil {
+		if err := s.requireDocument(r.Context(), c, ev); err != nil {
 			return err
 		}
 	}

@@ -192,6 +192,9 @@ func (s *Server) addClockEvent(w http.ResponseWriter, r *http.Request, rc *reqCt
 	ctx := r.Context()
 	ev := rc.actor(s.now())
 	ev.CaseID, ev.Kind, ev.Reason = c.ID, req.Kind, strings.TrimSpace(req.Reason)
+	if err := s.requireDocument(ctx, c, ev); err != nil { // the review answer: its 复查意见书
+		return err
+	}
 	if err := s.st.AddClockEvent(ctx, &ev); err != nil {
 		return err
 	}

@@ -346,11 +346,12 @@ func TestExtensionAndReviewClocks(t *testing.T) {
 	wantStatus(t, resp, body, 400)
 	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "clock_resumed", "reason": "听证结束"})
 	wantStatus(t, resp, body, 201)
-	resp, body = reviewer.do("POST", u+"/clock-events", map[string]string{"kind": "review_answered", "reason": "复查意见书 2026-1 号"})
+	answered := map[string]string{"kind": "review_answered", "reason": "复查意见书 2026-1 号"}
+	resp, body = reviewer.do("POST", u+"/clock-events", answered)
+	wantStatus(t, resp, body, 400) // the 复查意见书 first (TestReviewOpinionsWired)
+	f.document(c2, casework.DocReviewOpinion)
+	resp, body = reviewer.do("POST", u+"/clock-events", answered)
 	wantStatus(t, resp, body, 201)
-	if d := deadline(reviewer); d.Rule != casework.RuleReReviewRequest || d.Party != "petitioner" {
-		t.Errorf("after the review answer: %+v", d)
-	}
 	// The review body closes it, naming the outcome; the timeline keeps it.
 	resp, body = reviewer.do("POST", u+"/transitions", map[string]any{"to": "closed", "reason": "复查维持", "outcome": "partly"})
 	wantStatus(t, resp, body, 200)

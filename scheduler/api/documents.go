@@ -63,14 +63,17 @@ func (s *Server) documentHeader(unit org.Unit) string {
 	return unit.Name
 }
 
-// handlingUnit is the unit that acts on a case now: the responsible unit once routed, else the
-// registering one.
-func (s *Server) handlingUnit(ctx context.Context, c casework.Case) (org.Unit, error) {
-	id := c.ResponsibleUnitID
-	if id == 0 {
-		id = c.UnitID
+// bodyAbove is the name of the body one level above u, which a review of u's decision goes to;
+// "" when there is none in the installation (the root holds the tree and is no body).
+func (s *Server) bodyAbove(ctx context.Context, u org.Unit) (string, error) {
+	if u.ParentID == 0 {
+		return "", nil
 	}
-	return s.st.GetUnit(ctx, id)
+	parent, err := s.st.GetUnit(ctx, u.ParentID)
+	if err != nil || parent.Kind == org.KindRoot {
+		return "", err
+	}
+	return parent.Name, nil
 }
 
 func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -92,17 +95,19 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err := casework.ValidateDocument(probe); err != nil {
 		return err
 	}
-	unit, err := s.handlingUnit(ctx, c)
+	signer, err := casework.DocumentSigner(c, d.Kind)
+	if err != nil {
+		return err
+	}
+	unit, err := s.st.GetUnit(ctx, signer)
 	if err != nil {
 		return err
 	}
 	data := casework.DocData{Header: s.documentHeader(unit), Case: c, Unit: unit.Name, Doc: d, Date: now}
-	if unit.ParentID != 0 {
-		parent, err := s.st.GetUnit(ctx, unit.ParentID)
-		if err != nil {
+	if casework.FurtherRight(d.Kind) {
+		if data.ReviewBody, err = s.bodyAbove(ctx, unit); err != nil {
 			return err
 		}
-		data.ReviewBody = parent.Name
 	}
 	page, err := casework.RenderDocument(data)
 	if err != nil {
@@ -266,10 +271,10 @@ func (s *Server) unservedDocuments(w http.ResponseWriter, r *http.Request, rc *r
 	return nil
 }
 
-// requireDocument refuses a transition whose document (受理告知书, 不予受理告知书, 处理意见书,
-// the assignment's 办结报告) the case lacks, naming it.
-func (s *Server) requireDocument(ctx context.Context, c casework.Case, to casework.CaseStatus) error {
-	if casework.RequiredDocument(to, true) == "" {
+// requireDocument refuses a step whose document (受理告知书, 不予受理告知书, 处理意见书, the
+// assignment's 办结报告, the review's 复查意见书 or 复核意见书) the case lacks, naming it.
+func (s *Server) requireDocument(ctx context.Context, c casework.Case, ev casework.CaseEvent) error {
+	if len(casework.StepDocuments(ev, true)) == 0 {
 		return nil
 	}
 	as, err := s.st.ListAssignments(ctx, c.ID)
@@ -284,7 +289,7 @@ func (s *Server) requireDocument(ctx context.Context, c casework.Case, to casewo
 	if err != nil {
 		return err
 	}
-	return casework.CheckRequiredDocument(to, assigned, ds)
+	return casework.CheckStepDocuments(ev, assigned, ds)
 }
 
 // ratingWindow is the days a stage may be rated.

@@ -179,6 +179,20 @@ func TestCaseViewPerRole(t *testing.T) {
 	if got := CaseViewLevel(g(org.RoleCaseHandler, "/1/2/3/9/"), self); got != ViewRedacted {
 		t.Errorf("assigned to the complained-about unit: %d", got)
 	}
+	// Registered at the city bureau (/1/2/5/), handled by a district department (/1/2/3/7/),
+	// reviewed by the district (/1/2/3/): the review body reads the whole matter it reviews.
+	reviewed := CaseChain{CasePath: "/1/2/5/", ResponsiblePath: "/1/2/3/7/", ReviewPath: "/1/2/3/"}
+	for _, tc := range []struct {
+		role string
+		want ViewLevel
+	}{{org.RoleIntakeOfficer, ViewFull}, {org.RoleCaseHandler, ViewFull}, {org.RoleUnitHead, ViewMasked}, {org.RoleObserver, ViewRedacted}} {
+		if got := CaseViewLevel(g(tc.role, "/1/2/3/"), reviewed); got != tc.want {
+			t.Errorf("%s of the review body: level %d, want %d", tc.role, got, tc.want)
+		}
+	}
+	if got := CaseViewLevel(g(org.RoleIntakeOfficer, "/1/2/3/"), CaseChain{CasePath: "/1/2/5/", ResponsiblePath: "/1/2/3/7/"}); got != ViewRedacted {
+		t.Errorf("the district before any review: level %d", got)
+	}
 }
 
 func TestRedactCase(t *testing.T) {

@@ -30,6 +30,7 @@ type CaseChain struct {
 	ResponsiblePath string   // "" when not yet routed
 	CoPaths         []string // co-handling units
 	ComplainedPath  string   // "" when no unit is complained about
+	ReviewPath      string   // the review body's (Case.ReviewUnitID), "" when never reviewed
 }
 
 // CaseViewLevel decides what p sees of a case.
@@ -57,19 +58,21 @@ func CaseViewLevel(p *org.Principal, ch CaseChain) ViewLevel {
 		for _, c := range ch.CoPaths {
 			inCo = inCo || org.InSubtree(c, g.UnitPath)
 		}
+		// The review body (复查, 复核) examines the whole matter, as the unit that handled it did.
+		inReview := org.InSubtree(ch.ReviewPath, g.UnitPath)
 		switch g.Role {
 		case org.RoleHallOperator, org.RoleIntakeOfficer, org.RoleSupervisor:
-			if inCase {
+			if inCase || inReview {
 				raise(ViewFull)
 			}
 		case org.RoleCaseHandler:
-			if inResp {
+			if inResp || inReview {
 				raise(ViewFull)
 			} else if inCase || inCo {
 				raise(ViewMasked)
 			}
 		case org.RoleLeader, org.RoleUnitHead, org.RoleSchedulerStaff:
-			if inCase || inResp || inCo {
+			if inCase || inResp || inCo || inReview {
 				raise(ViewMasked)
 			}
 		}

@@ -78,7 +78,13 @@ func CaseClock(c Case, evs []CaseEvent, cal *calendar.Calendar, rules Rules, now
 		}
 		for _, e := range stay {
 			if e.Kind == EvReviewAnswered && c.Status == StReview {
-				rule, start = rules[RuleReReviewRequest], e.At
+				// The petitioner's 30 days to ask for a re-review run from the service of the
+				// 复查意见书, as the review's from the answer's: until it is served none runs.
+				served, found := ServedAt(stay, DocReviewOpinion)
+				if !found {
+					return calendar.Deadline{}, false, nil
+				}
+				rule, start = rules[RuleReReviewRequest], served
 			}
 		}
 		if !PetitionerWindow(rule) {
@@ -132,6 +138,17 @@ func daysBetween(a, b time.Time) int {
 	return max(n, 0)
 }
 
+// reviewAnswered reports whether the body holding c's current review has answered it.
+func reviewAnswered(c Case, evs []CaseEvent) bool {
+	_, stay := currentStay(c, evs)
+	for _, e := range stay {
+		if e.Kind == EvReviewAnswered {
+			return true
+		}
+	}
+	return false
+}
+
 func lastTo(evs []CaseEvent, to CaseStatus) (CaseEvent, bool) {
 	for i := len(evs) - 1; i >= 0; i-- {
 		if evs[i].Kind == EvStatus && evs[i].To == to {
@@ -148,10 +165,7 @@ func CheckClockEvent(c Case, evs []CaseEvent, kind string) error {
 	inReview := c.Status == StReview || c.Status == StReReview
 	_, stay := currentStay(c, evs)
 	_, pausing := pausedDays(stay, time.Time{})
-	answered := false
-	for _, e := range stay {
-		answered = answered || e.Kind == EvReviewAnswered
-	}
+	answered := reviewAnswered(c, evs)
 	switch kind {
 	case EvClockPaused:
 		if !inReview || answered {
@@ -192,6 +206,9 @@ func CheckReviewRequest(c Case, evs []CaseEvent, to CaseStatus, cal *calendar.Ca
 	}
 	if !ok && c.Status == StAnswered && to == StReview {
 		return nil // the answer is not served yet: the window has not begun
+	}
+	if !ok && c.Status == StReview && to == StReReview && reviewAnswered(c, evs) {
+		return nil // the 复查意见书 is not served yet: the window has not begun
 	}
 	if !ok || !PetitionerWindow(d.Rule) {
 		return org.Invalid("to", "casework.review.rereview_before_answer")

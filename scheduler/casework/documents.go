@@ -203,7 +203,40 @@ func RequiredDocument(to CaseStatus, assigned bool) string {
 
 // CheckRequiredDocument refuses a transition whose document is not among docs, naming it.
 func CheckRequiredDocument(to CaseStatus, assigned bool, docs []Document) error {
-	need := RequiredDocument(to, assigned)
+	return checkHas(RequiredDocument(to, assigned), docs)
+}
+
+// StepDocuments are the documents a step of a case (a transition, or a note such as the review
+// answer) needs first: a step of the review its opinion (ReviewOpinion), any other transition
+// its document (RequiredDocument). A close from review needs no 办结报告: that is the assigned
+// unit's report on its own handling, and the review body, not that unit, closes the review. An
+// event of no kind is a transition, as the store records it.
+func StepDocuments(ev CaseEvent, assigned bool) []string {
+	if ev.Kind == "" {
+		ev.Kind = EvStatus
+	}
+	if need := ReviewOpinion(ev); need != "" {
+		return []string{need}
+	}
+	if need := RequiredDocument(ev.To, assigned); ev.Kind == EvStatus && need != "" {
+		return []string{need}
+	}
+	return nil
+}
+
+// CheckStepDocuments refuses a step whose documents (StepDocuments) are not all among docs,
+// naming the first one missing.
+func CheckStepDocuments(ev CaseEvent, assigned bool, docs []Document) error {
+	for _, need := range StepDocuments(ev, assigned) {
+		if err := checkHas(need, docs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHas refuses when a document of kind need ("" = none needed) is not among docs, naming it.
+func checkHas(need string, docs []Document) error {
 	if need == "" {
 		return nil
 	}
@@ -217,11 +250,14 @@ func CheckRequiredDocument(to CaseStatus, assigned bool, docs []Document) error 
 
 // DocData is what a document is generated from.
 type DocData struct {
-	Header     string // the office's header (a setting, or the unit's name)
-	Case       Case
-	Unit       string // the handling unit's name, the signer
-	Doc        Document
-	ReviewBody string // the answer: where a review is asked (the body one level above)
+	Header string // the office's header (a setting, or the unit's name)
+	Case   Case
+	Unit   string // the signer: the handling unit, or the review body for its opinion (DocumentSigner)
+	Doc    Document
+	// ReviewBody is where the petitioner may take the matter further (FurtherRight), the body
+	// above the signer: after the answer the one that reviews (复查), after the review opinion the
+	// one that re-reviews (复核); "" when it is no body of this installation; after 复核 none.
+	ReviewBody string
 	Date       time.Time
 }
 

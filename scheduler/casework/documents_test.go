@@ -105,3 +105,66 @@ func TestValidateService(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestReviewOpinionDocuments: the review's opinions are signed by the review body, name the body
+// above it for the further right (复核 after 复查, none after 复核), and the review steps wait for
+// them.
+func TestReviewOpinionDocuments(t *testing.T) {
+	c := Case{Number: "330102-2026-V-000009", Title: "工伤待遇", Status: StReview, UnitID: 3, ResponsibleUnitID: 4, ReviewUnitID: 3,
+		Petitioners: []Petitioner{{Name: "孙八"}}}
+	if u, err := DocumentSigner(c, DocReviewOpinion); err != nil || u != 3 {
+		t.Errorf("复查意见书 signer %d %v, want the review body 3", u, err)
+	}
+	if u, err := DocumentSigner(c, DocAnswer); err != nil || u != 4 {
+		t.Errorf("处理意见书 signer %d %v, want the responsible unit 4", u, err)
+	}
+	if _, err := DocumentSigner(c, DocReReviewOpinion); !errors.Is(err, org.ErrInvalid) || !strings.Contains(err.Error(), "复核意见书") {
+		t.Errorf("a 复核意见书 during the review: %v", err)
+	}
+	if !FurtherRight(DocAnswer) || !FurtherRight(DocReviewOpinion) || FurtherRight(DocReReviewOpinion) {
+		t.Error("the further right: after the answer and the review, not after the re-review")
+	}
+	day := time.Date(2026, 5, 15, 10, 0, 0, 0, calendar.ChinaTZ)
+	page, err := RenderDocument(DocData{Header: "杭州市上城区信访局", Case: c, Unit: "杭州市上城区人民政府", ReviewBody: "杭州市人民政府",
+		Doc: Document{Kind: DocReviewOpinion, Body: "维持原处理意见。"}, Date: day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"复查意见书", "维持原处理意见。", "请求杭州市人民政府复核", "<p class=\"sign\">杭州市上城区人民政府</p>", "2026年5月15日"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the 复查意见书 lacks %q", want)
+		}
+	}
+	page, _ = RenderDocument(DocData{Header: "x", Case: c, Unit: "杭州市人民政府", Doc: Document{Kind: DocReReviewOpinion, Body: "维持。"}, Date: day})
+	if s := string(page); !strings.Contains(s, "不再受理") || strings.Contains(s, "三十日内") || strings.Contains(s, "杭州市人民政府复核") {
+		t.Errorf("the 复核意见书 is final and names no further body: %s", s)
+	}
+
+	answered := CaseEvent{Kind: EvReviewAnswered}
+	closeReview := CaseEvent{From: StReview, To: StClosed}
+	closeReReview := CaseEvent{Kind: EvStatus, From: StReReview, To: StClosed}
+	for _, tc := range []struct {
+		ev   CaseEvent
+		docs []Document
+		want string // the document the refusal names, "" = allowed
+	}{
+		{answered, nil, "复查意见书"},
+		{answered, []Document{{Kind: DocAnswer}}, "复查意见书"},
+		{answered, []Document{{Kind: DocReviewOpinion}}, ""},
+		{closeReview, nil, "复查意见书"},
+		{closeReReview, []Document{{Kind: DocReviewOpinion}}, "复核意见书"},
+		{closeReReview, []Document{{Kind: DocReReviewOpinion}}, ""},
+		{CaseEvent{Kind: EvClockPaused}, nil, ""},
+		{CaseEvent{From: StInProgress, To: StAnswered}, []Document{{Kind: DocReviewOpinion}}, "处理意见书"},
+		{CaseEvent{From: StAnswered, To: StClosed}, nil, "办结报告"},
+	} {
+		// assigned: the case has an open 交办单, whose 办结报告 only the handling unit's close needs.
+		err := CheckStepDocuments(tc.ev, true, tc.docs)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v with %v: %v", tc.ev, tc.docs, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v with %v: %v, want it to name %s", tc.ev, tc.docs, err, tc.want)
+		}
+	}
+}

@@ -153,3 +153,32 @@ func ReviewOpinion(ev CaseEvent) string {
 	}
 	return ""
 }
+
+// DocumentSigner is the unit that signs a document of kind on c: the review body
+// (Case.ReviewUnitID) signs the 复查意见书 while it holds the review and the 复核意见书 while it
+// holds the re-review; the handling unit (the responsible one, else the registering one) signs
+// the rest. A review opinion outside its review is refused: no body could sign it.
+func DocumentSigner(c Case, kind string) (int64, error) {
+	switch kind {
+	case DocReviewOpinion, DocReReviewOpinion:
+		want := StReview
+		if kind == DocReReviewOpinion {
+			want = StReReview
+		}
+		if c.Status != want || c.ReviewUnitID == 0 {
+			return 0, org.Invalid("kind", "casework.cwwire.opinion_outside_review", "document", DocumentTitle(kind))
+		}
+		return c.ReviewUnitID, nil
+	}
+	if c.ResponsibleUnitID != 0 {
+		return c.ResponsibleUnitID, nil
+	}
+	return c.UnitID, nil
+}
+
+// FurtherRight reports whether a document of kind tells the petitioner of a further review by the
+// body above its signer: the answer (复查) and the review opinion (复核) do; the re-review
+// opinion is final (不再受理), and the other documents open no review.
+func FurtherRight(kind string) bool {
+	return kind == DocAnswer || kind == DocReviewOpinion
+}

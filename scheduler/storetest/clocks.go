@@ -130,11 +130,25 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	}
 	wantErr(t, note(casework.EvReviewAnswered, bj(6, 16, 9)), org.ErrInvalid, "answer twice")
 	wantErr(t, note(casework.EvClockPaused, bj(6, 16, 9)), org.ErrInvalid, "pause after the answer")
-	// The review answered 06-15: 30 days to ask for a re-review, to 07-15.
-	due(bj(6, 16, 9), casework.RuleReReviewRequest, calendar.Date(2026, 7, 15))
+	// The review answered 06-15, its 复查意见书 not served yet: the petitioner's window to ask for
+	// a re-review has not begun, and a request is never late.
+	if _, ok, err := casework.CaseDeadline(ctx, s, cal, rules, mustCase(t, s, c.ID), bj(6, 16, 9)); ok || err != nil {
+		t.Errorf("a re-review window runs before the review opinion is served: %v %v", ok, err)
+	}
 	c0 = mustCase(t, s, c.ID)
 	evs, _ = s.ListCaseEvents(ctx, c.ID)
-	if err := casework.CheckReviewRequest(c0, evs, casework.StReReview, cal, rules, bj(7, 16, 9)); err == nil {
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReReview, cal, rules, bj(9, 1, 9)); err != nil {
+		t.Errorf("a re-review before the review opinion is served: %v", err)
+	}
+	// Served by post, delivered 06-16: 30 days from service, to 07-16 (a Thursday), not 07-15.
+	serveDoc(t, s, c.ID, casework.DocReviewOpinion, bj(6, 15, 8), bj(6, 16, 15))
+	due(bj(6, 17, 9), casework.RuleReReviewRequest, calendar.Date(2026, 7, 16))
+	c0 = mustCase(t, s, c.ID)
+	evs, _ = s.ListCaseEvents(ctx, c.ID)
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReReview, cal, rules, bj(7, 16, 20)); err != nil {
+		t.Errorf("a re-review asked for on the last day counted from service: %v", err)
+	}
+	if err := casework.CheckReviewRequest(c0, evs, casework.StReReview, cal, rules, bj(7, 17, 9)); err == nil {
 		t.Error("a re-review asked for too late was accepted")
 	}
 	if err := move(casework.StReview, casework.StReReview, bj(7, 10, 9), nil); err != nil {
@@ -147,7 +161,7 @@ func testCaseClocks(t *testing.T, s scheduler.Store) {
 	for _, k := range timelineKinds(t, s, c.ID) {
 		kinds = append(kinds, strings.TrimSuffix(k, "@"))
 	}
-	if strings.Join(kinds, " ") != "document@document:1 served@document:1 clock_paused clock_resumed review_answered" {
+	if strings.Join(kinds, " ") != "document@document:1 served@document:1 clock_paused clock_resumed review_answered document@document:2 served@document:2" {
 		t.Errorf("clock notes on the timeline: %v", kinds)
 	}
 }

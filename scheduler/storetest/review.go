@@ -95,17 +95,31 @@ func testReviewByHigherBody(t *testing.T, s scheduler.Store) {
 		t.Errorf("the late review's supervision: unit %d %v, want the district %d", sv.UnitID, err, tr.D1.ID)
 	}
 	c = mustCase(t, s, c.ID)
-	// The district answers 05-15 (复查意见书): the petitioner may ask for 复核 within 30 days, to
-	// 06-14, a Sunday: 06-15.
+	// The district answers 05-15 with its 复查意见书, signed by the district and naming the city
+	// for the 复核 (the API generates it: casework.DocumentSigner). Until it is served no window
+	// runs; served by post on Monday 05-18, the petitioner may ask for 复核 within 30 days of
+	// service, to 06-17 (a Wednesday) — not to 06-14 (a Sunday, so 06-15) counted from the answer.
+	if signer, err := casework.DocumentSigner(c, casework.DocReviewOpinion); err != nil || signer != tr.D1.ID {
+		t.Errorf("the 复查意见书 is signed by %d (%v), want the district %d", signer, err, tr.D1.ID)
+	}
 	ans := casework.CaseEvent{CaseID: c.ID, Kind: casework.EvReviewAnswered, Reason: "复查意见：维持", At: bj(5, 15), Actor: "district", ActorID: 2}
 	must(s.AddClockEvent(ctx, &ans))
-	due(c, bj(5, 16), casework.RuleReReviewRequest, calendar.Date(2026, 6, 15))
+	if _, ok, err := casework.CaseDeadline(ctx, s, cal, rules, c, bj(5, 16)); ok || err != nil {
+		t.Errorf("the 复核 window runs before the 复查意见书 is served: %v %v", ok, err)
+	}
+	serveDoc(t, s, c.ID, casework.DocReviewOpinion, bj(5, 15), bj(5, 18))
+	due(c, bj(5, 19), casework.RuleReReviewRequest, calendar.Date(2026, 6, 17))
 	// 复核 asked 05-25: the body above the district is the city; 30 days to 06-24.
 	must(move(&c, casework.StReReview, bj(5, 25), nil))
 	if c.ReviewUnitID != tr.City.ID {
 		t.Errorf("re-review body %d, want the city %d", c.ReviewUnitID, tr.City.ID)
 	}
 	due(c, bj(5, 26), casework.RuleReReviewAnswer, calendar.Date(2026, 6, 24))
+	if signer, err := casework.DocumentSigner(c, casework.DocReReviewOpinion); err != nil || signer != tr.City.ID {
+		t.Errorf("the 复核意见书 is signed by %d (%v), want the city %d", signer, err, tr.City.ID)
+	}
+	wantErr(t, func() error { _, err := casework.DocumentSigner(c, casework.DocReviewOpinion); return err }(), org.ErrInvalid,
+		"a 复查意见书 during the re-review")
 	// Closed 06-20 with the 复核意见书: terminated by default, and final.
 	if got := casework.ReviewOpinion(casework.CaseEvent{Kind: casework.EvStatus, From: casework.StReReview, To: casework.StClosed}); got != casework.DocReReviewOpinion {
 		t.Errorf("the re-review close needs %q", got)
