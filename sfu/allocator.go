@@ -230,6 +230,9 @@ func (p *Participant) allocate(at int64) {
 		sending += d.sendingBitrate()
 	}
 	p.bwe.update(at, sending)
+	if p.rtx != nil {
+		p.rtx.setEstimate(p.bwe.rate.Load())
+	}
 	budget := p.bwe.estimate()
 	if budget != math.MaxInt64 {
 		p.sfu.metrics.subscriberBandwidth.Observe(float64(budget))

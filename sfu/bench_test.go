@@ -51,7 +51,9 @@ func BenchmarkNACKServe(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		d.nack.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
+		// Measure a served NACK, not the resend limit, the age limit or the budget.
+		d.nack.sent.entries[100].resent, d.nack.sent.entries[100].sentMs = 0, uint32(now()/1e6)
+		d.rtx.tokens = 1 << 20
 		d.handleRTCP(nack)
 	}
 	if got := testutil.ToFloat64(d.metrics.retransmits); got < float64(b.N) {

@@ -49,7 +49,8 @@ type DownTrack struct {
 	pt, rtxPT     uint8
 	rw            rewriter
 	vp8           vp8Rewriter
-	nack          *nackState // nil for audio
+	nack          *nackState        // nil for audio
+	rtx           *retransmitBudget // the subscriber's, shared by its down tracks
 	rtxSeq        uint16
 	hdr           rtp.Header // reused for every forwarded packet
 	rtxHdr        rtp.Header // reused for retransmissions
@@ -92,6 +93,10 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 	d.wanted.Store(int32(src.topQuality()))
 	if src.remoteKind == webrtc.RTPCodecTypeVideo {
 		d.nack = &nackState{}
+	}
+	d.rtx = newRetransmitBudget()
+	if sub != nil && sub.rtx != nil {
+		d.rtx = sub.rtx
 	}
 	return d
 }
@@ -264,7 +269,7 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 			payload, picOffset, tl0Offset = d.vp8.rewrite(p.payload, d.nack.scratch[:])
 		}
 		d.nack.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
-			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset})
+			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset, sentMs: uint32(now / 1e6)})
 	}
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
 	_, err := d.writer.WriteRTP(&d.hdr, payload)
@@ -356,9 +361,22 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 		return
 	}
 	e, ok := d.nack.sent.lookup(outSeq)
-	if !ok || !d.nack.sent.claimResend(outSeq, now()) {
+	if !ok {
 		return
 	}
+	at := now()
+	if int64(uint32(at/1e6)-e.sentMs)*1e6 > d.rtx.maxAge() {
+		d.metrics.nacksTooOld.Inc()
+		return
+	}
+	if !d.nack.sent.mayResend(outSeq, at) {
+		return
+	}
+	if !d.rtx.allow(at) {
+		d.metrics.nacksOverBudget.Inc()
+		return
+	}
+	d.nack.sent.claimResend(outSeq, at)
 	l := d.source.layer(int(e.quality))
 	if l == nil {
 		return
@@ -393,6 +411,7 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	}
 	if _, err := d.writer.WriteRTP(hdr, payload); err == nil {
 		d.metrics.retransmits.Inc()
+		d.rtx.spend(len(payload) + 12)
 	}
 }
 

@@ -6,6 +6,7 @@ type metrics struct {
 	rooms, participants, tracks               prometheus.Gauge
 	forwardedPackets, forwardedBytes          prometheus.Counter
 	nacks, nackMisses, retransmits            prometheus.Counter
+	nacksTooOld, nacksOverBudget              prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
 	droppedPackets, layerSwitches             prometheus.Counter
 	recordings                                prometheus.Gauge
@@ -58,6 +59,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		nacks:            c("nacked_packets_total", "Packets subscribers asked to be retransmitted."),
 		nackMisses:       c("nack_misses_total", "NACKed packets no longer in the publisher buffer."),
 		retransmits:      c("retransmitted_packets_total", "Packets retransmitted to subscribers."),
+		nacksTooOld:      c("nacks_too_old_total", "NACKed packets not retransmitted because they were sent too long ago to be of use (a few round trips)."),
+		nacksOverBudget:  c("nacks_over_budget_total", "NACKed packets not retransmitted because the subscriber's retransmission budget (a share of its bandwidth) was spent."),
 		keyframeRequests: c("keyframe_requests_total", "PLI/FIR received from subscribers."),
 		plisSent:         c("plis_sent_total", "Keyframe requests sent to publishers."),
 		plisThrottled:    c("plis_throttled_total", "Keyframe requests not sent to publishers because of throttling."),
@@ -87,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
 			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwardedPackets, m.forwardedBytes,
-			m.nacks, m.nackMisses, m.retransmits, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped,
+			m.nacks, m.nackMisses, m.retransmits, m.nacksTooOld, m.nacksOverBudget, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped,
 			m.videoPaused, m.videoLowered, m.poorLinks} {
 			reg.MustRegister(col)
 		}

@@ -267,7 +267,7 @@ func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol P
 		s.mu.Unlock()
 		return nil, ErrDuplicate
 	}
-	p := &Participant{id: participantID, room: r, sfu: s, sink: sink,
+	p := &Participant{id: participantID, room: r, sfu: s, sink: sink, rtx: newRetransmitBudget(),
 		log:  s.log.With(zap.String("room", roomID), zap.String("participant", participantID)),
 		subs: map[string]*subscription{}, published: map[string]*publishedTrack{}}
 	r.participants[participantID] = p
