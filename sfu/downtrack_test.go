@@ -96,6 +96,7 @@ func testTrackLayers(t testing.TB, pliInterval time.Duration, n int) (*published
 		codec:       videoCodecs[0],
 		bufferSize:  1024,
 		keyframe:    isVP8Keyframe,
+		vp8:         true,
 		frameSize:   vp8FrameSize,
 		metrics:     m,
 		pliInterval: pliInterval,

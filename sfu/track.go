@@ -24,6 +24,7 @@ type publishedTrack struct {
 	receiver   *webrtc.RTPReceiver
 	pc         rtcpWriter
 	keyframe   func([]byte) bool
+	vp8        bool // VP8: the descriptor is parsed once per packet (keyframes, picture ids)
 	frameSize  func([]byte) (w, h int, ok bool)
 	bufferSize int
 	metrics    *metrics
@@ -59,6 +60,7 @@ type layer struct {
 	remote  *webrtc.TrackRemote
 	ssrc    uint32
 	buffer  *packetBuffer
+	fwd     forwardCounter // what the fan-out wrote, folded into the metrics on scrape
 
 	lastPLI      atomic.Int64
 	lastPacket   atomic.Int64 // monotonic ns
@@ -119,7 +121,7 @@ func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, rec
 	}
 	switch strings.ToLower(codec.MimeType) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
-		t.keyframe, t.frameSize = isVP8Keyframe, vp8FrameSize
+		t.keyframe, t.frameSize, t.vp8 = isVP8Keyframe, vp8FrameSize, true
 	case strings.ToLower(webrtc.MimeTypeH264):
 		t.keyframe = isH264Keyframe
 	}
@@ -189,6 +191,8 @@ func (t *publishedTrack) Info() TrackInfo {
 func (t *publishedTrack) forward(l *layer) {
 	var buf [maxPacketSize]byte
 	var p packet
+	t.metrics.forwarded.track(&l.fwd)
+	defer t.metrics.forwarded.retire(&l.fwd)
 	for {
 		n, _, err := l.remote.Read(buf[:])
 		if err != nil {
@@ -223,8 +227,15 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 		return
 	}
 	p.keyframe = t.keyframe == nil // audio (and codecs we cannot inspect) may start anywhere
+	if t.vp8 {
+		p.vp8, p.vp8OK = parseVP8Descriptor(p.payload)
+	}
 	if t.keyframe != nil {
-		p.keyframe = t.keyframe(p.payload)
+		if t.vp8 {
+			p.keyframe = vp8Keyframe(p.payload, p.vp8, p.vp8OK)
+		} else {
+			p.keyframe = t.keyframe(p.payload)
+		}
 		if p.keyframe {
 			l.lastKeyframe.Store(at)
 			if t.frameSize != nil {
@@ -236,8 +247,16 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 		}
 	}
 	p.quality = l.quality
+	var packets, bytes uint64
 	for _, d := range *t.downs.Load() {
-		d.writeRTP(p, at)
+		if n := d.writeRTP(p, at); n > 0 {
+			packets++
+			bytes += uint64(n)
+		}
+	}
+	if packets > 0 {
+		l.fwd.packets.Add(packets)
+		l.fwd.bytes.Add(bytes)
 	}
 }
 
