@@ -17,6 +17,7 @@ func BenchmarkForward(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 500} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			tr, _ := testTrack(b, time.Hour)
+			tr.maxDelay = DefaultMaxDelay
 			for range n {
 				_, w := bindDown(b, tr, false)
 				w.keep = false
@@ -67,6 +68,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			tr, _ := testTrackLayers(b, time.Hour, 3)
+			tr.maxDelay = DefaultMaxDelay
 			for range n {
 				_, w := bindDown(b, tr, false)
 				w.keep = false

@@ -58,7 +58,14 @@ type DownTrack struct {
 	// holes counts outgoing sequence numbers skipped because the packet never reached the SFU
 	// (the publisher's loss), so that the receiver's reports can be read for its own link only.
 	holes atomic.Uint32
-	rr    rrState // the last receiver report's counters (the RTCP goroutine only)
+
+	// Overload (overload.go): packets not sent because the fan-out reached this subscriber past
+	// the delay bound, since housekeeping last looked; the highest layer allowed because of that
+	// (noLagCeiling = none); and housekeeping's own counts of rounds with and without drops.
+	lagged          atomic.Uint32
+	lagCeiling      atomic.Int32
+	lagStreak, calm int
+	rr              rrState // the last receiver report's counters (the RTCP goroutine only)
 }
 
 // rrState is what the previous receiver report for this down track said.
@@ -89,6 +96,7 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 		vp8Rewrite: src.info.Simulcast && strings.EqualFold(src.codec.MimeType, webrtc.MimeTypeVP8),
 	}
 	d.cur.Store(-1)
+	d.lagCeiling.Store(noLagCeiling)
 	d.target.Store(int32(src.topQuality()))
 	d.wanted.Store(int32(src.topQuality()))
 	if src.remoteKind == webrtc.RTPCodecTypeVideo {

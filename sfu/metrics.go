@@ -14,6 +14,7 @@ type metrics struct {
 	nacksTooOld, nacksOverBudget              prometheus.Counter
 	keyframeRequests, plisSent, plisThrottled prometheus.Counter
 	droppedPackets, layerSwitches             prometheus.Counter
+	lateDropped, lagStepDowns                 prometheus.Counter
 	recordings                                prometheus.Gauge
 	recordDropped                             prometheus.Counter
 	subscriberBandwidth                       prometheus.Histogram
@@ -70,6 +71,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		plisThrottled:    c("plis_throttled_total", "Keyframe requests not sent to publishers because of throttling."),
 		droppedPackets:   c("dropped_packets_total", "Malformed or oversized packets received from publishers."),
 		layerSwitches:    c("layer_switches_total", "Simulcast layer switches made by down tracks."),
+		lateDropped:      c("late_dropped_packets_total", "Packets not sent to a subscriber because forwarding reached it later than sfu.max_delay after their arrival (one per subscriber)."),
+		lagStepDowns:     c("lag_step_downs_total", "Down tracks stepped down a simulcast layer because forwarding to them lagged repeatedly."),
 		recordings:       g("recordings", "Tracks being recorded by the server."),
 		recordDropped:    c("recording_dropped_packets_total", "Packets dropped because a recording's queue was full (its writer fell behind)."),
 		videoPaused:      g("video_paused", "Received videos paused because the receiver's own link cannot carry them (audio goes on), at the last quality round."),
@@ -94,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
 			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwarded,
-			m.nacks, m.nackMisses, m.retransmits, m.nacksTooOld, m.nacksOverBudget, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.recordings, m.recordDropped,
+			m.nacks, m.nackMisses, m.retransmits, m.nacksTooOld, m.nacksOverBudget, m.keyframeRequests, m.plisSent, m.plisThrottled, m.droppedPackets, m.layerSwitches, m.lateDropped, m.lagStepDowns, m.recordings, m.recordDropped,
 			m.videoPaused, m.videoLowered, m.poorLinks} {
 			reg.MustRegister(col)
 		}
