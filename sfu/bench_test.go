@@ -94,3 +94,35 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkForwardHandoff is BenchmarkForward for one subscriber through the read loop's
+// hand-off to the layer's fan-out goroutine (overload.go), as forward runs it: what stamping
+// arrivals and bounding the delay cost per packet.
+func BenchmarkForwardHandoff(b *testing.B) {
+	tr, _ := testTrack(b, time.Hour)
+	tr.maxDelay = DefaultMaxDelay
+	_, w := bindDown(b, tr, false)
+	w.keep = false
+	raw := marshal(b, rtp.Header{Version: 2, PayloadType: 96, SSRC: 777}, make([]byte, 1100))
+	raw[12] = 0x10
+	l := tr.layer(0)
+	// Shorter than the packet buffer, so the benchmark never laps the fan-out.
+	q := make(chan queued, 64)
+	done := make(chan struct{})
+	go func() { defer close(done); tr.fanOutLoop(l, q) }()
+	var p packet
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint16(raw[2:], uint16(i))
+		at := now()
+		if tr.accept(l, raw, &p, at) {
+			q <- queued{at: at, seq: p.seq}
+		}
+	}
+	close(q)
+	<-done
+	if got := l.fwd.packets.Load(); got < uint64(b.N)*9/10 {
+		b.Fatalf("%d of %d packets forwarded", got, b.N)
+	}
+}
