@@ -119,7 +119,7 @@ func (t *publishedTrack) shedLag() {
 			continue
 		}
 		d.calm = 0
-		if d.lagStreak++; d.lagStreak < lagStepRounds || d.cur.Load() <= 0 {
+		if d.lagStreak++; d.lagStreak < lagStepRounds || d.lagLayer() <= 0 {
 			continue
 		}
 		if pr := d.fanOutPriority(); pr < lowest {
@@ -131,9 +131,18 @@ func (t *publishedTrack) shedLag() {
 	}
 	for _, d := range steppable {
 		d.lagStreak = 0
-		d.lagCeiling.Store(d.cur.Load() - 1)
+		d.lagCeiling.Store(d.lagLayer() - 1)
 		t.metrics.lagStepDowns.Inc()
 	}
+}
+
+// lagLayer is the layer a lagging down track is on: the one it waits for while a drop made it
+// wait for a keyframe.
+func (d *DownTrack) lagLayer() int32 {
+	if cur := d.cur.Load(); cur >= 0 {
+		return cur
+	}
+	return d.target.Load()
 }
 
 // fanOutPriority orders a track's subscribers: the server's recorders first, then by the

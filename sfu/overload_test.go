@@ -139,6 +139,8 @@ func TestLaggingSubscriberStepsDownLowestPriorityFirst(t *testing.T) {
 		t.Fatalf("target %d under a lag ceiling of 1", thumb.target.Load())
 	}
 	thumb.cur.Store(0) // as if it switched and then went down again to the lowest
+	thumb.target.Store(0)
+	stage.resync() // dropped from: it waits for a keyframe of its layer, and still counts as on it
 	round()
 	round()
 	if stage.lagCeiling.Load() != 1 {
