@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -32,12 +31,7 @@ func (w *slowWriter) Write(b []byte) (int, error) { return len(b), nil }
 func TestLatePacketIsDroppedNotSent(t *testing.T) {
 	tr, _ := testTrack(t, time.Hour)
 	tr.maxDelay = 100 * time.Millisecond
-	var downs []*DownTrack
-	var ws []*recordingWriter
-	for range 3 {
-		d, w := bindDown(t, tr, false)
-		downs, ws = append(downs, d), append(ws, w)
-	}
+	downs, ws := bindDowns(t, tr, 3)
 	feed(t, tr, 1, 0, vp8KeyPayload)
 	l := tr.layer(0)
 	var p packet
@@ -167,22 +161,7 @@ func TestDelayBoundedBehindSlowSubscriber(t *testing.T) {
 	b := joinPeer(t, s, "lag", "sub")
 	video := startSource(t, true)
 	senders := a.publish(video.track)
-	go func() { // the publisher answers keyframe requests, like a browser
-		for {
-			pkts, _, err := senders[0].ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				if _, ok := p.(*rtcp.PictureLossIndication); ok {
-					select {
-					case video.key <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
-	}()
+	go answerPLI(senders[0], video)
 	ids := publishedIDs(t, s, "lag", 1)
 	if err := b.p.Subscribe(ids...); err != nil {
 		t.Fatal(err)
