@@ -80,16 +80,20 @@ func (t *publishedTrack) fanOutLoop(l *layer, q <-chan queued) {
 	}
 }
 
-// dropLate is called when the fan-out of a packet that arrived at at reaches downs (the rest of
-// the list) too late: they do not get it, and splice on again at a keyframe.
-func (t *publishedTrack) dropLate(downs []*DownTrack) {
+// dropLate is called when the fan-out of a packet of layer quality reaches downs (the rest of the
+// list) too late: those that take this layer do not get it, and splice on again at a keyframe.
+// The others are not lagging on this layer's account.
+func (t *publishedTrack) dropLate(downs []*DownTrack, quality int) {
+	q, n := int32(quality), 0
 	for _, d := range downs {
-		d.lagged.Add(1)
-		if d.bound.Load() && !d.paused.Load() {
-			d.resync()
+		if !d.bound.Load() || d.paused.Load() || (d.cur.Load() != q && d.target.Load() != q) {
+			continue
 		}
+		n++
+		d.lagged.Add(1)
+		d.resync()
 	}
-	t.metrics.lateDropped.Add(float64(len(downs)))
+	t.metrics.lateDropped.Add(float64(n))
 }
 
 // shedLag runs each second: it puts the fan-out in priority order (the recorder and the stage

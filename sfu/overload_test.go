@@ -167,18 +167,8 @@ func TestDelayBoundedBehindSlowSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
-	s.mu.Lock()
-	room := s.rooms["lag"]
-	s.mu.Unlock()
-	room.mu.Lock()
-	tr := room.tracks[ids[0]]
-	room.mu.Unlock()
-	slow := newDownTrack(tr, &Participant{id: "slow"}, s.metrics)
-	slow.priority.Store(5)
-	slow.bind(&slowWriter{n: 1, stall: 30 * time.Millisecond}, 9999, 96, 0, 0, false)
-	tr.addDown(slow)
+	tr := addSlowSubscriber(t, s, "lag", ids[0])
 	tr.shedLag() // the slow one first
-	t.Cleanup(func() { tr.removeDown(slow) })
 
 	remote := b.track(ids[0])
 	start := time.Now()
@@ -206,5 +196,49 @@ func TestDelayBoundedBehindSlowSubscriber(t *testing.T) {
 	}
 	if hi-lo > 400*time.Millisecond {
 		t.Fatalf("the delay behind a slow subscriber varied by %v, want about the %v bound", hi-lo, DefaultMaxDelay)
+	}
+}
+
+// addSlowSubscriber adds to a published track a subscriber of priority 5 (served first) whose
+// every write takes 30 ms, and returns the track.
+func addSlowSubscriber(t *testing.T, s *SFU, roomID, trackID string) *publishedTrack {
+	t.Helper()
+	s.mu.Lock()
+	room := s.rooms[roomID]
+	s.mu.Unlock()
+	room.mu.Lock()
+	tr := room.tracks[trackID]
+	room.mu.Unlock()
+	slow := newDownTrack(tr, &Participant{id: "slow"}, s.metrics)
+	slow.priority.Store(5)
+	slow.bind(&slowWriter{n: 1, stall: 30 * time.Millisecond}, 9999, 96, 0, 0, false)
+	tr.addDown(slow)
+	t.Cleanup(func() { tr.removeDown(slow) })
+	return tr
+}
+
+// TestLaggingSubscriberStepsDownWithPionPeers: a pion subscriber on the top layer behind a slow
+// one is dropped from again and again; housekeeping steps it down a layer, whose own goroutine
+// then serves it in time, without a freeze.
+func TestLaggingSubscriberStepsDownWithPionPeers(t *testing.T) {
+	s := newTestSFU(t)
+	a := joinPeer(t, s, "shed", "hall")
+	b := joinPeer(t, s, "shed", "thumb")
+	publishSimulcast(t, a)
+	ids := publishedIDs(t, s, "shed", 1)
+	if err := b.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
+	trace := layerTrace{t: t, tr: b.track(ids[0])}
+	trace.untilTop(25, 20*time.Second)
+	addSlowSubscriber(t, s, "shed", ids[0])
+	waitFor(t, "a step-down", func() bool { return testutil.ToFloat64(s.metrics.lagStepDowns) > 0 })
+	trace.phase(time.Second) // the switch, on the lower layer's next keyframe
+	layers, gap, worst := trace.phase(3 * time.Second)
+	t.Logf("after the step-down: %v packets per layer in 3 s, longest gap %v, emptiest second %d; %v late drops",
+		layers, gap, worst, testutil.ToFloat64(s.metrics.lateDropped))
+	if layers[2] != 0 || layers[1] < 100 || gap > 300*time.Millisecond {
+		t.Fatalf("after the step-down: %v packets per layer (50 fps sent), longest gap %v: want the middle layer, steadily", layers, gap)
 	}
 }
