@@ -102,9 +102,10 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 	if src.remoteKind == webrtc.RTPCodecTypeVideo {
 		d.nack = &nackState{}
 	}
-	d.rtx = newRetransmitBudget()
 	if sub != nil && sub.rtx != nil {
 		d.rtx = sub.rtx
+	} else {
+		d.rtx = newRetransmitBudget() // a recorder's, or a test's
 	}
 	return d
 }
