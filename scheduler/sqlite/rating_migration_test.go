@@ -3,13 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"sanji/scheduler/casework"
-	"sanji/scheduler/sqlstore"
-	"sanji/scheduler/storetest"
 )
 
 // TestReviewRatingMigrationKeepsRatings: migration 0018 rebuilds case_evaluations to widen its
@@ -17,28 +14,7 @@ import (
 // is still rated once.
 func TestReviewRatingMigrationKeepsRatings(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sanji.db")
-	ms, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := -1
-	for i, m := range ms {
-		if strings.Contains(m.Name, "review_ratings") {
-			before = i
-		}
-	}
-	if before < 0 {
-		t.Fatal("no review_ratings migration")
-	}
-	db, err := sql.Open("sqlite", dataSource(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], storetest.TestKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db, old := storeBefore(t, "review_ratings")
 	exec := func(db *sql.DB, q string, args ...any) error {
 		_, err := db.Exec(q, args...)
 		return err
