@@ -39,7 +39,8 @@ func e2eReviewer(t *testing.T, a *app, passwords map[string]string, username, ro
 // the result on the query page before any close. The petitioner asks for 复查: it goes to 上城区,
 // the body above 人社局, whose page may no longer act on it (refused, naming 上城区). 上城区's
 // closing waits for the 复查意见书; generated, it is signed by 上城区 and names 杭州市 for the
-// 复核; served by post, the review is closed; the query page shows the 复查 and keeps the rating.
+// 复核; served by post, the review is closed; the query page shows the 复查 and keeps the rating,
+// and the petitioner rates again: the result of the 复查, which evaluates the closed case.
 func TestE2EReviewAtTheHigherBody(t *testing.T) {
 	chromium := browsertest.Path(t)
 	cfg := testConfig(t)
@@ -129,5 +130,15 @@ func TestE2EReviewAtTheHigherBody(t *testing.T) {
 	}
 	if rated, _ := chromedp.Run(pub, chromedp.Evaluate[string](`document.getElementById("q-stage-result").dataset.rated || ""`)); rated != "true" {
 		t.Errorf("the result's rating after the review: %q", rated)
+	}
+	// The 复查意见书 served, the petitioner rates the review's result, once.
+	do(pub, "petitioner: rate the review's result", chromedp.Click(chromedp.CSS(`#q-stage-review_result button[data-score="basically"]`)))
+	e2eWait(t, pub, "petitioner: the review's result rated", `document.getElementById("q-stage-review_result").dataset.rated === "true"`)
+	if st := text(pub, "q-status"); st != "已评价" {
+		t.Errorf("the case after the review's rating: %q", st)
+	}
+	q = query("after rating the review")
+	if n, _ := chromedp.Run(pub, chromedp.Evaluate[int](`document.querySelectorAll("#q-stage-result button, #q-stage-review_result button").length`)); n != 0 || !strings.Contains(q, "对复查结果的评价") {
+		t.Errorf("after both ratings: %d buttons left: %s", n, q)
 	}
 }

@@ -440,6 +440,9 @@ const MaxRepresentatives = 5
 const (
 	EvalAcceptance = "acceptance" // 受理环节
 	EvalResult     = "result"     // 办理结果
+	// The results of a review by the higher body, rated again once its opinion is served.
+	EvalReviewResult   = "review_result"   // 复查结果（复查意见书）
+	EvalReReviewResult = "rereview_result" // 复核结果（复核意见书）
 
 	ScoreSatisfied   = "satisfied"   // 满意
 	ScoreBasically   = "basically"   // 基本满意
@@ -480,8 +483,16 @@ func CheckEvaluation(c Case, evs []CaseEvent, e Evaluation) error {
 			return org.Invalid("stage", "casework.evaluation.not_accepted_yet")
 		}
 	case EvalResult:
-		if _, ok := RatingStart(c, evs, EvalResult); !ok {
+		if _, ok := RatingStart(c, evs, e.Stage); !ok {
 			return org.Invalid("stage", "casework.documents.rating_not_served_yet")
+		}
+	case EvalReviewResult, EvalReReviewResult:
+		if _, ok := RatingStart(c, evs, e.Stage); !ok {
+			kind := DocReviewOpinion
+			if e.Stage == EvalReReviewResult {
+				kind = DocReReviewOpinion
+			}
+			return org.Invalid("stage", "casework.reviewrating.not_served_yet", "document", DocumentTitle(kind))
 		}
 	default:
 		return org.Invalid("stage", "casework.evaluation.stage_invalid")

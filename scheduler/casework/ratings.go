@@ -28,12 +28,23 @@ const (
 	ViaPhone     = "phone"      // staff record it from a phone call, with who recorded it
 )
 
+// EvalStages are the stages a petitioner rates, in the order a case reaches them.
+var EvalStages = []string{EvalAcceptance, EvalResult, EvalReviewResult, EvalReReviewResult}
+
+// RatesAResult reports whether stage rates a result (the answer's, or a review's): a closed case
+// is evaluated by such a rating.
+func RatesAResult(stage string) bool {
+	return stage == EvalResult || stage == EvalReviewResult || stage == EvalReReviewResult
+}
+
 // DefaultRatingWindowDays is how long a stage may be rated, from its start (RatingStart).
 const DefaultRatingWindowDays = 30
 
 // RatingStart is when stage of c becomes ratable, from its timeline evs: the acceptance once
 // accepted (from the service of the 受理告知书 when recorded, else the acceptance); the result
-// once the 处理意见书 is served (a case closed before service was recorded: from closing).
+// once the 处理意见书 is served (a case closed before service was recorded: from closing); the
+// result of a 复查 or 复核 once its opinion is served, and only then (the review's opinions were
+// required before its close, so a served opinion is the one start they have).
 func RatingStart(c Case, evs []CaseEvent, stage string) (time.Time, bool) {
 	switch stage {
 	case EvalAcceptance:
@@ -51,6 +62,10 @@ func RatingStart(c Case, evs []CaseEvent, stage string) (time.Time, bool) {
 		if !c.ClosedAt.IsZero() && (c.Status == StClosed || c.Status == StEvaluated || c.Status == StArchived) {
 			return c.ClosedAt, true
 		}
+	case EvalReviewResult:
+		return ServedAt(evs, DocReviewOpinion)
+	case EvalReReviewResult:
+		return ServedAt(evs, DocReReviewOpinion)
 	}
 	return time.Time{}, false
 }
@@ -80,7 +95,7 @@ func PendingRatings(c Case, evs []CaseEvent, rated []Evaluation, days int, now t
 		return nil
 	}
 	var out []string
-	for _, stage := range []string{EvalAcceptance, EvalResult} {
+	for _, stage := range EvalStages {
 		start, ok := RatingStart(c, evs, stage)
 		if !ok || !now.Before(calendar.EndOfDay(RatingDue(start, days))) {
 			continue

@@ -585,7 +585,7 @@ func (cb *codebook) file(r CaseRecord) (CaseFile, error) {
 		return f, rs.err
 	}
 	for i, e := range r.Evaluations {
-		okStage := e.Stage == casework.EvalAcceptance || e.Stage == casework.EvalResult
+		okStage := slices.Contains(casework.EvalStages, e.Stage)
 		okScore := e.Score == casework.ScoreSatisfied || e.Score == casework.ScoreBasically || e.Score == casework.ScoreUnsatisfied
 		if !okStage || !okScore {
 			return f, org.Invalid(fmt.Sprintf("evaluations[%d]", i), "exchange.record.evaluation")

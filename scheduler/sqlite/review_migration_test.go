@@ -12,12 +12,10 @@ import (
 	"sanji/scheduler/storetest"
 )
 
-// TestReviewMigrationMigratesCases writes cases into a store from before migration 0013 and
-// checks what the migration makes of them: the review body of those under review, the final mark
-// after re-review, the outcomes of those that ended, the timelines untouched (they are
-// append-only), and the statistics rebuilt with the outcomes.
-func TestReviewMigrationMigratesCases(t *testing.T) {
-	ctx := context.Background()
+// storeBefore opens a new SQLite store at a fresh path with the migrations before the one named
+// name: what a store of that time held, for a migration's test to fill and reopen at path.
+func storeBefore(t *testing.T, name string) (string, *sql.DB, *sqlstore.Store) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "sanji.db")
 	ms, err := Migrations()
 	if err != nil {
@@ -25,21 +23,31 @@ func TestReviewMigrationMigratesCases(t *testing.T) {
 	}
 	before := -1
 	for i, m := range ms {
-		if strings.Contains(m.Name, "review_outcomes") {
+		if strings.Contains(m.Name, name) {
 			before = i
 		}
 	}
 	if before < 0 {
-		t.Fatal("no review_outcomes migration")
+		t.Fatalf("no %s migration", name)
 	}
 	db, err := sql.Open("sqlite", dataSource(path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sqlstore.New(ctx, db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], storetest.TestKeys())
+	old, err := sqlstore.New(context.Background(), db, sqlstore.Dialect{Name: "sqlite", Classify: classify}, ms[:before], storetest.TestKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, db, old
+}
+
+// TestReviewMigrationMigratesCases writes cases into a store from before migration 0013 and
+// checks what the migration makes of them: the review body of those under review, the final mark
+// after re-review, the outcomes of those that ended, the timelines untouched (they are
+// append-only), and the statistics rebuilt with the outcomes.
+func TestReviewMigrationMigratesCases(t *testing.T) {
+	ctx := context.Background()
+	path, db, old := storeBefore(t, "review_outcomes")
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.Exec(q, args...); err != nil {

@@ -515,7 +515,7 @@ func (s *Store) AddEvaluation(ctx context.Context, e *casework.Evaluation) error
 			return fmt.Errorf("sqlstore: add evaluation (once per stage): %w", err)
 		}
 		e.ID = id
-		if e.Stage == casework.EvalResult && c.Status == casework.StClosed {
+		if casework.RatesAResult(e.Stage) && c.Status == casework.StClosed {
 			ev := casework.CaseEvent{CaseID: c.ID, At: e.At, Actor: "petitioner", From: casework.StClosed, To: casework.StEvaluated,
 				Reason: "信访人评价：" + e.Score}
 			return tx.TransitionCase(ctx, &ev) // which counts the rating with the transition

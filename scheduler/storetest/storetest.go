@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnwardForward", testOnwardForward},
 		{"Documents", testDocuments},
 		{"RatingsOnServedAnswer", testRatingsOnServedAnswer},
+		{"RatingAfterReview", testRatingAfterReview}, // reviewrating.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,5 +1,6 @@
 // The petitioner's page: the milestones of a case by its query code (no login, nothing
-// identifying), and the satisfaction rating of its acceptance and of its result, once each.
+// identifying), and the satisfaction rating of its acceptance and of its result, once each; after
+// a 复查 (复核) its result is rated again once its opinion has reached the petitioner.
 
 import { initPage, showError } from './nav.js';
 import { api, ApiError } from './api.js';
@@ -41,7 +42,10 @@ function render() {
   $('q-eval').hidden = !res.can_evaluate;
   const box = $('q-stages');
   box.replaceChildren();
-  for (const stage of ['acceptance', 'result']) {
+  for (const stage of ['acceptance', 'result', 'review_result', 'rereview_result']) {
+    // A review's result shows only once there is one to rate (or it was rated): most cases have none.
+    const review = stage !== 'acceptance' && stage !== 'result';
+    if (review && !open(stage) && !res.rated.includes(stage)) continue;
     const div = el('div', undefined, 'q-stage');
     div.id = `q-stage-${stage}`;
     div.append(el('h4', t('q.stage.' + stage)));
