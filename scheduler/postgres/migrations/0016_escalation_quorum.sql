@@ -1,4 +1,4 @@
--- 0017: 督办 that climbs by itself and 会商 quorum.
+-- 0016: 督办 that climbs by itself and 会商 quorum.
 -- A supervision item past its feedback date climbs one rung and one level: escalated_unit_id is
 -- the office it has climbed to (0: none yet), overdue_escalations how many feedback dates it missed.
 ALTER TABLE supervisions ADD COLUMN escalated_unit_id BIGINT NOT NULL DEFAULT 0;
