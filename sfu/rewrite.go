@@ -19,9 +19,6 @@ type rewriter struct {
 	lastAt    int64 // monotonic nanoseconds when lastSeq was sent
 }
 
-// spliceWindow is how far behind the newest packet a late one is still forwarded.
-const spliceWindow = 1 << 14
-
 // resync makes the next packet start a new splice (after a pause, a mute or a source change).
 func (r *rewriter) resync() { r.rebase = true }
 
@@ -41,12 +38,6 @@ func (r *rewriter) rewrite(p *packet, now int64) (seq uint16, ts uint32, ok bool
 	}
 	if int16(p.seq-r.baseSeq) < 0 {
 		return 0, 0, false
-	}
-	// The splice's start trails the stream: after 32,768 packets (three minutes of video) a
-	// fixed start would make every packet look older than the splice, and half of the sequence
-	// space was dropped. A packet this far behind is of no use anyway.
-	if d := p.seq - r.baseSeq; d > spliceWindow {
-		r.baseSeq = p.seq - spliceWindow
 	}
 	seq, ts = p.seq+r.seqOffset, p.timestamp+r.tsOffset
 	if int16(seq-r.lastSeq) > 0 {
@@ -69,9 +60,8 @@ type sentEntry struct {
 	srcSeq    uint16
 	picOffset uint16
 	tsOffset  uint32
-	resent    uint8  // retransmissions so far
-	sentMs    uint32 // monotonic ms when first sent (wraps: compare by difference)
-	resentAt  int64  // monotonic ns of the last one
+	resent    uint8 // retransmissions so far
+	resentAt  int64 // monotonic ns of the last one
 }
 
 func (l *sentLog) add(e sentEntry) {
@@ -90,19 +80,13 @@ const (
 	minResendSpace = 40 * time.Millisecond
 )
 
-// mayResend reports whether outSeq may be retransmitted now.
-func (l *sentLog) mayResend(outSeq uint16, at int64) bool {
-	e := &l.entries[outSeq%uint16(len(l.entries))]
-	return e.valid && e.outSeq == outSeq && e.resent < maxResends &&
-		(e.resent == 0 || at-e.resentAt >= int64(minResendSpace))
-}
-
 // claimResend reports whether outSeq may be retransmitted now, and counts it if so.
 func (l *sentLog) claimResend(outSeq uint16, at int64) bool {
-	if !l.mayResend(outSeq, at) {
+	e := &l.entries[outSeq%uint16(len(l.entries))]
+	if !e.valid || e.outSeq != outSeq || e.resent >= maxResends ||
+		(e.resent > 0 && at-e.resentAt < int64(minResendSpace)) {
 		return false
 	}
-	e := &l.entries[outSeq%uint16(len(l.entries))]
 	e.resent++
 	e.resentAt = at
 	return true
