@@ -19,6 +19,9 @@ type rewriter struct {
 	lastAt    int64 // monotonic nanoseconds when lastSeq was sent
 }
 
+// spliceWindow is how far behind the newest packet a late one is still forwarded.
+const spliceWindow = 1 << 14
+
 // resync makes the next packet start a new splice (after a pause, a mute or a source change).
 func (r *rewriter) resync() { r.rebase = true }
 
@@ -38,6 +41,12 @@ func (r *rewriter) rewrite(p *packet, now int64) (seq uint16, ts uint32, ok bool
 	}
 	if int16(p.seq-r.baseSeq) < 0 {
 		return 0, 0, false
+	}
+	// The splice's start trails the stream: after 32,768 packets (three minutes of video) a
+	// fixed start would make every packet look older than the splice, and half of the sequence
+	// space was dropped. A packet this far behind is of no use anyway.
+	if d := p.seq - r.baseSeq; d > spliceWindow {
+		r.baseSeq = p.seq - spliceWindow
 	}
 	seq, ts = p.seq+r.seqOffset, p.timestamp+r.tsOffset
 	if int16(seq-r.lastSeq) > 0 {

@@ -101,3 +101,22 @@ func TestResendLimits(t *testing.T) {
 		t.Fatal("retransmitted a packet never sent")
 	}
 }
+
+// TestRewriterLongStream: a stream far longer than the sequence space goes through whole; it
+// used to stop after 32,768 packets of one splice for the next 32,768.
+func TestRewriterLongStream(t *testing.T) {
+	r := rewriter{clockRate: 90000}
+	var last uint16
+	for i := range 150_000 {
+		p := packet{ssrc: 5, seq: uint16(1000 + i), timestamp: uint32(i * 3000)}
+		seq, _, ok := r.rewrite(&p, int64(i)*int64(time.Millisecond))
+		if !ok || (i > 0 && seq != last+1) {
+			t.Fatalf("packet %d: ok %v, seq %d after %d", i, ok, seq, last)
+		}
+		last = seq
+	}
+	late := packet{ssrc: 5, seq: last - spliceWindow - 10} // the first splice keeps the source numbers
+	if _, _, ok := r.rewrite(&late, 0); ok {
+		t.Fatal("a packet further behind than the splice window was forwarded")
+	}
+}
