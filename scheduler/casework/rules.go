@@ -43,5 +43,6 @@ func DefaultRules() Rules {
 		RuleReReviewAnswer:    {Key: RuleReReviewAnswer, Name: "复核答复", Days: 30, Unit: calendar.CalendarDays},
 		RuleFastTrack:         {Key: RuleFastTrack, Name: "简易办理", Days: 10, Unit: calendar.WorkingDays},
 		RuleSupervisionAnswer: {Key: RuleSupervisionAnswer, Name: "督办反馈", Days: 30, Unit: calendar.CalendarDays},
+		RuleForwardLevel:      ForwardRule(0), // the province's days replace it (casework.forward_days_per_level)
 	}
 }

@@ -30,7 +30,9 @@ import (
 // the statistics were read on, which only moves forward; moving it re-keys the cells it folds
 // (FoldRateCounts), so the counts always equal the sum of every case's cells under the current
 // horizon. A case's facts are derived from its timeline (ClockOf), its rating and the other cases
-// of its petitioners, in the transaction of every change.
+// of its petitioners, in the transaction of every change. A level's forwarding period (逐级转送)
+// runs for the working days the province sets, which the counts do not know: its L is the first
+// working day it could end on (forwardNominal), and the due day is always decided at read time.
 
 // Metrics of a rate cell.
 const (
@@ -44,6 +46,7 @@ const (
 	MetricRouting    = "route"   // the registering office's routing period; UnitOf: that office
 	MetricOutcome    = "out"     // how a case ended; Bucket: its outcome (casework.Outcomes), or OutcomeUnclassified
 	MetricRatable    = "ratable" // a result that should be rated (ShouldRateResult)
+	MetricForward    = "fwd"     // a level's forwarding period (ForwardPeriods); UnitOf: the unit forwarded to
 )
 
 // OutcomeUnclassified is the bucket of an outcome cell of a closed case that names no outcome.
@@ -112,6 +115,8 @@ type CaseFacts struct {
 	Registered time.Time
 	RegUnit    int64 // the registering office
 	Ratable    bool  // its result should be rated (ShouldRateResult)
+	// Forwards are the levels' forwarding periods (ForwardPeriods).
+	Forwards []ForwardPeriod
 }
 
 // LegalDayNumber is the legal date of an instant as days since 1970-01-01.
@@ -128,6 +133,14 @@ func MonthNumber(t time.Time) int {
 // keptRules are the rules the counts are kept with (read-only).
 var keptRules = casework.DefaultRules()
 
+// forwardNominal is the forwarding period the counts keep, whatever days the province sets (1 to
+// 15): its last day is never after the real one's, so an end on or before it is on time.
+var forwardNominal = casework.ForwardRule(1)
+
+// maxForwardDays is the longest per-level period the counts answer; W bounds how far past L the
+// due day of a longer one can lie (countsAnswer).
+const maxForwardDays = 15
+
 // periodRule is the rule and extension of a period cell.
 func periodRule(metric string, variant int) (calendar.Rule, int) {
 	switch metric {
@@ -135,6 +148,8 @@ func periodRule(metric string, variant int) (calendar.Rule, int) {
 		return keptRules[casework.RuleAcceptance], 0
 	case MetricRouting:
 		return keptRules[casework.RuleRegistration], 0
+	case MetricForward:
+		return forwardNominal, 0
 	}
 	if variant%2 == 1 {
 		return keptRules[casework.RuleFastTrack], variant / 2
@@ -190,7 +205,7 @@ func Fold(c RateCell, horizon int) (RateCell, bool) {
 
 // isPeriod reports whether metric counts a clock period.
 func isPeriod(metric string) bool {
-	return metric == MetricAcceptance || metric == MetricHandling || metric == MetricRouting
+	return metric == MetricAcceptance || metric == MetricHandling || metric == MetricRouting || metric == MetricForward
 }
 
 func periodCell(metric string, unitOf int64, variant int, start, end time.Time, horizon int) RateCell {
@@ -259,11 +274,15 @@ func (f CaseFacts) Cells(horizon int) []RateCell {
 		}
 		out = append(out, periodCell(MetricHandling, cl.UnitOf, variant, cl.Accepted, cl.Answered, horizon))
 	}
+	for _, p := range f.Forwards {
+		out = append(out, periodCell(MetricForward, p.Unit, 0, p.Start, p.End, horizon))
+	}
 	return out
 }
 
 // countsAnswer reports whether the counts give exactly what ComputeRates would: they were kept
-// with the default rules, and W must exceed how far the calendar can move a due day.
+// with the default rules (the forwarding days are any the province may set), and W must exceed how
+// far the calendar can move a due day.
 func countsAnswer(cal *calendar.Calendar, rules casework.Rules) bool {
 	if cal.Provisional() { // the counts never guess a year; a provisional calendar does
 		return false
@@ -273,6 +292,15 @@ func countsAnswer(cal *calendar.Calendar, rules casework.Rules) bool {
 			return false
 		}
 	}
+	fwd := forwardRule(rules)
+	if fwd.Unit != calendar.WorkingDays || fwd.Days > maxForwardDays {
+		return false
+	}
+	// A forwarding period's due day lies within W of its L when the W + 1 days from L hold its
+	// working days: at most W + 1 − days rest days in any such window.
+	fwdSpan := rateSlackWorking + 1
+	fwdRests, maxFwdRests := 0, 0
+	var fwdWindow []bool
 	// Walk the covered days in order: the longest run of rest days, and the most rest days in any
 	// window a working-day period with its extension and slack can span.
 	span := keptRules[casework.RuleFastTrack].Days + keptRules[casework.RuleExtension].Days + rateSlackWorking
@@ -289,6 +317,7 @@ func countsAnswer(cal *calendar.Calendar, rules casework.Rules) bool {
 		working, err := cal.IsWorkingDay(d)
 		if err != nil { // a year between covered ones is missing: start afresh after it
 			run, rests, window = 0, 0, window[:0]
+			fwdRests, fwdWindow = 0, fwdWindow[:0]
 			continue
 		}
 		if working {
@@ -305,8 +334,18 @@ func countsAnswer(cal *calendar.Calendar, rules casework.Rules) bool {
 			window = window[1:]
 		}
 		maxRun, maxRests = max(maxRun, run), max(maxRests, rests)
+		if fwdWindow = append(fwdWindow, !working); !working {
+			fwdRests++
+		}
+		if len(fwdWindow) > fwdSpan {
+			if fwdWindow[0] {
+				fwdRests--
+			}
+			fwdWindow = fwdWindow[1:]
+		}
+		maxFwdRests = max(maxFwdRests, fwdRests)
 	}
-	return maxRun <= rateSlackCalendar && maxRests <= rateSlackWorking
+	return maxRun <= rateSlackCalendar && maxRests <= rateSlackWorking && maxFwdRests <= fwdSpan-fwd.Days
 }
 
 // dayIndex answers due days with table lookups over the days the calendar covers: the statistics
@@ -457,12 +496,19 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 				return Rates{}, fmt.Errorf("rates: unknown outcome %d in the counts", row.Bucket)
 			}
 			continue
-		case MetricAcceptance, MetricHandling, MetricRouting:
+		case MetricAcceptance, MetricHandling, MetricRouting, MetricForward:
 		default:
 			return Rates{}, fmt.Errorf("rates: unknown metric %q in the counts", row.Metric)
 		}
-		rule, ext := periodRule(row.Metric, row.Variant)
-		rule = rules[rule.Key]
+		kept, ext := periodRule(row.Metric, row.Variant)
+		rule := rules[kept.Key]
+		if row.Metric == MetricForward {
+			rule = forwardRule(rules)
+		}
+		// The period's start, and its last day as if every day were a working day (L, but for a
+		// forwarding period kept with forwardNominal, later): the due day is never before it.
+		start := row.Day - kept.Days - ext
+		last := start + rule.Days + ext
 		o := notDue
 		switch {
 		case row.Bucket == BucketOnTime:
@@ -472,10 +518,12 @@ func RatesFromCounts(rows []RateRow, cal *calendar.Calendar, rules casework.Rule
 			if _, ok := covered[-row.Day]; !ok {
 				o = unknown
 			}
-		case row.Bucket == BucketRunning && today <= row.Day: // not due whatever the calendar
+		case row.Bucket == BucketRunning && today <= last: // not due whatever the calendar
 		default:
-			d, err := days.due(rule, row.Day-rule.Days-ext, ext)
+			d, err := days.due(rule, start, ext)
 			switch {
+			case errors.Is(err, calendar.ErrCalendarYear) && row.Bucket != BucketRunning && row.Bucket != BucketLate && row.Day+row.Bucket <= last:
+				o = onTime // ended before any due day, as judge counts it
 			case errors.Is(err, calendar.ErrCalendarYear):
 				o = unknown
 			case row.Bucket == BucketRunning:

@@ -35,6 +35,7 @@ func (r *Rate) Add(o Rate) { r.Num, r.Den = r.Num+o.Num, r.Den+o.Den }
 type UnitOverdue struct {
 	Acceptance, Handling int
 	Routing              int // the office's own routing (登记转送交办 15 日) not done in time
+	Forwarding           int // a forwarded matter not passed on or decided within the per-level days (逐级转送)
 }
 
 // CountKey is one cell of the case counts: a category, a territory and the month of registration.
@@ -69,6 +70,10 @@ type Rates struct {
 	// TimelyRouting: cases the registering office routed (forwarded, assigned, accepted or not
 	// accepted) within its own routing period; overdue unrouted count against.
 	TimelyRouting Rate
+	// TimelyForwarding (逐级转送按期率): the per-level forwarding periods (ForwardPeriods) the
+	// receiving unit ended — forwarded on or decided — within the per-level working days; overdue
+	// running ones count against.
+	TimelyForwarding Rate
 	// Outcomes counts the cases that ended by how (casework.CaseOutcome); Unclassified the closed
 	// ones that name none (closed after an explanation before outcomes were recorded).
 	Outcomes     map[casework.CaseOutcome]int
@@ -213,6 +218,13 @@ func ComputeRates(in RatesInput, cal *calendar.Calendar, rules casework.Rules, n
 			return Rates{}, fmt.Errorf("rates: case %s: %w", c.Number, err)
 		}
 		r.tally(MetricAcceptance, cl.AccUnit, o, 1)
+		for _, p := range ForwardPeriods(evs) {
+			o, err := judge(cal, forwardRule(rules), p.Start, 0, p.End, now)
+			if err != nil {
+				return Rates{}, fmt.Errorf("rates: case %s: forwarding period: %w", c.Number, err)
+			}
+			r.tally(MetricForward, p.Unit, o, 1)
+		}
 		if ShouldRateResult(c, evs) {
 			r.Participation.Den++
 		}
@@ -264,7 +276,7 @@ func ShouldRateResult(c casework.Case, evs []casework.CaseEvent) bool {
 }
 
 // tally adds n periods of outcome o to the rate of the period metric (MetricRouting,
-// MetricAcceptance or MetricHandling), the late ones against unit.
+// MetricAcceptance, MetricHandling or MetricForward), the late ones against unit.
 func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 	rate := &r.TimelyAcceptance
 	switch metric {
@@ -272,6 +284,8 @@ func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 		rate = &r.OnTimeClosure
 	case MetricRouting:
 		rate = &r.TimelyRouting
+	case MetricForward:
+		rate = &r.TimelyForwarding
 	}
 	switch o {
 	case onTime:
@@ -285,6 +299,8 @@ func (r *Rates) tally(metric string, unit int64, o outcome, n int) {
 			u.Handling += n
 		case MetricRouting:
 			u.Routing += n
+		case MetricForward:
+			u.Forwarding += n
 		default:
 			u.Acceptance += n
 		}
@@ -334,6 +350,39 @@ func ClockOf(c casework.Case, evs []casework.CaseEvent, rules casework.Rules) Ra
 	routed, _ := firstTo(evs, casework.StForwarded, casework.StAssigned, casework.StAccepted, casework.StNotAccepted)
 	cl.Routed = routed.At
 	return cl
+}
+
+// ForwardPeriod is one level's forwarding period (逐级转送, casework.ForwardRule): from the forward
+// that brought a matter to Unit until that unit forwarded it on or decided on it (End; zero: it
+// has not yet).
+type ForwardPeriod struct {
+	Unit       int64
+	Start, End time.Time
+}
+
+// ForwardPeriods are the forwarding periods of a timeline, in order. A forwarded case leaves that
+// status only by the receiving unit's act (forwarded on, accepted, not accepted), so the status
+// change after a forward ends its period, as casework.ForwardClock shows it on the case.
+func ForwardPeriods(evs []casework.CaseEvent) []ForwardPeriod {
+	var out []ForwardPeriod
+	open := false
+	for _, e := range evs {
+		if e.Kind != casework.EvStatus {
+			continue
+		}
+		if open {
+			out[len(out)-1].End, open = e.At, false
+		}
+		if e.To == casework.StForwarded {
+			out, open = append(out, ForwardPeriod{Unit: e.ResponsibleUnitID, Start: e.At}), true
+		}
+	}
+	return out
+}
+
+// forwardRule is the per-level forwarding rule of rules: the province's, else the default.
+func forwardRule(rules casework.Rules) calendar.Rule {
+	return casework.ForwardRule(rules[casework.RuleForwardLevel].Days)
 }
 
 // HandlingRule is the rule of the handling period.

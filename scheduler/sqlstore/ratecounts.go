@@ -33,19 +33,20 @@ type factsRow struct {
 	outcome                     string
 	registered, routed          int64
 	ratable                     int
+	forwards                    string // the forwarding periods (encodeForwards)
 }
 
 const factsCols = `unit_id, unit_of, acc_unit, acc_start, decided, accepted, fast, ext_days, answered, category_id, territory,
-	month, score, is_repeat, closed, returned, outcome, registered, routed, ratable`
+	month, score, is_repeat, closed, returned, outcome, registered, routed, ratable, forwards`
 
 func (r *factsRow) scan(sc interface{ Scan(...any) error }, extra ...any) error {
 	return sc.Scan(append(extra, &r.unitID, &r.unitOf, &r.accUnit, &r.accStart, &r.decided, &r.accepted, &r.fast, &r.extDays,
-		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned, &r.outcome, &r.registered, &r.routed, &r.ratable)...)
+		&r.answered, &r.category, &r.territory, &r.month, &r.score, &r.repeat, &r.closed, &r.returned, &r.outcome, &r.registered, &r.routed, &r.ratable, &r.forwards)...)
 }
 
 func (r factsRow) args() []any {
 	return []any{r.unitID, r.unitOf, r.accUnit, r.accStart, r.decided, r.accepted, r.fast, r.extDays, r.answered, r.category,
-		r.territory, r.month, r.score, r.repeat, r.closed, r.returned, r.outcome, r.registered, r.routed, r.ratable}
+		r.territory, r.month, r.score, r.repeat, r.closed, r.returned, r.outcome, r.registered, r.routed, r.ratable, r.forwards}
 }
 
 func (r factsRow) facts() rates.CaseFacts {
@@ -54,7 +55,39 @@ func (r factsRow) facts() rates.CaseFacts {
 		Routed: fromTm(r.routed)},
 		Category: r.category, Territory: r.territory, Month: r.month, Score: r.score, Repeat: r.repeat != 0,
 		Closed: fromTm(r.closed), Returned: fromTm(r.returned), Outcome: casework.CaseOutcome(r.outcome),
-		Registered: fromTm(r.registered), RegUnit: r.unitID, Ratable: r.ratable != 0}
+		Registered: fromTm(r.registered), RegUnit: r.unitID, Ratable: r.ratable != 0, Forwards: decodeForwards(r.forwards)}
+}
+
+// encodeForwards writes forwarding periods as "unit:start:end" (times as tm) joined by ",", so
+// that the facts stay one comparable row.
+func encodeForwards(ps []rates.ForwardPeriod) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d:%d:%d", p.Unit, tm(p.Start), tm(p.End))
+	}
+	return b.String()
+}
+
+// decodeForwards reads what encodeForwards wrote; the store writes it, so a malformed part reads
+// as zero.
+func decodeForwards(s string) []rates.ForwardPeriod {
+	if s == "" {
+		return nil
+	}
+	var out []rates.ForwardPeriod
+	for _, part := range strings.Split(s, ",") {
+		var unit, start, end int64
+		if f := strings.Split(part, ":"); len(f) == 3 {
+			unit, _ = strconv.ParseInt(f[0], 10, 64)
+			start, _ = strconv.ParseInt(f[1], 10, 64)
+			end, _ = strconv.ParseInt(f[2], 10, 64)
+		}
+		out = append(out, rates.ForwardPeriod{Unit: unit, Start: fromTm(start), End: fromTm(end)})
+	}
+	return out
 }
 
 // factsOf derives a case's facts from its timeline and ratings; whether it is a repeat and when
@@ -64,7 +97,7 @@ func factsOf(c casework.Case, evs []casework.CaseEvent, evals []casework.Evaluat
 	r := factsRow{unitID: c.UnitID, unitOf: cl.UnitOf, accUnit: cl.AccUnit, accStart: tm(cl.AccStart), decided: tm(cl.Decided),
 		accepted: tm(cl.Accepted), fast: b2i(cl.Fast), extDays: cl.ExtDays, answered: tm(cl.Answered), category: c.CategoryID,
 		territory: c.Territory, month: rates.MonthNumber(c.RegisteredAt), outcome: string(c.Outcome), registered: tm(c.RegisteredAt),
-		routed: tm(cl.Routed), ratable: b2i(rates.ShouldRateResult(c, evs))}
+		routed: tm(cl.Routed), ratable: b2i(rates.ShouldRateResult(c, evs)), forwards: encodeForwards(rates.ForwardPeriods(evs))}
 	for _, e := range evals {
 		if e.Stage == casework.EvalResult {
 			r.score = e.Score
@@ -217,12 +250,13 @@ func (s *Store) putFacts(ctx context.Context, caseID int64, old factsRow, had bo
 	if err := s.applyCounts(ctx, delta); err != nil {
 		return err
 	}
-	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (case_id) DO UPDATE SET unit_id = excluded.unit_id, unit_of = excluded.unit_of, acc_unit = excluded.acc_unit,
 		acc_start = excluded.acc_start, decided = excluded.decided, accepted = excluded.accepted, fast = excluded.fast,
 		ext_days = excluded.ext_days, answered = excluded.answered, category_id = excluded.category_id, territory = excluded.territory,
 		month = excluded.month, score = excluded.score, is_repeat = excluded.is_repeat, closed = excluded.closed, returned = excluded.returned,
-		outcome = excluded.outcome, registered = excluded.registered, routed = excluded.routed, ratable = excluded.ratable`
+		outcome = excluded.outcome, registered = excluded.registered, routed = excluded.routed, ratable = excluded.ratable,
+		forwards = excluded.forwards`
 	if _, err := s.exec(ctx, q, append([]any{caseID}, next.args()...)...); err != nil {
 		return fmt.Errorf("sqlstore: rate facts: %w", err)
 	}
@@ -345,7 +379,7 @@ func (s *Store) refreshRepeats(ctx context.Context, caseID int64) error {
 
 // metricCodes number the metrics for the packed read of RateCounts.
 var metricCodes = []string{rates.MetricHandling, rates.MetricAcceptance, rates.MetricCases, rates.MetricCount,
-	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn, rates.MetricRouting, rates.MetricOutcome, rates.MetricRatable} // at most 16: four bits
+	rates.MetricRepeat, rates.MetricScore, rates.MetricReturn, rates.MetricRouting, rates.MetricOutcome, rates.MetricRatable, rates.MetricForward} // at most 16: four bits
 
 // RateCounts implements rates.RateStore. The cells come packed into one integer beside the
 // unit and the count: most of reading tens of thousands of rows is handing each column over, and
@@ -481,7 +515,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		return fail(err)
 	}
 	q := `INSERT INTO case_rate_facts (case_id, ` + factsCols + `) VALUES `
-	args := make([]any, 0, len(batch)*21)
+	args := make([]any, 0, len(batch)*22)
 	for i, c := range batch {
 		f := factsOf(*c, evs[c.ID], evals[c.ID])
 		if f.closed != 0 {
@@ -490,7 +524,7 @@ func (s *Store) rebuildBatch(ctx context.Context, after int64, closed map[int64]
 		if i > 0 {
 			q += ", "
 		}
-		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		args = append(append(args, c.ID), f.args()...)
 	}
 	if _, err := s.exec(ctx, q, args...); err != nil {
