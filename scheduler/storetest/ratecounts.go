@@ -17,9 +17,10 @@ import (
 
 // The statistics read from the store's counts are those computed from every timeline: for a few
 // hundred cases of random shape (routed into another subtree or not, decided late or never, fast
-// track, extended, answered late, closed, rated, the same people again, periods reaching a year
-// the calendar lacks), in every subtree, at several moments and "back within" windows; after
-// further changes and after a rebuild of the counts too.
+// track, extended, answered late, closed, rated, the same people again, forwarded down one level
+// or several and passed on in time, late or never, periods reaching a year the calendar lacks), in
+// every subtree, at several moments and "back within" windows, with the default and a province's
+// per-level forwarding days; after further changes and after a rebuild of the counts too.
 
 func testRateCounts(t *testing.T, s scheduler.Store) {
 	tr, cat := treeWithCategory(t, s)
@@ -32,6 +33,7 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 	people := []string{"330102199001011234", "330102198502023456", "330105197703035678", "33010219660404789X", "33010219660404789x",
 		"330102********1234"}
 	head := member(t, s, "head", org.RoleUnitHead, tr.Dept)
+	chains := [][]org.Unit{{tr.D1, tr.T1}, {tr.D1, tr.Dept}, {tr.D2}, {tr.T1}, {tr.City, tr.D1, tr.T1}}
 	base := time.Date(2025, 1, 3, 9, 0, 0, 0, calendar.ChinaTZ)
 	for i := range 240 {
 		at := base.Add(time.Duration(rng.Intn(760*24)) * time.Hour) // into 2027, which the calendar lacks
@@ -65,9 +67,20 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 			c.Status = to
 			return true
 		}
-		if rng.Intn(2) == 0 {
+		switch rng.Intn(4) {
+		case 0, 1:
 			resp := units[rng.Intn(len(units))]
 			step(casework.StAssigned, rng.Intn(10), func(ev *casework.CaseEvent) { ev.ResponsibleUnitID = resp.ID })
+		case 2:
+			// Forwarded down a chain of levels (逐级转送), each passing it on after a few days, the
+			// last left to decide below.
+			chain := chains[rng.Intn(len(chains))]
+			for j, to := range chain {
+				if j > 0 && rng.Intn(4) == 0 {
+					break // not passed on
+				}
+				step(casework.StForwarded, rng.Intn(12), func(ev *casework.CaseEvent) { ev.ResponsibleUnitID = to.ID })
+			}
 		}
 		switch rng.Intn(6) {
 		case 0:
@@ -136,17 +149,55 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 			}
 		}
 	}
+	// And at each, a chain the city forwarded to the district (passed on after two days: kept) and
+	// on to the township (accepted after fourteen: late), and a forward to the other district the
+	// day before (running, not due).
+	for _, now := range nows {
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: tr.City.ID, Territory: "330100", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
+			Title: "逐级转送", QueryCodeHash: hash, RegisteredAt: now.AddDate(0, 0, -20),
+			Petitioners: []casework.Petitioner{{Name: "某", Role: casework.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		r := c
+		r.RegisteredAt, r.Title = now.AddDate(0, 0, -2), "刚转送"
+		_, r.QueryCodeHash, _ = casework.NewQueryCode()
+		if err := s.CreateCase(ctx, &r, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []struct {
+			id   int64
+			from casework.CaseStatus
+			to   casework.CaseStatus
+			unit int64
+			back int
+		}{
+			{c.ID, casework.StRegistered, casework.StForwarded, tr.D1.ID, 19}, {c.ID, casework.StForwarded, casework.StForwarded, tr.T1.ID, 17},
+			{c.ID, casework.StForwarded, casework.StAccepted, 0, 3}, {r.ID, casework.StRegistered, casework.StForwarded, tr.D2.ID, 1},
+		} {
+			ev := casework.CaseEvent{CaseID: st.id, From: st.from, To: st.to, ResponsibleUnitID: st.unit, Reason: "转送", Actor: "h", ActorID: 1, At: now.AddDate(0, 0, -st.back)}
+			if err := s.TransitionCase(ctx, &ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	cal, err := calendar.LoadCalendar(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := casework.DefaultRules()
+	province := casework.DefaultRules()
+	province[casework.RuleForwardLevel] = casework.ForwardRule(3)
 	roots := []org.Unit{{}, tr.Root, tr.City, tr.D1, tr.D2, tr.T1, tr.Dept}
 	compare := func(when string, now time.Time) rates.Rates {
 		t.Helper()
 		var all rates.Rates
 		for _, root := range roots {
-			for _, days := range []int{0, 30, 365} {
+			for i, days := range []int{0, 30, 365} {
+				rules := casework.DefaultRules()
+				if i == 1 {
+					rules = province // the counts keep no forwarding days: any the province sets is answered
+				}
 				q := rates.RatesQuery{UnderPaths: []string{root.Path}, RepetitionDays: days}
 				want, err := rates.RatesFromTimelines(ctx, s, q, cal, rules, now)
 				if err != nil {
@@ -185,14 +236,15 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 	// The data must exercise what it claims to.
 	if last.Repeat.Num == 0 || last.Uncounted == 0 || len(last.Overdue) == 0 || last.Satisfaction.Den == 0 || len(last.Scores) < 3 ||
 		last.Repetitioned.Num == 0 || last.Repetitioned.Num == last.Repetitioned.Den || len(last.Counts) < 10 ||
-		last.TimelyAcceptance.Num == last.TimelyAcceptance.Den || last.OnTimeClosure.Num == last.OnTimeClosure.Den {
+		last.TimelyAcceptance.Num == last.TimelyAcceptance.Den || last.OnTimeClosure.Num == last.OnTimeClosure.Den ||
+		last.TimelyForwarding.Num == 0 || last.TimelyForwarding.Num == last.TimelyForwarding.Den {
 		t.Errorf("the cases do not cover every rate: %+v", last)
 	}
 	// The horizon does not move back, and a moment before it is still answered right.
 	if h, err := s.FoldRateCounts(ctx, rates.LegalDayNumber(nows[0])); err != nil || h != rates.LegalDayNumber(nows[2]) {
 		t.Errorf("fold backwards: %d %v", h, err)
 	}
-	if via, err := rates.RatesFor(ctx, s, rates.RatesQuery{UnderPaths: []string{""}}, cal, rules, nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
+	if via, err := rates.RatesFor(ctx, s, rates.RatesQuery{UnderPaths: []string{""}}, cal, casework.DefaultRules(), nows[0]); err != nil || !reflect.DeepEqual(via, mustRates(t, s, cal, nows[0])) {
 		t.Errorf("before the horizon: %+v %v", via, err)
 	}
 	// Periods folded as running end now: their cells move out of the folded ones.
