@@ -65,8 +65,9 @@ func TestDashboardPage(t *testing.T) {
 		js(w, 200, map[string]any{"cases": 6, "timely_acceptance": rate(3, 4), "on_time_closure": rate(1, 2), "satisfaction": rate(0, 0),
 			"satisfaction_scores": map[string]int{"satisfied": 0, "basically": 0, "unsatisfied": 0}, "participation": rate(0, 2), "repeat": rate(1, 6), "repetitioned": rate(0, 1),
 			"repetition_days": 90, "uncounted": 2, "timely_routing": rate(5, 6), "unclassified": 1,
+			"timely_forwarding": rate(2, 3), "forward_days_per_level": 3,
 			"outcomes": map[string]int{"not_accepted": 1, "legal_channel": 0, "no_longer_accepted": 0, "resolved": 2, "partly": 1, "not_supported": 0, "forwarded": 0, "terminated": 0},
-			"overdue":  []any{map[string]any{"unit_id": 4, "routing": 0, "acceptance": 1, "handling": 2, "total": 3}, map[string]any{"unit_id": 3, "routing": 1, "acceptance": 1, "handling": 0, "total": 2}},
+			"overdue":  []any{map[string]any{"unit_id": 4, "routing": 0, "forwarding": 0, "acceptance": 1, "handling": 2, "total": 3}, map[string]any{"unit_id": 3, "routing": 1, "forwarding": 1, "acceptance": 1, "handling": 0, "total": 3}},
 			"counts": []any{
 				map[string]any{"category_id": 7, "territory": "330102", "month": to, "count": 3},
 				map[string]any{"category_id": 8, "territory": "330102001", "month": to, "count": 2},
@@ -94,14 +95,18 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("cases %q", got)
 	}
 	for id, want := range map[string][2]string{"rate-timely_acceptance": {"3", "4"}, "rate-on_time_closure": {"1", "2"}, "rate-satisfaction": {"0", "0"},
-		"rate-participation": {"0", "2"}, "rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}, "rate-timely_routing": {"5", "6"}} {
+		"rate-participation": {"0", "2"}, "rate-repeat": {"1", "6"}, "rate-repetitioned": {"0", "1"}, "rate-timely_routing": {"5", "6"},
+		"rate-timely_forwarding": {"2", "3"}} {
 		got := eval[[]string](t, ctx, `(() => { const e = document.getElementById("`+id+`"); return [e.dataset.num, e.dataset.den]; })()`)
 		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 6 {
-		t.Errorf("%d rings, want 6 (satisfaction has nothing to count)", n)
+	if n := eval[int](t, ctx, `document.querySelectorAll("#db-rates svg.chart").length`); n != 7 {
+		t.Errorf("%d rings, want 7 (satisfaction has nothing to count)", n)
+	}
+	if got := eval[string](t, ctx, `document.querySelector("#rate-timely_forwarding p.muted").textContent`); !hasText(got, "每级 3 个工作日") {
+		t.Errorf("forwarding rate's definition %q", got)
 	}
 	// Each outcome on its own row, and the unclassified closes.
 	if got := eval[[]string](t, ctx, `["outcome-resolved", "outcome-partly", "outcome-legal_channel", "outcome-unclassified"].map((id) => document.getElementById(id).textContent)`); strings.Join(got, ",") != "2,1,0,1" {
@@ -114,7 +119,7 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("uncounted note %q", got)
 	}
 	bars := eval[[]string](t, ctx, `[...document.querySelectorAll("#db-overdue .bar-row")].map((g) => g.dataset.label + ":" + [...g.querySelectorAll("rect")].map((r) => r.dataset.value).join("+"))`)
-	if len(bars) != 2 || bars[0] != "上城区人社局:1+2" || bars[1] != "清波街道:1+1" { // routing, acceptance
+	if len(bars) != 2 || bars[0] != "上城区人社局:1+2" || bars[1] != "清波街道:1+1+1" { // routing, forwarding, acceptance
 		t.Errorf("overdue bars %v", bars)
 	}
 	cols := eval[[]string](t, ctx, `[...document.querySelectorAll("#db-months .column")].map((g) => g.dataset.total)`)

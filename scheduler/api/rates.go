@@ -30,6 +30,7 @@ type OverdueView struct {
 	Acceptance int   `json:"acceptance"`
 	Handling   int   `json:"handling"`
 	Routing    int   `json:"routing"`
+	Forwarding int   `json:"forwarding"`
 	Total      int   `json:"total"`
 }
 
@@ -66,6 +67,10 @@ type RatesView struct {
 	TimelyRouting RateView       `json:"timely_routing"`
 	Outcomes      map[string]int `json:"outcomes"`
 	Unclassified  int            `json:"unclassified"`
+	// TimelyForwarding (逐级转送按期率): each level's forwarding periods ended within the province's
+	// per-level working days.
+	TimelyForwarding    RateView `json:"timely_forwarding"`
+	ForwardDaysPerLevel int      `json:"forward_days_per_level"` // the working days each level has (casework.forward_days_per_level)
 }
 
 // SupervisionOverdueView is one unit's overdue supervision.
@@ -131,7 +136,9 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if err != nil {
 		return err
 	}
-	rt, err := rates.RatesFor(ctx, s.st, rq, cal, casework.DefaultRules(), s.now())
+	rules := casework.DefaultRules()
+	rules[casework.RuleForwardLevel] = s.forward // the province's days, as the case shows them
+	rt, err := rates.RatesFor(ctx, s.st, rq, cal, rules, s.now())
 	if err != nil {
 		return calendarErr(err)
 	}
@@ -148,6 +155,7 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	out.TimelyAcceptance, out.OnTimeClosure, out.Satisfaction = rateView(rt.TimelyAcceptance), rateView(rt.OnTimeClosure), rateView(rt.Satisfaction)
 	out.Repeat, out.Repetitioned = rateView(rt.Repeat), rateView(rt.Repetitioned)
 	out.TimelyRouting, out.Outcomes, out.Unclassified = rateView(rt.TimelyRouting), map[string]int{}, rt.Unclassified
+	out.TimelyForwarding, out.ForwardDaysPerLevel = rateView(rt.TimelyForwarding), s.forward.Days
 	for _, o := range casework.Outcomes {
 		out.Outcomes[string(o)] = rt.Outcomes[o]
 	}
@@ -158,8 +166,8 @@ func (s *Server) rates(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	out.OverdueByUnit, out.Overdue, out.Counts = map[string]int{}, []OverdueView{}, []CountView{}
 	for u, o := range rt.Overdue {
-		v := OverdueView{UnitID: u, Acceptance: o.Acceptance, Handling: o.Handling, Routing: o.Routing,
-			Total: o.Acceptance + o.Handling + o.Routing}
+		v := OverdueView{UnitID: u, Acceptance: o.Acceptance, Handling: o.Handling, Routing: o.Routing, Forwarding: o.Forwarding,
+			Total: o.Acceptance + o.Handling + o.Routing + o.Forwarding}
 		out.Overdue = append(out.Overdue, v)
 		out.OverdueByUnit[strconv.FormatInt(u, 10)] = v.Total
 	}

@@ -81,6 +81,24 @@ func TestForwardingClock(t *testing.T) {
 		v.Deadline == nil || v.Deadline.Due != "2026-03-17" {
 		t.Fatalf("clocks: %s", body)
 	}
+	// The rates count the township's period with the same three days: not due on 03-05, late
+	// against the township on 03-06.
+	leader := f.user(org.RoleLeader, f.d1)
+	rates := func() RatesView {
+		t.Helper()
+		resp, body := f.loginUser(leader).do("GET", "/api/v1/rates", nil)
+		wantStatus(t, resp, body, 200)
+		return decodeJSON[RatesView](t, body)
+	}
+	f.clock.add(3 * 24 * time.Hour)
+	if r := rates(); r.TimelyForwarding != (RateView{}) || r.ForwardDaysPerLevel != 3 {
+		t.Errorf("03-05: %+v %d", r.TimelyForwarding, r.ForwardDaysPerLevel)
+	}
+	f.clock.add(24 * time.Hour)
+	r := rates()
+	if r.TimelyForwarding != (RateView{0, 1, 0}) || len(r.Overdue) == 0 || r.Overdue[0].UnitID != f.t1.ID || r.Overdue[0].Forwarding != 1 {
+		t.Errorf("03-06: %+v %+v", r.TimelyForwarding, r.Overdue)
+	}
 }
 
 // TestRepeatExplained: a case of the same person and matter as an earlier one says which and why;

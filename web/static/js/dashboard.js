@@ -11,7 +11,7 @@ import { ring, hbars, columns, grid, legend } from './charts.js';
 // The roles that may read the statistics (the server's policy table, stats.read): the scope
 // choices are the subtrees of the caller's grants in these roles. The server checks again.
 const STATS_ROLES = ['leader', 'supervisor'];
-const RATES = ['timely_routing', 'timely_acceptance', 'on_time_closure', 'satisfaction', 'participation', 'repeat', 'repetitioned'];
+const RATES = ['timely_routing', 'timely_forwarding', 'timely_acceptance', 'on_time_closure', 'satisfaction', 'participation', 'repeat', 'repetitioned'];
 
 const units = new Map(); // id → unit
 const categories = new Map(); // id → name
@@ -87,7 +87,7 @@ function renderRates() {
     if (r.den > 0) card.append(ring(r.value, t(`db.rate.${key}`)));
     else card.append(el('div', t('db.noData'), 'db-nodata'));
     card.append(el('p', t('db.parts', { num: r.num, den: r.den }), 'db-parts'));
-    card.append(el('p', t(`db.rate.${key}.what`, { days: data.repetition_days }), 'muted small'));
+    card.append(el('p', t(`db.rate.${key}.what`, { days: data.repetition_days, perLevel: data.forward_days_per_level }), 'muted small'));
     if (key === 'satisfaction') {
       const s = data.satisfaction_scores;
       card.append(el('p', t('db.scores', { satisfied: s.satisfied, basically: s.basically, unsatisfied: s.unsatisfied }), 'small'));
@@ -98,13 +98,13 @@ function renderRates() {
 
 function renderOverdue() {
   const box = $('db-overdue');
-  const names = [t('rv.db.overdue.routing'), t('db.overdue.acceptance'), t('db.overdue.handling')];
+  const names = [t('rv.db.overdue.routing'), t('db.overdue.forwarding'), t('db.overdue.acceptance'), t('db.overdue.handling')];
   $('db-overdue-legend').replaceChildren(legend(names));
   if (!data.overdue.length) {
     box.replaceChildren(el('p', t('db.overdue.none'), 'muted'));
     return;
   }
-  box.replaceChildren(hbars(data.overdue.map((o) => ({ label: unitName(o.unit_id), parts: [o.routing, o.acceptance, o.handling] })), names,
+  box.replaceChildren(hbars(data.overdue.map((o) => ({ label: unitName(o.unit_id), parts: [o.routing, o.forwarding, o.acceptance, o.handling] })), names,
     t('db.overdue')));
 }
 
