@@ -13,13 +13,9 @@ import (
 // from the timelines and from the cells the store would keep, with the default 5 working days per
 // level and with a province's 3.
 func TestTimelyForwarding(t *testing.T) {
-	bj := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, calendar.ChinaTZ) }
-	fwd := func(unit int64, at time.Time) casework.CaseEvent {
-		return casework.CaseEvent{Kind: casework.EvStatus, To: casework.StForwarded, ResponsibleUnitID: unit, At: at}
-	}
-	ev := func(to casework.CaseStatus, at time.Time) casework.CaseEvent {
-		return casework.CaseEvent{Kind: casework.EvStatus, To: to, At: at}
-	}
+	bj := at2026
+	fwd := func(unit int64, at time.Time) casework.CaseEvent { return moved(casework.StForwarded, unit, at) }
+	ev := func(to casework.CaseStatus, at time.Time) casework.CaseEvent { return moved(to, 0, at) }
 	hs := []CaseHistory{
 		{ // The city forwards to district 20 on Wednesday 09-23; its 5 working days: Thursday 09-24,
 			// Monday 09-28 to Wednesday 09-30, Thursday 10-08. It forwards on to township 30 on
@@ -103,4 +99,14 @@ func TestTimelyForwarding(t *testing.T) {
 	if !countsAnswer(cal, three) || !countsAnswer(cal, casework.DefaultRules()) || countsAnswer(cal, long) {
 		t.Error("countsAnswer and the forwarding days")
 	}
+}
+
+// moved is a status change to to at at (unit: the unit it was routed to).
+func moved(to casework.CaseStatus, unit int64, at time.Time) casework.CaseEvent {
+	return casework.CaseEvent{Kind: casework.EvStatus, To: to, ResponsibleUnitID: unit, At: at}
+}
+
+// at2026 is 10:00 Beijing time on a day of 2026.
+func at2026(m time.Month, d int) time.Time {
+	return time.Date(2026, m, d, 10, 0, 0, 0, calendar.ChinaTZ)
 }

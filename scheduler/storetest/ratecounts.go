@@ -125,22 +125,22 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 	// the weekend before: not overdue yet (the due day moved to the Monday), and one that is.
 	nows := []time.Time{time.Date(2025, 6, 2, 12, 0, 0, 0, calendar.ChinaTZ), time.Date(2026, 6, 1, 12, 0, 0, 0, calendar.ChinaTZ),
 		time.Date(2027, 3, 1, 12, 0, 0, 0, calendar.ChinaTZ)}
+	// register registers a case of nobody in particular at unit on territory at at.
+	register := func(unit org.Unit, territory, title string, at time.Time) casework.Case {
+		t.Helper()
+		_, hash, _ := casework.NewQueryCode()
+		c := casework.Case{UnitID: unit.ID, Territory: territory, Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
+			Title: title, QueryCodeHash: hash, RegisteredAt: at, Petitioners: []casework.Petitioner{{Name: "某", Role: casework.PetitionerSelf}}}
+		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	for _, now := range nows {
 		for _, back := range []int{2, 1, 30} { // L on Saturday, Sunday, a month ago
 			l := now.AddDate(0, 0, -back)
-			_, hash, _ := casework.NewQueryCode()
-			c := casework.Case{UnitID: tr.T1.ID, Territory: "330102", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
-				Title: "周末到期", QueryCodeHash: hash, RegisteredAt: l.AddDate(0, 0, -15),
-				Petitioners: []casework.Petitioner{{Name: "某", Role: casework.PetitionerSelf}}}
-			if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-				t.Fatal(err)
-			}
-			h := c
-			h.RegisteredAt = l.AddDate(0, 0, -70)
-			_, h.QueryCodeHash, _ = casework.NewQueryCode()
-			if err := s.CreateCase(ctx, &h, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-				t.Fatal(err)
-			}
+			register(tr.T1, "330102", "周末到期", l.AddDate(0, 0, -15))
+			h := register(tr.T1, "330102", "周末到期", l.AddDate(0, 0, -70))
 			for _, to := range []casework.CaseStatus{casework.StAccepted, casework.StInProgress} {
 				cur, _ := s.GetCase(ctx, h.ID)
 				if err := s.TransitionCase(ctx, &casework.CaseEvent{CaseID: h.ID, From: cur.Status, To: to, Actor: "h", ActorID: 1, At: l.AddDate(0, 0, -60)}); err != nil {
@@ -153,19 +153,8 @@ func testRateCounts(t *testing.T, s scheduler.Store) {
 	// on to the township (accepted after fourteen: late), and a forward to the other district the
 	// day before (running, not due).
 	for _, now := range nows {
-		_, hash, _ := casework.NewQueryCode()
-		c := casework.Case{UnitID: tr.City.ID, Territory: "330100", Form: casework.FormVisit, Type: casework.TypeClaim, CategoryID: cat.ID,
-			Title: "逐级转送", QueryCodeHash: hash, RegisteredAt: now.AddDate(0, 0, -20),
-			Petitioners: []casework.Petitioner{{Name: "某", Role: casework.PetitionerSelf}}}
-		if err := s.CreateCase(ctx, &c, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-			t.Fatal(err)
-		}
-		r := c
-		r.RegisteredAt, r.Title = now.AddDate(0, 0, -2), "刚转送"
-		_, r.QueryCodeHash, _ = casework.NewQueryCode()
-		if err := s.CreateCase(ctx, &r, casework.CaseEvent{Actor: "intake", ActorID: 1}); err != nil {
-			t.Fatal(err)
-		}
+		c := register(tr.City, "330100", "逐级转送", now.AddDate(0, 0, -20))
+		r := register(tr.City, "330100", "刚转送", now.AddDate(0, 0, -2))
 		for _, st := range []struct {
 			id   int64
 			from casework.CaseStatus
