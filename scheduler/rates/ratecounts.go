@@ -31,8 +31,9 @@ import (
 // (FoldRateCounts), so the counts always equal the sum of every case's cells under the current
 // horizon. A case's facts are derived from its timeline (ClockOf), its rating and the other cases
 // of its petitioners, in the transaction of every change. A level's forwarding period (逐级转送)
-// runs for the working days the province sets, which the counts do not know: its L is the first
-// working day it could end on (forwardNominal), and the due day is always decided at read time.
+// runs for the working days the province sets, which the counts do not know: its L is the day after
+// its start, where the shortest setting could end it (forwardNominal), and the province's days are
+// applied when the counts are read.
 
 // Metrics of a rate cell.
 const (
