@@ -186,7 +186,8 @@ func TestNACKRepairsTenPercentLoss(t *testing.T) {
 	if dropped*100 < sent*5 {
 		t.Fatalf("the network dropped only %d of %d RTP packets: the test is not lossy", dropped, sent)
 	}
-	t.Logf("%d duplicates among 400 packets read", dups)
+	t.Logf("%d duplicates among 400 packets read; NACKs refused: %v too old, %v over budget", dups,
+		testutil.ToFloat64(s.metrics.nacksTooOld), testutil.ToFloat64(s.metrics.nacksOverBudget))
 	if have*100 < span*99 {
 		t.Fatalf("%d of %d frames arrived (%.1f %%) with %d of %d packets dropped; want ≥ 99 %% after NACK repair",
 			have, span, 100*float64(have)/float64(span), dropped, sent)
