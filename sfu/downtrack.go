@@ -221,7 +221,18 @@ func (d *DownTrack) targetSilent(now int64) bool {
 
 // writeRTP forwards one source packet and returns the bytes written (0: not forwarded). It is
 // the hot path: no allocation, one lock, one write.
-func (d *DownTrack) writeRTP(p *packet, now int64) int {
+func (d *DownTrack) writeRTP(p *packet, now int64) int { return d.place(p, now, true) }
+
+// skipRTP is writeRTP for a packet the fan-out reached too late: it takes its place in the
+// outgoing stream (sequence number, sent log) but is not sent, so that the receiver sees it as
+// lost on the link, NACKs it and gets it repaired like any loss (within the retransmission age
+// and budget). Dropping it from the stream instead left the receiver a frame it could never
+// complete, and the subscriber had to wait for a keyframe: every passing stall of the fan-out
+// froze the picture for a keyframe's round trip, on a lossy link for seconds.
+func (d *DownTrack) skipRTP(p *packet, now int64) { d.place(p, now, false) }
+
+// place is writeRTP, and with send false skipRTP.
+func (d *DownTrack) place(p *packet, now int64, send bool) int {
 	q := int32(p.quality)
 	if !d.bound.Load() || d.paused.Load() {
 		return 0
@@ -280,6 +291,11 @@ func (d *DownTrack) writeRTP(p *packet, now int64) int {
 		}
 		d.nack.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
 			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset, sentMs: uint32(now / 1e6)})
+	}
+	if !send {
+		d.holes.Add(1) // not the link's loss: the receiver's reports are read without it
+		d.mu.Unlock()
+		return 0
 	}
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
 	_, err := d.writer.WriteRTP(&d.hdr, payload)

@@ -11,9 +11,11 @@ import (
 // video) and reached every subscriber that late (docs/benchmarks.md: 7 s behind at 300
 // subscribers). Now the read loop only reads, buffers and stamps each packet, and hands it to
 // the layer's fan-out goroutine; whatever the fan-out reaches later than maxDelay after its
-// arrival is not sent (to the subscribers not yet served, or to all), and those subscribers
-// splice on again at the next keyframe. Subscribers dropped from repeatedly are stepped down a
-// layer, lowest priority first, so the work shrinks and moves to the lower layers' goroutines.
+// arrival is not sent (to the subscribers not yet served, or to all); those subscribers see it
+// as lost on their link, and their NACKs repair it within the retransmission budget (a drop
+// that made them wait for a keyframe froze their picture at every passing stall). Subscribers
+// dropped from repeatedly are stepped down a layer, lowest priority first, so the work shrinks
+// and moves to the lower layers' goroutines.
 
 const (
 	// DefaultMaxDelay bounds the delay the SFU adds to a packet (setting sfu.max_delay).
@@ -80,18 +82,19 @@ func (t *publishedTrack) fanOutLoop(l *layer, q <-chan queued) {
 	}
 }
 
-// dropLate is called when the fan-out of a packet of layer quality reaches downs (the rest of the
-// list) too late: those that take this layer do not get it, and splice on again at a keyframe.
-// The others are not lagging on this layer's account.
-func (t *publishedTrack) dropLate(downs []*DownTrack, quality int) {
-	q, n := int32(quality), 0
+// dropLate is called when the fan-out of packet p reaches downs (the rest of the list) too late:
+// those that take its layer do not get it, but it keeps its place in their streams as a packet
+// lost on the way (DownTrack.skipRTP), which their NACKs repair. The others are not lagging on
+// this layer's account.
+func (t *publishedTrack) dropLate(downs []*DownTrack, p *packet, at int64) {
+	q, n := int32(p.quality), 0
 	for _, d := range downs {
 		if !d.bound.Load() || d.paused.Load() || (d.cur.Load() != q && d.target.Load() != q) {
 			continue
 		}
 		n++
 		d.lagged.Add(1)
-		d.resync()
+		d.skipRTP(p, at)
 	}
 	t.metrics.lateDropped.Add(float64(n))
 }
@@ -140,8 +143,8 @@ func (t *publishedTrack) shedLag() {
 	}
 }
 
-// lagLayer is the layer a lagging down track is on: the one it waits for while a drop made it
-// wait for a keyframe.
+// lagLayer is the layer a lagging down track is on: the one it waits for while it waits for a
+// keyframe.
 func (d *DownTrack) lagLayer() int32 {
 	if cur := d.cur.Load(); cur >= 0 {
 		return cur

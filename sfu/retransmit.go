@@ -12,14 +12,18 @@ import (
 // behind add to the load that lost them (docs/benchmarks.md, the 1 → 200 collapse).
 
 const (
-	// nackAgeRTTs: a repair is useful for a few round trips; after that the receiver's jitter
-	// buffer has moved on, or it has asked for a keyframe.
+	// nackAgeRTTs: on a long round trip a repair is useful for a few of them.
 	nackAgeRTTs = 4
-	// nackMinAge is the youngest a packet is ever refused at: a receiver on a short round trip
-	// still holds a frame in its jitter buffer for this long.
-	nackMinAge = 200 * time.Millisecond
-	// nackMaxAge applies when the round trip is unknown, and bounds the age however long it is.
-	nackMaxAge = time.Second
+	// nackMinAge is the youngest a packet is ever refused at, however short the round trip. A
+	// receiver does not give a frame up after a few round trips: libwebrtc holds an incomplete
+	// frame, and every frame after it, NACKing again at its own pace (every 100 ms while it
+	// knows no round trip; later still when its CPU is busy), until it asks for a keyframe a
+	// second or more later. A repair refused before then buys a frozen picture until that
+	// keyframe: with 200 ms here, a hall on a 10 % lossy link froze for seconds.
+	nackMinAge = time.Second
+	// nackMaxAge applies when the round trip is unknown, and bounds the age however long it is
+	// (mediasoup keeps video two seconds for repair).
+	nackMaxAge = 2 * time.Second
 
 	// retransmitShare of the subscriber's estimated bandwidth may go to retransmissions: loss
 	// repair beyond a third of the link is a link that needs a lower layer, not more copies.
@@ -33,6 +37,11 @@ const (
 	retransmitMinRate = 100_000
 	// retransmitBurst is how long the budget may be saved up for one burst of NACKs.
 	retransmitBurst = 250 * time.Millisecond
+	// retransmitMinBurst (bytes) is the least a burst may be: one NACK's worth (a packet id and
+	// a 16-bit mask) of full packets, the losses of a keyframe on a lossy link. At the least
+	// rate a quarter of a second held three packets, and a keyframe's repairs trickled over
+	// seconds while the picture waited for them.
+	retransmitMinBurst = 17 * 1200
 )
 
 // retransmitBudget is one subscriber's token bucket for retransmissions (bytes), shared by its
@@ -53,7 +62,9 @@ func newRetransmitBudget() *retransmitBudget {
 	return b
 }
 
-func burstBytes(bps int64) int64 { return bps / 8 * int64(retransmitBurst) / int64(time.Second) }
+func burstBytes(bps int64) int64 {
+	return max(bps/8*int64(retransmitBurst)/int64(time.Second), retransmitMinBurst)
+}
 
 // setEstimate sets the budget from the subscriber's estimated bandwidth (bits/s, 0 or
 // unbounded = unknown, which keeps the default).

@@ -61,8 +61,11 @@ func TestNACKStormIsBounded(t *testing.T) {
 	}
 }
 
-// TestNACKTooOldIsRefused: a packet sent longer ago than a few round trips (1 s when the round
-// trip is unknown) is not retransmitted, and the refusal is counted.
+// TestNACKTooOldIsRefused: a packet sent longer ago than a few round trips, and never less than
+// a second (two when the round trip is unknown), is not retransmitted, and the refusal is
+// counted. On a short round trip a repair stays useful far longer than a few round trips: a
+// receiver NACKs again at its own pace (libwebrtc every 100 ms while it knows no round trip)
+// until it gives the frame up, and with a 200 ms floor a repair on its third try was refused.
 func TestNACKTooOldIsRefused(t *testing.T) {
 	_, d, w := sendVideo(t, 40)
 	age := func(seq uint16, by time.Duration) {
@@ -73,28 +76,51 @@ func TestNACKTooOldIsRefused(t *testing.T) {
 		d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 4242, Nacks: []rtcp.NackPair{{PacketID: seq}}}})
 		return len(w.headers) > before
 	}
-	age(10, 1100*time.Millisecond)
+	age(10, 2100*time.Millisecond)
 	if nack(10) {
-		t.Fatal("a packet sent 1.1 s ago was retransmitted (round trip unknown)")
+		t.Fatal("a packet sent 2.1 s ago was retransmitted (round trip unknown)")
 	}
-	age(11, 800*time.Millisecond)
+	age(11, 1800*time.Millisecond)
 	if !nack(11) {
-		t.Fatal("a packet sent 0.8 s ago was refused (round trip unknown)")
+		t.Fatal("a packet sent 1.8 s ago was refused (round trip unknown)")
 	}
-	d.rtx.rtt.Store(int64(20 * time.Millisecond)) // 4 round trips = 80 ms: the 200 ms floor applies
-	age(12, 300*time.Millisecond)
-	age(13, 100*time.Millisecond)
-	if nack(12) || !nack(13) {
-		t.Fatal("with a 20 ms round trip: want 300 ms refused, 100 ms served")
+	d.rtx.rtt.Store(int64(2 * time.Millisecond)) // a LAN: 4 round trips = 8 ms, the floor applies
+	e := &d.nack.sent.entries[12]
+	for try := 1; try <= 9; try++ {
+		age(12, 100*time.Millisecond) // the receiver's next try, 100 ms on: the repairs were lost
+		e.resent, e.resentAt = 0, 0   // (the cap on copies per packet is not what this tests)
+		if !nack(12) {
+			t.Fatalf("with a 2 ms round trip: the receiver's try %d ms after the packet was sent was refused", try*100)
+		}
 	}
-	d.rtx.rtt.Store(int64(150 * time.Millisecond)) // 600 ms
-	age(14, 500*time.Millisecond)
-	age(15, 700*time.Millisecond)
+	age(13, 1200*time.Millisecond)
+	if nack(13) {
+		t.Fatal("with a 2 ms round trip: a packet sent 1.2 s ago was retransmitted")
+	}
+	d.rtx.rtt.Store(int64(400 * time.Millisecond)) // 1.6 s
+	age(14, 1400*time.Millisecond)
+	age(15, 1800*time.Millisecond)
 	if !nack(14) || nack(15) {
-		t.Fatal("with a 150 ms round trip: want 500 ms served, 700 ms refused")
+		t.Fatal("with a 400 ms round trip: want 1.4 s served, 1.8 s refused")
 	}
 	if got := testutil.ToFloat64(d.metrics.nacksTooOld); got != 3 {
 		t.Fatalf("%v refusals counted, want 3", got)
+	}
+}
+
+// TestRetransmitBudgetServesOneNACKInFull: at the least rate, one NACK's worth of full packets
+// (a packet id and its 16-bit mask: the losses of a keyframe on a lossy link) is served at once.
+func TestRetransmitBudgetServesOneNACKInFull(t *testing.T) {
+	_, d, w := sendVideo(t, 40)
+	d.rtx.setEstimate(60_000) // the floor
+	if got := d.rtx.rate.Load(); got != retransmitMinRate {
+		t.Fatalf("rate %d, want the floor", got)
+	}
+	before := len(w.headers)
+	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 4242, Nacks: []rtcp.NackPair{{PacketID: 10, LostPackets: 0xffff}}}})
+	if got := len(w.headers) - before; got != 17 {
+		t.Fatalf("%d of 17 NACKed packets retransmitted at the least rate (%v refused over budget)", got,
+			testutil.ToFloat64(d.metrics.nacksOverBudget))
 	}
 }
 

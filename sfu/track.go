@@ -254,7 +254,7 @@ func (t *publishedTrack) fanOut(l *layer, p *packet, at int64) {
 	downs := *t.downs.Load()
 	for i, d := range downs {
 		if t.maxDelay > 0 && i%fanOutClockEvery == 0 && now()-at > int64(t.maxDelay) {
-			t.dropLate(downs[i:], l.quality)
+			t.dropLate(downs[i:], p, at)
 			break
 		}
 		if n := d.writeRTP(p, at); n > 0 {
