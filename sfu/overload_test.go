@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -176,18 +177,9 @@ func TestDelayBoundedBehindSlowSubscriber(t *testing.T) {
 	s := newTestSFU(t)
 	a := joinPeer(t, s, "lag", "pub")
 	b := joinPeer(t, s, "lag", "sub")
-	video := startSource(t, true)
-	senders := a.publish(video.track)
-	go answerPLI(senders[0], video)
-	ids := publishedIDs(t, s, "lag", 1)
-	if err := b.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
-	tr := addSlowSubscriber(t, s, "lag", ids[0])
-	tr.shedLag() // the slow one first
+	id, remote := subscribeVideo(t, s, "lag", a, b)
+	addSlowSubscriber(t, s, "lag", id).shedLag() // the slow one first
 
-	remote := b.track(ids[0])
 	start := time.Now()
 	var lo, hi time.Duration
 	var highest uint16
@@ -227,6 +219,13 @@ func TestDelayBoundedBehindSlowSubscriber(t *testing.T) {
 // every write takes 30 ms, and returns the track.
 func addSlowSubscriber(t *testing.T, s *SFU, roomID, trackID string) *publishedTrack {
 	t.Helper()
+	return addSubscriberWriter(t, s, roomID, trackID, &slowWriter{n: 1, stall: 30 * time.Millisecond})
+}
+
+// addSubscriberWriter adds to a published track a subscriber of priority 5 (served first) that
+// writes to w, and returns the track.
+func addSubscriberWriter(t *testing.T, s *SFU, roomID, trackID string, w webrtc.TrackLocalWriter) *publishedTrack {
+	t.Helper()
 	s.mu.Lock()
 	room := s.rooms[roomID]
 	s.mu.Unlock()
@@ -235,7 +234,7 @@ func addSlowSubscriber(t *testing.T, s *SFU, roomID, trackID string) *publishedT
 	room.mu.Unlock()
 	slow := newDownTrack(tr, &Participant{id: "slow"}, s.metrics)
 	slow.priority.Store(5)
-	slow.bind(&slowWriter{n: 1, stall: 30 * time.Millisecond}, 9999, 96, 0, 0, false)
+	slow.bind(w, 9999, 96, 0, 0, false)
 	tr.addDown(slow)
 	t.Cleanup(func() { tr.removeDown(slow) })
 	return tr

@@ -132,26 +132,48 @@ func newImpairedNetwork(t *testing.T, im impairment) *lossyNetwork {
 	return n
 }
 
-// TestNACKRepairsTenPercentLoss: with 10 % of the RTP from the SFU to a subscriber lost, the
-// subscriber's NACKs are served from the publisher buffer and at least 99 % of the frames arrive.
-func TestNACKRepairsTenPercentLoss(t *testing.T) {
-	n := newLossyNetwork(t, 10)
+// newSFU starts an SFU on the network's server address; the test's end closes it.
+func (n *lossyNetwork) newSFU(t *testing.T) *SFU {
+	t.Helper()
 	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	a := joinPeerOn(t, s, "lossy", "a", n.pub)
-	b := joinPeerOn(t, s, "lossy", "b", n.sub)
+	return s
+}
+
+// subscribeVideo publishes a test video source from a, which answers keyframe requests as a
+// browser does, subscribes b to it and returns the track's id and b's remote track.
+func subscribeVideo(t *testing.T, s *SFU, room string, a, b *peer) (string, *webrtc.TrackRemote) {
+	t.Helper()
 	video := startSource(t, true)
 	senders := a.publish(video.track)
 	go answerPLI(senders[0], video)
-	ids := publishedIDs(t, s, "lossy", 1)
+	ids := publishedIDs(t, s, room, 1)
 	if err := b.p.Subscribe(ids...); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
-	tr := b.track(ids[0])
+	return ids[0], b.track(ids[0])
+}
+
+// lossyVideoCall is a publisher and a subscriber of its test video in room, the subscriber's
+// downlink losing 10 % of the RTP.
+func lossyVideoCall(t *testing.T, room string) (*lossyNetwork, *SFU, string, *webrtc.TrackRemote) {
+	t.Helper()
+	n := newLossyNetwork(t, 10)
+	s := n.newSFU(t)
+	a := joinPeerOn(t, s, room, "a", n.pub)
+	b := joinPeerOn(t, s, room, "b", n.sub)
+	id, remote := subscribeVideo(t, s, room, a, b)
+	return n, s, id, remote
+}
+
+// TestNACKRepairsTenPercentLoss: with 10 % of the RTP from the SFU to a subscriber lost, the
+// subscriber's NACKs are served from the publisher buffer and at least 99 % of the frames arrive.
+func TestNACKRepairsTenPercentLoss(t *testing.T) {
+	n, s, _, tr := lossyVideoCall(t, "lossy")
 
 	// One packet per frame: a frame is decodable when its packet arrived, first time or repaired.
 	got := map[uint16]bool{}
@@ -220,11 +242,7 @@ func answerPLI(sender *webrtc.RTPSender, src *source) {
 // lowest after a bad report), and when the cap is lifted it climbs back to the top layer.
 func TestLayerFollowsBandwidthCap(t *testing.T) {
 	n := newNetwork(t, 0, 380_000)
-	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := n.newSFU(t)
 	a := joinPeerOn(t, s, "capped", "a", n.pub)
 	b := joinPeerOn(t, s, "capped", "b", n.sub)
 	publishSimulcastSized(t, a, [3]int{150, 600, 1150}) // ≈ 75, 255, 475 kbit/s on the wire
@@ -291,39 +309,11 @@ func (w *stallOnce) Write(b []byte) (int, error) { return len(b), nil }
 // one, so the frames in between never came: a frozen picture at every passing stall, and on a
 // lossy link the keyframe itself needed repairs first.)
 func TestFanOutStallOnLossyLinkIsRepaired(t *testing.T) {
-	n := newLossyNetwork(t, 10)
-	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	a := joinPeerOn(t, s, "stall", "a", n.pub)
-	b := joinPeerOn(t, s, "stall", "b", n.sub)
-	video := startSource(t, true)
-	senders := a.publish(video.track)
-	go answerPLI(senders[0], video)
-	ids := publishedIDs(t, s, "stall", 1)
-	if err := b.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
-	remote := b.track(ids[0])
-
+	n, s, id, remote := lossyVideoCall(t, "stall")
 	// Served before the subscriber (priority 5), it stalls the whole fan-out once, soon after
 	// its keyframe.
-	s.mu.Lock()
-	room := s.rooms["stall"]
-	s.mu.Unlock()
-	room.mu.Lock()
-	tr := room.tracks[ids[0]]
-	room.mu.Unlock()
 	stall := &stallOnce{n: 10, stall: 400 * time.Millisecond}
-	slow := newDownTrack(tr, &Participant{id: "slow"}, s.metrics)
-	slow.priority.Store(5)
-	slow.bind(stall, 9999, 96, 0, 0, false)
-	tr.addDown(slow)
-	t.Cleanup(func() { tr.removeDown(slow) })
-	tr.shedLag()
+	addSubscriberWriter(t, s, "stall", id, stall).shedLag()
 
 	// One packet per frame (50 fps): the frames that arrived, first time or repaired, by their
 	// timestamps, which a stream that never splices keeps on the source's 1,800 grid.
