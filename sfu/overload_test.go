@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -263,5 +264,32 @@ func TestLaggingSubscriberStepsDownWithPionPeers(t *testing.T) {
 		layers, gap, worst, testutil.ToFloat64(s.metrics.lateDropped))
 	if layers[2] != 0 || layers[1] < 100 || gap > 300*time.Millisecond {
 		t.Fatalf("after the step-down: %v packets per layer (50 fps sent), longest gap %v: want the middle layer, steadily", layers, gap)
+	}
+}
+
+// TestLateDropAllocatesNothing holds the late path (each subscriber's place in the stream taken,
+// the packet not sent) to no allocation, as the forwarding path is.
+func TestLateDropAllocatesNothing(t *testing.T) {
+	tr, _ := testTrack(t, time.Hour)
+	tr.maxDelay = 100 * time.Millisecond
+	_, ws := bindDowns(t, tr, 3)
+	feed(t, tr, 1, 0, vp8KeyPayload)
+	for _, w := range ws {
+		w.keep = false
+	}
+	l := tr.layer(0)
+	raw := marshal(t, rtp.Header{Version: 2, SequenceNumber: 2, Timestamp: 3000, SSRC: l.ssrc}, vp8DeltaPayload)
+	var p packet
+	seq := uint16(2)
+	allocs := testing.AllocsPerRun(1000, func() {
+		binary.BigEndian.PutUint16(raw[2:], seq)
+		seq++
+		tr.receive(l, raw, &p, now()-int64(150*time.Millisecond))
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per late packet", allocs)
+	}
+	if got := testutil.ToFloat64(tr.metrics.lateDropped); got < 3*1000 {
+		t.Fatalf("%v late drops counted: the packets were not late", got)
 	}
 }
