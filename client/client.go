@@ -576,7 +576,13 @@ func (c *Client) answerSubscriber(sdp string) error {
 	if err != nil {
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
+	c.mu.Lock()
+	c.sdpSent[signaling.TargetSubscriber] = false // this answer's candidates follow it (offerPublisher)
+	c.mu.Unlock()
 	if err := c.subPC().SetLocalDescription(ans); err != nil {
+		c.mu.Lock()
+		c.sdpSentLocked(signaling.TargetSubscriber)
+		c.mu.Unlock()
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
 	c.mu.Lock()
