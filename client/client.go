@@ -359,7 +359,18 @@ func (c *Client) offerPublisher(opt *webrtc.OfferOptions) error {
 	if err != nil {
 		return fmt.Errorf("client: publish offer: %w", err)
 	}
+	// Each offer's candidates follow it, and the server's follow its answer, not only the
+	// first's: an ICE restart's, sent or applied before the description they belong to, are
+	// dropped by the other end as another generation's, and with both ends' dropped neither
+	// checks and the restarted connection stays down.
+	c.mu.Lock()
+	c.sdpSent[signaling.TargetPublisher], c.remoteSet[signaling.TargetPublisher] = false, false
+	c.mu.Unlock()
 	if err := c.pubPC().SetLocalDescription(offer); err != nil {
+		c.mu.Lock()
+		c.sdpSentLocked(signaling.TargetPublisher)
+		c.mu.Unlock()
+		c.remoteApplied(signaling.TargetPublisher)
 		return fmt.Errorf("client: publish offer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
@@ -565,7 +576,13 @@ func (c *Client) answerSubscriber(sdp string) error {
 	if err != nil {
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
+	c.mu.Lock()
+	c.sdpSent[signaling.TargetSubscriber] = false // this answer's candidates follow it (offerPublisher)
+	c.mu.Unlock()
 	if err := c.subPC().SetLocalDescription(ans); err != nil {
+		c.mu.Lock()
+		c.sdpSentLocked(signaling.TargetSubscriber)
+		c.mu.Unlock()
 		return fmt.Errorf("subscribe answer: %w", err)
 	}
 	c.mu.Lock()

@@ -230,6 +230,9 @@ func (p *Participant) allocate(at int64) {
 		sending += d.sendingBitrate()
 	}
 	p.bwe.update(at, sending)
+	if p.rtx != nil {
+		p.rtx.setEstimate(p.bwe.rate.Load())
+	}
 	budget := p.bwe.estimate()
 	if budget != math.MaxInt64 {
 		p.sfu.metrics.subscriberBandwidth.Observe(float64(budget))
@@ -268,7 +271,8 @@ func (d *DownTrack) demand() (want, lowest int64) {
 // It also records the layer it would pick if the publisher sent every layer (wanted), which
 // tells the publisher which layers to send at all.
 func (d *DownTrack) allocate(budget int64, mayPause bool, at int64) int64 {
-	ceiling := d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load()))
+	// Forwarding to it lagged: below the layer it lagged on (overload.go), whatever the link.
+	ceiling := min(d.source.qualityForSize(int(d.maxWidth.Load()), int(d.maxHeight.Load())), int(d.lagCeiling.Load()))
 	var lowest, chosen, best *layer
 	wanted := -1
 	for _, l := range *d.source.layers.Load() {

@@ -31,7 +31,10 @@ type Config struct {
 	PacketBufferSize int
 	// PLIThrottle is the shortest interval between two keyframe requests sent to one publisher track.
 	PLIThrottle time.Duration
-	Logger      *zap.Logger
+	// MaxDelay bounds the delay the SFU adds to a packet (default DefaultMaxDelay): what its
+	// forwarding reaches later than this after the packet's arrival is dropped, not sent late.
+	MaxDelay time.Duration
+	Logger   *zap.Logger
 	// Net replaces the operating system's network (pion's virtual network in tests of loss and
 	// bandwidth); ICE-TCP is off then.
 	Net transport.Net

@@ -17,6 +17,7 @@ func BenchmarkForward(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 500} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			tr, _ := testTrack(b, time.Hour)
+			tr.maxDelay = DefaultMaxDelay
 			for range n {
 				_, w := bindDown(b, tr, false)
 				w.keep = false
@@ -51,7 +52,9 @@ func BenchmarkNACKServe(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		d.nack.sent.entries[100].resent = 0 // measure a served NACK, not the resend limit
+		// Measure a served NACK, not the resend limit, the age limit or the budget.
+		d.nack.sent.entries[100].resent, d.nack.sent.entries[100].sentMs = 0, uint32(now()/1e6)
+		d.rtx.tokens = 1 << 20
 		d.handleRTCP(nack)
 	}
 	if got := testutil.ToFloat64(d.metrics.retransmits); got < float64(b.N) {
@@ -65,6 +68,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
 			tr, _ := testTrackLayers(b, time.Hour, 3)
+			tr.maxDelay = DefaultMaxDelay
 			for range n {
 				_, w := bindDown(b, tr, false)
 				w.keep = false
@@ -88,5 +92,37 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
 		})
+	}
+}
+
+// BenchmarkForwardHandoff is BenchmarkForward for one subscriber through the read loop's
+// hand-off to the layer's fan-out goroutine (overload.go), as forward runs it: what stamping
+// arrivals and bounding the delay cost per packet.
+func BenchmarkForwardHandoff(b *testing.B) {
+	tr, _ := testTrack(b, time.Hour)
+	tr.maxDelay = DefaultMaxDelay
+	_, w := bindDown(b, tr, false)
+	w.keep = false
+	raw := marshal(b, rtp.Header{Version: 2, PayloadType: 96, SSRC: 777}, make([]byte, 1100))
+	raw[12] = 0x10
+	l := tr.layer(0)
+	// Shorter than the packet buffer, so the benchmark never laps the fan-out.
+	q := make(chan queued, 64)
+	done := make(chan struct{})
+	go func() { defer close(done); tr.fanOutLoop(l, q) }()
+	var p packet
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint16(raw[2:], uint16(i))
+		at := now()
+		if tr.accept(l, raw, &p, at) {
+			q <- queued{at: at, seq: p.seq}
+		}
+	}
+	close(q)
+	<-done
+	if got := l.fwd.packets.Load(); got < uint64(b.N)*9/10 {
+		b.Fatalf("%d of %d packets forwarded", got, b.N)
 	}
 }

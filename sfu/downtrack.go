@@ -49,7 +49,8 @@ type DownTrack struct {
 	pt, rtxPT     uint8
 	rw            rewriter
 	vp8           vp8Rewriter
-	nack          *nackState // nil for audio
+	nack          *nackState        // nil for audio
+	rtx           *retransmitBudget // the subscriber's, shared by its down tracks
 	rtxSeq        uint16
 	hdr           rtp.Header // reused for every forwarded packet
 	rtxHdr        rtp.Header // reused for retransmissions
@@ -57,7 +58,14 @@ type DownTrack struct {
 	// holes counts outgoing sequence numbers skipped because the packet never reached the SFU
 	// (the publisher's loss), so that the receiver's reports can be read for its own link only.
 	holes atomic.Uint32
-	rr    rrState // the last receiver report's counters (the RTCP goroutine only)
+
+	// Overload (overload.go): packets not sent because the fan-out reached this subscriber past
+	// the delay bound, since housekeeping last looked; the highest layer allowed because of that
+	// (noLagCeiling = none); and housekeeping's own counts of rounds with and without drops.
+	lagged          atomic.Uint32
+	lagCeiling      atomic.Int32
+	lagStreak, calm int
+	rr              rrState // the last receiver report's counters (the RTCP goroutine only)
 }
 
 // rrState is what the previous receiver report for this down track said.
@@ -88,10 +96,16 @@ func newDownTrack(src *publishedTrack, sub *Participant, m *metrics) *DownTrack 
 		vp8Rewrite: src.info.Simulcast && strings.EqualFold(src.codec.MimeType, webrtc.MimeTypeVP8),
 	}
 	d.cur.Store(-1)
+	d.lagCeiling.Store(noLagCeiling)
 	d.target.Store(int32(src.topQuality()))
 	d.wanted.Store(int32(src.topQuality()))
 	if src.remoteKind == webrtc.RTPCodecTypeVideo {
 		d.nack = &nackState{}
+	}
+	if sub != nil && sub.rtx != nil {
+		d.rtx = sub.rtx
+	} else {
+		d.rtx = newRetransmitBudget() // a recorder's, or a test's
 	}
 	return d
 }
@@ -205,15 +219,27 @@ func (d *DownTrack) targetSilent(now int64) bool {
 	return last != 0 && now-last > int64(layerActiveFor)
 }
 
-// writeRTP forwards one source packet. It is the hot path: no allocation, one lock, one write.
-func (d *DownTrack) writeRTP(p *packet, now int64) {
+// writeRTP forwards one source packet and returns the bytes written (0: not forwarded). It is
+// the hot path: no allocation, one lock, one write.
+func (d *DownTrack) writeRTP(p *packet, now int64) int { return d.place(p, now, true) }
+
+// skipRTP is writeRTP for a packet the fan-out reached too late: it takes its place in the
+// outgoing stream (sequence number, sent log) but is not sent, so that the receiver sees it as
+// lost on the link, NACKs it and gets it repaired like any loss (within the retransmission age
+// and budget). Dropping it from the stream instead left the receiver a frame it could never
+// complete, and the subscriber had to wait for a keyframe: every passing stall of the fan-out
+// froze the picture for a keyframe's round trip, on a lossy link for seconds.
+func (d *DownTrack) skipRTP(p *packet, now int64) { d.place(p, now, false) }
+
+// place is writeRTP, and with send false skipRTP.
+func (d *DownTrack) place(p *packet, now int64, send bool) int {
 	q := int32(p.quality)
 	if !d.bound.Load() || d.paused.Load() {
-		return
+		return 0
 	}
 	if q != d.cur.Load() && q != d.target.Load() {
 		if q > d.target.Load() || !d.targetSilent(now) {
-			return
+			return 0
 		}
 		d.setTarget(int(q)) // the layer we wait on stopped: take this lower one, from its keyframe
 	}
@@ -227,7 +253,7 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 			// Keep asking (throttled per layer): a request may have been throttled away, and a
 			// subscriber cannot ask for what it never received.
 			d.source.requestKeyframe(int(q))
-			return
+			return 0
 		}
 		d.cur.Store(q)
 		d.rw.resync()
@@ -238,21 +264,21 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 		}
 	case q != cur:
 		d.mu.Unlock()
-		return
+		return 0
 	}
 	payload := p.payload
 	if d.unwrapRED {
 		var ok bool
 		if payload, ok = redPrimary(payload); !ok || len(payload) == 0 {
 			d.mu.Unlock()
-			return // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
+			return 0 // not RED after all, or nothing to play: the receiver's Opus decoder conceals it
 		}
 	}
 	prev, started := d.rw.lastSeq, d.rw.started
 	seq, ts, ok := d.rw.rewrite(p, now)
 	if !ok {
 		d.mu.Unlock()
-		return
+		return 0
 	}
 	if gap := seq - prev; started && int16(gap) > 1 {
 		d.holes.Add(uint32(gap - 1))
@@ -261,18 +287,23 @@ func (d *DownTrack) writeRTP(p *packet, now int64) {
 	var tl0Offset uint8
 	if d.nack != nil {
 		if d.vp8Rewrite {
-			payload, picOffset, tl0Offset = d.vp8.rewrite(p.payload, d.nack.scratch[:])
+			payload, picOffset, tl0Offset = d.vp8.rewrite(p, d.nack.scratch[:])
 		}
 		d.nack.sent.add(sentEntry{valid: true, outSeq: seq, srcSeq: p.seq, tsOffset: ts - p.timestamp,
-			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset})
+			quality: uint8(q), picOffset: picOffset, tl0Offset: tl0Offset, sentMs: uint32(now / 1e6)})
+	}
+	if !send {
+		d.holes.Add(1) // not the link's loss: the receiver's reports are read without it
+		d.mu.Unlock()
+		return 0
 	}
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
 	_, err := d.writer.WriteRTP(&d.hdr, payload)
 	d.mu.Unlock()
-	if err == nil {
-		d.metrics.forwardedPackets.Inc()
-		d.metrics.forwardedBytes.Add(float64(len(payload) + 12))
+	if err != nil {
+		return 0
 	}
+	return len(payload) + 12
 }
 
 // handleRTCP acts on one subscriber's feedback for this track.
@@ -356,9 +387,22 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 		return
 	}
 	e, ok := d.nack.sent.lookup(outSeq)
-	if !ok || !d.nack.sent.claimResend(outSeq, now()) {
+	if !ok {
 		return
 	}
+	at := now()
+	if int64(uint32(at/1e6)-e.sentMs)*1e6 > d.rtx.maxAge() {
+		d.metrics.nacksTooOld.Inc()
+		return
+	}
+	if !d.nack.sent.mayResend(outSeq, at) {
+		return
+	}
+	if !d.rtx.allow(at) {
+		d.metrics.nacksOverBudget.Inc()
+		return
+	}
+	d.nack.sent.claimResend(outSeq, at)
 	l := d.source.layer(int(e.quality))
 	if l == nil {
 		return
@@ -393,6 +437,7 @@ func (d *DownTrack) retransmit(outSeq uint16) {
 	}
 	if _, err := d.writer.WriteRTP(hdr, payload); err == nil {
 		d.metrics.retransmits.Inc()
+		d.rtx.spend(len(payload) + 12)
 	}
 }
 
@@ -407,11 +452,11 @@ type vp8Rewriter struct {
 	lastTL0   uint8
 }
 
-// rewrite returns the payload with rewritten ids (a copy in scratch when anything changes) and
-// the offsets it applied.
-func (v *vp8Rewriter) rewrite(payload, scratch []byte) ([]byte, uint16, uint8) {
-	desc, ok := parseVP8Descriptor(payload)
-	if !ok || desc.picID == 0 {
+// rewrite returns the packet's payload with rewritten ids (a copy in scratch when anything
+// changes) and the offsets it applied. It uses the descriptor the track parsed.
+func (v *vp8Rewriter) rewrite(p *packet, scratch []byte) ([]byte, uint16, uint8) {
+	payload, desc := p.payload, p.vp8
+	if !p.vp8OK || desc.picID == 0 {
 		return payload, 0, 0
 	}
 	pic := readPicID(payload, desc)
@@ -436,7 +481,7 @@ func (v *vp8Rewriter) rewrite(payload, scratch []byte) ([]byte, uint16, uint8) {
 	}
 	out := scratch[:len(payload)]
 	copy(out, payload)
-	applyVP8Offsets(out, v.picOffset, v.tl0Offset)
+	applyVP8OffsetsAt(out, desc, v.picOffset, v.tl0Offset)
 	return out, v.picOffset, v.tl0Offset
 }
 
@@ -449,8 +494,14 @@ func readPicID(payload []byte, d vp8Descriptor) uint16 {
 
 // applyVP8Offsets adds the offsets to the picture id and TL0PICIDX of a payload in place.
 func applyVP8Offsets(payload []byte, picOffset uint16, tl0Offset uint8) {
-	d, ok := parseVP8Descriptor(payload)
-	if !ok || d.picID == 0 || (picOffset == 0 && tl0Offset == 0) {
+	if d, ok := parseVP8Descriptor(payload); ok {
+		applyVP8OffsetsAt(payload, d, picOffset, tl0Offset)
+	}
+}
+
+// applyVP8OffsetsAt is applyVP8Offsets with the payload's descriptor already parsed.
+func applyVP8OffsetsAt(payload []byte, d vp8Descriptor, picOffset uint16, tl0Offset uint8) {
+	if d.picID == 0 || (picOffset == 0 && tl0Offset == 0) {
 		return
 	}
 	pic := readPicID(payload, d) + picOffset

@@ -96,6 +96,7 @@ func testTrackLayers(t testing.TB, pliInterval time.Duration, n int) (*published
 		codec:       videoCodecs[0],
 		bufferSize:  1024,
 		keyframe:    isVP8Keyframe,
+		vp8:         true,
 		frameSize:   vp8FrameSize,
 		metrics:     m,
 		pliInterval: pliInterval,
@@ -131,6 +132,18 @@ func bindDown(t testing.TB, tr *publishedTrack, rtx bool) (*DownTrack, *recordin
 	}
 	tr.addDown(d)
 	return d, w
+}
+
+// bindDowns binds n down tracks without RTX.
+func bindDowns(t testing.TB, tr *publishedTrack, n int) ([]*DownTrack, []*recordingWriter) {
+	t.Helper()
+	var downs []*DownTrack
+	var writers []*recordingWriter
+	for range n {
+		d, w := bindDown(t, tr, false)
+		downs, writers = append(downs, d), append(writers, w)
+	}
+	return downs, writers
 }
 
 var (
@@ -211,12 +224,7 @@ func TestDownTrackServesNACKFromPublisherBuffer(t *testing.T) {
 
 func TestNACKServedForEverySubscriber(t *testing.T) {
 	tr, _ := testTrack(t, time.Hour)
-	var downs []*DownTrack
-	var writers []*recordingWriter
-	for range 3 {
-		d, w := bindDown(t, tr, false)
-		downs, writers = append(downs, d), append(writers, w)
-	}
+	downs, writers := bindDowns(t, tr, 3)
 	feed(t, tr, 1, 0, vp8KeyPayload)
 	feed(t, tr, 2, 3000, vp8DeltaPayload)
 	for i, d := range downs {

@@ -18,6 +18,10 @@ type packet struct {
 	marker      bool
 	keyframe    bool
 	quality     int // the layer it came from
+	// vp8 is the VP8 payload descriptor, parsed once per packet for every down track (vp8OK:
+	// the track is VP8 and the descriptor is well formed).
+	vp8   vp8Descriptor
+	vp8OK bool
 }
 
 var errShortPacket = errors.New("sfu: short or malformed RTP packet")
@@ -53,7 +57,7 @@ func parseRTP(b []byte, p *packet) error {
 	p.seq = binary.BigEndian.Uint16(b[2:])
 	p.timestamp = binary.BigEndian.Uint32(b[4:])
 	p.ssrc = binary.BigEndian.Uint32(b[8:])
-	p.keyframe = false
+	p.keyframe, p.vp8OK = false, false
 	return nil
 }
 
@@ -109,6 +113,11 @@ func parseVP8Descriptor(payload []byte) (d vp8Descriptor, ok bool) {
 // isVP8Keyframe reports whether a VP8 RTP payload starts a keyframe (RFC 7741 §4.3).
 func isVP8Keyframe(payload []byte) bool {
 	d, ok := parseVP8Descriptor(payload)
+	return vp8Keyframe(payload, d, ok)
+}
+
+// vp8Keyframe is isVP8Keyframe with the descriptor already parsed.
+func vp8Keyframe(payload []byte, d vp8Descriptor, ok bool) bool {
 	if !ok || !d.start || len(payload) <= d.size {
 		return false
 	}

@@ -22,7 +22,8 @@ type Participant struct {
 	log  *zap.Logger
 
 	pub, sub *webrtc.PeerConnection
-	bwe      bandwidth   // the subscriber link's estimate
+	bwe      bandwidth // the subscriber link's estimate
+	rtx      *retransmitBudget
 	uplink   LinkQuality // the last quality round's uplink (housekeeping only)
 	// started: pub and sub are set; until then the room's housekeeping passes the participant by.
 	started atomic.Bool

@@ -138,6 +138,9 @@ func (p *Participant) quality(uplinks map[string]QualityLevel) EventQuality {
 		ev.Tracks = append(ev.Tracks, tq)
 	}
 	ev.Downlink = LinkQuality{Loss: float64(p.bwe.lossPPM.Load()) / 1e6, RTT: selectedRTT(p.sub), Bitrate: p.bwe.rate.Load()}
+	if p.rtx != nil {
+		p.rtx.rtt.Store(int64(ev.Downlink.RTT)) // how long a repair stays useful
+	}
 	if video || len(downs) > 0 {
 		ev.Downlink.Level = grade(ev.Downlink.Loss, lowered, paused)
 	}

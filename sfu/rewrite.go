@@ -69,8 +69,9 @@ type sentEntry struct {
 	srcSeq    uint16
 	picOffset uint16
 	tsOffset  uint32
-	resent    uint8 // retransmissions so far
-	resentAt  int64 // monotonic ns of the last one
+	resent    uint8  // retransmissions so far
+	sentMs    uint32 // monotonic ms when first sent (wraps: compare by difference)
+	resentAt  int64  // monotonic ns of the last one
 }
 
 func (l *sentLog) add(e sentEntry) {
@@ -89,13 +90,19 @@ const (
 	minResendSpace = 40 * time.Millisecond
 )
 
+// mayResend reports whether outSeq may be retransmitted now.
+func (l *sentLog) mayResend(outSeq uint16, at int64) bool {
+	e := &l.entries[outSeq%uint16(len(l.entries))]
+	return e.valid && e.outSeq == outSeq && e.resent < maxResends &&
+		(e.resent == 0 || at-e.resentAt >= int64(minResendSpace))
+}
+
 // claimResend reports whether outSeq may be retransmitted now, and counts it if so.
 func (l *sentLog) claimResend(outSeq uint16, at int64) bool {
-	e := &l.entries[outSeq%uint16(len(l.entries))]
-	if !e.valid || e.outSeq != outSeq || e.resent >= maxResends ||
-		(e.resent > 0 && at-e.resentAt < int64(minResendSpace)) {
+	if !l.mayResend(outSeq, at) {
 		return false
 	}
+	e := &l.entries[outSeq%uint16(len(l.entries))]
 	e.resent++
 	e.resentAt = at
 	return true

@@ -58,6 +58,9 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.PacketBufferSize <= 0 {
 		cfg.PacketBufferSize = 1024
 	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = DefaultMaxDelay
+	}
 	if cfg.PLIThrottle <= 0 {
 		cfg.PLIThrottle = 500 * time.Millisecond
 	}
@@ -148,6 +151,7 @@ func (s *SFU) housekeeping() {
 				var forwarded int64
 				for _, t := range tracks {
 					t.sampleBitrates(4 * housekeepingTick)
+					t.shedLag() // before the allocation below, which applies its step-downs
 					forwarded += t.forwardedBitrate()
 				}
 				r.metrics.forwardedBitrate.Set(float64(forwarded))
@@ -267,7 +271,7 @@ func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol P
 		s.mu.Unlock()
 		return nil, ErrDuplicate
 	}
-	p := &Participant{id: participantID, room: r, sfu: s, sink: sink,
+	p := &Participant{id: participantID, room: r, sfu: s, sink: sink, rtx: newRetransmitBudget(),
 		log:  s.log.With(zap.String("room", roomID), zap.String("participant", participantID)),
 		subs: map[string]*subscription{}, published: map[string]*publishedTrack{}}
 	r.participants[participantID] = p

@@ -24,6 +24,7 @@ type publishedTrack struct {
 	receiver   *webrtc.RTPReceiver
 	pc         rtcpWriter
 	keyframe   func([]byte) bool
+	vp8        bool // VP8: the descriptor is parsed once per packet (keyframes, picture ids)
 	frameSize  func([]byte) (w, h int, ok bool)
 	bufferSize int
 	metrics    *metrics
@@ -31,7 +32,9 @@ type publishedTrack struct {
 	log        *zap.Logger
 
 	pliInterval time.Duration
-	muted       atomic.Bool
+	// maxDelay bounds the delay the SFU adds (0 = none: unit tests that feed by hand).
+	maxDelay time.Duration
+	muted    atomic.Bool
 	// audioLevel is the publisher's audio-level header extension id (0 = none negotiated).
 	audioLevel uint8
 	loudness   loudness
@@ -59,6 +62,7 @@ type layer struct {
 	remote  *webrtc.TrackRemote
 	ssrc    uint32
 	buffer  *packetBuffer
+	fwd     forwardCounter // what the fan-out wrote, folded into the metrics on scrape
 
 	lastPLI      atomic.Int64
 	lastPacket   atomic.Int64 // monotonic ns
@@ -116,10 +120,11 @@ func newPublishedTrack(id, participantID string, remote *webrtc.TrackRemote, rec
 		metrics:     m,
 		log:         log,
 		pliInterval: cfg.PLIThrottle,
+		maxDelay:    cfg.MaxDelay,
 	}
 	switch strings.ToLower(codec.MimeType) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
-		t.keyframe, t.frameSize = isVP8Keyframe, vp8FrameSize
+		t.keyframe, t.frameSize, t.vp8 = isVP8Keyframe, vp8FrameSize, true
 	case strings.ToLower(webrtc.MimeTypeH264):
 		t.keyframe = isH264Keyframe
 	}
@@ -185,31 +190,30 @@ func (t *publishedTrack) Info() TrackInfo {
 	return info
 }
 
-// forward is one layer's read loop; it ends when the track's receiver stops.
-func (t *publishedTrack) forward(l *layer) {
-	var buf [maxPacketSize]byte
-	var p packet
-	for {
-		n, _, err := l.remote.Read(buf[:])
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.log.Debug("track read ended", zap.String("track", t.info.ID), zap.String("rid", l.rid), zap.Error(err))
-			}
-			return
-		}
-		t.receive(l, buf[:n], &p, now())
+// readEnded notes why a layer's read loop ended.
+func (t *publishedTrack) readEnded(l *layer, err error) {
+	if !errors.Is(err, io.EOF) {
+		t.log.Debug("track read ended", zap.String("track", t.info.ID), zap.String("rid", l.rid), zap.Error(err))
 	}
 }
 
-// receive handles one packet of a layer: buffer it, note what the allocator and the speaker
-// detector need, and fan it out.
+// receive handles one packet of a layer at once, as the read loop and the fan-out do one after
+// the other (tests and benchmarks).
 func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
+	if t.accept(l, raw, p, at) {
+		t.fanOut(l, p, at)
+	}
+}
+
+// accept is the read loop's part of a packet: buffer it and note what the allocator and the
+// speaker detector need. It reports whether the packet is to be fanned out.
+func (t *publishedTrack) accept(l *layer, raw []byte, p *packet, at int64) bool {
 	if parseRTP(raw, p) != nil {
 		t.metrics.droppedPackets.Inc()
-		return
+		return false
 	}
 	if !l.buffer.put(p.seq, raw) {
-		return // duplicate (a repaired packet that had arrived) or oversized
+		return false // duplicate (a repaired packet that had arrived) or oversized
 	}
 	l.lastPacket.Store(at)
 	l.bytes.Add(uint64(len(raw)))
@@ -219,12 +223,22 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 			t.loudness.add(level)
 		}
 	}
-	if t.muted.Load() {
-		return
-	}
+	return !t.muted.Load()
+}
+
+// fanOut sends a packet that arrived at at to the layer's subscribers, in priority order, as
+// long as it is within maxDelay of its arrival.
+func (t *publishedTrack) fanOut(l *layer, p *packet, at int64) {
 	p.keyframe = t.keyframe == nil // audio (and codecs we cannot inspect) may start anywhere
+	if t.vp8 {
+		p.vp8, p.vp8OK = parseVP8Descriptor(p.payload)
+	}
 	if t.keyframe != nil {
-		p.keyframe = t.keyframe(p.payload)
+		if t.vp8 {
+			p.keyframe = vp8Keyframe(p.payload, p.vp8, p.vp8OK)
+		} else {
+			p.keyframe = t.keyframe(p.payload)
+		}
 		if p.keyframe {
 			l.lastKeyframe.Store(at)
 			if t.frameSize != nil {
@@ -236,8 +250,21 @@ func (t *publishedTrack) receive(l *layer, raw []byte, p *packet, at int64) {
 		}
 	}
 	p.quality = l.quality
-	for _, d := range *t.downs.Load() {
-		d.writeRTP(p, at)
+	var packets, bytes uint64
+	downs := *t.downs.Load()
+	for i, d := range downs {
+		if t.maxDelay > 0 && i%fanOutClockEvery == 0 && now()-at > int64(t.maxDelay) {
+			t.dropLate(downs[i:], p, at)
+			break
+		}
+		if n := d.writeRTP(p, at); n > 0 {
+			packets++
+			bytes += uint64(n)
+		}
+	}
+	if packets > 0 {
+		l.fwd.packets.Add(packets)
+		l.fwd.bytes.Add(bytes)
 	}
 }
 

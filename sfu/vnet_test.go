@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -131,26 +132,48 @@ func newImpairedNetwork(t *testing.T, im impairment) *lossyNetwork {
 	return n
 }
 
-// TestNACKRepairsTenPercentLoss: with 10 % of the RTP from the SFU to a subscriber lost, the
-// subscriber's NACKs are served from the publisher buffer and at least 99 % of the frames arrive.
-func TestNACKRepairsTenPercentLoss(t *testing.T) {
-	n := newLossyNetwork(t, 10)
+// newSFU starts an SFU on the network's server address; the test's end closes it.
+func (n *lossyNetwork) newSFU(t *testing.T) *SFU {
+	t.Helper()
 	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	a := joinPeerOn(t, s, "lossy", "a", n.pub)
-	b := joinPeerOn(t, s, "lossy", "b", n.sub)
+	return s
+}
+
+// subscribeVideo publishes a test video source from a, which answers keyframe requests as a
+// browser does, subscribes b to it and returns the track's id and b's remote track.
+func subscribeVideo(t *testing.T, s *SFU, room string, a, b *peer) (string, *webrtc.TrackRemote) {
+	t.Helper()
 	video := startSource(t, true)
 	senders := a.publish(video.track)
 	go answerPLI(senders[0], video)
-	ids := publishedIDs(t, s, "lossy", 1)
+	ids := publishedIDs(t, s, room, 1)
 	if err := b.p.Subscribe(ids...); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "subscriber track", func() bool { return b.track(ids[0]) != nil })
-	tr := b.track(ids[0])
+	return ids[0], b.track(ids[0])
+}
+
+// lossyVideoCall is a publisher and a subscriber of its test video in room, the subscriber's
+// downlink losing 10 % of the RTP.
+func lossyVideoCall(t *testing.T, room string) (*lossyNetwork, *SFU, string, *webrtc.TrackRemote) {
+	t.Helper()
+	n := newLossyNetwork(t, 10)
+	s := n.newSFU(t)
+	a := joinPeerOn(t, s, room, "a", n.pub)
+	b := joinPeerOn(t, s, room, "b", n.sub)
+	id, remote := subscribeVideo(t, s, room, a, b)
+	return n, s, id, remote
+}
+
+// TestNACKRepairsTenPercentLoss: with 10 % of the RTP from the SFU to a subscriber lost, the
+// subscriber's NACKs are served from the publisher buffer and at least 99 % of the frames arrive.
+func TestNACKRepairsTenPercentLoss(t *testing.T) {
+	n, s, _, tr := lossyVideoCall(t, "lossy")
 
 	// One packet per frame: a frame is decodable when its packet arrived, first time or repaired.
 	got := map[uint16]bool{}
@@ -186,7 +209,8 @@ func TestNACKRepairsTenPercentLoss(t *testing.T) {
 	if dropped*100 < sent*5 {
 		t.Fatalf("the network dropped only %d of %d RTP packets: the test is not lossy", dropped, sent)
 	}
-	t.Logf("%d duplicates among 400 packets read", dups)
+	t.Logf("%d duplicates among 400 packets read; NACKs refused: %v too old, %v over budget", dups,
+		testutil.ToFloat64(s.metrics.nacksTooOld), testutil.ToFloat64(s.metrics.nacksOverBudget))
 	if have*100 < span*99 {
 		t.Fatalf("%d of %d frames arrived (%.1f %%) with %d of %d packets dropped; want ≥ 99 %% after NACK repair",
 			have, span, 100*float64(have)/float64(span), dropped, sent)
@@ -218,11 +242,7 @@ func answerPLI(sender *webrtc.RTPSender, src *source) {
 // lowest after a bad report), and when the cap is lifted it climbs back to the top layer.
 func TestLayerFollowsBandwidthCap(t *testing.T) {
 	n := newNetwork(t, 0, 380_000)
-	s, err := New(Config{ListenIP: vnetSFU, Net: n.sfu, PLIThrottle: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := n.newSFU(t)
 	a := joinPeerOn(t, s, "capped", "a", n.pub)
 	b := joinPeerOn(t, s, "capped", "b", n.sub)
 	publishSimulcastSized(t, a, [3]int{150, 600, 1150}) // ≈ 75, 255, 475 kbit/s on the wire
@@ -264,4 +284,81 @@ func TestLayerFollowsBandwidthCap(t *testing.T) {
 	n.subLink.SetRate(5_000_000)
 	within("the top layer once the cap is lifted", 60*time.Second, func(l byte) bool { return l == 2 })
 	t.Logf("on the capped link: %v frames per layer; estimate after lifting the cap %d bit/s", counts, b.p.bwe.estimate())
+}
+
+// stallOnce is a subscriber's write path that stalls once, on its nth write, for stall.
+type stallOnce struct {
+	n      int64
+	stall  time.Duration
+	writes atomic.Int64
+}
+
+func (w *stallOnce) WriteRTP(_ *rtp.Header, payload []byte) (int, error) {
+	if w.writes.Add(1) == w.n {
+		time.Sleep(w.stall)
+	}
+	return len(payload) + 12, nil
+}
+
+func (w *stallOnce) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestFanOutStallOnLossyLinkIsRepaired: the fan-out stalls once for 400 ms (a write that hangs,
+// a starved CPU), well past the delay bound, while the subscriber's downlink loses 10 % of the
+// RTP. What the bound dropped is repaired like the link's own losses, by NACK, and every frame
+// arrives: the subscriber's stream never waits for a keyframe. (A drop used to make it wait for
+// one, so the frames in between never came: a frozen picture at every passing stall, and on a
+// lossy link the keyframe itself needed repairs first.)
+func TestFanOutStallOnLossyLinkIsRepaired(t *testing.T) {
+	n, s, id, remote := lossyVideoCall(t, "stall")
+	// Served before the subscriber (priority 5), it stalls the whole fan-out once, soon after
+	// its keyframe.
+	stall := &stallOnce{n: 10, stall: 400 * time.Millisecond}
+	addSubscriberWriter(t, s, "stall", id, stall).shedLag()
+
+	// One packet per frame (50 fps): the frames that arrived, first time or repaired, by their
+	// timestamps, which a stream that never splices keeps on the source's 1,800 grid.
+	got := map[uint32]bool{}
+	var first, last uint32
+	start := time.Now()
+	for i := 0; time.Since(start) < 5*time.Second; i++ {
+		_ = remote.SetReadDeadline(time.Now().Add(2 * time.Second))
+		pkt, _, err := remote.ReadRTP()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if i == 0 {
+			first, last = pkt.Timestamp, pkt.Timestamp
+		}
+		if int32(pkt.Timestamp-last) > 0 {
+			last = pkt.Timestamp
+		}
+		got[pkt.Timestamp] = true
+	}
+	if stall.writes.Load() < stall.n {
+		t.Fatalf("the stalling subscriber wrote %d packets: it never stalled", stall.writes.Load())
+	}
+	late := testutil.ToFloat64(s.metrics.lateDropped)
+	if late < 2 {
+		t.Fatalf("%v late drops: the stall did not pass the bound", late)
+	}
+	// Frames near the end may still be under repair: judge all but the last 25.
+	want, have := int((last-first)/1800)+1-25, 0
+	for i := range want {
+		if got[first+uint32(i)*1800] {
+			have++
+		}
+	}
+	n.mu.Lock()
+	dropped, sent := n.dropped, n.rtpToSub
+	n.mu.Unlock()
+	t.Logf("%d of %d frames arrived; %v late drops; the link dropped %d of %d RTP packets; %v NACKed, %v retransmitted, refused %v too old, %v over budget",
+		have, want, late, dropped, sent, testutil.ToFloat64(s.metrics.nacks), testutil.ToFloat64(s.metrics.retransmits),
+		testutil.ToFloat64(s.metrics.nacksTooOld), testutil.ToFloat64(s.metrics.nacksOverBudget))
+	if dropped*100 < sent*5 {
+		t.Fatalf("the network dropped only %d of %d RTP packets: the test is not lossy", dropped, sent)
+	}
+	if have*100 < want*99 {
+		t.Fatalf("%d of %d frames arrived in their place (%.1f %%) across a stall of the fan-out on a 10 %% lossy link; want ≥ 99 %%",
+			have, want, 100*float64(have)/float64(want))
+	}
 }

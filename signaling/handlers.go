@@ -235,8 +235,17 @@ func (s *session) onPublishOffer(id string, data json.RawMessage) *Error {
 	if p == nil {
 		return nil
 	}
+	// Every answer's candidates follow it, not only the first's: an ICE restart's new ones,
+	// gathered inside Publish and sent ahead of the answer, reached a client that applied them
+	// to the old credentials and dropped them, and the restarted connection could stay down.
+	s.mu.Lock()
+	s.sdpSent[TargetPublisher] = false
+	s.mu.Unlock()
 	answer, err := p.Publish(sdp)
 	if err != nil {
+		s.mu.Lock()
+		s.sdpSentLocked(TargetPublisher)
+		s.mu.Unlock()
 		s.logger().Debug("publish offer refused", zap.Error(err))
 		return sfuError(err)
 	}

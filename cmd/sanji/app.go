@@ -130,6 +130,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		TCPListener:  fw.iceListener(),
 		PublicIPs:    cfg.RTC.PublicIPs,
 		LoopbackOnly: cfg.RTC.LoopbackOnly,
+		MaxDelay:     cfg.RTC.MaxDelay,
 		Logger:       log.Named("sfu"),
 		Registerer:   reg,
 	})

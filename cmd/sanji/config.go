@@ -19,6 +19,7 @@ import (
 	"sanji/auth"
 	"sanji/i18n"
 	"sanji/scheduler/exchange"
+	"sanji/sfu"
 )
 
 // config is everything `sanji serve` can be told. Layers, later wins: defaults, the YAML file
@@ -156,6 +157,9 @@ type rtcConfig struct {
 	// LoopbackOnly limits ICE candidates to loopback addresses. Unset, it is true exactly when
 	// ListenIP is a loopback address.
 	LoopbackOnly bool `yaml:"loopback_only"`
+	// MaxDelay bounds the delay the SFU adds to a packet: what its forwarding reaches later is
+	// dropped (and the subscriber stepped down a layer if it keeps lagging), not sent late.
+	MaxDelay time.Duration `yaml:"max_delay"`
 }
 
 const (
@@ -187,6 +191,7 @@ func defaultConfig() config {
 			UDPPort:      defaultUDPPort,
 			TCPPort:      defaultTCPPort,
 			LoopbackOnly: true,
+			MaxDelay:     sfu.DefaultMaxDelay,
 		},
 		TURN:   defaultTURN(),
 		Limits: defaultLimits(),
@@ -340,6 +345,14 @@ var settings = []setting{
 	}},
 	{key: "rtc.loopback_only", usage: "offer only loopback ICE candidates (default: when rtc.listen_ip is loopback)", isBool: true, set: func(c *config, v string) error {
 		return parseBool(v, &c.RTC.LoopbackOnly)
+	}},
+	{key: "rtc.max_delay", usage: "most delay the SFU adds to a packet before it drops it, e.g. 100ms", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errMsg("cmd.config.not_duration", "value", strconv.Quote(v), "example", "100ms")
+		}
+		c.RTC.MaxDelay = d
+		return nil
 	}},
 }
 
@@ -647,6 +660,9 @@ func (c config) validate() error {
 	}
 	if c.ResumeGraceOnStage < 0 {
 		bad("cmd.resume.grace_on_stage")
+	}
+	if c.RTC.MaxDelay <= 0 {
+		bad("cmd.sendpath.max_delay")
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		bad("cmd.config.udp_port", "port", c.RTC.UDPPort)

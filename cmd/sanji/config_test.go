@@ -37,7 +37,7 @@ func TestDefaultConfigIsValidAndLoopback(t *testing.T) {
 	if !reflect.DeepEqual(cfg, defaultConfig()) {
 		t.Errorf("loadConfig() = %+v, want defaultConfig() %+v", cfg, defaultConfig())
 	}
-	want := rtcConfig{ListenIP: "127.0.0.1", UDPPort: 7882, TCPPort: 7881, LoopbackOnly: true}
+	want := rtcConfig{ListenIP: "127.0.0.1", UDPPort: 7882, TCPPort: 7881, LoopbackOnly: true, MaxDelay: 100 * time.Millisecond}
 	if !reflect.DeepEqual(cfg.RTC, want) {
 		t.Errorf("default RTC = %+v, want %+v", cfg.RTC, want)
 	}
@@ -223,6 +223,7 @@ func TestConfigValidation(t *testing.T) {
 		{"loopback only on a LAN address", []string{"--rtc-listen-ip", "192.0.2.1", "--rtc-loopback-only"}, nil, []string{"不是回环地址", "not a loopback address"}},
 		{"short secret", nil, map[string]string{"SANJI_TOKEN_SECRET": "short"}, []string{"token_secret 太短", "token_secret is too short"}},
 		{"shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, []string{"shutdown_timeout 必须大于 0", "must be greater than 0"}},
+		{"max delay", []string{"--rtc-max-delay", "0s"}, nil, []string{"rtc.max_delay 必须大于 0", "rtc.max_delay must be greater than 0"}},
 		{"resume grace", []string{"--resume-grace", "-1s"}, nil, []string{"resume_grace 不能为负", "must not be negative"}},
 		{"resume grace on stage", []string{"--resume-grace-on-stage", "-1s"}, nil, []string{"resume_grace_on_stage 不能为负", "must not be negative"}},
 		{"bad duration", []string{"--shutdown-timeout", "soon"}, nil, []string{"不是时长", "is not a duration"}},
@@ -329,6 +330,7 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"rtc.tcp_port":                    "-1",
 		"rtc.public_ips":                  "198.51.100.7",
 		"rtc.loopback_only":               "false",
+		"rtc.max_delay":                   "250ms",
 		"demo":                            "true",
 		"store.dsn":                       "postgres://sanji@127.0.0.1:5432/sanji",
 		"notify.webhook_url":              "https://hooks.example.org/sanji",
