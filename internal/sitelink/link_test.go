@@ -62,7 +62,7 @@ func serveUDP(t testing.TB, port uint16, echo bool) *udpNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setBuffers(c)
+	setBuffers(c) // as the Link's: the kernel drops nothing the test sends
 	n := &udpNode{}
 	done := make(chan struct{})
 	go func() {
@@ -89,12 +89,6 @@ func serveUDP(t testing.TB, port uint16, echo bool) *udpNode {
 	return n
 }
 
-// setBuffers enlarges a test socket's buffers so that the kernel drops nothing the test sends.
-func setBuffers(c *net.UDPConn) {
-	_ = c.SetReadBuffer(4 << 20)
-	_ = c.SetWriteBuffer(4 << 20)
-}
-
 // peer is a client socket that talks to the Link's site port.
 func peer(t testing.TB, port uint16) *net.UDPConn {
 	t.Helper()
@@ -102,7 +96,7 @@ func peer(t testing.TB, port uint16) *net.UDPConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setBuffers(c)
+	setBuffers(c) // as the Link's: the kernel drops nothing the test sends
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

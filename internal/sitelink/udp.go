@@ -31,6 +31,7 @@ func (l *Link) openUDP(port uint16) (*udpPort, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sitelink: listen UDP on %s port %d: %w", l.cfg.Site, port, err)
 	}
+	setBuffers(c)
 	return &udpPort{l: l, conn: c, node: netip.AddrPortFrom(l.cfg.Node, port), flows: map[netip.AddrPort]*flow{}}, nil
 }
 
@@ -73,6 +74,7 @@ func (u *udpPort) flow(peer netip.AddrPort) *flow {
 	if err != nil {
 		return nil
 	}
+	setBuffers(c)
 	f := &flow{port: u, peer: peer, upstream: c}
 	u.flows[peer] = f
 	u.l.wg.Add(1)
@@ -101,6 +103,16 @@ func (f *flow) readNode() {
 		pk.flow = f
 		f.port.l.down.send(pk)
 	}
+}
+
+// socketBuffer is the send and receive buffer of the Link's UDP sockets: a burst (a keyframe,
+// a test's blast) must wait in the Link's delay line, not be dropped unseen by the kernel. The
+// kernel caps it at net.core.rmem_max / wmem_max.
+const socketBuffer = 1 << 20
+
+func setBuffers(c *net.UDPConn) {
+	_ = c.SetReadBuffer(socketBuffer)
+	_ = c.SetWriteBuffer(socketBuffer)
 }
 
 func (u *udpPort) close() {
