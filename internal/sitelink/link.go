@@ -187,9 +187,19 @@ func (l *Link) SetRate(rate, queue int64) {
 func (l *Link) Cut() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.setCut(true)
+	l.endTCP()
+}
+
+// setCut publishes cut; called with l.mu held.
+func (l *Link) setCut(cut bool) {
 	p := *l.prm.Load()
-	p.cut = true
+	p.cut = cut
 	l.prm.Store(&p)
+}
+
+// endTCP stops the TCP listeners and resets the connections; called with l.mu held.
+func (l *Link) endTCP() {
 	for _, t := range l.tcp {
 		if t.ln != nil {
 			_ = t.ln.Close()
@@ -214,9 +224,7 @@ func (l *Link) Restore() error {
 			errs = append(errs, l.listenTCP(t))
 		}
 	}
-	p := *l.prm.Load()
-	p.cut = false
-	l.prm.Store(&p)
+	l.setCut(false)
 	return errors.Join(errs...)
 }
 
@@ -228,15 +236,7 @@ func (l *Link) Close() error {
 		return nil
 	}
 	l.closed = true
-	for _, t := range l.tcp {
-		if t.ln != nil {
-			_ = t.ln.Close()
-			t.ln = nil
-		}
-	}
-	for c := range l.tcpConn {
-		c.reset()
-	}
+	l.endTCP()
 	l.mu.Unlock()
 	for _, u := range l.udp {
 		u.close()

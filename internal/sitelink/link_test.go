@@ -257,10 +257,7 @@ func TestCutAndRestore(t *testing.T) {
 		t.Fatal("no echo before the cut")
 	}
 	tc := dialSite(t, port)
-	if _, err := tc.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	readFull(t, tc, 1)
+	tcpRoundTrip(t, tc)
 
 	l.Cut()
 	before := l.Stats()
@@ -285,11 +282,18 @@ func TestCutAndRestore(t *testing.T) {
 	if _, ok := ping(t, c, 3, time.Second); !ok {
 		t.Error("no echo after the restore")
 	}
-	tc2 := dialSite(t, port)
-	if _, err := tc2.Write([]byte("y")); err != nil {
+	tcpRoundTrip(t, dialSite(t, port))
+}
+
+// tcpRoundTrip sends a byte on c and reads its echo.
+func tcpRoundTrip(t testing.TB, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	readFull(t, tc2, 1)
+	if got := readFull(t, c, 1); string(got) != "x" {
+		t.Fatalf("echo %q", got)
+	}
 }
 
 func serveTCPEcho(t testing.TB, port uint16) {
