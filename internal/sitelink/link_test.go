@@ -406,6 +406,13 @@ func TestRateLimitCapsThroughput(t *testing.T) {
 	if s.DroppedPackets == 0 {
 		t.Error("nothing dropped at three times the rate")
 	}
+
+	// Lifted at run time, the limit drops nothing more.
+	l.SetRate(0, 0)
+	blast(t, l, c, 300, 400, size, 0)
+	if after := l.Stats().Up; after.DroppedPackets != s.DroppedPackets {
+		t.Errorf("%d more dropped with the limit lifted", after.DroppedPackets-s.DroppedPackets)
+	}
 }
 
 func TestCounters(t *testing.T) {
@@ -471,4 +478,26 @@ func TestFreePort(t *testing.T) {
 		}
 		_ = u.Close()
 	}
+}
+
+func TestNewFailsOnABusyPortAndLeavesNothing(t *testing.T) {
+	port, err := FreePort(node, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(site, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	// The UDP port opens and its TCP twin does not: New must close the first (goleak checks the
+	// goroutines, the second New the socket).
+	if _, err := New(Config{Node: node, Site: site, UDPPorts: []uint16{port}, TCPPorts: []uint16{port}}); err == nil {
+		t.Fatal("New succeeded on a busy port")
+	}
+	l, err := New(Config{Node: node, Site: site, UDPPorts: []uint16{port}})
+	if err != nil {
+		t.Fatalf("the failed New kept its UDP socket: %v", err)
+	}
+	_ = l.Close()
 }
