@@ -1,0 +1,5 @@
+//go:build !race
+
+package sitelink
+
+const raceBuild = false
