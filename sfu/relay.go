@@ -741,6 +741,9 @@ func (r *Relay) askDemand() {
 	for _, rt := range tracks {
 		d := relayDemandTrack{ID: rt.t.info.ID}
 		layers := *rt.t.layers.Load()
+		if len(layers) == 0 {
+			continue
+		}
 		ridOf := func(q int32) {
 			for _, l := range layers {
 				if int32(l.quality) == q && !slices.Contains(d.RIDs, l.rid) {
@@ -755,6 +758,9 @@ func (r *Relay) askDemand() {
 				d.Subscribers = append(d.Subscribers, down.sub.id)
 			}
 			if down.paused.Load() {
+				// Paused for its receiver's link: the lowest layer still comes (as a publisher
+				// always sends it), so that the allocator sees it and can resume.
+				ridOf(int32(layers[0].quality))
 				continue
 			}
 			ridOf(down.cur.Load())

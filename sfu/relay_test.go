@@ -145,7 +145,7 @@ func readContinuous(t *testing.T, tr *webrtc.TrackRemote, n int) []*rtp.Packet {
 	for range n {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s after %d packets: %v", tr.Kind(), len(pkts), err)
 		}
 		if len(pkts) > 0 && pkt.SequenceNumber != pkts[len(pkts)-1].SequenceNumber+1 {
 			t.Fatalf("%s: sequence jumped %d → %d", tr.Kind(), pkts[len(pkts)-1].SequenceNumber, pkt.SequenceNumber)

@@ -26,10 +26,10 @@ type SFU struct {
 	// own, since the mux routes by remote address and two sessions between the same two SFU sockets
 	// (the two directions of a relay, or relays of two rooms) would take each other's packets.
 	relaySetting webrtc.SettingEngine
-	udp     net.PacketConn
-	tcp     net.Listener
-	udpMux  ice.UDPMux
-	tcpMux  ice.TCPMux
+	udp          net.PacketConn
+	tcp          net.Listener
+	udpMux       ice.UDPMux
+	tcpMux       ice.TCPMux
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
