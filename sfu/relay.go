@@ -37,6 +37,9 @@ type relayAnnouncement struct {
 	Track TrackInfo                 `json:"track"`
 	Codec webrtc.RTPCodecParameters `json:"codec"`
 	RIDs  []string                  `json:"rids"` // the layers ("" for a track without simulcast)
+	// Sizes are the layers' frame sizes (width, height; 0 = not known yet), in the order of RIDs,
+	// so that subscribers' allocators there can match tiles to layers that have not crossed yet.
+	Sizes [][2]int `json:"sizes,omitempty"`
 }
 
 type relayTrackRef struct {
@@ -294,10 +297,12 @@ func (r *Relay) Deliver(m RelayMessage) error {
 // announce tells the peer about a track of our room, unless it came from the peer.
 func (r *Relay) announce(t *publishedTrack) {
 	rids := make([]string, 0, 3)
+	sizes := make([][2]int, 0, 3)
 	for _, l := range *t.layers.Load() {
 		rids = append(rids, l.rid)
+		sizes = append(sizes, [2]int{int(l.width.Load()), int(l.height.Load())})
 	}
-	key := strings.Join(rids, ",")
+	key := fmt.Sprint(rids, sizes)
 	r.mu.Lock()
 	if r.closed || r.remote[t.info.ID] != nil || (len(rids) == 0 && t.info.Simulcast) {
 		r.mu.Unlock()
@@ -310,9 +315,9 @@ func (r *Relay) announce(t *publishedTrack) {
 	r.announced[t.info.ID] = key
 	r.mu.Unlock()
 	if len(rids) == 0 {
-		rids = []string{""}
+		rids, sizes = []string{""}, nil
 	}
-	r.post(relayAnnounce, relayAnnouncement{Track: t.Info(), Codec: t.codec, RIDs: rids})
+	r.post(relayAnnounce, relayAnnouncement{Track: t.Info(), Codec: t.codec, RIDs: rids, Sizes: sizes})
 }
 
 // unannounce tells the peer a track of our room ended, and stops sending it.
@@ -540,7 +545,7 @@ func (r *Relay) onAnnounce(a relayAnnouncement) {
 	r.mu.Lock()
 	if rt := r.remote[a.Track.ID]; rt != nil {
 		r.mu.Unlock()
-		addRelayLayers(rt.t, a.RIDs)
+		addRelayLayers(rt.t, a.RIDs, a.Sizes)
 		r.askDemand()
 		return
 	}
@@ -565,7 +570,7 @@ func (r *Relay) onAnnounce(a relayAnnouncement) {
 	t.downs.Store(&empty)
 	noLayers := []*layer{}
 	t.layers.Store(&noLayers)
-	addRelayLayers(t, a.RIDs)
+	addRelayLayers(t, a.RIDs, a.Sizes)
 
 	room.mu.Lock()
 	if room.tracks[info.ID] != nil {
@@ -592,18 +597,23 @@ func (r *Relay) onAnnounce(a relayAnnouncement) {
 // addRelayLayers gives a relayed track a layer for each RID it does not have yet. The layers
 // exist before anything arrives on them, so that the allocator of each subscriber here can want
 // one (and the relay demand it) before it is sent.
-func addRelayLayers(t *publishedTrack, rids []string) {
+func addRelayLayers(t *publishedTrack, rids []string, sizes [][2]int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.layers.Load()
 	next := slices.Clone(old)
-	for _, rid := range rids {
-		if slices.ContainsFunc(next, func(l *layer) bool { return l.rid == rid }) {
-			continue
+	for i, rid := range rids {
+		j := slices.IndexFunc(next, func(l *layer) bool { return l.rid == rid })
+		if j < 0 {
+			q := ridQuality(rid, len(next))
+			// The SSRC is the layer's quality: relayKeyframes maps it to the stream's real SSRC.
+			next = append(next, &layer{quality: q, rid: rid, ssrc: uint32(q), buffer: newPacketBuffer(t.bufferSize)})
+			j = len(next) - 1
 		}
-		q := ridQuality(rid, len(next))
-		// The SSRC is the layer's quality: relayKeyframes maps it to the stream's real SSRC.
-		next = append(next, &layer{quality: q, rid: rid, ssrc: uint32(q), buffer: newPacketBuffer(t.bufferSize)})
+		if i < len(sizes) && sizes[i][0] > 0 && next[j].lastKeyframe.Load() == 0 {
+			next[j].width.Store(int32(sizes[i][0]))
+			next[j].height.Store(int32(sizes[i][1]))
+		}
 	}
 	slices.SortFunc(next, func(a, b *layer) int { return a.quality - b.quality })
 	t.layers.Store(&next)

@@ -501,3 +501,69 @@ func testLogger() *zap.Logger {
 		return zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(os.Stderr), zapcore.DebugLevel)
 	}))
 }
+
+// TestRelaySimulcastLayersOnDemand: a far subscriber's allocator picks among the layers of a
+// relayed simulcast track, and only the layers it uses cross.
+func TestRelaySimulcastLayersOnDemand(t *testing.T) {
+	a, b := newTestSFU(t), newTestSFU(t)
+	pub := joinPeer(t, a, "sim", "leader")
+	publishSimulcast(t, pub)
+	ids := publishedIDs(t, a, "sim", 1)
+	waitFor(t, "three layers", func() bool { return len(*a.Room("sim").track(ids[0]).layers.Load()) == 3 })
+	ra, _, _ := relayPair(t, a, "city", b, "district", "sim")
+	waitFor(t, "three relayed layers", func() bool {
+		tr := b.Room("sim").track(ids[0])
+		return tr != nil && len(*tr.layers.Load()) == 3 && tr.Info().Simulcast
+	})
+	hall := joinPeer(t, b, "sim", "hall")
+	if err := hall.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "far subscriber track", func() bool { return hall.track(ids[0]) != nil })
+	tr := hall.track(ids[0])
+	layerOf := func() byte {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkt.Payload[len(pkt.Payload)-1]
+	}
+	onlySent := func(rid string) func() bool {
+		return func() bool {
+			st := ra.Stats()
+			return len(st.Sent) == 1 && st.Sent[0].RID == rid
+		}
+	}
+	waitFor(t, "top layer at the far subscriber", func() bool { return layerOf() == 2 })
+	waitFor(t, "only the top layer crosses", onlySent("f"))
+	if err := hall.p.SetTrackSettings(ids[0], TrackSettings{Width: 160, Height: 120}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "low layer for a small far tile", func() bool { return layerOf() == 0 })
+	waitFor(t, "only the low layer crosses", onlySent("q"))
+	waitFor(t, "the publisher is told to pause h and f", func() bool {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		return len(pub.layersPaused) > 0 && pub.layersPaused[len(pub.layersPaused)-1] == "h,f"
+	})
+}
+
+// TestRelayCarriesAudioLevels: the far node's active speaker detection hears a speaker of the
+// near node.
+func TestRelayCarriesAudioLevels(t *testing.T) {
+	a, b := newTestSFU(t), newTestSFU(t)
+	loud := joinPeer(t, a, "talk", "loud")
+	publishSpeech(t, loud, 30)
+	ids := publishedIDs(t, a, "talk", 1)
+	relayPair(t, a, "city", b, "district", "talk")
+	publishedIDs(t, b, "talk", 1)
+	listener := joinPeer(t, b, "talk", "listener")
+	if err := listener.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the far node names the near speaker", func() bool {
+		listener.mu.Lock()
+		defer listener.mu.Unlock()
+		return len(listener.speakers) > 0 && listener.speakers[len(listener.speakers)-1] == "loud"
+	})
+}
