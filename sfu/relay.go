@@ -828,6 +828,28 @@ func (r *Relay) tick(at int64) {
 	r.bwe.update(at, sending)
 }
 
+// recordRelayed is Room.Record for a track that came over a relay: the relay owns the
+// recording's goroutine (Close waits for it), and the recorder's down track makes the relay
+// demand the track (a recording of the owner node, which the call decided on).
+func (room *Room) recordRelayed(t *publishedTrack, sink RecordSink) (*Recording, error) {
+	for _, r := range room.relayList() {
+		r.mu.Lock()
+		rt := r.remote[t.info.ID]
+		if r.closed || rt == nil || rt.t != t {
+			r.mu.Unlock()
+			continue
+		}
+		rec := newRecording(t, sink, r.sfu.metrics, r.log)
+		r.wg.Add(1)
+		t.addRecording(rec)
+		r.mu.Unlock()
+		rec.start(r.wg.Done)
+		r.askDemand()
+		return rec, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrTrackNotFound, t.info.ID)
+}
+
 // ---- Transport ----
 
 // negotiate offers the sending connection again (after a change, or with iceRestart after it

@@ -567,3 +567,28 @@ func TestRelayCarriesAudioLevels(t *testing.T) {
 		return len(listener.speakers) > 0 && listener.speakers[len(listener.speakers)-1] == "loud"
 	})
 }
+
+// TestRelayedTrackRecorded: the owner node records a track published on another node; the
+// recording alone makes it cross.
+func TestRelayedTrackRecorded(t *testing.T) {
+	a, b := newTestSFU(t), newTestSFU(t)
+	_, _, ids := publishAV(t, a, "call", "hall")
+	ra, _, _ := relayPair(t, a, "district", b, "city", "call")
+	publishedIDs(t, b, "call", 2)
+	var video string
+	for _, id := range ids {
+		if kindOf(a, "call", id) == KindVideo {
+			video = id
+		}
+	}
+	sink := newPacketSink()
+	rec, err := b.Room("call").Record(video, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForCount(t, sink, 20)
+	if bytes, _, _ := sentOf(ra.Stats(), video); bytes == 0 {
+		t.Fatal("the recording's demand did not cross the relay")
+	}
+	rec.Stop()
+}
