@@ -95,7 +95,8 @@ type Relay struct {
 
 	mu        sync.Mutex
 	closed    bool
-	state     string
+	state     string                      // the sending connection's
+	inState   string                      // the receiving connection's
 	announced map[string]string           // track id → the RIDs last announced, comma-joined
 	demand    map[string]relayDemandTrack // the peer's last demand, by track
 	sends     map[string]*relaySend       // what we send, by track id/rid
@@ -131,8 +132,9 @@ type relayCounters struct {
 // RelayStats is what crossed a relay, for tests, the bench and operators.
 type RelayStats struct {
 	Peer string
-	// State is the sending connection's state ("connected", "failed", ...).
-	State string
+	// State is the sending connection's state ("connected", "failed", ...), ReceiveState the
+	// receiving one's.
+	State, ReceiveState string
 	// Estimate is the link's bandwidth estimate in bits/s (0 = none yet).
 	Estimate int64
 	Sent     []RelayStreamStats // the layers this node sends to the peer
@@ -149,12 +151,22 @@ type RelayStreamStats struct {
 	Subscribers    []string // on the sending side: the far subscribers it is carried for
 }
 
+// EventRelayState reports the relay's receiving link: while it is not "connected" (say
+// "disconnected" or "failed"), the tracks that came over it are interrupted but stay published;
+// the peer's next offer restarts the link, and a relay closed for good unpublishes them.
+type EventRelayState struct {
+	Peer, State string
+}
+
+func (EventRelayState) isEvent() {}
+
 // RelayOption refines OpenRelay.
 type RelayOption func(*Relay)
 
 // RelayTrackEvents makes the relay report the peer's tracks appearing in and leaving the room
 // (EventTrackPublished, EventTrackUnpublished), so that the node can tell its participants: no
-// participant of this node publishes them. f must not block.
+// participant of this node publishes them; and its receiving link's state (EventRelayState).
+// f must not block.
 func RelayTrackEvents(f func(Event)) RelayOption { return func(r *Relay) { r.onEvent = f } }
 
 // OpenRelay starts this node's end of the relay to peerNode for a room (created if needed; it
@@ -164,7 +176,7 @@ func (s *SFU) OpenRelay(roomID, peerNode string, send func(RelayMessage), opts .
 	r := &Relay{sfu: s, peer: peerNode, send: send, onEvent: func(Event) {},
 		log:       s.log.With(zap.String("room", roomID), zap.String("relay_peer", peerNode)),
 		announced: map[string]string{}, demand: map[string]relayDemandTrack{}, sends: map[string]*relaySend{},
-		remote: map[string]*relayedTrack{}, early: map[bool][]webrtc.ICECandidateInit{}, state: "new"}
+		remote: map[string]*relayedTrack{}, early: map[bool][]webrtc.ICECandidateInit{}, state: "new", inState: "new"}
 	for _, o := range opts {
 		o(r)
 	}
@@ -189,6 +201,15 @@ func (s *SFU) OpenRelay(roomID, peerNode string, send func(RelayMessage), opts .
 		})
 	}
 	r.out.OnConnectionStateChange(r.sendingState)
+	r.in.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		r.mu.Lock()
+		r.inState = st.String()
+		closed := r.closed
+		r.mu.Unlock()
+		if !closed {
+			r.onEvent(EventRelayState{Peer: r.peer, State: st.String()})
+		}
+	})
 	r.in.OnTrack(r.onTrack)
 
 	s.mu.Lock()
@@ -287,6 +308,12 @@ func (r *Relay) Deliver(m RelayMessage) error {
 		return fmt.Errorf("sfu: relay message %q: %w", m.Kind, ErrBadSDP)
 	}
 	if err != nil {
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed { // closed while it was handled: its connections refuse
+			return ErrClosed
+		}
 		return fmt.Errorf("sfu: relay message %q from %s: %w", m.Kind, r.peer, err)
 	}
 	return nil
@@ -999,7 +1026,7 @@ func (r *Relay) Stats() RelayStats {
 	st := RelayStats{Peer: r.peer, Estimate: r.bwe.rate.Load()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st.State = r.state
+	st.State, st.ReceiveState = r.state, r.inState
 	for _, s := range r.sends {
 		st.Sent = append(st.Sent, RelayStreamStats{TrackID: s.down.source.info.ID, RID: strings.TrimPrefix(s.down.id, s.down.source.info.ID+"/"),
 			Packets: s.stats.packets.Load(), Bytes: s.stats.bytes.Load(), NACKs: s.stats.nacks.Load(), PLIs: s.stats.plis.Load(),
