@@ -263,14 +263,21 @@ func TestRelayCarriesEachStreamOnce(t *testing.T) {
 				readContinuous(t, s.track(id), 5)
 			}
 		}
-		b0, _, _ := sentOf(ra.Stats(), ids[0])
-		b1, _, _ := sentOf(ra.Stats(), ids[1])
+		b0, p0, _ := sentOf(ra.Stats(), ids[0])
+		b1, p1, _ := sentOf(ra.Stats(), ids[1])
+		in0, in1 := a.Room("call").track(ids[0]).layer(0).packets.Load(), a.Room("call").track(ids[1]).layer(0).packets.Load()
 		start := time.Now()
 		time.Sleep(2 * time.Second) // the measuring window
-		e0, _, _ := sentOf(ra.Stats(), ids[0])
-		e1, _, _ := sentOf(ra.Stats(), ids[1])
+		e0, q0, _ := sentOf(ra.Stats(), ids[0])
+		e1, q1, _ := sentOf(ra.Stats(), ids[1])
+		out0, out1 := a.Room("call").track(ids[0]).layer(0).packets.Load(), a.Room("call").track(ids[1]).layer(0).packets.Load()
 		rate := float64(e0-b0+e1-b1) / time.Since(start).Seconds()
-		t.Logf("%d far subscribers: %.0f relay bytes/s", n, rate)
+		// Each packet the publisher sent crosses once (within the window's edges).
+		published, relayed := float64(out0-in0+out1-in1), float64(q0-p0+q1-p1)
+		t.Logf("%d far subscribers: %.0f relay bytes/s, %.0f packets relayed for %.0f published", n, rate, relayed, published)
+		if relayed < 0.95*published || relayed > 1.05*published {
+			t.Fatalf("%d far subscribers: %.0f packets relayed for %.0f published: want one copy", n, relayed, published)
+		}
 		return rate
 	}
 	one := measure(1)
@@ -445,8 +452,11 @@ func TestRelayDropAndRestore(t *testing.T) {
 
 // TestRelayForwardingAllocatesNothing: forwarding into a relay (counting, the audio level
 // carried) allocates nothing per packet.
-func TestRelayForwardingAllocatesNothing(t *testing.T) {
-	tr, _ := testTrack(t, time.Hour)
+// relayTestTrack is an audio track with a level extension (id 1) forwarded into one relay down
+// track that writes to w; raw is a packet of it with level 5 and a payload of size bytes.
+func relayTestTrack(t testing.TB, size int) (tr *publishedTrack, rt *relayTrack, w *recordingWriter, raw []byte) {
+	t.Helper()
+	tr, _ = testTrack(t, time.Hour)
 	tr.remoteKind, tr.info.Kind = webrtc.RTPCodecTypeAudio, KindAudio
 	tr.keyframe, tr.frameSize = nil, nil
 	tr.audioLevel = 1
@@ -456,8 +466,8 @@ func TestRelayForwardingAllocatesNothing(t *testing.T) {
 	d.pinned, d.levelExt = true, relayAudioLevelID
 	subs := []string{"x"}
 	d.relaySubs.Store(&subs)
-	rt := &relayTrack{DownTrack: d, stats: &relayCounters{}, r: r}
-	w := &recordingWriter{}
+	rt = &relayTrack{DownTrack: d, stats: &relayCounters{}, r: r}
+	w = &recordingWriter{}
 	ctx := bindContext{codecs: []webrtc.RTPCodecParameters{
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 120},
 	}, ssrc: 4242, writer: w}
@@ -469,7 +479,11 @@ func TestRelayForwardingAllocatesNothing(t *testing.T) {
 	if err := h.SetExtension(1, []byte{0x85}); err != nil {
 		t.Fatal(err)
 	}
-	raw := marshal(t, h, make([]byte, 100))
+	return tr, rt, w, marshal(t, h, make([]byte, size))
+}
+
+func TestRelayForwardingAllocatesNothing(t *testing.T) {
+	tr, rt, w, raw := relayTestTrack(t, 100)
 	var p packet
 	seq := uint16(0)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -591,4 +605,17 @@ func TestRelayedTrackRecorded(t *testing.T) {
 		t.Fatal("the recording's demand did not cross the relay")
 	}
 	rec.Stop()
+}
+
+// BenchmarkForwardRelay measures one packet forwarded into a relay: the down track, the level
+// carried on, the counters.
+func BenchmarkForwardRelay(b *testing.B) {
+	tr, _, _, raw := relayTestTrack(b, 1100)
+	var p packet
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint16(raw[2:], uint16(i))
+		tr.receive(tr.layer(0), raw, &p, now())
+	}
 }
