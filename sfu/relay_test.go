@@ -184,6 +184,27 @@ func kindOf(s *SFU, room, id string) Kind {
 	return ""
 }
 
+// subscribeAll subscribes c to ids and waits until each track's media reaches it.
+func subscribeAll(t *testing.T, c *peer, ids ...string) {
+	t.Helper()
+	if err := c.p.Subscribe(ids...); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		waitFor(t, c.p.ID()+" receives "+id, func() bool { return c.track(id) != nil })
+	}
+}
+
+// videoOf is the video track among a room's ids.
+func videoOf(s *SFU, room string, ids []string) string {
+	for _, id := range ids {
+		if kindOf(s, room, id) == KindVideo {
+			return id
+		}
+	}
+	return ""
+}
+
 func TestRelayCarriesMediaToFarSubscribers(t *testing.T) {
 	a, b := newTestSFU(t), newTestSFU(t)
 	_, _, ids := publishAV(t, a, "call", "leader")
@@ -203,18 +224,8 @@ func TestRelayCarriesMediaToFarSubscribers(t *testing.T) {
 		t.Fatalf("sent before any demand: %+v", st.Sent)
 	}
 	hall := joinPeer(t, b, "call", "hall")
-	if err := hall.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
-	dbg := time.Now()
+	subscribeAll(t, hall, ids...)
 	for _, id := range ids {
-		waitFor(t, "far subscriber track "+id, func() bool {
-			if time.Since(dbg) > 3*time.Second {
-				t.Logf("A %+v\nB %+v", ra.Stats(), rb.Stats())
-				dbg = time.Now()
-			}
-			return hall.track(id) != nil
-		})
 		tr := hall.track(id)
 		if tr.StreamID() != "leader" {
 			t.Fatalf("stream id %q, want the publisher's participant id", tr.StreamID())
@@ -253,13 +264,8 @@ func TestRelayCarriesEachStreamOnce(t *testing.T) {
 	measure := func(n int) float64 {
 		t.Helper()
 		for _, s := range subs[:n] {
-			if err := s.p.Subscribe(ids...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range subs[:n] {
+			subscribeAll(t, s, ids...)
 			for _, id := range ids {
-				waitFor(t, "far track", func() bool { return s.track(id) != nil })
 				readContinuous(t, s.track(id), 5)
 			}
 		}
@@ -350,18 +356,14 @@ func TestRelayHonoursBothNodesPolicies(t *testing.T) {
 // TestRelayStar: C's publisher reaches B's subscriber through the owner A (A–B and A–C relays).
 func TestRelayStar(t *testing.T) {
 	a, b, c := newTestSFU(t), newTestSFU(t), newTestSFU(t)
-	ab, ba, _ := relayPair(t, a, "city", b, "district-b", "call")
+	_, ba, _ := relayPair(t, a, "city", b, "district-b", "call")
 	_, ca, _ := relayPair(t, a, "city", c, "district-c", "call")
-	_ = ab
 	_, _, ids := publishAV(t, c, "call", "unit")
 	publishedIDs(t, a, "call", 2)
 	publishedIDs(t, b, "call", 2)
 	hall := joinPeer(t, b, "call", "hall")
-	if err := hall.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, hall, ids...)
 	for _, id := range ids {
-		waitFor(t, "far track "+id, func() bool { return hall.track(id) != nil })
 		readContinuous(t, hall.track(id), 10)
 		if receivedOf(ba.Stats(), id) == 0 {
 			t.Fatalf("B's relay counters show nothing of %s", id)
@@ -383,25 +385,14 @@ func TestRelayKeyframeForNewFarSubscriber(t *testing.T) {
 	_, _, ids := publishAV(t, a, "call", "leader")
 	ra, _, _ := relayPair(t, a, "city", b, "district", "call")
 	publishedIDs(t, b, "call", 2)
-	var video string
-	for _, id := range ids {
-		if kindOf(a, "call", id) == KindVideo {
-			video = id
-		}
-	}
+	video := videoOf(a, "call", ids)
 	first := joinPeer(t, b, "call", "first")
-	if err := first.p.Subscribe(video); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "first far track", func() bool { return first.track(video) != nil })
+	subscribeAll(t, first, video)
 	readContinuous(t, first.track(video), 5)
 	_, _, plis := sentOf(ra.Stats(), video)
 	second := joinPeer(t, b, "call", "second")
 	start := time.Now()
-	if err := second.p.Subscribe(video); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "second far track", func() bool { return second.track(video) != nil })
+	subscribeAll(t, second, video)
 	pkts := readContinuous(t, second.track(video), 1)
 	if !isVP8Keyframe(pkts[0].Payload) {
 		t.Fatal("the second far subscriber did not start on a keyframe")
@@ -418,11 +409,8 @@ func TestRelayDropAndRestore(t *testing.T) {
 	_, _, closeBoth := relayPair(t, a, "city", b, "district", "call")
 	publishedIDs(t, b, "call", 2)
 	hall := joinPeer(t, b, "call", "hall")
-	if err := hall.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, hall, ids...)
 	for _, id := range ids {
-		waitFor(t, "far track", func() bool { return hall.track(id) != nil })
 		readContinuous(t, hall.track(id), 5)
 	}
 	closeBoth()
@@ -438,11 +426,8 @@ func TestRelayDropAndRestore(t *testing.T) {
 	})
 	ra, _, _ := relayPair(t, a, "city", b, "district", "call")
 	publishedIDs(t, b, "call", 2)
-	if err := hall.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
+	subscribeAll(t, hall, ids...)
 	for _, id := range ids {
-		waitFor(t, "far track again", func() bool { return hall.track(id) != nil })
 		readContinuous(t, hall.track(id), 5)
 	}
 	if bytes, _, _ := sentOf(ra.Stats(), ids[0]); bytes == 0 {
@@ -530,10 +515,7 @@ func TestRelaySimulcastLayersOnDemand(t *testing.T) {
 		return tr != nil && len(*tr.layers.Load()) == 3 && tr.Info().Simulcast
 	})
 	hall := joinPeer(t, b, "sim", "hall")
-	if err := hall.p.Subscribe(ids...); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "far subscriber track", func() bool { return hall.track(ids[0]) != nil })
+	subscribeAll(t, hall, ids...)
 	tr := hall.track(ids[0])
 	layerOf := func() byte {
 		pkt, _, err := tr.ReadRTP()
@@ -589,12 +571,7 @@ func TestRelayedTrackRecorded(t *testing.T) {
 	_, _, ids := publishAV(t, a, "call", "hall")
 	ra, _, _ := relayPair(t, a, "district", b, "city", "call")
 	publishedIDs(t, b, "call", 2)
-	var video string
-	for _, id := range ids {
-		if kindOf(a, "call", id) == KindVideo {
-			video = id
-		}
-	}
+	video := videoOf(a, "call", ids)
 	sink := newPacketSink()
 	rec, err := b.Room("call").Record(video, sink)
 	if err != nil {
