@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -105,26 +104,6 @@ func relayPair(t *testing.T, a *SFU, aName string, b *SFU, bName, room string) (
 	return ra, rb, closeBoth
 }
 
-// answerPLIs makes a test publisher answer keyframe requests as a browser does.
-func answerPLIs(sender *webrtc.RTPSender, src *source) {
-	go func() {
-		for {
-			pkts, _, err := sender.ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				if _, ok := p.(*rtcp.PictureLossIndication); ok {
-					select {
-					case src.key <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
-	}()
-}
-
 // publishAV publishes a video and an audio source from a new participant and returns the
 // room's track ids once they are published on s.
 func publishAV(t *testing.T, s *SFU, room, id string) (*peer, *source, []string) {
@@ -132,7 +111,7 @@ func publishAV(t *testing.T, s *SFU, room, id string) (*peer, *source, []string)
 	p := joinPeer(t, s, room, id)
 	video, audio := startSource(t, true), startSource(t, false)
 	senders := p.publish(video.track, audio.track)
-	answerPLIs(senders[0], video)
+	go answerPLI(senders[0], video)
 	return p, video, publishedIDs(t, s, room, 2)
 }
 
