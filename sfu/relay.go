@@ -272,7 +272,6 @@ func (r *Relay) Deliver(m RelayMessage) error {
 		return ErrClosed
 	}
 	var err error
-	r.log.Debug("relay message", zap.String("kind", m.Kind))
 	switch m.Kind {
 	case relayAnnounce:
 		var a relayAnnouncement
@@ -975,11 +974,9 @@ func (r *Relay) addCandidate(sending bool, c webrtc.ICECandidateInit) error {
 	if pc.RemoteDescription() == nil || pc.LocalDescription() == nil {
 		r.early[sending] = append(r.early[sending], c)
 		r.mu.Unlock()
-		r.log.Debug("relay candidate queued", zap.Bool("sending", sending), zap.String("c", c.Candidate))
 		return nil
 	}
 	r.mu.Unlock()
-	r.log.Debug("relay candidate added", zap.Bool("sending", sending), zap.String("c", c.Candidate))
 	return pc.AddICECandidate(c)
 }
 
@@ -988,7 +985,6 @@ func (r *Relay) flushEarly(sending bool) {
 	cands := r.early[sending]
 	delete(r.early, sending)
 	r.mu.Unlock()
-	r.log.Debug("relay candidates flushed", zap.Bool("sending", sending), zap.Int("n", len(cands)))
 	for _, c := range cands {
 		if err := r.pcOf(sending).AddICECandidate(c); err != nil {
 			r.log.Warn("relay early candidate", zap.Error(err))

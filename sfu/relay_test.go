@@ -3,13 +3,9 @@ package sfu
 import (
 	"encoding/binary"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -468,16 +464,6 @@ func TestRelayForwardingAllocatesNothing(t *testing.T) {
 	if got := w.headers[0].GetExtension(relayAudioLevelID); len(got) != 1 || got[0]&0x7f != 0x05 {
 		t.Fatalf("audio level on the relay: %x, want the source's 0x05", got)
 	}
-}
-
-func testLogger() *zap.Logger {
-	if os.Getenv("RELAYDBG") == "" {
-		return nil
-	}
-	l, _ := zap.NewDevelopment()
-	return l.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(os.Stderr), zapcore.DebugLevel)
-	}))
 }
 
 // TestRelaySimulcastLayersOnDemand: a far subscriber's allocator picks among the layers of a

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 func newTestSFU(t *testing.T) *SFU {
 	t.Helper()
-	s, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, PLIThrottle: 100 * time.Millisecond, Logger: testLogger()})
+	s, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, PLIThrottle: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
