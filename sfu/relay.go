@@ -715,7 +715,11 @@ func (r *Relay) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			}
 		}
 	}
-	if r.closed || l == nil {
+	if r.closed {
+		r.mu.Unlock()
+		return // its connection is closing: the stream ends with it
+	}
+	if l == nil { // unannounced meanwhile: read and drop until the stream goes
 		r.wg.Add(1)
 		r.mu.Unlock()
 		go func() { defer r.wg.Done(); drain(remote) }()
@@ -1001,18 +1005,24 @@ func (r *Relay) sendingState(s webrtc.PeerConnectionState) {
 	if waited {
 		r.starting = false
 	}
-	again, restart := waited && r.pending && !r.closed, r.restart
+	again, restart := waited && r.pending, r.restart
 	if again {
 		r.pending, r.restart = false, false
+	}
+	failed := s == webrtc.PeerConnectionStateFailed
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	if failed || again {
+		r.wg.Add(1) // under mu, before Close can wait
 	}
 	r.mu.Unlock()
 	r.log.Info("relay link", zap.String("state", s.String()))
 	switch {
-	case s == webrtc.PeerConnectionStateFailed:
-		r.wg.Add(1)
+	case failed:
 		go func() { defer r.wg.Done(); r.negotiate(true) }()
 	case again:
-		r.wg.Add(1)
 		go func() { defer r.wg.Done(); r.negotiate(restart) }()
 	}
 }

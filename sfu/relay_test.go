@@ -3,11 +3,15 @@ package sfu
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/logging"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -74,14 +78,14 @@ func (c *carrier) stop() {
 
 // relayPair opens the two ends of a relay between a and b for a room and wires them; the ends
 // close, then the carriers stop, at the end of the test (or by calling the returned func).
-func relayPair(t *testing.T, a *SFU, aName string, b *SFU, bName, room string) (ra, rb *Relay, closeBoth func()) {
+func relayPair(t *testing.T, a *SFU, aName string, b *SFU, bName, room string, bOpts ...RelayOption) (ra, rb *Relay, closeBoth func()) {
 	t.Helper()
 	ab, ba := newCarrier(t), newCarrier(t)
 	ra, err := a.OpenRelay(room, bName, ab.send)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb, err = b.OpenRelay(room, aName, ba.send)
+	rb, err = b.OpenRelay(room, aName, ba.send, bOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,5 +563,94 @@ func BenchmarkForwardRelay(b *testing.B) {
 	for i := range b.N {
 		binary.BigEndian.PutUint16(raw[2:], uint16(i))
 		tr.receive(tr.layer(0), raw, &p, now())
+	}
+}
+
+// TestRelaySurvivesALinkCut: the nodes' network drops everything between them for 7 s (the link
+// goes "disconnected"); the far subscriber's tracks stay published, and media comes back by
+// itself when the network does.
+func TestRelaySurvivesALinkCut(t *testing.T) {
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.78.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ips := []string{"10.78.0.1", "10.78.0.2", "10.78.0.3", "10.78.0.4"} // node A, node B, publisher, subscriber
+	nets := make([]*vnet.Net, len(ips))
+	for i, ip := range ips {
+		if nets[i], err = vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := router.AddNet(nets[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cut atomic.Bool
+	router.AddChunkFilter(func(c vnet.Chunk) bool {
+		src, dst := c.SourceAddr().(*net.UDPAddr), c.DestinationAddr().(*net.UDPAddr)
+		between := src != nil && dst != nil && (src.IP.String() == ips[0] && dst.IP.String() == ips[1] ||
+			src.IP.String() == ips[1] && dst.IP.String() == ips[0])
+		return !(between && cut.Load())
+	})
+	if err := router.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = router.Stop() })
+	node := func(i int) *SFU {
+		s, err := New(Config{ListenIP: ips[i], Net: nets[i], PLIThrottle: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := node(0), node(1)
+	pub := joinPeerOn(t, a, "call", "leader", nets[2])
+	video := startSource(t, true)
+	senders := pub.publish(video.track)
+	go answerPLI(senders[0], video)
+	ids := publishedIDs(t, a, "call", 1)
+	states := make(chan string, 64)
+	relayPair(t, a, "city", b, "district", "call", RelayTrackEvents(func(e Event) {
+		if st, ok := e.(EventRelayState); ok {
+			select {
+			case states <- st.State:
+			default:
+			}
+		}
+	}))
+	publishedIDs(t, b, "call", 1)
+	hall := joinPeerOn(t, b, "call", "hall", nets[3])
+	subscribeAll(t, hall, ids...)
+	readContinuous(t, hall.track(ids[0]), 10)
+
+	cut.Store(true)
+	deadline := time.After(15 * time.Second)
+	for interrupted := false; !interrupted; {
+		select {
+		case st := <-states:
+			interrupted = st == webrtc.PeerConnectionStateDisconnected.String() || st == webrtc.PeerConnectionStateFailed.String()
+		case <-deadline:
+			t.Fatal("the relay's link never showed as interrupted while cut")
+		}
+	}
+	if n := len(b.Room("call").Tracks()); n != 1 {
+		t.Fatalf("%d relayed tracks during the cut, want the 1 still published", n)
+	}
+	tr := hall.track(ids[0])
+	drained := 0
+	for { // what arrived before the cut, until nothing more comes
+		_ = tr.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, _, err := tr.ReadRTP(); err != nil {
+			break
+		}
+		drained++
+	}
+	t.Logf("%d packets from before the cut read", drained)
+	cut.Store(false)
+	_ = tr.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for range 10 { // media back (sequence numbers may jump over what the cut lost)
+		if _, _, err := tr.ReadRTP(); err != nil {
+			t.Fatalf("media did not come back after the link did: %v", err)
+		}
 	}
 }
