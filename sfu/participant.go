@@ -285,6 +285,7 @@ func (p *Participant) Subscribe(trackIDs ...string) error {
 		}
 	}
 	if changed {
+		p.room.demandChanged(nil) // tracks from other nodes are asked for (outside p.mu)
 		p.negotiate()
 	}
 	return errors.Join(errs...)
@@ -333,7 +334,6 @@ func (p *Participant) subscribe(id string) (bool, error) {
 		}
 	}()
 	t.addDown(d)
-	p.room.demandChanged(t)
 	return true, nil
 }
 

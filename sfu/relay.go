@@ -759,6 +759,10 @@ func (r *Relay) receive(t *publishedTrack, l *layer, remote *webrtc.TrackRemote,
 
 // demandChanged runs when a subscription to one of the peer's tracks starts or ends.
 func (r *Relay) demandChanged(t *publishedTrack) {
+	if t == nil {
+		r.askDemand()
+		return
+	}
 	r.mu.Lock()
 	rt := r.remote[t.info.ID]
 	r.mu.Unlock()
@@ -1102,7 +1106,8 @@ func (room *Room) unpublished(t *publishedTrack) {
 	}
 }
 
-// demandChanged tells the relay a track came over that its subscriptions here changed.
+// demandChanged tells the relay a track came over that its subscriptions here changed (nil:
+// some track, every relay looks).
 func (room *Room) demandChanged(t *publishedTrack) {
 	for _, r := range room.relayList() {
 		r.demandChanged(t)
