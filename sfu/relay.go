@@ -86,6 +86,7 @@ type Relay struct {
 	peer    string
 	send    func(RelayMessage)
 	onEvent func(Event)
+	policy  Policy // from RelayPolicy, nil = leave the room's as it is
 	log     *zap.Logger
 
 	out, in *webrtc.PeerConnection // out: we offer and send; in: the peer offers, we receive
@@ -163,6 +164,11 @@ func (EventRelayState) isEvent() {}
 // RelayOption refines OpenRelay.
 type RelayOption func(*Relay)
 
+// RelayPolicy makes the relay's room be governed by pol from the start, as JoinWithPolicy does
+// (a room a relay creates would otherwise start with AllowAll): nothing is ever carried under a
+// wider policy than the call's.
+func RelayPolicy(pol Policy) RelayOption { return func(r *Relay) { r.policy = pol } }
+
 // RelayTrackEvents makes the relay report the peer's tracks appearing in and leaving the room
 // (EventTrackPublished, EventTrackUnpublished), so that the node can tell its participants: no
 // participant of this node publishes them; and its receiving link's state (EventRelayState).
@@ -220,6 +226,9 @@ func (s *SFU) OpenRelay(roomID, peerNode string, send func(RelayMessage), opts .
 	}
 	room := s.roomLocked(roomID)
 	room.mu.Lock()
+	if r.policy != nil {
+		room.policy = r.policy
+	}
 	if room.relays[peerNode] != nil {
 		room.mu.Unlock()
 		s.mu.Unlock()

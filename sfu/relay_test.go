@@ -283,12 +283,12 @@ func (f policyFunc) Allow(sub string, t TrackInfo) bool { return f(sub, t) }
 func TestRelayHonoursBothNodesPolicies(t *testing.T) {
 	a, b := newTestSFU(t), newTestSFU(t)
 	_, _, ids := publishAV(t, a, "call", "hearing")
-	ra, _, _ := relayPair(t, a, "city", b, "district", "call")
+	ra, _, _ := relayPair(t, a, "city", b, "district", "call",
+		RelayPolicy(policyFunc(func(sub string, _ TrackInfo) bool { return sub != "waiting" })))
 	publishedIDs(t, b, "call", 2)
 
-	// The far node's own policy: a waiting hall may not receive the hearing.
+	// The far node's own policy (from its relay's opening): a waiting hall may not receive the hearing.
 	waiting := joinPeer(t, b, "call", "waiting")
-	b.Room("call").SetPolicy(policyFunc(func(sub string, _ TrackInfo) bool { return sub != "waiting" }))
 	if err := waiting.p.Subscribe(ids...); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("waiting hall subscribing: %v, want ErrForbidden", err)
 	}
