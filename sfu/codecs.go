@@ -48,15 +48,8 @@ var (
 
 func newMediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
-	for _, c := range audioCodecs {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.MimeType, err)
-		}
-	}
-	for _, c := range videoCodecs {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.MimeType, err)
-		}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
 	}
 	for kind, uris := range headerExtensions {
 		for _, uri := range uris {
@@ -66,6 +59,21 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerCodecs registers the codecs we forward.
+func registerCodecs(m *webrtc.MediaEngine) error {
+	for _, c := range audioCodecs {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return fmt.Errorf("register %s: %w", c.MimeType, err)
+		}
+	}
+	for _, c := range videoCodecs {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("register %s: %w", c.MimeType, err)
+		}
+	}
+	return nil
 }
 
 // mimeRED is RED's MIME type; pion has no constant for it.

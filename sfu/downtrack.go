@@ -29,6 +29,13 @@ type DownTrack struct {
 	// unwrapRED: the source sends RED and this receiver negotiated only Opus, so each packet's
 	// primary block is forwarded as plain Opus. Set by Bind.
 	unwrapRED bool
+	// On a relay (set before it is added to its source): pinned keeps it on its layer whatever
+	// the others do; levelExt (0 = none) is the link's audio level extension id, which carries the
+	// source's levels on; relaySubs are the far subscribers it is carried for.
+	pinned    bool
+	levelExt  uint8
+	levelBuf  [1]byte
+	relaySubs atomic.Pointer[[]string]
 
 	bound  atomic.Bool
 	paused atomic.Bool // the allocator found no room for it
@@ -238,7 +245,7 @@ func (d *DownTrack) place(p *packet, now int64, send bool) int {
 		return 0
 	}
 	if q != d.cur.Load() && q != d.target.Load() {
-		if q > d.target.Load() || !d.targetSilent(now) {
+		if d.pinned || q > d.target.Load() || !d.targetSilent(now) {
 			return 0
 		}
 		d.setTarget(int(q)) // the layer we wait on stopped: take this lower one, from its keyframe
@@ -298,6 +305,9 @@ func (d *DownTrack) place(p *packet, now int64, send bool) int {
 		return 0
 	}
 	d.hdr.SequenceNumber, d.hdr.Timestamp, d.hdr.Marker = seq, ts, p.marker
+	if d.levelExt != 0 {
+		d.carryLevel(p)
+	}
 	_, err := d.writer.WriteRTP(&d.hdr, payload)
 	d.mu.Unlock()
 	if err != nil {

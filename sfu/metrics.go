@@ -23,6 +23,9 @@ type metrics struct {
 	// Per room (the room id is the label; a room's series go when the room closes).
 	roomForwardedBitrate, roomParticipants             *prometheus.GaugeVec
 	roomLayerSwitches, roomKeyframeRequests, roomNACKs *prometheus.CounterVec
+
+	// Per peer node and direction ("sent", "received"): what crossed relays.
+	relayPackets, relayBytes *prometheus.CounterVec
 }
 
 // roomMetrics are one room's series, looked up once when the room opens so that counting costs
@@ -93,7 +96,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.roomLayerSwitches = cv("layer_switches_total", "Simulcast layer switches in the room.")
 	m.roomKeyframeRequests = cv("keyframe_requests_total", "PLI/FIR received from the room's subscribers.")
 	m.roomNACKs = cv("nacked_packets_total", "Packets the room's subscribers asked to be retransmitted.")
+	relay := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sanji", Subsystem: "sfu_relay", Name: name, Help: help},
+			[]string{"peer", "direction"})
+	}
+	m.relayPackets = relay("packets_total", "RTP packets sent to or received from another node's SFU over relays.")
+	m.relayBytes = relay("bytes_total", "RTP bytes (header and payload) sent to or received from another node's SFU over relays.")
 	if reg != nil {
+		reg.MustRegister(m.relayPackets, m.relayBytes)
 		reg.MustRegister(m.subscriberBandwidth, m.roomForwardedBitrate, m.roomParticipants, m.roomLayerSwitches,
 			m.roomKeyframeRequests, m.roomNACKs)
 		for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.forwarded,

@@ -246,6 +246,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		p.endTrack(t) // the publisher stopped sending it (renegotiated away, or left)
 	}()
 	p.emit(EventTrackPublished{Track: t.Info()})
+	r.published(t)
 }
 
 // drain reads and drops a remote stream until it ends (the connection closes), so pion's
@@ -268,20 +269,8 @@ func (p *Participant) endTrack(t *publishedTrack) {
 	if !ok {
 		return
 	}
-	r := p.room
-	r.mu.Lock()
-	delete(r.tracks, t.info.ID)
-	subscribers := make([]*Participant, 0, len(r.participants))
-	for _, x := range r.participants {
-		subscribers = append(subscribers, x)
-	}
-	r.mu.Unlock()
+	p.room.dropTrack(t)
 	p.sfu.metrics.tracks.Dec()
-	for _, x := range subscribers {
-		x.unsubscribe(t.info.ID, true)
-	}
-	t.endRecordings()
-	t.stop()
 	p.emit(EventTrackUnpublished{Track: t.Info()})
 }
 
@@ -297,6 +286,7 @@ func (p *Participant) Subscribe(trackIDs ...string) error {
 		}
 	}
 	if changed {
+		p.room.demandChanged(nil) // tracks from other nodes are asked for (outside p.mu)
 		p.negotiate()
 	}
 	return errors.Join(errs...)
@@ -380,6 +370,7 @@ func (p *Participant) unsubscribe(id string, notify bool) bool {
 		return false
 	}
 	s.down.source.removeDown(s.down)
+	p.room.demandChanged(s.down.source)
 	if closed {
 		return true
 	}

@@ -61,7 +61,7 @@ func (r *Room) Record(trackID string, sink RecordSink) (*Recording, error) {
 	}
 	p := r.participant(t.info.ParticipantID)
 	if p == nil {
-		return nil, fmt.Errorf("%w: %s", ErrTrackNotFound, trackID)
+		return r.recordRelayed(t, sink) // a track of another node, or gone
 	}
 	rec := newRecording(t, sink, p.sfu.metrics, p.log)
 	// The participant owns the goroutine, as it owns the track's read loops: Close waits for it.

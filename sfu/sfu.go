@@ -22,10 +22,14 @@ type SFU struct {
 	log     *zap.Logger
 	metrics *metrics
 	setting webrtc.SettingEngine
-	udp     net.PacketConn
-	tcp     net.Listener
-	udpMux  ice.UDPMux
-	tcpMux  ice.TCPMux
+	// relaySetting is setting without the ICE muxes: each relay connection has a UDP socket of its
+	// own, since the mux routes by remote address and two sessions between the same two SFU sockets
+	// (the two directions of a relay, or relays of two rooms) would take each other's packets.
+	relaySetting webrtc.SettingEngine
+	udp          net.PacketConn
+	tcp          net.Listener
+	udpMux       ice.UDPMux
+	tcpMux       ice.TCPMux
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -45,6 +49,7 @@ type Room struct {
 	participants map[string]*Participant
 	tracks       map[string]*publishedTrack
 	policy       Policy
+	relays       map[string]*Relay // by peer node
 
 	speakers speakerDetector // used by housekeeping only
 	metrics  *roomMetrics
@@ -119,6 +124,10 @@ func New(cfg Config) (*SFU, error) {
 		}
 	}
 	s.setting.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
+	s.relaySetting = s.setting
+	s.relaySetting.SetICEUDPMux(nil)
+	s.relaySetting.SetICETCPMux(nil)
+	s.relaySetting.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	s.done = make(chan struct{})
 	s.wg.Add(1)
 	go s.housekeeping()
@@ -165,6 +174,11 @@ func (s *SFU) housekeeping() {
 					if pub := r.participant(t.info.ParticipantID); pub != nil {
 						pub.announceLayers(t)
 					}
+				}
+			}
+			if n%2 == 0 {
+				for _, rl := range r.relayList() {
+					rl.tick(at)
 				}
 			}
 			r.detectSpeaker(parts, tracks)
@@ -255,13 +269,7 @@ func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol P
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	r := s.rooms[roomID]
-	if r == nil {
-		r = &Room{id: roomID, sfu: s, participants: map[string]*Participant{}, tracks: map[string]*publishedTrack{},
-			policy: AllowAll{}, metrics: s.metrics.forRoom(roomID)}
-		s.rooms[roomID] = r
-		s.metrics.rooms.Inc()
-	}
+	r := s.roomLocked(roomID)
 	r.mu.Lock()
 	if pol != nil {
 		r.policy = pol
@@ -288,6 +296,18 @@ func (s *SFU) JoinWithPolicy(roomID, participantID string, sink EventSink, pol P
 	return p, nil
 }
 
+// roomLocked returns the room, created if needed; s.mu is held.
+func (s *SFU) roomLocked(roomID string) *Room {
+	r := s.rooms[roomID]
+	if r == nil {
+		r = &Room{id: roomID, sfu: s, participants: map[string]*Participant{}, tracks: map[string]*publishedTrack{},
+			relays: map[string]*Relay{}, policy: AllowAll{}, metrics: s.metrics.forRoom(roomID)}
+		s.rooms[roomID] = r
+		s.metrics.rooms.Inc()
+	}
+	return r
+}
+
 // Room returns a live room or nil.
 func (s *SFU) Room(roomID string) *Room {
 	s.mu.Lock()
@@ -304,16 +324,23 @@ func (s *SFU) Close() error {
 	}
 	s.closed = true
 	var all []*Participant
+	var relays []*Relay
 	for _, r := range s.rooms {
 		r.mu.Lock()
 		for _, p := range r.participants {
 			all = append(all, p)
+		}
+		for _, rl := range r.relays {
+			relays = append(relays, rl)
 		}
 		r.mu.Unlock()
 	}
 	s.mu.Unlock()
 	close(s.done)
 	s.wg.Wait()
+	for _, rl := range relays {
+		rl.Close()
+	}
 	for _, p := range all {
 		p.Close("shutdown")
 	}
@@ -347,6 +374,11 @@ func (s *SFU) newPeerConnection(publisher bool, tw *twccLog) (*webrtc.PeerConnec
 	if err != nil {
 		return nil, err
 	}
+	return s.newPeerConnectionWith(m, &s.setting, publisher, tw)
+}
+
+// newPeerConnectionWith is newPeerConnection on a given media engine and settings (a relay's).
+func (s *SFU) newPeerConnectionWith(m *webrtc.MediaEngine, se *webrtc.SettingEngine, publisher bool, tw *twccLog) (*webrtc.PeerConnection, error) {
 	ir := &interceptor.Registry{}
 	if publisher {
 		gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
@@ -377,7 +409,7 @@ func (s *SFU) newPeerConnection(publisher bool, tw *twccLog) (*webrtc.PeerConnec
 			}
 		}
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s.setting))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(*se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
@@ -401,6 +433,7 @@ func (r *Room) SetPolicy(p Policy) {
 	for _, x := range parts {
 		x.enforcePolicy(p)
 	}
+	r.policyChanged()
 }
 
 // Tracks lists the room's published tracks.
@@ -443,11 +476,44 @@ func (r *Room) leave(p *Participant) {
 		s.metrics.participants.Dec()
 		r.metrics.participants.Set(float64(len(r.participants)))
 	}
-	if len(r.participants) == 0 && s.rooms[r.id] == r {
+	r.mu.Unlock()
+	s.mu.Unlock()
+	r.dropIfEmpty()
+}
+
+// dropIfEmpty drops the room when it has neither participants nor relays.
+func (r *Room) dropIfEmpty() {
+	s := r.sfu
+	s.mu.Lock()
+	r.mu.Lock()
+	if len(r.participants) == 0 && len(r.relays) == 0 && s.rooms[r.id] == r {
 		delete(s.rooms, r.id)
 		s.metrics.rooms.Dec()
 		s.metrics.dropRoom(r.id)
 	}
 	r.mu.Unlock()
 	s.mu.Unlock()
+}
+
+// dropTrack removes a published track from the room and from every subscriber and relay; it
+// reports false when the track was not (or no longer) the room's.
+func (r *Room) dropTrack(t *publishedTrack) bool {
+	r.mu.Lock()
+	if r.tracks[t.info.ID] != t {
+		r.mu.Unlock()
+		return false
+	}
+	delete(r.tracks, t.info.ID)
+	subscribers := make([]*Participant, 0, len(r.participants))
+	for _, x := range r.participants {
+		subscribers = append(subscribers, x)
+	}
+	r.mu.Unlock()
+	for _, x := range subscribers {
+		x.unsubscribe(t.info.ID, true)
+	}
+	r.unpublished(t)
+	t.endRecordings()
+	t.stop()
+	return true
 }
