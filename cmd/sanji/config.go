@@ -188,9 +188,10 @@ func defaultConfig() config {
 			TCPPort:      defaultTCPPort,
 			LoopbackOnly: true,
 		},
-		TURN:   defaultTURN(),
-		Limits: defaultLimits(),
-		Crypto: cryptoConfig{Suite: suiteIntl},
+		TURN:    defaultTURN(),
+		Limits:  defaultLimits(),
+		Crypto:  cryptoConfig{Suite: suiteIntl},
+		Cluster: clusterConfig{Cascade: true},
 	}
 }
 

@@ -1,0 +1,361 @@
+package cascade
+
+import (
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+
+	"sanji/auth"
+	"sanji/call"
+	"sanji/sfu"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var testSecret = []byte("cascade-test-secret-of-at-least-32-bytes")
+
+// testNode is one node of a test cascade: an SFU and its hub, accepting links on a test server.
+type testNode struct {
+	name string
+	sfu  *sfu.SFU
+	hub  *Hub
+	srv  *httptest.Server
+}
+
+// newTestNodes starts nodes named by names, each able to reach the others.
+func newTestNodes(t *testing.T, names ...string) map[string]*testNode {
+	t.Helper()
+	nodes := map[string]*testNode{}
+	for _, name := range names {
+		s, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", LoopbackOnly: true, PLIThrottle: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &testNode{name: name, sfu: s}
+		n.hub = New(Config{Node: func() string { return name }, SFU: s, Tokens: auth.NewSigner(testSecret),
+			URL: func(peer string) string {
+				if o := nodes[peer]; o != nil {
+					return o.srv.URL
+				}
+				return ""
+			},
+			OpenRelay: testRelays(s)})
+		n.srv = httptest.NewServer(n.hub)
+		nodes[name] = n
+		t.Cleanup(func() {
+			n.hub.Close()
+			n.srv.Close()
+			_ = s.Close()
+		})
+	}
+	return nodes
+}
+
+// media is what a test peer drives: an *sfu.Participant or a *Remote.
+type media interface {
+	Publish(string) (string, error)
+	SetSubscriberAnswer(string) error
+	AddICECandidate(sfu.Target, webrtc.ICECandidateInit) error
+	Subscribe(...string) error
+	Close(string)
+}
+
+// testPeer is a pion client whose media some node holds, wired without signaling.
+type testPeer struct {
+	t        *testing.T
+	m        media
+	pub, sub *webrtc.PeerConnection
+	events   chan sfu.Event
+	done     chan struct{}
+	wg       sync.WaitGroup
+
+	mu        sync.Mutex
+	published []sfu.TrackInfo
+	received  map[string]int // packets by track id (the SFU's)
+	pending   map[sfu.Target][]webrtc.ICECandidateInit
+	closed    string
+}
+
+func newTestPeer(t *testing.T) *testPeer {
+	c := &testPeer{t: t, pub: clientPC(t), sub: clientPC(t), events: make(chan sfu.Event, 256), done: make(chan struct{}),
+		received: map[string]int{}, pending: map[sfu.Target][]webrtc.ICECandidateInit{}}
+	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				c.mu.Lock()
+				c.received[tr.ID()]++
+				c.mu.Unlock()
+			}
+		}()
+	})
+	return c
+}
+
+func (c *testPeer) sink() sfu.EventSink {
+	return sfu.EventSinkFunc(func(e sfu.Event) {
+		select {
+		case c.events <- e:
+		case <-c.done:
+		}
+	})
+}
+
+// attach wires c to its media m (joined with c.sink()) and starts its event loop.
+func (c *testPeer) attach(m media) {
+	c.m = m
+	for target, pc := range map[sfu.Target]*webrtc.PeerConnection{sfu.TargetPublisher: c.pub, sfu.TargetSubscriber: c.sub} {
+		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+			if cand != nil {
+				_ = m.AddICECandidate(target, cand.ToJSON())
+			}
+		})
+	}
+	c.wg.Add(1)
+	go c.loop()
+	c.t.Cleanup(c.close)
+}
+
+func (c *testPeer) pc(target sfu.Target) *webrtc.PeerConnection {
+	if target == sfu.TargetSubscriber {
+		return c.sub
+	}
+	return c.pub
+}
+
+func (c *testPeer) addCandidate(target sfu.Target, cand webrtc.ICECandidateInit) {
+	c.mu.Lock()
+	if c.pc(target).RemoteDescription() == nil {
+		c.pending[target] = append(c.pending[target], cand)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	_ = c.pc(target).AddICECandidate(cand)
+}
+
+func (c *testPeer) flush(target sfu.Target) {
+	c.mu.Lock()
+	cands := c.pending[target]
+	delete(c.pending, target)
+	c.mu.Unlock()
+	for _, cand := range cands {
+		c.addCandidate(target, cand)
+	}
+}
+
+func (c *testPeer) loop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			return
+		case e := <-c.events:
+			switch e := e.(type) {
+			case sfu.EventICECandidate:
+				if e.Candidate != nil {
+					c.addCandidate(e.Target, *e.Candidate)
+				}
+			case sfu.EventSubscriberOffer:
+				err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: e.SDP})
+				var answer webrtc.SessionDescription
+				if err == nil {
+					answer, err = c.sub.CreateAnswer(nil)
+				}
+				if err == nil {
+					err = c.sub.SetLocalDescription(answer)
+				}
+				if err == nil {
+					err = c.m.SetSubscriberAnswer(answer.SDP)
+				}
+				c.flush(sfu.TargetSubscriber)
+				if err != nil {
+					c.t.Errorf("answer: %v", err)
+				}
+			case sfu.EventTrackPublished:
+				c.mu.Lock()
+				c.published = append(c.published, e.Track)
+				c.mu.Unlock()
+			case sfu.EventClosed:
+				c.mu.Lock()
+				c.closed = e.Reason
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (c *testPeer) close() {
+	c.m.Close("test done")
+	close(c.done)
+	_ = c.pub.Close()
+	_ = c.sub.Close()
+	c.wg.Wait()
+}
+
+// publish sends a synthetic VP8 track until the test ends, and returns its SFU track id.
+func (c *testPeer) publish() string {
+	c.t.Helper()
+	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "stream")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := c.pub.AddTrack(tr); err != nil {
+		c.t.Fatal(err)
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err == nil {
+		err = c.pub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	answer, err := c.m.Publish(offer.SDP)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.flush(sfu.TargetPublisher)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			payload := []byte{0x10, 0x01, 0x00, 0x00}
+			if seq%30 == 0 {
+				payload[1] = 0x00 // a keyframe
+			}
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 1800, Marker: true}, Payload: payload})
+		}
+	}()
+	c.t.Cleanup(func() { close(stop); wg.Wait() })
+	var id string
+	waitUntil(c.t, "the track published", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, p := range c.published {
+			if p.SourceID == "video" {
+				id = p.ID
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+func (c *testPeer) packets(sourceID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.received[sourceID]
+}
+
+func clientPC(t *testing.T) *webrtc.PeerConnection {
+	t.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)).
+		NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// remotePeer joins a peer whose media node holds for the owner.
+func remotePeer(t *testing.T, owner *testNode, node, room, id string, snap *call.Snapshot) *testPeer {
+	t.Helper()
+	c := newTestPeer(t)
+	r, err := owner.hub.Join(node, room, id, c.sink(), snap)
+	if err != nil {
+		t.Fatalf("join %s on %s through %s: %v", id, node, owner.name, err)
+	}
+	c.attach(r)
+	return c
+}
+
+// localPeer joins a peer whose media its own node holds.
+func localPeer(t *testing.T, n *testNode, room, id string) *testPeer {
+	t.Helper()
+	c := newTestPeer(t)
+	p, err := n.sfu.Join(room, id, c.sink())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.attach(p)
+	return c
+}
+
+// TestMediaHeldByAnotherNode: the owner a drives a participant whose media node b holds; its
+// publication lands in b's room, its events come back, and b's own participants receive it, as
+// does another participant a drives on b.
+func TestMediaHeldByAnotherNode(t *testing.T) {
+	nodes := newTestNodes(t, "a", "b")
+	a, b := nodes["a"], nodes["b"]
+	pubr := remotePeer(t, a, "b", "room", "hall", nil)
+	id := pubr.publish()
+	if r := b.sfu.Room("room"); r == nil || len(r.Tracks()) != 1 || r.Tracks()[0].ID != id {
+		t.Fatalf("b's room does not hold the hall's track %s", id)
+	}
+	if r := a.sfu.Room("room"); r != nil && len(r.Tracks()) != 0 {
+		t.Fatalf("a's room holds the hall's track itself: %+v", r.Tracks())
+	}
+	local := localPeer(t, b, "room", "unit")
+	if err := local.m.Subscribe(id); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b's own participant receives the hall", func() bool { return local.packets(id) > 10 })
+	other := remotePeer(t, a, "b", "room", "unit2", nil)
+	if err := other.m.Subscribe(id); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a's other participant on b receives the hall", func() bool { return other.packets(id) > 10 })
+	if err := other.m.Subscribe("TR_nothing"); err == nil || !strings.Contains(err.Error(), "track not found") {
+		t.Fatalf("subscribing to no track: %v, want the SFU's not found", err)
+	}
+}
