@@ -1,13 +1,17 @@
 package cascade
 
 import (
+	"encoding/json"
+	"errors"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -82,12 +86,13 @@ type testPeer struct {
 	published []sfu.TrackInfo
 	received  map[string]int // packets by track id (the SFU's)
 	pending   map[sfu.Target][]webrtc.ICECandidateInit
+	ended     map[string]bool // EventSubscriptionEnded
 	closed    string
 }
 
 func newTestPeer(t *testing.T) *testPeer {
 	c := &testPeer{t: t, pub: clientPC(t), sub: clientPC(t), events: make(chan sfu.Event, 256), done: make(chan struct{}),
-		received: map[string]int{}, pending: map[sfu.Target][]webrtc.ICECandidateInit{}}
+		received: map[string]int{}, ended: map[string]bool{}, pending: map[sfu.Target][]webrtc.ICECandidateInit{}}
 	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		c.wg.Add(1)
 		go func() {
@@ -188,6 +193,10 @@ func (c *testPeer) loop() {
 			case sfu.EventTrackPublished:
 				c.mu.Lock()
 				c.published = append(c.published, e.Track)
+				c.mu.Unlock()
+			case sfu.EventSubscriptionEnded:
+				c.mu.Lock()
+				c.ended[e.TrackID] = true
 				c.mu.Unlock()
 			case sfu.EventClosed:
 				c.mu.Lock()
@@ -357,5 +366,104 @@ func TestMediaHeldByAnotherNode(t *testing.T) {
 	waitUntil(t, "a's other participant on b receives the hall", func() bool { return other.packets(id) > 10 })
 	if err := other.m.Subscribe("TR_nothing"); err == nil || !strings.Contains(err.Error(), "track not found") {
 		t.Fatalf("subscribing to no track: %v, want the SFU's not found", err)
+	}
+}
+
+func snapshot(t *testing.T, js string) *call.Snapshot {
+	t.Helper()
+	s := &call.Snapshot{}
+	if err := json.Unmarshal([]byte(js), s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestHolderAppliesTheOwnersPolicy: the node holding media enforces the call's rule as the owner
+// sends it: a waiting hall is refused the hearing, and when the hearing ends the unit's
+// subscription ends on the holder too.
+func TestHolderAppliesTheOwnersPolicy(t *testing.T) {
+	nodes := newTestNodes(t, "a", "b")
+	a := nodes["a"]
+	const seats = `"seats":{"hall1":{"kind":"hall","hall":1},"hall2":{"kind":"hall","hall":2},"unit":{"kind":"unit","unit":7}}`
+	hearing := snapshot(t, `{`+seats+`,"stage_hall":1,"stage_units":[7]}`)
+	hall1 := remotePeer(t, a, "b", "call", "hall1", hearing)
+	id := hall1.publish()
+	unit := remotePeer(t, a, "b", "call", "unit", hearing)
+	if err := unit.m.Subscribe(id); err != nil {
+		t.Fatalf("the unit on stage: %v", err)
+	}
+	waitUntil(t, "the unit receives the hall in the hearing", func() bool { return unit.packets(id) > 10 })
+	waiting := remotePeer(t, a, "b", "call", "hall2", hearing)
+	if err := waiting.m.Subscribe(id); !errors.Is(err, sfu.ErrForbidden) {
+		t.Fatalf("the waiting hall subscribing to the hearing: %v, want forbidden", err)
+	}
+	a.hub.Enforce("call", snapshot(t, `{`+seats+`}`))
+	waitUntil(t, "the unit's subscription ended on b", func() bool {
+		unit.mu.Lock()
+		defer unit.mu.Unlock()
+		return unit.ended[id]
+	})
+	if n := waiting.packets(id); n != 0 {
+		t.Fatalf("the waiting hall received %d packets of the hearing", n)
+	}
+}
+
+// TestLinkLostEndsRemoteMedia: when the link goes, the owner's sessions hear their media closed
+// (their clients come back through a resume) and the holder lets the participants go.
+func TestLinkLostEndsRemoteMedia(t *testing.T) {
+	nodes := newTestNodes(t, "a", "b")
+	a, b := nodes["a"], nodes["b"]
+	hall := remotePeer(t, a, "b", "room", "hall", nil)
+	hall.publish()
+	a.hub.mu.Lock()
+	l := a.hub.links["b"]
+	a.hub.mu.Unlock()
+	l.close()
+	waitUntil(t, "the owner's side closed", func() bool {
+		hall.mu.Lock()
+		defer hall.mu.Unlock()
+		return hall.closed == evLinkClosed
+	})
+	waitUntil(t, "the holder let the hall go", func() bool {
+		r := b.sfu.Room("room")
+		return r == nil || len(r.Tracks()) == 0
+	})
+	// A new join opens a new link.
+	again := remotePeer(t, a, "b", "room", "hall", nil)
+	again.publish()
+}
+
+// TestLinkNeedsANodeToken: only a node of the installation opens a link, naming the node it
+// reaches; a participant's token, another secret's or one for another node is refused.
+func TestLinkNeedsANodeToken(t *testing.T) {
+	nodes := newTestNodes(t, "a", "b")
+	b := nodes["b"]
+	url := "ws" + strings.TrimPrefix(b.srv.URL, "http") + Path
+	now := time.Now()
+	sign := func(s *auth.Signer, c auth.Claims) string {
+		tok, err := s.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	own := auth.NewSigner(testSecret)
+	other := auth.NewSigner([]byte("another-installation-secret-32-bytes!!"))
+	for name, tok := range map[string]string{
+		"none":        "",
+		"participant": sign(own, auth.Claims{Room: "cascade:b", Subject: "a", Role: auth.RoleLeader, ExpiresAt: now.Add(time.Minute)}),
+		"other node":  sign(own, auth.Claims{Room: "cascade:c", Subject: "a", Role: auth.RoleNode, ExpiresAt: now.Add(time.Minute)}),
+		"itself":      sign(own, auth.Claims{Room: "cascade:b", Subject: "b", Role: auth.RoleNode, ExpiresAt: now.Add(time.Minute)}),
+		"foreign":     sign(other, auth.Claims{Room: "cascade:b", Subject: "a", Role: auth.RoleNode, ExpiresAt: now.Add(time.Minute)}),
+	} {
+		conn, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
+		if err == nil {
+			_ = conn.Close()
+			t.Fatalf("%s: link accepted", name)
+		}
+		if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s: %v, want 401", name, err)
+		}
+		_ = resp.Body.Close()
 	}
 }
