@@ -582,3 +582,18 @@ func (h *Hub) Enforce(room string, snap *call.Snapshot) {
 		l.send(frame{T: framePolicy, Room: room, Data: data})
 	}
 }
+
+// Stats counts what a Hub holds now.
+type Stats struct {
+	Links   int // open links to other nodes
+	Remotes int // participants of this node's calls whose media other nodes hold
+	Held    int // participants of other nodes' calls whose media this node holds
+	Relays  int // relay ends with other nodes, one per room and peer
+}
+
+// Stats is what the hub holds now.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Links: len(h.links), Remotes: len(h.remotes), Held: len(h.held), Relays: len(h.relays)}
+}
