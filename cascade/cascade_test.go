@@ -38,6 +38,12 @@ type testNode struct {
 // newTestNodes starts nodes named by names, each able to reach the others.
 func newTestNodes(t *testing.T, names ...string) map[string]*testNode {
 	t.Helper()
+	return newTestNodesGrace(t, 0, names...)
+}
+
+// newTestNodesGrace is newTestNodes with the hubs' grace for a lost link.
+func newTestNodesGrace(t *testing.T, grace time.Duration, names ...string) map[string]*testNode {
+	t.Helper()
 	nodes := map[string]*testNode{}
 	for _, name := range names {
 		s, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", LoopbackOnly: true, PLIThrottle: 100 * time.Millisecond})
@@ -52,7 +58,7 @@ func newTestNodes(t *testing.T, names ...string) map[string]*testNode {
 				}
 				return ""
 			},
-			OpenRelay: testRelays(s)})
+			OpenRelay: testRelays(s), Grace: grace})
 		n.srv = httptest.NewServer(n.hub)
 		nodes[name] = n
 		t.Cleanup(func() {
@@ -408,17 +414,44 @@ func TestHolderAppliesTheOwnersPolicy(t *testing.T) {
 	}
 }
 
-// TestLinkLostEndsRemoteMedia: when the link goes, the owner's sessions hear their media closed
-// (their clients come back through a resume) and the holder lets the participants go.
-func TestLinkLostEndsRemoteMedia(t *testing.T) {
+// TestLinkLostAndBack: a link that drops is opened again by the owner within the grace; the
+// participants the other node holds stay, and commands work again.
+func TestLinkLostAndBack(t *testing.T) {
 	nodes := newTestNodes(t, "a", "b")
 	a, b := nodes["a"], nodes["b"]
 	hall := remotePeer(t, a, "b", "room", "hall", nil)
+	id := hall.publish()
+	old := a.hub.current("b")
+	old.close()
+	waitUntil(t, "the owner's new link", func() bool {
+		l := a.hub.current("b")
+		return l != nil && l != old && b.hub.current("a") != nil
+	})
+	if s := b.hub.Stats(); s.Held != 1 {
+		t.Fatalf("b after the link came back: %+v, want the hall still held", s)
+	}
+	unit := remotePeer(t, a, "b", "room", "unit", nil)
+	if err := unit.m.Subscribe(id); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a new participant on b receives the hall", func() bool { return unit.packets(id) > 10 })
+	hall.mu.Lock()
+	defer hall.mu.Unlock()
+	if hall.closed != "" {
+		t.Fatalf("the hall's media closed: %s", hall.closed)
+	}
+}
+
+// TestLinkNotBackEndsRemoteMedia: when the link does not come back within the grace, the owner's
+// sessions hear their media closed (their clients come back through a resume) and the holder lets
+// the participants go.
+func TestLinkNotBackEndsRemoteMedia(t *testing.T) {
+	nodes := newTestNodesGrace(t, 500*time.Millisecond, "a", "b")
+	a, b := nodes["a"], nodes["b"]
+	hall := remotePeer(t, a, "b", "room", "hall", nil)
 	hall.publish()
-	a.hub.mu.Lock()
-	l := a.hub.links["b"]
-	a.hub.mu.Unlock()
-	l.close()
+	b.srv.Listener.Close() // b takes no link any more
+	a.hub.current("b").close()
 	waitUntil(t, "the owner's side closed", func() bool {
 		hall.mu.Lock()
 		defer hall.mu.Unlock()
@@ -426,11 +459,8 @@ func TestLinkLostEndsRemoteMedia(t *testing.T) {
 	})
 	waitUntil(t, "the holder let the hall go", func() bool {
 		r := b.sfu.Room("room")
-		return r == nil || len(r.Tracks()) == 0
+		return b.hub.Stats().Held == 0 && (r == nil || len(r.Tracks()) == 0)
 	})
-	// A new join opens a new link.
-	again := remotePeer(t, a, "b", "room", "hall", nil)
-	again.publish()
 }
 
 // TestLinkNeedsANodeToken: only a node of the installation opens a link, naming the node it

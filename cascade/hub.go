@@ -41,8 +41,15 @@ type Config struct {
 	// OpenRelay opens this node's end of a room's media relay with peer; controlling is true on
 	// the call's owner. nil: no media crosses between nodes (commands and events still do).
 	OpenRelay func(room, peer string, controlling bool, send func(json.RawMessage)) (Relay, error)
-	Logger    *zap.Logger
+	// Grace is how long what rides on a lost link is kept for the link to come back (the owner
+	// dials again meanwhile): the participants held for the owner, their Remotes, the relays.
+	// Default 30 s; after it they end (EventClosed "link_lost").
+	Grace  time.Duration
+	Logger *zap.Logger
 }
+
+// DefaultGrace is Config.Grace's default.
+const DefaultGrace = 30 * time.Second
 
 type heldKey struct{ owner, room, p string }
 type remoteKey struct{ node, room, p string }
@@ -66,6 +73,8 @@ type Hub struct {
 	held     map[heldKey]*sfu.Participant
 	policies map[string]*call.Policy // holder: each room's owner policy
 	relays   map[relayKey]Relay
+	policy   map[string]json.RawMessage // owner: each room's policy as last sent
+	awaiting map[string]bool            // peers whose link is lost and awaited
 	closed   bool
 }
 
@@ -75,8 +84,11 @@ func New(cfg Config) *Hub {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{cfg: cfg, log: log.Named("cascade"), ctx: ctx, cancel: cancel,
+	return &Hub{cfg: cfg, policy: map[string]json.RawMessage{}, awaiting: map[string]bool{}, log: log.Named("cascade"), ctx: ctx, cancel: cancel,
 		upgrader: websocket.Upgrader{ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10},
 		links:    map[string]*link{}, dialing: map[string]chan struct{}{}, remotes: map[remoteKey]*Remote{},
 		held: map[heldKey]*sfu.Participant{}, policies: map[string]*call.Policy{}, relays: map[relayKey]Relay{}}
@@ -118,7 +130,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	l := newLink(c.Subject, conn, h.log, h.handle)
+	l := newLink(c.Subject, c.Subject, conn, h.log, h.handle)
 	if !h.addLink(l) {
 		l.close()
 		_ = conn.Close()
@@ -129,7 +141,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.linkEnded(l)
 }
 
-// addLink registers l as the link with its peer, replacing an older one.
+// addLink registers l as the link with its peer, replacing an older one. When both nodes opened
+// one at once, both keep the one the node of the smaller name opened, so they agree on one.
 func (h *Hub) addLink(l *link) bool {
 	h.mu.Lock()
 	if h.closed {
@@ -137,12 +150,35 @@ func (h *Hub) addLink(l *link) bool {
 		return false
 	}
 	old := h.links[l.peer]
+	if old != nil && !old.closed() && old.dialer != l.dialer && old.dialer == min(h.cfg.Node(), l.peer) {
+		h.mu.Unlock()
+		return false
+	}
 	h.links[l.peer] = l
 	h.mu.Unlock()
 	if old != nil {
 		old.close()
 	}
 	return true
+}
+
+// current is the open link with peer, nil when there is none.
+func (h *Hub) current(peer string) *link {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l := h.links[peer]; l != nil && !l.closed() {
+		return l
+	}
+	return nil
+}
+
+// sendTo queues f on the link with peer; while there is none, f is dropped (what matters is sent
+// again when the link is back: the policy, the outstanding offers).
+func (h *Hub) sendTo(peer string, f frame) bool {
+	if l := h.current(peer); l != nil {
+		return l.send(f)
+	}
+	return false
 }
 
 // linkTo returns the link to node, opening it if there is none.
@@ -198,9 +234,12 @@ func (h *Hub) dial(ctx context.Context, node string) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrLink, node, err)
 	}
-	l := newLink(node, conn, h.log, h.handle)
+	l := newLink(node, h.cfg.Node(), conn, h.log, h.handle)
 	if !h.addLink(l) {
 		_ = conn.Close()
+		if cur := h.current(node); cur != nil {
+			return cur, nil // the other node's link, opened at the same time, is the one
+		}
 		return nil, ErrLink
 	}
 	h.log.Info("cascade link opened", zap.String("peer", node))
@@ -213,35 +252,128 @@ func (h *Hub) dial(ctx context.Context, node string) (*link, error) {
 	return l, nil
 }
 
-// linkEnded drops what rode on l: on the owner, its Remotes end (their sessions see the media
-// closed and their clients come back); on the holder, the participants held for that owner leave.
-// Both sides close the relays with that peer.
+// linkEnded: what rode on l waits for a link with its peer again, for the grace, and the owner
+// dials meanwhile (await). A link replaced by a newer one leaves nothing waiting.
 func (h *Hub) linkEnded(l *link) {
 	h.mu.Lock()
-	if h.links[l.peer] == l {
-		delete(h.links, l.peer)
+	if h.links[l.peer] != l {
+		h.mu.Unlock()
+		return
 	}
+	delete(h.links, l.peer)
+	closed, awaiting := h.closed, h.awaiting[l.peer]
+	if !closed && !awaiting {
+		h.awaiting[l.peer] = true
+	}
+	h.mu.Unlock()
+	if closed {
+		h.dropPeer(l.peer)
+		return
+	}
+	if awaiting {
+		return
+	}
+	h.log.Warn("cascade link lost; waiting for it", zap.String("peer", l.peer), zap.Duration("grace", h.cfg.Grace))
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.await(l.peer)
+	}()
+}
+
+// await waits for a link with peer for the grace, dialing it while this node owns participants
+// whose media peer holds; it drops what rode on the link when none came.
+func (h *Hub) await(peer string) {
+	deadline := time.NewTimer(h.cfg.Grace)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			h.dropPeer(peer)
+			return
+		case <-deadline.C:
+			h.log.Warn("cascade link not back within the grace", zap.String("peer", peer))
+			h.dropPeer(peer)
+			return
+		case <-tick.C:
+		}
+		if h.current(peer) == nil && h.owns(peer) {
+			ctx, cancel := context.WithTimeout(h.ctx, time.Second)
+			_, _ = h.linkTo(ctx, peer)
+			cancel()
+		}
+		if h.current(peer) != nil {
+			h.relinked(peer)
+			return
+		}
+	}
+}
+
+// owns reports whether this node drives participants whose media peer holds.
+func (h *Hub) owns(peer string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.remotes {
+		if k.node == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// relinked resumes what waited for the link with peer: the owner sends each room's policy again
+// and has the held participants' outstanding offers sent again (their events were dropped while
+// the link was down).
+func (h *Hub) relinked(peer string) {
+	h.mu.Lock()
+	delete(h.awaiting, peer)
+	var remotes []*Remote
+	policies := map[string]json.RawMessage{}
+	for k, r := range h.remotes {
+		if k.node == peer {
+			remotes = append(remotes, r)
+			if p := h.policy[k.room]; p != nil {
+				policies[k.room] = p
+			}
+		}
+	}
+	h.mu.Unlock()
+	h.log.Info("cascade link back", zap.String("peer", peer), zap.Int("remotes", len(remotes)))
+	for room, p := range policies {
+		h.sendTo(peer, frame{T: framePolicy, Room: room, Data: p})
+	}
+	for _, r := range remotes {
+		r.ResendOffer()
+	}
+}
+
+// dropPeer ends what rode on the links with peer: on the owner its Remotes end (their sessions
+// see the media closed and their clients come back), on the holder the participants held for
+// that owner leave; both sides close the relays with that peer.
+func (h *Hub) dropPeer(peer string) {
+	h.mu.Lock()
+	delete(h.awaiting, peer)
 	var remotes []*Remote
 	for k, r := range h.remotes {
-		if r.link == l {
+		if k.node == peer {
 			remotes = append(remotes, r)
 			delete(h.remotes, k)
 		}
 	}
 	var held []*sfu.Participant
 	for k, p := range h.held {
-		if k.owner == l.peer {
+		if k.owner == peer {
 			held = append(held, p)
 			delete(h.held, k)
 		}
 	}
 	var relays []Relay
-	if h.links[l.peer] == nil {
-		for k, r := range h.relays {
-			if k.peer == l.peer {
-				relays = append(relays, r)
-				delete(h.relays, k)
-			}
+	for k, r := range h.relays {
+		if k.peer == peer {
+			relays = append(relays, r)
+			delete(h.relays, k)
 		}
 	}
 	h.mu.Unlock()
@@ -312,8 +444,9 @@ func (h *Hub) relay(l *link, room string, controlling bool) Relay {
 	if r := h.relays[k]; r != nil || h.closed {
 		return r
 	}
-	r, err := h.cfg.OpenRelay(room, l.peer, controlling, func(m json.RawMessage) {
-		l.send(frame{T: frameRelay, Room: room, Data: m})
+	peer := l.peer
+	r, err := h.cfg.OpenRelay(room, peer, controlling, func(m json.RawMessage) {
+		h.sendTo(peer, frame{T: frameRelay, Room: room, Data: m})
 	})
 	if err != nil {
 		h.log.Warn("cascade: open relay", zap.String("room", room), zap.String("peer", l.peer), zap.Error(err))
@@ -471,7 +604,7 @@ func (h *Hub) hold(l *link, f frame) error {
 	sink := sfu.EventSinkFunc(func(e sfu.Event) {
 		op, data, ok := encodeEvent(e)
 		if ok {
-			l.send(frame{T: frameEvent, Room: f.Room, P: f.P, Op: op, Data: data})
+			h.sendTo(k.owner, frame{T: frameEvent, Room: f.Room, P: f.P, Op: op, Data: data})
 		}
 		if _, last := e.(sfu.EventClosed); last {
 			h.mu.Lock()
@@ -522,7 +655,7 @@ func (h *Hub) Join(node, room, participantID string, sink sfu.EventSink, snap *c
 			return nil, fmt.Errorf("cascade: join: %w", err)
 		}
 	}
-	r := &Remote{hub: h, link: l, node: node, room: room, id: participantID, sink: sink}
+	r := &Remote{hub: h, node: node, room: room, id: participantID, sink: sink}
 	k := remoteKey{node, room, participantID}
 	h.mu.Lock()
 	old := h.remotes[k]
@@ -559,7 +692,7 @@ func (h *Hub) forget(r *Remote) {
 	h.mu.Unlock()
 	if last {
 		h.closeRelay(r.room, r.node)
-		r.link.send(frame{T: frameRelayClose, Room: r.room})
+		h.sendTo(r.node, frame{T: frameRelayClose, Room: r.room})
 	}
 }
 
@@ -571,15 +704,19 @@ func (h *Hub) Enforce(room string, snap *call.Snapshot) {
 		return
 	}
 	h.mu.Lock()
-	links := map[*link]bool{}
-	for k, r := range h.remotes {
+	h.policy[room] = data
+	peers := map[string]bool{}
+	for k := range h.remotes {
 		if k.room == room {
-			links[r.link] = true
+			peers[k.node] = true
 		}
 	}
+	if len(peers) == 0 {
+		delete(h.policy, room)
+	}
 	h.mu.Unlock()
-	for l := range links {
-		l.send(frame{T: framePolicy, Room: room, Data: data})
+	for peer := range peers {
+		h.sendTo(peer, frame{T: framePolicy, Room: room, Data: data})
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 // writer writes the queue. Both end when the socket does; done is closed then.
 type link struct {
 	peer   string // the other node's name
+	dialer string // the node that opened it
 	conn   *websocket.Conn
 	log    *zap.Logger
 	handle func(*link, frame)
@@ -37,8 +38,8 @@ type link struct {
 	pending map[uint64]chan frame
 }
 
-func newLink(peer string, conn *websocket.Conn, log *zap.Logger, handle func(*link, frame)) *link {
-	l := &link{peer: peer, conn: conn, log: log.With(zap.String("peer", peer)), handle: handle,
+func newLink(peer, dialer string, conn *websocket.Conn, log *zap.Logger, handle func(*link, frame)) *link {
+	l := &link{peer: peer, dialer: dialer, conn: conn, log: log.With(zap.String("peer", peer)), handle: handle,
 		out: make(chan []byte, linkQueue), done: make(chan struct{}), pending: map[uint64]chan frame{}}
 	conn.SetReadLimit(maxFrameBytes)
 	return l

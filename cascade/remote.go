@@ -27,7 +27,11 @@ func (r *Remote) do(op string, in, out any) error {
 	if r.gone.Load() {
 		return sfu.ErrClosed
 	}
-	return r.link.request(r.hub.ctx, r.room, r.id, op, in, out)
+	l := r.hub.current(r.node)
+	if l == nil {
+		return ErrLink
+	}
+	return l.request(r.hub.ctx, r.room, r.id, op, in, out)
 }
 
 // Publish implements signaling.Media.
@@ -96,7 +100,9 @@ func (r *Remote) Close(reason string) {
 	}
 	ctx, cancel := context.WithTimeout(r.hub.ctx, closeWait)
 	defer cancel()
-	_ = r.link.request(ctx, r.room, r.id, opClose, closeData{Reason: reason}, nil)
+	if l := r.hub.current(r.node); l != nil {
+		_ = l.request(ctx, r.room, r.id, opClose, closeData{Reason: reason}, nil)
+	}
 	r.hub.forget(r)
 	r.sink.OnEvent(sfu.EventClosed{Reason: reason})
 }

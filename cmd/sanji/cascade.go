@@ -27,7 +27,7 @@ type cascadePart struct {
 	log *zap.Logger
 }
 
-func newCascade(cp *clusterPart, st scheduler.Store, media *sfu.SFU, signer *auth.Signer, log *zap.Logger) *cascadePart {
+func newCascade(cfg config, cp *clusterPart, st scheduler.Store, media *sfu.SFU, signer *auth.Signer, log *zap.Logger) *cascadePart {
 	c := &cascadePart{cp: cp, st: st, log: log}
 	c.hub = cascade.New(cascade.Config{
 		Node: func() string {
@@ -40,7 +40,10 @@ func newCascade(cp *clusterPart, st scheduler.Store, media *sfu.SFU, signer *aut
 		Tokens:    signer,
 		URL:       c.url,
 		OpenRelay: openRelay(media),
-		Logger:    log,
+		// A held participant outlives a lost link as long as its session would outlive its
+		// client's lost socket.
+		Grace:  max(cfg.ResumeGrace, cfg.ResumeGraceOnStage),
+		Logger: log,
 	})
 	return c
 }
