@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"sanji/auth"
@@ -46,6 +47,8 @@ type Config struct {
 	// Default 30 s; after it they end (EventClosed "link_lost").
 	Grace  time.Duration
 	Logger *zap.Logger
+	// Registerer receives the hub's metrics (nil = not registered).
+	Registerer prometheus.Registerer
 }
 
 // DefaultGrace is Config.Grace's default.
@@ -60,6 +63,7 @@ type relayKey struct{ room, peer string }
 type Hub struct {
 	cfg      Config
 	log      *zap.Logger
+	metrics  *metrics
 	upgrader websocket.Upgrader
 
 	ctx    context.Context
@@ -88,10 +92,12 @@ func New(cfg Config) *Hub {
 		cfg.Grace = DefaultGrace
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{cfg: cfg, policy: map[string]json.RawMessage{}, awaiting: map[string]bool{}, log: log.Named("cascade"), ctx: ctx, cancel: cancel,
+	h := &Hub{cfg: cfg, policy: map[string]json.RawMessage{}, awaiting: map[string]bool{}, log: log.Named("cascade"), ctx: ctx, cancel: cancel,
 		upgrader: websocket.Upgrader{ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10},
 		links:    map[string]*link{}, dialing: map[string]chan struct{}{}, remotes: map[remoteKey]*Remote{},
 		held: map[heldKey]*sfu.Participant{}, policies: map[string]*call.Policy{}, relays: map[relayKey]Relay{}}
+	h.metrics = newMetrics(h, cfg.Registerer)
+	return h
 }
 
 // Close ends every link and what rides on it.
@@ -130,7 +136,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	l := newLink(c.Subject, c.Subject, conn, h.log, h.handle)
+	l := newLink(c.Subject, c.Subject, conn, h.log, h.metrics, h.handle)
 	if !h.addLink(l) {
 		l.close()
 		_ = conn.Close()
@@ -234,7 +240,7 @@ func (h *Hub) dial(ctx context.Context, node string) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrLink, node, err)
 	}
-	l := newLink(node, h.cfg.Node(), conn, h.log, h.handle)
+	l := newLink(node, h.cfg.Node(), conn, h.log, h.metrics, h.handle)
 	if !h.addLink(l) {
 		_ = conn.Close()
 		if cur := h.current(node); cur != nil {

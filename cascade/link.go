@@ -26,6 +26,7 @@ type link struct {
 	dialer string // the node that opened it
 	conn   *websocket.Conn
 	log    *zap.Logger
+	m      *metrics
 	handle func(*link, frame)
 
 	out  chan []byte
@@ -38,8 +39,8 @@ type link struct {
 	pending map[uint64]chan frame
 }
 
-func newLink(peer, dialer string, conn *websocket.Conn, log *zap.Logger, handle func(*link, frame)) *link {
-	l := &link{peer: peer, dialer: dialer, conn: conn, log: log.With(zap.String("peer", peer)), handle: handle,
+func newLink(peer, dialer string, conn *websocket.Conn, log *zap.Logger, m *metrics, handle func(*link, frame)) *link {
+	l := &link{peer: peer, dialer: dialer, conn: conn, m: m, log: log.With(zap.String("peer", peer)), handle: handle,
 		out: make(chan []byte, linkQueue), done: make(chan struct{}), pending: map[uint64]chan frame{}}
 	conn.SetReadLimit(maxFrameBytes)
 	return l
@@ -58,6 +59,7 @@ func (l *link) run() {
 			break
 		}
 		_ = l.conn.SetReadDeadline(time.Now().Add(linkDead))
+		l.m.bytes.WithLabelValues("in").Add(float64(len(data)))
 		var f frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			l.log.Warn("cascade link: bad frame", zap.Error(err))
@@ -92,6 +94,7 @@ func (l *link) write() {
 			if err := l.conn.WriteMessage(websocket.TextMessage, b); err != nil {
 				l.close()
 			}
+			l.m.bytes.WithLabelValues("out").Add(float64(len(b)))
 		case <-ping.C:
 			_ = l.conn.SetWriteDeadline(time.Now().Add(linkDead))
 			if err := l.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
@@ -171,11 +174,14 @@ func (l *link) request(ctx context.Context, room, p, op string, in, out any) err
 	select {
 	case f, ok := <-ch:
 		if !ok {
+			l.m.commands.WithLabelValues("link").Inc()
 			return ErrLink
 		}
 		if f.Err != "" {
+			l.m.commands.WithLabelValues("error").Inc()
 			return codeErr(f.Err, f.Msg)
 		}
+		l.m.commands.WithLabelValues("ok").Inc()
 		if out != nil && len(f.Data) > 0 {
 			if err := json.Unmarshal(f.Data, out); err != nil {
 				return fmt.Errorf("cascade: decode result of %s: %w", op, err)
@@ -184,6 +190,7 @@ func (l *link) request(ctx context.Context, room, p, op string, in, out any) err
 		return nil
 	case <-ctx.Done():
 		l.forget(id)
+		l.m.commands.WithLabelValues("link").Inc()
 		return fmt.Errorf("%w: %s: %w", ErrLink, op, ctx.Err())
 	}
 }

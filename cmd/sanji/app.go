@@ -189,7 +189,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	var cas *cascadePart
 	var sigCascade signaling.Cascade
 	if cp != nil && cfg.Cluster.Cascade {
-		cas = newCascade(cfg, cp, st, media, signer, log)
+		cas = newCascade(cfg, cp, st, media, signer, reg, log)
 		sigCascade = cas
 	}
 	schedAPI := api.New(apiCfg)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"sanji/auth"
@@ -27,7 +28,7 @@ type cascadePart struct {
 	log *zap.Logger
 }
 
-func newCascade(cfg config, cp *clusterPart, st scheduler.Store, media *sfu.SFU, signer *auth.Signer, log *zap.Logger) *cascadePart {
+func newCascade(cfg config, cp *clusterPart, st scheduler.Store, media *sfu.SFU, signer *auth.Signer, reg prometheus.Registerer, log *zap.Logger) *cascadePart {
 	c := &cascadePart{cp: cp, st: st, log: log}
 	c.hub = cascade.New(cascade.Config{
 		Node: func() string {
@@ -42,8 +43,9 @@ func newCascade(cfg config, cp *clusterPart, st scheduler.Store, media *sfu.SFU,
 		OpenRelay: openRelay(media),
 		// A held participant outlives a lost link as long as its session would outlive its
 		// client's lost socket.
-		Grace:  max(cfg.ResumeGrace, cfg.ResumeGraceOnStage),
-		Logger: log,
+		Grace:      max(cfg.ResumeGrace, cfg.ResumeGraceOnStage),
+		Logger:     log,
+		Registerer: reg,
 	})
 	return c
 }
