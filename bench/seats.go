@@ -11,7 +11,7 @@ type ReceptionRequest struct {
 	Halls              int `json:"halls"`
 	Units              int `json:"units"`
 	PetitionersPerHall int `json:"petitioners_per_hall"`
-	// Districts, when set, puts the halls in turns under that many districts of the bench city
+	// Districts, when set, puts the halls and the units in turns under that many districts of the bench city
 	// (codes 990101, 990102, ...; the city is 990100), so that a cascade's district nodes can
 	// serve them (cluster.serves).
 	Districts int `json:"districts,omitempty"`

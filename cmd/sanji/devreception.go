@@ -155,7 +155,11 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 			x.HallIDs = append(x.HallIDs, h.ID)
 		}
 		for i := range req.Units {
-			d := org.Unit{Kind: org.KindDepartment, ParentID: city.ID, Code: fmt.Sprintf("%s-B%s%d", benchCityCode, tag, i+1),
+			parent, code := city.ID, benchCityCode
+			if len(districts) > 0 {
+				parent, code = districts[i%len(districts)].ID, districts[i%len(districts)].Code
+			}
+			d := org.Unit{Kind: org.KindDepartment, ParentID: parent, Code: fmt.Sprintf("%s-B%s%d", code, tag, i+1),
 				Name: fmt.Sprintf("压测责任单位 %s-%d", tag, i+1)}
 			if err := tx.CreateUnit(ctx, &d); err != nil {
 				return fmt.Errorf("bench unit: %w", err)
