@@ -77,6 +77,7 @@ type Hub struct {
 	held     map[heldKey]*sfu.Participant
 	policies map[string]*call.Policy // holder: each room's owner policy
 	relays   map[relayKey]Relay
+	opening  map[relayKey]chan struct{} // relays being opened, closed when they are
 	policy   map[string]json.RawMessage // owner: each room's policy as last sent
 	awaiting map[string]bool            // peers whose link is lost and awaited
 	closed   bool
@@ -95,7 +96,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{cfg: cfg, policy: map[string]json.RawMessage{}, awaiting: map[string]bool{}, log: log.Named("cascade"), ctx: ctx, cancel: cancel,
 		upgrader: websocket.Upgrader{ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10},
 		links:    map[string]*link{}, dialing: map[string]chan struct{}{}, remotes: map[remoteKey]*Remote{},
-		held: map[heldKey]*sfu.Participant{}, policies: map[string]*call.Policy{}, relays: map[relayKey]Relay{}}
+		held: map[heldKey]*sfu.Participant{}, policies: map[string]*call.Policy{}, relays: map[relayKey]Relay{}, opening: map[relayKey]chan struct{}{}}
 	h.metrics = newMetrics(h, cfg.Registerer)
 	return h
 }
@@ -439,26 +440,52 @@ func (h *Hub) handle(l *link, f frame) {
 	}
 }
 
-// relay returns this node's end of the room's relay with l's peer, opening it if needed.
+// relay returns this node's end of the room's relay with l's peer, opening it if needed. It is
+// opened without h.mu held (opening announces the room's tracks through send at once), and once:
+// a relay frame that comes while a Join opens it (the peer answers the announcements at once)
+// waits for that one rather than opening a second.
 func (h *Hub) relay(l *link, room string, controlling bool) Relay {
 	if h.cfg.OpenRelay == nil {
 		return nil
 	}
 	k := relayKey{room, l.peer}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r := h.relays[k]; r != nil || h.closed {
-		return r
+	for {
+		if r := h.relays[k]; r != nil || h.closed {
+			h.mu.Unlock()
+			return r
+		}
+		wait := h.opening[k]
+		if wait == nil {
+			break
+		}
+		h.mu.Unlock()
+		<-wait
+		h.mu.Lock()
 	}
+	done := make(chan struct{})
+	h.opening[k] = done
+	h.mu.Unlock()
 	peer := l.peer
 	r, err := h.cfg.OpenRelay(room, peer, controlling, func(m json.RawMessage) {
 		h.sendTo(peer, frame{T: frameRelay, Room: room, Data: m})
 	})
-	if err != nil {
-		h.log.Warn("cascade: open relay", zap.String("room", room), zap.String("peer", l.peer), zap.Error(err))
+	h.mu.Lock()
+	delete(h.opening, k)
+	close(done)
+	if err == nil && !h.closed {
+		h.relays[k] = r
+	}
+	closed := h.closed
+	h.mu.Unlock()
+	switch {
+	case err != nil:
+		h.log.Warn("cascade: open relay", zap.String("room", room), zap.String("peer", peer), zap.Error(err))
+		return nil
+	case closed:
+		r.Close()
 		return nil
 	}
-	h.relays[k] = r
 	return r
 }
 

@@ -164,14 +164,17 @@ func (p *seatPeer) got(id string) int {
 // hears waits until p has received n packets from each of ids.
 func (p *seatPeer) hears(t *testing.T, what string, n int, ids ...string) {
 	t.Helper()
-	waitUntil(t, 15*time.Second, what, func() bool {
-		for _, id := range ids {
-			if p.got(id) < n {
-				return false
+	deadline := time.Now().Add(15 * time.Second)
+	for _, id := range ids {
+		for p.got(id) < n {
+			if time.Now().After(deadline) {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				t.Fatalf("%s: not within 15 s; %s has sent %d packets (from each: %v)", what, id, p.from[id], p.from)
 			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		return true
-	})
+	}
 }
 
 // TestCascadeThreeNodes: the city node a owns the call; district node b holds halls 1 and 3 and
