@@ -12,7 +12,7 @@ TIMEOUT ?= 20m
 # Extra `go test` flags, e.g. TESTFLAGS=-v (CI), TESTFLAGS='-run Config'.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz bench bench-impaired bench-firewall bench-failover soak vet fmt fmt-check
+.PHONY: run build test fuzz bench bench-impaired bench-firewall bench-failover bench-cascade soak vet fmt fmt-check
 
 ## run: start a development server (dev tokens on, human-readable logs); open the printed address
 run:
@@ -70,6 +70,14 @@ FAILOVER_TRIALS ?= 20
 bench-failover:
 	mkdir -p $(BENCH_OUT)
 	SANJI_FAILOVER_TRIALS=$(FAILOVER_TRIALS) $(GO) test -count=1 -timeout 1h -run '^TestFailoverTrials$$' -v ./cmd/sanji > $(BENCH_OUT)/failover.txt; s=$$?; grep -E 'trial|failover over' $(BENCH_OUT)/failover.txt; exit $$s
+
+# How many seconds `make bench-cascade` measures each case.
+CASCADE_SECONDS ?= 10
+
+## bench-cascade: in one process, the SFUs of two and three nodes linked by the cascade's relays: what crosses a relay per packet each far receiver gets at 1, 10 and 100 far receivers (1 = one copy), the latency one relay hop adds (stamped packets, p50/p99), and one 1.5 Mbit/s stream to 60 receivers on one node against spread over three (see docs/benchmarks.md)
+bench-cascade:
+	mkdir -p $(BENCH_OUT)
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench 'RelayFanout|SpreadFanout' -benchtime $(CASCADE_SECONDS)x ./cascade > $(BENCH_OUT)/cascade.txt; s=$$?; grep -E '^Benchmark' $(BENCH_OUT)/cascade.txt; exit $$s
 
 # How many times `make bench-impaired` runs each impairment.
 IMPAIRED_RUNS ?= 3

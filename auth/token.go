@@ -83,12 +83,15 @@ const (
 	RoleAdmin          = "admin"
 	RoleAuditor        = "auditor"
 	RoleHallTerminal   = "hall_terminal" // a hall's terminal device account
+	// RoleNode is another node of the installation opening a cascade link (package cascade):
+	// never a person, never a seat in a room.
+	RoleNode = "node"
 )
 
 var roles = map[string]bool{
 	RoleLeader: true, RoleHallOperator: true, RoleIntakeOfficer: true, RoleCaseHandler: true,
 	RoleUnitHead: true, RoleSupervisor: true, RoleSchedulerStaff: true, RolePetitioner: true,
-	RoleObserver: true, RoleAdmin: true, RoleAuditor: true, RoleHallTerminal: true,
+	RoleObserver: true, RoleAdmin: true, RoleAuditor: true, RoleHallTerminal: true, RoleNode: true,
 }
 
 // ValidRole reports whether r is one of the known roles.

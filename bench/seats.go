@@ -11,6 +11,10 @@ type ReceptionRequest struct {
 	Halls              int `json:"halls"`
 	Units              int `json:"units"`
 	PetitionersPerHall int `json:"petitioners_per_hall"`
+	// Districts, when set, puts the halls and the units in turns under that many districts of the bench city
+	// (codes 990101, 990102, ...; the city is 990100), so that a cascade's district nodes can
+	// serve them (cluster.serves).
+	Districts int `json:"districts,omitempty"`
 }
 
 // Limits of a bench reception: a session takes at most 500 bookings.
@@ -19,6 +23,7 @@ const (
 	MaxReceptionUnits       = 20
 	MaxPetitionersPerHall   = 50
 	MaxReceptionPetitioners = 500
+	MaxReceptionDistricts   = 9
 )
 
 // ReceptionSeats is the answer: the session, and one seat token for the studio, each hall and
@@ -31,6 +36,8 @@ type ReceptionSeats struct {
 	Halls        []Seat `json:"halls"`
 	Units        []Seat `json:"units"`
 	Appointments int    `json:"appointments"`
+	// Districts are the codes of the districts the halls are in, when the request asked for some.
+	Districts []string `json:"districts,omitempty"`
 }
 
 // Seat is one participant's place in the call.

@@ -303,6 +303,26 @@ func TestCallStageAndPolicy(t *testing.T) {
 			t.Errorf("%s <- %s: %v, want %v", c.sub.m.ID, c.pub.m.ID, got, c.want)
 		}
 	}
+	// A node holding some of the call's media (package cascade) applies the same rule from the
+	// snapshot's wire form.
+	raw, err := json.Marshal(k.Policy().Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := &call.Snapshot{}
+	if err := json.Unmarshal(raw, far); err != nil {
+		t.Fatal(err)
+	}
+	everyone := []*member{leader, a, b, unit, obs}
+	for _, sub := range everyone {
+		for _, pub := range everyone {
+			for _, kind := range []sfu.Kind{video, audio} {
+				if got, want := far.Allow(sub.m.ID, pub.m.ID, kind), allow(k, sub, pub, kind); got != want {
+					t.Errorf("snapshot from the wire: %s <- %s %s: %v, the owner's %v", sub.m.ID, pub.m.ID, kind, got, want)
+				}
+			}
+		}
+	}
 	// The case panel goes to the stage and the observer; the waiting hall's is empty.
 	for _, p := range []*member{leader, a, unit, obs} {
 		if p.panel().CaseID != caseID || len(p.panel().Panel) == 0 {

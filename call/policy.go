@@ -1,6 +1,8 @@
 package call
 
 import (
+	"encoding/json"
+	"fmt"
 	"sync/atomic"
 
 	"sanji/auth"
@@ -9,9 +11,9 @@ import (
 
 // Seat is where a participant sits in a call, from its join token.
 type Seat struct {
-	Kind string // auth.Seat*
-	Hall int64  // a hall seat's hall
-	Unit int64  // a unit seat's unit
+	Kind string `json:"kind"`           // auth.Seat*
+	Hall int64  `json:"hall,omitempty"` // a hall seat's hall
+	Unit int64  `json:"unit,omitempty"` // a unit seat's unit
 }
 
 // Snapshot is one immutable state of who may receive whom in a call.
@@ -70,3 +72,60 @@ func (c *Policy) Allow(subscriberID string, t sfu.TrackInfo) bool {
 
 // Snapshot is the policy now.
 func (c *Policy) Snapshot() *Snapshot { return c.snap.Load() }
+
+// snapshotWire is a Snapshot as the owner of a call sends it to the nodes that hold the media of
+// some of its members (package cascade): they apply the owner's rule to their own participants.
+type snapshotWire struct {
+	Seats      map[string]Seat `json:"seats"`
+	StageHall  int64           `json:"stage_hall,omitempty"`
+	StageUnits []int64         `json:"stage_units,omitempty"`
+	Broadcast  bool            `json:"broadcast,omitempty"`
+	Held       []string        `json:"held,omitempty"`
+}
+
+// MarshalJSON encodes the snapshot for another node.
+func (p *Snapshot) MarshalJSON() ([]byte, error) {
+	w := snapshotWire{Seats: p.seats, StageHall: p.stageHall, Broadcast: p.broadcast}
+	for u, on := range p.stageUnits {
+		if on {
+			w.StageUnits = append(w.StageUnits, u)
+		}
+	}
+	for id, on := range p.held {
+		if on {
+			w.Held = append(w.Held, id)
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes a snapshot another node sent.
+func (p *Snapshot) UnmarshalJSON(b []byte) error {
+	var w snapshotWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("call: policy snapshot: %w", err)
+	}
+	*p = Snapshot{seats: w.Seats, stageHall: w.StageHall, broadcast: w.Broadcast,
+		stageUnits: map[int64]bool{}, held: map[string]bool{}}
+	if p.seats == nil {
+		p.seats = map[string]Seat{}
+	}
+	for _, u := range w.StageUnits {
+		p.stageUnits[u] = true
+	}
+	for _, id := range w.Held {
+		p.held[id] = true
+	}
+	return nil
+}
+
+// NewPolicy is a Policy holding snap: the owner's rule, as a node that holds some of the call's
+// media applies it (package cascade). Set replaces it when the owner sends a newer one.
+func NewPolicy(snap *Snapshot) *Policy {
+	c := &Policy{}
+	c.snap.Store(snap)
+	return c
+}
+
+// Set stores a newer snapshot.
+func (c *Policy) Set(snap *Snapshot) { c.snap.Store(snap) }

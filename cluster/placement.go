@@ -331,3 +331,32 @@ func (n *Node) renew(ctx context.Context, force bool) error {
 	}
 	return nil
 }
+
+// Nearest is the node, of the last heartbeat's view and this one, that serves the deepest of
+// codes (a unit's codes from the root of the tree down to it): where the media of a hall or a
+// unit at that place in the tree is best held (package cascade). ok is false when no node serves
+// any of them; a draining node takes nothing new.
+func (n *Node) Nearest(codes []string) (Info, bool) {
+	view, _ := n.View()
+	cands := []Info{}
+	for _, in := range view {
+		if in.ID != n.cfg.ID && !in.Draining {
+			cands = append(cands, in)
+		}
+	}
+	if !n.draining.Load() {
+		cands = append(cands, n.self())
+	}
+	for i := len(codes) - 1; i >= 0; i-- {
+		var best []Info
+		for _, in := range cands {
+			if slices.Contains(in.Serves, codes[i]) {
+				best = append(best, in)
+			}
+		}
+		if len(best) > 0 {
+			return slices.MinFunc(best, lessLoaded), true
+		}
+	}
+	return Info{}, false
+}

@@ -104,6 +104,9 @@ func (c callSink) Enforce(k *call.Call, members []call.Participant) {
 		room.SetPolicy(k.Policy())
 	}
 	snap := k.Policy().Snapshot()
+	if srv.cfg.Cascade != nil {
+		srv.cfg.Cascade.Enforce(k.Room(), snap)
+	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	for _, m := range members {

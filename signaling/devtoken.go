@@ -59,7 +59,7 @@ func DevTokenHandler(signer *auth.Signer, ttl time.Duration) http.Handler {
 		case req.Name == "" || utf8.RuneCountInString(req.Name) > 64 || !utf8.ValidString(req.Name):
 			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid, "signaling.dev_token.bad_name"))
 			return
-		case !auth.ValidRole(req.Role):
+		case !auth.ValidRole(req.Role) || req.Role == auth.RoleNode:
 			writeJSON(w, http.StatusBadRequest, newError(CodeInvalid, "signaling.dev_token.bad_role"))
 			return
 		}

@@ -139,6 +139,9 @@ func (s *session) onJoin(id string, data json.RawMessage) *Error {
 		return errTooManyJoins(s.srv.cfg.JoinRate)
 	}
 	c, err := s.srv.cfg.Tokens.Verify(*d.Token, now)
+	if err == nil && c.Role == auth.RoleNode {
+		err = fmt.Errorf("%w: a node's token is no seat", auth.ErrBadToken)
+	}
 	if err != nil {
 		s.logger().Info("join refused", zap.Error(err))
 		return errToken(err)

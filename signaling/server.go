@@ -70,6 +70,10 @@ type Config struct {
 	// seat's, so that a hearing outlives a longer outage. Zero or less than ResumeGrace: the same.
 	ResumeGraceOnStage time.Duration
 
+	// Cascade, in a cluster, holds a participant's media on the node nearest it (media.go);
+	// nil: every participant's media is on this node.
+	Cascade Cascade
+
 	// LogClientIP puts the client's address (a hall terminal's, say) in the session's log lines;
 	// false leaves it out, for an office whose policy counts it as the petitioner's data.
 	LogClientIP bool
@@ -243,14 +247,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 // join enters s into the SFU and the roster. A participant id already present is taken over:
 // the older connection gets `bye {"reason":"replaced"}`, since the newer one is the person's
 // current tab or device.
-func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
+func (srv *Server) join(s *session, c auth.Claims) (Media, error) {
 	s.pres = newPresence(s)
-	sink := s.pres
-	var pol sfu.Policy
-	if s.call != nil {
-		pol = s.call.Policy()
-	}
-	p, err := srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, sink, pol)
+	p, err := srv.joinMedia(s, c)
 	if errors.Is(err, sfu.ErrDuplicate) {
 		srv.mu.Lock()
 		old := srv.rooms[c.Room][c.Subject]
@@ -260,9 +259,28 @@ func (srv *Server) join(s *session, c auth.Claims) (*sfu.Participant, error) {
 				zap.String("participant", c.Subject))
 			old.end("replaced", websocket.CloseNormalClosure, nil)
 		}
-		p, err = srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, sink, pol)
+		p, err = srv.joinMedia(s, c)
 	}
 	return p, err
+}
+
+// joinMedia seats the media of s: here, or on the node the cascade names for it.
+func (srv *Server) joinMedia(s *session, c auth.Claims) (Media, error) {
+	var snap *call.Snapshot
+	var pol sfu.Policy
+	if s.call != nil {
+		pol, snap = s.call.Policy(), s.call.Policy().Snapshot()
+	}
+	if cas := srv.cfg.Cascade; cas != nil {
+		if node := cas.MediaNode(c); node != "" {
+			return cas.Join(node, c.Room, c.Subject, s.pres, snap)
+		}
+	}
+	p, err := srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, s.pres, pol)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return p, nil
 }
 
 // enterRoster adds s to its room's roster, queues `joined` (answering request re) and tells

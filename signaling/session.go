@@ -66,7 +66,7 @@ type session struct {
 	grace      time.Duration // how long a detached session is kept (resume.go)
 
 	mu         sync.Mutex
-	part       *sfu.Participant
+	part       Media
 	partClosed bool // the SFU has closed the participant, or we have
 	closing    bool // end or finish has begun; no more messages are handled
 	joinedSent bool
@@ -112,7 +112,7 @@ func (s *session) participant() Participant {
 }
 
 // livePart returns the SFU participant, nil before join or once the session is ending.
-func (s *session) livePart() *sfu.Participant {
+func (s *session) livePart() Media {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {

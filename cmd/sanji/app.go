@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"sanji/auth"
+	"sanji/cascade"
 	"sanji/recording"
 	"sanji/scheduler"
 	"sanji/scheduler/api"
@@ -76,6 +77,9 @@ type app struct {
 	fw *firewall
 	// cluster is this node's part in a cluster (cluster.go); nil on a single node.
 	cluster *clusterPart
+	// cascade holds media of other nodes' calls here and of this node's calls there
+	// (cascade.go); nil on a single node or with cluster.cascade off.
+	cascade *cascadePart
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -183,9 +187,16 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		apiCfg.LoginLimiter = cp.loginLimiter(cfg.Redis.KeyPrefix)
 		placement = placer{cp: cp, st: st}
 	}
+	var cas *cascadePart
+	var sigCascade signaling.Cascade
+	if cp != nil && cfg.Cluster.Cascade {
+		cas = newCascade(cfg, cp, st, media, signer, reg, log)
+		sigCascade = cas
+	}
 	schedAPI := api.New(apiCfg)
 	sig := signaling.New(signaling.Config{
 		Placement:     placement,
+		Cascade:       sigCascade,
 		CheckOrigin:   checkOrigin,
 		Shared:        shared,
 		SeatMarks:     seatMarks,
@@ -206,7 +217,7 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	})
 	schedAPI.SetCallHooks(sig) // slips and bookings reach the live calls
 
-	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw, cluster: cp}
+	a := &app{cfg: cfg, log: log, registry: reg, sfu: media, sig: sig, store: st, logins: logins, notifier: notices, recorder: recorder, fw: fw, cluster: cp, cascade: cas}
 
 	mux := http.NewServeMux()
 	if cp != nil {
@@ -216,6 +227,9 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 	}
 	mux.Handle("/api/", schedAPI)
 	mux.Handle("/ws", sig)
+	if cas != nil {
+		mux.Handle(cascade.Path, cas.hub)
+	}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -456,6 +470,11 @@ func (a *app) shutdown(ctx context.Context) error {
 	// and clients should hear `bye` before the HTTP side goes away.
 	if err := a.sig.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signaling shutdown: %w", err))
+	}
+	// Its sessions have let their remote media go; the links and what other nodes hold here go
+	// now, before the SFU closes.
+	if a.cascade != nil {
+		a.cascade.hub.Close()
 	}
 
 	a.mu.Lock()

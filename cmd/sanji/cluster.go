@@ -66,6 +66,9 @@ type clusterConfig struct {
 	// Serves are the unit codes whose reception calls this node hosts (a studio at or below one of
 	// them), e.g. a district's code for the node in its machine room.
 	Serves []string `yaml:"serves"`
+	// Cascade: in a call owned by another node, the media of a hall or a unit below Serves is
+	// held here, and one relay links it to the owner (package cascade).
+	Cascade bool `yaml:"cascade"`
 	// Heartbeat is how often the node announces itself; NodeTTL how long its entry outlives its
 	// last heartbeat (a dead node's calls are taken over after it). Zero: the cluster package's
 	// defaults.
@@ -156,6 +159,9 @@ var clusterSettings = []setting{
 	{key: "cluster.serves", usage: "comma-separated unit codes whose reception calls this node hosts", set: func(c *config, v string) error {
 		c.Cluster.Serves = splitList(v)
 		return nil
+	}},
+	{key: "cluster.cascade", usage: "hold the media of halls and units below cluster.serves here in calls another node owns (default true)", isBool: true, set: func(c *config, v string) error {
+		return parseBool(v, &c.Cluster.Cascade)
 	}},
 	{key: "cluster.heartbeat", usage: "how often this node announces itself in Redis, e.g. 1s", set: durationSetting(func(c *config) *time.Duration { return &c.Cluster.Heartbeat }, "1s")},
 	{key: "cluster.node_ttl", usage: "how long a silent node stays in the registry, at least 2.5 heartbeats, e.g. 3s", set: durationSetting(func(c *config) *time.Duration { return &c.Cluster.NodeTTL }, "3s")},
@@ -561,23 +567,9 @@ func studioCodes(ctx context.Context, st scheduler.Store, sessionID int64) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("placement: studio %d: %w", s.StudioID, err)
 	}
-	u, err := st.GetUnit(ctx, h.UnitID)
+	codes, err := unitCodes(ctx, st, h.UnitID)
 	if err != nil {
-		return nil, fmt.Errorf("placement: unit %d: %w", h.UnitID, err)
-	}
-	var codes []string
-	for _, part := range strings.Split(strings.Trim(u.Path, "/"), "/") {
-		id, err := strconv.ParseInt(part, 10, 64)
-		if err != nil {
-			continue
-		}
-		anc := u
-		if id != u.ID {
-			if anc, err = st.GetUnit(ctx, id); err != nil {
-				return nil, fmt.Errorf("placement: unit %d: %w", id, err)
-			}
-		}
-		codes = append(codes, anc.Code)
+		return nil, fmt.Errorf("placement: %w", err)
 	}
 	return codes, nil
 }

@@ -193,9 +193,10 @@ func defaultConfig() config {
 			LoopbackOnly: true,
 			MaxDelay:     sfu.DefaultMaxDelay,
 		},
-		TURN:   defaultTURN(),
-		Limits: defaultLimits(),
-		Crypto: cryptoConfig{Suite: suiteIntl},
+		TURN:    defaultTURN(),
+		Limits:  defaultLimits(),
+		Crypto:  cryptoConfig{Suite: suiteIntl},
+		Cluster: clusterConfig{Cascade: true},
 	}
 }
 

@@ -323,6 +323,7 @@ func TestSettingsMatchYAMLTags(t *testing.T) {
 		"cluster.node_id":                 "node-a",
 		"cluster.url":                     "https://a.example.org",
 		"cluster.serves":                  "330102",
+		"cluster.cascade":                 "false",
 		"cluster.heartbeat":               "2s",
 		"cluster.node_ttl":                "6s",
 		"rtc.listen_ip":                   "0.0.0.0",

@@ -44,6 +44,7 @@ type benchReception struct {
 	session      reception.ReceptionSession
 	user         org.User
 	appointments int
+	districts    []string
 }
 
 // devReceptionHandler serves POST /dev/reception.
@@ -93,6 +94,8 @@ func checkReceptionRequest(req bench.ReceptionRequest) (k i18n.Key, limit int, b
 		return "cmd.dev.petitioners_per_hall", bench.MaxPetitionersPerHall, true
 	case req.Halls*req.PetitionersPerHall > bench.MaxReceptionPetitioners:
 		return "cmd.dev.petitioners", bench.MaxReceptionPetitioners, true
+	case req.Districts < 0 || req.Districts > bench.MaxReceptionDistricts:
+		return "cmd.cascade.districts", bench.MaxReceptionDistricts, true
 	}
 	return k, 0, false
 }
@@ -133,15 +136,30 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 			LeaderPost: "bench", StudioID: studio.ID, Start: now.Truncate(time.Minute), MinutesPerPetitioner: 1,
 			MaxPetitioners: req.Halls * req.PetitionersPerHall}
 		x.End = x.Start.Add(benchSessionMinutes * time.Minute)
+		var districts []org.Unit
+		for i := range req.Districts {
+			d, err := benchDistrict(ctx, tx, city, i+1)
+			if err != nil {
+				return err
+			}
+			districts = append(districts, d)
+		}
 		for i := range req.Halls {
 			h := org.Hall{UnitID: city.ID, Kind: org.HallReception, Name: fmt.Sprintf("压测接访室 %s-%d", tag, i+1)}
+			if len(districts) > 0 {
+				h.UnitID = districts[i%len(districts)].ID
+			}
 			if err := tx.CreateHall(ctx, &h); err != nil {
 				return fmt.Errorf("bench hall: %w", err)
 			}
 			x.HallIDs = append(x.HallIDs, h.ID)
 		}
 		for i := range req.Units {
-			d := org.Unit{Kind: org.KindDepartment, ParentID: city.ID, Code: fmt.Sprintf("%s-B%s%d", benchCityCode, tag, i+1),
+			parent, code := city.ID, benchCityCode
+			if len(districts) > 0 {
+				parent, code = districts[i%len(districts)].ID, districts[i%len(districts)].Code
+			}
+			d := org.Unit{Kind: org.KindDepartment, ParentID: parent, Code: fmt.Sprintf("%s-B%s%d", code, tag, i+1),
 				Name: fmt.Sprintf("压测责任单位 %s-%d", tag, i+1)}
 			if err := tx.CreateUnit(ctx, &d); err != nil {
 				return fmt.Errorf("bench unit: %w", err)
@@ -164,9 +182,26 @@ func bookBenchReception(ctx context.Context, st scheduler.Store, req bench.Recep
 			}
 		}
 		out = benchReception{session: x, user: u, appointments: n}
+		for _, d := range districts {
+			out.districts = append(out.districts, d.Code)
+		}
 		return nil
 	})
 	return out, err
+}
+
+// benchDistrict returns the bench city's district number n (code 9901nn), creating it on first use.
+func benchDistrict(ctx context.Context, st scheduler.Store, city org.Unit, n int) (org.Unit, error) {
+	code := fmt.Sprintf("%s%02d", benchCityCode[:4], n)
+	d, err := st.GetUnitByCode(ctx, code)
+	if err == nil || !errors.Is(err, org.ErrNotFound) {
+		return d, err
+	}
+	d = org.Unit{Kind: org.KindDistrict, ParentID: city.ID, Code: code, Name: fmt.Sprintf("压测区 %d / bench district %d", n, n)}
+	if err := st.CreateUnit(ctx, &d); err != nil {
+		return org.Unit{}, fmt.Errorf("bench district %s: %w", code, err)
+	}
+	return d, nil
 }
 
 // benchCity returns the bench city, creating it (and the root) on first use.
@@ -214,7 +249,7 @@ func benchIDNumber(n int) string {
 // signSeats signs one seat token per participant of the bench reception's call.
 func signSeats(signer *auth.Signer, x benchReception, now time.Time, ttl time.Duration) (bench.ReceptionSeats, error) {
 	s := x.session
-	out := bench.ReceptionSeats{SessionID: s.ID, Room: api.CallRoom(s.ID), Appointments: x.appointments}
+	out := bench.ReceptionSeats{SessionID: s.ID, Room: api.CallRoom(s.ID), Appointments: x.appointments, Districts: x.districts}
 	sign := func(who, role, seat string, hall, unit int64) (bench.Seat, error) {
 		id := "bench-" + strconv.FormatInt(s.ID, 10) + "-" + who
 		tok, err := signer.Sign(auth.Claims{Room: out.Room, Subject: id, Name: who, Role: role, IssuedAt: now,

@@ -17,7 +17,14 @@ import (
 // The halls' pages are sent to A by wrong_node and follow it by themselves (a WebSocket to
 // another origin), and the documented reception works: hall A's hearing with the leader, then
 // hall B's.
-func TestE2EClusterReception(t *testing.T) {
+func TestE2EClusterReception(t *testing.T) { e2eTwoNodeReception(t, false) }
+
+// TestE2ECascadeReception is the same reception with node b serving the district of both halls
+// (上城区, 330102): the halls' pages still talk to a, which owns the call, but their media is held
+// by b, one relay linking b's room to a's (package cascade).
+func TestE2ECascadeReception(t *testing.T) { e2eTwoNodeReception(t, true) }
+
+func e2eTwoNodeReception(t *testing.T, cascade bool) {
 	chromium := browsertest.Path(t)
 	redisAddr := os.Getenv("SANJI_TEST_REDIS")
 	if redisAddr == "" {
@@ -39,8 +46,13 @@ func TestE2EClusterReception(t *testing.T) {
 		return startTestApp(t, cfg)
 	}
 	a := node("a", true, scheduler.DemoCityCode)
-	bn := node("b", false)
+	var bServes []string
+	if cascade {
+		bServes = []string{"330102"}
+	}
+	bn := node("b", false, bServes...)
 	waitView(t, bn, 2)
+	waitView(t, a, 2)
 	session, passwords := demoReception(t, a)
 	hallA, hallB := session.HallIDs[0], session.HallIDs[1]
 
@@ -51,6 +63,9 @@ func TestE2EClusterReception(t *testing.T) {
 	// Every seat is on the owner's sockets: the leader's and both halls'.
 	if n := a.sig.Sessions(); n != 3 {
 		t.Fatalf("sessions on node a: %d, want the leader's and both halls'", n)
+	}
+	if held := bn.cascade.hub.Stats().Held; cascade && held != 2 {
+		t.Fatalf("node b holds the media of %d participants, want both halls'", held)
 	}
 	click := func(p *e2ePage, what, sel string) {
 		t.Helper()
