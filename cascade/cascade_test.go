@@ -3,11 +3,13 @@ package cascade
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,13 +38,13 @@ type testNode struct {
 }
 
 // newTestNodes starts nodes named by names, each able to reach the others.
-func newTestNodes(t *testing.T, names ...string) map[string]*testNode {
+func newTestNodes(t testing.TB, names ...string) map[string]*testNode {
 	t.Helper()
 	return newTestNodesGrace(t, 0, names...)
 }
 
 // newTestNodesGrace is newTestNodes with the hubs' grace for a lost link.
-func newTestNodesGrace(t *testing.T, grace time.Duration, names ...string) map[string]*testNode {
+func newTestNodesGrace(t testing.TB, grace time.Duration, names ...string) map[string]*testNode {
 	t.Helper()
 	nodes := map[string]*testNode{}
 	for _, name := range names {
@@ -81,7 +83,7 @@ type media interface {
 
 // testPeer is a pion client whose media some node holds, wired without signaling.
 type testPeer struct {
-	t        *testing.T
+	t        testing.TB
 	m        media
 	pub, sub *webrtc.PeerConnection
 	events   chan sfu.Event
@@ -94,9 +96,12 @@ type testPeer struct {
 	pending   map[sfu.Target][]webrtc.ICECandidateInit
 	ended     map[string]bool // EventSubscriptionEnded
 	closed    string
+	latency   []time.Duration // of stamped packets (publishStream's), when recording
+	record    bool
+	sent      atomic.Int64 // packets publishStream sent
 }
 
-func newTestPeer(t *testing.T) *testPeer {
+func newTestPeer(t testing.TB) *testPeer {
 	c := &testPeer{t: t, pub: clientPC(t), sub: clientPC(t), events: make(chan sfu.Event, 256), done: make(chan struct{}),
 		received: map[string]int{}, ended: map[string]bool{}, pending: map[sfu.Target][]webrtc.ICECandidateInit{}}
 	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -104,11 +109,16 @@ func newTestPeer(t *testing.T) *testPeer {
 		go func() {
 			defer c.wg.Done()
 			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
+				pkt, _, err := tr.ReadRTP()
+				if err != nil {
 					return
 				}
+				at, stamped := readStamp(pkt.Payload)
 				c.mu.Lock()
 				c.received[tr.ID()]++
+				if stamped && c.record {
+					c.latency = append(c.latency, sinceEpoch()-at)
+				}
 				c.mu.Unlock()
 			}
 		}()
@@ -221,13 +231,9 @@ func (c *testPeer) close() {
 	c.wg.Wait()
 }
 
-// publish sends a synthetic VP8 track until the test ends, and returns its SFU track id.
-func (c *testPeer) publish() string {
+// negotiate publishes tr, which the caller feeds.
+func (c *testPeer) negotiate(tr *webrtc.TrackLocalStaticRTP) {
 	c.t.Helper()
-	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "stream")
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	if _, err := c.pub.AddTrack(tr); err != nil {
 		c.t.Fatal(err)
 	}
@@ -246,6 +252,34 @@ func (c *testPeer) publish() string {
 		c.t.Fatal(err)
 	}
 	c.flush(sfu.TargetPublisher)
+}
+
+// publishedID waits until the SFU published the client's track sourceID, and returns its id.
+func (c *testPeer) publishedID(sourceID string) string {
+	c.t.Helper()
+	var id string
+	waitUntil(c.t, "the track published", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, p := range c.published {
+			if p.SourceID == sourceID {
+				id = p.ID
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// publish sends a synthetic VP8 track until the test ends, and returns its SFU track id.
+func (c *testPeer) publish() string {
+	c.t.Helper()
+	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "stream")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.negotiate(tr)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -267,19 +301,7 @@ func (c *testPeer) publish() string {
 		}
 	}()
 	c.t.Cleanup(func() { close(stop); wg.Wait() })
-	var id string
-	waitUntil(c.t, "the track published", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, p := range c.published {
-			if p.SourceID == "video" {
-				id = p.ID
-				return true
-			}
-		}
-		return false
-	})
-	return id
+	return c.publishedID(tr.ID())
 }
 
 func (c *testPeer) packets(sourceID string) int {
@@ -288,7 +310,7 @@ func (c *testPeer) packets(sourceID string) int {
 	return c.received[sourceID]
 }
 
-func clientPC(t *testing.T) *webrtc.PeerConnection {
+func clientPC(t testing.TB) *webrtc.PeerConnection {
 	t.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -311,7 +333,7 @@ func clientPC(t *testing.T) *webrtc.PeerConnection {
 	return pc
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -323,10 +345,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // remotePeer joins a peer whose media node holds for the owner.
-func remotePeer(t *testing.T, owner *testNode, node, room, id string, snap *call.Snapshot) *testPeer {
+func remotePeer(t testing.TB, owner *testNode, node, room, id string, snap *call.Snapshot) *testPeer {
 	t.Helper()
 	c := newTestPeer(t)
-	r, err := owner.hub.Join(node, room, id, c.sink(), snap)
+	var pol *call.Policy
+	if snap != nil {
+		pol = call.NewPolicy(snap)
+	}
+	r, err := owner.hub.Join(node, room, id, c.sink(), pol)
 	if err != nil {
 		t.Fatalf("join %s on %s through %s: %v", id, node, owner.name, err)
 	}
@@ -335,7 +361,7 @@ func remotePeer(t *testing.T, owner *testNode, node, room, id string, snap *call
 }
 
 // localPeer joins a peer whose media its own node holds.
-func localPeer(t *testing.T, n *testNode, room, id string) *testPeer {
+func localPeer(t testing.TB, n *testNode, room, id string) *testPeer {
 	t.Helper()
 	c := newTestPeer(t)
 	p, err := n.sfu.Join(room, id, c.sink())
@@ -357,8 +383,9 @@ func TestMediaHeldByAnotherNode(t *testing.T) {
 	if r := b.sfu.Room("room"); r == nil || len(r.Tracks()) != 1 || r.Tracks()[0].ID != id {
 		t.Fatalf("b's room does not hold the hall's track %s", id)
 	}
-	if r := a.sfu.Room("room"); r != nil && len(r.Tracks()) != 0 {
-		t.Fatalf("a's room holds the hall's track itself: %+v", r.Tracks())
+	// a knows of the track (the relay announced it) but nothing crossed: nobody on a asked.
+	if got := crossed(a, "room", "b", id, false); got != 0 {
+		t.Fatalf("%d packets crossed to a with nobody there receiving", got)
 	}
 	local := localPeer(t, b, "room", "unit")
 	if err := local.m.Subscribe(id); err != nil {
@@ -495,5 +522,49 @@ func TestLinkNeedsANodeToken(t *testing.T) {
 			t.Fatalf("%s: %v, want 401", name, err)
 		}
 		_ = resp.Body.Close()
+	}
+}
+
+// crossed is how many packets of track id n's relay of room with peer sent (or received).
+func crossed(n *testNode, room, peer, id string, sent bool) uint64 {
+	st := n.hub.RelayStats(room)[peer]
+	streams := st.Received
+	if sent {
+		streams = st.Sent
+	}
+	var total uint64
+	for _, s := range streams {
+		if s.TrackID == id {
+			total += s.Packets
+		}
+	}
+	return total
+}
+
+// TestRelayCarriesEachStreamOnce: a participant on a receives a hall whose media b holds, over
+// the room's one relay; with five on a, the relay carries the same one copy.
+func TestRelayCarriesEachStreamOnce(t *testing.T) {
+	nodes := newTestNodes(t, "a", "b")
+	a, b := nodes["a"], nodes["b"]
+	hall := remotePeer(t, a, "b", "room", "hall", nil)
+	id := hall.publish()
+	var leaders []*testPeer
+	for i := range 5 {
+		p := localPeer(t, a, "room", fmt.Sprintf("leader%d", i))
+		waitUntil(t, "the relay announced the hall's track", func() bool { return p.m.Subscribe(id) == nil })
+		leaders = append(leaders, p)
+		if i == 0 {
+			waitUntil(t, "the first receives the hall over the relay", func() bool { return p.packets(id) > 50 })
+		}
+	}
+	for _, p := range leaders {
+		waitUntil(t, "each receives the hall", func() bool { return p.packets(id) > 50 })
+	}
+	// Over the same stretch, what each receiver got and what crossed the relay: one copy.
+	from, before := crossed(b, "room", "a", id, true), leaders[4].packets(id)
+	waitUntil(t, "another 100 packets", func() bool { return leaders[4].packets(id) >= before+100 })
+	sent, got := crossed(b, "room", "a", id, true)-from, uint64(leaders[4].packets(id)-before)
+	if sent < got*9/10 || sent > got*11/10 {
+		t.Fatalf("the relay carried %d packets while each of 5 receivers got %d: not one copy", sent, got)
 	}
 }

@@ -39,9 +39,10 @@ type Config struct {
 	Tokens *auth.Signer
 	// URL is the HTTP base URL of another node ("" when it is unknown or gone).
 	URL func(node string) string
-	// OpenRelay opens this node's end of a room's media relay with peer; controlling is true on
-	// the call's owner. nil: no media crosses between nodes (commands and events still do).
-	OpenRelay func(room, peer string, controlling bool, send func(json.RawMessage)) (Relay, error)
+	// OpenRelay opens this node's end of a room's media relay with peer (SFURelays), under the
+	// call's policy when one is known (nil: an ordinary room, or not known yet). nil: no media
+	// crosses between nodes (commands and events still do).
+	OpenRelay func(room, peer string, pol sfu.Policy, send func(json.RawMessage)) (Relay, error)
 	// Grace is how long what rides on a lost link is kept for the link to come back (the owner
 	// dials again meanwhile): the participants held for the owner, their Remotes, the relays.
 	// Default 30 s; after it they end (EventClosed "link_lost").
@@ -425,7 +426,7 @@ func (h *Hub) handle(l *link, f frame) {
 	case framePolicy:
 		h.setPolicy(f.Room, f.Data)
 	case frameRelay:
-		if rl := h.relay(l, f.Room, false); rl != nil {
+		if rl := h.relay(l, f.Room, h.policyOf(f.Room)); rl != nil {
 			if err := rl.Deliver(f.Data); err != nil {
 				h.log.Debug("cascade: relay message refused", zap.String("room", f.Room), zap.Error(err))
 			}
@@ -444,7 +445,7 @@ func (h *Hub) handle(l *link, f frame) {
 // opened without h.mu held (opening announces the room's tracks through send at once), and once:
 // a relay frame that comes while a Join opens it (the peer answers the announcements at once)
 // waits for that one rather than opening a second.
-func (h *Hub) relay(l *link, room string, controlling bool) Relay {
+func (h *Hub) relay(l *link, room string, pol *call.Policy) Relay {
 	if h.cfg.OpenRelay == nil {
 		return nil
 	}
@@ -467,7 +468,11 @@ func (h *Hub) relay(l *link, room string, controlling bool) Relay {
 	h.opening[k] = done
 	h.mu.Unlock()
 	peer := l.peer
-	r, err := h.cfg.OpenRelay(room, peer, controlling, func(m json.RawMessage) {
+	var sp sfu.Policy
+	if pol != nil {
+		sp = pol
+	}
+	r, err := h.cfg.OpenRelay(room, peer, sp, func(m json.RawMessage) {
 		h.sendTo(peer, frame{T: frameRelay, Room: room, Data: m})
 	})
 	h.mu.Lock()
@@ -522,6 +527,13 @@ func (h *Hub) setPolicy(room string, data json.RawMessage) (*call.Policy, error)
 		r.SetPolicy(pol) // ends what the owner no longer allows here
 	}
 	return pol, nil
+}
+
+// policyOf is the owner's policy of room as this node holds it, nil when none came yet.
+func (h *Hub) policyOf(room string) *call.Policy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.policies[room]
 }
 
 // command runs one of the owner's commands on a participant held here.
@@ -651,7 +663,7 @@ func (h *Hub) hold(l *link, f frame) error {
 	if pol != nil {
 		sp = pol
 	}
-	h.relay(l, f.Room, false)
+	h.relay(l, f.Room, pol)
 	p, err := h.cfg.SFU.JoinWithPolicy(f.Room, f.P, sink, sp)
 	if errors.Is(err, sfu.ErrDuplicate) {
 		// The owner replaced the participant's connection; the older media goes.
@@ -675,7 +687,7 @@ func (h *Hub) hold(l *link, f frame) error {
 
 // Join seats a participant's media on node for this node's call in room (signaling.Cascade):
 // the commands of the Remote go to that node, the participant's events come back to sink.
-func (h *Hub) Join(node, room, participantID string, sink sfu.EventSink, snap *call.Snapshot) (*Remote, error) {
+func (h *Hub) Join(node, room, participantID string, sink sfu.EventSink, pol *call.Policy) (*Remote, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, requestWait)
 	defer cancel()
 	l, err := h.linkTo(ctx, node)
@@ -683,8 +695,8 @@ func (h *Hub) Join(node, room, participantID string, sink sfu.EventSink, snap *c
 		return nil, err
 	}
 	var d joinData
-	if snap != nil {
-		if d.Policy, err = json.Marshal(snap); err != nil {
+	if pol != nil {
+		if d.Policy, err = json.Marshal(pol.Snapshot()); err != nil {
 			return nil, fmt.Errorf("cascade: join: %w", err)
 		}
 	}
@@ -697,7 +709,7 @@ func (h *Hub) Join(node, room, participantID string, sink sfu.EventSink, snap *c
 	if old != nil {
 		old.gone.Store(true)
 	}
-	h.relay(l, room, true)
+	h.relay(l, room, pol)
 	if err := l.request(ctx, room, participantID, opJoin, d, nil); err != nil {
 		h.forget(r)
 		return nil, err

@@ -1,12 +1,4 @@
 package cascade
 
-import (
-	"encoding/json"
-
-	"sanji/sfu"
-)
-
-// testRelays: no relay yet.
-func testRelays(*sfu.SFU) func(room, peer string, controlling bool, send func(json.RawMessage)) (Relay, error) {
-	return nil
-}
+// testRelays are the SFU's relays: the tests run the real media path between nodes.
+var testRelays = SFURelays

@@ -34,9 +34,9 @@ type Cascade interface {
 	// MediaNode names the node that should hold the media of the participant of c; "" (or this
 	// node's name) holds it here.
 	MediaNode(c auth.Claims) string
-	// Join seats the participant's media on node. snap is the call's policy now (nil in an
-	// ordinary room): the node applies it to its own participants.
-	Join(node, room, participantID string, sink sfu.EventSink, snap *call.Snapshot) (Media, error)
+	// Join seats the participant's media on node. pol is the call's policy (nil in an ordinary
+	// room): the node applies it to its own participants, this node to what it relays there.
+	Join(node, room, participantID string, sink sfu.EventSink, pol *call.Policy) (Media, error)
 	// Enforce sends a call's newer policy to every node holding media of its room.
 	Enforce(room string, snap *call.Snapshot)
 }

@@ -266,14 +266,15 @@ func (srv *Server) join(s *session, c auth.Claims) (Media, error) {
 
 // joinMedia seats the media of s: here, or on the node the cascade names for it.
 func (srv *Server) joinMedia(s *session, c auth.Claims) (Media, error) {
-	var snap *call.Snapshot
+	var callPol *call.Policy
 	var pol sfu.Policy
 	if s.call != nil {
-		pol, snap = s.call.Policy(), s.call.Policy().Snapshot()
+		callPol = s.call.Policy()
+		pol = callPol
 	}
 	if cas := srv.cfg.Cascade; cas != nil {
 		if node := cas.MediaNode(c); node != "" {
-			return cas.Join(node, c.Room, c.Subject, s.pres, snap)
+			return cas.Join(node, c.Room, c.Subject, s.pres, callPol)
 		}
 	}
 	p, err := srv.cfg.SFU.JoinWithPolicy(c.Room, c.Subject, s.pres, pol)

@@ -40,7 +40,7 @@ func newCascade(cfg config, cp *clusterPart, st scheduler.Store, media *sfu.SFU,
 		SFU:       media,
 		Tokens:    signer,
 		URL:       c.url,
-		OpenRelay: openRelay(media),
+		OpenRelay: cascade.SFURelays(media),
 		// A held participant outlives a lost link as long as its session would outlive its
 		// client's lost socket.
 		Grace:      max(cfg.ResumeGrace, cfg.ResumeGraceOnStage),
@@ -101,8 +101,8 @@ func (c *cascadePart) MediaNode(cl auth.Claims) string {
 }
 
 // Join implements signaling.Cascade.
-func (c *cascadePart) Join(node, room, participantID string, sink sfu.EventSink, snap *call.Snapshot) (signaling.Media, error) {
-	r, err := c.hub.Join(node, room, participantID, sink, snap)
+func (c *cascadePart) Join(node, room, participantID string, sink sfu.EventSink, pol *call.Policy) (signaling.Media, error) {
+	r, err := c.hub.Join(node, room, participantID, sink, pol)
 	if err != nil {
 		return nil, err
 	}
