@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"sanji/bench"
 	"sanji/client"
+	"sanji/recording"
 	"sanji/signaling"
 )
 
@@ -85,6 +88,25 @@ func TestCascadeReceptionAcrossTwoNodes(t *testing.T) {
 	if s := a.cascade.hub.Stats(); s.Relays != 1 || s.Links != 1 {
 		t.Fatalf("a: %+v, want one link and one relay (the call's, with b)", s)
 	}
+	// The owner records the hearing, the hall's audio too, which crossed the relay.
+	dirs, _ := filepath.Glob(filepath.Join(recordingsDir(a.cfg), fmt.Sprintf("s%d-a*", seats.SessionID)))
+	if len(dirs) != 1 {
+		t.Fatalf("hearing directories on a: %v", dirs)
+	}
+	waitUntil(t, 15*time.Second, "the hall's audio in a's recording", func() bool {
+		m, err := recording.ReadManifest(dirs[0])
+		if err != nil {
+			return false
+		}
+		for _, tr := range m.Tracks {
+			if tr.Participant == seats.Halls[0].ParticipantID && tr.Kind == "audio" {
+				// Frames are written as they come; the manifest's counts only at the seal.
+				fi, err := os.Stat(filepath.Join(dirs[0], tr.File))
+				return err == nil && fi.Size() > 4096
+			}
+		}
+		return false
+	})
 }
 
 // seatPeer is a Go client in a reception call that publishes audio and counts the packets it
