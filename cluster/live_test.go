@@ -55,3 +55,31 @@ func TestDeadNodesRoomsAreTakenWithoutAClient(t *testing.T) {
 		t.Fatalf("a record taken twice: %q", v)
 	}
 }
+
+// TestNearestServesTheDeepestCode: a hall's media goes to the node serving the deepest unit of its
+// place in the tree (a district's node before the city's), never to a draining node, and to none
+// when no node serves any of its codes.
+func TestNearestServesTheDeepestCode(t *testing.T) {
+	rdb := newClient(t, nil, nil)
+	prefix := testPrefix(t)
+	city := newNode(t, rdb, prefix, "city", func(c *Config) { c.Serves = []string{"330100"} })
+	district := newNode(t, rdb, prefix, "district", func(c *Config) { c.Serves = []string{"330102"} })
+	waitFor(t, 2*time.Second, "both nodes seen", func() bool { v, _ := city.View(); return len(v) == 2 })
+	township := []string{"330000", "330100", "330102", "330102001"}
+	if in, ok := city.Nearest(township); !ok || in.ID != "district" {
+		t.Fatalf("a township hall of the district: %v %v, want the district's node", in.ID, ok)
+	}
+	if in, ok := city.Nearest([]string{"330000", "330100", "330105"}); !ok || in.ID != "city" {
+		t.Fatalf("a hall of a district without a node: %v %v, want the city's", in.ID, ok)
+	}
+	if _, ok := city.Nearest([]string{"990100"}); ok {
+		t.Fatal("a unit no node serves has a nearest node")
+	}
+	if err := district.Drain(context.Background(), "district"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the city sees the district draining", func() bool {
+		in, ok := city.Nearest(township)
+		return ok && in.ID == "city"
+	})
+}
