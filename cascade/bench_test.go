@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,40 +44,26 @@ func (c *testPeer) publishStream() string {
 		c.t.Fatal(err)
 	}
 	c.negotiate(tr)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second / 30)
-		defer tick.Stop()
-		payload := make([]byte, 1040)
-		var seq uint16
-		for frame := 0; ; frame++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
+	payload := make([]byte, 1040)
+	var seq uint16
+	c.every(time.Second/30, func(frame int) {
+		for i := range 6 {
+			clear(payload)
+			payload[0] = 0x10 // S: the start of a partition
+			if i > 0 {
+				payload[0] = 0
 			}
-			for i := range 6 {
-				clear(payload)
-				payload[0] = 0x10 // S: the start of a partition
-				if i > 0 {
-					payload[0] = 0
-				}
-				payload[1] = 0x01 // an interframe
-				if frame%60 == 0 {
-					payload[1] = 0x00
-				}
-				putStamp(payload, sinceEpoch())
-				seq++
-				c.sent.Add(1)
-				_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(frame) * 3000,
-					Marker: i == 5}, Payload: payload})
+			payload[1] = 0x01 // an interframe
+			if frame%60 == 0 {
+				payload[1] = 0x00
 			}
+			putStamp(payload, sinceEpoch())
+			seq++
+			c.sent.Add(1)
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(frame) * 3000,
+				Marker: i == 5}, Payload: payload})
 		}
-	}()
-	c.t.Cleanup(func() { close(stop); wg.Wait() })
+	})
 	return c.publishedID(tr.ID())
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,6 +273,27 @@ func (c *testPeer) publishedID(sourceID string) string {
 	return id
 }
 
+// every runs send(0), send(1), ... once each interval until the test ends.
+func (c *testPeer) every(interval time.Duration, send func(i int)) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			send(i)
+		}
+	}()
+	c.t.Cleanup(func() { close(stop); wg.Wait() })
+}
+
 // publish sends a synthetic VP8 track until the test ends, and returns its SFU track id.
 func (c *testPeer) publish() string {
 	c.t.Helper()
@@ -280,27 +302,14 @@ func (c *testPeer) publish() string {
 		c.t.Fatal(err)
 	}
 	c.negotiate(tr)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for seq := uint16(0); ; seq++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			payload := []byte{0x10, 0x01, 0x00, 0x00}
-			if seq%30 == 0 {
-				payload[1] = 0x00 // a keyframe
-			}
-			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 1800, Marker: true}, Payload: payload})
+	c.every(20*time.Millisecond, func(i int) {
+		seq := uint16(i)
+		payload := []byte{0x10, 0x01, 0x00, 0x00}
+		if seq%30 == 0 {
+			payload[1] = 0x00 // a keyframe
 		}
-	}()
-	c.t.Cleanup(func() { close(stop); wg.Wait() })
+		_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 1800, Marker: true}, Payload: payload})
+	})
 	return c.publishedID(tr.ID())
 }
 
@@ -566,5 +575,34 @@ func TestRelayCarriesEachStreamOnce(t *testing.T) {
 	sent, got := crossed(b, "room", "a", id, true)-from, uint64(leaders[4].packets(id)-before)
 	if sent < got*9/10 || sent > got*11/10 {
 		t.Fatalf("the relay carried %d packets while each of 5 receivers got %d: not one copy", sent, got)
+	}
+}
+
+// TestEventsRoundTrip: every SFU event the owner uses crosses a link as it was.
+func TestEventsRoundTrip(t *testing.T) {
+	cand := webrtc.ICECandidateInit{Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
+	for _, e := range []sfu.Event{
+		sfu.EventICECandidate{Target: sfu.TargetSubscriber, Candidate: &cand},
+		sfu.EventSubscriberOffer{SDP: "v=0"},
+		sfu.EventTrackPublished{Track: sfu.TrackInfo{ID: "TR_1", ParticipantID: "hall", Kind: sfu.KindVideo, Simulcast: true}},
+		sfu.EventTrackUnpublished{Track: sfu.TrackInfo{ID: "TR_1"}},
+		sfu.EventSubscriptionEnded{TrackID: "TR_2"},
+		sfu.EventConnectionState{Target: sfu.TargetPublisher, State: "failed"},
+		sfu.EventActiveSpeaker{ParticipantID: "leader"},
+		sfu.EventLayersPaused{TrackID: "TR_1", RIDs: []string{"f"}},
+		sfu.EventQuality{Uplink: sfu.LinkQuality{Level: sfu.QualityPoor, Loss: 0.12, RTT: 80 * time.Millisecond}},
+		sfu.EventClosed{Reason: "leave"},
+	} {
+		op, data, ok := encodeEvent(e)
+		if !ok {
+			t.Fatalf("%T not encoded", e)
+		}
+		got, err := decodeEvent(op, data)
+		if err != nil || !reflect.DeepEqual(got, e) {
+			t.Fatalf("%T: %+v %v, want %+v", e, got, err, e)
+		}
+	}
+	if _, err := decodeEvent("EventNothing", nil); err == nil {
+		t.Fatal("an unknown event decoded")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/pion/webrtc/v4"
 
@@ -123,80 +124,49 @@ func codeErr(code, msg string) error {
 	return fmt.Errorf("cascade: media node: %s", msg)
 }
 
-// Events (frame.Op of an event) and their types.
-const (
-	evCandidate  = "candidate"
-	evOffer      = "offer"
-	evPublished  = "published"
-	evUnpub      = "unpublished"
-	evSubEnded   = "sub_ended"
-	evConn       = "conn"
-	evSpeaker    = "speaker"
-	evPaused     = "paused"
-	evQuality    = "quality"
-	evClosed     = "closed"
-	evLinkClosed = "link_lost" // the reason of the EventClosed a Remote gets when its link ends
-)
+// evLinkClosed is the reason of the EventClosed a Remote gets when its link ends for good.
+const evLinkClosed = "link_lost"
+
+// eventTypes decode the SFU's events by their type's name, which is an event frame's op: both
+// nodes run the same build of package sfu (a cluster's nodes share a version).
+var eventTypes = map[string]func([]byte) (sfu.Event, error){}
+
+func registerEvent[E sfu.Event]() {
+	var e E
+	eventTypes[reflect.TypeOf(e).Name()] = func(data []byte) (sfu.Event, error) {
+		var e E
+		err := json.Unmarshal(data, &e)
+		return e, err
+	}
+}
+
+func init() {
+	registerEvent[sfu.EventICECandidate]()
+	registerEvent[sfu.EventSubscriberOffer]()
+	registerEvent[sfu.EventTrackPublished]()
+	registerEvent[sfu.EventTrackUnpublished]()
+	registerEvent[sfu.EventSubscriptionEnded]()
+	registerEvent[sfu.EventConnectionState]()
+	registerEvent[sfu.EventActiveSpeaker]()
+	registerEvent[sfu.EventLayersPaused]()
+	registerEvent[sfu.EventQuality]()
+	registerEvent[sfu.EventClosed]()
+}
 
 // encodeEvent is an SFU event on the wire; ok is false for an event the owner has no use for.
 func encodeEvent(e sfu.Event) (op string, data []byte, ok bool) {
-	switch e.(type) {
-	case sfu.EventICECandidate:
-		op = evCandidate
-	case sfu.EventSubscriberOffer:
-		op = evOffer
-	case sfu.EventTrackPublished:
-		op = evPublished
-	case sfu.EventTrackUnpublished:
-		op = evUnpub
-	case sfu.EventSubscriptionEnded:
-		op = evSubEnded
-	case sfu.EventConnectionState:
-		op = evConn
-	case sfu.EventActiveSpeaker:
-		op = evSpeaker
-	case sfu.EventLayersPaused:
-		op = evPaused
-	case sfu.EventQuality:
-		op = evQuality
-	case sfu.EventClosed:
-		op = evClosed
-	default:
+	op = reflect.TypeOf(e).Name()
+	if eventTypes[op] == nil {
 		return "", nil, false
 	}
 	data, err := json.Marshal(e)
 	return op, data, err == nil
 }
 
-func decodeAs[E sfu.Event](data []byte) (sfu.Event, error) {
-	var e E
-	err := json.Unmarshal(data, &e)
-	return e, err
-}
-
 // decodeEvent is the SFU event of an event frame.
 func decodeEvent(op string, data []byte) (sfu.Event, error) {
-	switch op {
-	case evCandidate:
-		return decodeAs[sfu.EventICECandidate](data)
-	case evOffer:
-		return decodeAs[sfu.EventSubscriberOffer](data)
-	case evPublished:
-		return decodeAs[sfu.EventTrackPublished](data)
-	case evUnpub:
-		return decodeAs[sfu.EventTrackUnpublished](data)
-	case evSubEnded:
-		return decodeAs[sfu.EventSubscriptionEnded](data)
-	case evConn:
-		return decodeAs[sfu.EventConnectionState](data)
-	case evSpeaker:
-		return decodeAs[sfu.EventActiveSpeaker](data)
-	case evPaused:
-		return decodeAs[sfu.EventLayersPaused](data)
-	case evQuality:
-		return decodeAs[sfu.EventQuality](data)
-	case evClosed:
-		return decodeAs[sfu.EventClosed](data)
+	if dec := eventTypes[op]; dec != nil {
+		return dec(data)
 	}
 	return nil, fmt.Errorf("cascade: unknown event %q", op)
 }

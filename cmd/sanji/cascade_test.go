@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"sanji/bench"
 	"sanji/client"
@@ -141,26 +140,7 @@ func dialSeat(t *testing.T, base, token string) *seatPeer {
 		t.Fatal(err)
 	}
 	p.c = c
-	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "stream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Publish(tr); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-				_ = tr.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
-			}
-		}
-	}()
+	publishAudio(t, c, p.stop, p.done)
 	t.Cleanup(func() {
 		close(p.stop)
 		<-p.done

@@ -90,6 +90,15 @@ func tryFailoverPeer(t *testing.T, wsURL, token string) (*failoverPeer, error) {
 		return nil, err
 	}
 	p.c = c
+	publishAudio(t, c, p.stop, p.done)
+	t.Cleanup(p.close)
+	return p, nil
+}
+
+// publishAudio publishes an Opus track on c and sends 50 packets a second until stop is closed;
+// done is closed when it has stopped.
+func publishAudio(t testing.TB, c *client.Client, stop <-chan struct{}, done chan<- struct{}) {
+	t.Helper()
 	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "stream")
 	if err != nil {
 		t.Fatal(err)
@@ -98,20 +107,18 @@ func tryFailoverPeer(t *testing.T, wsURL, token string) (*failoverPeer, error) {
 		t.Fatal(err)
 	}
 	go func() {
-		defer close(p.done)
+		defer close(done)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-p.stop:
+			case <-stop:
 				return
 			case <-tick.C:
 				_ = tr.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
 			}
 		}
 	}()
-	t.Cleanup(p.close)
-	return p, nil
 }
 
 func (p *failoverPeer) stage() *signaling.StageView {
