@@ -24,6 +24,10 @@ type Config struct {
 	TCPListener net.Listener
 	// PublicIPs replace the host candidates' address, for a server behind 1:1 NAT.
 	PublicIPs []string
+	// RelayPorts, when both are set, bound the UDP ports of relay connections between nodes
+	// (each takes one port of its own, two per relay), so a firewall between nodes can name
+	// them; zero: any ephemeral port.
+	RelayPortMin, RelayPortMax uint16
 	// LoopbackOnly limits candidates to 127.0.0.0/8 and ::1 (tests, and `--listen 127.0.0.1`).
 	LoopbackOnly bool
 	// PacketBufferSize is how many recent packets each published video track keeps for NACKs (power

@@ -654,3 +654,40 @@ func TestRelaySurvivesALinkCut(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayPortsStayInTheirRange: with RelayPortMin/Max set, both connections of a relay take
+// their UDP ports from that range (a firewall between nodes names them), and media crosses.
+func TestRelayPortsStayInTheirRange(t *testing.T) {
+	const lo, hi = 41700, 41719
+	a, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, RelayPortMin: lo, RelayPortMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := newTestSFU(t)
+	_, _, ids := publishAV(t, a, "call", "leader")
+	ra, _, _ := relayPair(t, a, "city", b, "district", "call")
+	publishedIDs(t, b, "call", 2) // announced on b
+	hall := joinPeer(t, b, "call", "hall")
+	subscribeAll(t, hall, ids...)
+	readContinuous(t, hall.track(ids[0]), 10)
+	// a sends (b publishes nothing, so a's receiving connection is never offered).
+	for name, pc := range map[string]*webrtc.PeerConnection{"sending": ra.out} {
+		stats := pc.GetStats()
+		found := false
+		for _, s := range stats {
+			if c, ok := s.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeLocalCandidate {
+				found = true
+				if c.Port < lo || c.Port > hi {
+					t.Fatalf("%s connection's local candidate on port %d, outside %d-%d", name, c.Port, lo, hi)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%s connection has no local candidate", name)
+		}
+	}
+	if _, err := New(Config{ListenIP: "127.0.0.1", LoopbackOnly: true, RelayPortMin: hi, RelayPortMax: lo}); err == nil {
+		t.Fatal("a reversed relay port range was taken")
+	}
+}

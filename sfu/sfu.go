@@ -128,6 +128,12 @@ func New(cfg Config) (*SFU, error) {
 	s.relaySetting.SetICEUDPMux(nil)
 	s.relaySetting.SetICETCPMux(nil)
 	s.relaySetting.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if cfg.RelayPortMin != 0 || cfg.RelayPortMax != 0 {
+		if err := s.relaySetting.SetEphemeralUDPPortRange(cfg.RelayPortMin, cfg.RelayPortMax); err != nil {
+			_ = s.closeSockets()
+			return nil, fmt.Errorf("sfu: relay ports %d-%d: %w", cfg.RelayPortMin, cfg.RelayPortMax, err)
+		}
+	}
 	s.done = make(chan struct{})
 	s.wg.Add(1)
 	go s.housekeeping()

@@ -127,7 +127,10 @@ func newApp(cfg config, log *zap.Logger) (*app, error) {
 		_ = st.Close()
 		return nil, err
 	}
+	relayLo, relayHi, _ := cfg.RTC.relayPorts() // checked with the configuration
 	media, err := sfu.New(sfu.Config{
+		RelayPortMin: relayLo,
+		RelayPortMax: relayHi,
 		ListenIP:     cfg.RTC.ListenIP,
 		UDPPort:      cfg.RTC.UDPPort,
 		TCPPort:      cfg.RTC.TCPPort,

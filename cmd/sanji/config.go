@@ -160,6 +160,24 @@ type rtcConfig struct {
 	// MaxDelay bounds the delay the SFU adds to a packet: what its forwarding reaches later is
 	// dropped (and the subscriber stepped down a layer if it keeps lagging), not sent late.
 	MaxDelay time.Duration `yaml:"max_delay"`
+	// RelayPorts bound the UDP ports of the media relays between nodes ("50000-50199"; each
+	// relay takes two); empty: any ephemeral port.
+	RelayPorts string `yaml:"relay_ports"`
+}
+
+// relayPorts is RelayPorts as a range; ok is false when it is not "min-max" with
+// 1024 ≤ min ≤ max ≤ 65535. Empty is the zero range.
+func (r rtcConfig) relayPorts() (lo, hi uint16, ok bool) {
+	if r.RelayPorts == "" {
+		return 0, 0, true
+	}
+	a, b, found := strings.Cut(r.RelayPorts, "-")
+	x, errA := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, errB := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !found || errA != nil || errB != nil || x < 1024 || x > y {
+		return 0, 0, false
+	}
+	return uint16(x), uint16(y), true
 }
 
 const (
@@ -346,6 +364,10 @@ var settings = []setting{
 	}},
 	{key: "rtc.loopback_only", usage: "offer only loopback ICE candidates (default: when rtc.listen_ip is loopback)", isBool: true, set: func(c *config, v string) error {
 		return parseBool(v, &c.RTC.LoopbackOnly)
+	}},
+	{key: "rtc.relay_ports", usage: "UDP port range of the media relays between cluster nodes, e.g. 50000-50199 (default: any)", set: func(c *config, v string) error {
+		c.RTC.RelayPorts = v
+		return nil
 	}},
 	{key: "rtc.max_delay", usage: "most delay the SFU adds to a packet before it drops it, e.g. 100ms", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -664,6 +686,9 @@ func (c config) validate() error {
 	}
 	if c.RTC.MaxDelay <= 0 {
 		bad("cmd.sendpath.max_delay")
+	}
+	if _, _, ok := c.RTC.relayPorts(); !ok {
+		bad("cmd.relayports.range", "value", strconv.Quote(c.RTC.RelayPorts))
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		bad("cmd.config.udp_port", "port", c.RTC.UDPPort)
