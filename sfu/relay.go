@@ -337,7 +337,7 @@ func (r *Relay) announce(t *publishedTrack) {
 		rids = append(rids, l.rid)
 		sizes = append(sizes, [2]int{int(l.width.Load()), int(l.height.Load())})
 	}
-	key := fmt.Sprint(rids, sizes)
+	key := fmt.Sprint(rids, sizes, t.muted.Load()) // a mute after the announcement is announced again
 	r.mu.Lock()
 	if r.closed || r.remote[t.info.ID] != nil || (len(rids) == 0 && t.info.Simulcast) {
 		r.mu.Unlock()
@@ -581,6 +581,7 @@ func (r *Relay) onAnnounce(a relayAnnouncement) {
 	if rt := r.remote[a.Track.ID]; rt != nil {
 		r.mu.Unlock()
 		addRelayLayers(rt.t, a.RIDs, a.Sizes)
+		rt.t.setMuted(a.Track.Muted)
 		r.askDemand()
 		return
 	}

@@ -691,3 +691,31 @@ func TestRelayPortsStayInTheirRange(t *testing.T) {
 		t.Fatal("a reversed relay port range was taken")
 	}
 }
+
+// TestRelayCarriesMutes: a publisher muting its track after the announcement shows muted on the
+// far node too, and unmuted again.
+func TestRelayCarriesMutes(t *testing.T) {
+	a, b := newTestSFU(t), newTestSFU(t)
+	leader, _, ids := publishAV(t, a, "call", "leader")
+	relayPair(t, a, "city", b, "district", "call")
+	publishedIDs(t, b, "call", 2)
+	mutedOnB := func(id string) bool {
+		for _, info := range b.Room("call").Tracks() {
+			if info.ID == id {
+				return info.Muted
+			}
+		}
+		return false
+	}
+	if err := leader.p.SetMuted(ids[0], true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the far track muted", func() bool { return mutedOnB(ids[0]) })
+	if mutedOnB(ids[1]) {
+		t.Fatal("the other track muted too")
+	}
+	if err := leader.p.SetMuted(ids[0], false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the far track unmuted", func() bool { return !mutedOnB(ids[0]) })
+}
