@@ -55,15 +55,22 @@ func (l pionLogger) write(fn func()) {
 	}
 }
 
-func (l pionLogger) Trace(msg string)                  { l.Debug(msg) }
-func (l pionLogger) Tracef(format string, args ...any) { l.Debugf(format, args...) }
-func (l pionLogger) Debug(msg string)                  { l.write(func() { l.s.Debug(msg) }) }
-func (l pionLogger) Debugf(format string, args ...any) {
+// pion's own trace and debug messages are dropped unformatted: some format pion's structs while
+// another of its goroutines writes them (pion 4.2's "got new track: %+v", a data race the race
+// detector caught while a relay renegotiated), and they are a packet-level flood besides. Its
+// info messages are our debug.
+func (l pionLogger) Trace(string)          {}
+func (l pionLogger) Tracef(string, ...any) {}
+func (l pionLogger) Debug(string)          {}
+func (l pionLogger) Debugf(string, ...any) {}
+func (l pionLogger) Info(msg string)       { l.write(func() { l.s.Debug(msg) }) }
+func (l pionLogger) Infof(format string, args ...any) {
+	if !l.s.Desugar().Core().Enabled(zap.DebugLevel) {
+		return // not formatted for nothing
+	}
 	l.write(func() { l.s.Debug(fmt.Sprintf(format, args...)) })
 }
-func (l pionLogger) Info(msg string)                  { l.Debug(msg) }
-func (l pionLogger) Infof(format string, args ...any) { l.Debugf(format, args...) }
-func (l pionLogger) Warn(msg string)                  { l.write(func() { l.s.Info(msg) }) }
+func (l pionLogger) Warn(msg string) { l.write(func() { l.s.Info(msg) }) }
 func (l pionLogger) Warnf(format string, args ...any) {
 	l.write(func() { l.s.Info(fmt.Sprintf(format, args...)) })
 }
