@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -961,18 +962,27 @@ func (r *Relay) onAnswer(sdp string) error {
 	return nil
 }
 
+// sdpError is a failed negotiation step: ErrClosed when the relay's connection closed meanwhile
+// (an offer that meets a closing relay), else a bad description.
+func (r *Relay) sdpError(step string, err error) error {
+	if r.in.ConnectionState() == webrtc.PeerConnectionStateClosed || errors.Is(err, webrtc.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %s%v", ErrClosed, step, err)
+	}
+	return fmt.Errorf("%w: %s%v", ErrBadSDP, step, err)
+}
+
 // onOffer answers the peer's sending connection's offer; an offer with new ICE credentials
 // restarts the link.
 func (r *Relay) onOffer(sdp string) error {
 	if err := r.in.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return r.sdpError("", err)
 	}
 	answer, err := r.in.CreateAnswer(nil)
 	if err == nil {
 		err = r.in.SetLocalDescription(answer)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: answer: %v", ErrBadSDP, err)
+		return r.sdpError("answer: ", err)
 	}
 	r.flushEarly(false) // pion's ICE agent of an answering connection exists from here on
 	r.post(relayAnswer, relaySDP{SDP: answer.SDP})
