@@ -504,7 +504,8 @@ func (h *Hub) closeRelay(room, peer string) {
 	}
 }
 
-// policy is the owner's policy of room on this node, with the snapshot in data when it is one.
+// setPolicy stores the owner's policy of room on this node from the snapshot in data (none when
+// data is empty: an ordinary room) and has the room enforce it.
 func (h *Hub) setPolicy(room string, data json.RawMessage) (*call.Policy, error) {
 	if len(data) == 0 || string(data) == "null" {
 		return nil, nil
